@@ -1,0 +1,5 @@
+/**
+ * @packageDocumentation
+ * Plays the USB Ethernet device and the network around it.
+ */
+export {};

@@ -1,0 +1,5 @@
+/**
+ * @packageDocumentation
+ * The gateway firmware: composes the scheduler, drivers, stack, sockets and HTTP server.
+ */
+export {};

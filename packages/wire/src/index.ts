@@ -1,0 +1,13 @@
+/**
+ * @packageDocumentation
+ * Zero-copy views and builders for every packet format Postern speaks: Ethernet, ARP, IPv4, ICMP,
+ * UDP, TCP, the Internet checksum, the IEEE 802.3 FCS and pcap files.
+ *
+ * Each format comes as a checked view (`XPacket.checked(bytes)`: validates lengths once, after which
+ * no accessor throws) and a representation (`parseX(packet)` returns a small validated object,
+ * `emitX(repr, buffer)` writes it into a buffer the caller sized). Parsers throw only
+ * {@link DecodeError} subclasses.
+ */
+export * from './errors.js';
+export * from './address.js';
+export * from './checksum.js';
