@@ -1,5 +1,8 @@
 /**
  * @packageDocumentation
- * NIC drivers behind one interface: a USB Ethernet device over serial, a Linux TAP device, an in-memory link; pcap capture and fault injection as wrapping drivers.
+ * NIC drivers behind one interface ({@link NicDriver}): a USB Ethernet device over serial, a Linux
+ * TAP device, an in-memory link; pcap capture and fault injection as wrapping drivers; and
+ * {@link NetDevice}, which checks the FCS, filters by destination MAC, fills the RX ring, raises the
+ * IRQ and dispatches by EtherType from a budgeted bottom half.
  */
-export {};
+export * from './driver.js';

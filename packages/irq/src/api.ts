@@ -1,0 +1,170 @@
+/**
+ * The public contract of the interrupt scheduler. Implementations live beside this file; drivers and
+ * the stack code against these types only.
+ *
+ * Model: one thread. "Preemption" means: pending IRQ handlers run, highest priority first, at every
+ * yield point of the scheduler (after each handler, each deferred-work round and each timer callback),
+ * before any lower-priority work continues. A handler is never interrupted while it runs.
+ *
+ * Order of one scheduler step: (1) pending unmasked IRQ handlers by priority (lower number = higher
+ * priority, ties by line number), (2) one round of deferred work (each queued bottom half polled once
+ * with its budget), (3) due timers in deadline order (ties by arming order). Steps repeat until nothing
+ * is runnable; the virtual clock then jumps to the next timer deadline.
+ */
+
+/** Milliseconds on the scheduler's clock (fractional allowed). Monotonic, starts at 0 for a virtual clock. */
+export type Millis = number;
+
+/** A source of time. Only the scheduler owns one; everything else takes `now` from the scheduler. */
+export interface Clock {
+  /** Current time in milliseconds. Never decreases. */
+  now(): Millis;
+  /** True for a clock that tests advance by hand (no wall time passes). */
+  readonly virtual: boolean;
+}
+
+/** A top-half interrupt handler. It should acknowledge its device, move data into a ring and schedule a bottom half. */
+export type IrqHandler = (line: IrqLine) => void;
+
+/** Counters kept per IRQ line. */
+export interface IrqLineStats {
+  /** Times `raise()` was called. */
+  raised: number;
+  /** Times the handler ran (raises while already pending coalesce into one run). */
+  handled: number;
+  /** Cumulative handler wall time in ms as measured by the scheduler clock (0 on a virtual clock). */
+  handlerTimeMs: number;
+  /** Longest single handler run in ms. */
+  handlerMaxMs: number;
+}
+
+/** One interrupt line. */
+export interface IrqLine {
+  readonly number: number;
+  readonly name: string;
+  readonly priority: number;
+  /** Marks the line pending; the handler runs at the next yield point unless masked. Safe to call from any context. */
+  raise(): void;
+  /** Blocks delivery: the line may become pending but its handler does not run until unmasked. */
+  mask(): void;
+  /** Allows delivery again; a pending line then runs at the next yield point. */
+  unmask(): void;
+  readonly pending: boolean;
+  readonly masked: boolean;
+  readonly stats: Readonly<IrqLineStats>;
+  /** Removes the line from the scheduler. */
+  free(): void;
+}
+
+/**
+ * A bottom half (NAPI-style poller). `poll(budget)` processes at most `budget` items and returns how
+ * many it processed. Returning `budget` means "more may be waiting": the scheduler polls it again in the
+ * next round (after IRQs and timers had their turn) and counts a budget exhaustion. Returning less
+ * than `budget` completes it: it runs again only when scheduled again.
+ */
+export interface BottomHalf {
+  readonly name: string;
+  poll(budget: number): number;
+}
+
+/** Counters for deferred work. */
+export interface DeferredStats {
+  /** Bottom-half poll calls. */
+  runs: number;
+  /** Polls that used their whole budget. */
+  budgetExhaustions: number;
+  /** Items processed across all polls. */
+  items: number;
+}
+
+/** A handle to an armed timer. */
+export interface Timer {
+  /** Deadline on the scheduler clock. */
+  readonly deadline: Millis;
+  readonly active: boolean;
+  /** Disarms; harmless when already fired or cancelled. */
+  cancel(): void;
+  /** Re-arms for a new absolute deadline (cancelling the old one). */
+  reset(deadline: Millis): void;
+}
+
+/** Options for {@link Scheduler} construction. */
+export interface SchedulerOptions {
+  /** `'virtual'` (default in tests) or `'real'`, or a Clock. */
+  clock?: 'virtual' | 'real' | Clock;
+  /** Seed for {@link Scheduler.random}; the same seed replays the same run. Default 1. */
+  seed?: number;
+  /** Default per-poll budget for bottom halves. Default 64. */
+  budget?: number;
+}
+
+/** Scheduler-wide counters. */
+export interface SchedulerStats {
+  /** Per IRQ line, by line name. */
+  irq: ReadonlyMap<string, Readonly<IrqLineStats>>;
+  deferred: Readonly<DeferredStats>;
+  /** Timer callbacks run. */
+  timersFired: number;
+  /** One-shot deferred callbacks (tasklets) run. */
+  taskletsRun: number;
+}
+
+/**
+ * The scheduler's public surface. The class `Scheduler` (exported from this package) implements it.
+ * Everything that needs time or randomness takes it from here.
+ */
+export interface SchedulerApi {
+  readonly clock: Clock;
+  /** The current time on the scheduler clock. */
+  readonly now: Millis;
+  /** Registers a new IRQ line (priority: lower number runs first). Names must be unique. */
+  requestIrq(name: string, priority: number, handler: IrqHandler): IrqLine;
+  /** Queues a bottom half for the next deferred-work round. Queuing one already queued is a no-op. */
+  schedule(bottomHalf: BottomHalf): void;
+  /** Queues a one-shot deferred callback (a tasklet) for the next deferred-work round. */
+  defer(fn: () => void): void;
+  /** Arms a timer for the absolute `deadline` (a past deadline fires at the next step). */
+  timerAt(deadline: Millis, callback: () => void): Timer;
+  /** Arms a timer `delay` ms from now. */
+  timerAfter(delay: Millis, callback: () => void): Timer;
+  /** A seeded pseudo-random number in [0, 1). */
+  random(): number;
+  /** A seeded pseudo-random unsigned 32-bit integer. */
+  randomUint32(): number;
+  /** Runs everything runnable at the current time (IRQs, deferred work, due timers) until idle. Does not advance a virtual clock. */
+  runPending(): void;
+  /** Virtual clock only: runs all work and timers up to `now + ms`, jumping between deadlines; ends with now = old now + ms. */
+  advance(ms: Millis): void;
+  /**
+   * Virtual clock only: steps (running work, jumping to the next deadline) until `predicate()` is true
+   * or `limitMs` of virtual time has passed. Returns whether the predicate became true.
+   */
+  runUntil(predicate: () => boolean, limitMs: Millis): boolean;
+  /** Virtual clock only: runs until no work and no timers remain, or `limitMs` of virtual time passed. */
+  runUntilIdle(limitMs?: Millis): void;
+  /**
+   * Real clock only: hooks into Node's event loop. From then on `raise()`, `schedule()`, `defer()` and
+   * timers run by themselves (one host timer for the earliest deadline). Idempotent.
+   */
+  start(): void;
+  /** Real clock only: detaches from the event loop (pending work stays queued). */
+  stop(): void;
+  /** Earliest armed timer deadline, if any. */
+  nextDeadline(): Millis | undefined;
+  readonly stats: SchedulerStats;
+}
+
+/**
+ * A bounded FIFO ring (the RX ring of a NIC, a TX queue). `push` on a full ring returns false and counts
+ * a drop; it never grows. Implemented by the class `Ring` exported from this package.
+ */
+export interface RingApi<T> {
+  readonly capacity: number;
+  readonly length: number;
+  /** Items refused because the ring was full. */
+  readonly drops: number;
+  push(item: T): boolean;
+  shift(): T | undefined;
+  peek(): T | undefined;
+  clear(): void;
+}

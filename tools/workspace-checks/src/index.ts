@@ -1,0 +1,5 @@
+/**
+ * @packageDocumentation
+ * Checks of the workspace itself: module boundaries, package metadata.
+ */
+export {};
