@@ -36,6 +36,15 @@ export interface IrqLineStats {
   handlerTimeMs: number;
   /** Longest single handler run in ms. */
   handlerMaxMs: number;
+  /**
+   * Cumulative latency in ms from the raise that made the line pending to the start of its handler
+   * (includes time spent masked; 0 on a virtual clock unless time advanced in between).
+   */
+  latencyTotalMs: number;
+  /** Longest single raise-to-handler latency in ms. */
+  latencyMaxMs: number;
+  /** Raises ignored because the line had already been freed. */
+  ignored: number;
 }
 
 /** One interrupt line. */
@@ -86,6 +95,18 @@ export interface Timer {
   cancel(): void;
   /** Re-arms for a new absolute deadline (cancelling the old one). */
   reset(deadline: Millis): void;
+  /** Re-arms for `delay` ms from the scheduler's current time; same as `reset(now + delay)`. */
+  resetAfter(delay: Millis): void;
+}
+
+/** What kind of work a failure came from (see {@link SchedulerOptions.onError}). */
+export type WorkKind = 'irq' | 'bottom-half' | 'tasklet' | 'timer' | 'scheduler';
+
+/** Where an error reported to {@link SchedulerOptions.onError} came from. */
+export interface SchedulerErrorContext {
+  readonly kind: WorkKind;
+  /** The IRQ line or bottom-half name, the tasklet or timer callback's function name, or `'run'`. */
+  readonly name: string;
 }
 
 /** Options for {@link Scheduler} construction. */
@@ -96,6 +117,27 @@ export interface SchedulerOptions {
   seed?: number;
   /** Default per-poll budget for bottom halves. Default 64. */
   budget?: number;
+  /**
+   * Called with every exception thrown by a handler, bottom half, tasklet or timer callback (after
+   * it was caught and counted in {@link SchedulerStats.errors}), and on a real clock with a
+   * `LIVELOCK` `SchedulerError` from a host turn. The remaining work keeps running.
+   * If `onError` itself throws, the error propagates out of the run that dispatched the work
+   * (`runPending`/`advance`/`runUntil`/`runUntilIdle`, or the host callback on a real clock); the
+   * scheduler stays consistent and what was not run stays queued.
+   * Default: rethrow (so a virtual-clock test sees the error from its `advance()` call, and a
+   * real-clock scheduler raises an uncaught exception in Node, never a silent failure).
+   */
+  onError?: (error: unknown, context: SchedulerErrorContext) => void;
+  /**
+   * Most dispatches (handler runs, polls, tasklets, timer callbacks) one `runPending` may make at one
+   * instant before it throws a `LIVELOCK` `SchedulerError`. Default 1,000,000.
+   */
+  livelockLimit?: number;
+  /**
+   * Real clock only: most scheduler steps one host turn runs before it yields to Node's event loop
+   * (so I/O callbacks can fill rings while a bottom half keeps exhausting its budget). Default 64.
+   */
+  stepsPerTurn?: number;
 }
 
 /** Scheduler-wide counters. */
@@ -107,6 +149,8 @@ export interface SchedulerStats {
   timersFired: number;
   /** One-shot deferred callbacks (tasklets) run. */
   taskletsRun: number;
+  /** Exceptions caught from handlers, bottom halves, tasklets and timer callbacks (and real-clock livelocks). */
+  errors: number;
 }
 
 /**
@@ -151,6 +195,8 @@ export interface SchedulerApi {
   stop(): void;
   /** Earliest armed timer deadline, if any. */
   nextDeadline(): Millis | undefined;
+  /** True when nothing can run now and no timer is armed (masked pending lines do not count). */
+  readonly idle: boolean;
   readonly stats: SchedulerStats;
 }
 

@@ -4,3 +4,8 @@
  * timers on one structure, a real clock and a virtual clock. See {@link Scheduler}.
  */
 export type * from './api.js';
+export { Scheduler, DEFAULT_BUDGET, DEFAULT_LIVELOCK_LIMIT, DEFAULT_STEPS_PER_TURN, DEFAULT_IDLE_LIMIT_MS } from './scheduler.js';
+export { VirtualClock, RealClock } from './clock.js';
+export { Ring } from './ring.js';
+export { SeededRandom } from './random.js';
+export { SchedulerError, type SchedulerErrorCode } from './errors.js';

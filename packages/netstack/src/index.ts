@@ -2,4 +2,11 @@
  * @packageDocumentation
  * The protocol stack: ARP, IPv4 (routing, forwarding, filter, fragments), ICMP, UDP and TCP.
  */
-export {};
+export * from './counters.js';
+export * from './prefix.js';
+export * from './routing.js';
+export * from './packet-meta.js';
+export * from './conntrack.js';
+export * from './filter.js';
+export * from './reassembly.js';
+export * from './fragment.js';

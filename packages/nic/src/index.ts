@@ -6,3 +6,10 @@
  * IRQ and dispatches by EtherType from a budgeted bottom half.
  */
 export * from './driver.js';
+export * from './net-device.js';
+export * from './memory-link.js';
+export * from './pcap-driver.js';
+export * from './fault-driver.js';
+export { ETHERNET_WIRE_OVERHEAD } from './delay-line.js';
+export * from './tap/index.js';
+export * from './serial/index.js';

@@ -1,5 +1,9 @@
 /**
  * @packageDocumentation
- * Benchmarks: every figure beside a reference measured in the same run.
+ * Benchmarks: every figure beside a reference measured in the same run. The harness
+ * ({@link runBenchmarks}, {@link formatTable}, {@link throughputSampler}) and its statistics
+ * ({@link summarize}) are exported for other tools; `npm run bench` runs {@link benchmarks}.
  */
-export {};
+export * from './stats.js';
+export * from './harness.js';
+export { benchmarks } from './benchmarks.js';

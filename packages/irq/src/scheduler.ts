@@ -1,0 +1,504 @@
+/**
+ * The interrupt scheduler: IRQ lines with priorities, deferred work (NAPI-style bottom halves with a
+ * budget, and one-shot tasklets), timers on one heap, and a clock, virtual or real.
+ *
+ * One step = (1) every pending unmasked IRQ handler, highest priority first; (2) one round of deferred
+ * work: each bottom half and tasklet queued before the round started, in queuing order; (3) the timers
+ * that are due and were armed before the timer phase began, in (deadline, arming order). After every
+ * single handler, poll, tasklet and timer callback there is a yield point at which all pending unmasked
+ * IRQs run again, highest priority first, before the step goes on. Steps repeat until nothing is runnable.
+ */
+import type {
+  BottomHalf,
+  Clock,
+  DeferredStats,
+  IrqHandler,
+  IrqLine,
+  Millis,
+  SchedulerApi,
+  SchedulerErrorContext,
+  SchedulerOptions,
+  SchedulerStats,
+  Timer,
+  WorkKind,
+} from './api.js';
+import { RealClock, VirtualClock, isSteerable, type SteerableClock } from './clock.js';
+import { SchedulerError, requireFinite, requireInteger } from './errors.js';
+import { IrqTable, type Line } from './irq-table.js';
+import { SeededRandom } from './random.js';
+import { TimerQueue } from './timer-queue.js';
+
+/** Default per-poll budget of a bottom half (Linux NAPI's default weight). */
+export const DEFAULT_BUDGET = 64;
+/** Default cap on dispatches within one `runPending` before it throws `LIVELOCK`. */
+export const DEFAULT_LIVELOCK_LIMIT = 1_000_000;
+/** Default cap on steps in one real-clock host turn before yielding to Node's event loop. */
+export const DEFAULT_STEPS_PER_TURN = 64;
+/** Default virtual-time limit of {@link Scheduler.runUntilIdle}: one hour. */
+export const DEFAULT_IDLE_LIMIT_MS = 3_600_000;
+
+type Work = BottomHalf | (() => void);
+
+const rethrow = (error: unknown): void => {
+  throw error;
+};
+
+function elapsedSince(clock: Clock, start: Millis): Millis {
+  const d = clock.now() - start;
+  return d > 0 ? d : 0;
+}
+
+/**
+ * The interrupt scheduler. See the package README for the model; the contract is {@link SchedulerApi}.
+ *
+ * Invariants:
+ * - Single-threaded: a handler, poll, tasklet or timer callback is never interrupted while it runs.
+ *   Running work may raise lines, schedule, defer and arm timers; it may not start a run
+ *   (`runPending`, `advance`, ...), which throws `REENTRANT`.
+ * - A throwing handler never corrupts the scheduler: the exception is caught, counted in
+ *   `stats.errors` and passed to `onError` (default: rethrown from the run).
+ * - On a virtual clock, time moves only inside `advance`, `runUntil` and `runUntilIdle`, so a run is a
+ *   pure function of the seed and the calls made.
+ */
+export class Scheduler implements SchedulerApi {
+  /** The clock this scheduler reads (and, if virtual, moves). */
+  readonly clock: Clock;
+  /** The per-poll budget bottom halves get. */
+  readonly budget: number;
+  /** Most dispatches per run at one instant before `LIVELOCK`. */
+  readonly livelockLimit: number;
+  /** Real clock: most steps per host turn. */
+  readonly stepsPerTurn: number;
+
+  private readonly steerable: SteerableClock | undefined;
+  private readonly rng: SeededRandom;
+  private readonly onError: (error: unknown, context: SchedulerErrorContext) => void;
+  private readonly irqs: IrqTable;
+  private readonly timers: TimerQueue;
+  private readonly deferredStats: DeferredStats = { runs: 0, budgetExhaustions: 0, items: 0 };
+  private readonly counters: SchedulerStats;
+
+  /** Work queued for the next deferred round, in queuing order. */
+  private queue: Work[] = [];
+  /** The (empty) array the next round will swap in. */
+  private spare: Work[] = [];
+  /** Bottom halves currently in {@link queue} (or in the running round, not yet polled). */
+  private readonly queued = new Set<BottomHalf>();
+
+  private running = false;
+  private dispatches = 0;
+
+  private started = false;
+  private immediate: ReturnType<typeof setImmediate> | undefined;
+  private hostTimer: ReturnType<typeof setTimeout> | undefined;
+  private hostDeadline = 0;
+  private readonly onImmediate = (): void => {
+    this.immediate = undefined;
+    this.turn();
+  };
+  private readonly onHostTimer = (): void => {
+    this.hostTimer = undefined;
+    this.turn();
+  };
+
+  /**
+   * @param options Clock (`'virtual'` by default), seed (default 1), budget (default 64), `onError`,
+   *   `livelockLimit`, `stepsPerTurn`. Bad values throw a `BAD_ARGUMENT` {@link SchedulerError}; a
+   *   virtual {@link Clock} must have `advanceTo` (use {@link VirtualClock}).
+   */
+  constructor(options: SchedulerOptions = {}) {
+    const clock = options.clock ?? 'virtual';
+    if (clock === 'virtual') this.clock = new VirtualClock();
+    else if (clock === 'real') this.clock = new RealClock();
+    else this.clock = clock;
+    if (this.clock.virtual && !isSteerable(this.clock)) {
+      throw new SchedulerError('BAD_ARGUMENT', 'a virtual clock must have advanceTo() (use VirtualClock)');
+    }
+    this.steerable = isSteerable(this.clock) ? this.clock : undefined;
+    this.rng = new SeededRandom(options.seed ?? 1);
+    this.budget = requireInteger('budget', options.budget ?? DEFAULT_BUDGET, 1);
+    this.livelockLimit = requireInteger('livelockLimit', options.livelockLimit ?? DEFAULT_LIVELOCK_LIMIT, 1);
+    this.stepsPerTurn = requireInteger('stepsPerTurn', options.stepsPerTurn ?? DEFAULT_STEPS_PER_TURN, 1);
+    this.onError = options.onError ?? rethrow;
+    const now = (): Millis => this.clock.now();
+    this.irqs = new IrqTable({ now, wake: () => this.kick() });
+    this.timers = new TimerQueue({ now, timersChanged: () => this.timersChanged() });
+    this.counters = {
+      irq: this.irqs.statsByName,
+      deferred: this.deferredStats,
+      timersFired: 0,
+      taskletsRun: 0,
+      errors: 0,
+    };
+  }
+
+  /** The current time on the scheduler clock. */
+  get now(): Millis {
+    return this.clock.now();
+  }
+
+  /** Live counters (the same object every time; copy fields to keep a snapshot). */
+  get stats(): SchedulerStats {
+    return this.counters;
+  }
+
+  /** True when nothing can run now and no timer is armed (masked pending lines do not count). */
+  get idle(): boolean {
+    return this.timers.size === 0 && !this.hasRunnable();
+  }
+
+  /** True while the scheduler is attached to Node's event loop (real clock). */
+  get isStarted(): boolean {
+    return this.started;
+  }
+
+  /**
+   * Registers an IRQ line. Lower `priority` runs first; equal priorities run in registration order
+   * (line numbers grow from 0). Throws `DUPLICATE_IRQ` if `name` is registered, `BAD_ARGUMENT` for a
+   * non-finite priority.
+   */
+  requestIrq(name: string, priority: number, handler: IrqHandler): IrqLine {
+    return this.irqs.request(name, priority, handler);
+  }
+
+  /** Queues `bottomHalf` for the next deferred round; a no-op while it is queued and not yet polled. */
+  schedule(bottomHalf: BottomHalf): void {
+    if (this.queued.has(bottomHalf)) return;
+    this.queued.add(bottomHalf);
+    this.queue.push(bottomHalf);
+    this.kick();
+  }
+
+  /** Queues the one-shot `fn` (a tasklet) for the next deferred round. Every call queues one run. */
+  defer(fn: () => void): void {
+    this.queue.push(fn);
+    this.kick();
+  }
+
+  /** Arms a timer for the absolute `deadline` (a past one fires at the next step). Throws `BAD_ARGUMENT` if not finite. */
+  timerAt(deadline: Millis, callback: () => void): Timer {
+    return this.timers.create(deadline, callback);
+  }
+
+  /** Arms a timer `delay` ms from now. */
+  timerAfter(delay: Millis, callback: () => void): Timer {
+    return this.timers.create(this.clock.now() + requireFinite('timer delay', delay), callback);
+  }
+
+  /** Earliest armed timer deadline, if any. */
+  nextDeadline(): Millis | undefined {
+    return this.timers.nextDeadline();
+  }
+
+  /** The next seeded number in [0, 1) (sfc32, see {@link SeededRandom}). */
+  random(): number {
+    return this.rng.random();
+  }
+
+  /** The next seeded unsigned 32-bit integer. */
+  randomUint32(): number {
+    return this.rng.randomUint32();
+  }
+
+  /**
+   * Runs everything runnable at the current time until idle. Does not move a virtual clock. Throws
+   * `LIVELOCK` after `livelockLimit` dispatches (what was not run stays queued), `REENTRANT` when
+   * called from running work, and whatever `onError` throws.
+   */
+  runPending(): void {
+    this.run(Number.POSITIVE_INFINITY);
+  }
+
+  /**
+   * Virtual clock only (else `WRONG_CLOCK`): runs work and timers up to `now + ms`, jumping from one
+   * deadline to the next, and ends with the clock at exactly `now + ms`.
+   */
+  advance(ms: Millis): void {
+    const clock = this.requireVirtual('advance');
+    if (requireFinite('advance ms', ms) < 0) throw new SchedulerError('BAD_ARGUMENT', 'advance() needs ms >= 0');
+    const target = clock.now() + ms;
+    this.runPending();
+    this.jumpThrough(clock, target, undefined);
+    clock.advanceTo(target);
+  }
+
+  /**
+   * Virtual clock only: runs the current instant, then jumps deadline to deadline, checking
+   * `predicate()` each time the scheduler is idle at an instant. Returns true as soon as it holds (the
+   * clock stays at that instant); otherwise ends with the clock at `now + limitMs` and returns the
+   * predicate's value there.
+   */
+  runUntil(predicate: () => boolean, limitMs: Millis): boolean {
+    const clock = this.requireVirtual('runUntil');
+    if (requireFinite('runUntil limitMs', limitMs) < 0) throw new SchedulerError('BAD_ARGUMENT', 'runUntil() needs limitMs >= 0');
+    const limit = clock.now() + limitMs;
+    this.runPending();
+    if (predicate()) return true;
+    if (this.jumpThrough(clock, limit, predicate)) return true;
+    clock.advanceTo(limit);
+    return predicate();
+  }
+
+  /**
+   * Virtual clock only: runs until no work and no timer remain (the clock then stays at the last
+   * deadline reached) or until `limitMs` (default one hour) of virtual time has passed (the clock then
+   * ends at `now + limitMs`). Check {@link idle} afterwards to tell which.
+   */
+  runUntilIdle(limitMs: Millis = DEFAULT_IDLE_LIMIT_MS): void {
+    const clock = this.requireVirtual('runUntilIdle');
+    if (requireFinite('runUntilIdle limitMs', limitMs) < 0) throw new SchedulerError('BAD_ARGUMENT', 'runUntilIdle() needs limitMs >= 0');
+    const limit = clock.now() + limitMs;
+    this.runPending();
+    this.jumpThrough(clock, limit, undefined);
+    if (this.timers.size > 0) clock.advanceTo(limit);
+  }
+
+  /**
+   * Real clock only (else `WRONG_CLOCK`): attaches to Node's event loop. From then on raises,
+   * `schedule` and `defer` trigger one coalesced `setImmediate` turn, and one host `setTimeout` tracks
+   * the earliest deadline. An armed timer keeps the Node process alive, as Node's own timers do.
+   * Idempotent.
+   */
+  start(): void {
+    this.requireReal('start');
+    if (this.started) return;
+    this.started = true;
+    this.syncHostTimer();
+    if (this.hasRunnable()) this.kick();
+  }
+
+  /**
+   * Detaches from the event loop; queued work and armed timers stay. Idempotent, and a no-op on a
+   * virtual clock (nothing is attached there), so teardown code can call it on any scheduler.
+   */
+  stop(): void {
+    this.started = false;
+    if (this.immediate !== undefined) clearImmediate(this.immediate);
+    if (this.hostTimer !== undefined) clearTimeout(this.hostTimer);
+    this.immediate = undefined;
+    this.hostTimer = undefined;
+  }
+
+  // ---- running -------------------------------------------------------------------------------
+
+  private hasRunnable(): boolean {
+    if (this.irqs.runnable > 0 || this.queue.length > 0) return true;
+    const next = this.timers.nextDeadline();
+    return next !== undefined && next <= this.clock.now();
+  }
+
+  /** Runs up to `maxSteps` steps while anything is runnable. */
+  private run(maxSteps: number): void {
+    if (this.running) {
+      throw new SchedulerError('REENTRANT', 'a scheduler run was started from work the scheduler is running');
+    }
+    this.running = true;
+    this.dispatches = 0;
+    try {
+      for (let step = 0; step < maxSteps && this.hasRunnable(); step++) {
+        this.serviceIrqs();
+        this.deferredRound();
+        this.fireDueTimers();
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** Jumps a virtual clock from deadline to deadline up to `limit`, running each instant. True if `predicate` held. */
+  private jumpThrough(clock: SteerableClock, limit: Millis, predicate: (() => boolean) | undefined): boolean {
+    for (;;) {
+      const next = this.timers.nextDeadline();
+      if (next === undefined || next > limit) return false;
+      if (next > clock.now()) clock.advanceTo(next);
+      this.runPending();
+      if (predicate !== undefined && predicate()) return true;
+    }
+  }
+
+  private countDispatch(kind: WorkKind, name: string): void {
+    if (++this.dispatches > this.livelockLimit) {
+      throw new SchedulerError(
+        'LIVELOCK',
+        `more than ${this.livelockLimit} dispatches at t=${this.clock.now()} ms without becoming idle ` +
+          `(next: ${kind} '${name}'); a handler that re-raises its own line, a bottom half that always ` +
+          'exhausts its budget, or a timer re-arming itself at the current time?',
+      );
+    }
+  }
+
+  /** Yield point: runs every pending unmasked IRQ, highest priority first, re-choosing after each. */
+  private serviceIrqs(): void {
+    const clock = this.clock;
+    let line: Line | undefined;
+    while ((line = this.irqs.highestRunnable()) !== undefined) {
+      this.countDispatch('irq', line.name);
+      line.acknowledge();
+      const start = clock.now();
+      const stats = line.stats;
+      const latency = start - line.raisedAt;
+      stats.latencyTotalMs += latency;
+      if (latency > stats.latencyMaxMs) stats.latencyMaxMs = latency;
+      let failed = false;
+      let failure: unknown;
+      try {
+        line.handler(line);
+      } catch (error) {
+        failed = true;
+        failure = error;
+      }
+      const took = elapsedSince(clock, start);
+      stats.handled++;
+      stats.handlerTimeMs += took;
+      if (took > stats.handlerMaxMs) stats.handlerMaxMs = took;
+      if (failed) this.report(failure, 'irq', line.name);
+    }
+  }
+
+  /** One deferred round over the work queued before it began; each item is followed by a yield point. */
+  private deferredRound(): void {
+    if (this.queue.length === 0) return;
+    const round = this.queue;
+    this.queue = this.spare;
+    this.spare = round;
+    let next = 0;
+    try {
+      while (next < round.length) {
+        const work = round[next]!;
+        if (typeof work === 'function') {
+          this.countDispatch('tasklet', work.name);
+          next++;
+          this.runTasklet(work);
+        } else {
+          this.countDispatch('bottom-half', work.name);
+          next++;
+          this.pollBottomHalf(work);
+        }
+        this.serviceIrqs();
+      }
+    } finally {
+      if (next < round.length) {
+        // Aborted (LIVELOCK or onError threw): what did not run goes first in the next round.
+        this.queue = round.slice(next).concat(this.queue);
+        this.spare = [];
+      } else {
+        round.length = 0;
+      }
+    }
+  }
+
+  private runTasklet(fn: () => void): void {
+    this.counters.taskletsRun++;
+    try {
+      fn();
+    } catch (error) {
+      this.report(error, 'tasklet', fn.name);
+    }
+  }
+
+  private pollBottomHalf(bottomHalf: BottomHalf): void {
+    this.queued.delete(bottomHalf);
+    const budget = this.budget;
+    const stats = this.deferredStats;
+    stats.runs++;
+    let done: number;
+    try {
+      done = bottomHalf.poll(budget);
+    } catch (error) {
+      // Not re-queued: the next raise of its line schedules it again.
+      this.report(error, 'bottom-half', bottomHalf.name);
+      return;
+    }
+    if (!(done > 0)) done = 0; // NaN, negative or non-number counts as nothing done
+    if (done >= budget) {
+      stats.items += budget;
+      stats.budgetExhaustions++;
+      this.schedule(bottomHalf);
+    } else {
+      stats.items += Math.floor(done);
+    }
+  }
+
+  /** Fires timers due now that were armed before this phase, in (deadline, arming order); yield point after each. */
+  private fireDueTimers(): void {
+    const now = this.clock.now();
+    const seqLimit = this.timers.sequence;
+    for (;;) {
+      const first = this.timers.peek();
+      if (first === undefined || first.deadline > now || first.seq >= seqLimit) return;
+      this.countDispatch('timer', first.callback.name);
+      const timer = this.timers.popDue(now, seqLimit)!;
+      this.counters.timersFired++;
+      try {
+        timer.callback();
+      } catch (error) {
+        this.report(error, 'timer', timer.callback.name);
+      }
+      this.serviceIrqs();
+    }
+  }
+
+  private report(error: unknown, kind: WorkKind, name: string): void {
+    this.counters.errors++;
+    this.onError(error, { kind, name });
+  }
+
+  // ---- clocks and the host event loop -----------------------------------------------------------
+
+  private requireVirtual(operation: string): SteerableClock {
+    if (this.steerable === undefined) {
+      throw new SchedulerError('WRONG_CLOCK', `${operation}() needs a virtual clock; this scheduler runs on a real one`);
+    }
+    return this.steerable;
+  }
+
+  private requireReal(operation: string): void {
+    if (this.clock.virtual) {
+      throw new SchedulerError('WRONG_CLOCK', `${operation}() needs a real clock; drive a virtual one with advance()/runUntil()`);
+    }
+  }
+
+  /** Real clock: asks for one host turn (coalesced) when new work appears outside a run. */
+  private kick(): void {
+    if (!this.started || this.running || this.immediate !== undefined) return;
+    this.immediate = setImmediate(this.onImmediate);
+  }
+
+  private timersChanged(): void {
+    if (this.started && !this.running) this.syncHostTimer();
+  }
+
+  /**
+   * Keeps one host timer at or before the earliest deadline. A host timer that would fire too early
+   * (the earliest timer was cancelled or pushed back) is left alone: its turn finds nothing due and
+   * re-arms, which is cheaper than clearTimeout/setTimeout on every TCP timer reset.
+   */
+  private syncHostTimer(): void {
+    const next = this.timers.nextDeadline();
+    if (next === undefined) {
+      if (this.hostTimer !== undefined) clearTimeout(this.hostTimer);
+      this.hostTimer = undefined;
+      return;
+    }
+    if (this.hostTimer !== undefined && this.hostDeadline <= next) return;
+    if (this.hostTimer !== undefined) clearTimeout(this.hostTimer);
+    this.hostDeadline = next;
+    this.hostTimer = setTimeout(this.onHostTimer, Math.max(0, Math.ceil(next - this.clock.now())));
+  }
+
+  /** One host turn on the real clock: a bounded run, then re-arm the host timer and, if work remains, yield and come back. */
+  private turn(): void {
+    if (!this.started || this.running) return;
+    try {
+      this.run(this.stepsPerTurn);
+    } catch (error) {
+      if (!(error instanceof SchedulerError && error.code === 'LIVELOCK')) throw error;
+      this.report(error, 'scheduler', 'run');
+    } finally {
+      if (this.started) {
+        this.syncHostTimer();
+        if (this.hasRunnable()) this.kick();
+      }
+    }
+  }
+}

@@ -1,0 +1,286 @@
+/**
+ * IPv4 fragment reassembly (RFC 791 §3.2, RFC 815), hardened the way modern stacks are.
+ *
+ * A datagram under reassembly is keyed by (source, destination, protocol, identification) and
+ * holds its fragments as sorted, non-overlapping intervals, each a copy of the fragment's payload
+ * (the caller's buffers belong to the NIC ring and are reused). The datagram is complete when the
+ * last fragment (More Fragments clear) fixed the total length, the first (offset 0) arrived and the
+ * bytes held equal the total. The completed payload is one new buffer.
+ *
+ * Rejections, each a named counter:
+ * - `duplicate`: a fragment with exactly the offset and length of one held (dropped alone);
+ * - `overlap`: any other overlap drops the whole datagram (RFC 5722's rule for IPv6, which Linux
+ *   also applies to IPv4): overlapping fragments are how filters are evaded (RFC 1858, RFC 3128);
+ * - `tinyFirst`: a first fragment too short to hold the transport header fields a filter reads
+ *   (TCP 20 bytes, UDP and ICMP 8), and `tinyOffset`: a later fragment starting inside that header
+ *   (for TCP, the offset-8 attack of RFC 1858 §3.1); both drop the datagram;
+ * - `oversize`: offset plus length beyond what fits in 65535 bytes with the header (ping of death);
+ * - `badLast`: a second, different last fragment, data beyond the last fragment's end, or a last
+ *   fragment ending before data already held;
+ * - `misaligned`: a fragment other than the last whose length is not a multiple of 8;
+ * - `empty`: a zero-length fragment other than the last (dropped alone);
+ * - `tooManyFragments`: more than {@link ReassemblyOptions.maxFragmentsPerDatagram};
+ * - `memoryEvicted` and `memoryLimit`: see below; `timeout`: see {@link Reassembler.poll}.
+ *
+ * Memory: every held payload byte plus {@link DATAGRAM_OVERHEAD_BYTES} per datagram counts
+ * against {@link ReassemblyOptions.maxBytes}. When a fragment would exceed it, the oldest other
+ * datagrams are evicted (counted `memoryEvicted`): the oldest are the likeliest to be abandoned or
+ * hostile, and a flood of incomplete datagrams then cannot starve traffic that completes quickly.
+ * If the fragment still cannot fit, its datagram is dropped (`memoryLimit`).
+ *
+ * Time: a datagram expires {@link ReassemblyOptions.timeoutMs} after its first fragment arrived,
+ * whatever arrives later (RFC 791's timer is not restarted, so an attacker cannot keep one alive).
+ * Datagrams are kept in arrival order, so {@link Reassembler.pollAt} is O(1).
+ */
+import {
+  IP_PROTO_ICMP,
+  IP_PROTO_TCP,
+  IP_PROTO_UDP,
+  IPV4_MAX_TOTAL_LENGTH,
+  IPV4_MIN_HEADER_LENGTH,
+  type Ipv4Repr,
+} from '@postern/wire';
+import { Counters } from './counters.js';
+
+/** Limits of a {@link Reassembler}. */
+export interface ReassemblyOptions {
+  /** Lifetime of an incomplete datagram from its first fragment, in ms. Default 30 000 (RFC 791 suggests 15 s upward; Linux uses 30 s). */
+  timeoutMs?: number;
+  /** Memory cap over all datagrams (payload bytes plus per-datagram overhead). Default {@link DEFAULT_REASSEMBLY_MAX_BYTES}. */
+  maxBytes?: number;
+  /** Most fragments one datagram may have. Default 64. */
+  maxFragmentsPerDatagram?: number;
+}
+
+/** Default for {@link ReassemblyOptions.maxBytes}: 256 KiB. */
+export const DEFAULT_REASSEMBLY_MAX_BYTES = 256 * 1024;
+/** Bytes charged per datagram under reassembly, on top of its payload (bookkeeping and the kept header). */
+export const DATAGRAM_OVERHEAD_BYTES = 128;
+
+/** Names of the reassembler's counters. */
+export type ReassemblyCounterName =
+  | 'fragments'
+  | 'reassembled'
+  | 'duplicate'
+  | 'overlap'
+  | 'tinyFirst'
+  | 'tinyOffset'
+  | 'oversize'
+  | 'badLast'
+  | 'misaligned'
+  | 'empty'
+  | 'tooManyFragments'
+  | 'memoryEvicted'
+  | 'memoryLimit'
+  | 'timeout';
+
+/** Why {@link Reassembler.add} dropped a fragment (and, except for `duplicate` and `empty`, its datagram). */
+export type ReassemblyDropReason = Exclude<ReassemblyCounterName, 'fragments' | 'reassembled' | 'memoryEvicted' | 'timeout'>;
+
+/** The outcome of {@link Reassembler.add}. `pending` and `dropped` results are shared constants. */
+export type ReassemblyResult =
+  | { readonly status: 'complete'; readonly header: Ipv4Repr; readonly payload: Uint8Array }
+  | { readonly status: 'pending' }
+  | { readonly status: 'dropped'; readonly reason: ReassemblyDropReason };
+
+/** A datagram that timed out after its first fragment arrived: enough to send ICMP time exceeded (code 1). */
+export interface ExpiredDatagram {
+  /** The first fragment's header (options copied). */
+  readonly header: Ipv4Repr;
+  /** The first fragment's payload (a copy): the ICMP error quotes its first 8 bytes. */
+  readonly firstPayload: Uint8Array;
+}
+
+interface Piece {
+  readonly offset: number;
+  readonly end: number;
+  readonly data: Uint8Array;
+}
+
+interface Pending {
+  readonly key: string;
+  readonly deadline: number;
+  readonly pieces: Piece[];
+  first: Ipv4Repr | undefined;
+  /** Payload length once the last fragment arrived, else -1. */
+  total: number;
+  held: number;
+}
+
+const PENDING: ReassemblyResult = Object.freeze({ status: 'pending' });
+const NO_EXPIRED: readonly ExpiredDatagram[] = Object.freeze([]);
+
+/** The shortest first fragment accepted for `protocol`: the transport header bytes a filter inspects. */
+export function minFirstFragmentLength(protocol: number): number {
+  switch (protocol) {
+    case IP_PROTO_TCP:
+      return 20;
+    case IP_PROTO_UDP:
+    case IP_PROTO_ICMP:
+      return 8;
+    default:
+      return 0;
+  }
+}
+
+/** An IPv4 reassembler. Pure state: takes `now`, never reads a clock. See the module comment. */
+export class Reassembler {
+  /** Named limit: datagram lifetime in ms. */
+  readonly timeoutMs: number;
+  /** Named limit: memory cap in bytes. */
+  readonly maxBytes: number;
+  /** Named limit: fragments per datagram. */
+  readonly maxFragmentsPerDatagram: number;
+  /** One counter per outcome; see the module comment. */
+  readonly stats = new Counters<ReassemblyCounterName>('reassembly', [
+    'fragments', 'reassembled', 'duplicate', 'overlap', 'tinyFirst', 'tinyOffset', 'oversize', 'badLast', 'misaligned', 'empty',
+    'tooManyFragments', 'memoryEvicted', 'memoryLimit', 'timeout',
+  ]);
+  private readonly pending = new Map<string, Pending>();
+  private bytes = 0;
+  private readonly drops: Record<ReassemblyDropReason, ReassemblyResult>;
+
+  constructor(options: ReassemblyOptions = {}) {
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.maxBytes = options.maxBytes ?? DEFAULT_REASSEMBLY_MAX_BYTES;
+    this.maxFragmentsPerDatagram = options.maxFragmentsPerDatagram ?? 64;
+    const reasons: ReassemblyDropReason[] = ['duplicate', 'overlap', 'tinyFirst', 'tinyOffset', 'oversize', 'badLast', 'misaligned', 'empty', 'tooManyFragments', 'memoryLimit'];
+    this.drops = Object.fromEntries(reasons.map((reason) => [reason, Object.freeze({ status: 'dropped', reason })])) as Record<ReassemblyDropReason, ReassemblyResult>;
+  }
+
+  /** Datagrams under reassembly. */
+  get datagrams(): number {
+    return this.pending.size;
+  }
+
+  /** Bytes charged against {@link maxBytes} now. */
+  get memory(): number {
+    return this.bytes;
+  }
+
+  /**
+   * Takes one fragment: its parsed header and its payload (a view; it is copied, the caller keeps
+   * its buffer). `header.payloadLength` is ignored in favour of `payload.byteLength`. A packet that
+   * is not a fragment (offset 0, More Fragments clear) comes straight back as `complete`, uncopied.
+   * Never throws.
+   */
+  add(now: number, header: Ipv4Repr, payload: Uint8Array): ReassemblyResult {
+    const offset = header.fragmentOffset;
+    const length = payload.byteLength;
+    const end = offset + length;
+    const more = header.moreFragments;
+    if (offset === 0 && !more) return { status: 'complete', header, payload };
+    this.stats.inc('fragments');
+    const key = `${header.source}>${header.destination}/${header.protocol}#${header.identification}`;
+    let p = this.pending.get(key);
+    if (p !== undefined && p.deadline <= now) {
+      this.discard(p);
+      this.stats.inc('timeout');
+      p = undefined;
+    }
+
+    if (length === 0 && more) return this.drop('empty', undefined);
+    if (end > IPV4_MAX_TOTAL_LENGTH - IPV4_MIN_HEADER_LENGTH) return this.drop('oversize', p);
+    if (more && length % 8 !== 0) return this.drop('misaligned', p);
+    const minHeader = minFirstFragmentLength(header.protocol);
+    if (offset === 0 && length < minHeader) return this.drop('tinyFirst', p);
+    if (offset > 0 && offset < minHeader) return this.drop('tinyOffset', p);
+
+    // A new datagram joins the table (and is charged) only once its first fragment passed every check.
+    const fresh = p === undefined;
+    p ??= { key, deadline: now + this.timeoutMs, pieces: [], first: undefined, total: -1, held: 0 };
+    const pieces = p.pieces;
+    if (!more) {
+      if ((p.total >= 0 && p.total !== end) || (pieces.length > 0 && pieces[pieces.length - 1]!.end > end)) return this.drop('badLast', p);
+      p.total = end;
+    } else if (p.total >= 0 && end > p.total) {
+      return this.drop('badLast', p);
+    }
+
+    // Find the insertion point: the first piece that ends after our offset.
+    let i = 0;
+    while (i < pieces.length && pieces[i]!.end <= offset) i++;
+    const next = pieces[i];
+    if (next !== undefined && next.offset < end) {
+      if (next.offset === offset && next.end === end) {
+        this.stats.inc('duplicate');
+        return this.drops.duplicate;
+      }
+      return this.drop('overlap', p);
+    }
+    if (pieces.length >= this.maxFragmentsPerDatagram) return this.drop('tooManyFragments', p);
+    const need = length + (fresh ? DATAGRAM_OVERHEAD_BYTES : 0);
+    if (this.bytes + need > this.maxBytes) {
+      for (const other of this.pending.values()) {
+        if (this.bytes + need <= this.maxBytes) break;
+        if (other === p) continue;
+        this.discard(other);
+        this.stats.inc('memoryEvicted');
+      }
+      if (this.bytes + need > this.maxBytes) return this.drop('memoryLimit', p);
+    }
+    if (fresh) {
+      this.pending.set(key, p);
+      this.bytes += DATAGRAM_OVERHEAD_BYTES;
+    }
+
+    pieces.splice(i, 0, { offset, end, data: payload.slice() });
+    p.held += length;
+    this.bytes += length;
+    if (offset === 0) p.first = copyHeader(header);
+    if (p.first === undefined || p.total < 0 || p.held !== p.total) return PENDING;
+
+    const first = p.first;
+    if (p.total + 20 + first.options.byteLength > IPV4_MAX_TOTAL_LENGTH) return this.drop('oversize', p);
+    const out = new Uint8Array(p.total);
+    for (const piece of pieces) out.set(piece.data, piece.offset);
+    this.discard(p);
+    this.stats.inc('reassembled');
+    return { status: 'complete', header: { ...first, moreFragments: false, fragmentOffset: 0, payloadLength: p.total }, payload: out };
+  }
+
+  /** When {@link poll} next has work: the earliest datagram deadline, or `undefined` when idle. */
+  pollAt(): number | undefined {
+    for (const p of this.pending.values()) return p.deadline;
+    return undefined;
+  }
+
+  /**
+   * Expires every datagram whose deadline is at or before `now` (counted `timeout`). Returns those
+   * whose first fragment had arrived, for the caller to answer with ICMP time exceeded, code 1
+   * (RFC 792; RFC 1122 §3.3.2 sends it only when fragment zero was received).
+   */
+  poll(now: number): readonly ExpiredDatagram[] {
+    let out: ExpiredDatagram[] | undefined;
+    for (const p of this.pending.values()) {
+      if (p.deadline > now) break;
+      this.discard(p);
+      this.stats.inc('timeout');
+      const firstPiece = p.pieces[0];
+      if (p.first !== undefined && firstPiece !== undefined) (out ??= []).push({ header: p.first, firstPayload: firstPiece.data });
+    }
+    return out ?? NO_EXPIRED;
+  }
+
+  /** Drops every datagram under reassembly (not counted). */
+  clear(): void {
+    this.pending.clear();
+    this.bytes = 0;
+  }
+
+  private drop(reason: ReassemblyDropReason, p: Pending | undefined): ReassemblyResult {
+    this.stats.inc(reason);
+    if (p !== undefined) this.discard(p);
+    return this.drops[reason];
+  }
+
+  private discard(p: Pending): void {
+    if (this.pending.get(p.key) !== p) return;
+    this.pending.delete(p.key);
+    this.bytes -= DATAGRAM_OVERHEAD_BYTES + p.held;
+  }
+}
+
+function copyHeader(h: Ipv4Repr): Ipv4Repr {
+  return { ...h, options: h.options.slice() };
+}

@@ -1,0 +1,139 @@
+/**
+ * Attaching a file descriptor to a Linux TAP device without a compiled addon.
+ *
+ * Node cannot issue `ioctl(2)`. The attachment made by `ioctl(fd, TUNSETIFF, ifreq)` belongs to the
+ * open file description of `/dev/net/tun`, not to the process or the descriptor number, so Node opens
+ * `/dev/net/tun` itself and a short `python3` child that inherits the descriptor (as its fd 3)
+ * performs the ioctl and reports the device's name, index and MTU as one line of JSON. When the child
+ * has exited, Node's descriptor is attached: one `read` returns one frame, one `write` sends one.
+ *
+ * Flags: `IFF_TAP | IFF_NO_PI` (Ethernet frames with no packet-information prefix, no virtio-net
+ * header). The descriptor is opened with `O_NONBLOCK` unless asked otherwise.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, constants, openSync } from 'node:fs';
+import { NicError, type NicErrorCode } from '../driver.js';
+
+/** The clone device every TUN/TAP descriptor is opened from. */
+export const TUN_CLONE_DEVICE = '/dev/net/tun';
+
+/** The longest interface name Linux accepts (IFNAMSIZ - 1). */
+export const MAX_IFNAME_LENGTH = 15;
+
+// The helper: argv[1] = name, argv[2] = '1' to allow creating the device. Prints one JSON object.
+// TUNSETIFF = _IOW('T', 202, int) = 0x400454ca; IFF_TAP = 0x0002; IFF_NO_PI = 0x1000;
+// SIOCGIFMTU = 0x8921; struct ifreq is 40 bytes: 16-byte name, then the union.
+const ATTACH_SCRIPT = `
+import errno, fcntl, json, socket, struct, sys
+name, create = sys.argv[1], sys.argv[2] == '1'
+def out(o):
+    sys.stdout.write(json.dumps(o)); sys.stdout.flush(); sys.exit(0)
+if not create:
+    try: socket.if_nametoindex(name)
+    except OSError: out({"ok": False, "errno": "ENODEV", "message": "no such device"})
+try:
+    r = fcntl.ioctl(3, 0x400454ca, struct.pack('16sH22x', name.encode(), 0x0002 | 0x1000))
+except OSError as e:
+    out({"ok": False, "errno": errno.errorcode.get(e.errno, str(e.errno)), "message": e.strerror or str(e)})
+name = r[:16].split(b'\\0', 1)[0].decode()
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+mtu = struct.unpack('16si20x', fcntl.ioctl(s.fileno(), 0x8921, struct.pack('16si20x', name.encode(), 0)))[1]
+out({"ok": True, "name": name, "mtu": mtu, "ifindex": socket.if_nametoindex(name)})
+`;
+
+/** Options for {@link openTapFd}. */
+export interface OpenTapOptions {
+  /** Create the device when none of that name exists (it then lives until the descriptor closes). Default false. */
+  create?: boolean;
+  /** Open with `O_NONBLOCK` (reads return EAGAIN when no frame waits). Default true. */
+  nonBlocking?: boolean;
+  /** The Python 3 interpreter that performs the ioctl. Default `python3` from PATH. */
+  python?: string;
+}
+
+/** An attached TAP descriptor. */
+export interface TapFd {
+  /** The descriptor: read one frame, write one frame. The caller closes it. */
+  fd: number;
+  /** The device name the kernel reports (the same as asked, unless a `%d` pattern was given). */
+  name: string;
+  /** The interface index at attach time. */
+  ifindex: number;
+  /** The device's MTU at attach time. */
+  mtu: number;
+}
+
+interface HelperReply {
+  ok: boolean;
+  errno?: string;
+  message?: string;
+  name?: string;
+  mtu?: number;
+  ifindex?: number;
+}
+
+function errnoToCode(errno: string | undefined): NicErrorCode {
+  switch (errno) {
+    case 'ENOENT': case 'ENODEV': case 'ENXIO': return 'DEVICE_NOT_FOUND';
+    case 'EPERM': case 'EACCES': return 'PERMISSION_DENIED';
+    case 'EBUSY': return 'DEVICE_BUSY';
+    default: return 'BAD_ARGUMENT';
+  }
+}
+
+function runHelper(python: string, fd: number, name: string, create: boolean, device: string): Promise<HelperReply> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(python, ['-I', '-S', '-c', ATTACH_SCRIPT, name, create ? '1' : '0'], {
+      stdio: ['ignore', 'pipe', 'pipe', fd],
+      timeout: 10_000,
+      killSignal: 'SIGKILL',
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      reject(new NicError('DEVICE_NOT_FOUND', device, `cannot run ${python} to attach the TAP device (${e.code ?? e.message}); install python3`, { cause: e }));
+    });
+    child.on('close', (code) => {
+      try {
+        resolve(JSON.parse(stdout) as HelperReply);
+      } catch (e) {
+        reject(new NicError('PROTOCOL_ERROR', device, `TAP attach helper failed (exit ${code}): ${stderr.trim() || stdout.trim()}`, { cause: e }));
+      }
+    });
+  });
+}
+
+/**
+ * Opens `/dev/net/tun` and attaches the descriptor to TAP device `name` (creating it when
+ * `options.create` allows). Resolves with the descriptor and what the kernel says about the device;
+ * rejects with a {@link NicError}: `DEVICE_NOT_FOUND` (no such device and not allowed to create it,
+ * no TUN/TAP support, or no python3), `PERMISSION_DENIED`, `DEVICE_BUSY` (another descriptor is
+ * attached), `BAD_ARGUMENT` (a bad name, or the device exists but is not a single-queue TAP). On
+ * rejection nothing stays open.
+ */
+export async function openTapFd(name: string, options: OpenTapOptions = {}): Promise<TapFd> {
+  const device = `tap:${name}`;
+  if (name.length === 0 || name.length > MAX_IFNAME_LENGTH || /[\s/:]/.test(name)) {
+    throw new NicError('BAD_ARGUMENT', device, `bad interface name ${JSON.stringify(name)} (1..${MAX_IFNAME_LENGTH} characters, no space, '/' or ':')`);
+  }
+  let fd: number;
+  try {
+    fd = openSync(TUN_CLONE_DEVICE, constants.O_RDWR | (options.nonBlocking === false ? 0 : constants.O_NONBLOCK));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new NicError(errnoToCode(code), device, `cannot open ${TUN_CLONE_DEVICE}: ${code ?? String(e)}`, { cause: e });
+  }
+  try {
+    const reply = await runHelper(options.python ?? 'python3', fd, name, options.create ?? false, device);
+    if (!reply.ok || reply.name === undefined || reply.mtu === undefined || reply.ifindex === undefined) {
+      const why = reply.errno === 'EINVAL' ? 'exists but is not a single-queue TAP device' : reply.message ?? 'attach failed';
+      throw new NicError(errnoToCode(reply.errno), device, `cannot attach: ${why} (${reply.errno ?? 'no errno'})`);
+    }
+    return { fd, name: reply.name, ifindex: reply.ifindex, mtu: reply.mtu };
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+}

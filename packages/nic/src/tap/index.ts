@@ -1,0 +1,2 @@
+export { TapNicDriver, DEFAULT_TAP_MAC, type TapNicDriverOptions, type TapRingStats } from './tap-driver.js';
+export { openTapFd, TUN_CLONE_DEVICE, MAX_IFNAME_LENGTH, type OpenTapOptions, type TapFd } from './attach.js';

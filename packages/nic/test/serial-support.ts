@@ -1,0 +1,107 @@
+/** Shared fixtures for the serial driver tests: stream pairs, boards, socat PTY pairs. */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Duplex, PassThrough } from 'node:stream';
+import type { SchedulerApi } from '@postern/irq';
+import type { MacAddress } from '@postern/wire';
+import { SerialBoard } from '../src/index.js';
+import type { SerialBoardOptions } from '../src/index.js';
+
+/** Two connected duplex streams: bytes written to one are read from the other. */
+export function streamPair(highWaterMark = 64 * 1024): [Duplex, Duplex] {
+  const ab = new PassThrough({ highWaterMark });
+  const ba = new PassThrough({ highWaterMark });
+  const a = Duplex.from({ readable: ba, writable: ab });
+  const b = Duplex.from({ readable: ab, writable: ba });
+  return [a, b];
+}
+
+/** A board on `stream` whose wire side records what the host sent. */
+export function makeBoard(stream: Duplex, sched: SchedulerApi, mac: MacAddress, options: Partial<SerialBoardOptions> = {}): { board: SerialBoard; wire: Uint8Array[] } {
+  const wire: Uint8Array[] = [];
+  const board = new SerialBoard({ stream, scheduler: sched, mac, toWire: (f) => wire.push(f), ...options });
+  board.start();
+  return { board, wire };
+}
+
+/** Lets I/O callbacks and microtasks run. */
+export function ioTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** A TCP server on 127.0.0.1 that attaches a board to each connection; `boards` lists them. */
+export async function boardServer(
+  sched: SchedulerApi,
+  mac: MacAddress,
+  toWire: (frame: Uint8Array) => void,
+  options: Partial<SerialBoardOptions> = {},
+): Promise<{ url: string; boards: SerialBoard[]; close(): Promise<void> }> {
+  const boards: SerialBoard[] = [];
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.setNoDelay(true);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    const board = new SerialBoard({ stream: socket, scheduler: sched, mac, toWire, ...options });
+    board.start();
+    boards.push(board);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no server address');
+  return {
+    url: `socket://127.0.0.1:${address.port}`,
+    boards,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const b of boards) b.stop();
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A socat PTY pair: `host` and `board` are the two slave paths (symlinks). */
+export interface PtyPair {
+  host: string;
+  board: string;
+  close(): Promise<void>;
+}
+
+/** True when socat is installed. */
+export function haveSocat(): boolean {
+  return ['/usr/bin/socat', '/bin/socat', '/usr/local/bin/socat'].some((p) => existsSync(p));
+}
+
+/** Starts `socat pty,raw,echo=0 pty,raw,echo=0` and waits until both links exist. */
+export async function openPtyPair(): Promise<PtyPair> {
+  const dir = mkdtempSync(join(tmpdir(), 'postern-pty-'));
+  const host = join(dir, 'host');
+  const board = join(dir, 'board');
+  const child: ChildProcess = spawn('socat', [`pty,raw,echo=0,link=${host}`, `pty,raw,echo=0,link=${board}`], { stdio: 'ignore' });
+  for (let i = 0; i < 200 && !(existsSync(host) && existsSync(board)); i++) await new Promise((r) => setTimeout(r, 10));
+  if (!(existsSync(host) && existsSync(board))) {
+    child.kill();
+    throw new Error('socat did not create the PTY pair');
+  }
+  return {
+    host,
+    board,
+    close: () =>
+      new Promise<void>((resolve) => {
+        const done = (): void => {
+          rmSync(dir, { recursive: true, force: true });
+          resolve();
+        };
+        if (child.exitCode !== null) return done();
+        child.once('exit', done);
+        child.kill('SIGTERM');
+      }),
+  };
+}

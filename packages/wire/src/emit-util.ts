@@ -1,0 +1,53 @@
+/**
+ * Small helpers shared by the views and emitters of this package. Not part of the public API.
+ * Every function assumes the caller has checked that the bytes it touches exist.
+ * @internal
+ */
+import { foldSum } from './checksum.js';
+
+/** Writes a big-endian 16-bit value at `offset`. */
+export function writeUint16(bytes: Uint8Array, offset: number, value: number): void {
+  bytes[offset] = (value >>> 8) & 0xff;
+  bytes[offset + 1] = value & 0xff;
+}
+
+/** Writes a big-endian 32-bit value at `offset`. */
+export function writeUint32(bytes: Uint8Array, offset: number, value: number): void {
+  bytes[offset] = (value >>> 24) & 0xff;
+  bytes[offset + 1] = (value >>> 16) & 0xff;
+  bytes[offset + 2] = (value >>> 8) & 0xff;
+  bytes[offset + 3] = value & 0xff;
+}
+
+/**
+ * Copies `payload` into `buffer` at `offset` unless it already lies exactly there (same underlying
+ * buffer, same absolute offset). Overlapping copies are safe (`TypedArray.prototype.set` copies as if
+ * through a temporary).
+ */
+export function copyPayloadUnlessInPlace(buffer: Uint8Array, offset: number, payload: Uint8Array): void {
+  if (payload.buffer === buffer.buffer && payload.byteOffset === buffer.byteOffset + offset) return;
+  buffer.set(payload, offset);
+}
+
+/**
+ * The error an emitter throws when its caller broke the contract (buffer too short, field out of
+ * range): a RangeError, never a decode error. Build it only on the failing path, so the message is
+ * not formatted per packet.
+ */
+export function emitError(format: string, message: string): RangeError {
+  return new RangeError(`${format}: ${message}`);
+}
+
+/**
+ * The folded 16-bit ones'-complement sum of `bytes[start, end)` plus `initial`, without making a
+ * subarray. `start` must be even relative to the checksummed structure; an odd final byte is padded
+ * with zero (RFC 1071).
+ */
+export function sumRange(bytes: Uint8Array, start: number, end: number, initial = 0): number {
+  let sum = initial;
+  const evenEnd = start + ((end - start) & ~1);
+  let i = start;
+  for (; i < evenEnd; i += 2) sum += (bytes[i]! << 8) | bytes[i + 1]!;
+  if (i < end) sum += bytes[i]! << 8;
+  return foldSum(sum);
+}

@@ -1,0 +1,467 @@
+/**
+ * IPv4 headers (RFC 791), their header checksum and the pseudo-header sum UDP and TCP checksums
+ * start from (RFC 768, RFC 9293 §3.1).
+ */
+import type { Ipv4Address } from './address.js';
+import { checksumUpdate16, foldSum } from './checksum.js';
+import { MalformedError, ChecksumError, TruncatedError, viewOf } from './errors.js';
+import { copyPayloadUnlessInPlace, emitError, sumRange, writeUint16, writeUint32 } from './emit-util.js';
+
+/** IP protocol number of ICMP. */
+export const IP_PROTO_ICMP = 1;
+/** IP protocol number of TCP. */
+export const IP_PROTO_TCP = 6;
+/** IP protocol number of UDP. */
+export const IP_PROTO_UDP = 17;
+
+/** Length of an IPv4 header without options. */
+export const IPV4_MIN_HEADER_LENGTH = 20;
+/** Length of an IPv4 header with the most options (IHL 15). */
+export const IPV4_MAX_HEADER_LENGTH = 60;
+/** Largest value of the total length field. */
+export const IPV4_MAX_TOTAL_LENGTH = 0xffff;
+/** Largest fragment offset in bytes (the 13-bit field times 8). */
+export const IPV4_MAX_FRAGMENT_OFFSET = 0x1fff * 8;
+
+/** Option type: End of Option List (one byte; what follows is padding). */
+export const IPV4_OPTION_END = 0;
+/** Option type: No Operation (one byte, used for alignment). */
+export const IPV4_OPTION_NOP = 1;
+/** Option type: Record Route. */
+export const IPV4_OPTION_RECORD_ROUTE = 7;
+/** Option type: Internet Timestamp. */
+export const IPV4_OPTION_TIMESTAMP = 68;
+/** Option type: Loose Source and Record Route. */
+export const IPV4_OPTION_LSRR = 131;
+/** Option type: Strict Source and Record Route. */
+export const IPV4_OPTION_SSRR = 137;
+/** Option type: Router Alert (RFC 2113). */
+export const IPV4_OPTION_ROUTER_ALERT = 148;
+
+const FORMAT = 'ipv4';
+const VERSION_IHL_OFFSET = 0;
+const DSCP_ECN_OFFSET = 1;
+const TOTAL_LENGTH_OFFSET = 2;
+const IDENTIFICATION_OFFSET = 4;
+const FLAGS_FRAGMENT_OFFSET = 6;
+const TTL_OFFSET = 8;
+const PROTOCOL_OFFSET = 9;
+const CHECKSUM_OFFSET = 10;
+const SOURCE_OFFSET = 12;
+const DESTINATION_OFFSET = 16;
+const OPTIONS_OFFSET = 20;
+
+const FLAG_RESERVED = 0x8000;
+const FLAG_DONT_FRAGMENT = 0x4000;
+const FLAG_MORE_FRAGMENTS = 0x2000;
+const FRAGMENT_OFFSET_MASK = 0x1fff;
+const FRAGMENT_UNIT = 8;
+const VERSION = 4;
+const MIN_IHL = 5;
+
+/** Whether a parser checks a checksum (`'verify'`, the default) or leaves it to the caller (`'ignore'`). */
+export interface Ipv4ParseOptions {
+  /** `'verify'` (default): a wrong header checksum throws {@link ChecksumError}. `'ignore'`: not checked. */
+  checksum?: 'verify' | 'ignore';
+}
+
+/**
+ * A checked view of an IPv4 packet.
+ *
+ * Invariant: after {@link Ipv4Packet.checked} returns, the version is 4, the IHL is at least 5, and
+ * `IHL*4 <= total length <= bytes.byteLength`; no accessor throws. Bytes after the total length
+ * (Ethernet padding) are outside the packet: {@link Ipv4Packet.payload} stops at the total length.
+ * The header length and total length are fixed when the view is made; the setters change only the
+ * TTL and the checksum.
+ */
+export class Ipv4Packet {
+  /** The bytes given to the view, header first (may run past the total length). */
+  readonly bytes: Uint8Array;
+  /** A view over exactly {@link Ipv4Packet.bytes}. */
+  readonly view: DataView;
+  /** Header length in bytes (IHL times 4), 20..60. */
+  readonly headerLength: number;
+  /** Where the payload ends within {@link Ipv4Packet.bytes}: the total length, or less for a quoted header. */
+  private readonly payloadEnd: number;
+
+  private constructor(bytes: Uint8Array, view: DataView, headerLength: number, payloadEnd: number) {
+    this.bytes = bytes;
+    this.view = view;
+    this.headerLength = headerLength;
+    this.payloadEnd = payloadEnd;
+  }
+
+  /**
+   * Wraps a whole IPv4 packet (possibly followed by link-layer padding).
+   * @throws {@link TruncatedError} if the bytes end before the header or before the total length.
+   * @throws {@link MalformedError} if the version is not 4, the IHL is below 5 or the total length is
+   * shorter than the header.
+   */
+  static checked(bytes: Uint8Array): Ipv4Packet {
+    const view = checkHeader(bytes);
+    const headerLength = (view.getUint8(VERSION_IHL_OFFSET) & 0x0f) * 4;
+    const totalLength = view.getUint16(TOTAL_LENGTH_OFFSET);
+    if (totalLength > bytes.byteLength) throw new TruncatedError(FORMAT, totalLength, bytes.byteLength);
+    return new Ipv4Packet(bytes, view, headerLength, totalLength);
+  }
+
+  /**
+   * Wraps an IPv4 header whose payload may be cut short, as in the datagram an ICMP error quotes.
+   * The header must be whole and consistent; {@link Ipv4Packet.payload} is then whatever follows
+   * it, up to the total length.
+   * @throws {@link TruncatedError} if the bytes end inside the header.
+   * @throws {@link MalformedError} as {@link Ipv4Packet.checked} does.
+   */
+  static checkedHeader(bytes: Uint8Array): Ipv4Packet {
+    const view = checkHeader(bytes);
+    const headerLength = (view.getUint8(VERSION_IHL_OFFSET) & 0x0f) * 4;
+    const totalLength = view.getUint16(TOTAL_LENGTH_OFFSET);
+    return new Ipv4Packet(bytes, view, headerLength, Math.min(totalLength, bytes.byteLength));
+  }
+
+  /** The version field: always 4 after a check. */
+  get version(): number {
+    return this.view.getUint8(VERSION_IHL_OFFSET) >>> 4;
+  }
+
+  /** The IHL field: header length in 32-bit words, 5..15. */
+  get ihl(): number {
+    return this.view.getUint8(VERSION_IHL_OFFSET) & 0x0f;
+  }
+
+  /** Differentiated Services code point, 0..63. */
+  get dscp(): number {
+    return this.view.getUint8(DSCP_ECN_OFFSET) >>> 2;
+  }
+
+  /** Explicit Congestion Notification bits, 0..3. */
+  get ecn(): number {
+    return this.view.getUint8(DSCP_ECN_OFFSET) & 0x03;
+  }
+
+  /** The total length field: header plus payload, in bytes. */
+  get totalLength(): number {
+    return this.view.getUint16(TOTAL_LENGTH_OFFSET);
+  }
+
+  /** The identification field. */
+  get identification(): number {
+    return this.view.getUint16(IDENTIFICATION_OFFSET);
+  }
+
+  /** The reserved flag (must be zero; ignored by {@link parseIpv4Packet}). */
+  get reservedFlag(): boolean {
+    return (this.view.getUint16(FLAGS_FRAGMENT_OFFSET) & FLAG_RESERVED) !== 0;
+  }
+
+  /** The Don't Fragment flag. */
+  get dontFragment(): boolean {
+    return (this.view.getUint16(FLAGS_FRAGMENT_OFFSET) & FLAG_DONT_FRAGMENT) !== 0;
+  }
+
+  /** The More Fragments flag. */
+  get moreFragments(): boolean {
+    return (this.view.getUint16(FLAGS_FRAGMENT_OFFSET) & FLAG_MORE_FRAGMENTS) !== 0;
+  }
+
+  /** The fragment offset in bytes (the field times 8). */
+  get fragmentOffset(): number {
+    return (this.view.getUint16(FLAGS_FRAGMENT_OFFSET) & FRAGMENT_OFFSET_MASK) * FRAGMENT_UNIT;
+  }
+
+  /** True if this packet is a fragment: More Fragments set or a non-zero offset. */
+  get isFragment(): boolean {
+    return (this.view.getUint16(FLAGS_FRAGMENT_OFFSET) & (FLAG_MORE_FRAGMENTS | FRAGMENT_OFFSET_MASK)) !== 0;
+  }
+
+  /** Time to live. */
+  get ttl(): number {
+    return this.view.getUint8(TTL_OFFSET);
+  }
+
+  /** The protocol of the payload ({@link IP_PROTO_ICMP}, {@link IP_PROTO_TCP}, {@link IP_PROTO_UDP}, ...). */
+  get protocol(): number {
+    return this.view.getUint8(PROTOCOL_OFFSET);
+  }
+
+  /** The header checksum field as stored. */
+  get checksum(): number {
+    return this.view.getUint16(CHECKSUM_OFFSET);
+  }
+
+  /** Source address. */
+  get source(): Ipv4Address {
+    return this.view.getUint32(SOURCE_OFFSET);
+  }
+
+  /** Destination address. */
+  get destination(): Ipv4Address {
+    return this.view.getUint32(DESTINATION_OFFSET);
+  }
+
+  /** The raw option bytes (0..40, padding included), as a view into the packet. */
+  get options(): Uint8Array {
+    return this.bytes.subarray(OPTIONS_OFFSET, this.headerLength);
+  }
+
+  /** The payload, from the end of the header to the total length (padding excluded), as a view. */
+  get payload(): Uint8Array {
+    return this.bytes.subarray(this.headerLength, this.payloadEnd);
+  }
+
+  /** True if the header checksum is correct. */
+  verifyChecksum(): boolean {
+    return sumRange(this.bytes, 0, this.headerLength) === 0xffff;
+  }
+
+  /**
+   * Sets the TTL in place and updates the checksum incrementally (RFC 1624), as a router does when it
+   * forwards. A correct checksum stays correct; a wrong one stays wrong by the same amount.
+   */
+  setTtl(ttl: number): void {
+    const protocol = this.bytes[PROTOCOL_OFFSET]!;
+    const oldWord = (this.bytes[TTL_OFFSET]! << 8) | protocol;
+    const newWord = ((ttl & 0xff) << 8) | protocol;
+    this.bytes[TTL_OFFSET] = ttl & 0xff;
+    writeUint16(this.bytes, CHECKSUM_OFFSET, checksumUpdate16(this.checksum, oldWord, newWord));
+  }
+
+  /** Recomputes the header checksum from the header and stores it. */
+  fillChecksum(): void {
+    writeUint16(this.bytes, CHECKSUM_OFFSET, 0);
+    writeUint16(this.bytes, CHECKSUM_OFFSET, ~sumRange(this.bytes, 0, this.headerLength) & 0xffff);
+  }
+}
+
+/** Checks the header-only invariants and returns a view over `bytes`. */
+function checkHeader(bytes: Uint8Array): DataView {
+  if (bytes.byteLength < IPV4_MIN_HEADER_LENGTH) throw new TruncatedError(FORMAT, IPV4_MIN_HEADER_LENGTH, bytes.byteLength);
+  const view = viewOf(bytes);
+  const versionIhl = view.getUint8(VERSION_IHL_OFFSET);
+  const version = versionIhl >>> 4;
+  const ihl = versionIhl & 0x0f;
+  if (version !== VERSION) throw new MalformedError(FORMAT, `version ${version}`);
+  if (ihl < MIN_IHL) throw new MalformedError(FORMAT, `IHL ${ihl} is below 5`);
+  const headerLength = ihl * 4;
+  const totalLength = view.getUint16(TOTAL_LENGTH_OFFSET);
+  if (totalLength < headerLength) throw new MalformedError(FORMAT, `total length ${totalLength} is shorter than the ${headerLength}-byte header`);
+  if (bytes.byteLength < headerLength) throw new TruncatedError(FORMAT, headerLength, bytes.byteLength);
+  return view;
+}
+
+/**
+ * A reusable, allocation-free cursor over IPv4 options.
+ *
+ * It stops at End of Option List or at the end of the bytes and skips No Operation, so each
+ * {@link Ipv4OptionReader.next} that returns true stands on a real option. After {@link parseIpv4Packet}
+ * accepted a packet, reading its options never throws.
+ *
+ * ```ts
+ * const reader = new Ipv4OptionReader(packet.options);
+ * while (reader.next()) if (reader.type === IPV4_OPTION_ROUTER_ALERT) { ... reader.data ... }
+ * ```
+ */
+export class Ipv4OptionReader {
+  private bytes: Uint8Array;
+  private nextOffset = 0;
+  /** Type octet of the current option (copied flag, class and number together). */
+  type = -1;
+  /** Offset of the current option's type octet within the option bytes. */
+  offset = -1;
+  /** Length of the current option, type and length octets included. */
+  length = 0;
+
+  /** Starts before the first option of `options` (the bytes after the fixed 20-byte header). */
+  constructor(options: Uint8Array = new Uint8Array(0)) {
+    this.bytes = options;
+  }
+
+  /** Restarts the cursor on other option bytes, so one reader can serve many packets. */
+  reset(options: Uint8Array): this {
+    this.bytes = options;
+    this.nextOffset = 0;
+    this.type = -1;
+    this.offset = -1;
+    this.length = 0;
+    return this;
+  }
+
+  /**
+   * Moves to the next option.
+   * @returns false at End of Option List or at the end of the bytes.
+   * @throws {@link MalformedError} if an option's length octet is missing, below 2 or runs past the end.
+   */
+  next(): boolean {
+    const bytes = this.bytes;
+    let at = this.nextOffset;
+    while (at < bytes.byteLength && bytes[at] === IPV4_OPTION_NOP) at++;
+    if (at >= bytes.byteLength || bytes[at] === IPV4_OPTION_END) {
+      this.nextOffset = bytes.byteLength;
+      this.type = -1;
+      this.offset = -1;
+      this.length = 0;
+      return false;
+    }
+    const type = bytes[at]!;
+    if (at + 1 >= bytes.byteLength) throw new MalformedError(FORMAT, `option ${type} has no length octet`);
+    const length = bytes[at + 1]!;
+    if (length < 2 || at + length > bytes.byteLength) throw new MalformedError(FORMAT, `option ${type} has bad length ${length}`);
+    this.type = type;
+    this.offset = at;
+    this.length = length;
+    this.nextOffset = at + length;
+    return true;
+  }
+
+  /** The current option's data (after its type and length octets), as a view into the options; empty when there is no current option. */
+  get data(): Uint8Array {
+    if (this.offset < 0) return this.bytes.subarray(0, 0);
+    return this.bytes.subarray(this.offset + 2, this.offset + this.length);
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+const validationReader = new Ipv4OptionReader(EMPTY);
+
+/** Throws {@link MalformedError} unless every option in `options` is well-formed. */
+function validateOptions(options: Uint8Array): void {
+  if (options.byteLength === 0) return;
+  validationReader.reset(options);
+  try {
+    while (validationReader.next());
+  } finally {
+    validationReader.reset(EMPTY);
+  }
+}
+
+/** The validated contents of an IPv4 header. */
+export interface Ipv4Repr {
+  /** Differentiated Services code point, 0..63. */
+  dscp: number;
+  /** Explicit Congestion Notification, 0..3. */
+  ecn: number;
+  /** Identification, 0..65535. */
+  identification: number;
+  /** Don't Fragment. */
+  dontFragment: boolean;
+  /** More Fragments. */
+  moreFragments: boolean;
+  /** Fragment offset in bytes: a multiple of 8, at most {@link IPV4_MAX_FRAGMENT_OFFSET}. */
+  fragmentOffset: number;
+  /** Time to live, 0..255. */
+  ttl: number;
+  /** Protocol of the payload, 0..255. */
+  protocol: number;
+  /** Source address. */
+  source: Ipv4Address;
+  /** Destination address. */
+  destination: Ipv4Address;
+  /**
+   * Raw option bytes, padding included: a multiple of 4, at most 40 bytes. From {@link parseIpv4Packet}
+   * it is a view into the packet (copy it to keep it past the packet's buffer), or a shared empty
+   * array when there are no options.
+   */
+  options: Uint8Array;
+  /** Payload length in bytes (total length minus header length). */
+  payloadLength: number;
+}
+
+const DEFAULT_PARSE_OPTIONS: Ipv4ParseOptions = {};
+
+/**
+ * Reads a checked IPv4 packet. The reserved flag is ignored.
+ * @throws {@link ChecksumError} if `config.checksum` is `'verify'` (the default) and the header checksum is wrong.
+ * @throws {@link MalformedError} if the options are not well-formed (see {@link Ipv4OptionReader}).
+ */
+export function parseIpv4Packet(packet: Ipv4Packet, config: Ipv4ParseOptions = DEFAULT_PARSE_OPTIONS): Ipv4Repr {
+  if (config.checksum !== 'ignore' && !packet.verifyChecksum()) throw new ChecksumError(FORMAT, 'header checksum mismatch');
+  // No allocation for the common header without options.
+  const options = packet.headerLength === IPV4_MIN_HEADER_LENGTH ? EMPTY : packet.options;
+  validateOptions(options);
+  return {
+    dscp: packet.dscp,
+    ecn: packet.ecn,
+    identification: packet.identification,
+    dontFragment: packet.dontFragment,
+    moreFragments: packet.moreFragments,
+    fragmentOffset: packet.fragmentOffset,
+    ttl: packet.ttl,
+    protocol: packet.protocol,
+    source: packet.source,
+    destination: packet.destination,
+    options,
+    payloadLength: packet.totalLength - packet.headerLength,
+  };
+}
+
+/** Header length `repr` emits: 20 plus the option bytes. */
+export function ipv4HeaderLength(repr: Ipv4Repr): number {
+  return IPV4_MIN_HEADER_LENGTH + repr.options.byteLength;
+}
+
+/** Buffer length needed to emit `repr` and its payload: the total length, header plus `repr.payloadLength`. */
+export function ipv4BufferLength(repr: Ipv4Repr): number {
+  return ipv4HeaderLength(repr) + repr.payloadLength;
+}
+
+/**
+ * Writes the header of `repr` (checksum filled) at the start of `buffer`, then `payload` after it
+ * unless the payload already sits there (same underlying buffer, right offset). The payload or the
+ * options may overlap the header (they are moved first), but not each other's destination. Without `payload`,
+ * the caller places the `repr.payloadLength` payload bytes itself (before or after this call).
+ * @returns the packet length, {@link ipv4BufferLength}.
+ * @throws RangeError if `buffer` cannot hold the header and the given payload, if `payload`'s length
+ * is not `repr.payloadLength`, if the options are not a multiple of 4 up to 40 bytes, if the
+ * fragment offset is not a multiple of 8 up to {@link IPV4_MAX_FRAGMENT_OFFSET}, or if the total
+ * length exceeds 65535.
+ */
+export function emitIpv4(repr: Ipv4Repr, buffer: Uint8Array, payload?: Uint8Array): number {
+  const optionsLength = repr.options.byteLength;
+  if (optionsLength % 4 !== 0 || optionsLength > IPV4_MAX_HEADER_LENGTH - IPV4_MIN_HEADER_LENGTH) {
+    throw emitError(FORMAT, `options of ${optionsLength} bytes (need a multiple of 4 up to 40)`);
+  }
+  const { fragmentOffset } = repr;
+  if (!(fragmentOffset >= 0 && fragmentOffset <= IPV4_MAX_FRAGMENT_OFFSET && fragmentOffset % FRAGMENT_UNIT === 0)) {
+    throw emitError(FORMAT, `fragment offset ${fragmentOffset} (need a multiple of 8 up to ${IPV4_MAX_FRAGMENT_OFFSET})`);
+  }
+  const headerLength = IPV4_MIN_HEADER_LENGTH + optionsLength;
+  const totalLength = headerLength + repr.payloadLength;
+  if (!(repr.payloadLength >= 0 && totalLength <= IPV4_MAX_TOTAL_LENGTH)) throw emitError(FORMAT, `total length ${totalLength}`);
+  if (payload !== undefined && payload.byteLength !== repr.payloadLength) {
+    throw emitError(FORMAT, `payload of ${payload.byteLength} bytes, repr says ${repr.payloadLength}`);
+  }
+  const needed = payload === undefined ? headerLength : totalLength;
+  if (buffer.byteLength < needed) throw emitError(FORMAT, `buffer of ${buffer.byteLength} bytes, need ${needed}`);
+
+  // Payload, then options, then the fixed header: a source may overlap the header it is moved out of.
+  if (payload !== undefined) copyPayloadUnlessInPlace(buffer, headerLength, payload);
+  if (optionsLength > 0) copyPayloadUnlessInPlace(buffer, OPTIONS_OFFSET, repr.options);
+  buffer[VERSION_IHL_OFFSET] = (VERSION << 4) | (headerLength >>> 2);
+  buffer[DSCP_ECN_OFFSET] = ((repr.dscp & 0x3f) << 2) | (repr.ecn & 0x03);
+  writeUint16(buffer, TOTAL_LENGTH_OFFSET, totalLength);
+  writeUint16(buffer, IDENTIFICATION_OFFSET, repr.identification);
+  writeUint16(
+    buffer,
+    FLAGS_FRAGMENT_OFFSET,
+    (repr.dontFragment ? FLAG_DONT_FRAGMENT : 0) | (repr.moreFragments ? FLAG_MORE_FRAGMENTS : 0) | (fragmentOffset / FRAGMENT_UNIT),
+  );
+  buffer[TTL_OFFSET] = repr.ttl & 0xff;
+  buffer[PROTOCOL_OFFSET] = repr.protocol & 0xff;
+  writeUint16(buffer, CHECKSUM_OFFSET, 0);
+  writeUint32(buffer, SOURCE_OFFSET, repr.source);
+  writeUint32(buffer, DESTINATION_OFFSET, repr.destination);
+  writeUint16(buffer, CHECKSUM_OFFSET, ~sumRange(buffer, 0, headerLength) & 0xffff);
+  return totalLength;
+}
+
+/**
+ * The ones'-complement sum of the IPv4 pseudo-header that UDP and TCP checksums cover: source,
+ * destination, a zero octet, `protocol`, and `length` (the UDP or TCP length, header plus data).
+ * Returns the folded 16-bit sum before inversion, to pass as the `initial` argument of
+ * `onesComplementSum` / `internetChecksum` over the segment.
+ */
+export function ipv4PseudoHeaderSum(src: Ipv4Address, dst: Ipv4Address, protocol: number, length: number): number {
+  return foldSum(
+    (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + (protocol & 0xff) + (length & 0xffff),
+  );
+}
