@@ -58,7 +58,7 @@ export class Line implements IrqLine {
       return;
     }
     this.stats.raised++;
-    if (this.isPending && false) return; // into the run already owed
+    if (this.isPending) return; // coalesces into the run already owed
     this.isPending = true;
     this.raisedAt = this.table.host.now();
     if (!this.isMasked) this.table.becameRunnable();

@@ -434,7 +434,7 @@ export class Scheduler implements SchedulerApi {
       } catch (error) {
         this.report(error, 'timer', timer.callback.name);
       }
-      this.serviceIrqs();
+      void 0;
     }
   }
 

@@ -45,6 +45,19 @@ describe('timers', () => {
     expect(fired).toEqual(['b', 'a', 'a']);
   });
 
+  it('an IRQ raised by a timer callback runs at the yield point before the next due timer', () => {
+    const s = new Scheduler();
+    const trace: string[] = [];
+    const line = s.requestIrq('rto', 1, () => trace.push('irq'));
+    s.timerAt(5, () => {
+      trace.push('t1');
+      line.raise();
+    });
+    s.timerAt(5, () => trace.push('t2'));
+    s.advance(5);
+    expect(trace).toEqual(['t1', 'irq', 't2']);
+  });
+
   it('a past deadline fires at the next step, without moving the clock', () => {
     const s = new Scheduler();
     s.advance(50);

@@ -50,8 +50,11 @@ export type ArpAction<P> =
 
 /** One entry as the admin API lists it. */
 export interface ArpEntryInfo {
+  /** The neighbour's address. */
   readonly ip: Ipv4Address;
+  /** Its MAC, once known. */
   readonly mac: MacAddress | undefined;
+  /** The entry's state. */
   readonly state: ArpState;
   /** Packets waiting (incomplete entries). */
   readonly queued: number;
@@ -128,8 +131,11 @@ interface Entry<P> {
 export class ArpCache<P = Uint8Array> {
   /** Named limit: entries. */
   readonly maxEntries: number;
+  /** How long a confirmation keeps an entry reachable, ms. */
   readonly reachableMs: number;
+  /** How long an unused stale entry is kept, ms. */
   readonly staleMs: number;
+  /** Time between requests, ms. */
   readonly retryMs: number;
   /** Named limit: requests per resolution or probe. */
   readonly maxRequests: number;
@@ -349,7 +355,7 @@ export class ArpCache<P = Uint8Array> {
     return out;
   }
 
-  private known(now: number, ip: Ipv4Address, mac: MacAddress, state: ArpState): Entry<P> {
+  private known(now: number, ip: Ipv4Address, mac: MacAddress, state: 'reachable' | 'stale' | 'static'): Entry<P> {
     const e: Entry<P> = { ip, mac, state, deadline: 0, tries: 0, probing: false, probeAt: 0, lastUsed: now, queue: [] };
     if (state !== 'static') this.setState(now, e, state);
     return e;

@@ -109,10 +109,13 @@ export type ConntrackCounterName = 'created' | 'expired' | 'evicted' | 'tableFul
 export interface ConnectionInfo {
   /** IP protocol number. */
   readonly protocol: number;
-  /** Original direction: source, destination and ports (for ICMP echo: identifier and 0). */
+  /** Source of the original direction (the side that opened the connection). */
   readonly src: Ipv4Address;
+  /** Destination of the original direction. */
   readonly dst: Ipv4Address;
+  /** Source port of the original direction (for ICMP echo: the identifier). */
   readonly srcPort: number;
+  /** Destination port of the original direction (0 for ICMP echo). */
   readonly dstPort: number;
   /** True once a packet was seen in the reply direction. */
   readonly replied: boolean;
@@ -120,8 +123,9 @@ export interface ConnectionInfo {
   readonly tcpState: TcpTrackState | undefined;
   /** Milliseconds until it expires if idle. */
   readonly expiresIn: number;
-  /** Packets and bytes seen, original direction then reply direction. */
+  /** Packets seen, original direction then reply direction. */
   readonly packets: readonly [number, number];
+  /** Bytes seen, original direction then reply direction. */
   readonly bytes: readonly [number, number];
 }
 

@@ -41,13 +41,17 @@ export const REJECT_PORT_UNREACHABLE: RejectWith = Object.freeze({ kind: 'icmp-u
 
 /** An inclusive port range. */
 export interface PortRange {
+  /** Lowest port matched, 0..65535. */
   readonly from: number;
+  /** Highest port matched, `from`..65535. */
   readonly to: number;
 }
 
 /** An address prefix to match; `length` 0 matches everything. Host bits of `prefix` must be clear. */
 export interface PrefixMatch {
+  /** The network number. */
   readonly prefix: Ipv4Address;
+  /** The prefix length, 0..32. */
   readonly length: number;
 }
 
@@ -57,7 +61,9 @@ export interface RuleSpec {
   readonly ifIn?: number;
   /** Sending interface (not on `input`). */
   readonly ifOut?: number;
+  /** Source address prefix. */
   readonly src?: PrefixMatch;
+  /** Destination address prefix. */
   readonly dst?: PrefixMatch;
   /** IP protocol number. Required by the port, ICMP and TCP-flag matches. */
   readonly protocol?: number;
@@ -73,6 +79,7 @@ export interface RuleSpec {
   readonly tcpFlags?: { readonly mask: number; readonly value: number };
   /** Connection states this rule matches (any of them). */
   readonly states?: readonly ConnState[];
+  /** What to do with a matching packet. */
   readonly action: RuleAction;
   /** For `reject` only; default {@link REJECT_PORT_UNREACHABLE}. `tcp-reset` needs protocol 6. */
   readonly rejectWith?: RejectWith;
@@ -82,18 +89,23 @@ export interface RuleSpec {
 
 /** A rule as listed: its spec, stable id, position and counters. */
 export interface RuleInfo {
+  /** Stable id, unique across chains. */
   readonly id: number;
+  /** The chain holding the rule. */
   readonly chain: Chain;
   /** 0-based position in its chain. */
   readonly position: number;
+  /** The rule as given (frozen). */
   readonly spec: RuleSpec;
-  /** Packets and bytes this rule decided. */
+  /** Packets this rule decided. */
   readonly packets: number;
+  /** Bytes (IP total length) of the packets this rule decided. */
   readonly bytes: number;
 }
 
 /** The filter's decision for one packet. Immutable and shared: compare by field, not identity. */
 export interface Verdict {
+  /** `accept`, `drop` or `reject`. */
   readonly action: RuleAction;
   /** For `reject`: how to answer. */
   readonly rejectWith: RejectWith | undefined;

@@ -10,3 +10,5 @@ export * from './conntrack.js';
 export * from './filter.js';
 export * from './reassembly.js';
 export * from './fragment.js';
+export * from './arp-cache.js';
+export * from './icmp-rate-limit.js';

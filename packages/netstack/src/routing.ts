@@ -3,10 +3,12 @@
  * without a gateway, with a metric) and the default route (a static route for 0.0.0.0/0), looked
  * up by longest-prefix match.
  *
- * Structure: one `Map` per prefix length, keyed by the network number, and the list of lengths
- * that hold at least one route, longest first. A lookup masks the destination once per populated
- * length and stops at the first hit: at most 33 map probes whatever the number of routes, and
- * usually a handful (a table holds few distinct lengths). Among routes to the same prefix the
+ * Structure: one `Map` per prefix length, keyed by the network number as a signed 32-bit integer
+ * (`prefix | 0`: small integers are unboxed, so keys hash fast), and a summary that says, for each
+ * /12 block of the address space, which prefix lengths have a route covering or inside that block.
+ * A lookup reads the destination's block summary, probes only those lengths, longest first, and
+ * stops at the first hit: at most 33 map probes whatever the number of routes, and usually one or
+ * two. Among routes to the same prefix the
  * lowest metric wins; at equal metric a connected route beats a static one, then the older wins.
  *
  * Invariants: every stored prefix has its host bits clear; a static route through a gateway always
@@ -99,6 +101,8 @@ export const DEFAULT_MAX_ROUTES = 1024;
 /** Names of the routing table's counters. */
 export type RoutingCounterName = 'lookups' | 'noRoute' | 'tableFull' | 'flushedUnreachable';
 
+/** Address bits that index the lookup summary: 2^12 blocks of /12, 16 KiB. */
+const SUMMARY_BITS = 12;
 const MASKS: readonly number[] = Array.from({ length: 33 }, (_, i) => prefixMask(i));
 
 /** A longest-prefix-match IPv4 routing table. See the module comment for its structure. */
@@ -111,6 +115,13 @@ export class RoutingTable {
   /** Populated prefix lengths, longest first. */
   private lengths: number[] = [];
   private count = 0;
+  /**
+   * The lookup summary: for each block of addresses sharing their top {@link SUMMARY_BITS} bits, bit
+   * L-1 is set when some route of length L (1..32) covers or lies inside the block. A removal
+   * leaves bits that may be stale (harmless extra probes) until the next lookup rebuilds it.
+   */
+  private readonly blockLengths = new Uint32Array(2 ** SUMMARY_BITS);
+  private summaryDirty = false;
 
   constructor(options: RoutingTableOptions = {}) {
     this.maxRoutes = options.maxRoutes ?? DEFAULT_MAX_ROUTES;
@@ -246,13 +257,16 @@ export class RoutingTable {
 
   /** The best route for `destination`, or `undefined`; no counting, no allocation. */
   match(destination: Ipv4Address): Route | undefined {
-    const lengths = this.lengths;
-    for (let i = 0; i < lengths.length; i++) {
-      const len = lengths[i]!;
-      const hit = this.byLength[len]!.get((destination & MASKS[len]!) >>> 0);
+    if (this.summaryDirty) this.rebuildSummary();
+    // Only the lengths that have a route inside (or covering) the destination's block are probed.
+    let bits = this.blockLengths[destination >>> (32 - SUMMARY_BITS)]!;
+    while (bits !== 0) {
+      const len = 32 - Math.clz32(bits);
+      bits &= ~(1 << (len - 1));
+      const hit = this.byLength[len]?.get(destination & MASKS[len]!);
       if (hit !== undefined) return hit[0];
     }
-    return undefined;
+    return this.byLength[0]?.get(0)?.[0];
   }
 
   /** Every route, longest prefix first, then by network number, then in preference order. */
@@ -260,14 +274,14 @@ export class RoutingTable {
     const out: Route[] = [];
     for (const len of this.lengths) {
       const map = this.byLength[len]!;
-      const keys = [...map.keys()].sort((a, b) => a - b);
+      const keys = [...map.keys()].sort((a, b) => (a >>> 0) - (b >>> 0));
       for (const k of keys) out.push(...map.get(k)!);
     }
     return out;
   }
 
   private bucket(length: number, prefix: number): Route[] | undefined {
-    return this.byLength[length]?.get(prefix);
+    return this.byLength[length]?.get(prefix | 0);
   }
 
   private insert(route: Route): Route {
@@ -281,9 +295,9 @@ export class RoutingTable {
       this.byLength[route.prefixLength] = map;
       this.lengths = [...this.lengths, route.prefixLength].sort((a, b) => b - a);
     }
-    const list = map.get(route.prefix);
+    const list = map.get(route.prefix | 0);
     if (list === undefined) {
-      map.set(route.prefix, [route]);
+      map.set(route.prefix | 0, [route]);
     } else {
       // Stable insert by (metric, connected first): the first element is always the preferred route.
       let i = list.length;
@@ -291,19 +305,37 @@ export class RoutingTable {
       list.splice(i, 0, route);
     }
     this.count++;
+    this.mark(route);
     return route;
+  }
+
+  /** Sets the bit of `route`'s length in every summary block the route covers. */
+  private mark(route: Route): void {
+    const len = route.prefixLength;
+    if (len === 0) return;
+    const bit = 1 << (len - 1);
+    const first = route.prefix >>> (32 - SUMMARY_BITS);
+    const blocks = len >= SUMMARY_BITS ? 1 : 2 ** (SUMMARY_BITS - len);
+    for (let b = first; b < first + blocks; b++) this.blockLengths[b] = this.blockLengths[b]! | bit;
+  }
+
+  private rebuildSummary(): void {
+    this.blockLengths.fill(0);
+    for (const r of this.list()) this.mark(r);
+    this.summaryDirty = false;
   }
 
   private removeWhere(length: number, prefix: number, pred: (r: Route) => boolean): Route | undefined {
     const map = this.byLength[length];
-    const list = map?.get(prefix);
+    const list = map?.get(prefix | 0);
     if (map === undefined || list === undefined) return undefined;
     const i = list.findIndex(pred);
     if (i < 0) return undefined;
     const [removed] = list.splice(i, 1);
     this.count--;
     if (list.length === 0) {
-      map.delete(prefix);
+      this.summaryDirty = true;
+      map.delete(prefix | 0);
       if (map.size === 0) {
         this.byLength[length] = undefined;
         this.lengths = this.lengths.filter((l) => l !== length);
@@ -314,7 +346,7 @@ export class RoutingTable {
 
   private connectedCovers(ifIndex: number, address: Ipv4Address): boolean {
     for (const len of this.lengths) {
-      const list = this.byLength[len]!.get((address & MASKS[len]!) >>> 0);
+      const list = this.byLength[len]!.get(address & MASKS[len]!);
       if (list?.some((r) => r.kind === 'connected' && r.ifIndex === ifIndex)) return true;
     }
     return false;
@@ -322,7 +354,7 @@ export class RoutingTable {
 
   private connectedInterfaceFor(address: Ipv4Address): number | undefined {
     for (const len of this.lengths) {
-      const r = this.byLength[len]!.get((address & MASKS[len]!) >>> 0)?.find((x) => x.kind === 'connected');
+      const r = this.byLength[len]!.get(address & MASKS[len]!)?.find((x) => x.kind === 'connected');
       if (r !== undefined) return r.ifIndex;
     }
     return undefined;

@@ -24,6 +24,13 @@ function feed(r: Reassembler, now: number, data: Uint8Array, offset: number, len
   return r.add(now, header(offset, more, length, fields), data.subarray(offset, offset + length));
 }
 
+/** Index of the first differing byte, or -1 when equal (fast on large buffers, unlike deep equality). */
+function firstDifference(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.byteLength, b.byteLength);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
+  return a.byteLength === b.byteLength ? -1 : n;
+}
+
 function complete(res: ReassemblyResult): Uint8Array {
   if (res.status !== 'complete') throw new Error(`expected complete, got ${JSON.stringify(res)}`);
   return res.payload;
@@ -215,7 +222,7 @@ describe('Reassembler', () => {
         }
         const r = new Reassembler();
         const results = seq.map(([o, l, m]) => feed(r, 0, data, o, l, m));
-        expect(complete(results[results.length - 1]!)).toEqual(data);
+        expect(firstDifference(complete(results[results.length - 1]!), data)).toBe(-1);
         for (const x of results.slice(0, -1)) expect(x.status === 'pending' || (x.status === 'dropped' && x.reason === 'duplicate')).toBe(true);
         expect(r.stats.get('duplicate')).toBe(seq.length - shuffled.length);
         expect(r.datagrams).toBe(0);
@@ -287,7 +294,7 @@ describe('fragmentIpv4', () => {
             const res = r.add(0, parseIpv4Packet(p), p.payload);
             if (res.status === 'complete') done = res;
           }
-          expect(complete(done!)).toEqual(payload);
+          expect(firstDifference(complete(done!), payload)).toBe(-1);
           expect((done as { header: Ipv4Repr }).header.options).toEqual(options);
           expect(r.datagrams).toBe(0);
         },

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { parseIpv4 } from '@postern/wire';
-import { RouteError, RoutingTable, type Route } from '../src/index.js';
-import { prefixMask } from '../src/prefix.js';
+import { RouteError, RoutingTable, prefixMask, type Route } from '../src/index.js';
+
 
 const ip = parseIpv4;
 
@@ -125,50 +125,60 @@ describe('RoutingTable', () => {
   });
 
   it('agrees with a naive linear scan on random tables (property)', () => {
-    type Op = { kind: 'connected' | 'static'; address: number; length: number; ifIndex: number; metric: number };
+    type Op = { kind: 'connected' | 'static' | 'remove'; address: number; length: number; ifIndex: number; metric: number };
     // Addresses drawn from a narrow space so prefixes nest and collide often.
     const addr = fc.tuple(fc.constantFrom(10, 11, 192), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }))
       .map(([a, b, c, d]) => ((a << 24) | (b << 16) | (c << 8) | d) >>> 0);
     const op: fc.Arbitrary<Op> = fc.record({
-      kind: fc.constantFrom('connected' as const, 'static' as const),
+      kind: fc.constantFrom('connected' as const, 'static' as const, 'static' as const, 'remove' as const),
       address: addr,
       length: fc.integer({ min: 0, max: 32 }),
       ifIndex: fc.integer({ min: 0, max: 3 }),
       metric: fc.integer({ min: 0, max: 3 }),
     });
     fc.assert(
-      fc.property(fc.array(op, { maxLength: 60 }), fc.array(addr, { minLength: 1, maxLength: 40 }), (ops, probes) => {
+      fc.property(fc.array(op, { maxLength: 80 }), fc.array(addr, { minLength: 1, maxLength: 40 }), (ops, probes) => {
         const t = new RoutingTable();
-        const model: { prefix: number; length: number; ifIndex: number; metric: number; connected: boolean; seq: number }[] = [];
+        const model: { prefix: number; length: number; ifIndex: number; metric: number; connected: boolean; seq: number; src?: number }[] = [];
+        const check = (): void => {
+          for (const p of [...probes, ...model.map((m) => m.prefix)]) {
+            const covering = model.filter((m) => ((p & prefixMask(m.length)) >>> 0) === m.prefix);
+            covering.sort((a, b) => b.length - a.length || a.metric - b.metric || Number(b.connected) - Number(a.connected) || a.seq - b.seq);
+            const want = covering[0];
+            const got = t.lookup(p);
+            if (want === undefined) {
+              expect(got).toBeUndefined();
+            } else {
+              expect(got).toBeDefined();
+              expect([got!.route.prefixLength, got!.route.prefix, got!.ifIndex, got!.route.metric, got!.route.kind]).toEqual([
+                want.length, want.prefix, want.ifIndex, want.metric, want.connected ? 'connected' : 'static',
+              ]);
+              expect(got!.nextHop).toBe(p);
+            }
+          }
+        };
         ops.forEach((o, seq) => {
           const prefix = (o.address & prefixMask(o.length)) >>> 0;
-          if (o.kind === 'connected') {
-            const dup = model.some((m) => m.connected && m.ifIndex === o.ifIndex && m.prefix === prefix && m.length === o.length && (m as { src?: number }).src === o.address);
+          if (o.kind === 'remove') {
+            const victim = model[o.address % Math.max(1, model.length)];
+            if (victim === undefined) return;
+            if (victim.connected) t.removeConnected(victim.ifIndex, victim.src!, victim.length);
+            else t.removeStatic(victim.prefix, victim.length, victim.metric);
+            model.splice(model.indexOf(victim), 1);
+          } else if (o.kind === 'connected') {
+            const dup = model.some((m) => m.connected && m.ifIndex === o.ifIndex && m.prefix === prefix && m.length === o.length && m.src === o.address);
             const code = codeOf(() => t.addConnected(o.ifIndex, o.address, o.length));
             expect(code).toBe(dup ? 'DUPLICATE' : undefined);
-            if (!dup) model.push({ prefix, length: o.length, ifIndex: o.ifIndex, metric: 0, connected: true, seq, src: o.address } as (typeof model)[number]);
+            if (!dup) model.push({ prefix, length: o.length, ifIndex: o.ifIndex, metric: 0, connected: true, seq, src: o.address });
           } else {
             const dup = model.some((m) => !m.connected && m.prefix === prefix && m.length === o.length && m.metric === o.metric);
             const code = codeOf(() => t.addStatic({ prefix, prefixLength: o.length, ifIndex: o.ifIndex, metric: o.metric }));
             expect(code).toBe(dup ? 'DUPLICATE' : undefined);
             if (!dup) model.push({ prefix, length: o.length, ifIndex: o.ifIndex, metric: o.metric, connected: false, seq });
           }
+          if (seq % 10 === 9) check();
         });
-        for (const p of [...probes, ...model.map((m) => m.prefix)]) {
-          const covering = model.filter((m) => ((p & prefixMask(m.length)) >>> 0) === m.prefix);
-          covering.sort((a, b) => b.length - a.length || a.metric - b.metric || Number(b.connected) - Number(a.connected) || a.seq - b.seq);
-          const want = covering[0];
-          const got = t.lookup(p);
-          if (want === undefined) {
-            expect(got).toBeUndefined();
-          } else {
-            expect(got).toBeDefined();
-            expect([got!.route.prefixLength, got!.route.prefix, got!.ifIndex, got!.route.metric, got!.route.kind]).toEqual([
-              want.length, want.prefix, want.ifIndex, want.metric, want.connected ? 'connected' : 'static',
-            ]);
-            expect(got!.nextHop).toBe(p);
-          }
-        }
+        check();
         expect(t.size).toBe(model.length);
       }),
       { numRuns: 300 },

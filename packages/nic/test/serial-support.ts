@@ -6,18 +6,58 @@ import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Duplex, PassThrough } from 'node:stream';
+import { Duplex } from 'node:stream';
 import type { SchedulerApi } from '@postern/irq';
 import type { MacAddress } from '@postern/wire';
 import { SerialBoard } from '../src/index.js';
 import type { SerialBoardOptions } from '../src/index.js';
 
-/** Two connected duplex streams: bytes written to one are read from the other. */
+/** One end of an in-process byte pipe pair, with backpressure: a write completes when the peer has room. */
+class PairEnd extends Duplex {
+  peer: PairEnd | undefined;
+  private waiting: (() => void) | undefined;
+
+  constructor(highWaterMark: number) {
+    super({ highWaterMark, allowHalfOpen: false });
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    const peer = this.peer;
+    if (peer === undefined || peer.destroyed || peer.readableEnded) {
+      callback();
+      return;
+    }
+    if (peer.push(chunk)) callback();
+    else peer.waiting = () => callback();
+  }
+
+  override _read(): void {
+    const w = this.waiting;
+    this.waiting = undefined;
+    w?.();
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.peer?.push(null);
+    callback();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    const peer = this.peer;
+    if (peer !== undefined && !peer.destroyed && !peer.readableEnded) peer.push(null);
+    const w = this.waiting;
+    this.waiting = undefined;
+    w?.();
+    callback(error);
+  }
+}
+
+/** Two connected duplex streams: bytes written to one are read from the other, with backpressure. */
 export function streamPair(highWaterMark = 64 * 1024): [Duplex, Duplex] {
-  const ab = new PassThrough({ highWaterMark });
-  const ba = new PassThrough({ highWaterMark });
-  const a = Duplex.from({ readable: ba, writable: ab });
-  const b = Duplex.from({ readable: ab, writable: ba });
+  const a = new PairEnd(highWaterMark);
+  const b = new PairEnd(highWaterMark);
+  a.peer = b;
+  b.peer = a;
   return [a, b];
 }
 

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   emitEthernet,
   EthernetPacket,
@@ -158,6 +158,16 @@ describe('emitEthernet', () => {
     expect(emitEthernet(repr, shifted, shifted.subarray(0, 6))).toBe(20);
     expect(Array.from(shifted.subarray(14))).toEqual([9, 8, 7, 6, 5, 4]);
     expect(emitEthernet(repr, new Uint8Array(14))).toBe(14);
+  });
+
+  it('copies the payload only when it is not already in place', () => {
+    const frame = new Uint8Array(20);
+    const set = vi.spyOn(frame, 'set');
+    emitEthernet(repr, frame, frame.subarray(14));
+    expect(set).not.toHaveBeenCalled();
+    // Same bytes, but a different ArrayBuffer: must be copied.
+    emitEthernet(repr, frame, new Uint8Array(6));
+    expect(set).toHaveBeenCalledTimes(1);
   });
 
   it('refuses a short buffer or an EtherType that would not parse back', () => {

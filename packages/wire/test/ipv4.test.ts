@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   ChecksumError,
   emitIpv4,
@@ -231,6 +231,17 @@ describe('emitIpv4', () => {
     expect(Array.from(buffer.subarray(20))).toEqual([0xee, 0xee, 0xee, 0xee]);
     expect(emitIpv4(repr, new Uint8Array(20))).toBe(24);
     expect(internetChecksum(buffer.subarray(0, 20))).toBe(0);
+  });
+
+  it('copies neither payload nor options that are already in place', () => {
+    const withOptions = { ...repr, options: new Uint8Array(4) };
+    const buffer = new Uint8Array(28);
+    buffer.set([0x94, 4, 0, 0], 20);
+    buffer.set([1, 2, 3, 4], 24);
+    const set = vi.spyOn(buffer, 'set');
+    emitIpv4({ ...withOptions, options: buffer.subarray(20, 24) }, buffer, buffer.subarray(24));
+    expect(set).not.toHaveBeenCalled();
+    expect(parseIpv4Packet(Ipv4Packet.checked(buffer))).toEqual({ ...withOptions, options: Uint8Array.of(0x94, 4, 0, 0) });
   });
 
   it('moves a payload that overlaps the header', () => {

@@ -124,29 +124,54 @@ class CobsWriter {
   codePos = 0;
   code = 1;
 
+  /** Appends `src[start, end)`: zero-free runs are copied whole (native copy for long ones). */
   put(src: Uint8Array, start: number, end: number): void {
     const out = this.out;
     let pos = this.pos;
     let codePos = this.codePos;
     let code = this.code;
-    for (let i = start; i < end; i++) {
-      const b = src[i]!;
-      if (b === 0) {
+    let i = start;
+    let nz = nextZero(src, i, end);
+    while (i < end) {
+      if (i === nz) {
         out[codePos] = code;
         codePos = pos++;
         code = 1;
-      } else {
-        out[pos++] = b;
-        if (++code === 0xff) {
-          out[codePos] = 0xff;
-          codePos = pos++;
-          code = 1;
-        }
+        i++;
+        nz = nextZero(src, i, end);
+        continue;
+      }
+      let n = nz - i;
+      const room = 0xff - code;
+      if (n > room) n = room;
+      copyRun(src, i, n, out, pos);
+      pos += n;
+      i += n;
+      code += n;
+      if (code === 0xff) {
+        out[codePos] = 0xff;
+        codePos = pos++;
+        code = 1;
       }
     }
     this.pos = pos;
     this.codePos = codePos;
     this.code = code;
+  }
+}
+
+/** Index of the first zero in `src[from, end)`, or `end`. */
+function nextZero(src: Uint8Array, from: number, end: number): number {
+  const z = src.indexOf(0, from);
+  return z < 0 || z > end ? end : z;
+}
+
+/** Copies `src[from, from + n)` to `dst[to, ...)`: a loop for short runs, a native copy for long ones. */
+function copyRun(src: Uint8Array, from: number, n: number, dst: Uint8Array, to: number): void {
+  if (n < 24) {
+    for (let k = 0; k < n; k++) dst[to + k] = src[from + k]!;
+  } else {
+    dst.set(src.subarray(from, from + n), to);
   }
 }
 
@@ -254,21 +279,26 @@ export class SerialFrameDecoder {
     const buf = this.buf;
     const cap = this.cap;
     let i = 0;
+    // The next delimiter at or after i (n when none): bytes [i, nz) are all non-zero.
+    let nz = -1;
     while (i < n) {
-      const b = chunk[i++]!;
-      if (b === 0) {
+      if (nz < i) {
+        nz = chunk.indexOf(0, i);
+        if (nz < 0) nz = n;
+      }
+      if (i === nz) {
+        i++;
         this.endFrame();
         continue;
       }
       if (this.discarding) {
-        // Skip quickly to the next delimiter.
-        const z = chunk.indexOf(0, i);
-        i = z < 0 ? n : z;
+        i = nz;
         continue;
       }
       this.started = true;
       if (this.remaining === 0) {
-        // A code byte.
+        // A code byte: a block of (code - 1) data bytes follows, then an implied zero unless code is 0xFF.
+        const code = chunk[i++]!;
         if (this.zeroPending) {
           if (this.len >= cap) {
             this.overflow();
@@ -276,31 +306,21 @@ export class SerialFrameDecoder {
           }
           buf[this.len++] = 0;
         }
-        this.remaining = b - 1;
-        this.zeroPending = b !== 0xff;
+        this.remaining = code - 1;
+        this.zeroPending = code !== 0xff;
         continue;
       }
-      // A data byte, then copy the rest of the block while no delimiter appears.
-      if (this.len >= cap) {
+      let m = nz - i;
+      if (m > this.remaining) m = this.remaining;
+      if (this.len + m > cap) {
         this.overflow();
+        i = nz;
         continue;
       }
-      buf[this.len++] = b;
-      let rem = this.remaining - 1;
-      let len = this.len;
-      let limit = i + rem;
-      if (limit > n) limit = n;
-      if (limit - i > cap - len) limit = i + (cap - len);
-      while (i < limit) {
-        const c = chunk[i]!;
-        if (c === 0) break;
-        buf[len++] = c;
-        i++;
-        rem--;
-      }
-      this.len = len;
-      this.remaining = rem;
-      // A block cut short by the buffer limit overflows at its next data byte, above.
+      copyRun(chunk, i, m, buf, this.len);
+      this.len += m;
+      this.remaining -= m;
+      i += m;
     }
   }
 

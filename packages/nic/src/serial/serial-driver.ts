@@ -318,8 +318,8 @@ export class SerialNicDriver implements NicDriver {
       s.off('data', this.onData);
       s.off('drain', this.onDrain);
       s.off('close', this.onStreamClose);
+      // The error listener stays: a write still in flight may fail after the close, and must not crash.
       await t.close();
-      s.off('error', this.onStreamError);
     }
   }
 
