@@ -296,9 +296,14 @@ export class Scheduler implements SchedulerApi {
     this.dispatches = 0;
     try {
       for (let step = 0; step < maxSteps && this.hasRunnable(); step++) {
+        const before = this.dispatches;
         this.serviceIrqs();
         this.deferredRound();
         this.fireDueTimers();
+        if (this.dispatches === before) {
+          // Cannot happen while the bookkeeping is right; never spin silently if it is not.
+          throw new SchedulerError('LIVELOCK', 'runnable work was reported but nothing could be dispatched');
+        }
       }
     } finally {
       this.running = false;
@@ -434,7 +439,7 @@ export class Scheduler implements SchedulerApi {
       } catch (error) {
         this.report(error, 'timer', timer.callback.name);
       }
-      void 0;
+      this.serviceIrqs();
     }
   }
 

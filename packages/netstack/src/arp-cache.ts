@@ -348,6 +348,11 @@ export class ArpCache<P = Uint8Array> {
     }
   }
 
+  /** Actions waiting in the outbox: lets a caller skip {@link takeActions} (and its array) when there are none. */
+  get pendingActions(): number {
+    return this.outbox.length;
+  }
+
   /** Returns the actions produced since the last call, in order, and empties the outbox. */
   takeActions(): ArpAction<P>[] {
     const out = this.outbox;

@@ -206,7 +206,7 @@ async function framedPty(direction: 'host->board' | 'board->host', size: number,
       wireFrames++;
       wireBytes += f.length;
     },
-    window: Number(process.env.W ?? 32),
+    window: 32,
     upQueueFrames: 512,
     ...(lineRate !== undefined ? { lineRateBytesPerSecond: lineRate } : {}),
   });
@@ -220,15 +220,14 @@ async function framedPty(direction: 'host->board' | 'board->host', size: number,
   });
   await driver.open();
   const frame = benchFrame(size);
-  let offered = 0;
   let running = true;
   const t0 = performance.now();
   const refill = (): void => {
     if (!running) return;
     if (direction === 'host->board') {
-      while (driver.transmit(frame)) offered++;
+      while (driver.transmit(frame));
     } else {
-      while (board.fromWire(frame)) offered++;
+      while (board.fromWire(frame));
     }
     setImmediate(refill);
   };
@@ -239,8 +238,11 @@ async function framedPty(direction: 'host->board' | 'board->host', size: number,
   const frames = direction === 'host->board' ? wireFrames : hostFrames;
   const bytes = direction === 'host->board' ? wireBytes : hostBytes;
   // Let what is in flight arrive before counting losses.
-  for (let i = 0; i < 100 && (direction === 'host->board' ? wireFrames : hostFrames) < offered; i++) await sleep(20);
+  const sentNow = (): number => (direction === 'host->board' ? driver.stats.txFrames : board.stats.rxFrames);
+  for (let i = 0; i < 100 && (direction === 'host->board' ? wireFrames : hostFrames) < sentNow(); i++) await sleep(20);
   const delivered = direction === 'host->board' ? wireFrames : hostFrames;
+  // Frames that left the sender (queued ones never went out when the run stopped).
+  const sent = direction === 'host->board' ? driver.stats.txFrames : board.stats.rxFrames;
   await driver.close();
   board.stop();
   await closePort(port);
@@ -252,7 +254,7 @@ async function framedPty(direction: 'host->board' | 'board->host', size: number,
     framesPerSecond: frames / seconds,
     megabytesPerSecond: bytes / 1e6 / seconds,
     ...(lineRate !== undefined ? { shareOfLineRate: bytes / (lineRate * seconds) } : {}),
-    lost: offered - delivered,
+    lost: sent - delivered,
   };
 }
 
