@@ -232,8 +232,9 @@ class FaultPipe {
 /**
  * A driver wrapping `inner` with seeded faults (see the module documentation). It keeps its own
  * {@link DriverStats} for the frames crossing it (`txFrames`: accepted by this wrapper; `rxFrames`:
- * handed up after the faults) and {@link FaultStats} for what the faults did. The inner driver's
- * counters stay on `inner.stats`. The wrapper takes over `inner`'s receiver and link listener.
+ * handed up after the faults; `errors`: frames the inner driver refused after the faults) and
+ * {@link FaultStats} for what the faults did. The inner driver's counters stay on `inner.stats`. The
+ * wrapper takes over `inner`'s receiver and link listener.
  */
 export class FaultInjectionDriver implements NicDriver {
   /** @inheritDoc */
@@ -296,7 +297,10 @@ export class FaultInjectionDriver implements NicDriver {
     if (this.opened) return;
     await this.inner.open();
     this.opened = true;
-    if (this.flap !== undefined) this.armFlap(this.flap.upMs, true);
+    if (this.flap !== undefined) {
+      this.forcedDown = false;
+      this.armFlap(this.flap.upMs, true);
+    }
     this.updateLink();
   }
 

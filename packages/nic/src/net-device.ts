@@ -128,7 +128,8 @@ function headerLengthOf(frame: Uint8Array): number {
  * half of a NIC, on a scheduler. See the module documentation for the receive path.
  *
  * Lifecycle: construct, register handlers, {@link NetDevice.open}; {@link NetDevice.close} brings it
- * down (idempotent) and it may be opened again.
+ * down (idempotent) and it may be opened again. The device takes over the driver's receiver and link
+ * listener (a driver has one of each); listen for link changes on the device instead.
  */
 export class NetDevice {
   /** The driver underneath. */

@@ -36,24 +36,6 @@ function wordsOver(buffer: ArrayBufferLike): Uint32Array<ArrayBufferLike> {
   return cachedWords;
 }
 
-/** Sum of big-endian 16-bit words of `bytes[start, end)`, `start` taken as an even position. */
-function byteSum(bytes: Uint8Array, start: number, end: number): number {
-  let sum = 0;
-  let i = start;
-  const even = start + ((end - start) & ~1);
-  const end8 = start + ((end - start) & ~7);
-  for (; i < end8; i += 8) {
-    sum +=
-      ((bytes[i]! << 8) | bytes[i + 1]!) +
-      ((bytes[i + 2]! << 8) | bytes[i + 3]!) +
-      ((bytes[i + 4]! << 8) | bytes[i + 5]!) +
-      ((bytes[i + 6]! << 8) | bytes[i + 7]!);
-  }
-  for (; i < even; i += 2) sum += (bytes[i]! << 8) | bytes[i + 1]!;
-  if (i < end) sum += bytes[i]! << 8;
-  return sum;
-}
-
 /**
  * Adds the big-endian 16-bit words of `bytes` to `initial` and returns the folded 16-bit
  * ones'-complement sum (not yet inverted). An odd trailing byte is padded with zero, as RFC 1071 says.
@@ -65,8 +47,27 @@ function byteSum(bytes: Uint8Array, start: number, end: number): number {
  */
 export function onesComplementSum(bytes: Uint8Array, initial = 0): number {
   const len = bytes.byteLength;
-  if (len < WORD_PATH_MIN_LENGTH) return foldSum(initial + byteSum(bytes, 0, len));
+  if (len >= WORD_PATH_MIN_LENGTH) return wordPathSum(bytes, initial);
+  // Short input (headers, pseudo-headers): a plain byte loop, small enough to be inlined by callers.
+  let sum = initial;
+  const even = len & ~1;
+  const end8 = even & ~7;
+  let i = 0;
+  for (; i < end8; i += 8) {
+    sum +=
+      ((bytes[i]! << 8) | bytes[i + 1]!) +
+      ((bytes[i + 2]! << 8) | bytes[i + 3]!) +
+      ((bytes[i + 4]! << 8) | bytes[i + 5]!) +
+      ((bytes[i + 6]! << 8) | bytes[i + 7]!);
+  }
+  for (; i < even; i += 2) sum += (bytes[i]! << 8) | bytes[i + 1]!;
+  if (len & 1) sum += bytes[len - 1]! << 8;
+  return foldSum(sum);
+}
 
+/** {@link onesComplementSum} for inputs of at least {@link WORD_PATH_MIN_LENGTH} bytes. */
+function wordPathSum(bytes: Uint8Array, initial: number): number {
+  const len = bytes.byteLength;
   // Bytes before the first 4-byte-aligned address, added by position (even positions weigh 256).
   const offset = bytes.byteOffset;
   const head = (4 - (offset & 3)) & 3;

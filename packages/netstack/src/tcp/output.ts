@@ -1,0 +1,356 @@
+/**
+ * Segment building and the send decision.
+ *
+ * {@link SegmentBuilder} writes one segment straight into the outgoing frame (header, options,
+ * payload copied from the send buffer, checksum) through the IP port's zero-copy send; one builder
+ * serves every connection of a `Tcp`. {@link tcpOutput} decides what a connection sends now:
+ * new data within `min(peer window, cwnd)`, with sender-side silly-window avoidance and Nagle
+ * (RFC 9293 §3.8.6.2.1, RFC 896), the FIN after the last byte, and an ACK when one is owed.
+ *
+ * Options: a SYN carries MSS, window scale, SACK-permitted and timestamps (on a SYN-ACK only the
+ * ones the peer offered); later segments carry timestamps when negotiated and SACK blocks while
+ * out-of-order data is held (3 blocks with timestamps, 4 without: 40 option bytes at most).
+ */
+import { IP_PROTO_TCP, TcpFlag, ipv4PseudoHeaderSum, onesComplementSum, type Ipv4Address } from '@postern/wire';
+import type { TcpIpPort, TcpSegmentWriter } from './ip-port.js';
+import { seqAdd, seqGt, seqLt, seqSub } from './seq.js';
+import { AckUrgency, type Tcb } from './tcb.js';
+
+/** TCP header without options. */
+export const TCP_HEADER = 20;
+/** Bytes the timestamps option takes on every segment when negotiated (NOP, NOP, kind 8). */
+export const TCP_TIMESTAMP_OPTION_SPACE = 12;
+/** Largest window shift we offer (RFC 7323 caps the shift at 14). */
+export const TCP_MAX_WINDOW_SHIFT = 14;
+
+/** The view of a `Tcp` that output needs. */
+export interface TcpOutputContext {
+  readonly port: TcpIpPort;
+  readonly builder: SegmentBuilder;
+  /** Current time, ms. */
+  now(): number;
+  /** Arms or re-arms the retransmission timer when it is not running. */
+  armRetransmit(tcb: Tcb): void;
+  /** Arms the persist timer (zero window, data waiting, nothing in flight). */
+  armPersist(tcb: Tcb): void;
+  /** Cancels the delayed-ACK timer (an ACK just went out). */
+  cancelDelayedAck(tcb: Tcb): void;
+  /** Counts a segment refused by the IP layer. */
+  countSendFailure(): void;
+}
+
+/**
+ * The timestamp clock (RFC 7323 §5.4): milliseconds of the scheduler clock plus the connection's
+ * random offset, modulo 2^32.
+ */
+export function tsClock(now: number, offset: number): number {
+  return (Math.floor(now) + offset) >>> 0;
+}
+
+/** Writes segments in place. Fields are set by {@link SegmentBuilder.send}, then the IP port calls `writeSegment`. */
+export class SegmentBuilder implements TcpSegmentWriter {
+  private srcPort = 0;
+  private dstPort = 0;
+  private seq = 0;
+  private ack = 0;
+  private flags = 0;
+  private window = 0;
+  private headerLength = TCP_HEADER;
+  private tcb: Tcb | undefined;
+  private dataOffset = 0;
+  private dataLength = 0;
+  private synOptions = false;
+  private mss = 0;
+  private windowShift = -1;
+  private sackPermitted = false;
+  private hasTimestamps = false;
+  private tsVal = 0;
+  private tsEcr = 0;
+  private sackCount = 0;
+  private readonly sackEdges = new Uint32Array(8);
+
+  /**
+   * Sends one segment for `tcb`: `dataLength` bytes from its send buffer at `dataOffset` (bytes
+   * past `sndUna`), with `flags` (ACK added in every state but SYN-SENT's first SYN), the current
+   * receive window and the options that apply.
+   * @returns false if the IP layer refused it.
+   */
+  send(ctx: TcpOutputContext, tcb: Tcb, seq: number, flags: number, dataOffset: number, dataLength: number): boolean {
+    const now = ctx.now();
+    this.tcb = tcb;
+    this.srcPort = tcb.localPort;
+    this.dstPort = tcb.remotePort;
+    this.seq = seq;
+    const syn = (flags & TcpFlag.SYN) !== 0;
+    if (tcb.state !== 'SYN-SENT' || !syn) flags |= TcpFlag.ACK;
+    this.flags = flags;
+    this.ack = (flags & TcpFlag.ACK) !== 0 ? tcb.rcvNxt : 0;
+    this.window = syn ? Math.min(tcb.recvBuffer.window, 0xffff) : advertiseWindow(tcb);
+    this.dataOffset = dataOffset;
+    this.dataLength = dataLength;
+    this.synOptions = syn;
+    let options = 0;
+    const active = tcb.state === 'SYN-SENT';
+    if (syn) {
+      this.mss = tcb.advertisedMss;
+      options += 4;
+      this.windowShift = active || tcb.wsEnabled ? tcb.rcvWndShift : -1;
+      if (this.windowShift >= 0) options += 4;
+      this.sackPermitted = active || tcb.sackEnabled;
+      this.hasTimestamps = active || tcb.tsEnabled;
+      options += this.hasTimestamps ? TCP_TIMESTAMP_OPTION_SPACE : this.sackPermitted ? 4 : 0;
+    } else {
+      this.sackPermitted = false;
+      this.windowShift = -1;
+      this.hasTimestamps = tcb.tsEnabled;
+      if (this.hasTimestamps) options += TCP_TIMESTAMP_OPTION_SPACE;
+    }
+    this.sackCount = 0;
+    if (this.hasTimestamps) {
+      this.tsVal = tsClock(now, tcb.tsOffset);
+      this.tsEcr = (flags & TcpFlag.ACK) !== 0 ? tcb.tsRecent : 0;
+    }
+    if (!syn && tcb.sackEnabled && (flags & TcpFlag.RST) === 0) {
+      const max = this.hasTimestamps ? 3 : 4;
+      this.sackCount = tcb.recvBuffer.sackBlocks(this.sackEdges, max);
+      if (this.sackCount > 0) {
+        // The blocks come as offsets from rcvNxt; turn them into sequence numbers.
+        for (let i = 0; i < 2 * this.sackCount; i++) this.sackEdges[i] = seqAdd(tcb.rcvNxt, this.sackEdges[i]!);
+        options += 4 + 8 * this.sackCount;
+      }
+    }
+    this.headerLength = TCP_HEADER + options;
+    if ((flags & TcpFlag.ACK) !== 0) {
+      tcb.lastAckSent = tcb.rcvNxt;
+      tcb.ackUrgency = AckUrgency.NONE;
+      tcb.unackedSegments = 0;
+      ctx.cancelDelayedAck(tcb);
+    }
+    tcb.stats.segmentsOut++;
+    const ok = ctx.port.send(tcb.localAddress, tcb.remoteAddress, this.headerLength + dataLength, this);
+    this.tcb = undefined;
+    if (!ok) ctx.countSendFailure();
+    return ok;
+  }
+
+  /** @inheritDoc */
+  writeSegment(segment: Uint8Array, source: Ipv4Address, destination: Ipv4Address): void {
+    writeHeader(segment, this.srcPort, this.dstPort, this.seq, this.ack, this.headerLength, this.flags, this.window);
+    let at = TCP_HEADER;
+    if (this.synOptions) {
+      segment[at] = 2;
+      segment[at + 1] = 4;
+      segment[at + 2] = this.mss >>> 8;
+      segment[at + 3] = this.mss & 0xff;
+      at += 4;
+      if (this.sackPermitted && this.hasTimestamps) {
+        segment[at] = 4;
+        segment[at + 1] = 2;
+        at = writeTimestamps(segment, at + 2, this.tsVal, this.tsEcr);
+      } else if (this.hasTimestamps) {
+        segment[at] = 1;
+        segment[at + 1] = 1;
+        at = writeTimestamps(segment, at + 2, this.tsVal, this.tsEcr);
+      } else if (this.sackPermitted) {
+        segment[at] = 1;
+        segment[at + 1] = 1;
+        segment[at + 2] = 4;
+        segment[at + 3] = 2;
+        at += 4;
+      }
+      if (this.windowShift >= 0) {
+        segment[at] = 1;
+        segment[at + 1] = 3;
+        segment[at + 2] = 3;
+        segment[at + 3] = this.windowShift;
+        at += 4;
+      }
+    } else {
+      if (this.hasTimestamps) {
+        segment[at] = 1;
+        segment[at + 1] = 1;
+        at = writeTimestamps(segment, at + 2, this.tsVal, this.tsEcr);
+      }
+      if (this.sackCount > 0) {
+        segment[at] = 1;
+        segment[at + 1] = 1;
+        segment[at + 2] = 5;
+        segment[at + 3] = 2 + 8 * this.sackCount;
+        at += 4;
+        for (let i = 0; i < 2 * this.sackCount; i++) {
+          writeUint32(segment, at, this.sackEdges[i]!);
+          at += 4;
+        }
+      }
+    }
+    if (this.dataLength > 0) {
+      this.tcb!.sendBuffer.copyOut(this.dataOffset, segment.subarray(this.headerLength, this.headerLength + this.dataLength));
+    }
+    finishChecksum(segment, source, destination);
+  }
+}
+
+/** Writes the fixed 20-byte header with a zero checksum. */
+export function writeHeader(
+  segment: Uint8Array, srcPort: number, dstPort: number, seq: number, ack: number, headerLength: number, flags: number, window: number,
+): void {
+  segment[0] = srcPort >>> 8;
+  segment[1] = srcPort & 0xff;
+  segment[2] = dstPort >>> 8;
+  segment[3] = dstPort & 0xff;
+  writeUint32(segment, 4, seq);
+  writeUint32(segment, 8, ack);
+  segment[12] = (headerLength >>> 2) << 4;
+  segment[13] = flags;
+  segment[14] = window >>> 8;
+  segment[15] = window & 0xff;
+  segment[16] = 0;
+  segment[17] = 0;
+  segment[18] = 0;
+  segment[19] = 0;
+}
+
+/** Fills the checksum of a complete segment. */
+export function finishChecksum(segment: Uint8Array, source: Ipv4Address, destination: Ipv4Address): void {
+  const sum = ~onesComplementSum(segment, ipv4PseudoHeaderSum(source, destination, IP_PROTO_TCP, segment.byteLength)) & 0xffff;
+  segment[16] = sum >>> 8;
+  segment[17] = sum & 0xff;
+}
+
+function writeUint32(b: Uint8Array, at: number, v: number): void {
+  b[at] = v >>> 24;
+  b[at + 1] = (v >>> 16) & 0xff;
+  b[at + 2] = (v >>> 8) & 0xff;
+  b[at + 3] = v & 0xff;
+}
+
+function writeTimestamps(b: Uint8Array, at: number, tsVal: number, tsEcr: number): number {
+  b[at] = 8;
+  b[at + 1] = 10;
+  writeUint32(b, at + 2, tsVal);
+  writeUint32(b, at + 6, tsEcr);
+  return at + 10;
+}
+
+/**
+ * The window field to send now, with receiver-side silly-window avoidance (RFC 9293 §3.8.6.2.2):
+ * the right edge moves only by at least `min(buffer / 2, MSS)`, and it never moves left. Updates
+ * `tcb.rcvAdvRight`.
+ */
+export function advertiseWindow(tcb: Tcb): number {
+  const free = tcb.recvBuffer.window;
+  const current = Math.max(0, seqSub(tcb.rcvAdvRight, tcb.rcvNxt));
+  const step = Math.min(tcb.recvBuffer.capacity >>> 1, tcb.advertisedMss);
+  let offered = free >= current + step || free === tcb.recvBuffer.capacity ? free : current;
+  const field = Math.min(offered >>> tcb.rcvWndShift, 0xffff);
+  offered = field << tcb.rcvWndShift;
+  if (offered < current) {
+    // Rounding by the scale must not shrink the window: round up instead.
+    const up = Math.min(Math.ceil(current / (1 << tcb.rcvWndShift)), 0xffff);
+    tcb.rcvAdvRight = seqAdd(tcb.rcvNxt, up << tcb.rcvWndShift);
+    return up;
+  }
+  tcb.rcvAdvRight = seqAdd(tcb.rcvNxt, offered);
+  return field;
+}
+
+/** How much the window would open if we advertised now (for window-update decisions after a read). */
+export function windowOpening(tcb: Tcb): number {
+  const current = Math.max(0, seqSub(tcb.rcvAdvRight, tcb.rcvNxt));
+  return tcb.recvBuffer.window - current;
+}
+
+/** Bytes in the send buffer not sent yet (from `sndNxt`). */
+export function unsentBytes(tcb: Tcb): number {
+  const sent = seqSub(tcb.sndNxt, tcb.sndUna);
+  return Math.max(0, tcb.sendBuffer.length - sent);
+}
+
+/** Bytes in flight: sent (or retransmitted after a timeout) and not acknowledged. */
+export function flightSize(tcb: Tcb): number {
+  return seqSub(tcb.sndMax, tcb.sndUna);
+}
+
+/**
+ * Sends what the connection may send now: new data (and the FIN) within the usable window, then an
+ * ACK if one is owed at urgency `ackLevel` or higher and no data segment carried it. `force`
+ * overrides Nagle (used for the last segment of a persist probe, never needed otherwise).
+ * @returns the number of segments sent.
+ */
+export function tcpOutput(ctx: TcpOutputContext, tcb: Tcb, ackLevel: number = AckUrgency.NOW): number {
+  const state = tcb.state;
+  let sent = 0;
+  if (state === 'ESTABLISHED' || state === 'CLOSE-WAIT' || state === 'FIN-WAIT-1' || state === 'CLOSING' || state === 'LAST-ACK') {
+    sent = sendData(ctx, tcb);
+  }
+  if (sent === 0 && tcb.ackUrgency >= ackLevel && tcb.ackUrgency !== AckUrgency.NONE && state !== 'SYN-SENT' && state !== 'CLOSED') {
+    ctx.builder.send(ctx, tcb, tcb.sndNxt, 0, 0, 0);
+    sent = 1;
+  }
+  return sent;
+}
+
+function sendData(ctx: TcpOutputContext, tcb: Tcb): number {
+  const mss = tcb.sendMss;
+  let sent = 0;
+  for (;;) {
+    const offset = seqSub(tcb.sndNxt, tcb.sndUna);
+    const buffered = tcb.sendBuffer.length;
+    const unsent = Math.max(0, buffered - offset);
+    const finPosition = seqAdd(tcb.sndUna, buffered);
+    const finDue = tcb.finQueued && !seqGt(tcb.sndNxt, finPosition) && !(tcb.finSent && seqLt(tcb.finSeq, tcb.sndNxt));
+    const window = Math.min(tcb.sndWnd, tcb.cc.cwnd);
+    const usable = seqSub(seqAdd(tcb.sndUna, window), tcb.sndNxt);
+    let length = Math.min(unsent, mss, Math.max(0, usable));
+    const retransmission = seqLt(tcb.sndNxt, tcb.sndMax);
+    if (length > 0 && !retransmission) {
+      if (length < unsent && length < mss) {
+        // Window-limited runt: send only if it is at least half the largest window seen (sender SWS).
+        if (length < tcb.maxSndWnd >>> 1) length = 0;
+      } else if (length < mss && !tcb.noDelay && flightSize(tcb) > 0 && !finDue) {
+        length = 0; // Nagle: a small segment waits while data is unacknowledged.
+      }
+    }
+    const fin = finDue && length === unsent && (usable > length || tcb.sndWnd === 0 || length > 0 || usable >= 0);
+    if (length === 0 && !fin) break;
+    let flags = 0;
+    if (length > 0 && length === unsent) flags |= TcpFlag.PSH;
+    if (fin) flags |= TcpFlag.FIN;
+    const seq = tcb.sndNxt;
+    if (!retransmission && length > 0 && tcb.rttSeq < 0 && !tcb.tsEnabled) {
+      tcb.rttSeq = seq;
+      tcb.rttSentAt = ctx.now();
+    }
+    ctx.builder.send(ctx, tcb, seq, flags, offset, length);
+    if (retransmission) tcb.stats.retransmits++;
+    else tcb.stats.bytesOut += length;
+    tcb.sndNxt = seqAdd(seq, length + (fin ? 1 : 0));
+    if (seqGt(tcb.sndNxt, tcb.sndMax)) tcb.sndMax = tcb.sndNxt;
+    if (fin) {
+      tcb.finSent = true;
+      tcb.finSeq = seqAdd(seq, length);
+    }
+    ctx.armRetransmit(tcb);
+    sent++;
+    if (fin) break;
+  }
+  if (unsentBytes(tcb) > 0 && tcb.sndWnd === 0 && flightSize(tcb) === 0) ctx.armPersist(tcb);
+  return sent;
+}
+
+/**
+ * Retransmits up to one MSS starting at `seq` (inside the flight), without moving `sndNxt`.
+ * Used by fast retransmit and loss recovery. The FIN is resent when the range reaches it.
+ * @returns the sequence space retransmitted (0 if nothing was there).
+ */
+export function retransmitRange(ctx: TcpOutputContext, tcb: Tcb, seq: number, maxLength: number): number {
+  const offset = seqSub(seq, tcb.sndUna);
+  const buffered = tcb.sendBuffer.length;
+  const length = Math.max(0, Math.min(maxLength, tcb.sendMss, buffered - offset, seqSub(tcb.sndMax, seq)));
+  const fin = tcb.finSent && seqAdd(seq, length) === tcb.finSeq && seqLt(tcb.finSeq, tcb.sndMax);
+  if (length === 0 && !fin) return 0;
+  ctx.builder.send(ctx, tcb, seq, fin ? TcpFlag.FIN : 0, offset, length);
+  tcb.stats.retransmits++;
+  ctx.armRetransmit(tcb);
+  return length + (fin ? 1 : 0);
+}

@@ -1,0 +1,245 @@
+/**
+ * The Transmission Control Block (RFC 9293 §3.3.1): everything one connection knows. It is plain
+ * data; {@link ./input.ts} and {@link ./output.ts} change it, {@link ./timers.ts} arms its timers.
+ *
+ * Invariants (sequence numbers compared modulo 2^32):
+ * - `sndUna <= sndNxt <= sndMax`; bytes in the send buffer start at `sndUna` (once the SYN is
+ *   acknowledged; before that the SYN occupies `iss`);
+ * - `rcvNxt <= rcvAdvRight`: the right edge we advertised never moves left (no window shrinking);
+ * - the receive buffer holds bytes from `rcvNxt - readable` (unread) to the right edge.
+ */
+import type { Timer } from '@postern/irq';
+import type { Ipv4Address } from '@postern/wire';
+import type { CongestionControl } from './congestion.js';
+import type { RtoEstimator } from './rto.js';
+import type { SendBuffer } from './send-buffer.js';
+import type { ReceiveBuffer } from './recv-buffer.js';
+import type { SackScoreboard } from './sack-scoreboard.js';
+import type { TcpState } from './state.js';
+
+/** Why a connection ended, as {@link TcpConnection.onClose} reports it. */
+export type TcpCloseReason =
+  /** Both FINs exchanged and acknowledged (or TIME_WAIT entered). */
+  | 'normal'
+  /** The peer refused the connection (RST to our SYN). */
+  | 'refused'
+  /** The peer reset the connection. */
+  | 'reset'
+  /** Retransmissions or keep-alive probes went unanswered. */
+  | 'timeout'
+  /** Aborted locally (`abort()`, a close with unread data, shutdown of the stack, recycling). */
+  | 'aborted';
+
+/** Per-connection counters and measurements (live; read them at any time). */
+export interface TcpConnectionStats {
+  /** Segments sent (data, control and pure ACKs). */
+  segmentsOut: number;
+  /** Segments received and accepted for processing. */
+  segmentsIn: number;
+  /** Payload bytes sent for the first time. */
+  bytesOut: number;
+  /** Payload bytes delivered in order to the receive buffer. */
+  bytesIn: number;
+  /** Segments retransmitted (timeout, fast retransmit and recovery). */
+  retransmits: number;
+  /** Retransmission timeouts. */
+  timeouts: number;
+  /** Fast retransmits (entries into loss recovery). */
+  fastRetransmits: number;
+  /** Duplicate ACKs received. */
+  dupAcks: number;
+  /** Out-of-order segments received (held for joining). */
+  outOfOrder: number;
+  /** Zero-window probes sent. */
+  windowProbes: number;
+  /** Challenge ACKs sent (RFC 5961). */
+  challengeAcks: number;
+  /** Segments dropped by PAWS (RFC 7323). */
+  pawsDrops: number;
+  /** Latest smoothed RTT in ms (0 before the first sample). */
+  srttMs: number;
+  /** Latest retransmission timeout in ms. */
+  rtoMs: number;
+  /** Congestion window in bytes. */
+  cwnd: number;
+  /** Slow-start threshold in bytes. */
+  ssthresh: number;
+}
+
+/** A fresh stats object at zero. */
+export function newConnectionStats(): TcpConnectionStats {
+  return {
+    segmentsOut: 0, segmentsIn: 0, bytesOut: 0, bytesIn: 0, retransmits: 0, timeouts: 0, fastRetransmits: 0,
+    dupAcks: 0, outOfOrder: 0, windowProbes: 0, challengeAcks: 0, pawsDrops: 0, srttMs: 0, rtoMs: 0, cwnd: 0, ssthresh: 0,
+  };
+}
+
+/** Bits of {@link Tcb.events}: application events waiting to be delivered after the current segment. */
+export const TcbEvent = {
+  CONNECTED: 1,
+  READABLE: 2,
+  WRITABLE: 4,
+  CLOSED: 8,
+} as const;
+
+/** How urgently an ACK is owed to the peer. Larger values win. */
+export const AckUrgency = {
+  /** Nothing owed. */
+  NONE: 0,
+  /** Owed, may wait for the delayed-ACK timer. */
+  DELAYED: 1,
+  /** Owed at the end of the current receive batch (lets a synchronous reply carry it). */
+  SOON: 2,
+  /** Owed right now (out-of-order data, FIN, window update, two full segments). */
+  NOW: 3,
+} as const;
+
+/** One of {@link AckUrgency}'s values. */
+export type AckUrgencyLevel = (typeof AckUrgency)[keyof typeof AckUrgency];
+
+/** The control block of one connection. Owned by the `Tcp` module; the application sees a `TcpConnection`. */
+export class Tcb {
+  state: TcpState = 'CLOSED';
+  /** Local address (never the wildcard once the TCB exists). */
+  readonly localAddress: Ipv4Address;
+  readonly localPort: number;
+  readonly remoteAddress: Ipv4Address;
+  readonly remotePort: number;
+  /** True for a connection made by a listener (passive open). */
+  readonly passive: boolean;
+
+  // Send sequence space (RFC 9293 §3.3.1).
+  iss = 0;
+  sndUna = 0;
+  sndNxt = 0;
+  /** Highest sequence number sent plus one (`sndNxt` moves back on a timeout; this does not). */
+  sndMax = 0;
+  /** Peer's window in bytes (already scaled). */
+  sndWnd = 0;
+  sndWl1 = 0;
+  sndWl2 = 0;
+  /** Largest window the peer ever offered (for RFC 5961 ACK checks and sender SWS avoidance). */
+  maxSndWnd = 0;
+  /** Shift applied to windows the peer sends (its scale; 0 without window scaling). */
+  sndWndShift = 0;
+  /** Shift applied to windows we send (our scale; 0 without window scaling). */
+  rcvWndShift = 0;
+  /** Largest payload we put in one segment (peer's MSS, our route MTU, minus options we always send). */
+  sendMss = 536;
+  /** The MSS we advertised. */
+  advertisedMss = 536;
+
+  // Receive sequence space.
+  irs = 0;
+  rcvNxt = 0;
+  /** Right edge of the window we last advertised (`rcvNxt + window`); never moves left. */
+  rcvAdvRight = 0;
+
+  // Options (RFC 7323, RFC 2018).
+  tsEnabled = false;
+  /** TS.Recent: the peer's timestamp to echo. */
+  tsRecent = 0;
+  /** When TS.Recent was stored (ms, scheduler clock), for the 24-day PAWS rule. */
+  tsRecentAge = 0;
+  /** Random offset added to our timestamp clock (RFC 7323 §7.1). */
+  tsOffset = 0;
+  /** `rcvNxt` we last acknowledged (RFC 7323 §4.3: which TSval to keep). */
+  lastAckSent = 0;
+  sackEnabled = false;
+  /** Peer offered window scaling in its SYN (passive open: ours is then used). */
+  wsEnabled = false;
+
+  // FIN bookkeeping.
+  /** The application shut down its sending side: a FIN goes after the last byte. */
+  finQueued = false;
+  /** Sequence number of our FIN once sent (valid when {@link Tcb.finSent}). */
+  finSeq = 0;
+  finSent = false;
+  /** The peer's FIN was received in order (no more data comes). */
+  peerFinReceived = false;
+  /** Sequence number of a peer FIN that arrived ahead of missing data, or -1. */
+  pendingPeerFin = -1;
+  /** The application called `close()`: it reads nothing more. */
+  appClosed = false;
+
+  // Loss recovery.
+  dupAcks = 0;
+  inRecovery = false;
+  /** RFC 6582 `recover`: `sndMax` when recovery started. */
+  recover = 0;
+  /** Highest sequence number retransmitted in this recovery (RFC 6675 HighRxt). */
+  highRxt = 0;
+  /** Consecutive retransmission timeouts without progress. */
+  backoffCount = 0;
+  /** Karn: the sequence number being timed (`-1` when none), and when it was sent. */
+  rttSeq = -1;
+  rttSentAt = 0;
+  /** The send window of the last ACK (for duplicate ACK detection). */
+  lastAckWindow = 0;
+  /** Zero-window probes sent in a row without the window opening. */
+  probeCount = 0;
+  /** Keep-alive probes sent in a row without an answer. */
+  keepAliveProbes = 0;
+  /** When the last segment arrived (ms). */
+  lastReceivedAt = 0;
+
+  // ACK policy.
+  ackUrgency: AckUrgencyLevel = AckUrgency.NONE;
+  /** Full-sized segments received since our last ACK. */
+  unackedSegments = 0;
+  /** Segments still to ACK at once (Linux quick-ACK mode at connection start). */
+  quickAcks = 0;
+
+  // Application settings.
+  noDelay = false;
+  keepAlive = false;
+  keepAliveIdleMs = 7_200_000;
+
+  /** {@link TcbEvent} bits waiting for delivery. */
+  events = 0;
+  /** Set once the TCB left every table (no more timers, no more input). */
+  released = false;
+  /** Why the connection closed (valid once state is CLOSED). */
+  closeReason: TcpCloseReason = 'normal';
+  /** True while queued on the stack's flush list. */
+  flushQueued = false;
+
+  // Timers (created on first use, re-armed afterwards).
+  rtxTimer: Timer | undefined;
+  delackTimer: Timer | undefined;
+  /** TIME_WAIT, FIN-WAIT-2 timeout and keep-alive (never needed at the same time). */
+  idleTimer: Timer | undefined;
+  /** What the retransmit timer is doing: `'rtx'` or `'persist'`. */
+  rtxMode: 'rtx' | 'persist' = 'rtx';
+
+  readonly stats: TcpConnectionStats = newConnectionStats();
+
+  constructor(
+    localAddress: Ipv4Address,
+    localPort: number,
+    remoteAddress: Ipv4Address,
+    remotePort: number,
+    passive: boolean,
+    readonly sendBuffer: SendBuffer,
+    readonly recvBuffer: ReceiveBuffer,
+    readonly rto: RtoEstimator,
+    readonly cc: CongestionControl,
+    readonly scoreboard: SackScoreboard,
+  ) {
+    this.localAddress = localAddress;
+    this.localPort = localPort;
+    this.remoteAddress = remoteAddress;
+    this.remotePort = remotePort;
+    this.passive = passive;
+  }
+
+  /** Queues an application event for delivery after the current segment. */
+  raise(event: number): void {
+    this.events |= event;
+  }
+
+  /** Raises the ACK owed to the peer to at least `level`. */
+  owe(level: AckUrgencyLevel): void {
+    if (level > this.ackUrgency) this.ackUrgency = level;
+  }
+}
