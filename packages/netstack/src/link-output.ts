@@ -80,7 +80,7 @@ export class LinkOutput {
         for (const p of action.packets) {
           if (!p.forwarded) continue;
           const ip = p.frame.subarray(ETHERNET_HEADER_LENGTH);
-          this.stack.icmp.sendError(ICMP_DEST_UNREACHABLE, ICMP_UNREACH_HOST, ip, { arrivedOn: undefined, linkBroadcast: false });
+          this.stack.icmp.sendError(ICMP_DEST_UNREACHABLE, ICMP_UNREACH_HOST, ip, undefined);
         }
         break;
       }

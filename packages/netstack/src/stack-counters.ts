@@ -69,7 +69,11 @@ export type Ipv4CounterName =
   /** Drop: the ARP queue was full (per address, in total, or the cache was full). */
   | 'arpQueueDropped'
   /** Drop: a transport handler threw (the stack carries on). */
-  | 'handlerErrors';
+  | 'handlerErrors'
+  /** TCP resets sent to answer packets the filter rejected. */
+  | 'rejectResets'
+  /** A TCP reset answering a rejected packet could not be sent (no route back). */
+  | 'rejectResetFailed';
 
 /** Every {@link Ipv4CounterName}, in listing order. */
 export const IPV4_COUNTER_NAMES: readonly Ipv4CounterName[] = [
@@ -77,7 +81,7 @@ export const IPV4_COUNTER_NAMES: readonly Ipv4CounterName[] = [
   'multicastNotJoined', 'linkBroadcastNotForUs', 'delivered', 'unknownProtocol', 'reassemblyDropped', 'inputFiltered',
   'forwarded', 'ttlExceeded', 'noRoute', 'directedBroadcast', 'fragNeeded', 'forwardFragmented', 'forwardFiltered',
   'sent', 'sentFragmented', 'fragmentsCreated', 'sendNoRoute', 'outputFiltered', 'sendTooLong', 'loopback',
-  'txDeviceRefused', 'arpUnresolved', 'arpQueueDropped', 'handlerErrors',
+  'txDeviceRefused', 'arpUnresolved', 'arpQueueDropped', 'handlerErrors', 'rejectResets', 'rejectResetFailed',
 ];
 
 /** Counters of ARP input and output (the caches count their own state changes). */

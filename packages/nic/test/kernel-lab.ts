@@ -92,12 +92,11 @@ export class KernelLab {
   }
 }
 
-/** Polls `predicate` every 5 ms until it holds or `limitMs` passes; resolves whether it held. */
+/** Polls `predicate` every 5 ms, at most `limitMs / 5` times; resolves whether it held. */
 export async function eventually(predicate: () => boolean | Promise<boolean>, limitMs = 5000): Promise<boolean> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
+  for (let i = 0; i <= limitMs / 5; i++) {
     if (await predicate()) return true;
-    if (Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, 5));
   }
+  return false;
 }

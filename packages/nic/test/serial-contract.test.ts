@@ -69,6 +69,9 @@ async function openPort(path: string): Promise<SerialPort> {
   return port;
 }
 
+/** The boards of the last pair {@link ptyPair} made (for diagnostics). */
+let lastPtyBoards: SerialBoard[] = [];
+
 async function ptyPair(): Promise<DriverPair> {
   const sched = new Scheduler({ clock: 'real' });
   const ptys: PtyPair[] = [await openPtyPair(), await openPtyPair()];
@@ -78,6 +81,7 @@ async function ptyPair(): Promise<DriverPair> {
   const boardB = makeBoard(ports[1]!, sched, MAC_B, { toWire: (f) => boards.a!.fromWire(f) }).board;
   boards.a = boardA;
   boards.b = boardB;
+  lastPtyBoards = [boardA, boardB];
   return {
     a: new SerialNicDriver({ endpoint: ptys[0]!.host, scheduler: sched, name: 'ptyA' }),
     b: new SerialNicDriver({ endpoint: ptys[1]!.host, scheduler: sched, name: 'ptyB' }),
@@ -109,7 +113,7 @@ describe('serial over a PTY (socat)', () => {
 if (haveSocat()) runDriverContract('serial, real serialport on a PTY', ptyPair, { linkControl: true });
 
 describe('serial over a PTY: bulk in both directions', () => {
-  it.skipIf(!haveSocat())('moves 2,000 frames each way through serialport without loss or reordering', async () => {
+  it.skipIf(!haveSocat())('moves 2,000 frames each way through serialport: host->board lossless, board->host delivered or counted, in order, no corruption', async () => {
     const pair = await ptyPair();
     const atA: number[] = [];
     const atB: number[] = [];
@@ -127,9 +131,23 @@ describe('serial over a PTY: bulk in both directions', () => {
         await waitFor(pair.sched, () => false, 2);
       }
       expect(pair.a.stats.txDroppedQueueFull + pair.b.stats.txDroppedQueueFull).toBeGreaterThan(0);
-      expect(await waitFor(pair.sched, () => atA.length === n && atB.length === n, 20_000)).toBe(true);
-      expect(atB).toEqual([...Array(n).keys()]);
-      expect(atA).toEqual([...Array(n).keys()]);
+      // Host -> board is credit-controlled: lossless. Board -> host has no credits (§7): a board whose
+      // queue toward its host is full drops and counts. So each frame is delivered or counted, in order.
+      const [boardA, boardB] = lastPtyBoards as [SerialBoard, SerialBoard];
+      const settled = (): boolean =>
+        boardA.stats.txFrames === n && boardB.stats.txFrames === n && atB.length + boardB.stats.rxDroppedQueue === n && atA.length + boardA.stats.rxDroppedQueue === n;
+      const done = await waitFor(pair.sched, settled, 20_000);
+      expect(done, JSON.stringify({ atA: atA.length, atB: atB.length, boards: [boardA.stats, boardB.stats] })).toBe(true);
+      expect(boardA.stats.txDroppedOverrun + boardB.stats.txDroppedOverrun).toBe(0);
+      const increasing = (xs: number[]): boolean => xs.every((x, i) => i === 0 || x > xs[i - 1]!);
+      expect(increasing(atA) && increasing(atB)).toBe(true);
+      // Most frames get through (the drops are the overflow of a 256-frame queue, not corruption).
+      expect(atA.length + atB.length).toBeGreaterThan(n);
+      const a = pair.a as SerialNicDriver;
+      const b = pair.b as SerialNicDriver;
+      expect(a.serialStats.decoder).toEqual(b.serialStats.decoder);
+      expect(Object.values(a.serialStats.decoder).every((v) => v === 0)).toBe(true);
+      expect(a.serialStats.rxSeqGaps + b.serialStats.rxSeqGaps).toBe(0);
     } finally {
       await pair.a.close();
       await pair.b.close();

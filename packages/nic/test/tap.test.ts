@@ -214,15 +214,49 @@ describe('TapNicDriver against the Linux kernel', () => {
     const count = 64;
     const sizes = Array.from({ length: count }, (_, i) => 10 + i);
     const sender = lab.exec(ns, 'python3', udpSender(sizes, OUR_IP));
-    // Keep the main thread busy (no frame can be taken off the ring) until the sender has run.
-    const start = Date.now();
-    while (Date.now() - start < 1500) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+    // Block the main thread (no frame can be taken off the ring) while the sender runs.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500);
     await sender;
     const udp = (f: Uint8Array) => etherType(f) === 0x0800 && f[23] === 17;
     expect(await eventually(() => frames.filter(udp).length >= count)).toBe(true);
     expect(frames.filter(udp).map((f) => f.length - 46)).toEqual(sizes);
     expect(driver.ringStats.rxRingFull).toBeGreaterThan(0);
     expect(driver.stats.errors).toBe(0);
+  });
+
+  rootIt(title('drops and counts a frame longer than the MTU allows (device MTU raised after open), and goes on'), async () => {
+    const { ns, ifname, driver, frames } = await attachedInNamespace();
+    await ip(['neigh', 'replace', OUR_IP, 'lladdr', macToString(OUR_MAC), 'dev', ifname, 'nud', 'permanent'], ns);
+    await ip(['link', 'set', 'dev', ifname, 'mtu', '4000'], ns);
+    await lab.exec(ns, 'python3', udpSender([3000, 100], OUR_IP));
+    const udp = (f: Uint8Array) => etherType(f) === 0x0800 && f[23] === 17;
+    expect(await eventually(() => frames.some(udp))).toBe(true);
+    expect(frames.filter(udp).map((f) => f.length)).toEqual([14 + 28 + 100 + 4]);
+    expect(driver.ringStats.rxOversize).toBe(1);
+    expect(driver.stats.errors).toBe(1);
+  });
+
+  rootIt(title('closes promptly while the kernel floods it, and delivers nothing after close'), async () => {
+    const { ns, ifname, driver, frames } = await attachedInNamespace();
+    await ip(['neigh', 'replace', OUR_IP, 'lladdr', macToString(OUR_MAC), 'dev', ifname, 'nud', 'permanent'], ns);
+    const flood = lab.exec(ns, 'python3', ['-c', [
+      'import socket, time',
+      's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',
+      'end = time.monotonic() + 1.5',
+      'n = 0',
+      'while time.monotonic() < end and n < 500000:',
+      '    n += 1',
+      `    try: s.sendto(bytes(1000), ('${OUR_IP}', 9))`,
+      '    except OSError: break  # the device went away with the driver',
+    ].join('\n')], 10_000);
+    expect(await eventually(() => frames.length > 1000)).toBe(true);
+    await driver.close();
+    const atClose = frames.length;
+    expect(driver.linkState).toBe('down');
+    await flood;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(frames.length).toBe(atClose);
+    expect(driver.stats.rxFrames).toBe(atClose);
   });
 
   rootIt(title('reports link down once when the device disappears, refuses transmit, and still closes'), async () => {

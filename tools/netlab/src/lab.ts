@@ -10,11 +10,17 @@ import { uniqueName } from './names.js';
 
 /** Interface counters as `ip -s link` reports them. */
 export interface LinkCounters {
+  /** Frames the interface received (for a TAP: frames its driver wrote). */
   rxPackets: number;
+  /** Bytes of those frames (no FCS). */
   rxBytes: number;
+  /** Received frames the kernel dropped. */
   rxDropped: number;
+  /** Frames the interface sent (for a TAP: frames queued for its driver to read). */
   txPackets: number;
+  /** Bytes of those frames. */
   txBytes: number;
+  /** Frames the interface dropped on sending (for a TAP: its queue was full, the reader lagged). */
   txDropped: number;
 }
 

@@ -112,12 +112,8 @@ export class SegmentBuilder implements TcpSegmentWriter {
     }
     if (!syn && tcb.sackEnabled && (flags & TcpFlag.RST) === 0) {
       const max = this.hasTimestamps ? 3 : 4;
-      this.sackCount = tcb.recvBuffer.sackBlocks(this.sackEdges, max);
-      if (this.sackCount > 0) {
-        // The blocks come as offsets from rcvNxt; turn them into sequence numbers.
-        for (let i = 0; i < 2 * this.sackCount; i++) this.sackEdges[i] = seqAdd(tcb.rcvNxt, this.sackEdges[i]!);
-        options += 4 + 8 * this.sackCount;
-      }
+      this.sackCount = tcb.recvBuffer.outOfOrderRanges > 0 ? tcb.recvBuffer.writeSackEdges(tcb.rcvNxt, this.sackEdges, max) : 0;
+      if (this.sackCount > 0) options += 4 + 8 * this.sackCount;
     }
     this.headerLength = TCP_HEADER + options;
     if ((flags & TcpFlag.ACK) !== 0) {
@@ -184,7 +180,7 @@ export class SegmentBuilder implements TcpSegmentWriter {
       }
     }
     if (this.dataLength > 0) {
-      this.tcb!.sendBuffer.copyOut(this.dataOffset, segment.subarray(this.headerLength, this.headerLength + this.dataLength));
+      this.tcb!.sendBuffer.copyOut(this.dataOffset, this.dataLength, segment, this.headerLength);
     }
     finishChecksum(segment, source, destination);
   }

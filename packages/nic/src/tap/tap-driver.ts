@@ -102,13 +102,14 @@ const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v
  * - No receive filtering: the kernel sends what it sends, {@link NetDevice} filters.
  */
 export class TapNicDriver implements NicDriver {
-  /** `tap:` + the interface name (the kernel's, once open). */
-  name: string;
+  /** The station MAC address: `options.mac`, else {@link DEFAULT_TAP_MAC}. */
   readonly mac: MacAddress;
+  private deviceName: string;
   private currentMtu: number;
   private state: LinkState = 'down';
   private readonly counters: DriverStats = newDriverStats();
   private receiverErrors = 0;
+  private workerFailures = 0;
   private receiver: (frame: Uint8Array) => void = () => {};
   private linkListener: (state: LinkState) => void = () => {};
   private filter: ReceiveFilter = { promiscuous: false, allMulticast: false, multicast: new Set() };
@@ -130,7 +131,7 @@ export class TapNicDriver implements NicDriver {
 
   constructor(options: TapNicDriverOptions) {
     this.options = { ...options };
-    this.name = `tap:${options.ifname}`;
+    this.deviceName = `tap:${options.ifname}`;
     this.mac = options.mac ?? DEFAULT_TAP_MAC;
     this.currentMtu = options.mtu ?? 1500;
     const rx = options.rxRingSlots ?? 256;
@@ -141,18 +142,28 @@ export class TapNicDriver implements NicDriver {
     }
   }
 
+  /** `tap:` + the interface name (the kernel's, once open: a `%d` pattern is resolved then). */
+  get name(): string {
+    return this.deviceName;
+  }
+
   /** The MTU: the configured one, else the device's as read at `open` (1500 before that). */
   get mtu(): number {
     return this.currentMtu;
   }
 
+  /** `up` from a successful `open` until `close` or until the device disappears; `down` otherwise. */
   get linkState(): LinkState {
     return this.state;
   }
 
+  /**
+   * The driver counters. `errors` sums failed reads and writes, oversize frames from the device,
+   * exceptions thrown by the receiver and a failure of the I/O worker; {@link TapNicDriver.ringStats} has them one by one.
+   */
   get stats(): Readonly<DriverStats> {
     const c = this.counters;
-    c.errors = this.receiverErrors + this.ctrl[Ctrl.RX_READ_ERRORS]! + this.ctrl[Ctrl.TX_WRITE_ERRORS]! + this.ctrl[Ctrl.RX_OVERSIZE]!;
+    c.errors = this.receiverErrors + this.workerFailures + this.ctrl[Ctrl.RX_READ_ERRORS]! + this.ctrl[Ctrl.TX_WRITE_ERRORS]! + this.ctrl[Ctrl.RX_OVERSIZE]!;
     return c;
   }
 
@@ -197,7 +208,7 @@ export class TapNicDriver implements NicDriver {
       throw new NicError('CLOSED', this.name, 'closed while opening');
     }
     this.tap = tap;
-    this.name = `tap:${tap.name}`;
+    this.deviceName = `tap:${tap.name}`;
     this.currentMtu = this.options.mtu ?? tap.mtu;
     const maxFrame = Math.max(this.currentMtu, tap.mtu) + 14 + VLAN_TAG;
     const layout = ringLayout(this.options.rxRingSlots ?? 256, this.options.txRingSlots ?? 256, maxFrame);
@@ -233,7 +244,7 @@ export class TapNicDriver implements NicDriver {
     this.workerExited = new Promise((resolve) => worker.once('exit', () => resolve()));
     worker.on('error', () => {
       // The worker died: no more I/O on this device. Count it and report the link down.
-      this.receiverErrors++;
+      this.workerFailures++;
       Atomics.store(this.ctrl, Ctrl.LINK_UP, 0);
       this.setLink('down');
     });
@@ -264,6 +275,11 @@ export class TapNicDriver implements NicDriver {
     this.setLink('down');
   }
 
+  /**
+   * Copies `frame` (a wire frame; its last 4 bytes, the FCS, are dropped unchecked) into the TX ring
+   * and rings the worker's doorbell. Returns false and counts why when the driver is not open or the
+   * device is gone, the length is outside 18 .. MTU + 18, or the TX ring is full. Never throws.
+   */
   transmit(frame: Uint8Array): boolean {
     const c = this.counters;
     if (this.phase !== 'open' || this.state !== 'up') {
@@ -292,14 +308,17 @@ export class TapNicDriver implements NicDriver {
     return true;
   }
 
+  /** Sets the receiver; each call gets a fresh wire frame (FCS appended) that it owns. Exceptions it throws are counted and swallowed. */
   onReceive(receiver: (frame: Uint8Array) => void): void {
     this.receiver = receiver;
   }
 
+  /** Sets the listener for link changes (`up` on open; `down` on close or when the device disappears). */
   onLinkChange(listener: (state: LinkState) => void): void {
     this.linkListener = listener;
   }
 
+  /** Records `filter` (see {@link TapNicDriver.receiveFilter}); a TAP cannot filter, so every frame is still delivered. */
   setReceiveFilter(filter: ReceiveFilter): void {
     this.filter = filter;
   }

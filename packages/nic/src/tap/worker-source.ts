@@ -9,19 +9,24 @@
  * publishes the batch and raises the RX interrupt (bumps `RX_SEQ`, `Atomics.notify`). When a pass
  * found nothing to do it sleeps in `Atomics.wait` on the doorbell word, from `pollMinMs` doubling up
  * to `pollMaxMs`: a TX doorbell or STOP wakes it at once, a frame arriving from the kernel is picked
- * up within the current sleep. (A blocking `read` would need no polling, but nothing can interrupt a
- * thread blocked in it, so close could hang; see the README of this folder.)
+ * up within the current sleep. A blocking `read` would need no polling, but nothing interrupts a
+ * thread blocked in it: closing the descriptor from another thread does not wake it (the read holds
+ * its own reference to the file), signals restart it (libuv installs handlers with SA_RESTART), and
+ * only deleting the device would; a worker blocked there cannot be joined, so close, and process
+ * exit, could hang. Hence a non-blocking descriptor and a bounded idle sleep.
  *
  * It never closes the descriptor: the main thread does, after the worker has exited.
  * workerData: { fd, sab, layout: RingLayout, ctrl: typeof Ctrl, batch, pollMinMs, pollMaxMs }.
  */
 export const TAP_WORKER_SOURCE = String.raw`
 'use strict';
+// EAGAIN arrives as an exception from readSync once per idle poll; without stack traces it is cheap.
+Error.stackTraceLimit = 0;
 const { workerData } = require('node:worker_threads');
 const { readSync, writeSync } = require('node:fs');
 const { crc32 } = require('node:zlib');
 const { fd, sab, layout: L, ctrl: C, batch, pollMinMs, pollMaxMs } = workerData;
-const ctrl = new Int32Array(sab, 0, 16);
+const ctrl = new Int32Array(sab, 0, L.rxLensOffset / 4);
 const rxLens = new Int32Array(sab, L.rxLensOffset, L.rxSlots);
 const txLens = new Int32Array(sab, L.txLensOffset, L.txSlots);
 const rxMask = L.rxSlots - 1;

@@ -1,0 +1,372 @@
+/**
+ * ICMP (RFC 792, RFC 1122 §3.2.2): echo replies, errors this host sends (with the RFC 1122 rules
+ * and the rate limiter), errors it receives (handed to the transport that sent the quoted
+ * datagram), and an echo client (`ping`).
+ *
+ * Errors are never sent (counted `errorSuppressed`) about: a packet that came as a link-layer
+ * broadcast or multicast; a packet to a broadcast or multicast address; a packet whose source is
+ * not a unicast host (0.0.0.0, 127/8, multicast, class E, or a directed broadcast of ours); a
+ * fragment other than the first; an ICMP error message (or an ICMP message whose type cannot be
+ * read). What is left goes through the {@link IcmpRateLimiter} (`errorRateLimited`). An error
+ * quotes the offending packet's header and as much of its payload as keeps the error within 576
+ * bytes. Its source is the offending packet's destination when that is ours, else the address of
+ * the interface it arrived on that faces its sender.
+ */
+import {
+  DecodeError,
+  ICMP_DEST_UNREACHABLE,
+  ICMP_ECHO_REPLY,
+  ICMP_ECHO_REQUEST,
+  ICMP_HEADER_LENGTH,
+  ICMP_TIME_EXCEEDED,
+  IP_PROTO_ICMP,
+  IP_PROTO_UDP,
+  IPV4_BROADCAST,
+  Icmpv4Packet,
+  Ipv4Packet,
+  emitIcmpv4,
+  ipv4ToString,
+  parseIcmpv4,
+  type Icmpv4Repr,
+  type Ipv4Address,
+} from '@postern/wire';
+import { PingError, SendError } from './errors.js';
+import { isIpv4Multicast, isUnicastSource } from './frame.js';
+import { IcmpRateLimiter, type IcmpRateLimiterOptions } from './icmp-rate-limit.js';
+import type { NetInterface } from './interface.js';
+import { ICMP_QUOTE_LIMIT, type Ipv4Delivery } from './ipv4-input.js';
+import { isIcmpError } from './packet-meta.js';
+import type { Stack } from './stack.js';
+
+/** An ICMP error received about a datagram this host sent, as handed to the transport that sent it. */
+export interface IcmpErrorReport {
+  /** ICMP type: {@link ICMP_DEST_UNREACHABLE}, {@link ICMP_TIME_EXCEEDED}, or another error type. */
+  readonly type: number;
+  /** ICMP code. */
+  readonly code: number;
+  /** For fragmentation needed: the next-hop MTU (0 from pre-RFC 1191 routers); otherwise 0. */
+  readonly nextHopMtu: number;
+  /** Who sent the error. */
+  readonly reporter: Ipv4Address;
+  /** The quoted header of our datagram (its payload is cut short). */
+  readonly quoted: Ipv4Packet;
+  /** The first bytes of our datagram's payload (at least 8 for a conforming sender): ports live here. */
+  readonly transport: Uint8Array;
+}
+
+/** Options of one echo request ({@link IcmpService.echo}, {@link Stack.ping}). */
+export interface EchoOptions {
+  /** Whom to ask. */
+  dst: Ipv4Address;
+  /** Source address; default chosen by the route. */
+  src?: Ipv4Address;
+  /** Bytes of echo data (a pattern). Default 56, as ping(8). Ignored when `data` is given. */
+  size?: number;
+  /** The echo data itself. */
+  data?: Uint8Array;
+  /** Time to live. */
+  ttl?: number;
+  /** Don't Fragment. */
+  df?: boolean;
+  /** Give up after this many ms. Default 1000. */
+  timeoutMs?: number;
+  /** Echo identifier, 0..65535. Default: the stack's own (random per stack). */
+  identifier?: number;
+  /** Sequence number, 0..65535. Default: the next of the stack's counter. */
+  sequence?: number;
+}
+
+/** A matched echo reply. */
+export interface EchoReply {
+  /** Who replied. */
+  readonly from: Ipv4Address;
+  /** Identifier. */
+  readonly identifier: number;
+  /** Sequence number. */
+  readonly sequence: number;
+  /** Echo data length in bytes. */
+  readonly size: number;
+  /** True when the data came back unchanged. */
+  readonly dataMatches: boolean;
+  /** TTL of the reply. */
+  readonly ttl: number;
+  /** Round-trip time in ms on the scheduler clock. */
+  readonly rttMs: number;
+}
+
+/** Receives the outcome of one echo request: an error, or the reply. Called exactly once (unless cancelled). */
+export type EchoCallback = (error: PingError | undefined, reply: EchoReply | undefined) => void;
+
+interface Outstanding {
+  readonly key: number;
+  readonly sentAt: number;
+  readonly deadline: number;
+  readonly data: Uint8Array;
+  readonly callback: EchoCallback;
+}
+
+/** Default echo data size (ping's). */
+export const DEFAULT_ECHO_SIZE = 56;
+/** Default echo timeout in ms. */
+export const DEFAULT_ECHO_TIMEOUT_MS = 1000;
+/** Most echo requests outstanding at once (a bound; more are refused with `INVALID_ARGUMENT`). */
+export const MAX_OUTSTANDING_ECHOES = 1024;
+/** Type of service of errors this host sends: precedence "internetwork control" (RFC 1812 §4.3.2.5). */
+const ERROR_TOS = 0xc0;
+
+/** The ICMP module of a stack. Reach it as {@link Stack.icmp}. */
+export class IcmpService {
+  /** The rate limiter for errors this host sends. */
+  readonly limiter: IcmpRateLimiter;
+  private readonly outstanding = new Map<number, Outstanding>();
+  private readonly identifier: number;
+  private sequence = 0;
+
+  /** @internal Created by the stack. */
+  constructor(private readonly stack: Stack, limits: IcmpRateLimiterOptions = {}) {
+    this.limiter = new IcmpRateLimiter(limits, stack.now);
+    this.identifier = stack.scheduler.randomUint32() & 0xffff;
+  }
+
+  /** Echo requests waiting for a reply. */
+  get outstandingEchoes(): number {
+    return this.outstanding.size;
+  }
+
+  /** @internal Handles one ICMP message delivered to this host. */
+  input(d: Ipv4Delivery): void {
+    const c = this.stack.icmpCounters;
+    c.inc('received');
+    let packet: Icmpv4Packet;
+    try {
+      packet = Icmpv4Packet.checked(d.payload);
+    } catch (err) {
+      if (!(err instanceof DecodeError)) throw err;
+      return c.inc('malformed');
+    }
+    if (!packet.verifyChecksum()) return c.inc('badChecksum');
+    const type = packet.type;
+    if (type === ICMP_ECHO_REQUEST) return this.answerEcho(d, packet);
+    if (type === ICMP_ECHO_REPLY) return this.matchReply(d, packet);
+    if (!isIcmpError(type)) return c.inc('otherIgnored');
+    c.inc('errorsReceived');
+    let repr: Icmpv4Repr;
+    let quoted: Ipv4Packet;
+    try {
+      repr = parseIcmpv4(packet, { checksum: 'ignore' });
+      const bytes = repr.kind === 'destinationUnreachable' || repr.kind === 'timeExceeded' ? repr.quoted : packet.data;
+      quoted = Ipv4Packet.checkedHeader(bytes);
+    } catch (err) {
+      if (!(err instanceof DecodeError)) throw err;
+      return c.inc('malformed');
+    }
+    const report: IcmpErrorReport = {
+      type,
+      code: packet.code,
+      nextHopMtu: repr.kind === 'destinationUnreachable' ? repr.nextHopMtu : 0,
+      reporter: d.header.source,
+      quoted,
+      transport: quoted.payload,
+    };
+    this.dispatchError(report);
+  }
+
+  private answerEcho(d: Ipv4Delivery, packet: Icmpv4Packet): void {
+    const c = this.stack.icmpCounters;
+    c.inc('echoRequests');
+    if (d.destination !== 'unicast' || d.linkBroadcast) return c.inc('echoBroadcastIgnored');
+    const repr: Icmpv4Repr = { kind: 'echoReply', identifier: packet.identifier, sequenceNumber: packet.sequenceNumber, data: packet.data };
+    try {
+      this.stack.output.send(
+        { dst: d.header.source, src: d.header.destination, protocol: IP_PROTO_ICMP, tos: (d.header.dscp << 2) | d.header.ecn },
+        d.payload.byteLength,
+        (buf) => emitIcmpv4(repr, buf),
+      );
+      c.inc('echoReplies');
+    } catch (err) {
+      if (!(err instanceof SendError)) throw err;
+      c.inc('errorSendFailed');
+    }
+  }
+
+  private matchReply(d: Ipv4Delivery, packet: Icmpv4Packet): void {
+    const c = this.stack.icmpCounters;
+    const key = packet.identifier * 0x10000 + packet.sequenceNumber;
+    const o = this.outstanding.get(key);
+    if (o === undefined) return c.inc('echoReplyUnmatched');
+    this.outstanding.delete(key);
+    c.inc('echoReplyMatched');
+    const data = packet.data;
+    o.callback(undefined, {
+      from: d.header.source,
+      identifier: packet.identifier,
+      sequence: packet.sequenceNumber,
+      size: data.byteLength,
+      dataMatches: equalBytes(data, o.data),
+      ttl: d.header.ttl,
+      rttMs: this.stack.now - o.sentAt,
+    });
+  }
+
+  private dispatchError(report: IcmpErrorReport): void {
+    const protocol = report.quoted.protocol;
+    if (protocol === IP_PROTO_ICMP) {
+      const t = report.transport;
+      if (t.byteLength < ICMP_HEADER_LENGTH || t[0] !== ICMP_ECHO_REQUEST) return;
+      const key = ((t[4]! << 8) | t[5]!) * 0x10000 + ((t[6]! << 8) | t[7]!);
+      const o = this.outstanding.get(key);
+      if (o === undefined) return;
+      this.outstanding.delete(key);
+      const code = report.type === ICMP_TIME_EXCEEDED ? 'TIME_EXCEEDED' : 'UNREACHABLE';
+      o.callback(new PingError(code, `${ipv4ToString(report.reporter)} answered ICMP type ${report.type} code ${report.code}`, report.code, report.reporter), undefined);
+      return;
+    }
+    if (protocol === IP_PROTO_UDP) {
+      this.stack.udp.icmpError(report);
+      return;
+    }
+    const handler = this.stack.protocolHandler(protocol);
+    try {
+      handler?.icmpError?.(report);
+    } catch {
+      this.stack.ipCounters.inc('handlerErrors');
+    }
+  }
+
+  /**
+   * Sends ICMP error `type`/`code` about the packet whose raw bytes (IPv4 header first) are `ip`,
+   * if RFC 1122 §3.2.2 and the rate limiter allow it (see the module comment). `arrivedOn`: the
+   * interface the packet came in on, if any; `linkBroadcast`: it came in a link-layer broadcast or
+   * multicast frame; `nextHopMtu`: for fragmentation needed. Returns whether it was sent. Never throws.
+   */
+  sendError(type: number, code: number, ip: Uint8Array, arrivedOn: NetInterface | undefined, linkBroadcast = false, nextHopMtu = 0): boolean {
+    const stack = this.stack;
+    const c = stack.icmpCounters;
+    if (!this.errorAllowed(ip, linkBroadcast)) {
+      c.inc('errorSuppressed');
+      return false;
+    }
+    const src = readU32(ip, 12);
+    const dst = readU32(ip, 16);
+    if (!this.limiter.allow(stack.now, src)) {
+      c.inc('errorRateLimited');
+      return false;
+    }
+    const total = (ip[2]! << 8) | ip[3]!;
+    const quoted = ip.subarray(0, Math.min(total, ip.byteLength, ICMP_QUOTE_LIMIT));
+    const repr: Icmpv4Repr =
+      type === ICMP_DEST_UNREACHABLE
+        ? { kind: 'destinationUnreachable', code, nextHopMtu, quoted }
+        : type === ICMP_TIME_EXCEEDED
+          ? { kind: 'timeExceeded', code, quoted }
+          : { kind: 'other', type, code, restOfHeader: 0, data: quoted };
+    const source = stack.isLocalAddress(dst) ? dst : arrivedOn?.sourceFor(src);
+    try {
+      stack.output.send({ dst: src, src: source, protocol: IP_PROTO_ICMP, tos: ERROR_TOS }, ICMP_HEADER_LENGTH + quoted.byteLength, (buf) => emitIcmpv4(repr, buf), { bypassFilter: true });
+    } catch (err) {
+      if (!(err instanceof SendError)) throw err;
+      c.inc('errorSendFailed');
+      return false;
+    }
+    c.inc(type === ICMP_TIME_EXCEEDED ? 'sentTimeExceeded' : 'sentUnreachable');
+    return true;
+  }
+
+  /** RFC 1122 §3.2.2: may an error be sent about `ip`? */
+  private errorAllowed(ip: Uint8Array, linkBroadcast: boolean): boolean {
+    if (linkBroadcast || ip.byteLength < 20) return false;
+    const src = readU32(ip, 12);
+    const dst = readU32(ip, 16);
+    if (!isUnicastSource(src) || this.stack.isBroadcastAddress(src)) return false;
+    if (dst === IPV4_BROADCAST || isIpv4Multicast(dst) || this.stack.isBroadcastAddress(dst)) return false;
+    if ((((ip[6]! << 8) | ip[7]!) & 0x1fff) !== 0) return false;
+    if (ip[9] === IP_PROTO_ICMP) {
+      const headerLength = (ip[0]! & 0x0f) * 4;
+      if (ip.byteLength <= headerLength) return false;
+      if (isIcmpError(ip[headerLength]!)) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Sends an echo request and calls `callback` once with the reply, or with a {@link PingError}
+   * (`TIMEOUT`, `UNREACHABLE`, `TIME_EXCEEDED`). Returns a function that cancels the wait (the
+   * callback is then called with `CANCELLED`).
+   * @throws {@link SendError} when the request cannot be sent at all (no route, `MESSAGE_TOO_LONG`, ...),
+   *   or `INVALID_ARGUMENT` for bad options or {@link MAX_OUTSTANDING_ECHOES} already outstanding.
+   */
+  echo(options: EchoOptions, callback: EchoCallback): () => void {
+    const stack = this.stack;
+    const identifier = options.identifier ?? this.identifier;
+    const sequence = options.sequence ?? (this.sequence = (this.sequence + 1) & 0xffff);
+    const timeoutMs = options.timeoutMs ?? DEFAULT_ECHO_TIMEOUT_MS;
+    const size = options.data?.byteLength ?? options.size ?? DEFAULT_ECHO_SIZE;
+    if (!isU16(identifier) || !isU16(sequence)) throw new SendError('INVALID_ARGUMENT', `identifier and sequence must be 0..65535`);
+    if (!Number.isInteger(size) || size < 0) throw new SendError('INVALID_ARGUMENT', `echo size must be a non-negative integer, got ${size}`);
+    if (!(timeoutMs > 0)) throw new SendError('INVALID_ARGUMENT', `timeout must be positive, got ${timeoutMs}`);
+    if (this.outstanding.size >= MAX_OUTSTANDING_ECHOES) throw new SendError('INVALID_ARGUMENT', `${MAX_OUTSTANDING_ECHOES} echo requests are already outstanding`);
+    const key = identifier * 0x10000 + sequence;
+    if (this.outstanding.has(key)) throw new SendError('INVALID_ARGUMENT', `echo ${identifier}/${sequence} is already outstanding`);
+    const data = options.data ?? patternData(size);
+    const repr: Icmpv4Repr = { kind: 'echoRequest', identifier, sequenceNumber: sequence, data };
+    stack.output.send({ dst: options.dst, src: options.src, protocol: IP_PROTO_ICMP, ttl: options.ttl, df: options.df }, ICMP_HEADER_LENGTH + size, (buf) => emitIcmpv4(repr, buf));
+    stack.icmpCounters.inc('pingsSent');
+    const o: Outstanding = { key, sentAt: stack.now, deadline: stack.now + timeoutMs, data, callback };
+    this.outstanding.set(key, o);
+    stack.requestWake();
+    return () => {
+      if (this.outstanding.get(key) !== o) return;
+      this.outstanding.delete(key);
+      callback(new PingError('CANCELLED', `echo ${identifier}/${sequence} cancelled`), undefined);
+    };
+  }
+
+  /** {@link echo} as a promise: resolves with the reply, rejects with a {@link PingError} or {@link SendError}. */
+  ping(options: EchoOptions): Promise<EchoReply> {
+    return new Promise((resolve, reject) => {
+      try {
+        this.echo(options, (error, reply) => (error !== undefined ? reject(error) : resolve(reply!)));
+      } catch (err) {
+        reject(err);
+      }
+    });
+  }
+
+  /** @internal The earliest echo deadline, or `undefined`. */
+  pollAt(): number | undefined {
+    let at: number | undefined;
+    for (const o of this.outstanding.values()) if (at === undefined || o.deadline < at) at = o.deadline;
+    return at;
+  }
+
+  /** @internal Times out echo requests whose deadline passed. */
+  poll(now: number): void {
+    for (const o of [...this.outstanding.values()]) {
+      if (o.deadline > now) continue;
+      this.outstanding.delete(o.key);
+      this.stack.icmpCounters.inc('pingTimeouts');
+      o.callback(new PingError('TIMEOUT', `no echo reply within ${o.deadline - o.sentAt} ms`), undefined);
+    }
+  }
+}
+
+function readU32(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+}
+
+function isU16(n: number): boolean {
+  return Number.isInteger(n) && n >= 0 && n <= 0xffff;
+}
+
+/** Echo data as ping(8) fills it: byte i is i mod 256. */
+function patternData(size: number): Uint8Array {
+  const data = new Uint8Array(size);
+  for (let i = 0; i < size; i++) data[i] = i & 0xff;
+  return data;
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

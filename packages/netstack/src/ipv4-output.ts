@@ -1,0 +1,231 @@
+/**
+ * Sending IPv4 datagrams this host originates: route selection (outgoing interface, next hop,
+ * link destination, source address), one frame buffer per datagram into which the caller writes
+ * its transport header and payload in place, the `output` filter chain, fragmentation to the
+ * interface MTU (or `MESSAGE_TOO_LONG` with Don't Fragment), and loopback for our own addresses.
+ */
+import {
+  ETHERNET_HEADER_LENGTH,
+  IPV4_BROADCAST,
+  IPV4_MAX_TOTAL_LENGTH,
+  IPV4_MIN_HEADER_LENGTH,
+  Ipv4Packet,
+  emitIpv4,
+  ipv4ToString,
+  type Ipv4Address,
+  type Ipv4Repr,
+  type MacAddress,
+  MAC_BROADCAST,
+} from '@postern/wire';
+import { SendError } from './errors.js';
+import { fillPacketMeta } from './filter-meta.js';
+import { fragmentIpv4 } from './fragment.js';
+import { allocateFrame, frameLength, ipv4MulticastMac, isIpv4Multicast } from './frame.js';
+import type { NetInterface } from './interface.js';
+import { RESOLVE_WITH_ARP } from './link-output.js';
+import { NO_INTERFACE } from './packet-meta.js';
+import { isIpv4Address } from './prefix.js';
+import type { Stack } from './stack.js';
+
+/** Default TTL of datagrams this host sends (RFC 1700 recommends 64). */
+export const DEFAULT_TTL = 64;
+
+/** How to send one IPv4 datagram with {@link Stack.sendIpv4}. */
+export interface Ipv4SendOptions {
+  /** Source address: one of this host's addresses. Default: chosen from the outgoing interface (see {@link Stack.routeTo}). */
+  src?: Ipv4Address;
+  /** Destination: unicast, a directed or limited broadcast, or a multicast group. */
+  dst: Ipv4Address;
+  /** IP protocol number, 0..255. */
+  protocol: number;
+  /** Time to live, 1..255. Default {@link DEFAULT_TTL} (1 for multicast). */
+  ttl?: number;
+  /** The whole type-of-service octet (DSCP << 2 | ECN), 0..255. Default 0. */
+  tos?: number;
+  /** Don't Fragment: refuse with `MESSAGE_TOO_LONG` instead of fragmenting. Default false. */
+  df?: boolean;
+  /** Interface to send a limited broadcast or multicast on (by index). Default: the route's, or the first with an address. */
+  ifIndex?: number;
+}
+
+/**
+ * Writes the transport header and payload of an outgoing datagram in place.
+ * @param payload exactly `payloadLength` zeroed bytes inside the final frame buffer, right after
+ *   the IPv4 header (offset 34 of the frame). Write into it; do not keep it after the call.
+ * @param src the source address the datagram will carry (for the pseudo-header checksum).
+ * @param dst the destination address.
+ */
+export type PayloadWriter = (payload: Uint8Array, src: Ipv4Address, dst: Ipv4Address) => void;
+
+/** Where a datagram to some destination would leave: see {@link Stack.routeTo}. */
+export interface RouteInfo {
+  /** The outgoing interface. */
+  iface: NetInterface;
+  /** The address ARP resolves (gateway or the destination). */
+  nextHop: Ipv4Address;
+  /** The link destination: a broadcast or multicast MAC, or {@link RESOLVE_WITH_ARP}. */
+  linkDestination: MacAddress;
+  /** The source address this host would use. */
+  src: Ipv4Address;
+  /** The interface's IP MTU. */
+  mtu: number;
+  /** True when the destination is one of this host's own addresses (looped back, never on a wire). */
+  local: boolean;
+}
+
+/** Internal flags of a send. @internal */
+export interface SendFlags {
+  /** Skip the output chain (ICMP errors and TCP resets the stack makes itself). */
+  bypassFilter: boolean;
+}
+
+const NORMAL: SendFlags = { bypassFilter: false };
+
+/** The sender. @internal The stack owns the one instance. */
+export class Ipv4Output {
+  /** Reused for every emitted header: no per-datagram allocation for it. */
+  private readonly repr: Ipv4Repr = {
+    dscp: 0, ecn: 0, identification: 0, dontFragment: false, moreFragments: false, fragmentOffset: 0, ttl: DEFAULT_TTL,
+    protocol: 0, source: 0, destination: 0, options: new Uint8Array(0), payloadLength: 0,
+  };
+  private identification: number;
+
+  constructor(private readonly stack: Stack) {
+    this.identification = stack.scheduler.randomUint32() & 0xffff;
+  }
+
+  /**
+   * Chooses interface, next hop, link destination and source for `dst`.
+   * @throws {@link SendError} `NO_ROUTE`, `NO_SOURCE_ADDRESS`, `ADDRESS_NOT_AVAILABLE`.
+   */
+  route(dst: Ipv4Address, src?: Ipv4Address, ifIndex?: number): RouteInfo {
+    const stack = this.stack;
+    if (src !== undefined && !stack.isLocalAddress(src)) throw new SendError('ADDRESS_NOT_AVAILABLE', `${ipv4ToString(src)} is not an address of this host`);
+    const owner = stack.interfaceOfAddress(dst);
+    if (owner !== undefined) return { iface: owner, nextHop: dst, linkDestination: RESOLVE_WITH_ARP, src: src ?? dst, mtu: IPV4_MAX_TOTAL_LENGTH, local: true };
+    let iface: NetInterface | undefined;
+    let nextHop = dst;
+    let linkDestination: MacAddress = RESOLVE_WITH_ARP;
+    let routeSource: Ipv4Address | undefined;
+    if (dst === IPV4_BROADCAST || isIpv4Multicast(dst)) {
+      linkDestination = dst === IPV4_BROADCAST ? MAC_BROADCAST : ipv4MulticastMac(dst);
+      if (ifIndex !== undefined) iface = stack.interfaceAt(ifIndex);
+      else if (src !== undefined) iface = stack.interfaceOfAddress(src);
+      if (iface === undefined && dst !== IPV4_BROADCAST) {
+        const r = stack.routes.match(dst);
+        if (r !== undefined) iface = stack.interfaceAt(r.ifIndex);
+      }
+      iface ??= stack.interfaces.find((i) => i.primaryAddress !== undefined);
+    } else {
+      const r = stack.routes.match(dst);
+      if (r !== undefined) {
+        iface = stack.interfaceAt(r.ifIndex);
+        nextHop = r.gateway ?? dst;
+        routeSource = r.source;
+        if (iface?.isBroadcast(dst)) linkDestination = MAC_BROADCAST;
+      }
+    }
+    if (iface === undefined) throw new SendError('NO_ROUTE', `no route to ${ipv4ToString(dst)}`);
+    const chosen = src ?? routeSource ?? iface.sourceFor(nextHop);
+    if (chosen === undefined) throw new SendError('NO_SOURCE_ADDRESS', `${iface.name} has no IPv4 address to send from`);
+    return { iface, nextHop, linkDestination, src: chosen, mtu: iface.mtu, local: false };
+  }
+
+  /**
+   * Sends one datagram of `payloadLength` bytes that `write` puts in place; see {@link Stack.sendIpv4}.
+   * @returns the source address used.
+   */
+  send(options: Ipv4SendOptions, payloadLength: number, write: PayloadWriter, flags: SendFlags = NORMAL): Ipv4Address {
+    const stack = this.stack;
+    const counters = stack.ipCounters;
+    const { dst, protocol } = options;
+    const ttl = options.ttl ?? (isIpv4Multicast(dst) ? 1 : DEFAULT_TTL);
+    const tos = options.tos ?? 0;
+    if (!isIpv4Address(dst)) throw new SendError('INVALID_ARGUMENT', `destination is not an IPv4 address: ${dst}`);
+    if (!Number.isInteger(protocol) || protocol < 0 || protocol > 255) throw new SendError('INVALID_ARGUMENT', `protocol must be 0..255, got ${protocol}`);
+    if (!Number.isInteger(ttl) || ttl < 1 || ttl > 255) throw new SendError('INVALID_ARGUMENT', `TTL must be 1..255, got ${ttl}`);
+    if (!Number.isInteger(tos) || tos < 0 || tos > 255) throw new SendError('INVALID_ARGUMENT', `TOS must be 0..255, got ${tos}`);
+    const total = IPV4_MIN_HEADER_LENGTH + payloadLength;
+    if (!Number.isInteger(payloadLength) || payloadLength < 0 || total > IPV4_MAX_TOTAL_LENGTH) {
+      throw new SendError('INVALID_ARGUMENT', `payload length must be 0..${IPV4_MAX_TOTAL_LENGTH - IPV4_MIN_HEADER_LENGTH}, got ${payloadLength}`);
+    }
+    let route: RouteInfo;
+    try {
+      route = this.route(dst, options.src, options.ifIndex);
+    } catch (err) {
+      if (err instanceof SendError && err.code === 'NO_ROUTE') counters.inc('sendNoRoute');
+      throw err;
+    }
+    const df = options.df ?? false;
+    if (df && total > route.mtu) {
+      counters.inc('sendTooLong');
+      throw new SendError('MESSAGE_TOO_LONG', `${total} bytes exceed the MTU ${route.mtu} of ${route.iface.name} with Don't Fragment set`, route.mtu);
+    }
+
+    const fits = total <= route.mtu;
+    // One buffer: Ethernet header, IP header, payload, padding, FCS room. A datagram that must be
+    // fragmented is built without the Ethernet room (each fragment gets its own frame).
+    const frame = fits ? allocateFrame(total) : new Uint8Array(total);
+    const ipStart = fits ? ETHERNET_HEADER_LENGTH : 0;
+    const ip = frame.subarray(ipStart, ipStart + total);
+    const r = this.repr;
+    r.dscp = tos >>> 2;
+    r.ecn = tos & 3;
+    r.identification = this.nextIdentification();
+    r.dontFragment = df;
+    r.ttl = ttl;
+    r.protocol = protocol;
+    r.source = route.src;
+    r.destination = dst;
+    r.payloadLength = payloadLength;
+    write(ip.subarray(IPV4_MIN_HEADER_LENGTH), route.src, dst);
+    emitIpv4(r, ip);
+
+    if (!flags.bypassFilter && stack.filter.enabled) {
+      const meta = fillPacketMeta(stack.meta, ip, NO_INTERFACE, route.local ? NO_INTERFACE : route.iface.index);
+      const verdict = stack.filter.evaluate('output', meta, stack.now);
+      if (verdict.action !== 'accept') {
+        counters.inc('outputFiltered');
+        throw new SendError('FILTERED', `the output chain ${verdict.action === 'drop' ? 'dropped' : 'rejected'} the datagram to ${ipv4ToString(dst)}`);
+      }
+    }
+    counters.inc('sent');
+    if (route.local) {
+      counters.inc('loopback');
+      const iface = route.iface;
+      stack.scheduler.defer(() => stack.input.deliverLocal(iface, Ipv4Packet.checked(ip), 'unicast', false));
+      return route.src;
+    }
+    if (fits) {
+      stack.link.sendIpv4Frame(route.iface, frame, route.nextHop, route.linkDestination, false);
+      return route.src;
+    }
+    counters.inc('sentFragmented');
+    this.sendFragments(route.iface, { ...r }, ip.subarray(IPV4_MIN_HEADER_LENGTH), route.nextHop, route.linkDestination, false);
+    return route.src;
+  }
+
+  /**
+   * Fragments `repr` + `payload` to `iface`'s MTU and sends every fragment in its own frame.
+   * The caller made sure Don't Fragment is clear.
+   */
+  sendFragments(iface: NetInterface, repr: Ipv4Repr, payload: Uint8Array, nextHop: Ipv4Address, linkDestination: MacAddress, forwarded: boolean): void {
+    const fragments = fragmentIpv4(repr, payload, iface.mtu, allocateFragment);
+    this.stack.ipCounters.inc('fragmentsCreated', fragments.length);
+    for (const f of fragments) {
+      const frame = new Uint8Array(f.buffer, f.byteOffset - ETHERNET_HEADER_LENGTH, frameLength(f.byteLength));
+      this.stack.link.sendIpv4Frame(iface, frame, nextHop, linkDestination, forwarded);
+    }
+  }
+
+  private nextIdentification(): number {
+    this.identification = (this.identification + 1) & 0xffff;
+    return this.identification;
+  }
+}
+
+/** Fragment allocator for `fragmentIpv4`: a whole frame buffer, handing out the packet part at offset 14. */
+function allocateFragment(length: number): Uint8Array {
+  const frame = allocateFrame(length);
+  return frame.subarray(ETHERNET_HEADER_LENGTH, ETHERNET_HEADER_LENGTH + length);
+}

@@ -1,0 +1,174 @@
+/**
+ * Fixed-size byte chunks shared by the TCP send and receive buffers, and the chunked ring both are
+ * built on.
+ *
+ * Why chunks: a buffer of 64 KiB per direction per connection would pin 128 KiB for every idle
+ * keep-alive connection. A {@link ChunkedRing} instead maps its ring positions onto chunks that are
+ * taken from a {@link ChunkPool} when first written and given back as soon as no held byte lies in
+ * them, so memory follows the bytes actually held and an empty buffer holds nothing. Returning and
+ * taking a chunk is an array push/pop: no allocation once the pool is warm.
+ */
+
+/** Default chunk size in bytes (a power of two). */
+export const DEFAULT_CHUNK_SIZE = 4096;
+/** Default number of free chunks a pool keeps for reuse. */
+export const DEFAULT_POOL_RETAINED = 1024;
+
+/**
+ * A pool of equal-sized `Uint8Array` chunks. Chunks are not zeroed on reuse: their owner tracks
+ * which bytes it wrote and never exposes the rest.
+ *
+ * Invariant: at most `maxRetained` free chunks are kept; a chunk given back beyond that is left to
+ * the garbage collector (counted in {@link ChunkPool.discarded}).
+ */
+export class ChunkPool {
+  /** Bytes per chunk, a power of two >= 64. */
+  readonly chunkSize: number;
+  /** Most free chunks kept. */
+  readonly maxRetained: number;
+  /** Chunks allocated because the pool was empty. */
+  allocated = 0;
+  /** Chunks given back while the pool was full. */
+  discarded = 0;
+  private readonly free: Uint8Array[] = [];
+
+  /** @throws RangeError unless `chunkSize` is a power of two >= 64 and `maxRetained >= 0`. */
+  constructor(chunkSize = DEFAULT_CHUNK_SIZE, maxRetained = DEFAULT_POOL_RETAINED) {
+    if (!(Number.isInteger(chunkSize) && chunkSize >= 64 && (chunkSize & (chunkSize - 1)) === 0)) {
+      throw new RangeError(`chunk size must be a power of two >= 64, got ${chunkSize}`);
+    }
+    if (!(Number.isInteger(maxRetained) && maxRetained >= 0)) throw new RangeError(`maxRetained must be >= 0, got ${maxRetained}`);
+    this.chunkSize = chunkSize;
+    this.maxRetained = maxRetained;
+  }
+
+  /** Free chunks held for reuse. */
+  get retained(): number {
+    return this.free.length;
+  }
+
+  /** A chunk of {@link ChunkPool.chunkSize} bytes with unspecified contents. */
+  take(): Uint8Array {
+    const chunk = this.free.pop();
+    if (chunk !== undefined) return chunk;
+    this.allocated++;
+    return new Uint8Array(this.chunkSize);
+  }
+
+  /** Returns a chunk taken from this pool. The caller must not use it afterwards. */
+  give(chunk: Uint8Array): void {
+    if (this.free.length < this.maxRetained) this.free.push(chunk);
+    else this.discarded++;
+  }
+}
+
+/** The pool buffers use when none is given. Shared by every connection of the process. */
+export const defaultChunkPool = new ChunkPool();
+
+/**
+ * A ring of `size` byte positions stored in lazily taken chunks. Internal to the TCP buffers.
+ *
+ * `size` is the capacity rounded up to whole chunks plus one chunk. With the owner's data always
+ * inside `[head, head + capacity)`, a chunk the head has moved past never holds a held byte, so
+ * {@link ChunkedRing.releasePassed} can give it back without looking.
+ */
+export class ChunkedRing {
+  /** Ring positions (a multiple of the chunk size). */
+  readonly size: number;
+  private readonly pool: ChunkPool;
+  private readonly shift: number;
+  private readonly mask: number;
+  private readonly chunkSize: number;
+  private readonly slots: (Uint8Array | undefined)[];
+  private held = 0;
+
+  constructor(capacity: number, pool: ChunkPool) {
+    this.pool = pool;
+    this.chunkSize = pool.chunkSize;
+    this.shift = Math.log2(pool.chunkSize);
+    this.mask = pool.chunkSize - 1;
+    const slotCount = Math.ceil(capacity / pool.chunkSize) + 1;
+    this.size = slotCount * pool.chunkSize;
+    this.slots = new Array<Uint8Array | undefined>(slotCount).fill(undefined);
+  }
+
+  /** Bytes of chunk memory this ring holds now. */
+  get allocatedBytes(): number {
+    return this.held * this.chunkSize;
+  }
+
+  /** Copies `length` bytes of `src` from `srcOffset` into the ring at `pos` (wrapping), taking chunks as needed. */
+  write(pos: number, src: Uint8Array, srcOffset: number, length: number): void {
+    while (length > 0) {
+      const index = pos >>> this.shift;
+      const within = pos & this.mask;
+      const n = Math.min(length, this.chunkSize - within);
+      let chunk = this.slots[index];
+      if (chunk === undefined) {
+        chunk = this.pool.take();
+        this.slots[index] = chunk;
+        this.held++;
+      }
+      if (n === src.length && srcOffset === 0) chunk.set(src, within);
+      else chunk.set(src.subarray(srcOffset, srcOffset + n), within);
+      srcOffset += n;
+      length -= n;
+      pos += n;
+      if (pos === this.size) pos = 0;
+    }
+  }
+
+  /** Copies `length` bytes from the ring at `pos` (wrapping) into `dest` at `destOffset`. The bytes must have been written. */
+  read(pos: number, dest: Uint8Array, destOffset: number, length: number): void {
+    while (length > 0) {
+      const index = pos >>> this.shift;
+      const within = pos & this.mask;
+      const n = Math.min(length, this.chunkSize - within);
+      const chunk = this.slots[index]!;
+      dest.set(chunk.subarray(within, within + n), destOffset);
+      destOffset += n;
+      length -= n;
+      pos += n;
+      if (pos === this.size) pos = 0;
+    }
+  }
+
+  /** A view of up to `max` written bytes from `pos`, ending at the chunk boundary. */
+  view(pos: number, max: number): Uint8Array {
+    const within = pos & this.mask;
+    const n = Math.min(max, this.chunkSize - within);
+    return this.slots[pos >>> this.shift]!.subarray(within, within + n);
+  }
+
+  /** The head moved `n` positions forward from `oldHead`: gives back every chunk it left entirely. */
+  releasePassed(oldHead: number, n: number): void {
+    const end = oldHead + n;
+    let index = oldHead >>> this.shift;
+    let chunkEnd = (index + 1) * this.chunkSize;
+    const slotCount = this.slots.length;
+    while (chunkEnd <= end) {
+      const slot = index % slotCount;
+      const chunk = this.slots[slot];
+      if (chunk !== undefined) {
+        this.slots[slot] = undefined;
+        this.held--;
+        this.pool.give(chunk);
+      }
+      index++;
+      chunkEnd += this.chunkSize;
+    }
+  }
+
+  /** Gives back every chunk. */
+  releaseAll(): void {
+    if (this.held === 0) return;
+    for (let i = 0; i < this.slots.length; i++) {
+      const chunk = this.slots[i];
+      if (chunk !== undefined) {
+        this.slots[i] = undefined;
+        this.pool.give(chunk);
+      }
+    }
+    this.held = 0;
+  }
+}

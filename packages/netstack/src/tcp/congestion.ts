@@ -1,0 +1,372 @@
+/**
+ * Congestion control: the window a sender may have in flight (RFC 5681), as NewReno and as CUBIC
+ * (RFC 9438), behind one interface the connection calls on every event.
+ *
+ * Units: windows are in bytes; `mss` is the sender's maximum segment size (SMSS). Times are
+ * milliseconds passed by the caller. Neither algorithm reads a clock or allocates per call.
+ *
+ * The connection's part of the contract:
+ * - {@link CongestionControl.onAck} on every ACK that advances SND.UNA, with the bytes it newly
+ *   acknowledged (SACKed bytes may be included) and the flight size before the ACK (SND.NXT - SND.UNA,
+ *   or the RFC 6675 pipe). The window grows only while the sender is cwnd-limited (RFC 7661): at
+ *   least half the window in flight during slow start, and all but one MSS of it in congestion
+ *   avoidance. During recovery the window does not grow.
+ * - {@link CongestionControl.onFastRetransmit} when loss is detected by duplicate ACKs or SACK
+ *   (entering fast recovery), then {@link CongestionControl.onRecoveryExit} when SND.UNA passes the
+ *   recovery point. During recovery `cwnd` equals `ssthresh` and the caller limits sending with the
+ *   RFC 6675 pipe (or counts duplicate ACKs into its flight estimate, RFC 6582); no window inflation
+ *   happens here.
+ * - {@link CongestionControl.onRetransmitTimeout} on every RTO expiry.
+ * - {@link CongestionControl.onIdleRestart} when sending resumes after an idle period longer than
+ *   the RTO (RFC 5681 §4.1).
+ */
+
+/** The interface the connection drives. See the module comment for when to call each method. */
+export interface CongestionControl {
+  /** Algorithm name, e.g. `"newreno"` or `"cubic"`. */
+  readonly name: string;
+  /** The congestion window in bytes, at least one MSS. */
+  readonly cwnd: number;
+  /** The slow-start threshold in bytes (`Infinity` until the first loss). */
+  readonly ssthresh: number;
+  /** True while `cwnd < ssthresh` and not in recovery. */
+  readonly inSlowStart: boolean;
+  /** True between {@link CongestionControl.onFastRetransmit} and {@link CongestionControl.onRecoveryExit}. */
+  readonly inRecovery: boolean;
+  /**
+   * An ACK acknowledged `ackedBytes` new bytes; `flightSizeBytes` were outstanding before it;
+   * `rttMs` is the connection's current RTT estimate (CUBIC uses it; NewReno ignores it).
+   */
+  onAck(nowMs: number, ackedBytes: number, flightSizeBytes: number, rttMs?: number): void;
+  /** Loss detected by duplicate ACKs or SACK: set ssthresh, shrink cwnd, enter recovery. */
+  onFastRetransmit(nowMs: number, flightSizeBytes: number): void;
+  /** Recovery ended (everything outstanding at its start is acknowledged). */
+  onRecoveryExit(nowMs: number): void;
+  /** The retransmission timer expired: cwnd drops to one MSS (the loss window). */
+  onRetransmitTimeout(nowMs: number, flightSizeBytes: number): void;
+  /** Sending resumes after idling longer than an RTO: cwnd drops to at most the initial window. */
+  onIdleRestart?(nowMs: number): void;
+  /** The MSS changed (learned from the peer, or path MTU): windows are rescaled to it. */
+  setMss(mss: number): void;
+}
+
+/** Construction options shared by {@link NewReno} and {@link Cubic}. */
+export interface CongestionOptions {
+  /** The sender MSS in bytes (> 0). */
+  mss: number;
+  /**
+   * Initial window in segments. When absent the initial window follows RFC 6928:
+   * `min(10 * MSS, max(2 * MSS, 14600))`. Use {@link rfc3390InitialWindow} for the older, smaller one.
+   */
+  initialWindowSegments?: number;
+}
+
+/** RFC 6928 initial window in bytes: `min(10 * MSS, max(2 * MSS, 14600))`. */
+export function rfc6928InitialWindow(mss: number): number {
+  return Math.min(10 * mss, Math.max(2 * mss, 14_600));
+}
+
+/** RFC 3390 initial window in bytes: `min(4 * MSS, max(2 * MSS, 4380))`. */
+export function rfc3390InitialWindow(mss: number): number {
+  return Math.min(4 * mss, Math.max(2 * mss, 4380));
+}
+
+/** RFC 3465 limit L: slow start grows by at most L * MSS per ACK. */
+const ABC_LIMIT = 2;
+
+function checkMss(mss: number): void {
+  if (!(Number.isInteger(mss) && mss > 0)) throw new RangeError(`MSS must be a positive integer, got ${mss}`);
+}
+
+/**
+ * What both algorithms share: slow start with appropriate byte counting (RFC 3465, L = 2), the
+ * cwnd-limited test, recovery and RTO bookkeeping. Subclasses supply congestion avoidance and the
+ * reduction on loss.
+ */
+abstract class WindowBase implements CongestionControl {
+  abstract readonly name: string;
+  protected mss: number;
+  protected readonly iwSegments: number | undefined;
+  /** cwnd in bytes, fractional allowed internally. */
+  protected window: number;
+  protected threshold = Number.POSITIVE_INFINITY;
+  protected recovering = false;
+  /** An RTO happened and no ACK advanced since: a further RTO keeps ssthresh (RFC 5681 §3.1 note). */
+  private timedOutSinceAck = false;
+
+  constructor(opts: CongestionOptions) {
+    checkMss(opts.mss);
+    if (opts.initialWindowSegments !== undefined && !(Number.isInteger(opts.initialWindowSegments) && opts.initialWindowSegments >= 1)) {
+      throw new RangeError(`initial window must be >= 1 segment, got ${opts.initialWindowSegments}`);
+    }
+    this.mss = opts.mss;
+    this.iwSegments = opts.initialWindowSegments;
+    this.window = this.initialWindow();
+  }
+
+  /** The initial window in bytes for the current MSS. */
+  initialWindow(): number {
+    return this.iwSegments === undefined ? rfc6928InitialWindow(this.mss) : this.iwSegments * this.mss;
+  }
+
+  get cwnd(): number {
+    return Math.max(this.mss, Math.floor(this.window));
+  }
+
+  get ssthresh(): number {
+    return this.threshold;
+  }
+
+  get inSlowStart(): boolean {
+    return !this.recovering && this.window < this.threshold;
+  }
+
+  get inRecovery(): boolean {
+    return this.recovering;
+  }
+
+  onAck(nowMs: number, ackedBytes: number, flightSizeBytes: number, rttMs?: number): void {
+    if (!(ackedBytes > 0)) return;
+    this.timedOutSinceAck = false;
+    if (this.recovering) return;
+    if (this.window < this.threshold) {
+      if (2 * flightSizeBytes < this.window) return; // application-limited (RFC 7661)
+      const increase = Math.min(ackedBytes, ABC_LIMIT * this.mss);
+      const room = this.threshold - this.window;
+      if (increase <= room) {
+        this.window += increase;
+        return;
+      }
+      this.window = this.threshold;
+      this.congestionAvoidance(nowMs, increase - room, rttMs);
+      return;
+    }
+    if (flightSizeBytes + this.mss < this.window) {
+      this.onApplicationLimited(nowMs);
+      return;
+    }
+    this.congestionAvoidance(nowMs, ackedBytes, rttMs);
+  }
+
+  onFastRetransmit(nowMs: number, flightSizeBytes: number): void {
+    this.reduce(nowMs, flightSizeBytes);
+    this.window = this.threshold;
+    this.recovering = true;
+  }
+
+  onRecoveryExit(_nowMs: number): void {
+    if (!this.recovering) return;
+    this.recovering = false;
+    this.window = this.threshold;
+  }
+
+  onRetransmitTimeout(nowMs: number, flightSizeBytes: number): void {
+    if (!this.timedOutSinceAck) this.reduce(nowMs, flightSizeBytes);
+    this.timedOutSinceAck = true;
+    this.recovering = false;
+    this.window = this.mss;
+    this.afterTimeout();
+  }
+
+  onIdleRestart(_nowMs: number): void {
+    this.window = Math.min(this.window, this.initialWindow());
+    this.afterIdle();
+  }
+
+  /**
+   * Rescales the window to a new MSS: cwnd and ssthresh keep their size in segments (so a smaller
+   * path MTU does not leave a window of many more packets); cwnd stays at least one new MSS and a
+   * finite ssthresh at least two.
+   * @throws RangeError unless `mss` is a positive integer.
+   */
+  setMss(mss: number): void {
+    checkMss(mss);
+    const ratio = mss / this.mss;
+    this.window = Math.max(mss, this.window * ratio);
+    if (Number.isFinite(this.threshold)) this.threshold = Math.max(2 * mss, this.threshold * ratio);
+    this.mss = mss;
+    this.rescaled(ratio);
+  }
+
+  /** Congestion avoidance growth for `ackedBytes` newly acknowledged bytes. */
+  protected abstract congestionAvoidance(nowMs: number, ackedBytes: number, rttMs: number | undefined): void;
+  /** Sets ssthresh (and algorithm state) for a congestion event with `flightSizeBytes` outstanding. */
+  protected abstract reduce(nowMs: number, flightSizeBytes: number): void;
+  /** Called when an ACK arrives in congestion avoidance while the sender is not cwnd-limited. */
+  protected onApplicationLimited(_nowMs: number): void {}
+  /** Called after an RTO set cwnd to one MSS. */
+  protected afterTimeout(): void {}
+  /** Called after an idle restart. */
+  protected afterIdle(): void {}
+  /** Called after {@link WindowBase.setMss} with new MSS / old MSS. */
+  protected rescaled(_ratio: number): void {}
+}
+
+/**
+ * NewReno window management (RFC 5681, RFC 6582, RFC 3465): slow start by at most 2 MSS per ACK;
+ * congestion avoidance adds one MSS once a full window of bytes has been acknowledged; on loss
+ * `ssthresh = max(flight / 2, 2 * MSS)`, and cwnd goes to ssthresh (fast retransmit) or one MSS
+ * (RTO). A second RTO before any ACK advances keeps ssthresh (RFC 5681 §3.1).
+ */
+export class NewReno extends WindowBase {
+  readonly name = 'newreno';
+  /** Bytes acknowledged in congestion avoidance not yet turned into an MSS of window (RFC 3465). */
+  private bytesAcked = 0;
+
+  protected congestionAvoidance(_nowMs: number, ackedBytes: number): void {
+    this.bytesAcked += ackedBytes;
+    if (this.bytesAcked >= this.window) {
+      this.bytesAcked -= this.window;
+      this.window += this.mss;
+    }
+  }
+
+  protected reduce(_nowMs: number, flightSizeBytes: number): void {
+    this.threshold = Math.max(Math.floor(flightSizeBytes / 2), 2 * this.mss);
+    this.bytesAcked = 0;
+  }
+
+  protected override afterTimeout(): void {
+    this.bytesAcked = 0;
+  }
+}
+
+/** CUBIC constant C (segments per second cubed). */
+export const CUBIC_C = 0.4;
+/** CUBIC multiplicative decrease factor. */
+export const CUBIC_BETA = 0.7;
+/** Reno-friendly additive increase factor 3(1 - beta)/(1 + beta) (RFC 9438 §4.3). */
+const CUBIC_ALPHA = (3 * (1 - CUBIC_BETA)) / (1 + CUBIC_BETA);
+
+/**
+ * W_cubic(t) = C (t - K)^3 + W_max (RFC 9438 Figure 1), in segments, `t` and `k` in seconds.
+ */
+export function cubicWindow(tSeconds: number, kSeconds: number, wMaxSegments: number): number {
+  const d = tSeconds - kSeconds;
+  return CUBIC_C * d * d * d + wMaxSegments;
+}
+
+/**
+ * K = cbrt((W_max - cwnd_epoch) / C) (RFC 9438 Figure 2): the seconds W_cubic takes to climb from
+ * `cwndEpochSegments` back to `wMaxSegments`; 0 when the epoch starts at or above W_max.
+ */
+export function cubicK(wMaxSegments: number, cwndEpochSegments: number): number {
+  return wMaxSegments > cwndEpochSegments ? Math.cbrt((wMaxSegments - cwndEpochSegments) / CUBIC_C) : 0;
+}
+
+/**
+ * CUBIC (RFC 9438) with beta 0.7, C 0.4, the Reno-friendly region and fast convergence; slow start
+ * as in {@link NewReno}. A congestion avoidance epoch starts at the first ACK after slow start or
+ * recovery: `t` counts from there and excludes application-limited stretches (RFC 9438 §5.8); the
+ * target is W_cubic(t + RTT) clamped to [cwnd, 1.5 cwnd] and cwnd moves `(target - cwnd) / cwnd`
+ * segments per acknowledged segment; if the Reno estimate W_est is higher, cwnd follows W_est.
+ * On loss `ssthresh = max(flight * 0.7, 2 * MSS)` and W_max is cwnd (reduced to cwnd (1 + beta) / 2
+ * when below the previous W_max: fast convergence). After an RTO the next epoch uses K = 0 and
+ * W_max = cwnd at its start (RFC 9438 §4.8).
+ */
+export class Cubic extends WindowBase {
+  readonly name = 'cubic';
+  /** W_max in bytes (0 = none yet). */
+  private wMax = 0;
+  /** cwnd just before the last reduction, bytes (for alpha switching to 1). */
+  private cwndPrior = 0;
+  /** Start of the current epoch in ms, or NaN when no epoch runs. */
+  private epochStart = Number.NaN;
+  /** Time of the last ACK seen in congestion avoidance (to skip application-limited time). */
+  private lastAckMs = Number.NaN;
+  /** K of the current epoch in seconds. */
+  private k = 0;
+  /** W_est of the Reno-friendly region, bytes. */
+  private wEst = 0;
+  /** Latest RTT passed to onAck, ms. */
+  private rtt = 0;
+  /** The next epoch starts from K = 0 (after an RTO). */
+  private epochAfterTimeout = false;
+  private fastConvergence: boolean;
+
+  /** `fastConvergence` defaults to true (RFC 9438 §4.7). */
+  constructor(opts: CongestionOptions & { fastConvergence?: boolean }) {
+    super(opts);
+    this.fastConvergence = opts.fastConvergence ?? true;
+  }
+
+  /** W_max in bytes (0 before the first congestion event). */
+  get wMaxBytes(): number {
+    return this.wMax;
+  }
+
+  /** K of the running epoch in seconds (0 when no epoch runs). */
+  get kSeconds(): number {
+    return Number.isNaN(this.epochStart) ? 0 : this.k;
+  }
+
+  protected congestionAvoidance(nowMs: number, ackedBytes: number, rttMs: number | undefined): void {
+    if (rttMs !== undefined && rttMs >= 0) this.rtt = rttMs;
+    const mss = this.mss;
+    if (Number.isNaN(this.epochStart)) this.startEpoch(nowMs);
+    this.lastAckMs = nowMs;
+    const cwndSeg = this.window / mss;
+    const acked = ackedBytes / mss;
+    // Reno-friendly estimate (§4.3): alpha becomes 1 once W_est reaches the pre-loss window.
+    const alpha = this.wEst >= this.cwndPrior ? 1 : CUBIC_ALPHA;
+    this.wEst += (alpha * acked * mss) / cwndSeg;
+    const t = (nowMs - this.epochStart) / 1000;
+    const wMaxSeg = this.wMax / mss;
+    if (cubicWindow(t, this.k, wMaxSeg) * mss < this.wEst) {
+      this.window = Math.max(this.window, this.wEst);
+      return;
+    }
+    let target = cubicWindow(t + this.rtt / 1000, this.k, wMaxSeg);
+    if (target < cwndSeg) target = cwndSeg;
+    else if (target > 1.5 * cwndSeg) target = 1.5 * cwndSeg;
+    this.window += (((target - cwndSeg) / cwndSeg) * acked) * mss;
+  }
+
+  private startEpoch(nowMs: number): void {
+    this.epochStart = nowMs;
+    this.lastAckMs = nowMs;
+    const mss = this.mss;
+    if (this.epochAfterTimeout || this.wMax < this.window) {
+      this.wMax = this.window;
+      this.k = 0;
+    } else {
+      this.k = cubicK(this.wMax / mss, this.window / mss);
+    }
+    this.epochAfterTimeout = false;
+    this.wEst = this.window;
+  }
+
+  protected override onApplicationLimited(nowMs: number): void {
+    // Time spent not cwnd-limited does not count towards t (RFC 9438 §5.8).
+    if (!Number.isNaN(this.epochStart) && nowMs > this.lastAckMs) this.epochStart += nowMs - this.lastAckMs;
+    this.lastAckMs = nowMs;
+  }
+
+  protected reduce(_nowMs: number, flightSizeBytes: number): void {
+    const cwnd = this.window;
+    this.wMax = this.fastConvergence && cwnd < this.wMax ? (cwnd * (1 + CUBIC_BETA)) / 2 : cwnd;
+    this.cwndPrior = cwnd;
+    this.threshold = Math.max(Math.floor(flightSizeBytes * CUBIC_BETA), 2 * this.mss);
+    this.epochStart = Number.NaN;
+  }
+
+  override onRecoveryExit(nowMs: number): void {
+    super.onRecoveryExit(nowMs);
+    this.epochStart = Number.NaN;
+  }
+
+  protected override afterTimeout(): void {
+    this.epochStart = Number.NaN;
+    this.epochAfterTimeout = true;
+  }
+
+  protected override afterIdle(): void {
+    this.epochStart = Number.NaN;
+  }
+
+  protected override rescaled(ratio: number): void {
+    this.wMax *= ratio;
+    this.cwndPrior *= ratio;
+    this.wEst *= ratio;
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * {@link TcpConnection}: the application's handle on one connection. It is a thin face over the
+ * connection's {@link Tcb}: reads and writes go straight to the TCB's buffers, and the `Tcp` module
+ * behind it sends. Callbacks are plain optional properties (no emitter, no allocation per event).
+ *
+ * Event contract: callbacks run after the `Tcp` module finished processing a segment or timer, never
+ * in the middle of it, so a callback may call any method here. `onConnect` once when the handshake
+ * completes (active opens; a passive connection is handed over already connected); `onReadable`
+ * when new in-order bytes or the peer's FIN arrived; `onWritable` when acknowledged bytes freed send
+ * buffer space after a `write` accepted less than offered; `onError` with a {@link TcpError} before
+ * `onClose` when the connection failed; `onClose` exactly once.
+ */
+import type { Ipv4Address } from '@postern/wire';
+import type { TcpError } from './errors.js';
+import type { TcpState } from './state.js';
+import type { Tcb, TcpCloseReason, TcpConnectionStats } from './tcb.js';
+
+/** What a connection asks of the `Tcp` module. @internal */
+export interface ConnectionHost {
+  write(tcb: Tcb, data: Uint8Array): number;
+  afterRead(tcb: Tcb): void;
+  shutdownWrite(tcb: Tcb): void;
+  close(tcb: Tcb): void;
+  abort(tcb: Tcb): void;
+  setNoDelay(tcb: Tcb, on: boolean): void;
+  setKeepAlive(tcb: Tcb, on: boolean, idleMs: number | undefined): void;
+}
+
+/** One TCP connection as the application sees it. Made by `Tcp.connect` or handed out by a `TcpListener`. */
+export class TcpConnection {
+  /** The handshake completed (active open). */
+  onConnect: (() => void) | undefined = undefined;
+  /** In-order bytes (or the end of the stream) can be read. */
+  onReadable: (() => void) | undefined = undefined;
+  /** Send buffer space freed after a short write. */
+  onWritable: (() => void) | undefined = undefined;
+  /** The connection ended; `reason` says how. Called exactly once. */
+  onClose: ((reason: TcpCloseReason) => void) | undefined = undefined;
+  /** The connection failed (`ECONNREFUSED`, `ECONNRESET`, `ETIMEDOUT`...); `onClose` follows. */
+  onError: ((error: TcpError) => void) | undefined = undefined;
+  /** @internal The control block. */
+  readonly tcb: Tcb;
+  /** @internal Set after `onClose` ran. */
+  closeNotified = false;
+  /** @internal A write accepted less than offered: the next freed space raises `onWritable`. */
+  writeBlocked = false;
+  private readonly host: ConnectionHost;
+
+  /** @internal Made by the `Tcp` module. */
+  constructor(tcb: Tcb, host: ConnectionHost) {
+    this.tcb = tcb;
+    this.host = host;
+  }
+
+  /** The RFC 9293 state. */
+  get state(): TcpState {
+    return this.tcb.state;
+  }
+
+  /** Local address. */
+  get localAddress(): Ipv4Address {
+    return this.tcb.localAddress;
+  }
+
+  /** Local port. */
+  get localPort(): number {
+    return this.tcb.localPort;
+  }
+
+  /** Remote address. */
+  get remoteAddress(): Ipv4Address {
+    return this.tcb.remoteAddress;
+  }
+
+  /** Remote port. */
+  get remotePort(): number {
+    return this.tcb.remotePort;
+  }
+
+  /** Live counters: retransmits, duplicate ACKs, RTT, cwnd... */
+  get stats(): Readonly<TcpConnectionStats> {
+    const t = this.tcb;
+    t.stats.cwnd = t.cc.cwnd;
+    t.stats.ssthresh = t.cc.ssthresh;
+    t.stats.srttMs = t.rto.srttMs ?? 0;
+    t.stats.rtoMs = t.rto.rtoMs;
+    return t.stats;
+  }
+
+  /** Why the connection closed (meaningful once `state` is CLOSED or TIME-WAIT). */
+  get closeReason(): TcpCloseReason {
+    return this.tcb.closeReason;
+  }
+
+  /** In-order bytes waiting to be read. */
+  get readableLength(): number {
+    return this.tcb.recvBuffer.readable;
+  }
+
+  /** True once the peer's FIN arrived and every byte before it was read (end of stream). */
+  get readableEnded(): boolean {
+    return this.tcb.peerFinReceived && this.tcb.recvBuffer.readable === 0;
+  }
+
+  /** Bytes the send buffer accepts now. */
+  get writableLength(): number {
+    return this.tcb.sendBuffer.free;
+  }
+
+  /** Bytes written and not yet acknowledged. */
+  get bufferedAmount(): number {
+    return this.tcb.sendBuffer.length;
+  }
+
+  /**
+   * Queues `data` for sending and returns how many bytes the send buffer accepted (possibly fewer
+   * than offered, 0 when full; `onWritable` fires once space frees up).
+   * @throws {@link TcpError} `EPIPE` after `shutdownWrite()`/`close()` or once the connection closed.
+   */
+  write(data: Uint8Array): number {
+    return this.host.write(this.tcb, data);
+  }
+
+  /** Copies up to `dest.length` in-order bytes into `dest` and returns the count (0: nothing to read now; see {@link TcpConnection.readableEnded}). */
+  read(dest: Uint8Array): number {
+    const n = this.tcb.recvBuffer.read(dest);
+    if (n > 0) this.host.afterRead(this.tcb);
+    return n;
+  }
+
+  /**
+   * Up to `max` readable bytes as a view, without copying, or undefined when nothing is readable.
+   * Valid until the next {@link TcpConnection.consume} or `read`; call `consume(view.length)` when done.
+   */
+  readView(max = Number.MAX_SAFE_INTEGER): Uint8Array | undefined {
+    return this.tcb.recvBuffer.readView(max);
+  }
+
+  /** Drops `n` bytes previously seen through {@link TcpConnection.readView}. */
+  consume(n: number): void {
+    this.tcb.recvBuffer.consume(n);
+    if (n > 0) this.host.afterRead(this.tcb);
+  }
+
+  /** Half-close: a FIN follows the bytes already written; reading goes on. Idempotent. */
+  shutdownWrite(): void {
+    this.host.shutdownWrite(this.tcb);
+  }
+
+  /**
+   * Closes: like {@link TcpConnection.shutdownWrite}, and the application reads nothing more. With
+   * unread bytes in the receive buffer the connection is reset instead (RFC 2525 §2.17).
+   */
+  close(): void {
+    this.host.close(this.tcb);
+  }
+
+  /** Resets the connection at once (RST), dropping both buffers. */
+  abort(): void {
+    this.host.abort(this.tcb);
+  }
+
+  /** Turns Nagle's algorithm off (`true`, like TCP_NODELAY) or back on. */
+  setNoDelay(noDelay = true): void {
+    this.host.setNoDelay(this.tcb, noDelay);
+  }
+
+  /** Turns keep-alive probes on or off; `idleMs` sets the idle time before the first probe. */
+  setKeepAlive(enable: boolean, idleMs?: number): void {
+    this.host.setKeepAlive(this.tcb, enable, idleMs);
+  }
+}

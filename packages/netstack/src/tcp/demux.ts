@@ -1,0 +1,122 @@
+/**
+ * Demultiplexing: which TCB or listener a segment belongs to.
+ *
+ * Connections are found by their exact 4-tuple. The map key is the remote endpoint as one exact
+ * integer (`remoteAddress * 65536 + remotePort`, 48 bits, so no string is built per packet); the
+ * bucket holds the few TCBs that share that remote endpoint. Listeners are found by local port,
+ * then by exact local address before the wildcard 0.0.0.0.
+ */
+import type { Ipv4Address } from '@postern/wire';
+import type { Tcb } from './tcb.js';
+
+/** A listener as the demux sees it. */
+export interface Bound {
+  readonly localAddress: Ipv4Address;
+  readonly localPort: number;
+}
+
+function remoteKey(remoteAddress: Ipv4Address, remotePort: number): number {
+  return remoteAddress * 65_536 + remotePort;
+}
+
+/** The connection table: TCBs by 4-tuple. */
+export class ConnectionTable {
+  private readonly buckets = new Map<number, Tcb[]>();
+  private count = 0;
+
+  /** Number of TCBs held (every state, TIME-WAIT included). */
+  get size(): number {
+    return this.count;
+  }
+
+  /** The TCB for this 4-tuple, or undefined. Allocates nothing. */
+  find(localAddress: Ipv4Address, localPort: number, remoteAddress: Ipv4Address, remotePort: number): Tcb | undefined {
+    const bucket = this.buckets.get(remoteKey(remoteAddress, remotePort));
+    if (bucket === undefined) return undefined;
+    for (let i = 0; i < bucket.length; i++) {
+      const tcb = bucket[i]!;
+      if (tcb.localPort === localPort && tcb.localAddress === localAddress) return tcb;
+    }
+    return undefined;
+  }
+
+  /** Adds `tcb`. The caller checked that its 4-tuple is free. */
+  add(tcb: Tcb): void {
+    const key = remoteKey(tcb.remoteAddress, tcb.remotePort);
+    const bucket = this.buckets.get(key);
+    if (bucket === undefined) this.buckets.set(key, [tcb]);
+    else bucket.push(tcb);
+    this.count++;
+  }
+
+  /** Removes `tcb` if present. */
+  remove(tcb: Tcb): void {
+    const key = remoteKey(tcb.remoteAddress, tcb.remotePort);
+    const bucket = this.buckets.get(key);
+    if (bucket === undefined) return;
+    const i = bucket.indexOf(tcb);
+    if (i < 0) return;
+    bucket.splice(i, 1);
+    if (bucket.length === 0) this.buckets.delete(key);
+    this.count--;
+  }
+
+  /** True when some TCB uses local port `localPort` (on any address). */
+  usesLocalPort(localPort: number): boolean {
+    for (const bucket of this.buckets.values()) for (const tcb of bucket) if (tcb.localPort === localPort) return true;
+    return false;
+  }
+
+  /** Every TCB (a copy, for shutdown and inspection). */
+  all(): Tcb[] {
+    const out: Tcb[] = [];
+    for (const bucket of this.buckets.values()) out.push(...bucket);
+    return out;
+  }
+}
+
+/** The listener table: by local port, exact address before wildcard. */
+export class ListenerTable<L extends Bound> {
+  private readonly byPort = new Map<number, L[]>();
+
+  /** The listener for a segment to `localAddress:localPort`: an exact bind first, then 0.0.0.0. */
+  find(localAddress: Ipv4Address, localPort: number): L | undefined {
+    const list = this.byPort.get(localPort);
+    if (list === undefined) return undefined;
+    let wildcard: L | undefined;
+    for (let i = 0; i < list.length; i++) {
+      const l = list[i]!;
+      if (l.localAddress === localAddress) return l;
+      if (l.localAddress === 0) wildcard = l;
+    }
+    return wildcard;
+  }
+
+  /** True when a listener holds `localPort` on `localAddress`, or on an overlapping address (wildcard vs any). */
+  conflicts(localAddress: Ipv4Address, localPort: number): boolean {
+    const list = this.byPort.get(localPort);
+    if (list === undefined) return false;
+    return list.some((l) => l.localAddress === localAddress || l.localAddress === 0 || localAddress === 0);
+  }
+
+  /** True when any listener uses `localPort`. */
+  usesPort(localPort: number): boolean {
+    return this.byPort.has(localPort);
+  }
+
+  /** Adds a listener. The caller checked {@link ListenerTable.conflicts}. */
+  add(listener: L): void {
+    const list = this.byPort.get(listener.localPort);
+    if (list === undefined) this.byPort.set(listener.localPort, [listener]);
+    else list.push(listener);
+  }
+
+  /** Removes a listener if present. */
+  remove(listener: L): void {
+    const list = this.byPort.get(listener.localPort);
+    if (list === undefined) return;
+    const i = list.indexOf(listener);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.byPort.delete(listener.localPort);
+  }
+}

@@ -1,0 +1,15 @@
+/**
+ * TCP building blocks (RFC 9293 and extensions) used by the connection state machine: sequence
+ * arithmetic, RTO estimation, congestion control, send and receive buffers, the SACK scoreboard,
+ * ISNs and SYN cookies.
+ */
+export * from './seq.js';
+export * from './rto.js';
+export * from './congestion.js';
+export { ChunkPool, defaultChunkPool, DEFAULT_CHUNK_SIZE, DEFAULT_POOL_RETAINED } from './chunk-pool.js';
+export * from './send-buffer.js';
+export * from './recv-buffer.js';
+export * from './sack-scoreboard.js';
+export * from './siphash.js';
+export * from './isn.js';
+export * from './syn-cookies.js';

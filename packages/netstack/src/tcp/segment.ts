@@ -1,0 +1,65 @@
+/**
+ * {@link Segment}: one received segment as the TCP input path reads it. The `Tcp` module keeps ONE
+ * instance and refills it for every packet, so input allocates nothing but the payload view.
+ */
+import { TcpFlag, TcpOptionSummary, type Ipv4Address, type TcpPacket } from '@postern/wire';
+
+/** A received segment's fields (valid only during the input call that filled it). */
+export class Segment {
+  source: Ipv4Address = 0;
+  destination: Ipv4Address = 0;
+  srcPort = 0;
+  dstPort = 0;
+  seq = 0;
+  ack = 0;
+  flags = 0;
+  /** The window field as sent (unscaled). */
+  window = 0;
+  /** The payload, a view into the received frame. */
+  payload: Uint8Array = new Uint8Array(0);
+  /** Sequence space: payload plus SYN plus FIN. */
+  length = 0;
+  /** The options, scanned without allocating. */
+  readonly options = new TcpOptionSummary();
+
+  /** Fills every field from a checked packet. */
+  fill(packet: TcpPacket, source: Ipv4Address, destination: Ipv4Address): this {
+    this.source = source;
+    this.destination = destination;
+    this.srcPort = packet.srcPort;
+    this.dstPort = packet.dstPort;
+    this.seq = packet.seq;
+    this.ack = packet.ack;
+    this.flags = packet.flags;
+    this.window = packet.window;
+    this.payload = packet.payload;
+    this.length = packet.segmentLength;
+    packet.scanOptions(this.options);
+    return this;
+  }
+
+  /** True if every bit of `flag` is set. */
+  has(flag: number): boolean {
+    return (this.flags & flag) === flag;
+  }
+
+  /** True for a SYN. */
+  get syn(): boolean {
+    return (this.flags & TcpFlag.SYN) !== 0;
+  }
+
+  /** True for a RST. */
+  get rst(): boolean {
+    return (this.flags & TcpFlag.RST) !== 0;
+  }
+
+  /** True when the ACK bit is set. */
+  get hasAck(): boolean {
+    return (this.flags & TcpFlag.ACK) !== 0;
+  }
+
+  /** True for a FIN. */
+  get fin(): boolean {
+    return (this.flags & TcpFlag.FIN) !== 0;
+  }
+}

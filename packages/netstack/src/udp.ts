@@ -1,0 +1,254 @@
+/**
+ * UDP (RFC 768): bindings by port (to one local address or to all), demultiplexing (a binding to
+ * the exact destination address wins over a wildcard one), checksum verification (a zero checksum
+ * means none and is accepted), ICMP port unreachable for unicast datagrams to closed ports, and
+ * sending with the header and checksum written in place in the final frame.
+ */
+import { IP_PROTO_UDP, UDP_HEADER_LENGTH, UdpPacket, DecodeError, emitUdp, ipv4ToString, ICMP_DEST_UNREACHABLE, ICMP_UNREACH_PORT, type Ipv4Address } from '@postern/wire';
+import { BindError, SendError } from './errors.js';
+import type { IcmpErrorReport } from './icmp.js';
+import type { NetInterface } from './interface.js';
+import { quoteDatagram, type DestinationKind, type Ipv4Delivery } from './ipv4-input.js';
+import { isIpv4Address } from './prefix.js';
+import type { Stack } from './stack.js';
+
+/** First port of the ephemeral range (IANA, RFC 6335). */
+export const UDP_EPHEMERAL_FIRST = 49152;
+/** Last port of the ephemeral range. */
+export const UDP_EPHEMERAL_LAST = 65535;
+/** Largest UDP payload over IPv4: 65535 minus the IP and UDP headers. */
+export const UDP_MAX_PAYLOAD = 65535 - 20 - UDP_HEADER_LENGTH;
+
+/**
+ * Where a datagram came from and went to. The stack passes ONE reused object to every handler
+ * call: read it during the call, copy what you keep.
+ */
+export interface UdpMessageInfo {
+  /** Sender address. */
+  src: Ipv4Address;
+  /** Sender port. */
+  srcPort: number;
+  /** Destination address (ours, a broadcast, or a group). */
+  dst: Ipv4Address;
+  /** Destination port. */
+  dstPort: number;
+  /** The interface it arrived on. */
+  iface: NetInterface;
+  /** How it was addressed. */
+  destination: DestinationKind;
+  /** IP TTL as received. */
+  ttl: number;
+}
+
+/** Receives one datagram. `payload` is a view valid only during the call; copy it to keep it. */
+export type UdpHandler = (payload: Uint8Array, info: UdpMessageInfo) => void;
+
+/** Receives an ICMP error about a datagram the binding sent (port unreachable, frag needed, ...). */
+export type UdpErrorHandler = (report: IcmpErrorReport) => void;
+
+/** Options of one datagram sent with {@link UdpService.send}. */
+export interface UdpSendOptions {
+  /** Source address; default chosen by the route. */
+  src?: Ipv4Address;
+  /** Source port, 0..65535. */
+  srcPort: number;
+  /** Destination address. */
+  dst: Ipv4Address;
+  /** Destination port, 1..65535. */
+  dstPort: number;
+  /** IP TTL. */
+  ttl?: number;
+  /** IP type-of-service octet. */
+  tos?: number;
+  /** Don't Fragment. */
+  df?: boolean;
+  /** Interface for a limited broadcast or multicast. */
+  ifIndex?: number;
+}
+
+/** A bound UDP port. Made by {@link UdpService.bind}. */
+export class UdpSocket {
+  private open = true;
+
+  /** @internal */
+  constructor(
+    private readonly service: UdpService,
+    /** The bound port. */
+    readonly port: number,
+    /** The bound local address, or `undefined` for all of this host's addresses. */
+    readonly address: Ipv4Address | undefined,
+    /** @internal */ readonly handler: UdpHandler,
+    /** @internal */ readonly onError: UdpErrorHandler | undefined,
+  ) {}
+
+  /** True until {@link close}. */
+  get isOpen(): boolean {
+    return this.open;
+  }
+
+  /**
+   * Sends `payload` to `dst`:`dstPort` from this socket's port (and address, when bound to one).
+   * @throws {@link SendError} (a closed socket: `INVALID_ARGUMENT`).
+   */
+  send(dst: Ipv4Address, dstPort: number, payload: Uint8Array, options: Omit<UdpSendOptions, 'dst' | 'dstPort' | 'srcPort'> = {}): void {
+    if (!this.open) throw new SendError('INVALID_ARGUMENT', `UDP socket on port ${this.port} is closed`);
+    this.service.send({ src: this.address, ...options, srcPort: this.port, dst, dstPort }, payload);
+  }
+
+  /** Releases the port. Idempotent. */
+  close(): void {
+    if (!this.open) return;
+    this.open = false;
+    this.service.release(this);
+  }
+}
+
+/** The UDP module of a stack. Reach it as {@link Stack.udp}. */
+export class UdpService {
+  private readonly ports = new Map<number, UdpSocket[]>();
+  private nextEphemeral: number;
+  private readonly info: UdpMessageInfo;
+
+  /** @internal Created by the stack. */
+  constructor(private readonly stack: Stack) {
+    this.nextEphemeral = UDP_EPHEMERAL_FIRST + (stack.scheduler.randomUint32() % (UDP_EPHEMERAL_LAST - UDP_EPHEMERAL_FIRST + 1));
+    this.info = { src: 0, srcPort: 0, dst: 0, dstPort: 0, iface: undefined as unknown as NetInterface, destination: 'unicast', ttl: 0 };
+  }
+
+  /**
+   * Binds `port` (0: a free ephemeral port) on `address` (omit for every address of this host) and
+   * calls `handler` for each datagram to it. `onError` receives ICMP errors about datagrams sent
+   * from the port.
+   * @throws {@link BindError} `INVALID_ARGUMENT`, `ADDRESS_NOT_AVAILABLE`, `ADDRESS_IN_USE` (the port
+   *   is bound to the same address, or either binding is to all addresses), `NO_FREE_PORT`.
+   */
+  bind(port: number, handler: UdpHandler): UdpSocket;
+  bind(port: number, address: Ipv4Address | undefined, handler: UdpHandler, onError?: UdpErrorHandler): UdpSocket;
+  bind(port: number, a: Ipv4Address | UdpHandler | undefined, b?: UdpHandler, onError?: UdpErrorHandler): UdpSocket {
+    const address = typeof a === 'function' ? undefined : a;
+    const handler = typeof a === 'function' ? a : b;
+    if (typeof handler !== 'function') throw new BindError('INVALID_ARGUMENT', 'a UDP binding needs a handler function');
+    if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new BindError('INVALID_ARGUMENT', `port must be 0..65535, got ${port}`);
+    if (address !== undefined) {
+      if (!isIpv4Address(address)) throw new BindError('INVALID_ARGUMENT', `not an IPv4 address: ${address}`);
+      if (!this.stack.isLocalAddress(address)) throw new BindError('ADDRESS_NOT_AVAILABLE', `${ipv4ToString(address)} is not an address of this host`);
+    }
+    const chosen = port === 0 ? this.freePort(address) : port;
+    const existing = this.ports.get(chosen) ?? [];
+    if (existing.some((s) => s.address === undefined || address === undefined || s.address === address)) {
+      throw new BindError('ADDRESS_IN_USE', `UDP port ${chosen} is already bound${address === undefined ? '' : ` on ${ipv4ToString(address)}`}`);
+    }
+    const socket = new UdpSocket(this, chosen, address, handler, onError);
+    this.ports.set(chosen, [...existing, socket]);
+    return socket;
+  }
+
+  /**
+   * Sends one datagram; the header, payload and checksum are written straight into the frame.
+   * @throws {@link SendError} as {@link Stack.sendIpv4} does, and `INVALID_ARGUMENT` for bad ports or a
+   *   payload over {@link UDP_MAX_PAYLOAD} bytes.
+   */
+  send(options: UdpSendOptions, payload: Uint8Array): void {
+    const { srcPort, dstPort } = options;
+    if (!Number.isInteger(srcPort) || srcPort < 0 || srcPort > 0xffff) throw new SendError('INVALID_ARGUMENT', `source port must be 0..65535, got ${srcPort}`);
+    if (!Number.isInteger(dstPort) || dstPort < 1 || dstPort > 0xffff) throw new SendError('INVALID_ARGUMENT', `destination port must be 1..65535, got ${dstPort}`);
+    if (payload.byteLength > UDP_MAX_PAYLOAD) throw new SendError('INVALID_ARGUMENT', `UDP payload of ${payload.byteLength} bytes exceeds ${UDP_MAX_PAYLOAD}`);
+    const repr = { srcPort, dstPort };
+    this.stack.output.send(
+      { src: options.src, dst: options.dst, protocol: IP_PROTO_UDP, ttl: options.ttl, tos: options.tos, df: options.df, ifIndex: options.ifIndex },
+      UDP_HEADER_LENGTH + payload.byteLength,
+      (buf, src, dst) => emitUdp(repr, buf, src, dst, payload),
+    );
+    this.stack.udpCounters.inc('sent');
+  }
+
+  /** Bound ports with their addresses, for the admin UI. */
+  list(): Array<{ port: number; address: Ipv4Address | undefined }> {
+    const out: Array<{ port: number; address: Ipv4Address | undefined }> = [];
+    for (const [port, sockets] of this.ports) for (const s of sockets) out.push({ port, address: s.address });
+    return out.sort((x, y) => x.port - y.port);
+  }
+
+  /** @internal */
+  release(socket: UdpSocket): void {
+    const list = this.ports.get(socket.port);
+    if (list === undefined) return;
+    const rest = list.filter((s) => s !== socket);
+    if (rest.length === 0) this.ports.delete(socket.port);
+    else this.ports.set(socket.port, rest);
+  }
+
+  /** @internal Handles one UDP datagram delivered to this host. */
+  input(d: Ipv4Delivery): void {
+    const c = this.stack.udpCounters;
+    c.inc('received');
+    let udp: UdpPacket;
+    try {
+      udp = UdpPacket.checked(d.payload);
+    } catch (err) {
+      if (!(err instanceof DecodeError)) throw err;
+      return c.inc('malformed');
+    }
+    if (udp.length !== d.payload.byteLength) return c.inc('malformed');
+    const h = d.header;
+    if (!udp.verifyChecksum(h.source, h.destination)) return c.inc('badChecksum');
+    const socket = this.lookup(udp.dstPort, h.destination);
+    if (socket === undefined) {
+      if (d.destination !== 'unicast') return c.inc('noPortBroadcast');
+      c.inc('noPort');
+      this.stack.icmp.sendError(ICMP_DEST_UNREACHABLE, ICMP_UNREACH_PORT, quoteDatagram(h, d.payload), d.iface, d.linkBroadcast);
+      return;
+    }
+    const info = this.info;
+    info.src = h.source;
+    info.srcPort = udp.srcPort;
+    info.dst = h.destination;
+    info.dstPort = udp.dstPort;
+    info.iface = d.iface;
+    info.destination = d.destination;
+    info.ttl = h.ttl;
+    c.inc('delivered');
+    try {
+      socket.handler(udp.payload, info);
+    } catch {
+      c.inc('handlerErrors');
+    }
+  }
+
+  /** @internal Hands an ICMP error about one of our datagrams to the binding that sent it. */
+  icmpError(report: IcmpErrorReport): void {
+    const t = report.transport;
+    if (t.byteLength < 4) return;
+    const srcPort = (t[0]! << 8) | t[1]!;
+    const socket = this.lookup(srcPort, report.quoted.source);
+    if (socket?.onError === undefined) return;
+    this.stack.udpCounters.inc('icmpErrorsDelivered');
+    try {
+      socket.onError(report);
+    } catch {
+      this.stack.udpCounters.inc('handlerErrors');
+    }
+  }
+
+  private lookup(port: number, address: Ipv4Address): UdpSocket | undefined {
+    const list = this.ports.get(port);
+    if (list === undefined) return undefined;
+    let wildcard: UdpSocket | undefined;
+    for (const s of list) {
+      if (s.address === address) return s;
+      if (s.address === undefined) wildcard = s;
+    }
+    return wildcard;
+  }
+
+  private freePort(address: Ipv4Address | undefined): number {
+    const span = UDP_EPHEMERAL_LAST - UDP_EPHEMERAL_FIRST + 1;
+    for (let i = 0; i < span; i++) {
+      const port = this.nextEphemeral;
+      this.nextEphemeral = port === UDP_EPHEMERAL_LAST ? UDP_EPHEMERAL_FIRST : port + 1;
+      const list = this.ports.get(port);
+      if (list === undefined || !list.some((s) => s.address === undefined || address === undefined || s.address === address)) return port;
+    }
+    throw new BindError('NO_FREE_PORT', 'every ephemeral UDP port is bound');
+  }
+}
