@@ -293,7 +293,8 @@ export class TapNicDriver implements NicDriver {
     }
     const k = this.ctrl;
     const head = k[Ctrl.TX_HEAD]!;
-    if (((head - Atomics.load(k, Ctrl.TX_TAIL)) | 0) >= this.layout!.txSlots) {
+    const queued = (head - Atomics.load(k, Ctrl.TX_TAIL)) | 0;
+    if (queued >= this.layout!.txSlots) {
       c.txDroppedQueueFull++;
       return false;
     }
@@ -302,7 +303,9 @@ export class TapNicDriver implements NicDriver {
     this.txData.set(frame.subarray(0, bytes), slot * this.layout!.slotSize);
     this.txLens[slot] = bytes;
     Atomics.store(k, Ctrl.TX_HEAD, (head + 1) | 0);
-    this.ringDoorbell();
+    // A worker with frames still queued has not finished its pass and will see this one without a
+    // doorbell; only a push into an empty ring may find it asleep.
+    if (queued === 0) this.ringDoorbell();
     c.txFrames++;
     c.txBytes += len;
     return true;

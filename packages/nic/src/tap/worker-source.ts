@@ -68,8 +68,9 @@ function transmitQueued() {
       }
     }
     tail = (tail + 1) | 0;
-    Atomics.store(ctrl, C.TX_TAIL, tail);
   }
+  // One store per drained batch: the main thread only needs to see the slots come free.
+  Atomics.store(ctrl, C.TX_TAIL, tail);
   if (written) Atomics.add(ctrl, C.TX_WRITTEN, written);
   return true;
 }
