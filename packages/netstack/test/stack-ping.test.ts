@@ -11,10 +11,12 @@ describe('Stack: ARP and ICMP echo between two stacks', () => {
     expect(a.stack.arpCounters.get('txRequests')).toBe(1);
     expect(b.stack.arpCounters.get('txReplies')).toBe(1);
     expect(a.iface.arp.list()).toEqual([expect.objectContaining({ ip: ip('198.18.0.2'), mac: b.device.mac, state: 'reachable' })]);
-    // B learned A from the request (stale until confirmed) and answered without asking.
+    // B learned A from the request (stale until confirmed) and answered without a broadcast
+    // request: using the stale entry only starts a unicast probe.
     expect(b.iface.arp.lookup(ip('198.18.0.1'))).toBe(a.device.mac);
     expect(b.stack.icmpCounters.get('echoReplies')).toBe(1);
-    expect(b.stack.arpCounters.get('txRequests')).toBe(0);
+    expect(b.iface.arp.stats.get('requests')).toBe(0);
+    expect(b.iface.arp.stats.get('probes')).toBe(1);
   });
 
   it('announces an address with a gratuitous ARP that updates the peer cache', async () => {

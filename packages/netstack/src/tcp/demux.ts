@@ -111,6 +111,13 @@ export class ListenerTable<L extends Bound> {
     else list.push(listener);
   }
 
+  /** Every listener (a copy). */
+  all(): L[] {
+    const out: L[] = [];
+    for (const list of this.byPort.values()) out.push(...list);
+    return out;
+  }
+
   /** Removes a listener if present. */
   remove(listener: L): void {
     const list = this.byPort.get(listener.localPort);

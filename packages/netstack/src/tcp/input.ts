@@ -10,8 +10,8 @@
  */
 import { TcpFlag } from '@postern/wire';
 import type { TcpError } from './errors.js';
-import { advertiseWindow, tsClock, type TcpOutputContext } from './output.js';
-import { onAckAdvanced, onDuplicateAck, updateScoreboard } from './recovery.js';
+import { advertiseWindow, tsClock } from './output.js';
+import { onAckAdvanced, onDuplicateAck, updateScoreboard, type TcpRecoveryContext } from './recovery.js';
 import type { Segment } from './segment.js';
 import { seqAdd, seqGt, seqLe, seqLt, seqSub } from './seq.js';
 import { AckUrgency, TcbEvent, type Tcb, type TcpCloseReason } from './tcb.js';
@@ -22,7 +22,7 @@ const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
 const MAX_SHIFT = 14;
 
 /** What input needs from the `Tcp` module beyond output. */
-export interface TcpInputContext extends TcpOutputContext {
+export interface TcpInputContext extends TcpRecoveryContext {
   /** Ends the connection: state CLOSED, timers off, out of the tables; `error` goes to `onError`. */
   closeTcb(tcb: Tcb, reason: TcpCloseReason, error?: TcpError): void;
   /** Enters (or restarts) TIME-WAIT for 2*MSL. */
@@ -34,8 +34,6 @@ export interface TcpInputContext extends TcpOutputContext {
   passiveEstablished(tcb: Tcb): boolean;
   /** Arms the delayed-ACK timer if it is not running. */
   armDelayedAck(tcb: Tcb): void;
-  /** Stops the retransmission (and persist) timer. */
-  cancelRetransmit(tcb: Tcb): void;
   /** Arms the FIN-WAIT-2 timeout (only after `close()`). */
   armFinWait2(tcb: Tcb): void;
   /** Restarts the keep-alive idle timer (when keep-alive is on). */

@@ -16,6 +16,7 @@ import type { SendBuffer } from './send-buffer.js';
 import type { ReceiveBuffer } from './recv-buffer.js';
 import type { SackScoreboard } from './sack-scoreboard.js';
 import type { TcpState } from './state.js';
+import type { TcpListener } from './listener.js';
 
 /** Why a connection ended, as {@link TcpConnection.onClose} reports it. */
 export type TcpCloseReason =
@@ -213,6 +214,8 @@ export class Tcb {
   rtxMode: 'rtx' | 'persist' = 'rtx';
 
   readonly stats: TcpConnectionStats = newConnectionStats();
+  /** The listener that made this connection (passive opens), until it is accepted or gone. */
+  listener: TcpListener | undefined = undefined;
 
   constructor(
     localAddress: Ipv4Address,

@@ -115,8 +115,8 @@ export function rawIpv4(raw: RawIp): Uint8Array {
 }
 
 /** A frame buffer (FCS room included) carrying `packet` with `etherType` from `src` to `dst` MAC. */
-export function rawFrame(dst: MacAddress, src: MacAddress, packet: Uint8Array, etherType = ETHERTYPE_IPV4): Uint8Array {
-  const frame = new Uint8Array(Math.max(14 + packet.byteLength, 60) + 4);
+export function rawFrame(dst: MacAddress, src: MacAddress, packet: Uint8Array, etherType = ETHERTYPE_IPV4, pad = true): Uint8Array {
+  const frame = new Uint8Array(Math.max(14 + packet.byteLength, pad ? 60 : 0) + 4);
   writeMac(frame, 0, dst);
   writeMac(frame, 6, src);
   frame[12] = etherType >>> 8;
@@ -126,6 +126,6 @@ export function rawFrame(dst: MacAddress, src: MacAddress, packet: Uint8Array, e
 }
 
 /** Sends `packet` raw from `from`'s device to `toMac`. */
-export function inject(from: Host, toMac: MacAddress, packet: Uint8Array, etherType = ETHERTYPE_IPV4): void {
-  if (!from.device.transmit(rawFrame(toMac, from.device.mac, packet, etherType))) throw new Error('device refused the injected frame');
+export function inject(from: Host, toMac: MacAddress, packet: Uint8Array, etherType = ETHERTYPE_IPV4, pad = true): void {
+  if (!from.device.transmit(rawFrame(toMac, from.device.mac, packet, etherType, pad))) throw new Error('device refused the injected frame');
 }

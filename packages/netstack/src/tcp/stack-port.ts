@@ -1,0 +1,73 @@
+/**
+ * TCP on a `Stack`: {@link StackTcpPort} implements {@link TcpIpPort} with the stack's route lookup
+ * and zero-copy `sendIpv4`, and {@link attachTcp} registers a {@link Tcp} as IP protocol 6.
+ */
+import type { SchedulerApi } from '@postern/irq';
+import { IP_PROTO_TCP, type Ipv4Address } from '@postern/wire';
+import { SendError } from '../errors.js';
+import type { Ipv4SendOptions } from '../ipv4-output.js';
+import type { Stack } from '../stack.js';
+import type { TcpIpPort, TcpRoute, TcpSegmentWriter } from './ip-port.js';
+import { Tcp, type TcpOptions } from './tcp.js';
+
+/** The IP port of a `Stack`. One send-options object and one bound writer serve every segment. */
+export class StackTcpPort implements TcpIpPort {
+  readonly scheduler: SchedulerApi;
+  private readonly stack: Stack;
+  private readonly sendOptions: Ipv4SendOptions = { src: 0, dst: 0, protocol: IP_PROTO_TCP };
+  private writer: TcpSegmentWriter | undefined;
+  private readonly write = (payload: Uint8Array, src: Ipv4Address, dst: Ipv4Address): void => {
+    this.writer!.writeSegment(payload, src, dst);
+  };
+
+  constructor(stack: Stack) {
+    this.stack = stack;
+    this.scheduler = stack.scheduler;
+  }
+
+  /** @inheritDoc */
+  route(remote: Ipv4Address, local: Ipv4Address): TcpRoute | undefined {
+    const r = this.stack.routeTo(remote, local === 0 ? undefined : local);
+    return r === undefined ? undefined : { source: r.src, mtu: r.mtu };
+  }
+
+  /** @inheritDoc */
+  isLocalAddress(address: Ipv4Address): boolean {
+    return this.stack.isLocalAddress(address);
+  }
+
+  /** @inheritDoc */
+  send(source: Ipv4Address, destination: Ipv4Address, length: number, writer: TcpSegmentWriter): boolean {
+    this.sendOptions.src = source;
+    this.sendOptions.dst = destination;
+    this.writer = writer;
+    try {
+      this.stack.sendIpv4(this.sendOptions, length, this.write);
+      return true;
+    } catch (err) {
+      if (err instanceof SendError) return false;
+      throw err;
+    } finally {
+      this.writer = undefined;
+    }
+  }
+}
+
+/**
+ * Creates a {@link Tcp} on `stack` and registers it for IP protocol 6. Segments addressed to a
+ * broadcast or multicast address are dropped (counted `notUnicast`).
+ * @throws `InterfaceError` `PROTOCOL_IN_USE` if protocol 6 already has a handler.
+ */
+export function attachTcp(stack: Stack, options: TcpOptions = {}): Tcp {
+  const tcp = new Tcp(new StackTcpPort(stack), options);
+  stack.registerProtocol(IP_PROTO_TCP, {
+    receive(delivery) {
+      if (delivery.destination !== 'unicast') {
+        tcp.counters.inc('notUnicast');
+        return;
+      }
+      tcp.input(delivery.header.source, delivery.header.destination, delivery.payload);
+    },
+  });
+  return tcp;
+}
