@@ -83,7 +83,7 @@ describe('Stack: every IPv4 receive drop has its counter', () => {
   it('counts ICMP and ARP input drops', async () => {
     const { sched, a, b } = await twoHosts();
     const badSum = icmp('echoRequest');
-    badSum[2] ^= 0xff;
+    badSum[2] = badSum[2]! ^ 0xff;
     inject(a, b.device.mac, rawIpv4({ src: A, dst: B, protocol: IP_PROTO_ICMP, payload: badSum }));
     inject(a, b.device.mac, rawIpv4({ src: A, dst: B, protocol: IP_PROTO_ICMP, payload: new Uint8Array(4) }));
     inject(a, b.device.mac, rawIpv4({ src: A, dst: B, protocol: IP_PROTO_ICMP, payload: icmp('echoReply') }));

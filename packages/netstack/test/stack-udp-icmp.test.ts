@@ -51,7 +51,7 @@ describe('Stack: UDP', () => {
     const B = ip('198.18.0.2');
     inject(a, b.device.mac, rawIpv4({ src: A, dst: B, protocol: IP_PROTO_UDP, payload: udpDatagram(A, B, 1, 9, new Uint8Array(5), true) }));
     const bad = udpDatagram(A, B, 1, 9, new Uint8Array(6));
-    bad[9] ^= 0xff;
+    bad[9] = bad[9]! ^ 0xff;
     inject(a, b.device.mac, rawIpv4({ src: A, dst: B, protocol: IP_PROTO_UDP, payload: bad }));
     inject(a, b.device.mac, rawIpv4({ src: A, dst: B, protocol: IP_PROTO_UDP, payload: new Uint8Array(4) }));
     const bcast = ip('198.18.0.255');

@@ -150,7 +150,7 @@ export class ReceiveBuffer {
       while (absorbed < this.rangeCount && this.lefts[absorbed]! <= newEdge) {
         const left = this.lefts[absorbed]!;
         const right = this.rights[absorbed]!;
-        if (left < segmentEnd) this.duplicateBytes += Math.min(right, segmentEnd) - left;
+        if (left < segmentEnd - 1) this.duplicateBytes += Math.min(right, segmentEnd) - left;
         this.oooBytes -= right - left;
         if (right > newEdge) newEdge = right;
         absorbed++;
