@@ -138,7 +138,7 @@ describe('NewReno', () => {
     now = roundTrip(cc, now, 100); // 4 = ssthresh
     expect(cc.cwnd).toBe(4 * MSS);
     expect(cc.inSlowStart).toBe(false);
-    now = roundTrip(cc, now, 100);
+    roundTrip(cc, now, 100);
     expect(cc.cwnd).toBe(5 * MSS);
   });
 

@@ -25,7 +25,7 @@ class Model {
   isLost(seq: number, dupThresh: number): boolean {
     let bytes = 0;
     let runs = 0;
-    for (let p = seq + 1; p < seq + 2000; p++) {
+    for (let p = seq + 1; p < 400; p++) {
       if (this.sacked.has(p)) {
         bytes++;
         if (!this.sacked.has(p - 1) || p === seq + 1) runs++;

@@ -77,6 +77,8 @@ export function negotiateOptions(tcb: Tcb, seg: Segment, now: number): void {
   }
   const optionSpace = tcb.tsEnabled ? 12 : 0;
   tcb.sendMss = Math.max(64, Math.min(peerMss, tcb.advertisedMss) - optionSpace);
+  tcb.cc.setMss(tcb.sendMss);
+  tcb.scoreboard.mss = tcb.sendMss;
 }
 
 function synSentArrives(ctx: TcpInputContext, tcb: Tcb, seg: Segment): void {

@@ -256,6 +256,18 @@ export function windowOpening(tcb: Tcb): number {
   return tcb.recvBuffer.window - current;
 }
 
+/**
+ * Largest payload of the next segment: the send MSS minus the SACK option it will carry (the
+ * timestamps option is already counted in `sendMss`), so a segment never outgrows the MTU.
+ */
+export function segmentPayloadLimit(tcb: Tcb): number {
+  if (!tcb.sackEnabled) return tcb.sendMss;
+  const ranges = tcb.recvBuffer.outOfOrderRanges;
+  if (ranges === 0) return tcb.sendMss;
+  const blocks = Math.min(ranges, tcb.tsEnabled ? 3 : 4);
+  return Math.max(1, tcb.sendMss - 4 - 8 * blocks);
+}
+
 /** Bytes in the send buffer not sent yet (from `sndNxt`). */
 export function unsentBytes(tcb: Tcb): number {
   const sent = seqSub(tcb.sndNxt, tcb.sndUna);
@@ -280,14 +292,14 @@ export function tcpOutput(ctx: TcpOutputContext, tcb: Tcb, ackLevel: number = Ac
     sent = sendData(ctx, tcb);
   }
   if (sent === 0 && tcb.ackUrgency >= ackLevel && tcb.ackUrgency !== AckUrgency.NONE && state !== 'SYN-SENT' && state !== 'CLOSED') {
-    ctx.builder.send(ctx, tcb, tcb.sndNxt, 0, 0, 0);
+    ctx.builder.send(ctx, tcb, tcb.sndMax, 0, 0, 0);
     sent = 1;
   }
   return sent;
 }
 
 function sendData(ctx: TcpOutputContext, tcb: Tcb): number {
-  const mss = tcb.sendMss;
+  const mss = segmentPayloadLimit(tcb);
   let sent = 0;
   for (;;) {
     const offset = seqSub(tcb.sndNxt, tcb.sndUna);
@@ -342,7 +354,7 @@ function sendData(ctx: TcpOutputContext, tcb: Tcb): number {
 export function retransmitRange(ctx: TcpOutputContext, tcb: Tcb, seq: number, maxLength: number): number {
   const offset = seqSub(seq, tcb.sndUna);
   const buffered = tcb.sendBuffer.length;
-  const length = Math.max(0, Math.min(maxLength, tcb.sendMss, buffered - offset, seqSub(tcb.sndMax, seq)));
+  const length = Math.max(0, Math.min(maxLength, segmentPayloadLimit(tcb), buffered - offset, seqSub(tcb.sndMax, seq)));
   const fin = tcb.finSent && seqAdd(seq, length) === tcb.finSeq && seqLt(tcb.finSeq, tcb.sndMax);
   if (length === 0 && !fin) return 0;
   ctx.builder.send(ctx, tcb, seq, fin ? TcpFlag.FIN : 0, offset, length);

@@ -12,7 +12,7 @@
  * beyond RCV.NXT occupies part of it but the right edge must not move left).
  *
  * Memory: bytes live in pooled chunks taken on first write and given back as the application
- * consumes past them; an empty buffer holds none (see {@link SendBuffer}).
+ * consumes past them; an empty buffer holds none (as in the send buffer).
  *
  * Bounds: out-of-order data is kept as at most `maxRanges` disjoint ranges. A segment that would
  * need one more range replaces the highest range if it lies below it, and is dropped otherwise
@@ -150,7 +150,7 @@ export class ReceiveBuffer {
       while (absorbed < this.rangeCount && this.lefts[absorbed]! <= newEdge) {
         const left = this.lefts[absorbed]!;
         const right = this.rights[absorbed]!;
-        if (left < segmentEnd - 1) this.duplicateBytes += Math.min(right, segmentEnd) - left;
+        if (left < segmentEnd) this.duplicateBytes += Math.min(right, segmentEnd) - left;
         this.oooBytes -= right - left;
         if (right > newEdge) newEdge = right;
         absorbed++;

@@ -57,13 +57,12 @@ export class SackScoreboard {
   readonly maxRanges: number;
   /** SMSS default for {@link SackScoreboard.isLost} and the pipe (settable when the MSS is learned). */
   mss: number;
-  /** Bytes currently SACKed above SND.UNA. */
-  sackedBytes = 0;
   /** SACK blocks ignored as invalid or stale. */
   blocksIgnored = 0;
   /** Ranges forgotten or refused because the table was full. */
   rangesDropped = 0;
   private una = 0;
+  private sacked = 0;
   private readonly lefts: Float64Array;
   private readonly rights: Float64Array;
   private count = 0;
@@ -79,6 +78,11 @@ export class SackScoreboard {
     this.mss = mss;
     this.lefts = new Float64Array(maxRanges);
     this.rights = new Float64Array(maxRanges);
+  }
+
+  /** Bytes currently SACKed above SND.UNA. */
+  get sackedBytes(): number {
+    return this.sacked;
   }
 
   /** Number of disjoint SACKed ranges. */
@@ -100,7 +104,7 @@ export class SackScoreboard {
   reset(una: number): void {
     this.una = una >>> 0;
     this.count = 0;
-    this.sackedBytes = 0;
+    this.sacked = 0;
   }
 
   /**
@@ -257,7 +261,7 @@ export class SackScoreboard {
       this.rights[i - drop] = r;
     }
     this.count -= drop;
-    this.sackedBytes -= removedBytes;
+    this.sacked -= removedBytes;
   }
 
   private addBlock(leftSeq: number, rightSeq: number, limit: number): number {
@@ -277,7 +281,7 @@ export class SackScoreboard {
       if (n === this.maxRanges) {
         this.rangesDropped++;
         if (i === n) return 0;
-        this.sackedBytes -= this.rights[n - 1]! - this.lefts[n - 1]!;
+        this.sacked -= this.rights[n - 1]! - this.lefts[n - 1]!;
         this.count = n - 1;
       }
       this.lefts.copyWithin(i + 1, i, this.count);
@@ -285,7 +289,7 @@ export class SackScoreboard {
       this.lefts[i] = left;
       this.rights[i] = right;
       this.count++;
-      this.sackedBytes += right - left;
+      this.sacked += right - left;
       return right - left;
     }
     const mergedLeft = Math.min(left, this.lefts[i]!);
@@ -301,7 +305,7 @@ export class SackScoreboard {
       this.rights.copyWithin(i + 1, j, this.count);
       this.count -= removed;
     }
-    this.sackedBytes += added;
+    this.sacked += added;
     return added;
   }
 }

@@ -20,7 +20,9 @@ import { segmentArrives, negotiateOptions, type TcpInputContext } from './input.
 import type { TcpIpPort } from './ip-port.js';
 import { IsnGenerator } from './isn.js';
 import { TcpListener, type ListenerHost } from './listener.js';
-import { SegmentBuilder, TCP_HEADER, TCP_MAX_WINDOW_SHIFT, finishChecksum, flightSize, tcpOutput, unsentBytes, windowOpening, writeHeader } from './output.js';
+import {
+  SegmentBuilder, TCP_HEADER, TCP_MAX_WINDOW_SHIFT, finishChecksum, flightSize, segmentPayloadLimit, tcpOutput, unsentBytes, windowOpening, writeHeader,
+} from './output.js';
 import { type TcpRecoveryContext } from './recovery.js';
 import { ReceiveBuffer } from './recv-buffer.js';
 import { RtoEstimator, type RtoOptions } from './rto.js';
@@ -447,7 +449,7 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
   abort(tcb: Tcb): void {
     if (tcb.released) return;
     if (tcb.state !== 'SYN-SENT' && tcb.state !== 'TIME-WAIT' && tcb.state !== 'CLOSED') {
-      this.builder.send(this, tcb, tcb.sndNxt, TcpFlag.RST, 0, 0);
+      this.builder.send(this, tcb, tcb.sndMax, TcpFlag.RST, 0, 0);
     }
     tcb.recvBuffer.clear();
     this.counters.inc('aborts');
@@ -874,7 +876,7 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     const unsent = unsentBytes(tcb);
     if (unsent === 0) return false;
     const usable = seqSub(seqAdd(tcb.sndUna, tcb.sndWnd), tcb.sndNxt);
-    const length = Math.min(unsent, tcb.sendMss, usable);
+    const length = Math.min(unsent, segmentPayloadLimit(tcb), usable);
     if (length <= 0) return false;
     const offset = seqSub(tcb.sndNxt, tcb.sndUna);
     this.builder.send(this, tcb, tcb.sndNxt, length === unsent ? TcpFlag.PSH : 0, offset, length);
@@ -907,7 +909,7 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     }
     if (flightSize(tcb) === 0) return;
     if (tcb.backoffCount >= this.opts.maxRetransmits) {
-      this.builder.send(this, tcb, tcb.sndNxt, TcpFlag.RST, 0, 0);
+      this.builder.send(this, tcb, tcb.sndMax, TcpFlag.RST, 0, 0);
       this.closeTcb(tcb, 'timeout', new TcpError('ETIMEDOUT', 'retransmissions went unanswered'));
       return;
     }
@@ -964,7 +966,7 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
           return;
         }
         if (tcb.keepAliveProbes >= this.opts.keepAliveProbes) {
-          this.builder.send(this, tcb, tcb.sndNxt, TcpFlag.RST, 0, 0);
+          this.builder.send(this, tcb, tcb.sndMax, TcpFlag.RST, 0, 0);
           this.closeTcb(tcb, 'timeout', new TcpError('ETIMEDOUT', 'keep-alive probes went unanswered'));
           return;
         }

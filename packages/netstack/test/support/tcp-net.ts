@@ -37,8 +37,10 @@ export async function tcpPair(options: TcpPairOptions = {}) {
   let faultA: FaultInjectionDriver | undefined;
   let faultB: FaultInjectionDriver | undefined;
   if (options.faults !== undefined) {
-    faultA = new FaultInjectionDriver(link.a, sched, { ...options.faults, rx: {} , tx: options.faults.tx ?? {} });
-    faultB = new FaultInjectionDriver(link.b, sched, { ...options.faults, rx: {}, tx: options.faults.tx ?? {} });
+    // Faults on what each host transmits only, so each direction meets them once.
+    const { rx: _rx, tx: _tx, linkFlap: _flap, name: _name, ...profile } = options.faults;
+    faultA = new FaultInjectionDriver(link.a, sched, { tx: profile });
+    faultB = new FaultInjectionDriver(link.b, sched, { tx: profile });
     driverA = faultA;
     driverB = faultB;
   }
