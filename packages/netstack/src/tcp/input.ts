@@ -98,7 +98,8 @@ function synSentArrives(ctx: TcpInputContext, tcb: Tcb, seg: Segment): void {
   const now = ctx.now();
   tcb.irs = seg.seq;
   tcb.rcvNxt = seqAdd(seg.seq, 1);
-  tcb.rcvAdvRight = tcb.rcvNxt;
+  // The window our SYN offered (unscaled).
+  tcb.rcvAdvRight = seqAdd(tcb.rcvNxt, Math.min(tcb.recvBuffer.window, 0xffff));
   negotiateOptions(tcb, seg, now);
   if (ackAcceptable) {
     tcb.sndUna = seg.ack;

@@ -85,7 +85,13 @@ export class SegmentBuilder implements TcpSegmentWriter {
     if (tcb.state !== 'SYN-SENT' || !syn) flags |= TcpFlag.ACK;
     this.flags = flags;
     this.ack = (flags & TcpFlag.ACK) !== 0 ? tcb.rcvNxt : 0;
-    this.window = syn ? Math.min(tcb.recvBuffer.window, 0xffff) : advertiseWindow(tcb);
+    if (syn) {
+      // RFC 7323 §2.2: the window of a SYN is never scaled.
+      this.window = Math.min(tcb.recvBuffer.window, 0xffff);
+      if (tcb.state !== 'SYN-SENT') tcb.rcvAdvRight = seqAdd(tcb.rcvNxt, this.window);
+    } else {
+      this.window = advertiseWindow(tcb);
+    }
     this.dataOffset = dataOffset;
     this.dataLength = dataLength;
     this.synOptions = syn;

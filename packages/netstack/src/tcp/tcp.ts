@@ -170,6 +170,8 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
   private readonly timeWait = new Set<Tcb>();
   private readonly segment = new Segment();
   private readonly isn: IsnGenerator;
+  /** Keyed hash of the 4-tuple for the timestamp offset (RFC 7323 §7.1: per 4-tuple, so RFC 6191 works across incarnations). */
+  private readonly tsOffsets: IsnGenerator;
   private readonly cookies: SynCookies;
   private readonly flushList: Tcb[] = [];
   private readonly flushHalf: BottomHalf;
@@ -228,6 +230,7 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     this.receiveBufferSize = this.opts.receiveBufferSize;
     this.delayedAckMs = this.opts.delayedAckMs;
     this.isn = new IsnGenerator(this.secret());
+    this.tsOffsets = new IsnGenerator(this.secret());
     this.cookies = new SynCookies(this.secret());
     const [lo, hi] = this.opts.ephemeralPorts;
     this.nextEphemeral = lo + Math.floor(this.scheduler.random() * (hi - lo + 1));
@@ -377,7 +380,7 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     let shift = 0;
     while (shift < TCP_MAX_WINDOW_SHIFT && this.opts.receiveBufferSize >>> shift > 0xffff) shift++;
     tcb.rcvWndShift = shift;
-    tcb.tsOffset = this.scheduler.randomUint32();
+    tcb.tsOffset = this.tsOffsets.isn(0, local, localPort, remote, remotePort);
     tcb.keepAliveIdleMs = this.opts.keepAliveIdleMs;
     return tcb;
   }

@@ -53,6 +53,12 @@ export async function tcpPair(options: TcpPairOptions = {}) {
   await devA.open();
   await devB.open();
   sched.runPending();
+  // Resolve ARP both ways first (a UDP datagram to a closed port and its ICMP answer), so tests
+  // that open many connections at once do not meet the ARP queue bound.
+  const udp = a.udp.bind(0, () => undefined);
+  udp.send(B_ADDR, 9, new Uint8Array(1));
+  sched.advance(20);
+  udp.close();
   const tcpA = attachTcp(a, options.tcpA);
   const tcpB = attachTcp(b, options.tcpB);
   return { sched, link, a, b, tcpA, tcpB, devA, devB, faultA, faultB };
