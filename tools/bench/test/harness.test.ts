@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatTable, runBenchmarks, throughputSampler, type Benchmark, type Sampler } from '../src/harness.js';
+import { formatTable, runBenchmarks, runBenchmarksAsync, throughputSampler, type Benchmark, type Sampler } from '../src/harness.js';
 import { summarize } from '../src/stats.js';
 
 describe('summarize', () => {
@@ -83,5 +83,232 @@ describe('throughputSampler', () => {
       return 1;
     };
     expect(throughputSampler(1_000_000, op, () => t)(10)).toBeCloseTo(2000);
+  });
+});
+
+/** An async sampler that resolves with the given values in turn after a real timer tick, tracking overlap. */
+function scriptedAsync(values: number[], log: string[], tag: string) {
+  let inFlight = 0;
+  const s = Object.assign(
+    async (budgetMs: number) => {
+      s.budgets.push(budgetMs);
+      inFlight++;
+      if (inFlight > 1) s.overlapped = true;
+      log.push(tag);
+      await new Promise((r) => setTimeout(r, 1));
+      inFlight--;
+      return values[s.calls++ % values.length]!;
+    },
+    { calls: 0, overlapped: false, budgets: [] as number[] },
+  );
+  return s;
+}
+
+describe('runBenchmarksAsync', () => {
+  it('awaits async samplers one at a time between setup and teardown, with the same procedure as the sync runner', async () => {
+    const log: string[] = [];
+    const own = scriptedAsync([1000, 10, 30, 20], log, 'own');
+    const ref = scriptedAsync([1, 5, 5, 5], log, 'ref');
+    const bench: Benchmark = {
+      name: 'io',
+      description: 'd',
+      sampleMs: 7,
+      setup: async () => {
+        await new Promise((r) => setTimeout(r, 1));
+        log.push('setup');
+      },
+      teardown: async () => {
+        log.push('teardown');
+      },
+      figures: () => [{ name: 'f', unit: 'MB/s', sample: own, reference: { name: 'r', sample: ref } }],
+    };
+    const [r, ...rest] = await runBenchmarksAsync([bench], { samples: 3, sampleMs: 1000 });
+    expect(rest).toHaveLength(0);
+    expect(r!.samples).toEqual([10, 30, 20]);
+    expect(r!.reference!.samples).toEqual([5, 5, 5]);
+    expect(r!.ratio).toBe(4);
+    expect(own.overlapped || ref.overlapped).toBe(false);
+    // The benchmark's own sample length wins over the run's.
+    expect(new Set([...own.budgets, ...ref.budgets])).toEqual(new Set([7]));
+    // Warm-up pair, then alternating order: own first on even samples, reference first on odd ones.
+    expect(log).toEqual(['setup', 'own', 'ref', 'own', 'ref', 'ref', 'own', 'own', 'ref', 'teardown']);
+  });
+
+  it('runs sync and async benchmarks in one run, in order, and caps samples at maxSamples', async () => {
+    const log: string[] = [];
+    const sync: Benchmark = { name: 'cpu', description: 'd', figures: () => [{ name: 'a', unit: 'x', sample: scripted([2]) }] };
+    const io: Benchmark = { name: 'io', description: 'd', maxSamples: 2, figures: () => [{ name: 'b', unit: 'x', sample: scriptedAsync([3], log, 'b') }] };
+    const results = await runBenchmarksAsync([sync, io], { samples: 5, sampleMs: 1 });
+    expect(results.map((r) => [r.benchmark, r.figure, r.samples.length, r.summary?.median])).toEqual([
+      ['cpu', 'a', 5, 2],
+      ['io', 'b', 2, 3],
+    ]);
+  });
+
+  it('turns a benchmark the machine cannot run into skipped rows without setting it up', async () => {
+    let setups = 0;
+    let samples = 0;
+    const bench: Benchmark = {
+      name: 'tap',
+      description: 'd',
+      skipReason: async () => 'needs root',
+      setup: () => {
+        setups++;
+      },
+      figures: () => [
+        {
+          name: 'RX frames/s',
+          unit: 'frames/s',
+          sample: async () => ++samples,
+          reference: { name: 'fs.read', sample: async () => 1 },
+          companions: [{ name: 'RX MB/s', unit: 'MB/s', read: (v) => v, readReference: (v) => v }],
+        },
+      ],
+    };
+    const results = await runBenchmarksAsync([bench], { samples: 1 });
+    expect(setups).toBe(0);
+    expect(samples).toBe(0);
+    expect(results.map((r) => [r.figure, r.skipped, r.samples.length])).toEqual([
+      ['RX frames/s', 'skipped: needs root', 0],
+      ['RX MB/s', 'skipped: needs root', 0],
+    ]);
+    expect(formatTable(results)).toContain('skipped: needs root');
+  });
+
+  it('tears down after a failing sample and rejects with the sampler error by default', async () => {
+    let teardowns = 0;
+    const bench: Benchmark = {
+      name: 'io',
+      description: 'd',
+      setup: () => {},
+      teardown: () => {
+        teardowns++;
+      },
+      figures: () => [{ name: 'f', unit: 'x', sample: async () => Promise.reject(new Error('PTY vanished')) }],
+    };
+    await expect(runBenchmarksAsync([bench], { samples: 1 })).rejects.toThrow('PTY vanished');
+    expect(teardowns).toBe(1);
+  });
+
+  it('records failures as rows and goes on when asked to, including a failed setup', async () => {
+    const torn: string[] = [];
+    const broken: Benchmark = {
+      name: 'broken',
+      description: 'd',
+      setup: async () => Promise.reject(new Error('socat missing')),
+      teardown: () => {
+        torn.push('broken');
+      },
+      figures: () => [{ name: 'never', unit: 'x', sample: async () => 1 }],
+    };
+    const flaky: Benchmark = {
+      name: 'flaky',
+      description: 'd',
+      teardown: () => {
+        torn.push('flaky');
+      },
+      figures: () => [
+        { name: 'nan', unit: 'x', sample: async () => Number.NaN },
+        { name: 'fine', unit: 'x', sample: async () => 4 },
+      ],
+    };
+    const notes: string[] = [];
+    const results = await runBenchmarksAsync([broken, flaky], { samples: 1, onFailure: 'record', onNote: (m) => notes.push(m) });
+    expect(results.map((r) => [r.figure, r.failed, r.summary?.median])).toEqual([
+      ['never', 'failed: setup: socat missing', undefined],
+      ['nan', 'failed: nan: sample NaN is not a finite number', undefined],
+      ['fine', undefined, 4],
+    ]);
+    expect(torn).toEqual(['broken', 'flaky']);
+    expect(formatTable(results)).toContain('failed: setup: socat missing');
+    expect(notes.some((n) => n.includes('flaky'))).toBe(true);
+  });
+
+  it('does not set up a benchmark once the time limit has passed', async () => {
+    let t = 0;
+    let setups = 0;
+    const first: Benchmark = {
+      name: 'first',
+      description: 'd',
+      figures: () => [
+        {
+          name: 'slow',
+          unit: 'x',
+          sample: async () => {
+            t += 1000;
+            return 1;
+          },
+        },
+      ],
+    };
+    const second: Benchmark = {
+      name: 'second',
+      description: 'd',
+      setup: () => {
+        setups++;
+      },
+      figures: () => [{ name: 'late', unit: 'x', sample: async () => 1 }],
+    };
+    const results = await runBenchmarksAsync([first, second], { samples: 2, maxSeconds: 2, now: () => t });
+    expect(results[0]!.samples).toHaveLength(2);
+    expect(results[1]!.skipped).toMatch(/time limit/);
+    expect(setups).toBe(0);
+  });
+});
+
+describe('companions and targets', () => {
+  it('reads companions from the same samples as their figure and checks targets on the median', () => {
+    let n = 0;
+    const own: Sampler = () => (n += 100); // 100 (warm-up), 200, 300, 400
+    const bench: Benchmark = {
+      name: 'link',
+      description: 'd',
+      figures: () => [
+        {
+          name: 'frames/s',
+          unit: 'frames/s',
+          sample: own,
+          reference: { name: 'raw', sample: () => 1000 },
+          companions: [
+            { name: 'MB/s', unit: 'MB/s', read: (fps) => fps / 100, readReference: (fps) => fps / 100 },
+            { name: 'share', unit: '%', read: (fps) => fps / 4, target: { atLeast: 90 } },
+            { name: 'lost', unit: 'frames', read: () => 0, target: { atMost: 0 } },
+          ],
+        },
+      ],
+    };
+    const results = runBenchmarks([bench], { samples: 3, sampleMs: 1 });
+    expect(results.map((r) => r.figure)).toEqual(['frames/s', 'MB/s', 'share', 'lost']);
+    const [fps, mbps, share, lost] = results;
+    expect(fps!.samples).toEqual([200, 300, 400]);
+    expect(mbps!.samples).toEqual([2, 3, 4]);
+    expect(mbps!.reference!.samples).toEqual([10, 10, 10]);
+    expect(mbps!.ratio).toBeCloseTo(0.3);
+    expect(share!.reference).toBeUndefined();
+    expect(share!.summary!.median).toBe(75);
+    expect(share!.meetsTarget).toBe(false);
+    expect(lost!.meetsTarget).toBe(true);
+    const table = formatTable(results);
+    expect(table).toContain('>= 90 MISSED');
+    expect(table).toContain('<= 0 ok');
+  });
+
+  it('keeps a figure selected by the name of one of its companions', () => {
+    const bench: Benchmark = {
+      name: 'b',
+      description: 'd',
+      figures: () => [
+        { name: 'one', unit: 'x', sample: () => 1, companions: [{ name: 'goodput share', unit: '%', read: () => 1 }] },
+        { name: 'two', unit: 'x', sample: () => 1 },
+      ],
+    };
+    expect(runBenchmarks([bench], { samples: 1, filter: 'goodput' }).map((r) => r.figure)).toEqual(['one', 'goodput share']);
+  });
+});
+
+describe('runBenchmarks (sync) with async parts', () => {
+  it('refuses an async sampler with a TypeError that names the async runner', () => {
+    const bench: Benchmark = { name: 'b', description: 'd', figures: () => [{ name: 'f', unit: 'x', sample: async () => 1 }] };
+    expect(() => runBenchmarks([bench], { samples: 1 })).toThrow(/runBenchmarksAsync/);
   });
 });

@@ -239,10 +239,13 @@ function synchronizedArrives(ctx: TcpInputContext, tcb: Tcb, seg: Segment): void
     ctx.cancelRetransmit(tcb);
     ctx.touchKeepAlive(tcb);
     if (tcb.passive) {
-      if (!ctx.passiveEstablished(tcb)) {
+      const queued = ctx.passiveEstablished(tcb);
+      if (tcb.released) return; // the application's onConnection closed it at once
+      if (!queued) {
         // Accept queue full: forget this ACK; the peer's next segment completes the handshake.
         tcb.state = 'SYN-RECEIVED';
         tcb.sndUna = tcb.iss;
+        ctx.restartRetransmit(tcb);
         return;
       }
     } else {

@@ -319,8 +319,10 @@ function sendData(ctx: TcpOutputContext, tcb: Tcb): number {
     const retransmission = seqLt(tcb.sndNxt, tcb.sndMax);
     if (length > 0 && !retransmission) {
       if (length < unsent && length < mss) {
-        // Window-limited runt: send only if it is at least half the largest window seen (sender SWS).
-        if (length < tcb.maxSndWnd >>> 1) length = 0;
+        // Window-limited runt: send only if it is at least half the largest window seen (sender
+        // SWS), or when the persist timer forces it.
+        if (length < tcb.maxSndWnd >>> 1 && !tcb.forceSend) length = 0;
+        tcb.forceSend = false;
       } else if (length < mss && !tcb.noDelay && flightSize(tcb) > 0 && !finDue) {
         length = 0; // Nagle: a small segment waits while data is unacknowledged.
       }
@@ -348,7 +350,9 @@ function sendData(ctx: TcpOutputContext, tcb: Tcb): number {
     sent++;
     if (fin) break;
   }
-  if (unsentBytes(tcb) > 0 && tcb.sndWnd === 0 && flightSize(tcb) === 0) ctx.armPersist(tcb);
+  // Data waits, nothing is in flight to bring an ACK: the window (zero, or too small to use) must be
+  // probed or forced open by the persist timer (RFC 9293 §3.8.6.1, §3.8.6.2.1).
+  if (unsentBytes(tcb) > 0 && flightSize(tcb) === 0) ctx.armPersist(tcb);
   return sent;
 }
 

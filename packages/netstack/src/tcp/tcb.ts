@@ -179,6 +179,8 @@ export class Tcb {
   lastAckWindow = 0;
   /** Zero-window probes sent in a row without the window opening. */
   probeCount = 0;
+  /** Send one window-limited runt despite sender SWS avoidance (set by the persist timer). */
+  forceSend = false;
   /** Keep-alive probes sent in a row without an answer. */
   keepAliveProbes = 0;
   /** When the last segment arrived (ms). */

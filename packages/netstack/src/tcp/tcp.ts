@@ -935,7 +935,11 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
   onPersistTimer(tcb: Tcb): void {
     if (unsentBytes(tcb) === 0 && !(tcb.finQueued && !tcb.finSent)) return;
     if (tcb.sndWnd > 0) {
+      // A usable window too small for sender SWS avoidance: send what fits anyway.
+      tcb.forceSend = true;
       this.output(tcb);
+      tcb.forceSend = false;
+      if (unsentBytes(tcb) > 0 && flightSize(tcb) === 0) armPersist(this, tcb);
       return;
     }
     // Zero-window probe: an old byte's sequence number draws an ACK with the current window.
