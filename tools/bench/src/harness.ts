@@ -428,6 +428,7 @@ export function blackholeValue(): number {
 function fmt(n: number | undefined): string {
   if (n === undefined) return '-';
   if (Math.abs(n) >= 100) return Math.round(n).toLocaleString('en-US');
+  if (Number.isInteger(n)) return String(n);
   return n.toPrecision(3);
 }
 
