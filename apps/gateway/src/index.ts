@@ -1,5 +1,20 @@
 /**
  * @packageDocumentation
- * The gateway firmware: composes the scheduler, drivers, stack, sockets and HTTP server.
+ * The gateway firmware: composes the interrupt scheduler, the NIC drivers (or the in-process device
+ * simulator), the TCP/IP stack, the socket library and the HTTP server with the admin UI and JSON
+ * API. {@link startGateway} is the composition; {@link main} is the `postern-gateway` program.
  */
-export {};
+export * from './addresses.js';
+export * from './nic-spec.js';
+export * from './config.js';
+export * from './cli.js';
+export * from './load-config.js';
+export * from './errors.js';
+export * from './auth.js';
+export * from './traffic.js';
+export * from './status.js';
+export * from './stack-config.js';
+export * from './admin-api.js';
+export * from './web.js';
+export * from './gateway.js';
+export { main } from './run.js';

@@ -1,5 +1,65 @@
 /**
  * @packageDocumentation
  * The HTTP/1.x server: strict parsing, routing, static files, a worker pool, limits.
+ *
+ * Start with {@link createServer} (or {@link HttpServer}), route with {@link Router}, serve files with
+ * {@link serveStatic}. The server runs on any `net`-compatible transport ({@link HttpTransportServer}).
  */
-export {};
+export * from './parser/index.js';
+export * from './serializer/index.js';
+export { HttpServer, createServer } from './server/server.js';
+export { HttpRequest } from './server/request.js';
+export { HttpResponse, type ResponseContext } from './server/response.js';
+export { RequestBody, BodyError } from './server/body.js';
+export { schedulerClock, type HttpClock, type HttpTimer } from './server/clock.js';
+export type { HttpTransportServer, HttpTransportSocket } from './server/transport.js';
+export {
+  DEFAULT_KNOWN_METHODS,
+  type HttpHandler,
+  type HttpServerOptions,
+  type HttpServerStats,
+  type HttpServerStatsView,
+  type PoolOptions,
+} from './server/options.js';
+export { WorkerPool, type PoolStats } from './server/pool.js';
+export { TokenBucketLimiter, type RateLimitOptions, type RateLimitStats } from './server/rate-limit.js';
+export { Router, RoutePatternError, sendStatus } from './router.js';
+export { serveStatic, resolveStaticPath, CONTENT_TYPES, type StaticOptions, type StaticPathResult } from './static.js';
+export { basicAuth, parseBasicAuth, type BasicAuthOptions, type BasicCredentials } from './auth.js';
+export { evaluateRange, isNotModified, etagListMatches, type RangeResult } from './conditional.js';
+
+// --- request parser (src/parser/) -------------------------------------------------------------------
+export {
+  RequestParser,
+  HttpParseError,
+  PARSE_ERROR_STATUS,
+  HeaderList,
+  DEFAULT_PARSER_LIMITS,
+} from './parser/index.js';
+export type {
+  BodyFraming,
+  HttpParseErrorCode,
+  ParserLimits,
+  RequestHead,
+  RequestParserHandler,
+  TargetForm,
+} from './parser/index.js';
+
+// --- response serializer (src/serializer/) ----------------------------------------------------------
+export {
+  HttpSerializeError,
+  REASON_PHRASES,
+  reasonPhrase,
+  responseHasNoBody,
+  mayHaveContentLength,
+  formatHttpDate,
+  HttpDateCache,
+  isToken,
+  isValidFieldValue,
+  assertFieldName,
+  assertFieldValue,
+  serializeResponseHead,
+  encodeChunk,
+  encodeLastChunk,
+} from './serializer/index.js';
+export type { HttpSerializeErrorCode, ResponseHead, ResponseFields } from './serializer/index.js';

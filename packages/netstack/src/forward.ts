@@ -4,6 +4,13 @@
  * 1. route lookup: none, `noRoute` and ICMP net unreachable;
  * 2. a destination that is the directed broadcast of the outgoing interface: `directedBroadcast`
  *    (RFC 2644: not forwarded by default);
+ *    firewall mode, a fragment: it goes to the forward reassembler (`forwardReassemblyDropped`
+ *    when refused) and the rest of these steps runs once, on the whole datagram
+ *    (`forwardDefragmented`), as Linux's connection tracking defragments: the filter then sees the
+ *    transport header of every fragment's datagram (a later fragment alone has none, and would
+ *    miss every rule with ports or ICMP types and every connection). It leaves as fragments no
+ *    larger than the largest that came in (Linux's `frag_max_size`); Don't Fragment with that size
+ *    over the outgoing MTU gets fragmentation needed;
  * 3. the `forward` filter chain (`forwardFiltered`; a reject is answered);
  * 4. TTL 0 or 1: `ttlExceeded` and ICMP time exceeded;
  * 5. the TTL is decremented in place with the incremental checksum update (RFC 1624);
@@ -22,14 +29,16 @@ import {
   ICMP_UNREACH_FRAG_NEEDED,
   ICMP_UNREACH_NET,
   FCS_LENGTH,
+  IPV4_MIN_HEADER_LENGTH,
   type Ipv4Packet,
   parseIpv4Packet,
 } from '@postern/wire';
-import { fillPacketMeta } from './filter-meta.js';
+import { fillPacketMeta, fillPacketMetaFrom } from './filter-meta.js';
 import { allocateFrame, frameLength } from './frame.js';
 import type { NetInterface } from './interface.js';
 import { RESOLVE_WITH_ARP } from './link-output.js';
-import { sendRejectRaw } from './reject.js';
+import { quoteDatagram } from './ipv4-input.js';
+import { sendReject, sendRejectRaw } from './reject.js';
 import type { Stack } from './stack.js';
 
 const IGNORE_CHECKSUM = { checksum: 'ignore' } as const;
@@ -52,6 +61,7 @@ export function forwardIpv4(stack: Stack, inIface: NetInterface, frame: Uint8Arr
   }
   if (out.isBroadcast(dst)) return c.inc('directedBroadcast');
   const filter = stack.filter;
+  if (filter.enabled && packet.isFragment) return forwardFragment(stack, inIface, out, route.gateway ?? dst, packet);
   if (filter.enabled) {
     const verdict = filter.evaluate('forward', fillPacketMeta(stack.meta, ip, inIface.index, out.index), stack.now);
     if (verdict.action !== 'accept') {
@@ -96,4 +106,46 @@ export function forwardIpv4(stack: Stack, inIface: NetInterface, frame: Uint8Arr
     outFrame.set(ip, ETHERNET_HEADER_LENGTH);
   }
   stack.link.sendIpv4Frame(out, outFrame, nextHop, RESOLVE_WITH_ARP, true);
+}
+
+/**
+ * Firewall mode, one fragment of a datagram being forwarded: reassembles it, then runs the forward
+ * chain, the TTL check and the MTU check on the whole datagram and sends it again as fragments of
+ * at most the largest received fragment's size (see the module comment, step 2).
+ */
+function forwardFragment(stack: Stack, inIface: NetInterface, out: NetInterface, nextHop: number, packet: Ipv4Packet): void {
+  const c = stack.ipCounters;
+  const result = stack.forwardReassembler.add(stack.now, parseIpv4Packet(packet, IGNORE_CHECKSUM), packet.payload);
+  if (result.status === 'pending') {
+    stack.requestWake();
+    return;
+  }
+  if (result.status === 'dropped') return c.inc('forwardReassemblyDropped');
+  c.inc('forwardDefragmented');
+  const { header, payload, largestFragment } = result;
+  const headerLength = IPV4_MIN_HEADER_LENGTH + header.options.byteLength;
+  const filter = stack.filter;
+  const meta = fillPacketMetaFrom(stack.meta, inIface.index, out.index, header.source, header.destination, header.protocol, headerLength + payload.byteLength, payload);
+  const verdict = filter.evaluate('forward', meta, stack.now);
+  if (verdict.action !== 'accept') {
+    c.inc('forwardFiltered');
+    if (verdict.action === 'reject') sendReject(stack, verdict.rejectWith, header, payload, inIface);
+    return;
+  }
+  if (header.ttl <= 1) {
+    c.inc('ttlExceeded');
+    stack.icmp.sendError(ICMP_TIME_EXCEEDED, ICMP_TIME_EXCEEDED_TTL, quoteDatagram(header, payload), inIface);
+    return;
+  }
+  if (largestFragment > out.mtu) {
+    if (header.dontFragment) {
+      c.inc('fragNeeded');
+      stack.icmp.sendError(ICMP_DEST_UNREACHABLE, ICMP_UNREACH_FRAG_NEEDED, quoteDatagram(header, payload), inIface, false, out.mtu);
+      return;
+    }
+    c.inc('forwardFragmented');
+  }
+  c.inc('forwarded');
+  // Fragments that carried DF (legal, if odd) leave without it: they were fragments already.
+  stack.output.sendFragments(out, { ...header, ttl: header.ttl - 1, dontFragment: false }, payload, nextHop, RESOLVE_WITH_ARP, true, largestFragment);
 }

@@ -206,11 +206,11 @@ export class Ipv4Output {
   }
 
   /**
-   * Fragments `repr` + `payload` to `iface`'s MTU and sends every fragment in its own frame.
-   * The caller made sure Don't Fragment is clear.
+   * Fragments `repr` + `payload` to `mtu` (default and at most: `iface`'s MTU) and sends every
+   * fragment in its own frame. The caller made sure Don't Fragment is clear.
    */
-  sendFragments(iface: NetInterface, repr: Ipv4Repr, payload: Uint8Array, nextHop: Ipv4Address, linkDestination: MacAddress, forwarded: boolean): void {
-    const fragments = fragmentIpv4(repr, payload, iface.mtu, allocateFragment);
+  sendFragments(iface: NetInterface, repr: Ipv4Repr, payload: Uint8Array, nextHop: Ipv4Address, linkDestination: MacAddress, forwarded: boolean, mtu = iface.mtu): void {
+    const fragments = fragmentIpv4(repr, payload, Math.min(mtu, iface.mtu), allocateFragment);
     this.stack.ipCounters.inc('fragmentsCreated', fragments.length);
     for (const f of fragments) {
       const frame = new Uint8Array(f.buffer, f.byteOffset - ETHERNET_HEADER_LENGTH, frameLength(f.byteLength));

@@ -50,6 +50,8 @@ export interface ReassemblyOptions {
   maxBytes?: number;
   /** Most fragments one datagram may have. Default 64. */
   maxFragmentsPerDatagram?: number;
+  /** The group name of its counters (`stats`). Default `reassembly`; a stack's second reassembler needs another. */
+  counterGroup?: string;
 }
 
 /** Default for {@link ReassemblyOptions.maxBytes}: 256 KiB. */
@@ -77,9 +79,15 @@ export type ReassemblyCounterName =
 /** Why {@link Reassembler.add} dropped a fragment (and, except for `duplicate` and `empty`, its datagram). */
 export type ReassemblyDropReason = Exclude<ReassemblyCounterName, 'fragments' | 'reassembled' | 'memoryEvicted' | 'timeout'>;
 
-/** The outcome of {@link Reassembler.add}. `pending` and `dropped` results are shared constants. */
+/**
+ * The outcome of {@link Reassembler.add}. `pending` and `dropped` results are shared constants.
+ * `complete` carries `largestFragment`: the total length (header included) of the largest fragment
+ * received, or of the packet itself when it was no fragment. A router that reassembled for its
+ * filter fragments again to at most this size (as Linux's `frag_max_size`), so it changes neither
+ * the fragment sizes nor the path MTU behaviour the sender sees.
+ */
 export type ReassemblyResult =
-  | { readonly status: 'complete'; readonly header: Ipv4Repr; readonly payload: Uint8Array }
+  | { readonly status: 'complete'; readonly header: Ipv4Repr; readonly payload: Uint8Array; readonly largestFragment: number }
   | { readonly status: 'pending' }
   | { readonly status: 'dropped'; readonly reason: ReassemblyDropReason };
 
@@ -105,6 +113,8 @@ interface Pending {
   /** Payload length once the last fragment arrived, else -1. */
   total: number;
   held: number;
+  /** Total length (header included) of the largest fragment accepted. */
+  largest: number;
 }
 
 const PENDING: ReassemblyResult = Object.freeze({ status: 'pending' });
@@ -132,15 +142,16 @@ export class Reassembler {
   /** Named limit: fragments per datagram. */
   readonly maxFragmentsPerDatagram: number;
   /** One counter per outcome; see the module comment. */
-  readonly stats = new Counters<ReassemblyCounterName>('reassembly', [
-    'fragments', 'reassembled', 'duplicate', 'overlap', 'tinyFirst', 'tinyOffset', 'oversize', 'badLast', 'misaligned', 'empty',
-    'tooManyFragments', 'memoryEvicted', 'memoryLimit', 'timeout',
-  ]);
+  readonly stats: Counters<ReassemblyCounterName>;
   private readonly pending = new Map<string, Pending>();
   private bytes = 0;
   private readonly drops: Record<ReassemblyDropReason, ReassemblyResult>;
 
   constructor(options: ReassemblyOptions = {}) {
+    this.stats = new Counters<ReassemblyCounterName>(options.counterGroup ?? 'reassembly', [
+      'fragments', 'reassembled', 'duplicate', 'overlap', 'tinyFirst', 'tinyOffset', 'oversize', 'badLast', 'misaligned', 'empty',
+      'tooManyFragments', 'memoryEvicted', 'memoryLimit', 'timeout',
+    ]);
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.maxBytes = options.maxBytes ?? DEFAULT_REASSEMBLY_MAX_BYTES;
     this.maxFragmentsPerDatagram = options.maxFragmentsPerDatagram ?? 64;
@@ -169,7 +180,7 @@ export class Reassembler {
     const length = payload.byteLength;
     const end = offset + length;
     const more = header.moreFragments;
-    if (offset === 0 && !more) return { status: 'complete', header, payload };
+    if (offset === 0 && !more) return { status: 'complete', header, payload, largestFragment: IPV4_MIN_HEADER_LENGTH + header.options.byteLength + length };
     this.stats.inc('fragments');
     const key = `${header.source}>${header.destination}/${header.protocol}#${header.identification}`;
     let p = this.pending.get(key);
@@ -188,7 +199,7 @@ export class Reassembler {
 
     // A new datagram joins the table (and is charged) only once its first fragment passed every check.
     const fresh = p === undefined;
-    p ??= { key, deadline: now + this.timeoutMs, pieces: [], first: undefined, total: -1, held: 0 };
+    p ??= { key, deadline: now + this.timeoutMs, pieces: [], first: undefined, total: -1, held: 0, largest: 0 };
     const pieces = p.pieces;
     if (!more) {
       if ((p.total >= 0 && p.total !== end) || (pieces.length > 0 && pieces[pieces.length - 1]!.end > end)) return this.drop('badLast', p);
@@ -226,6 +237,7 @@ export class Reassembler {
 
     pieces.splice(i, 0, { offset, end, data: payload.slice() });
     p.held += length;
+    p.largest = Math.max(p.largest, IPV4_MIN_HEADER_LENGTH + header.options.byteLength + length);
     this.bytes += length;
     if (offset === 0) p.first = copyHeader(header);
     if (p.first === undefined || p.total < 0 || p.held !== p.total) return PENDING;
@@ -236,7 +248,7 @@ export class Reassembler {
     for (const piece of pieces) out.set(piece.data, piece.offset);
     this.discard(p);
     this.stats.inc('reassembled');
-    return { status: 'complete', header: { ...first, moreFragments: false, fragmentOffset: 0, payloadLength: p.total }, payload: out };
+    return { status: 'complete', header: { ...first, moreFragments: false, fragmentOffset: 0, payloadLength: p.total }, payload: out, largestFragment: p.largest };
   }
 
   /** When {@link poll} next has work: the earliest datagram deadline, or `undefined` when idle. */

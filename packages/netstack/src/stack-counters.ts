@@ -48,6 +48,10 @@ export type Ipv4CounterName =
   | 'forwardFragmented'
   /** Drop: the forward chain dropped or rejected it. */
   | 'forwardFiltered'
+  /** Firewall mode: forwarded fragments reassembled into one datagram for the forward chain (then fragmented again as they came). */
+  | 'forwardDefragmented'
+  /** Drop: firewall mode, a forwarded fragment the forward reassembler refused (its own counters say why). */
+  | 'forwardReassemblyDropped'
   /** Datagrams sent by this host (before fragmentation). */
   | 'sent'
   /** Local datagrams that had to be fragmented. */
@@ -80,6 +84,7 @@ export const IPV4_COUNTER_NAMES: readonly Ipv4CounterName[] = [
   'received', 'truncated', 'badVersion', 'badHeaderLength', 'badChecksum', 'badOptions', 'badSource', 'notForUs',
   'multicastNotJoined', 'linkBroadcastNotForUs', 'delivered', 'unknownProtocol', 'reassemblyDropped', 'inputFiltered',
   'forwarded', 'ttlExceeded', 'noRoute', 'directedBroadcast', 'fragNeeded', 'forwardFragmented', 'forwardFiltered',
+  'forwardDefragmented', 'forwardReassemblyDropped',
   'sent', 'sentFragmented', 'fragmentsCreated', 'sendNoRoute', 'outputFiltered', 'sendTooLong', 'loopback',
   'txDeviceRefused', 'arpUnresolved', 'arpQueueDropped', 'handlerErrors', 'rejectResets', 'rejectResetFailed',
 ];

@@ -11,7 +11,8 @@
  * deferred work, so per-packet paths never scan the tables.
  *
  * Modes: `forwarding` (router mode) forwards packets not addressed to this host by the routing
- * table; `filter.enabled` (firewall mode) runs the `input`, `forward` and `output` chains.
+ * table; `filter.enabled` (firewall mode) runs the `input`, `forward` and `output` chains, and
+ * reassembles fragments being forwarded before the `forward` chain (`forwardReassembler`).
  */
 import type { SchedulerApi, Timer } from '@postern/irq';
 import type { NetDevice, NetDeviceStats } from '@postern/nic';
@@ -125,7 +126,7 @@ export interface StackSnapshot {
   };
   /** Bound UDP ports. */
   readonly udpBindings: ReadonlyArray<{ port: number; address: Ipv4Address | undefined }>;
-  /** Every counter of the stack (IPv4, ARP I/O, ICMP, UDP, routing, reassembly, filter, conntrack, ICMP rate limit). */
+  /** Every counter of the stack (IPv4, ARP I/O, ICMP, UDP, routing, reassembly, forward reassembly, filter, conntrack, ICMP rate limit). */
   readonly counters: readonly CounterEntry[];
 }
 
@@ -139,6 +140,13 @@ export class Stack {
   readonly filter: PacketFilter;
   /** The fragment reassembler for datagrams addressed to this host. */
   readonly reassembler: Reassembler;
+  /**
+   * Firewall mode: the reassembler for fragments being forwarded (counter group
+   * `forwardReassembly`), so the forward chain and connection tracking see whole datagrams, as
+   * Linux's conntrack does. Same limits as {@link Stack.reassembler}; an expired datagram is
+   * dropped without an ICMP error (only the destination host sends one, RFC 792).
+   */
+  readonly forwardReassembler: Reassembler;
   /** The ICMP module: echo client, errors. */
   readonly icmp: IcmpService;
   /** The UDP module: bind, send. */
@@ -176,6 +184,7 @@ export class Stack {
     this.filter = new PacketFilter({ ...options.filter, conntrack: options.filter?.conntrack ?? { hashSeed: scheduler.randomUint32() } });
     this.filter.enabled = options.firewall ?? false;
     this.reassembler = new Reassembler(options.reassembly);
+    this.forwardReassembler = new Reassembler({ ...options.reassembly, counterGroup: 'forwardReassembly' });
     this.link = new LinkOutput(this);
     this.output = new Ipv4Output(this);
     this.input = new Ipv4Input(this);
@@ -328,6 +337,7 @@ export class Stack {
     };
     for (const i of this.ifaces) take(i.arp.pollAt());
     take(this.reassembler.pollAt());
+    take(this.forwardReassembler.pollAt());
     take(this.icmp.pollAt());
     if (this.filter.conntrack.size > 0) take(Math.max(this.nextSweep, this.now));
     return at;
@@ -353,6 +363,7 @@ export class Stack {
     for (const expired of this.reassembler.poll(now)) {
       this.icmp.sendError(ICMP_TIME_EXCEEDED, ICMP_TIME_EXCEEDED_REASSEMBLY, quoteDatagram(expired.header, expired.firstPayload), this.local.get(expired.header.destination));
     }
+    this.forwardReassembler.poll(now);
     this.icmp.poll(now);
     if (this.filter.conntrack.size > 0 && now >= this.nextSweep) {
       this.filter.conntrack.expire(now);
@@ -364,7 +375,7 @@ export class Stack {
   /** Every counter of the stack and its parts, for the admin UI. */
   counters(): CounterEntry[] {
     return listCounters(
-      this.ipCounters, this.arpCounters, this.icmpCounters, this.udpCounters, this.routes.stats, this.reassembler.stats,
+      this.ipCounters, this.arpCounters, this.icmpCounters, this.udpCounters, this.routes.stats, this.reassembler.stats, this.forwardReassembler.stats,
       this.filter.stats, this.filter.conntrack.stats, this.icmp.limiter.stats,
     );
   }

@@ -1,8 +1,22 @@
-/** Every benchmark `npm run bench` knows, in the order it runs them. Add new ones here. */
+/**
+ * Every benchmark `npm run bench` knows, in the order it runs them: first the in-memory ones (CPU
+ * bound, synchronous samplers), then the ones with real I/O (a PTY, a TAP device; asynchronous
+ * samplers with their own setup and teardown). Add new ones here.
+ */
 import { checksumBenchmark } from './checksum.bench.js';
 import { forwardBenchmark } from './forward.bench.js';
 import type { Benchmark } from './harness.js';
-import { serialCodecBenchmark } from './serial.bench.js';
+import { memoryLinkBenchmark } from './memory-link.bench.js';
+import { serialCodecBenchmark, serialGoodputBenchmark, serialLinkBenchmark } from './serial.bench.js';
+import { tapBenchmark } from './tap.bench.js';
 
 /** All registered benchmarks. */
-export const benchmarks: readonly Benchmark[] = [checksumBenchmark, serialCodecBenchmark, forwardBenchmark];
+export const benchmarks: readonly Benchmark[] = [
+  checksumBenchmark,
+  serialCodecBenchmark,
+  memoryLinkBenchmark,
+  forwardBenchmark,
+  serialLinkBenchmark,
+  serialGoodputBenchmark,
+  tapBenchmark,
+];

@@ -1,7 +1,8 @@
 /**
  * @packageDocumentation
  * Benchmarks: every figure beside a reference measured in the same run. The harness
- * ({@link runBenchmarks}, {@link formatTable}, {@link throughputSampler}) and its statistics
+ * ({@link runBenchmarksAsync} for synchronous and asynchronous benchmarks, {@link runBenchmarks} for
+ * synchronous ones, {@link formatTable}, {@link throughputSampler}) and its statistics
  * ({@link summarize}) are exported for other tools; `npm run bench` runs {@link benchmarks}.
  */
 export * from './stats.js';

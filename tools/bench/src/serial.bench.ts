@@ -2,17 +2,18 @@
  * The serial path (docs/device-protocol.md): the frame codec alone, the driver and board through a
  * real pseudo-terminal with the real `serialport` package, and goodput against a paced line.
  *
- * Two parts, because the harness's samplers are synchronous and a PTY is not:
- * - {@link serialCodecBenchmark} (registered in `benchmarks.ts`): encode + decode of one wire frame
- *   (64 B and 1500 B, FCS included) through `encodeSerialFrame` and `SerialFrameDecoder`, in MB/s and
- *   frames/s, beside serialport's own SLIP codec (`SlipEncoder` + `SlipDecoder`) on the same frames.
- *   SLIP checks nothing; our decoder also verifies the Ethernet FCS and a header CRC.
- * - {@link serialBenchmarks} (async; run it with the command in tools/bench/README.md): through a socat
- *   PTY pair, host -> board and board -> host, unpaced, beside raw bytes through the same kind of PTY
- *   with serialport on both ends; and goodput when the board paces itself to a line rate (1 MB/s, USB
- *   full speed CDC-ACM), as a share of that rate.
+ * - {@link serialCodecBenchmark}: encode + decode of one wire frame (64 B and 1500 B, FCS included)
+ *   through `encodeSerialFrame` and `SerialFrameDecoder`, in MB/s and frames/s, beside serialport's
+ *   own SLIP codec (`SlipEncoder` + `SlipDecoder`) on the same frames. SLIP checks nothing; our
+ *   decoder also verifies the Ethernet FCS and a header CRC.
+ * - {@link serialLinkBenchmark} (async): through a socat PTY pair, host -> board and board -> host,
+ *   unpaced, beside raw bytes through the same kind of PTY with serialport on both ends.
+ * - {@link serialGoodputBenchmark} (async): goodput when the board paces itself to a line rate
+ *   (1 MB/s, USB full speed CDC-ACM), as a share of that rate, beside raw bytes paced alike.
+ *
+ * The PTYs are local (socat); nothing leaves the machine. Needs socat, else the link rows say skipped.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,38 +87,30 @@ export const serialCodecBenchmark: Benchmark = {
       const frame = benchFrame(size);
       const ours = codecRoundTrip(frame);
       const slip = slipRoundTrip(frame);
-      figures.push(
-        { name: `codec ${size} B MB/s`, unit: 'MB/s', sample: throughputSampler(size, ours), reference: { name: `SLIP ${size} B`, sample: throughputSampler(size, slip) } },
-        // 1e6 "bytes" per call: the MB/s sampler then reports calls per second.
-        { name: `codec ${size} B frames/s`, unit: 'frames/s', sample: (ms) => throughputSampler(1e6, ours)(ms), reference: { name: `SLIP ${size} B`, sample: (ms) => throughputSampler(1e6, slip)(ms) } },
-      );
+      const framesPerSecond = (mbps: number) => (mbps * 1e6) / size;
+      figures.push({
+        name: `codec ${size} B MB/s`,
+        unit: 'MB/s',
+        sample: throughputSampler(size, ours),
+        reference: { name: `SLIP ${size} B`, sample: throughputSampler(size, slip) },
+        companions: [{ name: `codec ${size} B frames/s`, unit: 'frames/s', read: framesPerSecond, readReference: framesPerSecond }],
+      });
     }
     return figures;
   },
 };
 
-/** One figure of {@link serialBenchmarks}. */
-export interface SerialLinkFigure {
-  /** What was measured. */
-  readonly name: string;
-  /** Ethernet frames per second delivered. */
-  readonly framesPerSecond: number;
-  /** Ethernet bytes (FCS included) per second delivered, in MB/s (10^6). */
-  readonly megabytesPerSecond: number;
-  /** For paced runs: delivered Ethernet bytes / (line rate x time). */
-  readonly shareOfLineRate?: number;
-  /** The reference measured in the same run, if any: raw bytes through the same kind of PTY. */
-  readonly referenceMegabytesPerSecond?: number;
-  /** Frames lost (sent and never delivered), which must be 0. */
-  readonly lost: number;
-}
+/** Time a load runs before a sample's window opens, so that start-up (an empty pipe, a full token bucket) is not measured. */
+const LEAD_IN_MS = 60;
+/** Longest wait for the frames or bytes in flight to arrive after a sample. */
+const DRAIN_LIMIT_MS = 3000;
+/** The modelled line rate of the paced figures: USB full speed CDC-ACM, bytes per second. */
+export const SERIAL_BENCH_LINE_RATE = 1_000_000;
+/** Goodput target for full-size frames on the paced line, as a share of the line rate in percent. */
+export const SERIAL_GOODPUT_TARGET_PCT = 90;
 
-/** Options of {@link serialBenchmarks}. */
-export interface SerialBenchOptions {
-  /** Duration of each measurement in ms. Default 2000. */
-  durationMs?: number;
-  /** Modelled line rate for the paced figures, bytes per second. Default 1,000,000 (USB full speed). */
-  lineRate?: number;
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }
 
 interface Pty {
@@ -126,29 +119,35 @@ interface Pty {
   close(): Promise<void>;
 }
 
+/** A socat PTY pair (two linked pseudo-terminals); nothing leaves the machine. */
 async function openPty(): Promise<Pty> {
   const dir = mkdtempSync(join(tmpdir(), 'postern-bench-pty-'));
   const host = join(dir, 'host');
   const board = join(dir, 'board');
   const child = spawn('socat', [`pty,raw,echo=0,link=${host}`, `pty,raw,echo=0,link=${board}`], { stdio: 'ignore' });
-  for (let i = 0; i < 300 && !(existsSync(host) && existsSync(board)); i++) await sleep(10);
-  if (!(existsSync(host) && existsSync(board))) throw new Error('socat did not create a PTY pair (install it: tools/scripts/install-peers.sh)');
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
+  for (let i = 0; i < 300 && !exited && !(existsSync(host) && existsSync(board)); i++) await Promise.race([sleep(10), spawnError]);
+  if (!(existsSync(host) && existsSync(board))) {
+    child.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error('socat did not create a PTY pair (install it: tools/scripts/install-peers.sh)');
+  }
   return {
     host,
     board,
     close: () =>
       new Promise((resolve) => {
-        child.once('exit', () => {
+        const done = () => {
           rmSync(dir, { recursive: true, force: true });
           resolve();
-        });
+        };
+        if (exited) return done();
+        child.once('exit', done);
         child.kill('SIGTERM');
       }),
   };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 async function openPort(path: string): Promise<SerialPort> {
@@ -163,115 +162,317 @@ function closePort(port: SerialPort): Promise<void> {
   return new Promise((resolve) => (port.isOpen ? port.close(() => resolve()) : resolve()));
 }
 
-/** Raw bytes host -> board through a PTY with serialport on both ends, 4 KiB writes, for `durationMs`. */
-async function rawPty(durationMs: number): Promise<number> {
-  const pty = await openPty();
-  const [a, b] = [await openPort(pty.host), await openPort(pty.board)];
-  let got = 0;
-  b.on('data', (d: Buffer) => (got += d.length));
-  const chunk = Buffer.alloc(4096, 0x55);
-  const t0 = performance.now();
-  let writing = true;
-  const pump = (): void => {
-    while (writing && a.write(chunk));
-    if (writing) a.once('drain', pump);
-  };
-  pump();
-  await sleep(durationMs);
-  writing = false;
-  const seconds = (performance.now() - t0) / 1000;
-  const rate = got / 1e6 / seconds;
-  await closePort(a);
-  await closePort(b);
-  await pty.close();
-  return rate;
+/** Waits until `settled()` holds (polling), at most {@link DRAIN_LIMIT_MS}. */
+async function drain(settled: () => boolean): Promise<void> {
+  for (let waited = 0; waited < DRAIN_LIMIT_MS && !settled(); waited += 10) await sleep(10);
 }
 
-/**
- * Frames through the driver and a board on a PTY for `durationMs`: `direction` host->board (the host
- * keeps its TX queue full) or board->host (the wire side keeps the board's queue full).
- */
-async function framedPty(direction: 'host->board' | 'board->host', size: number, durationMs: number, lineRate?: number): Promise<SerialLinkFigure> {
+type Direction = 'host->board' | 'board->host';
+
+/** What the last sample of a framed or raw sampler saw besides its rate (read by companions). */
+interface LastSample {
+  framesPerSecond: number;
+  megabytesPerSecond: number;
+  lost: number;
+}
+
+/** A SerialNicDriver and a SerialBoard joined by a PTY pair, with serialport on both ends. */
+interface FramedRig {
+  readonly sched: Scheduler;
+  readonly pty: Pty;
+  readonly port: SerialPort;
+  readonly board: SerialBoard;
+  readonly driver: SerialNicDriver;
+  wireFrames: number;
+  wireBytes: number;
+  hostFrames: number;
+  hostBytes: number;
+}
+
+async function openFramedRig(queueFrames: number, lineRate?: number): Promise<FramedRig> {
   const sched = new Scheduler({ clock: 'real' });
   sched.start();
   const pty = await openPty();
   const port = await openPort(pty.board);
-  let wireFrames = 0;
-  let wireBytes = 0;
+  const rig: Partial<FramedRig> & { wireFrames: number; wireBytes: number; hostFrames: number; hostBytes: number } = { sched, pty, port, wireFrames: 0, wireBytes: 0, hostFrames: 0, hostBytes: 0 };
   const board = new SerialBoard({
     stream: port,
     scheduler: sched,
     mac: 0x02_00_00_00_00_0b,
-    toWire: (f) => {
-      wireFrames++;
-      wireBytes += f.length;
+    toWire: (f: Uint8Array) => {
+      rig.wireFrames++;
+      rig.wireBytes += f.length;
     },
     window: 32,
-    upQueueFrames: 512,
+    upQueueFrames: queueFrames,
     ...(lineRate !== undefined ? { lineRateBytesPerSecond: lineRate } : {}),
   });
   board.start();
-  const driver = new SerialNicDriver({ endpoint: pty.host, scheduler: sched, txQueueFrames: 512 });
-  let hostFrames = 0;
-  let hostBytes = 0;
-  driver.onReceive((f) => {
-    hostFrames++;
-    hostBytes += f.length;
+  const driver = new SerialNicDriver({ endpoint: pty.host, scheduler: sched, txQueueFrames: queueFrames });
+  driver.onReceive((f: Uint8Array) => {
+    rig.hostFrames++;
+    rig.hostBytes += f.length;
   });
-  await driver.open();
-  const frame = benchFrame(size);
+  Object.assign(rig, { board, driver });
+  try {
+    await driver.open();
+  } catch (err) {
+    await closeFramedRig(rig as FramedRig);
+    throw err;
+  }
+  return rig as FramedRig;
+}
+
+async function closeFramedRig(rig: FramedRig): Promise<void> {
+  await rig.driver?.close();
+  rig.board?.stop();
+  await closePort(rig.port);
+  await rig.pty.close();
+  rig.sched.stop();
+}
+
+/**
+ * One sample of frames through a framed rig: the sender's queue is kept full (host->board: the
+ * driver's TX queue; board->host: the board's queue toward the host) for the lead-in plus `budgetMs`;
+ * the frames and Ethernet bytes delivered in the `budgetMs` window give the rate. Then the load
+ * stops and the sample waits for what is in flight; frames sent and never delivered are `lost`.
+ */
+async function framedSample(rig: FramedRig, direction: Direction, frame: Uint8Array, budgetMs: number, last: LastSample): Promise<number> {
+  const delivered = () => (direction === 'host->board' ? rig.wireFrames : rig.hostFrames);
+  const deliveredBytes = () => (direction === 'host->board' ? rig.wireBytes : rig.hostBytes);
+  // Frames that left the sender (a frame still in a queue when the load stops leaves later).
+  const sent = () => (direction === 'host->board' ? rig.driver.stats.txFrames : rig.board.stats.rxFrames);
+  const sent0 = sent();
+  const delivered0 = delivered();
   let running = true;
-  const t0 = performance.now();
   const refill = (): void => {
     if (!running) return;
     if (direction === 'host->board') {
-      while (driver.transmit(frame));
+      while (rig.driver.transmit(frame));
     } else {
-      while (board.fromWire(frame));
+      while (rig.board.fromWire(frame));
     }
     setImmediate(refill);
   };
   refill();
-  await sleep(durationMs);
-  running = false;
+  await sleep(LEAD_IN_MS);
+  const frames0 = delivered();
+  const bytes0 = deliveredBytes();
+  const t0 = performance.now();
+  await sleep(budgetMs);
+  const frames = delivered() - frames0;
+  const bytes = deliveredBytes() - bytes0;
   const seconds = (performance.now() - t0) / 1000;
-  const frames = direction === 'host->board' ? wireFrames : hostFrames;
-  const bytes = direction === 'host->board' ? wireBytes : hostBytes;
-  // Let what is in flight arrive before counting losses.
-  const sentNow = (): number => (direction === 'host->board' ? driver.stats.txFrames : board.stats.rxFrames);
-  for (let i = 0; i < 100 && (direction === 'host->board' ? wireFrames : hostFrames) < sentNow(); i++) await sleep(20);
-  const delivered = direction === 'host->board' ? wireFrames : hostFrames;
-  // Frames that left the sender (queued ones never went out when the run stopped).
-  const sent = direction === 'host->board' ? driver.stats.txFrames : board.stats.rxFrames;
-  await driver.close();
-  board.stop();
-  await closePort(port);
-  await pty.close();
-  sched.stop();
-  const name = `${direction} ${size} B through serialport on a PTY${lineRate !== undefined ? `, board paced to ${lineRate / 1e6} MB/s` : ''}`;
-  return {
-    name,
-    framesPerSecond: frames / seconds,
-    megabytesPerSecond: bytes / 1e6 / seconds,
-    ...(lineRate !== undefined ? { shareOfLineRate: bytes / (lineRate * seconds) } : {}),
-    lost: sent - delivered,
-  };
+  running = false;
+  let quiet = 0;
+  let seen = -1;
+  // Settled: everything sent has arrived and nothing more left the sender for 50 ms (its queue is empty).
+  await drain(() => {
+    const now = sent();
+    quiet = now === seen ? quiet + 1 : 0;
+    seen = now;
+    return quiet >= 5 && delivered() - delivered0 === now - sent0;
+  });
+  last.lost = sent() - sent0 - (delivered() - delivered0);
+  last.framesPerSecond = frames / seconds;
+  last.megabytesPerSecond = bytes / 1e6 / seconds;
+  return last.megabytesPerSecond;
+}
+
+/** Two serialport ends of a PTY pair moving raw bytes: the reference with no protocol at all. */
+interface RawRig {
+  readonly pty: Pty;
+  readonly writer: SerialPort;
+  readonly reader: SerialPort;
+  got: number;
+}
+
+async function openRawRig(): Promise<RawRig> {
+  const pty = await openPty();
+  try {
+    const writer = await openPort(pty.host);
+    const reader = await openPort(pty.board);
+    const rig: RawRig = { pty, writer, reader, got: 0 };
+    reader.on('data', (d: Buffer) => (rig.got += d.length));
+    return rig;
+  } catch (err) {
+    await pty.close();
+    throw err;
+  }
+}
+
+async function closeRawRig(rig: RawRig): Promise<void> {
+  await closePort(rig.writer);
+  await closePort(rig.reader);
+  await rig.pty.close();
+}
+
+const RAW_CHUNK = Buffer.alloc(4096, 0x55);
+
+/**
+ * One sample of raw bytes host -> board in 4 KiB writes: as fast as the PTY takes them, or, with
+ * `lineRate`, paced by the same token bucket as the board (depth 10 ms of the rate, at least 4 KiB).
+ * Returns MB/s received in the `budgetMs` window after the lead-in.
+ */
+async function rawSample(rig: RawRig, budgetMs: number, lineRate?: number): Promise<number> {
+  let written = 0;
+  const got0 = rig.got;
+  let running = true;
+  if (lineRate === undefined) {
+    const pump = (): void => {
+      while (running && rig.writer.write(RAW_CHUNK)) written += RAW_CHUNK.length;
+      if (running) {
+        written += RAW_CHUNK.length; // the write that returned false was still queued
+        rig.writer.once('drain', pump);
+      }
+    };
+    pump();
+  } else {
+    const burst = Math.max(4096, lineRate / 100);
+    let tokens = burst;
+    let last = performance.now();
+    const tick = (): void => {
+      if (!running) return;
+      const now = performance.now();
+      tokens = Math.min(burst, tokens + ((now - last) * lineRate) / 1000);
+      last = now;
+      while (tokens >= RAW_CHUNK.length) {
+        rig.writer.write(RAW_CHUNK);
+        written += RAW_CHUNK.length;
+        tokens -= RAW_CHUNK.length;
+      }
+      setTimeout(tick, Math.max(0.5, ((RAW_CHUNK.length - tokens) * 1000) / lineRate));
+    };
+    tick();
+  }
+  await sleep(LEAD_IN_MS);
+  const bytes0 = rig.got;
+  const t0 = performance.now();
+  await sleep(budgetMs);
+  const bytes = rig.got - bytes0;
+  const seconds = (performance.now() - t0) / 1000;
+  running = false;
+  rig.writer.removeAllListeners('drain');
+  await drain(() => rig.got - got0 >= written);
+  return bytes / 1e6 / seconds;
+}
+
+/** The benchmark frame sizes of the link figures (wire frames, FCS included). */
+const LINK_SIZES = [64, 1500] as const;
+const DIRECTIONS: readonly Direction[] = ['host->board', 'board->host'];
+
+let linkRig: { framed: FramedRig | undefined; raw: RawRig | undefined } = { framed: undefined, raw: undefined };
+
+function requireLinkRig(): { framed: FramedRig; raw: RawRig } {
+  const { framed, raw } = linkRig;
+  if (framed === undefined || raw === undefined) throw new Error('serial-link bench: sampled before setup');
+  return { framed, raw };
+}
+
+/** Why the PTY benchmarks cannot run here (no socat), or undefined. */
+function socatSkipReason(): string | undefined {
+  const probe = spawnSync('socat', ['-V'], { stdio: 'ignore' });
+  return probe.error !== undefined || probe.status !== 0 ? 'needs socat (tools/scripts/install-peers.sh)' : undefined;
 }
 
 /**
- * The PTY and goodput figures (async; not part of the synchronous harness). Takes about
- * 10 x `durationMs`. Needs socat.
+ * The serial link through a real PTY (socat) with the real `serialport` on both ends, unpaced:
+ * Ethernet MB/s through SerialNicDriver and SerialBoard, host -> board and board -> host, beside raw
+ * bytes through the same kind of PTY with serialport on both ends (the ceiling of the path).
  */
-export async function serialBenchmarks(options: SerialBenchOptions = {}): Promise<SerialLinkFigure[]> {
-  const ms = options.durationMs ?? 2000;
-  const rate = options.lineRate ?? 1_000_000;
-  const out: SerialLinkFigure[] = [];
-  const raw = await rawPty(ms);
-  for (const size of [64, 1500]) {
-    for (const dir of ['host->board', 'board->host'] as const) out.push({ ...(await framedPty(dir, size, ms)), referenceMegabytesPerSecond: raw });
-  }
-  for (const size of [1500, 64]) {
-    for (const dir of ['host->board', 'board->host'] as const) out.push(await framedPty(dir, size, ms, rate));
-  }
-  return out;
+export const serialLinkBenchmark: Benchmark = {
+  name: 'serial-link',
+  description: 'SerialNicDriver <-> SerialBoard through a socat PTY with serialport, unpaced, Ethernet MB/s beside raw serialport bytes through a PTY',
+  sampleMs: 250,
+  maxSamples: 5,
+  skipReason: socatSkipReason,
+  async setup(): Promise<void> {
+    linkRig = { framed: undefined, raw: undefined };
+    linkRig.framed = await openFramedRig(512);
+    linkRig.raw = await openRawRig();
+  },
+  async teardown(): Promise<void> {
+    const { framed, raw } = linkRig;
+    linkRig = { framed: undefined, raw: undefined };
+    if (framed !== undefined) await closeFramedRig(framed);
+    if (raw !== undefined) await closeRawRig(raw);
+  },
+  figures(): Figure[] {
+    const figures: Figure[] = [];
+    for (const size of LINK_SIZES) {
+      const frame = benchFrame(size);
+      for (const direction of DIRECTIONS) {
+        const last: LastSample = { framesPerSecond: 0, megabytesPerSecond: 0, lost: 0 };
+        const name = `${direction} ${size} B`;
+        figures.push({
+          name: `${name} MB/s`,
+          unit: 'MB/s',
+          sample: (ms) => framedSample(requireLinkRig().framed, direction, frame, ms, last),
+          reference: { name: 'raw serialport bytes through a PTY', sample: (ms) => rawSample(requireLinkRig().raw, ms) },
+          companions: [
+            { name: `${name} frames/s`, unit: 'frames/s', read: () => last.framesPerSecond },
+            { name: `${name} frames lost`, unit: 'frames', read: () => last.lost, target: { atMost: 0 } },
+          ],
+        });
+      }
+    }
+    return figures;
+  },
+};
+
+let goodputRig: { framed: FramedRig | undefined; raw: RawRig | undefined } = { framed: undefined, raw: undefined };
+
+function requireGoodputRig(): { framed: FramedRig; raw: RawRig } {
+  const { framed, raw } = goodputRig;
+  if (framed === undefined || raw === undefined) throw new Error('serial-goodput bench: sampled before setup');
+  return { framed, raw };
 }
+
+/**
+ * Goodput on a paced line: the board paces itself in both directions to {@link SERIAL_BENCH_LINE_RATE}
+ * (1 MB/s, USB full speed CDC-ACM); Ethernet MB/s delivered and its share of the line rate (target:
+ * at least {@link SERIAL_GOODPUT_TARGET_PCT}% for 1500-byte frames), beside raw bytes through a PTY
+ * paced to the same rate by the same token-bucket rule (so the ratio is the protocol's efficiency).
+ */
+export const serialGoodputBenchmark: Benchmark = {
+  name: 'serial-goodput',
+  description: `serial link goodput with the board paced to ${SERIAL_BENCH_LINE_RATE / 1e6} MB/s (USB full speed): Ethernet MB/s and share of line rate, beside raw bytes paced alike`,
+  sampleMs: 500,
+  maxSamples: 5,
+  skipReason: socatSkipReason,
+  async setup(): Promise<void> {
+    goodputRig = { framed: undefined, raw: undefined };
+    // Short queues: what is queued when a sample stops drains at the line rate before the next one.
+    goodputRig.framed = await openFramedRig(48, SERIAL_BENCH_LINE_RATE);
+    goodputRig.raw = await openRawRig();
+  },
+  async teardown(): Promise<void> {
+    const { framed, raw } = goodputRig;
+    goodputRig = { framed: undefined, raw: undefined };
+    if (framed !== undefined) await closeFramedRig(framed);
+    if (raw !== undefined) await closeRawRig(raw);
+  },
+  figures(): Figure[] {
+    const figures: Figure[] = [];
+    for (const size of [1500, 64]) {
+      const frame = benchFrame(size);
+      for (const direction of DIRECTIONS) {
+        const last: LastSample = { framesPerSecond: 0, megabytesPerSecond: 0, lost: 0 };
+        const name = `paced ${direction} ${size} B`;
+        const share = (mbps: number) => (100 * mbps * 1e6) / SERIAL_BENCH_LINE_RATE;
+        figures.push({
+          name: `${name} goodput MB/s`,
+          unit: 'MB/s',
+          sample: (ms) => framedSample(requireGoodputRig().framed, direction, frame, ms, last),
+          reference: { name: `raw serialport bytes paced to ${SERIAL_BENCH_LINE_RATE / 1e6} MB/s`, sample: (ms) => rawSample(requireGoodputRig().raw, ms, SERIAL_BENCH_LINE_RATE) },
+          companions: [
+            { name: `${name} share of line rate`, unit: '%', read: share, readReference: share, ...(size === 1500 ? { target: { atLeast: SERIAL_GOODPUT_TARGET_PCT } } : {}) },
+            { name: `${name} frames/s`, unit: 'frames/s', read: () => last.framesPerSecond },
+            { name: `${name} frames lost`, unit: 'frames', read: () => last.lost, target: { atMost: 0 } },
+          ],
+        });
+      }
+    }
+    return figures;
+  },
+};

@@ -308,10 +308,15 @@ function processAck(ctx: TcpInputContext, tcb: Tcb, seg: Segment, now: number): 
     return false;
   }
   const window = seg.window << tcb.sndWndShift;
-  if (tcb.sackEnabled && seg.options.sackBlockCount > 0) updateScoreboard(tcb, seg.options);
+  const newlySacked = tcb.sackEnabled && seg.options.sackBlockCount > 0 ? updateScoreboard(tcb, seg.options) : 0;
   if (seqGt(ack, tcb.sndUna)) {
     onAckAdvanced(ctx, tcb, seg, now);
-  } else if (ack === tcb.sndUna && seg.payload.byteLength === 0 && !seg.fin && seqGt(tcb.sndMax, tcb.sndUna) && window === tcb.sndWnd) {
+  } else if (
+    ack === tcb.sndUna && seg.payload.byteLength === 0 && !seg.fin && seqGt(tcb.sndMax, tcb.sndUna) &&
+    // RFC 5681's "same window" test, or (RFC 6675 §2) an ACK that SACKs new data: a receiver that
+    // queues out-of-order data (Linux) advertises a window that moves with every duplicate ACK.
+    (window === tcb.sndWnd || newlySacked > 0)
+  ) {
     tcb.stats.dupAcks++;
     onDuplicateAck(ctx, tcb, seg);
   }

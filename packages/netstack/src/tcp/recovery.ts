@@ -1,6 +1,6 @@
 /**
  * Loss recovery on the ACK path: RTT samples (timestamps, or Karn's one timed segment), freeing
- * acknowledged bytes, duplicate ACKs, fast retransmit and fast recovery: NewReno (RFC 6582)
+ * acknowledged bytes, duplicate ACKs, limited transmit (RFC 3042), fast retransmit and fast recovery: NewReno (RFC 6582)
  * driven by SACK information when the peer sends it (holes are retransmitted first, and the
  * amount in flight is the RFC 6675 "pipe"), plain NewReno otherwise (each duplicate ACK counts one
  * segment out of the network; a partial ACK retransmits the next segment).
@@ -26,9 +26,9 @@ export interface TcpRecoveryContext extends TcpOutputContext {
   sendNewSegment(tcb: Tcb): boolean;
 }
 
-/** Records the SACK blocks of an ACK (only the parts inside `[sndUna, sndMax]`). */
-export function updateScoreboard(tcb: Tcb, options: TcpOptionSummary): void {
-  tcb.scoreboard.updateFromEdges(tcb.sndUna, options.sackEdges, options.sackBlockCount, tcb.sndMax);
+/** Records the SACK blocks of an ACK (only the parts inside `[sndUna, sndMax]`); returns the bytes newly SACKed. */
+export function updateScoreboard(tcb: Tcb, options: TcpOptionSummary): number {
+  return tcb.scoreboard.updateFromEdges(tcb.sndUna, options.sackEdges, options.sackBlockCount, tcb.sndMax);
 }
 
 /** An ACK moved SND.UNA forward. */
@@ -54,6 +54,7 @@ export function onAckAdvanced(ctx: TcpRecoveryContext, tcb: Tcb, seg: Segment, n
   }
   tcb.rto.resetBackoff();
   tcb.backoffCount = 0;
+  tcb.probeOutstanding = false;
 
   if (tcb.inRecovery) {
     if (seqGe(ack, tcb.recover)) {
@@ -92,7 +93,10 @@ export function onDuplicateAck(ctx: TcpRecoveryContext, tcb: Tcb, _seg: Segment)
     return;
   }
   const sackSaysLost = tcb.sackEnabled && tcb.scoreboard.sackedBytes > 0 && tcb.scoreboard.isLost(tcb.sndUna, DUP_THRESHOLD, tcb.sendMss);
-  if (tcb.dupAcks < DUP_THRESHOLD && !sackSaysLost) return;
+  if (tcb.dupAcks < DUP_THRESHOLD && !sackSaysLost) {
+    limitedTransmit(ctx, tcb);
+    return;
+  }
   // RFC 6582 §3.2 step 2: no new recovery for losses of the window that was already recovered.
   if (seqLt(tcb.sndUna, tcb.recover)) return;
   const now = ctx.now();
@@ -107,6 +111,18 @@ export function onDuplicateAck(ctx: TcpRecoveryContext, tcb: Tcb, _seg: Segment)
   recoverySend(ctx, tcb);
   tcb.stats.cwnd = tcb.cc.cwnd;
   tcb.stats.ssthresh = tcb.cc.ssthresh;
+}
+
+/**
+ * Limited transmit (RFC 3042): on the first duplicate ACKs, before loss is declared, one new
+ * segment per ACK goes out while the flight stays within cwnd + 2 MSS, so that a small window still
+ * yields the duplicate ACKs (or SACK blocks) fast retransmit needs instead of ending in a timeout.
+ * The congestion window itself is unchanged.
+ */
+function limitedTransmit(ctx: TcpRecoveryContext, tcb: Tcb): void {
+  const mss = tcb.sendMss;
+  if (unsentBytes(tcb) === 0 || flightSize(tcb) + mss > tcb.cc.cwnd + 2 * mss) return;
+  ctx.sendNewSegment(tcb);
 }
 
 /**

@@ -47,6 +47,8 @@ export interface TcpConnectionStats {
   timeouts: number;
   /** Fast retransmits (entries into loss recovery). */
   fastRetransmits: number;
+  /** Tail loss probes sent (RFC 8985 §7): one segment after a probe timeout without any ACK. */
+  tailLossProbes: number;
   /** Duplicate ACKs received. */
   dupAcks: number;
   /** Out-of-order segments received (held for joining). */
@@ -70,7 +72,7 @@ export interface TcpConnectionStats {
 /** A fresh stats object at zero. */
 export function newConnectionStats(): TcpConnectionStats {
   return {
-    segmentsOut: 0, segmentsIn: 0, bytesOut: 0, bytesIn: 0, retransmits: 0, timeouts: 0, fastRetransmits: 0,
+    segmentsOut: 0, segmentsIn: 0, bytesOut: 0, bytesIn: 0, retransmits: 0, timeouts: 0, fastRetransmits: 0, tailLossProbes: 0,
     dupAcks: 0, outOfOrder: 0, windowProbes: 0, challengeAcks: 0, pawsDrops: 0, srttMs: 0, rtoMs: 0, cwnd: 0, ssthresh: 0,
   };
 }
@@ -172,6 +174,8 @@ export class Tcb {
   highRxt = 0;
   /** Consecutive retransmission timeouts without progress. */
   backoffCount = 0;
+  /** A tail loss probe went out and no ACK has advanced SND.UNA since (at most one probe per flight). */
+  probeOutstanding = false;
   /** Karn: the sequence number being timed (`-1` when none), and when it was sent. */
   rttSeq = -1;
   rttSentAt = 0;
@@ -212,8 +216,8 @@ export class Tcb {
   delackTimer: Timer | undefined;
   /** TIME_WAIT, FIN-WAIT-2 timeout and keep-alive (never needed at the same time). */
   idleTimer: Timer | undefined;
-  /** What the retransmit timer is doing: `'rtx'` or `'persist'`. */
-  rtxMode: 'rtx' | 'persist' = 'rtx';
+  /** What the retransmit timer is doing: `'rtx'` (retransmission timeout), `'probe'` (tail loss probe) or `'persist'`. */
+  rtxMode: 'rtx' | 'probe' | 'persist' = 'rtx';
 
   readonly stats: TcpConnectionStats = newConnectionStats();
   /** The listener that made this connection (passive opens), until it is accepted or gone. */

@@ -21,7 +21,7 @@ import type { TcpIpPort } from './ip-port.js';
 import { IsnGenerator } from './isn.js';
 import { TcpListener, type ListenerHost } from './listener.js';
 import {
-  SegmentBuilder, TCP_HEADER, TCP_MAX_WINDOW_SHIFT, finishChecksum, flightSize, segmentPayloadLimit, tcpOutput, unsentBytes, windowOpening, writeHeader,
+  SegmentBuilder, TCP_HEADER, TCP_MAX_WINDOW_SHIFT, finishChecksum, flightSize, retransmitRange, segmentPayloadLimit, tcpOutput, unsentBytes, windowOpening, writeHeader,
 } from './output.js';
 import { type TcpRecoveryContext } from './recovery.js';
 import { ReceiveBuffer } from './recv-buffer.js';
@@ -29,7 +29,7 @@ import { RtoEstimator, type RtoOptions } from './rto.js';
 import { SackScoreboard } from './sack-scoreboard.js';
 import { Segment } from './segment.js';
 import { SendBuffer } from './send-buffer.js';
-import { seqAdd, seqGt, seqSub } from './seq.js';
+import { seqAdd, seqGt, seqMax, seqSub } from './seq.js';
 import { canSendData } from './state.js';
 import { SynCookies } from './syn-cookies.js';
 import { AckUrgency, Tcb, TcbEvent, type TcpCloseReason } from './tcb.js';
@@ -918,6 +918,8 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     }
     tcb.backoffCount++;
     tcb.stats.timeouts++;
+    tcb.probeOutstanding = false;
+    if (process.env['TCPDBG']) console.log('RTO ' + JSON.stringify({ inRec: tcb.inRecovery, dup: tcb.dupAcks, flight: flightSize(tcb), cwnd: tcb.cc.cwnd, sacked: tcb.scoreboard.sackedBytes, hrx: seqSub(tcb.highRxt, tcb.sndUna), rec: seqSub(tcb.recover, tcb.sndUna), nxt: seqSub(tcb.sndNxt, tcb.sndUna), unsent: unsentBytes(tcb), wnd: tcb.sndWnd, bo: tcb.backoffCount }));
     tcb.rto.backoff();
     tcb.cc.onRetransmitTimeout(now, flightSize(tcb));
     tcb.inRecovery = false;
@@ -929,6 +931,23 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     tcpOutput(this, tcb, AckUrgency.NOW);
     if (tcb.rtxTimer?.active !== true) restartRetransmit(this, tcb);
     tcb.stats.cwnd = tcb.cc.cwnd;
+  }
+
+  /**
+   * @internal A tail loss probe (RFC 8985 §7.3): no ACK came within the probe timeout, so one
+   * segment goes out to draw one: new data if the peer's window allows, else the last segment
+   * again. Then the RTO runs. (The probe's repair of a loss is not treated as a congestion
+   * signal: RFC 8985's TLP loss detection is not implemented.)
+   */
+  onProbeTimer(tcb: Tcb): void {
+    if (flightSize(tcb) === 0) return;
+    tcb.probeOutstanding = true;
+    tcb.stats.tailLossProbes++;
+    if (!this.sendNewSegment(tcb)) {
+      const start = seqMax(tcb.sndUna, seqAdd(tcb.sndMax, -tcb.sendMss));
+      retransmitRange(this, tcb, start, seqSub(tcb.sndMax, start));
+    }
+    if (tcb.rtxTimer?.active !== true) restartRetransmit(this, tcb);
   }
 
   /** @internal */

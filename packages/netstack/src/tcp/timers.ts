@@ -1,7 +1,8 @@
 /**
  * The timers of one connection, all on the scheduler's timer heap (no clock read here):
- * - retransmission (RFC 6298) and persist (zero-window probes) share one timer, since persist runs
- *   only when nothing is in flight;
+ * - retransmission (RFC 6298), the tail loss probe (RFC 8985 §7) and persist (zero-window probes)
+ *   share one timer: the probe timeout runs instead of the RTO while a probe is allowed and shorter,
+ *   and persist runs only when nothing is in flight;
  * - delayed ACK (at most {@link TcpTimerHost.delayedAckMs});
  * - one idle timer for TIME-WAIT (2*MSL), the FIN-WAIT-2 timeout and keep-alive, which never overlap.
  *
@@ -9,6 +10,7 @@
  * timer objects for its whole life.
  */
 import type { SchedulerApi } from '@postern/irq';
+import { seqSub } from './seq.js';
 import type { Tcb } from './tcb.js';
 
 /** What the timers call back into (the `Tcp` module). */
@@ -18,6 +20,8 @@ export interface TcpTimerHost {
   readonly delayedAckMs: number;
   /** The retransmission timer expired. */
   onRetransmitTimer(tcb: Tcb): void;
+  /** The tail loss probe timer expired. */
+  onProbeTimer(tcb: Tcb): void;
   /** The persist timer expired. */
   onPersistTimer(tcb: Tcb): void;
   /** The delayed-ACK timer expired. */
@@ -26,16 +30,45 @@ export interface TcpTimerHost {
   onIdleTimer(tcb: Tcb): void;
 }
 
+/** Floor of the probe timeout, ms (Linux's TLP uses a similar floor; keeps timer churn bounded at tiny RTTs). */
+export const PROBE_TIMEOUT_MIN_MS = 10;
+/** Worst-case delayed ACK of the peer added to the probe timeout when one segment is in flight (RFC 8985 WCDelAckT). */
+export const PROBE_DELAYED_ACK_MS = 200;
+
+/**
+ * The probe timeout (RFC 8985 §7.2) when a tail loss probe is allowed now, else undefined: the
+ * connection is synchronized and in a data state, has an RTT sample, uses SACK, is not in loss
+ * recovery or RTO backoff, and has not probed this flight yet. PTO = max(2 * SRTT, 10 ms), plus the
+ * peer's worst delayed ACK when one segment or less is in flight.
+ */
+function probeTimeout(tcb: Tcb): number | undefined {
+  const srtt = tcb.rto.srttMs;
+  if (srtt === undefined || !tcb.sackEnabled || tcb.inRecovery || tcb.probeOutstanding || tcb.backoffCount > 0) return undefined;
+  if (tcb.state !== 'ESTABLISHED' && tcb.state !== 'CLOSE-WAIT') return undefined;
+  let pto = Math.max(2 * srtt, PROBE_TIMEOUT_MIN_MS);
+  if (seqSub(tcb.sndMax, tcb.sndUna) <= tcb.sendMss) pto += PROBE_DELAYED_ACK_MS;
+  return pto;
+}
+
 /** Arms the retransmission timer for one RTO unless it already runs as a retransmission timer. */
 export function armRetransmit(host: TcpTimerHost, tcb: Tcb): void {
   if (tcb.rtxTimer?.active && tcb.rtxMode === 'rtx') return;
   restartRetransmit(host, tcb);
 }
 
-/** (Re)starts the retransmission timer for one RTO from now (RFC 6298 §5.3). */
+/**
+ * (Re)starts the retransmission timer for one RTO from now (RFC 6298 §5.3), or for the shorter
+ * probe timeout when a tail loss probe is allowed (RFC 8985 §7.2); after the probe the RTO follows.
+ */
 export function restartRetransmit(host: TcpTimerHost, tcb: Tcb): void {
-  tcb.rtxMode = 'rtx';
-  const delay = tcb.rto.rtoMs;
+  let delay = tcb.rto.rtoMs;
+  const pto = probeTimeout(tcb);
+  if (pto !== undefined && pto < delay) {
+    tcb.rtxMode = 'probe';
+    delay = pto;
+  } else {
+    tcb.rtxMode = 'rtx';
+  }
   if (tcb.rtxTimer === undefined) tcb.rtxTimer = host.scheduler.timerAfter(delay, () => fireRtx(host, tcb));
   else tcb.rtxTimer.resetAfter(delay);
 }
@@ -57,6 +90,7 @@ export function cancelRetransmit(tcb: Tcb): void {
 function fireRtx(host: TcpTimerHost, tcb: Tcb): void {
   if (tcb.released) return;
   if (tcb.rtxMode === 'persist') host.onPersistTimer(tcb);
+  else if (tcb.rtxMode === 'probe') host.onProbeTimer(tcb);
   else host.onRetransmitTimer(tcb);
 }
 

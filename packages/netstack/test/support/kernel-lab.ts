@@ -9,7 +9,7 @@
  */
 import { execFile } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import { NetDevice, TapNicDriver } from '@postern/nic';
+import { NetDevice, TapNicDriver, type NetDeviceOptions, type NicDriver } from '@postern/nic';
 import { parseIpv4, parseMac, type MacAddress } from '@postern/wire';
 import type { NetInterface, Stack } from '../../src/index.js';
 
@@ -95,6 +95,10 @@ export interface TapLinkOptions {
   mac: string;
   /** IP MTU of the kernel device and of the stack's interface. Default: the TAP's 1500. */
   mtu?: number;
+  /** Wraps the TAP driver before the device is made (e.g. in a `FaultInjectionDriver`). Default: none. */
+  wrapDriver?: (tap: TapNicDriver) => NicDriver;
+  /** Options of the `NetDevice` (e.g. a larger RX ring for bulk transfers). */
+  deviceOptions?: NetDeviceOptions;
 }
 
 /** Namespaces, drivers and links made for one test; {@link KernelLab.cleanup} removes them all. */
@@ -125,7 +129,7 @@ export class KernelLab {
     const { ns } = options;
     const ifname = labName('t');
     const driver = new TapNicDriver({ ifname, create: true, mac: parseMac(options.mac) });
-    const device = new NetDevice(driver, stack.scheduler);
+    const device = new NetDevice(options.wrapDriver?.(driver) ?? driver, stack.scheduler, options.deviceOptions);
     this.devices.push(device);
     await device.open();
     await ip(['link', 'set', 'dev', ifname, 'netns', ns]);

@@ -1,0 +1,44 @@
+/**
+ * The `postern-sim` command (see `postern-sim --help`): parses the flags, starts the simulator,
+ * prints what the gateway needs, and runs until SIGINT/SIGTERM. Every error ends with one line on
+ * stderr and a non-zero exit status (2 for a bad flag, 1 otherwise).
+ */
+import { ipv4ToString, macToString } from '@postern/wire';
+import { HELP_TEXT, parseCommandLine } from './cli.js';
+import { SimulatorError } from './errors.js';
+import { createSimulator } from './simulator.js';
+
+function die(err: unknown): never {
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`postern-sim: ${message.split('\n')[0]}\n`);
+  process.exit(err instanceof SimulatorError && err.code === 'BAD_ARGUMENT' ? 2 : 1);
+}
+
+async function main(): Promise<void> {
+  const cmd = parseCommandLine(process.argv.slice(2));
+  if (cmd.help) {
+    process.stdout.write(HELP_TEXT);
+    return;
+  }
+  const sim = await createSimulator({ ...cmd.options, pcapTimeOriginMs: Date.now() });
+  const say = (line: string): void => {
+    process.stdout.write(`postern-sim: ${line}\n`);
+  };
+  say(`serial ${sim.device.endpoint.address ?? ''}`);
+  say(`device MAC ${macToString(sim.device.mac)}`);
+  say(`host ${ipv4ToString(sim.host.address)} (MAC ${macToString(sim.host.device.mac)}), gateway expected at ${ipv4ToString(sim.gatewayAddress)}`);
+  for (const f of sim.forwarders) say(`hostfwd ${f.describe()}`);
+  if (sim.tap !== undefined) say(`tap ${sim.tap.name}`);
+  if (cmd.options.pcap !== undefined) say(`pcap ${cmd.options.pcap}`);
+  say('ready');
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    sim.close().then(() => process.exit(0), die);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+main().catch(die);

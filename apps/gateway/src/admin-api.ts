@@ -1,0 +1,252 @@
+/**
+ * {@link AdminApi}: the gateway's JSON API under `/api/`, independent of the HTTP server that
+ * carries it (it takes a method, a path, the `Authorization` header and the body text, and returns
+ * a status, headers and a body), so it is tested without a network and mounted on any server.
+ *
+ * Reading is open: `GET /api/` (everything the UI shows, in one document), `/api/interfaces`,
+ * `/api/arp`, `/api/routes`, `/api/filter`, `/api/tcp`, `/api/scheduler`, `/api/http`,
+ * `/api/traffic`, `/api/counters`.
+ *
+ * Changing needs HTTP Basic authentication as the admin (see `auth.ts`; 401 or 403 otherwise),
+ * checked before anything else about the request:
+ * - `POST /api/routes` `{ "to": "10.1.0.0/16" | "default", "via": "ADDR", "metric"?: N }` -> 201
+ * - `DELETE /api/routes/NET/LEN` (or `/api/routes/default`) -> 200
+ * - `POST /api/filter/rules` (a rule as in the config file's `filter.rules`) -> 201 `{ id }`
+ * - `DELETE /api/filter/rules/ID` -> 200
+ * - `PUT /api/filter/policy/CHAIN` `{ "policy": "accept" | "drop" }` -> 200
+ * - `PUT /api/settings` `{ "forwarding"?: bool, "firewall"?: bool }` -> 200
+ * - `POST /api/reboot` -> 202, then the gateway restarts its stack (see `GatewayControl.reboot`)
+ *
+ * Errors are JSON `{ "error": "..." }`: 400 for a malformed body or value, 404 for an unknown path
+ * or rule, 405 (with `Allow`) for a wrong method, 409 for a duplicate or a full table.
+ */
+import { FilterError, RouteError, type Chain, type Stack } from '@postern/netstack';
+import { parseRouteDestination } from './addresses.js';
+import { checkBasicAuth, WWW_AUTHENTICATE } from './auth.js';
+import { ConfigError, validateFilterRule, type GatewayConfig, type RouteConfig } from './config.js';
+import { addRoute, ruleSpecOf } from './stack-config.js';
+import { arpJson, filterJson, interfacesJson, routesJson, schedulerJson, statusJson, tcpJson, type StatusSources } from './status.js';
+
+/** A request as the API sees it. */
+export interface AdminRequest {
+  /** Upper-case method. */
+  readonly method: string;
+  /** The path without query, starting with `/api`. */
+  readonly path: string;
+  /** The `Authorization` header, if any. */
+  readonly authorization: string | undefined;
+  /** The body as text (empty when none). */
+  readonly body: string;
+}
+
+/** A response: status, headers, JSON body text. */
+export interface AdminResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+/** What the API may do to the gateway besides reading. */
+export interface AdminControl extends StatusSources {
+  /** The credentials mutating calls are checked against. */
+  readonly admin: GatewayConfig['admin'];
+  /** Restarts the gateway's stack (called after the 202 is built; the restart itself is asynchronous). */
+  reboot(): void;
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' } as const;
+const READ_METHODS = new Set(['GET', 'HEAD']);
+const CHAINS: readonly Chain[] = ['input', 'forward', 'output'];
+
+class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(message);
+  }
+}
+
+function json(status: number, value: unknown, headers: Readonly<Record<string, string>> = {}): AdminResponse {
+  return { status, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(value) };
+}
+
+/** The admin JSON API. See the module comment for the endpoints and the rules. */
+export class AdminApi {
+  constructor(private readonly control: AdminControl) {}
+
+  /** Answers one request. Never throws: every failure becomes a JSON error response. */
+  handle(req: AdminRequest): AdminResponse {
+    try {
+      return this.route(req);
+    } catch (err) {
+      if (err instanceof HttpProblem) return json(err.status, { error: err.message }, err.headers);
+      if (err instanceof ConfigError) return json(400, { error: err.message.replace(/^config: /, '') });
+      if (err instanceof RouteError) return json(routeStatus(err), { error: err.message, code: err.code });
+      if (err instanceof FilterError) return json(err.code === 'NO_SUCH_RULE' ? 404 : err.code === 'CHAIN_FULL' ? 409 : 400, { error: err.message, code: err.code });
+      return json(500, { error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  private route(req: AdminRequest): AdminResponse {
+    const path = req.path.replace(/\/+$/, '') || '/';
+    if (!path.startsWith('/api')) throw new HttpProblem(404, `no such path ${req.path}`);
+    const parts = path.split('/').slice(2).map(decodeURIComponent);
+    const reading = READ_METHODS.has(req.method);
+    if (!reading) {
+      const auth = checkBasicAuth(req.authorization, this.control.admin);
+      if (!auth.ok) throw new HttpProblem(auth.status, auth.reason, auth.status === 401 ? { 'www-authenticate': WWW_AUTHENTICATE } : {});
+    }
+    const c = this.control;
+    const [head, ...rest] = parts;
+    switch (head) {
+      case undefined:
+        allow(req, 'GET');
+        return json(200, statusJson(c));
+      case 'interfaces':
+        allow(req, 'GET');
+        return json(200, interfacesJson(c.stack.snapshot()));
+      case 'arp':
+        allow(req, 'GET');
+        return json(200, arpJson(c.stack.snapshot()));
+      case 'tcp':
+        allow(req, 'GET');
+        return json(200, tcpJson(c));
+      case 'scheduler':
+        allow(req, 'GET');
+        return json(200, schedulerJson(c.schedulerStats));
+      case 'http':
+        allow(req, 'GET');
+        return json(200, { byStatus: c.httpStatusCounts(), counters: c.httpCounters() });
+      case 'traffic':
+        allow(req, 'GET');
+        return json(200, c.traffic.list());
+      case 'counters':
+        allow(req, 'GET');
+        return json(200, c.stack.counters());
+      case 'routes':
+        return this.routes(req, rest);
+      case 'filter':
+        return this.filter(req, rest);
+      case 'settings':
+        if (reading) return json(200, settingsOf(c.stack));
+        allow(req, 'GET', 'PUT');
+        return json(200, this.putSettings(body(req)));
+      case 'reboot':
+        allow(req, 'POST');
+        c.reboot();
+        return json(202, { rebooting: true });
+      default:
+        throw new HttpProblem(404, `no such path ${req.path}`);
+    }
+  }
+
+  private routes(req: AdminRequest, rest: string[]): AdminResponse {
+    const stack = this.control.stack;
+    if (rest.length === 0) {
+      if (READ_METHODS.has(req.method)) return json(200, routesJson(stack.snapshot()));
+      allow(req, 'GET', 'POST');
+      const b = objectBody(req);
+      const unknown = Object.keys(b).find((k) => !['to', 'via', 'metric'].includes(k));
+      if (unknown !== undefined) throw new HttpProblem(400, `${unknown}: is not a known field`);
+      const { to, via, metric } = b;
+      if (typeof to !== 'string' || parseRouteDestination(to) === undefined) throw new HttpProblem(400, `to: ${JSON.stringify(to)} is not NET/PREFIX (host bits clear) or default`);
+      if (typeof via !== 'string') throw new HttpProblem(400, `via: ${JSON.stringify(via)} is not an IPv4 address`);
+      if (metric !== undefined && (typeof metric !== 'number' || !Number.isInteger(metric) || metric < 0)) throw new HttpProblem(400, `metric: ${JSON.stringify(metric)} is not a non-negative integer`);
+      const route: RouteConfig = { to, via, metric: (metric as number | undefined) ?? 0 };
+      const added = addRoute(stack, route);
+      return json(201, { to, via, metric: added.metric, interface: stack.interfaceAt(added.ifIndex)?.name ?? null });
+    }
+    allow(req, 'DELETE');
+    const text = rest.join('/');
+    const p = parseRouteDestination(text);
+    if (p === undefined) throw new HttpProblem(400, `${JSON.stringify(text)} is not NET/PREFIX or default`);
+    stack.routes.removeStatic(p.address, p.length);
+    return json(200, { deleted: text });
+  }
+
+  private filter(req: AdminRequest, rest: string[]): AdminResponse {
+    const f = this.control.stack.filter;
+    const [what, arg, ...extra] = rest;
+    if (what === undefined) {
+      allow(req, 'GET');
+      return json(200, filterJson(this.control.stack.snapshot()));
+    }
+    if (what === 'rules' && arg === undefined) {
+      if (READ_METHODS.has(req.method)) return json(200, (filterJson(this.control.stack.snapshot()) as { rules: unknown }).rules);
+      allow(req, 'GET', 'POST');
+      const rule = validateFilterRule(body(req), 'body');
+      const id = f.appendRule(rule.chain, ruleSpecOf(rule));
+      return json(201, { id });
+    }
+    if (what === 'rules' && arg !== undefined && extra.length === 0) {
+      allow(req, 'DELETE');
+      const id = /^[1-9][0-9]{0,9}$/.test(arg) ? Number(arg) : NaN;
+      if (Number.isNaN(id)) throw new HttpProblem(404, `no rule with id ${JSON.stringify(arg)}`);
+      f.deleteRule(id);
+      return json(200, { deleted: id });
+    }
+    if (what === 'policy' && arg !== undefined && extra.length === 0) {
+      if (!(CHAINS as readonly string[]).includes(arg)) throw new HttpProblem(404, `no chain ${JSON.stringify(arg)} (input, forward or output)`);
+      if (READ_METHODS.has(req.method)) return json(200, f.policy(arg as Chain));
+      allow(req, 'GET', 'PUT');
+      const { policy } = objectBody(req);
+      if (policy !== 'accept' && policy !== 'drop') throw new HttpProblem(400, `policy: ${JSON.stringify(policy)} is not accept or drop`);
+      f.setPolicy(arg as Chain, policy);
+      return json(200, f.policy(arg as Chain));
+    }
+    throw new HttpProblem(404, `no such path ${req.path}`);
+  }
+
+  private putSettings(b: unknown): unknown {
+    const o = asObject(b);
+    const stack = this.control.stack;
+    for (const [k, v] of Object.entries(o)) {
+      if (k !== 'forwarding' && k !== 'firewall') throw new HttpProblem(400, `${k}: is not a known setting (forwarding, firewall)`);
+      if (typeof v !== 'boolean') throw new HttpProblem(400, `${k}: ${JSON.stringify(v)} is not true or false`);
+    }
+    if (typeof o['forwarding'] === 'boolean') stack.forwarding = o['forwarding'];
+    if (typeof o['firewall'] === 'boolean') stack.filter.enabled = o['firewall'];
+    return settingsOf(stack);
+  }
+}
+
+function settingsOf(stack: Stack): { forwarding: boolean; firewall: boolean } {
+  return { forwarding: stack.forwarding, firewall: stack.filter.enabled };
+}
+
+function allow(req: AdminRequest, ...methods: string[]): void {
+  const list = methods.includes('GET') ? [...methods, 'HEAD'] : methods;
+  if (!list.includes(req.method)) throw new HttpProblem(405, `${req.method} is not allowed here`, { allow: list.join(', ') });
+}
+
+function body(req: AdminRequest): unknown {
+  if (req.body.trim() === '') throw new HttpProblem(400, 'the request needs a JSON body');
+  try {
+    return JSON.parse(req.body);
+  } catch (err) {
+    throw new HttpProblem(400, `the body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function asObject(v: unknown): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new HttpProblem(400, 'the body must be a JSON object');
+  return v as Record<string, unknown>;
+}
+
+function objectBody(req: AdminRequest): Record<string, unknown> {
+  return asObject(body(req));
+}
+
+function routeStatus(err: RouteError): number {
+  switch (err.code) {
+    case 'NOT_FOUND':
+      return 404;
+    case 'DUPLICATE':
+    case 'TABLE_FULL':
+      return 409;
+    default:
+      return 400;
+  }
+}

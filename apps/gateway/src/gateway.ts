@@ -1,0 +1,259 @@
+/**
+ * {@link startGateway}: the composition. From a validated {@link GatewayConfig} it brings up, in
+ * order, the interrupt scheduler (real clock), each interface's driver (the in-process simulator,
+ * a serial port, a socket, a TAP device; optionally captured to pcap) under a `NetDevice`, the
+ * stack (addresses, routes, forwarding, filter rules), TCP, the socket library and the web front
+ * (the HTTP server with the admin UI at `/admin/`, the JSON API at `/api/` and static files).
+ * {@link Gateway.close} takes it all down again in reverse order.
+ *
+ * A failure at any step undoes the steps before it and rejects with one
+ * {@link GatewayStartError} whose message is a single line naming the interface or port at fault.
+ */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { createSimulator, type Simulator } from '@postern/device-simulator';
+import { Scheduler } from '@postern/irq';
+import { attachTcp, Stack, type Tcp, type TcpConnection } from '@postern/netstack';
+import { NetDevice, PcapCaptureDriver, SerialNicDriver, TapNicDriver, type NicDriver } from '@postern/nic';
+import { Sockets } from '@postern/socket';
+import { ipv4ToString, PcapSink } from '@postern/wire';
+import { maskOf, parseIpv4Prefix } from './addresses.js';
+import { AdminApi } from './admin-api.js';
+import { ConfigError, DEFAULT_SIM_HOST_PORT, type GatewayConfig, type InterfaceConfig } from './config.js';
+import { GatewayStartError, toStartError } from './errors.js';
+import { parseNicSpec, type NicSpec } from './nic-spec.js';
+import { addRoute, ruleSpecOf } from './stack-config.js';
+import type { TcpConnectionInfo } from './status.js';
+import { TrafficHistory } from './traffic.js';
+import { startWeb, type WebFront } from './web.js';
+
+/** Options of {@link startGateway} beyond the configuration. */
+export interface StartGatewayOptions {
+  /** Where log lines go (one per call, no trailing newline). Default: nowhere. */
+  log?: (line: string) => void;
+  /** Called when the admin API asks for a reboot (after its 202 is sent). Default: nothing happens. */
+  onReboot?: () => void;
+}
+
+/** One interface as started. */
+export interface GatewayInterface {
+  /** The configuration it came from. */
+  readonly config: InterfaceConfig;
+  /** The parsed NIC spec. */
+  readonly spec: NicSpec;
+  /** The device the stack uses. */
+  readonly device: NetDevice;
+}
+
+/** A running gateway. */
+export interface Gateway {
+  /** The configuration it runs. */
+  readonly config: GatewayConfig;
+  /** The interrupt scheduler (real clock, started). */
+  readonly scheduler: Scheduler;
+  /** The IP stack. */
+  readonly stack: Stack;
+  /** The TCP module. */
+  readonly tcp: Tcp;
+  /** The socket library over the stack. */
+  readonly sockets: Sockets;
+  /** The web front: the HTTP server with the admin UI and API. */
+  readonly web: WebFront;
+  /** The interfaces, in configuration order. */
+  readonly interfaces: readonly GatewayInterface[];
+  /** The in-process simulator, when an interface uses `sim`. */
+  readonly simulator: Simulator | undefined;
+  /** URLs on this machine that reach the HTTP server (the simulator's host forwards), e.g. `http://127.0.0.1:8080/`. */
+  readonly urls: readonly string[];
+  /** Closes the listeners, the drivers, the simulator and the capture, and stops the scheduler. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Picks the simulated host's address on the gateway's segment: the network's .100, else the first free host address. */
+export function simHostAddressFor(gateway: number, prefixLength: number): number {
+  const mask = maskOf(prefixLength);
+  const network = (gateway & mask) >>> 0;
+  const broadcast = (network | ~mask) >>> 0;
+  const preferred = (network + 100) >>> 0;
+  if (preferred < broadcast && preferred !== gateway) return preferred;
+  for (let a = network + 1; a < broadcast; a++) if (a !== gateway) return a >>> 0;
+  throw new ConfigError('interfaces[0].ip', `the prefix of ${ipv4ToString(gateway)}/${prefixLength} leaves no address for the simulated host`);
+}
+
+/**
+ * Starts the gateway. Rejects with {@link GatewayStartError} (codes `CONFIG`, `DEVICE_NOT_FOUND`,
+ * `PERMISSION_DENIED`, `DEVICE_BUSY`, `DEVICE_ERROR`, `ADDRESS_IN_USE`, `FILE`, `INTERNAL`) after
+ * undoing whatever had started.
+ */
+export async function startGateway(config: GatewayConfig, options: StartGatewayOptions = {}): Promise<Gateway> {
+  const log = options.log ?? (() => {});
+  const undo: Array<() => Promise<void> | void> = [];
+  const unwind = async (): Promise<void> => {
+    for (const u of undo.splice(0).reverse()) {
+      try {
+        await u();
+      } catch (err) {
+        log(`shutdown: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  };
+  try {
+    const simCount = config.interfaces.filter((i) => i.nic === 'sim').length;
+    if (simCount > 1) throw new ConfigError('interfaces', 'only one interface may use the simulator (nic "sim")');
+
+    const scheduler = new Scheduler({
+      clock: 'real',
+      seed: (Date.now() >>> 0) || 1,
+      onError: (err, where) => log(`${where.kind} ${where.name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
+    });
+    scheduler.start();
+    undo.push(() => scheduler.stop());
+
+    let pcap: { stream: WriteStream; sink: PcapSink } | undefined;
+    if (config.pcap !== undefined) {
+      pcap = await openPcap(config.pcap);
+      const p = pcap;
+      undo.push(() => new Promise<void>((resolve) => p.stream.end(() => resolve())));
+    }
+
+    const stack = new Stack(scheduler, {
+      forwarding: config.forwarding,
+      firewall: config.firewall,
+      filter: { policies: { ...config.filter.policy } },
+    });
+    let simulator: Simulator | undefined;
+    const interfaces: GatewayInterface[] = [];
+    for (const [index, ic] of config.interfaces.entries()) {
+      const spec = parseNicSpec(ic.nic);
+      if (typeof spec === 'string') throw new ConfigError(`interfaces[${index}].nic`, spec);
+      const context = `${ic.name} (${ic.nic})`;
+      const prefix = parseIpv4Prefix(ic.ip)!;
+      let driver: NicDriver;
+      try {
+        if (spec.kind === 'sim') {
+          const sim = await createSimulator({
+            serial: 'stream',
+            scheduler,
+            gatewayAddress: prefix.address,
+            hostAddress: simHostAddressFor(prefix.address, prefix.length),
+            prefixLength: prefix.length,
+            hostForwards: config.sim.hostForward ?? [`tcp:127.0.0.1:${DEFAULT_SIM_HOST_PORT}-${ipv4ToString(prefix.address)}:${config.http.port}`],
+          });
+          simulator = sim;
+          undo.push(() => sim.close());
+          driver = new SerialNicDriver({ endpoint: sim.hostStream!, scheduler, name: ic.name });
+        } else if (spec.kind === 'serial') {
+          driver = new SerialNicDriver({ endpoint: spec.path, scheduler, name: ic.name, ...(spec.baudRate === undefined ? {} : { baudRate: spec.baudRate }) });
+        } else if (spec.kind === 'socket') {
+          driver = new SerialNicDriver({ endpoint: ic.nic, scheduler, name: ic.name });
+        } else {
+          driver = new TapNicDriver({ ifname: spec.ifname, create: true, ...(ic.mtu === undefined ? {} : { mtu: ic.mtu }) });
+        }
+        if (pcap !== undefined) driver = new PcapCaptureDriver(driver, pcap.sink, scheduler, { timeOriginMs: Date.now() - scheduler.now });
+        const device = new NetDevice(driver, scheduler, { irqName: `nic:${ic.name}` });
+        const iface = stack.addInterface(device, ic.mtu === undefined ? {} : { mtu: Math.min(ic.mtu, driver.mtu) });
+        await device.open();
+        undo.push(() => device.close());
+        iface.addAddress(prefix.address, prefix.length);
+        interfaces.push({ config: ic, spec, device });
+        log(`${ic.name}: ${ic.nic} up, ${ic.ip}`);
+      } catch (err) {
+        throw toStartError(err, context);
+      }
+    }
+
+    config.routes.forEach((r, i) => {
+      try {
+        addRoute(stack, r);
+      } catch (err) {
+        throw new ConfigError(`routes[${i}]`, `${r.to} via ${r.via}: ${(err as Error).message}`);
+      }
+    });
+    config.filter.rules.forEach((r, i) => {
+      try {
+        stack.filter.appendRule(r.chain, ruleSpecOf(r));
+      } catch (err) {
+        throw new ConfigError(`filter.rules[${i}]`, (err as Error).message);
+      }
+    });
+
+    const tcp = attachTcp(stack);
+    const sockets = new Sockets(stack, tcp);
+    const startedAt = scheduler.now;
+    const traffic = new TrafficHistory(scheduler, () => trafficTotals(interfaces));
+    traffic.start();
+    undo.push(() => traffic.stop());
+
+    const urls = (simulator?.forwarders ?? []).map((f) => `http://${f.rule.hostAddress}:${f.port}/`);
+    const web = await startWeb({
+      scheduler,
+      stack,
+      sockets,
+      config,
+      api: (sources) =>
+        new AdminApi({
+          ...sources,
+          stack,
+          tcp,
+          traffic,
+          schedulerStats: scheduler.stats,
+          startedAt,
+          admin: config.admin,
+          tcpConnections: () => listTcpConnections(tcp),
+          info: () => ({
+            interfaces: interfaces.map((i) => ({ name: i.config.name, nic: i.config.nic, ip: i.config.ip })),
+            httpPort: config.http.port,
+            www: config.http.www ?? null,
+            urls,
+          }),
+          reboot: () => scheduler.defer(() => options.onReboot?.()),
+        }),
+    });
+    undo.push(() => web.close());
+    log(`http: listening on ${interfaces.map((i) => `${i.config.ip.split('/')[0]}:${config.http.port}`).join(', ')}`);
+
+    let closing: Promise<void> | undefined;
+    return {
+      config, scheduler, stack, tcp, sockets, web, interfaces, simulator, urls,
+      close: () => (closing ??= unwind()),
+    };
+  } catch (err) {
+    await unwind();
+    throw toStartError(err);
+  }
+}
+
+async function openPcap(path: string): Promise<{ stream: WriteStream; sink: PcapSink }> {
+  const stream = createWriteStream(path);
+  await new Promise<void>((resolve, reject) => {
+    stream.once('open', () => resolve());
+    stream.once('error', (err) => reject(new GatewayStartError('FILE', `pcap: cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err })));
+  });
+  return { stream, sink: new PcapSink(stream) };
+}
+
+function trafficTotals(interfaces: readonly GatewayInterface[]): { rxFrames: number; txFrames: number; rxBytes: number; txBytes: number } {
+  const t = { rxFrames: 0, txFrames: 0, rxBytes: 0, txBytes: 0 };
+  for (const i of interfaces) {
+    const s = i.device.stats;
+    t.rxFrames += s.driver.rxFrames;
+    t.txFrames += s.driver.txFrames;
+    t.rxBytes += s.driver.rxBytes;
+    t.txBytes += s.driver.txBytes;
+  }
+  return t;
+}
+
+/**
+ * The TCP connections of `tcp` with their 4-tuples and states. `Tcp` does not (yet) export a way to
+ * list its connection table; when it gains `connections()` (an iterable of `TcpConnection`), this
+ * uses it, and until then the list is empty (the counts `connectionCount`/`timeWait` are exact).
+ */
+export function listTcpConnections(tcp: Tcp): TcpConnectionInfo[] {
+  const lister = (tcp as unknown as { connections?: () => Iterable<TcpConnection> }).connections;
+  if (typeof lister !== 'function') return [];
+  const out: TcpConnectionInfo[] = [];
+  for (const c of lister.call(tcp)) {
+    out.push({ localAddress: ipv4ToString(c.localAddress), localPort: c.localPort, remoteAddress: ipv4ToString(c.remoteAddress), remotePort: c.remotePort, state: c.state });
+  }
+  return out;
+}

@@ -1,0 +1,13 @@
+/**
+ * The entry point of `postern-gateway` (the bin launcher runs this file with tsx): runs
+ * {@link main} and exits with its status.
+ */
+import { main } from './run.js';
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`postern-gateway: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,84 @@
+/**
+ * The `postern-gateway` program as a function ({@link main}): parse the command line, load the configuration, start the gateway, print where
+ * it can be reached, and shut down cleanly on SIGINT/SIGTERM (exit 0). Any start-up failure prints
+ * ONE line on stderr and exits 1; a bad command line exits 2. A reboot from the admin API closes
+ * the gateway and starts it again from the same configuration in this process.
+ */
+import { parseCommandLine, HELP_TEXT, UsageError } from './cli.js';
+import { GatewayStartError, toStartError } from './errors.js';
+import { startGateway, type Gateway } from './gateway.js';
+import { loadConfig } from './load-config.js';
+
+/** Runs the command line `argv` (without node and the script). Resolves with the exit status once the gateway has stopped. */
+export async function main(argv: readonly string[]): Promise<number> {
+  let cli;
+  try {
+    cli = parseCommandLine(argv);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (cli.help) {
+    process.stdout.write(HELP_TEXT);
+    return 0;
+  }
+  const log = (line: string): void => void process.stderr.write(`postern-gateway: ${line}\n`);
+  let gateway: Gateway;
+  let config;
+  try {
+    config = loadConfig(cli);
+    gateway = await startGateway(config, { log: quiet(log), onReboot: () => void reboot() });
+  } catch (err) {
+    const e = toStartError(err);
+    process.stderr.write(`postern-gateway: ${e.message}\n`);
+    return 1;
+  }
+  announce(gateway);
+
+  let rebooting = false;
+  async function reboot(): Promise<void> {
+    if (rebooting) return;
+    rebooting = true;
+    log('rebooting');
+    await gateway.close();
+    try {
+      gateway = await startGateway(config!, { log: quiet(log), onReboot: () => void reboot() });
+      announce(gateway);
+    } catch (err) {
+      log(`reboot failed: ${err instanceof GatewayStartError ? err.message : String(err)}`);
+      stop(1);
+    } finally {
+      rebooting = false;
+    }
+  }
+
+  let resolveExit: (code: number) => void = () => {};
+  const exited = new Promise<number>((r) => (resolveExit = r));
+  let stopping = false;
+  function stop(code: number): void {
+    if (stopping) return;
+    stopping = true;
+    void gateway.close().then(() => resolveExit(code), (err: unknown) => {
+      log(`shutdown: ${err instanceof Error ? err.message : String(err)}`);
+      resolveExit(1);
+    });
+  }
+  process.on('SIGINT', () => stop(0));
+  process.on('SIGTERM', () => stop(0));
+  return exited;
+}
+
+function quiet(log: (line: string) => void): (line: string) => void {
+  return process.env['POSTERN_QUIET'] === '1' ? () => {} : log;
+}
+
+function announce(gateway: Gateway): void {
+  for (const url of gateway.urls) process.stdout.write(`open ${url}\n`);
+  if (gateway.urls.length === 0) {
+    const ips = gateway.interfaces.map((i) => i.config.ip.split('/')[0]);
+    process.stdout.write(`listening on ${ips.map((ip) => `http://${ip}:${gateway.config.http.port}/`).join(' ')}\n`);
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * The web front: the `@postern/http` server listening on the gateway's own stack (through the
+ * socket library's `net` face), serving
+ * - `/api/...`: the {@link AdminApi} (JSON);
+ * - `/admin/`: the admin UI (`ui/index.html`, `ui/app.js`, `ui/style.css`, read once at start);
+ * - `/`: the `www` directory when configured (static files), else the admin UI's page.
+ *
+ * Static files come from `@postern/http`'s `serveStatic` (GET/HEAD only, paths confined to the
+ * directory, `index.html` for a directory, streamed).
+ */
+import { readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { extname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { HttpServer, serveStatic, type HttpRequest, type HttpResponse } from '@postern/http';
+import type { Scheduler } from '@postern/irq';
+import type { Stack } from '@postern/netstack';
+import { createNet, type Sockets } from '@postern/socket';
+import type { AdminApi } from './admin-api.js';
+import type { GatewayConfig } from './config.js';
+import { GatewayStartError } from './errors.js';
+
+/** Largest admin API request body, bytes. */
+export const MAX_API_BODY_BYTES = 64 * 1024;
+
+/** Where the UI files live: `apps/gateway/ui/`. */
+export const UI_DIRECTORY = fileURLToPath(new URL('../ui/', import.meta.url));
+
+const CONTENT_TYPES: Readonly<Record<string, string>> = {
+  '.html': 'text/html; charset=utf-8', '.htm': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+};
+
+/** The HTTP counters the admin API shows. */
+export interface HttpCounterSources {
+  /** Responses by status code. */
+  httpStatusCounts(): Readonly<Record<string, number>>;
+  /** The server's other counters. */
+  httpCounters(): Readonly<Record<string, number>>;
+}
+
+/** What {@link startWeb} needs. */
+export interface WebOptions {
+  readonly scheduler: Scheduler;
+  readonly stack: Stack;
+  readonly sockets: Sockets;
+  readonly config: GatewayConfig;
+  /** Builds the admin API once the HTTP counters exist. */
+  readonly api: (http: HttpCounterSources) => AdminApi;
+}
+
+/** The running web front. */
+export interface WebFront {
+  /** The HTTP server (its `stats` hold the counters by status). */
+  readonly server: HttpServer;
+  /** The admin API it serves. */
+  readonly api: AdminApi;
+  /** Stops listening and closes every connection. Idempotent. */
+  close(): Promise<void>;
+}
+
+interface UiFile {
+  readonly body: Buffer;
+  readonly type: string;
+}
+
+function loadUi(): Map<string, UiFile> {
+  const files = new Map<string, UiFile>();
+  for (const name of ['index.html', 'app.js', 'style.css']) {
+    files.set(name, { body: readFileSync(join(UI_DIRECTORY, name)), type: CONTENT_TYPES[extname(name)]! });
+  }
+  return files;
+}
+
+/**
+ * Starts the HTTP server on the stack at `config.http.port` (every address).
+ * @throws {@link GatewayStartError} `ADDRESS_IN_USE` when the port is taken on the stack, `FILE`
+ *   when the UI files or the www directory are missing.
+ */
+export async function startWeb(options: WebOptions): Promise<WebFront> {
+  const { config, sockets, scheduler } = options;
+  let ui: Map<string, UiFile>;
+  try {
+    ui = loadUi();
+  } catch (err) {
+    throw new GatewayStartError('FILE', `admin UI files missing in ${UI_DIRECTORY}: ${(err as Error).message}`, { cause: err });
+  }
+  const www = config.http.www === undefined ? undefined : resolve(config.http.www);
+  if (www !== undefined) {
+    const st = await stat(www).catch(() => undefined);
+    if (st === undefined || !st.isDirectory()) throw new GatewayStartError('FILE', `--www ${config.http.www}: no such directory`);
+  }
+
+  const wwwHandler = www === undefined ? undefined : serveStatic(www);
+  let server: HttpServer | undefined = undefined;
+  const counters: HttpCounterSources = {
+    httpStatusCounts: () => {
+      const out: Record<string, number> = {};
+      for (const [k, v] of Object.entries(server?.stats.responses ?? {})) out[k] = v as number;
+      return out;
+    },
+    httpCounters: () => {
+      const s = server?.stats;
+      if (s === undefined) return {};
+      const out: Record<string, number> = {};
+      for (const [k, v] of Object.entries(s)) if (typeof v === 'number') out[k] = v;
+      return out;
+    },
+  };
+  const api = options.api(counters);
+
+  const handler = async (req: HttpRequest, res: HttpResponse): Promise<void> => {
+    const path = req.path;
+    if (path === '/api' || path.startsWith('/api/')) {
+      let body = '';
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        try {
+          body = await req.body.text(MAX_API_BODY_BYTES);
+        } catch {
+          res.json({ error: `the body is larger than ${MAX_API_BODY_BYTES} bytes` }, 413);
+          return;
+        }
+      }
+      const out = api.handle({ method: req.method, path, authorization: req.headers.get('authorization'), body });
+      res.status(out.status);
+      for (const [k, v] of Object.entries(out.headers)) res.setHeader(k, v);
+      res.end(out.body);
+      return;
+    }
+    if (path === '/admin') {
+      res.redirect('/admin/', 301);
+      return;
+    }
+    if (path.startsWith('/admin/')) {
+      sendUi(req, res, ui, path.slice('/admin/'.length) || 'index.html');
+      return;
+    }
+    if (www === undefined) {
+      sendUi(req, res, ui, path === '/' ? 'index.html' : path.slice(1));
+      return;
+    }
+    await wwwHandler!(req, res);
+  };
+
+  const http = new HttpServer(handler, {
+    scheduler,
+    wallTime: () => Date.now(),
+    pool: { workers: config.http.workers },
+  });
+  server = http;
+  const net = createNet(sockets);
+  const listener = net.createServer();
+  await new Promise<void>((resolveListen, reject) => {
+    listener.once('error', (err: Error & { code?: string }) => {
+      reject(err.code === 'EADDRINUSE'
+        ? new GatewayStartError('ADDRESS_IN_USE', `http: port ${config.http.port} is already in use on the gateway's stack`, { cause: err })
+        : new GatewayStartError('INTERNAL', `http: cannot listen on port ${config.http.port}: ${err.message}`, { cause: err }));
+    });
+    listener.listen(config.http.port, () => resolveListen());
+  });
+  http.attach(listener as unknown as Parameters<HttpServer['attach']>[0]);
+
+  let closing: Promise<void> | undefined;
+  return {
+    server: http,
+    api,
+    close: () =>
+      (closing ??= (async () => {
+        await new Promise<void>((r) => listener.close(() => r()));
+        await http.close();
+      })()),
+  };
+}
+
+function sendUi(req: HttpRequest, res: HttpResponse, ui: Map<string, UiFile>, name: string): void {
+  const file = ui.get(name);
+  if (file === undefined) {
+    res.status(404).send('not found\n', 'text/plain; charset=utf-8');
+    return;
+  }
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.status(405).setHeader('allow', 'GET, HEAD').send('method not allowed\n', 'text/plain; charset=utf-8');
+    return;
+  }
+  res.setHeader('cache-control', 'no-cache');
+  res.send(file.body, file.type);
+}

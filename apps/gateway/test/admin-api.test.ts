@@ -1,0 +1,193 @@
+import { Scheduler } from '@postern/irq';
+import { attachTcp, Stack } from '@postern/netstack';
+import { NetDevice, createMemoryLink } from '@postern/nic';
+import { parseIpv4 } from '@postern/wire';
+import { describe, expect, it } from 'vitest';
+import { AdminApi, type AdminControl, type AdminRequest } from '../src/admin-api.js';
+import { WWW_AUTHENTICATE, checkBasicAuth, parseBasicAuth } from '../src/auth.js';
+import { TrafficHistory } from '../src/traffic.js';
+
+const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+const GOOD = basic('admin', 's3cret');
+
+/** Two real stacks on an in-memory link (virtual clock): the gateway at .1 and a peer at .2. */
+async function setup(password: string | null = 's3cret') {
+  const sched = new Scheduler({ seed: 7 });
+  const link = createMemoryLink(sched);
+  const devA = new NetDevice(link.a, sched);
+  const devB = new NetDevice(link.b, sched);
+  const stack = new Stack(sched, { firewall: true });
+  const peer = new Stack(sched);
+  stack.addInterface(devA).addAddress(parseIpv4('198.18.0.1'), 24);
+  peer.addInterface(devB).addAddress(parseIpv4('198.18.0.2'), 24);
+  await devA.open();
+  await devB.open();
+  const tcp = attachTcp(stack);
+  const traffic = new TrafficHistory(sched, () => ({ rxFrames: devA.stats.rxDelivered, txFrames: devA.stats.txFrames, rxBytes: devA.stats.rxBytes, txBytes: devA.stats.txBytes }));
+  let reboots = 0;
+  const control: AdminControl = {
+    stack, tcp, traffic, schedulerStats: sched.stats, startedAt: 0,
+    admin: { user: 'admin', password: password ?? undefined },
+    httpStatusCounts: () => ({ '200': 3 }),
+    httpCounters: () => ({ requests: 3 }),
+    tcpConnections: () => [],
+    info: () => ({ nics: ['mem'] }),
+    reboot: () => void reboots++,
+  };
+  const api = new AdminApi(control);
+  const call = (method: string, path: string, body: unknown = '', authorization: string | null = GOOD) => {
+    const req: AdminRequest = { method, path, authorization: authorization ?? undefined, body: typeof body === 'string' ? body : JSON.stringify(body) };
+    const res = api.handle(req);
+    return { ...res, json: JSON.parse(res.body) as Record<string, unknown> & unknown[] };
+  };
+  return { sched, stack, peer, tcp, traffic, call, reboots: () => reboots };
+}
+
+describe('admin API: reading', () => {
+  it('GET /api/ shows interfaces, ARP, routes, filter, TCP, scheduler, HTTP and traffic after real traffic', async () => {
+    const { sched, peer, traffic, call } = await setup();
+    const reply = peer.ping({ dst: parseIpv4('198.18.0.1'), size: 56 });
+    sched.advance(10);
+    await reply;
+    traffic.sample();
+    const res = call('GET', '/api/', '', null);
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a JSON document explored field by field
+    const s = res.json as unknown as Record<string, any>;
+    expect(s.interfaces).toHaveLength(1);
+    expect(s.interfaces[0]).toMatchObject({ name: expect.any(String), link: 'up', addresses: ['198.18.0.1/24'], mtu: 1500 });
+    expect(s.interfaces[0].mac).toMatch(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
+    expect(s.interfaces[0].counters.rxDelivered).toBeGreaterThanOrEqual(2); // ARP request + echo request
+    expect(s.interfaces[0].counters.txFrames).toBeGreaterThanOrEqual(2);
+    expect(s.arp).toContainEqual(expect.objectContaining({ ip: '198.18.0.2', mac: expect.stringMatching(/:/) }));
+    expect(s.routes).toContainEqual(expect.objectContaining({ to: '198.18.0.0/24', kind: 'connected', via: null }));
+    expect(s.filter.enabled).toBe(true);
+    expect(s.tcp).toMatchObject({ connectionCount: 0, connections: [] });
+    expect(s.scheduler.irq.length).toBeGreaterThanOrEqual(2);
+    expect(s.scheduler.irq[0]).toMatchObject({ name: expect.any(String), raised: expect.any(Number), handled: expect.any(Number) });
+    expect(s.scheduler.deferred.runs).toBeGreaterThan(0);
+    expect(s.http.byStatus).toEqual({ '200': 3 });
+    expect(s.traffic).toHaveLength(1);
+    expect(s.traffic[0].rxFps).toBeGreaterThan(0);
+  });
+
+  it('sub-resources and errors', async () => {
+    const { call } = await setup();
+    expect(call('GET', '/api/routes').json).toHaveLength(1);
+    expect(call('GET', '/api/scheduler').json).toHaveProperty('timersFired');
+    expect(call('GET', '/api/counters').json.length).toBeGreaterThan(10);
+    expect(call('GET', '/api/settings').json).toEqual({ forwarding: false, firewall: true });
+    expect(call('GET', '/api/nothing').status).toBe(404);
+    const wrong = call('POST', '/api/interfaces', '{}');
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers['allow']).toBe('GET, HEAD');
+  });
+});
+
+describe('admin API: authentication on changes', () => {
+  it('401 without credentials (with WWW-Authenticate), 401 for a wrong password, 403 for a wrong user; nothing changes', async () => {
+    const { call, stack } = await setup();
+    const body = { to: '10.9.0.0/16', via: '198.18.0.2' };
+    const none = call('POST', '/api/routes', body, null);
+    expect(none.status).toBe(401);
+    expect(none.headers['www-authenticate']).toBe(WWW_AUTHENTICATE);
+    const badPass = call('POST', '/api/routes', body, basic('admin', 'nope'));
+    expect(badPass.status).toBe(401);
+    expect(badPass.headers['www-authenticate']).toBe(WWW_AUTHENTICATE);
+    expect(call('POST', '/api/routes', body, basic('mallory', 's3cret')).status).toBe(403);
+    expect(call('POST', '/api/routes', body, 'Bearer xyz').status).toBe(401);
+    expect(call('POST', '/api/reboot', '', basic('guest', 'x')).status).toBe(403);
+    expect(stack.routes.list()).toHaveLength(1);
+  });
+
+  it('403 for every change when no password is configured', async () => {
+    const { call } = await setup(null);
+    const res = call('PUT', '/api/settings', { forwarding: true }, basic('admin', 'anything'));
+    expect(res.status).toBe(403);
+    expect(res.json.error).toMatch(/no admin password/);
+  });
+
+  it('parseBasicAuth / checkBasicAuth', () => {
+    expect(parseBasicAuth(basic('a', 'b:c'))).toEqual({ user: 'a', password: 'b:c' });
+    expect(parseBasicAuth('Basic !!!')).toBeUndefined();
+    expect(parseBasicAuth(`Basic ${Buffer.from('nocolon').toString('base64')}`)).toBeUndefined();
+    expect(checkBasicAuth(basic('admin', 'pw'), { user: 'admin', password: 'pw' })).toEqual({ ok: true, user: 'admin' });
+    expect(checkBasicAuth(basic('admin', 'pw2'), { user: 'admin', password: 'pw' })).toMatchObject({ ok: false, status: 401 });
+  });
+});
+
+describe('admin API: changes with the right credentials', () => {
+  it('routes: add, list, duplicate 409, bad 400, delete, missing 404', async () => {
+    const { call, stack } = await setup();
+    const add = call('POST', '/api/routes', { to: '10.9.0.0/16', via: '198.18.0.2' });
+    expect(add.status).toBe(201);
+    expect(stack.routes.match(parseIpv4('10.9.1.1'))?.gateway).toBe(parseIpv4('198.18.0.2'));
+    expect(call('POST', '/api/routes', { to: '10.9.0.0/16', via: '198.18.0.2' }).status).toBe(409);
+    expect(call('POST', '/api/routes', { to: '10.9.0.1/16', via: '198.18.0.2' }).status).toBe(400);
+    const unreachable = call('POST', '/api/routes', { to: 'default', via: '10.0.0.1' });
+    expect(unreachable.status).toBe(400);
+    expect(unreachable.json.code).toBe('GATEWAY_UNREACHABLE');
+    expect(call('POST', '/api/routes', '{nope').status).toBe(400);
+    expect(call('POST', '/api/routes', { to: 'default', via: '198.18.0.2' }).status).toBe(201);
+    expect(call('GET', '/api/routes').json).toContainEqual(expect.objectContaining({ to: 'default', via: '198.18.0.2' }));
+    expect(call('DELETE', '/api/routes/10.9.0.0/16').status).toBe(200);
+    expect(call('DELETE', '/api/routes/default').status).toBe(200);
+    expect(stack.routes.list()).toHaveLength(1);
+    expect(call('DELETE', '/api/routes/10.9.0.0/16').status).toBe(404);
+  });
+
+  it('filter rules: add, see hits, policy, delete', async () => {
+    const { call, stack, peer, sched } = await setup();
+    const add = call('POST', '/api/filter/rules', { chain: 'input', protocol: 'icmp', action: 'drop', comment: 'no ping' });
+    expect(add.status).toBe(201);
+    const id = add.json.id as number;
+    const reply = peer.ping({ dst: parseIpv4('198.18.0.1'), size: 8, timeoutMs: 500 });
+    sched.advance(1000);
+    await expect(reply).rejects.toThrow();
+    const rules = call('GET', '/api/filter/rules').json as Array<Record<string, unknown>>;
+    expect(rules).toEqual([expect.objectContaining({ id, chain: 'input', protocol: 'icmp', action: 'drop', comment: 'no ping', packets: 1 })]);
+    const bad = call('POST', '/api/filter/rules', { chain: 'input', action: 'drop', dstPort: 80 });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error).toBe('body.dstPort: needs protocol tcp or udp');
+    expect(call('PUT', '/api/filter/policy/forward', { policy: 'drop' }).json).toMatchObject({ policy: 'drop' });
+    expect(stack.filter.policy('forward').policy).toBe('drop');
+    expect(call('PUT', '/api/filter/policy/prerouting', { policy: 'drop' }).status).toBe(404);
+    expect(call('DELETE', `/api/filter/rules/${id}`).status).toBe(200);
+    expect(call('DELETE', `/api/filter/rules/${id}`).status).toBe(404);
+    expect(stack.filter.listRules()).toEqual([]);
+  });
+
+  it('settings and reboot', async () => {
+    const { call, stack, reboots } = await setup();
+    expect(call('PUT', '/api/settings', { forwarding: true, firewall: false }).json).toEqual({ forwarding: true, firewall: false });
+    expect(stack.forwarding).toBe(true);
+    expect(stack.filter.enabled).toBe(false);
+    expect(call('PUT', '/api/settings', { speed: 1 }).status).toBe(400);
+    expect(call('PUT', '/api/settings', { forwarding: 'yes' }).status).toBe(400);
+    expect(call('POST', '/api/reboot').status).toBe(202);
+    expect(reboots()).toBe(1);
+    expect(call('GET', '/api/reboot').status).toBe(405);
+  });
+});
+
+describe('TrafficHistory', () => {
+  it('samples rates each second on the scheduler clock and bounds the history', () => {
+    const sched = new Scheduler();
+    const totals = { rxFrames: 0, txFrames: 0, rxBytes: 0, txBytes: 0 };
+    const h = new TrafficHistory(sched, () => totals, 3);
+    h.start();
+    for (let i = 1; i <= 5; i++) {
+      totals.rxFrames += 10 * i;
+      totals.txFrames += 5;
+      sched.advance(1000);
+    }
+    expect(h.list().map((s) => [s.rxFps, s.txFps])).toEqual([[30, 5], [40, 5], [50, 5]]);
+    totals.rxFrames = 0; // a counter reset never shows as a negative rate
+    sched.advance(1000);
+    expect(h.list().at(-1)!.rxFps).toBe(0);
+    h.stop();
+    sched.advance(5000);
+    expect(h.list()).toHaveLength(3);
+  });
+});

@@ -1,0 +1,59 @@
+/**
+ * Parses the field lines of a complete header or trailer section. Internal to the package.
+ *
+ * Precondition (guaranteed by the parser's section scanner): `bytes[start, end)` is a run of lines,
+ * each ended by CRLF, with no bare CR and no bare LF, the closing empty line excluded.
+ */
+import { Buffer } from 'node:buffer';
+import { COLON, CR, FIELD_VALUE, TOKEN, isWhitespace } from './chars.js';
+import { HttpParseError } from './errors.js';
+import { HeaderList } from './headers.js';
+
+/** A latin1 decoder over one contiguous section: one `Buffer` view per section, one string per field. */
+export function latin1View(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * Decodes the field lines in `buf[start, end)` into a {@link HeaderList}, strictly: no obs-fold, a
+ * token name, the colon right after it, a value of field-vchar/SP/HTAB with surrounding OWS removed.
+ *
+ * @throws HttpParseError `OBS_FOLD`, `INVALID_HEADER_NAME`, `WHITESPACE_BEFORE_COLON`, `MISSING_COLON`,
+ *   `INVALID_HEADER_VALUE`
+ */
+export function parseFieldLines(buf: Buffer, start: number, end: number): HeaderList {
+  const raw: string[] = [];
+  const lower: string[] = [];
+  let i = start;
+  while (i < end) {
+    const lineStart = i;
+    const first = buf[i]!;
+    if (isWhitespace(first)) throw new HttpParseError('OBS_FOLD', 'a field line starts with whitespace (obs-fold)');
+    while (TOKEN[buf[i]!] === 1) i++;
+    const nameEnd = i;
+    const stop = buf[i]!;
+    if (stop !== COLON) {
+      if (nameEnd === lineStart) throw new HttpParseError('INVALID_HEADER_NAME', `invalid byte 0x${stop.toString(16)} in a field name`);
+      if (isWhitespace(stop)) throw new HttpParseError('WHITESPACE_BEFORE_COLON', 'whitespace between a field name and its colon');
+      if (stop === CR) throw new HttpParseError('MISSING_COLON', 'a field line has no colon');
+      throw new HttpParseError('INVALID_HEADER_NAME', `invalid byte 0x${stop.toString(16)} in a field name`);
+    }
+    if (nameEnd === lineStart) throw new HttpParseError('INVALID_HEADER_NAME', 'empty field name');
+    i++; // colon
+    while (isWhitespace(buf[i]!)) i++;
+    const valueStart = i;
+    let valueEnd = i;
+    for (;;) {
+      const b = buf[i]!;
+      if (b === CR) break;
+      if (FIELD_VALUE[b] !== 1) throw new HttpParseError('INVALID_HEADER_VALUE', `control byte 0x${b.toString(16)} in a field value`);
+      i++;
+      if (!isWhitespace(b)) valueEnd = i;
+    }
+    i += 2; // CRLF
+    const name = buf.toString('latin1', lineStart, nameEnd);
+    raw.push(name, buf.toString('latin1', valueStart, valueEnd));
+    lower.push(name.toLowerCase());
+  }
+  return new HeaderList(raw, lower);
+}

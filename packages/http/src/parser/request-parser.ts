@@ -1,0 +1,585 @@
+/**
+ * The strict, incremental, push-based HTTP/1.x request parser. See `types.ts` for the contract.
+ */
+import { BACKSLASH, CR, DQUOTE, EQUALS, HEX_VALUE, HTAB, LF, QDTEXT, SEMI, TOKEN, isWhitespace } from './chars.js';
+import { HttpParseError } from './errors.js';
+import { latin1View, parseFieldLines } from './fields.js';
+import { parseRequestHead, parseRequestLine } from './head.js';
+import type { RequestLine } from './head.js';
+import type { HeaderList } from './headers.js';
+import { DEFAULT_PARSER_LIMITS } from './types.js';
+import type { ParserLimits, RequestParserHandler } from './types.js';
+
+// Parser states.
+const S_HEAD = 0;
+const S_BODY_LENGTH = 1;
+const S_CHUNK_LINE = 2;
+const S_CHUNK_DATA = 3;
+const S_CHUNK_DATA_CR = 4;
+const S_CHUNK_DATA_LF = 5;
+const S_TRAILERS = 6;
+const S_DETACHED = 7;
+
+// Chunk-extension states (RFC 9112 §7.1.1: *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] )).
+const E_NONE = 0; // right after the hex size
+const E_BWS_SEMI = 1; // whitespace, ";" must follow
+const E_BEFORE_NAME = 2;
+const E_NAME = 3;
+const E_AFTER_NAME = 4;
+const E_BEFORE_VALUE = 5;
+const E_TOKEN_VALUE = 6;
+const E_QUOTED = 7;
+const E_QUOTED_PAIR = 8;
+const E_AFTER_QUOTED = 9;
+
+/** The chunk-extension states in which the line may end. */
+const EXT_MAY_END = new Uint8Array([1, 0, 0, 1, 0, 0, 1, 0, 0, 1]);
+
+const MAX_CHUNK_SIZE_DIGITS = 16;
+const INITIAL_ACCUMULATOR = 1024;
+
+/**
+ * A strict, incremental HTTP/1.x request parser (RFC 9112), push-based like llhttp.
+ *
+ * Feed it transport chunks with {@link RequestParser.execute}; it calls the
+ * {@link RequestParserHandler} synchronously: `onHead` once a head is complete and valid, `onBody`
+ * with zero-copy `subarray`s of the input (de-chunked), `onMessageComplete` at the end of each
+ * message. The result never depends on how the input was split into chunks.
+ *
+ * Pipelining: after each message the parser pauses; bytes of later requests stay queued (by
+ * reference: the caller must not overwrite a chunk it passed in until the parser has consumed it)
+ * until {@link RequestParser.resume}. So answers go out in order with at most one request in flight.
+ *
+ * Memory: a head or trailer section that arrives whole in one chunk is decoded in place; one that
+ * spans chunks is gathered into one growable buffer per parser (bounded by the limits). Field names and
+ * values are decoded once each, as latin1. Chunk-size lines and extensions are checked byte by byte
+ * without buffering.
+ *
+ * Errors: every refusal is an {@link HttpParseError} thrown from `execute`, `resume` or `finish`;
+ * afterwards the parser is failed and rethrows that error on every call until {@link RequestParser.reset}.
+ * An exception thrown by a handler callback fails the parser the same way and propagates unchanged.
+ */
+export class RequestParser {
+  /** The limits in force (defaults filled in). */
+  readonly limits: Readonly<ParserLimits>;
+  private readonly handler: RequestParserHandler;
+
+  private state = S_HEAD;
+  private pausedFlag = false;
+  private running = false;
+  private ended = false;
+  private failure: unknown = null;
+  private failed = false;
+  private messageCount = 0;
+
+  // Input queue: chunks not yet consumed; the first is consumed from queueOffset.
+  private queue: Uint8Array[] = [];
+  private queueOffset = 0;
+  private queuedBytes = 0;
+
+  // Section scanner (head and trailers).
+  private sectionStarted = false; // head: past the ignored leading empty lines
+  private inRequestLine = false;
+  private sawCR = false;
+  private lineLength = 0;
+  private sectionBytes = 0; // head: bytes after the request line; trailers: all bytes
+  private leadingBytes = 0;
+  private fieldLines = 0;
+  private acc: Uint8Array | null = null;
+  private accLength = 0;
+  private requestLine: RequestLine | null = null;
+  private requestLineBytes = 0;
+
+  // Body.
+  private remaining = 0; // bytes left in the Content-Length body or the current chunk
+  private bodyBytes = 0; // chunked: sum of chunk sizes so far
+  private chunkSize = 0;
+  private chunkDigits = 0;
+  private extState = E_NONE;
+  private extBytes = 0;
+
+  /**
+   * @param limits bounds to enforce; omitted fields take {@link DEFAULT_PARSER_LIMITS}
+   * @param handler the callbacks to drive
+   */
+  constructor(limits: Partial<ParserLimits>, handler: RequestParserHandler) {
+    const merged: ParserLimits = { ...DEFAULT_PARSER_LIMITS, ...limits };
+    for (const [name, value] of Object.entries(merged)) {
+      if (!Number.isSafeInteger(value) || (value as number) < 1) {
+        throw new RangeError(`parser limit ${name} must be a positive integer, got ${String(value)}`);
+      }
+    }
+    this.limits = Object.freeze(merged);
+    this.handler = handler;
+  }
+
+  /** True while the parser holds input back: after each message, or after {@link RequestParser.pause}. */
+  get paused(): boolean {
+    return this.pausedFlag;
+  }
+
+  /** Input bytes received but not yet consumed (queued while paused). */
+  get bufferedBytes(): number {
+    return this.queuedBytes;
+  }
+
+  /**
+   * True when part of a message has been consumed and the message is not complete: a server uses it
+   * to tell a request timeout (answer 408) from an idle keep-alive connection (just close).
+   */
+  get messageInProgress(): boolean {
+    return this.state !== S_HEAD || this.sectionStarted || this.sawCR;
+  }
+
+  /** Messages completed since construction or the last {@link RequestParser.reset}. */
+  get messages(): number {
+    return this.messageCount;
+  }
+
+  /** The error that failed the parser, or `null`. */
+  get error(): unknown {
+    return this.failed ? this.failure : null;
+  }
+
+  /**
+   * Feeds transport bytes. Parses as far as possible unless paused, in which case the chunk is only
+   * queued (by reference). Empty chunks are ignored.
+   *
+   * @throws HttpParseError on malformed or over-limit input (and rethrows it on later calls);
+   *   `INPUT_AFTER_END` after {@link RequestParser.finish} or {@link RequestParser.detach}.
+   */
+  execute(chunk: Uint8Array): void {
+    this.throwIfFailed();
+    if (this.ended || this.state === S_DETACHED) {
+      this.fail(new HttpParseError('INPUT_AFTER_END', 'input after finish() or detach()'));
+    }
+    if (chunk.byteLength === 0) return;
+    this.queue.push(chunk);
+    this.queuedBytes += chunk.byteLength;
+    if (!this.running && !this.pausedFlag) this.drain();
+    else this.checkBuffered();
+  }
+
+  /**
+   * Signals the end of input (the peer closed its sending side). Between messages this is a clean end;
+   * inside a message it is `INCOMPLETE_MESSAGE`. While paused, the check waits until the queued input
+   * has been parsed after `resume()`.
+   *
+   * @throws HttpParseError `INCOMPLETE_MESSAGE`
+   */
+  finish(): void {
+    this.throwIfFailed();
+    this.ended = true;
+    if (!this.running && !this.pausedFlag) this.checkEnd();
+  }
+
+  /**
+   * Stops delivering callbacks after the current one returns (backpressure, or waiting before reading
+   * a body, e.g. to decide on 100-continue). Input keeps being queued up to `maxBufferedBytes`.
+   */
+  pause(): void {
+    this.pausedFlag = true;
+  }
+
+  /**
+   * Continues after a pause (the automatic one after each message, or {@link RequestParser.pause}):
+   * parses queued input at once, which may run callbacks. Called from inside a callback, it only
+   * clears the pause and the current run carries on. No-op when not paused or detached.
+   *
+   * @throws HttpParseError as {@link RequestParser.execute}
+   */
+  resume(): void {
+    this.throwIfFailed();
+    if (!this.pausedFlag || this.state === S_DETACHED) return;
+    this.pausedFlag = false;
+    if (!this.running) this.drain();
+  }
+
+  /**
+   * Ends HTTP parsing on this connection and hands back the input not consumed yet, in order (views of
+   * the chunks passed in): after a `101 Switching Protocols` or a CONNECT tunnel. Call it between
+   * messages, e.g. in or after `onMessageComplete`. Later `execute` calls throw `INPUT_AFTER_END`.
+   */
+  detach(): Uint8Array[] {
+    this.throwIfFailed();
+    const out: Uint8Array[] = [];
+    for (let k = 0; k < this.queue.length; k++) {
+      const c = this.queue[k]!;
+      const v = k === 0 ? c.subarray(this.queueOffset) : c;
+      if (v.byteLength > 0) out.push(v);
+    }
+    this.queue = [];
+    this.queueOffset = 0;
+    this.queuedBytes = 0;
+    this.state = S_DETACHED;
+    this.pausedFlag = true;
+    return out;
+  }
+
+  /**
+   * Returns the parser to its initial state (no queue, not paused, not failed, not ended) for reuse on
+   * a new connection; limits, handler and the gathering buffer are kept.
+   */
+  reset(): void {
+    this.state = S_HEAD;
+    this.pausedFlag = false;
+    this.running = false;
+    this.ended = false;
+    this.failure = null;
+    this.failed = false;
+    this.messageCount = 0;
+    this.queue = [];
+    this.queueOffset = 0;
+    this.queuedBytes = 0;
+    this.resetSection(true);
+    this.remaining = 0;
+    this.bodyBytes = 0;
+  }
+
+  // ------------------------------------------------------------------------------------------------
+
+  private throwIfFailed(): void {
+    if (this.failed) throw this.failure;
+  }
+
+  private fail(error: unknown): never {
+    this.failed = true;
+    this.failure = error;
+    this.pausedFlag = true;
+    throw error;
+  }
+
+  private checkBuffered(): void {
+    if (this.queuedBytes > this.limits.maxBufferedBytes) {
+      this.fail(new HttpParseError('BUFFER_OVERFLOW', `more than ${this.limits.maxBufferedBytes} bytes queued while paused`));
+    }
+  }
+
+  private checkEnd(): void {
+    if (this.queuedBytes === 0 && this.messageInProgress) {
+      this.fail(new HttpParseError('INCOMPLETE_MESSAGE', 'input ended inside a message'));
+    }
+  }
+
+  private drain(): void {
+    this.running = true;
+    try {
+      while (!this.pausedFlag && this.queue.length > 0) {
+        const chunk = this.queue[0]!;
+        const start = this.queueOffset;
+        const pos = this.run(chunk, start);
+        if (this.state === S_DETACHED) return;
+        this.queuedBytes -= pos - start;
+        if (pos >= chunk.byteLength) {
+          this.queue.shift();
+          this.queueOffset = 0;
+        } else {
+          this.queueOffset = pos;
+        }
+      }
+    } catch (error) {
+      this.fail(error);
+    } finally {
+      this.running = false;
+    }
+    if (this.failed) throw this.failure;
+    if (this.ended && !this.pausedFlag) this.checkEnd();
+    this.checkBuffered();
+  }
+
+  /** Consumes `chunk[start...]` until its end or a pause; returns the position reached. */
+  private run(chunk: Uint8Array, start: number): number {
+    let i = start;
+    const end = chunk.byteLength;
+    while (i < end && !this.pausedFlag) {
+      switch (this.state) {
+        case S_HEAD:
+        case S_TRAILERS:
+          i = this.scanSection(chunk, i, end);
+          break;
+        case S_BODY_LENGTH: {
+          const n = Math.min(this.remaining, end - i);
+          this.remaining -= n;
+          const done = this.remaining === 0;
+          this.queueOffset = i + n;
+          this.handler.onBody(chunk.subarray(i, i + n));
+          i += n;
+          if (done) this.complete(null);
+          break;
+        }
+        case S_CHUNK_LINE:
+          i = this.scanChunkLine(chunk, i, end);
+          break;
+        case S_CHUNK_DATA: {
+          const n = Math.min(this.remaining, end - i);
+          this.remaining -= n;
+          if (this.remaining === 0) this.state = S_CHUNK_DATA_CR;
+          this.handler.onBody(chunk.subarray(i, i + n));
+          i += n;
+          break;
+        }
+        case S_CHUNK_DATA_CR:
+          if (chunk[i] !== CR) throw new HttpParseError('MISSING_CHUNK_CRLF', 'chunk data is not followed by CRLF');
+          this.state = S_CHUNK_DATA_LF;
+          i++;
+          break;
+        case S_CHUNK_DATA_LF:
+          if (chunk[i] !== LF) throw new HttpParseError('MISSING_CHUNK_CRLF', 'chunk data is not followed by CRLF');
+          this.startChunkLine();
+          i++;
+          break;
+        default:
+          return end; // detached: nothing more is parsed
+      }
+    }
+    return i;
+  }
+
+  /** The end of a message: pause, then tell the handler. */
+  private complete(trailers: HeaderList | null): void {
+    this.state = S_HEAD;
+    this.resetSection(true);
+    this.messageCount++;
+    this.pausedFlag = true;
+    this.handler.onMessageComplete(trailers);
+  }
+
+  private resetSection(head: boolean): void {
+    this.sectionStarted = !head;
+    this.inRequestLine = false;
+    this.sawCR = false;
+    this.lineLength = 0;
+    this.sectionBytes = 0;
+    this.leadingBytes = 0;
+    this.fieldLines = 0;
+    this.accLength = 0;
+  }
+
+  private startChunkLine(): void {
+    this.state = S_CHUNK_LINE;
+    this.chunkSize = 0;
+    this.chunkDigits = 0;
+    this.extState = E_NONE;
+    this.extBytes = 0;
+    this.sawCR = false;
+  }
+
+  /**
+   * Scans a head (S_HEAD) or trailer section (S_TRAILERS) for its closing empty line, enforcing CRLF
+   * line ends and the size and count limits byte by byte. Returns the position after the bytes used.
+   */
+  private scanSection(chunk: Uint8Array, i: number, end: number): number {
+    const limits = this.limits;
+    const head = this.state === S_HEAD;
+    const maxSection = head ? limits.maxHeaderBytes : limits.maxTrailerBytes;
+    // Ignored empty lines before a request line (RFC 9112 §2.2), bounded by the request-line limit.
+    if (!this.sectionStarted) {
+      for (; i < end; i++) {
+        const b = chunk[i]!;
+        if (this.sawCR) {
+          if (b !== LF) throw new HttpParseError('BARE_CR', 'CR not followed by LF');
+          this.sawCR = false;
+          continue;
+        }
+        if (b === CR) {
+          this.sawCR = true;
+          if (++this.leadingBytes > limits.maxRequestLineBytes) {
+            throw new HttpParseError('REQUEST_LINE_TOO_LONG', 'too many empty lines before the request line');
+          }
+          continue;
+        }
+        if (b === LF) throw new HttpParseError('BARE_LF', 'LF without CR');
+        this.sectionStarted = true;
+        this.inRequestLine = true;
+        break;
+      }
+      if (i === end) return i;
+    }
+    let sectionStart = i;
+    for (; i < end; i++) {
+      const b = chunk[i]!;
+      if (!this.inRequestLine && ++this.sectionBytes > maxSection) {
+        if (head) throw new HttpParseError('HEADERS_TOO_LARGE', `header section exceeds ${maxSection} bytes`);
+        throw new HttpParseError('TRAILERS_TOO_LARGE', `trailer section exceeds ${maxSection} bytes`);
+      }
+      if (this.sawCR) {
+        if (b !== LF) throw new HttpParseError('BARE_CR', 'CR not followed by LF');
+        this.sawCR = false;
+        if (this.inRequestLine) {
+          this.inRequestLine = false;
+          if (this.accLength > 0) {
+            // the line spans chunks: finish gathering it, and gather the rest of the head from here
+            this.gather(chunk, sectionStart, i + 1);
+            sectionStart = i + 1;
+            this.requestLineDone(this.acc!.subarray(0, this.accLength));
+          } else {
+            this.requestLineDone(chunk.subarray(sectionStart, i + 1));
+          }
+        } else if (this.lineLength === 0) {
+          this.sectionDone(chunk, sectionStart, i + 1);
+          return i + 1;
+        } else if (++this.fieldLines > limits.maxHeaders) {
+          throw new HttpParseError('TOO_MANY_HEADERS', `more than ${limits.maxHeaders} field lines`);
+        }
+        this.lineLength = 0;
+        continue;
+      }
+      if (b === CR) {
+        this.sawCR = true;
+        continue;
+      }
+      if (b === LF) throw new HttpParseError('BARE_LF', 'LF without CR');
+      if (++this.lineLength > limits.maxRequestLineBytes && this.inRequestLine) {
+        throw new HttpParseError('REQUEST_LINE_TOO_LONG', `request line exceeds ${limits.maxRequestLineBytes} bytes`);
+      }
+    }
+    this.gather(chunk, sectionStart, end);
+    return end;
+  }
+
+  /** The request line is complete: validate it now (a bad line is refused before the rest of the head). */
+  private requestLineDone(line: Uint8Array): void {
+    this.requestLineBytes = line.byteLength;
+    this.requestLine = parseRequestLine(line);
+  }
+
+  /** Appends `chunk[start, end)` to the gathering buffer (a section spanning chunks). */
+  private gather(chunk: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    if (n === 0) return;
+    const need = this.accLength + n;
+    let acc = this.acc;
+    if (acc === null || acc.byteLength < need) {
+      let size = acc === null ? INITIAL_ACCUMULATOR : acc.byteLength;
+      while (size < need) size *= 2;
+      const grown = new Uint8Array(size);
+      if (acc !== null) grown.set(acc.subarray(0, this.accLength));
+      this.acc = acc = grown;
+    }
+    acc.set(chunk.subarray(start, end), this.accLength);
+    this.accLength = need;
+  }
+
+  /** A head or trailer section is complete: decode it and move on. */
+  private sectionDone(chunk: Uint8Array, start: number, end: number): void {
+    let bytes: Uint8Array;
+    if (this.accLength === 0) {
+      bytes = chunk.subarray(start, end);
+    } else {
+      this.gather(chunk, start, end);
+      bytes = this.acc!.subarray(0, this.accLength);
+    }
+    this.queueOffset = end;
+    if (this.state === S_TRAILERS) {
+      const trailers = parseFieldLines(latin1View(bytes), 0, bytes.byteLength - 2);
+      this.complete(trailers);
+      return;
+    }
+    const head = parseRequestHead(bytes, this.requestLine!, this.requestLineBytes, this.limits);
+    this.requestLine = null;
+    this.resetSection(true);
+    this.sectionStarted = true; // in a message until complete()
+    const framing = head.framing;
+    if (framing.kind === 'chunked') {
+      this.bodyBytes = 0;
+      this.startChunkLine();
+    } else if (framing.kind === 'length' && framing.length > 0) {
+      this.state = S_BODY_LENGTH;
+      this.remaining = framing.length;
+    }
+    this.handler.onHead(head);
+    if (this.state === S_HEAD) this.complete(null);
+  }
+
+  /** Scans a chunk-size line: hex size, optional extensions (validated, discarded), CRLF. */
+  private scanChunkLine(chunk: Uint8Array, i: number, end: number): number {
+    const maxExt = this.limits.maxChunkExtensionBytes;
+    for (; i < end; i++) {
+      const b = chunk[i]!;
+      if (this.sawCR) {
+        if (b !== LF) throw new HttpParseError('BARE_CR', 'CR not followed by LF in a chunk-size line');
+        this.sawCR = false;
+        this.chunkLineDone();
+        return i + 1;
+      }
+      if (b === LF) throw new HttpParseError('BARE_LF', 'LF without CR in a chunk-size line');
+      if (this.extState === E_NONE && this.extBytes === 0) {
+        const v = HEX_VALUE[b]!;
+        if (v >= 0) {
+          if (++this.chunkDigits > MAX_CHUNK_SIZE_DIGITS) throw new HttpParseError('CHUNK_SIZE_OVERFLOW', 'chunk size has too many digits');
+          this.chunkSize = this.chunkSize * 16 + v;
+          if (this.chunkSize > Number.MAX_SAFE_INTEGER) throw new HttpParseError('CHUNK_SIZE_OVERFLOW', 'chunk size overflows');
+          continue;
+        }
+        if (this.chunkDigits === 0) throw new HttpParseError('INVALID_CHUNK_SIZE', `invalid byte 0x${b.toString(16)} in a chunk size`);
+      }
+      if (b === CR) {
+        if (EXT_MAY_END[this.extState] !== 1) throw new HttpParseError('INVALID_CHUNK_EXTENSION', 'chunk-size line ends inside an extension');
+        this.sawCR = true;
+        continue;
+      }
+      if (++this.extBytes > maxExt) throw new HttpParseError('CHUNK_EXTENSION_TOO_LARGE', `chunk extension exceeds ${maxExt} bytes`);
+      this.extState = nextExtState(this.extState, b);
+    }
+    return end;
+  }
+
+  private chunkLineDone(): void {
+    const size = this.chunkSize;
+    if (size === 0) {
+      this.state = S_TRAILERS;
+      this.resetSection(false);
+      return;
+    }
+    this.bodyBytes += size;
+    if (this.bodyBytes > this.limits.maxBodyBytes) {
+      throw new HttpParseError('BODY_TOO_LARGE', `chunked body exceeds ${this.limits.maxBodyBytes} bytes`);
+    }
+    this.remaining = size;
+    this.state = S_CHUNK_DATA;
+  }
+}
+
+/** One step of the chunk-extension grammar; throws `INVALID_CHUNK_EXTENSION` on a byte it forbids. */
+function nextExtState(state: number, b: number): number {
+  const ws = isWhitespace(b);
+  const tchar = TOKEN[b] === 1;
+  switch (state) {
+    case E_NONE:
+    case E_TOKEN_VALUE:
+    case E_AFTER_QUOTED:
+      if (b === SEMI) return E_BEFORE_NAME;
+      if (ws) return E_BWS_SEMI;
+      if (state === E_TOKEN_VALUE && tchar) return E_TOKEN_VALUE;
+      break;
+    case E_BWS_SEMI:
+      if (b === SEMI) return E_BEFORE_NAME;
+      if (ws) return E_BWS_SEMI;
+      break;
+    case E_BEFORE_NAME:
+      if (ws) return E_BEFORE_NAME;
+      if (tchar) return E_NAME;
+      break;
+    case E_NAME:
+    case E_AFTER_NAME:
+      if (state === E_NAME && tchar) return E_NAME;
+      if (ws) return E_AFTER_NAME;
+      if (b === EQUALS) return E_BEFORE_VALUE;
+      if (b === SEMI) return E_BEFORE_NAME;
+      break;
+    case E_BEFORE_VALUE:
+      if (ws) return E_BEFORE_VALUE;
+      if (b === DQUOTE) return E_QUOTED;
+      if (tchar) return E_TOKEN_VALUE;
+      break;
+    case E_QUOTED:
+      if (b === DQUOTE) return E_AFTER_QUOTED;
+      if (b === BACKSLASH) return E_QUOTED_PAIR;
+      if (QDTEXT[b] === 1) return E_QUOTED;
+      break;
+    case E_QUOTED_PAIR:
+      if (b === HTAB || (b >= 0x20 && b !== 0x7f)) return E_QUOTED;
+      break;
+  }
+  throw new HttpParseError('INVALID_CHUNK_EXTENSION', `invalid byte 0x${b.toString(16)} in a chunk extension`);
+}

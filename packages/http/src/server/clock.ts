@@ -1,0 +1,42 @@
+/**
+ * Time for the server, taken from outside: the package never reads a clock or arms a host timer itself.
+ * {@link schedulerClock} adapts an `@postern/irq` {@link Scheduler} (real clock for a live server, virtual
+ * clock for simulation tests).
+ */
+import type { Scheduler } from '@postern/irq';
+
+/** A cancellable one-shot timer armed through an {@link HttpClock}. */
+export interface HttpTimer {
+  /** Disarms; harmless after it fired or was cancelled. */
+  cancel(): void;
+}
+
+/**
+ * The server's source of time.
+ *
+ * - `now()` is monotonic milliseconds (any origin): timeouts and rate limiting use it.
+ * - `setTimer(ms, cb)` calls `cb` once, no earlier than `ms` after now on the same clock.
+ * - `wallTime()` (optional) is milliseconds since the Unix epoch, used only to write the `Date` header.
+ *   Without it the server sends no `Date` header, as RFC 9110 §6.6.1 asks of a server without a
+ *   reliable clock.
+ */
+export interface HttpClock {
+  now(): number;
+  setTimer(ms: number, callback: () => void): HttpTimer;
+  wallTime?(): number;
+}
+
+/**
+ * An {@link HttpClock} on a scheduler: `now()` is `scheduler.now`, timers are scheduler timers. The
+ * scheduler must be driven (a real-clock one `start()`ed, a virtual one advanced by the test).
+ *
+ * @param wallTime Optional epoch-milliseconds source for the `Date` header.
+ */
+export function schedulerClock(scheduler: Scheduler, wallTime?: () => number): HttpClock {
+  const clock: HttpClock = {
+    now: () => scheduler.now,
+    setTimer: (ms, callback) => scheduler.timerAfter(ms, callback),
+  };
+  if (wallTime !== undefined) clock.wallTime = wallTime;
+  return clock;
+}

@@ -1,0 +1,382 @@
+/**
+ * The response a handler writes. Bytes go straight to the socket when this response is the oldest
+ * unanswered one on its connection; a pipelined response that finishes early is held until the ones
+ * before it are done, so answers always leave in request order.
+ */
+import { reasonPhrase } from '../serializer/status.js';
+import { assertFieldName, assertFieldValue } from '../serializer/fields.js';
+
+/** What a response needs from its connection. Implemented by the connection; not for handlers. */
+export interface ResponseChannel {
+  /** Sends bytes now (the response is the active one). False: the socket is above its high-water mark. */
+  transmit(data: Uint8Array): boolean;
+  /** True when the socket accepts more without waiting for `'drain'`. */
+  readonly writable: boolean;
+  /** Resolves when the socket drained (or the connection closed). */
+  waitDrain(): Promise<void>;
+  /** The response is complete (all its bytes were handed to {@link ResponseChannel.transmit} or queued). */
+  responseDone(response: HttpResponse): void;
+  /** Whether the connection closes after this response (decided when the head is written). */
+  closesAfter(response: HttpResponse): boolean;
+  /** The current `Date` header value, or undefined when the server has no wall clock. */
+  dateValue(): string | undefined;
+}
+
+/** Request facts that shape the response framing. */
+export interface ResponseContext {
+  /** The request was HEAD: same head as GET, no body bytes. */
+  readonly isHead: boolean;
+  /** The request was HTTP/1.0 (no chunked coding; a response of unknown length ends with close). */
+  readonly http10: boolean;
+  /** The request asked for a persistent connection (HTTP/1.1 default, HTTP/1.0 `keep-alive`). */
+  readonly keepAlive: boolean;
+}
+
+/** Statuses whose responses never carry a body (RFC 9110 §6.4.1). */
+function statusForbidsBody(status: number): boolean {
+  return status < 200 || status === 204 || status === 304;
+}
+
+const PENDING_HIGH_WATER = 64 * 1024;
+const COALESCE_LIMIT = 16 * 1024;
+const CRLF = Buffer.from('\r\n', 'latin1');
+const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
+
+type HeaderValue = string | number | readonly string[];
+
+/**
+ * One response. Set {@link HttpResponse.statusCode} and headers, then `write` (streaming: chunked for
+ * HTTP/1.1 clients unless a `Content-Length` was set, close-delimited for HTTP/1.0) and `end`; or send it
+ * whole with `end(body)` / {@link HttpResponse.send} / {@link HttpResponse.json} (always `Content-Length`).
+ *
+ * Contract:
+ * - `write` returns false when the caller should wait: `await res.drain()` before writing more.
+ * - A HEAD response gets the same head as GET would (including the length of the body passed to
+ *   `end`), and no body bytes. 1xx, 204 and 304 never carry a body or body framing headers.
+ * - `Connection`, `Date`, `Transfer-Encoding` (and for whole bodies `Content-Length`) are written by the
+ *   server; a handler may set `Content-Length` itself for a streamed body, and writing more or fewer
+ *   bytes than declared breaks the connection (more throws `RangeError`; fewer closes the connection).
+ * - Header names must be tokens and values must not hold CR, LF or other controls (`HttpSerializeError`).
+ */
+export class HttpResponse {
+  /** The status to send (default 200). Ignored once {@link HttpResponse.headersSent}. */
+  statusCode = 200;
+  /** True once the head was produced (queued or sent). */
+  headersSent = false;
+  /** True once `end` was called. */
+  finished = false;
+  /** Body bytes written by the handler (not counting framing). */
+  bodyBytes = 0;
+  /** Header names and values, interleaved, case preserved. */
+  private fields: string[] = [];
+  private active = false;
+  private dead = false;
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  private chunked = false;
+  private noBody = false;
+  private declaredLength = -1;
+  private broken = false;
+  private interim: Uint8Array | undefined;
+
+  constructor(
+    private readonly channel: ResponseChannel,
+    /** The request facts that shape framing. */
+    readonly context: ResponseContext,
+  ) {}
+
+  /** Sets {@link HttpResponse.statusCode}; chainable. */
+  status(code: number): this {
+    if (!Number.isInteger(code) || code < 100 || code > 999) throw new RangeError(`invalid status ${code}`);
+    this.statusCode = code;
+    return this;
+  }
+
+  /** Sets a header (replacing any of the same name, any case). An array sends one field line per element. */
+  setHeader(name: string, value: HeaderValue): this {
+    assertFieldName(name);
+    this.removeHeader(name);
+    if (typeof value === 'object') {
+      for (const v of value) this.appendField(name, v);
+    } else {
+      this.appendField(name, String(value));
+    }
+    return this;
+  }
+
+  /** Adds a field line without removing others of the same name (e.g. `Set-Cookie`). */
+  appendHeader(name: string, value: string): this {
+    assertFieldName(name);
+    this.appendField(name, value);
+    return this;
+  }
+
+  /** The value of header `name` (any case), values joined with `", "`; undefined when unset. */
+  getHeader(name: string): string | undefined {
+    const lower = name.toLowerCase();
+    let out: string | undefined;
+    for (let i = 0; i < this.fields.length; i += 2) {
+      if (this.fields[i]!.toLowerCase() === lower) out = out === undefined ? this.fields[i + 1]! : `${out}, ${this.fields[i + 1]!}`;
+    }
+    return out;
+  }
+
+  /** Whether header `name` (any case) is set. */
+  hasHeader(name: string): boolean {
+    return this.getHeader(name) !== undefined;
+  }
+
+  /** Removes every field named `name` (any case). */
+  removeHeader(name: string): this {
+    const lower = name.toLowerCase();
+    for (let i = this.fields.length - 2; i >= 0; i -= 2) {
+      if (this.fields[i]!.toLowerCase() === lower) this.fields.splice(i, 2);
+    }
+    return this;
+  }
+
+  /** Sets the status and (optionally) headers; the head is sent with the first body bytes or at `end`. */
+  writeHead(status: number, headers?: Record<string, HeaderValue>): this {
+    this.status(status);
+    if (headers !== undefined) for (const name of Object.keys(headers)) this.setHeader(name, headers[name]!);
+    return this;
+  }
+
+  /**
+   * Sends `100 Continue` ahead of the final response (the server calls it when a handler starts
+   * reading a body sent with `Expect: 100-continue`). A no-op once the head was sent.
+   */
+  writeContinue(): void {
+    if (this.headersSent || this.dead || this.interim !== undefined) return;
+    this.interim = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
+    this.emit(this.interim);
+  }
+
+  /**
+   * Writes body bytes (strings are UTF-8). Returns false when the caller should `await res.drain()`
+   * before writing more. Throws after `end`, or past a declared `Content-Length`.
+   */
+  write(chunk: Uint8Array | string): boolean {
+    if (this.finished) throw new Error('write after end');
+    const data = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+    if (!this.headersSent) this.sendHead(-1);
+    if (data.byteLength === 0) return this.canWrite();
+    this.countBody(data.byteLength);
+    if (this.noBody) return this.canWrite();
+    if (this.chunked) {
+      const size = Buffer.from(data.byteLength.toString(16) + '\r\n', 'latin1');
+      if (data.byteLength <= COALESCE_LIMIT) return this.emit(Buffer.concat([size, data, CRLF]));
+      this.emit(size);
+      this.emit(data);
+      return this.emit(CRLF);
+    }
+    return this.emit(data);
+  }
+
+  /** Ends the response, optionally with a last body chunk (sent with `Content-Length` if nothing was written before). */
+  end(chunk?: Uint8Array | string): void {
+    if (this.finished) return;
+    const data = chunk === undefined ? undefined : typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+    if (!this.headersSent) {
+      const length = data?.byteLength ?? 0;
+      const head = this.sendHead(length, data === undefined || this.noBodyFor() ? undefined : data);
+      if (head) {
+        this.finish();
+        return;
+      }
+    } else if (data !== undefined && data.byteLength > 0) {
+      this.write(data);
+    }
+    if (this.chunked && !this.noBody) this.emit(LAST_CHUNK);
+    if (!this.noBody && this.declaredLength >= 0 && this.bodyBytes < this.declaredLength) this.broken = true;
+    this.finish();
+  }
+
+  /**
+   * Sends `body` whole with a `Content-Type` (default `text/plain; charset=utf-8` for strings,
+   * `application/octet-stream` for bytes) unless one is set.
+   */
+  send(body: string | Uint8Array, contentType?: string): void {
+    if (contentType !== undefined) this.setHeader('Content-Type', contentType);
+    else if (!this.hasHeader('content-type')) {
+      this.setHeader('Content-Type', typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/octet-stream');
+    }
+    this.end(body);
+  }
+
+  /** Sends `value` as JSON (`application/json; charset=utf-8`), optionally with a status. */
+  json(value: unknown, status?: number): void {
+    if (status !== undefined) this.status(status);
+    this.send(JSON.stringify(value) ?? 'null', 'application/json; charset=utf-8');
+  }
+
+  /** Redirects to `location` (302 Found by default; 301, 303, 307, 308 also make sense) with a short body. */
+  redirect(location: string, status = 302): void {
+    this.status(status).setHeader('Location', location);
+    this.send(`Redirecting to ${location}\n`);
+  }
+
+  /** Resolves when writing may go on (the socket drained and earlier pipelined responses are done). */
+  async drain(): Promise<void> {
+    while (!this.dead && !this.canWrite()) {
+      if (!this.active) await new Promise<void>((resolve) => (this.onActive = resolve));
+      else await this.channel.waitDrain();
+    }
+  }
+
+  /** Writes every chunk of `source`, waiting for drain when needed, then ends the response. */
+  async pipeFrom(source: AsyncIterable<Uint8Array | string>): Promise<void> {
+    for await (const chunk of source) {
+      if (this.dead) return;
+      if (!this.write(chunk)) await this.drain();
+    }
+    this.end();
+  }
+
+  /** True once the connection was lost: further writes are dropped. */
+  get aborted(): boolean {
+    return this.dead;
+  }
+
+  // ---- connection side -------------------------------------------------------------------------
+
+  /** Connection side: this response became the oldest unanswered one; queued bytes go out now. */
+  activate(): void {
+    if (this.active || this.dead) return;
+    this.active = true;
+    const pending = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    for (const data of pending) this.channel.transmit(data);
+    if (this.finished) this.channel.responseDone(this);
+    const resolve = this.onActive;
+    this.onActive = undefined;
+    resolve?.();
+  }
+
+  /** Connection side: the connection is gone; pending bytes are dropped and writes become no-ops. */
+  abandon(): void {
+    this.dead = true;
+    this.pending = [];
+    this.pendingBytes = 0;
+    const resolve = this.onActive;
+    this.onActive = undefined;
+    resolve?.();
+  }
+
+  /**
+   * Connection side: forgets a head that was never sent so an error status can replace it. Returns
+   * false when bytes of the head already left (then the connection must be destroyed instead).
+   */
+  resetForError(status: number): boolean {
+    if (this.headersSent) return false;
+    this.fields = [];
+    this.statusCode = status;
+    this.finished = false;
+    return true;
+  }
+
+  /** Connection side: true when the body did not match its declared length (the connection must close). */
+  get framingBroken(): boolean {
+    return this.broken;
+  }
+
+  /** Connection side: true when the response length is delimited by closing the connection. */
+  get closeDelimited(): boolean {
+    return this.headersSent && !this.chunked && !this.noBody && this.declaredLength < 0;
+  }
+
+  private onActive: (() => void) | undefined;
+
+  private appendField(name: string, value: string): void {
+    assertFieldValue(name, value);
+    this.fields.push(name, value);
+  }
+
+  private canWrite(): boolean {
+    if (this.dead) return true;
+    return this.active ? this.channel.writable : this.pendingBytes < PENDING_HIGH_WATER;
+  }
+
+  private countBody(n: number): void {
+    if (this.declaredLength >= 0 && this.bodyBytes + n > this.declaredLength) {
+      this.broken = true;
+      throw new RangeError(`body exceeds the declared Content-Length of ${this.declaredLength}`);
+    }
+    this.bodyBytes += n;
+  }
+
+  private noBodyFor(): boolean {
+    return this.context.isHead || statusForbidsBody(this.statusCode);
+  }
+
+  /**
+   * Builds and emits the head. `wholeLength >= 0`: the body is known and complete (from `end`), so it is
+   * framed with Content-Length and `whole` (if any) goes out in the same write. Returns true when the
+   * whole response was emitted.
+   */
+  private sendHead(wholeLength: number, whole?: Uint8Array): boolean {
+    this.headersSent = true;
+    const status = this.statusCode;
+    const forbids = statusForbidsBody(status);
+    this.noBody = forbids || this.context.isHead;
+    let head = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n`;
+    const fields = this.fields;
+    for (let i = 0; i < fields.length; i += 2) {
+      const lower = fields[i]!.toLowerCase();
+      if (lower === 'connection' || lower === 'transfer-encoding' || lower === 'date') continue;
+      if (lower === 'content-length') {
+        if (forbids) continue;
+        const declared = Number(fields[i + 1]);
+        if (!Number.isSafeInteger(declared) || declared < 0) throw new TypeError('invalid Content-Length');
+        this.declaredLength = declared;
+      }
+      head += `${fields[i]!}: ${fields[i + 1]!}\r\n`;
+    }
+    if (!forbids && this.declaredLength < 0) {
+      if (wholeLength >= 0) {
+        this.declaredLength = wholeLength;
+        head += `Content-Length: ${wholeLength}\r\n`;
+      } else if (!this.context.http10) {
+        this.chunked = true;
+        head += 'Transfer-Encoding: chunked\r\n';
+      }
+    }
+    const date = this.channel.dateValue();
+    if (date !== undefined) head += `Date: ${date}\r\n`;
+    if (this.channel.closesAfter(this)) head += 'Connection: close\r\n';
+    else if (this.context.http10) head += 'Connection: keep-alive\r\n';
+    head += '\r\n';
+    if (wholeLength < 0) {
+      this.emit(Buffer.from(head, 'latin1'));
+      return false;
+    }
+    this.bodyBytes = wholeLength;
+    const headLength = head.length;
+    if (whole === undefined || this.noBody) {
+      this.emit(Buffer.from(head, 'latin1'));
+    } else if (whole.byteLength <= COALESCE_LIMIT) {
+      const out = Buffer.allocUnsafe(headLength + whole.byteLength);
+      out.write(head, 0, 'latin1');
+      out.set(whole, headLength);
+      this.emit(out);
+    } else {
+      this.emit(Buffer.from(head, 'latin1'));
+      this.emit(whole);
+    }
+    return true;
+  }
+
+  private emit(data: Uint8Array): boolean {
+    if (this.dead) return true;
+    if (this.active) return this.channel.transmit(data);
+    this.pending.push(data);
+    this.pendingBytes += data.byteLength;
+    return this.pendingBytes < PENDING_HIGH_WATER;
+  }
+
+  private finish(): void {
+    this.finished = true;
+    if (this.active && !this.dead) this.channel.responseDone(this);
+  }
+}

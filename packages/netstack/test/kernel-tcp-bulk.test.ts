@@ -1,0 +1,143 @@
+/**
+ * TCP against the Linux kernel, in bulk: the kernel's `curl` and `nc` and our stack exchange 64 MiB
+ * in each direction through a TAP device whose kernel side lives in a namespace the test makes,
+ * with a seeded `FaultInjectionDriver` around the TAP driver dropping 2% of the frames in both
+ * directions. Every transfer is compared by SHA-256, and each is run in both close orders (our
+ * side closes first; the kernel closes first), checked on both ends: our connection's path to
+ * CLOSED (TIME-WAIT only for the side that closed first) and the kernel's `ss` TIME-WAIT list.
+ *
+ * Needs root; without it every test skips with the reason in its title (CI, as root, counts a
+ * skip as a failure).
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { KernelLab, eventually, kernelLabSkipReason } from './support/kernel-lab.js';
+import { STACK_IP, serveHashSink, serveHttp, tcpLab, type ServedConnection, type TcpLab } from './support/kernel-tcp.js';
+import { patternBytes, sha256 } from './support/tcp-net.js';
+
+const skip = await kernelLabSkipReason(['curl', 'nc', 'ss', 'sha256sum', 'timeout', 'bash']);
+const title = (t: string): string => (skip === undefined ? t : `${t} (skipped: ${skip})`);
+const rootIt = it.skipIf(skip !== undefined);
+
+const SIZE = 64 * 1024 * 1024;
+const LOSS = 0.02;
+/** Bound of one 64 MiB transfer (the kernel-side command is killed after it). */
+const TRANSFER_LIMIT_S = 120;
+
+let lab = new KernelLab();
+let current: TcpLab | undefined;
+let tempDir: string | undefined;
+
+afterEach(async () => {
+  current?.sched.stop();
+  current = undefined;
+  await lab.cleanup();
+  lab = new KernelLab();
+  if (tempDir !== undefined) await rm(tempDir, { recursive: true, force: true });
+  tempDir = undefined;
+});
+
+async function setup(seed: number): Promise<TcpLab> {
+  current = await tcpLab(lab, seed, LOSS);
+  return current;
+}
+
+/** SHA-256 hex of a file. */
+async function fileDigest(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** A file of SIZE random bytes in a fresh temp dir, and its digest. */
+async function randomFile(l: TcpLab): Promise<{ path: string; digest: string }> {
+  tempDir = await mkdtemp(join(tmpdir(), 'pst-tcp-'));
+  const path = join(tempDir, 'upload.bin');
+  const made = await lab.execAny(l.tap.ns, 'bash', ['-c', `head -c ${SIZE} /dev/urandom > ${path}`], 30_000);
+  if (made.code !== 0) throw new Error(`cannot make ${path}: ${made.stderr}`);
+  return { path, digest: await fileDigest(path) };
+}
+
+/** The kernel's TIME-WAIT sockets between it and the stack (`ss` in the namespace). */
+async function kernelTimeWait(l: TcpLab): Promise<string[]> {
+  const r = await lab.exec(l.tap.ns, 'ss', ['-Htan', 'state', 'time-wait']);
+  return r.stdout.split('\n').filter((line) => line.includes(STACK_IP));
+}
+
+/** Waits (bounded) until our connection closed, then checks who went through TIME-WAIT. */
+async function expectCloseOrder(l: TcpLab, s: ServedConnection, oursFirst: boolean, info: string): Promise<void> {
+  expect(s.peerClosedFirst, `who closed first: ${info}`).toBe(!oursFirst);
+  // Ours first: we hold TIME-WAIT and the kernel does not; kernel first: the reverse, and our
+  // connection reaches CLOSED through LAST-ACK.
+  expect(await eventually(() => (oursFirst ? s.conn.state === 'TIME-WAIT' : s.closed && s.conn.state === 'CLOSED'), 10_000), `our state ${s.conn.state}: ${info}`).toBe(true);
+  expect(s.conn.closeReason, info).toBe('normal');
+  expect(l.tcp.timeWaitCount, info).toBe(oursFirst ? 1 : 0);
+  expect((await kernelTimeWait(l)).length, info).toBe(oursFirst ? 0 : 1);
+}
+
+function report(what: string, l: TcpLab, s: ServedConnection, ms: number): string {
+  const f = l.fault?.faults;
+  const st = s.conn.stats;
+  const line = `${what}: ${(ms / 1000).toFixed(1)} s (${(SIZE / 1e6 / (ms / 1000)).toFixed(1)} MB/s); dropped tx ${f?.tx.lost}/${f?.tx.frames}, rx ${f?.rx.lost}/${f?.rx.frames}; ` +
+    `retransmits ${st.retransmits}, stats ${JSON.stringify(st)}; tcp ${JSON.stringify(l.tcp.counters.counters().filter((c) => c.value > 0))}; tap ${JSON.stringify(l.tap.driver.stats)} ${JSON.stringify(l.tap.driver.ringStats)}; dev ${JSON.stringify(l.tap.device.stats)}`;
+  console.log(line);
+  return line;
+}
+
+describe('TCP against the Linux kernel: 64 MiB each way through a TAP with 2% loss both ways', () => {
+  for (const oursFirst of [true, false]) {
+    const order = oursFirst ? 'our side closes first' : 'the kernel closes first';
+
+    rootIt(title(`curl downloads 64 MiB from our HTTP service byte-exact; ${order}`), async () => {
+      const l = await setup(oursFirst ? 61 : 62);
+      const body = patternBytes(SIZE, 0x5eed + (oursFirst ? 1 : 2));
+      const port = oursFirst ? 80 : 8080;
+      const http = serveHttp(l.tcp, port, body, oursFirst);
+      const dump = process.env['TCPDUMP'] ? (await import('node:child_process')).spawn('ip', ['netns', 'exec', l.tap.ns, 'tcpdump', '-i', l.tap.ifname, '-s', '100', '-w', '/tmp/cap.pcap']) : undefined;
+      await new Promise((r) => setTimeout(r, 500));
+      const t0 = performance.now();
+      // With `Connection: close` curl reads to our FIN; without, it stops at Content-Length and its exit closes first.
+      const r = await lab.execAny(l.tap.ns, 'bash', ['-c',
+        `set -o pipefail; curl -sS --max-time ${TRANSFER_LIMIT_S} -w '%{stderr}%{http_code} %{size_download}\\n' http://${STACK_IP}:${port}/ | sha256sum`,
+      ], (TRANSFER_LIMIT_S + 10) * 1000);
+      const ms = performance.now() - t0;
+      dump?.kill('SIGINT');
+      const s = http.connections[0];
+      expect(s, `no connection: ${r.stderr}`).toBeDefined();
+      const info = report(`download, ${order}`, l, s!, ms) + `; curl exit ${r.code}: ${r.stderr.trim()}`;
+      expect(r.code, info).toBe(0);
+      expect(r.stderr.trim(), info).toBe(`200 ${SIZE}`);
+      expect(r.stdout.split(' ')[0], info).toBe(sha256(body));
+      expect(http.connections.length, info).toBe(1);
+      expect(l.fault!.faults.tx.lost + l.fault!.faults.rx.lost, info).toBeGreaterThan(0);
+      expect(s!.conn.stats.retransmits, info).toBeGreaterThan(0);
+      await expectCloseOrder(l, s!, oursFirst, info);
+    }, (TRANSFER_LIMIT_S + 40) * 1000);
+
+    rootIt(title(`nc uploads 64 MiB into our hashing sink byte-exact; ${order}`), async () => {
+      const l = await setup(oursFirst ? 71 : 72);
+      const file = await randomFile(l);
+      const port = oursFirst ? 9 : 7;
+      // Ours first: the sink closes as soon as SIZE bytes arrived, while nc still holds its side open
+      // (no -N); kernel first: nc -N shuts its side down at the end of the file, then the sink answers.
+      const sink = serveHashSink(l.tcp, port, oursFirst ? SIZE : undefined);
+      const t0 = performance.now();
+      const r = await lab.execAny(l.tap.ns, 'bash', ['-c', `timeout ${TRANSFER_LIMIT_S} nc ${oursFirst ? '' : '-N '}${STACK_IP} ${port} < ${file.path}`], (TRANSFER_LIMIT_S + 10) * 1000);
+      const ms = performance.now() - t0;
+      const s = sink.connections[0];
+      expect(s, `no connection: ${r.stderr}`).toBeDefined();
+      const info = report(`upload, ${order}`, l, s!, ms) + `; nc exit ${r.code}: ${r.stderr.trim()}`;
+      expect(r.code, info).toBe(0);
+      expect(s!.received, info).toBe(SIZE);
+      expect(s!.digest, info).toBe(file.digest);
+      // The digest we computed came back to nc intact.
+      expect(r.stdout, info).toBe(`${file.digest}\n`);
+      expect(l.fault!.faults.tx.lost + l.fault!.faults.rx.lost, info).toBeGreaterThan(0);
+      await expectCloseOrder(l, s!, oursFirst, info);
+    }, (TRANSFER_LIMIT_S + 70) * 1000);
+  }
+});

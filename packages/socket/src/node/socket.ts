@@ -1,0 +1,459 @@
+/**
+ * {@link Socket}: a Node `net.Socket`-compatible Duplex stream over one stream descriptor of a
+ * {@link Sockets} table. It is a thin face: it holds the descriptor, and every operation goes
+ * through the table (`sendSome`, `shutdown`, `close`) or the connection its entry holds.
+ *
+ * Flow control both ways: `write()` returns false once the Writable buffer passes its high-water
+ * mark; a chunk's callback waits until TCP's send buffer accepted all of it, so a full send buffer
+ * holds the stream back and `'drain'` follows when acknowledgements free space. Reading stops when
+ * `push()` says the consumer's buffer is full (a paused consumer); the bytes then stay in TCP's
+ * receive buffer, whose window closes as it fills, and reading resumes on the next `_read()`.
+ *
+ * Events: `'connect'` and `'ready'` (active opens), `'data'`, `'end'` (the peer's FIN), `'timeout'`
+ * ({@link Socket.setTimeout}, on the stack's scheduler), `'error'` (a {@link SocketError} with
+ * `code`, `syscall`, and for connect failures `address`/`port`), `'close'` (with `hadError`).
+ * Stack events reach the stream in a microtask, never inside the stack's own processing.
+ */
+import { Duplex } from 'node:stream';
+import { ipv4ToString, parseIpv4, type Ipv4Address } from '@postern/wire';
+import type { Timer } from '@postern/irq';
+import { AF_INET, IPPROTO_TCP, SHUT_WR, SOCK_NONBLOCK, SOCK_STREAM, SOL_SOCKET, SO_KEEPALIVE, SO_LINGER, TCP_KEEPIDLE, TCP_NODELAY } from '../constants.js';
+import type { Fd } from '../descriptor-table.js';
+import { SocketError } from '../errors.js';
+import type { Sockets } from '../sockets.js';
+import type { TcpEntry } from '../tcp-entry.js';
+
+/** Resolves a host name to an IPv4 address (undefined: not found). */
+export type HostLookup = (host: string) => Ipv4Address | undefined;
+
+/** Options of a {@link Socket}. */
+export interface SocketOptions {
+  /** The table (the stack) the socket lives on. */
+  sockets: Sockets;
+  /** Wrap this connected descriptor (what a {@link Server} does with an accepted one). */
+  fd?: Fd;
+  /** Keep the writable side open after the peer's FIN (Node's `allowHalfOpen`). Default false. */
+  allowHalfOpen?: boolean;
+  /** Host names to addresses for `connect` (dotted quads need none). */
+  lookup?: HostLookup;
+  /** Writable high-water mark, bytes. Default Node's (16 KiB). */
+  writableHighWaterMark?: number;
+  /** Readable high-water mark, bytes. Default Node's (16 KiB). */
+  readableHighWaterMark?: number;
+}
+
+/** Options of {@link Socket.connect} (Node's `net.connect` options, IPv4). */
+export interface SocketConnectOptions {
+  port: number;
+  /** Dotted quad, or a name the `lookup` option resolves. Default `'127.0.0.1'`. */
+  host?: string;
+  localAddress?: string;
+  localPort?: number;
+  /** Idle timeout, ms (as `setTimeout`). */
+  timeout?: number;
+  /** Give up connecting after this many ms with `ETIMEDOUT` (Postern's; Node has none). */
+  connectTimeoutMs?: number;
+  noDelay?: boolean;
+  keepAlive?: boolean;
+  keepAliveInitialDelay?: number;
+}
+
+/** What {@link Socket.address} returns. */
+export interface AddressInfo {
+  address: string;
+  family: 'IPv4';
+  port: number;
+}
+
+const READ_CHUNK = 64 * 1024;
+
+/** A Node `net.Socket`-compatible stream. See the module comment. */
+export class Socket extends Duplex {
+  /** The table this socket lives on. */
+  readonly sockets: Sockets;
+  /** True while an active open is in progress. */
+  connecting = false;
+  /** Bytes received. */
+  bytesRead = 0;
+  /** The idle timeout set with {@link Socket.setTimeout}, ms (undefined: none). */
+  timeout: number | undefined;
+  private descriptor: Fd | undefined;
+  private entryRef: TcpEntry | undefined;
+  private stopWatch: (() => void) | undefined;
+  private changeQueued = false;
+  private wantRead = false;
+  private endPushed = false;
+  private pendingWrite: { data: Uint8Array; offset: number; cb: (error?: Error | null) => void } | undefined;
+  private pendingFinal: ((error?: Error | null) => void) | undefined;
+  private written = 0;
+  private timer: Timer | undefined;
+  private readonly lookup: HostLookup | undefined;
+  private noDelayWanted: boolean | undefined;
+  private keepAliveWanted: [boolean, number] | undefined;
+  private remote: { address: string; port: number } | undefined;
+  private local: { address: string; port: number } | undefined;
+
+  constructor(options: SocketOptions) {
+    super({
+      allowHalfOpen: options.allowHalfOpen ?? false,
+      emitClose: true,
+      autoDestroy: true,
+      decodeStrings: true,
+      ...(options.writableHighWaterMark !== undefined ? { writableHighWaterMark: options.writableHighWaterMark } : {}),
+      ...(options.readableHighWaterMark !== undefined ? { readableHighWaterMark: options.readableHighWaterMark } : {}),
+    });
+    this.sockets = options.sockets;
+    this.lookup = options.lookup;
+    if (options.fd !== undefined) this.adopt(options.fd, false);
+  }
+
+  /** The descriptor, once there is one. */
+  get fd(): Fd | undefined {
+    return this.descriptor;
+  }
+
+  /** True before the socket is connected (Node's `pending`). */
+  get pending(): boolean {
+    return this.descriptor === undefined || this.connecting;
+  }
+
+  /** `'opening'`, `'open'`, `'readOnly'`, `'writeOnly'` or `'closed'`, as Node's. */
+  get readyState(): 'opening' | 'open' | 'readOnly' | 'writeOnly' | 'closed' {
+    if (this.connecting) return 'opening';
+    if (this.descriptor === undefined || this.destroyed) return 'closed';
+    if (this.readable && this.writable) return 'open';
+    if (this.readable) return 'readOnly';
+    if (this.writable) return 'writeOnly';
+    return 'closed';
+  }
+
+  /** Bytes written: accepted by TCP plus those still buffered in the stream. */
+  get bytesWritten(): number {
+    return this.written + this.writableLength;
+  }
+
+  /** The peer's address (dotted quad), once connected. */
+  get remoteAddress(): string | undefined {
+    return this.remote?.address;
+  }
+
+  /** The peer's port, once connected. */
+  get remotePort(): number | undefined {
+    return this.remote?.port;
+  }
+
+  /** `'IPv4'` once connected. */
+  get remoteFamily(): 'IPv4' | undefined {
+    return this.remote === undefined ? undefined : 'IPv4';
+  }
+
+  /** The local address, once connected. */
+  get localAddress(): string | undefined {
+    return this.local?.address;
+  }
+
+  /** The local port, once connected. */
+  get localPort(): number | undefined {
+    return this.local?.port;
+  }
+
+  /** `'IPv4'` once connected. */
+  get localFamily(): 'IPv4' | undefined {
+    return this.local === undefined ? undefined : 'IPv4';
+  }
+
+  /** The local address as Node's `socket.address()` gives it (`{}` before connect). */
+  address(): AddressInfo | Record<string, never> {
+    return this.local === undefined ? {} : { address: this.local.address, family: 'IPv4', port: this.local.port };
+  }
+
+  /**
+   * Opens a connection: `connect(port, host?, listener?)` or `connect(options, listener?)`. Emits
+   * `'connect'` and `'ready'`, or `'error'` (`ECONNREFUSED`, `ETIMEDOUT`, `ENETUNREACH`, `ENOTFOUND`)
+   * and `'close'`.
+   */
+  connect(options: SocketConnectOptions, listener?: () => void): this;
+  connect(port: number, host?: string, listener?: () => void): this;
+  connect(port: number, listener?: () => void): this;
+  connect(a: SocketConnectOptions | number, b?: string | (() => void), c?: () => void): this {
+    const options: SocketConnectOptions = typeof a === 'object' ? a : { port: a, ...(typeof b === 'string' ? { host: b } : {}) };
+    const listener = typeof b === 'function' ? b : c;
+    if (listener !== undefined) this.once('connect', listener);
+    if (this.descriptor !== undefined) {
+      this.failSoon(new SocketError('EISCONN', 'connect', 'the socket is already connected or connecting'));
+      return this;
+    }
+    this.connecting = true;
+    const host = options.host ?? '127.0.0.1';
+    const port = Number(options.port);
+    if (options.timeout !== undefined) this.setTimeout(options.timeout);
+    if (options.noDelay === true) this.setNoDelay(true);
+    if (options.keepAlive === true) this.setKeepAlive(true, options.keepAliveInitialDelay ?? 0);
+    let address: Ipv4Address | undefined;
+    try {
+      address = parseIpv4(host);
+    } catch {
+      address = this.lookup?.(host);
+    }
+    if (address === undefined) {
+      const err = new SocketError('ENOTFOUND', 'lookup', `cannot resolve ${host} (give the Socket a lookup function)`);
+      this.failSoon(err);
+      return this;
+    }
+    const s = this.sockets;
+    try {
+      const fd = s.socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK);
+      this.adopt(fd, true);
+      if (options.localAddress !== undefined || options.localPort !== undefined) {
+        s.bind(fd, { address: options.localAddress !== undefined ? parseIpv4(options.localAddress) : 0, port: options.localPort ?? 0 });
+      }
+      s.connect(fd, { address, port }, options.connectTimeoutMs !== undefined ? { timeoutMs: options.connectTimeoutMs } : {}).then(
+        () => this.changed(),
+        (err: unknown) => {
+          if (err instanceof SocketError && err.code === 'EINPROGRESS') return;
+          this.decorate(err, host, port);
+          this.destroy(err as Error);
+        },
+      );
+    } catch (err) {
+      this.decorate(err, host, port);
+      this.failSoon(err as Error);
+    }
+    this.pendingTarget = { host, port };
+    return this;
+  }
+
+  private pendingTarget: { host: string; port: number } | undefined;
+
+  private decorate(err: unknown, host: string, port: number): void {
+    if (err instanceof SocketError) {
+      err.address = host;
+      err.port = port;
+    }
+  }
+
+  private failSoon(err: Error): void {
+    process.nextTick(() => this.destroy(err));
+  }
+
+  /** Turns Nagle's algorithm off (`true`, the default) or on. */
+  setNoDelay(noDelay = true): this {
+    this.noDelayWanted = noDelay;
+    if (this.descriptor !== undefined && this.sockets.isOpen(this.descriptor)) this.sockets.setsockopt(this.descriptor, IPPROTO_TCP, TCP_NODELAY, noDelay);
+    return this;
+  }
+
+  /** Turns keep-alive probes on or off; `initialDelay` (ms, 0: the stack's default) before the first. */
+  setKeepAlive(enable = false, initialDelay = 0): this {
+    this.keepAliveWanted = [enable, initialDelay];
+    const fd = this.descriptor;
+    if (fd !== undefined && this.sockets.isOpen(fd)) {
+      if (initialDelay > 0) this.sockets.setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, Math.max(1, Math.round(initialDelay / 1000)));
+      this.sockets.setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, enable);
+    }
+    return this;
+  }
+
+  /**
+   * Emits `'timeout'` after `ms` without activity (reads or writes); 0 turns it off. The socket is
+   * not closed: the listener decides. Runs on the stack's scheduler timers.
+   */
+  setTimeout(ms: number, callback?: () => void): this {
+    if (callback !== undefined) {
+      if (ms === 0) this.removeListener('timeout', callback);
+      else this.once('timeout', callback);
+    }
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.timeout = ms > 0 ? ms : undefined;
+    if (ms > 0) this.timer = this.sockets.scheduler.timerAfter(ms, () => this.onIdle());
+    return this;
+  }
+
+  private onIdle(): void {
+    this.timer = undefined;
+    if (this.destroyed || this.timeout === undefined) return;
+    this.emit('timeout');
+  }
+
+  private touch(): void {
+    if (this.timeout === undefined) return;
+    if (this.timer === undefined) this.timer = this.sockets.scheduler.timerAfter(this.timeout, () => this.onIdle());
+    else this.timer.resetAfter(this.timeout);
+  }
+
+  /** Ends the writable side once buffered data is out, then destroys the socket. */
+  destroySoon(): void {
+    if (this.writable) this.end();
+    if (this.writableFinished) this.destroy();
+    else this.once('finish', () => this.destroy());
+  }
+
+  /** Destroys the socket with a RST to the peer (`SO_LINGER` 0). */
+  resetAndDestroy(): this {
+    const fd = this.descriptor;
+    if (fd !== undefined && this.sockets.isOpen(fd)) this.sockets.setsockopt(fd, SOL_SOCKET, SO_LINGER, { onoff: true, linger: 0 });
+    return this.destroy();
+  }
+
+  /** No-op (the stack's scheduler decides what keeps the process alive). */
+  ref(): this {
+    return this;
+  }
+
+  /** No-op (see {@link Socket.ref}). */
+  unref(): this {
+    return this;
+  }
+
+  // ---------------------------------------------------------------- wiring
+
+  private adopt(fd: Fd, connecting: boolean): void {
+    this.descriptor = fd;
+    const entry = this.sockets.entry(fd, 'connect') as TcpEntry;
+    this.entryRef = entry;
+    this.connecting = connecting;
+    this.stopWatch = entry.watch(() => this.changed());
+    if (this.noDelayWanted !== undefined) this.setNoDelay(this.noDelayWanted);
+    if (this.keepAliveWanted !== undefined) this.setKeepAlive(...this.keepAliveWanted);
+    if (!connecting) {
+      this.fillAddresses();
+      this.changed();
+    }
+  }
+
+  private fillAddresses(): void {
+    const c = this.entryRef?.conn;
+    if (c === undefined) return;
+    this.remote = { address: ipv4ToString(c.remoteAddress), port: c.remotePort };
+    this.local = { address: ipv4ToString(c.localAddress), port: c.localPort };
+  }
+
+  /** Coalesces stack events into one microtask. */
+  private changed(): void {
+    if (this.changeQueued) return;
+    this.changeQueued = true;
+    queueMicrotask(() => {
+      this.changeQueued = false;
+      this.update();
+    });
+  }
+
+  private update(): void {
+    const e = this.entryRef;
+    if (e === undefined || this.destroyed) return;
+    if (this.connecting) {
+      if (e.phase === 'connecting') return;
+      if (e.phase !== 'connected') {
+        const err = e.takeError() ?? new SocketError('ECONNABORTED', 'connect', 'the connection closed before it was established');
+        const t = this.pendingTarget;
+        if (t !== undefined) this.decorate(err, t.host, t.port);
+        this.destroy(err);
+        return;
+      }
+      this.connecting = false;
+      this.fillAddresses();
+      this.touch();
+      this.emit('connect');
+      this.emit('ready');
+      if (this.pendingFinal !== undefined) this.finalNow();
+    }
+    if (this.wantRead) this.pull();
+    if (this.pendingWrite !== undefined) this.writeNow();
+    if (this.pendingFinal !== undefined && this.pendingWrite === undefined) this.finalNow();
+    if (e.error !== undefined && !this.destroyed) {
+      // A reset or timeout: reported like Node does, as an error on the stream.
+      const err = e.takeError()!;
+      this.destroy(err);
+    }
+  }
+
+  private pull(): void {
+    const e = this.entryRef!;
+    const c = e.conn;
+    if (c === undefined || this.endPushed) return;
+    while (this.wantRead) {
+      if (e.readShut) break;
+      const view = c.readView(READ_CHUNK);
+      if (view === undefined) break;
+      const buf = Buffer.allocUnsafe(view.byteLength);
+      buf.set(view);
+      c.consume(view.byteLength);
+      this.bytesRead += buf.byteLength;
+      this.touch();
+      this.wantRead = this.push(buf);
+    }
+    if (c.readableLength === 0 && (c.readableEnded || e.readShut || (e.phase === 'closed' && e.error === undefined))) {
+      this.endPushed = true;
+      this.push(null);
+    }
+  }
+
+  /** @internal Node stream hook: the consumer wants more. */
+  override _read(): void {
+    this.wantRead = true;
+    if (!this.connecting && this.entryRef !== undefined) this.pull();
+  }
+
+  /** @internal Node stream hook: one chunk; its callback waits until TCP took all of it. */
+  override _write(chunk: Buffer, _encoding: BufferEncoding, cb: (error?: Error | null) => void): void {
+    this.pendingWrite = { data: chunk, offset: 0, cb };
+    if (!this.connecting) this.writeNow();
+  }
+
+  private writeNow(): void {
+    const w = this.pendingWrite!;
+    let n: number;
+    try {
+      n = this.sockets.sendSome(this.descriptor!, w.data.subarray(w.offset));
+    } catch (err) {
+      this.pendingWrite = undefined;
+      w.cb(err as Error);
+      return;
+    }
+    if (n > 0) {
+      w.offset += n;
+      this.written += n;
+      this.touch();
+    }
+    if (w.offset === w.data.byteLength) {
+      this.pendingWrite = undefined;
+      w.cb();
+    }
+  }
+
+  /** @internal Node stream hook: every chunk is in TCP; send the FIN. */
+  override _final(cb: (error?: Error | null) => void): void {
+    this.pendingFinal = cb;
+    if (!this.connecting) this.finalNow();
+  }
+
+  private finalNow(): void {
+    const cb = this.pendingFinal!;
+    this.pendingFinal = undefined;
+    try {
+      this.sockets.shutdown(this.descriptor!, SHUT_WR);
+    } catch (err) {
+      if (!(err instanceof SocketError && (err.code === 'ENOTCONN' || err.code === 'EBADF'))) {
+        cb(err as Error);
+        return;
+      }
+    }
+    cb();
+  }
+
+  /** @internal Node stream hook: closes the descriptor (FIN, or RST with unread data or after `resetAndDestroy`). */
+  override _destroy(error: Error | null, cb: (error?: Error | null) => void): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.stopWatch?.();
+    this.stopWatch = undefined;
+    this.connecting = false;
+    const fd = this.descriptor;
+    if (fd !== undefined && this.sockets.isOpen(fd)) this.sockets.close(fd);
+    const w = this.pendingWrite;
+    this.pendingWrite = undefined;
+    if (w !== undefined) w.cb(error ?? new SocketError('EPIPE', 'write', 'the socket was destroyed'));
+    cb(error);
+  }
+}

@@ -1,0 +1,25 @@
+/** Bounded waits on real-clock tests: every wait fails after `ms` instead of hanging. */
+import { once, type EventEmitter } from 'node:events';
+
+/** Resolves with the event's arguments, or rejects after `ms`. */
+export async function nextEvent(emitter: EventEmitter, event: string, ms = 5000): Promise<unknown[]> {
+  const ac = new AbortController();
+  const t = setTimeout(() => ac.abort(), ms);
+  try {
+    return await once(emitter, event, { signal: ac.signal });
+  } catch (e) {
+    if (ac.signal.aborted) throw new Error(`no '${event}' within ${ms} ms`);
+    throw e;
+  } finally {
+    clearTimeout(t);
+  }
+}
+
+/** Polls `predicate` every few ms until true; rejects after `ms`. */
+export async function until(predicate: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
+  const end = performance.now() + ms;
+  while (!predicate()) {
+    if (performance.now() > end) throw new Error(`${what} not met within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
