@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { Client } from 'undici';
+import { Agent, Client, fetch } from 'undici';
 import { createNet } from '../src/index.js';
 import { socketPair } from './support/net.js';
 
@@ -39,6 +39,37 @@ describe("Node's http server and undici over Postern sockets", () => {
       expect(connections).toBe(1);
       await client.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+    } finally {
+      sched.stop();
+    }
+  });
+
+  it('undici fetch through an Agent downloads a 2 MB body byte-exact (flow control on the server side)', async () => {
+    const { sched, sa, sb } = await socketPair({ clock: 'real' });
+    try {
+      const body = Buffer.alloc(2 * 1024 * 1024);
+      for (let i = 0; i < body.byteLength; i++) body[i] = (i * 31) & 0xff;
+      const httpServer = http.createServer((_req, res) => {
+        res.setHeader('content-length', body.byteLength);
+        res.end(body);
+      });
+      const server = createNet(sb).createServer((socket) => httpServer.emit('connection', socket));
+      await new Promise<void>((resolve) => server.listen(8080, resolve));
+      const netA = createNet(sa);
+      const agent = new Agent({
+        connect: (opts, cb) => {
+          const s = netA.connect(Number(opts.port), opts.hostname);
+          s.once('connect', () => cb(null, s as never));
+          s.once('error', (err) => cb(err, null));
+        },
+      });
+      const res = await fetch('http://198.18.0.2:8080/file', { dispatcher: agent });
+      expect(res.status).toBe(200);
+      const got = Buffer.from(await res.arrayBuffer());
+      expect(got.byteLength).toBe(body.byteLength);
+      expect(got.equals(body)).toBe(true);
+      await agent.close();
+      server.close();
     } finally {
       sched.stop();
     }

@@ -66,7 +66,10 @@ export function onAckAdvanced(ctx: TcpRecoveryContext, tcb: Tcb, seg: Segment, n
       if (seqLt(tcb.highRxt, ack)) tcb.highRxt = ack;
       if (!tcb.sackEnabled || !tcb.scoreboard.isSacked(ack)) {
         const sent = retransmitRange(ctx, tcb, ack, tcb.sendMss);
-        if (sent > 0) tcb.highRxt = seqMax(tcb.highRxt, seqAdd(ack, sent));
+        if (sent > 0) {
+          tcb.highRxt = seqMax(tcb.highRxt, seqAdd(ack, sent));
+          markUnaRetransmitted(tcb);
+        }
       }
       tcb.dupAcks = 0;
       recoverySend(ctx, tcb);
@@ -85,10 +88,34 @@ export function onAckAdvanced(ctx: TcpRecoveryContext, tcb: Tcb, seg: Segment, n
   tcb.stats.ssthresh = tcb.cc.ssthresh;
 }
 
+/** Notes that the segment at SND.UNA was just retransmitted, and what had been sent by then. */
+function markUnaRetransmitted(tcb: Tcb): void {
+  tcb.unaRetransmitSeq = tcb.sndUna;
+  tcb.unaRetransmitFence = tcb.sndMax;
+}
+
+/**
+ * Lost retransmission detection for the first hole (the idea of RFC 8985's RACK, for the one
+ * segment that matters most): if SND.UNA was retransmitted in this recovery and DupThresh segments
+ * sent after that retransmission have since been SACKed, the retransmission was lost too; it goes
+ * again at once instead of waiting for the RTO.
+ */
+function resendLostRetransmit(ctx: TcpRecoveryContext, tcb: Tcb): void {
+  if (!tcb.sackEnabled || tcb.unaRetransmitSeq !== tcb.sndUna) return;
+  if (!tcb.scoreboard.isLost(tcb.unaRetransmitFence, DUP_THRESHOLD, tcb.sendMss)) return;
+  const hole = tcb.scoreboard.nextUnsackedHole(tcb.sndUna, tcb.sndMax);
+  const length = hole === undefined ? tcb.sendMss : seqSub(hole.end, hole.start);
+  if (retransmitRange(ctx, tcb, tcb.sndUna, length) > 0) {
+    tcb.stats.lostRetransmits++;
+    markUnaRetransmitted(tcb);
+  }
+}
+
 /** A duplicate ACK (or an ACK with new SACK information and no progress). */
 export function onDuplicateAck(ctx: TcpRecoveryContext, tcb: Tcb, _seg: Segment): void {
   tcb.dupAcks++;
   if (tcb.inRecovery) {
+    resendLostRetransmit(ctx, tcb);
     recoverySend(ctx, tcb);
     return;
   }
@@ -108,6 +135,7 @@ export function onDuplicateAck(ctx: TcpRecoveryContext, tcb: Tcb, _seg: Segment)
   tcb.highRxt = tcb.sndUna;
   const sent = retransmitRange(ctx, tcb, tcb.sndUna, tcb.sendMss);
   tcb.highRxt = seqAdd(tcb.sndUna, sent);
+  if (sent > 0) markUnaRetransmitted(tcb);
   recoverySend(ctx, tcb);
   tcb.stats.cwnd = tcb.cc.cwnd;
   tcb.stats.ssthresh = tcb.cc.ssthresh;
@@ -148,6 +176,7 @@ export function recoverySend(ctx: TcpRecoveryContext, tcb: Tcb): void {
         const sent = retransmitRange(ctx, tcb, start, seqSub(hole.end, start));
         if (sent > 0) {
           tcb.highRxt = seqAdd(start, sent);
+          if (start === tcb.sndUna) markUnaRetransmitted(tcb);
           continue;
         }
       }

@@ -49,6 +49,8 @@ export interface TcpConnectionStats {
   fastRetransmits: number;
   /** Tail loss probes sent (RFC 8985 §7): one segment after a probe timeout without any ACK. */
   tailLossProbes: number;
+  /** Retransmissions of SND.UNA found lost (data sent after them was SACKed) and sent again. */
+  lostRetransmits: number;
   /** Duplicate ACKs received. */
   dupAcks: number;
   /** Out-of-order segments received (held for joining). */
@@ -72,7 +74,7 @@ export interface TcpConnectionStats {
 /** A fresh stats object at zero. */
 export function newConnectionStats(): TcpConnectionStats {
   return {
-    segmentsOut: 0, segmentsIn: 0, bytesOut: 0, bytesIn: 0, retransmits: 0, timeouts: 0, fastRetransmits: 0, tailLossProbes: 0,
+    segmentsOut: 0, segmentsIn: 0, bytesOut: 0, bytesIn: 0, retransmits: 0, timeouts: 0, fastRetransmits: 0, tailLossProbes: 0, lostRetransmits: 0,
     dupAcks: 0, outOfOrder: 0, windowProbes: 0, challengeAcks: 0, pawsDrops: 0, srttMs: 0, rtoMs: 0, cwnd: 0, ssthresh: 0,
   };
 }
@@ -174,6 +176,9 @@ export class Tcb {
   highRxt = 0;
   /** Consecutive retransmission timeouts without progress. */
   backoffCount = 0;
+  /** SND.UNA when it was last retransmitted in recovery (`-1`: not retransmitted), and SND.MAX then. */
+  unaRetransmitSeq = -1;
+  unaRetransmitFence = 0;
   /** A tail loss probe went out and no ACK has advanced SND.UNA since (at most one probe per flight). */
   probeOutstanding = false;
   /** Karn: the sequence number being timed (`-1` when none), and when it was sent. */

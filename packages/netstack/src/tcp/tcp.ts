@@ -919,7 +919,6 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     tcb.backoffCount++;
     tcb.stats.timeouts++;
     tcb.probeOutstanding = false;
-    if (process.env['TCPDBG']) console.log('RTO ' + JSON.stringify({ inRec: tcb.inRecovery, dup: tcb.dupAcks, flight: flightSize(tcb), cwnd: tcb.cc.cwnd, sacked: tcb.scoreboard.sackedBytes, hrx: seqSub(tcb.highRxt, tcb.sndUna), rec: seqSub(tcb.recover, tcb.sndUna), nxt: seqSub(tcb.sndNxt, tcb.sndUna), unsent: unsentBytes(tcb), wnd: tcb.sndWnd, bo: tcb.backoffCount }));
     tcb.rto.backoff();
     tcb.cc.onRetransmitTimeout(now, flightSize(tcb));
     tcb.inRecovery = false;

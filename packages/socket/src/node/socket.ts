@@ -82,6 +82,7 @@ export class Socket extends Duplex {
   private stopWatch: (() => void) | undefined;
   private changeQueued = false;
   private wantRead = false;
+  private started = false;
   private endPushed = false;
   private pendingWrite: { data: Uint8Array; offset: number; cb: (error?: Error | null) => void } | undefined;
   private pendingFinal: ((error?: Error | null) => void) | undefined;
@@ -96,7 +97,7 @@ export class Socket extends Duplex {
   constructor(options: SocketOptions) {
     super({
       allowHalfOpen: options.allowHalfOpen ?? false,
-      emitClose: true,
+      emitClose: false,
       autoDestroy: true,
       decodeStrings: true,
       ...(options.writableHighWaterMark !== undefined ? { writableHighWaterMark: options.writableHighWaterMark } : {}),
@@ -357,6 +358,13 @@ export class Socket extends Duplex {
       this.emit('connect');
       this.emit('ready');
       if (this.pendingFinal !== undefined) this.finalNow();
+      this.started = false;
+    }
+    if (!this.started) {
+      // As Node's net does once connected: start reading (into the buffer, up to its high-water mark)
+      // unless the socket was paused, so that the end of the stream is seen without a consumer.
+      this.started = true;
+      if (!this.isPaused()) this.read(0);
     }
     if (this.wantRead) this.pull();
     if (this.pendingWrite !== undefined) this.writeNow();
@@ -386,6 +394,7 @@ export class Socket extends Duplex {
     if (c.readableLength === 0 && (c.readableEnded || e.readShut || (e.phase === 'closed' && e.error === undefined))) {
       this.endPushed = true;
       this.push(null);
+      this.read(0); // as Node's net: an empty, unconsumed stream still emits 'end'
     }
   }
 
@@ -455,5 +464,7 @@ export class Socket extends Duplex {
     this.pendingWrite = undefined;
     if (w !== undefined) w.cb(error ?? new SocketError('EPIPE', 'write', 'the socket was destroyed'));
     cb(error);
+    // Node's net emits 'close' with `hadError`, after 'error'.
+    process.nextTick(() => this.emit('close', error !== null && error !== undefined));
   }
 }
