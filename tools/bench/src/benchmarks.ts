@@ -6,9 +6,12 @@
 import { checksumBenchmark } from './checksum.bench.js';
 import { forwardBenchmark } from './forward.bench.js';
 import type { Benchmark } from './harness.js';
+import { httpBenchmark } from './http.bench.js';
 import { memoryLinkBenchmark } from './memory-link.bench.js';
 import { serialCodecBenchmark, serialGoodputBenchmark, serialLinkBenchmark } from './serial.bench.js';
+import { socketBenchmark } from './socket.bench.js';
 import { tapBenchmark } from './tap.bench.js';
+import { tcpBenchmark, tcpIoBenchmark, tcpMemoryBenchmark } from './tcp.bench.js';
 
 /** All registered benchmarks. */
 export const benchmarks: readonly Benchmark[] = [
@@ -16,7 +19,12 @@ export const benchmarks: readonly Benchmark[] = [
   serialCodecBenchmark,
   memoryLinkBenchmark,
   forwardBenchmark,
+  tcpBenchmark,
+  tcpMemoryBenchmark,
+  socketBenchmark,
   serialLinkBenchmark,
   serialGoodputBenchmark,
   tapBenchmark,
+  tcpIoBenchmark,
+  httpBenchmark,
 ];

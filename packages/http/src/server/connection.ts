@@ -194,10 +194,10 @@ export class Connection implements ResponseChannel {
     this.headStartedAt = -1;
     const framing = head.framing;
     const hasBody = framing.kind === 'chunked' || (framing.kind === 'length' && framing.length > 0);
-    let res: HttpResponse | undefined;
+    const res = new HttpResponse(this, { isHead: head.method === 'HEAD', http10: head.versionMinor === 0, keepAlive: head.keepAlive });
     const control: BodyFeedControl = {
       firstRead: () => {
-        if (head.expect100 && res !== undefined) res.writeContinue();
+        if (head.expect100) res.writeContinue();
       },
       resume: () => {
         this.bodyBlocked = false;
@@ -206,7 +206,6 @@ export class Connection implements ResponseChannel {
     };
     const body = hasBody ? new RequestBody(control, ctx.options.bodyHighWaterBytes) : RequestBody.empty();
     const req = new HttpRequest(head, body, this.remoteAddress);
-    res = new HttpResponse(this, { isHead: head.method === 'HEAD', http10: head.versionMinor === 0, keepAlive: head.keepAlive });
     if (!head.keepAlive) this.closing = true;
     if (hasBody) {
       this.incoming = { req, res, discarding: false };
