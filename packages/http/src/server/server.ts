@@ -31,7 +31,7 @@ interface Job {
  * An HTTP/1.x server over any transport that emits `'connection'` with a {@link HttpTransportSocket}.
  *
  * ```ts
- * const server = new HttpServer((req, res) => res.send('hello\n'), { wallTime: () => Date.now() });
+ * const server = new HttpServer((req, res) => res.send('hello\n'), { wallTime: epochMillis });
  * await server.listen(8080, '127.0.0.1');          // Node's net
  * server.attach(posternNetServer);                 // or any net-compatible listener
  * ```

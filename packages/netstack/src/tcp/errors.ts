@@ -12,7 +12,8 @@
  * - `ECONNABORTED`: the connection was aborted locally (`abort()`, stack shutdown, TIME_WAIT recycle);
  * - `EADDRINUSE`: the local address and port are taken;
  * - `EADDRNOTAVAIL`: no free ephemeral port, or no local address routes to the peer;
- * - `ENETUNREACH`: no route to the peer;
+ * - `ENETUNREACH`: no route to the peer, or a router reported the network or host unreachable,
+ *   unknown or prohibited (ICMP; one code for both, as the socket layer maps it);
  * - `EMFILE`: the connection limit is reached;
  * - `EINVAL`: a bad argument (port out of range, a closed listener...).
  */

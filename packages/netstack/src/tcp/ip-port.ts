@@ -37,9 +37,11 @@ export interface TcpIpPort {
   isLocalAddress(address: Ipv4Address): boolean;
   /**
    * Sends a `length`-byte TCP segment from `source` to `destination`, calling
-   * `writer.writeSegment` once, synchronously, to fill it.
+   * `writer.writeSegment` once, synchronously, to fill it. With `dontFragment` (the default) the
+   * IP datagram carries DF, so routers answer an oversize segment with ICMP fragmentation needed
+   * (Path MTU discovery, RFC 1191) instead of fragmenting it.
    * @returns false if the packet could not be sent (no route, refused by a filter or the device);
    * TCP treats that as a loss.
    */
-  send(source: Ipv4Address, destination: Ipv4Address, length: number, writer: TcpSegmentWriter): boolean;
+  send(source: Ipv4Address, destination: Ipv4Address, length: number, writer: TcpSegmentWriter, dontFragment?: boolean): boolean;
 }

@@ -129,7 +129,7 @@ export class SegmentBuilder implements TcpSegmentWriter {
       ctx.cancelDelayedAck(tcb);
     }
     tcb.stats.segmentsOut++;
-    const ok = ctx.port.send(tcb.localAddress, tcb.remoteAddress, this.headerLength + dataLength, this);
+    const ok = ctx.port.send(tcb.localAddress, tcb.remoteAddress, this.headerLength + dataLength, this, tcb.dontFragment);
     this.tcb = undefined;
     if (!ok) ctx.countSendFailure();
     return ok;

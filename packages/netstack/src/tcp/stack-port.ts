@@ -1,6 +1,7 @@
 /**
  * TCP on a `Stack`: {@link StackTcpPort} implements {@link TcpIpPort} with the stack's route lookup
- * and zero-copy `sendIpv4`, and {@link attachTcp} registers a {@link Tcp} as IP protocol 6.
+ * and zero-copy `sendIpv4` (DF set unless the connection asks otherwise), and {@link attachTcp}
+ * registers a {@link Tcp} as IP protocol 6, for segments and for ICMP errors about them.
  */
 import type { SchedulerApi } from '@postern/irq';
 import { IP_PROTO_TCP, type Ipv4Address } from '@postern/wire';
@@ -14,7 +15,7 @@ import { Tcp, type TcpOptions } from './tcp.js';
 export class StackTcpPort implements TcpIpPort {
   readonly scheduler: SchedulerApi;
   private readonly stack: Stack;
-  private readonly sendOptions: Ipv4SendOptions = { src: 0, dst: 0, protocol: IP_PROTO_TCP };
+  private readonly sendOptions: Ipv4SendOptions = { src: 0, dst: 0, protocol: IP_PROTO_TCP, df: true };
   private writer: TcpSegmentWriter | undefined;
   private readonly write = (payload: Uint8Array, src: Ipv4Address, dst: Ipv4Address): void => {
     this.writer!.writeSegment(payload, src, dst);
@@ -37,9 +38,10 @@ export class StackTcpPort implements TcpIpPort {
   }
 
   /** @inheritDoc */
-  send(source: Ipv4Address, destination: Ipv4Address, length: number, writer: TcpSegmentWriter): boolean {
+  send(source: Ipv4Address, destination: Ipv4Address, length: number, writer: TcpSegmentWriter, dontFragment = true): boolean {
     this.sendOptions.src = source;
     this.sendOptions.dst = destination;
+    this.sendOptions.df = dontFragment;
     this.writer = writer;
     try {
       this.stack.sendIpv4(this.sendOptions, length, this.write);
@@ -55,7 +57,8 @@ export class StackTcpPort implements TcpIpPort {
 
 /**
  * Creates a {@link Tcp} on `stack` and registers it for IP protocol 6. Segments addressed to a
- * broadcast or multicast address are dropped (counted `notUnicast`).
+ * broadcast or multicast address are dropped (counted `notUnicast`). ICMP errors about TCP
+ * segments go to {@link Tcp.icmpError}. Segments are sent with Don't Fragment (Path MTU discovery).
  * @throws `InterfaceError` `PROTOCOL_IN_USE` if protocol 6 already has a handler.
  */
 export function attachTcp(stack: Stack, options: TcpOptions = {}): Tcp {
@@ -67,6 +70,13 @@ export function attachTcp(stack: Stack, options: TcpOptions = {}): Tcp {
         return;
       }
       tcp.input(delivery.header.source, delivery.header.destination, delivery.payload);
+    },
+    icmpError(report) {
+      const q = report.quoted;
+      tcp.icmpError({
+        type: report.type, code: report.code, nextHopMtu: report.nextHopMtu,
+        source: q.source, destination: q.destination, quotedTotalLength: q.totalLength, transport: report.transport,
+      });
     },
   });
   return tcp;

@@ -17,6 +17,7 @@ import type { ReceiveBuffer } from './recv-buffer.js';
 import type { SackScoreboard } from './sack-scoreboard.js';
 import type { TcpState } from './state.js';
 import type { TcpListener } from './listener.js';
+import type { TcpErrorCode } from './errors.js';
 
 /** Why a connection ended, as {@link TcpConnection.onClose} reports it. */
 export type TcpCloseReason =
@@ -61,6 +62,12 @@ export interface TcpConnectionStats {
   challengeAcks: number;
   /** Segments dropped by PAWS (RFC 7323). */
   pawsDrops: number;
+  /** Bytes a retransmission timeout did not resend because the peer had SACKed them (RFC 6675 §5.1). */
+  rtoSackedSkipped: number;
+  /** Times an ICMP fragmentation-needed message lowered the path MTU (RFC 1191). */
+  pmtuDecreases: number;
+  /** The path MTU the connection sizes its segments for (the route's MTU until ICMP lowers it). */
+  pathMtu: number;
   /** Latest smoothed RTT in ms (0 before the first sample). */
   srttMs: number;
   /** Latest retransmission timeout in ms. */
@@ -75,7 +82,7 @@ export interface TcpConnectionStats {
 export function newConnectionStats(): TcpConnectionStats {
   return {
     segmentsOut: 0, segmentsIn: 0, bytesOut: 0, bytesIn: 0, retransmits: 0, timeouts: 0, fastRetransmits: 0, tailLossProbes: 0, lostRetransmits: 0,
-    dupAcks: 0, outOfOrder: 0, windowProbes: 0, challengeAcks: 0, pawsDrops: 0, srttMs: 0, rtoMs: 0, cwnd: 0, ssthresh: 0,
+    dupAcks: 0, outOfOrder: 0, windowProbes: 0, challengeAcks: 0, pawsDrops: 0, rtoSackedSkipped: 0, pmtuDecreases: 0, pathMtu: 0, srttMs: 0, rtoMs: 0, cwnd: 0, ssthresh: 0,
   };
 }
 
@@ -181,6 +188,18 @@ export class Tcb {
   unaRetransmitFence = 0;
   /** A tail loss probe went out and no ACK has advanced SND.UNA since (at most one probe per flight). */
   probeOutstanding = false;
+  /** The SYN (or SYN-ACK) was retransmitted: without an RTT sample the RTO becomes 3 s (RFC 6298 §5.7). */
+  synRetransmitted = false;
+
+  // ICMP (RFC 1122 §4.2.3.9, RFC 5927, RFC 1191).
+  /** The last soft error an ICMP message reported, reported only if the connection times out. */
+  softError: TcpErrorCode | undefined = undefined;
+  /** SND.UNA when {@link Tcb.softError} was recorded: an ACK of new data since means the path works again. */
+  softErrorUna = 0;
+  /** The path MTU (IP header included) segments are sized for. */
+  pathMtu = 576;
+  /** Segments go out with Don't Fragment (cleared when the path reports an MTU below `TCP_MIN_PMTU`). */
+  dontFragment = true;
   /** Karn: the sequence number being timed (`-1` when none), and when it was sent. */
   rttSeq = -1;
   rttSentAt = 0;
