@@ -1,10 +1,10 @@
 // Lint for every project. The module-boundary rule makes the layering in DEVELOPERS.md enforceable:
-// an import may only point down (wire <- irq <- nic <- netstack <- socket <- http), and nothing in
+// an import may only point down (wire <- irq <- nic <- firmware <- netstack <- socket <- http), and nothing in
 // packages/ may import an app or a tool.
 import nx from '@nx/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
-const layers = ['wire', 'irq', 'nic', 'netstack', 'socket', 'http'];
+const layers = ['wire', 'irq', 'nic', 'firmware', 'netstack', 'socket', 'http'];
 const layerConstraints = layers.map((layer, i) => ({
   sourceTag: `layer:${layer}`,
   onlyDependOnLibsWithTags: layers.slice(0, i + 1).map((l) => `layer:${l}`),

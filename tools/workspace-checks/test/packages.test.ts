@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
-const libraries = ['wire', 'irq', 'nic', 'netstack', 'socket', 'http'];
+const libraries = ['wire', 'irq', 'nic', 'firmware', 'netstack', 'socket', 'http'];
 
 describe('every package is publishable alone', () => {
   it.each(libraries)('packages/%s has a README, a version and typed exports', (name) => {

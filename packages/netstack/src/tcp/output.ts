@@ -308,6 +308,7 @@ function sendData(ctx: TcpOutputContext, tcb: Tcb): number {
   const mss = segmentPayloadLimit(tcb);
   let sent = 0;
   for (;;) {
+    const holeEnd = skipSacked(tcb);
     const offset = seqSub(tcb.sndNxt, tcb.sndUna);
     const buffered = tcb.sendBuffer.length;
     const unsent = Math.max(0, buffered - offset);
@@ -315,7 +316,7 @@ function sendData(ctx: TcpOutputContext, tcb: Tcb): number {
     const finDue = tcb.finQueued && !seqGt(tcb.sndNxt, finPosition) && !(tcb.finSent && seqLt(tcb.finSeq, tcb.sndNxt));
     const window = Math.min(tcb.sndWnd, tcb.cc.cwnd);
     const usable = seqSub(seqAdd(tcb.sndUna, window), tcb.sndNxt);
-    let length = Math.min(unsent, mss, Math.max(0, usable));
+    let length = Math.min(unsent, mss, Math.max(0, usable), holeEnd === undefined ? unsent : seqSub(holeEnd, tcb.sndNxt));
     const retransmission = seqLt(tcb.sndNxt, tcb.sndMax);
     if (length > 0 && !retransmission) {
       if (length < unsent && length < mss) {
@@ -354,6 +355,25 @@ function sendData(ctx: TcpOutputContext, tcb: Tcb): number {
   // probed or forced open by the persist timer (RFC 9293 §3.8.6.1, §3.8.6.2.1).
   if (unsentBytes(tcb) > 0 && flightSize(tcb) === 0) ctx.armPersist(tcb);
   return sent;
+}
+
+/**
+ * Going back over the flight after a timeout or a path MTU drop (`sndNxt < sndMax`), moves `sndNxt`
+ * past bytes the peer SACKed (RFC 6675 §5.1: they are not resent) and returns where the hole it
+ * stops in ends (the next SACKed byte), or `undefined` when nothing is SACKed ahead. Counts the
+ * bytes skipped in `rtoSackedSkipped`.
+ */
+function skipSacked(tcb: Tcb): number | undefined {
+  const sb = tcb.scoreboard;
+  if (!tcb.sackEnabled || sb.sackedBytes === 0 || !seqLt(tcb.sndNxt, tcb.sndMax)) return undefined;
+  const hole = sb.nextUnsackedHole(tcb.sndNxt, tcb.sndMax);
+  const start = hole === undefined ? tcb.sndMax : hole.start;
+  const end = hole === undefined ? undefined : hole.end;
+  if (seqGt(start, tcb.sndNxt)) {
+    tcb.stats.rtoSackedSkipped += seqSub(start, tcb.sndNxt);
+    tcb.sndNxt = start;
+  }
+  return end !== undefined && seqLt(end, tcb.sndMax) ? end : undefined;
 }
 
 /**

@@ -18,10 +18,11 @@ import { ConnectionTable, ListenerTable } from './demux.js';
 import { TcpError } from './errors.js';
 import { segmentArrives, negotiateOptions, type TcpInputContext } from './input.js';
 import type { TcpIpPort } from './ip-port.js';
+import { classifyIcmpForTcp, pmtuFromIcmp, TCP_IP_HEADERS, TCP_MIN_PMTU, type TcpIcmpError } from './icmp-error.js';
 import { IsnGenerator } from './isn.js';
 import { TcpListener, type ListenerHost } from './listener.js';
 import {
-  SegmentBuilder, TCP_HEADER, TCP_MAX_WINDOW_SHIFT, finishChecksum, flightSize, retransmitRange, segmentPayloadLimit, tcpOutput, unsentBytes, windowOpening, writeHeader,
+  SegmentBuilder, TCP_HEADER, TCP_MAX_WINDOW_SHIFT, TCP_TIMESTAMP_OPTION_SPACE, finishChecksum, flightSize, retransmitRange, segmentPayloadLimit, tcpOutput, unsentBytes, windowOpening, writeHeader,
 } from './output.js';
 import { type TcpRecoveryContext } from './recovery.js';
 import { ReceiveBuffer } from './recv-buffer.js';
@@ -29,7 +30,7 @@ import { RtoEstimator, type RtoOptions } from './rto.js';
 import { SackScoreboard } from './sack-scoreboard.js';
 import { Segment } from './segment.js';
 import { SendBuffer } from './send-buffer.js';
-import { seqAdd, seqGt, seqMax, seqSub } from './seq.js';
+import { seqAdd, seqGt, seqLt, seqMax, seqSub } from './seq.js';
 import { canSendData } from './state.js';
 import { SynCookies } from './syn-cookies.js';
 import { AckUrgency, Tcb, TcbEvent, type TcpCloseReason } from './tcb.js';
@@ -121,11 +122,28 @@ export type TcpCounterName =
   /** Connections that timed out. */
   | 'timeouts'
   /** Connections aborted locally. */
-  | 'aborts';
+  | 'aborts'
+  /** ICMP errors about TCP segments handed to TCP. */
+  | 'icmpReceived'
+  /** ICMP errors dropped: the quoted segment was too short to name a connection. */
+  | 'icmpMalformed'
+  /** ICMP errors dropped: no connection matches the quoted segment. */
+  | 'icmpNoConnection'
+  /** ICMP errors dropped: the quoted sequence number is outside SND.UNA..SND.NXT (RFC 5927 §4.1). */
+  | 'icmpOutOfWindow'
+  /** ICMP errors ignored (source quench, unknown codes, an MTU no smaller than the current one). */
+  | 'icmpIgnored'
+  /** Soft errors recorded (reported only if the connection then times out). */
+  | 'icmpSoftErrors'
+  /** Connections aborted by a hard ICMP error during the handshake. */
+  | 'icmpHardAborts'
+  /** Path MTU decreases (fragmentation needed, RFC 1191). */
+  | 'pmtuDecreases';
 
 const COUNTER_NAMES: readonly TcpCounterName[] = [
   'segmentsReceived', 'malformed', 'badChecksum', 'notUnicast', 'noSocket', 'resetsSent', 'sendFailures', 'activeOpens',
   'passiveOpens', 'connectionLimit', 'timeWaitRecycled', 'timeWaitReused', 'resetsReceived', 'timeouts', 'aborts',
+  'icmpReceived', 'icmpMalformed', 'icmpNoConnection', 'icmpOutOfWindow', 'icmpIgnored', 'icmpSoftErrors', 'icmpHardAborts', 'pmtuDecreases',
 ];
 
 /** Options of {@link Tcp.listen}. */
@@ -377,6 +395,8 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     );
     tcb.advertisedMss = advMss;
     tcb.sendMss = advMss;
+    tcb.pathMtu = mtu;
+    tcb.stats.pathMtu = mtu;
     let shift = 0;
     while (shift < TCP_MAX_WINDOW_SHIFT && this.opts.receiveBufferSize >>> shift > 0xffff) shift++;
     tcb.rcvWndShift = shift;
@@ -898,12 +918,13 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     if (tcb.state === 'SYN-SENT' || tcb.state === 'SYN-RECEIVED') {
       if (tcb.backoffCount >= this.opts.synRetries) {
         if (tcb.passive) this.release(tcb, 'timeout');
-        else this.closeTcb(tcb, 'timeout', new TcpError('ETIMEDOUT', 'no answer to SYN'));
+        else this.closeTcb(tcb, 'timeout', this.timeoutError(tcb, 'no answer to SYN'));
         return;
       }
       tcb.backoffCount++;
       tcb.rto.backoff();
       tcb.rttSeq = -1;
+      tcb.synRetransmitted = true;
       tcb.stats.retransmits++;
       tcb.stats.timeouts++;
       this.builder.send(this, tcb, tcb.iss, TcpFlag.SYN, 0, 0);
@@ -913,7 +934,7 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     if (flightSize(tcb) === 0) return;
     if (tcb.backoffCount >= this.opts.maxRetransmits) {
       this.builder.send(this, tcb, tcb.sndMax, TcpFlag.RST, 0, 0);
-      this.closeTcb(tcb, 'timeout', new TcpError('ETIMEDOUT', 'retransmissions went unanswered'));
+      this.closeTcb(tcb, 'timeout', this.timeoutError(tcb, 'retransmissions went unanswered'));
       return;
     }
     tcb.backoffCount++;
@@ -925,11 +946,99 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     tcb.recover = tcb.sndMax;
     tcb.dupAcks = 0;
     tcb.rttSeq = -1;
-    tcb.scoreboard.reset(tcb.sndUna);
+    // RFC 6675 §5.1 / RFC 2018 §8: the scoreboard survives the timeout, and the go-back-N below
+    // skips what the peer SACKed (tcpOutput), unless the peer may have reneged: it SACKed the byte
+    // at SND.UNA yet does not acknowledge it, or this is a repeated timeout (the holes alone were
+    // resent and still nothing moved). Then everything is resent, as RFC 2018 asks.
+    if (!tcb.sackEnabled || tcb.backoffCount > 1 || tcb.scoreboard.isSacked(tcb.sndUna)) tcb.scoreboard.reset(tcb.sndUna);
     tcb.sndNxt = tcb.sndUna;
     tcpOutput(this, tcb, AckUrgency.NOW);
     if (tcb.rtxTimer?.active !== true) restartRetransmit(this, tcb);
     tcb.stats.cwnd = tcb.cc.cwnd;
+  }
+
+  /**
+   * The error a timed-out connection reports: the last soft ICMP error if one arrived since SND.UNA
+   * last moved (RFC 1122 §4.2.3.9: soft errors are reported when the connection gives up), else
+   * `ETIMEDOUT`.
+   */
+  private timeoutError(tcb: Tcb, what: string): TcpError {
+    if (tcb.softError !== undefined && tcb.softErrorUna === tcb.sndUna) {
+      return new TcpError(tcb.softError, `${what}; a router reported the destination unreachable`);
+    }
+    return new TcpError('ETIMEDOUT', what);
+  }
+
+  // ---------------------------------------------------------------- ICMP
+
+  /**
+   * Receives an ICMP error about a segment this module sent (RFC 1122 §4.2.3.9, RFC 5461, RFC 5927,
+   * RFC 1191). The quoted segment names the connection; its sequence number must lie in
+   * `SND.UNA..SND.NXT` (the highest sent), else the message is dropped as forged or stale
+   * (`icmpOutOfWindow`). Then, per {@link classifyIcmpForTcp}:
+   * - fragmentation needed lowers the connection's path MTU and MSS (never raises them; a
+   *   reported MTU under {@link TCP_MIN_PMTU} clamps to it and clears DF for the connection) and
+   *   resends the flight at once in segments of the new size, without a congestion response
+   *   (the loss was the path's MTU, not congestion) and skipping SACKed data;
+   * - a hard error in SYN-SENT or SYN-RECEIVED (active) aborts the connection with its code
+   *   (`ECONNREFUSED` for port or protocol unreachable); in any other state it is soft;
+   * - a soft error is remembered and reported instead of `ETIMEDOUT` if the connection times out
+   *   before an ACK of new data shows the path works.
+   * Never throws; every outcome is counted.
+   */
+  icmpError(error: TcpIcmpError): void {
+    this.counters.inc('icmpReceived');
+    const t = error.transport;
+    if (t.byteLength < 8) return this.counters.inc('icmpMalformed');
+    const localPort = (t[0]! << 8) | t[1]!;
+    const remotePort = (t[2]! << 8) | t[3]!;
+    const seq = ((t[4]! << 24) | (t[5]! << 16) | (t[6]! << 8) | t[7]!) >>> 0;
+    const tcb = this.connections.find(error.source, localPort, error.destination, remotePort);
+    if (tcb === undefined || tcb.state === 'TIME-WAIT') return this.counters.inc('icmpNoConnection');
+    if (seqLt(seq, tcb.sndUna) || !seqLt(seq, tcb.sndMax)) return this.counters.inc('icmpOutOfWindow');
+    const action = classifyIcmpForTcp(error.type, error.code);
+    switch (action.kind) {
+      case 'ignore':
+        return this.counters.inc('icmpIgnored');
+      case 'pmtu':
+        return this.lowerPathMtu(tcb, error);
+      case 'hard':
+        if (tcb.state === 'SYN-SENT' || (tcb.state === 'SYN-RECEIVED' && !tcb.passive)) {
+          this.counters.inc('icmpHardAborts');
+          this.closeTcb(tcb, 'refused', new TcpError(action.code, `a router or the peer answered ICMP type ${error.type} code ${error.code}`));
+          return;
+        }
+        break;
+      case 'soft':
+        break;
+    }
+    this.counters.inc('icmpSoftErrors');
+    tcb.softError = action.code;
+    tcb.softErrorUna = tcb.sndUna;
+  }
+
+  /** RFC 1191 for one connection: see {@link Tcp.icmpError}. */
+  private lowerPathMtu(tcb: Tcb, error: TcpIcmpError): void {
+    const mtu = pmtuFromIcmp(error.nextHopMtu, error.quotedTotalLength);
+    if (mtu >= tcb.pathMtu) return this.counters.inc('icmpIgnored');
+    if (error.nextHopMtu !== 0 && error.nextHopMtu < TCP_MIN_PMTU) tcb.dontFragment = false;
+    this.counters.inc('pmtuDecreases');
+    tcb.stats.pmtuDecreases++;
+    tcb.pathMtu = mtu;
+    tcb.stats.pathMtu = mtu;
+    const mss = Math.max(64, mtu - TCP_IP_HEADERS - (tcb.tsEnabled ? TCP_TIMESTAMP_OPTION_SPACE : 0));
+    if (mss >= tcb.sendMss) return;
+    tcb.sendMss = mss;
+    tcb.cc.setMss(mss);
+    tcb.scoreboard.mss = mss;
+    if (tcb.state === 'SYN-SENT' || tcb.state === 'SYN-RECEIVED' || flightSize(tcb) === 0) return;
+    // Every segment in flight was sized for the old MTU and died at the router: resend the flight
+    // now in the new size (Linux's tcp_simple_retransmit), Karn's rule applying to what goes again.
+    tcb.rttSeq = -1;
+    tcb.sndNxt = tcb.sndUna;
+    tcb.probeOutstanding = false;
+    tcpOutput(this, tcb, AckUrgency.NOW);
+    if (tcb.rtxTimer?.active !== true) restartRetransmit(this, tcb);
   }
 
   /**

@@ -1,0 +1,5 @@
+/**
+ * @packageDocumentation
+ * Firmware image format and the serial bootloader protocol.
+ */
+export {};

@@ -1,0 +1,5 @@
+/**
+ * @packageDocumentation
+ * Builds, signs and flashes firmware images to a dev board over the serial bootloader protocol.
+ */
+export {};
