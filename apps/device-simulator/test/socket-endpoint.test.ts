@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSimulator } from '../src/index.js';
 import type { Simulator } from '../src/index.js';
-import { GATEWAY, HOST, openGateway, pattern, serveBytes, serveEcho, sha256 } from './support/gateway.js';
+import { GATEWAY, HOST, openGateway, pattern, serveBytes, serveEcho, sha256, waitFor } from './support/gateway.js';
 import type { TestGateway } from './support/gateway.js';
 
 let sim: Simulator | undefined;
@@ -52,12 +52,15 @@ describe('the simulator over socket:// with a real SerialNicDriver and a gateway
   });
 
   it('hostfwd relays 4 MiB from a kernel client through Postern TCP to an echo service, byte-exact; client closes first', async () => {
-    const { gw, port } = await setUp();
+    const { sim, gw, port } = await setUp();
     serveEcho(gw.tcp, 80);
     const data = pattern(4 * 1024 * 1024, 3);
     const got = await exchange(port, data, true);
     expect(got.byteLength).toBe(data.byteLength);
     expect(sha256(got)).toBe(sha256(data));
+    const stats = sim.forwarders[0]!.stats;
+    await waitFor(() => stats.completed === 1, 5000, 'the relay to finish');
+    expect(stats).toMatchObject({ accepted: 1, completed: 1, failed: 0, active: 0, bytesUp: data.byteLength, bytesDown: data.byteLength });
   });
 
   it('hostfwd relays a 3 MiB response from a service that closes first, byte-exact', async () => {
@@ -67,6 +70,37 @@ describe('the simulator over socket:// with a real SerialNicDriver and a gateway
     const got = await exchange(sim.forwarders[1]!.port, Buffer.from(`GET ${n}\n`), false);
     expect(got.byteLength).toBe(n);
     expect(sha256(got)).toBe(sha256(pattern(n, 7)));
-    expect(sim.forwarders[1]!.stats.failed).toBe(0);
+    const stats = sim.forwarders[1]!.stats;
+    await waitFor(() => stats.completed === 1, 5000, 'the relay to finish');
+    expect(stats.failed).toBe(0);
+  });
+});
+
+describe('the simulator over socket://: failures and reconnects', () => {
+  it('resets the kernel client when nothing listens on the forwarded port (RST from the gateway)', async () => {
+    const { port } = await setUp();
+    const err = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+      const s = connect({ host: '127.0.0.1', port });
+      s.on('error', (e) => resolve(e));
+      s.on('close', () => resolve(undefined));
+      s.resume();
+    });
+    expect(err?.code).toBe('ECONNRESET');
+    await waitFor(() => sim!.forwarders[0]!.stats.failed === 1, 2000, 'the relay to count the failure');
+  });
+
+  it('makes a new board for a reconnecting gateway, which then reaches the host again', async () => {
+    const { sim, gw } = await setUp();
+    expect(sim.device.sessions).toBe(1);
+    await gw.close();
+    await waitFor(() => sim.device.board === undefined, 2000, 'the board to go');
+    const again = await openGateway(sim.device.endpoint.address!);
+    try {
+      expect(sim.device.sessions).toBe(2);
+      const reply = await again.stack.ping({ dst: HOST, timeoutMs: 2000 });
+      expect(reply.dataMatches).toBe(true);
+    } finally {
+      await again.close();
+    }
   });
 });

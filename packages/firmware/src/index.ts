@@ -1,5 +1,15 @@
 /**
  * @packageDocumentation
- * Firmware image format and the serial bootloader protocol.
+ * Firmware images and the serial bootloader protocol (docs/flash-protocol.md): the signed image
+ * format ({@link buildImage}, {@link verifyImage}), Ed25519 keys, the protocol's message formats and
+ * framing (the device protocol's COBS/CRC codec from `@postern/nic`), and
+ * {@link SimulatedBootloader}, a board with A/B slots in a flash file, trial boot and rollback.
  */
-export {};
+export * from './errors.js';
+export * from './keys.js';
+export * from './image.js';
+export * from './protocol.js';
+export * from './link.js';
+export * from './unpack.js';
+export * from './board-env.js';
+export * from './simulated-bootloader.js';

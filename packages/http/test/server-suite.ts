@@ -1,7 +1,8 @@
 /**
  * The server contract suite: every status, pipelining order, both close orders, chunked both ways,
  * 100-continue, timeouts, pool 503, rate limit 429 and traversal attempts, through real sockets of
- * whatever transport `makeTransport` gives (Node's `net` now; Postern sockets later).
+ * whatever transport `makeTransport` gives (Node's `net` in server-net.test.ts, Postern sockets in
+ * server-postern.test.ts).
  */
 import { mkdtempSync, writeFileSync, mkdirSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -6,55 +6,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Scheduler } from '@postern/irq';
-import { FaultInjectionDriver, NetDevice, createMemoryLink, type DriverStats, type FaultProfile, type LinkState, type NicDriver, type ReceiveFilter } from '@postern/nic';
-import { ETHERTYPE_IPV4, IP_PROTO_UDP, parseIpv4, type MacAddress } from '@postern/wire';
+import { FaultInjectionDriver, NetDevice, createMemoryLink, type FaultProfile } from '@postern/nic';
+import { ETHERTYPE_IPV4, IP_PROTO_UDP, parseIpv4 } from '@postern/wire';
 import { Stack } from '../src/index.js';
-
-/** A transparent driver that shows every received frame to `observe` before handing it up. */
-class ObservingDriver implements NicDriver {
-  private receiver: ((frame: Uint8Array) => void) | undefined;
-
-  constructor(private readonly inner: NicDriver, observe: (frame: Uint8Array) => void) {
-    inner.onReceive((frame) => {
-      observe(frame);
-      this.receiver?.(frame);
-    });
-  }
-
-  get name(): string {
-    return this.inner.name;
-  }
-  get mac(): MacAddress {
-    return this.inner.mac;
-  }
-  get mtu(): number {
-    return this.inner.mtu;
-  }
-  get linkState(): LinkState {
-    return this.inner.linkState;
-  }
-  get stats(): Readonly<DriverStats> {
-    return this.inner.stats;
-  }
-  open(): Promise<void> {
-    return this.inner.open();
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-  transmit(frame: Uint8Array): boolean {
-    return this.inner.transmit(frame);
-  }
-  onReceive(receiver: (frame: Uint8Array) => void): void {
-    this.receiver = receiver;
-  }
-  onLinkChange(listener: (state: LinkState) => void): void {
-    this.inner.onLinkChange(listener);
-  }
-  setReceiveFilter(filter: ReceiveFilter): void {
-    this.inner.setReceiveFilter(filter);
-  }
-}
+import { FrameFilterDriver } from './support/frame-filter.js';
 
 const A = parseIpv4('198.18.0.1');
 const B = parseIpv4('198.18.0.2');
@@ -75,26 +30,27 @@ async function lossyRun(seed: number, count: number, faults: FaultProfile, maxBy
   const link = createMemoryLink(sched, { names: [`fl${seed}a`, `fl${seed}b`], macA: 0x02_00_00_00_20_01, macB: 0x02_00_00_00_20_02, mtu: 1500 });
   /** IP identification -> fragment offsets (bytes) seen at B, and the index the first fragment carries. */
   const seen = new Map<number, { offsets: Set<number>; index: number | undefined; last: number | undefined }>();
-  const observe = (frame: Uint8Array): void => {
-    if (((frame[12]! << 8) | frame[13]!) !== ETHERTYPE_IPV4) return;
+  const observe = (frame: Uint8Array): boolean => {
+    if (((frame[12]! << 8) | frame[13]!) !== ETHERTYPE_IPV4) return true;
     const ip = frame.subarray(14);
-    if (ip[9] !== IP_PROTO_UDP || ((ip[12]! << 24) | (ip[13]! << 16) | (ip[14]! << 8) | ip[15]!) >>> 0 !== A) return;
+    if (ip[9] !== IP_PROTO_UDP || ((ip[12]! << 24) | (ip[13]! << 16) | (ip[14]! << 8) | ip[15]!) >>> 0 !== A) return true;
     const id = (ip[4]! << 8) | ip[5]!;
     const flags = (ip[6]! << 8) | ip[7]!;
     const offset = (flags & 0x1fff) * 8;
     const more = (flags & 0x2000) !== 0;
     const total = (ip[2]! << 8) | ip[3]!;
     const ihl = (ip[0]! & 0x0f) * 4;
-    if (offset === 0 && !more) return; // the warm-up datagram
+    if (offset === 0 && !more) return true; // the warm-up datagram
     let entry = seen.get(id);
     if (entry === undefined) seen.set(id, (entry = { offsets: new Set(), index: undefined, last: undefined }));
     entry.offsets.add(offset);
     if (offset === 0) entry.index = new DataView(ip.buffer, ip.byteOffset + ihl + 8, 4).getUint32(0);
     if (!more) entry.last = offset + total - ihl;
+    return true;
   };
   const fault = new FaultInjectionDriver(link.a, sched, { tx: faults });
   const devA = new NetDevice(fault, sched, { rxRingCapacity: 1024 });
-  const devB = new NetDevice(new ObservingDriver(link.b, observe), sched, { rxRingCapacity: 1024 });
+  const devB = new NetDevice(new FrameFilterDriver(link.b, { rx: observe }), sched, { rxRingCapacity: 1024 });
   const a = new Stack(sched);
   const b = new Stack(sched, { reassembly: { timeoutMs: REASSEMBLY_TIMEOUT_MS, maxBytes } });
   a.addInterface(devA).addAddress(A, 24);

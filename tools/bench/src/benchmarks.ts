@@ -7,6 +7,7 @@ import { checksumBenchmark } from './checksum.bench.js';
 import { forwardBenchmark } from './forward.bench.js';
 import type { Benchmark } from './harness.js';
 import { httpBenchmark } from './http.bench.js';
+import { httpCompareBenchmarks } from './http-compare.bench.js';
 import { memoryLinkBenchmark } from './memory-link.bench.js';
 import { serialCodecBenchmark, serialGoodputBenchmark, serialLinkBenchmark } from './serial.bench.js';
 import { socketBenchmark } from './socket.bench.js';
@@ -27,4 +28,5 @@ export const benchmarks: readonly Benchmark[] = [
   tapBenchmark,
   tcpIoBenchmark,
   httpBenchmark,
+  ...httpCompareBenchmarks,
 ];

@@ -76,7 +76,8 @@ export function negotiateOptions(tcb: Tcb, seg: Segment, now: number): void {
     tcb.rcvWndShift = 0;
   }
   const optionSpace = tcb.tsEnabled ? 12 : 0;
-  tcb.sendMss = Math.max(64, Math.min(peerMss, tcb.advertisedMss) - optionSpace);
+  // The path MTU may already be lower than the interface's (ICMP fragmentation needed for the SYN).
+  tcb.sendMss = Math.max(64, Math.min(peerMss, tcb.advertisedMss, tcb.pathMtu - 40) - optionSpace);
   tcb.cc.setMss(tcb.sendMss);
   tcb.scoreboard.mss = tcb.sendMss;
 }
@@ -127,6 +128,20 @@ function takeHandshakeRtt(tcb: Tcb, seg: Segment, now: number): void {
   tcb.rttSeq = -1;
   tcb.rto.resetBackoff();
   tcb.backoffCount = 0;
+  rtoAfterSynRetransmit(tcb);
+}
+
+/** RTO once data flows after a retransmitted SYN or SYN-ACK without an RTT sample (RFC 6298 §5.7). */
+export const TCP_RTO_AFTER_SYN_RETRANSMIT_MS = 3000;
+
+/**
+ * RFC 6298 §5.7: if the SYN or SYN-ACK was retransmitted and the handshake gave no RTT sample (Karn:
+ * the answer may belong to either copy), the RTO is re-initialised to 3 s when data transfer
+ * begins, unless it is already larger.
+ */
+function rtoAfterSynRetransmit(tcb: Tcb): void {
+  if (!tcb.synRetransmitted || tcb.rto.srttMs !== undefined) return;
+  if (tcb.rto.rtoMs < TCP_RTO_AFTER_SYN_RETRANSMIT_MS) tcb.rto.reset(TCP_RTO_AFTER_SYN_RETRANSMIT_MS);
 }
 
 function setSendWindow(tcb: Tcb, window: number, seq: number, ack: number): void {
@@ -235,6 +250,7 @@ function synchronizedArrives(ctx: TcpInputContext, tcb: Tcb, seg: Segment): void
     tcb.rttSeq = -1;
     tcb.rto.resetBackoff();
     tcb.backoffCount = 0;
+    rtoAfterSynRetransmit(tcb);
     tcb.quickAcks = 16;
     ctx.cancelRetransmit(tcb);
     ctx.touchKeepAlive(tcb);

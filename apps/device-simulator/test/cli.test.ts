@@ -1,0 +1,152 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import type { Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { describe, expect, it } from 'vitest';
+import { parsePcapHeader } from '@postern/wire';
+import { openGateway, pattern, serveEcho, sha256 } from './support/gateway.js';
+
+const BIN = join(import.meta.dirname, '..', 'bin', 'postern-sim.mjs');
+const isRoot = process.getuid?.() === 0;
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runBin(args: string[], options: { uid?: number; gid?: number } = {}): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: tmpdir(), ...options });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+function oneLine(r: Result): string {
+  const lines = r.stderr.split('\n').filter((l) => l !== '');
+  expect(lines).toHaveLength(1);
+  return lines[0]!;
+}
+
+function listenOn(port = 0): Promise<Server> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen({ host: '127.0.0.1', port }, () => resolve(s));
+  });
+}
+
+describe('postern-sim, the command', () => {
+  it('--help documents every flag and exits 0', async () => {
+    const r = await runBin(['--help']);
+    expect(r.code).toBe(0);
+    for (const flag of ['--serial pty', '--serial socket://', '--hostfwd', '--tap', '--pcap', '--loss', '--dup', '--reorder', '--corrupt', '--latency', '--rate', '--seed', '--gateway', '--host', '--mac', '--line-rate']) {
+      expect(r.stdout).toContain(flag);
+    }
+    expect(r.stdout).toContain('198.18.0.1');
+    expect(r.stdout).toContain('198.18.0.100/24');
+  });
+
+  it.each([
+    [['--bogus'], /^postern-sim: unknown flag --bogus/],
+    [['--tap'], /^postern-sim: --tap needs a value/],
+    [['--loss', '1.5'], /^postern-sim: --loss wants a probability/],
+    [['--seed', '1.5'], /^postern-sim: --seed wants a non-negative integer/],
+    [['--serial', 'COM3'], /^postern-sim: bad --serial "COM3"/],
+    [['--serial', 'socket://10.0.0.1:5000'], /127\.0\.0\.0\/8/],
+    [['--hostfwd', 'udp:8080-:80'], /^postern-sim: bad --hostfwd/],
+    [['--hostfwd', 'tcp:0.0.0.0:8080-:80'], /must be in 127\.0\.0\.0\/8/],
+    [['--host', '198.18.0.1'], /--host and --gateway must differ/],
+  ])('%j ends with one clear line on stderr and exit status 2', async (args, pattern) => {
+    const r = await runBin(args);
+    expect(r.code).toBe(2);
+    expect(oneLine(r)).toMatch(pattern);
+    expect(r.stdout).toBe('');
+  });
+
+  it('a serial socket port in use: one line, exit 1', async () => {
+    const busy = await listenOn();
+    try {
+      const port = (busy.address() as { port: number }).port;
+      const r = await runBin(['--serial', `socket://127.0.0.1:${port}`]);
+      expect(r.code).toBe(1);
+      expect(oneLine(r)).toBe(`postern-sim: --serial socket://127.0.0.1:${port}: address already in use`);
+    } finally {
+      busy.close();
+    }
+  });
+
+  it('a hostfwd port in use: one line, exit 1', async () => {
+    const busy = await listenOn();
+    try {
+      const port = (busy.address() as { port: number }).port;
+      const r = await runBin(['--serial', 'socket://127.0.0.1:0', '--hostfwd', `tcp:127.0.0.1:${port}-198.18.0.1:80`]);
+      expect(r.code).toBe(1);
+      expect(oneLine(r)).toBe(`postern-sim: --hostfwd 127.0.0.1:${port}: address already in use`);
+    } finally {
+      busy.close();
+    }
+  });
+
+  it('--tap without privileges: one line, exit 1', async () => {
+    // As root the test drops to nobody for the child; otherwise it already lacks the privilege.
+    const r = await runBin(['--serial', 'socket://127.0.0.1:0', '--tap', 'pstsim0'], isRoot ? { uid: 65534, gid: 65534 } : {});
+    expect(r.code).toBe(1);
+    expect(oneLine(r)).toBe('postern-sim: --tap pstsim0: creating a TAP device needs root (CAP_NET_ADMIN)');
+  });
+
+  it('runs: prints the endpoint and the forward, relays through a gateway, captures the segment, stops on SIGTERM', async () => {
+    const pcap = join(mkdtempSync(join(tmpdir(), 'postern-sim-')), 'segment.pcap');
+    const child = spawn(process.execPath, [BIN, '--serial', 'socket://127.0.0.1:0', '--hostfwd', 'tcp::0-:7', '--pcap', pcap], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const lines = createInterface({ input: child.stdout });
+    const said: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      lines.on('line', (l) => {
+        said.push(l);
+        if (l === 'postern-sim: ready') resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`exited ${code}: ${said.join(' | ')}`)));
+    });
+    const serial = /^postern-sim: serial (socket:\/\/127\.0\.0\.1:\d+)$/.exec(said.find((l) => l.includes(' serial '))!)![1]!;
+    const fwdPort = Number(/^postern-sim: hostfwd 127\.0\.0\.1:(\d+) -> 198\.18\.0\.1:7$/.exec(said.find((l) => l.includes('hostfwd'))!)![1]);
+    const gw = await openGateway(serial);
+    try {
+      serveEcho(gw.tcp, 7);
+      const data = pattern(256 * 1024, 5);
+      const got = await new Promise<Buffer>((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        const s = connect({ host: '127.0.0.1', port: fwdPort, allowHalfOpen: true });
+        s.on('error', reject);
+        s.on('data', (c: Buffer) => chunks.push(c));
+        s.on('end', () => {
+          s.end();
+          resolve(Buffer.concat(chunks));
+        });
+        s.end(data);
+      });
+      expect(sha256(got)).toBe(sha256(data));
+    } finally {
+      await gw.close();
+    }
+    const code = await new Promise<number | null>((resolve) => {
+      child.once('exit', (c) => resolve(c));
+      child.kill('SIGTERM');
+    });
+    expect(code).toBe(0);
+    const bytes = new Uint8Array(readFileSync(pcap));
+    expect(parsePcapHeader(bytes).linkType).toBe(1);
+    // Header plus well over 256 KiB of TCP segments each way (every frame entering the switch).
+    expect(bytes.byteLength).toBeGreaterThan(2 * 256 * 1024);
+  });
+});

@@ -1,0 +1,44 @@
+import { connect } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createSimulator } from '../src/index.js';
+import type { Simulator } from '../src/index.js';
+import { GATEWAY, HOST, openGateway, pattern, serveEcho, sha256, waitFor } from './support/gateway.js';
+import type { TestGateway } from './support/gateway.js';
+
+let sim: Simulator | undefined;
+let gw: TestGateway | undefined;
+afterEach(async () => {
+  await gw?.close();
+  await sim?.close();
+  gw = undefined;
+  sim = undefined;
+});
+
+describe('the simulator on a pseudo-terminal, opened by the real serialport binding', () => {
+  it('offers a /dev/pts path; a SerialNicDriver opens it, pings work both ways and hostfwd relays 1 MiB byte-exact', async () => {
+    sim = await createSimulator({ serial: 'pty', hostForwards: ['tcp:127.0.0.1:0-198.18.0.1:7'] });
+    const path = sim.device.endpoint.address!;
+    expect(path).toMatch(/^\/dev\/pts\/\d+$/);
+    gw = await openGateway(path);
+    expect(gw.driver.mac).toBe(sim.device.mac);
+    expect((await sim.host.stack.ping({ dst: GATEWAY, size: 1400, timeoutMs: 2000 })).dataMatches).toBe(true);
+    expect((await gw.stack.ping({ dst: HOST, size: 200, timeoutMs: 2000 })).dataMatches).toBe(true);
+
+    serveEcho(gw.tcp, 7);
+    const data = pattern(1024 * 1024, 11);
+    const got = await new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      const s = connect({ host: '127.0.0.1', port: sim!.forwarders[0]!.port, allowHalfOpen: true });
+      s.on('error', reject);
+      s.on('data', (c: Buffer) => chunks.push(c));
+      s.on('end', () => {
+        s.end();
+        resolve(Buffer.concat(chunks));
+      });
+      s.end(data);
+    });
+    expect(sha256(got)).toBe(sha256(data));
+    await waitFor(() => sim!.forwarders[0]!.stats.completed === 1, 5000, 'the relay to finish');
+    expect(gw.driver.serialStats.decoder.badFcs).toBe(0);
+  });
+});

@@ -1,0 +1,139 @@
+/**
+ * A transparent driver wrapper that shows every frame crossing it to a predicate, which may drop it:
+ * tests use it to watch what really crossed a link and to lose chosen packets (a given TCP
+ * sequence number, the first SYN...) deterministically. Plus parsers for the few header fields the
+ * predicates need, and two TCP hosts over a link whose A side is filtered.
+ */
+import { Scheduler } from '@postern/irq';
+import { NetDevice, createMemoryLink, type DriverStats, type LinkState, type NicDriver, type ReceiveFilter } from '@postern/nic';
+import { ETHERTYPE_IPV4, IP_PROTO_TCP, parseIpv4, type MacAddress } from '@postern/wire';
+import { Stack, attachTcp, type TcpOptions } from '../../src/index.js';
+
+/** Decides one frame's fate: return false to drop it. */
+export type FramePredicate = (frame: Uint8Array) => boolean;
+
+/** Wraps `inner`; `tx` sees frames sent through it, `rx` frames received from it. */
+export class FrameFilterDriver implements NicDriver {
+  /** Frames dropped by the predicates, per direction. */
+  readonly dropped = { tx: 0, rx: 0 };
+  private receiver: ((frame: Uint8Array) => void) | undefined;
+
+  constructor(private readonly inner: NicDriver, private readonly filters: { tx?: FramePredicate; rx?: FramePredicate }) {
+    inner.onReceive((frame) => {
+      if (this.filters.rx !== undefined && !this.filters.rx(frame)) {
+        this.dropped.rx++;
+        return;
+      }
+      this.receiver?.(frame);
+    });
+  }
+
+  get name(): string {
+    return this.inner.name;
+  }
+  get mac(): MacAddress {
+    return this.inner.mac;
+  }
+  get mtu(): number {
+    return this.inner.mtu;
+  }
+  get linkState(): LinkState {
+    return this.inner.linkState;
+  }
+  get stats(): Readonly<DriverStats> {
+    return this.inner.stats;
+  }
+  open(): Promise<void> {
+    return this.inner.open();
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+  transmit(frame: Uint8Array): boolean {
+    if (this.filters.tx !== undefined && !this.filters.tx(frame)) {
+      this.dropped.tx++;
+      return true;
+    }
+    return this.inner.transmit(frame);
+  }
+  onReceive(receiver: (frame: Uint8Array) => void): void {
+    this.receiver = receiver;
+  }
+  onLinkChange(listener: (state: LinkState) => void): void {
+    this.inner.onLinkChange(listener);
+  }
+  setReceiveFilter(filter: ReceiveFilter): void {
+    this.inner.setReceiveFilter(filter);
+  }
+}
+
+/** The TCP fields of an Ethernet frame carrying an unfragmented IPv4 TCP segment. */
+export interface TcpFrameInfo {
+  src: number;
+  dst: number;
+  /** IP total length. */
+  ipLength: number;
+  /** Don't Fragment bit. */
+  df: boolean;
+  srcPort: number;
+  dstPort: number;
+  seq: number;
+  ack: number;
+  flags: number;
+  payloadLength: number;
+}
+
+/** Reads the TCP fields of `frame`, or undefined when it carries no TCP segment (or a fragment). */
+export function tcpFrameInfo(frame: Uint8Array): TcpFrameInfo | undefined {
+  if (((frame[12]! << 8) | frame[13]!) !== ETHERTYPE_IPV4) return undefined;
+  const ip = frame.subarray(14);
+  if (ip[9] !== IP_PROTO_TCP) return undefined;
+  const v = new DataView(ip.buffer, ip.byteOffset, ip.byteLength);
+  const ihl = (ip[0]! & 0x0f) * 4;
+  const fragment = v.getUint16(6);
+  if ((fragment & 0x3fff) !== 0) return undefined;
+  const ipLength = v.getUint16(2);
+  const dataOffset = (ip[ihl + 12]! >>> 4) * 4;
+  return {
+    src: v.getUint32(12), dst: v.getUint32(16), ipLength, df: (fragment & 0x4000) !== 0,
+    srcPort: v.getUint16(ihl), dstPort: v.getUint16(ihl + 2), seq: v.getUint32(ihl + 4), ack: v.getUint32(ihl + 8),
+    flags: ip[ihl + 13]!, payloadLength: ipLength - ihl - dataOffset,
+  };
+}
+
+export const A_ADDR = parseIpv4('198.18.0.1');
+export const B_ADDR = parseIpv4('198.18.0.2');
+
+let pairs = 0;
+
+/**
+ * Host a (198.18.0.1) and host b (198.18.0.2), each with a Tcp, over an in-memory link with 1 ms
+ * latency; `filterA` sees (and may drop) every frame a sends (`tx`) and receives (`rx`). ARP is
+ * resolved both ways before TCP is attached.
+ */
+export async function filteredTcpPair(options: { seed?: number; filterA?: { tx?: FramePredicate; rx?: FramePredicate }; tcpA?: TcpOptions; tcpB?: TcpOptions } = {}) {
+  const sched = new Scheduler({ seed: options.seed ?? 5 });
+  const n = ++pairs;
+  const link = createMemoryLink(sched, { names: [`ff${n}a`, `ff${n}b`], macA: 0x02_00_00_00_30_00 + n * 16 + 1, macB: 0x02_00_00_00_30_00 + n * 16 + 2, latencyMs: 1 });
+  let tx: FramePredicate = () => true;
+  let rx: FramePredicate = () => true;
+  const filter = new FrameFilterDriver(link.a, { tx: (f) => tx(f), rx: (f) => rx(f) });
+  const devA = new NetDevice(filter, sched, { rxRingCapacity: 1024 });
+  const devB = new NetDevice(link.b, sched, { rxRingCapacity: 1024 });
+  const a = new Stack(sched);
+  const b = new Stack(sched);
+  a.addInterface(devA).addAddress(A_ADDR, 24);
+  b.addInterface(devB).addAddress(B_ADDR, 24);
+  await devA.open();
+  await devB.open();
+  sched.runPending();
+  const udp = a.udp.bind(0, () => undefined);
+  udp.send(B_ADDR, 9, new Uint8Array(1));
+  sched.advance(20);
+  udp.close();
+  if (options.filterA?.tx !== undefined) tx = options.filterA.tx;
+  if (options.filterA?.rx !== undefined) rx = options.filterA.rx;
+  const tcpA = attachTcp(a, options.tcpA);
+  const tcpB = attachTcp(b, options.tcpB);
+  return { sched, a, b, tcpA, tcpB, filter };
+}

@@ -1,0 +1,225 @@
+/**
+ * The kernel's HTTP clients of the `http-compare` benchmarks, run inside a network namespace (or
+ * the root one) and bounded in time: `curl` for a bulk download, `wrk` (or `ab -k` when wrk is
+ * missing) for a keep-alive load, and a one-at-a-time loop of HTTP/1.0 connections (python3) that
+ * counts stalls. The parsers of their outputs are pure functions (tested on real outputs).
+ */
+import { tryCommand, type CommandResult } from '@postern/netlab';
+
+/** Where a client runs: inside a namespace (`ip netns exec`) or, undefined, in the root namespace. */
+export type ClientNamespace = string | undefined;
+
+/** Runs `program args` in `ns` (or the root namespace), bounded by `timeoutMs`; never rejects. */
+export function runIn(ns: ClientNamespace, program: string, args: readonly string[], timeoutMs: number): Promise<CommandResult> {
+  return ns === undefined ? tryCommand(program, args, { timeoutMs }) : tryCommand('ip', ['netns', 'exec', ns, program, ...args], { timeoutMs });
+}
+
+/** Whether `program` is on the PATH. */
+export async function hasProgram(program: string): Promise<boolean> {
+  return (await tryCommand('sh', ['-c', `command -v ${program}`])).code === 0;
+}
+
+// ---------------------------------------------------------------------------------------- curl
+
+/** Longest one bulk download may take, in seconds (curl's `--max-time`). */
+export const CURL_MAX_SECONDS = 60;
+
+/**
+ * Downloads `url` once with curl (body discarded) and resolves with MB/s (10^6 bytes per second)
+ * from curl's own `%{speed_download}`. Rejects unless curl exits with 0 and received exactly
+ * `expectedBytes`.
+ */
+export async function curlDownloadMBps(ns: ClientNamespace, url: string, expectedBytes: number): Promise<number> {
+  const r = await runIn(ns, 'curl', ['-sS', '--max-time', String(CURL_MAX_SECONDS), '-o', '/dev/null', '-w', '%{size_download} %{speed_download}', url], (CURL_MAX_SECONDS + 5) * 1000);
+  const [size, speed] = r.stdout.trim().split(' ').map(Number);
+  if (r.code !== 0 || size !== expectedBytes || speed === undefined || !Number.isFinite(speed)) {
+    throw new Error(`curl ${url}: exit ${String(r.code)}, ${String(size)} of ${expectedBytes} bytes: ${r.stderr.trim()}`);
+  }
+  return speed / 1e6;
+}
+
+// ------------------------------------------------------------------------------- wrk and ab -k
+
+/** What one keep-alive load reported. */
+export interface KeepAliveResult {
+  /** Completed requests per second. */
+  readonly requestsPerSecond: number;
+  /** 99th percentile latency, milliseconds. */
+  readonly p99Ms: number;
+  /** Socket errors (connect, read, write, timeout) plus responses that were not 2xx/3xx. */
+  readonly errors: number;
+}
+
+function toMs(value: number, unit: string): number {
+  switch (unit) {
+    case 'us':
+      return value / 1000;
+    case 'ms':
+      return value;
+    case 's':
+      return value * 1000;
+    case 'm':
+      return value * 60_000;
+    default:
+      throw new Error(`unknown latency unit ${JSON.stringify(unit)}`);
+  }
+}
+
+/**
+ * Parses the output of `wrk --latency`: `Requests/sec:`, the `99%` line of its latency
+ * distribution, `Socket errors:` and `Non-2xx or 3xx responses:`. Throws when a figure is missing.
+ */
+export function parseWrkOutput(text: string): KeepAliveResult {
+  const rps = /^Requests\/sec:\s+([\d.]+)/m.exec(text);
+  const p99 = /^\s+99%\s+([\d.]+)(us|ms|s|m)\b/m.exec(text);
+  if (rps === null || p99 === null) throw new Error(`wrk: no Requests/sec or 99% latency in its output: ${text.trim().slice(0, 300)}`);
+  let errors = 0;
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
+  if (socket !== null) errors += socket.slice(1).reduce((sum, n) => sum + Number(n), 0);
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(text);
+  if (non2xx !== null) errors += Number(non2xx[1]);
+  return { requestsPerSecond: Number(rps[1]), p99Ms: toMs(Number(p99[1]), p99[2]!), errors };
+}
+
+/**
+ * Parses the output of ApacheBench (`ab -k`): `Requests per second:`, the `99%` line of its
+ * percentile table (milliseconds), `Failed requests:` and `Non-2xx responses:`.
+ */
+export function parseAbOutput(text: string): KeepAliveResult {
+  const rps = /^Requests per second:\s+([\d.]+)/m.exec(text);
+  const p99 = /^\s+99%\s+(\d+)/m.exec(text);
+  if (rps === null || p99 === null) throw new Error(`ab: no Requests per second or 99% line in its output: ${text.trim().slice(0, 300)}`);
+  let errors = 0;
+  const failed = /^Failed requests:\s+(\d+)/m.exec(text);
+  if (failed !== null) errors += Number(failed[1]);
+  const non2xx = /^Non-2xx responses:\s+(\d+)/m.exec(text);
+  if (non2xx !== null) errors += Number(non2xx[1]);
+  return { requestsPerSecond: Number(rps[1]), p99Ms: Number(p99[1]), errors };
+}
+
+/** Persistent connections of the keep-alive load (`wrk -c`, `ab -c`). */
+export const KEEPALIVE_CONNECTIONS = 32;
+
+/** The keep-alive load generator found on this machine: wrk, else ab, else none. */
+export async function keepAliveTool(): Promise<'wrk' | 'ab' | undefined> {
+  if (await hasProgram('wrk')) return 'wrk';
+  if (await hasProgram('ab')) return 'ab';
+  return undefined;
+}
+
+/**
+ * Runs `wrk -t1 -c32 -d<seconds>s --latency url` (or `ab -k -c 32 -t <seconds>` with `tool: 'ab'`)
+ * and parses its figures. Rejects when the tool fails or completes no request.
+ */
+export async function keepAliveLoad(ns: ClientNamespace, url: string, seconds: number, tool: 'wrk' | 'ab'): Promise<KeepAliveResult> {
+  const s = String(Math.max(1, Math.round(seconds)));
+  const limitMs = (Number(s) + 15) * 1000;
+  const r = tool === 'wrk'
+    ? await runIn(ns, 'wrk', ['-t1', `-c${KEEPALIVE_CONNECTIONS}`, `-d${s}s`, '--latency', url], limitMs)
+    : await runIn(ns, 'ab', ['-k', '-q', '-c', String(KEEPALIVE_CONNECTIONS), '-t', s, '-n', '50000000', url], limitMs);
+  if (r.code !== 0) throw new Error(`${tool} ${url}: exit ${String(r.code)}: ${(r.stderr || r.stdout).trim().slice(0, 300)}`);
+  const result = tool === 'wrk' ? parseWrkOutput(r.stdout) : parseAbOutput(r.stdout);
+  if (!(result.requestsPerSecond > 0)) throw new Error(`${tool} ${url}: no request completed`);
+  return result;
+}
+
+// ------------------------------------------------------------------- short connections (python)
+
+/** A connection that took longer than this (connect to the server's close) counts as stalled. */
+export const STALL_MS = 1000;
+/** Most connections one short-connection sample makes. */
+export const SHORT_MAX_CONNECTIONS = 2000;
+/** A connection that took longer than this counts as failed (and the loop goes on). */
+export const SHORT_CONNECTION_TIMEOUT_S = 5;
+
+/**
+ * The one-at-a-time loop: connect, send one HTTP/1.0 GET, read until the server closes, close;
+ * repeat until `budget` seconds passed or `limit` connections were made. Prints one JSON line.
+ */
+export const SHORT_CONNECTIONS_SCRIPT = `
+import json, socket, sys, time
+host, port, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+budget, limit, stall, timeout = float(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]), float(sys.argv[7])
+req = ("GET %s HTTP/1.0\\r\\nHost: bench\\r\\n\\r\\n" % path).encode()
+fine = stalled = failed = 0
+worst = 0.0
+start = time.monotonic()
+end = start + budget
+while fine + stalled + failed < limit and time.monotonic() < end:
+    t0 = time.monotonic()
+    ok = False
+    try:
+        s = socket.create_connection((host, port), timeout=timeout)
+        try:
+            s.sendall(req)
+            got = b""
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                got += b
+            ok = got.startswith(b"HTTP/1.") and b" 200 " in got[:16]
+        finally:
+            s.close()
+    except OSError:
+        ok = False
+    dt = time.monotonic() - t0
+    worst = max(worst, dt)
+    if not ok:
+        failed += 1
+    elif dt > stall:
+        stalled += 1
+    else:
+        fine += 1
+print(json.dumps({"fine": fine, "stalled": stalled, "failed": failed, "seconds": time.monotonic() - start, "worstSeconds": worst}))
+`;
+
+/** What one short-connection loop reported. */
+export interface ShortConnectionsResult {
+  /** Connections answered within {@link STALL_MS}. */
+  readonly fine: number;
+  /** Connections answered, but after more than {@link STALL_MS} (a lost SYN, a retransmission timeout). */
+  readonly stalled: number;
+  /** Connections refused, reset, timed out or answered with something other than 200. */
+  readonly failed: number;
+  /** Wall time of the loop, seconds. */
+  readonly seconds: number;
+  /** The slowest connection, seconds. */
+  readonly worstSeconds: number;
+}
+
+/** Answered connections (fine or stalled) per second. */
+export function connectionsPerSecond(r: ShortConnectionsResult): number {
+  return r.seconds > 0 ? (r.fine + r.stalled) / r.seconds : 0;
+}
+
+/** Parses the JSON line of {@link SHORT_CONNECTIONS_SCRIPT}; throws on anything else. */
+export function parseShortConnections(text: string): ShortConnectionsResult {
+  const line = text.trim().split('\n').pop() ?? '';
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    throw new Error(`short connections: not a JSON result: ${text.trim().slice(0, 300)}`);
+  }
+  const v = value as Record<string, unknown>;
+  const keys = ['fine', 'stalled', 'failed', 'seconds', 'worstSeconds'] as const;
+  for (const k of keys) {
+    if (typeof v[k] !== 'number' || !Number.isFinite(v[k])) throw new Error(`short connections: field ${k} missing in ${line}`);
+  }
+  return { fine: v.fine as number, stalled: v.stalled as number, failed: v.failed as number, seconds: v.seconds as number, worstSeconds: v.worstSeconds as number };
+}
+
+/**
+ * Runs the one-at-a-time HTTP/1.0 loop against `host:port` for about `budgetMs` (at most
+ * {@link SHORT_MAX_CONNECTIONS} connections; one more connection may overrun the budget by up to
+ * {@link SHORT_CONNECTION_TIMEOUT_S}). Rejects when python3 fails or no connection was answered.
+ */
+export async function shortConnections(ns: ClientNamespace, host: string, port: number, path: string, budgetMs: number): Promise<ShortConnectionsResult> {
+  const args = ['-c', SHORT_CONNECTIONS_SCRIPT, host, String(port), path, String(budgetMs / 1000), String(SHORT_MAX_CONNECTIONS), String(STALL_MS / 1000), String(SHORT_CONNECTION_TIMEOUT_S)];
+  const r = await runIn(ns, 'python3', args, budgetMs + (SHORT_CONNECTION_TIMEOUT_S + 10) * 1000);
+  if (r.code !== 0) throw new Error(`short connections to ${host}:${port}: exit ${String(r.code)}: ${r.stderr.trim().slice(0, 300)}`);
+  const result = parseShortConnections(r.stdout);
+  if (result.fine + result.stalled === 0) throw new Error(`short connections to ${host}:${port}: none answered (${result.failed} failed)`);
+  return result;
+}

@@ -1,0 +1,218 @@
+/**
+ * The servers the `http-compare` benchmarks measure, each serving the same two answers:
+ * `GET /big` -> a {@link BIG_BODY_BYTES}-byte body, anything else -> `Hello, world!` (13 bytes).
+ *
+ * - {@link startNodeServer}: Node's own `http`, a 20-line static handler, in a child process inside
+ *   a namespace (reached over that namespace's loopback, or across a veth pair from another one);
+ * - {@link buildLwipServer} + {@link startLwipServer}: the C reference in `tools/bench/lwip/`
+ *   (lwIP 2.1.3 from Debian's liblwip-dev, raw API, its TAP netif), built with gcc at bench time and
+ *   run with the PBUF_POOL -> PBUF_RAM preload shim (FIGURES.md: the library corrupts its heap on
+ *   received frames over about 592 bytes without it);
+ * - {@link startPosternServer}: Postern in this process: a real-clock `Scheduler`, `TapNicDriver`,
+ *   `NetDevice`, `Stack`, `attachTcp`, `@postern/socket`'s `net` face and `@postern/http`'s server.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { HttpServer } from '@postern/http';
+import { Scheduler } from '@postern/irq';
+import { NetDevice, TapNicDriver } from '@postern/nic';
+import { Stack, attachTcp } from '@postern/netstack';
+import { Sockets, createNet } from '@postern/socket';
+import { parseIpv4, parseMac } from '@postern/wire';
+import { runCommand, type NetLab } from '@postern/netlab';
+
+/** Size of the bulk answer (`GET /big`). */
+export const BIG_BODY_BYTES = 64 * 1024 * 1024;
+/** Path of the bulk answer. */
+export const BIG_PATH = '/big';
+/** Path of the small answer (any other path gets it too). */
+export const SMALL_PATH = '/';
+/** The small answer's body. */
+export const SMALL_BODY = 'Hello, world!';
+/** How long a server child may take to say it is ready. */
+const READY_TIMEOUT_MS = 15_000;
+
+/** A server running in a child process (killed by {@link stopChild}). */
+export interface ChildServer {
+  readonly child: ChildProcess;
+  /** Its stderr so far (for failure messages). */
+  stderr(): string;
+}
+
+/** Waits for a line matching `ready` on the child's stdout; rejects if it exits or times out first. */
+function waitReady(child: ChildProcess, what: string, stderr: () => string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => finish(new Error(`${what}: not ready after ${READY_TIMEOUT_MS} ms: ${stderr().trim()}`)), READY_TIMEOUT_MS);
+    const onData = (chunk: Buffer): void => {
+      out += chunk.toString('utf8');
+      if (/^ready\b/m.test(out)) finish(undefined);
+    };
+    const onExit = (code: number | null, signal: string | null): void => finish(new Error(`${what}: exited (${code ?? signal}) before it was ready: ${stderr().trim()}`));
+    const onError = (e: Error): void => finish(e);
+    function finish(error: Error | undefined): void {
+      clearTimeout(timer);
+      child.stdout?.off('data', onData);
+      child.off('exit', onExit);
+      child.off('error', onError);
+      if (error === undefined) resolve();
+      else reject(error);
+    }
+    child.stdout?.on('data', onData);
+    child.once('exit', onExit);
+    child.once('error', onError);
+  });
+}
+
+function startChild(command: string, args: readonly string[], env: NodeJS.ProcessEnv): ChildServer {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+  let err = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    if (err.length < 16_384) err += chunk.toString('utf8');
+  });
+  child.stdout?.resume();
+  child.on('error', () => undefined); // reported by waitReady
+  return { child, stderr: () => err };
+}
+
+/** Stops a child server (SIGTERM, then SIGKILL after 2 s) and waits for it to exit. */
+export async function stopChild(server: ChildServer | undefined): Promise<void> {
+  const child = server?.child;
+  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+  await exited;
+  clearTimeout(timer);
+}
+
+// ------------------------------------------------------------------------------------- Node http
+
+/** Node's own `http`: a static handler for the two answers, listening on 0.0.0.0:`port`. */
+const NODE_SERVER_SCRIPT = `
+const http = require('node:http');
+const port = Number(process.argv[1]);
+const big = Buffer.alloc(${BIG_BODY_BYTES}, 97);
+const small = Buffer.from(${JSON.stringify(SMALL_BODY)});
+http.createServer((req, res) => {
+  if (req.url === ${JSON.stringify(BIG_PATH)}) {
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': big.length });
+    res.end(big);
+  } else {
+    res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': small.length });
+    res.end(small);
+  }
+}).listen(port, '0.0.0.0', () => console.log('ready'));
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+/** Starts Node's `http` in a child process inside `ns`, on 0.0.0.0:`port`; resolves once it listens. */
+export async function startNodeServer(ns: string, port: number): Promise<ChildServer> {
+  const server = startChild('ip', ['netns', 'exec', ns, process.execPath, '-e', NODE_SERVER_SCRIPT, String(port)], process.env);
+  await waitReady(server.child, 'node http server', server.stderr);
+  return server;
+}
+
+// ------------------------------------------------------------------------------------------ lwIP
+
+const LWIP_DIR = fileURLToPath(new URL('../lwip/', import.meta.url));
+
+/** Why the lwIP reference cannot be built here (no gcc, no liblwip-dev), or undefined. */
+export function lwipSkipReason(): string | undefined {
+  const gcc = ['/usr/bin/gcc', '/usr/local/bin/gcc'].some((p) => existsSync(p));
+  if (!gcc) return 'needs gcc to build the lwIP reference (apt-get install gcc)';
+  if (!existsSync('/usr/include/lwip/netif/tapif.h')) return 'needs liblwip-dev for the lwIP reference (run tools/scripts/install-peers.sh)';
+  return undefined;
+}
+
+/** A built lwIP reference: the server binary and the preload shim, in a directory of their own. */
+export interface LwipBuild {
+  readonly dir: string;
+  readonly server: string;
+  readonly shim: string;
+}
+
+/** Builds `tools/bench/lwip/` (httpd-tap and pbuf-ram-shim.so) into a fresh temporary directory. */
+export async function buildLwipServer(): Promise<LwipBuild> {
+  const dir = mkdtempSync(join(tmpdir(), 'postern-lwip-'));
+  try {
+    await runCommand('sh', [join(LWIP_DIR, 'build.sh'), dir], { timeoutMs: 120_000 });
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  return { dir, server: join(dir, 'httpd-tap'), shim: join(dir, 'pbuf-ram-shim.so') };
+}
+
+/** Removes a build directory. */
+export function removeLwipBuild(build: LwipBuild | undefined): void {
+  if (build !== undefined) rmSync(build.dir, { recursive: true, force: true });
+}
+
+/**
+ * Starts the lwIP server inside `ns` on the existing TAP device `tap` (already in `ns`), with
+ * address `address`/`netmask`, port 80, preloaded with the PBUF_RAM shim; resolves once it listens.
+ */
+export async function startLwipServer(build: LwipBuild, ns: string, tap: string, address: string, netmask: string): Promise<ChildServer> {
+  const env = { ...process.env, PRECONFIGURED_TAPIF: tap, LD_PRELOAD: build.shim };
+  const server = startChild('ip', ['netns', 'exec', ns, build.server, address, netmask, '80'], env);
+  await waitReady(server.child, 'lwIP httpd-tap', server.stderr);
+  return server;
+}
+
+// --------------------------------------------------------------------------------------- Postern
+
+/** Postern's server on a TAP device, in this process. */
+export interface PosternServer {
+  readonly scheduler: Scheduler;
+  readonly device: NetDevice;
+  readonly http: HttpServer;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds Postern on the TAP device `tap` (in the root namespace; the caller moves it into its
+ * namespace afterwards): real-clock Scheduler, TapNicDriver, NetDevice, Stack with `address/prefix`,
+ * TCP, sockets, the `net` face, and `@postern/http` serving the two answers on port 80.
+ */
+export async function startPosternServer(tap: string, mac: string, address: string, prefix: number): Promise<PosternServer> {
+  const scheduler = new Scheduler({ clock: 'real', seed: 20 });
+  const device = new NetDevice(new TapNicDriver({ ifname: tap, mac: parseMac(mac) }), scheduler, { rxRingCapacity: 1024 });
+  await device.open();
+  const stack = new Stack(scheduler);
+  stack.addInterface(device).addAddress(parseIpv4(address), prefix);
+  const sockets = new Sockets(stack, attachTcp(stack));
+  const big = new Uint8Array(BIG_BODY_BYTES).fill(97);
+  const http = new HttpServer((req, res) => {
+    if (req.path === BIG_PATH) res.send(big, 'application/octet-stream');
+    else res.send(SMALL_BODY, 'text/plain');
+  }, { scheduler, wallTime: () => Date.now() });
+  const listener = createNet(sockets).createServer({ allowHalfOpen: true });
+  await new Promise<void>((resolve, reject) => {
+    listener.once('error', reject);
+    listener.listen(80, () => resolve());
+  });
+  http.attach(listener as unknown as Parameters<HttpServer['attach']>[0]);
+  scheduler.start();
+  return {
+    scheduler,
+    device,
+    http,
+    async close() {
+      await new Promise<void>((resolve) => listener.close(() => resolve()));
+      await http.close();
+      scheduler.stop();
+      await device.close();
+    },
+  };
+}
+
+/** Moves `tap` into `ns` and gives its kernel side `cidr`, link up. */
+export async function kernelSide(lab: NetLab, tap: string, ns: string, cidr: string): Promise<void> {
+  await lab.moveToNamespace(tap, ns);
+  await lab.setAddress(tap, cidr, ns);
+  await lab.linkUp(tap, ns);
+}

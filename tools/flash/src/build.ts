@@ -1,0 +1,131 @@
+/**
+ * {@link buildFirmwareImage}: bundles the gateway (or any entry module) with esbuild into one
+ * self-contained ES module for Node 20, adds the admin UI files, and wraps them in a signed image
+ * (`@postern/firmware`'s format).
+ *
+ * Image layout: `app/image-entry.mjs` (the bundle, the manifest's entry) and `ui/*` (the gateway
+ * finds its UI at `../ui/` from its module, as in the source tree).
+ *
+ * `serialport` is not bundled: its native binding cannot be. By default the image gets a stand-in
+ * module whose `SerialPort` throws a clear error, so the image runs its NIC over `socket://` (how
+ * the simulated board wires it); with `serialport: 'external'` the import is left for the board to
+ * provide (a board whose Node has `serialport` installed beside the image).
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { KeyObject } from 'node:crypto';
+import { build } from 'esbuild';
+import type { Plugin } from 'esbuild';
+import { buildImage, parseImage } from '@postern/firmware';
+import type { ImageFile, ImageManifest } from '@postern/firmware';
+
+/** The board id of the simulated dev board, the default target. */
+export const DEFAULT_BOARD_ID = 'postern-devboard-1';
+/** The archive path of the bundled entry. */
+export const IMAGE_ENTRY_PATH = 'app/image-entry.mjs';
+/** The firmware entry module bundled by default. */
+export const GATEWAY_FIRMWARE_ENTRY = fileURLToPath(new URL('./firmware-entry.ts', import.meta.url));
+
+/** The default configuration the gateway image carries (the board adds `--nic`). */
+export const DEFAULT_IMAGE_CONFIG: Readonly<Record<string, unknown>> = {
+  interfaces: [{ name: 'eth0', nic: 'sim', ip: '198.18.0.1/24' }],
+  http: { port: 80 },
+};
+
+/** Options of {@link buildFirmwareImage}. */
+export interface BuildImageOptions {
+  /** The Ed25519 private key (PEM or KeyObject) that signs the image. */
+  privateKey: string | KeyObject;
+  /** The board id. Default {@link DEFAULT_BOARD_ID}. */
+  target?: string;
+  /** The module to bundle. Default {@link GATEWAY_FIRMWARE_ENTRY}. */
+  entry?: string;
+  /** Manifest name and version. Default the gateway package's. */
+  name?: string;
+  version?: string;
+  /** The manifest's default configuration. Default {@link DEFAULT_IMAGE_CONFIG}. */
+  defaultConfig?: Readonly<Record<string, unknown>>;
+  /** Add the gateway's admin UI files under `ui/`. Default true. */
+  includeUi?: boolean;
+  /** How `serialport` is handled (see the module comment). Default `'stub'`. */
+  serialport?: 'stub' | 'external';
+  /** Minify the bundle. Default false (readable stack traces on the board). */
+  minify?: boolean;
+}
+
+/** A built image. */
+export interface BuiltImage {
+  readonly image: Uint8Array;
+  readonly manifest: ImageManifest;
+}
+
+const require = createRequire(import.meta.url);
+
+/** The gateway package's directory (its `ui/` and `package.json`). */
+function gatewayDirectory(): string {
+  return dirname(require.resolve('@postern/gateway/package.json'));
+}
+
+const SERIALPORT_STUB = `export class SerialPort {
+  constructor() {
+    throw new Error('serial ports are not available in this firmware image (no serialport binding on the board); use a socket:// NIC');
+  }
+}
+`;
+
+function serialportPlugin(mode: 'stub' | 'external'): Plugin {
+  return {
+    name: 'postern-serialport',
+    setup(b) {
+      b.onResolve({ filter: /^serialport$/ }, (args) => (mode === 'external' ? { path: args.path, external: true } : { path: 'serialport', namespace: 'postern-stub' }));
+      b.onLoad({ filter: /.*/, namespace: 'postern-stub' }, () => ({ contents: SERIALPORT_STUB, loader: 'js' }));
+    },
+  };
+}
+
+/**
+ * Bundles `entry` into one ES module (Node 20, `@postern/source` conditions so workspace TypeScript
+ * resolves). Deterministic: the same sources give the same bytes.
+ */
+export async function bundleFirmware(entry: string, options: Pick<BuildImageOptions, 'serialport' | 'minify'> = {}): Promise<Uint8Array> {
+  const result = await build({
+    entryPoints: [entry],
+    bundle: true,
+    write: false,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    conditions: ['@postern/source'],
+    minify: options.minify ?? false,
+    legalComments: 'none',
+    logLevel: 'silent',
+    // CommonJS dependencies inside an ES module bundle need a require.
+    banner: { js: "import { createRequire as __posternCreateRequire } from 'node:module';\nconst require = __posternCreateRequire(import.meta.url);" },
+    plugins: [serialportPlugin(options.serialport ?? 'stub')],
+  });
+  const out = result.outputFiles[0];
+  if (out === undefined) throw new Error(`esbuild produced no output for ${entry}`);
+  return out.contents;
+}
+
+/** Builds and signs an image of the gateway (or of `options.entry`). */
+export async function buildFirmwareImage(options: BuildImageOptions): Promise<BuiltImage> {
+  const gw = gatewayDirectory();
+  const pkg = JSON.parse(readFileSync(join(gw, 'package.json'), 'utf8')) as { name: string; version: string; engines?: { node?: string } };
+  const files: ImageFile[] = [{ path: IMAGE_ENTRY_PATH, data: await bundleFirmware(options.entry ?? GATEWAY_FIRMWARE_ENTRY, options) }];
+  if (options.includeUi ?? true) {
+    const ui = join(gw, 'ui');
+    for (const name of readdirSync(ui).sort()) files.push({ path: `ui/${name}`, data: new Uint8Array(readFileSync(join(ui, name))) });
+  }
+  const image = buildImage(files, {
+    name: options.name ?? pkg.name,
+    version: options.version ?? pkg.version,
+    target: options.target ?? DEFAULT_BOARD_ID,
+    entry: IMAGE_ENTRY_PATH,
+    runtime: pkg.engines?.node ?? '>=20',
+    defaultConfig: options.defaultConfig ?? DEFAULT_IMAGE_CONFIG,
+  }, options.privateKey);
+  return { image, manifest: parseImage(image).manifest };
+}
