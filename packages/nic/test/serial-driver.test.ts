@@ -1,3 +1,5 @@
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { Transform } from 'node:stream';
 import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -359,7 +361,12 @@ describe('SerialNicDriver: opening real endpoints', () => {
   });
 
   it('DEVICE_NOT_FOUND for a refused socket, BAD_ARGUMENT for a malformed one', async () => {
-    await expect(new SerialNicDriver({ endpoint: 'socket://127.0.0.1:1', scheduler: sched }).open()).rejects.toMatchObject({ code: 'DEVICE_NOT_FOUND' });
+    // A port known to be closed: bound by us a moment ago and released (port 1 may be taken by another process).
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    await expect(new SerialNicDriver({ endpoint: `socket://127.0.0.1:${port}`, scheduler: sched }).open()).rejects.toMatchObject({ code: 'DEVICE_NOT_FOUND' });
     await expect(new SerialNicDriver({ endpoint: 'socket://127.0.0.1', scheduler: sched }).open()).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
   });
 

@@ -1,0 +1,113 @@
+/**
+ * End to end in one process: the gateway on the simulated USB Ethernet device, reached from this
+ * machine's kernel through the simulator's host forward (127.0.0.1, an OS-chosen port) with Node's
+ * fetch: browser -> kernel -> host forward -> simulated host -> device -> serial -> driver -> IP ->
+ * TCP -> socket -> HTTP, and back.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validateConfig } from '../src/config.js';
+import { startGateway, type Gateway } from '../src/gateway.js';
+
+const auth = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
+
+describe('gateway on the simulator, through the host forward', () => {
+  let gw: Gateway;
+  let base: string;
+
+  beforeAll(async () => {
+    gw = await startGateway(validateConfig({
+      interfaces: [{ nic: 'sim' }],
+      admin: { password: 'open sesame' },
+      sim: { hostForward: ['tcp:127.0.0.1:0-198.18.0.1:80'] },
+    }));
+    expect(gw.urls).toHaveLength(1);
+    base = gw.urls[0]!.replace(/\/$/, '');
+  });
+
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  it('serves the admin UI at / and /admin/, with its script and style', async () => {
+    for (const path of ['/', '/admin/']) {
+      const res = await fetch(`${base}${path}`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(await res.text()).toContain('<script src="/admin/app.js">');
+    }
+    const js = await fetch(`${base}/admin/app.js`);
+    expect(js.headers.get('content-type')).toMatch(/javascript/);
+    expect(await js.text()).toContain("fetch('/api/'");
+    expect((await fetch(`${base}/admin/style.css`)).status).toBe(200);
+    expect((await fetch(`${base}/admin/nothing.js`)).status).toBe(404);
+    const redirect = await fetch(`${base}/admin`, { redirect: 'manual' });
+    expect(redirect.status).toBe(301);
+    expect(redirect.headers.get('location')).toBe('/admin/');
+  });
+
+  it('GET /api/ reports the live gateway, including the request that asked', async () => {
+    const res = await fetch(`${base}/api/`);
+    expect(res.status).toBe(200);
+    const s = (await res.json()) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(s.interfaces[0]).toMatchObject({ name: 'eth0', link: 'up', addresses: ['198.18.0.1/24'], mac: '02:50:53:00:00:01' });
+    expect(s.interfaces[0].driver.rxFrames).toBeGreaterThan(0);
+    expect(s.arp).toContainEqual(expect.objectContaining({ ip: '198.18.0.100', mac: '02:50:53:00:00:64', state: 'reachable' }));
+    expect(s.tcp.connectionCount).toBeGreaterThanOrEqual(1); // this very request's connection
+    expect(s.tcp.counters.passiveOpens).toBeGreaterThanOrEqual(1);
+    expect(s.scheduler.irq.map((l: { name: string }) => l.name)).toContain('nic:eth0');
+    expect(s.scheduler.irq.find((l: { name: string }) => l.name === 'nic:eth0').handled).toBeGreaterThan(0);
+    expect(s.http.counters.requests).toBeGreaterThanOrEqual(1);
+    expect(s.info.urls).toEqual([`${base}/`]);
+  });
+
+  it('counts HTTP responses by status', async () => {
+    await fetch(`${base}/admin/missing`);
+    const http = (await (await fetch(`${base}/api/http`)).json()) as { byStatus: Record<string, number> };
+    expect(http.byStatus['404']).toBeGreaterThanOrEqual(1);
+    expect(http.byStatus['200']).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a mutating call: 401 without credentials, 403 for another user, 201 for the admin', async () => {
+    const route = JSON.stringify({ to: '10.42.0.0/16', via: '198.18.0.100' });
+    const headers = { 'content-type': 'application/json' };
+    const none = await fetch(`${base}/api/routes`, { method: 'POST', headers, body: route });
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toMatch(/^Basic realm="postern-gateway"/);
+    const wrongPassword = await fetch(`${base}/api/routes`, { method: 'POST', headers: { ...headers, ...auth('admin', 'guess') }, body: route });
+    expect(wrongPassword.status).toBe(401);
+    const otherUser = await fetch(`${base}/api/routes`, { method: 'POST', headers: { ...headers, ...auth('guest', 'open sesame') }, body: route });
+    expect(otherUser.status).toBe(403);
+    expect(gw.stack.routes.list().some((r) => r.kind === 'static')).toBe(false);
+    const ok = await fetch(`${base}/api/routes`, { method: 'POST', headers: { ...headers, ...auth('admin', 'open sesame') }, body: route });
+    expect(ok.status).toBe(201);
+    const routes = (await (await fetch(`${base}/api/routes`)).json()) as Array<{ to: string; via: string | null }>;
+    expect(routes).toContainEqual(expect.objectContaining({ to: '10.42.0.0/16', via: '198.18.0.100', kind: 'static' }));
+    const del = await fetch(`${base}/api/routes/10.42.0.0/16`, { method: 'DELETE', headers: auth('admin', 'open sesame') });
+    expect(del.status).toBe(200);
+    expect(gw.stack.routes.list().some((r) => r.kind === 'static')).toBe(false);
+  });
+});
+
+describe('gateway with --www', () => {
+  it('serves the directory at / and keeps the admin UI at /admin/', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'postern-www-'));
+    writeFileSync(join(dir, 'index.html'), '<h1>hello from www</h1>');
+    const gw = await startGateway(validateConfig({ interfaces: [{ nic: 'sim' }], http: { www: dir, port: 8000 }, sim: { hostForward: ['tcp:127.0.0.1:0-198.18.0.1:8000'] } }));
+    try {
+      const base = gw.urls[0]!;
+      expect(await (await fetch(base)).text()).toBe('<h1>hello from www</h1>');
+      expect((await fetch(`${base}admin/`)).status).toBe(200);
+      expect((await fetch(`${base}missing.txt`)).status).toBe(404);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('refuses a missing www directory with one error', async () => {
+    await expect(startGateway(validateConfig({ interfaces: [{ nic: 'sim' }], http: { www: '/nonexistent/www' }, sim: { hostForward: ['tcp:127.0.0.1:0-198.18.0.1:80'] } })))
+      .rejects.toMatchObject({ code: 'FILE', message: '--www /nonexistent/www: no such directory' });
+  });
+});

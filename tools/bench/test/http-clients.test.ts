@@ -1,0 +1,161 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  SHORT_CONNECTIONS_SCRIPT,
+  connectionsPerSecond,
+  parseAbOutput,
+  parseShortConnections,
+  parseWrkOutput,
+} from '../src/http-clients.js';
+
+// Real outputs of the tools (wrk 4.1.0 against the lwIP reference, ab 2.3 against python's http.server).
+const WRK_OUTPUT = `Running 3s test @ http://198.18.9.2/
+  1 threads and 32 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     1.51ms    4.73ms  54.30ms   96.87%
+    Req/Sec    41.36k    11.52k   79.96k    76.67%
+  Latency Distribution
+     50%  293.00us
+     75%    1.09ms
+     90%    2.87ms
+     99%   30.19ms
+  124360 requests in 3.03s, 9.25MB read
+Requests/sec:  41100.02
+Transfer/sec:      3.06MB
+`;
+
+const AB_OUTPUT = `Server Software:        SimpleHTTP/0.6
+Server Hostname:        127.0.0.1
+Server Port:            18765
+
+Document Path:          /index.html
+Document Length:        13 bytes
+
+Concurrency Level:      2
+Time taken for tests:   0.074 seconds
+Complete requests:      50
+Failed requests:        0
+Keep-Alive requests:    0
+Total transferred:      9900 bytes
+HTML transferred:       650 bytes
+Requests per second:    673.49 [#/sec] (mean)
+Time per request:       2.970 [ms] (mean)
+Time per request:       1.485 [ms] (mean, across all concurrent requests)
+Transfer rate:          130.23 [Kbytes/sec] received
+
+Connection Times (ms)
+              min  mean[+/-sd] median   max
+Connect:        0    0   0.3      0       2
+Processing:     0    2   5.9      1      42
+Waiting:        0    2   5.9      1      42
+Total:          0    2   5.9      1      42
+
+Percentage of the requests served within a certain time (ms)
+  50%      1
+  66%      1
+  75%      1
+  80%      3
+  90%      3
+  95%      4
+  98%     42
+  99%     42
+ 100%     42 (longest request)
+`;
+
+describe('parseWrkOutput', () => {
+  it('reads req/s and the 99th percentile (converted to ms) from real wrk output', () => {
+    expect(parseWrkOutput(WRK_OUTPUT)).toEqual({ requestsPerSecond: 41100.02, p99Ms: 30.19, errors: 0 });
+  });
+
+  it('converts microseconds and seconds and adds socket errors and non-2xx responses', () => {
+    const text = WRK_OUTPUT.replace('99%   30.19ms', '99%  850.00us').replace(
+      'Requests/sec:',
+      '  Socket errors: connect 1, read 2, write 3, timeout 4\n  Non-2xx or 3xx responses: 5\nRequests/sec:',
+    );
+    expect(parseWrkOutput(text)).toEqual({ requestsPerSecond: 41100.02, p99Ms: 0.85, errors: 15 });
+    expect(parseWrkOutput(WRK_OUTPUT.replace('99%   30.19ms', '99%    1.20s')).p99Ms).toBe(1200);
+  });
+
+  it('throws when the latency distribution is missing (wrk run without --latency)', () => {
+    expect(() => parseWrkOutput(WRK_OUTPUT.replace(/ {5}99%.*\n/, ''))).toThrow(/99% latency/);
+    expect(() => parseWrkOutput('unable to connect to 198.18.9.2:80 Connection refused')).toThrow(/wrk/);
+  });
+});
+
+describe('parseAbOutput', () => {
+  it('reads req/s, the 99% line and failures from real ab output', () => {
+    expect(parseAbOutput(AB_OUTPUT)).toEqual({ requestsPerSecond: 673.49, p99Ms: 42, errors: 0 });
+  });
+
+  it('counts failed and non-2xx requests', () => {
+    const text = AB_OUTPUT.replace('Failed requests:        0', 'Failed requests:        7').replace('Total transferred:', 'Non-2xx responses:      3\nTotal transferred:');
+    expect(parseAbOutput(text).errors).toBe(10);
+  });
+
+  it('throws on output without figures', () => {
+    expect(() => parseAbOutput('apr_socket_recv: Connection refused (111)')).toThrow(/ab/);
+  });
+});
+
+describe('parseShortConnections', () => {
+  it('parses the last JSON line and computes answered connections per second', () => {
+    const r = parseShortConnections('noise\n{"fine": 270, "stalled": 30, "failed": 2, "seconds": 2.5, "worstSeconds": 2.01}\n');
+    expect(r).toEqual({ fine: 270, stalled: 30, failed: 2, seconds: 2.5, worstSeconds: 2.01 });
+    expect(connectionsPerSecond(r)).toBe(120);
+  });
+
+  it('rejects output that is not a complete result', () => {
+    expect(() => parseShortConnections('Traceback (most recent call last):')).toThrow(/not a JSON result/);
+    expect(() => parseShortConnections('{"fine": 1, "stalled": 0, "failed": 0, "seconds": 1}')).toThrow(/worstSeconds/);
+  });
+});
+
+// The loop itself, against a local Node server on loopback (python3 is one of the bench's peers).
+const hasPython = (() => {
+  try {
+    execFileSync('python3', ['-c', ''], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+describe.skipIf(!hasPython)('SHORT_CONNECTIONS_SCRIPT (needs python3)', () => {
+  let server: Server;
+  let port = 0;
+  let answered = 0;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      answered++;
+      if (req.url === '/slow') setTimeout(() => res.end('late'), 1200);
+      else if (req.url === '/missing') res.writeHead(404).end();
+      else res.end('ok');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+
+  const run = (path: string, budget: number, limit: number): Promise<string> =>
+    new Promise((resolve, reject) => {
+      execFile('python3', ['-c', SHORT_CONNECTIONS_SCRIPT, '127.0.0.1', String(port), path, String(budget), String(limit), '1', '5'], { timeout: 20_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+    });
+
+  it('makes exactly `limit` connections one at a time and counts them fine', async () => {
+    answered = 0;
+    const r = parseShortConnections(await run('/', 10, 25));
+    expect(r.fine).toBe(25);
+    expect(r.stalled + r.failed).toBe(0);
+    expect(answered).toBe(25);
+  });
+
+  it('counts an answer slower than the stall threshold as stalled and a non-200 as failed', async () => {
+    expect(parseShortConnections(await run('/slow', 10, 1))).toMatchObject({ fine: 0, stalled: 1, failed: 0 });
+    expect(parseShortConnections(await run('/missing', 10, 3))).toMatchObject({ fine: 0, stalled: 0, failed: 3 });
+  });
+});
