@@ -18,3 +18,5 @@ export * from './capture.js';
 export * from './pty.js';
 export * from './serial-endpoint.js';
 export * from './simulator.js';
+// The simulated dev board with a bootloader (postern-sim --flash): tools/flash's part.
+export * from './bootloader-endpoint.js';

@@ -37,6 +37,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 1;
   }
   announce(gateway);
+  if (config.admin.password === undefined) quiet(log)('admin changes are disabled: no admin password (set admin.password in the config file or POSTERN_ADMIN_PASSWORD)');
 
   let rebooting = false;
   async function reboot(): Promise<void> {

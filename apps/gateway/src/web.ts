@@ -166,8 +166,11 @@ export async function startWeb(options: WebOptions): Promise<WebFront> {
     api,
     close: () =>
       (closing ??= (async () => {
-        await new Promise<void>((r) => listener.close(() => r()));
+        // Stop accepting first; the listener's 'close' waits for its connections, which the HTTP
+        // server's close ends (idle keep-alive connections are closed at once).
+        const listenerClosed = new Promise<void>((r) => listener.close(() => r()));
         await http.close();
+        await listenerClosed;
       })()),
   };
 }

@@ -4,9 +4,10 @@
  * fetch: browser -> kernel -> host forward -> simulated host -> device -> serial -> driver -> IP ->
  * TCP -> socket -> HTTP, and back.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PcapReader } from '@postern/wire';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../src/config.js';
 import { startGateway, type Gateway } from '../src/gateway.js';
@@ -109,5 +110,25 @@ describe('gateway with --www', () => {
   it('refuses a missing www directory with one error', async () => {
     await expect(startGateway(validateConfig({ interfaces: [{ nic: 'sim' }], http: { www: '/nonexistent/www' }, sim: { hostForward: ['tcp:127.0.0.1:0-198.18.0.1:80'] } })))
       .rejects.toMatchObject({ code: 'FILE', message: '--www /nonexistent/www: no such directory' });
+  });
+});
+
+describe('gateway with --pcap', () => {
+  it('captures the frames of the request into a pcap file', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'postern-pcap-')), 'gw.pcap');
+    const gw = await startGateway(validateConfig({ interfaces: [{ nic: 'sim' }], pcap: file, sim: { hostForward: ['tcp:127.0.0.1:0-198.18.0.1:80'] } }));
+    try {
+      expect((await fetch(`${gw.urls[0]!}api/settings`)).status).toBe(200);
+    } finally {
+      await gw.close();
+    }
+    const records = [...new PcapReader(new Uint8Array(readFileSync(file)))];
+    // At least: ARP both ways, the handshake, the request, the response, the ACKs.
+    expect(records.length).toBeGreaterThanOrEqual(6);
+    const tcpToPort80 = records.filter((r) => {
+      const f = r.data;
+      return f[12] === 0x08 && f[13] === 0x00 && f[23] === 6 && ((f[36]! << 8) | f[37]!) === 80;
+    });
+    expect(tcpToPort80.length).toBeGreaterThanOrEqual(3);
   });
 });

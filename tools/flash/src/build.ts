@@ -12,13 +12,13 @@
  * provide (a board whose Node has `serialport` installed beside the image).
  */
 import { readFileSync, readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KeyObject } from 'node:crypto';
 import { build } from 'esbuild';
 import type { Plugin } from 'esbuild';
 import { buildImage, parseImage } from '@postern/firmware';
+import { UI_DIRECTORY } from '@postern/gateway';
 import type { ImageFile, ImageManifest } from '@postern/firmware';
 
 /** The board id of the simulated dev board, the default target. */
@@ -61,11 +61,9 @@ export interface BuiltImage {
   readonly manifest: ImageManifest;
 }
 
-const require = createRequire(import.meta.url);
-
 /** The gateway package's directory (its `ui/` and `package.json`). */
 function gatewayDirectory(): string {
-  return dirname(require.resolve('@postern/gateway/package.json'));
+  return dirname(UI_DIRECTORY.replace(/[/\\]+$/, ''));
 }
 
 const SERIALPORT_STUB = `export class SerialPort {

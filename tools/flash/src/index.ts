@@ -1,5 +1,10 @@
 /**
  * @packageDocumentation
- * Builds, signs and flashes firmware images to a dev board over the serial bootloader protocol.
+ * `postern-flash`: builds and signs gateway firmware images ({@link buildFirmwareImage}) and flashes
+ * them to a board over the serial bootloader protocol ({@link flashImage}, {@link BootloaderClient}),
+ * with resume, verification and trial boot (docs/flash-protocol.md).
  */
-export {};
+export * from './client.js';
+export * from './flash.js';
+export * from './build.js';
+export * from './cli.js';

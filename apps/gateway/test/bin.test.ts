@@ -1,0 +1,133 @@
+/**
+ * The `postern-gateway` program, spawned as a user would run it (bin/postern-gateway.mjs, which runs
+ * src/main.ts under tsx): help, the one-line error exits, and a clean run that serves the API and
+ * exits 0 on SIGTERM.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const BIN = fileURLToPath(new URL('../bin/postern-gateway.mjs', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'postern-gw-bin-'));
+const isRoot = process.getuid?.() === 0;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function start(args: string[], extra: { uid?: number; gid?: number; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
+  return spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, ...extra.env, POSTERN_QUIET: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(extra.uid === undefined ? {} : { uid: extra.uid, gid: extra.gid }),
+  });
+}
+
+function run(args: string[], extra: { uid?: number; gid?: number } = {}): Promise<Run> {
+  const child = start(args, extra);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  return new Promise((resolve) => child.on('close', (code) => {
+    clearTimeout(timer);
+    resolve({ code, stdout, stderr });
+  }));
+}
+
+/** Exactly one non-empty line. */
+function oneLine(text: string): string {
+  const lines = text.split('\n').filter((l) => l !== '');
+  expect(lines).toHaveLength(1);
+  return lines[0]!;
+}
+
+describe('postern-gateway (spawned)', () => {
+  it('--help documents every flag and exits 0', async () => {
+    const r = await run(['--help']);
+    expect(r.code).toBe(0);
+    for (const flag of ['--config FILE', '--nic SPEC', '--ip ADDR/PREFIX', '--route PREFIX via ADDR', '--http-port N', '--www DIR', '--pcap FILE']) expect(r.stdout).toContain(flag);
+    expect(r.stderr).toBe('');
+  });
+
+  it('a bad flag: one line, exit 2', async () => {
+    const r = await run(['--nic', 'usb0']);
+    expect(r.code).toBe(2);
+    expect(oneLine(r.stderr)).toMatch(/^postern-gateway: --nic: "usb0" is not a NIC spec/);
+  });
+
+  it('a bad config file: one line naming the field and the problem, exit 1', async () => {
+    const file = join(dir, 'bad.json');
+    writeFileSync(file, JSON.stringify({ interfaces: [{ nic: 'sim', ip: '10.0.0.300/24' }] }));
+    const r = await run(['--config', file]);
+    expect(r.code).toBe(1);
+    expect(oneLine(r.stderr)).toBe('postern-gateway: config: interfaces[0].ip: "10.0.0.300/24" is not an IPv4 prefix');
+    expect(r.stdout).toBe('');
+  });
+
+  it('a missing serial device: one line, exit 1', async () => {
+    const r = await run(['--nic', 'serial:/dev/ttyPOSTERN404', '--ip', '198.18.3.1/24']);
+    expect(r.code).toBe(1);
+    const line = oneLine(r.stderr);
+    expect(line).toMatch(/^postern-gateway: eth0 \(serial:\/dev\/ttyPOSTERN404\): /);
+    expect(line).toMatch(/\/dev\/ttyPOSTERN404.*(ENOENT|no such file)/i);
+  });
+
+  it('a TAP device without privileges: one line, exit 1', async () => {
+    // As root, drop to nobody so the process really lacks CAP_NET_ADMIN.
+    const r = await run(['--nic', 'tap:pstgw0', '--ip', '198.18.4.1/24'], isRoot ? { uid: 65534, gid: 65534 } : {});
+    expect(r.code).toBe(1);
+    const line = oneLine(r.stderr);
+    expect(line).toMatch(/^postern-gateway: eth0 \(tap:pstgw0\): /);
+    expect(line).toMatch(/EACCES|EPERM|permission/i);
+    expect(line).toContain('needs root or CAP_NET_ADMIN');
+  });
+
+  it('the host-forward port in use: one line, exit 1', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const port = (blocker.address() as AddressInfo).port;
+    try {
+      const r = await run(['--nic', 'sim', '--hostfwd', `tcp:127.0.0.1:${port}-198.18.0.1:80`]);
+      expect(r.code).toBe(1);
+      expect(oneLine(r.stderr)).toMatch(new RegExp(`^postern-gateway: eth0 \\(sim\\): .*127\\.0\\.0\\.1:${port}: address already in use$`));
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it('runs with --nic sim, serves /api/ through the host forward, and exits 0 on SIGTERM', async () => {
+    const child = start(['--nic', 'sim', '--hostfwd', 'tcp:127.0.0.1:0-198.18.0.1:80']);
+    let stdout = '';
+    let stderr = '';
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no URL printed; stderr: ${stderr}`)), 30_000);
+      child.stdout!.on('data', (c: Buffer) => {
+        stdout += c.toString();
+        const m = /open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stdout);
+        if (m !== null) {
+          clearTimeout(timer);
+          resolve(m[1]!);
+        }
+      });
+    });
+    try {
+      const res = await fetch(`${url}api/interfaces`);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual([expect.objectContaining({ name: 'eth0', link: 'up', addresses: ['198.18.0.1/24'] })]);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+    expect(stderr).toBe('');
+  });
+});
