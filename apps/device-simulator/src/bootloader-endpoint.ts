@@ -29,8 +29,8 @@ import { BOOT_CONTROL_ENV, SimulatedBootloader, unpackImage } from '@postern/fir
 import type { BootTarget, ImageManifest } from '@postern/firmware';
 import { ipv4ToString } from '@postern/wire';
 import { DEFAULT_GATEWAY_ADDRESS, DEFAULT_PREFIX_LENGTH } from './defaults.js';
-import { SimulatorError } from './errors.js';
-import { offerSerialEndpoint } from './serial-endpoint.js';
+import { SimulatorError, listenError } from './errors.js';
+import { checkSerialSpec, offerSerialEndpoint } from './serial-endpoint.js';
 import type { SerialEndpointHandle } from './serial-endpoint.js';
 import { createSimulator } from './simulator.js';
 import type { Simulator, SimulatorOptions } from './simulator.js';
@@ -130,6 +130,17 @@ class Board extends EventEmitter implements BootloaderBoard {
   }
 
   async listenControl(): Promise<void> {
+    const { server, url } = await this.listenBootloader('127.0.0.1', 0, 'the control endpoint');
+    this.control = server;
+    this.controlEndpoint = url;
+  }
+
+  /**
+   * A loopback TCP server whose every connection speaks to the bootloader. Unlike the device
+   * endpoint it takes several connections at once (requests are atomic), so a host that reconnects
+   * right after closing is never refused.
+   */
+  async listenBootloader(host: string, port: number, what: string): Promise<{ server: Server; url: string }> {
     const server = createServer({ noDelay: true }, (socket) => {
       socket.on('error', () => {});
       this.controlSockets.add(socket);
@@ -140,12 +151,23 @@ class Board extends EventEmitter implements BootloaderBoard {
       });
     });
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: '127.0.0.1', port: 0 }, () => resolve());
+      server.once('error', (err) => reject(listenError(err, what)));
+      server.listen({ host, port }, () => resolve());
     });
     const addr = server.address();
-    this.control = server;
-    this.controlEndpoint = `socket://127.0.0.1:${typeof addr === 'object' && addr !== null ? addr.port : 0}`;
+    return { server, url: `socket://${host}:${typeof addr === 'object' && addr !== null ? addr.port : port}` };
+  }
+
+  /** Offers the flash port: `socket://` through {@link listenBootloader}, `pty` and `stream` through the simulator's endpoint code. */
+  async offerFlashPort(spec: string): Promise<SerialEndpointHandle> {
+    if (checkSerialSpec(spec) !== 'socket') return offerSerialEndpoint(spec, (stream) => this.bootloader.attach(stream));
+    const m = /^socket:\/\/([^:/\s]+):(\d{1,5})$/.exec(spec)!;
+    const host = m[1] === 'localhost' ? '127.0.0.1' : m[1]!;
+    const { server, url } = await this.listenBootloader(host, Number(m[2]), `--serial ${spec}`);
+    return {
+      kind: 'socket', address: url, hostStream: undefined,
+      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    };
   }
 
   reset(reason: string): Promise<void> {
@@ -251,8 +273,8 @@ class Board extends EventEmitter implements BootloaderBoard {
     await this.chain;
     this.closed = true;
     await this.stopFirmware();
-    await this.flashPort.close();
     for (const s of this.controlSockets) s.destroy();
+    await this.flashPort.close();
     await new Promise<void>((resolve) => (this.control === undefined ? resolve() : this.control.close(() => resolve())));
     await this.simulator.close();
     this.bootloader.close();
@@ -285,7 +307,7 @@ export async function startBootloaderBoard(options: BootloaderBoardOptions): Pro
   const board = new Board(bootloader, simulator, deviceEndpoint, options, work, own);
   try {
     await board.listenControl();
-    board.flashPort = await offerSerialEndpoint(options.serial ?? 'stream', (stream) => bootloader.attach(stream));
+    board.flashPort = await board.offerFlashPort(options.serial ?? 'stream');
   } catch (err) {
     await simulator.close();
     bootloader.close();

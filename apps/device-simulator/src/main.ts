@@ -4,6 +4,7 @@
  * stderr and a non-zero exit status (2 for a bad flag, 1 otherwise).
  */
 import { ipv4ToString, macToString } from '@postern/wire';
+import { BOOTLOADER_HELP_TEXT, extractBootloaderFlags, runBootloaderBoard } from './bootloader-cli.js';
 import { HELP_TEXT, parseCommandLine } from './cli.js';
 import { SimulatorError } from './errors.js';
 import { createSimulator } from './simulator.js';
@@ -15,9 +16,14 @@ function die(err: unknown): never {
 }
 
 async function main(): Promise<void> {
-  const cmd = parseCommandLine(process.argv.slice(2));
+  const boot = extractBootloaderFlags(process.argv.slice(2));
+  const cmd = parseCommandLine(boot.rest);
   if (cmd.help) {
-    process.stdout.write(HELP_TEXT);
+    process.stdout.write(HELP_TEXT + BOOTLOADER_HELP_TEXT);
+    return;
+  }
+  if (boot.flags !== undefined) {
+    await runBootloaderBoard(boot.flags, { ...cmd.options, pcapTimeOriginMs: Date.now() }, (line) => void process.stdout.write(`postern-sim: ${line}\n`));
     return;
   }
   const sim = await createSimulator({ ...cmd.options, pcapTimeOriginMs: Date.now() });

@@ -41,8 +41,11 @@ export interface AdminRequest {
 
 /** A response: status, headers, JSON body text. */
 export interface AdminResponse {
+  /** HTTP status code. */
   readonly status: number;
+  /** Header fields (lower-case names). */
   readonly headers: Readonly<Record<string, string>>;
+  /** The JSON text. */
   readonly body: string;
 }
 

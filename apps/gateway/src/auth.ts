@@ -24,7 +24,9 @@ export type AuthDecision =
 
 /** Credentials decoded from an `Authorization: Basic` header. */
 export interface BasicCredentials {
+  /** The user name (before the first colon). */
   readonly user: string;
+  /** The password (everything after it). */
   readonly password: string;
 }
 

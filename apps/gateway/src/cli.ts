@@ -50,13 +50,21 @@ export interface CliRoute {
 export interface CommandLine {
   /** `-h`/`--help` was given. */
   readonly help: boolean;
+  /** `--config FILE`. */
   readonly config?: string;
+  /** `--nic SPEC` (checked by `parseNicSpec`). */
   readonly nic?: string;
+  /** `--ip ADDR/PREFIX`. */
   readonly ip?: string;
+  /** Every `--route`, in order. */
   readonly routes?: readonly CliRoute[];
+  /** `--http-port N`. */
   readonly httpPort?: number;
+  /** `--www DIR`. */
   readonly www?: string;
+  /** `--pcap FILE`. */
   readonly pcap?: string;
+  /** Every `--hostfwd RULE`, in order. */
   readonly hostForward?: readonly string[];
 }
 

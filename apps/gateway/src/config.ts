@@ -86,7 +86,9 @@ export interface GatewayConfig {
   readonly firewall: boolean;
   /** Filter policies and rules. */
   readonly filter: {
+    /** Each chain's default policy (default accept). */
     readonly policy: Readonly<Record<ChainName, 'accept' | 'drop'>>;
+    /** Rules, appended to their chains in order. */
     readonly rules: readonly FilterRuleConfig[];
   };
   /** The HTTP server on the gateway's stack. */
@@ -99,7 +101,12 @@ export interface GatewayConfig {
     readonly workers: number;
   };
   /** Admin credentials for changing anything. Without a password every mutating call is refused. */
-  readonly admin: { readonly user: string; readonly password: string | undefined };
+  readonly admin: {
+    /** The admin user name. Default `admin`. */
+    readonly user: string;
+    /** The password; `undefined` disables changes. */
+    readonly password: string | undefined;
+  };
   /** Capture every frame of every interface into this pcap file. */
   readonly pcap: string | undefined;
   /** Options of the in-process simulator (interfaces with `nic: "sim"`). */

@@ -26,6 +26,9 @@ import type { TcpConnectionInfo } from './status.js';
 import { TrafficHistory } from './traffic.js';
 import { startWeb, type WebFront } from './web.js';
 
+/** How long after answering `POST /api/reboot` the reboot starts, ms (time for the 202 to reach the client). */
+export const REBOOT_DELAY_MS = 250;
+
 /** Options of {@link startGateway} beyond the configuration. */
 export interface StartGatewayOptions {
   /** Where log lines go (one per call, no trailing newline). Default: nowhere. */
@@ -184,7 +187,8 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     undo.push(() => traffic.stop());
 
     const urls = (simulator?.forwarders ?? []).map((f) => `http://${f.rule.hostAddress}:${f.port}/`);
-    const web = await startWeb({
+    let web: WebFront | undefined = undefined;
+    web = await startWeb({
       scheduler,
       stack,
       sockets,
@@ -198,22 +202,23 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
           schedulerStats: scheduler.stats,
           startedAt,
           admin: config.admin,
-          tcpConnections: () => listTcpConnections(tcp),
+          tcpConnections: () => listTcpConnections(tcp) ?? web?.connections() ?? [],
           info: () => ({
             interfaces: interfaces.map((i) => ({ name: i.config.name, nic: i.config.nic, ip: i.config.ip })),
             httpPort: config.http.port,
             www: config.http.www ?? null,
             urls,
           }),
-          reboot: () => scheduler.defer(() => options.onReboot?.()),
+          reboot: () => void scheduler.timerAfter(REBOOT_DELAY_MS, () => options.onReboot?.()),
         }),
     });
-    undo.push(() => web.close());
+    const front = web;
+    undo.push(() => front.close());
     log(`http: listening on ${interfaces.map((i) => `${i.config.ip.split('/')[0]}:${config.http.port}`).join(', ')}`);
 
     let closing: Promise<void> | undefined;
     return {
-      config, scheduler, stack, tcp, sockets, web, interfaces, simulator, urls,
+      config, scheduler, stack, tcp, sockets, web: front, interfaces, simulator, urls,
       close: () => (closing ??= unwind()),
     };
   } catch (err) {
@@ -244,13 +249,14 @@ function trafficTotals(interfaces: readonly GatewayInterface[]): { rxFrames: num
 }
 
 /**
- * The TCP connections of `tcp` with their 4-tuples and states. `Tcp` does not (yet) export a way to
- * list its connection table; when it gains `connections()` (an iterable of `TcpConnection`), this
- * uses it, and until then the list is empty (the counts `connectionCount`/`timeWait` are exact).
+ * The TCP connections of `tcp` with their 4-tuples and RFC 9293 states, or `undefined` when `Tcp`
+ * offers no way to list them. `Tcp` does not (yet) export one; when it gains `connections()` (an
+ * iterable of `TcpConnection`) this uses it, and until then the gateway lists the HTTP listener's
+ * open connections instead (`WebFront.connections`).
  */
-export function listTcpConnections(tcp: Tcp): TcpConnectionInfo[] {
+export function listTcpConnections(tcp: Tcp): TcpConnectionInfo[] | undefined {
   const lister = (tcp as unknown as { connections?: () => Iterable<TcpConnection> }).connections;
-  if (typeof lister !== 'function') return [];
+  if (typeof lister !== 'function') return undefined;
   const out: TcpConnectionInfo[] = [];
   for (const c of lister.call(tcp)) {
     out.push({ localAddress: ipv4ToString(c.localAddress), localPort: c.localPort, remoteAddress: ipv4ToString(c.remoteAddress), remotePort: c.remotePort, state: c.state });

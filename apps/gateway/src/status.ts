@@ -11,9 +11,13 @@ import type { TrafficHistory, TrafficSample } from './traffic.js';
 
 /** One TCP connection with its 4-tuple and state. */
 export interface TcpConnectionInfo {
+  /** Local address, dotted quad. */
   readonly localAddress: string;
+  /** Local port. */
   readonly localPort: number;
+  /** Remote address, dotted quad. */
   readonly remoteAddress: string;
+  /** Remote port. */
   readonly remotePort: number;
   /** RFC 9293 state name, e.g. `ESTABLISHED`. */
   readonly state: string;
@@ -21,10 +25,13 @@ export interface TcpConnectionInfo {
 
 /** What the status builders read besides the stack. */
 export interface StatusSources {
+  /** The gateway's IP stack. */
   readonly stack: Stack;
+  /** Its TCP module. */
   readonly tcp: Tcp;
   /** The scheduler's live stats. */
   readonly schedulerStats: SchedulerStats;
+  /** The rx/tx rate history. */
   readonly traffic: TrafficHistory;
   /** Scheduler time the gateway started at, ms. */
   readonly startedAt: number;

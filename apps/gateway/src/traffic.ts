@@ -20,9 +20,13 @@ export interface TrafficSample {
 
 /** Running totals the history differentiates. */
 export interface TrafficTotals {
+  /** Frames received so far. */
   rxFrames: number;
+  /** Frames sent so far. */
   txFrames: number;
+  /** Bytes received so far. */
   rxBytes: number;
+  /** Bytes sent so far. */
   txBytes: number;
 }
 

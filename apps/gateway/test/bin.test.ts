@@ -131,3 +131,41 @@ describe('postern-gateway (spawned)', () => {
     expect(stderr).toBe('');
   });
 });
+
+describe('postern-gateway reboot (spawned)', () => {
+  it('POST /api/reboot with the admin password answers 202, then the gateway comes back on the same URL', async () => {
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const child = start(['--nic', 'sim', '--hostfwd', `tcp:127.0.0.1:${port}-198.18.0.1:80`], { env: { POSTERN_ADMIN_PASSWORD: 'pw' } });
+    let stdout = '';
+    child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    const url = `http://127.0.0.1:${port}/`;
+    const until = async (pred: () => Promise<boolean>): Promise<void> => {
+      for (let i = 0; i < 150; i++) {
+        if (await pred().catch(() => false)) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`timed out; stdout: ${stdout}`);
+    };
+    try {
+      await until(async () => (await fetch(`${url}api/settings`)).ok);
+      const authorization = `Basic ${Buffer.from('admin:pw').toString('base64')}`;
+      // A change made at run time lives until the reboot, which starts again from the configuration.
+      const add = await fetch(`${url}api/routes`, { method: 'POST', headers: { authorization }, body: JSON.stringify({ to: '10.77.0.0/16', via: '198.18.0.100' }) });
+      expect(add.status).toBe(201);
+      const statics = async () => ((await (await fetch(`${url}api/routes`)).json()) as Array<{ kind: string }>).filter((r) => r.kind === 'static').length;
+      expect(await statics()).toBe(1);
+      const res = await fetch(`${url}api/reboot`, { method: 'POST', headers: { authorization } });
+      expect(res.status).toBe(202);
+      await until(async () => stdout.split('open ').length === 3); // announced twice: start and reboot
+      await until(async () => (await fetch(`${url}api/settings`)).ok);
+      expect(await statics()).toBe(0);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+  });
+});

@@ -58,6 +58,8 @@ describe('gateway on the simulator, through the host forward', () => {
     expect(s.arp).toContainEqual(expect.objectContaining({ ip: '198.18.0.100', mac: '02:50:53:00:00:64', state: 'reachable' }));
     expect(s.tcp.connectionCount).toBeGreaterThanOrEqual(1); // this very request's connection
     expect(s.tcp.counters.passiveOpens).toBeGreaterThanOrEqual(1);
+    // The connection carrying this request, seen from the gateway: 198.18.0.1:80 <- 198.18.0.100:ephemeral.
+    expect(s.tcp.connections).toContainEqual(expect.objectContaining({ localAddress: '198.18.0.1', localPort: 80, remoteAddress: '198.18.0.100', state: 'ESTABLISHED' }));
     expect(s.scheduler.irq.map((l: { name: string }) => l.name)).toContain('nic:eth0');
     expect(s.scheduler.irq.find((l: { name: string }) => l.name === 'nic:eth0').handled).toBeGreaterThan(0);
     expect(s.http.counters.requests).toBeGreaterThanOrEqual(1);

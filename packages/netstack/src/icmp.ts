@@ -32,7 +32,7 @@ import {
 } from '@postern/wire';
 import { PingError, SendError } from './errors.js';
 import { isIpv4Multicast, isUnicastSource } from './frame.js';
-import { IcmpRateLimiter, type IcmpRateLimiterOptions } from './icmp-rate-limit.js';
+import { IcmpRateLimiter, TokenBucket, type IcmpRateLimiterOptions } from './icmp-rate-limit.js';
 import type { NetInterface } from './interface.js';
 import { ICMP_QUOTE_LIMIT, type Ipv4Delivery } from './ipv4-input.js';
 import { isIcmpError } from './packet-meta.js';
@@ -114,17 +114,35 @@ export const MAX_OUTSTANDING_ECHOES = 1024;
 /** Type of service of errors this host sends: precedence "internetwork control" (RFC 1812 §4.3.2.5). */
 const ERROR_TOS = 0xc0;
 
+/**
+ * An optional global limit on the echo replies a host sends (a token bucket). Off by default, as in
+ * Linux, whose `icmp_ratemask` leaves echo replies out of ICMP rate limiting: a reply costs no more
+ * than the request it answers (same size, one per request, no amplification) and goes through the
+ * same bounded device queue as everything else, so a ping flood is bounded by the link. Turn it on
+ * to cap the CPU and uplink a flood can take from other traffic; refused requests count
+ * `echoRateLimited`.
+ */
+export interface EchoReplyRateLimit {
+  /** Echo replies per second, >= 0. */
+  ratePerSecond: number;
+  /** Largest burst of replies, >= 1. */
+  burst: number;
+}
+
 /** The ICMP module of a stack. Reach it as {@link Stack.icmp}. */
 export class IcmpService {
   /** The rate limiter for errors this host sends. */
   readonly limiter: IcmpRateLimiter;
+  /** The echo-reply limit, when one was configured (see {@link EchoReplyRateLimit}). */
+  readonly echoReplyLimiter: TokenBucket | undefined;
   private readonly outstanding = new Map<number, Outstanding>();
   private readonly identifier: number;
   private sequence = 0;
 
   /** @internal Created by the stack. */
-  constructor(private readonly stack: Stack, limits: IcmpRateLimiterOptions = {}) {
+  constructor(private readonly stack: Stack, limits: IcmpRateLimiterOptions = {}, echoReplyLimit?: EchoReplyRateLimit) {
     this.limiter = new IcmpRateLimiter(limits, stack.now);
+    this.echoReplyLimiter = echoReplyLimit === undefined ? undefined : new TokenBucket(echoReplyLimit.ratePerSecond, echoReplyLimit.burst, stack.now);
     this.identifier = stack.scheduler.randomUint32() & 0xffff;
   }
 
@@ -175,6 +193,7 @@ export class IcmpService {
     const c = this.stack.icmpCounters;
     c.inc('echoRequests');
     if (d.destination !== 'unicast' || d.linkBroadcast) return c.inc('echoBroadcastIgnored');
+    if (this.echoReplyLimiter !== undefined && !this.echoReplyLimiter.take(this.stack.now)) return c.inc('echoRateLimited');
     const repr: Icmpv4Repr = { kind: 'echoReply', identifier: packet.identifier, sequenceNumber: packet.sequenceNumber, data: packet.data };
     try {
       this.stack.output.send(

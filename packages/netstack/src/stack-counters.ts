@@ -125,6 +125,8 @@ export type IcmpCounterName =
   | 'echoRequests'
   /** Echo replies sent. */
   | 'echoReplies'
+  /** Echo requests not answered: the optional echo-reply rate limit (`StackOptions.echoReplyRateLimit`) refused. */
+  | 'echoRateLimited'
   /** Drop: echo request to a broadcast or multicast address (not answered, as Linux's default). */
   | 'echoBroadcastIgnored'
   /** Echo replies that matched an outstanding request. */
@@ -152,7 +154,7 @@ export type IcmpCounterName =
 
 /** Every {@link IcmpCounterName}. */
 export const ICMP_COUNTER_NAMES: readonly IcmpCounterName[] = [
-  'received', 'badChecksum', 'malformed', 'echoRequests', 'echoReplies', 'echoBroadcastIgnored', 'echoReplyMatched',
+  'received', 'badChecksum', 'malformed', 'echoRequests', 'echoReplies', 'echoRateLimited', 'echoBroadcastIgnored', 'echoReplyMatched',
   'echoReplyUnmatched', 'errorsReceived', 'otherIgnored', 'sentUnreachable', 'sentTimeExceeded', 'errorSuppressed',
   'errorRateLimited', 'errorSendFailed', 'pingsSent', 'pingTimeouts',
 ];

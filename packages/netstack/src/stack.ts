@@ -22,7 +22,7 @@ import type { ArpEntryInfo } from './arp-cache.js';
 import { listCounters, type CounterEntry, type Counters } from './counters.js';
 import { InterfaceError, SendError } from './errors.js';
 import { PacketFilter, CHAINS, type Chain, type ChainPolicy, type PacketFilterOptions, type RuleInfo } from './filter.js';
-import { IcmpService, type EchoOptions, type EchoReply, type IcmpErrorReport } from './icmp.js';
+import { IcmpService, type EchoOptions, type EchoReply, type EchoReplyRateLimit, type IcmpErrorReport } from './icmp.js';
 import type { IcmpRateLimiterOptions } from './icmp-rate-limit.js';
 import { NetInterface, type InterfaceAddress, type InterfaceHost, type NetInterfaceOptions } from './interface.js';
 import { Ipv4Input, type Ipv4Delivery } from './ipv4-input.js';
@@ -78,6 +78,8 @@ export interface StackOptions {
   reassembly?: ReassemblyOptions;
   /** Rates of the ICMP error rate limiter. */
   icmpRateLimit?: IcmpRateLimiterOptions;
+  /** A global limit on echo replies; default none (as Linux). See {@link EchoReplyRateLimit}. */
+  echoReplyRateLimit?: EchoReplyRateLimit;
   /** Limits of the routing table. */
   routing?: RoutingTableOptions;
 }
@@ -188,7 +190,7 @@ export class Stack {
     this.link = new LinkOutput(this);
     this.output = new Ipv4Output(this);
     this.input = new Ipv4Input(this);
-    this.icmp = new IcmpService(this, options.icmpRateLimit);
+    this.icmp = new IcmpService(this, options.icmpRateLimit, options.echoReplyRateLimit);
     this.udp = new UdpService(this);
     this.host = {
       checkAddressFree: (address) => {

@@ -213,13 +213,13 @@ export function parseShortConnections(text: string): ShortConnectionsResult {
 /**
  * Runs the one-at-a-time HTTP/1.0 loop against `host:port` for about `budgetMs` (at most
  * {@link SHORT_MAX_CONNECTIONS} connections; one more connection may overrun the budget by up to
- * {@link SHORT_CONNECTION_TIMEOUT_S}). Rejects when python3 fails or no connection was answered.
+ * {@link SHORT_CONNECTION_TIMEOUT_S}). Rejects only when python3 fails; a loop with no answered
+ * connection resolves with its failures counted.
  */
 export async function shortConnections(ns: ClientNamespace, host: string, port: number, path: string, budgetMs: number): Promise<ShortConnectionsResult> {
   const args = ['-c', SHORT_CONNECTIONS_SCRIPT, host, String(port), path, String(budgetMs / 1000), String(SHORT_MAX_CONNECTIONS), String(STALL_MS / 1000), String(SHORT_CONNECTION_TIMEOUT_S)];
   const r = await runIn(ns, 'python3', args, budgetMs + (SHORT_CONNECTION_TIMEOUT_S + 10) * 1000);
   if (r.code !== 0) throw new Error(`short connections to ${host}:${port}: exit ${String(r.code)}: ${r.stderr.trim().slice(0, 300)}`);
-  const result = parseShortConnections(r.stdout);
-  if (result.fine + result.stalled === 0) throw new Error(`short connections to ${host}:${port}: none answered (${result.failed} failed)`);
-  return result;
+  // A sample where no connection was answered is a measurement (0 conn/s, its failures counted), not an error.
+  return parseShortConnections(r.stdout);
 }

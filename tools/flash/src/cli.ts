@@ -6,14 +6,16 @@
  * postern-flash info --port ...                            the board's bootloader INFO
  * postern-flash confirm --port ...                         confirm the running firmware
  * postern-flash reboot --port ...                          reset the board
- * postern-flash build --key KEY.pem --out IMAGE.fw [--target ID] [--serialport stub|external]
+ * postern-flash build [--key KEY.pem] --out IMAGE.fw [--target ID] [--serialport stub|external]
  * postern-flash keygen --out PREFIX                        PREFIX.key (private) and PREFIX.pub
  * ```
  *
  * Every failure prints ONE line on stderr (`postern-flash: ...`) and exits non-zero: 2 for a bad
  * command line, 1 otherwise. Progress is a bar on a TTY and plain lines otherwise.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FirmwareError, InfoFlag, NO_SLOT, generateSigningKeyPair, slotStateName } from '@postern/firmware';
 import { DEFAULT_BOARD_ID, buildFirmwareImage } from './build.js';
@@ -27,8 +29,9 @@ export const FLASH_HELP = `Usage:
   postern-flash info    --port ...                        print the board's bootloader information
   postern-flash confirm --port ...                        confirm the running (trial) firmware
   postern-flash reboot  --port ...                        reset the board
-  postern-flash build   --key KEY --out IMAGE.fw [--target ID] [--serialport stub|external]
-                                                          bundle and sign the gateway image
+  postern-flash build   [--key KEY] --out IMAGE.fw [--target ID] [--serialport stub|external]
+                                                          bundle and sign the gateway image (KEY default:
+                                                          $POSTERN_SIGNING_KEY, else ~/.postern/dev-signing.key)
   postern-flash keygen  --out PREFIX                      write PREFIX.key (Ed25519 private) and PREFIX.pub
 
 An interrupted flash resumes where it stopped when run again with the same image.
@@ -44,6 +47,29 @@ export interface CliIo {
 }
 
 class Usage extends Error {}
+
+/** Environment variable naming the signing key `build` uses when `--key` is not given. */
+export const SIGNING_KEY_ENV = 'POSTERN_SIGNING_KEY';
+
+/**
+ * The key `build` signs with when `--key` is not given: `$POSTERN_SIGNING_KEY`, else a development
+ * key kept in `~/.postern/dev-signing.key` (made on first use, its public half beside it in
+ * `dev-signing.pub`, which is what a dev board is told to trust). Never use it for a real product.
+ */
+export function devSigningKey(io: CliIo): string {
+  const fromEnv = process.env[SIGNING_KEY_ENV];
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  const dir = join(homedir(), '.postern');
+  const path = join(dir, 'dev-signing.key');
+  if (!existsSync(path)) {
+    mkdirSync(dir, { recursive: true });
+    const k = generateSigningKeyPair();
+    writeFileSync(path, k.privateKeyPem, { mode: 0o600 });
+    writeFileSync(join(dir, 'dev-signing.pub'), k.publicKeyPem);
+    io.err(`postern-flash: made a development signing key ${path} (public key ${join(dir, 'dev-signing.pub')}, fingerprint ${k.fingerprint})\n`);
+  }
+  return path;
+}
 
 function progressPrinter(io: CliIo): (p: FlashProgress) => void {
   let lastTenth = -1;
@@ -113,9 +139,10 @@ export async function runFlashCli(argv: readonly string[], io: CliIo): Promise<n
       case 'build': {
         const serialport = values.serialport ?? 'stub';
         if (serialport !== 'stub' && serialport !== 'external') throw new Usage('--serialport wants stub or external');
-        const key = readFileSync(need(values.key, '--key'), 'utf8');
+        const key = readFileSync(values.key ?? devSigningKey(io), 'utf8');
         const out = need(values.out, '--out');
         const { image, manifest } = await buildFirmwareImage({ privateKey: key, target: values.target ?? DEFAULT_BOARD_ID, serialport });
+        mkdirSync(dirname(out), { recursive: true });
         writeFileSync(out, image);
         io.out(`wrote ${out}: ${manifest.name} ${manifest.version} build ${manifest.buildId} for ${manifest.target}, ${image.length} bytes, sha256 ${manifest.sha256}\n`);
         return 0;

@@ -107,7 +107,8 @@ export class BootloaderClient {
       transport = await openSerialTransport(endpoint, { name: 'postern-flash', baudRate: 115_200 });
     } catch (err) {
       const code = err instanceof NicError && (err.code === 'PERMISSION_DENIED' || err.code === 'DEVICE_BUSY' || err.code === 'BAD_ARGUMENT') ? err.code : 'DEVICE_NOT_FOUND';
-      throw new FlashError(code, err instanceof Error ? err.message : String(err), undefined, { cause: err });
+      const why = err instanceof NicError && err.cause instanceof Error ? err.cause.message : err instanceof Error ? err.message : String(err);
+      throw new FlashError(code, `no device at ${endpoint}: ${why}`, undefined, { cause: err });
     }
     // A few delimiters flush whatever the board's decoder held from an earlier, interrupted session.
     transport.stream.write(new Uint8Array(4));

@@ -5,9 +5,16 @@
  * each ended by CRLF, with no bare CR and no bare LF, the closing empty line excluded.
  */
 import { Buffer } from 'node:buffer';
-import { COLON, CR, FIELD_VALUE, TOKEN, isWhitespace } from './chars.js';
+import { COLON as COLON_, CR as CR_, FIELD_VALUE as FIELD_VALUE_, TOKEN as TOKEN_, isWhitespace as isWhitespace_ } from './chars.js';
 import { HttpParseError } from './errors.js';
 import { HeaderList } from './headers.js';
+
+// Module-local copies: hot loops read them without going through an import binding.
+const COLON = COLON_;
+const CR = CR_;
+const FIELD_VALUE = FIELD_VALUE_;
+const TOKEN = TOKEN_;
+const isWhitespace = isWhitespace_;
 
 /** A latin1 decoder over one contiguous section: one `Buffer` view per section, one string per field. */
 export function latin1View(bytes: Uint8Array): Buffer {

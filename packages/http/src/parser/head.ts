@@ -6,20 +6,21 @@
  * Precondition (guaranteed by the parser's section scanner): `bytes` is the request line, the field
  * lines and the closing empty line, every line ended by CRLF, no bare CR or LF, within the limits.
  */
-import {
-  CR,
-  HEX_VALUE,
-  HOST,
-  PERCENT,
-  SP,
-  TARGET,
-  TOKEN,
-  isWhitespace,
-} from './chars.js';
+import { CR as CR_, HEX_VALUE as HEX_VALUE_, HOST as HOST_, PERCENT as PERCENT_, SP as SP_, TARGET as TARGET_, TOKEN as TOKEN_, isWhitespace as isWhitespace_ } from './chars.js';
 import { HttpParseError } from './errors.js';
 import { latin1View, parseFieldLines } from './fields.js';
 import type { HeaderList } from './headers.js';
 import type { BodyFraming, ParserLimits, RequestHead, TargetForm } from './types.js';
+
+// Module-local copies: hot loops read them without going through an import binding.
+const CR = CR_;
+const HEX_VALUE = HEX_VALUE_;
+const HOST = HOST_;
+const PERCENT = PERCENT_;
+const SP = SP_;
+const TARGET = TARGET_;
+const TOKEN = TOKEN_;
+const isWhitespace = isWhitespace_;
 
 const FRAMING_NONE: BodyFraming = Object.freeze({ kind: 'none' });
 const FRAMING_CHUNKED: BodyFraming = Object.freeze({ kind: 'chunked' });
@@ -50,14 +51,15 @@ export function parseRequestLine(bytes: Uint8Array): RequestLine {
     throw new HttpParseError('INVALID_METHOD', `invalid byte 0x${buf[i]!.toString(16)} in the method`);
   }
   if (methodEnd === 0) throw new HttpParseError('INVALID_REQUEST_LINE', 'empty method');
+  const end = buf.length;
   const targetStart = ++i;
-  while (buf[i] !== SP && buf[i] !== CR) i++;
+  while (i < end && buf[i] !== SP && buf[i] !== CR) i++;
   const targetEnd = i;
   if (buf[i] !== SP || targetEnd === targetStart) {
     throw new HttpParseError('INVALID_REQUEST_LINE', 'request line is not "method SP target SP version"');
   }
   const versionStart = ++i;
-  while (buf[i] !== CR) i++;
+  while (i < end && buf[i] !== CR) i++;
   const versionMinor = parseVersion(buf, versionStart, i);
   const method = buf.toString('latin1', 0, methodEnd);
   const targetForm = checkTarget(buf, targetStart, targetEnd, method);

@@ -1,7 +1,7 @@
 /**
  * The strict, incremental, push-based HTTP/1.x request parser. See `types.ts` for the contract.
  */
-import { BACKSLASH, CR, DQUOTE, EQUALS, HEX_VALUE, HTAB, LF, QDTEXT, SEMI, TOKEN, isWhitespace } from './chars.js';
+import { BACKSLASH as BACKSLASH_, CR as CR_, DQUOTE as DQUOTE_, EQUALS as EQUALS_, HEX_VALUE as HEX_VALUE_, HTAB as HTAB_, LF as LF_, QDTEXT as QDTEXT_, SEMI as SEMI_, TOKEN as TOKEN_, isWhitespace as isWhitespace_ } from './chars.js';
 import { HttpParseError } from './errors.js';
 import { latin1View, parseFieldLines } from './fields.js';
 import { parseRequestHead, parseRequestLine } from './head.js';
@@ -9,6 +9,19 @@ import type { RequestLine } from './head.js';
 import type { HeaderList } from './headers.js';
 import { DEFAULT_PARSER_LIMITS } from './types.js';
 import type { ParserLimits, RequestParserHandler } from './types.js';
+
+// Module-local copies: hot loops read them without going through an import binding.
+const BACKSLASH = BACKSLASH_;
+const CR = CR_;
+const DQUOTE = DQUOTE_;
+const EQUALS = EQUALS_;
+const HEX_VALUE = HEX_VALUE_;
+const HTAB = HTAB_;
+const LF = LF_;
+const QDTEXT = QDTEXT_;
+const SEMI = SEMI_;
+const TOKEN = TOKEN_;
+const isWhitespace = isWhitespace_;
 
 // Parser states.
 const S_HEAD = 0;
@@ -232,6 +245,7 @@ export class RequestParser {
     this.queueOffset = 0;
     this.queuedBytes = 0;
     this.resetSection(true);
+    this.requestLine = null;
     this.remaining = 0;
     this.bodyBytes = 0;
   }

@@ -24,6 +24,20 @@
  * - Any {@link HttpParseError} leaves the parser failed: every later `execute`/`resume`/`finish`
  *   throws that same error again. The connection must be closed (after answering `error.status`).
  *
+ * Strictness decisions (stricter than RFC 9112 allows, never looser):
+ * - CRLF everywhere: a bare LF line end is refused (`BARE_LF`), not tolerated (RFC 9112 §2.2 permits
+ *   tolerating it; llhttp's lenient mode does; smuggling research says do not).
+ * - Both Content-Length and Transfer-Encoding: refused (RFC lets a server drop Content-Length instead).
+ * - Transfer-Encoding in HTTP/1.0: refused. Transfer-Encoding must be exactly one `chunked`, last; a
+ *   known-shape list with another coding before `chunked` (e.g. `gzip, chunked`) is 501, anything else 400.
+ * - Content-Length: one `1*DIGIT` per field; repeated fields with the same value are accepted
+ *   (RFC 9110 §8.6), differing ones or a comma list are refused.
+ * - CONNECT is parsed (authority-form target, no body) and left to the server, which may answer 501
+ *   or tunnel with {@link RequestParser.detach}. The `*` target is accepted only with OPTIONS.
+ * - Request-target bytes are limited to RFC 3986 characters (no `#`, no raw non-ASCII, `%` must be
+ *   followed by two hex digits).
+ * - Empty lines before a request line are skipped (RFC 9112 §2.2), counted against the request-line limit.
+ *
  * @module
  */
 
@@ -178,13 +192,16 @@ export interface RequestParserHandler {
  * - `INVALID_HEADER_NAME` 400 (empty or non-token), `WHITESPACE_BEFORE_COLON` 400, `MISSING_COLON` 400,
  *   `INVALID_HEADER_VALUE` 400 (NUL, other CTLs or DEL in a value);
  * - `MISSING_HOST`, `MULTIPLE_HOST`, `INVALID_HOST` 400;
- * - `INVALID_CONTENT_LENGTH` 400 (non-digits, sign, inner whitespace, empty, above 2^53-1),
+ * - `INVALID_CONTENT_LENGTH` 400 (non-digits, sign, inner whitespace, comma lists such as `5, 5`,
+ *   empty, above 2^53-1),
  *   `CONFLICTING_CONTENT_LENGTH` 400 (values that differ; identical repeats are accepted, RFC 9110 §8.6);
  * - `CONTENT_LENGTH_WITH_TRANSFER_ENCODING` 400; `INVALID_TRANSFER_ENCODING` 400 (empty element,
  *   `chunked` not last, `chunked` twice, non-token); `TRANSFER_ENCODING_IN_HTTP10` 400;
  *   `UNSUPPORTED_TRANSFER_CODING` 501 (`chunked` is last but another coding such as `gzip` precedes it);
- * - `INVALID_CHUNK_SIZE` 400 (no hex digit, non-hex), `CHUNK_SIZE_OVERFLOW` 400 (more than 13 hex
- *   digits, i.e. beyond 2^52), `INVALID_CHUNK_EXTENSION` 400, `CHUNK_EXTENSION_TOO_LARGE` 400,
+ * - `INVALID_CHUNK_SIZE` 400 (no hex digit, non-hex), `CHUNK_SIZE_OVERFLOW` 400 (more than 16 hex
+ *   digits, leading zeros included, or a value above 2^53-1), `INVALID_CHUNK_EXTENSION` 400 (not
+ *   `*( BWS ";" BWS token [ BWS "=" BWS ( token / quoted-string ) ] )`, or whitespace after the size
+ *   with no extension), `CHUNK_EXTENSION_TOO_LARGE` 400,
  *   `MISSING_CHUNK_CRLF` 400 (chunk data not followed by CRLF);
  * - `INCOMPLETE_MESSAGE` 400: `finish()` in the middle of a message;
  * - `BUFFER_OVERFLOW` 503: more than `maxBufferedBytes` queued while paused;
