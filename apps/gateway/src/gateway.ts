@@ -12,7 +12,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { createSimulator, type Simulator } from '@postern/device-simulator';
 import { Scheduler } from '@postern/irq';
-import { attachTcp, Stack, type Tcp, type TcpConnection } from '@postern/netstack';
+import { attachTcp, Stack, type Tcp } from '@postern/netstack';
 import { NetDevice, PcapCaptureDriver, SerialNicDriver, TapNicDriver, type NicDriver } from '@postern/nic';
 import { Sockets } from '@postern/socket';
 import { ipv4ToString, PcapSink } from '@postern/wire';
@@ -187,8 +187,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     undo.push(() => traffic.stop());
 
     const urls = (simulator?.forwarders ?? []).map((f) => `http://${f.rule.hostAddress}:${f.port}/`);
-    let web: WebFront | undefined = undefined;
-    web = await startWeb({
+    const web = await startWeb({
       scheduler,
       stack,
       sockets,
@@ -202,7 +201,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
           schedulerStats: scheduler.stats,
           startedAt,
           admin: config.admin,
-          tcpConnections: () => listTcpConnections(tcp) ?? web?.connections() ?? [],
+          tcpConnections: () => listTcpConnections(tcp),
           info: () => ({
             interfaces: interfaces.map((i) => ({ name: i.config.name, nic: i.config.nic, ip: i.config.ip })),
             httpPort: config.http.port,
@@ -249,17 +248,12 @@ function trafficTotals(interfaces: readonly GatewayInterface[]): { rxFrames: num
 }
 
 /**
- * The TCP connections of `tcp` with their 4-tuples and RFC 9293 states, or `undefined` when `Tcp`
- * offers no way to list them. `Tcp` does not (yet) export one; when it gains `connections()` (an
- * iterable of `TcpConnection`) this uses it, and until then the gateway lists the HTTP listener's
- * open connections instead (`WebFront.connections`).
+ * The TCP connections of `tcp` (every TCB in its table: SYN-SENT, SYN-RECEIVED, ESTABLISHED, the
+ * closing states and TIME-WAIT) with their 4-tuples and RFC 9293 states, from `Tcp.connections()`,
+ * sorted by local address and port, then remote address and port. Only reads.
  */
-export function listTcpConnections(tcp: Tcp): TcpConnectionInfo[] | undefined {
-  const lister = (tcp as unknown as { connections?: () => Iterable<TcpConnection> }).connections;
-  if (typeof lister !== 'function') return undefined;
-  const out: TcpConnectionInfo[] = [];
-  for (const c of lister.call(tcp)) {
-    out.push({ localAddress: ipv4ToString(c.localAddress), localPort: c.localPort, remoteAddress: ipv4ToString(c.remoteAddress), remotePort: c.remotePort, state: c.state });
-  }
-  return out;
+export function listTcpConnections(tcp: Tcp): TcpConnectionInfo[] {
+  return tcp.connections()
+    .sort((x, y) => x.localAddress - y.localAddress || x.localPort - y.localPort || x.remoteAddress - y.remoteAddress || x.remotePort - y.remotePort)
+    .map((c) => ({ localAddress: ipv4ToString(c.localAddress), localPort: c.localPort, remoteAddress: ipv4ToString(c.remoteAddress), remotePort: c.remotePort, state: c.state }));
 }

@@ -63,3 +63,13 @@ describe('bootloader framing (the device protocol codec)', () => {
     expect(d.stats).toEqual({ frames: 2, damaged: 1, foreign: 1 });
   });
 });
+
+describe('the worked examples of docs/flash-protocol.md §9', () => {
+  const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex').replace(/(..)(?!$)/g, '$1 ');
+  it('encode byte for byte', () => {
+    expect(hex(encodeBootFrame(BootFrameType.INFO, 0, 1, new Uint8Array(0)))).toBe('00 02 40 01 02 01 01 01 06 53 7a 34 bd 83 00');
+    expect(hex(encodeBootFrame(BootFrameType.SELECT, 0, 7, new Uint8Array([1, 0, 0, 0])))).toBe('00 02 45 01 02 07 02 04 03 d9 01 01 01 05 18 35 62 7f 00');
+    expect(hex(encodeBootFrame(BootFrameType.SELECT, 1, 7, new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0])))).toBe('00 03 45 01 02 07 02 08 03 0c 01 01 01 01 01 01 01 05 c6 af 49 ec 00');
+    expect(hex(encodeBootFrame(BootFrameType.SELECT, 3, 7, new Uint8Array([26, 0, 0, 1])))).toBe('00 03 45 03 02 07 02 04 03 a2 1a 01 06 01 cf 62 9d 98 00');
+  });
+});

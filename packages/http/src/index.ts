@@ -27,39 +27,3 @@ export { Router, RoutePatternError, sendStatus } from './router.js';
 export { serveStatic, resolveStaticPath, CONTENT_TYPES, type StaticOptions, type StaticPathResult } from './static.js';
 export { basicAuth, parseBasicAuth, type BasicAuthOptions, type BasicCredentials } from './auth.js';
 export { evaluateRange, isNotModified, etagListMatches, type RangeResult } from './conditional.js';
-
-// --- request parser (src/parser/) -------------------------------------------------------------------
-export {
-  RequestParser,
-  HttpParseError,
-  PARSE_ERROR_STATUS,
-  HeaderList,
-  DEFAULT_PARSER_LIMITS,
-} from './parser/index.js';
-export type {
-  BodyFraming,
-  HttpParseErrorCode,
-  ParserLimits,
-  RequestHead,
-  RequestParserHandler,
-  TargetForm,
-} from './parser/index.js';
-
-// --- response serializer (src/serializer/) ----------------------------------------------------------
-export {
-  HttpSerializeError,
-  REASON_PHRASES,
-  reasonPhrase,
-  responseHasNoBody,
-  mayHaveContentLength,
-  formatHttpDate,
-  HttpDateCache,
-  isToken,
-  isValidFieldValue,
-  assertFieldName,
-  assertFieldValue,
-  serializeResponseHead,
-  encodeChunk,
-  encodeLastChunk,
-} from './serializer/index.js';
-export type { HttpSerializeErrorCode, ResponseHead, ResponseFields } from './serializer/index.js';

@@ -4,17 +4,27 @@
  * Internal to the package.
  */
 
-/** CR, LF, SP, HTAB and a few punctuation bytes by name. */
+/** Carriage return. */
 export const CR = 0x0d;
+/** Line feed. */
 export const LF = 0x0a;
+/** Space. */
 export const SP = 0x20;
+/** Horizontal tab. */
 export const HTAB = 0x09;
+/** `:` */
 export const COLON = 0x3a;
+/** `;` */
 export const SEMI = 0x3b;
+/** `=` */
 export const EQUALS = 0x3d;
+/** `"` */
 export const DQUOTE = 0x22;
+/** `\` */
 export const BACKSLASH = 0x5c;
+/** `,` */
 export const COMMA = 0x2c;
+/** `%` */
 export const PERCENT = 0x25;
 
 function table(pred: (b: number) => boolean): Uint8Array {

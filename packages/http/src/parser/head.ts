@@ -27,9 +27,13 @@ const FRAMING_CHUNKED: BodyFraming = Object.freeze({ kind: 'chunked' });
 
 /** A validated request line (what {@link parseRequestLine} returns). */
 export interface RequestLine {
+  /** The method token. */
   readonly method: string;
+  /** The request-target as sent. */
   readonly target: string;
+  /** Its form. */
   readonly targetForm: TargetForm;
+  /** The minor version digit (the major is always 1). */
   readonly versionMinor: number;
 }
 

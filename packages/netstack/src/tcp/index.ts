@@ -20,6 +20,7 @@ export * from './state.js';
 export { type TcpCloseReason, type TcpConnectionStats } from './tcb.js';
 export * from './ip-port.js';
 export { TcpConnection } from './connection.js';
+export type { TcpConnectionEntry } from './connection-entry.js';
 export { TcpListener, type TcpListenerStats } from './listener.js';
 export * from './tcp.js';
 export * from './stack-port.js';

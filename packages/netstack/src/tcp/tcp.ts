@@ -14,6 +14,7 @@ import { TcpFlag, TcpPacket, ipv4ToString, type Ipv4Address } from '@postern/wir
 import { Counters } from '../counters.js';
 import { Cubic, NewReno, type CongestionControl } from './congestion.js';
 import { TcpConnection, type ConnectionHost } from './connection.js';
+import { connectionEntry, type TcpConnectionEntry } from './connection-entry.js';
 import { ConnectionTable, ListenerTable } from './demux.js';
 import { TcpError } from './errors.js';
 import { segmentArrives, negotiateOptions, type TcpInputContext } from './input.js';
@@ -182,7 +183,8 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
   readonly sendBufferSize: number;
   readonly receiveBufferSize: number;
   private readonly opts: Required<Omit<TcpOptions, 'rto' | 'maxTimeWait'>> & { rto: RtoOptions };
-  private readonly connections = new ConnectionTable();
+  /** Every TCB by 4-tuple, TIME-WAIT and SYN-RECEIVED included. */
+  private readonly table = new ConnectionTable();
   private readonly listeners = new ListenerTable<TcpListener>();
   /** TIME-WAIT TCBs, oldest first (insertion order). */
   private readonly timeWait = new Set<Tcb>();
@@ -269,12 +271,27 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
 
   /** TCBs in the table (every state). */
   get connectionCount(): number {
-    return this.connections.size;
+    return this.table.size;
   }
 
   /** TCBs in TIME-WAIT. */
   get timeWaitCount(): number {
     return this.timeWait.size;
+  }
+
+  /**
+   * A snapshot of the connection table: one frozen {@link TcpConnectionEntry} per TCB, in every
+   * state the table holds (SYN-SENT, SYN-RECEIVED copies not yet accepted, ESTABLISHED, the
+   * closing states and TIME-WAIT); listeners are not connections and are not listed. The array
+   * is new on each call and the caller may keep or change it; its length is
+   * {@link Tcp.connectionCount} at the moment of the call. Order: unspecified (stable while the
+   * table does not change); sort if an order matters. Entries rather than `TcpConnection`
+   * handles, so listing never hands out a handle the application was not given (a SYN-RECEIVED
+   * copy has none until the listener delivers it) and never goes stale while iterated.
+   * Allocates one object per connection: for inspection (an admin page, a test), not per packet.
+   */
+  connections(): TcpConnectionEntry[] {
+    return this.table.all().map(connectionEntry);
   }
 
   // ---------------------------------------------------------------- application API
@@ -315,7 +332,7 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     let localPort = options.localPort ?? 0;
     if (localPort !== 0) {
       if (!(Number.isInteger(localPort) && localPort >= 1 && localPort <= 65_535)) throw new TcpError('EINVAL', `local port must be 1..65535, got ${localPort}`);
-      const existing = this.connections.find(local, localPort, remoteAddress, remotePort);
+      const existing = this.table.find(local, localPort, remoteAddress, remotePort);
       if (existing !== undefined) {
         if (existing.state !== 'TIME-WAIT') throw new TcpError('EADDRINUSE', `${ipv4ToString(local)}:${localPort} -> ${ipv4ToString(remoteAddress)}:${remotePort} is in use`);
         this.release(existing, 'normal');
@@ -337,7 +354,7 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     tcb.sndMax = tcb.sndNxt;
     tcb.recover = tcb.iss;
     tcb.state = 'SYN-SENT';
-    this.connections.add(tcb);
+    this.table.add(tcb);
     this.counters.inc('activeOpens');
     tcb.rttSeq = tcb.iss;
     tcb.rttSentAt = this.now();
@@ -364,7 +381,7 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     for (let i = 0; i < span; i++) {
       const p = lo + ((this.nextEphemeral - lo + i) % span);
       if (this.listeners.usesPort(p)) continue;
-      const existing = this.connections.find(local, p, remote, remotePort);
+      const existing = this.table.find(local, p, remote, remotePort);
       if (existing !== undefined) continue;
       this.nextEphemeral = p + 1 > hi ? lo : p + 1;
       return p;
@@ -374,7 +391,7 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
 
   /** True when one more TCB fits (recycling the oldest TIME-WAIT if needed). */
   private makeRoom(): boolean {
-    if (this.connections.size < this.maxConnections) return true;
+    if (this.table.size < this.maxConnections) return true;
     const oldest = this.timeWait.values().next();
     if (oldest.done === true) return false;
     this.release(oldest.value, 'normal');
@@ -524,7 +541,7 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
       return;
     }
     const seg = this.segment.fill(packet, source, destination);
-    let tcb = this.connections.find(destination, seg.dstPort, source, seg.srcPort);
+    let tcb = this.table.find(destination, seg.dstPort, source, seg.srcPort);
     if (tcb !== undefined && tcb.state === 'TIME-WAIT' && seg.syn && !seg.hasAck && !seg.rst && this.synMayReuse(tcb, seg)) {
       // RFC 6191: a new incarnation may take over a TIME-WAIT 4-tuple.
       this.release(tcb, 'normal');
@@ -653,7 +670,7 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     tcb.state = 'SYN-RECEIVED';
     listener.embryos.add(tcb);
     listener.stats.synReceived++;
-    this.connections.add(tcb);
+    this.table.add(tcb);
     this.counters.inc('passiveOpens');
     tcb.rttSeq = tcb.iss;
     tcb.rttSentAt = now;
@@ -722,7 +739,7 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     tcb.sndWl2 = seg.ack;
     tcb.maxSndWnd = seg.window;
     tcb.state = 'ESTABLISHED';
-    this.connections.add(tcb);
+    this.table.add(tcb);
     listener.stats.cookiesAccepted++;
     this.counters.inc('passiveOpens');
     this.toAcceptQueue(listener, tcb);
@@ -781,7 +798,7 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     tcb.state = 'CLOSED';
     tcb.released = true;
     cancelAllTimers(tcb);
-    this.connections.remove(tcb);
+    this.table.remove(tcb);
     this.timeWait.delete(tcb);
     tcb.sendBuffer.clear();
     tcb.scoreboard.reset(0);
@@ -993,7 +1010,7 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     const localPort = (t[0]! << 8) | t[1]!;
     const remotePort = (t[2]! << 8) | t[3]!;
     const seq = ((t[4]! << 24) | (t[5]! << 16) | (t[6]! << 8) | t[7]!) >>> 0;
-    const tcb = this.connections.find(error.source, localPort, error.destination, remotePort);
+    const tcb = this.table.find(error.source, localPort, error.destination, remotePort);
     if (tcb === undefined || tcb.state === 'TIME-WAIT') return this.counters.inc('icmpNoConnection');
     if (seqLt(seq, tcb.sndUna) || !seqLt(seq, tcb.sndMax)) return this.counters.inc('icmpOutOfWindow');
     const action = classifyIcmpForTcp(error.type, error.code);
@@ -1117,6 +1134,6 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
   /** Every connection and listener, reset; for shutting the module down. */
   shutdown(): void {
     for (const l of this.listeners.all()) l.close();
-    for (const tcb of this.connections.all()) this.abort(tcb);
+    for (const tcb of this.table.all()) this.abort(tcb);
   }
 }
