@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import type { Server } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SimulatedBootloader, parseImage, verifyImage } from '@postern/firmware';
@@ -13,6 +13,7 @@ let dir: string;
 let bootloader: SimulatedBootloader;
 let server: Server;
 let port: string;
+const sockets = new Set<Socket>();
 
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -27,6 +28,8 @@ beforeAll(async () => {
   bootloader = SimulatedBootloader.open({ flashFile: join(dir, 'flash'), boardId: 'postern-devboard-1', trustedKey: readFileSync(join(dir, 'dev.pub'), 'utf8') });
   server = createServer((s) => {
     s.on('error', () => {});
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
     bootloader.attach(s);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -34,7 +37,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  server.closeAllConnections?.();
+  for (const s of sockets) s.destroy();
   await new Promise<void>((r) => server.close(() => r()));
   bootloader.close();
   rmSync(dir, { recursive: true, force: true });
