@@ -117,6 +117,7 @@ export const InfoFlag = {
 
 /** One slot as INFO reports it. */
 export interface SlotInfo {
+  /** A {@link SlotState}. */
   readonly state: SlotStateValue;
   /** The declared (or verified) image size, 0 when empty. */
   readonly imageSize: number;
@@ -128,9 +129,13 @@ export interface SlotInfo {
 
 /** The INFO response (§5.1). */
 export interface BootInfo {
+  /** The bootloader protocol version the board speaks ({@link BOOT_PROTOCOL_VERSION}). */
   readonly protocolVersion: number;
+  /** The bootloader's own version. */
   readonly bootloaderVersion: { readonly major: number; readonly minor: number };
+  /** Bytes per WRITE chunk (every chunk but the last), at most 1024. */
   readonly chunkSize: number;
+  /** Bytes per slot: the largest image the board takes. */
   readonly slotSize: number;
   /** The slot whose firmware is running, or {@link NO_SLOT}. */
   readonly runningSlot: number;
@@ -142,7 +147,9 @@ export interface BootInfo {
   readonly flags: number;
   /** SHA-256 of the raw Ed25519 public key the board trusts. */
   readonly keyFingerprint: Uint8Array;
+  /** One record per slot, slot 0 (A) first. */
   readonly slots: readonly SlotInfo[];
+  /** The board id images must target. */
   readonly boardId: string;
 }
 

@@ -116,6 +116,9 @@ describe('SimulatedBootloader', () => {
     expect(bl.boot()).toMatchObject({ slot: 0, trial: false });
     // The running or confirmed slot cannot be erased.
     expect(req(BootFrameType.ERASE, encodeErase({ slot: 0, imageSize: 10, imageDigest: new Uint8Array(32) }))).toBe('BAD_SLOT');
+    bl.halt(); // not running now, but still the fallback image
+    expect(req(BootFrameType.ERASE, encodeErase({ slot: 0, imageSize: 10, imageDigest: new Uint8Array(32) }))).toBe('BAD_SLOT');
+    expect(bl.boot()).toMatchObject({ slot: 0, trial: false });
     install(1, b);
     expect(info().flags & InfoFlag.TRIAL_PENDING).toBe(InfoFlag.TRIAL_PENDING);
     expect(bl.boot()).toMatchObject({ slot: 1, trial: true, manifest: { name: 'bb' } });

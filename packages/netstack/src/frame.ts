@@ -13,9 +13,41 @@ export function frameLength(packetLength: number): number {
   return Math.max(ETHERNET_HEADER_LENGTH + packetLength, ETHERNET_MIN_FRAME_LENGTH) + FCS_LENGTH;
 }
 
-/** A zeroed frame buffer for a `packetLength`-byte packet (see {@link frameLength}); the packet goes at offset 14. */
+/**
+ * Size of one frame slab: outgoing frames are carved from shared `ArrayBuffer`s of this size, so a
+ * frame costs a view, not a buffer of its own (a fresh `ArrayBuffer` per frame was the largest
+ * single cost of bulk TCP). 64 KiB holds 43 full-size frames; a slab is freed by the garbage
+ * collector when no frame carved from it is referenced any more, so a frame kept alive (a UDP
+ * payload a socket still queues, say) keeps at most this much memory alive with it.
+ */
+const FRAME_SLAB_BYTES = 64 * 1024;
+/** Frames longer than this get a buffer of their own (large loopback or to-be-fragmented datagrams). */
+const SLAB_MAX_FRAME = FRAME_SLAB_BYTES >>> 2;
+/** Frames start at multiples of 8 bytes inside a slab (word-aligned checksum loads). */
+const SLAB_ALIGN_MASK = 7;
+
+let slab = new ArrayBuffer(0);
+let slabUsed = 0;
+
+/**
+ * A zeroed frame buffer for a `packetLength`-byte packet (see {@link frameLength}); the packet goes
+ * at offset 14.
+ *
+ * The frame is a view of exactly `frameLength(packetLength)` bytes into a slab no other frame
+ * overlaps, and no byte of it is ever handed out again: whoever receives the frame owns those
+ * bytes for good and may keep views into them or write into them (forwarding in place does), but
+ * must not assume `frame.byteOffset` is 0 or that `frame.buffer` holds only this frame.
+ */
 export function allocateFrame(packetLength: number): Uint8Array {
-  return new Uint8Array(frameLength(packetLength));
+  const length = frameLength(packetLength);
+  if (length > SLAB_MAX_FRAME) return new Uint8Array(length);
+  if (slabUsed + length > slab.byteLength) {
+    slab = new ArrayBuffer(FRAME_SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const frame = new Uint8Array(slab, slabUsed, length);
+  slabUsed += (length + SLAB_ALIGN_MASK) & ~SLAB_ALIGN_MASK;
+  return frame;
 }
 
 /** Writes the source MAC and EtherType of an untagged header at the start of `frame`. */

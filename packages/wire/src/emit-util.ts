@@ -5,6 +5,16 @@
  */
 import { foldSum } from './checksum.js';
 
+/** Reads a big-endian 16-bit value at `offset` (byte arithmetic: no `DataView` needed). */
+export function readUint16(bytes: Uint8Array, offset: number): number {
+  return (bytes[offset]! << 8) | bytes[offset + 1]!;
+}
+
+/** Reads a big-endian unsigned 32-bit value at `offset` (byte arithmetic: no `DataView` needed). */
+export function readUint32(bytes: Uint8Array, offset: number): number {
+  return ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>> 0;
+}
+
 /** Writes a big-endian 16-bit value at `offset`. */
 export function writeUint16(bytes: Uint8Array, offset: number, value: number): void {
   bytes[offset] = (value >>> 8) & 0xff;

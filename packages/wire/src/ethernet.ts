@@ -10,7 +10,7 @@
 import type { MacAddress } from './address.js';
 import { readMac, writeMac } from './address.js';
 import { TruncatedError, UnsupportedError, viewOf } from './errors.js';
-import { copyPayloadUnlessInPlace, emitError, writeUint16 } from './emit-util.js';
+import { copyPayloadUnlessInPlace, emitError, readUint16, writeUint16 } from './emit-util.js';
 
 /** EtherType of IPv4. */
 export const ETHERTYPE_IPV4 = 0x0800;
@@ -65,8 +65,8 @@ export interface VlanTag {
 export class EthernetPacket {
   /** The frame, destination address first, FCS excluded. */
   readonly bytes: Uint8Array;
-  /** A view over exactly {@link EthernetPacket.bytes}. */
-  readonly view: DataView;
+  /** Backs {@link EthernetPacket.view}, made on first use: the accessors read the bytes directly. */
+  private dataView: DataView | undefined = undefined;
   /** Length of the header: 14, plus 4 for each tag. */
   readonly headerLength: number;
   /** Offset of the S-tag's TPID, or -1. */
@@ -74,9 +74,8 @@ export class EthernetPacket {
   /** Offset of the C-tag's TPID, or -1. */
   private readonly customerTagOffset: number;
 
-  private constructor(bytes: Uint8Array, view: DataView, headerLength: number, serviceTagOffset: number, customerTagOffset: number) {
+  private constructor(bytes: Uint8Array, headerLength: number, serviceTagOffset: number, customerTagOffset: number) {
     this.bytes = bytes;
-    this.view = view;
     this.headerLength = headerLength;
     this.serviceTagOffset = serviceTagOffset;
     this.customerTagOffset = customerTagOffset;
@@ -89,22 +88,29 @@ export class EthernetPacket {
   static checked(bytes: Uint8Array): EthernetPacket {
     let needed = ETHERNET_HEADER_LENGTH;
     if (bytes.byteLength < needed) throw new TruncatedError(FORMAT, needed, bytes.byteLength);
-    const view = viewOf(bytes);
     let typeOffset = TYPE_OFFSET;
     let serviceTagOffset = NO_TAG;
     let customerTagOffset = NO_TAG;
-    if (view.getUint16(typeOffset) === ETHERTYPE_QINQ) {
+    if (readUint16(bytes, typeOffset) === ETHERTYPE_QINQ) {
       serviceTagOffset = typeOffset;
       typeOffset += VLAN_TAG_LENGTH;
       needed += VLAN_TAG_LENGTH;
       if (bytes.byteLength < needed) throw new TruncatedError(FORMAT, needed, bytes.byteLength);
     }
-    if (view.getUint16(typeOffset) === ETHERTYPE_VLAN) {
+    if (readUint16(bytes, typeOffset) === ETHERTYPE_VLAN) {
       customerTagOffset = typeOffset;
       needed += VLAN_TAG_LENGTH;
       if (bytes.byteLength < needed) throw new TruncatedError(FORMAT, needed, bytes.byteLength);
     }
-    return new EthernetPacket(bytes, view, needed, serviceTagOffset, customerTagOffset);
+    return new EthernetPacket(bytes, needed, serviceTagOffset, customerTagOffset);
+  }
+
+  /**
+   * A `DataView` over exactly {@link EthernetPacket.bytes}, made on first use and then kept. The field
+   * accessors do not use it (they read the bytes directly, so checking a packet allocates no view).
+   */
+  get view(): DataView {
+    return (this.dataView ??= viewOf(this.bytes));
   }
 
   /** Destination MAC address. */
@@ -119,7 +125,7 @@ export class EthernetPacket {
 
   /** The EtherType of the payload (after any tags). Below {@link ETHERTYPE_MIN} it is an 802.3 length. */
   get etherType(): number {
-    return this.view.getUint16(this.headerLength - 2);
+    return readUint16(this.bytes, this.headerLength - 2);
   }
 
   /** True if the frame carries an 802.1Q C-tag. */
@@ -129,7 +135,7 @@ export class EthernetPacket {
 
   /** The C-tag's tag control information (PCP, DEI, VID), or 0 when there is no C-tag. */
   get vlanTci(): number {
-    return this.customerTagOffset === NO_TAG ? 0 : this.view.getUint16(this.customerTagOffset + TCI_OFFSET_IN_TAG);
+    return this.customerTagOffset === NO_TAG ? 0 : readUint16(this.bytes, this.customerTagOffset + TCI_OFFSET_IN_TAG);
   }
 
   /** The C-tag's VLAN identifier, or 0 when there is no C-tag. */
@@ -144,7 +150,7 @@ export class EthernetPacket {
 
   /** The S-tag's tag control information, or 0 when there is no S-tag. */
   get serviceVlanTci(): number {
-    return this.serviceTagOffset === NO_TAG ? 0 : this.view.getUint16(this.serviceTagOffset + TCI_OFFSET_IN_TAG);
+    return this.serviceTagOffset === NO_TAG ? 0 : readUint16(this.bytes, this.serviceTagOffset + TCI_OFFSET_IN_TAG);
   }
 
   /** The payload: every byte after the header (including any padding), as a view into the frame. */

@@ -7,7 +7,7 @@
  */
 import { onesComplementSum } from './checksum.js';
 import { ChecksumError, MalformedError, TruncatedError, viewOf } from './errors.js';
-import { copyPayloadUnlessInPlace, emitError, sumRange, writeUint16, writeUint32 } from './emit-util.js';
+import { copyPayloadUnlessInPlace, emitError, readUint16, readUint32, sumRange, writeUint16, writeUint32 } from './emit-util.js';
 import { IPV4_MIN_HEADER_LENGTH } from './ipv4.js';
 
 /** ICMP type: echo reply. */
@@ -69,12 +69,11 @@ export interface Icmpv4ParseOptions {
 export class Icmpv4Packet {
   /** The ICMP message, type first, to its last byte. */
   readonly bytes: Uint8Array;
-  /** A view over exactly {@link Icmpv4Packet.bytes}. */
-  readonly view: DataView;
+  /** Backs {@link Icmpv4Packet.view}, made on first use: the accessors read the bytes directly. */
+  private dataView: DataView | undefined = undefined;
 
-  private constructor(bytes: Uint8Array, view: DataView) {
+  private constructor(bytes: Uint8Array) {
     this.bytes = bytes;
-    this.view = view;
   }
 
   /**
@@ -83,42 +82,50 @@ export class Icmpv4Packet {
    */
   static checked(bytes: Uint8Array): Icmpv4Packet {
     if (bytes.byteLength < ICMP_HEADER_LENGTH) throw new TruncatedError(FORMAT, ICMP_HEADER_LENGTH, bytes.byteLength);
-    return new Icmpv4Packet(bytes, viewOf(bytes));
+    return new Icmpv4Packet(bytes);
+  }
+
+  /**
+   * A `DataView` over exactly {@link Icmpv4Packet.bytes}, made on first use and then kept. The field
+   * accessors do not use it (they read the bytes directly, so checking a packet allocates no view).
+   */
+  get view(): DataView {
+    return (this.dataView ??= viewOf(this.bytes));
   }
 
   /** The message type. */
   get type(): number {
-    return this.view.getUint8(TYPE_OFFSET);
+    return this.bytes[TYPE_OFFSET]!;
   }
 
   /** The message code. */
   get code(): number {
-    return this.view.getUint8(CODE_OFFSET);
+    return this.bytes[CODE_OFFSET]!;
   }
 
   /** The checksum field as stored. */
   get checksum(): number {
-    return this.view.getUint16(CHECKSUM_OFFSET);
+    return readUint16(this.bytes, CHECKSUM_OFFSET);
   }
 
   /** The 4 bytes after the checksum as one unsigned 32-bit number, whatever the type. */
   get restOfHeader(): number {
-    return this.view.getUint32(REST_OF_HEADER_OFFSET);
+    return readUint32(this.bytes, REST_OF_HEADER_OFFSET);
   }
 
   /** Echo identifier (bytes 4-5). */
   get identifier(): number {
-    return this.view.getUint16(IDENTIFIER_OFFSET);
+    return readUint16(this.bytes, IDENTIFIER_OFFSET);
   }
 
   /** Echo sequence number (bytes 6-7). */
   get sequenceNumber(): number {
-    return this.view.getUint16(SEQUENCE_OFFSET);
+    return readUint16(this.bytes, SEQUENCE_OFFSET);
   }
 
   /** Next-hop MTU of a "fragmentation needed" destination unreachable (bytes 6-7; 0 from pre-RFC 1191 routers). */
   get nextHopMtu(): number {
-    return this.view.getUint16(NEXT_HOP_MTU_OFFSET);
+    return readUint16(this.bytes, NEXT_HOP_MTU_OFFSET);
   }
 
   /** Everything after the 8-byte header (echo data, or the quoted datagram of an error), as a view. */

@@ -5,7 +5,7 @@
 import type { Ipv4Address } from './address.js';
 import { checksumUpdate16, foldSum } from './checksum.js';
 import { MalformedError, ChecksumError, TruncatedError, viewOf } from './errors.js';
-import { copyPayloadUnlessInPlace, emitError, sumRange, writeUint16, writeUint32 } from './emit-util.js';
+import { copyPayloadUnlessInPlace, emitError, readUint16, readUint32, sumRange, writeUint16, writeUint32 } from './emit-util.js';
 
 /** IP protocol number of ICMP. */
 export const IP_PROTO_ICMP = 1;
@@ -77,16 +77,15 @@ export interface Ipv4ParseOptions {
 export class Ipv4Packet {
   /** The bytes given to the view, header first (may run past the total length). */
   readonly bytes: Uint8Array;
-  /** A view over exactly {@link Ipv4Packet.bytes}. */
-  readonly view: DataView;
+  /** Backs {@link Ipv4Packet.view}, made on first use: the accessors read the bytes directly. */
+  private dataView: DataView | undefined = undefined;
   /** Header length in bytes (IHL times 4), 20..60. */
   readonly headerLength: number;
   /** Where the payload ends within {@link Ipv4Packet.bytes}: the total length, or less for a quoted header. */
   private readonly payloadEnd: number;
 
-  private constructor(bytes: Uint8Array, view: DataView, headerLength: number, payloadEnd: number) {
+  private constructor(bytes: Uint8Array, headerLength: number, payloadEnd: number) {
     this.bytes = bytes;
-    this.view = view;
     this.headerLength = headerLength;
     this.payloadEnd = payloadEnd;
   }
@@ -98,11 +97,11 @@ export class Ipv4Packet {
    * shorter than the header.
    */
   static checked(bytes: Uint8Array): Ipv4Packet {
-    const view = checkHeader(bytes);
-    const headerLength = (view.getUint8(VERSION_IHL_OFFSET) & 0x0f) * 4;
-    const totalLength = view.getUint16(TOTAL_LENGTH_OFFSET);
+    checkHeader(bytes);
+    const headerLength = (bytes[VERSION_IHL_OFFSET]! & 0x0f) * 4;
+    const totalLength = readUint16(bytes, TOTAL_LENGTH_OFFSET);
     if (totalLength > bytes.byteLength) throw new TruncatedError(FORMAT, totalLength, bytes.byteLength);
-    return new Ipv4Packet(bytes, view, headerLength, totalLength);
+    return new Ipv4Packet(bytes, headerLength, totalLength);
   }
 
   /**
@@ -113,90 +112,98 @@ export class Ipv4Packet {
    * @throws {@link MalformedError} as {@link Ipv4Packet.checked} does.
    */
   static checkedHeader(bytes: Uint8Array): Ipv4Packet {
-    const view = checkHeader(bytes);
-    const headerLength = (view.getUint8(VERSION_IHL_OFFSET) & 0x0f) * 4;
-    const totalLength = view.getUint16(TOTAL_LENGTH_OFFSET);
-    return new Ipv4Packet(bytes, view, headerLength, Math.min(totalLength, bytes.byteLength));
+    checkHeader(bytes);
+    const headerLength = (bytes[VERSION_IHL_OFFSET]! & 0x0f) * 4;
+    const totalLength = readUint16(bytes, TOTAL_LENGTH_OFFSET);
+    return new Ipv4Packet(bytes, headerLength, Math.min(totalLength, bytes.byteLength));
+  }
+
+  /**
+   * A `DataView` over exactly {@link Ipv4Packet.bytes}, made on first use and then kept. The field
+   * accessors do not use it (they read the bytes directly, so checking a packet allocates no view).
+   */
+  get view(): DataView {
+    return (this.dataView ??= viewOf(this.bytes));
   }
 
   /** The version field: always 4 after a check. */
   get version(): number {
-    return this.view.getUint8(VERSION_IHL_OFFSET) >>> 4;
+    return this.bytes[VERSION_IHL_OFFSET]! >>> 4;
   }
 
   /** The IHL field: header length in 32-bit words, 5..15. */
   get ihl(): number {
-    return this.view.getUint8(VERSION_IHL_OFFSET) & 0x0f;
+    return this.bytes[VERSION_IHL_OFFSET]! & 0x0f;
   }
 
   /** Differentiated Services code point, 0..63. */
   get dscp(): number {
-    return this.view.getUint8(DSCP_ECN_OFFSET) >>> 2;
+    return this.bytes[DSCP_ECN_OFFSET]! >>> 2;
   }
 
   /** Explicit Congestion Notification bits, 0..3. */
   get ecn(): number {
-    return this.view.getUint8(DSCP_ECN_OFFSET) & 0x03;
+    return this.bytes[DSCP_ECN_OFFSET]! & 0x03;
   }
 
   /** The total length field: header plus payload, in bytes. */
   get totalLength(): number {
-    return this.view.getUint16(TOTAL_LENGTH_OFFSET);
+    return readUint16(this.bytes, TOTAL_LENGTH_OFFSET);
   }
 
   /** The identification field. */
   get identification(): number {
-    return this.view.getUint16(IDENTIFICATION_OFFSET);
+    return readUint16(this.bytes, IDENTIFICATION_OFFSET);
   }
 
   /** The reserved flag (must be zero; ignored by {@link parseIpv4Packet}). */
   get reservedFlag(): boolean {
-    return (this.view.getUint16(FLAGS_FRAGMENT_OFFSET) & FLAG_RESERVED) !== 0;
+    return (readUint16(this.bytes, FLAGS_FRAGMENT_OFFSET) & FLAG_RESERVED) !== 0;
   }
 
   /** The Don't Fragment flag. */
   get dontFragment(): boolean {
-    return (this.view.getUint16(FLAGS_FRAGMENT_OFFSET) & FLAG_DONT_FRAGMENT) !== 0;
+    return (readUint16(this.bytes, FLAGS_FRAGMENT_OFFSET) & FLAG_DONT_FRAGMENT) !== 0;
   }
 
   /** The More Fragments flag. */
   get moreFragments(): boolean {
-    return (this.view.getUint16(FLAGS_FRAGMENT_OFFSET) & FLAG_MORE_FRAGMENTS) !== 0;
+    return (readUint16(this.bytes, FLAGS_FRAGMENT_OFFSET) & FLAG_MORE_FRAGMENTS) !== 0;
   }
 
   /** The fragment offset in bytes (the field times 8). */
   get fragmentOffset(): number {
-    return (this.view.getUint16(FLAGS_FRAGMENT_OFFSET) & FRAGMENT_OFFSET_MASK) * FRAGMENT_UNIT;
+    return (readUint16(this.bytes, FLAGS_FRAGMENT_OFFSET) & FRAGMENT_OFFSET_MASK) * FRAGMENT_UNIT;
   }
 
   /** True if this packet is a fragment: More Fragments set or a non-zero offset. */
   get isFragment(): boolean {
-    return (this.view.getUint16(FLAGS_FRAGMENT_OFFSET) & (FLAG_MORE_FRAGMENTS | FRAGMENT_OFFSET_MASK)) !== 0;
+    return (readUint16(this.bytes, FLAGS_FRAGMENT_OFFSET) & (FLAG_MORE_FRAGMENTS | FRAGMENT_OFFSET_MASK)) !== 0;
   }
 
   /** Time to live. */
   get ttl(): number {
-    return this.view.getUint8(TTL_OFFSET);
+    return this.bytes[TTL_OFFSET]!;
   }
 
   /** The protocol of the payload ({@link IP_PROTO_ICMP}, {@link IP_PROTO_TCP}, {@link IP_PROTO_UDP}, ...). */
   get protocol(): number {
-    return this.view.getUint8(PROTOCOL_OFFSET);
+    return this.bytes[PROTOCOL_OFFSET]!;
   }
 
   /** The header checksum field as stored. */
   get checksum(): number {
-    return this.view.getUint16(CHECKSUM_OFFSET);
+    return readUint16(this.bytes, CHECKSUM_OFFSET);
   }
 
   /** Source address. */
   get source(): Ipv4Address {
-    return this.view.getUint32(SOURCE_OFFSET);
+    return readUint32(this.bytes, SOURCE_OFFSET);
   }
 
   /** Destination address. */
   get destination(): Ipv4Address {
-    return this.view.getUint32(DESTINATION_OFFSET);
+    return readUint32(this.bytes, DESTINATION_OFFSET);
   }
 
   /** The raw option bytes (0..40, padding included), as a view into the packet. */
@@ -233,20 +240,18 @@ export class Ipv4Packet {
   }
 }
 
-/** Checks the header-only invariants and returns a view over `bytes`. */
-function checkHeader(bytes: Uint8Array): DataView {
+/** Checks the header-only invariants of `bytes` (throws as {@link Ipv4Packet.checkedHeader} documents). */
+function checkHeader(bytes: Uint8Array): void {
   if (bytes.byteLength < IPV4_MIN_HEADER_LENGTH) throw new TruncatedError(FORMAT, IPV4_MIN_HEADER_LENGTH, bytes.byteLength);
-  const view = viewOf(bytes);
-  const versionIhl = view.getUint8(VERSION_IHL_OFFSET);
+  const versionIhl = bytes[VERSION_IHL_OFFSET]!;
   const version = versionIhl >>> 4;
   const ihl = versionIhl & 0x0f;
   if (version !== VERSION) throw new MalformedError(FORMAT, `version ${version}`);
   if (ihl < MIN_IHL) throw new MalformedError(FORMAT, `IHL ${ihl} is below 5`);
   const headerLength = ihl * 4;
-  const totalLength = view.getUint16(TOTAL_LENGTH_OFFSET);
+  const totalLength = readUint16(bytes, TOTAL_LENGTH_OFFSET);
   if (totalLength < headerLength) throw new MalformedError(FORMAT, `total length ${totalLength} is shorter than the ${headerLength}-byte header`);
   if (bytes.byteLength < headerLength) throw new TruncatedError(FORMAT, headerLength, bytes.byteLength);
-  return view;
 }
 
 /**

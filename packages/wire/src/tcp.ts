@@ -10,7 +10,7 @@
  */
 import type { Ipv4Address } from './address.js';
 import { onesComplementSum } from './checksum.js';
-import { copyPayloadUnlessInPlace, emitError, writeUint16, writeUint32 } from './emit-util.js';
+import { copyPayloadUnlessInPlace, emitError, readUint16, readUint32, writeUint16, writeUint32 } from './emit-util.js';
 import { MalformedError, TruncatedError, viewOf } from './errors.js';
 import { IP_PROTO_TCP, ipv4PseudoHeaderSum } from './ipv4.js';
 
@@ -165,14 +165,13 @@ export class TcpOptionSummary {
 export class TcpPacket {
   /** The segment: header then payload. */
   readonly bytes: Uint8Array;
-  /** A view over exactly {@link TcpPacket.bytes}. */
-  readonly view: DataView;
+  /** Backs {@link TcpPacket.view}, made on first use: the accessors read the bytes directly. */
+  private dataView: DataView | undefined = undefined;
   /** Header length in bytes (data offset times 4), 20..60. */
   readonly headerLength: number;
 
-  private constructor(bytes: Uint8Array, view: DataView, headerLength: number) {
+  private constructor(bytes: Uint8Array, headerLength: number) {
     this.bytes = bytes;
-    this.view = view;
     this.headerLength = headerLength;
   }
 
@@ -188,52 +187,60 @@ export class TcpPacket {
     const headerLength = dataOffset * 4;
     if (headerLength > bytes.byteLength) throw new TruncatedError(FORMAT, headerLength, bytes.byteLength);
     validateOptions(bytes, headerLength);
-    return new TcpPacket(bytes, viewOf(bytes), headerLength);
+    return new TcpPacket(bytes, headerLength);
+  }
+
+  /**
+   * A `DataView` over exactly {@link TcpPacket.bytes}, made on first use and then kept. The field
+   * accessors do not use it (they read the bytes directly, so checking a packet allocates no view).
+   */
+  get view(): DataView {
+    return (this.dataView ??= viewOf(this.bytes));
   }
 
   /** Source port. */
   get srcPort(): number {
-    return this.view.getUint16(SOURCE_PORT_OFFSET);
+    return readUint16(this.bytes, SOURCE_PORT_OFFSET);
   }
 
   /** Destination port. */
   get dstPort(): number {
-    return this.view.getUint16(DESTINATION_PORT_OFFSET);
+    return readUint16(this.bytes, DESTINATION_PORT_OFFSET);
   }
 
   /** Sequence number (uint32). */
   get seq(): number {
-    return this.view.getUint32(SEQ_OFFSET);
+    return readUint32(this.bytes, SEQ_OFFSET);
   }
 
   /** Acknowledgment number (uint32), significant only with {@link TcpFlag.ACK}. */
   get ack(): number {
-    return this.view.getUint32(ACK_OFFSET);
+    return readUint32(this.bytes, ACK_OFFSET);
   }
 
   /** Data offset: header length in 32-bit words, 5..15. */
   get dataOffset(): number {
-    return this.view.getUint8(DATA_OFFSET_OFFSET) >>> 4;
+    return this.bytes[DATA_OFFSET_OFFSET]! >>> 4;
   }
 
   /** The flag bits of byte 13 (see {@link TcpFlag}). The four reserved bits of byte 12 are not included. */
   get flags(): number {
-    return this.view.getUint8(FLAGS_OFFSET);
+    return this.bytes[FLAGS_OFFSET]!;
   }
 
   /** Receive window as sent (unscaled). */
   get window(): number {
-    return this.view.getUint16(WINDOW_OFFSET);
+    return readUint16(this.bytes, WINDOW_OFFSET);
   }
 
   /** The checksum field as stored. */
   get checksum(): number {
-    return this.view.getUint16(CHECKSUM_OFFSET);
+    return readUint16(this.bytes, CHECKSUM_OFFSET);
   }
 
   /** Urgent pointer, significant only with {@link TcpFlag.URG}. */
   get urgentPointer(): number {
-    return this.view.getUint16(URGENT_OFFSET);
+    return readUint16(this.bytes, URGENT_OFFSET);
   }
 
   /** The raw option bytes (0..40, padding included), as a view into the segment. */
@@ -253,7 +260,7 @@ export class TcpPacket {
 
   /** Sequence space the segment occupies: payload length, plus 1 for SYN, plus 1 for FIN. */
   get segmentLength(): number {
-    const flags = this.view.getUint8(FLAGS_OFFSET);
+    const flags = this.bytes[FLAGS_OFFSET]!;
     return this.bytes.byteLength - this.headerLength + (flags & TcpFlag.SYN ? 1 : 0) + (flags & TcpFlag.FIN ? 1 : 0);
   }
 
@@ -310,14 +317,6 @@ export class TcpPacket {
     }
     return out;
   }
-}
-
-function readUint16(bytes: Uint8Array, at: number): number {
-  return (bytes[at]! << 8) | bytes[at + 1]!;
-}
-
-function readUint32(bytes: Uint8Array, at: number): number {
-  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
 }
 
 /** The only valid length of a fixed-length known option kind, 0 for a variable or unknown kind. */

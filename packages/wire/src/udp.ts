@@ -6,7 +6,7 @@
  */
 import type { Ipv4Address } from './address.js';
 import { onesComplementSum } from './checksum.js';
-import { copyPayloadUnlessInPlace, emitError, writeUint16 } from './emit-util.js';
+import { copyPayloadUnlessInPlace, emitError, readUint16, writeUint16 } from './emit-util.js';
 import { MalformedError, TruncatedError, viewOf } from './errors.js';
 import { IP_PROTO_UDP, ipv4PseudoHeaderSum } from './ipv4.js';
 
@@ -33,12 +33,11 @@ const NO_CHECKSUM = 0;
 export class UdpPacket {
   /** The datagram: header then payload, exactly as long as the length field says. */
   readonly bytes: Uint8Array;
-  /** A view over exactly {@link UdpPacket.bytes}. */
-  readonly view: DataView;
+  /** Backs {@link UdpPacket.view}, made on first use: the accessors read the bytes directly. */
+  private dataView: DataView | undefined = undefined;
 
-  private constructor(bytes: Uint8Array, view: DataView) {
+  private constructor(bytes: Uint8Array) {
     this.bytes = bytes;
-    this.view = view;
   }
 
   /**
@@ -52,32 +51,40 @@ export class UdpPacket {
     if (length < UDP_HEADER_LENGTH) throw new MalformedError(FORMAT, `length field ${length} is below the 8-byte header`);
     if (length > bytes.byteLength) throw new TruncatedError(FORMAT, length, bytes.byteLength);
     const datagram = length === bytes.byteLength ? bytes : bytes.subarray(0, length);
-    return new UdpPacket(datagram, viewOf(datagram));
+    return new UdpPacket(datagram);
+  }
+
+  /**
+   * A `DataView` over exactly {@link UdpPacket.bytes}, made on first use and then kept. The field
+   * accessors do not use it (they read the bytes directly, so checking a packet allocates no view).
+   */
+  get view(): DataView {
+    return (this.dataView ??= viewOf(this.bytes));
   }
 
   /** Source port. */
   get srcPort(): number {
-    return this.view.getUint16(SOURCE_PORT_OFFSET);
+    return readUint16(this.bytes, SOURCE_PORT_OFFSET);
   }
 
   /** Destination port. */
   get dstPort(): number {
-    return this.view.getUint16(DESTINATION_PORT_OFFSET);
+    return readUint16(this.bytes, DESTINATION_PORT_OFFSET);
   }
 
   /** The length field: header plus payload, in bytes (equals `bytes.byteLength`). */
   get length(): number {
-    return this.view.getUint16(LENGTH_OFFSET);
+    return readUint16(this.bytes, LENGTH_OFFSET);
   }
 
   /** The checksum field as stored (0: the sender computed none). */
   get checksum(): number {
-    return this.view.getUint16(CHECKSUM_OFFSET);
+    return readUint16(this.bytes, CHECKSUM_OFFSET);
   }
 
   /** True if the sender filled in a checksum (the field is not 0). */
   get hasChecksum(): boolean {
-    return this.view.getUint16(CHECKSUM_OFFSET) !== NO_CHECKSUM;
+    return readUint16(this.bytes, CHECKSUM_OFFSET) !== NO_CHECKSUM;
   }
 
   /** Payload length in bytes. */
@@ -95,7 +102,7 @@ export class UdpPacket {
    * (field 0, see {@link UdpPacket.hasChecksum}): a checksum is optional over IPv4.
    */
   verifyChecksum(src: Ipv4Address, dst: Ipv4Address): boolean {
-    if (this.view.getUint16(CHECKSUM_OFFSET) === NO_CHECKSUM) return true;
+    if (readUint16(this.bytes, CHECKSUM_OFFSET) === NO_CHECKSUM) return true;
     const length = this.bytes.byteLength;
     return onesComplementSum(this.bytes, ipv4PseudoHeaderSum(src, dst, IP_PROTO_UDP, length)) === 0xffff;
   }

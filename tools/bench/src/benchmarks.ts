@@ -6,6 +6,7 @@
 import { checksumBenchmark } from './checksum.bench.js';
 import { forwardBenchmark } from './forward.bench.js';
 import type { Benchmark } from './harness.js';
+import { hostfwdBenchmark, hostfwdSerialBenchmark } from './hostfwd.bench.js';
 import { httpBenchmark } from './http.bench.js';
 import { httpCompareBenchmarks } from './http-compare.bench.js';
 import { memoryLinkBenchmark } from './memory-link.bench.js';
@@ -28,5 +29,7 @@ export const benchmarks: readonly Benchmark[] = [
   tapBenchmark,
   tcpIoBenchmark,
   httpBenchmark,
+  hostfwdBenchmark,
+  hostfwdSerialBenchmark,
   ...httpCompareBenchmarks,
 ];

@@ -13,7 +13,7 @@ import type { BootloaderBoard, RunningFirmware } from '@postern/device-simulator
 import { buildFirmwareImage } from '../src/build.js';
 import { BootloaderClient } from '../src/client.js';
 import { flashImage, readBoardInfo } from '../src/flash.js';
-import { fetchText, freePort, keys } from './support.js';
+import { cuttingProxy, fetchText, freePort, keys } from './support.js';
 
 const NEVER_CONFIRM_ENTRY = fileURLToPath(new URL('./fixtures/never-confirm-entry.ts', import.meta.url));
 const hasPython = ['/usr/bin/python3', '/usr/local/bin/python3'].some((p) => existsSync(p));
@@ -27,7 +27,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'postern-flash-e2e-'));
   gatewayImage = (await buildFirmwareImage({ privateKey: keys.privateKeyPem })).image;
   testPort = await freePort();
-  neverConfirmImage = (await buildFirmwareImage({ privateKey: keys.privateKeyPem, entry: NEVER_CONFIRM_ENTRY, includeUi: false, name: 'never-confirm', defaultConfig: { testPort } })).image;
+  neverConfirmImage = (await buildFirmwareImage({ privateKey: keys.privateKeyPem, entry: NEVER_CONFIRM_ENTRY, includeUi: true, name: 'never-confirm', defaultConfig: { testPort } })).image;
 });
 
 afterAll(() => {
@@ -78,10 +78,22 @@ describe('the simulated dev board', () => {
       expect(info.confirmedSlot).toBe(0);
       expect(info.slots[0]!.state).toBe(SlotState.CONFIRMED);
 
-      // A firmware that starts but never confirms: it runs on trial in slot 1 ...
+      // A transfer cut halfway, then a reset: the confirmed gateway boots again and serves.
+      const flashPort = Number(/:(\d+)$/.exec(endpoint)![1]);
+      const proxy = await cuttingProxy(flashPort, Math.floor(neverConfirmImage.length / 2));
+      await expect(flashImage(neverConfirmImage, { endpoint: proxy.url, requestTimeoutMs: 300, retries: 1 })).rejects.toMatchObject({ code: expect.stringMatching(/CONNECTION_LOST|NO_ANSWER/) });
+      await new Promise<void>((r) => proxy.server.close(() => r()));
+      const afterCut = nextEvent<RunningFirmware | undefined>(board, 'boot');
+      await board.reset('power cut in the middle of a transfer');
+      expect(await afterCut).toMatchObject({ slot: 0, trial: false });
+      expect((await fetchText(url)).body).toMatch(/<html/i);
+
+      // A firmware that starts but never confirms (the rerun resumes the cut transfer): it runs on trial in slot 1 ...
       const trialBoot = nextEvent<RunningFirmware | undefined>(board, 'boot');
       const r2 = await flashImage(neverConfirmImage, { endpoint });
       expect(r2.slot).toBe(1);
+      expect(r2.resumedChunks).toBeGreaterThan(0);
+      expect(r2.resumedChunks + r2.sentChunks).toBe(r2.totalChunks);
       const fw = await trialBoot;
       expect(fw).toMatchObject({ slot: 1, trial: true });
       expect((await fetchText(`http://127.0.0.1:${testPort}/`)).body).toContain('never-confirm');
@@ -113,6 +125,27 @@ describe('the simulated dev board', () => {
       expect(board.firmware).toMatchObject({ slot: 0, trial: false });
       const page = await fetchText(`http://127.0.0.1:${board.simulator.forwarders[0]!.port}/admin/`);
       expect(page.body).toMatch(/<html/i);
+    } finally {
+      await board.close();
+    }
+  });
+
+  it('resets a trial image that does not confirm within the trial timeout, and rolls back from it', async () => {
+    const board = await startBootloaderBoard({
+      flashFile: join(dir, 'watchdog.flash'), trustedKey: keys.publicKeyPem, serial: 'socket://127.0.0.1:0', slotSize: 2 * 1024 * 1024, trialTimeoutMs: 1500,
+    });
+    try {
+      const boots: Array<RunningFirmware | undefined> = [];
+      board.on('boot', (fw: RunningFirmware | undefined) => boots.push(fw));
+      const settled = nextEvent<RunningFirmware | undefined>(board, 'boot', (fw) => fw === undefined);
+      await flashImage(neverConfirmImage, { endpoint: board.flashPort.address! });
+      await settled;
+      // One trial boot of slot 0, then the watchdog's reset: nothing confirmed to fall back to.
+      expect(boots).toEqual([expect.objectContaining({ slot: 0, trial: true }), undefined]);
+      const info = await readBoardInfo(board.flashPort.address!);
+      expect(info.slots[0]!.state).toBe(SlotState.REJECTED);
+      expect(info.flags & InfoFlag.ROLLED_BACK).toBe(InfoFlag.ROLLED_BACK);
+      expect(board.bootloader.stats.rollbacks).toBe(1);
     } finally {
       await board.close();
     }

@@ -24,6 +24,7 @@ export interface ConnectionHost {
   abort(tcb: Tcb): void;
   setNoDelay(tcb: Tcb, on: boolean): void;
   setKeepAlive(tcb: Tcb, on: boolean, idleMs: number | undefined): void;
+  setBufferSize(tcb: Tcb, direction: 'send' | 'receive', bytes: number): number;
 }
 
 /** One TCP connection as the application sees it. Made by `Tcp.connect` or handed out by a `TcpListener`. */
@@ -110,6 +111,45 @@ export class TcpConnection {
   /** Bytes written and not yet acknowledged. */
   get bufferedAmount(): number {
     return this.tcb.sendBuffer.length;
+  }
+
+  /** The send buffer size in effect: most bytes written and not yet acknowledged. */
+  get sendBufferSize(): number {
+    return this.tcb.sendBuffer.capacity;
+  }
+
+  /**
+   * The receive buffer size in effect (the largest window). Right after a shrink the buffer may
+   * hold more for a while (bytes held and the window already advertised); see
+   * {@link TcpConnection.setReceiveBufferSize}.
+   */
+  get receiveBufferSize(): number {
+    return this.tcb.rcvBufSize;
+  }
+
+  /**
+   * Sets the send buffer size, clamped to `TCP_MIN_BUFFER_SIZE..Tcp.maxBufferSize`, and returns
+   * the size in effect. Growing takes effect at once (`writableLength` grows; no `onWritable`
+   * fires for it). Shrinking drops nothing: below what is held, `write` accepts no byte until
+   * acknowledgements bring the buffer under the new size.
+   * @throws {@link TcpError} `EINVAL` unless `bytes` is a positive integer.
+   */
+  setSendBufferSize(bytes: number): number {
+    return this.host.setBufferSize(this.tcb, 'send', bytes);
+  }
+
+  /**
+   * Sets the receive buffer size, clamped to `TCP_MIN_BUFFER_SIZE..Tcp.maxBufferSize`, and returns
+   * the size in effect. The advertised window follows it without its right edge ever moving left
+   * (RFC 9293 §3.8.6.2.2): growing opens the window (a window update goes out when the opening is
+   * worth it); shrinking keeps the bytes held and the window already offered, so the window closes
+   * as data arrives and the buffer comes down to the new size as the application reads. The
+   * window scale was fixed by the SYN from `Tcp.maxBufferSize`, so any size up to it can be
+   * advertised.
+   * @throws {@link TcpError} `EINVAL` unless `bytes` is a positive integer.
+   */
+  setReceiveBufferSize(bytes: number): number {
+    return this.host.setBufferSize(this.tcb, 'receive', bytes);
   }
 
   /**

@@ -17,8 +17,14 @@
  * Bounds: out-of-order data is kept as at most `maxRanges` disjoint ranges. A segment that would
  * need one more range replaces the highest range if it lies below it, and is dropped otherwise
  * (counted in {@link ReceiveBuffer.droppedRangeLimitBytes}); the peer retransmits it.
+ *
+ * Resizing ({@link ReceiveBuffer.resize}): the capacity may change at any time to any value no
+ * smaller than {@link ReceiveBuffer.heldExtent}, so no held byte is ever dropped. Keeping the
+ * advertised right edge in place is the caller's part (TCP shrinks only as far as the bytes held
+ * and the window it promised allow).
  */
 import { ChunkedRing, defaultChunkPool, type ChunkPool } from './chunk-pool.js';
+import { copyRingBytes } from './ring-copy.js';
 
 /** One SACK block as offsets from RCV.NXT: bytes `[left, right)` are held. */
 export interface SackRange {
@@ -48,8 +54,6 @@ export interface ReceiveBufferOptions {
  * do); overlapping or duplicate data never counts twice. `insert` never throws on any offset.
  */
 export class ReceiveBuffer {
-  /** Most bytes held (readable plus out-of-order), and the largest window. */
-  readonly capacity: number;
   /** Most out-of-order ranges. */
   readonly maxRanges: number;
   /** Bytes of inserted segments that were already received (before RCV.NXT or already held). */
@@ -59,7 +63,11 @@ export class ReceiveBuffer {
   /** Out-of-order bytes dropped because the range table was full. */
   droppedRangeLimitBytes = 0;
 
-  private readonly ring: ChunkedRing;
+  private limit: number;
+  /** The largest capacity so far: what the ring is built for. */
+  private ringCapacity: number;
+  private readonly pool: ChunkPool;
+  private ring: ChunkedRing;
   /** Ring position of the first readable byte. */
   private head = 0;
   private inOrder = 0;
@@ -79,12 +87,53 @@ export class ReceiveBuffer {
     if (!(Number.isInteger(capacityBytes) && capacityBytes > 0)) throw new RangeError(`receive buffer capacity must be a positive integer, got ${capacityBytes}`);
     const maxRanges = options.maxRanges ?? DEFAULT_MAX_OUT_OF_ORDER_RANGES;
     if (!(Number.isInteger(maxRanges) && maxRanges > 0)) throw new RangeError(`maxRanges must be a positive integer, got ${maxRanges}`);
-    this.capacity = capacityBytes;
+    this.limit = capacityBytes;
+    this.ringCapacity = capacityBytes;
     this.maxRanges = maxRanges;
-    this.ring = new ChunkedRing(capacityBytes, options.pool ?? defaultChunkPool);
+    this.pool = options.pool ?? defaultChunkPool;
+    this.ring = new ChunkedRing(capacityBytes, this.pool);
     this.lefts = new Float64Array(maxRanges);
     this.rights = new Float64Array(maxRanges);
     this.stamps = new Float64Array(maxRanges);
+  }
+
+  /** Most bytes held (readable plus out-of-order up to the highest held byte), and the largest window. */
+  get capacity(): number {
+    return this.limit;
+  }
+
+  /**
+   * Bytes from the first readable byte to the end of the highest out-of-order range (gaps
+   * included): the smallest capacity that keeps every held byte.
+   */
+  get heldExtent(): number {
+    if (this.rangeCount === 0) return this.inOrder;
+    return this.rights[this.rangeCount - 1]! - this.consumed;
+  }
+
+  /**
+   * Sets the capacity to `capacityBytes` (the window grows or shrinks with it). Past the largest
+   * capacity so far the held bytes move into a larger ring, so earlier views are invalid.
+   * @throws RangeError unless `capacityBytes` is an integer no smaller than
+   *   {@link ReceiveBuffer.heldExtent} and at least 1; nothing changes then.
+   */
+  resize(capacityBytes: number): void {
+    if (!(Number.isInteger(capacityBytes) && capacityBytes > 0)) throw new RangeError(`receive buffer capacity must be a positive integer, got ${capacityBytes}`);
+    const extent = this.heldExtent;
+    if (capacityBytes < extent) throw new RangeError(`receive buffer capacity ${capacityBytes} is below the ${extent} bytes held`);
+    if (capacityBytes > this.ringCapacity) {
+      const ring = new ChunkedRing(capacityBytes, this.pool);
+      if (this.inOrder > 0) copyRingBytes(this.ring, this.head, ring, 0, this.inOrder);
+      for (let i = 0; i < this.rangeCount; i++) {
+        const offset = this.lefts[i]! - this.consumed;
+        copyRingBytes(this.ring, this.position(offset), ring, offset, this.rights[i]! - this.lefts[i]!);
+      }
+      this.ring.releaseAll();
+      this.ring = ring;
+      this.head = 0;
+      this.ringCapacity = capacityBytes;
+    }
+    this.limit = capacityBytes;
   }
 
   /** In-order bytes ready for the application. */
@@ -94,7 +143,7 @@ export class ReceiveBuffer {
 
   /** The receive window to advertise: `capacity - readable` (out-of-order bytes count as free). */
   get window(): number {
-    return this.capacity - this.inOrder;
+    return this.limit - this.inOrder;
   }
 
   /** Bytes held out of order (beyond a gap). */
@@ -132,7 +181,7 @@ export class ReceiveBuffer {
       srcStart += skip;
       start = 0;
     }
-    const window = this.capacity - this.inOrder;
+    const window = this.limit - this.inOrder;
     if (start + length > window) {
       const cut = Math.min(length, start + length - window);
       this.beyondWindowBytes += cut;
@@ -177,7 +226,8 @@ export class ReceiveBuffer {
    * A view of up to `max` readable bytes from the front without copying (it ends at a chunk
    * boundary, so it may be shorter than `max` while more is readable), or `undefined` when nothing
    * is readable. Does not consume: call {@link ReceiveBuffer.consume}. The view is valid only until
-   * the next `consume`, `read` or `clear` (its chunk may then be reused by any connection).
+   * the next `consume`, `read`, `clear` or growing `resize` (its chunk may then be reused by any
+   * connection).
    */
   readView(max: number): Uint8Array | undefined {
     const n = Math.min(max, this.inOrder);

@@ -7,8 +7,12 @@
  * and given back as soon as the acknowledged front leaves them; an empty buffer holds no chunk at
  * all. So an idle connection costs a few small objects, not `capacity` bytes, and a busy one holds
  * at most `ceil(capacity / chunkSize) + 1` chunks.
+ *
+ * Resizing ({@link SendBuffer.resize}): growing past the largest capacity so far moves the held
+ * bytes into a larger ring (an application call, not per packet); shrinking never drops a byte.
  */
 import { ChunkedRing, defaultChunkPool, type ChunkPool } from './chunk-pool.js';
+import { copyRingBytes } from './ring-copy.js';
 
 /** Options of a {@link SendBuffer}. */
 export interface SendBufferOptions {
@@ -19,15 +23,19 @@ export interface SendBufferOptions {
 /**
  * A bounded byte FIFO with random-access reads.
  *
- * Invariants: `0 <= length <= capacity`; `free = capacity - length`; bytes come out of
+ * Invariants: `0 <= length`, and `length <= capacity` except after a {@link SendBuffer.resize}
+ * below what was held, until acknowledgements drain it; `free = max(0, capacity - length)`; bytes
+ * come out of
  * {@link SendBuffer.copyOut} exactly as written, in order, after the bytes consumed so far.
  * Misuse (reading past `length`, consuming more than held, a destination too small) throws a
  * RangeError and changes nothing.
  */
 export class SendBuffer {
-  /** Most bytes held at once. */
-  readonly capacity: number;
-  private readonly ring: ChunkedRing;
+  private limit: number;
+  /** The largest capacity so far: what the ring is built for. */
+  private ringCapacity: number;
+  private readonly pool: ChunkPool;
+  private ring: ChunkedRing;
   /** Ring position of the oldest held byte. */
   private head = 0;
   private held = 0;
@@ -35,8 +43,35 @@ export class SendBuffer {
   /** @throws RangeError unless `capacityBytes` is a positive integer. */
   constructor(capacityBytes: number, options: SendBufferOptions = {}) {
     if (!(Number.isInteger(capacityBytes) && capacityBytes > 0)) throw new RangeError(`send buffer capacity must be a positive integer, got ${capacityBytes}`);
-    this.capacity = capacityBytes;
-    this.ring = new ChunkedRing(capacityBytes, options.pool ?? defaultChunkPool);
+    this.limit = capacityBytes;
+    this.ringCapacity = capacityBytes;
+    this.pool = options.pool ?? defaultChunkPool;
+    this.ring = new ChunkedRing(capacityBytes, this.pool);
+  }
+
+  /** Most bytes {@link SendBuffer.write} fills the buffer to. */
+  get capacity(): number {
+    return this.limit;
+  }
+
+  /**
+   * Sets the capacity to `capacityBytes`. Growing is always possible (past the largest capacity so
+   * far the held bytes move into a larger ring, so views of the old one are invalid). Shrinking
+   * below {@link SendBuffer.length} drops nothing: `write` accepts no byte until acknowledgements
+   * bring the held bytes under the new capacity.
+   * @throws RangeError unless `capacityBytes` is a positive integer.
+   */
+  resize(capacityBytes: number): void {
+    if (!(Number.isInteger(capacityBytes) && capacityBytes > 0)) throw new RangeError(`send buffer capacity must be a positive integer, got ${capacityBytes}`);
+    if (capacityBytes > this.ringCapacity) {
+      const ring = new ChunkedRing(capacityBytes, this.pool);
+      copyRingBytes(this.ring, this.head, ring, 0, this.held);
+      this.ring.releaseAll();
+      this.ring = ring;
+      this.head = 0;
+      this.ringCapacity = capacityBytes;
+    }
+    this.limit = capacityBytes;
   }
 
   /** Bytes held: unacknowledged plus unsent. */
@@ -46,7 +81,7 @@ export class SendBuffer {
 
   /** Bytes {@link SendBuffer.write} can accept now. */
   get free(): number {
-    return this.capacity - this.held;
+    return Math.max(0, this.limit - this.held);
   }
 
   /** Bytes of chunk memory held now (0 when empty). */
@@ -61,8 +96,8 @@ export class SendBuffer {
    */
   write(data: Uint8Array, offset = 0, length: number = data.length - offset): number {
     if (!(offset >= 0 && length >= 0 && offset + length <= data.length)) throw new RangeError(`write range ${offset}+${length} outside ${data.length} bytes`);
-    const n = Math.min(length, this.capacity - this.held);
-    if (n === 0) return 0;
+    const n = Math.min(length, this.limit - this.held);
+    if (n <= 0) return 0;
     this.ring.write(this.position(this.held), data, offset, n);
     this.held += n;
     return n;

@@ -146,6 +146,12 @@ export class Tcb {
   rcvNxt = 0;
   /** Right edge of the window we last advertised (`rcvNxt + window`); never moves left. */
   rcvAdvRight = 0;
+  /**
+   * The receive buffer size the application set (clamped by the `Tcp` module). The buffer's
+   * capacity stays above it while the bytes held plus the window already promised need more, and
+   * comes down to it as the application reads (the right edge never moves left).
+   */
+  rcvBufSize = 0;
 
   // Options (RFC 7323, RFC 2018).
   tsEnabled = false;

@@ -43,6 +43,8 @@ import {
 export const TCP_DEFAULT_MAX_CONNECTIONS = 4096;
 /** Default {@link TcpOptions.sendBufferSize} and {@link TcpOptions.receiveBufferSize}, bytes. */
 export const TCP_DEFAULT_BUFFER_SIZE = 256 * 1024;
+/** Smallest send or receive buffer an application can set on a connection or listener, bytes. */
+export const TCP_MIN_BUFFER_SIZE = 1024;
 /** Default SYN backlog and accept queue of a listener. */
 export const TCP_DEFAULT_BACKLOG = 128;
 /** Default 2*MSL (TIME-WAIT duration), ms. */
@@ -54,10 +56,22 @@ export const TCP_DEFAULT_DELAYED_ACK_MS = 40;
 export interface TcpOptions {
   /** Most TCBs at once, TIME-WAIT and SYN-RECEIVED included. Default 4096. */
   maxConnections?: number;
-  /** Send buffer per connection, bytes. Default 256 KiB. */
+  /** Send buffer of a connection unless its connect or listen options set one, bytes. Default 256 KiB. */
   sendBufferSize?: number;
-  /** Receive buffer per connection (the largest window), bytes. Default 256 KiB. */
+  /** Receive buffer of a connection (its largest window) unless its connect or listen options set one, bytes. Default 256 KiB. */
   receiveBufferSize?: number;
+  /**
+   * Largest send or receive buffer one connection may have: sizes set at connect or listen time
+   * and later ({@link TcpConnection.setReceiveBufferSize}, {@link TcpConnection.setSendBufferSize})
+   * are clamped to `TCP_MIN_BUFFER_SIZE..maxBufferSize`. Because a receive buffer may grow up to it
+   * after the handshake, every connection chooses the window scale of its SYN from this maximum
+   * (the smallest shift that lets the 16-bit window field reach it, at most 14), not from its
+   * buffer at SYN time; windows are then advertised in units of `2^shift` bytes, so a larger
+   * maximum costs window precision. Default: the larger of `sendBufferSize` and
+   * `receiveBufferSize` (256 KiB, shift 3, with the defaults; like Linux's `rmem_max`, raise it to
+   * let applications grow buffers further); smaller than either is `EINVAL`.
+   */
+  maxBufferSize?: number;
   /** Default SYN backlog of a listener. Default 128. */
   synBacklog?: number;
   /** Default accept queue of a listener. Default 128. */
@@ -157,6 +171,10 @@ export interface TcpListenOptions {
   backlog?: number;
   /** SYN backlog. Default the module's `synBacklog`. */
   synBacklog?: number;
+  /** Send buffer of each accepted connection, bytes (clamped, see {@link TcpOptions.maxBufferSize}). Default the module's `sendBufferSize`. */
+  sendBufferSize?: number;
+  /** Receive buffer of each accepted connection, bytes (clamped). Default the module's `receiveBufferSize`. */
+  receiveBufferSize?: number;
 }
 
 /** Options of {@link Tcp.connect}. */
@@ -167,6 +185,10 @@ export interface TcpConnectOptions {
   localAddress?: Ipv4Address;
   /** Local port; default an ephemeral port. */
   localPort?: number;
+  /** Send buffer, bytes (clamped, see {@link TcpOptions.maxBufferSize}). Default the module's `sendBufferSize`. */
+  sendBufferSize?: number;
+  /** Receive buffer, bytes (clamped). Default the module's `receiveBufferSize`. */
+  receiveBufferSize?: number;
 }
 
 /** The TCP protocol module. See the module comment. */
@@ -180,9 +202,13 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
   readonly maxConnections: number;
   /** Most TCBs in TIME-WAIT. */
   readonly maxTimeWait: number;
+  /** Default send buffer of a connection, bytes. */
   readonly sendBufferSize: number;
+  /** Default receive buffer of a connection, bytes. */
   readonly receiveBufferSize: number;
-  private readonly opts: Required<Omit<TcpOptions, 'rto' | 'maxTimeWait'>> & { rto: RtoOptions };
+  /** Largest buffer a connection may have, and what window scales are chosen from ({@link TcpOptions.maxBufferSize}). */
+  readonly maxBufferSize: number;
+  private readonly opts: Required<Omit<TcpOptions, 'rto' | 'maxTimeWait' | 'maxBufferSize'>> & { rto: RtoOptions };
   /** Every TCB by 4-tuple, TIME-WAIT and SYN-RECEIVED included. */
   private readonly table = new ConnectionTable();
   private readonly listeners = new ListenerTable<TcpListener>();
@@ -248,6 +274,11 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     this.maxTimeWait = options.maxTimeWait ?? Math.max(1, this.maxConnections >>> 1);
     this.sendBufferSize = this.opts.sendBufferSize;
     this.receiveBufferSize = this.opts.receiveBufferSize;
+    const largestDefault = Math.max(this.sendBufferSize, this.receiveBufferSize);
+    this.maxBufferSize = options.maxBufferSize ?? largestDefault;
+    if (!(Number.isInteger(this.maxBufferSize) && this.maxBufferSize >= largestDefault)) {
+      throw new TcpError('EINVAL', `maxBufferSize must be an integer no smaller than the buffer sizes (${largestDefault}), got ${this.maxBufferSize}`);
+    }
     this.delayedAckMs = this.opts.delayedAckMs;
     this.isn = new IsnGenerator(this.secret());
     this.tsOffsets = new IsnGenerator(this.secret());
@@ -298,7 +329,7 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
 
   /**
    * Opens a listener on `address:port` (0.0.0.0 by default).
-   * @throws {@link TcpError} `EINVAL` for a bad port or backlog, `EADDRINUSE` when a listener holds
+   * @throws {@link TcpError} `EINVAL` for a bad port, backlog or buffer size, `EADDRINUSE` when a listener holds
    *   the port on an overlapping address, `EADDRNOTAVAIL` for an address that is not ours.
    */
   listen(options: TcpListenOptions): TcpListener {
@@ -312,7 +343,9 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     }
     if (address !== 0 && !this.port.isLocalAddress(address)) throw new TcpError('EADDRNOTAVAIL', `${ipv4ToString(address)} is not a local address`);
     if (this.listeners.conflicts(address, port)) throw new TcpError('EADDRINUSE', `port ${port} is already listening`);
-    const listener = new TcpListener(this, address, port, synBacklog, backlog);
+    const sendSize = options.sendBufferSize === undefined ? this.sendBufferSize : this.effectiveBufferSize(options.sendBufferSize);
+    const receiveSize = options.receiveBufferSize === undefined ? this.receiveBufferSize : this.effectiveBufferSize(options.receiveBufferSize);
+    const listener = new TcpListener(this, address, port, synBacklog, backlog, sendSize, receiveSize);
     this.listeners.add(listener);
     return listener;
   }
@@ -320,12 +353,14 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
   /**
    * Starts an active open (SYN sent at once). Completion arrives as `onConnect`, failure as
    * `onError` + `onClose`.
-   * @throws {@link TcpError} `EINVAL` (bad port), `ENETUNREACH` (no route), `EADDRINUSE` (4-tuple
+   * @throws {@link TcpError} `EINVAL` (bad port or buffer size), `ENETUNREACH` (no route), `EADDRINUSE` (4-tuple
    *   taken), `EADDRNOTAVAIL` (no ephemeral port), `EMFILE` (connection limit).
    */
   connect(options: TcpConnectOptions): TcpConnection {
     const { remoteAddress, remotePort } = options;
     if (!(Number.isInteger(remotePort) && remotePort >= 1 && remotePort <= 65_535)) throw new TcpError('EINVAL', `remote port must be 1..65535, got ${remotePort}`);
+    const sendSize = options.sendBufferSize === undefined ? this.sendBufferSize : this.effectiveBufferSize(options.sendBufferSize);
+    const receiveSize = options.receiveBufferSize === undefined ? this.receiveBufferSize : this.effectiveBufferSize(options.receiveBufferSize);
     const route = this.port.route(remoteAddress, options.localAddress ?? 0);
     if (route === undefined) throw new TcpError('ENETUNREACH', `no route to ${ipv4ToString(remoteAddress)}`);
     const local = options.localAddress !== undefined && options.localAddress !== 0 ? options.localAddress : route.source;
@@ -345,7 +380,7 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
       this.counters.inc('connectionLimit');
       throw new TcpError('EMFILE', `connection limit ${this.maxConnections} reached`);
     }
-    const tcb = this.newTcb(local, localPort, remoteAddress, remotePort, false, route.mtu);
+    const tcb = this.newTcb(local, localPort, remoteAddress, remotePort, false, route.mtu, sendSize, receiveSize);
     const conn = new TcpConnection(tcb, this);
     this.conns.set(tcb, conn);
     tcb.iss = this.isn.isn(this.now(), local, localPort, remoteAddress, remotePort);
@@ -399,13 +434,24 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     return true;
   }
 
-  private newTcb(local: Ipv4Address, localPort: number, remote: Ipv4Address, remotePort: number, passive: boolean, mtu: number): Tcb {
+  /**
+   * A buffer size an application asked for, as it takes effect: clamped to
+   * `TCP_MIN_BUFFER_SIZE..maxBufferSize`. Not doubled (Linux doubles `SO_RCVBUF` to cover its
+   * bookkeeping; here the size is exactly the bytes the buffer holds).
+   * @throws {@link TcpError} `EINVAL` unless `bytes` is a positive integer.
+   */
+  effectiveBufferSize(bytes: number): number {
+    if (!(Number.isInteger(bytes) && bytes > 0)) throw new TcpError('EINVAL', `a buffer size must be a positive integer, got ${bytes}`);
+    return Math.min(this.maxBufferSize, Math.max(TCP_MIN_BUFFER_SIZE, bytes));
+  }
+
+  private newTcb(local: Ipv4Address, localPort: number, remote: Ipv4Address, remotePort: number, passive: boolean, mtu: number, sendSize: number, receiveSize: number): Tcb {
     const advMss = Math.max(64, Math.min(65_535, mtu - 40));
     const cc: CongestionControl = this.opts.congestion === 'cubic' ? new Cubic({ mss: advMss }) : new NewReno({ mss: advMss });
     const tcb = new Tcb(
       local, localPort, remote, remotePort, passive,
-      new SendBuffer(this.opts.sendBufferSize),
-      new ReceiveBuffer(this.opts.receiveBufferSize),
+      new SendBuffer(sendSize),
+      new ReceiveBuffer(receiveSize),
       new RtoEstimator(this.opts.rto),
       cc,
       new SackScoreboard({ mss: advMss }),
@@ -414,8 +460,11 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     tcb.sendMss = advMss;
     tcb.pathMtu = mtu;
     tcb.stats.pathMtu = mtu;
+    tcb.rcvBufSize = receiveSize;
+    // The window scale is fixed by the SYN, but the receive buffer may grow up to maxBufferSize
+    // later: choose the shift that lets the window reach that maximum.
     let shift = 0;
-    while (shift < TCP_MAX_WINDOW_SHIFT && this.opts.receiveBufferSize >>> shift > 0xffff) shift++;
+    while (shift < TCP_MAX_WINDOW_SHIFT && this.maxBufferSize >>> shift > 0xffff) shift++;
     tcb.rcvWndShift = shift;
     tcb.tsOffset = this.tsOffsets.isn(0, local, localPort, remote, remotePort);
     tcb.keepAliveIdleMs = this.opts.keepAliveIdleMs;
@@ -435,8 +484,33 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
   }
 
   /** @internal */
+  setBufferSize(tcb: Tcb, direction: 'send' | 'receive', bytes: number): number {
+    const size = this.effectiveBufferSize(bytes);
+    if (direction === 'send') {
+      tcb.sendBuffer.resize(size);
+      return size;
+    }
+    tcb.rcvBufSize = size;
+    this.fitReceiveBuffer(tcb);
+    this.afterRead(tcb); // a window update if the window opened enough
+    return size;
+  }
+
+  /**
+   * Brings the receive buffer's capacity to the size set, except that it never goes below the bytes
+   * held plus the window already advertised (RFC 9293 §3.8.6.2.2: the right edge does not move
+   * left). After a shrink the window stays closed until reads bring the capacity down.
+   */
+  private fitReceiveBuffer(tcb: Tcb): void {
+    const b = tcb.recvBuffer;
+    const promised = Math.max(0, seqSub(tcb.rcvAdvRight, tcb.rcvNxt));
+    b.resize(Math.max(tcb.rcvBufSize, b.readable + promised, b.heldExtent));
+  }
+
+  /** @internal */
   afterRead(tcb: Tcb): void {
     if (tcb.released) return;
+    if (tcb.recvBuffer.capacity > tcb.rcvBufSize) this.fitReceiveBuffer(tcb);
     if (tcb.state !== 'ESTABLISHED' && tcb.state !== 'FIN-WAIT-1' && tcb.state !== 'FIN-WAIT-2') return;
     // Window update when the window opened enough to matter (receiver SWS avoidance).
     const current = Math.max(0, seqSub(tcb.rcvAdvRight, tcb.rcvNxt));
@@ -653,7 +727,7 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     const route = this.port.route(seg.source, seg.destination);
     if (route === undefined) return;
     const now = this.now();
-    const tcb = this.newTcb(seg.destination, seg.dstPort, seg.source, seg.srcPort, true, route.mtu);
+    const tcb = this.newTcb(seg.destination, seg.dstPort, seg.source, seg.srcPort, true, route.mtu, listener.sendBufferSize, listener.receiveBufferSize);
     tcb.listener = listener;
     tcb.irs = seg.seq;
     tcb.rcvNxt = seqAdd(seg.seq, 1);
@@ -703,7 +777,7 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     r.seq = cookie;
     r.ack = seqAdd(seg.seq, 1);
     r.flags = TcpFlag.SYN | TcpFlag.ACK;
-    r.window = Math.min(this.receiveBufferSize, 0xffff);
+    r.window = Math.min(listener.receiveBufferSize, 0xffff);
     r.mss = advMss;
     if (!this.port.send(seg.destination, seg.source, TCP_HEADER + 4, this.cookieWriter)) this.counters.inc('sendFailures');
   }
@@ -721,7 +795,7 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     }
     const route = this.port.route(seg.source, seg.destination);
     if (route === undefined) return true;
-    const tcb = this.newTcb(seg.destination, seg.dstPort, seg.source, seg.srcPort, true, route.mtu);
+    const tcb = this.newTcb(seg.destination, seg.dstPort, seg.source, seg.srcPort, true, route.mtu, listener.sendBufferSize, listener.receiveBufferSize);
     tcb.listener = listener;
     tcb.iss = seqAdd(seg.ack, -1);
     tcb.sndUna = seg.ack;
@@ -730,7 +804,7 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     tcb.recover = seg.ack;
     tcb.irs = clientIsn;
     tcb.rcvNxt = seg.seq;
-    tcb.rcvAdvRight = seqAdd(seg.seq, Math.min(this.receiveBufferSize, 0xffff));
+    tcb.rcvAdvRight = seqAdd(seg.seq, Math.min(tcb.recvBuffer.capacity, 0xffff));
     tcb.rcvWndShift = 0;
     tcb.sndWndShift = 0;
     tcb.sendMss = Math.min(decoded.mss, tcb.advertisedMss);
@@ -759,6 +833,7 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
       listener.onConnection(conn);
     } else {
       listener.acceptQueue.push(conn);
+      if (listener.acceptQueue.length === 1) listener.onAcceptable?.();
     }
   }
 
