@@ -25,6 +25,9 @@ const POLYNOMIAL_REFLECTED = 0xedb88320;
  */
 const NATIVE_MIN_LENGTH = 256;
 
+/** CRC-32 of any byte string followed by its own CRC-32, least-significant byte first. */
+const CRC32_RESIDUE = 0x2144df1c;
+
 type Crc32Function = (data: Uint8Array, value?: number) => number;
 /** `zlib.crc32` when this Node has it (added in 20.15 / 22.2), else undefined. */
 const nativeCrc32: Crc32Function | undefined = (zlib as { crc32?: Crc32Function }).crc32;
@@ -113,9 +116,9 @@ export function writeFcs(frame: Uint8Array): void {
  * the CRC-32 of the bytes before them. False (never a throw) for frames shorter than 4 bytes.
  */
 export function checkFcs(frameWithFcs: Uint8Array): boolean {
-  const end = frameWithFcs.byteLength - FCS_LENGTH;
-  if (end < 0) return false;
-  const stored =
-    (frameWithFcs[end]! | (frameWithFcs[end + 1]! << 8) | (frameWithFcs[end + 2]! << 16) | (frameWithFcs[end + 3]! << 24)) >>> 0;
-  return crc32(frameWithFcs.subarray(0, end)) === stored;
+  if (frameWithFcs.byteLength < FCS_LENGTH) return false;
+  // The CRC of bytes followed by their own CRC (least-significant byte first) is always this
+  // residue, and for given bytes no other 4 trailing bytes give it: one pass over the whole
+  // frame, no subarray.
+  return crc32(frameWithFcs) === CRC32_RESIDUE;
 }
