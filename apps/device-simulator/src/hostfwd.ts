@@ -13,6 +13,11 @@
  *   was written; the Postern peer's FIN becomes `socket.end()` after every byte before it was relayed.
  * - Failures: a refused or reset Postern connection resets the kernel socket; a kernel socket error
  *   aborts the Postern connection. Each side is released exactly once.
+ * - No added latency: Nagle's algorithm is off on both sides (TCP_NODELAY, as proxies and QEMU's
+ *   slirp do). The relay forwards each chunk as the original sender segmented it; the sender already
+ *   ran Nagle. With Nagle on here, a response that arrives as head then body leaves the second piece
+ *   waiting for the ACK of the first, which the kernel client delays (40 ms on Linux): every
+ *   keep-alive request stalls for one delayed-ACK time.
  */
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
@@ -96,6 +101,8 @@ export function relayConnection(socket: Socket, conn: TcpConnection, stats: Host
   let finished = false;
   let failed = false;
   socket.pause();
+  socket.setNoDelay(true);
+  conn.setNoDelay(true);
 
   const finish = (): void => {
     if (finished) return;

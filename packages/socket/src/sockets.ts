@@ -168,9 +168,8 @@ export class Sockets {
     e.connectTimer?.cancel();
     e.connectTimer = undefined;
     if (e.listener !== undefined) {
-      e.listener.onConnection = undefined;
-      e.listener.close();
-      for (const child of e.pending.splice(0)) child.conn?.abort();
+      e.listener.onAcceptable = undefined;
+      e.listener.close(); // resets the connections never accepted
     }
     const c = e.conn;
     if (c !== undefined) {
@@ -280,8 +279,8 @@ export class Sockets {
 
   /**
    * Starts listening on `fd` (bound, or on an ephemeral port of every address). `backlog` bounds
-   * the connections waiting for {@link Sockets.accept} (see {@link TcpEntry}); it is clamped to
-   * 1..`maxBacklog`.
+   * the connections waiting for {@link Sockets.accept} (`backlog + 1` of them, see {@link TcpEntry});
+   * it is clamped to 1..`maxBacklog`. Listening again only changes the backlog.
    * @throws {@link SocketError} `EBADF`, `EOPNOTSUPP` (a datagram socket), `EINVAL` (connected),
    *   `EADDRINUSE`.
    */
@@ -291,13 +290,14 @@ export class Sockets {
     const clamped = Math.max(1, Math.min(this.maxBacklog, Math.floor(backlog) || 1));
     if (e.phase === 'listening') {
       e.backlog = clamped;
+      e.listener!.setAcceptBacklog(clamped + 1);
       return;
     }
     if (e.phase !== 'idle') throw new SocketError('EINVAL', 'listen', 'the socket is connected or closed');
     const tcp = this.tcp!;
     const tryPort = (port: number): boolean => {
       try {
-        e.listener = tcp.listen({ address: e.localAddress, port, backlog: 1 });
+        e.listener = tcp.listen({ address: e.localAddress, port, backlog: clamped + 1, ...this.bufferSizes(e) });
         return true;
       } catch (err) {
         if (tcpCode(err) === 'EADDRINUSE' && !e.bound) return false;
@@ -324,23 +324,13 @@ export class Sockets {
     }
     e.phase = 'listening';
     e.backlog = clamped;
-    this.armHandOver(e);
+    e.listener!.onAcceptable = () => e.notify();
   }
 
-  /** While the accept queue has room, the listener hands new connections straight to it. */
-  private armHandOver(e: TcpEntry): void {
-    const l = e.listener!;
-    l.onConnection = (conn) => {
-      this.enqueue(e, conn);
-      e.notify();
-    };
-  }
-
-  private enqueue(e: TcpEntry, conn: TcpConnection): void {
-    const child = new TcpEntry(e.options);
-    child.attach(conn, 'connected');
-    e.pending.push(child);
-    if (e.pending.length >= e.backlog) e.listener!.onConnection = undefined;
+  /** The buffer sizes a socket's options carry into `Tcp.listen` or `Tcp.connect`. */
+  private bufferSizes(e: TcpEntry): { sendBufferSize?: number; receiveBufferSize?: number } {
+    const { sendBufferSize, receiveBufferSize } = e.options;
+    return { ...(sendBufferSize !== undefined ? { sendBufferSize } : {}), ...(receiveBufferSize !== undefined ? { receiveBufferSize } : {}) };
   }
 
   /**
@@ -365,18 +355,16 @@ export class Sockets {
   private acceptNow(fd: Fd): Accepted | undefined {
     const e = this.table.get(fd, 'accept');
     if (!(e instanceof TcpEntry) || e.phase !== 'listening') throw new SocketError('EINVAL', 'accept', 'the socket is not listening');
-    if (e.pending.length === 0) return undefined;
+    const l = e.listener!;
+    if (l.acceptQueue.length === 0) return undefined;
     if (this.table.size >= this.table.capacity) {
       this.table.stats.full++;
       throw new SocketError('EMFILE', 'accept', `the descriptor table is full (${this.table.capacity} descriptors)`);
     }
-    const child = e.pending.shift()!;
-    // Connections TCP queued while ours was full move up, and the hand-over resumes when there is room.
-    const l = e.listener!;
-    for (let c = l.accept(); c !== undefined; c = l.accept()) this.enqueue(e, c);
-    if (e.pending.length < e.backlog) this.armHandOver(e);
+    const conn = l.accept()!;
+    const child = new TcpEntry(e.options);
+    child.attach(conn, 'connected');
     const newFd = this.table.allocate(child, 'accept');
-    const conn = child.conn!;
     return { fd: newFd, address: { address: conn.remoteAddress, port: conn.remotePort } };
   }
 
@@ -409,7 +397,7 @@ export class Sockets {
       let conn: TcpConnection;
       try {
         conn = this.tcp!.connect({
-          remoteAddress: addr.address, remotePort: addr.port,
+          remoteAddress: addr.address, remotePort: addr.port, ...this.bufferSizes(t),
           ...(t.localAddress !== 0 ? { localAddress: t.localAddress } : {}), ...(t.localPort !== 0 ? { localPort: t.localPort } : {}),
         });
       } catch (err) {
@@ -629,8 +617,13 @@ export class Sockets {
 
   /**
    * Sets a socket option. Booleans may be given as 0/1. `SO_LINGER` takes a {@link Linger}.
-   * `SO_RCVBUF` bounds a datagram socket's receive queue; on a stream socket `SO_RCVBUF` and
-   * `SO_SNDBUF` are accepted but the TCP module has one buffer size per stack (see `getsockopt`).
+   * `SO_RCVBUF` bounds a datagram socket's receive queue. On a stream socket `SO_SNDBUF` and
+   * `SO_RCVBUF` set the connection's TCP send and receive buffers (the receive buffer is the
+   * largest window): before `connect` or `listen` they are carried into the connection or the
+   * listener (accepted connections inherit them), on a listener they apply to connections to come,
+   * on a connection they take effect at once (a shrink keeps every byte held and the window already
+   * advertised). The value is clamped to `TCP_MIN_BUFFER_SIZE..Tcp.maxBufferSize` and not doubled
+   * (Linux doubles it); `getsockopt` returns the size in effect.
    * @throws {@link SocketError} `EBADF`, `EINVAL` (bad value), `ENOPROTOOPT` (unknown option, or one
    *   of the wrong level or socket type).
    */
@@ -674,7 +667,7 @@ export class Sockets {
         }
         case SO_RCVBUF:
         case SO_SNDBUF:
-          positive();
+          this.setTcpBufferSize(t, name, positive());
           return;
         default:
           return bad();
@@ -690,10 +683,26 @@ export class Sockets {
     } else bad();
   }
 
+  private setTcpBufferSize(t: TcpEntry, name: typeof SO_RCVBUF | typeof SO_SNDBUF, bytes: number): void {
+    const tcp = this.tcp!;
+    const size = tcp.effectiveBufferSize(bytes);
+    if (name === SO_RCVBUF) {
+      t.options.receiveBufferSize = size;
+      t.conn?.setReceiveBufferSize(size);
+      t.listener?.setReceiveBufferSize(size);
+    } else {
+      t.options.sendBufferSize = size;
+      t.conn?.setSendBufferSize(size);
+      t.listener?.setSendBufferSize(size);
+    }
+    t.notify(); // a larger send buffer may unblock a writer
+  }
+
   /**
    * Reads a socket option: booleans as 0/1, `SO_LINGER` as a {@link Linger}, `SO_ERROR` as the
    * pending error's errno (then cleared; 0 for none), `SO_TYPE` as `SOCK_STREAM`/`SOCK_DGRAM`.
-   * `SO_RCVBUF`/`SO_SNDBUF` of a stream socket are the TCP module's buffer sizes.
+   * `SO_RCVBUF`/`SO_SNDBUF` of a stream socket are the buffer sizes in effect (the TCP module's
+   * defaults until set).
    * @throws {@link SocketError} `EBADF`, `ENOPROTOOPT`.
    */
   getsockopt(fd: Fd, level: OptionLevel, name: typeof SO_LINGER): Linger;
@@ -716,14 +725,15 @@ export class Sockets {
       if (name === SO_REUSEADDR) return e.reuseAddr ? 1 : 0;
       return bad();
     }
-    const o = (e as TcpEntry).options;
+    const t = e as TcpEntry;
+    const o = t.options;
     if (level === SOL_SOCKET) {
       switch (name) {
         case SO_REUSEADDR: return o.reuseAddr ? 1 : 0;
         case SO_KEEPALIVE: return o.keepAlive ? 1 : 0;
         case SO_LINGER: return { ...o.linger };
-        case SO_RCVBUF: return this.tcp!.receiveBufferSize;
-        case SO_SNDBUF: return this.tcp!.sendBufferSize;
+        case SO_RCVBUF: return t.conn?.receiveBufferSize ?? t.listener?.receiveBufferSize ?? o.receiveBufferSize ?? this.tcp!.receiveBufferSize;
+        case SO_SNDBUF: return t.conn?.sendBufferSize ?? t.listener?.sendBufferSize ?? o.sendBufferSize ?? this.tcp!.sendBufferSize;
         default: return bad();
       }
     }

@@ -3,11 +3,14 @@
  * `TcpListener` (listening) or a `TcpConnection` (connecting or connected). It turns the
  * connection's callbacks into state (`phase`, the pending error) and wakes its watchers.
  *
- * Accept queue: the socket layer keeps the queue of connections waiting for `accept()`, bounded by
- * the `listen` backlog. While it has room, the `TcpListener` hands each new connection over at once
- * (`onConnection`); once it is full, the hand-over stops and TCP's own queue (length 1) takes one
- * more, so at most `backlog + 1` connections wait, as on Linux. Beyond that the listener drops the
- * final ACK of each handshake (counted `acceptQueueDrops`) and the peer retries.
+ * Accept queue: TCP keeps it. `listen` sizes the `TcpListener`'s queue at `backlog + 1` (so at most
+ * `backlog + 1` connections wait, as on Linux), and the listener's `onAcceptable` wakes this entry's
+ * watchers when a connection enters the empty queue; `accept` takes from it and only then wraps the
+ * connection in a new entry. Beyond the bound the listener drops the final ACK of each handshake
+ * (counted `acceptQueueDrops`) and the peer retries.
+ *
+ * Buffer sizes: `SO_SNDBUF`/`SO_RCVBUF` set before `listen` or `connect` are carried into the
+ * listener (and so into every accepted connection) or the connection.
  */
 import type { Timer } from '@postern/irq';
 import type { TcpConnection, TcpListener } from '@postern/netstack';
@@ -27,6 +30,10 @@ export interface TcpSocketOptions {
   keepIdleMs: number | undefined;
   linger: Linger;
   reuseAddr: boolean;
+  /** `SO_SNDBUF` in effect, bytes; undefined: the TCP module's default. */
+  sendBufferSize: number | undefined;
+  /** `SO_RCVBUF` in effect, bytes; undefined: the TCP module's default. */
+  receiveBufferSize: number | undefined;
 }
 
 /** One stream socket. */
@@ -43,8 +50,6 @@ export class TcpEntry extends SocketEntry {
   conn: TcpConnection | undefined;
   /** The listener, once listening. */
   listener: TcpListener | undefined;
-  /** Connections established and not yet accepted, oldest first (listening sockets). */
-  readonly pending: TcpEntry[] = [];
   /** The `listen` backlog. */
   backlog = 0;
   /** The pending error (`SO_ERROR`), cleared when reported. */
@@ -60,7 +65,9 @@ export class TcpEntry extends SocketEntry {
 
   constructor(options?: TcpSocketOptions) {
     super();
-    this.options = options === undefined ? { noDelay: false, keepAlive: false, keepIdleMs: undefined, linger: { onoff: false, linger: 0 }, reuseAddr: false } : { ...options, linger: { ...options.linger } };
+    this.options = options === undefined
+      ? { noDelay: false, keepAlive: false, keepIdleMs: undefined, linger: { onoff: false, linger: 0 }, reuseAddr: false, sendBufferSize: undefined, receiveBufferSize: undefined }
+      : { ...options, linger: { ...options.linger } };
   }
 
   /** Takes over `conn`'s callbacks and applies the socket's options to it. */
@@ -119,7 +126,7 @@ export class TcpEntry extends SocketEntry {
       case 'idle':
         return POLLOUT | POLLHUP;
       case 'listening':
-        return this.pending.length > 0 ? POLLIN : 0;
+        return this.listener !== undefined && this.listener.acceptQueue.length > 0 ? POLLIN : 0;
       case 'connecting':
         return this.error !== undefined ? POLLERR : 0;
       default: {

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   AF_INET, EventPoll, IPPROTO_TCP, MSG_DONTWAIT, MSG_PEEK, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLRDHUP, SHUT_RD, SHUT_WR, SOCK_DGRAM,
-  SOCK_NONBLOCK, SOCK_STREAM, SOL_SOCKET, SO_ERROR, SO_KEEPALIVE, SO_LINGER, SO_RCVBUF, SO_TYPE, SocketError, TCP_NODELAY, type Sockets, type TcpEntry,
+  SOCK_NONBLOCK, SOCK_STREAM, SOL_SOCKET, SO_ERROR, SO_KEEPALIVE, SO_LINGER, SO_RCVBUF, SO_SNDBUF, SO_TYPE, SocketError, TCP_NODELAY, type Sockets, type TcpEntry,
 } from '../src/index.js';
+import { TCP_MIN_BUFFER_SIZE } from '@postern/netstack';
 import { A_ADDR, B_ADDR, flushMicrotasks, patternBytes, settle, socketPair } from './support/net.js';
 
 async function codeOf(p: Promise<unknown>): Promise<string> {
@@ -175,8 +176,7 @@ describe('TCP edge cases', () => {
       for (let a = sb.tryAccept(lfd); a !== undefined; a = sb.tryAccept(lfd)) accepted.push(a.fd);
     };
     expect(sb.readiness(lfd) & POLLIN).toBe(POLLIN);
-    expect((sb.entry(lfd, 'accept') as TcpEntry).pending.length).toBe(2);
-    expect(listener.acceptQueue.length).toBe(1);
+    expect(listener.acceptQueue.length).toBe(3); // TCP holds the queue: backlog + 1
     expect(listener.stats.acceptQueueDrops).toBeGreaterThan(0);
     acceptAll();
     expect(accepted.length).toBe(3);
@@ -238,6 +238,117 @@ describe('TCP edge cases', () => {
     expect(sb.getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE)).toBe(1);
     expect(sb.getsockopt(fd, SOL_SOCKET, SO_LINGER)).toEqual({ onoff: false, linger: 0 });
     expect(sb.getsockopt(fd, SOL_SOCKET, SO_RCVBUF)).toBe(sb.tcp!.receiveBufferSize);
+  });
+
+  it('a blocked accept wakes when TCP queues a connection (onAcceptable), and listen again changes the bound', async () => {
+    const { sched, sa, sb } = await socketPair();
+    const lfd = sb.socket(AF_INET, SOCK_STREAM);
+    sb.bind(lfd, { address: 0, port: 7003 });
+    sb.listen(lfd, 1);
+    const listener = (sb.entry(lfd, 'accept') as TcpEntry).listener!;
+    expect(listener.acceptBacklog).toBe(2);
+    sb.listen(lfd, 5);
+    expect(listener.acceptBacklog).toBe(6);
+    let woke = false;
+    const accepting = sb.accept(lfd).then((a) => {
+      woke = true;
+      return a;
+    });
+    sched.advance(50);
+    await flushMicrotasks();
+    expect(woke).toBe(false);
+    const cfd = sa.socket(AF_INET, SOCK_STREAM);
+    await settle(sched, sa.connect(cfd, { address: B_ADDR, port: 7003 }));
+    const { address } = await settle(sched, accepting);
+    expect(address.port).toBe(sa.getsockname(cfd).port);
+    expect(listener.acceptQueue).toHaveLength(0);
+  });
+});
+
+describe('SO_RCVBUF and SO_SNDBUF on stream sockets', () => {
+  it('read back the size in effect: set before listen, inherited on accept, clamped, not doubled', async () => {
+    const { sched, sa, sb } = await socketPair();
+    const lfd = sb.socket(AF_INET, SOCK_STREAM);
+    sb.setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, 8192);
+    sb.setsockopt(lfd, SOL_SOCKET, SO_SNDBUF, 6000);
+    expect(sb.getsockopt(lfd, SOL_SOCKET, SO_RCVBUF)).toBe(8192);
+    sb.bind(lfd, { address: 0, port: 7004 });
+    sb.listen(lfd);
+    const cfd = sa.socket(AF_INET, SOCK_STREAM);
+    sa.setsockopt(cfd, SOL_SOCKET, SO_SNDBUF, 1); // below the minimum: clamped up
+    expect(sa.getsockopt(cfd, SOL_SOCKET, SO_SNDBUF)).toBe(TCP_MIN_BUFFER_SIZE);
+    expect(sa.getsockopt(cfd, SOL_SOCKET, SO_RCVBUF)).toBe(sa.tcp!.receiveBufferSize);
+    const accepting = sb.accept(lfd);
+    await settle(sched, sa.connect(cfd, { address: B_ADDR, port: 7004 }));
+    const { fd } = await settle(sched, accepting);
+    expect(sb.getsockopt(fd, SOL_SOCKET, SO_RCVBUF)).toBe(8192);
+    expect(sb.getsockopt(fd, SOL_SOCKET, SO_SNDBUF)).toBe(6000);
+    const conn = (sb.entry(fd, 'recv') as TcpEntry).conn!;
+    expect(conn.receiveBufferSize).toBe(8192);
+    expect(conn.writableLength).toBe(6000);
+    expect(await sa.send(cfd, new Uint8Array(5000), MSG_DONTWAIT)).toBe(TCP_MIN_BUFFER_SIZE);
+    sb.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, 100 * 1024 * 1024);
+    expect(sb.getsockopt(fd, SOL_SOCKET, SO_RCVBUF)).toBe(sb.tcp!.maxBufferSize);
+    expect(syncCodeOf(() => sb.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, 0))).toBe('EINVAL');
+  });
+
+  it('a small SO_RCVBUF on the receiver bounds how far the sender gets ahead before the receiver reads', async () => {
+    const { sched, sa, sb } = await socketPair({ latencyMs: 1 });
+    const lfd = sb.socket(AF_INET, SOCK_STREAM);
+    sb.setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, 4096);
+    sb.bind(lfd, { address: 0, port: 7005 });
+    sb.listen(lfd);
+    const cfd = sa.socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK);
+    sa.setsockopt(cfd, SOL_SOCKET, SO_SNDBUF, 8192);
+    const accepting = sb.accept(lfd);
+    expect(await codeOf(sa.connect(cfd, { address: B_ADDR, port: 7005 }))).toBe('EINPROGRESS');
+    const { fd } = await settle(sched, accepting);
+    const data = patternBytes(64 * 1024, 17);
+    let sent = 0;
+    const sendWhatFits = (): void => {
+      for (;;) {
+        const n = sa.sendSome(cfd, data.subarray(sent));
+        if (n === 0) return;
+        sent += n;
+      }
+    };
+    sendWhatFits();
+    sched.advance(2000);
+    sendWhatFits();
+    // No read yet: the receiver holds at most its 4 KiB, the sender at most its 8 KiB.
+    const serverConn = (sb.entry(fd, 'recv') as TcpEntry).conn!;
+    expect(serverConn.readableLength).toBeLessThanOrEqual(4096);
+    expect(sent).toBeLessThanOrEqual(4096 + 8192);
+    expect(sent).toBeGreaterThan(4096);
+    const got: Uint8Array[] = [];
+    const buf = new Uint8Array(65_536);
+    while (got.reduce((n, c) => n + c.byteLength, 0) < data.byteLength) {
+      const n = await settle(sched, sb.recv(fd, buf));
+      got.push(buf.slice(0, n));
+      sendWhatFits();
+      sched.advance(5);
+    }
+    expect(Buffer.compare(Buffer.concat(got), Buffer.from(data))).toBe(0);
+  });
+
+  it('SO_RCVBUF grows an open connection: the stalled sender goes on without a read', async () => {
+    const { sched, sa, sb } = await socketPair({ latencyMs: 1 });
+    const lfd = sb.socket(AF_INET, SOCK_STREAM);
+    sb.setsockopt(lfd, SOL_SOCKET, SO_RCVBUF, 4096);
+    sb.bind(lfd, { address: 0, port: 7006 });
+    sb.listen(lfd);
+    const cfd = sa.socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK);
+    const accepting = sb.accept(lfd);
+    void codeOf(sa.connect(cfd, { address: B_ADDR, port: 7006 }));
+    const { fd } = await settle(sched, accepting);
+    expect(sa.sendSome(cfd, new Uint8Array(100_000))).toBe(100_000);
+    sched.advance(1000);
+    const serverConn = (sb.entry(fd, 'recv') as TcpEntry).conn!;
+    expect(serverConn.readableLength).toBeLessThanOrEqual(4096);
+    sb.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, 128 * 1024);
+    expect(sb.getsockopt(fd, SOL_SOCKET, SO_RCVBUF)).toBe(128 * 1024);
+    sched.advance(1000);
+    expect(serverConn.readableLength).toBe(100_000);
   });
 });
 
