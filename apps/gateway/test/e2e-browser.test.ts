@@ -23,6 +23,13 @@ const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/', import.meta.
 /** Flags for Chromium on this machine's closed network (no background connections, no sandbox as root). */
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
+/** The part of a browser's HTMLCanvasElement the chart check reads (this project compiles without the DOM library). */
+interface CanvasLike {
+  readonly width: number;
+  readonly height: number;
+  getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { readonly data: Uint8ClampedArray } } | null;
+}
+
 /** The text of every cell of table `#id`, row by row. */
 function tableRows(page: Page, id: string): Promise<string[][]> {
   return page.$$eval(`#${id} tbody tr`, (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => (td.textContent ?? '').trim())));
@@ -88,11 +95,8 @@ describe.skipIf(!hasChromium)('the admin UI in headless Chromium, through the ho
     expect(arp).toContainEqual(['eth0', '198.18.0.100', '02:50:53:00:00:64', 'reachable']);
 
     // Each poll is traffic on the simulated link: the next one shows larger counters.
-    await page.waitForFunction(
-      ([c, before]) => Number(document.querySelector(`#interfaces tbody tr td:nth-child(${c + 1})`)?.textContent) > before,
-      [rxCol, rx0] as const,
-      { timeout: 10_000 },
-    );
+    await expect.poll(async () => Number(await page.textContent(`#interfaces tbody tr td:nth-child(${rxCol + 1})`)), { timeout: 10_000, interval: 200 })
+      .toBeGreaterThan(rx0);
     const later = (await tableRows(page, 'interfaces'))[0]!;
     expect(Number(later[rxCol])).toBeGreaterThan(rx0);
     expect(Number(later[txCol])).toBeGreaterThan(tx0);
@@ -111,7 +115,7 @@ describe.skipIf(!hasChromium)('the admin UI in headless Chromium, through the ho
 
     // The chart: once the gateway has two traffic samples, the rx line is drawn in its colour (#2a7de1).
     const rxPixels = async (): Promise<number> => page.$eval('#chart', (c) => {
-      const canvas = c as HTMLCanvasElement;
+      const canvas = c as unknown as CanvasLike;
       const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
       let n = 0;
       for (let i = 0; i < data.length; i += 4) {

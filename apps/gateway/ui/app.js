@@ -15,6 +15,14 @@ function el(tag, text, cls) {
 
 function fillTable(id, rows) {
   const body = $(`#${id} tbody`);
+  if (rows.length === 0) {
+    const td = el('td', 'none', 'muted empty');
+    td.colSpan = $(`#${id} thead tr`).children.length;
+    const tr = el('tr');
+    tr.append(td);
+    body.replaceChildren(tr);
+    return;
+  }
   body.replaceChildren(...rows.map((cells) => {
     const tr = el('tr');
     for (const c of cells) {
@@ -62,8 +70,17 @@ function delButton(path) {
 function drawChart(samples) {
   const c = $('#chart');
   const ctx = c.getContext('2d');
-  const w = c.width, h = c.height, pad = 28;
-  ctx.clearRect(0, 0, w, h);
+  // Draw at the size the canvas is shown at (CSS pixels times the device pixel ratio), so the text
+  // and lines are not stretched when the page is wider or narrower than the canvas's default size.
+  const dpr = window.devicePixelRatio || 1;
+  const cssW = Math.max(1, Math.round(c.clientWidth)), cssH = Math.max(1, Math.round(c.clientHeight));
+  if (c.width !== Math.round(cssW * dpr) || c.height !== Math.round(cssH * dpr)) {
+    c.width = Math.round(cssW * dpr);
+    c.height = Math.round(cssH * dpr);
+  }
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  const w = cssW - 4, h = cssH, pad = 28;
+  ctx.clearRect(0, 0, cssW, cssH);
   const max = Math.max(10, ...samples.map((s) => Math.max(s.rxFps, s.txFps)));
   ctx.strokeStyle = '#e3e6ec';
   ctx.fillStyle = '#6b7385';
