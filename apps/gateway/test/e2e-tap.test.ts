@@ -27,9 +27,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../src/config.js';
 import { listTcpConnections, startGateway, type Gateway } from '../src/gateway.js';
 import type { TcpConnectionInfo } from '../src/status.js';
-import { inNamespace, labName, makeNamespace, moveLinkInto, netnsSkipReason, removeAll } from './support/netns.js';
+import { NetLab, netlabSkipReason, uniqueName } from '@postern/netlab';
 
-const skip = await netnsSkipReason(['curl']);
+const skip = await netlabSkipReason({ needTap: true, programs: ['python3', 'curl'] });
 const title = (t: string): string => (skip === undefined ? t : `${t} (skipped: ${skip})`);
 const rootIt = it.skipIf(skip !== undefined);
 
@@ -110,8 +110,9 @@ async function stopSimulator(child: ChildProcess): Promise<void> {
 }
 
 describe('gateway over the simulator bridged to a TAP, the kernel as the client', () => {
-  const tap = labName('t');
-  const namespaces: string[] = [];
+  const lab = new NetLab({ disableIpv6: true });
+  const tap = uniqueName('t');
+  lab.adopt(tap); // the simulator makes it; the cleanup removes it wherever it is by then
   const simLog: string[] = [];
   let sim: ChildProcess | undefined;
   let gw: Gateway | undefined;
@@ -130,9 +131,8 @@ describe('gateway over the simulator bridged to a TAP, the kernel as the client'
     const started = startSimulator(tap, simLog);
     sim = started.child;
     const serial = await started.serial;
-    ns = await makeNamespace();
-    namespaces.push(ns);
-    await moveLinkInto(tap, ns, `${KERNEL_IP}/24`);
+    ns = await lab.namespace();
+    await lab.moveAndConfigure(tap, ns, { address: `${KERNEL_IP}/24` });
     gw = await startGateway(validateConfig({
       interfaces: [{ nic: serial, ip: `${GATEWAY_IP}/24` }],
       http: { port: 80, www },
@@ -142,12 +142,12 @@ describe('gateway over the simulator bridged to a TAP, the kernel as the client'
   afterAll(async () => {
     await gw?.close().catch(() => undefined);
     if (sim !== undefined) await stopSimulator(sim);
-    await removeAll(namespaces, [tap]);
+    await lab.cleanup();
     if (www !== undefined) await rm(www, { recursive: true, force: true });
   }, 30_000);
 
   /** `curl` in the namespace: `-sS`, bounded; resolves with its output and exit code. */
-  const curl = (args: readonly string[], limitS = 10) => inNamespace(ns, 'curl', ['-sS', '--max-time', String(limitS), ...args], (limitS + 5) * 1000);
+  const curl = (args: readonly string[], limitS = 10) => lab.tryExec(ns, 'curl', ['-sS', '--max-time', String(limitS), ...args], { timeoutMs: (limitS + 5) * 1000 });
 
   rootIt(title('curl in the namespace gets the admin page from the gateway\'s address'), async () => {
     const page = await curl(['-w', '\n%{http_code} %{content_type}', `http://${GATEWAY_IP}/admin/`]);

@@ -15,9 +15,10 @@ import { Scheduler } from '@postern/irq';
 import { Stack, attachTcp } from '@postern/netstack';
 import { Sockets, createNet, type Server as PosternServer } from '@postern/socket';
 import { HttpServer, Router, serveStatic } from '../src/index.js';
-import { KernelLab, kernelLabSkipReason } from './support/kernel-lab.js';
+import { netlabSkipReason } from '@postern/netlab';
+import { KernelLab } from './support/kernel-lab.js';
 
-const skip = await kernelLabSkipReason(['curl', 'node']);
+const skip = await netlabSkipReason({ needTap: true, programs: ['python3', 'curl', 'node'] });
 const title = (t: string): string => (skip === undefined ? t : `${t} (skipped: ${skip})`);
 const rootIt = it.skipIf(skip !== undefined);
 
@@ -101,7 +102,7 @@ describe('real clients against the server on Postern over TAP', () => {
   }, 30_000);
 
   /** curl inside the namespace; rejects unless it exits with 0. */
-  const curl = (args: readonly string[]) => lab.exec('curl', ['--max-time', String(CURL_MAX_S), ...args], (CURL_MAX_S + 5) * 1000);
+  const curl = (args: readonly string[]) => lab.run('curl', ['--max-time', String(CURL_MAX_S), ...args], (CURL_MAX_S + 5) * 1000);
 
   rootIt(title('curl: two URLs on one keep-alive connection'), async () => {
     const before = accepted;
@@ -147,7 +148,7 @@ describe('real clients against the server on Postern over TAP', () => {
       `const p = await fetch('${BASE}/upload', { method: 'POST', body: 'x'.repeat(1000) });`,
       `console.log(JSON.stringify({ get: [g.status, await g.text()], post: [p.status, await p.json()] }));`,
     ].join('\n');
-    const { stdout } = await lab.exec('node', ['--input-type=module', '-e', script], 20_000);
+    const { stdout } = await lab.run('node', ['--input-type=module', '-e', script], 20_000);
     expect(JSON.parse(stdout)).toEqual({
       get: [200, 'hi node\n'],
       post: [200, { bytes: 1000, sha256: sha256(Buffer.from('x'.repeat(1000))), chunked: false }],

@@ -9,9 +9,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Scheduler } from '@postern/irq';
 import { parseIpv4 } from '@postern/wire';
 import { Stack, startUdpEcho } from '../src/index.js';
-import { KernelLab, kernelLabSkipReason, type TapAttachment } from './support/kernel-lab.js';
+import { netlabSkipReason } from '@postern/netlab';
+import { KernelLab, type TapAttachment } from './support/kernel-lab.js';
 
-const skip = await kernelLabSkipReason(['ping', 'nc', 'timeout']);
+const skip = await netlabSkipReason({ needTap: true, programs: ['python3', 'ping', 'nc', 'timeout'] });
 const title = (t: string): string => (skip === undefined ? t : `${t} (skipped: ${skip})`);
 const rootIt = it.skipIf(skip !== undefined);
 
@@ -48,14 +49,14 @@ function replyLines(out: string): Array<{ bytes: number; from: string; seq: numb
 describe('Stack as a host against the Linux kernel', () => {
   rootIt(title('answers the kernel\'s ping, small and fragmented both ways (-s 4000)'), async () => {
     const { stack, tap } = await hostOnTap();
-    const small = await lab.execAny(tap.ns, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', STACK_IP], 15_000);
+    const small = await lab.tryExec(tap.ns, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', STACK_IP], { timeoutMs: 15_000 });
     expect(small.stdout).toMatch(/3 packets transmitted, 3 received/);
     expect(replyLines(small.stdout)).toEqual([1, 2, 3].map((seq) => ({ bytes: 64, from: STACK_IP, seq, ttl: 64 })));
     expect(stack.icmpCounters.get('echoReplies')).toBe(3);
     expect(stack.reassembler.stats.get('reassembled')).toBe(0);
     expect(stack.ipCounters.get('fragmentsCreated')).toBe(0);
 
-    const big = await lab.execAny(tap.ns, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', '-s', '4000', STACK_IP], 15_000);
+    const big = await lab.tryExec(tap.ns, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', '-s', '4000', STACK_IP], { timeoutMs: 15_000 });
     expect(big.stdout).toMatch(/3 packets transmitted, 3 received/);
     // ping checks the echoed data itself and would say "wrong data byte" or "DUP!".
     expect(big.stdout).not.toMatch(/wrong data|DUP!/);
@@ -73,18 +74,18 @@ describe('Stack as a host against the Linux kernel', () => {
   rootIt(title('echoes a UDP datagram from nc, and answers a closed port with port unreachable'), async () => {
     const { stack, tap } = await hostOnTap();
     startUdpEcho(stack, 7);
-    const echo = await lab.execAny(tap.ns, 'sh', ['-c', `echo hello | timeout 3 nc -u -w 1 ${STACK_IP} 7`], 10_000);
+    const echo = await lab.tryExec(tap.ns, 'sh', ['-c', `echo hello | timeout 3 nc -u -w 1 ${STACK_IP} 7`], { timeoutMs: 10_000 });
     expect(echo.stdout).toBe('hello\n');
     expect(stack.udpCounters.get('delivered')).toBe(1);
     expect(stack.udpCounters.get('sent')).toBe(1);
 
     // nc's UDP probe (-v -z) writes on a connected socket and reports the port open unless the
     // kernel hands it the port unreachable as ECONNREFUSED; then it exits 1 and says nothing.
-    const open = await lab.execAny(tap.ns, 'timeout', ['3', 'nc', '-v', '-z', '-u', '-w', '1', STACK_IP, '7'], 10_000);
+    const open = await lab.tryExec(tap.ns, 'timeout', ['3', 'nc', '-v', '-z', '-u', '-w', '1', STACK_IP, '7'], { timeoutMs: 10_000 });
     expect(open.code).toBe(0);
     expect(open.stderr).toMatch(/succeeded/);
     expect(stack.udpCounters.get('noPort')).toBe(0);
-    const closed = await lab.execAny(tap.ns, 'timeout', ['3', 'nc', '-v', '-z', '-u', '-w', '1', STACK_IP, '9'], 10_000);
+    const closed = await lab.tryExec(tap.ns, 'timeout', ['3', 'nc', '-v', '-z', '-u', '-w', '1', STACK_IP, '9'], { timeoutMs: 10_000 });
     expect(closed.code).toBe(1);
     expect(closed.stderr).not.toMatch(/succeeded/);
     expect(stack.udpCounters.get('noPort')).toBeGreaterThanOrEqual(1);

@@ -13,9 +13,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Scheduler } from '@postern/irq';
 import { IP_PROTO_ICMP, IP_PROTO_UDP, parseIpv4 } from '@postern/wire';
 import { Stack, type RuleInfo } from '../src/index.js';
-import { eventually, KernelLab, kernelLabSkipReason, type TapAttachment } from './support/kernel-lab.js';
+import { eventually, netlabSkipReason } from '@postern/netlab';
+import { KernelLab, type TapAttachment } from './support/kernel-lab.js';
 
-const skip = await kernelLabSkipReason(['ping', 'ss', 'timeout']);
+const skip = await netlabSkipReason({ needTap: true, programs: ['python3', 'ping', 'ss', 'timeout'] });
 const title = (t: string): string => (skip === undefined ? t : `${t} (skipped: ${skip})`);
 const rootIt = it.skipIf(skip !== undefined);
 
@@ -87,7 +88,7 @@ function udpListener(ports: readonly number[], seconds: number): string[] {
 describe('Stack as a router and firewall between two Linux kernels', () => {
   rootIt(title('forwards ns1\'s ping to ns2 and lets the replies back by conntrack; ns2 cannot open toward ns1'), async () => {
     const { stack, ns1, ns2, rules, hits } = await routerBetweenNamespaces();
-    const ping = await lab.execAny(ns1, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', NS2_IP], 15_000);
+    const ping = await lab.tryExec(ns1, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', NS2_IP], { timeoutMs: 15_000 });
     expect(ping.stdout).toMatch(/3 packets transmitted, 3 received/);
     // ns2's kernel answers with TTL 64; the stack's forwarding takes one off.
     expect(replyLines(ping.stdout)).toEqual([1, 2, 3].map((seq) => ({ bytes: 64, from: NS2_IP, seq, ttl: 63 })));
@@ -97,7 +98,7 @@ describe('Stack as a router and firewall between two Linux kernels', () => {
     expect(hits(rules.echo)).toBe(1);
     expect(hits(rules.established)).toBe(5);
 
-    const back = await lab.execAny(ns2, 'ping', ['-c', '1', '-W', '1', NS1_IP], 10_000);
+    const back = await lab.tryExec(ns2, 'ping', ['-c', '1', '-W', '1', NS1_IP], { timeoutMs: 10_000 });
     expect(back.stdout).toMatch(/1 packets transmitted, 0 received/);
     expect(stack.filter.policy('forward').packets).toBe(1);
     expect(stack.ipCounters.get('forwardFiltered')).toBe(1);
@@ -106,8 +107,8 @@ describe('Stack as a router and firewall between two Linux kernels', () => {
 
   rootIt(title('the drop rule keeps UDP port 9 away from ns2 and counts it, while UDP port 10 gets through'), async () => {
     const { stack, ns1, ns2, rules, hits } = await routerBetweenNamespaces();
-    const listener = lab.execAny(ns2, 'python3', udpListener([9, 10], 2.5), 10_000);
-    const bound = async () => (await lab.execAny(ns2, 'ss', ['-H', '-u', '-l', '-n'])).stdout.split('\n').filter((l) => /:(9|10)\s/.test(l)).length === 2;
+    const listener = lab.tryExec(ns2, 'python3', udpListener([9, 10], 2.5), { timeoutMs: 10_000 });
+    const bound = async () => (await lab.tryExec(ns2, 'ss', ['-H', '-u', '-l', '-n'])).stdout.split('\n').filter((l) => /:(9|10)\s/.test(l)).length === 2;
     expect(await eventually(bound, 3000)).toBe(true);
     await lab.exec(ns1, 'python3', ['-c', [
       'import socket',
@@ -131,7 +132,7 @@ describe('Stack as a router and firewall between two Linux kernels', () => {
     // ns2's kernel fragments its 1428-byte replies itself; with the firewall on, the stack
     // reassembles them for the forward chain (a later fragment alone has no ICMP header, so it
     // would match no connection) and sends them on as they came: two fragments of at most 1276.
-    const fits = await lab.execAny(ns1, 'ping', ['-M', 'dont', '-c', '3', '-i', '0.2', '-W', '2', '-s', '1400', NS2_IP], 15_000);
+    const fits = await lab.tryExec(ns1, 'ping', ['-M', 'dont', '-c', '3', '-i', '0.2', '-W', '2', '-s', '1400', NS2_IP], { timeoutMs: 15_000 });
     expect(fits.stdout).toMatch(/3 packets transmitted, 3 received/);
     expect(fits.stdout).not.toMatch(/wrong data|DUP!/);
     expect(replyLines(fits.stdout)).toEqual([1, 2, 3].map((seq) => ({ bytes: 1408, from: NS2_IP, seq, ttl: 63 })));
@@ -144,7 +145,7 @@ describe('Stack as a router and firewall between two Linux kernels', () => {
 
     // With DF the first request gets the stack's fragmentation needed (next-hop MTU 1280); the kernel
     // then knows the path MTU and refuses the next one itself ("message too long").
-    const df = await lab.execAny(ns1, 'ping', ['-M', 'do', '-c', '2', '-i', '0.2', '-W', '1', '-s', '1400', NS2_IP], 15_000);
+    const df = await lab.tryExec(ns1, 'ping', ['-M', 'do', '-c', '2', '-i', '0.2', '-W', '1', '-s', '1400', NS2_IP], { timeoutMs: 15_000 });
     expect(df.stdout + df.stderr).toMatch(/Frag needed and DF set \(mtu = 1280\)/);
     expect(df.stdout).toMatch(/2 packets transmitted, 0 received/);
     expect(stack.ipCounters.get('fragNeeded')).toBeGreaterThanOrEqual(1);

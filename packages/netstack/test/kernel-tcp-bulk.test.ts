@@ -15,11 +15,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { KernelLab, eventually, kernelLabSkipReason } from './support/kernel-lab.js';
+import { eventually, netlabSkipReason } from '@postern/netlab';
+import { KernelLab } from './support/kernel-lab.js';
 import { STACK_IP, serveHashSink, serveHttp, tcpLab, type ServedConnection, type TcpLab } from './support/kernel-tcp.js';
 import { patternBytes, sha256 } from './support/tcp-net.js';
 
-const skip = await kernelLabSkipReason(['curl', 'nc', 'ss', 'sha256sum', 'timeout', 'bash']);
+const skip = await netlabSkipReason({ needTap: true, programs: ['python3', 'curl', 'nc', 'ss', 'sha256sum', 'timeout', 'bash'] });
 const title = (t: string): string => (skip === undefined ? t : `${t} (skipped: ${skip})`);
 const rootIt = it.skipIf(skip !== undefined);
 
@@ -57,7 +58,7 @@ async function fileDigest(path: string): Promise<string> {
 async function randomFile(l: TcpLab): Promise<{ path: string; digest: string }> {
   tempDir = await mkdtemp(join(tmpdir(), 'pst-tcp-'));
   const path = join(tempDir, 'upload.bin');
-  const made = await lab.execAny(l.tap.ns, 'bash', ['-c', `head -c ${SIZE} /dev/urandom > ${path}`], 30_000);
+  const made = await lab.tryExec(l.tap.ns, 'bash', ['-c', `head -c ${SIZE} /dev/urandom > ${path}`], { timeoutMs: 30_000 });
   if (made.code !== 0) throw new Error(`cannot make ${path}: ${made.stderr}`);
   return { path, digest: await fileDigest(path) };
 }
@@ -99,9 +100,9 @@ describe('TCP against the Linux kernel: 64 MiB each way through a TAP with 2% lo
       const http = serveHttp(l.tcp, port, body, oursFirst);
       const t0 = performance.now();
       // With `Connection: close` curl reads to our FIN; without, it stops at Content-Length and its exit closes first.
-      const r = await lab.execAny(l.tap.ns, 'bash', ['-c',
+      const r = await lab.tryExec(l.tap.ns, 'bash', ['-c',
         `set -o pipefail; curl -sS --max-time ${TRANSFER_LIMIT_S} -w '%{stderr}%{http_code} %{size_download}\\n' http://${STACK_IP}:${port}/ | sha256sum`,
-      ], (TRANSFER_LIMIT_S + 10) * 1000);
+      ], { timeoutMs: (TRANSFER_LIMIT_S + 10) * 1000 });
       const ms = performance.now() - t0;
       const s = http.connections[0];
       expect(s, `no connection: ${r.stderr}`).toBeDefined();
@@ -123,7 +124,7 @@ describe('TCP against the Linux kernel: 64 MiB each way through a TAP with 2% lo
       // (no -N); kernel first: nc -N shuts its side down at the end of the file, then the sink answers.
       const sink = serveHashSink(l.tcp, port, oursFirst ? SIZE : undefined);
       const t0 = performance.now();
-      const r = await lab.execAny(l.tap.ns, 'bash', ['-c', `timeout ${TRANSFER_LIMIT_S} nc ${oursFirst ? '' : '-N '}${STACK_IP} ${port} < ${file.path}`], (TRANSFER_LIMIT_S + 10) * 1000);
+      const r = await lab.tryExec(l.tap.ns, 'bash', ['-c', `timeout ${TRANSFER_LIMIT_S} nc ${oursFirst ? '' : '-N '}${STACK_IP} ${port} < ${file.path}`], { timeoutMs: (TRANSFER_LIMIT_S + 10) * 1000 });
       const ms = performance.now() - t0;
       const s = sink.connections[0];
       expect(s, `no connection: ${r.stderr}`).toBeDefined();

@@ -6,10 +6,11 @@
  * silence). Needs root; without it every test skips with the reason in its title.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { KernelLab, eventually, kernelLabSkipReason } from './support/kernel-lab.js';
+import { eventually, netlabSkipReason } from '@postern/netlab';
+import { KernelLab } from './support/kernel-lab.js';
 import { STACK_IP, tcpLab, type TcpLab } from './support/kernel-tcp.js';
 
-const skip = await kernelLabSkipReason(['curl', 'nc', 'nmap', 'timeout']);
+const skip = await netlabSkipReason({ needTap: true, programs: ['python3', 'curl', 'nc', 'nmap', 'timeout'] });
 const title = (t: string): string => (skip === undefined ? t : `${t} (skipped: ${skip})`);
 const rootIt = it.skipIf(skip !== undefined);
 
@@ -49,11 +50,11 @@ describe('TCP ports against the Linux kernel (2% loss both ways)', () => {
   rootIt(title('a closed port refuses with RST: curl says connection refused, nc fails at once'), async () => {
     const l = await listening(81);
     const before = l.tcp.counters.get('resetsSent');
-    const curl = await lab.execAny(l.tap.ns, 'curl', ['-sS', '--connect-timeout', '10', `http://${STACK_IP}:81/`], 20_000);
+    const curl = await lab.tryExec(l.tap.ns, 'curl', ['-sS', '--connect-timeout', '10', `http://${STACK_IP}:81/`], { timeoutMs: 20_000 });
     expect(curl.code, curl.stderr).toBe(7);
     expect(curl.stderr).toMatch(/Connection refused|Couldn't connect/);
     const t0 = performance.now();
-    const nc = await lab.execAny(l.tap.ns, 'timeout', ['10', 'nc', '-z', '-v', STACK_IP, '6000'], 15_000);
+    const nc = await lab.tryExec(l.tap.ns, 'timeout', ['10', 'nc', '-z', '-v', STACK_IP, '6000'], { timeoutMs: 15_000 });
     const ncMs = performance.now() - t0;
     expect(nc.code, nc.stderr).toBe(1);
     expect(nc.stderr).toMatch(/refused/);
@@ -63,7 +64,7 @@ describe('TCP ports against the Linux kernel (2% loss both ways)', () => {
     expect(ncMs).toBeLessThan(5_000);
     expect(l.tcp.counters.get('resetsSent') - before).toBeGreaterThanOrEqual(2);
     // An open port still answers.
-    const open = await lab.execAny(l.tap.ns, 'timeout', ['10', 'nc', '-z', '-v', STACK_IP, '80'], 15_000);
+    const open = await lab.tryExec(l.tap.ns, 'timeout', ['10', 'nc', '-z', '-v', STACK_IP, '80'], { timeoutMs: 15_000 });
     expect(open.code, open.stderr).toBe(0);
     expect(open.stderr).toMatch(/succeeded/);
   }, 60_000);
@@ -71,7 +72,7 @@ describe('TCP ports against the Linux kernel (2% loss both ways)', () => {
   rootIt(title('nmap -sS -p 1-1024,8080 finds exactly the open ports, every other one closed'), async () => {
     const l = await listening(82);
     const t0 = performance.now();
-    const r = await lab.execAny(l.tap.ns, 'nmap', ['-sS', '-n', '-Pn', '-p', '1-1024,8080', '--max-retries', '10', '-oG', '-', STACK_IP], 110_000);
+    const r = await lab.tryExec(l.tap.ns, 'nmap', ['-sS', '-n', '-Pn', '-p', '1-1024,8080', '--max-retries', '10', '-oG', '-', STACK_IP], { timeoutMs: 110_000 });
     const ms = performance.now() - t0;
     expect(r.code, r.stderr).toBe(0);
     const { ports, ignored } = parseGreppable(r.stdout);

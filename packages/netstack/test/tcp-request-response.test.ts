@@ -3,7 +3,9 @@
  * both ends (the default) and the delayed-ACK timer at its default, a keep-alive exchange where the
  * client writes its request in two small pieces and the server answers with a head write then a
  * body write (as the HTTP server does) never waits for the delayed-ACK timer. Virtual clock, so each
- * exchange's duration is exact.
+ * exchange's duration is exact; the `delayedAckTimeouts` and `nagleHeld` counters say why: inside an
+ * exchange no delayed-ACK timer fires, and each side's Nagle holds exactly its second small write
+ * once (until the ACK its first write draws), counted once per hold.
  */
 import { describe, expect, it } from 'vitest';
 import { TCP_DEFAULT_DELAYED_ACK_MS, type TcpConnection } from '../src/index.js';
@@ -42,6 +44,10 @@ async function exchanges(deferReply: boolean): Promise<number[]> {
   const client = tcpA.connect({ remoteAddress: B_ADDR, remotePort: 80 });
   sched.runUntil(() => listener.acceptQueue.length > 0 && client.state === 'ESTABLISHED', 1000);
   const server = listener.accept()!;
+  const stallCounters = (): number[] => [
+    client.stats.delayedAckTimeouts, server.stats.delayedAckTimeouts,
+    tcpA.counters.get('delayedAckTimeouts'), tcpB.counters.get('delayedAckTimeouts'),
+  ];
   const scratch = new Uint8Array(4096);
   let requestBytes = 0;
   const reply = (): void => {
@@ -60,16 +66,23 @@ async function exchanges(deferReply: boolean): Promise<number[]> {
     responseBytes += drain(client, scratch);
   };
   const durations: number[] = [];
+  const nagleBefore = [client.stats.nagleHeld, server.stats.nagleHeld, tcpA.counters.get('nagleHeld'), tcpB.counters.get('nagleHeld')];
   for (let i = 0; i < EXCHANGES; i++) {
     // Idle long enough for every timer (delayed ACK included) to have fired: each exchange starts cold.
     sched.advance(2 * TCP_DEFAULT_DELAYED_ACK_MS);
     responseBytes = 0;
     const start = sched.now;
+    const stallsBefore = stallCounters();
     expect(client.write(REQUEST_A)).toBe(REQUEST_A.byteLength);
     expect(client.write(REQUEST_B)).toBe(REQUEST_B.byteLength);
     expect(sched.runUntil(() => responseBytes === RESPONSE_LENGTH, 1000)).toBe(true);
     durations.push(sched.now - start);
+    // Delayed-ACK timers fire only in the idle gap between exchanges (for the response's ACK), never inside one.
+    expect(stallCounters()).toEqual(stallsBefore);
   }
+  // Each side holds its second write once per exchange: the request's second piece and the reply's body.
+  expect([client.stats.nagleHeld, server.stats.nagleHeld, tcpA.counters.get('nagleHeld'), tcpB.counters.get('nagleHeld')])
+    .toEqual(nagleBefore.map((n) => n + EXCHANGES));
   expect(client.stats.retransmits + server.stats.retransmits).toBe(0);
   return durations;
 }
@@ -83,5 +96,57 @@ describe('TCP request/response with Nagle and delayed ACK at their defaults', ()
   it('the same with the reply written one scheduler tick after the request arrived', async () => {
     const durations = await exchanges(true);
     expect(Math.max(...durations)).toBeLessThan(EXCHANGE_BOUND_MS);
+  });
+});
+
+describe('the stall counters', () => {
+  /**
+   * The classic stall, made on purpose: a write of one full segment plus a runt. The receiver owes
+   * an ACK for a full segment without PSH and delays it (once its quick-ACK start is spent); Nagle
+   * holds the runt until that ACK. `noDelay` removes the hold and with it the delayed-ACK wait.
+   */
+  async function fullSegmentPlusRunt(noDelay: boolean) {
+    const { sched, tcpA, tcpB } = await tcpPair({ latencyMs: LATENCY_MS });
+    const listener = tcpB.listen({ port: 80 });
+    const client = tcpA.connect({ remoteAddress: B_ADDR, remotePort: 80 });
+    sched.runUntil(() => listener.acceptQueue.length > 0 && client.state === 'ESTABLISHED', 1000);
+    const server = listener.accept()!;
+    server.setNoDelay(noDelay);
+    const scratch = new Uint8Array(4096);
+    let received = 0;
+    client.onReadable = () => {
+      received += drain(client, scratch);
+    };
+    // Spend the receiver's quick ACKs (one per data segment at connection start) with one-byte writes.
+    for (let i = 0; i < 20; i++) {
+      expect(server.write(new Uint8Array(1))).toBe(1);
+      expect(sched.runUntil(() => received === i + 1, 1000)).toBe(true);
+    }
+    sched.advance(2 * TCP_DEFAULT_DELAYED_ACK_MS);
+    const before = { held: server.stats.nagleHeld, timeouts: client.stats.delayedAckTimeouts, stackTimeouts: tcpA.counters.get('delayedAckTimeouts') };
+    // More than one MSS (1448 or 1460 at MTU 1500), less than two: a full segment and a runt.
+    const size = 2000;
+    received = 0;
+    const start = sched.now;
+    expect(server.write(new Uint8Array(size))).toBe(size);
+    expect(sched.runUntil(() => received === size, 1000)).toBe(true);
+    return {
+      elapsed: sched.now - start,
+      nagleHeld: server.stats.nagleHeld - before.held,
+      delayedAckTimeouts: client.stats.delayedAckTimeouts - before.timeouts,
+      stackDelayedAckTimeouts: tcpA.counters.get('delayedAckTimeouts') - before.stackTimeouts,
+    };
+  }
+
+  it('count one Nagle hold and one delayed-ACK timeout for a runt behind an unacknowledged full segment', async () => {
+    const r = await fullSegmentPlusRunt(false);
+    expect(r).toMatchObject({ nagleHeld: 1, delayedAckTimeouts: 1, stackDelayedAckTimeouts: 1 });
+    expect(r.elapsed).toBeGreaterThanOrEqual(TCP_DEFAULT_DELAYED_ACK_MS);
+  });
+
+  it('stay at 0 with noDelay on the sender', async () => {
+    const r = await fullSegmentPlusRunt(true);
+    expect(r).toMatchObject({ nagleHeld: 0, delayedAckTimeouts: 0, stackDelayedAckTimeouts: 0 });
+    expect(r.elapsed).toBeLessThan(EXCHANGE_BOUND_MS);
   });
 });

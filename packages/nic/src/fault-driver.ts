@@ -19,16 +19,15 @@
 import type { SchedulerApi, Timer } from '@postern/irq';
 import type { MacAddress } from '@postern/wire';
 import { DelayLine } from './delay-line.js';
-import { FCS_LENGTH, NicError, newDriverStats } from './driver.js';
+import { NicError, newDriverStats } from './driver.js';
 import type { DriverStats, LinkState, NicDriver, ReceiveFilter } from './driver.js';
+import { admitTransmit } from './transmit-admission.js';
 
 /** Default bound on frames delayed per direction. */
 export const FAULT_DEFAULT_QUEUE = 1024;
 /** Default longest time a reordered frame waits for the next frame, in ms. */
 export const FAULT_DEFAULT_REORDER_HOLD_MS = 1;
 
-/** Shortest and longest-beyond-MTU wire frame a driver accepts: header + FCS. */
-const WIRE_OVERHEAD = 14 + FCS_LENGTH;
 
 /** The faults of one direction. Rates are probabilities in [0, 1]; every field defaults to "no fault". */
 export interface FaultProfile {
@@ -148,7 +147,7 @@ class FaultPipe {
   }
 
   /** Takes one frame through the faults. Returns false only when the delay queue is full (nothing else happened to it). */
-  input(frame: Uint8Array): boolean {
+  push(frame: Uint8Array): boolean {
     const c = this.counters;
     const random = this.scheduler;
     if (!this.line.immediate && this.line.full) {
@@ -272,7 +271,7 @@ export class FaultInjectionDriver implements NicDriver {
         this.faults.rx.droppedLinkDown++;
         return;
       }
-      this.rxPipe.input(frame);
+      this.rxPipe.push(frame);
     });
     inner.onLinkChange(() => this.updateLink());
   }
@@ -320,21 +319,7 @@ export class FaultInjectionDriver implements NicDriver {
    * when the delay queue is full (`txDroppedQueueFull`). A frame the faults lose still counts as sent.
    */
   transmit(frame: Uint8Array): boolean {
-    if (this.state !== 'up') {
-      this.stats.txDroppedLinkDown++;
-      return false;
-    }
-    if (frame.byteLength < WIRE_OVERHEAD || frame.byteLength > this.inner.mtu + WIRE_OVERHEAD) {
-      this.stats.txDroppedBadLength++;
-      return false;
-    }
-    if (!this.txPipe.input(frame)) {
-      this.stats.txDroppedQueueFull++;
-      return false;
-    }
-    this.stats.txFrames++;
-    this.stats.txBytes += frame.byteLength;
-    return true;
+    return admitTransmit(this.stats, this.state, this.inner.mtu, frame, this.txPipe);
   }
 
   /** @inheritDoc */

@@ -8,6 +8,7 @@
 export * from './driver.js';
 export * from './net-device.js';
 export * from './memory-link.js';
+export * from './forwarding-driver.js';
 export * from './pcap-driver.js';
 export * from './fault-driver.js';
 export { ETHERNET_WIRE_OVERHEAD } from './delay-line.js';

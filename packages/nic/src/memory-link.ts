@@ -9,8 +9,9 @@
 import type { MacAddress } from '@postern/wire';
 import type { SchedulerApi } from '@postern/irq';
 import { DelayLine } from './delay-line.js';
-import { FCS_LENGTH, NicError, newDriverStats } from './driver.js';
+import { NicError, newDriverStats } from './driver.js';
 import type { DriverStats, LinkState, NicDriver, ReceiveFilter } from './driver.js';
+import { admitTransmit } from './transmit-admission.js';
 
 /** Default MTU of a memory link: the Ethernet payload size. */
 export const MEMORY_LINK_DEFAULT_MTU = 1500;
@@ -20,8 +21,7 @@ export const MEMORY_LINK_DEFAULT_QUEUE = 1024;
 export const MEMORY_LINK_DEFAULT_MAC_A: MacAddress = 0x02_00_00_00_00_01;
 /** Default MAC of endpoint `b`: 02:00:00:00:00:02 (locally administered). */
 export const MEMORY_LINK_DEFAULT_MAC_B: MacAddress = 0x02_00_00_00_00_02;
-/** Length of an untagged Ethernet header plus the FCS: the shortest wire frame a driver accepts. */
-export const WIRE_OVERHEAD = 14 + FCS_LENGTH;
+export { WIRE_OVERHEAD } from './transmit-admission.js';
 
 /** Options for {@link createMemoryLink}. */
 export interface MemoryLinkOptions {
@@ -142,21 +142,7 @@ export class MemoryLinkEndpoint implements NicDriver {
    * or when `queueCapacity` frames are already in flight (`txDroppedQueueFull`).
    */
   transmit(frame: Uint8Array): boolean {
-    if (this.state !== 'up') {
-      this.stats.txDroppedLinkDown++;
-      return false;
-    }
-    if (frame.byteLength < WIRE_OVERHEAD || frame.byteLength > this.mtu + WIRE_OVERHEAD) {
-      this.stats.txDroppedBadLength++;
-      return false;
-    }
-    if (!this.outbound.push(frame)) {
-      this.stats.txDroppedQueueFull++;
-      return false;
-    }
-    this.stats.txFrames++;
-    this.stats.txBytes += frame.byteLength;
-    return true;
+    return admitTransmit(this.stats, this.state, this.mtu, frame, this.outbound);
   }
 
   /** @inheritDoc */

@@ -10,9 +10,10 @@
  */
 import type { SchedulerApi } from '@postern/irq';
 import { LINKTYPE_ETHERNET, PCAP_UNITS_PER_SECOND } from '@postern/wire';
-import type { MacAddress, PcapSink } from '@postern/wire';
+import type { PcapSink } from '@postern/wire';
 import { FCS_LENGTH, NicError } from './driver.js';
-import type { DriverStats, LinkState, NicDriver, ReceiveFilter } from './driver.js';
+import type { NicDriver } from './driver.js';
+import { ForwardingDriver } from './forwarding-driver.js';
 
 /** Options of a {@link PcapCaptureDriver}. */
 export interface PcapCaptureOptions {
@@ -38,13 +39,12 @@ export interface PcapCaptureStats {
  * `sink`. Its {@link PcapCaptureDriver.stats} are the inner driver's; capture counters are in
  * {@link PcapCaptureDriver.capture}. The wrapper takes over `inner`'s receiver.
  */
-export class PcapCaptureDriver implements NicDriver {
+export class PcapCaptureDriver extends ForwardingDriver {
   /** Counters of the capture itself. */
   readonly capture: PcapCaptureStats = { txRecords: 0, rxRecords: 0, errors: 0 };
   private readonly unitsPerMs: number;
   private readonly unitsPerSecond: number;
   private readonly timeOriginMs: number;
-  private receiver: ((frame: Uint8Array) => void) | undefined;
 
   /**
    * @param inner the driver to capture.
@@ -53,61 +53,23 @@ export class PcapCaptureDriver implements NicDriver {
    * @throws {@link NicError} `BAD_ARGUMENT` when the sink's link type is not Ethernet.
    */
   constructor(
-    /** The wrapped driver. */
-    readonly inner: NicDriver,
+    inner: NicDriver,
     private readonly sink: PcapSink,
     private readonly scheduler: SchedulerApi,
     options: PcapCaptureOptions = {},
   ) {
+    // Checked before super(), which takes over inner's receiver: a refused sink leaves inner as it was.
     if (sink.writer.fileHeader.linkType !== LINKTYPE_ETHERNET) {
       throw new NicError('BAD_ARGUMENT', inner.name, `pcap sink has link type ${sink.writer.fileHeader.linkType}, need Ethernet (${LINKTYPE_ETHERNET})`);
     }
+    super(inner);
     this.unitsPerSecond = PCAP_UNITS_PER_SECOND[sink.writer.fileHeader.precision];
     this.unitsPerMs = this.unitsPerSecond / 1000;
     this.timeOriginMs = options.timeOriginMs ?? 0;
-    inner.onReceive((frame) => {
-      this.record(frame, 'rx');
-      this.receiver?.(frame);
-    });
-  }
-
-  /** The inner driver's name. */
-  get name(): string {
-    return this.inner.name;
-  }
-
-  /** @inheritDoc */
-  get mac(): MacAddress {
-    return this.inner.mac;
-  }
-
-  /** @inheritDoc */
-  get mtu(): number {
-    return this.inner.mtu;
-  }
-
-  /** @inheritDoc */
-  get linkState(): LinkState {
-    return this.inner.linkState;
-  }
-
-  /** The inner driver's counters. */
-  get stats(): Readonly<DriverStats> {
-    return this.inner.stats;
-  }
-
-  /** @inheritDoc */
-  open(): Promise<void> {
-    return this.inner.open();
-  }
-
-  /** @inheritDoc */
-  close(): Promise<void> {
-    return this.inner.close();
   }
 
   /** Passes `frame` to the inner driver and records it if accepted. */
-  transmit(frame: Uint8Array): boolean {
+  override transmit(frame: Uint8Array): boolean {
     // The inner driver owns the frame once it accepts it, but drivers never rewrite a frame they are
     // given (the fault injector corrupts a copy), so the bytes recorded are the bytes sent.
     const accepted = this.inner.transmit(frame);
@@ -115,19 +77,10 @@ export class PcapCaptureDriver implements NicDriver {
     return accepted;
   }
 
-  /** @inheritDoc */
-  onReceive(receiver: (frame: Uint8Array) => void): void {
-    this.receiver = receiver;
-  }
-
-  /** @inheritDoc */
-  onLinkChange(listener: (state: LinkState) => void): void {
-    this.inner.onLinkChange(listener);
-  }
-
-  /** @inheritDoc */
-  setReceiveFilter(filter: ReceiveFilter): void {
-    this.inner.setReceiveFilter(filter);
+  /** Records a frame the inner driver handed up, then passes it on. */
+  protected override received(frame: Uint8Array): void {
+    this.record(frame, 'rx');
+    this.deliver(frame);
   }
 
   private record(frame: Uint8Array, direction: 'tx' | 'rx'): void {

@@ -11,11 +11,11 @@ import {
   parseIpv4, parseMac, readMac, writeFcs, writeMac,
 } from '@postern/wire';
 import { Scheduler } from '@postern/irq';
-import { TapNicDriver, NicError, DEFAULT_TAP_MAC, type LinkState, type NicDriver } from '../src/index.js';
-import { eventually, ip, KernelLab, kernelLabSkipReason, labName, run } from './kernel-lab.js';
+import { ForwardingDriver, TapNicDriver, NicError, DEFAULT_TAP_MAC, type LinkState, type NicDriver } from '../src/index.js';
+import { eventually, ip, NetLab, netlabSkipReason, tryCommand, uniqueName } from '@postern/netlab';
 import { runDriverContract, type DriverPair } from './contract.js';
 
-const skip = await kernelLabSkipReason();
+const skip = await netlabSkipReason({ needTap: true, programs: ['python3'] }); // the TAP driver attaches through python3
 const title = (t: string): string => (skip === undefined ? t : `${t} (skipped: ${skip})`);
 const rootIt = it.skipIf(skip !== undefined);
 
@@ -23,29 +23,25 @@ const KERNEL_IP = '198.18.0.1';
 const OUR_IP = '198.18.0.2';
 const OUR_MAC = parseMac('02:50:53:54:00:02');
 
-let lab = new KernelLab();
+let lab = new NetLab({ disableIpv6: true });
 const drivers: NicDriver[] = [];
 
 afterEach(async () => {
   for (const d of drivers.splice(0)) await d.close();
   await lab.cleanup();
-  lab = new KernelLab();
+  lab = new NetLab({ disableIpv6: true });
 });
 
 /** A driver on a TAP device it creates, whose kernel side is moved into a fresh namespace as 198.18.0.1/24. */
 async function attachedInNamespace(options: { rxRingSlots?: number; rxBatch?: number } = {}) {
   const ns = await lab.namespace();
-  const ifname = labName('t');
+  const ifname = uniqueName('t');
   const driver = new TapNicDriver({ ifname, create: true, mac: OUR_MAC, ...options });
   drivers.push(driver);
   const frames: Uint8Array[] = [];
   driver.onReceive((f) => frames.push(f));
   await driver.open();
-  await ip(['link', 'set', 'dev', ifname, 'netns', ns]);
-  await ip(['addr', 'add', `${KERNEL_IP}/24`, 'dev', ifname], ns);
-  await ip(['link', 'set', 'dev', ifname, 'up'], ns);
-  const link = JSON.parse(await ip(['-j', 'link', 'show', 'dev', ifname], ns)) as { address: string }[];
-  const kernelMac = parseMac(link[0]!.address);
+  const kernelMac = parseMac(await lab.moveAndConfigure(ifname, ns, { address: `${KERNEL_IP}/24` }));
   return { ns, ifname, driver, frames, kernelMac };
 }
 
@@ -133,7 +129,7 @@ describe('TapNicDriver against the Linux kernel', () => {
         answered.push('echo');
       }
     });
-    const ping = await lab.exec(ns, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', OUR_IP], 10_000);
+    const ping = await lab.exec(ns, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', OUR_IP], { timeoutMs: 10_000 });
     expect(ping.stdout).toMatch(/2 packets transmitted, 2 received/);
 
     const request = frames.find((f) => etherType(f) === ETHERTYPE_ARP && arpOf(f).operation === ARP_OP_REQUEST);
@@ -147,7 +143,7 @@ describe('TapNicDriver against the Linux kernel', () => {
     for (const f of frames) expect(checkFcs(f)).toBe(true);
     expect(answered.filter((a) => a === 'echo')).toHaveLength(2);
 
-    const neigh = JSON.parse(await ip(['-j', 'neigh', 'show', OUR_IP], ns)) as { lladdr?: string }[];
+    const neigh = JSON.parse((await ip(['-j', 'neigh', 'show', OUR_IP], ns)).stdout) as { lladdr?: string }[];
     expect(neigh[0]?.lladdr).toBe(macToString(OUR_MAC));
     expect(driver.stats.rxFrames).toBe(frames.length);
     expect(driver.stats.txFrames).toBe(3);
@@ -168,7 +164,7 @@ describe('TapNicDriver against the Linux kernel', () => {
   rootIt(title('one transmit is one frame on the kernel side, FCS stripped'), async () => {
     const { ns, ifname, driver, kernelMac } = await attachedInNamespace();
     const counters = async () => {
-      const row = (JSON.parse(await ip(['-j', '-s', 'link', 'show', 'dev', ifname], ns)) as { stats64: { rx: { packets: number; bytes: number } } }[])[0]!;
+      const row = (JSON.parse((await ip(['-j', '-s', 'link', 'show', 'dev', ifname], ns)).stdout) as { stats64: { rx: { packets: number; bytes: number } } }[])[0]!;
       return row.stats64.rx;
     };
     const before = await counters();
@@ -248,7 +244,7 @@ describe('TapNicDriver against the Linux kernel', () => {
       '    n += 1',
       `    try: s.sendto(bytes(1000), ('${OUR_IP}', 9))`,
       '    except OSError: break  # the device went away with the driver',
-    ].join('\n')], 10_000);
+    ].join('\n')], { timeoutMs: 10_000 });
     expect(await eventually(() => frames.length > 1000)).toBe(true);
     await driver.close();
     const atClose = frames.length;
@@ -263,7 +259,7 @@ describe('TapNicDriver against the Linux kernel', () => {
     const { ns, driver } = await attachedInNamespace();
     const events: LinkState[] = [];
     driver.onLinkChange((s) => events.push(s));
-    await run('ip', ['netns', 'del', ns]); // takes the TAP device with it
+    await tryCommand('ip', ['netns', 'del', ns]); // takes the TAP device with it
     expect(await eventually(() => driver.linkState === 'down')).toBe(true);
     expect(events).toEqual(['down']);
     const refused = driver.stats.txDroppedLinkDown;
@@ -274,16 +270,16 @@ describe('TapNicDriver against the Linux kernel', () => {
   });
 
   rootIt(title('a device it created goes away on close; a persistent one stays, and can be attached again'), async () => {
-    const created = labName('t');
+    const created = uniqueName('t');
     const d1 = new TapNicDriver({ ifname: created, create: true });
     drivers.push(d1);
     await d1.open();
-    expect((await run('ip', ['link', 'show', 'dev', created])).code).toBe(0);
+    expect((await tryCommand('ip', ['link', 'show', 'dev', created])).code).toBe(0);
     await d1.close();
-    expect((await run('ip', ['link', 'show', 'dev', created])).code).not.toBe(0);
+    expect((await tryCommand('ip', ['link', 'show', 'dev', created])).code).not.toBe(0);
 
-    const persistent = labName('t');
-    lab.track(persistent);
+    const persistent = uniqueName('t');
+    lab.adopt(persistent);
     await ip(['tuntap', 'add', 'dev', persistent, 'mode', 'tap']);
     await ip(['link', 'set', 'dev', persistent, 'mtu', '1400']);
     const d2 = new TapNicDriver({ ifname: persistent });
@@ -293,7 +289,7 @@ describe('TapNicDriver against the Linux kernel', () => {
     expect(d2.name).toBe(`tap:${persistent}`);
     expect(d2.mac).toBe(DEFAULT_TAP_MAC);
     await d2.close();
-    expect((await run('ip', ['link', 'show', 'dev', persistent])).code).toBe(0);
+    expect((await tryCommand('ip', ['link', 'show', 'dev', persistent])).code).toBe(0);
     const d3 = new TapNicDriver({ ifname: persistent, mtu: 1280 });
     drivers.push(d3);
     await d3.open();
@@ -304,18 +300,18 @@ describe('TapNicDriver against the Linux kernel', () => {
   });
 
   rootIt(title('refuses to attach with typed errors: missing, busy, not a TAP'), async () => {
-    const missing = new TapNicDriver({ ifname: labName('t') });
+    const missing = new TapNicDriver({ ifname: uniqueName('t') });
     await expect(missing.open()).rejects.toMatchObject({ name: 'NicError', code: 'DEVICE_NOT_FOUND' });
 
-    const busyName = labName('t');
+    const busyName = uniqueName('t');
     const holder = new TapNicDriver({ ifname: busyName, create: true });
     drivers.push(holder);
     await holder.open();
     const second = new TapNicDriver({ ifname: busyName });
     await expect(second.open()).rejects.toMatchObject({ code: 'DEVICE_BUSY' });
 
-    const tun = labName('t');
-    lab.track(tun);
+    const tun = uniqueName('t');
+    lab.adopt(tun);
     await ip(['tuntap', 'add', 'dev', tun, 'mode', 'tun']);
     await expect(new TapNicDriver({ ifname: tun }).open()).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
 
@@ -353,35 +349,27 @@ describe('TapNicDriver without a device', () => {
  * TUNSETIFF finds the device), its kernel side is moved into the bridge's namespace and enslaved.
  * Everything else is the driver itself.
  */
-class BridgedTap implements NicDriver {
-  constructor(private readonly inner: TapNicDriver, private readonly ns: string, private readonly bridge: string, private readonly ifname: string) {}
-  get name() { return this.inner.name; }
-  get mac() { return this.inner.mac; }
-  get mtu() { return this.inner.mtu; }
-  get linkState() { return this.inner.linkState; }
-  get stats() { return this.inner.stats; }
-  async open(): Promise<void> {
+class BridgedTap extends ForwardingDriver {
+  constructor(inner: TapNicDriver, private readonly ns: string, private readonly bridge: string, private readonly ifname: string) {
+    super(inner);
+  }
+  override async open(): Promise<void> {
     await this.inner.open();
     await ip(['link', 'set', 'dev', this.ifname, 'netns', this.ns]);
     await ip(['link', 'set', 'dev', this.ifname, 'master', this.bridge], this.ns);
     await ip(['link', 'set', 'dev', this.ifname, 'up'], this.ns);
   }
-  close(): Promise<void> { return this.inner.close(); }
-  transmit(frame: Uint8Array): boolean { return this.inner.transmit(frame); }
-  onReceive(receiver: (frame: Uint8Array) => void): void { this.inner.onReceive(receiver); }
-  onLinkChange(listener: (state: LinkState) => void): void { this.inner.onLinkChange(listener); }
-  setReceiveFilter(filter: Parameters<NicDriver['setReceiveFilter']>[0]): void { this.inner.setReceiveFilter(filter); }
 }
 
 async function bridgedTapPair(): Promise<DriverPair> {
-  const pairLab = new KernelLab();
+  const pairLab = new NetLab({ disableIpv6: true });
   const ns = await pairLab.namespace();
-  const bridge = labName('b');
+  const bridge = uniqueName('b');
   // Without snooping the bridge joins no group of its own (with it, it reports 224.0.0.106 over IGMP,
   // a frame the contract's exact frame lists would not expect).
   await ip(['link', 'add', bridge, 'type', 'bridge', 'mcast_snooping', '0'], ns);
   await ip(['link', 'set', 'dev', bridge, 'up'], ns);
-  const [ta, tb] = [labName('t'), labName('t')];
+  const [ta, tb] = [uniqueName('t'), uniqueName('t')];
   const a = new BridgedTap(new TapNicDriver({ ifname: ta, create: true, mac: parseMac('02:50:53:54:0a:01') }), ns, bridge, ta);
   const b = new BridgedTap(new TapNicDriver({ ifname: tb, create: true, mac: parseMac('02:50:53:54:0b:01') }), ns, bridge, tb);
   const sched = new Scheduler({ clock: 'real' });

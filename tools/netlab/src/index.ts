@@ -10,3 +10,4 @@ export * from './run.js';
 export * from './probe.js';
 export * from './lab.js';
 export * from './leftovers.js';
+export * from './wait.js';

@@ -47,6 +47,28 @@ interface IpNeighJson {
   state?: string[];
 }
 
+/** Options for a {@link NetLab}. */
+export interface NetLabOptions {
+  /**
+   * Turn IPv6 off in every namespace this lab makes (for devices that appear in it later too), so
+   * the kernel sends nothing on its own (no router solicitations, no MLD) that a test does not
+   * expect. Default false.
+   */
+  disableIpv6?: boolean;
+}
+
+/** Options for {@link NetLab.moveAndConfigure}. */
+export interface LinkSetup {
+  /** The address to give the device there, `198.18.x.y/len` (inside 198.18.0.0/15 only). */
+  address: string;
+  /** The MTU to set before the device comes up; default: leave it. */
+  mtu?: number;
+}
+
+interface IpLinkJson {
+  address?: string;
+}
+
 type Resource = { type: 'netns'; name: string } | { type: 'link'; name: string; netns: string | undefined };
 
 /**
@@ -59,14 +81,34 @@ type Resource = { type: 'netns'; name: string } | { type: 'link'; name: string; 
  */
 export class NetLab {
   private readonly resources: Resource[] = [];
+  private readonly options: NetLabOptions;
 
-  /** Creates a fresh, empty network namespace and returns its name. Its loopback is brought up. */
+  constructor(options: NetLabOptions = {}) {
+    this.options = options;
+  }
+
+  /**
+   * Creates a fresh, empty network namespace and returns its name. Its loopback is brought up and,
+   * with {@link NetLabOptions.disableIpv6}, IPv6 is off in it.
+   */
   async namespace(): Promise<string> {
     const name = uniqueName('n');
     await ip(['netns', 'add', name]);
     this.resources.push({ type: 'netns', name });
     await ip(['link', 'set', 'lo', 'up'], name);
+    if (this.options.disableIpv6) {
+      await this.exec(name, 'sysctl', ['-q', '-w', 'net.ipv6.conf.default.disable_ipv6=1', 'net.ipv6.conf.all.disable_ipv6=1']);
+    }
     return name;
+  }
+
+  /**
+   * Makes this lab responsible for a link something else created (a TAP device a driver made, say)
+   * in the root namespace (or in `netns`): {@link NetLab.cleanup} removes it, wherever
+   * {@link NetLab.moveToNamespace} took it, and a link already gone by then is no failure.
+   */
+  adopt(device: string, netns?: string): void {
+    this.resources.push({ type: 'link', name: device, netns });
   }
 
   /**
@@ -110,6 +152,28 @@ export class NetLab {
   async moveToNamespace(device: string, to: string, from?: string): Promise<void> {
     await ip(['link', 'set', 'dev', device, 'netns', to], from);
     for (const r of this.resources) if (r.type === 'link' && r.name === device) r.netns = to;
+  }
+
+  /**
+   * Moves `device` from the root namespace (or `from`) into `to` and configures it there: the MTU
+   * (when given), the address `setup.address` (inside 198.18.0.0/15 only), up. Resolves with the
+   * device's MAC address, `aa:bb:cc:dd:ee:ff`.
+   */
+  async moveAndConfigure(device: string, to: string, setup: LinkSetup, from?: string): Promise<string> {
+    requireLabAddress(setup.address);
+    await this.moveToNamespace(device, to, from);
+    if (setup.mtu !== undefined) await this.setMtu(device, setup.mtu, to);
+    await this.setAddress(device, setup.address, to);
+    await this.linkUp(device, to);
+    return this.macAddress(device, to);
+  }
+
+  /** The MAC address of `device` in `netns` (or the root namespace), `aa:bb:cc:dd:ee:ff`. */
+  async macAddress(device: string, netns?: string): Promise<string> {
+    const { stdout } = await ip(['-j', 'link', 'show', 'dev', device], netns);
+    const mac = (JSON.parse(stdout) as IpLinkJson[])[0]?.address;
+    if (mac === undefined) throw new Error(`netlab: ip reports no address for ${device}`);
+    return mac;
   }
 
   /** Adds `cidr` (e.g. `198.18.0.1/24`, inside 198.18.0.0/15 only) to `device`. */

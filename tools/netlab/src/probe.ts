@@ -50,19 +50,33 @@ function netnsProbeReason(): Promise<string | undefined> {
   return netnsProbe;
 }
 
+/** What {@link netlabSkipReason} requires besides namespaces. */
+export interface SkipReasonOptions {
+  /** TAP devices: `/dev/net/tun` must be there and open for reading and writing. */
+  needTap?: boolean;
+  /** Programs that must be on the PATH (e.g. `python3`, `curl`), checked in order. */
+  programs?: readonly string[];
+}
+
 /**
- * Why interop tests that need namespaces (and, with `needTap`, TAP devices) cannot run here, as a
- * sentence ready for a skip message; undefined when they can. Use it with `it.skipIf`:
+ * Why interop tests that need namespaces (and, with `needTap`, TAP devices; with `programs`, those
+ * programs) cannot run here, as a sentence ready for a skip message; undefined when they can. Use
+ * it with `it.skipIf`:
  *
  * ```ts
  * const skip = await netlabSkipReason({ needTap: true });
  * it.skipIf(skip !== undefined)(withSkipReason('kernel answers ARP', skip), async () => { ... });
  * ```
  */
-export async function netlabSkipReason(options: { needTap?: boolean } = {}): Promise<string | undefined> {
+export async function netlabSkipReason(options: SkipReasonOptions = {}): Promise<string | undefined> {
   const reason = await netnsProbeReason();
   if (reason !== undefined) return reason;
   if (options.needTap && !canUseTap()) return '/dev/net/tun is missing or not accessible (no TUN/TAP support)';
+  for (const program of options.programs ?? []) {
+    if (!/^[A-Za-z0-9._+-]+$/.test(program)) return `not a program name: ${JSON.stringify(program)}`;
+    const found = await tryCommand('sh', ['-c', `command -v ${program}`]);
+    if (found.code !== 0) return `${program} is missing; run tools/scripts/install-peers.sh`;
+  }
   return undefined;
 }
 

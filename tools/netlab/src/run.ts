@@ -21,6 +21,11 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Largest stdout/stderr kept, in bytes. Default 16 MiB. */
   maxBuffer?: number;
+  /**
+   * How stdout and stderr are decoded. Default `'utf8'`; `'latin1'` keeps binary output byte for
+   * byte (one character per byte).
+   */
+  encoding?: 'utf8' | 'latin1';
 }
 
 /** A command that failed: exit code other than 0, a signal, or a program that could not start. */
@@ -43,7 +48,7 @@ export function tryCommand(program: string, args: readonly string[], options: Ru
     execFile(
       program,
       args,
-      { timeout: options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: options.maxBuffer ?? 16 << 20, encoding: 'utf8' },
+      { timeout: options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: options.maxBuffer ?? 16 << 20, encoding: options.encoding ?? 'utf8' },
       (error, stdout, stderr) => {
         if (!error) return resolve({ code: 0, stdout, stderr });
         const e = error as NodeJS.ErrnoException & { code?: unknown };

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { cleanupLeftovers, ip, NetLab, netlabSkipReason, tryCommand, uniqueName, withSkipReason, LabAddressError } from '../src/index.js';
+import { cleanupLeftovers, eventually, ip, NetLab, netlabSkipReason, tryCommand, uniqueName, withSkipReason, LabAddressError } from '../src/index.js';
 
 const skip = await netlabSkipReason({ needTap: true });
 
@@ -76,5 +76,48 @@ describe('NetLab against the kernel', () => {
       await tryCommand('ip', ['netns', 'del', deadNs]);
       await tryCommand('ip', ['link', 'del', deadTap]);
     }
+  });
+
+  it.skipIf(skip !== undefined)(withSkipReason('adopts a link made elsewhere, moves and configures it, and removes it at cleanup', skip), async () => {
+    const quiet = new NetLab({ disableIpv6: true });
+    try {
+      const ns = await quiet.namespace();
+      const sysctl = await quiet.exec(ns, 'sysctl', ['-n', 'net.ipv6.conf.default.disable_ipv6']);
+      expect(sysctl.stdout.trim()).toBe('1');
+      const tap = uniqueName('t');
+      quiet.adopt(tap);
+      await ip(['tuntap', 'add', 'dev', tap, 'mode', 'tap']);
+      await expect(quiet.moveAndConfigure(tap, ns, { address: '10.0.0.1/24' })).rejects.toBeInstanceOf(LabAddressError);
+      expect(await quiet.linkExists(tap)).toBe(true); // refused before it moved
+      const mac = await quiet.moveAndConfigure(tap, ns, { address: '198.18.3.1/24', mtu: 1400 });
+      expect(mac).toMatch(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
+      expect(await quiet.macAddress(tap, ns)).toBe(mac);
+      const { stdout } = await ip(['-o', '-4', 'addr', 'show', 'dev', tap], ns);
+      expect(stdout).toContain('198.18.3.1/24');
+      const link = await ip(['-o', 'link', 'show', 'dev', tap], ns);
+      expect(link.stdout).toMatch(/mtu 1400/);
+      expect(await quiet.cleanup()).toEqual([]);
+      expect(await lab.linkExists(tap, ns)).toBe(false);
+      expect(await namespaceExists(ns)).toBe(false);
+    } finally {
+      await quiet.cleanup();
+    }
+  });
+});
+
+describe('netlabSkipReason and eventually', () => {
+  it.skipIf(skip !== undefined)(withSkipReason('names the first missing program', skip), async () => {
+    expect(await netlabSkipReason({ programs: ['sh'] })).toBeUndefined();
+    expect(await netlabSkipReason({ programs: ['sh', 'pst-no-such-program'] })).toMatch(/pst-no-such-program is missing/);
+    expect(await netlabSkipReason({ programs: ['sh; true'] })).toMatch(/not a program name/);
+  });
+
+  it('resolves true once the predicate holds and false when the budget runs out', async () => {
+    let calls = 0;
+    expect(await eventually(() => ++calls >= 3, 1000)).toBe(true);
+    expect(calls).toBe(3);
+    let asked = 0;
+    expect(await eventually(async () => { asked++; return false; }, 20)).toBe(false);
+    expect(asked).toBe(5);
   });
 });

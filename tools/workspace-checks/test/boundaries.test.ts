@@ -40,4 +40,29 @@ describe('module boundaries (layering from DEVELOPERS.md)', () => {
     const errors = await boundaryErrors(file, `import * as x from '${target}';\nexport const y = x;\n`);
     expect(errors).toEqual([]);
   });
+
+  // The lab (@postern/netlab, a tool tagged scope:test-support) is for tests only: published
+  // sources may not import it, the test files of packages and apps may.
+  const labInSource: Array<[string, string]> = [
+    ['packages/nic/src/probe.ts', '@postern/netlab'],
+    ['packages/netstack/src/probe.ts', '@postern/netlab'],
+    ['apps/gateway/src/probe.ts', '@postern/netlab'],
+    ['packages/nic/test/probe.test.ts', '@postern/bench'],
+    ['packages/netstack/test/support/probe.ts', '@postern/gateway'],
+    ['packages/wire/test/probe.test.ts', '@postern/nic'],
+  ];
+  it.each(labInSource)('%s may not import %s', async (file, target) => {
+    const errors = await boundaryErrors(file, `import * as x from '${target}';\nexport const y = x;\n`);
+    expect(errors.length).toBeGreaterThan(0);
+  });
+
+  const labInTests: Array<[string, string]> = [
+    ['packages/nic/test/probe.test.ts', '@postern/netlab'],
+    ['packages/netstack/test/support/probe.ts', '@postern/netlab'],
+    ['apps/gateway/test/probe.test.ts', '@postern/netlab'],
+  ];
+  it.each(labInTests)('%s may import %s', async (file, target) => {
+    const errors = await boundaryErrors(file, `import * as x from '${target}';\nexport const y = x;\n`);
+    expect(errors).toEqual([]);
+  });
 });

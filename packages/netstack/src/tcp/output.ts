@@ -37,6 +37,8 @@ export interface TcpOutputContext {
   cancelDelayedAck(tcb: Tcb): void;
   /** Counts a segment refused by the IP layer. */
   countSendFailure(): void;
+  /** Counts the start of a Nagle hold (stack-wide; the caller counts it on the connection). */
+  countNagleHold(): void;
 }
 
 /**
@@ -326,6 +328,11 @@ function sendData(ctx: TcpOutputContext, tcb: Tcb): number {
         tcb.forceSend = false;
       } else if (length < mss && !tcb.noDelay && flightSize(tcb) > 0 && !finDue) {
         length = 0; // Nagle: a small segment waits while data is unacknowledged.
+        if (!tcb.nagleHolding) {
+          tcb.nagleHolding = true;
+          tcb.stats.nagleHeld++;
+          ctx.countNagleHold();
+        }
       }
     }
     const fin = finDue && length === unsent && (usable > length || tcb.sndWnd === 0 || length > 0 || usable >= 0);
@@ -340,7 +347,10 @@ function sendData(ctx: TcpOutputContext, tcb: Tcb): number {
     }
     ctx.builder.send(ctx, tcb, seq, flags, offset, length);
     if (retransmission) tcb.stats.retransmits++;
-    else tcb.stats.bytesOut += length;
+    else {
+      tcb.stats.bytesOut += length;
+      if (length > 0) tcb.nagleHolding = false;
+    }
     tcb.sndNxt = seqAdd(seq, length + (fin ? 1 : 0));
     if (seqGt(tcb.sndNxt, tcb.sndMax)) tcb.sndMax = tcb.sndNxt;
     if (fin) {

@@ -58,6 +58,17 @@ export interface TcpConnectionStats {
   outOfOrder: number;
   /** Zero-window probes sent. */
   windowProbes: number;
+  /**
+   * Delayed-ACK timer expiries that sent a segment (an ACK owed to the peer waited the whole
+   * delayed-ACK time: nothing else carried it). On request/response traffic each one is a stall of
+   * up to the delayed-ACK time.
+   */
+  delayedAckTimeouts: number;
+  /**
+   * Times Nagle's algorithm (RFC 9293 §3.7.4) held back a small segment because data was
+   * unacknowledged: counted once when a hold starts, not on each output check while it lasts.
+   */
+  nagleHeld: number;
   /** Challenge ACKs sent (RFC 5961). */
   challengeAcks: number;
   /** Segments dropped by PAWS (RFC 7323). */
@@ -82,7 +93,7 @@ export interface TcpConnectionStats {
 export function newConnectionStats(): TcpConnectionStats {
   return {
     segmentsOut: 0, segmentsIn: 0, bytesOut: 0, bytesIn: 0, retransmits: 0, timeouts: 0, fastRetransmits: 0, tailLossProbes: 0, lostRetransmits: 0,
-    dupAcks: 0, outOfOrder: 0, windowProbes: 0, challengeAcks: 0, pawsDrops: 0, rtoSackedSkipped: 0, pmtuDecreases: 0, pathMtu: 0, srttMs: 0, rtoMs: 0, cwnd: 0, ssthresh: 0,
+    dupAcks: 0, outOfOrder: 0, windowProbes: 0, delayedAckTimeouts: 0, nagleHeld: 0, challengeAcks: 0, pawsDrops: 0, rtoSackedSkipped: 0, pmtuDecreases: 0, pathMtu: 0, srttMs: 0, rtoMs: 0, cwnd: 0, ssthresh: 0,
   };
 }
 
@@ -213,6 +224,8 @@ export class Tcb {
   lastAckWindow = 0;
   /** Zero-window probes sent in a row without the window opening. */
   probeCount = 0;
+  /** Nagle is holding unsent data back (set when a hold starts, cleared when new data goes out). */
+  nagleHolding = false;
   /** Send one window-limited runt despite sender SWS avoidance (set by the persist timer). */
   forceSend = false;
   /** Keep-alive probes sent in a row without an answer. */

@@ -153,12 +153,17 @@ export type TcpCounterName =
   /** Connections aborted by a hard ICMP error during the handshake. */
   | 'icmpHardAborts'
   /** Path MTU decreases (fragmentation needed, RFC 1191). */
-  | 'pmtuDecreases';
+  | 'pmtuDecreases'
+  /** Delayed-ACK timer expiries that sent a segment, all connections (see `TcpConnectionStats.delayedAckTimeouts`). */
+  | 'delayedAckTimeouts'
+  /** Nagle holds started, all connections (see `TcpConnectionStats.nagleHeld`). */
+  | 'nagleHeld';
 
 const COUNTER_NAMES: readonly TcpCounterName[] = [
   'segmentsReceived', 'malformed', 'badChecksum', 'notUnicast', 'noSocket', 'resetsSent', 'sendFailures', 'activeOpens',
   'passiveOpens', 'connectionLimit', 'timeWaitRecycled', 'timeWaitReused', 'resetsReceived', 'timeouts', 'aborts',
   'icmpReceived', 'icmpMalformed', 'icmpNoConnection', 'icmpOutOfWindow', 'icmpIgnored', 'icmpSoftErrors', 'icmpHardAborts', 'pmtuDecreases',
+  'delayedAckTimeouts', 'nagleHeld',
 ];
 
 /** Options of {@link Tcp.listen}. */
@@ -963,6 +968,11 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
   }
 
   /** @internal */
+  countNagleHold(): void {
+    this.counters.inc('nagleHeld');
+  }
+
+  /** @internal */
   sendResetFor(seg: Segment): void {
     const r = this.rstScratch;
     r.srcPort = seg.dstPort;
@@ -996,6 +1006,7 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     const offset = seqSub(tcb.sndNxt, tcb.sndUna);
     this.builder.send(this, tcb, tcb.sndNxt, length === unsent ? TcpFlag.PSH : 0, offset, length);
     tcb.stats.bytesOut += length;
+    tcb.nagleHolding = false;
     tcb.sndNxt = seqAdd(tcb.sndNxt, length);
     if (seqGt(tcb.sndNxt, tcb.sndMax)) tcb.sndMax = tcb.sndNxt;
     armRetransmit(this, tcb);
@@ -1170,7 +1181,11 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
 
   /** @internal */
   onDelayedAckTimer(tcb: Tcb): void {
-    if (tcb.ackUrgency !== AckUrgency.NONE) tcpOutput(this, tcb, AckUrgency.DELAYED);
+    if (tcb.ackUrgency === AckUrgency.NONE) return;
+    if (tcpOutput(this, tcb, AckUrgency.DELAYED) > 0) {
+      tcb.stats.delayedAckTimeouts++;
+      this.counters.inc('delayedAckTimeouts');
+    }
   }
 
   /** @internal */

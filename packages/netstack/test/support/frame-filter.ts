@@ -5,65 +5,39 @@
  * predicates need, and two TCP hosts over a link whose A side is filtered.
  */
 import { Scheduler } from '@postern/irq';
-import { NetDevice, createMemoryLink, type DriverStats, type LinkState, type NicDriver, type ReceiveFilter } from '@postern/nic';
-import { ETHERTYPE_IPV4, IP_PROTO_TCP, parseIpv4, type MacAddress } from '@postern/wire';
-import { Stack, attachTcp, type TcpOptions } from '../../src/index.js';
+import { ForwardingDriver, createMemoryLink, type NicDriver } from '@postern/nic';
+import { ETHERTYPE_IPV4, IP_PROTO_TCP } from '@postern/wire';
+import { attachTcp, type TcpOptions } from '../../src/index.js';
+import { A_ADDR, B_ADDR, twoHosts } from './tcp-net.js';
 
 /** Decides one frame's fate: return false to drop it. */
 export type FramePredicate = (frame: Uint8Array) => boolean;
 
 /** Wraps `inner`; `tx` sees frames sent through it, `rx` frames received from it. */
-export class FrameFilterDriver implements NicDriver {
+export class FrameFilterDriver extends ForwardingDriver {
   /** Frames dropped by the predicates, per direction. */
   readonly dropped = { tx: 0, rx: 0 };
-  private receiver: ((frame: Uint8Array) => void) | undefined;
 
-  constructor(private readonly inner: NicDriver, private readonly filters: { tx?: FramePredicate; rx?: FramePredicate }) {
-    inner.onReceive((frame) => {
-      if (this.filters.rx !== undefined && !this.filters.rx(frame)) {
-        this.dropped.rx++;
-        return;
-      }
-      this.receiver?.(frame);
-    });
+  constructor(inner: NicDriver, private readonly filters: { tx?: FramePredicate; rx?: FramePredicate }) {
+    super(inner);
   }
 
-  get name(): string {
-    return this.inner.name;
-  }
-  get mac(): MacAddress {
-    return this.inner.mac;
-  }
-  get mtu(): number {
-    return this.inner.mtu;
-  }
-  get linkState(): LinkState {
-    return this.inner.linkState;
-  }
-  get stats(): Readonly<DriverStats> {
-    return this.inner.stats;
-  }
-  open(): Promise<void> {
-    return this.inner.open();
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-  transmit(frame: Uint8Array): boolean {
+  /** Drops (and reports as sent) a frame `tx` refuses; passes the rest to the inner driver. */
+  override transmit(frame: Uint8Array): boolean {
     if (this.filters.tx !== undefined && !this.filters.tx(frame)) {
       this.dropped.tx++;
       return true;
     }
     return this.inner.transmit(frame);
   }
-  onReceive(receiver: (frame: Uint8Array) => void): void {
-    this.receiver = receiver;
-  }
-  onLinkChange(listener: (state: LinkState) => void): void {
-    this.inner.onLinkChange(listener);
-  }
-  setReceiveFilter(filter: ReceiveFilter): void {
-    this.inner.setReceiveFilter(filter);
+
+  /** Drops a received frame `rx` refuses; passes the rest on. */
+  protected override received(frame: Uint8Array): void {
+    if (this.filters.rx !== undefined && !this.filters.rx(frame)) {
+      this.dropped.rx++;
+      return;
+    }
+    this.deliver(frame);
   }
 }
 
@@ -101,8 +75,7 @@ export function tcpFrameInfo(frame: Uint8Array): TcpFrameInfo | undefined {
   };
 }
 
-export const A_ADDR = parseIpv4('198.18.0.1');
-export const B_ADDR = parseIpv4('198.18.0.2');
+export { A_ADDR, B_ADDR };
 
 let pairs = 0;
 
@@ -118,19 +91,7 @@ export async function filteredTcpPair(options: { seed?: number; filterA?: { tx?:
   let tx: FramePredicate = () => true;
   let rx: FramePredicate = () => true;
   const filter = new FrameFilterDriver(link.a, { tx: (f) => tx(f), rx: (f) => rx(f) });
-  const devA = new NetDevice(filter, sched, { rxRingCapacity: 1024 });
-  const devB = new NetDevice(link.b, sched, { rxRingCapacity: 1024 });
-  const a = new Stack(sched);
-  const b = new Stack(sched);
-  a.addInterface(devA).addAddress(A_ADDR, 24);
-  b.addInterface(devB).addAddress(B_ADDR, 24);
-  await devA.open();
-  await devB.open();
-  sched.runPending();
-  const udp = a.udp.bind(0, () => undefined);
-  udp.send(B_ADDR, 9, new Uint8Array(1));
-  sched.advance(20);
-  udp.close();
+  const { a, b } = await twoHosts(sched, filter, link.b);
   if (options.filterA?.tx !== undefined) tx = options.filterA.tx;
   if (options.filterA?.rx !== undefined) rx = options.filterA.rx;
   const tcpA = attachTcp(a, options.tcpA);

@@ -1,69 +1,12 @@
 /**
- * Network namespaces and TAP devices for this package's interop tests against the Linux kernel.
- *
- * Lint keeps `packages/` from importing `tools/` (`@postern/netlab`) and from reaching into another
- * package's test files by relative path, so this is a small copy of `packages/nic/test/kernel-lab.ts`
- * plus {@link attachTap}, which puts a {@link Stack} interface on a TAP device whose kernel side
- * lives in a namespace. Names follow netlab's pattern (`pst-<kind><pid36>-<seq>`), so netlab's
- * `cleanupLeftovers` also removes what a crashed run left behind.
+ * The lab of this package's interop tests against the Linux kernel: `@postern/netlab`'s
+ * {@link NetLab} (namespaces with IPv6 off) plus {@link KernelLab.attachTap}, which puts a
+ * {@link Stack} interface on a TAP device whose kernel side lives in a namespace.
  */
-import { execFile } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { NetLab, uniqueName } from '@postern/netlab';
 import { NetDevice, TapNicDriver, type NetDeviceOptions, type NicDriver } from '@postern/nic';
 import { parseIpv4, parseMac, type MacAddress } from '@postern/wire';
 import type { NetInterface, Stack } from '../../src/index.js';
-
-let sequence = 0;
-
-/** A fresh lab-style name: `pst-` + kind letter + pid (base 36) + `-` + sequence (base 36); at most 15 characters. */
-export function labName(kind: 'n' | 't'): string {
-  return `pst-${kind}${process.pid.toString(36)}-${(sequence++ % 46_656).toString(36)}`;
-}
-
-/** Result of a finished command. */
-export interface Ran {
-  /** Exit code, or `null` when killed (timeout) or not started. */
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a program bounded by `timeoutMs`; resolves whatever the exit code. */
-export function run(program: string, args: readonly string[], timeoutMs = 15_000): Promise<Ran> {
-  return new Promise((resolve) => {
-    execFile(program, args, { timeout: timeoutMs, killSignal: 'SIGKILL', encoding: 'utf8' }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof (error as { code?: unknown }).code === 'number' ? (error as { code: number }).code : null;
-      resolve({ code, stdout, stderr: stderr || (error?.message ?? '') });
-    });
-  });
-}
-
-/** Runs `ip [-n ns] args...`; rejects unless it exits with 0. */
-export async function ip(args: readonly string[], ns?: string): Promise<string> {
-  const r = await run('ip', ns === undefined ? args : ['-n', ns, ...args]);
-  if (r.code !== 0) throw new Error(`ip ${ns === undefined ? '' : `-n ${ns} `}${args.join(' ')}: ${r.stderr.trim()}`);
-  return r.stdout;
-}
-
-/** Why the kernel interop tests cannot run here, or `undefined`. Probes by really making and deleting a namespace. */
-export async function kernelLabSkipReason(tools: readonly string[] = []): Promise<string | undefined> {
-  if (process.platform !== 'linux') return 'kernel interop tests need Linux';
-  if (process.getuid?.() !== 0) return 'kernel interop tests need root (network namespaces, /dev/net/tun)';
-  try {
-    accessSync('/dev/net/tun', constants.R_OK | constants.W_OK);
-  } catch {
-    return '/dev/net/tun is missing (no TUN/TAP support)';
-  }
-  if ((await run('python3', ['-c', 'pass'])).code !== 0) return 'python3 is missing (the TAP driver attaches through it); run tools/scripts/install-peers.sh';
-  for (const tool of tools) {
-    if ((await run('sh', ['-c', `command -v ${tool}`])).code !== 0) return `${tool} is missing; run tools/scripts/install-peers.sh`;
-  }
-  const ns = labName('n');
-  const add = await run('ip', ['netns', 'add', ns]);
-  if (add.code !== 0) return `cannot create a network namespace: ${add.stderr.trim()}`;
-  await run('ip', ['netns', 'del', ns]);
-  return undefined;
-}
 
 /** One stack interface on a TAP device whose kernel side is configured in a namespace. */
 export interface TapAttachment {
@@ -85,7 +28,7 @@ export interface TapAttachment {
 export interface TapLinkOptions {
   /** The namespace for the kernel side. */
   ns: string;
-  /** The kernel's address, dotted. */
+  /** The kernel's address, dotted (198.18.0.0/15 only). */
   kernelIp: string;
   /** The stack's address, dotted. */
   stackIp: string;
@@ -101,71 +44,39 @@ export interface TapLinkOptions {
   deviceOptions?: NetDeviceOptions;
 }
 
-/** Namespaces, drivers and links made for one test; {@link KernelLab.cleanup} removes them all. */
-export class KernelLab {
-  private readonly namespaces: string[] = [];
+/** A {@link NetLab} whose namespaces have IPv6 off and which also closes the devices it attached. */
+export class KernelLab extends NetLab {
   private readonly devices: NetDevice[] = [];
 
-  /**
-   * A fresh namespace with loopback up and IPv6 off for devices that appear in it later, so the
-   * kernel sends nothing on its own (no router solicitations, no MLD) that a test does not expect.
-   */
-  async namespace(): Promise<string> {
-    const ns = labName('n');
-    await ip(['netns', 'add', ns]);
-    this.namespaces.push(ns);
-    await ip(['link', 'set', 'lo', 'up'], ns);
-    await this.exec(ns, 'sysctl', ['-q', '-w', 'net.ipv6.conf.default.disable_ipv6=1', 'net.ipv6.conf.all.disable_ipv6=1']);
-    return ns;
+  constructor() {
+    super({ disableIpv6: true });
   }
 
   /**
    * Creates a TAP device, opens it as a {@link NetDevice} on `stack`'s scheduler, moves its kernel
-   * side into `options.ns` and configures it there (address, MTU, up), then adds the interface to
+   * side into `options.ns` and configures it there (MTU, address, up), then adds the interface to
    * `stack` with its address (so the gratuitous ARP reaches a kernel that is listening). The device
-   * is closed by {@link cleanup}.
+   * is closed by {@link KernelLab.cleanup}.
    */
   async attachTap(stack: Stack, options: TapLinkOptions): Promise<TapAttachment> {
     const { ns } = options;
-    const ifname = labName('t');
+    const ifname = uniqueName('t');
     const driver = new TapNicDriver({ ifname, create: true, mac: parseMac(options.mac) });
     const device = new NetDevice(options.wrapDriver?.(driver) ?? driver, stack.scheduler, options.deviceOptions);
     this.devices.push(device);
     await device.open();
-    await ip(['link', 'set', 'dev', ifname, 'netns', ns]);
-    if (options.mtu !== undefined) await ip(['link', 'set', 'dev', ifname, 'mtu', String(options.mtu)], ns);
-    await ip(['addr', 'add', `${options.kernelIp}/${options.prefixLength}`, 'dev', ifname], ns);
-    await ip(['link', 'set', 'dev', ifname, 'up'], ns);
-    const link = JSON.parse(await ip(['-j', 'link', 'show', 'dev', ifname], ns)) as { address: string }[];
+    const kernelMac = parseMac(await this.moveAndConfigure(ifname, ns, {
+      address: `${options.kernelIp}/${options.prefixLength}`,
+      ...(options.mtu === undefined ? {} : { mtu: options.mtu }),
+    }));
     const iface = stack.addInterface(device, options.mtu === undefined ? {} : { mtu: options.mtu });
     iface.addAddress(parseIpv4(options.stackIp), options.prefixLength);
-    return { ns, ifname, driver, device, iface, kernelMac: parseMac(link[0]!.address) };
+    return { ns, ifname, driver, device, iface, kernelMac };
   }
 
-  /** Runs a command in `ns`, bounded by `timeoutMs`; resolves whatever the exit code. */
-  execAny(ns: string, command: string, args: readonly string[], timeoutMs = 15_000): Promise<Ran> {
-    return run('ip', ['netns', 'exec', ns, command, ...args], timeoutMs);
-  }
-
-  /** Runs a command in `ns`; rejects unless it exits with 0. */
-  async exec(ns: string, command: string, args: readonly string[], timeoutMs = 15_000): Promise<Ran> {
-    const r = await this.execAny(ns, command, args, timeoutMs);
-    if (r.code !== 0) throw new Error(`${command} in ${ns}: exit ${r.code}: ${r.stderr.trim()}\n${r.stdout}`);
-    return r;
-  }
-
-  /** Closes every device and deletes every namespace this lab made (the TAPs go with them). Never throws. */
-  async cleanup(): Promise<void> {
+  /** Closes every device this lab attached, then removes namespaces and links (the TAPs go with them). Never throws. */
+  override async cleanup(): Promise<string[]> {
     for (const d of this.devices.splice(0)) await d.close().catch(() => undefined);
-    for (const ns of this.namespaces.splice(0)) await run('ip', ['netns', 'del', ns]);
+    return super.cleanup();
   }
-}
-
-/** Polls `predicate` every 5 ms, at most `limitMs / 5` times; resolves whether it held. */
-export async function eventually(predicate: () => boolean | Promise<boolean>, limitMs = 5000): Promise<boolean> {
-  for (let i = 0; i <= limitMs / 5; i++) {
-    if (await predicate()) return true;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  return false;
 }

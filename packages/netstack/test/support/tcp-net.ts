@@ -24,6 +24,28 @@ export interface TcpPairOptions {
   tcpB?: TcpOptions;
 }
 
+/**
+ * Host a ({@link A_ADDR}/24) on `driverA` and host b ({@link B_ADDR}/24) on `driverB`, devices open,
+ * with ARP resolved both ways (a UDP datagram to a closed port and its ICMP answer, 20 ms of the
+ * virtual clock), so tests that open many connections at once do not meet the ARP queue bound.
+ */
+export async function twoHosts(sched: Scheduler, driverA: NicDriver, driverB: NicDriver) {
+  const devA = new NetDevice(driverA, sched, { rxRingCapacity: 1024 });
+  const devB = new NetDevice(driverB, sched, { rxRingCapacity: 1024 });
+  const a = new Stack(sched);
+  const b = new Stack(sched);
+  a.addInterface(devA).addAddress(A_ADDR, 24);
+  b.addInterface(devB).addAddress(B_ADDR, 24);
+  await devA.open();
+  await devB.open();
+  sched.runPending();
+  const udp = a.udp.bind(0, () => undefined);
+  udp.send(B_ADDR, 9, new Uint8Array(1));
+  sched.advance(20);
+  udp.close();
+  return { a, b, devA, devB };
+}
+
 /** Host a = 198.18.0.1, host b = 198.18.0.2, each with a Tcp. */
 export async function tcpPair(options: TcpPairOptions = {}) {
   const sched = new Scheduler({ seed: options.seed ?? 1 });
@@ -44,21 +66,7 @@ export async function tcpPair(options: TcpPairOptions = {}) {
     driverA = faultA;
     driverB = faultB;
   }
-  const devA = new NetDevice(driverA, sched, { rxRingCapacity: 1024 });
-  const devB = new NetDevice(driverB, sched, { rxRingCapacity: 1024 });
-  const a = new Stack(sched);
-  const b = new Stack(sched);
-  a.addInterface(devA).addAddress(A_ADDR, 24);
-  b.addInterface(devB).addAddress(B_ADDR, 24);
-  await devA.open();
-  await devB.open();
-  sched.runPending();
-  // Resolve ARP both ways first (a UDP datagram to a closed port and its ICMP answer), so tests
-  // that open many connections at once do not meet the ARP queue bound.
-  const udp = a.udp.bind(0, () => undefined);
-  udp.send(B_ADDR, 9, new Uint8Array(1));
-  sched.advance(20);
-  udp.close();
+  const { a, b, devA, devB } = await twoHosts(sched, driverA, driverB);
   const tcpA = attachTcp(a, options.tcpA);
   const tcpB = attachTcp(b, options.tcpB);
   return { sched, link, a, b, tcpA, tcpB, devA, devB, faultA, faultB };
