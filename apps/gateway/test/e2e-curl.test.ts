@@ -5,8 +5,8 @@
  * curl -> kernel -> host forward -> simulated host -> device -> serial codec -> driver -> IRQ -> IP
  * -> TCP -> socket -> HTTP, and back. The admin page and the 64 MiB file must arrive byte-exact.
  *
- * Bounded: curl gets `--max-time` (the whole transfer has measured about 2 s here, 64 MiB at
- * roughly 35-40 MB/s), and the test its own timeout. Skips, with the reason, when curl is missing
+ * Bounded: curl gets `--max-time` (the whole transfer has measured 1.2-2.3 s here, 64 MiB at
+ * 30-57 MB/s), and the test its own timeout. Skips, with the reason, when curl is missing
  * (tools/scripts/install-peers.sh installs it; CI counts a skip as a failure).
  */
 import { spawn, spawnSync } from 'node:child_process';

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, netlabSkipReason } from '@postern/netlab';
 import { KernelLab } from './support/kernel-lab.js';
-import { STACK_IP, serveHashSink, serveHttp, tcpLab, type ServedConnection, type TcpLab } from './support/kernel-tcp.js';
+import { STACK_IP, describeEnd, serveHashSink, serveHttp, tcpLab, type ServedConnection, type TcpLab } from './support/kernel-tcp.js';
 import { patternBytes, sha256 } from './support/tcp-net.js';
 
 const skip = await netlabSkipReason({ needTap: true, programs: ['python3', 'curl', 'nc', 'ss', 'sha256sum', 'timeout', 'bash'] });
@@ -69,13 +69,19 @@ async function kernelTimeWait(l: TcpLab): Promise<string[]> {
   return r.stdout.split('\n').filter((line) => line.includes(STACK_IP));
 }
 
-/** Waits (bounded) until our connection closed, then checks who went through TIME-WAIT. */
+/**
+ * Waits (bounded) until our connection closed, then checks who closed first and who went through
+ * TIME-WAIT. The wait comes first: the kernel-side command may exit before its FIN reached our
+ * connection (still on its way through the TAP, or dropped by the fault injection and
+ * retransmitted by the kernel about an RTO later).
+ */
 async function expectCloseOrder(l: TcpLab, s: ServedConnection, oursFirst: boolean, info: string): Promise<void> {
-  expect(s.peerClosedFirst, `who closed first: ${info}`).toBe(!oursFirst);
   // Ours first: we hold TIME-WAIT and the kernel does not; kernel first: the reverse, and our
   // connection reaches CLOSED through LAST-ACK.
-  expect(await eventually(() => (oursFirst ? s.conn.state === 'TIME-WAIT' : s.closed && s.conn.state === 'CLOSED'), 10_000), `our state ${s.conn.state}: ${info}`).toBe(true);
-  expect(s.conn.closeReason, info).toBe('normal');
+  const ended = await eventually(() => (oursFirst ? s.conn.state === 'TIME-WAIT' : s.closed && s.conn.state === 'CLOSED'), 10_000);
+  expect(s.peerClosedFirst, `who closed first: ${describeEnd(s)}; ${info}`).toBe(!oursFirst);
+  expect(ended, `our end: ${describeEnd(s)}; ${info}`).toBe(true);
+  expect(s.conn.closeReason, `${describeEnd(s)}; ${info}`).toBe('normal');
   expect(l.tcp.timeWaitCount, info).toBe(oursFirst ? 1 : 0);
   expect((await kernelTimeWait(l)).length, info).toBe(oursFirst ? 0 : 1);
 }

@@ -54,18 +54,39 @@ export interface ServedConnection {
   received: number;
   /** SHA-256 of what was received, once complete. */
   digest: string | undefined;
+  /** What happened at the ends of the connection, in order (for failure messages). */
+  readonly history: string[];
+}
+
+/** Appends `what` with the connection's state and segment counts to `s.history`. */
+function note(s: ServedConnection, what: string): void {
+  const st = s.conn.tcb.stats;
+  s.history.push(`${what} (${s.conn.state}, in ${st.segmentsIn}, out ${st.segmentsOut})`);
+}
+
+/** One line on how `s` ended: its state, close reason, the peer's FIN, unread bytes and history. */
+export function describeEnd(s: ServedConnection): string {
+  const t = s.conn.tcb;
+  return `state ${s.conn.state}, closeReason ${s.conn.closeReason}, peerFin ${t.peerFinReceived}, pendingPeerFin ${t.pendingPeerFin}, ` +
+    `unread ${t.recvBuffer.readable}, appClosed ${t.appClosed}, finSent ${t.finSent}, sndUna-sndMax ${t.sndMax - t.sndUna}, ` +
+    `peerClosedFirst ${s.peerClosedFirst}, closed ${s.closed}; history [${s.history.join('; ')}]`;
 }
 
 function served(conn: TcpConnection): ServedConnection {
-  const s: ServedConnection = { conn, peerClosedFirst: undefined, closed: false, received: 0, digest: undefined };
-  conn.onClose = () => {
+  const s: ServedConnection = { conn, peerClosedFirst: undefined, closed: false, received: 0, digest: undefined, history: [] };
+  conn.onClose = (reason) => {
     s.closed = true;
+    note(s, `onClose ${reason}`);
+  };
+  conn.onError = (error) => {
+    note(s, `onError ${error.code}`);
   };
   return s;
 }
 
 function closeNow(s: ServedConnection): void {
   s.peerClosedFirst = s.conn.readableEnded;
+  note(s, `closeNow peerClosedFirst=${s.peerClosedFirst}`);
   s.conn.close();
 }
 
