@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { SerialPort } from 'serialport';
 import { Scheduler } from '@postern/irq';
-import { SerialBoard, SerialNicDriver } from '../src/index.js';
+import { SerialBoard, SerialNicDriver, fixSerialPortPoller } from '../src/index.js';
 import type { LinkState } from '../src/index.js';
 import { contractFrame, contractSeq, runDriverContract, waitFor } from './contract.js';
 import type { DriverPair } from './contract.js';
@@ -66,6 +66,8 @@ async function socketPair(): Promise<DriverPair> {
 async function openPort(path: string): Promise<SerialPort> {
   const port = new SerialPort({ path, baudRate: 921_600, autoOpen: false });
   await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
+  // The board's end needs the same poller fix the driver's transport applies (src/serial/poller-wakeups.ts).
+  fixSerialPortPoller(port);
   return port;
 }
 
@@ -124,11 +126,22 @@ describe('serial over a PTY: bulk in both directions', () => {
       const n = 2000;
       let sentA = 0;
       let sentB = 0;
-      // Keep both TX queues topped up; transmit refuses (and counts) when a queue is full.
+      // Keep both TX queues topped up; transmit refuses (and counts) when a queue is full. The bound is on
+      // progress, not total time: a queue that accepts nothing for 10 s is a stall (a lost wake-up), and
+      // fails here with the counts instead of running into the test timeout.
+      let idleMs = 0;
       while (sentA < n || sentB < n) {
+        const before = sentA + sentB;
         while (sentA < n && pair.a.transmit(contractFrame(pair.b.mac, pair.a.mac, 1518, sentA))) sentA++;
         while (sentB < n && pair.b.transmit(contractFrame(pair.a.mac, pair.b.mac, 1518, sentB))) sentB++;
+        const t0 = pair.sched.now;
         await waitFor(pair.sched, () => false, 2);
+        idleMs = sentA + sentB > before ? 0 : idleMs + (pair.sched.now - t0);
+        if (idleMs >= 10_000) {
+          const [boardA, boardB] = lastPtyBoards as [SerialBoard, SerialBoard];
+          const where = { sentA, sentB, boardTx: [boardA.stats.txFrames, boardB.stats.txFrames], a: (pair.a as SerialNicDriver).serialStats, b: (pair.b as SerialNicDriver).serialStats };
+          expect.fail(`no transmit progress for 10 s: ${JSON.stringify(where)}`);
+        }
       }
       expect(pair.a.stats.txDroppedQueueFull + pair.b.stats.txDroppedQueueFull).toBeGreaterThan(0);
       // Host -> board is credit-controlled: lossless. Board -> host has no credits (§7): a board whose

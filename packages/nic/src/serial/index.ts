@@ -17,5 +17,7 @@ export * from './codec.js';
 export { crc8 } from './crc.js';
 export { openTransport as openSerialTransport, parseSocketUrl, openErrorCode as serialOpenErrorCode } from './transport.js';
 export type { SerialEndpoint, OpenedTransport as OpenedSerialTransport, OpenTransportOptions as OpenSerialTransportOptions } from './transport.js';
+export { PollFlag as SerialPollFlag, fixSerialPortPoller, keepPendingPollWaits, pendingPollFlags } from './poller-wakeups.js';
+export type { FdPoller } from './poller-wakeups.js';
 export * from './serial-driver.js';
 export * from './serial-device.js';

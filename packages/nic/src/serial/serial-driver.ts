@@ -68,8 +68,8 @@ export interface SerialNicDriverOptions {
   txQueueFrames?: number;
   /**
    * Largest single write of batched DATA frames. Default 4 KiB on a serial port (larger writes hit
-   * EAGAIN in the `serialport` binding, whose wait for writability stalls; measured on a PTY: 0.05-1
-   * MB/s with 64 KiB writes against 8 MB/s with 4 KiB), 64 KiB on a socket or stream.
+   * EAGAIN in the `serialport` binding more often; before the poller fix in poller-wakeups.ts each such
+   * wait could stall until the board sent a byte), 64 KiB on a socket or stream.
    */
   maxBatchBytes?: number;
   /** How long transmit may stall on credit before the driver asks for it (GET_CREDIT). Default 50 ms. */

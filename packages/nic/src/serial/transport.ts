@@ -2,6 +2,8 @@
  * Opens the byte stream a serial driver talks over: a serial device path (through the `serialport`
  * package), `socket://HOST:PORT` (the same byte stream over TCP, to a simulator in another process),
  * or a caller-supplied duplex stream (in-process). Failures become {@link NicError}s with stable codes.
+ * A serial port's fd poller is wrapped by {@link fixSerialPortPoller} so that no read or write waits
+ * forever for a readiness event the binding stopped watching.
  */
 import { constants as fsConstants } from 'node:fs';
 import { access } from 'node:fs/promises';
@@ -10,6 +12,7 @@ import type { Duplex } from 'node:stream';
 import { SerialPort } from 'serialport';
 import { NicError } from '../driver.js';
 import type { NicErrorCode } from '../driver.js';
+import { fixSerialPortPoller } from './poller-wakeups.js';
 
 /** Where a serial driver's byte stream comes from: a device path, `socket://HOST:PORT`, or an open duplex stream. */
 export type SerialEndpoint = string | Duplex;
@@ -122,6 +125,8 @@ async function openSerialPort(path: string, options: OpenTransportOptions): Prom
       else reject(new NicError(openErrorCode(err), options.name, `cannot open ${path}: ${err.message}`, { cause: err }));
     });
   });
+  // The binding's poller loses a pending write's wake-up when a read starts waiting (poller-wakeups.ts).
+  fixSerialPortPoller(port);
   const close = (): Promise<void> =>
     new Promise((resolve) => {
       if (!port.isOpen) {
