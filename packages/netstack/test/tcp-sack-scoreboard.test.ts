@@ -76,8 +76,8 @@ describe('SackScoreboard', () => {
             if (p % 5 === 0) expect(sb.isLost(abs(p), dupThresh, MSS)).toBe(isLost);
             if (model.sacked.has(p)) continue;
             if (isLost) lost++;
-            else pipe++;
-            if (p < highRxt) pipe++;
+            // A retransmitted byte counts once (its original was lost), any other once unless lost.
+            if (p < highRxt || !isLost) pipe++;
           }
           expect(sb.lostBytes(abs(sndNxt), dupThresh, MSS)).toBe(lost);
           expect(sb.pipe(abs(sndNxt), abs(highRxt), dupThresh, MSS)).toBe(pipe);

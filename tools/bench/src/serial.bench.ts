@@ -18,7 +18,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Scheduler } from '@postern/irq';
-import { SerialBoard, SerialFrameDecoder, SerialNicDriver, encodeSerialFrame, maxEncodedLength, serialProtocol } from '@postern/nic';
+import { SerialBoard, SerialFrameDecoder, SerialNicDriver, encodeSerialFrame, fixSerialPortPoller, maxEncodedLength, serialProtocol } from '@postern/nic';
 import { writeFcs, writeMac } from '@postern/wire';
 import { SerialPort, SlipDecoder, SlipEncoder } from 'serialport';
 import { throughputSampler, type Benchmark, type Figure } from './harness.js';
@@ -153,6 +153,8 @@ async function openPty(): Promise<Pty> {
 async function openPort(path: string): Promise<SerialPort> {
   const port = new SerialPort({ path, baudRate: 921_600, autoOpen: false });
   await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
+  // The binding's poller forgets a waiting write when a read starts waiting (see packages/nic serial/poller-wakeups.ts).
+  fixSerialPortPoller(port);
   // Writes still queued when a run stops fail with "Port is not open" after the close; that is expected.
   port.on('error', () => {});
   return port;

@@ -96,13 +96,16 @@ function markUnaRetransmitted(tcb: Tcb): void {
 
 /**
  * Lost retransmission detection for the first hole (the idea of RFC 8985's RACK, for the one
- * segment that matters most): if SND.UNA was retransmitted in this recovery and DupThresh segments
- * sent after that retransmission have since been SACKed, the retransmission was lost too; it goes
- * again at once instead of waiting for the RTO.
+ * segment that matters most): if SND.UNA was retransmitted in this recovery and any byte sent after
+ * that retransmission has since been SACKed, the retransmission was lost too; it goes again at once
+ * instead of waiting for the RTO. One SACKed segment suffices, as in RACK with a zero reordering
+ * window during recovery (what Linux does until it has seen reordering): a small window may never
+ * put DupThresh segments behind the retransmission, and waiting for them ended in timeouts.
  */
 function resendLostRetransmit(ctx: TcpRecoveryContext, tcb: Tcb): void {
   if (!tcb.sackEnabled || tcb.unaRetransmitSeq !== tcb.sndUna) return;
-  if (!tcb.scoreboard.isLost(tcb.unaRetransmitFence, DUP_THRESHOLD, tcb.sendMss)) return;
+  const highest = tcb.scoreboard.highestSacked;
+  if (highest === undefined || !seqGt(highest, tcb.unaRetransmitFence)) return;
   const hole = tcb.scoreboard.nextUnsackedHole(tcb.sndUna, tcb.sndMax);
   const length = hole === undefined ? tcb.sendMss : seqSub(hole.end, hole.start);
   if (retransmitRange(ctx, tcb, tcb.sndUna, length) > 0) {
@@ -119,8 +122,9 @@ export function onDuplicateAck(ctx: TcpRecoveryContext, tcb: Tcb, _seg: Segment)
     recoverySend(ctx, tcb);
     return;
   }
-  const sackSaysLost = tcb.sackEnabled && tcb.scoreboard.sackedBytes > 0 && tcb.scoreboard.isLost(tcb.sndUna, DUP_THRESHOLD, tcb.sendMss);
-  if (tcb.dupAcks < DUP_THRESHOLD && !sackSaysLost) {
+  const threshold = earlyRetransmitThreshold(tcb);
+  const sackSaysLost = tcb.sackEnabled && tcb.scoreboard.sackedBytes > 0 && tcb.scoreboard.isLost(tcb.sndUna, threshold, tcb.sendMss);
+  if (tcb.dupAcks < threshold && !sackSaysLost) {
     limitedTransmit(ctx, tcb);
     return;
   }
@@ -148,9 +152,24 @@ export function onDuplicateAck(ctx: TcpRecoveryContext, tcb: Tcb, _seg: Segment)
  * The congestion window itself is unchanged.
  */
 function limitedTransmit(ctx: TcpRecoveryContext, tcb: Tcb): void {
+  if (canLimitedTransmit(tcb)) ctx.sendNewSegment(tcb);
+}
+
+function canLimitedTransmit(tcb: Tcb): boolean {
   const mss = tcb.sendMss;
-  if (unsentBytes(tcb) === 0 || flightSize(tcb) + mss > tcb.cc.cwnd + 2 * mss) return;
-  ctx.sendNewSegment(tcb);
+  return unsentBytes(tcb) > 0 && flightSize(tcb) + mss <= Math.min(tcb.cc.cwnd + 2 * mss, tcb.sndWnd);
+}
+
+/**
+ * The duplicate ACKs (and the SACKed segments above SND.UNA) that declare SND.UNA lost:
+ * DupThresh, or with early retransmit (RFC 5827 §3.1-3.2) the segments outstanding minus one (at
+ * least one) when fewer than DupThresh + 1 are outstanding and no new data can be sent, so that
+ * DupThresh duplicate ACKs can never arrive and only the RTO would repair the loss.
+ */
+function earlyRetransmitThreshold(tcb: Tcb): number {
+  const segments = Math.ceil(flightSize(tcb) / tcb.sendMss);
+  if (segments > DUP_THRESHOLD || canLimitedTransmit(tcb)) return DUP_THRESHOLD;
+  return Math.max(1, segments - 1);
 }
 
 /**

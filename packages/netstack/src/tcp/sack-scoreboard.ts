@@ -187,20 +187,24 @@ export class SackScoreboard {
 
   /**
    * RFC 6675 SetPipe: the bytes estimated in flight. Every byte in `[SND.UNA, sndNxt)` that is not
-   * SACKed counts once if it is not lost, and once more if it was retransmitted (its sequence
-   * number is below `highRxt`, the end of the highest retransmission; omit it when nothing was
-   * retransmitted in this recovery).
+   * SACKed counts once if it is not lost, and once if it was retransmitted (its sequence number is
+   * below `highRxt`, the end of the highest retransmission; omit it when nothing was retransmitted
+   * in this recovery). A retransmitted byte counts once, not twice: it was resent because its
+   * original was taken for lost (fast retransmit, early retransmit or a lost retransmission), even
+   * when IsLost alone, with fewer than DupThresh segments SACKed above it, does not say so. Counting
+   * it twice would fill a small congestion window with a segment that is not in the network and
+   * stall recovery until the RTO (RFC 8985 and Linux count it once, too).
    */
   pipe(sndNxt: number, highRxt?: number, dupThresh: number = DEFAULT_DUP_THRESH, mss: number = this.mss): number {
     const end = seqSub(sndNxt, this.una);
     if (end <= 0) return 0;
-    const boundary = this.lossBoundary(end, dupThresh, mss);
-    let pipe = end - boundary - this.sackedIn(boundary, end);
+    let boundary = this.lossBoundary(end, dupThresh, mss);
+    let rxt = 0;
     if (highRxt !== undefined) {
-      const rxt = Math.min(end, Math.max(0, seqSub(highRxt, this.una)));
-      pipe += rxt - this.sackedIn(0, rxt);
+      rxt = Math.min(end, Math.max(0, seqSub(highRxt, this.una)));
+      boundary = Math.max(boundary, rxt);
     }
-    return pipe;
+    return end - boundary - this.sackedIn(boundary, end) + rxt - this.sackedIn(0, rxt);
   }
 
   /** Smallest offset in [0, end] from which no byte is lost (IsLost is monotone, so binary search). */

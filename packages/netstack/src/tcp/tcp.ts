@@ -393,6 +393,7 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     tcb.sndNxt = seqAdd(tcb.iss, 1);
     tcb.sndMax = tcb.sndNxt;
     tcb.recover = tcb.iss;
+    tcb.scoreboard.reset(tcb.sndUna); // offsets count from SND.UNA: never from a stale 0
     tcb.state = 'SYN-SENT';
     this.table.add(tcb);
     this.counters.inc('activeOpens');
@@ -742,6 +743,7 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     tcb.sndNxt = seqAdd(tcb.iss, 1);
     tcb.sndMax = tcb.sndNxt;
     tcb.recover = tcb.iss;
+    tcb.scoreboard.reset(tcb.sndUna); // offsets count from SND.UNA: never from a stale 0
     negotiateOptions(tcb, seg, now);
     tcb.sndWnd = seg.window;
     tcb.sndWl1 = seg.seq;
@@ -807,6 +809,7 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     tcb.sndNxt = seg.ack;
     tcb.sndMax = seg.ack;
     tcb.recover = seg.ack;
+    tcb.scoreboard.reset(tcb.sndUna); // offsets count from SND.UNA: never from a stale 0
     tcb.irs = clientIsn;
     tcb.rcvNxt = seg.seq;
     tcb.rcvAdvRight = seqAdd(seg.seq, Math.min(tcb.recvBuffer.capacity, 0xffff));

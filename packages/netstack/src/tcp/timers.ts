@@ -50,9 +50,22 @@ function probeTimeout(tcb: Tcb): number | undefined {
   return pto;
 }
 
-/** Arms the retransmission timer for one RTO unless it already runs as a retransmission timer. */
+/**
+ * Arms the retransmission timer for one RTO unless it already runs as a retransmission timer. A
+ * running RTO is not pushed back (RFC 6298 §5.1), but it gives way to a tail loss probe that has
+ * become allowed and would fire sooner (RFC 8985 §7.2 re-arms the PTO when new data is sent): a
+ * flight of one segment waits out the peer's delayed ACK, so the RTO is armed instead of the
+ * probe; once more segments follow, the probe is due well before it.
+ */
 export function armRetransmit(host: TcpTimerHost, tcb: Tcb): void {
-  if (tcb.rtxTimer?.active && tcb.rtxMode === 'rtx') return;
+  const timer = tcb.rtxTimer;
+  if (timer?.active && tcb.rtxMode === 'rtx') {
+    const pto = probeTimeout(tcb);
+    if (pto === undefined || host.scheduler.now + pto >= timer.deadline) return;
+    tcb.rtxMode = 'probe';
+    timer.resetAfter(pto);
+    return;
+  }
   restartRetransmit(host, tcb);
 }
 
