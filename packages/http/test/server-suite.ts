@@ -304,7 +304,7 @@ export function runServerSuite(name: string, makeTransport: MakeTransport): void
       expect([s.stats.headerTimeouts, s.stats.bodyTimeouts, s.stats.idleTimeouts]).toEqual([1, 1, 1]);
     });
 
-    it('503 with Retry-After when every worker is busy and the queue is full', async () => {
+    it('503 with Retry-After for a request when every worker is busy and the queue is full', async () => {
       let release!: () => void;
       const gate = new Promise<void>((r) => (release = r));
       const s = await start(
@@ -321,14 +321,17 @@ export function runServerSuite(name: string, makeTransport: MakeTransport): void
       waiting.send(get('/'));
       await sleep(30);
       const refused = await client();
+      refused.send(get('/'));
       const r = await refused.response();
       expect([r.status, r.headers['retry-after'], r.headers['connection']]).toEqual([503, '7', 'close']);
       expect(s.stats.pool.queued).toBe(1);
       release();
       expect((await busy.response()).body).toBe('done');
-      busy.end();
       expect((await waiting.response()).body).toBe('done');
-      expect(s.stats.connectionsRejected).toBe(1);
+      // The worker went back to the pool with the response: the same connection is served again.
+      busy.send(get('/'));
+      expect((await busy.response()).body).toBe('done');
+      expect([s.stats.requestsRejected, s.stats.connectionsRejected]).toEqual([1, 0]);
     });
 
     it('429 with Retry-After past the per-client rate', async () => {

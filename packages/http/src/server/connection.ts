@@ -9,6 +9,17 @@
  *   after `lingerMs`;
  * - otherwise (persistent HTTP/1.1, or 1.0 with keep-alive) the server waits for the client's FIN and
  *   closes its side after the last answer; a connection idle for `idleTimeoutMs` is closed by the server.
+ * A client FIN never stops the answers to requests already received (half-close): they go out, then
+ * the server closes.
+ *
+ * A connection holds no worker of its own: each request whose head is complete is handed to the
+ * server's pool ({@link ConnectionContext.submitRequest}); 417, 501, 429 and the pool's 503 are answered
+ * here without one.
+ *
+ * Deadlines (all on the server's clock): the head's grows with the bytes received (`headerTimeoutMs`
+ * plus one second per `headerMinRate` bytes, at most `headerMaxTimeoutMs`); the body's, started when a
+ * worker takes the request, likewise with `bodyMinRate` (time held back by an unread body excluded);
+ * the idle deadline is `idleTimeoutMs` after the last activity.
  */
 import { RequestParser } from '../parser/request-parser.js';
 import { HttpParseError } from '../parser/errors.js';
@@ -23,6 +34,14 @@ import { HttpRequest } from './request.js';
 import { HttpResponse, type ResponseChannel } from './response.js';
 import type { HttpTransportSocket } from './transport.js';
 
+/** A complete request head waiting for (or served by) a worker of the pool. */
+export interface RequestJob {
+  /** Runs the handler; settles once the response is ended or abandoned. */
+  run(): Promise<void>;
+  /** The pool stopped before a worker took the job: answer it without the handler. */
+  cancel(): void;
+}
+
 /** What a connection needs from its server. */
 export interface ConnectionContext {
   readonly options: ResolvedOptions;
@@ -30,6 +49,10 @@ export interface ConnectionContext {
   readonly stats: HttpServerStats;
   readonly handler: HttpHandler;
   readonly limiter: TokenBucketLimiter | undefined;
+  /** `Retry-After` seconds of a 503 for a full pool. */
+  readonly retryAfterSeconds: number;
+  /** Hands a request to the worker pool; false when the pool's queue is full (the connection answers 503). */
+  submitRequest(job: RequestJob): boolean;
   /** The `Date` header value now, or undefined without a wall clock. */
   dateValue(): string | undefined;
 }
@@ -60,7 +83,8 @@ export class Connection implements ResponseChannel {
   private readonly queue: HttpResponse[] = [];
   private readonly closeMarked = new Set<HttpResponse>();
   private incoming: Incoming | undefined;
-  private readonly remoteAddress: string;
+  /** The client's address as the transport reported it at accept (`''` when unknown). */
+  readonly remoteAddress: string;
 
   /** No further requests will be read. */
   private closing = false;
@@ -76,7 +100,17 @@ export class Connection implements ResponseChannel {
   private drainWaiters: Array<() => void> = [];
 
   private headStartedAt = -1;
+  /** Bytes received since the current head started (they extend its deadline). */
+  private headBytes = 0;
+  /** When the body deadline started (a worker took the request), or -1. */
+  private bodyStartedAt = -1;
+  /** Body bytes of the current request received so far (read or discarded). */
+  private bodyBytes = 0;
+  /** When the unread body started holding the socket back, or -1. */
+  private bodyHeldSince = -1;
   private lastActivity: number;
+  /** Last time anything arrived or an answer completed (for choosing which idle connection to close). */
+  private lastSeenAt: number;
   private lingerStartedAt = 0;
   private timer: HttpTimer | undefined;
   private timerDeadline = NO_DEADLINE;
@@ -88,6 +122,7 @@ export class Connection implements ResponseChannel {
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.remoteAddress = socket.remoteAddress ?? '';
     this.lastActivity = ctx.clock.now();
+    this.lastSeenAt = this.lastActivity;
     this.parser = new RequestParser(ctx.options.limits, {
       onHead: (head) => this.onHead(head),
       onBody: (data) => this.onBody(data),
@@ -102,6 +137,23 @@ export class Connection implements ResponseChannel {
     });
     socket.on('close', () => this.onClose());
     this.ensureTimer();
+  }
+
+  /** True while no request is in progress (reading a head, or waiting for one) and the connection is not closing. */
+  get idle(): boolean {
+    return !this.gone && !this.lingering && this.queue.length === 0 && this.incoming === undefined;
+  }
+
+  /** The clock time anything last arrived or an answer last completed. */
+  get lastSeen(): number {
+    return this.lastSeenAt;
+  }
+
+  /** Makes room at a connection cap: the server closes this idle connection now (FIN, then linger). */
+  evict(): void {
+    if (!this.idle) return;
+    this.closing = true;
+    this.startClose();
   }
 
   /** Server shutdown: finish what is in flight with `Connection: close`, close an idle connection now. */
@@ -182,6 +234,7 @@ export class Connection implements ResponseChannel {
       return;
     }
     this.lastActivity = this.ctx.clock.now();
+    this.lastSeenAt = this.lastActivity;
     this.maybeResume();
     this.ensureTimer();
   }
@@ -192,6 +245,7 @@ export class Connection implements ResponseChannel {
     const ctx = this.ctx;
     ctx.stats.requests++;
     this.headStartedAt = -1;
+    this.headBytes = 0;
     const framing = head.framing;
     const hasBody = framing.kind === 'chunked' || (framing.kind === 'length' && framing.length > 0);
     const res = new HttpResponse(this, { isHead: head.method === 'HEAD', http10: head.versionMinor === 0, keepAlive: head.keepAlive });
@@ -200,7 +254,7 @@ export class Connection implements ResponseChannel {
         if (head.expect100) res.writeContinue();
       },
       resume: () => {
-        this.bodyBlocked = false;
+        this.unblockBody();
         this.maybeResume();
       },
     };
@@ -209,6 +263,9 @@ export class Connection implements ResponseChannel {
     if (!head.keepAlive) this.closing = true;
     if (hasBody) {
       this.incoming = { req, res, discarding: false };
+      this.bodyStartedAt = -1;
+      this.bodyHeldSince = -1;
+      this.bodyBytes = 0;
       this.lastActivity = ctx.clock.now();
     }
     this.queue.push(res);
@@ -218,10 +275,12 @@ export class Connection implements ResponseChannel {
   }
 
   private onBody(data: Uint8Array): void {
+    this.bodyBytes += data.byteLength;
     const incoming = this.incoming;
     if (incoming === undefined || incoming.discarding) return;
     if (!incoming.req.body.push(data)) {
       this.bodyBlocked = true;
+      if (this.bodyHeldSince < 0) this.bodyHeldSince = this.ctx.clock.now();
       this.parser.pause();
     }
   }
@@ -231,7 +290,7 @@ export class Connection implements ResponseChannel {
     if (incoming !== undefined) {
       incoming.req.body.finish();
       this.incoming = undefined;
-      this.bodyBlocked = false;
+      this.unblockBody();
     }
     this.awaitingNext = true;
     if (this.closing && this.queue.length === 0) {
@@ -264,13 +323,52 @@ export class Connection implements ResponseChannel {
         return;
       }
     }
+    const job: RequestJob = {
+      run: () => this.runHandler(req, res),
+      cancel: () => {
+        if (res.finished || res.aborted) return;
+        this.closing = true;
+        this.answer(res, 503);
+      },
+    };
+    if (!ctx.submitRequest(job)) {
+      ctx.stats.requestsRejected++;
+      this.closing = true;
+      res.setHeader('Retry-After', ctx.retryAfterSeconds);
+      this.answer(res, 503);
+    }
+  }
+
+  /** On a worker: runs the handler; settles when the response is ended or abandoned. */
+  private runHandler(req: HttpRequest, res: HttpResponse): Promise<void> {
+    if (res.aborted || res.finished) return Promise.resolve();
+    const settled = res.whenSettled();
+    this.startBodyClock(res);
     try {
-      const result = ctx.handler(req, res);
+      const result = this.ctx.handler(req, res);
       if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
         (result as Promise<void>).then(undefined, (error: unknown) => this.handlerFailed(req, res, error));
       }
     } catch (error) {
       this.handlerFailed(req, res, error);
+    }
+    return settled;
+  }
+
+  /** Starts the body deadline of `res`'s request (when a worker takes it, or it is answered without one). */
+  private startBodyClock(res: HttpResponse): void {
+    if (this.incoming?.res !== res || this.bodyStartedAt >= 0) return;
+    this.bodyStartedAt = this.ctx.clock.now();
+    if (this.bodyHeldSince >= 0) this.bodyHeldSince = this.bodyStartedAt;
+    this.ensureTimer();
+  }
+
+  /** The reader took the body below its high-water mark: the time it was held back does not count against the body deadline. */
+  private unblockBody(): void {
+    this.bodyBlocked = false;
+    if (this.bodyHeldSince >= 0) {
+      if (this.bodyStartedAt >= 0) this.bodyStartedAt += this.ctx.clock.now() - this.bodyHeldSince;
+      this.bodyHeldSince = -1;
     }
   }
 
@@ -284,6 +382,7 @@ export class Connection implements ResponseChannel {
 
   /** Sends a short plain-text error answer with `status` on `res`. */
   private answer(res: HttpResponse, status: number): void {
+    this.startBodyClock(res);
     res.status(status).setHeader('Content-Type', 'text/plain; charset=utf-8');
     res.end(`${status} ${reasonPhrase(status)}\n`);
   }
@@ -294,7 +393,7 @@ export class Connection implements ResponseChannel {
     this.parserFailed = true;
     const incoming = this.incoming;
     this.incoming = undefined;
-    this.bodyBlocked = false;
+    this.unblockBody();
     if (incoming !== undefined) {
       if (bodyError !== undefined) incoming.req.body.fail(bodyError);
       const res = incoming.res;
@@ -327,10 +426,16 @@ export class Connection implements ResponseChannel {
 
   private onData(chunk: Uint8Array): void {
     if (this.lingering || this.parserFailed) return;
-    if (this.incoming === undefined && this.headStartedAt < 0 && !this.awaitingNext) {
-      this.headStartedAt = this.ctx.clock.now();
-    } else if (this.incoming !== undefined) {
-      this.lastActivity = this.ctx.clock.now();
+    const now = this.ctx.clock.now();
+    this.lastSeenAt = now;
+    if (this.incoming === undefined) {
+      if (this.headStartedAt < 0 && !this.awaitingNext) {
+        this.headStartedAt = now;
+        this.headBytes = 0;
+      }
+      this.headBytes += chunk.byteLength;
+    } else {
+      this.lastActivity = now;
     }
     try {
       this.parser.execute(chunk);
@@ -438,8 +543,14 @@ export class Connection implements ResponseChannel {
   private nextDeadline(): number {
     const o = this.ctx.options;
     if (this.lingering) return this.lingerStartedAt + o.lingerMs;
-    if (this.incoming !== undefined) return this.bodyBlocked ? NO_DEADLINE : this.lastActivity + o.bodyTimeoutMs;
-    if (this.headStartedAt >= 0 && !this.awaitingNext) return this.headStartedAt + o.headerTimeoutMs;
+    if (this.incoming !== undefined) {
+      if (this.bodyBlocked || this.bodyStartedAt < 0) return NO_DEADLINE;
+      return this.bodyStartedAt + o.bodyTimeoutMs + (this.bodyBytes * 1000) / o.bodyMinRate;
+    }
+    if (this.headStartedAt >= 0 && !this.awaitingNext) {
+      const grown = o.headerTimeoutMs + (this.headBytes * 1000) / o.headerMinRate;
+      return this.headStartedAt + Math.min(grown, o.headerMaxTimeoutMs);
+    }
     if (this.queue.length === 0 && !this.parserFailed) return this.lastActivity + o.idleTimeoutMs;
     return NO_DEADLINE;
   }

@@ -20,11 +20,15 @@ export const DEFAULT_KNOWN_METHODS: readonly string[] = Object.freeze([
   'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH',
 ]);
 
-/** Worker-pool settings (see {@link WorkerPool}). */
+/**
+ * Worker-pool settings (see {@link WorkerPool}). A worker takes one *request* whose head is complete
+ * (and its body as it arrives) and is free again once the response is ended; reading heads, keep-alive
+ * waits and slow clients hold no worker.
+ */
 export interface PoolOptions {
-  /** Pre-started client-communication workers; each serves one connection at a time. Default 256. */
+  /** Pre-started client-communication workers; each serves one request at a time. Default 256. */
   readonly workers?: number;
-  /** Accepted connections that may wait for a worker; beyond it they get 503. Default 1024. */
+  /** Complete requests that may wait for a worker; beyond it a request gets 503 (and the connection closes). Default 1024. */
   readonly queue?: number;
   /** `Retry-After` seconds sent with the overload 503. Default 1. */
   readonly retryAfterSeconds?: number;
@@ -43,12 +47,39 @@ export interface HttpServerOptions {
   readonly wallTime?: () => number;
   /** Parser limits (request line, headers, body size...); unset fields keep the parser defaults. */
   readonly limits?: Partial<ParserLimits>;
-  /** Most time from the first byte of a request head to its end (slowloris): 408. Default 10,000. */
+  /**
+   * Time a request head gets from its first byte (slowloris defence, like mod_reqtimeout's
+   * `header=10-20,MinRate=500`): the deadline starts at this, grows by one second per
+   * {@link HttpServerOptions.headerMinRate} bytes received, and never exceeds
+   * {@link HttpServerOptions.headerMaxTimeoutMs}. Past it: 408 and close. Default 10,000.
+   */
   readonly headerTimeoutMs?: number;
-  /** Most time without body bytes while a body is expected and being read: 408. Default 30,000. */
+  /** Upper bound of the growing head deadline (ms from the head's first byte). Default 20,000 (at least `headerTimeoutMs`). */
+  readonly headerMaxTimeoutMs?: number;
+  /** Bytes per second of head that extend its deadline by one second. Default 500. */
+  readonly headerMinRate?: number;
+  /**
+   * Time a request body gets once a worker took the request (like mod_reqtimeout's `body=20,MinRate=500`):
+   * the deadline grows by one second per {@link HttpServerOptions.bodyMinRate} bytes received; time the
+   * body spends held back because the handler does not read it does not count. Past it: 408 (or, when
+   * the answer already started, the connection is destroyed). Default 20,000.
+   */
   readonly bodyTimeoutMs?: number;
-  /** Most time a persistent connection may sit with nothing to do before the server closes it. Default 5,000. */
+  /** Bytes per second of body that extend its deadline by one second. Default 500. */
+  readonly bodyMinRate?: number;
+  /**
+   * Most time a connection may sit with nothing to do (a fresh connection before its first byte, or a
+   * persistent one between requests) before the server closes it. Default 5,000.
+   */
   readonly idleTimeoutMs?: number;
+  /**
+   * Most connections open at once. A connection beyond it closes the least recently active *idle*
+   * connection (one with no request in progress) to make room, or, with none idle, is answered 503
+   * and closed. Default 10,000.
+   */
+  readonly maxConnections?: number;
+  /** Most connections open at once from one client address, enforced the same way within that address. Default 2,000. */
+  readonly maxConnectionsPerClient?: number;
   /** After the server sent its FIN, how long it waits for the client to close before destroying. Default 2,000. */
   readonly lingerMs?: number;
   /** Most requests in flight on one connection (pipelining depth). Default 16. */
@@ -71,8 +102,13 @@ export interface HttpServerOptions {
 export interface ResolvedOptions {
   readonly limits: Partial<ParserLimits>;
   readonly headerTimeoutMs: number;
+  readonly headerMaxTimeoutMs: number;
+  readonly headerMinRate: number;
   readonly bodyTimeoutMs: number;
+  readonly bodyMinRate: number;
   readonly idleTimeoutMs: number;
+  readonly maxConnections: number;
+  readonly maxConnectionsPerClient: number;
   readonly lingerMs: number;
   readonly maxPipelined: number;
   readonly bodyHighWaterBytes: number;
@@ -89,11 +125,17 @@ function positive(name: string, value: number | undefined, fallback: number): nu
 
 /** Fills in defaults; throws `RangeError` for a non-positive timeout or size. */
 export function resolveOptions(options: HttpServerOptions): ResolvedOptions {
+  const headerTimeoutMs = positive('headerTimeoutMs', options.headerTimeoutMs, 10_000);
   return {
     limits: options.limits ?? {},
-    headerTimeoutMs: positive('headerTimeoutMs', options.headerTimeoutMs, 10_000),
-    bodyTimeoutMs: positive('bodyTimeoutMs', options.bodyTimeoutMs, 30_000),
+    headerTimeoutMs,
+    headerMaxTimeoutMs: Math.max(headerTimeoutMs, positive('headerMaxTimeoutMs', options.headerMaxTimeoutMs, 20_000)),
+    headerMinRate: positive('headerMinRate', options.headerMinRate, 500),
+    bodyTimeoutMs: positive('bodyTimeoutMs', options.bodyTimeoutMs, 20_000),
+    bodyMinRate: positive('bodyMinRate', options.bodyMinRate, 500),
     idleTimeoutMs: positive('idleTimeoutMs', options.idleTimeoutMs, 5_000),
+    maxConnections: Math.floor(positive('maxConnections', options.maxConnections, 10_000)),
+    maxConnectionsPerClient: Math.floor(positive('maxConnectionsPerClient', options.maxConnectionsPerClient, 2_000)),
     lingerMs: positive('lingerMs', options.lingerMs, 2_000),
     maxPipelined: Math.floor(positive('maxPipelined', options.maxPipelined, 16)),
     bodyHighWaterBytes: positive('bodyHighWaterBytes', options.bodyHighWaterBytes, 64 * 1024),
@@ -107,10 +149,14 @@ export function resolveOptions(options: HttpServerOptions): ResolvedOptions {
 export interface HttpServerStats {
   /** Connections handed to the server by the transport. */
   connectionsAccepted: number;
-  /** Connections open now (served or waiting for a worker). */
+  /** Connections open now (counted against the connection caps). */
   connectionsOpen: number;
-  /** Connections refused with 503 because every worker was busy and the queue was full. */
+  /** Connections refused with 503 at a connection cap with no idle connection to close. */
   connectionsRejected: number;
+  /** Idle connections closed to make room for a new one at a connection cap. */
+  connectionsEvicted: number;
+  /** Requests refused with 503 because every worker was busy and the pool's queue was full. */
+  requestsRejected: number;
   /** Request heads parsed. */
   requests: number;
   /** Final responses completed, by status code. */
@@ -119,11 +165,11 @@ export interface HttpServerStats {
   parseErrors: number;
   /** Handlers that threw or rejected. */
   handlerErrors: number;
-  /** 408s for a slow head. */
+  /** 408s for a head slower than its deadline. */
   headerTimeouts: number;
-  /** 408s (or destroyed connections) for a stalled body. */
+  /** 408s (or destroyed connections) for a body slower than its deadline. */
   bodyTimeouts: number;
-  /** Persistent connections closed for idleness. */
+  /** Connections closed for idleness (fresh or between requests). */
   idleTimeouts: number;
   /** Requests refused with 429. */
   rateLimited: number;
@@ -139,6 +185,8 @@ export function emptyStats(): HttpServerStats {
     connectionsAccepted: 0,
     connectionsOpen: 0,
     connectionsRejected: 0,
+    connectionsEvicted: 0,
+    requestsRejected: 0,
     requests: 0,
     responses: {},
     parseErrors: 0,

@@ -1,27 +1,30 @@
 /**
- * The pool of client-communication workers. A worker is an async loop in this process: it takes one
- * accepted socket, serves it until it closes, then takes the next. An accepted socket goes to an idle
+ * The pool of client-communication workers. A worker is an async loop in this process, pre-started:
+ * it takes one job, serves it until the job's promise settles, then takes the next. The server's jobs
+ * are *requests* whose head is complete (the worker runs the handler, which reads the body as it
+ * arrives, and is free once the response is ended), not connections: reading heads, keep-alive waits
+ * and slow clients hold no worker (the event-MPM model rather than prefork). A job goes to an idle
  * worker at once; with none idle it waits in a bounded FIFO queue; with the queue full it is refused
- * (the server answers 503 and closes it).
+ * (the server answers that request 503).
  */
 
 /** Counters of a {@link WorkerPool}. */
 export interface PoolStats {
   /** Workers in the pool. */
   workers: number;
-  /** Workers serving a connection now. */
+  /** Workers serving a job now. */
   busy: number;
-  /** Connections waiting for a worker now. */
+  /** Jobs waiting for a worker now. */
   queued: number;
   /** Largest queue length seen. */
   queuedPeak: number;
-  /** Connections handed to a worker (directly or after waiting). */
+  /** Jobs handed to a worker (directly or after waiting). */
   dispatched: number;
-  /** Connections that had to wait in the queue. */
+  /** Jobs that had to wait in the queue. */
   waited: number;
-  /** Connections refused because the queue was full. */
+  /** Jobs refused because the queue was full (or the pool stopped). */
   rejected: number;
-  /** Connections a worker finished serving. */
+  /** Jobs a worker finished serving. */
   completed: number;
 }
 

@@ -238,6 +238,15 @@ export class HttpResponse {
     return this.dead;
   }
 
+  /**
+   * Connection side: resolves once the response is ended or abandoned, whichever comes first (the
+   * server frees the request's worker then).
+   */
+  whenSettled(): Promise<void> {
+    if (this.finished || this.dead) return Promise.resolve();
+    return new Promise<void>((resolve) => this.settleWaiters.push(resolve));
+  }
+
   // ---- connection side -------------------------------------------------------------------------
 
   /** Connection side: this response became the oldest unanswered one; queued bytes go out now. */
@@ -262,6 +271,7 @@ export class HttpResponse {
     const resolve = this.onActive;
     this.onActive = undefined;
     resolve?.();
+    this.settle();
   }
 
   /**
@@ -287,6 +297,14 @@ export class HttpResponse {
   }
 
   private onActive: (() => void) | undefined;
+  private settleWaiters: Array<() => void> = [];
+
+  private settle(): void {
+    if (this.settleWaiters.length === 0) return;
+    const waiters = this.settleWaiters;
+    this.settleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
 
   private appendField(name: string, value: string): void {
     assertFieldValue(name, value);
@@ -378,5 +396,6 @@ export class HttpResponse {
   private finish(): void {
     this.finished = true;
     if (this.active && !this.dead) this.channel.responseDone(this);
+    this.settle();
   }
 }

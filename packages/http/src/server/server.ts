@@ -1,12 +1,12 @@
 /**
- * The HTTP/1.x server: accepts connections from any `net`-compatible listener, hands each to a worker
- * of the pool, and serves it with a {@link Connection}.
+ * The HTTP/1.x server: accepts connections from any `net`-compatible listener (within the connection
+ * caps), serves each with a {@link Connection}, and runs each complete request on a worker of the pool.
  */
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { Scheduler } from '@postern/irq';
 import { HttpDateCache } from '../serializer/date.js';
 import { schedulerClock, type HttpClock } from './clock.js';
-import { Connection, type ConnectionContext } from './connection.js';
+import { Connection, type ConnectionContext, type RequestJob } from './connection.js';
 import {
   emptyStats,
   resolveOptions,
@@ -20,13 +20,6 @@ import { WorkerPool } from './pool.js';
 import { TokenBucketLimiter } from './rate-limit.js';
 import type { HttpTransportServer, HttpTransportSocket } from './transport.js';
 
-/** An accepted socket waiting for (or served by) a worker. */
-interface Job {
-  readonly socket: HttpTransportSocket;
-  /** The socket closed while it waited in the queue. */
-  closedEarly: boolean;
-}
-
 /**
  * An HTTP/1.x server over any transport that emits `'connection'` with a {@link HttpTransportSocket}.
  *
@@ -37,20 +30,25 @@ interface Job {
  * ```
  *
  * Invariants: the server never reads a clock of its own (time comes from `options.clock`, or a
- * scheduler); every queue is bounded (pool queue, pipelining depth, body buffering, parser limits,
- * rate-limit table); `close()` leaves no timer armed and no socket open.
+ * scheduler); every queue is bounded (connections in total and per client address, pool queue,
+ * pipelining depth, body buffering, parser limits, rate-limit table); a worker is held only by a
+ * request between its complete head and its ended response; `close()` leaves no timer armed and no
+ * socket open.
  */
 export class HttpServer {
   /** The clock the server takes time from. */
   readonly clock: HttpClock;
   private readonly options: ResolvedOptions;
   private readonly counters: HttpServerStats = emptyStats();
-  private readonly pool: WorkerPool<Job>;
+  private readonly pool: WorkerPool<RequestJob>;
   private readonly limiter: TokenBucketLimiter | undefined;
   private readonly ownScheduler: Scheduler | undefined;
-  private readonly retryAfterSeconds: number;
   private readonly connections = new Set<Connection>();
+  /** Open connections by client address (for the per-client cap). */
+  private readonly byClient = new Map<string, Set<Connection>>();
   private readonly rejected = new Set<HttpTransportSocket>();
+  /** Connections closed to make room, still lingering (no longer counted against the caps). */
+  private readonly evicted = new Set<Connection>();
   private readonly transports = new Set<HttpTransportServer>();
   private readonly dates = new HttpDateCache();
   private netServer: NetServer | undefined;
@@ -75,8 +73,8 @@ export class HttpServer {
       this.clock = schedulerClock(scheduler, options.wallTime);
     }
     this.limiter = options.rateLimit === undefined ? undefined : new TokenBucketLimiter(options.rateLimit);
-    this.retryAfterSeconds = options.pool?.retryAfterSeconds ?? 1;
-    this.pool = new WorkerPool<Job>(options.pool?.workers ?? 256, options.pool?.queue ?? 1024, (job) => this.serve(job));
+    const pool = new WorkerPool<RequestJob>(options.pool?.workers ?? 256, options.pool?.queue ?? 1024, (job) => job.run());
+    this.pool = pool;
     const clock = this.clock;
     const dates = this.dates;
     this.context = {
@@ -85,6 +83,8 @@ export class HttpServer {
       stats: this.counters,
       handler,
       limiter: this.limiter,
+      retryAfterSeconds: options.pool?.retryAfterSeconds ?? 1,
+      submitRequest: (job) => pool.submit(job),
       dateValue: clock.wallTime === undefined ? () => undefined : () => dates.get(clock.wallTime!()),
     };
   }
@@ -119,8 +119,9 @@ export class HttpServer {
   }
 
   /**
-   * Serves one accepted socket (what `'connection'` listeners call). Goes to an idle worker, waits in
-   * the bounded queue, or, when the queue is full, gets `503` with `Retry-After` and is closed.
+   * Serves one accepted socket (what `'connection'` listeners call). At a connection cap (in total or
+   * for the client's address) the least recently active idle connection is closed to make room; with
+   * none idle the new socket gets `503` with `Retry-After` and is closed.
    */
   handleConnection(socket: HttpTransportSocket): void {
     const stats = this.counters;
@@ -129,17 +130,19 @@ export class HttpServer {
       socket.destroy();
       return;
     }
-    const job: Job = { socket, closedEarly: false };
-    const onEarlyClose = (): void => {
-      job.closedEarly = true;
-    };
-    socket.on('close', onEarlyClose);
     socket.on('error', () => {});
-    stats.connectionsOpen++;
-    if (!this.pool.submit(job)) {
-      stats.connectionsOpen--;
+    if (socket.destroyed === true) return;
+    const client = socket.remoteAddress ?? '';
+    const o = this.options;
+    const peers = this.byClient.get(client);
+    if ((peers !== undefined && peers.size >= o.maxConnectionsPerClient && !this.evictIdle(peers)) ||
+        (this.connections.size >= o.maxConnections && !this.evictIdle(this.connections))) {
       this.reject(socket);
+      return;
     }
+    const connection = new Connection(socket, this.context);
+    this.track(connection);
+    void connection.closed.then(() => this.untrack(connection));
   }
 
   /**
@@ -154,33 +157,52 @@ export class HttpServer {
     this.netServer = undefined;
     const netClosed = netServer === undefined ? Promise.resolve() : new Promise<void>((resolve) => netServer.close(() => resolve()));
     const { queued, finished } = this.pool.stop();
-    for (const job of queued) {
-      this.counters.connectionsOpen--;
-      job.socket.destroy();
-    }
-    for (const connection of this.connections) connection.shutdown();
+    for (const job of queued) job.cancel();
+    for (const connection of [...this.connections, ...this.evicted]) connection.shutdown();
     for (const socket of this.rejected) socket.destroy();
     await finished;
+    await Promise.all([...this.connections, ...this.evicted].map((c) => c.closed));
     await netClosed;
     this.ownScheduler?.stop();
   }
 
   private readonly onConnection = (socket: HttpTransportSocket): void => this.handleConnection(socket);
 
-  private async serve(job: Job): Promise<void> {
-    if (job.closedEarly || job.socket.destroyed === true) {
-      this.counters.connectionsOpen--;
-      return;
-    }
-    const connection = new Connection(job.socket, this.context);
+  private track(connection: Connection): void {
     this.connections.add(connection);
-    if (this.closing) connection.shutdown();
-    await connection.closed;
-    this.connections.delete(connection);
-    this.counters.connectionsOpen--;
+    let peers = this.byClient.get(connection.remoteAddress);
+    if (peers === undefined) this.byClient.set(connection.remoteAddress, (peers = new Set()));
+    peers.add(connection);
+    this.counters.connectionsOpen = this.connections.size;
   }
 
-  /** Overload: answer 503 at once, half-close, discard input, destroy after the linger time. */
+  private untrack(connection: Connection): void {
+    this.evicted.delete(connection);
+    this.connections.delete(connection);
+    const peers = this.byClient.get(connection.remoteAddress);
+    if (peers !== undefined) {
+      peers.delete(connection);
+      if (peers.size === 0) this.byClient.delete(connection.remoteAddress);
+    }
+    this.counters.connectionsOpen = this.connections.size;
+  }
+
+  /**
+   * Closes the least recently active idle connection of `among` and stops counting it against the caps
+   * (it lingers until the client closes or `lingerMs` passes). False when none is idle.
+   */
+  private evictIdle(among: ReadonlySet<Connection>): boolean {
+    let oldest: Connection | undefined;
+    for (const c of among) if (c.idle && (oldest === undefined || c.lastSeen < oldest.lastSeen)) oldest = c;
+    if (oldest === undefined) return false;
+    this.counters.connectionsEvicted++;
+    this.untrack(oldest);
+    this.evicted.add(oldest);
+    oldest.evict();
+    return true;
+  }
+
+  /** Over a connection cap: answer 503 at once, half-close, discard input, destroy after the linger time. */
   private reject(socket: HttpTransportSocket): void {
     const stats = this.counters;
     stats.connectionsRejected++;
@@ -189,7 +211,7 @@ export class HttpServer {
     const body = '503 Service Unavailable\n';
     socket.write(
       Buffer.from(
-        `HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${this.retryAfterSeconds}\r\n` +
+        `HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${this.context.retryAfterSeconds}\r\n` +
           `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\n` +
           (date === undefined ? '' : `Date: ${date}\r\n`) +
           `Connection: close\r\n\r\n${body}`,
@@ -212,3 +234,4 @@ export class HttpServer {
 export function createServer(handler: HttpHandler, options?: HttpServerOptions): HttpServer {
   return new HttpServer(handler, options);
 }
+
