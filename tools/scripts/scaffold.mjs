@@ -28,7 +28,7 @@ const pkg = {
   },
   types: './dist/index.d.ts',
   files: ['dist', 'README.md'],
-  engines: { node: '>=20.19' },
+  engines: { node: '^20.19 || ^22.12 || >=24' },
   scripts: {
     build: 'rm -rf dist && tsc -p tsconfig.lib.json',
     typecheck: 'tsc -p tsconfig.json --noEmit',

@@ -1,16 +1,16 @@
 #!/usr/bin/env node
-// Launcher for postern-sim: runs the TypeScript source through tsx (a root devDependency), resolving
-// sibling packages to their sources, so it works from a fresh clone after `npm ci`.
-import { spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// postern-sim: the device simulator (`postern-sim --help`).
+// This file is the program: it runs, in this process, the bundle of apps/device-simulator/src/main.ts that `npm ci` builds
+// (the root `prepare` script, tools/scripts/build-bins.mjs; `npm run build:bins` rebuilds it). No tsx
+// and no second process at run time: the PID you hold is the program, signals reach it directly, and
+// it works from any directory.
+// Exit status: 0 on success and after SIGINT/SIGTERM, 2 for a bad command line, 1 (one line on stderr)
+// for any other failure, including a missing build.
+import { existsSync } from 'node:fs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-// tsx is resolved from here (not from the caller's directory), so the command works from any cwd.
-const tsx = import.meta.resolve('tsx');
-const child = spawn(process.execPath, ['--conditions=@postern/source', '--import', tsx, join(here, '..', 'src', 'main.ts'), ...process.argv.slice(2)], {
-  stdio: 'inherit',
-  cwd: process.cwd(),
-});
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
-child.on('exit', (code, signal) => process.exit(code ?? (signal === null ? 1 : 128 + 15)));
+const bundle = new URL('../dist/bin/postern-sim.js', import.meta.url);
+if (!existsSync(bundle)) {
+  process.stderr.write('postern-sim: not built (apps/device-simulator/dist/bin/postern-sim.js is missing): run `npm ci` or `npm run build:bins` in the repository\n');
+  process.exit(1);
+}
+await import(bundle.href);

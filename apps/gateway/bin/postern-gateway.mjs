@@ -1,11 +1,16 @@
 #!/usr/bin/env node
-// Launcher: runs the gateway's TypeScript source (src/main.ts) under tsx, resolving workspace
-// packages to their sources through the @postern/source export condition. Signals are passed on
-// and the child's exit status becomes ours.
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+// postern-gateway: the gateway (`postern-gateway --help`).
+// This file is the program: it runs, in this process, the bundle of apps/gateway/src/main.ts that `npm ci` builds
+// (the root `prepare` script, tools/scripts/build-bins.mjs; `npm run build:bins` rebuilds it). No tsx
+// and no second process at run time: the PID you hold is the program, signals reach it directly, and
+// it works from any directory.
+// Exit status: 0 on success and after SIGINT/SIGTERM, 2 for a bad command line, 1 (one line on stderr)
+// for any other failure, including a missing build.
+import { existsSync } from 'node:fs';
 
-const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
-const child = spawn(process.execPath, ['--conditions=@postern/source', '--import', 'tsx', main, ...process.argv.slice(2)], { stdio: 'inherit' });
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
-child.on('exit', (code) => process.exit(code ?? 1));
+const bundle = new URL('../dist/bin/postern-gateway.js', import.meta.url);
+if (!existsSync(bundle)) {
+  process.stderr.write('postern-gateway: not built (apps/gateway/dist/bin/postern-gateway.js is missing): run `npm ci` or `npm run build:bins` in the repository\n');
+  process.exit(1);
+}
+await import(bundle.href);

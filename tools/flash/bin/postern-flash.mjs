@@ -1,11 +1,16 @@
 #!/usr/bin/env node
-// Launcher for postern-flash: runs the TypeScript source through tsx (a root devDependency),
-// resolving workspace packages to their sources. Signals are passed on; the child's status is ours.
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+// postern-flash: builds, signs and flashes firmware images (`postern-flash --help`).
+// This file is the program: it runs, in this process, the bundle of tools/flash/src/main.ts that `npm ci` builds
+// (the root `prepare` script, tools/scripts/build-bins.mjs; `npm run build:bins` rebuilds it). No tsx
+// and no second process at run time: the PID you hold is the program, signals reach it directly, and
+// it works from any directory.
+// Exit status: 0 on success and after SIGINT/SIGTERM, 2 for a bad command line, 1 (one line on stderr)
+// for any other failure, including a missing build.
+import { existsSync } from 'node:fs';
 
-const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
-const tsx = import.meta.resolve('tsx');
-const child = spawn(process.execPath, ['--conditions=@postern/source', '--import', tsx, main, ...process.argv.slice(2)], { stdio: 'inherit', env: process.env });
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
-child.on('exit', (code) => process.exit(code ?? 1));
+const bundle = new URL('../dist/bin/postern-flash.js', import.meta.url);
+if (!existsSync(bundle)) {
+  process.stderr.write('postern-flash: not built (tools/flash/dist/bin/postern-flash.js is missing): run `npm ci` or `npm run build:bins` in the repository\n');
+  process.exit(1);
+}
+await import(bundle.href);

@@ -18,6 +18,7 @@ import type { KeyObject } from 'node:crypto';
 import { build } from 'esbuild';
 import type { Plugin } from 'esbuild';
 import { buildImage, parseImage } from '@postern/firmware';
+import { NODE_BUNDLE_OPTIONS } from './bundle-options.js';
 import { UI_DIRECTORY } from '@postern/gateway';
 import type { ImageFile, ImageManifest } from '@postern/firmware';
 
@@ -89,18 +90,10 @@ function serialportPlugin(mode: 'stub' | 'external'): Plugin {
  */
 export async function bundleFirmware(entry: string, options: Pick<BuildImageOptions, 'serialport' | 'minify'> = {}): Promise<Uint8Array> {
   const result = await build({
+    ...NODE_BUNDLE_OPTIONS,
     entryPoints: [entry],
-    bundle: true,
     write: false,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    conditions: ['@postern/source'],
     minify: options.minify ?? false,
-    legalComments: 'none',
-    logLevel: 'silent',
-    // CommonJS dependencies inside an ES module bundle need a require.
-    banner: { js: "import { createRequire as __posternCreateRequire } from 'node:module';\nconst require = __posternCreateRequire(import.meta.url);" },
     plugins: [serialportPlugin(options.serialport ?? 'stub')],
   });
   const out = result.outputFiles[0];
