@@ -3,7 +3,7 @@
  * (or a request for help), throwing a one-line {@link SimulatorError} for anything wrong, and
  * {@link HELP_TEXT} documents every flag.
  */
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseIpv4, parseMac, ipv4ToString, macToString } from '@postern/wire';
 import {
   DEFAULT_DEVICE_MAC, DEFAULT_GATEWAY_ADDRESS, DEFAULT_HOST_ADDRESS, DEFAULT_HOST_MAC, DEFAULT_PREFIX_LENGTH, DEFAULT_SEED,
@@ -73,16 +73,19 @@ function bad(message: string): SimulatorError {
 function probability(flag: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const v = Number(text);
-  if (text.trim() === '' || !(v >= 0 && v <= 1)) throw bad(`--${flag} wants a probability between 0 and 1, got ${JSON.stringify(text)}`);
+  if (text.trim() === '' || !Number.isFinite(v)) throw bad(`--${flag} ${text}: is not a number (a probability in 0..1)`);
+  if (v < 0 || v > 1) throw bad(`--${flag} ${text}: must be a probability in 0..1`);
   return v;
 }
 
 function nonNegative(flag: string, text: string | undefined, integer: boolean, positive = false): number | undefined {
   if (text === undefined) return undefined;
   const v = Number(text);
-  if (text.trim() === '' || !Number.isFinite(v) || v < 0 || (positive && v === 0) || (integer && !Number.isInteger(v))) {
-    throw bad(`--${flag} wants a ${positive ? 'positive' : 'non-negative'} ${integer ? 'integer' : 'number'}, got ${JSON.stringify(text)}`);
-  }
+  const what = integer ? 'an integer' : 'a number';
+  const bound = positive ? '> 0' : '>= 0';
+  if (text.trim() === '' || !Number.isFinite(v)) throw bad(`--${flag} ${text}: is not a number (${what} ${bound})`);
+  if (v < 0 || (positive && v === 0)) throw bad(`--${flag} ${text}: must be ${bound}`);
+  if (integer && !Number.isInteger(v)) throw bad(`--${flag} ${text}: must be ${what} ${bound}`);
   return v;
 }
 
@@ -90,9 +93,76 @@ function address(flag: string, text: string): number {
   try {
     return parseIpv4(text);
   } catch {
-    throw bad(`--${flag} wants an IPv4 address, got ${JSON.stringify(text)}`);
+    throw bad(`--${flag} ${text}: is not an IPv4 address`);
   }
 }
+
+/** The flags a command takes, as `node:util` `parseArgs` describes them. */
+export type FlagTable = NonNullable<ParseArgsConfig['options']>;
+
+/** A command line that `node:util` `parseArgs` refused; `message` is one line naming the flag or argument. */
+export class FlagError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FlagError';
+  }
+}
+
+/**
+ * The one argument parser of the Postern commands: `node:util` `parseArgs` in strict mode without
+ * positionals, with two additions. A value that starts with `-` but is not a flag (`--latency -5`,
+ * `--offset -0.5`) is taken as the value of the string flag before it, so the value's own check
+ * can say what is wrong with it. And parseArgs' errors become one line each: `unknown flag
+ * --bogus`, `unexpected argument "stray"`, `--tap needs a value`, `--help takes no value`.
+ * @throws {@link FlagError}
+ */
+export function parseFlags<T extends FlagTable>(argv: readonly string[], options: T): ParsedValues<T> {
+  const args = [...argv];
+  for (let i = 0; i + 1 < args.length && args[i] !== '--'; i++) {
+    const a = args[i]!;
+    const next = args[i + 1]!;
+    if (!a.startsWith('--') || a.includes('=') || options[a.slice(2)]?.type !== 'string') continue;
+    if (next.startsWith('-') && !/^--?[A-Za-z]/.test(next)) args.splice(i, 2, `${a}=${next}`);
+  }
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: false }).values as ParsedValues<T>;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    const msg = err instanceof Error ? err.message : String(err);
+    const quoted = /'([^']*)'/.exec(msg)?.[1] ?? '';
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new FlagError(`unknown flag ${quoted}`);
+    if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') throw new FlagError(`unexpected argument ${JSON.stringify(quoted)}`);
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+      const flag = /--[A-Za-z0-9-]+/.exec(quoted)?.[0] ?? quoted;
+      throw new FlagError(msg.includes('does not take an argument') ? `${flag} takes no value` : `${flag} needs a value`);
+    }
+    throw new FlagError(msg.split('\n')[0]!);
+  }
+}
+
+/** What {@link parseFlags} returns for an options table: each flag's string(s) or boolean, absent when not given. */
+export type ParsedValues<T extends FlagTable> = {
+  [K in keyof T]?: T[K] extends { type: 'boolean' } ? (T[K] extends { multiple: true } ? boolean[] : boolean) : T[K] extends { multiple: true } ? string[] : string;
+};
+
+const FLAGS = {
+  help: { type: 'boolean', short: 'h' },
+  serial: { type: 'string' },
+  mac: { type: 'string' },
+  'line-rate': { type: 'string' },
+  gateway: { type: 'string' },
+  host: { type: 'string' },
+  hostfwd: { type: 'string', multiple: true },
+  tap: { type: 'string' },
+  pcap: { type: 'string' },
+  loss: { type: 'string' },
+  dup: { type: 'string' },
+  reorder: { type: 'string' },
+  corrupt: { type: 'string' },
+  latency: { type: 'string' },
+  rate: { type: 'string' },
+  seed: { type: 'string' },
+} as const satisfies FlagTable;
 
 /**
  * Parses `argv` (without the node and script paths).
@@ -102,45 +172,10 @@ function address(flag: string, text: string): number {
 export function parseCommandLine(argv: readonly string[]): CommandLine {
   let values;
   try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        help: { type: 'boolean', short: 'h' },
-        serial: { type: 'string' },
-        mac: { type: 'string' },
-        'line-rate': { type: 'string' },
-        gateway: { type: 'string' },
-        host: { type: 'string' },
-        hostfwd: { type: 'string', multiple: true },
-        tap: { type: 'string' },
-        pcap: { type: 'string' },
-        loss: { type: 'string' },
-        dup: { type: 'string' },
-        reorder: { type: 'string' },
-        corrupt: { type: 'string' },
-        latency: { type: 'string' },
-        rate: { type: 'string' },
-        seed: { type: 'string' },
-      },
-    }));
+    values = parseFlags(argv, FLAGS);
   } catch (err) {
-    const code = (err as { code?: string }).code;
-    const msg = err instanceof Error ? err.message : String(err);
-    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-      const m = /'([^']+)'/.exec(msg);
-      throw bad(`unknown flag ${m?.[1] ?? ''} (see --help)`);
-    }
-    if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
-      const m = /'([^']+)'/.exec(msg);
-      throw bad(`unexpected argument ${m?.[1] ?? ''} (see --help)`);
-    }
-    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
-      const m = /'(--?[a-z-]+)/.exec(msg);
-      throw bad(`${m?.[1] ?? 'a flag'} needs a value (see --help)`);
-    }
-    throw bad(msg.split('\n')[0]!);
+    if (err instanceof FlagError) throw bad(`${err.message} (see --help)`);
+    throw err;
   }
   if (values.help === true) return { help: true };
 
@@ -153,7 +188,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     try {
       deviceMac = parseMac(values.mac);
     } catch {
-      throw bad(`--mac wants aa:bb:cc:dd:ee:ff, got ${JSON.stringify(values.mac)}`);
+      throw bad(`--mac ${values.mac}: is not a MAC address aa:bb:cc:dd:ee:ff`);
     }
   }
   const gatewayAddress = values.gateway === undefined ? DEFAULT_GATEWAY_ADDRESS : address('gateway', values.gateway);
@@ -164,7 +199,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     hostAddress = address('host', a!);
     if (len !== undefined) {
       const n = Number(len);
-      if (extra !== undefined || len === '' || !Number.isInteger(n) || n < 1 || n > 30) throw bad(`--host wants ADDR/LEN with LEN in 1..30, got ${JSON.stringify(values.host)}`);
+      if (extra !== undefined || len === '' || !Number.isInteger(n) || n < 1 || n > 30) throw bad(`--host ${values.host}: is not ADDR/LEN with LEN in 1..30`);
       prefixLength = n;
     }
   }
@@ -184,8 +219,8 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   const lineRate = nonNegative('line-rate', values['line-rate'], false, true);
 
   const hostForwards = (values.hostfwd ?? []).map((spec) => parseHostForward(spec, gatewayAddress));
-  if (values.tap !== undefined && !/^[A-Za-z0-9_.-]{1,15}$/.test(values.tap)) throw bad(`--tap wants an interface name of 1..15 letters, digits, '_', '.', '-', got ${JSON.stringify(values.tap)}`);
-  if (values.pcap === '') throw bad('--pcap needs a file name');
+  if (values.tap !== undefined && !/^[A-Za-z0-9_.-]{1,15}$/.test(values.tap)) throw bad(`--tap ${values.tap}: is not an interface name of 1..15 letters, digits, '_', '.', '-'`);
+  if (values.pcap === '') throw bad('--pcap: needs a file name');
 
   const options: SimulatorOptions = {
     serial, seed, deviceMac, gatewayAddress, hostAddress, prefixLength, hostForwards, faults,

@@ -44,11 +44,22 @@ export interface HostForwardRule {
  * Parses `tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT` (QEMU's `hostfwd` syntax). HOSTADDR defaults
  * to 127.0.0.1 and must lie in 127.0.0.0/8 (the simulator never listens beyond loopback); GUESTADDR
  * defaults to `defaultGuest` (the gateway).
- * @throws {@link SimulatorError} `BAD_ARGUMENT` with a one-line reason.
+ * @throws {@link SimulatorError} `BAD_ARGUMENT` with a one-line reason: `--hostfwd SPEC: PROBLEM`.
  */
 export function parseHostForward(spec: string, defaultGuest: Ipv4Address): HostForwardRule {
+  const rule = checkHostForward(spec, defaultGuest);
+  if (typeof rule === 'string') throw new SimulatorError('BAD_ARGUMENT', `--hostfwd ${spec}: ${rule}`);
+  return rule;
+}
+
+/**
+ * {@link parseHostForward} without the throw, for callers that name the flag or field themselves:
+ * returns the rule, or what is wrong with `spec` (a phrase without the spec, e.g. `the host address
+ * must be in 127.0.0.0/8`). Never throws.
+ */
+export function checkHostForward(spec: string, defaultGuest: Ipv4Address): HostForwardRule | string {
   const m = /^tcp:([0-9.]*):(\d{1,5})-([0-9.]*):(\d{1,5})$/.exec(spec);
-  if (m === null) throw new SimulatorError('BAD_ARGUMENT', `bad --hostfwd ${JSON.stringify(spec)} (want tcp:[127.0.0.1]:HOSTPORT-[ADDR]:PORT)`);
+  if (m === null) return 'is not tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT';
   const hostAddress = m[1] === '' ? '127.0.0.1' : m[1]!;
   let host: Ipv4Address;
   let guestAddress: Ipv4Address;
@@ -56,13 +67,13 @@ export function parseHostForward(spec: string, defaultGuest: Ipv4Address): HostF
     host = parseIpv4(hostAddress);
     guestAddress = m[3] === '' ? defaultGuest : parseIpv4(m[3]!);
   } catch {
-    throw new SimulatorError('BAD_ARGUMENT', `bad --hostfwd ${JSON.stringify(spec)}: not an IPv4 address`);
+    return 'an address is not an IPv4 address';
   }
-  if (host >>> 24 !== 127) throw new SimulatorError('BAD_ARGUMENT', `bad --hostfwd ${JSON.stringify(spec)}: the host address must be in 127.0.0.0/8`);
+  if (host >>> 24 !== 127) return 'the host address must be in 127.0.0.0/8';
   const hostPort = Number(m[2]);
   const guestPort = Number(m[4]);
-  if (hostPort > 65_535) throw new SimulatorError('BAD_ARGUMENT', `bad --hostfwd ${JSON.stringify(spec)}: host port ${hostPort} out of range`);
-  if (guestPort < 1 || guestPort > 65_535) throw new SimulatorError('BAD_ARGUMENT', `bad --hostfwd ${JSON.stringify(spec)}: port ${guestPort} out of range`);
+  if (hostPort > 65_535) return `the host port ${hostPort} is not in 0..65535`;
+  if (guestPort < 1 || guestPort > 65_535) return `the guest port ${guestPort} is not in 1..65535`;
   return { hostAddress, hostPort, guestAddress, guestPort };
 }
 

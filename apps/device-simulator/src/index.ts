@@ -18,5 +18,7 @@ export * from './capture.js';
 export * from './pty.js';
 export * from './serial-endpoint.js';
 export * from './simulator.js';
+// The argument parser every Postern command uses (node:util parseArgs, one-line errors).
+export { FlagError, parseFlags, type FlagTable, type ParsedValues } from './cli.js';
 // The simulated dev board with a bootloader (postern-sim --flash): tools/flash's part.
 export * from './bootloader-endpoint.js';

@@ -5,12 +5,15 @@ import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildBins } from '../../../tools/scripts/build-bins.mjs';
+import { withoutNetAdmin } from '../../../tools/scripts/unprivileged.mjs';
 import { parsePcapHeader } from '@postern/wire';
+import { FlagError, parseCommandLine, parseFlags } from '../src/cli.js';
+import { SimulatorError } from '../src/errors.js';
 import { openGateway, pattern, serveEcho, sha256 } from './support/gateway.js';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'postern-sim.mjs');
-const isRoot = process.getuid?.() === 0;
 
 interface Result {
   code: number | null;
@@ -18,9 +21,14 @@ interface Result {
   stderr: string;
 }
 
-function runBin(args: string[], options: { uid?: number; gid?: number } = {}): Promise<Result> {
+beforeAll(async () => {
+  await buildBins(['postern-sim']);
+});
+
+function runBin(args: string[], options: { unprivileged?: boolean } = {}): Promise<Result> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: tmpdir(), ...options });
+    const [cmd, ...argv] = options.unprivileged === true ? withoutNetAdmin([process.execPath, BIN, ...args]) : [process.execPath, BIN, ...args];
+    const child = spawn(cmd!, argv, { stdio: ['ignore', 'pipe', 'pipe'], cwd: tmpdir() });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -61,13 +69,10 @@ describe('postern-sim, the command', () => {
   it.each([
     [['--bogus'], /^postern-sim: unknown flag --bogus/],
     [['--tap'], /^postern-sim: --tap needs a value/],
-    [['--loss', '1.5'], /^postern-sim: --loss wants a probability/],
-    [['--seed', '1.5'], /^postern-sim: --seed wants a non-negative integer/],
+    [['--loss', '1.5'], /^postern-sim: --loss 1\.5: must be a probability in 0\.\.1/],
+    [['--latency', '-5'], /^postern-sim: --latency -5: must be >= 0$/],
     [['--serial', 'COM3'], /^postern-sim: bad --serial "COM3"/],
-    [['--serial', 'socket://10.0.0.1:5000'], /127\.0\.0\.0\/8/],
-    [['--hostfwd', 'udp:8080-:80'], /^postern-sim: bad --hostfwd/],
-    [['--hostfwd', 'tcp:0.0.0.0:8080-:80'], /must be in 127\.0\.0\.0\/8/],
-    [['--host', '198.18.0.1'], /--host and --gateway must differ/],
+    [['--hostfwd', 'tcp:0.0.0.0:8080-:80'], /^postern-sim: --hostfwd tcp:0\.0\.0\.0:8080-:80: the host address must be in 127\.0\.0\.0\/8$/],
   ])('%j ends with one clear line on stderr and exit status 2', async (args, pattern) => {
     const r = await runBin(args);
     expect(r.code).toBe(2);
@@ -100,8 +105,8 @@ describe('postern-sim, the command', () => {
   });
 
   it('--tap without privileges: one line, exit 1', async () => {
-    // As root the test drops to nobody for the child; otherwise it already lacks the privilege.
-    const r = await runBin(['--serial', 'socket://127.0.0.1:0', '--tap', 'pstsim0'], isRoot ? { uid: 65534, gid: 65534 } : {});
+    // As root the child runs without CAP_NET_ADMIN (still as root, so it can read the checkout).
+    const r = await runBin(['--serial', 'socket://127.0.0.1:0', '--tap', 'pstsim0'], { unprivileged: true });
     expect(r.code).toBe(1);
     expect(oneLine(r)).toBe('postern-sim: --tap pstsim0: creating a TAP device needs root (CAP_NET_ADMIN)');
   });
@@ -148,5 +153,58 @@ describe('postern-sim, the command', () => {
     expect(parsePcapHeader(bytes).linkType).toBe(1);
     // Header plus well over 256 KiB of TCP segments each way (every frame entering the switch).
     expect(bytes.byteLength).toBeGreaterThan(2 * 256 * 1024);
+  });
+});
+
+describe('postern-sim command line (in process)', () => {
+  /** The one line parseCommandLine throws for `argv`. */
+  function refusal(argv: string[]): string {
+    try {
+      parseCommandLine(argv);
+    } catch (err) {
+      expect(err).toBeInstanceOf(SimulatorError);
+      expect((err as SimulatorError).code).toBe('BAD_ARGUMENT');
+      const message = (err as Error).message;
+      expect(message).not.toContain('\n');
+      return message;
+    }
+    throw new Error(`accepted ${JSON.stringify(argv)}`);
+  }
+
+  it.each([
+    [['--bogus'], 'unknown flag --bogus (see --help)'],
+    [['stray'], 'unexpected argument "stray" (see --help)'],
+    [['--tap'], '--tap needs a value (see --help)'],
+    [['--help=yes'], '--help takes no value (see --help)'],
+    [['--latency', '-5'], '--latency -5: must be >= 0'],
+    [['--latency=-5'], '--latency -5: must be >= 0'],
+    [['--latency', 'soon'], '--latency soon: is not a number (a number >= 0)'],
+    [['--rate', '0'], '--rate 0: must be > 0'],
+    [['--loss', '-0.5'], '--loss -0.5: must be a probability in 0..1'],
+    [['--seed', '1.5'], '--seed 1.5: must be an integer >= 0'],
+    [['--gateway', '10.0.0.300'], '--gateway 10.0.0.300: is not an IPv4 address'],
+    [['--host', '198.18.0.100/31'], '--host 198.18.0.100/31: is not ADDR/LEN with LEN in 1..30'],
+    [['--host', '198.18.0.1'], '--host and --gateway must differ'],
+    [['--hostfwd', 'udp:8080-:80'], '--hostfwd udp:8080-:80: is not tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT'],
+    [['--hostfwd', 'tcp:0.0.0.0:8080-:80'], '--hostfwd tcp:0.0.0.0:8080-:80: the host address must be in 127.0.0.0/8'],
+    [['--hostfwd', 'tcp::8080-:0'], '--hostfwd tcp::8080-:0: the guest port 0 is not in 1..65535'],
+    [['--serial', 'socket://10.0.0.1:5000'], 'bad --serial "socket://10.0.0.1:5000": the host must be in 127.0.0.0/8'],
+  ])('%j: one line naming the flag', (argv, message) => {
+    expect(refusal(argv)).toBe(message);
+  });
+
+  it('a negative number is a value; a flag after a value flag is still a missing value', () => {
+    const cmd = parseCommandLine(['--latency', '0', '--seed', '7', '--hostfwd', 'tcp::0-:80', '--hostfwd', 'tcp:127.0.0.2:0-198.18.0.1:81']);
+    expect(cmd.help).toBe(false);
+    if (cmd.help) return;
+    expect(cmd.options.faults).toEqual({ latencyMs: 0 });
+    expect(cmd.options.seed).toBe(7);
+    expect(cmd.options.hostForwards).toHaveLength(2);
+    expect(refusal(['--latency', '--seed', '1'])).toBe('--latency needs a value (see --help)');
+  });
+
+  it('parseFlags keeps -h as the short help flag and stops at --', () => {
+    expect(parseFlags(['-h'], { help: { type: 'boolean', short: 'h' } })).toEqual({ help: true });
+    expect(() => parseFlags(['--x', '--', '-5'], { x: { type: 'string' } })).toThrow(FlagError);
   });
 });
