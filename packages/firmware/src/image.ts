@@ -21,7 +21,7 @@
 import { createHash, sign, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { FirmwareError } from './errors.js';
-import { keyFingerprint, loadPrivateKey, loadPublicKey } from './keys.js';
+import { keyFingerprint, loadPrivateKey, loadPublicKey, rawPublicKey } from './keys.js';
 
 /** The image magic, ASCII "PFW1". */
 export const IMAGE_MAGIC = 0x50465731;
@@ -71,6 +71,12 @@ export interface ImageManifest {
   readonly files: ReadonlyArray<{ readonly path: string; readonly size: number }>;
   /** Fingerprint of the public key that verifies the signature ({@link keyFingerprint}). */
   readonly keyFingerprint: string;
+  /**
+   * The raw 32-byte Ed25519 public key of the signing key, lowercase hex (informative, like
+   * `keyFingerprint`: a host whose board trusts that fingerprint can check the signature before
+   * sending anything, {@link checkImageSignature}). Absent in images built before it was added.
+   */
+  readonly publicKey?: string;
 }
 
 /** What the caller supplies to {@link buildImage}; the rest of the manifest is computed. */
@@ -177,6 +183,7 @@ export function buildImage(files: readonly ImageFile[], input: ImageManifestInpu
     defaultConfig: input.defaultConfig,
     files: files.map((f) => ({ path: f.path, size: f.data.length })),
     keyFingerprint: keyFingerprint(loadPublicKey(key)),
+    publicKey: Buffer.from(rawPublicKey(key)).toString('hex'),
   };
   const manifestBytes = Buffer.from(JSON.stringify(manifest), 'utf8');
   if (manifestBytes.length > MAX_MANIFEST_LENGTH) throw new FirmwareError('BAD_IMAGE', `manifest of ${manifestBytes.length} bytes exceeds ${MAX_MANIFEST_LENGTH}`);
@@ -209,6 +216,7 @@ function checkManifest(v: unknown): ImageManifest {
   }
   if (!Number.isSafeInteger(v['size']) || (v['size'] as number) < 0) bad('size is not a byte count');
   if (!/^[0-9a-f]{64}$/.test(v['sha256'] as string)) bad('sha256 is not 64 hex digits');
+  if (v['publicKey'] !== undefined && (typeof v['publicKey'] !== 'string' || !/^[0-9a-f]{64}$/.test(v['publicKey']))) bad('publicKey is not 64 hex digits');
   if (!isRecord(v['defaultConfig'])) bad('defaultConfig is not an object');
   const files = v['files'];
   if (!Array.isArray(files) || !files.every((f) => isRecord(f) && typeof f['path'] === 'string' && Number.isSafeInteger(f['size']))) bad('files is not a list of {path, size}');

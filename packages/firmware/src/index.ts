@@ -8,6 +8,7 @@
 export * from './errors.js';
 export * from './keys.js';
 export * from './image.js';
+export * from './signature-check.js';
 export * from './protocol.js';
 export * from './link.js';
 export * from './unpack.js';

@@ -60,6 +60,19 @@ export function rawPublicKey(key: KeyObject): Uint8Array {
   return new Uint8Array(der.subarray(der.length - 32));
 }
 
+/**
+ * Imports an Ed25519 public key from its raw 32 bytes (as the image manifest's `publicKey` carries it).
+ * @throws {@link FirmwareError} `BAD_KEY` when `raw` is not 32 bytes or not a valid point.
+ */
+export function publicKeyFromRaw(raw: Uint8Array): KeyObject {
+  if (raw.length !== 32) throw new FirmwareError('BAD_KEY', `a raw Ed25519 public key is 32 bytes, not ${raw.length}`);
+  try {
+    return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw).toString('base64url') }, format: 'jwk' });
+  } catch (err) {
+    throw new FirmwareError('BAD_KEY', `not an Ed25519 public key: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 /** SHA-256 of the raw 32-byte public key, as 32 bytes. */
 export function keyFingerprintBytes(key: KeyObject): Uint8Array {
   return new Uint8Array(createHash('sha256').update(rawPublicKey(key)).digest());

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { PassThrough } from 'node:stream';
 import { tmpdir } from 'node:os';
@@ -143,9 +143,12 @@ describe('SimulatedBootloader', () => {
   it('does not boot a slot whose flash was damaged after it was verified', () => {
     install(0, makeImage('a'));
     bl.close();
-    // Damage a byte in slot 0 behind the bootloader's back.
+    // Damage a byte in slot 0 behind the bootloader's back (inverted, so it surely changes).
     const fd = openSync(join(dir, 'flash'), 'r+');
-    writeSync(fd, Buffer.from([0x00]), 0, 1, 64 * 1024 + 500);
+    const byte = Buffer.alloc(1);
+    readSync(fd, byte, 0, 1, 64 * 1024 + 500);
+    byte[0] = byte[0]! ^ 0xff;
+    writeSync(fd, byte, 0, 1, 64 * 1024 + 500);
     closeSync(fd);
     bl = open();
     expect(bl.boot()).toBeUndefined();
