@@ -17,8 +17,19 @@
  * - `PUT /api/settings` `{ "forwarding"?: bool, "firewall"?: bool }` -> 200
  * - `POST /api/reboot` -> 202, then the gateway restarts its stack (see `GatewayControl.reboot`)
  *
- * Errors are JSON `{ "error": "..." }`: 400 for a malformed body or value, 404 for an unknown path
- * or rule, 405 (with `Allow`) for a wrong method, 409 for a duplicate or a full table.
+ * Cross-site requests cannot change anything (checked first, see {@link crossSiteRefusal}): a
+ * changing call that names a foreign `Origin` (or `Origin: null`), or a `Sec-Fetch-Site` other than
+ * `same-origin`, gets 403; one with a body must say `Content-Type: application/json` (415 otherwise),
+ * which a cross-site "simple" request (form, `text/plain`) cannot. Clients that send neither header
+ * (curl, scripts) are not browsers acting for another site and pass on to the credentials check.
+ *
+ * Reading answers carry no host paths: the `www` directory shows only whether one is served, and a
+ * serial device only as `serial`.
+ *
+ * Errors are JSON `{ "error": "..." }`: 400 for a malformed body, value or percent-escape, 403 for a
+ * cross-site change, 404 for an unknown path or rule, 405 (with `Allow`) for a wrong method, 409 for
+ * a duplicate or a full table, 415 for a body that is not JSON; an unexpected failure is a 500 that
+ * says only that.
  */
 import { FilterError, RouteError, type Chain, type Stack } from '@postern/netstack';
 import { parseRouteDestination } from './addresses.js';
@@ -37,6 +48,14 @@ export interface AdminRequest {
   readonly authorization: string | undefined;
   /** The body as text (empty when none). */
   readonly body: string;
+  /** The `Content-Type` header, if any. */
+  readonly contentType?: string | undefined;
+  /** The `Origin` header, if any. */
+  readonly origin?: string | undefined;
+  /** The `Sec-Fetch-Site` header, if any. */
+  readonly secFetchSite?: string | undefined;
+  /** The `Host` header the request was sent with (the gateway's own origin is `http://HOST`). */
+  readonly host?: string | undefined;
 }
 
 /** A response: status, headers, JSON body text. */
@@ -88,25 +107,28 @@ export class AdminApi {
       if (err instanceof ConfigError) return json(400, { error: err.message.replace(/^config: /, '') });
       if (err instanceof RouteError) return json(routeStatus(err), { error: err.message, code: err.code });
       if (err instanceof FilterError) return json(err.code === 'NO_SUCH_RULE' ? 404 : err.code === 'CHAIN_FULL' ? 409 : 400, { error: err.message, code: err.code });
-      return json(500, { error: err instanceof Error ? err.message : String(err) });
+      return json(500, { error: 'internal error' });
     }
   }
 
   private route(req: AdminRequest): AdminResponse {
     const path = req.path.replace(/\/+$/, '') || '/';
-    if (!path.startsWith('/api')) throw new HttpProblem(404, `no such path ${req.path}`);
-    const parts = path.split('/').slice(2).map(decodeURIComponent);
+    if (!path.startsWith('/api')) throw new HttpProblem(404, 'no such path');
+    const parts = path.split('/').slice(2).map(decodeSegment);
     const reading = READ_METHODS.has(req.method);
     if (!reading) {
+      const refusal = crossSiteRefusal(req);
+      if (refusal !== undefined) throw new HttpProblem(403, refusal);
       const auth = checkBasicAuth(req.authorization, this.control.admin);
       if (!auth.ok) throw new HttpProblem(auth.status, auth.reason, auth.status === 401 ? { 'www-authenticate': WWW_AUTHENTICATE } : {});
+      if (req.body.trim() !== '' && !isJsonType(req.contentType)) throw new HttpProblem(415, 'the body must be sent as Content-Type: application/json');
     }
     const c = this.control;
     const [head, ...rest] = parts;
     switch (head) {
       case undefined:
         allow(req, 'GET');
-        return json(200, statusJson(c));
+        return json(200, statusJson({ ...c, info: () => publicInfo(c.info()) }));
       case 'interfaces':
         allow(req, 'GET');
         return json(200, interfacesJson(c.stack.snapshot()));
@@ -141,7 +163,7 @@ export class AdminApi {
         c.reboot();
         return json(202, { rebooting: true });
       default:
-        throw new HttpProblem(404, `no such path ${req.path}`);
+        throw new HttpProblem(404, 'no such path');
     }
   }
 
@@ -199,7 +221,7 @@ export class AdminApi {
       f.setPolicy(arg as Chain, policy);
       return json(200, f.policy(arg as Chain));
     }
-    throw new HttpProblem(404, `no such path ${req.path}`);
+    throw new HttpProblem(404, 'no such path');
   }
 
   private putSettings(b: unknown): unknown {
@@ -213,6 +235,49 @@ export class AdminApi {
     if (typeof o['firewall'] === 'boolean') stack.filter.enabled = o['firewall'];
     return settingsOf(stack);
   }
+}
+
+/**
+ * Why a changing request is refused as cross-site, or `undefined` when it may go on: a browser names
+ * the page's origin in `Origin` (every cross-origin POST, PUT, DELETE) and the relation in
+ * `Sec-Fetch-Site`; either one pointing elsewhere refuses the request.
+ */
+export function crossSiteRefusal(req: Pick<AdminRequest, 'origin' | 'secFetchSite' | 'host'>): string | undefined {
+  const site = req.secFetchSite?.trim().toLowerCase();
+  if (site !== undefined && site !== 'same-origin') return `cross-site request refused (Sec-Fetch-Site: ${site})`;
+  const origin = req.origin?.trim();
+  if (origin === undefined) return undefined;
+  const own = req.host === undefined ? undefined : `http://${req.host.trim().toLowerCase()}`;
+  if (own === undefined || origin.toLowerCase() !== own) return 'cross-site request refused (Origin is not this gateway)';
+  return undefined;
+}
+
+/** True for `application/json` with or without parameters. */
+function isJsonType(contentType: string | undefined): boolean {
+  return contentType !== undefined && /^application\/json[ \t]*(;|$)/i.test(contentType.trim());
+}
+
+/** A path segment, percent-decoded; a malformed escape is a 400 (without the decoder's message). */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new HttpProblem(400, 'malformed percent-escape in the path');
+  }
+}
+
+/** `info` without host paths: `www` only as whether one is served, a serial device only as `serial`. */
+function publicInfo(info: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...info };
+  if ('www' in out) out['www'] = out['www'] !== null && out['www'] !== undefined;
+  if (Array.isArray(out['interfaces'])) {
+    out['interfaces'] = (out['interfaces'] as unknown[]).map((i) => {
+      if (typeof i !== 'object' || i === null) return i;
+      const nic = (i as { nic?: unknown }).nic;
+      return typeof nic === 'string' && nic.startsWith('serial:') ? { ...i, nic: 'serial' } : i;
+    });
+  }
+  return out;
 }
 
 function settingsOf(stack: Stack): { forwarding: boolean; firewall: boolean } {

@@ -7,12 +7,18 @@
  *
  * Static files come from `@postern/http`'s `serveStatic` (GET/HEAD only, paths confined to the
  * directory, `index.html` for a directory, streamed).
+ *
+ * Also: `OPTIONS *` is answered 204 with `Allow`; a path starting with `//` is redirected to its
+ * single-slash form (so no redirect can read as another host); the admin pages and the API carry
+ * `X-Frame-Options: DENY` and a Content-Security-Policy that allows only the gateway's own files; the
+ * listener allows half-open connections, so a client that sends its FIN right after its request
+ * still gets the answer.
  */
 import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { HttpServer, serveStatic, type HttpRequest, type HttpResponse } from '@postern/http';
+import { HttpServer, serveStatic, type HttpRequest, type HttpResponse, type HttpServerOptions } from '@postern/http';
 import type { Scheduler } from '@postern/irq';
 import type { Stack } from '@postern/netstack';
 import { createNet, type Socket as NetSocket, type Sockets } from '@postern/socket';
@@ -70,6 +76,36 @@ export interface WebFront {
   close(): Promise<void>;
 }
 
+/** The Content-Security-Policy of the admin pages and the API: only the gateway's own files, no framing. */
+export const ADMIN_CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+  "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/** Methods the gateway's server answers, sent in `Allow` for `OPTIONS *`. */
+const SERVER_METHODS = 'GET, HEAD, POST, PUT, DELETE, OPTIONS';
+
+/** The HTTP server's limits from the gateway configuration (unset ones keep the server's defaults). */
+export function httpServerLimits(http: GatewayConfig['http']): HttpServerOptions {
+  const h = http as GatewayConfig['http'] & Partial<Record<(typeof LIMIT_KEYS)[number], number>> & { readonly queue?: number };
+  const out: Record<string, unknown> = {};
+  for (const key of LIMIT_KEYS) if (h[key] !== undefined) out[key] = h[key];
+  out['pool'] = { workers: h.workers, ...(h.queue === undefined ? {} : { queue: h.queue }) };
+  return out as HttpServerOptions;
+}
+
+/** `http` config fields that map one-to-one onto {@link HttpServerOptions}. */
+const LIMIT_KEYS = [
+  'headerTimeoutMs', 'headerMaxTimeoutMs', 'headerMinRate', 'bodyTimeoutMs', 'bodyMinRate', 'idleTimeoutMs',
+  'maxConnections', 'maxConnectionsPerClient',
+] as const;
+
+function adminHeaders(res: HttpResponse): void {
+  res.setHeader('X-Frame-Options', 'DENY');
+  res.setHeader('Content-Security-Policy', ADMIN_CSP);
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('Referrer-Policy', 'same-origin');
+}
+
 const SOCKET_STATES: Readonly<Record<string, string>> = { open: 'ESTABLISHED', writeOnly: 'CLOSE-WAIT', readOnly: 'FIN-WAIT', opening: 'SYN-SENT', closed: 'CLOSED' };
 
 interface UiFile {
@@ -123,8 +159,18 @@ export async function startWeb(options: WebOptions): Promise<WebFront> {
   const api = options.api(counters);
 
   const handler = async (req: HttpRequest, res: HttpResponse): Promise<void> => {
+    if (req.head.targetForm === 'asterisk') {
+      res.status(req.method === 'OPTIONS' ? 204 : 400).setHeader('Allow', SERVER_METHODS).end();
+      return;
+    }
     const path = req.path;
+    if (path.startsWith('//')) {
+      const q = req.query === '' ? '' : `?${req.query}`;
+      res.redirect(`/${path.replace(/^\/+/, '')}${q}`, 301);
+      return;
+    }
     if (path === '/api' || path.startsWith('/api/')) {
+      adminHeaders(res);
       let body = '';
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         try {
@@ -134,7 +180,11 @@ export async function startWeb(options: WebOptions): Promise<WebFront> {
           return;
         }
       }
-      const out = api.handle({ method: req.method, path, authorization: req.headers.get('authorization'), body });
+      const out = api.handle({
+        method: req.method, path, authorization: req.headers.get('authorization'), body,
+        contentType: req.headers.get('content-type'), origin: req.headers.get('origin'),
+        secFetchSite: req.headers.get('sec-fetch-site'), host: req.headers.get('host'),
+      });
       res.status(out.status);
       for (const [k, v] of Object.entries(out.headers)) res.setHeader(k, v);
       res.end(out.body);
@@ -145,10 +195,12 @@ export async function startWeb(options: WebOptions): Promise<WebFront> {
       return;
     }
     if (path.startsWith('/admin/')) {
+      adminHeaders(res);
       sendUi(req, res, ui, path.slice('/admin/'.length) || 'index.html');
       return;
     }
     if (www === undefined) {
+      adminHeaders(res);
       sendUi(req, res, ui, path === '/' ? 'index.html' : path.slice(1));
       return;
     }
@@ -156,13 +208,14 @@ export async function startWeb(options: WebOptions): Promise<WebFront> {
   };
 
   const http = new HttpServer(handler, {
+    ...httpServerLimits(config.http),
     scheduler,
     wallTime: () => Date.now(),
-    pool: { workers: config.http.workers },
   });
   server = http;
   const net = createNet(sockets);
-  const listener = net.createServer();
+  // Half-open: a client's FIN right after its request must not end our side before the answer.
+  const listener = net.createServer({ allowHalfOpen: true });
   await new Promise<void>((resolveListen, reject) => {
     listener.once('error', (err: Error & { code?: string }) => {
       reject(err.code === 'EADDRINUSE'

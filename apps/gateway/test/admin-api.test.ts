@@ -31,16 +31,19 @@ async function setup(password: string | null = 's3cret') {
     httpStatusCounts: () => ({ '200': 3 }),
     httpCounters: () => ({ requests: 3 }),
     tcpConnections: () => [],
-    info: () => ({ nics: ['mem'] }),
+    info: () => ({ nics: ['mem'], www: '/srv/secret/www', interfaces: [{ name: 'eth0', nic: 'serial:/dev/ttyACM7', ip: '198.18.0.1/24' }] }),
     reboot: () => void reboots++,
   };
   const api = new AdminApi(control);
-  const call = (method: string, path: string, body: unknown = '', authorization: string | null = GOOD) => {
-    const req: AdminRequest = { method, path, authorization: authorization ?? undefined, body: typeof body === 'string' ? body : JSON.stringify(body) };
+  /** A request as a same-origin client sends it (`Content-Type: application/json` with a body), `extra` overriding. */
+  const send = (method: string, path: string, body: unknown = '', authorization: string | null = GOOD, extra: Partial<AdminRequest> = {}) => {
+    const text = typeof body === 'string' ? body : JSON.stringify(body);
+    const req: AdminRequest = { method, path, authorization: authorization ?? undefined, body: text, contentType: text === '' ? undefined : 'application/json', ...extra };
     const res = api.handle(req);
     return { ...res, json: JSON.parse(res.body) as Record<string, unknown> & unknown[] };
   };
-  return { sched, stack, peer, tcp, traffic, call, reboots: () => reboots };
+  const call = (method: string, path: string, body: unknown = '', authorization: string | null = GOOD) => send(method, path, body, authorization);
+  return { sched, stack, peer, tcp, traffic, call, send, reboots: () => reboots };
 }
 
 describe('admin API: reading', () => {
@@ -189,5 +192,47 @@ describe('TrafficHistory', () => {
     h.stop();
     sched.advance(5000);
     expect(h.list()).toHaveLength(3);
+  });
+});
+
+describe('admin API: cross-site requests, malformed paths, host paths', () => {
+  const ROUTE = { to: '10.9.0.0/16', via: '198.18.0.2' };
+  const routeCount = (stack: Stack) => stack.snapshot().routes.length;
+
+  it('a cross-site simple POST (text/plain, foreign Origin, cached credentials) changes nothing: 403', async () => {
+    const { send, stack } = await setup();
+    const before = routeCount(stack);
+    const r = send('POST', '/api/routes', ROUTE, GOOD, { contentType: 'text/plain', origin: 'http://evil.example', host: '198.18.0.1' });
+    expect(r.status).toBe(403);
+    expect(send('POST', '/api/routes', ROUTE, GOOD, { origin: 'http://evil.example', host: '198.18.0.1' }).status).toBe(403);
+    expect(send('POST', '/api/routes', ROUTE, GOOD, { origin: 'null', host: '198.18.0.1' }).status).toBe(403);
+    expect(send('POST', '/api/reboot', '', GOOD, { secFetchSite: 'cross-site', host: '198.18.0.1' }).status).toBe(403);
+    expect(send('DELETE', '/api/routes/default', '', GOOD, { secFetchSite: 'same-site' }).status).toBe(403);
+    expect(routeCount(stack)).toBe(before);
+  });
+
+  it('a same-origin change needs JSON: text/plain is 415, application/json from the gateway\'s own origin is 201', async () => {
+    const { send, stack } = await setup();
+    const own = { origin: 'http://198.18.0.1:8080', host: '198.18.0.1:8080', secFetchSite: 'same-origin' };
+    expect(send('POST', '/api/routes', ROUTE, GOOD, { ...own, contentType: 'text/plain' }).status).toBe(415);
+    expect(send('POST', '/api/routes', ROUTE, GOOD, { ...own, contentType: undefined }).status).toBe(415);
+    const before = routeCount(stack);
+    expect(send('POST', '/api/routes', ROUTE, GOOD, { ...own, contentType: 'application/json; charset=utf-8' }).status).toBe(201);
+    expect(routeCount(stack)).toBe(before + 1);
+  });
+
+  it('a malformed percent-escape is 400 without the decoder\'s message', async () => {
+    const { call } = await setup();
+    const r = call('GET', '/api/%ff', '', null);
+    expect(r.status).toBe(400);
+    expect(r.body).not.toMatch(/URI|decode|Error/);
+  });
+
+  it('GET /api/ shows no host path: www only as a flag, a serial device only as serial', async () => {
+    const { call } = await setup();
+    const r = call('GET', '/api/', '', null);
+    expect(r.body).not.toContain('/srv/secret');
+    expect(r.body).not.toContain('/dev/ttyACM7');
+    expect((r.json as unknown as { info: unknown }).info).toMatchObject({ www: true, interfaces: [{ name: 'eth0', nic: 'serial' }] });
   });
 });
