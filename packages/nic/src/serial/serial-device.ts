@@ -86,6 +86,12 @@ export interface SerialBoardOptions {
   speedMbps?: number;
   /** Drop wire frames whose FCS is wrong, as a MAC does. Default true. */
   checkWireFcs?: boolean;
+  /**
+   * On {@link SerialBoard.start}, announce the (re)start to the host with an unsolicited HELLO (type
+   * HELLO, flags 0, empty payload; docs/device-protocol.md §13), so that a host holding a session
+   * starts a new one at once. Default false.
+   */
+  announce?: boolean;
 }
 
 /** A token bucket on the scheduler clock. @internal */
@@ -130,6 +136,7 @@ export class SerialBoard {
   private readonly maxMulticast: number;
   private readonly speedMbps: number;
   private readonly checkWireFcs: boolean;
+  private readonly announce: boolean;
   private readonly decoder: SerialFrameDecoder;
   private readonly wireQueue: FrameFifo;
   private readonly upQueue: FrameFifo;
@@ -180,6 +187,7 @@ export class SerialBoard {
     this.speedMbps = options.speedMbps ?? 100;
     this.carrier = options.carrier ?? true;
     this.checkWireFcs = options.checkWireFcs ?? true;
+    this.announce = options.announce ?? false;
     this.wireQueue = new FrameFifo(this.window);
     this.upQueue = new FrameFifo(intIn(options.upQueueFrames ?? 256, 1, 1 << 20, 'upQueueFrames'));
     const rate = options.lineRateBytesPerSecond;
@@ -220,13 +228,14 @@ export class SerialBoard {
     return { promiscuous: this.promiscuous, allMulticast: this.allMulticast, multicast: this.multicast };
   }
 
-  /** Starts listening on the stream (idempotent). */
+  /** Starts listening on the stream (idempotent); with `announce`, sends the restart announcement. */
   start(): void {
     if (this.started) return;
     this.started = true;
     this.stream.on('data', this.onData);
     this.stream.on('drain', this.onDrain);
     this.stream.on('error', this.onStreamError);
+    if (this.announce) this.sendControl(FrameType.HELLO, 0, this.nextEventSeq(), new Uint8Array(0));
   }
 
   /** Stops listening and disarms timers; queued frames are dropped. Does not close the stream. */

@@ -18,6 +18,23 @@
  * - Received DATA frames are delivered from the stream's data callback, one call per frame, as
  *   views into slabs the driver never touches again (the receiver owns them). A frame whose FCS fails
  *   on the serial line is dropped and counted (decoder `badFcs`), like a MAC drops a bad frame.
+ * - Reconnection (docs/device-protocol.md §13), unless `reconnect: false`: once open, the driver keeps
+ *   its session. When the port closes or fails (USB unplug: the device, PTY or socket disappears) it
+ *   drops the port; when the board loses the session while the port stays (it answers NOT_READY,
+ *   announces a restart with an unsolicited HELLO, or leaves a request unanswered after every
+ *   resend) it keeps the port. Either way the link goes down (one link event), the TX queue is
+ *   dropped and counted (`txDroppedDisconnect`), outstanding requests fail with `CLOSED`, and the
+ *   driver tries again after a backoff (`initialDelayMs` doubling up to `maxDelayMs`, shortened by up
+ *   to `jitter` of itself with the scheduler's seeded generator): reopen the port if it was dropped,
+ *   HELLO, GET_MAC, GET_LINK, the receive filter, then the link comes back up. It retries until it
+ *   succeeds or `close()` is called; `close()` cancels the backoff timer and any attempt in flight.
+ *   An endpoint given as an open stream cannot be reopened: losing that stream closes the driver
+ *   (pass a function that returns a fresh stream instead). {@link SerialNicDriver.connection} and
+ *   {@link SerialNicDriver.onConnectionChange} report the state (one event per change, not per
+ *   attempt); `serialStats` counts disconnects, attempts, reconnects and re-HELLOs.
+ * - `keepaliveMs` (default off): while open, every `keepaliveMs` with no request outstanding the driver
+ *   sends GET_LINK, so that a board that restarted silently (it then forwards nothing) is noticed even
+ *   when the host sends nothing.
  */
 import type { SchedulerApi, Timer } from '@postern/irq';
 import type { MacAddress } from '@postern/wire';
@@ -78,6 +95,39 @@ export interface SerialNicDriverOptions {
   maxFrame?: number;
   /** Oldest and newest protocol versions to offer in HELLO. Default 1..1. */
   versions?: { min: number; max: number };
+  /** How to get the session back after it is lost (see the module contract); `false`: do not, close instead. Default on. */
+  reconnect?: SerialReconnectOptions | false;
+  /** While open, send GET_LINK every this many ms when no request is outstanding (0: never). Default 0. */
+  keepaliveMs?: number;
+}
+
+/** Backoff of {@link SerialNicDriver}'s reconnection. */
+export interface SerialReconnectOptions {
+  /** Wait before the first attempt. Default 100 ms. */
+  initialDelayMs?: number;
+  /** Longest wait between attempts; the wait doubles per failed attempt up to this. Default 5000 ms. */
+  maxDelayMs?: number;
+  /** Each wait is shortened by up to this fraction of itself, drawn from the scheduler's seeded generator (0..1). Default 0.2. */
+  jitter?: number;
+}
+
+/**
+ * Where a {@link SerialNicDriver} stands: `closed` (not opened, closed by the caller, or its stream
+ * ended and cannot be reopened), `opening` (the caller's `open()`), `open` (a session with the board),
+ * `reconnecting` (the session was lost; waiting in backoff or trying).
+ */
+export type SerialConnectionState = 'closed' | 'opening' | 'open' | 'reconnecting';
+
+/** A snapshot of a {@link SerialNicDriver}'s connection, as {@link SerialNicDriver.connection} returns it. */
+export interface SerialConnectionInfo {
+  /** The state. */
+  readonly state: SerialConnectionState;
+  /** Attempts made since the session was last lost; while open, how many the last reconnection took (0 if none). */
+  readonly attempts: number;
+  /** Scheduler time of the next attempt while waiting in backoff, else undefined. */
+  readonly nextAttemptAt: number | undefined;
+  /** Why the session was last lost, or why the last attempt failed; undefined before any loss. */
+  readonly lastError: string | undefined;
 }
 
 /** Serial-specific counters, besides {@link DriverStats}. */
@@ -102,6 +152,16 @@ export interface SerialDriverStats {
   staleResponses: number;
   /** Errors the stream reported. */
   streamErrors: number;
+  /** Sessions lost while open: the port closed or failed, or the board lost the session. */
+  disconnects: number;
+  /** Attempts to get a lost session back (each reopens the port if needed, then HELLOs). */
+  reconnectAttempts: number;
+  /** Sessions got back (the link state is the board's again). */
+  reconnects: number;
+  /** Of those, sessions started again with HELLO on a port that stayed open (the board had restarted). */
+  reHellos: number;
+  /** Frames waiting in the TX queue when the session was lost (dropped). */
+  txDroppedDisconnect: number;
 }
 
 interface PendingRequest {
@@ -114,7 +174,13 @@ interface PendingRequest {
   readonly reject: (err: NicError) => void;
 }
 
-type State = 'closed' | 'opening' | 'open';
+type State = SerialConnectionState;
+
+interface ReconnectPolicy {
+  readonly initialDelayMs: number;
+  readonly maxDelayMs: number;
+  readonly jitter: number;
+}
 
 const NO_LINK: LinkStatus = { up: false, adminUp: true, fullDuplex: false, speedMbps: 0 };
 
@@ -129,7 +195,17 @@ export class SerialNicDriver implements NicDriver {
   private readonly extra: Omit<SerialDriverStats, 'decoder'> = {
     rxSeqGaps: 0, rxDroppedNotOpen: 0, creditStalls: 0, creditProbes: 0, requestRetries: 0,
     requestTimeouts: 0, protocolErrors: 0, staleResponses: 0, streamErrors: 0,
+    disconnects: 0, reconnectAttempts: 0, reconnects: 0, reHellos: 0, txDroppedDisconnect: 0,
   };
+  private readonly reconnectPolicy: ReconnectPolicy | undefined;
+  private readonly keepaliveMs: number;
+  private keepaliveTimer: Timer | undefined;
+  private retryTimer: Timer | undefined;
+  private nextAttemptAt: number | undefined;
+  private attempt: Promise<void> | undefined;
+  private attempts = 0;
+  private lastError: string | undefined;
+  private readonly connectionListeners: Array<(info: SerialConnectionInfo) => void> = [];
   private readonly scheduler: SchedulerApi;
   private readonly endpoint: SerialEndpoint;
   private readonly baudRate: number;
@@ -164,11 +240,12 @@ export class SerialNicDriver implements NicDriver {
     this.writeBlocked = false;
     this.flush();
   };
-  private readonly onStreamError = (): void => {
+  private readonly onStreamError = (err: unknown): void => {
     this.extra.streamErrors++;
     this.driverStats.errors++;
+    this.streamEnded(`port error: ${err instanceof Error ? err.message : String(err)}`);
   };
-  private readonly onStreamClose = (): void => this.lost();
+  private readonly onStreamClose = (): void => this.streamEnded('port closed');
   private readonly flushFn = (): void => this.flush();
 
   constructor(options: SerialNicDriverOptions) {
@@ -187,6 +264,9 @@ export class SerialNicDriver implements NicDriver {
     this.maxFrameNegotiated = Math.min(this.hostMaxFrame, 1518);
     this.versions = options.versions ?? { min: SERIAL_PROTOCOL_VERSION, max: SERIAL_PROTOCOL_VERSION };
     this.txQueue = new FrameFifo(positiveInt(options.txQueueFrames ?? 256, 'txQueueFrames', this.name));
+    this.reconnectPolicy = options.reconnect === false ? undefined : reconnectPolicyOf(options.reconnect ?? {}, this.name);
+    this.keepaliveMs = options.keepaliveMs ?? 0;
+    if (!(this.keepaliveMs >= 0) || !Number.isFinite(this.keepaliveMs)) throw new NicError('BAD_ARGUMENT', this.name, `keepaliveMs must be a finite number >= 0, got ${this.keepaliveMs}`);
     this.decoder = new SerialFrameDecoder({
       onFrame: (f) => this.handleFrame(f),
       onUnknown: () => {},
@@ -231,14 +311,31 @@ export class SerialNicDriver implements NicDriver {
     return this.link;
   }
 
+  /** The connection state, attempts since the session was lost, the next attempt's time and the last error. */
+  get connection(): SerialConnectionInfo {
+    return { state: this.state, attempts: this.attempts, nextAttemptAt: this.nextAttemptAt, lastError: this.lastError };
+  }
+
+  /**
+   * Adds a listener for connection state changes: called once when the session is lost (state
+   * `reconnecting`, or `closed` when it cannot come back) and once when it is back (`open`). Not
+   * called per attempt, nor for the caller's own `open()` and `close()`.
+   */
+  onConnectionChange(listener: (info: SerialConnectionInfo) => void): void {
+    this.connectionListeners.push(listener);
+  }
+
   /** The filter the board confirmed last (flags and multicast count in effect), if any. */
   get receiveFilterInEffect(): Readonly<RxFilterResponse> | undefined {
     return this.lastFilterResponse;
   }
 
-  /** Opens the endpoint and performs the session start (see the module contract). Idempotent while open. */
+  /**
+   * Opens the endpoint and performs the session start (see the module contract). Idempotent while
+   * open, and while reconnecting (the driver is open; the session comes back by itself).
+   */
   open(): Promise<void> {
-    if (this.state === 'open') return Promise.resolve();
+    if (this.state === 'open' || this.state === 'reconnecting') return Promise.resolve();
     if (this.openPromise !== undefined) return this.openPromise;
     this.openPromise = this.doOpen().finally(() => {
       this.openPromise = undefined;
@@ -260,6 +357,21 @@ export class SerialNicDriver implements NicDriver {
       await transport.close();
       throw new NicError('CLOSED', this.name, 'closed while opening');
     }
+    this.attach(transport);
+    try {
+      await this.startSession();
+      const status = parseLinkStatus(await this.request(FrameType.GET_LINK, EMPTY));
+      this.state = 'open';
+      this.attempts = 0;
+      this.sessionUp(status);
+    } catch (err) {
+      await this.teardown();
+      throw toNicError(err, this.name);
+    }
+  }
+
+  /** Takes `transport` as the driver's byte stream. */
+  private attach(transport: OpenedTransport): void {
     this.transport = transport;
     this.maxBatchBytes = Math.max(maxEncodedLength(SERIAL_MAX_PAYLOAD), this.maxBatchOption ?? (transport.kind === 'serial' ? 4096 : 64 * 1024));
     this.decoder.reset();
@@ -268,16 +380,13 @@ export class SerialNicDriver implements NicDriver {
     s.on('drain', this.onDrain);
     s.on('error', this.onStreamError);
     s.on('close', this.onStreamClose);
-    try {
-      await this.startSession();
-      const status = parseLinkStatus(await this.request(FrameType.GET_LINK, EMPTY));
-      this.state = 'open';
-      this.applyLinkStatus(status);
-      if (this.filter !== undefined) this.sendFilter(this.filter);
-    } catch (err) {
-      await this.teardown();
-      throw toNicError(err, this.name);
-    }
+  }
+
+  /** The session is (again) established: the board's link status, the receive filter, the keepalive. */
+  private sessionUp(status: LinkStatus): void {
+    this.applyLinkStatus(status);
+    if (this.filter !== undefined) this.sendFilter(this.filter);
+    this.armKeepalive();
   }
 
   /** HELLO, version check, GET_MAC; resets sequence numbers and credit. */
@@ -300,41 +409,192 @@ export class SerialNicDriver implements NicDriver {
     this.macAddress = parseMac6(await this.request(FrameType.GET_MAC, EMPTY));
   }
 
-  /** Brings the driver down: fails outstanding requests with CLOSED, drops queued frames, closes the stream. Idempotent. */
+  /**
+   * Brings the driver down: fails outstanding requests with CLOSED, drops queued frames, stops any
+   * reconnection (its timer and the attempt in flight), closes the stream. Idempotent.
+   */
   async close(): Promise<void> {
-    if (this.state === 'closed' && this.transport === undefined) return;
+    const attempt = this.attempt;
+    if (this.state === 'closed' && this.transport === undefined && attempt === undefined) return;
     const wasUp = this.linkState === 'up';
     this.state = 'closed';
     await this.teardown();
+    // An attempt in flight sees the state and releases whatever it opened before it settles.
+    if (attempt !== undefined) await attempt;
     if (wasUp) this.linkChanged();
   }
 
   private async teardown(): Promise<void> {
     this.state = 'closed';
-    this.failRequests(new NicError('CLOSED', this.name, 'driver closed'));
+    this.retryTimer?.cancel();
+    this.retryTimer = undefined;
+    this.nextAttemptAt = undefined;
+    this.link = NO_LINK;
+    this.endSession(new NicError('CLOSED', this.name, 'driver closed'));
+    await this.releaseTransport();
+  }
+
+  /** Ends the session's state: fails outstanding requests with `err`, drops the TX queue, disarms the timers. */
+  private endSession(err: NicError): void {
+    this.failRequests(err);
     this.probeTimer?.cancel();
     this.probeTimer = undefined;
+    this.keepaliveTimer?.cancel();
+    this.keepaliveTimer = undefined;
     this.stalled = false;
     this.txQueue.clear();
     this.writeBlocked = false;
+  }
+
+  /** Detaches from the stream and closes it (resolves when closed). No-op without one. */
+  private async releaseTransport(): Promise<void> {
     const t = this.transport;
     this.transport = undefined;
-    if (t !== undefined) {
-      const s = t.stream;
-      s.off('data', this.onData);
-      s.off('drain', this.onDrain);
-      s.off('close', this.onStreamClose);
-      // The error listener stays: a write still in flight may fail after the close, and must not crash.
-      await t.close();
+    if (t === undefined) return;
+    const s = t.stream;
+    s.off('data', this.onData);
+    s.off('drain', this.onDrain);
+    s.off('close', this.onStreamClose);
+    // The error listener stays: a write still in flight may fail after the close, and must not crash.
+    s.off('error', this.onStreamError);
+    s.on('error', ignoreError);
+    await t.close();
+  }
+
+  /** The stream closed or failed under us (device unplugged, simulator gone). */
+  private streamEnded(reason: string): void {
+    if (this.transport === undefined) return;
+    switch (this.state) {
+      case 'open':
+        this.sessionLost(reason, true);
+        return;
+      case 'reconnecting':
+        // An attempt on this stream fails (its requests get CLOSED) and the next one reopens the port.
+        this.lastError = reason;
+        this.endSession(new NicError('CLOSED', this.name, reason));
+        void this.releaseTransport();
+        return;
+      default: {
+        // Opening: the open fails with CLOSED. Closed: nothing left to do but release it.
+        const wasUp = this.linkState === 'up';
+        void this.teardown();
+        if (wasUp) this.linkChanged();
+      }
     }
   }
 
-  /** The stream closed under us (device unplugged, simulator gone). */
-  private lost(): void {
-    if (this.transport === undefined) return;
+  /**
+   * The open session is gone: the port (`dropPort`) or the board's session. Link down, queue dropped
+   * and counted, requests failed; then reconnection starts, or the driver closes when it cannot.
+   */
+  private sessionLost(reason: string, dropPort: boolean): void {
+    if (this.state !== 'open') return;
     const wasUp = this.linkState === 'up';
-    void this.teardown();
+    this.extra.disconnects++;
+    this.extra.txDroppedDisconnect += this.txQueue.length;
+    this.lastError = reason;
+    this.attempts = 0;
+    this.link = NO_LINK;
+    const canReopen = typeof this.endpoint !== 'object';
+    if (this.reconnectPolicy === undefined || (dropPort && !canReopen)) {
+      void this.teardown();
+      if (wasUp) this.linkChanged();
+      this.connectionChanged();
+      return;
+    }
+    this.state = 'reconnecting';
+    this.endSession(new NicError('CLOSED', this.name, `session lost (${reason}); reconnecting`));
+    if (dropPort) void this.releaseTransport();
     if (wasUp) this.linkChanged();
+    this.connectionChanged();
+    this.scheduleAttempt();
+  }
+
+  /**
+   * The board lost the session while the port stayed open: when open and reconnecting is on, starts
+   * a new session on the same port and returns true; otherwise false (the caller carries on).
+   */
+  private boardLostSession(reason: string): boolean {
+    if (this.state !== 'open' || this.reconnectPolicy === undefined) return false;
+    this.sessionLost(reason, false);
+    return true;
+  }
+
+  /** Arms the backoff timer for the next attempt. */
+  private scheduleAttempt(): void {
+    const p = this.reconnectPolicy!;
+    const base = Math.min(p.maxDelayMs, p.initialDelayMs * 2 ** Math.min(this.attempts, 30));
+    const delay = base * (1 - p.jitter * this.scheduler.random());
+    this.nextAttemptAt = this.scheduler.now + delay;
+    this.retryTimer = this.scheduler.timerAfter(delay, () => {
+      this.retryTimer = undefined;
+      this.nextAttemptAt = undefined;
+      const attempt = this.reconnectOnce().finally(() => {
+        if (this.attempt === attempt) this.attempt = undefined;
+      });
+      this.attempt = attempt;
+    });
+  }
+
+  /** One attempt: reopen the port if it was dropped, then the session start; another backoff on failure. Never rejects. */
+  private async reconnectOnce(): Promise<void> {
+    if (this.state !== 'reconnecting') return;
+    this.attempts++;
+    this.extra.reconnectAttempts++;
+    const portKept = this.transport !== undefined;
+    try {
+      if (!portKept) {
+        const transport = await openTransport(this.endpoint, { name: this.name, baudRate: this.baudRate });
+        if (this.state !== 'reconnecting') {
+          await transport.close();
+          return;
+        }
+        this.attach(transport);
+      }
+      await this.startSession();
+      const status = parseLinkStatus(await this.request(FrameType.GET_LINK, EMPTY));
+      if (this.state !== 'reconnecting') return;
+      this.state = 'open';
+      this.extra.reconnects++;
+      if (portKept) this.extra.reHellos++;
+      this.sessionUp(status);
+      this.connectionChanged();
+    } catch (err) {
+      if (this.state !== 'reconnecting') return;
+      this.lastError = err instanceof Error ? err.message : String(err);
+      this.scheduleAttempt();
+    }
+  }
+
+  private connectionChanged(): void {
+    const info = this.connection;
+    for (const listener of this.connectionListeners) listener(info);
+  }
+
+  /** Arms the keepalive (GET_LINK after `keepaliveMs` with no request), when configured and open. */
+  private armKeepalive(): void {
+    if (this.keepaliveMs === 0 || this.state !== 'open') return;
+    this.keepaliveTimer?.cancel();
+    this.keepaliveTimer = this.scheduler.timerAfter(this.keepaliveMs, () => {
+      this.keepaliveTimer = undefined;
+      if (this.state !== 'open') return;
+      if (this.requests.length > 0) {
+        this.armKeepalive();
+        return;
+      }
+      this.request(FrameType.GET_LINK, EMPTY).then(
+        (p) => {
+          if (this.state !== 'open') return;
+          try {
+            this.applyLinkStatus(parseLinkStatus(p));
+          } catch {
+            this.protocolError();
+          }
+          this.armKeepalive();
+        },
+        () => this.armKeepalive(),
+      );
+    });
   }
 
   /** Queues one wire frame for the board. See the module contract for when it returns false. */
@@ -466,7 +726,10 @@ export class SerialNicDriver implements NicDriver {
     this.extra.requestTimeouts++;
     this.driverStats.errors++;
     this.requests.shift();
-    r.reject(new NicError('NO_ANSWER', this.name, `no answer to request type 0x${r.type.toString(16)} after ${this.retries + 1} attempts of ${this.requestTimeoutMs} ms`));
+    const err = new NicError('NO_ANSWER', this.name, `no answer to request type 0x${r.type.toString(16)} after ${this.retries + 1} attempts of ${this.requestTimeoutMs} ms`);
+    r.reject(err);
+    // A board that answers nothing has lost the session (or hangs): start a new one.
+    if (this.boardLostSession('board stopped answering')) return;
     this.sendActive();
   }
 
@@ -495,6 +758,8 @@ export class SerialNicDriver implements NicDriver {
     if ((f.flags & FrameFlag.ERROR) !== 0) {
       this.protocolError();
       r.reject(this.errorFromResponse(f));
+      // NOT_READY: the board restarted and waits for HELLO (§6.2); start a new session on the same port.
+      if (errorCodeOf(f.payload) === ProtocolError.NOT_READY && this.boardLostSession('board not ready (it restarted)')) return;
     } else {
       r.resolve(f.payload.slice());
     }
@@ -515,6 +780,8 @@ export class SerialNicDriver implements NicDriver {
         return new NicError('PROTOCOL_VERSION', this.name, `board speaks protocol versions ${detail >>> 8}..${detail & 0xff}, host ${this.versions.min}..${this.versions.max}`);
       case ProtocolError.BUSY:
         return new NicError('DEVICE_BUSY', this.name, `${what}: board busy`);
+      case ProtocolError.NOT_READY:
+        return new NicError('PROTOCOL_ERROR', this.name, `${what}: board not ready (no session: it restarted)${this.reconnectPolicy === undefined ? '' : '; the driver starts a new session'}`);
       case ProtocolError.BAD_ARGUMENT:
       case ProtocolError.BAD_LENGTH:
         return new NicError('BAD_ARGUMENT', this.name, `${what}: board refused the arguments (error ${code})`);
@@ -540,6 +807,10 @@ export class SerialNicDriver implements NicDriver {
         } catch {
           this.protocolError();
         }
+        return;
+      case FrameType.HELLO:
+        // A board's restart announcement (§13): start a new session; while opening, one is under way.
+        this.boardLostSession('board announced a restart');
         return;
       case FrameType.LINK_EVENT:
         if (this.state !== 'open') return;
@@ -658,6 +929,26 @@ export class SerialNicDriver implements NicDriver {
 }
 
 const EMPTY = new Uint8Array(0);
+
+const ignoreError = (): void => {};
+
+/** The error code of an error response payload, or 0 when it does not parse. */
+function errorCodeOf(payload: Uint8Array): number {
+  try {
+    return parseError(payload).code;
+  } catch {
+    return 0;
+  }
+}
+
+function reconnectPolicyOf(o: SerialReconnectOptions, name: string): ReconnectPolicy {
+  const initialDelayMs = positive(o.initialDelayMs ?? 100, 'reconnect.initialDelayMs', name);
+  const maxDelayMs = positive(o.maxDelayMs ?? 5000, 'reconnect.maxDelayMs', name);
+  if (maxDelayMs < initialDelayMs) throw new NicError('BAD_ARGUMENT', name, `reconnect.maxDelayMs (${maxDelayMs}) must be >= reconnect.initialDelayMs (${initialDelayMs})`);
+  const jitter = o.jitter ?? 0.2;
+  if (!(jitter >= 0 && jitter <= 1)) throw new NicError('BAD_ARGUMENT', name, `reconnect.jitter must be in 0..1, got ${jitter}`);
+  return { initialDelayMs, maxDelayMs, jitter };
+}
 
 function toNicError(err: unknown, name: string): NicError {
   if (err instanceof NicError) return err;

@@ -14,8 +14,12 @@ import { NicError } from '../driver.js';
 import type { NicErrorCode } from '../driver.js';
 import { fixSerialPortPoller } from './poller-wakeups.js';
 
-/** Where a serial driver's byte stream comes from: a device path, `socket://HOST:PORT`, or an open duplex stream. */
-export type SerialEndpoint = string | Duplex;
+/**
+ * Where a serial driver's byte stream comes from: a device path, `socket://HOST:PORT`, an open duplex
+ * stream (used once: it cannot be reopened), or a function that returns a fresh stream on each open
+ * (in-process devices that can be unplugged and plugged in again; it may throw a {@link NicError}).
+ */
+export type SerialEndpoint = string | Duplex | (() => Duplex | Promise<Duplex>);
 
 /** An open byte stream and how to release it. */
 export interface OpenedTransport {
@@ -80,9 +84,21 @@ export interface OpenTransportOptions {
 
 /** Opens `endpoint`. Rejects with {@link NicError} (DEVICE_NOT_FOUND, PERMISSION_DENIED, DEVICE_BUSY, BAD_ARGUMENT). */
 export async function openTransport(endpoint: SerialEndpoint, options: OpenTransportOptions): Promise<OpenedTransport> {
+  if (typeof endpoint === 'function') return openStreamFactory(endpoint, options);
   if (typeof endpoint !== 'string') return { stream: endpoint, kind: 'stream', close: () => destroyStream(endpoint) };
   if (endpoint.startsWith(SOCKET_PREFIX)) return openSocket(endpoint, options);
   return openSerialPort(endpoint, options);
+}
+
+async function openStreamFactory(factory: () => Duplex | Promise<Duplex>, options: OpenTransportOptions): Promise<OpenedTransport> {
+  let stream: Duplex;
+  try {
+    stream = await factory();
+  } catch (err) {
+    if (err instanceof NicError) throw err;
+    throw new NicError('DEVICE_NOT_FOUND', options.name, `cannot open the stream: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  return { stream, kind: 'stream', close: () => destroyStream(stream) };
 }
 
 function destroyStream(stream: Duplex): Promise<void> {
