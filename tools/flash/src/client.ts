@@ -26,19 +26,34 @@ export type FlashErrorCode =
   | 'BAD_IMAGE'
   | 'BAD_ARGUMENT'
   | 'BUSY'
+  /** The image is signed with a key the board does not trust. */
+  | 'UNTRUSTED_KEY'
+  /** The endpoint answers, but as the USB Ethernet device (device protocol), not as a bootloader. */
+  | 'NOT_A_BOOTLOADER'
+  /** The caller's abort signal fired (SIGINT, SIGTERM). */
+  | 'INTERRUPTED'
   | 'REFUSED';
+
+/** Where a transfer stood when it stopped: chunks of the image on the board, of `total`. */
+export interface FlashPosition {
+  readonly done: number;
+  readonly total: number;
+}
 
 /** A failed flash or bootloader request; `message` is one line for a person. */
 export class FlashError extends Error {
   override readonly name = 'FlashError';
+  /** For a transfer that stopped after ERASE (interrupted, link lost, no answer): where it stood; running the flash again resumes there. */
+  readonly position: FlashPosition | undefined;
   constructor(
     readonly code: FlashErrorCode,
     message: string,
     /** For a board refusal: the protocol error name (e.g. `CHUNK_CRC`) and its detail. */
     readonly refusal?: { readonly name: string; readonly detail: number },
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; position?: FlashPosition },
   ) {
     super(message, options);
+    this.position = options?.position;
   }
 }
 
@@ -58,6 +73,8 @@ export interface BootloaderClientOptions {
   requestTimeoutMs?: number;
   /** Resends after a timeout. Default 3. */
   retries?: number;
+  /** Aborting it fails the outstanding and every later request at once with `INTERRUPTED` (a SIGINT). */
+  signal?: AbortSignal;
 }
 
 const TYPE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(BootFrameType).map(([k, v]) => [v, k]));
@@ -78,6 +95,7 @@ export class BootloaderClient {
     private readonly endpoint: string,
     private readonly timeoutMs: number,
     private readonly retries: number,
+    signal: AbortSignal | undefined,
   ) {
     this.decoder = new BootFrameDecoder((f) => {
       const p = this.pending;
@@ -95,7 +113,19 @@ export class BootloaderClient {
     stream.on('close', lost);
     stream.on('end', lost);
     stream.on('error', lost);
+    if (signal !== undefined) {
+      const interrupted = (): void => {
+        if (this.lost !== undefined) return;
+        this.lost = new FlashError('INTERRUPTED', 'interrupted');
+        this.onLost?.(this.lost);
+      };
+      if (signal.aborted) interrupted();
+      else signal.addEventListener('abort', interrupted, { once: true });
+      this.detachSignal = () => signal.removeEventListener('abort', interrupted);
+    }
   }
+
+  private detachSignal: () => void = () => {};
 
   /**
    * Opens `endpoint` (a serial device path or `socket://HOST:PORT`).
@@ -112,7 +142,7 @@ export class BootloaderClient {
     }
     // A few delimiters flush whatever the board's decoder held from an earlier, interrupted session.
     transport.stream.write(new Uint8Array(4));
-    return new BootloaderClient(transport, endpoint, options.requestTimeoutMs ?? 1000, options.retries ?? 3);
+    return new BootloaderClient(transport, endpoint, options.requestTimeoutMs ?? 1000, options.retries ?? 3, options.signal);
   }
 
   /** Sends one request and resolves with the response payload. @throws {@link FlashError}. */
@@ -168,9 +198,25 @@ export class BootloaderClient {
     });
   }
 
-  /** INFO (§5.1). */
+  /**
+   * INFO (§5.1). Every bootloader implements INFO, so an `UNKNOWN_TYPE` answer means the endpoint
+   * speaks the device protocol (the same framing) as the USB Ethernet device: `NOT_A_BOOTLOADER`.
+   */
   async info(): Promise<BootInfo> {
-    return parseInfo(await this.request(BootFrameType.INFO, new Uint8Array(0)));
+    let payload: Uint8Array;
+    try {
+      payload = await this.request(BootFrameType.INFO, new Uint8Array(0));
+    } catch (err) {
+      if (err instanceof FlashError && err.refusal?.name === 'UNKNOWN_TYPE') {
+        throw new FlashError('NOT_A_BOOTLOADER', `${this.endpoint} answers as a USB Ethernet device, not a bootloader: start the board in bootloader mode (postern-sim --flash FILE)`, err.refusal, { cause: err });
+      }
+      throw err;
+    }
+    try {
+      return parseInfo(payload);
+    } catch (err) {
+      throw new FlashError('NOT_A_BOOTLOADER', `${this.endpoint} answered INFO with ${payload.length} bytes, too short for a bootloader's INFO`, undefined, { cause: err });
+    }
   }
 
   /** ERASE (§5.2); resolves with the image's chunk count. */
@@ -211,6 +257,7 @@ export class BootloaderClient {
   /** Closes the connection. */
   async close(): Promise<void> {
     this.lost ??= new FlashError('CONNECTION_LOST', 'closed');
+    this.detachSignal();
     await this.transport.close();
   }
 }

@@ -8,3 +8,4 @@ export * from './client.js';
 export * from './flash.js';
 export * from './build.js';
 export * from './cli.js';
+export * from './key-files.js';

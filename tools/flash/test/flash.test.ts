@@ -7,25 +7,13 @@ import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BootFrameType, SimulatedBootloader, SlotState, buildImage } from '@postern/firmware';
-import { flashImage } from '../src/flash.js';
+import { BootFrameType, SimulatedBootloader, SlotState, buildImage, parseImage } from '@postern/firmware';
+import { flashImage, readBoardInfo } from '../src/flash.js';
 import { FlashError } from '../src/client.js';
-import { cuttingProxy, keys, otherKeys } from './support.js';
+import { createSimulator } from '@postern/device-simulator';
+import { cuttingProxy, keys, otherKeys, rng, stallingProxy } from './support.js';
 
 const BOARD = 'postern-devboard-1';
-
-/** A small deterministic generator (xorshift32) so every run replays. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x1_0000_0000;
-  };
-}
 
 function image(label: string, bytes: number, options: { key?: string; target?: string } = {}): Uint8Array {
   const next = rng(bytes ^ label.length * 7919);
@@ -69,6 +57,12 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** Chunks the board has of the image declared in `slot` (its INFO). */
+function writtenChunks(slot: number): number {
+  const info = bootloader.handle(BootFrameType.INFO, new Uint8Array(0)).payload;
+  return new DataView(info.buffer, info.byteOffset).getUint32(48 + 48 * slot + 40);
+}
+
 /** Flashes `img`, boots it and confirms it, as a firmware would: the board's known-good image. */
 async function installConfirmed(img: Uint8Array): Promise<number> {
   const r = await flashImage(img, { endpoint, noReboot: true });
@@ -111,6 +105,13 @@ describe('flashImage', () => {
         expect(err).toBeInstanceOf(FlashError);
         expect(['CONNECTION_LOST', 'NO_ANSWER']).toContain((err as FlashError).code);
         expect(proxy.cut()).toBe(true);
+        // It says where it stopped: never beyond what the board has.
+        const at = (err as FlashError).position;
+        if (at !== undefined) {
+          expect(at.total).toBe(Math.ceil(fresh.length / 1024));
+          expect(at.done).toBeLessThanOrEqual(writtenChunks(1 - oldSlot));
+          expect((err as FlashError).message.endsWith(`interrupted at chunk ${at.done}/${at.total}; run the same command again to resume`)).toBe(true);
+        }
       } finally {
         await new Promise<void>((r) => proxy.server.close(() => r()));
       }
@@ -150,6 +151,7 @@ describe('flashImage', () => {
       // The tool's own structure/digest check catches most; the board must refuse every one regardless.
       const err = (await flashImage(bad, { endpoint, noReboot: true, skipLocalChecks: true }).then(() => undefined, (e: unknown) => e)) as FlashError;
       expect(err, `flip at ${at}`).toBeInstanceOf(FlashError);
+      // Never "untrusted key": the board trusts the key this image claims; the flip damaged it.
       expect(['BAD_IMAGE', 'BAD_SIGNATURE']).toContain(err.code);
       expect(bootloader.slotState(1 - oldSlot)).toBe(SlotState.INVALID);
     }
@@ -160,14 +162,91 @@ describe('flashImage', () => {
     expect(bootloader.boot()).toMatchObject({ slot: oldSlot, trial: false });
   });
 
-  it('refuses an image signed with another key, in the tool and on the board', async () => {
+  it('refuses an image signed with a key the board does not trust, in the tool (nothing sent) and on the board', async () => {
     const img = image('foreign', 8_000, { key: otherKeys.privateKeyPem });
-    await expect(flashImage(img, { endpoint })).rejects.toMatchObject({ code: 'BAD_SIGNATURE', message: expect.stringMatching(/^bad signature/) });
+    const local = (await flashImage(img, { endpoint }).then(() => undefined, (e: unknown) => e)) as FlashError;
+    expect(local.code).toBe('UNTRUSTED_KEY');
+    expect(local.message).toContain(`does not trust key ${otherKeys.fingerprint.slice(0, 16)}`);
+    expect(bootloader.stats.chunksWritten).toBe(0);
+    expect(bootloader.slotState(0)).toBe(SlotState.EMPTY);
     const err = (await flashImage(img, { endpoint, skipLocalChecks: true }).then(() => undefined, (e: unknown) => e)) as FlashError;
-    expect(err.code).toBe('BAD_SIGNATURE');
+    expect(err.code).toBe('UNTRUSTED_KEY');
     expect(err.refusal?.name).toBe('BAD_SIGNATURE');
+    expect(err.message).toContain(`does not trust key ${otherKeys.fingerprint.slice(0, 16)}`);
     expect(bootloader.slotState(0)).toBe(SlotState.INVALID);
     expect(bootloader.boot()).toBeUndefined();
+  });
+
+  it('calls a flipped signature byte a damaged image, not an untrusted key, in the tool (nothing sent) and on the board', async () => {
+    const img = image('damaged', 50_000);
+    img[img.length - 10]! ^= 0x40;
+    const local = (await flashImage(img, { endpoint }).then(() => undefined, (e: unknown) => e)) as FlashError;
+    expect(local.code).toBe('BAD_SIGNATURE');
+    expect(local.message).toContain(`does not verify with key ${keys.fingerprint.slice(0, 16)}`);
+    expect(bootloader.stats.chunksWritten).toBe(0);
+    const board = (await flashImage(img, { endpoint, skipLocalChecks: true }).then(() => undefined, (e: unknown) => e)) as FlashError;
+    expect(board.code).toBe('BAD_SIGNATURE');
+    expect(board.refusal?.name).toBe('BAD_SIGNATURE');
+    expect(board.message).toContain(`does not verify with key ${keys.fingerprint.slice(0, 16)}`);
+    expect(bootloader.stats.chunksWritten).toBe(Math.ceil(img.length / 1024));
+    expect(bootloader.slotState(0)).toBe(SlotState.INVALID);
+  });
+
+  it('checks the signature with a key the caller names: the board trusting another key is refused before sending', async () => {
+    const img = image('named', 8_000);
+    expect((await flashImage(img, { endpoint, trustedKey: keys.publicKeyPem, noReboot: true })).sentChunks).toBe(Math.ceil(img.length / 1024));
+    const other = image('named-other', 8_000, { key: otherKeys.privateKeyPem });
+    await expect(flashImage(other, { endpoint, trustedKey: otherKeys.publicKeyPem })).rejects.toMatchObject({ code: 'UNTRUSTED_KEY' });
+    // An image without the key it was signed with (an older build): the named key checks it.
+    const { manifest } = parseImage(img);
+    expect(manifest.publicKey).toBeDefined();
+    const written = bootloader.stats.chunksWritten;
+    const bad = image('named-bad', 9_000);
+    bad[bad.length - 1]! ^= 1;
+    await expect(flashImage(bad, { endpoint, trustedKey: keys.privateKeyPem })).rejects.toMatchObject({ code: 'BAD_SIGNATURE' });
+    expect(bootloader.stats.chunksWritten).toBe(written);
+  });
+
+  it('stops at once when its signal is aborted, says where, and a rerun resumes from there and boots', async () => {
+    const img = image('interrupted', 200_000);
+    const total = Math.ceil(img.length / 1024);
+    const proxy = await stallingProxy(port, 90_000);
+    const abort = new AbortController();
+    try {
+      const flashing = flashImage(img, { endpoint: proxy.url, signal: abort.signal, requestTimeoutMs: 60_000 }).then(() => undefined, (e: unknown) => e);
+      await proxy.stalled;
+      abort.abort();
+      const err = (await flashing) as FlashError;
+      expect(err).toBeInstanceOf(FlashError);
+      expect(err.code).toBe('INTERRUPTED');
+      expect(err.position?.total).toBe(total);
+      expect(err.position!.done).toBeGreaterThan(0);
+      expect(err.position!.done).toBeLessThan(total);
+      expect(err.message).toBe(`interrupted at chunk ${err.position!.done}/${total}; run the same command again to resume`);
+      // Every chunk acknowledged is on the board (the stalled one never arrived).
+      expect(writtenChunks(0)).toBe(err.position!.done);
+      const r = await flashImage(img, { endpoint: proxy.url, noReboot: true });
+      expect(r.resumedChunks).toBe(err.position!.done);
+      expect(r.sentChunks).toBe(total - err.position!.done);
+    } finally {
+      await proxy.close();
+    }
+    const t = bootloader.boot()!;
+    expect(t).toMatchObject({ slot: 0, trial: true });
+    expect(Buffer.from(t.image).equals(Buffer.from(img))).toBe(true);
+  });
+
+  it('tells a plain USB Ethernet device (no bootloader) apart, for INFO and for a flash', async () => {
+    const sim = await createSimulator({ serial: 'socket://127.0.0.1:0' });
+    try {
+      const at = sim.device.endpoint.address!;
+      await expect(readBoardInfo(at)).rejects.toMatchObject({ code: 'NOT_A_BOOTLOADER', message: expect.stringContaining('not a bootloader') });
+      // The simulated device serves one host at a time: wait until it saw the first one go.
+      while (sim.device.board !== undefined) await new Promise((r) => setTimeout(r, 10));
+      await expect(flashImage(image('x', 1_000), { endpoint: at })).rejects.toMatchObject({ code: 'NOT_A_BOOTLOADER' });
+    } finally {
+      await sim.close();
+    }
   });
 
   it('refuses an image for another board, in the tool and on the board', async () => {
