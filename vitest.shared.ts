@@ -11,6 +11,13 @@ import { defineConfig, defaultServerConditions, type UserConfig } from 'vite';
 const workspaceRoot = dirname(fileURLToPath(import.meta.url));
 const conditions = ['@postern/source', ...defaultServerConditions];
 
+/**
+ * Projects whose tests run the workspace's executables (`bin/*.mjs`): before their tests, a global
+ * setup rebuilds the bundles those bins run (tools/scripts/build-bins.mjs), so a test never runs a
+ * stale build of the sources.
+ */
+const RUNS_BINS = new Set(['apps-gateway', 'apps-device-simulator', 'tools-flash', 'tools-bench', 'tools-workspace-checks']);
+
 export function projectConfig(projectRoot: string): UserConfig {
   const name = `${basename(dirname(projectRoot))}-${basename(projectRoot)}`;
   return defineConfig({
@@ -23,6 +30,7 @@ export function projectConfig(projectRoot: string): UserConfig {
       testTimeout: 60_000,
       hookTimeout: 60_000,
       passWithNoTests: true,
+      globalSetup: RUNS_BINS.has(name) ? [join(workspaceRoot, 'tools', 'scripts', 'build-bins.mjs')] : [],
       reporters: ['default', 'json'],
       outputFile: { json: join(workspaceRoot, 'reports', 'vitest', `${name}.json`) },
     },

@@ -14,8 +14,9 @@
 // - Each bundle is written to a temporary file and renamed, so concurrent builds (test projects run
 //   in parallel and each rebuilds before spawning a bin) never leave a half-written bundle.
 //
-// Imported by the tests that spawn a bin (`buildBins()` in a beforeAll), so they never run a stale build.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+// Also the vitest global setup of the projects whose tests spawn a bin (vitest.shared.ts), so they never
+// run a stale build.
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, transform } from 'esbuild';
@@ -61,28 +62,45 @@ function sourceLocations(bundleDir) {
   };
 }
 
+/** Bundles one program of {@link PROGRAMS}; resolves with its bundle's absolute path. */
+export async function buildBin(program) {
+  const out = join(ROOT, program.bundle);
+  const result = await build({
+    ...NODE_BUNDLE_OPTIONS,
+    entryPoints: [join(ROOT, program.entry)],
+    write: false,
+    plugins: [externalPackages, sourceLocations(dirname(out))],
+  });
+  const code = result.outputFiles[0]?.contents;
+  if (code === undefined) throw new Error(`esbuild produced no output for ${program.entry}`);
+  mkdirSync(dirname(out), { recursive: true });
+  const tmp = `${out}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  writeFileSync(tmp, code);
+  renameSync(tmp, out);
+  return out;
+}
+
 /**
  * Bundles the programs named in `names` (default all of {@link PROGRAMS}); resolves with the bundles'
- * absolute paths. Rejects with esbuild's error when a source does not build.
+ * absolute paths. Rejects with the first esbuild error when a source does not build.
  */
 export async function buildBins(names = PROGRAMS.map((p) => p.name)) {
-  const chosen = PROGRAMS.filter((p) => names.includes(p.name));
-  return Promise.all(chosen.map(async (p) => {
-    const out = join(ROOT, p.bundle);
-    const result = await build({
-      ...NODE_BUNDLE_OPTIONS,
-      entryPoints: [join(ROOT, p.entry)],
-      write: false,
-      plugins: [externalPackages, sourceLocations(dirname(out))],
-    });
-    const code = result.outputFiles[0]?.contents;
-    if (code === undefined) throw new Error(`esbuild produced no output for ${p.entry}`);
-    mkdirSync(dirname(out), { recursive: true });
-    const tmp = `${out}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    writeFileSync(tmp, code);
-    renameSync(tmp, out);
-    return out;
-  }));
+  return Promise.all(PROGRAMS.filter((p) => names.includes(p.name)).map(buildBin));
+}
+
+/**
+ * Vitest global setup (vitest.shared.ts) of the projects whose tests run bins: rebuilds every bundle.
+ * A program whose sources do not build loses its bundle (its bin then says it is not built, and the
+ * esbuild error is printed here), so no test runs a stale build and the other programs still run.
+ */
+export async function setup() {
+  const results = await Promise.allSettled(PROGRAMS.map(buildBin));
+  results.forEach((r, i) => {
+    if (r.status === 'fulfilled') return;
+    const p = PROGRAMS[i];
+    rmSync(join(ROOT, p.bundle), { force: true });
+    console.error(`build-bins: ${p.name} (${p.entry}) does not build: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`);
+  });
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -5,9 +5,8 @@ import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { buildBins } from '../../../tools/scripts/build-bins.mjs';
-import { withoutNetAdmin } from '../../../tools/scripts/unprivileged.mjs';
+import { describe, expect, it } from 'vitest';
+import { withoutNetAdmin } from '@postern/netlab';
 import { parsePcapHeader } from '@postern/wire';
 import { FlagError, parseCommandLine, parseFlags } from '../src/cli.js';
 import { SimulatorError } from '../src/errors.js';
@@ -20,10 +19,6 @@ interface Result {
   stdout: string;
   stderr: string;
 }
-
-beforeAll(async () => {
-  await buildBins(['postern-sim']);
-});
 
 function runBin(args: string[], options: { unprivileged?: boolean } = {}): Promise<Result> {
   return new Promise((resolve, reject) => {

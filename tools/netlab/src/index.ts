@@ -11,3 +11,4 @@ export * from './probe.js';
 export * from './lab.js';
 export * from './leftovers.js';
 export * from './wait.js';
+export * from './capabilities.js';
