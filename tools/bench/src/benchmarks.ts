@@ -14,6 +14,7 @@ import { serialCodecBenchmark, serialGoodputBenchmark, serialLinkBenchmark } fro
 import { socketBenchmark } from './socket.bench.js';
 import { tapBenchmark } from './tap.bench.js';
 import { tcpBenchmark, tcpIoBenchmark, tcpMemoryBenchmark } from './tcp.bench.js';
+import { tcpLossBenchmark } from './tcp-loss.bench.js';
 
 /** All registered benchmarks. */
 export const benchmarks: readonly Benchmark[] = [
@@ -32,4 +33,5 @@ export const benchmarks: readonly Benchmark[] = [
   hostfwdBenchmark,
   hostfwdSerialBenchmark,
   ...httpCompareBenchmarks,
+  tcpLossBenchmark,
 ];

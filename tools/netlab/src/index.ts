@@ -11,4 +11,5 @@ export * from './probe.js';
 export * from './lab.js';
 export * from './leftovers.js';
 export * from './wait.js';
+export * from './fault-bridge.js';
 export * from './capabilities.js';

@@ -1,0 +1,296 @@
+/**
+ * TCP sending under loss and reordering: seconds for the kernel's `curl` to download a file
+ * byte-exact (SHA-256) from `postern-gateway` (the executable, on a TAP device, as a user starts
+ * it), beside Node `http` on the Linux kernel as the sender, both behind the same fault-injecting
+ * bridge (`@postern/netlab`'s `FaultBridge`, its own process) with the same seed: sample k of the
+ * figure and sample k of the reference use seed k, so each pair meets the same fault sequence
+ * (the same fates for the same frame numbers).
+ *
+ * Topology (addresses from 198.18.0.0/15; every namespace made here):
+ *
+ *   client ns: curl, TAP tC 198.18.30.200 -- fault bridge (Node) -- TAP tS -+- wire ns: Linux bridge
+ *                                                                          +- TAP tG: postern-gateway 198.18.30.1
+ *                                                                          +- veth: server ns, Node http 198.18.30.2
+ *
+ * The bridge's TAPs are made fresh for each sample (a TAP is attached by name before it moves into
+ * a namespace), with a fixed MAC on the client side so nobody's ARP cache goes stale; the client
+ * has permanent neighbour entries for both servers (an ARP request lost to the faults would cost a
+ * second of ARP retry that has nothing to do with TCP).
+ *
+ * Figures (lower is better; the ratio is Postern / Linux):
+ * - `2% loss`: each frame lost with probability 0.02, both ways;
+ * - `reorder+dup`: 10% of frames held back (released behind the next frame, at most 3 ms later)
+ *   and 2% duplicated, both ways.
+ * Companion: the gateway's retransmission timeouts per download, from its `/api/tcp` counters
+ * (`rtoExpiries` before and after; NaN when the admin API does not answer).
+ *
+ * Bounded: {@link TCP_LOSS_BENCH_BYTES} per download, curl's `--max-time`, a few samples.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_TAP_MAC } from '@postern/nic';
+import { NetLab, ip, netlabSkipReason, startFaultBridgeProcess, type FaultBridgeStats } from '@postern/netlab';
+import type { FaultProfile } from '@postern/nic';
+import type { Benchmark, Companion, Figure } from './harness.js';
+import { BIG_BODY_BYTES, BIG_PATH, startPosternServer, type PosternServer } from './http-servers.js';
+
+/**
+ * Which Postern sender: `gateway` (default: the postern-gateway executable) or `in-process` (the
+ * stack and `@postern/http` in the bench's own process, serving {@link BIG_BODY_BYTES} of `a`: for
+ * when the executable cannot run here).
+ */
+const SERVER_MODE = process.env['TCP_LOSS_BENCH_SERVER'] === 'in-process' ? 'in-process' : 'gateway';
+
+/** Bytes of each download (64 MiB: the issue's measurement). */
+export const TCP_LOSS_BENCH_BYTES = SERVER_MODE === 'in-process' ? BIG_BODY_BYTES : Number(process.env['TCP_LOSS_BENCH_MIB'] ?? 64) * 1024 * 1024;
+/** Samples per figure and per reference, after one warm-up each. */
+export const TCP_LOSS_BENCH_SAMPLES = 3;
+/** curl's `--max-time` for one download, s. */
+const CURL_MAX_S = 120;
+
+const GATEWAY_BIN = fileURLToPath(new URL('../../../apps/gateway/bin/postern-gateway.mjs', import.meta.url));
+const POSTERN_IP = '198.18.30.1';
+const LINUX_IP = '198.18.30.2';
+const CLIENT_IP = '198.18.30.200';
+const CLIENT_MAC = '02:50:53:54:30:c8';
+const PREFIX = 24;
+
+/** The fault profiles measured, both directions. */
+export const TCP_LOSS_PROFILES: ReadonlyArray<{ readonly name: string; readonly faults: FaultProfile }> = [
+  { name: '2% loss', faults: { lossRate: 0.02 } },
+  { name: 'reorder 10% (3 ms) + dup 2%', faults: { reorderRate: 0.1, reorderHoldMs: 3, duplicateRate: 0.02 } },
+];
+
+function macText(mac: number): string {
+  const parts: string[] = [];
+  for (let i = 5; i >= 0; i--) parts.push((Math.floor(mac / 2 ** (8 * i)) % 256).toString(16).padStart(2, '0'));
+  return parts.join(':');
+}
+
+function patternBytes(length: number, seed: number): Uint8Array {
+  const words = new Uint32Array(Math.ceil(length / 4));
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < words.length; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    words[i] = x;
+  }
+  return new Uint8Array(words.buffer, 0, length);
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** A Node `http` static server of one file, in a namespace. */
+const NODE_FILE_SERVER = `
+const http = require('node:http');
+const fs = require('node:fs');
+const body = fs.readFileSync(process.argv[1]);
+http.createServer((req, res) => {
+  res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length });
+  res.end(body);
+}).listen(80, '0.0.0.0', () => console.log('ready'));
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+function waitLine(child: ChildProcess, pattern: RegExp, what: string, timeoutMs = 30_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`${what}: not ready in ${timeoutMs} ms: ${err.trim()}`)), timeoutMs);
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString('utf8');
+      if (pattern.test(out)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.stderr!.on('data', (c: Buffer) => {
+      err += c.toString('utf8');
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${what}: exited (${code ?? signal}): ${err.trim()}`));
+    });
+  });
+}
+
+async function stop(child: ChildProcess | undefined): Promise<void> {
+  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Gateway counters of the connections seen, from `/api/tcp` (what the loss machinery did). */
+interface SenderCounters {
+  timeouts: number;
+  fastRetransmits: number;
+}
+
+/** The shared setup: namespaces, the wire bridge, both servers, the file (exported for debugging a run by hand). */
+export class LossLab {
+  readonly lab = new NetLab({ disableIpv6: true });
+  nsClient = '';
+  nsWire = '';
+  nsServer = '';
+  wireBridge = '';
+  dir = '';
+  file = '';
+  sha = '';
+  gateway: ChildProcess | undefined;
+  linux: ChildProcess | undefined;
+  /** Per sample: the bridge's counters and the gateway's, for the companions. */
+  lastBridge: FaultBridgeStats | undefined;
+  lastSender: SenderCounters | undefined;
+  private baseline: SenderCounters | undefined;
+
+  async setup(): Promise<void> {
+    const lab = this.lab;
+    this.dir = await mkdtemp(join(tmpdir(), 'postern-tcp-loss-'));
+    this.file = join(this.dir, 'bulk.bin');
+    const body = SERVER_MODE === 'in-process' ? new Uint8Array(TCP_LOSS_BENCH_BYTES).fill(97) : patternBytes(TCP_LOSS_BENCH_BYTES, 0x1055);
+    this.sha = createHash('sha256').update(body).digest('hex');
+    await writeFile(this.file, body);
+    this.nsClient = await lab.namespace();
+    this.nsWire = await lab.namespace();
+    this.nsServer = await lab.namespace();
+    this.wireBridge = await lab.bridge(this.nsWire);
+    // Linux: a veth from the server namespace into the wire bridge.
+    const [vWire, vServer] = await lab.veth();
+    await lab.moveToNamespace(vWire, this.nsWire);
+    await lab.setMaster(vWire, this.wireBridge, this.nsWire);
+    await lab.linkUp(vWire, this.nsWire);
+    const linuxMac = await lab.moveAndConfigure(vServer, this.nsServer, { address: `${LINUX_IP}/${PREFIX}` });
+    await lab.addNeighbour(vServer, CLIENT_IP, CLIENT_MAC, this.nsServer);
+    this.linux = spawn('ip', ['netns', 'exec', this.nsServer, process.execPath, '-e', NODE_FILE_SERVER, this.file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    await waitLine(this.linux, /^ready$/m, 'node http');
+    // Postern: postern-gateway on its own TAP, whose kernel side joins the wire bridge.
+    const tg = await lab.tap();
+    if (SERVER_MODE === 'in-process') {
+      this.inProcess = await startPosternServer(tg, macText(DEFAULT_TAP_MAC), POSTERN_IP, PREFIX);
+    } else {
+      this.gateway = spawn(process.execPath, [GATEWAY_BIN, '--nic', `tap:${tg}`, '--ip', `${POSTERN_IP}/${PREFIX}`, '--www', this.dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+      await waitLine(this.gateway, /^listening on /m, 'postern-gateway', 60_000);
+    }
+    await lab.moveToNamespace(tg, this.nsWire);
+    await lab.setMaster(tg, this.wireBridge, this.nsWire);
+    await lab.linkUp(tg, this.nsWire);
+    this.postern = macText(DEFAULT_TAP_MAC);
+    this.linuxMac = linuxMac;
+  }
+
+  postern = '';
+  linuxMac = '';
+  inProcess: PosternServer | undefined;
+
+  async teardown(): Promise<void> {
+    await stop(this.gateway);
+    await this.inProcess?.close().catch(() => undefined);
+    await stop(this.linux);
+    await this.lab.cleanup();
+    if (this.dir !== '') await rm(this.dir, { recursive: true, force: true });
+  }
+
+  private async senderCounters(): Promise<SenderCounters | undefined> {
+    if (this.inProcess !== undefined) return undefined;
+    const r = await this.lab.tryExec(this.nsClient, 'curl', ['-sS', '--max-time', '5', `http://${POSTERN_IP}/api/tcp`], { timeoutMs: 10_000 });
+    if (r.code !== 0) return undefined;
+    try {
+      const c = (JSON.parse(r.stdout) as { counters?: Record<string, number> }).counters;
+      if (c === undefined || typeof c['rtoExpiries'] !== 'number') return undefined;
+      return { timeouts: c['rtoExpiries'], fastRetransmits: c['fastRecoveries'] ?? 0 };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** One download through a fresh bridge with `seed` and `faults`; resolves with curl's total time, s. */
+  async download(server: 'postern' | 'linux', seed: number, faults: FaultProfile): Promise<number> {
+    const lab = this.lab;
+    const tc = await lab.tap();
+    const ts = await lab.tap();
+    const bridge = await startFaultBridgeProcess({ tapA: tc, tapB: ts, seed, faults });
+    const out = join(this.dir, `got-${server}.bin`);
+    try {
+      await ip(['link', 'set', 'dev', tc, 'address', CLIENT_MAC]);
+      await lab.moveAndConfigure(tc, this.nsClient, { address: `${CLIENT_IP}/${PREFIX}` });
+      await lab.addNeighbour(tc, POSTERN_IP, this.postern, this.nsClient);
+      await lab.addNeighbour(tc, LINUX_IP, this.linuxMac, this.nsClient);
+      await lab.moveToNamespace(ts, this.nsWire);
+      await lab.setMaster(ts, this.wireBridge, this.nsWire);
+      await lab.linkUp(ts, this.nsWire);
+      const target = server === 'postern' ? POSTERN_IP : LINUX_IP;
+      if (server === 'postern') this.baseline = await this.senderCounters();
+      const r = await lab.tryExec(this.nsClient, 'curl', ['-sS', '--max-time', String(CURL_MAX_S), '-o', out, '-w', '%{http_code} %{size_download} %{time_total}', `http://${target}${SERVER_MODE === 'in-process' ? BIG_PATH : '/bulk.bin'}`], { timeoutMs: (CURL_MAX_S + 10) * 1000 });
+      if (r.code !== 0) throw new Error(`curl from ${server} failed (${r.code}): ${r.stderr.trim()}`);
+      const [code, size, total] = r.stdout.trim().split(' ');
+      if (code !== '200' || Number(size) !== TCP_LOSS_BENCH_BYTES) throw new Error(`curl from ${server}: status ${code}, ${size} bytes`);
+      if ((await sha256File(out)) !== this.sha) throw new Error(`curl from ${server}: the bytes differ (SHA-256)`);
+      if (server === 'postern') {
+        const after = await this.senderCounters();
+        this.lastSender = after !== undefined && this.baseline !== undefined
+          ? { timeouts: after.timeouts - this.baseline.timeouts, fastRetransmits: after.fastRetransmits - this.baseline.fastRetransmits }
+          : undefined;
+      }
+      return Number(total);
+    } finally {
+      this.lastBridge = await bridge.stop();
+      await rm(out, { force: true });
+      await lab.tryExec(this.nsClient, 'ip', ['link', 'del', 'dev', tc]);
+      await lab.tryExec(this.nsWire, 'ip', ['link', 'del', 'dev', ts]);
+    }
+  }
+}
+
+let shared: LossLab | undefined;
+
+function figures(): Figure[] {
+  return TCP_LOSS_PROFILES.map((profile, index) => {
+    let posternSeed = 1000 * (index + 1);
+    let linuxSeed = 1000 * (index + 1);
+    const rtoCompanion: Companion = {
+      name: `${profile.name}: gateway RTOs per download`,
+      unit: 'RTOs',
+      read: () => shared?.lastSender?.timeouts ?? Number.NaN,
+    };
+    return {
+      name: `${profile.name}: ${TCP_LOSS_BENCH_BYTES / 1024 / 1024} MiB from postern-gateway`,
+      unit: 's',
+      sample: () => shared!.download('postern', posternSeed++, profile.faults),
+      reference: { name: 'Node http on Linux, same faults and seed', sample: () => shared!.download('linux', linuxSeed++, profile.faults) },
+      companions: [rtoCompanion],
+    };
+  });
+}
+
+/** See the module comment. */
+export const tcpLossBenchmark: Benchmark = {
+  name: 'tcp-loss',
+  description: 'seconds to download byte-exact from postern-gateway behind a seeded fault bridge (loss; reordering + duplication), beside Node http on Linux behind the same faults and seeds',
+  figures,
+  sampleMs: 1,
+  maxSamples: TCP_LOSS_BENCH_SAMPLES,
+  skipReason: () => netlabSkipReason({ needTap: true, programs: ['curl'] }),
+  async setup() {
+    shared = new LossLab();
+    await shared.setup();
+  },
+  async teardown() {
+    await shared?.teardown();
+    shared = undefined;
+  },
+};

@@ -1,0 +1,289 @@
+/**
+ * {@link FaultBridge}: a user-space Ethernet bridge between two TAP devices that drops, duplicates,
+ * reorders, delays and rate-limits frames from a seed, in both directions. It is the lab's
+ * fault-injecting path (the kernel has no netem and no tc drop actions): put it between a client
+ * namespace and a server side, and every sender behind it (the Linux kernel, Postern) meets the
+ * same kind of faults.
+ *
+ * It is built from the NIC package's parts, not new ones: each TAP is a `TapNicDriver`, wrapped in a
+ * `FaultInjectionDriver` whose transmit direction carries the faults of the frames leaving through
+ * that TAP; a frame read from one side is transmitted on the other. Each direction draws its fates
+ * from its own seeded generator, so the same seed and the same frames give the same fates.
+ *
+ * {@link runFaultBridgeProcess} (and `fault-bridge-main.ts`) runs one as its own process, so the
+ * bridge never competes with the program under test for a JavaScript thread.
+ */
+import { FaultInjectionDriver, TapNicDriver, type FaultCounters, type FaultProfile } from '@postern/nic';
+import { Scheduler, SeededRandom, type SchedulerApi } from '@postern/irq';
+
+/** Options of a {@link FaultBridge}. */
+export interface FaultBridgeOptions {
+  /** The TAP device of side A (it must exist: `NetLab.tap()`). */
+  tapA: string;
+  /** The TAP device of side B. */
+  tapB: string;
+  /** Seed of the fault generators. */
+  seed: number;
+  /** Faults of both directions. */
+  faults?: FaultProfile;
+  /** Faults of frames going from A to B (override `faults` field by field). */
+  aToB?: FaultProfile;
+  /** Faults of frames going from B to A. */
+  bToA?: FaultProfile;
+}
+
+/** What the bridge did, per direction. */
+export interface FaultBridgeStats {
+  /** Frames from A to B: what entered and what the faults did. */
+  aToB: FaultCounters;
+  /** Frames from B to A. */
+  bToA: FaultCounters;
+}
+
+/** A scheduler view with its own seeded generator (the fates depend on the seed and the frames only). */
+function ownRandom(inner: SchedulerApi, seed: number): SchedulerApi {
+  const rng = new SeededRandom(seed);
+  return new Proxy(inner, {
+    get(target, key, receiver) {
+      if (key === 'random') return () => rng.random();
+      if (key === 'randomUint32') return () => rng.randomUint32();
+      const v = Reflect.get(target, key, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
+/**
+ * `transmit` takes wire frames (the last 4 bytes are the FCS, dropped unchecked on a TAP). A driver
+ * that reports `fcs: 'none'` delivers frames without those 4 bytes: they are added back (zeros) so
+ * the frame's payload survives the crossing.
+ */
+function withFcsRoom(from: object, frame: Uint8Array): Uint8Array {
+  if ((from as { fcs?: unknown }).fcs !== 'none') return frame;
+  const padded = new Uint8Array(frame.byteLength + 4);
+  padded.set(frame);
+  return padded;
+}
+
+/** A running bridge. See the module comment. */
+export class FaultBridge {
+  private closed: Promise<void> | undefined;
+
+  private constructor(
+    private readonly scheduler: Scheduler,
+    private readonly sideA: FaultInjectionDriver,
+    private readonly sideB: FaultInjectionDriver,
+  ) {}
+
+  /**
+   * Attaches to both TAP devices and starts forwarding.
+   * @throws RangeError for a bad fault rate; the NIC's typed error when a TAP cannot be had.
+   */
+  static async open(options: FaultBridgeOptions): Promise<FaultBridge> {
+    const scheduler = new Scheduler({ clock: 'real', seed: options.seed });
+    const base = options.faults ?? {};
+    const tapA = new TapNicDriver({ ifname: options.tapA });
+    const tapB = new TapNicDriver({ ifname: options.tapB });
+    const toA = new FaultInjectionDriver(tapA, ownRandom(scheduler, (options.seed * 2 + 1) >>> 0), {
+      name: `bridge:${options.tapA}`,
+      tx: { ...base, ...options.bToA },
+    });
+    const toB = new FaultInjectionDriver(tapB, ownRandom(scheduler, (options.seed * 2 + 2) >>> 0), {
+      name: `bridge:${options.tapB}`,
+      tx: { ...base, ...options.aToB },
+    });
+    scheduler.start();
+    try {
+      await toA.open();
+      await toB.open();
+    } catch (err) {
+      await toA.close().catch(() => undefined);
+      await toB.close().catch(() => undefined);
+      scheduler.stop();
+      throw err;
+    }
+    toA.onReceive((frame) => toB.transmit(withFcsRoom(tapA, frame)));
+    toB.onReceive((frame) => toA.transmit(withFcsRoom(tapB, frame)));
+    return new FaultBridge(scheduler, toA, toB);
+  }
+
+  /** Counters of both directions (live). */
+  get stats(): FaultBridgeStats {
+    return { aToB: { ...this.sideB.faults.tx }, bToA: { ...this.sideA.faults.tx } };
+  }
+
+  /** Stops forwarding and releases both TAP devices. Idempotent. */
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      await this.sideA.close();
+      await this.sideB.close();
+      this.scheduler.stop();
+    })();
+    return this.closed;
+  }
+}
+
+/** Parses a fault rate or time from a command-line value; `undefined` when absent. */
+function numberFlag(args: Map<string, string>, name: string, min: number, max: number): number | undefined {
+  const v = args.get(name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!(v.trim() !== '' && Number.isFinite(n) && n >= min && n <= max)) throw new FaultBridgeUsageError(`--${name} must be a number in [${min}, ${max}], got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** A bad command line of the bridge process (exit 2 with its message). */
+export class FaultBridgeUsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FaultBridgeUsageError';
+  }
+}
+
+/** Flags of the bridge process, with the {@link FaultProfile} field each sets (both directions). */
+const PROFILE_FLAGS: ReadonlyArray<readonly [string, keyof FaultProfile, number, number]> = [
+  ['loss', 'lossRate', 0, 1], ['duplicate', 'duplicateRate', 0, 1], ['reorder', 'reorderRate', 0, 1],
+  ['reorder-hold-ms', 'reorderHoldMs', 0, 10_000], ['latency-ms', 'latencyMs', 0, 10_000],
+  ['rate-bps', 'bitsPerSecond', 1, 1e12], ['queue', 'queueCapacity', 1, 1_000_000], ['corrupt', 'corruptRate', 0, 1],
+];
+
+/**
+ * Parses `--a TAP --b TAP --seed N [--loss R] [--duplicate R] [--reorder R] [--reorder-hold-ms MS]
+ * [--latency-ms MS] [--rate-bps N] [--queue N] [--corrupt R]` (faults for both directions).
+ * @throws {@link FaultBridgeUsageError} naming the flag that is wrong.
+ */
+export function parseFaultBridgeArgs(argv: readonly string[]): FaultBridgeOptions {
+  const args = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!;
+    if (!flag.startsWith('--')) throw new FaultBridgeUsageError(`unexpected argument ${JSON.stringify(flag)}`);
+    const value = argv[i + 1];
+    if (value === undefined) throw new FaultBridgeUsageError(`${flag} needs a value`);
+    args.set(flag.slice(2), value);
+    i++;
+  }
+  const known = new Set(['a', 'b', 'seed', ...PROFILE_FLAGS.map((f) => f[0])]);
+  for (const k of args.keys()) if (!known.has(k)) throw new FaultBridgeUsageError(`unknown flag --${k}`);
+  const tapA = args.get('a');
+  const tapB = args.get('b');
+  if (tapA === undefined || tapB === undefined) throw new FaultBridgeUsageError('--a and --b (the two TAP devices) are required');
+  const seed = numberFlag(args, 'seed', 0, 0xffff_ffff) ?? 1;
+  if (!Number.isInteger(seed)) throw new FaultBridgeUsageError(`--seed must be an integer, got ${args.get('seed')}`);
+  const faults: FaultProfile = {};
+  for (const [flag, field, min, max] of PROFILE_FLAGS) {
+    const v = numberFlag(args, flag, min, max);
+    if (v !== undefined) (faults as Record<string, number>)[field] = v;
+  }
+  return { tapA, tapB, seed, faults };
+}
+
+/** The line the bridge process prints once it forwards. */
+export const FAULT_BRIDGE_READY = 'fault-bridge: ready';
+/** The prefix of the line with its {@link FaultBridgeStats} (JSON) that it prints when it stops. */
+export const FAULT_BRIDGE_STATS_PREFIX = 'fault-bridge: stats ';
+
+/**
+ * The bridge as a process: parses `argv`, opens the bridge, prints {@link FAULT_BRIDGE_READY}, and
+ * on SIGTERM or SIGINT prints its stats and resolves with exit code 0. A bad command line resolves
+ * with 2 after one line on stderr naming the flag; a TAP that cannot be had with 1.
+ */
+export async function runFaultBridgeProcess(argv: readonly string[]): Promise<number> {
+  let options: FaultBridgeOptions;
+  try {
+    options = parseFaultBridgeArgs(argv);
+  } catch (err) {
+    process.stderr.write(`fault-bridge: ${(err as Error).message}\n`);
+    return err instanceof FaultBridgeUsageError ? 2 : 1;
+  }
+  let bridge: FaultBridge;
+  try {
+    bridge = await FaultBridge.open(options);
+  } catch (err) {
+    process.stderr.write(`fault-bridge: ${(err as Error).message}\n`);
+    return 1;
+  }
+  process.stdout.write(`${FAULT_BRIDGE_READY}\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', () => resolve());
+    process.once('SIGINT', () => resolve());
+  });
+  const stats = bridge.stats;
+  await bridge.close();
+  process.stdout.write(`${FAULT_BRIDGE_STATS_PREFIX}${JSON.stringify(stats)}\n`);
+  return 0;
+}
+
+/** The bridge program's source file (run with `node --conditions=@postern/source --import tsx`). */
+export const FAULT_BRIDGE_MAIN = new URL('./fault-bridge-main.ts', import.meta.url);
+
+/** A bridge running as a child process ({@link startFaultBridgeProcess}). */
+export interface FaultBridgeProcess {
+  /** Its process id. */
+  readonly pid: number | undefined;
+  /** Stops it (SIGTERM, SIGKILL after 5 s) and resolves with its counters (undefined if it printed none). */
+  stop(): Promise<FaultBridgeStats | undefined>;
+}
+
+/** Turns {@link FaultBridgeOptions} into the bridge program's command line. */
+export function faultBridgeArgs(options: FaultBridgeOptions): string[] {
+  const args = ['--a', options.tapA, '--b', options.tapB, '--seed', String(options.seed)];
+  const f = options.faults ?? {};
+  for (const [flag, field] of PROFILE_FLAGS) {
+    const v = f[field];
+    if (v !== undefined) args.push(`--${flag}`, String(v));
+  }
+  return args;
+}
+
+/**
+ * Starts the bridge as its own process between two existing TAP devices (attach before moving them
+ * into namespaces: a TAP is attached by name in the root namespace) and resolves once it forwards.
+ * Only `faults` applies (the same faults both ways). Rejects if it exits or is not ready in 30 s.
+ */
+export async function startFaultBridgeProcess(options: FaultBridgeOptions): Promise<FaultBridgeProcess> {
+  const { spawn } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const child = spawn(process.execPath, ['--conditions=@postern/source', '--import', 'tsx', fileURLToPath(FAULT_BRIDGE_MAIN), ...faultBridgeArgs(options)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (c: Buffer) => {
+    out += c.toString('utf8');
+  });
+  child.stderr!.on('data', (c: Buffer) => {
+    if (err.length < 16_384) err += c.toString('utf8');
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`fault bridge not ready within 30 s: ${err.trim()}`));
+    }, 30_000);
+    const check = (): void => {
+      if (out.includes(FAULT_BRIDGE_READY)) {
+        clearTimeout(timer);
+        child.stdout!.off('data', check);
+        resolve();
+      }
+    };
+    child.stdout!.on('data', check);
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`fault bridge exited (${child.exitCode ?? child.signalCode}) before it was ready: ${err.trim()}`));
+    });
+  });
+  return {
+    pid: child.pid,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      const line = out.split('\n').find((l) => l.startsWith(FAULT_BRIDGE_STATS_PREFIX));
+      return line === undefined ? undefined : (JSON.parse(line.slice(FAULT_BRIDGE_STATS_PREFIX.length)) as FaultBridgeStats);
+    },
+  };
+}
