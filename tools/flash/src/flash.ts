@@ -123,6 +123,8 @@ function refusalError(err: FlashError, parsed: ParsedImage | undefined, info: Bo
       return wrap('REFUSED', `the board is missing ${r.detail} chunks of the image; run the same command again to send them`);
     case 'CHUNK_CONFLICT':
       return wrap('REFUSED', 'the board holds other data for a chunk already written (its flash changed under it); run the same command again after erasing: postern-flash reboot, then flash');
+    case 'BUSY':
+      return wrap('BUSY', 'the board is running an image on trial that has not confirmed yet; confirm or reboot it first');
     case 'CHUNK_CRC':
       return wrap('REFUSED', 'the board kept receiving damaged chunks (chunk CRC): check the serial line');
     default:
