@@ -1,10 +1,12 @@
 /**
  * The `postern-gateway` program as a function ({@link main}): parse the command line, load the configuration, start the gateway, print where
- * it can be reached, and shut down cleanly on SIGINT/SIGTERM (exit 0). Any start-up failure prints
- * ONE line on stderr and exits 1; a bad command line exits 2. A reboot from the admin API closes
+ * it can be reached, and shut down cleanly on SIGINT/SIGTERM (exit 0). A bad command line or
+ * configuration (a flag, a field, a missing www directory) prints ONE line on stderr and exits 2
+ * before anything starts; any later start-up failure prints ONE line and exits 1. A reboot from the admin API closes
  * the gateway and starts it again from the same configuration in this process.
  */
 import { parseCommandLine, HELP_TEXT, UsageError } from './cli.js';
+import { ConfigError } from './config.js';
 import { GatewayStartError, toStartError } from './errors.js';
 import { startGateway, type Gateway } from './gateway.js';
 import { loadConfig } from './load-config.js';
@@ -29,7 +31,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   let gateway: Gateway;
   let config;
   try {
+    // Everything that can be checked before start-up is: a bad flag, field or path exits 2 before anything starts.
     config = loadConfig(cli);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`postern-gateway: ${err.message}\n`);
+    return 2;
+  }
+  try {
     gateway = await startGateway(config, { log: quiet(log), onReboot: () => void reboot() });
   } catch (err) {
     const e = toStartError(err);

@@ -60,15 +60,15 @@ describe('postern-gateway (spawned)', () => {
   it('a bad flag: one line, exit 2', async () => {
     const r = await run(['--nic', 'usb0']);
     expect(r.code).toBe(2);
-    expect(oneLine(r.stderr)).toMatch(/^postern-gateway: --nic: "usb0" is not a NIC spec/);
+    expect(oneLine(r.stderr)).toMatch(/^postern-gateway: --nic usb0: is not a NIC spec/);
   });
 
-  it('a bad config file: one line naming the field and the problem, exit 1', async () => {
+  it('a bad config file: one line naming the file, the field and the problem, exit 2', async () => {
     const file = join(dir, 'bad.json');
     writeFileSync(file, JSON.stringify({ interfaces: [{ nic: 'sim', ip: '10.0.0.300/24' }] }));
     const r = await run(['--config', file]);
-    expect(r.code).toBe(1);
-    expect(oneLine(r.stderr)).toBe('postern-gateway: config: interfaces[0].ip: "10.0.0.300/24" is not an IPv4 prefix');
+    expect(r.code).toBe(2);
+    expect(oneLine(r.stderr)).toBe(`postern-gateway: config ${file}: interfaces[0].ip "10.0.0.300/24": is not an IPv4 prefix ADDR/LEN with LEN 1..30 or 32`);
     expect(r.stdout).toBe('');
   });
 
