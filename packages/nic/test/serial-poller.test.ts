@@ -5,7 +5,7 @@
  */
 import { Poller } from '@serialport/bindings-cpp/dist/poller.js';
 import { describe, expect, it } from 'vitest';
-import { SerialPollFlag, fixSerialPortPoller, keepPendingPollWaits } from '../src/index.js';
+import { SerialPollFlag, closeSerialPortOnHangup, fixSerialPortPoller, keepPendingPollWaits } from '../src/index.js';
 
 /** poller.cpp's logic: `events |= flags; uv_poll_start(flags)`; on readiness, re-arm `events & ~fired`, then call back. */
 class NativePollerModel {
@@ -97,5 +97,49 @@ describe('serialport poller wake-ups', () => {
     expect(native.watched).toBe(SerialPollFlag.READABLE | SerialPollFlag.WRITABLE);
     expect(fixSerialPortPoller({ port: {} })).toBe(false);
     expect(fixSerialPortPoller({})).toBe(false);
+  });
+});
+
+describe('serialport hang-up watch', () => {
+  /** A port as closeSerialPortOnHangup sees it, recording each close and its disconnect error. */
+  function fakePort(poller: Poller) {
+    const closes: Array<Error | null | undefined> = [];
+    const port = {
+      port: { poller },
+      isOpen: true,
+      close(callback?: (err: Error | null) => void, disconnectError?: Error | null) {
+        closes.push(disconnectError);
+        port.isOpen = false;
+        callback?.(null);
+      },
+    };
+    return { port, closes };
+  }
+
+  it('keeps the disconnect watched under every wait, and a hang-up closes the port as a disconnect', () => {
+    const { poller, native } = makePoller();
+    fixSerialPortPoller({ port: { poller } });
+    const { port, closes } = fakePort(poller);
+    expect(closeSerialPortOnHangup(port)).toBe(true);
+    let reads = 0;
+    poller.once('readable', () => reads++);
+    expect(native.watched).toBe(SerialPollFlag.READABLE | SerialPollFlag.DISCONNECT);
+    native.ready(SerialPollFlag.READABLE); // data: the read wakes, the disconnect stays watched
+    expect(reads).toBe(1);
+    expect(native.watched).toBe(SerialPollFlag.DISCONNECT);
+    expect(closes).toHaveLength(0);
+    // The device hangs up while no read waits (a read that saw end of file re-reads without polling).
+    native.ready(SerialPollFlag.READABLE | SerialPollFlag.DISCONNECT);
+    expect(closes).toHaveLength(1);
+    expect(closes[0]).toMatchObject({ disconnected: true, message: 'the device hung up' });
+  });
+
+  it("does nothing when the binding's own close cancels the watch, and reports a port without a poller", () => {
+    const { poller } = makePoller();
+    const { port, closes } = fakePort(poller);
+    expect(closeSerialPortOnHangup(port)).toBe(true);
+    poller.stop(); // what the binding's close does: every waiter gets a canceled error
+    expect(closes).toHaveLength(0);
+    expect(closeSerialPortOnHangup({ ...port, port: {} })).toBe(false);
   });
 });

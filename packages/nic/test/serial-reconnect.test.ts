@@ -6,16 +6,21 @@
  * child-process tests use real I/O with bounded waits on progress conditions.
  */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo, Server, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { SerialPort } from 'serialport';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Scheduler } from '@postern/irq';
-import { NicError, SerialBoard, SerialNicDriver } from '../src/index.js';
+import { NicError, SerialBoard, SerialNicDriver, fixSerialPortPoller } from '../src/index.js';
 import type { SerialBoardOptions, SerialConnectionInfo, SerialNicDriverOptions } from '../src/index.js';
 import { markOf, wireFrame } from './frames.js';
-import { ioTurn, makeBoard, streamPair } from './serial-support.js';
+import { haveSocat, ioTurn, makeBoard, openPtyPair, streamPair } from './serial-support.js';
+import type { PtyPair } from './serial-support.js';
 
 const BOARD_MAC = 0x02_00_00_00_00_0c;
 const PEER = 0x02_00_00_00_00_99;
@@ -424,5 +429,73 @@ describe('SerialNicDriver: socket:// device that closes and comes back (real clo
     const report = JSON.parse(out) as { state: string; attempts: number; closedInBackoff: boolean };
     expect(report).toMatchObject({ state: 'closed', closedInBackoff: true });
     expect(report.attempts).toBeGreaterThanOrEqual(1);
+  });
+});
+
+/** The board's end of a PTY pair, opened with `serialport` as the board firmware's UART would be. */
+async function openBoardPort(path: string): Promise<SerialPort> {
+  const port = new SerialPort({ path, baudRate: 921_600, autoOpen: false });
+  await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
+  fixSerialPortPoller(port);
+  port.on('error', () => {});
+  return port;
+}
+
+function closePort(port: SerialPort): Promise<void> {
+  return new Promise((resolve) => (port.isOpen ? port.close(() => resolve()) : resolve()));
+}
+
+// socat comes from tools/scripts/install-peers.sh; without it this fails rather than skips (as serial-contract does).
+describe('SerialNicDriver: a serial port (socat PTY) unplugged and plugged in again (real clock)', () => {
+  it('the port hangs up: link down; the same path appears again: reopened, HELLO, frames flow', async () => {
+    expect(haveSocat(), 'socat is missing: run tools/scripts/install-peers.sh').toBe(true);
+    const sched = new Scheduler({ clock: 'real', seed: 4 });
+    sched.start();
+    const dir = mkdtempSync(join(tmpdir(), 'postern-replug-'));
+    const paths = { host: join(dir, 'ttyACM0'), board: join(dir, 'board') };
+    const wire: Uint8Array[] = [];
+    let device: { pty: PtyPair; port: SerialPort; board: SerialBoard } | undefined;
+    const plugIn = async (): Promise<SerialBoard> => {
+      const pty = await openPtyPair(paths);
+      const port = await openBoardPort(pty.board);
+      const board = makeBoard(port, sched, BOARD_MAC, { toWire: (f) => wire.push(f) }).board;
+      device = { pty, port, board };
+      return board;
+    };
+    const unplug = async (): Promise<void> => {
+      const d = device!;
+      device = undefined;
+      d.board.stop();
+      await d.pty.close('SIGKILL'); // socat dies: both terminals hang up, the host's path dangles
+      await closePort(d.port);
+    };
+    cleanups.push(async () => {
+      if (device !== undefined) await unplug();
+      sched.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    await plugIn();
+    const { driver, received, links, connections } = driverOn(paths.host, sched, { reconnect: { initialDelayMs: 10, maxDelayMs: 100 } });
+    await driver.open();
+    expect(driver.transmit(wireFrame({ destination: PEER, mark: 1 }))).toBe(true);
+    expect(await waitReal(() => wire.length === 1)).toBe(true);
+
+    await unplug();
+    expect(await waitReal(() => driver.linkState === 'down')).toBe(true);
+    expect(connections[0]).toMatchObject({ state: 'reconnecting', lastError: expect.stringMatching(/^port closed/) });
+    expect(await waitReal(() => driver.serialStats.reconnectAttempts >= 2)).toBe(true);
+    expect(driver.connection.lastError).toMatch(/cannot open/);
+
+    const board = await plugIn();
+    expect(await waitReal(() => driver.linkState === 'up')).toBe(true);
+    expect(links).toEqual(['up', 'down', 'up']);
+    expect(driver.serialStats).toMatchObject({ disconnects: 1, reconnects: 1, reHellos: 0 });
+    expect(board.sessionReady).toBe(true);
+    expect(driver.transmit(wireFrame({ destination: PEER, mark: 2 }))).toBe(true);
+    expect(await waitReal(() => wire.length === 2)).toBe(true);
+    expect(markOf(wire[1]!)).toBe(2);
+    expect(board.fromWire(wireFrame({ destination: BOARD_MAC, mark: 3 }))).toBe(true);
+    expect(await waitReal(() => received.length === 1)).toBe(true);
+    expect(markOf(received[0]!)).toBe(3);
   });
 });

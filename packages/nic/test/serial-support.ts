@@ -111,7 +111,8 @@ export async function boardServer(
 export interface PtyPair {
   host: string;
   board: string;
-  close(): Promise<void>;
+  /** Ends socat (SIGTERM by default; SIGKILL is a yanked cable: no clean-up at all). */
+  close(signal?: NodeJS.Signals): Promise<void>;
 }
 
 /** True when socat is installed. */
@@ -119,11 +120,15 @@ export function haveSocat(): boolean {
   return ['/usr/bin/socat', '/bin/socat', '/usr/local/bin/socat'].some((p) => existsSync(p));
 }
 
-/** Starts `socat pty,raw,echo=0 pty,raw,echo=0` and waits until both links exist. */
-export async function openPtyPair(): Promise<PtyPair> {
-  const dir = mkdtempSync(join(tmpdir(), 'postern-pty-'));
-  const host = join(dir, 'host');
-  const board = join(dir, 'board');
+/**
+ * Starts `socat pty,raw,echo=0 pty,raw,echo=0` and waits until both links exist: in a new temporary
+ * directory (removed on close), or at the given `at` paths (left in place: a pair started again at the
+ * same paths is the same device plugged in again).
+ */
+export async function openPtyPair(at?: { host: string; board: string }): Promise<PtyPair> {
+  const dir = at === undefined ? mkdtempSync(join(tmpdir(), 'postern-pty-')) : undefined;
+  const host = at?.host ?? join(dir!, 'host');
+  const board = at?.board ?? join(dir!, 'board');
   const child: ChildProcess = spawn('socat', [`pty,raw,echo=0,link=${host}`, `pty,raw,echo=0,link=${board}`], { stdio: 'ignore' });
   for (let i = 0; i < 200 && !(existsSync(host) && existsSync(board)); i++) await new Promise((r) => setTimeout(r, 10));
   if (!(existsSync(host) && existsSync(board))) {
@@ -133,15 +138,15 @@ export async function openPtyPair(): Promise<PtyPair> {
   return {
     host,
     board,
-    close: () =>
+    close: (signal: NodeJS.Signals = 'SIGTERM') =>
       new Promise<void>((resolve) => {
         const done = (): void => {
-          rmSync(dir, { recursive: true, force: true });
+          if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
           resolve();
         };
         if (child.exitCode !== null) return done();
         child.once('exit', done);
-        child.kill('SIGTERM');
+        child.kill(signal);
       }),
   };
 }

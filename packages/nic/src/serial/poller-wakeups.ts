@@ -12,6 +12,12 @@
  * {@link keepPendingPollWaits} wraps one poller's `poll` so that every request also asks for each
  * event that still has a waiter: the watched set is always the union of the pending waits. An extra
  * readiness event with no waiter is harmless (the binding emits it to nobody and re-arms the rest).
+ *
+ * A second fault: when the device hangs up (USB unplug, the master of a PTY closed) a read may see end
+ * of file, which the binding's `unixRead` answers by reading again at once, forever: the CPU spins and
+ * the port never reports the loss. {@link closeSerialPortOnHangup} keeps a `disconnect` waiter on the
+ * poller (libuv reports a hang-up as UV_DISCONNECT while that is watched; with the wrapper above it
+ * stays watched under every other wait) and closes the port on it, which ends the read loop.
  */
 
 /** The binding's poll flags (`@serialport/bindings-cpp` EVENTS, libuv's UV_READABLE/UV_WRITABLE/UV_DISCONNECT). */
@@ -63,4 +69,29 @@ export function fixSerialPortPoller(port: { readonly port?: unknown }): boolean 
 
 function isFdPoller(x: unknown): x is FdPoller {
   return typeof x === 'object' && x !== null && typeof (x as FdPoller).poll === 'function' && typeof (x as FdPoller).listenerCount === 'function';
+}
+
+/** The parts of a `serialport` port {@link closeSerialPortOnHangup} uses. */
+export interface HangupWatchedPort {
+  readonly port?: unknown;
+  readonly isOpen: boolean;
+  close(callback?: (err: Error | null) => void, disconnectError?: Error | null): void;
+}
+
+/**
+ * Closes `port` when its device hangs up (see the module comment), the way the stream closes for a
+ * disconnect it sees itself: the `close` event carries an error whose `disconnected` is true. Returns
+ * true when the port's binding has a poller to watch (Linux, macOS). Call once, after the open.
+ */
+export function closeSerialPortOnHangup(port: HangupWatchedPort): boolean {
+  const binding = port.port;
+  if (typeof binding !== 'object' || binding === null || !('poller' in binding)) return false;
+  const poller = (binding as { poller: unknown }).poller as { once(event: string, cb: (err: Error | null) => void): unknown } | undefined;
+  if (typeof poller?.once !== 'function') return false;
+  poller.once('disconnect', (err) => {
+    // The binding's own close stops the poller and cancels every waiter with an error: nothing to do then.
+    if (!port.isOpen || (err as { canceled?: boolean } | null)?.canceled === true) return;
+    port.close(() => {}, Object.assign(new Error(err === null ? 'the device hung up' : `the device hung up (${err.message})`), { disconnected: true }));
+  });
+  return true;
 }

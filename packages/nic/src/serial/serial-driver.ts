@@ -245,7 +245,7 @@ export class SerialNicDriver implements NicDriver {
     this.driverStats.errors++;
     this.streamEnded(`port error: ${err instanceof Error ? err.message : String(err)}`);
   };
-  private readonly onStreamClose = (): void => this.streamEnded('port closed');
+  private readonly onStreamClose = (err?: unknown): void => this.streamEnded(err instanceof Error ? `port closed: ${err.message}` : 'port closed');
   private readonly flushFn = (): void => this.flush();
 
   constructor(options: SerialNicDriverOptions) {

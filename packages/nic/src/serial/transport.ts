@@ -3,7 +3,8 @@
  * package), `socket://HOST:PORT` (the same byte stream over TCP, to a simulator in another process),
  * or a caller-supplied duplex stream (in-process). Failures become {@link NicError}s with stable codes.
  * A serial port's fd poller is wrapped by {@link fixSerialPortPoller} so that no read or write waits
- * forever for a readiness event the binding stopped watching.
+ * forever for a readiness event the binding stopped watching, and watched by
+ * {@link closeSerialPortOnHangup} so that an unplugged device closes the port (the stream's `close`).
  */
 import { constants as fsConstants } from 'node:fs';
 import { access } from 'node:fs/promises';
@@ -12,7 +13,7 @@ import type { Duplex } from 'node:stream';
 import { SerialPort } from 'serialport';
 import { NicError } from '../driver.js';
 import type { NicErrorCode } from '../driver.js';
-import { fixSerialPortPoller } from './poller-wakeups.js';
+import { closeSerialPortOnHangup, fixSerialPortPoller } from './poller-wakeups.js';
 
 /**
  * Where a serial driver's byte stream comes from: a device path, `socket://HOST:PORT`, an open duplex
@@ -143,6 +144,8 @@ async function openSerialPort(path: string, options: OpenTransportOptions): Prom
   });
   // The binding's poller loses a pending write's wake-up when a read starts waiting (poller-wakeups.ts).
   fixSerialPortPoller(port);
+  // ...and a hung-up device (unplugged) makes its reads spin instead of closing the port (poller-wakeups.ts).
+  closeSerialPortOnHangup(port);
   const close = (): Promise<void> =>
     new Promise((resolve) => {
       if (!port.isOpen) {
