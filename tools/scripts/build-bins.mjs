@@ -5,9 +5,8 @@
 //
 // - The bundle options are the firmware image's (NODE_BUNDLE_OPTIONS, tools/flash/src/bundle-options.ts):
 //   Node 20+, ES module, workspace packages from their TypeScript sources (`@postern/source`).
-// - Every package that is not a workspace package (`serialport` and its native binding, `esbuild`,
-//   `ajv`, ...) stays external: Node resolves it from node_modules beside the bundle, as it does for
-//   the sources.
+// - Packages that cannot be bundled (EXTERNAL_PACKAGES: `serialport` with its native binding, `esbuild`)
+//   stay external: Node resolves them from node_modules beside the bundle. The rest is bundled.
 // - A source module's `import.meta.url` is rewritten to that module's own location, relative to the
 //   bundle, so files found relative to a module (the gateway's `ui/`, postern-flash's firmware entry)
 //   are found from the bundle too, from any working directory and wherever the clone lies.
@@ -35,13 +34,12 @@ export const PROGRAMS = [
   { name: 'postern-flash', entry: 'tools/flash/src/main.ts', bundle: 'tools/flash/dist/bin/postern-flash.js' },
 ];
 
-/** Leaves every non-workspace package external (bare specifiers outside the `@postern/` scope). */
-const externalPackages = {
-  name: 'postern-external-packages',
-  setup(b) {
-    b.onResolve({ filter: /^[^./]/ }, (args) => (args.path.startsWith('@postern/') || args.path.startsWith('node:') ? undefined : { path: args.path, external: true }));
-  },
-};
+/**
+ * Packages left out of the bundles and resolved at run time from node_modules beside them: the ones
+ * that cannot be bundled (`serialport` loads a native binding; `esbuild` runs its own binary).
+ * Everything else, workspace packages and plain JavaScript dependencies alike, is bundled.
+ */
+export const EXTERNAL_PACKAGES = ['serialport', '@serialport/*', 'esbuild'];
 
 /**
  * Rewrites the expression `import.meta.url` (not the text inside a string) in workspace TypeScript
@@ -69,7 +67,8 @@ export async function buildBin(program) {
     ...NODE_BUNDLE_OPTIONS,
     entryPoints: [join(ROOT, program.entry)],
     write: false,
-    plugins: [externalPackages, sourceLocations(dirname(out))],
+    external: EXTERNAL_PACKAGES,
+    plugins: [sourceLocations(dirname(out))],
   });
   const code = result.outputFiles[0]?.contents;
   if (code === undefined) throw new Error(`esbuild produced no output for ${program.entry}`);
