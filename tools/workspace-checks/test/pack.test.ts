@@ -1,56 +1,30 @@
 /**
- * Users can consume single packages: the six libraries are built, packed with `npm pack`, installed
- * from their tarballs into a scratch project outside the workspace, and used from there exactly as a
- * user would: a plain `node` ESM script (no tsx, no custom export conditions, so only the published
- * `exports` resolve) serves one HTTP request over an in-memory link, and `tsc` type-checks a small
- * TypeScript consumer against the installed `dist/*.d.ts`.
- *
- * Child processes get an environment without `npm_*` variables (an outer `npm test` would otherwise
- * hand its prefix and workspace settings to the scratch install) and without `NODE_OPTIONS`.
+ * Users can consume single packages: the libraries are built, every publishable project is packed
+ * with `npm pack`, the libraries are installed from their tarballs into a scratch project outside the
+ * workspace (`support/packed-workspace.ts`), and used from there exactly as a user would: a plain
+ * `node` ESM script (no tsx, no custom export conditions, so only the published `exports` resolve)
+ * serves one HTTP request over an in-memory link, `tsc` type-checks a small TypeScript consumer
+ * against the installed `dist/*.d.ts`, and every TypeScript or JavaScript example of the libraries'
+ * READMEs runs (`readme-examples.ts`, sharing this one packed workspace).
  */
-import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeReadmeExamples } from './readme-examples.js';
+import {
+  SETUP_TIMEOUT_MS,
+  createPackedWorkspace,
+  disposePackedWorkspace,
+  libraries as packages,
+  publishableProjects,
+  root,
+  run,
+  type PackedWorkspace,
+} from './support/packed-workspace.js';
 
-const root = fileURLToPath(new URL('../../..', import.meta.url));
 const fixtures = fileURLToPath(new URL('./pack-consumer', import.meta.url));
-/** Lowest layer first: the order `tsc` must build them in. */
-const packages = ['wire', 'irq', 'nic', 'netstack', 'socket', 'http'] as const;
-/** Build, pack and install; a cold CI machine builds all six in about a minute. */
-const SETUP_TIMEOUT_MS = 300_000;
-
-interface PackedFile {
-  path: string;
-}
-interface PackResult {
-  name: string;
-  version: string;
-  filename: string;
-  files: PackedFile[];
-}
-
-/** The environment for child processes: no npm lifecycle settings, no Node options. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (/^npm_/i.test(key) || key === 'NODE_OPTIONS' || key === 'INIT_CWD') continue;
-    env[key] = value;
-  }
-  return env;
-}
-
-/** Runs `file args` in `cwd`; resolves with stdout, rejects with the exit status and both outputs. */
-function run(file: string, args: readonly string[], cwd: string, timeoutMs: number): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
-    execFile(file, args, { cwd, env: cleanEnv(), timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${file} ${args.join(' ')} (in ${cwd}) failed: ${error.message}\nstdout:\n${stdout}\nstderr:\n${stderr}`));
-      else resolvePromise(stdout);
-    });
-  });
-}
+const SOURCE_CONDITION = '@postern/source';
 
 /** Every file under `dir`, as paths relative to it. */
 function walk(dir: string): string[] {
@@ -72,64 +46,91 @@ function specifiers(code: string): string[] {
   return out;
 }
 
-describe('the six libraries, packed and installed outside the workspace', () => {
-  let work = '';
+/** Every file path a manifest's `exports` (any condition), `types`, `main` and `bin` name. */
+function manifestTargets(pkg: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  const collect = (node: unknown): void => {
+    if (typeof node === 'string') out.push(node);
+    else if (node !== null && typeof node === 'object') for (const value of Object.values(node)) collect(value);
+  };
+  for (const field of [pkg.exports, pkg.types, pkg.main, pkg.bin]) collect(field);
+  return out.map((p) => p.replace(/^\.\//, ''));
+}
+
+const publishable = publishableProjects();
+
+describe('the libraries, packed and installed outside the workspace', () => {
+  let workspace: PackedWorkspace | undefined;
   let tarballs = '';
   let scratch = '';
-  let packed: PackResult[] = [];
+  let packed: PackedWorkspace['packed'] = [];
+  const packedWorkspace = (): PackedWorkspace => {
+    if (workspace === undefined) throw new Error('the packed workspace was not made (see the beforeAll error)');
+    return workspace;
+  };
 
   beforeAll(async () => {
-    work = mkdtempSync(join(tmpdir(), 'postern-pack-'));
-    tarballs = join(work, 'tarballs');
-    scratch = join(work, 'consumer');
-    mkdirSync(tarballs);
-    mkdirSync(scratch);
-
-    // Build in dependency order (Nx runs `^build` first and reuses its cache when nothing changed).
-    await run(
-      'npx',
-      ['nx', 'run-many', '-t', 'build', '-p', ...packages.map((p) => `@postern/${p}`), '--outputStyle=static'],
-      root,
-      SETUP_TIMEOUT_MS,
-    );
-
-    const packArgs = ['pack', '--json', '--pack-destination', tarballs, ...packages.flatMap((p) => ['-w', `packages/${p}`])];
-    packed = JSON.parse(await run('npm', packArgs, root, 120_000)) as PackResult[];
-
-    writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'postern-consumer', version: '1.0.0', private: true, type: 'module' }, null, 2));
-    // The tarballs satisfy each other's exact `@postern/*` versions; third-party dependencies
-    // (serialport) come from the npm cache or the registry.
-    await run(
-      'npm',
-      ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', ...packed.map((p) => join(tarballs, p.filename))],
-      scratch,
-      240_000,
-    );
+    workspace = await createPackedWorkspace();
+    ({ tarballs, scratch, packed } = workspace);
     for (const file of ['serve-one-request.mjs', 'consumer.ts']) copyFileSync(join(fixtures, file), join(scratch, file));
   }, SETUP_TIMEOUT_MS);
 
-  afterAll(() => {
-    if (work !== '') rmSync(work, { recursive: true, force: true });
+  afterAll(() => disposePackedWorkspace(workspace));
+
+  it('the packed set is every project with a files field, the seven libraries among them', () => {
+    for (const name of packages) expect(publishable).toContainEqual({ dir: `packages/${name}`, name: `@postern/${name}` });
+    expect(publishable.map((p) => p.dir)).toEqual(expect.arrayContaining(['apps/gateway', 'apps/device-simulator', 'tools/flash']));
   });
 
-  it('npm pack made one tarball per package, named and versioned as its package.json says', () => {
-    expect(packed.map((p) => p.name)).toEqual(packages.map((p) => `@postern/${p}`));
-    for (const result of packed) {
-      const pkg = JSON.parse(readFileSync(join(root, 'packages', result.name.slice('@postern/'.length), 'package.json'), 'utf8'));
+  it('npm pack made one tarball per publishable project, named and versioned as its package.json says', () => {
+    expect(packed.map((p) => p.name)).toEqual(publishable.map((p) => p.name));
+    for (const [i, result] of packed.entries()) {
+      const pkg = JSON.parse(readFileSync(join(root, publishable[i]!.dir, 'package.json'), 'utf8'));
       expect(result.version).toBe(pkg.version);
       expect(existsSync(join(tarballs, result.filename))).toBe(true);
     }
   });
 
-  it.each(packages)('the %s tarball holds README.md, package.json and dist/index.{js,d.ts}, and no sources or tests', (name) => {
+  it.each(publishable.map((p) => [p.name, p.dir]))('the %s tarball holds the MIT LICENSE of the repository', (name, dir) => {
+    const result = packed.find((p) => p.name === name);
+    expect(result?.files.map((f) => f.path)).toContain('LICENSE');
+    const license = readFileSync(join(packedWorkspace().work, 'unpacked', name, 'package', 'LICENSE'), 'utf8');
+    expect(license).toBe(readFileSync(join(root, 'LICENSE'), 'utf8'));
+    expect(license).toMatch(/^MIT License\n\nCopyright \(c\) 2026 the Postern authors\n/);
+    expect(readFileSync(join(root, dir, 'LICENSE'), 'utf8')).toBe(license);
+  });
+
+  it.each(publishable.map((p) => [p.name, p.dir]))(
+    'the %s tarball publishes exports without the source condition, and its working package.json is restored exactly',
+    (name, dir) => {
+      const { packedManifests, manifestsBefore, manifestsAfter } = packedWorkspace();
+      const published = packedManifests.get(name);
+      expect(published).toBeDefined();
+      const text = JSON.stringify(published);
+      expect(text).not.toContain(SOURCE_CONDITION);
+      expect(text).not.toMatch(/\bsrc\//);
+      // Every file the manifest names that exists in the workspace is in the tarball (build output
+      // of projects this check does not build is out of scope).
+      const files = new Set(packed.find((p) => p.name === name)!.files.map((f) => f.path));
+      const missing = manifestTargets(published!).filter((f) => f !== 'package.json' && !files.has(f) && (packages.some((lib) => `@postern/${lib}` === name) || existsSync(join(root, dir, f))));
+      expect(missing).toEqual([]);
+      // The working file: byte for byte what it was before `npm pack`, with the source condition
+      // (workspace tools rely on it), and no backup left behind.
+      expect(manifestsAfter.get(dir)).toBe(manifestsBefore.get(dir));
+      expect(manifestsAfter.get(dir)).toContain(`"${SOURCE_CONDITION}": "./src/`);
+      expect(existsSync(join(root, dir, '.package.json.prepack'))).toBe(false);
+    },
+  );
+
+  it.each(packages)('the %s tarball holds README.md, LICENSE, package.json and dist/index.{js,d.ts}, and no sources or tests', (name) => {
     const result = packed.find((p) => p.name === `@postern/${name}`);
     expect(result).toBeDefined();
     const files = result!.files.map((f) => f.path);
-    for (const required of ['README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts']) expect(files).toContain(required);
+    for (const required of ['README.md', 'LICENSE', 'package.json', 'dist/index.js', 'dist/index.d.ts']) expect(files).toContain(required);
     const strays = files.filter((f) => /^(src|test)\//.test(f) || /\.test\.(js|d\.ts|ts)$/.test(f) || /(^|\/)tsconfig[^/]*\.json$/.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts')));
     expect(strays).toEqual([]);
-    // Every file is the README, the manifest, or build output.
-    expect(files.filter((f) => !f.startsWith('dist/') && f !== 'README.md' && f !== 'package.json')).toEqual([]);
+    // Every file is the README, the licence, the manifest, or build output.
+    expect(files.filter((f) => !f.startsWith('dist/') && !['README.md', 'LICENSE', 'package.json'].includes(f))).toEqual([]);
     // No stale output: every emitted module comes from a source file that exists now.
     const stale = files
       .filter((f) => f.startsWith('dist/') && !f.endsWith('.map'))
@@ -216,4 +217,6 @@ describe('the six libraries, packed and installed outside the workspace', () => 
     const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
     await expect(run(process.execPath, [tsc, '-p', 'tsconfig.json'], scratch, 120_000)).resolves.toBe('');
   }, 180_000);
+
+  describeReadmeExamples(packedWorkspace);
 });

@@ -1,0 +1,137 @@
+/**
+ * The packed workspace, made once per test run for every check of what users get from npm: the
+ * libraries are built, every publishable project (each one with a `files` field) is packed with
+ * `npm pack` (which runs its `prepack`/`postpack` scripts), and the libraries are installed from their
+ * tarballs into a scratch project outside the workspace, where only the published `exports` resolve.
+ *
+ * Child processes get an environment without `npm_*` variables (an outer `npm test` would otherwise
+ * hand its prefix and workspace settings to the scratch install) and without `NODE_OPTIONS`.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The workspace root (absolute, with a trailing slash). */
+export const root = fileURLToPath(new URL('../../../..', import.meta.url));
+/** The libraries users install, lowest layer first: the order `tsc` must build them in. */
+export const libraries = ['wire', 'irq', 'nic', 'firmware', 'netstack', 'socket', 'http'] as const;
+/** Build, pack and install: about a minute on a cold CI machine, four on a busy shared one. */
+export const SETUP_TIMEOUT_MS = 600_000;
+
+/** One entry of `npm pack --json`. */
+export interface PackResult {
+  name: string;
+  version: string;
+  filename: string;
+  files: { path: string }[];
+}
+
+/** A publishable project: its directory relative to the root, and its package name. */
+export interface Publishable {
+  dir: string;
+  name: string;
+}
+
+export interface PackedWorkspace {
+  /** Scratch directory holding everything below; removed by {@link disposePackedWorkspace}. */
+  work: string;
+  /** Where the tarballs are. */
+  tarballs: string;
+  /** The consumer project the libraries are installed into (`node_modules/@postern/*`). */
+  scratch: string;
+  /** Every publishable project, in the order packed. */
+  publishable: Publishable[];
+  /** What `npm pack --json` said, one entry per {@link publishable} project, same order. */
+  packed: PackResult[];
+  /** Each project's package.json text (by directory) just before `npm pack` and just after it. */
+  manifestsBefore: Map<string, string>;
+  manifestsAfter: Map<string, string>;
+  /** Each tarball's own package.json, parsed, by package name. */
+  packedManifests: Map<string, Record<string, unknown>>;
+}
+
+/** The environment for child processes: no npm lifecycle settings, no Node options. */
+export function cleanEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (/^npm_/i.test(key) || key === 'NODE_OPTIONS' || key === 'INIT_CWD') continue;
+    env[key] = value;
+  }
+  return env;
+}
+
+/** Runs `file args` in `cwd`; resolves with stdout, rejects with the exit status and both outputs. */
+export function run(file: string, args: readonly string[], cwd: string, timeoutMs: number): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    execFile(file, args, { cwd, env: cleanEnv(), timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`${file} ${args.join(' ')} (in ${cwd}) failed: ${error.message}\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+      else resolvePromise(stdout);
+    });
+  });
+}
+
+/** Every workspace project with a `files` field: what `npm pack` / `npm publish` would ship. */
+export function publishableProjects(): Publishable[] {
+  const out: Publishable[] = [];
+  for (const group of ['packages', 'apps', 'tools']) {
+    for (const entry of readdirSync(join(root, group), { withFileTypes: true })) {
+      const manifest = join(root, group, entry.name, 'package.json');
+      if (!entry.isDirectory() || !existsSync(manifest)) continue;
+      const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as { name: string; files?: unknown };
+      if (pkg.files !== undefined) out.push({ dir: `${group}/${entry.name}`, name: pkg.name });
+    }
+  }
+  return out;
+}
+
+function readManifests(projects: readonly Publishable[]): Map<string, string> {
+  return new Map(projects.map((p) => [p.dir, readFileSync(join(root, p.dir, 'package.json'), 'utf8')]));
+}
+
+/** Builds the libraries, packs every publishable project, installs the libraries' tarballs. */
+export async function createPackedWorkspace(): Promise<PackedWorkspace> {
+  const work = mkdtempSync(join(tmpdir(), 'postern-pack-'));
+  const tarballs = join(work, 'tarballs');
+  const scratch = join(work, 'consumer');
+  mkdirSync(tarballs);
+  mkdirSync(scratch);
+
+  // Build one by one in layer order, each through Nx (which reuses its cache when nothing changed);
+  // only these builds, not their `^build` task graph, which would also build test-only
+  // devDependencies such as netlab.
+  for (const name of libraries) {
+    await run('npx', ['nx', 'run', `@postern/${name}:build`, '--excludeTaskDependencies', '--outputStyle=static'], root, SETUP_TIMEOUT_MS);
+  }
+
+  const publishable = publishableProjects();
+  const manifestsBefore = readManifests(publishable);
+  const packArgs = ['pack', '--json', '--pack-destination', tarballs, ...publishable.flatMap((p) => ['-w', p.dir])];
+  const packed = JSON.parse(await run('npm', packArgs, root, 120_000)) as PackResult[];
+  const manifestsAfter = readManifests(publishable);
+
+  const packedManifests = new Map<string, Record<string, unknown>>();
+  for (const result of packed) {
+    const dir = join(work, 'unpacked', result.name);
+    mkdirSync(dir, { recursive: true });
+    await run('tar', ['-xzf', join(tarballs, result.filename), '-C', dir], work, 60_000);
+    packedManifests.set(result.name, JSON.parse(readFileSync(join(dir, 'package', 'package.json'), 'utf8')) as Record<string, unknown>);
+  }
+
+  writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'postern-consumer', version: '1.0.0', private: true, type: 'module' }, null, 2));
+  // The tarballs satisfy each other's exact `@postern/*` versions; third-party dependencies
+  // (serialport) come from the npm cache or the registry.
+  const libraryTarballs = libraries.map((name) => {
+    const result = packed.find((p) => p.name === `@postern/${name}`);
+    if (result === undefined) throw new Error(`npm pack made no tarball for @postern/${name}`);
+    return join(tarballs, result.filename);
+  });
+  await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', ...libraryTarballs], scratch, 240_000);
+
+  return { work, tarballs, scratch, publishable, packed, manifestsBefore, manifestsAfter, packedManifests };
+}
+
+export function disposePackedWorkspace(workspace: PackedWorkspace | undefined): void {
+  if (workspace !== undefined) rmSync(workspace.work, { recursive: true, force: true });
+}
