@@ -1,6 +1,6 @@
 /**
- * The entry point of `postern-gateway` (the bin launcher runs this file with tsx): runs
- * {@link main} and exits with its status.
+ * The entry point of `postern-gateway` (bundled by tools/scripts/build-bins.mjs; bin/postern-gateway.mjs
+ * runs the bundle in its own process): runs {@link main} and exits with its status.
  */
 import { main } from './run.js';
 
