@@ -62,8 +62,10 @@ export function toStartError(err: unknown, context?: string): GatewayStartError 
   const code = typeof e?.code === 'string' ? e.code : '';
   const message = typeof e?.message === 'string' ? firstLine(e.message) : String(err);
   if (e?.name === 'SimulatorError') {
+    // The simulator words its errors for its own command line; the gateway's rule may come from a file.
+    const said = message.replace(/^--hostfwd /, 'host forward ');
     const map: Record<string, GatewayStartErrorCode> = { ADDRESS_IN_USE: 'ADDRESS_IN_USE', PERMISSION_DENIED: 'PERMISSION_DENIED', DEVICE_NOT_FOUND: 'DEVICE_NOT_FOUND', BAD_ARGUMENT: 'CONFIG' };
-    return new GatewayStartError(map[code] ?? 'INTERNAL', `${prefix}${message}`, { cause: err });
+    return new GatewayStartError(map[code] ?? 'INTERNAL', `${prefix}${said}`, { cause: err });
   }
   if (code === 'EADDRINUSE') return new GatewayStartError('ADDRESS_IN_USE', `${prefix}${message}`, { cause: err });
   if (code === 'EACCES' || code === 'EPERM') return new GatewayStartError('PERMISSION_DENIED', `${prefix}${message}`, { cause: err });
