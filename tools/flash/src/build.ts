@@ -3,15 +3,17 @@
  * self-contained ES module for Node 20, adds the admin UI files, and wraps them in a signed image
  * (`@postern/firmware`'s format).
  *
- * Image layout: `app/image-entry.mjs` (the bundle, the manifest's entry) and `ui/*` (the gateway
- * finds its UI at `../ui/` from its module, as in the source tree).
+ * Image layout: `app/image-entry.mjs` (the bundle, the manifest's entry), `ui/*` (the gateway
+ * finds its UI at `../ui/` from its module, as in the source tree) and the gateway package's data
+ * files its code reads at run time beside `src/` ({@link GATEWAY_DATA_FILES}: `config.schema.json`,
+ * read as `../config.schema.json` from its module), at the image's root.
  *
  * `serialport` is not bundled: its native binding cannot be. By default the image gets a stand-in
  * module whose `SerialPort` throws a clear error, so the image runs its NIC over `socket://` (how
  * the simulated board wires it); with `serialport: 'external'` the import is left for the board to
  * provide (a board whose Node has `serialport` installed beside the image).
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KeyObject } from 'node:crypto';
@@ -62,6 +64,9 @@ export interface BuiltImage {
   readonly manifest: ImageManifest;
 }
 
+/** Files of the gateway package (relative to it) its code reads at run time; the image carries them at its root. */
+export const GATEWAY_DATA_FILES: readonly string[] = ['config.schema.json'];
+
 /** The gateway package's directory (its `ui/` and `package.json`). */
 function gatewayDirectory(): string {
   return dirname(UI_DIRECTORY.replace(/[/\\]+$/, ''));
@@ -106,6 +111,10 @@ export async function buildFirmwareImage(options: BuildImageOptions): Promise<Bu
   const gw = gatewayDirectory();
   const pkg = JSON.parse(readFileSync(join(gw, 'package.json'), 'utf8')) as { name: string; version: string; engines?: { node?: string } };
   const files: ImageFile[] = [{ path: IMAGE_ENTRY_PATH, data: await bundleFirmware(options.entry ?? GATEWAY_FIRMWARE_ENTRY, options) }];
+  for (const name of GATEWAY_DATA_FILES) {
+    const path = join(gw, name);
+    if (existsSync(path)) files.push({ path: name, data: new Uint8Array(readFileSync(path)) });
+  }
   if (options.includeUi ?? true) {
     const ui = join(gw, 'ui');
     for (const name of readdirSync(ui).sort()) files.push({ path: `ui/${name}`, data: new Uint8Array(readFileSync(join(ui, name))) });

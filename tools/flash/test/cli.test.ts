@@ -54,7 +54,7 @@ describe('postern-flash', () => {
     const image = new Uint8Array(readFileSync(fw));
     const { manifest } = verifyImage(image, readFileSync(join(dir, 'dev.pub'), 'utf8'), 'postern-devboard-1');
     expect(manifest.name).toBe('@postern/gateway');
-    expect(manifest.files.map((f) => f.path)).toEqual(expect.arrayContaining(['app/image-entry.mjs', 'ui/index.html']));
+    expect(manifest.files.map((f) => f.path)).toEqual(expect.arrayContaining(['app/image-entry.mjs', 'ui/index.html', 'config.schema.json']));
     const f = await run('--port', port, fw);
     expect(f.code, f.err).toBe(0);
     expect(f.out).toMatch(/^flashed @postern\/gateway .* into slot A of postern-devboard-1/);
