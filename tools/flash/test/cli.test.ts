@@ -227,4 +227,22 @@ describe('an interrupted flash', () => {
     expect(t.trial).toBe(true);
     expect(Buffer.from(t.image).equals(Buffer.from(img))).toBe(true);
   });
+
+  it('stops on SIGTERM with status 143, and before any transfer says nothing changed', async () => {
+    bootloader.boot();
+    const fw = join(dir, 'sigint.fw');
+    // The proxy passes 4 bytes (the flush) and holds INFO: the board never answers.
+    const proxy = await stallingProxy(Number(/:(\d+)$/.exec(port)![1]), 4);
+    const signals = new EventEmitter();
+    try {
+      let err = '';
+      const running = runFlashCli(['--port', proxy.url, '--timeout', '60000', fw], { out: () => {}, err: (t) => void (err += t), tty: false, signals });
+      await proxy.stalled;
+      signals.emit('SIGTERM');
+      expect(await running).toBe(143);
+      expect(err.trim().split('\n').at(-1)).toBe('postern-flash: interrupted before anything was written; nothing changed on the board');
+    } finally {
+      await proxy.close();
+    }
+  });
 });
