@@ -24,7 +24,7 @@ import { parseNicSpec, type NicSpec } from './nic-spec.js';
 import { addRoute, ruleSpecOf } from './stack-config.js';
 import type { TcpConnectionInfo } from './status.js';
 import { TrafficHistory } from './traffic.js';
-import { startWeb, type WebFront } from './web.js';
+import { startWeb, tcpConnectionLimit, type WebFront } from './web.js';
 
 /** How long after answering `POST /api/reboot` the reboot starts, ms (time for the 202 to reach the client). */
 export const REBOOT_DELAY_MS = 250;
@@ -35,6 +35,33 @@ export interface StartGatewayOptions {
   log?: (line: string) => void;
   /** Called when the admin API asks for a reboot (after its 202 is sent). Default: nothing happens. */
   onReboot?: () => void;
+  /** Set when this start is a reboot: what the new run keeps from the earlier ones. */
+  restart?: RestartState;
+}
+
+/**
+ * What a reboot keeps: the capture goes on in a new numbered file (`cap.pcap`, then `cap.1.pcap`,
+ * `cap.2.pcap`...) instead of truncating the first, and a host forward that asked for port 0 keeps the
+ * port it was given the first time (its URL stays valid).
+ */
+export interface RestartState {
+  /** Reboots so far, this one included (1 for the first). */
+  readonly count: number;
+  /** The bound port of each host forward of the previous run, in rule order. */
+  readonly hostForwardPorts: readonly number[];
+}
+
+/** `path` with `.N` before its extension (`cap.pcap`, 2 -> `cap.2.pcap`); `path` itself for 0. */
+export function numberedCapturePath(path: string, n: number): string {
+  if (n === 0) return path;
+  const slash = path.lastIndexOf('/');
+  const dot = path.lastIndexOf('.');
+  return dot > slash + 1 ? `${path.slice(0, dot)}.${n}${path.slice(dot)}` : `${path}.${n}`;
+}
+
+/** `rules` with each port-0 host port replaced by the port the previous run bound for it. */
+export function keepHostForwardPorts(rules: readonly string[], ports: readonly number[]): string[] {
+  return rules.map((rule, i) => (ports[i] === undefined ? rule : rule.replace(/^(tcp:[^:]*:)0-/, `$1${ports[i]}-`)));
 }
 
 /** One interface as started. */
@@ -113,7 +140,9 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
 
     let pcap: { stream: WriteStream; sink: PcapSink } | undefined;
     if (config.pcap !== undefined) {
-      pcap = await openPcap(config.pcap);
+      const capture = numberedCapturePath(config.pcap, options.restart?.count ?? 0);
+      pcap = await openPcap(capture);
+      if (capture !== config.pcap) log(`pcap: the capture goes on in ${capture}`);
       const p = pcap;
       undo.push(() => new Promise<void>((resolve) => p.stream.end(() => resolve())));
     }
@@ -139,7 +168,10 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
             gatewayAddress: prefix.address,
             hostAddress: simHostAddressFor(prefix.address, prefix.length),
             prefixLength: prefix.length,
-            hostForwards: config.sim.hostForward ?? [`tcp:127.0.0.1:${DEFAULT_SIM_HOST_PORT}-${ipv4ToString(prefix.address)}:${config.http.port}`],
+            hostForwards: keepHostForwardPorts(
+              config.sim.hostForward ?? [`tcp:127.0.0.1:${DEFAULT_SIM_HOST_PORT}-${ipv4ToString(prefix.address)}:${config.http.port}`],
+              options.restart?.hostForwardPorts ?? [],
+            ),
           });
           simulator = sim;
           undo.push(() => sim.close());
@@ -179,7 +211,8 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
       }
     });
 
-    const tcp = attachTcp(stack);
+    // Room for every connection the HTTP server may hold (the TCP default of 4096 is below its cap).
+    const tcp = attachTcp(stack, { maxConnections: tcpConnectionLimit(config.http) });
     const sockets = new Sockets(stack, tcp);
     const startedAt = scheduler.now;
     const traffic = new TrafficHistory(scheduler, () => trafficTotals(interfaces));

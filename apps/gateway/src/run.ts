@@ -49,13 +49,16 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (config.admin.password === undefined) quiet(log)('admin changes are disabled: no admin password (set admin.password in the config file or POSTERN_ADMIN_PASSWORD)');
 
   let rebooting = false;
+  let reboots = 0;
   async function reboot(): Promise<void> {
     if (rebooting) return;
     rebooting = true;
     log('rebooting');
+    // The new run keeps the capture (a new numbered file) and the host-forward ports of this one.
+    const hostForwardPorts = (gateway.simulator?.forwarders ?? []).map((f) => f.port);
     await gateway.close();
     try {
-      gateway = await startGateway(config!, { log: quiet(log), onReboot: () => void reboot() });
+      gateway = await startGateway(config!, { log: quiet(log), onReboot: () => void reboot(), restart: { count: ++reboots, hostForwardPorts } });
       announce(gateway);
     } catch (err) {
       log(`reboot failed: ${err instanceof GatewayStartError ? err.message : String(err)}`);

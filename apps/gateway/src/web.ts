@@ -18,7 +18,7 @@ import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { HttpServer, serveStatic, type HttpRequest, type HttpResponse, type HttpServerOptions } from '@postern/http';
+import { HTTP_SERVER_DEFAULTS, HttpServer, serveStatic, type HttpRequest, type HttpResponse, type HttpServerOptions } from '@postern/http';
 import type { Scheduler } from '@postern/irq';
 import type { Stack } from '@postern/netstack';
 import { createNet, type Socket as NetSocket, type Sockets } from '@postern/socket';
@@ -91,6 +91,16 @@ export function httpServerLimits(http: GatewayConfig['http']): HttpServerOptions
   for (const key of LIMIT_KEYS) if (h[key] !== undefined) out[key] = h[key];
   out['pool'] = { workers: h.workers, ...(h.queue === undefined ? {} : { queue: h.queue }) };
   return out as HttpServerOptions;
+}
+
+/**
+ * The TCP connection table the gateway's stack needs for its HTTP server: the server's connection cap
+ * plus room for connections being closed (TIME-WAIT, the lingering ones), never below the TCP
+ * module's own default of 4096.
+ */
+export function tcpConnectionLimit(http: GatewayConfig['http']): number {
+  const max = httpServerLimits(http).maxConnections ?? HTTP_SERVER_DEFAULTS.maxConnections;
+  return Math.max(4096, max + Math.ceil(max / 2));
 }
 
 /** `http` config fields that map one-to-one onto {@link HttpServerOptions}. */

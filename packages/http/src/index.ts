@@ -15,6 +15,7 @@ export { schedulerClock, type HttpClock, type HttpTimer } from './server/clock.j
 export type { HttpTransportServer, HttpTransportSocket } from './server/transport.js';
 export {
   DEFAULT_KNOWN_METHODS,
+  HTTP_SERVER_DEFAULTS,
   type HttpHandler,
   type HttpServerOptions,
   type HttpServerStats,

@@ -98,6 +98,20 @@ export interface HttpServerOptions {
   readonly onHandlerError?: (error: unknown, req: HttpRequest) => void;
 }
 
+/** The defaults of {@link HttpServerOptions}' deadlines and caps (ms, bytes per second, connections). */
+export const HTTP_SERVER_DEFAULTS = Object.freeze({
+  headerTimeoutMs: 10_000,
+  headerMaxTimeoutMs: 20_000,
+  headerMinRate: 500,
+  bodyTimeoutMs: 20_000,
+  bodyMinRate: 500,
+  idleTimeoutMs: 5_000,
+  maxConnections: 10_000,
+  maxConnectionsPerClient: 2_000,
+  poolWorkers: 256,
+  poolQueue: 1024,
+});
+
 /** The resolved options (every field set). */
 export interface ResolvedOptions {
   readonly limits: Partial<ParserLimits>;
@@ -125,17 +139,18 @@ function positive(name: string, value: number | undefined, fallback: number): nu
 
 /** Fills in defaults; throws `RangeError` for a non-positive timeout or size. */
 export function resolveOptions(options: HttpServerOptions): ResolvedOptions {
-  const headerTimeoutMs = positive('headerTimeoutMs', options.headerTimeoutMs, 10_000);
+  const d = HTTP_SERVER_DEFAULTS;
+  const headerTimeoutMs = positive('headerTimeoutMs', options.headerTimeoutMs, d.headerTimeoutMs);
   return {
     limits: options.limits ?? {},
     headerTimeoutMs,
-    headerMaxTimeoutMs: Math.max(headerTimeoutMs, positive('headerMaxTimeoutMs', options.headerMaxTimeoutMs, 20_000)),
-    headerMinRate: positive('headerMinRate', options.headerMinRate, 500),
-    bodyTimeoutMs: positive('bodyTimeoutMs', options.bodyTimeoutMs, 20_000),
-    bodyMinRate: positive('bodyMinRate', options.bodyMinRate, 500),
-    idleTimeoutMs: positive('idleTimeoutMs', options.idleTimeoutMs, 5_000),
-    maxConnections: Math.floor(positive('maxConnections', options.maxConnections, 10_000)),
-    maxConnectionsPerClient: Math.floor(positive('maxConnectionsPerClient', options.maxConnectionsPerClient, 2_000)),
+    headerMaxTimeoutMs: Math.max(headerTimeoutMs, positive('headerMaxTimeoutMs', options.headerMaxTimeoutMs, d.headerMaxTimeoutMs)),
+    headerMinRate: positive('headerMinRate', options.headerMinRate, d.headerMinRate),
+    bodyTimeoutMs: positive('bodyTimeoutMs', options.bodyTimeoutMs, d.bodyTimeoutMs),
+    bodyMinRate: positive('bodyMinRate', options.bodyMinRate, d.bodyMinRate),
+    idleTimeoutMs: positive('idleTimeoutMs', options.idleTimeoutMs, d.idleTimeoutMs),
+    maxConnections: Math.floor(positive('maxConnections', options.maxConnections, d.maxConnections)),
+    maxConnectionsPerClient: Math.floor(positive('maxConnectionsPerClient', options.maxConnectionsPerClient, d.maxConnectionsPerClient)),
     lingerMs: positive('lingerMs', options.lingerMs, 2_000),
     maxPipelined: Math.floor(positive('maxPipelined', options.maxPipelined, 16)),
     bodyHighWaterBytes: positive('bodyHighWaterBytes', options.bodyHighWaterBytes, 64 * 1024),

@@ -8,6 +8,7 @@ import { HttpDateCache } from '../serializer/date.js';
 import { schedulerClock, type HttpClock } from './clock.js';
 import { Connection, type ConnectionContext, type RequestJob } from './connection.js';
 import {
+  HTTP_SERVER_DEFAULTS,
   emptyStats,
   resolveOptions,
   type HttpHandler,
@@ -73,7 +74,11 @@ export class HttpServer {
       this.clock = schedulerClock(scheduler, options.wallTime);
     }
     this.limiter = options.rateLimit === undefined ? undefined : new TokenBucketLimiter(options.rateLimit);
-    const pool = new WorkerPool<RequestJob>(options.pool?.workers ?? 256, options.pool?.queue ?? 1024, (job) => job.run());
+    const pool = new WorkerPool<RequestJob>(
+      options.pool?.workers ?? HTTP_SERVER_DEFAULTS.poolWorkers,
+      options.pool?.queue ?? HTTP_SERVER_DEFAULTS.poolQueue,
+      (job) => job.run(),
+    );
     this.pool = pool;
     const clock = this.clock;
     const dates = this.dates;
