@@ -60,20 +60,31 @@ export function portRangeProblem(value: unknown): string | undefined {
 
 /** A filter rule as the schema lets it through (the checks below need only these fields). */
 export interface FilterRuleDocument {
+  /** `accept`, `drop` or `reject`. */
   readonly action: string;
+  /** `tcp`, `udp`, `icmp` or a protocol number. */
   readonly protocol?: string | number;
+  /** Source network text. */
   readonly src?: string;
+  /** Destination network text. */
   readonly dst?: string;
+  /** Source port or range. */
   readonly srcPort?: string | number;
+  /** Destination port or range. */
   readonly dstPort?: string | number;
+  /** `icmp` or `tcp-reset`. */
   readonly rejectWith?: string;
 }
 
 /** A configuration document as the schema lets it through, with the schema's defaults filled in. */
 export interface ConfigDocument {
+  /** The interfaces as written (name and ip may be absent). */
   readonly interfaces: ReadonlyArray<{ readonly name?: string; readonly nic: string; readonly ip?: string; readonly mtu?: number }>;
+  /** The static routes. */
   readonly routes: ReadonlyArray<{ readonly to: string; readonly via: string; readonly metric: number }>;
+  /** The filter rules. */
   readonly filter: { readonly rules: readonly FilterRuleDocument[] };
+  /** The simulator's host forwards. */
   readonly sim: { readonly hostForward?: readonly string[] };
 }
 

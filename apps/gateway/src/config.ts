@@ -126,7 +126,6 @@ const CHAIN_NAMES: readonly ChainName[] = ['input', 'forward', 'output'];
 
 /** The document as the schema lets it through, with its defaults filled in. */
 interface ValidDocument extends ConfigDocument {
-  readonly interfaces: ReadonlyArray<{ readonly name?: string; readonly nic: string; readonly ip?: string; readonly mtu?: number }>;
   readonly forwarding: boolean;
   readonly firewall?: boolean;
   readonly filter: { readonly policy: Readonly<Record<ChainName, 'accept' | 'drop'>>; readonly rules: ReadonlyArray<Omit<FilterRuleConfig, 'rejectWith'> & { readonly rejectWith?: 'icmp' | 'tcp-reset' }> };
