@@ -154,7 +154,7 @@ describe('postern-gateway reboot (spawned)', () => {
       await until(async () => (await fetch(`${url}api/settings`)).ok);
       const authorization = `Basic ${Buffer.from('admin:pw').toString('base64')}`;
       // A change made at run time lives until the reboot, which starts again from the configuration.
-      const add = await fetch(`${url}api/routes`, { method: 'POST', headers: { authorization }, body: JSON.stringify({ to: '10.77.0.0/16', via: '198.18.0.100' }) });
+      const add = await fetch(`${url}api/routes`, { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: JSON.stringify({ to: '10.77.0.0/16', via: '198.18.0.100' }) });
       expect(add.status).toBe(201);
       const statics = async () => ((await (await fetch(`${url}api/routes`)).json()) as Array<{ kind: string }>).filter((r) => r.kind === 'static').length;
       expect(await statics()).toBe(1);
