@@ -98,9 +98,10 @@ const FLAGS = {
 function joinRouteWords(argv: readonly string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--route' && argv[i + 2] === 'via' && argv[i + 3] !== undefined) {
-      out.push(`--route=${argv[i + 1]!} via ${argv[i + 3]!}`);
-      i += 3;
+    if (argv[i] === '--route' && argv[i + 2] === 'via') {
+      const via = argv[i + 3]?.startsWith('--') === false ? argv[i + 3]! : '';
+      out.push(`--route=${argv[i + 1]!} via ${via}`);
+      i += via === '' ? 2 : 3;
     } else {
       out.push(argv[i]!);
     }

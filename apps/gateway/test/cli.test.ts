@@ -64,6 +64,8 @@ describe('parseCommandLine', () => {
     [['--route', '10.0.0.1/8 via 10.0.0.9'], 'postern-gateway: --route 10.0.0.1/8 via 10.0.0.9: 10.0.0.1/8 has host bits set (the network is 10.0.0.0/8)'],
     [['--route', 'default'], 'postern-gateway: --route default: is not PREFIX via ADDR'],
     [['--route', 'default', 'via', 'gw'], 'postern-gateway: --route default via gw: gw is not an IPv4 address'],
+    [['--route', 'default', 'via'], 'postern-gateway: --route default via : is not PREFIX via ADDR'],
+    [['--route', 'default', 'via', '--nic', 'sim'], 'postern-gateway: --route default via : is not PREFIX via ADDR'],
     [['--http-port', '65536'], 'postern-gateway: --http-port 65536: is not a port in 1..65535'],
     [['--http-port', '08'], 'postern-gateway: --http-port 08: is not a port in 1..65535'],
     [['--http-port', '-5'], 'postern-gateway: --http-port -5: is not a port in 1..65535'],
@@ -148,6 +150,7 @@ describe('loadConfig', () => {
     expect(refusal(['--config', path, '--ip', '10.1.0.2/16'])).toBe(`config ${path}: interfaces[1].ip "10.1.0.1/24": overlaps the network of interfaces[0].ip (10.1.0.2/16)`);
     expect(refusal(['--config', join(dir, 'none.json')])).toBe(`--config ${join(dir, 'none.json')}: no such file`);
     expect(refusal([])).toBe('config: interfaces: is empty: configure at least one interface (or pass --nic)');
+    expect(refusal(['--nic', 'tap:pst9'])).toBe('--nic tap:pst9: needs --ip ADDR/PREFIX too (only sim has a default address)');
   });
 
   it('checks the www directory and the capture directory before anything starts', () => {
