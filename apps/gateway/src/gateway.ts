@@ -22,7 +22,7 @@ import { ConfigError, DEFAULT_SIM_HOST_PORT, type GatewayConfig, type InterfaceC
 import { GatewayStartError, toStartError } from './errors.js';
 import { parseNicSpec, type NicSpec } from './nic-spec.js';
 import { addRoute, ruleSpecOf } from './stack-config.js';
-import type { TcpConnectionInfo } from './status.js';
+import type { InterfaceConnection, TcpConnectionInfo } from './status.js';
 import { TrafficHistory } from './traffic.js';
 import { startWeb, tcpConnectionLimit, type WebFront } from './web.js';
 
@@ -72,7 +72,12 @@ export interface GatewayInterface {
   readonly spec: NicSpec;
   /** The device the stack uses. */
   readonly device: NetDevice;
+  /** The serial driver underneath (sim, serial and socket interfaces), for its connection state. */
+  readonly serial: SerialNicDriver | undefined;
 }
+
+/** How often an external serial device (serial:, socket://) is asked for its link status, so that a silent board restart is noticed, ms. */
+export const SERIAL_KEEPALIVE_MS = 2000;
 
 /** A running gateway. */
 export interface Gateway {
@@ -160,6 +165,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
       const context = `${ic.name} (${ic.nic})`;
       const prefix = parseIpv4Prefix(ic.ip)!;
       let driver: NicDriver;
+      let serial: SerialNicDriver | undefined;
       try {
         if (spec.kind === 'sim') {
           const sim = await createSimulator({
@@ -175,11 +181,11 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
           });
           simulator = sim;
           undo.push(() => sim.close());
-          driver = new SerialNicDriver({ endpoint: sim.hostStream!, scheduler, name: ic.name });
+          driver = serial = new SerialNicDriver({ endpoint: sim.hostStream!, scheduler, name: ic.name });
         } else if (spec.kind === 'serial') {
-          driver = new SerialNicDriver({ endpoint: spec.path, scheduler, name: ic.name, ...(spec.baudRate === undefined ? {} : { baudRate: spec.baudRate }) });
+          driver = serial = new SerialNicDriver({ endpoint: spec.path, scheduler, name: ic.name, keepaliveMs: SERIAL_KEEPALIVE_MS, ...(spec.baudRate === undefined ? {} : { baudRate: spec.baudRate }) });
         } else if (spec.kind === 'socket') {
-          driver = new SerialNicDriver({ endpoint: ic.nic, scheduler, name: ic.name });
+          driver = serial = new SerialNicDriver({ endpoint: ic.nic, scheduler, name: ic.name, keepaliveMs: SERIAL_KEEPALIVE_MS });
         } else {
           driver = new TapNicDriver({ ifname: spec.ifname, create: true, ...(ic.mtu === undefined ? {} : { mtu: ic.mtu }) });
         }
@@ -189,7 +195,8 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
         await device.open();
         undo.push(() => device.close());
         iface.addAddress(prefix.address, prefix.length);
-        interfaces.push({ config: ic, spec, device });
+        interfaces.push({ config: ic, spec, device, serial });
+        logLinkChanges(ic.name, device, serial, log);
         log(`${ic.name}: ${ic.nic} up, ${ic.ip}`);
       } catch (err) {
         throw toStartError(err, context);
@@ -235,6 +242,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
           startedAt,
           admin: config.admin,
           tcpConnections: () => listTcpConnections(tcp),
+          connections: () => Object.fromEntries(interfaces.map((i) => [i.config.name, interfaceConnection(i, scheduler.now)])),
           info: () => ({
             interfaces: interfaces.map((i) => ({ name: i.config.name, nic: i.config.nic, ip: i.config.ip })),
             httpPort: config.http.port,
@@ -266,6 +274,41 @@ async function openPcap(path: string): Promise<{ stream: WriteStream; sink: Pcap
     stream.once('error', (err) => reject(new GatewayStartError('FILE', `pcap: cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err })));
   });
   return { stream, sink: new PcapSink(stream) };
+}
+
+/**
+ * Logs an interface's link changes, one line each: a serial device's connection changes (lost with
+ * the reason, back with the attempts it took, closed), and carrier changes while it is connected.
+ * Reconnection attempts are not logged one by one.
+ */
+function logLinkChanges(name: string, device: NetDevice, serial: SerialNicDriver | undefined, log: (line: string) => void): void {
+  // Inside a reconnection the link changes are the connection's own: its two events say it all.
+  let reconnecting = false;
+  device.onLinkChange((state) => {
+    if (serial === undefined || (!reconnecting && serial.connection.state === 'open')) log(`${name}: link ${state}`);
+  });
+  serial?.onConnectionChange((c) => {
+    reconnecting = c.state === 'reconnecting';
+    if (c.state === 'reconnecting') log(`${name}: link down: device lost (${c.lastError ?? 'unknown'}); reconnecting`);
+    else if (c.state === 'open') log(`${name}: link ${device.linkState}: device back after ${c.attempts} attempt${c.attempts === 1 ? '' : 's'}`);
+    else log(`${name}: link down: device lost (${c.lastError ?? 'unknown'}); its stream cannot be reopened`);
+  });
+}
+
+/** An interface's connection as the admin API shows it (see {@link InterfaceConnection}). */
+function interfaceConnection(i: GatewayInterface, now: number): InterfaceConnection {
+  const link = i.device.linkState;
+  const s = i.serial;
+  if (s === undefined) return { state: link, attempts: 0, lastError: null, nextAttemptAt: null, counters: null };
+  const c = s.connection;
+  const x = s.serialStats;
+  return {
+    state: c.state === 'reconnecting' ? 'reconnecting' : link,
+    attempts: c.attempts,
+    lastError: c.lastError ?? null,
+    nextAttemptAt: c.nextAttemptAt === undefined ? null : Math.max(now, c.nextAttemptAt),
+    counters: { disconnects: x.disconnects, reconnectAttempts: x.reconnectAttempts, reconnects: x.reconnects, reHellos: x.reHellos, txDroppedDisconnect: x.txDroppedDisconnect },
+  };
 }
 
 function trafficTotals(interfaces: readonly GatewayInterface[]): { rxFrames: number; txFrames: number; rxBytes: number; txBytes: number } {

@@ -43,6 +43,26 @@ export interface StatusSources {
   tcpConnections(): readonly TcpConnectionInfo[];
   /** Extra facts about the gateway shown on the overview (NIC specs, HTTP port...). */
   info(): Readonly<Record<string, unknown>>;
+  /** Each interface's device connection, by interface name (see {@link InterfaceConnection}); absent: not shown. */
+  connections?(): Readonly<Record<string, InterfaceConnection>>;
+}
+
+/**
+ * How an interface's device is connected, as `GET /api/` shows it under each interface's
+ * `connection`: `up` (a session with the device and carrier), `down` (no carrier, or closed),
+ * `reconnecting` (the device went away or restarted; the driver is getting it back).
+ */
+export interface InterfaceConnection {
+  /** `up`, `down` or `reconnecting`. */
+  readonly state: 'up' | 'down' | 'reconnecting';
+  /** Attempts since the device was last lost (while up: how many the last reconnection took). */
+  readonly attempts: number;
+  /** Why the device was last lost or the last attempt failed, else null. */
+  readonly lastError: string | null;
+  /** Scheduler time of the next attempt while waiting in backoff, else null. */
+  readonly nextAttemptAt: number | null;
+  /** Reconnection counters (serial devices): disconnects, reconnectAttempts, reconnects, reHellos, txDroppedDisconnect; null for others. */
+  readonly counters: Readonly<Record<string, number>> | null;
 }
 
 /** An interface as the API shows it. */
@@ -57,6 +77,15 @@ export function interfacesJson(snap: StackSnapshot): unknown[] {
     counters: { ...i.device, driver: undefined },
     driver: { ...i.device.driver },
   }));
+}
+
+/** Adds each interface's `connection` (by name; null when unknown) to the {@link interfacesJson} entries. */
+function withConnections(interfaces: unknown[], connections: Readonly<Record<string, InterfaceConnection>> | undefined): unknown[] {
+  if (connections === undefined) return interfaces;
+  return interfaces.map((i) => {
+    const entry = i as { name: string };
+    return { ...entry, connection: connections[entry.name] ?? null };
+  });
 }
 
 /** Every interface's ARP entries, with the interface name. */
@@ -141,7 +170,7 @@ export function statusJson(src: StatusSources): Record<string, unknown> {
     uptimeMs: snap.now - src.startedAt,
     info: src.info(),
     settings: { forwarding: snap.forwarding, firewall: snap.firewall },
-    interfaces: interfacesJson(snap),
+    interfaces: withConnections(interfacesJson(snap), src.connections?.()),
     arp: arpJson(snap),
     routes: routesJson(snap),
     filter: filterJson(snap),

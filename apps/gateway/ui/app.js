@@ -102,10 +102,25 @@ function drawChart(samples) {
   }
 }
 
+// The link cell: up / down / reconnecting from the device connection (when the API gives one), with
+// the attempts and the last error of a reconnection beside it.
+function linkCell(i) {
+  const c = i.connection;
+  const state = c ? c.state : i.link;
+  const cell = document.createDocumentFragment();
+  const badge = el('span', state, state);
+  cell.append(badge);
+  if (c && c.state !== 'up' && (c.attempts > 0 || c.lastError)) {
+    cell.append(el('small', ` attempt ${c.attempts}${c.lastError ? ` · ${c.lastError}` : ''}`, 'muted'));
+  }
+  if (c && c.counters && c.counters.disconnects > 0) badge.title = `disconnects ${c.counters.disconnects}, reconnects ${c.counters.reconnects}, re-HELLOs ${c.counters.reHellos}, attempts ${c.counters.reconnectAttempts}`;
+  return cell;
+}
+
 function render(s) {
   $('#uptime').textContent = duration(s.uptimeMs);
   fillTable('interfaces', s.interfaces.map((i) => [
-    i.name, el('span', i.link, i.link), i.addresses.join(' '), i.mac, i.mtu,
+    i.name, linkCell(i), i.addresses.join(' '), i.mac, i.mtu,
     i.driver.rxFrames, i.driver.txFrames,
     i.counters.rxDroppedFcs + i.counters.rxDroppedRingFull + i.counters.rxDroppedOversize + i.counters.txDroppedDriver,
     i.counters.interrupts,
