@@ -90,7 +90,7 @@ describe('applyCommandLine (flags override the file)', () => {
     expect(c.interfaces[0]).toEqual({ name: 'lan', nic: 'sim', ip: '192.168.5.1/24', mtu: undefined });
     expect(c.interfaces[1]!.nic).toBe('tap:pst1');
     expect(c.routes).toEqual([{ to: '10.9.0.0/16', via: '192.168.5.2', metric: 0 }]);
-    expect(c.http).toEqual({ port: 81, www: undefined, workers: 1 });
+    expect(c.http).toMatchObject({ port: 81, www: undefined, workers: 1 });
     expect(file.interfaces[0]!.nic).toBe('tap:pst0'); // input untouched
   });
 
