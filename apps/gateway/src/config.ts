@@ -107,7 +107,7 @@ export interface HttpConfig {
   readonly port: number;
   /** Directory served at `/`; when absent `/` shows the admin UI. */
   readonly www: string | undefined;
-  /** Workers of the HTTP server's pool (each serves one connection at a time; more wait in its queue). Default 64. */
+  /** Workers of the HTTP server's pool (each serves one request at a time; more wait in its queue). Default 64. */
   readonly workers: number;
   /** The HTTP server limits (timeouts, connection caps), as the file gives them. */
   readonly [limit: string]: unknown;
