@@ -172,6 +172,7 @@ export function checkConfigSemantics(doc: ConfigDocument): void {
   (doc.sim.hostForward ?? []).forEach((rule, i) => {
     const problem = hostForwardProblem(rule, guest);
     if (problem !== undefined) throw new ConfigError(`sim.hostForward[${i}]`, problem, rule);
+    if (simIface === undefined && doc.interfaces.length > 0) throw new ConfigError(`sim.hostForward[${i}]`, 'needs an interface with nic "sim"', rule);
   });
 }
 

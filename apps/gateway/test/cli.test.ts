@@ -151,6 +151,7 @@ describe('loadConfig', () => {
     expect(refusal(['--config', join(dir, 'none.json')])).toBe(`--config ${join(dir, 'none.json')}: no such file`);
     expect(refusal([])).toBe('config: interfaces: is empty: configure at least one interface (or pass --nic)');
     expect(refusal(['--nic', 'tap:pst9'])).toBe('--nic tap:pst9: needs --ip ADDR/PREFIX too (only sim has a default address)');
+    expect(refusal(['--nic', 'tap:pst9', '--ip', '10.4.0.1/24', '--hostfwd', 'tcp::0-:80'])).toBe('--hostfwd tcp::0-:80: needs an interface with nic "sim"');
   });
 
   it('checks the www directory and the capture directory before anything starts', () => {
