@@ -507,7 +507,8 @@ export class SerialNicDriver implements NicDriver {
     if (dropPort) void this.releaseTransport();
     if (wasUp) this.linkChanged();
     this.connectionChanged();
-    this.scheduleAttempt();
+    // A listener may have closed the driver.
+    if (this.state === 'reconnecting') this.scheduleAttempt();
   }
 
   /**
@@ -562,6 +563,9 @@ export class SerialNicDriver implements NicDriver {
     } catch (err) {
       if (this.state !== 'reconnecting') return;
       this.lastError = err instanceof Error ? err.message : String(err);
+      // A port whose board answers nothing may be a stale handle (the device came back under the same
+      // path as a new one): the next attempt opens it afresh, when the endpoint can be reopened.
+      if (err instanceof NicError && err.code === 'NO_ANSWER' && typeof this.endpoint !== 'object') void this.releaseTransport();
       this.scheduleAttempt();
     }
   }
