@@ -103,7 +103,7 @@ describe('validateConfig', () => {
 
   it('accepts a full file', () => {
     const c = validateConfig({
-      interfaces: [{ name: 'lan', nic: 'serial:/dev/ttyACM0?baud=115200', ip: '10.0.0.1/24', mtu: 1400 }, { nic: 'tap:pst0', ip: '10.1.0.1/16' }],
+      interfaces: [{ name: 'lan', nic: 'serial:/dev/ttyACM0?baud=115200', ip: '10.0.0.1/24', mtu: 1400 }, { nic: 'sim', ip: '10.1.0.1/16' }],
       routes: [{ to: 'default', via: '10.0.0.254' }, { to: '172.16.0.0/12', via: '10.1.0.9', metric: 5 }],
       forwarding: true,
       filter: { policy: { forward: 'drop' }, rules: [{ chain: 'input', protocol: 'tcp', dstPort: '20-23', action: 'reject', rejectWith: 'tcp-reset', comment: 'x' }] },
@@ -170,6 +170,7 @@ describe('validateConfig', () => {
     [{ ...sim, filter: { rules: [{ chain: 'input', action: 'reject', protocol: 'udp', rejectWith: 'tcp-reset' }] } }, 'config: filter.rules[0].rejectWith: tcp-reset needs protocol tcp'],
     [{ ...sim, filter: { rules: [{ chain: 'input', action: 'drop', src: '10.0.0.1/8' }] } }, 'config: filter.rules[0].src "10.0.0.1/8": has host bits set (the network is 10.0.0.0/8)'],
     [{ ...sim, sim: { hostForward: ['tcp:0.0.0.0:8080-:80'] } }, 'config: sim.hostForward[0] "tcp:0.0.0.0:8080-:80": the host address must be in 127.0.0.0/8'],
+    [{ interfaces: [{ nic: 'tap:x', ip: '10.0.0.1/24' }], sim: { hostForward: ['tcp::0-:80'] } }, 'config: sim.hostForward[0] "tcp::0-:80": needs an interface with nic "sim"'],
   ])('refuses %j with one line naming the path', (doc, message) => {
     expect(problem(doc)).toBe(message);
   });
