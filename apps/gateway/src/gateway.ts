@@ -220,7 +220,8 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
 
     // Room for every connection the HTTP server may hold (the TCP default of 4096 is below its cap).
     const tcp = attachTcp(stack, { maxConnections: tcpConnectionLimit(config.http) });
-    const sockets = new Sockets(stack, tcp);
+    // One descriptor per connection the HTTP server may hold (the socket default of 1024 is below its cap).
+    const sockets = new Sockets(stack, tcp, { maxDescriptors: tcpConnectionLimit(config.http) });
     const startedAt = scheduler.now;
     const traffic = new TrafficHistory(scheduler, () => trafficTotals(interfaces));
     traffic.start();
