@@ -6,16 +6,19 @@
  * figure and sample k of the reference use seed k, so each pair meets the same fault sequence
  * (the same fates for the same frame numbers).
  *
- * Topology (addresses from 198.18.0.0/15; every namespace made here):
+ * Topology (addresses from 198.18.0.0/15, only inside namespaces made here):
  *
- *   client ns: curl, TAP tC 198.18.30.200 -- fault bridge (Node) -- TAP tS -+- wire ns: Linux bridge
- *                                                                          +- TAP tG: postern-gateway 198.18.30.1
+ *   client ns: curl, TAP tC 198.18.30.200 -- fault bridge (Node) -- TAP tS -+- Linux bridge (root ns, no address, no IPv6)
+ *                                                                          +- TAP tG: Postern 198.18.30.1
  *                                                                          +- veth: server ns, Node http 198.18.30.2
  *
- * The bridge's TAPs are made fresh for each sample (a TAP is attached by name before it moves into
- * a namespace), with a fixed MAC on the client side so nobody's ARP cache goes stale; the client
- * has permanent neighbour entries for both servers (an ARP request lost to the faults would cost a
- * second of ARP retry that has nothing to do with TCP).
+ * The wire bridge and the TAPs on it stay in the root namespace, up before anything writes to
+ * them: a TAP moved into a namespace goes down, and the TAP driver takes a failed write (EIO on a
+ * down device) for a dead link. The bridge's TAPs are made fresh for each sample (a TAP is
+ * attached by name before its client side moves into the client namespace; the bridge holds its
+ * frames until both sides are up), with a fixed MAC on the client side so nobody's ARP cache goes
+ * stale; the client has permanent neighbour entries for both servers (an ARP request lost to the
+ * faults would cost a second of ARP retry that has nothing to do with TCP).
  *
  * Figures (lower is better; the ratio is Postern / Linux):
  * - `2% loss`: each frame lost with probability 0.02, both ways;
@@ -34,7 +37,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_TAP_MAC } from '@postern/nic';
-import { NetLab, ip, netlabSkipReason, startFaultBridgeProcess, type FaultBridgeStats } from '@postern/netlab';
+import { NetLab, ip, netlabSkipReason, runCommand, startFaultBridgeProcess, type FaultBridgeStats } from '@postern/netlab';
 import type { FaultProfile } from '@postern/nic';
 import type { Benchmark, Companion, Figure } from './harness.js';
 import { BIG_BODY_BYTES, BIG_PATH, startPosternServer, type PosternServer } from './http-servers.js';
@@ -145,7 +148,6 @@ interface SenderCounters {
 export class LossLab {
   readonly lab = new NetLab({ disableIpv6: true });
   nsClient = '';
-  nsWire = '';
   nsServer = '';
   wireBridge = '';
   dir = '';
@@ -166,29 +168,27 @@ export class LossLab {
     this.sha = createHash('sha256').update(body).digest('hex');
     await writeFile(this.file, body);
     this.nsClient = await lab.namespace();
-    this.nsWire = await lab.namespace();
     this.nsServer = await lab.namespace();
-    this.wireBridge = await lab.bridge(this.nsWire);
+    this.wireBridge = await lab.bridge();
+    await runCommand('sysctl', ['-q', '-w', `net.ipv6.conf.${this.wireBridge}.disable_ipv6=1`]).catch(() => undefined);
     // Linux: a veth from the server namespace into the wire bridge.
     const [vWire, vServer] = await lab.veth();
-    await lab.moveToNamespace(vWire, this.nsWire);
-    await lab.setMaster(vWire, this.wireBridge, this.nsWire);
-    await lab.linkUp(vWire, this.nsWire);
+    await lab.setMaster(vWire, this.wireBridge);
+    await lab.linkUp(vWire);
     const linuxMac = await lab.moveAndConfigure(vServer, this.nsServer, { address: `${LINUX_IP}/${PREFIX}` });
     await lab.addNeighbour(vServer, CLIENT_IP, CLIENT_MAC, this.nsServer);
     this.linux = spawn('ip', ['netns', 'exec', this.nsServer, process.execPath, '-e', NODE_FILE_SERVER, this.file], { stdio: ['ignore', 'pipe', 'pipe'] });
     await waitLine(this.linux, /^ready$/m, 'node http');
-    // Postern: postern-gateway on its own TAP, whose kernel side joins the wire bridge.
+    // Postern on its own TAP, on the wire bridge and up before Postern opens it.
     const tg = await lab.tap();
+    await lab.setMaster(tg, this.wireBridge);
+    await lab.linkUp(tg);
     if (SERVER_MODE === 'in-process') {
       this.inProcess = await startPosternServer(tg, macText(DEFAULT_TAP_MAC), POSTERN_IP, PREFIX);
     } else {
       this.gateway = spawn(process.execPath, [GATEWAY_BIN, '--nic', `tap:${tg}`, '--ip', `${POSTERN_IP}/${PREFIX}`, '--www', this.dir], { stdio: ['ignore', 'pipe', 'pipe'] });
       await waitLine(this.gateway, /^listening on /m, 'postern-gateway', 60_000);
     }
-    await lab.moveToNamespace(tg, this.nsWire);
-    await lab.setMaster(tg, this.wireBridge, this.nsWire);
-    await lab.linkUp(tg, this.nsWire);
     this.postern = macText(DEFAULT_TAP_MAC);
     this.linuxMac = linuxMac;
   }
@@ -223,16 +223,16 @@ export class LossLab {
     const lab = this.lab;
     const tc = await lab.tap();
     const ts = await lab.tap();
-    const bridge = await startFaultBridgeProcess({ tapA: tc, tapB: ts, seed, faults });
+    await lab.setMaster(ts, this.wireBridge);
+    await lab.linkUp(ts);
+    const bridge = await startFaultBridgeProcess({ tapA: tc, tapB: ts, seed, faults, hold: true });
     const out = join(this.dir, `got-${server}.bin`);
     try {
       await ip(['link', 'set', 'dev', tc, 'address', CLIENT_MAC]);
       await lab.moveAndConfigure(tc, this.nsClient, { address: `${CLIENT_IP}/${PREFIX}` });
       await lab.addNeighbour(tc, POSTERN_IP, this.postern, this.nsClient);
       await lab.addNeighbour(tc, LINUX_IP, this.linuxMac, this.nsClient);
-      await lab.moveToNamespace(ts, this.nsWire);
-      await lab.setMaster(ts, this.wireBridge, this.nsWire);
-      await lab.linkUp(ts, this.nsWire);
+      bridge.go();
       const target = server === 'postern' ? POSTERN_IP : LINUX_IP;
       if (server === 'postern') this.baseline = await this.senderCounters();
       const r = await lab.tryExec(this.nsClient, 'curl', ['-sS', '--max-time', String(CURL_MAX_S), '-o', out, '-w', '%{http_code} %{size_download} %{time_total}', `http://${target}${SERVER_MODE === 'in-process' ? BIG_PATH : '/bulk.bin'}`], { timeoutMs: (CURL_MAX_S + 10) * 1000 });
@@ -251,7 +251,7 @@ export class LossLab {
       this.lastBridge = await bridge.stop();
       await rm(out, { force: true });
       await lab.tryExec(this.nsClient, 'ip', ['link', 'del', 'dev', tc]);
-      await lab.tryExec(this.nsWire, 'ip', ['link', 'del', 'dev', ts]);
+      await ip(['link', 'del', 'dev', ts]).catch(() => undefined);
     }
   }
 }

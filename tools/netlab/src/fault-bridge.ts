@@ -13,8 +13,81 @@
  * {@link runFaultBridgeProcess} (and `fault-bridge-main.ts`) runs one as its own process, so the
  * bridge never competes with the program under test for a JavaScript thread.
  */
-import { FaultInjectionDriver, TapNicDriver, type FaultCounters, type FaultProfile } from '@postern/nic';
-import { Scheduler, SeededRandom, type SchedulerApi } from '@postern/irq';
+/**
+ * Faults of one direction: the fields of the NIC package's `FaultProfile` (the bridge hands them to
+ * its `FaultInjectionDriver` as they are). Rates are probabilities in [0, 1].
+ */
+export interface FaultProfile {
+  /** Probability that a frame is lost. */
+  lossRate?: number;
+  /** Probability that a frame is corrupted (bits flipped). */
+  corruptRate?: number;
+  /** Probability that a frame is delivered twice. */
+  duplicateRate?: number;
+  /** Probability that a frame is held back behind the next one. */
+  reorderRate?: number;
+  /** Longest wait of a held frame, ms. */
+  reorderHoldMs?: number;
+  /** Added one-way latency, ms. */
+  latencyMs?: number;
+  /** Rate limit, bits per second. */
+  bitsPerSecond?: number;
+  /** Frames that may wait in the latency / rate-limit queue. */
+  queueCapacity?: number;
+}
+
+/** What the faults did to the frames of one direction (the NIC package's `FaultCounters`). */
+export interface FaultCounters {
+  frames: number;
+  lost: number;
+  corrupted: number;
+  duplicated: number;
+  reordered: number;
+  droppedQueueFull: number;
+  droppedLinkDown: number;
+}
+
+/** The driver surface the bridge uses (a `FaultInjectionDriver` over a `TapNicDriver`). */
+interface BridgeDriver {
+  readonly faults: { readonly tx: FaultCounters };
+  open(): Promise<void>;
+  close(): Promise<void>;
+  transmit(frame: Uint8Array): boolean;
+  onReceive(receiver: (frame: Uint8Array) => void): void;
+}
+
+/** The scheduler surface the bridge uses. */
+interface BridgeScheduler {
+  start(): void;
+  stop(): void;
+}
+
+interface RandomSource {
+  random(): number;
+  randomUint32(): number;
+}
+
+/** The parts of the NIC and IRQ packages the bridge builds on. */
+interface BridgeParts {
+  nic: {
+    TapNicDriver: new (options: { ifname: string }) => object;
+    FaultInjectionDriver: new (inner: object, scheduler: object, options: { name: string; tx: FaultProfile }) => BridgeDriver;
+  };
+  irq: {
+    Scheduler: new (options: { clock: 'real'; seed: number }) => BridgeScheduler;
+    SeededRandom: new (seed: number) => RandomSource;
+  };
+}
+
+/**
+ * Loads the NIC and IRQ packages when a bridge opens. The lab does not depend on them (their own
+ * tests use the lab, and a dependency back would make a cycle); in the workspace they resolve.
+ */
+async function loadParts(): Promise<BridgeParts> {
+  const nicName: string = '@postern/nic';
+  const irqName: string = '@postern/irq';
+  return { nic: (await import(nicName)) as BridgeParts['nic'], irq: (await import(irqName)) as BridgeParts['irq'] };
+}
 
 /** Options of a {@link FaultBridge}. */
 export interface FaultBridgeOptions {
@@ -30,6 +103,12 @@ export interface FaultBridgeOptions {
   aToB?: FaultProfile;
   /** Faults of frames going from B to A. */
   bToA?: FaultProfile;
+  /**
+   * Drop every frame until {@link FaultBridge.go} is called (default false: forward at once). A TAP
+   * must be attached in the root namespace before it moves, and a frame written to it while it is
+   * down there fails and takes the driver's link down: hold until both sides are configured.
+   */
+  hold?: boolean;
 }
 
 /** What the bridge did, per direction. */
@@ -41,8 +120,7 @@ export interface FaultBridgeStats {
 }
 
 /** A scheduler view with its own seeded generator (the fates depend on the seed and the frames only). */
-function ownRandom(inner: SchedulerApi, seed: number): SchedulerApi {
-  const rng = new SeededRandom(seed);
+function ownRandom(inner: object, rng: RandomSource): object {
   return new Proxy(inner, {
     get(target, key, receiver) {
       if (key === 'random') return () => rng.random();
@@ -70,9 +148,9 @@ export class FaultBridge {
   private closed: Promise<void> | undefined;
 
   private constructor(
-    private readonly scheduler: Scheduler,
-    private readonly sideA: FaultInjectionDriver,
-    private readonly sideB: FaultInjectionDriver,
+    private readonly scheduler: BridgeScheduler,
+    private readonly sideA: BridgeDriver,
+    private readonly sideB: BridgeDriver,
   ) {}
 
   /**
@@ -80,15 +158,16 @@ export class FaultBridge {
    * @throws RangeError for a bad fault rate; the NIC's typed error when a TAP cannot be had.
    */
   static async open(options: FaultBridgeOptions): Promise<FaultBridge> {
-    const scheduler = new Scheduler({ clock: 'real', seed: options.seed });
+    const { nic, irq } = await loadParts();
+    const scheduler = new irq.Scheduler({ clock: 'real', seed: options.seed });
     const base = options.faults ?? {};
-    const tapA = new TapNicDriver({ ifname: options.tapA });
-    const tapB = new TapNicDriver({ ifname: options.tapB });
-    const toA = new FaultInjectionDriver(tapA, ownRandom(scheduler, (options.seed * 2 + 1) >>> 0), {
+    const tapA = new nic.TapNicDriver({ ifname: options.tapA });
+    const tapB = new nic.TapNicDriver({ ifname: options.tapB });
+    const toA = new nic.FaultInjectionDriver(tapA, ownRandom(scheduler, new irq.SeededRandom((options.seed * 2 + 1) >>> 0)), {
       name: `bridge:${options.tapA}`,
       tx: { ...base, ...options.bToA },
     });
-    const toB = new FaultInjectionDriver(tapB, ownRandom(scheduler, (options.seed * 2 + 2) >>> 0), {
+    const toB = new nic.FaultInjectionDriver(tapB, ownRandom(scheduler, new irq.SeededRandom((options.seed * 2 + 2) >>> 0)), {
       name: `bridge:${options.tapB}`,
       tx: { ...base, ...options.aToB },
     });
@@ -102,9 +181,27 @@ export class FaultBridge {
       scheduler.stop();
       throw err;
     }
-    toA.onReceive((frame) => toB.transmit(withFcsRoom(tapA, frame)));
-    toB.onReceive((frame) => toA.transmit(withFcsRoom(tapB, frame)));
-    return new FaultBridge(scheduler, toA, toB);
+    const bridge = new FaultBridge(scheduler, toA, toB);
+    bridge.forwarding = options.hold !== true;
+    toA.onReceive((frame) => {
+      if (bridge.forwarding) toB.transmit(withFcsRoom(tapA, frame));
+      else bridge.heldDrops++;
+    });
+    toB.onReceive((frame) => {
+      if (bridge.forwarding) toA.transmit(withFcsRoom(tapB, frame));
+      else bridge.heldDrops++;
+    });
+    return bridge;
+  }
+
+  /** Whether frames are forwarded (false while held, see {@link FaultBridgeOptions.hold}). */
+  forwarding = true;
+  /** Frames dropped while held. */
+  heldDrops = 0;
+
+  /** Starts forwarding (after {@link FaultBridgeOptions.hold}). */
+  go(): void {
+    this.forwarding = true;
   }
 
   /** Counters of both directions (live). */
@@ -148,7 +245,7 @@ const PROFILE_FLAGS: ReadonlyArray<readonly [string, keyof FaultProfile, number,
 ];
 
 /**
- * Parses `--a TAP --b TAP --seed N [--loss R] [--duplicate R] [--reorder R] [--reorder-hold-ms MS]
+ * Parses `--a TAP --b TAP --seed N [--hold yes|no] [--loss R] [--duplicate R] [--reorder R] [--reorder-hold-ms MS]
  * [--latency-ms MS] [--rate-bps N] [--queue N] [--corrupt R]` (faults for both directions).
  * @throws {@link FaultBridgeUsageError} naming the flag that is wrong.
  */
@@ -162,7 +259,7 @@ export function parseFaultBridgeArgs(argv: readonly string[]): FaultBridgeOption
     args.set(flag.slice(2), value);
     i++;
   }
-  const known = new Set(['a', 'b', 'seed', ...PROFILE_FLAGS.map((f) => f[0])]);
+  const known = new Set(['a', 'b', 'seed', 'hold', ...PROFILE_FLAGS.map((f) => f[0])]);
   for (const k of args.keys()) if (!known.has(k)) throw new FaultBridgeUsageError(`unknown flag --${k}`);
   const tapA = args.get('a');
   const tapB = args.get('b');
@@ -174,7 +271,9 @@ export function parseFaultBridgeArgs(argv: readonly string[]): FaultBridgeOption
     const v = numberFlag(args, flag, min, max);
     if (v !== undefined) (faults as Record<string, number>)[field] = v;
   }
-  return { tapA, tapB, seed, faults };
+  const hold = args.get('hold');
+  if (hold !== undefined && hold !== 'yes' && hold !== 'no') throw new FaultBridgeUsageError(`--hold must be yes or no, got ${JSON.stringify(hold)}`);
+  return { tapA, tapB, seed, faults, hold: hold === 'yes' };
 }
 
 /** The line the bridge process prints once it forwards. */
@@ -183,8 +282,8 @@ export const FAULT_BRIDGE_READY = 'fault-bridge: ready';
 export const FAULT_BRIDGE_STATS_PREFIX = 'fault-bridge: stats ';
 
 /**
- * The bridge as a process: parses `argv`, opens the bridge, prints {@link FAULT_BRIDGE_READY}, and
- * on SIGTERM or SIGINT prints its stats and resolves with exit code 0. A bad command line resolves
+ * The bridge as a process: parses `argv`, opens the bridge, prints {@link FAULT_BRIDGE_READY} (with
+ * `--hold yes` it then forwards once a line `go` arrives on stdin), and on SIGTERM or SIGINT prints its stats and resolves with exit code 0. A bad command line resolves
  * with 2 after one line on stderr naming the flag; a TAP that cannot be had with 1.
  */
 export async function runFaultBridgeProcess(argv: readonly string[]): Promise<number> {
@@ -203,6 +302,15 @@ export async function runFaultBridgeProcess(argv: readonly string[]): Promise<nu
     return 1;
   }
   process.stdout.write(`${FAULT_BRIDGE_READY}\n`);
+  if (options.hold === true) {
+    // A line `go` on stdin starts forwarding.
+    let input = '';
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (chunk: string) => {
+      input += chunk;
+      if (/^go$/m.test(input)) bridge.go();
+    });
+  }
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', () => resolve());
     process.once('SIGINT', () => resolve());
@@ -220,6 +328,8 @@ export const FAULT_BRIDGE_MAIN = new URL('./fault-bridge-main.ts', import.meta.u
 export interface FaultBridgeProcess {
   /** Its process id. */
   readonly pid: number | undefined;
+  /** Starts forwarding when it was started with `hold`. */
+  go(): void;
   /** Stops it (SIGTERM, SIGKILL after 5 s) and resolves with its counters (undefined if it printed none). */
   stop(): Promise<FaultBridgeStats | undefined>;
 }
@@ -227,6 +337,7 @@ export interface FaultBridgeProcess {
 /** Turns {@link FaultBridgeOptions} into the bridge program's command line. */
 export function faultBridgeArgs(options: FaultBridgeOptions): string[] {
   const args = ['--a', options.tapA, '--b', options.tapB, '--seed', String(options.seed)];
+  if (options.hold === true) args.push('--hold', 'yes');
   const f = options.faults ?? {};
   for (const [flag, field] of PROFILE_FLAGS) {
     const v = f[field];
@@ -237,14 +348,15 @@ export function faultBridgeArgs(options: FaultBridgeOptions): string[] {
 
 /**
  * Starts the bridge as its own process between two existing TAP devices (attach before moving them
- * into namespaces: a TAP is attached by name in the root namespace) and resolves once it forwards.
- * Only `faults` applies (the same faults both ways). Rejects if it exits or is not ready in 30 s.
+ * into namespaces: a TAP is attached by name in the root namespace) and resolves once it is attached
+ * (and forwarding, unless `hold`: then call `go()` once both sides are up). Only `faults` applies
+ * (the same faults both ways). Rejects if it exits or is not ready in 30 s.
  */
 export async function startFaultBridgeProcess(options: FaultBridgeOptions): Promise<FaultBridgeProcess> {
   const { spawn } = await import('node:child_process');
   const { fileURLToPath } = await import('node:url');
   const child = spawn(process.execPath, ['--conditions=@postern/source', '--import', 'tsx', fileURLToPath(FAULT_BRIDGE_MAIN), ...faultBridgeArgs(options)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
   let out = '';
   let err = '';
@@ -275,6 +387,9 @@ export async function startFaultBridgeProcess(options: FaultBridgeOptions): Prom
   });
   return {
     pid: child.pid,
+    go() {
+      child.stdin!.write('go\n');
+    },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');

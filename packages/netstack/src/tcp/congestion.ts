@@ -46,6 +46,12 @@ export interface CongestionControl {
   onRetransmitTimeout(nowMs: number, flightSizeBytes: number): void;
   /** Sending resumes after idling longer than an RTO: cwnd drops to at most the initial window. */
   onIdleRestart?(nowMs: number): void;
+  /**
+   * The last loss response (fast retransmit or RTO) proved spurious (RFC 3522, RFC 2883 D-SACK):
+   * recovery ends and cwnd and ssthresh go back to at least `cwnd` and `ssthresh`, their values
+   * before it.
+   */
+  undo(cwnd: number, ssthresh: number): void;
   /** The MSS changed (learned from the peer, or path MTU): windows are rescaled to it. */
   setMss(mss: number): void;
 }
@@ -168,6 +174,14 @@ abstract class WindowBase implements CongestionControl {
     this.afterTimeout();
   }
 
+  undo(cwnd: number, ssthresh: number): void {
+    this.recovering = false;
+    this.timedOutSinceAck = false;
+    if (cwnd > this.window) this.window = cwnd;
+    if (ssthresh > this.threshold) this.threshold = ssthresh;
+    this.afterUndo();
+  }
+
   onIdleRestart(_nowMs: number): void {
     this.window = Math.min(this.window, this.initialWindow());
     this.afterIdle();
@@ -196,6 +210,8 @@ abstract class WindowBase implements CongestionControl {
   protected onApplicationLimited(_nowMs: number): void {}
   /** Called after an RTO set cwnd to one MSS. */
   protected afterTimeout(): void {}
+  /** Called after {@link WindowBase.undo}. */
+  protected afterUndo(): void {}
   /** Called after an idle restart. */
   protected afterIdle(): void {}
   /** Called after {@link WindowBase.setMss} with new MSS / old MSS. */
@@ -362,6 +378,12 @@ export class Cubic extends WindowBase {
 
   protected override afterIdle(): void {
     this.epochStart = Number.NaN;
+  }
+
+  protected override afterUndo(): void {
+    this.epochStart = Number.NaN;
+    this.epochAfterTimeout = false;
+    if (this.cwndPrior > this.wMax) this.wMax = this.cwndPrior;
   }
 
   protected override rescaled(ratio: number): void {

@@ -11,7 +11,7 @@
 import { TcpFlag } from '@postern/wire';
 import type { TcpError } from './errors.js';
 import { advertiseWindow, tsClock } from './output.js';
-import { onAckAdvanced, onDuplicateAck, updateScoreboard, type TcpRecoveryContext } from './recovery.js';
+import { onAckAdvanced, onDsackReceived, onDuplicateAck, rackOnAck, updateScoreboard, type TcpRecoveryContext } from './recovery.js';
 import type { Segment } from './segment.js';
 import { seqAdd, seqGt, seqLe, seqLt, seqSub } from './seq.js';
 import { AckUrgency, TcbEvent, type Tcb, type TcpCloseReason } from './tcb.js';
@@ -189,6 +189,7 @@ function synchronizedArrives(ctx: TcpInputContext, tcb: Tcb, seg: Segment): void
   }
 
   if (!acceptable(tcb, seg)) {
+    if (!seg.rst && seg.payload.byteLength > 0) noteDuplicate(tcb, seg.seq, seqAdd(seg.seq, seg.payload.byteLength));
     if (!seg.rst) {
       if (tcb.state === 'TIME-WAIT' && seg.fin) ctx.enterTimeWait(tcb);
       tcb.owe(AckUrgency.NOW);
@@ -324,7 +325,10 @@ function processAck(ctx: TcpInputContext, tcb: Tcb, seg: Segment, now: number): 
     return false;
   }
   const window = seg.window << tcb.sndWndShift;
-  const newlySacked = tcb.sackEnabled && seg.options.sackBlockCount > 0 ? updateScoreboard(tcb, seg.options) : 0;
+  const hasSack = tcb.sackEnabled && seg.options.sackBlockCount > 0;
+  const newlySacked = hasSack ? updateScoreboard(tcb, seg.options) : 0;
+  if (hasSack) onDsackReceived(ctx, tcb, seg);
+  const unaBefore = tcb.sndUna;
   if (seqGt(ack, tcb.sndUna)) {
     onAckAdvanced(ctx, tcb, seg, now);
   } else if (
@@ -336,6 +340,7 @@ function processAck(ctx: TcpInputContext, tcb: Tcb, seg: Segment, now: number): 
     tcb.stats.dupAcks++;
     onDuplicateAck(ctx, tcb, seg);
   }
+  if (tcb.sackEnabled && tcb.state !== 'CLOSED') rackOnAck(ctx, tcb, now, seqSub(tcb.sndUna, unaBefore) + newlySacked);
   // Window update (RFC 9293 §3.10.7.4, SND.WL1/SND.WL2 rule).
   if (seqLt(tcb.sndWl1, seg.seq) || (tcb.sndWl1 === seg.seq && seqLe(tcb.sndWl2, ack))) {
     const opened = tcb.sndWnd === 0 && window > 0;
@@ -380,6 +385,7 @@ function receiveData(ctx: TcpInputContext, tcb: Tcb, seg: Segment): void {
   let data = seg.payload;
   let offset = seqSub(seg.seq, tcb.rcvNxt);
   if (offset < 0) {
+    noteDuplicate(tcb, seg.seq, tcb.rcvNxt);
     data = data.subarray(-offset);
     offset = 0;
   }
@@ -417,6 +423,19 @@ function receiveData(ctx: TcpInputContext, tcb: Tcb, seg: Segment): void {
   if (tcb.pendingPeerFin >= 0 && tcb.pendingPeerFin === tcb.rcvNxt && !seg.fin) peerFin(ctx, tcb);
   // Keep the advertised edge consistent when the buffer filled to the edge.
   if (seqGt(tcb.rcvNxt, tcb.rcvAdvRight)) advertiseWindow(tcb);
+}
+
+/**
+ * Bytes `[left, right)` arrived that were already received: with SACK, the next ACK carries them as
+ * a D-SACK block (RFC 2883 §4), so the sender can tell a spurious retransmission (or a duplicating
+ * network) from a loss. Only the latest duplicate is reported.
+ */
+function noteDuplicate(tcb: Tcb, left: number, right: number): void {
+  if (!tcb.sackEnabled || !seqLt(left, right)) return;
+  tcb.dsackPending = true;
+  tcb.dsackLeft = left;
+  tcb.dsackRight = right;
+  tcb.owe(AckUrgency.NOW);
 }
 
 /** The peer's FIN is next in sequence: consume it and move the state on. */

@@ -23,6 +23,15 @@ export const TCP_TIMESTAMP_OPTION_SPACE = 12;
 /** Largest window shift we offer (RFC 7323 caps the shift at 14). */
 export const TCP_MAX_WINDOW_SHIFT = 14;
 
+/**
+ * Stack-wide counters of the loss machinery (each also counted per connection in its stats):
+ * retransmission timeouts, recovery episodes, RACK loss marks and reordering timeouts, tail loss
+ * probes, undone (spurious) responses, PRR-paced recoveries, D-SACKs received and sent.
+ */
+export type TcpLossEventName =
+  | 'rtoExpiries' | 'fastRecoveries' | 'rackLossMarks' | 'rackReorderTimeouts' | 'tailLossProbes'
+  | 'spuriousUndos' | 'prrRecoveries' | 'dsacksReceived' | 'dsacksSent';
+
 /** The view of a `Tcp` that output needs. */
 export interface TcpOutputContext {
   readonly port: TcpIpPort;
@@ -39,6 +48,8 @@ export interface TcpOutputContext {
   countSendFailure(): void;
   /** Counts the start of a Nagle hold (stack-wide; the caller counts it on the connection). */
   countNagleHold(): void;
+  /** Counts a loss-recovery event stack-wide (the caller counts it on the connection). */
+  countLossEvent(name: TcpLossEventName, by?: number): void;
 }
 
 /**
@@ -70,6 +81,8 @@ export class SegmentBuilder implements TcpSegmentWriter {
   private tsEcr = 0;
   private sackCount = 0;
   private readonly sackEdges = new Uint32Array(8);
+  /** The edges after a D-SACK block (a view made once). */
+  private readonly sackTail = this.sackEdges.subarray(2);
 
   /**
    * Sends one segment for `tcb`: `dataLength` bytes from its send buffer at `dataOffset` (bytes
@@ -120,7 +133,17 @@ export class SegmentBuilder implements TcpSegmentWriter {
     }
     if (!syn && tcb.sackEnabled && (flags & TcpFlag.RST) === 0) {
       const max = this.hasTimestamps ? 3 : 4;
-      this.sackCount = tcb.recvBuffer.outOfOrderRanges > 0 ? tcb.recvBuffer.writeSackEdges(tcb.rcvNxt, this.sackEdges, max) : 0;
+      let first = 0;
+      if (tcb.dsackPending && (flags & TcpFlag.ACK) !== 0) {
+        // RFC 2883: the duplicate range goes first, then the usual blocks.
+        this.sackEdges[0] = tcb.dsackLeft;
+        this.sackEdges[1] = tcb.dsackRight;
+        first = 1;
+        tcb.dsackPending = false;
+        tcb.stats.dsacksSent++;
+        ctx.countLossEvent('dsacksSent');
+      }
+      this.sackCount = first + (tcb.recvBuffer.outOfOrderRanges > 0 ? tcb.recvBuffer.writeSackEdges(tcb.rcvNxt, first === 0 ? this.sackEdges : this.sackTail, max - first) : 0);
       if (this.sackCount > 0) options += 4 + 8 * this.sackCount;
     }
     this.headerLength = TCP_HEADER + options;
@@ -131,6 +154,12 @@ export class SegmentBuilder implements TcpSegmentWriter {
       ctx.cancelDelayedAck(tcb);
     }
     tcb.stats.segmentsOut++;
+    const seqSpace = dataLength + ((flags & TcpFlag.FIN) !== 0 ? 1 : 0);
+    if (seqSpace > 0 && !syn && (flags & TcpFlag.RST) === 0) {
+      const retransmission = seqLt(seq, tcb.sndMax);
+      tcb.sent.sent(seq, seqAdd(seq, seqSpace), now, retransmission);
+      if (retransmission && tcb.undoArmed) tcb.undoRetrans++;
+    }
     const ok = ctx.port.send(tcb.localAddress, tcb.remoteAddress, this.headerLength + dataLength, this, tcb.dontFragment);
     this.tcb = undefined;
     if (!ok) ctx.countSendFailure();
@@ -270,7 +299,7 @@ export function windowOpening(tcb: Tcb): number {
  */
 export function segmentPayloadLimit(tcb: Tcb): number {
   if (!tcb.sackEnabled) return tcb.sendMss;
-  const ranges = tcb.recvBuffer.outOfOrderRanges;
+  const ranges = tcb.recvBuffer.outOfOrderRanges + (tcb.dsackPending ? 1 : 0);
   if (ranges === 0) return tcb.sendMss;
   const blocks = Math.min(ranges, tcb.tsEnabled ? 3 : 4);
   return Math.max(1, tcb.sendMss - 4 - 8 * blocks);

@@ -7,8 +7,9 @@
  */
 import type { TcpOptionSummary } from '@postern/wire';
 import { flightSize, retransmitRange, tsClock, unsentBytes, type TcpOutputContext } from './output.js';
+import { SEG_LOST, SEG_RETRANSMITTED, markAllLost, markSacked } from './rack.js';
 import type { Segment } from './segment.js';
-import { seqAdd, seqGe, seqGt, seqLt, seqMax, seqSub } from './seq.js';
+import { seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from './seq.js';
 import { TcbEvent, type Tcb } from './tcb.js';
 
 const NO_EDGES = new Uint32Array(0);
@@ -24,6 +25,8 @@ export interface TcpRecoveryContext extends TcpOutputContext {
   restartRetransmit(tcb: Tcb): void;
   /** Sends one new segment if the usable window allows it (ignores Nagle); returns whether one went. */
   sendNewSegment(tcb: Tcb): boolean;
+  /** Arms the RACK reordering timer `delay` ms from now (unless the running timer fires sooner). */
+  armReorder(tcb: Tcb, delay: number): void;
 }
 
 /** Records the SACK blocks of an ACK (only the parts inside `[sndUna, sndMax]`); returns the bytes newly SACKed. */
@@ -56,11 +59,19 @@ export function onAckAdvanced(ctx: TcpRecoveryContext, tcb: Tcb, seg: Segment, n
   tcb.backoffCount = 0;
   tcb.probeOutstanding = false;
 
-  if (tcb.inRecovery) {
+  // Eifel (RFC 3522): the ACK of the first retransmitted segment echoes a timestamp older than that
+  // retransmission, so the original arrived: the loss response was spurious.
+  if (tcb.undoArmed && tcb.tsEnabled && o.hasTimestamps && o.tsEcr !== 0 && seqGt(ack, tcb.undoSeq) && seqLt(o.tsEcr, tcb.undoTsVal)) {
+    undoLossResponse(ctx, tcb);
+  }
+  if (tcb.undoArmed && seqGe(ack, tcb.recover)) tcb.undoArmed = false;
+
+  if (tcb.inRecovery && tcb.sackEnabled) {
+    // With SACK, RACK (rackOnAck) finds what else was lost; only the end of recovery is decided here.
+    if (seqGe(ack, tcb.recover)) exitRecovery(tcb, now);
+  } else if (tcb.inRecovery) {
     if (seqGe(ack, tcb.recover)) {
-      tcb.inRecovery = false;
-      tcb.dupAcks = 0;
-      tcb.cc.onRecoveryExit(now);
+      exitRecovery(tcb, now);
     } else {
       // Partial ACK (RFC 6582 §3.2 step 3): the next hole was lost too.
       if (seqLt(tcb.highRxt, ack)) tcb.highRxt = ack;
@@ -117,6 +128,11 @@ function resendLostRetransmit(ctx: TcpRecoveryContext, tcb: Tcb): void {
 /** A duplicate ACK (or an ACK with new SACK information and no progress). */
 export function onDuplicateAck(ctx: TcpRecoveryContext, tcb: Tcb, _seg: Segment): void {
   tcb.dupAcks++;
+  if (tcb.sackEnabled) {
+    // RACK (rackOnAck) decides losses; before it does, limited transmit keeps the ACK clock going.
+    if (!tcb.inRecovery) limitedTransmit(ctx, tcb);
+    return;
+  }
   if (tcb.inRecovery) {
     resendLostRetransmit(ctx, tcb);
     recoverySend(ctx, tcb);
@@ -202,4 +218,194 @@ export function recoverySend(ctx: TcpRecoveryContext, tcb: Tcb): void {
     }
     if (unsentBytes(tcb) === 0 || !ctx.sendNewSegment(tcb)) return;
   }
+}
+
+function exitRecovery(tcb: Tcb, now: number): void {
+  tcb.inRecovery = false;
+  tcb.dupAcks = 0;
+  tcb.cc.onRecoveryExit(now);
+  tcb.rack.onRecoveryEnd();
+}
+
+/**
+ * Arms the undo of a loss response about to happen (a recovery or an RTO), unless one is armed:
+ * remembers cwnd and ssthresh, the TSval of the first retransmission (Eifel) and where it starts.
+ */
+export function armUndo(tcb: Tcb, now: number, afterRto: boolean): void {
+  if (tcb.undoArmed) return;
+  tcb.undoArmed = true;
+  tcb.undoAfterRto = afterRto;
+  tcb.undoTsVal = tsClock(now, tcb.tsOffset);
+  const first = tcb.sent.nextLost(0);
+  tcb.undoSeq = first >= 0 ? tcb.sent.seq(first) : tcb.sndUna;
+  tcb.undoCwnd = tcb.cc.cwnd;
+  tcb.undoSsthresh = tcb.cc.ssthresh;
+  tcb.undoRetrans = 0;
+}
+
+/**
+ * The loss response proved spurious (Eifel, or D-SACKs for every retransmission): cwnd and
+ * ssthresh go back to what they were, recovery ends, an RTO's go-back-N stops (the flight was not
+ * lost: sending resumes with new data), and the reordering that fooled us is noted for RACK.
+ */
+function undoLossResponse(ctx: TcpRecoveryContext, tcb: Tcb): void {
+  tcb.cc.undo(tcb.undoCwnd, tcb.undoSsthresh);
+  tcb.inRecovery = false;
+  tcb.dupAcks = 0;
+  if (tcb.undoAfterRto && seqLt(tcb.sndNxt, tcb.sndMax)) tcb.sndNxt = tcb.sndMax;
+  const log = tcb.sent;
+  for (let i = 0; i < log.count; i++) log.setFlags(i, log.flags(i) & ~SEG_LOST);
+  tcb.rack.reordering = true;
+  tcb.undoArmed = false;
+  tcb.stats.spuriousUndos++;
+  ctx.countLossEvent('spuriousUndos');
+  tcb.stats.cwnd = tcb.cc.cwnd;
+  tcb.stats.ssthresh = tcb.cc.ssthresh;
+}
+
+/**
+ * D-SACK (RFC 2883) on the sender: the first SACK block lies below the cumulative ACK or inside
+ * the second block. Counts it, lets RACK widen its reordering window, and counts the duplicate
+ * against the retransmissions of an armed undo: when every one of them is shown spurious, the
+ * loss response is undone.
+ */
+export function onDsackReceived(ctx: TcpRecoveryContext, tcb: Tcb, seg: Segment): void {
+  const o = seg.options;
+  if (o.sackBlockCount === 0) return;
+  const left = o.sackEdges[0]!;
+  const right = o.sackEdges[1]!;
+  let dsack = seqLe(right, seg.ack);
+  if (!dsack && o.sackBlockCount > 1) dsack = seqLe(o.sackEdges[2]!, left) && seqLe(right, o.sackEdges[3]!);
+  if (!dsack || !seqLt(left, right)) return;
+  tcb.stats.dsacksReceived++;
+  ctx.countLossEvent('dsacksReceived');
+  tcb.rack.onDsack(tcb.sndUna, tcb.sndMax);
+  tcb.stats.reoWndMult = tcb.rack.reoWndMult;
+  if (tcb.undoArmed && tcb.undoRetrans > 0) {
+    tcb.undoRetrans -= Math.max(1, Math.ceil(seqSub(right, left) / tcb.sendMss));
+    if (tcb.undoRetrans <= 0) undoLossResponse(ctx, tcb);
+  }
+}
+
+// Scratch for the delivery callbacks (no closure per ACK).
+let deliverTcb: Tcb | undefined;
+let deliverNow = 0;
+const reorderTimeout = { ms: 0 };
+
+function deliver(i: number): void {
+  const tcb = deliverTcb!;
+  const log = tcb.sent;
+  const retransmitted = (log.flags(i) & SEG_RETRANSMITTED) !== 0;
+  tcb.rack.delivered(deliverNow, log.time(i), log.end(i), retransmitted, true);
+  tcb.rack.noteDelivery(log.end(i), retransmitted);
+}
+
+function isSackedBy(seq: number): boolean {
+  return deliverTcb!.scoreboard.isSacked(seq);
+}
+
+/**
+ * RACK-TLP on an ACK (RFC 8985 §6.2), for connections with SACK: records what the ACK delivered
+ * (cumulatively or by SACK), marks lost every segment sent before the most recently delivered one
+ * whose RTT plus the reordering window has passed, enters recovery when something is lost, sends
+ * what PRR allows in recovery, and arms the reordering timer for segments not yet due.
+ * `deliveredBytes` is what this ACK newly acknowledged or SACKed.
+ */
+export function rackOnAck(ctx: TcpRecoveryContext, tcb: Tcb, now: number, deliveredBytes: number): void {
+  const log = tcb.sent;
+  deliverTcb = tcb;
+  deliverNow = now;
+  log.ack(tcb.sndUna, deliver);
+  if (tcb.scoreboard.sackedBytes > 0) markSacked(log, isSackedBy, deliver);
+  deliverTcb = undefined;
+  rackDetect(ctx, tcb, now, deliveredBytes);
+}
+
+/** RACK's loss detection and what follows from it (after an ACK or the reordering timer). */
+export function rackDetect(ctx: TcpRecoveryContext, tcb: Tcb, now: number, deliveredBytes: number): void {
+  const log = tcb.sent;
+  if (log.count === 0) return;
+  const rack = tcb.rack;
+  const srtt = tcb.rto.srttMs ?? rack.rtt;
+  const reoWnd = rack.reoWnd(tcb.inRecovery, Math.floor(tcb.scoreboard.sackedBytes / tcb.sendMss), srtt, DUP_THRESHOLD);
+  const marked = rack.detectLoss(log, now, reoWnd, reorderTimeout);
+  if (marked > 0) {
+    tcb.stats.rackLossMarks += marked;
+    ctx.countLossEvent('rackLossMarks', marked);
+  }
+  if (tcb.inRecovery) prrSend(ctx, tcb, deliveredBytes);
+  else if (log.nextLost(0) >= 0) enterRecovery(ctx, tcb, now);
+  if (reorderTimeout.ms > 0) ctx.armReorder(tcb, reorderTimeout.ms);
+}
+
+/** Loss found by RACK outside recovery: fast recovery with PRR (RFC 6937). */
+function enterRecovery(ctx: TcpRecoveryContext, tcb: Tcb, now: number): void {
+  // RFC 6582 §3.2 step 2 (the data sent before an RTO is being resent already): no second
+  // window reduction for it, but its lost segments are still repaired.
+  if (!seqLt(tcb.sndUna, tcb.recover)) {
+    armUndo(tcb, now, false);
+    tcb.cc.onFastRetransmit(now, flightSize(tcb));
+  }
+  tcb.inRecovery = true;
+  tcb.recover = tcb.sndMax;
+  tcb.rttSeq = -1;
+  tcb.highRxt = tcb.sndUna;
+  tcb.stats.fastRetransmits++;
+  ctx.countLossEvent('fastRecoveries');
+  tcb.stats.prrRecoveries++;
+  ctx.countLossEvent('prrRecoveries');
+  tcb.prrDelivered = 0;
+  tcb.prrOut = 0;
+  tcb.recoverFs = Math.max(tcb.sendMss, flightSize(tcb) - tcb.scoreboard.sackedBytes);
+  prrSend(ctx, tcb, 0);
+  tcb.stats.cwnd = tcb.cc.cwnd;
+  tcb.stats.ssthresh = tcb.cc.ssthresh;
+}
+
+/**
+ * Proportional Rate Reduction (RFC 6937, with PRR-SSRB): how much may be sent on this ACK so that
+ * the flight comes down to ssthresh by the end of recovery, in proportion to what the peer
+ * received; lost segments go first (RACK's marks), then new data. The first ACK of a recovery
+ * always lets one segment go (the fast retransmit).
+ */
+function prrSend(ctx: TcpRecoveryContext, tcb: Tcb, deliveredBytes: number): void {
+  const mss = tcb.sendMss;
+  const log = tcb.sent;
+  tcb.prrDelivered += deliveredBytes;
+  const pipeBytes = log.inFlight();
+  const ssthresh = Number.isFinite(tcb.cc.ssthresh) ? tcb.cc.ssthresh : tcb.cc.cwnd;
+  let sndcnt: number;
+  if (pipeBytes > ssthresh) {
+    sndcnt = Math.ceil((tcb.prrDelivered * ssthresh) / Math.max(1, tcb.recoverFs)) - tcb.prrOut;
+  } else {
+    sndcnt = Math.min(ssthresh - pipeBytes, Math.max(tcb.prrDelivered - tcb.prrOut, deliveredBytes) + mss);
+  }
+  if (tcb.prrOut === 0 && sndcnt < mss) sndcnt = mss;
+  let cursor = 0;
+  for (let guard = 0; guard < 64 && sndcnt > 0; guard++) {
+    const i = log.nextLost(cursor);
+    if (i >= 0) {
+      const seq = log.seq(i);
+      const sent = retransmitRange(ctx, tcb, seq, seqSub(log.end(i), seq));
+      if (sent <= 0) {
+        cursor = i + 1;
+        continue;
+      }
+      if (seqGt(seqAdd(seq, sent), tcb.highRxt)) tcb.highRxt = seqAdd(seq, sent);
+      tcb.prrOut += sent;
+      sndcnt -= sent;
+      cursor = i;
+      continue;
+    }
+    const before = tcb.sndNxt;
+    if (unsentBytes(tcb) === 0 || !ctx.sendNewSegment(tcb)) break;
+    const sent = seqSub(tcb.sndNxt, before);
+    tcb.prrOut += sent;
+    sndcnt -= sent;
+  }
+}
+
+/** After a retransmission timeout: everything not SACKed counts as lost (RFC 8985 §6.3). */
+export function rackOnTimeout(tcb: Tcb): void {
+  markAllLost(tcb.sent);
 }

@@ -18,6 +18,7 @@ import type { SackScoreboard } from './sack-scoreboard.js';
 import type { TcpState } from './state.js';
 import type { TcpListener } from './listener.js';
 import type { TcpErrorCode } from './errors.js';
+import { RackState, SentSegments } from './rack.js';
 
 /** Why a connection ended, as {@link TcpConnection.onClose} reports it. */
 export type TcpCloseReason =
@@ -54,6 +55,20 @@ export interface TcpConnectionStats {
   lostRetransmits: number;
   /** Duplicate ACKs received. */
   dupAcks: number;
+  /** Segments RACK (RFC 8985) marked lost: a segment sent after them was delivered and their RTT plus the reordering window passed. */
+  rackLossMarks: number;
+  /** Reordering timer expiries (RFC 8985 §6.2: a loss decided by time, not by a further ACK). */
+  rackReorderTimeouts: number;
+  /** Retransmissions judged spurious and undone (RFC 3522 Eifel with timestamps, or D-SACKs of every retransmission): the window reduction was reverted. */
+  spuriousUndos: number;
+  /** Recovery episodes whose sending was paced by Proportional Rate Reduction (RFC 6937). */
+  prrRecoveries: number;
+  /** D-SACK blocks received (RFC 2883: the peer got a segment twice). */
+  dsacksReceived: number;
+  /** D-SACK blocks sent (a duplicate segment arrived here). */
+  dsacksSent: number;
+  /** The reordering window multiplier RACK uses now (1, raised by D-SACKs). */
+  reoWndMult: number;
   /** Out-of-order segments received (held for joining). */
   outOfOrder: number;
   /** Zero-window probes sent. */
@@ -93,7 +108,7 @@ export interface TcpConnectionStats {
 export function newConnectionStats(): TcpConnectionStats {
   return {
     segmentsOut: 0, segmentsIn: 0, bytesOut: 0, bytesIn: 0, retransmits: 0, timeouts: 0, fastRetransmits: 0, tailLossProbes: 0, lostRetransmits: 0,
-    dupAcks: 0, outOfOrder: 0, windowProbes: 0, delayedAckTimeouts: 0, nagleHeld: 0, challengeAcks: 0, pawsDrops: 0, rtoSackedSkipped: 0, pmtuDecreases: 0, pathMtu: 0, srttMs: 0, rtoMs: 0, cwnd: 0, ssthresh: 0,
+    dupAcks: 0, rackLossMarks: 0, rackReorderTimeouts: 0, spuriousUndos: 0, prrRecoveries: 0, dsacksReceived: 0, dsacksSent: 0, reoWndMult: 1, outOfOrder: 0, windowProbes: 0, delayedAckTimeouts: 0, nagleHeld: 0, challengeAcks: 0, pawsDrops: 0, rtoSackedSkipped: 0, pmtuDecreases: 0, pathMtu: 0, srttMs: 0, rtoMs: 0, cwnd: 0, ssthresh: 0,
   };
 }
 
@@ -205,6 +220,33 @@ export class Tcb {
   unaRetransmitFence = 0;
   /** A tail loss probe went out and no ACK has advanced SND.UNA since (at most one probe per flight). */
   probeOutstanding = false;
+  /** Every data segment in flight with its transmit time (RACK, RFC 8985). */
+  readonly sent = new SentSegments();
+  /** RACK's variables. */
+  readonly rack = new RackState();
+  /** PRR (RFC 6937): bytes delivered to the peer since recovery started. */
+  prrDelivered = 0;
+  /** PRR: bytes sent since recovery started. */
+  prrOut = 0;
+  /** PRR: the flight when recovery started (RecoverFS). */
+  recoverFs = 0;
+  /** Undo (RFC 3522 / Linux undo): a loss response can still be reverted if it proves spurious. */
+  undoArmed = false;
+  /** Our TSval when the first retransmission of the episode went out (Eifel's RetransmitTS). */
+  undoTsVal = 0;
+  /** Sequence number of that first retransmission. */
+  undoSeq = 0;
+  /** cwnd and ssthresh before the loss response. */
+  undoCwnd = 0;
+  undoSsthresh = 0;
+  /** Retransmitted segments of the episode not yet shown spurious by a D-SACK. */
+  undoRetrans = 0;
+  /** The episode began with a retransmission timeout (undo also stops the go-back-N). */
+  undoAfterRto = false;
+  /** A D-SACK block is owed to the peer (RFC 2883): `[dsackLeft, dsackRight)` arrived twice. */
+  dsackPending = false;
+  dsackLeft = 0;
+  dsackRight = 0;
   /** The SYN (or SYN-ACK) was retransmitted: without an RTT sample the RTO becomes 3 s (RFC 6298 §5.7). */
   synRetransmitted = false;
 
@@ -260,7 +302,7 @@ export class Tcb {
   /** TIME_WAIT, FIN-WAIT-2 timeout and keep-alive (never needed at the same time). */
   idleTimer: Timer | undefined;
   /** What the retransmit timer is doing: `'rtx'` (retransmission timeout), `'probe'` (tail loss probe) or `'persist'`. */
-  rtxMode: 'rtx' | 'probe' | 'persist' = 'rtx';
+  rtxMode: 'rtx' | 'probe' | 'persist' | 'reorder' = 'rtx';
 
   readonly stats: TcpConnectionStats = newConnectionStats();
   /** The listener that made this connection (passive opens), until it is accepted or gone. */

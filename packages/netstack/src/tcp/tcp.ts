@@ -24,8 +24,9 @@ import { IsnGenerator } from './isn.js';
 import { TcpListener, type ListenerHost } from './listener.js';
 import {
   SegmentBuilder, TCP_HEADER, TCP_MAX_WINDOW_SHIFT, TCP_TIMESTAMP_OPTION_SPACE, finishChecksum, flightSize, retransmitRange, segmentPayloadLimit, tcpOutput, unsentBytes, windowOpening, writeHeader,
+  type TcpLossEventName,
 } from './output.js';
-import { type TcpRecoveryContext } from './recovery.js';
+import { armUndo, rackDetect, rackOnTimeout, type TcpRecoveryContext } from './recovery.js';
 import { ReceiveBuffer } from './recv-buffer.js';
 import { RtoEstimator, type RtoOptions } from './rto.js';
 import { SackScoreboard } from './sack-scoreboard.js';
@@ -36,7 +37,7 @@ import { canSendData } from './state.js';
 import { SynCookies } from './syn-cookies.js';
 import { AckUrgency, Tcb, TcbEvent, type TcpCloseReason } from './tcb.js';
 import {
-  armDelayedAck, armIdle, armPersist, armRetransmit, cancelAllTimers, cancelDelayedAck, cancelRetransmit, restartRetransmit, type TcpTimerHost,
+  armDelayedAck, armIdle, armPersist, armReorder, armRetransmit, cancelAllTimers, cancelDelayedAck, cancelRetransmit, restartRetransmit, type TcpTimerHost,
 } from './timers.js';
 
 /** Default {@link TcpOptions.maxConnections}. */
@@ -157,13 +158,32 @@ export type TcpCounterName =
   /** Delayed-ACK timer expiries that sent a segment, all connections (see `TcpConnectionStats.delayedAckTimeouts`). */
   | 'delayedAckTimeouts'
   /** Nagle holds started, all connections (see `TcpConnectionStats.nagleHeld`). */
-  | 'nagleHeld';
+  | 'nagleHeld'
+  /** Retransmission timeouts, all connections (see `TcpConnectionStats.timeouts`). */
+  | 'rtoExpiries'
+  /** Loss recovery episodes entered, all connections (`TcpConnectionStats.fastRetransmits`). */
+  | 'fastRecoveries'
+  /** Segments RACK marked lost (`TcpConnectionStats.rackLossMarks`). */
+  | 'rackLossMarks'
+  /** RACK reordering timer expiries (`TcpConnectionStats.rackReorderTimeouts`). */
+  | 'rackReorderTimeouts'
+  /** Tail loss probes sent (`TcpConnectionStats.tailLossProbes`). */
+  | 'tailLossProbes'
+  /** Loss responses undone as spurious (`TcpConnectionStats.spuriousUndos`). */
+  | 'spuriousUndos'
+  /** Recoveries paced by PRR (`TcpConnectionStats.prrRecoveries`). */
+  | 'prrRecoveries'
+  /** D-SACK blocks received (`TcpConnectionStats.dsacksReceived`). */
+  | 'dsacksReceived'
+  /** D-SACK blocks sent (`TcpConnectionStats.dsacksSent`). */
+  | 'dsacksSent';
 
 const COUNTER_NAMES: readonly TcpCounterName[] = [
   'segmentsReceived', 'malformed', 'badChecksum', 'notUnicast', 'noSocket', 'resetsSent', 'sendFailures', 'activeOpens',
   'passiveOpens', 'connectionLimit', 'timeWaitRecycled', 'timeWaitReused', 'resetsReceived', 'timeouts', 'aborts',
   'icmpReceived', 'icmpMalformed', 'icmpNoConnection', 'icmpOutOfWindow', 'icmpIgnored', 'icmpSoftErrors', 'icmpHardAborts', 'pmtuDecreases',
-  'delayedAckTimeouts', 'nagleHeld',
+  'delayedAckTimeouts', 'nagleHeld', 'rtoExpiries', 'fastRecoveries', 'rackLossMarks', 'rackReorderTimeouts', 'tailLossProbes',
+  'spuriousUndos', 'prrRecoveries', 'dsacksReceived', 'dsacksSent',
 ];
 
 /** Options of {@link Tcp.listen}. */
@@ -200,6 +220,7 @@ export interface TcpConnectOptions {
 export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, ConnectionHost, ListenerHost {
   readonly port: TcpIpPort;
   readonly scheduler: SchedulerApi;
+  /** @internal Writes every segment this module sends. */
   readonly builder = new SegmentBuilder();
   readonly counters = new Counters<TcpCounterName>('tcp', COUNTER_NAMES);
   readonly delayedAckMs: number;
@@ -394,6 +415,7 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     tcb.sndMax = tcb.sndNxt;
     tcb.recover = tcb.iss;
     tcb.scoreboard.reset(tcb.sndUna); // offsets count from SND.UNA: never from a stale 0
+    tcb.rack.reset(tcb.sndNxt);
     tcb.state = 'SYN-SENT';
     this.table.add(tcb);
     this.counters.inc('activeOpens');
@@ -744,6 +766,7 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     tcb.sndMax = tcb.sndNxt;
     tcb.recover = tcb.iss;
     tcb.scoreboard.reset(tcb.sndUna); // offsets count from SND.UNA: never from a stale 0
+    tcb.rack.reset(tcb.sndNxt);
     negotiateOptions(tcb, seg, now);
     tcb.sndWnd = seg.window;
     tcb.sndWl1 = seg.seq;
@@ -810,6 +833,7 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     tcb.sndMax = seg.ack;
     tcb.recover = seg.ack;
     tcb.scoreboard.reset(tcb.sndUna); // offsets count from SND.UNA: never from a stale 0
+    tcb.rack.reset(tcb.sndUna);
     tcb.irs = clientIsn;
     tcb.rcvNxt = seg.seq;
     tcb.rcvAdvRight = seqAdd(seg.seq, Math.min(tcb.recvBuffer.capacity, 0xffff));
@@ -885,6 +909,7 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     this.timeWait.delete(tcb);
     tcb.sendBuffer.clear();
     tcb.scoreboard.reset(0);
+    tcb.sent.clear();
     const listener = tcb.listener;
     if (listener !== undefined) {
       listener.embryos.delete(tcb);
@@ -976,6 +1001,16 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
   }
 
   /** @internal */
+  countLossEvent(name: TcpLossEventName, by = 1): void {
+    this.counters.inc(name, by);
+  }
+
+  /** @internal */
+  armReorder(tcb: Tcb, delay: number): void {
+    armReorder(this, tcb, delay);
+  }
+
+  /** @internal */
   sendResetFor(seg: Segment): void {
     const r = this.rstScratch;
     r.srcPort = seg.dstPort;
@@ -1045,8 +1080,12 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     }
     tcb.backoffCount++;
     tcb.stats.timeouts++;
+    this.counters.inc('rtoExpiries');
     tcb.probeOutstanding = false;
     tcb.rto.backoff();
+    rackOnTimeout(tcb);
+    if (!tcb.inRecovery) armUndo(tcb, now, true);
+    else tcb.undoAfterRto = true;
     tcb.cc.onRetransmitTimeout(now, flightSize(tcb));
     tcb.inRecovery = false;
     tcb.recover = tcb.sndMax;
@@ -1157,11 +1196,27 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     if (flightSize(tcb) === 0) return;
     tcb.probeOutstanding = true;
     tcb.stats.tailLossProbes++;
+    this.counters.inc('tailLossProbes');
     if (!this.sendNewSegment(tcb)) {
       const start = seqMax(tcb.sndUna, seqAdd(tcb.sndMax, -tcb.sendMss));
       retransmitRange(this, tcb, start, seqSub(tcb.sndMax, start));
     }
     if (tcb.rtxTimer?.active !== true) restartRetransmit(this, tcb);
+  }
+
+  /**
+   * @internal The RACK reordering timer (RFC 8985 §6.2): segments that were not yet due when the
+   * last ACK came are due now; RACK decides again (entering recovery or sending what PRR allows),
+   * then the RTO runs again.
+   */
+  onReorderTimer(tcb: Tcb): void {
+    tcb.rtxMode = 'rtx';
+    if (flightSize(tcb) === 0 || !tcb.sackEnabled) return;
+    tcb.stats.rackReorderTimeouts++;
+    this.counters.inc('rackReorderTimeouts');
+    restartRetransmit(this, tcb);
+    rackDetect(this, tcb, this.now(), 0);
+    tcpOutput(this, tcb, AckUrgency.NOW);
   }
 
   /** @internal */

@@ -22,6 +22,8 @@ export interface TcpTimerHost {
   onRetransmitTimer(tcb: Tcb): void;
   /** The tail loss probe timer expired. */
   onProbeTimer(tcb: Tcb): void;
+  /** The RACK reordering timer expired (RFC 8985 §6.2). */
+  onReorderTimer(tcb: Tcb): void;
   /** The persist timer expired. */
   onPersistTimer(tcb: Tcb): void;
   /** The delayed-ACK timer expired. */
@@ -39,7 +41,7 @@ export const PROBE_DELAYED_ACK_MS = 200;
  * The probe timeout (RFC 8985 §7.2) when a tail loss probe is allowed now, else undefined: the
  * connection is synchronized and in a data state, has an RTT sample, uses SACK, is not in loss
  * recovery or RTO backoff, and has not probed this flight yet. PTO = max(2 * SRTT, 10 ms), plus the
- * peer's worst delayed ACK when one segment or less is in flight.
+ * peer's worst delayed ACK when one segment or less is in flight, capped at the RTO.
  */
 function probeTimeout(tcb: Tcb): number | undefined {
   const srtt = tcb.rto.srttMs;
@@ -47,7 +49,8 @@ function probeTimeout(tcb: Tcb): number | undefined {
   if (tcb.state !== 'ESTABLISHED' && tcb.state !== 'CLOSE-WAIT') return undefined;
   let pto = Math.max(2 * srtt, PROBE_TIMEOUT_MIN_MS);
   if (seqSub(tcb.sndMax, tcb.sndUna) <= tcb.sendMss) pto += PROBE_DELAYED_ACK_MS;
-  return pto;
+  // RFC 8985 §7.2: the PTO never exceeds the RTO.
+  return Math.min(pto, tcb.rto.rtoMs);
 }
 
 /**
@@ -59,6 +62,7 @@ function probeTimeout(tcb: Tcb): number | undefined {
  */
 export function armRetransmit(host: TcpTimerHost, tcb: Tcb): void {
   const timer = tcb.rtxTimer;
+  if (timer?.active && tcb.rtxMode === 'reorder') return; // it restarts the RTO when it fires
   if (timer?.active && tcb.rtxMode === 'rtx') {
     const pto = probeTimeout(tcb);
     if (pto === undefined || host.scheduler.now + pto >= timer.deadline) return;
@@ -86,6 +90,19 @@ export function restartRetransmit(host: TcpTimerHost, tcb: Tcb): void {
   else tcb.rtxTimer.resetAfter(delay);
 }
 
+/**
+ * Arms the RACK reordering timer (RFC 8985 §6.2) to fire `delay` ms from now, in place of the
+ * retransmission or probe timer when it is due sooner than they are; the RTO is restarted when it
+ * fires.
+ */
+export function armReorder(host: TcpTimerHost, tcb: Tcb, delay: number): void {
+  const timer = tcb.rtxTimer;
+  if (timer?.active && tcb.rtxMode !== 'persist' && timer.deadline <= host.scheduler.now + delay) return;
+  tcb.rtxMode = 'reorder';
+  if (timer === undefined) tcb.rtxTimer = host.scheduler.timerAfter(delay, () => fireRtx(host, tcb));
+  else timer.resetAfter(delay);
+}
+
 /** Arms the persist timer (backed off by the number of probes sent) unless a timer already runs. */
 export function armPersist(host: TcpTimerHost, tcb: Tcb): void {
   if (tcb.rtxTimer?.active) return;
@@ -104,6 +121,7 @@ function fireRtx(host: TcpTimerHost, tcb: Tcb): void {
   if (tcb.released) return;
   if (tcb.rtxMode === 'persist') host.onPersistTimer(tcb);
   else if (tcb.rtxMode === 'probe') host.onProbeTimer(tcb);
+  else if (tcb.rtxMode === 'reorder') host.onReorderTimer(tcb);
   else host.onRetransmitTimer(tcb);
 }
 

@@ -1,0 +1,348 @@
+/**
+ * RACK loss detection (RFC 8985 §6) over a log of the segments in flight with their transmit times.
+ *
+ * {@link SentSegments} remembers, for every segment sent and not yet cumulatively acknowledged, its
+ * sequence range, when it was (last) transmitted, and whether it was retransmitted, SACKed or is
+ * deemed lost. {@link RackState} holds RACK's variables: the transmit time and end of the most
+ * recently sent segment known delivered, its RTT, the minimum RTT, whether reordering was seen,
+ * and the reordering window multiplier that D-SACKs raise (RFC 8985 §6.2 step 4).
+ *
+ * A segment is lost when a segment sent after it was delivered and more than `RTT + reo_wnd` has
+ * passed since it was sent (RFC 8985 §6.2 step 5); when that time has not passed yet, the caller
+ * arms the reordering timer for the rest.
+ *
+ * Memory: parallel typed arrays used as a ring, grown by doubling when the flight outgrows them
+ * (rare, never per packet once the window is open); nothing is allocated per segment.
+ */
+import { seqAdd, seqGt, seqLt, seqSub } from './seq.js';
+
+/** The entry was retransmitted at least once. */
+export const SEG_RETRANSMITTED = 1;
+/** The entry is SACKed (every byte of it). */
+export const SEG_SACKED = 2;
+/** RACK (or an RTO) deemed the entry lost and it has not been retransmitted since. */
+export const SEG_LOST = 4;
+
+/**
+ * The segments in flight, in sequence order. Invariants: entries are contiguous ranges
+ * `[seq, end)`, sorted, non-overlapping, all above SND.UNA once {@link SentSegments.ack} ran.
+ */
+export class SentSegments {
+  private seqs: Float64Array;
+  private ends: Float64Array;
+  private times: Float64Array;
+  private flagBits: Uint8Array;
+  private head = 0;
+  private n = 0;
+
+  constructor(capacity = 64) {
+    this.seqs = new Float64Array(capacity);
+    this.ends = new Float64Array(capacity);
+    this.times = new Float64Array(capacity);
+    this.flagBits = new Uint8Array(capacity);
+  }
+
+  /** Entries held. */
+  get count(): number {
+    return this.n;
+  }
+
+  /** Forgets every entry. */
+  clear(): void {
+    this.n = 0;
+    this.head = 0;
+  }
+
+  private slot(i: number): number {
+    const p = this.head + i;
+    const cap = this.seqs.length;
+    return p >= cap ? p - cap : p;
+  }
+
+  /** Sequence number of entry `i` (0: the oldest). */
+  seq(i: number): number {
+    return this.seqs[this.slot(i)]!;
+  }
+
+  /** End (exclusive) of entry `i`. */
+  end(i: number): number {
+    return this.ends[this.slot(i)]!;
+  }
+
+  /** Last transmit time of entry `i`, ms. */
+  time(i: number): number {
+    return this.times[this.slot(i)]!;
+  }
+
+  /** Flag bits of entry `i` ({@link SEG_RETRANSMITTED}, {@link SEG_SACKED}, {@link SEG_LOST}). */
+  flags(i: number): number {
+    return this.flagBits[this.slot(i)]!;
+  }
+
+  /** Sets flag bits of entry `i`. */
+  setFlags(i: number, bits: number): void {
+    this.flagBits[this.slot(i)] = bits;
+  }
+
+  private grow(): void {
+    const cap = this.seqs.length * 2;
+    const s = new Float64Array(cap);
+    const e = new Float64Array(cap);
+    const t = new Float64Array(cap);
+    const f = new Uint8Array(cap);
+    for (let i = 0; i < this.n; i++) {
+      const k = this.slot(i);
+      s[i] = this.seqs[k]!;
+      e[i] = this.ends[k]!;
+      t[i] = this.times[k]!;
+      f[i] = this.flagBits[k]!;
+    }
+    this.seqs = s;
+    this.ends = e;
+    this.times = t;
+    this.flagBits = f;
+    this.head = 0;
+  }
+
+  /** Inserts an entry before index `i` (shifting later ones). */
+  private insertAt(i: number, seq: number, end: number, time: number, flags: number): void {
+    if (this.n === this.seqs.length) this.grow();
+    for (let j = this.n; j > i; j--) {
+      const to = this.slot(j);
+      const from = this.slot(j - 1);
+      this.seqs[to] = this.seqs[from]!;
+      this.ends[to] = this.ends[from]!;
+      this.times[to] = this.times[from]!;
+      this.flagBits[to] = this.flagBits[from]!;
+    }
+    const k = this.slot(i);
+    this.seqs[k] = seq;
+    this.ends[k] = end;
+    this.times[k] = time;
+    this.flagBits[k] = flags;
+    this.n++;
+  }
+
+  /**
+   * Records a transmission of `[seq, end)` at `now`. New data extends the log at its end; a
+   * retransmission updates the entries it covers (split at its edges), marks them retransmitted
+   * and no longer lost. Ranges beyond the log's end are appended as new entries.
+   */
+  sent(seq: number, end: number, now: number, retransmission: boolean): void {
+    if (!seqLt(seq, end)) return;
+    const last = this.n - 1;
+    if (this.n === 0 || !seqLt(seq, this.ends[this.slot(last)]!)) {
+      const base = this.n === 0 ? seq : this.ends[this.slot(last)]!;
+      this.insertAt(this.n, seqGt(seq, base) ? seq : base, end, now, retransmission ? SEG_RETRANSMITTED : 0);
+      return;
+    }
+    // A retransmission over logged entries: split at `seq` and `end`, then stamp the covered ones.
+    for (let i = 0; i < this.n; i++) {
+      const s = this.seq(i);
+      const e = this.end(i);
+      if (!seqGt(e, seq)) continue;
+      if (!seqLt(s, end)) break;
+      if (seqLt(s, seq)) {
+        this.ends[this.slot(i)] = seq;
+        this.insertAt(i + 1, seq, e, this.time(i), this.flags(i));
+        continue;
+      }
+      if (seqGt(e, end)) {
+        this.ends[this.slot(i)] = end;
+        this.insertAt(i + 1, end, e, this.time(i), this.flags(i));
+      }
+      const k = this.slot(i);
+      this.times[k] = now;
+      this.flagBits[k] = (this.flagBits[k]! | SEG_RETRANSMITTED) & ~SEG_LOST;
+    }
+    const tail = this.ends[this.slot(this.n - 1)]!;
+    if (seqGt(end, tail)) this.insertAt(this.n, tail, end, now, retransmission ? SEG_RETRANSMITTED : 0);
+  }
+
+  /**
+   * The cumulative ACK reached `una`: entries wholly below it leave (a partly acknowledged one is
+   * trimmed). Calls `delivered(i)` for each entry leaving that was not SACKed before, before it
+   * leaves (so RACK can read its time and flags).
+   */
+  ack(una: number, delivered: (index: number) => void): void {
+    while (this.n > 0) {
+      const k = this.head;
+      const e = this.ends[k]!;
+      if (seqGt(e, una)) {
+        if (seqLt(this.seqs[k]!, una)) this.seqs[k] = una;
+        return;
+      }
+      if ((this.flagBits[k]! & SEG_SACKED) === 0) delivered(0);
+      this.head = this.slot(1);
+      this.n--;
+    }
+    this.head = 0;
+  }
+
+  /** Bytes in flight by RACK's count: not SACKed and not lost (a retransmitted entry counts once). */
+  inFlight(): number {
+    let bytes = 0;
+    for (let i = 0; i < this.n; i++) {
+      if ((this.flags(i) & (SEG_SACKED | SEG_LOST)) === 0) bytes += seqSub(this.end(i), this.seq(i));
+    }
+    return bytes;
+  }
+
+  /** Index of the first entry at or after index `from` that is lost and not SACKed, or -1. */
+  nextLost(from: number): number {
+    for (let i = Math.max(0, from); i < this.n; i++) {
+      if ((this.flags(i) & (SEG_LOST | SEG_SACKED)) === SEG_LOST) return i;
+    }
+    return -1;
+  }
+}
+
+/** Reordering window multiplier bound (RFC 8985 §6.2: reo_wnd stays at most SRTT anyway). */
+const MAX_REO_WND_MULT = 16;
+/** Recoveries after which a raised reordering window falls back (RFC 8985 §6.2 step 4: 16). */
+const REO_WND_PERSIST = 16;
+
+/** RACK's variables (RFC 8985 §5.2). */
+export class RackState {
+  /** Transmit time of the most recently sent segment known delivered, or -1 (none yet). */
+  xmitTs = -1;
+  /** End of that segment. */
+  endSeq = 0;
+  /** RTT of that segment, ms. */
+  rtt = 0;
+  /** Minimum RTT seen, ms (Infinity before the first sample). */
+  minRtt = Number.POSITIVE_INFINITY;
+  /** Reordering was observed (a segment delivered below the highest SACKed one without having been retransmitted). */
+  reordering = false;
+  /** Highest sequence number SACKed or acknowledged plus one (RACK.fack). */
+  fack = 0;
+  /** The reordering window multiplier (raised by D-SACKs, one step per round trip). */
+  reoWndMult = 1;
+  /** Recoveries left before the multiplier falls back to 1. */
+  reoWndPersist = REO_WND_PERSIST;
+  /** SND.MAX when the multiplier was last raised (one raise per round trip). */
+  dsackRound = 0;
+  /** A D-SACK raised the multiplier at least once. */
+  dsackSeen = false;
+
+  /** Forgets everything (new connection incarnation). */
+  reset(una: number): void {
+    this.xmitTs = -1;
+    this.endSeq = una;
+    this.rtt = 0;
+    this.fack = una;
+    this.reordering = false;
+    this.reoWndMult = 1;
+    this.reoWndPersist = REO_WND_PERSIST;
+    this.dsackRound = una;
+  }
+
+  /**
+   * RFC 8985 §6.2 step 2: a segment sent at `xmitTs` ending at `endSeq` was delivered now
+   * (`retransmitted`: it was sent more than once; `tsEcrBeforeRetransmit`: the ACK's echoed
+   * timestamp shows the original was what arrived). Updates the RTT, the minimum RTT, and the
+   * most recent delivered segment. A retransmitted segment whose RTT is below the minimum could be
+   * the original's ACK: it is ignored, unless timestamps say which copy arrived.
+   */
+  delivered(now: number, xmitTs: number, endSeq: number, retransmitted: boolean, ambiguous: boolean): void {
+    const rtt = now - xmitTs;
+    if (retransmitted && ambiguous && rtt < this.minRtt) return;
+    if (rtt < this.minRtt) this.minRtt = rtt;
+    if (this.xmitTs < 0 || xmitTs > this.xmitTs || (xmitTs === this.xmitTs && seqGt(endSeq, this.endSeq))) {
+      this.xmitTs = xmitTs;
+      this.endSeq = endSeq;
+      this.rtt = rtt;
+    }
+  }
+
+  /** RFC 8985 §6.2 step 3: a never-retransmitted segment ending at `endSeq` was delivered below RACK.fack. */
+  noteDelivery(endSeq: number, retransmitted: boolean): void {
+    if (seqLt(endSeq, this.fack)) {
+      if (!retransmitted) this.reordering = true;
+    } else {
+      this.fack = endSeq;
+    }
+  }
+
+  /**
+   * RFC 8985 §6.2 step 4 with D-SACK adaptation: a D-SACK arrived; the multiplier rises by one,
+   * at most once per round trip (`sndMax` marks the round).
+   */
+  onDsack(sndUna: number, sndMax: number): boolean {
+    if (seqLt(sndUna, this.dsackRound)) return false;
+    this.dsackRound = sndMax;
+    this.dsackSeen = true;
+    this.reordering = true;
+    if (this.reoWndMult < MAX_REO_WND_MULT) this.reoWndMult++;
+    this.reoWndPersist = REO_WND_PERSIST;
+    return true;
+  }
+
+  /** A recovery ended: after {@link REO_WND_PERSIST} of them without a D-SACK, the multiplier falls back to 1. */
+  onRecoveryEnd(): void {
+    if (--this.reoWndPersist <= 0) {
+      this.reoWndMult = 1;
+      this.reoWndPersist = REO_WND_PERSIST;
+    }
+  }
+
+  /**
+   * The reordering window, ms (RFC 8985 §6.2 step 4): 0 without observed reordering when in
+   * recovery or when `sackedSegments` reach DupThresh; else `min(mult * minRtt / 4, srtt)`.
+   */
+  reoWnd(inRecovery: boolean, sackedSegments: number, srtt: number, dupThresh: number): number {
+    if (!this.reordering && (inRecovery || sackedSegments >= dupThresh)) return 0;
+    const min = Number.isFinite(this.minRtt) ? this.minRtt : srtt;
+    return Math.min((this.reoWndMult * min) / 4, srtt);
+  }
+
+  /**
+   * RFC 8985 §6.2 step 5: marks lost every entry of `log` sent before the most recently delivered
+   * segment whose `RTT + reoWnd` has passed. Returns the number of entries newly marked, and puts in
+   * `timeout.ms` the longest wait still needed by an entry not yet due (0 when none), which is when
+   * the reordering timer should fire.
+   */
+  detectLoss(log: SentSegments, now: number, reoWnd: number, timeout: { ms: number }): number {
+    timeout.ms = 0;
+    if (this.xmitTs < 0) return 0;
+    let marked = 0;
+    for (let i = 0; i < log.count; i++) {
+      const f = log.flags(i);
+      if ((f & (SEG_SACKED | SEG_LOST)) !== 0) continue;
+      const t = log.time(i);
+      // RACK_sent_after(RACK.xmit_ts, RACK.end_seq, seg.xmit_ts, seg.end_seq)
+      if (t > this.xmitTs || (t === this.xmitTs && !seqLt(log.end(i), this.endSeq))) continue;
+      const remaining = t + this.rtt + reoWnd - now;
+      if (remaining <= 0) {
+        log.setFlags(i, f | SEG_LOST);
+        marked++;
+      } else if (remaining > timeout.ms) {
+        timeout.ms = remaining;
+      }
+    }
+    return marked;
+  }
+}
+
+/** Marks every entry that is not SACKed lost (after a retransmission timeout, RFC 8985 §6.3). */
+export function markAllLost(log: SentSegments): void {
+  for (let i = 0; i < log.count; i++) {
+    const f = log.flags(i);
+    if ((f & SEG_SACKED) === 0) log.setFlags(i, f | SEG_LOST);
+  }
+}
+
+/**
+ * Applies the scoreboard to the log: entries whose first and last bytes are SACKed become SACKED;
+ * `delivered(i)` is called for each one that was not before (before the flag is set).
+ */
+export function markSacked(log: SentSegments, isSacked: (seq: number) => boolean, delivered: (index: number) => void): void {
+  for (let i = 0; i < log.count; i++) {
+    const f = log.flags(i);
+    if ((f & SEG_SACKED) !== 0) continue;
+    if (isSacked(log.seq(i)) && isSacked(seqAdd(log.end(i), -1))) {
+      delivered(i);
+      log.setFlags(i, (f | SEG_SACKED) & ~SEG_LOST);
+    }
+  }
+}
