@@ -3,9 +3,12 @@
  * link, and the wrappers: pcap capture and fault injection, which are drivers themselves).
  *
  * A driver deals in **wire frames**: Ethernet header, payload, and the 4-byte IEEE 802.3 FCS at the
- * end, as they would cross a cable. A driver whose medium carries no FCS (TAP) adds one on receive
- * and strips it on transmit, so that every layer above checks frames the same way and corruption
- * injected anywhere below {@link NetDevice} is caught by the FCS check.
+ * end, as they would cross a cable. One decision per driver says whether the FCS exists at all
+ * ({@link NicDriver.fcs}): a medium that carries one (`'wire'`, the default: serial, in-memory link)
+ * hands frames up with it and gets frames with it filled in; a medium that carries none (`'none'`:
+ * TAP) hands frames up without it, and on transmit ignores the 4 bytes reserved at the end (nobody
+ * computes them). So a TAP frame costs no CRC pass in either direction, and corruption injected
+ * below {@link NetDevice} on such a medium is caught by the IP and transport checksums instead.
  *
  * Drivers do not check the FCS, filter addresses or dispatch: {@link NetDevice} does that, as the
  * NIC hardware plus its driver would (check FCS, check destination MAC, store in the RX ring, raise
@@ -18,6 +21,14 @@ export type LinkState = 'up' | 'down';
 
 /** Length of the Ethernet FCS trailer in bytes. */
 export const FCS_LENGTH = 4;
+
+/**
+ * Whether the frames a driver exchanges carry an Ethernet FCS: `'wire'` (they do: {@link NetDevice}
+ * checks it on receive and fills it in on transmit) or `'none'` (the medium has none: received
+ * frames end with the payload, and the 4 bytes reserved at the end of a transmitted frame are
+ * ignored).
+ */
+export type FcsMode = 'wire' | 'none';
 
 /** Which destination MAC addresses the receive path accepts besides the NIC's own unicast address and broadcast. */
 export interface ReceiveFilter {
@@ -68,6 +79,11 @@ export interface NicDriver {
   readonly linkState: LinkState;
   readonly stats: Readonly<DriverStats>;
   /**
+   * Whether frames carry an FCS ({@link FcsMode}); absent means `'wire'`. Fixed for the driver's
+   * life: {@link NetDevice} reads it once. A wrapping driver reports its inner driver's.
+   */
+  readonly fcs?: FcsMode;
+  /**
    * Brings the device up (opens the port, attaches the TAP, performs the hello exchange, ...).
    * Rejects with a typed error (a {@link NicError}) when the device cannot be had.
    */
@@ -75,12 +91,13 @@ export interface NicDriver {
   /** Brings the device down and releases it. Idempotent. Frames in flight may be lost. */
   close(): Promise<void>;
   /**
-   * Queues one wire frame (header + payload + FCS) for sending. Returns false, and counts why,
-   * when it cannot be queued. The driver owns `frame` from then on: the caller must not reuse it.
+   * Queues one wire frame (header + payload + the 4 FCS bytes: filled in when {@link NicDriver.fcs}
+   * is `'wire'`, ignored when `'none'`) for sending. Returns false, and counts why, when it cannot
+   * be queued. The driver owns `frame` from then on: the caller must not reuse it.
    */
   transmit(frame: Uint8Array): boolean;
   /**
-   * Sets the receiver for wire frames (with FCS). The driver calls it once per frame, from whatever
+   * Sets the receiver for wire frames (with the FCS unless {@link NicDriver.fcs} is `'none'`). The driver calls it once per frame, from whatever
    * context the medium delivers in (an I/O callback, a scheduler timer). The callee owns the frame.
    */
   onReceive(receiver: (frame: Uint8Array) => void): void;

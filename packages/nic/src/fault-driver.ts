@@ -20,7 +20,7 @@ import type { SchedulerApi, Timer } from '@postern/irq';
 import type { MacAddress } from '@postern/wire';
 import { DelayLine } from './delay-line.js';
 import { NicError, newDriverStats } from './driver.js';
-import type { DriverStats, LinkState, NicDriver, ReceiveFilter } from './driver.js';
+import type { DriverStats, FcsMode, LinkState, NicDriver, ReceiveFilter } from './driver.js';
 import { admitTransmit } from './transmit-admission.js';
 
 /** Default bound on frames delayed per direction. */
@@ -284,6 +284,11 @@ export class FaultInjectionDriver implements NicDriver {
   /** @inheritDoc */
   get mtu(): number {
     return this.inner.mtu;
+  }
+
+  /** The inner driver's FCS mode: corruption on a medium without FCS is caught by the IP and transport checksums. */
+  get fcs(): FcsMode {
+    return this.inner.fcs ?? 'wire';
   }
 
   /** Up when the wrapper is open, the inner link is up and no flap holds it down. */

@@ -5,7 +5,7 @@
  * for the way out, {@link ForwardingDriver.received} for the way in.
  */
 import type { MacAddress } from '@postern/wire';
-import type { DriverStats, LinkState, NicDriver, ReceiveFilter } from './driver.js';
+import type { DriverStats, FcsMode, LinkState, NicDriver, ReceiveFilter } from './driver.js';
 
 /**
  * A driver that is `inner` seen through a wrapper: name, MAC, MTU, link state, counters, open,
@@ -38,6 +38,11 @@ export class ForwardingDriver implements NicDriver {
   /** The inner driver's MTU. */
   get mtu(): number {
     return this.inner.mtu;
+  }
+
+  /** The inner driver's FCS mode (see {@link NicDriver.fcs}). */
+  get fcs(): FcsMode {
+    return this.inner.fcs ?? 'wire';
   }
 
   /** The inner driver's link state. */

@@ -3,14 +3,15 @@
  *
  * Receive path, in this order, for each wire frame the driver hands up (from whatever context it
  * delivers in):
- * 1. shorter than 18 bytes (header + FCS): drop, count `rxDroppedRunt`;
- * 2. FCS check: drop on mismatch, count `rxDroppedFcs`;
+ * 1. shorter than 18 bytes (header + FCS; 14 on a medium without FCS): drop, count `rxDroppedRunt`;
+ * 2. FCS check, only when the driver's medium carries one (`driver.fcs` is not `'none'`): drop on
+ *    mismatch, count `rxDroppedFcs`;
  * 3. destination filter: own unicast MAC, broadcast, a joined multicast group, any group address
  *    when all-multicast is on, anything when promiscuous; otherwise drop, count `rxDroppedFilter`;
  * 4. length: a frame whose VLAN tags do not fit counts `rxDroppedRunt`; a frame longer than
  *    `mtu + 18` (plus 4 per VLAN tag) counts `rxDroppedOversize`;
- * 5. store the frame, FCS stripped (a `subarray`, no copy), in the RX ring; a full ring drops it and
- *    counts `rxDroppedRingFull`;
+ * 5. store the frame, FCS stripped (a `subarray`, no copy; a frame without FCS as it is), in the RX
+ *    ring; a full ring drops it and counts `rxDroppedRingFull`;
  * 6. raise the device's IRQ line, unless the bottom half is already scheduled (NAPI: the device's
  *    interrupt stays off while the poller runs).
  *
@@ -152,12 +153,19 @@ export class NetDevice {
   private readonly irqName: string;
   private readonly irqPriority: number;
   private readonly bottomHalf: BottomHalf;
+  /** FCS bytes at the end of received frames: 4, or 0 when the driver's medium carries none. */
+  private readonly rxFcsLength: number;
+  /** Whether transmit fills in the FCS (false when the driver's medium carries none). */
+  private readonly txWritesFcs: boolean;
 
   constructor(driver: NicDriver, scheduler: SchedulerApi, options: NetDeviceOptions = {}) {
     const capacity = options.rxRingCapacity ?? NET_DEVICE_DEFAULT_RX_RING;
     if (!Number.isInteger(capacity) || capacity < 1) throw new NicError('BAD_ARGUMENT', driver.name, `RX ring capacity must be an integer >= 1, got ${capacity}`);
     this.driver = driver;
     this.scheduler = scheduler;
+    const fcsOnWire = driver.fcs !== 'none';
+    this.rxFcsLength = fcsOnWire ? FCS_LENGTH : 0;
+    this.txWritesFcs = fcsOnWire;
     this.ring = new Ring<Uint8Array>(capacity);
     this.irqName = options.irqName ?? `nic:${driver.name}`;
     this.irqPriority = options.irqPriority ?? NET_DEVICE_DEFAULT_IRQ_PRIORITY;
@@ -257,7 +265,7 @@ export class NetDevice {
 
   /**
    * Sends one frame. `frame` holds the Ethernet header and payload followed by 4 bytes reserved for
-   * the FCS, which this method fills in. Returns false and counts when the frame is shorter than 18
+   * the FCS, which this method fills in (unless the driver's medium carries none). Returns false and counts when the frame is shorter than 18
    * or longer than `mtu + 18` bytes (`txDroppedBadLength`) or the driver refuses it
    * (`txDroppedDriver`). The device and driver own `frame` from then on.
    */
@@ -267,7 +275,7 @@ export class NetDevice {
       this.counters.txDroppedBadLength++;
       return false;
     }
-    writeFcs(frame);
+    if (this.txWritesFcs) writeFcs(frame);
     if (!this.driver.transmit(frame)) {
       this.counters.txDroppedDriver++;
       return false;
@@ -332,11 +340,12 @@ export class NetDevice {
       c.rxDroppedDown++;
       return;
     }
-    if (length < MIN_WIRE_FRAME) {
+    const fcsLength = this.rxFcsLength;
+    if (length < ETHERNET_HEADER_LENGTH + fcsLength) {
       c.rxDroppedRunt++;
       return;
     }
-    if (!checkFcs(frame)) {
+    if (fcsLength !== 0 && !checkFcs(frame)) {
       c.rxDroppedFcs++;
       return;
     }
@@ -345,15 +354,15 @@ export class NetDevice {
       return;
     }
     const headerLength = headerLengthOf(frame);
-    if (length < headerLength + FCS_LENGTH) {
+    if (length < headerLength + fcsLength) {
       c.rxDroppedRunt++;
       return;
     }
-    if (length - headerLength > this.driver.mtu + FCS_LENGTH) {
+    if (length - headerLength > this.driver.mtu + fcsLength) {
       c.rxDroppedOversize++;
       return;
     }
-    if (!this.ring.push(frame.subarray(0, length - FCS_LENGTH))) {
+    if (!this.ring.push(fcsLength === 0 ? frame : frame.subarray(0, length - fcsLength))) {
       c.rxDroppedRingFull++;
       return;
     }

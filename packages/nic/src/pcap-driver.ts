@@ -79,12 +79,12 @@ export class PcapCaptureDriver extends ForwardingDriver {
 
   /** Records a frame the inner driver handed up, then passes it on. */
   protected override received(frame: Uint8Array): void {
-    this.record(frame, 'rx');
+    this.record(frame, this.inner.fcs === 'none' ? 'rx-no-fcs' : 'rx');
     this.deliver(frame);
   }
 
-  private record(frame: Uint8Array, direction: 'tx' | 'rx'): void {
-    const data = frame.byteLength >= FCS_LENGTH ? frame.subarray(0, frame.byteLength - FCS_LENGTH) : frame;
+  private record(frame: Uint8Array, direction: 'tx' | 'rx' | 'rx-no-fcs'): void {
+    const data = direction !== 'rx-no-fcs' && frame.byteLength >= FCS_LENGTH ? frame.subarray(0, frame.byteLength - FCS_LENGTH) : frame;
     const ms = Math.max(0, this.timeOriginMs + this.scheduler.now);
     const seconds = Math.floor(ms / 1000);
     const fraction = Math.min(this.unitsPerSecond - 1, Math.floor((ms - seconds * 1000) * this.unitsPerMs));

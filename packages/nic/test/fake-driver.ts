@@ -4,7 +4,7 @@
  */
 import type { MacAddress } from '@postern/wire';
 import { newDriverStats } from '../src/index.js';
-import type { DriverStats, LinkState, NicDriver, ReceiveFilter } from '../src/index.js';
+import type { DriverStats, FcsMode, LinkState, NicDriver, ReceiveFilter } from '../src/index.js';
 
 /** A hand-driven {@link NicDriver}. */
 export class FakeDriver implements NicDriver {
@@ -20,6 +20,7 @@ export class FakeDriver implements NicDriver {
     readonly name: string,
     readonly mac: MacAddress,
     readonly mtu = 1500,
+    readonly fcs: FcsMode = 'wire',
   ) {}
 
   open(): Promise<void> {

@@ -188,6 +188,48 @@ describe('NetDevice receive path', () => {
   });
 });
 
+describe('NetDevice on a medium without FCS', () => {
+  async function noFcs() {
+    const sched = new Scheduler();
+    const driver = new FakeDriver('tap0', OWN, 1500, 'none');
+    const device = new NetDevice(driver, sched);
+    const got: Uint8Array[] = [];
+    device.onEtherType(0x0800, (frame) => got.push(frame));
+    await device.open();
+    return { sched, driver, device, got };
+  }
+
+  it('delivers a frame whole (no FCS to strip or check) and never counts an FCS drop', async () => {
+    const { sched, driver, device, got } = await noFcs();
+    const withFcs = wireFrame({ destination: OWN, length: 100, mark: 7 });
+    const frame = withFcs.subarray(0, 96); // what a TAP hands up: the same bytes without the trailer
+    driver.inject(frame);
+    sched.runPending();
+    expect(got).toHaveLength(1);
+    expect(got[0]).toBe(frame); // not even a subarray
+    expect(markOf(got[0]!)).toBe(7);
+    expect(device.stats).toMatchObject({ rxAccepted: 1, rxDelivered: 1, rxBytes: 96, rxDroppedFcs: 0 });
+  });
+
+  it('counts a frame shorter than an Ethernet header as a runt, and accepts a bare 14-byte header', async () => {
+    const { sched, driver, device, got } = await noFcs();
+    driver.inject(wireFrame({ destination: OWN, length: 64 }).subarray(0, 13));
+    driver.inject(wireFrame({ destination: OWN, length: 64 }).subarray(0, 14));
+    sched.runPending();
+    expect(device.stats.rxDroppedRunt).toBe(1);
+    expect(got.map((f) => f.length)).toEqual([14]);
+  });
+
+  it('leaves the 4 reserved bytes of a transmitted frame unwritten (no CRC pass)', async () => {
+    const { driver, device } = await noFcs();
+    const frame = new Uint8Array(64).fill(0xee);
+    expect(device.transmit(frame)).toBe(true);
+    expect(driver.sent[0]).toBe(frame);
+    expect([...frame.subarray(60)]).toEqual([0xee, 0xee, 0xee, 0xee]);
+    expect(checkFcs(frame)).toBe(false);
+  });
+});
+
 describe('NetDevice NAPI bottom half', () => {
   it('processes a burst larger than the budget over several rounds, letting a higher-priority IRQ run between them', async () => {
     const { sched, driver, device } = await setup({ budget: 4 });

@@ -1,14 +1,22 @@
 /**
  * {@link TapNicDriver}: a {@link NicDriver} over a Linux TAP device.
  *
- * Data path: a dedicated worker thread owns all I/O on the TAP descriptor and talks to the main
- * thread only through a SharedArrayBuffer holding an RX and a TX ring (see `ring-layout.ts`), with
- * `Atomics` as the interrupt line (worker -> main, `Atomics.waitAsync` on the main side) and the
- * doorbell (main -> worker). Frames cross the rings in batches; no thread-pool round trip per frame.
+ * Two data paths (`io` option):
+ * - `'event-loop'` (the default): the descriptor is watched by Node's event loop (epoll through a
+ *   libuv pipe handle, `event-loop-port.ts`): a readable descriptor is the RX interrupt, each read is
+ *   one frame, and `transmit` writes the frame at once from the main thread. No thread hand-off and no
+ *   polling interval stand between a frame and the stack, so an idle gateway answers within one
+ *   event-loop wake-up.
+ * - `'worker'`: a dedicated worker thread owns all I/O on the TAP descriptor and talks to the main
+ *   thread only through a SharedArrayBuffer holding an RX and a TX ring (see `ring-layout.ts`), with
+ *   `Atomics` as the interrupt line (worker -> main, `Atomics.waitAsync` on the main side) and the
+ *   doorbell (main -> worker). Frames cross the rings in batches; the worker polls the non-blocking
+ *   descriptor, sleeping up to `pollMaxMs` when idle (that sleep is added to the first frame after
+ *   silence). Used where the event-loop port is unavailable.
  *
- * FCS: a TAP carries frames without an FCS. The worker appends a computed one to every received
- * frame; `transmit` strips the last 4 bytes (unchecked: checking is {@link NetDevice}'s job) before
- * the frame is written, so the driver boundary deals in wire frames like every other driver.
+ * FCS: a TAP carries frames without an FCS, and so does this driver (`fcs` is `'none'`): received
+ * frames end with the payload, and `transmit` writes all but the 4 bytes reserved for the FCS,
+ * which nobody computes. No CRC pass in either direction.
  *
  * The driver reads no clock. The worker's idle sleep is a bounded `Atomics.wait` (the poll interval
  * of the model NIC), and the attach helper process has a kill timeout; neither feeds any state.
@@ -18,9 +26,10 @@ import { closeSync } from 'node:fs';
 import type { MacAddress } from '@postern/wire';
 import {
   FCS_LENGTH, NicError, newDriverStats,
-  type DriverStats, type LinkState, type NicDriver, type ReceiveFilter,
+  type DriverStats, type FcsMode, type LinkState, type NicDriver, type ReceiveFilter,
 } from '../driver.js';
 import { openTapFd, type TapFd } from './attach.js';
+import { eventLoopPortAvailable, openEventLoopPort, type EventLoopPort } from './event-loop-port.js';
 import { Ctrl, CTRL_WORDS, isPowerOfTwo, ringLayout, type RingLayout } from './ring-layout.js';
 import { TAP_WORKER_SOURCE } from './worker-source.js';
 
@@ -33,8 +42,17 @@ const FRAME_OVERHEAD = 18;
 const VLAN_TAG = 4;
 const MIN_FRAME = 18;
 
+/** How a {@link TapNicDriver} does its I/O (see the module documentation). */
+export type TapIoMode = 'event-loop' | 'worker';
+
 /** Options for {@link TapNicDriver}. */
 export interface TapNicDriverOptions {
+  /**
+   * `'event-loop'` (default): the main thread reads when epoll says a frame waits and writes each
+   * frame at once. `'worker'`: a worker thread with shared RX/TX rings. The event-loop mode falls
+   * back to the worker when this Node cannot watch the descriptor (see {@link TapNicDriver.io}).
+   */
+  io?: TapIoMode;
   /** The TAP device's name (at most 15 characters; with `create`, a `%d` pattern such as `pst%d` works too). */
   ifname: string;
   /**
@@ -47,15 +65,15 @@ export interface TapNicDriverOptions {
   mac?: MacAddress;
   /** The MTU to report and enforce on transmit. Default: the device's MTU when it is opened. */
   mtu?: number;
-  /** RX ring slots, a power of two. Default 256. */
+  /** Worker mode: RX ring slots, a power of two. Default 256. */
   rxRingSlots?: number;
-  /** TX ring slots, a power of two. Default 256. */
+  /** Worker mode: TX ring slots, a power of two. Default 256. */
   txRingSlots?: number;
-  /** Most frames the worker reads before it raises the RX interrupt. Default 32. */
+  /** Worker mode: most frames the worker reads before it raises the RX interrupt. Default 32. */
   rxBatch?: number;
-  /** Shortest idle sleep of the worker between polls of the device, ms. Default 0.05. */
+  /** Worker mode: shortest idle sleep of the worker between polls of the device, ms. Default 0.05. */
   pollMinMs?: number;
-  /** Longest idle sleep of the worker (the worst added latency for a frame after silence), ms. Default 1. */
+  /** Worker mode: longest idle sleep of the worker (the worst added latency for a frame after silence), ms. Default 1. */
   pollMaxMs?: number;
   /** The Python 3 interpreter used to attach. Default `python3`. */
   python?: string;
@@ -67,11 +85,11 @@ export interface TapRingStats {
   rxOversize: number;
   /** Failed reads. */
   rxReadErrors: number;
-  /** Times the worker found the RX ring full (it then leaves frames queued in the kernel). */
+  /** Worker mode: times the worker found the RX ring full (it then leaves frames queued in the kernel). */
   rxRingFull: number;
   /** Failed writes. */
   txWriteErrors: number;
-  /** Frames the worker has written to the device. */
+  /** Frames written to the device. */
   txWritten: number;
   /** Exceptions thrown by the receiver callback (counted in `errors` too). */
   receiverErrors: number;
@@ -85,15 +103,17 @@ const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v
  * `attach.ts`).
  *
  * Contract, beyond {@link NicDriver}:
- * - Every received frame is delivered as its own `Uint8Array` (a copy out of the RX ring, which the
- *   callee owns), with a correct 4-byte FCS appended; frames are delivered in arrival order, in
- *   batches, from an `Atomics.waitAsync` continuation on the main thread.
- * - `transmit` copies the frame (minus its FCS) into the TX ring and returns at once; the caller may
- *   reuse its buffer afterwards. It refuses frames shorter than 18 or longer than MTU + 18 bytes
- *   (`txDroppedBadLength`), when not open or the device is gone (`txDroppedLinkDown`), and when the
- *   TX ring is full (`txDroppedQueueFull`).
- * - When the RX ring is full the worker stops reading: frames wait in the kernel's queue (which
- *   drops beyond its own limit) rather than being dropped here.
+ * - `fcs` is `'none'`: every received frame is delivered as its own `Uint8Array` (which the callee
+ *   owns) without an FCS, in arrival order, from an I/O callback on the main thread (event-loop
+ *   mode) or an `Atomics.waitAsync` continuation (worker mode).
+ * - `transmit` writes the frame minus its last 4 bytes (event-loop mode) or copies it into the TX
+ *   ring (worker mode) and returns at once; the caller may reuse its buffer afterwards. It refuses
+ *   frames shorter than 18 or longer than MTU + 18 bytes (`txDroppedBadLength`), when not open or the
+ *   device is gone (`txDroppedLinkDown`), and when the kernel would block or the TX ring is full
+ *   (`txDroppedQueueFull`).
+ * - Worker mode: when the RX ring is full the worker stops reading: frames wait in the kernel's
+ *   queue (which drops beyond its own limit) rather than being dropped here. Event-loop mode: frames
+ *   wait in the kernel's queue until the main thread reads them.
  * - Link state is `up` from a successful `open` until `close`, or until the device disappears
  *   (deleted, or its namespace deleted), which reports `down` once.
  * - `close` stops the worker (it never blocks in a system call, so this takes at most about
@@ -128,12 +148,19 @@ export class TapNicDriver implements NicDriver {
   private rxMask = 0;
   private txMask = 0;
   private pumpScheduled = false;
+  private port: EventLoopPort | undefined;
+  private ioMode: TapIoMode;
+  private txWritten = 0;
+  private txWriteErrors = 0;
+  private rxReadErrors = 0;
+  private rxOversize = 0;
 
   constructor(options: TapNicDriverOptions) {
     this.options = { ...options };
     this.deviceName = `tap:${options.ifname}`;
     this.mac = options.mac ?? DEFAULT_TAP_MAC;
     this.currentMtu = options.mtu ?? 1500;
+    this.ioMode = options.io === 'worker' || !eventLoopPortAvailable() ? 'worker' : 'event-loop';
     const rx = options.rxRingSlots ?? 256;
     const tx = options.txRingSlots ?? 256;
     if (!isPowerOfTwo(rx) || !isPowerOfTwo(tx)) throw new NicError('BAD_ARGUMENT', this.name, 'ring sizes must be powers of two');
@@ -145,6 +172,16 @@ export class TapNicDriver implements NicDriver {
   /** `tap:` + the interface name (the kernel's, once open: a `%d` pattern is resolved then). */
   get name(): string {
     return this.deviceName;
+  }
+
+  /** The I/O mode in use: the `io` option, except that `'event-loop'` falls back to `'worker'` where unavailable. */
+  get io(): TapIoMode {
+    return this.ioMode;
+  }
+
+  /** A TAP medium carries no FCS: frames go up without one and the reserved 4 bytes are never written. */
+  get fcs(): FcsMode {
+    return 'none';
   }
 
   /** The MTU: the configured one, else the device's as read at `open` (1500 before that). */
@@ -163,7 +200,8 @@ export class TapNicDriver implements NicDriver {
    */
   get stats(): Readonly<DriverStats> {
     const c = this.counters;
-    c.errors = this.receiverErrors + this.workerFailures + this.ctrl[Ctrl.RX_READ_ERRORS]! + this.ctrl[Ctrl.TX_WRITE_ERRORS]! + this.ctrl[Ctrl.RX_OVERSIZE]!;
+    const r = this.ringStats;
+    c.errors = r.receiverErrors + this.workerFailures + r.rxReadErrors + r.txWriteErrors + r.rxOversize;
     return c;
   }
 
@@ -171,8 +209,8 @@ export class TapNicDriver implements NicDriver {
   get ringStats(): Readonly<TapRingStats> {
     const k = this.ctrl;
     return {
-      rxOversize: k[Ctrl.RX_OVERSIZE]!, rxReadErrors: k[Ctrl.RX_READ_ERRORS]!, rxRingFull: k[Ctrl.RX_RING_FULL]!,
-      txWriteErrors: k[Ctrl.TX_WRITE_ERRORS]!, txWritten: k[Ctrl.TX_WRITTEN]!, receiverErrors: this.receiverErrors,
+      rxOversize: k[Ctrl.RX_OVERSIZE]! + this.rxOversize, rxReadErrors: k[Ctrl.RX_READ_ERRORS]! + this.rxReadErrors, rxRingFull: k[Ctrl.RX_RING_FULL]!,
+      txWriteErrors: k[Ctrl.TX_WRITE_ERRORS]! + this.txWriteErrors, txWritten: k[Ctrl.TX_WRITTEN]! + this.txWritten, receiverErrors: this.receiverErrors,
     };
   }
 
@@ -210,6 +248,18 @@ export class TapNicDriver implements NicDriver {
     this.tap = tap;
     this.deviceName = `tap:${tap.name}`;
     this.currentMtu = this.options.mtu ?? tap.mtu;
+    if (this.ioMode === 'event-loop') {
+      try {
+        this.port = openEventLoopPort(tap.fd, { frame: this.portFrame, failed: this.portFailed });
+        this.maxRxFrame = Math.max(this.currentMtu, tap.mtu) + 14 + VLAN_TAG;
+        this.phase = 'open';
+        this.setLink('up');
+        return;
+      } catch {
+        // The pipe handle refused the descriptor: the worker takes it.
+        this.ioMode = 'worker';
+      }
+    }
     const maxFrame = Math.max(this.currentMtu, tap.mtu) + 14 + VLAN_TAG;
     const layout = ringLayout(this.options.rxRingSlots ?? 256, this.options.txRingSlots ?? 256, maxFrame);
     this.layout = layout;
@@ -263,6 +313,14 @@ export class TapNicDriver implements NicDriver {
     const wasOpen = this.phase === 'open';
     this.phase = 'closed';
     if (!wasOpen) return;
+    if (this.port !== undefined) {
+      const port = this.port;
+      this.port = undefined;
+      this.tap = undefined;
+      await port.close(); // closes the descriptor
+      this.setLink('down');
+      return;
+    }
     Atomics.store(this.ctrl, Ctrl.STOP, 1);
     Atomics.add(this.ctrl, Ctrl.WAKE, 1);
     Atomics.notify(this.ctrl, Ctrl.WAKE);
@@ -291,6 +349,26 @@ export class TapNicDriver implements NicDriver {
       c.txDroppedBadLength++;
       return false;
     }
+    const port = this.port;
+    if (port !== undefined) {
+      const error = port.write(frame, len - FCS_LENGTH);
+      if (error !== 0) {
+        if (error === 'EAGAIN' || error === 'EWOULDBLOCK' || error === 'ENOBUFS') {
+          c.txDroppedQueueFull++;
+        } else if (error === 'EIO') {
+          // The kernel side of the device is down (not up yet, or taken down): nothing can be sent.
+          c.txDroppedLinkDown++;
+        } else {
+          this.txWriteErrors++;
+          if (error === 'EBADFD' || error === 'EBADF' || error === 'ENXIO' || error === 'ENODEV') this.setLink('down');
+        }
+        return false;
+      }
+      this.txWritten++;
+      c.txFrames++;
+      c.txBytes += len;
+      return true;
+    }
     const k = this.ctrl;
     const head = k[Ctrl.TX_HEAD]!;
     const queued = (head - Atomics.load(k, Ctrl.TX_TAIL)) | 0;
@@ -311,7 +389,7 @@ export class TapNicDriver implements NicDriver {
     return true;
   }
 
-  /** Sets the receiver; each call gets a fresh wire frame (FCS appended) that it owns. Exceptions it throws are counted and swallowed. */
+  /** Sets the receiver; each call gets a fresh frame (no FCS) that it owns. Exceptions it throws are counted and swallowed. */
   onReceive(receiver: (frame: Uint8Array) => void): void {
     this.receiver = receiver;
   }
@@ -325,6 +403,32 @@ export class TapNicDriver implements NicDriver {
   setReceiveFilter(filter: ReceiveFilter): void {
     this.filter = filter;
   }
+
+  /** Event-loop mode: the largest frame (no FCS) accepted from the device. */
+  private maxRxFrame = 0;
+
+  /** Event-loop mode: one frame read from the descriptor. */
+  private readonly portFrame = (frame: Uint8Array): void => {
+    if (this.phase !== 'open') return;
+    const c = this.counters;
+    if (frame.byteLength > this.maxRxFrame) {
+      this.rxOversize++;
+      return;
+    }
+    c.rxFrames++;
+    c.rxBytes += frame.byteLength;
+    try {
+      this.receiver(frame);
+    } catch {
+      this.receiverErrors++;
+    }
+  };
+
+  /** Event-loop mode: the descriptor failed (device gone, read error): report the link down once. */
+  private readonly portFailed = (): void => {
+    this.rxReadErrors++;
+    this.setLink('down');
+  };
 
   private ringDoorbell(): void {
     Atomics.add(this.ctrl, Ctrl.WAKE, 1);

@@ -4,8 +4,8 @@
  * with no file to locate and nothing a bundler or transpiler could rewrite.
  *
  * The worker is the NIC's DMA engine. In a loop it: writes every frame queued in the TX ring (one
- * `write` per frame); reads frames from the non-blocking TAP descriptor into RX slots, appending the
- * Ethernet FCS (CRC-32, least significant byte first) the medium lacks, up to `batch` frames; then
+ * `write` per frame); reads frames from the non-blocking TAP descriptor into RX slots (no FCS: the medium has
+ * none, and the driver reports `fcs: 'none'`), up to `batch` frames; then
  * publishes the batch and raises the RX interrupt (bumps `RX_SEQ`, `Atomics.notify`). When a pass
  * found nothing to do it sleeps in `Atomics.wait` on the doorbell word, from `pollMinMs` doubling up
  * to `pollMaxMs`: a TX doorbell or STOP wakes it at once, a frame arriving from the kernel is picked
@@ -24,7 +24,6 @@ export const TAP_WORKER_SOURCE = String.raw`
 Error.stackTraceLimit = 0;
 const { workerData } = require('node:worker_threads');
 const { readSync, writeSync } = require('node:fs');
-const { crc32 } = require('node:zlib');
 const { fd, sab, layout: L, ctrl: C, batch, pollMinMs, pollMaxMs } = workerData;
 const ctrl = new Int32Array(sab, 0, L.rxLensOffset / 4);
 const rxLens = new Int32Array(sab, L.rxLensOffset, L.rxSlots);
@@ -101,12 +100,7 @@ function receiveBatch() {
       Atomics.add(ctrl, C.RX_OVERSIZE, 1);
       continue;
     }
-    const fcs = crc32(view.subarray(0, len));
-    view[len] = fcs & 0xff;
-    view[len + 1] = (fcs >>> 8) & 0xff;
-    view[len + 2] = (fcs >>> 16) & 0xff;
-    view[len + 3] = fcs >>> 24;
-    rxLens[slot] = len + 4;
+    rxLens[slot] = len;
     head = (head + 1) | 0;
     n++;
   }

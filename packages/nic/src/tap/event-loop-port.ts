@@ -1,0 +1,110 @@
+/**
+ * The TAP descriptor on Node's own event loop: the kernel's readiness notification (epoll, through
+ * libuv) is the receive interrupt, and a `write` from the main thread is the transmit.
+ *
+ * Why: a frame that arrives while the process is idle is then handled within one event-loop wake-up,
+ * with no thread hand-off and no polling interval (a worker thread cannot block in `read` and still be
+ * stopped, so it has to poll, and its sleep is added to every frame that arrives after silence).
+ *
+ * How, without a compiled addon: libuv's pipe handle (`uv_pipe_open`) accepts any descriptor epoll
+ * can watch, a TAP descriptor included, and Node's `net.Socket` drives it. One `read` of a TAP
+ * descriptor returns exactly one frame, so each `data` chunk is one frame (flowing mode hands chunks
+ * on one by one, never merged). Writes do not go through the socket (its buffering could merge
+ * frames into one `writev`): `writeSync` on the descriptor, one frame per call, never blocks on a TAP
+ * (the kernel takes the frame into its receive path at once).
+ *
+ * The pipe handle comes from `process.binding('pipe_wrap')`, which Node 20 still provides; where it
+ * is missing {@link eventLoopPortAvailable} says so and the driver falls back to its worker thread.
+ */
+import { writeSync } from 'node:fs';
+import { Socket } from 'node:net';
+
+/** Node's pipe handle class, as `process.binding('pipe_wrap')` exposes it. */
+interface PipeHandle {
+  open(fd: number): number;
+}
+interface PipeWrapBinding {
+  Pipe: new (type: number) => PipeHandle;
+  constants: { SOCKET: number };
+}
+
+function pipeWrap(): PipeWrapBinding | undefined {
+  try {
+    const binding = (process as unknown as { binding(name: string): unknown }).binding('pipe_wrap') as Partial<PipeWrapBinding>;
+    return typeof binding.Pipe === 'function' && binding.constants !== undefined ? (binding as PipeWrapBinding) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether this Node can watch a TAP descriptor on its event loop (else the worker thread is used). */
+export function eventLoopPortAvailable(): boolean {
+  return pipeWrap() !== undefined;
+}
+
+/** What an {@link EventLoopPort} reports to its owner. */
+export interface EventLoopPortEvents {
+  /** One received frame (a fresh buffer the callee owns), from an event-loop I/O callback. */
+  frame(frame: Uint8Array): void;
+  /** The descriptor failed (the device went away, or a read error): no more frames will come. */
+  failed(error: Error): void;
+}
+
+/** A TAP descriptor watched by the event loop. */
+export interface EventLoopPort {
+  /**
+   * Writes the first `length` bytes of `frame` as one frame. Returns 0, or the error code when the
+   * write failed (`EAGAIN` if the kernel would block, `EBADFD`/`EIO`/... when the device is gone).
+   */
+  write(frame: Uint8Array, length: number): 0 | string;
+  /** Stops reading and closes the descriptor (the port owns it from {@link openEventLoopPort} on). Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts watching the TAP descriptor `fd` on the event loop; from now on the port owns `fd` and
+ * closes it. Throws when the pipe handle is unavailable or refuses the descriptor (the caller still
+ * owns `fd` then).
+ */
+export function openEventLoopPort(fd: number, events: EventLoopPortEvents): EventLoopPort {
+  const binding = pipeWrap();
+  if (binding === undefined) throw new Error('process.binding("pipe_wrap") is not available in this Node');
+  const handle = new binding.Pipe(binding.constants.SOCKET);
+  const status = handle.open(fd);
+  if (status !== 0) throw new Error(`uv_pipe_open failed (${status})`);
+  // `handle` is an accepted (if undocumented in the typings) option of net.Socket: it wraps an open libuv handle.
+  const socket = new Socket({ handle, readable: true, writable: false } as ConstructorParameters<typeof Socket>[0]);
+  let closed = false;
+  let closing: Promise<void> | undefined;
+  socket.on('data', (chunk: Buffer) => {
+    if (!closed) events.frame(chunk);
+  });
+  socket.on('error', (error: Error) => {
+    if (!closed) events.failed(error);
+  });
+  socket.on('end', () => {
+    if (!closed) events.failed(new Error('the TAP descriptor reported end of file'));
+  });
+  return {
+    write(frame, length) {
+      try {
+        writeSync(fd, frame, 0, length);
+        return 0;
+      } catch (error) {
+        return (error as NodeJS.ErrnoException).code ?? 'EIO';
+      }
+    },
+    close() {
+      closed = true;
+      closing ??= new Promise<void>((resolve) => {
+        if (socket.destroyed && socket.closed) {
+          resolve();
+          return;
+        }
+        socket.once('close', () => resolve());
+        socket.destroy();
+      });
+      return closing;
+    },
+  };
+}
