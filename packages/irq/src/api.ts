@@ -138,6 +138,15 @@ export interface SchedulerOptions {
    * (so I/O callbacks can fill rings while a bottom half keeps exhausting its budget). Default 64.
    */
   stepsPerTurn?: number;
+  /**
+   * Real clock only: how work that appears outside a run (an IRQ raised from an I/O callback, work
+   * queued from a promise continuation) gets its host turn. `'immediate'` (default): a `setImmediate`,
+   * so everything raised in one event-loop phase runs in one turn after it. `'microtask'`: a
+   * microtask, so the turn runs as soon as the current callback returns (no event-loop phase in
+   * between: the lowest latency for a frame that arrives while idle). Either way a turn that used up
+   * `stepsPerTurn` continues in a `setImmediate`, so I/O is never starved.
+   */
+  hostWake?: 'immediate' | 'microtask';
 }
 
 /** Scheduler-wide counters. */

@@ -89,11 +89,19 @@ export class Scheduler implements SchedulerApi {
   private dispatches = 0;
 
   private started = false;
+  private readonly microtaskWake: boolean;
+  /** A microtask turn is queued (real clock, `hostWake: 'microtask'`). */
+  private microtaskQueued = false;
   private immediate: ReturnType<typeof setImmediate> | undefined;
   private hostTimer: ReturnType<typeof setTimeout> | undefined;
   private hostDeadline = 0;
   private readonly onImmediate = (): void => {
     this.immediate = undefined;
+    this.turn();
+  };
+  private readonly onMicrotask = (): void => {
+    this.microtaskQueued = false;
+    if (this.immediate !== undefined) return; // a continuation turn is already on its way
     this.turn();
   };
   private readonly onHostTimer = (): void => {
@@ -120,6 +128,9 @@ export class Scheduler implements SchedulerApi {
     this.livelockLimit = requireInteger('livelockLimit', options.livelockLimit ?? DEFAULT_LIVELOCK_LIMIT, 1);
     this.stepsPerTurn = requireInteger('stepsPerTurn', options.stepsPerTurn ?? DEFAULT_STEPS_PER_TURN, 1);
     this.onError = options.onError ?? rethrow;
+    const hostWake = options.hostWake ?? 'immediate';
+    if (hostWake !== 'immediate' && hostWake !== 'microtask') throw new SchedulerError('BAD_ARGUMENT', `hostWake must be 'immediate' or 'microtask', got ${String(hostWake)}`);
+    this.microtaskWake = hostWake === 'microtask';
     const now = (): Millis => this.clock.now();
     this.irqs = new IrqTable({ now, wake: () => this.kick() });
     this.timers = new TimerQueue({ now, timersChanged: () => this.timersChanged() });
@@ -466,6 +477,18 @@ export class Scheduler implements SchedulerApi {
   /** Real clock: asks for one host turn (coalesced) when new work appears outside a run. */
   private kick(): void {
     if (!this.started || this.running || this.immediate !== undefined) return;
+    if (this.microtaskWake) {
+      if (this.microtaskQueued) return;
+      this.microtaskQueued = true;
+      queueMicrotask(this.onMicrotask);
+      return;
+    }
+    this.immediate = setImmediate(this.onImmediate);
+  }
+
+  /** Real clock: a turn that left work behind continues after the event loop had its say. */
+  private kickLater(): void {
+    if (!this.started || this.running || this.immediate !== undefined) return;
     this.immediate = setImmediate(this.onImmediate);
   }
 
@@ -502,7 +525,7 @@ export class Scheduler implements SchedulerApi {
     } finally {
       if (this.started) {
         this.syncHostTimer();
-        if (this.hasRunnable()) this.kick();
+        if (this.hasRunnable()) this.kickLater();
       }
     }
   }

@@ -165,6 +165,42 @@ describe('real clock', () => {
     expect(s.stats.errors).toBe(1);
   });
 
+  it("hostWake 'microtask': a raise from a callback runs before the event loop's next phase; 'immediate' runs after it", async () => {
+    for (const hostWake of ['microtask', 'immediate'] as const) {
+      const s = realScheduler({ hostWake });
+      const order: string[] = [];
+      const line = s.requestIrq('eth0', 1, () => order.push('irq'));
+      s.start();
+      await new Promise<void>((resolve) => {
+        setTimeout(() => {
+          setImmediate(() => {
+            order.push('next phase');
+            resolve();
+          });
+          line.raise();
+        }, 1);
+      });
+      await until(() => order.length === 2);
+      expect(order, hostWake).toEqual(hostWake === 'microtask' ? ['irq', 'next phase'] : ['next phase', 'irq']);
+    }
+  });
+
+  it("hostWake 'microtask' never starves I/O: a bottom half that always uses its budget lets timers and I/O run", async () => {
+    const s = realScheduler({ hostWake: 'microtask', budget: 4, stepsPerTurn: 2 });
+    let polls = 0;
+    let stop = false;
+    const bh: BottomHalf = { name: 'busy', poll: (budget) => (polls++, stop ? 0 : budget) };
+    s.start();
+    s.schedule(bh);
+    await sleep(5); // a host timer: only runs if the scheduler yields to the event loop
+    stop = true;
+    expect(polls).toBeGreaterThan(1);
+  });
+
+  it('rejects an unknown hostWake', () => {
+    expect(() => new Scheduler({ clock: 'real', hostWake: 'soon' as never })).toThrow(expect.objectContaining({ code: 'BAD_ARGUMENT' }));
+  });
+
   it('virtual-clock operations on a real clock throw WRONG_CLOCK', () => {
     const s = realScheduler();
     expect(() => s.advance(1)).toThrow(expect.objectContaining({ code: 'WRONG_CLOCK' }));
