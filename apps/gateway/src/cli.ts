@@ -58,7 +58,7 @@ export interface CommandLine {
   readonly help: boolean;
   /** `--config FILE`. */
   readonly config?: string;
-  /** `--nic SPEC` (checked by `parseNicSpec`). */
+  /** `--nic SPEC` (a NIC spec, checked as `interfaces[0].nic` is). */
   readonly nic?: string;
   /** `--ip ADDR/PREFIX`. */
   readonly ip?: string;

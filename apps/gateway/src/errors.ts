@@ -7,7 +7,7 @@ import { ConfigError } from './config.js';
 
 /** Stable codes of {@link GatewayStartError}. */
 export type GatewayStartErrorCode =
-  /** The configuration was refused (the message is the `config: PATH: PROBLEM` line). */
+  /** The configuration was refused (the message is the {@link ConfigError} line, naming the file and field or the flag). */
   | 'CONFIG'
   /** A serial device, socket endpoint or TAP device does not exist. */
   | 'DEVICE_NOT_FOUND'
