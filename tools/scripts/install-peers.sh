@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that interop tests use as real peers. Idempotent; needs root.
 set -euo pipefail
-pkgs=(iproute2 iputils-ping curl netcat-openbsd nmap tcpdump tshark python3 socat gcc libc6-dev liblwip-dev wrk apache2-utils chromium)
+pkgs=(iproute2 iputils-ping curl netcat-openbsd nmap tcpdump tshark python3 socat gcc libc6-dev liblwip-dev wrk apache2-utils chromium dnsmasq-base isc-dhcp-client dnsutils)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

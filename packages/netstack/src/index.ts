@@ -26,3 +26,5 @@ export * from './icmp.js';
 export * from './udp.js';
 export * from './udp-echo.js';
 export * from './stack.js';
+export * from './dhcp/index.js';
+export * from './dns/index.js';

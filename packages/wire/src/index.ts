@@ -1,7 +1,7 @@
 /**
  * @packageDocumentation
  * Zero-copy views and builders for every packet format Postern speaks: Ethernet, ARP, IPv4, ICMP,
- * UDP, TCP, the Internet checksum, the IEEE 802.3 FCS and pcap files.
+ * UDP, TCP, DHCP, DNS, the Internet checksum, the IEEE 802.3 FCS and pcap files.
  *
  * Each format comes as a checked view (`XPacket.checked(bytes)`: validates lengths once, after which
  * no accessor throws) and a representation (`parseX(packet)` returns a small validated object,
@@ -19,3 +19,5 @@ export * from './icmp.js';
 export * from './fcs.js';
 export * from './udp.js';
 export * from './tcp.js';
+export * from './dhcp.js';
+export * from './dns.js';

@@ -1,0 +1,42 @@
+/**
+ * Sends a UDP datagram in a frame built here, for the two DHCP cases the IP layer cannot route: a
+ * client without an address (source 0.0.0.0, RFC 2131 §4.1) and a server answering a client that
+ * has no address yet, to its hardware address (no ARP: the client cannot answer one).
+ */
+import { ETHERNET_HEADER_LENGTH, ETHERTYPE_IPV4, IP_PROTO_UDP, IPV4_MIN_HEADER_LENGTH, UDP_HEADER_LENGTH, emitIpv4, emitUdp, type Ipv4Address, type MacAddress } from '@postern/wire';
+import { allocateFrame, writeEthernetDestination, writeEthernetSource } from '../frame.js';
+import type { NetInterface } from '../interface.js';
+
+/** Where a raw datagram goes. */
+export interface RawUdpAddressing {
+  /** Destination MAC. */
+  dstMac: MacAddress;
+  /** Source IPv4 address (0.0.0.0 allowed). */
+  src: Ipv4Address;
+  /** Destination IPv4 address. */
+  dst: Ipv4Address;
+  /** Source port. */
+  srcPort: number;
+  /** Destination port. */
+  dstPort: number;
+}
+
+/**
+ * Builds Ethernet + IPv4 (TTL 64, no options) + UDP around `payload` and hands the frame to
+ * `iface`'s device. @returns false when the device refused it (a full queue, a closed device).
+ */
+export function sendRawUdp(iface: NetInterface, to: RawUdpAddressing, payload: Uint8Array): boolean {
+  const ipLength = IPV4_MIN_HEADER_LENGTH + UDP_HEADER_LENGTH + payload.byteLength;
+  const frame = allocateFrame(ipLength);
+  writeEthernetDestination(frame, to.dstMac);
+  writeEthernetSource(frame, iface.mac, ETHERTYPE_IPV4);
+  const ip = frame.subarray(ETHERNET_HEADER_LENGTH, ETHERNET_HEADER_LENGTH + ipLength);
+  emitUdp({ srcPort: to.srcPort, dstPort: to.dstPort }, ip.subarray(IPV4_MIN_HEADER_LENGTH), to.src, to.dst, payload);
+  emitIpv4({
+    dscp: 0, ecn: 0, identification: 0, dontFragment: false, moreFragments: false, fragmentOffset: 0, ttl: 64,
+    protocol: IP_PROTO_UDP, source: to.src, destination: to.dst, options: EMPTY, payloadLength: UDP_HEADER_LENGTH + payload.byteLength,
+  }, ip);
+  return iface.device.transmit(frame);
+}
+
+const EMPTY = new Uint8Array(0);
