@@ -94,7 +94,7 @@ export function httpServerLimits(http: GatewayConfig['http']): HttpServerOptions
 }
 
 /**
- * The TCP connection table the gateway's stack needs for its HTTP server: the server's connection cap
+ * The TCP connection table (and socket descriptor table) the gateway's stack needs for its HTTP server: the server's connection cap
  * plus room for connections being closed (TIME-WAIT, the lingering ones), never below the TCP
  * module's own default of 4096.
  */
@@ -150,7 +150,7 @@ export async function startWeb(options: WebOptions): Promise<WebFront> {
     if (st === undefined || !st.isDirectory()) throw new GatewayStartError('FILE', `--www ${config.http.www}: no such directory`);
   }
 
-  const wwwHandler = www === undefined ? undefined : serveStatic(www);
+  const wwwHandler = www === undefined ? undefined : serveStatic(www, { cache: { now: () => scheduler.now } }); // files revalidated at most once a second
   let server: HttpServer | undefined = undefined;
   const counters: HttpCounterSources = {
     httpStatusCounts: () => {

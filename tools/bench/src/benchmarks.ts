@@ -8,6 +8,7 @@ import { forwardBenchmark } from './forward.bench.js';
 import type { Benchmark } from './harness.js';
 import { hostfwdBenchmark, hostfwdSerialBenchmark } from './hostfwd.bench.js';
 import { httpBenchmark } from './http.bench.js';
+import { idleConnectionsBenchmark } from './idle-connections.bench.js';
 import { httpCompareBenchmarks } from './http-compare.bench.js';
 import { memoryLinkBenchmark } from './memory-link.bench.js';
 import { serialCodecBenchmark, serialGoodputBenchmark, serialLinkBenchmark } from './serial.bench.js';
@@ -33,5 +34,6 @@ export const benchmarks: readonly Benchmark[] = [
   hostfwdBenchmark,
   hostfwdSerialBenchmark,
   ...httpCompareBenchmarks,
+  idleConnectionsBenchmark,
   tcpLossBenchmark,
 ];

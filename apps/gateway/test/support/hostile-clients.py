@@ -11,6 +11,10 @@ connection is a plain kernel TCP socket. Prints one JSON line with what it measu
       connection, each counted as answered when a complete `200` head arrives within T seconds.
   hostile-clients.py idle HOST PORT --count N --get-timeout-s T --limit-s L
       Opens N connections that send nothing, then one fresh GET; reports its latency.
+  hostile-clients.py hold HOST PORT --count N --limit-s L
+      Opens N keep-alive connections, each sends one `GET /` and reads the answer's head; prints
+      {"opened", "answered"} and keeps them all open (idle, kept alive) until its stdin closes or L
+      seconds pass.
 
 Everything is bounded by --limit-s (the whole run) and by N (connections).
 """
@@ -160,9 +164,47 @@ def idle(a):
         s.close()
 
 
+def hold(a):
+    start = time.monotonic()
+    deadline = start + a.limit_s
+    conns = open_many(a.host, a.port, a.count, b'GET / HTTP/1.1\r\nHost: gw\r\n\r\n', deadline)
+    open_s = time.monotonic() - start
+    other = {}
+    ep = select.epoll()
+    waiting = {}
+    for s in conns:
+        ep.register(s.fileno(), select.EPOLLIN)
+        waiting[s.fileno()] = (s, b'')
+    answered = 0
+    while waiting and time.monotonic() < deadline:
+        for fd, _ in ep.poll(0.2):
+            s, got = waiting[fd]
+            try:
+                chunk = s.recv(65536)
+            except OSError:
+                chunk = b''
+            got += chunk
+            if not chunk or b'\r\n\r\n' in got:
+                ep.unregister(fd)
+                del waiting[fd]
+                if chunk and got.startswith(b'HTTP/1.1 200 '):
+                    answered += 1
+                else:
+                    key = got[:12].decode('latin1') or 'closed'
+                    other[key] = other.get(key, 0) + 1
+            else:
+                waiting[fd] = (s, got)
+    ep.close()
+    print(json.dumps({'opened': len(conns), 'answered': answered, 'unanswered': len(waiting), 'other': other,
+                      'openSeconds': round(open_s, 1), 'answerSeconds': round(time.monotonic() - start - open_s, 1)}), flush=True)
+    r, _, _ = select.select([sys.stdin], [], [], max(0, deadline - time.monotonic()))
+    for s in conns:
+        s.close()
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument('mode', choices=['slowloris', 'idle'])
+    p.add_argument('mode', choices=['slowloris', 'idle', 'hold'])
     p.add_argument('host')
     p.add_argument('port', type=int)
     p.add_argument('--count', type=int, required=True)
@@ -175,7 +217,7 @@ def main():
     if a.count > 20000:
         sys.exit('count is bounded to 20000')
     raise_fd_limit(a.count + 256)
-    (slowloris if a.mode == 'slowloris' else idle)(a)
+    {'slowloris': slowloris, 'idle': idle, 'hold': hold}[a.mode](a)
 
 
 if __name__ == '__main__':
