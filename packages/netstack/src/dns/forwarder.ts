@@ -147,14 +147,15 @@ export class DnsForwarder {
       return answer(DNS_RCODE.SERVFAIL, questionEnd);
     }
     const query = payload.slice();
-    let p: Pending | undefined;
+    const ref: { pending?: Pending } = {};
     const socket = bindRandomUdpPort(this.stack, (bytes, from) => {
-      if (p !== undefined) this.upstreamAnswer(p, bytes, from);
+      if (ref.pending !== undefined) this.upstreamAnswer(ref.pending, bytes, from);
     });
-    p = {
+    const p: Pending = {
       client: info.src, clientPort: info.srcPort, clientId: m.header.id, local: info.dst, question: { ...q }, query, socket,
       upstreamId: 0, server: servers[0]!, tries: 0, timer: undefined,
     };
+    ref.pending = p;
     this.pending.add(p);
     this.ask(p);
   }
@@ -166,6 +167,7 @@ export class DnsForwarder {
       this.counters.inc('servfail');
       const questionEnd = readDnsName(p.query, DNS_HEADER_LENGTH).next + 4;
       const reply = emitDnsErrorResponse(p.query, DNS_RCODE.SERVFAIL, questionEnd);
+      writeDnsId(reply, p.clientId);
       this.finish(p);
       return this.send(p.local, p.client, p.clientPort, reply);
     }

@@ -105,19 +105,19 @@ export class DnsResolver {
   /** One UDP query; `undefined` on timeout. */
   private askUdp(server: Ipv4Address, id: number, name: string, query: Uint8Array): Promise<DnsMessage | undefined> {
     return new Promise((resolve) => {
-      let socket: UdpSocket | undefined;
-      let timer: Timer | undefined;
+      const held: { socket?: UdpSocket; timer?: Timer } = {};
       const done = (m: DnsMessage | undefined): void => {
-        timer?.cancel();
-        socket?.close();
+        held.timer?.cancel();
+        held.socket?.close();
         resolve(m);
       };
-      socket = bindRandomUdpPort(this.stack, (bytes: Uint8Array, info: UdpMessageInfo) => {
+      const socket = bindRandomUdpPort(this.stack, (bytes: Uint8Array, info: UdpMessageInfo) => {
         const m = info.src === server && info.srcPort === DNS_PORT ? this.check(bytes, id, name) : undefined;
         if (m === undefined) return this.counters.inc('spoofed');
         done(m);
       });
-      timer = this.stack.scheduler.timerAfter(this.options.timeoutMs ?? 2000, () => {
+      held.socket = socket;
+      held.timer = this.stack.scheduler.timerAfter(this.options.timeoutMs ?? 2000, () => {
         this.counters.inc('timeouts');
         done(undefined);
       });
