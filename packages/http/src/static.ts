@@ -1,7 +1,8 @@
 /**
  * Static files: GET and HEAD of files under a root directory, streamed with backpressure, with
  * Content-Type by extension, a size+mtime ETag, Last-Modified, Content-Length, single byte ranges,
- * conditional GET, and `index.html` for directories.
+ * conditional GET, and `index.html` for directories. With a {@link FileCache}, a file served before
+ * is answered with no file-system call until its entry is due for a check (small files from memory).
  *
  * Path safety (checked on the raw, still-encoded path before the file system is touched):
  * - 400 Bad Request: a backslash (raw or `%5C`), an encoded slash `%2F`, a NUL (`%00`), a malformed
@@ -11,13 +12,15 @@
  * - 404 Not Found: no such file, or not a regular file/directory.
  */
 import { createReadStream } from 'node:fs';
-import { realpath, stat } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
 import { extname, join, resolve, sep } from 'node:path';
 import { evaluateRange, isNotModified } from './conditional.js';
+import { FileCache, sameVersion, type CachedFile, type FileCacheOptions } from './file-cache.js';
 import { sendStatus } from './router.js';
 import { formatHttpDate } from './serializer/date.js';
 import type { HttpHandler } from './server/options.js';
 import type { HttpRequest } from './server/request.js';
+import type { HttpResponse } from './server/response.js';
 
 /** Content types by lower-case extension (with the dot). Unknown: `application/octet-stream`. */
 export const CONTENT_TYPES: Readonly<Record<string, string>> = {
@@ -80,19 +83,75 @@ export interface StaticOptions {
   readonly index?: string;
   /** Read size of file streams (and so the write size). Default 64 KiB. */
   readonly chunkBytes?: number;
+  /**
+   * Keep what was learnt about served files ({@link FileCache}): a cached file is answered with no
+   * file-system call, and small files from memory, until the entry is checked again (at most once
+   * per `validMs` of the given clock). Pass the options (with the scheduler's clock as `now`) or a
+   * cache to share. Default: no cache (every request stats, resolves and opens the file).
+   */
+  readonly cache?: FileCacheOptions | FileCache;
 }
+
+/** What locating a request's file gave: the file, or the answer instead of it. */
+type Located = { readonly kind: 'file'; readonly entry: CachedFile } | { readonly kind: 'status'; readonly status: number } | { readonly kind: 'redirect' };
 
 /**
  * A handler serving files below `root`. Mount it on a `*` route (`router.get('/static/*', ...)`, it
  * uses `params['*']`) or as the whole handler (it uses `req.path`, minus `prefix`). Methods other than
  * GET and HEAD get 405 with `Allow: GET, HEAD`. A directory path without a trailing slash is redirected
- * (301) to the path with one.
+ * (301) to the path with one. With `cache`, see {@link StaticOptions.cache}.
  */
 export function serveStatic(root: string, options: StaticOptions = {}): HttpHandler {
   const rootPath = resolve(root);
   const index = options.index ?? 'index.html';
   const chunkBytes = options.chunkBytes ?? 64 * 1024;
+  const cache = options.cache === undefined ? undefined : options.cache instanceof FileCache ? options.cache : new FileCache(options.cache);
   let realRoot: Promise<string> | undefined;
+
+  /** Finds the file for `file` (the request's path under the root), checking everything the module notes list. */
+  async function locate(req: HttpRequest, file: string, key: string): Promise<Located> {
+    realRoot ??= realpath(rootPath);
+    const base = await realRoot;
+    let target = file;
+    let info = await stat(target).catch(() => undefined);
+    if (info?.isDirectory()) {
+      if (!req.path.endsWith('/')) return { kind: 'redirect' };
+      target = join(target, index);
+      info = await stat(target).catch(() => undefined);
+    }
+    if (info === undefined || !info.isFile()) {
+      cache?.invalidate(key);
+      return { kind: 'status', status: 404 };
+    }
+    const known = cache?.stale(key);
+    if (known !== undefined && known.file === target && sameVersion(known, info)) {
+      cache!.revalidated(key);
+      return { kind: 'file', entry: known };
+    }
+    const real = await realpath(target).catch(() => undefined);
+    if (real === undefined) return { kind: 'status', status: 404 };
+    if (real !== base && !real.startsWith(base.endsWith(sep) ? base : base + sep)) return { kind: 'status', status: 403 };
+    let body: Uint8Array | undefined;
+    if (cache !== undefined && info.size <= cache.maxFileBytes) {
+      body = await readFile(target).catch(() => undefined);
+      // Changed between the stat and the read: serve this request by streaming, cache nothing.
+      if (body !== undefined && body.byteLength !== info.size) body = undefined;
+    }
+    const entry: CachedFile = {
+      file: target,
+      size: info.size,
+      mtimeMs: info.mtimeMs,
+      ino: info.ino,
+      etag: `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`,
+      lastModified: formatHttpDate(info.mtimeMs),
+      contentType: CONTENT_TYPES[extname(target).toLowerCase()] ?? 'application/octet-stream',
+      body,
+    };
+    if (cache !== undefined && (body !== undefined || info.size > cache.maxFileBytes)) cache.store(key, entry);
+    else cache?.invalidate(key);
+    return { kind: 'file', entry };
+  }
+
   return async (req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
@@ -102,57 +161,62 @@ export function serveStatic(root: string, options: StaticOptions = {}): HttpHand
     if (raw === undefined) return sendStatus(res, 404);
     const checked = resolveStaticPath(raw);
     if (!checked.ok) return sendStatus(res, checked.status);
-    realRoot ??= realpath(rootPath);
-    const base = await realRoot;
-    let file = join(rootPath, ...checked.segments);
-    let info = await stat(file).catch(() => undefined);
-    if (info?.isDirectory()) {
-      if (!req.path.endsWith('/')) {
+    const file = join(rootPath, ...checked.segments);
+    // A directory asked for with and without its slash are different answers (index vs redirect).
+    const key = req.path.endsWith('/') ? file + sep : file;
+    let entry = cache?.fresh(key);
+    if (entry === undefined) {
+      const located = await locate(req, file, key);
+      if (located.kind === 'redirect') {
         res.redirect(req.path + '/' + (req.query === '' ? '' : `?${req.query}`), 301);
         return;
       }
-      file = join(file, index);
-      info = await stat(file).catch(() => undefined);
+      if (located.kind === 'status') return sendStatus(res, located.status);
+      entry = located.entry;
     }
-    if (info === undefined || !info.isFile()) return sendStatus(res, 404);
-    const real = await realpath(file).catch(() => undefined);
-    if (real === undefined) return sendStatus(res, 404);
-    if (real !== base && !real.startsWith(base.endsWith(sep) ? base : base + sep)) return sendStatus(res, 403);
-
-    const size = info.size;
-    const etag = `"${size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`;
-    const lastModified = formatHttpDate(info.mtimeMs);
-    res.setHeader('ETag', etag).setHeader('Last-Modified', lastModified).setHeader('Accept-Ranges', 'bytes');
-    if (isNotModified(req, etag, info.mtimeMs)) {
-      res.status(304).end();
-      return;
-    }
-    res.setHeader('Content-Type', CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream');
-    const range = req.method === 'GET' ? evaluateRange(req, size, etag, lastModified) : ({ kind: 'full' } as const);
-    if (range.kind === 'unsatisfiable') {
-      res.setHeader('Content-Range', `bytes */${size}`);
-      return sendStatus(res, 416);
-    }
-    let start = 0;
-    let end = size - 1;
-    if (range.kind === 'partial') {
-      start = range.start;
-      end = range.end;
-      res.status(206).setHeader('Content-Range', `bytes ${start}-${end}/${size}`);
-    }
-    const length = end - start + 1;
-    res.setHeader('Content-Length', length);
-    if (req.method === 'HEAD' || length === 0) {
-      res.end();
-      return;
-    }
-    const stream = createReadStream(file, { start, end, highWaterMark: chunkBytes });
-    try {
-      await res.pipeFrom(stream);
-    } finally {
-      stream.destroy();
-    }
+    await respond(req, res, entry, chunkBytes);
   };
+}
+
+/** Answers with `entry`: validators, 304, ranges, then the bytes from memory or streamed from the file. */
+async function respond(req: HttpRequest, res: HttpResponse, entry: CachedFile, chunkBytes: number): Promise<void> {
+  const { size, etag, lastModified } = entry;
+  res.setHeader('ETag', etag).setHeader('Last-Modified', lastModified).setHeader('Accept-Ranges', 'bytes');
+  if (isNotModified(req, etag, entry.mtimeMs)) {
+    res.status(304).end();
+    return;
+  }
+  res.setHeader('Content-Type', entry.contentType);
+  const range = req.method === 'GET' ? evaluateRange(req, size, etag, lastModified) : ({ kind: 'full' } as const);
+  if (range.kind === 'unsatisfiable') {
+    res.setHeader('Content-Range', `bytes */${size}`);
+    return sendStatus(res, 416);
+  }
+  let start = 0;
+  let end = size - 1;
+  if (range.kind === 'partial') {
+    start = range.start;
+    end = range.end;
+    res.status(206).setHeader('Content-Range', `bytes ${start}-${end}/${size}`);
+  }
+  const length = end - start + 1;
+  res.setHeader('Content-Length', length);
+  if (req.method === 'HEAD' || length === 0) {
+    res.end();
+    return;
+  }
+  const body = entry.body;
+  if (body !== undefined) {
+    res.end(length === body.byteLength ? body : body.subarray(start, end + 1));
+    return;
+  }
+  // Streamed with backpressure: each chunk read goes to the socket as it is (no copy here).
+  const stream = createReadStream(entry.file, { start, end, highWaterMark: chunkBytes });
+  try {
+    await res.pipeFrom(stream);
+  } finally {
+    stream.destroy();
+  }
 }
 
 function rawPathOf(req: HttpRequest, prefix: string | undefined): string | undefined {
