@@ -137,6 +137,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
 
     const scheduler = new Scheduler({
       clock: 'real',
+      hostWake: 'microtask', // a frame read while idle is handled before the next event-loop phase
       seed: (Date.now() >>> 0) || 1,
       onError: (err, where) => log(`${where.kind} ${where.name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
     });

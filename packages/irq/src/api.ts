@@ -174,6 +174,14 @@ export interface SchedulerApi {
   requestIrq(name: string, priority: number, handler: IrqHandler): IrqLine;
   /** Queues a bottom half for the next deferred-work round. Queuing one already queued is a no-op. */
   schedule(bottomHalf: BottomHalf): void;
+  /**
+   * Queues a bottom half for the first deferred round of the next host turn: on a started real
+   * clock, after the work running now, Node's microtasks and this event-loop phase (so an answer the
+   * application produces in a promise continuation is ready before it runs: an owed ACK can ride on
+   * it). Elsewhere (virtual clock, not started) the same as {@link SchedulerApi.schedule}. Optional:
+   * callers fall back to `schedule`.
+   */
+  scheduleNextTurn?(bottomHalf: BottomHalf): void;
   /** Queues a one-shot deferred callback (a tasklet) for the next deferred-work round. */
   defer(fn: () => void): void;
   /** Arms a timer for the absolute `deadline` (a past deadline fires at the next step). */

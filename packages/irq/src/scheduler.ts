@@ -84,6 +84,8 @@ export class Scheduler implements SchedulerApi {
   private spare: Work[] = [];
   /** Bottom halves currently in {@link queue} (or in the running round, not yet polled). */
   private readonly queued = new Set<BottomHalf>();
+  /** Real clock: bottom halves for the first round of the next host turn ({@link scheduleNextTurn}). */
+  private nextTurn: BottomHalf[] = [];
 
   private running = false;
   private dispatches = 0;
@@ -97,11 +99,11 @@ export class Scheduler implements SchedulerApi {
   private hostDeadline = 0;
   private readonly onImmediate = (): void => {
     this.immediate = undefined;
+    this.takeNextTurnWork();
     this.turn();
   };
   private readonly onMicrotask = (): void => {
     this.microtaskQueued = false;
-    if (this.immediate !== undefined) return; // a continuation turn is already on its way
     this.turn();
   };
   private readonly onHostTimer = (): void => {
@@ -178,6 +180,25 @@ export class Scheduler implements SchedulerApi {
     this.queued.add(bottomHalf);
     this.queue.push(bottomHalf);
     this.kick();
+  }
+
+  /** See {@link SchedulerApi.scheduleNextTurn}. */
+  scheduleNextTurn(bottomHalf: BottomHalf): void {
+    if (!this.started || this.clock.virtual) {
+      this.schedule(bottomHalf);
+      return;
+    }
+    if (this.queued.has(bottomHalf) || this.nextTurn.includes(bottomHalf)) return;
+    this.nextTurn.push(bottomHalf);
+    this.kickLater();
+  }
+
+  /** Moves the work saved for this host turn into the deferred queue. */
+  private takeNextTurnWork(): void {
+    if (this.nextTurn.length === 0) return;
+    const work = this.nextTurn;
+    this.nextTurn = [];
+    for (const bottomHalf of work) this.schedule(bottomHalf);
   }
 
   /** Queues the one-shot `fn` (a tasklet) for the next deferred round. Every call queues one run. */
@@ -284,6 +305,7 @@ export class Scheduler implements SchedulerApi {
    */
   stop(): void {
     this.started = false;
+    this.takeNextTurnWork();
     if (this.immediate !== undefined) clearImmediate(this.immediate);
     if (this.hostTimer !== undefined) clearTimeout(this.hostTimer);
     this.immediate = undefined;
@@ -476,19 +498,19 @@ export class Scheduler implements SchedulerApi {
 
   /** Real clock: asks for one host turn (coalesced) when new work appears outside a run. */
   private kick(): void {
-    if (!this.started || this.running || this.immediate !== undefined) return;
+    if (!this.started || this.running) return;
     if (this.microtaskWake) {
       if (this.microtaskQueued) return;
       this.microtaskQueued = true;
       queueMicrotask(this.onMicrotask);
       return;
     }
-    this.immediate = setImmediate(this.onImmediate);
+    if (this.immediate === undefined) this.immediate = setImmediate(this.onImmediate);
   }
 
-  /** Real clock: a turn that left work behind continues after the event loop had its say. */
+  /** Real clock: a turn that left work behind (or work for the next turn) continues after the event loop had its say. */
   private kickLater(): void {
-    if (!this.started || this.running || this.immediate !== undefined) return;
+    if (!this.started || this.immediate !== undefined) return;
     this.immediate = setImmediate(this.onImmediate);
   }
 

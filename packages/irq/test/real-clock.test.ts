@@ -197,6 +197,29 @@ describe('real clock', () => {
     expect(polls).toBeGreaterThan(1);
   });
 
+  it('scheduleNextTurn runs a bottom half after the microtasks queued with it; on a virtual clock it is schedule()', async () => {
+    const s = realScheduler({ hostWake: 'microtask' });
+    const order: string[] = [];
+    const flush: BottomHalf = { name: 'flush', poll: () => (order.push('flush'), 0) };
+    const line = s.requestIrq('eth0', 1, () => {
+      order.push('irq');
+      s.scheduleNextTurn(flush);
+      s.scheduleNextTurn(flush); // coalesced
+      void Promise.resolve().then(() => order.push('app reply'));
+    });
+    s.start();
+    line.raise();
+    await until(() => order.length >= 3);
+    await sleep(5);
+    expect(order).toEqual(['irq', 'app reply', 'flush']);
+
+    const v = new Scheduler();
+    let polled = 0;
+    v.scheduleNextTurn({ name: 'flush', poll: () => (polled++, 0) });
+    v.runPending();
+    expect(polled).toBe(1);
+  });
+
   it('rejects an unknown hostWake', () => {
     expect(() => new Scheduler({ clock: 'real', hostWake: 'soon' as never })).toThrow(expect.objectContaining({ code: 'BAD_ARGUMENT' }));
   });

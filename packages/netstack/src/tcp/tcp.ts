@@ -24,7 +24,7 @@ import { IsnGenerator } from './isn.js';
 import { TcpListener, type ListenerHost } from './listener.js';
 import {
   SegmentBuilder, TCP_HEADER, TCP_MAX_WINDOW_SHIFT, TCP_TIMESTAMP_OPTION_SPACE, finishChecksum, flightSize, retransmitRange, segmentPayloadLimit, tcpOutput, unsentBytes, windowOpening, writeHeader,
-  type TcpLossEventName,
+  tsClock, type TcpLossEventName,
 } from './output.js';
 import { armUndo, rackDetect, rackOnTimeout, type TcpRecoveryContext } from './recovery.js';
 import { ReceiveBuffer } from './recv-buffer.js';
@@ -34,11 +34,19 @@ import { Segment } from './segment.js';
 import { SendBuffer } from './send-buffer.js';
 import { seqAdd, seqGt, seqLt, seqMax, seqSub } from './seq.js';
 import { canSendData } from './state.js';
-import { SynCookies } from './syn-cookies.js';
+import { SynCookies, cookieTimestamp, decodeCookieTimestamp } from './syn-cookies.js';
 import { AckUrgency, Tcb, TcbEvent, type TcpCloseReason } from './tcb.js';
 import {
   armDelayedAck, armIdle, armPersist, armReorder, armRetransmit, cancelAllTimers, cancelDelayedAck, cancelRetransmit, restartRetransmit, type TcpTimerHost,
 } from './timers.js';
+
+function putUint32(b: Uint8Array, at: number, v: number): number {
+  b[at] = v >>> 24;
+  b[at + 1] = (v >>> 16) & 0xff;
+  b[at + 2] = (v >>> 8) & 0xff;
+  b[at + 3] = v & 0xff;
+  return at + 4;
+}
 
 /** Default {@link TcpOptions.maxConnections}. */
 export const TCP_DEFAULT_MAX_CONNECTIONS = 4096;
@@ -248,16 +256,35 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
   private readonly flushList: Tcb[] = [];
   private readonly flushHalf: BottomHalf;
   private nextEphemeral: number;
-  private readonly rstScratch = { srcPort: 0, dstPort: 0, seq: 0, ack: 0, flags: 0, window: 0, mss: 0 };
-  /** Writes a cookie SYN-ACK (MSS option only) from {@link Tcp.rstScratch}. */
+  private readonly rstScratch = {
+    srcPort: 0, dstPort: 0, seq: 0, ack: 0, flags: 0, window: 0, mss: 0,
+    /** Cookie SYN-ACK options: timestamps (when the client sent them), SACK-permitted, our window shift (-1: none). */
+    timestamps: false, tsVal: 0, tsEcr: 0, sackPermitted: false, windowShift: -1, optionBytes: 4,
+  };
+  /** Writes a cookie SYN-ACK (MSS; with timestamps also SACK-permitted and window scale) from {@link Tcp.rstScratch}. */
   private readonly cookieWriter = {
     writeSegment: (segment: Uint8Array, source: Ipv4Address, destination: Ipv4Address): void => {
       const r = this.rstScratch;
-      writeHeader(segment, r.srcPort, r.dstPort, r.seq, r.ack, TCP_HEADER + 4, r.flags, r.window);
-      segment[20] = 2;
-      segment[21] = 4;
-      segment[22] = r.mss >>> 8;
-      segment[23] = r.mss & 0xff;
+      writeHeader(segment, r.srcPort, r.dstPort, r.seq, r.ack, TCP_HEADER + r.optionBytes, r.flags, r.window);
+      let at = 20;
+      segment[at++] = 2;
+      segment[at++] = 4;
+      segment[at++] = r.mss >>> 8;
+      segment[at++] = r.mss & 0xff;
+      if (r.timestamps) {
+        segment[at++] = r.sackPermitted ? 4 : 1;
+        segment[at++] = r.sackPermitted ? 2 : 1;
+        segment[at++] = 8;
+        segment[at++] = 10;
+        at = putUint32(segment, at, r.tsVal);
+        at = putUint32(segment, at, r.tsEcr);
+        if (r.windowShift >= 0) {
+          segment[at++] = 1;
+          segment[at++] = 3;
+          segment[at++] = 3;
+          segment[at++] = r.windowShift;
+        }
+      }
       finishChecksum(segment, source, destination);
     },
   };
@@ -473,6 +500,13 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     return Math.min(this.maxBufferSize, Math.max(TCP_MIN_BUFFER_SIZE, bytes));
   }
 
+  /** The window scale our SYNs offer: the smallest shift that lets the window reach `maxBufferSize`. */
+  private windowShift(): number {
+    let shift = 0;
+    while (shift < TCP_MAX_WINDOW_SHIFT && this.maxBufferSize >>> shift > 0xffff) shift++;
+    return shift;
+  }
+
   private newTcb(local: Ipv4Address, localPort: number, remote: Ipv4Address, remotePort: number, passive: boolean, mtu: number, sendSize: number, receiveSize: number): Tcb {
     const advMss = Math.max(64, Math.min(65_535, mtu - 40));
     const cc: CongestionControl = this.opts.congestion === 'cubic' ? new Cubic({ mss: advMss }) : new NewReno({ mss: advMss });
@@ -491,9 +525,7 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     tcb.rcvBufSize = receiveSize;
     // The window scale is fixed by the SYN, but the receive buffer may grow up to maxBufferSize
     // later: choose the shift that lets the window reach that maximum.
-    let shift = 0;
-    while (shift < TCP_MAX_WINDOW_SHIFT && this.maxBufferSize >>> shift > 0xffff) shift++;
-    tcb.rcvWndShift = shift;
+    tcb.rcvWndShift = this.windowShift();
     tcb.tsOffset = this.tsOffsets.isn(0, local, localPort, remote, remotePort);
     tcb.keepAliveIdleMs = this.opts.keepAliveIdleMs;
     return tcb;
@@ -688,7 +720,9 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     if (tcb.flushQueued) return;
     tcb.flushQueued = true;
     this.flushList.push(tcb);
-    this.scheduler.schedule(this.flushHalf);
+    // After the application had its turn (a reply written from a promise continuation carries the ACK).
+    if (this.scheduler.scheduleNextTurn !== undefined) this.scheduler.scheduleNextTurn(this.flushHalf);
+    else this.scheduler.schedule(this.flushHalf);
   }
 
   private flush(budget: number): number {
@@ -809,7 +843,19 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     r.flags = TcpFlag.SYN | TcpFlag.ACK;
     r.window = Math.min(listener.receiveBufferSize, 0xffff);
     r.mss = advMss;
-    if (!this.port.send(seg.destination, seg.source, TCP_HEADER + 4, this.cookieWriter)) this.counters.inc('sendFailures');
+    const o = seg.options;
+    r.timestamps = o.hasTimestamps;
+    r.optionBytes = 4;
+    if (o.hasTimestamps) {
+      // The client's options ride in our TSval (echoed by its ACK): see syn-cookies.ts.
+      const offset = this.tsOffsets.isn(0, seg.destination, seg.dstPort, seg.source, seg.srcPort);
+      r.tsVal = cookieTimestamp(tsClock(this.now(), offset), { windowScale: o.windowScale >= 0 ? o.windowScale : -1, sackPermitted: o.sackPermitted });
+      r.tsEcr = o.tsVal;
+      r.sackPermitted = o.sackPermitted;
+      r.windowShift = o.windowScale >= 0 ? this.windowShift() : -1;
+      r.optionBytes = 4 + 12 + (r.windowShift >= 0 ? 4 : 0);
+    }
+    if (!this.port.send(seg.destination, seg.source, TCP_HEADER + r.optionBytes, this.cookieWriter)) this.counters.inc('sendFailures');
   }
 
   private acceptCookie(listener: TcpListener, seg: Segment): boolean {
@@ -837,13 +883,28 @@ export class Tcp implements TcpInputContext, TcpRecoveryContext, TcpTimerHost, C
     tcb.irs = clientIsn;
     tcb.rcvNxt = seg.seq;
     tcb.rcvAdvRight = seqAdd(seg.seq, Math.min(tcb.recvBuffer.capacity, 0xffff));
-    tcb.rcvWndShift = 0;
-    tcb.sndWndShift = 0;
-    tcb.sendMss = Math.min(decoded.mss, tcb.advertisedMss);
-    tcb.sndWnd = seg.window;
+    const o = seg.options;
+    if (o.hasTimestamps && o.tsEcr !== 0) {
+      // The client's options came back in the echo of our SYN-ACK's TSval.
+      const carried = decodeCookieTimestamp(o.tsEcr);
+      tcb.tsEnabled = true;
+      tcb.tsRecent = o.tsVal;
+      tcb.tsRecentAge = this.now();
+      tcb.sackEnabled = carried.sackPermitted;
+      tcb.wsEnabled = carried.windowScale >= 0;
+      tcb.sndWndShift = tcb.wsEnabled ? carried.windowScale : 0;
+      if (!tcb.wsEnabled) tcb.rcvWndShift = 0;
+    } else {
+      tcb.rcvWndShift = 0;
+      tcb.sndWndShift = 0;
+    }
+    tcb.sendMss = Math.max(64, Math.min(decoded.mss, tcb.advertisedMss) - (tcb.tsEnabled ? TCP_TIMESTAMP_OPTION_SPACE : 0));
+    tcb.cc.setMss(tcb.sendMss);
+    tcb.scoreboard.mss = tcb.sendMss;
+    tcb.sndWnd = seg.window << tcb.sndWndShift;
     tcb.sndWl1 = seg.seq;
     tcb.sndWl2 = seg.ack;
-    tcb.maxSndWnd = seg.window;
+    tcb.maxSndWnd = tcb.sndWnd;
     tcb.state = 'ESTABLISHED';
     this.table.add(tcb);
     listener.stats.cookiesAccepted++;
