@@ -3,7 +3,8 @@
  * Firmware images and the serial bootloader protocol (docs/flash-protocol.md): the signed image
  * format ({@link buildImage}, {@link verifyImage}), Ed25519 keys, the protocol's message formats and
  * framing (the device protocol's COBS/CRC codec from `@postern/nic`), and
- * {@link SimulatedBootloader}, a board with A/B slots in a flash file, trial boot and rollback.
+ * {@link SimulatedBootloader}, a board with A/B slots, trial boot and rollback, over a
+ * {@link SlotStore} (a flash file, a directory of atomically written files, or memory).
  */
 export * from './errors.js';
 export * from './keys.js';
@@ -13,4 +14,5 @@ export * from './protocol.js';
 export * from './link.js';
 export * from './unpack.js';
 export * from './board-env.js';
+export * from './slot-store.js';
 export * from './simulated-bootloader.js';

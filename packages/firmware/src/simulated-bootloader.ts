@@ -1,18 +1,17 @@
 /**
  * {@link SimulatedBootloader}: the board side of the serial bootloader protocol
- * (docs/flash-protocol.md), with its flash kept in a file so that a board "power-cycled" (a new
- * instance on the same file) remembers its slots, its confirmed image and a pending trial.
- *
- * Flash file layout: a 64 KiB state sector (magic "PBLM", u32 JSON length, u32 CRC-32 of the JSON,
- * then the JSON bootloader state), then slot 0 and slot 1, `slotSize` bytes each. An erased chunk
- * reads 0xFF, as NOR flash does.
+ * (docs/flash-protocol.md): the slot rules, trial boot and rollback, over a {@link SlotStore} that
+ * keeps the state and the slots' bytes, so that a board "power-cycled" (a new instance on the same
+ * store) remembers its slots, its confirmed image and a pending trial. {@link SimulatedBootloader.open}
+ * runs it on a flash file ({@link FlashFileSlotStore}: the simulated board), and
+ * {@link SimulatedBootloader.withStore} on any store (`postern-board` uses a
+ * {@link DirectorySlotStore}: slots as files written atomically).
  *
  * Contract: {@link SimulatedBootloader.handle} answers every request (never throws, whatever the
  * payload), and requests are idempotent, so a host may resend after a lost answer. It never reads a
  * clock: booting happens when the owner calls {@link SimulatedBootloader.boot} (at power-up and after
  * {@link SimulatedBootloader.onReboot} fires). File I/O is synchronous (one request at a time).
  */
-import { closeSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { crc32 } from '@postern/wire';
@@ -27,9 +26,9 @@ import {
   encodeBootError, encodeChunkMap, encodeInfo, encodeSlotCount, parseChunkMapRequest, parseErase, parseSlot, parseWrite,
 } from './protocol.js';
 import type { BootErrorName, SlotStateValue } from './protocol.js';
+import { FlashFileSlotStore } from './slot-store.js';
+import type { BootloaderState, SlotRecord, SlotStore } from './slot-store.js';
 
-/** Bytes of the state sector at the start of the flash file. */
-export const STATE_SECTOR_LENGTH = 64 * 1024;
 /** The default slot size: 8 MiB. */
 export const DEFAULT_SLOT_SIZE = 8 * 1024 * 1024;
 /** The number of slots (A and B). */
@@ -37,20 +36,22 @@ export const SLOT_COUNT = 2;
 /** This bootloader's version. */
 export const SIMULATED_BOOTLOADER_VERSION = { major: 1, minor: 0 } as const;
 
-const STATE_MAGIC = 0x50424c4d; // "PBLM"
-
-/** Options of {@link SimulatedBootloader.open}. */
-export interface SimulatedBootloaderOptions {
-  /** The flash file; created (sparse) when missing or empty. */
-  flashFile: string;
+/** Options of {@link SimulatedBootloader.withStore}. */
+export interface BootloaderOptions {
   /** The board id images must target. */
   boardId: string;
   /** The Ed25519 public key (PEM or KeyObject) images must be signed with. */
   trustedKey: string | KeyObject;
-  /** Bytes per slot. Default {@link DEFAULT_SLOT_SIZE}. Must match an existing file's. */
+  /** Bytes per slot. Default {@link DEFAULT_SLOT_SIZE}. Must match an existing store's. */
   slotSize?: number;
   /** Bytes per chunk, 64..1024. Default {@link DEFAULT_CHUNK_SIZE}. */
   chunkSize?: number;
+}
+
+/** Options of {@link SimulatedBootloader.open}. */
+export interface SimulatedBootloaderOptions extends BootloaderOptions {
+  /** The flash file; created (sparse) when missing or empty. */
+  flashFile: string;
 }
 
 /** What {@link SimulatedBootloader.boot} chose to run. */
@@ -75,22 +76,7 @@ export interface BootloaderStats {
   damagedFrames: number;
 }
 
-interface SlotRecord {
-  state: SlotStateValue;
-  size: number;
-  digest: string;
-  /** Base64 bitmap of written chunks (bit i of byte i>>3, LSB first). */
-  written: string;
-}
-
-interface PersistentState {
-  slotSize: number;
-  chunkSize: number;
-  confirmed: number;
-  trial: number;
-  trialBooted: boolean;
-  slots: SlotRecord[];
-}
+type PersistentState = BootloaderState;
 
 class Refusal extends Error {
   constructor(
@@ -129,7 +115,7 @@ export class SimulatedBootloader {
   readonly slotSize: number;
   readonly chunkSize: number;
 
-  private readonly fd: number;
+  private readonly store: SlotStore;
   private readonly key: KeyObject;
   private readonly fingerprint: Uint8Array;
   private readonly state: PersistentState;
@@ -138,8 +124,8 @@ export class SimulatedBootloader {
   private rolledBack = false;
   private closed = false;
 
-  private constructor(fd: number, options: SimulatedBootloaderOptions, state: PersistentState) {
-    this.fd = fd;
+  private constructor(store: SlotStore, options: BootloaderOptions, state: PersistentState) {
+    this.store = store;
     this.boardId = options.boardId;
     this.key = loadPublicKey(options.trustedKey);
     this.fingerprint = keyFingerprintBytes(this.key);
@@ -158,33 +144,33 @@ export class SimulatedBootloader {
    * @throws {@link FirmwareError} `BAD_FLASH` (damaged state sector, geometry differs from the options), `BAD_KEY`, `BAD_ARGUMENT`.
    */
   static open(options: SimulatedBootloaderOptions): SimulatedBootloader {
-    const slotSize = options.slotSize ?? DEFAULT_SLOT_SIZE;
-    const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
-    if (!Number.isInteger(chunkSize) || chunkSize < 64 || chunkSize > 1024) throw new FirmwareError('BAD_ARGUMENT', `chunk size ${chunkSize} is not in 64..1024`);
-    if (!Number.isInteger(slotSize) || slotSize < chunkSize || slotSize % chunkSize !== 0 || slotSize > 0xffffffff) {
-      throw new FirmwareError('BAD_ARGUMENT', `slot size ${slotSize} is not a positive multiple of the chunk size ${chunkSize}`);
-    }
+    const { slotSize, chunkSize } = checkGeometry(options);
     loadPublicKey(options.trustedKey);
-    const fd = openSync(options.flashFile, 'a+');
-    closeSync(fd);
-    const rw = openSync(options.flashFile, 'r+');
+    const store = FlashFileSlotStore.open(options.flashFile, slotSize, chunkSize, SLOT_COUNT);
     try {
-      let state: PersistentState;
-      if (fstatSync(rw).size === 0) {
-        ftruncateSync(rw, STATE_SECTOR_LENGTH + SLOT_COUNT * slotSize);
-        state = { slotSize, chunkSize, confirmed: NO_SLOT, trial: NO_SLOT, trialBooted: false, slots: [emptySlot(), emptySlot()] };
-        writeState(rw, state);
-      } else {
-        state = readState(rw);
-        if (state.slotSize !== slotSize || state.chunkSize !== chunkSize) {
-          throw new FirmwareError('BAD_FLASH', `the flash file has slots of ${state.slotSize} bytes in chunks of ${state.chunkSize}, not ${slotSize}/${chunkSize}`);
-        }
-      }
-      return new SimulatedBootloader(rw, options, state);
+      return SimulatedBootloader.withStore(store, options);
     } catch (err) {
-      closeSync(rw);
+      store.close();
       throw err;
     }
+  }
+
+  /**
+   * Runs the bootloader on `store` (a blank store gets empty slots). Nothing boots until {@link boot}
+   * is called. {@link close} closes the store.
+   * @throws {@link FirmwareError} `BAD_FLASH` (damaged state, geometry differs from the options), `BAD_KEY`, `BAD_ARGUMENT`.
+   */
+  static withStore(store: SlotStore, options: BootloaderOptions): SimulatedBootloader {
+    const { slotSize, chunkSize } = checkGeometry(options);
+    loadPublicKey(options.trustedKey);
+    let state = store.load();
+    if (state === undefined) {
+      state = { slotSize, chunkSize, confirmed: NO_SLOT, trial: NO_SLOT, trialBooted: false, slots: [emptySlot(), emptySlot()] };
+      store.save(state);
+    } else if (state.slotSize !== slotSize || state.chunkSize !== chunkSize) {
+      throw new FirmwareError('BAD_FLASH', `the flash has slots of ${state.slotSize} bytes in chunks of ${state.chunkSize}, not ${slotSize}/${chunkSize}`);
+    }
+    return new SimulatedBootloader(store, options, state);
   }
 
   /** The slot whose firmware runs, or {@link NO_SLOT}. */
@@ -288,11 +274,11 @@ export class SimulatedBootloader {
     return { flags, payload: out };
   }
 
-  /** Closes the flash file. Idempotent. */
+  /** Closes the store. Idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    closeSync(this.fd);
+    this.store.close();
   }
 
   private respond(type: number, payload: Uint8Array): { flags: number; payload: Uint8Array; after?: () => void } {
@@ -377,10 +363,7 @@ export class SimulatedBootloader {
       this.state.trialBooted = false;
     }
     const chunks = this.chunkCount(req.imageSize);
-    const blank = Buffer.alloc(this.chunkSize * Math.min(chunks, 256), 0xff);
-    for (let off = 0; off < chunks * this.chunkSize; off += blank.length) {
-      writeSync(this.fd, blank, 0, Math.min(blank.length, chunks * this.chunkSize - off), this.slotOffset(req.slot) + off);
-    }
+    this.store.begin(req.slot, req.imageSize);
     r.state = SlotState.WRITING;
     r.size = req.imageSize;
     r.digest = Buffer.from(req.imageDigest).toString('hex');
@@ -402,16 +385,15 @@ export class SimulatedBootloader {
       throw new Refusal('CHUNK_CRC', `chunk ${req.chunk} CRC mismatch`);
     }
     const bits = this.bitmaps[req.slot]!;
-    const at = this.slotOffset(req.slot) + req.chunk * this.chunkSize;
+    const at = req.chunk * this.chunkSize;
     if ((bits[req.chunk >> 3]! & (1 << (req.chunk & 7))) !== 0) {
-      const old = Buffer.alloc(expected);
-      readSync(this.fd, old, 0, expected, at);
+      const old = Buffer.from(this.store.read(req.slot, at, expected));
       if (!old.equals(req.data)) throw new Refusal('CHUNK_CONFLICT', `chunk ${req.chunk} was written with other data`);
     } else {
-      writeSync(this.fd, req.data, 0, req.data.length, at);
+      this.store.write(req.slot, at, req.data);
       bits[req.chunk >> 3]! |= 1 << (req.chunk & 7);
       this.stats.chunksWritten++;
-      this.persist();
+      this.persist(true);
     }
     return encodeSlotCount({ slot: req.slot, count: countBits(bits) });
   }
@@ -445,6 +427,7 @@ export class SimulatedBootloader {
       throw new Refusal(err instanceof FirmwareError ? FIRMWARE_TO_BOOT[err.code] : 'BAD_IMAGE', err instanceof Error ? err.message : String(err));
     }
     if (r.state === SlotState.WRITING || r.state === SlotState.INVALID || r.state === SlotState.REJECTED) {
+      this.store.commit(slot);
       r.state = SlotState.VERIFIED;
       this.persist();
     }
@@ -496,25 +479,20 @@ export class SimulatedBootloader {
   }
 
   private readImage(slot: number): Uint8Array {
-    const r = this.state.slots[slot]!;
-    const image = Buffer.alloc(r.size);
-    readSync(this.fd, image, 0, r.size, this.slotOffset(slot));
-    return new Uint8Array(image.buffer, image.byteOffset, image.length);
+    return this.store.read(slot, 0, this.state.slots[slot]!.size);
   }
 
   private chunkCount(size: number): number {
     return Math.ceil(size / this.chunkSize);
   }
 
-  private slotOffset(slot: number): number {
-    return STATE_SECTOR_LENGTH + slot * this.slotSize;
-  }
-
-  private persist(): void {
+  /** Saves the state; `progressOnly`: only chunks were recorded as written since the last save. */
+  private persist(progressOnly = false): void {
     this.state.slots.forEach((r, i) => {
       r.written = Buffer.from(this.bitmaps[i]!).toString('base64');
     });
-    writeState(this.fd, this.state);
+    if (progressOnly) this.store.saveProgress(this.state);
+    else this.store.save(this.state);
   }
 }
 
@@ -533,26 +511,12 @@ function countBits(bits: Uint8Array): number {
   return n;
 }
 
-function writeState(fd: number, state: PersistentState): void {
-  const json = Buffer.from(JSON.stringify(state), 'utf8');
-  if (json.length > STATE_SECTOR_LENGTH - 12) throw new FirmwareError('BAD_FLASH', 'bootloader state does not fit its sector');
-  const head = Buffer.alloc(12);
-  head.writeUInt32BE(STATE_MAGIC, 0);
-  head.writeUInt32BE(json.length, 4);
-  head.writeUInt32BE(crc32(json), 8);
-  writeSync(fd, Buffer.concat([head, json]), 0, 12 + json.length, 0);
-}
-
-function readState(fd: number): PersistentState {
-  const head = Buffer.alloc(12);
-  readSync(fd, head, 0, 12, 0);
-  if (head.readUInt32BE(0) !== STATE_MAGIC) throw new FirmwareError('BAD_FLASH', 'not a bootloader flash file (bad magic)');
-  const length = head.readUInt32BE(4);
-  if (length > STATE_SECTOR_LENGTH - 12) throw new FirmwareError('BAD_FLASH', 'damaged state sector (length)');
-  const json = Buffer.alloc(length);
-  readSync(fd, json, 0, length, 12);
-  if (crc32(json) !== head.readUInt32BE(8)) throw new FirmwareError('BAD_FLASH', 'damaged state sector (CRC)');
-  const state = JSON.parse(json.toString('utf8')) as PersistentState;
-  if (!Array.isArray(state.slots) || state.slots.length !== SLOT_COUNT) throw new FirmwareError('BAD_FLASH', 'damaged state sector (slots)');
-  return state;
+function checkGeometry(options: BootloaderOptions): { slotSize: number; chunkSize: number } {
+  const slotSize = options.slotSize ?? DEFAULT_SLOT_SIZE;
+  const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  if (!Number.isInteger(chunkSize) || chunkSize < 64 || chunkSize > 1024) throw new FirmwareError('BAD_ARGUMENT', `chunk size ${chunkSize} is not in 64..1024`);
+  if (!Number.isInteger(slotSize) || slotSize < chunkSize || slotSize % chunkSize !== 0 || slotSize > 0xffffffff) {
+    throw new FirmwareError('BAD_ARGUMENT', `slot size ${slotSize} is not a positive multiple of the chunk size ${chunkSize}`);
+  }
+  return { slotSize, chunkSize };
 }
