@@ -44,6 +44,7 @@ export class RequestBody implements AsyncIterable<Uint8Array> {
   /** Bytes received so far. */
   received = 0;
 
+  /** @internal The server makes one per request and hands it to the handler as `req.body`. */
   constructor(
     private readonly control: BodyFeedControl | undefined,
     private readonly highWater: number,

@@ -42,6 +42,10 @@ const COALESCE_LIMIT = 16 * 1024;
 const CRLF = Buffer.from('\r\n', 'latin1');
 const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
 
+/**
+ * A header's value: a string or a number, or one string per field line for a repeated header.
+ * @inline
+ */
 type HeaderValue = string | number | readonly string[];
 
 /**
@@ -79,6 +83,7 @@ export class HttpResponse {
   private broken = false;
   private interim: Uint8Array | undefined;
 
+  /** @internal The server makes one per request and hands it to the handler. */
   constructor(
     private readonly channel: ResponseChannel,
     /** The request facts that shape framing. */

@@ -31,7 +31,7 @@ import {
 export interface SerialFrame {
   /** A {@link FrameType} (any byte 1..255 encodes; the decoder counts unknown ones). */
   type: number;
-  /** {@link FrameFlag} bits. */
+  /** {@link serialProtocol.FrameFlag} bits. */
   flags: number;
   /** Sequence number, 0..65535. */
   seq: number;
