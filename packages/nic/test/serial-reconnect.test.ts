@@ -319,6 +319,20 @@ describe('SerialNicDriver: the board restarts mid-session (virtual clock, the po
     expect(s.sched.now - rebootAt).toBeLessThan(500 + 100 + 1000);
   });
 
+  it('restores what the board lost: the receive filter and a link the caller had taken down', async () => {
+    const s = await session();
+    await s.driver.setAdminLink(false);
+    expect(s.driver.linkState).toBe('down');
+    s.reboot({ announce: true });
+    expect(s.board.linkState).toBe('up'); // a board starts administratively up
+    expect(await runVirtual(s.sched, () => s.driver.serialStats.reHellos === 1 && s.board.receiveFilter.allMulticast, 10_000)).toBe(true);
+    expect(s.board.linkState).toBe('down');
+    expect(s.driver.linkStatus).toMatchObject({ up: false, adminUp: false });
+    expect(s.connections.map((c) => c.state)).toEqual(['reconnecting', 'open']);
+    expect((await s.driver.setAdminLink(true)).up).toBe(true);
+    expect(s.links).toEqual(['up', 'down', 'up']);
+  });
+
   it('a board that stops answering: NO_ANSWER, then HELLO attempts with backoff until it is back', async () => {
     const s = await session({ keepaliveMs: 500 });
     s.board.stop(); // hangs: reads nothing, answers nothing

@@ -26,7 +26,8 @@
  *   dropped and counted (`txDroppedDisconnect`), outstanding requests fail with `CLOSED`, and the
  *   driver tries again after a backoff (`initialDelayMs` doubling up to `maxDelayMs`, shortened by up
  *   to `jitter` of itself with the scheduler's seeded generator): reopen the port if it was dropped,
- *   HELLO, GET_MAC, GET_LINK, the receive filter, then the link comes back up. It retries until it
+ *   HELLO, GET_MAC, GET_LINK (SET_LINK down instead when the caller had taken the link down), the
+ *   receive filter, then the link comes back up. It retries until it
  *   succeeds or `close()` is called; `close()` cancels the backoff timer and any attempt in flight.
  *   An endpoint given as an open stream cannot be reopened: losing that stream closes the driver
  *   (pass a function that returns a fresh stream instead). {@link SerialNicDriver.connection} and
@@ -235,6 +236,8 @@ export class SerialNicDriver implements NicDriver {
   private stalled = false;
   private probeTimer: Timer | undefined;
   private lastFilterResponse: RxFilterResponse | undefined;
+  /** The caller took the link down with SET_LINK (restored after a reconnection). */
+  private adminDown = false;
   private readonly onData = (chunk: Uint8Array): void => this.decoder.push(chunk);
   private readonly onDrain = (): void => {
     this.writeBlocked = false;
@@ -553,7 +556,8 @@ export class SerialNicDriver implements NicDriver {
         this.attach(transport);
       }
       await this.startSession();
-      const status = parseLinkStatus(await this.request(FrameType.GET_LINK, EMPTY));
+      // A restarted board is administratively up again: restore what the caller had set.
+      const status = parseLinkStatus(this.adminDown ? await this.request(FrameType.SET_LINK, emitSetLink(false)) : await this.request(FrameType.GET_LINK, EMPTY));
       if (this.state !== 'reconnecting') return;
       this.state = 'open';
       this.extra.reconnects++;
@@ -652,6 +656,7 @@ export class SerialNicDriver implements NicDriver {
   async setAdminLink(up: boolean): Promise<Readonly<LinkStatus>> {
     this.requireOpen();
     const status = parseLinkStatus(await this.request(FrameType.SET_LINK, emitSetLink(up)));
+    this.adminDown = !up;
     this.applyLinkStatus(status);
     return status;
   }
@@ -664,6 +669,7 @@ export class SerialNicDriver implements NicDriver {
     this.requireOpen();
     this.txQueue.clear();
     await this.request(FrameType.RESET, EMPTY);
+    this.adminDown = false; // RESET sets the link administratively up (§6.8)
     this.applyLinkStatus(parseLinkStatus(await this.request(FrameType.GET_LINK, EMPTY)));
     if (this.filter !== undefined) this.sendFilter(this.filter);
   }
