@@ -5,7 +5,8 @@
  *
  * Reading is open: `GET /api/` (everything the UI shows, in one document), `/api/interfaces`,
  * `/api/arp`, `/api/routes`, `/api/filter`, `/api/tcp`, `/api/scheduler`, `/api/http`,
- * `/api/traffic`, `/api/counters`.
+ * `/api/traffic`, `/api/counters`, `/api/lan` (DHCP leases and clients, the DNS forwarder and its
+ * cache; also in `GET /api/` as `lan`).
  *
  * Changing needs HTTP Basic authentication as the admin (see `auth.ts`; 401 or 403 otherwise),
  * checked before anything else about the request:
@@ -16,6 +17,7 @@
  * - `PUT /api/filter/policy/CHAIN` `{ "policy": "accept" | "drop" }` -> 200
  * - `PUT /api/settings` `{ "forwarding"?: bool, "firewall"?: bool }` -> 200
  * - `POST /api/reboot` -> 202, then the gateway restarts its stack (see `GatewayControl.reboot`)
+ * - `DELETE /api/lan/dns-cache` -> 200 `{ flushed: N }`
  *
  * Cross-site requests cannot change anything (checked first, see {@link crossSiteRefusal}): a
  * changing call that names a foreign `Origin` (or `Origin: null`), or a `Sec-Fetch-Site` other than
@@ -74,6 +76,10 @@ export interface AdminControl extends StatusSources {
   readonly admin: GatewayConfig['admin'];
   /** Restarts the gateway's stack (called after the 202 is built; the restart itself is asynchronous). */
   reboot(): void;
+  /** The LAN services (DHCP, DNS) as `/api/lan` shows them; absent: `null`. */
+  lan?(): unknown;
+  /** Empties the DNS forwarder's cache; returns how many responses it held. */
+  flushDnsCache?(): number;
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' } as const;
@@ -128,7 +134,7 @@ export class AdminApi {
     switch (head) {
       case undefined:
         allow(req, 'GET');
-        return json(200, statusJson({ ...c, info: () => publicInfo(c.info()) }));
+        return json(200, { ...statusJson({ ...c, info: () => publicInfo(c.info()) }), lan: c.lan?.() ?? null });
       case 'interfaces':
         allow(req, 'GET');
         return json(200, interfacesJson(c.stack.snapshot()));
@@ -158,6 +164,16 @@ export class AdminApi {
         if (reading) return json(200, settingsOf(c.stack));
         allow(req, 'GET', 'PUT');
         return json(200, this.putSettings(body(req)));
+      case 'lan':
+        if (rest.length === 0) {
+          allow(req, 'GET');
+          return json(200, c.lan?.() ?? null);
+        }
+        if (rest.length === 1 && rest[0] === 'dns-cache') {
+          allow(req, 'DELETE');
+          return json(200, { flushed: c.flushDnsCache?.() ?? 0 });
+        }
+        throw new HttpProblem(404, 'no such path');
       case 'reboot':
         allow(req, 'POST');
         c.reboot();

@@ -13,6 +13,7 @@ import { ipv4ToString } from '@postern/wire';
 import { maskOf, parseIpv4Prefix, parseIpv4Text, parsePortRange, parseRouteDestination, type Ipv4Prefix } from './addresses.js';
 import { ConfigError } from './config-error.js';
 import { parseNicSpec } from './nic-spec.js';
+import { DHCP_IP, checkDhcpClientInterface, checkLanServices, type LanServicesDocument } from './lan-config.js';
 
 /** What is wrong with an interface address `ADDR/LEN`, or `undefined`. */
 export function interfaceAddressProblem(text: string): string | undefined {
@@ -77,9 +78,9 @@ export interface FilterRuleDocument {
 }
 
 /** A configuration document as the schema lets it through, with the schema's defaults filled in. */
-export interface ConfigDocument {
+export interface ConfigDocument extends LanServicesDocument {
   /** The interfaces as written (name and ip may be absent). */
-  readonly interfaces: ReadonlyArray<{ readonly name?: string; readonly nic: string; readonly ip?: string; readonly mtu?: number }>;
+  readonly interfaces: LanServicesDocument['interfaces'];
   /** The static routes. */
   readonly routes: ReadonlyArray<{ readonly to: string; readonly via: string; readonly metric: number }>;
   /** The filter rules. */
@@ -140,6 +141,7 @@ export function checkConfigSemantics(doc: ConfigDocument): void {
     if (other !== undefined) throw new ConfigError(`${at}.name`, `is used by interfaces[${other}] too`, name);
     names.set(name, i);
     const ip = interfaceIp(iface);
+    if (ip === DHCP_IP) return checkDhcpClientInterface(iface, at);
     const ipProblem = interfaceAddressProblem(ip);
     if (ipProblem !== undefined) throw new ConfigError(`${at}.ip`, ipProblem, ip);
     const p = parseIpv4Prefix(ip)!;
@@ -166,6 +168,7 @@ export function checkConfigSemantics(doc: ConfigDocument): void {
   });
 
   doc.filter.rules.forEach((rule, i) => checkFilterRule(rule, `filter.rules[${i}]`));
+  checkLanServices(doc);
 
   const simIface = simIndex === undefined ? undefined : doc.interfaces[simIndex];
   const guest = simIface === undefined ? 0 : parseIpv4Prefix(interfaceIp(simIface))!.address;

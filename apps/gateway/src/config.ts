@@ -12,9 +12,11 @@
 import { checkAgainstSchema } from './config-schema.js';
 import { checkConfigSemantics, checkFilterRule, interfaceIp, type ConfigDocument } from './config-checks.js';
 import { ConfigError } from './config-error.js';
+import { dhcpServerConfigOf, dnsConfigOf, type DhcpServerConfig, type DnsConfig } from './lan-config.js';
 
 export { ConfigError, type ConfigSource } from './config-error.js';
 export { DEFAULT_SIM_IP } from './config-checks.js';
+export { DHCP_IP, type DhcpServerConfig, type DnsConfig } from './lan-config.js';
 
 /** One interface of the gateway. */
 export interface InterfaceConfig {
@@ -22,10 +24,12 @@ export interface InterfaceConfig {
   readonly name: string;
   /** The NIC spec (see `nic-spec.ts`): `sim`, `serial:PATH[?baud=N]`, `socket://HOST:PORT`, `tap:NAME`. */
   readonly nic: string;
-  /** The interface address with its prefix length, `ADDR/LEN`. */
+  /** The interface address with its prefix length, `ADDR/LEN`, or `dhcp` (a DHCP client configures it). */
   readonly ip: string;
   /** IP MTU; default the driver's. */
   readonly mtu: number | undefined;
+  /** A DHCP server on this interface (see `lan-config.ts`). */
+  readonly dhcpServer: DhcpServerConfig | undefined;
 }
 
 /** One static route. */
@@ -91,6 +95,8 @@ export interface GatewayConfig {
   };
   /** Capture every frame of every interface into this pcap file. */
   readonly pcap: string | undefined;
+  /** The DNS forwarder for the LAN (see `lan-config.ts`). */
+  readonly dns: DnsConfig | undefined;
   /** Options of the in-process simulator (interfaces with `nic: "sim"`). */
   readonly sim: {
     /** Host forwards, `tcp:HOSTADDR:HOSTPORT-GUESTADDR:GUESTPORT`. Default: 127.0.0.1:8080 to the gateway's port. */
@@ -149,7 +155,9 @@ export function validateConfig(value: unknown): GatewayConfig {
   const restrictive = rules.length > 0 || CHAIN_NAMES.some((c) => policy[c] !== 'accept');
   const { port, www, workers, ...limits } = d.http;
   return deepFreeze({
-    interfaces: d.interfaces.map((iface, i) => ({ name: iface.name ?? `eth${i}`, nic: iface.nic, ip: interfaceIp(iface), mtu: iface.mtu })),
+    interfaces: d.interfaces.map((iface, i) => ({
+      name: iface.name ?? `eth${i}`, nic: iface.nic, ip: interfaceIp(iface), mtu: iface.mtu, dhcpServer: dhcpServerConfigOf(iface.name ?? `eth${i}`, iface.dhcpServer),
+    })),
     routes: d.routes.map((r) => ({ to: r.to, via: r.via, metric: r.metric })),
     forwarding: d.forwarding,
     firewall: d.firewall ?? restrictive,
@@ -157,6 +165,7 @@ export function validateConfig(value: unknown): GatewayConfig {
     http: { ...limits, port, www, workers },
     admin: { user: d.admin.user, password: d.admin.password },
     pcap: d.pcap,
+    dns: dnsConfigOf(d.dns),
     sim: { hostForward: d.sim.hostForward === undefined ? undefined : [...d.sim.hostForward] },
   });
 }

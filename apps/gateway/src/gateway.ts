@@ -18,8 +18,9 @@ import { Sockets } from '@postern/socket';
 import { ipv4ToString, PcapSink } from '@postern/wire';
 import { maskOf, parseIpv4Prefix } from './addresses.js';
 import { AdminApi } from './admin-api.js';
-import { ConfigError, DEFAULT_SIM_HOST_PORT, type GatewayConfig, type InterfaceConfig } from './config.js';
+import { ConfigError, DEFAULT_SIM_HOST_PORT, DHCP_IP, type GatewayConfig, type InterfaceConfig } from './config.js';
 import { GatewayStartError, toStartError } from './errors.js';
+import { startLanServices, type LanServices } from './lan-services.js';
 import { parseNicSpec, type NicSpec } from './nic-spec.js';
 import { addRoute, ruleSpecOf } from './stack-config.js';
 import type { InterfaceConnection, TcpConnectionInfo } from './status.js';
@@ -93,6 +94,8 @@ export interface Gateway {
   readonly sockets: Sockets;
   /** The web front: the HTTP server with the admin UI and API. */
   readonly web: WebFront;
+  /** DHCP clients and servers, the DNS forwarder and the gateway's resolver. */
+  readonly lan: LanServices;
   /** The interfaces, in configuration order. */
   readonly interfaces: readonly GatewayInterface[];
   /** The in-process simulator, when an interface uses `sim`. */
@@ -164,7 +167,8 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
       const spec = parseNicSpec(ic.nic);
       if (typeof spec === 'string') throw new ConfigError(`interfaces[${index}].nic`, spec);
       const context = `${ic.name} (${ic.nic})`;
-      const prefix = parseIpv4Prefix(ic.ip)!;
+      // An interface with ip "dhcp" gets its address from its DHCP client (lan-services.ts).
+      const prefix = ic.ip === DHCP_IP ? undefined : parseIpv4Prefix(ic.ip)!;
       let driver: NicDriver;
       let serial: SerialNicDriver | undefined;
       try {
@@ -172,11 +176,11 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
           const sim = await createSimulator({
             serial: 'stream',
             scheduler,
-            gatewayAddress: prefix.address,
-            hostAddress: simHostAddressFor(prefix.address, prefix.length),
-            prefixLength: prefix.length,
+            gatewayAddress: prefix!.address,
+            hostAddress: simHostAddressFor(prefix!.address, prefix!.length),
+            prefixLength: prefix!.length,
             hostForwards: keepHostForwardPorts(
-              config.sim.hostForward ?? [`tcp:127.0.0.1:${DEFAULT_SIM_HOST_PORT}-${ipv4ToString(prefix.address)}:${config.http.port}`],
+              config.sim.hostForward ?? [`tcp:127.0.0.1:${DEFAULT_SIM_HOST_PORT}-${ipv4ToString(prefix!.address)}:${config.http.port}`],
               options.restart?.hostForwardPorts ?? [],
             ),
           });
@@ -195,7 +199,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
         const iface = stack.addInterface(device, ic.mtu === undefined ? {} : { mtu: Math.min(ic.mtu, driver.mtu) });
         await device.open();
         undo.push(() => device.close());
-        iface.addAddress(prefix.address, prefix.length);
+        if (prefix !== undefined) iface.addAddress(prefix.address, prefix.length);
         interfaces.push({ config: ic, spec, device, serial });
         logLinkChanges(ic.name, device, serial, log);
         log(`${ic.name}: ${ic.nic} up, ${ic.ip}`);
@@ -223,6 +227,11 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     const tcp = attachTcp(stack, { maxConnections: tcpConnectionLimit(config.http) });
     // One descriptor per connection the HTTP server may hold (the socket default of 1024 is below its cap).
     const sockets = new Sockets(stack, tcp, { maxDescriptors: tcpConnectionLimit(config.http) });
+    const lan = await startLanServices({
+      stack, tcp, config, log, epochMs: Date.now() - scheduler.now,
+      interfaces: interfaces.map((i) => ({ config: i.config, iface: stack.interfaces.find((x) => x.device === i.device)! })),
+    });
+    undo.push(() => lan.close());
     const startedAt = scheduler.now;
     const traffic = new TrafficHistory(scheduler, () => trafficTotals(interfaces));
     traffic.start();
@@ -252,6 +261,8 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
             urls,
           }),
           reboot: () => void scheduler.timerAfter(REBOOT_DELAY_MS, () => options.onReboot?.()),
+          lan: () => lan.status(),
+          flushDnsCache: () => lan.flushDnsCache(),
         }),
     });
     const front = web;
@@ -260,7 +271,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
 
     let closing: Promise<void> | undefined;
     return {
-      config, scheduler, stack, tcp, sockets, web: front, interfaces, simulator, urls,
+      config, scheduler, stack, tcp, sockets, web: front, lan, interfaces, simulator, urls,
       close: () => (closing ??= unwind()),
     };
   } catch (err) {

@@ -63,7 +63,7 @@ export interface DhcpScopeOptions {
   readonly static?: readonly DhcpStaticLease[];
   /** Router option; default the interface's address. */
   readonly router?: Ipv4Address;
-  /** DNS servers option; default the interface's address. */
+  /** DNS servers option; default the interface's address; empty: no option. */
   readonly dnsServers?: readonly Ipv4Address[];
 }
 
@@ -432,7 +432,8 @@ export class DhcpServer {
       options.set(DHCP_OPT.SUBNET_MASK, dhcpAddressBytes(mask));
       options.set(DHCP_OPT.BROADCAST, dhcpAddressBytes((scope.server | ~mask) >>> 0));
       options.set(DHCP_OPT.ROUTER, dhcpAddressBytes(o.router ?? scope.server));
-      options.set(DHCP_OPT.DNS_SERVERS, dhcpAddressBytes(...(o.dnsServers ?? [scope.server])));
+      const dns = o.dnsServers ?? [scope.server];
+      if (dns.length > 0) options.set(DHCP_OPT.DNS_SERVERS, dhcpAddressBytes(...dns));
     }
     const repr: DhcpRepr = {
       op: BOOTP_REPLY, xid: req.xid, secs: 0, flags: req.flags, ciaddr: type === DHCP_ACK && !lease ? req.ciaddr : 0, yiaddr,
