@@ -138,11 +138,8 @@ async function stop(child: ChildProcess | undefined): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Gateway counters of the connections seen, from `/api/tcp` (what the loss machinery did). */
-interface SenderCounters {
-  timeouts: number;
-  fastRetransmits: number;
-}
+/** What the gateway's TCP counters (`/api/tcp`) moved by during one download. */
+type SenderCounters = Record<string, number>;
 
 /** The shared setup: namespaces, the wire bridge, both servers, the file (exported for debugging a run by hand). */
 export class LossLab {
@@ -211,8 +208,7 @@ export class LossLab {
     if (r.code !== 0) return undefined;
     try {
       const c = (JSON.parse(r.stdout) as { counters?: Record<string, number> }).counters;
-      if (c === undefined || typeof c['rtoExpiries'] !== 'number') return undefined;
-      return { timeouts: c['rtoExpiries'], fastRetransmits: c['fastRecoveries'] ?? 0 };
+      return c !== undefined && typeof c['rtoExpiries'] === 'number' ? c : undefined;
     } catch {
       return undefined;
     }
@@ -234,7 +230,10 @@ export class LossLab {
       await lab.addNeighbour(tc, LINUX_IP, this.linuxMac, this.nsClient);
       bridge.go();
       const target = server === 'postern' ? POSTERN_IP : LINUX_IP;
-      if (server === 'postern') this.baseline = await this.senderCounters();
+      if (server === 'postern') {
+        this.baseline = await this.senderCounters();
+        this.lastSender = undefined;
+      }
       const r = await lab.tryExec(this.nsClient, 'curl', ['-sS', '--max-time', String(CURL_MAX_S), '-o', out, '-w', '%{http_code} %{size_download} %{time_total}', `http://${target}${SERVER_MODE === 'in-process' ? BIG_PATH : '/bulk.bin'}`], { timeoutMs: (CURL_MAX_S + 10) * 1000 });
       if (r.code !== 0) throw new Error(`curl from ${server} failed (${r.code}): ${r.stderr.trim()}`);
       const [code, size, total] = r.stdout.trim().split(' ');
@@ -242,8 +241,9 @@ export class LossLab {
       if ((await sha256File(out)) !== this.sha) throw new Error(`curl from ${server}: the bytes differ (SHA-256)`);
       if (server === 'postern') {
         const after = await this.senderCounters();
-        this.lastSender = after !== undefined && this.baseline !== undefined
-          ? { timeouts: after.timeouts - this.baseline.timeouts, fastRetransmits: after.fastRetransmits - this.baseline.fastRetransmits }
+        const base = this.baseline;
+        this.lastSender = after !== undefined && base !== undefined
+          ? Object.fromEntries(Object.keys(after).map((k) => [k, after[k]! - (base[k] ?? 0)]).filter(([, v]) => v !== 0))
           : undefined;
       }
       return Number(total);
@@ -265,7 +265,7 @@ function figures(): Figure[] {
     const rtoCompanion: Companion = {
       name: `${profile.name}: gateway RTOs per download`,
       unit: 'RTOs',
-      read: () => shared?.lastSender?.timeouts ?? Number.NaN,
+      read: () => (shared?.lastSender === undefined ? Number.NaN : shared.lastSender['rtoExpiries'] ?? 0),
     };
     return {
       name: `${profile.name}: ${TCP_LOSS_BENCH_BYTES / 1024 / 1024} MiB from postern-gateway`,

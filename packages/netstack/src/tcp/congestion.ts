@@ -54,7 +54,29 @@ export interface CongestionControl {
   undo(cwnd: number, ssthresh: number): void;
   /** The MSS changed (learned from the peer, or path MTU): windows are rescaled to it. */
   setMss(mss: number): void;
+  /**
+   * HyStart++ (RFC 9406) input, before {@link CongestionControl.onAck}: an RTT sample of this ACK
+   * (`undefined` when it gave none), and whether the ACK ended a round (it acknowledged the
+   * highest sequence number sent when the round began; the caller tracks rounds).
+   */
+  onRoundSample(rttMs: number | undefined, roundEnded: boolean): void;
 }
+
+/** HyStart++ constants (RFC 9406 §4.3). */
+export const HYSTART = {
+  /** Smallest RTT increase that ends slow start, ms. */
+  minRttThreshMs: 4,
+  /** Largest, ms. */
+  maxRttThreshMs: 16,
+  /** The threshold is the last round's minimum RTT divided by this. */
+  minRttDivisor: 8,
+  /** RTT samples a round needs before its minimum counts. */
+  nRttSample: 8,
+  /** Conservative Slow Start grows cwnd by 1/divisor of slow start's increase. */
+  cssGrowthDivisor: 4,
+  /** CSS rounds before congestion avoidance. */
+  cssRounds: 5,
+} as const;
 
 /** Construction options shared by {@link NewReno} and {@link Cubic}. */
 export interface CongestionOptions {
@@ -99,6 +121,15 @@ abstract class WindowBase implements CongestionControl {
   protected recovering = false;
   /** An RTO happened and no ACK advanced since: a further RTO keeps ssthresh (RFC 5681 §3.1 note). */
   private timedOutSinceAck = false;
+  /** HyStart++ (RFC 9406): minimum RTT of the last round and of this one, samples this round. */
+  private lastRoundMinRtt = Number.POSITIVE_INFINITY;
+  private currentRoundMinRtt = Number.POSITIVE_INFINITY;
+  private rttSampleCount = 0;
+  /** In Conservative Slow Start: the RTT that started it, and rounds spent in it (-1: not in CSS). */
+  private cssBaselineMinRtt = Number.POSITIVE_INFINITY;
+  private cssRoundCount = -1;
+  /** Times HyStart++ ended slow start before a loss did (RFC 9406). */
+  hystartExits = 0;
 
   constructor(opts: CongestionOptions) {
     checkMss(opts.mss);
@@ -137,7 +168,8 @@ abstract class WindowBase implements CongestionControl {
     if (this.recovering) return;
     if (this.window < this.threshold) {
       if (2 * flightSizeBytes < this.window) return; // application-limited (RFC 7661)
-      const increase = Math.min(ackedBytes, ABC_LIMIT * this.mss);
+      let increase = Math.min(ackedBytes, ABC_LIMIT * this.mss);
+      if (this.cssRoundCount >= 0) increase /= HYSTART.cssGrowthDivisor;
       const room = this.threshold - this.window;
       if (increase <= room) {
         this.window += increase;
@@ -154,7 +186,45 @@ abstract class WindowBase implements CongestionControl {
     this.congestionAvoidance(nowMs, ackedBytes, rttMs);
   }
 
+  /**
+   * HyStart++ (RFC 9406 §4.2): in slow start, a round whose minimum RTT rose by at least
+   * `clamp(lastRoundMinRtt / 8, 4, 16)` ms over the last round's starts Conservative Slow Start
+   * (growth / 4); an RTT back below the baseline returns to slow start; after 5 CSS rounds
+   * ssthresh is set to cwnd and congestion avoidance begins. Inactive outside slow start.
+   */
+  onRoundSample(rttMs: number | undefined, roundEnded: boolean): void {
+    if (roundEnded) {
+      if (this.cssRoundCount >= 0 && this.window < this.threshold) {
+        this.cssRoundCount++;
+        if (this.cssRoundCount >= HYSTART.cssRounds) {
+          this.threshold = Math.max(this.window, 2 * this.mss);
+          this.cssRoundCount = -1;
+          this.hystartExits++;
+        }
+      }
+      this.lastRoundMinRtt = this.currentRoundMinRtt;
+      this.currentRoundMinRtt = Number.POSITIVE_INFINITY;
+      this.rttSampleCount = 0;
+    }
+    if (rttMs === undefined || this.recovering || this.window >= this.threshold) return;
+    if (rttMs < this.currentRoundMinRtt) this.currentRoundMinRtt = rttMs;
+    this.rttSampleCount++;
+    if (this.rttSampleCount < HYSTART.nRttSample || !Number.isFinite(this.lastRoundMinRtt)) return;
+    if (this.cssRoundCount < 0) {
+      const thresh = Math.min(HYSTART.maxRttThreshMs, Math.max(HYSTART.minRttThreshMs, this.lastRoundMinRtt / HYSTART.minRttDivisor));
+      if (this.currentRoundMinRtt >= this.lastRoundMinRtt + thresh) {
+        this.cssBaselineMinRtt = this.currentRoundMinRtt;
+        this.cssRoundCount = 0;
+      }
+    } else if (this.currentRoundMinRtt < this.cssBaselineMinRtt) {
+      // The RTT rise was spurious: back to slow start.
+      this.cssBaselineMinRtt = Number.POSITIVE_INFINITY;
+      this.cssRoundCount = -1;
+    }
+  }
+
   onFastRetransmit(nowMs: number, flightSizeBytes: number): void {
+    this.cssRoundCount = -1;
     this.reduce(nowMs, flightSizeBytes);
     this.window = this.threshold;
     this.recovering = true;
@@ -167,6 +237,7 @@ abstract class WindowBase implements CongestionControl {
   }
 
   onRetransmitTimeout(nowMs: number, flightSizeBytes: number): void {
+    this.cssRoundCount = -1;
     if (!this.timedOutSinceAck) this.reduce(nowMs, flightSizeBytes);
     this.timedOutSinceAck = true;
     this.recovering = false;

@@ -48,13 +48,22 @@ export function onAckAdvanced(ctx: TcpRecoveryContext, tcb: Tcb, seg: Segment, n
 
   // RTT (RFC 7323 §4.1 with timestamps, otherwise the one timed segment, never a retransmitted one).
   const o = seg.options;
+  let rttSample: number | undefined;
   if (tcb.tsEnabled && o.hasTimestamps && o.tsEcr !== 0) {
     const rtt = seqSub(tsClock(now, tcb.tsOffset), o.tsEcr);
-    if (rtt >= 0) tcb.rto.sample(rtt);
+    if (rtt >= 0) {
+      tcb.rto.sample(rtt);
+      rttSample = rtt;
+    }
   } else if (tcb.rttSeq >= 0 && seqGt(ack, tcb.rttSeq)) {
-    tcb.rto.sample(now - tcb.rttSentAt);
+    rttSample = now - tcb.rttSentAt;
+    tcb.rto.sample(rttSample);
     tcb.rttSeq = -1;
   }
+  // HyStart++ rounds: a round ends when the data sent at its start is acknowledged.
+  const roundEnded = !seqLt(ack, tcb.roundEnd);
+  if (roundEnded) tcb.roundEnd = tcb.sndMax;
+  tcb.cc.onRoundSample(rttSample, roundEnded);
   tcb.rto.resetBackoff();
   tcb.backoffCount = 0;
   tcb.probeOutstanding = false;

@@ -9,8 +9,12 @@
  * - bits 23..0: the low 24 bits of SipHash-2-4 under the secret over the 4-tuple, the client ISN, the
  *   full period counter and the MSS index.
  *
- * What is not encoded: window scale, SACK-permitted and timestamps. A connection accepted from a
- * cookie runs without them (no window scaling, no SACK), which is the classic trade-off.
+ * Options (as Linux does): when the client's SYN carries timestamps, the SYN-ACK's TSval carries
+ * the client's window scale and SACK-permitted in its low 6 bits ({@link cookieTimestamp}); the final
+ * ACK echoes it, and {@link decodeCookieTimestamp} gives them back, so a connection let through
+ * during a SYN flood keeps window scaling, SACK and timestamps. Our own window scale needs no room:
+ * the stack derives it from its settings. Without timestamps a cookie connection runs without them
+ * (no window scaling, no SACK), the classic trade-off.
  *
  * The caller decodes the ACK's acknowledgment number minus one against the ACK's own sequence number
  * minus one (the client ISN). A cookie is accepted for the current period and the two before it
@@ -104,4 +108,38 @@ function writeBe32(bytes: Uint8Array, at: number, value: number): void {
   bytes[at + 1] = value >>> 16;
   bytes[at + 2] = value >>> 8;
   bytes[at + 3] = value;
+}
+
+/** Low bits of a cookie SYN-ACK's TSval that carry the client's options. */
+export const COOKIE_TS_OPTION_BITS = 6;
+const TS_OPTION_MASK = (1 << COOKIE_TS_OPTION_BITS) - 1;
+/** Window-scale field value meaning "the client offered no window scaling". */
+const NO_WSCALE = 0xf;
+const SACK_BIT = 0x10;
+
+/** The client options a cookie SYN-ACK's timestamp carries. */
+export interface CookieOptions {
+  /** The client's window scale shift (0..14), or -1 when it offered none. */
+  windowScale: number;
+  /** The client offered SACK. */
+  sackPermitted: boolean;
+}
+
+/**
+ * The TSval of a cookie SYN-ACK: `tsNow` with its low 6 bits replaced by the client's options
+ * (bits 0..3 the window scale, 15 for none; bit 4 SACK-permitted), moved back by 64 when that would
+ * put it ahead of `tsNow` (timestamps never run ahead of the clock).
+ */
+export function cookieTimestamp(tsNow: number, options: CookieOptions): number {
+  const ws = options.windowScale >= 0 ? Math.min(options.windowScale, 14) : NO_WSCALE;
+  const bits = ws | (options.sackPermitted ? SACK_BIT : 0);
+  let ts = ((tsNow & ~TS_OPTION_MASK) | bits) >>> 0;
+  if (((ts - tsNow) | 0) > 0) ts = (ts - (TS_OPTION_MASK + 1)) >>> 0;
+  return ts;
+}
+
+/** The client options carried by the echoed TSval of a cookie SYN-ACK (see {@link cookieTimestamp}). */
+export function decodeCookieTimestamp(tsEcr: number): CookieOptions {
+  const ws = tsEcr & NO_WSCALE;
+  return { windowScale: ws === NO_WSCALE ? -1 : Math.min(ws, 14), sackPermitted: (tsEcr & SACK_BIT) !== 0 };
 }

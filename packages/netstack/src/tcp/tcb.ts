@@ -220,6 +220,8 @@ export class Tcb {
   unaRetransmitFence = 0;
   /** A tail loss probe went out and no ACK has advanced SND.UNA since (at most one probe per flight). */
   probeOutstanding = false;
+  /** HyStart++ (RFC 9406): the round ends when SND.UNA passes this (SND.MAX when the round began). */
+  roundEnd = 0;
   /** Every data segment in flight with its transmit time (RACK, RFC 8985). */
   readonly sent = new SentSegments();
   /** RACK's variables. */

@@ -45,7 +45,7 @@ export const PROBE_DELAYED_ACK_MS = 200;
  */
 function probeTimeout(tcb: Tcb): number | undefined {
   const srtt = tcb.rto.srttMs;
-  if (srtt === undefined || !tcb.sackEnabled || tcb.inRecovery || tcb.probeOutstanding || tcb.backoffCount > 0) return undefined;
+  if (srtt === undefined || !tcb.sackEnabled || tcb.probeOutstanding || tcb.backoffCount > 0) return undefined;
   if (tcb.state !== 'ESTABLISHED' && tcb.state !== 'CLOSE-WAIT') return undefined;
   let pto = Math.max(2 * srtt, PROBE_TIMEOUT_MIN_MS);
   if (seqSub(tcb.sndMax, tcb.sndUna) <= tcb.sendMss) pto += PROBE_DELAYED_ACK_MS;
