@@ -4,13 +4,12 @@
  * stream pair, socket://127.0.0.1:PORT, and a real serial port (`serialport` on a socat PTY pair).
  */
 import { describe, expect, it } from 'vitest';
-import { SerialPort } from 'serialport';
 import { Scheduler } from '@postern/irq';
-import { SerialBoard, SerialNicDriver, fixSerialPortPoller } from '../src/index.js';
+import { SerialBoard, SerialNicDriver } from '../src/index.js';
 import type { LinkState } from '../src/index.js';
 import { contractFrame, contractSeq, runDriverContract, waitFor } from './contract.js';
 import type { DriverPair } from './contract.js';
-import { boardServer, haveSocat, makeBoard, openPtyPair, streamPair } from './serial-support.js';
+import { boardServer, closePort, haveSocat, makeBoard, openBoardPort, openPtyPair, streamPair } from './serial-support.js';
 import type { PtyPair } from './serial-support.js';
 
 const MAC_A = 0x02_00_00_00_0a_01;
@@ -63,21 +62,13 @@ async function socketPair(): Promise<DriverPair> {
   };
 }
 
-async function openPort(path: string): Promise<SerialPort> {
-  const port = new SerialPort({ path, baudRate: 921_600, autoOpen: false });
-  await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
-  // The board's end needs the same poller fix the driver's transport applies (src/serial/poller-wakeups.ts).
-  fixSerialPortPoller(port);
-  return port;
-}
-
 /** The boards of the last pair {@link ptyPair} made (for diagnostics). */
 let lastPtyBoards: SerialBoard[] = [];
 
 async function ptyPair(): Promise<DriverPair> {
   const sched = new Scheduler({ clock: 'real' });
   const ptys: PtyPair[] = [await openPtyPair(), await openPtyPair()];
-  const ports = [await openPort(ptys[0]!.board), await openPort(ptys[1]!.board)];
+  const ports = [await openBoardPort(ptys[0]!.board), await openBoardPort(ptys[1]!.board)];
   const boards: { a?: SerialBoard; b?: SerialBoard } = {};
   const boardA = makeBoard(ports[0]!, sched, MAC_A, { toWire: (f) => boards.b!.fromWire(f) }).board;
   const boardB = makeBoard(ports[1]!, sched, MAC_B, { toWire: (f) => boards.a!.fromWire(f) }).board;
@@ -95,7 +86,7 @@ async function ptyPair(): Promise<DriverPair> {
     cleanup: async () => {
       boardA.stop();
       boardB.stop();
-      for (const p of ports) await new Promise<void>((resolve) => (p.isOpen ? p.close(() => resolve()) : resolve()));
+      for (const p of ports) await closePort(p);
       for (const p of ptys) await p.close();
       sched.stop();
     },

@@ -13,13 +13,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { SerialPort } from 'serialport';
+import type { SerialPort } from 'serialport';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Scheduler } from '@postern/irq';
-import { NicError, SerialBoard, SerialNicDriver, fixSerialPortPoller } from '../src/index.js';
+import { NicError, SerialBoard, SerialNicDriver } from '../src/index.js';
 import type { SerialBoardOptions, SerialConnectionInfo, SerialNicDriverOptions } from '../src/index.js';
 import { markOf, wireFrame } from './frames.js';
-import { haveSocat, ioTurn, makeBoard, openPtyPair, streamPair } from './serial-support.js';
+import { closePort, haveSocat, ioTurn, makeBoard, openBoardPort, openPtyPair, streamPair } from './serial-support.js';
 import type { PtyPair } from './serial-support.js';
 
 const BOARD_MAC = 0x02_00_00_00_00_0c;
@@ -445,19 +445,6 @@ describe('SerialNicDriver: socket:// device that closes and comes back (real clo
     expect(report.attempts).toBeGreaterThanOrEqual(1);
   });
 });
-
-/** The board's end of a PTY pair, opened with `serialport` as the board firmware's UART would be. */
-async function openBoardPort(path: string): Promise<SerialPort> {
-  const port = new SerialPort({ path, baudRate: 921_600, autoOpen: false });
-  await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
-  fixSerialPortPoller(port);
-  port.on('error', () => {});
-  return port;
-}
-
-function closePort(port: SerialPort): Promise<void> {
-  return new Promise((resolve) => (port.isOpen ? port.close(() => resolve()) : resolve()));
-}
 
 // socat comes from tools/scripts/install-peers.sh; without it this fails rather than skips (as serial-contract does).
 describe('SerialNicDriver: a serial port (socat PTY) unplugged and plugged in again (real clock)', () => {

@@ -7,9 +7,10 @@ import type { Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
+import { SerialPort } from 'serialport';
 import type { SchedulerApi } from '@postern/irq';
 import type { MacAddress } from '@postern/wire';
-import { SerialBoard } from '../src/index.js';
+import { SerialBoard, fixSerialPortPoller } from '../src/index.js';
 import type { SerialBoardOptions } from '../src/index.js';
 
 /** One end of an in-process byte pipe pair, with backpressure: a write completes when the peer has room. */
@@ -149,4 +150,22 @@ export async function openPtyPair(at?: { host: string; board: string }): Promise
         child.kill(signal);
       }),
   };
+}
+
+/**
+ * The board's end of a PTY pair, opened with `serialport` as the board firmware's UART would be, with
+ * the poller fix the driver's transport applies (src/serial/poller-wakeups.ts). Errors of writes still
+ * queued when a test closes it are ignored.
+ */
+export async function openBoardPort(path: string): Promise<SerialPort> {
+  const port = new SerialPort({ path, baudRate: 921_600, autoOpen: false });
+  await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
+  fixSerialPortPoller(port);
+  port.on('error', () => {});
+  return port;
+}
+
+/** Closes `port` if it is open; resolves when closed. */
+export function closePort(port: SerialPort): Promise<void> {
+  return new Promise((resolve) => (port.isOpen ? port.close(() => resolve()) : resolve()));
 }
