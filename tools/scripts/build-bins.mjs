@@ -31,6 +31,7 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const PROGRAMS = [
   { name: 'postern-gateway', entry: 'apps/gateway/src/main.ts', bundle: 'apps/gateway/dist/bin/postern-gateway.js' },
   { name: 'postern-sim', entry: 'apps/device-simulator/src/main.ts', bundle: 'apps/device-simulator/dist/bin/postern-sim.js' },
+  { name: 'postern-board', entry: 'apps/board/src/main.ts', bundle: 'apps/board/dist/bin/postern-board.js' },
   { name: 'postern-flash', entry: 'tools/flash/src/main.ts', bundle: 'tools/flash/dist/bin/postern-flash.js' },
 ];
 

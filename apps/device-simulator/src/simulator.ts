@@ -18,7 +18,9 @@
 import type { Duplex } from 'node:stream';
 import { Scheduler } from '@postern/irq';
 import type { SchedulerApi } from '@postern/irq';
-import { FaultInjectionDriver, NicError, SerialBoard, TapNicDriver } from '@postern/nic';
+import { serveUsbEthernet } from '@postern/board';
+import { FaultInjectionDriver, NicError, TapNicDriver } from '@postern/nic';
+import type { SerialBoard } from '@postern/nic';
 import type { FaultProfile } from '@postern/nic';
 import type { Ipv4Address, MacAddress } from '@postern/wire';
 import { DeviceWirePort } from './board-port.js';
@@ -207,15 +209,13 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
     }
 
     device.endpoint = await offerSerialEndpoint(options.serial ?? 'stream', (stream) => {
-      const board = new SerialBoard({
-        stream,
+      const { board } = serveUsbEthernet(stream, {
         scheduler,
         mac,
         toWire: (frame) => wire.fromBoard(frame),
         window: options.window,
         lineRateBytesPerSecond: options.lineRateBytesPerSecond,
       });
-      board.start();
       device.board = board;
       device.sessions++;
       wire.setBoard(board);

@@ -8,10 +8,14 @@
  * files its code reads at run time beside `src/` ({@link GATEWAY_DATA_FILES}: `config.schema.json`,
  * read as `../config.schema.json` from its module), at the image's root.
  *
- * `serialport` is not bundled: its native binding cannot be. By default the image gets a stand-in
- * module whose `SerialPort` throws a clear error, so the image runs its NIC over `socket://` (how
- * the simulated board wires it); with `serialport: 'external'` the import is left for the board to
- * provide (a board whose Node has `serialport` installed beside the image).
+ * NICs in an image: `socket://` (how the simulated board wires it), `tap:NAME` (a Linux board's own
+ * network: `postern-board` runs images with `--nic tap:pfw0`; the TAP driver needs no native code)
+ * and `serial:PATH`. `serialport` is not bundled: its native binding cannot be. By default
+ * (`serialport: 'stub'`) the image gets a stand-in `SerialPort` that loads the board's `serialport`
+ * package when a serial NIC is opened, from `node_modules/serialport` beside the image (where
+ * `postern-board` puts its own), and otherwise throws a clear error naming the NICs that work; an
+ * image without a serial NIC never loads it. With `serialport: 'external'` the import is left as a
+ * plain import the board must satisfy before the image starts.
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -52,7 +56,7 @@ export interface BuildImageOptions {
   defaultConfig?: Readonly<Record<string, unknown>>;
   /** Add the gateway's admin UI files under `ui/`. Default true. */
   includeUi?: boolean;
-  /** How `serialport` is handled (see the module comment). Default `'stub'`. */
+  /** How `serialport` is handled (see the module comment): `'stub'` loads the board's at run time, if any. Default `'stub'`. */
   serialport?: 'stub' | 'external';
   /** Minify the bundle. Default false (readable stack traces on the board). */
   minify?: boolean;
@@ -72,9 +76,24 @@ function gatewayDirectory(): string {
   return dirname(UI_DIRECTORY.replace(/[/\\]+$/, ''));
 }
 
-const SERIALPORT_STUB = `export class SerialPort {
-  constructor() {
-    throw new Error('serial ports are not available in this firmware image (no serialport binding on the board); use a socket:// NIC');
+const SERIALPORT_STUB = `import { createRequire as __posternSerialportRequire } from 'node:module';
+let loaded;
+function load() {
+  if (loaded === undefined) {
+    try {
+      loaded = __posternSerialportRequire(import.meta.url)('serialport');
+    } catch (err) {
+      throw new Error('serial ports are not available in this firmware image (no serialport package beside it on the board); use a tap: or socket:// NIC', { cause: err });
+    }
+  }
+  return loaded;
+}
+export class SerialPort {
+  constructor(...args) {
+    return new (load().SerialPort)(...args);
+  }
+  static list() {
+    return load().SerialPort.list();
   }
 }
 `;
