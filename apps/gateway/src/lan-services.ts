@@ -104,7 +104,7 @@ export async function startLanServices(o: LanServicesOptions): Promise<LanServic
   for (const { config: ic, iface } of o.interfaces) {
     const s = ic.dhcpServer;
     if (s === undefined) continue;
-    initial.push(...(await readLeasesFile(s.leasesFile, ic.name)));
+    initial.push(...(await readLeasesFile(s.leasesFile, iface.name)));
     files.push(new LeasesFile(s.leasesFile, log));
     scopes.push({
       iface, rangeFirst: s.rangeFirst, rangeLast: s.rangeLast, leaseSeconds: s.leaseSeconds, static: s.static,
@@ -150,7 +150,7 @@ export async function startLanServices(o: LanServicesOptions): Promise<LanServic
           interface: ic.name,
           range: rangeText(ic.dhcpServer!),
           leaseSeconds: s.leaseSeconds,
-          leases: (server?.leases() ?? []).filter((l) => l.iface === ic.name).map((l) => ({
+          leases: (server?.leases() ?? []).filter((l) => l.iface === s.iface.name).map((l) => ({
             mac: macToString(l.mac), ip: ipv4ToString(l.ip), state: l.state, expires: new Date(l.expires).toISOString(), expired: l.expired, hostname: l.hostname ?? null,
           })),
         };

@@ -23,7 +23,8 @@ interface LeaseJson {
 }
 
 /**
- * Reads the leases of interface `iface` from `path`; none when the file does not exist.
+ * Reads the leases of the stack interface named `iface` (its device's name) from `path`; none when
+ * the file does not exist.
  * @throws {@link GatewayStartError} `FILE` for a file that cannot be read or is not a leases file
  *   (the gateway does not start over it: it would forget who has which address).
  */

@@ -1,0 +1,223 @@
+/**
+ * End to end: the gateway as the DHCP client of a WAN and the DHCP server and DNS forwarder of a
+ * LAN, with real peers on both sides:
+ *
+ *   WAN namespace: dnsmasq (DHCP server and DNS server for wan.example.test)
+ *     veth -- bridge -- TAP -- gateway (wan: ip "dhcp")
+ *   LAN namespace: dhclient, dig
+ *     veth -- bridge -- TAP -- gateway (lan: 198.18.31.1/24, dhcpServer, dns.listen)
+ *
+ * The gateway takes its WAN address, default route and DNS server from dnsmasq; dhclient gets a LAN
+ * address, the router and the DNS server from the gateway; dig in the LAN resolves a name that only
+ * dnsmasq knows through the gateway (then from its cache); the gateway's own resolver resolves it
+ * too; the gateway is stopped and started again and still knows the LAN lease (its leases file),
+ * and dhclient gets the same address back.
+ *
+ * The TAP devices and bridges stay in the root namespace (so the restarted gateway reattaches to the
+ * same TAPs); each peer sits in a namespace made here behind a veth pair. dnsmasq and dhclient run
+ * only inside those namespaces, with every file of theirs (config, leases, pid) in a temporary
+ * directory; dhclient runs a script of this test (it writes what it got to a file and configures
+ * only its own interface, never /etc/resolv.conf). Both are killed at the end, even when a step
+ * fails. Needs root; without it every test skips with the reason in its title.
+ */
+import { type ChildProcess } from 'node:child_process';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NetLab, netlabSkipReason } from '@postern/netlab';
+import { ipv4ToString, parseIpv4, parseMac } from '@postern/wire';
+import { validateConfig, type GatewayConfig } from '../src/config.js';
+import { startGateway, type Gateway } from '../src/gateway.js';
+import type { LanStatus } from '../src/lan-services.js';
+
+const skip = await netlabSkipReason({ needTap: true, programs: ['dnsmasq', 'dhclient', 'dig'] });
+const title = (t: string): string => (skip === undefined ? t : `${t} (skipped: ${skip})`);
+const rootIt = it.skipIf(skip !== undefined);
+
+const WAN_SERVER = '198.18.30.1';
+const LAN_GATEWAY = '198.18.31.1';
+const WAN_NAME = 'wan.example.test';
+const WAN_NAME_ADDRESS = '198.18.30.77';
+
+/** Polls `predicate` every 50 ms until it holds or `limitMs` passes; resolves with whether it held. */
+async function until(predicate: () => boolean | Promise<boolean>, limitMs: number): Promise<boolean> {
+  const deadline = Date.now() + limitMs;
+  while (Date.now() < deadline) {
+    if (await predicate()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return predicate();
+}
+
+/** SIGTERM, then SIGKILL after 3 s; resolves once the child is gone. */
+async function stop(child: ChildProcess | undefined): Promise<void> {
+  if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+  await exited;
+  clearTimeout(timer);
+}
+
+describe('gateway LAN services against dnsmasq (WAN) and dhclient + dig (LAN)', () => {
+  const lab = new NetLab({ disableIpv6: true });
+  const log: string[] = [];
+  let dir = '';
+  let nsWan = '';
+  let nsLan = '';
+  let lanPeer = '';
+  let lanPeerMac = '';
+  let dnsmasq: ChildProcess | undefined;
+  let dhclient: ChildProcess | undefined;
+  let gw: Gateway | undefined;
+  let config: GatewayConfig;
+  let firstAddress = '';
+
+  const start = async (): Promise<Gateway> => startGateway(config, { log: (l) => log.push(l) });
+  const wanBound = (g: Gateway): boolean => g.lan.dhcpClients.get('wan')?.state === 'bound';
+
+  /** Runs dhclient in the LAN namespace (foreground, stopped by the test) and waits for the lease its script reports. */
+  const runDhclient = async (tag: string): Promise<Record<string, string>> => {
+    const report = join(dir, `dhclient-${tag}.env`);
+    await writeFile(join(dir, 'dhclient.sh'), [
+      '#!/bin/sh',
+      '# Called by dhclient with the lease in its environment; configures only its interface.',
+      'case "$reason" in',
+      `  BOUND|REBOOT|RENEW) ip addr flush dev "$interface"; ip addr add "$new_ip_address/$new_subnet_mask" dev "$interface"; ip route replace default via "$new_routers" dev "$interface"; env | grep -E '^(reason|new_)' > "${report}.tmp"; mv "${report}.tmp" "${report}" ;;`,
+      'esac',
+      'exit 0',
+      '',
+    ].join('\n'));
+    await chmod(join(dir, 'dhclient.sh'), 0o755);
+    dhclient = lab.spawn(nsLan, 'dhclient', ['-d', '-v', '-4', '-cf', join(dir, 'dhclient.conf'), '-sf', join(dir, 'dhclient.sh'), '-lf', join(dir, 'dhclient.leases'), '-pf', join(dir, 'dhclient.pid'), lanPeer], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    dhclient.stderr!.on('data', (c: Buffer) => log.push(`dhclient: ${c.toString()}`));
+    const got = await until(async () => (await readFile(report, 'utf8').catch(() => '')).includes('new_ip_address='), 30_000);
+    expect(got, `dhclient got no lease:\n${log.join('\n')}`).toBe(true);
+    const env: Record<string, string> = {};
+    for (const line of (await readFile(report, 'utf8')).split('\n')) {
+      const eq = line.indexOf('=');
+      if (eq > 0) env[line.slice(0, eq)] = line.slice(eq + 1).replace(/^'|'$/g, '');
+    }
+    return env;
+  };
+
+  beforeAll(async () => {
+    if (skip !== undefined) return;
+    dir = await mkdtemp(join(tmpdir(), 'postern-lan-'));
+    await writeFile(join(dir, 'dhclient.conf'), 'request subnet-mask, broadcast-address, routers, domain-name-servers;\n');
+    const [tapWan, tapLan] = [await lab.tap(), await lab.tap()];
+    const [bridgeWan, bridgeLan] = [await lab.bridge(), await lab.bridge()];
+    const [wanOuter, wanPeer] = await lab.veth();
+    const [lanOuter, lanInner] = await lab.veth();
+    lanPeer = lanInner;
+    for (const [dev, br] of [[tapWan, bridgeWan], [wanOuter, bridgeWan], [tapLan, bridgeLan], [lanOuter, bridgeLan]] as const) {
+      await lab.setMaster(dev, br);
+      await lab.linkUp(dev);
+    }
+    nsWan = await lab.namespace();
+    nsLan = await lab.namespace();
+    await lab.moveAndConfigure(wanPeer, nsWan, { address: `${WAN_SERVER}/24` });
+    await lab.moveToNamespace(lanPeer, nsLan);
+    await lab.linkUp(lanPeer, nsLan);
+    lanPeerMac = await lab.macAddress(lanPeer, nsLan);
+
+    dnsmasq = lab.spawn(nsWan, 'dnsmasq', [
+      '--keep-in-foreground', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--no-poll', '--user=root', '--group=root', '--local-ttl=300',
+      `--interface=${wanPeer}`, '--bind-interfaces', '--log-facility=-',
+      '--dhcp-range=198.18.30.50,198.18.30.60,255.255.255.0,10m', `--dhcp-option=option:router,${WAN_SERVER}`, `--dhcp-option=option:dns-server,${WAN_SERVER}`,
+      `--dhcp-leasefile=${join(dir, 'dnsmasq.leases')}`, `--pid-file=${join(dir, 'dnsmasq.pid')}`, `--address=/${WAN_NAME}/${WAN_NAME_ADDRESS}`,
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    dnsmasq.stderr!.on('data', (c: Buffer) => log.push(`dnsmasq: ${c.toString()}`));
+
+    config = validateConfig({
+      interfaces: [
+        { name: 'wan', nic: `tap:${tapWan}`, ip: 'dhcp' },
+        { name: 'lan', nic: `tap:${tapLan}`, ip: `${LAN_GATEWAY}/24`, dhcpServer: { range: '198.18.31.100-198.18.31.120', leaseSeconds: 600, leasesFile: join(dir, 'lan-leases.json') } },
+      ],
+      forwarding: true,
+      dns: { listen: ['lan'] },
+      http: { port: 80 },
+    });
+    gw = await start();
+  }, 60_000);
+
+  afterAll(async () => {
+    await gw?.close().catch(() => undefined);
+    await stop(dhclient);
+    await stop(dnsmasq);
+    await lab.cleanup();
+    if (dir !== '') await rm(dir, { recursive: true, force: true });
+  }, 30_000);
+
+  rootIt(title('the gateway\'s DHCP client takes its WAN address, default route and DNS server from dnsmasq'), async () => {
+    expect(await until(() => wanBound(gw!), 30_000), log.join('\n')).toBe(true);
+    const lease = gw!.lan.dhcpClients.get('wan')!.lease!;
+    expect(lease.address).toBeGreaterThanOrEqual(parseIpv4('198.18.30.50'));
+    expect(lease.address).toBeLessThanOrEqual(parseIpv4('198.18.30.60'));
+    expect(lease.router).toBe(parseIpv4(WAN_SERVER));
+    expect(lease.dnsServers).toEqual([parseIpv4(WAN_SERVER)]);
+    expect(gw!.stack.routes.match(parseIpv4('198.19.200.1'))).toMatchObject({ prefixLength: 0, gateway: parseIpv4(WAN_SERVER) });
+    // dnsmasq's own lease file names the gateway's WAN MAC.
+    const wanMac = gw!.stack.interfaces[0]!.mac;
+    const leases = await readFile(join(dir, 'dnsmasq.leases'), 'utf8');
+    expect(leases.toLowerCase()).toContain(ipv4ToString(lease.address));
+    expect(leases.split(' ').map((w) => w.toLowerCase())).toContain(ipv4ToMacText(wanMac));
+  }, 40_000);
+
+  rootIt(title('dhclient in the LAN gets an address, the router and the DNS server from the gateway'), async () => {
+    const env = await runDhclient('first');
+    firstAddress = env['new_ip_address']!;
+    expect(parseIpv4(firstAddress)).toBeGreaterThanOrEqual(parseIpv4('198.18.31.100'));
+    expect(parseIpv4(firstAddress)).toBeLessThanOrEqual(parseIpv4('198.18.31.120'));
+    expect(env['new_subnet_mask']).toBe('255.255.255.0');
+    expect(env['new_routers']).toBe(LAN_GATEWAY);
+    expect(env['new_domain_name_servers']).toBe(LAN_GATEWAY);
+    expect(env['new_broadcast_address']).toBe('198.18.31.255');
+    const status = gw!.lan.status();
+    expect(status.dhcpServers[0]!.leases).toContainEqual(expect.objectContaining({ mac: lanPeerMac, ip: firstAddress, state: 'bound' }));
+    // The kernel in the LAN namespace uses it: ping the gateway from the leased address.
+    const ping = await lab.tryExec(nsLan, 'ping', ['-c', '1', '-W', '3', LAN_GATEWAY], { timeoutMs: 10_000 });
+    expect(ping.code, ping.stdout + ping.stderr).toBe(0);
+  }, 60_000);
+
+  rootIt(title('dig in the LAN resolves a name only dnsmasq knows through the gateway\'s forwarder, the second time from its cache'), async () => {
+    const dig = () => lab.tryExec(nsLan, 'dig', ['+short', '+time=3', '+tries=2', `@${LAN_GATEWAY}`, WAN_NAME, 'A'], { timeoutMs: 20_000 });
+    const first = await dig();
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout.trim()).toBe(WAN_NAME_ADDRESS);
+    const second = await dig();
+    expect(second.stdout.trim()).toBe(WAN_NAME_ADDRESS);
+    const counters = gw!.lan.dns!.counters.snapshot();
+    expect(counters.cacheAnswers).toBeGreaterThanOrEqual(1);
+    expect(counters.upstreamAnswers).toBeGreaterThanOrEqual(1);
+    const status = gw!.lan.status() as LanStatus;
+    expect(status.dns!.cache).toContainEqual(expect.objectContaining({ name: WAN_NAME, type: 1, answers: 1 }));
+    // A query of another class than IN is refused, not forwarded.
+    const chaos = await lab.tryExec(nsLan, 'dig', ['+time=3', '+tries=1', `@${LAN_GATEWAY}`, '-c', 'CH', 'version.bind', 'TXT'], { timeoutMs: 20_000 });
+    expect(chaos.stdout).toMatch(/status: REFUSED/);
+  }, 60_000);
+
+  rootIt(title('the gateway\'s own stub resolver resolves the name through dnsmasq'), async () => {
+    expect(await gw!.lan.resolver.resolve(WAN_NAME)).toEqual([parseIpv4(WAN_NAME_ADDRESS)]);
+  }, 30_000);
+
+  rootIt(title('a restart keeps the LAN leases (leases file) and dhclient gets the same address back'), async () => {
+    expect(firstAddress).not.toBe('');
+    await stop(dhclient);
+    await gw!.close();
+    const file = JSON.parse(await readFile(join(dir, 'lan-leases.json'), 'utf8')) as { leases: Array<{ mac: string; ip: string; state: string }> };
+    expect(file.leases).toContainEqual(expect.objectContaining({ mac: lanPeerMac, ip: firstAddress, state: 'bound' }));
+    gw = await start();
+    expect(gw.lan.dhcpServer!.leases()).toContainEqual(expect.objectContaining({ mac: parseMac(lanPeerMac), ip: parseIpv4(firstAddress), state: 'bound' }));
+    expect(await until(() => wanBound(gw!), 30_000), log.join('\n')).toBe(true);
+    const env = await runDhclient('again');
+    expect(env['new_ip_address']).toBe(firstAddress);
+  }, 90_000);
+});
+
+function ipv4ToMacText(mac: number): string {
+  return Array.from({ length: 6 }, (_, i) => (Math.floor(mac / 2 ** (8 * (5 - i))) & 0xff).toString(16).padStart(2, '0')).join(':');
+}
