@@ -20,4 +20,5 @@ export * from './stack-config.js';
 export * from './admin-api.js';
 export * from './web.js';
 export * from './gateway.js';
+export type { LanServices, LanStatus } from './lan-services.js';
 export { main } from './run.js';
