@@ -267,7 +267,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     });
     const front = web;
     undo.push(() => front.close());
-    log(`http: listening on ${interfaces.map((i) => `${i.config.ip.split('/')[0]}:${config.http.port}`).join(', ')}`);
+    log(`http: listening on ${interfaces.map((i) => `${i.config.ip === DHCP_IP ? `${i.config.name} (dhcp)` : i.config.ip.split('/')[0]}:${config.http.port}`).join(', ')}`);
 
     let closing: Promise<void> | undefined;
     return {

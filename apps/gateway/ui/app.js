@@ -1,5 +1,5 @@
 // The admin UI: polls GET /api/ every second, renders the tables and the traffic chart, and sends
-// changes (routes, filter rules, settings, reboot) with fetch; the browser asks for the admin
+// changes (routes, filter rules, settings, DNS cache flush, reboot) with fetch; the browser asks for the admin
 // password (HTTP Basic) on the first 401. Plain JavaScript, no build step.
 'use strict';
 
@@ -140,7 +140,22 @@ function render(s) {
   $('#deferred').textContent = `bottom-half polls ${d.runs}, budget exhaustions ${d.budgetExhaustions}, items ${d.items}; tasklets ${s.scheduler.taskletsRun}; timers fired ${s.scheduler.timersFired}; errors ${s.scheduler.errors}`;
   if (document.activeElement !== $('#forwarding')) $('#forwarding').checked = s.settings.forwarding;
   if (document.activeElement !== $('#firewall-on')) $('#firewall-on').checked = s.settings.firewall;
+  renderLan(s.lan);
   drawChart(s.traffic);
+}
+
+const DNS_TYPES = { 1: 'A', 2: 'NS', 5: 'CNAME', 6: 'SOA', 12: 'PTR', 15: 'MX', 16: 'TXT', 28: 'AAAA', 33: 'SRV', 65: 'HTTPS' };
+const RCODES = { 0: 'NOERROR', 3: 'NXDOMAIN' };
+
+// DHCP leases and clients, the DNS forwarder's cache (GET /api/ carries them as `lan`).
+function renderLan(lan) {
+  const servers = lan ? lan.dhcpServers : [];
+  $('#dhcp-summary').textContent = servers.map((d) => `${d.interface} ${d.range}, ${d.leaseSeconds} s`).join('; ') || 'no DHCP server';
+  fillTable('dhcp-leases', servers.flatMap((d) => d.leases.map((l) => [d.interface, l.ip, l.mac === '00:00:00:00:00:00' ? '(set aside)' : l.mac, l.hostname, l.expired ? 'expired' : l.state, new Date(l.expires).toLocaleString()])));
+  fillTable('dhcp-clients', (lan ? lan.dhcpClients : []).map((c) => [c.interface, c.state, c.lease?.address, c.lease?.router, c.lease?.dnsServers.join(' '), c.lease ? new Date(c.lease.expires).toLocaleString() : '']));
+  const dns = lan ? lan.dns : null;
+  $('#dns-summary').textContent = dns ? `on ${dns.listen.join(', ')}; upstream ${dns.upstream.join(', ') || 'none yet'}; ${dns.inFlight} in flight` : 'no DNS forwarder';
+  fillTable('dns-cache', (dns ? dns.cache : []).map((e) => [e.name, DNS_TYPES[e.type] ?? e.type, RCODES[e.rcode] ?? e.rcode, e.answers, e.ttl]));
 }
 
 let inFlight = false;
@@ -176,6 +191,7 @@ $('#rule-form').addEventListener('submit', (e) => {
 });
 $('#forwarding').addEventListener('change', (e) => change('PUT', '/api/settings', { forwarding: e.target.checked }));
 $('#firewall-on').addEventListener('change', (e) => change('PUT', '/api/settings', { firewall: e.target.checked }));
+$('#dns-flush').addEventListener('click', () => change('DELETE', '/api/lan/dns-cache'));
 $('#reboot').addEventListener('click', () => {
   if (confirm('Reboot the gateway?')) change('POST', '/api/reboot');
 });
