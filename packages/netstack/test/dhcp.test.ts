@@ -16,7 +16,7 @@ import { inject, ip, makeLink, rawIpv4 } from './support/net.js';
 const SERVER = ip('198.18.0.1');
 const FIRST = ip('198.18.0.100');
 
-async function lan(seed = 5, serverOptions: Partial<DhcpServerOptions> = {}, leaseSeconds = 600) {
+async function lan(seed = 5, serverOptions: Partial<DhcpServerOptions> = {}, leaseSeconds = 600, staticIp?: number) {
   const sched = new Scheduler({ seed });
   const { link, a, b } = makeLink(sched);
   const gw = new Stack(sched);
@@ -29,7 +29,7 @@ async function lan(seed = 5, serverOptions: Partial<DhcpServerOptions> = {}, lea
   sched.runPending();
   const saved: DhcpLeaseRecord[][] = [];
   const makeServer = (initialLeases?: readonly DhcpLeaseRecord[]) => new DhcpServer(gw, {
-    scopes: [{ iface: gwIf, rangeFirst: FIRST, rangeLast: ip('198.18.0.110'), leaseSeconds, dnsServers: [SERVER] }],
+    scopes: [{ iface: gwIf, rangeFirst: FIRST, rangeLast: ip('198.18.0.110'), leaseSeconds, dnsServers: [SERVER], static: staticIp === undefined ? [] : [{ mac: hostIf.mac, ip: staticIp }] }],
     store: { save: (r) => saved.push([...r]) },
     epochMs: 1_000_000,
     ...(initialLeases === undefined ? {} : { initialLeases }),
@@ -163,20 +163,10 @@ describe('DHCP server and client (virtual clock, seeded)', () => {
   });
 
   it('gives a static lease its address', async () => {
-    const sched = new Scheduler({ seed: 3 });
-    const { a, b } = makeLink(sched);
-    const gw = new Stack(sched);
-    const host = new Stack(sched);
-    const gwIf = gw.addInterface(a);
-    const hostIf = host.addInterface(b);
-    gwIf.addAddress(SERVER, 24);
-    await a.open();
-    await b.open();
-    new DhcpServer(gw, { scopes: [{ iface: gwIf, rangeFirst: FIRST, rangeLast: ip('198.18.0.110'), leaseSeconds: 60, static: [{ mac: hostIf.mac, ip: ip('198.18.0.7') }] }] });
-    const client = new DhcpClient(host, { iface: hostIf });
-    client.start();
-    sched.advance(2000);
-    expect(client.lease?.address).toBe(ip('198.18.0.7'));
+    const t = await lan(3, {}, 60, ip('198.18.0.7'));
+    t.client.start();
+    t.sched.advance(2000);
+    expect(t.client.lease?.address).toBe(ip('198.18.0.7'));
   });
 
   it('probes with ARP before offering: an answer sets the address aside and the next one is offered', async () => {
