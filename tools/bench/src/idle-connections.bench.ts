@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NetLab, netlabSkipReason, uniqueName } from '@postern/netlab';
 import type { Benchmark, Figure } from './harness.js';
+import { stopChild } from './http-servers.js';
 
 /** Idle keep-alive connections held per sample. */
 export const IDLE_CONNECTIONS = 10_000;
@@ -71,7 +72,7 @@ function rssMB(pid: number): number {
 /** Starts `argv` inside the namespace and resolves once its stdout matched `ready` (30 s bound). */
 function startInNamespace(argv: string[], ready: RegExp): Promise<ChildProcess> {
   const r = needRig();
-  const child = spawn('ip', ['netns', 'exec', r.ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn('ip', ['netns', 'exec', r.ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
   r.children.add(child);
   child.once('exit', () => r.children.delete(child));
   return new Promise((resolve, reject) => {
@@ -93,22 +94,8 @@ function startInNamespace(argv: string[], ready: RegExp): Promise<ChildProcess> 
   });
 }
 
-/** SIGTERM to the child's process group, SIGKILL after 5 s. */
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const signal = (s: NodeJS.Signals): void => {
-    try {
-      process.kill(-child.pid!, s);
-    } catch {
-      // gone
-    }
-  };
-  signal('SIGTERM');
-  const timer = setTimeout(() => signal('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
-}
+/** SIGTERM (`ip netns exec` execs the program, so the child is the program itself), SIGKILL after 2 s. */
+const stop = (child: ChildProcess): Promise<void> => stopChild({ child, stderr: () => '' });
 
 /**
  * One sample: `server` started, its RSS read, {@link IDLE_CONNECTIONS} kept-alive connections opened
@@ -123,7 +110,6 @@ async function holdSample(server: () => Promise<ChildProcess>, host: string, whi
     const before = rssMB(srv.pid!);
     client = spawn('ip', ['netns', 'exec', r.ns, 'python3', CLIENT, 'hold', host, '80', '--count', String(IDLE_CONNECTIONS), '--limit-s', String(CLIENT_LIMIT_S)], {
       stdio: ['pipe', 'pipe', 'pipe'],
-      detached: true,
     });
     r.children.add(client);
     const held = await new Promise<{ opened: number; answered: number; [other: string]: unknown }>((resolve, reject) => {
