@@ -9,8 +9,10 @@
  *
  * The gateway takes its WAN address, default route and DNS server from dnsmasq; dhclient gets a LAN
  * address, the router and the DNS server from the gateway; dig in the LAN resolves a name that only
- * dnsmasq knows through the gateway (then from its cache); the gateway's own resolver resolves it
- * too; the gateway is stopped and started again and still knows the LAN lease (its leases file),
+ * dnsmasq knows through the gateway (then from its cache); crafted bad DNS queries (compression
+ * loop, pointer past the end, label too long) get FORMERR and crafted bad DHCP messages (truncated,
+ * option overflow, bad cookie, overload without END) are counted; the gateway's own resolver
+ * resolves the name too; the gateway is stopped and started again and still knows the LAN lease (its leases file),
  * and dhclient gets the same address back.
  *
  * The TAP devices and bridges stay in the root namespace (so the restarted gateway reattaches to the
@@ -31,7 +33,7 @@ import { validateConfig, type GatewayConfig } from '../src/config.js';
 import { startGateway, type Gateway } from '../src/gateway.js';
 import type { LanStatus } from '../src/lan-services.js';
 
-const skip = await netlabSkipReason({ needTap: true, programs: ['dnsmasq', 'dhclient', 'dig'] });
+const skip = await netlabSkipReason({ needTap: true, programs: ['dnsmasq', 'dhclient', 'dig', 'python3'] });
 const title = (t: string): string => (skip === undefined ? t : `${t} (skipped: ${skip})`);
 const rootIt = it.skipIf(skip !== undefined);
 
@@ -198,6 +200,41 @@ describe('gateway LAN services against dnsmasq (WAN) and dhclient + dig (LAN)', 
     // A query of another class than IN is refused, not forwarded.
     const chaos = await lab.tryExec(nsLan, 'dig', ['+time=3', '+tries=1', `@${LAN_GATEWAY}`, '-c', 'CH', 'version.bind', 'TXT'], { timeoutMs: 20_000 });
     expect(chaos.stdout).toMatch(/status: REFUSED/);
+  }, 60_000);
+
+  rootIt(title('crafted bad DNS and DHCP from the LAN kernel are refused or counted, and both services keep working'), async () => {
+    // A Python client in the LAN namespace: three malformed DNS queries (a compression loop, a
+    // pointer past the end, a 64-byte label) print the rcode of each answer; then four malformed
+    // DHCP messages are broadcast (truncated, an option running past the end, a bad cookie, an
+    // overload without END).
+    const script = [
+      'import socket, struct',
+      'h = lambda i: struct.pack(">HHHHHH", i, 0x0100, 1, 0, 0, 0)',
+      'queries = [h(0x1001) + b"\\xc0\\x0c\\x00\\x01\\x00\\x01", h(0x1002) + b"\\xc0\\xff\\x00\\x01\\x00\\x01", h(0x1003) + bytes([64]) + b"a" * 64 + b"\\x00\\x00\\x01\\x00\\x01"]',
+      's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',
+      's.settimeout(3)',
+      'for q in queries:',
+      `    s.sendto(q, ("${LAN_GATEWAY}", 53))`,
+      '    r = s.recv(512)',
+      '    print(hex(struct.unpack(">H", r[:2])[0]), r[3] & 15)',
+      'base = bytearray(300)',
+      'base[0:3] = bytes([1, 1, 6]); base[28:34] = bytes([2, 0, 0, 0, 0, 0x55]); base[236:240] = bytes([99, 130, 83, 99]); base[240:243] = bytes([53, 1, 1]); base[243] = 255',
+      'overflow = bytes(base[:240]) + bytes([53, 200, 1])',
+      'cookie = bytearray(base); cookie[236] = 0',
+      'overload = bytearray(base); overload[240:244] = bytes([52, 1, 1, 255])',
+      'b = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',
+      'b.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)',
+      'for m in [bytes(base[:100]), overflow, bytes(cookie), bytes(overload)]:',
+      '    b.sendto(m, ("255.255.255.255", 67))',
+    ].join('\n');
+    const malformedBefore = gw!.lan.dhcpServer!.counters.get('malformed');
+    const r = await lab.tryExec(nsLan, 'python3', ['-c', script], { timeoutMs: 20_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim().split('\n')).toEqual(['0x1001 1', '0x1002 1', '0x1003 1']);
+    expect(await until(() => gw!.lan.dhcpServer!.counters.get('malformed') - malformedBefore === 4, 5000)).toBe(true);
+    expect(gw!.lan.dns!.counters.get('formerr')).toBeGreaterThanOrEqual(3);
+    const dig = await lab.tryExec(nsLan, 'dig', ['+short', '+time=3', '+tries=2', `@${LAN_GATEWAY}`, WAN_NAME, 'A'], { timeoutMs: 20_000 });
+    expect(dig.stdout.trim()).toBe(WAN_NAME_ADDRESS);
   }, 60_000);
 
   rootIt(title('the gateway\'s own stub resolver resolves the name through dnsmasq'), async () => {
