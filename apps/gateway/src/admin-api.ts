@@ -4,12 +4,15 @@
  * a status, headers and a body), so it is tested without a network and mounted on any server.
  *
  * Reading is open: `GET /api/` (everything the UI shows, in one document), `/api/interfaces`,
+ * `/api/trace` (the last captured path of one request through the layers: `{ state, capture }`),
  * `/api/arp`, `/api/routes`, `/api/filter`, `/api/tcp`, `/api/scheduler`, `/api/http`,
  * `/api/traffic`, `/api/counters`, `/api/lan` (DHCP leases and clients, the DNS forwarder and its
  * cache; also in `GET /api/` as `lan`).
  *
  * Changing needs HTTP Basic authentication as the admin (see `auth.ts`; 401 or 403 otherwise),
  * checked before anything else about the request:
+ * - `POST /api/trace` -> 202: capture the path of the next frame that arrives (and its answer);
+ *   `DELETE /api/trace` -> 200: stop waiting
  * - `POST /api/routes` `{ "to": "10.1.0.0/16" | "default", "via": "ADDR", "metric"?: N }` -> 201
  * - `DELETE /api/routes/NET/LEN` (or `/api/routes/default`) -> 200
  * - `POST /api/filter/rules` (a rule as in the config file's `filter.rules`) -> 201 `{ id }`
@@ -33,6 +36,7 @@
  * a duplicate or a full table, 415 for a body that is not JSON; an unexpected failure is a 500 that
  * says only that.
  */
+import type { PathTrace } from '@postern/irq';
 import { FilterError, RouteError, type Chain, type Stack } from '@postern/netstack';
 import { parseRouteDestination } from './addresses.js';
 import { checkBasicAuth, WWW_AUTHENTICATE } from './auth.js';
@@ -80,6 +84,8 @@ export interface AdminControl extends StatusSources {
   lan?(): unknown;
   /** Empties the DNS forwarder's cache; returns how many responses it held. */
   flushDnsCache?(): number;
+  /** The path trace of the gateway's scheduler (`/api/trace`); absent: 404. */
+  readonly trace?: PathTrace;
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' } as const;
@@ -174,6 +180,15 @@ export class AdminApi {
           return json(200, { flushed: c.flushDnsCache?.() ?? 0 });
         }
         throw new HttpProblem(404, 'no such path');
+      case 'trace': {
+        const trace = c.trace;
+        if (trace === undefined) throw new HttpProblem(404, 'no path trace on this gateway');
+        if (reading) return json(200, { state: trace.state, capture: trace.last ?? null });
+        allow(req, 'GET', 'POST', 'DELETE');
+        if (req.method === 'POST') trace.arm();
+        else trace.disarm();
+        return json(req.method === 'POST' ? 202 : 200, { state: trace.state });
+      }
       case 'reboot':
         allow(req, 'POST');
         c.reboot();

@@ -250,6 +250,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
           tcp,
           traffic,
           schedulerStats: scheduler.stats,
+          trace: scheduler.trace,
           startedAt,
           admin: config.admin,
           tcpConnections: () => listTcpConnections(tcp),

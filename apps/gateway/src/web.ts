@@ -169,6 +169,12 @@ export async function startWeb(options: WebOptions): Promise<WebFront> {
   const api = options.api(counters);
 
   const handler = async (req: HttpRequest, res: HttpResponse): Promise<void> => {
+    const trace = scheduler.trace;
+    if (trace.on) {
+      // The admin UI's path trace: the request reached the HTTP layer; its answer left it.
+      trace.mark('http', `request ${req.method} ${req.path}`);
+      void res.whenSettled().then(() => trace.on && trace.mark('http', 'response complete'));
+    }
     if (req.head.targetForm === 'asterisk') {
       res.status(req.method === 'OPTIONS' ? 204 : 400).setHeader('Allow', SERVER_METHODS).end();
       return;

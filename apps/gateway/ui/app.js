@@ -1,5 +1,5 @@
 // The admin UI: polls GET /api/ every second, renders the tables and the traffic chart, and sends
-// changes (routes, filter rules, settings, DNS cache flush, reboot) with fetch; the browser asks for the admin
+// changes (routes, filter rules, settings, DNS cache flush, reboot, arming the path trace) with fetch; the browser asks for the admin
 // password (HTTP Basic) on the first 401. Plain JavaScript, no build step.
 'use strict';
 
@@ -158,6 +158,17 @@ function renderLan(lan) {
   fillTable('dns-cache', (dns ? dns.cache : []).map((e) => [e.name, DNS_TYPES[e.type] ?? e.type, RCODES[e.rcode] ?? e.rcode, e.answers, e.ttl]));
 }
 
+// The path trace (/api/trace): the last captured request, one row per layer step.
+async function pollTrace() {
+  const res = await fetch('/api/trace', { cache: 'no-store' });
+  if (!res.ok) return;
+  const t = await res.json();
+  const c = t.capture;
+  $('#trace-state').textContent = t.state !== 'idle' ? `${t.state}…` : c ? `${c.complete ? 'answered' : 'incomplete'} in ${c.marks.at(-1)?.atUs ?? 0} µs` : 'nothing traced yet';
+  const marks = c?.marks ?? [];
+  fillTable('trace', marks.map((m, i) => [m.atUs.toFixed(1), i === 0 ? '' : (m.atUs - marks[i - 1].atUs).toFixed(1), m.layer, m.what]));
+}
+
 let inFlight = false;
 async function poll() {
   if (inFlight) return;
@@ -167,6 +178,7 @@ async function poll() {
     const res = await fetch('/api/', { cache: 'no-store' });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     render(await res.json());
+    await pollTrace().catch(() => undefined);
     badge.textContent = 'live';
     badge.className = 'badge ok';
   } catch (err) {
@@ -192,6 +204,7 @@ $('#rule-form').addEventListener('submit', (e) => {
 $('#forwarding').addEventListener('change', (e) => change('PUT', '/api/settings', { forwarding: e.target.checked }));
 $('#firewall-on').addEventListener('change', (e) => change('PUT', '/api/settings', { firewall: e.target.checked }));
 $('#dns-flush').addEventListener('click', () => change('DELETE', '/api/lan/dns-cache'));
+$('#trace-arm').addEventListener('click', () => change('POST', '/api/trace'));
 $('#reboot').addEventListener('click', () => {
   if (confirm('Reboot the gateway?')) change('POST', '/api/reboot');
 });

@@ -11,6 +11,7 @@
  * with its budget), (3) due timers in deadline order (ties by arming order). Steps repeat until nothing
  * is runnable; the virtual clock then jumps to the next timer deadline.
  */
+import type { PathTrace } from './trace.js';
 
 /** Milliseconds on the scheduler's clock (fractional allowed). Monotonic, starts at 0 for a virtual clock. */
 export type Millis = number;
@@ -182,6 +183,11 @@ export interface SchedulerApi {
    * callers fall back to `schedule`.
    */
   scheduleNextTurn?(bottomHalf: BottomHalf): void;
+  /**
+   * The opt-in path trace of this scheduler's stack (see `trace.ts`): layers mark their steps when
+   * `trace.on`. Optional: a scheduler without one has no tracing.
+   */
+  readonly trace?: PathTrace;
   /** Queues a one-shot deferred callback (a tasklet) for the next deferred-work round. */
   defer(fn: () => void): void;
   /** Arms a timer for the absolute `deadline` (a past deadline fires at the next step). */

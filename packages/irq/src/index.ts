@@ -9,3 +9,4 @@ export { VirtualClock, RealClock } from './clock.js';
 export { Ring } from './ring.js';
 export { SeededRandom } from './random.js';
 export { SchedulerError, type SchedulerErrorCode } from './errors.js';
+export { PathTrace, MAX_TRACE_MARKS, type TraceCapture, type TraceLayer, type TraceMark } from './trace.js';

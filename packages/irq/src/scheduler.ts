@@ -27,6 +27,7 @@ import { SchedulerError, requireFinite, requireInteger } from './errors.js';
 import { IrqTable, type Line } from './irq-table.js';
 import { SeededRandom } from './random.js';
 import { TimerQueue } from './timer-queue.js';
+import { PathTrace } from './trace.js';
 
 /** Default per-poll budget of a bottom half (Linux NAPI's default weight). */
 export const DEFAULT_BUDGET = 64;
@@ -69,6 +70,8 @@ export class Scheduler implements SchedulerApi {
   readonly livelockLimit: number;
   /** Real clock: most steps per host turn. */
   readonly stepsPerTurn: number;
+  /** The path trace of the stack on this scheduler (off until armed; see {@link PathTrace}). */
+  readonly trace: PathTrace;
 
   private readonly steerable: SteerableClock | undefined;
   private readonly rng: SeededRandom;
@@ -125,6 +128,7 @@ export class Scheduler implements SchedulerApi {
       throw new SchedulerError('BAD_ARGUMENT', 'a virtual clock must have advanceTo() (use VirtualClock)');
     }
     this.steerable = isSteerable(this.clock) ? this.clock : undefined;
+    this.trace = new PathTrace(() => this.clock.now());
     this.rng = new SeededRandom(options.seed ?? 1);
     this.budget = requireInteger('budget', options.budget ?? DEFAULT_BUDGET, 1);
     this.livelockLimit = requireInteger('livelockLimit', options.livelockLimit ?? DEFAULT_LIVELOCK_LIMIT, 1);

@@ -88,6 +88,8 @@ export class Ipv4Input {
     const stack = this.stack;
     const c = stack.ipCounters;
     c.inc('received');
+    const trace = stack.scheduler.trace;
+    if (trace !== undefined && trace.on) trace.mark('ip', 'input: header checked');
     const available = frame.byteLength - headerLength;
     if (available < IPV4_MIN_HEADER_LENGTH) return c.inc('truncated');
     const first = frame[headerLength]!;
@@ -166,6 +168,8 @@ export class Ipv4Input {
       return;
     }
     c.inc('delivered');
+    const trace = stack.scheduler.trace;
+    if (trace !== undefined && trace.on) trace.mark(protocol === 6 ? 'tcp' : 'ip', protocol === 6 ? 'segment in' : `protocol ${protocol} in`);
     try {
       handler.receive(delivery);
     } catch {

@@ -139,6 +139,8 @@ export class Ipv4Output {
     const stack = this.stack;
     const counters = stack.ipCounters;
     const { dst, protocol } = options;
+    const trace = stack.scheduler.trace;
+    if (trace !== undefined && trace.on) trace.mark('ip', `output: protocol ${protocol}, ${payloadLength} B`);
     const ttl = options.ttl ?? (isIpv4Multicast(dst) ? 1 : DEFAULT_TTL);
     const tos = options.tos ?? 0;
     if (!isIpv4Address(dst)) throw new SendError('INVALID_ARGUMENT', `destination is not an IPv4 address: ${dst}`);

@@ -276,6 +276,8 @@ export class NetDevice {
       return false;
     }
     if (this.txWritesFcs) writeFcs(frame);
+    const trace = this.scheduler.trace;
+    if (trace !== undefined && trace.on) trace.mark('driver', `tx frame ${length} B`);
     if (!this.driver.transmit(frame)) {
       this.counters.txDroppedDriver++;
       return false;
@@ -334,6 +336,8 @@ export class NetDevice {
 
   /** The receive path up to the IRQ (see the module documentation). */
   private receive(frame: Uint8Array): void {
+    const trace = this.scheduler.trace;
+    if (trace !== undefined && trace.on) trace.mark('driver', `rx frame ${frame.byteLength} B (${this.driver.name})`, true);
     const c = this.counters;
     const length = frame.byteLength;
     if (this.line === undefined) {
@@ -380,6 +384,8 @@ export class NetDevice {
   }
 
   private topHalf(): void {
+    const trace = this.scheduler.trace;
+    if (trace !== undefined && trace.on) trace.mark('interrupt', 'top half (IRQ)');
     this.counters.interrupts++;
     this.napiActive = true;
     this.scheduler.schedule(this.bottomHalf);
@@ -403,6 +409,8 @@ export class NetDevice {
       }
       c.rxDelivered++;
       c.rxBytes += frame.byteLength;
+      const trace = this.scheduler.trace;
+      if (trace !== undefined && trace.on) trace.mark('interrupt', `bottom half: EtherType 0x${etherType.toString(16).padStart(4, '0')}`);
       try {
         handler(frame, this, headerLength);
       } catch {

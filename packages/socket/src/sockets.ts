@@ -475,6 +475,8 @@ export class Sockets {
    * @throws {@link SocketError} `EBADF`, `ENOTCONN`, `EPIPE`, the pending error.
    */
   sendSome(fd: Fd, data: Uint8Array): number {
+    const trace = this.stack.scheduler.trace;
+    if (trace !== undefined && trace.on) trace.mark('socket', `send ${data.byteLength} B`);
     const t = this.table.get(fd, 'send');
     if (!(t instanceof TcpEntry)) throw new SocketError('EOPNOTSUPP', 'send', 'sendSome needs a stream socket');
     const pending = t.takeError();

@@ -387,6 +387,8 @@ export class Socket extends Duplex {
       const buf = Buffer.allocUnsafe(view.byteLength);
       buf.set(view);
       c.consume(view.byteLength);
+      const trace = this.sockets.stack.scheduler.trace;
+      if (trace !== undefined && trace.on) trace.mark('socket', `read ${buf.byteLength} B (net face)`);
       this.bytesRead += buf.byteLength;
       this.touch();
       this.wantRead = this.push(buf);
