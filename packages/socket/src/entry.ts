@@ -33,9 +33,17 @@ export abstract class SocketEntry {
     return () => this.watchers.delete(fn);
   }
 
-  /** Wakes every watcher. */
+  /** Wakes every watcher (a watcher added or removed during the wake-up is seen or skipped as a snapshot would). */
   notify(): void {
-    if (this.watchers.size === 0) return;
+    const size = this.watchers.size;
+    if (size === 0) return;
+    if (size === 1) {
+      // The common case (one stream face or one poll per socket): no snapshot array per event.
+      for (const fn of this.watchers) {
+        fn();
+        return;
+      }
+    }
     for (const fn of [...this.watchers]) fn();
   }
 }
