@@ -119,7 +119,7 @@ export class FirmwareSupervisor extends EventEmitter {
   /**
    * A TCP server whose every connection speaks to the bootloader. It takes several connections at
    * once (requests are atomic), so a host that reconnects right after closing is never refused.
-   * Closed by {@link close}.
+   * Closed by {@link FirmwareSupervisor.closeSupervisor}.
    * @throws {@link BoardError} `ADDRESS_IN_USE`, `PERMISSION_DENIED`, `BAD_ARGUMENT`.
    */
   async listenBootloader(host: string, port: number, what: string): Promise<{ server: Server; url: string }> {
