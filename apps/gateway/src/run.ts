@@ -91,7 +91,8 @@ function quiet(log: (line: string) => void): (line: string) => void {
 function announce(gateway: Gateway): void {
   for (const url of gateway.urls) process.stdout.write(`open ${url}\n`);
   if (gateway.urls.length === 0) {
-    const ips = gateway.interfaces.map((i) => i.config.ip.split('/')[0]);
+    // An interface with ip "dhcp" has no address to name yet (its lease is logged when it comes).
+    const ips = gateway.interfaces.filter((i) => i.config.ip !== 'dhcp').map((i) => i.config.ip.split('/')[0]);
     process.stdout.write(`listening on ${ips.map((ip) => `http://${ip}:${gateway.config.http.port}/`).join(' ')}\n`);
   }
 }
