@@ -11,7 +11,8 @@
  * Responses:
  *   GET /big  -> 200 with a 64 MiB body (application/octet-stream), sent from one static buffer
  *                without copying (lwIP references it until acknowledged);
- *   anything  -> 200 with "Hello, world!" (13 bytes, text/plain).
+ *   anything  -> 200 with "Hello, world!" (13 bytes, text/plain), or with the contents of the file
+ *                named by $SMALL_BODY_FILE (at most 4 KiB) when that is set.
  * HTTP/1.1 connections persist unless the request says "Connection: close"; HTTP/1.0 ones close
  * after the answer unless it says "Connection: keep-alive". Requests are answered one at a time,
  * in order (a pipelined request waits in the connection's buffer until the answer before it is
@@ -52,7 +53,9 @@
 /** Most bytes of request heads buffered per connection (a longer head gets 431 and a close). */
 #define REQUEST_BUFFER_BYTES 4096
 
-static const char SMALL_BODY[] = "Hello, world!";
+/** The small answer: "Hello, world!", or the contents of the file named by $SMALL_BODY_FILE (at most 4 KiB). */
+static char small_body[4096] = "Hello, world!";
+static size_t small_len = 13;
 static unsigned char chunk[CHUNK_BYTES];
 
 struct conn {
@@ -153,8 +156,8 @@ static int serve(struct conn *c) {
       c->body_left = BIG_BODY_BYTES;
       push_body(c);
     } else {
-      if (!write_head(c, 200, "text/plain", sizeof SMALL_BODY - 1, http10) ||
-          tcp_write(c->pcb, SMALL_BODY, sizeof SMALL_BODY - 1, 0) != ERR_OK) {
+      if (!write_head(c, 200, "text/plain", small_len, http10) ||
+          tcp_write(c->pcb, small_body, (u16_t)small_len, 0) != ERR_OK) {
         tcp_abort(c->pcb);
         free(c);
         return 0;
@@ -243,6 +246,16 @@ int main(int argc, char **argv) {
   if (getenv("PRECONFIGURED_TAPIF") == NULL) {
     fprintf(stderr, "%s: set PRECONFIGURED_TAPIF to an existing TAP device (this program never configures one)\n", argv[0]);
     return 2;
+  }
+  const char *small_file = getenv("SMALL_BODY_FILE");
+  if (small_file != NULL) {
+    FILE *f = fopen(small_file, "rb");
+    if (f == NULL) {
+      fprintf(stderr, "%s: cannot open SMALL_BODY_FILE %s\n", argv[0], small_file);
+      return 2;
+    }
+    small_len = fread(small_body, 1, sizeof small_body, f);
+    fclose(f);
   }
   ip4_addr_set_zero(&gateway);
   for (size_t i = 0; i < sizeof chunk; i++) chunk[i] = (unsigned char)('a' + i % 26);

@@ -204,8 +204,8 @@ interface HostfwdRig {
 
 let hostfwdRig: HostfwdRig | undefined;
 const lastKeepAlive: { postern: KeepAliveResult; node: KeepAliveResult } = {
-  postern: { requestsPerSecond: 0, p99Ms: 0, errors: 0 },
-  node: { requestsPerSecond: 0, p99Ms: 0, errors: 0 },
+  postern: { requestsPerSecond: 0, p99Ms: 0, p50Ms: 0, errors: 0 },
+  node: { requestsPerSecond: 0, p99Ms: 0, p50Ms: 0, errors: 0 },
 };
 
 function hostfwdEnds(): { node: string; postern: string; tool: 'wrk' | 'ab' } {

@@ -46,6 +46,8 @@ export interface KeepAliveResult {
   readonly requestsPerSecond: number;
   /** 99th percentile latency, milliseconds. */
   readonly p99Ms: number;
+  /** Median latency, milliseconds (wrk only; NaN from ab). */
+  readonly p50Ms: number;
   /** Socket errors (connect, read, write, timeout) plus responses that were not 2xx/3xx. */
   readonly errors: number;
 }
@@ -72,13 +74,14 @@ function toMs(value: number, unit: string): number {
 export function parseWrkOutput(text: string): KeepAliveResult {
   const rps = /^Requests\/sec:\s+([\d.]+)/m.exec(text);
   const p99 = /^\s+99%\s+([\d.]+)(us|ms|s|m)\b/m.exec(text);
-  if (rps === null || p99 === null) throw new Error(`wrk: no Requests/sec or 99% latency in its output: ${text.trim().slice(0, 300)}`);
+  const p50 = /^\s+50%\s+([\d.]+)(us|ms|s|m)\b/m.exec(text);
+  if (rps === null || p99 === null || p50 === null) throw new Error(`wrk: no Requests/sec, 50% or 99% latency in its output: ${text.trim().slice(0, 300)}`);
   let errors = 0;
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
   if (socket !== null) errors += socket.slice(1).reduce((sum, n) => sum + Number(n), 0);
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(text);
   if (non2xx !== null) errors += Number(non2xx[1]);
-  return { requestsPerSecond: Number(rps[1]), p99Ms: toMs(Number(p99[1]), p99[2]!), errors };
+  return { requestsPerSecond: Number(rps[1]), p99Ms: toMs(Number(p99[1]), p99[2]!), p50Ms: toMs(Number(p50[1]), p50[2]!), errors };
 }
 
 /**
@@ -94,7 +97,7 @@ export function parseAbOutput(text: string): KeepAliveResult {
   if (failed !== null) errors += Number(failed[1]);
   const non2xx = /^Non-2xx responses:\s+(\d+)/m.exec(text);
   if (non2xx !== null) errors += Number(non2xx[1]);
-  return { requestsPerSecond: Number(rps[1]), p99Ms: Number(p99[1]), errors };
+  return { requestsPerSecond: Number(rps[1]), p99Ms: Number(p99[1]), p50Ms: Number.NaN, errors };
 }
 
 /** Persistent connections of the keep-alive load (`wrk -c`, `ab -c`). */
@@ -108,15 +111,15 @@ export async function keepAliveTool(): Promise<'wrk' | 'ab' | undefined> {
 }
 
 /**
- * Runs `wrk -t1 -c32 -d<seconds>s --latency url` (or `ab -k -c 32 -t <seconds>` with `tool: 'ab'`)
+ * Runs `wrk -t1 -c<connections> -d<seconds>s --latency url` (default 32 connections; or `ab -k -c 32 -t <seconds>` with `tool: 'ab'`)
  * and parses its figures. Rejects when the tool fails or completes no request.
  */
-export async function keepAliveLoad(ns: ClientNamespace, url: string, seconds: number, tool: 'wrk' | 'ab'): Promise<KeepAliveResult> {
+export async function keepAliveLoad(ns: ClientNamespace, url: string, seconds: number, tool: 'wrk' | 'ab', connections = KEEPALIVE_CONNECTIONS): Promise<KeepAliveResult> {
   const s = String(Math.max(1, Math.round(seconds)));
   const limitMs = (Number(s) + 15) * 1000;
   const r = tool === 'wrk'
-    ? await runIn(ns, 'wrk', ['-t1', `-c${KEEPALIVE_CONNECTIONS}`, `-d${s}s`, '--latency', url], limitMs)
-    : await runIn(ns, 'ab', ['-k', '-q', '-c', String(KEEPALIVE_CONNECTIONS), '-t', s, '-n', '50000000', url], limitMs);
+    ? await runIn(ns, 'wrk', ['-t1', `-c${connections}`, `-d${s}s`, '--latency', url], limitMs)
+    : await runIn(ns, 'ab', ['-k', '-q', '-c', String(connections), '-t', s, '-n', '50000000', url], limitMs);
   if (r.code !== 0) throw new Error(`${tool} ${url}: exit ${String(r.code)}: ${(r.stderr || r.stdout).trim().slice(0, 300)}`);
   const result = tool === 'wrk' ? parseWrkOutput(r.stdout) : parseAbOutput(r.stdout);
   if (!(result.requestsPerSecond > 0)) throw new Error(`${tool} ${url}: no request completed`);
@@ -222,4 +225,27 @@ export async function shortConnections(ns: ClientNamespace, host: string, port: 
   if (r.code !== 0) throw new Error(`short connections to ${host}:${port}: exit ${String(r.code)}: ${r.stderr.trim().slice(0, 300)}`);
   // A sample where no connection was answered is a measurement (0 conn/s, its failures counted), not an error.
   return parseShortConnections(r.stdout);
+}
+
+// ------------------------------------------------------------------------------------------ ping
+
+/** Parses `ping -q`'s summary line (`rtt min/avg/max/mdev = a/b/c/d ms`) into the average RTT, ms. */
+export function parsePingAverageMs(text: string): number {
+  const m = /= [\d.]+\/([\d.]+)\/[\d.]+\/[\d.]+ ms/.exec(text);
+  if (m === null) throw new Error(`ping: no rtt summary in its output: ${text.trim().slice(0, 300)}`);
+  return Number(m[1]);
+}
+
+/** Echo requests in one ping sample, and the interval between them (seconds; below 0.2 needs root). */
+export const PING_COUNT = 25;
+export const PING_INTERVAL_S = 0.02;
+
+/**
+ * Pings `host` from `ns` {@link PING_COUNT} times, {@link PING_INTERVAL_S} apart, and resolves with
+ * the average round-trip time in ms. Rejects when ping fails or loses every echo.
+ */
+export async function pingAverageMs(ns: ClientNamespace, host: string): Promise<number> {
+  const r = await runIn(ns, 'ping', ['-q', '-c', String(PING_COUNT), '-i', String(PING_INTERVAL_S), '-W', '1', host], 30_000);
+  if (r.code !== 0) throw new Error(`ping ${host}: exit ${String(r.code)}: ${(r.stderr || r.stdout).trim().slice(0, 300)}`);
+  return parsePingAverageMs(r.stdout);
 }

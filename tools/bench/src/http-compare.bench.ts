@@ -23,6 +23,7 @@
  */
 import { NetLab, hasRoot, netlabSkipReason } from '@postern/netlab';
 import type { Benchmark, Companion, Figure } from './harness.js';
+import { rmSync } from 'node:fs';
 import {
   STALL_MS,
   connectionsPerSecond,
@@ -30,6 +31,7 @@ import {
   hasProgram,
   keepAliveLoad,
   keepAliveTool,
+  pingAverageMs,
   shortConnections,
   type KeepAliveResult,
   type ShortConnectionsResult,
@@ -37,11 +39,18 @@ import {
 import {
   BIG_BODY_BYTES,
   BIG_PATH,
+  SMALL_BODY,
+  SMALL_FILE_BYTES,
+  SMALL_FILE_PATH,
   SMALL_PATH,
+  buildGatewayBin,
   buildLwipServer,
+  cpuSeconds,
   kernelSide,
   lwipSkipReason,
+  makeWwwDir,
   removeLwipBuild,
+  startGatewayBinary,
   startLwipServer,
   startNodeServer,
   startPosternServer,
@@ -59,13 +68,14 @@ export const HTTP_COMPARE_MAX_SAMPLES = 5;
 const SHORT_BUDGET_MS = 2000;
 
 /** The servers measured. */
-export type ServerKey = 'node-loopback' | 'node-veth' | 'lwip' | 'postern';
+export type ServerKey = 'node-loopback' | 'node-veth' | 'lwip' | 'postern' | 'gateway';
 
 const LABELS: Record<ServerKey, string> = {
   'node-loopback': 'Node http on loopback',
   'node-veth': 'Node http across veth',
   lwip: 'lwIP (C) over TAP',
   postern: 'Postern over TAP',
+  gateway: 'postern-gateway (shipped bin) over TAP',
 };
 
 // Addresses (198.18.0.0/15 only). Server namespace: Node http on 0.0.0.0:80, veth end .20.1.
@@ -77,6 +87,11 @@ const LWIP_ADDRESS = '198.18.21.2';
 const POSTERN_KERNEL = '198.18.22.1';
 const POSTERN_ADDRESS = '198.18.22.2';
 const POSTERN_MAC = '02:50:53:54:16:02';
+// The shipped gateway's TAP (it creates the device in the client namespace): kernel .23.1, gateway .23.2.
+const GATEWAY_KERNEL = '198.18.23.1';
+const GATEWAY_ADDRESS = '198.18.23.2';
+/** Wall time of one one-connection sample (`wrk -c1`), seconds. */
+const ONE_CONNECTION_S = 2;
 const PORT = 80;
 
 /** Where the clients reach a server from. */
@@ -89,11 +104,15 @@ interface Endpoint {
 /** What the last samples of a server saw besides the figure (read by companions). */
 interface LastReadings {
   keepAlive: KeepAliveResult;
+  /** Server CPU seconds per 1,000 requests during the last keep-alive sample (NaN: no process of its own). */
+  cpuPer1000: number;
+  oneConnection: KeepAliveResult;
   short: ShortConnectionsResult;
 }
 
 function freshReadings(): LastReadings {
-  return { keepAlive: { requestsPerSecond: 0, p99Ms: 0, errors: 0 }, short: { fine: 0, stalled: 0, failed: 0, seconds: 0, worstSeconds: 0 } };
+  const load = { requestsPerSecond: 0, p99Ms: 0, p50Ms: 0, errors: 0 };
+  return { keepAlive: load, cpuPer1000: Number.NaN, oneConnection: load, short: { fine: 0, stalled: 0, failed: 0, seconds: 0, worstSeconds: 0 } };
 }
 
 /** Everything a setup built; filled step by step so that teardown can undo a half-done setup. */
@@ -105,6 +124,12 @@ interface Rig {
   lwipBuild?: LwipBuild;
   lwip?: ChildServer;
   postern?: PosternServer;
+  gateway?: ChildServer;
+  /** The directory every server serves from in the gateway comparison ({@link makeWwwDir}). */
+  www?: string;
+  /** The small answer's path and size for this rig. */
+  smallPath: string;
+  smallBytes: number;
 }
 
 let rig: Rig | undefined;
@@ -132,16 +157,44 @@ async function bulkSample(key: ServerKey): Promise<number> {
   return curlDownloadMBps(e.ns, url(e.host, BIG_PATH), BIG_BODY_BYTES);
 }
 
+/** The PID of the process that is `key`'s server (undefined: it runs in this process). */
+function serverPid(key: ServerKey): number | undefined {
+  switch (key) {
+    case 'node-loopback': case 'node-veth': return rig?.node?.child.pid;
+    case 'lwip': return rig?.lwip?.child.pid;
+    case 'gateway': return rig?.gateway?.child.pid;
+    default: return undefined;
+  }
+}
+
 async function keepAliveSample(key: ServerKey, budgetMs: number): Promise<number> {
   const e = endpoint(key);
-  const r = await keepAliveLoad(e.ns, url(e.host, SMALL_PATH), budgetMs / 1000, e.tool);
+  const pid = serverPid(key);
+  const cpu0 = pid === undefined ? Number.NaN : cpuSeconds(pid);
+  const seconds = Math.max(1, Math.round(budgetMs / 1000));
+  const r = await keepAliveLoad(e.ns, url(e.host, rig!.smallPath), seconds, e.tool);
+  const cpu = pid === undefined ? Number.NaN : cpuSeconds(pid) - cpu0;
   readingsOf(key).keepAlive = r;
+  readingsOf(key).cpuPer1000 = (cpu / (r.requestsPerSecond * seconds)) * 1000;
   return r.requestsPerSecond;
+}
+
+/** One connection (`wrk -t1 -c1`): resolves with the median latency in microseconds. */
+async function oneConnectionSample(key: ServerKey): Promise<number> {
+  const e = endpoint(key);
+  const r = await keepAliveLoad(e.ns, url(e.host, rig!.smallPath), ONE_CONNECTION_S, e.tool, 1);
+  readingsOf(key).oneConnection = r;
+  return r.p50Ms * 1000;
+}
+
+async function pingSample(key: ServerKey): Promise<number> {
+  const e = endpoint(key);
+  return pingAverageMs(e.ns, e.host);
 }
 
 async function shortSample(key: ServerKey, budgetMs: number): Promise<number> {
   const e = endpoint(key);
-  const r = await shortConnections(e.ns, e.host, PORT, SMALL_PATH, Math.min(budgetMs, SHORT_BUDGET_MS));
+  const r = await shortConnections(e.ns, e.host, PORT, rig!.smallPath, Math.min(budgetMs, SHORT_BUDGET_MS));
   readingsOf(key).short = r;
   return connectionsPerSecond(r);
 }
@@ -209,7 +262,7 @@ async function waitServing(key: ServerKey, ms: number): Promise<void> {
   let last: unknown;
   while (performance.now() < deadline) {
     try {
-      await curlDownloadMBps(e.ns, url(e.host, SMALL_PATH), 13);
+      await curlDownloadMBps(e.ns, url(e.host, rig!.smallPath), rig!.smallBytes);
       return;
     } catch (error) {
       last = error;
@@ -219,9 +272,17 @@ async function waitServing(key: ServerKey, ms: number): Promise<void> {
   throw new Error(`http-compare: ${LABELS[key]} does not answer: ${last instanceof Error ? last.message : String(last)}`);
 }
 
-/** Builds the servers `keys` and the namespaces their clients run in. */
-async function setupServers(keys: readonly ServerKey[]): Promise<void> {
-  const r: Rig = { lab: new NetLab(), endpoints: new Map() };
+/**
+ * Builds the servers `keys` and the namespaces their clients run in. With `files`, every server
+ * serves the same directory ({@link makeWwwDir}: `/small`, `/big`), as the shipped gateway does.
+ */
+async function setupServers(keys: readonly ServerKey[], files = false): Promise<void> {
+  const r: Rig = { lab: new NetLab(), endpoints: new Map(), smallPath: SMALL_PATH, smallBytes: Buffer.byteLength(SMALL_BODY) };
+  if (files || keys.includes('gateway')) {
+    r.www = makeWwwDir();
+    r.smallPath = SMALL_FILE_PATH;
+    r.smallBytes = SMALL_FILE_BYTES;
+  }
   rig = r;
   readings.clear();
   const tool = await keepAliveTool();
@@ -236,10 +297,10 @@ async function setupServers(keys: readonly ServerKey[]): Promise<void> {
   if (has('node-loopback') || has('node-veth')) {
     serverNs = await r.lab.namespace();
     await quiet(serverNs);
-    r.node = await startNodeServer(serverNs, PORT);
+    r.node = await startNodeServer(serverNs, PORT, r.www);
     r.endpoints.set('node-loopback', { ns: serverNs, host: '127.0.0.1' });
   }
-  if (has('node-veth') || has('lwip') || has('postern')) {
+  if (has('node-veth') || has('lwip') || has('postern') || has('gateway')) {
     clientNs = await r.lab.namespace();
     await quiet(clientNs);
   }
@@ -253,7 +314,7 @@ async function setupServers(keys: readonly ServerKey[]): Promise<void> {
     r.lwipBuild = await buildLwipServer();
     const tap = await r.lab.tap();
     await kernelSide(r.lab, tap, clientNs, `${LWIP_KERNEL}/24`);
-    r.lwip = await startLwipServer(r.lwipBuild, clientNs, tap, LWIP_ADDRESS, '255.255.255.0');
+    r.lwip = await startLwipServer(r.lwipBuild, clientNs, tap, LWIP_ADDRESS, '255.255.255.0', r.www);
     r.endpoints.set('lwip', { ns: clientNs, host: LWIP_ADDRESS });
   }
   if (has('postern') && clientNs !== undefined) {
@@ -261,6 +322,13 @@ async function setupServers(keys: readonly ServerKey[]): Promise<void> {
     r.postern = await startPosternServer(tap, POSTERN_MAC, POSTERN_ADDRESS, 24);
     await kernelSide(r.lab, tap, clientNs, `${POSTERN_KERNEL}/24`);
     r.endpoints.set('postern', { ns: clientNs, host: POSTERN_ADDRESS });
+  }
+  if (has('gateway') && clientNs !== undefined && r.www !== undefined) {
+    await buildGatewayBin();
+    // A name of our own; the gateway creates the device in the namespace, which takes it along when deleted.
+    const tap = `pgw${process.pid % 100_000}`;
+    r.gateway = await startGatewayBinary(clientNs, tap, `${GATEWAY_ADDRESS}/24`, r.www, `${GATEWAY_KERNEL}/24`);
+    r.endpoints.set('gateway', { ns: clientNs, host: GATEWAY_ADDRESS });
   }
   for (const k of keys) await waitServing(k, 10_000);
 }
@@ -272,10 +340,12 @@ async function teardownServers(): Promise<void> {
   try {
     await stopChild(r.lwip);
     await stopChild(r.node);
+    await stopChild(r.gateway);
     await r.postern?.close().catch(() => undefined);
   } finally {
     await r.lab.cleanup();
     removeLwipBuild(r.lwipBuild);
+    if (r.www !== undefined) rmSync(r.www, { recursive: true, force: true });
   }
 }
 
@@ -321,5 +391,72 @@ export const httpComparePosternBenchmark = compareBenchmark(
   true,
 );
 
-/** The three side-by-side benchmarks, in the order they run. */
-export const httpCompareBenchmarks: readonly Benchmark[] = [httpCompareNodeBenchmark, httpCompareLwipBenchmark, httpComparePosternBenchmark];
+/**
+ * The figures of the gateway comparison for `subject` beside `reference`: bulk and keep-alive as in
+ * {@link compareFigures}, the server's CPU per 1,000 keep-alive requests (from /proc/PID/stat), one
+ * connection's median latency (p99 beside it) and the ping round trip. Short connections are
+ * measured separately, last (see {@link httpCompareGatewayBenchmark}).
+ */
+function gatewayFigures(subject: ServerKey, reference: ServerKey): Figure[] {
+  const [bulk, keepAlive] = compareFigures(subject, reference, subject === 'gateway');
+  const own = () => readingsOf(subject);
+  const theirs = () => readingsOf(reference);
+  const name = LABELS[subject];
+  const ref = LABELS[reference];
+  const cpu: Companion = {
+    name: `${name}: server CPU per 1,000 keep-alive requests`,
+    unit: 'ms',
+    read: () => own().cpuPer1000 * 1000,
+    readReference: () => theirs().cpuPer1000 * 1000,
+  };
+  return [
+    bulk!,
+    { ...keepAlive!, companions: [...(keepAlive!.companions ?? []), cpu] },
+    {
+      name: `${name}: one connection (wrk -c1), median latency`,
+      unit: 'us',
+      sample: () => oneConnectionSample(subject),
+      reference: { name: `${ref}: one connection, median latency`, sample: () => oneConnectionSample(reference) },
+      companions: [
+        { name: `${name}: one connection, p99 latency`, unit: 'us', read: () => own().oneConnection.p99Ms * 1000, readReference: () => theirs().oneConnection.p99Ms * 1000 },
+        { name: `${name}: one connection, req/s`, unit: 'req/s', read: () => own().oneConnection.requestsPerSecond, readReference: () => theirs().oneConnection.requestsPerSecond },
+      ],
+    },
+    {
+      name: `${name}: ping round trip (average of 25)`,
+      unit: 'ms',
+      sample: () => pingSample(subject),
+      reference: { name: `${ref}: ping round trip`, sample: () => pingSample(reference) },
+    },
+  ];
+}
+
+/** Samples per figure of the gateway comparison (after one warm-up each). */
+export const HTTP_COMPARE_GATEWAY_SAMPLES = 3;
+
+/**
+ * The product as users run it: the shipped `postern-gateway` executable (its own process,
+ * `--nic tap:`, `--www` with `/small` of 98 bytes and `/big` of 64 MiB) beside lwIP in C serving
+ * the same bytes on the same TAP setup, and Node `http` across a veth pair beside the same lwIP:
+ * same clients, same run, samples alternated.
+ */
+export const httpCompareGatewayBenchmark: Benchmark = {
+  name: 'http-compare-gateway',
+  description: 'The shipped postern-gateway (bin, own process, --nic tap:, --www) beside lwIP in C over TAP and Node http across veth, serving the same files: bulk, keep-alive (+ server CPU), one connection, short connections, ping',
+  sampleMs: HTTP_COMPARE_SAMPLE_MS,
+  maxSamples: HTTP_COMPARE_GATEWAY_SAMPLES,
+  // Short connections last: the lwIP reference stops answering some connections after about 1,100 of
+  // them (TIME-WAIT pcbs, see docs/performance.md), which would spoil every lwIP figure after them.
+  figures: () => [
+    ...gatewayFigures('gateway', 'lwip'),
+    ...gatewayFigures('node-veth', 'lwip'),
+    compareFigures('gateway', 'lwip', true)[2]!,
+    compareFigures('node-veth', 'lwip', false)[2]!,
+  ],
+  skipReason: () => clientsSkipReason(true),
+  setup: () => setupServers(['gateway', 'lwip', 'node-veth'], true),
+  teardown: teardownServers,
+};
+
+/** The side-by-side benchmarks, in the order they run. */
+export const httpCompareBenchmarks: readonly Benchmark[] = [httpCompareGatewayBenchmark, httpCompareNodeBenchmark, httpCompareLwipBenchmark, httpComparePosternBenchmark];

@@ -8,11 +8,13 @@
  *   (lwIP 2.1.3 from Debian's liblwip-dev, raw API, its TAP netif), built with gcc at bench time and
  *   run with the PBUF_POOL -> PBUF_RAM preload shim (FIGURES.md: the library corrupts its heap on
  *   received frames over about 592 bytes without it);
+ * - {@link startGatewayBinary}: the shipped `postern-gateway` executable in its own process, on a
+ *   TAP device it creates, serving a directory ({@link makeWwwDir}) with `--www`;
  * - {@link startPosternServer}: Postern in this process: a real-clock `Scheduler`, `TapNicDriver`,
  *   `NetDevice`, `Stack`, `attachTcp`, `@postern/socket`'s `net` face and `@postern/http`'s server.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,13 +45,13 @@ export interface ChildServer {
 }
 
 /** Waits for a line matching `ready` on the child's stdout; rejects if it exits or times out first. */
-function waitReady(child: ChildProcess, what: string, stderr: () => string): Promise<void> {
+function waitReady(child: ChildProcess, what: string, stderr: () => string, ready: RegExp = /^ready\b/m): Promise<void> {
   return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => finish(new Error(`${what}: not ready after ${READY_TIMEOUT_MS} ms: ${stderr().trim()}`)), READY_TIMEOUT_MS);
     const onData = (chunk: Buffer): void => {
       out += chunk.toString('utf8');
-      if (/^ready\b/m.test(out)) finish(undefined);
+      if (ready.test(out)) finish(undefined);
     };
     const onExit = (code: number | null, signal: string | null): void => finish(new Error(`${what}: exited (${code ?? signal}) before it was ready: ${stderr().trim()}`));
     const onError = (e: Error): void => finish(e);
@@ -91,12 +93,17 @@ export async function stopChild(server: ChildServer | undefined): Promise<void> 
 
 // ------------------------------------------------------------------------------------- Node http
 
-/** Node's own `http`: a static handler for the two answers, listening on 0.0.0.0:`port`. */
+/**
+ * Node's own `http`: a static handler for the two answers, listening on 0.0.0.0:`port`. With a
+ * directory as its second argument it serves that directory's `big` and `small` files instead.
+ */
 const NODE_SERVER_SCRIPT = `
 const http = require('node:http');
+const { readFileSync } = require('node:fs');
 const port = Number(process.argv[1]);
-const big = Buffer.alloc(${BIG_BODY_BYTES}, 97);
-const small = Buffer.from(${JSON.stringify(SMALL_BODY)});
+const dir = process.argv[2];
+const big = dir ? readFileSync(dir + '/big') : Buffer.alloc(${BIG_BODY_BYTES}, 97);
+const small = dir ? readFileSync(dir + '/small') : Buffer.from(${JSON.stringify(SMALL_BODY)});
 http.createServer((req, res) => {
   if (req.url === ${JSON.stringify(BIG_PATH)}) {
     res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': big.length });
@@ -109,9 +116,12 @@ http.createServer((req, res) => {
 process.on('SIGTERM', () => process.exit(0));
 `;
 
-/** Starts Node's `http` in a child process inside `ns`, on 0.0.0.0:`port`; resolves once it listens. */
-export async function startNodeServer(ns: string, port: number): Promise<ChildServer> {
-  const server = startChild('ip', ['netns', 'exec', ns, process.execPath, '-e', NODE_SERVER_SCRIPT, String(port)], process.env);
+/**
+ * Starts Node's `http` in a child process inside `ns`, on 0.0.0.0:`port`; resolves once it listens.
+ * With `www` (a directory made by {@link makeWwwDir}) it serves that directory's files.
+ */
+export async function startNodeServer(ns: string, port: number, www?: string): Promise<ChildServer> {
+  const server = startChild('ip', ['netns', 'exec', ns, process.execPath, '-e', NODE_SERVER_SCRIPT, String(port), ...(www === undefined ? [] : [www])], process.env);
   await waitReady(server.child, 'node http server', server.stderr);
   return server;
 }
@@ -155,13 +165,70 @@ export function removeLwipBuild(build: LwipBuild | undefined): void {
 /**
  * Starts the lwIP server inside `ns` on the existing TAP device `tap` (already in `ns`), with
  * address `address`/`netmask`, port 80, preloaded with the PBUF_RAM shim; resolves once it listens.
+ * With `www` (see {@link makeWwwDir}) its small answer is that directory's `small` file.
  */
-export async function startLwipServer(build: LwipBuild, ns: string, tap: string, address: string, netmask: string): Promise<ChildServer> {
-  const env = { ...process.env, PRECONFIGURED_TAPIF: tap, LD_PRELOAD: build.shim };
+export async function startLwipServer(build: LwipBuild, ns: string, tap: string, address: string, netmask: string, www?: string): Promise<ChildServer> {
+  const env = { ...process.env, PRECONFIGURED_TAPIF: tap, LD_PRELOAD: build.shim, ...(www === undefined ? {} : { SMALL_BODY_FILE: join(www, 'small') }) };
   const server = startChild('ip', ['netns', 'exec', ns, build.server, address, netmask, '80'], env);
   await waitReady(server.child, 'lwIP httpd-tap', server.stderr);
   return server;
 }
+
+// ------------------------------------------------------------------- the shipped postern-gateway
+
+/** Size of the small file every server of the gateway comparison serves. */
+export const SMALL_FILE_BYTES = 98;
+/** The path of that file. */
+export const SMALL_FILE_PATH = '/small';
+/** The executable users start. */
+const GATEWAY_BIN = fileURLToPath(new URL('../../../apps/gateway/bin/postern-gateway.mjs', import.meta.url));
+const BUILD_BINS = fileURLToPath(new URL('../../scripts/build-bins.mjs', import.meta.url));
+
+/**
+ * Makes a directory with the files of the gateway comparison: `small` ({@link SMALL_FILE_BYTES}
+ * bytes of text) and `big` ({@link BIG_BODY_BYTES} bytes, `a`..`z` repeated, as lwIP's answer).
+ */
+export function makeWwwDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'postern-www-'));
+  writeFileSync(join(dir, 'small'), 'x'.repeat(SMALL_FILE_BYTES - 1) + '\n');
+  const chunk = Buffer.alloc(65536);
+  for (let i = 0; i < chunk.length; i++) chunk[i] = 97 + (i % 26);
+  const big = Buffer.alloc(BIG_BODY_BYTES);
+  for (let at = 0; at < big.length; at += chunk.length) chunk.copy(big, at);
+  writeFileSync(join(dir, 'big'), big);
+  return dir;
+}
+
+/** Rebuilds the bundles the bins run (`npm run build:bins`), so the bench measures the sources it sits beside. */
+export async function buildGatewayBin(): Promise<void> {
+  await runCommand(process.execPath, ['--import', 'tsx', BUILD_BINS], { timeoutMs: 180_000 });
+}
+
+/**
+ * Starts `postern-gateway --nic tap:<tap> --ip <cidr> --http-port 80 --www <www>` exactly as a user
+ * does (its bin, its own process) inside `ns`, where it creates the TAP device; then gives the
+ * device's kernel side `kernelCidr` and brings it up. Resolves once the gateway listens. The child's
+ * PID is the gateway's (the bin runs the program in its own process).
+ */
+export async function startGatewayBinary(ns: string, tap: string, cidr: string, www: string, kernelCidr: string): Promise<ChildServer> {
+  const args = ['netns', 'exec', ns, process.execPath, GATEWAY_BIN, '--nic', `tap:${tap}`, '--ip', cidr, '--http-port', '80', '--www', www];
+  const server = startChild('ip', args, process.env);
+  await waitReady(server.child, 'postern-gateway', server.stderr, /^listening on /m);
+  await runCommand('ip', ['netns', 'exec', ns, 'ip', 'addr', 'add', kernelCidr, 'dev', tap]);
+  await runCommand('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'dev', tap, 'up']);
+  return server;
+}
+
+/** CPU seconds (user + system, all threads) the process `pid` has used so far, from /proc/PID/stat. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) start after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/** Clock ticks per second of /proc/PID/stat times (USER_HZ; 100 on Linux). */
+const CLOCK_TICKS = 100;
 
 // --------------------------------------------------------------------------------------- Postern
 

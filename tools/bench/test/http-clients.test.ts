@@ -6,6 +6,7 @@ import {
   SHORT_CONNECTIONS_SCRIPT,
   connectionsPerSecond,
   parseAbOutput,
+  parsePingAverageMs,
   parseShortConnections,
   parseWrkOutput,
 } from '../src/http-clients.js';
@@ -66,7 +67,7 @@ Percentage of the requests served within a certain time (ms)
 
 describe('parseWrkOutput', () => {
   it('reads req/s and the 99th percentile (converted to ms) from real wrk output', () => {
-    expect(parseWrkOutput(WRK_OUTPUT)).toEqual({ requestsPerSecond: 41100.02, p99Ms: 30.19, errors: 0 });
+    expect(parseWrkOutput(WRK_OUTPUT)).toEqual({ requestsPerSecond: 41100.02, p99Ms: 30.19, p50Ms: 0.293, errors: 0 });
   });
 
   it('converts microseconds and seconds and adds socket errors and non-2xx responses', () => {
@@ -74,19 +75,27 @@ describe('parseWrkOutput', () => {
       'Requests/sec:',
       '  Socket errors: connect 1, read 2, write 3, timeout 4\n  Non-2xx or 3xx responses: 5\nRequests/sec:',
     );
-    expect(parseWrkOutput(text)).toEqual({ requestsPerSecond: 41100.02, p99Ms: 0.85, errors: 15 });
+    expect(parseWrkOutput(text)).toEqual({ requestsPerSecond: 41100.02, p99Ms: 0.85, p50Ms: 0.293, errors: 15 });
     expect(parseWrkOutput(WRK_OUTPUT.replace('99%   30.19ms', '99%    1.20s')).p99Ms).toBe(1200);
   });
 
   it('throws when the latency distribution is missing (wrk run without --latency)', () => {
-    expect(() => parseWrkOutput(WRK_OUTPUT.replace(/ {5}99%.*\n/, ''))).toThrow(/99% latency/);
+    expect(() => parseWrkOutput(WRK_OUTPUT.replace(/ {5}99%.*\n/, ''))).toThrow(/latency/);
     expect(() => parseWrkOutput('unable to connect to 198.18.9.2:80 Connection refused')).toThrow(/wrk/);
+  });
+});
+
+describe('parsePingAverageMs', () => {
+  it('reads the average RTT from the summary of ping -q, and throws without one', () => {
+    const text = 'PING 198.18.0.2 (198.18.0.2) 56(84) bytes of data.\n\n--- 198.18.0.2 ping statistics ---\n25 packets transmitted, 25 received, 0% packet loss, time 503ms\nrtt min/avg/max/mdev = 0.074/0.093/0.210/0.031 ms\n';
+    expect(parsePingAverageMs(text)).toBe(0.093);
+    expect(() => parsePingAverageMs('25 packets transmitted, 0 received, 100% packet loss')).toThrow(/rtt/);
   });
 });
 
 describe('parseAbOutput', () => {
   it('reads req/s, the 99% line and failures from real ab output', () => {
-    expect(parseAbOutput(AB_OUTPUT)).toEqual({ requestsPerSecond: 673.49, p99Ms: 42, errors: 0 });
+    expect(parseAbOutput(AB_OUTPUT)).toEqual({ requestsPerSecond: 673.49, p99Ms: 42, p50Ms: Number.NaN, errors: 0 });
   });
 
   it('counts failed and non-2xx requests', () => {
