@@ -327,6 +327,12 @@ export function rackOnAck(ctx: TcpRecoveryContext, tcb: Tcb, now: number, delive
   log.ack(tcb.sndUna, deliver);
   if (tcb.scoreboard.sackedBytes > 0) markSacked(log, isSackedBy, deliver);
   deliverTcb = undefined;
+  if (deliveredBytes > 0 && tcb.probeOutstanding) {
+    // The peer received something new since the probe: the probe episode is over, and a later
+    // silence (a lost retransmission with nothing sent after it) may be probed again.
+    tcb.probeOutstanding = false;
+    if (flightSize(tcb) > 0) ctx.armRetransmit(tcb);
+  }
   rackDetect(ctx, tcb, now, deliveredBytes);
 }
 
