@@ -40,7 +40,8 @@ export type DestinationKind = 'unicast' | 'broadcast' | 'multicast';
 
 /**
  * A datagram delivered to a transport (after reassembly and the input chain). Valid only during
- * the handler call: copy `payload` to keep it (it may be a view into a receive buffer).
+ * the handler call: copy `payload` to keep it (it may be a view into a receive buffer), and copy
+ * the fields to keep them (the object itself is reused for the next datagram).
  */
 export interface Ipv4Delivery {
   /** The IPv4 header (for a reassembled datagram: the first fragment's, with the fragment fields cleared). */
@@ -81,7 +82,15 @@ export function quoteDatagram(header: Ipv4Repr, payload: Uint8Array): Uint8Array
 
 /** The receive path. @internal The stack owns the one instance. */
 export class Ipv4Input {
-  constructor(private readonly stack: Stack) {}
+  /**
+   * The one delivery handed to transports, refilled per datagram (no object per packet): the
+   * {@link Ipv4Delivery} contract makes it valid only during the handler call.
+   */
+  private readonly delivery: { -readonly [K in keyof Ipv4Delivery]: Ipv4Delivery[K] };
+
+  constructor(private readonly stack: Stack) {
+    this.delivery = { header: undefined as unknown as Ipv4Repr, payload: new Uint8Array(0), iface: undefined as unknown as NetInterface, destination: 'unicast', linkBroadcast: false };
+  }
 
   /** Handles one IPv4 frame from `iface`'s device; the packet starts at `headerLength`. Never throws for bad input. */
   receive(iface: NetInterface, frame: Uint8Array, headerLength: number): void {
@@ -147,7 +156,12 @@ export class Ipv4Input {
         return;
       }
     }
-    const delivery: Ipv4Delivery = { header, payload, iface, destination, linkBroadcast };
+    const delivery = this.delivery;
+    delivery.header = header;
+    delivery.payload = payload;
+    delivery.iface = iface;
+    delivery.destination = destination;
+    delivery.linkBroadcast = linkBroadcast;
     const protocol = header.protocol;
     if (protocol === IP_PROTO_ICMP) {
       c.inc('delivered');
