@@ -15,8 +15,30 @@ import { fileURLToPath } from 'node:url';
 
 /** The workspace root (absolute, with a trailing slash). */
 export const root = fileURLToPath(new URL('../../../..', import.meta.url));
-/** The libraries users install, lowest layer first: the order `tsc` must build them in. */
-export const libraries = ['wire', 'irq', 'nic', 'firmware', 'netstack', 'socket', 'http'] as const;
+/**
+ * The libraries users install (every project under packages/), lowest layer first: each after the
+ * `@postern/*` libraries it depends on, the order `tsc` must build them in.
+ */
+export const libraries: readonly string[] = librariesInLayerOrder();
+
+function librariesInLayerOrder(): string[] {
+  const dependsOn = new Map<string, string[]>();
+  for (const name of readdirSync(join(root, 'packages')).sort()) {
+    const manifest = join(root, 'packages', name, 'package.json');
+    if (!existsSync(manifest)) continue;
+    const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as { dependencies?: Record<string, string> };
+    dependsOn.set(name, Object.keys(pkg.dependencies ?? {}).filter((d) => d.startsWith('@postern/')).map((d) => d.slice('@postern/'.length)));
+  }
+  const ordered: string[] = [];
+  const visit = (name: string, path: readonly string[]): void => {
+    if (ordered.includes(name) || !dependsOn.has(name)) return;
+    if (path.includes(name)) throw new Error(`dependency cycle among the libraries: ${[...path, name].join(' -> ')}`);
+    for (const dep of dependsOn.get(name)!) visit(dep, [...path, name]);
+    ordered.push(name);
+  };
+  for (const name of dependsOn.keys()) visit(name, []);
+  return ordered;
+}
 /** Build, pack and install: about a minute on a cold CI machine, four on a busy shared one. */
 export const SETUP_TIMEOUT_MS = 600_000;
 
