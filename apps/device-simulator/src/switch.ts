@@ -13,10 +13,13 @@
  *   entry makes room. A port that is detached forgets its entries.
  * - Every frame entering the switch is offered to the capture hook first (the segment's pcap).
  * - Runt frames (shorter than a header plus FCS) are dropped and counted.
+ * - Frames inside the switch always carry an FCS, as on a cable: a port whose medium has none
+ *   (`port.fcs === 'none'`, a TAP device) gets one computed onto each frame it hands in, and
+ *   ignores the trailing 4 bytes of each frame it is given (the {@link NicDriver} contract).
  */
-import { isMulticastMac, readMac } from '@postern/wire';
+import { isMulticastMac, readMac, writeFcs } from '@postern/wire';
 import type { MacAddress } from '@postern/wire';
-import type { NicDriver } from '@postern/nic';
+import { FCS_LENGTH, type NicDriver } from '@postern/nic';
 
 /** Default bound of the MAC table. */
 export const SWITCH_DEFAULT_MAX_MAC_ENTRIES = 1024;
@@ -78,7 +81,8 @@ export class EthernetSwitch {
   attach(port: NicDriver): void {
     if (this.ports.includes(port)) return;
     this.ports.push(port);
-    port.onReceive((frame) => this.ingress(port, frame));
+    if (port.fcs === 'none') port.onReceive((frame) => this.ingress(port, withFcs(frame)));
+    else port.onReceive((frame) => this.ingress(port, frame));
   }
 
   /** Unplugs `port`; frames it sends afterwards are ignored and its learned addresses forgotten. */
@@ -133,4 +137,12 @@ export class EthernetSwitch {
     }
     this.table.set(mac, port);
   }
+}
+
+/** A copy of `frame` (a frame from a medium without FCS) with its FCS appended. */
+function withFcs(frame: Uint8Array): Uint8Array {
+  const out = new Uint8Array(frame.byteLength + FCS_LENGTH);
+  out.set(frame);
+  writeFcs(out);
+  return out;
 }

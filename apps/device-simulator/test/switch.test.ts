@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Scheduler } from '@postern/irq';
 import { createMemoryLink } from '@postern/nic';
 import type { MemoryLinkEndpoint } from '@postern/nic';
+import { checkFcs } from '@postern/wire';
 import { DeviceWirePort, EthernetSwitch } from '../src/index.js';
 
 /** A wire frame from `src` to `dst` (header, 46 bytes of payload, a dummy FCS). */
@@ -60,5 +61,29 @@ describe('EthernetSwitch', () => {
     expect(sw.portOf(0x0200_0000_1003)).toBe(port);
     expect(sw.stats.runts).toBe(1);
     expect(sw.stats.frames).toBe(4);
+  });
+
+  it("gives frames from a port without FCS (a TAP) an FCS before they reach other ports", () => {
+    const sw = new EthernetSwitch();
+    let deliver: (f: Uint8Array) => void = () => {};
+    const tapLike = new DeviceWirePort(0x0200_0000_0aaa);
+    Object.defineProperty(tapLike, 'fcs', { value: 'none' });
+    tapLike.onReceive = (r) => {
+      deliver = r;
+    };
+    const other = new DeviceWirePort(0x0200_0000_0bbb);
+    const out: Uint8Array[] = [];
+    other.transmit = (f) => {
+      out.push(f);
+      return true;
+    };
+    sw.attach(tapLike);
+    sw.attach(other);
+    const bare = frame(0xffff_ffff_ffff, 0x0200_0000_1001).subarray(0, 60);
+    deliver(bare);
+    expect(out).toHaveLength(1);
+    expect(out[0]!.byteLength).toBe(64);
+    expect(out[0]!.subarray(0, 60)).toEqual(bare);
+    expect(checkFcs(out[0]!)).toBe(true);
   });
 });
