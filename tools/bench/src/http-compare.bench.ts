@@ -54,6 +54,7 @@ import {
   startLwipServer,
   startNodeServer,
   startPosternServer,
+  startTapEcho,
   stopChild,
   type ChildServer,
   type LwipBuild,
@@ -68,7 +69,7 @@ export const HTTP_COMPARE_MAX_SAMPLES = 5;
 const SHORT_BUDGET_MS = 2000;
 
 /** The servers measured. */
-export type ServerKey = 'node-loopback' | 'node-veth' | 'lwip' | 'postern' | 'gateway';
+export type ServerKey = 'node-loopback' | 'node-veth' | 'lwip' | 'postern' | 'gateway' | 'echo';
 
 const LABELS: Record<ServerKey, string> = {
   'node-loopback': 'Node http on loopback',
@@ -76,6 +77,7 @@ const LABELS: Record<ServerKey, string> = {
   lwip: 'lwIP (C) over TAP',
   postern: 'Postern over TAP',
   gateway: 'postern-gateway (shipped bin) over TAP',
+  echo: 'bare Node TAP echo (TapNicDriver only, no stack)',
 };
 
 // Addresses (198.18.0.0/15 only). Server namespace: Node http on 0.0.0.0:80, veth end .20.1.
@@ -90,6 +92,9 @@ const POSTERN_MAC = '02:50:53:54:16:02';
 // The shipped gateway's TAP (it creates the device in the client namespace): kernel .23.1, gateway .23.2.
 const GATEWAY_KERNEL = '198.18.23.1';
 const GATEWAY_ADDRESS = '198.18.23.2';
+// The bare TAP echo (ping only): kernel .24.1, echo .24.2.
+const ECHO_KERNEL = '198.18.24.1';
+const ECHO_ADDRESS = '198.18.24.2';
 /** Wall time of one one-connection sample (`wrk -c1`), seconds. */
 const ONE_CONNECTION_S = 2;
 const PORT = 80;
@@ -125,6 +130,7 @@ interface Rig {
   lwip?: ChildServer;
   postern?: PosternServer;
   gateway?: ChildServer;
+  echo?: ChildServer;
   /** The directory every server serves from in the gateway comparison ({@link makeWwwDir}). */
   www?: string;
   /** The small answer's path and size for this rig. */
@@ -163,6 +169,7 @@ function serverPid(key: ServerKey): number | undefined {
     case 'node-loopback': case 'node-veth': return rig?.node?.child.pid;
     case 'lwip': return rig?.lwip?.child.pid;
     case 'gateway': return rig?.gateway?.child.pid;
+    case 'echo': return rig?.echo?.child.pid;
     default: return undefined;
   }
 }
@@ -330,7 +337,11 @@ async function setupServers(keys: readonly ServerKey[], files = false): Promise<
     r.gateway = await startGatewayBinary(clientNs, tap, `${GATEWAY_ADDRESS}/24`, r.www, `${GATEWAY_KERNEL}/24`);
     r.endpoints.set('gateway', { ns: clientNs, host: GATEWAY_ADDRESS });
   }
-  for (const k of keys) await waitServing(k, 10_000);
+  if (has('echo') && clientNs !== undefined) {
+    r.echo = await startTapEcho(clientNs, `pec${process.pid % 100_000}`, ECHO_ADDRESS, `${ECHO_KERNEL}/24`);
+    r.endpoints.set('echo', { ns: clientNs, host: ECHO_ADDRESS });
+  }
+  for (const k of keys) if (k !== 'echo') await waitServing(k, 10_000);
 }
 
 async function teardownServers(): Promise<void> {
@@ -341,6 +352,7 @@ async function teardownServers(): Promise<void> {
     await stopChild(r.lwip);
     await stopChild(r.node);
     await stopChild(r.gateway);
+    await stopChild(r.echo);
     await r.postern?.close().catch(() => undefined);
   } finally {
     await r.lab.cleanup();
@@ -449,12 +461,19 @@ export const httpCompareGatewayBenchmark: Benchmark = {
   // them (TIME-WAIT pcbs, see docs/performance.md), which would spoil every lwIP figure after them.
   figures: () => [
     ...gatewayFigures('gateway', 'lwip'),
+    {
+      // The floor under the gateway's ping: Node's event loop and the TAP descriptor, no protocol work.
+      name: `${LABELS.echo}: ping round trip (average of 25)`,
+      unit: 'ms',
+      sample: () => pingSample('echo'),
+      reference: { name: `${LABELS.lwip}: ping round trip`, sample: () => pingSample('lwip') },
+    },
     ...gatewayFigures('node-veth', 'lwip'),
     compareFigures('gateway', 'lwip', true)[2]!,
     compareFigures('node-veth', 'lwip', false)[2]!,
   ],
   skipReason: () => clientsSkipReason(true),
-  setup: () => setupServers(['gateway', 'lwip', 'node-veth'], true),
+  setup: () => setupServers(['gateway', 'lwip', 'node-veth', 'echo'], true),
   teardown: teardownServers,
 };
 

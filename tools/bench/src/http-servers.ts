@@ -220,6 +220,21 @@ export async function startGatewayBinary(ns: string, tap: string, cidr: string, 
   return server;
 }
 
+const TAP_ECHO = fileURLToPath(new URL('./tap-echo.ts', import.meta.url));
+
+/**
+ * Starts the bare TAP echo (`tap-echo.ts`: the TAP driver alone answering ARP and ping for
+ * `address`) in its own Node process inside `ns`, where it creates `tap`; then gives the kernel side
+ * `kernelCidr` and brings it up.
+ */
+export async function startTapEcho(ns: string, tap: string, address: string, kernelCidr: string): Promise<ChildServer> {
+  const server = startChild('ip', ['netns', 'exec', ns, process.execPath, '--conditions=@postern/source', '--import', 'tsx', TAP_ECHO, tap, address], process.env);
+  await waitReady(server.child, 'tap echo', server.stderr, /^ready\b/m, 60_000);
+  await runCommand('ip', ['netns', 'exec', ns, 'ip', 'addr', 'add', kernelCidr, 'dev', tap]);
+  await runCommand('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'dev', tap, 'up']);
+  return server;
+}
+
 /** CPU seconds (user + system, all threads) the process `pid` has used so far, from /proc/PID/stat. */
 export function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
