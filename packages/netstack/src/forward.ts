@@ -13,6 +13,8 @@
  *    over the outgoing MTU gets fragmentation needed;
  * 3. the `forward` filter chain (`forwardFiltered`; a reject is answered);
  * 4. TTL 0 or 1: `ttlExceeded` and ICMP time exceeded;
+ *    then, when NAT is configured (`stack.nat`), source NAT (masquerade, port-forward replies,
+ *    hairpin; a refused packet is counted in the `nat` counters and dropped);
  * 5. the TTL is decremented in place with the incremental checksum update (RFC 1624);
  * 6. larger than the outgoing MTU: with Don't Fragment `fragNeeded` and ICMP fragmentation needed
  *    carrying the next-hop MTU (RFC 1191); without, fragmented (`forwardFragmented`);
@@ -45,9 +47,10 @@ const IGNORE_CHECKSUM = { checksum: 'ignore' } as const;
 
 /**
  * Forwards `packet` (checked, checksum verified; its bytes start at `frame[headerLength]`) that
- * arrived on `inIface`. Takes ownership of `frame`.
+ * arrived on `inIface`. Takes ownership of `frame`. `dnatFrom` is the external interface whose
+ * address NAT translated the destination from (see `NatEngine.inbound`), or -1.
  */
-export function forwardIpv4(stack: Stack, inIface: NetInterface, frame: Uint8Array, headerLength: number, packet: Ipv4Packet): void {
+export function forwardIpv4(stack: Stack, inIface: NetInterface, frame: Uint8Array, headerLength: number, packet: Ipv4Packet, dnatFrom = -1): void {
   const c = stack.ipCounters;
   const dst = packet.destination;
   const total = packet.totalLength;
@@ -61,7 +64,12 @@ export function forwardIpv4(stack: Stack, inIface: NetInterface, frame: Uint8Arr
   }
   if (out.isBroadcast(dst)) return c.inc('directedBroadcast');
   const filter = stack.filter;
-  if (filter.enabled && packet.isFragment) return forwardFragment(stack, inIface, out, route.gateway ?? dst, packet);
+  const nat = stack.nat;
+  if (filter.enabled && packet.isFragment) {
+    // NAT does not translate fragments: never let one out with an inside address.
+    if (nat !== undefined && nat.masquerades(out.index)) return nat.stats.inc('fragment');
+    return forwardFragment(stack, inIface, out, route.gateway ?? dst, packet);
+  }
   if (filter.enabled) {
     const verdict = filter.evaluate('forward', fillPacketMeta(stack.meta, ip, inIface.index, out.index), stack.now);
     if (verdict.action !== 'accept') {
@@ -76,6 +84,7 @@ export function forwardIpv4(stack: Stack, inIface: NetInterface, frame: Uint8Arr
     stack.icmp.sendError(ICMP_TIME_EXCEEDED, ICMP_TIME_EXCEEDED_TTL, ip, inIface);
     return;
   }
+  if (nat !== undefined && !nat.outbound(ip, inIface.index, out.index, dnatFrom, stack.now)) return;
   const nextHop = route.gateway ?? dst;
   if (total > out.mtu) {
     if (packet.dontFragment) {

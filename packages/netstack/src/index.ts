@@ -28,3 +28,4 @@ export * from './udp-echo.js';
 export * from './stack.js';
 export * from './dhcp/index.js';
 export * from './dns/index.js';
+export * from './nat/index.js';

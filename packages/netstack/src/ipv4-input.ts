@@ -30,6 +30,7 @@ import {
 import { fillPacketMetaFrom } from './filter-meta.js';
 import { isIpv4Multicast } from './frame.js';
 import { forwardIpv4 } from './forward.js';
+import { NAT_DROPPED } from './nat/nat-engine.js';
 import type { NetInterface } from './interface.js';
 import { NO_INTERFACE } from './packet-meta.js';
 import { sendReject } from './reject.js';
@@ -115,7 +116,16 @@ export class Ipv4Input {
     const srcTop = src >>> 24;
     if (srcTop >= 224 || srcTop === 127) return c.inc('badSource');
     const linkBroadcast = (frame[0]! & 1) !== 0;
-    if (stack.isLocalAddress(dst)) return this.deliverLocal(iface, packet, 'unicast', linkBroadcast);
+    if (stack.isLocalAddress(dst)) {
+      const nat = stack.nat;
+      if (nat !== undefined && stack.forwarding) {
+        // Destination NAT (port forwards, replies to masqueraded flows): forwarded, not delivered.
+        const external = nat.inbound(packet.bytes, stack.now);
+        if (external >= 0) return forwardIpv4(stack, iface, frame, headerLength, packet, external);
+        if (external === NAT_DROPPED) return;
+      }
+      return this.deliverLocal(iface, packet, 'unicast', linkBroadcast);
+    }
     if (iface.isBroadcast(dst)) return this.deliverLocal(iface, packet, 'broadcast', linkBroadcast);
     if (src === 0) return c.inc('badSource'); // 0.0.0.0 may only talk to broadcast (DHCP)
     if (isIpv4Multicast(dst)) {

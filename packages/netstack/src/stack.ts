@@ -28,6 +28,7 @@ import { NetInterface, type InterfaceAddress, type InterfaceHost, type NetInterf
 import { Ipv4Input, type Ipv4Delivery } from './ipv4-input.js';
 import { Ipv4Output, type Ipv4SendOptions, type PayloadWriter, type RouteInfo } from './ipv4-output.js';
 import { LinkOutput } from './link-output.js';
+import { NatEngine, type NatOptions } from './nat/nat-engine.js';
 import { createPacketMeta, type PacketMeta } from './packet-meta.js';
 import { Reassembler, type ReassemblyOptions } from './reassembly.js';
 import { RoutingTable, type Route, type RoutingTableOptions } from './routing.js';
@@ -155,6 +156,8 @@ export class Stack {
   readonly udp: UdpService;
   /** Router mode: forward packets not addressed to this host. */
   forwarding: boolean;
+  /** NAT on the forward path (see {@link Stack.configureNat}); `undefined` when none is configured (no cost per packet). */
+  nat: NatEngine | undefined = undefined;
   /** IPv4 counters (see `Ipv4CounterName`). */
   readonly ipCounters: Counters<Ipv4CounterName> = newIpv4Counters();
   /** ARP input/output counters. */
@@ -206,6 +209,19 @@ export class Stack {
         this.local.delete(entry.address);
       },
     };
+  }
+
+  /**
+   * Sets the NAT configuration (masquerade interfaces and port forwards, by interface index),
+   * replacing the previous one and its mappings; `undefined` turns NAT off. Throws `NatError` for
+   * conflicting port forwards. NAT applies to forwarded traffic (`forwarding` must be on).
+   */
+  configureNat(options: NatOptions | undefined): NatEngine | undefined {
+    this.nat = options === undefined ? undefined : new NatEngine(
+      { addressOf: (ifIndex) => this.interfaceAt(ifIndex)?.addresses[0]?.address },
+      { seed: this.scheduler.randomUint32(), ...options },
+    );
+    return this.nat;
   }
 
   /** The scheduler's current time in ms. */
@@ -341,7 +357,7 @@ export class Stack {
     take(this.reassembler.pollAt());
     take(this.forwardReassembler.pollAt());
     take(this.icmp.pollAt());
-    if (this.filter.conntrack.size > 0) take(Math.max(this.nextSweep, this.now));
+    if (this.filter.conntrack.size > 0 || (this.nat !== undefined && this.nat.table.dynamicSize > 0)) take(Math.max(this.nextSweep, this.now));
     return at;
   }
 
@@ -367,8 +383,9 @@ export class Stack {
     }
     this.forwardReassembler.poll(now);
     this.icmp.poll(now);
-    if (this.filter.conntrack.size > 0 && now >= this.nextSweep) {
+    if ((this.filter.conntrack.size > 0 || (this.nat !== undefined && this.nat.table.dynamicSize > 0)) && now >= this.nextSweep) {
       this.filter.conntrack.expire(now);
+      this.nat?.expire(now);
       this.nextSweep = now + CONNTRACK_SWEEP_MS;
     }
     this.rearm();
@@ -378,7 +395,7 @@ export class Stack {
   counters(): CounterEntry[] {
     return listCounters(
       this.ipCounters, this.arpCounters, this.icmpCounters, this.udpCounters, this.routes.stats, this.reassembler.stats, this.forwardReassembler.stats,
-      this.filter.stats, this.filter.conntrack.stats, this.icmp.limiter.stats,
+      this.filter.stats, this.filter.conntrack.stats, this.icmp.limiter.stats, ...(this.nat === undefined ? [] : [this.nat.stats]),
     );
   }
 
