@@ -80,7 +80,6 @@ export async function runBootloaderBoard(flags: BootloaderFlags, options: Simula
   say(`board ${board.bootloader.boardId}, flash ${flags.flashFile}, running ${board.firmware === undefined ? 'nothing (bootloader)' : `slot ${board.firmware.slot}`}`);
   say(`gateway expected at ${ipv4ToString(board.simulator.gatewayAddress)}`);
   for (const f of board.simulator.forwarders) say(`hostfwd ${f.describe()}`);
-  say('ready');
   let stopping = false;
   const stop = (): void => {
     if (stopping) return;
@@ -89,4 +88,5 @@ export async function runBootloaderBoard(flags: BootloaderFlags, options: Simula
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  say('ready'); // once the signal handlers are in place: a signal right after it stops cleanly
 }

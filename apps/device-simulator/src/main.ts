@@ -36,7 +36,6 @@ async function main(): Promise<void> {
   for (const f of sim.forwarders) say(`hostfwd ${f.describe()}`);
   if (sim.tap !== undefined) say(`tap ${sim.tap.name}`);
   if (cmd.options.pcap !== undefined) say(`pcap ${cmd.options.pcap}`);
-  say('ready');
   let stopping = false;
   const stop = (): void => {
     if (stopping) return;
@@ -45,6 +44,7 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  say('ready'); // once the signal handlers are in place: a signal right after it stops cleanly
 }
 
 main().catch(die);

@@ -45,9 +45,6 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`postern-gateway: ${e.message}\n`);
     return 1;
   }
-  announce(gateway);
-  if (config.admin.password === undefined) quiet(log)('admin changes are disabled: no admin password (set admin.password in the config file or POSTERN_ADMIN_PASSWORD)');
-
   let rebooting = false;
   let reboots = 0;
   async function reboot(): Promise<void> {
@@ -81,6 +78,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   process.on('SIGINT', () => stop(0));
   process.on('SIGTERM', () => stop(0));
+  // Announced once the signal handlers are in place: a Ctrl-C right after the URL appears stops cleanly.
+  announce(gateway);
+  if (config.admin.password === undefined) quiet(log)('admin changes are disabled: no admin password (set admin.password in the config file or POSTERN_ADMIN_PASSWORD)');
   return exited;
 }
 
