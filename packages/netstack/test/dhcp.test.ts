@@ -184,6 +184,17 @@ describe('DHCP server and client (virtual clock, seeded)', () => {
     expect(t.server.leases()).toContainEqual(expect.objectContaining({ ip: FIRST, mac: 0, state: 'declined' }));
   });
 
+  it('holds an address while it is probed: two clients discovering at once get different ones', async () => {
+    const t = await lan();
+    const host = { stack: t.host, iface: t.hostIf, device: t.hostDevice };
+    inject(host, 0xffff_ffff_ffff, clientFrame(0x02_00_00_00_00_a1, DHCP_DISCOVER));
+    inject(host, 0xffff_ffff_ffff, clientFrame(0x02_00_00_00_00_a2, DHCP_DISCOVER));
+    t.sched.advance(2000);
+    const offered = t.server.leases().filter((l) => l.state === 'offered');
+    expect(offered.map((l) => [l.mac, l.ip])).toEqual([[0x02_00_00_00_00_a1, FIRST], [0x02_00_00_00_00_a2, ip('198.18.0.101')]]);
+    expect(t.server.counters.get('offers')).toBe(2);
+  });
+
   it('sets a DECLINEd address aside, and NAKs a request for an address off its network', async () => {
     const t = await lan();
     t.client.start();

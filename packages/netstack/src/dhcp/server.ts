@@ -254,6 +254,8 @@ export class DhcpServer {
     if (known || probes >= MAX_PROBES_PER_DISCOVER) return this.offer(scope, msg, ip);
     // Probe: a fresh ARP resolution of the address from the server's address.
     const iface = scope.options.iface;
+    // Held for this client while the probe runs, so a DISCOVER from another is not given it too.
+    this.put(scope, { ip, mac: msg.chaddr, state: 'offered', expiresAt: now + this.probeMs + this.offerHoldMs, hostname: hostnameOf(msg) });
     // A fresh resolution: a leftover entry (a client gone since) must not count as an answer. A
     // static entry stays and answers the lookup below.
     if (iface.arp.lookup(ip) !== undefined && iface.arp.list().find((e) => e.ip === ip)?.state !== 'static') iface.arp.remove(ip);
