@@ -7,7 +7,8 @@
  * `/api/trace` (the last captured path of one request through the layers: `{ state, capture }`),
  * `/api/arp`, `/api/routes`, `/api/filter`, `/api/tcp`, `/api/scheduler`, `/api/http`,
  * `/api/traffic`, `/api/counters`, `/api/lan` (DHCP leases and clients, the DNS forwarder and its
- * cache; also in `GET /api/` as `lan`).
+ * cache; also in `GET /api/` as `lan`), `/api/nat` (NAT rules, port forwards, the mapping table with
+ * its timers, NAT counters; also in `GET /api/` as `nat`).
  *
  * Changing needs HTTP Basic authentication as the admin (see `auth.ts`; 401 or 403 otherwise),
  * checked before anything else about the request:
@@ -21,6 +22,7 @@
  * - `PUT /api/settings` `{ "forwarding"?: bool, "firewall"?: bool }` -> 200
  * - `POST /api/reboot` -> 202, then the gateway restarts its stack (see `GatewayControl.reboot`)
  * - `DELETE /api/lan/dns-cache` -> 200 `{ flushed: N }`
+ * - `DELETE /api/nat/mappings` -> 200 `{ flushed: N }`: forgets every masquerade mapping (port forwards stay)
  *
  * Cross-site requests cannot change anything (checked first, see {@link crossSiteRefusal}): a
  * changing call that names a foreign `Origin` (or `Origin: null`), or a `Sec-Fetch-Site` other than
@@ -42,6 +44,7 @@ import { parseRouteDestination } from './addresses.js';
 import { checkBasicAuth, WWW_AUTHENTICATE } from './auth.js';
 import { ConfigError, validateFilterRule, type GatewayConfig, type RouteConfig } from './config.js';
 import { addRoute, ruleSpecOf } from './stack-config.js';
+import { natJson } from './nat-config.js';
 import { arpJson, filterJson, interfacesJson, routesJson, schedulerJson, statusJson, tcpJson, type StatusSources } from './status.js';
 
 /** A request as the API sees it. */
@@ -82,6 +85,8 @@ export interface AdminControl extends StatusSources {
   reboot(): void;
   /** The LAN services (DHCP, DNS) as `/api/lan` shows them; absent: `null`. */
   lan?(): unknown;
+  /** The NAT rules and port forwards as configured (`/api/nat`); absent: none. */
+  readonly natRules?: Pick<GatewayConfig, 'nat' | 'portForwards'>;
   /** Empties the DNS forwarder's cache; returns how many responses it held. */
   flushDnsCache?(): number;
   /** The path trace of the gateway's scheduler (`/api/trace`); absent: 404. */
@@ -123,6 +128,11 @@ export class AdminApi {
     }
   }
 
+  private nat(): Record<string, unknown> {
+    const c = this.control;
+    return natJson(c.stack, c.natRules?.nat ?? [], c.natRules?.portForwards ?? []);
+  }
+
   private route(req: AdminRequest): AdminResponse {
     const path = req.path.replace(/\/+$/, '') || '/';
     if (!path.startsWith('/api')) throw new HttpProblem(404, 'no such path');
@@ -140,7 +150,7 @@ export class AdminApi {
     switch (head) {
       case undefined:
         allow(req, 'GET');
-        return json(200, { ...statusJson({ ...c, info: () => publicInfo(c.info()) }), lan: c.lan?.() ?? null });
+        return json(200, { ...statusJson({ ...c, info: () => publicInfo(c.info()) }), lan: c.lan?.() ?? null, nat: this.nat() });
       case 'interfaces':
         allow(req, 'GET');
         return json(200, interfacesJson(c.stack.snapshot()));
@@ -178,6 +188,18 @@ export class AdminApi {
         if (rest.length === 1 && rest[0] === 'dns-cache') {
           allow(req, 'DELETE');
           return json(200, { flushed: c.flushDnsCache?.() ?? 0 });
+        }
+        throw new HttpProblem(404, 'no such path');
+      case 'nat':
+        if (rest.length === 0) {
+          allow(req, 'GET');
+          return json(200, this.nat());
+        }
+        if (rest.length === 1 && rest[0] === 'mappings') {
+          allow(req, 'DELETE');
+          const before = c.stack.nat?.table.dynamicSize ?? 0;
+          c.stack.nat?.table.clearDynamic();
+          return json(200, { flushed: before });
         }
         throw new HttpProblem(404, 'no such path');
       case 'trace': {

@@ -13,9 +13,11 @@ import { checkAgainstSchema } from './config-schema.js';
 import { checkConfigSemantics, checkFilterRule, interfaceIp, type ConfigDocument } from './config-checks.js';
 import { ConfigError } from './config-error.js';
 import { dhcpServerConfigOf, dnsConfigOf, type DhcpServerConfig, type DnsConfig } from './lan-config.js';
+import { natConfigOf, type NatRuleConfig, type PortForwardConfig } from './nat-config.js';
 
 export { ConfigError, type ConfigSource } from './config-error.js';
 export { DEFAULT_SIM_IP } from './config-checks.js';
+export type { NatRuleConfig, PortForwardConfig } from './nat-config.js';
 export { DHCP_IP, type DhcpServerConfig, type DnsConfig } from './lan-config.js';
 
 /** One interface of the gateway. */
@@ -84,6 +86,10 @@ export interface GatewayConfig {
     /** Rules, appended to their chains in order. */
     readonly rules: readonly FilterRuleConfig[];
   };
+  /** NAT rules (masquerade out of an interface). */
+  readonly nat: readonly NatRuleConfig[];
+  /** Port forwards (destination NAT). */
+  readonly portForwards: readonly PortForwardConfig[];
   /** The HTTP server on the gateway's stack. */
   readonly http: HttpConfig;
   /** Admin credentials for changing anything. Without a password every mutating call is refused. */
@@ -138,6 +144,8 @@ interface ValidDocument extends ConfigDocument {
   readonly http: { readonly port: number; readonly www?: string; readonly workers: number; readonly [limit: string]: unknown };
   readonly admin: { readonly user: string; readonly password?: string };
   readonly pcap?: string;
+  readonly nat: readonly NatRuleConfig[];
+  readonly portForwards: readonly PortForwardConfig[];
 }
 
 /**
@@ -162,6 +170,7 @@ export function validateConfig(value: unknown): GatewayConfig {
     forwarding: d.forwarding,
     firewall: d.firewall ?? restrictive,
     filter: { policy, rules },
+    ...natConfigOf(d),
     http: { ...limits, port, www, workers },
     admin: { user: d.admin.user, password: d.admin.password },
     pcap: d.pcap,

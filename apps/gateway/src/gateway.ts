@@ -23,6 +23,7 @@ import { GatewayStartError, toStartError } from './errors.js';
 import { startLanServices, type LanServices } from './lan-services.js';
 import { parseNicSpec, type NicSpec } from './nic-spec.js';
 import { addRoute, ruleSpecOf } from './stack-config.js';
+import { applyNat } from './nat-config.js';
 import type { InterfaceConnection, TcpConnectionInfo } from './status.js';
 import { TrafficHistory } from './traffic.js';
 import { startWeb, tcpConnectionLimit, type WebFront } from './web.js';
@@ -222,6 +223,11 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
         throw new ConfigError(`filter.rules[${i}]`, (err as Error).message);
       }
     });
+    try {
+      applyNat(stack, config.nat, config.portForwards, (name) => stack.interfaces.find((x) => x.device === interfaces.find((i) => i.config.name === name)!.device)!.index);
+    } catch (err) {
+      throw new ConfigError('portForwards', (err as Error).message);
+    }
 
     // Room for every connection the HTTP server may hold (the TCP default of 4096 is below its cap).
     const tcp = attachTcp(stack, { maxConnections: tcpConnectionLimit(config.http) });
@@ -264,6 +270,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
           reboot: () => void scheduler.timerAfter(REBOOT_DELAY_MS, () => options.onReboot?.()),
           lan: () => lan.status(),
           flushDnsCache: () => lan.flushDnsCache(),
+          natRules: config,
         }),
     });
     const front = web;

@@ -141,6 +141,7 @@ function render(s) {
   if (document.activeElement !== $('#forwarding')) $('#forwarding').checked = s.settings.forwarding;
   if (document.activeElement !== $('#firewall-on')) $('#firewall-on').checked = s.settings.firewall;
   renderLan(s.lan);
+  renderNat(s.nat);
   drawChart(s.traffic);
 }
 
@@ -156,6 +157,14 @@ function renderLan(lan) {
   const dns = lan ? lan.dns : null;
   $('#dns-summary').textContent = dns ? `on ${dns.listen.join(', ')}; upstream ${dns.upstream.join(', ') || 'none yet'}; ${dns.inFlight} in flight` : 'no DNS forwarder';
   fillTable('dns-cache', (dns ? dns.cache : []).map((e) => [e.name, DNS_TYPES[e.type] ?? e.type, RCODES[e.rcode] ?? e.rcode, e.answers, e.ttl]));
+}
+
+// NAT rules and the mapping table (GET /api/ carries them as `nat`).
+function renderNat(nat) {
+  const rules = nat ? [...nat.rules.map((r) => `${r.type} out ${r.out}`), ...nat.portForwards.map((f) => `${f.protocol} ${f.in}:${f.port} -> ${f.to}`)] : [];
+  const c = nat ? nat.counters : {};
+  $('#nat-summary').textContent = nat && nat.enabled ? `${rules.join('; ')}; ${nat.mappings.length} mappings of ${nat.maxMappings}; dropped: table full ${c.tableFull}, no mapping ${c.noMapping}` : 'no NAT';
+  fillTable('nat-mappings', (nat ? nat.mappings : []).map((m) => [m.protocol, m.interface, m.internal, m.externalPort, m.kind, m.tcpState ?? '', m.remotes.join(' '), m.expiresIn === null ? 'never' : `${Math.round(m.expiresIn / 1000)} s`, `${m.packets[0]}/${m.packets[1]}`]));
 }
 
 // The path trace (/api/trace): the last captured request, one row per layer step.
@@ -204,6 +213,7 @@ $('#rule-form').addEventListener('submit', (e) => {
 $('#forwarding').addEventListener('change', (e) => change('PUT', '/api/settings', { forwarding: e.target.checked }));
 $('#firewall-on').addEventListener('change', (e) => change('PUT', '/api/settings', { firewall: e.target.checked }));
 $('#dns-flush').addEventListener('click', () => change('DELETE', '/api/lan/dns-cache'));
+$('#nat-flush').addEventListener('click', () => change('DELETE', '/api/nat/mappings'));
 $('#trace-arm').addEventListener('click', () => change('POST', '/api/trace'));
 $('#reboot').addEventListener('click', () => {
   if (confirm('Reboot the gateway?')) change('POST', '/api/reboot');
