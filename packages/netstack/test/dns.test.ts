@@ -18,27 +18,28 @@ const NAME = 'www.example.test';
 const ADDRESS = ip('198.18.2.80');
 
 /** An answer to `query` (parsed) with one A record of `ttl`, or TC set when `truncate`. */
-function answer(query: Uint8Array, ttl: number, truncate = false, rcode = 0): Uint8Array {
+function answer(query: Uint8Array, ttl: number, truncate = false, rcode = 0, records = 1): Uint8Array {
   const q = parseDns(query).questions[0]!;
   const name = encodeDnsName(q.name);
   const questionLength = name.byteLength + 4;
-  const rr = rcode === 0 && !truncate ? 2 + 10 + 4 : 0;
-  const out = new Uint8Array(12 + questionLength + rr);
+  const count = rcode === 0 && !truncate ? records : 0;
+  const out = new Uint8Array(12 + questionLength + count * 16);
   out.set(query.subarray(0, 12 + questionLength));
   const flags = DNS_FLAG.QR | DNS_FLAG.RD | DNS_FLAG.RA | (truncate ? DNS_FLAG.TC : 0) | rcode;
   out[2] = flags >>> 8;
   out[3] = flags & 0xff;
-  out[7] = rr > 0 ? 1 : 0;
+  out[6] = count >>> 8;
+  out[7] = count & 0xff;
   out[11] = 0;
   out[10] = 0;
-  if (rr > 0) {
-    const at = 12 + questionLength;
-    out.set([0xc0, 12, 0, DNS_TYPE.A, 0, 1, ttl >>> 24, (ttl >>> 16) & 0xff, (ttl >>> 8) & 0xff, ttl & 0xff, 0, 4, 198, 18, 2, 80], at);
+  for (let i = 0; i < count; i++) {
+    const at = 12 + questionLength + 16 * i;
+    out.set([0xc0, 12, 0, DNS_TYPE.A, 0, 1, ttl >>> 24, (ttl >>> 16) & 0xff, (ttl >>> 8) & 0xff, ttl & 0xff, 0, 4, 198, 18, 2, 80 + i], at);
   }
   return out;
 }
 
-async function topology(seed = 13, options: { truncate?: boolean; tcp?: boolean; ttl?: number } = {}) {
+async function topology(seed = 13, options: { truncate?: boolean; tcp?: boolean; ttl?: number; records?: number } = {}) {
   const net = await routed({ seed });
   const { sched } = net;
   const upstreamSeen: Array<{ id: number; srcPort: number }> = [];
@@ -46,7 +47,7 @@ async function topology(seed = 13, options: { truncate?: boolean; tcp?: boolean;
   net.b.stack.udp.bind(DNS_PORT, undefined, (payload: Uint8Array, info: UdpMessageInfo) => {
     upstreamSeen.push({ id: parseDnsHeader(payload).id, srcPort: info.srcPort });
     if (upstreamMute) return;
-    net.b.stack.udp.send({ srcPort: DNS_PORT, dst: info.src, dstPort: info.srcPort }, answer(payload, options.ttl ?? 30, options.truncate ?? false));
+    net.b.stack.udp.send({ srcPort: DNS_PORT, dst: info.src, dstPort: info.srcPort }, answer(payload, options.ttl ?? 30, options.truncate ?? false, 0, options.records));
   });
   if (options.tcp) {
     const tcpB = attachTcp(net.b.stack);
@@ -121,6 +122,26 @@ describe('DNS forwarder and cache (virtual clock, seeded)', () => {
     expect(last.header.id).toBe(3);
     expect(dnsRcode(last.header.flags)).toBe(DNS_RCODE.SERVFAIL);
     expect(t.forwarder.inFlight).toBe(0);
+  });
+
+  it('sends an answer too large for the client as header and question with TC; whole to an EDNS client that takes it', async () => {
+    const t = await topology(23, { records: 40 }); // 40 A records: 12 + 22 + 640 bytes
+    t.ask(emitDnsQuery({ id: 0x51, name: NAME, type: DNS_TYPE.A }));
+    t.sched.advance(50);
+    const small = parseDns(t.got[0]!);
+    expect(small.header.flags & DNS_FLAG.TC).toBe(DNS_FLAG.TC);
+    expect(small.header).toMatchObject({ id: 0x51, qdcount: 1, ancount: 0 });
+    expect(small.questions[0]!.name).toBe(NAME);
+    // The same question with an EDNS OPT record offering 4096 bytes: the whole answer, from the cache.
+    const q = emitDnsQuery({ id: 0x52, name: NAME, type: DNS_TYPE.A });
+    const edns = new Uint8Array(q.byteLength + 11);
+    edns.set(q);
+    edns[11] = 1; // arcount
+    edns.set([0, 0, DNS_TYPE.OPT, 0x10, 0x00, 0, 0, 0, 0, 0, 0], q.byteLength);
+    t.ask(edns);
+    t.sched.advance(50);
+    expect(parseDns(t.got[1]!).answers).toHaveLength(40);
+    expect(t.forwarder.counters.snapshot()).toMatchObject({ truncated: 1, cacheAnswers: 1, forwarded: 1 });
   });
 
   it('ignores an answer from the wrong port or with the wrong id', async () => {

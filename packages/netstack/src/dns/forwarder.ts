@@ -11,11 +11,12 @@
  * (NOTIMP), a message that does not parse or has other than one question or carries answers
  * (FORMERR), a class other than IN or a zone transfer (REFUSED); no upstream, no answer after every
  * try, or too many queries in flight: SERVFAIL. Anything too short for a header, and responses, are
- * dropped. Every outcome is counted.
+ * dropped. An answer larger than the client takes over UDP (512 bytes, or the payload size of its
+ * EDNS OPT record) goes as its header and question with TC set. Every outcome is counted.
  */
 import type { Timer } from '@postern/irq';
 import {
-  DNS_CLASS_IN, DNS_FLAG, DNS_HEADER_LENGTH, DNS_OPCODE_QUERY, DNS_PORT, DNS_RCODE, DecodeError, dnsOpcode, emitDnsErrorResponse, parseDns,
+  DNS_CLASS_IN, DNS_FLAG, DNS_HEADER_LENGTH, DNS_OPCODE_QUERY, DNS_PORT, DNS_RCODE, DNS_TYPE, DNS_UDP_MAX, DecodeError, dnsOpcode, emitDnsErrorResponse, parseDns,
   readDnsName, writeDnsId, type DnsMessage, type DnsQuestion, type Ipv4Address,
 } from '@postern/wire';
 import { BindError } from '../errors.js';
@@ -44,11 +45,11 @@ export interface DnsForwarderOptions {
 /** Counter names of a {@link DnsForwarder}. */
 export type DnsForwarderCounterName =
   | 'queries' | 'notListening' | 'dropped' | 'formerr' | 'notimp' | 'refused' | 'servfail' | 'cacheAnswers'
-  | 'forwarded' | 'upstreamAnswers' | 'retries' | 'spoofed' | 'sendFailed';
+  | 'forwarded' | 'upstreamAnswers' | 'retries' | 'spoofed' | 'truncated' | 'sendFailed';
 
 const COUNTER_NAMES: readonly DnsForwarderCounterName[] = [
   'queries', 'notListening', 'dropped', 'formerr', 'notimp', 'refused', 'servfail', 'cacheAnswers',
-  'forwarded', 'upstreamAnswers', 'retries', 'spoofed', 'sendFailed',
+  'forwarded', 'upstreamAnswers', 'retries', 'spoofed', 'truncated', 'sendFailed',
 ];
 
 /** Zone transfers (AXFR 252, IXFR 251): never over this forwarder. */
@@ -58,6 +59,8 @@ interface Pending {
   readonly client: Ipv4Address;
   readonly clientPort: number;
   readonly clientId: number;
+  /** The largest answer the client takes over UDP (512, or its EDNS payload size). */
+  readonly clientMax: number;
   /** The address the client asked (the answer comes from it). */
   readonly local: Ipv4Address;
   readonly question: DnsQuestion;
@@ -136,10 +139,12 @@ export class DnsForwarder {
       c.inc('refused');
       return answer(DNS_RCODE.REFUSED, questionEnd);
     }
+    const opt = m.additionals.find((r) => r.type === DNS_TYPE.OPT);
+    const clientMax = opt === undefined ? DNS_UDP_MAX : Math.max(DNS_UDP_MAX, opt.class);
     const cached = this.cache.get(this.stack.now, q, m.header.id);
     if (cached !== undefined) {
       c.inc('cacheAnswers');
-      return this.send(info.dst, info.src, info.srcPort, cached);
+      return this.send(info.dst, info.src, info.srcPort, this.fit(cached, clientMax));
     }
     const servers = this.options.upstream();
     if (servers.length === 0 || this.pending.size >= this.maxPending) {
@@ -152,7 +157,7 @@ export class DnsForwarder {
       if (ref.pending !== undefined) this.upstreamAnswer(ref.pending, bytes, from);
     });
     const p: Pending = {
-      client: info.src, clientPort: info.srcPort, clientId: m.header.id, local: info.dst, question: { ...q }, query, socket,
+      client: info.src, clientPort: info.srcPort, clientId: m.header.id, clientMax, local: info.dst, question: { ...q }, query, socket,
       upstreamId: 0, server: servers[0]!, tries: 0, timer: undefined,
     };
     ref.pending = p;
@@ -207,7 +212,20 @@ export class DnsForwarder {
     this.cache.put(this.stack.now, copy, parseDns(copy));
     writeDnsId(copy, p.clientId);
     this.finish(p);
-    this.send(p.local, p.client, p.clientPort, copy);
+    this.send(p.local, p.client, p.clientPort, this.fit(copy, p.clientMax));
+  }
+
+  /**
+   * `response` as the client may take it over UDP: whole when it fits `max`, else its header and
+   * question with TC set and no records (RFC 1035 §4.2.1, RFC 6891 §7), so it asks again over TCP.
+   */
+  private fit(response: Uint8Array, max: number): Uint8Array {
+    if (response.byteLength <= max) return response;
+    this.counters.inc('truncated');
+    const out = response.slice(0, readDnsName(response, DNS_HEADER_LENGTH).next + 4);
+    out[2]! |= DNS_FLAG.TC >>> 8;
+    out.fill(0, 6, 12);
+    return out;
   }
 
   private finish(p: Pending): void {
