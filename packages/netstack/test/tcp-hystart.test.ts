@@ -4,7 +4,7 @@ import { Cubic, HYSTART, NewReno, type CongestionControl } from '../src/tcp/cong
 const MSS = 1000;
 
 /** One round: `samples` RTT samples of `rttMs`, each with an ACK of one MSS and a full flight; then the round ends. */
-function round(cc: CongestionControl, rttMs: number, samples = HYSTART.nRttSample): void {
+function round(cc: CongestionControl, rttMs: number, samples: number = HYSTART.nRttSample): void {
   for (let i = 0; i < samples; i++) {
     cc.onRoundSample(rttMs, false);
     cc.onAck(0, MSS, cc.cwnd, rttMs);

@@ -340,7 +340,11 @@ function processAck(ctx: TcpInputContext, tcb: Tcb, seg: Segment, now: number): 
     tcb.stats.dupAcks++;
     onDuplicateAck(ctx, tcb, seg);
   }
-  if (tcb.sackEnabled && tcb.state !== 'CLOSED') rackOnAck(ctx, tcb, now, seqSub(tcb.sndUna, unaBefore) + newlySacked);
+  if (tcb.sackEnabled && tcb.state !== 'CLOSED') {
+    const o = seg.options;
+    const tsEcr = tcb.tsEnabled && o.hasTimestamps && o.tsEcr !== 0 ? o.tsEcr : -1;
+    rackOnAck(ctx, tcb, now, seqSub(tcb.sndUna, unaBefore) + newlySacked, tsEcr);
+  }
   // Window update (RFC 9293 §3.10.7.4, SND.WL1/SND.WL2 rule).
   if (seqLt(tcb.sndWl1, seg.seq) || (tcb.sndWl1 === seg.seq && seqLe(tcb.sndWl2, ack))) {
     const opened = tcb.sndWnd === 0 && window > 0;

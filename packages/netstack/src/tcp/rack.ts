@@ -197,6 +197,13 @@ export class SentSegments {
   }
 }
 
+/**
+ * Smallest non-zero reordering window, ms. RFC 8985's `min_RTT / 4` can be microseconds on a local
+ * path, less than the jitter of ACK batching (a TAP reader's poll, a bridge's batch), so a segment
+ * overtaken by one frame would be marked lost before its own ACK is read; Linux gets the same floor
+ * from its timer's one-jiffy granularity.
+ */
+export const RACK_MIN_REO_WND_MS = 1;
 /** Reordering window multiplier bound (RFC 8985 §6.2: reo_wnd stays at most SRTT anyway). */
 const MAX_REO_WND_MULT = 16;
 /** Recoveries after which a raised reordering window falls back (RFC 8985 §6.2 step 4: 16). */
@@ -239,14 +246,16 @@ export class RackState {
 
   /**
    * RFC 8985 §6.2 step 2: a segment sent at `xmitTs` ending at `endSeq` was delivered now
-   * (`retransmitted`: it was sent more than once; `tsEcrBeforeRetransmit`: the ACK's echoed
-   * timestamp shows the original was what arrived). Updates the RTT, the minimum RTT, and the
-   * most recent delivered segment. A retransmitted segment whose RTT is below the minimum could be
-   * the original's ACK: it is ignored, unless timestamps say which copy arrived.
+   * (`retransmitted`: it was sent more than once; `echoBeforeXmit`: the ACK's echoed timestamp is
+   * older than the segment's last transmission, so an earlier copy is what arrived). Updates the
+   * RTT, the minimum RTT, and the most recent delivered segment. A retransmitted segment is ignored
+   * when the echo says an earlier copy arrived or its RTT is below the minimum: taking the
+   * retransmission's time for a spurious retransmission's delivery would make every segment sent
+   * before it look overdue.
    */
-  delivered(now: number, xmitTs: number, endSeq: number, retransmitted: boolean, ambiguous: boolean): void {
+  delivered(now: number, xmitTs: number, endSeq: number, retransmitted: boolean, echoBeforeXmit: boolean): void {
     const rtt = now - xmitTs;
-    if (retransmitted && ambiguous && rtt < this.minRtt) return;
+    if (retransmitted && (echoBeforeXmit || rtt < this.minRtt)) return;
     if (rtt < this.minRtt) this.minRtt = rtt;
     if (this.xmitTs < 0 || xmitTs > this.xmitTs || (xmitTs === this.xmitTs && seqGt(endSeq, this.endSeq))) {
       this.xmitTs = xmitTs;
@@ -288,12 +297,13 @@ export class RackState {
 
   /**
    * The reordering window, ms (RFC 8985 §6.2 step 4): 0 without observed reordering when in
-   * recovery or when `sackedSegments` reach DupThresh; else `min(mult * minRtt / 4, srtt)`.
+   * recovery or when `sackedSegments` reach DupThresh; else `min(mult * minRtt / 4, srtt)`, at
+   * least {@link RACK_MIN_REO_WND_MS}.
    */
   reoWnd(inRecovery: boolean, sackedSegments: number, srtt: number, dupThresh: number): number {
     if (!this.reordering && (inRecovery || sackedSegments >= dupThresh)) return 0;
     const min = Number.isFinite(this.minRtt) ? this.minRtt : srtt;
-    return Math.min((this.reoWndMult * min) / 4, srtt);
+    return Math.max(RACK_MIN_REO_WND_MS, Math.min((this.reoWndMult * min) / 4, srtt));
   }
 
   /**

@@ -299,13 +299,16 @@ export function onDsackReceived(ctx: TcpRecoveryContext, tcb: Tcb, seg: Segment)
 // Scratch for the delivery callbacks (no closure per ACK).
 let deliverTcb: Tcb | undefined;
 let deliverNow = 0;
+/** The ACK's echoed timestamp, or -1 without one. */
+let deliverTsEcr = -1;
 const reorderTimeout = { ms: 0 };
 
 function deliver(i: number): void {
   const tcb = deliverTcb!;
   const log = tcb.sent;
   const retransmitted = (log.flags(i) & SEG_RETRANSMITTED) !== 0;
-  tcb.rack.delivered(deliverNow, log.time(i), log.end(i), retransmitted, true);
+  const echoBeforeXmit = retransmitted && deliverTsEcr >= 0 && seqLt(deliverTsEcr, tsClock(log.time(i), tcb.tsOffset));
+  tcb.rack.delivered(deliverNow, log.time(i), log.end(i), retransmitted, echoBeforeXmit);
   tcb.rack.noteDelivery(log.end(i), retransmitted);
 }
 
@@ -318,12 +321,14 @@ function isSackedBy(seq: number): boolean {
  * (cumulatively or by SACK), marks lost every segment sent before the most recently delivered one
  * whose RTT plus the reordering window has passed, enters recovery when something is lost, sends
  * what PRR allows in recovery, and arms the reordering timer for segments not yet due.
- * `deliveredBytes` is what this ACK newly acknowledged or SACKed.
+ * `deliveredBytes` is what this ACK newly acknowledged or SACKed; `tsEcr` its echoed timestamp
+ * (-1 without one), which tells a spurious retransmission's delivery from a real one.
  */
-export function rackOnAck(ctx: TcpRecoveryContext, tcb: Tcb, now: number, deliveredBytes: number): void {
+export function rackOnAck(ctx: TcpRecoveryContext, tcb: Tcb, now: number, deliveredBytes: number, tsEcr = -1): void {
   const log = tcb.sent;
   deliverTcb = tcb;
   deliverNow = now;
+  deliverTsEcr = tsEcr;
   log.ack(tcb.sndUna, deliver);
   if (tcb.scoreboard.sackedBytes > 0) markSacked(log, isSackedBy, deliver);
   deliverTcb = undefined;
