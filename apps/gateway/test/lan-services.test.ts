@@ -43,6 +43,16 @@ describe('config: LAN services', () => {
     expect(c.dns).toEqual({ listen: ['lan'], upstream: [], cacheSize: 1024 });
   });
 
+  it('the README\'s LAN services example validates', async () => {
+    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('### LAN services'));
+    const example = /```json\n([\s\S]*?)```/.exec(section)![1]!;
+    const c = validateConfig(JSON.parse(example));
+    expect(c.interfaces.map((i) => i.ip)).toEqual(['dhcp', '198.18.31.1/24']);
+    expect(c.interfaces[1]!.dhcpServer?.static).toHaveLength(1);
+    expect(c.dns?.listen).toEqual(['lan']);
+  });
+
   it.each([
     [{ interfaces: [{ nic: 'sim', ip: 'dhcp' }] }, 'config: interfaces[0].ip "dhcp": dhcp is not for nic "sim" (the simulated segment has no DHCP server)'],
     [{ interfaces: [{ ...WAN, dhcpServer: { range: '198.18.31.100-198.18.31.150' } }] }, 'config: interfaces[0].dhcpServer: needs a static ip on its interface, not dhcp'],
