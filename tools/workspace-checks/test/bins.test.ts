@@ -1,7 +1,7 @@
 /**
  * The workspace's executables (every `bin` of a workspace package.json) as a user runs them:
- * `node REPO/<bin> ...` from a directory outside the repository. Each bin is the program itself (its bundle runs in the bin's own process; see
- * tools/scripts/build-bins.mjs), so:
+ * `node REPO/<bin> ...` from a directory outside the repository. Each bin is the program itself
+ * (its bundle runs in the bin's own process; see tools/scripts/build-bins.mjs), so:
  *
  * - it works from any directory: `--help` prints and exits 0, a bad command line is one line and 2;
  * - SIGINT and SIGTERM stop it cleanly with status 0;
