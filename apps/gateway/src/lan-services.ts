@@ -83,10 +83,16 @@ export async function startLanServices(o: LanServicesOptions): Promise<LanServic
   const clients = new Map<string, DhcpClient>();
   for (const { config: ic, iface } of o.interfaces) {
     if (ic.ip !== DHCP_IP) continue;
+    let said = '';
     const client = new DhcpClient(stack, {
       iface,
       hostname: 'postern-gateway',
-      onLease: (lease) => log(lease === undefined ? `${ic.name}: dhcp: lease gone` : `${ic.name}: dhcp: ${describeLease(lease)}`),
+      // One line per change (a renewal that changes nothing says nothing).
+      onLease: (lease) => {
+        const line = lease === undefined ? `${ic.name}: dhcp: lease gone` : `${ic.name}: dhcp: ${describeLease(lease)}`;
+        if (line !== said) log(line);
+        said = line;
+      },
     });
     clients.set(ic.name, client);
   }
