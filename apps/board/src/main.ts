@@ -31,6 +31,14 @@ async function main(): Promise<void> {
     else say(`staged under ${cmd.root} (${INSTALL_PATHS.unit} and the rest)`);
     return;
   }
+  // Signals are taken from the start: one during start-up stops the board as soon as it is up, so no
+  // firmware process it started is left behind.
+  let stopRequested = false;
+  let stop = (): void => {
+    stopRequested = true;
+  };
+  process.on('SIGINT', () => stop());
+  process.on('SIGTERM', () => stop());
   const board = await startDevBoard({
     port: cmd.port, stateDirectory: cmd.stateDirectory, trustedKey: cmd.trustedKeyPem, boardId: cmd.boardId, network: cmd.network,
     mac: cmd.mac, imageAddress: cmd.imageAddress, trialTimeoutMs: cmd.trialTimeoutMs, slotSize: cmd.slotSize,
@@ -38,15 +46,17 @@ async function main(): Promise<void> {
   });
   const running = board.supervisor.firmware;
   say(`board ${board.bootloader.boardId} on ${cmd.port}, Ethernet ${board.network.ethernet} (bridge ${board.network.bridge}), running ${running === undefined ? 'nothing (bootloader)' : `slot ${running.slot}`}`);
-  say('ready');
   let stopping = false;
-  const stop = (): void => {
+  stop = (): void => {
     if (stopping) return;
     stopping = true;
     board.close().then(() => process.exit(0), die);
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  if (stopRequested) {
+    stop();
+    return;
+  }
+  say('ready');
 }
 
 main().catch(die);
