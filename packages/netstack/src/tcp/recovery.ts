@@ -412,6 +412,8 @@ function prrSend(ctx: TcpRecoveryContext, tcb: Tcb, deliveredBytes: number): voi
         continue;
       }
       if (seqGt(seqAdd(seq, sent), tcb.highRxt)) tcb.highRxt = seqAdd(seq, sent);
+      // The head went again: its RTO counts from now (as Linux does), not from the last ACK.
+      if (seq === tcb.sndUna) ctx.restartRetransmit(tcb);
       tcb.prrOut += sent;
       sndcnt -= sent;
       cursor = i;
