@@ -8,7 +8,8 @@
  *     veth -- bridge -- TAP -- gateway lan 198.18.41.1/24
  *
  * Proven here: the LAN client fetches 1 MiB from the WAN server through masquerade, byte-exact, and
- * pings it (ICMP query translation), although the WAN has no route back; a WAN client reaches the
+ * pings it (ICMP query translation), although the WAN has no route back, and its UDP socket sees
+ * the WAN kernel's port unreachable (ICMP error translation); a WAN client reaches the
  * LAN server through the TCP and UDP port forwards and sees only the WAN address; nmap from the WAN
  * finds only the forwarded TCP port open (the gateway's own HTTP port is dropped on its WAN address
  * by an input rule); the LAN client reaches the forwarded services by the WAN address (hairpin);
@@ -197,6 +198,27 @@ describe('postern-gateway NAT: masquerade, port forwards and hairpin against ker
     const r = await lab.tryExec(nsClient, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', WAN_HOST], { timeoutMs: 15_000 });
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/3 received/);
+  }, 20_000);
+
+  rootIt(title('the WAN kernel\'s port unreachable reaches the LAN client\'s socket (ICMP error translated, quoted datagram included)'), async () => {
+    const script = [
+      'import socket',
+      's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',
+      's.settimeout(3)',
+      `s.connect(("${WAN_HOST}", 9))`,
+      's.send(b"anyone there?")',
+      'try:',
+      '    s.recv(100)',
+      '    print("ANSWER")',
+      'except ConnectionRefusedError:',
+      '    print("REFUSED")',
+      'except socket.timeout:',
+      '    print("TIMEOUT")',
+    ].join('\n');
+    const r = await lab.tryExec(nsClient, 'python3', ['-c', script], { timeoutMs: 10_000 });
+    expect(r.stdout.trim(), r.stderr).toBe('REFUSED');
+    const nat = JSON.parse((await curl(nsClient, `http://${GW_LAN}/api/nat`)).stdout) as { counters: Record<string, number> };
+    expect(nat.counters.icmpErrorsTranslated).toBeGreaterThan(0);
   }, 20_000);
 
   rootIt(title('a WAN client reaches the LAN server through the TCP and UDP port forwards'), async () => {
