@@ -347,10 +347,17 @@ export function faultBridgeArgs(options: FaultBridgeOptions): string[] {
 }
 
 /**
+ * How long {@link startFaultBridgeProcess} waits for the bridge to attach: a bound, not a speed
+ * claim (the process compiles its TypeScript on start, which a loaded two-core machine has been
+ * seen to take over 30 s to do).
+ */
+export const FAULT_BRIDGE_START_LIMIT_MS = 90_000;
+
+/**
  * Starts the bridge as its own process between two existing TAP devices (attach before moving them
  * into namespaces: a TAP is attached by name in the root namespace) and resolves once it is attached
  * (and forwarding, unless `hold`: then call `go()` once both sides are up). Only `faults` applies
- * (the same faults both ways). Rejects if it exits or is not ready in 30 s.
+ * (the same faults both ways). Rejects if it exits or is not ready in {@link FAULT_BRIDGE_START_LIMIT_MS}.
  */
 export async function startFaultBridgeProcess(options: FaultBridgeOptions): Promise<FaultBridgeProcess> {
   const { spawn } = await import('node:child_process');
@@ -370,8 +377,8 @@ export async function startFaultBridgeProcess(options: FaultBridgeOptions): Prom
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`fault bridge not ready within 30 s: ${err.trim()}`));
-    }, 30_000);
+      reject(new Error(`fault bridge not ready within ${FAULT_BRIDGE_START_LIMIT_MS / 1000} s: ${err.trim()}`));
+    }, FAULT_BRIDGE_START_LIMIT_MS);
     const check = (): void => {
       if (out.includes(FAULT_BRIDGE_READY)) {
         clearTimeout(timer);
