@@ -23,7 +23,7 @@
  * fails. Needs root; without it every test skips with the reason in its title.
  */
 import { type ChildProcess } from 'node:child_process';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,6 +32,7 @@ import { ipv4ToString, parseIpv4, parseMac } from '@postern/wire';
 import { validateConfig, type GatewayConfig } from '../src/config.js';
 import { startGateway, type Gateway } from '../src/gateway.js';
 import type { LanStatus } from '../src/lan-services.js';
+import { bridgedSide, startDhclient, stopChild, until } from './support/e2e-peers.js';
 
 const skip = await netlabSkipReason({ needTap: true, programs: ['dnsmasq', 'dhclient', 'dig', 'python3'] });
 const title = (t: string): string => (skip === undefined ? t : `${t} (skipped: ${skip})`);
@@ -41,26 +42,6 @@ const WAN_SERVER = '198.18.30.1';
 const LAN_GATEWAY = '198.18.31.1';
 const WAN_NAME = 'wan.example.test';
 const WAN_NAME_ADDRESS = '198.18.30.77';
-
-/** Polls `predicate` every 50 ms until it holds or `limitMs` passes; resolves with whether it held. */
-async function until(predicate: () => boolean | Promise<boolean>, limitMs: number): Promise<boolean> {
-  const deadline = Date.now() + limitMs;
-  while (Date.now() < deadline) {
-    if (await predicate()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return predicate();
-}
-
-/** SIGTERM, then SIGKILL after 3 s; resolves once the child is gone. */
-async function stop(child: ChildProcess | undefined): Promise<void> {
-  if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-  await exited;
-  clearTimeout(timer);
-}
 
 describe('gateway LAN services against dnsmasq (WAN) and dhclient + dig (LAN)', () => {
   const lab = new NetLab({ disableIpv6: true });
@@ -81,44 +62,19 @@ describe('gateway LAN services against dnsmasq (WAN) and dhclient + dig (LAN)', 
 
   /** Runs dhclient in the LAN namespace (foreground, stopped by the test) and waits for the lease its script reports. */
   const runDhclient = async (tag: string): Promise<Record<string, string>> => {
-    const report = join(dir, `dhclient-${tag}.env`);
-    await writeFile(join(dir, 'dhclient.sh'), [
-      '#!/bin/sh',
-      '# Called by dhclient with the lease in its environment; configures only its interface.',
-      'case "$reason" in',
-      `  BOUND|REBOOT|RENEW) ip addr flush dev "$interface"; ip addr add "$new_ip_address/$new_subnet_mask" dev "$interface"; ip route replace default via "$new_routers" dev "$interface"; env | grep -E '^(reason|new_)' > "${report}.tmp"; mv "${report}.tmp" "${report}" ;;`,
-      'esac',
-      'exit 0',
-      '',
-    ].join('\n'));
-    await chmod(join(dir, 'dhclient.sh'), 0o755);
-    dhclient = lab.spawn(nsLan, 'dhclient', ['-d', '-v', '-4', '-cf', join(dir, 'dhclient.conf'), '-sf', join(dir, 'dhclient.sh'), '-lf', join(dir, 'dhclient.leases'), '-pf', join(dir, 'dhclient.pid'), lanPeer], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    dhclient.stderr!.on('data', (c: Buffer) => log.push(`dhclient: ${c.toString()}`));
-    const got = await until(async () => (await readFile(report, 'utf8').catch(() => '')).includes('new_ip_address='), 30_000);
-    expect(got, `dhclient got no lease:\n${log.join('\n')}`).toBe(true);
-    const env: Record<string, string> = {};
-    for (const line of (await readFile(report, 'utf8')).split('\n')) {
-      const eq = line.indexOf('=');
-      if (eq > 0) env[line.slice(0, eq)] = line.slice(eq + 1).replace(/^'|'$/g, '');
-    }
-    return env;
+    const run = await startDhclient(lab, nsLan, lanPeer, dir, tag, log);
+    dhclient = run.child;
+    const env = await run.lease;
+    expect(env, `dhclient got no lease:\n${log.join('\n')}`).toBeDefined();
+    return env!;
   };
 
   beforeAll(async () => {
     if (skip !== undefined) return;
     dir = await mkdtemp(join(tmpdir(), 'postern-lan-'));
-    await writeFile(join(dir, 'dhclient.conf'), 'request subnet-mask, broadcast-address, routers, domain-name-servers;\n');
-    const [tapWan, tapLan] = [await lab.tap(), await lab.tap()];
-    const [bridgeWan, bridgeLan] = [await lab.bridge(), await lab.bridge()];
-    const [wanOuter, wanPeer] = await lab.veth();
-    const [lanOuter, lanInner] = await lab.veth();
+    const { tap: tapWan, peer: wanPeer } = await bridgedSide(lab);
+    const { tap: tapLan, peer: lanInner } = await bridgedSide(lab);
     lanPeer = lanInner;
-    for (const [dev, br] of [[tapWan, bridgeWan], [wanOuter, bridgeWan], [tapLan, bridgeLan], [lanOuter, bridgeLan]] as const) {
-      await lab.setMaster(dev, br);
-      await lab.linkUp(dev);
-    }
     nsWan = await lab.namespace();
     nsLan = await lab.namespace();
     await lab.moveAndConfigure(wanPeer, nsWan, { address: `${WAN_SERVER}/24` });
@@ -148,8 +104,8 @@ describe('gateway LAN services against dnsmasq (WAN) and dhclient + dig (LAN)', 
 
   afterAll(async () => {
     await gw?.close().catch(() => undefined);
-    await stop(dhclient);
-    await stop(dnsmasq);
+    await stopChild(dhclient);
+    await stopChild(dnsmasq);
     await lab.cleanup();
     if (dir !== '') await rm(dir, { recursive: true, force: true });
   }, 30_000);
@@ -243,7 +199,7 @@ describe('gateway LAN services against dnsmasq (WAN) and dhclient + dig (LAN)', 
 
   rootIt(title('stopping releases the WAN lease; a restart keeps the LAN leases (leases file) and dhclient gets the same address back'), async () => {
     expect(firstAddress).not.toBe('');
-    await stop(dhclient);
+    await stopChild(dhclient);
     const wanAddress = ipv4ToString(gw!.lan.dhcpClients.get('wan')!.lease!.address);
     await gw!.close();
     // The gateway released its WAN lease on the way down: dnsmasq drops it from its lease file.

@@ -20,15 +20,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetLab, netlabSkipReason } from '@postern/netlab';
+import { startGatewayBin, stopChild, until } from './support/e2e-peers.js';
 
 const skip = await netlabSkipReason({ needTap: true, programs: ['curl', 'ping', 'nmap', 'socat', 'python3'] });
 const title = (t: string): string => (skip === undefined ? t : `${t} (skipped: ${skip})`);
 const rootIt = it.skipIf(skip !== undefined);
 
-const BIN = fileURLToPath(new URL('../bin/postern-gateway.mjs', import.meta.url));
 const GW_WAN = '198.18.40.1';
 const WAN_HOST = '198.18.40.2';
 const GW_LAN = '198.18.41.1';
@@ -37,33 +36,6 @@ const LAN_SERVER = '198.18.41.3';
 const PASSWORD = 'nat-test-secret';
 const BIG = randomBytes(1024 * 1024);
 const SMALL = `served by the LAN server ${randomBytes(8).toString('hex')}\n`;
-
-/** Polls `predicate` every 100 ms until it holds or `limitMs` passes. */
-async function until(predicate: () => Promise<boolean>, limitMs: number): Promise<boolean> {
-  const deadline = Date.now() + limitMs;
-  while (Date.now() < deadline) {
-    if (await predicate()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return predicate();
-}
-
-/** SIGTERM to a child's process group, SIGKILL after 3 s. */
-async function stop(child: ChildProcess | undefined): Promise<void> {
-  if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const signal = (s: NodeJS.Signals): void => {
-    try {
-      process.kill(-child.pid!, s);
-    } catch {
-      // already gone
-    }
-  };
-  signal('SIGTERM');
-  const timer = setTimeout(() => signal('SIGKILL'), 3000);
-  await exited;
-  clearTimeout(timer);
-}
 
 /** A UDP request/response from a namespace (python3): prints the reply or TIMEOUT. */
 function udpAsk(to: string, port: number, text: string): string[] {
@@ -89,7 +61,6 @@ describe('postern-gateway NAT: masquerade, port forwards and hairpin against ker
   let nsWan = '';
   let nsClient = '';
   let nsServer = '';
-  let gateway: ChildProcess | undefined;
 
   const bg = (ns: string, cmd: string, args: string[], cwd?: string): void => {
     const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'], detached: true, cwd });
@@ -145,35 +116,16 @@ describe('postern-gateway NAT: masquerade, port forwards and hairpin against ker
       filter: { rules: [{ chain: 'input', action: 'drop', protocol: 'tcp', dst: `${GW_WAN}/32`, dstPort: 80, comment: 'no admin from the WAN' }] },
       http: { port: 80 },
     }));
-    gateway = spawn(process.execPath, [BIN, '--config', config], {
-      stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, POSTERN_ADMIN_PASSWORD: PASSWORD },
-    });
-    children.push(gateway);
-    let out = '';
-    const ready = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`postern-gateway not ready within 30 s:\n${log.join('')}`)), 30_000);
-      gateway!.stdout!.on('data', (c: Buffer) => {
-        out += c.toString();
-        log.push(c.toString());
-        if (/listening on /m.test(out)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      gateway!.stderr!.on('data', (c: Buffer) => log.push(c.toString()));
-      gateway!.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`postern-gateway exited (${code ?? signal}):\n${log.join('')}`));
-      });
-    });
-    await ready;
+    const started = startGatewayBin(config, { POSTERN_ADMIN_PASSWORD: PASSWORD }, log);
+    children.push(started.child);
+    await started.ready;
     // The peers' servers are up when the LAN server answers its own address.
     const up = await until(async () => (await curl(nsServer, `http://${LAN_SERVER}:8080/small.txt`)).stdout === SMALL, 15_000);
     expect(up, log.join('')).toBe(true);
   }, 90_000);
 
   afterAll(async () => {
-    for (const c of children.reverse()) await stop(c);
+    for (const c of children.reverse()) await stopChild(c);
     await lab.cleanup();
     if (dir !== '') await rm(dir, { recursive: true, force: true });
   }, 30_000);
