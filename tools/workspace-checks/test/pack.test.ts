@@ -101,9 +101,9 @@ describe('the libraries, packed and installed outside the workspace', () => {
   });
 
   it.each(publishable.map((p) => [p.name, p.dir]))(
-    'the %s tarball publishes exports without the source condition, and its working package.json is restored exactly',
+    'the %s tarball publishes exports without the source condition, and the packed package.json is restored exactly',
     (name, dir) => {
-      const { packedManifests, manifestsBefore, manifestsAfter } = packedWorkspace();
+      const { packedManifests, manifestsBefore, manifestsAfter, stage } = packedWorkspace();
       const published = packedManifests.get(name);
       expect(published).toBeDefined();
       const text = JSON.stringify(published);
@@ -114,11 +114,11 @@ describe('the libraries, packed and installed outside the workspace', () => {
       const files = new Set(packed.find((p) => p.name === name)!.files.map((f) => f.path));
       const missing = manifestTargets(published!).filter((f) => f !== 'package.json' && !files.has(f) && (packages.some((lib) => `@postern/${lib}` === name) || existsSync(join(root, dir, f))));
       expect(missing).toEqual([]);
-      // The working file: byte for byte what it was before `npm pack`, with the source condition
-      // (workspace tools rely on it), and no backup left behind.
+      // The packed (staged) file after `npm pack`: byte for byte the working file, with the source
+      // condition (workspace tools rely on it), and no backup left behind.
       expect(manifestsAfter.get(dir)).toBe(manifestsBefore.get(dir));
       expect(manifestsAfter.get(dir)).toContain(`"${SOURCE_CONDITION}": "./src/`);
-      expect(existsSync(join(root, dir, '.package.json.prepack'))).toBe(false);
+      expect(existsSync(join(stage, dir, '.package.json.prepack'))).toBe(false);
     },
   );
 

@@ -4,14 +4,22 @@
  * `npm pack` (which runs its `prepack`/`postpack` scripts), and the libraries are installed from their
  * tarballs into a scratch project outside the workspace, where only the published `exports` resolve.
  *
+ * Each project is packed from a staged copy of its directory (laid out as in the repository, with
+ * the pack script its `prepack`/`postpack` call), never in place: the prepack rewrites package.json
+ * for a moment, and tests of other projects running beside this one resolve the workspace packages
+ * through the working package.json files.
+ *
  * Child processes get an environment without `npm_*` variables (an outer `npm test` would otherwise
  * hand its prefix and workspace settings to the scratch install) and without `NODE_OPTIONS`.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+/** The script every publishable project runs as its `prepack` and `postpack`, relative to the root. */
+const PACK_SCRIPT = 'tools/scripts/pack-manifest.mjs';
 
 /** The workspace root (absolute, with a trailing slash). */
 export const root = fileURLToPath(new URL('../../../..', import.meta.url));
@@ -67,7 +75,9 @@ export interface PackedWorkspace {
   publishable: Publishable[];
   /** What `npm pack --json` said, one entry per {@link publishable} project, same order. */
   packed: PackResult[];
-  /** Each project's package.json text (by directory) just before `npm pack` and just after it. */
+  /** Where each project was packed from: a copy of the repository's layout ({@link Publishable.dir} below it). */
+  stage: string;
+  /** Each project's package.json text (by directory): the working file before `npm pack`, and the staged copy after it. */
   manifestsBefore: Map<string, string>;
   manifestsAfter: Map<string, string>;
   /** Each tarball's own package.json, parsed, by package name. */
@@ -108,8 +118,8 @@ export function publishableProjects(): Publishable[] {
   return out;
 }
 
-function readManifests(projects: readonly Publishable[]): Map<string, string> {
-  return new Map(projects.map((p) => [p.dir, readFileSync(join(root, p.dir, 'package.json'), 'utf8')]));
+function readManifests(projects: readonly Publishable[], base: string): Map<string, string> {
+  return new Map(projects.map((p) => [p.dir, readFileSync(join(base, p.dir, 'package.json'), 'utf8')]));
 }
 
 /** Builds the libraries, packs every publishable project, installs the libraries' tarballs. */
@@ -128,10 +138,17 @@ export async function createPackedWorkspace(): Promise<PackedWorkspace> {
   }
 
   const publishable = publishableProjects();
-  const manifestsBefore = readManifests(publishable);
-  const packArgs = ['pack', '--json', '--pack-destination', tarballs, ...publishable.flatMap((p) => ['-w', p.dir])];
-  const packed = JSON.parse(await run('npm', packArgs, root, 120_000)) as PackResult[];
-  const manifestsAfter = readManifests(publishable);
+  const manifestsBefore = readManifests(publishable, root);
+  const stage = join(work, 'stage');
+  mkdirSync(join(stage, dirname(PACK_SCRIPT)), { recursive: true });
+  cpSync(join(root, PACK_SCRIPT), join(stage, PACK_SCRIPT));
+  const packed: PackResult[] = [];
+  for (const project of publishable) {
+    const staged = join(stage, project.dir);
+    cpSync(join(root, project.dir), staged, { recursive: true, filter: (source) => basename(source) !== 'node_modules' });
+    packed.push(...(JSON.parse(await run('npm', ['pack', '--json', '--pack-destination', tarballs], staged, 120_000)) as PackResult[]));
+  }
+  const manifestsAfter = readManifests(publishable, stage);
 
   const packedManifests = new Map<string, Record<string, unknown>>();
   for (const result of packed) {
@@ -151,7 +168,7 @@ export async function createPackedWorkspace(): Promise<PackedWorkspace> {
   });
   await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', ...libraryTarballs], scratch, 240_000);
 
-  return { work, tarballs, scratch, publishable, packed, manifestsBefore, manifestsAfter, packedManifests };
+  return { work, tarballs, scratch, stage, publishable, packed, manifestsBefore, manifestsAfter, packedManifests };
 }
 
 export function disposePackedWorkspace(workspace: PackedWorkspace | undefined): void {
