@@ -1,4 +1,4 @@
-// Lint for every project. The module-boundary rule makes the layering in DEVELOPERS.md enforceable:
+// Lint for every project. The module-boundary rule makes the layering (README.md, "Layout") enforceable:
 // an import may only point down (wire <- irq <- nic <- firmware <- netstack <- socket <- http), and nothing in
 // packages/ may import an app or a tool. One exception: the tests of packages and apps (never published) may
 // import the projects tagged `scope:test-support` (the network-namespace lab, @postern/netlab).

@@ -3,7 +3,7 @@
  * delayed ACK (issue "TCP, complete"): Node's http client on 127.0.0.1 -> host forward relay ->
  * simulated host's Postern TCP -> switch -> device -> serial -> gateway's stack -> HTTP, and back.
  *
- * No wall-clock bound (DEVELOPERS.md: speed targets live in benchmarks). A stall is a segment held by
+ * No wall-clock bound (speed targets live in benchmarks, tools/bench, never in timed tests). A stall is a segment held by
  * Nagle until the peer's delayed ACK, and each hop is checked by a deterministic signal instead:
  * - Postern hops (gateway's stack, simulated host's stack): the `delayedAckTimeouts` counter of each
  *   `Tcp`. A stall on those hops costs one delayed-ACK timeout per request, so {@link REQUESTS}

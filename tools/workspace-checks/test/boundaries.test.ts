@@ -13,7 +13,7 @@ async function boundaryErrors(filePath: string, code: string): Promise<string[]>
     .map((m) => m.message);
 }
 
-describe('module boundaries (layering from DEVELOPERS.md)', () => {
+describe('module boundaries (the layering in README.md, "Layout")', () => {
   const upward: Array<[string, string]> = [
     ['packages/wire/src/probe.ts', '@postern/netstack'],
     ['packages/wire/src/probe.ts', '@postern/irq'],
