@@ -105,7 +105,7 @@ describe('TCP against the Linux kernel: 64 MiB each way through a TAP with 2% lo
       const port = oursFirst ? 80 : 8080;
       const http = serveHttp(l.tcp, port, body, oursFirst);
       const t0 = performance.now();
-      // With `Connection: close` curl reads to our FIN; without, it stops at Content-Length and its exit closes first.
+      // Ours first: no Content-Length, so curl reads to our FIN; kernel first: curl stops at Content-Length and its exit closes first.
       const r = await lab.tryExec(l.tap.ns, 'bash', ['-c',
         `set -o pipefail; curl -sS --max-time ${TRANSFER_LIMIT_S} -w '%{stderr}%{http_code} %{size_download}\\n' http://${STACK_IP}:${port}/ | sha256sum`,
       ], { timeoutMs: (TRANSFER_LIMIT_S + 10) * 1000 });

@@ -92,8 +92,11 @@ function closeNow(s: ServedConnection): void {
 
 /**
  * A minimal HTTP/1.x server that answers every request with `body`. With `closeFirst` it sends
- * `Connection: close` and closes after the body (our side closes first); otherwise it keeps the
- * connection and closes only after the client's FIN (the kernel closes first).
+ * `Connection: close` and no Content-Length, so the body ends at our FIN, and closes after the body:
+ * our side closes first, and the client cannot (given a length, curl closes as soon as it has the
+ * bytes, and if our FIN is still on its way, lost or held back, both sides close at once).
+ * Otherwise it sends Content-Length, keeps the connection and closes only after the client's FIN
+ * (the kernel closes first).
  */
 export function serveHttp(tcp: Tcp, port: number, body: Uint8Array, closeFirst: boolean): { listener: TcpListener; connections: ServedConnection[] } {
   const listener = tcp.listen({ port });
@@ -113,7 +116,8 @@ export function serveHttp(tcp: Tcp, port: number, body: Uint8Array, closeFirst: 
       }
       if (!answered && request.includes('\r\n\r\n')) {
         answered = true;
-        const head = `HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ${body.byteLength}\r\n${closeFirst ? 'Connection: close\r\n' : ''}\r\n`;
+        const framing = closeFirst ? 'Connection: close\r\n' : `Content-Length: ${body.byteLength}\r\n`;
+        const head = `HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n${framing}\r\n`;
         conn.write(new TextEncoder().encode(head));
         const sender = pump(conn, body, false);
         if (closeFirst) {
