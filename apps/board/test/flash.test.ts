@@ -6,7 +6,7 @@
 // cut (SIGKILL of the board and its firmware) in the middle of a write. Each leaves the old slot
 // running; the interrupted write resumes afterwards.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BootFrameType, DIRECTORY_STORE_FILES, NO_SLOT, SlotState, buildImage } from '@postern/firmware';
 import { eventually, netlabSkipReason, withSkipReason } from '@postern/netlab';
@@ -101,12 +101,17 @@ describe.skipIf(skip !== undefined)(withSkipReason('postern-board as the flash t
 
   it('boots the old slot after a power cut in the middle of a write, and the write then resumes', async () => {
     const partial = join(l.dir, 'state', 'slots', DIRECTORY_STORE_FILES.partial(1));
+    const stateFile = join(l.dir, 'state', 'slots', DIRECTORY_STORE_FILES.state);
     const flash = startProgram(process.execPath, [BIN.flash, '--port', l.hostPort, gatewayImage]);
     try {
       expect(await eventually(() => existsSync(partial), 30_000)).toBe(true);
-      // Freeze the host side as soon as slot B is being written, so the power cut falls in the
-      // middle of the write however fast the machine is (the board cannot finish a 1.1 MB image
-      // from what the cable still holds).
+      // The .part file comes first, then the record naming slot B as being written: wait for
+      // state.bin to be replaced once more (a rename gives it a new inode), so the cut falls after
+      // that record and not during the erase.
+      const inodeAtErase = inodeOf(stateFile);
+      expect(await eventually(() => inodeOf(stateFile) !== inodeAtErase, 30_000)).toBe(true);
+      // Then freeze the host side, so the power cut falls in the middle of the write however fast
+      // the machine is (the board cannot finish a 1.1 MB image from what the cable still holds).
       flash.child.kill('SIGSTOP');
       expect(flash.child.exitCode).toBeNull();
       await l.powerCut(board);
@@ -131,3 +136,8 @@ describe.skipIf(skip !== undefined)(withSkipReason('postern-board as the flash t
     expect(await curlUntil(l, 200, 30_000)).toBe(true);
   }, 240_000);
 });
+
+/** The inode of `path`, or undefined while it does not exist. */
+function inodeOf(path: string): number | undefined {
+  return statSync(path, { throwIfNoEntry: false })?.ino;
+}
