@@ -2,7 +2,7 @@
  * @packageDocumentation
  * Firmware images and the serial bootloader protocol (docs/flash-protocol.md): the signed image
  * format ({@link buildImage}, {@link verifyImage}), Ed25519 keys, the protocol's message formats and
- * framing (the device protocol's COBS/CRC codec from `@postern/nic`), and
+ * framing (the device protocol's COBS/CRC codec from `@postern/wire`), and
  * {@link SimulatedBootloader}, a board with A/B slots, trial boot and rollback, over a
  * {@link SlotStore} (a flash file, a directory of atomically written files, or memory).
  */

@@ -1,13 +1,13 @@
 /**
  * Bootloader frames on a byte stream. The framing, header, CRC-8 and CRC-32 are exactly those of the
- * device protocol (docs/device-protocol.md §2-§4): this module reuses `@postern/nic`'s
+ * device protocol (docs/device-protocol.md §2-§4): this module reuses `@postern/wire`'s
  * {@link encodeSerialFrame} and {@link SerialFrameDecoder}. Bootloader types (0x40..0x47) are not
  * device-protocol types, so the device decoder hands them to its `onUnknown` path, which
  * {@link BootFrameDecoder} turns into its own delivery; the device decoder's `unknownType` counter
  * therefore counts bootloader frames and is not reported as an error here.
  */
-import { SerialFrameDecoder, encodeSerialFrameToBytes, serialProtocol } from '@postern/nic';
-import type { DecodedSerialFrame } from '@postern/nic';
+import { SerialFrameDecoder, encodeSerialFrameToBytes, serialProtocol } from '@postern/wire';
+import type { DecodedSerialFrame } from '@postern/wire';
 import { isBootFrameType } from './protocol.js';
 
 /** Header flags (device protocol §3). */

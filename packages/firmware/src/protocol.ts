@@ -1,7 +1,7 @@
 /**
  * The serial bootloader protocol (docs/flash-protocol.md; section numbers below refer to it): frame
  * types, error codes, slot states and the request/response payload formats. Framing, header and
- * CRCs are those of the device protocol (docs/device-protocol.md §2-§4), reused from `@postern/nic`.
+ * CRCs are those of the device protocol (docs/device-protocol.md §2-§4), reused from `@postern/wire`.
  *
  * Parsers throw only {@link BootProtocolError}s (`BAD_LENGTH` when the payload is shorter than its
  * format); trailing bytes are ignored (forward compatibility). Emitters return fresh, exactly sized

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeSerialFrameToBytes } from '@postern/nic';
+import { encodeSerialFrameToBytes } from '@postern/wire';
 import {
   BootFrameDecoder, BootFrameType, BootProtocolError, InfoFlag, SlotState, encodeBootFrame, encodeChunkMap, encodeChunkMapRequest, encodeErase,
   encodeInfo, encodeWrite, parseChunkMap, parseChunkMapRequest, parseErase, parseInfo, parseWrite,

@@ -1,7 +1,9 @@
 /**
  * @packageDocumentation
  * Zero-copy views and builders for every packet format Postern speaks: Ethernet, ARP, IPv4, ICMP,
- * UDP, TCP, DHCP, DNS, the Internet checksum, the IEEE 802.3 FCS and pcap files.
+ * UDP, TCP, DHCP, DNS, the Internet checksum, the IEEE 802.3 FCS, pcap files, and the frames of
+ * the serial device protocol (docs/device-protocol.md) that the USB Ethernet driver and the
+ * bootloader link share.
  *
  * Each format comes as a checked view (`XPacket.checked(bytes)`: validates lengths once, after which
  * no accessor throws) and a representation (`parseX(packet)` returns a small validated object,
@@ -21,3 +23,4 @@ export * from './udp.js';
 export * from './tcp.js';
 export * from './dhcp.js';
 export * from './dns.js';
+export * from './serial/index.js';

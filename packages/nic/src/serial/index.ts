@@ -1,20 +1,23 @@
 /**
- * The USB Ethernet device over serial: the protocol (docs/device-protocol.md), its codec, the host
- * driver {@link SerialNicDriver} and the board half {@link SerialBoard}.
+ * The USB Ethernet device over serial: the host driver {@link SerialNicDriver} and the board half
+ * {@link SerialBoard}.
  *
- * The protocol's constants and control-payload formats are exported as the namespace
- * `serialProtocol` (their names are generic); the types the driver and board APIs use are also
- * exported at the top level.
+ * The protocol's wire format (docs/device-protocol.md: the frame codec, the checks, the constants
+ * and control payloads as the namespace `serialProtocol`) lives in `@postern/wire`, where the
+ * bootloader link of `@postern/firmware` uses it too; it is re-exported here under its old names, so
+ * code that took it from this package keeps working.
  */
-export * as serialProtocol from './protocol.js';
+export { serialProtocol, SerialFrameDecoder, crc8, encodeSerialFrame, encodeSerialFrameToBytes, maxEncodedLength, newDecoderErrors, totalDecoderErrors } from '@postern/wire';
 export type {
+  DecodedSerialFrame,
   SerialBoardStats,
-  LinkStatus as SerialLinkStatus,
-  HelloResponse as SerialHelloResponse,
-  RxFilterResponse as SerialRxFilterResponse,
-} from './protocol.js';
-export * from './codec.js';
-export { crc8 } from './crc.js';
+  SerialDecoderErrors,
+  SerialDecoderOptions,
+  SerialFrame,
+  SerialHelloResponse,
+  SerialLinkStatus,
+  SerialRxFilterResponse,
+} from '@postern/wire';
 export { openTransport as openSerialTransport, parseSocketUrl, openErrorCode as serialOpenErrorCode } from './transport.js';
 export type { SerialEndpoint, OpenedTransport as OpenedSerialTransport, OpenTransportOptions as OpenSerialTransportOptions } from './transport.js';
 export { PollFlag as SerialPollFlag, closeSerialPortOnHangup, fixSerialPortPoller, keepPendingPollWaits, pendingPollFlags } from './poller-wakeups.js';

@@ -21,14 +21,23 @@
  */
 import type { Duplex } from 'node:stream';
 import type { SchedulerApi, Timer } from '@postern/irq';
-import { MAC_BROADCAST, isMulticastMac, readMac } from '@postern/wire';
-import type { MacAddress } from '@postern/wire';
-import type { LinkState } from '../driver.js';
-import { SerialFrameDecoder, encodeSerialFrame, encodeSerialFrameToBytes, maxEncodedLength } from './codec.js';
-import type { DecodedSerialFrame, SerialDecoderErrors } from './codec.js';
-import { hasValidCrc32Trailer } from './crc.js';
-import { FrameFifo, SlabAllocator } from './fifo.js';
 import {
+  MAC_BROADCAST,
+  SerialFrameDecoder,
+  encodeSerialFrame,
+  encodeSerialFrameToBytes,
+  hasValidCrc32Trailer,
+  isMulticastMac,
+  maxEncodedLength,
+  readMac,
+  serialProtocol,
+} from '@postern/wire';
+import type { DecodedSerialFrame, MacAddress, SerialBoardStats, SerialDecoderErrors, SerialLinkStatus as LinkStatus } from '@postern/wire';
+import type { LinkState } from '../driver.js';
+import { FrameFifo, SlabAllocator } from './fifo.js';
+
+/** The protocol's names this module uses (`@postern/wire`'s `serialProtocol`). */
+const {
   ALL_CAPABILITIES,
   Capability,
   FrameFlag,
@@ -51,8 +60,7 @@ import {
   parseHelloRequest,
   parseRxFilterRequest,
   parseSetLink,
-} from './protocol.js';
-import type { LinkStatus, SerialBoardStats } from './protocol.js';
+} = serialProtocol;
 
 /** Options for a {@link SerialBoard}. */
 export interface SerialBoardOptions {

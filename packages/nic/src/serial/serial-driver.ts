@@ -38,13 +38,24 @@
  *   when the host sends nothing.
  */
 import type { SchedulerApi, Timer } from '@postern/irq';
-import type { MacAddress } from '@postern/wire';
+import { SerialFrameDecoder, encodeSerialFrame, encodeSerialFrameToBytes, maxEncodedLength, serialProtocol } from '@postern/wire';
+import type {
+  DecodedSerialFrame,
+  MacAddress,
+  SerialBoardStats,
+  SerialDecoderErrors,
+  SerialHelloResponse as HelloResponse,
+  SerialLinkStatus as LinkStatus,
+  SerialRxFilterResponse as RxFilterResponse,
+} from '@postern/wire';
 import { NicError, newDriverStats } from '../driver.js';
 import type { DriverStats, LinkState, NicDriver, ReceiveFilter } from '../driver.js';
-import { SerialFrameDecoder, encodeSerialFrame, encodeSerialFrameToBytes, maxEncodedLength } from './codec.js';
-import type { DecodedSerialFrame, SerialDecoderErrors } from './codec.js';
 import { FrameFifo, SlabAllocator } from './fifo.js';
-import {
+import { openTransport } from './transport.js';
+import type { OpenedTransport, SerialEndpoint } from './transport.js';
+
+/** The protocol's names this module uses (`@postern/wire`'s `serialProtocol`). */
+const {
   ALL_CAPABILITIES,
   FrameFlag,
   FrameType,
@@ -63,10 +74,7 @@ import {
   parseRxFilterResponse,
   parseStats,
   seqBeforeLimit,
-} from './protocol.js';
-import type { HelloResponse, LinkStatus, RxFilterResponse, SerialBoardStats } from './protocol.js';
-import { openTransport } from './transport.js';
-import type { OpenedTransport, SerialEndpoint } from './transport.js';
+} = serialProtocol;
 
 /** Options for a {@link SerialNicDriver}. */
 export interface SerialNicDriverOptions {

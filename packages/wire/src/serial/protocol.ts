@@ -1,15 +1,16 @@
 /**
  * Constants and control-payload formats of the Postern serial device protocol, version 1. The
  * normative text is docs/device-protocol.md; section numbers below refer to it. Everything here is
- * shared by the host driver ({@link SerialNicDriver}) and the board ({@link SerialBoard}).
+ * shared by the host driver (`SerialNicDriver`) and the board (`SerialBoard`) of `@postern/nic`.
  *
- * Payload parsers throw only `@postern/wire` {@link DecodeError}s (`TruncatedError` when the payload
+ * Payload parsers throw only {@link DecodeError}s (`TruncatedError` when the payload
  * is shorter than its format, `MalformedError` for values out of range). Trailing bytes beyond what a
  * format defines are ignored (§9, forward compatibility). Emitters return fresh, exactly sized arrays:
  * control frames are rare and small.
  */
-import { MalformedError, TruncatedError, readMac, writeMac } from '@postern/wire';
-import type { MacAddress } from '@postern/wire';
+import { readMac, writeMac } from '../address.js';
+import type { MacAddress } from '../address.js';
+import { MalformedError, TruncatedError } from '../errors.js';
 
 /** The protocol version this code speaks (§9). */
 export const SERIAL_PROTOCOL_VERSION = 1;

@@ -1,14 +1,14 @@
 /**
  * The checks the serial protocol uses (docs/device-protocol.md §4):
  *
- * - CRC-32/ISO-HDLC, the IEEE 802.3 FCS (`@postern/wire`'s {@link crc32}): it covers control frames,
+ * - CRC-32/ISO-HDLC, the IEEE 802.3 FCS ({@link crc32}): it covers control frames,
  *   and the Ethernet frame inside a DATA frame carries its own.
  * - CRC-8/SMBUS (polynomial 0x07, initial 0x00, no reflection, no final XOR; check value of ASCII
  *   "123456789" is 0xF4): it covers the first 7 header bytes of every frame.
  *
  * Nothing here allocates except the one view {@link hasValidCrc32Trailer} takes.
  */
-import { crc32 } from '@postern/wire';
+import { crc32 } from '../fcs.js';
 
 const CRC8_TABLE = buildCrc8Table();
 

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { writeFcs } from '@postern/wire';
-import { SerialFrameDecoder, crc8, encodeSerialFrame, encodeSerialFrameToBytes, maxEncodedLength, serialProtocol as P, totalDecoderErrors } from '../src/index.js';
+import { SerialFrameDecoder, crc8, encodeSerialFrame, encodeSerialFrameToBytes, maxEncodedLength, serialProtocol as P, totalDecoderErrors, writeFcs } from '../src/index.js';
 import type { DecodedSerialFrame, SerialFrame } from '../src/index.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');

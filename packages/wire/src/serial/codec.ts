@@ -1,6 +1,6 @@
 /**
  * The frame codec of the serial device protocol (docs/device-protocol.md §2-§4), shared by the host
- * driver and the board: {@link encodeSerialFrame} turns a frame into COBS-stuffed bytes between two
+ * driver and the board (`@postern/nic`) and the bootloader link (`@postern/firmware`): {@link encodeSerialFrame} turns a frame into COBS-stuffed bytes between two
  * 0x00 delimiters, and {@link SerialFrameDecoder} turns an arbitrarily chunked byte stream back into
  * frames.
  *
@@ -14,8 +14,8 @@
  * - The delivered {@link DecodedSerialFrame} object and its `payload` view are reused: they are valid
  *   only until the callback returns. Copy what you keep.
  */
-import { NicError } from '../driver.js';
-import { crc32 } from '@postern/wire';
+import { emitError } from '../emit-util.js';
+import { crc32 } from '../fcs.js';
 import { crc8, hasValidCrc32Trailer } from './crc.js';
 import {
   FrameType,
@@ -63,18 +63,18 @@ const scratchHeader = scratch.subarray(0, SERIAL_HEADER_LENGTH);
 
 /**
  * Writes `frame` into `out` at `offset` as `00 COBS(header ‖ payload ‖ [crc]) 00` and returns the
- * offset after the trailing delimiter. Does not allocate. Throws {@link NicError} `BAD_ARGUMENT` when
+ * offset after the trailing delimiter. Does not allocate. Throws a `RangeError` (the caller broke the contract) when
  * the payload is longer than {@link SERIAL_MAX_PAYLOAD}, a field is out of range, or `out` has less
  * than {@link maxEncodedLength} bytes after `offset`; in that case `out` may hold partial bytes.
  */
 export function encodeSerialFrame(frame: SerialFrame, out: Uint8Array, offset: number): number {
   const payload = frame.payload;
   const plen = payload.length;
-  if (plen > SERIAL_MAX_PAYLOAD) throw new NicError('BAD_ARGUMENT', 'serial-codec', `payload of ${plen} bytes exceeds ${SERIAL_MAX_PAYLOAD}`);
+  if (plen > SERIAL_MAX_PAYLOAD) throw emitError('serial-frame', `payload of ${plen} bytes exceeds ${SERIAL_MAX_PAYLOAD}`);
   if (!(frame.type >= 1 && frame.type <= 255) || !(frame.flags >= 0 && frame.flags <= 255) || !(frame.seq >= 0 && frame.seq <= 0xffff)) {
-    throw new NicError('BAD_ARGUMENT', 'serial-codec', `header field out of range (type ${frame.type}, flags ${frame.flags}, seq ${frame.seq})`);
+    throw emitError('serial-frame', `header field out of range (type ${frame.type}, flags ${frame.flags}, seq ${frame.seq})`);
   }
-  if (out.length - offset < maxEncodedLength(plen)) throw new NicError('BAD_ARGUMENT', 'serial-codec', 'output buffer too small');
+  if (out.length - offset < maxEncodedLength(plen)) throw emitError('serial-frame', 'output buffer too small');
   const h = scratch;
   h[HeaderOffset.TYPE] = frame.type;
   h[HeaderOffset.FLAGS] = frame.flags;
@@ -221,7 +221,7 @@ export interface SerialDecoderOptions {
   verifyDataFcs?: boolean;
 }
 
-/** Streaming decoder for the serial protocol. See the module contract. */
+/** Streaming decoder for the serial protocol. See the module contract. The constructor throws a `RangeError` for a `maxPayload` out of range. */
 export class SerialFrameDecoder {
   /** Discard counters. */
   readonly errors: SerialDecoderErrors = newDecoderErrors();
@@ -252,7 +252,7 @@ export class SerialFrameDecoder {
   constructor(options: SerialDecoderOptions) {
     const maxPayload = options.maxPayload ?? SERIAL_MAX_PAYLOAD;
     if (!Number.isInteger(maxPayload) || maxPayload < 0 || maxPayload > SERIAL_MAX_PAYLOAD) {
-      throw new NicError('BAD_ARGUMENT', 'serial-codec', `maxPayload must be an integer in 0..${SERIAL_MAX_PAYLOAD}`);
+      throw emitError('serial-frame', `maxPayload must be an integer in 0..${SERIAL_MAX_PAYLOAD}`);
     }
     this.maxPayload = maxPayload;
     this.cap = SERIAL_HEADER_LENGTH + maxPayload + SERIAL_CRC_LENGTH;
