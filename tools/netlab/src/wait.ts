@@ -1,6 +1,7 @@
 /**
- * Waiting for the kernel: what a test starts in a namespace happens in another process, so a test
- * polls for its effect, bounded in time.
+ * Waiting in real time: what a test starts in a namespace, a child process or Node's event loop
+ * happens elsewhere, so a test polls for its effect, bounded in time. (On the virtual clock, use
+ * `virtual-clock.ts` instead: there nothing happens unless the test advances the clock.)
  */
 
 /** How often {@link eventually} asks, in milliseconds. */
@@ -17,4 +18,13 @@ export async function eventually(predicate: () => boolean | Promise<boolean>, li
     await new Promise((resolve) => setTimeout(resolve, EVENTUALLY_INTERVAL_MS));
   }
   return false;
+}
+
+/**
+ * {@link eventually} that fails loudly: resolves once `predicate` holds, rejects with
+ * `timed out after <limitMs> ms waiting for <what>` when it has not within the budget (5 s unless
+ * told). `what` names the awaited event for that message.
+ */
+export async function waitFor(what: string, predicate: () => boolean | Promise<boolean>, limitMs = 5000): Promise<void> {
+  if (!(await eventually(predicate, limitMs))) throw new Error(`timed out after ${limitMs} ms waiting for ${what}`);
 }
