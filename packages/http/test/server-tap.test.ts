@@ -6,17 +6,17 @@
  * Needs root; without it every test skips with the reason in its title (CI, which runs as root,
  * counts a skip as a failure).
  */
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Scheduler } from '@postern/irq';
 import { Stack, attachTcp } from '@postern/netstack';
+import { NetDevice, TapNicDriver } from '@postern/nic';
 import { Sockets, createNet, type Server as PosternServer } from '@postern/socket';
 import { HttpServer, Router, serveStatic } from '../src/index.js';
-import { netlabSkipReason } from '@postern/netlab';
-import { KernelLab } from './support/kernel-lab.js';
+import { KernelLab, netlabSkipReason, patternBytes, sha256Hex, sha256OfChunks } from '@postern/netlab';
+import { parseIpv4, parseMac } from '@postern/wire';
 
 const skip = await netlabSkipReason({ needTap: true, programs: ['python3', 'curl', 'node'] });
 const title = (t: string): string => (skip === undefined ? t : `${t} (skipped: ${skip})`);
@@ -29,23 +29,6 @@ const BASE = `http://${STACK_IP}:${PORT}`;
 /** Every curl gives up after this (its own bound), and the process is killed a little later. */
 const CURL_MAX_S = 20;
 
-const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
-
-/** Deterministic, incompressible-looking bytes (xorshift32), so a misplaced segment changes the hash. */
-function patternBytes(length: number, seed: number): Buffer {
-  const out = Buffer.allocUnsafe(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
 const dir = mkdtempSync(join(tmpdir(), 'postern-tap-'));
 const text = 'abcdefghij'.repeat(100);
 writeFileSync(join(dir, 'data.txt'), text);
@@ -56,7 +39,7 @@ const uploadPath = join(dir, 'upload.bin');
 writeFileSync(uploadPath, upload);
 
 describe('real clients against the server on Postern over TAP', () => {
-  const lab = new KernelLab();
+  const lab = new KernelLab({ TapNicDriver, NetDevice, parseMac, parseIpv4 });
   let sched: Scheduler | undefined;
   let listener: PosternServer | undefined;
   let server: HttpServer | undefined;
@@ -81,13 +64,8 @@ describe('real clients against the server on Postern over TAP', () => {
     const router = new Router()
       .get('/hello/:name', (req, res) => res.send(`hi ${req.params['name']}\n`))
       .post('/upload', async (req, res) => {
-        const hash = createHash('sha256');
-        let bytes = 0;
-        for await (const chunk of req.body) {
-          hash.update(chunk);
-          bytes += chunk.byteLength;
-        }
-        res.json({ bytes, sha256: hash.digest('hex'), chunked: req.head.framing.kind === 'chunked' });
+        const { bytes, sha256 } = await sha256OfChunks(req.body);
+        res.json({ bytes, sha256, chunked: req.head.framing.kind === 'chunked' });
       })
       .get('/files/*', serveStatic(dir));
     server = new HttpServer(router.handler, { wallTime: () => Date.now(), limits: { maxBodyBytes: 1 << 20 } }).attach(listener);
@@ -114,7 +92,7 @@ describe('real clients against the server on Postern over TAP', () => {
 
   rootIt(title('curl: a chunked upload arrives whole (the server echoes its SHA-256)'), async () => {
     const { stdout } = await curl(['-s', '-H', 'Transfer-Encoding: chunked', '--data-binary', `@${uploadPath}`, `${BASE}/upload`]);
-    expect(JSON.parse(stdout)).toEqual({ bytes: upload.length, sha256: sha256(upload), chunked: true });
+    expect(JSON.parse(stdout)).toEqual({ bytes: upload.length, sha256: sha256Hex(upload), chunked: true });
   });
 
   rootIt(title('curl: Range -r 0-99 gives 206 with the right bytes'), async () => {
@@ -139,7 +117,7 @@ describe('real clients against the server on Postern over TAP', () => {
     const out = join(dir, 'big.out');
     const { stdout } = await curl(['-s', '-o', out, '-w', '%{http_code} %{size_download}', `${BASE}/files/big.bin`]);
     expect(stdout).toBe(`200 ${big.length}`);
-    expect(sha256(readFileSync(out))).toBe(sha256(big));
+    expect(sha256Hex(readFileSync(out))).toBe(sha256Hex(big));
   }, 30_000);
 
   rootIt(title('Node fetch (undici) inside the namespace: GET and POST'), async () => {
@@ -151,7 +129,7 @@ describe('real clients against the server on Postern over TAP', () => {
     const { stdout } = await lab.run('node', ['--input-type=module', '-e', script], 20_000);
     expect(JSON.parse(stdout)).toEqual({
       get: [200, 'hi node\n'],
-      post: [200, { bytes: 1000, sha256: sha256(Buffer.from('x'.repeat(1000))), chunked: false }],
+      post: [200, { bytes: 1000, sha256: sha256Hex(Buffer.from('x'.repeat(1000))), chunked: false }],
     });
   });
 });

@@ -4,7 +4,8 @@ import {
   SOCK_NONBLOCK, SOCK_STREAM, SOL_SOCKET, SO_ERROR, SO_KEEPALIVE, SO_LINGER, SO_RCVBUF, SO_SNDBUF, SO_TYPE, SocketError, TCP_NODELAY, type Sockets, type TcpEntry,
 } from '../src/index.js';
 import { TCP_MIN_BUFFER_SIZE } from '@postern/netstack';
-import { A_ADDR, B_ADDR, flushMicrotasks, patternBytes, settle, socketPair } from './support/net.js';
+import { awaitOnVirtualClock, flushMicrotasks, patternBytes } from '@postern/netlab';
+import { A_ADDR, B_ADDR, socketPair } from './support/net.js';
 
 async function codeOf(p: Promise<unknown>): Promise<string> {
   try {
@@ -35,8 +36,8 @@ async function connected() {
   sb.listen(lfd, 4);
   const cfd = sa.socket(AF_INET, SOCK_STREAM);
   const accepting = sb.accept(lfd);
-  await settle(sched, sa.connect(cfd, { address: B_ADDR, port: 7000 }));
-  const { fd: sfd } = await settle(sched, accepting);
+  await awaitOnVirtualClock(sched, sa.connect(cfd, { address: B_ADDR, port: 7000 }));
+  const { fd: sfd } = await awaitOnVirtualClock(sched, accepting);
   return { ...net, lfd, cfd, sfd };
 }
 
@@ -73,7 +74,7 @@ describe('descriptors', () => {
     const reading = sa.recv(cfd, new Uint8Array(10));
     await flushMicrotasks();
     sa.close(cfd);
-    expect(await codeOf(settle(sched, reading))).toBe('EBADF');
+    expect(await codeOf(awaitOnVirtualClock(sched, reading))).toBe('EBADF');
   });
 });
 
@@ -83,13 +84,13 @@ describe('TCP edge cases', () => {
     const reading = sa.recv(cfd, new Uint8Array(100));
     sb.setsockopt(sfd, SOL_SOCKET, SO_LINGER, { onoff: true, linger: 0 });
     sb.close(sfd);
-    expect(await codeOf(settle(sched, reading))).toBe('ECONNRESET');
-    expect(await settle(sched, sa.recv(cfd, new Uint8Array(100)))).toBe(0);
+    expect(await codeOf(awaitOnVirtualClock(sched, reading))).toBe('ECONNRESET');
+    expect(await awaitOnVirtualClock(sched, sa.recv(cfd, new Uint8Array(100)))).toBe(0);
   });
 
   it('close with unread data resets the peer (RFC 2525), the peer sees ECONNRESET on send', async () => {
     const { sched, sa, sb, cfd, sfd } = await connected();
-    await settle(sched, sa.send(cfd, new Uint8Array(100)));
+    await awaitOnVirtualClock(sched, sa.send(cfd, new Uint8Array(100)));
     sched.advance(5);
     sb.close(sfd);
     sched.advance(5);
@@ -108,18 +109,18 @@ describe('TCP edge cases', () => {
 
   it('half-close: after SHUT_WR the peer reads to the end and can still send back', async () => {
     const { sched, sa, sb, cfd, sfd } = await connected();
-    await settle(sched, sa.send(cfd, new TextEncoder().encode('request')));
+    await awaitOnVirtualClock(sched, sa.send(cfd, new TextEncoder().encode('request')));
     sa.shutdown(cfd, SHUT_WR);
     const buf = new Uint8Array(64);
-    const n = await settle(sched, sb.recv(sfd, buf));
+    const n = await awaitOnVirtualClock(sched, sb.recv(sfd, buf));
     expect(new TextDecoder().decode(buf.subarray(0, n))).toBe('request');
-    expect(await settle(sched, sb.recv(sfd, buf))).toBe(0);
+    expect(await awaitOnVirtualClock(sched, sb.recv(sfd, buf))).toBe(0);
     expect(sb.readiness(sfd) & POLLRDHUP).toBe(POLLRDHUP);
-    await settle(sched, sb.send(sfd, new TextEncoder().encode('response')));
+    await awaitOnVirtualClock(sched, sb.send(sfd, new TextEncoder().encode('response')));
     sb.shutdown(sfd, SHUT_WR);
-    const m = await settle(sched, sa.recv(cfd, buf));
+    const m = await awaitOnVirtualClock(sched, sa.recv(cfd, buf));
     expect(new TextDecoder().decode(buf.subarray(0, m))).toBe('response');
-    expect(await settle(sched, sa.recv(cfd, buf))).toBe(0);
+    expect(await awaitOnVirtualClock(sched, sa.recv(cfd, buf))).toBe(0);
     sched.advance(10);
     expect(sa.readiness(cfd) & POLLHUP).toBe(POLLHUP);
   });
@@ -127,9 +128,9 @@ describe('TCP edge cases', () => {
   it('SHUT_RD: reads see the end of stream at once', async () => {
     const { sched, sa, cfd, sb, sfd } = await connected();
     sa.shutdown(cfd, SHUT_RD);
-    await settle(sched, sb.send(sfd, new Uint8Array(50)));
+    await awaitOnVirtualClock(sched, sb.send(sfd, new Uint8Array(50)));
     sched.advance(5);
-    expect(await settle(sched, sa.recv(cfd, new Uint8Array(100)))).toBe(0);
+    expect(await awaitOnVirtualClock(sched, sa.recv(cfd, new Uint8Array(100)))).toBe(0);
   });
 
   it('connect to a port nobody listens on: ECONNREFUSED, also as SO_ERROR of a non-blocking connect', async () => {
@@ -137,7 +138,7 @@ describe('TCP edge cases', () => {
     const fd = sa.socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK);
     expect(await codeOf(sa.connect(fd, { address: B_ADDR, port: 4444 }))).toBe('EINPROGRESS');
     expect(await codeOf(sa.connect(fd, { address: B_ADDR, port: 4444 }))).toBe('EALREADY');
-    const [r] = await settle(sched, sa.poll([{ fd, events: POLLOUT }], 1000));
+    const [r] = await awaitOnVirtualClock(sched, sa.poll([{ fd, events: POLLOUT }], 1000));
     expect(r!.revents & POLLOUT).toBe(POLLOUT);
     expect(sa.getsockopt(fd, SOL_SOCKET, SO_ERROR)).toBe(111);
     expect(sa.getsockopt(fd, SOL_SOCKET, SO_ERROR)).toBe(0);
@@ -148,7 +149,7 @@ describe('TCP edge cases', () => {
     link.setLink('down');
     const fd = sa.socket(AF_INET, SOCK_STREAM);
     const t0 = sched.now;
-    const err = await settle(sched, sa.connect(fd, { address: B_ADDR, port: 80 }, { timeoutMs: 3000 })).catch((e: unknown) => e);
+    const err = await awaitOnVirtualClock(sched, sa.connect(fd, { address: B_ADDR, port: 80 }, { timeoutMs: 3000 })).catch((e: unknown) => e);
     expect((err as SocketError).code).toBe('ETIMEDOUT');
     expect(sched.now - t0).toBeGreaterThanOrEqual(3000);
     expect(sched.now - t0).toBeLessThan(3100);
@@ -158,7 +159,7 @@ describe('TCP edge cases', () => {
     const { sched, sa, link } = await socketPair({ tcp: { synRetries: 2 } });
     link.setLink('down');
     const fd = sa.socket(AF_INET, SOCK_STREAM);
-    const err = await settle(sched, sa.connect(fd, { address: B_ADDR, port: 80 }), 120_000, 100).catch((e: unknown) => e);
+    const err = await awaitOnVirtualClock(sched, sa.connect(fd, { address: B_ADDR, port: 80 }), 120_000, 100).catch((e: unknown) => e);
     expect((err as SocketError).code).toBe('ETIMEDOUT');
   });
 
@@ -232,8 +233,8 @@ describe('TCP edge cases', () => {
     sb.listen(lfd);
     const cfd = sa.socket(AF_INET, SOCK_STREAM);
     const accepting = sb.accept(lfd);
-    await settle(sched, sa.connect(cfd, { address: B_ADDR, port: 7002 }));
-    const { fd } = await settle(sched, accepting);
+    await awaitOnVirtualClock(sched, sa.connect(cfd, { address: B_ADDR, port: 7002 }));
+    const { fd } = await awaitOnVirtualClock(sched, accepting);
     expect(sb.getsockopt(fd, IPPROTO_TCP, TCP_NODELAY)).toBe(1);
     expect(sb.getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE)).toBe(1);
     expect(sb.getsockopt(fd, SOL_SOCKET, SO_LINGER)).toEqual({ onoff: false, linger: 0 });
@@ -258,8 +259,8 @@ describe('TCP edge cases', () => {
     await flushMicrotasks();
     expect(woke).toBe(false);
     const cfd = sa.socket(AF_INET, SOCK_STREAM);
-    await settle(sched, sa.connect(cfd, { address: B_ADDR, port: 7003 }));
-    const { address } = await settle(sched, accepting);
+    await awaitOnVirtualClock(sched, sa.connect(cfd, { address: B_ADDR, port: 7003 }));
+    const { address } = await awaitOnVirtualClock(sched, accepting);
     expect(address.port).toBe(sa.getsockname(cfd).port);
     expect(listener.acceptQueue).toHaveLength(0);
   });
@@ -279,8 +280,8 @@ describe('SO_RCVBUF and SO_SNDBUF on stream sockets', () => {
     expect(sa.getsockopt(cfd, SOL_SOCKET, SO_SNDBUF)).toBe(TCP_MIN_BUFFER_SIZE);
     expect(sa.getsockopt(cfd, SOL_SOCKET, SO_RCVBUF)).toBe(sa.tcp!.receiveBufferSize);
     const accepting = sb.accept(lfd);
-    await settle(sched, sa.connect(cfd, { address: B_ADDR, port: 7004 }));
-    const { fd } = await settle(sched, accepting);
+    await awaitOnVirtualClock(sched, sa.connect(cfd, { address: B_ADDR, port: 7004 }));
+    const { fd } = await awaitOnVirtualClock(sched, accepting);
     expect(sb.getsockopt(fd, SOL_SOCKET, SO_RCVBUF)).toBe(8192);
     expect(sb.getsockopt(fd, SOL_SOCKET, SO_SNDBUF)).toBe(6000);
     const conn = (sb.entry(fd, 'recv') as TcpEntry).conn!;
@@ -302,7 +303,7 @@ describe('SO_RCVBUF and SO_SNDBUF on stream sockets', () => {
     sa.setsockopt(cfd, SOL_SOCKET, SO_SNDBUF, 8192);
     const accepting = sb.accept(lfd);
     expect(await codeOf(sa.connect(cfd, { address: B_ADDR, port: 7005 }))).toBe('EINPROGRESS');
-    const { fd } = await settle(sched, accepting);
+    const { fd } = await awaitOnVirtualClock(sched, accepting);
     const data = patternBytes(64 * 1024, 17);
     let sent = 0;
     const sendWhatFits = (): void => {
@@ -323,7 +324,7 @@ describe('SO_RCVBUF and SO_SNDBUF on stream sockets', () => {
     const got: Uint8Array[] = [];
     const buf = new Uint8Array(65_536);
     while (got.reduce((n, c) => n + c.byteLength, 0) < data.byteLength) {
-      const n = await settle(sched, sb.recv(fd, buf));
+      const n = await awaitOnVirtualClock(sched, sb.recv(fd, buf));
       got.push(buf.slice(0, n));
       sendWhatFits();
       sched.advance(5);
@@ -340,7 +341,7 @@ describe('SO_RCVBUF and SO_SNDBUF on stream sockets', () => {
     const cfd = sa.socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK);
     const accepting = sb.accept(lfd);
     void codeOf(sa.connect(cfd, { address: B_ADDR, port: 7006 }));
-    const { fd } = await settle(sched, accepting);
+    const { fd } = await awaitOnVirtualClock(sched, accepting);
     expect(sa.sendSome(cfd, new Uint8Array(100_000))).toBe(100_000);
     sched.advance(1000);
     const serverConn = (sb.entry(fd, 'recv') as TcpEntry).conn!;
@@ -387,14 +388,14 @@ describe('non-blocking mode', () => {
         sched.advance(1);
       }
     }
-    const [r] = await settle(sched, wait);
+    const [r] = await awaitOnVirtualClock(sched, wait);
     expect(r!.revents & POLLOUT).toBe(POLLOUT);
     expect(got).toBe(total);
   });
 
   it('MSG_PEEK leaves the bytes queued', async () => {
     const { sched, sa, sb, cfd, sfd } = await connected();
-    await settle(sched, sa.send(cfd, new TextEncoder().encode('abc')));
+    await awaitOnVirtualClock(sched, sa.send(cfd, new TextEncoder().encode('abc')));
     sched.advance(2);
     const buf = new Uint8Array(8);
     expect(await sb.recv(sfd, buf, MSG_PEEK)).toBe(3);
@@ -416,18 +417,18 @@ describe('readiness', () => {
     sb.listen(lfd);
     const waiting = sb.poll([{ fd: lfd, events: POLLIN }], -1);
     const cfd = sa.socket(AF_INET, SOCK_STREAM);
-    await settle(sched, sa.connect(cfd, { address: B_ADDR, port: 7003 }));
-    const [r] = await settle(sched, waiting);
+    await awaitOnVirtualClock(sched, sa.connect(cfd, { address: B_ADDR, port: 7003 }));
+    const [r] = await awaitOnVirtualClock(sched, waiting);
     expect(r!.revents).toBe(POLLIN);
     const { fd } = await sb.accept(lfd);
     expect(await echoReady(sb, fd, POLLIN)).toBe(0);
     const t0 = sched.now;
-    const timedOut = await settle(sched, sb.poll([{ fd, events: POLLIN }], 250));
+    const timedOut = await awaitOnVirtualClock(sched, sb.poll([{ fd, events: POLLIN }], 250));
     expect(timedOut[0]!.revents).toBe(0);
     expect(sched.now - t0).toBeGreaterThanOrEqual(250);
     const dataWait = sb.poll([{ fd, events: POLLIN }, { fd: lfd, events: POLLIN }], 1000);
-    await settle(sched, sa.send(cfd, new Uint8Array(3)));
-    const res = await settle(sched, dataWait);
+    await awaitOnVirtualClock(sched, sa.send(cfd, new Uint8Array(3)));
+    const res = await awaitOnVirtualClock(sched, dataWait);
     expect(res.map((x) => x.revents)).toEqual([POLLIN, 0]);
     sb.close(lfd);
     expect(await echoReady(sb, lfd, POLLIN)).toBe(POLLNVAL);
@@ -446,7 +447,7 @@ describe('readiness', () => {
       await codeOf(sa.connect(c, { address: B_ADDR, port: 7004 }));
       clients.push(c);
     }
-    const first = await settle(sched, ep.wait(10, -1));
+    const first = await awaitOnVirtualClock(sched, ep.wait(10, -1));
     expect(first).toEqual([{ fd: lfd, events: POLLIN, data: 'listener' }]);
     sb.setNonBlocking(lfd, true);
     sched.advance(10);
@@ -460,7 +461,7 @@ describe('readiness', () => {
     expect(servers.length).toBe(8);
     expect(await ep.wait(10, 0)).toEqual([]);
     // Three clients send; exactly those three are reported, and again until read (level-triggered).
-    for (const i of [1, 4, 6]) await settle(sched, sa.send(clients[i]!, new Uint8Array([i])));
+    for (const i of [1, 4, 6]) await awaitOnVirtualClock(sched, sa.send(clients[i]!, new Uint8Array([i])));
     sched.advance(5);
     const ready = await ep.wait(10, 0);
     expect(ready.map((r) => r.data).sort()).toEqual(['conn2', 'conn5', 'conn7']);

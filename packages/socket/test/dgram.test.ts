@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AF_INET, SOCK_DGRAM, SOL_SOCKET, SO_RCVBUF, SocketError, createDgram, type RemoteInfo } from '../src/index.js';
-import { A_ADDR, B_ADDR, settle, socketPair } from './support/net.js';
+import { awaitOnVirtualClock } from '@postern/netlab';
+import { A_ADDR, B_ADDR, socketPair } from './support/net.js';
 import { nextEvent } from './support/wait.js';
 
 const stops: Array<() => void> = [];
@@ -16,7 +17,7 @@ describe('UDP: BSD calls', () => {
     const client = sa.socket(AF_INET, SOCK_DGRAM);
     await sa.sendto(client, new TextEncoder().encode('hello world'), { address: B_ADDR, port: 5353 });
     const buf = new Uint8Array(5);
-    const r = await settle(sched, sb.recvfrom(server, buf));
+    const r = await awaitOnVirtualClock(sched, sb.recvfrom(server, buf));
     expect(r.bytes).toBe(5);
     expect(r.truncated).toBe(true);
     expect(r.address).toEqual({ address: A_ADDR, port: sa.getsockname(client).port });

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createNet, type Socket, type SocketError, type TcpEntry } from '../src/index.js';
-import { patternBytes, socketPair } from './support/net.js';
-import { nextEvent, until } from './support/wait.js';
+import { patternBytes, sha256Hex, waitFor } from '@postern/netlab';
+import { socketPair } from './support/net.js';
+import { nextEvent } from './support/wait.js';
 
 const stops: Array<() => void> = [];
 afterEach(() => {
@@ -15,7 +15,6 @@ async function pair(options: Parameters<typeof socketPair>[0] = {}) {
   return { ...p, netA: createNet(p.sa), netB: createNet(p.sb) };
 }
 
-const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 describe('the net face: Socket and Server', () => {
   it('connects, reports addresses and counters, echoes byte-exact, and closes both ends', async () => {
@@ -36,7 +35,7 @@ describe('the net face: Socket and Server', () => {
     client.on('data', (c: Buffer) => chunks.push(c));
     client.end(data);
     await nextEvent(client, 'close');
-    expect(sha(Buffer.concat(chunks))).toBe(sha(data));
+    expect(sha256Hex(Buffer.concat(chunks))).toBe(sha256Hex(data));
     expect(client.bytesRead).toBe(data.byteLength);
     expect(client.bytesWritten).toBe(data.byteLength);
     await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -51,7 +50,7 @@ describe('the net face: Socket and Server', () => {
     await nextEvent(server.listen(4001), 'listening');
     const client = netA.connect(4001, '198.18.0.2');
     await nextEvent(client, 'connect');
-    await until(() => serverSocket !== undefined);
+    await waitFor('the accepted socket', () => serverSocket !== undefined, 5000, 2);
     const chunk = Buffer.alloc(16 * 1024, 1);
     let writes = 0;
     while (client.write(chunk)) writes++;
@@ -60,7 +59,7 @@ describe('the net face: Socket and Server', () => {
     for (let i = 0; i < 20; i++) client.write(chunk);
     const total = (writes + 21) * chunk.byteLength;
     const entry = (serverSocket!.sockets.entry(serverSocket!.fd!, 'recv') as TcpEntry);
-    await until(() => entry.conn!.readableLength >= tcpB.receiveBufferSize, 5000, 'receive buffer full');
+    await waitFor('receive buffer full', () => entry.conn!.readableLength >= tcpB.receiveBufferSize, 5000, 2);
     let drained = false;
     client.once('drain', () => {
       drained = true;
@@ -73,7 +72,7 @@ describe('the net face: Socket and Server', () => {
       received += c.byteLength;
     });
     serverSocket!.resume();
-    await until(() => drained && received === total, 10_000, 'drain and all bytes');
+    await waitFor('drain and all bytes', () => drained && received === total, 10_000, 2);
     client.destroy();
     server.close();
   });
@@ -158,7 +157,7 @@ describe('the net face: Socket and Server', () => {
     expect(inUse.code).toBe('EADDRINUSE');
     const c1 = netA.connect(4005, '198.18.0.2');
     await nextEvent(c1, 'connect');
-    await until(() => held.length === 1);
+    await waitFor('the held connection', () => held.length === 1, 5000, 2);
     const dropped = nextEvent(server, 'drop');
     const c2 = netA.connect(4005, '198.18.0.2');
     await dropped;
@@ -170,7 +169,7 @@ describe('the net face: Socket and Server', () => {
     await new Promise((r) => setTimeout(r, 30));
     expect(closed).toBe(false);
     c1.end();
-    await until(() => closed, 5000, 'server close');
+    await waitFor('server close', () => closed, 5000, 2);
     expect(server.address()).toBeNull();
   });
 
@@ -183,7 +182,7 @@ describe('the net face: Socket and Server', () => {
     client.write(Buffer.alloc(200_000, 3));
     client.destroySoon();
     await nextEvent(client, 'close');
-    await until(() => Buffer.concat(got).byteLength === 200_000);
+    await waitFor('all 200 000 bytes', () => Buffer.concat(got).byteLength === 200_000, 5000, 2);
     server.close();
   });
 });

@@ -4,27 +4,29 @@
  * `virtual-clock.ts` instead: there nothing happens unless the test advances the clock.)
  */
 
-/** How often {@link eventually} asks, in milliseconds. */
+/** How often {@link eventually} asks unless told, in milliseconds. */
 export const EVENTUALLY_INTERVAL_MS = 5;
 
 /**
- * Asks `predicate` every {@link EVENTUALLY_INTERVAL_MS} ms, at most `limitMs / 5` times after the
- * first, and resolves whether it held (true as soon as it does, false when the budget is spent).
- * A predicate that throws rejects the wait.
+ * Asks `predicate` at once, then every `everyMs` ({@link EVENTUALLY_INTERVAL_MS} unless told),
+ * until it holds or `limitMs` (5 s unless told) of real time have passed since the first ask, and
+ * once more at that deadline; resolves whether it held. A slow predicate (a command it runs) does
+ * not stretch the budget beyond its last ask. A predicate that throws rejects the wait.
  */
-export async function eventually(predicate: () => boolean | Promise<boolean>, limitMs = 5000): Promise<boolean> {
-  for (let i = 0; i <= limitMs / EVENTUALLY_INTERVAL_MS; i++) {
+export async function eventually(predicate: () => boolean | Promise<boolean>, limitMs = 5000, everyMs = EVENTUALLY_INTERVAL_MS): Promise<boolean> {
+  const deadline = performance.now() + limitMs;
+  while (performance.now() < deadline) {
     if (await predicate()) return true;
-    await new Promise((resolve) => setTimeout(resolve, EVENTUALLY_INTERVAL_MS));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(everyMs, deadline - performance.now()))));
   }
-  return false;
+  return predicate();
 }
 
 /**
  * {@link eventually} that fails loudly: resolves once `predicate` holds, rejects with
  * `timed out after <limitMs> ms waiting for <what>` when it has not within the budget (5 s unless
- * told). `what` names the awaited event for that message.
+ * told, asking every `everyMs`). `what` names the awaited event for that message.
  */
-export async function waitFor(what: string, predicate: () => boolean | Promise<boolean>, limitMs = 5000): Promise<void> {
-  if (!(await eventually(predicate, limitMs))) throw new Error(`timed out after ${limitMs} ms waiting for ${what}`);
+export async function waitFor(what: string, predicate: () => boolean | Promise<boolean>, limitMs = 5000, everyMs = EVENTUALLY_INTERVAL_MS): Promise<void> {
+  if (!(await eventually(predicate, limitMs, everyMs))) throw new Error(`timed out after ${limitMs} ms waiting for ${what}`);
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  awaitOnVirtualClock, flushMicrotasks, outcomeOnVirtualClock, patternBytes, sha256Hex, sha256OfFile, waitFor, type AdvanceableClock,
+  awaitOnVirtualClock, flushMicrotasks, outcomeOnVirtualClock, patternBytes, sha256Hex, sha256OfChunks, sha256OfFile, waitFor, type AdvanceableClock,
 } from '../src/index.js';
 
 /** xorshift32 written independently (BigInt, masked to 32 bits): the reference patternBytes must match. */
@@ -62,7 +62,15 @@ describe('patternBytes', () => {
   });
 });
 
-describe('sha256Hex and sha256OfFile', () => {
+describe('sha256Hex, sha256OfChunks and sha256OfFile', () => {
+  it('hash chunks to the digest of their concatenation, counting the bytes', async () => {
+    const whole = patternBytes(10_000, 9);
+    async function* pieces(): AsyncGenerator<Uint8Array> {
+      for (let at = 0; at < whole.byteLength; at += 3001) yield whole.subarray(at, at + 3001);
+    }
+    expect(await sha256OfChunks(pieces())).toEqual({ sha256: sha256Hex(whole), bytes: 10_000 });
+  });
+
   it('hash bytes and text to the known SHA-256 test vectors', () => {
     expect(sha256Hex('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
     expect(sha256Hex(new Uint8Array(0))).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');

@@ -118,6 +118,20 @@ describe('netlabSkipReason and eventually', () => {
     expect(calls).toBe(3);
     let asked = 0;
     expect(await eventually(async () => { asked++; return false; }, 20)).toBe(false);
-    expect(asked).toBe(5);
+    expect(asked).toBeGreaterThanOrEqual(2); // the first ask and the one at the deadline
+  });
+
+  it('keeps to its budget when the predicate itself is slow, and asks every everyMs', async () => {
+    let asked = 0;
+    const slow = async (): Promise<boolean> => {
+      asked++;
+      await new Promise((r) => setTimeout(r, 40));
+      return false;
+    };
+    expect(await eventually(slow, 100, 1)).toBe(false);
+    expect(asked).toBeLessThanOrEqual(4); // 40 ms each: at most three within 100 ms, and the last ask
+    let sparse = 0;
+    expect(await eventually(() => (sparse++, false), 100, 60)).toBe(false);
+    expect(sparse).toBeLessThanOrEqual(3); // at 0, 60 and the deadline
   });
 });

@@ -1,4 +1,4 @@
-/** Bounded waits on real-clock tests: every wait fails after `ms` instead of hanging. */
+/** Bounded waits for events on real-clock tests: every wait fails after `ms` instead of hanging (polling: `waitFor` of `@postern/netlab`). */
 import { once, type EventEmitter } from 'node:events';
 
 /** Resolves with the event's arguments, or rejects after `ms`. */
@@ -12,14 +12,5 @@ export async function nextEvent(emitter: EventEmitter, event: string, ms = 5000)
     throw e;
   } finally {
     clearTimeout(t);
-  }
-}
-
-/** Polls `predicate` every few ms until true; rejects after `ms`. */
-export async function until(predicate: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
-  const end = performance.now() + ms;
-  while (!predicate()) {
-    if (performance.now() > end) throw new Error(`${what} not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 2));
   }
 }
