@@ -249,6 +249,7 @@ export async function startDevBoard(options: DevBoardOptions): Promise<DevBoard>
   const work = join(options.stateDirectory, 'run');
   mkdirSync(work, { recursive: true });
   const supervisor = new FirmwareSupervisor(bootloader, {
+    scheduler,
     workDirectory: work,
     prepare: provideSerialport,
     command: (image) => [

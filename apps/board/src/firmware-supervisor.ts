@@ -18,7 +18,8 @@
  * ({@link FirmwareSupervisorOptions.beforeBoot}). Events: `boot` (a {@link RunningFirmware}, or
  * undefined when nothing could boot), `confirm` (slot), `exit` (the firmware's exit code or signal).
  *
- * This supervises real processes, so its watchdog and stop grace use the event loop's timers.
+ * Its watchdog and stop grace are timers of the owner's scheduler
+ * ({@link FirmwareSupervisorOptions.scheduler}, a started real-clock one for real processes).
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -29,6 +30,7 @@ import type { Server, Socket } from 'node:net';
 import { join } from 'node:path';
 import { BOOT_CONTROL_ENV, EXIT_REBOOT, unpackImage } from '@postern/firmware';
 import type { BootTarget, ImageManifest, SimulatedBootloader } from '@postern/firmware';
+import type { SchedulerApi, Timer } from '@postern/irq';
 import { BoardError, listenError } from './errors.js';
 
 /** Default trial watchdog: a trial image must confirm within this time. */
@@ -58,6 +60,8 @@ export interface UnpackedFirmware {
 
 /** Options of a {@link FirmwareSupervisor}. */
 export interface FirmwareSupervisorOptions {
+  /** The scheduler whose timers run the trial watchdog and the stop grace (started, real clock, for real processes). */
+  scheduler: SchedulerApi;
   /** Where images are unpacked (one subdirectory per slot). */
   workDirectory: string;
   /** The arguments after the entry path: the default is `--config CONFIG`; boards add `--nic` and `--ip`. */
@@ -84,7 +88,7 @@ export class FirmwareSupervisor extends EventEmitter {
   private stopping = false;
   private chain: Promise<void> = Promise.resolve();
   private resetsWithoutConfirm = 0;
-  private watchdog: NodeJS.Timeout | undefined;
+  private watchdog: Timer | undefined;
   private readonly servers = new Set<Server>();
   private readonly sockets = new Set<Socket>();
   private closed = false;
@@ -98,7 +102,7 @@ export class FirmwareSupervisor extends EventEmitter {
     bootloader.onReboot = () => void this.reset('reboot requested by the host');
     bootloader.onConfirm = (slot) => {
       this.resetsWithoutConfirm = 0;
-      clearTimeout(this.watchdog);
+      this.watchdog?.cancel();
       if (this.firmware !== undefined) this.firmware = { ...this.firmware, trial: false };
       this.log(`slot ${slot} confirmed`);
       this.emit('confirm', slot);
@@ -207,26 +211,26 @@ export class FirmwareSupervisor extends EventEmitter {
     this.firmware = { slot: target.slot, trial: target.trial, manifest: target.manifest, pid: child.pid };
     this.log(`booted slot ${target.slot}${target.trial ? ' on trial' : ''}: ${target.manifest.name} ${target.manifest.version} build ${target.manifest.buildId}`);
     const timeout = o.trialTimeoutMs ?? DEFAULT_TRIAL_TIMEOUT_MS;
-    clearTimeout(this.watchdog);
+    this.watchdog?.cancel();
     if (target.trial && timeout > 0) {
-      this.watchdog = setTimeout(() => {
+      this.watchdog = o.scheduler.timerAfter(timeout, () => {
         if (this.bootloader.runningOnTrial && this.child === child) void this.reset(`trial image not confirmed within ${timeout} ms`);
-      }, timeout);
+      });
     }
     this.emit('boot', this.firmware);
   }
 
   private async stopFirmware(): Promise<void> {
-    clearTimeout(this.watchdog);
+    this.watchdog?.cancel();
     const child = this.child;
     this.firmware = undefined;
     if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
     this.stopping = true;
     try {
       await new Promise<void>((resolve) => {
-        const kill = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+        const kill = this.supervisorOptions.scheduler.timerAfter(STOP_GRACE_MS, () => child.kill('SIGKILL'));
         child.once('exit', () => {
-          clearTimeout(kill);
+          kill.cancel();
           resolve();
         });
         child.kill('SIGTERM');

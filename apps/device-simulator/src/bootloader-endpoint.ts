@@ -98,6 +98,7 @@ class Board extends FirmwareSupervisor implements BootloaderBoard {
     const sim = options.simulator ?? {};
     const ip = `${ipv4ToString(sim.gatewayAddress ?? DEFAULT_GATEWAY_ADDRESS)}/${sim.prefixLength ?? DEFAULT_PREFIX_LENGTH}`;
     super(bootloader, {
+      scheduler: simulator.scheduler,
       workDirectory,
       command: (image) => ['--config', image.configPath, '--nic', deviceEndpoint, '--ip', ip],
       beforeBoot: () => waitForDeviceFree(simulator),
@@ -136,9 +137,11 @@ class Board extends FirmwareSupervisor implements BootloaderBoard {
   }
 }
 
-/** The device endpoint takes one connection at a time: wait until the old firmware's is gone. */
+/** The device endpoint takes one connection at a time: wait (up to 2 s, on the simulator's timers) until the old firmware's is gone. */
 async function waitForDeviceFree(simulator: Simulator): Promise<void> {
-  for (let i = 0; i < 100 && simulator.device.board !== undefined; i++) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 100 && simulator.device.board !== undefined; i++) {
+    await new Promise<void>((resolve) => simulator.scheduler.timerAfter(20, resolve));
+  }
 }
 
 /**

@@ -23,10 +23,10 @@ async function main(): Promise<void> {
     return;
   }
   if (boot.flags !== undefined) {
-    await runBootloaderBoard(boot.flags, { ...cmd.options, pcapTimeOriginMs: Date.now() }, (line) => void process.stdout.write(`postern-sim: ${line}\n`));
+    await runBootloaderBoard(boot.flags, cmd.options, (line) => void process.stdout.write(`postern-sim: ${line}\n`));
     return;
   }
-  const sim = await createSimulator({ ...cmd.options, pcapTimeOriginMs: Date.now() });
+  const sim = await createSimulator(cmd.options);
   const say = (line: string): void => {
     process.stdout.write(`postern-sim: ${line}\n`);
   };

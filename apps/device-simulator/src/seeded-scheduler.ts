@@ -18,6 +18,9 @@ class OwnRandomScheduler implements SchedulerApi {
   get now(): Millis {
     return this.inner.now;
   }
+  wallTime(): number {
+    return this.inner.wallTime();
+  }
   get idle(): boolean {
     return this.inner.idle;
   }

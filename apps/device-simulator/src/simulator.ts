@@ -64,7 +64,10 @@ export interface SimulatorOptions {
   tap?: string;
   /** Capture the segment into this pcap file. Default none. */
   pcap?: string;
-  /** Wall time (ms since the epoch) that scheduler time 0 maps to in the pcap. Default 0. */
+  /**
+   * Wall time (ms since the epoch) that scheduler time 0 maps to in the pcap. Default: the
+   * scheduler's own origin (`wallTime() - now`: the host's time when a real-clock scheduler started).
+   */
   pcapTimeOriginMs?: number;
   /** Faults on the device's wire side. Default none. */
   faults?: SimulatorFaults;
@@ -156,7 +159,7 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
   try {
     let capture: SegmentCapture | undefined;
     if (options.pcap !== undefined) {
-      capture = await SegmentCapture.open(options.pcap, scheduler, options.pcapTimeOriginMs ?? 0);
+      capture = await SegmentCapture.open(options.pcap, scheduler, options.pcapTimeOriginMs ?? scheduler.wallTime() - scheduler.now);
       const c = capture;
       cleanups.push(() => c.close());
     }

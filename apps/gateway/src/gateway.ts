@@ -11,7 +11,7 @@
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { createSimulator, type Simulator } from '@postern/device-simulator';
-import { Scheduler } from '@postern/irq';
+import { Scheduler, hostSeed } from '@postern/irq';
 import { attachTcp, Stack, type Tcp } from '@postern/netstack';
 import { NetDevice, PcapCaptureDriver, SerialNicDriver, TapNicDriver, type NicDriver } from '@postern/nic';
 import { Sockets } from '@postern/socket';
@@ -142,7 +142,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     const scheduler = new Scheduler({
       clock: 'real',
       hostWake: 'microtask', // a frame read while idle is handled before the next event-loop phase
-      seed: (Date.now() >>> 0) || 1,
+      seed: hostSeed(),
       onError: (err, where) => log(`${where.kind} ${where.name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
     });
     scheduler.start();
@@ -195,7 +195,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
         } else {
           driver = new TapNicDriver({ ifname: spec.ifname, create: true, ...(ic.mtu === undefined ? {} : { mtu: ic.mtu }) });
         }
-        if (pcap !== undefined) driver = new PcapCaptureDriver(driver, pcap.sink, scheduler, { timeOriginMs: Date.now() - scheduler.now });
+        if (pcap !== undefined) driver = new PcapCaptureDriver(driver, pcap.sink, scheduler, { timeOriginMs: scheduler.epochMs });
         const device = new NetDevice(driver, scheduler, { irqName: `nic:${ic.name}` });
         const iface = stack.addInterface(device, ic.mtu === undefined ? {} : { mtu: Math.min(ic.mtu, driver.mtu) });
         await device.open();
@@ -234,7 +234,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     // One descriptor per connection the HTTP server may hold (the socket default of 1024 is below its cap).
     const sockets = new Sockets(stack, tcp, { maxDescriptors: tcpConnectionLimit(config.http) });
     const lan = await startLanServices({
-      stack, tcp, config, log, epochMs: Date.now() - scheduler.now,
+      stack, tcp, config, log, epochMs: scheduler.epochMs,
       interfaces: interfaces.map((i) => ({ config: i.config, iface: stack.interfaces.find((x) => x.device === i.device)! })),
     });
     undo.push(() => lan.close());

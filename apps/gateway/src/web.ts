@@ -226,7 +226,7 @@ export async function startWeb(options: WebOptions): Promise<WebFront> {
   const http = new HttpServer(handler, {
     ...httpServerLimits(config.http),
     scheduler,
-    wallTime: () => Date.now(),
+    wallTime: () => scheduler.wallTime(),
   });
   server = http;
   const net = createNet(sockets);

@@ -22,6 +22,11 @@ export interface Clock {
   now(): Millis;
   /** True for a clock that tests advance by hand (no wall time passes). */
   readonly virtual: boolean;
+  /**
+   * The wall-clock time (milliseconds since the Unix epoch) at which this clock read 0, so that
+   * `epochMs + now()` is the wall time. Optional: a clock without one counts from the epoch (0).
+   */
+  readonly epochMs?: number;
 }
 
 /** A top-half interrupt handler. It should acknowledge its device, move data into a ring and schedule a bottom half. */
@@ -114,8 +119,17 @@ export interface SchedulerErrorContext {
 export interface SchedulerOptions {
   /** `'virtual'` (default in tests) or `'real'`, or a Clock. */
   clock?: 'virtual' | 'real' | Clock;
-  /** Seed for {@link Scheduler.random}; the same seed replays the same run. Default 1. */
+  /**
+   * Seed for {@link Scheduler.random}; the same seed replays the same run. Default 1. A program that
+   * wants a different run each time passes `hostSeed()` (and logs it, to replay a run).
+   */
   seed?: number;
+  /**
+   * The wall-clock time (ms since the Unix epoch) at clock time 0, for {@link SchedulerApi.wallTime}.
+   * Default: the clock's own `epochMs` (a `RealClock` reads the host's time once, when it is
+   * created; a `VirtualClock` has the one it was given, default 0).
+   */
+  epochMs?: number;
   /** Default per-poll budget for bottom halves. Default 64. */
   budget?: number;
   /**
@@ -171,6 +185,13 @@ export interface SchedulerApi {
   readonly clock: Clock;
   /** The current time on the scheduler clock. */
   readonly now: Millis;
+  /**
+   * The wall-clock time now, in milliseconds since the Unix epoch (for a `Date` header, a pcap
+   * timestamp, a lease's expiry as a date): the scheduler's epoch origin plus {@link now}. It moves
+   * with the scheduler's clock, so on a virtual clock it is as deterministic as `now`; on a real
+   * clock it does not follow later changes of the host's clock. Stateful code still uses `now`.
+   */
+  wallTime(): number;
   /** Registers a new IRQ line (priority: lower number runs first). Names must be unique. */
   requestIrq(name: string, priority: number, handler: IrqHandler): IrqLine;
   /** Queues a bottom half for the next deferred-work round. Queuing one already queued is a no-op. */

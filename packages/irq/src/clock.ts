@@ -1,5 +1,7 @@
 /**
  * The two clocks. Only the scheduler reads them; everything else takes `now` from the scheduler.
+ * {@link RealClock} is one of the two places in Postern that read the host's time (the other is
+ * `entropy.ts`, for randomness): it reads the wall clock once, when it is created.
  */
 import { performance } from 'node:perf_hooks';
 import type { Clock, Millis } from './api.js';
@@ -15,10 +17,18 @@ import { SchedulerError, requireFinite } from './errors.js';
 export class VirtualClock implements Clock {
   /** Always true: tests advance this clock by hand. */
   readonly virtual = true;
+  /** The wall-clock time (ms since the Unix epoch) this clock stands for at time 0. */
+  readonly epochMs: number;
   private time: Millis;
 
-  constructor(start: Millis = 0) {
+  /**
+   * @param start The clock's first reading (default 0).
+   * @param epochMs The Unix time in ms that clock time 0 stands for (default 0), so a simulated run
+   *   can show plausible dates and still replay exactly. Both throw `BAD_ARGUMENT` when not finite.
+   */
+  constructor(start: Millis = 0, epochMs = 0) {
     this.time = requireFinite('VirtualClock start', start);
+    this.epochMs = requireFinite('VirtualClock epochMs', epochMs);
   }
 
   /** The current virtual time. */
@@ -43,12 +53,14 @@ export class VirtualClock implements Clock {
 
 /**
  * Wall time: `performance.now()` relative to the moment this clock was created, so it starts near 0
- * and never decreases.
+ * and never decreases. Its {@link epochMs} is the host's wall clock read once at that moment.
  */
 export class RealClock implements Clock {
   /** Always false: time passes on its own. */
   readonly virtual = false;
   private readonly origin = performance.now();
+  /** The host's wall-clock time (ms since the Unix epoch) when this clock was created. */
+  readonly epochMs = Date.now();
 
   /** Milliseconds (fractional) since this clock was created. */
   now(): Millis {

@@ -1,12 +1,14 @@
 /**
  * @packageDocumentation
  * The interrupt scheduler: IRQ lines, priorities, masking, deferred (bottom-half) work with a budget,
- * timers on one structure, a real clock and a virtual clock. See {@link Scheduler}.
+ * timers on one structure, a real clock and a virtual clock (each with a wall-clock origin, see
+ * {@link Scheduler.wallTime}), and {@link hostSeed}, the seed from OS entropy. See {@link Scheduler}.
  */
 export type * from './api.js';
 export { Scheduler, DEFAULT_BUDGET, DEFAULT_LIVELOCK_LIMIT, DEFAULT_STEPS_PER_TURN, DEFAULT_IDLE_LIMIT_MS } from './scheduler.js';
 export { VirtualClock, RealClock } from './clock.js';
 export { Ring } from './ring.js';
 export { SeededRandom } from './random.js';
+export { hostSeed } from './entropy.js';
 export { SchedulerError, type SchedulerErrorCode } from './errors.js';
 export { PathTrace, MAX_TRACE_MARKS, type TraceCapture, type TraceLayer, type TraceMark } from './trace.js';

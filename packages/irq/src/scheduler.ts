@@ -72,6 +72,8 @@ export class Scheduler implements SchedulerApi {
   readonly stepsPerTurn: number;
   /** The path trace of the stack on this scheduler (off until armed; see {@link PathTrace}). */
   readonly trace: PathTrace;
+  /** The wall-clock time (ms since the Unix epoch) at clock time 0: {@link wallTime} is this plus {@link now}. */
+  readonly epochMs: number;
 
   private readonly steerable: SteerableClock | undefined;
   private readonly rng: SeededRandom;
@@ -115,7 +117,7 @@ export class Scheduler implements SchedulerApi {
   };
 
   /**
-   * @param options Clock (`'virtual'` by default), seed (default 1), budget (default 64), `onError`,
+   * @param options Clock (`'virtual'` by default), seed (default 1), `epochMs` (default the clock's), budget (default 64), `onError`,
    *   `livelockLimit`, `stepsPerTurn`. Bad values throw a `BAD_ARGUMENT` {@link SchedulerError}; a
    *   virtual {@link Clock} must have `advanceTo` (use {@link VirtualClock}).
    */
@@ -130,6 +132,7 @@ export class Scheduler implements SchedulerApi {
     this.steerable = isSteerable(this.clock) ? this.clock : undefined;
     this.trace = new PathTrace(() => this.clock.now());
     this.rng = new SeededRandom(options.seed ?? 1);
+    this.epochMs = requireFinite('epochMs', options.epochMs ?? this.clock.epochMs ?? 0);
     this.budget = requireInteger('budget', options.budget ?? DEFAULT_BUDGET, 1);
     this.livelockLimit = requireInteger('livelockLimit', options.livelockLimit ?? DEFAULT_LIVELOCK_LIMIT, 1);
     this.stepsPerTurn = requireInteger('stepsPerTurn', options.stepsPerTurn ?? DEFAULT_STEPS_PER_TURN, 1);
@@ -152,6 +155,11 @@ export class Scheduler implements SchedulerApi {
   /** The current time on the scheduler clock. */
   get now(): Millis {
     return this.clock.now();
+  }
+
+  /** See {@link SchedulerApi.wallTime}: {@link epochMs} plus {@link now}. */
+  wallTime(): number {
+    return this.epochMs + this.clock.now();
   }
 
   /** Live counters (the same object every time; copy fields to keep a snapshot). */
