@@ -36,10 +36,27 @@ import type { HttpTransportSocket } from './transport.js';
 
 /** A complete request head waiting for (or served by) a worker of the pool. */
 export interface RequestJob {
-  /** Runs the handler; settles once the response is ended or abandoned. */
-  run(): Promise<void>;
+  /** Runs the handler; calls `done` once the response is ended or abandoned. */
+  run(done: () => void): void;
   /** The pool stopped before a worker took the job: answer it without the handler. */
   cancel(): void;
+}
+
+/** The {@link RequestJob} of one request: the connection, the request and its response (no closures). */
+class PendingRequest implements RequestJob {
+  constructor(
+    private readonly connection: Connection,
+    private readonly req: HttpRequest,
+    private readonly res: HttpResponse,
+  ) {}
+
+  run(done: () => void): void {
+    this.connection.runHandler(this.req, this.res, done);
+  }
+
+  cancel(): void {
+    this.connection.cancelRequest(this.res);
+  }
 }
 
 /** What a connection needs from its server. */
@@ -249,16 +266,7 @@ export class Connection implements ResponseChannel {
     const framing = head.framing;
     const hasBody = framing.kind === 'chunked' || (framing.kind === 'length' && framing.length > 0);
     const res = new HttpResponse(this, { isHead: head.method === 'HEAD', http10: head.versionMinor === 0, keepAlive: head.keepAlive });
-    const control: BodyFeedControl = {
-      firstRead: () => {
-        if (head.expect100) res.writeContinue();
-      },
-      resume: () => {
-        this.unblockBody();
-        this.maybeResume();
-      },
-    };
-    const body = hasBody ? new RequestBody(control, ctx.options.bodyHighWaterBytes) : RequestBody.empty();
+    const body = hasBody ? new RequestBody(this.bodyControl(head, res), ctx.options.bodyHighWaterBytes) : RequestBody.empty();
     const req = new HttpRequest(head, body, this.remoteAddress);
     if (!head.keepAlive) this.closing = true;
     if (hasBody) {
@@ -272,6 +280,19 @@ export class Connection implements ResponseChannel {
     if (this.queue.length === 1) res.activate();
     this.dispatch(req, res);
     this.ensureTimer();
+  }
+
+  /** How the body of the request `head` (answered by `res`) talks back to the connection. */
+  private bodyControl(head: RequestHead, res: HttpResponse): BodyFeedControl {
+    return {
+      firstRead: () => {
+        if (head.expect100) res.writeContinue();
+      },
+      resume: () => {
+        this.unblockBody();
+        this.maybeResume();
+      },
+    };
   }
 
   private onBody(data: Uint8Array): void {
@@ -323,15 +344,7 @@ export class Connection implements ResponseChannel {
         return;
       }
     }
-    const job: RequestJob = {
-      run: () => this.runHandler(req, res),
-      cancel: () => {
-        if (res.finished || res.aborted) return;
-        this.closing = true;
-        this.answer(res, 503);
-      },
-    };
-    if (!ctx.submitRequest(job)) {
+    if (!ctx.submitRequest(new PendingRequest(this, req, res))) {
       ctx.stats.requestsRejected++;
       this.closing = true;
       res.setHeader('Retry-After', ctx.retryAfterSeconds);
@@ -339,10 +352,13 @@ export class Connection implements ResponseChannel {
     }
   }
 
-  /** On a worker: runs the handler; settles when the response is ended or abandoned. */
-  private runHandler(req: HttpRequest, res: HttpResponse): Promise<void> {
-    if (res.aborted || res.finished) return Promise.resolve();
-    const settled = res.whenSettled();
+  /** @internal On a worker: runs the handler; calls `done` once the response is ended or abandoned. */
+  runHandler(req: HttpRequest, res: HttpResponse, done: () => void): void {
+    if (res.aborted || res.finished) {
+      done();
+      return;
+    }
+    res.onSettled(done);
     this.startBodyClock(res);
     try {
       const result = this.ctx.handler(req, res);
@@ -352,7 +368,13 @@ export class Connection implements ResponseChannel {
     } catch (error) {
       this.handlerFailed(req, res, error);
     }
-    return settled;
+  }
+
+  /** @internal The pool stopped before a worker took the request: answer 503 without the handler. */
+  cancelRequest(res: HttpResponse): void {
+    if (res.finished || res.aborted) return;
+    this.closing = true;
+    this.answer(res, 503);
   }
 
   /** Starts the body deadline of `res`'s request (when a worker takes it, or it is answered without one). */

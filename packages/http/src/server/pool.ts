@@ -1,6 +1,6 @@
 /**
- * The pool of client-communication workers. A worker is an async loop in this process, pre-started:
- * it takes one job, serves it until the job's promise settles, then takes the next. The server's jobs
+ * The pool of client-communication workers. A worker is a slot in this process: it takes one job,
+ * serves it until the job ends, then takes the next. The server's jobs
  * are *requests* whose head is complete (the worker runs the handler, which reads the body as it
  * arrives, and is free once the response is ended), not connections: reading heads, keep-alive waits
  * and slow clients hold no worker (the event-MPM model rather than prefork). A job goes to an idle
@@ -28,66 +28,80 @@ export interface PoolStats {
   completed: number;
 }
 
+/** Settled once: `RESOLVED.then(fn)` runs `fn` in a microtask. */
+const RESOLVED = Promise.resolve();
+
 /**
- * A fixed set of pre-started worker loops over a bounded queue.
+ * A fixed number of workers over a bounded queue. A worker is a slot, not a loop: a job accepted
+ * while a slot is free starts in the next microtask (jobs accepted in the same turn start together,
+ * after one promise reaction); a job that finishes hands its slot straight to the oldest queued job.
+ *
+ * `serve` signals the end of a job either by the promise it returns settling, or (when it returns
+ * nothing) by calling `done` once; either way no promise or async frame is needed per job.
  *
  * Invariants: at most `workers` jobs run at once; at most `queueLimit` wait; a job is never dropped
  * once {@link WorkerPool.submit} accepted it (until {@link WorkerPool.stop}, which hands queued jobs
- * back through the `onDrop` callback).
+ * back to the caller).
  */
 export class WorkerPool<T> {
   /** Live counters. */
   readonly stats: PoolStats;
   private readonly queue: T[] = [];
   private queueHead = 0;
-  private readonly idle: Array<(job: T | undefined) => void> = [];
+  /** Jobs given a slot, to start in the next microtask. */
+  private starting: T[] = [];
+  private startQueued = false;
   private stopped = false;
-  private readonly loops: Promise<void>[] = [];
+  private resolveFinished: (() => void) | undefined;
 
   /**
-   * Starts `workers` loops at once (they wait idle for work).
-   * @param serve Serves one job; the worker takes the next job when the promise settles (a rejection is
-   *   passed to `onError` and the worker goes on).
+   * @param serve Serves one job; the worker takes the next job when the returned promise settles, or
+   *   (when `serve` returns no promise) when `serve` calls `done`. A rejection or a throw is passed to
+   *   `onError` and the worker goes on.
    * @param queueLimit Most jobs waiting for a worker (0: refuse whenever all workers are busy).
    */
   constructor(
     workers: number,
     private readonly queueLimit: number,
-    private readonly serve: (job: T) => Promise<void>,
+    private readonly serve: (job: T, done: () => void) => Promise<void> | void,
     private readonly onError: (error: unknown) => void = () => {},
   ) {
     if (!Number.isInteger(workers) || workers < 1) throw new RangeError('pool workers must be an integer >= 1');
     if (!Number.isInteger(queueLimit) || queueLimit < 0) throw new RangeError('pool queueLimit must be an integer >= 0');
     this.stats = { workers, busy: 0, queued: 0, queuedPeak: 0, dispatched: 0, waited: 0, rejected: 0, completed: 0 };
-    for (let i = 0; i < workers; i++) this.loops.push(this.workerLoop());
   }
 
   /** Hands `job` to an idle worker or queues it. Returns false (and counts a rejection) when the queue is full or the pool stopped. */
   submit(job: T): boolean {
+    const stats = this.stats;
     if (this.stopped) {
-      this.stats.rejected++;
+      stats.rejected++;
       return false;
     }
-    const worker = this.idle.pop();
-    if (worker !== undefined) {
-      worker(job);
+    if (stats.busy < stats.workers) {
+      stats.busy++;
+      this.starting.push(job);
+      if (!this.startQueued) {
+        this.startQueued = true;
+        void RESOLVED.then(this.startAll);
+      }
       return true;
     }
     if (this.queue.length - this.queueHead >= this.queueLimit) {
-      this.stats.rejected++;
+      stats.rejected++;
       return false;
     }
     this.queue.push(job);
-    this.stats.waited++;
+    stats.waited++;
     const queued = this.queue.length - this.queueHead;
-    this.stats.queued = queued;
-    if (queued > this.stats.queuedPeak) this.stats.queuedPeak = queued;
+    stats.queued = queued;
+    if (queued > stats.queuedPeak) stats.queuedPeak = queued;
     return true;
   }
 
   /**
    * Stops taking jobs: returns the jobs still queued (never served) so the caller can close them, and
-   * a promise that resolves when every loop has exited (after its current job ends).
+   * a promise that resolves when every worker is free (after its current job ends).
    */
   stop(): { queued: T[]; finished: Promise<void> } {
     this.stopped = true;
@@ -95,13 +109,47 @@ export class WorkerPool<T> {
     this.queue.length = 0;
     this.queueHead = 0;
     this.stats.queued = 0;
-    for (const worker of this.idle.splice(0)) worker(undefined);
-    return { queued, finished: Promise.all(this.loops).then(() => undefined) };
+    const finished = this.stats.busy === 0 ? RESOLVED : new Promise<void>((resolve) => (this.resolveFinished = resolve));
+    return { queued, finished };
   }
 
-  private next(): T | Promise<T | undefined> | undefined {
-    if (this.stopped) return undefined;
-    if (this.queueHead < this.queue.length) {
+  private readonly startAll = (): void => {
+    this.startQueued = false;
+    const jobs = this.starting;
+    this.starting = [];
+    for (const job of jobs) this.run(job);
+  };
+
+  /** Serves `job` on a slot already counted in `busy`. */
+  private run(job: T): void {
+    this.stats.dispatched++;
+    let ended = false;
+    const done = (): void => {
+      if (ended) return;
+      ended = true;
+      this.jobEnded();
+    };
+    let result: Promise<void> | void;
+    try {
+      result = this.serve(job, done);
+    } catch (error) {
+      this.onError(error);
+      done();
+      return;
+    }
+    if (result !== undefined) {
+      result.then(done, (error: unknown) => {
+        this.onError(error);
+        done();
+      });
+    }
+  }
+
+  /** A job ended: its slot goes to the oldest queued job, or becomes free. */
+  private jobEnded(): void {
+    const stats = this.stats;
+    stats.completed++;
+    if (!this.stopped && this.queueHead < this.queue.length) {
       const job = this.queue[this.queueHead]!;
       this.queue[this.queueHead] = undefined as unknown as T;
       this.queueHead++;
@@ -109,25 +157,15 @@ export class WorkerPool<T> {
         this.queue.length = 0;
         this.queueHead = 0;
       }
-      this.stats.queued = this.queue.length - this.queueHead;
-      return job;
+      stats.queued = this.queue.length - this.queueHead;
+      this.run(job);
+      return;
     }
-    return new Promise((resolve) => this.idle.push(resolve));
-  }
-
-  private async workerLoop(): Promise<void> {
-    for (;;) {
-      const job = await this.next();
-      if (job === undefined) return;
-      this.stats.busy++;
-      this.stats.dispatched++;
-      try {
-        await this.serve(job);
-      } catch (error) {
-        this.onError(error);
-      }
-      this.stats.busy--;
-      this.stats.completed++;
+    stats.busy--;
+    if (stats.busy === 0 && this.resolveFinished !== undefined) {
+      const resolve = this.resolveFinished;
+      this.resolveFinished = undefined;
+      resolve();
     }
   }
 }

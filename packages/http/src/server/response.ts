@@ -249,7 +249,20 @@ export class HttpResponse {
    */
   whenSettled(): Promise<void> {
     if (this.finished || this.dead) return Promise.resolve();
-    return new Promise<void>((resolve) => this.settleWaiters.push(resolve));
+    return new Promise<void>((resolve) => this.onSettled(resolve));
+  }
+
+  /**
+   * Connection side: calls `callback` once the response is ended or abandoned, whichever comes first
+   * (at once when it already is). No promise: the server frees the request's worker from here.
+   */
+  onSettled(callback: () => void): void {
+    if (this.finished || this.dead) {
+      callback();
+      return;
+    }
+    if (this.settleWaiters === undefined) this.settleWaiters = [callback];
+    else this.settleWaiters.push(callback);
   }
 
   // ---- connection side -------------------------------------------------------------------------
@@ -302,12 +315,12 @@ export class HttpResponse {
   }
 
   private onActive: (() => void) | undefined;
-  private settleWaiters: Array<() => void> = [];
+  private settleWaiters: Array<() => void> | undefined;
 
   private settle(): void {
-    if (this.settleWaiters.length === 0) return;
     const waiters = this.settleWaiters;
-    this.settleWaiters = [];
+    if (waiters === undefined) return;
+    this.settleWaiters = undefined;
     for (const resolve of waiters) resolve();
   }
 

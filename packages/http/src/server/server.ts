@@ -77,7 +77,7 @@ export class HttpServer {
     const pool = new WorkerPool<RequestJob>(
       options.pool?.workers ?? HTTP_SERVER_DEFAULTS.poolWorkers,
       options.pool?.queue ?? HTTP_SERVER_DEFAULTS.poolQueue,
-      (job) => job.run(),
+      (job, done) => job.run(done),
     );
     this.pool = pool;
     const clock = this.clock;

@@ -16,6 +16,9 @@ import { SocketError } from '../errors.js';
 import type { Sockets } from '../sockets.js';
 import { Socket, type AddressInfo, type HostLookup } from './socket.js';
 
+/** Settled once: `RESOLVED.then(fn)` runs `fn` in a microtask without `queueMicrotask`'s async resource. */
+const RESOLVED = Promise.resolve();
+
 /** Options of a {@link Server} (Node's `net.createServer` options). */
 export interface ServerOptions {
   /** The table (the stack) to listen on. */
@@ -127,11 +130,13 @@ export class Server extends EventEmitter {
   private acceptSoon(): void {
     if (this.acceptQueued) return;
     this.acceptQueued = true;
-    queueMicrotask(() => {
-      this.acceptQueued = false;
-      this.acceptAll();
-    });
+    void RESOLVED.then(this.runAccept);
   }
+
+  private readonly runAccept = (): void => {
+    this.acceptQueued = false;
+    this.acceptAll();
+  };
 
   private acceptAll(): void {
     const fd = this.fd;

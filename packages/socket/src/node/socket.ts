@@ -66,6 +66,8 @@ export interface AddressInfo {
 }
 
 const READ_CHUNK = 64 * 1024;
+/** Settled once: `RESOLVED.then(fn)` runs `fn` in a microtask. */
+const RESOLVED = Promise.resolve();
 
 /** A Node `net.Socket`-compatible stream. See the module comment. */
 export class Socket extends Duplex {
@@ -330,15 +332,20 @@ export class Socket extends Duplex {
     this.local = { address: ipv4ToString(c.localAddress), port: c.localPort };
   }
 
-  /** Coalesces stack events into one microtask. */
+  /**
+   * Coalesces stack events into one microtask (a promise reaction: `queueMicrotask` would wrap every
+   * call in an async resource, a cost paid per stack event).
+   */
   private changed(): void {
     if (this.changeQueued) return;
     this.changeQueued = true;
-    queueMicrotask(() => {
-      this.changeQueued = false;
-      this.update();
-    });
+    void RESOLVED.then(this.runChanged);
   }
+
+  private readonly runChanged = (): void => {
+    this.changeQueued = false;
+    this.update();
+  };
 
   private update(): void {
     const e = this.entryRef;
