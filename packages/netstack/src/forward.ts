@@ -13,7 +13,7 @@
  *    over the outgoing MTU gets fragmentation needed;
  * 3. the `forward` filter chain (`forwardFiltered`; a reject is answered);
  * 4. TTL 0 or 1: `ttlExceeded` and ICMP time exceeded;
- *    then, when NAT is configured (`stack.nat`), source NAT (masquerade, port-forward replies,
+ *    then, when NAT is configured (`Stack.nat`), source NAT (masquerade, port-forward replies,
  *    hairpin; a refused packet is counted in the `nat` counters and dropped);
  * 5. the TTL is decremented in place with the incremental checksum update (RFC 1624);
  * 6. larger than the outgoing MTU: with Don't Fragment `fragNeeded` and ICMP fragmentation needed
@@ -35,126 +35,183 @@ import {
   type Ipv4Packet,
   parseIpv4Packet,
 } from '@postern/wire';
+import type { SchedulerApi } from '@postern/irq';
+import type { Counters } from './counters.js';
+import type { PacketFilter } from './filter.js';
 import { fillPacketMeta, fillPacketMetaFrom } from './filter-meta.js';
 import { allocateFrame, frameLength } from './frame.js';
+import { quoteDatagram, type IcmpErrorSender } from './icmp/icmp-errors.js';
 import type { NetInterface } from './interface.js';
-import { RESOLVE_WITH_ARP } from './link-output.js';
-import { quoteDatagram } from './ipv4-input.js';
-import { sendReject, sendRejectRaw } from './reject.js';
-import type { Stack } from './stack.js';
+import type { Ipv4Output } from './ipv4-output.js';
+import type { InterfaceTable } from './link/interface-table.js';
+import { RESOLVE_WITH_ARP, type LinkOutput } from './link-output.js';
+import type { NatEngine } from './nat/nat-engine.js';
+import type { PacketMeta } from './packet-meta.js';
+import type { Reassembler } from './reassembly.js';
+import type { Rejecter } from './reject.js';
+import type { RoutingTable } from './routing.js';
+import type { Ipv4CounterName } from './stack-counters.js';
 
 const IGNORE_CHECKSUM = { checksum: 'ignore' } as const;
 
 /**
- * Forwards `packet` (checked, checksum verified; its bytes start at `frame[headerLength]`) that
- * arrived on `inIface`. Takes ownership of `frame`. `dnatFrom` is the external interface whose
- * address NAT translated the destination from (see `NatEngine.inbound`), or -1.
+ * The stack's router settings, one object shared by IPv4 input and forwarding and written only by
+ * the stack (`Stack.forwarding`, `Stack.configureNat`).
  */
-export function forwardIpv4(stack: Stack, inIface: NetInterface, frame: Uint8Array, headerLength: number, packet: Ipv4Packet, dnatFrom = -1): void {
-  const c = stack.ipCounters;
-  const dst = packet.destination;
-  const total = packet.totalLength;
-  const ip = packet.bytes.subarray(0, total);
-  const route = stack.routes.match(dst);
-  const out = route === undefined ? undefined : stack.interfaceAt(route.ifIndex);
-  if (route === undefined || out === undefined) {
-    c.inc('noRoute');
-    stack.icmp.sendError(ICMP_DEST_UNREACHABLE, ICMP_UNREACH_NET, ip, inIface);
-    return;
-  }
-  if (out.isBroadcast(dst)) return c.inc('directedBroadcast');
-  const filter = stack.filter;
-  const nat = stack.nat;
-  if (filter.enabled && packet.isFragment) {
-    // NAT does not translate fragments: never let one out with an inside address.
-    if (nat !== undefined && nat.masquerades(out.index)) return nat.stats.inc('fragment');
-    return forwardFragment(stack, inIface, out, route.gateway ?? dst, packet);
-  }
-  if (filter.enabled) {
-    const verdict = filter.evaluate('forward', fillPacketMeta(stack.meta, ip, inIface.index, out.index), stack.now);
-    if (verdict.action !== 'accept') {
-      c.inc('forwardFiltered');
-      if (verdict.action === 'reject') sendRejectRaw(stack, verdict.rejectWith, ip, inIface);
+export interface ForwardingMode {
+  /** Router mode: forward packets not addressed to this host. */
+  forwarding: boolean;
+  /** NAT on the forward path, or `undefined`. */
+  nat: NatEngine | undefined;
+}
+
+/** What forwarding needs from the rest of the stack. */
+export interface Ipv4ForwarderPorts {
+  /** The time source of the filter and the forward reassembler. */
+  readonly scheduler: Pick<SchedulerApi, 'now'>;
+  /** Counts what was forwarded and dropped. */
+  readonly ipCounters: Counters<Ipv4CounterName>;
+  /** The router settings (NAT). */
+  readonly mode: Readonly<ForwardingMode>;
+  /** The routing table. */
+  readonly routes: Pick<RoutingTable, 'match'>;
+  /** The outgoing interface of a route. */
+  readonly interfaces: Pick<InterfaceTable, 'at'>;
+  /** The `forward` chain (firewall mode). */
+  readonly filter: Pick<PacketFilter, 'enabled' | 'evaluate'>;
+  /** The one reused packet description the filter reads. */
+  readonly meta: PacketMeta;
+  /** Reassembles forwarded fragments in firewall mode. */
+  readonly forwardReassembler: Pick<Reassembler, 'add'>;
+  /** Net unreachable, time exceeded, fragmentation needed. */
+  readonly icmp: IcmpErrorSender;
+  /** Answers what the `forward` chain rejects. */
+  readonly reject: Pick<Rejecter, 'reject' | 'rejectRaw'>;
+  /** Sends a forwarded datagram as fragments. */
+  readonly output: Pick<Ipv4Output, 'sendFragments'>;
+  /** Sends a forwarded frame. */
+  readonly link: Pick<LinkOutput, 'sendIpv4Frame'>;
+  /** Re-arms the stack timer (a fragment is waiting for the rest). */
+  requestWake(): void;
+}
+
+/** The forwarding path. @internal The stack owns the one instance. */
+export class Ipv4Forwarder {
+  constructor(private readonly ports: Ipv4ForwarderPorts) {}
+
+  /**
+   * Forwards `packet` (checked, checksum verified; its bytes start at `frame[headerLength]`) that
+   * arrived on `inIface`. Takes ownership of `frame`. `dnatFrom` is the external interface whose
+   * address NAT translated the destination from (see `NatEngine.inbound`), or -1.
+   */
+  forward(inIface: NetInterface, frame: Uint8Array, headerLength: number, packet: Ipv4Packet, dnatFrom = -1): void {
+    const ports = this.ports;
+    const c = ports.ipCounters;
+    const dst = packet.destination;
+    const total = packet.totalLength;
+    const ip = packet.bytes.subarray(0, total);
+    const route = ports.routes.match(dst);
+    const out = route === undefined ? undefined : ports.interfaces.at(route.ifIndex);
+    if (route === undefined || out === undefined) {
+      c.inc('noRoute');
+      ports.icmp.sendError(ICMP_DEST_UNREACHABLE, ICMP_UNREACH_NET, ip, inIface);
       return;
     }
-  }
-  const ttl = packet.ttl;
-  if (ttl <= 1) {
-    c.inc('ttlExceeded');
-    stack.icmp.sendError(ICMP_TIME_EXCEEDED, ICMP_TIME_EXCEEDED_TTL, ip, inIface);
-    return;
-  }
-  if (nat !== undefined && !nat.outbound(ip, inIface.index, out.index, dnatFrom, stack.now)) return;
-  const nextHop = route.gateway ?? dst;
-  if (total > out.mtu) {
-    if (packet.dontFragment) {
-      c.inc('fragNeeded');
-      stack.icmp.sendError(ICMP_DEST_UNREACHABLE, ICMP_UNREACH_FRAG_NEEDED, ip, inIface, false, out.mtu);
+    if (out.isBroadcast(dst)) return c.inc('directedBroadcast');
+    const filter = ports.filter;
+    const nat = ports.mode.nat;
+    if (filter.enabled && packet.isFragment) {
+      // NAT does not translate fragments: never let one out with an inside address.
+      if (nat !== undefined && nat.masquerades(out.index)) return nat.stats.inc('fragment');
+      return this.forwardFragment(inIface, out, route.gateway ?? dst, packet);
+    }
+    if (filter.enabled) {
+      const verdict = filter.evaluate('forward', fillPacketMeta(ports.meta, ip, inIface.index, out.index), ports.scheduler.now);
+      if (verdict.action !== 'accept') {
+        c.inc('forwardFiltered');
+        if (verdict.action === 'reject') ports.reject.rejectRaw(verdict.rejectWith, ip, inIface);
+        return;
+      }
+    }
+    const ttl = packet.ttl;
+    if (ttl <= 1) {
+      c.inc('ttlExceeded');
+      ports.icmp.sendError(ICMP_TIME_EXCEEDED, ICMP_TIME_EXCEEDED_TTL, ip, inIface);
+      return;
+    }
+    if (nat !== undefined && !nat.outbound(ip, inIface.index, out.index, dnatFrom, ports.scheduler.now)) return;
+    const nextHop = route.gateway ?? dst;
+    if (total > out.mtu) {
+      if (packet.dontFragment) {
+        c.inc('fragNeeded');
+        ports.icmp.sendError(ICMP_DEST_UNREACHABLE, ICMP_UNREACH_FRAG_NEEDED, ip, inIface, false, out.mtu);
+        return;
+      }
+      packet.setTtl(ttl - 1);
+      c.inc('forwarded');
+      c.inc('forwardFragmented');
+      ports.output.sendFragments(out, parseIpv4Packet(packet, IGNORE_CHECKSUM), packet.payload, nextHop, RESOLVE_WITH_ARP, true);
       return;
     }
     packet.setTtl(ttl - 1);
     c.inc('forwarded');
-    c.inc('forwardFragmented');
-    stack.output.sendFragments(out, parseIpv4Packet(packet, IGNORE_CHECKSUM), packet.payload, nextHop, RESOLVE_WITH_ARP, true);
-    return;
+    // In place: the new 14-byte header goes right before the IP header, inside the received frame
+    // and its trailing FCS bytes.
+    const needed = frameLength(total);
+    const start = frame.byteOffset + headerLength - ETHERNET_HEADER_LENGTH;
+    const limit = frame.byteOffset + frame.byteLength + FCS_LENGTH;
+    let outFrame: Uint8Array;
+    if (start + needed <= limit && limit <= frame.buffer.byteLength) {
+      outFrame = new Uint8Array(frame.buffer, start, needed);
+      // Padding of a short packet: clear whatever the received frame had there.
+      outFrame.fill(0, ETHERNET_HEADER_LENGTH + total, needed - FCS_LENGTH);
+    } else {
+      outFrame = allocateFrame(total);
+      outFrame.set(ip, ETHERNET_HEADER_LENGTH);
+    }
+    ports.link.sendIpv4Frame(out, outFrame, nextHop, RESOLVE_WITH_ARP, true);
   }
-  packet.setTtl(ttl - 1);
-  c.inc('forwarded');
-  // In place: the new 14-byte header goes right before the IP header, inside the received frame
-  // and its trailing FCS bytes.
-  const needed = frameLength(total);
-  const start = frame.byteOffset + headerLength - ETHERNET_HEADER_LENGTH;
-  const limit = frame.byteOffset + frame.byteLength + FCS_LENGTH;
-  let outFrame: Uint8Array;
-  if (start + needed <= limit && limit <= frame.buffer.byteLength) {
-    outFrame = new Uint8Array(frame.buffer, start, needed);
-    // Padding of a short packet: clear whatever the received frame had there.
-    outFrame.fill(0, ETHERNET_HEADER_LENGTH + total, needed - FCS_LENGTH);
-  } else {
-    outFrame = allocateFrame(total);
-    outFrame.set(ip, ETHERNET_HEADER_LENGTH);
-  }
-  stack.link.sendIpv4Frame(out, outFrame, nextHop, RESOLVE_WITH_ARP, true);
-}
 
-/**
- * Firewall mode, one fragment of a datagram being forwarded: reassembles it, then runs the forward
- * chain, the TTL check and the MTU check on the whole datagram and sends it again as fragments of
- * at most the largest received fragment's size (see the module comment, step 2).
- */
-function forwardFragment(stack: Stack, inIface: NetInterface, out: NetInterface, nextHop: number, packet: Ipv4Packet): void {
-  const c = stack.ipCounters;
-  const result = stack.forwardReassembler.add(stack.now, parseIpv4Packet(packet, IGNORE_CHECKSUM), packet.payload);
-  if (result.status === 'pending') {
-    stack.requestWake();
-    return;
-  }
-  if (result.status === 'dropped') return c.inc('forwardReassemblyDropped');
-  c.inc('forwardDefragmented');
-  const { header, payload, largestFragment } = result;
-  const headerLength = IPV4_MIN_HEADER_LENGTH + header.options.byteLength;
-  const filter = stack.filter;
-  const meta = fillPacketMetaFrom(stack.meta, inIface.index, out.index, header.source, header.destination, header.protocol, headerLength + payload.byteLength, payload);
-  const verdict = filter.evaluate('forward', meta, stack.now);
-  if (verdict.action !== 'accept') {
-    c.inc('forwardFiltered');
-    if (verdict.action === 'reject') sendReject(stack, verdict.rejectWith, header, payload, inIface);
-    return;
-  }
-  if (header.ttl <= 1) {
-    c.inc('ttlExceeded');
-    stack.icmp.sendError(ICMP_TIME_EXCEEDED, ICMP_TIME_EXCEEDED_TTL, quoteDatagram(header, payload), inIface);
-    return;
-  }
-  if (largestFragment > out.mtu) {
-    if (header.dontFragment) {
-      c.inc('fragNeeded');
-      stack.icmp.sendError(ICMP_DEST_UNREACHABLE, ICMP_UNREACH_FRAG_NEEDED, quoteDatagram(header, payload), inIface, false, out.mtu);
+  /**
+   * Firewall mode, one fragment of a datagram being forwarded: reassembles it, then runs the forward
+   * chain, the TTL check and the MTU check on the whole datagram and sends it again as fragments of
+   * at most the largest received fragment's size (see the module comment, step 2).
+   */
+  private forwardFragment(inIface: NetInterface, out: NetInterface, nextHop: number, packet: Ipv4Packet): void {
+    const ports = this.ports;
+    const c = ports.ipCounters;
+    const result = ports.forwardReassembler.add(ports.scheduler.now, parseIpv4Packet(packet, IGNORE_CHECKSUM), packet.payload);
+    if (result.status === 'pending') {
+      ports.requestWake();
       return;
     }
-    c.inc('forwardFragmented');
+    if (result.status === 'dropped') return c.inc('forwardReassemblyDropped');
+    c.inc('forwardDefragmented');
+    const { header, payload, largestFragment } = result;
+    const headerLength = IPV4_MIN_HEADER_LENGTH + header.options.byteLength;
+    const filter = ports.filter;
+    const meta = fillPacketMetaFrom(ports.meta, inIface.index, out.index, header.source, header.destination, header.protocol, headerLength + payload.byteLength, payload);
+    const verdict = filter.evaluate('forward', meta, ports.scheduler.now);
+    if (verdict.action !== 'accept') {
+      c.inc('forwardFiltered');
+      if (verdict.action === 'reject') ports.reject.reject(verdict.rejectWith, header, payload, inIface);
+      return;
+    }
+    if (header.ttl <= 1) {
+      c.inc('ttlExceeded');
+      ports.icmp.sendError(ICMP_TIME_EXCEEDED, ICMP_TIME_EXCEEDED_TTL, quoteDatagram(header, payload), inIface);
+      return;
+    }
+    if (largestFragment > out.mtu) {
+      if (header.dontFragment) {
+        c.inc('fragNeeded');
+        ports.icmp.sendError(ICMP_DEST_UNREACHABLE, ICMP_UNREACH_FRAG_NEEDED, quoteDatagram(header, payload), inIface, false, out.mtu);
+        return;
+      }
+      c.inc('forwardFragmented');
+    }
+    c.inc('forwarded');
+    // Fragments that carried DF (legal, if odd) leave without it: they were fragments already.
+    ports.output.sendFragments(out, { ...header, ttl: header.ttl - 1, dontFragment: false }, payload, nextHop, RESOLVE_WITH_ARP, true, largestFragment);
   }
-  c.inc('forwarded');
-  // Fragments that carried DF (legal, if odd) leave without it: they were fragments already.
-  stack.output.sendFragments(out, { ...header, ttl: header.ttl - 1, dontFragment: false }, payload, nextHop, RESOLVE_WITH_ARP, true, largestFragment);
 }

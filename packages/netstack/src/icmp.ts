@@ -30,31 +30,22 @@ import {
   type Icmpv4Repr,
   type Ipv4Address,
 } from '@postern/wire';
+import type { SchedulerApi } from '@postern/irq';
+import type { Counters } from './counters.js';
 import { PingError, SendError } from './errors.js';
 import { isIpv4Multicast, isUnicastSource } from './frame.js';
+import { ICMP_QUOTE_LIMIT, type IcmpErrorReport, type IcmpErrorSender } from './icmp/icmp-errors.js';
 import { IcmpRateLimiter, TokenBucket, type IcmpRateLimiterOptions } from './icmp-rate-limit.js';
 import type { NetInterface } from './interface.js';
-import { ICMP_QUOTE_LIMIT, type Ipv4Delivery } from './ipv4-input.js';
+import type { Ipv4Output } from './ipv4-output.js';
+import type { Ipv4Delivery, TransportHandler } from './ipv4/transport.js';
+import type { InterfaceTable } from './link/interface-table.js';
 import { isIcmpError } from './packet-meta.js';
-import type { Stack } from './stack.js';
+import type { IcmpCounterName, Ipv4CounterName } from './stack-counters.js';
 
-/** An ICMP error received about a datagram this host sent, as handed to the transport that sent it. */
-export interface IcmpErrorReport {
-  /** ICMP type: {@link ICMP_DEST_UNREACHABLE}, {@link ICMP_TIME_EXCEEDED}, or another error type. */
-  readonly type: number;
-  /** ICMP code. */
-  readonly code: number;
-  /** For fragmentation needed: the next-hop MTU (0 from pre-RFC 1191 routers); otherwise 0. */
-  readonly nextHopMtu: number;
-  /** Who sent the error. */
-  readonly reporter: Ipv4Address;
-  /** The quoted header of our datagram (its payload is cut short). */
-  readonly quoted: Ipv4Packet;
-  /** The first bytes of our datagram's payload (at least 8 for a conforming sender): ports live here. */
-  readonly transport: Uint8Array;
-}
+export type { IcmpErrorReport } from './icmp/icmp-errors.js';
 
-/** Options of one echo request ({@link IcmpService.echo}, {@link Stack.ping}). */
+/** Options of one echo request ({@link IcmpService.echo}, `Stack.ping`). */
 export interface EchoOptions {
   /** Whom to ask. */
   dst: Ipv4Address;
@@ -129,8 +120,30 @@ export interface EchoReplyRateLimit {
   burst: number;
 }
 
-/** The ICMP module of a stack. Reach it as {@link Stack.icmp}. */
-export class IcmpService {
+/** What the ICMP module needs from the rest of the stack. @internal The stack builds it. */
+export interface IcmpPorts {
+  /** The time source of echo deadlines and the rate limiters, and the seed of the echo identifier. */
+  readonly scheduler: Pick<SchedulerApi, 'now' | 'randomUint32'>;
+  /** ICMP counters. */
+  readonly icmpCounters: Counters<IcmpCounterName>;
+  /** IPv4 counters (a transport's ICMP error handler that throws: `handlerErrors`). */
+  readonly ipCounters: Counters<Ipv4CounterName>;
+  /** Which addresses are ours, which are broadcasts (the RFC 1122 error rules and the error's source). */
+  readonly interfaces: Pick<InterfaceTable, 'isLocal' | 'isBroadcast'>;
+  /** Sends echo requests, replies and errors. */
+  readonly output: Pick<Ipv4Output, 'send'>;
+  /** Receives ICMP errors about UDP datagrams. */
+  readonly udp: { icmpError(report: IcmpErrorReport): void };
+  /** The registered transports by protocol number (ICMP errors about their datagrams). */
+  readonly protocols: ReadonlyMap<number, TransportHandler>;
+  /** Re-arms the stack timer (an echo deadline). */
+  requestWake(): void;
+}
+
+const BYPASS_FILTER = { bypassFilter: true } as const;
+
+/** The ICMP module of a stack. Reach it as `Stack.icmp`. */
+export class IcmpService implements IcmpErrorSender {
   /** The rate limiter for errors this host sends. */
   readonly limiter: IcmpRateLimiter;
   /** The echo-reply limit, when one was configured (see {@link EchoReplyRateLimit}). */
@@ -140,10 +153,11 @@ export class IcmpService {
   private sequence = 0;
 
   /** @internal Created by the stack. */
-  constructor(private readonly stack: Stack, limits: IcmpRateLimiterOptions = {}, echoReplyLimit?: EchoReplyRateLimit) {
-    this.limiter = new IcmpRateLimiter(limits, stack.now);
-    this.echoReplyLimiter = echoReplyLimit === undefined ? undefined : new TokenBucket(echoReplyLimit.ratePerSecond, echoReplyLimit.burst, stack.now);
-    this.identifier = stack.scheduler.randomUint32() & 0xffff;
+  constructor(private readonly ports: IcmpPorts, limits: IcmpRateLimiterOptions = {}, echoReplyLimit?: EchoReplyRateLimit) {
+    const now = ports.scheduler.now;
+    this.limiter = new IcmpRateLimiter(limits, now);
+    this.echoReplyLimiter = echoReplyLimit === undefined ? undefined : new TokenBucket(echoReplyLimit.ratePerSecond, echoReplyLimit.burst, now);
+    this.identifier = ports.scheduler.randomUint32() & 0xffff;
   }
 
   /** Echo requests waiting for a reply. */
@@ -153,7 +167,7 @@ export class IcmpService {
 
   /** @internal Handles one ICMP message delivered to this host. */
   input(d: Ipv4Delivery): void {
-    const c = this.stack.icmpCounters;
+    const c = this.ports.icmpCounters;
     c.inc('received');
     let packet: Icmpv4Packet;
     try {
@@ -190,13 +204,13 @@ export class IcmpService {
   }
 
   private answerEcho(d: Ipv4Delivery, packet: Icmpv4Packet): void {
-    const c = this.stack.icmpCounters;
+    const c = this.ports.icmpCounters;
     c.inc('echoRequests');
     if (d.destination !== 'unicast' || d.linkBroadcast) return c.inc('echoBroadcastIgnored');
-    if (this.echoReplyLimiter !== undefined && !this.echoReplyLimiter.take(this.stack.now)) return c.inc('echoRateLimited');
+    if (this.echoReplyLimiter !== undefined && !this.echoReplyLimiter.take(this.ports.scheduler.now)) return c.inc('echoRateLimited');
     const repr: Icmpv4Repr = { kind: 'echoReply', identifier: packet.identifier, sequenceNumber: packet.sequenceNumber, data: packet.data };
     try {
-      this.stack.output.send(
+      this.ports.output.send(
         { dst: d.header.source, src: d.header.destination, protocol: IP_PROTO_ICMP, tos: (d.header.dscp << 2) | d.header.ecn },
         d.payload.byteLength,
         (buf) => emitIcmpv4(repr, buf),
@@ -209,7 +223,7 @@ export class IcmpService {
   }
 
   private matchReply(d: Ipv4Delivery, packet: Icmpv4Packet): void {
-    const c = this.stack.icmpCounters;
+    const c = this.ports.icmpCounters;
     const key = packet.identifier * 0x10000 + packet.sequenceNumber;
     const o = this.outstanding.get(key);
     if (o === undefined) return c.inc('echoReplyUnmatched');
@@ -223,7 +237,7 @@ export class IcmpService {
       size: data.byteLength,
       dataMatches: equalBytes(data, o.data),
       ttl: d.header.ttl,
-      rttMs: this.stack.now - o.sentAt,
+      rttMs: this.ports.scheduler.now - o.sentAt,
     });
   }
 
@@ -241,14 +255,14 @@ export class IcmpService {
       return;
     }
     if (protocol === IP_PROTO_UDP) {
-      this.stack.udp.icmpError(report);
+      this.ports.udp.icmpError(report);
       return;
     }
-    const handler = this.stack.protocolHandler(protocol);
+    const handler = this.ports.protocols.get(protocol);
     try {
       handler?.icmpError?.(report);
     } catch {
-      this.stack.ipCounters.inc('handlerErrors');
+      this.ports.ipCounters.inc('handlerErrors');
     }
   }
 
@@ -259,15 +273,15 @@ export class IcmpService {
    * multicast frame; `nextHopMtu`: for fragmentation needed. Returns whether it was sent. Never throws.
    */
   sendError(type: number, code: number, ip: Uint8Array, arrivedOn: NetInterface | undefined, linkBroadcast = false, nextHopMtu = 0): boolean {
-    const stack = this.stack;
-    const c = stack.icmpCounters;
+    const ports = this.ports;
+    const c = ports.icmpCounters;
     if (!this.errorAllowed(ip, linkBroadcast)) {
       c.inc('errorSuppressed');
       return false;
     }
     const src = readU32(ip, 12);
     const dst = readU32(ip, 16);
-    if (!this.limiter.allow(stack.now, src)) {
+    if (!this.limiter.allow(ports.scheduler.now, src)) {
       c.inc('errorRateLimited');
       return false;
     }
@@ -279,9 +293,9 @@ export class IcmpService {
         : type === ICMP_TIME_EXCEEDED
           ? { kind: 'timeExceeded', code, quoted }
           : { kind: 'other', type, code, restOfHeader: 0, data: quoted };
-    const source = stack.isLocalAddress(dst) ? dst : arrivedOn?.sourceFor(src);
+    const source = ports.interfaces.isLocal(dst) ? dst : arrivedOn?.sourceFor(src);
     try {
-      stack.output.send({ dst: src, src: source, protocol: IP_PROTO_ICMP, tos: ERROR_TOS }, ICMP_HEADER_LENGTH + quoted.byteLength, (buf) => emitIcmpv4(repr, buf), { bypassFilter: true });
+      ports.output.send({ dst: src, src: source, protocol: IP_PROTO_ICMP, tos: ERROR_TOS }, ICMP_HEADER_LENGTH + quoted.byteLength, (buf) => emitIcmpv4(repr, buf), BYPASS_FILTER);
     } catch (err) {
       if (!(err instanceof SendError)) throw err;
       c.inc('errorSendFailed');
@@ -296,8 +310,8 @@ export class IcmpService {
     if (linkBroadcast || ip.byteLength < 20) return false;
     const src = readU32(ip, 12);
     const dst = readU32(ip, 16);
-    if (!isUnicastSource(src) || this.stack.isBroadcastAddress(src)) return false;
-    if (dst === IPV4_BROADCAST || isIpv4Multicast(dst) || this.stack.isBroadcastAddress(dst)) return false;
+    if (!isUnicastSource(src) || this.ports.interfaces.isBroadcast(src)) return false;
+    if (dst === IPV4_BROADCAST || isIpv4Multicast(dst) || this.ports.interfaces.isBroadcast(dst)) return false;
     if ((((ip[6]! << 8) | ip[7]!) & 0x1fff) !== 0) return false;
     if (ip[9] === IP_PROTO_ICMP) {
       const headerLength = (ip[0]! & 0x0f) * 4;
@@ -315,7 +329,7 @@ export class IcmpService {
    *   or `INVALID_ARGUMENT` for bad options or {@link MAX_OUTSTANDING_ECHOES} already outstanding.
    */
   echo(options: EchoOptions, callback: EchoCallback): () => void {
-    const stack = this.stack;
+    const ports = this.ports;
     const identifier = options.identifier ?? this.identifier;
     const sequence = options.sequence ?? (this.sequence = (this.sequence + 1) & 0xffff);
     const timeoutMs = options.timeoutMs ?? DEFAULT_ECHO_TIMEOUT_MS;
@@ -328,11 +342,12 @@ export class IcmpService {
     if (this.outstanding.has(key)) throw new SendError('INVALID_ARGUMENT', `echo ${identifier}/${sequence} is already outstanding`);
     const data = options.data ?? patternData(size);
     const repr: Icmpv4Repr = { kind: 'echoRequest', identifier, sequenceNumber: sequence, data };
-    stack.output.send({ dst: options.dst, src: options.src, protocol: IP_PROTO_ICMP, ttl: options.ttl, df: options.df }, ICMP_HEADER_LENGTH + size, (buf) => emitIcmpv4(repr, buf));
-    stack.icmpCounters.inc('pingsSent');
-    const o: Outstanding = { key, sentAt: stack.now, deadline: stack.now + timeoutMs, data, callback };
+    ports.output.send({ dst: options.dst, src: options.src, protocol: IP_PROTO_ICMP, ttl: options.ttl, df: options.df }, ICMP_HEADER_LENGTH + size, (buf) => emitIcmpv4(repr, buf));
+    ports.icmpCounters.inc('pingsSent');
+    const now = ports.scheduler.now;
+    const o: Outstanding = { key, sentAt: now, deadline: now + timeoutMs, data, callback };
     this.outstanding.set(key, o);
-    stack.requestWake();
+    ports.requestWake();
     return () => {
       if (this.outstanding.get(key) !== o) return;
       this.outstanding.delete(key);
@@ -363,7 +378,7 @@ export class IcmpService {
     for (const o of [...this.outstanding.values()]) {
       if (o.deadline > now) continue;
       this.outstanding.delete(o.key);
-      this.stack.icmpCounters.inc('pingTimeouts');
+      this.ports.icmpCounters.inc('pingTimeouts');
       o.callback(new PingError('TIMEOUT', `no echo reply within ${o.deadline - o.sentAt} ms`), undefined);
     }
   }

@@ -11,9 +11,10 @@
  *    0.0.0.0 or 127/8: `notForUs`), else dropped as `notForUs`;
  * 4. local delivery: reassembly (`reassemblyDropped`, the reassembler says why), the `input` filter
  *    chain (`inputFiltered`; a reject is answered), then the handler of the protocol number: ICMP
- *    (1) and UDP (17) built in, others registered with {@link Stack.registerProtocol}; none:
+ *    (1) and UDP (17) built in, others registered with `Stack.registerProtocol`; none:
  *    `unknownProtocol` and ICMP protocol unreachable (for unicast).
  */
+import type { SchedulerApi } from '@postern/irq';
 import {
   ICMP_DEST_UNREACHABLE,
   ICMP_UNREACH_PROTOCOL,
@@ -23,62 +24,67 @@ import {
   Ipv4OptionReader,
   Ipv4Packet,
   MalformedError,
-  emitIpv4,
   parseIpv4Packet,
   type Ipv4Repr,
 } from '@postern/wire';
+import type { Counters } from './counters.js';
+import type { PacketFilter } from './filter.js';
 import { fillPacketMetaFrom } from './filter-meta.js';
+import type { ForwardingMode, Ipv4Forwarder } from './forward.js';
 import { isIpv4Multicast } from './frame.js';
-import { forwardIpv4 } from './forward.js';
+import { quoteDatagram, type IcmpErrorSender } from './icmp/icmp-errors.js';
+import type { DestinationKind, Ipv4Delivery, TransportHandler } from './ipv4/transport.js';
+import type { InterfaceTable } from './link/interface-table.js';
 import { NAT_DROPPED } from './nat/nat-engine.js';
 import type { NetInterface } from './interface.js';
-import { NO_INTERFACE } from './packet-meta.js';
-import { sendReject } from './reject.js';
-import type { Stack } from './stack.js';
+import { NO_INTERFACE, type PacketMeta } from './packet-meta.js';
+import type { Reassembler } from './reassembly.js';
+import type { Rejecter } from './reject.js';
+import type { Ipv4CounterName } from './stack-counters.js';
 
-/** How a delivered datagram was addressed. */
-export type DestinationKind = 'unicast' | 'broadcast' | 'multicast';
-
-/**
- * A datagram delivered to a transport (after reassembly and the input chain). Valid only during
- * the handler call: copy `payload` to keep it (it may be a view into a receive buffer), and copy
- * the fields to keep them (the object itself is reused for the next datagram).
- */
-export interface Ipv4Delivery {
-  /** The IPv4 header (for a reassembled datagram: the first fragment's, with the fragment fields cleared). */
-  readonly header: Ipv4Repr;
-  /** The IPv4 payload: the whole transport segment, as a view. */
-  readonly payload: Uint8Array;
-  /** The interface it arrived on (for a looped-back datagram: the one owning the destination). */
-  readonly iface: NetInterface;
-  /** How it was addressed at the IP layer. */
-  readonly destination: DestinationKind;
-  /** True when it came in a link-layer broadcast or multicast frame. */
-  readonly linkBroadcast: boolean;
+/** A built-in transport (ICMP, UDP) as IPv4 input hands it datagrams. */
+export interface DeliveryReceiver {
+  /** Handles one datagram delivered to this host; the delivery is valid only during the call. */
+  input(delivery: Ipv4Delivery): void;
 }
 
-/** Largest datagram an ICMP error quotes in full (RFC 1812 §4.3.2.3: the error must fit 576 bytes). */
-export const ICMP_QUOTE_LIMIT = 576 - IPV4_MIN_HEADER_LENGTH - 8;
+/** What IPv4 input needs from the rest of the stack. */
+export interface Ipv4InputPorts {
+  /** The time source of reassembly and the filter, and the path trace. */
+  readonly scheduler: Pick<SchedulerApi, 'now' | 'trace'>;
+  /** Counts every packet received and every drop by name. */
+  readonly ipCounters: Counters<Ipv4CounterName>;
+  /** The router settings (forwarding, NAT). */
+  readonly mode: Readonly<ForwardingMode>;
+  /** Which addresses are ours. */
+  readonly interfaces: Pick<InterfaceTable, 'isLocal'>;
+  /** Reassembles fragments addressed to this host. */
+  readonly reassembler: Pick<Reassembler, 'add'>;
+  /** The `input` chain (firewall mode). */
+  readonly filter: Pick<PacketFilter, 'enabled' | 'evaluate'>;
+  /** The one reused packet description the filter reads. */
+  readonly meta: PacketMeta;
+  /** Forwards packets not addressed to this host (router mode). */
+  readonly forwarder: Pick<Ipv4Forwarder, 'forward'>;
+  /** Answers what the `input` chain rejects. */
+  readonly reject: Pick<Rejecter, 'reject'>;
+  /** Protocol unreachable. */
+  readonly icmpErrors: IcmpErrorSender;
+  /** The ICMP module (protocol 1). */
+  readonly icmp: DeliveryReceiver;
+  /** The UDP module (protocol 17). */
+  readonly udp: DeliveryReceiver;
+  /** The registered transports by protocol number. */
+  readonly protocols: ReadonlyMap<number, TransportHandler>;
+  /** Re-arms the stack timer (a fragment is waiting for the rest). */
+  requestWake(): void;
+}
 
 const IGNORE_CHECKSUM = { checksum: 'ignore' } as const;
 const optionReader = new Ipv4OptionReader();
 
 function u16(b: Uint8Array, at: number): number {
   return (b[at]! << 8) | b[at + 1]!;
-}
-
-/**
- * The bytes an ICMP error about the datagram `header` + `payload` quotes: its header (as emitted
- * from `header`, total length restored) and the start of its payload, at most
- * {@link ICMP_QUOTE_LIMIT} bytes in all. A new buffer.
- */
-export function quoteDatagram(header: Ipv4Repr, payload: Uint8Array): Uint8Array {
-  const headerLength = IPV4_MIN_HEADER_LENGTH + header.options.byteLength;
-  const take = Math.max(0, Math.min(payload.byteLength, ICMP_QUOTE_LIMIT - headerLength));
-  const out = new Uint8Array(headerLength + take);
-  emitIpv4({ ...header, payloadLength: payload.byteLength }, out);
-  out.set(payload.subarray(0, take), headerLength);
-  return out;
 }
 
 /** The receive path. @internal The stack owns the one instance. */
@@ -89,16 +95,16 @@ export class Ipv4Input {
    */
   private readonly delivery: { -readonly [K in keyof Ipv4Delivery]: Ipv4Delivery[K] };
 
-  constructor(private readonly stack: Stack) {
+  constructor(private readonly ports: Ipv4InputPorts) {
     this.delivery = { header: undefined as unknown as Ipv4Repr, payload: new Uint8Array(0), iface: undefined as unknown as NetInterface, destination: 'unicast', linkBroadcast: false };
   }
 
   /** Handles one IPv4 frame from `iface`'s device; the packet starts at `headerLength`. Never throws for bad input. */
   receive(iface: NetInterface, frame: Uint8Array, headerLength: number): void {
-    const stack = this.stack;
-    const c = stack.ipCounters;
+    const ports = this.ports;
+    const c = ports.ipCounters;
     c.inc('received');
-    const trace = stack.scheduler.trace;
+    const trace = ports.scheduler.trace;
     if (trace !== undefined && trace.on) trace.mark('ip', 'input: header checked');
     const available = frame.byteLength - headerLength;
     if (available < IPV4_MIN_HEADER_LENGTH) return c.inc('truncated');
@@ -116,12 +122,13 @@ export class Ipv4Input {
     const srcTop = src >>> 24;
     if (srcTop >= 224 || srcTop === 127) return c.inc('badSource');
     const linkBroadcast = (frame[0]! & 1) !== 0;
-    if (stack.isLocalAddress(dst)) {
-      const nat = stack.nat;
-      if (nat !== undefined && stack.forwarding) {
+    const mode = ports.mode;
+    if (ports.interfaces.isLocal(dst)) {
+      const nat = mode.nat;
+      if (nat !== undefined && mode.forwarding) {
         // Destination NAT (port forwards, replies to masqueraded flows): forwarded, not delivered.
-        const external = nat.inbound(packet.bytes, stack.now);
-        if (external >= 0) return forwardIpv4(stack, iface, frame, headerLength, packet, external);
+        const external = nat.inbound(packet.bytes, ports.scheduler.now);
+        if (external >= 0) return ports.forwarder.forward(iface, frame, headerLength, packet, external);
         if (external === NAT_DROPPED) return;
       }
       return this.deliverLocal(iface, packet, 'unicast', linkBroadcast);
@@ -132,9 +139,9 @@ export class Ipv4Input {
       if (iface.isMember(dst)) return this.deliverLocal(iface, packet, 'multicast', linkBroadcast);
       return c.inc('multicastNotJoined');
     }
-    if (!stack.forwarding || dst === 0 || dst >>> 24 === 127) return c.inc('notForUs');
+    if (!mode.forwarding || dst === 0 || dst >>> 24 === 127) return c.inc('notForUs');
     if (linkBroadcast) return c.inc('linkBroadcastNotForUs');
-    forwardIpv4(stack, iface, frame, headerLength, packet);
+    ports.forwarder.forward(iface, frame, headerLength, packet);
   }
 
   /**
@@ -142,27 +149,27 @@ export class Ipv4Input {
    * protocol's handler.
    */
   deliverLocal(iface: NetInterface, packet: Ipv4Packet, destination: DestinationKind, linkBroadcast: boolean): void {
-    const stack = this.stack;
-    const c = stack.ipCounters;
+    const ports = this.ports;
+    const c = ports.ipCounters;
     let header = parseIpv4Packet(packet, IGNORE_CHECKSUM);
     let payload = packet.payload;
     if (packet.isFragment) {
-      const result = stack.reassembler.add(stack.now, header, payload);
+      const result = ports.reassembler.add(ports.scheduler.now, header, payload);
       if (result.status === 'pending') {
-        stack.requestWake();
+        ports.requestWake();
         return;
       }
       if (result.status === 'dropped') return c.inc('reassemblyDropped');
       header = result.header;
       payload = result.payload;
     }
-    const filter = stack.filter;
+    const filter = ports.filter;
     if (filter.enabled) {
-      const meta = fillPacketMetaFrom(stack.meta, iface.index, NO_INTERFACE, header.source, header.destination, header.protocol, IPV4_MIN_HEADER_LENGTH + header.options.byteLength + payload.byteLength, payload);
-      const verdict = filter.evaluate('input', meta, stack.now);
+      const meta = fillPacketMetaFrom(ports.meta, iface.index, NO_INTERFACE, header.source, header.destination, header.protocol, IPV4_MIN_HEADER_LENGTH + header.options.byteLength + payload.byteLength, payload);
+      const verdict = filter.evaluate('input', meta, ports.scheduler.now);
       if (verdict.action !== 'accept') {
         c.inc('inputFiltered');
-        if (verdict.action === 'reject' && destination === 'unicast' && !linkBroadcast) sendReject(stack, verdict.rejectWith, header, payload, iface);
+        if (verdict.action === 'reject' && destination === 'unicast' && !linkBroadcast) ports.reject.reject(verdict.rejectWith, header, payload, iface);
         return;
       }
     }
@@ -175,24 +182,24 @@ export class Ipv4Input {
     const protocol = header.protocol;
     if (protocol === IP_PROTO_ICMP) {
       c.inc('delivered');
-      stack.icmp.input(delivery);
+      ports.icmp.input(delivery);
       return;
     }
     if (protocol === IP_PROTO_UDP) {
       c.inc('delivered');
-      stack.udp.input(delivery);
+      ports.udp.input(delivery);
       return;
     }
-    const handler = stack.protocolHandler(protocol);
+    const handler = ports.protocols.get(protocol);
     if (handler === undefined) {
       c.inc('unknownProtocol');
       if (destination === 'unicast') {
-        stack.icmp.sendError(ICMP_DEST_UNREACHABLE, ICMP_UNREACH_PROTOCOL, quoteDatagram(header, payload), iface, linkBroadcast);
+        ports.icmpErrors.sendError(ICMP_DEST_UNREACHABLE, ICMP_UNREACH_PROTOCOL, quoteDatagram(header, payload), iface, linkBroadcast);
       }
       return;
     }
     c.inc('delivered');
-    const trace = stack.scheduler.trace;
+    const trace = ports.scheduler.trace;
     if (trace !== undefined && trace.on) trace.mark(protocol === 6 ? 'tcp' : 'ip', protocol === 6 ? 'segment in' : `protocol ${protocol} in`);
     try {
       handler.receive(delivery);

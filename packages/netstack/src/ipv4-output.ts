@@ -17,22 +17,27 @@ import {
   type MacAddress,
   MAC_BROADCAST,
 } from '@postern/wire';
+import type { SchedulerApi } from '@postern/irq';
+import type { Counters } from './counters.js';
 import { SendError } from './errors.js';
+import type { PacketFilter } from './filter.js';
 import { fillPacketMeta } from './filter-meta.js';
 import { fragmentIpv4 } from './fragment.js';
 import { allocateFrame, frameLength, ipv4MulticastMac, isIpv4Multicast } from './frame.js';
 import type { NetInterface } from './interface.js';
-import { RESOLVE_WITH_ARP } from './link-output.js';
-import { NO_INTERFACE } from './packet-meta.js';
+import type { InterfaceTable } from './link/interface-table.js';
+import { RESOLVE_WITH_ARP, type LinkOutput } from './link-output.js';
+import { NO_INTERFACE, type PacketMeta } from './packet-meta.js';
 import { isIpv4Address } from './prefix.js';
-import type { Stack } from './stack.js';
+import type { RoutingTable } from './routing.js';
+import type { Ipv4CounterName } from './stack-counters.js';
 
 /** Default TTL of datagrams this host sends (RFC 1700 recommends 64). */
 export const DEFAULT_TTL = 64;
 
-/** How to send one IPv4 datagram with {@link Stack.sendIpv4}. */
+/** How to send one IPv4 datagram with `Stack.sendIpv4`. */
 export interface Ipv4SendOptions {
-  /** Source address: one of this host's addresses. Default: chosen from the outgoing interface (see {@link Stack.routeTo}). */
+  /** Source address: one of this host's addresses. Default: chosen from the outgoing interface (see `Stack.routeTo`). */
   src?: Ipv4Address;
   /** Destination: unicast, a directed or limited broadcast, or a multicast group. */
   dst: Ipv4Address;
@@ -57,7 +62,7 @@ export interface Ipv4SendOptions {
  */
 export type PayloadWriter = (payload: Uint8Array, src: Ipv4Address, dst: Ipv4Address) => void;
 
-/** Where a datagram to some destination would leave: see {@link Stack.routeTo}. */
+/** Where a datagram to some destination would leave: see `Stack.routeTo`. */
 export interface RouteInfo {
   /** The outgoing interface. */
   iface: NetInterface;
@@ -81,6 +86,26 @@ export interface SendFlags {
 
 const NORMAL: SendFlags = { bypassFilter: false };
 
+/** What IPv4 output needs from the rest of the stack. */
+export interface Ipv4OutputPorts {
+  /** Time (filter), the path trace, deferred loopback, and the seed of the identification counter. */
+  readonly scheduler: Pick<SchedulerApi, 'now' | 'trace' | 'defer' | 'randomUint32'>;
+  /** Counts what was sent and refused. */
+  readonly ipCounters: Counters<Ipv4CounterName>;
+  /** The interfaces and which owns each local address (route and source selection). */
+  readonly interfaces: Pick<InterfaceTable, 'all' | 'at' | 'ownerOf' | 'isLocal'>;
+  /** The routing table. */
+  readonly routes: Pick<RoutingTable, 'match'>;
+  /** The `output` chain (firewall mode). */
+  readonly filter: Pick<PacketFilter, 'enabled' | 'evaluate'>;
+  /** The one reused packet description the filter reads. */
+  readonly meta: PacketMeta;
+  /** Puts packets into frames and on the wire. */
+  readonly link: Pick<LinkOutput, 'sendIpv4Frame'>;
+  /** Delivers a checked datagram addressed to our own address `iface` owns (loopback); called in a deferred round. */
+  loopback(iface: NetInterface, packet: Ipv4Packet): void;
+}
+
 /** The sender. @internal The stack owns the one instance. */
 export class Ipv4Output {
   /** Reused for every emitted header: no per-datagram allocation for it. */
@@ -90,8 +115,8 @@ export class Ipv4Output {
   };
   private identification: number;
 
-  constructor(private readonly stack: Stack) {
-    this.identification = stack.scheduler.randomUint32() & 0xffff;
+  constructor(private readonly ports: Ipv4OutputPorts) {
+    this.identification = ports.scheduler.randomUint32() & 0xffff;
   }
 
   /**
@@ -99,9 +124,9 @@ export class Ipv4Output {
    * @throws {@link SendError} `NO_ROUTE`, `NO_SOURCE_ADDRESS`, `ADDRESS_NOT_AVAILABLE`.
    */
   route(dst: Ipv4Address, src?: Ipv4Address, ifIndex?: number): RouteInfo {
-    const stack = this.stack;
-    if (src !== undefined && !stack.isLocalAddress(src)) throw new SendError('ADDRESS_NOT_AVAILABLE', `${ipv4ToString(src)} is not an address of this host`);
-    const owner = stack.interfaceOfAddress(dst);
+    const interfaces = this.ports.interfaces;
+    if (src !== undefined && !interfaces.isLocal(src)) throw new SendError('ADDRESS_NOT_AVAILABLE', `${ipv4ToString(src)} is not an address of this host`);
+    const owner = interfaces.ownerOf(dst);
     if (owner !== undefined) return { iface: owner, nextHop: dst, linkDestination: RESOLVE_WITH_ARP, src: src ?? dst, mtu: IPV4_MAX_TOTAL_LENGTH, local: true };
     let iface: NetInterface | undefined;
     let nextHop = dst;
@@ -109,17 +134,17 @@ export class Ipv4Output {
     let routeSource: Ipv4Address | undefined;
     if (dst === IPV4_BROADCAST || isIpv4Multicast(dst)) {
       linkDestination = dst === IPV4_BROADCAST ? MAC_BROADCAST : ipv4MulticastMac(dst);
-      if (ifIndex !== undefined) iface = stack.interfaceAt(ifIndex);
-      else if (src !== undefined) iface = stack.interfaceOfAddress(src);
+      if (ifIndex !== undefined) iface = interfaces.at(ifIndex);
+      else if (src !== undefined) iface = interfaces.ownerOf(src);
       if (iface === undefined && dst !== IPV4_BROADCAST) {
-        const r = stack.routes.match(dst);
-        if (r !== undefined) iface = stack.interfaceAt(r.ifIndex);
+        const r = this.ports.routes.match(dst);
+        if (r !== undefined) iface = interfaces.at(r.ifIndex);
       }
-      iface ??= stack.interfaces.find((i) => i.primaryAddress !== undefined);
+      iface ??= interfaces.all.find((i) => i.primaryAddress !== undefined);
     } else {
-      const r = stack.routes.match(dst);
+      const r = this.ports.routes.match(dst);
       if (r !== undefined) {
-        iface = stack.interfaceAt(r.ifIndex);
+        iface = interfaces.at(r.ifIndex);
         nextHop = r.gateway ?? dst;
         routeSource = r.source;
         if (iface?.isBroadcast(dst)) linkDestination = MAC_BROADCAST;
@@ -132,14 +157,14 @@ export class Ipv4Output {
   }
 
   /**
-   * Sends one datagram of `payloadLength` bytes that `write` puts in place; see {@link Stack.sendIpv4}.
+   * Sends one datagram of `payloadLength` bytes that `write` puts in place; see `Stack.sendIpv4`.
    * @returns the source address used.
    */
   send(options: Ipv4SendOptions, payloadLength: number, write: PayloadWriter, flags: SendFlags = NORMAL): Ipv4Address {
-    const stack = this.stack;
-    const counters = stack.ipCounters;
+    const ports = this.ports;
+    const counters = ports.ipCounters;
     const { dst, protocol } = options;
-    const trace = stack.scheduler.trace;
+    const trace = ports.scheduler.trace;
     if (trace !== undefined && trace.on) trace.mark('ip', `output: protocol ${protocol}, ${payloadLength} B`);
     const ttl = options.ttl ?? (isIpv4Multicast(dst) ? 1 : DEFAULT_TTL);
     const tos = options.tos ?? 0;
@@ -183,9 +208,9 @@ export class Ipv4Output {
     write(ip.subarray(IPV4_MIN_HEADER_LENGTH), route.src, dst);
     emitIpv4(r, ip);
 
-    if (!flags.bypassFilter && stack.filter.enabled) {
-      const meta = fillPacketMeta(stack.meta, ip, NO_INTERFACE, route.local ? NO_INTERFACE : route.iface.index);
-      const verdict = stack.filter.evaluate('output', meta, stack.now);
+    if (!flags.bypassFilter && ports.filter.enabled) {
+      const meta = fillPacketMeta(ports.meta, ip, NO_INTERFACE, route.local ? NO_INTERFACE : route.iface.index);
+      const verdict = ports.filter.evaluate('output', meta, ports.scheduler.now);
       if (verdict.action !== 'accept') {
         counters.inc('outputFiltered');
         throw new SendError('FILTERED', `the output chain ${verdict.action === 'drop' ? 'dropped' : 'rejected'} the datagram to ${ipv4ToString(dst)}`);
@@ -195,11 +220,11 @@ export class Ipv4Output {
     if (route.local) {
       counters.inc('loopback');
       const iface = route.iface;
-      stack.scheduler.defer(() => stack.input.deliverLocal(iface, Ipv4Packet.checked(ip), 'unicast', false));
+      ports.scheduler.defer(() => ports.loopback(iface, Ipv4Packet.checked(ip)));
       return route.src;
     }
     if (fits) {
-      stack.link.sendIpv4Frame(route.iface, frame, route.nextHop, route.linkDestination, false);
+      ports.link.sendIpv4Frame(route.iface, frame, route.nextHop, route.linkDestination, false);
       return route.src;
     }
     counters.inc('sentFragmented');
@@ -213,10 +238,10 @@ export class Ipv4Output {
    */
   sendFragments(iface: NetInterface, repr: Ipv4Repr, payload: Uint8Array, nextHop: Ipv4Address, linkDestination: MacAddress, forwarded: boolean, mtu = iface.mtu): void {
     const fragments = fragmentIpv4(repr, payload, Math.min(mtu, iface.mtu), allocateFragment);
-    this.stack.ipCounters.inc('fragmentsCreated', fragments.length);
+    this.ports.ipCounters.inc('fragmentsCreated', fragments.length);
     for (const f of fragments) {
       const frame = new Uint8Array(f.buffer, f.byteOffset - ETHERNET_HEADER_LENGTH, frameLength(f.byteLength));
-      this.stack.link.sendIpv4Frame(iface, frame, nextHop, linkDestination, forwarded);
+      this.ports.link.sendIpv4Frame(iface, frame, nextHop, linkDestination, forwarded);
     }
   }
 

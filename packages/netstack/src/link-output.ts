@@ -19,17 +19,34 @@ import {
   type Ipv4Address,
   type MacAddress,
 } from '@postern/wire';
+import type { SchedulerApi } from '@postern/irq';
 import type { ArpAction } from './arp-cache.js';
+import type { Counters } from './counters.js';
 import { allocateFrame, writeEthernetDestination, writeEthernetSource } from './frame.js';
+import type { IcmpErrorSender } from './icmp/icmp-errors.js';
 import type { NetInterface, PendingFrame } from './interface.js';
-import type { Stack } from './stack.js';
+import type { ArpIoCounterName, Ipv4CounterName } from './stack-counters.js';
 
 /** Pass as `linkDestination` to resolve the next hop with ARP. */
 export const RESOLVE_WITH_ARP = -1;
 
+/** What link output needs from the rest of the stack. */
+export interface LinkOutputPorts {
+  /** The time source of ARP resolution. */
+  readonly scheduler: Pick<SchedulerApi, 'now'>;
+  /** Counts device refusals and packets ARP dropped. */
+  readonly ipCounters: Counters<Ipv4CounterName>;
+  /** Counts ARP requests, replies and announcements sent. */
+  readonly arpCounters: Counters<ArpIoCounterName>;
+  /** Answers a forwarded packet whose next hop did not resolve (host unreachable). */
+  readonly icmp: IcmpErrorSender;
+  /** Re-arms the stack timer after the ARP caches changed. */
+  requestWake(): void;
+}
+
 /** Link output for one stack. @internal The stack owns the one instance. */
 export class LinkOutput {
-  constructor(private readonly stack: Stack) {}
+  constructor(private readonly ports: LinkOutputPorts) {}
 
   /**
    * Sends the IPv4 frame `frame` (packet at offset 14, FCS room at the end) on `iface` to
@@ -41,7 +58,7 @@ export class LinkOutput {
     let mac = linkDestination;
     if (mac === RESOLVE_WITH_ARP) {
       const arp = iface.arp;
-      const resolved = arp.resolve(this.stack.now, nextHop, { frame, forwarded });
+      const resolved = arp.resolve(this.ports.scheduler.now, nextHop, { frame, forwarded });
       if (arp.pendingActions > 0) this.runArpActions(iface);
       if (resolved === undefined) return;
       mac = resolved;
@@ -52,14 +69,14 @@ export class LinkOutput {
 
   /** Hands `frame` to the device, counting a refusal. */
   transmit(iface: NetInterface, frame: Uint8Array): void {
-    if (!iface.device.transmit(frame)) this.stack.ipCounters.inc('txDeviceRefused');
+    if (!iface.device.transmit(frame)) this.ports.ipCounters.inc('txDeviceRefused');
   }
 
   /** Carries out every action waiting in `iface`'s ARP cache, and re-arms the stack timer. */
   runArpActions(iface: NetInterface): void {
     const actions = iface.arp.takeActions();
     for (const action of actions) this.runAction(iface, action);
-    this.stack.requestWake();
+    this.ports.requestWake();
   }
 
   private runAction(iface: NetInterface, action: ArpAction<PendingFrame>): void {
@@ -75,12 +92,12 @@ export class LinkOutput {
         break;
       case 'drop': {
         const unresolved = action.reason === 'unresolved' || action.reason === 'removed';
-        this.stack.ipCounters.inc(unresolved ? 'arpUnresolved' : 'arpQueueDropped', action.packets.length);
+        this.ports.ipCounters.inc(unresolved ? 'arpUnresolved' : 'arpQueueDropped', action.packets.length);
         if (action.reason !== 'unresolved') break;
         for (const p of action.packets) {
           if (!p.forwarded) continue;
           const ip = p.frame.subarray(ETHERNET_HEADER_LENGTH);
-          this.stack.icmp.sendError(ICMP_DEST_UNREACHABLE, ICMP_UNREACH_HOST, ip, undefined);
+          this.ports.icmp.sendError(ICMP_DEST_UNREACHABLE, ICMP_UNREACH_HOST, ip, undefined);
         }
         break;
       }
@@ -91,22 +108,22 @@ export class LinkOutput {
   sendRequest(iface: NetInterface, target: Ipv4Address, unicastMac: MacAddress | undefined): void {
     const source = iface.sourceFor(target);
     if (source === undefined) {
-      this.stack.arpCounters.inc('txNoSourceAddress');
+      this.ports.arpCounters.inc('txNoSourceAddress');
       return;
     }
-    this.stack.arpCounters.inc('txRequests');
+    this.ports.arpCounters.inc('txRequests');
     this.sendArp(iface, ARP_OP_REQUEST, source, target, 0, unicastMac ?? MAC_BROADCAST);
   }
 
   /** Broadcasts a gratuitous ARP request announcing `address` on `iface` (sender = target = `address`). */
   sendGratuitous(iface: NetInterface, address: Ipv4Address): void {
-    this.stack.arpCounters.inc('txGratuitous');
+    this.ports.arpCounters.inc('txGratuitous');
     this.sendArp(iface, ARP_OP_REQUEST, address, address, 0, MAC_BROADCAST);
   }
 
   /** Answers a request for our `address` from `requesterIp`/`requesterMac`. */
   sendReply(iface: NetInterface, address: Ipv4Address, requesterIp: Ipv4Address, requesterMac: MacAddress): void {
-    this.stack.arpCounters.inc('txReplies');
+    this.ports.arpCounters.inc('txReplies');
     this.sendArp(iface, ARP_OP_REPLY, address, requesterIp, requesterMac, requesterMac);
   }
 

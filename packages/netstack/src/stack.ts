@@ -16,21 +16,26 @@
  */
 import type { SchedulerApi, Timer } from '@postern/irq';
 import type { NetDevice, NetDeviceStats } from '@postern/nic';
-import { ETHERTYPE_ARP, ETHERTYPE_IPV4, IPV4_BROADCAST, type Ipv4Address, type MacAddress } from '@postern/wire';
-import { arpInput } from './arp-input.js';
+import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ICMP_TIME_EXCEEDED, ICMP_TIME_EXCEEDED_REASSEMBLY, IP_PROTO_ICMP, IP_PROTO_UDP, type Ipv4Address, type MacAddress } from '@postern/wire';
+import { ArpInput } from './arp-input.js';
 import type { ArpEntryInfo } from './arp-cache.js';
-import { listCounters, type CounterEntry, type Counters } from './counters.js';
+import { Counters as CounterSet, listCounters, type CounterEntry, type Counters } from './counters.js';
 import { InterfaceError, SendError } from './errors.js';
 import { PacketFilter, CHAINS, type Chain, type ChainPolicy, type PacketFilterOptions, type RuleInfo } from './filter.js';
-import { IcmpService, type EchoOptions, type EchoReply, type EchoReplyRateLimit, type IcmpErrorReport } from './icmp.js';
+import { Ipv4Forwarder, type ForwardingMode } from './forward.js';
+import { IcmpService, type EchoOptions, type EchoReply, type EchoReplyRateLimit } from './icmp.js';
+import { quoteDatagram, type IcmpErrorSender } from './icmp/icmp-errors.js';
 import type { IcmpRateLimiterOptions } from './icmp-rate-limit.js';
 import { NetInterface, type InterfaceAddress, type InterfaceHost, type NetInterfaceOptions } from './interface.js';
-import { Ipv4Input, type Ipv4Delivery } from './ipv4-input.js';
+import { Ipv4Input } from './ipv4-input.js';
 import { Ipv4Output, type Ipv4SendOptions, type PayloadWriter, type RouteInfo } from './ipv4-output.js';
+import type { Ipv4Delivery, TransportHandler } from './ipv4/transport.js';
+import { InterfaceTable } from './link/interface-table.js';
 import { LinkOutput } from './link-output.js';
 import { NatEngine, type NatOptions } from './nat/nat-engine.js';
 import { createPacketMeta, type PacketMeta } from './packet-meta.js';
 import { Reassembler, type ReassemblyOptions } from './reassembly.js';
+import { Rejecter } from './reject.js';
 import { RoutingTable, type Route, type RoutingTableOptions } from './routing.js';
 import {
   ARP_IO_COUNTER_NAMES,
@@ -42,30 +47,12 @@ import {
   type Ipv4CounterName,
   type UdpCounterName,
 } from './stack-counters.js';
-import { Counters as CounterSet } from './counters.js';
 import { UdpService } from './udp.js';
-import { ICMP_TIME_EXCEEDED, ICMP_TIME_EXCEEDED_REASSEMBLY, IP_PROTO_ICMP, IP_PROTO_UDP } from '@postern/wire';
-import { quoteDatagram } from './ipv4-input.js';
+
+export type { TransportHandler } from './ipv4/transport.js';
 
 /** How often idle connections are swept from the connection tracker while it holds any, in ms. */
 export const CONNTRACK_SWEEP_MS = 1000;
-
-/**
- * A transport protocol plugged in with {@link Stack.registerProtocol} (TCP, for one).
- *
- * Contract: `receive` is called once per datagram addressed to this host with the protocol number
- * it was registered for, after the IPv4 header was checked, fragments were reassembled and the
- * `input` filter chain accepted it; the {@link Ipv4Delivery} and its payload are valid only during
- * the call. The transport verifies its own checksum (use `ipv4PseudoHeaderSum` with
- * `delivery.header.source`/`destination`). `icmpError` receives ICMP errors whose quoted datagram
- * carries this protocol. An exception thrown by either is caught and counted (`ipv4.handlerErrors`).
- */
-export interface TransportHandler {
-  /** Receives one datagram for this protocol. */
-  receive(delivery: Ipv4Delivery): void;
-  /** Receives an ICMP error about a datagram this protocol sent. */
-  icmpError?(report: IcmpErrorReport): void;
-}
 
 /** Options of a {@link Stack}. */
 export interface StackOptions {
@@ -133,7 +120,13 @@ export interface StackSnapshot {
   readonly counters: readonly CounterEntry[];
 }
 
-/** The IPv4 layer. See the module comment for its execution model and modes. */
+/**
+ * The IPv4 layer. See the module comment for its execution model and modes.
+ *
+ * The composition root: it builds the parts (link output, ARP input, IPv4 output, forwarding,
+ * rejects, ICMP, UDP, IPv4 input), hands each only the capabilities its `...Ports` interface
+ * names, and owns what they share (interfaces, routes, filter, reassemblers, counters, the timer).
+ */
 export class Stack {
   /** The scheduler everything runs on; the only source of time. */
   readonly scheduler: SchedulerApi;
@@ -154,10 +147,6 @@ export class Stack {
   readonly icmp: IcmpService;
   /** The UDP module: bind, send. */
   readonly udp: UdpService;
-  /** Router mode: forward packets not addressed to this host. */
-  forwarding: boolean;
-  /** NAT on the forward path (see {@link Stack.configureNat}); `undefined` when none is configured (no cost per packet). */
-  nat: NatEngine | undefined = undefined;
   /** IPv4 counters (see `Ipv4CounterName`). */
   readonly ipCounters: Counters<Ipv4CounterName> = newIpv4Counters();
   /** ARP input/output counters. */
@@ -174,8 +163,13 @@ export class Stack {
   readonly output: Ipv4Output;
   /** @internal */
   readonly input: Ipv4Input;
-  private readonly ifaces: NetInterface[] = [];
-  private readonly local = new Map<Ipv4Address, NetInterface>();
+  /** @internal */
+  readonly reject: Rejecter;
+  private readonly arpInput: ArpInput;
+  private readonly forwarder: Ipv4Forwarder;
+  /** Router mode and NAT, shared by reference with input and forwarding. */
+  private readonly mode: ForwardingMode;
+  private readonly ifaces = new InterfaceTable();
   private readonly protocols = new Map<number, TransportHandler>();
   private timer: Timer | undefined;
   private wakePending = false;
@@ -184,31 +178,76 @@ export class Stack {
 
   constructor(scheduler: SchedulerApi, options: StackOptions = {}) {
     this.scheduler = scheduler;
-    this.forwarding = options.forwarding ?? false;
+    this.mode = { forwarding: options.forwarding ?? false, nat: undefined };
     this.routes = new RoutingTable(options.routing);
     this.filter = new PacketFilter({ ...options.filter, conntrack: options.filter?.conntrack ?? { hashSeed: scheduler.randomUint32() } });
     this.filter.enabled = options.firewall ?? false;
     this.reassembler = new Reassembler(options.reassembly);
     this.forwardReassembler = new Reassembler({ ...options.reassembly, counterGroup: 'forwardReassembly' });
-    this.link = new LinkOutput(this);
-    this.output = new Ipv4Output(this);
-    this.input = new Ipv4Input(this);
-    this.icmp = new IcmpService(this, options.icmpRateLimit, options.echoReplyRateLimit);
-    this.udp = new UdpService(this);
+
+    // The wiring. Built once; the closures break the construction cycles (link output and the
+    // others report through ICMP, which sends through IPv4 output, which loops back into input)
+    // and run only on error, loopback and timer paths, never per forwarded or received packet.
+    const interfaces = this.ifaces;
+    const requestWake = (): void => this.requestWake();
+    const icmpErrors: IcmpErrorSender = {
+      sendError: (type, code, ip, arrivedOn, linkBroadcast, nextHopMtu) => this.icmp.sendError(type, code, ip, arrivedOn, linkBroadcast, nextHopMtu),
+    };
+    const { ipCounters, arpCounters, meta, routes, filter } = this;
+    this.link = new LinkOutput({ scheduler, ipCounters, arpCounters, icmp: icmpErrors, requestWake });
+    this.arpInput = new ArpInput({ scheduler, arpCounters, link: this.link });
+    this.output = new Ipv4Output({
+      scheduler, ipCounters, interfaces, routes, filter, meta, link: this.link,
+      loopback: (iface, packet) => this.input.deliverLocal(iface, packet, 'unicast', false),
+    });
+    this.reject = new Rejecter({ icmp: icmpErrors, interfaces, output: this.output, ipCounters });
+    this.forwarder = new Ipv4Forwarder({
+      scheduler, ipCounters, mode: this.mode, routes, interfaces, filter, meta, forwardReassembler: this.forwardReassembler,
+      icmp: icmpErrors, reject: this.reject, output: this.output, link: this.link, requestWake,
+    });
+    this.udp = new UdpService({ scheduler, udpCounters: this.udpCounters, interfaces, output: this.output, icmp: icmpErrors });
+    this.icmp = new IcmpService(
+      { scheduler, icmpCounters: this.icmpCounters, ipCounters, interfaces, output: this.output, udp: this.udp, protocols: this.protocols, requestWake },
+      options.icmpRateLimit,
+      options.echoReplyRateLimit,
+    );
+    this.input = new Ipv4Input({
+      scheduler, ipCounters, mode: this.mode, interfaces, reassembler: this.reassembler, filter, meta, forwarder: this.forwarder,
+      reject: this.reject, icmpErrors, icmp: this.icmp, udp: this.udp, protocols: this.protocols, requestWake,
+    });
     this.host = {
       checkAddressFree: (address) => {
-        if (this.local.has(address)) throw new InterfaceError('DUPLICATE_ADDRESS', `${formatIp(address)} is already configured on ${this.local.get(address)!.name}`);
+        const owner = interfaces.ownerOf(address);
+        if (owner !== undefined) throw new InterfaceError('DUPLICATE_ADDRESS', `${formatIp(address)} is already configured on ${owner.name}`);
       },
       addressAdded: (iface, entry) => {
         this.routes.addConnected(iface.index, entry.address, entry.prefixLength);
-        this.local.set(entry.address, iface);
+        interfaces.addLocal(entry.address, iface);
         if (iface.device.isOpen && iface.linkState === 'up') this.link.sendGratuitous(iface, entry.address);
       },
       addressRemoved: (iface, entry) => {
         this.routes.removeConnected(iface.index, entry.address, entry.prefixLength);
-        this.local.delete(entry.address);
+        interfaces.removeLocal(entry.address);
       },
     };
+  }
+
+  /** Router mode: forward packets not addressed to this host. */
+  get forwarding(): boolean {
+    return this.mode.forwarding;
+  }
+
+  set forwarding(on: boolean) {
+    this.mode.forwarding = on;
+  }
+
+  /** NAT on the forward path (see {@link Stack.configureNat}); `undefined` when none is configured (no cost per packet). */
+  get nat(): NatEngine | undefined {
+    return this.mode.nat;
+  }
+
+  set nat(engine: NatEngine | undefined) {
+    this.mode.nat = engine;
   }
 
   /**
@@ -231,7 +270,7 @@ export class Stack {
 
   /** The interfaces, in index order. */
   get interfaces(): readonly NetInterface[] {
-    return this.ifaces;
+    return this.ifaces.all;
   }
 
   /**
@@ -240,11 +279,14 @@ export class Stack {
    * @throws {@link InterfaceError} `DUPLICATE_DEVICE`, or `INVALID_ARGUMENT` for a bad MTU.
    */
   addInterface(device: NetDevice, options: NetInterfaceOptions = {}): NetInterface {
-    if (this.ifaces.some((i) => i.device === device)) throw new InterfaceError('DUPLICATE_DEVICE', `${device.name} already belongs to this stack`);
-    const iface = new NetInterface(this.ifaces.length, device, this.host, options);
-    this.ifaces.push(iface);
-    device.onEtherType(ETHERTYPE_IPV4, (frame, _dev, headerLength) => this.input.receive(iface, frame, headerLength));
-    device.onEtherType(ETHERTYPE_ARP, (frame, _dev, headerLength) => arpInput(this, iface, frame, headerLength));
+    const all = this.ifaces.all;
+    if (all.some((i) => i.device === device)) throw new InterfaceError('DUPLICATE_DEVICE', `${device.name} already belongs to this stack`);
+    const iface = new NetInterface(all.length, device, this.host, options);
+    this.ifaces.add(iface);
+    const input = this.input;
+    const arpInput = this.arpInput;
+    device.onEtherType(ETHERTYPE_IPV4, (frame, _dev, headerLength) => input.receive(iface, frame, headerLength));
+    device.onEtherType(ETHERTYPE_ARP, (frame, _dev, headerLength) => arpInput.receive(iface, frame, headerLength));
     device.onLinkChange((state) => {
       if (state !== 'up') return;
       for (const a of iface.addresses) this.link.sendGratuitous(iface, a.address);
@@ -254,24 +296,22 @@ export class Stack {
 
   /** The interface with `index`, or `undefined`. */
   interfaceAt(index: number): NetInterface | undefined {
-    return this.ifaces[index];
+    return this.ifaces.at(index);
   }
 
   /** The interface that owns `address`, or `undefined` when it is not ours. */
   interfaceOfAddress(address: Ipv4Address): NetInterface | undefined {
-    return this.local.get(address);
+    return this.ifaces.ownerOf(address);
   }
 
   /** True when `address` is configured on one of the interfaces. */
   isLocalAddress(address: Ipv4Address): boolean {
-    return this.local.has(address);
+    return this.ifaces.isLocal(address);
   }
 
   /** True for 255.255.255.255 and every interface's directed broadcast addresses. */
   isBroadcastAddress(address: Ipv4Address): boolean {
-    if (address === IPV4_BROADCAST) return true;
-    for (const i of this.ifaces) if (i.isBroadcast(address)) return true;
-    return false;
+    return this.ifaces.isBroadcast(address);
   }
 
   /**
@@ -353,7 +393,7 @@ export class Stack {
     const take = (t: number | undefined) => {
       if (t !== undefined && (at === undefined || t < at)) at = t;
     };
-    for (const i of this.ifaces) take(i.arp.pollAt());
+    for (const i of this.ifaces.all) take(i.arp.pollAt());
     take(this.reassembler.pollAt());
     take(this.forwardReassembler.pollAt());
     take(this.icmp.pollAt());
@@ -374,12 +414,12 @@ export class Stack {
 
   private onTimer(): void {
     const now = this.now;
-    for (const i of this.ifaces) {
+    for (const i of this.ifaces.all) {
       i.arp.poll(now);
       if (i.arp.pendingActions > 0) this.link.runArpActions(i);
     }
     for (const expired of this.reassembler.poll(now)) {
-      this.icmp.sendError(ICMP_TIME_EXCEEDED, ICMP_TIME_EXCEEDED_REASSEMBLY, quoteDatagram(expired.header, expired.firstPayload), this.local.get(expired.header.destination));
+      this.icmp.sendError(ICMP_TIME_EXCEEDED, ICMP_TIME_EXCEEDED_REASSEMBLY, quoteDatagram(expired.header, expired.firstPayload), this.ifaces.ownerOf(expired.header.destination));
     }
     this.forwardReassembler.poll(now);
     this.icmp.poll(now);
@@ -407,7 +447,7 @@ export class Stack {
       now: this.now,
       forwarding: this.forwarding,
       firewall: this.filter.enabled,
-      interfaces: this.ifaces.map((i) => ({
+      interfaces: this.ifaces.all.map((i) => ({
         index: i.index,
         name: i.name,
         mac: i.mac,
@@ -425,6 +465,15 @@ export class Stack {
       counters: this.counters(),
     };
   }
+}
+
+/**
+ * Sends the RST answering `segment` (a TCP segment from `src` to `dst`) on `stack`, from `dst` to
+ * `src`, bypassing the output chain. Does nothing for an RST, a truncated segment, or when `dst`
+ * is not one of our addresses and no route leads back.
+ */
+export function sendTcpReset(stack: Stack, src: Ipv4Address, dst: Ipv4Address, segment: Uint8Array): void {
+  stack.reject.sendTcpReset(src, dst, segment);
 }
 
 function formatIp(a: Ipv4Address): string {

@@ -3,9 +3,18 @@
  * sender, from the address it was sent to (or, for a broadcast, the binding's or the route's).
  */
 import type { Ipv4Address } from '@postern/wire';
+import type { Counters } from './counters.js';
 import { SendError } from './errors.js';
-import type { Stack } from './stack.js';
-import type { UdpSocket } from './udp.js';
+import type { UdpCounterName } from './stack-counters.js';
+import type { UdpService, UdpSocket } from './udp.js';
+
+/** What the echo service uses of a stack (a `Stack` is one). */
+export interface UdpEchoHost {
+  /** The UDP module to bind and send with. */
+  readonly udp: Pick<UdpService, 'bind' | 'send'>;
+  /** Where replies that cannot be sent are counted (`handlerErrors`). */
+  readonly udpCounters: Counters<UdpCounterName>;
+}
 
 /** The well-known echo port. */
 export const UDP_ECHO_PORT = 7;
@@ -16,7 +25,7 @@ export const UDP_ECHO_PORT = 7;
  * as UDP `handlerErrors`. Close the returned socket to stop.
  * @throws {@link BindError} as {@link UdpService.bind}.
  */
-export function startUdpEcho(stack: Stack, port = UDP_ECHO_PORT, address?: Ipv4Address): UdpSocket {
+export function startUdpEcho(stack: UdpEchoHost, port = UDP_ECHO_PORT, address?: Ipv4Address): UdpSocket {
   const socket: UdpSocket = stack.udp.bind(port, address, (payload, info) => {
     const from = info.destination === 'unicast' ? info.dst : address;
     try {

@@ -5,12 +5,16 @@
  * sending with the header and checksum written in place in the final frame.
  */
 import { IP_PROTO_UDP, UDP_HEADER_LENGTH, UdpPacket, DecodeError, emitUdp, ipv4ToString, ICMP_DEST_UNREACHABLE, ICMP_UNREACH_PORT, type Ipv4Address } from '@postern/wire';
+import type { SchedulerApi } from '@postern/irq';
+import type { Counters } from './counters.js';
 import { BindError, SendError } from './errors.js';
-import type { IcmpErrorReport } from './icmp.js';
+import { quoteDatagram, type IcmpErrorReport, type IcmpErrorSender } from './icmp/icmp-errors.js';
 import type { NetInterface } from './interface.js';
-import { quoteDatagram, type DestinationKind, type Ipv4Delivery } from './ipv4-input.js';
+import type { Ipv4Output } from './ipv4-output.js';
+import type { DestinationKind, Ipv4Delivery } from './ipv4/transport.js';
+import type { InterfaceTable } from './link/interface-table.js';
 import { isIpv4Address } from './prefix.js';
-import type { Stack } from './stack.js';
+import type { UdpCounterName } from './stack-counters.js';
 
 /** First port of the ephemeral range (IANA, RFC 6335). */
 export const UDP_EPHEMERAL_FIRST = 49152;
@@ -103,15 +107,29 @@ export class UdpSocket {
   }
 }
 
-/** The UDP module of a stack. Reach it as {@link Stack.udp}. */
+/** What the UDP module needs from the rest of the stack. @internal The stack builds it. */
+export interface UdpPorts {
+  /** The seed of the ephemeral port search. */
+  readonly scheduler: Pick<SchedulerApi, 'randomUint32'>;
+  /** UDP counters. */
+  readonly udpCounters: Counters<UdpCounterName>;
+  /** Which addresses are ours (binding to one). */
+  readonly interfaces: Pick<InterfaceTable, 'isLocal'>;
+  /** Sends datagrams. */
+  readonly output: Pick<Ipv4Output, 'send'>;
+  /** Port unreachable. */
+  readonly icmp: IcmpErrorSender;
+}
+
+/** The UDP module of a stack. Reach it as `Stack.udp`. */
 export class UdpService {
-  private readonly ports = new Map<number, UdpSocket[]>();
+  private readonly bindings = new Map<number, UdpSocket[]>();
   private nextEphemeral: number;
   private readonly info: UdpMessageInfo;
 
   /** @internal Created by the stack. */
-  constructor(private readonly stack: Stack) {
-    this.nextEphemeral = UDP_EPHEMERAL_FIRST + (stack.scheduler.randomUint32() % (UDP_EPHEMERAL_LAST - UDP_EPHEMERAL_FIRST + 1));
+  constructor(private readonly ports: UdpPorts) {
+    this.nextEphemeral = UDP_EPHEMERAL_FIRST + (ports.scheduler.randomUint32() % (UDP_EPHEMERAL_LAST - UDP_EPHEMERAL_FIRST + 1));
     this.info = { src: 0, srcPort: 0, dst: 0, dstPort: 0, iface: undefined as unknown as NetInterface, destination: 'unicast', ttl: 0 };
   }
 
@@ -131,21 +149,21 @@ export class UdpService {
     if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new BindError('INVALID_ARGUMENT', `port must be 0..65535, got ${port}`);
     if (address !== undefined) {
       if (!isIpv4Address(address)) throw new BindError('INVALID_ARGUMENT', `not an IPv4 address: ${address}`);
-      if (!this.stack.isLocalAddress(address)) throw new BindError('ADDRESS_NOT_AVAILABLE', `${ipv4ToString(address)} is not an address of this host`);
+      if (!this.ports.interfaces.isLocal(address)) throw new BindError('ADDRESS_NOT_AVAILABLE', `${ipv4ToString(address)} is not an address of this host`);
     }
     const chosen = port === 0 ? this.freePort(address) : port;
-    const existing = this.ports.get(chosen) ?? [];
+    const existing = this.bindings.get(chosen) ?? [];
     if (existing.some((s) => s.address === undefined || address === undefined || s.address === address)) {
       throw new BindError('ADDRESS_IN_USE', `UDP port ${chosen} is already bound${address === undefined ? '' : ` on ${ipv4ToString(address)}`}`);
     }
     const socket = new UdpSocket(this, chosen, address, handler, onError);
-    this.ports.set(chosen, [...existing, socket]);
+    this.bindings.set(chosen, [...existing, socket]);
     return socket;
   }
 
   /**
    * Sends one datagram; the header, payload and checksum are written straight into the frame.
-   * @throws {@link SendError} as {@link Stack.sendIpv4} does, and `INVALID_ARGUMENT` for bad ports or a
+   * @throws {@link SendError} as `Stack.sendIpv4` does, and `INVALID_ARGUMENT` for bad ports or a
    *   payload over {@link UDP_MAX_PAYLOAD} bytes.
    */
   send(options: UdpSendOptions, payload: Uint8Array): void {
@@ -154,33 +172,33 @@ export class UdpService {
     if (!Number.isInteger(dstPort) || dstPort < 1 || dstPort > 0xffff) throw new SendError('INVALID_ARGUMENT', `destination port must be 1..65535, got ${dstPort}`);
     if (payload.byteLength > UDP_MAX_PAYLOAD) throw new SendError('INVALID_ARGUMENT', `UDP payload of ${payload.byteLength} bytes exceeds ${UDP_MAX_PAYLOAD}`);
     const repr = { srcPort, dstPort };
-    this.stack.output.send(
+    this.ports.output.send(
       { src: options.src, dst: options.dst, protocol: IP_PROTO_UDP, ttl: options.ttl, tos: options.tos, df: options.df, ifIndex: options.ifIndex },
       UDP_HEADER_LENGTH + payload.byteLength,
       (buf, src, dst) => emitUdp(repr, buf, src, dst, payload),
     );
-    this.stack.udpCounters.inc('sent');
+    this.ports.udpCounters.inc('sent');
   }
 
   /** Bound ports with their addresses, for the admin UI. */
   list(): Array<{ port: number; address: Ipv4Address | undefined }> {
     const out: Array<{ port: number; address: Ipv4Address | undefined }> = [];
-    for (const [port, sockets] of this.ports) for (const s of sockets) out.push({ port, address: s.address });
+    for (const [port, sockets] of this.bindings) for (const s of sockets) out.push({ port, address: s.address });
     return out.sort((x, y) => x.port - y.port);
   }
 
   /** @internal */
   release(socket: UdpSocket): void {
-    const list = this.ports.get(socket.port);
+    const list = this.bindings.get(socket.port);
     if (list === undefined) return;
     const rest = list.filter((s) => s !== socket);
-    if (rest.length === 0) this.ports.delete(socket.port);
-    else this.ports.set(socket.port, rest);
+    if (rest.length === 0) this.bindings.delete(socket.port);
+    else this.bindings.set(socket.port, rest);
   }
 
   /** @internal Handles one UDP datagram delivered to this host. */
   input(d: Ipv4Delivery): void {
-    const c = this.stack.udpCounters;
+    const c = this.ports.udpCounters;
     c.inc('received');
     let udp: UdpPacket;
     try {
@@ -196,7 +214,7 @@ export class UdpService {
     if (socket === undefined) {
       if (d.destination !== 'unicast') return c.inc('noPortBroadcast');
       c.inc('noPort');
-      this.stack.icmp.sendError(ICMP_DEST_UNREACHABLE, ICMP_UNREACH_PORT, quoteDatagram(h, d.payload), d.iface, d.linkBroadcast);
+      this.ports.icmp.sendError(ICMP_DEST_UNREACHABLE, ICMP_UNREACH_PORT, quoteDatagram(h, d.payload), d.iface, d.linkBroadcast);
       return;
     }
     const info = this.info;
@@ -222,16 +240,16 @@ export class UdpService {
     const srcPort = (t[0]! << 8) | t[1]!;
     const socket = this.lookup(srcPort, report.quoted.source);
     if (socket?.onError === undefined) return;
-    this.stack.udpCounters.inc('icmpErrorsDelivered');
+    this.ports.udpCounters.inc('icmpErrorsDelivered');
     try {
       socket.onError(report);
     } catch {
-      this.stack.udpCounters.inc('handlerErrors');
+      this.ports.udpCounters.inc('handlerErrors');
     }
   }
 
   private lookup(port: number, address: Ipv4Address): UdpSocket | undefined {
-    const list = this.ports.get(port);
+    const list = this.bindings.get(port);
     if (list === undefined) return undefined;
     let wildcard: UdpSocket | undefined;
     for (const s of list) {
@@ -246,7 +264,7 @@ export class UdpService {
     for (let i = 0; i < span; i++) {
       const port = this.nextEphemeral;
       this.nextEphemeral = port === UDP_EPHEMERAL_LAST ? UDP_EPHEMERAL_FIRST : port + 1;
-      const list = this.ports.get(port);
+      const list = this.bindings.get(port);
       if (list === undefined || !list.some((s) => s.address === undefined || address === undefined || s.address === address)) return port;
     }
     throw new BindError('NO_FREE_PORT', 'every ephemeral UDP port is bound');

@@ -1,0 +1,56 @@
+/**
+ * {@link InterfaceTable}: the interfaces of one stack, by index, and which interface owns each
+ * local address. The stack keeps the address index in step with the interfaces' addresses; the
+ * parts read it through the few lookups they need (weak host model: an address of any interface
+ * is local).
+ */
+import { IPV4_BROADCAST, type Ipv4Address } from '@postern/wire';
+import type { NetInterface } from '../interface.js';
+
+/** The interfaces of a stack and the index of their addresses. */
+export class InterfaceTable {
+  private readonly ifaces: NetInterface[] = [];
+  private readonly local = new Map<Ipv4Address, NetInterface>();
+
+  /** The interfaces, in index order. */
+  get all(): readonly NetInterface[] {
+    return this.ifaces;
+  }
+
+  /** Appends `iface` (its index is its position). */
+  add(iface: NetInterface): void {
+    this.ifaces.push(iface);
+  }
+
+  /** The interface with `index`, or `undefined`. */
+  at(index: number): NetInterface | undefined {
+    return this.ifaces[index];
+  }
+
+  /** The interface that owns `address`, or `undefined` when it is not ours. */
+  ownerOf(address: Ipv4Address): NetInterface | undefined {
+    return this.local.get(address);
+  }
+
+  /** True when `address` is configured on one of the interfaces. */
+  isLocal(address: Ipv4Address): boolean {
+    return this.local.has(address);
+  }
+
+  /** True for 255.255.255.255 and every interface's directed broadcast addresses. */
+  isBroadcast(address: Ipv4Address): boolean {
+    if (address === IPV4_BROADCAST) return true;
+    for (const i of this.ifaces) if (i.isBroadcast(address)) return true;
+    return false;
+  }
+
+  /** Records that `iface` owns `address`. */
+  addLocal(address: Ipv4Address, iface: NetInterface): void {
+    this.local.set(address, iface);
+  }
+
+  /** Forgets `address`. */
+  removeLocal(address: Ipv4Address): void {
+    this.local.delete(address);
+  }
+}
