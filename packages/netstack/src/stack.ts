@@ -17,26 +17,26 @@
 import type { SchedulerApi, Timer } from '@postern/irq';
 import type { NetDevice, NetDeviceStats } from '@postern/nic';
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ICMP_TIME_EXCEEDED, ICMP_TIME_EXCEEDED_REASSEMBLY, IP_PROTO_ICMP, IP_PROTO_UDP, type Ipv4Address, type MacAddress } from '@postern/wire';
-import { ArpInput } from './arp-input.js';
-import type { ArpEntryInfo } from './arp-cache.js';
+import { ArpInput } from './arp/input.js';
+import type { ArpEntryInfo } from './arp/arp-cache.js';
 import { Counters as CounterSet, listCounters, type CounterEntry, type Counters } from './counters.js';
 import { InterfaceError, SendError } from './errors.js';
-import { PacketFilter, CHAINS, type Chain, type ChainPolicy, type PacketFilterOptions, type RuleInfo } from './filter.js';
-import { Ipv4Forwarder, type ForwardingMode } from './forward.js';
-import { IcmpService, type EchoOptions, type EchoReply, type EchoReplyRateLimit } from './icmp.js';
+import { PacketFilter, CHAINS, type Chain, type ChainPolicy, type PacketFilterOptions, type RuleInfo } from './filter/filter.js';
+import { Ipv4Forwarder, type ForwardingMode } from './ipv4/forward.js';
+import { IcmpService, type EchoOptions, type EchoReply, type EchoReplyRateLimit } from './icmp/icmp.js';
 import { quoteDatagram, type IcmpErrorSender } from './icmp/icmp-errors.js';
-import type { IcmpRateLimiterOptions } from './icmp-rate-limit.js';
-import { NetInterface, type InterfaceAddress, type InterfaceHost, type NetInterfaceOptions } from './interface.js';
-import { Ipv4Input } from './ipv4-input.js';
-import { Ipv4Output, type Ipv4SendOptions, type PayloadWriter, type RouteInfo } from './ipv4-output.js';
+import type { IcmpRateLimiterOptions } from './icmp/icmp-rate-limit.js';
+import { NetInterface, type InterfaceAddress, type InterfaceHost, type NetInterfaceOptions } from './link/interface.js';
+import { Ipv4Input } from './ipv4/input.js';
+import { Ipv4Output, type Ipv4SendOptions, type PayloadWriter, type RouteInfo } from './ipv4/output.js';
 import type { Ipv4Delivery, TransportHandler } from './ipv4/transport.js';
 import { InterfaceTable } from './link/interface-table.js';
-import { LinkOutput } from './link-output.js';
+import { LinkOutput } from './link/output.js';
 import { NatEngine, type NatOptions } from './nat/nat-engine.js';
-import { createPacketMeta, type PacketMeta } from './packet-meta.js';
-import { Reassembler, type ReassemblyOptions } from './reassembly.js';
-import { Rejecter } from './reject.js';
-import { RoutingTable, type Route, type RoutingTableOptions } from './routing.js';
+import { createPacketMeta, type PacketMeta } from './filter/packet-meta.js';
+import { Reassembler, type ReassemblyOptions } from './ipv4/reassembly.js';
+import { Rejecter } from './filter/reject.js';
+import { RoutingTable, type Route, type RoutingTableOptions } from './ipv4/routing.js';
 import {
   ARP_IO_COUNTER_NAMES,
   ICMP_COUNTER_NAMES,
@@ -47,7 +47,7 @@ import {
   type Ipv4CounterName,
   type UdpCounterName,
 } from './stack-counters.js';
-import { UdpService } from './udp.js';
+import { UdpService } from './udp/udp.js';
 
 export type { TransportHandler } from './ipv4/transport.js';
 

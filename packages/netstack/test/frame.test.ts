@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { allocateFrame, frameLength } from '../src/frame.js';
+import { allocateFrame, frameLength } from '../src/link/frame.js';
 
 describe('allocateFrame (frames carved from shared slabs)', () => {
   it('hands out zeroed frames of exactly frameLength bytes that never overlap a frame handed out before', () => {

@@ -21,9 +21,9 @@ import {
   type DhcpRepr, type Ipv4Address,
 } from '@postern/wire';
 import { Counters } from '../counters.js';
-import type { NetInterface } from '../interface.js';
+import type { NetInterface } from '../link/interface.js';
 import type { Stack } from '../stack.js';
-import type { UdpMessageInfo, UdpSocket } from '../udp.js';
+import type { UdpMessageInfo, UdpSocket } from '../udp/udp.js';
 import { sendRawUdp } from './raw-udp.js';
 
 /** The states of {@link DhcpClient}. */

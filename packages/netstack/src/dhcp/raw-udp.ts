@@ -4,8 +4,8 @@
  * has no address yet, to its hardware address (no ARP: the client cannot answer one).
  */
 import { ETHERNET_HEADER_LENGTH, ETHERTYPE_IPV4, IP_PROTO_UDP, IPV4_MIN_HEADER_LENGTH, UDP_HEADER_LENGTH, emitIpv4, emitUdp, type Ipv4Address, type MacAddress } from '@postern/wire';
-import { allocateFrame, writeEthernetDestination, writeEthernetSource } from '../frame.js';
-import type { NetInterface } from '../interface.js';
+import { allocateFrame, writeEthernetDestination, writeEthernetSource } from '../link/frame.js';
+import type { NetInterface } from '../link/interface.js';
 
 /** Where a raw datagram goes. */
 export interface RawUdpAddressing {

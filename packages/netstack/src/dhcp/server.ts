@@ -35,10 +35,10 @@ import {
   type DhcpRepr, type Ipv4Address, type MacAddress,
 } from '@postern/wire';
 import { Counters } from '../counters.js';
-import type { NetInterface } from '../interface.js';
-import { prefixMask } from '../prefix.js';
+import type { NetInterface } from '../link/interface.js';
+import { prefixMask } from '../ipv4/prefix.js';
 import type { Stack } from '../stack.js';
-import type { UdpMessageInfo, UdpSocket } from '../udp.js';
+import type { UdpMessageInfo, UdpSocket } from '../udp/udp.js';
 import { sendRawUdp } from './raw-udp.js';
 
 /** A static lease: this MAC always gets this address. */

@@ -21,9 +21,9 @@ import {
 } from '@postern/wire';
 import { BindError } from '../errors.js';
 import { Counters } from '../counters.js';
-import type { NetInterface } from '../interface.js';
+import type { NetInterface } from '../link/interface.js';
 import type { Stack } from '../stack.js';
-import type { UdpMessageInfo, UdpSocket } from '../udp.js';
+import type { UdpMessageInfo, UdpSocket } from '../udp/udp.js';
 import { DnsCache, type DnsCacheOptions } from './cache.js';
 
 /** Options of a {@link DnsForwarder}. */

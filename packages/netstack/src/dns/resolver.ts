@@ -15,7 +15,7 @@ import {
 import { Counters } from '../counters.js';
 import type { Stack } from '../stack.js';
 import type { Tcp } from '../tcp/tcp.js';
-import type { UdpMessageInfo, UdpSocket } from '../udp.js';
+import type { UdpMessageInfo, UdpSocket } from '../udp/udp.js';
 import { bindRandomUdpPort } from './forwarder.js';
 
 /** Stable codes of {@link DnsLookupError}. */

@@ -5,7 +5,7 @@
  * received about one of our datagrams becomes.
  */
 import { IPV4_MIN_HEADER_LENGTH, emitIpv4, type Ipv4Packet, type Ipv4Address, type Ipv4Repr } from '@postern/wire';
-import type { NetInterface } from '../interface.js';
+import type { NetInterface } from '../link/interface.js';
 
 /** Largest datagram an ICMP error quotes in full (RFC 1812 §4.3.2.3: the error must fit 576 bytes). */
 export const ICMP_QUOTE_LIMIT = 576 - IPV4_MIN_HEADER_LENGTH - 8;

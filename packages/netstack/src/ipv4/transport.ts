@@ -5,7 +5,7 @@
  */
 import type { Ipv4Repr } from '@postern/wire';
 import type { IcmpErrorReport } from '../icmp/icmp-errors.js';
-import type { NetInterface } from '../interface.js';
+import type { NetInterface } from '../link/interface.js';
 
 /** How a delivered datagram was addressed. */
 export type DestinationKind = 'unicast' | 'broadcast' | 'multicast';

@@ -5,7 +5,7 @@
  * is local).
  */
 import { IPV4_BROADCAST, type Ipv4Address } from '@postern/wire';
-import type { NetInterface } from '../interface.js';
+import type { NetInterface } from './interface.js';
 
 /** The interfaces of a stack and the index of their addresses. */
 export class InterfaceTable {

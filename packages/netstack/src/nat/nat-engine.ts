@@ -28,7 +28,7 @@
  */
 import type { Ipv4Address } from '@postern/wire';
 import { Counters } from '../counters.js';
-import { isIcmpError } from '../packet-meta.js';
+import { isIcmpError } from '../filter/packet-meta.js';
 import { DEFAULT_MAX_NAT_MAPPINGS, type NatMapping, type NatMappingInfo, NatTable, type NatTimeouts, natProtocolIndex } from './nat-table.js';
 import { adjustFor, rd16, rd32, rewriteAddress, rewriteWord, transportChecksumOffset } from './rewrite.js';
 

@@ -6,7 +6,7 @@
 import type { SchedulerApi } from '@postern/irq';
 import { IP_PROTO_TCP, type Ipv4Address } from '@postern/wire';
 import { SendError } from '../errors.js';
-import type { Ipv4SendOptions } from '../ipv4-output.js';
+import type { Ipv4SendOptions } from '../ipv4/output.js';
 import type { Stack } from '../stack.js';
 import type { TcpIpPort, TcpRoute, TcpSegmentWriter } from './ip-port.js';
 import { Tcp, type TcpOptions } from './tcp.js';

@@ -27,20 +27,20 @@ import {
   parseIpv4Packet,
   type Ipv4Repr,
 } from '@postern/wire';
-import type { Counters } from './counters.js';
-import type { PacketFilter } from './filter.js';
-import { fillPacketMetaFrom } from './filter-meta.js';
+import type { Counters } from '../counters.js';
+import type { PacketFilter } from '../filter/filter.js';
+import { fillPacketMetaFrom } from '../filter/filter-meta.js';
 import type { ForwardingMode, Ipv4Forwarder } from './forward.js';
-import { isIpv4Multicast } from './frame.js';
-import { quoteDatagram, type IcmpErrorSender } from './icmp/icmp-errors.js';
-import type { DestinationKind, Ipv4Delivery, TransportHandler } from './ipv4/transport.js';
-import type { InterfaceTable } from './link/interface-table.js';
-import { NAT_DROPPED } from './nat/nat-engine.js';
-import type { NetInterface } from './interface.js';
-import { NO_INTERFACE, type PacketMeta } from './packet-meta.js';
+import { isIpv4Multicast } from '../link/frame.js';
+import { quoteDatagram, type IcmpErrorSender } from '../icmp/icmp-errors.js';
+import type { DestinationKind, Ipv4Delivery, TransportHandler } from './transport.js';
+import type { InterfaceTable } from '../link/interface-table.js';
+import { NAT_DROPPED } from '../nat/nat-engine.js';
+import type { NetInterface } from '../link/interface.js';
+import { NO_INTERFACE, type PacketMeta } from '../filter/packet-meta.js';
 import type { Reassembler } from './reassembly.js';
-import type { Rejecter } from './reject.js';
-import type { Ipv4CounterName } from './stack-counters.js';
+import type { Rejecter } from '../filter/reject.js';
+import type { Ipv4CounterName } from '../stack-counters.js';
 
 /** A built-in transport (ICMP, UDP) as IPv4 input hands it datagrams. */
 export interface DeliveryReceiver {

@@ -36,21 +36,21 @@ import {
   parseIpv4Packet,
 } from '@postern/wire';
 import type { SchedulerApi } from '@postern/irq';
-import type { Counters } from './counters.js';
-import type { PacketFilter } from './filter.js';
-import { fillPacketMeta, fillPacketMetaFrom } from './filter-meta.js';
-import { allocateFrame, frameLength } from './frame.js';
-import { quoteDatagram, type IcmpErrorSender } from './icmp/icmp-errors.js';
-import type { NetInterface } from './interface.js';
-import type { Ipv4Output } from './ipv4-output.js';
-import type { InterfaceTable } from './link/interface-table.js';
-import { RESOLVE_WITH_ARP, type LinkOutput } from './link-output.js';
-import type { NatEngine } from './nat/nat-engine.js';
-import type { PacketMeta } from './packet-meta.js';
+import type { Counters } from '../counters.js';
+import type { PacketFilter } from '../filter/filter.js';
+import { fillPacketMeta, fillPacketMetaFrom } from '../filter/filter-meta.js';
+import { allocateFrame, frameLength } from '../link/frame.js';
+import { quoteDatagram, type IcmpErrorSender } from '../icmp/icmp-errors.js';
+import type { NetInterface } from '../link/interface.js';
+import type { Ipv4Output } from './output.js';
+import type { InterfaceTable } from '../link/interface-table.js';
+import { RESOLVE_WITH_ARP, type LinkOutput } from '../link/output.js';
+import type { NatEngine } from '../nat/nat-engine.js';
+import type { PacketMeta } from '../filter/packet-meta.js';
 import type { Reassembler } from './reassembly.js';
-import type { Rejecter } from './reject.js';
+import type { Rejecter } from '../filter/reject.js';
 import type { RoutingTable } from './routing.js';
-import type { Ipv4CounterName } from './stack-counters.js';
+import type { Ipv4CounterName } from '../stack-counters.js';
 
 const IGNORE_CHECKSUM = { checksum: 'ignore' } as const;
 

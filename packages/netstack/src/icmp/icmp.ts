@@ -31,19 +31,19 @@ import {
   type Ipv4Address,
 } from '@postern/wire';
 import type { SchedulerApi } from '@postern/irq';
-import type { Counters } from './counters.js';
-import { PingError, SendError } from './errors.js';
-import { isIpv4Multicast, isUnicastSource } from './frame.js';
-import { ICMP_QUOTE_LIMIT, type IcmpErrorReport, type IcmpErrorSender } from './icmp/icmp-errors.js';
+import type { Counters } from '../counters.js';
+import { PingError, SendError } from '../errors.js';
+import { isIpv4Multicast, isUnicastSource } from '../link/frame.js';
+import { ICMP_QUOTE_LIMIT, type IcmpErrorReport, type IcmpErrorSender } from './icmp-errors.js';
 import { IcmpRateLimiter, TokenBucket, type IcmpRateLimiterOptions } from './icmp-rate-limit.js';
-import type { NetInterface } from './interface.js';
-import type { Ipv4Output } from './ipv4-output.js';
-import type { Ipv4Delivery, TransportHandler } from './ipv4/transport.js';
-import type { InterfaceTable } from './link/interface-table.js';
-import { isIcmpError } from './packet-meta.js';
-import type { IcmpCounterName, Ipv4CounterName } from './stack-counters.js';
+import type { NetInterface } from '../link/interface.js';
+import type { Ipv4Output } from '../ipv4/output.js';
+import type { Ipv4Delivery, TransportHandler } from '../ipv4/transport.js';
+import type { InterfaceTable } from '../link/interface-table.js';
+import { isIcmpError } from '../filter/packet-meta.js';
+import type { IcmpCounterName, Ipv4CounterName } from '../stack-counters.js';
 
-export type { IcmpErrorReport } from './icmp/icmp-errors.js';
+export type { IcmpErrorReport } from './icmp-errors.js';
 
 /** Options of one echo request ({@link IcmpService.echo}, `Stack.ping`). */
 export interface EchoOptions {

@@ -30,8 +30,8 @@
  */
 import type { ArpRepr, Ipv4Address, MacAddress } from '@postern/wire';
 import { ARP_OP_REPLY, ipv4ToString, isMulticastMac } from '@postern/wire';
-import { Counters } from './counters.js';
-import { isIpv4Address } from './prefix.js';
+import { Counters } from '../counters.js';
+import { isIpv4Address } from '../ipv4/prefix.js';
 
 /** The state of a cache entry. */
 export type ArpState = 'incomplete' | 'reachable' | 'stale' | 'static';

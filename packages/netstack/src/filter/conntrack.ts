@@ -40,7 +40,7 @@ import {
   TcpFlag,
   ipv4ToString,
 } from '@postern/wire';
-import { Counters } from './counters.js';
+import { Counters } from '../counters.js';
 import { isIcmpError, type PacketMeta } from './packet-meta.js';
 
 /** The connection state of one packet, as filter rules match it. */

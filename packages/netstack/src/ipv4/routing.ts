@@ -18,7 +18,7 @@
  */
 import type { Ipv4Address } from '@postern/wire';
 import { ipv4ToString } from '@postern/wire';
-import { Counters } from './counters.js';
+import { Counters } from '../counters.js';
 import { isIpv4Address, isPrefixLength, networkOf, prefixMask } from './prefix.js';
 
 /** How a route came to be. */

@@ -6,15 +6,15 @@
  */
 import { IP_PROTO_UDP, UDP_HEADER_LENGTH, UdpPacket, DecodeError, emitUdp, ipv4ToString, ICMP_DEST_UNREACHABLE, ICMP_UNREACH_PORT, type Ipv4Address } from '@postern/wire';
 import type { SchedulerApi } from '@postern/irq';
-import type { Counters } from './counters.js';
-import { BindError, SendError } from './errors.js';
-import { quoteDatagram, type IcmpErrorReport, type IcmpErrorSender } from './icmp/icmp-errors.js';
-import type { NetInterface } from './interface.js';
-import type { Ipv4Output } from './ipv4-output.js';
-import type { DestinationKind, Ipv4Delivery } from './ipv4/transport.js';
-import type { InterfaceTable } from './link/interface-table.js';
-import { isIpv4Address } from './prefix.js';
-import type { UdpCounterName } from './stack-counters.js';
+import type { Counters } from '../counters.js';
+import { BindError, SendError } from '../errors.js';
+import { quoteDatagram, type IcmpErrorReport, type IcmpErrorSender } from '../icmp/icmp-errors.js';
+import type { NetInterface } from '../link/interface.js';
+import type { Ipv4Output } from '../ipv4/output.js';
+import type { DestinationKind, Ipv4Delivery } from '../ipv4/transport.js';
+import type { InterfaceTable } from '../link/interface-table.js';
+import { isIpv4Address } from '../ipv4/prefix.js';
+import type { UdpCounterName } from '../stack-counters.js';
 
 /** First port of the ephemeral range (IANA, RFC 6335). */
 export const UDP_EPHEMERAL_FIRST = 49152;

@@ -20,12 +20,12 @@ import {
   type MacAddress,
 } from '@postern/wire';
 import type { SchedulerApi } from '@postern/irq';
-import type { ArpAction } from './arp-cache.js';
-import type { Counters } from './counters.js';
+import type { ArpAction } from '../arp/arp-cache.js';
+import type { Counters } from '../counters.js';
 import { allocateFrame, writeEthernetDestination, writeEthernetSource } from './frame.js';
-import type { IcmpErrorSender } from './icmp/icmp-errors.js';
+import type { IcmpErrorSender } from '../icmp/icmp-errors.js';
 import type { NetInterface, PendingFrame } from './interface.js';
-import type { ArpIoCounterName, Ipv4CounterName } from './stack-counters.js';
+import type { ArpIoCounterName, Ipv4CounterName } from '../stack-counters.js';
 
 /** Pass as `linkDestination` to resolve the next hop with ARP. */
 export const RESOLVE_WITH_ARP = -1;

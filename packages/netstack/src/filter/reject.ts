@@ -18,13 +18,13 @@ import {
   type Ipv4Address,
   type Ipv4Repr,
 } from '@postern/wire';
-import type { Counters } from './counters.js';
+import type { Counters } from '../counters.js';
 import type { RejectWith } from './filter.js';
-import { quoteDatagram, type IcmpErrorSender } from './icmp/icmp-errors.js';
-import type { NetInterface } from './interface.js';
-import type { Ipv4Output } from './ipv4-output.js';
-import type { InterfaceTable } from './link/interface-table.js';
-import type { Ipv4CounterName } from './stack-counters.js';
+import { quoteDatagram, type IcmpErrorSender } from '../icmp/icmp-errors.js';
+import type { NetInterface } from '../link/interface.js';
+import type { Ipv4Output } from '../ipv4/output.js';
+import type { InterfaceTable } from '../link/interface-table.js';
+import type { Ipv4CounterName } from '../stack-counters.js';
 
 const IGNORE_CHECKSUM = { checksum: 'ignore' } as const;
 const BYPASS_FILTER = { bypassFilter: true } as const;

@@ -9,7 +9,7 @@
  * forgotten destination starts again with a full bucket, which the global bucket still caps.
  */
 import type { Ipv4Address } from '@postern/wire';
-import { Counters } from './counters.js';
+import { Counters } from '../counters.js';
 
 /**
  * A token bucket: holds up to `burst` tokens, refills at `ratePerSecond`, and {@link TokenBucket.take}

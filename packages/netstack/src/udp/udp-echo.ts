@@ -3,9 +3,9 @@
  * sender, from the address it was sent to (or, for a broadcast, the binding's or the route's).
  */
 import type { Ipv4Address } from '@postern/wire';
-import type { Counters } from './counters.js';
-import { SendError } from './errors.js';
-import type { UdpCounterName } from './stack-counters.js';
+import type { Counters } from '../counters.js';
+import { SendError } from '../errors.js';
+import type { UdpCounterName } from '../stack-counters.js';
 import type { UdpService, UdpSocket } from './udp.js';
 
 /** What the echo service uses of a stack (a `Stack` is one). */

@@ -40,7 +40,7 @@ import {
   IPV4_MIN_HEADER_LENGTH,
   type Ipv4Repr,
 } from '@postern/wire';
-import { Counters } from './counters.js';
+import { Counters } from '../counters.js';
 
 /** Limits of a {@link Reassembler}. */
 export interface ReassemblyOptions {

@@ -18,19 +18,19 @@ import {
   MAC_BROADCAST,
 } from '@postern/wire';
 import type { SchedulerApi } from '@postern/irq';
-import type { Counters } from './counters.js';
-import { SendError } from './errors.js';
-import type { PacketFilter } from './filter.js';
-import { fillPacketMeta } from './filter-meta.js';
+import type { Counters } from '../counters.js';
+import { SendError } from '../errors.js';
+import type { PacketFilter } from '../filter/filter.js';
+import { fillPacketMeta } from '../filter/filter-meta.js';
 import { fragmentIpv4 } from './fragment.js';
-import { allocateFrame, frameLength, ipv4MulticastMac, isIpv4Multicast } from './frame.js';
-import type { NetInterface } from './interface.js';
-import type { InterfaceTable } from './link/interface-table.js';
-import { RESOLVE_WITH_ARP, type LinkOutput } from './link-output.js';
-import { NO_INTERFACE, type PacketMeta } from './packet-meta.js';
+import { allocateFrame, frameLength, ipv4MulticastMac, isIpv4Multicast } from '../link/frame.js';
+import type { NetInterface } from '../link/interface.js';
+import type { InterfaceTable } from '../link/interface-table.js';
+import { RESOLVE_WITH_ARP, type LinkOutput } from '../link/output.js';
+import { NO_INTERFACE, type PacketMeta } from '../filter/packet-meta.js';
 import { isIpv4Address } from './prefix.js';
 import type { RoutingTable } from './routing.js';
-import type { Ipv4CounterName } from './stack-counters.js';
+import type { Ipv4CounterName } from '../stack-counters.js';
 
 /** Default TTL of datagrams this host sends (RFC 1700 recommends 64). */
 export const DEFAULT_TTL = 64;

@@ -4,10 +4,10 @@
  */
 import type { SchedulerApi } from '@postern/irq';
 import { ARP_OP_REQUEST, ArpPacket, DecodeError, parseArp } from '@postern/wire';
-import type { Counters } from './counters.js';
-import type { NetInterface } from './interface.js';
-import type { LinkOutput } from './link-output.js';
-import type { ArpIoCounterName } from './stack-counters.js';
+import type { Counters } from '../counters.js';
+import type { NetInterface } from '../link/interface.js';
+import type { LinkOutput } from '../link/output.js';
+import type { ArpIoCounterName } from '../stack-counters.js';
 
 /** What ARP input needs from the rest of the stack. */
 export interface ArpInputPorts {

@@ -18,10 +18,10 @@
  */
 import type { Ipv4Address } from '@postern/wire';
 import { IP_PROTO_ICMP as PROTO_ICMP, IP_PROTO_TCP as PROTO_TCP, IP_PROTO_UDP as PROTO_UDP } from '@postern/wire';
-import { Counters } from './counters.js';
+import { Counters } from '../counters.js';
 import { Conntrack, type ConnState, type ConntrackOptions } from './conntrack.js';
 import { NO_INTERFACE, type PacketMeta } from './packet-meta.js';
-import { isIpv4Address, isPrefixLength, networkOf, prefixMask } from './prefix.js';
+import { isIpv4Address, isPrefixLength, networkOf, prefixMask } from '../ipv4/prefix.js';
 
 /** The three chains. */
 export type Chain = 'input' | 'forward' | 'output';

@@ -8,11 +8,11 @@
  */
 import type { NetDevice } from '@postern/nic';
 import { IPV4_BROADCAST, ipv4InPrefix, ipv4ToString, type Ipv4Address, type MacAddress } from '@postern/wire';
-import { ArpCache, type ArpCacheOptions } from './arp-cache.js';
-import { InterfaceError } from './errors.js';
+import { ArpCache, type ArpCacheOptions } from '../arp/arp-cache.js';
+import { InterfaceError } from '../errors.js';
 import { ipv4MulticastMac, isIpv4Multicast } from './frame.js';
-import { IPV4_MIN_MTU } from './fragment.js';
-import { isIpv4Address, isPrefixLength, networkOf, prefixMask } from './prefix.js';
+import { IPV4_MIN_MTU } from '../ipv4/fragment.js';
+import { isIpv4Address, isPrefixLength, networkOf, prefixMask } from '../ipv4/prefix.js';
 
 /** One address of an interface. */
 export interface InterfaceAddress {
