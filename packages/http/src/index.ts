@@ -24,8 +24,9 @@ export {
 } from './server/options.js';
 export { WorkerPool, type PoolStats } from './server/pool.js';
 export { TokenBucketLimiter, type RateLimitOptions, type RateLimitStats } from './server/rate-limit.js';
-export { Router, RoutePatternError, sendStatus } from './router.js';
+export { Router, sendStatus } from './router.js';
+export { RouteTable, RoutePatternError, ANY_METHOD, type RouteLookup } from './route-table.js';
 export { serveStatic, resolveStaticPath, CONTENT_TYPES, type StaticOptions, type StaticPathResult } from './static.js';
 export { FileCache, sameVersion, type CachedFile, type FileCacheOptions, type FileCacheStats } from './file-cache.js';
-export { basicAuth, parseBasicAuth, type BasicAuthOptions, type BasicCredentials } from './auth.js';
+export { basicAuth, basicChallenge, parseBasicAuth, parseBasicAuthorization, type BasicAuthOptions, type BasicCredentials } from './auth.js';
 export { evaluateRange, isNotModified, etagListMatches, type RangeResult } from './conditional.js';

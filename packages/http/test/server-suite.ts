@@ -212,6 +212,23 @@ export function runServerSuite(name: string, makeTransport: MakeTransport): void
       expect(star.headers['allow']).toBe('DELETE, GET, HEAD, OPTIONS, POST');
     });
 
+    it('routes: all() takes every method; a broken escape is 400 unless a wildcard route takes it raw', async () => {
+      const router = new Router()
+        .all('/any', (req, res) => res.send(req.method))
+        .get('/raw/*', (req, res) => res.send(req.params['*']!));
+      await start(router.handler);
+      const c = await client();
+      const ask = async (req: string) => {
+        c.send(req);
+        return c.response();
+      };
+      expect((await ask(get('/any', '', 'DELETE'))).body).toBe('DELETE');
+      expect((await ask(get('/any', '', 'OPTIONS'))).body).toBe('OPTIONS');
+      expect((await ask(get('/raw/%ff/x'))).body).toBe('%ff/x');
+      expect((await ask(get('/other/%ff'))).status).toBe(400);
+      expect((await ask(get('/raw'))).status).toBe(404);
+    });
+
     it('401 with WWW-Authenticate for missing or wrong Basic credentials', async () => {
       await start(basicAuth({ realm: 'admin', verify: ({ user, password }) => user === 'root' && password === 'pw' }, hello));
       const c = await client();

@@ -1,0 +1,149 @@
+/**
+ * {@link RouteTable}: the matching half of routing, apart from any server. It maps a method and a
+ * path to what was registered for them, and says why when nothing was: no route for the path, routes
+ * for other methods only, or a path whose percent-encoding is broken. {@link Router} serves HTTP with
+ * one; a program that answers requests of its own shape (an API tested without a network) can use one
+ * directly with handlers of its own type.
+ */
+
+/** The method of a route registered for every method (see {@link RouteTable.add}). */
+export const ANY_METHOD = '*';
+
+type Segment = { readonly kind: 'literal'; readonly text: string } | { readonly kind: 'param'; readonly name: string };
+
+interface Route<H> {
+  readonly method: string;
+  readonly segments: readonly Segment[];
+  /** The pattern ends in `*`: one or more further segments, raw, go to `params['*']`. */
+  readonly wildcard: boolean;
+  readonly handler: H;
+}
+
+/** Thrown by route registration for a malformed pattern. */
+export class RoutePatternError extends Error {
+  constructor(pattern: string, why: string) {
+    super(`bad route pattern ${JSON.stringify(pattern)}: ${why}`);
+    this.name = 'RoutePatternError';
+  }
+}
+
+/** What {@link RouteTable.lookup} found. */
+export type RouteLookup<H> =
+  /** A route for the method (or a `GET` route for `HEAD`, or an {@link ANY_METHOD} route); `params` decoded, `*` raw. */
+  | { readonly kind: 'found'; readonly handler: H; readonly params: Record<string, string> }
+  /** Routes match the path for other methods only: those methods, in registration order, each once. */
+  | { readonly kind: 'wrong-method'; readonly methods: readonly string[] }
+  /** No route matches the path. */
+  | { readonly kind: 'not-found' }
+  /** No route matches and a segment of the path is not valid percent-encoding (a client error, 400). */
+  | { readonly kind: 'bad-path' };
+
+function compile(pattern: string): { segments: Segment[]; wildcard: boolean } {
+  if (!pattern.startsWith('/')) throw new RoutePatternError(pattern, 'must start with /');
+  const parts = pattern.slice(1).split('/');
+  let wildcard = false;
+  const segments: Segment[] = [];
+  parts.forEach((part, i) => {
+    if (part === '*') {
+      if (i !== parts.length - 1) throw new RoutePatternError(pattern, '* must be the last segment');
+      wildcard = true;
+    } else if (part.startsWith(':')) {
+      if (part.length < 2) throw new RoutePatternError(pattern, 'parameter without a name');
+      segments.push({ kind: 'param', name: part.slice(1) });
+    } else {
+      segments.push({ kind: 'literal', text: part });
+    }
+  });
+  return { segments, wildcard };
+}
+
+/** A request path split into segments, each percent-decoded; `undefined` for a segment that is not valid percent-encoding. */
+function splitPath(path: string): Array<string | undefined> {
+  return path.slice(1).split('/').map((part) => {
+    if (!part.includes('%')) return part;
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      return undefined;
+    }
+  });
+}
+
+/** The route's parameters for `parts`, or `undefined` when it does not match. */
+function match(route: Route<unknown>, parts: ReadonlyArray<string | undefined>, rawPath: string): Record<string, string> | undefined {
+  const segs = route.segments;
+  if (route.wildcard ? parts.length <= segs.length : parts.length !== segs.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < segs.length; i++) {
+    const seg = segs[i]!;
+    const part = parts[i];
+    if (part === undefined) return undefined; // a broken escape matches nothing but a wildcard
+    if (seg.kind === 'literal') {
+      if (seg.text !== part) return undefined;
+    } else {
+      if (part === '') return undefined;
+      params[seg.name] = part;
+    }
+  }
+  if (route.wildcard) {
+    // The rest of the raw (still encoded) path: its handler decodes it, or checks it for traversal.
+    let at = 1;
+    for (let i = 0; i < segs.length; i++) at = rawPath.indexOf('/', at) + 1;
+    params['*'] = rawPath.slice(at);
+  }
+  return params;
+}
+
+/**
+ * Routes by method and path pattern, for handlers of any type `H`.
+ *
+ * Patterns: `/literal/:param/*`. Contract: routes are tried in registration order and the first one
+ * registered for the method (or for {@link ANY_METHOD}) wins; `HEAD` falls back to the first `GET`
+ * route; path segments are percent-decoded before they are compared; a parameter never matches an
+ * empty segment; `*` (last segment only) matches one or more further segments (`/files/*` matches
+ * `/files/` and `/files/a/b`, not `/files`) and keeps them encoded in `params['*']`, so a segment
+ * that is not valid percent-encoding can still reach a wildcard route (and only one).
+ */
+export class RouteTable<H> {
+  private readonly routes: Route<H>[] = [];
+
+  /**
+   * Registers `handler` for `method` (a method token, several, or {@link ANY_METHOD}) on `pattern`.
+   * Chainable. Throws {@link RoutePatternError} for a malformed pattern.
+   */
+  add(method: string | readonly string[], pattern: string, handler: H): this {
+    const { segments, wildcard } = compile(pattern);
+    for (const m of typeof method === 'string' ? [method] : method) this.routes.push({ method: m, segments, wildcard, handler });
+    return this;
+  }
+
+  /** What is registered for `method` on `path` (the path part of a request target, encoded). See the class contract. */
+  lookup(method: string, path: string): RouteLookup<H> {
+    const parts = splitPath(path);
+    let headFallback: { handler: H; params: Record<string, string> } | undefined;
+    const methods: string[] = [];
+    for (const route of this.routes) {
+      const params = match(route, parts, path);
+      if (params === undefined) continue;
+      if (route.method === method || route.method === ANY_METHOD) return { kind: 'found', handler: route.handler, params };
+      if (method === 'HEAD' && route.method === 'GET' && headFallback === undefined) headFallback = { handler: route.handler, params };
+      if (!methods.includes(route.method)) methods.push(route.method);
+    }
+    if (headFallback !== undefined) return { kind: 'found', ...headFallback };
+    if (methods.length > 0) return { kind: 'wrong-method', methods };
+    return parts.includes(undefined) ? { kind: 'bad-path' } : { kind: 'not-found' };
+  }
+
+  /** The methods routed for `path`, in registration order, each once ({@link ANY_METHOD} when a route takes any). */
+  methodsFor(path: string): string[] {
+    const parts = splitPath(path);
+    const methods: string[] = [];
+    for (const route of this.routes) if (!methods.includes(route.method) && match(route, parts, path) !== undefined) methods.push(route.method);
+    return methods;
+  }
+
+  /** Every method some route is registered for, in registration order, each once. */
+  allMethods(): string[] {
+    return [...new Set(this.routes.map((r) => r.method))];
+  }
+}
