@@ -92,6 +92,11 @@ export interface StaticOptions {
   readonly cache?: FileCacheOptions | FileCache;
 }
 
+/** Most request paths a {@link serveStatic} handler remembers the file path of (then it starts over). */
+const PATH_MEMO_LIMIT = 1024;
+/** Longer request paths are worked out every time (the memo stays small). */
+const PATH_MEMO_MAX_CHARS = 256;
+
 /** What locating a request's file gave: the file, or the answer instead of it. */
 type Located = { readonly kind: 'file'; readonly entry: CachedFile } | { readonly kind: 'status'; readonly status: number } | { readonly kind: 'redirect' };
 
@@ -107,6 +112,21 @@ export function serveStatic(root: string, options: StaticOptions = {}): HttpHand
   const chunkBytes = options.chunkBytes ?? 64 * 1024;
   const cache = options.cache === undefined ? undefined : options.cache instanceof FileCache ? options.cache : new FileCache(options.cache);
   let realRoot: Promise<string> | undefined;
+  // The file path of a request path (or the refusal status) is pure: worked out once per path.
+  const files = new Map<string, string | 400 | 403>();
+
+  function fileOf(raw: string): string | 400 | 403 {
+    let file = files.get(raw);
+    if (file === undefined) {
+      const checked = resolveStaticPath(raw);
+      file = checked.ok ? join(rootPath, ...checked.segments) : checked.status;
+      if (raw.length <= PATH_MEMO_MAX_CHARS) {
+        if (files.size >= PATH_MEMO_LIMIT) files.clear();
+        files.set(raw, file);
+      }
+    }
+    return file;
+  }
 
   /** Finds the file for `file` (the request's path under the root), checking everything the module notes list. */
   async function locate(req: HttpRequest, file: string, key: string): Promise<Located> {
@@ -159,9 +179,8 @@ export function serveStatic(root: string, options: StaticOptions = {}): HttpHand
     }
     const raw = rawPathOf(req, options.prefix);
     if (raw === undefined) return sendStatus(res, 404);
-    const checked = resolveStaticPath(raw);
-    if (!checked.ok) return sendStatus(res, checked.status);
-    const file = join(rootPath, ...checked.segments);
+    const file = fileOf(raw);
+    if (typeof file === 'number') return sendStatus(res, file);
     // A directory asked for with and without its slash are different answers (index vs redirect).
     const key = req.path.endsWith('/') ? file + sep : file;
     let entry = cache?.fresh(key);

@@ -1,6 +1,7 @@
 /** Unit tests of the pool, the rate limiter, range/conditional helpers and static path checks. */
 import { describe, expect, it } from 'vitest';
-import { TokenBucketLimiter, WorkerPool, resolveStaticPath } from '../src/index.js';
+import { HttpResponse, TokenBucketLimiter, WorkerPool, resolveStaticPath } from '../src/index.js';
+import type { ResponseChannel } from '../src/server/response.js';
 
 describe('WorkerPool', () => {
   it('runs at most `workers` jobs, queues up to the limit, refuses beyond it', async () => {
@@ -22,6 +23,88 @@ describe('WorkerPool', () => {
     for (const release of releases) release();
     await finished;
     expect(pool.stats.completed).toBe(3);
+  });
+});
+
+describe('WorkerPool with done callbacks', () => {
+  it('frees a slot when `done` is called (once, however often), hands it to the oldest queued job, and stop() waits for the running ones', async () => {
+    const dones: Array<() => void> = [];
+    const served: string[] = [];
+    const pool = new WorkerPool<string>(1, 2, (job, done) => {
+      served.push(job);
+      dones.push(done);
+    });
+    expect([pool.submit('a'), pool.submit('b'), pool.submit('c'), pool.submit('d')]).toEqual([true, true, true, false]);
+    expect(served).toEqual([]); // a job starts in a microtask, never inside submit()
+    await Promise.resolve();
+    expect(served).toEqual(['a']);
+    dones[0]!();
+    dones[0]!(); // a second call is ignored: 'c' must still wait for 'b'
+    await Promise.resolve();
+    expect(served).toEqual(['a', 'b']);
+    expect(pool.stats).toMatchObject({ busy: 1, queued: 1, completed: 1, dispatched: 2 });
+    const { queued, finished } = pool.stop();
+    expect(queued).toEqual(['c']);
+    let stopped = false;
+    void finished.then(() => (stopped = true));
+    await new Promise((r) => setImmediate(r));
+    expect(stopped).toBe(false);
+    dones[1]!();
+    await finished;
+    expect(pool.stats).toMatchObject({ busy: 0, completed: 2 });
+  });
+
+  it('a job that throws or rejects frees its slot and reaches onError', async () => {
+    const errors: unknown[] = [];
+    const pool = new WorkerPool<number>(1, 5, (job) => {
+      if (job === 1) throw new Error('sync');
+      if (job === 2) return Promise.reject(new Error('async'));
+      return Promise.resolve();
+    }, (e) => errors.push((e as Error).message));
+    pool.submit(1);
+    pool.submit(2);
+    pool.submit(3);
+    await new Promise((r) => setImmediate(r));
+    expect(errors).toEqual(['sync', 'async']);
+    expect(pool.stats).toMatchObject({ busy: 0, completed: 3 });
+  });
+});
+
+describe('HttpResponse headers', () => {
+  function channel(out: Uint8Array[]): ResponseChannel {
+    return {
+      transmit: (data) => (out.push(data), true),
+      writable: true,
+      waitDrain: () => Promise.resolve(),
+      responseDone: () => {},
+      closesAfter: () => false,
+      dateValue: () => undefined,
+    };
+  }
+
+  it('names are matched in any case; set replaces, append adds, remove drops; the head keeps the case given', () => {
+    const out: Uint8Array[] = [];
+    const res = new HttpResponse(channel(out), { isHead: false, http10: false, keepAlive: true });
+    res.setHeader('X-Tag', 'one').setHeader('x-tag', 'two').appendHeader('Set-Cookie', 'a=1').appendHeader('set-cookie', 'b=2');
+    res.setHeader('X-Gone', 1).removeHeader('X-GONE').setHeader('Vary', ['Accept', 'Origin']);
+    expect(res.getHeader('X-TAG')).toBe('two');
+    expect(res.getHeader('Set-Cookie')).toBe('a=1, b=2');
+    expect([res.hasHeader('x-gone'), res.hasHeader('VARY')]).toEqual([false, true]);
+    res.activate();
+    res.end('hi');
+    expect(Buffer.concat(out).toString('latin1')).toBe(
+      'HTTP/1.1 200 OK\r\nx-tag: two\r\nSet-Cookie: a=1\r\nset-cookie: b=2\r\nVary: Accept\r\nVary: Origin\r\nContent-Length: 2\r\n\r\nhi',
+    );
+  });
+
+  it('an invalid name or value is refused every time it is set, not only the first', () => {
+    const res = new HttpResponse(channel([]), { isHead: false, http10: false, keepAlive: true });
+    for (let i = 0; i < 2; i++) {
+      expect(() => res.setHeader('Bad Name', 'x')).toThrow(/invalid field name/);
+      expect(() => res.appendHeader('Bad Name', 'x')).toThrow(/invalid field name/);
+      expect(() => res.setHeader('X-Ok', 'a\r\nb')).toThrow(/invalid value/);
+    }
+    expect(res.hasHeader('x-ok')).toBe(false);
   });
 });
 

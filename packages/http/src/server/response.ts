@@ -37,6 +37,24 @@ function statusForbidsBody(status: number): boolean {
   return status < 200 || status === 204 || status === 304;
 }
 
+/** Most distinct header names remembered as valid, with their lower case (see {@link checkedLowerName}). */
+const NAME_MEMO_LIMIT = 512;
+const nameMemo = new Map<string, string>();
+
+/**
+ * The lower-case form of header name `name`, after checking it is a token (`HttpSerializeError`
+ * otherwise). A handler sets the same few names on every response: each is checked and lowered once.
+ */
+function checkedLowerName(name: string): string {
+  let lower = nameMemo.get(name);
+  if (lower === undefined) {
+    assertFieldName(name);
+    lower = name.toLowerCase();
+    if (nameMemo.size < NAME_MEMO_LIMIT) nameMemo.set(name, lower);
+  }
+  return lower;
+}
+
 const PENDING_HIGH_WATER = 64 * 1024;
 const COALESCE_LIMIT = 16 * 1024;
 const CRLF = Buffer.from('\r\n', 'latin1');
@@ -73,6 +91,8 @@ export class HttpResponse {
   bodyBytes = 0;
   /** Header names and values, interleaved, case preserved. */
   private fields: string[] = [];
+  /** The lower-case name of each field of {@link HttpResponse.fields} (one per name/value pair). */
+  private lowerNames: string[] = [];
   private active = false;
   private dead = false;
   private pending: Uint8Array[] = [];
@@ -99,45 +119,52 @@ export class HttpResponse {
 
   /** Sets a header (replacing any of the same name, any case). An array sends one field line per element. */
   setHeader(name: string, value: HeaderValue): this {
-    assertFieldName(name);
-    this.removeHeader(name);
+    const lower = checkedLowerName(name);
+    this.removeLower(lower);
     if (typeof value === 'object') {
-      for (const v of value) this.appendField(name, v);
+      for (const v of value) this.appendField(name, lower, v);
     } else {
-      this.appendField(name, String(value));
+      this.appendField(name, lower, typeof value === 'string' ? value : String(value));
     }
     return this;
   }
 
   /** Adds a field line without removing others of the same name (e.g. `Set-Cookie`). */
   appendHeader(name: string, value: string): this {
-    assertFieldName(name);
-    this.appendField(name, value);
+    this.appendField(name, checkedLowerName(name), value);
     return this;
   }
 
   /** The value of header `name` (any case), values joined with `", "`; undefined when unset. */
   getHeader(name: string): string | undefined {
     const lower = name.toLowerCase();
+    const names = this.lowerNames;
     let out: string | undefined;
-    for (let i = 0; i < this.fields.length; i += 2) {
-      if (this.fields[i]!.toLowerCase() === lower) out = out === undefined ? this.fields[i + 1]! : `${out}, ${this.fields[i + 1]!}`;
+    for (let i = 0; i < names.length; i++) {
+      if (names[i] === lower) out = out === undefined ? this.fields[2 * i + 1]! : `${out}, ${this.fields[2 * i + 1]!}`;
     }
     return out;
   }
 
   /** Whether header `name` (any case) is set. */
   hasHeader(name: string): boolean {
-    return this.getHeader(name) !== undefined;
+    return this.lowerNames.includes(name.toLowerCase());
   }
 
   /** Removes every field named `name` (any case). */
   removeHeader(name: string): this {
-    const lower = name.toLowerCase();
-    for (let i = this.fields.length - 2; i >= 0; i -= 2) {
-      if (this.fields[i]!.toLowerCase() === lower) this.fields.splice(i, 2);
-    }
+    this.removeLower(name.toLowerCase());
     return this;
+  }
+
+  private removeLower(lower: string): void {
+    const names = this.lowerNames;
+    for (let i = names.length - 1; i >= 0; i--) {
+      if (names[i] === lower) {
+        names.splice(i, 1);
+        this.fields.splice(2 * i, 2);
+      }
+    }
   }
 
   /** Sets the status and (optionally) headers; the head is sent with the first body bytes or at `end`. */
@@ -299,6 +326,7 @@ export class HttpResponse {
   resetForError(status: number): boolean {
     if (this.headersSent) return false;
     this.fields = [];
+    this.lowerNames = [];
     this.statusCode = status;
     this.finished = false;
     return true;
@@ -324,9 +352,10 @@ export class HttpResponse {
     for (const resolve of waiters) resolve();
   }
 
-  private appendField(name: string, value: string): void {
+  private appendField(name: string, lower: string, value: string): void {
     assertFieldValue(name, value);
     this.fields.push(name, value);
+    this.lowerNames.push(lower);
   }
 
   private canWrite(): boolean {
@@ -358,8 +387,9 @@ export class HttpResponse {
     this.noBody = forbids || this.context.isHead;
     let head = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n`;
     const fields = this.fields;
+    const names = this.lowerNames;
     for (let i = 0; i < fields.length; i += 2) {
-      const lower = fields[i]!.toLowerCase();
+      const lower = names[i >> 1]!;
       if (lower === 'connection' || lower === 'transfer-encoding' || lower === 'date') continue;
       if (lower === 'content-length') {
         if (forbids) continue;
