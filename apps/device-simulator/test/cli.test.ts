@@ -6,11 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
-import { withoutNetAdmin } from '@postern/netlab';
+import { patternBytes, sha256Hex, withoutNetAdmin } from '@postern/netlab';
 import { parsePcapHeader } from '@postern/wire';
 import { FlagError, parseCommandLine, parseFlags } from '../src/cli.js';
 import { SimulatorError } from '../src/errors.js';
-import { openGateway, pattern, serveEcho, sha256 } from './support/gateway.js';
+import { openGateway, serveEcho } from './support/gateway.js';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'postern-sim.mjs');
 
@@ -123,7 +123,7 @@ describe('postern-sim, the command', () => {
     const gw = await openGateway(serial);
     try {
       serveEcho(gw.tcp, 7);
-      const data = pattern(256 * 1024, 5);
+      const data = patternBytes(256 * 1024, 5);
       const got = await new Promise<Buffer>((resolve, reject) => {
         const chunks: Buffer[] = [];
         const s = connect({ host: '127.0.0.1', port: fwdPort, allowHalfOpen: true });
@@ -135,7 +135,7 @@ describe('postern-sim, the command', () => {
         });
         s.end(data);
       });
-      expect(sha256(got)).toBe(sha256(data));
+      expect(sha256Hex(got)).toBe(sha256Hex(data));
     } finally {
       await gw.close();
     }

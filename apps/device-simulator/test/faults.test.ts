@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createSimulator } from '../src/index.js';
 import type { SimulatorFaults } from '../src/index.js';
-import { GATEWAY, HOST, openGateway, waitFor } from './support/gateway.js';
+import { waitFor } from '@postern/netlab';
+import { GATEWAY, HOST, openGateway } from './support/gateway.js';
 
 const DATAGRAMS = 300;
 const BURST = 30;
@@ -25,7 +26,7 @@ async function run(seed: number, faults: SimulatorFaults): Promise<{ got: number
       const before = tx.frames;
       for (let i = start; i < start + BURST; i++) sock.send(GATEWAY, 9, new Uint8Array([i >> 8, i & 0xff, 1, 2, 3, 4]));
       // Wait until the burst entered the faulty wire, then give it time to cross before the next one.
-      await waitFor(() => tx.frames - before >= BURST, 2000, 'the burst');
+      await waitFor('the burst', () => tx.frames - before >= BURST, 2000);
       await new Promise((r) => setTimeout(r, 30));
     }
     await new Promise((r) => setTimeout(r, 50));

@@ -2,7 +2,8 @@ import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSimulator } from '../src/index.js';
 import type { Simulator } from '../src/index.js';
-import { GATEWAY, HOST, openGateway, pattern, serveEcho, sha256, waitFor } from './support/gateway.js';
+import { patternBytes, sha256Hex, waitFor } from '@postern/netlab';
+import { GATEWAY, HOST, openGateway, serveEcho } from './support/gateway.js';
 import type { TestGateway } from './support/gateway.js';
 
 let sim: Simulator | undefined;
@@ -25,7 +26,7 @@ describe('the simulator on a pseudo-terminal, opened by the real serialport bind
     expect((await gw.stack.ping({ dst: HOST, size: 200, timeoutMs: 2000 })).dataMatches).toBe(true);
 
     serveEcho(gw.tcp, 7);
-    const data = pattern(1024 * 1024, 11);
+    const data = patternBytes(1024 * 1024, 11);
     const got = await new Promise<Buffer>((resolve, reject) => {
       const chunks: Buffer[] = [];
       const s = connect({ host: '127.0.0.1', port: sim!.forwarders[0]!.port, allowHalfOpen: true });
@@ -37,8 +38,8 @@ describe('the simulator on a pseudo-terminal, opened by the real serialport bind
       });
       s.end(data);
     });
-    expect(sha256(got)).toBe(sha256(data));
-    await waitFor(() => sim!.forwarders[0]!.stats.completed === 1, 5000, 'the relay to finish');
+    expect(sha256Hex(got)).toBe(sha256Hex(data));
+    await waitFor('the relay to finish', () => sim!.forwarders[0]!.stats.completed === 1, 5000);
     expect(gw.driver.serialStats.decoder.badFcs).toBe(0);
   });
 });

@@ -2,7 +2,8 @@ import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSimulator } from '../src/index.js';
 import type { Simulator } from '../src/index.js';
-import { GATEWAY, HOST, openGateway, pattern, serveBytes, serveEcho, sha256, waitFor } from './support/gateway.js';
+import { patternBytes, sha256Hex, waitFor } from '@postern/netlab';
+import { GATEWAY, HOST, openGateway, serveBytes, serveEcho } from './support/gateway.js';
 import type { TestGateway } from './support/gateway.js';
 
 let sim: Simulator | undefined;
@@ -54,12 +55,12 @@ describe('the simulator over socket:// with a real SerialNicDriver and a gateway
   it('hostfwd relays 4 MiB from a kernel client through Postern TCP to an echo service, byte-exact; client closes first', async () => {
     const { sim, gw, port } = await setUp();
     serveEcho(gw.tcp, 80);
-    const data = pattern(4 * 1024 * 1024, 3);
+    const data = patternBytes(4 * 1024 * 1024, 3);
     const got = await exchange(port, data, true);
     expect(got.byteLength).toBe(data.byteLength);
-    expect(sha256(got)).toBe(sha256(data));
+    expect(sha256Hex(got)).toBe(sha256Hex(data));
     const stats = sim.forwarders[0]!.stats;
-    await waitFor(() => stats.completed === 1, 5000, 'the relay to finish');
+    await waitFor('the relay to finish', () => stats.completed === 1, 5000);
     expect(stats).toMatchObject({ accepted: 1, completed: 1, failed: 0, active: 0, bytesUp: data.byteLength, bytesDown: data.byteLength });
   });
 
@@ -69,9 +70,9 @@ describe('the simulator over socket:// with a real SerialNicDriver and a gateway
     const n = 3 * 1024 * 1024 + 17;
     const got = await exchange(sim.forwarders[1]!.port, Buffer.from(`GET ${n}\n`), false);
     expect(got.byteLength).toBe(n);
-    expect(sha256(got)).toBe(sha256(pattern(n, 7)));
+    expect(sha256Hex(got)).toBe(sha256Hex(patternBytes(n, 7)));
     const stats = sim.forwarders[1]!.stats;
-    await waitFor(() => stats.completed === 1, 5000, 'the relay to finish');
+    await waitFor('the relay to finish', () => stats.completed === 1, 5000);
     expect(stats.failed).toBe(0);
   });
 });
@@ -86,14 +87,14 @@ describe('the simulator over socket://: failures and reconnects', () => {
       s.resume();
     });
     expect(err?.code).toBe('ECONNRESET');
-    await waitFor(() => sim!.forwarders[0]!.stats.failed === 1, 2000, 'the relay to count the failure');
+    await waitFor('the relay to count the failure', () => sim!.forwarders[0]!.stats.failed === 1, 2000);
   });
 
   it('makes a new board for a reconnecting gateway, which then reaches the host again', async () => {
     const { sim, gw } = await setUp();
     expect(sim.device.sessions).toBe(1);
     await gw.close();
-    await waitFor(() => sim.device.board === undefined, 2000, 'the board to go');
+    await waitFor('the board to go', () => sim.device.board === undefined, 2000);
     const again = await openGateway(sim.device.endpoint.address!);
     try {
       expect(sim.device.sessions).toBe(2);

@@ -3,13 +3,13 @@
  * `NetDevice`, and a Postern `Stack` + `Tcp` at 198.18.0.1/24, on a real-clock scheduler of its own
  * (as the gateway process would have), plus an echo and a "send N bytes then close" TCP service.
  */
-import { createHash } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { Scheduler } from '@postern/irq';
 import { NetDevice, SerialNicDriver } from '@postern/nic';
 import { Stack, attachTcp } from '@postern/netstack';
 import type { Tcp, TcpConnection } from '@postern/netstack';
 import { parseIpv4 } from '@postern/wire';
+import { patternBytes } from '@postern/netlab';
 
 export const GATEWAY = parseIpv4('198.18.0.1');
 export const HOST = parseIpv4('198.18.0.100');
@@ -97,36 +97,10 @@ export function serveBytes(tcp: Tcp, port: number): void {
       for (let n = conn.read(buf); n > 0; n = conn.read(buf)) req += Buffer.from(buf.subarray(0, n)).toString('latin1');
       const m = /^GET (\d+)\n/.exec(req);
       if (m !== null && body === undefined && off === 0) {
-        body = pattern(Number(m[1]), 7);
+        body = patternBytes(Number(m[1]), 7);
         send();
       }
     };
     conn.onWritable = send;
   };
-}
-
-/** Deterministic pseudo-random bytes. */
-export function pattern(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed * 2654435761 >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
-export function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
-
-/** Resolves when `predicate` holds, polling every 5 ms; rejects after `ms`. */
-export async function waitFor(predicate: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
