@@ -3,15 +3,17 @@
  *
  * Node cannot issue `ioctl(2)`. The attachment made by `ioctl(fd, TUNSETIFF, ifreq)` belongs to the
  * open file description of `/dev/net/tun`, not to the process or the descriptor number, so Node opens
- * `/dev/net/tun` itself and a short `python3` child that inherits the descriptor (as its fd 3)
- * performs the ioctl and reports the device's name, index and MTU as one line of JSON. When the child
- * has exited, Node's descriptor is attached: one `read` returns one frame, one `write` sends one.
+ * `/dev/net/tun` itself and a short Python 3 script, `tap-attach.py` ({@link TAP_ATTACH_SCRIPT}), run
+ * as a child that inherits the descriptor (as its fd 3), performs the ioctl and reports the device's
+ * name, index and MTU as one line of JSON. When the child has exited, Node's descriptor is attached:
+ * one `read` returns one frame, one `write` sends one.
  *
  * Flags: `IFF_TAP | IFF_NO_PI` (Ethernet frames with no packet-information prefix, no virtio-net
  * header). The descriptor is opened with `O_NONBLOCK` unless asked otherwise.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, constants, openSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { NicError, type NicErrorCode } from '../driver.js';
 
 /** The clone device every TUN/TAP descriptor is opened from. */
@@ -20,26 +22,13 @@ export const TUN_CLONE_DEVICE = '/dev/net/tun';
 /** The longest interface name Linux accepts (IFNAMSIZ - 1). */
 export const MAX_IFNAME_LENGTH = 15;
 
-// The helper: argv[1] = name, argv[2] = '1' to allow creating the device. Prints one JSON object.
-// TUNSETIFF = _IOW('T', 202, int) = 0x400454ca; IFF_TAP = 0x0002; IFF_NO_PI = 0x1000;
-// SIOCGIFMTU = 0x8921; struct ifreq is 40 bytes: 16-byte name, then the union.
-const ATTACH_SCRIPT = `
-import errno, fcntl, json, socket, struct, sys
-name, create = sys.argv[1], sys.argv[2] == '1'
-def out(o):
-    sys.stdout.write(json.dumps(o)); sys.stdout.flush(); sys.exit(0)
-if not create:
-    try: socket.if_nametoindex(name)
-    except OSError: out({"ok": False, "errno": "ENODEV", "message": "no such device"})
-try:
-    r = fcntl.ioctl(3, 0x400454ca, struct.pack('16sH22x', name.encode(), 0x0002 | 0x1000))
-except OSError as e:
-    out({"ok": False, "errno": errno.errorcode.get(e.errno, str(e.errno)), "message": e.strerror or str(e)})
-name = r[:16].split(b'\\0', 1)[0].decode()
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-mtu = struct.unpack('16si20x', fcntl.ioctl(s.fileno(), 0x8921, struct.pack('16si20x', name.encode(), 0)))[1]
-out({"ok": True, "name": name, "mtu": mtu, "ifindex": socket.if_nametoindex(name)})
-`;
+/**
+ * The helper script (`tap-attach.py` beside this module, in `src/` and in `dist/`): performs the
+ * ioctl on its fd 3 and prints one line of JSON. Found relative to this module, so it is found from
+ * the sources, from the package's build (the build copies it beside the compiled module) and from the
+ * executables' bundles (which resolve a module's own location to its source).
+ */
+export const TAP_ATTACH_SCRIPT = fileURLToPath(new URL('./tap-attach.py', import.meta.url));
 
 /** Options for {@link openTapFd}. */
 export interface OpenTapOptions {
@@ -83,7 +72,11 @@ function errnoToCode(errno: string | undefined): NicErrorCode {
 
 function runHelper(python: string, fd: number, name: string, create: boolean, device: string): Promise<HelperReply> {
   return new Promise((resolve, reject) => {
-    const child = spawn(python, ['-I', '-S', '-c', ATTACH_SCRIPT, name, create ? '1' : '0'], {
+    if (!existsSync(TAP_ATTACH_SCRIPT)) {
+      reject(new NicError('PROTOCOL_ERROR', device, `the TAP attach helper is missing (${TAP_ATTACH_SCRIPT}): a broken install`));
+      return;
+    }
+    const child = spawn(python, ['-I', '-S', TAP_ATTACH_SCRIPT, name, create ? '1' : '0'], {
       stdio: ['ignore', 'pipe', 'pipe', fd],
       timeout: 10_000,
       killSignal: 'SIGKILL',

@@ -8,10 +8,12 @@
  *
  * How, without a compiled addon: libuv's pipe handle (`uv_pipe_open`) accepts any descriptor epoll
  * can watch, a TAP descriptor included, and Node's `net.Socket` drives it. One `read` of a TAP
- * descriptor returns exactly one frame, so each `data` chunk is one frame (flowing mode hands chunks
- * on one by one, never merged). Writes do not go through the socket (its buffering could merge
- * frames into one `writev`): `writeSync` on the descriptor, one frame per call, never blocks on a TAP
- * (the kernel takes the frame into its receive path at once).
+ * descriptor returns exactly one frame. The socket reads into one buffer of its owner's size that
+ * it reuses for every read (`net.Socket`'s `onread`), so a read allocates nothing: the owner copies
+ * out what it keeps. (Without `onread`, Node allocates a fresh buffer for every read.) Writes do
+ * not go through the socket (its buffering would merge frames, and a `writev` on a TAP descriptor
+ * sends all its buffers as ONE frame): `writeSync` on the descriptor, one frame per call, never
+ * blocks on a TAP (the kernel takes the frame into its receive path at once).
  *
  * The pipe handle comes from `process.binding('pipe_wrap')`, which Node 20 still provides; where it
  * is missing {@link eventLoopPortAvailable} says so and the driver falls back to its worker thread.
@@ -44,8 +46,13 @@ export function eventLoopPortAvailable(): boolean {
 
 /** What an {@link EventLoopPort} reports to its owner. */
 export interface EventLoopPortEvents {
-  /** One received frame (a fresh buffer the callee owns), from an event-loop I/O callback. */
-  frame(frame: Uint8Array): void;
+  /**
+   * One received frame, from an event-loop I/O callback: its first `length` bytes of `buffer`, the
+   * read buffer, which the next read overwrites (copy what you keep before returning). A frame
+   * longer than the buffer reports its whole length, more than `buffer` holds (the kernel drops
+   * the rest): check `length` before reading.
+   */
+  frame(buffer: Uint8Array, length: number): void;
   /** The descriptor failed (the device went away, or a read error): no more frames will come. */
   failed(error: Error): void;
 }
@@ -62,23 +69,28 @@ export interface EventLoopPort {
 }
 
 /**
- * Starts watching the TAP descriptor `fd` on the event loop; from now on the port owns `fd` and
- * closes it. Throws when the pipe handle is unavailable or refuses the descriptor (the caller still
- * owns `fd` then).
+ * Starts watching the TAP descriptor `fd` on the event loop, reading each frame into one reused
+ * buffer of `readLength` bytes (make it one more than the longest frame you accept, so that a longer
+ * one shows by its length); from now on the port owns `fd` and closes it. Throws when the pipe
+ * handle is unavailable or refuses the descriptor (the caller still owns `fd` then).
  */
-export function openEventLoopPort(fd: number, events: EventLoopPortEvents): EventLoopPort {
+export function openEventLoopPort(fd: number, readLength: number, events: EventLoopPortEvents): EventLoopPort {
   const binding = pipeWrap();
   if (binding === undefined) throw new Error('process.binding("pipe_wrap") is not available in this Node');
   const handle = new binding.Pipe(binding.constants.SOCKET);
   const status = handle.open(fd);
   if (status !== 0) throw new Error(`uv_pipe_open failed (${status})`);
-  // `handle` is an accepted (if undocumented in the typings) option of net.Socket: it wraps an open libuv handle.
-  const socket = new Socket({ handle, readable: true, writable: false } as ConstructorParameters<typeof Socket>[0]);
   let closed = false;
   let closing: Promise<void> | undefined;
-  socket.on('data', (chunk: Buffer) => {
-    if (!closed) events.frame(chunk);
-  });
+  const readBuffer = new Uint8Array(readLength);
+  const onread = {
+    buffer: readBuffer,
+    callback: (length: number, buffer: Uint8Array): void => {
+      if (!closed) events.frame(buffer, length);
+    },
+  };
+  // `handle` is an accepted (if undocumented in the typings) option of net.Socket: it wraps an open libuv handle.
+  const socket = new Socket({ handle, readable: true, writable: false, onread } as ConstructorParameters<typeof Socket>[0]);
   socket.on('error', (error: Error) => {
     if (!closed) events.failed(error);
   });

@@ -4,25 +4,40 @@
  * Two data paths (`io` option):
  * - `'event-loop'` (the default): the descriptor is watched by Node's event loop (epoll through a
  *   libuv pipe handle, `event-loop-port.ts`): a readable descriptor is the RX interrupt, each read is
- *   one frame, and `transmit` writes the frame at once from the main thread. No thread hand-off and no
- *   polling interval stand between a frame and the stack, so an idle gateway answers within one
- *   event-loop wake-up.
- * - `'worker'`: a dedicated worker thread owns all I/O on the TAP descriptor and talks to the main
- *   thread only through a SharedArrayBuffer holding an RX and a TX ring (see `ring-layout.ts`), with
- *   `Atomics` as the interrupt line (worker -> main, `Atomics.waitAsync` on the main side) and the
- *   doorbell (main -> worker). Frames cross the rings in batches; the worker polls the non-blocking
- *   descriptor, sleeping up to `pollMaxMs` when idle (that sleep is added to the first frame after
- *   silence). Used where the event-loop port is unavailable.
+ *   one frame, handed up from the I/O callback (to a {@link NetDevice}, which stores it in its RX ring
+ *   and raises its IRQ line). No thread hand-off and no polling interval stand between a frame and
+ *   the stack, so an idle gateway answers within one event-loop wake-up.
+ * - `'worker'`: a dedicated worker thread (`tap-worker.ts`) owns all I/O on the TAP descriptor and
+ *   talks to the main thread only through a SharedArrayBuffer holding an RX and a TX ring (see
+ *   `ring-layout.ts`). The worker's interrupt is an IRQ line on the scheduler: `Atomics.waitAsync`
+ *   on the worker's `RX_SEQ` word raises it, its handler schedules the RX bottom half, and the
+ *   bottom half drains the ring (at most the scheduler's budget per poll) and re-arms the interrupt
+ *   when it finds the ring empty (NAPI). The worker polls the non-blocking descriptor, sleeping up to
+ *   `pollMaxMs` when idle (that sleep is added to the first frame after silence). Used where the
+ *   event-loop port is unavailable.
+ *
+ * TX, both modes: `transmit` queues the frame and the queue is written at the end of the scheduler
+ * step that queued it (a bottom half, `tap:<name> tx`), so the frames one turn of the stack emits go
+ * out together: in event-loop mode one `write` each, back to back (a TAP takes one frame per
+ * `write`, and a `writev` would send its buffers as one frame); in worker mode one publication of
+ * the TX ring and one doorbell for the whole batch. A full queue is written at once.
+ *
+ * Received frames are copied out of the read buffer or the ring into shared slabs
+ * (`frame-slab.ts`), so neither path allocates a buffer per frame; a received frame is a view.
  *
  * FCS: a TAP carries frames without an FCS, and so does this driver (`fcs` is `'none'`): received
  * frames end with the payload, and `transmit` writes all but the 4 bytes reserved for the FCS,
  * which nobody computes. No CRC pass in either direction.
  *
- * The driver reads no clock. The worker's idle sleep is a bounded `Atomics.wait` (the poll interval
- * of the model NIC), and the attach helper process has a kill timeout; neither feeds any state.
+ * The driver reads no clock and arms no host timer: its deferred work runs on the scheduler it is
+ * given (else on a private real-clock one). The worker's idle sleep is a bounded `Atomics.wait` (the
+ * poll interval of the model NIC), and the attach helper process has a kill timeout; neither feeds
+ * any state.
  */
 import { Worker } from 'node:worker_threads';
 import { closeSync } from 'node:fs';
+import { Ring, Scheduler } from '@postern/irq';
+import type { BottomHalf, IrqLine, SchedulerApi } from '@postern/irq';
 import type { MacAddress } from '@postern/wire';
 import {
   FCS_LENGTH, NicError, newDriverStats,
@@ -30,8 +45,9 @@ import {
 } from '../driver.js';
 import { openTapFd, type TapFd } from './attach.js';
 import { eventLoopPortAvailable, openEventLoopPort, type EventLoopPort } from './event-loop-port.js';
+import { FrameSlab } from './frame-slab.js';
 import { Ctrl, CTRL_WORDS, isPowerOfTwo, ringLayout, type RingLayout } from './ring-layout.js';
-import { TAP_WORKER_SOURCE } from './worker-source.js';
+import { tapWorkerSource, type TapWorkerData } from './tap-worker.js';
 
 /** The MAC address a {@link TapNicDriver} uses unless told otherwise: 02:50:53:54:00:01 (locally administered, unicast). */
 export const DEFAULT_TAP_MAC: MacAddress = 0x02_50_53_54_00_01;
@@ -41,6 +57,8 @@ const FRAME_OVERHEAD = 18;
 /** Room for one 802.1Q tag on received frames. */
 const VLAN_TAG = 4;
 const MIN_FRAME = 18;
+/** The priority of the worker's RX interrupt line unless told otherwise (a {@link NetDevice}'s default). */
+const DEFAULT_IRQ_PRIORITY = 10;
 
 /** How a {@link TapNicDriver} does its I/O (see the module documentation). */
 export type TapIoMode = 'event-loop' | 'worker';
@@ -63,11 +81,20 @@ export interface TapNicDriverOptions {
   create?: boolean;
   /** Our station MAC address. Default {@link DEFAULT_TAP_MAC}. */
   mac?: MacAddress;
+  /**
+   * The scheduler the driver's deferred work runs on: the TX flush at the end of each step, and in
+   * worker mode the RX interrupt line and its bottom half. Pass the one the stack runs on, so that
+   * the flush follows the stack's turns and the interrupt takes its place among the stack's lines.
+   * Default: a private real-clock scheduler, started on `open` and stopped on `close`.
+   */
+  scheduler?: SchedulerApi;
+  /** Worker mode: the priority of the RX interrupt line `tap:<name> rx` (lower runs first). Default 10. */
+  irqPriority?: number;
   /** The MTU to report and enforce on transmit. Default: the device's MTU when it is opened. */
   mtu?: number;
   /** Worker mode: RX ring slots, a power of two. Default 256. */
   rxRingSlots?: number;
-  /** Worker mode: TX ring slots, a power of two. Default 256. */
+  /** Frames the TX queue holds until the end of the step (worker mode: the TX ring's slots), a power of two. Default 256. */
   txRingSlots?: number;
   /** Worker mode: most frames the worker reads before it raises the RX interrupt. Default 32. */
   rxBatch?: number;
@@ -91,6 +118,8 @@ export interface TapRingStats {
   txWriteErrors: number;
   /** Frames written to the device. */
   txWritten: number;
+  /** Times the TX queue was written out: at the end of a step, or at once because it was full. */
+  txFlushes: number;
   /** Exceptions thrown by the receiver callback (counted in `errors` too). */
   receiverErrors: number;
 }
@@ -103,22 +132,27 @@ const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v
  * `attach.ts`).
  *
  * Contract, beyond {@link NicDriver}:
- * - `fcs` is `'none'`: every received frame is delivered as its own `Uint8Array` (which the callee
- *   owns) without an FCS, in arrival order, from an I/O callback on the main thread (event-loop
- *   mode) or an `Atomics.waitAsync` continuation (worker mode).
- * - `transmit` writes the frame minus its last 4 bytes (event-loop mode) or copies it into the TX
- *   ring (worker mode) and returns at once; the caller may reuse its buffer afterwards. It refuses
- *   frames shorter than 18 or longer than MTU + 18 bytes (`txDroppedBadLength`), when not open or the
- *   device is gone (`txDroppedLinkDown`), and when the kernel would block or the TX ring is full
- *   (`txDroppedQueueFull`).
+ * - `fcs` is `'none'`: every received frame is delivered as a `Uint8Array` of its own (a view into
+ *   a slab no one else writes, which the callee owns) without an FCS, in arrival order, from an I/O
+ *   callback on the main thread (event-loop mode) or the RX bottom half on the scheduler (worker mode).
+ * - `transmit` takes the frame (the driver owns it from then on, as {@link NicDriver} says) into the
+ *   TX queue and returns at once; the queue is written at the end of the scheduler step (or at once
+ *   when full), each frame minus its last 4 bytes. It refuses frames shorter than 18 or longer than
+ *   MTU + 18 bytes (`txDroppedBadLength`), when not open or the device is gone
+ *   (`txDroppedLinkDown`), and in worker mode when the TX ring is full (`txDroppedQueueFull`).
+ *   Event-loop mode counts a frame in `txFrames`/`txBytes` once written; a write the kernel refuses
+ *   counts `txDroppedQueueFull` (it would block), `txDroppedLinkDown` (the device is down) or an
+ *   error. Worker mode counts it when it enters the ring, and the worker counts failed writes.
+ * - The scheduler (option `scheduler`) must be running for queued frames to leave and, in worker
+ *   mode, for received ones to arrive: a started real clock (or a virtual one the caller runs).
  * - Worker mode: when the RX ring is full the worker stops reading: frames wait in the kernel's
  *   queue (which drops beyond its own limit) rather than being dropped here. Event-loop mode: frames
  *   wait in the kernel's queue until the main thread reads them.
  * - Link state is `up` from a successful `open` until `close`, or until the device disappears
  *   (deleted, or its namespace deleted), which reports `down` once.
- * - `close` stops the worker (it never blocks in a system call, so this takes at most about
- *   `pollMaxMs`), then closes the descriptor. Frames still in the rings are dropped. It is
- *   idempotent; the driver cannot be opened again.
+ * - `close` writes what the event-loop TX queue holds, stops the worker (it never blocks in a system
+ *   call, so this takes at most about `pollMaxMs`), then closes the descriptor. Frames still in the
+ *   worker's rings are dropped. It is idempotent; the driver cannot be opened again.
  * - No receive filtering: the kernel sends what it sends, {@link NetDevice} filters.
  */
 export class TapNicDriver implements NicDriver {
@@ -137,6 +171,30 @@ export class TapNicDriver implements NicDriver {
   private phase: 'new' | 'opening' | 'open' | 'closed' = 'new';
   private closing: Promise<void> | undefined;
   private tap: TapFd | undefined;
+  private ioMode: TapIoMode;
+  /** Where received frames are copied to (see `frame-slab.ts`). */
+  private readonly slab = new FrameSlab();
+  /** The scheduler deferred work runs on while open: `options.scheduler`, else {@link ownScheduler}. */
+  private scheduler: SchedulerApi | undefined;
+  /** The private scheduler made at `open` when none was given. */
+  private ownScheduler: Scheduler | undefined;
+  /** The end-of-step TX flush. */
+  private readonly txFlush: BottomHalf;
+  private txFlushScheduled = false;
+  private txFlushes = 0;
+  private txWritten = 0;
+  private txWriteErrors = 0;
+  private rxReadErrors = 0;
+  private rxOversize = 0;
+
+  // Event-loop mode.
+  private port: EventLoopPort | undefined;
+  /** Frames transmitted and not yet written. */
+  private readonly txQueue: Ring<Uint8Array>;
+  /** The largest frame (no FCS) accepted from the device. */
+  private maxRxFrame = 0;
+
+  // Worker mode.
   private worker: Worker | undefined;
   private workerExited: Promise<void> | undefined;
   private ctrl: Int32Array<ArrayBufferLike> = new Int32Array(CTRL_WORDS);
@@ -147,13 +205,12 @@ export class TapNicDriver implements NicDriver {
   private txData: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
   private rxMask = 0;
   private txMask = 0;
-  private pumpScheduled = false;
-  private port: EventLoopPort | undefined;
-  private ioMode: TapIoMode;
-  private txWritten = 0;
-  private txWriteErrors = 0;
-  private rxReadErrors = 0;
-  private rxOversize = 0;
+  /** TX ring: the head as filled by `transmit`; `TX_HEAD` (what the worker sees) catches up at each flush. */
+  private txHead = 0;
+  /** The worker's RX interrupt line. */
+  private rxLine: IrqLine | undefined;
+  /** The RX bottom half: drains the RX ring. */
+  private readonly rxPoll: BottomHalf;
 
   constructor(options: TapNicDriverOptions) {
     this.options = { ...options };
@@ -167,6 +224,9 @@ export class TapNicDriver implements NicDriver {
     if (options.mtu !== undefined && (!Number.isInteger(options.mtu) || options.mtu < 68 || options.mtu > 65_535)) {
       throw new NicError('BAD_ARGUMENT', this.name, `bad MTU ${options.mtu}`);
     }
+    this.txQueue = new Ring<Uint8Array>(tx);
+    this.txFlush = { name: `${this.name} tx`, poll: (budget) => this.flushTx(budget) };
+    this.rxPoll = { name: `${this.name} rx`, poll: (budget) => this.drainRx(budget) };
   }
 
   /** `tap:` + the interface name (the kernel's, once open: a `%d` pattern is resolved then). */
@@ -210,7 +270,8 @@ export class TapNicDriver implements NicDriver {
     const k = this.ctrl;
     return {
       rxOversize: k[Ctrl.RX_OVERSIZE]! + this.rxOversize, rxReadErrors: k[Ctrl.RX_READ_ERRORS]! + this.rxReadErrors, rxRingFull: k[Ctrl.RX_RING_FULL]!,
-      txWriteErrors: k[Ctrl.TX_WRITE_ERRORS]! + this.txWriteErrors, txWritten: k[Ctrl.TX_WRITTEN]! + this.txWritten, receiverErrors: this.receiverErrors,
+      txWriteErrors: k[Ctrl.TX_WRITE_ERRORS]! + this.txWriteErrors, txWritten: k[Ctrl.TX_WRITTEN]! + this.txWritten, txFlushes: this.txFlushes,
+      receiverErrors: this.receiverErrors,
     };
   }
 
@@ -220,9 +281,9 @@ export class TapNicDriver implements NicDriver {
   }
 
   /**
-   * Attaches to (or creates) the TAP device and starts the I/O worker. Rejects with a
-   * {@link NicError}: see `openTapFd`; `CLOSED` after `close`; `DEVICE_BUSY` while an open is
-   * under way. Resolves at once when already open.
+   * Attaches to (or creates) the TAP device and starts its I/O. Rejects with a {@link NicError}: see
+   * `openTapFd`; `CLOSED` after `close`; `DEVICE_BUSY` while an open is under way; `PROTOCOL_ERROR`
+   * when the I/O worker cannot start. Resolves at once when already open.
    */
   async open(): Promise<void> {
     if (this.phase === 'open') return;
@@ -248,10 +309,12 @@ export class TapNicDriver implements NicDriver {
     this.tap = tap;
     this.deviceName = `tap:${tap.name}`;
     this.currentMtu = this.options.mtu ?? tap.mtu;
+    this.useScheduler();
+    const maxFrame = Math.max(this.currentMtu, tap.mtu) + 14 + VLAN_TAG;
     if (this.ioMode === 'event-loop') {
       try {
-        this.port = openEventLoopPort(tap.fd, { frame: this.portFrame, failed: this.portFailed });
-        this.maxRxFrame = Math.max(this.currentMtu, tap.mtu) + 14 + VLAN_TAG;
+        this.maxRxFrame = maxFrame;
+        this.port = openEventLoopPort(tap.fd, maxFrame + 1, { frame: this.portFrame, failed: this.portFailed });
         this.phase = 'open';
         this.setLink('up');
         return;
@@ -260,7 +323,42 @@ export class TapNicDriver implements NicDriver {
         this.ioMode = 'worker';
       }
     }
-    const maxFrame = Math.max(this.currentMtu, tap.mtu) + 14 + VLAN_TAG;
+    try {
+      this.startWorker(tap, maxFrame);
+    } catch (e) {
+      closeSync(tap.fd);
+      this.tap = undefined;
+      this.releaseScheduler();
+      this.phase = 'new';
+      throw new NicError('PROTOCOL_ERROR', this.name, 'cannot start the TAP I/O worker', { cause: e });
+    }
+    this.phase = 'open';
+    this.setLink('up');
+    this.armInterrupt(Atomics.load(this.ctrl, Ctrl.RX_SEQ));
+  }
+
+  /** Takes `options.scheduler`, else makes and starts a private real-clock one. */
+  private useScheduler(): void {
+    if (this.options.scheduler !== undefined) {
+      this.scheduler = this.options.scheduler;
+      return;
+    }
+    const own = new Scheduler({ clock: 'real', hostWake: 'microtask' });
+    own.start();
+    this.ownScheduler = own;
+    this.scheduler = own;
+  }
+
+  /** Frees the RX line and stops the private scheduler, if any. */
+  private releaseScheduler(): void {
+    this.rxLine?.free();
+    this.rxLine = undefined;
+    this.ownScheduler?.stop();
+    this.ownScheduler = undefined;
+  }
+
+  /** Worker mode: lays out the rings, requests the RX line and starts the worker (throws if it cannot). */
+  private startWorker(tap: TapFd, maxFrame: number): void {
     const layout = ringLayout(this.options.rxRingSlots ?? 256, this.options.txRingSlots ?? 256, maxFrame);
     this.layout = layout;
     const sab = new SharedArrayBuffer(layout.totalBytes);
@@ -271,25 +369,16 @@ export class TapNicDriver implements NicDriver {
     this.txData = new Uint8Array(sab, layout.txDataOffset, layout.txSlots * layout.slotSize);
     this.rxMask = layout.rxSlots - 1;
     this.txMask = layout.txSlots - 1;
+    this.txHead = 0;
     Atomics.store(this.ctrl, Ctrl.LINK_UP, 1);
-    let worker: Worker;
-    try {
-      worker = new Worker(TAP_WORKER_SOURCE, {
-        eval: true,
-        name: `${this.name} io`,
-        workerData: {
-          fd: tap.fd, sab, layout, ctrl: Ctrl,
-          batch: this.options.rxBatch ?? 32,
-          pollMinMs: this.options.pollMinMs ?? 0.05,
-          pollMaxMs: this.options.pollMaxMs ?? 1,
-        },
-      });
-    } catch (e) {
-      closeSync(tap.fd);
-      this.tap = undefined;
-      this.phase = 'new';
-      throw new NicError('PROTOCOL_ERROR', this.name, 'cannot start the TAP I/O worker', { cause: e });
-    }
+    this.rxLine = this.scheduler!.requestIrq(`${this.name} rx`, this.options.irqPriority ?? DEFAULT_IRQ_PRIORITY, this.rxInterrupt);
+    const workerData: TapWorkerData = {
+      fd: tap.fd, sab, layout, ctrl: Ctrl,
+      batch: this.options.rxBatch ?? 32,
+      pollMinMs: this.options.pollMinMs ?? 0.05,
+      pollMaxMs: this.options.pollMaxMs ?? 1,
+    };
+    const worker = new Worker(tapWorkerSource(), { eval: true, name: `${this.name} io`, workerData });
     this.worker = worker;
     this.workerExited = new Promise((resolve) => worker.once('exit', () => resolve()));
     worker.on('error', () => {
@@ -298,12 +387,9 @@ export class TapNicDriver implements NicDriver {
       Atomics.store(this.ctrl, Ctrl.LINK_UP, 0);
       this.setLink('down');
     });
-    this.phase = 'open';
-    this.setLink('up');
-    this.armInterrupt(Atomics.load(this.ctrl, Ctrl.RX_SEQ));
   }
 
-  /** Stops the worker, drops what is in the rings, closes the descriptor. Idempotent; never hangs on a blocked read. */
+  /** Writes what the TX queue holds, stops the worker, closes the descriptor. Idempotent; never hangs on a blocked read. */
   close(): Promise<void> {
     this.closing ??= this.doClose();
     return this.closing;
@@ -311,8 +397,10 @@ export class TapNicDriver implements NicDriver {
 
   private async doClose(): Promise<void> {
     const wasOpen = this.phase === 'open';
+    if (wasOpen && this.port !== undefined) this.writeQueued(this.txQueue.length);
     this.phase = 'closed';
     if (!wasOpen) return;
+    this.releaseScheduler();
     if (this.port !== undefined) {
       const port = this.port;
       this.port = undefined;
@@ -334,9 +422,10 @@ export class TapNicDriver implements NicDriver {
   }
 
   /**
-   * Copies `frame` (a wire frame; its last 4 bytes, the FCS, are dropped unchecked) into the TX ring
-   * and rings the worker's doorbell. Returns false and counts why when the driver is not open or the
-   * device is gone, the length is outside 18 .. MTU + 18, or the TX ring is full. Never throws.
+   * Queues `frame` (a wire frame; its last 4 bytes, the FCS, are never written) for the end of the
+   * scheduler step: event-loop mode keeps the frame itself, worker mode copies it into the TX ring.
+   * Returns false and counts why when the driver is not open or the device is gone, the length is
+   * outside 18 .. MTU + 18, or (worker mode) the TX ring is full. Never throws.
    */
   transmit(frame: Uint8Array): boolean {
     const c = this.counters;
@@ -349,44 +438,107 @@ export class TapNicDriver implements NicDriver {
       c.txDroppedBadLength++;
       return false;
     }
-    const port = this.port;
-    if (port !== undefined) {
-      const error = port.write(frame, len - FCS_LENGTH);
-      if (error !== 0) {
-        if (error === 'EAGAIN' || error === 'EWOULDBLOCK' || error === 'ENOBUFS') {
-          c.txDroppedQueueFull++;
-        } else if (error === 'EIO') {
-          // The kernel side of the device is down (not up yet, or taken down): nothing can be sent.
-          c.txDroppedLinkDown++;
-        } else {
-          this.txWriteErrors++;
-          if (error === 'EBADFD' || error === 'EBADF' || error === 'ENXIO' || error === 'ENODEV') this.setLink('down');
-        }
-        return false;
-      }
-      this.txWritten++;
-      c.txFrames++;
-      c.txBytes += len;
-      return true;
-    }
-    const k = this.ctrl;
-    const head = k[Ctrl.TX_HEAD]!;
-    const queued = (head - Atomics.load(k, Ctrl.TX_TAIL)) | 0;
-    if (queued >= this.layout!.txSlots) {
+    if (this.port !== undefined) {
+      const queue = this.txQueue;
+      if (queue.full) this.writeQueued(queue.length);
+      queue.push(frame);
+    } else if (!this.enqueueInRing(frame, len)) {
       c.txDroppedQueueFull++;
+      return false;
+    }
+    if (!this.txFlushScheduled) {
+      this.txFlushScheduled = true;
+      this.scheduler!.schedule(this.txFlush);
+    }
+    return true;
+  }
+
+  /** Worker mode: copies the frame (without FCS) into the next TX slot; false when the ring is full. */
+  private enqueueInRing(frame: Uint8Array, len: number): boolean {
+    const k = this.ctrl;
+    const head = this.txHead;
+    const queued = (head - Atomics.load(k, Ctrl.TX_TAIL)) | 0;
+    const slots = this.layout!.txSlots;
+    if (queued >= slots) {
+      this.publishTx();
       return false;
     }
     const slot = head & this.txMask;
     const bytes = len - FCS_LENGTH;
     this.txData.set(frame.subarray(0, bytes), slot * this.layout!.slotSize);
     this.txLens[slot] = bytes;
-    Atomics.store(k, Ctrl.TX_HEAD, (head + 1) | 0);
-    // A worker with frames still queued has not finished its pass and will see this one without a
-    // doorbell; only a push into an empty ring may find it asleep.
-    if (queued === 0) this.ringDoorbell();
+    this.txHead = (head + 1) | 0;
+    const c = this.counters;
     c.txFrames++;
     c.txBytes += len;
+    // Half a ring unpublished: let the worker start on it rather than wait for the end of the step.
+    if (((this.txHead - k[Ctrl.TX_HEAD]!) | 0) >= slots >> 1) this.publishTx();
     return true;
+  }
+
+  /** Worker mode: makes the frames queued since the last flush visible to the worker and rings its doorbell. */
+  private publishTx(): number {
+    const k = this.ctrl;
+    const published = k[Ctrl.TX_HEAD]!;
+    const count = (this.txHead - published) | 0;
+    if (count === 0) return 0;
+    Atomics.store(k, Ctrl.TX_HEAD, this.txHead);
+    this.txFlushes++;
+    Atomics.add(k, Ctrl.WAKE, 1);
+    if (Atomics.load(k, Ctrl.WORKER_SLEEPING) === 1) Atomics.notify(k, Ctrl.WAKE, 1);
+    return count;
+  }
+
+  /** The TX bottom half: writes (event-loop) or publishes (worker) what `transmit` queued this step. */
+  private flushTx(budget: number): number {
+    if (this.phase !== 'open') {
+      this.txFlushScheduled = false;
+      return 0;
+    }
+    if (this.port === undefined) {
+      this.txFlushScheduled = false;
+      return this.publishTx();
+    }
+    const done = this.writeQueued(budget);
+    // Budget spent with frames left: returning the budget makes the scheduler poll again next round.
+    if (this.txQueue.length > 0) return budget;
+    this.txFlushScheduled = false;
+    return done;
+  }
+
+  /** Event-loop mode: writes up to `max` queued frames, in order; returns how many it took off the queue. */
+  private writeQueued(max: number): number {
+    const port = this.port;
+    const queue = this.txQueue;
+    if (port === undefined || queue.length === 0) return 0;
+    this.txFlushes++;
+    const c = this.counters;
+    let n = 0;
+    while (n < max) {
+      const frame = queue.shift();
+      if (frame === undefined) break;
+      n++;
+      if (this.state !== 'up') {
+        c.txDroppedLinkDown++;
+        continue;
+      }
+      const len = frame.byteLength;
+      const error = port.write(frame, len - FCS_LENGTH);
+      if (error === 0) {
+        this.txWritten++;
+        c.txFrames++;
+        c.txBytes += len;
+      } else if (error === 'EAGAIN' || error === 'EWOULDBLOCK' || error === 'ENOBUFS') {
+        c.txDroppedQueueFull++;
+      } else if (error === 'EIO') {
+        // The kernel side of the device is down (not up yet, or taken down): nothing can be sent.
+        c.txDroppedLinkDown++;
+      } else {
+        this.txWriteErrors++;
+        if (error === 'EBADFD' || error === 'EBADF' || error === 'ENXIO' || error === 'ENODEV') this.setLink('down');
+      }
+    }
+    return n;
   }
 
   /** Sets the receiver; each call gets a fresh frame (no FCS) that it owns. Exceptions it throws are counted and swallowed. */
@@ -404,24 +556,14 @@ export class TapNicDriver implements NicDriver {
     this.filter = filter;
   }
 
-  /** Event-loop mode: the largest frame (no FCS) accepted from the device. */
-  private maxRxFrame = 0;
-
-  /** Event-loop mode: one frame read from the descriptor. */
-  private readonly portFrame = (frame: Uint8Array): void => {
+  /** Event-loop mode: one frame read from the descriptor into the port's read buffer. */
+  private readonly portFrame = (buffer: Uint8Array, length: number): void => {
     if (this.phase !== 'open') return;
-    const c = this.counters;
-    if (frame.byteLength > this.maxRxFrame) {
+    if (length > this.maxRxFrame) {
       this.rxOversize++;
       return;
     }
-    c.rxFrames++;
-    c.rxBytes += frame.byteLength;
-    try {
-      this.receiver(frame);
-    } catch {
-      this.receiverErrors++;
-    }
+    this.deliver(this.slab.copy(buffer, 0, length));
   };
 
   /** Event-loop mode: the descriptor failed (device gone, read error): report the link down once. */
@@ -430,9 +572,16 @@ export class TapNicDriver implements NicDriver {
     this.setLink('down');
   };
 
-  private ringDoorbell(): void {
-    Atomics.add(this.ctrl, Ctrl.WAKE, 1);
-    if (Atomics.load(this.ctrl, Ctrl.WORKER_SLEEPING) === 1) Atomics.notify(this.ctrl, Ctrl.WAKE, 1);
+  /** Counts a received frame and hands it to the receiver. */
+  private deliver(frame: Uint8Array): void {
+    const c = this.counters;
+    c.rxFrames++;
+    c.rxBytes += frame.byteLength;
+    try {
+      this.receiver(frame);
+    } catch {
+      this.receiverErrors++;
+    }
   }
 
   private setLink(state: LinkState): void {
@@ -442,50 +591,46 @@ export class TapNicDriver implements NicDriver {
     this.linkListener(state);
   }
 
-  /** Waits for the RX interrupt (a change of `RX_SEQ` from `seen`), then runs the pump. */
+  /**
+   * Worker mode: enables the RX interrupt: the line is raised once `RX_SEQ` differs from `seen`
+   * (at once if it already does).
+   */
   private armInterrupt(seen: number): void {
     if (this.phase !== 'open') return;
     const r = waitAsync(this.ctrl, Ctrl.RX_SEQ, seen);
-    if (r.async) void r.value.then(this.interrupt);
-    else this.schedulePump();
+    if (r.async) void r.value.then(this.raiseRx);
+    else this.raiseRx();
   }
 
-  private readonly interrupt = (): void => {
-    this.schedulePump();
+  private readonly raiseRx = (): void => {
+    this.rxLine?.raise();
   };
 
-  private schedulePump(): void {
-    if (this.pumpScheduled) return;
-    this.pumpScheduled = true;
-    setImmediate(this.pump);
-  }
+  /** Worker mode: the RX line's handler (top half): the bottom half does the work. */
+  private readonly rxInterrupt = (): void => {
+    this.scheduler!.schedule(this.rxPoll);
+  };
 
   /**
-   * The bottom half: delivers at most one ring's worth of frames, frees their slots, then re-arms
-   * the interrupt (or reschedules itself when more are waiting, letting other I/O run in between).
+   * Worker mode, the RX bottom half: delivers up to `budget` frames from the RX ring, freeing their
+   * slots, and wakes the worker if it waits for room. Finding the ring empty first, it re-enables
+   * the interrupt; a spent budget leaves the rest for the next round (the scheduler polls again).
    */
-  private readonly pump = (): void => {
-    this.pumpScheduled = false;
-    if (this.phase !== 'open') return;
+  private drainRx(budget: number): number {
+    if (this.phase !== 'open') return 0;
     const k = this.ctrl;
     const seq = Atomics.load(k, Ctrl.RX_SEQ);
     const head = Atomics.load(k, Ctrl.RX_HEAD);
     let tail = k[Ctrl.RX_TAIL]!;
     const slotSize = this.layout!.slotSize;
-    const c = this.counters;
-    while (tail !== head && this.phase === 'open') {
+    let done = 0;
+    while (tail !== head && done < budget && this.phase === 'open') {
       const slot = tail & this.rxMask;
-      const start = slot * slotSize;
-      const frame = this.rxData.slice(start, start + this.rxLens[slot]!);
+      const frame = this.slab.copy(this.rxData, slot * slotSize, this.rxLens[slot]!);
       tail = (tail + 1) | 0;
       Atomics.store(k, Ctrl.RX_TAIL, tail);
-      c.rxFrames++;
-      c.rxBytes += frame.byteLength;
-      try {
-        this.receiver(frame);
-      } catch {
-        this.receiverErrors++;
-      }
+      done++;
+      this.deliver(frame);
     }
     if (Atomics.load(k, Ctrl.RX_FULL_WAIT) === 1) {
       Atomics.store(k, Ctrl.RX_FULL_WAIT, 0);
@@ -493,6 +638,7 @@ export class TapNicDriver implements NicDriver {
       Atomics.notify(k, Ctrl.WAKE, 1);
     }
     if (Atomics.load(k, Ctrl.LINK_UP) === 0) this.setLink('down');
-    this.armInterrupt(seq);
-  };
+    if (done < budget) this.armInterrupt(seq);
+    return done;
+  }
 }

@@ -1,0 +1,47 @@
+/**
+ * {@link FrameSlab}: where received frames are kept, without one buffer allocation per frame.
+ *
+ * A driver that reads frames into a buffer it reuses (a read buffer, a ring slot) must copy each
+ * frame out before handing it up, since the receiver owns what it gets and may keep it (the RX ring,
+ * a TCP receive queue). Allocating a buffer per frame costs an ArrayBuffer (a backing store outside
+ * the heap, tracked by the garbage collector) per packet. A slab is one buffer cut into frames: each
+ * frame is copied to the next free bytes of the current slab and handed up as a view of them; when
+ * the slab is full a fresh one is started, and the old one lives on until the last view of it dies
+ * (the way Node pools small Buffers). A slab's bytes are written once and never reused, so a view
+ * stays valid and unchanged for as long as anyone holds it.
+ *
+ * The slab size bounds what one long-lived view can keep alive: {@link FRAME_SLAB_BYTES}.
+ */
+
+/** Bytes per slab: a few full-size frames, or a few hundred small ones (ACKs, requests). */
+export const FRAME_SLAB_BYTES = 16 * 1024;
+
+/** Frames start on multiples of 8 bytes within a slab. */
+const ALIGN = 8;
+
+/** Hands out frame copies as views of shared slabs (see the module documentation). */
+export class FrameSlab {
+  private slab: Uint8Array;
+  private used = 0;
+
+  /** @param slabBytes the size of each slab; a frame longer than that gets a buffer of its own. */
+  constructor(private readonly slabBytes: number = FRAME_SLAB_BYTES) {
+    this.slab = new Uint8Array(slabBytes);
+  }
+
+  /**
+   * A copy of `length` bytes of `source` from `offset` on (the source may be reused afterwards), as
+   * a view the caller owns. The range must lie within `source`.
+   */
+  copy(source: Uint8Array, offset: number, length: number): Uint8Array {
+    if (length > this.slabBytes) return source.slice(offset, offset + length);
+    let start = this.used;
+    if (start + length > this.slabBytes) {
+      this.slab = new Uint8Array(this.slabBytes);
+      start = 0;
+    }
+    this.slab.set(source.subarray(offset, offset + length), start);
+    this.used = (start + length + ALIGN - 1) & ~(ALIGN - 1);
+    return this.slab.subarray(start, start + length);
+  }
+}
