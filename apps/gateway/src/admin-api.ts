@@ -33,11 +33,15 @@
  * Reading answers carry no host paths: the `www` directory shows only whether one is served, and a
  * serial device only as `serial`.
  *
+ * The endpoints are matched by `@postern/http`'s `RouteTable` (so a `405` lists the methods the
+ * path has, with `HEAD` beside `GET`).
+ *
  * Errors are JSON `{ "error": "..." }`: 400 for a malformed body, value or percent-escape, 403 for a
  * cross-site change, 404 for an unknown path or rule, 405 (with `Allow`) for a wrong method, 409 for
  * a duplicate or a full table, 415 for a body that is not JSON; an unexpected failure is a 500 that
  * says only that.
  */
+import { RouteTable } from '@postern/http';
 import type { PathTrace } from '@postern/irq';
 import { FilterError, RouteError, type Chain, type Stack } from '@postern/netstack';
 import { parseRouteDestination } from './addresses.js';
@@ -111,9 +115,53 @@ function json(status: number, value: unknown, headers: Readonly<Record<string, s
   return { status, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(value) };
 }
 
+/** An endpoint of the API: the request and its route parameters (decoded; `*` still encoded). */
+type Endpoint = (req: AdminRequest, params: Readonly<Record<string, string>>) => AdminResponse;
+
 /** The admin JSON API. See the module comment for the endpoints and the rules. */
 export class AdminApi {
-  constructor(private readonly control: AdminControl) {}
+  /** The endpoints by method and path, matched by `@postern/http`'s route table. */
+  private readonly endpoints = new RouteTable<Endpoint>();
+
+  constructor(private readonly control: AdminControl) {
+    const c = control;
+    const read = (pattern: string, answer: () => unknown): void => void this.endpoints.add('GET', pattern, () => json(200, answer()));
+    read('/api', () => ({ ...statusJson({ ...c, info: () => publicInfo(c.info()) }), lan: c.lan?.() ?? null, nat: this.nat() }));
+    read('/api/interfaces', () => interfacesJson(c.stack.snapshot()));
+    read('/api/arp', () => arpJson(c.stack.snapshot()));
+    read('/api/tcp', () => tcpJson(c));
+    read('/api/scheduler', () => schedulerJson(c.schedulerStats));
+    read('/api/http', () => ({ byStatus: c.httpStatusCounts(), counters: c.httpCounters() }));
+    read('/api/traffic', () => c.traffic.list());
+    read('/api/counters', () => c.stack.counters());
+    read('/api/routes', () => routesJson(c.stack.snapshot()));
+    read('/api/filter', () => filterJson(c.stack.snapshot()));
+    read('/api/filter/rules', () => (filterJson(c.stack.snapshot()) as { rules: unknown }).rules);
+    read('/api/settings', () => settingsOf(c.stack));
+    read('/api/lan', () => c.lan?.() ?? null);
+    read('/api/nat', () => this.nat());
+    this.endpoints
+      .add('POST', '/api/routes', (req) => this.addRoute(req))
+      .add('DELETE', '/api/routes/*', (_req, params) => this.deleteRoute(params['*']!))
+      .add('POST', '/api/filter/rules', (req) => {
+        const rule = validateFilterRule(body(req), 'body');
+        return json(201, { id: c.stack.filter.appendRule(rule.chain, ruleSpecOf(rule)) });
+      })
+      .add('DELETE', '/api/filter/rules/:id', (_req, params) => this.deleteRule(params['id']!))
+      .add(['GET', 'PUT'], '/api/filter/policy/:chain', (req, params) => this.policy(req, params['chain']!))
+      .add('PUT', '/api/settings', (req) => json(200, this.putSettings(body(req))))
+      .add('DELETE', '/api/lan/dns-cache', () => json(200, { flushed: c.flushDnsCache?.() ?? 0 }))
+      .add('DELETE', '/api/nat/mappings', () => {
+        const before = c.stack.nat?.table.dynamicSize ?? 0;
+        c.stack.nat?.table.clearDynamic();
+        return json(200, { flushed: before });
+      })
+      .add(['GET', 'POST', 'DELETE'], '/api/trace', (req) => this.traceCall(req))
+      .add('POST', '/api/reboot', () => {
+        c.reboot();
+        return json(202, { rebooting: true });
+      });
+  }
 
   /** Answers one request. Never throws: every failure becomes a JSON error response. */
   handle(req: AdminRequest): AdminResponse {
@@ -133,148 +181,82 @@ export class AdminApi {
     return natJson(c.stack, c.natRules?.nat ?? [], c.natRules?.portForwards ?? []);
   }
 
+  /**
+   * Finds the endpoint (a broken percent-escape is 400 at once), then, for a changing method on any
+   * path, refuses cross-site requests (403) and checks the credentials (401/403) and the body's type
+   * (415), and only then says 404 or 405.
+   */
   private route(req: AdminRequest): AdminResponse {
     const path = req.path.replace(/\/+$/, '') || '/';
-    if (!path.startsWith('/api')) throw new HttpProblem(404, 'no such path');
-    const parts = path.split('/').slice(2).map(decodeSegment);
-    const reading = READ_METHODS.has(req.method);
-    if (!reading) {
+    const found = this.endpoints.lookup(req.method, path);
+    if (found.kind === 'bad-path') throw new HttpProblem(400, 'malformed percent-escape in the path');
+    if (!READ_METHODS.has(req.method)) {
       const refusal = crossSiteRefusal(req);
       if (refusal !== undefined) throw new HttpProblem(403, refusal);
       const auth = checkBasicAuth(req.authorization, this.control.admin);
       if (!auth.ok) throw new HttpProblem(auth.status, auth.reason, auth.status === 401 ? { 'www-authenticate': WWW_AUTHENTICATE } : {});
       if (req.body.trim() !== '' && !isJsonType(req.contentType)) throw new HttpProblem(415, 'the body must be sent as Content-Type: application/json');
     }
-    const c = this.control;
-    const [head, ...rest] = parts;
-    switch (head) {
-      case undefined:
-        allow(req, 'GET');
-        return json(200, { ...statusJson({ ...c, info: () => publicInfo(c.info()) }), lan: c.lan?.() ?? null, nat: this.nat() });
-      case 'interfaces':
-        allow(req, 'GET');
-        return json(200, interfacesJson(c.stack.snapshot()));
-      case 'arp':
-        allow(req, 'GET');
-        return json(200, arpJson(c.stack.snapshot()));
-      case 'tcp':
-        allow(req, 'GET');
-        return json(200, tcpJson(c));
-      case 'scheduler':
-        allow(req, 'GET');
-        return json(200, schedulerJson(c.schedulerStats));
-      case 'http':
-        allow(req, 'GET');
-        return json(200, { byStatus: c.httpStatusCounts(), counters: c.httpCounters() });
-      case 'traffic':
-        allow(req, 'GET');
-        return json(200, c.traffic.list());
-      case 'counters':
-        allow(req, 'GET');
-        return json(200, c.stack.counters());
-      case 'routes':
-        return this.routes(req, rest);
-      case 'filter':
-        return this.filter(req, rest);
-      case 'settings':
-        if (reading) return json(200, settingsOf(c.stack));
-        allow(req, 'GET', 'PUT');
-        return json(200, this.putSettings(body(req)));
-      case 'lan':
-        if (rest.length === 0) {
-          allow(req, 'GET');
-          return json(200, c.lan?.() ?? null);
-        }
-        if (rest.length === 1 && rest[0] === 'dns-cache') {
-          allow(req, 'DELETE');
-          return json(200, { flushed: c.flushDnsCache?.() ?? 0 });
-        }
-        throw new HttpProblem(404, 'no such path');
-      case 'nat':
-        if (rest.length === 0) {
-          allow(req, 'GET');
-          return json(200, this.nat());
-        }
-        if (rest.length === 1 && rest[0] === 'mappings') {
-          allow(req, 'DELETE');
-          const before = c.stack.nat?.table.dynamicSize ?? 0;
-          c.stack.nat?.table.clearDynamic();
-          return json(200, { flushed: before });
-        }
-        throw new HttpProblem(404, 'no such path');
-      case 'trace': {
-        const trace = c.trace;
-        if (trace === undefined) throw new HttpProblem(404, 'no path trace on this gateway');
-        if (reading) return json(200, { state: trace.state, capture: trace.last ?? null });
-        allow(req, 'GET', 'POST', 'DELETE');
-        if (req.method === 'POST') trace.arm();
-        else trace.disarm();
-        return json(req.method === 'POST' ? 202 : 200, { state: trace.state });
+    switch (found.kind) {
+      case 'found':
+        return found.handler(req, found.params);
+      case 'wrong-method': {
+        const list = found.methods.includes('GET') ? [...found.methods, 'HEAD'] : found.methods;
+        throw new HttpProblem(405, `${req.method} is not allowed here`, { allow: list.join(', ') });
       }
-      case 'reboot':
-        allow(req, 'POST');
-        c.reboot();
-        return json(202, { rebooting: true });
       default:
         throw new HttpProblem(404, 'no such path');
     }
   }
 
-  private routes(req: AdminRequest, rest: string[]): AdminResponse {
+  private addRoute(req: AdminRequest): AdminResponse {
     const stack = this.control.stack;
-    if (rest.length === 0) {
-      if (READ_METHODS.has(req.method)) return json(200, routesJson(stack.snapshot()));
-      allow(req, 'GET', 'POST');
-      const b = objectBody(req);
-      const unknown = Object.keys(b).find((k) => !['to', 'via', 'metric'].includes(k));
-      if (unknown !== undefined) throw new HttpProblem(400, `${unknown}: is not a known field`);
-      const { to, via, metric } = b;
-      if (typeof to !== 'string' || parseRouteDestination(to) === undefined) throw new HttpProblem(400, `to: ${JSON.stringify(to)} is not NET/PREFIX (host bits clear) or default`);
-      if (typeof via !== 'string') throw new HttpProblem(400, `via: ${JSON.stringify(via)} is not an IPv4 address`);
-      if (metric !== undefined && (typeof metric !== 'number' || !Number.isInteger(metric) || metric < 0)) throw new HttpProblem(400, `metric: ${JSON.stringify(metric)} is not a non-negative integer`);
-      const route: RouteConfig = { to, via, metric: (metric as number | undefined) ?? 0 };
-      const added = addRoute(stack, route);
-      return json(201, { to, via, metric: added.metric, interface: stack.interfaceAt(added.ifIndex)?.name ?? null });
-    }
-    allow(req, 'DELETE');
-    const text = rest.join('/');
+    const b = objectBody(req);
+    const unknown = Object.keys(b).find((k) => !['to', 'via', 'metric'].includes(k));
+    if (unknown !== undefined) throw new HttpProblem(400, `${unknown}: is not a known field`);
+    const { to, via, metric } = b;
+    if (typeof to !== 'string' || parseRouteDestination(to) === undefined) throw new HttpProblem(400, `to: ${JSON.stringify(to)} is not NET/PREFIX (host bits clear) or default`);
+    if (typeof via !== 'string') throw new HttpProblem(400, `via: ${JSON.stringify(via)} is not an IPv4 address`);
+    if (metric !== undefined && (typeof metric !== 'number' || !Number.isInteger(metric) || metric < 0)) throw new HttpProblem(400, `metric: ${JSON.stringify(metric)} is not a non-negative integer`);
+    const route: RouteConfig = { to, via, metric: (metric as number | undefined) ?? 0 };
+    const added = addRoute(stack, route);
+    return json(201, { to, via, metric: added.metric, interface: stack.interfaceAt(added.ifIndex)?.name ?? null });
+  }
+
+  /** `DELETE /api/routes/NET/LEN` or `/api/routes/default`; `rest` is the encoded rest of the path. */
+  private deleteRoute(rest: string): AdminResponse {
+    const text = rest.split('/').map(decodeSegment).join('/');
     const p = parseRouteDestination(text);
     if (p === undefined) throw new HttpProblem(400, `${JSON.stringify(text)} is not NET/PREFIX or default`);
-    stack.routes.removeStatic(p.address, p.length);
+    this.control.stack.routes.removeStatic(p.address, p.length);
     return json(200, { deleted: text });
   }
 
-  private filter(req: AdminRequest, rest: string[]): AdminResponse {
+  private deleteRule(arg: string): AdminResponse {
+    const id = /^[1-9][0-9]{0,9}$/.test(arg) ? Number(arg) : NaN;
+    if (Number.isNaN(id)) throw new HttpProblem(404, `no rule with id ${JSON.stringify(arg)}`);
+    this.control.stack.filter.deleteRule(id);
+    return json(200, { deleted: id });
+  }
+
+  private policy(req: AdminRequest, chain: string): AdminResponse {
     const f = this.control.stack.filter;
-    const [what, arg, ...extra] = rest;
-    if (what === undefined) {
-      allow(req, 'GET');
-      return json(200, filterJson(this.control.stack.snapshot()));
-    }
-    if (what === 'rules' && arg === undefined) {
-      if (READ_METHODS.has(req.method)) return json(200, (filterJson(this.control.stack.snapshot()) as { rules: unknown }).rules);
-      allow(req, 'GET', 'POST');
-      const rule = validateFilterRule(body(req), 'body');
-      const id = f.appendRule(rule.chain, ruleSpecOf(rule));
-      return json(201, { id });
-    }
-    if (what === 'rules' && arg !== undefined && extra.length === 0) {
-      allow(req, 'DELETE');
-      const id = /^[1-9][0-9]{0,9}$/.test(arg) ? Number(arg) : NaN;
-      if (Number.isNaN(id)) throw new HttpProblem(404, `no rule with id ${JSON.stringify(arg)}`);
-      f.deleteRule(id);
-      return json(200, { deleted: id });
-    }
-    if (what === 'policy' && arg !== undefined && extra.length === 0) {
-      if (!(CHAINS as readonly string[]).includes(arg)) throw new HttpProblem(404, `no chain ${JSON.stringify(arg)} (input, forward or output)`);
-      if (READ_METHODS.has(req.method)) return json(200, f.policy(arg as Chain));
-      allow(req, 'GET', 'PUT');
+    if (!(CHAINS as readonly string[]).includes(chain)) throw new HttpProblem(404, `no chain ${JSON.stringify(chain)} (input, forward or output)`);
+    if (req.method === 'PUT') {
       const { policy } = objectBody(req);
       if (policy !== 'accept' && policy !== 'drop') throw new HttpProblem(400, `policy: ${JSON.stringify(policy)} is not accept or drop`);
-      f.setPolicy(arg as Chain, policy);
-      return json(200, f.policy(arg as Chain));
+      f.setPolicy(chain as Chain, policy);
     }
-    throw new HttpProblem(404, 'no such path');
+    return json(200, f.policy(chain as Chain));
+  }
+
+  private traceCall(req: AdminRequest): AdminResponse {
+    const trace = this.control.trace;
+    if (trace === undefined) throw new HttpProblem(404, 'no path trace on this gateway');
+    if (READ_METHODS.has(req.method)) return json(200, { state: trace.state, capture: trace.last ?? null });
+    if (req.method === 'POST') trace.arm();
+    else trace.disarm();
+    return json(req.method === 'POST' ? 202 : 200, { state: trace.state });
   }
 
   private putSettings(b: unknown): unknown {
@@ -335,11 +317,6 @@ function publicInfo(info: Readonly<Record<string, unknown>>): Record<string, unk
 
 function settingsOf(stack: Stack): { forwarding: boolean; firewall: boolean } {
   return { forwarding: stack.forwarding, firewall: stack.filter.enabled };
-}
-
-function allow(req: AdminRequest, ...methods: string[]): void {
-  const list = methods.includes('GET') ? [...methods, 'HEAD'] : methods;
-  if (!list.includes(req.method)) throw new HttpProblem(405, `${req.method} is not allowed here`, { allow: list.join(', ') });
 }
 
 function body(req: AdminRequest): unknown {

@@ -4,7 +4,7 @@ import { NetDevice, createMemoryLink } from '@postern/nic';
 import { parseIpv4 } from '@postern/wire';
 import { describe, expect, it } from 'vitest';
 import { AdminApi, type AdminControl, type AdminRequest } from '../src/admin-api.js';
-import { WWW_AUTHENTICATE, checkBasicAuth, parseBasicAuth } from '../src/auth.js';
+import { WWW_AUTHENTICATE, checkBasicAuth } from '../src/auth.js';
 import { TrafficHistory } from '../src/traffic.js';
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
@@ -111,12 +111,64 @@ describe('admin API: authentication on changes', () => {
     expect(res.json.error).toMatch(/no admin password/);
   });
 
-  it('parseBasicAuth / checkBasicAuth', () => {
-    expect(parseBasicAuth(basic('a', 'b:c'))).toEqual({ user: 'a', password: 'b:c' });
-    expect(parseBasicAuth('Basic !!!')).toBeUndefined();
-    expect(parseBasicAuth(`Basic ${Buffer.from('nocolon').toString('base64')}`)).toBeUndefined();
-    expect(checkBasicAuth(basic('admin', 'pw'), { user: 'admin', password: 'pw' })).toEqual({ ok: true, user: 'admin' });
-    expect(checkBasicAuth(basic('admin', 'pw2'), { user: 'admin', password: 'pw' })).toMatchObject({ ok: false, status: 401 });
+  it('checkBasicAuth: the admin with the password passes; the header syntax is @postern/http\'s (any scheme case, 1+ spaces)', () => {
+    const admin = { user: 'admin', password: 'pw' };
+    const token = Buffer.from('admin:pw').toString('base64');
+    expect(checkBasicAuth(basic('admin', 'pw'), admin)).toEqual({ ok: true, user: 'admin' });
+    expect(checkBasicAuth(`bASIC   ${token}`, admin)).toEqual({ ok: true, user: 'admin' });
+    expect(checkBasicAuth(basic('admin', 'pw2'), admin)).toMatchObject({ ok: false, status: 401 });
+    expect(checkBasicAuth(`Basic\t${token}`, admin)).toMatchObject({ ok: false, status: 401 });
+    expect(checkBasicAuth('Basic !!!', admin)).toMatchObject({ ok: false, status: 401 });
+    expect(checkBasicAuth(`Basic ${Buffer.from('nocolon').toString('base64')}`, admin)).toMatchObject({ ok: false, status: 401 });
+    expect(checkBasicAuth(basic('root', 'pw'), admin)).toMatchObject({ ok: false, status: 403 });
+  });
+});
+
+describe('admin API: routing', () => {
+  it('405 names the methods of the path in Allow (HEAD with GET)', async () => {
+    const { call } = await setup();
+    const allowOf = (method: string, path: string) => {
+      const r = call(method, path, '');
+      return [r.status, r.headers['allow']];
+    };
+    expect(allowOf('PUT', '/api/routes')).toEqual([405, 'GET, POST, HEAD']);
+    expect(allowOf('GET', '/api/routes/10.9.0.0/16')).toEqual([405, 'DELETE']);
+    expect(allowOf('DELETE', '/api/filter/rules')).toEqual([405, 'GET, POST, HEAD']);
+    expect(allowOf('GET', '/api/filter/rules/3')).toEqual([405, 'DELETE']);
+    expect(allowOf('POST', '/api/filter/policy/input')).toEqual([405, 'GET, PUT, HEAD']);
+    expect(allowOf('DELETE', '/api/settings')).toEqual([405, 'GET, PUT, HEAD']);
+    expect(allowOf('GET', '/api/lan/dns-cache')).toEqual([405, 'DELETE']);
+    expect(allowOf('GET', '/api/nat/mappings')).toEqual([405, 'DELETE']);
+    expect(allowOf('GET', '/api/reboot')).toEqual([405, 'POST']);
+    expect(allowOf('OPTIONS', '/api/arp')).toEqual([405, 'GET, HEAD']);
+  });
+
+  it('HEAD reads like GET; trailing slashes do not matter; unknown paths are 404', async () => {
+    const { call } = await setup();
+    expect(call('HEAD', '/api/arp', '', null).status).toBe(200);
+    expect(call('GET', '/api/routes/', '', null).json).toHaveLength(1);
+    expect(call('GET', '/api//', '', null).status).toBe(200);
+    expect(call('GET', '/api/filter/rules/3/x', '', null).status).toBe(404);
+    expect(call('GET', '/api/lan/leases', '', null).status).toBe(404);
+    expect(call('GET', '/api/filter/policy/sideways', '', null).status).toBe(404);
+    expect(call('DELETE', '/api/filter/rules/abc').status).toBe(404);
+  });
+
+  it('a change is authenticated before the path is looked at: 401 for an unknown path without credentials, 404 with them', async () => {
+    const { call } = await setup();
+    expect(call('POST', '/api/nothing', '', null).status).toBe(401);
+    expect(call('POST', '/api/nothing').status).toBe(404);
+    expect(call('OPTIONS', '/api/arp', '', null).status).toBe(401);
+    expect(call('GET', '/api/%ff/x', '', null).status).toBe(400);
+    expect(call('POST', '/api/%ff', '', null).status).toBe(400);
+  });
+
+  it('route deletion takes the destination from the rest of the path, percent-decoded', async () => {
+    const { call } = await setup();
+    expect(call('POST', '/api/routes', { to: '10.9.0.0/16', via: '198.18.0.2' }).status).toBe(201);
+    const r = call('DELETE', '/api/routes/10.9.0.0%2F16');
+    expect([r.status, r.json.deleted]).toEqual([200, '10.9.0.0/16']);
+    expect(call('DELETE', '/api/routes/nonsense').status).toBe(400);
   });
 });
 
