@@ -10,18 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../src/config.js';
 import { listTcpConnections, startGateway, type Gateway } from '../src/gateway.js';
 import type { TcpConnectionInfo } from '../src/status.js';
+import { waitFor } from '@postern/netlab';
 
 const GATEWAY = '198.18.0.1';
 const SIM_HOST = '198.18.0.100';
-
-/** Polls `done` every 5 ms until it holds; fails after `ms`. */
-async function waitFor(what: string, done: () => boolean, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe('/api/tcp on the running gateway', () => {
   let gw: Gateway;

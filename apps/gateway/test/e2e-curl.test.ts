@@ -10,14 +10,14 @@
  * (tools/scripts/install-peers.sh installs it; CI counts a skip as a failure).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../src/config.js';
 import { startGateway, type Gateway } from '../src/gateway.js';
 import { UI_DIRECTORY } from '../src/web.js';
+import { sha256Hex, sha256OfFile } from '@postern/netlab';
 
 const hasCurl = spawnSync('curl', ['--version'], { stdio: 'ignore' }).status === 0;
 const BIG_FILE_BYTES = 64 * 1024 * 1024;
@@ -55,13 +55,6 @@ function curl(args: readonly string[]): Promise<CurlResult> {
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
 }
 
-function sha256OfFile(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  return new Promise((resolve, reject) => {
-    createReadStream(path).on('data', (c) => hash.update(c)).on('error', reject).on('end', () => resolve(hash.digest('hex')));
-  });
-}
-
 describe.skipIf(!hasCurl)('gateway on the simulator, fetched with curl through the host forward', () => {
   let gw: Gateway;
   let base: string;
@@ -71,7 +64,7 @@ describe.skipIf(!hasCurl)('gateway on the simulator, fetched with curl through t
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'postern-e2e-curl-'));
     const big = seededBytes(BIG_FILE_BYTES, 0x5eed_2026);
-    bigSha256 = createHash('sha256').update(big).digest('hex');
+    bigSha256 = sha256Hex(big);
     writeFileSync(join(dir, 'big.bin'), big);
     gw = await startGateway(validateConfig({
       interfaces: [{ nic: 'sim' }],

@@ -19,15 +19,13 @@
  * gateway are stopped and the lab removed at the end, even when a step fails. Needs root; without
  * it every test skips with the reason in its title.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NetLab, netlabSkipReason } from '@postern/netlab';
+import { eventually, netlabSkipReason, sha256Hex } from '@postern/netlab';
 import { parseIpv4 } from '@postern/wire';
-import { bridgedSide, startDhclient, startGatewayBin, stopChild, until } from './support/e2e-peers.js';
+import { E2eScene, PEER_POLL_MS, startDhclient, startGatewayBin, wanLanTopology } from './support/e2e-peers.js';
 
 const skip = await netlabSkipReason({ needTap: true, programs: ['dnsmasq', 'dhclient', 'dig', 'curl', 'python3', 'sha256sum'] });
 const title = (t: string): string => (skip === undefined ? t : `${t} (skipped: ${skip})`);
@@ -40,9 +38,8 @@ const WEB_PORT = 8000;
 const BIG = randomBytes(1024 * 1024);
 
 describe('the LAN journey: DHCP and DNS from the gateway, then a WAN web page by name through NAT', () => {
-  const lab = new NetLab({ disableIpv6: true });
-  const log: string[] = [];
-  const children: ChildProcess[] = [];
+  const scene = new E2eScene();
+  const { lab, log } = scene;
   let dir = '';
   let nsWan = '';
   let nsLan = '';
@@ -50,34 +47,26 @@ describe('the LAN journey: DHCP and DNS from the gateway, then a WAN web page by
   let lease: Record<string, string> | undefined;
   let webAddress = '';
 
-  const bg = (ns: string, cmd: string, args: string[]): void => {
-    const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
-    child.stderr!.on('data', (c: Buffer) => log.push(`${cmd}: ${c.toString()}`));
-    children.push(child);
-  };
-
   beforeAll(async () => {
     if (skip !== undefined) return;
-    dir = await mkdtemp(join(tmpdir(), 'postern-journey-'));
+    dir = await scene.makeDir('postern-journey-');
     await mkdir(join(dir, 'www'));
     await writeFile(join(dir, 'www', 'big.bin'), BIG);
-    const { tap: tapWan, peer: wanPeer } = await bridgedSide(lab);
-    const { tap: tapLan, peer: lanInner } = await bridgedSide(lab);
-    lanPeer = lanInner;
-    nsWan = await lab.namespace();
-    nsLan = await lab.namespace();
     // The WAN host gets no route beyond its own /24: the LAN prefix is unreachable from it.
-    await lab.moveAndConfigure(wanPeer, nsWan, { address: `${WAN_SERVER}/24` });
-    await lab.moveToNamespace(lanPeer, nsLan);
-    await lab.linkUp(lanPeer, nsLan);
+    const net = await wanLanTopology(lab, { wan: { address: `${WAN_SERVER}/24` }, lan: [{}] });
+    const { tapWan, tapLan } = net;
+    const wanPeer = net.wan.dev;
+    nsWan = net.wan.ns;
+    nsLan = net.lan[0]!.ns;
+    lanPeer = net.lan[0]!.dev;
 
-    bg(nsWan, 'dnsmasq', [
+    scene.background(nsWan, 'dnsmasq', [
       '--keep-in-foreground', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--no-poll', '--user=root', '--group=root',
       `--interface=${wanPeer}`, '--bind-interfaces', '--log-facility=-',
       '--dhcp-range=198.18.50.50,198.18.50.60,255.255.255.0,10m', `--dhcp-option=option:router,${WAN_SERVER}`, `--dhcp-option=option:dns-server,${WAN_SERVER}`,
       `--dhcp-leasefile=${join(dir, 'dnsmasq.leases')}`, `--pid-file=${join(dir, 'dnsmasq.pid')}`, `--address=/${WEB_NAME}/${WAN_SERVER}`,
     ]);
-    bg(nsWan, 'python3', ['-m', 'http.server', String(WEB_PORT), '--bind', WAN_SERVER, '--directory', join(dir, 'www')]);
+    scene.background(nsWan, 'python3', ['-m', 'http.server', String(WEB_PORT), '--bind', WAN_SERVER, '--directory', join(dir, 'www')]);
 
     const config = join(dir, 'gateway.json');
     await writeFile(config, JSON.stringify({
@@ -91,15 +80,11 @@ describe('the LAN journey: DHCP and DNS from the gateway, then a WAN web page by
       http: { port: 80 },
     }));
     const gateway = startGatewayBin(config, {}, log);
-    children.push(gateway.child);
+    scene.track(gateway.child);
     await gateway.ready;
   }, 90_000);
 
-  afterAll(async () => {
-    for (const c of children.reverse()) await stopChild(c);
-    await lab.cleanup();
-    if (dir !== '') await rm(dir, { recursive: true, force: true });
-  }, 30_000);
+  afterAll(() => scene.teardown(), 30_000);
 
   rootIt(title('the WAN host has no route back to the LAN prefix'), async () => {
     const r = await lab.tryExec(nsWan, 'ip', ['route', 'get', '198.18.51.100'], { timeoutMs: 5000 });
@@ -108,15 +93,15 @@ describe('the LAN journey: DHCP and DNS from the gateway, then a WAN web page by
 
   rootIt(title('the gateway takes its WAN address, router and DNS server from dnsmasq'), async () => {
     let wanAddress = '';
-    const leased = await until(async () => {
+    const leased = await eventually(async () => {
       wanAddress = /^\S+ \S+ (198\.18\.50\.\d+) /m.exec(await readFile(join(dir, 'dnsmasq.leases'), 'utf8').catch(() => ''))?.[1] ?? '';
       return wanAddress !== '';
-    }, 30_000);
+    }, 30_000, PEER_POLL_MS);
     expect(leased, log.join('')).toBe(true);
     // The gateway says so itself (its API, read from the WAN host at the leased address): its DNS upstream is dnsmasq.
     type Client = { interface: string; state: string; lease: { address: string; router: string | null; dnsServers: string[] } | null };
     let wan: Client | undefined;
-    const bound = await until(async () => {
+    const bound = await eventually(async () => {
       const r = await lab.tryExec(nsWan, 'curl', ['-sS', '--max-time', '3', `http://${wanAddress}/api/lan`], { timeoutMs: 5000 });
       wan = r.code === 0 ? (JSON.parse(r.stdout) as { dhcpClients: Client[] }).dhcpClients.find((c) => c.interface === 'wan') : undefined;
       return wan?.state === 'bound';
@@ -127,7 +112,7 @@ describe('the LAN journey: DHCP and DNS from the gateway, then a WAN web page by
 
   rootIt(title('dhclient in the LAN gets its address, router and DNS server from the gateway'), async () => {
     const run = await startDhclient(lab, nsLan, lanPeer, dir, 'journey', log);
-    children.push(run.child);
+    scene.track(run.child);
     lease = await run.lease;
     expect(lease, `dhclient got no lease:\n${log.join('')}`).toBeDefined();
     expect(parseIpv4(lease!['new_ip_address']!)).toBeGreaterThanOrEqual(parseIpv4('198.18.51.100'));
@@ -150,7 +135,7 @@ describe('the LAN journey: DHCP and DNS from the gateway, then a WAN web page by
     const url = `http://${WEB_NAME}:${WEB_PORT}/big.bin`;
     const r = await lab.tryExec(nsLan, 'sh', ['-c', `curl -sS --max-time 30 --resolve ${WEB_NAME}:${WEB_PORT}:${webAddress} ${url} | sha256sum`], { timeoutMs: 40_000 });
     expect(r.code, r.stderr + log.join('')).toBe(0);
-    expect(r.stdout.split(' ')[0]).toBe(createHash('sha256').update(BIG).digest('hex'));
+    expect(r.stdout.split(' ')[0]).toBe(sha256Hex(BIG));
     // The gateway's NAT table (its API, read from the LAN) holds the leased address's TCP mapping to the web server.
     const api = await lab.tryExec(nsLan, 'curl', ['-sS', '--max-time', '10', `http://${GW_LAN}/api/nat`], { timeoutMs: 15_000 });
     const nat = JSON.parse(api.stdout) as { mappings: Array<{ protocol: string; internal: string; remotes: string[] }> };

@@ -22,17 +22,16 @@
  * only its own interface, never /etc/resolv.conf). Both are killed at the end, even when a step
  * fails. Needs root; without it every test skips with the reason in its title.
  */
-import { type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import type { ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NetLab, netlabSkipReason } from '@postern/netlab';
-import { ipv4ToString, parseIpv4, parseMac } from '@postern/wire';
+import { eventually, netlabSkipReason } from '@postern/netlab';
+import { ipv4ToString, macToString, parseIpv4, parseMac } from '@postern/wire';
 import { validateConfig, type GatewayConfig } from '../src/config.js';
 import { startGateway, type Gateway } from '../src/gateway.js';
 import type { LanStatus } from '../src/lan-services.js';
-import { bridgedSide, startDhclient, stopChild, until } from './support/e2e-peers.js';
+import { E2eScene, PEER_POLL_MS, startDhclient, stopChild, wanLanTopology } from './support/e2e-peers.js';
 
 const skip = await netlabSkipReason({ needTap: true, programs: ['dnsmasq', 'dhclient', 'dig', 'python3'] });
 const title = (t: string): string => (skip === undefined ? t : `${t} (skipped: ${skip})`);
@@ -44,14 +43,13 @@ const WAN_NAME = 'wan.example.test';
 const WAN_NAME_ADDRESS = '198.18.30.77';
 
 describe('gateway LAN services against dnsmasq (WAN) and dhclient + dig (LAN)', () => {
-  const lab = new NetLab({ disableIpv6: true });
-  const log: string[] = [];
+  const scene = new E2eScene();
+  const { lab, log } = scene;
   let dir = '';
   let nsWan = '';
   let nsLan = '';
   let lanPeer = '';
   let lanPeerMac = '';
-  let dnsmasq: ChildProcess | undefined;
   let dhclient: ChildProcess | undefined;
   let gw: Gateway | undefined;
   let config: GatewayConfig;
@@ -63,7 +61,7 @@ describe('gateway LAN services against dnsmasq (WAN) and dhclient + dig (LAN)', 
   /** Runs dhclient in the LAN namespace (foreground, stopped by the test) and waits for the lease its script reports. */
   const runDhclient = async (tag: string): Promise<Record<string, string>> => {
     const run = await startDhclient(lab, nsLan, lanPeer, dir, tag, log);
-    dhclient = run.child;
+    dhclient = scene.track(run.child);
     const env = await run.lease;
     expect(env, `dhclient got no lease:\n${log.join('\n')}`).toBeDefined();
     return env!;
@@ -71,23 +69,21 @@ describe('gateway LAN services against dnsmasq (WAN) and dhclient + dig (LAN)', 
 
   beforeAll(async () => {
     if (skip !== undefined) return;
-    dir = await mkdtemp(join(tmpdir(), 'postern-lan-'));
-    const { tap: tapWan, peer: wanPeer } = await bridgedSide(lab);
-    const { tap: tapLan, peer: lanInner } = await bridgedSide(lab);
-    lanPeer = lanInner;
-    nsWan = await lab.namespace();
-    nsLan = await lab.namespace();
-    await lab.moveAndConfigure(wanPeer, nsWan, { address: `${WAN_SERVER}/24` });
-    await lab.moveToNamespace(lanPeer, nsLan);
-    await lab.linkUp(lanPeer, nsLan);
+    dir = await scene.makeDir('postern-lan-');
+    const net = await wanLanTopology(lab, { wan: { address: `${WAN_SERVER}/24` }, lan: [{}] });
+    const { tapWan, tapLan } = net;
+    const wanPeer = net.wan.dev;
+    nsWan = net.wan.ns;
+    nsLan = net.lan[0]!.ns;
+    lanPeer = net.lan[0]!.dev;
     lanPeerMac = await lab.macAddress(lanPeer, nsLan);
 
-    dnsmasq = lab.spawn(nsWan, 'dnsmasq', [
+    const dnsmasq = scene.track(lab.spawn(nsWan, 'dnsmasq', [
       '--keep-in-foreground', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--no-poll', '--user=root', '--group=root', '--local-ttl=300',
       `--interface=${wanPeer}`, '--bind-interfaces', '--log-facility=-',
       '--dhcp-range=198.18.30.50,198.18.30.60,255.255.255.0,10m', `--dhcp-option=option:router,${WAN_SERVER}`, `--dhcp-option=option:dns-server,${WAN_SERVER}`,
       `--dhcp-leasefile=${join(dir, 'dnsmasq.leases')}`, `--pid-file=${join(dir, 'dnsmasq.pid')}`, `--address=/${WAN_NAME}/${WAN_NAME_ADDRESS}`,
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    ], { stdio: ['ignore', 'pipe', 'pipe'] }));
     dnsmasq.stderr!.on('data', (c: Buffer) => log.push(`dnsmasq: ${c.toString()}`));
 
     config = validateConfig({
@@ -99,19 +95,14 @@ describe('gateway LAN services against dnsmasq (WAN) and dhclient + dig (LAN)', 
       dns: { listen: ['lan'] },
       http: { port: 80 },
     });
+    scene.defer(async () => gw?.close());
     gw = await start();
   }, 60_000);
 
-  afterAll(async () => {
-    await gw?.close().catch(() => undefined);
-    await stopChild(dhclient);
-    await stopChild(dnsmasq);
-    await lab.cleanup();
-    if (dir !== '') await rm(dir, { recursive: true, force: true });
-  }, 30_000);
+  afterAll(() => scene.teardown(), 30_000);
 
   rootIt(title('the gateway\'s DHCP client takes its WAN address, default route and DNS server from dnsmasq'), async () => {
-    expect(await until(() => wanBound(gw!), 30_000), log.join('\n')).toBe(true);
+    expect(await eventually(() => wanBound(gw!), 30_000, PEER_POLL_MS), log.join('\n')).toBe(true);
     const lease = gw!.lan.dhcpClients.get('wan')!.lease!;
     expect(lease.address).toBeGreaterThanOrEqual(parseIpv4('198.18.30.50'));
     expect(lease.address).toBeLessThanOrEqual(parseIpv4('198.18.30.60'));
@@ -122,7 +113,7 @@ describe('gateway LAN services against dnsmasq (WAN) and dhclient + dig (LAN)', 
     const wanMac = gw!.stack.interfaces[0]!.mac;
     const leases = await readFile(join(dir, 'dnsmasq.leases'), 'utf8');
     expect(leases.toLowerCase()).toContain(ipv4ToString(lease.address));
-    expect(leases.split(' ').map((w) => w.toLowerCase())).toContain(ipv4ToMacText(wanMac));
+    expect(leases.split(' ').map((w) => w.toLowerCase())).toContain(macToString(wanMac));
   }, 40_000);
 
   rootIt(title('dhclient in the LAN gets an address, the router and the DNS server from the gateway'), async () => {
@@ -187,7 +178,7 @@ describe('gateway LAN services against dnsmasq (WAN) and dhclient + dig (LAN)', 
     const r = await lab.tryExec(nsLan, 'python3', ['-c', script], { timeoutMs: 20_000 });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim().split('\n')).toEqual(['0x1001 1', '0x1002 1', '0x1003 1']);
-    expect(await until(() => gw!.lan.dhcpServer!.counters.get('malformed') - malformedBefore === 4, 5000)).toBe(true);
+    expect(await eventually(() => gw!.lan.dhcpServer!.counters.get('malformed') - malformedBefore === 4, 5000, PEER_POLL_MS)).toBe(true);
     expect(gw!.lan.dns!.counters.get('formerr')).toBeGreaterThanOrEqual(3);
     const dig = await lab.tryExec(nsLan, 'dig', ['+short', '+time=3', '+tries=2', `@${LAN_GATEWAY}`, WAN_NAME, 'A'], { timeoutMs: 20_000 });
     expect(dig.stdout.trim()).toBe(WAN_NAME_ADDRESS);
@@ -203,17 +194,13 @@ describe('gateway LAN services against dnsmasq (WAN) and dhclient + dig (LAN)', 
     const wanAddress = ipv4ToString(gw!.lan.dhcpClients.get('wan')!.lease!.address);
     await gw!.close();
     // The gateway released its WAN lease on the way down: dnsmasq drops it from its lease file.
-    expect(await until(async () => !(await readFile(join(dir, 'dnsmasq.leases'), 'utf8')).includes(`${wanAddress} `), 5000)).toBe(true);
+    expect(await eventually(async () => !(await readFile(join(dir, 'dnsmasq.leases'), 'utf8')).includes(`${wanAddress} `), 5000, PEER_POLL_MS)).toBe(true);
     const file = JSON.parse(await readFile(join(dir, 'lan-leases.json'), 'utf8')) as { leases: Array<{ mac: string; ip: string; state: string }> };
     expect(file.leases).toContainEqual(expect.objectContaining({ mac: lanPeerMac, ip: firstAddress, state: 'bound' }));
     gw = await start();
     expect(gw.lan.dhcpServer!.leases()).toContainEqual(expect.objectContaining({ mac: parseMac(lanPeerMac), ip: parseIpv4(firstAddress), state: 'bound' }));
-    expect(await until(() => wanBound(gw!), 30_000), log.join('\n')).toBe(true);
+    expect(await eventually(() => wanBound(gw!), 30_000, PEER_POLL_MS), log.join('\n')).toBe(true);
     const env = await runDhclient('again');
     expect(env['new_ip_address']).toBe(firstAddress);
   }, 90_000);
 });
-
-function ipv4ToMacText(mac: number): string {
-  return Array.from({ length: 6 }, (_, i) => (Math.floor(mac / 2 ** (8 * (5 - i))) & 0xff).toString(16).padStart(2, '0')).join(':');
-}

@@ -15,14 +15,12 @@
  * by an input rule); the LAN client reaches the forwarded services by the WAN address (hairpin);
  * /api/nat lists the mappings. Needs root; without it every test skips with the reason in its title.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NetLab, netlabSkipReason } from '@postern/netlab';
-import { startGatewayBin, stopChild, until } from './support/e2e-peers.js';
+import { eventually, netlabSkipReason, sha256Hex } from '@postern/netlab';
+import { E2eScene, PEER_POLL_MS, startGatewayBin, wanLanTopology } from './support/e2e-peers.js';
 
 const skip = await netlabSkipReason({ needTap: true, programs: ['curl', 'ping', 'nmap', 'socat', 'python3'] });
 const title = (t: string): string => (skip === undefined ? t : `${t} (skipped: ${skip})`);
@@ -54,51 +52,36 @@ function udpAsk(to: string, port: number, text: string): string[] {
 }
 
 describe('postern-gateway NAT: masquerade, port forwards and hairpin against kernel peers', () => {
-  const lab = new NetLab({ disableIpv6: true });
-  const log: string[] = [];
-  const children: ChildProcess[] = [];
+  const scene = new E2eScene();
+  const { lab, log } = scene;
   let dir = '';
   let nsWan = '';
   let nsClient = '';
   let nsServer = '';
-
-  const bg = (ns: string, cmd: string, args: string[], cwd?: string): void => {
-    const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'], detached: true, cwd });
-    child.stderr!.on('data', (c: Buffer) => log.push(`${cmd}: ${c.toString()}`));
-    children.push(child);
-  };
   const curl = (ns: string, url: string, out?: string) =>
     lab.tryExec(ns, 'curl', ['-sS', '--max-time', '20', ...(out === undefined ? [] : ['-o', out]), url], { timeoutMs: 30_000 });
 
   beforeAll(async () => {
     if (skip !== undefined) return;
-    dir = await mkdtemp(join(tmpdir(), 'postern-nat-'));
+    dir = await scene.makeDir('postern-nat-');
     await mkdir(join(dir, 'wan-www'));
     await mkdir(join(dir, 'lan-www'));
     await writeFile(join(dir, 'wan-www', 'big.bin'), BIG);
     await writeFile(join(dir, 'lan-www', 'small.txt'), SMALL);
-    const [tapWan, tapLan] = [await lab.tap(), await lab.tap()];
-    const [brWan, brLan] = [await lab.bridge(), await lab.bridge()];
-    const [wanOuter, wanPeer] = await lab.veth();
-    const [clientOuter, clientPeer] = await lab.veth();
-    const [serverOuter, serverPeer] = await lab.veth();
-    for (const [dev, br] of [[tapWan, brWan], [wanOuter, brWan], [tapLan, brLan], [clientOuter, brLan], [serverOuter, brLan]] as const) {
-      await lab.setMaster(dev, br);
-      await lab.linkUp(dev);
-    }
-    nsWan = await lab.namespace();
-    nsClient = await lab.namespace();
-    nsServer = await lab.namespace();
     // The WAN host gets no route at all beyond its own /24: the LAN prefix is unreachable from it.
-    await lab.moveAndConfigure(wanPeer, nsWan, { address: `${WAN_HOST}/24` });
-    await lab.moveAndConfigure(clientPeer, nsClient, { address: `${LAN_CLIENT}/24` });
-    await lab.moveAndConfigure(serverPeer, nsServer, { address: `${LAN_SERVER}/24` });
-    await lab.addRoute('198.18.40.0/24', clientPeer, nsClient, GW_LAN);
-    await lab.addRoute('198.18.40.0/24', serverPeer, nsServer, GW_LAN);
+    const toWan = { to: '198.18.40.0/24', via: GW_LAN };
+    const net = await wanLanTopology(lab, {
+      wan: { address: `${WAN_HOST}/24` },
+      lan: [{ address: `${LAN_CLIENT}/24`, route: toWan }, { address: `${LAN_SERVER}/24`, route: toWan }],
+    });
+    const { tapWan, tapLan } = net;
+    nsWan = net.wan.ns;
+    nsClient = net.lan[0]!.ns;
+    nsServer = net.lan[1]!.ns;
 
-    bg(nsWan, 'python3', ['-m', 'http.server', '8000', '--bind', WAN_HOST, '--directory', join(dir, 'wan-www')]);
-    bg(nsServer, 'python3', ['-m', 'http.server', '8080', '--bind', LAN_SERVER, '--directory', join(dir, 'lan-www')]);
-    bg(nsServer, 'socat', [`UDP4-RECVFROM:5353,bind=${LAN_SERVER},fork`, 'EXEC:cat']);
+    scene.background(nsWan, 'python3', ['-m', 'http.server', '8000', '--bind', WAN_HOST, '--directory', join(dir, 'wan-www')]);
+    scene.background(nsServer, 'python3', ['-m', 'http.server', '8080', '--bind', LAN_SERVER, '--directory', join(dir, 'lan-www')]);
+    scene.background(nsServer, 'socat', [`UDP4-RECVFROM:5353,bind=${LAN_SERVER},fork`, 'EXEC:cat']);
 
     const config = join(dir, 'gateway.json');
     await writeFile(config, JSON.stringify({
@@ -117,18 +100,14 @@ describe('postern-gateway NAT: masquerade, port forwards and hairpin against ker
       http: { port: 80 },
     }));
     const started = startGatewayBin(config, { POSTERN_ADMIN_PASSWORD: PASSWORD }, log);
-    children.push(started.child);
+    scene.track(started.child);
     await started.ready;
     // The peers' servers are up when the LAN server answers its own address.
-    const up = await until(async () => (await curl(nsServer, `http://${LAN_SERVER}:8080/small.txt`)).stdout === SMALL, 15_000);
+    const up = await eventually(async () => (await curl(nsServer, `http://${LAN_SERVER}:8080/small.txt`)).stdout === SMALL, 15_000, PEER_POLL_MS);
     expect(up, log.join('')).toBe(true);
   }, 90_000);
 
-  afterAll(async () => {
-    for (const c of children.reverse()) await stopChild(c);
-    await lab.cleanup();
-    if (dir !== '') await rm(dir, { recursive: true, force: true });
-  }, 30_000);
+  afterAll(() => scene.teardown(), 30_000);
 
   rootIt(title('the WAN host has no route back to the LAN prefix'), async () => {
     const r = await lab.tryExec(nsWan, 'ip', ['route', 'get', LAN_CLIENT], { timeoutMs: 5000 });
@@ -138,7 +117,7 @@ describe('postern-gateway NAT: masquerade, port forwards and hairpin against ker
   rootIt(title('a LAN client fetches 1 MiB from the WAN server through masquerade, byte-exact'), async () => {
     const r = await lab.tryExec(nsClient, 'sh', ['-c', `curl -sS --max-time 30 http://${WAN_HOST}:8000/big.bin | sha256sum`], { timeoutMs: 40_000 });
     expect(r.code, r.stderr + log.join('')).toBe(0);
-    expect(r.stdout.split(' ')[0]).toBe(createHash('sha256').update(BIG).digest('hex'));
+    expect(r.stdout.split(' ')[0]).toBe(sha256Hex(BIG));
     // The gateway's NAT table (its admin API, read from the LAN) holds the client's TCP mapping.
     const api = await curl(nsClient, `http://${GW_LAN}/api/nat`);
     const nat = JSON.parse(api.stdout) as { mappings: Array<{ protocol: string; internal: string; kind: string; remotes: string[] }>; counters: Record<string, number> };

@@ -17,8 +17,6 @@
  * process are removed even when a step fails.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +25,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../src/config.js';
 import { listTcpConnections, startGateway, type Gateway } from '../src/gateway.js';
 import type { TcpConnectionInfo } from '../src/status.js';
-import { NetLab, netlabSkipReason, uniqueName } from '@postern/netlab';
+import { NetLab, netlabSkipReason, patternBytes, sha256Hex, sha256OfFile, uniqueName } from '@postern/netlab';
 
 const skip = await netlabSkipReason({ needTap: true, programs: ['python3', 'curl'] });
 const title = (t: string): string => (skip === undefined ? t : `${t} (skipped: ${skip})`);
@@ -41,26 +39,6 @@ const BULK_BYTES = 64 * 1024 * 1024;
 /** Bound of the bulk download (curl's --max-time), s. */
 const BULK_LIMIT_S = 90;
 
-/** Deterministic bytes (xorshift32 words), so a failure replays. */
-function patternBytes(length: number, seed: number): Uint8Array {
-  const words = new Uint32Array(Math.ceil(length / 4));
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    words[i] = x;
-  }
-  return new Uint8Array(words.buffer, 0, length);
-}
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 /** Starts `postern-sim` in its own process group; resolves with its serial address once it printed `ready`. */
 function startSimulator(tap: string, log: string[]): { child: ChildProcess; serial: Promise<string> } {
@@ -124,7 +102,7 @@ describe('gateway over the simulator bridged to a TAP, the kernel as the client'
     if (skip !== undefined) return;
     www = await mkdtemp(join(tmpdir(), 'postern-e2e-tap-'));
     const bulk = patternBytes(BULK_BYTES, 0x5eed);
-    bulkSha = createHash('sha256').update(bulk).digest('hex');
+    bulkSha = sha256Hex(bulk);
     await writeFile(join(www, 'bulk.bin'), bulk);
     await writeFile(join(www, 'index.html'), '<h1>postern over tap</h1>');
 
@@ -190,7 +168,7 @@ describe('gateway over the simulator bridged to a TAP, the kernel as the client'
     const [code, size, speed] = r.stdout.trim().split(' ');
     expect(code).toBe('200');
     expect(Number(size)).toBe(BULK_BYTES);
-    expect(await sha256File(out)).toBe(bulkSha);
+    expect(await sha256OfFile(out)).toBe(bulkSha);
     // The rate, for whoever reads the log (no assertion: speed targets live in tools/bench).
     console.info(`e2e-tap: ${BULK_BYTES} bytes at ${(Number(speed) / 1e6).toFixed(1)} MB/s`);
   }, (BULK_LIMIT_S + 30) * 1000);

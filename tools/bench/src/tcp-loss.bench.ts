@@ -30,14 +30,13 @@
  * Bounded: {@link TCP_LOSS_BENCH_BYTES} per download, curl's `--max-time`, a few samples.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_TAP_MAC } from '@postern/nic';
-import { NetLab, ip, netlabSkipReason, runCommand, startFaultBridgeProcess, type FaultBridgeStats } from '@postern/netlab';
+import { macToString } from '@postern/wire';
+import { NetLab, ip, netlabSkipReason, patternBytes, runCommand, sha256Hex, sha256OfFile, startFaultBridgeProcess, type FaultBridgeStats } from '@postern/netlab';
 import type { FaultProfile } from '@postern/nic';
 import type { Benchmark, Companion, Figure } from './harness.js';
 import { BIG_BODY_BYTES, BIG_PATH, startPosternServer, type PosternServer } from './http-servers.js';
@@ -68,32 +67,6 @@ export const TCP_LOSS_PROFILES: ReadonlyArray<{ readonly name: string; readonly 
   { name: '2% loss', faults: { lossRate: 0.02 } },
   { name: 'reorder 10% (3 ms) + dup 2%', faults: { reorderRate: 0.1, reorderHoldMs: 3, duplicateRate: 0.02 } },
 ];
-
-function macText(mac: number): string {
-  const parts: string[] = [];
-  for (let i = 5; i >= 0; i--) parts.push((Math.floor(mac / 2 ** (8 * i)) % 256).toString(16).padStart(2, '0'));
-  return parts.join(':');
-}
-
-function patternBytes(length: number, seed: number): Uint8Array {
-  const words = new Uint32Array(Math.ceil(length / 4));
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    words[i] = x;
-  }
-  return new Uint8Array(words.buffer, 0, length);
-}
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
 
 /** A Node `http` static server of one file, in a namespace. */
 const NODE_FILE_SERVER = `
@@ -162,7 +135,7 @@ export class LossLab {
     this.dir = await mkdtemp(join(tmpdir(), 'postern-tcp-loss-'));
     this.file = join(this.dir, 'bulk.bin');
     const body = SERVER_MODE === 'in-process' ? new Uint8Array(TCP_LOSS_BENCH_BYTES).fill(97) : patternBytes(TCP_LOSS_BENCH_BYTES, 0x1055);
-    this.sha = createHash('sha256').update(body).digest('hex');
+    this.sha = sha256Hex(body);
     await writeFile(this.file, body);
     this.nsClient = await lab.namespace();
     this.nsServer = await lab.namespace();
@@ -181,12 +154,12 @@ export class LossLab {
     await lab.setMaster(tg, this.wireBridge);
     await lab.linkUp(tg);
     if (SERVER_MODE === 'in-process') {
-      this.inProcess = await startPosternServer(tg, macText(DEFAULT_TAP_MAC), POSTERN_IP, PREFIX);
+      this.inProcess = await startPosternServer(tg, macToString(DEFAULT_TAP_MAC), POSTERN_IP, PREFIX);
     } else {
       this.gateway = spawn(process.execPath, [GATEWAY_BIN, '--nic', `tap:${tg}`, '--ip', `${POSTERN_IP}/${PREFIX}`, '--www', this.dir], { stdio: ['ignore', 'pipe', 'pipe'] });
       await waitLine(this.gateway, /^listening on /m, 'postern-gateway', 60_000);
     }
-    this.postern = macText(DEFAULT_TAP_MAC);
+    this.postern = macToString(DEFAULT_TAP_MAC);
     this.linuxMac = linuxMac;
   }
 
@@ -238,7 +211,7 @@ export class LossLab {
       if (r.code !== 0) throw new Error(`curl from ${server} failed (${r.code}): ${r.stderr.trim()}`);
       const [code, size, total] = r.stdout.trim().split(' ');
       if (code !== '200' || Number(size) !== TCP_LOSS_BENCH_BYTES) throw new Error(`curl from ${server}: status ${code}, ${size} bytes`);
-      if ((await sha256File(out)) !== this.sha) throw new Error(`curl from ${server}: the bytes differ (SHA-256)`);
+      if ((await sha256OfFile(out)) !== this.sha) throw new Error(`curl from ${server}: the bytes differ (SHA-256)`);
       if (server === 'postern') {
         const after = await this.senderCounters();
         const base = this.baseline;

@@ -1,29 +1,22 @@
 /**
- * Helpers the gateway's end-to-end tests share to drive real peers: bounded polling, stopping a
- * child (and its process group), starting the postern-gateway bin and running dhclient in a
- * namespace with a script of the test (never touching the host's /etc/resolv.conf).
+ * Helpers the gateway's end-to-end tests share to drive real peers: the WAN/LAN topology around the
+ * gateway ({@link wanLanTopology}), a scene that stops everything a test started ({@link E2eScene}),
+ * stopping a child (and its process group), starting the postern-gateway bin and running dhclient in
+ * a namespace with a script of the test (never touching the host's /etc/resolv.conf). Polling is
+ * `eventually` of `@postern/netlab`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { NetLab } from '@postern/netlab';
+import { eventually, NetLab } from '@postern/netlab';
 
 /** The postern-gateway program (the bin, as a user runs it). */
 export const GATEWAY_BIN = fileURLToPath(new URL('../../bin/postern-gateway.mjs', import.meta.url));
 
-/**
- * Polls `predicate` every `everyMs` (50 ms unless told) until it holds or `limitMs` passes;
- * resolves with whether it held (checked once more at the deadline).
- */
-export async function until(predicate: () => boolean | Promise<boolean>, limitMs: number, everyMs = 50): Promise<boolean> {
-  const deadline = Date.now() + limitMs;
-  while (Date.now() < deadline) {
-    if (await predicate()) return true;
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  return predicate();
-}
+/** How often the e2e tests poll a peer (a file it writes, a command), in milliseconds. */
+export const PEER_POLL_MS = 50;
 
 /**
  * Stops a child: SIGTERM, then SIGKILL after 3 s, each to its process group when it leads one
@@ -115,7 +108,7 @@ export async function startDhclient(lab: NetLab, ns: string, iface: string, dir:
   });
   child.stderr!.on('data', (c: Buffer) => log.push(`dhclient: ${c.toString()}`));
   const lease = (async () => {
-    if (!(await until(async () => (await readFile(report, 'utf8').catch(() => '')).includes('new_ip_address='), limitMs))) return undefined;
+    if (!(await eventually(async () => (await readFile(report, 'utf8').catch(() => '')).includes('new_ip_address='), limitMs, PEER_POLL_MS))) return undefined;
     const env: Record<string, string> = {};
     for (const line of (await readFile(report, 'utf8')).split('\n')) {
       const eq = line.indexOf('=');
@@ -126,26 +119,133 @@ export async function startDhclient(lab: NetLab, ns: string, iface: string, dir:
   return { child, lease };
 }
 
-/** One side of the gateway: its TAP and the veth end that goes into the peer's namespace. */
-export interface BridgedSide {
-  /** The TAP device the gateway opens (`tap:<name>`). */
-  readonly tap: string;
-  /** The veth end, still in the root namespace, for the peer's namespace (move it there). */
-  readonly peer: string;
+/** A peer of {@link wanLanTopology}: how its interface is set up in its namespace. */
+export interface PeerSpec {
+  /** Its address with prefix length (`198.18.40.2/24`); without one the link is only brought up (for a DHCP client). */
+  readonly address?: string;
+  /** A route to the prefix `to` (`198.18.40.0/24`) through `via` (the gateway's address on this side). */
+  readonly route?: { readonly to: string; readonly via: string };
+}
+
+/** A peer host {@link wanLanTopology} made: its namespace and its interface there. */
+export interface PeerHost {
+  /** The peer's namespace. */
+  readonly ns: string;
+  /** Its interface (the inner veth end) inside `ns`. */
+  readonly dev: string;
+}
+
+/** The two sides around the gateway: the TAP the gateway opens on each, and the peer hosts behind it. */
+export interface WanLanTopology {
+  /** The gateway's WAN TAP (`tap:<name>`). */
+  readonly tapWan: string;
+  /** The gateway's LAN TAP. */
+  readonly tapLan: string;
+  /** The WAN host. */
+  readonly wan: PeerHost;
+  /** The LAN hosts, in the order of the spec. */
+  readonly lan: readonly PeerHost[];
 }
 
 /**
- * Wires one side in the root namespace: a TAP and the outer end of a veth pair on a new bridge,
- * all up. The TAP and bridge stay in the root namespace (so a restarted gateway reattaches to the
- * same TAP); `lab.cleanup()` removes everything.
+ * The gateway's two sides, each a Linux bridge in the root namespace holding the gateway's TAP and
+ * one veth pair per peer, all up; each peer in a namespace of its own behind its veth end, set up as
+ * its {@link PeerSpec} says. The TAPs and bridges stay in the root namespace (so a restarted gateway
+ * reattaches to the same TAP). Give the WAN host no route to the LAN prefix and it cannot reach the
+ * LAN except through NAT. `lab.cleanup()` removes everything.
  */
-export async function bridgedSide(lab: NetLab): Promise<BridgedSide> {
+export async function wanLanTopology(lab: NetLab, spec: { wan: PeerSpec; lan: readonly PeerSpec[] }): Promise<WanLanTopology> {
+  const wanSide = await bridgedSide(lab, 1);
+  const lanSide = await bridgedSide(lab, spec.lan.length);
+  const wan = await peerHost(lab, wanSide.peers[0]!, spec.wan);
+  const lan: PeerHost[] = [];
+  for (const [i, peer] of spec.lan.entries()) lan.push(await peerHost(lab, lanSide.peers[i]!, peer));
+  return { tapWan: wanSide.tap, tapLan: lanSide.tap, wan, lan };
+}
+
+/** Moves the veth end `dev` into a new namespace and sets it up as `spec` says. */
+async function peerHost(lab: NetLab, dev: string, spec: PeerSpec): Promise<PeerHost> {
+  const ns = await lab.namespace();
+  if (spec.address === undefined) {
+    await lab.moveToNamespace(dev, ns);
+    await lab.linkUp(dev, ns);
+  } else {
+    await lab.moveAndConfigure(dev, ns, { address: spec.address });
+  }
+  if (spec.route !== undefined) await lab.addRoute(spec.route.to, dev, ns, spec.route.via);
+  return { ns, dev };
+}
+
+/** One side of the gateway: its TAP and the veth ends that go into the peers' namespaces. */
+interface BridgedSide {
+  /** The TAP device the gateway opens (`tap:<name>`). */
+  readonly tap: string;
+  /** The veth ends, still in the root namespace, one per peer. */
+  readonly peers: readonly string[];
+}
+
+/** A TAP and the outer ends of `peers` veth pairs on a new bridge in the root namespace, all up. */
+async function bridgedSide(lab: NetLab, peers: number): Promise<BridgedSide> {
   const tap = await lab.tap();
   const bridge = await lab.bridge();
-  const [outer, peer] = await lab.veth();
-  for (const dev of [tap, outer]) {
-    await lab.setMaster(dev, bridge);
-    await lab.linkUp(dev);
+  const inner: string[] = [];
+  for (let i = 0; i < peers; i++) {
+    const [outer, peer] = await lab.veth();
+    await lab.setMaster(outer, bridge);
+    await lab.linkUp(outer);
+    inner.push(peer);
   }
-  return { tap, peer };
+  await lab.setMaster(tap, bridge);
+  await lab.linkUp(tap);
+  return { tap, peers: inner };
+}
+
+/**
+ * What an end-to-end test starts and must stop: its lab (IPv6 off), a temporary directory, the
+ * peers' output and the steps that stop what it started. {@link E2eScene.teardown} runs those steps
+ * newest first (each child stopped with {@link stopChild}), then removes the lab and the directory,
+ * even when a step of the test failed.
+ */
+export class E2eScene {
+  /** The test's lab. */
+  readonly lab = new NetLab({ disableIpv6: true });
+  /** What the peers wrote to stderr, each line tagged with its program; print it when an assertion fails. */
+  readonly log: string[] = [];
+  /** The temporary directory of {@link E2eScene.makeDir}, '' before. */
+  dir = '';
+  private readonly stops: Array<() => Promise<unknown>> = [];
+
+  /** Makes the scene's temporary directory (`<tmp>/<prefix>XXXXXX`) and resolves with its path. */
+  async makeDir(prefix: string): Promise<string> {
+    this.dir = await mkdtemp(join(tmpdir(), prefix));
+    return this.dir;
+  }
+
+  /** Stops `child` at teardown; returns it. */
+  track<C extends ChildProcess | undefined>(child: C): C {
+    this.stops.push(() => stopChild(child));
+    return child;
+  }
+
+  /** Runs `stop` at teardown (newest first with the children); its failure is ignored. */
+  defer(stop: () => Promise<unknown>): void {
+    this.stops.push(() => stop().catch(() => undefined));
+  }
+
+  /**
+   * Starts `cmd args...` in namespace `ns` in its own process group (`cwd` as its directory), its
+   * stderr into {@link E2eScene.log}, stopped at teardown. The caller bounds what it does.
+   */
+  background(ns: string, cmd: string, args: readonly string[], cwd?: string): ChildProcess {
+    const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'], detached: true, cwd });
+    child.stderr!.on('data', (c: Buffer) => this.log.push(`${cmd}: ${c.toString()}`));
+    return this.track(child);
+  }
+
+  /** Runs the deferred steps newest first, then removes the lab and the directory. Never throws. */
+  async teardown(): Promise<void> {
+    for (const stop of this.stops.splice(0).reverse()) await stop().catch(() => undefined);
+    await this.lab.cleanup();
+    if (this.dir !== '') await rm(this.dir, { recursive: true, force: true });
+  }
 }
