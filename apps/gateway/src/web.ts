@@ -5,8 +5,9 @@
  * - `/admin/`: the admin UI (`ui/index.html`, `ui/app.js`, `ui/style.css`, read once at start);
  * - `/`: the `www` directory when configured (static files), else the admin UI's page.
  *
- * Static files come from `@postern/http`'s `serveStatic` (GET/HEAD only, paths confined to the
- * directory, `index.html` for a directory, streamed).
+ * Paths are routed by `@postern/http`'s `Router` (segments percent-decoded); static files come from
+ * its `serveStatic` (GET/HEAD only, paths confined to the directory, `index.html` for a directory,
+ * streamed).
  *
  * Also: `OPTIONS *` is answered 204 with `Allow`; a path starting with `//` is redirected to its
  * single-slash form (so no redirect can read as another host); the admin pages and the API carry
@@ -18,7 +19,7 @@ import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { HTTP_SERVER_DEFAULTS, HttpServer, serveStatic, type HttpRequest, type HttpResponse, type HttpServerOptions } from '@postern/http';
+import { HTTP_SERVER_DEFAULTS, HttpServer, Router, serveStatic, type HttpRequest, type HttpResponse, type HttpServerOptions } from '@postern/http';
 import type { Scheduler } from '@postern/irq';
 import type { Stack } from '@postern/netstack';
 import { createNet, type Socket as NetSocket, type Sockets } from '@postern/socket';
@@ -168,7 +169,44 @@ export async function startWeb(options: WebOptions): Promise<WebFront> {
   };
   const api = options.api(counters);
 
-  const handler = async (req: HttpRequest, res: HttpResponse): Promise<void> => {
+  const apiHandler = async (req: HttpRequest, res: HttpResponse): Promise<void> => {
+    adminHeaders(res);
+    let body = '';
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      try {
+        body = await req.body.text(MAX_API_BODY_BYTES);
+      } catch {
+        res.json({ error: `the body is larger than ${MAX_API_BODY_BYTES} bytes` }, 413);
+        return;
+      }
+    }
+    const out = api.handle({
+      method: req.method, path: req.path, authorization: req.headers.get('authorization'), body,
+      contentType: req.headers.get('content-type'), origin: req.headers.get('origin'),
+      secFetchSite: req.headers.get('sec-fetch-site'), host: req.headers.get('host'),
+    });
+    res.status(out.status);
+    for (const [k, v] of Object.entries(out.headers)) res.setHeader(k, v);
+    res.end(out.body);
+  };
+  const uiHandler = (req: HttpRequest, res: HttpResponse): void => {
+    adminHeaders(res);
+    sendUi(req, res, ui, req.params['*'] || 'index.html');
+  };
+  // Every method reaches these routes: the API and the UI answer 405 themselves, with their own bodies.
+  const router = new Router()
+    .all('//*', (req, res) => {
+      // `//NAME` would read as another host in a Location: redirect to the single-slash form.
+      const q = req.query === '' ? '' : `?${req.query}`;
+      res.redirect(`/${req.path.replace(/^\/+/, '')}${q}`, 301);
+    })
+    .all('/api', apiHandler)
+    .all('/api/*', apiHandler)
+    .all('/admin', (_req, res) => res.redirect('/admin/', 301))
+    .all('/admin/*', uiHandler)
+    .all('/*', wwwHandler ?? uiHandler);
+
+  const handler = (req: HttpRequest, res: HttpResponse): void | Promise<void> => {
     const trace = scheduler.trace;
     if (trace.on) {
       // The admin UI's path trace: the request reached the HTTP layer; its answer left it.
@@ -179,48 +217,7 @@ export async function startWeb(options: WebOptions): Promise<WebFront> {
       res.status(req.method === 'OPTIONS' ? 204 : 400).setHeader('Allow', SERVER_METHODS).end();
       return;
     }
-    const path = req.path;
-    if (path.startsWith('//')) {
-      const q = req.query === '' ? '' : `?${req.query}`;
-      res.redirect(`/${path.replace(/^\/+/, '')}${q}`, 301);
-      return;
-    }
-    if (path === '/api' || path.startsWith('/api/')) {
-      adminHeaders(res);
-      let body = '';
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        try {
-          body = await req.body.text(MAX_API_BODY_BYTES);
-        } catch {
-          res.json({ error: `the body is larger than ${MAX_API_BODY_BYTES} bytes` }, 413);
-          return;
-        }
-      }
-      const out = api.handle({
-        method: req.method, path, authorization: req.headers.get('authorization'), body,
-        contentType: req.headers.get('content-type'), origin: req.headers.get('origin'),
-        secFetchSite: req.headers.get('sec-fetch-site'), host: req.headers.get('host'),
-      });
-      res.status(out.status);
-      for (const [k, v] of Object.entries(out.headers)) res.setHeader(k, v);
-      res.end(out.body);
-      return;
-    }
-    if (path === '/admin') {
-      res.redirect('/admin/', 301);
-      return;
-    }
-    if (path.startsWith('/admin/')) {
-      adminHeaders(res);
-      sendUi(req, res, ui, path.slice('/admin/'.length) || 'index.html');
-      return;
-    }
-    if (www === undefined) {
-      adminHeaders(res);
-      sendUi(req, res, ui, path === '/' ? 'index.html' : path.slice(1));
-      return;
-    }
-    await wwwHandler!(req, res);
+    return router.handle(req, res);
   };
 
   const http = new HttpServer(handler, {

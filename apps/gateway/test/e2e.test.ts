@@ -6,11 +6,21 @@
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { PcapReader } from '@postern/wire';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../src/config.js';
 import { startGateway, type Gateway } from '../src/gateway.js';
+
+/** Sends `request` as is over one TCP connection to 127.0.0.1:`port` and resolves with everything read until the server closes. */
+function rawExchange(port: string, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1', () => socket.end(request));
+    let text = '';
+    socket.setEncoding('latin1').on('data', (chunk: string) => (text += chunk)).on('end', () => resolve(text)).on('error', reject);
+  });
+}
 
 const auth = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
 
@@ -71,6 +81,24 @@ describe('gateway on the simulator, through the host forward', () => {
     const http = (await (await fetch(`${base}/api/http`)).json()) as { byStatus: Record<string, number> };
     expect(http.byStatus['404']).toBeGreaterThanOrEqual(1);
     expect(http.byStatus['200']).toBeGreaterThanOrEqual(1);
+  });
+
+  it('routes: OPTIONS * lists the methods, //NAME stays on site, /admin redirects, the API and the UI answer their own errors', async () => {
+    const ask = (head: string) => rawExchange(new URL(base).port, `${head}\r\nHost: gw\r\nConnection: close\r\n\r\n`);
+    const star = await ask('OPTIONS * HTTP/1.1');
+    expect(star).toMatch(/^HTTP\/1\.1 204 /);
+    expect(star).toMatch(/\r\nallow: GET, HEAD, POST, PUT, DELETE, OPTIONS\r\n/i);
+    expect(await ask('GET //evil.example/x?y=1 HTTP/1.1')).toMatch(/^HTTP\/1\.1 301 [^]*\r\nlocation: \/evil\.example\/x\?y=1\r\n/i);
+    expect(await ask('DELETE /admin HTTP/1.1')).toMatch(/^HTTP\/1\.1 301 [^]*\r\nlocation: \/admin\/\r\n/i);
+    const badEscape = await ask('GET /api/%ff HTTP/1.1');
+    expect(badEscape).toMatch(/^HTTP\/1\.1 400 [^]*\r\nx-frame-options: DENY\r\n/i);
+    expect(badEscape).toContain('{"error":"malformed percent-escape in the path"}');
+    const post = await ask('POST /admin/ HTTP/1.1\r\nContent-Length: 0');
+    expect(post).toMatch(/^HTTP\/1\.1 405 [^]*\r\nallow: GET, HEAD\r\n/i);
+    expect(post).toMatch(/\r\ncontent-security-policy: default-src 'self'/i);
+    const unknownMethod = await ask('PATCH /api/arp HTTP/1.1\r\nContent-Length: 0');
+    expect(unknownMethod).toMatch(/^HTTP\/1\.1 401 /);
+    expect(await ask('GET /apix HTTP/1.1')).toMatch(/^HTTP\/1\.1 404 [^]*\r\n\r\nnot found\n$/);
   });
 
   it('a mutating call: 401 without credentials, 403 for another user, 201 for the admin', async () => {
