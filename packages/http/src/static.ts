@@ -172,7 +172,18 @@ export function serveStatic(root: string, options: StaticOptions = {}): HttpHand
     return { kind: 'file', entry };
   }
 
-  return async (req, res) => {
+  async function locateAndRespond(req: HttpRequest, res: HttpResponse, file: string, key: string): Promise<void> {
+    const located = await locate(req, file, key);
+    if (located.kind === 'redirect') {
+      res.redirect(req.path + '/' + (req.query === '' ? '' : `?${req.query}`), 301);
+      return;
+    }
+    if (located.kind === 'status') return sendStatus(res, located.status);
+    await respond(req, res, located.entry, chunkBytes);
+  }
+
+  // Not async: a file fresh in the cache is answered at once, with no promise made.
+  return (req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
       return sendStatus(res, 405);
@@ -183,33 +194,29 @@ export function serveStatic(root: string, options: StaticOptions = {}): HttpHand
     if (typeof file === 'number') return sendStatus(res, file);
     // A directory asked for with and without its slash are different answers (index vs redirect).
     const key = req.path.endsWith('/') ? file + sep : file;
-    let entry = cache?.fresh(key);
-    if (entry === undefined) {
-      const located = await locate(req, file, key);
-      if (located.kind === 'redirect') {
-        res.redirect(req.path + '/' + (req.query === '' ? '' : `?${req.query}`), 301);
-        return;
-      }
-      if (located.kind === 'status') return sendStatus(res, located.status);
-      entry = located.entry;
-    }
-    await respond(req, res, entry, chunkBytes);
+    const entry = cache?.fresh(key);
+    if (entry === undefined) return locateAndRespond(req, res, file, key);
+    return respond(req, res, entry, chunkBytes);
   };
 }
 
-/** Answers with `entry`: validators, 304, ranges, then the bytes from memory or streamed from the file. */
-async function respond(req: HttpRequest, res: HttpResponse, entry: CachedFile, chunkBytes: number): Promise<void> {
+/**
+ * Answers with `entry`: validators, 304, ranges, then the bytes from memory (at once, no promise) or
+ * streamed from the file (the promise settles when the body is out).
+ */
+function respond(req: HttpRequest, res: HttpResponse, entry: CachedFile, chunkBytes: number): Promise<void> | undefined {
   const { size, etag, lastModified } = entry;
   res.setHeader('ETag', etag).setHeader('Last-Modified', lastModified).setHeader('Accept-Ranges', 'bytes');
   if (isNotModified(req, etag, entry.mtimeMs)) {
     res.status(304).end();
-    return;
+    return undefined;
   }
   res.setHeader('Content-Type', entry.contentType);
   const range = req.method === 'GET' ? evaluateRange(req, size, etag, lastModified) : ({ kind: 'full' } as const);
   if (range.kind === 'unsatisfiable') {
     res.setHeader('Content-Range', `bytes */${size}`);
-    return sendStatus(res, 416);
+    sendStatus(res, 416);
+    return undefined;
   }
   let start = 0;
   let end = size - 1;
@@ -222,15 +229,20 @@ async function respond(req: HttpRequest, res: HttpResponse, entry: CachedFile, c
   res.setHeader('Content-Length', length);
   if (req.method === 'HEAD' || length === 0) {
     res.end();
-    return;
+    return undefined;
   }
   const body = entry.body;
   if (body !== undefined) {
     res.end(length === body.byteLength ? body : body.subarray(start, end + 1));
-    return;
+    return undefined;
   }
+  return streamFile(res, entry.file, start, end, chunkBytes);
+}
+
+/** Streams bytes `start..end` of `file` as the body, with backpressure. */
+async function streamFile(res: HttpResponse, file: string, start: number, end: number, chunkBytes: number): Promise<void> {
   // Streamed with backpressure: each chunk read goes to the socket as it is (no copy here).
-  const stream = createReadStream(entry.file, { start, end, highWaterMark: chunkBytes });
+  const stream = createReadStream(file, { start, end, highWaterMark: chunkBytes });
   try {
     await res.pipeFrom(stream);
   } finally {

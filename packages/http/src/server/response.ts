@@ -95,7 +95,8 @@ export class HttpResponse {
   private lowerNames: string[] = [];
   private active = false;
   private dead = false;
-  private pending: Uint8Array[] = [];
+  /** Bytes held while an earlier pipelined response is still going out (made on first use). */
+  private pending: Uint8Array[] | undefined;
   private pendingBytes = 0;
   private chunked = false;
   private noBody = false;
@@ -299,9 +300,9 @@ export class HttpResponse {
     if (this.active || this.dead) return;
     this.active = true;
     const pending = this.pending;
-    this.pending = [];
+    this.pending = undefined;
     this.pendingBytes = 0;
-    for (const data of pending) this.channel.transmit(data);
+    if (pending !== undefined) for (const data of pending) this.channel.transmit(data);
     if (this.finished) this.channel.responseDone(this);
     const resolve = this.onActive;
     this.onActive = undefined;
@@ -311,7 +312,7 @@ export class HttpResponse {
   /** Connection side: the connection is gone; pending bytes are dropped and writes become no-ops. */
   abandon(): void {
     this.dead = true;
-    this.pending = [];
+    this.pending = undefined;
     this.pendingBytes = 0;
     const resolve = this.onActive;
     this.onActive = undefined;
@@ -436,7 +437,7 @@ export class HttpResponse {
   private emit(data: Uint8Array): boolean {
     if (this.dead) return true;
     if (this.active) return this.channel.transmit(data);
-    this.pending.push(data);
+    (this.pending ??= []).push(data);
     this.pendingBytes += data.byteLength;
     return this.pendingBytes < PENDING_HIGH_WATER;
   }
