@@ -1,6 +1,7 @@
 import { Scheduler } from '@postern/irq';
 import { attachTcp, Stack } from '@postern/netstack';
 import { NetDevice, createMemoryLink } from '@postern/nic';
+import { memoryPair } from '@postern/netlab';
 import { parseIpv4 } from '@postern/wire';
 import { describe, expect, it } from 'vitest';
 import { AdminApi, type AdminControl, type AdminRequest } from '../src/admin-api.js';
@@ -13,15 +14,7 @@ const GOOD = basic('admin', 's3cret');
 /** Two real stacks on an in-memory link (virtual clock): the gateway at .1 and a peer at .2. */
 async function setup(password: string | null = 's3cret') {
   const sched = new Scheduler({ seed: 7 });
-  const link = createMemoryLink(sched);
-  const devA = new NetDevice(link.a, sched);
-  const devB = new NetDevice(link.b, sched);
-  const stack = new Stack(sched, { firewall: true });
-  const peer = new Stack(sched);
-  stack.addInterface(devA).addAddress(parseIpv4('198.18.0.1'), 24);
-  peer.addInterface(devB).addAddress(parseIpv4('198.18.0.2'), 24);
-  await devA.open();
-  await devB.open();
+  const { a: stack, b: peer, devA } = await memoryPair({ createMemoryLink, NetDevice, Stack, parseIpv4 }, sched, { a: { firewall: true }, resolveArp: false });
   const tcp = attachTcp(stack);
   const traffic = new TrafficHistory(sched, () => ({ rxFrames: devA.stats.rxDelivered, txFrames: devA.stats.txFrames, rxBytes: devA.stats.rxBytes, txBytes: devA.stats.txBytes }));
   let reboots = 0;

@@ -5,6 +5,7 @@
 import { Scheduler } from '@postern/irq';
 import { attachTcp, Stack } from '@postern/netstack';
 import { NetDevice, createMemoryLink } from '@postern/nic';
+import { memoryPair } from '@postern/netlab';
 import { parseIpv4 } from '@postern/wire';
 import { describe, expect, it } from 'vitest';
 import { AdminApi, type AdminControl } from '../src/admin-api.js';
@@ -14,15 +15,7 @@ const GOOD = `Basic ${Buffer.from('admin:s3cret').toString('base64')}`;
 
 async function setup() {
   const sched = new Scheduler({ seed: 3 });
-  const link = createMemoryLink(sched);
-  const devA = new NetDevice(link.a, sched);
-  const devB = new NetDevice(link.b, sched);
-  const stack = new Stack(sched);
-  const peer = new Stack(sched);
-  stack.addInterface(devA).addAddress(parseIpv4('198.18.0.1'), 24);
-  peer.addInterface(devB).addAddress(parseIpv4('198.18.0.2'), 24);
-  await devA.open();
-  await devB.open();
+  const { a: stack, b: peer } = await memoryPair({ createMemoryLink, NetDevice, Stack, parseIpv4 }, sched, { resolveArp: false });
   const tcp = attachTcp(stack);
   const traffic = new TrafficHistory(sched, () => ({ rxFrames: 0, txFrames: 0, rxBytes: 0, txBytes: 0 }));
   const control: AdminControl = {

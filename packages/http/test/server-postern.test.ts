@@ -7,6 +7,7 @@
 import { Scheduler } from '@postern/irq';
 import { NetDevice, createMemoryLink } from '@postern/nic';
 import { Stack, attachTcp } from '@postern/netstack';
+import { memoryPair } from '@postern/netlab';
 import { Sockets, createNet } from '@postern/socket';
 import { parseIpv4 } from '@postern/wire';
 import { runServerSuite } from './server-suite.js';
@@ -14,25 +15,16 @@ import type { ClientSocket, ListeningTransport } from './server-helpers.js';
 
 const CLIENT_IP = '198.18.0.1';
 const SERVER_IP = '198.18.0.2';
-/** Bound on every connect and on the ARP warm-up, so a broken stack fails a test instead of hanging it. */
+/** Bound on every connect, so a broken stack fails a test instead of hanging it. */
 const CONNECT_TIMEOUT_MS = 3000;
-
-let links = 0;
 
 /** Two fresh stacks over a fresh link, a Postern `net` server listening on the server stack. */
 async function posternTransport(): Promise<ListeningTransport> {
   const sched = new Scheduler({ clock: 'real', seed: 7 });
-  const n = ++links;
-  const link = createMemoryLink(sched, { names: [`hc${n}`, `hs${n}`], macA: 0x02_00_00_00_40_00 + n * 16 + 1, macB: 0x02_00_00_00_40_00 + n * 16 + 2 });
-  const devices = [new NetDevice(link.a, sched, { rxRingCapacity: 1024 }), new NetDevice(link.b, sched, { rxRingCapacity: 1024 })] as const;
-  const clientStack = new Stack(sched);
-  const serverStack = new Stack(sched);
-  clientStack.addInterface(devices[0]).addAddress(parseIpv4(CLIENT_IP), 24);
-  serverStack.addInterface(devices[1]).addAddress(parseIpv4(SERVER_IP), 24);
-  for (const d of devices) await d.open();
-  sched.start();
-  // Resolve ARP both ways before the first SYN (the request teaches the server, the reply the client).
-  await clientStack.ping({ dst: parseIpv4(SERVER_IP), timeoutMs: CONNECT_TIMEOUT_MS });
+  // ARP resolved both ways before the first SYN (a ping: the request teaches the server, the reply the client).
+  const pair = await memoryPair({ createMemoryLink, NetDevice, Stack, parseIpv4 }, sched, { tag: 'h', rxRingCapacity: 1024, addresses: [CLIENT_IP, SERVER_IP] });
+  const { a: clientStack, b: serverStack } = pair;
+  const devices = [pair.devA, pair.devB] as const;
   const clientNet = createNet(new Sockets(clientStack, attachTcp(clientStack)));
   const serverNet = createNet(new Sockets(serverStack, attachTcp(serverStack)));
 

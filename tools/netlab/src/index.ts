@@ -21,3 +21,4 @@ export * from './kernel-lab.js';
 export * from './patterns.js';
 export * from './digests.js';
 export * from './virtual-clock.js';
+export * from './memory-pair.js';
