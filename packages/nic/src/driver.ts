@@ -116,7 +116,9 @@ export type NicErrorCode =
   | 'PROTOCOL_VERSION'
   | 'PROTOCOL_ERROR'
   | 'CLOSED'
-  | 'BAD_ARGUMENT';
+  | 'BAD_ARGUMENT'
+  /** A module the driver loads only when it is used is not installed (`serialport` for a serial device path). */
+  | 'MISSING_MODULE';
 
 /** The one error class drivers reject or throw with; branch on `code`. */
 export class NicError extends Error {

@@ -2,6 +2,11 @@
  * Opens the byte stream a serial driver talks over: a serial device path (through the `serialport`
  * package), `socket://HOST:PORT` (the same byte stream over TCP, to a simulator in another process),
  * or a caller-supplied duplex stream (in-process). Failures become {@link NicError}s with stable codes.
+ *
+ * `serialport` (a native binding) is an optional peer dependency of this package: it is loaded on
+ * the first open of a device path, never before, so programs that use other drivers, sockets or
+ * in-process streams need not install it. When it is missing, opening a device path fails with
+ * {@link NicError} `MISSING_MODULE` naming it.
  * A serial port's fd poller is wrapped by {@link fixSerialPortPoller} so that no read or write waits
  * forever for a readiness event the binding stopped watching, and watched by
  * {@link closeSerialPortOnHangup} so that an unplugged device closes the port (the stream's `close`).
@@ -10,7 +15,6 @@ import { constants as fsConstants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { SerialPort } from 'serialport';
 import { NicError } from '../driver.js';
 import type { NicErrorCode } from '../driver.js';
 import { closeSerialPortOnHangup, fixSerialPortPoller } from './poller-wakeups.js';
@@ -128,6 +132,29 @@ function openSocket(endpoint: string, options: OpenTransportOptions): Promise<Op
   });
 }
 
+/** The `serialport` module. */
+type SerialPortModule = typeof import('serialport');
+
+/** The `serialport` module once loaded (one load per process, however many ports open). */
+let serialPortModule: Promise<SerialPortModule> | undefined;
+
+/**
+ * Loads `serialport` (the optional peer dependency) on first use. Rejects with {@link NicError}
+ * `MISSING_MODULE` when it is not installed or its native binding does not load; a later call tries
+ * again (the package may have been installed since).
+ */
+async function loadSerialPort(name: string): Promise<SerialPortModule> {
+  serialPortModule ??= import('serialport');
+  try {
+    return await serialPortModule;
+  } catch (err) {
+    serialPortModule = undefined;
+    const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
+    const why = code === 'ERR_MODULE_NOT_FOUND' ? 'is not installed' : `did not load (${err instanceof Error ? err.message : String(err)})`;
+    throw new NicError('MISSING_MODULE', name, `serial device paths need the package "serialport", which ${why}: npm install serialport`, { cause: err });
+  }
+}
+
 async function openSerialPort(path: string, options: OpenTransportOptions): Promise<OpenedTransport> {
   try {
     // The native binding reports errors as text only; an access check first gives errno codes.
@@ -135,6 +162,7 @@ async function openSerialPort(path: string, options: OpenTransportOptions): Prom
   } catch (err) {
     throw new NicError(openErrorCode(err), options.name, `cannot open ${path}: ${(err as Error).message}`, { cause: err });
   }
+  const { SerialPort } = await loadSerialPort(options.name);
   const port = new SerialPort({ path, baudRate: options.baudRate, autoOpen: false });
   await new Promise<void>((resolve, reject) => {
     port.open((err) => {
