@@ -103,4 +103,49 @@ export default [
     files: ['tools/workspace-checks/test/pack-consumer/**'],
     rules: { '@nx/enforce-module-boundaries': 'off' },
   },
+  {
+    // Determinism: library and app sources take time, timers and randomness from the scheduler
+    // (@postern/irq: `scheduler.now`, `wallTime()`, `timerAfter()`, `random()`, `hostSeed()`), never from
+    // the host. packages/irq/src is the one place that reads the host's clock and entropy.
+    // tools/workspace-checks/test/clock-rule.test.ts proves each form below is refused.
+    files: ['packages/*/src/**/*.ts', 'apps/*/src/**/*.ts'],
+    ignores: ['packages/irq/src/**'],
+    rules: {
+      'no-restricted-globals': ['error',
+        ...['setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval', 'clearImmediate', 'performance'].map((name) => ({
+          name, message: `${name}: use the scheduler (@postern/irq: timerAfter/timerAt, now) instead of the host's timers and clock.`,
+        })),
+      ],
+      'no-restricted-properties': ['error',
+        { object: 'Date', property: 'now', message: 'Date.now(): use scheduler.now (monotonic) or scheduler.wallTime() (epoch ms) from @postern/irq.' },
+        { object: 'performance', property: 'now', message: 'performance.now(): use scheduler.now from @postern/irq.' },
+        { object: 'Math', property: 'random', message: 'Math.random(): use scheduler.random()/randomUint32() (seeded) from @postern/irq.' },
+        { object: 'process', property: 'hrtime', message: 'process.hrtime: use scheduler.now from @postern/irq.' },
+        ...['setTimeout', 'setInterval', 'setImmediate', 'performance', 'crypto'].map((property) => ({
+          object: 'globalThis', property, message: `globalThis.${property}: use the scheduler (@postern/irq) for time, timers and randomness.`,
+        })),
+        ...['randomBytes', 'randomUUID', 'getRandomValues', 'randomInt', 'randomFill', 'randomFillSync'].map((property) => ({
+          property, message: `${property}: take randomness from the scheduler (scheduler.random(), or hostSeed() from @postern/irq to seed it).`,
+        })),
+      ],
+      'no-restricted-syntax': ['error',
+        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'new Date() reads the host clock: use new Date(scheduler.wallTime()) (@postern/irq).' },
+        { selector: "CallExpression[callee.name='Date']", message: 'Date() reads the host clock: use new Date(scheduler.wallTime()).toString() (@postern/irq).' },
+      ],
+      'no-restricted-imports': ['error', {
+        paths: [
+          ...['timers', 'node:timers', 'timers/promises', 'node:timers/promises'].map((name) => ({
+            name, message: 'Host timers: use the scheduler (@postern/irq: timerAfter/timerAt).',
+          })),
+          ...['perf_hooks', 'node:perf_hooks'].map((name) => ({
+            name, importNames: ['performance'], message: 'performance: use scheduler.now from @postern/irq.',
+          })),
+          ...['crypto', 'node:crypto'].map((name) => ({
+            name, importNames: ['randomBytes', 'randomUUID', 'getRandomValues', 'randomInt', 'randomFill', 'randomFillSync', 'webcrypto'],
+            message: 'OS randomness: use scheduler.random() (seeded), or hostSeed() from @postern/irq to seed a scheduler.',
+          })),
+        ],
+      }],
+    },
+  },
 ];
