@@ -54,6 +54,67 @@ describe('SentSegments: the per-segment transmit log', () => {
     expect(log.flags(1) & SEG_SACKED).toBe(SEG_SACKED);
     expect(log.inFlight()).toBe(2000);
   });
+  it('inFlight (the pipe) stays the sum of entries neither SACKed nor lost through splits, marks, undo and trims', () => {
+    // A seeded walk of every operation that changes an entry, checked against a recount each step.
+    const base = 0xffff_f000;
+    const log = logOf(40, base);
+    let x = 12345;
+    const rand = (n: number): number => {
+      x = (x * 1103515245 + 12345) >>> 0;
+      return (x >>> 8) % n;
+    };
+    const recount = (): number => {
+      let bytes = 0;
+      for (let i = 0; i < log.count; i++) if ((log.flags(i) & (SEG_SACKED | SEG_LOST)) === 0) bytes += (log.end(i) - log.seq(i)) >>> 0;
+      return bytes;
+    };
+    let una = base;
+    for (let step = 0; step < 400 && log.count > 0; step++) {
+      const i = rand(log.count);
+      switch (rand(5)) {
+        case 0: log.setFlags(i, log.flags(i) | SEG_LOST); break;
+        case 1: log.setFlags(i, (log.flags(i) | SEG_SACKED) & ~SEG_LOST); break;
+        case 2: log.setFlags(i, log.flags(i) & ~SEG_LOST); break;
+        case 3: {
+          // A retransmission of part of an entry (split at both edges).
+          const s = log.seq(i);
+          const len = (log.end(i) - s) >>> 0;
+          if (len > 2) log.sent((s + 1) >>> 0, (s + len - 1) >>> 0, step, true);
+          break;
+        }
+        default:
+          una = (una + rand(700)) >>> 0;
+          log.ack(una, () => undefined);
+      }
+      expect(log.inFlight(), `step ${step}`).toBe(recount());
+    }
+    markAllLost(log);
+    expect(log.inFlight()).toBe(0);
+    log.clear();
+    expect(log.inFlight()).toBe(0);
+  });
+
+  it('markSacked counts an entry ending with our FIN as SACKed when its last data byte is (no SACK block covers a FIN)', () => {
+    const log = new SentSegments();
+    log.sent(0, 1000, 1, false);
+    log.sent(1000, 1501, 2, false); // 500 bytes and the FIN at 1500
+    log.sent(1501, 1501, 3, false); // nothing: an empty range is not logged
+    const sacked = (seq: number): boolean => seq >= 1000 && seq < 1500;
+    const delivered: number[] = [];
+    markSacked(log, sacked, (i) => delivered.push(i), 1500);
+    expect(delivered).toEqual([1]);
+    expect(log.flags(1) & SEG_SACKED).toBe(SEG_SACKED);
+    // Without knowing the FIN, the entry's last sequence number (the FIN's) is never SACKed.
+    const other = new SentSegments();
+    other.sent(1000, 1501, 2, false);
+    markSacked(other, sacked, () => undefined);
+    expect(other.flags(0) & SEG_SACKED).toBe(0);
+    // An entry holding the FIN alone waits for the cumulative ACK.
+    const finOnly = new SentSegments();
+    finOnly.sent(1500, 1501, 2, false);
+    markSacked(finOnly, () => true, () => undefined, 1500);
+    expect(finOnly.flags(0) & SEG_SACKED).toBe(0);
+  });
 });
 
 describe('RackState: RFC 8985 loss detection', () => {

@@ -21,11 +21,14 @@
  * faults would cost a second of ARP retry that has nothing to do with TCP).
  *
  * Figures (lower is better; the ratio is Postern / Linux):
+ * - `no faults`: the bridge forwards everything (each sender's ceiling on this path, for reading
+ *   the others);
  * - `2% loss`: each frame lost with probability 0.02, both ways;
  * - `reorder+dup`: 10% of frames held back (released behind the next frame, at most 3 ms later)
  *   and 2% duplicated, both ways.
- * Companion: the gateway's retransmission timeouts per download, from its `/api/tcp` counters
- * (`rtoExpiries` before and after; NaN when the admin API does not answer).
+ * Companions: the gateway's retransmission timeouts, recovery episodes, tail loss probes and
+ * spurious undos per download, from its `/api/tcp` counters (before and after; NaN when the admin
+ * API does not answer).
  *
  * Bounded: {@link TCP_LOSS_BENCH_BYTES} per download, curl's `--max-time`, a few samples.
  */
@@ -66,6 +69,9 @@ const PREFIX = 24;
 export const TCP_LOSS_PROFILES: ReadonlyArray<{ readonly name: string; readonly faults: FaultProfile }> = [
   { name: '2% loss', faults: { lossRate: 0.02 } },
   { name: 'reorder 10% (3 ms) + dup 2%', faults: { reorderRate: 0.1, reorderHoldMs: 3, duplicateRate: 0.02 } },
+  // The bridge alone: each sender's ceiling on this path, in the same run (last, so the seeds of
+  // the others stay).
+  { name: 'no faults', faults: {} },
 ];
 
 /** A Node `http` static server of one file, in a namespace. */
@@ -235,17 +241,24 @@ function figures(): Figure[] {
   return TCP_LOSS_PROFILES.map((profile, index) => {
     let posternSeed = 1000 * (index + 1);
     let linuxSeed = 1000 * (index + 1);
-    const rtoCompanion: Companion = {
-      name: `${profile.name}: gateway RTOs per download`,
-      unit: 'RTOs',
-      read: () => (shared?.lastSender === undefined ? Number.NaN : shared.lastSender['rtoExpiries'] ?? 0),
-    };
+    const counter = (name: string, label: string, unit: string): Companion => ({
+      name: `${profile.name}: gateway ${label} per download`,
+      unit,
+      read: () => (shared?.lastSender === undefined ? Number.NaN : shared.lastSender[name] ?? 0),
+    });
+    // The RTOs are the target; recoveries, probes and undos tell where the time went.
+    const companions = [
+      counter('rtoExpiries', 'RTOs', 'RTOs'),
+      counter('fastRecoveries', 'recovery episodes', 'episodes'),
+      counter('tailLossProbes', 'tail loss probes', 'probes'),
+      counter('spuriousUndos', 'spurious undos', 'undos'),
+    ];
     return {
       name: `${profile.name}: ${TCP_LOSS_BENCH_BYTES / 1024 / 1024} MiB from postern-gateway`,
       unit: 's',
       sample: () => shared!.download('postern', posternSeed++, profile.faults),
       reference: { name: 'Node http on Linux, same faults and seed', sample: () => shared!.download('linux', linuxSeed++, profile.faults) },
-      companions: [rtoCompanion],
+      companions,
     };
   });
 }

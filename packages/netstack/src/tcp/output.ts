@@ -155,7 +155,7 @@ export class SegmentBuilder implements TcpSegmentWriter {
     }
     tcb.stats.segmentsOut++;
     const seqSpace = dataLength + ((flags & TcpFlag.FIN) !== 0 ? 1 : 0);
-    if (seqSpace > 0 && !syn && (flags & TcpFlag.RST) === 0) {
+    if (seqSpace > 0 && !syn && (flags & TcpFlag.RST) === 0 && tcb.sackEnabled) {
       const retransmission = seqLt(seq, tcb.sndMax);
       tcb.sent.sent(seq, seqAdd(seq, seqSpace), now, retransmission);
       if (retransmission && tcb.undoArmed) tcb.undoRetrans++;
@@ -305,6 +305,23 @@ export function segmentPayloadLimit(tcb: Tcb): number {
   return Math.max(1, tcb.sendMss - 4 - 8 * blocks);
 }
 
+/**
+ * Bytes that may be sent from `sndNxt` now: the peer's window beyond `sndNxt`, and the congestion
+ * window's room. With SACK, outside loss recovery and when sending new data, the room is cwnd minus
+ * the pipe (bytes neither SACKed nor deemed lost, as Linux counts its packets in flight), so every
+ * SACK that reveals a delivery lets new data go out while RACK waits out its reordering window: the
+ * ACK clock keeps running and a loss never drains the flight down to the lost segment alone. In
+ * recovery (PRR paces sending) and when going back over the flight, the room is
+ * `SND.UNA + cwnd - SND.NXT`. Negative when the flight exceeds a window.
+ */
+export function usableWindow(tcb: Tcb): number {
+  const peer = seqSub(seqAdd(tcb.sndUna, tcb.sndWnd), tcb.sndNxt);
+  const room = tcb.sackEnabled && !tcb.inRecovery && tcb.sndNxt === tcb.sndMax
+    ? tcb.cc.cwnd - tcb.sent.inFlight()
+    : seqSub(seqAdd(tcb.sndUna, tcb.cc.cwnd), tcb.sndNxt);
+  return Math.min(peer, room);
+}
+
 /** Bytes in the send buffer not sent yet (from `sndNxt`). */
 export function unsentBytes(tcb: Tcb): number {
   const sent = seqSub(tcb.sndNxt, tcb.sndUna);
@@ -345,8 +362,7 @@ function sendData(ctx: TcpOutputContext, tcb: Tcb): number {
     const unsent = Math.max(0, buffered - offset);
     const finPosition = seqAdd(tcb.sndUna, buffered);
     const finDue = tcb.finQueued && !seqGt(tcb.sndNxt, finPosition) && !(tcb.finSent && seqLt(tcb.finSeq, tcb.sndNxt));
-    const window = Math.min(tcb.sndWnd, tcb.cc.cwnd);
-    const usable = seqSub(seqAdd(tcb.sndUna, window), tcb.sndNxt);
+    const usable = usableWindow(tcb);
     let length = Math.min(unsent, mss, Math.max(0, usable), holeEnd === undefined ? unsent : seqSub(holeEnd, tcb.sndNxt));
     const retransmission = seqLt(tcb.sndNxt, tcb.sndMax);
     if (length > 0 && !retransmission) {

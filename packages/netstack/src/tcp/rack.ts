@@ -12,7 +12,8 @@
  * arms the reordering timer for the rest.
  *
  * Memory: parallel typed arrays used as a ring, grown by doubling when the flight outgrows them
- * (rare, never per packet once the window is open); nothing is allocated per segment.
+ * (rare, never per packet once the window is open); nothing is allocated per segment. The bytes
+ * neither SACKed nor lost (the RFC 6675 pipe) are kept as a running sum, so reading them is O(1).
  */
 import { seqAdd, seqGt, seqLt, seqSub } from './seq.js';
 
@@ -34,6 +35,8 @@ export class SentSegments {
   private flagBits: Uint8Array;
   private head = 0;
   private n = 0;
+  /** Bytes of entries neither SACKed nor lost. */
+  private pipeBytes = 0;
 
   constructor(capacity = 64) {
     this.seqs = new Float64Array(capacity);
@@ -51,6 +54,12 @@ export class SentSegments {
   clear(): void {
     this.n = 0;
     this.head = 0;
+    this.pipeBytes = 0;
+  }
+
+  /** Bytes of `[seq, end)` that count in the pipe when an entry carries `flags`. */
+  private static piped(flags: number, seq: number, end: number): number {
+    return (flags & (SEG_SACKED | SEG_LOST)) === 0 ? seqSub(end, seq) : 0;
   }
 
   private slot(i: number): number {
@@ -81,7 +90,11 @@ export class SentSegments {
 
   /** Sets flag bits of entry `i`. */
   setFlags(i: number, bits: number): void {
-    this.flagBits[this.slot(i)] = bits;
+    const k = this.slot(i);
+    const s = this.seqs[k]!;
+    const e = this.ends[k]!;
+    this.pipeBytes += SentSegments.piped(bits, s, e) - SentSegments.piped(this.flagBits[k]!, s, e);
+    this.flagBits[k] = bits;
   }
 
   private grow(): void {
@@ -121,6 +134,17 @@ export class SentSegments {
     this.times[k] = time;
     this.flagBits[k] = flags;
     this.n++;
+    this.pipeBytes += SentSegments.piped(flags, seq, end);
+  }
+
+  /** Cuts entry `i` at `at` (inside it): `[seq, at)` stays at `i`, `[at, end)` becomes entry `i + 1`. */
+  private split(i: number, at: number): void {
+    const k = this.slot(i);
+    const e = this.ends[k]!;
+    const f = this.flagBits[k]!;
+    this.pipeBytes -= SentSegments.piped(f, at, e);
+    this.ends[k] = at;
+    this.insertAt(i + 1, at, e, this.times[k]!, f);
   }
 
   /**
@@ -143,17 +167,12 @@ export class SentSegments {
       if (!seqGt(e, seq)) continue;
       if (!seqLt(s, end)) break;
       if (seqLt(s, seq)) {
-        this.ends[this.slot(i)] = seq;
-        this.insertAt(i + 1, seq, e, this.time(i), this.flags(i));
+        this.split(i, seq);
         continue;
       }
-      if (seqGt(e, end)) {
-        this.ends[this.slot(i)] = end;
-        this.insertAt(i + 1, end, e, this.time(i), this.flags(i));
-      }
-      const k = this.slot(i);
-      this.times[k] = now;
-      this.flagBits[k] = (this.flagBits[k]! | SEG_RETRANSMITTED) & ~SEG_LOST;
+      if (seqGt(e, end)) this.split(i, end);
+      this.times[this.slot(i)] = now;
+      this.setFlags(i, (this.flags(i) | SEG_RETRANSMITTED) & ~SEG_LOST);
     }
     const tail = this.ends[this.slot(this.n - 1)]!;
     if (seqGt(end, tail)) this.insertAt(this.n, tail, end, now, retransmission ? SEG_RETRANSMITTED : 0);
@@ -169,23 +188,23 @@ export class SentSegments {
       const k = this.head;
       const e = this.ends[k]!;
       if (seqGt(e, una)) {
-        if (seqLt(this.seqs[k]!, una)) this.seqs[k] = una;
+        if (seqLt(this.seqs[k]!, una)) {
+          this.pipeBytes -= SentSegments.piped(this.flagBits[k]!, this.seqs[k]!, una);
+          this.seqs[k] = una;
+        }
         return;
       }
       if ((this.flagBits[k]! & SEG_SACKED) === 0) delivered(0);
+      this.pipeBytes -= SentSegments.piped(this.flagBits[k]!, this.seqs[k]!, e);
       this.head = this.slot(1);
       this.n--;
     }
     this.head = 0;
   }
 
-  /** Bytes in flight by RACK's count: not SACKed and not lost (a retransmitted entry counts once). */
+  /** Bytes in flight by RACK's count: not SACKed and not lost (a retransmitted entry counts once). O(1). */
   inFlight(): number {
-    let bytes = 0;
-    for (let i = 0; i < this.n; i++) {
-      if ((this.flags(i) & (SEG_SACKED | SEG_LOST)) === 0) bytes += seqSub(this.end(i), this.seq(i));
-    }
-    return bytes;
+    return this.pipeBytes;
   }
 
   /** Index of the first entry at or after index `from` that is lost and not SACKed, or -1. */
@@ -344,13 +363,22 @@ export function markAllLost(log: SentSegments): void {
 
 /**
  * Applies the scoreboard to the log: entries whose first and last bytes are SACKed become SACKED;
- * `delivered(i)` is called for each one that was not before (before the flag is set).
+ * `delivered(i)` is called for each one that was not before (before the flag is set). `finSeq` is
+ * the sequence number of our FIN when one was sent: no SACK block ever covers it (SACK blocks name
+ * data), so an entry ending with the FIN counts as SACKed when its last data byte is, the FIN
+ * having arrived in the same segment; an entry holding the FIN alone waits for the cumulative ACK.
  */
-export function markSacked(log: SentSegments, isSacked: (seq: number) => boolean, delivered: (index: number) => void): void {
+export function markSacked(log: SentSegments, isSacked: (seq: number) => boolean, delivered: (index: number) => void, finSeq?: number): void {
   for (let i = 0; i < log.count; i++) {
     const f = log.flags(i);
     if ((f & SEG_SACKED) !== 0) continue;
-    if (isSacked(log.seq(i)) && isSacked(seqAdd(log.end(i), -1))) {
+    const seq = log.seq(i);
+    let last = seqAdd(log.end(i), -1);
+    if (last === finSeq) {
+      if (last === seq) continue;
+      last = seqAdd(last, -1);
+    }
+    if (isSacked(seq) && isSacked(last)) {
       delivered(i);
       log.setFlags(i, (f | SEG_SACKED) & ~SEG_LOST);
     }

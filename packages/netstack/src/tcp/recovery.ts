@@ -7,7 +7,7 @@
  */
 import type { TcpOptionSummary } from '@postern/wire';
 import { flightSize, retransmitRange, tsClock, unsentBytes, type TcpOutputContext } from './output.js';
-import { SEG_LOST, SEG_RETRANSMITTED, markAllLost, markSacked } from './rack.js';
+import { SEG_LOST, SEG_RETRANSMITTED, SEG_SACKED, markAllLost, markSacked } from './rack.js';
 import type { Segment } from './segment.js';
 import { seqAdd, seqGe, seqGt, seqLe, seqLt, seqMax, seqSub } from './seq.js';
 import { TcbEvent, type Tcb } from './tcb.js';
@@ -330,7 +330,7 @@ export function rackOnAck(ctx: TcpRecoveryContext, tcb: Tcb, now: number, delive
   deliverNow = now;
   deliverTsEcr = tsEcr;
   log.ack(tcb.sndUna, deliver);
-  if (tcb.scoreboard.sackedBytes > 0) markSacked(log, isSackedBy, deliver);
+  if (tcb.scoreboard.sackedBytes > 0) markSacked(log, isSackedBy, deliver, tcb.finSent ? tcb.finSeq : undefined);
   deliverTcb = undefined;
   if (deliveredBytes > 0 && tcb.probeOutstanding) {
     // The peer received something new since the probe: the probe episode is over, and a later
@@ -425,6 +425,27 @@ function prrSend(ctx: TcpRecoveryContext, tcb: Tcb, deliveredBytes: number): voi
     tcb.prrOut += sent;
     sndcnt -= sent;
   }
+}
+
+/**
+ * The tail loss probe's retransmission when no new data can go (RFC 8985 §7.3): up to one MSS
+ * ending where the last segment not SACKed ends. RFC 8985 resends the most recently sent segment so
+ * that its ACK lets RACK see earlier losses; when that segment is SACKed already its ACK carries
+ * nothing new, and the segment still missing (typically a lost retransmission with everything sent
+ * after it SACKed) would wait for the RTO, so it is the one probed. A FIN ending the range goes with
+ * the data before it. Returns the sequence space sent (0 when nothing could be).
+ */
+export function probeRetransmit(ctx: TcpOutputContext, tcb: Tcb): number {
+  const log = tcb.sent;
+  let end = tcb.sndMax;
+  for (let i = log.count - 1; i >= 0; i--) {
+    if ((log.flags(i) & SEG_SACKED) === 0) {
+      end = log.end(i);
+      break;
+    }
+  }
+  const start = seqMax(tcb.sndUna, seqAdd(end, -tcb.sendMss));
+  return retransmitRange(ctx, tcb, start, seqSub(end, start));
 }
 
 /** After a retransmission timeout: everything not SACKed counts as lost (RFC 8985 §6.3). */
