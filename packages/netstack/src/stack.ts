@@ -332,11 +332,6 @@ export class Stack {
     };
   }
 
-  /** @internal The handler registered for `protocol`. */
-  protocolHandler(protocol: number): TransportHandler | undefined {
-    return this.protocols.get(protocol);
-  }
-
   /**
    * Sends one IPv4 datagram whose payload the caller writes in place (zero copy).
    *

@@ -116,7 +116,7 @@ describe('Stack as a router and firewall between two Linux kernels', () => {
     const { stack, ns1, ns2, rules, hits } = await routerBetweenNamespaces();
     const listener = lab.tryExec(ns2, 'python3', udpListener([9, 10], 20, 10), { timeoutMs: 30_000 });
     const bound = async () => (await lab.tryExec(ns2, 'ss', ['-H', '-u', '-l', '-n'])).stdout.split('\n').filter((l) => /:(9|10)\s/.test(l)).length === 2;
-    expect(await eventually(bound, 3000)).toBe(true);
+    expect(await eventually(bound, 15_000), 'the UDP listener in ns2 bound ports 9 and 10').toBe(true); // python3 may start slowly on a loaded machine
     await lab.exec(ns1, 'python3', ['-c', [
       'import socket',
       's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',
