@@ -19,6 +19,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { startGateway, validateConfig, type Gateway } from '@postern/gateway';
+import { waitForOutput } from '@postern/netlab';
 import type { Benchmark, Companion, Figure } from './harness.js';
 import { curlDownloadMBps, hasProgram, keepAliveLoad, keepAliveTool, type KeepAliveResult } from './http-clients.js';
 import { stopChild, type ChildServer } from './http-servers.js';
@@ -85,26 +86,14 @@ function startChild(command: string, args: readonly string[]): Child {
   child.stderr?.on('data', (chunk: Buffer) => {
     if (err.length < 16_384) err += chunk.toString('utf8');
   });
-  child.on('error', () => undefined); // reported by waitFor
+  child.on('error', () => undefined); // reported by waitForOutput
   return { child, stdout: () => out, stderr: () => err };
-}
-
-/** Waits until the child's stdout matches `pattern`; rejects when it exits or times out first. */
-async function waitFor(c: Child, pattern: RegExp, what: string): Promise<RegExpExecArray> {
-  const deadline = performance.now() + READY_TIMEOUT_MS;
-  for (;;) {
-    const m = pattern.exec(c.stdout());
-    if (m !== null) return m;
-    if (c.child.exitCode !== null || c.child.signalCode !== null) throw new Error(`${what}: exited (${c.child.exitCode ?? c.child.signalCode}) before it was ready: ${c.stderr().trim().slice(0, 300)}`);
-    if (performance.now() > deadline) throw new Error(`${what}: not ready after ${READY_TIMEOUT_MS} ms: ${c.stderr().trim().slice(0, 300)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** Starts the Node reference on 127.0.0.1; resolves with it and its port. */
 async function startNodeLoopback(www: string): Promise<{ server: Child; port: number }> {
   const server = startChild(process.execPath, ['-e', NODE_LOOPBACK_SCRIPT, www]);
-  const m = await waitFor(server, /^ready (\d+)$/m, 'node http on loopback');
+  const m = await waitForOutput(server.child, /^ready (\d+)$/m, { limitMs: READY_TIMEOUT_MS, what: 'node http on loopback' });
   return { server, port: Number(m[1]) };
 }
 
@@ -136,7 +125,7 @@ async function startSimProcess(lineRate: number | undefined): Promise<SimProcess
   ];
   const child = startChild(process.execPath, args);
   try {
-    await waitFor(child, /^postern-sim: ready$/m, 'postern-sim');
+    await waitForOutput(child.child, /^postern-sim: ready$/m, { limitMs: READY_TIMEOUT_MS, what: 'postern-sim' });
     const m = /^postern-sim: serial (socket:\/\/127\.0\.0\.1:\d+)$/m.exec(child.stdout());
     const f = /^postern-sim: hostfwd 127\.0\.0\.1:(\d+) -> /m.exec(child.stdout());
     if (m === null || f === null) throw new Error(`postern-sim: no serial socket or host forward in its output: ${child.stdout().trim().slice(0, 300)}`);

@@ -22,3 +22,4 @@ export * from './patterns.js';
 export * from './digests.js';
 export * from './virtual-clock.js';
 export * from './memory-pair.js';
+export * from './child-output.js';

@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { waitForOutput } from '@postern/netlab';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 /** Every workspace package's `bin` entries (command name to absolute path). */
@@ -69,31 +70,6 @@ function start(bin: BinName, args: readonly string[]): ChildProcess {
   const child = spawn(process.execPath, [BINS[bin], ...args], { cwd: elsewhere, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOME: elsewhere } });
   started.push(child);
   return child;
-}
-
-/** Resolves with the first match of `re` in what the child writes from now on (stdout and stderr), rejecting after 60 s or at its exit. */
-function waitFor(child: ChildProcess, re: RegExp): Promise<RegExpExecArray> {
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    const timer = setTimeout(() => done(new Error(`timed out waiting for ${re}; output: ${seen}`)), 60_000);
-    const onData = (c: Buffer): void => {
-      seen += c.toString();
-      const m = re.exec(seen);
-      if (m !== null) done(undefined, m);
-    };
-    const onExit = (code: number | null): void => done(new Error(`exited (${code}) before ${re}; output: ${seen}`));
-    function done(err?: Error, m?: RegExpExecArray): void {
-      clearTimeout(timer);
-      child.stdout!.off('data', onData);
-      child.stderr!.off('data', onData);
-      child.off('exit', onExit);
-      if (err !== undefined) reject(err);
-      else resolve(m!);
-    }
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', onExit);
-  });
 }
 
 function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
@@ -177,7 +153,7 @@ describe('signals reach the program', () => {
     ['postern-sim', 'SIGTERM', SIM, SIM_UP],
   ] as Array<[BinName, NodeJS.Signals, string[], RegExp]>)('%s stops cleanly on %s: exit 0, no process left', async (bin, signal, args, ready) => {
     const child = start(bin, args);
-    await waitFor(child, ready);
+    await waitForOutput(child, ready);
     expect(processesOf(child.pid!)).toEqual([]);
     child.kill(signal);
     expect(await exited(child)).toEqual({ code: 0, signal: null });
@@ -188,7 +164,7 @@ describe('signals reach the program', () => {
 describe('the PID the user holds is the program', () => {
   it('postern-gateway: no child process; its own CPU time grows while it serves; kill -9 leaves nothing behind', async () => {
     const child = start('postern-gateway', ['--nic', 'sim', '--hostfwd', 'tcp:127.0.0.1:0-198.18.0.1:80']);
-    const url = (await waitFor(child, /open (http:\/\/127\.0\.0\.1:\d+\/)/))[1]!;
+    const url = (await waitForOutput(child, /open (http:\/\/127\.0\.0\.1:\d+\/)/))[1]!;
     const pid = child.pid!;
     expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toContain(BINS['postern-gateway']);
     expect(processesOf(pid)).toEqual([]);
@@ -214,7 +190,7 @@ describe('the PID the user holds is the program', () => {
 
     // The board: the simulated dev board with its bootloader.
     const board = start('postern-sim', ['--serial', 'socket://127.0.0.1:0', '--flash', join(elsewhere, 'board.flash'), '--trusted-key', join(elsewhere, 'dev.pub')]);
-    const boardPort = Number((await waitFor(board, /flash port socket:\/\/127\.0\.0\.1:(\d+)[\s\S]*postern-sim: ready/))[1]);
+    const boardPort = Number((await waitForOutput(board, /flash port socket:\/\/127\.0\.0\.1:(\d+)[\s\S]*postern-sim: ready/))[1]);
 
     // Between them, a line that carries a third of the image towards the board and then stalls, so
     // the flash is caught in the middle.
