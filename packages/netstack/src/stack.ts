@@ -185,9 +185,10 @@ export class Stack {
     this.reassembler = new Reassembler(options.reassembly);
     this.forwardReassembler = new Reassembler({ ...options.reassembly, counterGroup: 'forwardReassembly' });
 
-    // The wiring. Built once; the closures break the construction cycles (link output and the
-    // others report through ICMP, which sends through IPv4 output, which loops back into input)
-    // and run only on error, loopback and timer paths, never per forwarded or received packet.
+    // The wiring, built once. The three closures break the construction cycles (link output and
+    // the others report through ICMP, which sends through IPv4 output, which loops back into
+    // input); they run only to send an ICMP error, loop a datagram back or re-arm the timer, never
+    // on the path of a packet forwarded or delivered whole.
     const interfaces = this.ifaces;
     const requestWake = (): void => this.requestWake();
     const icmpErrors: IcmpErrorSender = {
