@@ -164,7 +164,7 @@ describe('the libraries, packed and installed outside the workspace', () => {
     for (const name of packages) {
       const dir = join(scratch, 'node_modules', '@postern', name);
       const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
-      const allowed = new Set(Object.keys(pkg.dependencies ?? {}));
+      const allowed = new Set([...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})]);
       for (const file of walk(join(dir, 'dist')).filter((f) => f.endsWith('.js') || f.endsWith('.d.ts'))) {
         const from = join(dir, 'dist', file);
         for (const spec of specifiers(readFileSync(from, 'utf8'))) {
@@ -182,6 +182,22 @@ describe('the libraries, packed and installed outside the workspace', () => {
     }
     expect(problems).toEqual([]);
   });
+
+  it('installing the libraries brings no serialport (an optional peer of nic); opening a serial device path then fails with MISSING_MODULE naming it', async () => {
+    expect(existsSync(join(scratch, 'node_modules', 'serialport'))).toBe(false);
+    const script = [
+      "import { Scheduler } from '@postern/irq';",
+      "import { SerialNicDriver } from '@postern/nic';",
+      "const driver = new SerialNicDriver({ endpoint: '/dev/null', scheduler: new Scheduler({ clock: 'real', seed: 1 }), reconnect: false });",
+      'const outcome = await driver.open().then(() => ({ opened: true }), (err) => ({ name: err.name, code: err.code, message: err.message }));',
+      'console.log(JSON.stringify(outcome));',
+      'process.exit(0);',
+    ].join('\n');
+    const stdout = await run(process.execPath, ['--input-type=module', '-e', script], scratch, 60_000);
+    const outcome = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    expect(outcome).toMatchObject({ name: 'NicError', code: 'MISSING_MODULE' });
+    expect(outcome.message).toContain('"serialport"');
+  }, 120_000);
 
   it('plain node, importing the installed packages, serves one HTTP request over an in-memory link', async () => {
     const stdout = await run(process.execPath, ['serve-one-request.mjs'], scratch, 60_000);

@@ -80,7 +80,7 @@ export interface SerialBoardOptions {
   maxFrame?: number;
   /** Protocol versions the board speaks. Default 1..1. */
   versions?: { min: number; max: number };
-  /** {@link Capability} bits the board offers. Default all. */
+  /** {@link serialProtocol.Capability} bits the board offers. Default all. */
   capabilities?: number;
   /** Multicast addresses the hardware filter holds. Default 32. */
   maxMulticast?: number;
