@@ -22,28 +22,42 @@ export abstract class SocketEntry {
   nonBlocking = false;
   /** True once the descriptor was closed (the entry may live on for its connection's teardown). */
   closed = false;
-  private readonly watchers = new Set<() => void>();
+  /** The only watcher (the common case: one stream face or one poll per socket), or undefined. */
+  private watcher: (() => void) | undefined;
+  /** Every watcher once there were two at a time (then {@link SocketEntry.watcher} is unused). */
+  private watchers: Set<() => void> | undefined;
 
   /** The poll events that hold now (`POLLIN`, `POLLOUT`, `POLLERR`, `POLLHUP`, `POLLRDHUP`). */
   abstract readiness(): number;
 
   /** Calls `fn` after each change; returns the function that stops it. */
   watch(fn: () => void): () => void {
-    this.watchers.add(fn);
-    return () => this.watchers.delete(fn);
+    if (this.watchers !== undefined) {
+      this.watchers.add(fn);
+    } else if (this.watcher === undefined || this.watcher === fn) {
+      this.watcher = fn;
+    } else {
+      this.watchers = new Set([this.watcher, fn]);
+      this.watcher = undefined;
+    }
+    return () => this.unwatch(fn);
+  }
+
+  /** Stops calling `fn` (what the function {@link SocketEntry.watch} returned does). */
+  unwatch(fn: () => void): void {
+    if (this.watchers !== undefined) this.watchers.delete(fn);
+    else if (this.watcher === fn) this.watcher = undefined;
   }
 
   /** Wakes every watcher (a watcher added or removed during the wake-up is seen or skipped as a snapshot would). */
   notify(): void {
-    const size = this.watchers.size;
-    if (size === 0) return;
-    if (size === 1) {
-      // The common case (one stream face or one poll per socket): no snapshot array per event.
-      for (const fn of this.watchers) {
-        fn();
-        return;
-      }
+    const one = this.watcher;
+    if (one !== undefined) {
+      one();
+      return;
     }
-    for (const fn of [...this.watchers]) fn();
+    const all = this.watchers;
+    if (all === undefined || all.size === 0) return;
+    for (const fn of [...all]) fn();
   }
 }

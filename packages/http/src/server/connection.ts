@@ -70,6 +70,8 @@ export interface ConnectionContext {
   readonly retryAfterSeconds: number;
   /** Hands a request to the worker pool; false when the pool's queue is full (the connection answers 503). */
   submitRequest(job: RequestJob): boolean;
+  /** The connection's socket closed and everything was released (called once). */
+  connectionClosed(connection: Connection): void;
   /** The `Date` header value now, or undefined without a wall clock. */
   dateValue(): string | undefined;
 }
@@ -85,16 +87,41 @@ interface Incoming {
 const NO_DEADLINE = Number.POSITIVE_INFINITY;
 
 /**
- * Serves one socket until it closes. Create it, then await {@link Connection.closed}.
+ * The connection serving a socket, kept on the socket itself so that one set of listener functions
+ * serves every connection (no closures per connection; the way Node's own `http` keeps its parser on
+ * the socket).
+ */
+const CONNECTION = Symbol('postern.http.connection');
+
+type ServedSocket = HttpTransportSocket & { [CONNECTION]: Connection };
+
+function onSocketData(this: ServedSocket, chunk: Uint8Array): void {
+  this[CONNECTION].onData(chunk);
+}
+function onSocketEnd(this: ServedSocket): void {
+  this[CONNECTION].onEnd();
+}
+function onSocketDrain(this: ServedSocket): void {
+  this[CONNECTION].onDrain();
+}
+function onSocketError(this: ServedSocket): void {
+  this[CONNECTION].onError();
+}
+function onSocketClose(this: ServedSocket): void {
+  this[CONNECTION].onClose();
+}
+
+/**
+ * Serves one socket until it closes. Create it; the context hears when it closed
+ * ({@link ConnectionContext.connectionClosed}, or {@link Connection.whenClosed}).
  *
  * Invariants: responses leave in request order; at most `maxPipelined` requests are in flight; while a
  * body is unread beyond its high-water mark, or the pipeline is full, the socket is paused; every timer
  * is cancelled when the socket closes.
  */
 export class Connection implements ResponseChannel {
-  /** Resolves once the socket closed and everything was released. */
-  readonly closed: Promise<void>;
-  private resolveClosed!: () => void;
+  /** Callers of {@link Connection.whenClosed} waiting for the close (made on first use). */
+  private closeWaiters: Array<() => void> | undefined;
   private readonly parser: RequestParser;
   /** Unanswered responses in request order; `[0]` is the active one. */
   private readonly queue: HttpResponse[] = [];
@@ -136,24 +163,24 @@ export class Connection implements ResponseChannel {
     private readonly socket: HttpTransportSocket,
     private readonly ctx: ConnectionContext,
   ) {
-    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.remoteAddress = socket.remoteAddress ?? '';
     this.lastActivity = ctx.clock.now();
     this.lastSeenAt = this.lastActivity;
-    this.parser = new RequestParser(ctx.options.limits, {
-      onHead: (head) => this.onHead(head),
-      onBody: (data) => this.onBody(data),
-      onMessageComplete: (trailers) => this.onMessageComplete(trailers),
-    });
+    this.parser = new RequestParser(ctx.options.limits, this);
     if (ctx.options.noDelay) socket.setNoDelay?.(true);
-    socket.on('data', (chunk) => this.onData(chunk));
-    socket.on('end', () => this.onEnd());
-    socket.on('drain', () => this.onDrain());
-    socket.on('error', () => {
-      ctx.stats.socketErrors++;
-    });
-    socket.on('close', () => this.onClose());
+    (socket as ServedSocket)[CONNECTION] = this;
+    socket.on('data', onSocketData);
+    socket.on('end', onSocketEnd);
+    socket.on('drain', onSocketDrain);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
     this.ensureTimer();
+  }
+
+  /** Resolves once the socket closed and everything was released (at once if it already did). */
+  whenClosed(): Promise<void> {
+    if (this.gone) return Promise.resolve();
+    return new Promise((resolve) => (this.closeWaiters ??= []).push(resolve));
   }
 
   /** True while no request is in progress (reading a head, or waiting for one) and the connection is not closing. */
@@ -258,7 +285,8 @@ export class Connection implements ResponseChannel {
 
   // ---- parser callbacks ------------------------------------------------------------------------------
 
-  private onHead(head: RequestHead): void {
+  /** @internal Parser callback: a request head is complete. */
+  onHead(head: RequestHead): void {
     const ctx = this.ctx;
     ctx.stats.requests++;
     this.headStartedAt = -1;
@@ -295,7 +323,8 @@ export class Connection implements ResponseChannel {
     };
   }
 
-  private onBody(data: Uint8Array): void {
+  /** @internal Parser callback: body bytes. */
+  onBody(data: Uint8Array): void {
     this.bodyBytes += data.byteLength;
     const incoming = this.incoming;
     if (incoming === undefined || incoming.discarding) return;
@@ -306,7 +335,8 @@ export class Connection implements ResponseChannel {
     }
   }
 
-  private onMessageComplete(_trailers: HeaderList | null): void {
+  /** @internal Parser callback: the request (body and trailers) is complete. */
+  onMessageComplete(_trailers: HeaderList | null): void {
     const incoming = this.incoming;
     if (incoming !== undefined) {
       incoming.req.body.finish();
@@ -446,7 +476,8 @@ export class Connection implements ResponseChannel {
 
   // ---- socket events -------------------------------------------------------------------------------------
 
-  private onData(chunk: Uint8Array): void {
+  /** @internal Socket `'data'`. */
+  onData(chunk: Uint8Array): void {
     if (this.lingering || this.parserFailed) return;
     const now = this.ctx.clock.now();
     this.lastSeenAt = now;
@@ -469,7 +500,8 @@ export class Connection implements ResponseChannel {
     this.ensureTimer();
   }
 
-  private onEnd(): void {
+  /** @internal Socket `'end'`: the client's FIN. */
+  onEnd(): void {
     if (this.gone) return;
     if (!this.lingering && !this.parserFailed) {
       try {
@@ -486,14 +518,21 @@ export class Connection implements ResponseChannel {
     if (this.queue.length === 0) this.startClose();
   }
 
-  private onDrain(): void {
+  /** @internal Socket `'drain'`. */
+  onDrain(): void {
     this.writeBlocked = false;
     const waiters = this.drainWaiters;
     this.drainWaiters = [];
     for (const resolve of waiters) resolve();
   }
 
-  private onClose(): void {
+  /** @internal Socket `'error'` (the `'close'` that follows does the rest). */
+  onError(): void {
+    this.ctx.stats.socketErrors++;
+  }
+
+  /** @internal Socket `'close'`. */
+  onClose(): void {
     if (this.gone) return;
     this.gone = true;
     this.timer?.cancel();
@@ -504,7 +543,10 @@ export class Connection implements ResponseChannel {
     for (const res of this.queue) res.abandon();
     this.queue.length = 0;
     this.onDrain();
-    this.resolveClosed();
+    this.ctx.connectionClosed(this);
+    const waiters = this.closeWaiters;
+    this.closeWaiters = undefined;
+    if (waiters !== undefined) for (const resolve of waiters) resolve();
   }
 
   // ---- flow control ---------------------------------------------------------------------------------------

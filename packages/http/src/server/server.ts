@@ -90,6 +90,7 @@ export class HttpServer {
       limiter: this.limiter,
       retryAfterSeconds: options.pool?.retryAfterSeconds ?? 1,
       submitRequest: (job) => pool.submit(job),
+      connectionClosed: (connection) => this.untrack(connection),
       dateValue: clock.wallTime === undefined ? () => undefined : () => dates.get(clock.wallTime!()),
     };
   }
@@ -135,7 +136,7 @@ export class HttpServer {
       socket.destroy();
       return;
     }
-    socket.on('error', () => {});
+    socket.on('error', ignoreError);
     if (socket.destroyed === true) return;
     const client = socket.remoteAddress ?? '';
     const o = this.options;
@@ -147,7 +148,6 @@ export class HttpServer {
     }
     const connection = new Connection(socket, this.context);
     this.track(connection);
-    void connection.closed.then(() => this.untrack(connection));
   }
 
   /**
@@ -166,7 +166,7 @@ export class HttpServer {
     for (const connection of [...this.connections, ...this.evicted]) connection.shutdown();
     for (const socket of this.rejected) socket.destroy();
     await finished;
-    await Promise.all([...this.connections, ...this.evicted].map((c) => c.closed));
+    await Promise.all([...this.connections, ...this.evicted].map((c) => c.whenClosed()));
     await netClosed;
     this.ownScheduler?.stop();
   }
@@ -234,6 +234,9 @@ export class HttpServer {
     socket.resume();
   }
 }
+
+/** The server's own `'error'` listener on every socket (errors are counted by the connection). */
+function ignoreError(): void {}
 
 /** Creates an {@link HttpServer} (same as `new HttpServer(handler, options)`). */
 export function createServer(handler: HttpHandler, options?: HttpServerOptions): HttpServer {

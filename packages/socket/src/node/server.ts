@@ -161,7 +161,8 @@ export class Server extends EventEmitter {
       if (o.keepAlive === true) socket.setKeepAlive(true, o.keepAliveInitialDelay ?? 0);
       if (o.pauseOnConnect === true) socket.pause();
       this.connections.add(socket);
-      socket.once('close', () => {
+      // 'close' comes once: `on` spares the wrapper `once` makes per connection.
+      socket.on('close', () => {
         this.connections.delete(socket);
         this.maybeClosed();
       });

@@ -68,6 +68,8 @@ export interface AddressInfo {
 const READ_CHUNK = 64 * 1024;
 /** Settled once: `RESOLVED.then(fn)` runs `fn` in a microtask. */
 const RESOLVED = Promise.resolve();
+/** Sockets with stack events waiting for the next microtask (see `Socket.changed`). */
+let changedSockets: Socket[] = [];
 
 /** A Node `net.Socket`-compatible stream. See the module comment. */
 export class Socket extends Duplex {
@@ -81,7 +83,8 @@ export class Socket extends Duplex {
   timeout: number | undefined;
   private descriptor: Fd | undefined;
   private entryRef: TcpEntry | undefined;
-  private stopWatch: (() => void) | undefined;
+  /** Watches the entry (while adopted): stack events reach {@link Socket.changed}. */
+  private readonly onEntryChange = (): void => this.changed();
   private changeQueued = false;
   private wantRead = false;
   private started = false;
@@ -316,7 +319,7 @@ export class Socket extends Duplex {
     const entry = this.sockets.entry(fd, 'connect') as TcpEntry;
     this.entryRef = entry;
     this.connecting = connecting;
-    this.stopWatch = entry.watch(() => this.changed());
+    entry.watch(this.onEntryChange);
     if (this.noDelayWanted !== undefined) this.setNoDelay(this.noDelayWanted);
     if (this.keepAliveWanted !== undefined) this.setKeepAlive(...this.keepAliveWanted);
     if (!connecting) {
@@ -333,19 +336,25 @@ export class Socket extends Duplex {
   }
 
   /**
-   * Coalesces stack events into one microtask (a promise reaction: `queueMicrotask` would wrap every
-   * call in an async resource, a cost paid per stack event).
+   * Coalesces stack events into one microtask, shared by every socket with events in the same turn
+   * (one promise reaction per batch, no closure per socket or per event; `queueMicrotask` would also
+   * wrap each call in an async resource).
    */
   private changed(): void {
     if (this.changeQueued) return;
     this.changeQueued = true;
-    void RESOLVED.then(this.runChanged);
+    changedSockets.push(this);
+    if (changedSockets.length === 1) void RESOLVED.then(Socket.updateChanged);
   }
 
-  private readonly runChanged = (): void => {
-    this.changeQueued = false;
-    this.update();
-  };
+  /** The microtask of {@link Socket.changed}: updates every socket queued since. */
+  private static updateChanged(): void {
+    const batch = changedSockets;
+    changedSockets = [];
+    // Flags first: a socket whose update throws never leaves another one waiting for good.
+    for (const socket of batch) socket.changeQueued = false;
+    for (const socket of batch) socket.update();
+  }
 
   private update(): void {
     const e = this.entryRef;
@@ -464,8 +473,7 @@ export class Socket extends Duplex {
   override _destroy(error: Error | null, cb: (error?: Error | null) => void): void {
     this.timer?.cancel();
     this.timer = undefined;
-    this.stopWatch?.();
-    this.stopWatch = undefined;
+    this.entryRef?.unwatch(this.onEntryChange);
     this.connecting = false;
     const fd = this.descriptor;
     if (fd !== undefined && this.sockets.isOpen(fd)) this.sockets.close(fd);
