@@ -15,7 +15,7 @@ export * from './isn.js';
 export * from './syn-cookies.js';
 export * from './errors.js';
 export * from './icmp-error.js';
-export { TCP_RTO_AFTER_SYN_RETRANSMIT_MS } from './input.js';
+export { TCP_RTO_AFTER_SYN_RETRANSMIT_MS } from './handshake-input.js';
 export * from './state.js';
 export { type TcpCloseReason, type TcpConnectionStats } from './tcb.js';
 export * from './ip-port.js';

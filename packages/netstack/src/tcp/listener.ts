@@ -19,8 +19,6 @@
  */
 import type { Ipv4Address } from '@postern/wire';
 import type { TcpConnection } from './connection.js';
-import type { Segment } from './segment.js';
-import { seqAdd } from './seq.js';
 import type { Tcb } from './tcb.js';
 
 /** Counters of one listener. */
@@ -166,9 +164,4 @@ export class TcpListener {
   hasAcceptRoom(): boolean {
     return this.onConnection !== undefined || this.acceptQueue.length < this.backlog;
   }
-}
-
-/** The client's ISN and MSS a cookie needs, read from the segment. */
-export function clientIsnOfAck(seg: Segment): number {
-  return seqAdd(seg.seq, -1);
 }

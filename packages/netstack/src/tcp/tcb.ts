@@ -16,7 +16,6 @@ import type { SendBuffer } from './send-buffer.js';
 import type { ReceiveBuffer } from './recv-buffer.js';
 import type { SackScoreboard } from './sack-scoreboard.js';
 import type { TcpState } from './state.js';
-import type { TcpListener } from './listener.js';
 import type { TcpErrorCode } from './errors.js';
 import { RackState, SentSegments } from './rack.js';
 
@@ -307,8 +306,6 @@ export class Tcb {
   rtxMode: 'rtx' | 'probe' | 'persist' | 'reorder' = 'rtx';
 
   readonly stats: TcpConnectionStats = newConnectionStats();
-  /** The listener that made this connection (passive opens), until it is accepted or gone. */
-  listener: TcpListener | undefined = undefined;
 
   constructor(
     localAddress: Ipv4Address,

@@ -3,34 +3,15 @@
  * - retransmission (RFC 6298), the tail loss probe (RFC 8985 §7) and persist (zero-window probes)
  *   share one timer: the probe timeout runs instead of the RTO while a probe is allowed and shorter,
  *   and persist runs only when nothing is in flight;
- * - delayed ACK (at most {@link TcpTimerHost.delayedAckMs});
+ * - delayed ACK (at most `TcpSettings.delayedAckMs`);
  * - one idle timer for TIME-WAIT (2*MSL), the FIN-WAIT-2 timeout and keep-alive, which never overlap.
  *
  * Each timer is created on first use and re-armed afterwards, so a connection owns at most three
- * timer objects for its whole life.
+ * timer objects for its whole life. What an expiry does is in {@link ./timer-events.ts}.
  */
-import type { SchedulerApi } from '@postern/irq';
-import { seqSub } from './seq.js';
+import type { TcpContext } from './context.js';
 import type { Tcb } from './tcb.js';
-
-/** What the timers call back into (the `Tcp` module). */
-export interface TcpTimerHost {
-  readonly scheduler: SchedulerApi;
-  /** Longest an ACK may be delayed, ms. */
-  readonly delayedAckMs: number;
-  /** The retransmission timer expired. */
-  onRetransmitTimer(tcb: Tcb): void;
-  /** The tail loss probe timer expired. */
-  onProbeTimer(tcb: Tcb): void;
-  /** The RACK reordering timer expired (RFC 8985 §6.2). */
-  onReorderTimer(tcb: Tcb): void;
-  /** The persist timer expired. */
-  onPersistTimer(tcb: Tcb): void;
-  /** The delayed-ACK timer expired. */
-  onDelayedAckTimer(tcb: Tcb): void;
-  /** The idle timer (TIME-WAIT, FIN-WAIT-2, keep-alive) expired. */
-  onIdleTimer(tcb: Tcb): void;
-}
+import { onDelayedAckTimer, onIdleTimer, onPersistTimer, onProbeTimer, onReorderTimer, onRetransmitTimer } from './timer-events.js';
 
 /** Floor of the probe timeout, ms (Linux's TLP uses a similar floor; keeps timer churn bounded at tiny RTTs). */
 export const PROBE_TIMEOUT_MIN_MS = 10;
@@ -39,16 +20,20 @@ export const PROBE_DELAYED_ACK_MS = 200;
 
 /**
  * The probe timeout (RFC 8985 §7.2) when a tail loss probe is allowed now, else undefined: the
- * connection is synchronized and in a data state, has an RTT sample, uses SACK, is not in loss
+ * connection is synchronized and in a state with data or a FIN in flight, has an RTT sample, uses SACK, is not in loss
  * recovery or RTO backoff, and has not probed this flight yet. PTO = max(2 * SRTT, 10 ms), plus the
  * peer's worst delayed ACK when one segment or less is in flight, capped at the RTO.
  */
 function probeTimeout(tcb: Tcb): number | undefined {
   const srtt = tcb.rto.srttMs;
   if (srtt === undefined || !tcb.sackEnabled || tcb.probeOutstanding || tcb.backoffCount > 0) return undefined;
-  if (tcb.state !== 'ESTABLISHED' && tcb.state !== 'CLOSE-WAIT') return undefined;
+  // Every state that can have data or our FIN in flight: a lost tail after close() is probed too.
+  const st = tcb.state;
+  if (st !== 'ESTABLISHED' && st !== 'CLOSE-WAIT' && st !== 'FIN-WAIT-1' && st !== 'CLOSING' && st !== 'LAST-ACK') return undefined;
   let pto = Math.max(2 * srtt, PROBE_TIMEOUT_MIN_MS);
-  if (seqSub(tcb.sndMax, tcb.sndUna) <= tcb.sendMss) pto += PROBE_DELAYED_ACK_MS;
+  // One segment in flight (counted in segments, as Linux does: the last data and a FIN sent after it
+  // are two, and the second draws an immediate ACK).
+  if (tcb.sent.count <= 1) pto += PROBE_DELAYED_ACK_MS;
   // RFC 8985 §7.2: the PTO never exceeds the RTO.
   return Math.min(pto, tcb.rto.rtoMs);
 }
@@ -60,24 +45,24 @@ function probeTimeout(tcb: Tcb): number | undefined {
  * flight of one segment waits out the peer's delayed ACK, so the RTO is armed instead of the
  * probe; once more segments follow, the probe is due well before it.
  */
-export function armRetransmit(host: TcpTimerHost, tcb: Tcb): void {
+export function armRetransmit(ctx: TcpContext, tcb: Tcb): void {
   const timer = tcb.rtxTimer;
   if (timer?.active && tcb.rtxMode === 'reorder') return; // it restarts the RTO when it fires
   if (timer?.active && tcb.rtxMode === 'rtx') {
     const pto = probeTimeout(tcb);
-    if (pto === undefined || host.scheduler.now + pto >= timer.deadline) return;
+    if (pto === undefined || ctx.scheduler.now + pto >= timer.deadline) return;
     tcb.rtxMode = 'probe';
     timer.resetAfter(pto);
     return;
   }
-  restartRetransmit(host, tcb);
+  restartRetransmit(ctx, tcb);
 }
 
 /**
  * (Re)starts the retransmission timer for one RTO from now (RFC 6298 §5.3), or for the shorter
  * probe timeout when a tail loss probe is allowed (RFC 8985 §7.2); after the probe the RTO follows.
  */
-export function restartRetransmit(host: TcpTimerHost, tcb: Tcb): void {
+export function restartRetransmit(ctx: TcpContext, tcb: Tcb): void {
   let delay = tcb.rto.rtoMs;
   const pto = probeTimeout(tcb);
   if (pto !== undefined && pto < delay) {
@@ -86,7 +71,7 @@ export function restartRetransmit(host: TcpTimerHost, tcb: Tcb): void {
   } else {
     tcb.rtxMode = 'rtx';
   }
-  if (tcb.rtxTimer === undefined) tcb.rtxTimer = host.scheduler.timerAfter(delay, () => fireRtx(host, tcb));
+  if (tcb.rtxTimer === undefined) tcb.rtxTimer = ctx.scheduler.timerAfter(delay, () => fireRtx(ctx, tcb));
   else tcb.rtxTimer.resetAfter(delay);
 }
 
@@ -95,20 +80,20 @@ export function restartRetransmit(host: TcpTimerHost, tcb: Tcb): void {
  * retransmission or probe timer when it is due sooner than they are; the RTO is restarted when it
  * fires.
  */
-export function armReorder(host: TcpTimerHost, tcb: Tcb, delay: number): void {
+export function armReorder(ctx: TcpContext, tcb: Tcb, delay: number): void {
   const timer = tcb.rtxTimer;
-  if (timer?.active && tcb.rtxMode !== 'persist' && timer.deadline <= host.scheduler.now + delay) return;
+  if (timer?.active && tcb.rtxMode !== 'persist' && timer.deadline <= ctx.scheduler.now + delay) return;
   tcb.rtxMode = 'reorder';
-  if (timer === undefined) tcb.rtxTimer = host.scheduler.timerAfter(delay, () => fireRtx(host, tcb));
+  if (timer === undefined) tcb.rtxTimer = ctx.scheduler.timerAfter(delay, () => fireRtx(ctx, tcb));
   else timer.resetAfter(delay);
 }
 
 /** Arms the persist timer (backed off by the number of probes sent) unless a timer already runs. */
-export function armPersist(host: TcpTimerHost, tcb: Tcb): void {
+export function armPersist(ctx: TcpContext, tcb: Tcb): void {
   if (tcb.rtxTimer?.active) return;
   tcb.rtxMode = 'persist';
   const delay = Math.min(60_000, Math.max(200, tcb.rto.rtoMs) * 2 ** Math.min(tcb.probeCount, 10));
-  if (tcb.rtxTimer === undefined) tcb.rtxTimer = host.scheduler.timerAfter(delay, () => fireRtx(host, tcb));
+  if (tcb.rtxTimer === undefined) tcb.rtxTimer = ctx.scheduler.timerAfter(delay, () => fireRtx(ctx, tcb));
   else tcb.rtxTimer.resetAfter(delay);
 }
 
@@ -117,21 +102,21 @@ export function cancelRetransmit(tcb: Tcb): void {
   tcb.rtxTimer?.cancel();
 }
 
-function fireRtx(host: TcpTimerHost, tcb: Tcb): void {
+function fireRtx(ctx: TcpContext, tcb: Tcb): void {
   if (tcb.released) return;
-  if (tcb.rtxMode === 'persist') host.onPersistTimer(tcb);
-  else if (tcb.rtxMode === 'probe') host.onProbeTimer(tcb);
-  else if (tcb.rtxMode === 'reorder') host.onReorderTimer(tcb);
-  else host.onRetransmitTimer(tcb);
+  if (tcb.rtxMode === 'persist') onPersistTimer(ctx, tcb);
+  else if (tcb.rtxMode === 'probe') onProbeTimer(ctx, tcb);
+  else if (tcb.rtxMode === 'reorder') onReorderTimer(ctx, tcb);
+  else onRetransmitTimer(ctx, tcb);
 }
 
 /** Arms the delayed-ACK timer unless it runs. */
-export function armDelayedAck(host: TcpTimerHost, tcb: Tcb): void {
+export function armDelayedAck(ctx: TcpContext, tcb: Tcb): void {
   if (tcb.delackTimer?.active) return;
-  if (tcb.delackTimer === undefined) tcb.delackTimer = host.scheduler.timerAfter(host.delayedAckMs, () => {
-    if (!tcb.released) host.onDelayedAckTimer(tcb);
+  if (tcb.delackTimer === undefined) tcb.delackTimer = ctx.scheduler.timerAfter(ctx.settings.delayedAckMs, () => {
+    if (!tcb.released) onDelayedAckTimer(ctx, tcb);
   });
-  else tcb.delackTimer.resetAfter(host.delayedAckMs);
+  else tcb.delackTimer.resetAfter(ctx.settings.delayedAckMs);
 }
 
 /** Stops the delayed-ACK timer. */
@@ -140,11 +125,23 @@ export function cancelDelayedAck(tcb: Tcb): void {
 }
 
 /** (Re)arms the idle timer for `delay` ms from now. */
-export function armIdle(host: TcpTimerHost, tcb: Tcb, delay: number): void {
-  if (tcb.idleTimer === undefined) tcb.idleTimer = host.scheduler.timerAfter(delay, () => {
-    if (!tcb.released) host.onIdleTimer(tcb);
+export function armIdle(ctx: TcpContext, tcb: Tcb, delay: number): void {
+  if (tcb.idleTimer === undefined) tcb.idleTimer = ctx.scheduler.timerAfter(delay, () => {
+    if (!tcb.released) onIdleTimer(ctx, tcb);
   });
   else tcb.idleTimer.resetAfter(delay);
+}
+
+/** Arms the FIN-WAIT-2 timeout (the idle timer). */
+export function armFinWait2(ctx: TcpContext, tcb: Tcb): void {
+  armIdle(ctx, tcb, ctx.settings.finWait2TimeoutMs);
+}
+
+/** Restarts the keep-alive idle timer when keep-alive is on, the connection is open and no idle timer runs. */
+export function touchKeepAlive(ctx: TcpContext, tcb: Tcb): void {
+  if (!tcb.keepAlive || tcb.idleTimer?.active) return;
+  if (tcb.state !== 'ESTABLISHED' && tcb.state !== 'CLOSE-WAIT') return;
+  armIdle(ctx, tcb, tcb.keepAliveIdleMs);
 }
 
 /** Stops every timer of the connection. */

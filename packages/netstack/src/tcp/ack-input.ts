@@ -1,0 +1,111 @@
+/**
+ * The ACK field of a segment in a synchronized state (RFC 9293 §3.10.7.4 "fifth, check the ACK
+ * field"), in named steps: the range check (RFC 5961 §5.2), the loss signals of the ACK (SND.UNA
+ * advanced, a duplicate ACK, SACK and D-SACK blocks, RACK: handed to recovery), the send window
+ * update (the SND.WL1/SND.WL2 rule), and what the acknowledgement of our FIN does to the state.
+ */
+import type { TcpContext } from './context.js';
+import { onAckAdvanced, onDsackReceived, onDuplicateAck, rackOnAck, updateScoreboard } from './recovery.js';
+import type { Segment } from './segment.js';
+import { seqAdd, seqGt, seqLe, seqLt, seqSub } from './seq.js';
+import { AckUrgency, type Tcb } from './tcb.js';
+
+/** A challenge ACK (RFC 5961): an immediate ACK that a blind attacker cannot see. */
+export function challengeAck(tcb: Tcb): void {
+  tcb.stats.challengeAcks++;
+  tcb.owe(AckUrgency.NOW);
+}
+
+/**
+ * Processes the ACK of a synchronized-state segment. Returns false when the segment must be
+ * dropped (RFC 5961 out-of-range ACK, ACK of data never sent) or the connection ended (LAST-ACK).
+ */
+export function processAck(ctx: TcpContext, tcb: Tcb, seg: Segment, now: number): boolean {
+  if (!ackInRange(tcb, seg.ack)) return false;
+  const window = seg.window << tcb.sndWndShift;
+  ackSignals(ctx, tcb, seg, now, window);
+  updateSendWindow(ctx, tcb, seg, window);
+  tcb.lastAckWindow = tcb.sndWnd;
+  return finAckedStep(ctx, tcb);
+}
+
+/**
+ * False (and an ACK owed) when `ack` acknowledges something not yet sent (RFC 9293), or is older
+ * than anything the peer could still acknowledge (RFC 5961 §5.2: a challenge ACK).
+ */
+function ackInRange(tcb: Tcb, ack: number): boolean {
+  if (seqGt(ack, tcb.sndMax)) {
+    tcb.owe(AckUrgency.NOW);
+    return false;
+  }
+  if (seqLt(ack, seqAdd(tcb.sndUna, -Math.max(tcb.maxSndWnd, 1)))) {
+    challengeAck(tcb);
+    return false;
+  }
+  return true;
+}
+
+/**
+ * What the ACK says about delivery: SACK blocks to the scoreboard (and D-SACKs to undo), SND.UNA
+ * advanced or a duplicate ACK, then RACK's loss detection over what was delivered.
+ */
+function ackSignals(ctx: TcpContext, tcb: Tcb, seg: Segment, now: number, window: number): void {
+  const ack = seg.ack;
+  const hasSack = tcb.sackEnabled && seg.options.sackBlockCount > 0;
+  const newlySacked = hasSack ? updateScoreboard(tcb, seg.options) : 0;
+  if (hasSack) onDsackReceived(ctx, tcb, seg);
+  const unaBefore = tcb.sndUna;
+  if (seqGt(ack, tcb.sndUna)) {
+    onAckAdvanced(ctx, tcb, seg, now);
+  } else if (
+    ack === tcb.sndUna && seg.payload.byteLength === 0 && !seg.fin && seqGt(tcb.sndMax, tcb.sndUna) &&
+    // RFC 5681's "same window" test, or (RFC 6675 §2) an ACK that SACKs new data: a receiver that
+    // queues out-of-order data (Linux) advertises a window that moves with every duplicate ACK.
+    (window === tcb.sndWnd || newlySacked > 0)
+  ) {
+    tcb.stats.dupAcks++;
+    onDuplicateAck(ctx, tcb, seg);
+  }
+  if (tcb.sackEnabled && tcb.state !== 'CLOSED') {
+    const o = seg.options;
+    const tsEcr = tcb.tsEnabled && o.hasTimestamps && o.tsEcr !== 0 ? o.tsEcr : -1;
+    rackOnAck(ctx, tcb, now, seqSub(tcb.sndUna, unaBefore) + newlySacked, tsEcr);
+  }
+}
+
+/** The send window update (RFC 9293 §3.10.7.4): only from a segment newer than the last update. */
+function updateSendWindow(ctx: TcpContext, tcb: Tcb, seg: Segment, window: number): void {
+  if (!(seqLt(tcb.sndWl1, seg.seq) || (tcb.sndWl1 === seg.seq && seqLe(tcb.sndWl2, seg.ack)))) return;
+  const opened = tcb.sndWnd === 0 && window > 0;
+  tcb.sndWnd = window;
+  tcb.sndWl1 = seg.seq;
+  tcb.sndWl2 = seg.ack;
+  if (window > tcb.maxSndWnd) tcb.maxSndWnd = window;
+  if (opened) {
+    tcb.probeCount = 0;
+    if (tcb.rtxMode === 'persist') ctx.cancelRetransmit(tcb);
+  }
+}
+
+/**
+ * Our FIN acknowledged: FIN-WAIT-1 becomes FIN-WAIT-2, CLOSING becomes TIME-WAIT, LAST-ACK ends
+ * the connection (returns false: nothing more to process).
+ */
+function finAckedStep(ctx: TcpContext, tcb: Tcb): boolean {
+  const finAcked = tcb.finSent && seqGt(tcb.sndUna, tcb.finSeq);
+  if (!finAcked) return true;
+  switch (tcb.state) {
+    case 'FIN-WAIT-1':
+      tcb.state = 'FIN-WAIT-2';
+      if (tcb.appClosed) ctx.armFinWait2(tcb);
+      return true;
+    case 'CLOSING':
+      ctx.enterTimeWait(tcb);
+      return true;
+    case 'LAST-ACK':
+      ctx.closeTcb(tcb, 'normal');
+      return false;
+    default:
+      return true;
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * {@link TcpContext}: the one view of a `Tcp` that its parts receive. The parts are modules of
+ * functions, each with one job (segment input, the listener and SYN cookies, timers, ICMP errors,
+ * the connection table, the application API); none of them imports another part's state. What
+ * they share goes through this interface: the module's tables and settings, and the operations
+ * one part offers the others (ending a connection, arming a timer, running output).
+ *
+ * The narrower views that lower modules declare for themselves are slices of it: output's
+ * `TcpOutputContext`, recovery's `TcpRecoveryContext`, and the handles' `ConnectionHost` and
+ * `ListenerHost`. One object (`TcpCore`) implements it for each `Tcp`, so every call through it
+ * stays monomorphic on the per-segment path.
+ */
+import type { BottomHalf, SchedulerApi } from '@postern/irq';
+import type { Counters } from '../counters.js';
+import type { ConnectionHost, TcpConnection } from './connection.js';
+import type { CookieSynAckWriter, ResetWriter } from './control-writers.js';
+import type { ConnectionTable, ListenerTable } from './demux.js';
+import type { EphemeralPorts } from './ephemeral-ports.js';
+import type { TcpError } from './errors.js';
+import type { IsnGenerator } from './isn.js';
+import type { ListenerHost, TcpListener } from './listener.js';
+import type { TcpSettings } from './options.js';
+import type { TcpRecoveryContext } from './recovery.js';
+import type { Segment } from './segment.js';
+import type { SynCookies } from './syn-cookies.js';
+import type { Tcb, TcpCloseReason } from './tcb.js';
+import type { TcpCounterName } from './tcp-counters.js';
+
+/** Everything the parts of one `Tcp` share. See the module comment. */
+export interface TcpContext extends TcpRecoveryContext, ConnectionHost, ListenerHost {
+  // ------------------------------------------------------------ state
+  /** The scheduler: clock, timers, bottom halves, randomness. */
+  readonly scheduler: SchedulerApi;
+  /** Stack-wide counters. */
+  readonly counters: Counters<TcpCounterName>;
+  /** The options, checked and with their defaults. */
+  readonly settings: TcpSettings;
+  /** Every TCB by 4-tuple, TIME-WAIT and SYN-RECEIVED included. */
+  readonly table: ConnectionTable;
+  /** Open listeners by local port. */
+  readonly listeners: ListenerTable<TcpListener>;
+  /** TIME-WAIT TCBs, oldest first (insertion order). */
+  readonly timeWait: Set<Tcb>;
+  /** The listener that made each passive TCB, until the TCB is released. */
+  readonly origins: Map<Tcb, TcpListener>;
+  /** The application handle of each TCB that has one. */
+  readonly handles: WeakMap<Tcb, TcpConnection>;
+  /** Local ports for active opens that name none. */
+  readonly ephemeralPorts: EphemeralPorts;
+  /** The one segment view input fills for every arriving segment. */
+  readonly segment: Segment;
+  /** Initial sequence numbers (RFC 6528). */
+  readonly isn: IsnGenerator;
+  /** Keyed hash of the 4-tuple for the timestamp offset (RFC 7323 §7.1: per 4-tuple, so RFC 6191 works across incarnations). */
+  readonly tsOffsets: IsnGenerator;
+  /** SYN cookies (RFC 4987): making and checking them. */
+  readonly cookies: SynCookies;
+  /** The 4-tuple the cookie functions fill for each SYN or ACK they check (no allocation per segment). */
+  readonly cookieTuple: [number, number, number, number];
+  /** Writes the cookie SYN-ACKs. */
+  readonly cookieSynAck: CookieSynAckWriter;
+  /** Writes the RSTs sent without a TCB. */
+  readonly resets: ResetWriter;
+  /** TCBs owing an ACK at the end of the receive batch. */
+  readonly flushList: Tcb[];
+  /** The bottom half that sends those ACKs. */
+  readonly flushHalf: BottomHalf;
+
+  // ------------------------------------------------------------ the connection table (lifecycle.ts)
+  /** Ends the connection: state CLOSED, timers off, out of the tables; `error` goes to `onError`. */
+  closeTcb(tcb: Tcb, reason: TcpCloseReason, error?: TcpError): void;
+  /** Takes the TCB out of every table and stops its timers, without telling the application yet. */
+  release(tcb: Tcb, reason: TcpCloseReason): void;
+  /** Enters (or restarts) TIME-WAIT for 2*MSL. */
+  enterTimeWait(tcb: Tcb): void;
+  /** The application handle of `tcb`, made on first use. */
+  connectionOf(tcb: Tcb): TcpConnection;
+
+  // ------------------------------------------------------------ passive open (passive-open.ts)
+  /**
+   * A passive connection finished its handshake. Returns false when its listener's accept queue is
+   * full (the ACK is then dropped and the connection stays in SYN-RECEIVED).
+   */
+  passiveEstablished(tcb: Tcb): boolean;
+
+  // ------------------------------------------------------------ timers (timers.ts)
+  /** Arms the delayed-ACK timer if it is not running. */
+  armDelayedAck(tcb: Tcb): void;
+  /** Arms the FIN-WAIT-2 timeout (only after `close()`). */
+  armFinWait2(tcb: Tcb): void;
+  /** (Re)arms the idle timer (TIME-WAIT, FIN-WAIT-2, keep-alive) for `delay` ms from now. */
+  armIdle(tcb: Tcb, delay: number): void;
+  /** Restarts the keep-alive idle timer (when keep-alive is on). */
+  touchKeepAlive(tcb: Tcb): void;
+
+  // ------------------------------------------------------------ segments outside output (direct-output.ts)
+  /** Sends a RST in answer to `seg` (no TCB state used): `<SEQ=SEG.ACK><CTL=RST>` or `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`. */
+  sendResetFor(seg: Segment): void;
+  /** Re-sends our SYN or SYN-ACK and arms the retransmission timer. */
+  resendSyn(tcb: Tcb): void;
+
+  // ------------------------------------------------------------ after a segment or a call (delivery.ts)
+  /** Delivers the TCB's application events, then runs its output. */
+  afterSegment(tcb: Tcb): void;
+  /** Runs output for `tcb` and delivers nothing (from application calls and timers). */
+  output(tcb: Tcb): void;
+  /** Delivers the application events queued on `tcb`. */
+  deliverEvents(tcb: Tcb): void;
+
+  /** Builds a typed error for the reason. */
+  errorFor(reason: 'refused' | 'reset'): TcpError;
+}

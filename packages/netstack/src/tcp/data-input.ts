@@ -1,0 +1,138 @@
+/**
+ * The text and FIN of an acceptable segment in a synchronized state (RFC 9293 §3.10.7.4 "seventh,
+ * process the segment text" and "eighth, check the FIN bit"): bytes into the receive buffer (in
+ * order or held out of order), how soon they are acknowledged, duplicates reported as D-SACK
+ * (RFC 2883), and the peer's FIN, in order or waiting for the bytes before it. (The urgent pointer
+ * is not implemented: urgent bytes are ordinary data.)
+ */
+import { TcpFlag } from '@postern/wire';
+import type { TcpContext } from './context.js';
+import { advertiseWindow } from './output.js';
+import type { Segment } from './segment.js';
+import { seqAdd, seqGt, seqLt, seqSub } from './seq.js';
+import { AckUrgency, TcbEvent, type Tcb } from './tcb.js';
+
+/**
+ * The segment's text. Returns false when the connection was reset because the application
+ * closed and will read nothing (RFC 2525 §2.17): nothing more is processed.
+ */
+export function textStep(ctx: TcpContext, tcb: Tcb, seg: Segment): boolean {
+  if (seg.payload.byteLength === 0) return true;
+  if (tcb.state !== 'ESTABLISHED' && tcb.state !== 'FIN-WAIT-1' && tcb.state !== 'FIN-WAIT-2') return true;
+  if (tcb.appClosed) {
+    // Nobody will read this (RFC 2525 §2.17, Linux): reset.
+    ctx.sendResetFor(seg);
+    ctx.closeTcb(tcb, 'aborted');
+    return false;
+  }
+  receiveData(ctx, tcb, seg);
+  return true;
+}
+
+/**
+ * The FIN bit: a FIN in order is consumed, one ahead of missing bytes waits, a repeated one is
+ * acknowledged again (restarting TIME-WAIT). Without a FIN, one that waited is consumed once the
+ * bytes before it arrived.
+ */
+export function finStep(ctx: TcpContext, tcb: Tcb, seg: Segment): void {
+  if (seg.fin) {
+    const finSeq = seqAdd(seg.seq, seg.payload.byteLength);
+    if (tcb.peerFinReceived) {
+      if (tcb.state === 'TIME-WAIT') ctx.enterTimeWait(tcb);
+      tcb.owe(AckUrgency.NOW);
+    } else if (finSeq === tcb.rcvNxt) {
+      peerFin(ctx, tcb);
+    } else if (seqGt(finSeq, tcb.rcvNxt)) {
+      tcb.pendingPeerFin = finSeq;
+      tcb.owe(AckUrgency.NOW);
+    }
+  } else if (tcb.pendingPeerFin >= 0 && tcb.pendingPeerFin === tcb.rcvNxt && !tcb.peerFinReceived) {
+    peerFin(ctx, tcb);
+  }
+}
+
+/** Puts the payload of an acceptable segment into the receive buffer and decides how soon to ACK. */
+function receiveData(ctx: TcpContext, tcb: Tcb, seg: Segment): void {
+  let data = seg.payload;
+  let offset = seqSub(seg.seq, tcb.rcvNxt);
+  if (offset < 0) {
+    noteDuplicate(tcb, seg.seq, tcb.rcvNxt);
+    data = data.subarray(-offset);
+    offset = 0;
+  }
+  const room = tcb.recvBuffer.window - offset;
+  if (room <= 0) {
+    tcb.owe(AckUrgency.NOW);
+    return;
+  }
+  if (data.byteLength > room) data = data.subarray(0, room);
+  const hadHoles = tcb.recvBuffer.outOfOrderRanges > 0;
+  const advanced = tcb.recvBuffer.insert(offset, data);
+  if (advanced > 0) {
+    tcb.rcvNxt = seqAdd(tcb.rcvNxt, advanced);
+    tcb.stats.bytesIn += advanced;
+    tcb.raise(TcbEvent.READABLE);
+  }
+  if (offset > 0) {
+    tcb.stats.outOfOrder++;
+    tcb.owe(AckUrgency.NOW);
+  } else if (hadHoles) {
+    // Filled (part of) a hole: ACK at once so the sender's recovery moves on (RFC 5681 §4.2).
+    tcb.owe(AckUrgency.NOW);
+  } else if (tcb.quickAcks > 0) {
+    tcb.quickAcks--;
+    tcb.owe(AckUrgency.SOON);
+  } else {
+    if (data.byteLength >= tcb.advertisedMss - 64 || data.byteLength >= tcb.sendMss) tcb.unackedSegments++;
+    if (tcb.unackedSegments >= 2) tcb.owe(AckUrgency.NOW);
+    else if ((seg.flags & TcpFlag.PSH) !== 0) tcb.owe(AckUrgency.SOON);
+    else {
+      tcb.owe(AckUrgency.DELAYED);
+      ctx.armDelayedAck(tcb);
+    }
+  }
+  if (tcb.pendingPeerFin >= 0 && tcb.pendingPeerFin === tcb.rcvNxt && !seg.fin) peerFin(ctx, tcb);
+  // Keep the advertised edge consistent when the buffer filled to the edge.
+  if (seqGt(tcb.rcvNxt, tcb.rcvAdvRight)) advertiseWindow(tcb);
+}
+
+/**
+ * Bytes `[left, right)` arrived that were already received: with SACK, the next ACK carries them as
+ * a D-SACK block (RFC 2883 §4), so the sender can tell a spurious retransmission (or a duplicating
+ * network) from a loss. Only the latest duplicate is reported.
+ */
+export function noteDuplicate(tcb: Tcb, left: number, right: number): void {
+  if (!tcb.sackEnabled || !seqLt(left, right)) return;
+  tcb.dsackPending = true;
+  tcb.dsackLeft = left;
+  tcb.dsackRight = right;
+  tcb.owe(AckUrgency.NOW);
+}
+
+/** The peer's FIN is next in sequence: consume it and move the state on. */
+function peerFin(ctx: TcpContext, tcb: Tcb): void {
+  tcb.rcvNxt = seqAdd(tcb.rcvNxt, 1);
+  if (seqGt(tcb.rcvNxt, tcb.rcvAdvRight)) tcb.rcvAdvRight = tcb.rcvNxt;
+  tcb.peerFinReceived = true;
+  tcb.pendingPeerFin = -1;
+  tcb.owe(AckUrgency.NOW);
+  tcb.raise(TcbEvent.READABLE);
+  switch (tcb.state) {
+    case 'SYN-RECEIVED':
+    case 'ESTABLISHED':
+      tcb.state = 'CLOSE-WAIT';
+      break;
+    case 'FIN-WAIT-1':
+      if (tcb.finSent && seqGt(tcb.sndUna, tcb.finSeq)) ctx.enterTimeWait(tcb);
+      else tcb.state = 'CLOSING';
+      break;
+    case 'FIN-WAIT-2':
+      ctx.enterTimeWait(tcb);
+      break;
+    case 'TIME-WAIT':
+      ctx.enterTimeWait(tcb);
+      break;
+    default:
+      break;
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * {@link EphemeralPorts}: the local port an active open takes when the application names none.
+ * Ports are handed out in turn from a random starting point inside the range, skipping ports a
+ * listener holds and 4-tuples already in use.
+ */
+import type { Ipv4Address } from '@postern/wire';
+import type { ConnectionTable, ListenerTable, Bound } from './demux.js';
+import { TcpError } from './errors.js';
+
+/** The ephemeral port range and where the next search starts. */
+export class EphemeralPorts {
+  private readonly lo: number;
+  private readonly hi: number;
+  private next: number;
+
+  /** `random` is a draw in [0, 1) that picks the first port tried. */
+  constructor(range: readonly [number, number], random: number) {
+    [this.lo, this.hi] = range;
+    this.next = this.lo + Math.floor(random * (this.hi - this.lo + 1));
+  }
+
+  /**
+   * A free port for a connection from `local` to `remote:remotePort`.
+   * @throws {@link TcpError} `EADDRNOTAVAIL` when every port of the range is taken.
+   */
+  pick(table: ConnectionTable, listeners: ListenerTable<Bound>, local: Ipv4Address, remote: Ipv4Address, remotePort: number): number {
+    const { lo, hi } = this;
+    const span = hi - lo + 1;
+    for (let i = 0; i < span; i++) {
+      const p = lo + ((this.next - lo + i) % span);
+      if (listeners.usesPort(p)) continue;
+      const existing = table.find(local, p, remote, remotePort);
+      if (existing !== undefined) continue;
+      this.next = p + 1 > hi ? lo : p + 1;
+      return p;
+    }
+    throw new TcpError('EADDRNOTAVAIL', 'no free ephemeral port');
+  }
+}

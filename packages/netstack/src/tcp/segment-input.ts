@@ -1,0 +1,57 @@
+/**
+ * The entry of every segment from the IP layer: checked (length, options, checksum), then
+ * demultiplexed to its connection ({@link segmentArrives}), to a listener ({@link listenerInput}),
+ * or answered with RST. One {@link Segment} view is filled per segment; nothing is allocated.
+ */
+import { TcpPacket, type Ipv4Address } from '@postern/wire';
+import type { TcpContext } from './context.js';
+import { segmentArrives } from './input.js';
+import { listenerInput } from './passive-open.js';
+import type { Segment } from './segment.js';
+import { seqGt } from './seq.js';
+import type { Tcb } from './tcb.js';
+
+/**
+ * Receives one TCP segment (the IPv4 payload) from `source` to `destination`. Bad segments are
+ * counted and dropped; nothing throws.
+ */
+export function receiveSegment(ctx: TcpContext, source: Ipv4Address, destination: Ipv4Address, bytes: Uint8Array): void {
+  ctx.counters.inc('segmentsReceived');
+  let packet: TcpPacket;
+  try {
+    packet = TcpPacket.checked(bytes);
+  } catch {
+    ctx.counters.inc('malformed');
+    return;
+  }
+  if (ctx.settings.verifyChecksums && !packet.verifyChecksum(source, destination)) {
+    ctx.counters.inc('badChecksum');
+    return;
+  }
+  const seg = ctx.segment.fill(packet, source, destination);
+  let tcb = ctx.table.find(destination, seg.dstPort, source, seg.srcPort);
+  if (tcb !== undefined && tcb.state === 'TIME-WAIT' && seg.syn && !seg.hasAck && !seg.rst && synMayReuse(tcb, seg)) {
+    // RFC 6191: a new incarnation may take over a TIME-WAIT 4-tuple.
+    ctx.release(tcb, 'normal');
+    ctx.counters.inc('timeWaitReused');
+    tcb = undefined;
+  }
+  if (tcb !== undefined) {
+    segmentArrives(ctx, tcb, seg);
+    ctx.afterSegment(tcb);
+    return;
+  }
+  const listener = ctx.listeners.find(destination, seg.dstPort);
+  if (listener !== undefined) {
+    listenerInput(ctx, listener, seg);
+    return;
+  }
+  ctx.counters.inc('noSocket');
+  if (!seg.rst) ctx.sendResetFor(seg);
+}
+
+/** RFC 6191 §2: with timestamps, the SYN's TSval must be newer; without, its sequence number must be above RCV.NXT. */
+function synMayReuse(tcb: Tcb, seg: Segment): boolean {
+  if (tcb.tsEnabled && seg.options.hasTimestamps) return seqGt(seg.options.tsVal, tcb.tsRecent);
+  return seqGt(seg.seq, tcb.rcvNxt);
+}
