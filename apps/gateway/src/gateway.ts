@@ -193,7 +193,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
         } else if (spec.kind === 'socket') {
           driver = serial = new SerialNicDriver({ endpoint: ic.nic, scheduler, name: ic.name, keepaliveMs: SERIAL_KEEPALIVE_MS });
         } else {
-          driver = new TapNicDriver({ ifname: spec.ifname, create: true, ...(ic.mtu === undefined ? {} : { mtu: ic.mtu }) });
+          driver = new TapNicDriver({ ifname: spec.ifname, create: true, scheduler, ...(ic.mtu === undefined ? {} : { mtu: ic.mtu }) });
         }
         if (pcap !== undefined) driver = new PcapCaptureDriver(driver, pcap.sink, scheduler, { timeOriginMs: scheduler.epochMs });
         const device = new NetDevice(driver, scheduler, { irqName: `nic:${ic.name}` });
