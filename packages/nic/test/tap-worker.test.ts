@@ -7,6 +7,8 @@
  * the interrupt, stops on STOP.
  */
 import { runInNewContext } from 'node:vm';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { Ctrl, CTRL_WORDS, ringLayout } from '../src/tap/ring-layout.js';
 import { tapWorkerMain, tapWorkerSource, type TapWorkerData } from '../src/tap/tap-worker.js';
@@ -48,9 +50,9 @@ function rings(maxFrame = 100) {
 }
 
 /** Runs the worker's source as the driver builds it, in a context holding nothing but a `require` of the fakes. */
-function runSource(data: TapWorkerData, fs: FakeFs): void {
+function runSource(data: TapWorkerData, fs: FakeFs, source = tapWorkerSource()): void {
   const modules: Record<string, unknown> = { 'node:worker_threads': { workerData: data }, 'node:fs': fs };
-  runInNewContext(tapWorkerSource(), {
+  runInNewContext(source, {
     require: (name: string) => {
       if (!(name in modules)) throw new Error(`the worker required ${name}`);
       return modules[name];
@@ -66,6 +68,23 @@ describe('the TAP worker program', () => {
     Atomics.store(ctrl, Ctrl.STOP, 1);
     expect(() => runSource(data, fs)).not.toThrow();
     expect(fs.written).toEqual([]);
+  });
+
+  it('runs as compiled by esbuild with names kept and minified (tsx keeps names; bundles may minify)', async () => {
+    const entry = fileURLToPath(new URL('../src/tap/tap-worker.ts', import.meta.url));
+    const out = await build({
+      stdin: { contents: `import { tapWorkerSource } from ${JSON.stringify(entry)};\nexport const source = tapWorkerSource();\n`, resolveDir: '.', loader: 'ts' },
+      bundle: true, platform: 'node', format: 'cjs', target: 'node20', keepNames: true, minify: true, write: false, logLevel: 'silent',
+    });
+    const compiled = { exports: {} as { source?: string } };
+    new Function('module', 'exports', 'require', out.outputFiles[0]!.text)(compiled, compiled.exports, () => ({}));
+    const source = compiled.exports.source!;
+    expect(source).not.toBe(tapWorkerSource()); // really another compilation
+    const { layout, sab, ctrl, data } = rings();
+    const fs = fakeFs(ctrl, [Uint8Array.of(1, 2, 3)]);
+    runSource(data, fs, source);
+    expect(Atomics.load(ctrl, Ctrl.RX_HEAD)).toBe(1);
+    expect(new Int32Array(sab, layout.rxLensOffset, 1)[0]).toBe(3);
   });
 
   it('writes the published TX frames in order, reads frames into RX slots, raises the interrupt once per batch', () => {

@@ -6,10 +6,13 @@
  * the package's build (`dist/`) and from the esbuild bundles of the executables; a worker file would
  * have to be found, and be JavaScript, in each of the three. The function is compiled with the module
  * that holds it, wherever that is, and its text (`Function.prototype.toString`) is the worker's
- * source: one source of truth, typechecked and linted. The price is a rule that the compiler cannot
- * check, and that `tap-worker.test.ts` does by running the source in an empty context: the
- * function is self-contained. It reads nothing from the module around it; what it needs comes in
- * as arguments (the `node:fs` calls and the `workerData`), and it imports nothing.
+ * source: one source of truth, typechecked and linted. The price is two rules that the compiler
+ * cannot check, and that `tap-worker.test.ts` does by running the source in an empty context, as
+ * compiled here and as esbuild compiles it with names kept and minified (the harshest transform of
+ * the executables' bundles and of tsx): the function is self-contained, reading nothing from the
+ * module around it (what it needs comes in as arguments: the `node:fs` calls and the `workerData`;
+ * it imports nothing), and it holds no nested named function (a transpiler that keeps names would
+ * wrap one in a call to a helper outside the function).
  *
  * The worker is the NIC's DMA engine. In a loop it: writes every frame queued in the TX ring (one
  * `write` per frame); reads frames from the non-blocking TAP descriptor into RX slots (no FCS: the
@@ -74,91 +77,96 @@ export function tapWorkerMain(data: TapWorkerData, fs: TapWorkerFs): void {
   let linkUp = true;
   let wait = pollMinMs;
 
-  /** The device went away (deleted, or its namespace with it): report link loss once, stop I/O. */
-  function deviceGone(): void {
-    linkUp = false;
-    Atomics.store(ctrl, C.LINK_UP, 0);
-    Atomics.add(ctrl, C.RX_SEQ, 1);
-    Atomics.notify(ctrl, C.RX_SEQ);
-  }
+  // The helpers are methods of one object, not nested functions: transpilers that keep function names
+  // (esbuild's keepNames) wrap a nested function in a call to a helper of their own, which the
+  // worker, running only this function's text, would not have. Methods keep their names untouched.
+  const io = {
+    /** The device went away (deleted, or its namespace with it): report link loss once, stop I/O. */
+    deviceGone(): void {
+      linkUp = false;
+      Atomics.store(ctrl, C.LINK_UP, 0);
+      Atomics.add(ctrl, C.RX_SEQ, 1);
+      Atomics.notify(ctrl, C.RX_SEQ);
+    },
 
-  function codeOf(err: unknown): string | undefined {
-    return (err as { code?: string }).code;
-  }
+    codeOf(err: unknown): string | undefined {
+      return (err as { code?: string }).code;
+    },
 
-  function isDeviceGone(err: unknown): boolean {
-    const code = codeOf(err);
-    return (err as { errno?: number }).errno === EBADFD || code === 'EBADF' || code === 'EBADFD' || code === 'ENXIO' || code === 'ENODEV';
-  }
+    isDeviceGone(err: unknown): boolean {
+      const code = io.codeOf(err);
+      return (err as { errno?: number }).errno === EBADFD || code === 'EBADF' || code === 'EBADFD' || code === 'ENXIO' || code === 'ENODEV';
+    },
 
-  /** Writes every frame the driver published in the TX ring; true when there was any. */
-  function transmitQueued(): boolean {
-    let tail = ctrl[C.TX_TAIL]!;
-    const head = Atomics.load(ctrl, C.TX_HEAD);
-    if (tail === head) return false;
-    let written = 0;
-    while (tail !== head) {
-      const slot = tail & txMask;
-      if (linkUp) {
-        try {
-          fs.writeSync(fd, txSlotViews[slot]!, 0, txLens[slot]!);
-          written++;
-        } catch (err) {
-          if (codeOf(err) !== 'EINTR') Atomics.add(ctrl, C.TX_WRITE_ERRORS, 1);
-          if (isDeviceGone(err)) deviceGone();
+    /** Writes every frame the driver published in the TX ring; true when there was any. */
+    transmitQueued(): boolean {
+      let tail = ctrl[C.TX_TAIL]!;
+      const head = Atomics.load(ctrl, C.TX_HEAD);
+      if (tail === head) return false;
+      let written = 0;
+      while (tail !== head) {
+        const slot = tail & txMask;
+        if (linkUp) {
+          try {
+            fs.writeSync(fd, txSlotViews[slot]!, 0, txLens[slot]!);
+            written++;
+          } catch (err) {
+            if (io.codeOf(err) !== 'EINTR') Atomics.add(ctrl, C.TX_WRITE_ERRORS, 1);
+            if (io.isDeviceGone(err)) io.deviceGone();
+          }
         }
+        tail = (tail + 1) | 0;
       }
-      tail = (tail + 1) | 0;
-    }
-    // One store per drained batch: the main thread only needs to see the slots come free.
-    Atomics.store(ctrl, C.TX_TAIL, tail);
-    if (written > 0) Atomics.add(ctrl, C.TX_WRITTEN, written);
-    return true;
-  }
+      // One store per drained batch: the main thread only needs to see the slots come free.
+      Atomics.store(ctrl, C.TX_TAIL, tail);
+      if (written > 0) Atomics.add(ctrl, C.TX_WRITTEN, written);
+      return true;
+    },
 
-  /** Reads up to `batch` frames into the RX ring and raises the interrupt; true when it read any. */
-  function receiveBatch(): boolean {
-    if (!linkUp) return false;
-    let head = ctrl[C.RX_HEAD]!;
-    let n = 0;
-    while (n < batch) {
-      if (((head - Atomics.load(ctrl, C.RX_TAIL)) | 0) >= L.rxSlots) {
-        Atomics.add(ctrl, C.RX_RING_FULL, 1);
-        Atomics.store(ctrl, C.RX_FULL_WAIT, 1);
-        break;
+    /** Reads up to `batch` frames into the RX ring and raises the interrupt; true when it read any. */
+    receiveBatch(): boolean {
+      if (!linkUp) return false;
+      let head = ctrl[C.RX_HEAD]!;
+      let n = 0;
+      while (n < batch) {
+        if (((head - Atomics.load(ctrl, C.RX_TAIL)) | 0) >= L.rxSlots) {
+          Atomics.add(ctrl, C.RX_RING_FULL, 1);
+          Atomics.store(ctrl, C.RX_FULL_WAIT, 1);
+          break;
+        }
+        const slot = head & rxMask;
+        let len: number;
+        try {
+          len = fs.readSync(fd, rxSlotViews[slot]!, 0, L.readLength, null);
+        } catch (err) {
+          const code = io.codeOf(err);
+          if (code === 'EAGAIN' || code === 'EWOULDBLOCK') break;
+          if (code === 'EINTR') continue;
+          Atomics.add(ctrl, C.RX_READ_ERRORS, 1);
+          if (io.isDeviceGone(err)) io.deviceGone();
+          break;
+        }
+        if (len > L.maxFrame || len <= 0) {
+          Atomics.add(ctrl, C.RX_OVERSIZE, 1);
+          continue;
+        }
+        rxLens[slot] = len;
+        head = (head + 1) | 0;
+        n++;
       }
-      const slot = head & rxMask;
-      let len: number;
-      try {
-        len = fs.readSync(fd, rxSlotViews[slot]!, 0, L.readLength, null);
-      } catch (err) {
-        const code = codeOf(err);
-        if (code === 'EAGAIN' || code === 'EWOULDBLOCK') break;
-        if (code === 'EINTR') continue;
-        Atomics.add(ctrl, C.RX_READ_ERRORS, 1);
-        if (isDeviceGone(err)) deviceGone();
-        break;
-      }
-      if (len > L.maxFrame || len <= 0) {
-        Atomics.add(ctrl, C.RX_OVERSIZE, 1);
-        continue;
-      }
-      rxLens[slot] = len;
-      head = (head + 1) | 0;
-      n++;
-    }
-    if (n === 0) return false;
-    Atomics.store(ctrl, C.RX_HEAD, head);
-    Atomics.add(ctrl, C.RX_SEQ, 1);
-    Atomics.notify(ctrl, C.RX_SEQ);
-    return true;
-  }
+      if (n === 0) return false;
+      Atomics.store(ctrl, C.RX_HEAD, head);
+      Atomics.add(ctrl, C.RX_SEQ, 1);
+      Atomics.notify(ctrl, C.RX_SEQ);
+      return true;
+    },
+  };
 
   for (;;) {
     const wakeSeen = Atomics.load(ctrl, C.WAKE);
     if (Atomics.load(ctrl, C.STOP) !== 0) break;
-    const sent = transmitQueued();
-    const received = receiveBatch();
+    const sent = io.transmitQueued();
+    const received = io.receiveBatch();
     if (sent || received) {
       wait = pollMinMs;
       continue;
@@ -172,14 +180,8 @@ export function tapWorkerMain(data: TapWorkerData, fs: TapWorkerFs): void {
 
 /**
  * The worker's source for `new Worker(source, { eval: true })` (a CommonJS script): the text of
- * {@link tapWorkerMain} called with `workerData` and `node:fs`. Transpilers that keep function
- * names (esbuild's `keepNames`, which tsx turns on) insert calls to a `__name` helper that lives
- * outside the function; the script defines a no-op one so that the function runs as compiled.
+ * {@link tapWorkerMain}, as compiled, called with `workerData` and `node:fs`.
  */
 export function tapWorkerSource(): string {
-  return [
-    "'use strict';",
-    'const __name = (target) => target;',
-    `(${tapWorkerMain.toString()})(require('node:worker_threads').workerData, require('node:fs'));`,
-  ].join('\n');
+  return `'use strict';\n(${tapWorkerMain.toString()})(require('node:worker_threads').workerData, require('node:fs'));\n`;
 }
