@@ -20,19 +20,19 @@
  * most 1,000 client connections at a time, every client run and request has a time limit, and the
  * gateway process, the namespace and the TAP device are removed even when a step fails.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetLab, netlabSkipReason, uniqueName } from '@postern/netlab';
+import { startGatewayBin, stopChild } from './support/e2e-peers.js';
 
 const skip = await netlabSkipReason({ needTap: true, programs: ['python3', 'curl', 'nc'] });
 const title = (t: string): string => (skip === undefined ? t : `${t} (skipped: ${skip})`);
 const rootIt = it.skipIf(skip !== undefined);
 
-const BIN = fileURLToPath(new URL('../bin/postern-gateway.mjs', import.meta.url));
 const CLIENTS = fileURLToPath(new URL('./support/hostile-clients.py', import.meta.url));
 const GATEWAY_IP = '198.18.0.1';
 const KERNEL_IP = '198.18.0.2';
@@ -40,51 +40,6 @@ const BASE = `http://${GATEWAY_IP}`;
 const PASSWORD = 'hostile-test-secret';
 /** Hostile connections at a time. */
 const HOSTILE = 1000;
-
-/** Starts the bin in its own process group; resolves once it printed where it listens. */
-function startGateway(ns: string, args: string[], log: string[]): { child: ChildProcess; ready: Promise<void> } {
-  // `ip netns exec` execs the program: the child's pid is the gateway's.
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, BIN, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-    env: { ...process.env, POSTERN_ADMIN_PASSWORD: PASSWORD },
-  });
-  const ready = new Promise<void>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`postern-gateway not ready within 30 s:\n${log.join('')}`)), 30_000);
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      log.push(c.toString());
-      if (/^listening on /m.test(out)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.stderr!.on('data', (c: Buffer) => log.push(c.toString()));
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`postern-gateway exited (${code ?? signal}):\n${log.join('')}`));
-    });
-  });
-  return { child, ready };
-}
-
-/** SIGTERM to the bin's process group, SIGKILL after 5 s. */
-async function stopGateway(child: ChildProcess): Promise<void> {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const signal = (s: NodeJS.Signals): void => {
-    try {
-      process.kill(-child.pid!, s);
-    } catch {
-      // already gone
-    }
-  };
-  signal('SIGTERM');
-  const timer = setTimeout(() => signal('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
-}
 
 describe('postern-gateway on TAP against hostile and idle kernel clients', () => {
   const lab = new NetLab({ disableIpv6: true });
@@ -111,14 +66,14 @@ describe('postern-gateway on TAP against hostile and idle kernel clients', () =>
     lab.adopt(tap, ns);
     await lab.setAddress(tap, `${KERNEL_IP}/24`, ns);
     await lab.linkUp(tap, ns);
-    const started = startGateway(ns, ['--config', config, '--nic', `tap:${tap}`, '--ip', `${GATEWAY_IP}/24`, '--www', www, '--http-port', '80'], log);
+    const started = startGatewayBin(['--config', config, '--nic', `tap:${tap}`, '--ip', `${GATEWAY_IP}/24`, '--www', www, '--http-port', '80'], log, { ns, env: { POSTERN_ADMIN_PASSWORD: PASSWORD } });
     gateway = started.child;
     await started.ready;
     await lab.exec(ns, 'ping', ['-c', '1', '-W', '5', GATEWAY_IP], { timeoutMs: 10_000 });
   }, 60_000);
 
   afterAll(async () => {
-    if (gateway !== undefined) await stopGateway(gateway);
+    await stopChild(gateway);
     await lab.cleanup();
     if (dir !== '') await rm(dir, { recursive: true, force: true });
   }, 30_000);

@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, netlabSkipReason, sha256Hex } from '@postern/netlab';
 import { parseIpv4 } from '@postern/wire';
-import { E2eScene, PEER_POLL_MS, startDhclient, startGatewayBin, wanLanTopology } from './support/e2e-peers.js';
+import { E2eScene, PEER_POLL_MS, startDhclient, startGatewayBin, startWanDnsmasq, wanLanTopology } from './support/e2e-peers.js';
 
 const skip = await netlabSkipReason({ needTap: true, programs: ['dnsmasq', 'dhclient', 'dig', 'curl', 'python3', 'sha256sum'] });
 const title = (t: string): string => (skip === undefined ? t : `${t} (skipped: ${skip})`);
@@ -53,19 +53,11 @@ describe('the LAN journey: DHCP and DNS from the gateway, then a WAN web page by
     await mkdir(join(dir, 'www'));
     await writeFile(join(dir, 'www', 'big.bin'), BIG);
     // The WAN host gets no route beyond its own /24: the LAN prefix is unreachable from it.
-    const net = await wanLanTopology(lab, { wan: { address: `${WAN_SERVER}/24` }, lan: [{}] });
-    const { tapWan, tapLan } = net;
-    const wanPeer = net.wan.dev;
-    nsWan = net.wan.ns;
-    nsLan = net.lan[0]!.ns;
-    lanPeer = net.lan[0]!.dev;
+    const { tapWan, tapLan, wan, lan: [lanHost] } = await wanLanTopology(lab, { wan: { address: `${WAN_SERVER}/24` }, lan: [{}] });
+    ({ ns: nsWan } = wan);
+    ({ ns: nsLan, dev: lanPeer } = lanHost!);
 
-    scene.background(nsWan, 'dnsmasq', [
-      '--keep-in-foreground', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--no-poll', '--user=root', '--group=root',
-      `--interface=${wanPeer}`, '--bind-interfaces', '--log-facility=-',
-      '--dhcp-range=198.18.50.50,198.18.50.60,255.255.255.0,10m', `--dhcp-option=option:router,${WAN_SERVER}`, `--dhcp-option=option:dns-server,${WAN_SERVER}`,
-      `--dhcp-leasefile=${join(dir, 'dnsmasq.leases')}`, `--pid-file=${join(dir, 'dnsmasq.pid')}`, `--address=/${WEB_NAME}/${WAN_SERVER}`,
-    ]);
+    startWanDnsmasq(scene, wan, { server: WAN_SERVER, range: '198.18.50.50,198.18.50.60', name: { name: WEB_NAME, address: WAN_SERVER } });
     scene.background(nsWan, 'python3', ['-m', 'http.server', String(WEB_PORT), '--bind', WAN_SERVER, '--directory', join(dir, 'www')]);
 
     const config = join(dir, 'gateway.json');
@@ -79,7 +71,7 @@ describe('the LAN journey: DHCP and DNS from the gateway, then a WAN web page by
       dns: { listen: ['lan'] },
       http: { port: 80 },
     }));
-    const gateway = startGatewayBin(config, {}, log);
+    const gateway = startGatewayBin(['--config', config], log);
     scene.track(gateway.child);
     await gateway.ready;
   }, 90_000);

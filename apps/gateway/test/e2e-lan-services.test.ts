@@ -31,7 +31,7 @@ import { ipv4ToString, macToString, parseIpv4, parseMac } from '@postern/wire';
 import { validateConfig, type GatewayConfig } from '../src/config.js';
 import { startGateway, type Gateway } from '../src/gateway.js';
 import type { LanStatus } from '../src/lan-services.js';
-import { E2eScene, PEER_POLL_MS, startDhclient, stopChild, wanLanTopology } from './support/e2e-peers.js';
+import { E2eScene, PEER_POLL_MS, startDhclient, startWanDnsmasq, stopChild, wanLanTopology } from './support/e2e-peers.js';
 
 const skip = await netlabSkipReason({ needTap: true, programs: ['dnsmasq', 'dhclient', 'dig', 'python3'] });
 const title = (t: string): string => (skip === undefined ? t : `${t} (skipped: ${skip})`);
@@ -46,7 +46,6 @@ describe('gateway LAN services against dnsmasq (WAN) and dhclient + dig (LAN)', 
   const scene = new E2eScene();
   const { lab, log } = scene;
   let dir = '';
-  let nsWan = '';
   let nsLan = '';
   let lanPeer = '';
   let lanPeerMac = '';
@@ -70,21 +69,11 @@ describe('gateway LAN services against dnsmasq (WAN) and dhclient + dig (LAN)', 
   beforeAll(async () => {
     if (skip !== undefined) return;
     dir = await scene.makeDir('postern-lan-');
-    const net = await wanLanTopology(lab, { wan: { address: `${WAN_SERVER}/24` }, lan: [{}] });
-    const { tapWan, tapLan } = net;
-    const wanPeer = net.wan.dev;
-    nsWan = net.wan.ns;
-    nsLan = net.lan[0]!.ns;
-    lanPeer = net.lan[0]!.dev;
+    const { tapWan, tapLan, wan, lan: [lanHost] } = await wanLanTopology(lab, { wan: { address: `${WAN_SERVER}/24` }, lan: [{}] });
+    ({ ns: nsLan, dev: lanPeer } = lanHost!);
     lanPeerMac = await lab.macAddress(lanPeer, nsLan);
 
-    const dnsmasq = scene.track(lab.spawn(nsWan, 'dnsmasq', [
-      '--keep-in-foreground', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--no-poll', '--user=root', '--group=root', '--local-ttl=300',
-      `--interface=${wanPeer}`, '--bind-interfaces', '--log-facility=-',
-      '--dhcp-range=198.18.30.50,198.18.30.60,255.255.255.0,10m', `--dhcp-option=option:router,${WAN_SERVER}`, `--dhcp-option=option:dns-server,${WAN_SERVER}`,
-      `--dhcp-leasefile=${join(dir, 'dnsmasq.leases')}`, `--pid-file=${join(dir, 'dnsmasq.pid')}`, `--address=/${WAN_NAME}/${WAN_NAME_ADDRESS}`,
-    ], { stdio: ['ignore', 'pipe', 'pipe'] }));
-    dnsmasq.stderr!.on('data', (c: Buffer) => log.push(`dnsmasq: ${c.toString()}`));
+    startWanDnsmasq(scene, wan, { server: WAN_SERVER, range: '198.18.30.50,198.18.30.60', name: { name: WAN_NAME, address: WAN_NAME_ADDRESS }, localTtl: 300 });
 
     config = validateConfig({
       interfaces: [

@@ -99,7 +99,7 @@ describe('postern-gateway NAT: masquerade, port forwards and hairpin against ker
       filter: { rules: [{ chain: 'input', action: 'drop', protocol: 'tcp', dst: `${GW_WAN}/32`, dstPort: 80, comment: 'no admin from the WAN' }] },
       http: { port: 80 },
     }));
-    const started = startGatewayBin(config, { POSTERN_ADMIN_PASSWORD: PASSWORD }, log);
+    const started = startGatewayBin(['--config', config], log, { env: { POSTERN_ADMIN_PASSWORD: PASSWORD } });
     scene.track(started.child);
     await started.ready;
     // The peers' servers are up when the LAN server answers its own address.

@@ -20,6 +20,7 @@ import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../src/config.js';
 import { startGateway, type Gateway } from '../src/gateway.js';
+import { waitForOutput } from '@postern/netlab';
 
 const SIM_BIN = fileURLToPath(new URL('../../device-simulator/bin/postern-sim.mjs', import.meta.url));
 /** Bound of every wait below (not an expectation: each normally ends in well under a second). */
@@ -51,27 +52,14 @@ function startSim(serialPort: number): Promise<SimProcess> {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited;
   };
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => {
-      void kill();
-      reject(new Error(`postern-sim did not get ready: ${err || out}`));
-    }, WAIT_MS);
-    child.stderr!.on('data', (c: Buffer) => (err += c.toString('utf8')));
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`postern-sim exited (${code}): ${err.trim()}`));
-    });
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString('utf8');
-      if (!/^postern-sim: ready$/m.test(out)) return;
-      clearTimeout(timer);
-      const m = /^postern-sim: hostfwd (\S+) ->/m.exec(out);
-      if (m === null) reject(new Error(`postern-sim printed no hostfwd: ${out}`));
-      else resolve({ hostfwd: m[1]!, kill });
-    });
-  });
+  // The hostfwd line comes before the ready line.
+  return waitForOutput(child, /^postern-sim: hostfwd (\S+) ->[\s\S]*^postern-sim: ready$/m, { limitMs: WAIT_MS, what: 'postern-sim' }).then(
+    (m) => ({ hostfwd: m[1]!, kill }),
+    async (e: unknown) => {
+      await kill();
+      throw e;
+    },
+  );
 }
 
 /** A TCP port that was free a moment ago (bound by us and released). */

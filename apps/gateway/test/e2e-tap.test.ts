@@ -25,7 +25,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../src/config.js';
 import { listTcpConnections, startGateway, type Gateway } from '../src/gateway.js';
 import type { TcpConnectionInfo } from '../src/status.js';
-import { NetLab, netlabSkipReason, patternBytes, sha256Hex, sha256OfFile, uniqueName } from '@postern/netlab';
+import { NetLab, netlabSkipReason, patternBytes, sha256Hex, sha256OfFile, uniqueName, waitForOutput } from '@postern/netlab';
+import { stopChild } from './support/e2e-peers.js';
 
 const skip = await netlabSkipReason({ needTap: true, programs: ['python3', 'curl'] });
 const title = (t: string): string => (skip === undefined ? t : `${t} (skipped: ${skip})`);
@@ -46,45 +47,10 @@ function startSimulator(tap: string, log: string[]): { child: ChildProcess; seri
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
-  const serial = new Promise<string>((resolve, reject) => {
-    let out = '';
-    let address: string | undefined;
-    const timer = setTimeout(() => reject(new Error(`postern-sim not ready within 30 s:\n${log.join('')}`)), 30_000);
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      log.push(c.toString());
-      address ??= /^postern-sim: serial (socket:\/\/\S+)$/m.exec(out)?.[1];
-      if (address !== undefined && /^postern-sim: ready$/m.test(out)) {
-        clearTimeout(timer);
-        resolve(address);
-      }
-    });
-    child.stderr!.on('data', (c: Buffer) => log.push(c.toString()));
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`postern-sim exited (${code ?? signal}) before it was ready:\n${log.join('')}`));
-    });
-  });
-  return { child, serial };
-}
-
-/** Stops the simulator's process group (the launcher and the program under it): SIGTERM, then SIGKILL after 5 s. */
-async function stopSimulator(child: ChildProcess): Promise<void> {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const group = -child.pid;
-  const signal = (s: NodeJS.Signals): void => {
-    try {
-      process.kill(group, s);
-    } catch {
-      // already gone
-    }
-  };
-  signal('SIGTERM');
-  const timer = setTimeout(() => signal('SIGKILL'), 5_000);
-  await exited;
-  clearTimeout(timer);
-  signal('SIGKILL'); // anything left in the group
+  child.stdout!.on('data', (c: Buffer) => log.push(c.toString()));
+  child.stderr!.on('data', (c: Buffer) => log.push(c.toString()));
+  const ready = waitForOutput(child, /^postern-sim: serial (socket:\/\/\S+)$[\s\S]*^postern-sim: ready$/m, { limitMs: 30_000, what: 'postern-sim' });
+  return { child, serial: ready.then((m) => m[1]!) };
 }
 
 describe('gateway over the simulator bridged to a TAP, the kernel as the client', () => {
@@ -119,7 +85,7 @@ describe('gateway over the simulator bridged to a TAP, the kernel as the client'
 
   afterAll(async () => {
     await gw?.close().catch(() => undefined);
-    if (sim !== undefined) await stopSimulator(sim);
+    await stopChild(sim);
     await lab.cleanup();
     if (www !== undefined) await rm(www, { recursive: true, force: true });
   }, 30_000);

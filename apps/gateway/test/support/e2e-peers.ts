@@ -10,7 +10,7 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { eventually, NetLab } from '@postern/netlab';
+import { eventually, NetLab, waitForOutput } from '@postern/netlab';
 
 /** The postern-gateway program (the bin, as a user runs it). */
 export const GATEWAY_BIN = fileURLToPath(new URL('../../bin/postern-gateway.mjs', import.meta.url));
@@ -20,8 +20,8 @@ export const PEER_POLL_MS = 50;
 
 /**
  * Stops a child: SIGTERM, then SIGKILL after 3 s, each to its process group when it leads one
- * (spawned `detached`), else to the child itself. Resolves once it is gone; a child that is
- * missing or already gone resolves at once.
+ * (spawned `detached`), else to the child itself; once it is gone, SIGKILL to whatever is left in
+ * its group. Resolves once it is gone; a child that is missing or already gone resolves at once.
  */
 export async function stopChild(child: ChildProcess | undefined): Promise<void> {
   if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
@@ -37,6 +37,7 @@ export async function stopChild(child: ChildProcess | undefined): Promise<void> 
   const timer = setTimeout(() => signal('SIGKILL'), 3000);
   await exited;
   clearTimeout(timer);
+  signal('SIGKILL'); // anything left in the group
 }
 
 /** A started postern-gateway bin: the child (stop it with {@link stopChild}) and its readiness. */
@@ -48,31 +49,18 @@ export interface GatewayProcess {
 }
 
 /**
- * Starts the postern-gateway bin with `configPath` (detached, in its own process group), its stdout
- * and stderr appended to `log`. Hold on to `child` before awaiting `ready`, so it is stopped even
- * when the start fails.
+ * Starts the postern-gateway bin with `args` (detached, in its own process group; inside namespace
+ * `ns` when given, where `ip netns exec` execs it, so the child's pid is the gateway's), `env` added
+ * to this process's, its stdout and stderr appended to `log`. Hold on to `child` before awaiting
+ * `ready`, so it is stopped even when the start fails.
  */
-export function startGatewayBin(configPath: string, env: NodeJS.ProcessEnv, log: string[]): GatewayProcess {
-  const child = spawn(process.execPath, [GATEWAY_BIN, '--config', configPath], {
-    stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...env },
-  });
-  let out = '';
-  const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`postern-gateway not ready within 30 s:\n${log.join('')}`)), 30_000);
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      log.push(c.toString());
-      if (/listening on |^open /m.test(out)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.stderr!.on('data', (c: Buffer) => log.push(c.toString()));
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`postern-gateway exited (${code ?? signal}):\n${log.join('')}`));
-    });
-  });
+export function startGatewayBin(args: readonly string[], log: string[], options: { env?: NodeJS.ProcessEnv; ns?: string } = {}): GatewayProcess {
+  const command = [process.execPath, GATEWAY_BIN, ...args];
+  const [program, ...rest] = options.ns === undefined ? command : ['ip', 'netns', 'exec', options.ns, ...command];
+  const child = spawn(program!, rest, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...options.env } });
+  child.stdout!.on('data', (c: Buffer) => log.push(c.toString()));
+  child.stderr!.on('data', (c: Buffer) => log.push(c.toString()));
+  const ready = waitForOutput(child, /listening on |^open /m, { limitMs: 30_000, what: 'postern-gateway' }).then(() => undefined);
   return { child, ready };
 }
 
@@ -198,6 +186,33 @@ async function bridgedSide(lab: NetLab, peers: number): Promise<BridgedSide> {
   await lab.setMaster(tap, bridge);
   await lab.linkUp(tap);
   return { tap, peers: inner };
+}
+
+/** What {@link startWanDnsmasq} serves. */
+export interface WanDnsmasqOptions {
+  /** The WAN host's own address: the router and DNS server it hands out. */
+  readonly server: string;
+  /** The DHCP pool, `first,last` (a /24, 10-minute leases). */
+  readonly range: string;
+  /** One name it answers for, and its address. */
+  readonly name: { readonly name: string; readonly address: string };
+  /** TTL of its local answers, seconds. Default: dnsmasq's (0). */
+  readonly localTtl?: number;
+}
+
+/**
+ * dnsmasq on the WAN host as its DHCP and DNS server (no other configuration: no resolv.conf, no
+ * hosts file), its lease and pid files in the scene's directory (`dnsmasq.leases`), its log in the
+ * scene's log, stopped at teardown.
+ */
+export function startWanDnsmasq(scene: E2eScene, wan: PeerHost, options: WanDnsmasqOptions): ChildProcess {
+  return scene.background(wan.ns, 'dnsmasq', [
+    '--keep-in-foreground', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--no-poll', '--user=root', '--group=root',
+    ...(options.localTtl === undefined ? [] : [`--local-ttl=${options.localTtl}`]),
+    `--interface=${wan.dev}`, '--bind-interfaces', '--log-facility=-',
+    `--dhcp-range=${options.range},255.255.255.0,10m`, `--dhcp-option=option:router,${options.server}`, `--dhcp-option=option:dns-server,${options.server}`,
+    `--dhcp-leasefile=${join(scene.dir, 'dnsmasq.leases')}`, `--pid-file=${join(scene.dir, 'dnsmasq.pid')}`, `--address=/${options.name.name}/${options.name.address}`,
+  ]);
 }
 
 /**
