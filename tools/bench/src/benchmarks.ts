@@ -10,6 +10,7 @@ import { hostfwdBenchmark, hostfwdSerialBenchmark } from './hostfwd.bench.js';
 import { httpBenchmark } from './http.bench.js';
 import { idleConnectionsBenchmark } from './idle-connections.bench.js';
 import { httpCompareBenchmarks } from './http-compare.bench.js';
+import { httpLayerBenchmark } from './http-layer.bench.js';
 import { memoryLinkBenchmark } from './memory-link.bench.js';
 import { serialCodecBenchmark, serialGoodputBenchmark, serialLinkBenchmark } from './serial.bench.js';
 import { socketBenchmark } from './socket.bench.js';
@@ -31,6 +32,7 @@ export const benchmarks: readonly Benchmark[] = [
   tapBenchmark,
   tcpIoBenchmark,
   httpBenchmark,
+  httpLayerBenchmark,
   hostfwdBenchmark,
   hostfwdSerialBenchmark,
   ...httpCompareBenchmarks,
