@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { patternBytes, sha256Hex, withoutNetAdmin } from '@postern/netlab';
-import { parsePcapHeader } from '@postern/wire';
+import { PcapReader, parsePcapHeader } from '@postern/wire';
 import { FlagError, parseCommandLine, parseFlags } from '../src/cli.js';
 import { SimulatorError } from '../src/errors.js';
 import { openGateway, serveEcho } from './support/gateway.js';
@@ -108,6 +108,7 @@ describe('postern-sim, the command', () => {
 
   it('runs: prints the endpoint and the forward, relays through a gateway, captures the segment, stops on SIGTERM', async () => {
     const pcap = join(mkdtempSync(join(tmpdir(), 'postern-sim-')), 'segment.pcap');
+    const startedAt = Date.now();
     const child = spawn(process.execPath, [BIN, '--serial', 'socket://127.0.0.1:0', '--hostfwd', 'tcp::0-:7', '--pcap', pcap], { stdio: ['ignore', 'pipe', 'inherit'] });
     const lines = createInterface({ input: child.stdout });
     const said: string[] = [];
@@ -144,8 +145,15 @@ describe('postern-sim, the command', () => {
       child.kill('SIGTERM');
     });
     expect(code).toBe(0);
+    const stoppedAt = Date.now();
     const bytes = new Uint8Array(readFileSync(pcap));
     expect(parsePcapHeader(bytes).linkType).toBe(1);
+    // Stamped with the simulator scheduler's wall time (the host's clock read once when it started).
+    for (const r of new PcapReader(bytes)) {
+      const ms = r.timestampNanosNumber() / 1e6;
+      expect(ms).toBeGreaterThanOrEqual(startedAt - 1);
+      expect(ms).toBeLessThanOrEqual(stoppedAt + 1);
+    }
     // Header plus well over 256 KiB of TCP segments each way (every frame entering the switch).
     expect(bytes.byteLength).toBeGreaterThan(2 * 256 * 1024);
   });

@@ -76,6 +76,15 @@ describe('gateway on the simulator, through the host forward', () => {
     expect(s.info.urls).toEqual([`${base}/`]);
   });
 
+  it('the Date header is the scheduler\'s wall time: the host\'s clock, to the second', async () => {
+    const before = Date.now();
+    const res = await fetch(`${base}/api/settings`);
+    const after = Date.now();
+    const date = Date.parse(res.headers.get('date') ?? '');
+    expect(date).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 - 1000);
+    expect(date).toBeLessThanOrEqual(after);
+  });
+
   it('counts HTTP responses by status', async () => {
     await fetch(`${base}/admin/missing`);
     const http = (await (await fetch(`${base}/api/http`)).json()) as { byStatus: Record<string, number> };
@@ -144,17 +153,25 @@ describe('gateway with --www', () => {
 });
 
 describe('gateway with --pcap', () => {
-  it('captures the frames of the request into a pcap file', async () => {
+  it('captures the frames of the request into a pcap file, stamped with the wall time from the scheduler', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'postern-pcap-')), 'gw.pcap');
+    const startedAt = Date.now();
     const gw = await startGateway(validateConfig({ interfaces: [{ nic: 'sim' }], pcap: file, sim: { hostForward: ['tcp:127.0.0.1:0-198.18.0.1:80'] } }));
     try {
       expect((await fetch(`${gw.urls[0]!}api/settings`)).status).toBe(200);
     } finally {
       await gw.close();
     }
+    const stoppedAt = Date.now();
     const records = [...new PcapReader(new Uint8Array(readFileSync(file)))];
     // At least: ARP both ways, the handshake, the request, the response, the ACKs.
     expect(records.length).toBeGreaterThanOrEqual(6);
+    // The scheduler's wall time: the host's clock read once at start, moved on by the monotonic one.
+    for (const r of records) {
+      const ms = r.timestampNanosNumber() / 1e6;
+      expect(ms).toBeGreaterThanOrEqual(startedAt - 1);
+      expect(ms).toBeLessThanOrEqual(stoppedAt + 1);
+    }
     const tcpToPort80 = records.filter((r) => {
       const f = r.data;
       return f[12] === 0x08 && f[13] === 0x00 && f[23] === 6 && ((f[36]! << 8) | f[37]!) === 80;
