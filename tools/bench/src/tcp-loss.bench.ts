@@ -52,13 +52,14 @@ import { BIG_BODY_BYTES, BIG_PATH, startPosternServer, type PosternServer } from
 const SERVER_MODE = process.env['TCP_LOSS_BENCH_SERVER'] === 'in-process' ? 'in-process' : 'gateway';
 
 /**
- * The Linux sender's congestion control (`TCP_LOSS_BENCH_LINUX_CC`, default `cubic`), set in the
- * server namespace only. Postern runs CUBIC, so the default compares loss recovery with the same
- * window algorithm; a host whose default is `bbr` (model-based: it does not slow down for random
- * loss) would otherwise make the 2% figure a comparison of BBR against CUBIC. Any name the kernel
- * lists in `net.ipv4.tcp_available_congestion_control` works (e.g. `bbr`, to measure that gap).
+ * The Linux sender's congestion control, set in the server namespace only:
+ * `TCP_LOSS_BENCH_LINUX_CC` when given, else `cubic` if the kernel lets a namespace choose it
+ * (`net.ipv4.tcp_allowed_congestion_control`), else `reno`, which it always does. Postern runs
+ * CUBIC, so the figures compare loss recovery between loss-based algorithms: a host whose default is
+ * `bbr` (model-based, it does not slow down for random loss) would otherwise make the 2% figure a
+ * comparison of BBR with CUBIC. `TCP_LOSS_BENCH_LINUX_CC=bbr` measures that gap.
  */
-export const TCP_LOSS_BENCH_LINUX_CC = process.env['TCP_LOSS_BENCH_LINUX_CC'] ?? 'cubic';
+const LINUX_CC_REQUESTED = process.env['TCP_LOSS_BENCH_LINUX_CC'];
 
 /** Bytes of each download (64 MiB: the issue's measurement). */
 export const TCP_LOSS_BENCH_BYTES = SERVER_MODE === 'in-process' ? BIG_BODY_BYTES : Number(process.env['TCP_LOSS_BENCH_MIB'] ?? 64) * 1024 * 1024;
@@ -155,7 +156,10 @@ export class LossLab {
     this.nsClient = await lab.namespace();
     this.nsServer = await lab.namespace();
     // Per namespace since Linux 4.15: only the reference sender's sockets are concerned.
-    await lab.exec(this.nsServer, 'sysctl', ['-q', '-w', `net.ipv4.tcp_congestion_control=${TCP_LOSS_BENCH_LINUX_CC}`]);
+    const allowed = (await lab.exec(this.nsServer, 'sysctl', ['-n', 'net.ipv4.tcp_allowed_congestion_control'])).stdout.trim().split(/\s+/);
+    this.linuxCc = LINUX_CC_REQUESTED ?? (allowed.includes('cubic') ? 'cubic' : 'reno');
+    await lab.exec(this.nsServer, 'sysctl', ['-q', '-w', `net.ipv4.tcp_congestion_control=${this.linuxCc}`]);
+    process.stderr.write(`tcp-loss: the Linux sender runs ${this.linuxCc}\n`);
     this.wireBridge = await lab.bridge();
     await runCommand('sysctl', ['-q', '-w', `net.ipv6.conf.${this.wireBridge}.disable_ipv6=1`]).catch(() => undefined);
     // Linux: a veth from the server namespace into the wire bridge.
@@ -182,6 +186,8 @@ export class LossLab {
 
   postern = '';
   linuxMac = '';
+  /** The Linux sender's congestion control (see {@link LINUX_CC_REQUESTED}). */
+  linuxCc = '';
   inProcess: PosternServer | undefined;
 
   async teardown(): Promise<void> {
@@ -268,7 +274,7 @@ function figures(): Figure[] {
       name: `${profile.name}: ${TCP_LOSS_BENCH_BYTES / 1024 / 1024} MiB from postern-gateway`,
       unit: 's',
       sample: () => shared!.download('postern', posternSeed++, profile.faults),
-      reference: { name: `Node http on Linux (${TCP_LOSS_BENCH_LINUX_CC}), same faults and seed`, sample: () => shared!.download('linux', linuxSeed++, profile.faults) },
+      reference: { name: `Node http on Linux (${LINUX_CC_REQUESTED ?? 'cubic, else reno'}), same faults and seed`, sample: () => shared!.download('linux', linuxSeed++, profile.faults) },
       companions,
     };
   });
