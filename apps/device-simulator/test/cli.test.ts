@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { createServer } from 'node:net';
 import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import { patternBytes, sha256Hex, withoutNetAdmin } from '@postern/netlab';
 import { PcapReader, parsePcapHeader } from '@postern/wire';
 import { FlagError, parseCommandLine, parseFlags } from '../src/cli.js';
 import { SimulatorError } from '../src/errors.js';
-import { openGateway, serveEcho } from './support/gateway.js';
+import { exchange, openGateway, serveEcho } from './support/gateway.js';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'postern-sim.mjs');
 
@@ -125,17 +125,7 @@ describe('postern-sim, the command', () => {
     try {
       serveEcho(gw.tcp, 7);
       const data = patternBytes(256 * 1024, 5);
-      const got = await new Promise<Buffer>((resolve, reject) => {
-        const chunks: Buffer[] = [];
-        const s = connect({ host: '127.0.0.1', port: fwdPort, allowHalfOpen: true });
-        s.on('error', reject);
-        s.on('data', (c: Buffer) => chunks.push(c));
-        s.on('end', () => {
-          s.end();
-          resolve(Buffer.concat(chunks));
-        });
-        s.end(data);
-      });
+      const got = await exchange(fwdPort, data, true);
       expect(sha256Hex(got)).toBe(sha256Hex(data));
     } finally {
       await gw.close();

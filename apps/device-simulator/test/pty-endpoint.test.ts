@@ -1,9 +1,8 @@
-import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSimulator } from '../src/index.js';
 import type { Simulator } from '../src/index.js';
 import { patternBytes, sha256Hex, waitFor } from '@postern/netlab';
-import { GATEWAY, HOST, openGateway, serveEcho } from './support/gateway.js';
+import { exchange, GATEWAY, HOST, openGateway, serveEcho } from './support/gateway.js';
 import type { TestGateway } from './support/gateway.js';
 
 let sim: Simulator | undefined;
@@ -27,17 +26,7 @@ describe('the simulator on a pseudo-terminal, opened by the real serialport bind
 
     serveEcho(gw.tcp, 7);
     const data = patternBytes(1024 * 1024, 11);
-    const got = await new Promise<Buffer>((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      const s = connect({ host: '127.0.0.1', port: sim!.forwarders[0]!.port, allowHalfOpen: true });
-      s.on('error', reject);
-      s.on('data', (c: Buffer) => chunks.push(c));
-      s.on('end', () => {
-        s.end();
-        resolve(Buffer.concat(chunks));
-      });
-      s.end(data);
-    });
+    const got = await exchange(sim!.forwarders[0]!.port, data, true);
     expect(sha256Hex(got)).toBe(sha256Hex(data));
     await waitFor('the relay to finish', () => sim!.forwarders[0]!.stats.completed === 1, 5000);
     expect(gw.driver.serialStats.decoder.badFcs).toBe(0);

@@ -1,9 +1,8 @@
-import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSimulator } from '../src/index.js';
 import type { Simulator } from '../src/index.js';
 import { patternBytes, sha256Hex, waitFor } from '@postern/netlab';
-import { GATEWAY, HOST, openGateway, serveBytes, serveEcho } from './support/gateway.js';
+import { GATEWAY, HOST, exchange, openGateway, serveBytes, serveEcho } from './support/gateway.js';
 import type { TestGateway } from './support/gateway.js';
 
 let sim: Simulator | undefined;
@@ -19,22 +18,6 @@ async function setUp(): Promise<{ sim: Simulator; gw: TestGateway; port: number 
   sim = await createSimulator({ serial: 'socket://127.0.0.1:0', hostForwards: ['tcp:127.0.0.1:0-198.18.0.1:80', 'tcp::0-:81'] });
   gw = await openGateway(sim.device.endpoint.address!);
   return { sim, gw, port: sim.forwarders[0]!.port };
-}
-
-/** Connects to 127.0.0.1:port, sends `data`, half-closes, resolves with everything received until the server's FIN. */
-function exchange(port: number, data: Uint8Array, endAfterSend: boolean): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    const s = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
-    s.on('error', reject);
-    s.on('data', (c: Buffer) => chunks.push(c));
-    s.on('end', () => {
-      s.end();
-      resolve(Buffer.concat(chunks));
-    });
-    s.write(data);
-    if (endAfterSend) s.end();
-  });
 }
 
 describe('the simulator over socket:// with a real SerialNicDriver and a gateway Stack', () => {

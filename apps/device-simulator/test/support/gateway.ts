@@ -3,6 +3,7 @@
  * `NetDevice`, and a Postern `Stack` + `Tcp` at 198.18.0.1/24, on a real-clock scheduler of its own
  * (as the gateway process would have), plus an echo and a "send N bytes then close" TCP service.
  */
+import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Scheduler } from '@postern/irq';
 import { NetDevice, SerialNicDriver } from '@postern/nic';
@@ -103,4 +104,23 @@ export function serveBytes(tcp: Tcp, port: number): void {
     };
     conn.onWritable = send;
   };
+}
+
+/**
+ * Connects a kernel TCP client to 127.0.0.1:`port`, sends `data` and, when `endAfterSend`, half-closes;
+ * resolves with everything received until the server's FIN (then closes its side too).
+ */
+export function exchange(port: number, data: Uint8Array, endAfterSend: boolean): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const s = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+    s.on('error', reject);
+    s.on('data', (c: Buffer) => chunks.push(c));
+    s.on('end', () => {
+      s.end();
+      resolve(Buffer.concat(chunks));
+    });
+    s.write(data);
+    if (endAfterSend) s.end();
+  });
 }
