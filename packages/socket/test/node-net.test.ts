@@ -77,6 +77,41 @@ describe('the net face: Socket and Server', () => {
     server.close();
   });
 
+  it('writes straight to TCP and through the stream (callbacks, a full send buffer) arrive in order; a write after end fails as in Node', async () => {
+    const { netA, netB } = await pair({ tcp: { sendBufferSize: 16 * 1024 } });
+    const chunks: Buffer[] = [];
+    let serverEnded = false;
+    const server = netB.createServer((s) => {
+      s.on('data', (c: Buffer) => chunks.push(c));
+      s.on('end', () => {
+        serverEnded = true;
+        s.end();
+      });
+    });
+    await nextEvent(server.listen(4005), 'listening');
+    const client = netA.connect(4005, '198.18.0.2');
+    await nextEvent(client, 'connect');
+    const data = patternBytes(200_000, 3);
+    let callbacks = 0;
+    for (let at = 0, i = 0; at < data.byteLength; i++) {
+      const size = 1 + ((i * 7919) % 6000);
+      const piece = Buffer.from(data.subarray(at, at + size));
+      at += size;
+      // Every third write asks for a callback (the stream's path); the others may go straight to TCP.
+      if (i % 3 === 0) client.write(piece, () => void callbacks++);
+      else client.write(piece);
+    }
+    client.end();
+    await waitFor('all bytes', () => serverEnded, 10_000, 2);
+    expect(sha256Hex(Buffer.concat(chunks))).toBe(sha256Hex(data));
+    expect(callbacks).toBeGreaterThan(0);
+    expect(client.bytesWritten).toBe(data.byteLength);
+    const error = new Promise<Error>((resolve) => client.once('error', resolve));
+    expect(client.write(Buffer.from('late'))).toBe(false);
+    expect((await error as Error & { code?: string }).code).toBe('ERR_STREAM_WRITE_AFTER_END');
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
   it('half-open: with allowHalfOpen the server answers after the client ended', async () => {
     const { netA, netB } = await pair();
     const server = netB.createServer({ allowHalfOpen: true }, (s) => {

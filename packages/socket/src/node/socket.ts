@@ -422,6 +422,38 @@ export class Socket extends Duplex {
     if (!this.connecting && this.entryRef !== undefined) this.pull();
   }
 
+  /**
+   * Node's `write`, with a direct path for the common case: a connected socket whose stream holds
+   * nothing (no buffered chunk, not corked, not ending), a byte chunk and no callback. The chunk then
+   * goes to TCP at once, without the Writable's per-chunk bookkeeping and its `nextTick`; what TCP
+   * did not take is queued through the stream as usual. The stream ends in the same state either
+   * way (the bytes in TCP, the rest buffered), and the return value is the one Node gives.
+   */
+  override write(chunk: unknown, encoding?: BufferEncoding | ((error?: Error | null) => void), cb?: (error?: Error | null) => void): boolean {
+    if (encoding === undefined && cb === undefined && chunk instanceof Uint8Array && this.writesDirectly()) {
+      let n: number;
+      try {
+        n = this.sockets.sendSome(this.descriptor!, chunk);
+      } catch (err) {
+        this.destroy(err as Error);
+        return false;
+      }
+      if (n > 0) {
+        this.written += n;
+        this.touch();
+      }
+      if (n === chunk.byteLength) return true;
+      return super.write(chunk.subarray(n));
+    }
+    return super.write(chunk, encoding as BufferEncoding, cb);
+  }
+
+  /** True when a chunk may bypass the Writable (see {@link Socket.write}). */
+  private writesDirectly(): boolean {
+    return !this.connecting && this.descriptor !== undefined && this.pendingWrite === undefined && this.writable &&
+      !this.writableEnded && this.writableLength === 0 && this.writableCorked === 0 && this.writableHighWaterMark > 0;
+  }
+
   /** @internal Node stream hook: one chunk; its callback waits until TCP took all of it. */
   override _write(chunk: Buffer, _encoding: BufferEncoding, cb: (error?: Error | null) => void): void {
     this.pendingWrite = { data: chunk, offset: 0, cb };
