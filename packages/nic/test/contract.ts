@@ -93,8 +93,8 @@ export function contractSeq(frame: Uint8Array): number {
   return ((frame[14]! << 24) | (frame[15]! << 16) | (frame[16]! << 8) | frame[17]!) >>> 0;
 }
 
-/** Waits (virtual: runs the scheduler; real: sleeps on scheduler timers) until `predicate` holds or `limitMs` passes. */
-export async function waitFor(sched: SchedulerApi, predicate: () => boolean, limitMs: number): Promise<boolean> {
+/** Waits on the scheduler (virtual: runs it; real: sleeps on its timers) until `predicate` holds or `limitMs` of its time pass; resolves whether it held. (Real-time polling is `eventually`/`waitFor` of `@postern/netlab`.) */
+export async function waitOnScheduler(sched: SchedulerApi, predicate: () => boolean, limitMs: number): Promise<boolean> {
   if (sched.clock.virtual) return sched.runUntil(predicate, limitMs);
   sched.start();
   const deadline = sched.now + limitMs;
@@ -134,7 +134,7 @@ export function runDriverContract(name: string, makePair: () => Promise<DriverPa
       else await pass(pair.sched, pair.sched.clock.virtual ? 50 : 100);
     };
     const until = async (what: string, predicate: () => boolean): Promise<void> => {
-      const ok = await waitFor(pair.sched, predicate, timeoutMs);
+      const ok = await waitOnScheduler(pair.sched, predicate, timeoutMs);
       if (!ok) throw new Error(`${name}: timed out after ${timeoutMs} ms waiting for ${what}`);
     };
     const openBoth = async (): Promise<void> => {

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { Scheduler } from '@postern/irq';
 import { SerialBoard, SerialNicDriver } from '../src/index.js';
 import type { LinkState } from '../src/index.js';
-import { contractFrame, contractSeq, runDriverContract, waitFor } from './contract.js';
+import { contractFrame, contractSeq, runDriverContract, waitOnScheduler } from './contract.js';
 import type { DriverPair } from './contract.js';
 import { boardServer, closePort, haveSocat, makeBoard, openBoardPort, openPtyPair, streamPair } from './serial-support.js';
 import type { PtyPair } from './serial-support.js';
@@ -126,7 +126,7 @@ describe('serial over a PTY: bulk in both directions', () => {
         while (sentA < n && pair.a.transmit(contractFrame(pair.b.mac, pair.a.mac, 1518, sentA))) sentA++;
         while (sentB < n && pair.b.transmit(contractFrame(pair.a.mac, pair.b.mac, 1518, sentB))) sentB++;
         const t0 = pair.sched.now;
-        await waitFor(pair.sched, () => false, 2);
+        await waitOnScheduler(pair.sched, () => false, 2);
         idleMs = sentA + sentB > before ? 0 : idleMs + (pair.sched.now - t0);
         if (idleMs >= 10_000) {
           const [boardA, boardB] = lastPtyBoards as [SerialBoard, SerialBoard];
@@ -140,7 +140,7 @@ describe('serial over a PTY: bulk in both directions', () => {
       const [boardA, boardB] = lastPtyBoards as [SerialBoard, SerialBoard];
       const settled = (): boolean =>
         boardA.stats.txFrames === n && boardB.stats.txFrames === n && atB.length + boardB.stats.rxDroppedQueue === n && atA.length + boardA.stats.rxDroppedQueue === n;
-      const done = await waitFor(pair.sched, settled, 20_000);
+      const done = await waitOnScheduler(pair.sched, settled, 20_000);
       expect(done, JSON.stringify({ atA: atA.length, atB: atB.length, boards: [boardA.stats, boardB.stats] })).toBe(true);
       expect(boardA.stats.txDroppedOverrun + boardB.stats.txDroppedOverrun).toBe(0);
       const increasing = (xs: number[]): boolean => xs.every((x, i) => i === 0 || x > xs[i - 1]!);
