@@ -1,9 +1,12 @@
 /**
  * {@link TcpContext}: the one view of a `Tcp` that its parts receive. The parts are modules of
  * functions, each with one job (segment input, the listener and SYN cookies, timers, ICMP errors,
- * the connection table, the application API); none of them imports another part's state. What
- * they share goes through this interface: the module's tables and settings, and the operations
- * one part offers the others (ending a connection, arming a timer, running output).
+ * the connection table, the application API) and no state of their own. What they share goes
+ * through this interface: the module's tables and settings, and the operations one part offers
+ * the others (ending a connection, arming a timer, running output). A part imports another's
+ * functions only where that points one way (segment input -> passive open -> input, timers ->
+ * timer expiries); every call that would point back goes through the context, so `tcp/` has no
+ * import circle.
  *
  * The narrower views that lower modules declare for themselves are slices of it: output's
  * `TcpOutputContext`, recovery's `TcpRecoveryContext`, and the handles' `ConnectionHost` and
