@@ -99,17 +99,21 @@ export type InterfaceOf<S> = S extends { addInterface(device: never): infer I } 
 export interface MemoryPair<Link, Driver, Device, S> {
   /** The in-memory link. */
   readonly link: Link;
-  /** Stack a and b. */
+  /** Stack a. */
   readonly a: S;
+  /** Stack b. */
   readonly b: S;
-  /** Their devices. */
+  /** a's device. */
   readonly devA: Device;
+  /** b's device. */
   readonly devB: Device;
-  /** Their interfaces (each with its address). */
+  /** a's interface, with its address. */
   readonly ifA: InterfaceOf<S>;
+  /** b's interface, with its address. */
   readonly ifB: InterfaceOf<S>;
-  /** The drivers under the devices (the link's ends, or what `wrapDrivers` made of them). */
+  /** The driver under a's device (the link's end a, or what `wrapDrivers` made of it). */
   readonly driverA: Driver;
+  /** The driver under b's device. */
   readonly driverB: Driver;
 }
 
