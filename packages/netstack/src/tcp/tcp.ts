@@ -32,7 +32,10 @@ import type { SegmentBuilder } from './output.js';
 import { receiveSegment } from './segment-input.js';
 import type { TcpCounterName } from './tcp-counters.js';
 
-export * from './options.js';
+export {
+  TCP_DEFAULT_BACKLOG, TCP_DEFAULT_BUFFER_SIZE, TCP_DEFAULT_DELAYED_ACK_MS, TCP_DEFAULT_MAX_CONNECTIONS, TCP_DEFAULT_TIME_WAIT_MS, TCP_MIN_BUFFER_SIZE,
+  type TcpConnectOptions, type TcpListenOptions, type TcpOptions,
+} from './options.js';
 export type { TcpCounterName } from './tcp-counters.js';
 
 /** The TCP protocol module. See the module comment. */
@@ -57,7 +60,8 @@ export class Tcp {
 
   /**
    * A TCP module sending through `port`.
-   * @throws {@link TcpError} `EINVAL` for a bad option (see {@link resolveTcpSettings}).
+   * @throws {@link TcpError} `EINVAL` when a size or backlog is not a positive integer, or
+   *   `maxBufferSize` is smaller than either default buffer size.
    */
   constructor(port: TcpIpPort, options: TcpOptions = {}) {
     const settings = resolveTcpSettings(options);
