@@ -381,6 +381,7 @@ describe('TapNicDriver without a device', () => {
     await expect(new TapNicDriver({ ifname: '' }).open()).rejects.toBeInstanceOf(NicError);
     expect(() => new TapNicDriver({ ifname: 'x', rxRingSlots: 100 })).toThrow(NicError);
     expect(() => new TapNicDriver({ ifname: 'x', mtu: 20 })).toThrow(NicError);
+    expect(() => new TapNicDriver({ ifname: 'x', irqPriority: Number.NaN })).toThrow(NicError);
   });
 
   it('refuses transmit before open and counts it', () => {

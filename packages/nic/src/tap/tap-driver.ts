@@ -224,6 +224,9 @@ export class TapNicDriver implements NicDriver {
     if (options.mtu !== undefined && (!Number.isInteger(options.mtu) || options.mtu < 68 || options.mtu > 65_535)) {
       throw new NicError('BAD_ARGUMENT', this.name, `bad MTU ${options.mtu}`);
     }
+    if (options.irqPriority !== undefined && !Number.isFinite(options.irqPriority)) {
+      throw new NicError('BAD_ARGUMENT', this.name, `bad IRQ priority ${options.irqPriority}`);
+    }
     this.txQueue = new Ring<Uint8Array>(tx);
     this.txFlush = { name: `${this.name} tx`, poll: (budget) => this.flushTx(budget) };
     this.rxPoll = { name: `${this.name} rx`, poll: (budget) => this.drainRx(budget) };
