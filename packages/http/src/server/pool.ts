@@ -34,7 +34,8 @@ const RESOLVED = Promise.resolve();
 /**
  * A fixed number of workers over a bounded queue. A worker is a slot, not a loop: a job accepted
  * while a slot is free starts in the next microtask (jobs accepted in the same turn start together,
- * after one promise reaction); a job that finishes hands its slot straight to the oldest queued job.
+ * after one promise reaction); a job that finishes hands its slot to the oldest queued job, which
+ * starts the same way.
  *
  * `serve` signals the end of a job either by the promise it returns settling, or (when it returns
  * nothing) by calling `done` once; either way no promise or async frame is needed per job.
@@ -80,11 +81,7 @@ export class WorkerPool<T> {
     }
     if (stats.busy < stats.workers) {
       stats.busy++;
-      this.starting.push(job);
-      if (!this.startQueued) {
-        this.startQueued = true;
-        void RESOLVED.then(this.startAll);
-      }
+      this.startSoon(job);
       return true;
     }
     if (this.queue.length - this.queueHead >= this.queueLimit) {
@@ -111,6 +108,18 @@ export class WorkerPool<T> {
     this.stats.queued = 0;
     const finished = this.stats.busy === 0 ? RESOLVED : new Promise<void>((resolve) => (this.resolveFinished = resolve));
     return { queued, finished };
+  }
+
+  /**
+   * Starts `job` (its slot already counted in `busy`) in the next microtask, never inside the call
+   * that freed or found the slot (a handler never runs nested in another one's `end()`).
+   */
+  private startSoon(job: T): void {
+    this.starting.push(job);
+    if (!this.startQueued) {
+      this.startQueued = true;
+      void RESOLVED.then(this.startAll);
+    }
   }
 
   private readonly startAll = (): void => {
@@ -158,7 +167,7 @@ export class WorkerPool<T> {
         this.queueHead = 0;
       }
       stats.queued = this.queue.length - this.queueHead;
-      this.run(job);
+      this.startSoon(job);
       return;
     }
     stats.busy--;
