@@ -48,8 +48,11 @@ describe('no retransmission timeout at 2% random loss (virtual clock, seeded)', 
   }, 120_000);
 });
 
-/** A sends `bytes` to B (and closes) through a filter that may drop A's data segments. */
-async function filteredBulk(bytes: number, drop: (t: TcpFrameInfo, client: TcpConnection) => boolean) {
+/**
+ * A sends `bytes` to B and closes, through a filter that may drop A's data segments; with
+ * `finAlone` the close comes once every byte has been sent, so the FIN goes in a segment of its own.
+ */
+async function filteredBulk(bytes: number, drop: (t: TcpFrameInfo, client: TcpConnection) => boolean, finAlone = false) {
   const ref: { client?: TcpConnection } = {};
   const pair = await filteredTcpPair({
     filterA: {
@@ -67,31 +70,38 @@ async function filteredBulk(bytes: number, drop: (t: TcpFrameInfo, client: TcpCo
   pair.sched.runUntil(() => client.state === 'ESTABLISHED' && listener.acceptQueue.length > 0, 2000);
   const sink = new Sink(listener.accept()!);
   const data = patternBytes(bytes, 7);
-  pump(client, data);
+  pump(client, data, !finAlone);
+  if (finAlone) {
+    const end = (client.tcb.iss + 1 + bytes) >>> 0;
+    pair.sched.runUntil(() => client.tcb.sndMax === end, 5000);
+    client.shutdownWrite();
+  }
   const start = pair.sched.now;
   pair.sched.runUntil(() => sink.ended, 20_000);
   return { ...pair, client, sink, data, elapsedMs: pair.sched.now - start };
 }
 
 describe('tail losses repaired by the tail loss probe, not the RTO', () => {
-  it('a lost retransmission with everything sent after it SACKed: the probe resends it', async () => {
-    const bytes = 40 * 1448;
-    let victim = -1;
-    let copies = 0;
-    const r = await filteredBulk(bytes, (t, client) => {
-      if (t.payloadLength === 0) return false;
-      // The 30th segment, original and first retransmission; every segment after it is sent
-      // before the retransmission (the whole send fits the window), so nothing new follows it.
-      if (victim < 0) victim = (client.tcb.iss + 1 + 29 * 1448) >>> 0;
-      return t.seq === victim && ++copies <= 2;
+  for (const finAlone of [false, true]) {
+    it(`a lost retransmission with everything sent after it SACKed: the probe resends it${finAlone ? ' (not the FIN sent alone after it)' : ''}`, async () => {
+      const bytes = 40 * 1448;
+      let victim = -1;
+      let copies = 0;
+      const r = await filteredBulk(bytes, (t, client) => {
+        if (t.payloadLength === 0) return false;
+        // The 30th segment, original and first retransmission; every segment after it is sent
+        // before the retransmission (the whole send fits the window), so nothing new follows it.
+        if (victim < 0) victim = (client.tcb.iss + 1 + 29 * 1448) >>> 0;
+        return t.seq === victim && ++copies <= 2;
+      }, finAlone);
+      const info = JSON.stringify(r.client.stats);
+      expect(r.sink.ended, info).toBe(true);
+      expect(r.sink.digest(), info).toBe(sha256(r.data));
+      expect(copies, info).toBeGreaterThanOrEqual(3);
+      expect(r.client.stats.timeouts, info).toBe(0);
+      expect(r.client.stats.tailLossProbes, info).toBeGreaterThan(0);
     });
-    const info = JSON.stringify(r.client.stats);
-    expect(r.sink.ended, info).toBe(true);
-    expect(r.sink.digest(), info).toBe(sha256(r.data));
-    expect(copies, info).toBeGreaterThanOrEqual(3);
-    expect(r.client.stats.timeouts, info).toBe(0);
-    expect(r.client.stats.tailLossProbes, info).toBeGreaterThan(0);
-  });
+  }
 
   it('the last data segment and the FIN sent after it both lost: probed after about two RTTs, not the 200 ms of a lone segment', async () => {
     const bytes = 20 * 1448 + 100;

@@ -94,7 +94,7 @@ describe('SentSegments: the per-segment transmit log', () => {
     expect(log.inFlight()).toBe(0);
   });
 
-  it('markSacked counts an entry ending with our FIN as SACKed when its last data byte is (no SACK block covers a FIN)', () => {
+  it('markSacked counts an entry ending with data and our FIN as SACKed when its last data byte is (our receiver never SACKs a FIN)', () => {
     const log = new SentSegments();
     log.sent(0, 1000, 1, false);
     log.sent(1000, 1501, 2, false); // 500 bytes and the FIN at 1500
@@ -109,11 +109,13 @@ describe('SentSegments: the per-segment transmit log', () => {
     other.sent(1000, 1501, 2, false);
     markSacked(other, sacked, () => undefined);
     expect(other.flags(0) & SEG_SACKED).toBe(0);
-    // An entry holding the FIN alone waits for the cumulative ACK.
+    // An entry holding the FIN alone counts only when a block covers the FIN itself (Linux's do).
     const finOnly = new SentSegments();
     finOnly.sent(1500, 1501, 2, false);
-    markSacked(finOnly, () => true, () => undefined, 1500);
+    markSacked(finOnly, sacked, () => undefined, 1500);
     expect(finOnly.flags(0) & SEG_SACKED).toBe(0);
+    markSacked(finOnly, (seq) => seq >= 1000 && seq <= 1500, () => undefined, 1500);
+    expect(finOnly.flags(0) & SEG_SACKED).toBe(SEG_SACKED);
   });
 });
 

@@ -365,8 +365,9 @@ export function markAllLost(log: SentSegments): void {
  * Applies the scoreboard to the log: entries whose first and last bytes are SACKed become SACKED;
  * `delivered(i)` is called for each one that was not before (before the flag is set). `finSeq` is
  * the sequence number of our FIN when one was sent: no SACK block ever covers it (SACK blocks name
- * data), so an entry ending with the FIN counts as SACKed when its last data byte is, the FIN
- * having arrived in the same segment; an entry holding the FIN alone waits for the cumulative ACK.
+ * data; Linux's do cover it, ours do not), so an entry ending with data and the FIN counts as SACKed
+ * when its last data byte is, the FIN having arrived in the same segment; an entry holding the FIN
+ * alone counts only when a block covers the FIN itself.
  */
 export function markSacked(log: SentSegments, isSacked: (seq: number) => boolean, delivered: (index: number) => void, finSeq?: number): void {
   for (let i = 0; i < log.count; i++) {
@@ -374,10 +375,7 @@ export function markSacked(log: SentSegments, isSacked: (seq: number) => boolean
     if ((f & SEG_SACKED) !== 0) continue;
     const seq = log.seq(i);
     let last = seqAdd(log.end(i), -1);
-    if (last === finSeq) {
-      if (last === seq) continue;
-      last = seqAdd(last, -1);
-    }
+    if (last === finSeq && last !== seq) last = seqAdd(last, -1);
     if (isSacked(seq) && isSacked(last)) {
       delivered(i);
       log.setFlags(i, (f | SEG_SACKED) & ~SEG_LOST);

@@ -432,18 +432,22 @@ function prrSend(ctx: TcpRecoveryContext, tcb: Tcb, deliveredBytes: number): voi
  * ending where the last segment not SACKed ends. RFC 8985 resends the most recently sent segment so
  * that its ACK lets RACK see earlier losses; when that segment is SACKed already its ACK carries
  * nothing new, and the segment still missing (typically a lost retransmission with everything sent
- * after it SACKed) would wait for the RTO, so it is the one probed. A FIN ending the range goes with
- * the data before it. Returns the sequence space sent (0 when nothing could be).
+ * after it SACKed) would wait for the RTO, so it is the one probed (before a FIN sent alone, which
+ * our own receiver never SACKs). A FIN ending the range goes with the data before it. Returns the sequence space sent (0 when nothing could be).
  */
 export function probeRetransmit(ctx: TcpOutputContext, tcb: Tcb): number {
   const log = tcb.sent;
-  let end = tcb.sndMax;
+  let pick = -1;
   for (let i = log.count - 1; i >= 0; i--) {
-    if ((log.flags(i) & SEG_SACKED) === 0) {
-      end = log.end(i);
+    if ((log.flags(i) & SEG_SACKED) !== 0) continue;
+    if (pick < 0) pick = i;
+    // A FIN sent alone may never show as SACKed: a data segment still missing before it goes first.
+    if (!(tcb.finSent && log.seq(i) === tcb.finSeq)) {
+      pick = i;
       break;
     }
   }
+  const end = pick < 0 ? tcb.sndMax : log.end(pick);
   const start = seqMax(tcb.sndUna, seqAdd(end, -tcb.sendMss));
   return retransmitRange(ctx, tcb, start, seqSub(end, start));
 }
