@@ -144,6 +144,8 @@ export class LossLab {
   /** Per sample: the bridge's counters and the gateway's, for the companions. */
   lastBridge: FaultBridgeStats | undefined;
   lastSender: SenderCounters | undefined;
+  /** Per Linux sample: the server namespace's retransmission timeouts (`TcpExt TCPTimeouts`) during it. */
+  lastLinuxRtos = Number.NaN;
   private baseline: SenderCounters | undefined;
 
   async setup(): Promise<void> {
@@ -198,6 +200,17 @@ export class LossLab {
     if (this.dir !== '') await rm(this.dir, { recursive: true, force: true });
   }
 
+  /** The server namespace's `TcpExt TCPTimeouts` (its retransmission timeouts so far), NaN if unreadable. */
+  private async linuxTimeouts(): Promise<number> {
+    const r = await this.lab.tryExec(this.nsServer, 'cat', ['/proc/net/netstat']);
+    const lines = r.stdout.split('\n').filter((l) => l.startsWith('TcpExt:'));
+    if (r.code !== 0 || lines.length < 2) return Number.NaN;
+    const names = lines[0]!.split(/\s+/);
+    const values = lines[1]!.split(/\s+/);
+    const at = names.indexOf('TCPTimeouts');
+    return at < 0 ? Number.NaN : Number(values[at]);
+  }
+
   private async senderCounters(): Promise<SenderCounters | undefined> {
     if (this.inProcess !== undefined) return undefined;
     const r = await this.lab.tryExec(this.nsClient, 'curl', ['-sS', '--max-time', '5', `http://${POSTERN_IP}/api/tcp`], { timeoutMs: 10_000 });
@@ -230,11 +243,14 @@ export class LossLab {
         this.baseline = await this.senderCounters();
         this.lastSender = undefined;
       }
+      const linuxRtosBefore = server === 'linux' ? await this.linuxTimeouts() : Number.NaN;
+      this.lastLinuxRtos = Number.NaN;
       const r = await lab.tryExec(this.nsClient, 'curl', ['-sS', '--max-time', String(CURL_MAX_S), '-o', out, '-w', '%{http_code} %{size_download} %{time_total}', `http://${target}${SERVER_MODE === 'in-process' ? BIG_PATH : '/bulk.bin'}`], { timeoutMs: (CURL_MAX_S + 10) * 1000 });
       if (r.code !== 0) throw new Error(`curl from ${server} failed (${r.code}): ${r.stderr.trim()}`);
       const [code, size, total] = r.stdout.trim().split(' ');
       if (code !== '200' || Number(size) !== TCP_LOSS_BENCH_BYTES) throw new Error(`curl from ${server}: status ${code}, ${size} bytes`);
       if ((await sha256OfFile(out)) !== this.sha) throw new Error(`curl from ${server}: the bytes differ (SHA-256)`);
+      if (server === 'linux') this.lastLinuxRtos = (await this.linuxTimeouts()) - linuxRtosBefore;
       if (server === 'postern') {
         const after = await this.senderCounters();
         const base = this.baseline;
@@ -265,7 +281,8 @@ function figures(): Figure[] {
     });
     // The RTOs are the target; recoveries, probes and undos tell where the time went.
     const companions = [
-      counter('rtoExpiries', 'RTOs', 'RTOs'),
+      // Beside Linux's own RTOs on the same path (a stall of the user-space bridge delays every ACK).
+      { ...counter('rtoExpiries', 'RTOs', 'RTOs'), readReference: () => shared?.lastLinuxRtos ?? Number.NaN },
       counter('fastRecoveries', 'recovery episodes', 'episodes'),
       counter('tailLossProbes', 'tail loss probes', 'probes'),
       counter('spuriousUndos', 'spurious undos', 'undos'),
