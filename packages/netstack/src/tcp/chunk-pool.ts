@@ -6,13 +6,22 @@
  * keep-alive connection. A {@link ChunkedRing} instead maps its ring positions onto chunks that are
  * taken from a {@link ChunkPool} when first written and given back as soon as no held byte lies in
  * them, so memory follows the bytes actually held and an empty buffer holds nothing. Returning and
- * taking a chunk is an array push/pop: no allocation once the pool is warm.
+ * taking a chunk is an array push/pop: no allocation once the pool is warm. The ring's table of
+ * chunk slots is pooled the same way: taken on the first write, given back when the ring is empty,
+ * so an idle connection holds neither chunks nor slot tables.
  */
 
 /** Default chunk size in bytes (a power of two). */
 export const DEFAULT_CHUNK_SIZE = 4096;
 /** Default number of free chunks a pool keeps for reuse. */
 export const DEFAULT_POOL_RETAINED = 1024;
+/** Free slot tables a pool keeps for reuse, per table length. */
+const SLOT_TABLES_RETAINED = 256;
+
+/** A ring's chunk slots: `undefined` where no chunk is taken. */
+type SlotTable = (Uint8Array | undefined)[];
+/** The table of a ring that holds nothing (never written to). */
+const NO_SLOTS: SlotTable = [];
 
 /**
  * A pool of equal-sized `Uint8Array` chunks. Chunks are not zeroed on reuse: their owner tracks
@@ -31,6 +40,8 @@ export class ChunkPool {
   /** Chunks given back while the pool was full. */
   discarded = 0;
   private readonly free: Uint8Array[] = [];
+  /** Free slot tables (every entry `undefined`) by length. */
+  private readonly freeTables = new Map<number, SlotTable[]>();
 
   /** @throws RangeError unless `chunkSize` is a power of two >= 64 and `maxRetained >= 0`. */
   constructor(chunkSize = DEFAULT_CHUNK_SIZE, maxRetained = DEFAULT_POOL_RETAINED) {
@@ -47,6 +58,13 @@ export class ChunkPool {
     return this.free.length;
   }
 
+  /** Free slot tables held for reuse (all lengths). */
+  get retainedTables(): number {
+    let n = 0;
+    for (const free of this.freeTables.values()) n += free.length;
+    return n;
+  }
+
   /** A chunk of {@link ChunkPool.chunkSize} bytes with unspecified contents. */
   take(): Uint8Array {
     const chunk = this.free.pop();
@@ -59,6 +77,22 @@ export class ChunkPool {
   give(chunk: Uint8Array): void {
     if (this.free.length < this.maxRetained) this.free.push(chunk);
     else this.discarded++;
+  }
+
+  /** @internal A slot table of `length` entries, all `undefined`. */
+  takeTable(length: number): SlotTable {
+    const table = this.freeTables.get(length)?.pop();
+    return table ?? new Array<Uint8Array | undefined>(length).fill(undefined);
+  }
+
+  /** @internal Returns a slot table whose entries are all `undefined` again. */
+  giveTable(table: SlotTable): void {
+    let free = this.freeTables.get(table.length);
+    if (free === undefined) {
+      free = [];
+      this.freeTables.set(table.length, free);
+    }
+    if (free.length < SLOT_TABLES_RETAINED) free.push(table);
   }
 }
 
@@ -79,7 +113,9 @@ export class ChunkedRing {
   private readonly shift: number;
   private readonly mask: number;
   private readonly chunkSize: number;
-  private readonly slots: (Uint8Array | undefined)[];
+  private readonly slotCount: number;
+  /** {@link NO_SLOTS} while no chunk is held (the table goes back to the pool when the ring empties). */
+  private slots: SlotTable = NO_SLOTS;
   private held = 0;
 
   constructor(capacity: number, pool: ChunkPool) {
@@ -87,9 +123,8 @@ export class ChunkedRing {
     this.chunkSize = pool.chunkSize;
     this.shift = Math.log2(pool.chunkSize);
     this.mask = pool.chunkSize - 1;
-    const slotCount = Math.ceil(capacity / pool.chunkSize) + 1;
-    this.size = slotCount * pool.chunkSize;
-    this.slots = new Array<Uint8Array | undefined>(slotCount).fill(undefined);
+    this.slotCount = Math.ceil(capacity / pool.chunkSize) + 1;
+    this.size = this.slotCount * pool.chunkSize;
   }
 
   /** Bytes of chunk memory this ring holds now. */
@@ -99,6 +134,7 @@ export class ChunkedRing {
 
   /** Copies `length` bytes of `src` from `srcOffset` into the ring at `pos` (wrapping), taking chunks as needed. */
   write(pos: number, src: Uint8Array, srcOffset: number, length: number): void {
+    if (this.slots === NO_SLOTS && length > 0) this.slots = this.pool.takeTable(this.slotCount);
     while (length > 0) {
       const index = pos >>> this.shift;
       const within = pos & this.mask;
@@ -142,10 +178,11 @@ export class ChunkedRing {
 
   /** The head moved `n` positions forward from `oldHead`: gives back every chunk it left entirely. */
   releasePassed(oldHead: number, n: number): void {
+    if (this.held === 0) return;
     const end = oldHead + n;
     let index = oldHead >>> this.shift;
     let chunkEnd = (index + 1) * this.chunkSize;
-    const slotCount = this.slots.length;
+    const slotCount = this.slotCount;
     while (chunkEnd <= end) {
       const slot = index % slotCount;
       const chunk = this.slots[slot];
@@ -159,16 +196,21 @@ export class ChunkedRing {
     }
   }
 
-  /** Gives back every chunk. */
+  /** Gives back every chunk, and the slot table. */
   releaseAll(): void {
-    if (this.held === 0) return;
-    for (let i = 0; i < this.slots.length; i++) {
-      const chunk = this.slots[i];
-      if (chunk !== undefined) {
-        this.slots[i] = undefined;
-        this.pool.give(chunk);
+    if (this.slots === NO_SLOTS) return;
+    const slots = this.slots;
+    if (this.held > 0) {
+      for (let i = 0; i < slots.length; i++) {
+        const chunk = slots[i];
+        if (chunk !== undefined) {
+          slots[i] = undefined;
+          this.pool.give(chunk);
+        }
       }
+      this.held = 0;
     }
-    this.held = 0;
+    this.slots = NO_SLOTS;
+    this.pool.giveTable(slots);
   }
 }

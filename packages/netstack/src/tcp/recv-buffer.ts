@@ -37,6 +37,9 @@ export interface SackRange {
 /** Default {@link ReceiveBufferOptions.maxRanges}. */
 export const DEFAULT_MAX_OUT_OF_ORDER_RANGES = 32;
 
+/** Out-of-order range slots a new buffer starts with (small typed arrays live on V8's heap, no backing store). */
+const INITIAL_RANGE_SLOTS = 4;
+
 /** Options of a {@link ReceiveBuffer}. */
 export interface ReceiveBufferOptions {
   /** Most disjoint out-of-order ranges held. Default 32. */
@@ -73,11 +76,15 @@ export class ReceiveBuffer {
   private inOrder = 0;
   /** Stream offset of the first readable byte (total bytes consumed). */
   private consumed = 0;
-  /** Out-of-order ranges in stream offsets, sorted, disjoint, non-adjacent. */
-  private readonly lefts: Float64Array;
-  private readonly rights: Float64Array;
+  /**
+   * Out-of-order ranges in stream offsets, sorted, disjoint, non-adjacent. The arrays start at
+   * {@link INITIAL_RANGE_SLOTS} entries and double up to `maxRanges` when out-of-order data needs
+   * them (an in-order connection never grows them: an idle connection stays small).
+   */
+  private lefts: Float64Array;
+  private rights: Float64Array;
   /** Recency stamp of each range (larger = changed more recently). */
-  private readonly stamps: Float64Array;
+  private stamps: Float64Array;
   private rangeCount = 0;
   private stampClock = 0;
   private oooBytes = 0;
@@ -92,9 +99,10 @@ export class ReceiveBuffer {
     this.maxRanges = maxRanges;
     this.pool = options.pool ?? defaultChunkPool;
     this.ring = new ChunkedRing(capacityBytes, this.pool);
-    this.lefts = new Float64Array(maxRanges);
-    this.rights = new Float64Array(maxRanges);
-    this.stamps = new Float64Array(maxRanges);
+    const slots = Math.min(maxRanges, INITIAL_RANGE_SLOTS);
+    this.lefts = new Float64Array(slots);
+    this.rights = new Float64Array(slots);
+    this.stamps = new Float64Array(slots);
   }
 
   /** Most bytes held (readable plus out-of-order up to the highest held byte), and the largest window. */
@@ -313,6 +321,20 @@ export class ReceiveBuffer {
     return best;
   }
 
+  /** Doubles the range arrays (never beyond `maxRanges`), keeping the ranges held. */
+  private growRanges(): void {
+    const slots = Math.min(this.maxRanges, this.lefts.length * 2);
+    const lefts = new Float64Array(slots);
+    const rights = new Float64Array(slots);
+    const stamps = new Float64Array(slots);
+    lefts.set(this.lefts);
+    rights.set(this.rights);
+    stamps.set(this.stamps);
+    this.lefts = lefts;
+    this.rights = rights;
+    this.stamps = stamps;
+  }
+
   /** Adds stream range `[left, left + length)` (segment offset `offset` from RCV.NXT) to the held set. */
   private holdOutOfOrder(left: number, length: number, data: Uint8Array, srcStart: number, offset: number): void {
     const right = left + length;
@@ -335,6 +357,7 @@ export class ReceiveBuffer {
         this.oooBytes -= this.rights[n - 1]! - this.lefts[n - 1]!;
         this.rangeCount = n - 1;
       }
+      if (this.rangeCount === this.lefts.length) this.growRanges();
       this.ring.write(this.position(this.inOrder + offset), data, srcStart, length);
       this.lefts.copyWithin(i + 1, i, this.rangeCount);
       this.rights.copyWithin(i + 1, i, this.rangeCount);

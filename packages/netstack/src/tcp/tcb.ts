@@ -19,6 +19,9 @@ import type { TcpState } from './state.js';
 import type { TcpErrorCode } from './errors.js';
 import { RackState, SentSegments } from './rack.js';
 
+/** Entries a connection's RACK log starts with (small typed arrays stay on V8's heap, no backing store). */
+const SENT_LOG_INITIAL_SLOTS = 4;
+
 /** Why a connection ended, as {@link TcpConnection.onClose} reports it. */
 export type TcpCloseReason =
   /** Both FINs exchanged and acknowledged (or TIME_WAIT entered). */
@@ -221,8 +224,12 @@ export class Tcb {
   probeOutstanding = false;
   /** HyStart++ (RFC 9406): the round ends when SND.UNA passes this (SND.MAX when the round began). */
   roundEnd = 0;
-  /** Every data segment in flight with its transmit time (RACK, RFC 8985). */
-  readonly sent = new SentSegments();
+  /**
+   * Every data segment in flight with its transmit time (RACK, RFC 8985). It starts with room for
+   * a few segments and doubles as flights grow, so an idle or request/response connection keeps
+   * its log small.
+   */
+  readonly sent = new SentSegments(SENT_LOG_INITIAL_SLOTS);
   /** RACK's variables. */
   readonly rack = new RackState();
   /** PRR (RFC 6937): bytes delivered to the peer since recovery started. */
