@@ -9,13 +9,11 @@
  * Needs root; without it every test skips with the reason in its title (CI, as root, counts a
  * skip as a failure).
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { eventually, netlabSkipReason } from '@postern/netlab';
+import { eventually, netlabSkipReason, sha256OfFile } from '@postern/netlab';
 import { KernelLab } from './support/kernel-lab.js';
 import { STACK_IP, describeEnd, serveHashSink, serveHttp, tcpLab, type ServedConnection, type TcpLab } from './support/kernel-tcp.js';
 import { patternBytes, sha256 } from './support/tcp-net.js';
@@ -47,20 +45,13 @@ async function setup(seed: number): Promise<TcpLab> {
   return current;
 }
 
-/** SHA-256 hex of a file. */
-async function fileDigest(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
 /** A file of SIZE random bytes in a fresh temp dir, and its digest. */
 async function randomFile(l: TcpLab): Promise<{ path: string; digest: string }> {
   tempDir = await mkdtemp(join(tmpdir(), 'pst-tcp-'));
   const path = join(tempDir, 'upload.bin');
   const made = await lab.tryExec(l.tap.ns, 'bash', ['-c', `head -c ${SIZE} /dev/urandom > ${path}`], { timeoutMs: 30_000 });
   if (made.code !== 0) throw new Error(`cannot make ${path}: ${made.stderr}`);
-  return { path, digest: await fileDigest(path) };
+  return { path, digest: await sha256OfFile(path) };
 }
 
 /** The kernel's TIME-WAIT sockets between it and the stack (`ss` in the namespace). */

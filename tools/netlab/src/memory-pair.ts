@@ -83,7 +83,7 @@ export interface PairOptions<Driver, StackOptions> {
   /** RX ring of both devices. Default: the device's own. */
   rxRingCapacity?: number;
   /** Puts drivers between the link and the devices (e.g. fault injection); returns a's and b's. Default: none. */
-  wrapDrivers?: (a: Driver, b: Driver) => readonly [Driver, Driver];
+  wrapDrivers?: (a: NoInfer<Driver>, b: NoInfer<Driver>) => readonly [NoInfer<Driver>, NoInfer<Driver>];
   /**
    * Resolve ARP both ways before returning. Virtual clock: a datagram from a to a closed port of b
    * and b's port unreachable, 20 virtual ms; real clock (started here): one ping from a to b.

@@ -5,10 +5,11 @@
  * predicates need, and two TCP hosts over a link whose A side is filtered.
  */
 import { Scheduler } from '@postern/irq';
-import { ForwardingDriver, createMemoryLink, type NicDriver } from '@postern/nic';
-import { ETHERTYPE_IPV4, IP_PROTO_TCP } from '@postern/wire';
-import { attachTcp, type TcpOptions } from '../../src/index.js';
-import { A_ADDR, B_ADDR, twoHosts } from './tcp-net.js';
+import { memoryPair } from '@postern/netlab';
+import { ForwardingDriver, NetDevice, createMemoryLink, type NicDriver } from '@postern/nic';
+import { ETHERTYPE_IPV4, IP_PROTO_TCP, parseIpv4 } from '@postern/wire';
+import { Stack, attachTcp, type TcpOptions } from '../../src/index.js';
+import { A_ADDR, B_ADDR } from './tcp-net.js';
 
 /** Decides one frame's fate: return false to drop it. */
 export type FramePredicate = (frame: Uint8Array) => boolean;
@@ -77,8 +78,6 @@ export function tcpFrameInfo(frame: Uint8Array): TcpFrameInfo | undefined {
 
 export { A_ADDR, B_ADDR };
 
-let pairs = 0;
-
 /**
  * Host a (198.18.0.1) and host b (198.18.0.2), each with a Tcp, over an in-memory link with 1 ms
  * latency; `filterA` sees (and may drop) every frame a sends (`tx`) and receives (`rx`). ARP is
@@ -86,15 +85,16 @@ let pairs = 0;
  */
 export async function filteredTcpPair(options: { seed?: number; filterA?: { tx?: FramePredicate; rx?: FramePredicate }; tcpA?: TcpOptions; tcpB?: TcpOptions } = {}) {
   const sched = new Scheduler({ seed: options.seed ?? 5 });
-  const n = ++pairs;
-  const link = createMemoryLink(sched, { names: [`ff${n}a`, `ff${n}b`], macA: 0x02_00_00_00_30_00 + n * 16 + 1, macB: 0x02_00_00_00_30_00 + n * 16 + 2, latencyMs: 1 });
   let tx: FramePredicate = () => true;
   let rx: FramePredicate = () => true;
-  const filter = new FrameFilterDriver(link.a, { tx: (f) => tx(f), rx: (f) => rx(f) });
-  const { a, b } = await twoHosts(sched, filter, link.b);
+  let filter: FrameFilterDriver | undefined;
+  const { a, b } = await memoryPair({ createMemoryLink, NetDevice, Stack, parseIpv4 }, sched, {
+    tag: 'ff', latencyMs: 1, rxRingCapacity: 1024,
+    wrapDrivers: (linkA, linkB) => [(filter = new FrameFilterDriver(linkA, { tx: (f) => tx(f), rx: (f) => rx(f) })), linkB],
+  });
   if (options.filterA?.tx !== undefined) tx = options.filterA.tx;
   if (options.filterA?.rx !== undefined) rx = options.filterA.rx;
   const tcpA = attachTcp(a, options.tcpA);
   const tcpB = attachTcp(b, options.tcpB);
-  return { sched, a, b, tcpA, tcpB, filter };
+  return { sched, a, b, tcpA, tcpB, filter: filter! };
 }

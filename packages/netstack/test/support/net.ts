@@ -4,6 +4,7 @@
  */
 import { Scheduler } from '@postern/irq';
 import { NetDevice, createMemoryLink, type MemoryLink } from '@postern/nic';
+import { memoryPair } from '@postern/netlab';
 import { emitIpv4, parseIpv4, ETHERTYPE_IPV4, writeMac, type Ipv4Repr, type MacAddress } from '@postern/wire';
 import { Stack, type NetInterface, type StackOptions } from '../../src/index.js';
 
@@ -25,18 +26,13 @@ export function makeLink(sched: Scheduler, mtu = 1500): { link: MemoryLink; a: N
   return { link, a: new NetDevice(link.a, sched), b: new NetDevice(link.b, sched) };
 }
 
-/** Two hosts on one /24: a = 198.18.0.1, b = 198.18.0.2. */
+/** Two hosts on one /24: a = 198.18.0.1, b = 198.18.0.2 (the kit's `memoryPair`, ARP not yet resolved). */
 export async function twoHosts(options: { a?: StackOptions; b?: StackOptions; mtu?: number; seed?: number } = {}) {
   const sched = new Scheduler({ seed: options.seed ?? 7 });
-  const { link, a: devA, b: devB } = makeLink(sched, options.mtu);
-  const a = new Stack(sched, options.a);
-  const b = new Stack(sched, options.b);
-  const ifA = a.addInterface(devA);
-  const ifB = b.addInterface(devB);
-  ifA.addAddress(ip('198.18.0.1'), 24);
-  ifB.addAddress(ip('198.18.0.2'), 24);
-  await devA.open();
-  await devB.open();
+  const { link, a, b, devA, devB, ifA, ifB } = await memoryPair({ createMemoryLink, NetDevice, Stack, parseIpv4 }, sched, {
+    tag: 'p', ...(options.a === undefined ? {} : { a: options.a }), ...(options.b === undefined ? {} : { b: options.b }),
+    ...(options.mtu === undefined ? {} : { mtu: options.mtu }), resolveArp: false,
+  });
   sched.runPending();
   return { sched, link, a: { stack: a, iface: ifA, device: devA } as Host, b: { stack: b, iface: ifB, device: devB } as Host };
 }
@@ -74,18 +70,8 @@ export async function routed(options: { router?: StackOptions; mtu2?: number; se
   };
 }
 
-/** Runs the scheduler until `promise` settles (or `limitMs` of virtual time pass) and returns its outcome. */
-export async function settle<T>(sched: Scheduler, promise: Promise<T>, limitMs = 10_000): Promise<{ value?: T; error?: unknown }> {
-  let done = false;
-  const outcome: { value?: T; error?: unknown } = {};
-  promise.then((v) => ((outcome.value = v), (done = true)), (e: unknown) => ((outcome.error = e), (done = true)));
-  for (let t = 0; t < limitMs && !done; t += 10) {
-    sched.advance(10);
-    await Promise.resolve();
-    await Promise.resolve();
-  }
-  return outcome;
-}
+/** Runs the virtual clock until a promise settles and reports its outcome: the kit's `outcomeOnVirtualClock`. */
+export { outcomeOnVirtualClock as settle } from '@postern/netlab';
 
 /** Fields of a hand-made IPv4 packet; defaults make a valid 20-byte header. */
 export interface RawIp {

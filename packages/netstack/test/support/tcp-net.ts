@@ -5,13 +5,12 @@
 import { createHash } from 'node:crypto';
 import { Scheduler } from '@postern/irq';
 import { FaultInjectionDriver, NetDevice, createMemoryLink, type FaultInjectionOptions, type NicDriver } from '@postern/nic';
+import { memoryPair, PAIR_A_IP, PAIR_B_IP } from '@postern/netlab';
 import { parseIpv4 } from '@postern/wire';
 import { Stack, attachTcp, type Tcp, type TcpConnection, type TcpOptions } from '../../src/index.js';
 
-export const A_ADDR = parseIpv4('198.18.0.1');
-export const B_ADDR = parseIpv4('198.18.0.2');
-
-let counter = 0;
+export const A_ADDR = parseIpv4(PAIR_A_IP);
+export const B_ADDR = parseIpv4(PAIR_B_IP);
 
 /** Options of {@link tcpPair}. */
 export interface TcpPairOptions {
@@ -25,72 +24,34 @@ export interface TcpPairOptions {
 }
 
 /**
- * Host a ({@link A_ADDR}/24) on `driverA` and host b ({@link B_ADDR}/24) on `driverB`, devices open,
- * with ARP resolved both ways (a UDP datagram to a closed port and its ICMP answer, 20 ms of the
- * virtual clock), so tests that open many connections at once do not meet the ARP queue bound.
+ * Host a = 198.18.0.1 and host b = 198.18.0.2 on one in-memory link (the kit's `memoryPair`: RX rings
+ * of 1024, ARP resolved both ways, so tests that open many connections at once do not meet the ARP
+ * queue bound), each with a Tcp; with `faults`, fault-injecting drivers under both devices.
  */
-export async function twoHosts(sched: Scheduler, driverA: NicDriver, driverB: NicDriver) {
-  const devA = new NetDevice(driverA, sched, { rxRingCapacity: 1024 });
-  const devB = new NetDevice(driverB, sched, { rxRingCapacity: 1024 });
-  const a = new Stack(sched);
-  const b = new Stack(sched);
-  a.addInterface(devA).addAddress(A_ADDR, 24);
-  b.addInterface(devB).addAddress(B_ADDR, 24);
-  await devA.open();
-  await devB.open();
-  sched.runPending();
-  const udp = a.udp.bind(0, () => undefined);
-  udp.send(B_ADDR, 9, new Uint8Array(1));
-  sched.advance(20);
-  udp.close();
-  return { a, b, devA, devB };
-}
-
-/** Host a = 198.18.0.1, host b = 198.18.0.2, each with a Tcp. */
 export async function tcpPair(options: TcpPairOptions = {}) {
   const sched = new Scheduler({ seed: options.seed ?? 1 });
-  const n = ++counter;
-  const link = createMemoryLink(sched, {
-    names: [`t${n}a`, `t${n}b`], macA: 0x02_00_00_00_10_00 + n * 16 + 1, macB: 0x02_00_00_00_10_00 + n * 16 + 2,
-    mtu: options.mtu ?? 1500, latencyMs: options.latencyMs ?? 0,
-  });
-  let driverA: NicDriver = link.a;
-  let driverB: NicDriver = link.b;
   let faultA: FaultInjectionDriver | undefined;
   let faultB: FaultInjectionDriver | undefined;
-  if (options.faults !== undefined) {
-    // Faults on what each host transmits only, so each direction meets them once.
-    const { rx: _rx, tx: _tx, linkFlap: _flap, name: _name, ...profile } = options.faults;
-    faultA = new FaultInjectionDriver(link.a, sched, { tx: profile });
-    faultB = new FaultInjectionDriver(link.b, sched, { tx: profile });
-    driverA = faultA;
-    driverB = faultB;
-  }
-  const { a, b, devA, devB } = await twoHosts(sched, driverA, driverB);
+  const faults = options.faults;
+  const { link, a, b, devA, devB } = await memoryPair({ createMemoryLink, NetDevice, Stack, parseIpv4 }, sched, {
+    tag: 't', rxRingCapacity: 1024, mtu: options.mtu ?? 1500, latencyMs: options.latencyMs ?? 0,
+    ...(faults === undefined ? {} : {
+      wrapDrivers: (linkA: NicDriver, linkB: NicDriver) => {
+        // Faults on what each host transmits only, so each direction meets them once.
+        const { rx: _rx, tx: _tx, linkFlap: _flap, name: _name, ...profile } = faults;
+        faultA = new FaultInjectionDriver(linkA, sched, { tx: profile });
+        faultB = new FaultInjectionDriver(linkB, sched, { tx: profile });
+        return [faultA, faultB] as const;
+      },
+    }),
+  });
   const tcpA = attachTcp(a, options.tcpA);
   const tcpB = attachTcp(b, options.tcpB);
   return { sched, link, a, b, tcpA, tcpB, devA, devB, faultA, faultB };
 }
 
-/** Deterministic pseudo-random bytes (xorshift32), the same for the same seed. */
-export function patternBytes(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
-/** SHA-256 hex of `bytes`. */
-export function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
+/** Payloads and their digests come from the test kit (re-exported for this package's TCP tests). */
+export { patternBytes, sha256Hex as sha256 } from '@postern/netlab';
 
 /** Collects everything a connection receives; `ended` once the peer's FIN was read. */
 export class Sink {
