@@ -20,7 +20,7 @@ import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../src/config.js';
 import { startGateway, type Gateway } from '../src/gateway.js';
-import { waitForOutput } from '@postern/netlab';
+import { waitFor, waitForOutput } from '@postern/netlab';
 
 const SIM_BIN = fileURLToPath(new URL('../../device-simulator/bin/postern-sim.mjs', import.meta.url));
 /** Bound of every wait below (not an expectation: each normally ends in well under a second). */
@@ -71,14 +71,11 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** Polls `probe` every 50 ms until it yields a value (rejects after WAIT_MS naming `what`) and resolves with that value. */
 async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + WAIT_MS;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  let value: T | undefined;
+  await waitFor(what, async () => (value = await probe()) !== undefined, WAIT_MS, 50);
+  return value!;
 }
 
 describe('gateway: the serial device (postern-sim over socket://) goes away and comes back', () => {
