@@ -37,8 +37,10 @@ export interface SackRange {
 /** Default {@link ReceiveBufferOptions.maxRanges}. */
 export const DEFAULT_MAX_OUT_OF_ORDER_RANGES = 32;
 
-/** Out-of-order range slots a new buffer starts with (small typed arrays live on V8's heap, no backing store). */
+/** Out-of-order range slots the first out-of-order segment makes room for (then doubled as needed). */
 const INITIAL_RANGE_SLOTS = 4;
+/** The range arrays of a buffer that never held out-of-order data (shared; never written: it has no entries). */
+const NO_RANGES = new Float64Array(0);
 
 /** Options of a {@link ReceiveBuffer}. */
 export interface ReceiveBufferOptions {
@@ -77,9 +79,9 @@ export class ReceiveBuffer {
   /** Stream offset of the first readable byte (total bytes consumed). */
   private consumed = 0;
   /**
-   * Out-of-order ranges in stream offsets, sorted, disjoint, non-adjacent. The arrays start at
-   * {@link INITIAL_RANGE_SLOTS} entries and double up to `maxRanges` when out-of-order data needs
-   * them (an in-order connection never grows them: an idle connection stays small).
+   * Out-of-order ranges in stream offsets, sorted, disjoint, non-adjacent. The arrays start empty
+   * (shared {@link NO_RANGES}), take {@link INITIAL_RANGE_SLOTS} entries with the first out-of-order
+   * segment and double up to `maxRanges` as needed: an in-order connection never allocates them.
    */
   private lefts: Float64Array;
   private rights: Float64Array;
@@ -99,10 +101,9 @@ export class ReceiveBuffer {
     this.maxRanges = maxRanges;
     this.pool = options.pool ?? defaultChunkPool;
     this.ring = new ChunkedRing(capacityBytes, this.pool);
-    const slots = Math.min(maxRanges, INITIAL_RANGE_SLOTS);
-    this.lefts = new Float64Array(slots);
-    this.rights = new Float64Array(slots);
-    this.stamps = new Float64Array(slots);
+    this.lefts = NO_RANGES;
+    this.rights = NO_RANGES;
+    this.stamps = NO_RANGES;
   }
 
   /** Most bytes held (readable plus out-of-order up to the highest held byte), and the largest window. */
@@ -321,9 +322,9 @@ export class ReceiveBuffer {
     return best;
   }
 
-  /** Doubles the range arrays (never beyond `maxRanges`), keeping the ranges held. */
+  /** Makes the first range arrays, or doubles them (never beyond `maxRanges`), keeping the ranges held. */
   private growRanges(): void {
-    const slots = Math.min(this.maxRanges, this.lefts.length * 2);
+    const slots = Math.min(this.maxRanges, Math.max(INITIAL_RANGE_SLOTS, this.lefts.length * 2));
     const lefts = new Float64Array(slots);
     const rights = new Float64Array(slots);
     const stamps = new Float64Array(slots);
