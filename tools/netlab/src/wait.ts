@@ -9,17 +9,26 @@ export const EVENTUALLY_INTERVAL_MS = 5;
 
 /**
  * Asks `predicate` at once, then every `everyMs` ({@link EVENTUALLY_INTERVAL_MS} unless told),
- * until it holds or `limitMs` (5 s unless told) of real time have passed since the first ask, and
- * once more at that deadline; resolves whether it held. A slow predicate (a command it runs) does
- * not stretch the budget beyond its last ask. A predicate that throws rejects the wait.
+ * the last time at the deadline `limitMs` (5 s unless told) after the first ask; resolves whether
+ * it held. A slow predicate (a command it runs) does not stretch the budget: no ask starts after
+ * the deadline. A predicate that throws rejects the wait.
  */
 export async function eventually(predicate: () => boolean | Promise<boolean>, limitMs = 5000, everyMs = EVENTUALLY_INTERVAL_MS): Promise<boolean> {
   const deadline = performance.now() + limitMs;
-  while (performance.now() < deadline) {
+  for (;;) {
     if (await predicate()) return true;
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(everyMs, deadline - performance.now()))));
+    const left = deadline - performance.now();
+    if (left <= 0) return false; // the last ask ended at or after the deadline
+    if (left <= everyMs) {
+      await sleep(left);
+      return predicate(); // the ask at the deadline
+    }
+    await sleep(everyMs);
   }
-  return predicate();
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**
