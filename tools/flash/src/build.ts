@@ -3,7 +3,8 @@
  * self-contained ES module for Node 20, adds the admin UI files, and wraps them in a signed image
  * (`@postern/firmware`'s format).
  *
- * Image layout: `app/image-entry.mjs` (the bundle, the manifest's entry), `ui/*` (the gateway
+ * Image layout: `app/image-entry.mjs` (the bundle, the manifest's entry), `app/tap-attach.py` (the
+ * TAP driver's attach helper, which the bundled driver finds beside its module), `ui/*` (the gateway
  * finds its UI at `../ui/` from its module, as in the source tree) and the gateway package's data
  * files its code reads at run time beside `src/` ({@link GATEWAY_DATA_FILES}: `config.schema.json`,
  * read as `../config.schema.json` from its module), at the image's root.
@@ -26,6 +27,7 @@ import type { Plugin } from 'esbuild';
 import { buildImage, parseImage } from '@postern/firmware';
 import { NODE_BUNDLE_OPTIONS } from './bundle-options.js';
 import { UI_DIRECTORY } from '@postern/gateway';
+import { TAP_ATTACH_SCRIPT } from '@postern/nic';
 import type { ImageFile, ImageManifest } from '@postern/firmware';
 
 /** The board id of the simulated dev board, the default target. */
@@ -129,7 +131,11 @@ export async function bundleFirmware(entry: string, options: Pick<BuildImageOpti
 export async function buildFirmwareImage(options: BuildImageOptions): Promise<BuiltImage> {
   const gw = gatewayDirectory();
   const pkg = JSON.parse(readFileSync(join(gw, 'package.json'), 'utf8')) as { name: string; version: string; engines?: { node?: string } };
-  const files: ImageFile[] = [{ path: IMAGE_ENTRY_PATH, data: await bundleFirmware(options.entry ?? GATEWAY_FIRMWARE_ENTRY, options) }];
+  const files: ImageFile[] = [
+    { path: IMAGE_ENTRY_PATH, data: await bundleFirmware(options.entry ?? GATEWAY_FIRMWARE_ENTRY, options) },
+    // The bundled TAP driver runs this helper from beside its own module (`app/`).
+    { path: `${dirname(IMAGE_ENTRY_PATH)}/tap-attach.py`, data: new Uint8Array(readFileSync(TAP_ATTACH_SCRIPT)) },
+  ];
   for (const name of GATEWAY_DATA_FILES) {
     const path = join(gw, name);
     if (existsSync(path)) files.push({ path: name, data: new Uint8Array(readFileSync(path)) });
