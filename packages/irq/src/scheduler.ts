@@ -29,6 +29,13 @@ import { SeededRandom } from './random.js';
 import { TimerQueue } from './timer-queue.js';
 import { PathTrace } from './trace.js';
 
+/**
+ * Consecutive microtask wakes allowed before one wake goes through `setImmediate` instead: work that
+ * is raised again from a promise continuation after every turn would otherwise keep the host's
+ * event loop (timers, I/O) from ever running.
+ */
+const MICROTASK_STREAK_LIMIT = 64;
+
 /** A settled promise whose reactions run the microtask wake ({@link Scheduler} with `hostWake: 'microtask'`). */
 const SETTLED: Promise<void> = Promise.resolve();
 
@@ -102,11 +109,14 @@ export class Scheduler implements SchedulerApi {
   private readonly microtaskWake: boolean;
   /** A microtask turn is queued (real clock, `hostWake: 'microtask'`). */
   private microtaskQueued = false;
+  /** Microtask wakes since the event loop last ran one of our host turns (see {@link MICROTASK_STREAK_LIMIT}). */
+  private microtaskStreak = 0;
   private immediate: ReturnType<typeof setImmediate> | undefined;
   private hostTimer: ReturnType<typeof setTimeout> | undefined;
   private hostDeadline = 0;
   private readonly onImmediate = (): void => {
     this.immediate = undefined;
+    this.microtaskStreak = 0;
     this.takeNextTurnWork();
     this.turn();
   };
@@ -116,6 +126,7 @@ export class Scheduler implements SchedulerApi {
   };
   private readonly onHostTimer = (): void => {
     this.hostTimer = undefined;
+    this.microtaskStreak = 0;
     this.turn();
   };
 
@@ -514,9 +525,10 @@ export class Scheduler implements SchedulerApi {
   /** Real clock: asks for one host turn (coalesced) when new work appears outside a run. */
   private kick(): void {
     if (!this.started || this.running) return;
-    if (this.microtaskWake) {
+    if (this.microtaskWake && this.microtaskStreak < MICROTASK_STREAK_LIMIT) {
       if (this.microtaskQueued) return;
       this.microtaskQueued = true;
+      this.microtaskStreak++;
       // A reaction on a settled promise: about a third of queueMicrotask's cost per wake (no async resource is made for it).
       void SETTLED.then(this.onMicrotask);
       return;
