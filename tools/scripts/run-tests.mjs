@@ -33,9 +33,23 @@ for (let i = 0; i < argv.length; i++) {
 }
 
 rmSync('reports/vitest', { recursive: true, force: true });
-const nx = spawnSync('npx', ['nx', 'run-many', '-t', ...targets, '--outputStyle=static', '--skip-nx-cache', ...nxArgs], { stdio: 'inherit' });
-const nxFailed = nx.status !== 0;
-if (nxFailed) console.log(`nx run-many reported a failing task (${targets.join(', ')}): see above.`);
+
+// Lint includes the formatter's check: every file Prettier covers (see .prettierignore) is formatted
+// as `npm run format` would write it.
+let formatFailed = false;
+if (targets.includes('lint')) {
+  const format = spawnSync('npx', ['prettier', '--check', '.', '--log-level', 'warn'], { stdio: 'inherit' });
+  formatFailed = format.status !== 0;
+  if (formatFailed) console.log('prettier --check: the files above are not formatted; run `npm run format`.');
+}
+
+const nx = spawnSync(
+  'npx',
+  ['nx', 'run-many', '-t', ...targets, '--outputStyle=static', '--skip-nx-cache', ...nxArgs],
+  { stdio: 'inherit' },
+);
+const nxFailed = nx.status !== 0 || formatFailed;
+if (nx.status !== 0) console.log(`nx run-many reported a failing task (${targets.join(', ')}): see above.`);
 
 let summaryArgs = [];
 let env = { ...process.env, EXTRA_FAILED: nxFailed ? '1' : '0' };
@@ -48,5 +62,8 @@ if (keep !== undefined) {
   summaryArgs = [keep];
   env = { ...process.env, SUMMARY_PREFIX: `node ${process.version}: ` };
 }
-const summary = spawnSync(process.execPath, ['tools/scripts/test-summary.mjs', ...summaryArgs], { stdio: 'inherit', env });
+const summary = spawnSync(process.execPath, ['tools/scripts/test-summary.mjs', ...summaryArgs], {
+  stdio: 'inherit',
+  env,
+});
 process.exit(nxFailed || summary.status !== 0 ? 1 : 0);
