@@ -69,14 +69,33 @@ function moduleBoundaries(tests) {
 /** netstack sees a driver only through `NetDevice`: from @postern/nic it imports types, never code. */
 const NETSTACK_NIC_TYPES_ONLY = [
   'error',
-  { paths: [{ name: '@postern/nic', allowTypeImports: true, message: 'netstack uses only the types of the driver interface from @postern/nic: use `import type`.' }] },
+  {
+    paths: [
+      {
+        name: '@postern/nic',
+        allowTypeImports: true,
+        message: 'netstack uses only the types of the driver interface from @postern/nic: use `import type`.',
+      },
+    ],
+  },
 ];
 
 /** The files of tests: test/ folders and *.test.ts beside sources. */
 const TEST_FILES = ['{packages,apps,tools}/*/test/**/*.ts', '{packages,apps,tools}/*/src/**/*.test.ts'];
 
 export default [
-  { ignores: ['**/dist/**', '**/node_modules/**', 'reports/**', 'docs/api/**', '**/*.mjs', '**/*.js', '**/vitest.config.ts', 'vitest.*.ts'] },
+  {
+    ignores: [
+      '**/dist/**',
+      '**/node_modules/**',
+      'reports/**',
+      'docs/api/**',
+      '**/*.mjs',
+      '**/*.js',
+      '**/vitest.config.ts',
+      'vitest.*.ts',
+    ],
+  },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],
@@ -111,41 +130,88 @@ export default [
     files: ['packages/*/src/**/*.ts', 'apps/*/src/**/*.ts'],
     ignores: ['packages/irq/src/**'],
     rules: {
-      'no-restricted-globals': ['error',
-        ...['setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval', 'clearImmediate', 'performance'].map((name) => ({
-          name, message: `${name}: use the scheduler (@postern/irq: timerAfter/timerAt, now) instead of the host's timers and clock.`,
+      'no-restricted-globals': [
+        'error',
+        ...[
+          'setTimeout',
+          'setInterval',
+          'setImmediate',
+          'clearTimeout',
+          'clearInterval',
+          'clearImmediate',
+          'performance',
+        ].map((name) => ({
+          name,
+          message: `${name}: use the scheduler (@postern/irq: timerAfter/timerAt, now) instead of the host's timers and clock.`,
         })),
       ],
-      'no-restricted-properties': ['error',
-        { object: 'Date', property: 'now', message: 'Date.now(): use scheduler.now (monotonic) or scheduler.wallTime() (epoch ms) from @postern/irq.' },
+      'no-restricted-properties': [
+        'error',
+        {
+          object: 'Date',
+          property: 'now',
+          message: 'Date.now(): use scheduler.now (monotonic) or scheduler.wallTime() (epoch ms) from @postern/irq.',
+        },
         { object: 'performance', property: 'now', message: 'performance.now(): use scheduler.now from @postern/irq.' },
-        { object: 'Math', property: 'random', message: 'Math.random(): use scheduler.random()/randomUint32() (seeded) from @postern/irq.' },
+        {
+          object: 'Math',
+          property: 'random',
+          message: 'Math.random(): use scheduler.random()/randomUint32() (seeded) from @postern/irq.',
+        },
         { object: 'process', property: 'hrtime', message: 'process.hrtime: use scheduler.now from @postern/irq.' },
         ...['setTimeout', 'setInterval', 'setImmediate', 'performance', 'crypto'].map((property) => ({
-          object: 'globalThis', property, message: `globalThis.${property}: use the scheduler (@postern/irq) for time, timers and randomness.`,
+          object: 'globalThis',
+          property,
+          message: `globalThis.${property}: use the scheduler (@postern/irq) for time, timers and randomness.`,
         })),
-        ...['randomBytes', 'randomUUID', 'getRandomValues', 'randomInt', 'randomFill', 'randomFillSync'].map((property) => ({
-          property, message: `${property}: take randomness from the scheduler (scheduler.random(), or hostSeed() from @postern/irq to seed it).`,
-        })),
+        ...['randomBytes', 'randomUUID', 'getRandomValues', 'randomInt', 'randomFill', 'randomFillSync'].map(
+          (property) => ({
+            property,
+            message: `${property}: take randomness from the scheduler (scheduler.random(), or hostSeed() from @postern/irq to seed it).`,
+          }),
+        ),
       ],
-      'no-restricted-syntax': ['error',
-        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'new Date() reads the host clock: use new Date(scheduler.wallTime()) (@postern/irq).' },
-        { selector: "CallExpression[callee.name='Date']", message: 'Date() reads the host clock: use new Date(scheduler.wallTime()).toString() (@postern/irq).' },
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+          message: 'new Date() reads the host clock: use new Date(scheduler.wallTime()) (@postern/irq).',
+        },
+        {
+          selector: "CallExpression[callee.name='Date']",
+          message: 'Date() reads the host clock: use new Date(scheduler.wallTime()).toString() (@postern/irq).',
+        },
       ],
-      'no-restricted-imports': ['error', {
-        paths: [
-          ...['timers', 'node:timers', 'timers/promises', 'node:timers/promises'].map((name) => ({
-            name, message: 'Host timers: use the scheduler (@postern/irq: timerAfter/timerAt).',
-          })),
-          ...['perf_hooks', 'node:perf_hooks'].map((name) => ({
-            name, importNames: ['performance'], message: 'performance: use scheduler.now from @postern/irq.',
-          })),
-          ...['crypto', 'node:crypto'].map((name) => ({
-            name, importNames: ['randomBytes', 'randomUUID', 'getRandomValues', 'randomInt', 'randomFill', 'randomFillSync', 'webcrypto'],
-            message: 'OS randomness: use scheduler.random() (seeded), or hostSeed() from @postern/irq to seed a scheduler.',
-          })),
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            ...['timers', 'node:timers', 'timers/promises', 'node:timers/promises'].map((name) => ({
+              name,
+              message: 'Host timers: use the scheduler (@postern/irq: timerAfter/timerAt).',
+            })),
+            ...['perf_hooks', 'node:perf_hooks'].map((name) => ({
+              name,
+              importNames: ['performance'],
+              message: 'performance: use scheduler.now from @postern/irq.',
+            })),
+            ...['crypto', 'node:crypto'].map((name) => ({
+              name,
+              importNames: [
+                'randomBytes',
+                'randomUUID',
+                'getRandomValues',
+                'randomInt',
+                'randomFill',
+                'randomFillSync',
+                'webcrypto',
+              ],
+              message:
+                'OS randomness: use scheduler.random() (seeded), or hostSeed() from @postern/irq to seed a scheduler.',
+            })),
+          ],
+        },
+      ],
     },
   },
 ];

@@ -16,7 +16,14 @@ const conditions = ['@postern/source', ...defaultServerConditions];
  * setup rebuilds the bundles those bins run (tools/scripts/build-bins.mjs), so a test never runs a
  * stale build of the sources.
  */
-const RUNS_BINS = new Set(['apps-gateway', 'apps-device-simulator', 'apps-board', 'tools-flash', 'tools-bench', 'tools-workspace-checks']);
+const RUNS_BINS = new Set([
+  'apps-gateway',
+  'apps-device-simulator',
+  'apps-board',
+  'tools-flash',
+  'tools-bench',
+  'tools-workspace-checks',
+]);
 
 export function projectConfig(projectRoot: string): UserConfig {
   const name = `${basename(dirname(projectRoot))}-${basename(projectRoot)}`;

@@ -30,7 +30,11 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
  */
 export const PROGRAMS = [
   { name: 'postern-gateway', entry: 'apps/gateway/src/main.ts', bundle: 'apps/gateway/dist/bin/postern-gateway.js' },
-  { name: 'postern-sim', entry: 'apps/device-simulator/src/main.ts', bundle: 'apps/device-simulator/dist/bin/postern-sim.js' },
+  {
+    name: 'postern-sim',
+    entry: 'apps/device-simulator/src/main.ts',
+    bundle: 'apps/device-simulator/dist/bin/postern-sim.js',
+  },
   { name: 'postern-board', entry: 'apps/board/src/main.ts', bundle: 'apps/board/dist/bin/postern-board.js' },
   { name: 'postern-flash', entry: 'tools/flash/src/main.ts', bundle: 'tools/flash/dist/bin/postern-flash.js' },
 ];
@@ -53,9 +57,16 @@ function sourceLocations(bundleDir) {
       b.onLoad({ filter: /\.[cm]?ts$/ }, async (args) => {
         const text = readFileSync(args.path, 'utf8');
         if (args.path.split(sep).includes('node_modules') || !text.includes('import.meta.url')) return undefined;
-        const js = await transform(text, { loader: 'ts', sourcefile: args.path, define: { 'import.meta.url': '__posternSourceUrl' } });
+        const js = await transform(text, {
+          loader: 'ts',
+          sourcefile: args.path,
+          define: { 'import.meta.url': '__posternSourceUrl' },
+        });
         const rel = relative(bundleDir, args.path).split(sep).join('/');
-        return { contents: `const __posternSourceUrl = new URL(${JSON.stringify(rel)}, import.meta.url).href;\n${js.code}`, loader: 'js' };
+        return {
+          contents: `const __posternSourceUrl = new URL(${JSON.stringify(rel)}, import.meta.url).href;\n${js.code}`,
+          loader: 'js',
+        };
       });
     },
   };
@@ -99,7 +110,9 @@ export async function setup() {
     if (r.status === 'fulfilled') return;
     const p = PROGRAMS[i];
     rmSync(join(ROOT, p.bundle), { force: true });
-    console.error(`build-bins: ${p.name} (${p.entry}) does not build: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`);
+    console.error(
+      `build-bins: ${p.name} (${p.entry}) does not build: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`,
+    );
   });
 }
 

@@ -41,7 +41,9 @@ export function restoredManifest(current, original) {
   const put = (target, source) => {
     if (target === null || typeof target !== 'object' || source === null || typeof source !== 'object') return target;
     for (const key of Object.keys(target)) target[key] = put(target[key], source[key]);
-    return SOURCE_CONDITION in source && !(SOURCE_CONDITION in target) ? { [SOURCE_CONDITION]: source[SOURCE_CONDITION], ...target } : target;
+    return SOURCE_CONDITION in source && !(SOURCE_CONDITION in target)
+      ? { [SOURCE_CONDITION]: source[SOURCE_CONDITION], ...target }
+      : target;
   };
   if (copy.exports !== undefined) copy.exports = put(copy.exports, original.exports);
   return copy;

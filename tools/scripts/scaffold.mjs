@@ -37,10 +37,40 @@ const pkg = {
   dependencies: Object.fromEntries(depList.map((d) => [`@postern/${d}`, '0.1.0'])),
   nx: { tags: tags.split(',') },
 };
-const w = (f, s) => { if (!existsSync(join(dir, f))) writeFileSync(join(dir, f), s); };
+const w = (f, s) => {
+  if (!existsSync(join(dir, f))) writeFileSync(join(dir, f), s);
+};
 w('package.json', JSON.stringify(pkg, null, 2) + '\n');
-w('tsconfig.json', JSON.stringify({ extends: `${up}tsconfig.base.json`, compilerOptions: { noEmit: true }, include: ['src', 'test'] }, null, 2) + '\n');
-w('tsconfig.lib.json', JSON.stringify({ extends: `${up}tsconfig.base.json`, compilerOptions: { outDir: 'dist', rootDir: 'src', customConditions: [], declarationMap: false, inlineSources: true }, include: ['src'], exclude: ['src/**/*.test.ts'] }, null, 2) + '\n');
-w('vitest.config.ts', `import { projectConfig } from '${up}vitest.shared.ts';\n\nexport default projectConfig(import.meta.dirname);\n`);
+w(
+  'tsconfig.json',
+  JSON.stringify(
+    { extends: `${up}tsconfig.base.json`, compilerOptions: { noEmit: true }, include: ['src', 'test'] },
+    null,
+    2,
+  ) + '\n',
+);
+w(
+  'tsconfig.lib.json',
+  JSON.stringify(
+    {
+      extends: `${up}tsconfig.base.json`,
+      compilerOptions: {
+        outDir: 'dist',
+        rootDir: 'src',
+        customConditions: [],
+        declarationMap: false,
+        inlineSources: true,
+      },
+      include: ['src'],
+      exclude: ['src/**/*.test.ts'],
+    },
+    null,
+    2,
+  ) + '\n',
+);
+w(
+  'vitest.config.ts',
+  `import { projectConfig } from '${up}vitest.shared.ts';\n\nexport default projectConfig(import.meta.dirname);\n`,
+);
 w('src/index.ts', `/**\n * @packageDocumentation\n * ${description}\n */\nexport {};\n`);
 w('README.md', `# @postern/${name}\n\n${description}\n`);

@@ -12,7 +12,9 @@ import { join } from 'node:path';
 
 /** Totals of the reports in `dirs`. */
 export function summarize(dirs) {
-  let passed = 0, failed = 0, skipped = 0;
+  let passed = 0,
+    failed = 0,
+    skipped = 0;
   const skippedNames = [];
   for (const dir of dirs) {
     if (!existsSync(dir)) continue;
@@ -23,7 +25,9 @@ export function summarize(dirs) {
       skipped += (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
       for (const suite of r.testResults ?? []) {
         if (suite.status === 'failed' && (suite.assertionResults ?? []).length === 0) failed += 1; // a file that failed to load
-        for (const a of suite.assertionResults ?? []) if (a.status === 'pending' || a.status === 'skipped' || a.status === 'todo') skippedNames.push(`${join(dir, f)}: ${a.fullName}`);
+        for (const a of suite.assertionResults ?? [])
+          if (a.status === 'pending' || a.status === 'skipped' || a.status === 'todo')
+            skippedNames.push(`${join(dir, f)}: ${a.fullName}`);
       }
     }
     const tasks = join(dir, 'nx-failed-tasks.txt');
@@ -40,5 +44,7 @@ if (process.env.CI === 'true' && skipped > 0) {
   skipped = 0;
 }
 failed += process.env.EXTRA_FAILED ? Number(process.env.EXTRA_FAILED) : 0;
-console.log(`${process.env.SUMMARY_PREFIX ?? ''}${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+console.log(
+  `${process.env.SUMMARY_PREFIX ?? ''}${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`,
+);
 process.exitCode = failed > 0 || passed === 0 ? 1 : 0;

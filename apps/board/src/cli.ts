@@ -74,36 +74,59 @@ export type BoardCommand = RunCommand | InstallCommand | { readonly kind: 'help'
 const bad = (message: string): BoardError => new BoardError('BAD_ARGUMENT', message);
 
 const RUN_FLAGS = {
-  port: { type: 'string' }, eth: { type: 'string' }, bridge: { type: 'string' }, 'device-tap': { type: 'string' }, 'firmware-tap': { type: 'string' },
-  state: { type: 'string' }, 'trusted-key': { type: 'string' }, 'board-id': { type: 'string' }, mac: { type: 'string' }, 'image-ip': { type: 'string' },
-  'trial-timeout': { type: 'string' }, 'slot-size': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  port: { type: 'string' },
+  eth: { type: 'string' },
+  bridge: { type: 'string' },
+  'device-tap': { type: 'string' },
+  'firmware-tap': { type: 'string' },
+  state: { type: 'string' },
+  'trusted-key': { type: 'string' },
+  'board-id': { type: 'string' },
+  mac: { type: 'string' },
+  'image-ip': { type: 'string' },
+  'trial-timeout': { type: 'string' },
+  'slot-size': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
 } as const;
 const INSTALL_FLAGS = {
-  root: { type: 'string' }, 'trusted-key': { type: 'string' }, 'board-id': { type: 'string' }, eth: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  root: { type: 'string' },
+  'trusted-key': { type: 'string' },
+  'board-id': { type: 'string' },
+  eth: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
 } as const;
 
-function flags<T extends typeof RUN_FLAGS | typeof INSTALL_FLAGS>(argv: readonly string[], options: T): Record<string, string | boolean | undefined> {
+function flags<T extends typeof RUN_FLAGS | typeof INSTALL_FLAGS>(
+  argv: readonly string[],
+  options: T,
+): Record<string, string | boolean | undefined> {
   try {
-    return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+    return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values as Record<
+      string,
+      string | boolean | undefined
+    >;
   } catch (err) {
     const code = (err as { code?: string }).code;
     const msg = err instanceof Error ? err.message : String(err);
     const quoted = /'([^']*)'/.exec(msg)?.[1] ?? '';
     if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw bad(`unknown flag ${quoted}`);
     if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') throw bad(`unexpected argument ${JSON.stringify(quoted)}`);
-    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw bad(`${/--[A-Za-z0-9-]+/.exec(quoted)?.[0] ?? quoted} needs a value`);
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE')
+      throw bad(`${/--[A-Za-z0-9-]+/.exec(quoted)?.[0] ?? quoted} needs a value`);
     throw bad(msg.split('\n')[0]!);
   }
 }
 
 function ifname(flag: string, value: string | undefined, fallback: string): string {
   const v = value ?? fallback;
-  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(v)) throw bad(`--${flag} ${JSON.stringify(v)}: not an interface name (1..15 of A-Z a-z 0-9 _ . -)`);
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(v))
+    throw bad(`--${flag} ${JSON.stringify(v)}: not an interface name (1..15 of A-Z a-z 0-9 _ . -)`);
   return v;
 }
 
 function readKey(value: string | undefined): string {
-  if (value === undefined || value === '') throw bad('--trusted-key FILE is required (postern-flash keygen writes PREFIX.pub)');
+  if (value === undefined || value === '')
+    throw bad('--trusted-key FILE is required (postern-flash keygen writes PREFIX.pub)');
   let text: string;
   try {
     text = readFileSync(value, 'utf8');
@@ -117,13 +140,15 @@ function readKey(value: string | undefined): string {
 function wholeNumber(flag: string, value: string | undefined, min: number): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min) throw bad(`--${flag} wants a whole number >= ${min}, got ${JSON.stringify(value)}`);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min)
+    throw bad(`--${flag} wants a whole number >= ${min}, got ${JSON.stringify(value)}`);
   return n;
 }
 
 function boardId(value: string | undefined): string {
   const v = value ?? DEFAULT_BOARD_ID;
-  if (!/^[\x21-\x7e]{1,64}$/.test(v)) throw bad(`--board-id ${JSON.stringify(v)}: 1..64 printable characters without spaces`);
+  if (!/^[\x21-\x7e]{1,64}$/.test(v))
+    throw bad(`--board-id ${JSON.stringify(v)}: 1..64 printable characters without spaces`);
   return v;
 }
 
@@ -184,7 +209,8 @@ export function parseBoardCommand(argv: readonly string[]): BoardCommand {
     const root = s('root') ?? '/';
     if (root === '') throw bad('--root needs a value');
     return {
-      kind: 'install', root,
+      kind: 'install',
+      root,
       boardId: boardId(s('board-id')),
       ethernet: ifname('eth', s('eth'), DEFAULT_BOARD_NETWORK.ethernet),
       trustedKeyPem: readKey(s('trusted-key')),

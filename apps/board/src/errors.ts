@@ -8,7 +8,8 @@
  * - `DEVICE_NOT_FOUND`: the serial port, the Ethernet interface or a helper program is missing;
  * - `SETUP_FAILED`: a network setup command failed.
  */
-export type BoardErrorCode = 'BAD_ARGUMENT' | 'ADDRESS_IN_USE' | 'PERMISSION_DENIED' | 'DEVICE_NOT_FOUND' | 'SETUP_FAILED';
+export type BoardErrorCode =
+  'BAD_ARGUMENT' | 'ADDRESS_IN_USE' | 'PERMISSION_DENIED' | 'DEVICE_NOT_FOUND' | 'SETUP_FAILED';
 
 /** The one error class the board rejects or throws with. Its message is one line, fit for a terminal. */
 export class BoardError extends Error {
@@ -26,6 +27,7 @@ export function listenError(err: unknown, what: string): BoardError {
   const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
   const text = err instanceof Error ? err.message : String(err);
   if (code === 'EADDRINUSE') return new BoardError('ADDRESS_IN_USE', `${what}: address already in use`, { cause: err });
-  if (code === 'EACCES' || code === 'EPERM') return new BoardError('PERMISSION_DENIED', `${what}: permission denied`, { cause: err });
+  if (code === 'EACCES' || code === 'EPERM')
+    return new BoardError('PERMISSION_DENIED', `${what}: permission denied`, { cause: err });
   return new BoardError('BAD_ARGUMENT', `${what}: ${text}`, { cause: err });
 }

@@ -46,7 +46,13 @@ export interface EthernetWireStats {
 /** The device's Ethernet side. See the module contract. */
 export class EthernetWire {
   /** Counters. */
-  readonly stats: EthernetWireStats = { toHost: 0, fromHost: 0, fromHostRefused: 0, droppedNoSession: 0, carrierChanges: 0 };
+  readonly stats: EthernetWireStats = {
+    toHost: 0,
+    fromHost: 0,
+    fromHostRefused: 0,
+    droppedNoSession: 0,
+    carrierChanges: 0,
+  };
   private session: SerialBoard | undefined;
   private carrierUp: boolean;
   private timer: Timer | undefined;

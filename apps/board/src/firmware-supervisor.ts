@@ -148,7 +148,9 @@ export class FirmwareSupervisor extends EventEmitter {
   /** Resets the board now: stops the firmware and boots per the bootloader's rules. Resets run one at a time. */
   reset(reason: string): Promise<void> {
     const run = this.chain.then(() => this.doReset(reason));
-    this.chain = run.catch((err: unknown) => this.log(`reset failed: ${err instanceof Error ? err.message : String(err)}`));
+    this.chain = run.catch((err: unknown) =>
+      this.log(`reset failed: ${err instanceof Error ? err.message : String(err)}`),
+    );
     return run;
   }
 
@@ -203,18 +205,25 @@ export class FirmwareSupervisor extends EventEmitter {
       this.resetsWithoutConfirm++;
       if (this.resetsWithoutConfirm > MAX_RESETS_WITHOUT_CONFIRM) {
         this.bootloader.halt();
-        this.log(`firmware exited (${code ?? signal}) ${this.resetsWithoutConfirm} times without a confirmation: staying in the bootloader`);
+        this.log(
+          `firmware exited (${code ?? signal}) ${this.resetsWithoutConfirm} times without a confirmation: staying in the bootloader`,
+        );
         return;
       }
-      void this.reset(code === EXIT_REBOOT ? 'reboot requested by the firmware' : `firmware exited (${code ?? signal})`);
+      void this.reset(
+        code === EXIT_REBOOT ? 'reboot requested by the firmware' : `firmware exited (${code ?? signal})`,
+      );
     });
     this.firmware = { slot: target.slot, trial: target.trial, manifest: target.manifest, pid: child.pid };
-    this.log(`booted slot ${target.slot}${target.trial ? ' on trial' : ''}: ${target.manifest.name} ${target.manifest.version} build ${target.manifest.buildId}`);
+    this.log(
+      `booted slot ${target.slot}${target.trial ? ' on trial' : ''}: ${target.manifest.name} ${target.manifest.version} build ${target.manifest.buildId}`,
+    );
     const timeout = o.trialTimeoutMs ?? DEFAULT_TRIAL_TIMEOUT_MS;
     this.watchdog?.cancel();
     if (target.trial && timeout > 0) {
       this.watchdog = o.scheduler.timerAfter(timeout, () => {
-        if (this.bootloader.runningOnTrial && this.child === child) void this.reset(`trial image not confirmed within ${timeout} ms`);
+        if (this.bootloader.runningOnTrial && this.child === child)
+          void this.reset(`trial image not confirmed within ${timeout} ms`);
       });
     }
     this.emit('boot', this.firmware);
@@ -254,5 +263,6 @@ export class FirmwareSupervisor extends EventEmitter {
 
 /** Throws {@link BoardError} `BAD_ARGUMENT` unless `ms` is a whole number of milliseconds >= 0. */
 export function checkTrialTimeout(ms: number | undefined): void {
-  if (ms !== undefined && !(Number.isInteger(ms) && ms >= 0)) throw new BoardError('BAD_ARGUMENT', `trial timeout wants milliseconds >= 0, got ${ms}`);
+  if (ms !== undefined && !(Number.isInteger(ms) && ms >= 0))
+    throw new BoardError('BAD_ARGUMENT', `trial timeout wants milliseconds >= 0, got ${ms}`);
 }

@@ -97,12 +97,23 @@ function unitArg(text: string): string {
 
 /** The systemd unit. */
 export function systemdUnit(options: InstallOptions): string {
-  const run = [options.node, options.program, 'run',
-    '--port', '/dev/ttyGS0',
-    '--eth', options.ethernet ?? 'eth0',
-    '--state', INSTALL_PATHS.state,
-    '--trusted-key', INSTALL_PATHS.trustedKey,
-    '--board-id', options.boardId ?? DEFAULT_BOARD_ID].map(unitArg).join(' ');
+  const run = [
+    options.node,
+    options.program,
+    'run',
+    '--port',
+    '/dev/ttyGS0',
+    '--eth',
+    options.ethernet ?? 'eth0',
+    '--state',
+    INSTALL_PATHS.state,
+    '--trusted-key',
+    INSTALL_PATHS.trustedKey,
+    '--board-id',
+    options.boardId ?? DEFAULT_BOARD_ID,
+  ]
+    .map(unitArg)
+    .join(' ');
   return `# postern-board: the Postern dev board (written by postern-board install).
 [Unit]
 Description=Postern dev board: USB Ethernet device and bootloader on the USB gadget port
@@ -136,7 +147,11 @@ function put(root: string, path: string, text: string, mode: number): string {
  * @throws {@link BoardError} `BAD_ARGUMENT` for a key that is not a PEM public key, `PERMISSION_DENIED` when a file cannot be written.
  */
 export function installBoard(options: InstallOptions): InstalledBoard {
-  if (!/-----BEGIN PUBLIC KEY-----/.test(options.trustedKeyPem)) throw new BoardError('BAD_ARGUMENT', '--trusted-key: not a PEM public key (postern-flash keygen writes one: PREFIX.pub)');
+  if (!/-----BEGIN PUBLIC KEY-----/.test(options.trustedKeyPem))
+    throw new BoardError(
+      'BAD_ARGUMENT',
+      '--trusted-key: not a PEM public key (postern-flash keygen writes one: PREFIX.pub)',
+    );
   try {
     return {
       gadgetScript: put(options.root, INSTALL_PATHS.gadgetScript, gadgetScript(), 0o755),
@@ -146,6 +161,10 @@ export function installBoard(options: InstallOptions): InstalledBoard {
     };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new BoardError(code === 'EACCES' || code === 'EPERM' ? 'PERMISSION_DENIED' : 'BAD_ARGUMENT', `--root ${options.root}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new BoardError(
+      code === 'EACCES' || code === 'EPERM' ? 'PERMISSION_DENIED' : 'BAD_ARGUMENT',
+      `--root ${options.root}: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
   }
 }

@@ -25,7 +25,14 @@ async function main(): Promise<void> {
   }
   if (cmd.kind === 'install') {
     const program = fileURLToPath(new URL('../bin/postern-board.mjs', import.meta.url));
-    const files = installBoard({ root: cmd.root, trustedKeyPem: cmd.trustedKeyPem, boardId: cmd.boardId, ethernet: cmd.ethernet, node: process.execPath, program });
+    const files = installBoard({
+      root: cmd.root,
+      trustedKeyPem: cmd.trustedKeyPem,
+      boardId: cmd.boardId,
+      ethernet: cmd.ethernet,
+      node: process.execPath,
+      program,
+    });
     for (const f of Object.values(files)) say(`wrote ${f}`);
     if (cmd.root === '/') say('next: systemctl daemon-reload && systemctl enable --now postern-board');
     else say(`staged under ${cmd.root} (${INSTALL_PATHS.unit} and the rest)`);
@@ -40,12 +47,21 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop());
   process.on('SIGTERM', () => stop());
   const board = await startDevBoard({
-    port: cmd.port, stateDirectory: cmd.stateDirectory, trustedKey: cmd.trustedKeyPem, boardId: cmd.boardId, network: cmd.network,
-    mac: cmd.mac, imageAddress: cmd.imageAddress, trialTimeoutMs: cmd.trialTimeoutMs, slotSize: cmd.slotSize,
+    port: cmd.port,
+    stateDirectory: cmd.stateDirectory,
+    trustedKey: cmd.trustedKeyPem,
+    boardId: cmd.boardId,
+    network: cmd.network,
+    mac: cmd.mac,
+    imageAddress: cmd.imageAddress,
+    trialTimeoutMs: cmd.trialTimeoutMs,
+    slotSize: cmd.slotSize,
     log: (line) => say(line),
   });
   const running = board.supervisor.firmware;
-  say(`board ${board.bootloader.boardId} on ${cmd.port}, Ethernet ${board.network.ethernet} (bridge ${board.network.bridge}), running ${running === undefined ? 'nothing (bootloader)' : `slot ${running.slot}`}`);
+  say(
+    `board ${board.bootloader.boardId} on ${cmd.port}, Ethernet ${board.network.ethernet} (bridge ${board.network.bridge}), running ${running === undefined ? 'nothing (bootloader)' : `slot ${running.slot}`}`,
+  );
   let stopping = false;
   stop = (): void => {
     if (stopping) return;

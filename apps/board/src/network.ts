@@ -30,7 +30,12 @@ export interface BoardNetwork {
 }
 
 /** The default names: eth0, pbr0, pusb0, pfw0. */
-export const DEFAULT_BOARD_NETWORK: BoardNetwork = { ethernet: 'eth0', bridge: 'pbr0', deviceTap: 'pusb0', firmwareTap: 'pfw0' };
+export const DEFAULT_BOARD_NETWORK: BoardNetwork = {
+  ethernet: 'eth0',
+  bridge: 'pbr0',
+  deviceTap: 'pusb0',
+  firmwareTap: 'pfw0',
+};
 
 const SETUP_TIMEOUT_MS = 10_000;
 
@@ -46,8 +51,19 @@ function ip(args: readonly string[]): Promise<void> {
         return;
       }
       const text = `${String(stderr).trim() || err.message}`.split('\n')[0];
-      const code = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'DEVICE_NOT_FOUND' : /not permitted|permission/i.test(text ?? '') ? 'PERMISSION_DENIED' : 'SETUP_FAILED';
-      reject(new BoardError(code, `ip ${args.join(' ')}: ${code === 'DEVICE_NOT_FOUND' ? 'iproute2 is not installed' : text}`, { cause: err }));
+      const code =
+        (err as NodeJS.ErrnoException).code === 'ENOENT'
+          ? 'DEVICE_NOT_FOUND'
+          : /not permitted|permission/i.test(text ?? '')
+            ? 'PERMISSION_DENIED'
+            : 'SETUP_FAILED';
+      reject(
+        new BoardError(
+          code,
+          `ip ${args.join(' ')}: ${code === 'DEVICE_NOT_FOUND' ? 'iproute2 is not installed' : text}`,
+          { cause: err },
+        ),
+      );
     });
   });
 }
@@ -58,7 +74,8 @@ function ip(args: readonly string[]): Promise<void> {
  * @throws {@link BoardError} `DEVICE_NOT_FOUND` (no such Ethernet interface, no `ip`), `PERMISSION_DENIED` (not root), `SETUP_FAILED`.
  */
 export async function prepareBoardNetwork(net: BoardNetwork): Promise<void> {
-  if (!linkExists(net.ethernet)) throw new BoardError('DEVICE_NOT_FOUND', `--eth ${net.ethernet}: no such network interface`);
+  if (!linkExists(net.ethernet))
+    throw new BoardError('DEVICE_NOT_FOUND', `--eth ${net.ethernet}: no such network interface`);
   if (!linkExists(net.bridge)) await ip(['link', 'add', 'name', net.bridge, 'type', 'bridge']);
   await ip(['link', 'set', 'dev', net.ethernet, 'master', net.bridge]);
   await ip(['link', 'set', 'dev', net.ethernet, 'up']);

@@ -107,7 +107,9 @@ export function splitPort(port: Duplex): SplitPort {
   };
   port.on('data', onData);
   return {
-    device, bootloader, stats,
+    device,
+    bootloader,
+    stats,
     stop: () => {
       port.off('data', onData);
       device.push(null);

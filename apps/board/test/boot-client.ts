@@ -7,7 +7,17 @@ import { crc32 } from '@postern/wire';
 import { openSerialTransport } from '@postern/nic';
 import type { OpenedSerialTransport } from '@postern/nic';
 import {
-  BootFrameDecoder, BootFrameFlag, BootFrameType, bootErrorName, encodeBootFrame, encodeErase, encodeSlot, encodeWrite, parseBootError, parseInfo, sha256Bytes,
+  BootFrameDecoder,
+  BootFrameFlag,
+  BootFrameType,
+  bootErrorName,
+  encodeBootFrame,
+  encodeErase,
+  encodeSlot,
+  encodeWrite,
+  parseBootError,
+  parseInfo,
+  sha256Bytes,
 } from '@postern/firmware';
 import type { BootInfo } from '@postern/firmware';
 
@@ -24,7 +34,11 @@ export class BootClient {
       if ((f.flags & BootFrameFlag.RESPONSE) === 0 || f.seq !== this.waitingSeq) return;
       const done = this.waiting;
       this.waiting = undefined;
-      done?.((f.flags & BootFrameFlag.ERROR) !== 0 ? { ok: false, error: bootErrorName(parseBootError(f.payload).code) } : { ok: true, payload: f.payload });
+      done?.(
+        (f.flags & BootFrameFlag.ERROR) !== 0
+          ? { ok: false, error: bootErrorName(parseBootError(f.payload).code) }
+          : { ok: true, payload: f.payload },
+      );
     });
     transport.stream.on('data', (chunk: Buffer) => decoder.push(chunk));
     transport.stream.write(Buffer.alloc(4));
@@ -39,7 +53,10 @@ export class BootClient {
     const seq = (this.seq = (this.seq + 1) & 0xffff);
     this.waitingSeq = seq;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no answer to request 0x${type.toString(16)} within ${limitMs} ms`)), limitMs);
+      const timer = setTimeout(
+        () => reject(new Error(`no answer to request 0x${type.toString(16)} within ${limitMs} ms`)),
+        limitMs,
+      );
       this.waiting = (a) => {
         clearTimeout(timer);
         resolve(a);
@@ -56,7 +73,10 @@ export class BootClient {
 
   /** ERASE `slot` declaring `declared`'s size and digest, then WRITE every chunk of `bytes`. */
   async writeSlot(slot: number, declared: Uint8Array, bytes: Uint8Array, chunkSize: number): Promise<void> {
-    const erase = await this.request(BootFrameType.ERASE, encodeErase({ slot, imageSize: declared.length, imageDigest: sha256Bytes(declared) }));
+    const erase = await this.request(
+      BootFrameType.ERASE,
+      encodeErase({ slot, imageSize: declared.length, imageDigest: sha256Bytes(declared) }),
+    );
     if (!erase.ok) throw new Error(`ERASE refused: ${erase.error}`);
     for (let c = 0; c * chunkSize < bytes.length; c++) {
       const data = bytes.subarray(c * chunkSize, (c + 1) * chunkSize);

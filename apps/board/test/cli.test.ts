@@ -24,9 +24,20 @@ const board = (args: readonly string[]) => runProgram(process.execPath, [BIN.boa
 describe('postern-board install', () => {
   it('writes the gadget script, the unit, the modules and the key under --root', async () => {
     const root = join(dir, 'root');
-    const r = await board(['install', '--root', root, '--trusted-key', pub, '--board-id', 'pi-zero-7', '--eth', 'end0']);
+    const r = await board([
+      'install',
+      '--root',
+      root,
+      '--trusted-key',
+      pub,
+      '--board-id',
+      'pi-zero-7',
+      '--eth',
+      'end0',
+    ]);
     expect(r.code, r.output).toBe(0);
-    for (const p of Object.values(INSTALL_PATHS).filter((p) => p !== INSTALL_PATHS.state)) expect(existsSync(join(root, p)), p).toBe(true);
+    for (const p of Object.values(INSTALL_PATHS).filter((p) => p !== INSTALL_PATHS.state))
+      expect(existsSync(join(root, p)), p).toBe(true);
     const script = join(root, INSTALL_PATHS.gadgetScript);
     expect(statSync(script).mode & 0o111).not.toBe(0);
     const syntax = await runProgram('sh', ['-n', script], 10_000);
@@ -42,13 +53,18 @@ describe('postern-board install', () => {
     expect(flag('--trusted-key')).toBe(INSTALL_PATHS.trustedKey);
     expect(unit).toMatch(new RegExp(`^ExecStartPre=/bin/sh ${INSTALL_PATHS.gadgetScript}$`, 'm'));
     expect(readFileSync(join(root, INSTALL_PATHS.trustedKey), 'utf8')).toBe(readFileSync(pub, 'utf8'));
-    expect(readFileSync(join(root, INSTALL_PATHS.modules), 'utf8').split('\n')).toEqual(expect.arrayContaining(['dwc2', 'libcomposite']));
+    expect(readFileSync(join(root, INSTALL_PATHS.modules), 'utf8').split('\n')).toEqual(
+      expect.arrayContaining(['dwc2', 'libcomposite']),
+    );
   });
 
   it.each([
     [['install', '--root', join(tmpdir(), 'never-made-1')], '--trusted-key'],
     [['install', '--trusted-key', '/nonexistent/key.pub', '--root', join(tmpdir(), 'never-made-2')], '--trusted-key'],
-    [['install', '--trusted-key', 'PUB', '--eth', 'this-name-is-too-long', '--root', join(tmpdir(), 'never-made-3')], '--eth'],
+    [
+      ['install', '--trusted-key', 'PUB', '--eth', 'this-name-is-too-long', '--root', join(tmpdir(), 'never-made-3')],
+      '--eth',
+    ],
     [['run', '--trusted-key', 'PUB', '--image-ip', '198.18.0.1'], '--image-ip'],
     [['run', '--trusted-key', 'PUB', '--trial-timeout', '-1'], '--trial-timeout'],
     [['run', '--trusted-key', 'PUB', '--mac', 'zz'], '--mac'],

@@ -24,17 +24,29 @@ describe.skipIf(skip !== undefined)(withSkipReason('postern-board as the USB Eth
   });
 
   it("carries the host gateway's traffic: curl on the board's Ethernet side gets the admin page", async () => {
-    gateway = startProgram(process.execPath, [BIN.gateway, '--nic', `serial:${l.hostPort}`, '--ip', `${l.gatewayIp}/24`]);
+    gateway = startProgram(process.execPath, [
+      BIN.gateway,
+      '--nic',
+      `serial:${l.hostPort}`,
+      '--ip',
+      `${l.gatewayIp}/24`,
+    ]);
     await gateway.waitFor(/listening on http:/, 20_000);
     expect(await curlUntil(l, 200, 15_000)).toBe(true);
-    const page = await l.lab.exec(l.peerNs, 'curl', ['-s', '--max-time', '3', `http://${l.gatewayIp}/admin/`], { timeoutMs: 6000 });
+    const page = await l.lab.exec(l.peerNs, 'curl', ['-s', '--max-time', '3', `http://${l.gatewayIp}/admin/`], {
+      timeoutMs: 6000,
+    });
     expect(page.stdout).toMatch(/<html/i);
   });
 
   it("reports the Ethernet's carrier: the far end going down and up is two link changes at the gateway", async () => {
     const linkChanges = async (): Promise<number> => {
-      const r = await l.lab.exec(l.peerNs, 'curl', ['-s', '--max-time', '3', `http://${l.gatewayIp}/api/interfaces`], { timeoutMs: 6000 });
-      const eth0 = (JSON.parse(r.stdout) as Array<{ name: string; driver: { linkChanges: number } }>).find((i) => i.name === 'eth0');
+      const r = await l.lab.exec(l.peerNs, 'curl', ['-s', '--max-time', '3', `http://${l.gatewayIp}/api/interfaces`], {
+        timeoutMs: 6000,
+      });
+      const eth0 = (JSON.parse(r.stdout) as Array<{ name: string; driver: { linkChanges: number } }>).find(
+        (i) => i.name === 'eth0',
+      );
       if (eth0 === undefined) throw new Error(`no eth0 in ${r.stdout}`);
       return eth0.driver.linkChanges;
     };

@@ -33,7 +33,10 @@ describe.skipIf(skip !== undefined)(withSkipReason('postern-board as the flash t
   }
 
   /** Polls INFO until `accept` holds, for at most `limitMs`. */
-  async function infoUntil(accept: (i: Awaited<ReturnType<BootClient['info']>>) => boolean, limitMs: number): Promise<Awaited<ReturnType<BootClient['info']>>> {
+  async function infoUntil(
+    accept: (i: Awaited<ReturnType<BootClient['info']>>) => boolean,
+    limitMs: number,
+  ): Promise<Awaited<ReturnType<BootClient['info']>>> {
     let last = await info();
     await eventually(async () => accept((last = await info())), limitMs);
     return last;
@@ -42,14 +45,33 @@ describe.skipIf(skip !== undefined)(withSkipReason('postern-board as the flash t
   beforeAll(async () => {
     l = await makeBoardLab(42);
     gatewayImage = join(l.dir, 'gateway.fw');
-    const built = await runProgram(process.execPath, [BIN.flash, 'build', '--key', l.privateKeyFile, '--out', gatewayImage], 120_000);
+    const built = await runProgram(
+      process.execPath,
+      [BIN.flash, 'build', '--key', l.privateKeyFile, '--out', gatewayImage],
+      120_000,
+    );
     if (built.code !== 0) throw new Error(`postern-flash build failed: ${built.output}`);
     crashImage = join(l.dir, 'crash.fw');
-    writeFileSync(crashImage, buildImage(
-      [{ path: 'app/crash.mjs', data: new TextEncoder().encode("process.stderr.write('crashing on purpose\\n');\nprocess.exit(3);\n") }],
-      { name: 'crash-on-boot', version: '1.0.0', target: 'postern-devboard-1', entry: 'app/crash.mjs', runtime: '>=20', defaultConfig: {} },
-      l.keys.privateKeyPem,
-    ));
+    writeFileSync(
+      crashImage,
+      buildImage(
+        [
+          {
+            path: 'app/crash.mjs',
+            data: new TextEncoder().encode("process.stderr.write('crashing on purpose\\n');\nprocess.exit(3);\n"),
+          },
+        ],
+        {
+          name: 'crash-on-boot',
+          version: '1.0.0',
+          target: 'postern-devboard-1',
+          entry: 'app/crash.mjs',
+          runtime: '>=20',
+          defaultConfig: {},
+        },
+        l.keys.privateKeyPem,
+      ),
+    );
     board = await l.startBoard(['--trial-timeout', '30000']);
   }, 180_000);
   afterAll(async () => {
@@ -64,7 +86,9 @@ describe.skipIf(skip !== undefined)(withSkipReason('postern-board as the flash t
     expect(i.runningSlot).toBe(0);
     expect(i.confirmedSlot).toBe(0);
     expect(i.slots[0]!.state).toBe(SlotState.CONFIRMED);
-    const page = await l.lab.exec(l.peerNs, 'curl', ['-s', '--max-time', '3', `http://${l.gatewayIp}/admin/`], { timeoutMs: 6000 });
+    const page = await l.lab.exec(l.peerNs, 'curl', ['-s', '--max-time', '3', `http://${l.gatewayIp}/admin/`], {
+      timeoutMs: 6000,
+    });
     expect(page.stdout).toMatch(/<html/i);
   }, 180_000);
 

@@ -4,7 +4,15 @@
 import { describe, expect, it } from 'vitest';
 import { PassThrough } from 'node:stream';
 import { Duplex } from 'node:stream';
-import { BootFrameDecoder, BootFrameType, encodeBootFrame, SimulatedBootloader, MemorySlotStore, generateSigningKeyPair, parseInfo } from '@postern/firmware';
+import {
+  BootFrameDecoder,
+  BootFrameType,
+  encodeBootFrame,
+  SimulatedBootloader,
+  MemorySlotStore,
+  generateSigningKeyPair,
+  parseInfo,
+} from '@postern/firmware';
 import { encodeSerialFrameToBytes } from '@postern/nic';
 import { MAX_DELIMITED_FRAME, splitPort } from '../src/port-demux.js';
 
@@ -53,7 +61,11 @@ describe('splitPort', () => {
     const { port, written, feed } = fakePort();
     const split = splitPort(port);
     const keys = generateSigningKeyPair();
-    const bl = SimulatedBootloader.withStore(new MemorySlotStore(), { boardId: 'b-1', trustedKey: keys.publicKeyPem, slotSize: 64 * 1024 });
+    const bl = SimulatedBootloader.withStore(new MemorySlotStore(), {
+      boardId: 'b-1',
+      trustedKey: keys.publicKeyPem,
+      slotSize: 64 * 1024,
+    });
     bl.attach(split.bootloader);
     feed(encodeBootFrame(BootFrameType.INFO, 0, 9, new Uint8Array(0)));
     await tick();

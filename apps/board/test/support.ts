@@ -51,7 +51,10 @@ export function startProgram(command: string, args: readonly string[], group = f
       let done = false;
       void exited.then(() => (done = true));
       const ok = await eventually(() => pattern.test(out) || done, limitMs);
-      if (!ok || !pattern.test(out)) throw new Error(`${command} ${args.join(' ')}: no ${pattern} within ${limitMs} ms${done ? ' (it exited)' : ''}; output:\n${out.slice(-3000)}`);
+      if (!ok || !pattern.test(out))
+        throw new Error(
+          `${command} ${args.join(' ')}: no ${pattern} within ${limitMs} ms${done ? ' (it exited)' : ''}; output:\n${out.slice(-3000)}`,
+        );
     },
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
@@ -64,7 +67,11 @@ export function startProgram(command: string, args: readonly string[], group = f
 }
 
 /** Runs a program to its end (bounded by `limitMs`): exit code and output. */
-export function runProgram(command: string, args: readonly string[], limitMs: number): Promise<{ code: number | null; output: string }> {
+export function runProgram(
+  command: string,
+  args: readonly string[],
+  limitMs: number,
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
     const p = startProgram(command, args);
     const timer = setTimeout(() => p.child.kill('SIGKILL'), limitMs);
@@ -105,7 +112,10 @@ export interface BoardLab {
 export async function makeBoardLab(subnet: number): Promise<BoardLab> {
   const lab = new NetLab({ disableIpv6: true });
   const dir = mkdtempSync(join(tmpdir(), 'postern-board-test-'));
-  const cleanups: Array<() => Promise<void> | void> = [() => lab.cleanup().then(() => {}), () => rmSync(dir, { recursive: true, force: true })];
+  const cleanups: Array<() => Promise<void> | void> = [
+    () => lab.cleanup().then(() => {}),
+    () => rmSync(dir, { recursive: true, force: true }),
+  ];
   const boardNs = await lab.namespace();
   const peerNs = await lab.namespace();
   const [vb, vp] = await lab.veth();
@@ -121,7 +131,8 @@ export async function makeBoardLab(subnet: number): Promise<BoardLab> {
   const hostPort = join(dir, 'ttyACM0');
   const socat = startProgram('socat', [`pty,raw,echo=0,link=${boardPort}`, `pty,raw,echo=0,link=${hostPort}`]);
   cleanups.unshift(() => socat.stop());
-  if (!(await eventually(() => existsSync(boardPort) && existsSync(hostPort), 5000))) throw new Error(`socat made no PTY pair: ${socat.output()}`);
+  if (!(await eventually(() => existsSync(boardPort) && existsSync(hostPort), 5000)))
+    throw new Error(`socat made no PTY pair: ${socat.output()}`);
 
   const keys = generateSigningKeyPair();
   const publicKeyFile = join(dir, 'dev.pub');
@@ -133,21 +144,60 @@ export async function makeBoardLab(subnet: number): Promise<BoardLab> {
     for (const b of boards) await b.stop();
   });
   return {
-    lab, dir, boardNs, peerNs, boardPort, hostPort, keys, publicKeyFile, privateKeyFile, gatewayIp, peerIp, prefix: 24,
+    lab,
+    dir,
+    boardNs,
+    peerNs,
+    boardPort,
+    hostPort,
+    keys,
+    publicKeyFile,
+    privateKeyFile,
+    gatewayIp,
+    peerIp,
+    prefix: 24,
     startBoard: async (extra = []) => {
-      const board = startProgram('ip', ['netns', 'exec', boardNs, process.execPath, BIN.board, 'run', '--port', boardPort, '--eth', 'eth0',
-        '--state', join(dir, 'state'), '--trusted-key', publicKeyFile, '--image-ip', `${gatewayIp}/24`, ...extra], true);
+      const board = startProgram(
+        'ip',
+        [
+          'netns',
+          'exec',
+          boardNs,
+          process.execPath,
+          BIN.board,
+          'run',
+          '--port',
+          boardPort,
+          '--eth',
+          'eth0',
+          '--state',
+          join(dir, 'state'),
+          '--trusted-key',
+          publicKeyFile,
+          '--image-ip',
+          `${gatewayIp}/24`,
+          ...extra,
+        ],
+        true,
+      );
       boards.push(board);
       await board.waitFor(/postern-board: ready/, 20_000);
       return board;
     },
     powerCut: async (board) => {
-      const exited = new Promise<void>((resolve) => (board.child.exitCode !== null ? resolve() : board.child.once('exit', () => resolve())));
+      const exited = new Promise<void>((resolve) =>
+        board.child.exitCode !== null ? resolve() : board.child.once('exit', () => resolve()),
+      );
       process.kill(-board.child.pid!, 'SIGKILL');
       await exited;
     },
     curl: async (path = '/') => {
-      const r = await lab.tryExec(peerNs, 'curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '3', `http://${gatewayIp}${path}`], { timeoutMs: 6000 });
+      const r = await lab.tryExec(
+        peerNs,
+        'curl',
+        ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '3', `http://${gatewayIp}${path}`],
+        { timeoutMs: 6000 },
+      );
       return Number(r.stdout.trim() || '0');
     },
     close: async () => {

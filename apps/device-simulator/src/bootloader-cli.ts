@@ -35,7 +35,10 @@ const FLAGS = new Set(['--flash', '--trusted-key', '--board-id', '--trial-timeou
  * Takes the bootloader flags out of `argv`. `flags` is undefined without `--flash`.
  * @throws {@link SimulatorError} `BAD_ARGUMENT` for a missing value, `--trusted-key` without `--flash` or the reverse, or a bad timeout.
  */
-export function extractBootloaderFlags(argv: readonly string[]): { rest: string[]; flags: BootloaderFlags | undefined } {
+export function extractBootloaderFlags(argv: readonly string[]): {
+  rest: string[];
+  flags: BootloaderFlags | undefined;
+} {
   const rest: string[] = [];
   const got = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
@@ -47,7 +50,8 @@ export function extractBootloaderFlags(argv: readonly string[]): { rest: string[
       continue;
     }
     const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
-    if (value === undefined || value === '') throw new SimulatorError('BAD_ARGUMENT', `${name} needs a value (see --help)`);
+    if (value === undefined || value === '')
+      throw new SimulatorError('BAD_ARGUMENT', `${name} needs a value (see --help)`);
     got.set(name, value);
   }
   const flashFile = got.get('--flash');
@@ -56,35 +60,54 @@ export function extractBootloaderFlags(argv: readonly string[]): { rest: string[
     return { rest, flags: undefined };
   }
   const trustedKeyFile = got.get('--trusted-key');
-  if (trustedKeyFile === undefined) throw new SimulatorError('BAD_ARGUMENT', '--flash needs --trusted-key FILE (see --help)');
+  if (trustedKeyFile === undefined)
+    throw new SimulatorError('BAD_ARGUMENT', '--flash needs --trusted-key FILE (see --help)');
   const t = got.get('--trial-timeout');
   const trialTimeoutMs = t === undefined ? undefined : Number(t);
-  if (trialTimeoutMs !== undefined && !(Number.isInteger(trialTimeoutMs) && trialTimeoutMs >= 0)) throw new SimulatorError('BAD_ARGUMENT', `--trial-timeout wants milliseconds, got ${JSON.stringify(t)}`);
+  if (trialTimeoutMs !== undefined && !(Number.isInteger(trialTimeoutMs) && trialTimeoutMs >= 0))
+    throw new SimulatorError('BAD_ARGUMENT', `--trial-timeout wants milliseconds, got ${JSON.stringify(t)}`);
   return { rest, flags: { flashFile, trustedKeyFile, boardId: got.get('--board-id'), trialTimeoutMs } };
 }
 
 /** Runs the board until SIGINT/SIGTERM, printing what postern-flash needs. */
-export async function runBootloaderBoard(flags: BootloaderFlags, options: SimulatorOptions, say: (line: string) => void): Promise<void> {
+export async function runBootloaderBoard(
+  flags: BootloaderFlags,
+  options: SimulatorOptions,
+  say: (line: string) => void,
+): Promise<void> {
   let key: string;
   try {
     key = readFileSync(flags.trustedKeyFile, 'utf8');
   } catch (err) {
-    throw new SimulatorError('BAD_ARGUMENT', `--trusted-key ${flags.trustedKeyFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw new SimulatorError(
+      'BAD_ARGUMENT',
+      `--trusted-key ${flags.trustedKeyFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    );
   }
   const { serial, ...simulator } = options;
   const board = await startBootloaderBoard({
-    flashFile: flags.flashFile, trustedKey: key, boardId: flags.boardId, trialTimeoutMs: flags.trialTimeoutMs,
-    serial: serial ?? 'pty', simulator, log: (line) => say(line),
+    flashFile: flags.flashFile,
+    trustedKey: key,
+    boardId: flags.boardId,
+    trialTimeoutMs: flags.trialTimeoutMs,
+    serial: serial ?? 'pty',
+    simulator,
+    log: (line) => say(line),
   });
   say(`flash port ${board.flashPort.address ?? ''} (postern-flash --port ${board.flashPort.address ?? ''} IMAGE.fw)`);
-  say(`board ${board.bootloader.boardId}, flash ${flags.flashFile}, running ${board.firmware === undefined ? 'nothing (bootloader)' : `slot ${board.firmware.slot}`}`);
+  say(
+    `board ${board.bootloader.boardId}, flash ${flags.flashFile}, running ${board.firmware === undefined ? 'nothing (bootloader)' : `slot ${board.firmware.slot}`}`,
+  );
   say(`gateway expected at ${ipv4ToString(board.simulator.gatewayAddress)}`);
   for (const f of board.simulator.forwarders) say(`hostfwd ${f.describe()}`);
   let stopping = false;
   const stop = (): void => {
     if (stopping) return;
     stopping = true;
-    board.close().then(() => process.exit(0), () => process.exit(1));
+    board.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);

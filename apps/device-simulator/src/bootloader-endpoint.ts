@@ -109,18 +109,27 @@ class Board extends FirmwareSupervisor implements BootloaderBoard {
 
   /** Offers the flash port: `socket://` through the supervisor's bootloader server, `pty` and `stream` through the simulator's endpoint code. */
   async offerFlashPort(spec: string): Promise<SerialEndpointHandle> {
-    if (checkSerialSpec(spec) !== 'socket') return offerSerialEndpoint(spec, (stream) => this.bootloader.attach(stream));
+    if (checkSerialSpec(spec) !== 'socket')
+      return offerSerialEndpoint(spec, (stream) => this.bootloader.attach(stream));
     const m = /^socket:\/\/([^:/\s]+):(\d{1,5})$/.exec(spec)!;
     const host = m[1] === 'localhost' ? '127.0.0.1' : m[1]!;
     let listened;
     try {
       listened = await this.listenBootloader(host, Number(m[2]), `--serial ${spec}`);
     } catch (err) {
-      throw err instanceof BoardError ? new SimulatorError(err.code === 'ADDRESS_IN_USE' || err.code === 'PERMISSION_DENIED' ? err.code : 'BAD_ARGUMENT', err.message, { cause: err }) : err;
+      throw err instanceof BoardError
+        ? new SimulatorError(
+            err.code === 'ADDRESS_IN_USE' || err.code === 'PERMISSION_DENIED' ? err.code : 'BAD_ARGUMENT',
+            err.message,
+            { cause: err },
+          )
+        : err;
     }
     const { server, url } = listened;
     return {
-      kind: 'socket', address: url, hostStream: undefined,
+      kind: 'socket',
+      address: url,
+      hostStream: undefined,
       close: () => new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve())),
     };
   }

@@ -34,7 +34,11 @@ export class SegmentCapture {
     return new Promise((resolve, reject) => {
       out.once('error', (err: NodeJS.ErrnoException) => {
         const code = err.code === 'EACCES' || err.code === 'EPERM' ? 'PERMISSION_DENIED' : 'BAD_ARGUMENT';
-        reject(new SimulatorError(code, `--pcap ${path}: cannot create the file (${err.code ?? err.message})`, { cause: err }));
+        reject(
+          new SimulatorError(code, `--pcap ${path}: cannot create the file (${err.code ?? err.message})`, {
+            cause: err,
+          }),
+        );
       });
       out.once('open', () => {
         out.removeAllListeners('error');

@@ -6,7 +6,12 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseIpv4, parseMac, ipv4ToString, macToString } from '@postern/wire';
 import {
-  DEFAULT_DEVICE_MAC, DEFAULT_GATEWAY_ADDRESS, DEFAULT_HOST_ADDRESS, DEFAULT_HOST_MAC, DEFAULT_PREFIX_LENGTH, DEFAULT_SEED,
+  DEFAULT_DEVICE_MAC,
+  DEFAULT_GATEWAY_ADDRESS,
+  DEFAULT_HOST_ADDRESS,
+  DEFAULT_HOST_MAC,
+  DEFAULT_PREFIX_LENGTH,
+  DEFAULT_SEED,
 } from './defaults.js';
 import { SimulatorError } from './errors.js';
 import { parseHostForward } from './hostfwd.js';
@@ -73,7 +78,8 @@ function bad(message: string): SimulatorError {
 function probability(flag: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const v = Number(text);
-  if (text.trim() === '' || !Number.isFinite(v)) throw bad(`--${flag} ${text}: is not a number (a probability in 0..1)`);
+  if (text.trim() === '' || !Number.isFinite(v))
+    throw bad(`--${flag} ${text}: is not a number (a probability in 0..1)`);
   if (v < 0 || v > 1) throw bad(`--${flag} ${text}: must be a probability in 0..1`);
   return v;
 }
@@ -131,10 +137,13 @@ export function parseFlags<T extends FlagTable>(argv: readonly string[], options
     const msg = err instanceof Error ? err.message : String(err);
     const quoted = /'([^']*)'/.exec(msg)?.[1] ?? '';
     if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new FlagError(`unknown flag ${quoted}`);
-    if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') throw new FlagError(`unexpected argument ${JSON.stringify(quoted)}`);
+    if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL')
+      throw new FlagError(`unexpected argument ${JSON.stringify(quoted)}`);
     if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
       const flag = /--[A-Za-z0-9-]+/.exec(quoted)?.[0] ?? quoted;
-      throw new FlagError(msg.includes('does not take an argument') ? `${flag} takes no value` : `${flag} needs a value`);
+      throw new FlagError(
+        msg.includes('does not take an argument') ? `${flag} takes no value` : `${flag} needs a value`,
+      );
     }
     throw new FlagError(msg.split('\n')[0]!);
   }
@@ -142,7 +151,13 @@ export function parseFlags<T extends FlagTable>(argv: readonly string[], options
 
 /** What {@link parseFlags} returns for an options table: each flag's string(s) or boolean, absent when not given. */
 export type ParsedValues<T extends FlagTable> = {
-  [K in keyof T]?: T[K] extends { type: 'boolean' } ? (T[K] extends { multiple: true } ? boolean[] : boolean) : T[K] extends { multiple: true } ? string[] : string;
+  [K in keyof T]?: T[K] extends { type: 'boolean' }
+    ? T[K] extends { multiple: true }
+      ? boolean[]
+      : boolean
+    : T[K] extends { multiple: true }
+      ? string[]
+      : string;
 };
 
 const FLAGS = {
@@ -199,7 +214,8 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     hostAddress = address('host', a!);
     if (len !== undefined) {
       const n = Number(len);
-      if (extra !== undefined || len === '' || !Number.isInteger(n) || n < 1 || n > 30) throw bad(`--host ${values.host}: is not ADDR/LEN with LEN in 1..30`);
+      if (extra !== undefined || len === '' || !Number.isInteger(n) || n < 1 || n > 30)
+        throw bad(`--host ${values.host}: is not ADDR/LEN with LEN in 1..30`);
       prefixLength = n;
     }
   }
@@ -219,12 +235,22 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   const lineRate = nonNegative('line-rate', values['line-rate'], false, true);
 
   const hostForwards = (values.hostfwd ?? []).map((spec) => parseHostForward(spec, gatewayAddress));
-  if (values.tap !== undefined && !/^[A-Za-z0-9_.-]{1,15}$/.test(values.tap)) throw bad(`--tap ${values.tap}: is not an interface name of 1..15 letters, digits, '_', '.', '-'`);
+  if (values.tap !== undefined && !/^[A-Za-z0-9_.-]{1,15}$/.test(values.tap))
+    throw bad(`--tap ${values.tap}: is not an interface name of 1..15 letters, digits, '_', '.', '-'`);
   if (values.pcap === '') throw bad('--pcap: needs a file name');
 
   const options: SimulatorOptions = {
-    serial, seed, deviceMac, gatewayAddress, hostAddress, prefixLength, hostForwards, faults,
-    tap: values.tap, pcap: values.pcap, lineRateBytesPerSecond: lineRate,
+    serial,
+    seed,
+    deviceMac,
+    gatewayAddress,
+    hostAddress,
+    prefixLength,
+    hostForwards,
+    faults,
+    tap: values.tap,
+    pcap: values.pcap,
+    lineRateBytesPerSecond: lineRate,
   };
   return { help: false, options };
 }

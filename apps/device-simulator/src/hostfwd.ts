@@ -101,7 +101,12 @@ const READ_CHUNK = 64 * 1024;
  * `conn` may still be connecting; the socket should be paused (it is resumed once `conn` connects).
  * `done` is called once, with true when both sides closed normally.
  */
-export function relayConnection(socket: Socket, conn: TcpConnection, stats: HostForwarderStats, done?: (ok: boolean) => void): void {
+export function relayConnection(
+  socket: Socket,
+  conn: TcpConnection,
+  stats: HostForwarderStats,
+  done?: (ok: boolean) => void,
+): void {
   const pendingUp: Uint8Array[] = [];
   let connected = false;
   let socketEnded = false;

@@ -32,7 +32,9 @@ async function main(): Promise<void> {
   };
   say(`serial ${sim.device.endpoint.address ?? ''}`);
   say(`device MAC ${macToString(sim.device.mac)}`);
-  say(`host ${ipv4ToString(sim.host.address)} (MAC ${macToString(sim.host.device.mac)}), gateway expected at ${ipv4ToString(sim.gatewayAddress)}`);
+  say(
+    `host ${ipv4ToString(sim.host.address)} (MAC ${macToString(sim.host.device.mac)}), gateway expected at ${ipv4ToString(sim.gatewayAddress)}`,
+  );
   for (const f of sim.forwarders) say(`hostfwd ${f.describe()}`);
   if (sim.tap !== undefined) say(`tap ${sim.tap.name}`);
   if (cmd.options.pcap !== undefined) say(`pcap ${cmd.options.pcap}`);

@@ -84,11 +84,20 @@ export function openPtyPair(python = 'python3'): Promise<PtyPair> {
       reject(e);
     };
     child.once('error', (e: NodeJS.ErrnoException) => {
-      fail(e.code === 'ENOENT'
-        ? new SimulatorError('DEVICE_NOT_FOUND', `--serial pty needs ${python} (not found)`, { cause: e })
-        : new SimulatorError('PTY_FAILED', `--serial pty: cannot start ${python}: ${e.message}`, { cause: e }));
+      fail(
+        e.code === 'ENOENT'
+          ? new SimulatorError('DEVICE_NOT_FOUND', `--serial pty needs ${python} (not found)`, { cause: e })
+          : new SimulatorError('PTY_FAILED', `--serial pty: cannot start ${python}: ${e.message}`, { cause: e }),
+      );
     });
-    child.once('exit', (code) => fail(new SimulatorError('PTY_FAILED', `--serial pty: the pty helper exited (${code ?? 'signal'}): ${err.trim().split('\n').pop() ?? ''}`)));
+    child.once('exit', (code) =>
+      fail(
+        new SimulatorError(
+          'PTY_FAILED',
+          `--serial pty: the pty helper exited (${code ?? 'signal'}): ${err.trim().split('\n').pop() ?? ''}`,
+        ),
+      ),
+    );
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (text: string) => {
       err += text;

@@ -9,7 +9,10 @@ import type { BottomHalf, Clock, IrqHandler, IrqLine, Millis, SchedulerApi, Sche
 
 class OwnRandomScheduler implements SchedulerApi {
   private readonly rng: SeededRandom;
-  constructor(private readonly inner: SchedulerApi, seed: number) {
+  constructor(
+    private readonly inner: SchedulerApi,
+    seed: number,
+  ) {
     this.rng = new SeededRandom(seed);
   }
   get clock(): Clock {

@@ -46,14 +46,22 @@ function parseListenUrl(spec: string): { host: string; port: number } | undefine
 export function checkSerialSpec(spec: string): SerialEndpointKind {
   if (spec === 'pty' || spec === 'stream') return spec;
   const addr = parseListenUrl(spec);
-  if (addr === undefined) throw new SimulatorError('BAD_ARGUMENT', `bad --serial ${JSON.stringify(spec)} (want pty or socket://127.0.0.1:PORT)`);
+  if (addr === undefined)
+    throw new SimulatorError(
+      'BAD_ARGUMENT',
+      `bad --serial ${JSON.stringify(spec)} (want pty or socket://127.0.0.1:PORT)`,
+    );
   let host: number;
   try {
     host = parseIpv4(addr.host === 'localhost' ? '127.0.0.1' : addr.host);
   } catch {
-    throw new SimulatorError('BAD_ARGUMENT', `bad --serial ${JSON.stringify(spec)}: the host must be an IPv4 loopback address`);
+    throw new SimulatorError(
+      'BAD_ARGUMENT',
+      `bad --serial ${JSON.stringify(spec)}: the host must be an IPv4 loopback address`,
+    );
   }
-  if (host >>> 24 !== 127) throw new SimulatorError('BAD_ARGUMENT', `bad --serial ${JSON.stringify(spec)}: the host must be in 127.0.0.0/8`);
+  if (host >>> 24 !== 127)
+    throw new SimulatorError('BAD_ARGUMENT', `bad --serial ${JSON.stringify(spec)}: the host must be in 127.0.0.0/8`);
   return 'socket';
 }
 
@@ -62,13 +70,18 @@ export function checkSerialSpec(spec: string): SerialEndpointKind {
  * function to call when that stream ends).
  * @throws {@link SimulatorError} `BAD_ARGUMENT`, `ADDRESS_IN_USE`, `DEVICE_NOT_FOUND`, `PTY_FAILED`.
  */
-export async function offerSerialEndpoint(spec: string, onStream: (stream: Duplex) => () => void): Promise<SerialEndpointHandle> {
+export async function offerSerialEndpoint(
+  spec: string,
+  onStream: (stream: Duplex) => () => void,
+): Promise<SerialEndpointHandle> {
   const kind = checkSerialSpec(spec);
   if (kind === 'stream') {
     const [board, host] = createDuplexPair();
     const ended = onStream(board);
     return {
-      kind, address: undefined, hostStream: host,
+      kind,
+      address: undefined,
+      hostStream: host,
       close: async () => {
         ended();
         board.destroy();
@@ -79,7 +92,9 @@ export async function offerSerialEndpoint(spec: string, onStream: (stream: Duple
     const pty = await openPtyPair();
     const ended = onStream(pty.stream);
     return {
-      kind, address: pty.path, hostStream: undefined,
+      kind,
+      address: pty.path,
+      hostStream: undefined,
       close: async () => {
         ended();
         await pty.close();
@@ -113,10 +128,13 @@ export async function offerSerialEndpoint(spec: string, onStream: (stream: Duple
   const bound = server.address();
   const boundPort = typeof bound === 'object' && bound !== null ? bound.port : port;
   return {
-    kind, address: `socket://${host}:${boundPort}`, hostStream: undefined,
-    close: () => new Promise<void>((resolve) => {
-      current?.destroy();
-      server.close(() => resolve());
-    }),
+    kind,
+    address: `socket://${host}:${boundPort}`,
+    hostStream: undefined,
+    close: () =>
+      new Promise<void>((resolve) => {
+        current?.destroy();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -45,7 +45,11 @@ export class SimulatedHost {
   ) {}
 
   /** Builds the host, cables it to `segment` and brings both ends up. */
-  static async create(scheduler: SchedulerApi, segment: EthernetSwitch, options: SimulatedHostOptions): Promise<SimulatedHost> {
+  static async create(
+    scheduler: SchedulerApi,
+    segment: EthernetSwitch,
+    options: SimulatedHostOptions,
+  ): Promise<SimulatedHost> {
     // The switch end gets a MAC of its own (never used as a source) so the two ends differ.
     const cable = createMemoryLink(scheduler, {
       names: [`${options.name}:port`, options.name],

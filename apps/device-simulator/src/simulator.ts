@@ -26,7 +26,12 @@ import type { Ipv4Address, MacAddress } from '@postern/wire';
 import { DeviceWirePort } from './board-port.js';
 import { SegmentCapture } from './capture.js';
 import {
-  DEFAULT_DEVICE_MAC, DEFAULT_GATEWAY_ADDRESS, DEFAULT_HOST_ADDRESS, DEFAULT_HOST_MAC, DEFAULT_PREFIX_LENGTH, DEFAULT_SEED,
+  DEFAULT_DEVICE_MAC,
+  DEFAULT_GATEWAY_ADDRESS,
+  DEFAULT_HOST_ADDRESS,
+  DEFAULT_HOST_MAC,
+  DEFAULT_PREFIX_LENGTH,
+  DEFAULT_SEED,
 } from './defaults.js';
 import { SimulatorError } from './errors.js';
 import { HostForwarder, parseHostForward } from './hostfwd.js';
@@ -38,7 +43,10 @@ import { SimulatedHost } from './sim-host.js';
 import { EthernetSwitch } from './switch.js';
 
 /** Faults on the device's wire side, both directions (see `FaultInjectionDriver`). */
-export type SimulatorFaults = Pick<FaultProfile, 'lossRate' | 'duplicateRate' | 'reorderRate' | 'corruptRate' | 'latencyMs' | 'bitsPerSecond'>;
+export type SimulatorFaults = Pick<
+  FaultProfile,
+  'lossRate' | 'duplicateRate' | 'reorderRate' | 'corruptRate' | 'latencyMs' | 'bitsPerSecond'
+>;
 
 /** Options of {@link createSimulator}. Every field has a default. */
 export interface SimulatorOptions {
@@ -129,7 +137,8 @@ class Device implements SimulatedDevice {
 }
 
 function checkRate(name: string, v: number | undefined): void {
-  if (v !== undefined && !(v >= 0 && v <= 1)) throw new SimulatorError('BAD_ARGUMENT', `${name} must be a probability in [0, 1], got ${v}`);
+  if (v !== undefined && !(v >= 0 && v <= 1))
+    throw new SimulatorError('BAD_ARGUMENT', `${name} must be a probability in [0, 1], got ${v}`);
 }
 
 /**
@@ -145,7 +154,9 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
   checkRate('reorder', faults.reorderRate);
   checkRate('corrupt', faults.corruptRate);
   const gatewayAddress = options.gatewayAddress ?? DEFAULT_GATEWAY_ADDRESS;
-  const rules = (options.hostForwards ?? []).map((r) => (typeof r === 'string' ? parseHostForward(r, gatewayAddress) : r));
+  const rules = (options.hostForwards ?? []).map((r) =>
+    typeof r === 'string' ? parseHostForward(r, gatewayAddress) : r,
+  );
   const ownScheduler = options.scheduler === undefined;
   const scheduler = options.scheduler ?? new Scheduler({ clock: 'real', seed });
   const cleanups: Array<() => Promise<void> | void> = [];
@@ -159,7 +170,11 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
   try {
     let capture: SegmentCapture | undefined;
     if (options.pcap !== undefined) {
-      capture = await SegmentCapture.open(options.pcap, scheduler, options.pcapTimeOriginMs ?? scheduler.wallTime() - scheduler.now);
+      capture = await SegmentCapture.open(
+        options.pcap,
+        scheduler,
+        options.pcapTimeOriginMs ?? scheduler.wallTime() - scheduler.now,
+      );
       const c = capture;
       cleanups.push(() => c.close());
     }
@@ -169,7 +184,10 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
     const wire = new DeviceWirePort(mac);
     let faultDriver: FaultInjectionDriver;
     try {
-      faultDriver = new FaultInjectionDriver(wire, withOwnRandom(scheduler, seed), { ...faults, name: 'device-faults' });
+      faultDriver = new FaultInjectionDriver(wire, withOwnRandom(scheduler, seed), {
+        ...faults,
+        name: 'device-faults',
+      });
     } catch (err) {
       throw new SimulatorError('BAD_ARGUMENT', `bad fault option: ${(err as Error).message}`, { cause: err });
     }
@@ -194,10 +212,18 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
         await t.open();
       } catch (err) {
         if (err instanceof NicError && err.code === 'PERMISSION_DENIED') {
-          throw new SimulatorError('PERMISSION_DENIED', `--tap ${options.tap}: creating a TAP device needs root (CAP_NET_ADMIN)`, { cause: err });
+          throw new SimulatorError(
+            'PERMISSION_DENIED',
+            `--tap ${options.tap}: creating a TAP device needs root (CAP_NET_ADMIN)`,
+            { cause: err },
+          );
         }
         const why = err instanceof Error ? err.message : String(err);
-        throw new SimulatorError(err instanceof NicError && err.code === 'DEVICE_NOT_FOUND' ? 'DEVICE_NOT_FOUND' : 'BAD_ARGUMENT', `--tap ${options.tap}: ${why}`, { cause: err });
+        throw new SimulatorError(
+          err instanceof NicError && err.code === 'DEVICE_NOT_FOUND' ? 'DEVICE_NOT_FOUND' : 'BAD_ARGUMENT',
+          `--tap ${options.tap}: ${why}`,
+          { cause: err },
+        );
       }
       tap = t;
       segment.attach(t);
@@ -234,7 +260,14 @@ export async function createSimulator(options: SimulatorOptions = {}): Promise<S
 
     let closed: Promise<void> | undefined;
     return {
-      scheduler, segment, device, host, forwarders, tap, capture, gatewayAddress,
+      scheduler,
+      segment,
+      device,
+      host,
+      forwarders,
+      tap,
+      capture,
+      gatewayAddress,
       hostStream: device.endpoint.hostStream,
       close: () => (closed ??= cleanup()),
     };

@@ -55,7 +55,15 @@ const MIN_FRAME = 18;
 /** A learning Ethernet switch. See the module contract. */
 export class EthernetSwitch {
   /** Live counters. */
-  readonly stats: EthernetSwitchStats = { frames: 0, forwarded: 0, flooded: 0, filtered: 0, runts: 0, outputDrops: 0, evictions: 0 };
+  readonly stats: EthernetSwitchStats = {
+    frames: 0,
+    forwarded: 0,
+    flooded: 0,
+    filtered: 0,
+    runts: 0,
+    outputDrops: 0,
+    evictions: 0,
+  };
   private readonly ports: NicDriver[] = [];
   private readonly table = new Map<MacAddress, NicDriver>();
   private readonly maxMacEntries: number;
@@ -63,7 +71,8 @@ export class EthernetSwitch {
 
   constructor(options: EthernetSwitchOptions = {}) {
     this.maxMacEntries = options.maxMacEntries ?? SWITCH_DEFAULT_MAX_MAC_ENTRIES;
-    if (!Number.isInteger(this.maxMacEntries) || this.maxMacEntries < 1) throw new RangeError(`maxMacEntries must be a positive integer, got ${this.maxMacEntries}`);
+    if (!Number.isInteger(this.maxMacEntries) || this.maxMacEntries < 1)
+      throw new RangeError(`maxMacEntries must be a positive integer, got ${this.maxMacEntries}`);
     this.capture = options.capture;
   }
 

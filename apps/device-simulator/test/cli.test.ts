@@ -22,7 +22,10 @@ interface Result {
 
 function runBin(args: string[], options: { unprivileged?: boolean } = {}): Promise<Result> {
   return new Promise((resolve, reject) => {
-    const [cmd, ...argv] = options.unprivileged === true ? withoutNetAdmin([process.execPath, BIN, ...args]) : [process.execPath, BIN, ...args];
+    const [cmd, ...argv] =
+      options.unprivileged === true
+        ? withoutNetAdmin([process.execPath, BIN, ...args])
+        : [process.execPath, BIN, ...args];
     const child = spawn(cmd!, argv, { stdio: ['ignore', 'pipe', 'pipe'], cwd: tmpdir() });
     let stdout = '';
     let stderr = '';
@@ -54,7 +57,24 @@ describe('postern-sim, the command', () => {
   it('--help documents every flag and exits 0', async () => {
     const r = await runBin(['--help']);
     expect(r.code).toBe(0);
-    for (const flag of ['--serial pty', '--serial socket://', '--hostfwd', '--tap', '--pcap', '--loss', '--dup', '--reorder', '--corrupt', '--latency', '--rate', '--seed', '--gateway', '--host', '--mac', '--line-rate']) {
+    for (const flag of [
+      '--serial pty',
+      '--serial socket://',
+      '--hostfwd',
+      '--tap',
+      '--pcap',
+      '--loss',
+      '--dup',
+      '--reorder',
+      '--corrupt',
+      '--latency',
+      '--rate',
+      '--seed',
+      '--gateway',
+      '--host',
+      '--mac',
+      '--line-rate',
+    ]) {
       expect(r.stdout).toContain(flag);
     }
     expect(r.stdout).toContain('198.18.0.1');
@@ -67,7 +87,10 @@ describe('postern-sim, the command', () => {
     [['--loss', '1.5'], /^postern-sim: --loss 1\.5: must be a probability in 0\.\.1/],
     [['--latency', '-5'], /^postern-sim: --latency -5: must be >= 0$/],
     [['--serial', 'COM3'], /^postern-sim: bad --serial "COM3"/],
-    [['--hostfwd', 'tcp:0.0.0.0:8080-:80'], /^postern-sim: --hostfwd tcp:0\.0\.0\.0:8080-:80: the host address must be in 127\.0\.0\.0\/8$/],
+    [
+      ['--hostfwd', 'tcp:0.0.0.0:8080-:80'],
+      /^postern-sim: --hostfwd tcp:0\.0\.0\.0:8080-:80: the host address must be in 127\.0\.0\.0\/8$/,
+    ],
   ])('%j ends with one clear line on stderr and exit status 2', async (args, pattern) => {
     const r = await runBin(args);
     expect(r.code).toBe(2);
@@ -109,7 +132,11 @@ describe('postern-sim, the command', () => {
   it('runs: prints the endpoint and the forward, relays through a gateway, captures the segment, stops on SIGTERM', async () => {
     const pcap = join(mkdtempSync(join(tmpdir(), 'postern-sim-')), 'segment.pcap');
     const startedAt = Date.now();
-    const child = spawn(process.execPath, [BIN, '--serial', 'socket://127.0.0.1:0', '--hostfwd', 'tcp::0-:7', '--pcap', pcap], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      [BIN, '--serial', 'socket://127.0.0.1:0', '--hostfwd', 'tcp::0-:7', '--pcap', pcap],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     const lines = createInterface({ input: child.stdout });
     const said: string[] = [];
     await new Promise<void>((resolve, reject) => {
@@ -119,8 +146,12 @@ describe('postern-sim, the command', () => {
       });
       child.once('exit', (code) => reject(new Error(`exited ${code}: ${said.join(' | ')}`)));
     });
-    const serial = /^postern-sim: serial (socket:\/\/127\.0\.0\.1:\d+)$/.exec(said.find((l) => l.includes(' serial '))!)![1]!;
-    const fwdPort = Number(/^postern-sim: hostfwd 127\.0\.0\.1:(\d+) -> 198\.18\.0\.1:7$/.exec(said.find((l) => l.includes('hostfwd'))!)![1]);
+    const serial = /^postern-sim: serial (socket:\/\/127\.0\.0\.1:\d+)$/.exec(
+      said.find((l) => l.includes(' serial '))!,
+    )![1]!;
+    const fwdPort = Number(
+      /^postern-sim: hostfwd 127\.0\.0\.1:(\d+) -> 198\.18\.0\.1:7$/.exec(said.find((l) => l.includes('hostfwd'))!)![1],
+    );
     const gw = await openGateway(serial);
     try {
       serveEcho(gw.tcp, 7);
@@ -187,7 +218,16 @@ describe('postern-sim command line (in process)', () => {
   });
 
   it('a negative number is a value; a flag after a value flag is still a missing value', () => {
-    const cmd = parseCommandLine(['--latency', '0', '--seed', '7', '--hostfwd', 'tcp::0-:80', '--hostfwd', 'tcp:127.0.0.2:0-198.18.0.1:81']);
+    const cmd = parseCommandLine([
+      '--latency',
+      '0',
+      '--seed',
+      '7',
+      '--hostfwd',
+      'tcp::0-:80',
+      '--hostfwd',
+      'tcp:127.0.0.2:0-198.18.0.1:81',
+    ]);
     expect(cmd.help).toBe(false);
     if (cmd.help) return;
     expect(cmd.options.faults).toEqual({ latencyMs: 0 });

@@ -16,7 +16,10 @@ afterEach(async () => {
 });
 
 async function setUp(): Promise<{ sim: Simulator; gw: TestGateway; port: number }> {
-  sim = await createSimulator({ serial: 'socket://127.0.0.1:0', hostForwards: ['tcp:127.0.0.1:0-198.18.0.1:80', 'tcp::0-:81'] });
+  sim = await createSimulator({
+    serial: 'socket://127.0.0.1:0',
+    hostForwards: ['tcp:127.0.0.1:0-198.18.0.1:80', 'tcp::0-:81'],
+  });
   gw = await openGateway(sim.device.endpoint.address!);
   return { sim, gw, port: sim.forwarders[0]!.port };
 }
@@ -45,7 +48,14 @@ describe('the simulator over socket:// with a real SerialNicDriver and a gateway
     expect(sha256Hex(got)).toBe(sha256Hex(data));
     const stats = sim.forwarders[0]!.stats;
     await waitFor('the relay to finish', () => stats.completed === 1, 5000);
-    expect(stats).toMatchObject({ accepted: 1, completed: 1, failed: 0, active: 0, bytesUp: data.byteLength, bytesDown: data.byteLength });
+    expect(stats).toMatchObject({
+      accepted: 1,
+      completed: 1,
+      failed: 0,
+      active: 0,
+      bytesUp: data.byteLength,
+      bytesDown: data.byteLength,
+    });
   });
 
   it('hostfwd relays a 3 MiB response from a service that closes first, byte-exact', async () => {

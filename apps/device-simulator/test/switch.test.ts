@@ -24,7 +24,11 @@ describe('EthernetSwitch', () => {
     const hosts: MemoryLinkEndpoint[] = [];
     const got: number[][] = [[], [], []];
     for (let i = 0; i < 3; i++) {
-      const link = createMemoryLink(sched, { macA: 0x0200_0000_0100 + i, macB: 0x0200_0000_0000 + i + 1, names: [`p${i}`, `h${i}`] });
+      const link = createMemoryLink(sched, {
+        macA: 0x0200_0000_0100 + i,
+        macB: 0x0200_0000_0000 + i + 1,
+        names: [`p${i}`, `h${i}`],
+      });
       sw.attach(link.a);
       link.b.onReceive((f) => got[i]!.push(f[5]!));
       await link.a.open();
@@ -63,7 +67,7 @@ describe('EthernetSwitch', () => {
     expect(sw.stats.frames).toBe(4);
   });
 
-  it("gives frames from a port without FCS (a TAP) an FCS before they reach other ports", () => {
+  it('gives frames from a port without FCS (a TAP) an FCS before they reach other ports', () => {
     const sw = new EthernetSwitch();
     let deliver: (f: Uint8Array) => void = () => {};
     const tapLike = new DeviceWirePort(0x0200_0000_0aaa);

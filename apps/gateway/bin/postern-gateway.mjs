@@ -10,7 +10,9 @@ import { existsSync } from 'node:fs';
 
 const bundle = new URL('../dist/bin/postern-gateway.js', import.meta.url);
 if (!existsSync(bundle)) {
-  process.stderr.write('postern-gateway: not built (apps/gateway/dist/bin/postern-gateway.js is missing): run `npm ci` or `npm run build:bins` in the repository\n');
+  process.stderr.write(
+    'postern-gateway: not built (apps/gateway/dist/bin/postern-gateway.js is missing): run `npm ci` or `npm run build:bins` in the repository\n',
+  );
   process.exit(1);
 }
 await import(bundle.href);

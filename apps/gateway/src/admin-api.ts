@@ -49,7 +49,16 @@ import { checkBasicAuth, WWW_AUTHENTICATE } from './auth.js';
 import { ConfigError, validateFilterRule, type GatewayConfig, type RouteConfig } from './config.js';
 import { addRoute, ruleSpecOf } from './stack-config.js';
 import { natJson } from './nat-config.js';
-import { arpJson, filterJson, interfacesJson, routesJson, schedulerJson, statusJson, tcpJson, type StatusSources } from './status.js';
+import {
+  arpJson,
+  filterJson,
+  interfacesJson,
+  routesJson,
+  schedulerJson,
+  statusJson,
+  tcpJson,
+  type StatusSources,
+} from './status.js';
 
 /** A request as the API sees it. */
 export interface AdminRequest {
@@ -125,8 +134,13 @@ export class AdminApi {
 
   constructor(private readonly control: AdminControl) {
     const c = control;
-    const read = (pattern: string, answer: () => unknown): void => void this.endpoints.add('GET', pattern, () => json(200, answer()));
-    read('/api', () => ({ ...statusJson({ ...c, info: () => publicInfo(c.info()) }), lan: c.lan?.() ?? null, nat: this.nat() }));
+    const read = (pattern: string, answer: () => unknown): void =>
+      void this.endpoints.add('GET', pattern, () => json(200, answer()));
+    read('/api', () => ({
+      ...statusJson({ ...c, info: () => publicInfo(c.info()) }),
+      lan: c.lan?.() ?? null,
+      nat: this.nat(),
+    }));
     read('/api/interfaces', () => interfacesJson(c.stack.snapshot()));
     read('/api/arp', () => arpJson(c.stack.snapshot()));
     read('/api/tcp', () => tcpJson(c));
@@ -171,7 +185,11 @@ export class AdminApi {
       if (err instanceof HttpProblem) return json(err.status, { error: err.message }, err.headers);
       if (err instanceof ConfigError) return json(400, { error: err.message.replace(/^config: /, '') });
       if (err instanceof RouteError) return json(routeStatus(err), { error: err.message, code: err.code });
-      if (err instanceof FilterError) return json(err.code === 'NO_SUCH_RULE' ? 404 : err.code === 'CHAIN_FULL' ? 409 : 400, { error: err.message, code: err.code });
+      if (err instanceof FilterError)
+        return json(err.code === 'NO_SUCH_RULE' ? 404 : err.code === 'CHAIN_FULL' ? 409 : 400, {
+          error: err.message,
+          code: err.code,
+        });
       return json(500, { error: 'internal error' });
     }
   }
@@ -194,8 +212,14 @@ export class AdminApi {
       const refusal = crossSiteRefusal(req);
       if (refusal !== undefined) throw new HttpProblem(403, refusal);
       const auth = checkBasicAuth(req.authorization, this.control.admin);
-      if (!auth.ok) throw new HttpProblem(auth.status, auth.reason, auth.status === 401 ? { 'www-authenticate': WWW_AUTHENTICATE } : {});
-      if (req.body.trim() !== '' && !isJsonType(req.contentType)) throw new HttpProblem(415, 'the body must be sent as Content-Type: application/json');
+      if (!auth.ok)
+        throw new HttpProblem(
+          auth.status,
+          auth.reason,
+          auth.status === 401 ? { 'www-authenticate': WWW_AUTHENTICATE } : {},
+        );
+      if (req.body.trim() !== '' && !isJsonType(req.contentType))
+        throw new HttpProblem(415, 'the body must be sent as Content-Type: application/json');
     }
     switch (found.kind) {
       case 'found':
@@ -215,9 +239,11 @@ export class AdminApi {
     const unknown = Object.keys(b).find((k) => !['to', 'via', 'metric'].includes(k));
     if (unknown !== undefined) throw new HttpProblem(400, `${unknown}: is not a known field`);
     const { to, via, metric } = b;
-    if (typeof to !== 'string' || parseRouteDestination(to) === undefined) throw new HttpProblem(400, `to: ${JSON.stringify(to)} is not NET/PREFIX (host bits clear) or default`);
+    if (typeof to !== 'string' || parseRouteDestination(to) === undefined)
+      throw new HttpProblem(400, `to: ${JSON.stringify(to)} is not NET/PREFIX (host bits clear) or default`);
     if (typeof via !== 'string') throw new HttpProblem(400, `via: ${JSON.stringify(via)} is not an IPv4 address`);
-    if (metric !== undefined && (typeof metric !== 'number' || !Number.isInteger(metric) || metric < 0)) throw new HttpProblem(400, `metric: ${JSON.stringify(metric)} is not a non-negative integer`);
+    if (metric !== undefined && (typeof metric !== 'number' || !Number.isInteger(metric) || metric < 0))
+      throw new HttpProblem(400, `metric: ${JSON.stringify(metric)} is not a non-negative integer`);
     const route: RouteConfig = { to, via, metric: (metric as number | undefined) ?? 0 };
     const added = addRoute(stack, route);
     return json(201, { to, via, metric: added.metric, interface: stack.interfaceAt(added.ifIndex)?.name ?? null });
@@ -241,10 +267,12 @@ export class AdminApi {
 
   private policy(req: AdminRequest, chain: string): AdminResponse {
     const f = this.control.stack.filter;
-    if (!(CHAINS as readonly string[]).includes(chain)) throw new HttpProblem(404, `no chain ${JSON.stringify(chain)} (input, forward or output)`);
+    if (!(CHAINS as readonly string[]).includes(chain))
+      throw new HttpProblem(404, `no chain ${JSON.stringify(chain)} (input, forward or output)`);
     if (req.method === 'PUT') {
       const { policy } = objectBody(req);
-      if (policy !== 'accept' && policy !== 'drop') throw new HttpProblem(400, `policy: ${JSON.stringify(policy)} is not accept or drop`);
+      if (policy !== 'accept' && policy !== 'drop')
+        throw new HttpProblem(400, `policy: ${JSON.stringify(policy)} is not accept or drop`);
       f.setPolicy(chain as Chain, policy);
     }
     return json(200, f.policy(chain as Chain));
@@ -263,7 +291,8 @@ export class AdminApi {
     const o = asObject(b);
     const stack = this.control.stack;
     for (const [k, v] of Object.entries(o)) {
-      if (k !== 'forwarding' && k !== 'firewall') throw new HttpProblem(400, `${k}: is not a known setting (forwarding, firewall)`);
+      if (k !== 'forwarding' && k !== 'firewall')
+        throw new HttpProblem(400, `${k}: is not a known setting (forwarding, firewall)`);
       if (typeof v !== 'boolean') throw new HttpProblem(400, `${k}: ${JSON.stringify(v)} is not true or false`);
     }
     if (typeof o['forwarding'] === 'boolean') stack.forwarding = o['forwarding'];
@@ -283,7 +312,8 @@ export function crossSiteRefusal(req: Pick<AdminRequest, 'origin' | 'secFetchSit
   const origin = req.origin?.trim();
   if (origin === undefined) return undefined;
   const own = req.host === undefined ? undefined : `http://${req.host.trim().toLowerCase()}`;
-  if (own === undefined || origin.toLowerCase() !== own) return 'cross-site request refused (Origin is not this gateway)';
+  if (own === undefined || origin.toLowerCase() !== own)
+    return 'cross-site request refused (Origin is not this gateway)';
   return undefined;
 }
 
@@ -329,7 +359,8 @@ function body(req: AdminRequest): unknown {
 }
 
 function asObject(v: unknown): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new HttpProblem(400, 'the body must be a JSON object');
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new HttpProblem(400, 'the body must be a JSON object');
   return v as Record<string, unknown>;
 }
 

@@ -32,11 +32,20 @@ function sameSecret(a: string, b: string): boolean {
 }
 
 /** Decides whether a request with `authorization` may change the gateway. See the module comment. */
-export function checkBasicAuth(authorization: string | undefined, admin: { readonly user: string; readonly password: string | undefined }): AuthDecision {
-  if (admin.password === undefined) return { ok: false, status: 403, reason: 'changes are disabled: no admin password is configured (admin.password or POSTERN_ADMIN_PASSWORD)' };
+export function checkBasicAuth(
+  authorization: string | undefined,
+  admin: { readonly user: string; readonly password: string | undefined },
+): AuthDecision {
+  if (admin.password === undefined)
+    return {
+      ok: false,
+      status: 403,
+      reason: 'changes are disabled: no admin password is configured (admin.password or POSTERN_ADMIN_PASSWORD)',
+    };
   const cred = parseBasicAuthorization(authorization);
   if (cred === undefined) return { ok: false, status: 401, reason: 'authentication required' };
-  if (cred.user !== admin.user) return { ok: false, status: 403, reason: `user ${JSON.stringify(cred.user)} may not change the gateway` };
+  if (cred.user !== admin.user)
+    return { ok: false, status: 403, reason: `user ${JSON.stringify(cred.user)} may not change the gateway` };
   if (!sameSecret(cred.password, admin.password)) return { ok: false, status: 401, reason: 'wrong password' };
   return { ok: true, user: cred.user };
 }

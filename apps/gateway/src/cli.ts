@@ -9,7 +9,12 @@
  */
 import { FlagError, parseFlags } from '@postern/device-simulator';
 import { parseIpv4Text } from './addresses.js';
-import { hostForwardProblem, interfaceAddressProblem, nicSpecProblem, routeDestinationProblem } from './config-checks.js';
+import {
+  hostForwardProblem,
+  interfaceAddressProblem,
+  nicSpecProblem,
+  routeDestinationProblem,
+} from './config-checks.js';
 import type { ConfigSource } from './config-error.js';
 
 /** The `--help` text: every flag, the config file, and the environment. */
@@ -141,17 +146,27 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     throw err;
   }
   const out: { -readonly [K in keyof CommandLine]: CommandLine[K] } = { help: values.help === true };
-  if (values.config !== undefined) out.config = check('--config', values.config, values.config === '' ? 'needs a file name' : undefined);
+  if (values.config !== undefined)
+    out.config = check('--config', values.config, values.config === '' ? 'needs a file name' : undefined);
   if (values.nic !== undefined) out.nic = check('--nic', values.nic, nicSpecProblem(values.nic));
   if (values.ip !== undefined) out.ip = check('--ip', values.ip, interfaceAddressProblem(values.ip));
   if (values.route !== undefined) out.routes = values.route.map(parseRoute);
   const port = values['http-port'];
   if (port !== undefined) {
-    out.httpPort = Number(check('--http-port', port, /^[1-9][0-9]{0,4}$/.test(port) && Number(port) <= 65535 ? undefined : 'is not a port in 1..65535'));
+    out.httpPort = Number(
+      check(
+        '--http-port',
+        port,
+        /^[1-9][0-9]{0,4}$/.test(port) && Number(port) <= 65535 ? undefined : 'is not a port in 1..65535',
+      ),
+    );
   }
-  if (values.www !== undefined) out.www = check('--www', values.www, values.www === '' ? 'needs a directory' : undefined);
-  if (values.pcap !== undefined) out.pcap = check('--pcap', values.pcap, values.pcap === '' ? 'needs a file name' : undefined);
-  if (values.hostfwd !== undefined) out.hostForward = values.hostfwd.map((rule) => check('--hostfwd', rule, hostForwardProblem(rule)));
+  if (values.www !== undefined)
+    out.www = check('--www', values.www, values.www === '' ? 'needs a directory' : undefined);
+  if (values.pcap !== undefined)
+    out.pcap = check('--pcap', values.pcap, values.pcap === '' ? 'needs a file name' : undefined);
+  if (values.hostfwd !== undefined)
+    out.hostForward = values.hostfwd.map((rule) => check('--hostfwd', rule, hostForwardProblem(rule)));
   return out;
 }
 
@@ -167,7 +182,10 @@ export function applyCommandLine(file: unknown, cli: CommandLine): unknown {
   if (cli.nic !== undefined || cli.ip !== undefined) {
     const list = Array.isArray(doc['interfaces']) ? [...(doc['interfaces'] as unknown[])] : [];
     const first = list[0];
-    const base = typeof first === 'object' && first !== null && !Array.isArray(first) ? { ...(first as Record<string, unknown>) } : {};
+    const base =
+      typeof first === 'object' && first !== null && !Array.isArray(first)
+        ? { ...(first as Record<string, unknown>) }
+        : {};
     if (cli.nic !== undefined) base['nic'] = cli.nic;
     if (cli.ip !== undefined) base['ip'] = cli.ip;
     list[0] = base;
@@ -191,8 +209,13 @@ export function applyCommandLine(file: unknown, cli: CommandLine): unknown {
  * value at `path` came from the file.
  */
 export function flagSource(path: string, cli: CommandLine): ConfigSource | undefined {
-  const flag = (name: string, value: string | number): ConfigSource => ({ kind: 'flag', flag: name, value: String(value) });
-  const under = (prefix: string): boolean => path === prefix || path.startsWith(`${prefix}.`) || path.startsWith(`${prefix}[`);
+  const flag = (name: string, value: string | number): ConfigSource => ({
+    kind: 'flag',
+    flag: name,
+    value: String(value),
+  });
+  const under = (prefix: string): boolean =>
+    path === prefix || path.startsWith(`${prefix}.`) || path.startsWith(`${prefix}[`);
   if (cli.nic !== undefined && under('interfaces[0].nic')) return flag('--nic', cli.nic);
   if (cli.ip !== undefined && under('interfaces[0].ip')) return flag('--ip', cli.ip);
   if (cli.httpPort !== undefined && under('http.port')) return flag('--http-port', cli.httpPort);

@@ -10,7 +10,14 @@
  */
 import { checkHostForward } from '@postern/device-simulator';
 import { ipv4ToString } from '@postern/wire';
-import { maskOf, parseIpv4Prefix, parseIpv4Text, parsePortRange, parseRouteDestination, type Ipv4Prefix } from './addresses.js';
+import {
+  maskOf,
+  parseIpv4Prefix,
+  parseIpv4Text,
+  parsePortRange,
+  parseRouteDestination,
+  type Ipv4Prefix,
+} from './addresses.js';
 import { ConfigError } from './config-error.js';
 import { parseNicSpec } from './nic-spec.js';
 import { DHCP_IP, checkDhcpClientInterface, checkLanServices, type LanServicesDocument } from './lan-config.js';
@@ -38,7 +45,8 @@ export function routeDestinationProblem(text: string): string | undefined {
 export function networkProblem(text: string): string | undefined {
   if (parseRouteDestination(text) !== undefined) return undefined;
   const p = parseIpv4Prefix(text);
-  if (p === undefined) return parseIpv4Text(text) === undefined ? 'is not an IPv4 network NET/LEN or address' : undefined;
+  if (p === undefined)
+    return parseIpv4Text(text) === undefined ? 'is not an IPv4 network NET/LEN or address' : undefined;
   return `has host bits set (the network is ${ipv4ToString((p.address & maskOf(p.length)) >>> 0)}/${p.length})`;
 }
 
@@ -116,8 +124,10 @@ export function checkFilterRule(rule: FilterRuleDocument, path: string): void {
     if (problem !== undefined) throw new ConfigError(at(key), problem, v);
     if (!tcpOrUdp) throw new ConfigError(at(key), 'needs protocol tcp or udp');
   }
-  if (rule.rejectWith !== undefined && rule.action !== 'reject') throw new ConfigError(at('rejectWith'), 'is only for action reject');
-  if (rule.rejectWith === 'tcp-reset' && rule.protocol !== 'tcp' && rule.protocol !== 6) throw new ConfigError(at('rejectWith'), 'tcp-reset needs protocol tcp');
+  if (rule.rejectWith !== undefined && rule.action !== 'reject')
+    throw new ConfigError(at('rejectWith'), 'is only for action reject');
+  if (rule.rejectWith === 'tcp-reset' && rule.protocol !== 'tcp' && rule.protocol !== 6)
+    throw new ConfigError(at('rejectWith'), 'tcp-reset needs protocol tcp');
 }
 
 /**
@@ -133,7 +143,12 @@ export function checkConfigSemantics(doc: ConfigDocument): void {
     const nicProblem = nicSpecProblem(iface.nic);
     if (nicProblem !== undefined) throw new ConfigError(`${at}.nic`, nicProblem, iface.nic);
     if (iface.nic === 'sim') {
-      if (simIndex !== undefined) throw new ConfigError(`${at}.nic`, `only one interface may use the simulator (interfaces[${simIndex}] does)`, iface.nic);
+      if (simIndex !== undefined)
+        throw new ConfigError(
+          `${at}.nic`,
+          `only one interface may use the simulator (interfaces[${simIndex}] does)`,
+          iface.nic,
+        );
       simIndex = i;
     }
     const name = iface.name ?? `eth${i}`;
@@ -145,9 +160,19 @@ export function checkConfigSemantics(doc: ConfigDocument): void {
     const ipProblem = interfaceAddressProblem(ip);
     if (ipProblem !== undefined) throw new ConfigError(`${at}.ip`, ipProblem, ip);
     const p = parseIpv4Prefix(ip)!;
-    if (iface.nic === 'sim' && p.length > 30) throw new ConfigError(`${at}.ip`, 'leaves no address for the simulated host (the simulator needs a prefix length of at most 30)', ip);
+    if (iface.nic === 'sim' && p.length > 30)
+      throw new ConfigError(
+        `${at}.ip`,
+        'leaves no address for the simulated host (the simulator needs a prefix length of at most 30)',
+        ip,
+      );
     const overlap = prefixes.findIndex((q) => overlaps(p, q));
-    if (overlap >= 0) throw new ConfigError(`${at}.ip`, `overlaps the network of interfaces[${overlap}].ip (${interfaceIp(doc.interfaces[overlap]!)})`, ip);
+    if (overlap >= 0)
+      throw new ConfigError(
+        `${at}.ip`,
+        `overlaps the network of interfaces[${overlap}].ip (${interfaceIp(doc.interfaces[overlap]!)})`,
+        ip,
+      );
     prefixes.push(p);
   });
 
@@ -158,12 +183,13 @@ export function checkConfigSemantics(doc: ConfigDocument): void {
     if (toProblem !== undefined) throw new ConfigError(`${at}.to`, toProblem, route.to);
     const via = parseIpv4Text(route.via)!;
     if (prefixes.length > 0 && !prefixes.some((q) => ((via ^ q.address) & maskOf(q.length)) >>> 0 === 0)) {
-      throw new ConfigError(`${at}.via`, 'is on no interface\'s network', route.via);
+      throw new ConfigError(`${at}.via`, "is on no interface's network", route.via);
     }
     const dest = parseRouteDestination(route.to)!;
     const key = `${dest.address}/${dest.length} ${route.metric}`;
     const twin = seenRoutes.get(key);
-    if (twin !== undefined) throw new ConfigError(`${at}.to`, `routes[${twin}] has the same destination and metric`, route.to);
+    if (twin !== undefined)
+      throw new ConfigError(`${at}.to`, `routes[${twin}] has the same destination and metric`, route.to);
     seenRoutes.set(key, i);
   });
 
@@ -175,7 +201,8 @@ export function checkConfigSemantics(doc: ConfigDocument): void {
   (doc.sim.hostForward ?? []).forEach((rule, i) => {
     const problem = hostForwardProblem(rule, guest);
     if (problem !== undefined) throw new ConfigError(`sim.hostForward[${i}]`, problem, rule);
-    if (simIface === undefined && doc.interfaces.length > 0) throw new ConfigError(`sim.hostForward[${i}]`, 'needs an interface with nic "sim"', rule);
+    if (simIface === undefined && doc.interfaces.length > 0)
+      throw new ConfigError(`sim.hostForward[${i}]`, 'needs an interface with nic "sim"', rule);
   });
 }
 

@@ -44,7 +44,8 @@ export class ConfigError extends Error {
 
 function formatConfigProblem(path: string, problem: string, value: unknown, source: ConfigSource | undefined): string {
   if (source?.kind === 'flag') return `${source.flag} ${source.value}: ${problem}`;
-  const shown = typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? JSON.stringify(value) : '';
+  const shown =
+    typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? JSON.stringify(value) : '';
   const where = [path, shown].filter((s) => s !== '').join(' ');
   const origin = source === undefined ? 'config:' : `config ${source.file}:`;
   return `${origin} ${where === '' ? '' : `${where}: `}${problem}`;

@@ -73,7 +73,13 @@ export function jsonPath(pointer: string, base = ''): string {
  */
 export function schemaProblem(errors: readonly ErrorObject[], base = ''): ConfigError {
   const branchOfAnyOf = (e: ErrorObject): boolean =>
-    errors.some((a) => a !== e && a.keyword === 'anyOf' && a.instancePath === e.instancePath && e.schemaPath.startsWith(`${a.schemaPath}/`));
+    errors.some(
+      (a) =>
+        a !== e &&
+        a.keyword === 'anyOf' &&
+        a.instancePath === e.instancePath &&
+        e.schemaPath.startsWith(`${a.schemaPath}/`),
+    );
   const candidates = errors.filter((e) => !branchOfAnyOf(e));
   let chosen = candidates[0]!;
   for (;;) {
@@ -105,13 +111,23 @@ function describeError(e: ErrorObject, base: string): ConfigError {
     case 'maximum': {
       const min = schema['minimum'];
       const max = schema['maximum'];
-      return new ConfigError(path, min !== undefined && max !== undefined ? `must be an integer in ${String(min)}..${String(max)}` : `must be ${String(p['comparison'])} ${String(p['limit'])}`, value);
+      return new ConfigError(
+        path,
+        min !== undefined && max !== undefined
+          ? `must be an integer in ${String(min)}..${String(max)}`
+          : `must be ${String(p['comparison'])} ${String(p['limit'])}`,
+        value,
+      );
     }
     case 'minLength':
       return new ConfigError(path, 'must not be empty', value);
     case 'pattern':
     case 'anyOf':
-      return new ConfigError(path, typeof schema['title'] === 'string' ? `is not ${article(schema['title'])}` : 'has the wrong form', value);
+      return new ConfigError(
+        path,
+        typeof schema['title'] === 'string' ? `is not ${article(schema['title'])}` : 'has the wrong form',
+        value,
+      );
     default:
       return new ConfigError(path, e.message ?? 'is not valid', value);
   }

@@ -140,8 +140,18 @@ const CHAIN_NAMES: readonly ChainName[] = ['input', 'forward', 'output'];
 interface ValidDocument extends ConfigDocument {
   readonly forwarding: boolean;
   readonly firewall?: boolean;
-  readonly filter: { readonly policy: Readonly<Record<ChainName, 'accept' | 'drop'>>; readonly rules: ReadonlyArray<Omit<FilterRuleConfig, 'rejectWith'> & { readonly rejectWith?: 'icmp' | 'tcp-reset' }> };
-  readonly http: { readonly port: number; readonly www?: string; readonly workers: number; readonly [limit: string]: unknown };
+  readonly filter: {
+    readonly policy: Readonly<Record<ChainName, 'accept' | 'drop'>>;
+    readonly rules: ReadonlyArray<
+      Omit<FilterRuleConfig, 'rejectWith'> & { readonly rejectWith?: 'icmp' | 'tcp-reset' }
+    >;
+  };
+  readonly http: {
+    readonly port: number;
+    readonly www?: string;
+    readonly workers: number;
+    readonly [limit: string]: unknown;
+  };
   readonly admin: { readonly user: string; readonly password?: string };
   readonly pcap?: string;
   readonly nat: readonly NatRuleConfig[];
@@ -164,7 +174,11 @@ export function validateConfig(value: unknown): GatewayConfig {
   const { port, www, workers, ...limits } = d.http;
   return deepFreeze({
     interfaces: d.interfaces.map((iface, i) => ({
-      name: iface.name ?? `eth${i}`, nic: iface.nic, ip: interfaceIp(iface), mtu: iface.mtu, dhcpServer: dhcpServerConfigOf(iface.name ?? `eth${i}`, iface.dhcpServer),
+      name: iface.name ?? `eth${i}`,
+      nic: iface.nic,
+      ip: interfaceIp(iface),
+      mtu: iface.mtu,
+      dhcpServer: dhcpServerConfigOf(iface.name ?? `eth${i}`, iface.dhcpServer),
     })),
     routes: d.routes.map((r) => ({ to: r.to, via: r.via, metric: r.metric })),
     forwarding: d.forwarding,
@@ -191,10 +205,19 @@ export function validateFilterRule(value: unknown, path: string): FilterRuleConf
   return deepFreeze(filterRuleOf(rule as FilterRuleConfig));
 }
 
-function filterRuleOf(r: Omit<FilterRuleConfig, 'rejectWith'> & { readonly rejectWith?: 'icmp' | 'tcp-reset' }): FilterRuleConfig {
+function filterRuleOf(
+  r: Omit<FilterRuleConfig, 'rejectWith'> & { readonly rejectWith?: 'icmp' | 'tcp-reset' },
+): FilterRuleConfig {
   return {
-    chain: r.chain, action: r.action, protocol: r.protocol, src: r.src, dst: r.dst,
-    srcPort: r.srcPort, dstPort: r.dstPort, rejectWith: r.rejectWith, comment: r.comment,
+    chain: r.chain,
+    action: r.action,
+    protocol: r.protocol,
+    src: r.src,
+    dst: r.dst,
+    srcPort: r.srcPort,
+    dstPort: r.dstPort,
+    rejectWith: r.rejectWith,
+    comment: r.comment,
   };
 }
 
@@ -203,7 +226,8 @@ function filterRuleOf(r: Omit<FilterRuleConfig, 'rejectWith'> & { readonly rejec
  * @throws {@link ConfigError}
  */
 export function requireRunnable(config: GatewayConfig): GatewayConfig {
-  if (config.interfaces.length === 0) throw new ConfigError('interfaces', 'is empty: configure at least one interface (or pass --nic)');
+  if (config.interfaces.length === 0)
+    throw new ConfigError('interfaces', 'is empty: configure at least one interface (or pass --nic)');
   return config;
 }
 

@@ -50,12 +50,17 @@ export function toStartError(err: unknown, context?: string): GatewayStartError 
   const prefix = context === undefined ? '' : `${context}: `;
   if (err instanceof NicError) {
     const code: GatewayStartErrorCode =
-      err.code === 'DEVICE_NOT_FOUND' ? 'DEVICE_NOT_FOUND'
-      : err.code === 'PERMISSION_DENIED' ? 'PERMISSION_DENIED'
-      : err.code === 'DEVICE_BUSY' ? 'DEVICE_BUSY'
-      : err.code === 'BAD_ARGUMENT' ? 'CONFIG'
-      : 'DEVICE_ERROR';
-    const hint = code === 'PERMISSION_DENIED' && context?.includes('tap:') ? ' (a TAP device needs root or CAP_NET_ADMIN)' : '';
+      err.code === 'DEVICE_NOT_FOUND'
+        ? 'DEVICE_NOT_FOUND'
+        : err.code === 'PERMISSION_DENIED'
+          ? 'PERMISSION_DENIED'
+          : err.code === 'DEVICE_BUSY'
+            ? 'DEVICE_BUSY'
+            : err.code === 'BAD_ARGUMENT'
+              ? 'CONFIG'
+              : 'DEVICE_ERROR';
+    const hint =
+      code === 'PERMISSION_DENIED' && context?.includes('tap:') ? ' (a TAP device needs root or CAP_NET_ADMIN)' : '';
     return new GatewayStartError(code, `${prefix}${firstLine(err.message)}${hint}`, { cause: err });
   }
   const e = err as { code?: unknown; message?: unknown; name?: unknown };
@@ -64,11 +69,17 @@ export function toStartError(err: unknown, context?: string): GatewayStartError 
   if (e?.name === 'SimulatorError') {
     // The simulator words its errors for its own command line; the gateway's rule may come from a file.
     const said = message.replace(/^--hostfwd /, 'host forward ');
-    const map: Record<string, GatewayStartErrorCode> = { ADDRESS_IN_USE: 'ADDRESS_IN_USE', PERMISSION_DENIED: 'PERMISSION_DENIED', DEVICE_NOT_FOUND: 'DEVICE_NOT_FOUND', BAD_ARGUMENT: 'CONFIG' };
+    const map: Record<string, GatewayStartErrorCode> = {
+      ADDRESS_IN_USE: 'ADDRESS_IN_USE',
+      PERMISSION_DENIED: 'PERMISSION_DENIED',
+      DEVICE_NOT_FOUND: 'DEVICE_NOT_FOUND',
+      BAD_ARGUMENT: 'CONFIG',
+    };
     return new GatewayStartError(map[code] ?? 'INTERNAL', `${prefix}${said}`, { cause: err });
   }
   if (code === 'EADDRINUSE') return new GatewayStartError('ADDRESS_IN_USE', `${prefix}${message}`, { cause: err });
-  if (code === 'EACCES' || code === 'EPERM') return new GatewayStartError('PERMISSION_DENIED', `${prefix}${message}`, { cause: err });
+  if (code === 'EACCES' || code === 'EPERM')
+    return new GatewayStartError('PERMISSION_DENIED', `${prefix}${message}`, { cause: err });
   if (code === 'ENOENT') return new GatewayStartError('FILE', `${prefix}${message}`, { cause: err });
   return new GatewayStartError('INTERNAL', `${prefix}${message}`, { cause: err });
 }

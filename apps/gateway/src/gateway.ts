@@ -115,7 +115,10 @@ export function simHostAddressFor(gateway: number, prefixLength: number): number
   const preferred = (network + 100) >>> 0;
   if (preferred < broadcast && preferred !== gateway) return preferred;
   for (let a = network + 1; a < broadcast; a++) if (a !== gateway) return a >>> 0;
-  throw new ConfigError('interfaces[0].ip', `the prefix of ${ipv4ToString(gateway)}/${prefixLength} leaves no address for the simulated host`);
+  throw new ConfigError(
+    'interfaces[0].ip',
+    `the prefix of ${ipv4ToString(gateway)}/${prefixLength} leaves no address for the simulated host`,
+  );
 }
 
 /**
@@ -143,7 +146,8 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
       clock: 'real',
       hostWake: 'microtask', // a frame read while idle is handled before the next event-loop phase
       seed: hostSeed(),
-      onError: (err, where) => log(`${where.kind} ${where.name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
+      onError: (err, where) =>
+        log(`${where.kind} ${where.name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
     });
     scheduler.start();
     undo.push(() => scheduler.stop());
@@ -181,7 +185,9 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
             hostAddress: simHostAddressFor(prefix!.address, prefix!.length),
             prefixLength: prefix!.length,
             hostForwards: keepHostForwardPorts(
-              config.sim.hostForward ?? [`tcp:127.0.0.1:${DEFAULT_SIM_HOST_PORT}-${ipv4ToString(prefix!.address)}:${config.http.port}`],
+              config.sim.hostForward ?? [
+                `tcp:127.0.0.1:${DEFAULT_SIM_HOST_PORT}-${ipv4ToString(prefix!.address)}:${config.http.port}`,
+              ],
               options.restart?.hostForwardPorts ?? [],
             ),
           });
@@ -189,13 +195,30 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
           undo.push(() => sim.close());
           driver = serial = new SerialNicDriver({ endpoint: sim.hostStream!, scheduler, name: ic.name });
         } else if (spec.kind === 'serial') {
-          driver = serial = new SerialNicDriver({ endpoint: spec.path, scheduler, name: ic.name, keepaliveMs: SERIAL_KEEPALIVE_MS, ...(spec.baudRate === undefined ? {} : { baudRate: spec.baudRate }) });
+          driver = serial = new SerialNicDriver({
+            endpoint: spec.path,
+            scheduler,
+            name: ic.name,
+            keepaliveMs: SERIAL_KEEPALIVE_MS,
+            ...(spec.baudRate === undefined ? {} : { baudRate: spec.baudRate }),
+          });
         } else if (spec.kind === 'socket') {
-          driver = serial = new SerialNicDriver({ endpoint: ic.nic, scheduler, name: ic.name, keepaliveMs: SERIAL_KEEPALIVE_MS });
+          driver = serial = new SerialNicDriver({
+            endpoint: ic.nic,
+            scheduler,
+            name: ic.name,
+            keepaliveMs: SERIAL_KEEPALIVE_MS,
+          });
         } else {
-          driver = new TapNicDriver({ ifname: spec.ifname, create: true, scheduler, ...(ic.mtu === undefined ? {} : { mtu: ic.mtu }) });
+          driver = new TapNicDriver({
+            ifname: spec.ifname,
+            create: true,
+            scheduler,
+            ...(ic.mtu === undefined ? {} : { mtu: ic.mtu }),
+          });
         }
-        if (pcap !== undefined) driver = new PcapCaptureDriver(driver, pcap.sink, scheduler, { timeOriginMs: scheduler.epochMs });
+        if (pcap !== undefined)
+          driver = new PcapCaptureDriver(driver, pcap.sink, scheduler, { timeOriginMs: scheduler.epochMs });
         const device = new NetDevice(driver, scheduler, { irqName: `nic:${ic.name}` });
         const iface = stack.addInterface(device, ic.mtu === undefined ? {} : { mtu: Math.min(ic.mtu, driver.mtu) });
         await device.open();
@@ -224,7 +247,13 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
       }
     });
     try {
-      applyNat(stack, config.nat, config.portForwards, (name) => stack.interfaces.find((x) => x.device === interfaces.find((i) => i.config.name === name)!.device)!.index);
+      applyNat(
+        stack,
+        config.nat,
+        config.portForwards,
+        (name) =>
+          stack.interfaces.find((x) => x.device === interfaces.find((i) => i.config.name === name)!.device)!.index,
+      );
     } catch (err) {
       throw new ConfigError('portForwards', (err as Error).message);
     }
@@ -234,8 +263,15 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     // One descriptor per connection the HTTP server may hold (the socket default of 1024 is below its cap).
     const sockets = new Sockets(stack, tcp, { maxDescriptors: tcpConnectionLimit(config.http) });
     const lan = await startLanServices({
-      stack, tcp, config, log, epochMs: scheduler.epochMs,
-      interfaces: interfaces.map((i) => ({ config: i.config, iface: stack.interfaces.find((x) => x.device === i.device)! })),
+      stack,
+      tcp,
+      config,
+      log,
+      epochMs: scheduler.epochMs,
+      interfaces: interfaces.map((i) => ({
+        config: i.config,
+        iface: stack.interfaces.find((x) => x.device === i.device)!,
+      })),
     });
     undo.push(() => lan.close());
     const startedAt = scheduler.now;
@@ -260,7 +296,8 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
           startedAt,
           admin: config.admin,
           tcpConnections: () => listTcpConnections(tcp),
-          connections: () => Object.fromEntries(interfaces.map((i) => [i.config.name, interfaceConnection(i, scheduler.now)])),
+          connections: () =>
+            Object.fromEntries(interfaces.map((i) => [i.config.name, interfaceConnection(i, scheduler.now)])),
           info: () => ({
             interfaces: interfaces.map((i) => ({ name: i.config.name, nic: i.config.nic, ip: i.config.ip })),
             httpPort: config.http.port,
@@ -275,11 +312,22 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     });
     const front = web;
     undo.push(() => front.close());
-    log(`http: listening on ${interfaces.map((i) => `${i.config.ip === DHCP_IP ? `${i.config.name} (dhcp)` : i.config.ip.split('/')[0]}:${config.http.port}`).join(', ')}`);
+    log(
+      `http: listening on ${interfaces.map((i) => `${i.config.ip === DHCP_IP ? `${i.config.name} (dhcp)` : i.config.ip.split('/')[0]}:${config.http.port}`).join(', ')}`,
+    );
 
     let closing: Promise<void> | undefined;
     return {
-      config, scheduler, stack, tcp, sockets, web: front, lan, interfaces, simulator, urls,
+      config,
+      scheduler,
+      stack,
+      tcp,
+      sockets,
+      web: front,
+      lan,
+      interfaces,
+      simulator,
+      urls,
       close: () => (closing ??= unwind()),
     };
   } catch (err) {
@@ -292,7 +340,15 @@ async function openPcap(path: string): Promise<{ stream: WriteStream; sink: Pcap
   const stream = createWriteStream(path);
   await new Promise<void>((resolve, reject) => {
     stream.once('open', () => resolve());
-    stream.once('error', (err) => reject(new GatewayStartError('FILE', `pcap: cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err })));
+    stream.once('error', (err) =>
+      reject(
+        new GatewayStartError(
+          'FILE',
+          `pcap: cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? err.message}`,
+          { cause: err },
+        ),
+      ),
+    );
   });
   return { stream, sink: new PcapSink(stream) };
 }
@@ -302,7 +358,12 @@ async function openPcap(path: string): Promise<{ stream: WriteStream; sink: Pcap
  * the reason, back with the attempts it took, closed), and carrier changes while it is connected.
  * Reconnection attempts are not logged one by one.
  */
-function logLinkChanges(name: string, device: NetDevice, serial: SerialNicDriver | undefined, log: (line: string) => void): void {
+function logLinkChanges(
+  name: string,
+  device: NetDevice,
+  serial: SerialNicDriver | undefined,
+  log: (line: string) => void,
+): void {
   // Inside a reconnection the link changes are the connection's own: its two events say it all.
   let reconnecting = false;
   device.onLinkChange((state) => {
@@ -311,7 +372,8 @@ function logLinkChanges(name: string, device: NetDevice, serial: SerialNicDriver
   serial?.onConnectionChange((c) => {
     reconnecting = c.state === 'reconnecting';
     if (c.state === 'reconnecting') log(`${name}: link down: device lost (${c.lastError ?? 'unknown'}); reconnecting`);
-    else if (c.state === 'open') log(`${name}: link ${device.linkState}: device back after ${c.attempts} attempt${c.attempts === 1 ? '' : 's'}`);
+    else if (c.state === 'open')
+      log(`${name}: link ${device.linkState}: device back after ${c.attempts} attempt${c.attempts === 1 ? '' : 's'}`);
     else log(`${name}: link down: device lost (${c.lastError ?? 'unknown'}); its stream cannot be reopened`);
   });
 }
@@ -328,11 +390,22 @@ function interfaceConnection(i: GatewayInterface, now: number): InterfaceConnect
     attempts: c.attempts,
     lastError: c.lastError ?? null,
     nextAttemptAt: c.nextAttemptAt === undefined ? null : Math.max(now, c.nextAttemptAt),
-    counters: { disconnects: x.disconnects, reconnectAttempts: x.reconnectAttempts, reconnects: x.reconnects, reHellos: x.reHellos, txDroppedDisconnect: x.txDroppedDisconnect },
+    counters: {
+      disconnects: x.disconnects,
+      reconnectAttempts: x.reconnectAttempts,
+      reconnects: x.reconnects,
+      reHellos: x.reHellos,
+      txDroppedDisconnect: x.txDroppedDisconnect,
+    },
   };
 }
 
-function trafficTotals(interfaces: readonly GatewayInterface[]): { rxFrames: number; txFrames: number; rxBytes: number; txBytes: number } {
+function trafficTotals(interfaces: readonly GatewayInterface[]): {
+  rxFrames: number;
+  txFrames: number;
+  rxBytes: number;
+  txBytes: number;
+} {
   const t = { rxFrames: 0, txFrames: 0, rxBytes: 0, txBytes: 0 };
   for (const i of interfaces) {
     const s = i.device.stats;
@@ -350,7 +423,20 @@ function trafficTotals(interfaces: readonly GatewayInterface[]): { rxFrames: num
  * sorted by local address and port, then remote address and port. Only reads.
  */
 export function listTcpConnections(tcp: Tcp): TcpConnectionInfo[] {
-  return tcp.connections()
-    .sort((x, y) => x.localAddress - y.localAddress || x.localPort - y.localPort || x.remoteAddress - y.remoteAddress || x.remotePort - y.remotePort)
-    .map((c) => ({ localAddress: ipv4ToString(c.localAddress), localPort: c.localPort, remoteAddress: ipv4ToString(c.remoteAddress), remotePort: c.remotePort, state: c.state }));
+  return tcp
+    .connections()
+    .sort(
+      (x, y) =>
+        x.localAddress - y.localAddress ||
+        x.localPort - y.localPort ||
+        x.remoteAddress - y.remoteAddress ||
+        x.remotePort - y.remotePort,
+    )
+    .map((c) => ({
+      localAddress: ipv4ToString(c.localAddress),
+      localPort: c.localPort,
+      remoteAddress: ipv4ToString(c.remoteAddress),
+      remotePort: c.remotePort,
+      state: c.state,
+    }));
 }

@@ -8,7 +8,14 @@ export * from './addresses.js';
 export * from './nic-spec.js';
 export * from './config.js';
 export { CONFIG_SCHEMA, CONFIG_SCHEMA_ID } from './config-schema.js';
-export { hostForwardProblem, interfaceAddressProblem, networkProblem, nicSpecProblem, portRangeProblem, routeDestinationProblem } from './config-checks.js';
+export {
+  hostForwardProblem,
+  interfaceAddressProblem,
+  networkProblem,
+  nicSpecProblem,
+  portRangeProblem,
+  routeDestinationProblem,
+} from './config-checks.js';
 export { preflight } from './preflight.js';
 export * from './cli.js';
 export * from './load-config.js';

@@ -29,9 +29,19 @@ export interface DhcpServerDocument {
 /** The parts of a document these checks read. */
 export interface LanServicesDocument {
   /** The interfaces as written. */
-  readonly interfaces: ReadonlyArray<{ readonly name?: string; readonly nic: string; readonly ip?: string; readonly mtu?: number; readonly dhcpServer?: DhcpServerDocument }>;
+  readonly interfaces: ReadonlyArray<{
+    readonly name?: string;
+    readonly nic: string;
+    readonly ip?: string;
+    readonly mtu?: number;
+    readonly dhcpServer?: DhcpServerDocument;
+  }>;
   /** The DNS forwarder as written. */
-  readonly dns?: { readonly listen: readonly string[]; readonly upstream?: readonly string[]; readonly cacheSize?: number };
+  readonly dns?: {
+    readonly listen: readonly string[];
+    readonly upstream?: readonly string[];
+    readonly cacheSize?: number;
+  };
 }
 
 /** A DHCP server of one interface, checked. */
@@ -60,8 +70,10 @@ export interface DnsConfig {
 
 /** Checks an interface with `ip: "dhcp"`. @throws {@link ConfigError} */
 export function checkDhcpClientInterface(iface: LanServicesDocument['interfaces'][number], at: string): void {
-  if (iface.nic === 'sim') throw new ConfigError(`${at}.ip`, 'dhcp is not for nic "sim" (the simulated segment has no DHCP server)', DHCP_IP);
-  if (iface.dhcpServer !== undefined) throw new ConfigError(`${at}.dhcpServer`, 'needs a static ip on its interface, not dhcp');
+  if (iface.nic === 'sim')
+    throw new ConfigError(`${at}.ip`, 'dhcp is not for nic "sim" (the simulated segment has no DHCP server)', DHCP_IP);
+  if (iface.dhcpServer !== undefined)
+    throw new ConfigError(`${at}.dhcpServer`, 'needs a static ip on its interface, not dhcp');
 }
 
 /** Checks every `dhcpServer` and `dns` against the interfaces. @throws {@link ConfigError} for the first problem. */
@@ -75,16 +87,22 @@ export function checkLanServices(doc: LanServicesDocument): void {
     if (net === undefined) throw new ConfigError(at, 'needs a static ip on its interface');
     const inNet = (a: Ipv4Address): boolean => {
       const host = (a & ~maskOf(net.length)) >>> 0;
-      return ((a ^ net.address) & maskOf(net.length)) >>> 0 === 0 && host !== 0 && host !== (~maskOf(net.length) >>> 0);
+      return ((a ^ net.address) & maskOf(net.length)) >>> 0 === 0 && host !== 0 && host !== ~maskOf(net.length) >>> 0;
     };
     const [first, last] = s.range.split('-').map((t) => parseIpv4Text(t)!) as [Ipv4Address, Ipv4Address];
-    if (!inNet(first) || !inNet(last)) throw new ConfigError(`${at}.range`, `is not inside the interface's network ${iface.ip}`, s.range);
+    if (!inNet(first) || !inNet(last))
+      throw new ConfigError(`${at}.range`, `is not inside the interface's network ${iface.ip}`, s.range);
     if (first > last) throw new ConfigError(`${at}.range`, 'has FIRST after LAST', s.range);
     const seen = new Set<string>();
     (s.static ?? []).forEach((st, j) => {
       const ip = parseIpv4Text(st.ip)!;
-      if (!inNet(ip)) throw new ConfigError(`${at}.static[${j}].ip`, `is not a host address of the interface's network ${iface.ip}`, st.ip);
-      if (ip === net.address) throw new ConfigError(`${at}.static[${j}].ip`, 'is the interface\'s own address', st.ip);
+      if (!inNet(ip))
+        throw new ConfigError(
+          `${at}.static[${j}].ip`,
+          `is not a host address of the interface's network ${iface.ip}`,
+          st.ip,
+        );
+      if (ip === net.address) throw new ConfigError(`${at}.static[${j}].ip`, "is the interface's own address", st.ip);
       const mac = st.mac.toLowerCase();
       if (seen.has(mac)) throw new ConfigError(`${at}.static[${j}].mac`, 'has two static leases', st.mac);
       seen.add(mac);
@@ -95,7 +113,8 @@ export function checkLanServices(doc: LanServicesDocument): void {
   dns.listen.forEach((name, i) => {
     const index = names.indexOf(name);
     if (index < 0) throw new ConfigError(`dns.listen[${i}]`, 'names no interface', name);
-    if (doc.interfaces[index]!.ip === DHCP_IP) throw new ConfigError(`dns.listen[${i}]`, 'names an interface with ip dhcp (listen on the LAN side)', name);
+    if (doc.interfaces[index]!.ip === DHCP_IP)
+      throw new ConfigError(`dns.listen[${i}]`, 'names an interface with ip dhcp (listen on the LAN side)', name);
   });
   if ((dns.upstream ?? []).length === 0 && !doc.interfaces.some((iface) => iface.ip === DHCP_IP)) {
     throw new ConfigError('dns.upstream', 'is needed: no interface has ip dhcp to learn DNS servers from');
@@ -118,7 +137,11 @@ export function dhcpServerConfigOf(name: string, doc: DhcpServerDocument | undef
 /** The checked DNS forwarder, or `undefined`. */
 export function dnsConfigOf(doc: LanServicesDocument['dns']): DnsConfig | undefined {
   if (doc === undefined) return undefined;
-  return { listen: [...doc.listen], upstream: (doc.upstream ?? []).map((t) => parseIpv4Text(t)!), cacheSize: doc.cacheSize ?? 1024 };
+  return {
+    listen: [...doc.listen],
+    upstream: (doc.upstream ?? []).map((t) => parseIpv4Text(t)!),
+    cacheSize: doc.cacheSize ?? 1024,
+  };
 }
 
 /** `FIRST-LAST` of a DHCP server's range. */

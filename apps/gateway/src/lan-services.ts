@@ -6,8 +6,17 @@
  * {@link LanServices.status} is what the admin API and UI show.
  */
 import {
-  DhcpClient, DhcpServer, DnsForwarder, DnsResolver, listCounters,
-  type CounterEntry, type DhcpClientLease, type DhcpScopeOptions, type NetInterface, type Stack, type Tcp,
+  DhcpClient,
+  DhcpServer,
+  DnsForwarder,
+  DnsResolver,
+  listCounters,
+  type CounterEntry,
+  type DhcpClientLease,
+  type DhcpScopeOptions,
+  type NetInterface,
+  type Stack,
+  type Tcp,
 } from '@postern/netstack';
 import { ipv4ToString, macToString, type Ipv4Address } from '@postern/wire';
 import type { GatewayConfig, InterfaceConfig } from './config.js';
@@ -37,16 +46,37 @@ export interface LanStatus {
     readonly interface: string;
     readonly range: string;
     readonly leaseSeconds: number;
-    readonly leases: ReadonlyArray<{ mac: string; ip: string; state: string; expires: string; expired: boolean; hostname: string | null }>;
+    readonly leases: ReadonlyArray<{
+      mac: string;
+      ip: string;
+      state: string;
+      expires: string;
+      expired: boolean;
+      hostname: string | null;
+    }>;
   }>;
   /** Each DHCP client's interface, state and lease. */
   readonly dhcpClients: ReadonlyArray<{
     readonly interface: string;
     readonly state: string;
-    readonly lease: { address: string; router: string | null; dnsServers: string[]; server: string; leaseSeconds: number; renewAt: string; rebindAt: string; expires: string } | null;
+    readonly lease: {
+      address: string;
+      router: string | null;
+      dnsServers: string[];
+      server: string;
+      leaseSeconds: number;
+      renewAt: string;
+      rebindAt: string;
+      expires: string;
+    } | null;
   }>;
   /** The DNS forwarder, or null. */
-  readonly dns: { listen: readonly string[]; upstream: string[]; inFlight: number; cache: ReadonlyArray<{ name: string; type: number; rcode: number; answers: number; ttl: number }> } | null;
+  readonly dns: {
+    listen: readonly string[];
+    upstream: string[];
+    inFlight: number;
+    cache: ReadonlyArray<{ name: string; type: number; rcode: number; answers: number; ttl: number }>;
+  } | null;
   /** Counters of the DHCP server, clients, forwarder, cache and resolver. */
   readonly counters: readonly CounterEntry[];
 }
@@ -113,28 +143,38 @@ export async function startLanServices(o: LanServicesOptions): Promise<LanServic
     initial.push(...(await readLeasesFile(s.leasesFile, iface.name)));
     files.push(new LeasesFile(s.leasesFile, log));
     scopes.push({
-      iface, rangeFirst: s.rangeFirst, rangeLast: s.rangeLast, leaseSeconds: s.leaseSeconds, static: s.static,
+      iface,
+      rangeFirst: s.rangeFirst,
+      rangeLast: s.rangeLast,
+      leaseSeconds: s.leaseSeconds,
+      static: s.static,
       // The hosts ask the gateway when it forwards DNS for them, else the upstream servers configured.
       dnsServers: listen.has(ic.name) ? undefined : (config.dns?.upstream ?? []),
     });
   }
-  const server = scopes.length === 0 ? undefined : new DhcpServer(stack, {
-    scopes,
-    initialLeases: initial,
-    epochMs,
-    store: {
-      save: (records) => {
-        files.forEach((f, i) => f.save(records.filter((r) => r.iface === scopes[i]!.iface.name)));
-      },
-    },
-  });
+  const server =
+    scopes.length === 0
+      ? undefined
+      : new DhcpServer(stack, {
+          scopes,
+          initialLeases: initial,
+          epochMs,
+          store: {
+            save: (records) => {
+              files.forEach((f, i) => f.save(records.filter((r) => r.iface === scopes[i]!.iface.name)));
+            },
+          },
+        });
   for (const c of clients.values()) c.start();
 
-  const dns = config.dns === undefined ? undefined : new DnsForwarder(stack, {
-    listen: o.interfaces.filter((i) => listen.has(i.config.name)).map((i) => i.iface),
-    upstream,
-    cache: { maxEntries: config.dns.cacheSize },
-  });
+  const dns =
+    config.dns === undefined
+      ? undefined
+      : new DnsForwarder(stack, {
+          listen: o.interfaces.filter((i) => listen.has(i.config.name)).map((i) => i.iface),
+          upstream,
+          cache: { maxEntries: config.dns.cacheSize },
+        });
   const resolver = new DnsResolver(stack, { servers: upstream, tcp: o.tcp });
 
   let closing: Promise<void> | undefined;
@@ -156,9 +196,16 @@ export async function startLanServices(o: LanServicesOptions): Promise<LanServic
           interface: ic.name,
           range: rangeText(ic.dhcpServer!),
           leaseSeconds: s.leaseSeconds,
-          leases: (server?.leases() ?? []).filter((l) => l.iface === s.iface.name).map((l) => ({
-            mac: macToString(l.mac), ip: ipv4ToString(l.ip), state: l.state, expires: new Date(l.expires).toISOString(), expired: l.expired, hostname: l.hostname ?? null,
-          })),
+          leases: (server?.leases() ?? [])
+            .filter((l) => l.iface === s.iface.name)
+            .map((l) => ({
+              mac: macToString(l.mac),
+              ip: ipv4ToString(l.ip),
+              state: l.state,
+              expires: new Date(l.expires).toISOString(),
+              expired: l.expired,
+              hostname: l.hostname ?? null,
+            })),
         };
       }),
       dhcpClients: [...clients].map(([name, c]) => {
@@ -166,24 +213,44 @@ export async function startLanServices(o: LanServicesOptions): Promise<LanServic
         return {
           interface: name,
           state: c.state,
-          lease: l === undefined ? null : {
-            address: `${ipv4ToString(l.address)}/${l.prefixLength}`, router: l.router === undefined ? null : ipv4ToString(l.router), dnsServers: l.dnsServers.map(ipv4ToString),
-            server: ipv4ToString(l.server), leaseSeconds: l.leaseSeconds, renewAt: iso(l.renewAt), rebindAt: iso(l.rebindAt), expires: iso(l.expiresAt),
-          },
+          lease:
+            l === undefined
+              ? null
+              : {
+                  address: `${ipv4ToString(l.address)}/${l.prefixLength}`,
+                  router: l.router === undefined ? null : ipv4ToString(l.router),
+                  dnsServers: l.dnsServers.map(ipv4ToString),
+                  server: ipv4ToString(l.server),
+                  leaseSeconds: l.leaseSeconds,
+                  renewAt: iso(l.renewAt),
+                  rebindAt: iso(l.rebindAt),
+                  expires: iso(l.expiresAt),
+                },
         };
       }),
-      dns: dns === undefined ? null : {
-        listen: config.dns!.listen, upstream: upstream().map(ipv4ToString), inFlight: dns.inFlight,
-        cache: dns.cache.list(stack.now).map((e) => ({ ...e })),
-      },
-      counters: listCounters(...(server === undefined ? [] : [server.counters]), ...[...clients.values()].map((c) => c.counters), ...(dns === undefined ? [] : [dns.counters, dns.cache.counters]), resolver.counters),
+      dns:
+        dns === undefined
+          ? null
+          : {
+              listen: config.dns!.listen,
+              upstream: upstream().map(ipv4ToString),
+              inFlight: dns.inFlight,
+              cache: dns.cache.list(stack.now).map((e) => ({ ...e })),
+            },
+      counters: listCounters(
+        ...(server === undefined ? [] : [server.counters]),
+        ...[...clients.values()].map((c) => c.counters),
+        ...(dns === undefined ? [] : [dns.counters, dns.cache.counters]),
+        resolver.counters,
+      ),
     }),
-    close: () => (closing ??= (async () => {
-      for (const c of clients.values()) c.stop();
-      dns?.close();
-      server?.close();
-      await Promise.all(files.map((f) => f.flush()));
-    })()),
+    close: () =>
+      (closing ??= (async () => {
+        for (const c of clients.values()) c.stop();
+        dns?.close();
+        server?.close();
+        await Promise.all(files.map((f) => f.flush()));
+      })()),
   };
 }
 

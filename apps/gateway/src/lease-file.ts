@@ -34,18 +34,34 @@ export async function readLeasesFile(path: string, iface: string): Promise<DhcpL
     text = await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw new GatewayStartError('FILE', `dhcp: cannot read the leases file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    throw new GatewayStartError(
+      'FILE',
+      `dhcp: cannot read the leases file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      { cause: err },
+    );
   }
   try {
     const doc = JSON.parse(text) as { version?: unknown; leases?: unknown };
     if (doc.version !== 1 || !Array.isArray(doc.leases)) throw new Error('not a version 1 leases file');
     return (doc.leases as LeaseJson[]).map((l) => {
       const expires = Date.parse(l.expires);
-      if (Number.isNaN(expires) || (l.state !== 'bound' && l.state !== 'declined')) throw new Error(`bad lease ${JSON.stringify(l)}`);
-      return { iface, mac: parseMac(l.mac), ip: parseIpv4(l.ip), state: l.state, expires, ...(typeof l.hostname === 'string' ? { hostname: l.hostname } : {}) };
+      if (Number.isNaN(expires) || (l.state !== 'bound' && l.state !== 'declined'))
+        throw new Error(`bad lease ${JSON.stringify(l)}`);
+      return {
+        iface,
+        mac: parseMac(l.mac),
+        ip: parseIpv4(l.ip),
+        state: l.state,
+        expires,
+        ...(typeof l.hostname === 'string' ? { hostname: l.hostname } : {}),
+      };
     });
   } catch (err) {
-    throw new GatewayStartError('FILE', `dhcp: the leases file ${path} is damaged (${(err as Error).message}); move it away to start without it`, { cause: err });
+    throw new GatewayStartError(
+      'FILE',
+      `dhcp: the leases file ${path} is damaged (${(err as Error).message}); move it away to start without it`,
+      { cause: err },
+    );
   }
 }
 
@@ -81,7 +97,9 @@ export class LeasesFile implements DhcpLeaseStore {
       try {
         await writeAtomically(this.path, leasesJson(records));
       } catch (err) {
-        this.onError(`dhcp: cannot write the leases file ${this.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        this.onError(
+          `dhcp: cannot write the leases file ${this.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        );
       }
     }
     this.writing = undefined;
@@ -91,7 +109,11 @@ export class LeasesFile implements DhcpLeaseStore {
 /** The file's text for `records`. */
 export function leasesJson(records: readonly DhcpLeaseRecord[]): string {
   const leases: LeaseJson[] = records.map((r) => ({
-    mac: macToString(r.mac), ip: ipv4ToString(r.ip), state: r.state, expires: new Date(r.expires).toISOString(), ...(r.hostname === undefined ? {} : { hostname: r.hostname }),
+    mac: macToString(r.mac),
+    ip: ipv4ToString(r.ip),
+    state: r.state,
+    expires: new Date(r.expires).toISOString(),
+    ...(r.hostname === undefined ? {} : { hostname: r.hostname }),
   }));
   return `${JSON.stringify({ version: 1, leases }, null, 2)}\n`;
 }

@@ -20,7 +20,10 @@ export const ADMIN_PASSWORD_ENV = 'POSTERN_ADMIN_PASSWORD';
  * @throws {@link ConfigError} when the file cannot be read, is not JSON, any field or flag is
  *   invalid, there is no interface, or the www directory or the capture file's directory is unusable.
  */
-export function loadConfig(cli: CommandLine, env: Readonly<Record<string, string | undefined>> = process.env): GatewayConfig {
+export function loadConfig(
+  cli: CommandLine,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): GatewayConfig {
   let file: unknown;
   if (cli.config !== undefined) {
     let text: string;
@@ -28,7 +31,8 @@ export function loadConfig(cli: CommandLine, env: Readonly<Record<string, string
       text = readFileSync(cli.config, 'utf8');
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? 'error';
-      const problem = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : `cannot read it (${code})`;
+      const problem =
+        code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : `cannot read it (${code})`;
       throw new ConfigError('', problem, undefined, { kind: 'flag', flag: '--config', value: cli.config });
     }
     file = attribute(() => parseConfigJson(text), cli);
@@ -36,7 +40,8 @@ export function loadConfig(cli: CommandLine, env: Readonly<Record<string, string
   return attribute(() => {
     const config = validateConfig(applyCommandLine(file, cli));
     const password = env[ADMIN_PASSWORD_ENV];
-    const withPassword = password !== undefined && password !== '' ? { ...config, admin: { ...config.admin, password } } : config;
+    const withPassword =
+      password !== undefined && password !== '' ? { ...config, admin: { ...config.admin, password } } : config;
     return preflight(requireRunnable(withPassword));
   }, cli);
 }
@@ -48,9 +53,14 @@ function attribute<T>(step: () => T, cli: CommandLine): T {
   } catch (err) {
     if (!(err instanceof ConfigError) || err.source !== undefined) throw err;
     if (err.path === 'interfaces[0].ip' && err.problem === 'is missing' && cli.nic !== undefined) {
-      throw new ConfigError(err.path, 'needs --ip ADDR/PREFIX too (only sim has a default address)', undefined, { kind: 'flag', flag: '--nic', value: cli.nic });
+      throw new ConfigError(err.path, 'needs --ip ADDR/PREFIX too (only sim has a default address)', undefined, {
+        kind: 'flag',
+        flag: '--nic',
+        value: cli.nic,
+      });
     }
-    const source = flagSource(err.path, cli) ?? (cli.config === undefined ? undefined : { kind: 'file' as const, file: cli.config });
+    const source =
+      flagSource(err.path, cli) ?? (cli.config === undefined ? undefined : { kind: 'file' as const, file: cli.config });
     throw source === undefined ? err : err.from(source);
   }
 }

@@ -51,13 +51,22 @@ export function natConfigOf(doc: NatDocument): { nat: NatRuleConfig[]; portForwa
     if (!names.includes(f.in)) throw new ConfigError(`portForwards[${i}].in`, 'names no interface', f.in);
     if (!doc.forwarding) throw new ConfigError(`portForwards[${i}]`, 'needs "forwarding": true');
     const target = parseTarget(f.to);
-    if (target === undefined) throw new ConfigError(`portForwards[${i}].to`, 'must be ADDR:PORT with a port of 1-65535', f.to);
+    if (target === undefined)
+      throw new ConfigError(`portForwards[${i}].to`, 'must be ADDR:PORT with a port of 1-65535', f.to);
     for (const key of [`${f.in} ${f.protocol} ${f.port}`, `${f.in} ${f.protocol} -> ${f.to}`]) {
-      if (seen.has(key)) throw new ConfigError(`portForwards[${i}]`, 'repeats the port or the target of an earlier forward on that interface', `${f.protocol} ${f.port} -> ${f.to}`);
+      if (seen.has(key))
+        throw new ConfigError(
+          `portForwards[${i}]`,
+          'repeats the port or the target of an earlier forward on that interface',
+          `${f.protocol} ${f.port} -> ${f.to}`,
+        );
       seen.add(key);
     }
   });
-  return { nat: doc.nat.map((r) => ({ type: r.type, out: r.out })), portForwards: doc.portForwards.map((f) => ({ in: f.in, protocol: f.protocol, port: f.port, to: f.to })) };
+  return {
+    nat: doc.nat.map((r) => ({ type: r.type, out: r.out })),
+    portForwards: doc.portForwards.map((f) => ({ in: f.in, protocol: f.protocol, port: f.port, to: f.to })),
+  };
 }
 
 function parseTarget(text: string): { address: number; port: number } | undefined {
@@ -69,7 +78,12 @@ function parseTarget(text: string): { address: number; port: number } | undefine
 }
 
 /** Configures the stack's NAT from checked rules; `indexOf` maps an interface name to its stack index. Nothing configured: NAT stays off. */
-export function applyNat(stack: Stack, nat: readonly NatRuleConfig[], portForwards: readonly PortForwardConfig[], indexOf: (name: string) => number): void {
+export function applyNat(
+  stack: Stack,
+  nat: readonly NatRuleConfig[],
+  portForwards: readonly PortForwardConfig[],
+  indexOf: (name: string) => number,
+): void {
   if (nat.length === 0 && portForwards.length === 0) {
     stack.configureNat(undefined);
     return;
@@ -84,7 +98,11 @@ export function applyNat(stack: Stack, nat: readonly NatRuleConfig[], portForwar
 }
 
 /** What `/api/nat` (and `nat` in `GET /api/`) shows: the rules, the mappings with their timers, the counters. */
-export function natJson(stack: Stack, nat: readonly NatRuleConfig[], portForwards: readonly PortForwardConfig[]): Record<string, unknown> {
+export function natJson(
+  stack: Stack,
+  nat: readonly NatRuleConfig[],
+  portForwards: readonly PortForwardConfig[],
+): Record<string, unknown> {
   const engine = stack.nat;
   const nameOf = (i: number) => stack.interfaceAt(i)?.name ?? String(i);
   return {

@@ -42,10 +42,12 @@ export function preflight(config: GatewayConfig): GatewayConfig {
   if (pcap !== undefined) {
     const path = resolve(pcap);
     const dir = statOf(dirname(path));
-    if (dir === undefined || !dir.isDirectory()) throw new ConfigError('pcap', `its directory ${dirname(path)} does not exist`, pcap);
+    if (dir === undefined || !dir.isDirectory())
+      throw new ConfigError('pcap', `its directory ${dirname(path)} does not exist`, pcap);
     const st = statOf(path);
     if (st?.isDirectory() === true) throw new ConfigError('pcap', 'is a directory', pcap);
-    if (st === undefined ? !writable(dirname(path)) : !writable(path)) throw new ConfigError('pcap', 'is not writable', pcap);
+    if (st === undefined ? !writable(dirname(path)) : !writable(path))
+      throw new ConfigError('pcap', 'is not writable', pcap);
   }
   return config;
 }

@@ -55,7 +55,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     const hostForwardPorts = (gateway.simulator?.forwarders ?? []).map((f) => f.port);
     await gateway.close();
     try {
-      gateway = await startGateway(config!, { log: quiet(log), onReboot: () => void reboot(), restart: { count: ++reboots, hostForwardPorts } });
+      gateway = await startGateway(config!, {
+        log: quiet(log),
+        onReboot: () => void reboot(),
+        restart: { count: ++reboots, hostForwardPorts },
+      });
       announce(gateway);
     } catch (err) {
       log(`reboot failed: ${err instanceof GatewayStartError ? err.message : String(err)}`);
@@ -71,16 +75,22 @@ export async function main(argv: readonly string[]): Promise<number> {
   function stop(code: number): void {
     if (stopping) return;
     stopping = true;
-    void gateway.close().then(() => resolveExit(code), (err: unknown) => {
-      log(`shutdown: ${err instanceof Error ? err.message : String(err)}`);
-      resolveExit(1);
-    });
+    void gateway.close().then(
+      () => resolveExit(code),
+      (err: unknown) => {
+        log(`shutdown: ${err instanceof Error ? err.message : String(err)}`);
+        resolveExit(1);
+      },
+    );
   }
   process.on('SIGINT', () => stop(0));
   process.on('SIGTERM', () => stop(0));
   // Announced once the signal handlers are in place: a Ctrl-C right after the URL appears stops cleanly.
   announce(gateway);
-  if (config.admin.password === undefined) quiet(log)('admin changes are disabled: no admin password (set admin.password in the config file or POSTERN_ADMIN_PASSWORD)');
+  if (config.admin.password === undefined)
+    quiet(log)(
+      'admin changes are disabled: no admin password (set admin.password in the config file or POSTERN_ADMIN_PASSWORD)',
+    );
   return exited;
 }
 

@@ -80,7 +80,10 @@ export function interfacesJson(snap: StackSnapshot): unknown[] {
 }
 
 /** Adds each interface's `connection` (by name; null when unknown) to the {@link interfacesJson} entries. */
-function withConnections(interfaces: unknown[], connections: Readonly<Record<string, InterfaceConnection>> | undefined): unknown[] {
+function withConnections(
+  interfaces: unknown[],
+  connections: Readonly<Record<string, InterfaceConnection>> | undefined,
+): unknown[] {
   if (connections === undefined) return interfaces;
   return interfaces.map((i) => {
     const entry = i as { name: string };
@@ -117,8 +120,10 @@ export function routesJson(snap: StackSnapshot): unknown[] {
 
 function ruleJson(r: RuleInfo): unknown {
   const s = r.spec;
-  const prefix = (p: { prefix: number; length: number } | undefined) => (p === undefined ? null : formatPrefix(p.prefix, p.length));
-  const ports = (p: { from: number; to: number } | undefined) => (p === undefined ? null : p.from === p.to ? `${p.from}` : `${p.from}-${p.to}`);
+  const prefix = (p: { prefix: number; length: number } | undefined) =>
+    p === undefined ? null : formatPrefix(p.prefix, p.length);
+  const ports = (p: { from: number; to: number } | undefined) =>
+    p === undefined ? null : p.from === p.to ? `${p.from}` : `${p.from}-${p.to}`;
   return {
     id: r.id,
     chain: r.chain,
@@ -138,7 +143,12 @@ function ruleJson(r: RuleInfo): unknown {
 
 /** The filter: mode, policies with their counts, rules with hit counts, tracked connections. */
 export function filterJson(snap: StackSnapshot): unknown {
-  return { enabled: snap.firewall, policies: snap.filter.policies, rules: snap.filter.rules.map(ruleJson), trackedConnections: snap.filter.connections };
+  return {
+    enabled: snap.firewall,
+    policies: snap.filter.policies,
+    rules: snap.filter.rules.map(ruleJson),
+    trackedConnections: snap.filter.connections,
+  };
 }
 
 /** TCP: module counters, connection counts and the connection list. */
@@ -175,7 +185,10 @@ export function statusJson(src: StatusSources): Record<string, unknown> {
     routes: routesJson(snap),
     filter: filterJson(snap),
     tcp: tcpJson(src),
-    udp: snap.udpBindings.map((b) => ({ port: b.port, address: b.address === undefined ? null : ipv4ToString(b.address) })),
+    udp: snap.udpBindings.map((b) => ({
+      port: b.port,
+      address: b.address === undefined ? null : ipv4ToString(b.address),
+    })),
     scheduler: schedulerJson(src.schedulerStats),
     http: { byStatus: src.httpStatusCounts(), counters: src.httpCounters() },
     traffic: src.traffic.list() satisfies TrafficSample[],

@@ -19,7 +19,15 @@ import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { HTTP_SERVER_DEFAULTS, HttpServer, Router, serveStatic, type HttpRequest, type HttpResponse, type HttpServerOptions } from '@postern/http';
+import {
+  HTTP_SERVER_DEFAULTS,
+  HttpServer,
+  Router,
+  serveStatic,
+  type HttpRequest,
+  type HttpResponse,
+  type HttpServerOptions,
+} from '@postern/http';
 import type { Scheduler } from '@postern/irq';
 import type { Stack } from '@postern/netstack';
 import { createNet, type Socket as NetSocket, type Sockets } from '@postern/socket';
@@ -35,7 +43,9 @@ export const MAX_API_BODY_BYTES = 64 * 1024;
 export const UI_DIRECTORY = fileURLToPath(new URL('../ui/', import.meta.url));
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
-  '.html': 'text/html; charset=utf-8', '.htm': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8',
+  '.html': 'text/html; charset=utf-8',
+  '.htm': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
 };
 
@@ -87,7 +97,8 @@ const SERVER_METHODS = 'GET, HEAD, POST, PUT, DELETE, OPTIONS';
 
 /** The HTTP server's limits from the gateway configuration (unset ones keep the server's defaults). */
 export function httpServerLimits(http: GatewayConfig['http']): HttpServerOptions {
-  const h = http as GatewayConfig['http'] & Partial<Record<(typeof LIMIT_KEYS)[number], number>> & { readonly queue?: number };
+  const h = http as GatewayConfig['http'] &
+    Partial<Record<(typeof LIMIT_KEYS)[number], number>> & { readonly queue?: number };
   const out: Record<string, unknown> = {};
   for (const key of LIMIT_KEYS) if (h[key] !== undefined) out[key] = h[key];
   out['pool'] = { workers: h.workers, ...(h.queue === undefined ? {} : { queue: h.queue }) };
@@ -106,8 +117,14 @@ export function tcpConnectionLimit(http: GatewayConfig['http']): number {
 
 /** `http` config fields that map one-to-one onto {@link HttpServerOptions}. */
 const LIMIT_KEYS = [
-  'headerTimeoutMs', 'headerMaxTimeoutMs', 'headerMinRate', 'bodyTimeoutMs', 'bodyMinRate', 'idleTimeoutMs',
-  'maxConnections', 'maxConnectionsPerClient',
+  'headerTimeoutMs',
+  'headerMaxTimeoutMs',
+  'headerMinRate',
+  'bodyTimeoutMs',
+  'bodyMinRate',
+  'idleTimeoutMs',
+  'maxConnections',
+  'maxConnectionsPerClient',
 ] as const;
 
 function adminHeaders(res: HttpResponse): void {
@@ -117,7 +134,13 @@ function adminHeaders(res: HttpResponse): void {
   res.setHeader('Referrer-Policy', 'same-origin');
 }
 
-const SOCKET_STATES: Readonly<Record<string, string>> = { open: 'ESTABLISHED', writeOnly: 'CLOSE-WAIT', readOnly: 'FIN-WAIT', opening: 'SYN-SENT', closed: 'CLOSED' };
+const SOCKET_STATES: Readonly<Record<string, string>> = {
+  open: 'ESTABLISHED',
+  writeOnly: 'CLOSE-WAIT',
+  readOnly: 'FIN-WAIT',
+  opening: 'SYN-SENT',
+  closed: 'CLOSED',
+};
 
 interface UiFile {
   readonly body: Buffer;
@@ -143,12 +166,15 @@ export async function startWeb(options: WebOptions): Promise<WebFront> {
   try {
     ui = loadUi();
   } catch (err) {
-    throw new GatewayStartError('FILE', `admin UI files missing in ${UI_DIRECTORY}: ${(err as Error).message}`, { cause: err });
+    throw new GatewayStartError('FILE', `admin UI files missing in ${UI_DIRECTORY}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   const www = config.http.www === undefined ? undefined : resolve(config.http.www);
   if (www !== undefined) {
     const st = await stat(www).catch(() => undefined);
-    if (st === undefined || !st.isDirectory()) throw new GatewayStartError('FILE', `--www ${config.http.www}: no such directory`);
+    if (st === undefined || !st.isDirectory())
+      throw new GatewayStartError('FILE', `--www ${config.http.www}: no such directory`);
   }
 
   const wwwHandler = www === undefined ? undefined : serveStatic(www, { cache: { now: () => scheduler.now } }); // files revalidated at most once a second
@@ -181,9 +207,14 @@ export async function startWeb(options: WebOptions): Promise<WebFront> {
       }
     }
     const out = api.handle({
-      method: req.method, path: req.path, authorization: req.headers.get('authorization'), body,
-      contentType: req.headers.get('content-type'), origin: req.headers.get('origin'),
-      secFetchSite: req.headers.get('sec-fetch-site'), host: req.headers.get('host'),
+      method: req.method,
+      path: req.path,
+      authorization: req.headers.get('authorization'),
+      body,
+      contentType: req.headers.get('content-type'),
+      origin: req.headers.get('origin'),
+      secFetchSite: req.headers.get('sec-fetch-site'),
+      host: req.headers.get('host'),
     });
     res.status(out.status);
     for (const [k, v] of Object.entries(out.headers)) res.setHeader(k, v);
@@ -214,7 +245,10 @@ export async function startWeb(options: WebOptions): Promise<WebFront> {
       void res.whenSettled().then(() => trace.on && trace.mark('http', 'response complete'));
     }
     if (req.head.targetForm === 'asterisk') {
-      res.status(req.method === 'OPTIONS' ? 204 : 400).setHeader('Allow', SERVER_METHODS).end();
+      res
+        .status(req.method === 'OPTIONS' ? 204 : 400)
+        .setHeader('Allow', SERVER_METHODS)
+        .end();
       return;
     }
     return router.handle(req, res);
@@ -231,9 +265,17 @@ export async function startWeb(options: WebOptions): Promise<WebFront> {
   const listener = net.createServer({ allowHalfOpen: true });
   await new Promise<void>((resolveListen, reject) => {
     listener.once('error', (err: Error & { code?: string }) => {
-      reject(err.code === 'EADDRINUSE'
-        ? new GatewayStartError('ADDRESS_IN_USE', `http: port ${config.http.port} is already in use on the gateway's stack`, { cause: err })
-        : new GatewayStartError('INTERNAL', `http: cannot listen on port ${config.http.port}: ${err.message}`, { cause: err }));
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new GatewayStartError(
+              'ADDRESS_IN_USE',
+              `http: port ${config.http.port} is already in use on the gateway's stack`,
+              { cause: err },
+            )
+          : new GatewayStartError('INTERNAL', `http: cannot listen on port ${config.http.port}: ${err.message}`, {
+              cause: err,
+            }),
+      );
     });
     listener.listen(config.http.port, () => resolveListen());
   });
@@ -248,13 +290,14 @@ export async function startWeb(options: WebOptions): Promise<WebFront> {
   return {
     server: http,
     api,
-    connections: () => [...open].map((c) => ({
-      localAddress: c.localAddress ?? '0.0.0.0',
-      localPort: c.localPort ?? 0,
-      remoteAddress: c.remoteAddress ?? '0.0.0.0',
-      remotePort: c.remotePort ?? 0,
-      state: SOCKET_STATES[c.readyState] ?? c.readyState,
-    })),
+    connections: () =>
+      [...open].map((c) => ({
+        localAddress: c.localAddress ?? '0.0.0.0',
+        localPort: c.localPort ?? 0,
+        remoteAddress: c.remoteAddress ?? '0.0.0.0',
+        remotePort: c.remotePort ?? 0,
+        state: SOCKET_STATES[c.readyState] ?? c.readyState,
+      })),
     close: () =>
       (closing ??= (async () => {
         // Stop accepting first; the listener's 'close' waits for its connections, which the HTTP

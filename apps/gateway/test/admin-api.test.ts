@@ -14,28 +14,62 @@ const GOOD = basic('admin', 's3cret');
 /** Two real stacks on an in-memory link (virtual clock): the gateway at .1 and a peer at .2. */
 async function setup(password: string | null = 's3cret') {
   const sched = new Scheduler({ seed: 7 });
-  const { a: stack, b: peer, devA } = await memoryPair({ createMemoryLink, NetDevice, Stack, parseIpv4 }, sched, { a: { firewall: true }, resolveArp: false });
+  const {
+    a: stack,
+    b: peer,
+    devA,
+  } = await memoryPair({ createMemoryLink, NetDevice, Stack, parseIpv4 }, sched, {
+    a: { firewall: true },
+    resolveArp: false,
+  });
   const tcp = attachTcp(stack);
-  const traffic = new TrafficHistory(sched, () => ({ rxFrames: devA.stats.rxDelivered, txFrames: devA.stats.txFrames, rxBytes: devA.stats.rxBytes, txBytes: devA.stats.txBytes }));
+  const traffic = new TrafficHistory(sched, () => ({
+    rxFrames: devA.stats.rxDelivered,
+    txFrames: devA.stats.txFrames,
+    rxBytes: devA.stats.rxBytes,
+    txBytes: devA.stats.txBytes,
+  }));
   let reboots = 0;
   const control: AdminControl = {
-    stack, tcp, traffic, schedulerStats: sched.stats, startedAt: 0,
+    stack,
+    tcp,
+    traffic,
+    schedulerStats: sched.stats,
+    startedAt: 0,
     admin: { user: 'admin', password: password ?? undefined },
     httpStatusCounts: () => ({ '200': 3 }),
     httpCounters: () => ({ requests: 3 }),
     tcpConnections: () => [],
-    info: () => ({ nics: ['mem'], www: '/srv/secret/www', interfaces: [{ name: 'eth0', nic: 'serial:/dev/ttyACM7', ip: '198.18.0.1/24' }] }),
+    info: () => ({
+      nics: ['mem'],
+      www: '/srv/secret/www',
+      interfaces: [{ name: 'eth0', nic: 'serial:/dev/ttyACM7', ip: '198.18.0.1/24' }],
+    }),
     reboot: () => void reboots++,
   };
   const api = new AdminApi(control);
   /** A request as a same-origin client sends it (`Content-Type: application/json` with a body), `extra` overriding. */
-  const send = (method: string, path: string, body: unknown = '', authorization: string | null = GOOD, extra: Partial<AdminRequest> = {}) => {
+  const send = (
+    method: string,
+    path: string,
+    body: unknown = '',
+    authorization: string | null = GOOD,
+    extra: Partial<AdminRequest> = {},
+  ) => {
     const text = typeof body === 'string' ? body : JSON.stringify(body);
-    const req: AdminRequest = { method, path, authorization: authorization ?? undefined, body: text, contentType: text === '' ? undefined : 'application/json', ...extra };
+    const req: AdminRequest = {
+      method,
+      path,
+      authorization: authorization ?? undefined,
+      body: text,
+      contentType: text === '' ? undefined : 'application/json',
+      ...extra,
+    };
     const res = api.handle(req);
     return { ...res, json: JSON.parse(res.body) as Record<string, unknown> & unknown[] };
   };
-  const call = (method: string, path: string, body: unknown = '', authorization: string | null = GOOD) => send(method, path, body, authorization);
+  const call = (method: string, path: string, body: unknown = '', authorization: string | null = GOOD) =>
+    send(method, path, body, authorization);
   return { sched, stack, peer, tcp, traffic, call, send, reboots: () => reboots };
 }
 
@@ -52,7 +86,12 @@ describe('admin API: reading', () => {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a JSON document explored field by field
     const s = res.json as unknown as Record<string, any>;
     expect(s.interfaces).toHaveLength(1);
-    expect(s.interfaces[0]).toMatchObject({ name: expect.any(String), link: 'up', addresses: ['198.18.0.1/24'], mtu: 1500 });
+    expect(s.interfaces[0]).toMatchObject({
+      name: expect.any(String),
+      link: 'up',
+      addresses: ['198.18.0.1/24'],
+      mtu: 1500,
+    });
     expect(s.interfaces[0].mac).toMatch(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
     expect(s.interfaces[0].counters.rxDelivered).toBeGreaterThanOrEqual(2); // ARP request + echo request
     expect(s.interfaces[0].counters.txFrames).toBeGreaterThanOrEqual(2);
@@ -61,7 +100,11 @@ describe('admin API: reading', () => {
     expect(s.filter.enabled).toBe(true);
     expect(s.tcp).toMatchObject({ connectionCount: 0, connections: [] });
     expect(s.scheduler.irq.length).toBeGreaterThanOrEqual(2);
-    expect(s.scheduler.irq[0]).toMatchObject({ name: expect.any(String), raised: expect.any(Number), handled: expect.any(Number) });
+    expect(s.scheduler.irq[0]).toMatchObject({
+      name: expect.any(String),
+      raised: expect.any(Number),
+      handled: expect.any(Number),
+    });
     expect(s.scheduler.deferred.runs).toBeGreaterThan(0);
     expect(s.http.byStatus).toEqual({ '200': 3 });
     expect(s.traffic).toHaveLength(1);
@@ -104,7 +147,7 @@ describe('admin API: authentication on changes', () => {
     expect(res.json.error).toMatch(/no admin password/);
   });
 
-  it('checkBasicAuth: the admin with the password passes; the header syntax is @postern/http\'s (any scheme case, 1+ spaces)', () => {
+  it("checkBasicAuth: the admin with the password passes; the header syntax is @postern/http's (any scheme case, 1+ spaces)", () => {
     const admin = { user: 'admin', password: 'pw' };
     const token = Buffer.from('admin:pw').toString('base64');
     expect(checkBasicAuth(basic('admin', 'pw'), admin)).toEqual({ ok: true, user: 'admin' });
@@ -112,7 +155,10 @@ describe('admin API: authentication on changes', () => {
     expect(checkBasicAuth(basic('admin', 'pw2'), admin)).toMatchObject({ ok: false, status: 401 });
     expect(checkBasicAuth(`Basic\t${token}`, admin)).toMatchObject({ ok: false, status: 401 });
     expect(checkBasicAuth('Basic !!!', admin)).toMatchObject({ ok: false, status: 401 });
-    expect(checkBasicAuth(`Basic ${Buffer.from('nocolon').toString('base64')}`, admin)).toMatchObject({ ok: false, status: 401 });
+    expect(checkBasicAuth(`Basic ${Buffer.from('nocolon').toString('base64')}`, admin)).toMatchObject({
+      ok: false,
+      status: 401,
+    });
     expect(checkBasicAuth(basic('root', 'pw'), admin)).toMatchObject({ ok: false, status: 403 });
   });
 });
@@ -178,7 +224,9 @@ describe('admin API: changes with the right credentials', () => {
     expect(unreachable.json.code).toBe('GATEWAY_UNREACHABLE');
     expect(call('POST', '/api/routes', '{nope').status).toBe(400);
     expect(call('POST', '/api/routes', { to: 'default', via: '198.18.0.2' }).status).toBe(201);
-    expect(call('GET', '/api/routes').json).toContainEqual(expect.objectContaining({ to: 'default', via: '198.18.0.2' }));
+    expect(call('GET', '/api/routes').json).toContainEqual(
+      expect.objectContaining({ to: 'default', via: '198.18.0.2' }),
+    );
     expect(call('DELETE', '/api/routes/10.9.0.0/16').status).toBe(200);
     expect(call('DELETE', '/api/routes/default').status).toBe(200);
     expect(stack.routes.list()).toHaveLength(1);
@@ -187,14 +235,21 @@ describe('admin API: changes with the right credentials', () => {
 
   it('filter rules: add, see hits, policy, delete', async () => {
     const { call, stack, peer, sched } = await setup();
-    const add = call('POST', '/api/filter/rules', { chain: 'input', protocol: 'icmp', action: 'drop', comment: 'no ping' });
+    const add = call('POST', '/api/filter/rules', {
+      chain: 'input',
+      protocol: 'icmp',
+      action: 'drop',
+      comment: 'no ping',
+    });
     expect(add.status).toBe(201);
     const id = add.json.id as number;
     const reply = peer.ping({ dst: parseIpv4('198.18.0.1'), size: 8, timeoutMs: 500 });
     sched.advance(1000);
     await expect(reply).rejects.toThrow();
     const rules = call('GET', '/api/filter/rules').json as Array<Record<string, unknown>>;
-    expect(rules).toEqual([expect.objectContaining({ id, chain: 'input', protocol: 'icmp', action: 'drop', comment: 'no ping', packets: 1 })]);
+    expect(rules).toEqual([
+      expect.objectContaining({ id, chain: 'input', protocol: 'icmp', action: 'drop', comment: 'no ping', packets: 1 }),
+    ]);
     const bad = call('POST', '/api/filter/rules', { chain: 'input', action: 'drop', dstPort: 80 });
     expect(bad.status).toBe(400);
     expect(bad.json.error).toBe('body.dstPort: needs protocol tcp or udp');
@@ -208,7 +263,10 @@ describe('admin API: changes with the right credentials', () => {
 
   it('settings and reboot', async () => {
     const { call, stack, reboots } = await setup();
-    expect(call('PUT', '/api/settings', { forwarding: true, firewall: false }).json).toEqual({ forwarding: true, firewall: false });
+    expect(call('PUT', '/api/settings', { forwarding: true, firewall: false }).json).toEqual({
+      forwarding: true,
+      firewall: false,
+    });
     expect(stack.forwarding).toBe(true);
     expect(stack.filter.enabled).toBe(false);
     expect(call('PUT', '/api/settings', { speed: 1 }).status).toBe(400);
@@ -230,7 +288,11 @@ describe('TrafficHistory', () => {
       totals.txFrames += 5;
       sched.advance(1000);
     }
-    expect(h.list().map((s) => [s.rxFps, s.txFps])).toEqual([[30, 5], [40, 5], [50, 5]]);
+    expect(h.list().map((s) => [s.rxFps, s.txFps])).toEqual([
+      [30, 5],
+      [40, 5],
+      [50, 5],
+    ]);
     totals.rxFrames = 0; // a counter reset never shows as a negative rate
     sched.advance(1000);
     expect(h.list().at(-1)!.rxFps).toBe(0);
@@ -247,26 +309,34 @@ describe('admin API: cross-site requests, malformed paths, host paths', () => {
   it('a cross-site simple POST (text/plain, foreign Origin, cached credentials) changes nothing: 403', async () => {
     const { send, stack } = await setup();
     const before = routeCount(stack);
-    const r = send('POST', '/api/routes', ROUTE, GOOD, { contentType: 'text/plain', origin: 'http://evil.example', host: '198.18.0.1' });
+    const r = send('POST', '/api/routes', ROUTE, GOOD, {
+      contentType: 'text/plain',
+      origin: 'http://evil.example',
+      host: '198.18.0.1',
+    });
     expect(r.status).toBe(403);
-    expect(send('POST', '/api/routes', ROUTE, GOOD, { origin: 'http://evil.example', host: '198.18.0.1' }).status).toBe(403);
+    expect(send('POST', '/api/routes', ROUTE, GOOD, { origin: 'http://evil.example', host: '198.18.0.1' }).status).toBe(
+      403,
+    );
     expect(send('POST', '/api/routes', ROUTE, GOOD, { origin: 'null', host: '198.18.0.1' }).status).toBe(403);
     expect(send('POST', '/api/reboot', '', GOOD, { secFetchSite: 'cross-site', host: '198.18.0.1' }).status).toBe(403);
     expect(send('DELETE', '/api/routes/default', '', GOOD, { secFetchSite: 'same-site' }).status).toBe(403);
     expect(routeCount(stack)).toBe(before);
   });
 
-  it('a same-origin change needs JSON: text/plain is 415, application/json from the gateway\'s own origin is 201', async () => {
+  it("a same-origin change needs JSON: text/plain is 415, application/json from the gateway's own origin is 201", async () => {
     const { send, stack } = await setup();
     const own = { origin: 'http://198.18.0.1:8080', host: '198.18.0.1:8080', secFetchSite: 'same-origin' };
     expect(send('POST', '/api/routes', ROUTE, GOOD, { ...own, contentType: 'text/plain' }).status).toBe(415);
     expect(send('POST', '/api/routes', ROUTE, GOOD, { ...own, contentType: undefined }).status).toBe(415);
     const before = routeCount(stack);
-    expect(send('POST', '/api/routes', ROUTE, GOOD, { ...own, contentType: 'application/json; charset=utf-8' }).status).toBe(201);
+    expect(
+      send('POST', '/api/routes', ROUTE, GOOD, { ...own, contentType: 'application/json; charset=utf-8' }).status,
+    ).toBe(201);
     expect(routeCount(stack)).toBe(before + 1);
   });
 
-  it('a malformed percent-escape is 400 without the decoder\'s message', async () => {
+  it("a malformed percent-escape is 400 without the decoder's message", async () => {
     const { call } = await setup();
     const r = call('GET', '/api/%ff', '', null);
     expect(r.status).toBe(400);
@@ -278,6 +348,9 @@ describe('admin API: cross-site requests, malformed paths, host paths', () => {
     const r = call('GET', '/api/', '', null);
     expect(r.body).not.toContain('/srv/secret');
     expect(r.body).not.toContain('/dev/ttyACM7');
-    expect((r.json as unknown as { info: unknown }).info).toMatchObject({ www: true, interfaces: [{ name: 'eth0', nic: 'serial' }] });
+    expect((r.json as unknown as { info: unknown }).info).toMatchObject({
+      www: true,
+      interfaces: [{ name: 'eth0', nic: 'serial' }],
+    });
   });
 });

@@ -20,7 +20,9 @@ describe('/api/tcp on the running gateway', () => {
   let port: number;
 
   beforeAll(async () => {
-    gw = await startGateway(validateConfig({ interfaces: [{ nic: 'sim' }], sim: { hostForward: [`tcp:127.0.0.1:0-${GATEWAY}:80`] } }));
+    gw = await startGateway(
+      validateConfig({ interfaces: [{ nic: 'sim' }], sim: { hostForward: [`tcp:127.0.0.1:0-${GATEWAY}:80`] } }),
+    );
     port = gw.simulator!.forwarders[0]!.port;
   });
 
@@ -30,7 +32,10 @@ describe('/api/tcp on the running gateway', () => {
 
   /** The simulated host's ESTABLISHED connections to the gateway's port 80, by local port. */
   const simClientPorts = (): number[] =>
-    gw.simulator!.host.tcp.connections().filter((e) => e.remotePort === 80 && e.state === 'ESTABLISHED').map((e) => e.localPort);
+    gw
+      .simulator!.host.tcp.connections()
+      .filter((e) => e.remotePort === 80 && e.state === 'ESTABLISHED')
+      .map((e) => e.localPort);
 
   /**
    * One HTTP/1.0 GET over a fresh connection (the server closes it after the response). Returns the
@@ -48,9 +53,17 @@ describe('/api/tcp on the running gateway', () => {
     });
     try {
       let clientPort: number | undefined;
-      await waitFor('the relayed connection to the gateway', () => (clientPort = simClientPorts().find((p) => !before.has(p))) !== undefined);
+      await waitFor(
+        'the relayed connection to the gateway',
+        () => (clientPort = simClientPorts().find((p) => !before.has(p))) !== undefined,
+      );
       socket.write(`GET ${path} HTTP/1.0\r\nHost: ${GATEWAY}\r\n\r\n`);
-      await Promise.race([ended, new Promise((_, reject) => setTimeout(() => reject(new Error(`no end of response to ${path} within 5 s`)), 5_000))]);
+      await Promise.race([
+        ended,
+        new Promise((_, reject) =>
+          setTimeout(() => reject(new Error(`no end of response to ${path} within 5 s`)), 5_000),
+        ),
+      ]);
       const text = Buffer.concat(chunks).toString('utf8');
       const split = text.indexOf('\r\n\r\n');
       const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1]);
@@ -64,7 +77,13 @@ describe('/api/tcp on the running gateway', () => {
     const { clientPort, status, body } = await get('/api/tcp');
     expect(status).toBe(200);
     const tcp = body as { connectionCount: number; connections: TcpConnectionInfo[] };
-    expect(tcp.connections).toContainEqual({ localAddress: GATEWAY, localPort: 80, remoteAddress: SIM_HOST, remotePort: clientPort, state: 'ESTABLISHED' });
+    expect(tcp.connections).toContainEqual({
+      localAddress: GATEWAY,
+      localPort: 80,
+      remoteAddress: SIM_HOST,
+      remotePort: clientPort,
+      state: 'ESTABLISHED',
+    });
     expect(tcp.connections).toHaveLength(tcp.connectionCount);
   });
 
@@ -72,7 +91,9 @@ describe('/api/tcp on the running gateway', () => {
     const first = await get('/api/tcp');
     const tuple = { localAddress: GATEWAY, localPort: 80, remoteAddress: SIM_HOST, remotePort: first.clientPort };
     // The FIN exchange finishes on the gateway's scheduler shortly after the client saw the end.
-    await waitFor('TIME-WAIT on the gateway', () => listTcpConnections(gw.tcp).some((c) => c.remotePort === first.clientPort && c.state === 'TIME-WAIT'));
+    await waitFor('TIME-WAIT on the gateway', () =>
+      listTcpConnections(gw.tcp).some((c) => c.remotePort === first.clientPort && c.state === 'TIME-WAIT'),
+    );
     const second = await get('/api/');
     const s = second.body as { tcp: { connectionCount: number; timeWait: number; connections: TcpConnectionInfo[] } };
     expect(second.clientPort).not.toBe(first.clientPort);

@@ -15,11 +15,17 @@ const GOOD = `Basic ${Buffer.from('admin:s3cret').toString('base64')}`;
 
 async function setup() {
   const sched = new Scheduler({ seed: 3 });
-  const { a: stack, b: peer } = await memoryPair({ createMemoryLink, NetDevice, Stack, parseIpv4 }, sched, { resolveArp: false });
+  const { a: stack, b: peer } = await memoryPair({ createMemoryLink, NetDevice, Stack, parseIpv4 }, sched, {
+    resolveArp: false,
+  });
   const tcp = attachTcp(stack);
   const traffic = new TrafficHistory(sched, () => ({ rxFrames: 0, txFrames: 0, rxBytes: 0, txBytes: 0 }));
   const control: AdminControl = {
-    stack, tcp, traffic, schedulerStats: sched.stats, startedAt: 0,
+    stack,
+    tcp,
+    traffic,
+    schedulerStats: sched.stats,
+    startedAt: 0,
     admin: { user: 'admin', password: 's3cret' },
     httpStatusCounts: () => ({}),
     httpCounters: () => ({}),

@@ -22,7 +22,8 @@ interface Run {
 }
 
 function start(args: string[], extra: { unprivileged?: boolean; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
-  const [cmd, ...argv] = extra.unprivileged === true ? withoutNetAdmin([process.execPath, BIN, ...args]) : [process.execPath, BIN, ...args];
+  const [cmd, ...argv] =
+    extra.unprivileged === true ? withoutNetAdmin([process.execPath, BIN, ...args]) : [process.execPath, BIN, ...args];
   return spawn(cmd!, argv, {
     env: { ...process.env, ...extra.env, POSTERN_QUIET: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -36,10 +37,12 @@ function run(args: string[], extra: { unprivileged?: boolean } = {}): Promise<Ru
   child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  return new Promise((resolve) => child.on('close', (code) => {
-    clearTimeout(timer);
-    resolve({ code, stdout, stderr });
-  }));
+  return new Promise((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    }),
+  );
 }
 
 /** Exactly one non-empty line. */
@@ -53,7 +56,16 @@ describe('postern-gateway (spawned)', () => {
   it('--help documents every flag and exits 0', async () => {
     const r = await run(['--help']);
     expect(r.code).toBe(0);
-    for (const flag of ['--config FILE', '--nic SPEC', '--ip ADDR/PREFIX', '--route PREFIX via ADDR', '--http-port N', '--www DIR', '--pcap FILE']) expect(r.stdout).toContain(flag);
+    for (const flag of [
+      '--config FILE',
+      '--nic SPEC',
+      '--ip ADDR/PREFIX',
+      '--route PREFIX via ADDR',
+      '--http-port N',
+      '--www DIR',
+      '--pcap FILE',
+    ])
+      expect(r.stdout).toContain(flag);
     expect(r.stderr).toBe('');
   });
 
@@ -68,7 +80,9 @@ describe('postern-gateway (spawned)', () => {
     writeFileSync(file, JSON.stringify({ interfaces: [{ nic: 'sim', ip: '10.0.0.300/24' }] }));
     const r = await run(['--config', file]);
     expect(r.code).toBe(2);
-    expect(oneLine(r.stderr)).toBe(`postern-gateway: config ${file}: interfaces[0].ip "10.0.0.300/24": is not an IPv4 prefix ADDR/LEN with LEN 1..30 or 32`);
+    expect(oneLine(r.stderr)).toBe(
+      `postern-gateway: config ${file}: interfaces[0].ip "10.0.0.300/24": is not an IPv4 prefix ADDR/LEN with LEN 1..30 or 32`,
+    );
     expect(r.stdout).toBe('');
   });
 
@@ -97,7 +111,9 @@ describe('postern-gateway (spawned)', () => {
     try {
       const r = await run(['--nic', 'sim', '--hostfwd', `tcp:127.0.0.1:${port}-198.18.0.1:80`]);
       expect(r.code).toBe(1);
-      expect(oneLine(r.stderr)).toMatch(new RegExp(`^postern-gateway: eth0 \\(sim\\): .*127\\.0\\.0\\.1:${port}: address already in use$`));
+      expect(oneLine(r.stderr)).toMatch(
+        new RegExp(`^postern-gateway: eth0 \\(sim\\): .*127\\.0\\.0\\.1:${port}: address already in use$`),
+      );
     } finally {
       blocker.close();
     }
@@ -123,7 +139,9 @@ describe('postern-gateway (spawned)', () => {
     try {
       const res = await fetch(`${url}api/interfaces`);
       expect(res.status).toBe(200);
-      expect(await res.json()).toEqual([expect.objectContaining({ name: 'eth0', link: 'up', addresses: ['198.18.0.1/24'] })]);
+      expect(await res.json()).toEqual([
+        expect.objectContaining({ name: 'eth0', link: 'up', addresses: ['198.18.0.1/24'] }),
+      ]);
     } finally {
       child.kill('SIGTERM');
     }
@@ -138,7 +156,9 @@ describe('postern-gateway reboot (spawned)', () => {
     await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
     const port = (probe.address() as AddressInfo).port;
     await new Promise<void>((r) => probe.close(() => r()));
-    const child = start(['--nic', 'sim', '--hostfwd', `tcp:127.0.0.1:${port}-198.18.0.1:80`], { env: { POSTERN_ADMIN_PASSWORD: 'pw' } });
+    const child = start(['--nic', 'sim', '--hostfwd', `tcp:127.0.0.1:${port}-198.18.0.1:80`], {
+      env: { POSTERN_ADMIN_PASSWORD: 'pw' },
+    });
     let stdout = '';
     child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
     const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
@@ -154,9 +174,15 @@ describe('postern-gateway reboot (spawned)', () => {
       await until(async () => (await fetch(`${url}api/settings`)).ok);
       const authorization = `Basic ${Buffer.from('admin:pw').toString('base64')}`;
       // A change made at run time lives until the reboot, which starts again from the configuration.
-      const add = await fetch(`${url}api/routes`, { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: JSON.stringify({ to: '10.77.0.0/16', via: '198.18.0.100' }) });
+      const add = await fetch(`${url}api/routes`, {
+        method: 'POST',
+        headers: { authorization, 'content-type': 'application/json' },
+        body: JSON.stringify({ to: '10.77.0.0/16', via: '198.18.0.100' }),
+      });
       expect(add.status).toBe(201);
-      const statics = async () => ((await (await fetch(`${url}api/routes`)).json()) as Array<{ kind: string }>).filter((r) => r.kind === 'static').length;
+      const statics = async () =>
+        ((await (await fetch(`${url}api/routes`)).json()) as Array<{ kind: string }>).filter((r) => r.kind === 'static')
+          .length;
       expect(await statics()).toBe(1);
       const res = await fetch(`${url}api/reboot`, { method: 'POST', headers: { authorization } });
       expect(res.status).toBe(202);

@@ -21,18 +21,30 @@ const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
 const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/', import.meta.url));
 /** Flags for Chromium on this machine's closed network (no background connections, no sandbox as root). */
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 /** The part of a browser's HTMLCanvasElement the chart check reads (this project compiles without the DOM library). */
 interface CanvasLike {
   readonly width: number;
   readonly height: number;
-  getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { readonly data: Uint8ClampedArray } } | null;
+  getContext(
+    kind: '2d',
+  ): { getImageData(x: number, y: number, w: number, h: number): { readonly data: Uint8ClampedArray } } | null;
 }
 
 /** The text of every cell of table `#id`, row by row. */
 function tableRows(page: Page, id: string): Promise<string[][]> {
-  return page.$$eval(`#${id} tbody tr`, (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => (td.textContent ?? '').trim())));
+  return page.$$eval(`#${id} tbody tr`, (trs) =>
+    trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => (td.textContent ?? '').trim())),
+  );
 }
 
 /** The column index of header `name` in table `#id`. */
@@ -48,7 +60,9 @@ describe.skipIf(!hasChromium)('the admin UI in headless Chromium, through the ho
   let browser: Browser;
 
   beforeAll(async () => {
-    gw = await startGateway(validateConfig({ interfaces: [{ nic: 'sim' }], sim: { hostForward: ['tcp:127.0.0.1:0-198.18.0.1:80'] } }));
+    gw = await startGateway(
+      validateConfig({ interfaces: [{ nic: 'sim' }], sim: { hostForward: ['tcp:127.0.0.1:0-198.18.0.1:80'] } }),
+    );
     // playwright's launch gives Chromium a fresh, empty profile directory of its own (removed on close).
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
   });
@@ -95,7 +109,11 @@ describe.skipIf(!hasChromium)('the admin UI in headless Chromium, through the ho
     expect(arp).toContainEqual(['eth0', '198.18.0.100', '02:50:53:00:00:64', 'reachable']);
 
     // Each poll is traffic on the simulated link: the next one shows larger counters.
-    await expect.poll(async () => Number(await page.textContent(`#interfaces tbody tr td:nth-child(${rxCol + 1})`)), { timeout: 10_000, interval: 200 })
+    await expect
+      .poll(async () => Number(await page.textContent(`#interfaces tbody tr td:nth-child(${rxCol + 1})`)), {
+        timeout: 10_000,
+        interval: 200,
+      })
       .toBeGreaterThan(rx0);
     const later = (await tableRows(page, 'interfaces'))[0]!;
     expect(Number(later[rxCol])).toBeGreaterThan(rx0);
@@ -114,15 +132,22 @@ describe.skipIf(!hasChromium)('the admin UI in headless Chromium, through the ho
     expect(await page.textContent('#tcp-summary')).toMatch(/^[1-9]\d* connections/);
 
     // The chart: once the gateway has two traffic samples, the rx line is drawn in its colour (#2a7de1).
-    const rxPixels = async (): Promise<number> => page.$eval('#chart', (c) => {
-      const canvas = c as unknown as CanvasLike;
-      const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
-      let n = 0;
-      for (let i = 0; i < data.length; i += 4) {
-        if (data[i + 3]! > 200 && Math.abs(data[i]! - 0x2a) < 24 && Math.abs(data[i + 1]! - 0x7d) < 24 && Math.abs(data[i + 2]! - 0xe1) < 24) n++;
-      }
-      return n;
-    });
+    const rxPixels = async (): Promise<number> =>
+      page.$eval('#chart', (c) => {
+        const canvas = c as unknown as CanvasLike;
+        const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+        let n = 0;
+        for (let i = 0; i < data.length; i += 4) {
+          if (
+            data[i + 3]! > 200 &&
+            Math.abs(data[i]! - 0x2a) < 24 &&
+            Math.abs(data[i + 1]! - 0x7d) < 24 &&
+            Math.abs(data[i + 2]! - 0xe1) < 24
+          )
+            n++;
+        }
+        return n;
+      });
     const deadline = Date.now() + 15_000;
     let drawn = 0;
     while ((drawn = await rxPixels()) < 20 && Date.now() < deadline) await page.waitForTimeout(250);

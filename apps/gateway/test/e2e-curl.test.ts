@@ -47,7 +47,9 @@ interface CurlResult {
 
 /** Runs curl without blocking the event loop (the gateway runs in this process). */
 function curl(args: readonly string[]): Promise<CurlResult> {
-  const child = spawn('curl', ['-s', '-S', '--max-time', String(CURL_MAX_SECONDS), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('curl', ['-s', '-S', '--max-time', String(CURL_MAX_SECONDS), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -66,11 +68,13 @@ describe.skipIf(!hasCurl)('gateway on the simulator, fetched with curl through t
     const big = seededBytes(BIG_FILE_BYTES, 0x5eed_2026);
     bigSha256 = sha256Hex(big);
     writeFileSync(join(dir, 'big.bin'), big);
-    gw = await startGateway(validateConfig({
-      interfaces: [{ nic: 'sim' }],
-      http: { www: dir },
-      sim: { hostForward: ['tcp:127.0.0.1:0-198.18.0.1:80'] },
-    }));
+    gw = await startGateway(
+      validateConfig({
+        interfaces: [{ nic: 'sim' }],
+        http: { www: dir },
+        sim: { hostForward: ['tcp:127.0.0.1:0-198.18.0.1:80'] },
+      }),
+    );
     expect(gw.urls).toHaveLength(1);
     base = gw.urls[0]!;
   });
@@ -92,19 +96,23 @@ describe.skipIf(!hasCurl)('gateway on the simulator, fetched with curl through t
     expect(page.toString()).toContain('<script src="/admin/app.js">');
   });
 
-  it('curl gets the 64 MiB static file byte-exact (SHA-256) through the whole simulated path', async () => {
-    const out = join(dir, 'big.download');
-    const r = await curl(['-o', out, '-w', '%{http_code} %{size_download}', `${base}big.bin`]);
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
-    expect(r.stdout).toBe(`200 ${BIG_FILE_BYTES}`);
-    expect(statSync(out).size).toBe(BIG_FILE_BYTES);
-    expect(await sha256OfFile(out)).toBe(bigSha256);
-    // The bytes really crossed the simulated serial link: the gateway sent at least one frame per 1460-byte segment.
-    const iface = gw.interfaces[0]!.device.stats.driver;
-    expect(iface.txBytes).toBeGreaterThan(BIG_FILE_BYTES);
-    expect(iface.txFrames).toBeGreaterThan(BIG_FILE_BYTES / 1460);
-  }, (CURL_MAX_SECONDS + 30) * 1000);
+  it(
+    'curl gets the 64 MiB static file byte-exact (SHA-256) through the whole simulated path',
+    async () => {
+      const out = join(dir, 'big.download');
+      const r = await curl(['-o', out, '-w', '%{http_code} %{size_download}', `${base}big.bin`]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(`200 ${BIG_FILE_BYTES}`);
+      expect(statSync(out).size).toBe(BIG_FILE_BYTES);
+      expect(await sha256OfFile(out)).toBe(bigSha256);
+      // The bytes really crossed the simulated serial link: the gateway sent at least one frame per 1460-byte segment.
+      const iface = gw.interfaces[0]!.device.stats.driver;
+      expect(iface.txBytes).toBeGreaterThan(BIG_FILE_BYTES);
+      expect(iface.txFrames).toBeGreaterThan(BIG_FILE_BYTES / 1460);
+    },
+    (CURL_MAX_SECONDS + 30) * 1000,
+  );
 });
 
 if (!hasCurl) {

@@ -47,7 +47,13 @@ describe('keep-alive HTTP through the host forward', () => {
     });
     dir = mkdtempSync(join(tmpdir(), 'postern-keepalive-www-'));
     writeFileSync(join(dir, 'hello.txt'), BODY);
-    gw = await startGateway(validateConfig({ interfaces: [{ nic: 'sim' }], http: { www: dir }, sim: { hostForward: ['tcp:127.0.0.1:0-198.18.0.1:80'] } }));
+    gw = await startGateway(
+      validateConfig({
+        interfaces: [{ nic: 'sim' }],
+        http: { www: dir },
+        sim: { hostForward: ['tcp:127.0.0.1:0-198.18.0.1:80'] },
+      }),
+    );
   });
 
   afterAll(async () => {
@@ -61,15 +67,16 @@ describe('keep-alive HTTP through the host forward', () => {
     const hostTcp = gw.simulator!.host.tcp;
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     const sockets = new Set<Socket>();
-    const request = (): Promise<string> => new Promise((resolve, reject) => {
-      get({ host: url.hostname, port: url.port, path: '/hello.txt', agent }, (res) => {
-        sockets.add(res.socket);
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (body += chunk));
-        res.on('end', () => resolve(body));
-      }).on('error', reject);
-    });
+    const request = (): Promise<string> =>
+      new Promise((resolve, reject) => {
+        get({ host: url.hostname, port: url.port, path: '/hello.txt', agent }, (res) => {
+          sockets.add(res.socket);
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (body += chunk));
+          res.on('end', () => resolve(body));
+        }).on('error', reject);
+      });
     try {
       expect(await request()).toBe(BODY); // connection set up and ARP resolved before the counting
       const counters = () => ({
@@ -90,8 +97,13 @@ describe('keep-alive HTTP through the host forward', () => {
       expect(after.hostNagleHeld).toBe(0);
 
       const client = [...sockets][0]!;
-      const relayCalls = noDelayCalls.filter(({ socket }) => socket !== client
-        && socket.localPort === client.remotePort && socket.remotePort === client.localPort && socket.remoteAddress === client.localAddress);
+      const relayCalls = noDelayCalls.filter(
+        ({ socket }) =>
+          socket !== client &&
+          socket.localPort === client.remotePort &&
+          socket.remotePort === client.localPort &&
+          socket.remoteAddress === client.localAddress,
+      );
       expect(relayCalls.length).toBeGreaterThan(0);
       expect(relayCalls.every((c) => c.enable)).toBe(true);
     } finally {

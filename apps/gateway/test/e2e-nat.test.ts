@@ -59,7 +59,9 @@ describe('postern-gateway NAT: masquerade, port forwards and hairpin against ker
   let nsClient = '';
   let nsServer = '';
   const curl = (ns: string, url: string, out?: string) =>
-    lab.tryExec(ns, 'curl', ['-sS', '--max-time', '20', ...(out === undefined ? [] : ['-o', out]), url], { timeoutMs: 30_000 });
+    lab.tryExec(ns, 'curl', ['-sS', '--max-time', '20', ...(out === undefined ? [] : ['-o', out]), url], {
+      timeoutMs: 30_000,
+    });
 
   beforeAll(async () => {
     if (skip !== undefined) return;
@@ -72,38 +74,75 @@ describe('postern-gateway NAT: masquerade, port forwards and hairpin against ker
     const toWan = { to: '198.18.40.0/24', via: GW_LAN };
     const net = await wanLanTopology(lab, {
       wan: { address: `${WAN_HOST}/24` },
-      lan: [{ address: `${LAN_CLIENT}/24`, route: toWan }, { address: `${LAN_SERVER}/24`, route: toWan }],
+      lan: [
+        { address: `${LAN_CLIENT}/24`, route: toWan },
+        { address: `${LAN_SERVER}/24`, route: toWan },
+      ],
     });
     const { tapWan, tapLan } = net;
     nsWan = net.wan.ns;
     nsClient = net.lan[0]!.ns;
     nsServer = net.lan[1]!.ns;
 
-    scene.background(nsWan, 'python3', ['-m', 'http.server', '8000', '--bind', WAN_HOST, '--directory', join(dir, 'wan-www')]);
-    scene.background(nsServer, 'python3', ['-m', 'http.server', '8080', '--bind', LAN_SERVER, '--directory', join(dir, 'lan-www')]);
+    scene.background(nsWan, 'python3', [
+      '-m',
+      'http.server',
+      '8000',
+      '--bind',
+      WAN_HOST,
+      '--directory',
+      join(dir, 'wan-www'),
+    ]);
+    scene.background(nsServer, 'python3', [
+      '-m',
+      'http.server',
+      '8080',
+      '--bind',
+      LAN_SERVER,
+      '--directory',
+      join(dir, 'lan-www'),
+    ]);
     scene.background(nsServer, 'socat', [`UDP4-RECVFROM:5353,bind=${LAN_SERVER},fork`, 'EXEC:cat']);
 
     const config = join(dir, 'gateway.json');
-    await writeFile(config, JSON.stringify({
-      interfaces: [
-        { name: 'wan', nic: `tap:${tapWan}`, ip: `${GW_WAN}/24` },
-        { name: 'lan', nic: `tap:${tapLan}`, ip: `${GW_LAN}/24` },
-      ],
-      forwarding: true,
-      nat: [{ type: 'masquerade', out: 'wan' }],
-      portForwards: [
-        { in: 'wan', protocol: 'tcp', port: 8080, to: `${LAN_SERVER}:8080` },
-        { in: 'wan', protocol: 'udp', port: 5353, to: `${LAN_SERVER}:5353` },
-      ],
-      // The gateway's own web server stays off the WAN address.
-      filter: { rules: [{ chain: 'input', action: 'drop', protocol: 'tcp', dst: `${GW_WAN}/32`, dstPort: 80, comment: 'no admin from the WAN' }] },
-      http: { port: 80 },
-    }));
+    await writeFile(
+      config,
+      JSON.stringify({
+        interfaces: [
+          { name: 'wan', nic: `tap:${tapWan}`, ip: `${GW_WAN}/24` },
+          { name: 'lan', nic: `tap:${tapLan}`, ip: `${GW_LAN}/24` },
+        ],
+        forwarding: true,
+        nat: [{ type: 'masquerade', out: 'wan' }],
+        portForwards: [
+          { in: 'wan', protocol: 'tcp', port: 8080, to: `${LAN_SERVER}:8080` },
+          { in: 'wan', protocol: 'udp', port: 5353, to: `${LAN_SERVER}:5353` },
+        ],
+        // The gateway's own web server stays off the WAN address.
+        filter: {
+          rules: [
+            {
+              chain: 'input',
+              action: 'drop',
+              protocol: 'tcp',
+              dst: `${GW_WAN}/32`,
+              dstPort: 80,
+              comment: 'no admin from the WAN',
+            },
+          ],
+        },
+        http: { port: 80 },
+      }),
+    );
     const started = startGatewayBin(['--config', config], log, { env: { POSTERN_ADMIN_PASSWORD: PASSWORD } });
     scene.track(started.child);
     await started.ready;
     // The peers' servers are up when the LAN server answers its own address.
-    const up = await eventually(async () => (await curl(nsServer, `http://${LAN_SERVER}:8080/small.txt`)).stdout === SMALL, 15_000, PEER_POLL_MS);
+    const up = await eventually(
+      async () => (await curl(nsServer, `http://${LAN_SERVER}:8080/small.txt`)).stdout === SMALL,
+      15_000,
+      PEER_POLL_MS,
+    );
     expect(up, log.join('')).toBe(true);
   }, 90_000);
 
@@ -114,68 +153,123 @@ describe('postern-gateway NAT: masquerade, port forwards and hairpin against ker
     expect(r.code).not.toBe(0);
   });
 
-  rootIt(title('a LAN client fetches 1 MiB from the WAN server through masquerade, byte-exact'), async () => {
-    const r = await lab.tryExec(nsClient, 'sh', ['-c', `curl -sS --max-time 30 http://${WAN_HOST}:8000/big.bin | sha256sum`], { timeoutMs: 40_000 });
-    expect(r.code, r.stderr + log.join('')).toBe(0);
-    expect(r.stdout.split(' ')[0]).toBe(sha256Hex(BIG));
-    // The gateway's NAT table (its admin API, read from the LAN) holds the client's TCP mapping.
-    const api = await curl(nsClient, `http://${GW_LAN}/api/nat`);
-    const nat = JSON.parse(api.stdout) as { mappings: Array<{ protocol: string; internal: string; kind: string; remotes: string[] }>; counters: Record<string, number> };
-    expect(nat.mappings).toContainEqual(expect.objectContaining({ protocol: 'tcp', kind: 'dynamic', internal: expect.stringMatching(/^198\.18\.41\.2:/), remotes: [WAN_HOST] }));
-    expect(nat.counters.translatedIn).toBeGreaterThan(700); // 1 MiB of segments came back through it
-  }, 60_000);
+  rootIt(
+    title('a LAN client fetches 1 MiB from the WAN server through masquerade, byte-exact'),
+    async () => {
+      const r = await lab.tryExec(
+        nsClient,
+        'sh',
+        ['-c', `curl -sS --max-time 30 http://${WAN_HOST}:8000/big.bin | sha256sum`],
+        { timeoutMs: 40_000 },
+      );
+      expect(r.code, r.stderr + log.join('')).toBe(0);
+      expect(r.stdout.split(' ')[0]).toBe(sha256Hex(BIG));
+      // The gateway's NAT table (its admin API, read from the LAN) holds the client's TCP mapping.
+      const api = await curl(nsClient, `http://${GW_LAN}/api/nat`);
+      const nat = JSON.parse(api.stdout) as {
+        mappings: Array<{ protocol: string; internal: string; kind: string; remotes: string[] }>;
+        counters: Record<string, number>;
+      };
+      expect(nat.mappings).toContainEqual(
+        expect.objectContaining({
+          protocol: 'tcp',
+          kind: 'dynamic',
+          internal: expect.stringMatching(/^198\.18\.41\.2:/),
+          remotes: [WAN_HOST],
+        }),
+      );
+      expect(nat.counters.translatedIn).toBeGreaterThan(700); // 1 MiB of segments came back through it
+    },
+    60_000,
+  );
 
-  rootIt(title('a LAN client pings the WAN host (ICMP echo translated by identifier)'), async () => {
-    const r = await lab.tryExec(nsClient, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', WAN_HOST], { timeoutMs: 15_000 });
-    expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/3 received/);
-  }, 20_000);
+  rootIt(
+    title('a LAN client pings the WAN host (ICMP echo translated by identifier)'),
+    async () => {
+      const r = await lab.tryExec(nsClient, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', WAN_HOST], {
+        timeoutMs: 15_000,
+      });
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/3 received/);
+    },
+    20_000,
+  );
 
-  rootIt(title('the WAN kernel\'s port unreachable reaches the LAN client\'s socket (ICMP error translated, quoted datagram included)'), async () => {
-    const script = [
-      'import socket',
-      's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',
-      's.settimeout(3)',
-      `s.connect(("${WAN_HOST}", 9))`,
-      's.send(b"anyone there?")',
-      'try:',
-      '    s.recv(100)',
-      '    print("ANSWER")',
-      'except ConnectionRefusedError:',
-      '    print("REFUSED")',
-      'except socket.timeout:',
-      '    print("TIMEOUT")',
-    ].join('\n');
-    const r = await lab.tryExec(nsClient, 'python3', ['-c', script], { timeoutMs: 10_000 });
-    expect(r.stdout.trim(), r.stderr).toBe('REFUSED');
-    const nat = JSON.parse((await curl(nsClient, `http://${GW_LAN}/api/nat`)).stdout) as { counters: Record<string, number> };
-    expect(nat.counters.icmpErrorsTranslated).toBeGreaterThan(0);
-  }, 20_000);
+  rootIt(
+    title(
+      "the WAN kernel's port unreachable reaches the LAN client's socket (ICMP error translated, quoted datagram included)",
+    ),
+    async () => {
+      const script = [
+        'import socket',
+        's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',
+        's.settimeout(3)',
+        `s.connect(("${WAN_HOST}", 9))`,
+        's.send(b"anyone there?")',
+        'try:',
+        '    s.recv(100)',
+        '    print("ANSWER")',
+        'except ConnectionRefusedError:',
+        '    print("REFUSED")',
+        'except socket.timeout:',
+        '    print("TIMEOUT")',
+      ].join('\n');
+      const r = await lab.tryExec(nsClient, 'python3', ['-c', script], { timeoutMs: 10_000 });
+      expect(r.stdout.trim(), r.stderr).toBe('REFUSED');
+      const nat = JSON.parse((await curl(nsClient, `http://${GW_LAN}/api/nat`)).stdout) as {
+        counters: Record<string, number>;
+      };
+      expect(nat.counters.icmpErrorsTranslated).toBeGreaterThan(0);
+    },
+    20_000,
+  );
 
-  rootIt(title('a WAN client reaches the LAN server through the TCP and UDP port forwards'), async () => {
-    const r = await curl(nsWan, `http://${GW_WAN}:8080/small.txt`);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toBe(SMALL);
-    const u = await lab.tryExec(nsWan, 'python3', udpAsk(GW_WAN, 5353, 'echo me'), { timeoutMs: 10_000 });
-    // The answer comes from the WAN address and the forwarded port, never from the inside address.
-    expect(u.stdout.trim()).toBe(`echo me ${GW_WAN} 5353`);
-  }, 30_000);
+  rootIt(
+    title('a WAN client reaches the LAN server through the TCP and UDP port forwards'),
+    async () => {
+      const r = await curl(nsWan, `http://${GW_WAN}:8080/small.txt`);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe(SMALL);
+      const u = await lab.tryExec(nsWan, 'python3', udpAsk(GW_WAN, 5353, 'echo me'), { timeoutMs: 10_000 });
+      // The answer comes from the WAN address and the forwarded port, never from the inside address.
+      expect(u.stdout.trim()).toBe(`echo me ${GW_WAN} 5353`);
+    },
+    30_000,
+  );
 
-  rootIt(title('nmap from the WAN finds only the forwarded TCP port open'), async () => {
-    const r = await lab.tryExec(nsWan, 'nmap', ['-n', '-Pn', '-sS', '-T4', '--max-retries', '1', '-p', '1-1100,5353,8000-8100', '-oG', '-', GW_WAN], { timeoutMs: 120_000 });
-    expect(r.code, r.stderr).toBe(0);
-    const ports = /Ports: (.*?)(\t|$)/m.exec(r.stdout)?.[1] ?? '';
-    const open = ports.split(', ').filter((p) => p.includes('/open/')).map((p) => p.split('/')[0]);
-    expect(open, r.stdout).toEqual(['8080']);
-  }, 130_000);
+  rootIt(
+    title('nmap from the WAN finds only the forwarded TCP port open'),
+    async () => {
+      const r = await lab.tryExec(
+        nsWan,
+        'nmap',
+        ['-n', '-Pn', '-sS', '-T4', '--max-retries', '1', '-p', '1-1100,5353,8000-8100', '-oG', '-', GW_WAN],
+        { timeoutMs: 120_000 },
+      );
+      expect(r.code, r.stderr).toBe(0);
+      const ports = /Ports: (.*?)(\t|$)/m.exec(r.stdout)?.[1] ?? '';
+      const open = ports
+        .split(', ')
+        .filter((p) => p.includes('/open/'))
+        .map((p) => p.split('/')[0]);
+      expect(open, r.stdout).toEqual(['8080']);
+    },
+    130_000,
+  );
 
-  rootIt(title('a LAN client reaches the forwarded services by the WAN address (hairpin)'), async () => {
-    const r = await curl(nsClient, `http://${GW_WAN}:8080/small.txt`);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toBe(SMALL);
-    const u = await lab.tryExec(nsClient, 'python3', udpAsk(GW_WAN, 5353, 'hairpin'), { timeoutMs: 10_000 });
-    expect(u.stdout.trim()).toBe(`hairpin ${GW_WAN} 5353`);
-    const nat = JSON.parse((await curl(nsClient, `http://${GW_LAN}/api/nat`)).stdout) as { counters: Record<string, number> };
-    expect(nat.counters.hairpin).toBeGreaterThan(0);
-  }, 30_000);
+  rootIt(
+    title('a LAN client reaches the forwarded services by the WAN address (hairpin)'),
+    async () => {
+      const r = await curl(nsClient, `http://${GW_WAN}:8080/small.txt`);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe(SMALL);
+      const u = await lab.tryExec(nsClient, 'python3', udpAsk(GW_WAN, 5353, 'hairpin'), { timeoutMs: 10_000 });
+      expect(u.stdout.trim()).toBe(`hairpin ${GW_WAN} 5353`);
+      const nat = JSON.parse((await curl(nsClient, `http://${GW_LAN}/api/nat`)).stdout) as {
+        counters: Record<string, number>;
+      };
+      expect(nat.counters.hairpin).toBeGreaterThan(0);
+    },
+    30_000,
+  );
 });

@@ -31,7 +31,12 @@ const hasChromium = existsSync(CHROMIUM);
 interface InterfaceStatus {
   name: string;
   link: string;
-  connection: { state: string; attempts: number; lastError: string | null; counters: Record<string, number> | null } | null;
+  connection: {
+    state: string;
+    attempts: number;
+    lastError: string | null;
+    counters: Record<string, number> | null;
+  } | null;
 }
 
 interface SimProcess {
@@ -44,7 +49,17 @@ interface SimProcess {
 function startSim(serialPort: number): Promise<SimProcess> {
   const child: ChildProcess = spawn(
     process.execPath,
-    [SIM_BIN, '--serial', `socket://127.0.0.1:${serialPort}`, '--gateway', '198.19.0.1', '--host', '198.19.0.100/24', '--hostfwd', 'tcp:127.0.0.1:0-198.19.0.1:80'],
+    [
+      SIM_BIN,
+      '--serial',
+      `socket://127.0.0.1:${serialPort}`,
+      '--gateway',
+      '198.19.0.1',
+      '--host',
+      '198.19.0.100/24',
+      '--hostfwd',
+      'tcp:127.0.0.1:0-198.19.0.1:80',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -53,7 +68,10 @@ function startSim(serialPort: number): Promise<SimProcess> {
     await exited;
   };
   // The hostfwd line comes before the ready line.
-  return waitForOutput(child, /^postern-sim: hostfwd (\S+) ->[\s\S]*^postern-sim: ready$/m, { limitMs: WAIT_MS, what: 'postern-sim' }).then(
+  return waitForOutput(child, /^postern-sim: hostfwd (\S+) ->[\s\S]*^postern-sim: ready$/m, {
+    limitMs: WAIT_MS,
+    what: 'postern-sim',
+  }).then(
     (m) => ({ hostfwd: m[1]!, kill }),
     async (e: unknown) => {
       await kill();
@@ -136,7 +154,19 @@ describe('gateway: the serial device (postern-sim over socket://) goes away and 
   });
 
   it.skipIf(!hasChromium)('the admin UI shows the link reconnecting, with the attempt and the last error', async () => {
-    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'], timeout: 60_000 });
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+      timeout: 60_000,
+    });
     try {
       const page = await browser.newPage();
       await page.goto(`${gw.urls[0]!}admin/`);

@@ -25,7 +25,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../src/config.js';
 import { listTcpConnections, startGateway, type Gateway } from '../src/gateway.js';
 import type { TcpConnectionInfo } from '../src/status.js';
-import { NetLab, netlabSkipReason, patternBytes, sha256Hex, sha256OfFile, uniqueName, waitForOutput } from '@postern/netlab';
+import {
+  NetLab,
+  netlabSkipReason,
+  patternBytes,
+  sha256Hex,
+  sha256OfFile,
+  uniqueName,
+  waitForOutput,
+} from '@postern/netlab';
 import { stopChild } from './support/e2e-peers.js';
 
 const skip = await netlabSkipReason({ needTap: true, programs: ['python3', 'curl'] });
@@ -40,16 +48,22 @@ const BULK_BYTES = 64 * 1024 * 1024;
 /** Bound of the bulk download (curl's --max-time), s. */
 const BULK_LIMIT_S = 90;
 
-
 /** Starts `postern-sim` in its own process group; resolves with its serial address once it printed `ready`. */
 function startSimulator(tap: string, log: string[]): { child: ChildProcess; serial: Promise<string> } {
-  const child = spawn(process.execPath, [SIM_BIN, '--serial', 'socket://127.0.0.1:0', '--tap', tap, '--gateway', GATEWAY_IP, '--host', '198.18.0.100/24'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
+  const child = spawn(
+    process.execPath,
+    [SIM_BIN, '--serial', 'socket://127.0.0.1:0', '--tap', tap, '--gateway', GATEWAY_IP, '--host', '198.18.0.100/24'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    },
+  );
   child.stdout!.on('data', (c: Buffer) => log.push(c.toString()));
   child.stderr!.on('data', (c: Buffer) => log.push(c.toString()));
-  const ready = waitForOutput(child, /^postern-sim: serial (socket:\/\/\S+)$[\s\S]*^postern-sim: ready$/m, { limitMs: 30_000, what: 'postern-sim' });
+  const ready = waitForOutput(child, /^postern-sim: serial (socket:\/\/\S+)$[\s\S]*^postern-sim: ready$/m, {
+    limitMs: 30_000,
+    what: 'postern-sim',
+  });
   return { child, serial: ready.then((m) => m[1]!) };
 }
 
@@ -77,10 +91,12 @@ describe('gateway over the simulator bridged to a TAP, the kernel as the client'
     const serial = await started.serial;
     ns = await lab.namespace();
     await lab.moveAndConfigure(tap, ns, { address: `${KERNEL_IP}/24` });
-    gw = await startGateway(validateConfig({
-      interfaces: [{ nic: serial, ip: `${GATEWAY_IP}/24` }],
-      http: { port: 80, www },
-    }));
+    gw = await startGateway(
+      validateConfig({
+        interfaces: [{ nic: serial, ip: `${GATEWAY_IP}/24` }],
+        http: { port: 80, www },
+      }),
+    );
   }, 60_000);
 
   afterAll(async () => {
@@ -91,51 +107,86 @@ describe('gateway over the simulator bridged to a TAP, the kernel as the client'
   }, 30_000);
 
   /** `curl` in the namespace: `-sS`, bounded; resolves with its output and exit code. */
-  const curl = (args: readonly string[], limitS = 10) => lab.tryExec(ns, 'curl', ['-sS', '--max-time', String(limitS), ...args], { timeoutMs: (limitS + 5) * 1000 });
+  const curl = (args: readonly string[], limitS = 10) =>
+    lab.tryExec(ns, 'curl', ['-sS', '--max-time', String(limitS), ...args], { timeoutMs: (limitS + 5) * 1000 });
 
-  rootIt(title('curl in the namespace gets the admin page from the gateway\'s address'), async () => {
-    const page = await curl(['-w', '\n%{http_code} %{content_type}', `http://${GATEWAY_IP}/admin/`]);
-    expect(page.code, page.stderr).toBe(0);
-    expect(page.stdout).toContain('<script src="/admin/app.js">');
-    expect(page.stdout).toMatch(/\n200 text\/html/);
-    const index = await curl([`http://${GATEWAY_IP}/`]);
-    expect(index.stdout).toBe('<h1>postern over tap</h1>');
-  }, 30_000);
+  rootIt(
+    title("curl in the namespace gets the admin page from the gateway's address"),
+    async () => {
+      const page = await curl(['-w', '\n%{http_code} %{content_type}', `http://${GATEWAY_IP}/admin/`]);
+      expect(page.code, page.stderr).toBe(0);
+      expect(page.stdout).toContain('<script src="/admin/app.js">');
+      expect(page.stdout).toMatch(/\n200 text\/html/);
+      const index = await curl([`http://${GATEWAY_IP}/`]);
+      expect(index.stdout).toBe('<h1>postern over tap</h1>');
+    },
+    30_000,
+  );
 
-  rootIt(title('/api/tcp shows curl\'s own connection ESTABLISHED with its 4-tuple, then TIME-WAIT after the gateway closed it'), async () => {
-    const tuple = (remotePort: number) => ({ localAddress: GATEWAY_IP, localPort: 80, remoteAddress: KERNEL_IP, remotePort });
-    // HTTP/1.0: the gateway closes after the response, so its side ends in TIME-WAIT.
-    const first = await curl(['--http1.0', '--local-port', '40100-40199', '-w', '\n%{local_port}', `http://${GATEWAY_IP}/api/tcp`]);
-    expect(first.code, first.stderr).toBe(0);
-    const split = first.stdout.lastIndexOf('\n');
-    const firstPort = Number(first.stdout.slice(split + 1));
-    const listed = JSON.parse(first.stdout.slice(0, split)) as { connections: TcpConnectionInfo[] };
-    expect(listed.connections).toContainEqual({ ...tuple(firstPort), state: 'ESTABLISHED' });
-    // curl may exit before the gateway has taken the kernel's FIN: wait for that (bounded).
-    const deadline = Date.now() + 5_000;
-    while (!listTcpConnections(gw!.tcp).some((c) => c.remotePort === firstPort && c.state === 'TIME-WAIT') && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 5));
-    }
+  rootIt(
+    title(
+      "/api/tcp shows curl's own connection ESTABLISHED with its 4-tuple, then TIME-WAIT after the gateway closed it",
+    ),
+    async () => {
+      const tuple = (remotePort: number) => ({
+        localAddress: GATEWAY_IP,
+        localPort: 80,
+        remoteAddress: KERNEL_IP,
+        remotePort,
+      });
+      // HTTP/1.0: the gateway closes after the response, so its side ends in TIME-WAIT.
+      const first = await curl([
+        '--http1.0',
+        '--local-port',
+        '40100-40199',
+        '-w',
+        '\n%{local_port}',
+        `http://${GATEWAY_IP}/api/tcp`,
+      ]);
+      expect(first.code, first.stderr).toBe(0);
+      const split = first.stdout.lastIndexOf('\n');
+      const firstPort = Number(first.stdout.slice(split + 1));
+      const listed = JSON.parse(first.stdout.slice(0, split)) as { connections: TcpConnectionInfo[] };
+      expect(listed.connections).toContainEqual({ ...tuple(firstPort), state: 'ESTABLISHED' });
+      // curl may exit before the gateway has taken the kernel's FIN: wait for that (bounded).
+      const deadline = Date.now() + 5_000;
+      while (
+        !listTcpConnections(gw!.tcp).some((c) => c.remotePort === firstPort && c.state === 'TIME-WAIT') &&
+        Date.now() < deadline
+      ) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
 
-    const second = await curl(['--local-port', '40200-40299', '-w', '\n%{local_port}', `http://${GATEWAY_IP}/api/`]);
-    expect(second.code, second.stderr).toBe(0);
-    const split2 = second.stdout.lastIndexOf('\n');
-    const secondPort = Number(second.stdout.slice(split2 + 1));
-    const status = JSON.parse(second.stdout.slice(0, split2)) as { tcp: { timeWait: number; connections: TcpConnectionInfo[] } };
-    expect(status.tcp.connections).toContainEqual({ ...tuple(firstPort), state: 'TIME-WAIT' });
-    expect(status.tcp.connections).toContainEqual({ ...tuple(secondPort), state: 'ESTABLISHED' });
-    expect(status.tcp.timeWait).toBeGreaterThanOrEqual(1);
-  }, 60_000);
+      const second = await curl(['--local-port', '40200-40299', '-w', '\n%{local_port}', `http://${GATEWAY_IP}/api/`]);
+      expect(second.code, second.stderr).toBe(0);
+      const split2 = second.stdout.lastIndexOf('\n');
+      const secondPort = Number(second.stdout.slice(split2 + 1));
+      const status = JSON.parse(second.stdout.slice(0, split2)) as {
+        tcp: { timeWait: number; connections: TcpConnectionInfo[] };
+      };
+      expect(status.tcp.connections).toContainEqual({ ...tuple(firstPort), state: 'TIME-WAIT' });
+      expect(status.tcp.connections).toContainEqual({ ...tuple(secondPort), state: 'ESTABLISHED' });
+      expect(status.tcp.timeWait).toBeGreaterThanOrEqual(1);
+    },
+    60_000,
+  );
 
-  rootIt(title(`curl downloads a ${BULK_BYTES / 1024 / 1024} MiB static file byte-exact (SHA-256)`), async () => {
-    const out = join(www!, 'downloaded.bin');
-    const r = await curl(['-o', out, '-w', '%{http_code} %{size_download} %{speed_download}', `http://${GATEWAY_IP}/bulk.bin`], BULK_LIMIT_S);
-    expect(r.code, `${r.stderr}\n${simLog.join('')}`).toBe(0);
-    const [code, size, speed] = r.stdout.trim().split(' ');
-    expect(code).toBe('200');
-    expect(Number(size)).toBe(BULK_BYTES);
-    expect(await sha256OfFile(out)).toBe(bulkSha);
-    // The rate, for whoever reads the log (no assertion: speed targets live in tools/bench).
-    console.info(`e2e-tap: ${BULK_BYTES} bytes at ${(Number(speed) / 1e6).toFixed(1)} MB/s`);
-  }, (BULK_LIMIT_S + 30) * 1000);
+  rootIt(
+    title(`curl downloads a ${BULK_BYTES / 1024 / 1024} MiB static file byte-exact (SHA-256)`),
+    async () => {
+      const out = join(www!, 'downloaded.bin');
+      const r = await curl(
+        ['-o', out, '-w', '%{http_code} %{size_download} %{speed_download}', `http://${GATEWAY_IP}/bulk.bin`],
+        BULK_LIMIT_S,
+      );
+      expect(r.code, `${r.stderr}\n${simLog.join('')}`).toBe(0);
+      const [code, size, speed] = r.stdout.trim().split(' ');
+      expect(code).toBe('200');
+      expect(Number(size)).toBe(BULK_BYTES);
+      expect(await sha256OfFile(out)).toBe(bulkSha);
+      // The rate, for whoever reads the log (no assertion: speed targets live in tools/bench).
+      console.info(`e2e-tap: ${BULK_BYTES} bytes at ${(Number(speed) / 1e6).toFixed(1)} MB/s`);
+    },
+    (BULK_LIMIT_S + 30) * 1000,
+  );
 });

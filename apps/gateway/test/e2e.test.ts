@@ -18,22 +18,30 @@ function rawExchange(port: string, request: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), '127.0.0.1', () => socket.end(request));
     let text = '';
-    socket.setEncoding('latin1').on('data', (chunk: string) => (text += chunk)).on('end', () => resolve(text)).on('error', reject);
+    socket
+      .setEncoding('latin1')
+      .on('data', (chunk: string) => (text += chunk))
+      .on('end', () => resolve(text))
+      .on('error', reject);
   });
 }
 
-const auth = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
+const auth = (user: string, password: string) => ({
+  authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`,
+});
 
 describe('gateway on the simulator, through the host forward', () => {
   let gw: Gateway;
   let base: string;
 
   beforeAll(async () => {
-    gw = await startGateway(validateConfig({
-      interfaces: [{ nic: 'sim' }],
-      admin: { password: 'open sesame' },
-      sim: { hostForward: ['tcp:127.0.0.1:0-198.18.0.1:80'] },
-    }));
+    gw = await startGateway(
+      validateConfig({
+        interfaces: [{ nic: 'sim' }],
+        admin: { password: 'open sesame' },
+        sim: { hostForward: ['tcp:127.0.0.1:0-198.18.0.1:80'] },
+      }),
+    );
     expect(gw.urls).toHaveLength(1);
     base = gw.urls[0]!.replace(/\/$/, '');
   });
@@ -63,20 +71,34 @@ describe('gateway on the simulator, through the host forward', () => {
     const res = await fetch(`${base}/api/`);
     expect(res.status).toBe(200);
     const s = (await res.json()) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-    expect(s.interfaces[0]).toMatchObject({ name: 'eth0', link: 'up', addresses: ['198.18.0.1/24'], mac: '02:50:53:00:00:01' });
+    expect(s.interfaces[0]).toMatchObject({
+      name: 'eth0',
+      link: 'up',
+      addresses: ['198.18.0.1/24'],
+      mac: '02:50:53:00:00:01',
+    });
     expect(s.interfaces[0].driver.rxFrames).toBeGreaterThan(0);
-    expect(s.arp).toContainEqual(expect.objectContaining({ ip: '198.18.0.100', mac: '02:50:53:00:00:64', state: 'reachable' }));
+    expect(s.arp).toContainEqual(
+      expect.objectContaining({ ip: '198.18.0.100', mac: '02:50:53:00:00:64', state: 'reachable' }),
+    );
     expect(s.tcp.connectionCount).toBeGreaterThanOrEqual(1); // this very request's connection
     expect(s.tcp.counters.passiveOpens).toBeGreaterThanOrEqual(1);
     // The connection carrying this request, seen from the gateway: 198.18.0.1:80 <- 198.18.0.100:ephemeral.
-    expect(s.tcp.connections).toContainEqual(expect.objectContaining({ localAddress: '198.18.0.1', localPort: 80, remoteAddress: '198.18.0.100', state: 'ESTABLISHED' }));
+    expect(s.tcp.connections).toContainEqual(
+      expect.objectContaining({
+        localAddress: '198.18.0.1',
+        localPort: 80,
+        remoteAddress: '198.18.0.100',
+        state: 'ESTABLISHED',
+      }),
+    );
     expect(s.scheduler.irq.map((l: { name: string }) => l.name)).toContain('nic:eth0');
     expect(s.scheduler.irq.find((l: { name: string }) => l.name === 'nic:eth0').handled).toBeGreaterThan(0);
     expect(s.http.counters.requests).toBeGreaterThanOrEqual(1);
     expect(s.info.urls).toEqual([`${base}/`]);
   });
 
-  it('the Date header is the scheduler\'s wall time: the host\'s clock, to the second', async () => {
+  it("the Date header is the scheduler's wall time: the host's clock, to the second", async () => {
     const before = Date.now();
     const res = await fetch(`${base}/api/settings`);
     const after = Date.now();
@@ -97,7 +119,9 @@ describe('gateway on the simulator, through the host forward', () => {
     const star = await ask('OPTIONS * HTTP/1.1');
     expect(star).toMatch(/^HTTP\/1\.1 204 /);
     expect(star).toMatch(/\r\nallow: GET, HEAD, POST, PUT, DELETE, OPTIONS\r\n/i);
-    expect(await ask('GET //evil.example/x?y=1 HTTP/1.1')).toMatch(/^HTTP\/1\.1 301 [^]*\r\nlocation: \/evil\.example\/x\?y=1\r\n/i);
+    expect(await ask('GET //evil.example/x?y=1 HTTP/1.1')).toMatch(
+      /^HTTP\/1\.1 301 [^]*\r\nlocation: \/evil\.example\/x\?y=1\r\n/i,
+    );
     expect(await ask('DELETE /admin HTTP/1.1')).toMatch(/^HTTP\/1\.1 301 [^]*\r\nlocation: \/admin\/\r\n/i);
     const badEscape = await ask('GET /api/%ff HTTP/1.1');
     expect(badEscape).toMatch(/^HTTP\/1\.1 400 [^]*\r\nx-frame-options: DENY\r\n/i);
@@ -116,16 +140,31 @@ describe('gateway on the simulator, through the host forward', () => {
     const none = await fetch(`${base}/api/routes`, { method: 'POST', headers, body: route });
     expect(none.status).toBe(401);
     expect(none.headers.get('www-authenticate')).toMatch(/^Basic realm="postern-gateway"/);
-    const wrongPassword = await fetch(`${base}/api/routes`, { method: 'POST', headers: { ...headers, ...auth('admin', 'guess') }, body: route });
+    const wrongPassword = await fetch(`${base}/api/routes`, {
+      method: 'POST',
+      headers: { ...headers, ...auth('admin', 'guess') },
+      body: route,
+    });
     expect(wrongPassword.status).toBe(401);
-    const otherUser = await fetch(`${base}/api/routes`, { method: 'POST', headers: { ...headers, ...auth('guest', 'open sesame') }, body: route });
+    const otherUser = await fetch(`${base}/api/routes`, {
+      method: 'POST',
+      headers: { ...headers, ...auth('guest', 'open sesame') },
+      body: route,
+    });
     expect(otherUser.status).toBe(403);
     expect(gw.stack.routes.list().some((r) => r.kind === 'static')).toBe(false);
-    const ok = await fetch(`${base}/api/routes`, { method: 'POST', headers: { ...headers, ...auth('admin', 'open sesame') }, body: route });
+    const ok = await fetch(`${base}/api/routes`, {
+      method: 'POST',
+      headers: { ...headers, ...auth('admin', 'open sesame') },
+      body: route,
+    });
     expect(ok.status).toBe(201);
     const routes = (await (await fetch(`${base}/api/routes`)).json()) as Array<{ to: string; via: string | null }>;
     expect(routes).toContainEqual(expect.objectContaining({ to: '10.42.0.0/16', via: '198.18.0.100', kind: 'static' }));
-    const del = await fetch(`${base}/api/routes/10.42.0.0/16`, { method: 'DELETE', headers: auth('admin', 'open sesame') });
+    const del = await fetch(`${base}/api/routes/10.42.0.0/16`, {
+      method: 'DELETE',
+      headers: auth('admin', 'open sesame'),
+    });
     expect(del.status).toBe(200);
     expect(gw.stack.routes.list().some((r) => r.kind === 'static')).toBe(false);
   });
@@ -135,7 +174,13 @@ describe('gateway with --www', () => {
   it('serves the directory at / and keeps the admin UI at /admin/', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'postern-www-'));
     writeFileSync(join(dir, 'index.html'), '<h1>hello from www</h1>');
-    const gw = await startGateway(validateConfig({ interfaces: [{ nic: 'sim' }], http: { www: dir, port: 8000 }, sim: { hostForward: ['tcp:127.0.0.1:0-198.18.0.1:8000'] } }));
+    const gw = await startGateway(
+      validateConfig({
+        interfaces: [{ nic: 'sim' }],
+        http: { www: dir, port: 8000 },
+        sim: { hostForward: ['tcp:127.0.0.1:0-198.18.0.1:8000'] },
+      }),
+    );
     try {
       const base = gw.urls[0]!;
       expect(await (await fetch(base)).text()).toBe('<h1>hello from www</h1>');
@@ -147,8 +192,15 @@ describe('gateway with --www', () => {
   });
 
   it('refuses a missing www directory with one error', async () => {
-    await expect(startGateway(validateConfig({ interfaces: [{ nic: 'sim' }], http: { www: '/nonexistent/www' }, sim: { hostForward: ['tcp:127.0.0.1:0-198.18.0.1:80'] } })))
-      .rejects.toMatchObject({ code: 'FILE', message: '--www /nonexistent/www: no such directory' });
+    await expect(
+      startGateway(
+        validateConfig({
+          interfaces: [{ nic: 'sim' }],
+          http: { www: '/nonexistent/www' },
+          sim: { hostForward: ['tcp:127.0.0.1:0-198.18.0.1:80'] },
+        }),
+      ),
+    ).rejects.toMatchObject({ code: 'FILE', message: '--www /nonexistent/www: no such directory' });
   });
 });
 
@@ -156,7 +208,13 @@ describe('gateway with --pcap', () => {
   it('captures the frames of the request into a pcap file, stamped with the wall time from the scheduler', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'postern-pcap-')), 'gw.pcap');
     const startedAt = Date.now();
-    const gw = await startGateway(validateConfig({ interfaces: [{ nic: 'sim' }], pcap: file, sim: { hostForward: ['tcp:127.0.0.1:0-198.18.0.1:80'] } }));
+    const gw = await startGateway(
+      validateConfig({
+        interfaces: [{ nic: 'sim' }],
+        pcap: file,
+        sim: { hostForward: ['tcp:127.0.0.1:0-198.18.0.1:80'] },
+      }),
+    );
     try {
       expect((await fetch(`${gw.urls[0]!}api/settings`)).status).toBe(200);
     } finally {

@@ -13,17 +13,35 @@ const schema = JSON.parse(readFileSync(new URL('../config.schema.json', import.m
   properties: { http: { properties: Record<string, { default?: unknown }> } };
 };
 const IFACE = { interfaces: [{ nic: 'sim', ip: '198.18.0.1/24' }] };
-const LIMITS = ['headerTimeoutMs', 'headerMaxTimeoutMs', 'headerMinRate', 'bodyTimeoutMs', 'bodyMinRate', 'idleTimeoutMs', 'maxConnections', 'maxConnectionsPerClient'] as const;
+const LIMITS = [
+  'headerTimeoutMs',
+  'headerMaxTimeoutMs',
+  'headerMinRate',
+  'bodyTimeoutMs',
+  'bodyMinRate',
+  'idleTimeoutMs',
+  'maxConnections',
+  'maxConnectionsPerClient',
+] as const;
 
 describe('http limits in the gateway configuration', () => {
-  it('the schema declares each server limit with the server\'s own default', () => {
+  it("the schema declares each server limit with the server's own default", () => {
     const props = schema.properties.http.properties;
     for (const key of LIMITS) expect([key, props[key]?.default]).toEqual([key, HTTP_SERVER_DEFAULTS[key]]);
     expect(props['queue']?.default).toBe(HTTP_SERVER_DEFAULTS.poolQueue);
   });
 
   it('maps every limit from the file onto the server options (defaults when absent)', () => {
-    const given = { headerTimeoutMs: 1000, headerMaxTimeoutMs: 3000, headerMinRate: 100, bodyTimeoutMs: 2000, bodyMinRate: 50, idleTimeoutMs: 700, maxConnections: 300, maxConnectionsPerClient: 30 };
+    const given = {
+      headerTimeoutMs: 1000,
+      headerMaxTimeoutMs: 3000,
+      headerMinRate: 100,
+      bodyTimeoutMs: 2000,
+      bodyMinRate: 50,
+      idleTimeoutMs: 700,
+      maxConnections: 300,
+      maxConnectionsPerClient: 30,
+    };
     const options = httpServerLimits(validateConfig({ ...IFACE, http: { ...given, workers: 8, queue: 16 } }).http);
     expect(options).toMatchObject({ ...given, pool: { workers: 8, queue: 16 } });
     const defaults = httpServerLimits(validateConfig(IFACE).http);
@@ -37,7 +55,9 @@ describe('http limits in the gateway configuration', () => {
   });
 
   it('sizes the TCP table above the connection cap', () => {
-    expect(tcpConnectionLimit(validateConfig({ ...IFACE, http: { maxConnections: 12_000 } }).http)).toBeGreaterThan(12_000);
+    expect(tcpConnectionLimit(validateConfig({ ...IFACE, http: { maxConnections: 12_000 } }).http)).toBeGreaterThan(
+      12_000,
+    );
     expect(tcpConnectionLimit(validateConfig({ ...IFACE, http: { maxConnections: 100 } }).http)).toBe(4096);
   });
 });

@@ -34,16 +34,31 @@ const WAN = { name: 'wan', nic: 'tap:pstwan0', ip: 'dhcp' };
 
 describe('config: LAN services', () => {
   it('accepts ip "dhcp", a DHCP server and the DNS forwarder, with defaults', () => {
-    const c = validateConfig({ interfaces: [WAN, { ...LAN, dhcpServer: { range: '198.18.31.100-198.18.31.150', static: [{ mac: '02:00:00:00:00:09', ip: '198.18.31.9' }] } }], dns: { listen: ['lan'] } });
+    const c = validateConfig({
+      interfaces: [
+        WAN,
+        {
+          ...LAN,
+          dhcpServer: {
+            range: '198.18.31.100-198.18.31.150',
+            static: [{ mac: '02:00:00:00:00:09', ip: '198.18.31.9' }],
+          },
+        },
+      ],
+      dns: { listen: ['lan'] },
+    });
     expect(c.interfaces[0]!.ip).toBe('dhcp');
     expect(c.interfaces[1]!.dhcpServer).toEqual({
-      rangeFirst: parseIpv4('198.18.31.100'), rangeLast: parseIpv4('198.18.31.150'), leaseSeconds: 3600,
-      static: [{ mac: 0x02_00_00_00_00_09, ip: parseIpv4('198.18.31.9') }], leasesFile: 'postern-leases-lan.json',
+      rangeFirst: parseIpv4('198.18.31.100'),
+      rangeLast: parseIpv4('198.18.31.150'),
+      leaseSeconds: 3600,
+      static: [{ mac: 0x02_00_00_00_00_09, ip: parseIpv4('198.18.31.9') }],
+      leasesFile: 'postern-leases-lan.json',
     });
     expect(c.dns).toEqual({ listen: ['lan'], upstream: [], cacheSize: 1024 });
   });
 
-  it('the README\'s LAN services example validates', async () => {
+  it("the README's LAN services example validates", async () => {
     const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
     const section = readme.slice(readme.indexOf('### LAN services'));
     const example = /```json\n([\s\S]*?)```/.exec(section)![1]!;
@@ -54,26 +69,92 @@ describe('config: LAN services', () => {
   });
 
   it.each([
-    [{ interfaces: [{ nic: 'sim', ip: 'dhcp' }] }, 'config: interfaces[0].ip "dhcp": dhcp is not for nic "sim" (the simulated segment has no DHCP server)'],
-    [{ interfaces: [{ ...WAN, dhcpServer: { range: '198.18.31.100-198.18.31.150' } }] }, 'config: interfaces[0].dhcpServer: needs a static ip on its interface, not dhcp'],
-    [{ interfaces: [{ ...LAN, dhcpServer: { range: '198.18.32.100-198.18.32.150' } }] }, 'config: interfaces[0].dhcpServer.range "198.18.32.100-198.18.32.150": is not inside the interface\'s network 198.18.31.1/24'],
-    [{ interfaces: [{ ...LAN, dhcpServer: { range: '198.18.31.150-198.18.31.100' } }] }, 'config: interfaces[0].dhcpServer.range "198.18.31.150-198.18.31.100": has FIRST after LAST'],
-    [{ interfaces: [{ ...LAN, dhcpServer: { range: '198.18.31.100' } }] }, 'config: interfaces[0].dhcpServer.range "198.18.31.100": is not an Address range'],
-    [{ interfaces: [{ ...LAN, dhcpServer: { range: '198.18.31.100-198.18.31.150', static: [{ mac: '02:00:00:00:00', ip: '198.18.31.9' }] } }] }, 'config: interfaces[0].dhcpServer.static[0].mac "02:00:00:00:00": is not a MAC address aa:bb:cc:dd:ee:ff'],
-    [{ interfaces: [{ ...LAN, dhcpServer: { range: '198.18.31.100-198.18.31.150', static: [{ mac: '02:00:00:00:00:01', ip: '198.18.30.9' }] } }] }, 'config: interfaces[0].dhcpServer.static[0].ip "198.18.30.9": is not a host address of the interface\'s network 198.18.31.1/24'],
-    [{ interfaces: [{ ...LAN, dhcpServer: { range: '198.18.31.100-198.18.31.150', leaseSeconds: 5 } }] }, 'config: interfaces[0].dhcpServer.leaseSeconds 5: must be an integer in 60..31536000'],
-    [{ interfaces: [LAN], dns: { listen: ['lan0'], upstream: ['198.18.30.1'] } }, 'config: dns.listen[0] "lan0": names no interface'],
-    [{ interfaces: [WAN, LAN], dns: { listen: ['wan'] } }, 'config: dns.listen[0] "wan": names an interface with ip dhcp (listen on the LAN side)'],
-    [{ interfaces: [LAN], dns: { listen: ['lan'] } }, 'config: dns.upstream: is needed: no interface has ip dhcp to learn DNS servers from'],
-    [{ interfaces: [LAN], dns: { listen: ['lan'], upstream: ['198.18.30.1'], extra: 1 } }, 'config: dns.extra: is not a known field'],
-    [{ interfaces: [{ ...LAN, ip: 'dhcp4' }] }, 'config: interfaces[0].ip "dhcp4": is not an IPv4 prefix ADDR/LEN with LEN 1..30 or 32'],
+    [
+      { interfaces: [{ nic: 'sim', ip: 'dhcp' }] },
+      'config: interfaces[0].ip "dhcp": dhcp is not for nic "sim" (the simulated segment has no DHCP server)',
+    ],
+    [
+      { interfaces: [{ ...WAN, dhcpServer: { range: '198.18.31.100-198.18.31.150' } }] },
+      'config: interfaces[0].dhcpServer: needs a static ip on its interface, not dhcp',
+    ],
+    [
+      { interfaces: [{ ...LAN, dhcpServer: { range: '198.18.32.100-198.18.32.150' } }] },
+      'config: interfaces[0].dhcpServer.range "198.18.32.100-198.18.32.150": is not inside the interface\'s network 198.18.31.1/24',
+    ],
+    [
+      { interfaces: [{ ...LAN, dhcpServer: { range: '198.18.31.150-198.18.31.100' } }] },
+      'config: interfaces[0].dhcpServer.range "198.18.31.150-198.18.31.100": has FIRST after LAST',
+    ],
+    [
+      { interfaces: [{ ...LAN, dhcpServer: { range: '198.18.31.100' } }] },
+      'config: interfaces[0].dhcpServer.range "198.18.31.100": is not an Address range',
+    ],
+    [
+      {
+        interfaces: [
+          {
+            ...LAN,
+            dhcpServer: {
+              range: '198.18.31.100-198.18.31.150',
+              static: [{ mac: '02:00:00:00:00', ip: '198.18.31.9' }],
+            },
+          },
+        ],
+      },
+      'config: interfaces[0].dhcpServer.static[0].mac "02:00:00:00:00": is not a MAC address aa:bb:cc:dd:ee:ff',
+    ],
+    [
+      {
+        interfaces: [
+          {
+            ...LAN,
+            dhcpServer: {
+              range: '198.18.31.100-198.18.31.150',
+              static: [{ mac: '02:00:00:00:00:01', ip: '198.18.30.9' }],
+            },
+          },
+        ],
+      },
+      'config: interfaces[0].dhcpServer.static[0].ip "198.18.30.9": is not a host address of the interface\'s network 198.18.31.1/24',
+    ],
+    [
+      { interfaces: [{ ...LAN, dhcpServer: { range: '198.18.31.100-198.18.31.150', leaseSeconds: 5 } }] },
+      'config: interfaces[0].dhcpServer.leaseSeconds 5: must be an integer in 60..31536000',
+    ],
+    [
+      { interfaces: [LAN], dns: { listen: ['lan0'], upstream: ['198.18.30.1'] } },
+      'config: dns.listen[0] "lan0": names no interface',
+    ],
+    [
+      { interfaces: [WAN, LAN], dns: { listen: ['wan'] } },
+      'config: dns.listen[0] "wan": names an interface with ip dhcp (listen on the LAN side)',
+    ],
+    [
+      { interfaces: [LAN], dns: { listen: ['lan'] } },
+      'config: dns.upstream: is needed: no interface has ip dhcp to learn DNS servers from',
+    ],
+    [
+      { interfaces: [LAN], dns: { listen: ['lan'], upstream: ['198.18.30.1'], extra: 1 } },
+      'config: dns.extra: is not a known field',
+    ],
+    [
+      { interfaces: [{ ...LAN, ip: 'dhcp4' }] },
+      'config: interfaces[0].ip "dhcp4": is not an IPv4 prefix ADDR/LEN with LEN 1..30 or 32',
+    ],
   ])('refuses %j with one line naming the field', (doc, message) => {
     expect(() => validateConfig(doc)).toThrow(message);
   });
 });
 
 describe('leases file', () => {
-  const record = { iface: 'tap0', mac: 0x02_00_00_00_00_07, ip: parseIpv4('198.18.31.100'), state: 'bound' as const, expires: Date.UTC(2030, 0, 1), hostname: 'host7' };
+  const record = {
+    iface: 'tap0',
+    mac: 0x02_00_00_00_00_07,
+    ip: parseIpv4('198.18.31.100'),
+    state: 'bound' as const,
+    expires: Date.UTC(2030, 0, 1),
+    hostname: 'host7',
+  };
 
   it('round-trips, rewrites atomically (no temporary file left) and serialises writes', async () => {
     const dir = await tempDir();
@@ -84,7 +165,10 @@ describe('leases file', () => {
     file.save([record, { ...record, mac: 0, ip: parseIpv4('198.18.31.101'), state: 'declined', hostname: undefined }]);
     await file.flush();
     const back = await readLeasesFile(path, 'tap0');
-    expect(back).toEqual([record, { iface: 'tap0', mac: 0, ip: parseIpv4('198.18.31.101'), state: 'declined', expires: record.expires }]);
+    expect(back).toEqual([
+      record,
+      { iface: 'tap0', mac: 0, ip: parseIpv4('198.18.31.101'), state: 'declined', expires: record.expires },
+    ]);
     expect(await readdir(dir)).toEqual(['leases.json']);
     await writeAtomically(path, leasesJson([]));
     expect(JSON.parse(await readFile(path, 'utf8'))).toEqual({ version: 1, leases: [] });
@@ -92,8 +176,14 @@ describe('leases file', () => {
 
   it('refuses a damaged file with a FILE error naming it', async () => {
     const path = join(await tempDir(), 'leases.json');
-    await writeFile(path, '{"version":1,"leases":[{"mac":"zz","ip":"1.2.3.4","state":"bound","expires":"2030-01-01T00:00:00Z"}]}');
-    await expect(readLeasesFile(path, 'tap0')).rejects.toMatchObject({ code: 'FILE', message: expect.stringContaining(path) });
+    await writeFile(
+      path,
+      '{"version":1,"leases":[{"mac":"zz","ip":"1.2.3.4","state":"bound","expires":"2030-01-01T00:00:00Z"}]}',
+    );
+    await expect(readLeasesFile(path, 'tap0')).rejects.toMatchObject({
+      code: 'FILE',
+      message: expect.stringContaining(path),
+    });
     await writeFile(path, 'not json');
     await expect(readLeasesFile(path, 'tap0')).rejects.toMatchObject({ code: 'FILE' });
   });
@@ -116,7 +206,14 @@ describe('startLanServices (virtual clock) and /api/lan', () => {
       interfaces: [{ ...LAN, dhcpServer: { range: '198.18.31.100-198.18.31.110', leaseSeconds: 600, leasesFile } }],
       dns: { listen: ['lan'], upstream: ['198.18.30.1'] },
     });
-    const lan = await startLanServices({ stack: gw, tcp: attachTcp(gw), config, interfaces: [{ config: config.interfaces[0]!, iface: gwIf }], epochMs: Date.UTC(2030, 0, 1), log: () => {} });
+    const lan = await startLanServices({
+      stack: gw,
+      tcp: attachTcp(gw),
+      config,
+      interfaces: [{ config: config.interfaces[0]!, iface: gwIf }],
+      epochMs: Date.UTC(2030, 0, 1),
+      log: () => {},
+    });
     return { sched, gw, host, hostIf, lan };
   }
 
@@ -129,30 +226,60 @@ describe('startLanServices (virtual clock) and /api/lan', () => {
     expect(client.lease?.address).toBe(parseIpv4('198.18.31.100'));
     expect(client.lease?.dnsServers).toEqual([parseIpv4('198.18.31.1')]);
     const status = t.lan.status();
-    expect(status.dhcpServers).toEqual([expect.objectContaining({ interface: 'lan', range: '198.18.31.100-198.18.31.110', leaseSeconds: 600 })]);
-    expect(status.dhcpServers[0]!.leases).toEqual([expect.objectContaining({ ip: '198.18.31.100', mac: expect.stringMatching(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/), state: 'bound', hostname: 'box', expired: false })]);
+    expect(status.dhcpServers).toEqual([
+      expect.objectContaining({ interface: 'lan', range: '198.18.31.100-198.18.31.110', leaseSeconds: 600 }),
+    ]);
+    expect(status.dhcpServers[0]!.leases).toEqual([
+      expect.objectContaining({
+        ip: '198.18.31.100',
+        mac: expect.stringMatching(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/),
+        state: 'bound',
+        hostname: 'box',
+        expired: false,
+      }),
+    ]);
     expect(status.dns).toEqual({ listen: ['lan'], upstream: ['198.18.30.1'], inFlight: 0, cache: [] });
     await t.lan.close();
     const again = await setup(path);
-    expect(again.lan.status().dhcpServers[0]!.leases).toEqual(status.dhcpServers[0]!.leases.map((l) => ({ ...l, expires: expect.any(String) })));
+    expect(again.lan.status().dhcpServers[0]!.leases).toEqual(
+      status.dhcpServers[0]!.leases.map((l) => ({ ...l, expires: expect.any(String) })),
+    );
     await again.lan.close();
   });
 
   it('GET /api/lan is open; DELETE /api/lan/dns-cache needs the admin', async () => {
     const t = await setup(join(await tempDir(), 'lan.json'));
     const control: AdminControl = {
-      stack: t.gw, tcp: attachTcp(new Stack(t.sched)), traffic: new TrafficHistory(t.sched, () => ({ rxFrames: 0, txFrames: 0, rxBytes: 0, txBytes: 0 })),
-      schedulerStats: t.sched.stats, startedAt: 0, admin: { user: 'admin', password: 'pw' },
-      httpStatusCounts: () => ({}), httpCounters: () => ({}), tcpConnections: () => [], info: () => ({}), reboot: () => {},
-      lan: () => t.lan.status(), flushDnsCache: () => t.lan.flushDnsCache(),
+      stack: t.gw,
+      tcp: attachTcp(new Stack(t.sched)),
+      traffic: new TrafficHistory(t.sched, () => ({ rxFrames: 0, txFrames: 0, rxBytes: 0, txBytes: 0 })),
+      schedulerStats: t.sched.stats,
+      startedAt: 0,
+      admin: { user: 'admin', password: 'pw' },
+      httpStatusCounts: () => ({}),
+      httpCounters: () => ({}),
+      tcpConnections: () => [],
+      info: () => ({}),
+      reboot: () => {},
+      lan: () => t.lan.status(),
+      flushDnsCache: () => t.lan.flushDnsCache(),
     };
     const api = new AdminApi(control);
     const get = api.handle({ method: 'GET', path: '/api/lan', authorization: undefined, body: '' });
     expect(get.status).toBe(200);
     expect(JSON.parse(get.body)).toMatchObject({ dhcpServers: [{ interface: 'lan' }], dns: { listen: ['lan'] } });
-    expect(JSON.parse(api.handle({ method: 'GET', path: '/api/', authorization: undefined, body: '' }).body)).toHaveProperty('lan.dns.upstream', ['198.18.30.1']);
-    expect(api.handle({ method: 'DELETE', path: '/api/lan/dns-cache', authorization: undefined, body: '' }).status).toBe(401);
-    const ok = api.handle({ method: 'DELETE', path: '/api/lan/dns-cache', authorization: `Basic ${Buffer.from('admin:pw').toString('base64')}`, body: '' });
+    expect(
+      JSON.parse(api.handle({ method: 'GET', path: '/api/', authorization: undefined, body: '' }).body),
+    ).toHaveProperty('lan.dns.upstream', ['198.18.30.1']);
+    expect(
+      api.handle({ method: 'DELETE', path: '/api/lan/dns-cache', authorization: undefined, body: '' }).status,
+    ).toBe(401);
+    const ok = api.handle({
+      method: 'DELETE',
+      path: '/api/lan/dns-cache',
+      authorization: `Basic ${Buffer.from('admin:pw').toString('base64')}`,
+      body: '',
+    });
     expect(ok.status).toBe(200);
     expect(JSON.parse(ok.body)).toEqual({ flushed: 0 });
     await t.lan.close();

@@ -23,24 +23,37 @@ describe('what a reboot keeps', () => {
   });
 
   it('keepHostForwardPorts replaces only port-0 host ports', () => {
-    expect(keepHostForwardPorts(['tcp:127.0.0.1:0-198.18.0.1:80', 'tcp:127.0.0.1:8081-198.18.0.1:81', 'tcp::0-198.18.0.1:82'], [40001, 8081, 40003]))
-      .toEqual(['tcp:127.0.0.1:40001-198.18.0.1:80', 'tcp:127.0.0.1:8081-198.18.0.1:81', 'tcp::40003-198.18.0.1:82']);
+    expect(
+      keepHostForwardPorts(
+        ['tcp:127.0.0.1:0-198.18.0.1:80', 'tcp:127.0.0.1:8081-198.18.0.1:81', 'tcp::0-198.18.0.1:82'],
+        [40001, 8081, 40003],
+      ),
+    ).toEqual(['tcp:127.0.0.1:40001-198.18.0.1:80', 'tcp:127.0.0.1:8081-198.18.0.1:81', 'tcp::40003-198.18.0.1:82']);
     expect(keepHostForwardPorts(['tcp:127.0.0.1:0-198.18.0.1:80'], [])).toEqual(['tcp:127.0.0.1:0-198.18.0.1:80']);
   });
 
   it('POST /api/reboot: the capture goes on in cap.1.pcap (cap.pcap kept whole) and the :0 host forward keeps its port', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'postern-reboot-'));
     const pcap = join(dir, 'cap.pcap');
-    const child = spawn(process.execPath, [BIN, '--nic', 'sim', '--pcap', pcap, '--hostfwd', 'tcp:127.0.0.1:0-198.18.0.1:80'], {
-      env: { ...process.env, POSTERN_QUIET: '1', POSTERN_ADMIN_PASSWORD: 'pw' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [BIN, '--nic', 'sim', '--pcap', pcap, '--hostfwd', 'tcp:127.0.0.1:0-198.18.0.1:80'],
+      {
+        env: { ...process.env, POSTERN_QUIET: '1', POSTERN_ADMIN_PASSWORD: 'pw' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
     const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
     const until = async (pred: () => boolean | Promise<boolean>, what: string): Promise<void> => {
       for (let i = 0; i < 200; i++) {
-        if (await Promise.resolve().then(pred).catch(() => false)) return;
+        if (
+          await Promise.resolve()
+            .then(pred)
+            .catch(() => false)
+        )
+          return;
         await new Promise((r) => setTimeout(r, 100));
       }
       throw new Error(`timed out waiting for ${what}; stdout: ${stdout}`);

@@ -80,7 +80,10 @@ export interface ImageManifest {
 }
 
 /** What the caller supplies to {@link buildImage}; the rest of the manifest is computed. */
-export type ImageManifestInput = Pick<ImageManifest, 'name' | 'version' | 'target' | 'entry' | 'runtime' | 'defaultConfig'>;
+export type ImageManifestInput = Pick<
+  ImageManifest,
+  'name' | 'version' | 'target' | 'entry' | 'runtime' | 'defaultConfig'
+>;
 
 /** A parsed image: views into the input bytes. */
 export interface ParsedImage {
@@ -102,7 +105,13 @@ export function sha256Bytes(bytes: Uint8Array): Uint8Array {
 }
 
 function checkPath(path: string): void {
-  if (path === '' || path.startsWith('/') || path.includes('\\') || path.includes('\0') || path.split('/').some((p) => p === '' || p === '.' || p === '..')) {
+  if (
+    path === '' ||
+    path.startsWith('/') ||
+    path.includes('\\') ||
+    path.includes('\0') ||
+    path.split('/').some((p) => p === '' || p === '.' || p === '..')
+  ) {
     throw new FirmwareError('BAD_IMAGE', `bad archive path ${JSON.stringify(path)}`);
   }
   if (Buffer.byteLength(path) > 0xffff) throw new FirmwareError('BAD_IMAGE', 'archive path too long');
@@ -142,16 +151,19 @@ export function decodeArchive(payload: Uint8Array): ImageFile[] {
   const seen = new Set<string>();
   let off = 0;
   while (off < payload.length) {
-    if (files.length >= MAX_ARCHIVE_FILES) throw new FirmwareError('BAD_IMAGE', `more than ${MAX_ARCHIVE_FILES} files in the archive`);
+    if (files.length >= MAX_ARCHIVE_FILES)
+      throw new FirmwareError('BAD_IMAGE', `more than ${MAX_ARCHIVE_FILES} files in the archive`);
     if (payload.length - off < 2) throw new FirmwareError('BAD_IMAGE', 'archive truncated in an entry header');
     const nameLength = view.getUint16(off);
     off += 2;
-    if (payload.length - off < nameLength + 4) throw new FirmwareError('BAD_IMAGE', 'archive truncated in an entry header');
+    if (payload.length - off < nameLength + 4)
+      throw new FirmwareError('BAD_IMAGE', 'archive truncated in an entry header');
     const path = Buffer.from(payload.subarray(off, off + nameLength)).toString('utf8');
     off += nameLength;
     const size = view.getUint32(off);
     off += 4;
-    if (payload.length - off < size) throw new FirmwareError('BAD_IMAGE', `archive truncated in ${JSON.stringify(path)}`);
+    if (payload.length - off < size)
+      throw new FirmwareError('BAD_IMAGE', `archive truncated in ${JSON.stringify(path)}`);
     checkPath(path);
     if (seen.has(path)) throw new FirmwareError('BAD_IMAGE', `duplicate archive path ${path}`);
     seen.add(path);
@@ -165,9 +177,14 @@ export function decodeArchive(payload: Uint8Array): ImageFile[] {
  * Builds and signs an image from files and the manifest fields the caller chooses.
  * @throws {@link FirmwareError} `BAD_IMAGE` (bad paths, entry not in the archive), `BAD_KEY`.
  */
-export function buildImage(files: readonly ImageFile[], input: ImageManifestInput, privateKey: string | KeyObject): Uint8Array {
+export function buildImage(
+  files: readonly ImageFile[],
+  input: ImageManifestInput,
+  privateKey: string | KeyObject,
+): Uint8Array {
   const key = loadPrivateKey(privateKey);
-  if (!files.some((f) => f.path === input.entry)) throw new FirmwareError('BAD_IMAGE', `the entry ${input.entry} is not in the archive`);
+  if (!files.some((f) => f.path === input.entry))
+    throw new FirmwareError('BAD_IMAGE', `the entry ${input.entry} is not in the archive`);
   const payload = encodeArchive(files);
   const sha256 = sha256Hex(payload);
   const manifest: ImageManifest = {
@@ -186,7 +203,8 @@ export function buildImage(files: readonly ImageFile[], input: ImageManifestInpu
     publicKey: Buffer.from(rawPublicKey(key)).toString('hex'),
   };
   const manifestBytes = Buffer.from(JSON.stringify(manifest), 'utf8');
-  if (manifestBytes.length > MAX_MANIFEST_LENGTH) throw new FirmwareError('BAD_IMAGE', `manifest of ${manifestBytes.length} bytes exceeds ${MAX_MANIFEST_LENGTH}`);
+  if (manifestBytes.length > MAX_MANIFEST_LENGTH)
+    throw new FirmwareError('BAD_IMAGE', `manifest of ${manifestBytes.length} bytes exceeds ${MAX_MANIFEST_LENGTH}`);
   const signedLength = IMAGE_HEADER_LENGTH + manifestBytes.length + payload.length;
   const image = new Uint8Array(signedLength + IMAGE_SIGNATURE_LENGTH);
   const view = new DataView(image.buffer);
@@ -216,10 +234,15 @@ function checkManifest(v: unknown): ImageManifest {
   }
   if (!Number.isSafeInteger(v['size']) || (v['size'] as number) < 0) bad('size is not a byte count');
   if (!/^[0-9a-f]{64}$/.test(v['sha256'] as string)) bad('sha256 is not 64 hex digits');
-  if (v['publicKey'] !== undefined && (typeof v['publicKey'] !== 'string' || !/^[0-9a-f]{64}$/.test(v['publicKey']))) bad('publicKey is not 64 hex digits');
+  if (v['publicKey'] !== undefined && (typeof v['publicKey'] !== 'string' || !/^[0-9a-f]{64}$/.test(v['publicKey'])))
+    bad('publicKey is not 64 hex digits');
   if (!isRecord(v['defaultConfig'])) bad('defaultConfig is not an object');
   const files = v['files'];
-  if (!Array.isArray(files) || !files.every((f) => isRecord(f) && typeof f['path'] === 'string' && Number.isSafeInteger(f['size']))) bad('files is not a list of {path, size}');
+  if (
+    !Array.isArray(files) ||
+    !files.every((f) => isRecord(f) && typeof f['path'] === 'string' && Number.isSafeInteger(f['size']))
+  )
+    bad('files is not a list of {path, size}');
   return v as unknown as ImageManifest;
 }
 
@@ -228,28 +251,39 @@ function checkManifest(v: unknown): ImageManifest {
  * @throws {@link FirmwareError} `BAD_IMAGE` (magic, version, lengths, manifest), `DIGEST_MISMATCH`.
  */
 export function parseImage(image: Uint8Array): ParsedImage {
-  if (image.length < IMAGE_HEADER_LENGTH + IMAGE_SIGNATURE_LENGTH) throw new FirmwareError('BAD_IMAGE', `${image.length} bytes is too short for an image`);
+  if (image.length < IMAGE_HEADER_LENGTH + IMAGE_SIGNATURE_LENGTH)
+    throw new FirmwareError('BAD_IMAGE', `${image.length} bytes is too short for an image`);
   const view = new DataView(image.buffer, image.byteOffset, image.byteLength);
-  if (view.getUint32(HeaderOffset.MAGIC) !== IMAGE_MAGIC) throw new FirmwareError('BAD_IMAGE', 'not a firmware image (bad magic)');
+  if (view.getUint32(HeaderOffset.MAGIC) !== IMAGE_MAGIC)
+    throw new FirmwareError('BAD_IMAGE', 'not a firmware image (bad magic)');
   const version = view.getUint16(HeaderOffset.VERSION);
-  if (version !== IMAGE_FORMAT_VERSION) throw new FirmwareError('BAD_IMAGE', `image format ${version} is not supported (want ${IMAGE_FORMAT_VERSION})`);
+  if (version !== IMAGE_FORMAT_VERSION)
+    throw new FirmwareError('BAD_IMAGE', `image format ${version} is not supported (want ${IMAGE_FORMAT_VERSION})`);
   const m = view.getUint32(HeaderOffset.MANIFEST_LENGTH);
   const p = view.getUint32(HeaderOffset.PAYLOAD_LENGTH);
-  if (m > MAX_MANIFEST_LENGTH) throw new FirmwareError('BAD_IMAGE', `manifest of ${m} bytes exceeds ${MAX_MANIFEST_LENGTH}`);
+  if (m > MAX_MANIFEST_LENGTH)
+    throw new FirmwareError('BAD_IMAGE', `manifest of ${m} bytes exceeds ${MAX_MANIFEST_LENGTH}`);
   const signedLength = IMAGE_HEADER_LENGTH + m + p;
   if (signedLength + IMAGE_SIGNATURE_LENGTH !== image.length) {
-    throw new FirmwareError('BAD_IMAGE', `image is ${image.length} bytes; its header says ${signedLength + IMAGE_SIGNATURE_LENGTH}`);
+    throw new FirmwareError(
+      'BAD_IMAGE',
+      `image is ${image.length} bytes; its header says ${signedLength + IMAGE_SIGNATURE_LENGTH}`,
+    );
   }
   let json: unknown;
   try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(image.subarray(IMAGE_HEADER_LENGTH, IMAGE_HEADER_LENGTH + m)));
+    json = JSON.parse(
+      new TextDecoder('utf-8', { fatal: true }).decode(image.subarray(IMAGE_HEADER_LENGTH, IMAGE_HEADER_LENGTH + m)),
+    );
   } catch (err) {
     throw new FirmwareError('BAD_IMAGE', 'manifest is not UTF-8 JSON', { cause: err });
   }
   const manifest = checkManifest(json);
   const payload = image.subarray(IMAGE_HEADER_LENGTH + m, signedLength);
-  if (manifest.size !== p) throw new FirmwareError('BAD_IMAGE', `manifest size ${manifest.size} differs from the payload's ${p} bytes`);
-  if (sha256Hex(payload) !== manifest.sha256) throw new FirmwareError('DIGEST_MISMATCH', 'the payload does not match the SHA-256 in the manifest');
+  if (manifest.size !== p)
+    throw new FirmwareError('BAD_IMAGE', `manifest size ${manifest.size} differs from the payload's ${p} bytes`);
+  if (sha256Hex(payload) !== manifest.sha256)
+    throw new FirmwareError('DIGEST_MISMATCH', 'the payload does not match the SHA-256 in the manifest');
   return { manifest, signed: image.subarray(0, signedLength), payload, signature: image.subarray(signedLength) };
 }
 
@@ -262,10 +296,16 @@ export function verifyImage(image: Uint8Array, trustedKey: string | KeyObject, b
   const parsed = parseImage(image);
   const key = loadPublicKey(trustedKey);
   if (!verify(null, parsed.signed, key, parsed.signature)) {
-    throw new FirmwareError('BAD_SIGNATURE', `the image signature does not verify with the trusted key ${keyFingerprint(key).slice(0, 16)}`);
+    throw new FirmwareError(
+      'BAD_SIGNATURE',
+      `the image signature does not verify with the trusted key ${keyFingerprint(key).slice(0, 16)}`,
+    );
   }
   if (parsed.manifest.target !== boardId) {
-    throw new FirmwareError('WRONG_BOARD', `the image is for board ${JSON.stringify(parsed.manifest.target)}, this board is ${JSON.stringify(boardId)}`);
+    throw new FirmwareError(
+      'WRONG_BOARD',
+      `the image is for board ${JSON.stringify(parsed.manifest.target)}, this board is ${JSON.stringify(boardId)}`,
+    );
   }
   return parsed;
 }

@@ -35,7 +35,8 @@ export function loadPrivateKey(key: string | KeyObject): KeyObject {
   } catch (err) {
     throw new FirmwareError('BAD_KEY', `not a private key: ${(err as Error).message}`, { cause: err });
   }
-  if (k.type !== 'private' || k.asymmetricKeyType !== 'ed25519') throw new FirmwareError('BAD_KEY', 'the signing key must be an Ed25519 private key');
+  if (k.type !== 'private' || k.asymmetricKeyType !== 'ed25519')
+    throw new FirmwareError('BAD_KEY', 'the signing key must be an Ed25519 private key');
   return k;
 }
 
@@ -50,7 +51,8 @@ export function loadPublicKey(key: string | KeyObject): KeyObject {
   } catch (err) {
     throw new FirmwareError('BAD_KEY', `not a public key: ${(err as Error).message}`, { cause: err });
   }
-  if (k.type !== 'public' || k.asymmetricKeyType !== 'ed25519') throw new FirmwareError('BAD_KEY', 'the trusted key must be an Ed25519 public key');
+  if (k.type !== 'public' || k.asymmetricKeyType !== 'ed25519')
+    throw new FirmwareError('BAD_KEY', 'the trusted key must be an Ed25519 public key');
   return k;
 }
 
@@ -67,7 +69,10 @@ export function rawPublicKey(key: KeyObject): Uint8Array {
 export function publicKeyFromRaw(raw: Uint8Array): KeyObject {
   if (raw.length !== 32) throw new FirmwareError('BAD_KEY', `a raw Ed25519 public key is 32 bytes, not ${raw.length}`);
   try {
-    return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw).toString('base64url') }, format: 'jwk' });
+    return createPublicKey({
+      key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw).toString('base64url') },
+      format: 'jwk',
+    });
   } catch (err) {
     throw new FirmwareError('BAD_KEY', `not an Ed25519 public key: ${(err as Error).message}`, { cause: err });
   }

@@ -305,7 +305,12 @@ export function parseWrite(payload: Uint8Array): WriteRequest {
   const v = need(payload, WRITE_HEADER_LENGTH, 'WRITE');
   const length = v.getUint16(2);
   need(payload, WRITE_HEADER_LENGTH + length, 'WRITE');
-  return { slot: payload[0]!, chunk: v.getUint32(4), crc: v.getUint32(8), data: payload.subarray(WRITE_HEADER_LENGTH, WRITE_HEADER_LENGTH + length) };
+  return {
+    slot: payload[0]!,
+    chunk: v.getUint32(4),
+    crc: v.getUint32(8),
+    data: payload.subarray(WRITE_HEADER_LENGTH, WRITE_HEADER_LENGTH + length),
+  };
 }
 
 /** CHUNK_MAP request (§5.4). `first` must be a multiple of 8. */
@@ -357,7 +362,13 @@ export function parseChunkMap(payload: Uint8Array): ChunkMap {
   const v = need(payload, 16, 'CHUNK_MAP');
   const count = v.getUint32(12);
   need(payload, 16 + Math.ceil(count / 8), 'CHUNK_MAP');
-  return { slot: payload[0]!, first: v.getUint32(4), total: v.getUint32(8), count, bitmap: payload.slice(16, 16 + Math.ceil(count / 8)) };
+  return {
+    slot: payload[0]!,
+    first: v.getUint32(4),
+    total: v.getUint32(8),
+    count,
+    bitmap: payload.slice(16, 16 + Math.ceil(count / 8)),
+  };
 }
 
 /** An error response payload (§6): code, reserved, detail. */

@@ -53,8 +53,16 @@ function embeddedKey(parsed: ParsedImage): KeyObject | 'absent' | 'invalid' {
 export function checkImageSignature(parsed: ParsedImage, trust: SignatureTrust): SignatureVerdict {
   const named = trust.key === undefined ? undefined : loadPublicKey(trust.key);
   const fp = trust.fingerprint;
-  const trusted = fp === undefined ? (named === undefined ? undefined : keyFingerprint(named)) : typeof fp === 'string' ? fp.toLowerCase() : Buffer.from(fp).toString('hex');
-  if (trusted === undefined) throw new FirmwareError('BAD_ARGUMENT', 'a trusted key or fingerprint is needed to check a signature');
+  const trusted =
+    fp === undefined
+      ? named === undefined
+        ? undefined
+        : keyFingerprint(named)
+      : typeof fp === 'string'
+        ? fp.toLowerCase()
+        : Buffer.from(fp).toString('hex');
+  if (trusted === undefined)
+    throw new FirmwareError('BAD_ARGUMENT', 'a trusted key or fingerprint is needed to check a signature');
   const claimed = parsed.manifest.keyFingerprint.toLowerCase();
   const embedded = embeddedKey(parsed);
   const carried = typeof embedded === 'string' ? undefined : embedded;
@@ -65,10 +73,14 @@ export function checkImageSignature(parsed: ParsedImage, trust: SignatureTrust):
   if (key !== undefined) {
     if (verifies(key)) return { kind: 'valid', key: trusted };
     // Signed by another key: the carried key is the claimed one and verifies, or there is none to check (an older image).
-    if (claimed !== trusted && consistent && (carried === undefined || verifies(carried))) return { kind: 'untrusted-key', signedWith: claimed, trusted };
+    if (claimed !== trusted && consistent && (carried === undefined || verifies(carried)))
+      return { kind: 'untrusted-key', signedWith: claimed, trusted };
     return { kind: 'damaged', key: trusted };
   }
   if (!consistent) return { kind: 'damaged', key: claimed };
-  if (carried !== undefined) return verifies(carried) ? { kind: 'untrusted-key', signedWith: claimed, trusted } : { kind: 'damaged', key: claimed };
+  if (carried !== undefined)
+    return verifies(carried)
+      ? { kind: 'untrusted-key', signedWith: claimed, trusted }
+      : { kind: 'damaged', key: claimed };
   return claimed === trusted ? { kind: 'unchecked', trusted } : { kind: 'untrusted-key', signedWith: claimed, trusted };
 }

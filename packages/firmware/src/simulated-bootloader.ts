@@ -22,8 +22,23 @@ import type { ImageManifest } from './image.js';
 import { keyFingerprintBytes, loadPublicKey } from './keys.js';
 import { BootFrameDecoder, BootFrameFlag, encodeBootFrame } from './link.js';
 import {
-  BOOT_PROTOCOL_VERSION, BootErrorCode, BootFrameType, BootProtocolError, CHUNK_MAP_MAX_BITS, DEFAULT_CHUNK_SIZE, InfoFlag, NO_SLOT, SlotState,
-  encodeBootError, encodeChunkMap, encodeInfo, encodeSlotCount, parseChunkMapRequest, parseErase, parseSlot, parseWrite,
+  BOOT_PROTOCOL_VERSION,
+  BootErrorCode,
+  BootFrameType,
+  BootProtocolError,
+  CHUNK_MAP_MAX_BITS,
+  DEFAULT_CHUNK_SIZE,
+  InfoFlag,
+  NO_SLOT,
+  SlotState,
+  encodeBootError,
+  encodeChunkMap,
+  encodeInfo,
+  encodeSlotCount,
+  parseChunkMapRequest,
+  parseErase,
+  parseSlot,
+  parseWrite,
 } from './protocol.js';
 import type { BootErrorName, SlotStateValue } from './protocol.js';
 import { FlashFileSlotStore } from './slot-store.js';
@@ -106,7 +121,15 @@ function emptySlot(): SlotRecord {
 /** The simulated board's bootloader. See the module contract. */
 export class SimulatedBootloader {
   /** Counters. */
-  readonly stats: BootloaderStats = { requests: 0, errors: 0, chunksWritten: 0, chunkCrcErrors: 0, boots: 0, rollbacks: 0, damagedFrames: 0 };
+  readonly stats: BootloaderStats = {
+    requests: 0,
+    errors: 0,
+    chunksWritten: 0,
+    chunkCrcErrors: 0,
+    boots: 0,
+    rollbacks: 0,
+    damagedFrames: 0,
+  };
   /** Called after the answer to a REBOOT request was written: the owner stops the firmware and calls {@link boot}. */
   onReboot: (() => void) | undefined;
   /** Called after a CONFIRM request confirmed the running trial slot. */
@@ -165,10 +188,20 @@ export class SimulatedBootloader {
     loadPublicKey(options.trustedKey);
     let state = store.load();
     if (state === undefined) {
-      state = { slotSize, chunkSize, confirmed: NO_SLOT, trial: NO_SLOT, trialBooted: false, slots: [emptySlot(), emptySlot()] };
+      state = {
+        slotSize,
+        chunkSize,
+        confirmed: NO_SLOT,
+        trial: NO_SLOT,
+        trialBooted: false,
+        slots: [emptySlot(), emptySlot()],
+      };
       store.save(state);
     } else if (state.slotSize !== slotSize || state.chunkSize !== chunkSize) {
-      throw new FirmwareError('BAD_FLASH', `the flash has slots of ${state.slotSize} bytes in chunks of ${state.chunkSize}, not ${slotSize}/${chunkSize}`);
+      throw new FirmwareError(
+        'BAD_FLASH',
+        `the flash has slots of ${state.slotSize} bytes in chunks of ${state.chunkSize}, not ${slotSize}/${chunkSize}`,
+      );
     }
     return new SimulatedBootloader(store, options, state);
   }
@@ -251,7 +284,15 @@ export class SimulatedBootloader {
       },
       (f) => {
         if ((f.flags & BootFrameFlag.RESPONSE) !== 0 || f.type === 0x01) return;
-        if (!stream.destroyed) stream.write(encodeBootFrame(f.type, BootFrameFlag.RESPONSE | BootFrameFlag.ERROR, f.seq, encodeBootError(BootErrorCode.UNKNOWN_TYPE, 0)));
+        if (!stream.destroyed)
+          stream.write(
+            encodeBootFrame(
+              f.type,
+              BootFrameFlag.RESPONSE | BootFrameFlag.ERROR,
+              f.seq,
+              encodeBootError(BootErrorCode.UNKNOWN_TYPE, 0),
+            ),
+          );
       },
     );
     let damaged = 0;
@@ -309,7 +350,10 @@ export class SimulatedBootloader {
       this.stats.errors++;
       const code = err instanceof Refusal || err instanceof BootProtocolError ? err.code : 'BAD_ARGUMENT';
       const detail = err instanceof Refusal || err instanceof BootProtocolError ? err.detail : 0;
-      return { flags: BootFrameFlag.RESPONSE | BootFrameFlag.ERROR, payload: encodeBootError(BootErrorCode[code], detail) };
+      return {
+        flags: BootFrameFlag.RESPONSE | BootFrameFlag.ERROR,
+        payload: encodeBootError(BootErrorCode[code], detail),
+      };
     }
   }
 
@@ -357,7 +401,12 @@ export class SimulatedBootloader {
     const req = parseErase(payload);
     const r = this.checkWritable(req.slot);
     if (req.imageSize === 0) throw new Refusal('BAD_ARGUMENT', 'empty image');
-    if (req.imageSize > this.slotSize) throw new Refusal('TOO_LARGE', `${req.imageSize} > ${this.slotSize}`, Math.min(0xffff, Math.ceil(req.imageSize / this.slotSize)));
+    if (req.imageSize > this.slotSize)
+      throw new Refusal(
+        'TOO_LARGE',
+        `${req.imageSize} > ${this.slotSize}`,
+        Math.min(0xffff, Math.ceil(req.imageSize / this.slotSize)),
+      );
     if (this.state.trial === req.slot) {
       this.state.trial = NO_SLOT;
       this.state.trialBooted = false;
@@ -375,11 +424,13 @@ export class SimulatedBootloader {
   private write(payload: Uint8Array): Uint8Array {
     const req = parseWrite(payload);
     const r = this.checkWritable(req.slot);
-    if (r.state !== SlotState.WRITING) throw new Refusal('NOT_ERASED', `slot ${req.slot} is not being written`, req.slot);
+    if (r.state !== SlotState.WRITING)
+      throw new Refusal('NOT_ERASED', `slot ${req.slot} is not being written`, req.slot);
     const chunks = this.chunkCount(r.size);
     if (req.chunk >= chunks) throw new Refusal('BAD_ARGUMENT', `chunk ${req.chunk} >= ${chunks}`);
     const expected = req.chunk === chunks - 1 ? r.size - req.chunk * this.chunkSize : this.chunkSize;
-    if (req.data.length !== expected) throw new Refusal('BAD_ARGUMENT', `chunk ${req.chunk} has ${req.data.length} bytes, want ${expected}`);
+    if (req.data.length !== expected)
+      throw new Refusal('BAD_ARGUMENT', `chunk ${req.chunk} has ${req.data.length} bytes, want ${expected}`);
     if (crc32(req.data) !== req.crc) {
       this.stats.chunkCrcErrors++;
       throw new Refusal('CHUNK_CRC', `chunk ${req.chunk} CRC mismatch`);
@@ -405,7 +456,13 @@ export class SimulatedBootloader {
     const total = r.state === SlotState.EMPTY ? 0 : this.chunkCount(r.size);
     const count = Math.max(0, Math.min(CHUNK_MAP_MAX_BITS, total - req.first));
     const bits = this.bitmaps[req.slot]!;
-    return encodeChunkMap({ slot: req.slot, first: req.first, total, count, bitmap: bits.subarray(req.first >> 3, (req.first >> 3) + Math.ceil(count / 8)) });
+    return encodeChunkMap({
+      slot: req.slot,
+      first: req.first,
+      total,
+      count,
+      bitmap: bits.subarray(req.first >> 3, (req.first >> 3) + Math.ceil(count / 8)),
+    });
   }
 
   private verify(slot: number): Uint8Array {
@@ -417,14 +474,18 @@ export class SimulatedBootloader {
     }
     const image = this.readImage(slot);
     try {
-      if (Buffer.from(sha256Bytes(image)).toString('hex') !== r.digest) throw new FirmwareError('DIGEST_MISMATCH', 'the written image differs from the declared digest');
+      if (Buffer.from(sha256Bytes(image)).toString('hex') !== r.digest)
+        throw new FirmwareError('DIGEST_MISMATCH', 'the written image differs from the declared digest');
       verifyImage(image, this.key, this.boardId);
     } catch (err) {
       if (slot !== this.state.confirmed && slot !== this.running) {
         r.state = SlotState.INVALID;
         this.persist();
       }
-      throw new Refusal(err instanceof FirmwareError ? FIRMWARE_TO_BOOT[err.code] : 'BAD_IMAGE', err instanceof Error ? err.message : String(err));
+      throw new Refusal(
+        err instanceof FirmwareError ? FIRMWARE_TO_BOOT[err.code] : 'BAD_IMAGE',
+        err instanceof Error ? err.message : String(err),
+      );
     }
     if (r.state === SlotState.WRITING || r.state === SlotState.INVALID || r.state === SlotState.REJECTED) {
       this.store.commit(slot);
@@ -441,7 +502,8 @@ export class SimulatedBootloader {
       this.state.trialBooted = false;
     } else {
       if (r.state !== SlotState.VERIFIED) throw new Refusal('NOT_VERIFIED', `slot ${slot} is not verified`, slot);
-      if (this.runningOnTrial) throw new Refusal('BUSY', 'a trial image is running; it must confirm or be rolled back first');
+      if (this.runningOnTrial)
+        throw new Refusal('BUSY', 'a trial image is running; it must confirm or be rolled back first');
       this.state.trial = slot;
       this.state.trialBooted = false;
     }
@@ -514,9 +576,13 @@ function countBits(bits: Uint8Array): number {
 function checkGeometry(options: BootloaderOptions): { slotSize: number; chunkSize: number } {
   const slotSize = options.slotSize ?? DEFAULT_SLOT_SIZE;
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
-  if (!Number.isInteger(chunkSize) || chunkSize < 64 || chunkSize > 1024) throw new FirmwareError('BAD_ARGUMENT', `chunk size ${chunkSize} is not in 64..1024`);
+  if (!Number.isInteger(chunkSize) || chunkSize < 64 || chunkSize > 1024)
+    throw new FirmwareError('BAD_ARGUMENT', `chunk size ${chunkSize} is not in 64..1024`);
   if (!Number.isInteger(slotSize) || slotSize < chunkSize || slotSize % chunkSize !== 0 || slotSize > 0xffffffff) {
-    throw new FirmwareError('BAD_ARGUMENT', `slot size ${slotSize} is not a positive multiple of the chunk size ${chunkSize}`);
+    throw new FirmwareError(
+      'BAD_ARGUMENT',
+      `slot size ${slotSize} is not a positive multiple of the chunk size ${chunkSize}`,
+    );
   }
   return { slotSize, chunkSize };
 }

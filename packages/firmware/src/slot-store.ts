@@ -17,7 +17,18 @@
  * `BAD_FLASH` for damaged state.
  */
 import {
-  closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync,
+  closeSync,
+  existsSync,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from '@postern/wire';
@@ -93,13 +104,16 @@ function encodeState(state: BootloaderState, limit: number): Buffer {
 
 /** Decodes a state record. @throws {@link FirmwareError} `BAD_FLASH`. */
 function decodeState(head: Buffer, readJson: (length: number) => Buffer, slotCount: number): BootloaderState {
-  if (head.length < HEAD || head.readUInt32BE(0) !== STATE_MAGIC) throw new FirmwareError('BAD_FLASH', 'not a bootloader state (bad magic)');
+  if (head.length < HEAD || head.readUInt32BE(0) !== STATE_MAGIC)
+    throw new FirmwareError('BAD_FLASH', 'not a bootloader state (bad magic)');
   const length = head.readUInt32BE(4);
   if (length > STATE_SECTOR_LENGTH - HEAD) throw new FirmwareError('BAD_FLASH', 'damaged bootloader state (length)');
   const json = readJson(length);
-  if (json.length !== length || crc32(json) !== head.readUInt32BE(8)) throw new FirmwareError('BAD_FLASH', 'damaged bootloader state (CRC)');
+  if (json.length !== length || crc32(json) !== head.readUInt32BE(8))
+    throw new FirmwareError('BAD_FLASH', 'damaged bootloader state (CRC)');
   const state = JSON.parse(json.toString('utf8')) as BootloaderState;
-  if (!Array.isArray(state.slots) || state.slots.length !== slotCount) throw new FirmwareError('BAD_FLASH', 'damaged bootloader state (slots)');
+  if (!Array.isArray(state.slots) || state.slots.length !== slotCount)
+    throw new FirmwareError('BAD_FLASH', 'damaged bootloader state (slots)');
   return state;
 }
 
@@ -135,11 +149,15 @@ export class FlashFileSlotStore implements SlotStore {
     const head = Buffer.alloc(HEAD);
     readSync(this.fd, head, 0, HEAD, 0);
     if (head.every((b) => b === 0)) return undefined;
-    return decodeState(head, (length) => {
-      const json = Buffer.alloc(length);
-      readSync(this.fd, json, 0, length, HEAD);
-      return json;
-    }, this.slotCount);
+    return decodeState(
+      head,
+      (length) => {
+        const json = Buffer.alloc(length);
+        readSync(this.fd, json, 0, length, HEAD);
+        return json;
+      },
+      this.slotCount,
+    );
   }
 
   /** @inheritDoc */

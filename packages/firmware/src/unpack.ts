@@ -28,7 +28,8 @@ export function unpackImage(image: Uint8Array, directory: string): UnpackedImage
   mkdirSync(root, { recursive: true });
   for (const f of decodeArchive(payload)) {
     const target = resolve(root, f.path);
-    if (!target.startsWith(root + sep)) throw new FirmwareError('BAD_IMAGE', `archive path ${f.path} escapes the directory`);
+    if (!target.startsWith(root + sep))
+      throw new FirmwareError('BAD_IMAGE', `archive path ${f.path} escapes the directory`);
     mkdirSync(dirname(target), { recursive: true });
     writeFileSync(target, f.data);
   }

@@ -4,8 +4,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import {
-  FirmwareError, IMAGE_HEADER_LENGTH, buildImage, decodeArchive, encodeArchive, generateSigningKeyPair, keyFingerprint, loadPublicKey,
-  parseImage, sha256Hex, unpackImage, verifyImage,
+  FirmwareError,
+  IMAGE_HEADER_LENGTH,
+  buildImage,
+  decodeArchive,
+  encodeArchive,
+  generateSigningKeyPair,
+  keyFingerprint,
+  loadPublicKey,
+  parseImage,
+  sha256Hex,
+  unpackImage,
+  verifyImage,
 } from '../src/index.js';
 
 const keys = generateSigningKeyPair();
@@ -15,7 +25,14 @@ const files = [
   { path: 'ui/index.html', data: new TextEncoder().encode('<html></html>') },
   { path: 'ui/empty', data: new Uint8Array(0) },
 ];
-const input = { name: '@postern/gateway', version: '0.1.0', target: 'board-1', entry: 'app/image-entry.mjs', runtime: '>=20', defaultConfig: { http: { port: 80 } } };
+const input = {
+  name: '@postern/gateway',
+  version: '0.1.0',
+  target: 'board-1',
+  entry: 'app/image-entry.mjs',
+  runtime: '>=20',
+  defaultConfig: { http: { port: 80 } },
+};
 const image = buildImage(files, input, keys.privateKeyPem);
 
 describe('the image format', () => {
@@ -26,7 +43,9 @@ describe('the image format', () => {
     expect(manifest.keyFingerprint).toBe(keys.fingerprint);
     expect(keyFingerprint(loadPublicKey(keys.privateKeyPem))).toBe(keys.fingerprint);
     expect(manifest.files).toEqual(files.map((f) => ({ path: f.path, size: f.data.length })));
-    expect(decodeArchive(payload).map((f) => [f.path, Buffer.from(f.data).toString()])).toEqual(files.map((f) => [f.path, Buffer.from(f.data).toString()]));
+    expect(decodeArchive(payload).map((f) => [f.path, Buffer.from(f.data).toString()])).toEqual(
+      files.map((f) => [f.path, Buffer.from(f.data).toString()]),
+    );
   });
 
   it('is reproducible: the same inputs give the same bytes', () => {
@@ -35,10 +54,16 @@ describe('the image format', () => {
 
   it('verifies with the trusted key and the right board only', () => {
     expect(verifyImage(image, keys.publicKeyPem, 'board-1').manifest.target).toBe('board-1');
-    expect(() => verifyImage(image, other.publicKeyPem, 'board-1')).toThrow(expect.objectContaining({ code: 'BAD_SIGNATURE' }));
-    expect(() => verifyImage(image, keys.publicKeyPem, 'board-2')).toThrow(expect.objectContaining({ code: 'WRONG_BOARD' }));
+    expect(() => verifyImage(image, other.publicKeyPem, 'board-1')).toThrow(
+      expect.objectContaining({ code: 'BAD_SIGNATURE' }),
+    );
+    expect(() => verifyImage(image, keys.publicKeyPem, 'board-2')).toThrow(
+      expect.objectContaining({ code: 'WRONG_BOARD' }),
+    );
     const foreign = buildImage(files, input, other.privateKeyPem);
-    expect(() => verifyImage(foreign, keys.publicKeyPem, 'board-1')).toThrow(expect.objectContaining({ code: 'BAD_SIGNATURE' }));
+    expect(() => verifyImage(foreign, keys.publicKeyPem, 'board-1')).toThrow(
+      expect.objectContaining({ code: 'BAD_SIGNATURE' }),
+    );
   });
 
   it('refuses every single-bit flip, with a FirmwareError', () => {
@@ -68,7 +93,9 @@ describe('the image format', () => {
       }),
       { seed: 7, numRuns: 300 },
     );
-    expect(() => parseImage(image.subarray(0, image.length - 1))).toThrow(expect.objectContaining({ code: 'BAD_IMAGE' }));
+    expect(() => parseImage(image.subarray(0, image.length - 1))).toThrow(
+      expect.objectContaining({ code: 'BAD_IMAGE' }),
+    );
     const badJson = image.slice();
     badJson[IMAGE_HEADER_LENGTH] = 0x5b; // '[' instead of '{'
     expect(() => parseImage(badJson)).toThrow(expect.objectContaining({ code: 'BAD_IMAGE' }));
@@ -76,10 +103,14 @@ describe('the image format', () => {
 
   it('refuses archive paths that escape, duplicates, and an entry that is missing', () => {
     for (const path of ['../x', '/etc/passwd', 'a/../../b', 'a//b', '']) {
-      expect(() => encodeArchive([{ path, data: new Uint8Array(1) }]), path).toThrow(expect.objectContaining({ code: 'BAD_IMAGE' }));
+      expect(() => encodeArchive([{ path, data: new Uint8Array(1) }]), path).toThrow(
+        expect.objectContaining({ code: 'BAD_IMAGE' }),
+      );
     }
     expect(() => encodeArchive([files[0]!, files[0]!])).toThrow(expect.objectContaining({ code: 'BAD_IMAGE' }));
-    expect(() => buildImage(files, { ...input, entry: 'app/nope.mjs' }, keys.privateKeyPem)).toThrow(expect.objectContaining({ code: 'BAD_IMAGE' }));
+    expect(() => buildImage(files, { ...input, entry: 'app/nope.mjs' }, keys.privateKeyPem)).toThrow(
+      expect.objectContaining({ code: 'BAD_IMAGE' }),
+    );
     expect(() => buildImage(files, input, keys.publicKeyPem)).toThrow(expect.objectContaining({ code: 'BAD_KEY' }));
   });
 

@@ -4,13 +4,27 @@ import { describe, expect, it } from 'vitest';
 import { sign } from 'node:crypto';
 import fc from 'fast-check';
 import {
-  FirmwareError, IMAGE_HEADER_LENGTH, IMAGE_SIGNATURE_LENGTH, buildImage, checkImageSignature, generateSigningKeyPair, loadPrivateKey, parseImage,
+  FirmwareError,
+  IMAGE_HEADER_LENGTH,
+  IMAGE_SIGNATURE_LENGTH,
+  buildImage,
+  checkImageSignature,
+  generateSigningKeyPair,
+  loadPrivateKey,
+  parseImage,
 } from '../src/index.js';
 
 const keys = generateSigningKeyPair();
 const other = generateSigningKeyPair();
 const files = [{ path: 'app/main.mjs', data: new TextEncoder().encode('console.log("hi")\n') }];
-const input = { name: 'x', version: '1.0.0', target: 'board-1', entry: 'app/main.mjs', runtime: '>=20', defaultConfig: {} };
+const input = {
+  name: 'x',
+  version: '1.0.0',
+  target: 'board-1',
+  entry: 'app/main.mjs',
+  runtime: '>=20',
+  defaultConfig: {},
+};
 const image = buildImage(files, input, keys.privateKeyPem);
 const foreign = buildImage(files, input, other.privateKeyPem);
 
@@ -39,32 +53,64 @@ function flipSignature(img: Uint8Array): Uint8Array {
 describe('checkImageSignature', () => {
   it('accepts an image signed with the trusted key, known by its fingerprint only', () => {
     expect(parseImage(image).manifest.publicKey).toMatch(/^[0-9a-f]{64}$/);
-    expect(checkImageSignature(parseImage(image), { fingerprint: keys.fingerprint })).toEqual({ kind: 'valid', key: keys.fingerprint });
+    expect(checkImageSignature(parseImage(image), { fingerprint: keys.fingerprint })).toEqual({
+      kind: 'valid',
+      key: keys.fingerprint,
+    });
   });
 
   it('calls a flipped signature byte damaged, naming the trusted key', () => {
-    expect(checkImageSignature(parseImage(flipSignature(image)), { fingerprint: keys.fingerprint })).toEqual({ kind: 'damaged', key: keys.fingerprint });
+    expect(checkImageSignature(parseImage(flipSignature(image)), { fingerprint: keys.fingerprint })).toEqual({
+      kind: 'damaged',
+      key: keys.fingerprint,
+    });
   });
 
   it('calls an intact image signed with another key untrusted, and a damaged one damaged', () => {
-    expect(checkImageSignature(parseImage(foreign), { fingerprint: keys.fingerprint })).toEqual({ kind: 'untrusted-key', signedWith: other.fingerprint, trusted: keys.fingerprint });
-    expect(checkImageSignature(parseImage(flipSignature(foreign)), { fingerprint: keys.fingerprint })).toEqual({ kind: 'damaged', key: other.fingerprint });
+    expect(checkImageSignature(parseImage(foreign), { fingerprint: keys.fingerprint })).toEqual({
+      kind: 'untrusted-key',
+      signedWith: other.fingerprint,
+      trusted: keys.fingerprint,
+    });
+    expect(checkImageSignature(parseImage(flipSignature(foreign)), { fingerprint: keys.fingerprint })).toEqual({
+      kind: 'damaged',
+      key: other.fingerprint,
+    });
   });
 
   it('calls an image that claims the trusted key but was signed by another damaged', () => {
     const liar = resigned(image, () => {}, other.privateKeyPem);
-    expect(checkImageSignature(parseImage(liar), { fingerprint: keys.fingerprint })).toEqual({ kind: 'damaged', key: keys.fingerprint });
+    expect(checkImageSignature(parseImage(liar), { fingerprint: keys.fingerprint })).toEqual({
+      kind: 'damaged',
+      key: keys.fingerprint,
+    });
   });
 
   it('leaves an older image (no publicKey) to the board unless the caller names the key', () => {
     const old = resigned(image, (m) => delete m['publicKey'], keys.privateKeyPem);
     const oldBad = flipSignature(old);
-    expect(checkImageSignature(parseImage(old), { fingerprint: keys.fingerprint })).toEqual({ kind: 'unchecked', trusted: keys.fingerprint });
-    expect(checkImageSignature(parseImage(oldBad), { fingerprint: keys.fingerprint })).toEqual({ kind: 'unchecked', trusted: keys.fingerprint });
-    expect(checkImageSignature(parseImage(old), { key: keys.publicKeyPem })).toEqual({ kind: 'valid', key: keys.fingerprint });
-    expect(checkImageSignature(parseImage(oldBad), { key: keys.publicKeyPem })).toEqual({ kind: 'damaged', key: keys.fingerprint });
+    expect(checkImageSignature(parseImage(old), { fingerprint: keys.fingerprint })).toEqual({
+      kind: 'unchecked',
+      trusted: keys.fingerprint,
+    });
+    expect(checkImageSignature(parseImage(oldBad), { fingerprint: keys.fingerprint })).toEqual({
+      kind: 'unchecked',
+      trusted: keys.fingerprint,
+    });
+    expect(checkImageSignature(parseImage(old), { key: keys.publicKeyPem })).toEqual({
+      kind: 'valid',
+      key: keys.fingerprint,
+    });
+    expect(checkImageSignature(parseImage(oldBad), { key: keys.publicKeyPem })).toEqual({
+      kind: 'damaged',
+      key: keys.fingerprint,
+    });
     const oldForeign = resigned(foreign, (m) => delete m['publicKey'], other.privateKeyPem);
-    expect(checkImageSignature(parseImage(oldForeign), { fingerprint: keys.fingerprint })).toEqual({ kind: 'untrusted-key', signedWith: other.fingerprint, trusted: keys.fingerprint });
+    expect(checkImageSignature(parseImage(oldForeign), { fingerprint: keys.fingerprint })).toEqual({
+      kind: 'untrusted-key',
+      signedWith: other.fingerprint,
+      trusted: keys.fingerprint,
+    });
   });
 
   it('refuses a publicKey that is not 64 hex digits, and needs a fingerprint or a key', () => {

@@ -6,8 +6,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from '@postern/wire';
 import {
-  BootErrorCode, BootFrameDecoder, BootFrameType, InfoFlag, NO_SLOT, SimulatedBootloader, SlotState, buildImage, bootErrorName, encodeBootFrame,
-  encodeChunkMapRequest, encodeErase, encodeSlot, encodeWrite, generateSigningKeyPair, parseBootError, parseChunkMap, parseInfo, sha256Bytes,
+  BootErrorCode,
+  BootFrameDecoder,
+  BootFrameType,
+  InfoFlag,
+  NO_SLOT,
+  SimulatedBootloader,
+  SlotState,
+  buildImage,
+  bootErrorName,
+  encodeBootFrame,
+  encodeChunkMapRequest,
+  encodeErase,
+  encodeSlot,
+  encodeWrite,
+  generateSigningKeyPair,
+  parseBootError,
+  parseChunkMap,
+  parseInfo,
+  sha256Bytes,
 } from '../src/index.js';
 
 const keys = generateSigningKeyPair();
@@ -16,13 +33,26 @@ const CHUNK = 256;
 
 function makeImage(label: string, size = 3000): Uint8Array {
   const blob = new Uint8Array(size).map((_, i) => (i * 31 + label.length) & 0xff);
-  return buildImage([{ path: 'main.mjs', data: new TextEncoder().encode(label) }, { path: 'blob', data: blob }],
-    { name: label, version: '1.0.0', target: BOARD, entry: 'main.mjs', runtime: '>=20', defaultConfig: {} }, keys.privateKeyPem);
+  return buildImage(
+    [
+      { path: 'main.mjs', data: new TextEncoder().encode(label) },
+      { path: 'blob', data: blob },
+    ],
+    { name: label, version: '1.0.0', target: BOARD, entry: 'main.mjs', runtime: '>=20', defaultConfig: {} },
+    keys.privateKeyPem,
+  );
 }
 
 let dir: string;
 let bl: SimulatedBootloader;
-const open = (): SimulatedBootloader => SimulatedBootloader.open({ flashFile: join(dir, 'flash'), boardId: BOARD, trustedKey: keys.publicKeyPem, slotSize: 64 * 1024, chunkSize: CHUNK });
+const open = (): SimulatedBootloader =>
+  SimulatedBootloader.open({
+    flashFile: join(dir, 'flash'),
+    boardId: BOARD,
+    trustedKey: keys.publicKeyPem,
+    slotSize: 64 * 1024,
+    chunkSize: CHUNK,
+  });
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'postern-bl-'));
@@ -40,11 +70,15 @@ function req(type: number, payload: Uint8Array = new Uint8Array(0)): Uint8Array 
 }
 
 function writeAll(slot: number, image: Uint8Array, skip: (chunk: number) => boolean = () => false): void {
-  expect(req(BootFrameType.ERASE, encodeErase({ slot, imageSize: image.length, imageDigest: sha256Bytes(image) }))).toBeInstanceOf(Uint8Array);
+  expect(
+    req(BootFrameType.ERASE, encodeErase({ slot, imageSize: image.length, imageDigest: sha256Bytes(image) })),
+  ).toBeInstanceOf(Uint8Array);
   for (let c = 0; c * CHUNK < image.length; c++) {
     if (skip(c)) continue;
     const data = image.subarray(c * CHUNK, (c + 1) * CHUNK);
-    expect(req(BootFrameType.WRITE, encodeWrite({ slot, chunk: c, crc: crc32(data), data }))).toBeInstanceOf(Uint8Array);
+    expect(req(BootFrameType.WRITE, encodeWrite({ slot, chunk: c, crc: crc32(data), data }))).toBeInstanceOf(
+      Uint8Array,
+    );
   }
 }
 
@@ -60,23 +94,45 @@ describe('SimulatedBootloader', () => {
   it('boots nothing when empty and reports its geometry and key', () => {
     expect(bl.boot()).toBeUndefined();
     const i = info();
-    expect(i).toMatchObject({ boardId: BOARD, chunkSize: CHUNK, slotSize: 64 * 1024, runningSlot: NO_SLOT, confirmedSlot: NO_SLOT, trialSlot: NO_SLOT });
+    expect(i).toMatchObject({
+      boardId: BOARD,
+      chunkSize: CHUNK,
+      slotSize: 64 * 1024,
+      runningSlot: NO_SLOT,
+      confirmedSlot: NO_SLOT,
+      trialSlot: NO_SLOT,
+    });
     expect(Buffer.from(i.keyFingerprint).toString('hex')).toBe(keys.fingerprint);
     expect(req(BootFrameType.CONFIRM)).toBe('NOT_RUNNING');
   });
 
   it('checks each chunk: CRC, length, range, and a rewrite with other data', () => {
     const img = makeImage('a');
-    expect(req(BootFrameType.WRITE, encodeWrite({ slot: 0, chunk: 0, crc: 0, data: img.subarray(0, CHUNK) }))).toBe('NOT_ERASED');
+    expect(req(BootFrameType.WRITE, encodeWrite({ slot: 0, chunk: 0, crc: 0, data: img.subarray(0, CHUNK) }))).toBe(
+      'NOT_ERASED',
+    );
     req(BootFrameType.ERASE, encodeErase({ slot: 0, imageSize: img.length, imageDigest: sha256Bytes(img) }));
     const data = img.subarray(0, CHUNK);
     expect(req(BootFrameType.WRITE, encodeWrite({ slot: 0, chunk: 0, crc: crc32(data) ^ 1, data }))).toBe('CHUNK_CRC');
-    expect(req(BootFrameType.WRITE, encodeWrite({ slot: 0, chunk: 0, crc: crc32(data.subarray(1)), data: data.subarray(1) }))).toBe('BAD_ARGUMENT');
-    expect(req(BootFrameType.WRITE, encodeWrite({ slot: 0, chunk: 1000, crc: crc32(data), data }))).toBe('BAD_ARGUMENT');
-    expect(req(BootFrameType.WRITE, encodeWrite({ slot: 0, chunk: 0, crc: crc32(data), data }))).toBeInstanceOf(Uint8Array);
-    expect(req(BootFrameType.WRITE, encodeWrite({ slot: 0, chunk: 0, crc: crc32(data), data }))).toBeInstanceOf(Uint8Array); // an idempotent resend
+    expect(
+      req(
+        BootFrameType.WRITE,
+        encodeWrite({ slot: 0, chunk: 0, crc: crc32(data.subarray(1)), data: data.subarray(1) }),
+      ),
+    ).toBe('BAD_ARGUMENT');
+    expect(req(BootFrameType.WRITE, encodeWrite({ slot: 0, chunk: 1000, crc: crc32(data), data }))).toBe(
+      'BAD_ARGUMENT',
+    );
+    expect(req(BootFrameType.WRITE, encodeWrite({ slot: 0, chunk: 0, crc: crc32(data), data }))).toBeInstanceOf(
+      Uint8Array,
+    );
+    expect(req(BootFrameType.WRITE, encodeWrite({ slot: 0, chunk: 0, crc: crc32(data), data }))).toBeInstanceOf(
+      Uint8Array,
+    ); // an idempotent resend
     const other = data.map((b) => b ^ 0xff);
-    expect(req(BootFrameType.WRITE, encodeWrite({ slot: 0, chunk: 0, crc: crc32(other), data: other }))).toBe('CHUNK_CONFLICT');
+    expect(req(BootFrameType.WRITE, encodeWrite({ slot: 0, chunk: 0, crc: crc32(other), data: other }))).toBe(
+      'CHUNK_CONFLICT',
+    );
     expect(req(BootFrameType.VERIFY, encodeSlot(0))).toBe('INCOMPLETE');
     expect(req(BootFrameType.SELECT, encodeSlot(0))).toBe('NOT_VERIFIED');
     expect(bl.stats.chunkCrcErrors).toBe(1);
@@ -90,14 +146,17 @@ describe('SimulatedBootloader', () => {
     const map = parseChunkMap(req(BootFrameType.CHUNK_MAP, encodeChunkMapRequest({ slot: 0, first: 0 })) as Uint8Array);
     const total = Math.ceil(img.length / CHUNK);
     expect(map.total).toBe(total);
-    for (let c = 0; c < total; c++) expect(((map.bitmap[c >> 3]! >> (c & 7)) & 1) === 1, `chunk ${c}`).toBe(c % 3 !== 1);
+    for (let c = 0; c < total; c++)
+      expect(((map.bitmap[c >> 3]! >> (c & 7)) & 1) === 1, `chunk ${c}`).toBe(c % 3 !== 1);
   });
 
   it('refuses at VERIFY an image whose written bytes differ from the declared digest', () => {
     const img = makeImage('a');
     const wrong = img.slice();
     wrong[100]! ^= 1;
-    expect(req(BootFrameType.ERASE, encodeErase({ slot: 0, imageSize: img.length, imageDigest: sha256Bytes(img) }))).toBeInstanceOf(Uint8Array);
+    expect(
+      req(BootFrameType.ERASE, encodeErase({ slot: 0, imageSize: img.length, imageDigest: sha256Bytes(img) })),
+    ).toBeInstanceOf(Uint8Array);
     for (let c = 0; c * CHUNK < wrong.length; c++) {
       const data = wrong.subarray(c * CHUNK, (c + 1) * CHUNK);
       req(BootFrameType.WRITE, encodeWrite({ slot: 0, chunk: c, crc: crc32(data), data }));
@@ -115,9 +174,13 @@ describe('SimulatedBootloader', () => {
     expect(bl.confirmedSlot).toBe(0);
     expect(bl.boot()).toMatchObject({ slot: 0, trial: false });
     // The running or confirmed slot cannot be erased.
-    expect(req(BootFrameType.ERASE, encodeErase({ slot: 0, imageSize: 10, imageDigest: new Uint8Array(32) }))).toBe('BAD_SLOT');
+    expect(req(BootFrameType.ERASE, encodeErase({ slot: 0, imageSize: 10, imageDigest: new Uint8Array(32) }))).toBe(
+      'BAD_SLOT',
+    );
     bl.halt(); // not running now, but still the fallback image
-    expect(req(BootFrameType.ERASE, encodeErase({ slot: 0, imageSize: 10, imageDigest: new Uint8Array(32) }))).toBe('BAD_SLOT');
+    expect(req(BootFrameType.ERASE, encodeErase({ slot: 0, imageSize: 10, imageDigest: new Uint8Array(32) }))).toBe(
+      'BAD_SLOT',
+    );
     expect(bl.boot()).toMatchObject({ slot: 0, trial: false });
     install(1, b);
     expect(info().flags & InfoFlag.TRIAL_PENDING).toBe(InfoFlag.TRIAL_PENDING);
@@ -156,9 +219,15 @@ describe('SimulatedBootloader', () => {
 
   it('refuses a flash file of another geometry', () => {
     bl.close();
-    expect(() => SimulatedBootloader.open({ flashFile: join(dir, 'flash'), boardId: BOARD, trustedKey: keys.publicKeyPem, slotSize: 128 * 1024, chunkSize: CHUNK })).toThrow(
-      expect.objectContaining({ code: 'BAD_FLASH' }),
-    );
+    expect(() =>
+      SimulatedBootloader.open({
+        flashFile: join(dir, 'flash'),
+        boardId: BOARD,
+        trustedKey: keys.publicKeyPem,
+        slotSize: 128 * 1024,
+        chunkSize: CHUNK,
+      }),
+    ).toThrow(expect.objectContaining({ code: 'BAD_FLASH' }));
     bl = open();
   });
 
@@ -168,13 +237,21 @@ describe('SimulatedBootloader', () => {
     const duplex = Object.assign(toBoard, { write: (b: Uint8Array) => fromBoard.write(b) }) as unknown as Duplex;
     bl.attach(duplex);
     const answers: Array<[number, number, number]> = [];
-    const dec = new BootFrameDecoder((f) => answers.push([f.type, f.flags, f.seq]), (f) => answers.push([f.type, f.flags, parseBootError(f.payload).code]));
+    const dec = new BootFrameDecoder(
+      (f) => answers.push([f.type, f.flags, f.seq]),
+      (f) => answers.push([f.type, f.flags, parseBootError(f.payload).code]),
+    );
     fromBoard.on('data', (b: Buffer) => dec.push(b));
     toBoard.push(encodeBootFrame(BootFrameType.INFO, 0, 5, new Uint8Array(0)));
     toBoard.push(encodeBootFrame(0x02, 0, 6, new Uint8Array(8)));
-    return new Promise<void>((resolve) => setImmediate(() => {
-      expect(answers).toEqual([[BootFrameType.INFO, 1, 5], [0x02, 3, BootErrorCode.UNKNOWN_TYPE]]);
-      resolve();
-    }));
+    return new Promise<void>((resolve) =>
+      setImmediate(() => {
+        expect(answers).toEqual([
+          [BootFrameType.INFO, 1, 5],
+          [0x02, 3, BootErrorCode.UNKNOWN_TYPE],
+        ]);
+        resolve();
+      }),
+    );
   });
 });

@@ -7,8 +7,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from '@postern/wire';
 import {
-  BootFrameType, DIRECTORY_STORE_FILES, DirectorySlotStore, FirmwareError, FlashFileSlotStore, MemorySlotStore, NO_SLOT, SimulatedBootloader, SlotState,
-  buildImage, encodeErase, encodeSlot, encodeWrite, generateSigningKeyPair, sha256Bytes,
+  BootFrameType,
+  DIRECTORY_STORE_FILES,
+  DirectorySlotStore,
+  FirmwareError,
+  FlashFileSlotStore,
+  MemorySlotStore,
+  NO_SLOT,
+  SimulatedBootloader,
+  SlotState,
+  buildImage,
+  encodeErase,
+  encodeSlot,
+  encodeWrite,
+  generateSigningKeyPair,
+  sha256Bytes,
 } from '../src/index.js';
 import type { SlotStore } from '../src/index.js';
 
@@ -19,8 +32,14 @@ const SLOT = 64 * 1024;
 
 function makeImage(label: string, size = 3000): Uint8Array {
   const blob = new Uint8Array(size).map((_, i) => (i * 7 + label.length) & 0xff);
-  return buildImage([{ path: 'main.mjs', data: new TextEncoder().encode(label) }, { path: 'blob', data: blob }],
-    { name: label, version: '1.0.0', target: BOARD, entry: 'main.mjs', runtime: '>=20', defaultConfig: {} }, keys.privateKeyPem);
+  return buildImage(
+    [
+      { path: 'main.mjs', data: new TextEncoder().encode(label) },
+      { path: 'blob', data: blob },
+    ],
+    { name: label, version: '1.0.0', target: BOARD, entry: 'main.mjs', runtime: '>=20', defaultConfig: {} },
+    keys.privateKeyPem,
+  );
 }
 
 let dir: string;
@@ -31,7 +50,13 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const on = (store: SlotStore): SimulatedBootloader => SimulatedBootloader.withStore(store, { boardId: BOARD, trustedKey: keys.publicKeyPem, slotSize: SLOT, chunkSize: CHUNK });
+const on = (store: SlotStore): SimulatedBootloader =>
+  SimulatedBootloader.withStore(store, {
+    boardId: BOARD,
+    trustedKey: keys.publicKeyPem,
+    slotSize: SLOT,
+    chunkSize: CHUNK,
+  });
 
 function ok(bl: SimulatedBootloader, type: number, payload: Uint8Array = new Uint8Array(0)): void {
   const r = bl.handle(type, payload);
@@ -55,10 +80,13 @@ function install(bl: SimulatedBootloader, slot: number, image: Uint8Array): void
 const stores: Array<[string, () => () => SlotStore]> = [
   ['flash file', () => () => FlashFileSlotStore.open(join(dir, 'flash'), SLOT, CHUNK)],
   ['directory', () => () => DirectorySlotStore.open(join(dir, 'slots'))],
-  ['memory', () => {
-    const m = new MemorySlotStore();
-    return () => m;
-  }],
+  [
+    'memory',
+    () => {
+      const m = new MemorySlotStore();
+      return () => m;
+    },
+  ],
 ];
 
 describe.each(stores)('SimulatedBootloader on a %s store', (_name, factory) => {

@@ -155,6 +155,7 @@ export class FileCache {
 }
 
 function nonNegative(name: string, value: number): number {
-  if (!(value >= 0) || !Number.isFinite(value)) throw new TypeError(`FileCache: ${name} must be a finite number >= 0, got ${value}`);
+  if (!(value >= 0) || !Number.isFinite(value))
+    throw new TypeError(`FileCache: ${name} must be a finite number >= 0, got ${value}`);
   return value;
 }

@@ -28,5 +28,12 @@ export { Router, sendStatus } from './router.js';
 export { RouteTable, RoutePatternError, ANY_METHOD, type RouteLookup } from './route-table.js';
 export { serveStatic, resolveStaticPath, CONTENT_TYPES, type StaticOptions, type StaticPathResult } from './static.js';
 export { FileCache, sameVersion, type CachedFile, type FileCacheOptions, type FileCacheStats } from './file-cache.js';
-export { basicAuth, basicChallenge, parseBasicAuth, parseBasicAuthorization, type BasicAuthOptions, type BasicCredentials } from './auth.js';
+export {
+  basicAuth,
+  basicChallenge,
+  parseBasicAuth,
+  parseBasicAuthorization,
+  type BasicAuthOptions,
+  type BasicCredentials,
+} from './auth.js';
 export { evaluateRange, isNotModified, etagListMatches, type RangeResult } from './conditional.js';

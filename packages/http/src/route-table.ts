@@ -59,18 +59,25 @@ function compile(pattern: string): { segments: Segment[]; wildcard: boolean } {
 
 /** A request path split into segments, each percent-decoded; `undefined` for a segment that is not valid percent-encoding. */
 function splitPath(path: string): Array<string | undefined> {
-  return path.slice(1).split('/').map((part) => {
-    if (!part.includes('%')) return part;
-    try {
-      return decodeURIComponent(part);
-    } catch {
-      return undefined;
-    }
-  });
+  return path
+    .slice(1)
+    .split('/')
+    .map((part) => {
+      if (!part.includes('%')) return part;
+      try {
+        return decodeURIComponent(part);
+      } catch {
+        return undefined;
+      }
+    });
 }
 
 /** The route's parameters for `parts`, or `undefined` when it does not match. */
-function match(route: Route<unknown>, parts: ReadonlyArray<string | undefined>, rawPath: string): Record<string, string> | undefined {
+function match(
+  route: Route<unknown>,
+  parts: ReadonlyArray<string | undefined>,
+  rawPath: string,
+): Record<string, string> | undefined {
   const segs = route.segments;
   if (route.wildcard ? parts.length <= segs.length : parts.length !== segs.length) return undefined;
   const params: Record<string, string> = {};
@@ -113,7 +120,8 @@ export class RouteTable<H> {
    */
   add(method: string | readonly string[], pattern: string, handler: H): this {
     const { segments, wildcard } = compile(pattern);
-    for (const m of typeof method === 'string' ? [method] : method) this.routes.push({ method: m, segments, wildcard, handler });
+    for (const m of typeof method === 'string' ? [method] : method)
+      this.routes.push({ method: m, segments, wildcard, handler });
     return this;
   }
 
@@ -125,8 +133,10 @@ export class RouteTable<H> {
     for (const route of this.routes) {
       const params = match(route, parts, path);
       if (params === undefined) continue;
-      if (route.method === method || route.method === ANY_METHOD) return { kind: 'found', handler: route.handler, params };
-      if (method === 'HEAD' && route.method === 'GET' && headFallback === undefined) headFallback = { handler: route.handler, params };
+      if (route.method === method || route.method === ANY_METHOD)
+        return { kind: 'found', handler: route.handler, params };
+      if (method === 'HEAD' && route.method === 'GET' && headFallback === undefined)
+        headFallback = { handler: route.handler, params };
       if (!methods.includes(route.method)) methods.push(route.method);
     }
     if (headFallback !== undefined) return { kind: 'found', ...headFallback };
@@ -138,7 +148,8 @@ export class RouteTable<H> {
   methodsFor(path: string): string[] {
     const parts = splitPath(path);
     const methods: string[] = [];
-    for (const route of this.routes) if (!methods.includes(route.method) && match(route, parts, path) !== undefined) methods.push(route.method);
+    for (const route of this.routes)
+      if (!methods.includes(route.method) && match(route, parts, path) !== undefined) methods.push(route.method);
     return methods;
   }
 

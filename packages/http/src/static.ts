@@ -45,7 +45,8 @@ export const CONTENT_TYPES: Readonly<Record<string, string>> = {
 };
 
 /** The outcome of {@link resolveStaticPath}: a file system path, or the status that refuses it. */
-export type StaticPathResult = { readonly ok: true; readonly segments: readonly string[] } | { readonly ok: false; readonly status: 400 | 403 };
+export type StaticPathResult =
+  { readonly ok: true; readonly segments: readonly string[] } | { readonly ok: false; readonly status: 400 | 403 };
 
 /**
  * Checks a raw (encoded) path below the mount point and decodes it into segments (see the module
@@ -98,7 +99,10 @@ const PATH_MEMO_LIMIT = 1024;
 const PATH_MEMO_MAX_CHARS = 256;
 
 /** What locating a request's file gave: the file, or the answer instead of it. */
-type Located = { readonly kind: 'file'; readonly entry: CachedFile } | { readonly kind: 'status'; readonly status: number } | { readonly kind: 'redirect' };
+type Located =
+  | { readonly kind: 'file'; readonly entry: CachedFile }
+  | { readonly kind: 'status'; readonly status: number }
+  | { readonly kind: 'redirect' };
 
 /**
  * A handler serving files below `root`. Mount it on a `*` route (`router.get('/static/*', ...)`, it
@@ -110,7 +114,12 @@ export function serveStatic(root: string, options: StaticOptions = {}): HttpHand
   const rootPath = resolve(root);
   const index = options.index ?? 'index.html';
   const chunkBytes = options.chunkBytes ?? 64 * 1024;
-  const cache = options.cache === undefined ? undefined : options.cache instanceof FileCache ? options.cache : new FileCache(options.cache);
+  const cache =
+    options.cache === undefined
+      ? undefined
+      : options.cache instanceof FileCache
+        ? options.cache
+        : new FileCache(options.cache);
   let realRoot: Promise<string> | undefined;
   // The file path of a request path (or the refusal status) is pure: worked out once per path.
   const files = new Map<string, string | 400 | 403>();
@@ -150,7 +159,8 @@ export function serveStatic(root: string, options: StaticOptions = {}): HttpHand
     }
     const real = await realpath(target).catch(() => undefined);
     if (real === undefined) return { kind: 'status', status: 404 };
-    if (real !== base && !real.startsWith(base.endsWith(sep) ? base : base + sep)) return { kind: 'status', status: 403 };
+    if (real !== base && !real.startsWith(base.endsWith(sep) ? base : base + sep))
+      return { kind: 'status', status: 403 };
     let body: Uint8Array | undefined;
     if (cache !== undefined && info.size <= cache.maxFileBytes) {
       body = await readFile(target).catch(() => undefined);
@@ -204,7 +214,12 @@ export function serveStatic(root: string, options: StaticOptions = {}): HttpHand
  * Answers with `entry`: validators, 304, ranges, then the bytes from memory (at once, no promise) or
  * streamed from the file (the promise settles when the body is out).
  */
-function respond(req: HttpRequest, res: HttpResponse, entry: CachedFile, chunkBytes: number): Promise<void> | undefined {
+function respond(
+  req: HttpRequest,
+  res: HttpResponse,
+  entry: CachedFile,
+  chunkBytes: number,
+): Promise<void> | undefined {
   const { size, etag, lastModified } = entry;
   res.setHeader('ETag', etag).setHeader('Last-Modified', lastModified).setHeader('Accept-Ranges', 'bytes');
   if (isNotModified(req, etag, entry.mtimeMs)) {
@@ -240,7 +255,13 @@ function respond(req: HttpRequest, res: HttpResponse, entry: CachedFile, chunkBy
 }
 
 /** Streams bytes `start..end` of `file` as the body, with backpressure. */
-async function streamFile(res: HttpResponse, file: string, start: number, end: number, chunkBytes: number): Promise<void> {
+async function streamFile(
+  res: HttpResponse,
+  file: string,
+  start: number,
+  end: number,
+  chunkBytes: number,
+): Promise<void> {
   // Streamed with backpressure: each chunk read goes to the socket as it is (no copy here).
   const stream = createReadStream(file, { start, end, highWaterMark: chunkBytes });
   try {

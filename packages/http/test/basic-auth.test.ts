@@ -6,12 +6,16 @@ const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64
 describe('parseBasicAuthorization (RFC 7617, RFC 9110 §11.4)', () => {
   it('decodes user and password; the password may hold colons and UTF-8', () => {
     expect(parseBasicAuthorization(`Basic ${b64('admin:s3:cret')}`)).toEqual({ user: 'admin', password: 's3:cret' });
-    expect(parseBasicAuthorization(`Basic ${b64('jürgen:pässwörd')}`)).toEqual({ user: 'jürgen', password: 'pässwörd' });
+    expect(parseBasicAuthorization(`Basic ${b64('jürgen:pässwörd')}`)).toEqual({
+      user: 'jürgen',
+      password: 'pässwörd',
+    });
     expect(parseBasicAuthorization(`Basic ${b64(':')}`)).toEqual({ user: '', password: '' });
   });
 
   it('the scheme is case-insensitive', () => {
-    for (const scheme of ['basic', 'BASIC', 'bAsIc']) expect(parseBasicAuthorization(`${scheme} ${b64('a:b')}`)).toEqual({ user: 'a', password: 'b' });
+    for (const scheme of ['basic', 'BASIC', 'bAsIc'])
+      expect(parseBasicAuthorization(`${scheme} ${b64('a:b')}`)).toEqual({ user: 'a', password: 'b' });
   });
 
   it('one or more spaces separate scheme and credentials; a tab or nothing does not', () => {
@@ -20,7 +24,7 @@ describe('parseBasicAuthorization (RFC 7617, RFC 9110 §11.4)', () => {
     expect(parseBasicAuthorization(`Basic${b64('a:b')}`)).toBeUndefined();
   });
 
-  it('whitespace around the field value is the field\'s and is ignored', () => {
+  it("whitespace around the field value is the field's and is ignored", () => {
     expect(parseBasicAuthorization(` \tBasic ${b64('a:b')} \t`)).toEqual({ user: 'a', password: 'b' });
   });
 

@@ -7,19 +7,21 @@ import { describe, expect, it } from 'vitest';
 import { HttpParseError, RequestParser } from '../src/index.js';
 import { bytes, parseChunks, splitAt, summary } from './parser-helpers.js';
 
-const tokenChar = fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&\'*+-.^_`|~'.split(''));
+const tokenChar = fc.constantFrom(
+  ..."abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-.^_`|~".split(''),
+);
 const token = fc.string({ unit: tokenChar, minLength: 1, maxLength: 12 });
 const valueChar = fc.constantFrom(...'abcXYZ019 \t!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\xa0\xe9\xff'.split(''));
-const fieldValue = fc
-  .string({ unit: valueChar, maxLength: 20 })
-  .map((v) => v.replace(/^[ \t]+|[ \t]+$/g, ''));
-const pathChar = fc.constantFrom(...'abcXYZ0189-._~!$&\'()*+,;=:@/?'.split(''));
+const fieldValue = fc.string({ unit: valueChar, maxLength: 20 }).map((v) => v.replace(/^[ \t]+|[ \t]+$/g, ''));
+const pathChar = fc.constantFrom(..."abcXYZ0189-._~!$&'()*+,;=:@/?".split(''));
 const reserved = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'expect', 'upgrade']);
 const extraHeader = fc.tuple(token, fieldValue).filter(([n]) => !reserved.has(n.toLowerCase()));
-const quotedExt = fc.string({ unit: fc.constantFrom('a', ' ', '\\"', '\\\\', '=', ';'), maxLength: 6 }).map((s) => `"${s}"`);
-const chunkExt = fc.array(fc.tuple(token, fc.option(fc.oneof(token, quotedExt), { nil: undefined })), { maxLength: 3 }).map((exts) =>
-  exts.map(([n, v]) => (v === undefined ? `;${n}` : `;${n}=${v}`)).join(''),
-);
+const quotedExt = fc
+  .string({ unit: fc.constantFrom('a', ' ', '\\"', '\\\\', '=', ';'), maxLength: 6 })
+  .map((s) => `"${s}"`);
+const chunkExt = fc
+  .array(fc.tuple(token, fc.option(fc.oneof(token, quotedExt), { nil: undefined })), { maxLength: 3 })
+  .map((exts) => exts.map(([n, v]) => (v === undefined ? `;${n}` : `;${n}=${v}`)).join(''));
 
 interface Expected {
   method: string;
@@ -78,28 +80,32 @@ const request = fc
 describe('RequestParser properties', () => {
   it('pipelined valid requests parse exactly as generated, however the bytes are split', () => {
     fc.assert(
-      fc.property(fc.array(request, { minLength: 1, maxLength: 4 }), fc.array(fc.nat(), { maxLength: 12 }), (reqs, rawCuts) => {
-        const data = bytes(reqs.map((r) => r.text).join(''));
-        const whole = parseChunks([data]);
-        expect(whole.error).toBeNull();
-        expect(whole.copiedBodyViews).toBe(0);
-        expect(
-          whole.messages.map((m) => ({
-            method: m.head.method,
-            target: m.head.target,
-            headers: m.head.headers.entries(),
-            body: m.body,
-            trailers: m.trailers,
-            keepAlive: m.head.keepAlive,
-          })),
-        ).toEqual(reqs.map((r) => r.expected));
-        const cuts = rawCuts.map((c) => c % (data.length + 1)).sort((a, b) => a - b);
-        const split = parseChunks(splitAt(data, cuts));
-        expect(summary(split)).toEqual(summary(whole));
-        expect(split.copiedBodyViews).toBe(0);
-        // byte by byte, the extreme split
-        expect(summary(parseChunks(splitAt(data, [...Array(data.length).keys()])))).toEqual(summary(whole));
-      }),
+      fc.property(
+        fc.array(request, { minLength: 1, maxLength: 4 }),
+        fc.array(fc.nat(), { maxLength: 12 }),
+        (reqs, rawCuts) => {
+          const data = bytes(reqs.map((r) => r.text).join(''));
+          const whole = parseChunks([data]);
+          expect(whole.error).toBeNull();
+          expect(whole.copiedBodyViews).toBe(0);
+          expect(
+            whole.messages.map((m) => ({
+              method: m.head.method,
+              target: m.head.target,
+              headers: m.head.headers.entries(),
+              body: m.body,
+              trailers: m.trailers,
+              keepAlive: m.head.keepAlive,
+            })),
+          ).toEqual(reqs.map((r) => r.expected));
+          const cuts = rawCuts.map((c) => c % (data.length + 1)).sort((a, b) => a - b);
+          const split = parseChunks(splitAt(data, cuts));
+          expect(summary(split)).toEqual(summary(whole));
+          expect(split.copiedBodyViews).toBe(0);
+          // byte by byte, the extreme split
+          expect(summary(parseChunks(splitAt(data, [...Array(data.length).keys()])))).toEqual(summary(whole));
+        },
+      ),
       { numRuns: 300, seed: 9112 },
     );
   });
@@ -144,7 +150,10 @@ describe('RequestParser properties', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 1, maxLength: 100 }), (junk) => {
         let calls = 0;
-        const p = new RequestParser({}, { onHead: () => calls++, onBody: () => calls++, onMessageComplete: () => calls++ });
+        const p = new RequestParser(
+          {},
+          { onHead: () => calls++, onBody: () => calls++, onMessageComplete: () => calls++ },
+        );
         try {
           p.execute(bytes('GET / HTTP/1.1\r\nHost: h\r\nBad Name: x\r\n\r\n'));
         } catch (e) {

@@ -61,7 +61,10 @@ describe('RequestParser: valid requests', () => {
   });
 
   it('accepts Content-Length: 0 and identical repeated Content-Length fields', () => {
-    expect(one('POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n').head.framing).toEqual({ kind: 'length', length: 0 });
+    expect(one('POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n').head.framing).toEqual({
+      kind: 'length',
+      length: 0,
+    });
     const m = one('POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc');
     expect(m.body).toBe('abc');
   });
@@ -102,11 +105,14 @@ describe('RequestParser: valid requests', () => {
       'GET /d HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n';
     const heads: string[] = [];
     let completes = 0;
-    const p = new RequestParser({}, {
-      onHead: (h) => heads.push(h.target),
-      onBody() {},
-      onMessageComplete: () => completes++,
-    });
+    const p = new RequestParser(
+      {},
+      {
+        onHead: (h) => heads.push(h.target),
+        onBody() {},
+        onMessageComplete: () => completes++,
+      },
+    );
     p.execute(bytes(text));
     expect(heads).toEqual(['/a']);
     expect(p.paused).toBe(true);
@@ -130,11 +136,14 @@ describe('RequestParser: valid requests', () => {
 
   it('resume() from inside onMessageComplete continues the same run without recursion', () => {
     const seen: string[] = [];
-    const p: RequestParser = new RequestParser({}, {
-      onHead: (h) => seen.push(h.target),
-      onBody() {},
-      onMessageComplete: () => p.resume(),
-    });
+    const p: RequestParser = new RequestParser(
+      {},
+      {
+        onHead: (h) => seen.push(h.target),
+        onBody() {},
+        onMessageComplete: () => p.resume(),
+      },
+    );
     p.execute(bytes('GET /1 HTTP/1.1\r\nHost: h\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\n'));
     expect(seen).toEqual(['/1', '/2']);
     expect(p.paused).toBe(false);
@@ -142,14 +151,17 @@ describe('RequestParser: valid requests', () => {
 
   it('pause() in onHead holds the body back until resume()', () => {
     const events: string[] = [];
-    const p: RequestParser = new RequestParser({}, {
-      onHead: () => {
-        events.push('head');
-        p.pause();
+    const p: RequestParser = new RequestParser(
+      {},
+      {
+        onHead: () => {
+          events.push('head');
+          p.pause();
+        },
+        onBody: (d) => events.push(`body:${Buffer.from(d).toString()}`),
+        onMessageComplete: () => events.push('done'),
       },
-      onBody: (d) => events.push(`body:${Buffer.from(d).toString()}`),
-      onMessageComplete: () => events.push('done'),
-    });
+    );
     p.execute(bytes('PUT / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\ndata'));
     expect(events).toEqual(['head']);
     expect(p.bufferedBytes).toBe(4);
@@ -187,7 +199,9 @@ describe('RequestParser: valid requests', () => {
   });
 
   it('reports Expect: 100-continue (1.1 only) and other expectations raw', () => {
-    expect(one('PUT / HTTP/1.1\r\nHost: h\r\nExpect: 100-Continue\r\nContent-Length: 0\r\n\r\n').head.expect100).toBe(true);
+    expect(one('PUT / HTTP/1.1\r\nHost: h\r\nExpect: 100-Continue\r\nContent-Length: 0\r\n\r\n').head.expect100).toBe(
+      true,
+    );
     expect(one('PUT / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\n').head.expect100).toBe(false);
     const other = one('PUT / HTTP/1.1\r\nHost: h\r\nExpect: teapot\r\n\r\n').head;
     expect([other.expect100, other.expectOther]).toEqual([false, 'teapot']);
@@ -232,8 +246,12 @@ describe('RequestParser: valid requests', () => {
     expect(parseChunks([]).error).toBeNull();
     expect(parseChunks([bytes('\r\n')]).error).toBeNull();
     expect(parseChunks([bytes('GET / HTTP/1.1\r\nHost: h\r\n')]).error?.code).toBe('INCOMPLETE_MESSAGE');
-    expect(parseChunks([bytes('POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nab')]).error?.code).toBe('INCOMPLETE_MESSAGE');
-    expect(parseChunks([bytes('POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n')]).error?.code).toBe('INCOMPLETE_MESSAGE');
+    expect(parseChunks([bytes('POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nab')]).error?.code).toBe(
+      'INCOMPLETE_MESSAGE',
+    );
+    expect(
+      parseChunks([bytes('POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n')]).error?.code,
+    ).toBe('INCOMPLETE_MESSAGE');
   });
 
   it('messageInProgress tells an idle connection from a started request', () => {
@@ -264,13 +282,16 @@ describe('RequestParser: valid requests', () => {
 
   it('a handler exception fails the parser and propagates unchanged', () => {
     const boom = new Error('boom');
-    const p = new RequestParser({}, {
-      onHead() {
-        throw boom;
+    const p = new RequestParser(
+      {},
+      {
+        onHead() {
+          throw boom;
+        },
+        onBody() {},
+        onMessageComplete() {},
       },
-      onBody() {},
-      onMessageComplete() {},
-    });
+    );
     expect(() => p.execute(bytes('GET / HTTP/1.1\r\nHost: h\r\n\r\n'))).toThrow(boom);
     expect(() => p.execute(bytes('x'))).toThrow(boom);
   });

@@ -16,7 +16,11 @@ describe('RouteTable.lookup', () => {
   it('finds the route for the method, with decoded parameters', () => {
     expect(table().lookup('GET', '/api')).toEqual({ kind: 'found', handler: 'api', params: {} });
     expect(table().lookup('POST', '/api/routes')).toEqual({ kind: 'found', handler: 'add', params: {} });
-    expect(table().lookup('PUT', '/api/policy/in%20put')).toEqual({ kind: 'found', handler: 'policy', params: { chain: 'in put' } });
+    expect(table().lookup('PUT', '/api/policy/in%20put')).toEqual({
+      kind: 'found',
+      handler: 'policy',
+      params: { chain: 'in put' },
+    });
   });
 
   it('HEAD falls back to the GET route', () => {
@@ -30,15 +34,24 @@ describe('RouteTable.lookup', () => {
   });
 
   it('a wildcard takes one or more raw segments, never none', () => {
-    expect(table().lookup('DELETE', '/api/routes/10.0.0.0/8')).toEqual({ kind: 'found', handler: 'remove', params: { '*': '10.0.0.0/8' } });
+    expect(table().lookup('DELETE', '/api/routes/10.0.0.0/8')).toEqual({
+      kind: 'found',
+      handler: 'remove',
+      params: { '*': '10.0.0.0/8' },
+    });
     expect(table().lookup('DELETE', '/api/routes/a%2Fb')).toMatchObject({ params: { '*': 'a%2Fb' } });
     expect(table().lookup('GET', '/files/')).toEqual({ kind: 'found', handler: 'files', params: { '*': '' } });
     expect(table().lookup('GET', '/files')).toEqual({ kind: 'not-found' });
-    expect(new RouteTable<string>().add('GET', '/*', 'root').lookup('GET', '/')).toEqual({ kind: 'found', handler: 'root', params: { '*': '' } });
+    expect(new RouteTable<string>().add('GET', '/*', 'root').lookup('GET', '/')).toEqual({
+      kind: 'found',
+      handler: 'root',
+      params: { '*': '' },
+    });
   });
 
   it('an ANY_METHOD route takes every method', () => {
-    for (const method of ['GET', 'POST', 'OPTIONS', 'PROPFIND']) expect(table().lookup(method, '/files/a')).toMatchObject({ kind: 'found', handler: 'files' });
+    for (const method of ['GET', 'POST', 'OPTIONS', 'PROPFIND'])
+      expect(table().lookup(method, '/files/a')).toMatchObject({ kind: 'found', handler: 'files' });
   });
 
   it('parameters never match an empty segment; unknown paths are not-found', () => {

@@ -19,12 +19,28 @@ import {
 } from '../src/index.js';
 import type { RequestHead } from '../src/index.js';
 
-const tokenChar = fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&\'*+-.^_`|~'.split(''));
+const tokenChar = fc.constantFrom(
+  ..."abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-.^_`|~".split(''),
+);
 const token = fc.string({ unit: tokenChar, minLength: 1, maxLength: 10 });
 const valueChar = fc.constantFrom(...'abcXYZ019 \t!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~'.split(''));
 const fieldValue = fc.string({ unit: valueChar, minLength: 1, maxLength: 20 }).map((v) => v.trim() || 'v');
-const reserved = new Set(['content-length', 'transfer-encoding', 'connection', 'trailer', 'keep-alive', 'upgrade', 'proxy-connection', 'host', 'expect', 'te']);
-const extra = fc.array(fc.tuple(token, fieldValue).filter(([n]) => !reserved.has(n.toLowerCase())), { maxLength: 5 });
+const reserved = new Set([
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'trailer',
+  'keep-alive',
+  'upgrade',
+  'proxy-connection',
+  'host',
+  'expect',
+  'te',
+]);
+const extra = fc.array(
+  fc.tuple(token, fieldValue).filter(([n]) => !reserved.has(n.toLowerCase())),
+  { maxLength: 5 },
+);
 
 interface Scenario {
   status: number;
@@ -36,7 +52,32 @@ interface Scenario {
 }
 
 const scenario = fc.record({
-  status: fc.constantFrom(200, 201, 202, 204, 206, 301, 302, 304, 400, 401, 403, 404, 405, 408, 413, 414, 415, 416, 429, 431, 500, 501, 503, 505),
+  status: fc.constantFrom(
+    200,
+    201,
+    202,
+    204,
+    206,
+    301,
+    302,
+    304,
+    400,
+    401,
+    403,
+    404,
+    405,
+    408,
+    413,
+    414,
+    415,
+    416,
+    429,
+    431,
+    500,
+    501,
+    503,
+    505,
+  ),
   method: fc.constantFrom('GET' as const, 'HEAD' as const),
   headers: extra,
   pieces: fc.array(fc.uint8Array({ minLength: 1, maxLength: 300 }), { maxLength: 4 }),
@@ -137,17 +178,20 @@ describe('Node http client -> RequestParser (loopback)', () => {
     const parserServer = net.createServer((socket) => {
       let body: Buffer[] = [];
       let head: RequestHead | null = null;
-      const parser = new RequestParser({}, {
-        onHead: (h) => {
-          head = h;
-          body = [];
+      const parser = new RequestParser(
+        {},
+        {
+          onHead: (h) => {
+            head = h;
+            body = [];
+          },
+          onBody: (d) => body.push(Buffer.from(d)),
+          onMessageComplete: (t) => {
+            received.push({ head: head!, body: Buffer.concat(body), trailers: t === null ? null : t.entries() });
+            socket.end('HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n');
+          },
         },
-        onBody: (d) => body.push(Buffer.from(d)),
-        onMessageComplete: (t) => {
-          received.push({ head: head!, body: Buffer.concat(body), trailers: t === null ? null : t.entries() });
-          socket.end('HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n');
-        },
-      });
+      );
       socket.on('data', (d) => {
         try {
           parser.execute(d);
@@ -170,13 +214,17 @@ describe('Node http client -> RequestParser (loopback)', () => {
             const before = received.length;
             const all = Buffer.concat(pieces);
             const headers: Record<string, string> = {};
-            for (const [n, v] of hdrs) if (!Object.keys(headers).some((k) => k.toLowerCase() === n.toLowerCase())) headers[n] = v;
+            for (const [n, v] of hdrs)
+              if (!Object.keys(headers).some((k) => k.toLowerCase() === n.toLowerCase())) headers[n] = v;
             if (!chunked) headers['Content-Length'] = String(all.length);
             const status = await new Promise<number>((resolve, reject) => {
-              const req = http.request({ host: '127.0.0.1', port: p, method, path: '/up?x=1', agent: false, headers }, (res) => {
-                res.resume();
-                res.on('end', () => resolve(res.statusCode ?? 0));
-              });
+              const req = http.request(
+                { host: '127.0.0.1', port: p, method, path: '/up?x=1', agent: false, headers },
+                (res) => {
+                  res.resume();
+                  res.on('end', () => resolve(res.statusCode ?? 0));
+                },
+              );
               req.on('error', reject);
               if (chunked) req.addTrailers({ 'X-Sum': String(all.length) });
               for (const piece of pieces) req.write(piece);

@@ -26,16 +26,23 @@ describe('serializeResponseHead', () => {
         ['Set-Cookie', 'b=2'],
       ],
     });
-    expect(text(head)).toBe('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n');
+    expect(text(head)).toBe(
+      'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n',
+    );
   });
 
   it('has a reason phrase for every status the server uses', () => {
-    const used = [100, 101, 200, 201, 202, 204, 206, 301, 302, 303, 304, 307, 308, 400, 401, 403, 404, 405, 406, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 426, 429, 431, 500, 501, 502, 503, 504, 505];
+    const used = [
+      100, 101, 200, 201, 202, 204, 206, 301, 302, 303, 304, 307, 308, 400, 401, 403, 404, 405, 406, 408, 409, 410, 411,
+      412, 413, 414, 415, 416, 417, 426, 429, 431, 500, 501, 502, 503, 504, 505,
+    ];
     for (const s of used) expect(reasonPhrase(s), String(s)).not.toBe('');
     expect(reasonPhrase(413)).toBe('Content Too Large');
     expect(reasonPhrase(431)).toBe('Request Header Fields Too Large');
     expect(text(serializeResponseHead({ status: 599 }))).toBe('HTTP/1.1 599 \r\n\r\n');
-    expect(text(serializeResponseHead({ status: 404, reason: 'Gone Fishing' }))).toBe('HTTP/1.1 404 Gone Fishing\r\n\r\n');
+    expect(text(serializeResponseHead({ status: 404, reason: 'Gone Fishing' }))).toBe(
+      'HTTP/1.1 404 Gone Fishing\r\n\r\n',
+    );
   });
 
   it.each([
@@ -117,8 +124,17 @@ describe('chunked encoder', () => {
 
   it('ends the body with or without trailers, refusing framing trailers', () => {
     expect(text(encodeLastChunk())).toBe('0\r\n\r\n');
-    expect(text(encodeLastChunk([['Checksum', 'abc'], ['N', 3]]))).toBe('0\r\nChecksum: abc\r\nN: 3\r\n\r\n');
-    expect(() => encodeLastChunk([['Content-Length', '3']])).toThrow(expect.objectContaining({ code: 'INVALID_CHUNK' }));
+    expect(
+      text(
+        encodeLastChunk([
+          ['Checksum', 'abc'],
+          ['N', 3],
+        ]),
+      ),
+    ).toBe('0\r\nChecksum: abc\r\nN: 3\r\n\r\n');
+    expect(() => encodeLastChunk([['Content-Length', '3']])).toThrow(
+      expect.objectContaining({ code: 'INVALID_CHUNK' }),
+    );
     expect(() => encodeLastChunk([['X', 'a\r\nb']])).toThrow(expect.objectContaining({ code: 'INVALID_HEADER_VALUE' }));
   });
 

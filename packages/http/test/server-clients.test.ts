@@ -39,7 +39,14 @@ describe('real clients', () => {
   });
 
   it('curl: chunked upload', async () => {
-    const { stdout } = await run('curl', ['-s', '-H', 'Transfer-Encoding: chunked', '--data-binary', `@${upload}`, `${base}/upload`]);
+    const { stdout } = await run('curl', [
+      '-s',
+      '-H',
+      'Transfer-Encoding: chunked',
+      '--data-binary',
+      `@${upload}`,
+      `${base}/upload`,
+    ]);
     expect(JSON.parse(stdout)).toEqual({ bytes: 200_000, chunked: true });
   });
 
@@ -48,7 +55,16 @@ describe('real clients', () => {
     expect(part).toBe('abcdefghij'.repeat(10));
     const { stdout: head } = await run('curl', ['-sI', `${base}/files/data.txt`]);
     const etag = /ETag: (.*)\r/i.exec(head)![1]!;
-    const { stdout: status } = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-H', `If-None-Match: ${etag}`, `${base}/files/data.txt`]);
+    const { stdout: status } = await run('curl', [
+      '-s',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      '-H',
+      `If-None-Match: ${etag}`,
+      `${base}/files/data.txt`,
+    ]);
     expect(status).toBe('304');
   });
 

@@ -35,7 +35,11 @@ export interface ParsedResponse {
  * Parses one response from `text` (latin1). `noBody`: the request was HEAD. Close-delimited bodies
  * are only complete when `ended`. Returns undefined when more bytes are needed.
  */
-export function parseResponse(text: string, noBody = false, ended = false): { res: ParsedResponse; rest: string } | undefined {
+export function parseResponse(
+  text: string,
+  noBody = false,
+  ended = false,
+): { res: ParsedResponse; rest: string } | undefined {
   const headEnd = text.indexOf('\r\n\r\n');
   if (headEnd < 0) return undefined;
   const lines = text.slice(0, headEnd).split('\r\n');
@@ -98,7 +102,8 @@ export class RawClient {
   async until(predicate: () => boolean, ms = 3000, what = 'condition'): Promise<void> {
     const step = 5;
     for (let waited = 0; !predicate(); waited += step) {
-      if (waited >= ms) throw new Error(`timed out waiting for ${what}; received: ${JSON.stringify(this.data.slice(0, 400))}`);
+      if (waited >= ms)
+        throw new Error(`timed out waiting for ${what}; received: ${JSON.stringify(this.data.slice(0, 400))}`);
       await sleep(step);
     }
   }

@@ -22,7 +22,11 @@ const CONNECT_TIMEOUT_MS = 3000;
 async function posternTransport(): Promise<ListeningTransport> {
   const sched = new Scheduler({ clock: 'real', seed: 7 });
   // ARP resolved both ways before the first SYN (a ping: the request teaches the server, the reply the client).
-  const pair = await memoryPair({ createMemoryLink, NetDevice, Stack, parseIpv4 }, sched, { tag: 'h', rxRingCapacity: 1024, addresses: [CLIENT_IP, SERVER_IP] });
+  const pair = await memoryPair({ createMemoryLink, NetDevice, Stack, parseIpv4 }, sched, {
+    tag: 'h',
+    rxRingCapacity: 1024,
+    addresses: [CLIENT_IP, SERVER_IP],
+  });
   const { a: clientStack, b: serverStack } = pair;
   const devices = [pair.devA, pair.devB] as const;
   const clientNet = createNet(new Sockets(clientStack, attachTcp(clientStack)));
@@ -38,7 +42,12 @@ async function posternTransport(): Promise<ListeningTransport> {
     server,
     connect: () =>
       new Promise<ClientSocket>((resolve, reject) => {
-        const socket = clientNet.connect({ port, host: SERVER_IP, allowHalfOpen: true, connectTimeoutMs: CONNECT_TIMEOUT_MS });
+        const socket = clientNet.connect({
+          port,
+          host: SERVER_IP,
+          allowHalfOpen: true,
+          connectTimeoutMs: CONNECT_TIMEOUT_MS,
+        });
         socket.once('connect', () => resolve(socket));
         socket.once('error', reject);
       }),

@@ -195,7 +195,11 @@ export function runServerSuite(name: string, makeTransport: MakeTransport): void
         return c.response();
       };
       const ok = await ask(get('/api/routes/a%20b'));
-      expect([ok.status, ok.body, ok.headers['content-type']]).toEqual([200, '{"id":"a b"}', 'application/json; charset=utf-8']);
+      expect([ok.status, ok.body, ok.headers['content-type']]).toEqual([
+        200,
+        '{"id":"a b"}',
+        'application/json; charset=utf-8',
+      ]);
       expect((await ask('POST /api/routes HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n')).status).toBe(201);
       const del = await ask(get('/api/routes/7', '', 'DELETE'));
       expect([del.status, del.headers['content-length']]).toEqual([204, undefined]);
@@ -230,7 +234,9 @@ export function runServerSuite(name: string, makeTransport: MakeTransport): void
     });
 
     it('401 with WWW-Authenticate for missing or wrong Basic credentials', async () => {
-      await start(basicAuth({ realm: 'admin', verify: ({ user, password }) => user === 'root' && password === 'pw' }, hello));
+      await start(
+        basicAuth({ realm: 'admin', verify: ({ user, password }) => user === 'root' && password === 'pw' }, hello),
+      );
       const c = await client();
       c.send(get('/x'));
       const no = await c.response();
@@ -381,7 +387,11 @@ export function runServerSuite(name: string, makeTransport: MakeTransport): void
         const c = await client();
         c.send(get('/static/a.txt'));
         const r = await c.response();
-        expect([r.status, r.headers['content-type'], r.headers['content-length']]).toEqual([200, 'text/plain; charset=utf-8', '200']);
+        expect([r.status, r.headers['content-type'], r.headers['content-length']]).toEqual([
+          200,
+          'text/plain; charset=utf-8',
+          '200',
+        ]);
         expect(r.headers['last-modified']).toBe('Tue, 02 Jan 2024 03:04:05 GMT');
         const etag = r.headers['etag']!;
         c.send(get('/static/a.txt', `If-None-Match: ${etag}\r\n`));

@@ -52,7 +52,11 @@ describe('real clients against the server on Postern over TAP', () => {
     sched.start();
     const stack = new Stack(sched);
     await lab.attachTap(stack, {
-      kernelIp: KERNEL_IP, stackIp: STACK_IP, prefixLength: 24, mac: '02:50:53:4e:00:82', deviceOptions: { rxRingCapacity: 1024 },
+      kernelIp: KERNEL_IP,
+      stackIp: STACK_IP,
+      prefixLength: 24,
+      mac: '02:50:53:4e:00:82',
+      deviceOptions: { rxRingCapacity: 1024 },
     });
     const net = createNet(new Sockets(stack, attachTcp(stack)));
     listener = net.createServer({ allowHalfOpen: true });
@@ -68,7 +72,9 @@ describe('real clients against the server on Postern over TAP', () => {
         res.json({ bytes, sha256, chunked: req.head.framing.kind === 'chunked' });
       })
       .get('/files/*', serveStatic(dir));
-    server = new HttpServer(router.handler, { wallTime: () => Date.now(), limits: { maxBodyBytes: 1 << 20 } }).attach(listener);
+    server = new HttpServer(router.handler, { wallTime: () => Date.now(), limits: { maxBodyBytes: 1 << 20 } }).attach(
+      listener,
+    );
   }, 30_000);
 
   afterAll(async () => {
@@ -80,7 +86,8 @@ describe('real clients against the server on Postern over TAP', () => {
   }, 30_000);
 
   /** curl inside the namespace; rejects unless it exits with 0. */
-  const curl = (args: readonly string[]) => lab.run('curl', ['--max-time', String(CURL_MAX_S), ...args], (CURL_MAX_S + 5) * 1000);
+  const curl = (args: readonly string[]) =>
+    lab.run('curl', ['--max-time', String(CURL_MAX_S), ...args], (CURL_MAX_S + 5) * 1000);
 
   rootIt(title('curl: two URLs on one keep-alive connection'), async () => {
     const before = accepted;
@@ -91,16 +98,34 @@ describe('real clients against the server on Postern over TAP', () => {
   });
 
   rootIt(title('curl: a chunked upload arrives whole (the server echoes its SHA-256)'), async () => {
-    const { stdout } = await curl(['-s', '-H', 'Transfer-Encoding: chunked', '--data-binary', `@${uploadPath}`, `${BASE}/upload`]);
+    const { stdout } = await curl([
+      '-s',
+      '-H',
+      'Transfer-Encoding: chunked',
+      '--data-binary',
+      `@${uploadPath}`,
+      `${BASE}/upload`,
+    ]);
     expect(JSON.parse(stdout)).toEqual({ bytes: upload.length, sha256: sha256Hex(upload), chunked: true });
   });
 
   rootIt(title('curl: Range -r 0-99 gives 206 with the right bytes'), async () => {
     const out = join(dir, 'range.out');
-    const { stdout: status } = await curl(['-s', '-r', '0-99', '-o', out, '-w', '%{http_code} %{header_json}', `${BASE}/files/big.bin`]);
+    const { stdout: status } = await curl([
+      '-s',
+      '-r',
+      '0-99',
+      '-o',
+      out,
+      '-w',
+      '%{http_code} %{header_json}',
+      `${BASE}/files/big.bin`,
+    ]);
     const [code, ...rest] = status.split(' ');
     expect(code).toBe('206');
-    expect((JSON.parse(rest.join(' ')) as Record<string, string[]>)['content-range']).toEqual([`bytes 0-99/${big.length}`]);
+    expect((JSON.parse(rest.join(' ')) as Record<string, string[]>)['content-range']).toEqual([
+      `bytes 0-99/${big.length}`,
+    ]);
     expect(readFileSync(out).equals(big.subarray(0, 100))).toBe(true);
   });
 
@@ -108,17 +133,33 @@ describe('real clients against the server on Postern over TAP', () => {
     const { stdout: head } = await curl(['-sI', `${BASE}/files/data.txt`]);
     const etag = /^ETag: (.*)\r$/im.exec(head)?.[1];
     expect(etag).toMatch(/^(W\/)?".+"$/);
-    const ask = async (tag: string) => (await curl(['-s', '-o', '/dev/null', '-w', '%{http_code}', '-H', `If-None-Match: ${tag}`, `${BASE}/files/data.txt`])).stdout;
+    const ask = async (tag: string) =>
+      (
+        await curl([
+          '-s',
+          '-o',
+          '/dev/null',
+          '-w',
+          '%{http_code}',
+          '-H',
+          `If-None-Match: ${tag}`,
+          `${BASE}/files/data.txt`,
+        ])
+      ).stdout;
     expect(await ask(etag!)).toBe('304');
     expect(await ask('"stale"')).toBe('200');
   });
 
-  rootIt(title('curl: a 16 MiB download arrives intact (SHA-256)'), async () => {
-    const out = join(dir, 'big.out');
-    const { stdout } = await curl(['-s', '-o', out, '-w', '%{http_code} %{size_download}', `${BASE}/files/big.bin`]);
-    expect(stdout).toBe(`200 ${big.length}`);
-    expect(sha256Hex(readFileSync(out))).toBe(sha256Hex(big));
-  }, 30_000);
+  rootIt(
+    title('curl: a 16 MiB download arrives intact (SHA-256)'),
+    async () => {
+      const out = join(dir, 'big.out');
+      const { stdout } = await curl(['-s', '-o', out, '-w', '%{http_code} %{size_download}', `${BASE}/files/big.bin`]);
+      expect(stdout).toBe(`200 ${big.length}`);
+      expect(sha256Hex(readFileSync(out))).toBe(sha256Hex(big));
+    },
+    30_000,
+  );
 
   rootIt(title('Node fetch (undici) inside the namespace: GET and POST'), async () => {
     const script = [

@@ -56,11 +56,16 @@ describe('WorkerPool with done callbacks', () => {
 
   it('a job that throws or rejects frees its slot and reaches onError', async () => {
     const errors: unknown[] = [];
-    const pool = new WorkerPool<number>(1, 5, (job) => {
-      if (job === 1) throw new Error('sync');
-      if (job === 2) return Promise.reject(new Error('async'));
-      return Promise.resolve();
-    }, (e) => errors.push((e as Error).message));
+    const pool = new WorkerPool<number>(
+      1,
+      5,
+      (job) => {
+        if (job === 1) throw new Error('sync');
+        if (job === 2) return Promise.reject(new Error('async'));
+        return Promise.resolve();
+      },
+      (e) => errors.push((e as Error).message),
+    );
     pool.submit(1);
     pool.submit(2);
     pool.submit(3);
@@ -85,7 +90,11 @@ describe('HttpResponse headers', () => {
   it('names are matched in any case; set replaces, append adds, remove drops; the head keeps the case given', () => {
     const out: Uint8Array[] = [];
     const res = new HttpResponse(channel(out), { isHead: false, http10: false, keepAlive: true });
-    res.setHeader('X-Tag', 'one').setHeader('x-tag', 'two').appendHeader('Set-Cookie', 'a=1').appendHeader('set-cookie', 'b=2');
+    res
+      .setHeader('X-Tag', 'one')
+      .setHeader('x-tag', 'two')
+      .appendHeader('Set-Cookie', 'a=1')
+      .appendHeader('set-cookie', 'b=2');
     res.setHeader('X-Gone', 1).removeHeader('X-GONE').setHeader('Vary', ['Accept', 'Origin']);
     expect(res.getHeader('X-TAG')).toBe('two');
     expect(res.getHeader('Set-Cookie')).toBe('a=1, b=2');

@@ -49,7 +49,11 @@ class FakeSocket extends EventEmitter implements HttpTransportSocket {
   responses(): ParsedResponse[] {
     const out: ParsedResponse[] = [];
     let text = this.written;
-    for (let r = parseResponse(text, false, this.serverEnded); r !== undefined; r = parseResponse(text, false, this.serverEnded)) {
+    for (
+      let r = parseResponse(text, false, this.serverEnded);
+      r !== undefined;
+      r = parseResponse(text, false, this.serverEnded)
+    ) {
       out.push(r.res);
       text = r.rest;
       if (text === '') break;
@@ -61,7 +65,10 @@ class FakeSocket extends EventEmitter implements HttpTransportSocket {
   }
 }
 
-function setup(handler: HttpHandler, options: HttpServerOptions = {}): {
+function setup(
+  handler: HttpHandler,
+  options: HttpServerOptions = {},
+): {
   sched: Scheduler;
   server: HttpServer;
   connect(address?: string): FakeSocket;
@@ -103,7 +110,9 @@ describe('workers take requests, not connections', () => {
 
   it('a worker is held from the complete head to the end of the response, then serves the next request', async () => {
     const ends: Array<() => void> = [];
-    const { server, connect } = setup((_req, res) => void ends.push(() => res.send('done')), { pool: { workers: 1, queue: 1, retryAfterSeconds: 3 } });
+    const { server, connect } = setup((_req, res) => void ends.push(() => res.send('done')), {
+      pool: { workers: 1, queue: 1, retryAfterSeconds: 3 },
+    });
     const a = connect();
     const b = connect();
     const c = connect();
@@ -113,7 +122,11 @@ describe('workers take requests, not connections', () => {
     expect([server.stats.pool.busy, server.stats.pool.queued]).toEqual([1, 1]);
     c.send(GET);
     const refused = c.responses()[0]!;
-    expect([refused.status, refused.headers['retry-after'], refused.headers['connection']]).toEqual([503, '3', 'close']);
+    expect([refused.status, refused.headers['retry-after'], refused.headers['connection']]).toEqual([
+      503,
+      '3',
+      'close',
+    ]);
     expect(server.stats.requestsRejected).toBe(1);
     ends.shift()!();
     await settle();
@@ -129,10 +142,13 @@ describe('workers take requests, not connections', () => {
   it('a request whose connection closed while it waited for a worker releases the queue without running', async () => {
     let runs = 0;
     const ends: Array<() => void> = [];
-    const { server, connect } = setup((_req, res) => {
-      runs++;
-      ends.push(() => res.send('x'));
-    }, { pool: { workers: 1, queue: 4 } });
+    const { server, connect } = setup(
+      (_req, res) => {
+        runs++;
+        ends.push(() => res.send('x'));
+      },
+      { pool: { workers: 1, queue: 4 } },
+    );
     const a = connect();
     const b = connect();
     a.send(GET);
@@ -147,7 +163,14 @@ describe('workers take requests, not connections', () => {
 });
 
 describe('deadlines on the virtual clock', () => {
-  const timing = { headerTimeoutMs: 1000, headerMaxTimeoutMs: 3000, headerMinRate: 100, bodyTimeoutMs: 1000, bodyMinRate: 100, idleTimeoutMs: 5000 };
+  const timing = {
+    headerTimeoutMs: 1000,
+    headerMaxTimeoutMs: 3000,
+    headerMinRate: 100,
+    bodyTimeoutMs: 1000,
+    bodyMinRate: 100,
+    idleTimeoutMs: 5000,
+  };
 
   it('the head deadline starts at headerTimeoutMs and grows one second per headerMinRate bytes', async () => {
     const { sched, server, connect } = setup(hello, timing);
@@ -190,9 +213,12 @@ describe('deadlines on the virtual clock', () => {
 
   it('time a body is held back by a handler that has not read it yet does not count', async () => {
     let read: (() => void) | undefined;
-    const { sched, connect } = setup((req, res) => {
-      read = () => void req.body.text().then((t) => res.send(`${t.length}`));
-    }, { ...timing, bodyHighWaterBytes: 10 });
+    const { sched, connect } = setup(
+      (req, res) => {
+        read = () => void req.body.text().then((t) => res.send(`${t.length}`));
+      },
+      { ...timing, bodyHighWaterBytes: 10 },
+    );
     const s = connect();
     s.send('POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n' + 'b'.repeat(50));
     await settle();

@@ -106,7 +106,7 @@ describe('serveStatic with a FileCache', () => {
     expect(cache.size).toBe(2);
   });
 
-  it('serves a directory\'s index from the cache and still redirects the directory without its slash', async () => {
+  it("serves a directory's index from the cache and still redirects the directory without its slash", async () => {
     now = 0;
     const root = tempRoot();
     mkdirSync(join(root, 'docs'));
@@ -125,7 +125,14 @@ describe('serveStatic with a FileCache', () => {
 
 describe('FileCache bounds', () => {
   const entry = (name: string, bytes: number) => ({
-    file: name, size: bytes, mtimeMs: 1, ino: 1, etag: '"x"', lastModified: 'x', contentType: 'text/plain', body: new Uint8Array(bytes),
+    file: name,
+    size: bytes,
+    mtimeMs: 1,
+    ino: 1,
+    etag: '"x"',
+    lastModified: 'x',
+    contentType: 'text/plain',
+    body: new Uint8Array(bytes),
   });
 
   it('keeps at most maxEntries entries and maxBytes of contents, dropping the least recently checked first', () => {

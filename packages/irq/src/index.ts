@@ -5,7 +5,13 @@
  * {@link Scheduler.wallTime}), and {@link hostSeed}, the seed from OS entropy. See {@link Scheduler}.
  */
 export type * from './api.js';
-export { Scheduler, DEFAULT_BUDGET, DEFAULT_LIVELOCK_LIMIT, DEFAULT_STEPS_PER_TURN, DEFAULT_IDLE_LIMIT_MS } from './scheduler.js';
+export {
+  Scheduler,
+  DEFAULT_BUDGET,
+  DEFAULT_LIVELOCK_LIMIT,
+  DEFAULT_STEPS_PER_TURN,
+  DEFAULT_IDLE_LIMIT_MS,
+} from './scheduler.js';
 export { VirtualClock, RealClock } from './clock.js';
 export { Ring } from './ring.js';
 export { SeededRandom } from './random.js';

@@ -152,7 +152,8 @@ export class Scheduler implements SchedulerApi {
     this.stepsPerTurn = requireInteger('stepsPerTurn', options.stepsPerTurn ?? DEFAULT_STEPS_PER_TURN, 1);
     this.onError = options.onError ?? rethrow;
     const hostWake = options.hostWake ?? 'immediate';
-    if (hostWake !== 'immediate' && hostWake !== 'microtask') throw new SchedulerError('BAD_ARGUMENT', `hostWake must be 'immediate' or 'microtask', got ${String(hostWake)}`);
+    if (hostWake !== 'immediate' && hostWake !== 'microtask')
+      throw new SchedulerError('BAD_ARGUMENT', `hostWake must be 'immediate' or 'microtask', got ${String(hostWake)}`);
     this.microtaskWake = hostWake === 'microtask';
     const now = (): Millis => this.clock.now();
     this.irqs = new IrqTable({ now, wake: () => this.kick() });
@@ -288,7 +289,8 @@ export class Scheduler implements SchedulerApi {
    */
   runUntil(predicate: () => boolean, limitMs: Millis): boolean {
     const clock = this.requireVirtual('runUntil');
-    if (requireFinite('runUntil limitMs', limitMs) < 0) throw new SchedulerError('BAD_ARGUMENT', 'runUntil() needs limitMs >= 0');
+    if (requireFinite('runUntil limitMs', limitMs) < 0)
+      throw new SchedulerError('BAD_ARGUMENT', 'runUntil() needs limitMs >= 0');
     const limit = clock.now() + limitMs;
     this.runPending();
     if (predicate()) return true;
@@ -304,7 +306,8 @@ export class Scheduler implements SchedulerApi {
    */
   runUntilIdle(limitMs: Millis = DEFAULT_IDLE_LIMIT_MS): void {
     const clock = this.requireVirtual('runUntilIdle');
-    if (requireFinite('runUntilIdle limitMs', limitMs) < 0) throw new SchedulerError('BAD_ARGUMENT', 'runUntilIdle() needs limitMs >= 0');
+    if (requireFinite('runUntilIdle limitMs', limitMs) < 0)
+      throw new SchedulerError('BAD_ARGUMENT', 'runUntilIdle() needs limitMs >= 0');
     const limit = clock.now() + limitMs;
     this.runPending();
     this.jumpThrough(clock, limit, undefined);
@@ -511,14 +514,20 @@ export class Scheduler implements SchedulerApi {
 
   private requireVirtual(operation: string): SteerableClock {
     if (this.steerable === undefined) {
-      throw new SchedulerError('WRONG_CLOCK', `${operation}() needs a virtual clock; this scheduler runs on a real one`);
+      throw new SchedulerError(
+        'WRONG_CLOCK',
+        `${operation}() needs a virtual clock; this scheduler runs on a real one`,
+      );
     }
     return this.steerable;
   }
 
   private requireReal(operation: string): void {
     if (this.clock.virtual) {
-      throw new SchedulerError('WRONG_CLOCK', `${operation}() needs a real clock; drive a virtual one with advance()/runUntil()`);
+      throw new SchedulerError(
+        'WRONG_CLOCK',
+        `${operation}() needs a real clock; drive a virtual one with advance()/runUntil()`,
+      );
     }
   }
 

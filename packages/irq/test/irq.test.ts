@@ -144,7 +144,13 @@ describe('IRQ lines', () => {
     expect(line.stats).toMatchObject({ latencyTotalMs: 5, latencyMaxMs: 5, handlerTimeMs: 2, handlerMaxMs: 2 });
     line.raise();
     s.runPending();
-    expect(line.stats).toMatchObject({ latencyTotalMs: 5, latencyMaxMs: 5, handlerTimeMs: 4, handlerMaxMs: 2, handled: 2 });
+    expect(line.stats).toMatchObject({
+      latencyTotalMs: 5,
+      latencyMaxMs: 5,
+      handlerTimeMs: 4,
+      handlerMaxMs: 2,
+      handled: 2,
+    });
   });
 
   it('latency and duration stay 0 on a virtual clock when time does not move', () => {

@@ -32,7 +32,9 @@ describe('SeededRandom (sfc32 seeded by splitmix32)', () => {
 
   it('rejects a non-finite seed with a typed error', () => {
     expect(() => new SeededRandom(Number.NaN)).toThrow(SchedulerError);
-    expect(() => new Scheduler({ seed: Number.POSITIVE_INFINITY })).toThrow(expect.objectContaining({ code: 'BAD_ARGUMENT' }));
+    expect(() => new Scheduler({ seed: Number.POSITIVE_INFINITY })).toThrow(
+      expect.objectContaining({ code: 'BAD_ARGUMENT' }),
+    );
   });
 
   it('the scheduler exposes the same generator: same seed same sequence, different seed different sequence', () => {

@@ -68,7 +68,13 @@ describe('real clock', () => {
     await until(() => fired.length === 3);
     // Deadline order: normally 10, moved, 20; on a loaded host the clock may have advanced between
     // the calls above, so the order is taken from the deadlines the timers really got.
-    const byDeadline = ([['10', t10], ['moved', moved], ['20', t20]] as const)
+    const byDeadline = (
+      [
+        ['10', t10],
+        ['moved', moved],
+        ['20', t20],
+      ] as const
+    )
       .slice()
       .sort((a, b) => a[1].deadline - b[1].deadline)
       .map(([name]) => name);
@@ -244,7 +250,9 @@ describe('real clock', () => {
   });
 
   it('rejects an unknown hostWake', () => {
-    expect(() => new Scheduler({ clock: 'real', hostWake: 'soon' as never })).toThrow(expect.objectContaining({ code: 'BAD_ARGUMENT' }));
+    expect(() => new Scheduler({ clock: 'real', hostWake: 'soon' as never })).toThrow(
+      expect.objectContaining({ code: 'BAD_ARGUMENT' }),
+    );
   });
 
   it('virtual-clock operations on a real clock throw WRONG_CLOCK', () => {

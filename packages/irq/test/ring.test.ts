@@ -41,7 +41,14 @@ describe('Ring', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 8 }),
-        fc.array(fc.oneof(fc.integer({ min: 0, max: 1000 }).map((v) => ({ push: v })), fc.constant({ shift: true }), fc.constant({ clear: true })), { maxLength: 200 }),
+        fc.array(
+          fc.oneof(
+            fc.integer({ min: 0, max: 1000 }).map((v) => ({ push: v })),
+            fc.constant({ shift: true }),
+            fc.constant({ clear: true }),
+          ),
+          { maxLength: 200 },
+        ),
         (capacity, ops) => {
           const ring = new Ring<number>(capacity);
           const model: number[] = [];

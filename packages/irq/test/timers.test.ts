@@ -121,7 +121,14 @@ describe('timers', () => {
     const opArb: fc.Arbitrary<Op> = fc.oneof(
       { weight: 4, arbitrary: fc.record({ op: fc.constant('arm' as const), at: fc.integer({ min: -5, max: 60 }) }) },
       { weight: 2, arbitrary: fc.record({ op: fc.constant('cancel' as const), i: fc.nat(40) }) },
-      { weight: 3, arbitrary: fc.record({ op: fc.constant('reset' as const), i: fc.nat(40), at: fc.integer({ min: -5, max: 60 }) }) },
+      {
+        weight: 3,
+        arbitrary: fc.record({
+          op: fc.constant('reset' as const),
+          i: fc.nat(40),
+          at: fc.integer({ min: -5, max: 60 }),
+        }),
+      },
       { weight: 2, arbitrary: fc.record({ op: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 30 }) }) },
     );
     fc.assert(

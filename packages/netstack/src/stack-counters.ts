@@ -81,12 +81,42 @@ export type Ipv4CounterName =
 
 /** Every {@link Ipv4CounterName}, in listing order. */
 export const IPV4_COUNTER_NAMES: readonly Ipv4CounterName[] = [
-  'received', 'truncated', 'badVersion', 'badHeaderLength', 'badChecksum', 'badOptions', 'badSource', 'notForUs',
-  'multicastNotJoined', 'linkBroadcastNotForUs', 'delivered', 'unknownProtocol', 'reassemblyDropped', 'inputFiltered',
-  'forwarded', 'ttlExceeded', 'noRoute', 'directedBroadcast', 'fragNeeded', 'forwardFragmented', 'forwardFiltered',
-  'forwardDefragmented', 'forwardReassemblyDropped',
-  'sent', 'sentFragmented', 'fragmentsCreated', 'sendNoRoute', 'outputFiltered', 'sendTooLong', 'loopback',
-  'txDeviceRefused', 'arpUnresolved', 'arpQueueDropped', 'handlerErrors', 'rejectResets', 'rejectResetFailed',
+  'received',
+  'truncated',
+  'badVersion',
+  'badHeaderLength',
+  'badChecksum',
+  'badOptions',
+  'badSource',
+  'notForUs',
+  'multicastNotJoined',
+  'linkBroadcastNotForUs',
+  'delivered',
+  'unknownProtocol',
+  'reassemblyDropped',
+  'inputFiltered',
+  'forwarded',
+  'ttlExceeded',
+  'noRoute',
+  'directedBroadcast',
+  'fragNeeded',
+  'forwardFragmented',
+  'forwardFiltered',
+  'forwardDefragmented',
+  'forwardReassemblyDropped',
+  'sent',
+  'sentFragmented',
+  'fragmentsCreated',
+  'sendNoRoute',
+  'outputFiltered',
+  'sendTooLong',
+  'loopback',
+  'txDeviceRefused',
+  'arpUnresolved',
+  'arpQueueDropped',
+  'handlerErrors',
+  'rejectResets',
+  'rejectResetFailed',
 ];
 
 /** Counters of ARP input and output (the caches count their own state changes). */
@@ -110,7 +140,14 @@ export type ArpIoCounterName =
 
 /** Every {@link ArpIoCounterName}. */
 export const ARP_IO_COUNTER_NAMES: readonly ArpIoCounterName[] = [
-  'rxRequests', 'rxReplies', 'rxMalformed', 'rxNotForUs', 'txRequests', 'txReplies', 'txGratuitous', 'txNoSourceAddress',
+  'rxRequests',
+  'rxReplies',
+  'rxMalformed',
+  'rxNotForUs',
+  'txRequests',
+  'txReplies',
+  'txGratuitous',
+  'txNoSourceAddress',
 ];
 
 /** Counters of ICMP. */
@@ -154,9 +191,24 @@ export type IcmpCounterName =
 
 /** Every {@link IcmpCounterName}. */
 export const ICMP_COUNTER_NAMES: readonly IcmpCounterName[] = [
-  'received', 'badChecksum', 'malformed', 'echoRequests', 'echoReplies', 'echoRateLimited', 'echoBroadcastIgnored', 'echoReplyMatched',
-  'echoReplyUnmatched', 'errorsReceived', 'otherIgnored', 'sentUnreachable', 'sentTimeExceeded', 'errorSuppressed',
-  'errorRateLimited', 'errorSendFailed', 'pingsSent', 'pingTimeouts',
+  'received',
+  'badChecksum',
+  'malformed',
+  'echoRequests',
+  'echoReplies',
+  'echoRateLimited',
+  'echoBroadcastIgnored',
+  'echoReplyMatched',
+  'echoReplyUnmatched',
+  'errorsReceived',
+  'otherIgnored',
+  'sentUnreachable',
+  'sentTimeExceeded',
+  'errorSuppressed',
+  'errorRateLimited',
+  'errorSendFailed',
+  'pingsSent',
+  'pingTimeouts',
 ];
 
 /** Counters of UDP. */
@@ -182,7 +234,15 @@ export type UdpCounterName =
 
 /** Every {@link UdpCounterName}. */
 export const UDP_COUNTER_NAMES: readonly UdpCounterName[] = [
-  'received', 'delivered', 'malformed', 'badChecksum', 'noPort', 'noPortBroadcast', 'handlerErrors', 'sent', 'icmpErrorsDelivered',
+  'received',
+  'delivered',
+  'malformed',
+  'badChecksum',
+  'noPort',
+  'noPortBroadcast',
+  'handlerErrors',
+  'sent',
+  'icmpErrorsDelivered',
 ];
 
 /** Creates the IPv4 counter set. */

@@ -16,12 +16,28 @@
  */
 import type { SchedulerApi, Timer } from '@postern/irq';
 import type { NetDevice, NetDeviceStats } from '@postern/nic';
-import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ICMP_TIME_EXCEEDED, ICMP_TIME_EXCEEDED_REASSEMBLY, IP_PROTO_ICMP, IP_PROTO_UDP, type Ipv4Address, type MacAddress } from '@postern/wire';
+import {
+  ETHERTYPE_ARP,
+  ETHERTYPE_IPV4,
+  ICMP_TIME_EXCEEDED,
+  ICMP_TIME_EXCEEDED_REASSEMBLY,
+  IP_PROTO_ICMP,
+  IP_PROTO_UDP,
+  type Ipv4Address,
+  type MacAddress,
+} from '@postern/wire';
 import { ArpInput } from './arp/input.js';
 import type { ArpEntryInfo } from './arp/arp-cache.js';
 import { Counters as CounterSet, listCounters, type CounterEntry, type Counters } from './counters.js';
 import { InterfaceError, SendError } from './errors.js';
-import { PacketFilter, CHAINS, type Chain, type ChainPolicy, type PacketFilterOptions, type RuleInfo } from './filter/filter.js';
+import {
+  PacketFilter,
+  CHAINS,
+  type Chain,
+  type ChainPolicy,
+  type PacketFilterOptions,
+  type RuleInfo,
+} from './filter/filter.js';
 import { Ipv4Forwarder, type ForwardingMode } from './ipv4/forward.js';
 import { IcmpService, type EchoOptions, type EchoReply, type EchoReplyRateLimit } from './icmp/icmp.js';
 import { quoteDatagram, type IcmpErrorSender } from './icmp/icmp-errors.js';
@@ -180,7 +196,10 @@ export class Stack {
     this.scheduler = scheduler;
     this.mode = { forwarding: options.forwarding ?? false, nat: undefined };
     this.routes = new RoutingTable(options.routing);
-    this.filter = new PacketFilter({ ...options.filter, conntrack: options.filter?.conntrack ?? { hashSeed: scheduler.randomUint32() } });
+    this.filter = new PacketFilter({
+      ...options.filter,
+      conntrack: options.filter?.conntrack ?? { hashSeed: scheduler.randomUint32() },
+    });
     this.filter.enabled = options.firewall ?? false;
     this.reassembler = new Reassembler(options.reassembly);
     this.forwardReassembler = new Reassembler({ ...options.reassembly, counterGroup: 'forwardReassembly' });
@@ -192,34 +211,80 @@ export class Stack {
     const interfaces = this.ifaces;
     const requestWake = (): void => this.requestWake();
     const icmpErrors: IcmpErrorSender = {
-      sendError: (type, code, ip, arrivedOn, linkBroadcast, nextHopMtu) => this.icmp.sendError(type, code, ip, arrivedOn, linkBroadcast, nextHopMtu),
+      sendError: (type, code, ip, arrivedOn, linkBroadcast, nextHopMtu) =>
+        this.icmp.sendError(type, code, ip, arrivedOn, linkBroadcast, nextHopMtu),
     };
     const { ipCounters, arpCounters, meta, routes, filter } = this;
     this.link = new LinkOutput({ scheduler, ipCounters, arpCounters, icmp: icmpErrors, requestWake });
     this.arpInput = new ArpInput({ scheduler, arpCounters, link: this.link });
     this.output = new Ipv4Output({
-      scheduler, ipCounters, interfaces, routes, filter, meta, link: this.link,
+      scheduler,
+      ipCounters,
+      interfaces,
+      routes,
+      filter,
+      meta,
+      link: this.link,
       loopback: (iface, packet) => this.input.deliverLocal(iface, packet, 'unicast', false),
     });
     this.reject = new Rejecter({ icmp: icmpErrors, interfaces, output: this.output, ipCounters });
     this.forwarder = new Ipv4Forwarder({
-      scheduler, ipCounters, mode: this.mode, routes, interfaces, filter, meta, forwardReassembler: this.forwardReassembler,
-      icmp: icmpErrors, reject: this.reject, output: this.output, link: this.link, requestWake,
+      scheduler,
+      ipCounters,
+      mode: this.mode,
+      routes,
+      interfaces,
+      filter,
+      meta,
+      forwardReassembler: this.forwardReassembler,
+      icmp: icmpErrors,
+      reject: this.reject,
+      output: this.output,
+      link: this.link,
+      requestWake,
     });
-    this.udp = new UdpService({ scheduler, udpCounters: this.udpCounters, interfaces, output: this.output, icmp: icmpErrors });
+    this.udp = new UdpService({
+      scheduler,
+      udpCounters: this.udpCounters,
+      interfaces,
+      output: this.output,
+      icmp: icmpErrors,
+    });
     this.icmp = new IcmpService(
-      { scheduler, icmpCounters: this.icmpCounters, ipCounters, interfaces, output: this.output, udp: this.udp, protocols: this.protocols, requestWake },
+      {
+        scheduler,
+        icmpCounters: this.icmpCounters,
+        ipCounters,
+        interfaces,
+        output: this.output,
+        udp: this.udp,
+        protocols: this.protocols,
+        requestWake,
+      },
       options.icmpRateLimit,
       options.echoReplyRateLimit,
     );
     this.input = new Ipv4Input({
-      scheduler, ipCounters, mode: this.mode, interfaces, reassembler: this.reassembler, filter, meta, forwarder: this.forwarder,
-      reject: this.reject, icmpErrors, icmp: this.icmp, udp: this.udp, protocols: this.protocols, requestWake,
+      scheduler,
+      ipCounters,
+      mode: this.mode,
+      interfaces,
+      reassembler: this.reassembler,
+      filter,
+      meta,
+      forwarder: this.forwarder,
+      reject: this.reject,
+      icmpErrors,
+      icmp: this.icmp,
+      udp: this.udp,
+      protocols: this.protocols,
+      requestWake,
     });
     this.host = {
       checkAddressFree: (address) => {
         const owner = interfaces.ownerOf(address);
-        if (owner !== undefined) throw new InterfaceError('DUPLICATE_ADDRESS', `${formatIp(address)} is already configured on ${owner.name}`);
+        if (owner !== undefined)
+          throw new InterfaceError('DUPLICATE_ADDRESS', `${formatIp(address)} is already configured on ${owner.name}`);
       },
       addressAdded: (iface, entry) => {
         this.routes.addConnected(iface.index, entry.address, entry.prefixLength);
@@ -257,10 +322,13 @@ export class Stack {
    * conflicting port forwards. NAT applies to forwarded traffic (`forwarding` must be on).
    */
   configureNat(options: NatOptions | undefined): NatEngine | undefined {
-    this.nat = options === undefined ? undefined : new NatEngine(
-      { addressOf: (ifIndex) => this.interfaceAt(ifIndex)?.addresses[0]?.address },
-      { seed: this.scheduler.randomUint32(), ...options },
-    );
+    this.nat =
+      options === undefined
+        ? undefined
+        : new NatEngine(
+            { addressOf: (ifIndex) => this.interfaceAt(ifIndex)?.addresses[0]?.address },
+            { seed: this.scheduler.randomUint32(), ...options },
+          );
     return this.nat;
   }
 
@@ -281,7 +349,8 @@ export class Stack {
    */
   addInterface(device: NetDevice, options: NetInterfaceOptions = {}): NetInterface {
     const all = this.ifaces.all;
-    if (all.some((i) => i.device === device)) throw new InterfaceError('DUPLICATE_DEVICE', `${device.name} already belongs to this stack`);
+    if (all.some((i) => i.device === device))
+      throw new InterfaceError('DUPLICATE_DEVICE', `${device.name} already belongs to this stack`);
     const iface = new NetInterface(all.length, device, this.host, options);
     this.ifaces.add(iface);
     const input = this.input;
@@ -322,7 +391,8 @@ export class Stack {
    *   handles itself, or a protocol that already has a handler; `INVALID_ARGUMENT` outside 0..255.
    */
   registerProtocol(protocol: number, handler: TransportHandler | ((delivery: Ipv4Delivery) => void)): () => void {
-    if (!Number.isInteger(protocol) || protocol < 0 || protocol > 255) throw new InterfaceError('INVALID_ARGUMENT', `protocol must be 0..255, got ${protocol}`);
+    if (!Number.isInteger(protocol) || protocol < 0 || protocol > 255)
+      throw new InterfaceError('INVALID_ARGUMENT', `protocol must be 0..255, got ${protocol}`);
     if (protocol === IP_PROTO_ICMP || protocol === IP_PROTO_UDP || this.protocols.has(protocol)) {
       throw new InterfaceError('PROTOCOL_IN_USE', `IP protocol ${protocol} already has a handler`);
     }
@@ -393,7 +463,8 @@ export class Stack {
     take(this.reassembler.pollAt());
     take(this.forwardReassembler.pollAt());
     take(this.icmp.pollAt());
-    if (this.filter.conntrack.size > 0 || (this.nat !== undefined && this.nat.table.dynamicSize > 0)) take(Math.max(this.nextSweep, this.now));
+    if (this.filter.conntrack.size > 0 || (this.nat !== undefined && this.nat.table.dynamicSize > 0))
+      take(Math.max(this.nextSweep, this.now));
     return at;
   }
 
@@ -415,11 +486,19 @@ export class Stack {
       if (i.arp.pendingActions > 0) this.link.runArpActions(i);
     }
     for (const expired of this.reassembler.poll(now)) {
-      this.icmp.sendError(ICMP_TIME_EXCEEDED, ICMP_TIME_EXCEEDED_REASSEMBLY, quoteDatagram(expired.header, expired.firstPayload), this.ifaces.ownerOf(expired.header.destination));
+      this.icmp.sendError(
+        ICMP_TIME_EXCEEDED,
+        ICMP_TIME_EXCEEDED_REASSEMBLY,
+        quoteDatagram(expired.header, expired.firstPayload),
+        this.ifaces.ownerOf(expired.header.destination),
+      );
     }
     this.forwardReassembler.poll(now);
     this.icmp.poll(now);
-    if ((this.filter.conntrack.size > 0 || (this.nat !== undefined && this.nat.table.dynamicSize > 0)) && now >= this.nextSweep) {
+    if (
+      (this.filter.conntrack.size > 0 || (this.nat !== undefined && this.nat.table.dynamicSize > 0)) &&
+      now >= this.nextSweep
+    ) {
       this.filter.conntrack.expire(now);
       this.nat?.expire(now);
       this.nextSweep = now + CONNTRACK_SWEEP_MS;
@@ -430,8 +509,17 @@ export class Stack {
   /** Every counter of the stack and its parts, for the admin UI. */
   counters(): CounterEntry[] {
     return listCounters(
-      this.ipCounters, this.arpCounters, this.icmpCounters, this.udpCounters, this.routes.stats, this.reassembler.stats, this.forwardReassembler.stats,
-      this.filter.stats, this.filter.conntrack.stats, this.icmp.limiter.stats, ...(this.nat === undefined ? [] : [this.nat.stats]),
+      this.ipCounters,
+      this.arpCounters,
+      this.icmpCounters,
+      this.udpCounters,
+      this.routes.stats,
+      this.reassembler.stats,
+      this.forwardReassembler.stats,
+      this.filter.stats,
+      this.filter.conntrack.stats,
+      this.icmp.limiter.stats,
+      ...(this.nat === undefined ? [] : [this.nat.stats]),
     );
   }
 

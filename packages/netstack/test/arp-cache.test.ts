@@ -10,10 +10,22 @@ const MAC_A2 = parseMac('02:00:00:00:00:aa');
 const MAC_B = parseMac('02:00:00:00:00:0b');
 
 function reply(ip: number, mac: number, target = ME): ArpRepr {
-  return { operation: ARP_OP_REPLY, senderProtocolAddress: ip, senderHardwareAddress: mac, targetProtocolAddress: target, targetHardwareAddress: parseMac('02:00:00:00:00:01') };
+  return {
+    operation: ARP_OP_REPLY,
+    senderProtocolAddress: ip,
+    senderHardwareAddress: mac,
+    targetProtocolAddress: target,
+    targetHardwareAddress: parseMac('02:00:00:00:00:01'),
+  };
 }
 function request(ip: number, mac: number, target = ME): ArpRepr {
-  return { operation: ARP_OP_REQUEST, senderProtocolAddress: ip, senderHardwareAddress: mac, targetProtocolAddress: target, targetHardwareAddress: 0 };
+  return {
+    operation: ARP_OP_REQUEST,
+    senderProtocolAddress: ip,
+    senderHardwareAddress: mac,
+    targetProtocolAddress: target,
+    targetHardwareAddress: 0,
+  };
 }
 const types = (actions: ArpAction<string>[]) => actions.map((a) => a.type);
 
@@ -115,10 +127,14 @@ describe('ArpCache', () => {
     c.resolve(0, A, 'a1');
     c.resolve(0, A, 'a2');
     c.resolve(0, A, 'a3');
-    expect(c.takeActions().filter((a) => a.type === 'drop')).toEqual([{ type: 'drop', target: A, packets: ['a1'], reason: 'queue-full' }]);
+    expect(c.takeActions().filter((a) => a.type === 'drop')).toEqual([
+      { type: 'drop', target: A, packets: ['a1'], reason: 'queue-full' },
+    ]);
     c.resolve(0, B, 'b1');
     c.resolve(0, B, 'b2');
-    expect(c.takeActions().filter((a) => a.type === 'drop')).toEqual([{ type: 'drop', target: B, packets: ['b2'], reason: 'global-queue-full' }]);
+    expect(c.takeActions().filter((a) => a.type === 'drop')).toEqual([
+      { type: 'drop', target: B, packets: ['b2'], reason: 'global-queue-full' },
+    ]);
     expect(c.queuedPackets).toBe(3);
     expect(c.stats.snapshot()).toMatchObject({ queueFull: 1, globalQueueFull: 1 });
     c.input(1, reply(A, MAC_A), true);
@@ -156,7 +172,9 @@ describe('ArpCache', () => {
     expect(c.lookup(A)).toBe(MAC_A);
     expect(c.stats.get('staticConflict')).toBe(1);
     c.poll(1e9);
-    expect(c.list()).toEqual([{ ip: A, mac: MAC_A, state: 'static', queued: 0, probing: false, nextEventAt: undefined }]);
+    expect(c.list()).toEqual([
+      { ip: A, mac: MAC_A, state: 'static', queued: 0, probing: false, nextEventAt: undefined },
+    ]);
     expect(c.pollAt()).toBeUndefined();
     const code = (fn: () => void) => {
       try {

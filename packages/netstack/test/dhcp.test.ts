@@ -6,8 +6,23 @@
  */
 import { Scheduler } from '@postern/irq';
 import {
-  ARP_OP_REPLY, ARP_PACKET_LENGTH, BOOTP_REQUEST, DHCP_CLIENT_PORT, DHCP_DECLINE, DHCP_DISCOVER, DHCP_OPT, DHCP_REQUEST, DHCP_SERVER_PORT,
-  ETHERTYPE_ARP, IP_PROTO_UDP, emitArp, emitDhcp, dhcpAddressBytes, dhcpBufferLength, emitUdp, type DhcpRepr,
+  ARP_OP_REPLY,
+  ARP_PACKET_LENGTH,
+  BOOTP_REQUEST,
+  DHCP_CLIENT_PORT,
+  DHCP_DECLINE,
+  DHCP_DISCOVER,
+  DHCP_OPT,
+  DHCP_REQUEST,
+  DHCP_SERVER_PORT,
+  ETHERTYPE_ARP,
+  IP_PROTO_UDP,
+  emitArp,
+  emitDhcp,
+  dhcpAddressBytes,
+  dhcpBufferLength,
+  emitUdp,
+  type DhcpRepr,
 } from '@postern/wire';
 import { describe, expect, it } from 'vitest';
 import { DhcpClient, DhcpServer, Stack, type DhcpLeaseRecord, type DhcpServerOptions } from '../src/index.js';
@@ -28,13 +43,23 @@ async function lan(seed = 5, serverOptions: Partial<DhcpServerOptions> = {}, lea
   await b.open();
   sched.runPending();
   const saved: DhcpLeaseRecord[][] = [];
-  const makeServer = (initialLeases?: readonly DhcpLeaseRecord[]) => new DhcpServer(gw, {
-    scopes: [{ iface: gwIf, rangeFirst: FIRST, rangeLast: ip('198.18.0.110'), leaseSeconds, dnsServers: [SERVER], static: staticIp === undefined ? [] : [{ mac: hostIf.mac, ip: staticIp }] }],
-    store: { save: (r) => saved.push([...r]) },
-    epochMs: 1_000_000,
-    ...(initialLeases === undefined ? {} : { initialLeases }),
-    ...serverOptions,
-  });
+  const makeServer = (initialLeases?: readonly DhcpLeaseRecord[]) =>
+    new DhcpServer(gw, {
+      scopes: [
+        {
+          iface: gwIf,
+          rangeFirst: FIRST,
+          rangeLast: ip('198.18.0.110'),
+          leaseSeconds,
+          dnsServers: [SERVER],
+          static: staticIp === undefined ? [] : [{ mac: hostIf.mac, ip: staticIp }],
+        },
+      ],
+      store: { save: (r) => saved.push([...r]) },
+      epochMs: 1_000_000,
+      ...(initialLeases === undefined ? {} : { initialLeases }),
+      ...serverOptions,
+    });
   const server = makeServer();
   const leases: unknown[] = [];
   const client = new DhcpClient(host, { iface: hostIf, hostname: 'lanhost', onLease: (l) => leases.push(l) });
@@ -44,7 +69,15 @@ async function lan(seed = 5, serverOptions: Partial<DhcpServerOptions> = {}, lea
 /** A client message from `mac`, as a frame injected from the host's device. */
 function clientFrame(mac: number, type: number, options: Array<[number, Uint8Array]> = [], ciaddr = 0): Uint8Array {
   const repr: DhcpRepr = {
-    op: BOOTP_REQUEST, xid: 0x1234, secs: 0, flags: 0x8000, ciaddr, yiaddr: 0, siaddr: 0, giaddr: 0, chaddr: mac,
+    op: BOOTP_REQUEST,
+    xid: 0x1234,
+    secs: 0,
+    flags: 0x8000,
+    ciaddr,
+    yiaddr: 0,
+    siaddr: 0,
+    giaddr: 0,
+    chaddr: mac,
     options: new Map<number, Uint8Array>([[DHCP_OPT.MESSAGE_TYPE, Uint8Array.of(type)], ...options]),
   };
   const dhcp = new Uint8Array(dhcpBufferLength(repr));
@@ -72,9 +105,32 @@ describe('DHCP server and client (virtual clock, seeded)', () => {
     expect(lease.dnsServers).toEqual([SERVER]);
     expect(t.hostIf.hasAddress(FIRST)).toBe(true);
     expect(t.host.routes.match(ip('203.0.113.9'))).toMatchObject({ prefixLength: 0, gateway: SERVER });
-    expect(t.server.counters.snapshot()).toMatchObject({ discovers: 1, offers: 1, requests: 1, acks: 1, probes: 1, conflicts: 0 });
-    expect(t.server.leases()).toEqual([expect.objectContaining({ iface: t.gwIf.name, mac: t.hostIf.mac, ip: FIRST, state: 'bound', hostname: 'lanhost', expired: false })]);
-    expect(t.saved.at(-1)).toEqual([expect.objectContaining({ ip: FIRST, mac: t.hostIf.mac, state: 'bound', expires: 1_000_000 + t.sched.now + 600_000 - (t.sched.now - lease.boundAt) })]);
+    expect(t.server.counters.snapshot()).toMatchObject({
+      discovers: 1,
+      offers: 1,
+      requests: 1,
+      acks: 1,
+      probes: 1,
+      conflicts: 0,
+    });
+    expect(t.server.leases()).toEqual([
+      expect.objectContaining({
+        iface: t.gwIf.name,
+        mac: t.hostIf.mac,
+        ip: FIRST,
+        state: 'bound',
+        hostname: 'lanhost',
+        expired: false,
+      }),
+    ]);
+    expect(t.saved.at(-1)).toEqual([
+      expect.objectContaining({
+        ip: FIRST,
+        mac: t.hostIf.mac,
+        state: 'bound',
+        expires: 1_000_000 + t.sched.now + 600_000 - (t.sched.now - lease.boundAt),
+      }),
+    ]);
   });
 
   it('renews at T1 (unicast), rebinds at T2 when the server is gone, and gives the address up at expiry', async () => {
@@ -157,7 +213,11 @@ describe('DHCP server and client (virtual clock, seeded)', () => {
     expect(restarted.leases()).toEqual([expect.objectContaining({ ip: FIRST, mac: t.hostIf.mac, state: 'bound' })]);
     // Another MAC asks for the owner's address: it gets the next one.
     const other = 0x02_aa_bb_cc_dd_ee;
-    inject({ stack: t.host, iface: t.hostIf, device: t.hostDevice }, 0xffff_ffff_ffff, clientFrame(other, DHCP_DISCOVER, [[DHCP_OPT.REQUESTED_IP, dhcpAddressBytes(FIRST)]]));
+    inject(
+      { stack: t.host, iface: t.hostIf, device: t.hostDevice },
+      0xffff_ffff_ffff,
+      clientFrame(other, DHCP_DISCOVER, [[DHCP_OPT.REQUESTED_IP, dhcpAddressBytes(FIRST)]]),
+    );
     t.sched.advance(1000);
     expect(restarted.leases().find((l) => l.mac === other)).toMatchObject({ ip: ip('198.18.0.101'), state: 'offered' });
   });
@@ -176,7 +236,16 @@ describe('DHCP server and client (virtual clock, seeded)', () => {
     expect(t.server.counters.get('probes')).toBe(1);
     const squatter = 0x02_00_5e_00_00_99;
     const arp = new Uint8Array(ARP_PACKET_LENGTH);
-    emitArp({ operation: ARP_OP_REPLY, senderHardwareAddress: squatter, senderProtocolAddress: FIRST, targetHardwareAddress: t.gwIf.mac, targetProtocolAddress: SERVER }, arp);
+    emitArp(
+      {
+        operation: ARP_OP_REPLY,
+        senderHardwareAddress: squatter,
+        senderProtocolAddress: FIRST,
+        targetHardwareAddress: t.gwIf.mac,
+        targetProtocolAddress: SERVER,
+      },
+      arp,
+    );
     inject({ stack: t.host, iface: t.hostIf, device: t.hostDevice }, t.gwIf.mac, arp, ETHERTYPE_ARP);
     t.sched.advance(3000);
     expect(t.server.counters.get('conflicts')).toBe(1);
@@ -191,7 +260,10 @@ describe('DHCP server and client (virtual clock, seeded)', () => {
     inject(host, 0xffff_ffff_ffff, clientFrame(0x02_00_00_00_00_a2, DHCP_DISCOVER));
     t.sched.advance(2000);
     const offered = t.server.leases().filter((l) => l.state === 'offered');
-    expect(offered.map((l) => [l.mac, l.ip])).toEqual([[0x02_00_00_00_00_a1, FIRST], [0x02_00_00_00_00_a2, ip('198.18.0.101')]]);
+    expect(offered.map((l) => [l.mac, l.ip])).toEqual([
+      [0x02_00_00_00_00_a1, FIRST],
+      [0x02_00_00_00_00_a2, ip('198.18.0.101')],
+    ]);
     expect(t.server.counters.get('offers')).toBe(2);
   });
 
@@ -200,10 +272,21 @@ describe('DHCP server and client (virtual clock, seeded)', () => {
     t.client.start();
     t.sched.advance(2000);
     const host = { stack: t.host, iface: t.hostIf, device: t.hostDevice };
-    inject(host, 0xffff_ffff_ffff, clientFrame(t.hostIf.mac, DHCP_DECLINE, [[DHCP_OPT.REQUESTED_IP, dhcpAddressBytes(FIRST)], [DHCP_OPT.SERVER_ID, dhcpAddressBytes(SERVER)]]));
+    inject(
+      host,
+      0xffff_ffff_ffff,
+      clientFrame(t.hostIf.mac, DHCP_DECLINE, [
+        [DHCP_OPT.REQUESTED_IP, dhcpAddressBytes(FIRST)],
+        [DHCP_OPT.SERVER_ID, dhcpAddressBytes(SERVER)],
+      ]),
+    );
     t.sched.advance(10);
     expect(t.server.leases()).toEqual([expect.objectContaining({ ip: FIRST, mac: 0, state: 'declined' })]);
-    inject(host, 0xffff_ffff_ffff, clientFrame(0x02_11_11_11_11_11, DHCP_REQUEST, [[DHCP_OPT.REQUESTED_IP, dhcpAddressBytes(ip('198.19.5.5'))]]));
+    inject(
+      host,
+      0xffff_ffff_ffff,
+      clientFrame(0x02_11_11_11_11_11, DHCP_REQUEST, [[DHCP_OPT.REQUESTED_IP, dhcpAddressBytes(ip('198.19.5.5'))]]),
+    );
     t.sched.advance(10);
     expect(t.server.counters.get('naks')).toBe(1);
   });
@@ -211,8 +294,35 @@ describe('DHCP server and client (virtual clock, seeded)', () => {
   it('counts crafted bad messages (truncated, option overflow, bad cookie, a reply, no type) and keeps serving', async () => {
     const t = await lan();
     const host = { stack: t.host, iface: t.hostIf, device: t.hostDevice };
-    const good = new Uint8Array(dhcpBufferLength({ op: 1, xid: 1, secs: 0, flags: 0, ciaddr: 0, yiaddr: 0, siaddr: 0, giaddr: 0, chaddr: 0x020000000077, options: new Map([[53, Uint8Array.of(1)]]) }));
-    emitDhcp({ op: 1, xid: 1, secs: 0, flags: 0, ciaddr: 0, yiaddr: 0, siaddr: 0, giaddr: 0, chaddr: 0x020000000077, options: new Map([[53, Uint8Array.of(1)]]) }, good);
+    const good = new Uint8Array(
+      dhcpBufferLength({
+        op: 1,
+        xid: 1,
+        secs: 0,
+        flags: 0,
+        ciaddr: 0,
+        yiaddr: 0,
+        siaddr: 0,
+        giaddr: 0,
+        chaddr: 0x020000000077,
+        options: new Map([[53, Uint8Array.of(1)]]),
+      }),
+    );
+    emitDhcp(
+      {
+        op: 1,
+        xid: 1,
+        secs: 0,
+        flags: 0,
+        ciaddr: 0,
+        yiaddr: 0,
+        siaddr: 0,
+        giaddr: 0,
+        chaddr: 0x020000000077,
+        options: new Map([[53, Uint8Array.of(1)]]),
+      },
+      good,
+    );
     const truncated = good.subarray(0, 100);
     const overflow = good.slice(0, 243);
     overflow[240] = 53;
@@ -227,7 +337,13 @@ describe('DHCP server and client (virtual clock, seeded)', () => {
     inject(host, 0xffff_ffff_ffff, udpIn(reply));
     inject(host, 0xffff_ffff_ffff, clientFrame(0x020000000078, 99));
     t.sched.advance(10);
-    expect(t.server.counters.snapshot()).toMatchObject({ received: 6, malformed: 4, notRequest: 1, badType: 1, offers: 0 });
+    expect(t.server.counters.snapshot()).toMatchObject({
+      received: 6,
+      malformed: 4,
+      notRequest: 1,
+      badType: 1,
+      offers: 0,
+    });
     t.client.start();
     t.sched.advance(2000);
     expect(t.client.state).toBe('bound');

@@ -6,7 +6,16 @@
  * the right rcode (or dropped), counted, never thrown.
  */
 import {
-  DNS_FLAG, DNS_PORT, DNS_RCODE, DNS_TYPE, dnsARecords, dnsRcode, emitDnsQuery, encodeDnsName, parseDns, parseDnsHeader,
+  DNS_FLAG,
+  DNS_PORT,
+  DNS_RCODE,
+  DNS_TYPE,
+  dnsARecords,
+  dnsRcode,
+  emitDnsQuery,
+  encodeDnsName,
+  parseDns,
+  parseDnsHeader,
 } from '@postern/wire';
 import { describe, expect, it } from 'vitest';
 import { DnsForwarder, DnsLookupError, DnsResolver, attachTcp, type UdpMessageInfo } from '../src/index.js';
@@ -34,12 +43,35 @@ function answer(query: Uint8Array, ttl: number, truncate = false, rcode = 0, rec
   out[10] = 0;
   for (let i = 0; i < count; i++) {
     const at = 12 + questionLength + 16 * i;
-    out.set([0xc0, 12, 0, DNS_TYPE.A, 0, 1, ttl >>> 24, (ttl >>> 16) & 0xff, (ttl >>> 8) & 0xff, ttl & 0xff, 0, 4, 198, 18, 2, 80 + i], at);
+    out.set(
+      [
+        0xc0,
+        12,
+        0,
+        DNS_TYPE.A,
+        0,
+        1,
+        ttl >>> 24,
+        (ttl >>> 16) & 0xff,
+        (ttl >>> 8) & 0xff,
+        ttl & 0xff,
+        0,
+        4,
+        198,
+        18,
+        2,
+        80 + i,
+      ],
+      at,
+    );
   }
   return out;
 }
 
-async function topology(seed = 13, options: { truncate?: boolean; tcp?: boolean; ttl?: number; records?: number } = {}) {
+async function topology(
+  seed = 13,
+  options: { truncate?: boolean; tcp?: boolean; ttl?: number; records?: number } = {},
+) {
   const net = await routed({ seed });
   const { sched } = net;
   const upstreamSeen: Array<{ id: number; srcPort: number }> = [];
@@ -47,7 +79,10 @@ async function topology(seed = 13, options: { truncate?: boolean; tcp?: boolean;
   net.b.stack.udp.bind(DNS_PORT, undefined, (payload: Uint8Array, info: UdpMessageInfo) => {
     upstreamSeen.push({ id: parseDnsHeader(payload).id, srcPort: info.srcPort });
     if (upstreamMute) return;
-    net.b.stack.udp.send({ srcPort: DNS_PORT, dst: info.src, dstPort: info.srcPort }, answer(payload, options.ttl ?? 30, options.truncate ?? false, 0, options.records));
+    net.b.stack.udp.send(
+      { srcPort: DNS_PORT, dst: info.src, dstPort: info.srcPort },
+      answer(payload, options.ttl ?? 30, options.truncate ?? false, 0, options.records),
+    );
   });
   if (options.tcp) {
     const tcpB = attachTcp(net.b.stack);
@@ -75,7 +110,7 @@ async function topology(seed = 13, options: { truncate?: boolean; tcp?: boolean;
 }
 
 describe('DNS forwarder and cache (virtual clock, seeded)', () => {
-  it('forwards with a fresh id and source port, answers with the asker\'s id, then from the cache with aged TTLs until they expire', async () => {
+  it("forwards with a fresh id and source port, answers with the asker's id, then from the cache with aged TTLs until they expire", async () => {
     const t = await topology();
     t.ask(emitDnsQuery({ id: 0x4242, name: NAME, type: DNS_TYPE.A }));
     t.sched.advance(50);
@@ -95,7 +130,9 @@ describe('DNS forwarder and cache (virtual clock, seeded)', () => {
     expect(cached.header.id).toBe(7);
     expect(cached.answers[0]!.ttl).toBe(20); // 30 s less the whole seconds it spent in the cache
     expect(t.upstreamSeen).toHaveLength(1);
-    expect(t.forwarder.cache.list(t.sched.now)).toEqual([{ name: NAME, type: DNS_TYPE.A, rcode: 0, answers: 1, ttl: 20 }]);
+    expect(t.forwarder.cache.list(t.sched.now)).toEqual([
+      { name: NAME, type: DNS_TYPE.A, rcode: 0, answers: 1, ttl: 20 },
+    ]);
 
     t.sched.advance(20_000);
     t.ask(emitDnsQuery({ id: 8, name: NAME, type: DNS_TYPE.A }));
@@ -104,7 +141,12 @@ describe('DNS forwarder and cache (virtual clock, seeded)', () => {
     expect(t.upstreamSeen[1]!.id).not.toBe(t.upstreamSeen[0]!.id);
     expect(t.upstreamSeen[1]!.srcPort).not.toBe(t.upstreamSeen[0]!.srcPort);
     expect(parseDns(t.got[2]!).answers[0]!.ttl).toBe(30);
-    expect(t.forwarder.counters.snapshot()).toMatchObject({ queries: 3, forwarded: 2, cacheAnswers: 1, upstreamAnswers: 2 });
+    expect(t.forwarder.counters.snapshot()).toMatchObject({
+      queries: 3,
+      forwarded: 2,
+      cacheAnswers: 1,
+      upstreamAnswers: 2,
+    });
   });
 
   it('does not cache a TTL of 0, retries on silence and answers SERVFAIL after the last try', async () => {
@@ -153,7 +195,10 @@ describe('DNS forwarder and cache (virtual clock, seeded)', () => {
     const query = emitDnsQuery({ id: seen.id, name: NAME, type: DNS_TYPE.A });
     // Wrong source port, then wrong id: both ignored.
     t.b.stack.udp.send({ srcPort: 5300, dst: GATEWAY, dstPort: seen.srcPort }, answer(query, 30));
-    t.b.stack.udp.send({ srcPort: DNS_PORT, dst: GATEWAY, dstPort: seen.srcPort }, answer(emitDnsQuery({ id: (seen.id + 1) & 0xffff, name: NAME, type: DNS_TYPE.A }), 30));
+    t.b.stack.udp.send(
+      { srcPort: DNS_PORT, dst: GATEWAY, dstPort: seen.srcPort },
+      answer(emitDnsQuery({ id: (seen.id + 1) & 0xffff, name: NAME, type: DNS_TYPE.A }), 30),
+    );
     t.sched.advance(10);
     expect(t.forwarder.counters.get('spoofed')).toBe(2);
     expect(t.got).toHaveLength(0);
@@ -196,7 +241,14 @@ describe('DNS forwarder and cache (virtual clock, seeded)', () => {
     t.sched.advance(50);
     expect(t.got.map((g) => dnsRcode(parseDns(g).header.flags))).toEqual(cases.map(([, rcode]) => rcode));
     expect(t.got.map((g) => parseDnsHeader(g).id)).toEqual(cases.map(([q]) => (q[0]! << 8) | q[1]!));
-    expect(t.forwarder.counters.snapshot()).toMatchObject({ queries: 8, notimp: 1, formerr: 4, refused: 1, dropped: 2, forwarded: 0 });
+    expect(t.forwarder.counters.snapshot()).toMatchObject({
+      queries: 8,
+      notimp: 1,
+      formerr: 4,
+      refused: 1,
+      dropped: 2,
+      forwarded: 0,
+    });
     expect(t.upstreamSeen).toHaveLength(0);
   });
 });

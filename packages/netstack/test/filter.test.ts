@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { IP_PROTO_ICMP, IP_PROTO_TCP, IP_PROTO_UDP, TcpFlag, parseIpv4 } from '@postern/wire';
-import { Conntrack, FilterError, PacketFilter, createPacketMeta, type PacketMeta, type RuleSpec } from '../src/index.js';
+import {
+  Conntrack,
+  FilterError,
+  PacketFilter,
+  createPacketMeta,
+  type PacketMeta,
+  type RuleSpec,
+} from '../src/index.js';
 
 const ip = parseIpv4;
 const LAN = 1;
@@ -9,8 +16,24 @@ const client = ip('192.168.1.10');
 const server = ip('203.0.113.5');
 const router = ip('198.51.100.1');
 
-function tcp(src: number, dst: number, sp: number, dp: number, flags: number, extra: Partial<PacketMeta> = {}): PacketMeta {
-  return createPacketMeta({ src, dst, protocol: IP_PROTO_TCP, srcPort: sp, dstPort: dp, tcpFlags: flags, length: 60, ...extra });
+function tcp(
+  src: number,
+  dst: number,
+  sp: number,
+  dp: number,
+  flags: number,
+  extra: Partial<PacketMeta> = {},
+): PacketMeta {
+  return createPacketMeta({
+    src,
+    dst,
+    protocol: IP_PROTO_TCP,
+    srcPort: sp,
+    dstPort: dp,
+    tcpFlags: flags,
+    length: 60,
+    ...extra,
+  });
 }
 function udp(src: number, dst: number, sp: number, dp: number, extra: Partial<PacketMeta> = {}): PacketMeta {
   return createPacketMeta({ src, dst, protocol: IP_PROTO_UDP, srcPort: sp, dstPort: dp, length: 100, ...extra });
@@ -42,10 +65,21 @@ describe('PacketFilter rules', () => {
     const f = new PacketFilter();
     const drop22 = f.appendRule('input', { protocol: IP_PROTO_TCP, dstPorts: { from: 22, to: 22 }, action: 'drop' });
     const acceptTcp = f.appendRule('input', { protocol: IP_PROTO_TCP, action: 'accept' });
-    expect(f.evaluate('input', tcp(client, router, 4000, 22, TcpFlag.SYN), 0)).toMatchObject({ action: 'drop', ruleId: drop22, reason: 'rule' });
-    expect(f.evaluate('input', tcp(client, router, 4000, 80, TcpFlag.SYN), 0)).toMatchObject({ action: 'accept', ruleId: acceptTcp });
+    expect(f.evaluate('input', tcp(client, router, 4000, 22, TcpFlag.SYN), 0)).toMatchObject({
+      action: 'drop',
+      ruleId: drop22,
+      reason: 'rule',
+    });
+    expect(f.evaluate('input', tcp(client, router, 4000, 80, TcpFlag.SYN), 0)).toMatchObject({
+      action: 'accept',
+      ruleId: acceptTcp,
+    });
     // Insert an accept for 22 ahead of the drop: order changes the outcome.
-    const accept22 = f.insertRule('input', { protocol: IP_PROTO_TCP, dstPorts: { from: 22, to: 22 }, action: 'accept' }, 0);
+    const accept22 = f.insertRule(
+      'input',
+      { protocol: IP_PROTO_TCP, dstPorts: { from: 22, to: 22 }, action: 'accept' },
+      0,
+    );
     expect(f.evaluate('input', tcp(client, router, 4001, 22, TcpFlag.SYN), 0).ruleId).toBe(accept22);
     expect(f.listRules('input').map((r) => r.id)).toEqual([accept22, drop22, acceptTcp]);
     f.deleteRule(accept22);
@@ -106,12 +140,24 @@ describe('PacketFilter rules', () => {
 
   it('returns the reject kind for the caller to send', () => {
     const f = new PacketFilter();
-    f.appendRule('input', { protocol: IP_PROTO_TCP, dstPorts: { from: 23, to: 23 }, action: 'reject', rejectWith: { kind: 'tcp-reset' } });
+    f.appendRule('input', {
+      protocol: IP_PROTO_TCP,
+      dstPorts: { from: 23, to: 23 },
+      action: 'reject',
+      rejectWith: { kind: 'tcp-reset' },
+    });
     f.appendRule('input', { protocol: IP_PROTO_UDP, action: 'reject' });
-    f.appendRule('input', { src: { prefix: ip('10.0.0.0'), length: 8 }, action: 'reject', rejectWith: { kind: 'icmp-unreachable', code: 13 } });
+    f.appendRule('input', {
+      src: { prefix: ip('10.0.0.0'), length: 8 },
+      action: 'reject',
+      rejectWith: { kind: 'icmp-unreachable', code: 13 },
+    });
     expect(f.evaluate('input', tcp(client, router, 1, 23, TcpFlag.SYN), 0).rejectWith).toEqual({ kind: 'tcp-reset' });
     expect(f.evaluate('input', udp(client, router, 1, 9), 0).rejectWith).toEqual({ kind: 'icmp-unreachable', code: 3 });
-    expect(f.evaluate('input', tcp(ip('10.1.1.1'), router, 1, 80, TcpFlag.SYN), 0).rejectWith).toEqual({ kind: 'icmp-unreachable', code: 13 });
+    expect(f.evaluate('input', tcp(ip('10.1.1.1'), router, 1, 80, TcpFlag.SYN), 0).rejectWith).toEqual({
+      kind: 'icmp-unreachable',
+      code: 13,
+    });
     expect(f.stats.get('rejected')).toBe(3);
     expect(f.conntrack.size).toBe(0); // rejected packets take no table space
   });
@@ -122,23 +168,43 @@ describe('PacketFilter rules', () => {
     f.evaluate('output', udp(router, client, 1, 2, { length: 100 }), 0);
     f.evaluate('output', udp(router, client, 1, 2, { length: 50 }), 1);
     f.evaluate('output', tcp(router, client, 1, 2, TcpFlag.SYN), 2);
-    expect(f.listRules('output')).toEqual([expect.objectContaining({ id, packets: 2, bytes: 150, position: 0, chain: 'output' })]);
+    expect(f.listRules('output')).toEqual([
+      expect.objectContaining({ id, packets: 2, bytes: 150, position: 0, chain: 'output' }),
+    ]);
     expect(f.policy('output').packets).toBe(1);
   });
 
   it('refuses bad rules with typed errors', () => {
     const f = new PacketFilter({ maxRulesPerChain: 2 });
-    expect(codeOf(() => f.appendRule('input', { dstPorts: { from: 1, to: 2 }, action: 'accept' }))).toBe('INVALID_RULE');
-    expect(codeOf(() => f.appendRule('input', { protocol: IP_PROTO_TCP, dstPorts: { from: 9, to: 2 }, action: 'accept' }))).toBe('INVALID_RULE');
-    expect(codeOf(() => f.appendRule('input', { src: { prefix: ip('10.0.0.1'), length: 8 }, action: 'accept' }))).toBe('INVALID_RULE');
-    expect(codeOf(() => f.appendRule('input', { src: { prefix: 0, length: 33 }, action: 'accept' }))).toBe('INVALID_RULE');
+    expect(codeOf(() => f.appendRule('input', { dstPorts: { from: 1, to: 2 }, action: 'accept' }))).toBe(
+      'INVALID_RULE',
+    );
+    expect(
+      codeOf(() => f.appendRule('input', { protocol: IP_PROTO_TCP, dstPorts: { from: 9, to: 2 }, action: 'accept' })),
+    ).toBe('INVALID_RULE');
+    expect(codeOf(() => f.appendRule('input', { src: { prefix: ip('10.0.0.1'), length: 8 }, action: 'accept' }))).toBe(
+      'INVALID_RULE',
+    );
+    expect(codeOf(() => f.appendRule('input', { src: { prefix: 0, length: 33 }, action: 'accept' }))).toBe(
+      'INVALID_RULE',
+    );
     expect(codeOf(() => f.appendRule('input', { ifOut: 1, action: 'accept' }))).toBe('INVALID_RULE');
     expect(codeOf(() => f.appendRule('output', { ifIn: 1, action: 'accept' }))).toBe('INVALID_RULE');
     expect(codeOf(() => f.appendRule('input', { icmpType: 8, action: 'accept' }))).toBe('INVALID_RULE');
-    expect(codeOf(() => f.appendRule('input', { tcpFlags: { mask: 2, value: 2 }, action: 'accept' }))).toBe('INVALID_RULE');
-    expect(codeOf(() => f.appendRule('input', { protocol: IP_PROTO_TCP, tcpFlags: { mask: 2, value: 4 }, action: 'accept' }))).toBe('INVALID_RULE');
-    expect(codeOf(() => f.appendRule('input', { action: 'reject', rejectWith: { kind: 'tcp-reset' } }))).toBe('INVALID_RULE');
-    expect(codeOf(() => f.appendRule('input', { action: 'drop', rejectWith: { kind: 'icmp-unreachable', code: 1 } }))).toBe('INVALID_RULE');
+    expect(codeOf(() => f.appendRule('input', { tcpFlags: { mask: 2, value: 2 }, action: 'accept' }))).toBe(
+      'INVALID_RULE',
+    );
+    expect(
+      codeOf(() =>
+        f.appendRule('input', { protocol: IP_PROTO_TCP, tcpFlags: { mask: 2, value: 4 }, action: 'accept' }),
+      ),
+    ).toBe('INVALID_RULE');
+    expect(codeOf(() => f.appendRule('input', { action: 'reject', rejectWith: { kind: 'tcp-reset' } }))).toBe(
+      'INVALID_RULE',
+    );
+    expect(
+      codeOf(() => f.appendRule('input', { action: 'drop', rejectWith: { kind: 'icmp-unreachable', code: 1 } })),
+    ).toBe('INVALID_RULE');
     expect(codeOf(() => f.appendRule('input', { states: ['bogus' as 'new'], action: 'accept' }))).toBe('INVALID_RULE');
     expect(codeOf(() => f.appendRule('nat' as 'input', { action: 'accept' }))).toBe('INVALID_CHAIN');
     expect(codeOf(() => f.insertRule('input', { action: 'accept' }, 5))).toBe('INVALID_RULE');
@@ -154,7 +220,10 @@ describe('PacketFilter rules', () => {
   it('accepts everything untracked when disabled', () => {
     const f = new PacketFilter({ policies: { forward: 'drop' } });
     f.enabled = false;
-    expect(f.evaluate('forward', tcp(server, client, 80, 5000, TcpFlag.ACK), 0)).toMatchObject({ action: 'accept', reason: 'disabled' });
+    expect(f.evaluate('forward', tcp(server, client, 80, 5000, TcpFlag.ACK), 0)).toMatchObject({
+      action: 'accept',
+      reason: 'disabled',
+    });
     expect(f.conntrack.size).toBe(0);
   });
 });
@@ -164,11 +233,15 @@ describe('PacketFilter with connection tracking', () => {
     const f = gateway();
     const out = { ifIn: LAN, ifOut: WAN };
     const back = { ifIn: WAN, ifOut: LAN };
-    expect(f.evaluate('forward', tcp(server, client, 80, 5000, TcpFlag.SYN | TcpFlag.ACK, back), 0).action).toBe('drop');
+    expect(f.evaluate('forward', tcp(server, client, 80, 5000, TcpFlag.SYN | TcpFlag.ACK, back), 0).action).toBe(
+      'drop',
+    );
     expect(f.lastState).toBe('invalid');
     expect(f.evaluate('forward', tcp(client, server, 5000, 80, TcpFlag.SYN, out), 0).action).toBe('accept');
     expect(f.lastState).toBe('new');
-    expect(f.evaluate('forward', tcp(server, client, 80, 5000, TcpFlag.SYN | TcpFlag.ACK, back), 1).action).toBe('accept');
+    expect(f.evaluate('forward', tcp(server, client, 80, 5000, TcpFlag.SYN | TcpFlag.ACK, back), 1).action).toBe(
+      'accept',
+    );
     expect(f.lastState).toBe('established');
     expect(f.evaluate('forward', tcp(client, server, 5000, 80, TcpFlag.ACK, out), 2).action).toBe('accept');
     expect(f.conntrack.list(2)[0]).toMatchObject({ tcpState: 'established', replied: true, packets: [2, 1] });
@@ -232,9 +305,15 @@ describe('PacketFilter with connection tracking', () => {
   it('accepts ICMP errors quoting a tracked connection as related, and nothing else', () => {
     const f = gateway();
     f.evaluate('forward', udp(client, server, 3000, 33434, { ifIn: LAN }), 0);
-    const quoting = (sp: number) => icmp(router, client, 11, 0, {
-      ifIn: WAN, innerSrc: client, innerDst: server, innerProtocol: IP_PROTO_UDP, innerSrcPort: sp, innerDstPort: 33434,
-    });
+    const quoting = (sp: number) =>
+      icmp(router, client, 11, 0, {
+        ifIn: WAN,
+        innerSrc: client,
+        innerDst: server,
+        innerProtocol: IP_PROTO_UDP,
+        innerSrcPort: sp,
+        innerDstPort: 33434,
+      });
     expect(f.evaluate('forward', quoting(3000), 1).action).toBe('accept');
     expect(f.lastState).toBe('related');
     expect(f.evaluate('forward', quoting(3001), 1).action).toBe('drop');
@@ -245,14 +324,23 @@ describe('PacketFilter with connection tracking', () => {
     expect(f.conntrack.stats.get('related')).toBe(1);
     // An error quoting a ping we sent is related too.
     f.evaluate('forward', icmp(client, server, 8, 0, { srcPort: 9, ifIn: LAN }), 2);
-    const aboutPing = icmp(router, client, 3, 1, { ifIn: WAN, innerSrc: client, innerDst: server, innerProtocol: IP_PROTO_ICMP, innerSrcPort: 9, innerDstPort: 0 });
+    const aboutPing = icmp(router, client, 3, 1, {
+      ifIn: WAN,
+      innerSrc: client,
+      innerDst: server,
+      innerProtocol: IP_PROTO_ICMP,
+      innerSrcPort: 9,
+      innerDstPort: 0,
+    });
     expect(f.evaluate('forward', aboutPing, 3).action).toBe('accept');
   });
 
   it('drops packets the tracker cannot take and evicts unreplied connections first', () => {
     const f = gateway({ conntrack: { maxConnections: 3, evictionScan: 8 } });
-    const open = (port: number, now: number) => f.evaluate('forward', udp(client, server, port, 53, { ifIn: LAN }), now);
-    const reply = (port: number, now: number) => f.evaluate('forward', udp(server, client, 53, port, { ifIn: WAN }), now);
+    const open = (port: number, now: number) =>
+      f.evaluate('forward', udp(client, server, port, 53, { ifIn: LAN }), now);
+    const reply = (port: number, now: number) =>
+      f.evaluate('forward', udp(server, client, 53, port, { ifIn: WAN }), now);
     open(1, 0);
     open(2, 1);
     reply(1, 2);
@@ -289,7 +377,8 @@ describe('PacketFilter with connection tracking', () => {
     f.appendRule('input', { states: ['established'], action: 'accept' });
     for (let p = 0; p < 2000; p++) f.evaluate('output', udp(router, server, 10_000 + p, 53), 0);
     let ok = 0;
-    for (let p = 0; p < 2000; p++) if (f.evaluate('input', udp(server, router, 53, 10_000 + p), 1).action === 'accept') ok++;
+    for (let p = 0; p < 2000; p++)
+      if (f.evaluate('input', udp(server, router, 53, 10_000 + p), 1).action === 'accept') ok++;
     expect(ok).toBe(2000);
     expect(f.evaluate('input', udp(server, router, 53, 9_999), 1).action).toBe('drop');
     expect(f.evaluate('input', udp(server, router, 54, 10_000), 1).action).toBe('drop');

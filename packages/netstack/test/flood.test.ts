@@ -7,7 +7,17 @@
  */
 import { describe, expect, it } from 'vitest';
 import { patternBytes, sha256 } from './support/tcp-net.js';
-import { SERVER_ADDR, download, floodLab, requestResponse, shortConnections, startFlood, startServers, type FloodKind, type FloodLabOptions } from './support/flood-lab.js';
+import {
+  SERVER_ADDR,
+  download,
+  floodLab,
+  requestResponse,
+  shortConnections,
+  startFlood,
+  startServers,
+  type FloodKind,
+  type FloodLabOptions,
+} from './support/flood-lab.js';
 
 const MBIT = 1_000_000;
 const DOWNLOAD = patternBytes(1024 * 1024, 77);
@@ -31,7 +41,11 @@ async function run(lab: FloodLabOptions, kind: FloodKind, floodFrames: number, t
     if (dl.sink.ended) downloadedAt ??= sched.now;
     return finished() && flood.done();
   }, 120_000);
-  const finishedAt = Math.max(rr.completedAt.at(-1) ?? Infinity, short.completedAt.at(-1) ?? Infinity, downloadedAt ?? Infinity);
+  const finishedAt = Math.max(
+    rr.completedAt.at(-1) ?? Infinity,
+    short.completedAt.at(-1) ?? Infinity,
+    downloadedAt ?? Infinity,
+  );
   return { ...env, servers, flood, rr, short, dl, startedAt, finishedAt, bytesWhileFlooding };
 }
 
@@ -75,7 +89,11 @@ describe('floods slow service but never stop it', () => {
 
   it('with the optional echo-reply limit, replies stay within the bucket and TCP still completes', async () => {
     const limit = { ratePerSecond: 1000, burst: 50 };
-    const r = await run({ seed: 2, bitsPerSecond: 100 * MBIT, latencyMs: 1, server: { echoReplyRateLimit: limit } }, 'ping', FLOOD_FRAMES);
+    const r = await run(
+      { seed: 2, bitsPerSecond: 100 * MBIT, latencyMs: 1, server: { echoReplyRateLimit: limit } },
+      'ping',
+      FLOOD_FRAMES,
+    );
     expectAllServed(r);
     expectProgressDuringFlood(r);
     const icmp = r.server.icmpCounters.snapshot();
@@ -93,7 +111,10 @@ describe('floods slow service but never stop it', () => {
     expectAllServed(r);
     expectProgressDuringFlood(r);
     expect(r.serverDevice.stats.rxDroppedRingFull + r.routerToServer.stats.rxDroppedRingFull).toBeGreaterThan(0);
-    const retransmits = [...r.servers.served.map((c) => c.stats.retransmits), r.dl.sink.conn.stats.retransmits].reduce((a, b) => a + b, 0);
+    const retransmits = [...r.servers.served.map((c) => c.stats.retransmits), r.dl.sink.conn.stats.retransmits].reduce(
+      (a, b) => a + b,
+      0,
+    );
     expect(retransmits).toBeGreaterThan(0);
     expect(r.server.icmpCounters.get('echoReplies')).toBeGreaterThan(0);
   });

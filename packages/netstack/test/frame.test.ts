@@ -13,7 +13,9 @@ describe('allocateFrame (frames carved from shared slabs)', () => {
           expect(frame.every((b) => b === 0)).toBe(true);
           for (const other of frames) {
             if (other.buffer !== frame.buffer) continue;
-            const disjoint = frame.byteOffset >= other.byteOffset + other.byteLength || other.byteOffset >= frame.byteOffset + frame.byteLength;
+            const disjoint =
+              frame.byteOffset >= other.byteOffset + other.byteLength ||
+              other.byteOffset >= frame.byteOffset + frame.byteLength;
             expect(disjoint).toBe(true);
           }
           // The owner writes all over its frame; later frames must not see it.

@@ -27,13 +27,19 @@ function datagram(index: number): Uint8Array {
 
 async function lossyRun(seed: number, count: number, faults: FaultProfile, maxBytes = 4 * 1024 * 1024) {
   const sched = new Scheduler({ seed });
-  const link = createMemoryLink(sched, { names: [`fl${seed}a`, `fl${seed}b`], macA: 0x02_00_00_00_20_01, macB: 0x02_00_00_00_20_02, mtu: 1500 });
+  const link = createMemoryLink(sched, {
+    names: [`fl${seed}a`, `fl${seed}b`],
+    macA: 0x02_00_00_00_20_01,
+    macB: 0x02_00_00_00_20_02,
+    mtu: 1500,
+  });
   /** IP identification -> fragment offsets (bytes) seen at B, and the index the first fragment carries. */
   const seen = new Map<number, { offsets: Set<number>; index: number | undefined; last: number | undefined }>();
   const observe = (frame: Uint8Array): boolean => {
     if (((frame[12]! << 8) | frame[13]!) !== ETHERTYPE_IPV4) return true;
     const ip = frame.subarray(14);
-    if (ip[9] !== IP_PROTO_UDP || ((ip[12]! << 24) | (ip[13]! << 16) | (ip[14]! << 8) | ip[15]!) >>> 0 !== A) return true;
+    if (ip[9] !== IP_PROTO_UDP || ((ip[12]! << 24) | (ip[13]! << 16) | (ip[14]! << 8) | ip[15]!) >>> 0 !== A)
+      return true;
     const id = (ip[4]! << 8) | ip[5]!;
     const flags = (ip[6]! << 8) | ip[7]!;
     const offset = (flags & 0x1fff) * 8;
@@ -98,8 +104,12 @@ describe('IPv4 reassembly over a lossy link (fragmented UDP, seeded)', () => {
       const { sched, b, seen, delivered, fault } = await lossyRun(2024, count, faults);
       // The run really was lossy, and every datagram was sent as 3 fragments.
       expect(fault.faults.tx.lost).toBeGreaterThan(count * 3 * 0.05);
-      const whole = [...seen.values()].filter((e) => e.index !== undefined && e.last === SIZE + 8 && coversAll(e.offsets));
-      const partial = [...seen.values()].filter((e) => !(e.index !== undefined && e.last === SIZE + 8 && coversAll(e.offsets)));
+      const whole = [...seen.values()].filter(
+        (e) => e.index !== undefined && e.last === SIZE + 8 && coversAll(e.offsets),
+      );
+      const partial = [...seen.values()].filter(
+        (e) => !(e.index !== undefined && e.last === SIZE + 8 && coversAll(e.offsets)),
+      );
       expect(whole.length).toBeGreaterThan(count * 0.5);
       expect(partial.length).toBeGreaterThan(0);
 
@@ -128,7 +138,9 @@ describe('IPv4 reassembly over a lossy link (fragmented UDP, seeded)', () => {
     const count = 400;
     const maxBytes = 64 * 1024;
     const { sched, b, seen, delivered } = await lossyRun(77, count, { lossRate: 0.1 }, maxBytes);
-    const whole = [...seen.values()].filter((e) => e.index !== undefined && e.last === SIZE + 8 && coversAll(e.offsets));
+    const whole = [...seen.values()].filter(
+      (e) => e.index !== undefined && e.last === SIZE + 8 && coversAll(e.offsets),
+    );
     expect(b.reassembler.stats.get('memoryEvicted')).toBeGreaterThan(0);
     expect(b.reassembler.memory).toBeLessThanOrEqual(maxBytes);
     // Fragments of one datagram arrive back to back, so eviction (oldest first) never hits a

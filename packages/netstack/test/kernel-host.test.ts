@@ -35,28 +35,41 @@ async function hostOnTap(): Promise<{ stack: Stack; tap: TapAttachment }> {
   sched.start();
   const stack = new Stack(sched);
   const ns = await lab.namespace();
-  const tap = await lab.attachTap(stack, { ns, kernelIp: KERNEL_IP, stackIp: STACK_IP, prefixLength: 24, mac: '02:50:53:4e:00:02' });
+  const tap = await lab.attachTap(stack, {
+    ns,
+    kernelIp: KERNEL_IP,
+    stackIp: STACK_IP,
+    prefixLength: 24,
+    mac: '02:50:53:4e:00:02',
+  });
   return { stack, tap };
 }
 
 /** The `N bytes from ADDR: icmp_seq=S ttl=T` lines of ping's output. */
 function replyLines(out: string): Array<{ bytes: number; from: string; seq: number; ttl: number }> {
   return [...out.matchAll(/^(\d+) bytes from ([\d.]+): icmp_seq=(\d+) ttl=(\d+)/gm)].map((m) => ({
-    bytes: Number(m[1]), from: m[2]!, seq: Number(m[3]), ttl: Number(m[4]),
+    bytes: Number(m[1]),
+    from: m[2]!,
+    seq: Number(m[3]),
+    ttl: Number(m[4]),
   }));
 }
 
 describe('Stack as a host against the Linux kernel', () => {
-  rootIt(title('answers the kernel\'s ping, small and fragmented both ways (-s 4000)'), async () => {
+  rootIt(title("answers the kernel's ping, small and fragmented both ways (-s 4000)"), async () => {
     const { stack, tap } = await hostOnTap();
-    const small = await lab.tryExec(tap.ns, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', STACK_IP], { timeoutMs: 15_000 });
+    const small = await lab.tryExec(tap.ns, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', STACK_IP], {
+      timeoutMs: 15_000,
+    });
     expect(small.stdout).toMatch(/3 packets transmitted, 3 received/);
     expect(replyLines(small.stdout)).toEqual([1, 2, 3].map((seq) => ({ bytes: 64, from: STACK_IP, seq, ttl: 64 })));
     expect(stack.icmpCounters.get('echoReplies')).toBe(3);
     expect(stack.reassembler.stats.get('reassembled')).toBe(0);
     expect(stack.ipCounters.get('fragmentsCreated')).toBe(0);
 
-    const big = await lab.tryExec(tap.ns, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', '-s', '4000', STACK_IP], { timeoutMs: 15_000 });
+    const big = await lab.tryExec(tap.ns, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', '-s', '4000', STACK_IP], {
+      timeoutMs: 15_000,
+    });
     expect(big.stdout).toMatch(/3 packets transmitted, 3 received/);
     // ping checks the echoed data itself and would say "wrong data byte" or "DUP!".
     expect(big.stdout).not.toMatch(/wrong data|DUP!/);
@@ -74,18 +87,24 @@ describe('Stack as a host against the Linux kernel', () => {
   rootIt(title('echoes a UDP datagram from nc, and answers a closed port with port unreachable'), async () => {
     const { stack, tap } = await hostOnTap();
     startUdpEcho(stack, 7);
-    const echo = await lab.tryExec(tap.ns, 'sh', ['-c', `echo hello | timeout 3 nc -u -w 1 ${STACK_IP} 7`], { timeoutMs: 10_000 });
+    const echo = await lab.tryExec(tap.ns, 'sh', ['-c', `echo hello | timeout 3 nc -u -w 1 ${STACK_IP} 7`], {
+      timeoutMs: 10_000,
+    });
     expect(echo.stdout).toBe('hello\n');
     expect(stack.udpCounters.get('delivered')).toBe(1);
     expect(stack.udpCounters.get('sent')).toBe(1);
 
     // nc's UDP probe (-v -z) writes on a connected socket and reports the port open unless the
     // kernel hands it the port unreachable as ECONNREFUSED; then it exits 1 and says nothing.
-    const open = await lab.tryExec(tap.ns, 'timeout', ['3', 'nc', '-v', '-z', '-u', '-w', '1', STACK_IP, '7'], { timeoutMs: 10_000 });
+    const open = await lab.tryExec(tap.ns, 'timeout', ['3', 'nc', '-v', '-z', '-u', '-w', '1', STACK_IP, '7'], {
+      timeoutMs: 10_000,
+    });
     expect(open.code).toBe(0);
     expect(open.stderr).toMatch(/succeeded/);
     expect(stack.udpCounters.get('noPort')).toBe(0);
-    const closed = await lab.tryExec(tap.ns, 'timeout', ['3', 'nc', '-v', '-z', '-u', '-w', '1', STACK_IP, '9'], { timeoutMs: 10_000 });
+    const closed = await lab.tryExec(tap.ns, 'timeout', ['3', 'nc', '-v', '-z', '-u', '-w', '1', STACK_IP, '9'], {
+      timeoutMs: 10_000,
+    });
     expect(closed.code).toBe(1);
     expect(closed.stderr).not.toMatch(/succeeded/);
     expect(stack.udpCounters.get('noPort')).toBeGreaterThanOrEqual(1);

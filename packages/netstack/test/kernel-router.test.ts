@@ -44,14 +44,46 @@ async function routerBetweenNamespaces() {
   const f = stack.filter;
   const rules = {
     established: f.appendRule('forward', { states: ['established', 'related'], action: 'accept', comment: 'replies' }),
-    echo: f.appendRule('forward', { src: NET1, dst: NET2, protocol: IP_PROTO_ICMP, icmpType: 8, action: 'accept', comment: 'ping ns1 -> ns2' }),
-    udpBlocked: f.appendRule('forward', { protocol: IP_PROTO_UDP, dstPorts: { from: 9, to: 9 }, action: 'drop', comment: 'no UDP 9' }),
-    udpAllowed: f.appendRule('forward', { src: NET1, dst: NET2, protocol: IP_PROTO_UDP, dstPorts: { from: 10, to: 10 }, action: 'accept', comment: 'UDP 10 ns1 -> ns2' }),
+    echo: f.appendRule('forward', {
+      src: NET1,
+      dst: NET2,
+      protocol: IP_PROTO_ICMP,
+      icmpType: 8,
+      action: 'accept',
+      comment: 'ping ns1 -> ns2',
+    }),
+    udpBlocked: f.appendRule('forward', {
+      protocol: IP_PROTO_UDP,
+      dstPorts: { from: 9, to: 9 },
+      action: 'drop',
+      comment: 'no UDP 9',
+    }),
+    udpAllowed: f.appendRule('forward', {
+      src: NET1,
+      dst: NET2,
+      protocol: IP_PROTO_UDP,
+      dstPorts: { from: 10, to: 10 },
+      action: 'accept',
+      comment: 'UDP 10 ns1 -> ns2',
+    }),
   };
   const ns1 = await lab.namespace();
   const ns2 = await lab.namespace();
-  const side1: TapAttachment = await lab.attachTap(stack, { ns: ns1, kernelIp: NS1_IP, stackIp: '198.18.1.1', prefixLength: 24, mac: '02:50:53:52:01:01' });
-  const side2: TapAttachment = await lab.attachTap(stack, { ns: ns2, kernelIp: NS2_IP, stackIp: '198.18.2.1', prefixLength: 24, mac: '02:50:53:52:02:01', mtu: SMALL_MTU });
+  const side1: TapAttachment = await lab.attachTap(stack, {
+    ns: ns1,
+    kernelIp: NS1_IP,
+    stackIp: '198.18.1.1',
+    prefixLength: 24,
+    mac: '02:50:53:52:01:01',
+  });
+  const side2: TapAttachment = await lab.attachTap(stack, {
+    ns: ns2,
+    kernelIp: NS2_IP,
+    stackIp: '198.18.2.1',
+    prefixLength: 24,
+    mac: '02:50:53:52:02:01',
+    mtu: SMALL_MTU,
+  });
   await lab.exec(ns1, 'ip', ['route', 'add', 'default', 'via', '198.18.1.1']);
   await lab.exec(ns2, 'ip', ['route', 'add', 'default', 'via', '198.18.2.1']);
   const hits = (id: number): number => stack.filter.listRules().find((r: RuleInfo) => r.id === id)!.packets;
@@ -61,7 +93,10 @@ async function routerBetweenNamespaces() {
 /** The `N bytes from ADDR: icmp_seq=S ttl=T` lines of ping's output. */
 function replyLines(out: string): Array<{ bytes: number; from: string; seq: number; ttl: number }> {
   return [...out.matchAll(/^(\d+) bytes from ([\d.]+): icmp_seq=(\d+) ttl=(\d+)/gm)].map((m) => ({
-    bytes: Number(m[1]), from: m[2]!, seq: Number(m[3]), ttl: Number(m[4]),
+    bytes: Number(m[1]),
+    from: m[2]!,
+    seq: Number(m[3]),
+    ttl: Number(m[4]),
   }));
 }
 
@@ -73,64 +108,78 @@ function replyLines(out: string): Array<{ bytes: number; from: string; seq: numb
  * loaded machine may be slow to start the sender.
  */
 function udpListener(ports: readonly number[], seconds: number, lastPort: number): string[] {
-  return ['-c', [
-    'import select, socket, time',
-    'socks = []',
-    `for p in ${JSON.stringify(ports)}:`,
-    '    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',
-    "    s.bind(('0.0.0.0', p))",
-    '    socks.append(s)',
-    `end = time.monotonic() + ${seconds}`,
-    'while True:',
-    '    left = end - time.monotonic()',
-    '    if left <= 0: break',
-    '    ready, _, _ = select.select(socks, [], [], left)',
-    '    for s in ready:',
-    '        data = s.recv(2048)',
-    "        print(f'{s.getsockname()[1]}:{data.decode()}', flush=True)",
-    `        if s.getsockname()[1] == ${lastPort}: end = min(end, time.monotonic() + 0.3)`,
-  ].join('\n')];
+  return [
+    '-c',
+    [
+      'import select, socket, time',
+      'socks = []',
+      `for p in ${JSON.stringify(ports)}:`,
+      '    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',
+      "    s.bind(('0.0.0.0', p))",
+      '    socks.append(s)',
+      `end = time.monotonic() + ${seconds}`,
+      'while True:',
+      '    left = end - time.monotonic()',
+      '    if left <= 0: break',
+      '    ready, _, _ = select.select(socks, [], [], left)',
+      '    for s in ready:',
+      '        data = s.recv(2048)',
+      "        print(f'{s.getsockname()[1]}:{data.decode()}', flush=True)",
+      `        if s.getsockname()[1] == ${lastPort}: end = min(end, time.monotonic() + 0.3)`,
+    ].join('\n'),
+  ];
 }
 
 describe('Stack as a router and firewall between two Linux kernels', () => {
-  rootIt(title('forwards ns1\'s ping to ns2 and lets the replies back by conntrack; ns2 cannot open toward ns1'), async () => {
-    const { stack, ns1, ns2, rules, hits } = await routerBetweenNamespaces();
-    const ping = await lab.tryExec(ns1, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', NS2_IP], { timeoutMs: 15_000 });
-    expect(ping.stdout).toMatch(/3 packets transmitted, 3 received/);
-    // ns2's kernel answers with TTL 64; the stack's forwarding takes one off.
-    expect(replyLines(ping.stdout)).toEqual([1, 2, 3].map((seq) => ({ bytes: 64, from: NS2_IP, seq, ttl: 63 })));
-    expect(stack.ipCounters.get('forwarded')).toBe(6);
-    // The first request opens the connection; later requests (same echo identifier) and every
-    // reply belong to it.
-    expect(hits(rules.echo)).toBe(1);
-    expect(hits(rules.established)).toBe(5);
+  rootIt(
+    title("forwards ns1's ping to ns2 and lets the replies back by conntrack; ns2 cannot open toward ns1"),
+    async () => {
+      const { stack, ns1, ns2, rules, hits } = await routerBetweenNamespaces();
+      const ping = await lab.tryExec(ns1, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', NS2_IP], { timeoutMs: 15_000 });
+      expect(ping.stdout).toMatch(/3 packets transmitted, 3 received/);
+      // ns2's kernel answers with TTL 64; the stack's forwarding takes one off.
+      expect(replyLines(ping.stdout)).toEqual([1, 2, 3].map((seq) => ({ bytes: 64, from: NS2_IP, seq, ttl: 63 })));
+      expect(stack.ipCounters.get('forwarded')).toBe(6);
+      // The first request opens the connection; later requests (same echo identifier) and every
+      // reply belong to it.
+      expect(hits(rules.echo)).toBe(1);
+      expect(hits(rules.established)).toBe(5);
 
-    const back = await lab.tryExec(ns2, 'ping', ['-c', '1', '-W', '1', NS1_IP], { timeoutMs: 10_000 });
-    expect(back.stdout).toMatch(/1 packets transmitted, 0 received/);
-    expect(stack.filter.policy('forward').packets).toBe(1);
-    expect(stack.ipCounters.get('forwardFiltered')).toBe(1);
-    expect(stack.ipCounters.get('forwarded')).toBe(6);
-  });
+      const back = await lab.tryExec(ns2, 'ping', ['-c', '1', '-W', '1', NS1_IP], { timeoutMs: 10_000 });
+      expect(back.stdout).toMatch(/1 packets transmitted, 0 received/);
+      expect(stack.filter.policy('forward').packets).toBe(1);
+      expect(stack.ipCounters.get('forwardFiltered')).toBe(1);
+      expect(stack.ipCounters.get('forwarded')).toBe(6);
+    },
+  );
 
-  rootIt(title('the drop rule keeps UDP port 9 away from ns2 and counts it, while UDP port 10 gets through'), async () => {
-    const { stack, ns1, ns2, rules, hits } = await routerBetweenNamespaces();
-    const listener = lab.tryExec(ns2, 'python3', udpListener([9, 10], 20, 10), { timeoutMs: 30_000 });
-    const bound = async () => (await lab.tryExec(ns2, 'ss', ['-H', '-u', '-l', '-n'])).stdout.split('\n').filter((l) => /:(9|10)\s/.test(l)).length === 2;
-    expect(await eventually(bound, 15_000), 'the UDP listener in ns2 bound ports 9 and 10').toBe(true); // python3 may start slowly on a loaded machine
-    await lab.exec(ns1, 'python3', ['-c', [
-      'import socket',
-      's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',
-      `s.sendto(b'to-nine', ('${NS2_IP}', 9))`,
-      `s.sendto(b'to-ten', ('${NS2_IP}', 10))`,
-    ].join('\n')]);
-    const heard = await listener;
-    expect(heard.code).toBe(0);
-    expect(heard.stdout).toBe('10:to-ten\n');
-    expect(hits(rules.udpBlocked)).toBe(1);
-    expect(hits(rules.udpAllowed)).toBe(1);
-    expect(stack.ipCounters.get('forwardFiltered')).toBe(1);
-    expect(stack.filter.policy('forward').packets).toBe(0);
-  });
+  rootIt(
+    title('the drop rule keeps UDP port 9 away from ns2 and counts it, while UDP port 10 gets through'),
+    async () => {
+      const { stack, ns1, ns2, rules, hits } = await routerBetweenNamespaces();
+      const listener = lab.tryExec(ns2, 'python3', udpListener([9, 10], 20, 10), { timeoutMs: 30_000 });
+      const bound = async () =>
+        (await lab.tryExec(ns2, 'ss', ['-H', '-u', '-l', '-n'])).stdout.split('\n').filter((l) => /:(9|10)\s/.test(l))
+          .length === 2;
+      expect(await eventually(bound, 15_000), 'the UDP listener in ns2 bound ports 9 and 10').toBe(true); // python3 may start slowly on a loaded machine
+      await lab.exec(ns1, 'python3', [
+        '-c',
+        [
+          'import socket',
+          's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',
+          `s.sendto(b'to-nine', ('${NS2_IP}', 9))`,
+          `s.sendto(b'to-ten', ('${NS2_IP}', 10))`,
+        ].join('\n'),
+      ]);
+      const heard = await listener;
+      expect(heard.code).toBe(0);
+      expect(heard.stdout).toBe('10:to-ten\n');
+      expect(hits(rules.udpBlocked)).toBe(1);
+      expect(hits(rules.udpAllowed)).toBe(1);
+      expect(stack.ipCounters.get('forwardFiltered')).toBe(1);
+      expect(stack.filter.policy('forward').packets).toBe(0);
+    },
+  );
 
   rootIt(title('fragments for the 1280-byte link without DF, and answers DF with fragmentation needed'), async () => {
     const { stack, ns1, side2 } = await routerBetweenNamespaces();
@@ -139,7 +188,12 @@ describe('Stack as a router and firewall between two Linux kernels', () => {
     // ns2's kernel fragments its 1428-byte replies itself; with the firewall on, the stack
     // reassembles them for the forward chain (a later fragment alone has no ICMP header, so it
     // would match no connection) and sends them on as they came: two fragments of at most 1276.
-    const fits = await lab.tryExec(ns1, 'ping', ['-M', 'dont', '-c', '3', '-i', '0.2', '-W', '2', '-s', '1400', NS2_IP], { timeoutMs: 15_000 });
+    const fits = await lab.tryExec(
+      ns1,
+      'ping',
+      ['-M', 'dont', '-c', '3', '-i', '0.2', '-W', '2', '-s', '1400', NS2_IP],
+      { timeoutMs: 15_000 },
+    );
     expect(fits.stdout).toMatch(/3 packets transmitted, 3 received/);
     expect(fits.stdout).not.toMatch(/wrong data|DUP!/);
     expect(replyLines(fits.stdout)).toEqual([1, 2, 3].map((seq) => ({ bytes: 1408, from: NS2_IP, seq, ttl: 63 })));
@@ -152,7 +206,9 @@ describe('Stack as a router and firewall between two Linux kernels', () => {
 
     // With DF the first request gets the stack's fragmentation needed (next-hop MTU 1280); the kernel
     // then knows the path MTU and refuses the next one itself ("message too long").
-    const df = await lab.tryExec(ns1, 'ping', ['-M', 'do', '-c', '2', '-i', '0.2', '-W', '1', '-s', '1400', NS2_IP], { timeoutMs: 15_000 });
+    const df = await lab.tryExec(ns1, 'ping', ['-M', 'do', '-c', '2', '-i', '0.2', '-W', '1', '-s', '1400', NS2_IP], {
+      timeoutMs: 15_000,
+    });
     expect(df.stdout + df.stderr).toMatch(/Frag needed and DF set \(mtu = 1280\)/);
     expect(df.stdout).toMatch(/2 packets transmitted, 0 received/);
     expect(stack.ipCounters.get('fragNeeded')).toBeGreaterThanOrEqual(1);

@@ -15,10 +15,21 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, netlabSkipReason, sha256OfFile } from '@postern/netlab';
 import { KernelLab } from './support/kernel-lab.js';
-import { STACK_IP, describeEnd, serveHashSink, serveHttp, tcpLab, type ServedConnection, type TcpLab } from './support/kernel-tcp.js';
+import {
+  STACK_IP,
+  describeEnd,
+  serveHashSink,
+  serveHttp,
+  tcpLab,
+  type ServedConnection,
+  type TcpLab,
+} from './support/kernel-tcp.js';
 import { patternBytes, sha256 } from './support/tcp-net.js';
 
-const skip = await netlabSkipReason({ needTap: true, programs: ['python3', 'curl', 'nc', 'ss', 'sha256sum', 'timeout', 'bash'] });
+const skip = await netlabSkipReason({
+  needTap: true,
+  programs: ['python3', 'curl', 'nc', 'ss', 'sha256sum', 'timeout', 'bash'],
+});
 const title = (t: string): string => (skip === undefined ? t : `${t} (skipped: ${skip})`);
 const rootIt = it.skipIf(skip !== undefined);
 
@@ -49,7 +60,9 @@ async function setup(seed: number): Promise<TcpLab> {
 async function randomFile(l: TcpLab): Promise<{ path: string; digest: string }> {
   tempDir = await mkdtemp(join(tmpdir(), 'pst-tcp-'));
   const path = join(tempDir, 'upload.bin');
-  const made = await lab.tryExec(l.tap.ns, 'bash', ['-c', `head -c ${SIZE} /dev/urandom > ${path}`], { timeoutMs: 30_000 });
+  const made = await lab.tryExec(l.tap.ns, 'bash', ['-c', `head -c ${SIZE} /dev/urandom > ${path}`], {
+    timeoutMs: 30_000,
+  });
   if (made.code !== 0) throw new Error(`cannot make ${path}: ${made.stderr}`);
   return { path, digest: await sha256OfFile(path) };
 }
@@ -69,7 +82,10 @@ async function kernelTimeWait(l: TcpLab): Promise<string[]> {
 async function expectCloseOrder(l: TcpLab, s: ServedConnection, oursFirst: boolean, info: string): Promise<void> {
   // Ours first: we hold TIME-WAIT and the kernel does not; kernel first: the reverse, and our
   // connection reaches CLOSED through LAST-ACK.
-  const ended = await eventually(() => (oursFirst ? s.conn.state === 'TIME-WAIT' : s.closed && s.conn.state === 'CLOSED'), 10_000);
+  const ended = await eventually(
+    () => (oursFirst ? s.conn.state === 'TIME-WAIT' : s.closed && s.conn.state === 'CLOSED'),
+    10_000,
+  );
   expect(s.peerClosedFirst, `who closed first: ${describeEnd(s)}; ${info}`).toBe(!oursFirst);
   expect(ended, `our end: ${describeEnd(s)}; ${info}`).toBe(true);
   expect(s.conn.closeReason, `${describeEnd(s)}; ${info}`).toBe('normal');
@@ -80,7 +96,8 @@ async function expectCloseOrder(l: TcpLab, s: ServedConnection, oursFirst: boole
 function report(what: string, l: TcpLab, s: ServedConnection, ms: number): string {
   const f = l.fault?.faults;
   const st = s.conn.stats;
-  const line = `${what}: ${(ms / 1000).toFixed(1)} s (${(SIZE / 1e6 / (ms / 1000)).toFixed(1)} MB/s); dropped tx ${f?.tx.lost}/${f?.tx.frames}, rx ${f?.rx.lost}/${f?.rx.frames}; ` +
+  const line =
+    `${what}: ${(ms / 1000).toFixed(1)} s (${(SIZE / 1e6 / (ms / 1000)).toFixed(1)} MB/s); dropped tx ${f?.tx.lost}/${f?.tx.frames}, rx ${f?.rx.lost}/${f?.rx.frames}; ` +
     `retransmits ${st.retransmits}, stats ${JSON.stringify(st)}; tcp ${JSON.stringify(l.tcp.counters.counters().filter((c) => c.value > 0))}; tap ${JSON.stringify(l.tap.driver.stats)} ${JSON.stringify(l.tap.driver.ringStats)}; dev ${JSON.stringify(l.tap.device.stats)}`;
   console.log(line);
   return line;
@@ -90,49 +107,68 @@ describe('TCP against the Linux kernel: 64 MiB each way through a TAP with 2% lo
   for (const oursFirst of [true, false]) {
     const order = oursFirst ? 'our side closes first' : 'the kernel closes first';
 
-    rootIt(title(`curl downloads 64 MiB from our HTTP service byte-exact; ${order}`), async () => {
-      const l = await setup(oursFirst ? 61 : 62);
-      const body = patternBytes(SIZE, 0x5eed + (oursFirst ? 1 : 2));
-      const port = oursFirst ? 80 : 8080;
-      const http = serveHttp(l.tcp, port, body, oursFirst);
-      const t0 = performance.now();
-      // Ours first: no Content-Length, so curl reads to our FIN; kernel first: curl stops at Content-Length and its exit closes first.
-      const r = await lab.tryExec(l.tap.ns, 'bash', ['-c',
-        `set -o pipefail; curl -sS --max-time ${TRANSFER_LIMIT_S} -w '%{stderr}%{http_code} %{size_download}\\n' http://${STACK_IP}:${port}/ | sha256sum`,
-      ], { timeoutMs: (TRANSFER_LIMIT_S + 10) * 1000 });
-      const ms = performance.now() - t0;
-      const s = http.connections[0];
-      expect(s, `no connection: ${r.stderr}`).toBeDefined();
-      const info = report(`download, ${order}`, l, s!, ms) + `; curl exit ${r.code}: ${r.stderr.trim()}`;
-      expect(r.code, info).toBe(0);
-      expect(r.stderr.trim(), info).toBe(`200 ${SIZE}`);
-      expect(r.stdout.split(' ')[0], info).toBe(sha256(body));
-      expect(http.connections.length, info).toBe(1);
-      expect(l.fault!.faults.tx.lost + l.fault!.faults.rx.lost, info).toBeGreaterThan(0);
-      expect(s!.conn.stats.retransmits, info).toBeGreaterThan(0);
-      await expectCloseOrder(l, s!, oursFirst, info);
-    }, (TRANSFER_LIMIT_S + 40) * 1000);
+    rootIt(
+      title(`curl downloads 64 MiB from our HTTP service byte-exact; ${order}`),
+      async () => {
+        const l = await setup(oursFirst ? 61 : 62);
+        const body = patternBytes(SIZE, 0x5eed + (oursFirst ? 1 : 2));
+        const port = oursFirst ? 80 : 8080;
+        const http = serveHttp(l.tcp, port, body, oursFirst);
+        const t0 = performance.now();
+        // Ours first: no Content-Length, so curl reads to our FIN; kernel first: curl stops at Content-Length and its exit closes first.
+        const r = await lab.tryExec(
+          l.tap.ns,
+          'bash',
+          [
+            '-c',
+            `set -o pipefail; curl -sS --max-time ${TRANSFER_LIMIT_S} -w '%{stderr}%{http_code} %{size_download}\\n' http://${STACK_IP}:${port}/ | sha256sum`,
+          ],
+          { timeoutMs: (TRANSFER_LIMIT_S + 10) * 1000 },
+        );
+        const ms = performance.now() - t0;
+        const s = http.connections[0];
+        expect(s, `no connection: ${r.stderr}`).toBeDefined();
+        const info = report(`download, ${order}`, l, s!, ms) + `; curl exit ${r.code}: ${r.stderr.trim()}`;
+        expect(r.code, info).toBe(0);
+        expect(r.stderr.trim(), info).toBe(`200 ${SIZE}`);
+        expect(r.stdout.split(' ')[0], info).toBe(sha256(body));
+        expect(http.connections.length, info).toBe(1);
+        expect(l.fault!.faults.tx.lost + l.fault!.faults.rx.lost, info).toBeGreaterThan(0);
+        expect(s!.conn.stats.retransmits, info).toBeGreaterThan(0);
+        await expectCloseOrder(l, s!, oursFirst, info);
+      },
+      (TRANSFER_LIMIT_S + 40) * 1000,
+    );
 
-    rootIt(title(`nc uploads 64 MiB into our hashing sink byte-exact; ${order}`), async () => {
-      const l = await setup(oursFirst ? 71 : 72);
-      const file = await randomFile(l);
-      const port = oursFirst ? 9 : 7;
-      // Ours first: the sink closes as soon as SIZE bytes arrived, while nc still holds its side open
-      // (no -N); kernel first: nc -N shuts its side down at the end of the file, then the sink answers.
-      const sink = serveHashSink(l.tcp, port, oursFirst ? SIZE : undefined);
-      const t0 = performance.now();
-      const r = await lab.tryExec(l.tap.ns, 'bash', ['-c', `timeout ${TRANSFER_LIMIT_S} nc ${oursFirst ? '' : '-N '}${STACK_IP} ${port} < ${file.path}`], { timeoutMs: (TRANSFER_LIMIT_S + 10) * 1000 });
-      const ms = performance.now() - t0;
-      const s = sink.connections[0];
-      expect(s, `no connection: ${r.stderr}`).toBeDefined();
-      const info = report(`upload, ${order}`, l, s!, ms) + `; nc exit ${r.code}: ${r.stderr.trim()}`;
-      expect(r.code, info).toBe(0);
-      expect(s!.received, info).toBe(SIZE);
-      expect(s!.digest, info).toBe(file.digest);
-      // The digest we computed came back to nc intact.
-      expect(r.stdout, info).toBe(`${file.digest}\n`);
-      expect(l.fault!.faults.tx.lost + l.fault!.faults.rx.lost, info).toBeGreaterThan(0);
-      await expectCloseOrder(l, s!, oursFirst, info);
-    }, (TRANSFER_LIMIT_S + 70) * 1000);
+    rootIt(
+      title(`nc uploads 64 MiB into our hashing sink byte-exact; ${order}`),
+      async () => {
+        const l = await setup(oursFirst ? 71 : 72);
+        const file = await randomFile(l);
+        const port = oursFirst ? 9 : 7;
+        // Ours first: the sink closes as soon as SIZE bytes arrived, while nc still holds its side open
+        // (no -N); kernel first: nc -N shuts its side down at the end of the file, then the sink answers.
+        const sink = serveHashSink(l.tcp, port, oursFirst ? SIZE : undefined);
+        const t0 = performance.now();
+        const r = await lab.tryExec(
+          l.tap.ns,
+          'bash',
+          ['-c', `timeout ${TRANSFER_LIMIT_S} nc ${oursFirst ? '' : '-N '}${STACK_IP} ${port} < ${file.path}`],
+          { timeoutMs: (TRANSFER_LIMIT_S + 10) * 1000 },
+        );
+        const ms = performance.now() - t0;
+        const s = sink.connections[0];
+        expect(s, `no connection: ${r.stderr}`).toBeDefined();
+        const info = report(`upload, ${order}`, l, s!, ms) + `; nc exit ${r.code}: ${r.stderr.trim()}`;
+        expect(r.code, info).toBe(0);
+        expect(s!.received, info).toBe(SIZE);
+        expect(s!.digest, info).toBe(file.digest);
+        // The digest we computed came back to nc intact.
+        expect(r.stdout, info).toBe(`${file.digest}\n`);
+        expect(l.fault!.faults.tx.lost + l.fault!.faults.rx.lost, info).toBeGreaterThan(0);
+        await expectCloseOrder(l, s!, oursFirst, info);
+      },
+      (TRANSFER_LIMIT_S + 70) * 1000,
+    );
   }
 });

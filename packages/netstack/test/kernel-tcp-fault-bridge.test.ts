@@ -15,7 +15,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Scheduler } from '@postern/irq';
 import { NetDevice, TapNicDriver } from '@postern/nic';
-import { NetLab, ip, netlabSkipReason, runCommand, startFaultBridgeProcess, type FaultBridgeProcess, type FaultProfile } from '@postern/netlab';
+import {
+  NetLab,
+  ip,
+  netlabSkipReason,
+  runCommand,
+  startFaultBridgeProcess,
+  type FaultBridgeProcess,
+  type FaultProfile,
+} from '@postern/netlab';
 import { parseIpv4, parseMac } from '@postern/wire';
 import { Stack, attachTcp, type Tcp } from '../src/index.js';
 import { serveHttp } from './support/kernel-tcp.js';
@@ -80,34 +88,46 @@ const PROFILES: ReadonlyArray<readonly [string, FaultProfile, number]> = [
   ['10% held back 3 ms and 2% duplicated, both ways', { reorderRate: 0.1, reorderHoldMs: 3, duplicateRate: 0.02 }, 82],
 ];
 
-describe('TCP to the Linux kernel through the lab\'s fault bridge (16 MiB, byte-exact)', () => {
+describe("TCP to the Linux kernel through the lab's fault bridge (16 MiB, byte-exact)", () => {
   for (const [name, faults, seed] of PROFILES) {
-    rootIt(title(`curl downloads 16 MiB from our HTTP service: ${name}`), async () => {
-      const { tcp, ns } = await setup(seed, faults);
-      const body = patternBytes(SIZE, seed);
-      const http = serveHttp(tcp, 80, body, false);
-      const r = await lab.tryExec(ns, 'bash', ['-c',
-        `set -o pipefail; curl -sS --max-time ${TRANSFER_LIMIT_S} -w '%{stderr}%{http_code} %{size_download}\\n' http://${STACK_IP}/ | sha256sum`,
-      ], { timeoutMs: (TRANSFER_LIMIT_S + 10) * 1000 });
-      const conn = http.connections[0]?.conn;
-      const stats = await bridge!.stop();
-      bridge = undefined;
-      const info = `curl exit ${r.code}: ${r.stderr.trim()}; sender ${JSON.stringify(conn?.stats)}; bridge ${JSON.stringify(stats)}`;
-      expect(r.code, info).toBe(0);
-      expect(r.stderr.trim(), info).toBe(`200 ${SIZE}`);
-      expect(r.stdout.split(' ')[0], info).toBe(sha256(body));
-      expect(stats, info).toBeDefined();
-      const s = conn!.stats;
-      if (faults.lossRate !== undefined) {
-        expect(stats!.bToA.lost + stats!.aToB.lost, info).toBeGreaterThan(0);
-        expect(s.rackLossMarks, info).toBeGreaterThan(0);
-        expect(s.retransmits, info).toBeGreaterThan(0);
-      } else {
-        expect(stats!.bToA.duplicated + stats!.aToB.duplicated, info).toBeGreaterThan(0);
-        expect(stats!.bToA.reordered, info).toBeGreaterThan(0);
-        expect(s.dsacksReceived, info).toBeGreaterThan(0);
-      }
-      console.info(`kernel-tcp-fault-bridge (${name}): sender RTOs ${s.timeouts}, recoveries ${s.fastRetransmits}, RACK marks ${s.rackLossMarks}, TLPs ${s.tailLossProbes}, undos ${s.spuriousUndos}`);
-    }, (TRANSFER_LIMIT_S + 60) * 1000);
+    rootIt(
+      title(`curl downloads 16 MiB from our HTTP service: ${name}`),
+      async () => {
+        const { tcp, ns } = await setup(seed, faults);
+        const body = patternBytes(SIZE, seed);
+        const http = serveHttp(tcp, 80, body, false);
+        const r = await lab.tryExec(
+          ns,
+          'bash',
+          [
+            '-c',
+            `set -o pipefail; curl -sS --max-time ${TRANSFER_LIMIT_S} -w '%{stderr}%{http_code} %{size_download}\\n' http://${STACK_IP}/ | sha256sum`,
+          ],
+          { timeoutMs: (TRANSFER_LIMIT_S + 10) * 1000 },
+        );
+        const conn = http.connections[0]?.conn;
+        const stats = await bridge!.stop();
+        bridge = undefined;
+        const info = `curl exit ${r.code}: ${r.stderr.trim()}; sender ${JSON.stringify(conn?.stats)}; bridge ${JSON.stringify(stats)}`;
+        expect(r.code, info).toBe(0);
+        expect(r.stderr.trim(), info).toBe(`200 ${SIZE}`);
+        expect(r.stdout.split(' ')[0], info).toBe(sha256(body));
+        expect(stats, info).toBeDefined();
+        const s = conn!.stats;
+        if (faults.lossRate !== undefined) {
+          expect(stats!.bToA.lost + stats!.aToB.lost, info).toBeGreaterThan(0);
+          expect(s.rackLossMarks, info).toBeGreaterThan(0);
+          expect(s.retransmits, info).toBeGreaterThan(0);
+        } else {
+          expect(stats!.bToA.duplicated + stats!.aToB.duplicated, info).toBeGreaterThan(0);
+          expect(stats!.bToA.reordered, info).toBeGreaterThan(0);
+          expect(s.dsacksReceived, info).toBeGreaterThan(0);
+        }
+        console.info(
+          `kernel-tcp-fault-bridge (${name}): sender RTOs ${s.timeouts}, recoveries ${s.fastRetransmits}, RACK marks ${s.rackLossMarks}, TLPs ${s.tailLossProbes}, undos ${s.spuriousUndos}`,
+        );
+      },
+      (TRANSFER_LIMIT_S + 60) * 1000,
+    );
   }
 });

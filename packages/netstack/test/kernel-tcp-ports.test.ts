@@ -34,7 +34,10 @@ async function listening(seed: number): Promise<TcpLab> {
 }
 
 /** The `Ports:` and `Ignored State:` fields of nmap's greppable output (`-oG -`). */
-function parseGreppable(out: string): { ports: Map<number, string>; ignored: { state: string; count: number } | undefined } {
+function parseGreppable(out: string): {
+  ports: Map<number, string>;
+  ignored: { state: string; count: number } | undefined;
+} {
   const ports = new Map<number, string>();
   const line = out.split('\n').find((l) => l.includes('Ports: '));
   const field = /Ports: ([^\t]*)/.exec(line ?? '')?.[1] ?? '';
@@ -47,42 +50,67 @@ function parseGreppable(out: string): { ports: Map<number, string>; ignored: { s
 }
 
 describe('TCP ports against the Linux kernel (2% loss both ways)', () => {
-  rootIt(title('a closed port refuses with RST: curl says connection refused, nc fails at once'), async () => {
-    const l = await listening(81);
-    const before = l.tcp.counters.get('resetsSent');
-    const curl = await lab.tryExec(l.tap.ns, 'curl', ['-sS', '--connect-timeout', '10', `http://${STACK_IP}:81/`], { timeoutMs: 20_000 });
-    expect(curl.code, curl.stderr).toBe(7);
-    expect(curl.stderr).toMatch(/Connection refused|Couldn't connect/);
-    const t0 = performance.now();
-    const nc = await lab.tryExec(l.tap.ns, 'timeout', ['10', 'nc', '-z', '-v', STACK_IP, '6000'], { timeoutMs: 15_000 });
-    const ncMs = performance.now() - t0;
-    expect(nc.code, nc.stderr).toBe(1);
-    expect(nc.stderr).toMatch(/refused/);
-    // Fast: a RST, not a timeout (nc would wait for the kernel's SYN retries, at least 1 s each).
-    // Under 2% loss one SYN or RST may be lost and cost one retry.
-    console.log(`refused: nc took ${ncMs.toFixed(0)} ms`);
-    expect(ncMs).toBeLessThan(5_000);
-    expect(l.tcp.counters.get('resetsSent') - before).toBeGreaterThanOrEqual(2);
-    // An open port still answers.
-    const open = await lab.tryExec(l.tap.ns, 'timeout', ['10', 'nc', '-z', '-v', STACK_IP, '80'], { timeoutMs: 15_000 });
-    expect(open.code, open.stderr).toBe(0);
-    expect(open.stderr).toMatch(/succeeded/);
-  }, 60_000);
+  rootIt(
+    title('a closed port refuses with RST: curl says connection refused, nc fails at once'),
+    async () => {
+      const l = await listening(81);
+      const before = l.tcp.counters.get('resetsSent');
+      const curl = await lab.tryExec(l.tap.ns, 'curl', ['-sS', '--connect-timeout', '10', `http://${STACK_IP}:81/`], {
+        timeoutMs: 20_000,
+      });
+      expect(curl.code, curl.stderr).toBe(7);
+      expect(curl.stderr).toMatch(/Connection refused|Couldn't connect/);
+      const t0 = performance.now();
+      const nc = await lab.tryExec(l.tap.ns, 'timeout', ['10', 'nc', '-z', '-v', STACK_IP, '6000'], {
+        timeoutMs: 15_000,
+      });
+      const ncMs = performance.now() - t0;
+      expect(nc.code, nc.stderr).toBe(1);
+      expect(nc.stderr).toMatch(/refused/);
+      // Fast: a RST, not a timeout (nc would wait for the kernel's SYN retries, at least 1 s each).
+      // Under 2% loss one SYN or RST may be lost and cost one retry.
+      console.log(`refused: nc took ${ncMs.toFixed(0)} ms`);
+      expect(ncMs).toBeLessThan(5_000);
+      expect(l.tcp.counters.get('resetsSent') - before).toBeGreaterThanOrEqual(2);
+      // An open port still answers.
+      const open = await lab.tryExec(l.tap.ns, 'timeout', ['10', 'nc', '-z', '-v', STACK_IP, '80'], {
+        timeoutMs: 15_000,
+      });
+      expect(open.code, open.stderr).toBe(0);
+      expect(open.stderr).toMatch(/succeeded/);
+    },
+    60_000,
+  );
 
-  rootIt(title('nmap -sS -p 1-1024,8080 finds exactly the open ports, every other one closed'), async () => {
-    const l = await listening(82);
-    const t0 = performance.now();
-    const r = await lab.tryExec(l.tap.ns, 'nmap', ['-sS', '-n', '-Pn', '-p', '1-1024,8080', '--max-retries', '10', '-oG', '-', STACK_IP], { timeoutMs: 110_000 });
-    const ms = performance.now() - t0;
-    expect(r.code, r.stderr).toBe(0);
-    const { ports, ignored } = parseGreppable(r.stdout);
-    const info = `${(ms / 1000).toFixed(1)} s; ${r.stdout}`;
-    console.log(`nmap: ${info}`);
-    // Ports nmap lists one by one are the ones not in the most common state (closed).
-    expect([...ports.entries()].sort((a, b) => a[0] - b[0]), info).toEqual(OPEN_PORTS.map((p) => [p, 'open']));
-    expect(ignored, info).toEqual({ state: 'closed', count: 1025 - OPEN_PORTS.length });
-    expect(l.tcp.counters.get('resetsSent'), info).toBeGreaterThanOrEqual(1025 - OPEN_PORTS.length);
-    // The kernel answers our SYN-ACKs with RST (it has no socket for nmap's raw SYNs): no handshake lingers.
-    expect(await eventually(() => l.tcp.connectionCount === 0, 10_000), `connections left: ${l.tcp.connectionCount}`).toBe(true);
-  }, 120_000);
+  rootIt(
+    title('nmap -sS -p 1-1024,8080 finds exactly the open ports, every other one closed'),
+    async () => {
+      const l = await listening(82);
+      const t0 = performance.now();
+      const r = await lab.tryExec(
+        l.tap.ns,
+        'nmap',
+        ['-sS', '-n', '-Pn', '-p', '1-1024,8080', '--max-retries', '10', '-oG', '-', STACK_IP],
+        { timeoutMs: 110_000 },
+      );
+      const ms = performance.now() - t0;
+      expect(r.code, r.stderr).toBe(0);
+      const { ports, ignored } = parseGreppable(r.stdout);
+      const info = `${(ms / 1000).toFixed(1)} s; ${r.stdout}`;
+      console.log(`nmap: ${info}`);
+      // Ports nmap lists one by one are the ones not in the most common state (closed).
+      expect(
+        [...ports.entries()].sort((a, b) => a[0] - b[0]),
+        info,
+      ).toEqual(OPEN_PORTS.map((p) => [p, 'open']));
+      expect(ignored, info).toEqual({ state: 'closed', count: 1025 - OPEN_PORTS.length });
+      expect(l.tcp.counters.get('resetsSent'), info).toBeGreaterThanOrEqual(1025 - OPEN_PORTS.length);
+      // The kernel answers our SYN-ACKs with RST (it has no socket for nmap's raw SYNs): no handshake lingers.
+      expect(
+        await eventually(() => l.tcp.connectionCount === 0, 10_000),
+        `connections left: ${l.tcp.connectionCount}`,
+      ).toBe(true);
+    },
+    120_000,
+  );
 });

@@ -90,8 +90,12 @@ describe('NatEngine: masquerade', () => {
     out(nat, tcp(CLIENT, 7002, REMOTE, 80, SYN), 0);
     expect(nat.inbound(tcp(REMOTE, 80, WAN_ADDR, 7002, SYN | ACK), 10)).toBe(WAN);
     out(nat, tcp(CLIENT, 7002, REMOTE, 80, ACK), 20);
-    const state = (at: number) => Object.fromEntries(nat.list(at, String).map((m) => [m.internal, m.tcpState ?? m.protocol]));
-    expect(nat.list(20, String).find((m) => m.internal.endsWith(':7002'))).toMatchObject({ tcpState: 'established', expiresIn: 7_440_000 });
+    const state = (at: number) =>
+      Object.fromEntries(nat.list(at, String).map((m) => [m.internal, m.tcpState ?? m.protocol]));
+    expect(nat.list(20, String).find((m) => m.internal.endsWith(':7002'))).toMatchObject({
+      tcpState: 'established',
+      expiresIn: 7_440_000,
+    });
     expect(nat.expire(59_999)).toBe(0);
     expect(nat.expire(60_000)).toBe(1); // ICMP
     expect(nat.expire(240_000)).toBe(1); // TCP transitory (SYN unanswered)
@@ -158,8 +162,10 @@ describe('NatEngine: masquerade', () => {
     expect(checksumsValid(err2)).toBe(true);
   });
 
-  it('translates an inside host\'s ICMP error about a forwarded flow on its way out', () => {
-    const nat = engine({ portForwards: [{ inIfIndex: WAN, protocol: 'udp', port: 7000, toAddress: SERVER, toPort: 7001 }] });
+  it("translates an inside host's ICMP error about a forwarded flow on its way out", () => {
+    const nat = engine({
+      portForwards: [{ inIfIndex: WAN, protocol: 'udp', port: 7000, toAddress: SERVER, toPort: 7001 }],
+    });
     const inb = udp(REMOTE, 4444, WAN_ADDR, 7000);
     expect(nat.inbound(inb, 0)).toBe(WAN);
     const err = icmpError(SERVER, REMOTE, 3, 3, inb.slice());
@@ -170,7 +176,9 @@ describe('NatEngine: masquerade', () => {
 });
 
 describe('NatEngine: port forwards and hairpin', () => {
-  const forwards: NatOptions = { portForwards: [{ inIfIndex: WAN, protocol: 'tcp', port: 8080, toAddress: SERVER, toPort: 80 }] };
+  const forwards: NatOptions = {
+    portForwards: [{ inIfIndex: WAN, protocol: 'tcp', port: 8080, toAddress: SERVER, toPort: 80 }],
+  };
 
   it('sends a forwarded port to the inside target from any remote and translates the replies back', () => {
     const nat = engine(forwards);
@@ -185,7 +193,9 @@ describe('NatEngine: port forwards and hairpin', () => {
     // Other ports and the other protocol stay local.
     expect(nat.inbound(tcp(REMOTE2, 5555, WAN_ADDR, 8081, SYN), 0)).toBe(NAT_NOT_MINE);
     expect(nat.inbound(udp(REMOTE2, 5555, WAN_ADDR, 8080), 0)).toBe(NAT_NOT_MINE);
-    expect(nat.list(0, String)).toEqual([expect.objectContaining({ kind: 'static', externalPort: 8080, internal: '198.18.1.10:80', expiresIn: null })]);
+    expect(nat.list(0, String)).toEqual([
+      expect.objectContaining({ kind: 'static', externalPort: 8080, internal: '198.18.1.10:80', expiresIn: null }),
+    ]);
   });
 
   it('hairpins an inside client using the external address: both directions through the gateway', () => {
@@ -200,13 +210,25 @@ describe('NatEngine: port forwards and hairpin', () => {
     const y = nat.inbound(synAck, 0);
     expect(y).toBe(WAN);
     expect(nat.outbound(synAck, LAN, LAN, y, 0)).toBe(true);
-    expect([u32(synAck, 12), u16(synAck, 20), u32(synAck, 16), u16(synAck, 22)]).toEqual([WAN_ADDR, 8080, CLIENT, 4000]);
+    expect([u32(synAck, 12), u16(synAck, 20), u32(synAck, 16), u16(synAck, 22)]).toEqual([
+      WAN_ADDR,
+      8080,
+      CLIENT,
+      4000,
+    ]);
     expect(checksumsValid(synAck)).toBe(true);
     expect(nat.stats.get('hairpin')).toBe(2);
   });
 
   it('refuses conflicting port forwards with a typed error', () => {
-    expect(() => engine({ portForwards: [forwards.portForwards![0]!, { inIfIndex: WAN, protocol: 'tcp', port: 8080, toAddress: CLIENT, toPort: 1 }] })).toThrow(NatError);
+    expect(() =>
+      engine({
+        portForwards: [
+          forwards.portForwards![0]!,
+          { inIfIndex: WAN, protocol: 'tcp', port: 8080, toAddress: CLIENT, toPort: 1 },
+        ],
+      }),
+    ).toThrow(NatError);
   });
 });
 
@@ -256,7 +278,12 @@ describe('NatEngine: bad packets are counted drops, never a crash', () => {
     let s = 12345;
     const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 16) & 0xff;
     for (let i = 0; i < 400; i++) {
-      const base = [udp(CLIENT, 5000, REMOTE, 53), tcp(REMOTE, 1, WAN_ADDR, 8080, SYN), echo(REMOTE, WAN_ADDR, 0, 1), icmpError(REMOTE, WAN_ADDR, 3, 3, udp(WAN_ADDR, 5000, REMOTE, 53))][i % 4]!;
+      const base = [
+        udp(CLIENT, 5000, REMOTE, 53),
+        tcp(REMOTE, 1, WAN_ADDR, 8080, SYN),
+        echo(REMOTE, WAN_ADDR, 0, 1),
+        icmpError(REMOTE, WAN_ADDR, 3, 3, udp(WAN_ADDR, 5000, REMOTE, 53)),
+      ][i % 4]!;
       for (let k = 0; k < 4; k++) base[20 + (rnd() % (base.length - 20))] = rnd();
       expect(() => nat.outbound(base, LAN, WAN, -1, i)).not.toThrow();
       expect(() => nat.inbound(base, i)).not.toThrow();

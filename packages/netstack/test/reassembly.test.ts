@@ -1,15 +1,33 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { IP_PROTO_TCP, IP_PROTO_UDP, Ipv4Packet, parseIpv4, parseIpv4Packet, type Ipv4Repr } from '@postern/wire';
-import { DATAGRAM_OVERHEAD_BYTES, FragmentError, Reassembler, copiedOptions, fragmentIpv4, type ReassemblyResult } from '../src/index.js';
+import {
+  DATAGRAM_OVERHEAD_BYTES,
+  FragmentError,
+  Reassembler,
+  copiedOptions,
+  fragmentIpv4,
+  type ReassemblyResult,
+} from '../src/index.js';
 
 const SRC = parseIpv4('198.18.0.1');
 const DST = parseIpv4('198.18.0.2');
 
 function header(offset: number, more: boolean, length: number, fields: Partial<Ipv4Repr> = {}): Ipv4Repr {
   return {
-    dscp: 0, ecn: 0, identification: 0x1234, dontFragment: false, moreFragments: more, fragmentOffset: offset, ttl: 64,
-    protocol: IP_PROTO_UDP, source: SRC, destination: DST, options: new Uint8Array(0), payloadLength: length, ...fields,
+    dscp: 0,
+    ecn: 0,
+    identification: 0x1234,
+    dontFragment: false,
+    moreFragments: more,
+    fragmentOffset: offset,
+    ttl: 64,
+    protocol: IP_PROTO_UDP,
+    source: SRC,
+    destination: DST,
+    options: new Uint8Array(0),
+    payloadLength: length,
+    ...fields,
   };
 }
 
@@ -20,7 +38,15 @@ function bytes(n: number, seed = 1): Uint8Array {
 }
 
 /** Feeds fragment [offset, offset+length) of `data`. */
-function feed(r: Reassembler, now: number, data: Uint8Array, offset: number, length: number, more: boolean, fields: Partial<Ipv4Repr> = {}): ReassemblyResult {
+function feed(
+  r: Reassembler,
+  now: number,
+  data: Uint8Array,
+  offset: number,
+  length: number,
+  more: boolean,
+  fields: Partial<Ipv4Repr> = {},
+): ReassemblyResult {
   return r.add(now, header(offset, more, length, fields), data.subarray(offset, offset + length));
 }
 
@@ -39,10 +65,18 @@ function complete(res: ReassemblyResult): Uint8Array {
 describe('Reassembler', () => {
   it('reassembles in order and out of order, and reports the first fragment header', () => {
     const data = bytes(3000);
-    for (const order of [[0, 1, 2], [2, 0, 1], [1, 2, 0]]) {
+    for (const order of [
+      [0, 1, 2],
+      [2, 0, 1],
+      [1, 2, 0],
+    ]) {
       const r = new Reassembler();
       const opts = Uint8Array.of(0x94, 4, 0, 0); // router alert, kept from the first fragment
-      const frags = [[0, 1480, true], [1480, 1480, true], [2960, 40, false]] as const;
+      const frags = [
+        [0, 1480, true],
+        [1480, 1480, true],
+        [2960, 40, false],
+      ] as const;
       let res: ReassemblyResult | undefined;
       for (const i of order) {
         const [o, l, m] = frags[i]!;
@@ -50,7 +84,13 @@ describe('Reassembler', () => {
       }
       expect(complete(res!)).toEqual(data);
       const h = (res as { header: Ipv4Repr }).header;
-      expect(h).toMatchObject({ fragmentOffset: 0, moreFragments: false, payloadLength: 3000, ttl: 9, identification: 0x1234 });
+      expect(h).toMatchObject({
+        fragmentOffset: 0,
+        moreFragments: false,
+        payloadLength: 3000,
+        ttl: 9,
+        identification: 0x1234,
+      });
       expect(h.options).toEqual(opts);
       expect(r.datagrams).toBe(0);
       expect(r.memory).toBe(0);
@@ -113,7 +153,13 @@ describe('Reassembler', () => {
   it('rejects each attack shape with its own counter', () => {
     const cases: [string, (r: Reassembler) => ReassemblyResult][] = [
       ['tinyFirst', (r) => r.add(0, header(0, true, 8, { protocol: IP_PROTO_TCP }), bytes(8))],
-      ['tinyOffset', (r) => (r.add(0, header(0, true, 24, { protocol: IP_PROTO_TCP }), bytes(24)), r.add(0, header(8, false, 16, { protocol: IP_PROTO_TCP }), bytes(16)))],
+      [
+        'tinyOffset',
+        (r) => (
+          r.add(0, header(0, true, 24, { protocol: IP_PROTO_TCP }), bytes(24)),
+          r.add(0, header(8, false, 16, { protocol: IP_PROTO_TCP }), bytes(16))
+        ),
+      ],
       ['oversize', (r) => r.add(0, header(65528, false, 16), bytes(16))],
       ['oversize', (r) => r.add(0, header(65512, true, 8), bytes(8))],
       ['badLast', (r) => (r.add(0, header(16, false, 8), bytes(8)), r.add(0, header(32, false, 8), bytes(8)))],
@@ -171,7 +217,8 @@ describe('Reassembler', () => {
     const cap = 3 * (DATAGRAM_OVERHEAD_BYTES + 1000);
     const r = new Reassembler({ maxBytes: cap });
     const d = bytes(2000);
-    for (let id = 1; id <= 3; id++) expect(feed(r, id, d, 0, 1000, true, { identification: id }).status).toBe('pending');
+    for (let id = 1; id <= 3; id++)
+      expect(feed(r, id, d, 0, 1000, true, { identification: id }).status).toBe('pending');
     expect(r.memory).toBe(cap);
     expect(feed(r, 4, d, 0, 1000, true, { identification: 4 }).status).toBe('pending');
     expect(r.stats.get('memoryEvicted')).toBe(1); // id 1, the oldest
@@ -195,25 +242,33 @@ describe('Reassembler', () => {
   });
 
   it('reassembles random fragmentations of random payloads in random order, with duplicates (property)', () => {
-    const arb = fc
-      .integer({ min: 1, max: 4000 })
-      .chain((size) =>
-        fc.record({
-          size: fc.constant(size),
-          cuts: fc.uniqueArray(fc.integer({ min: 1, max: Math.max(1, Math.floor((size - 1) / 8)) }), { maxLength: 40 }),
-          order: fc.array(fc.nat(), { minLength: 45, maxLength: 45 }),
-          dups: fc.array(fc.nat(), { maxLength: 5 }),
-          seed: fc.nat(255),
-        }),
-      );
+    const arb = fc.integer({ min: 1, max: 4000 }).chain((size) =>
+      fc.record({
+        size: fc.constant(size),
+        cuts: fc.uniqueArray(fc.integer({ min: 1, max: Math.max(1, Math.floor((size - 1) / 8)) }), { maxLength: 40 }),
+        order: fc.array(fc.nat(), { minLength: 45, maxLength: 45 }),
+        dups: fc.array(fc.nat(), { maxLength: 5 }),
+        seed: fc.nat(255),
+      }),
+    );
     fc.assert(
       fc.property(arb, ({ size, cuts, order, dups, seed }) => {
         const data = bytes(size, seed);
-        const points = [0, ...cuts.map((c) => c * 8).filter((c) => c > 0 && c < size).sort((a, b) => a - b), size];
+        const points = [
+          0,
+          ...cuts
+            .map((c) => c * 8)
+            .filter((c) => c > 0 && c < size)
+            .sort((a, b) => a - b),
+          size,
+        ];
         const frags = points.slice(0, -1).map((o, i) => [o, points[i + 1]! - o, i < points.length - 2] as const);
         // Shuffle by the random keys, then replay some fragments as exact duplicates after their
         // first copy but before the fragment that completes the datagram (the last one in order).
-        const shuffled = frags.map((f, i) => [order[i] ?? 0, f] as const).sort((a, b) => a[0] - b[0]).map(([, f]) => f);
+        const shuffled = frags
+          .map((f, i) => [order[i] ?? 0, f] as const)
+          .sort((a, b) => a[0] - b[0])
+          .map(([, f]) => f);
         const seq = [...shuffled];
         for (const d of dups) {
           const f = shuffled[d % shuffled.length]!;
@@ -223,7 +278,8 @@ describe('Reassembler', () => {
         const r = new Reassembler();
         const results = seq.map(([o, l, m]) => feed(r, 0, data, o, l, m));
         expect(firstDifference(complete(results[results.length - 1]!), data)).toBe(-1);
-        for (const x of results.slice(0, -1)) expect(x.status === 'pending' || (x.status === 'dropped' && x.reason === 'duplicate')).toBe(true);
+        for (const x of results.slice(0, -1))
+          expect(x.status === 'pending' || (x.status === 'dropped' && x.reason === 'duplicate')).toBe(true);
         expect(r.stats.get('duplicate')).toBe(seq.length - shuffled.length);
         expect(r.datagrams).toBe(0);
         expect(r.memory).toBe(0);
@@ -243,7 +299,10 @@ describe('fragmentIpv4', () => {
     expect(frags.length).toBe(2);
     const parsed = frags.map((f) => parseIpv4Packet(Ipv4Packet.checked(f)));
     expect(frags.every((f) => f.byteLength <= 576)).toBe(true);
-    expect(parsed.map((p) => [p.fragmentOffset, p.moreFragments, p.identification])).toEqual([[0, true, 77], [536, false, 77]]);
+    expect(parsed.map((p) => [p.fragmentOffset, p.moreFragments, p.identification])).toEqual([
+      [0, true, 77],
+      [536, false, 77],
+    ]);
     expect(parsed[0]!.payloadLength % 8).toBe(0);
     expect(parsed[0]!.options).toEqual(options);
     expect(parsed[1]!.options).toEqual(Uint8Array.of(131, 7, 4, 198, 18, 0, 9, 0));
@@ -269,7 +328,11 @@ describe('fragmentIpv4', () => {
   it('refragments a fragment, keeping its offset and More Fragments', () => {
     const payload = bytes(200);
     const frags = fragmentIpv4(header(800, true, 200), payload, 100).map((f) => parseIpv4Packet(Ipv4Packet.checked(f)));
-    expect(frags.map((f) => [f.fragmentOffset, f.moreFragments])).toEqual([[800, true], [880, true], [960, true]]);
+    expect(frags.map((f) => [f.fragmentOffset, f.moreFragments])).toEqual([
+      [800, true],
+      [880, true],
+      [960, true],
+    ]);
   });
 
   it('round-trips through the reassembler for random sizes, MTUs and orders (property)', () => {
@@ -285,7 +348,10 @@ describe('fragmentIpv4', () => {
           const payload = bytes(size, size);
           const repr = header(0, false, size, { options, identification: size & 0xffff });
           const frags = fragmentIpv4(repr, payload, mtu);
-          const order = frags.map((f, i) => [keys[i] ?? i, f] as const).sort((a, b) => a[0] - b[0]).map(([, f]) => f);
+          const order = frags
+            .map((f, i) => [keys[i] ?? i, f] as const)
+            .sort((a, b) => a[0] - b[0])
+            .map(([, f]) => f);
           const r = new Reassembler({ maxFragmentsPerDatagram: 256 });
           let done: ReassemblyResult | undefined;
           for (const f of order) {

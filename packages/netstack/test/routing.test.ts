@@ -3,7 +3,6 @@ import fc from 'fast-check';
 import { parseIpv4 } from '@postern/wire';
 import { RouteError, RoutingTable, prefixMask, type Route } from '../src/index.js';
 
-
 const ip = parseIpv4;
 
 function codeOf(fn: () => unknown): string | undefined {
@@ -73,11 +72,19 @@ describe('RoutingTable', () => {
     expect(codeOf(() => t.addConnected(1.5, ip('10.0.0.2'), 8))).toBe('INVALID_INTERFACE');
     expect(codeOf(() => t.addConnected(1, ip('10.0.0.1'), 24))).toBe('DUPLICATE');
     expect(codeOf(() => t.addStatic({ prefix: ip('20.0.0.0'), prefixLength: 8 }))).toBe('INVALID_INTERFACE');
-    expect(codeOf(() => t.addStatic({ prefix: ip('20.0.0.0'), prefixLength: 8, gateway: ip('11.0.0.1') }))).toBe('GATEWAY_UNREACHABLE');
-    expect(codeOf(() => t.addStatic({ prefix: ip('20.0.0.0'), prefixLength: 8, gateway: ip('10.0.0.9'), ifIndex: 2 }))).toBe('GATEWAY_UNREACHABLE');
-    expect(codeOf(() => t.addStatic({ prefix: ip('20.0.0.0'), prefixLength: 8, ifIndex: 1, metric: -1 }))).toBe('INVALID_METRIC');
+    expect(codeOf(() => t.addStatic({ prefix: ip('20.0.0.0'), prefixLength: 8, gateway: ip('11.0.0.1') }))).toBe(
+      'GATEWAY_UNREACHABLE',
+    );
+    expect(
+      codeOf(() => t.addStatic({ prefix: ip('20.0.0.0'), prefixLength: 8, gateway: ip('10.0.0.9'), ifIndex: 2 })),
+    ).toBe('GATEWAY_UNREACHABLE');
+    expect(codeOf(() => t.addStatic({ prefix: ip('20.0.0.0'), prefixLength: 8, ifIndex: 1, metric: -1 }))).toBe(
+      'INVALID_METRIC',
+    );
     t.addStatic({ prefix: ip('20.0.0.0'), prefixLength: 8, gateway: ip('10.0.0.9') });
-    expect(codeOf(() => t.addStatic({ prefix: ip('20.0.0.0'), prefixLength: 8, gateway: ip('10.0.0.8') }))).toBe('DUPLICATE');
+    expect(codeOf(() => t.addStatic({ prefix: ip('20.0.0.0'), prefixLength: 8, gateway: ip('10.0.0.8') }))).toBe(
+      'DUPLICATE',
+    );
     expect(codeOf(() => t.removeStatic(ip('30.0.0.0'), 8))).toBe('NOT_FOUND');
     expect(codeOf(() => t.removeConnected(1, ip('10.0.0.2'), 24))).toBe('NOT_FOUND');
   });
@@ -125,9 +132,21 @@ describe('RoutingTable', () => {
   });
 
   it('agrees with a naive linear scan on random tables (property)', () => {
-    type Op = { kind: 'connected' | 'static' | 'remove'; address: number; length: number; ifIndex: number; metric: number };
+    type Op = {
+      kind: 'connected' | 'static' | 'remove';
+      address: number;
+      length: number;
+      ifIndex: number;
+      metric: number;
+    };
     // Addresses drawn from a narrow space so prefixes nest and collide often.
-    const addr = fc.tuple(fc.constantFrom(10, 11, 192), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }))
+    const addr = fc
+      .tuple(
+        fc.constantFrom(10, 11, 192),
+        fc.integer({ min: 0, max: 3 }),
+        fc.integer({ min: 0, max: 255 }),
+        fc.integer({ min: 0, max: 255 }),
+      )
       .map(([a, b, c, d]) => ((a << 24) | (b << 16) | (c << 8) | d) >>> 0);
     const op: fc.Arbitrary<Op> = fc.record({
       kind: fc.constantFrom('connected' as const, 'static' as const, 'static' as const, 'remove' as const),
@@ -139,19 +158,43 @@ describe('RoutingTable', () => {
     fc.assert(
       fc.property(fc.array(op, { maxLength: 80 }), fc.array(addr, { minLength: 1, maxLength: 40 }), (ops, probes) => {
         const t = new RoutingTable();
-        const model: { prefix: number; length: number; ifIndex: number; metric: number; connected: boolean; seq: number; src?: number }[] = [];
+        const model: {
+          prefix: number;
+          length: number;
+          ifIndex: number;
+          metric: number;
+          connected: boolean;
+          seq: number;
+          src?: number;
+        }[] = [];
         const check = (): void => {
           for (const p of [...probes, ...model.map((m) => m.prefix)]) {
-            const covering = model.filter((m) => ((p & prefixMask(m.length)) >>> 0) === m.prefix);
-            covering.sort((a, b) => b.length - a.length || a.metric - b.metric || Number(b.connected) - Number(a.connected) || a.seq - b.seq);
+            const covering = model.filter((m) => (p & prefixMask(m.length)) >>> 0 === m.prefix);
+            covering.sort(
+              (a, b) =>
+                b.length - a.length ||
+                a.metric - b.metric ||
+                Number(b.connected) - Number(a.connected) ||
+                a.seq - b.seq,
+            );
             const want = covering[0];
             const got = t.lookup(p);
             if (want === undefined) {
               expect(got).toBeUndefined();
             } else {
               expect(got).toBeDefined();
-              expect([got!.route.prefixLength, got!.route.prefix, got!.ifIndex, got!.route.metric, got!.route.kind]).toEqual([
-                want.length, want.prefix, want.ifIndex, want.metric, want.connected ? 'connected' : 'static',
+              expect([
+                got!.route.prefixLength,
+                got!.route.prefix,
+                got!.ifIndex,
+                got!.route.metric,
+                got!.route.kind,
+              ]).toEqual([
+                want.length,
+                want.prefix,
+                want.ifIndex,
+                want.metric,
+                want.connected ? 'connected' : 'static',
               ]);
               expect(got!.nextHop).toBe(p);
             }
@@ -166,15 +209,36 @@ describe('RoutingTable', () => {
             else t.removeStatic(victim.prefix, victim.length, victim.metric);
             model.splice(model.indexOf(victim), 1);
           } else if (o.kind === 'connected') {
-            const dup = model.some((m) => m.connected && m.ifIndex === o.ifIndex && m.prefix === prefix && m.length === o.length && m.src === o.address);
+            const dup = model.some(
+              (m) =>
+                m.connected &&
+                m.ifIndex === o.ifIndex &&
+                m.prefix === prefix &&
+                m.length === o.length &&
+                m.src === o.address,
+            );
             const code = codeOf(() => t.addConnected(o.ifIndex, o.address, o.length));
             expect(code).toBe(dup ? 'DUPLICATE' : undefined);
-            if (!dup) model.push({ prefix, length: o.length, ifIndex: o.ifIndex, metric: 0, connected: true, seq, src: o.address });
+            if (!dup)
+              model.push({
+                prefix,
+                length: o.length,
+                ifIndex: o.ifIndex,
+                metric: 0,
+                connected: true,
+                seq,
+                src: o.address,
+              });
           } else {
-            const dup = model.some((m) => !m.connected && m.prefix === prefix && m.length === o.length && m.metric === o.metric);
-            const code = codeOf(() => t.addStatic({ prefix, prefixLength: o.length, ifIndex: o.ifIndex, metric: o.metric }));
+            const dup = model.some(
+              (m) => !m.connected && m.prefix === prefix && m.length === o.length && m.metric === o.metric,
+            );
+            const code = codeOf(() =>
+              t.addStatic({ prefix, prefixLength: o.length, ifIndex: o.ifIndex, metric: o.metric }),
+            );
             expect(code).toBe(dup ? 'DUPLICATE' : undefined);
-            if (!dup) model.push({ prefix, length: o.length, ifIndex: o.ifIndex, metric: o.metric, connected: false, seq });
+            if (!dup)
+              model.push({ prefix, length: o.length, ifIndex: o.ifIndex, metric: o.metric, connected: false, seq });
           }
           if (seq % 10 === 9) check();
         });

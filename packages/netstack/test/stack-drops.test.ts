@@ -30,7 +30,10 @@ describe('Stack: every IPv4 receive drop has its counter', () => {
     { name: 'notForUs', packet: () => rawIpv4({ src: A, dst: ip('198.18.0.50') }) },
     { name: 'multicastNotJoined', packet: () => rawIpv4({ src: A, dst: ip('239.1.2.3') }), mac: 'broadcast' },
     { name: 'unknownProtocol', packet: () => rawIpv4({ src: A, dst: B, protocol: 253 }) },
-    { name: 'reassemblyDropped', packet: () => rawIpv4({ src: A, dst: B, protocol: IP_PROTO_UDP, mf: true, payload: new Uint8Array(4) }) },
+    {
+      name: 'reassemblyDropped',
+      packet: () => rawIpv4({ src: A, dst: B, protocol: IP_PROTO_UDP, mf: true, payload: new Uint8Array(4) }),
+    },
   ];
   for (const c of cases) {
     it(`counts ${c.name}`, async () => {
@@ -63,8 +66,12 @@ describe('Stack: every IPv4 receive drop has its counter', () => {
     expect(b.stack.icmpCounters.get('sentUnreachable')).toBe(1);
     expect(a.stack.icmpCounters.get('errorsReceived')).toBe(1);
     expect(b.stack.ipCounters.get('handlerErrors')).toBe(1);
-    expect(() => b.stack.registerProtocol(201, () => undefined)).toThrow(expect.objectContaining({ code: 'PROTOCOL_IN_USE' }));
-    expect(() => b.stack.registerProtocol(17, () => undefined)).toThrow(expect.objectContaining({ code: 'PROTOCOL_IN_USE' }));
+    expect(() => b.stack.registerProtocol(201, () => undefined)).toThrow(
+      expect.objectContaining({ code: 'PROTOCOL_IN_USE' }),
+    );
+    expect(() => b.stack.registerProtocol(17, () => undefined)).toThrow(
+      expect.objectContaining({ code: 'PROTOCOL_IN_USE' }),
+    );
   });
 
   it('delivers to a joined multicast group', async () => {
@@ -87,7 +94,11 @@ describe('Stack: every IPv4 receive drop has its counter', () => {
     inject(a, b.device.mac, rawIpv4({ src: A, dst: B, protocol: IP_PROTO_ICMP, payload: badSum }));
     inject(a, b.device.mac, rawIpv4({ src: A, dst: B, protocol: IP_PROTO_ICMP, payload: new Uint8Array(4) }));
     inject(a, b.device.mac, rawIpv4({ src: A, dst: B, protocol: IP_PROTO_ICMP, payload: icmp('echoReply') }));
-    inject(a, MAC_BROADCAST, rawIpv4({ src: A, dst: ip('198.18.0.255'), protocol: IP_PROTO_ICMP, payload: icmp('echoRequest') }));
+    inject(
+      a,
+      MAC_BROADCAST,
+      rawIpv4({ src: A, dst: ip('198.18.0.255'), protocol: IP_PROTO_ICMP, payload: icmp('echoRequest') }),
+    );
     const timestamp = new Uint8Array(20);
     timestamp[0] = 13;
     timestamp[3] = 0;
@@ -95,18 +106,33 @@ describe('Stack: every IPv4 receive drop has its counter', () => {
     inject(a, b.device.mac, rawIpv4({ src: A, dst: B, protocol: IP_PROTO_ICMP, payload: timestamp }));
     inject(a, b.device.mac, new Uint8Array(10), ETHERTYPE_ARP);
     sched.advance(10);
-    expect(b.stack.icmpCounters.snapshot()).toMatchObject({ badChecksum: 1, malformed: 1, echoReplyUnmatched: 1, echoBroadcastIgnored: 1, otherIgnored: 1, echoReplies: 0 });
+    expect(b.stack.icmpCounters.snapshot()).toMatchObject({
+      badChecksum: 1,
+      malformed: 1,
+      echoReplyUnmatched: 1,
+      echoBroadcastIgnored: 1,
+      otherIgnored: 1,
+      echoReplies: 0,
+    });
     expect(b.stack.arpCounters.get('rxMalformed')).toBe(1);
   });
 
   it('lists every counter and the interfaces, routes and ARP table in a snapshot', async () => {
     const { a } = await twoHosts();
     const snap = a.stack.snapshot();
-    expect(snap.interfaces[0]).toMatchObject({ index: 0, mtu: 1500, link: 'up', addresses: [{ address: A, prefixLength: 24, broadcast: ip('198.18.0.255') }] });
+    expect(snap.interfaces[0]).toMatchObject({
+      index: 0,
+      mtu: 1500,
+      link: 'up',
+      addresses: [{ address: A, prefixLength: 24, broadcast: ip('198.18.0.255') }],
+    });
     expect(snap.interfaces[0]!.device.txFrames).toBeGreaterThan(0);
-    expect(snap.routes).toEqual([expect.objectContaining({ kind: 'connected', prefix: ip('198.18.0.0'), prefixLength: 24 })]);
+    expect(snap.routes).toEqual([
+      expect.objectContaining({ kind: 'connected', prefix: ip('198.18.0.0'), prefixLength: 24 }),
+    ]);
     const groups = new Set(snap.counters.map((c) => c.group));
-    for (const g of ['ipv4', 'arpIo', 'icmp', 'udp', 'routing', 'reassembly', 'filter', 'conntrack', 'icmpRateLimit']) expect(groups.has(g)).toBe(true);
+    for (const g of ['ipv4', 'arpIo', 'icmp', 'udp', 'routing', 'reassembly', 'filter', 'conntrack', 'icmpRateLimit'])
+      expect(groups.has(g)).toBe(true);
     expect(JSON.parse(JSON.stringify(snap))).toMatchObject({ forwarding: false });
   });
 });

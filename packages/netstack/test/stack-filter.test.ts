@@ -10,9 +10,16 @@ describe('Stack: packet filter', () => {
     const { sched, a, r, b } = await routed({ router: { firewall: true, filter: { policies: { forward: 'drop' } } } });
     const f = r.stack.filter;
     const established = f.appendRule('forward', { states: ['established', 'related'], action: 'accept' });
-    const outbound = f.appendRule('forward', { src: NET_A, protocol: IP_PROTO_UDP, dstPorts: { from: 7, to: 7 }, action: 'accept' });
+    const outbound = f.appendRule('forward', {
+      src: NET_A,
+      protocol: IP_PROTO_UDP,
+      dstPorts: { from: 7, to: 7 },
+      action: 'accept',
+    });
     const fromA: string[] = [];
-    b.stack.udp.bind(7, (payload, info) => b.stack.udp.send({ srcPort: 7, dst: info.src, dstPort: info.srcPort }, payload.slice()));
+    b.stack.udp.bind(7, (payload, info) =>
+      b.stack.udp.send({ srcPort: 7, dst: info.src, dstPort: info.srcPort }, payload.slice()),
+    );
     a.stack.udp.bind(4000, (payload) => fromA.push(new TextDecoder().decode(payload)));
     a.stack.udp.send({ srcPort: 4000, dst: ip('198.18.2.2'), dstPort: 7 }, new TextEncoder().encode('ping'));
     sched.advance(50);
@@ -36,9 +43,18 @@ describe('Stack: packet filter', () => {
 
   it('rejects with ICMP (admin prohibited) on the forward chain', async () => {
     const { sched, a, r } = await routed({ router: { firewall: true } });
-    r.stack.filter.appendRule('forward', { protocol: IP_PROTO_UDP, action: 'reject', rejectWith: { kind: 'icmp-unreachable', code: 13 } });
+    r.stack.filter.appendRule('forward', {
+      protocol: IP_PROTO_UDP,
+      action: 'reject',
+      rejectWith: { kind: 'icmp-unreachable', code: 13 },
+    });
     const reports: IcmpErrorReport[] = [];
-    const s = a.stack.udp.bind(0, undefined, () => undefined, (rep) => reports.push(rep));
+    const s = a.stack.udp.bind(
+      0,
+      undefined,
+      () => undefined,
+      (rep) => reports.push(rep),
+    );
     s.send(ip('198.18.2.2'), 53, new Uint8Array(10));
     sched.advance(10);
     expect(reports).toEqual([expect.objectContaining({ type: 3, code: 13, reporter: ip('198.18.1.1') })]);
@@ -47,17 +63,43 @@ describe('Stack: packet filter', () => {
 
   it('rejects TCP with a reset built by the stack', async () => {
     const { sched, a, b } = await twoHosts({ b: { firewall: true } });
-    b.stack.filter.appendRule('input', { protocol: IP_PROTO_TCP, dstPorts: { from: 80, to: 80 }, action: 'reject', rejectWith: { kind: 'tcp-reset' } });
-    const got: Array<{ flags: number; seq: number; ack: number; srcPort: number; dstPort: number; from: Ipv4Address }> = [];
+    b.stack.filter.appendRule('input', {
+      protocol: IP_PROTO_TCP,
+      dstPorts: { from: 80, to: 80 },
+      action: 'reject',
+      rejectWith: { kind: 'tcp-reset' },
+    });
+    const got: Array<{ flags: number; seq: number; ack: number; srcPort: number; dstPort: number; from: Ipv4Address }> =
+      [];
     a.stack.registerProtocol(IP_PROTO_TCP, (d) => {
       const t = TcpPacket.checked(d.payload);
       expect(t.verifyChecksum(d.header.source, d.header.destination)).toBe(true);
-      got.push({ flags: t.flags, seq: t.seq, ack: t.ack, srcPort: t.srcPort, dstPort: t.dstPort, from: d.header.source });
+      got.push({
+        flags: t.flags,
+        seq: t.seq,
+        ack: t.ack,
+        srcPort: t.srcPort,
+        dstPort: t.dstPort,
+        from: d.header.source,
+      });
     });
-    const syn = { srcPort: 40000, dstPort: 80, seq: 1000, ack: 0, flags: TcpFlag.SYN, window: 1000, urgentPointer: 0, options: [] };
-    a.stack.sendIpv4({ dst: ip('198.18.0.2'), protocol: IP_PROTO_TCP }, 20, (buf, src, dst) => emitTcp(syn, buf, src, dst));
+    const syn = {
+      srcPort: 40000,
+      dstPort: 80,
+      seq: 1000,
+      ack: 0,
+      flags: TcpFlag.SYN,
+      window: 1000,
+      urgentPointer: 0,
+      options: [],
+    };
+    a.stack.sendIpv4({ dst: ip('198.18.0.2'), protocol: IP_PROTO_TCP }, 20, (buf, src, dst) =>
+      emitTcp(syn, buf, src, dst),
+    );
     sched.advance(10);
-    expect(got).toEqual([{ flags: TcpFlag.RST | TcpFlag.ACK, seq: 0, ack: 1001, srcPort: 80, dstPort: 40000, from: ip('198.18.0.2') }]);
+    expect(got).toEqual([
+      { flags: TcpFlag.RST | TcpFlag.ACK, seq: 0, ack: 1001, srcPort: 80, dstPort: 40000, from: ip('198.18.0.2') },
+    ]);
     expect(b.stack.ipCounters.get('inputFiltered')).toBe(1);
     expect(b.stack.ipCounters.get('rejectResets')).toBe(1);
   });
@@ -69,7 +111,9 @@ describe('Stack: packet filter', () => {
     expect(error).toMatchObject({ code: 'TIMEOUT' });
     expect(b.stack.ipCounters.get('inputFiltered')).toBe(1);
     a.stack.filter.appendRule('output', { protocol: IP_PROTO_UDP, action: 'drop' });
-    expect(() => a.stack.udp.send({ srcPort: 1, dst: ip('198.18.0.2'), dstPort: 9 }, new Uint8Array(1))).toThrow(SendError);
+    expect(() => a.stack.udp.send({ srcPort: 1, dst: ip('198.18.0.2'), dstPort: 9 }, new Uint8Array(1))).toThrow(
+      SendError,
+    );
     expect(a.stack.ipCounters.get('outputFiltered')).toBe(1);
   });
 });

@@ -54,7 +54,16 @@ describe('Stack: forwarding fragments through the firewall', () => {
     r2.iface.setMtu(576);
     const payload = new Uint8Array(1008);
     const fragment = (offset: number, end: number, mf: boolean) =>
-      rawIpv4({ src: ip('198.18.1.2'), dst: ip('198.18.2.2'), protocol: IP_PROTO_UDP, df: true, mf, fragmentOffset: offset, identification: 77, payload: payload.subarray(offset, end) });
+      rawIpv4({
+        src: ip('198.18.1.2'),
+        dst: ip('198.18.2.2'),
+        protocol: IP_PROTO_UDP,
+        df: true,
+        mf,
+        fragmentOffset: offset,
+        identification: 77,
+        payload: payload.subarray(offset, end),
+      });
     inject(a, r.device.mac, fragment(0, 1000, true));
     inject(a, r.device.mac, fragment(1000, 1008, false));
     sched.advance(50);
@@ -67,7 +76,14 @@ describe('Stack: forwarding fragments through the firewall', () => {
 
   it('a forward reassembler drops an incomplete datagram at its timeout without an ICMP error', async () => {
     const { sched, a, r } = await firewalledRouter();
-    const half = rawIpv4({ src: ip('198.18.1.2'), dst: ip('198.18.2.2'), protocol: IP_PROTO_ICMP, mf: true, identification: 5, payload: new Uint8Array(64) });
+    const half = rawIpv4({
+      src: ip('198.18.1.2'),
+      dst: ip('198.18.2.2'),
+      protocol: IP_PROTO_ICMP,
+      mf: true,
+      identification: 5,
+      payload: new Uint8Array(64),
+    });
     inject(a, r.device.mac, half);
     sched.advance(10);
     expect(r.stack.forwardReassembler.datagrams).toBe(1);
@@ -79,12 +95,26 @@ describe('Stack: forwarding fragments through the firewall', () => {
 });
 
 describe('Reassembler: the largest fragment', () => {
-  it('reports the largest fragment received, header included, and the packet\'s own length when it was whole', () => {
+  it("reports the largest fragment received, header included, and the packet's own length when it was whole", () => {
     const r = new Reassembler();
-    const h = { dscp: 0, ecn: 0, identification: 1, dontFragment: false, ttl: 64, protocol: 17, source: 1, destination: 2, options: new Uint8Array(0) };
-    expect(r.add(0, { ...h, moreFragments: true, fragmentOffset: 0, payloadLength: 16 }, new Uint8Array(16)).status).toBe('pending');
+    const h = {
+      dscp: 0,
+      ecn: 0,
+      identification: 1,
+      dontFragment: false,
+      ttl: 64,
+      protocol: 17,
+      source: 1,
+      destination: 2,
+      options: new Uint8Array(0),
+    };
+    expect(
+      r.add(0, { ...h, moreFragments: true, fragmentOffset: 0, payloadLength: 16 }, new Uint8Array(16)).status,
+    ).toBe('pending');
     const done = r.add(0, { ...h, moreFragments: false, fragmentOffset: 16, payloadLength: 40 }, new Uint8Array(40));
     expect(done).toMatchObject({ status: 'complete', largestFragment: 60 });
-    expect(r.add(0, { ...h, moreFragments: false, fragmentOffset: 0, payloadLength: 30 }, new Uint8Array(30))).toMatchObject({ status: 'complete', largestFragment: 50 });
+    expect(
+      r.add(0, { ...h, moreFragments: false, fragmentOffset: 0, payloadLength: 30 }, new Uint8Array(30)),
+    ).toMatchObject({ status: 'complete', largestFragment: 50 });
   });
 });

@@ -12,7 +12,9 @@ async function natted() {
   net.b.stack.routes.removeStatic(0, 0);
   const nat = net.r.stack.configureNat({
     masquerade: [net.r2.iface.index],
-    portForwards: [{ inIfIndex: net.r2.iface.index, protocol: 'udp', port: 7000, toAddress: ip('198.18.1.2'), toPort: 7001 }],
+    portForwards: [
+      { inIfIndex: net.r2.iface.index, protocol: 'udp', port: 7000, toAddress: ip('198.18.1.2'), toPort: 7001 },
+    ],
   })!;
   return { ...net, nat };
 }
@@ -35,7 +37,9 @@ describe('Stack: NAT between a LAN and a WAN that does not route the LAN back', 
       b.stack.udp.send({ srcPort: 9000, dst: info.src, dstPort: info.srcPort }, payload);
     });
     const back: string[] = [];
-    const sock = a.stack.udp.bind(5000, (payload, info: UdpMessageInfo) => back.push(`${info.src}:${info.srcPort}:${new TextDecoder().decode(payload)}`));
+    const sock = a.stack.udp.bind(5000, (payload, info: UdpMessageInfo) =>
+      back.push(`${info.src}:${info.srcPort}:${new TextDecoder().decode(payload)}`),
+    );
     sock.send(ip('198.18.2.2'), 9000, text('hi'));
     sched.advance(50);
     expect(seenByB).toEqual([[ip('198.18.2.1'), 5000]]);
@@ -49,13 +53,20 @@ describe('Stack: NAT between a LAN and a WAN that does not route the LAN back', 
     const { value, error } = await settle(sched, a.stack.ping({ dst: ip('198.18.2.2') }));
     expect(error).toBeUndefined();
     expect(value).toMatchObject({ from: ip('198.18.2.2'), dataMatches: true });
-    expect(nat.list(sched.now, String).filter((m) => m.protocol === 'icmp')).toEqual([expect.objectContaining({ internal: expect.stringMatching(/^198\.18\.1\.2:/), packets: [1, 1] })]);
+    expect(nat.list(sched.now, String).filter((m) => m.protocol === 'icmp')).toEqual([
+      expect.objectContaining({ internal: expect.stringMatching(/^198\.18\.1\.2:/), packets: [1, 1] }),
+    ]);
   });
 
-  it('delivers a WAN host\'s port unreachable to the inside socket (ICMP error translation)', async () => {
+  it("delivers a WAN host's port unreachable to the inside socket (ICMP error translation)", async () => {
     const { sched, a, nat } = await natted();
     const reports: IcmpErrorReport[] = [];
-    const sock = a.stack.udp.bind(5555, undefined, () => undefined, (report) => reports.push(report));
+    const sock = a.stack.udp.bind(
+      5555,
+      undefined,
+      () => undefined,
+      (report) => reports.push(report),
+    );
     sock.send(ip('198.18.2.2'), 9, text('anyone?'));
     sched.advance(50);
     expect(reports).toHaveLength(1);
@@ -65,9 +76,13 @@ describe('Stack: NAT between a LAN and a WAN that does not route the LAN back', 
 
   it('forwards a WAN port to the LAN host and answers from the WAN address', async () => {
     const { sched, a, b } = await natted();
-    a.stack.udp.bind(7001, (payload, info: UdpMessageInfo) => a.stack.udp.send({ srcPort: 7001, dst: info.src, dstPort: info.srcPort }, payload));
+    a.stack.udp.bind(7001, (payload, info: UdpMessageInfo) =>
+      a.stack.udp.send({ srcPort: 7001, dst: info.src, dstPort: info.srcPort }, payload),
+    );
     const got: Array<[number, number, string]> = [];
-    const sock = b.stack.udp.bind(4444, (payload, info: UdpMessageInfo) => got.push([info.src, info.srcPort, new TextDecoder().decode(payload)]));
+    const sock = b.stack.udp.bind(4444, (payload, info: UdpMessageInfo) =>
+      got.push([info.src, info.srcPort, new TextDecoder().decode(payload)]),
+    );
     sock.send(ip('198.18.2.1'), 7000, text('knock'));
     sched.advance(50);
     expect(got).toEqual([[ip('198.18.2.1'), 7000, 'knock']]);
@@ -76,7 +91,9 @@ describe('Stack: NAT between a LAN and a WAN that does not route the LAN back', 
   it('forgets an idle UDP mapping on the scheduler clock: a late reply is not let in', async () => {
     const { sched, a, b, nat } = await natted();
     const back: string[] = [];
-    a.stack.udp.bind(5001, (payload) => back.push(new TextDecoder().decode(payload))).send(ip('198.18.2.2'), 9001, text('x'));
+    a.stack.udp
+      .bind(5001, (payload) => back.push(new TextDecoder().decode(payload)))
+      .send(ip('198.18.2.2'), 9001, text('x'));
     sched.advance(50);
     expect(nat.table.dynamicSize).toBe(1);
     sched.advance(nat.table.timeouts.udp + 2000);

@@ -10,7 +10,9 @@ describe('Stack: ARP and ICMP echo between two stacks', () => {
     expect(value).toMatchObject({ from: ip('198.18.0.2'), size: 56, dataMatches: true, ttl: 64 });
     expect(a.stack.arpCounters.get('txRequests')).toBe(1);
     expect(b.stack.arpCounters.get('txReplies')).toBe(1);
-    expect(a.iface.arp.list()).toEqual([expect.objectContaining({ ip: ip('198.18.0.2'), mac: b.device.mac, state: 'reachable' })]);
+    expect(a.iface.arp.list()).toEqual([
+      expect.objectContaining({ ip: ip('198.18.0.2'), mac: b.device.mac, state: 'reachable' }),
+    ]);
     // B learned A from the request (stale until confirmed) and answered without a broadcast
     // request: using the stale entry only starts a unicast probe.
     expect(b.iface.arp.lookup(ip('198.18.0.1'))).toBe(a.device.mac);
@@ -44,7 +46,7 @@ describe('Stack: ARP and ICMP echo between two stacks', () => {
     expect(a.stack.reassembler.stats.get('reassembled')).toBe(1);
   });
 
-  it('refuses a datagram over the MTU with Don\'t Fragment, with the MTU in the error', async () => {
+  it("refuses a datagram over the MTU with Don't Fragment, with the MTU in the error", async () => {
     const { a } = await twoHosts();
     let caught: unknown;
     try {

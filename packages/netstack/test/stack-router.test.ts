@@ -7,8 +7,13 @@ describe('Stack: a router between two hosts', () => {
   it('forwards both ways, decrementing the TTL with a valid checksum', async () => {
     const { sched, a, r, b } = await routed();
     const got: Array<{ ttl: number; src: Ipv4Address; text: string }> = [];
-    b.stack.udp.bind(9000, (payload, info: UdpMessageInfo) => got.push({ ttl: info.ttl, src: info.src, text: new TextDecoder().decode(payload) }));
-    a.stack.udp.send({ srcPort: 1234, dst: ip('198.18.2.2'), dstPort: 9000, ttl: 10 }, new TextEncoder().encode('hello'));
+    b.stack.udp.bind(9000, (payload, info: UdpMessageInfo) =>
+      got.push({ ttl: info.ttl, src: info.src, text: new TextDecoder().decode(payload) }),
+    );
+    a.stack.udp.send(
+      { srcPort: 1234, dst: ip('198.18.2.2'), dstPort: 9000, ttl: 10 },
+      new TextEncoder().encode('hello'),
+    );
     sched.advance(10);
     expect(got).toEqual([{ ttl: 9, src: ip('198.18.1.2'), text: 'hello' }]);
     const { value } = await settle(sched, a.stack.ping({ dst: ip('198.18.2.2') }));
@@ -31,11 +36,21 @@ describe('Stack: a router between two hosts', () => {
     const { sched, a, r, r2 } = await routed();
     r2.iface.setMtu(1000);
     const reports: IcmpErrorReport[] = [];
-    const sock = a.stack.udp.bind(5555, undefined, () => undefined, (report) => reports.push(report));
+    const sock = a.stack.udp.bind(
+      5555,
+      undefined,
+      () => undefined,
+      (report) => reports.push(report),
+    );
     sock.send(ip('198.18.2.2'), 9, new Uint8Array(1200), { df: true });
     sched.advance(10);
     expect(reports).toHaveLength(1);
-    expect(reports[0]).toMatchObject({ type: 3, code: ICMP_UNREACH_FRAG_NEEDED, nextHopMtu: 1000, reporter: ip('198.18.1.1') });
+    expect(reports[0]).toMatchObject({
+      type: 3,
+      code: ICMP_UNREACH_FRAG_NEEDED,
+      nextHopMtu: 1000,
+      reporter: ip('198.18.1.1'),
+    });
     expect(r.stack.ipCounters.get('fragNeeded')).toBe(1);
   });
 

@@ -10,7 +10,14 @@ import {
 import { BindError, fragmentIpv4, startUdpEcho, type IcmpErrorReport } from '../src/index.js';
 import { inject, ip, rawIpv4, routed, settle, twoHosts } from './support/net.js';
 
-function udpDatagram(src: number, dst: number, srcPort: number, dstPort: number, payload: Uint8Array, zeroChecksum = false): Uint8Array {
+function udpDatagram(
+  src: number,
+  dst: number,
+  srcPort: number,
+  dstPort: number,
+  payload: Uint8Array,
+  zeroChecksum = false,
+): Uint8Array {
   const out = new Uint8Array(8 + payload.byteLength);
   emitUdp({ srcPort, dstPort }, out, src, dst, payload);
   if (zeroChecksum) out[6] = out[7] = 0;
@@ -23,13 +30,20 @@ describe('Stack: UDP', () => {
     startUdpEcho(b.stack, 7);
     const got: string[] = [];
     const reports: IcmpErrorReport[] = [];
-    const s = a.stack.udp.bind(0, undefined, (p) => got.push(new TextDecoder().decode(p)), (r) => reports.push(r));
+    const s = a.stack.udp.bind(
+      0,
+      undefined,
+      (p) => got.push(new TextDecoder().decode(p)),
+      (r) => reports.push(r),
+    );
     expect(s.port).toBeGreaterThanOrEqual(49152);
     s.send(ip('198.18.0.2'), 7, new TextEncoder().encode('echo me'));
     s.send(ip('198.18.0.2'), 8, new TextEncoder().encode('nobody'));
     sched.advance(20);
     expect(got).toEqual(['echo me']);
-    expect(reports).toEqual([expect.objectContaining({ type: 3, code: ICMP_UNREACH_PORT, reporter: ip('198.18.0.2') })]);
+    expect(reports).toEqual([
+      expect.objectContaining({ type: 3, code: ICMP_UNREACH_PORT, reporter: ip('198.18.0.2') }),
+    ]);
     expect(b.stack.udpCounters.get('noPort')).toBe(1);
     expect(a.stack.udpCounters.get('icmpErrorsDelivered')).toBe(1);
   });
@@ -37,10 +51,16 @@ describe('Stack: UDP', () => {
   it('refuses overlapping binds with stable codes', async () => {
     const { a } = await twoHosts();
     a.stack.udp.bind(53, () => undefined);
-    expect(() => a.stack.udp.bind(53, ip('198.18.0.1'), () => undefined)).toThrow(expect.objectContaining({ code: 'ADDRESS_IN_USE' }));
+    expect(() => a.stack.udp.bind(53, ip('198.18.0.1'), () => undefined)).toThrow(
+      expect.objectContaining({ code: 'ADDRESS_IN_USE' }),
+    );
     expect(() => a.stack.udp.bind(54, ip('198.18.0.77'), () => undefined)).toThrow(BindError);
-    expect(() => a.stack.udp.bind(54, ip('198.18.0.77'), () => undefined)).toThrow(expect.objectContaining({ code: 'ADDRESS_NOT_AVAILABLE' }));
-    expect(() => a.stack.udp.bind(70000, () => undefined)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => a.stack.udp.bind(54, ip('198.18.0.77'), () => undefined)).toThrow(
+      expect.objectContaining({ code: 'ADDRESS_NOT_AVAILABLE' }),
+    );
+    expect(() => a.stack.udp.bind(70000, () => undefined)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    );
   });
 
   it('accepts a zero checksum, drops a bad one, stays silent for broadcast to a closed port', async () => {
@@ -49,21 +69,39 @@ describe('Stack: UDP', () => {
     b.stack.udp.bind(9, (p) => got.push(p.byteLength));
     const A = ip('198.18.0.1');
     const B = ip('198.18.0.2');
-    inject(a, b.device.mac, rawIpv4({ src: A, dst: B, protocol: IP_PROTO_UDP, payload: udpDatagram(A, B, 1, 9, new Uint8Array(5), true) }));
+    inject(
+      a,
+      b.device.mac,
+      rawIpv4({ src: A, dst: B, protocol: IP_PROTO_UDP, payload: udpDatagram(A, B, 1, 9, new Uint8Array(5), true) }),
+    );
     const bad = udpDatagram(A, B, 1, 9, new Uint8Array(6));
     bad[9] = bad[9]! ^ 0xff;
     inject(a, b.device.mac, rawIpv4({ src: A, dst: B, protocol: IP_PROTO_UDP, payload: bad }));
     inject(a, b.device.mac, rawIpv4({ src: A, dst: B, protocol: IP_PROTO_UDP, payload: new Uint8Array(4) }));
     const bcast = ip('198.18.0.255');
-    inject(a, 0xffff_ffff_ffff, rawIpv4({ src: A, dst: bcast, protocol: IP_PROTO_UDP, payload: udpDatagram(A, bcast, 1, 10, new Uint8Array(1)) }));
+    inject(
+      a,
+      0xffff_ffff_ffff,
+      rawIpv4({ src: A, dst: bcast, protocol: IP_PROTO_UDP, payload: udpDatagram(A, bcast, 1, 10, new Uint8Array(1)) }),
+    );
     const handlerThrows = b.stack.udp.bind(11, () => {
       throw new Error('boom');
     });
     handlerThrows.send(A, 1, new Uint8Array(1)); // outward, fine
-    inject(a, b.device.mac, rawIpv4({ src: A, dst: B, protocol: IP_PROTO_UDP, payload: udpDatagram(A, B, 1, 11, new Uint8Array(1)) }));
+    inject(
+      a,
+      b.device.mac,
+      rawIpv4({ src: A, dst: B, protocol: IP_PROTO_UDP, payload: udpDatagram(A, B, 1, 11, new Uint8Array(1)) }),
+    );
     sched.advance(10);
     expect(got).toEqual([5]);
-    expect(b.stack.udpCounters.snapshot()).toMatchObject({ badChecksum: 1, malformed: 1, noPortBroadcast: 1, noPort: 0, handlerErrors: 1 });
+    expect(b.stack.udpCounters.snapshot()).toMatchObject({
+      badChecksum: 1,
+      malformed: 1,
+      noPortBroadcast: 1,
+      noPort: 0,
+      handlerErrors: 1,
+    });
     expect(b.stack.icmpCounters.get('sentUnreachable')).toBe(0);
   });
 });
@@ -114,8 +152,16 @@ describe('Stack: ICMP error rules', () => {
     emitIcmpv4({ kind: 'destinationUnreachable', code: 3, nextHopMtu: 0, quoted: inner }, icmp);
     inject(a, r.device.mac, rawIpv4({ src: A, dst: B, protocol: IP_PROTO_ICMP, ttl: 1, payload: icmp }));
     // A later fragment with TTL 1: no error either; the first fragment does get one.
-    inject(a, r.device.mac, rawIpv4({ src: A, dst: B, protocol: IP_PROTO_UDP, ttl: 1, fragmentOffset: 64, payload: new Uint8Array(16) }));
-    inject(a, r.device.mac, rawIpv4({ src: A, dst: B, protocol: IP_PROTO_UDP, ttl: 1, mf: true, payload: new Uint8Array(16) }));
+    inject(
+      a,
+      r.device.mac,
+      rawIpv4({ src: A, dst: B, protocol: IP_PROTO_UDP, ttl: 1, fragmentOffset: 64, payload: new Uint8Array(16) }),
+    );
+    inject(
+      a,
+      r.device.mac,
+      rawIpv4({ src: A, dst: B, protocol: IP_PROTO_UDP, ttl: 1, mf: true, payload: new Uint8Array(16) }),
+    );
     sched.advance(10);
     expect(r.stack.ipCounters.get('ttlExceeded')).toBe(3);
     expect(r.stack.icmpCounters.get('errorSuppressed')).toBe(2);
@@ -127,10 +173,28 @@ describe('Stack: ICMP error rules', () => {
     const A = ip('198.18.0.1');
     const B = ip('198.18.0.2');
     const reports: IcmpErrorReport[] = [];
-    a.stack.udp.bind(4444, undefined, () => undefined, (r) => reports.push(r));
+    a.stack.udp.bind(
+      4444,
+      undefined,
+      () => undefined,
+      (r) => reports.push(r),
+    );
     const payload = udpDatagram(A, B, 4444, 9, new Uint8Array(2000));
     const frags = fragmentIpv4(
-      { dscp: 0, ecn: 0, identification: 77, dontFragment: false, moreFragments: false, fragmentOffset: 0, ttl: 64, protocol: IP_PROTO_UDP, source: A, destination: B, options: new Uint8Array(0), payloadLength: payload.byteLength },
+      {
+        dscp: 0,
+        ecn: 0,
+        identification: 77,
+        dontFragment: false,
+        moreFragments: false,
+        fragmentOffset: 0,
+        ttl: 64,
+        protocol: IP_PROTO_UDP,
+        source: A,
+        destination: B,
+        options: new Uint8Array(0),
+        payloadLength: payload.byteLength,
+      },
       payload,
       1500,
     );

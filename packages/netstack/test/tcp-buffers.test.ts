@@ -12,7 +12,11 @@ function firstMismatch(bytes: Uint8Array, from: number): number {
   return -1;
 }
 
-async function established(opts: TcpPairOptions = {}, listen: { sendBufferSize?: number; receiveBufferSize?: number } = {}, connect: { sendBufferSize?: number; receiveBufferSize?: number } = {}) {
+async function established(
+  opts: TcpPairOptions = {},
+  listen: { sendBufferSize?: number; receiveBufferSize?: number } = {},
+  connect: { sendBufferSize?: number; receiveBufferSize?: number } = {},
+) {
   const pair = await tcpPair({ latencyMs: 1, ...opts });
   const listener = pair.tcpB.listen({ port: 80, ...listen });
   const client = pair.tcpA.connect({ remoteAddress: B_ADDR, remotePort: 80, ...connect });
@@ -84,7 +88,11 @@ describe('ReceiveBuffer.resize', () => {
         fc.integer({ min: 64, max: 600 }),
         fc.array(
           fc.oneof(
-            fc.record({ kind: fc.constant('insert' as const), offset: fc.integer({ min: 0, max: 700 }), length: fc.integer({ min: 1, max: 200 }) }),
+            fc.record({
+              kind: fc.constant('insert' as const),
+              offset: fc.integer({ min: 0, max: 700 }),
+              length: fc.integer({ min: 1, max: 200 }),
+            }),
             fc.record({ kind: fc.constant('read' as const), max: fc.integer({ min: 0, max: 300 }) }),
             fc.record({ kind: fc.constant('resize' as const), capacity: fc.integer({ min: 1, max: 2000 }) }),
           ),
@@ -104,7 +112,13 @@ describe('ReceiveBuffer.resize', () => {
               expect(firstMismatch(out.subarray(0, n), consumed)).toBe(-1);
               consumed += n;
             } else {
-              const before = { readable: buf.readable, ooo: buf.outOfOrderBytes, ranges: buf.outOfOrderRanges, extent: buf.heldExtent, capacity: buf.capacity };
+              const before = {
+                readable: buf.readable,
+                ooo: buf.outOfOrderBytes,
+                ranges: buf.outOfOrderRanges,
+                extent: buf.heldExtent,
+                capacity: buf.capacity,
+              };
               if (o.capacity < before.extent) {
                 expect(() => buf.resize(o.capacity)).toThrow(RangeError);
                 expect(buf.capacity).toBe(before.capacity);
@@ -113,16 +127,20 @@ describe('ReceiveBuffer.resize', () => {
                 expect(buf.capacity).toBe(o.capacity);
                 expect(buf.window).toBe(o.capacity - before.readable);
               }
-              expect({ readable: buf.readable, ooo: buf.outOfOrderBytes, ranges: buf.outOfOrderRanges, extent: buf.heldExtent }).toEqual(
-                { readable: before.readable, ooo: before.ooo, ranges: before.ranges, extent: before.extent },
-              );
+              expect({
+                readable: buf.readable,
+                ooo: buf.outOfOrderBytes,
+                ranges: buf.outOfOrderRanges,
+                extent: buf.heldExtent,
+              }).toEqual({ readable: before.readable, ooo: before.ooo, ranges: before.ranges, extent: before.extent });
             }
             expect(buf.heldExtent).toBeLessThanOrEqual(buf.capacity);
             expect(rcvNxt - consumed).toBe(buf.readable);
           }
           // Everything held out of order is still there: filling the gaps alone, one byte at a time
           // (never overwriting a held byte), makes it readable, byte-exact.
-          for (let guard = 0; buf.outOfOrderRanges > 0 && guard < 5000; guard++) rcvNxt += buf.insert(0, Uint8Array.of(streamByte(rcvNxt)));
+          for (let guard = 0; buf.outOfOrderRanges > 0 && guard < 5000; guard++)
+            rcvNxt += buf.insert(0, Uint8Array.of(streamByte(rcvNxt)));
           expect(buf.outOfOrderRanges).toBe(0);
           const out = new Uint8Array(buf.readable);
           expect(buf.read(out)).toBe(out.length);
@@ -181,7 +199,10 @@ describe('TCP per-connection buffers (virtual clock)', () => {
   });
 
   it('accepted connections take the listener send buffer; sizes are clamped to TCP_MIN_BUFFER_SIZE..maxBufferSize', async () => {
-    const { tcpA, tcpB, server, listener, sched } = await established({ tcpB: { maxBufferSize: 512 * 1024 } }, { sendBufferSize: 3000 });
+    const { tcpA, tcpB, server, listener, sched } = await established(
+      { tcpB: { maxBufferSize: 512 * 1024 } },
+      { sendBufferSize: 3000 },
+    );
     expect(server.write(new Uint8Array(5000))).toBe(3000);
     expect(listener.setSendBufferSize(10)).toBe(TCP_MIN_BUFFER_SIZE);
     expect(listener.setReceiveBufferSize(10 * 1024 * 1024)).toBe(512 * 1024);
@@ -189,13 +210,18 @@ describe('TCP per-connection buffers (virtual clock)', () => {
     const tiny = tcpA.connect({ remoteAddress: B_ADDR, remotePort: 80, sendBufferSize: 1 });
     sched.runUntil(() => tiny.state === 'ESTABLISHED', 1000);
     expect(tiny.write(new Uint8Array(5000))).toBe(TCP_MIN_BUFFER_SIZE);
-    expect(() => tcpA.connect({ remoteAddress: B_ADDR, remotePort: 80, receiveBufferSize: -1 })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(() => tcpA.connect({ remoteAddress: B_ADDR, remotePort: 80, receiveBufferSize: -1 })).toThrow(
+      expect.objectContaining({ code: 'EINVAL' }),
+    );
     expect(() => tcpB.effectiveBufferSize(Number.NaN)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
   });
 
   it('growing the receive buffer on an open connection opens the window at once (window scale chosen from maxBufferSize)', async () => {
     const maxBufferSize = 1024 * 1024;
-    const { sched, client, server } = await established({ tcpA: { maxBufferSize }, tcpB: { maxBufferSize } }, { receiveBufferSize: 4096 });
+    const { sched, client, server } = await established(
+      { tcpA: { maxBufferSize }, tcpB: { maxBufferSize } },
+      { receiveBufferSize: 4096 },
+    );
     // 1 MiB needs shift 5 (65535 << 4 < 1 MiB <= 65535 << 5), though the buffer was 4 KiB at SYN time.
     expect(server.tcb.rcvWndShift).toBe(5);
     pump(client, patternBytes(500_000, 3), false);

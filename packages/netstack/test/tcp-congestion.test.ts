@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { Cubic, CUBIC_BETA, CUBIC_C, NewReno, cubicK, cubicWindow, rfc3390InitialWindow, rfc6928InitialWindow, type CongestionControl } from '../src/tcp/index.js';
+import {
+  Cubic,
+  CUBIC_BETA,
+  CUBIC_C,
+  NewReno,
+  cubicK,
+  cubicWindow,
+  rfc3390InitialWindow,
+  rfc6928InitialWindow,
+  type CongestionControl,
+} from '../src/tcp/index.js';
 
 const MSS = 1000;
 
@@ -236,7 +246,7 @@ describe('Cubic', () => {
     cc.onFastRetransmit(0, 10 * MSS); // W_max 10 MSS (the IW), cwnd 7
     cc.onRecoveryExit(0);
     cc.onFastRetransmit(100, 7 * MSS); // cwnd 7 < W_max 10
-    expect(cc.wMaxBytes).toBeCloseTo(7 * MSS * (1 + 0.7) / 2, 6);
+    expect(cc.wMaxBytes).toBeCloseTo((7 * MSS * (1 + 0.7)) / 2, 6);
     const noFc = new Cubic({ mss: MSS, fastConvergence: false });
     noFc.onFastRetransmit(0, 10 * MSS);
     noFc.onRecoveryExit(0);

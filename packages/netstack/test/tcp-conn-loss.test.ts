@@ -5,7 +5,13 @@ import type { FaultInjectionOptions } from '@postern/nic';
 const MiB = 1024 * 1024;
 
 async function transfer(bytes: number, seed: number, faults: FaultInjectionOptions | undefined, limitMs: number) {
-  const { sched, tcpA, tcpB, faultA, faultB } = await tcpPair({ seed, faults, latencyMs: 1, tcpA: { rto: { minRtoMs: 200 } }, tcpB: { rto: { minRtoMs: 200 } } });
+  const { sched, tcpA, tcpB, faultA, faultB } = await tcpPair({
+    seed,
+    faults,
+    latencyMs: 1,
+    tcpA: { rto: { minRtoMs: 200 } },
+    tcpB: { rto: { minRtoMs: 200 } },
+  });
   const listener = tcpB.listen({ port: 9000 });
   const client = tcpA.connect({ remoteAddress: B_ADDR, remotePort: 9000 });
   const up = patternBytes(bytes, seed * 3 + 1);
@@ -26,7 +32,10 @@ describe('Tcp bulk transfer over faulty links (SHA-256 compared)', () => {
     ['no faults', undefined],
     ['1% loss', { lossRate: 0.01 }],
     ['10% loss', { lossRate: 0.1 }],
-    ['1% loss, duplication, reordering, corruption', { lossRate: 0.01, duplicateRate: 0.01, reorderRate: 0.02, corruptRate: 0.01 }],
+    [
+      '1% loss, duplication, reordering, corruption',
+      { lossRate: 0.01, duplicateRate: 0.01, reorderRate: 0.02, corruptRate: 0.01 },
+    ],
   ];
   for (const [name, faults] of cases) {
     it(`10 MiB each way: ${name}`, async () => {

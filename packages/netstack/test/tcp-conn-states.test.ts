@@ -6,10 +6,38 @@ import { A_ADDR, B_ADDR, Sink, patternBytes, pump, sha256, tcpPair } from './sup
 const enc = (s: string) => new TextEncoder().encode(s);
 
 /** A raw segment from `src` to `dst` for `Tcp.input`. */
-function rawSegment(src: number, dst: number, f: { srcPort: number; dstPort: number; seq: number; ack?: number; flags: number; window?: number; options?: TcpOption[]; payload?: Uint8Array }): Uint8Array {
-  const repr = { srcPort: f.srcPort, dstPort: f.dstPort, seq: f.seq >>> 0, ack: (f.ack ?? 0) >>> 0, flags: f.flags, window: f.window ?? 65535, urgentPointer: 0, options: f.options ?? [] };
+function rawSegment(
+  src: number,
+  dst: number,
+  f: {
+    srcPort: number;
+    dstPort: number;
+    seq: number;
+    ack?: number;
+    flags: number;
+    window?: number;
+    options?: TcpOption[];
+    payload?: Uint8Array;
+  },
+): Uint8Array {
+  const repr = {
+    srcPort: f.srcPort,
+    dstPort: f.dstPort,
+    seq: f.seq >>> 0,
+    ack: (f.ack ?? 0) >>> 0,
+    flags: f.flags,
+    window: f.window ?? 65535,
+    urgentPointer: 0,
+    options: f.options ?? [],
+  };
   const payload = f.payload ?? new Uint8Array(0);
-  const optLen = (repr.options.reduce((n, o) => n + (o.kind === 'mss' ? 4 : o.kind === 'nop' ? 1 : o.kind === 'timestamps' ? 10 : 0), 0) + 3) & ~3;
+  const optLen =
+    (repr.options.reduce(
+      (n, o) => n + (o.kind === 'mss' ? 4 : o.kind === 'nop' ? 1 : o.kind === 'timestamps' ? 10 : 0),
+      0,
+    ) +
+      3) &
+    ~3;
   const out = new Uint8Array(20 + optLen + payload.byteLength);
   emitTcp(repr, out, src, dst, payload);
   return out;
@@ -123,20 +151,37 @@ describe('Tcp state machine', () => {
   it('RFC 5961: an in-window RST that is not exact and a SYN in ESTABLISHED draw challenge ACKs and change nothing', async () => {
     const { sched, client, tcpA } = await established();
     const t = client.tcb;
-    tcpA.input(B_ADDR, A_ADDR, rawSegment(B_ADDR, A_ADDR, { srcPort: 80, dstPort: client.localPort, seq: t.rcvNxt + 100, flags: TcpFlag.RST }));
-    tcpA.input(B_ADDR, A_ADDR, rawSegment(B_ADDR, A_ADDR, { srcPort: 80, dstPort: client.localPort, seq: t.rcvNxt + 5, flags: TcpFlag.SYN }));
+    tcpA.input(
+      B_ADDR,
+      A_ADDR,
+      rawSegment(B_ADDR, A_ADDR, { srcPort: 80, dstPort: client.localPort, seq: t.rcvNxt + 100, flags: TcpFlag.RST }),
+    );
+    tcpA.input(
+      B_ADDR,
+      A_ADDR,
+      rawSegment(B_ADDR, A_ADDR, { srcPort: 80, dstPort: client.localPort, seq: t.rcvNxt + 5, flags: TcpFlag.SYN }),
+    );
     sched.advance(5);
     expect(client.state).toBe('ESTABLISHED');
     expect(client.stats.challengeAcks).toBe(2);
     // The exact RST does reset.
-    tcpA.input(B_ADDR, A_ADDR, rawSegment(B_ADDR, A_ADDR, { srcPort: 80, dstPort: client.localPort, seq: t.rcvNxt, flags: TcpFlag.RST }));
+    tcpA.input(
+      B_ADDR,
+      A_ADDR,
+      rawSegment(B_ADDR, A_ADDR, { srcPort: 80, dstPort: client.localPort, seq: t.rcvNxt, flags: TcpFlag.RST }),
+    );
     expect(client.state).toBe('CLOSED');
     expect(client.closeReason).toBe('reset');
   });
 
   it('drops segments with a bad checksum and counts them', async () => {
     const { tcpA, client } = await established();
-    const seg = rawSegment(B_ADDR, A_ADDR, { srcPort: 80, dstPort: client.localPort, seq: client.tcb.rcvNxt, flags: TcpFlag.RST });
+    const seg = rawSegment(B_ADDR, A_ADDR, {
+      srcPort: 80,
+      dstPort: client.localPort,
+      seq: client.tcb.rcvNxt,
+      flags: TcpFlag.RST,
+    });
     seg[16] = seg[16]! ^ 0xff;
     tcpA.input(B_ADDR, A_ADDR, seg);
     tcpA.input(B_ADDR, A_ADDR, seg.subarray(0, 10));
@@ -297,7 +342,9 @@ describe('Tcp flow control, Nagle and delayed ACK', () => {
   });
 
   it('keep-alive: probes an idle peer and gives up with ETIMEDOUT when it is gone', async () => {
-    const { sched, client, link } = await established({ tcpA: { keepAliveIdleMs: 10_000, keepAliveIntervalMs: 1000, keepAliveProbes: 3 } });
+    const { sched, client, link } = await established({
+      tcpA: { keepAliveIdleMs: 10_000, keepAliveIntervalMs: 1000, keepAliveProbes: 3 },
+    });
     client.setKeepAlive(true);
     sched.advance(30_000);
     expect(client.state).toBe('ESTABLISHED'); // the peer answers the probes
@@ -340,7 +387,17 @@ describe('Tcp listeners: backlog, accept queue, SYN cookies, many SYNs', () => {
     const listener = tcpB.listen({ port: 80, synBacklog: 8 });
     for (let i = 0; i < 100; i++) {
       const src = parseIpv4('198.18.0.100') + (i % 50);
-      tcpB.input(src, B_ADDR, rawSegment(src, B_ADDR, { srcPort: 1000 + i, dstPort: 80, seq: i * 7919, flags: TcpFlag.SYN, options: [{ kind: 'mss', value: 1460 }] }));
+      tcpB.input(
+        src,
+        B_ADDR,
+        rawSegment(src, B_ADDR, {
+          srcPort: 1000 + i,
+          dstPort: 80,
+          seq: i * 7919,
+          flags: TcpFlag.SYN,
+          options: [{ kind: 'mss', value: 1460 }],
+        }),
+      );
     }
     expect(listener.pendingHandshakes).toBe(8);
     expect(listener.stats.cookiesSent).toBe(92);
@@ -358,7 +415,11 @@ describe('Tcp listeners: backlog, accept queue, SYN cookies, many SYNs', () => {
 
   it('a forged ACK to a listener is answered with RST and creates nothing', async () => {
     const { tcpB, listener } = await established();
-    tcpB.input(A_ADDR, B_ADDR, rawSegment(A_ADDR, B_ADDR, { srcPort: 3333, dstPort: 80, seq: 1, ack: 12345, flags: TcpFlag.ACK }));
+    tcpB.input(
+      A_ADDR,
+      B_ADDR,
+      rawSegment(A_ADDR, B_ADDR, { srcPort: 3333, dstPort: 80, seq: 1, ack: 12345, flags: TcpFlag.ACK }),
+    );
     expect(listener.stats.cookiesRejected).toBe(1);
     expect(tcpB.counters.get('resetsSent')).toBe(1);
     expect(tcpB.connectionCount).toBe(1);
@@ -390,13 +451,19 @@ describe('Tcp listeners: backlog, accept queue, SYN cookies, many SYNs', () => {
   });
 
   it('connection limit: SYNs beyond maxConnections are dropped and counted; connect reports EMFILE', async () => {
-    const { sched, tcpA, tcpB } = await tcpPair({ latencyMs: 1, tcpB: { maxConnections: 3 }, tcpA: { maxConnections: 5 } });
+    const { sched, tcpA, tcpB } = await tcpPair({
+      latencyMs: 1,
+      tcpB: { maxConnections: 3 },
+      tcpA: { maxConnections: 5 },
+    });
     tcpB.listen({ port: 80 });
     for (let i = 0; i < 5; i++) tcpA.connect({ remoteAddress: B_ADDR, remotePort: 80 });
     sched.advance(100);
     expect(tcpB.connectionCount).toBe(3);
     expect(tcpB.counters.get('connectionLimit')).toBeGreaterThan(0);
-    expect(() => tcpA.connect({ remoteAddress: B_ADDR, remotePort: 80 })).toThrow(expect.objectContaining({ code: 'EMFILE' }));
+    expect(() => tcpA.connect({ remoteAddress: B_ADDR, remotePort: 80 })).toThrow(
+      expect.objectContaining({ code: 'EMFILE' }),
+    );
   });
 
   it('send buffer bound: write accepts at most the free space, then onWritable fires', async () => {

@@ -17,7 +17,11 @@ async function setup() {
 }
 
 /** The entry for one 4-tuple, or undefined. */
-function find(list: readonly TcpConnectionEntry[], localPort: number, remotePort: number): TcpConnectionEntry | undefined {
+function find(
+  list: readonly TcpConnectionEntry[],
+  localPort: number,
+  remotePort: number,
+): TcpConnectionEntry | undefined {
   return list.find((e) => e.localPort === localPort && e.remotePort === remotePort);
 }
 
@@ -28,20 +32,42 @@ describe('Tcp.connections()', () => {
     expect(tcpB.connections()).toEqual([]);
   });
 
-  it('lists the active side in SYN-SENT and the listener\'s copy in SYN-RECEIVED, each with its 4-tuple', async () => {
+  it("lists the active side in SYN-SENT and the listener's copy in SYN-RECEIVED, each with its 4-tuple", async () => {
     const { sched, tcpA, tcpB, listener } = await setup();
     const client = tcpA.connect({ remoteAddress: B_ADDR, remotePort: 80 });
     expect(tcpA.connections()).toEqual([
-      { localAddress: A_ADDR, localPort: client.localPort, remoteAddress: B_ADDR, remotePort: 80, state: 'SYN-SENT', passive: false, sendQueue: 0, receiveQueue: 0 },
+      {
+        localAddress: A_ADDR,
+        localPort: client.localPort,
+        remoteAddress: B_ADDR,
+        remotePort: 80,
+        state: 'SYN-SENT',
+        passive: false,
+        sendQueue: 0,
+        receiveQueue: 0,
+      },
     ]);
     sched.runUntil(() => listener.pendingHandshakes === 1, 100);
     expect(listener.acceptQueue).toHaveLength(0);
     expect(tcpB.connections()).toEqual([
-      { localAddress: B_ADDR, localPort: 80, remoteAddress: A_ADDR, remotePort: client.localPort, state: 'SYN-RECEIVED', passive: true, sendQueue: 0, receiveQueue: 0 },
+      {
+        localAddress: B_ADDR,
+        localPort: 80,
+        remoteAddress: A_ADDR,
+        remotePort: client.localPort,
+        state: 'SYN-RECEIVED',
+        passive: true,
+        sendQueue: 0,
+        receiveQueue: 0,
+      },
     ]);
     sched.runUntil(() => listener.acceptQueue.length === 1, 100);
-    expect(tcpB.connections()).toEqual([expect.objectContaining({ remotePort: client.localPort, state: 'ESTABLISHED', passive: true })]);
-    expect(tcpA.connections()).toEqual([expect.objectContaining({ remotePort: 80, state: 'ESTABLISHED', passive: false })]);
+    expect(tcpB.connections()).toEqual([
+      expect.objectContaining({ remotePort: client.localPort, state: 'ESTABLISHED', passive: true }),
+    ]);
+    expect(tcpA.connections()).toEqual([
+      expect.objectContaining({ remotePort: 80, state: 'ESTABLISHED', passive: false }),
+    ]);
   });
 
   it('shows unacknowledged and unread bytes as the send and receive queues', async () => {
@@ -77,7 +103,16 @@ describe('Tcp.connections()', () => {
     // The passive closer is gone from its table; the active closer holds TIME-WAIT with the same 4-tuple.
     expect(tcpB.connections()).toEqual([]);
     expect(tcpA.connections()).toEqual([
-      { localAddress: A_ADDR, localPort: client.localPort, remoteAddress: B_ADDR, remotePort: 80, state: 'TIME-WAIT', passive: false, sendQueue: 0, receiveQueue: 0 },
+      {
+        localAddress: A_ADDR,
+        localPort: client.localPort,
+        remoteAddress: B_ADDR,
+        remotePort: 80,
+        state: 'TIME-WAIT',
+        passive: false,
+        sendQueue: 0,
+        receiveQueue: 0,
+      },
     ]);
     expect(tcpA.timeWaitCount).toBe(1);
 
@@ -105,12 +140,37 @@ describe('Tcp.connections()', () => {
     expect(onA).toHaveLength(tcpA.connectionCount);
     expect(onA).toHaveLength(20);
     expect(new Set(onA.map((e) => e.localPort)).size).toBe(20);
-    expect(onA.filter((e) => e.state === 'TIME-WAIT').map((e) => e.localPort).sort()).toEqual(clients.slice(0, 10).map((c) => c.localPort).sort());
-    expect(onA.filter((e) => e.state === 'ESTABLISHED').map((e) => e.localPort).sort()).toEqual(clients.slice(10).map((c) => c.localPort).sort());
+    expect(
+      onA
+        .filter((e) => e.state === 'TIME-WAIT')
+        .map((e) => e.localPort)
+        .sort(),
+    ).toEqual(
+      clients
+        .slice(0, 10)
+        .map((c) => c.localPort)
+        .sort(),
+    );
+    expect(
+      onA
+        .filter((e) => e.state === 'ESTABLISHED')
+        .map((e) => e.localPort)
+        .sort(),
+    ).toEqual(
+      clients
+        .slice(10)
+        .map((c) => c.localPort)
+        .sort(),
+    );
 
     const onB = tcpB.connections();
     expect(onB).toHaveLength(tcpB.connectionCount);
-    expect(onB.map((e) => e.remotePort).sort()).toEqual(clients.slice(10).map((c) => c.localPort).sort());
+    expect(onB.map((e) => e.remotePort).sort()).toEqual(
+      clients
+        .slice(10)
+        .map((c) => c.localPort)
+        .sort(),
+    );
     expect(onB.every((e) => e.state === 'ESTABLISHED' && e.localPort === 80 && e.passive)).toBe(true);
   });
 });

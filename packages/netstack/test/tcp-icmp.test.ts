@@ -5,15 +5,30 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  ICMP_DEST_UNREACHABLE, ICMP_TIME_EXCEEDED, ICMP_UNREACH_FRAG_NEEDED, ICMP_UNREACH_HOST, ICMP_UNREACH_NET, ICMP_UNREACH_PORT,
+  ICMP_DEST_UNREACHABLE,
+  ICMP_TIME_EXCEEDED,
+  ICMP_UNREACH_FRAG_NEEDED,
+  ICMP_UNREACH_HOST,
+  ICMP_UNREACH_NET,
+  ICMP_UNREACH_PORT,
 } from '@postern/wire';
-import { TCP_MIN_PMTU, attachTcp, classifyIcmpForTcp, pmtuFromIcmp, type TcpError, type TcpIcmpError } from '../src/index.js';
+import {
+  TCP_MIN_PMTU,
+  attachTcp,
+  classifyIcmpForTcp,
+  pmtuFromIcmp,
+  type TcpError,
+  type TcpIcmpError,
+} from '../src/index.js';
 import { ip, routed, twoHosts } from './support/net.js';
 import { A_ADDR, B_ADDR, Sink, patternBytes, pump, sha256, tcpPair } from './support/tcp-net.js';
 
 describe('classifyIcmpForTcp and pmtuFromIcmp', () => {
   it('classifies codes as RFC 1122 and RFC 5461 say', () => {
-    expect(classifyIcmpForTcp(ICMP_DEST_UNREACHABLE, ICMP_UNREACH_PORT)).toEqual({ kind: 'hard', code: 'ECONNREFUSED' });
+    expect(classifyIcmpForTcp(ICMP_DEST_UNREACHABLE, ICMP_UNREACH_PORT)).toEqual({
+      kind: 'hard',
+      code: 'ECONNREFUSED',
+    });
     expect(classifyIcmpForTcp(ICMP_DEST_UNREACHABLE, 2)).toEqual({ kind: 'hard', code: 'ECONNREFUSED' });
     expect(classifyIcmpForTcp(ICMP_DEST_UNREACHABLE, 13).kind).toBe('hard');
     expect(classifyIcmpForTcp(ICMP_DEST_UNREACHABLE, ICMP_UNREACH_NET)).toEqual({ kind: 'soft', code: 'ENETUNREACH' });
@@ -78,13 +93,23 @@ describe('hard and soft ICMP errors', () => {
 
   describe('on an established connection', () => {
     async function established(maxRetransmits = 3) {
-      const pair = await tcpPair({ latencyMs: 1, faults: {}, tcpA: { maxRetransmits, rto: { minRtoMs: 200, maxRtoMs: 1000 } } });
+      const pair = await tcpPair({
+        latencyMs: 1,
+        faults: {},
+        tcpA: { maxRetransmits, rto: { minRtoMs: 200, maxRtoMs: 1000 } },
+      });
       const listener = pair.tcpB.listen({ port: 80 });
       const client = pair.tcpA.connect({ remoteAddress: B_ADDR, remotePort: 80 });
       pair.sched.runUntil(() => client.state === 'ESTABLISHED' && listener.acceptQueue.length > 0, 2000);
       return { ...pair, client, server: listener.accept()! };
     }
-    function report(conn: { localPort: number; remotePort: number }, seq: number, type: number, code: number, nextHopMtu = 0): TcpIcmpError {
+    function report(
+      conn: { localPort: number; remotePort: number },
+      seq: number,
+      type: number,
+      code: number,
+      nextHopMtu = 0,
+    ): TcpIcmpError {
       const t = new Uint8Array(8);
       const v = new DataView(t.buffer);
       v.setUint16(0, conn.localPort);
@@ -140,8 +165,18 @@ describe('hard and soft ICMP errors', () => {
       tcpA.icmpError(report(client, una - 1, ICMP_DEST_UNREACHABLE, ICMP_UNREACH_FRAG_NEEDED, 600));
       tcpA.icmpError(report(client, max, ICMP_DEST_UNREACHABLE, ICMP_UNREACH_FRAG_NEEDED, 600));
       tcpA.icmpError(report(client, una + 0x4000_0000, ICMP_DEST_UNREACHABLE, ICMP_UNREACH_HOST));
-      tcpA.icmpError(report({ localPort: client.localPort, remotePort: client.remotePort + 1 }, una, ICMP_DEST_UNREACHABLE, ICMP_UNREACH_HOST));
-      tcpA.icmpError({ ...report(client, una, ICMP_DEST_UNREACHABLE, ICMP_UNREACH_HOST), transport: new Uint8Array(4) });
+      tcpA.icmpError(
+        report(
+          { localPort: client.localPort, remotePort: client.remotePort + 1 },
+          una,
+          ICMP_DEST_UNREACHABLE,
+          ICMP_UNREACH_HOST,
+        ),
+      );
+      tcpA.icmpError({
+        ...report(client, una, ICMP_DEST_UNREACHABLE, ICMP_UNREACH_HOST),
+        transport: new Uint8Array(4),
+      });
       expect(tcpA.counters.get('icmpOutOfWindow')).toBe(3);
       expect(tcpA.counters.get('icmpNoConnection')).toBe(1);
       expect(tcpA.counters.get('icmpMalformed')).toBe(1);

@@ -20,7 +20,13 @@ const LATENCY_MS = 0.05;
 const RUN_MS = 20;
 /** Far above one exchange (a round trip plus a tick), far below any TCP timer (10 ms and up). */
 const EXCHANGE_BOUND_MS = 2;
-const STALL_COUNTERS = ['delayedAckTimeouts', 'nagleHeld', 'tailLossProbes', 'rtoExpiries', 'rackReorderTimeouts'] as const;
+const STALL_COUNTERS = [
+  'delayedAckTimeouts',
+  'nagleHeld',
+  'tailLossProbes',
+  'rtoExpiries',
+  'rackReorderTimeouts',
+] as const;
 
 function drain(conn: TcpConnection, scratch: Uint8Array): number {
   let total = 0;

@@ -5,7 +5,13 @@ const MiB = 1024 * 1024;
 
 /** One-way bulk transfer a -> b over a link losing `lossRate` of the frames each way (virtual clock, seeded). */
 async function oneWay(bytes: number, seed: number, lossRate: number) {
-  const { sched, tcpA, tcpB } = await tcpPair({ seed, faults: { lossRate }, latencyMs: 1, tcpA: { rto: { minRtoMs: 200 } }, tcpB: { rto: { minRtoMs: 200 } } });
+  const { sched, tcpA, tcpB } = await tcpPair({
+    seed,
+    faults: { lossRate },
+    latencyMs: 1,
+    tcpA: { rto: { minRtoMs: 200 } },
+    tcpB: { rto: { minRtoMs: 200 } },
+  });
   const listener = tcpB.listen({ port: 9000 });
   const client = tcpA.connect({ remoteAddress: B_ADDR, remotePort: 9000 });
   let sink: Sink | undefined;

@@ -26,8 +26,13 @@ async function lossyBulk(bytes: number, seed: number, lossRate: number, latencyM
   pump(client, data);
   const done = sched.runUntil(() => sink?.ended === true, 3_600_000);
   return {
-    done, digest: sink?.digest(), expected: sha256(data), stats: { ...client.stats }, counters: tcpA.counters.snapshot(),
-    dataFramesLost: faultA!.faults.tx.lost, ackFramesLost: faultB!.faults.tx.lost,
+    done,
+    digest: sink?.digest(),
+    expected: sha256(data),
+    stats: { ...client.stats },
+    counters: tcpA.counters.snapshot(),
+    dataFramesLost: faultA!.faults.tx.lost,
+    ackFramesLost: faultB!.faults.tx.lost,
   };
 }
 
@@ -52,7 +57,11 @@ describe('no retransmission timeout at 2% random loss (virtual clock, seeded)', 
  * A sends `bytes` to B and closes, through a filter that may drop A's data segments; with
  * `finAlone` the close comes once every byte has been sent, so the FIN goes in a segment of its own.
  */
-async function filteredBulk(bytes: number, drop: (t: TcpFrameInfo, client: TcpConnection) => boolean, finAlone = false) {
+async function filteredBulk(
+  bytes: number,
+  drop: (t: TcpFrameInfo, client: TcpConnection) => boolean,
+  finAlone = false,
+) {
   const ref: { client?: TcpConnection } = {};
   const pair = await filteredTcpPair({
     filterA: {
@@ -87,13 +96,17 @@ describe('tail losses repaired by the tail loss probe, not the RTO', () => {
       const bytes = 40 * 1448;
       let victim = -1;
       let copies = 0;
-      const r = await filteredBulk(bytes, (t, client) => {
-        if (t.payloadLength === 0) return false;
-        // The 30th segment, original and first retransmission; every segment after it is sent
-        // before the retransmission (the whole send fits the window), so nothing new follows it.
-        if (victim < 0) victim = (client.tcb.iss + 1 + 29 * 1448) >>> 0;
-        return t.seq === victim && ++copies <= 2;
-      }, finAlone);
+      const r = await filteredBulk(
+        bytes,
+        (t, client) => {
+          if (t.payloadLength === 0) return false;
+          // The 30th segment, original and first retransmission; every segment after it is sent
+          // before the retransmission (the whole send fits the window), so nothing new follows it.
+          if (victim < 0) victim = (client.tcb.iss + 1 + 29 * 1448) >>> 0;
+          return t.seq === victim && ++copies <= 2;
+        },
+        finAlone,
+      );
       const info = JSON.stringify(r.client.stats);
       expect(r.sink.ended, info).toBe(true);
       expect(r.sink.digest(), info).toBe(sha256(r.data));
@@ -110,7 +123,12 @@ describe('tail losses repaired by the tail loss probe, not the RTO', () => {
       const end = (client.tcb.iss + 1 + bytes) >>> 0;
       const fin = (t.flags & TcpFlag.FIN) !== 0;
       // The last data segment (100 bytes) and the FIN, each once.
-      const key = fin && t.payloadLength === 0 ? 'fin' : t.payloadLength > 0 && ((t.seq + t.payloadLength) >>> 0) === end ? 'last' : '';
+      const key =
+        fin && t.payloadLength === 0
+          ? 'fin'
+          : t.payloadLength > 0 && (t.seq + t.payloadLength) >>> 0 === end
+            ? 'last'
+            : '';
       if (key === '' || dropped.has(key)) return false;
       dropped.add(key);
       return true;

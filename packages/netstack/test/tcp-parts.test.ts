@@ -16,7 +16,18 @@ import { SendBuffer } from '../src/tcp/send-buffer.js';
 import { Tcb } from '../src/tcp/tcb.js';
 
 function tcb(localPort: number, remote: number, remotePort: number): Tcb {
-  return new Tcb(1, localPort, remote, remotePort, false, new SendBuffer(1024), new ReceiveBuffer(1024), new RtoEstimator(), new NewReno({ mss: 1460 }), new SackScoreboard({ mss: 1460 }));
+  return new Tcb(
+    1,
+    localPort,
+    remote,
+    remotePort,
+    false,
+    new SendBuffer(1024),
+    new ReceiveBuffer(1024),
+    new RtoEstimator(),
+    new NewReno({ mss: 1460 }),
+    new SackScoreboard({ mss: 1460 }),
+  );
 }
 
 function errorCode(f: () => unknown): string | undefined {

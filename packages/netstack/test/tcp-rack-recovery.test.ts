@@ -10,7 +10,13 @@ const MiB = 1024 * 1024;
 
 /** One-way bulk a -> b through `faults` (both directions), 1 ms each way, seeded. */
 async function oneWay(bytes: number, seed: number, faults: FaultProfile) {
-  const { sched, tcpA, tcpB, faultA } = await tcpPair({ seed, faults, latencyMs: 1, tcpA: { rto: { minRtoMs: 200 } }, tcpB: { rto: { minRtoMs: 200 } } });
+  const { sched, tcpA, tcpB, faultA } = await tcpPair({
+    seed,
+    faults,
+    latencyMs: 1,
+    tcpA: { rto: { minRtoMs: 200 } },
+    tcpB: { rto: { minRtoMs: 200 } },
+  });
   const listener = tcpB.listen({ port: 9000 });
   const client = tcpA.connect({ remoteAddress: B_ADDR, remotePort: 9000 });
   let sink: Sink | undefined;
@@ -24,8 +30,14 @@ async function oneWay(bytes: number, seed: number, faults: FaultProfile) {
   const start = sched.now;
   const done = sched.runUntil(() => sink !== undefined && sink.received >= bytes, 3_600_000);
   return {
-    done, digest: sink?.digest(), expected: sha256(data), stats: { ...client.stats }, elapsedMs: sched.now - start,
-    dataFramesLost: faultA!.faults.tx.lost, receiverDsacksSent: server?.stats.dsacksSent ?? 0, counters: tcpA.counters.snapshot(),
+    done,
+    digest: sink?.digest(),
+    expected: sha256(data),
+    stats: { ...client.stats },
+    elapsedMs: sched.now - start,
+    dataFramesLost: faultA!.faults.tx.lost,
+    receiverDsacksSent: server?.stats.dsacksSent ?? 0,
+    counters: tcpA.counters.snapshot(),
   };
 }
 

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { RackState, SEG_LOST, SEG_RETRANSMITTED, SEG_SACKED, SentSegments, markAllLost, markSacked } from '../src/tcp/rack.js';
+import {
+  RackState,
+  SEG_LOST,
+  SEG_RETRANSMITTED,
+  SEG_SACKED,
+  SentSegments,
+  markAllLost,
+  markSacked,
+} from '../src/tcp/rack.js';
 
 const MSS = 1000;
 
@@ -65,16 +73,23 @@ describe('SentSegments: the per-segment transmit log', () => {
     };
     const recount = (): number => {
       let bytes = 0;
-      for (let i = 0; i < log.count; i++) if ((log.flags(i) & (SEG_SACKED | SEG_LOST)) === 0) bytes += (log.end(i) - log.seq(i)) >>> 0;
+      for (let i = 0; i < log.count; i++)
+        if ((log.flags(i) & (SEG_SACKED | SEG_LOST)) === 0) bytes += (log.end(i) - log.seq(i)) >>> 0;
       return bytes;
     };
     let una = base;
     for (let step = 0; step < 400 && log.count > 0; step++) {
       const i = rand(log.count);
       switch (rand(5)) {
-        case 0: log.setFlags(i, log.flags(i) | SEG_LOST); break;
-        case 1: log.setFlags(i, (log.flags(i) | SEG_SACKED) & ~SEG_LOST); break;
-        case 2: log.setFlags(i, log.flags(i) & ~SEG_LOST); break;
+        case 0:
+          log.setFlags(i, log.flags(i) | SEG_LOST);
+          break;
+        case 1:
+          log.setFlags(i, (log.flags(i) | SEG_SACKED) & ~SEG_LOST);
+          break;
+        case 2:
+          log.setFlags(i, log.flags(i) & ~SEG_LOST);
+          break;
         case 3: {
           // A retransmission of part of an entry (split at both edges).
           const s = log.seq(i);
@@ -114,7 +129,12 @@ describe('SentSegments: the per-segment transmit log', () => {
     finOnly.sent(1500, 1501, 2, false);
     markSacked(finOnly, sacked, () => undefined, 1500);
     expect(finOnly.flags(0) & SEG_SACKED).toBe(0);
-    markSacked(finOnly, (seq) => seq >= 1000 && seq <= 1500, () => undefined, 1500);
+    markSacked(
+      finOnly,
+      (seq) => seq >= 1000 && seq <= 1500,
+      () => undefined,
+      1500,
+    );
     expect(finOnly.flags(0) & SEG_SACKED).toBe(SEG_SACKED);
   });
 });

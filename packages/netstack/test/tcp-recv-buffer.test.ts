@@ -5,10 +5,18 @@ import { ChunkPool, ReceiveBuffer } from '../src/tcp/index.js';
 /** The byte at stream offset i of the peer's stream (retransmissions carry the same bytes). */
 const streamByte = (i: number) => (i * 31 + 7) & 0xff;
 
-type Op = { kind: 'insert'; offset: number; length: number } | { kind: 'read'; max: number } | { kind: 'view'; max: number };
+type Op =
+  { kind: 'insert'; offset: number; length: number } | { kind: 'read'; max: number } | { kind: 'view'; max: number };
 
 const op: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ kind: fc.constant('insert' as const), offset: fc.integer({ min: -80, max: 400 }), length: fc.integer({ min: 0, max: 120 }) }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      kind: fc.constant('insert' as const),
+      offset: fc.integer({ min: -80, max: 400 }),
+      length: fc.integer({ min: 0, max: 120 }),
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('read' as const), max: fc.integer({ min: 0, max: 300 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('view' as const), max: fc.integer({ min: 1, max: 300 }) }) },
 );
@@ -130,7 +138,16 @@ describe('ReceiveBuffer', () => {
     ]);
     const edges = new Uint32Array(8);
     expect(buf.writeSackEdges(0xffff_ff00, edges, 4)).toBe(3);
-    expect([...edges.subarray(0, 6)]).toEqual([(0xffff_ff00 + 100) >>> 0, (0xffff_ff00 + 250) >>> 0, 0xffff_ff00 + 500 - 2 ** 32, 0xffff_ff00 + 600 - 2 ** 32, 0xffff_ff00 + 300 - 2 ** 32, 0xffff_ff00 + 400 - 2 ** 32].map((x) => x >>> 0));
+    expect([...edges.subarray(0, 6)]).toEqual(
+      [
+        (0xffff_ff00 + 100) >>> 0,
+        (0xffff_ff00 + 250) >>> 0,
+        0xffff_ff00 + 500 - 2 ** 32,
+        0xffff_ff00 + 600 - 2 ** 32,
+        0xffff_ff00 + 300 - 2 ** 32,
+        0xffff_ff00 + 400 - 2 ** 32,
+      ].map((x) => x >>> 0),
+    );
     expect(buf.insert(0, seg(0, 100))).toBe(250); // fills the first gap, absorbs [100, 250)
     expect(buf.sackBlocks(4)).toEqual([
       { left: 250, right: 350 },
@@ -151,7 +168,12 @@ describe('ReceiveBuffer', () => {
     expect(buf.outOfOrderRanges).toBe(2);
     expect(buf.droppedRangeLimitBytes).toBe(10);
     buf.insert(200, new Uint8Array(20)); // below the highest: replaces [300, 310)
-    expect(buf.sackBlocks(4).map((b) => b.left).sort((a, b) => a - b)).toEqual([100, 200]);
+    expect(
+      buf
+        .sackBlocks(4)
+        .map((b) => b.left)
+        .sort((a, b) => a - b),
+    ).toEqual([100, 200]);
     expect(buf.droppedRangeLimitBytes).toBe(20);
     expect(buf.outOfOrderBytes).toBe(30);
     buf.insert(110, new Uint8Array(90)); // joins the two ranges: no new range needed

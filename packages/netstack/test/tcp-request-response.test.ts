@@ -45,8 +45,10 @@ async function exchanges(deferReply: boolean): Promise<number[]> {
   sched.runUntil(() => listener.acceptQueue.length > 0 && client.state === 'ESTABLISHED', 1000);
   const server = listener.accept()!;
   const stallCounters = (): number[] => [
-    client.stats.delayedAckTimeouts, server.stats.delayedAckTimeouts,
-    tcpA.counters.get('delayedAckTimeouts'), tcpB.counters.get('delayedAckTimeouts'),
+    client.stats.delayedAckTimeouts,
+    server.stats.delayedAckTimeouts,
+    tcpA.counters.get('delayedAckTimeouts'),
+    tcpB.counters.get('delayedAckTimeouts'),
   ];
   const scratch = new Uint8Array(4096);
   let requestBytes = 0;
@@ -66,7 +68,12 @@ async function exchanges(deferReply: boolean): Promise<number[]> {
     responseBytes += drain(client, scratch);
   };
   const durations: number[] = [];
-  const nagleBefore = [client.stats.nagleHeld, server.stats.nagleHeld, tcpA.counters.get('nagleHeld'), tcpB.counters.get('nagleHeld')];
+  const nagleBefore = [
+    client.stats.nagleHeld,
+    server.stats.nagleHeld,
+    tcpA.counters.get('nagleHeld'),
+    tcpB.counters.get('nagleHeld'),
+  ];
   for (let i = 0; i < EXCHANGES; i++) {
     // Idle long enough for every timer (delayed ACK included) to have fired: each exchange starts cold.
     sched.advance(2 * TCP_DEFAULT_DELAYED_ACK_MS);
@@ -81,8 +88,12 @@ async function exchanges(deferReply: boolean): Promise<number[]> {
     expect(stallCounters()).toEqual(stallsBefore);
   }
   // Each side holds its second write once per exchange: the request's second piece and the reply's body.
-  expect([client.stats.nagleHeld, server.stats.nagleHeld, tcpA.counters.get('nagleHeld'), tcpB.counters.get('nagleHeld')])
-    .toEqual(nagleBefore.map((n) => n + EXCHANGES));
+  expect([
+    client.stats.nagleHeld,
+    server.stats.nagleHeld,
+    tcpA.counters.get('nagleHeld'),
+    tcpB.counters.get('nagleHeld'),
+  ]).toEqual(nagleBefore.map((n) => n + EXCHANGES));
   expect(client.stats.retransmits + server.stats.retransmits).toBe(0);
   return durations;
 }
@@ -123,7 +134,11 @@ describe('the stall counters', () => {
       expect(sched.runUntil(() => received === i + 1, 1000)).toBe(true);
     }
     sched.advance(2 * TCP_DEFAULT_DELAYED_ACK_MS);
-    const before = { held: server.stats.nagleHeld, timeouts: client.stats.delayedAckTimeouts, stackTimeouts: tcpA.counters.get('delayedAckTimeouts') };
+    const before = {
+      held: server.stats.nagleHeld,
+      timeouts: client.stats.delayedAckTimeouts,
+      stackTimeouts: tcpA.counters.get('delayedAckTimeouts'),
+    };
     // More than one MSS (1448 or 1460 at MTU 1500), less than two: a full segment and a runt.
     const size = 2000;
     received = 0;

@@ -76,7 +76,7 @@ describe('retransmission timeout with a SACK scoreboard (RFC 6675 §5.1)', () =>
         tx: (frame) => {
           const t = tcpFrameInfo(frame);
           const client = ref.client;
-        if (t === undefined || t.dst !== B_ADDR || t.payloadLength === 0 || client === undefined) return true;
+          if (t === undefined || t.dst !== B_ADDR || t.payloadLength === 0 || client === undefined) return true;
           sent.push({ seq: t.seq, length: t.payloadLength, timeouts: client.stats.timeouts });
           return client.stats.timeouts > 0;
         },
@@ -96,7 +96,11 @@ describe('retransmission timeout with a SACK scoreboard (RFC 6675 §5.1)', () =>
     expect(tcb.sndMax - una).toBe(4000);
     // A (forged) ACK from the peer: cumulative ACK at SND.UNA, SACK block from SND.UNA on. The
     // peer says it held those bytes but does not acknowledge them: it reneged (RFC 2018 §8).
-    pair.tcpA.input(B_ADDR, A_ADDR, forgedAck(pair.sched.now, server, una, tcb.rcvNxt, [{ left: una, right: (una + 3000) >>> 0 }]));
+    pair.tcpA.input(
+      B_ADDR,
+      A_ADDR,
+      forgedAck(pair.sched.now, server, una, tcb.rcvNxt, [{ left: una, right: (una + 3000) >>> 0 }]),
+    );
     expect(tcb.scoreboard.isSacked(una)).toBe(true);
     pair.sched.runUntil(() => sink.received === 4000, 10_000);
     expect(sink.received).toBe(4000);
@@ -151,15 +155,32 @@ describe('RTO after a retransmitted SYN (RFC 6298 §5.7)', () => {
  * An ACK as the peer end `server` would send it at `now`, with SACK `blocks` (its timestamp is the
  * peer's current clock, so PAWS passes and later real segments are not refused).
  */
-function forgedAck(now: number, server: TcpConnection, ack: number, seq: number, blocks: Array<{ left: number; right: number }>): Uint8Array {
+function forgedAck(
+  now: number,
+  server: TcpConnection,
+  ack: number,
+  seq: number,
+  blocks: Array<{ left: number; right: number }>,
+): Uint8Array {
   const s = server.tcb;
   const options = [
-    { kind: 'nop' as const }, { kind: 'nop' as const },
+    { kind: 'nop' as const },
+    { kind: 'nop' as const },
     { kind: 'timestamps' as const, tsVal: (Math.floor(now) + s.tsOffset) >>> 0, tsEcr: 0 },
-    { kind: 'nop' as const }, { kind: 'nop' as const },
+    { kind: 'nop' as const },
+    { kind: 'nop' as const },
     { kind: 'sack' as const, blocks },
   ];
-  const repr = { srcPort: s.localPort, dstPort: s.remotePort, seq, ack: ack >>> 0, flags: TcpFlag.ACK, window: 65535 >>> s.rcvWndShift, urgentPointer: 0, options };
+  const repr = {
+    srcPort: s.localPort,
+    dstPort: s.remotePort,
+    seq,
+    ack: ack >>> 0,
+    flags: TcpFlag.ACK,
+    window: 65535 >>> s.rcvWndShift,
+    urgentPointer: 0,
+    options,
+  };
   const out = new Uint8Array(20 + 12 + 4 + 8 * blocks.length);
   emitTcp(repr, out, B_ADDR, A_ADDR, new Uint8Array(0));
   return out;

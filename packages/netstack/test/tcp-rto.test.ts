@@ -87,7 +87,14 @@ describe('RtoEstimator (RFC 6298)', () => {
   it('matches the RFC recurrence and stays within [min, max] for any samples and backoffs', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.oneof(fc.double({ min: 0, max: 100_000, noNaN: true }), fc.constant('backoff' as const), fc.constant('reset' as const)), { maxLength: 60 }),
+        fc.array(
+          fc.oneof(
+            fc.double({ min: 0, max: 100_000, noNaN: true }),
+            fc.constant('backoff' as const),
+            fc.constant('reset' as const),
+          ),
+          { maxLength: 60 },
+        ),
         (ops) => {
           const r = new RtoEstimator({ minRtoMs: 50, maxRtoMs: 30_000 });
           let srtt: number | undefined;

@@ -36,53 +36,61 @@ class Model {
 }
 
 const blockArb = fc.record({ left: fc.integer({ min: -30, max: 300 }), len: fc.integer({ min: -5, max: 60 }) });
-const stepArb = fc.record({ ackAdvance: fc.integer({ min: 0, max: 40 }), blocks: fc.array(blockArb, { maxLength: 4 }) });
+const stepArb = fc.record({
+  ackAdvance: fc.integer({ min: 0, max: 40 }),
+  blocks: fc.array(blockArb, { maxLength: 4 }),
+});
 
 describe('SackScoreboard', () => {
   it('matches a per-byte model: SACKed bytes, holes, IsLost, lost bytes and pipe (RFC 6675), across the wrap', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.array(stepArb, { maxLength: 25 }), fc.integer({ min: 1, max: 4 }), (base, steps, dupThresh) => {
-        const sb = new SackScoreboard({ maxRanges: 1000, mss: MSS });
-        sb.reset(base);
-        const model = new Model();
-        const sndNxt = 320;
-        const abs = (off: number) => seqAdd(base, off);
-        for (const step of steps) {
-          const una = Math.min(sndNxt, model.una + step.ackAdvance);
-          model.advance(una);
-          let expectedNew = 0;
-          for (const b of step.blocks) expectedNew += model.add(b.left, b.left + b.len, sndNxt);
-          const blocks = step.blocks.map((b) => ({ left: abs(b.left), right: abs(b.left + b.len) }));
-          expect(sb.update(abs(una), blocks, abs(sndNxt))).toBe(expectedNew);
-          expect(sb.sackedBytes).toBe(model.sacked.size);
-          const max = model.sacked.size === 0 ? undefined : abs(Math.max(...model.sacked) + 1);
-          expect(sb.highestSacked).toBe(max);
-          for (let p = una; p < sndNxt; p += 7) expect(sb.isSacked(abs(p))).toBe(model.sacked.has(p));
-          // Holes from a few starting points.
-          for (const from of [0, una, una + 13, una + 77]) {
-            let s = Math.max(from, una);
-            while (s < sndNxt && model.sacked.has(s)) s++;
-            let e = s;
-            while (e < sndNxt && !model.sacked.has(e)) e++;
-            const hole = sb.nextUnsackedHole(abs(from), abs(sndNxt));
-            if (s >= sndNxt) expect(hole).toBeUndefined();
-            else expect(hole && { start: hole.start, end: hole.end }).toEqual({ start: abs(s), end: abs(e) });
+      fc.property(
+        fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+        fc.array(stepArb, { maxLength: 25 }),
+        fc.integer({ min: 1, max: 4 }),
+        (base, steps, dupThresh) => {
+          const sb = new SackScoreboard({ maxRanges: 1000, mss: MSS });
+          sb.reset(base);
+          const model = new Model();
+          const sndNxt = 320;
+          const abs = (off: number) => seqAdd(base, off);
+          for (const step of steps) {
+            const una = Math.min(sndNxt, model.una + step.ackAdvance);
+            model.advance(una);
+            let expectedNew = 0;
+            for (const b of step.blocks) expectedNew += model.add(b.left, b.left + b.len, sndNxt);
+            const blocks = step.blocks.map((b) => ({ left: abs(b.left), right: abs(b.left + b.len) }));
+            expect(sb.update(abs(una), blocks, abs(sndNxt))).toBe(expectedNew);
+            expect(sb.sackedBytes).toBe(model.sacked.size);
+            const max = model.sacked.size === 0 ? undefined : abs(Math.max(...model.sacked) + 1);
+            expect(sb.highestSacked).toBe(max);
+            for (let p = una; p < sndNxt; p += 7) expect(sb.isSacked(abs(p))).toBe(model.sacked.has(p));
+            // Holes from a few starting points.
+            for (const from of [0, una, una + 13, una + 77]) {
+              let s = Math.max(from, una);
+              while (s < sndNxt && model.sacked.has(s)) s++;
+              let e = s;
+              while (e < sndNxt && !model.sacked.has(e)) e++;
+              const hole = sb.nextUnsackedHole(abs(from), abs(sndNxt));
+              if (s >= sndNxt) expect(hole).toBeUndefined();
+              else expect(hole && { start: hole.start, end: hole.end }).toEqual({ start: abs(s), end: abs(e) });
+            }
+            let lost = 0;
+            let pipe = 0;
+            const highRxt = una + 25;
+            for (let p = una; p < sndNxt; p++) {
+              const isLost = model.isLost(p, dupThresh);
+              if (p % 5 === 0) expect(sb.isLost(abs(p), dupThresh, MSS)).toBe(isLost);
+              if (model.sacked.has(p)) continue;
+              if (isLost) lost++;
+              // A retransmitted byte counts once (its original was lost), any other once unless lost.
+              if (p < highRxt || !isLost) pipe++;
+            }
+            expect(sb.lostBytes(abs(sndNxt), dupThresh, MSS)).toBe(lost);
+            expect(sb.pipe(abs(sndNxt), abs(highRxt), dupThresh, MSS)).toBe(pipe);
           }
-          let lost = 0;
-          let pipe = 0;
-          const highRxt = una + 25;
-          for (let p = una; p < sndNxt; p++) {
-            const isLost = model.isLost(p, dupThresh);
-            if (p % 5 === 0) expect(sb.isLost(abs(p), dupThresh, MSS)).toBe(isLost);
-            if (model.sacked.has(p)) continue;
-            if (isLost) lost++;
-            // A retransmitted byte counts once (its original was lost), any other once unless lost.
-            if (p < highRxt || !isLost) pipe++;
-          }
-          expect(sb.lostBytes(abs(sndNxt), dupThresh, MSS)).toBe(lost);
-          expect(sb.pipe(abs(sndNxt), abs(highRxt), dupThresh, MSS)).toBe(pipe);
-        }
-      }),
+        },
+      ),
       { numRuns: 300, seed: 41 },
     );
   });

@@ -2,12 +2,36 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ChunkPool, SendBuffer } from '../src/tcp/index.js';
 
-type Op = { kind: 'write'; length: number; fill: number } | { kind: 'consume'; fraction: number } | { kind: 'copy'; a: number; b: number } | { kind: 'clear' };
+type Op =
+  | { kind: 'write'; length: number; fill: number }
+  | { kind: 'consume'; fraction: number }
+  | { kind: 'copy'; a: number; b: number }
+  | { kind: 'clear' };
 
 const op: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('write' as const), length: fc.integer({ min: 0, max: 300 }), fill: fc.nat(255) }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('consume' as const), fraction: fc.double({ min: 0, max: 1, noNaN: true }) }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('copy' as const), a: fc.double({ min: 0, max: 1, noNaN: true }), b: fc.double({ min: 0, max: 1, noNaN: true }) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('write' as const),
+      length: fc.integer({ min: 0, max: 300 }),
+      fill: fc.nat(255),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('consume' as const),
+      fraction: fc.double({ min: 0, max: 1, noNaN: true }),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('copy' as const),
+      a: fc.double({ min: 0, max: 1, noNaN: true }),
+      b: fc.double({ min: 0, max: 1, noNaN: true }),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('clear' as const) }) },
 );
 

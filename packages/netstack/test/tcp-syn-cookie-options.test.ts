@@ -6,7 +6,13 @@ import { B_ADDR, Sink, patternBytes, pump, sha256, tcpPair } from './support/tcp
 function synFrom(src: number, srcPort: number, seq: number): Uint8Array {
   const options: TcpOption[] = [{ kind: 'mss', value: 1460 }];
   const out = new Uint8Array(24);
-  emitTcp({ srcPort, dstPort: 80, seq, ack: 0, flags: TcpFlag.SYN, window: 65535, urgentPointer: 0, options }, out, src, B_ADDR, new Uint8Array(0));
+  emitTcp(
+    { srcPort, dstPort: 80, seq, ack: 0, flags: TcpFlag.SYN, window: 65535, urgentPointer: 0, options },
+    out,
+    src,
+    B_ADDR,
+    new Uint8Array(0),
+  );
   return out;
 }
 
@@ -17,7 +23,7 @@ describe('SYN cookies keep window scale, SACK-permitted and timestamps (carried 
         for (const sackPermitted of [false, true]) {
           const ts = cookieTimestamp(now, { windowScale, sackPermitted });
           expect(decodeCookieTimestamp(ts)).toEqual({ windowScale, sackPermitted });
-          const ahead = ((ts - now) | 0);
+          const ahead = (ts - now) | 0;
           expect(ahead).toBeLessThanOrEqual(0);
           expect(ahead).toBeGreaterThan(-128);
         }

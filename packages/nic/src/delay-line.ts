@@ -52,10 +52,12 @@ export class DelayLine {
     private readonly deliver: (frame: Uint8Array) => void,
   ) {
     const latency = options.latencyMs ?? 0;
-    if (!(latency >= 0) || !Number.isFinite(latency)) throw new RangeError(`latencyMs must be a finite number >= 0, got ${latency}`);
+    if (!(latency >= 0) || !Number.isFinite(latency))
+      throw new RangeError(`latencyMs must be a finite number >= 0, got ${latency}`);
     const rate = options.bitsPerSecond;
     if (rate !== undefined && !(rate > 0)) throw new RangeError(`bitsPerSecond must be > 0, got ${rate}`);
-    if (!Number.isInteger(options.capacity) || options.capacity < 1) throw new RangeError(`capacity must be an integer >= 1, got ${options.capacity}`);
+    if (!Number.isInteger(options.capacity) || options.capacity < 1)
+      throw new RangeError(`capacity must be an integer >= 1, got ${options.capacity}`);
     this.latencyMs = latency;
     this.msPerByte = rate === undefined ? 0 : 8000 / rate;
     this.frames = new Ring<Uint8Array>(options.capacity);

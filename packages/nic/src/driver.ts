@@ -63,8 +63,15 @@ export interface DriverStats {
 /** Creates a zeroed {@link DriverStats}. */
 export function newDriverStats(): DriverStats {
   return {
-    rxFrames: 0, rxBytes: 0, txFrames: 0, txBytes: 0,
-    txDroppedQueueFull: 0, txDroppedLinkDown: 0, txDroppedBadLength: 0, errors: 0, linkChanges: 0,
+    rxFrames: 0,
+    rxBytes: 0,
+    txFrames: 0,
+    txBytes: 0,
+    txDroppedQueueFull: 0,
+    txDroppedLinkDown: 0,
+    txDroppedBadLength: 0,
+    errors: 0,
+    linkChanges: 0,
   };
 }
 

@@ -28,7 +28,6 @@ export const FAULT_DEFAULT_QUEUE = 1024;
 /** Default longest time a reordered frame waits for the next frame, in ms. */
 export const FAULT_DEFAULT_REORDER_HOLD_MS = 1;
 
-
 /** The faults of one direction. Rates are probabilities in [0, 1]; every field defaults to "no fault". */
 export interface FaultProfile {
   /** Probability that a frame is lost. */
@@ -136,12 +135,17 @@ class FaultPipe {
     this.duplicateRate = checkRate('duplicateRate', profile.duplicateRate);
     this.reorderRate = checkRate('reorderRate', profile.reorderRate);
     this.corruptBits = profile.corruptBits ?? 1;
-    if (!Number.isInteger(this.corruptBits) || this.corruptBits < 1) throw new RangeError(`corruptBits must be an integer >= 1, got ${this.corruptBits}`);
+    if (!Number.isInteger(this.corruptBits) || this.corruptBits < 1)
+      throw new RangeError(`corruptBits must be an integer >= 1, got ${this.corruptBits}`);
     this.reorderHoldMs = profile.reorderHoldMs ?? FAULT_DEFAULT_REORDER_HOLD_MS;
     if (!(this.reorderHoldMs >= 0)) throw new RangeError(`reorderHoldMs must be >= 0, got ${this.reorderHoldMs}`);
     this.line = new DelayLine(
       scheduler,
-      { latencyMs: profile.latencyMs, bitsPerSecond: profile.bitsPerSecond, capacity: profile.queueCapacity ?? FAULT_DEFAULT_QUEUE },
+      {
+        latencyMs: profile.latencyMs,
+        bitsPerSecond: profile.bitsPerSecond,
+        capacity: profile.queueCapacity ?? FAULT_DEFAULT_QUEUE,
+      },
       output,
     );
   }

@@ -98,7 +98,11 @@ export class MemoryLinkEndpoint implements NicDriver {
     this.mtu = options.mtu ?? MEMORY_LINK_DEFAULT_MTU;
     this.outbound = new DelayLine(
       scheduler,
-      { latencyMs: options.latencyMs, bitsPerSecond: options.bitsPerSecond, capacity: options.queueCapacity ?? MEMORY_LINK_DEFAULT_QUEUE },
+      {
+        latencyMs: options.latencyMs,
+        bitsPerSecond: options.bitsPerSecond,
+        capacity: options.queueCapacity ?? MEMORY_LINK_DEFAULT_QUEUE,
+      },
       (frame) => this.peer.arrive(frame),
     );
   }
@@ -207,7 +211,8 @@ export function createMemoryLink(scheduler: SchedulerApi, options: MemoryLinkOpt
   const [nameA, nameB] = options.names ?? ['mem0', 'mem1'];
   const macA = options.macA ?? MEMORY_LINK_DEFAULT_MAC_A;
   const macB = options.macB ?? MEMORY_LINK_DEFAULT_MAC_B;
-  if (!Number.isInteger(mtu) || mtu < 1 || mtu > 65_535) throw new NicError('BAD_ARGUMENT', nameA, `MTU must be an integer in 1..65535, got ${mtu}`);
+  if (!Number.isInteger(mtu) || mtu < 1 || mtu > 65_535)
+    throw new NicError('BAD_ARGUMENT', nameA, `MTU must be an integer in 1..65535, got ${mtu}`);
   if (macA === macB) throw new NicError('BAD_ARGUMENT', nameA, 'both endpoints have the same MAC address');
   const cable = new CableState();
   const a = new MemoryLinkEndpoint(cable, scheduler, nameA, macA, options);

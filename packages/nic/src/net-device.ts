@@ -25,7 +25,17 @@
  */
 import { Ring } from '@postern/irq';
 import type { BottomHalf, IrqLine, SchedulerApi } from '@postern/irq';
-import { MAC_BROADCAST, checkFcs, isMulticastMac, readMac, writeFcs, ETHERTYPE_QINQ, ETHERTYPE_VLAN, ETHERNET_HEADER_LENGTH, VLAN_TAG_LENGTH } from '@postern/wire';
+import {
+  MAC_BROADCAST,
+  checkFcs,
+  isMulticastMac,
+  readMac,
+  writeFcs,
+  ETHERTYPE_QINQ,
+  ETHERTYPE_VLAN,
+  ETHERNET_HEADER_LENGTH,
+  VLAN_TAG_LENGTH,
+} from '@postern/wire';
 import type { MacAddress } from '@postern/wire';
 import { FCS_LENGTH, NicError } from './driver.js';
 import type { DriverStats, LinkState, NicDriver, ReceiveFilter } from './driver.js';
@@ -107,9 +117,23 @@ export interface NetDeviceStats extends Readonly<NetDeviceCounters> {
 
 function newCounters(): NetDeviceCounters {
   return {
-    rxAccepted: 0, rxDelivered: 0, rxBytes: 0, rxDroppedRunt: 0, rxDroppedFcs: 0, rxDroppedFilter: 0,
-    rxDroppedOversize: 0, rxDroppedRingFull: 0, rxDroppedUnknownType: 0, rxDroppedDown: 0, rxHandlerErrors: 0,
-    txFrames: 0, txBytes: 0, txDroppedBadLength: 0, txDroppedDriver: 0, interrupts: 0, napiPolls: 0,
+    rxAccepted: 0,
+    rxDelivered: 0,
+    rxBytes: 0,
+    rxDroppedRunt: 0,
+    rxDroppedFcs: 0,
+    rxDroppedFilter: 0,
+    rxDroppedOversize: 0,
+    rxDroppedRingFull: 0,
+    rxDroppedUnknownType: 0,
+    rxDroppedDown: 0,
+    rxHandlerErrors: 0,
+    txFrames: 0,
+    txBytes: 0,
+    txDroppedBadLength: 0,
+    txDroppedDriver: 0,
+    interrupts: 0,
+    napiPolls: 0,
   };
 }
 
@@ -160,7 +184,8 @@ export class NetDevice {
 
   constructor(driver: NicDriver, scheduler: SchedulerApi, options: NetDeviceOptions = {}) {
     const capacity = options.rxRingCapacity ?? NET_DEVICE_DEFAULT_RX_RING;
-    if (!Number.isInteger(capacity) || capacity < 1) throw new NicError('BAD_ARGUMENT', driver.name, `RX ring capacity must be an integer >= 1, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new NicError('BAD_ARGUMENT', driver.name, `RX ring capacity must be an integer >= 1, got ${capacity}`);
     this.driver = driver;
     this.scheduler = scheduler;
     const fcsOnWire = driver.fcs !== 'none';
@@ -251,7 +276,8 @@ export class NetDevice {
    * @returns a function that removes this handler (if it is still the registered one).
    */
   onEtherType(etherType: number, handler: EtherTypeHandler): () => void {
-    if (!Number.isInteger(etherType) || etherType < 0 || etherType > 0xffff) throw new NicError('BAD_ARGUMENT', this.name, `bad EtherType ${etherType}`);
+    if (!Number.isInteger(etherType) || etherType < 0 || etherType > 0xffff)
+      throw new NicError('BAD_ARGUMENT', this.name, `bad EtherType ${etherType}`);
     this.handlers.set(etherType, handler);
     return () => {
       if (this.handlers.get(etherType) === handler) this.handlers.delete(etherType);
@@ -292,7 +318,8 @@ export class NetDevice {
    * @throws {@link NicError} `BAD_ARGUMENT` if `mac` is not a group address.
    */
   joinMulticast(mac: MacAddress): void {
-    if (!isMulticastMac(mac) || mac === MAC_BROADCAST) throw new NicError('BAD_ARGUMENT', this.name, `not a multicast MAC address: ${mac.toString(16)}`);
+    if (!isMulticastMac(mac) || mac === MAC_BROADCAST)
+      throw new NicError('BAD_ARGUMENT', this.name, `not a multicast MAC address: ${mac.toString(16)}`);
     const n = this.groups.get(mac) ?? 0;
     this.groups.set(mac, n + 1);
     if (n === 0) this.pushFilter();
@@ -337,7 +364,8 @@ export class NetDevice {
   /** The receive path up to the IRQ (see the module documentation). */
   private receive(frame: Uint8Array): void {
     const trace = this.scheduler.trace;
-    if (trace !== undefined && trace.on) trace.mark('driver', `rx frame ${frame.byteLength} B (${this.driver.name})`, true);
+    if (trace !== undefined && trace.on)
+      trace.mark('driver', `rx frame ${frame.byteLength} B (${this.driver.name})`, true);
     const c = this.counters;
     const length = frame.byteLength;
     if (this.line === undefined) {
@@ -410,7 +438,8 @@ export class NetDevice {
       c.rxDelivered++;
       c.rxBytes += frame.byteLength;
       const trace = this.scheduler.trace;
-      if (trace !== undefined && trace.on) trace.mark('interrupt', `bottom half: EtherType 0x${etherType.toString(16).padStart(4, '0')}`);
+      if (trace !== undefined && trace.on)
+        trace.mark('interrupt', `bottom half: EtherType 0x${etherType.toString(16).padStart(4, '0')}`);
       try {
         handler(frame, this, headerLength);
       } catch {

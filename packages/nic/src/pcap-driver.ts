@@ -60,7 +60,11 @@ export class PcapCaptureDriver extends ForwardingDriver {
   ) {
     // Checked before super(), which takes over inner's receiver: a refused sink leaves inner as it was.
     if (sink.writer.fileHeader.linkType !== LINKTYPE_ETHERNET) {
-      throw new NicError('BAD_ARGUMENT', inner.name, `pcap sink has link type ${sink.writer.fileHeader.linkType}, need Ethernet (${LINKTYPE_ETHERNET})`);
+      throw new NicError(
+        'BAD_ARGUMENT',
+        inner.name,
+        `pcap sink has link type ${sink.writer.fileHeader.linkType}, need Ethernet (${LINKTYPE_ETHERNET})`,
+      );
     }
     super(inner);
     this.unitsPerSecond = PCAP_UNITS_PER_SECOND[sink.writer.fileHeader.precision];
@@ -84,7 +88,10 @@ export class PcapCaptureDriver extends ForwardingDriver {
   }
 
   private record(frame: Uint8Array, direction: 'tx' | 'rx' | 'rx-no-fcs'): void {
-    const data = direction !== 'rx-no-fcs' && frame.byteLength >= FCS_LENGTH ? frame.subarray(0, frame.byteLength - FCS_LENGTH) : frame;
+    const data =
+      direction !== 'rx-no-fcs' && frame.byteLength >= FCS_LENGTH
+        ? frame.subarray(0, frame.byteLength - FCS_LENGTH)
+        : frame;
     const ms = Math.max(0, this.timeOriginMs + this.scheduler.now);
     const seconds = Math.floor(ms / 1000);
     const fraction = Math.min(this.unitsPerSecond - 1, Math.floor((ms - seconds * 1000) * this.unitsPerMs));

@@ -20,7 +20,13 @@ export interface FrameQueue {
  * (`txDroppedQueueFull`); otherwise counted in `txFrames` / `txBytes` and true. Allocates nothing.
  * @internal
  */
-export function admitTransmit(stats: DriverStats, linkState: LinkState, mtu: number, frame: Uint8Array, queue: FrameQueue): boolean {
+export function admitTransmit(
+  stats: DriverStats,
+  linkState: LinkState,
+  mtu: number,
+  frame: Uint8Array,
+  queue: FrameQueue,
+): boolean {
   if (linkState !== 'up') {
     stats.txDroppedLinkDown++;
     return false;

@@ -94,7 +94,11 @@ export function contractSeq(frame: Uint8Array): number {
 }
 
 /** Waits on the scheduler (virtual: runs it; real: sleeps on its timers) until `predicate` holds or `limitMs` of its time pass; resolves whether it held. (Real-time polling is `eventually`/`waitFor` of `@postern/netlab`.) */
-export async function waitOnScheduler(sched: SchedulerApi, predicate: () => boolean, limitMs: number): Promise<boolean> {
+export async function waitOnScheduler(
+  sched: SchedulerApi,
+  predicate: () => boolean,
+  limitMs: number,
+): Promise<boolean> {
   if (sched.clock.virtual) return sched.runUntil(predicate, limitMs);
   sched.start();
   const deadline = sched.now + limitMs;
@@ -119,7 +123,11 @@ export async function pass(sched: SchedulerApi, ms: number): Promise<void> {
  * Registers the contract tests for the driver pair `makePair` builds (a fresh pair per test).
  * Call it at the top level of a vitest file.
  */
-export function runDriverContract(name: string, makePair: () => Promise<DriverPair>, options: DriverContractOptions = {}): void {
+export function runDriverContract(
+  name: string,
+  makePair: () => Promise<DriverPair>,
+  options: DriverContractOptions = {},
+): void {
   const timeoutMs = options.timeoutMs ?? 5000;
   const burst = options.burst ?? 32;
 
@@ -169,7 +177,9 @@ export function runDriverContract(name: string, makePair: () => Promise<DriverPa
     it('carries frames both ways byte-exact for sizes 60 .. MTU + 18', async () => {
       await openBoth();
       const mtu = pair.a.mtu;
-      const sizes = [60, 64, 65, 127, 512, 1000, mtu + 17, mtu + 18].filter((s, i, all) => s <= mtu + 18 && all.indexOf(s) === i);
+      const sizes = [60, 64, 65, 127, 512, 1000, mtu + 17, mtu + 18].filter(
+        (s, i, all) => s <= mtu + 18 && all.indexOf(s) === i,
+      );
       const sentAB: Uint8Array[] = [];
       const sentBA: Uint8Array[] = [];
       for (const [i, size] of sizes.entries()) {
@@ -181,14 +191,21 @@ export function runDriverContract(name: string, makePair: () => Promise<DriverPa
         expect(pair.b.transmit(ba), `b -> a, ${size} bytes`).toBe(true);
         await until(`frame ${i} (${size} bytes) both ways`, () => atB.length === i + 1 && atA.length === i + 1);
       }
-      expect(atB.map((f) => Buffer.from(f).toString('hex'))).toEqual(sentAB.map((f) => Buffer.from(asReceivedBy(pair.b, f)).toString('hex')));
-      expect(atA.map((f) => Buffer.from(f).toString('hex'))).toEqual(sentBA.map((f) => Buffer.from(asReceivedBy(pair.a, f)).toString('hex')));
+      expect(atB.map((f) => Buffer.from(f).toString('hex'))).toEqual(
+        sentAB.map((f) => Buffer.from(asReceivedBy(pair.b, f)).toString('hex')),
+      );
+      expect(atA.map((f) => Buffer.from(f).toString('hex'))).toEqual(
+        sentBA.map((f) => Buffer.from(asReceivedBy(pair.a, f)).toString('hex')),
+      );
     });
 
     it(`delivers a burst of ${burst} frames complete and in order`, async () => {
       await openBoth();
       for (let seq = 0; seq < burst; seq++) {
-        expect(pair.a.transmit(contractFrame(pair.b.mac, pair.a.mac, 60 + ((seq * 37) % 200), seq)), `frame ${seq}`).toBe(true);
+        expect(
+          pair.a.transmit(contractFrame(pair.b.mac, pair.a.mac, 60 + ((seq * 37) % 200), seq)),
+          `frame ${seq}`,
+        ).toBe(true);
       }
       await until(`${burst} frames`, () => atB.length >= burst);
       await settle();
@@ -235,7 +252,9 @@ export function runDriverContract(name: string, makePair: () => Promise<DriverPa
       const tx0 = { ...pair.a.stats };
       const rx0 = { ...pair.b.stats };
       const sizes = [60, 100, 300, pair.a.mtu + 18];
-      sizes.forEach((size, seq) => expect(pair.a.transmit(contractFrame(pair.b.mac, pair.a.mac, size, seq))).toBe(true));
+      sizes.forEach((size, seq) =>
+        expect(pair.a.transmit(contractFrame(pair.b.mac, pair.a.mac, size, seq))).toBe(true),
+      );
       await until('all counted frames', () => atB.length === sizes.length);
       const total = sizes.reduce((s, n) => s + n, 0);
       expect(pair.a.stats.txFrames - tx0.txFrames).toBe(sizes.length);
@@ -244,23 +263,24 @@ export function runDriverContract(name: string, makePair: () => Promise<DriverPa
       expect(pair.b.stats.rxBytes - rx0.rxBytes).toBe(total - (pair.b.fcs === 'none' ? 4 * sizes.length : 0));
     });
 
-    if (options.linkControl === true) it('reports link changes to the listener when the link goes down and up', async () => {
-      if (pair.setLink === undefined) throw new Error(`${name}: linkControl is set but the pair has no setLink()`);
-      await openBoth();
-      const changes0 = pair.a.stats.linkChanges;
-      linkEventsA.length = 0;
-      await pair.setLink('down');
-      await until('link down', () => pair.a.linkState === 'down');
-      const refusedBefore = pair.a.stats.txDroppedLinkDown;
-      expect(pair.a.transmit(contractFrame(pair.b.mac, pair.a.mac, 100, 1))).toBe(false);
-      expect(pair.a.stats.txDroppedLinkDown).toBe(refusedBefore + 1);
-      await pair.setLink('up');
-      await until('link up', () => pair.a.linkState === 'up');
-      expect(linkEventsA).toEqual(['down', 'up']);
-      expect(pair.a.stats.linkChanges - changes0).toBe(2);
-      expect(pair.a.transmit(contractFrame(pair.b.mac, pair.a.mac, 100, 2))).toBe(true);
-      await until('a frame after the flap', () => atB.length >= 1);
-      expect(atB.map(contractSeq)).toEqual([2]);
-    });
+    if (options.linkControl === true)
+      it('reports link changes to the listener when the link goes down and up', async () => {
+        if (pair.setLink === undefined) throw new Error(`${name}: linkControl is set but the pair has no setLink()`);
+        await openBoth();
+        const changes0 = pair.a.stats.linkChanges;
+        linkEventsA.length = 0;
+        await pair.setLink('down');
+        await until('link down', () => pair.a.linkState === 'down');
+        const refusedBefore = pair.a.stats.txDroppedLinkDown;
+        expect(pair.a.transmit(contractFrame(pair.b.mac, pair.a.mac, 100, 1))).toBe(false);
+        expect(pair.a.stats.txDroppedLinkDown).toBe(refusedBefore + 1);
+        await pair.setLink('up');
+        await until('link up', () => pair.a.linkState === 'up');
+        expect(linkEventsA).toEqual(['down', 'up']);
+        expect(pair.a.stats.linkChanges - changes0).toBe(2);
+        expect(pair.a.transmit(contractFrame(pair.b.mac, pair.a.mac, 100, 2))).toBe(true);
+        await until('a frame after the flap', () => atB.length >= 1);
+        expect(atB.map(contractSeq)).toEqual([2]);
+      });
   });
 }

@@ -5,30 +5,38 @@ import { FaultInjectionDriver, NetDevice, createMemoryLink } from '../src/index.
 import type { FaultInjectionOptions, LinkState } from '../src/index.js';
 import { contractFrame, contractSeq, runDriverContract } from './contract.js';
 
-runDriverContract('fault injection around a memory link, no faults', () => {
-  const sched = new Scheduler();
-  const link = createMemoryLink(sched);
-  return Promise.resolve({
-    a: new FaultInjectionDriver(link.a, sched),
-    b: new FaultInjectionDriver(link.b, sched),
-    sched,
-    setLink: (state: LinkState) => link.setLink(state),
-    cleanup: () => Promise.resolve(),
-  });
-}, { linkControl: true });
+runDriverContract(
+  'fault injection around a memory link, no faults',
+  () => {
+    const sched = new Scheduler();
+    const link = createMemoryLink(sched);
+    return Promise.resolve({
+      a: new FaultInjectionDriver(link.a, sched),
+      b: new FaultInjectionDriver(link.b, sched),
+      sched,
+      setLink: (state: LinkState) => link.setLink(state),
+      cleanup: () => Promise.resolve(),
+    });
+  },
+  { linkControl: true },
+);
 
-runDriverContract('fault injection around a memory link, 3 ms latency and 10 Mbit/s each way', () => {
-  const sched = new Scheduler();
-  const link = createMemoryLink(sched);
-  const options: FaultInjectionOptions = { latencyMs: 3, bitsPerSecond: 10e6 };
-  return Promise.resolve({
-    a: new FaultInjectionDriver(link.a, sched, options),
-    b: new FaultInjectionDriver(link.b, sched, options),
-    sched,
-    setLink: (state: LinkState) => link.setLink(state),
-    cleanup: () => Promise.resolve(),
-  });
-}, { linkControl: true });
+runDriverContract(
+  'fault injection around a memory link, 3 ms latency and 10 Mbit/s each way',
+  () => {
+    const sched = new Scheduler();
+    const link = createMemoryLink(sched);
+    const options: FaultInjectionOptions = { latencyMs: 3, bitsPerSecond: 10e6 };
+    return Promise.resolve({
+      a: new FaultInjectionDriver(link.a, sched, options),
+      b: new FaultInjectionDriver(link.b, sched, options),
+      sched,
+      setLink: (state: LinkState) => link.setLink(state),
+      cleanup: () => Promise.resolve(),
+    });
+  },
+  { linkControl: true },
+);
 
 /** A memory link whose `a` end is wrapped; frames a -> b are collected at b with their arrival time. */
 async function faultyLink(options: FaultInjectionOptions, seed = 1) {
@@ -107,7 +115,8 @@ describe('FaultInjectionDriver', () => {
     expect(received).toHaveLength(1);
     expect(original).toEqual(kept);
     let flipped = 0;
-    for (let i = 0; i < kept.length; i++) for (let x = kept[i]! ^ received[0]!.frame[i]!; x !== 0; x &= x - 1) flipped++;
+    for (let i = 0; i < kept.length; i++)
+      for (let x = kept[i]! ^ received[0]!.frame[i]!; x !== 0; x &= x - 1) flipped++;
     expect(flipped).toBe(3);
     expect(received[0]!.ok).toBe(false);
   });

@@ -16,7 +16,12 @@ describe('ForwardingDriver', () => {
   it('is the inner driver in every respect: identity, counters, open/close, transmit, link, filter', async () => {
     const inner = new FakeDriver('fake0', 0x02_00_00_00_00_01, 1400);
     const wrapped = new ForwardingDriver(inner);
-    expect([wrapped.name, wrapped.mac, wrapped.mtu, wrapped.linkState]).toEqual(['fake0', 0x02_00_00_00_00_01, 1400, 'down']);
+    expect([wrapped.name, wrapped.mac, wrapped.mtu, wrapped.linkState]).toEqual([
+      'fake0',
+      0x02_00_00_00_00_01,
+      1400,
+      'down',
+    ]);
     expect(wrapped.stats).toBe(inner.stats);
     const states: LinkState[] = [];
     wrapped.onLinkChange((s) => states.push(s));

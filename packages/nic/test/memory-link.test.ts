@@ -23,9 +23,13 @@ function memoryPair(options: MemoryLinkOptions = {}, clock: 'virtual' | 'real' =
 }
 
 runDriverContract('memory link', memoryPair(), { linkControl: true });
-runDriverContract('memory link, 2 ms latency, 100 Mbit/s', memoryPair({ latencyMs: 2, bitsPerSecond: 100e6 }), { linkControl: true });
+runDriverContract('memory link, 2 ms latency, 100 Mbit/s', memoryPair({ latencyMs: 2, bitsPerSecond: 100e6 }), {
+  linkControl: true,
+});
 runDriverContract('memory link, MTU 9000', memoryPair({ mtu: 9000 }), { linkControl: true });
-runDriverContract('memory link on a real clock, 1 ms latency', memoryPair({ latencyMs: 1 }, 'real'), { linkControl: true });
+runDriverContract('memory link on a real clock, 1 ms latency', memoryPair({ latencyMs: 1 }, 'real'), {
+  linkControl: true,
+});
 
 describe('memory link', () => {
   async function openLink(options: MemoryLinkOptions = {}) {
@@ -95,6 +99,8 @@ describe('memory link', () => {
   it('rejects a bad MTU and equal MACs with BAD_ARGUMENT', () => {
     const sched = new Scheduler();
     expect(() => createMemoryLink(sched, { mtu: 0 })).toThrow(NicError);
-    expect(() => createMemoryLink(sched, { macA: 5, macB: 5 })).toThrow(expect.objectContaining({ code: 'BAD_ARGUMENT' }));
+    expect(() => createMemoryLink(sched, { macA: 5, macB: 5 })).toThrow(
+      expect.objectContaining({ code: 'BAD_ARGUMENT' }),
+    );
   });
 });

@@ -11,24 +11,30 @@ function memorySink() {
   return { write: (chunk: Uint8Array) => chunks.push(chunk), bytes: () => new Uint8Array(Buffer.concat(chunks)) };
 }
 
-runDriverContract('pcap capture around a memory link', () => {
-  const sched = new Scheduler();
-  const link = createMemoryLink(sched, { latencyMs: 1 });
-  return Promise.resolve({
-    a: new PcapCaptureDriver(link.a, new PcapSink(memorySink()), sched),
-    b: new PcapCaptureDriver(link.b, new PcapSink(memorySink()), sched),
-    sched,
-    setLink: (state: LinkState) => link.setLink(state),
-    cleanup: () => Promise.resolve(),
-  });
-}, { linkControl: true });
+runDriverContract(
+  'pcap capture around a memory link',
+  () => {
+    const sched = new Scheduler();
+    const link = createMemoryLink(sched, { latencyMs: 1 });
+    return Promise.resolve({
+      a: new PcapCaptureDriver(link.a, new PcapSink(memorySink()), sched),
+      b: new PcapCaptureDriver(link.b, new PcapSink(memorySink()), sched),
+      sched,
+      setLink: (state: LinkState) => link.setLink(state),
+      cleanup: () => Promise.resolve(),
+    });
+  },
+  { linkControl: true },
+);
 
 describe('PcapCaptureDriver', () => {
   it('records both directions without the FCS, stamped with scheduler time', async () => {
     const sched = new Scheduler();
     const link = createMemoryLink(sched, { latencyMs: 250 });
     const out = memorySink();
-    const a = new PcapCaptureDriver(link.a, new PcapSink(out, { precision: 'nano' }), sched, { timeOriginMs: 1_700_000_000_000 });
+    const a = new PcapCaptureDriver(link.a, new PcapSink(out, { precision: 'nano' }), sched, {
+      timeOriginMs: 1_700_000_000_000,
+    });
     const seenAtA: Uint8Array[] = [];
     a.onReceive((frame) => seenAtA.push(frame));
     await a.open();

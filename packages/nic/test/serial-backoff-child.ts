@@ -23,7 +23,11 @@ const server = createServer((socket) => {
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 const { port } = server.address() as AddressInfo;
 // Long waits between attempts, so that close() finds the driver waiting in backoff.
-const driver = new SerialNicDriver({ endpoint: `socket://127.0.0.1:${port}`, scheduler: sched, reconnect: { initialDelayMs: 50, maxDelayMs: 60_000 } });
+const driver = new SerialNicDriver({
+  endpoint: `socket://127.0.0.1:${port}`,
+  scheduler: sched,
+  reconnect: { initialDelayMs: 50, maxDelayMs: 60_000 },
+});
 await driver.open();
 
 for (const b of boards) b.stop();
@@ -31,9 +35,14 @@ for (const s of sockets) s.destroy();
 await new Promise<void>((resolve) => server.close(() => resolve()));
 
 const end = Date.now() + 20_000;
-while (!(driver.serialStats.reconnectAttempts >= 1 && driver.connection.nextAttemptAt !== undefined) && Date.now() < end) {
+while (
+  !(driver.serialStats.reconnectAttempts >= 1 && driver.connection.nextAttemptAt !== undefined) &&
+  Date.now() < end
+) {
   await new Promise((r) => setTimeout(r, 5));
 }
 const closedInBackoff = driver.connection.state === 'reconnecting' && driver.connection.nextAttemptAt !== undefined;
 await driver.close();
-process.stdout.write(JSON.stringify({ state: driver.connection.state, attempts: driver.serialStats.reconnectAttempts, closedInBackoff }));
+process.stdout.write(
+  JSON.stringify({ state: driver.connection.state, attempts: driver.serialStats.reconnectAttempts, closedInBackoff }),
+);

@@ -9,7 +9,15 @@ import { SerialBoard, SerialNicDriver } from '../src/index.js';
 import type { LinkState } from '../src/index.js';
 import { contractFrame, contractSeq, runDriverContract, waitOnScheduler } from './contract.js';
 import type { DriverPair } from './contract.js';
-import { boardServer, closePort, haveSocat, makeBoard, openBoardPort, openPtyPair, streamPair } from './serial-support.js';
+import {
+  boardServer,
+  closePort,
+  haveSocat,
+  makeBoard,
+  openBoardPort,
+  openPtyPair,
+  streamPair,
+} from './serial-support.js';
 import type { PtyPair } from './serial-support.js';
 
 const MAC_A = 0x02_00_00_00_0a_01;
@@ -106,56 +114,70 @@ describe('serial over a PTY (socat)', () => {
 if (haveSocat()) runDriverContract('serial, real serialport on a PTY', ptyPair, { linkControl: true });
 
 describe('serial over a PTY: bulk in both directions', () => {
-  it.skipIf(!haveSocat())('moves 2,000 frames each way through serialport: host->board lossless, board->host delivered or counted, in order, no corruption', async () => {
-    const pair = await ptyPair();
-    const atA: number[] = [];
-    const atB: number[] = [];
-    pair.a.onReceive((f) => atA.push(contractSeq(f)));
-    pair.b.onReceive((f) => atB.push(contractSeq(f)));
-    try {
-      await Promise.all([pair.a.open(), pair.b.open()]);
-      const n = 2000;
-      let sentA = 0;
-      let sentB = 0;
-      // Keep both TX queues topped up; transmit refuses (and counts) when a queue is full. The bound is on
-      // progress, not total time: a queue that accepts nothing for 10 s is a stall (a lost wake-up), and
-      // fails here with the counts instead of running into the test timeout.
-      let idleMs = 0;
-      while (sentA < n || sentB < n) {
-        const before = sentA + sentB;
-        while (sentA < n && pair.a.transmit(contractFrame(pair.b.mac, pair.a.mac, 1518, sentA))) sentA++;
-        while (sentB < n && pair.b.transmit(contractFrame(pair.a.mac, pair.b.mac, 1518, sentB))) sentB++;
-        const t0 = pair.sched.now;
-        await waitOnScheduler(pair.sched, () => false, 2);
-        idleMs = sentA + sentB > before ? 0 : idleMs + (pair.sched.now - t0);
-        if (idleMs >= 10_000) {
-          const [boardA, boardB] = lastPtyBoards as [SerialBoard, SerialBoard];
-          const where = { sentA, sentB, boardTx: [boardA.stats.txFrames, boardB.stats.txFrames], a: (pair.a as SerialNicDriver).serialStats, b: (pair.b as SerialNicDriver).serialStats };
-          expect.fail(`no transmit progress for 10 s: ${JSON.stringify(where)}`);
+  it.skipIf(!haveSocat())(
+    'moves 2,000 frames each way through serialport: host->board lossless, board->host delivered or counted, in order, no corruption',
+    async () => {
+      const pair = await ptyPair();
+      const atA: number[] = [];
+      const atB: number[] = [];
+      pair.a.onReceive((f) => atA.push(contractSeq(f)));
+      pair.b.onReceive((f) => atB.push(contractSeq(f)));
+      try {
+        await Promise.all([pair.a.open(), pair.b.open()]);
+        const n = 2000;
+        let sentA = 0;
+        let sentB = 0;
+        // Keep both TX queues topped up; transmit refuses (and counts) when a queue is full. The bound is on
+        // progress, not total time: a queue that accepts nothing for 10 s is a stall (a lost wake-up), and
+        // fails here with the counts instead of running into the test timeout.
+        let idleMs = 0;
+        while (sentA < n || sentB < n) {
+          const before = sentA + sentB;
+          while (sentA < n && pair.a.transmit(contractFrame(pair.b.mac, pair.a.mac, 1518, sentA))) sentA++;
+          while (sentB < n && pair.b.transmit(contractFrame(pair.a.mac, pair.b.mac, 1518, sentB))) sentB++;
+          const t0 = pair.sched.now;
+          await waitOnScheduler(pair.sched, () => false, 2);
+          idleMs = sentA + sentB > before ? 0 : idleMs + (pair.sched.now - t0);
+          if (idleMs >= 10_000) {
+            const [boardA, boardB] = lastPtyBoards as [SerialBoard, SerialBoard];
+            const where = {
+              sentA,
+              sentB,
+              boardTx: [boardA.stats.txFrames, boardB.stats.txFrames],
+              a: (pair.a as SerialNicDriver).serialStats,
+              b: (pair.b as SerialNicDriver).serialStats,
+            };
+            expect.fail(`no transmit progress for 10 s: ${JSON.stringify(where)}`);
+          }
         }
+        expect(pair.a.stats.txDroppedQueueFull + pair.b.stats.txDroppedQueueFull).toBeGreaterThan(0);
+        // Host -> board is credit-controlled: lossless. Board -> host has no credits (§7): a board whose
+        // queue toward its host is full drops and counts. So each frame is delivered or counted, in order.
+        const [boardA, boardB] = lastPtyBoards as [SerialBoard, SerialBoard];
+        const settled = (): boolean =>
+          boardA.stats.txFrames === n &&
+          boardB.stats.txFrames === n &&
+          atB.length + boardB.stats.rxDroppedQueue === n &&
+          atA.length + boardA.stats.rxDroppedQueue === n;
+        const done = await waitOnScheduler(pair.sched, settled, 20_000);
+        expect(done, JSON.stringify({ atA: atA.length, atB: atB.length, boards: [boardA.stats, boardB.stats] })).toBe(
+          true,
+        );
+        expect(boardA.stats.txDroppedOverrun + boardB.stats.txDroppedOverrun).toBe(0);
+        const increasing = (xs: number[]): boolean => xs.every((x, i) => i === 0 || x > xs[i - 1]!);
+        expect(increasing(atA) && increasing(atB)).toBe(true);
+        // Most frames get through (the drops are the overflow of a 256-frame queue, not corruption).
+        expect(atA.length + atB.length).toBeGreaterThan(n);
+        const a = pair.a as SerialNicDriver;
+        const b = pair.b as SerialNicDriver;
+        expect(a.serialStats.decoder).toEqual(b.serialStats.decoder);
+        expect(Object.values(a.serialStats.decoder).every((v) => v === 0)).toBe(true);
+        expect(a.serialStats.rxSeqGaps + b.serialStats.rxSeqGaps).toBe(0);
+      } finally {
+        await pair.a.close();
+        await pair.b.close();
+        await pair.cleanup();
       }
-      expect(pair.a.stats.txDroppedQueueFull + pair.b.stats.txDroppedQueueFull).toBeGreaterThan(0);
-      // Host -> board is credit-controlled: lossless. Board -> host has no credits (§7): a board whose
-      // queue toward its host is full drops and counts. So each frame is delivered or counted, in order.
-      const [boardA, boardB] = lastPtyBoards as [SerialBoard, SerialBoard];
-      const settled = (): boolean =>
-        boardA.stats.txFrames === n && boardB.stats.txFrames === n && atB.length + boardB.stats.rxDroppedQueue === n && atA.length + boardA.stats.rxDroppedQueue === n;
-      const done = await waitOnScheduler(pair.sched, settled, 20_000);
-      expect(done, JSON.stringify({ atA: atA.length, atB: atB.length, boards: [boardA.stats, boardB.stats] })).toBe(true);
-      expect(boardA.stats.txDroppedOverrun + boardB.stats.txDroppedOverrun).toBe(0);
-      const increasing = (xs: number[]): boolean => xs.every((x, i) => i === 0 || x > xs[i - 1]!);
-      expect(increasing(atA) && increasing(atB)).toBe(true);
-      // Most frames get through (the drops are the overflow of a 256-frame queue, not corruption).
-      expect(atA.length + atB.length).toBeGreaterThan(n);
-      const a = pair.a as SerialNicDriver;
-      const b = pair.b as SerialNicDriver;
-      expect(a.serialStats.decoder).toEqual(b.serialStats.decoder);
-      expect(Object.values(a.serialStats.decoder).every((v) => v === 0)).toBe(true);
-      expect(a.serialStats.rxSeqGaps + b.serialStats.rxSeqGaps).toBe(0);
-    } finally {
-      await pair.a.close();
-      await pair.b.close();
-      await pair.cleanup();
-    }
-  });
+    },
+  );
 });

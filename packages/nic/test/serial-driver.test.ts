@@ -5,7 +5,14 @@ import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Scheduler } from '@postern/irq';
 import { MAC_BROADCAST } from '@postern/wire';
-import { NicError, SerialFrameDecoder, SerialNicDriver, encodeSerialFrameToBytes, serialOpenErrorCode, serialProtocol as P } from '../src/index.js';
+import {
+  NicError,
+  SerialFrameDecoder,
+  SerialNicDriver,
+  encodeSerialFrameToBytes,
+  serialOpenErrorCode,
+  serialProtocol as P,
+} from '../src/index.js';
 import type { SerialNicDriverOptions } from '../src/index.js';
 import { wireFrame, markOf } from './frames.js';
 import { ioTurn, makeBoard, streamPair } from './serial-support.js';
@@ -72,22 +79,37 @@ describe('SerialNicDriver <-> SerialBoard over an in-process stream pair', () =>
     expect(driver.mac).toBe(BOARD_MAC);
     expect(driver.linkState).toBe('up');
     expect(driver.mtu).toBe(1500);
-    expect(driver.negotiated).toMatchObject({ version: 1, window: 8, maxMulticast: 4, maxFrame: 1518, capabilities: P.ALL_CAPABILITIES });
+    expect(driver.negotiated).toMatchObject({
+      version: 1,
+      window: 8,
+      maxMulticast: 4,
+      maxFrame: 1518,
+      capabilities: P.ALL_CAPABILITIES,
+    });
     expect(driver.stats.linkChanges).toBe(1);
     expect(board.sessionReady).toBe(true);
   });
 
   it('carries frames both ways byte-exact, FCS included, and counts them on both sides', async () => {
     const { driver, board, wire, received } = await setup();
-    const out = [60, 64, 1518, 200].map((length, i) => wireFrame({ destination: 0x02_00_00_00_00_99, source: BOARD_MAC, length, mark: i }));
+    const out = [60, 64, 1518, 200].map((length, i) =>
+      wireFrame({ destination: 0x02_00_00_00_00_99, source: BOARD_MAC, length, mark: i }),
+    );
     for (const f of out) expect(driver.transmit(f.slice())).toBe(true);
     await until(() => wire.length === out.length);
     expect(wire.map((f) => Buffer.from(f).toString('hex'))).toEqual(out.map((f) => Buffer.from(f).toString('hex')));
     const inbound = [60, 1518, 333].map((length, i) => wireFrame({ destination: BOARD_MAC, length, mark: 10 + i }));
     for (const f of inbound) expect(board.fromWire(f.slice())).toBe(true);
     await until(() => received.length === inbound.length);
-    expect(received.map((f) => Buffer.from(f).toString('hex'))).toEqual(inbound.map((f) => Buffer.from(f).toString('hex')));
-    expect(driver.stats).toMatchObject({ txFrames: 4, txBytes: 60 + 64 + 1518 + 200, rxFrames: 3, rxBytes: 60 + 1518 + 333 });
+    expect(received.map((f) => Buffer.from(f).toString('hex'))).toEqual(
+      inbound.map((f) => Buffer.from(f).toString('hex')),
+    );
+    expect(driver.stats).toMatchObject({
+      txFrames: 4,
+      txBytes: 60 + 64 + 1518 + 200,
+      rxFrames: 3,
+      rxBytes: 60 + 1518 + 333,
+    });
     expect(board.stats).toMatchObject({ txFrames: 4, rxFrames: 3 });
     expect(driver.serialStats.rxSeqGaps).toBe(0);
     // The board's own counters over GET_STATS.
@@ -107,7 +129,8 @@ describe('SerialNicDriver <-> SerialBoard over an in-process stream pair', () =>
   it('honours credits: with a window of 2 every frame arrives in order, stalls are counted, nothing overruns', async () => {
     const { driver, board, wire } = await setup({ board: { window: 2 } });
     const n = 40;
-    for (let i = 0; i < n; i++) expect(driver.transmit(wireFrame({ destination: 0x02_00_00_00_00_99, length: 100, mark: i }))).toBe(true);
+    for (let i = 0; i < n; i++)
+      expect(driver.transmit(wireFrame({ destination: 0x02_00_00_00_00_99, length: 100, mark: i }))).toBe(true);
     await until(() => wire.length === n);
     expect(wire.map(markOf)).toEqual([...Array(n).keys()]);
     expect(driver.serialStats.creditStalls).toBeGreaterThan(0);
@@ -116,7 +139,9 @@ describe('SerialNicDriver <-> SerialBoard over an in-process stream pair', () =>
 
   it('bounds the TX queue: a full queue refuses and counts', async () => {
     const { driver, wire } = await setup({ board: { window: 1 }, driver: { txQueueFrames: 4 } });
-    const results = Array.from({ length: 10 }, (_, i) => driver.transmit(wireFrame({ destination: 0x02_00_00_00_00_99, length: 64, mark: i })));
+    const results = Array.from({ length: 10 }, (_, i) =>
+      driver.transmit(wireFrame({ destination: 0x02_00_00_00_00_99, length: 64, mark: i })),
+    );
     expect(results.filter(Boolean)).toHaveLength(4);
     expect(driver.stats.txDroppedQueueFull).toBe(6);
     await until(() => wire.length === 4);
@@ -168,7 +193,11 @@ describe('SerialNicDriver <-> SerialBoard over an in-process stream pair', () =>
     expect(board.stats.rxFiltered).toBe(2);
     expect(board.stats.rxBadFrames).toBe(1);
     // A list longer than the board holds falls back to all-multicast.
-    driver.setReceiveFilter({ promiscuous: false, allMulticast: false, multicast: new Set([group1, group2, 0x01_00_5e_00_00_03]) });
+    driver.setReceiveFilter({
+      promiscuous: false,
+      allMulticast: false,
+      multicast: new Set([group1, group2, 0x01_00_5e_00_00_03]),
+    });
     await until(() => (driver.receiveFilterInEffect!.flags & P.RxFilterFlag.LIST_OVERFLOW) !== 0);
     expect(board.receiveFilter.allMulticast).toBe(true);
     expect(board.fromWire(wireFrame({ destination: group2, mark: 7 }))).toBe(true);
@@ -299,7 +328,13 @@ describe('SerialNicDriver <-> SerialBoard over an in-process stream pair', () =>
     const [hostEnd, boardEnd] = streamPair();
     const decoder = new SerialFrameDecoder({
       onFrame: (f) => {
-        const payload = P.emitHelloResponse({ version: 9, maxFrame: 1518, capabilities: 0, window: 4, maxMulticast: 0 });
+        const payload = P.emitHelloResponse({
+          version: 9,
+          maxFrame: 1518,
+          capabilities: 0,
+          window: 4,
+          maxMulticast: 0,
+        });
         boardEnd.write(encodeSerialFrameToBytes({ type: f.type, flags: P.FrameFlag.RESPONSE, seq: f.seq, payload }));
       },
     });
@@ -319,7 +354,9 @@ describe('SerialNicDriver <-> SerialBoard over an in-process stream pair', () =>
       onUnknown: (f) => answers.push({ type: f.type, flags: f.flags, code: f.payload[0]! }),
     });
     hostEnd.on('data', (c: Uint8Array) => decoder.push(c));
-    hostEnd.write(encodeSerialFrameToBytes({ type: P.FrameType.GET_MAC, flags: 0, seq: 1, payload: new Uint8Array(0) }));
+    hostEnd.write(
+      encodeSerialFrameToBytes({ type: P.FrameType.GET_MAC, flags: 0, seq: 1, payload: new Uint8Array(0) }),
+    );
     hostEnd.write(encodeSerialFrameToBytes({ type: 0x55, flags: 0, seq: 2, payload: new Uint8Array(0) }));
     await until(() => answers.length === 2);
     const errFlags = P.FrameFlag.RESPONSE | P.FrameFlag.ERROR;
@@ -366,8 +403,12 @@ describe('SerialNicDriver: opening real endpoints', () => {
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
     const { port } = probe.address() as AddressInfo;
     await new Promise<void>((resolve) => probe.close(() => resolve()));
-    await expect(new SerialNicDriver({ endpoint: `socket://127.0.0.1:${port}`, scheduler: sched }).open()).rejects.toMatchObject({ code: 'DEVICE_NOT_FOUND' });
-    await expect(new SerialNicDriver({ endpoint: 'socket://127.0.0.1', scheduler: sched }).open()).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+    await expect(
+      new SerialNicDriver({ endpoint: `socket://127.0.0.1:${port}`, scheduler: sched }).open(),
+    ).rejects.toMatchObject({ code: 'DEVICE_NOT_FOUND' });
+    await expect(
+      new SerialNicDriver({ endpoint: 'socket://127.0.0.1', scheduler: sched }).open(),
+    ).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
   });
 
   it('maps errno codes and serialport messages to NicError codes', () => {
@@ -375,8 +416,12 @@ describe('SerialNicDriver: opening real endpoints', () => {
     expect(serialOpenErrorCode(err('EACCES'))).toBe('PERMISSION_DENIED');
     expect(serialOpenErrorCode(err('ENOENT'))).toBe('DEVICE_NOT_FOUND');
     expect(serialOpenErrorCode(err('EBUSY'))).toBe('DEVICE_BUSY');
-    expect(serialOpenErrorCode(new Error('Error: Permission denied, cannot open /dev/ttyACM0'))).toBe('PERMISSION_DENIED');
-    expect(serialOpenErrorCode(new Error('Error Resource temporarily unavailable Cannot lock port'))).toBe('DEVICE_BUSY');
+    expect(serialOpenErrorCode(new Error('Error: Permission denied, cannot open /dev/ttyACM0'))).toBe(
+      'PERMISSION_DENIED',
+    );
+    expect(serialOpenErrorCode(new Error('Error Resource temporarily unavailable Cannot lock port'))).toBe(
+      'DEVICE_BUSY',
+    );
   });
 
   it('PERMISSION_DENIED for a path the process may not open read-write', async () => {

@@ -75,7 +75,9 @@ class Plug {
     if (!this.plugged) throw new NicError('DEVICE_NOT_FOUND', 'plug', 'unplugged');
     const [host, boardEnd] = streamPair();
     this.boardEnd = boardEnd;
-    this.boards.push(makeBoard(boardEnd, this.sched, BOARD_MAC, { toWire: (f) => this.wire.push(f), ...this.boardOptions }).board);
+    this.boards.push(
+      makeBoard(boardEnd, this.sched, BOARD_MAC, { toWire: (f) => this.wire.push(f), ...this.boardOptions }).board,
+    );
     return host;
   };
 
@@ -95,7 +97,11 @@ class Plug {
   }
 }
 
-function driverOn(endpoint: SerialNicDriverOptions['endpoint'], sched: Scheduler, options: Partial<SerialNicDriverOptions> = {}) {
+function driverOn(
+  endpoint: SerialNicDriverOptions['endpoint'],
+  sched: Scheduler,
+  options: Partial<SerialNicDriverOptions> = {},
+) {
   const driver = new SerialNicDriver({ endpoint, scheduler: sched, name: 'usb0', ...options });
   const received: Uint8Array[] = [];
   const links: string[] = [];
@@ -133,7 +139,13 @@ describe('SerialNicDriver: the device goes away and comes back (virtual clock)',
 
     // While unplugged every attempt fails; the waits double from 100 ms to at most 5 s, each shortened by up to 20 %.
     const lostAt = sched.now;
-    expect(await runVirtual(sched, () => driver.serialStats.reconnectAttempts === 9 && driver.connection.nextAttemptAt !== undefined, 60_000)).toBe(true);
+    expect(
+      await runVirtual(
+        sched,
+        () => driver.serialStats.reconnectAttempts === 9 && driver.connection.nextAttemptAt !== undefined,
+        60_000,
+      ),
+    ).toBe(true);
     const attemptsAt = plug.opens.slice(1);
     expect(attemptsAt).toHaveLength(9);
     const waits = attemptsAt.map((t, i) => t - (i === 0 ? lostAt : attemptsAt[i - 1]!));
@@ -189,7 +201,13 @@ describe('SerialNicDriver: the device goes away and comes back (virtual clock)',
     const { driver, links } = driverOn(plug.open, sched);
     await driver.open();
     plug.unplug();
-    expect(await runVirtual(sched, () => driver.serialStats.reconnectAttempts === 2 && driver.connection.nextAttemptAt !== undefined, 10_000)).toBe(true);
+    expect(
+      await runVirtual(
+        sched,
+        () => driver.serialStats.reconnectAttempts === 2 && driver.connection.nextAttemptAt !== undefined,
+        10_000,
+      ),
+    ).toBe(true);
     expect(sched.nextDeadline()).toBe(driver.connection.nextAttemptAt);
     await driver.close();
     expect(driver.connection.state).toBe('closed');
@@ -261,7 +279,9 @@ describe('SerialNicDriver: the board restarts mid-session (virtual clock, the po
       boardEnd.destroy();
     });
     return {
-      sched, wire, ...d,
+      sched,
+      wire,
+      ...d,
       get board() {
         return board;
       },
@@ -294,7 +314,10 @@ describe('SerialNicDriver: the board restarts mid-session (virtual clock, the po
     // The restarted board drops host DATA until a session starts; the driver learns of it on its next request.
     expect(s.driver.transmit(wireFrame({ destination: PEER }))).toBe(true);
     expect(await runVirtual(s.sched, () => s.board.stats.txDroppedNotReady === 1, 0)).toBe(true);
-    await expect(s.driver.readDeviceStats()).rejects.toMatchObject({ code: 'PROTOCOL_ERROR', message: expect.stringMatching(/not ready/) });
+    await expect(s.driver.readDeviceStats()).rejects.toMatchObject({
+      code: 'PROTOCOL_ERROR',
+      message: expect.stringMatching(/not ready/),
+    });
     expect(s.connections[0]).toMatchObject({ state: 'reconnecting', lastError: 'board not ready (it restarted)' });
     await expectBackAndFlowing(s);
     expect(await s.driver.readDeviceStats()).toMatchObject({ txFrames: 1 });
@@ -325,7 +348,13 @@ describe('SerialNicDriver: the board restarts mid-session (virtual clock, the po
     expect(s.driver.linkState).toBe('down');
     s.reboot({ announce: true });
     expect(s.board.linkState).toBe('up'); // a board starts administratively up
-    expect(await runVirtual(s.sched, () => s.driver.serialStats.reHellos === 1 && s.board.receiveFilter.allMulticast, 10_000)).toBe(true);
+    expect(
+      await runVirtual(
+        s.sched,
+        () => s.driver.serialStats.reHellos === 1 && s.board.receiveFilter.allMulticast,
+        10_000,
+      ),
+    ).toBe(true);
     expect(s.board.linkState).toBe('down');
     expect(s.driver.linkStatus).toMatchObject({ up: false, adminUp: false });
     expect(s.connections.map((c) => c.state)).toEqual(['reconnecting', 'open']);
@@ -367,7 +396,12 @@ class FlakyBoardServer {
       socket.setNoDelay(true);
       socket.on('close', () => this.sockets.delete(socket));
       socket.on('error', () => {});
-      const board = new SerialBoard({ stream: socket, scheduler: this.sched, mac: BOARD_MAC, toWire: (f) => this.wire.push(f) });
+      const board = new SerialBoard({
+        stream: socket,
+        scheduler: this.sched,
+        mac: BOARD_MAC,
+        toWire: (f) => this.wire.push(f),
+      });
       board.start();
       this.boards.push(board);
     });
@@ -397,7 +431,9 @@ describe('SerialNicDriver: socket:// device that closes and comes back (real clo
       await server.stop();
       sched.stop();
     });
-    const { driver, received, links, connections } = driverOn(server.url, sched, { reconnect: { initialDelayMs: 10, maxDelayMs: 100 } });
+    const { driver, received, links, connections } = driverOn(server.url, sched, {
+      reconnect: { initialDelayMs: 10, maxDelayMs: 100 },
+    });
     await driver.open();
     expect(driver.transmit(wireFrame({ destination: PEER, mark: 1 }))).toBe(true);
     expect(await waitReal(() => wire.length === 1)).toBe(true);
@@ -427,9 +463,18 @@ describe('SerialNicDriver: socket:// device that closes and comes back (real clo
   });
 
   it('close() during backoff leaves no timer or handle: a process doing it exits by itself', async () => {
-    const child = spawn(process.execPath, ['--conditions=@postern/source', '--import', 'tsx', fileURLToPath(new URL('./serial-backoff-child.ts', import.meta.url))], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        '--conditions=@postern/source',
+        '--import',
+        'tsx',
+        fileURLToPath(new URL('./serial-backoff-child.ts', import.meta.url)),
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     let err = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
@@ -479,14 +524,19 @@ describe('SerialNicDriver: a serial port (socat PTY) unplugged and plugged in ag
       rmSync(dir, { recursive: true, force: true });
     });
     await plugIn();
-    const { driver, received, links, connections } = driverOn(paths.host, sched, { reconnect: { initialDelayMs: 10, maxDelayMs: 100 } });
+    const { driver, received, links, connections } = driverOn(paths.host, sched, {
+      reconnect: { initialDelayMs: 10, maxDelayMs: 100 },
+    });
     await driver.open();
     expect(driver.transmit(wireFrame({ destination: PEER, mark: 1 }))).toBe(true);
     expect(await waitReal(() => wire.length === 1)).toBe(true);
 
     await unplug();
     expect(await waitReal(() => driver.linkState === 'down')).toBe(true);
-    expect(connections[0]).toMatchObject({ state: 'reconnecting', lastError: expect.stringMatching(/^port (closed|error)/) });
+    expect(connections[0]).toMatchObject({
+      state: 'reconnecting',
+      lastError: expect.stringMatching(/^port (closed|error)/),
+    });
     expect(await waitReal(() => driver.serialStats.reconnectAttempts >= 2)).toBe(true);
     expect(driver.connection.lastError).toMatch(/cannot open/);
 

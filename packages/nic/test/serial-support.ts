@@ -63,7 +63,12 @@ export function streamPair(highWaterMark = 64 * 1024): [Duplex, Duplex] {
 }
 
 /** A board on `stream` whose wire side records what the host sent. */
-export function makeBoard(stream: Duplex, sched: SchedulerApi, mac: MacAddress, options: Partial<SerialBoardOptions> = {}): { board: SerialBoard; wire: Uint8Array[] } {
+export function makeBoard(
+  stream: Duplex,
+  sched: SchedulerApi,
+  mac: MacAddress,
+  options: Partial<SerialBoardOptions> = {},
+): { board: SerialBoard; wire: Uint8Array[] } {
   const wire: Uint8Array[] = [];
   const board = new SerialBoard({ stream, scheduler: sched, mac, toWire: (f) => wire.push(f), ...options });
   board.start();
@@ -130,7 +135,9 @@ export async function openPtyPair(at?: { host: string; board: string }): Promise
   const dir = at === undefined ? mkdtempSync(join(tmpdir(), 'postern-pty-')) : undefined;
   const host = at?.host ?? join(dir!, 'host');
   const board = at?.board ?? join(dir!, 'board');
-  const child: ChildProcess = spawn('socat', [`pty,raw,echo=0,link=${host}`, `pty,raw,echo=0,link=${board}`], { stdio: 'ignore' });
+  const child: ChildProcess = spawn('socat', [`pty,raw,echo=0,link=${host}`, `pty,raw,echo=0,link=${board}`], {
+    stdio: 'ignore',
+  });
   for (let i = 0; i < 200 && !(existsSync(host) && existsSync(board)); i++) await new Promise((r) => setTimeout(r, 10));
   if (!(existsSync(host) && existsSync(board))) {
     child.kill();

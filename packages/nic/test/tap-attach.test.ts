@@ -19,7 +19,11 @@ const title = (t: string): string => (skip === undefined ? t : `${t} (skipped: $
 
 /** Runs the helper with `args` and `fd3` as its descriptor 3 (the driver's /dev/net/tun). */
 function runHelper(args: string[], fd3: number | 'ignore') {
-  return spawnSync('python3', ['-I', '-S', TAP_ATTACH_SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'pipe', fd3], encoding: 'utf8', timeout: 20_000 });
+  return spawnSync('python3', ['-I', '-S', TAP_ATTACH_SCRIPT, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe', fd3],
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
 }
 
 describe('the TAP attach helper (tap-attach.py)', () => {
@@ -31,7 +35,16 @@ describe('the TAP attach helper (tap-attach.py)', () => {
   pyIt(title('compiles (py_compile)'), () => {
     const out = mkdtempSync(join(tmpdir(), 'pst-pyc-'));
     try {
-      const r = spawnSync('python3', ['-c', 'import py_compile, sys; py_compile.compile(sys.argv[1], cfile=sys.argv[2], doraise=True)', TAP_ATTACH_SCRIPT, join(out, 'tap-attach.pyc')], { encoding: 'utf8' });
+      const r = spawnSync(
+        'python3',
+        [
+          '-c',
+          'import py_compile, sys; py_compile.compile(sys.argv[1], cfile=sys.argv[2], doraise=True)',
+          TAP_ATTACH_SCRIPT,
+          join(out, 'tap-attach.pyc'),
+        ],
+        { encoding: 'utf8' },
+      );
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
     } finally {

@@ -73,8 +73,19 @@ describe('the TAP worker program', () => {
   it('runs as compiled by esbuild with names kept and minified (tsx keeps names; bundles may minify)', async () => {
     const entry = fileURLToPath(new URL('../src/tap/tap-worker.ts', import.meta.url));
     const out = await build({
-      stdin: { contents: `import { tapWorkerSource } from ${JSON.stringify(entry)};\nexport const source = tapWorkerSource();\n`, resolveDir: '.', loader: 'ts' },
-      bundle: true, platform: 'node', format: 'cjs', target: 'node20', keepNames: true, minify: true, write: false, logLevel: 'silent',
+      stdin: {
+        contents: `import { tapWorkerSource } from ${JSON.stringify(entry)};\nexport const source = tapWorkerSource();\n`,
+        resolveDir: '.',
+        loader: 'ts',
+      },
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      keepNames: true,
+      minify: true,
+      write: false,
+      logLevel: 'silent',
     });
     const compiled = { exports: {} as { source?: string } };
     new Function('module', 'exports', 'require', out.outputFiles[0]!.text)(compiled, compiled.exports, () => ({}));
@@ -91,7 +102,10 @@ describe('the TAP worker program', () => {
     const { layout, sab, ctrl, data } = rings();
     const txLens = new Int32Array(sab, layout.txLensOffset, layout.txSlots);
     const txData = new Uint8Array(sab, layout.txDataOffset, layout.txSlots * layout.slotSize);
-    for (const [slot, frame] of [[1, 2, 3], [4, 5, 6, 7]].entries()) {
+    for (const [slot, frame] of [
+      [1, 2, 3],
+      [4, 5, 6, 7],
+    ].entries()) {
       txData.set(frame, slot * layout.slotSize);
       txLens[slot] = frame.length;
     }
@@ -99,7 +113,10 @@ describe('the TAP worker program', () => {
     const fs = fakeFs(ctrl, [Uint8Array.of(9, 8, 7), new Uint8Array(layout.maxFrame + 1), Uint8Array.of(6, 5)]);
     runSource(data, fs);
 
-    expect(fs.written).toEqual([[1, 2, 3], [4, 5, 6, 7]]);
+    expect(fs.written).toEqual([
+      [1, 2, 3],
+      [4, 5, 6, 7],
+    ]);
     expect(Atomics.load(ctrl, Ctrl.TX_TAIL)).toBe(2);
     expect(Atomics.load(ctrl, Ctrl.TX_WRITTEN)).toBe(2);
     // Two frames in slots 0 and 1; the one longer than maxFrame is counted and dropped.

@@ -7,11 +7,30 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  ARP_OP_REPLY, ARP_OP_REQUEST, ArpPacket, ETHERTYPE_ARP, emitArp, internetChecksum, macToString, parseArp,
-  parseIpv4, parseMac, readMac, writeFcs, writeMac,
+  ARP_OP_REPLY,
+  ARP_OP_REQUEST,
+  ArpPacket,
+  ETHERTYPE_ARP,
+  emitArp,
+  internetChecksum,
+  macToString,
+  parseArp,
+  parseIpv4,
+  parseMac,
+  readMac,
+  writeFcs,
+  writeMac,
 } from '@postern/wire';
 import { Scheduler } from '@postern/irq';
-import { ForwardingDriver, TapNicDriver, NicError, DEFAULT_TAP_MAC, type LinkState, type NicDriver, type TapIoMode } from '../src/index.js';
+import {
+  ForwardingDriver,
+  TapNicDriver,
+  NicError,
+  DEFAULT_TAP_MAC,
+  type LinkState,
+  type NicDriver,
+  type TapIoMode,
+} from '../src/index.js';
 import { eventually, ip, NetLab, netlabSkipReason, tryCommand, uniqueName } from '@postern/netlab';
 import { runDriverContract, type DriverPair } from './contract.js';
 
@@ -33,7 +52,9 @@ afterEach(async () => {
 });
 
 /** A driver on a TAP device it creates, whose kernel side is moved into a fresh namespace as 198.18.0.1/24. */
-async function attachedInNamespace(options: { rxRingSlots?: number; rxBatch?: number; io?: TapIoMode; scheduler?: Scheduler } = {}) {
+async function attachedInNamespace(
+  options: { rxRingSlots?: number; rxBatch?: number; io?: TapIoMode; scheduler?: Scheduler } = {},
+) {
   const ns = await lab.namespace();
   const ifname = uniqueName('t');
   const driver = new TapNicDriver({ ifname, create: true, mac: OUR_MAC, ...options });
@@ -50,16 +71,27 @@ function etherType(frame: Uint8Array): number {
 }
 
 /** An ARP packet in a minimum-size wire frame (60 bytes + FCS). */
-function arpFrame(op: typeof ARP_OP_REQUEST | typeof ARP_OP_REPLY, dst: number, targetMac: number, targetIp: string): Uint8Array {
+function arpFrame(
+  op: typeof ARP_OP_REQUEST | typeof ARP_OP_REPLY,
+  dst: number,
+  targetMac: number,
+  targetIp: string,
+): Uint8Array {
   const frame = new Uint8Array(64);
   writeMac(frame, 0, dst);
   writeMac(frame, 6, OUR_MAC);
   frame[12] = ETHERTYPE_ARP >>> 8;
   frame[13] = ETHERTYPE_ARP & 0xff;
-  emitArp({
-    operation: op, senderHardwareAddress: OUR_MAC, senderProtocolAddress: parseIpv4(OUR_IP),
-    targetHardwareAddress: targetMac, targetProtocolAddress: parseIpv4(targetIp),
-  }, frame.subarray(14));
+  emitArp(
+    {
+      operation: op,
+      senderHardwareAddress: OUR_MAC,
+      senderProtocolAddress: parseIpv4(OUR_IP),
+      targetHardwareAddress: targetMac,
+      targetProtocolAddress: parseIpv4(targetIp),
+    },
+    frame.subarray(14),
+  );
   writeFcs(frame);
   return frame;
 }
@@ -105,53 +137,63 @@ function isEchoRequestTo(frame: Uint8Array, dstIp: string): boolean {
 
 /** UDP datagrams of the given payload sizes from the namespace to `to`:9, payload byte i = (seq + i) & 0xff. */
 function udpSender(sizes: readonly number[], to: string): string[] {
-  return ['-c', [
-    'import socket',
-    's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',
-    `for seq, n in enumerate(${JSON.stringify(sizes)}):`,
-    `    s.sendto(bytes((seq + i) & 0xff for i in range(n)), ('${to}', 9))`,
-  ].join('\n')];
+  return [
+    '-c',
+    [
+      'import socket',
+      's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',
+      `for seq, n in enumerate(${JSON.stringify(sizes)}):`,
+      `    s.sendto(bytes((seq + i) & 0xff for i in range(n)), ('${to}', 9))`,
+    ].join('\n'),
+  ];
 }
 
 describe('TapNicDriver against the Linux kernel', () => {
-  rootIt(title('receives the kernel\'s ARP request (no FCS: the medium has none); the kernel learns our reply and gets its ping answered'), async () => {
-    const { ns, driver, frames, kernelMac } = await attachedInNamespace();
-    // Answer ARP for 198.18.0.2 and echo requests to it, as a stack would.
-    const answered: string[] = [];
-    driver.onReceive((f) => {
-      frames.push(f);
-      if (etherType(f) === ETHERTYPE_ARP) {
-        const arp = arpOf(f);
-        if (arp.operation === ARP_OP_REQUEST && arp.targetProtocolAddress === parseIpv4(OUR_IP)) {
-          expect(driver.transmit(arpFrame(ARP_OP_REPLY, arp.senderHardwareAddress, arp.senderHardwareAddress, KERNEL_IP))).toBe(true);
-          answered.push('arp');
+  rootIt(
+    title(
+      "receives the kernel's ARP request (no FCS: the medium has none); the kernel learns our reply and gets its ping answered",
+    ),
+    async () => {
+      const { ns, driver, frames, kernelMac } = await attachedInNamespace();
+      // Answer ARP for 198.18.0.2 and echo requests to it, as a stack would.
+      const answered: string[] = [];
+      driver.onReceive((f) => {
+        frames.push(f);
+        if (etherType(f) === ETHERTYPE_ARP) {
+          const arp = arpOf(f);
+          if (arp.operation === ARP_OP_REQUEST && arp.targetProtocolAddress === parseIpv4(OUR_IP)) {
+            expect(
+              driver.transmit(arpFrame(ARP_OP_REPLY, arp.senderHardwareAddress, arp.senderHardwareAddress, KERNEL_IP)),
+            ).toBe(true);
+            answered.push('arp');
+          }
+        } else if (isEchoRequestTo(f, OUR_IP)) {
+          expect(driver.transmit(echoReply(f))).toBe(true);
+          answered.push('echo');
         }
-      } else if (isEchoRequestTo(f, OUR_IP)) {
-        expect(driver.transmit(echoReply(f))).toBe(true);
-        answered.push('echo');
-      }
-    });
-    const ping = await lab.exec(ns, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', OUR_IP], { timeoutMs: 10_000 });
-    expect(ping.stdout).toMatch(/2 packets transmitted, 2 received/);
+      });
+      const ping = await lab.exec(ns, 'ping', ['-c', '2', '-i', '0.2', '-W', '2', OUR_IP], { timeoutMs: 10_000 });
+      expect(ping.stdout).toMatch(/2 packets transmitted, 2 received/);
 
-    const request = frames.find((f) => etherType(f) === ETHERTYPE_ARP && arpOf(f).operation === ARP_OP_REQUEST);
-    expect(request).toBeDefined();
-    expect(driver.fcs).toBe('none');
-    expect(request!.length).toBe(42); // header + ARP, no padding and no FCS on a TAP
-    expect(readMac(request!, 6)).toBe(kernelMac);
-    const arp = arpOf(request!);
-    expect(arp.senderHardwareAddress).toBe(kernelMac);
-    expect(arp.senderProtocolAddress).toBe(parseIpv4(KERNEL_IP));
-    expect(arp.targetProtocolAddress).toBe(parseIpv4(OUR_IP));
-    expect(answered.filter((a) => a === 'echo')).toHaveLength(2);
+      const request = frames.find((f) => etherType(f) === ETHERTYPE_ARP && arpOf(f).operation === ARP_OP_REQUEST);
+      expect(request).toBeDefined();
+      expect(driver.fcs).toBe('none');
+      expect(request!.length).toBe(42); // header + ARP, no padding and no FCS on a TAP
+      expect(readMac(request!, 6)).toBe(kernelMac);
+      const arp = arpOf(request!);
+      expect(arp.senderHardwareAddress).toBe(kernelMac);
+      expect(arp.senderProtocolAddress).toBe(parseIpv4(KERNEL_IP));
+      expect(arp.targetProtocolAddress).toBe(parseIpv4(OUR_IP));
+      expect(answered.filter((a) => a === 'echo')).toHaveLength(2);
 
-    const neigh = JSON.parse((await ip(['-j', 'neigh', 'show', OUR_IP], ns)).stdout) as { lladdr?: string }[];
-    expect(neigh[0]?.lladdr).toBe(macToString(OUR_MAC));
-    expect(driver.stats.rxFrames).toBe(frames.length);
-    expect(driver.stats.txFrames).toBe(3);
-  });
+      const neigh = JSON.parse((await ip(['-j', 'neigh', 'show', OUR_IP], ns)).stdout) as { lladdr?: string }[];
+      expect(neigh[0]?.lladdr).toBe(macToString(OUR_MAC));
+      expect(driver.stats.rxFrames).toBe(frames.length);
+      expect(driver.stats.txFrames).toBe(3);
+    },
+  );
 
-  rootIt(title('an ARP request we send gets the kernel\'s reply back through the driver'), async () => {
+  rootIt(title("an ARP request we send gets the kernel's reply back through the driver"), async () => {
     const { driver, frames, kernelMac } = await attachedInNamespace();
     expect(driver.transmit(arpFrame(ARP_OP_REQUEST, 0xffff_ffff_ffff, 0, KERNEL_IP))).toBe(true);
     const isReply = (f: Uint8Array) => etherType(f) === ETHERTYPE_ARP && arpOf(f).operation === ARP_OP_REPLY;
@@ -166,7 +208,11 @@ describe('TapNicDriver against the Linux kernel', () => {
   rootIt(title('one transmit is one frame on the kernel side, FCS stripped'), async () => {
     const { ns, ifname, driver, kernelMac } = await attachedInNamespace();
     const counters = async () => {
-      const row = (JSON.parse((await ip(['-j', '-s', 'link', 'show', 'dev', ifname], ns)).stdout) as { stats64: { rx: { packets: number; bytes: number } } }[])[0]!;
+      const row = (
+        JSON.parse((await ip(['-j', '-s', 'link', 'show', 'dev', ifname], ns)).stdout) as {
+          stats64: { rx: { packets: number; bytes: number } };
+        }[]
+      )[0]!;
       return row.stats64.rx;
     };
     const before = await counters();
@@ -183,81 +229,99 @@ describe('TapNicDriver against the Linux kernel', () => {
     }
     const expectedBytes = sizes.reduce((s, n) => s + n - 4, 0);
     let after = before;
-    expect(await eventually(async () => { after = await counters(); return after.packets - before.packets >= sizes.length; })).toBe(true);
+    expect(
+      await eventually(async () => {
+        after = await counters();
+        return after.packets - before.packets >= sizes.length;
+      }),
+    ).toBe(true);
     expect(after.packets - before.packets).toBe(sizes.length);
     expect(after.bytes - before.bytes).toBe(expectedBytes);
     expect(driver.ringStats.txWritten).toBe(sizes.length);
   });
 
-  for (const io of ['event-loop', 'worker'] as const) rootIt(title(`one frame from the kernel is one received frame, without FCS (${io} I/O)`), async () => {
-    const { ns, ifname, driver, frames } = await attachedInNamespace({ io });
-    expect(driver.io).toBe(io);
-    await ip(['neigh', 'replace', OUR_IP, 'lladdr', macToString(OUR_MAC), 'dev', ifname, 'nud', 'permanent'], ns);
-    const sizes = [0, 1, 17, 18, 100, 1000, 1471, 1472];
-    await lab.exec(ns, 'python3', udpSender(sizes, OUR_IP));
-    const udp = (f: Uint8Array) => etherType(f) === 0x0800 && f[23] === 17;
-    expect(await eventually(() => frames.filter(udp).length >= sizes.length)).toBe(true);
-    const got = frames.filter(udp);
-    expect(got.map((f) => f.length)).toEqual(sizes.map((n) => 14 + 20 + 8 + n));
-    for (const [seq, f] of got.entries()) {
-      const payload = f.subarray(42);
-      expect(payload.every((b, i) => b === ((seq + i) & 0xff))).toBe(true);
-    }
-    expect(driver.stats.rxBytes).toBe(frames.reduce((s, f) => s + f.length, 0));
-    // No buffer per frame: frames are views into shared slabs, and none overwrote another (checked above).
-    expect(new Set(got.map((f) => f.buffer)).size).toBeLessThan(got.length);
-  });
-
-  for (const io of ['event-loop', 'worker'] as const) rootIt(title(`frames transmitted in one go leave in one flush at the end of the scheduler step (${io} I/O)`), async () => {
-    const scheduler = new Scheduler({ clock: 'real' });
-    scheduler.start();
-    try {
-      const { ns, ifname, driver, kernelMac } = await attachedInNamespace({ io, scheduler });
-      const kernelRx = async () => (JSON.parse((await ip(['-j', '-s', 'link', 'show', 'dev', ifname], ns)).stdout) as { stats64: { rx: { packets: number } } }[])[0]!.stats64.rx.packets;
-      const before = await kernelRx();
-      const flushes = driver.ringStats.txFlushes;
-      const written = driver.ringStats.txWritten;
-      for (let seq = 0; seq < 16; seq++) {
-        const f = new Uint8Array(64);
-        writeMac(f, 0, kernelMac);
-        writeMac(f, 6, OUR_MAC);
-        f[12] = 0x88;
-        f[13] = 0xb5;
-        f[14] = seq;
-        expect(driver.transmit(f)).toBe(true);
-      }
-      // Nothing was written yet: the queue waits for the end of the step.
-      expect(driver.ringStats.txWritten).toBe(written);
-      expect(await eventually(async () => (await kernelRx()) - before >= 16)).toBe(true);
-      expect((await kernelRx()) - before).toBe(16);
-      expect(driver.ringStats.txWritten - written).toBe(16);
-      expect(driver.ringStats.txFlushes - flushes).toBe(1);
-    } finally {
-      scheduler.stop();
-    }
-  });
-
-  rootIt(title('worker I/O: the RX interrupt is an IRQ line on the given scheduler, handled there, freed on close'), async () => {
-    const scheduler = new Scheduler({ clock: 'real' });
-    scheduler.start();
-    try {
-      const { ns, ifname, driver, frames } = await attachedInNamespace({ io: 'worker', scheduler });
-      const line = `${driver.name} rx`;
-      expect(scheduler.stats.irq.get(line)?.handled).toBe(0);
+  for (const io of ['event-loop', 'worker'] as const)
+    rootIt(title(`one frame from the kernel is one received frame, without FCS (${io} I/O)`), async () => {
+      const { ns, ifname, driver, frames } = await attachedInNamespace({ io });
+      expect(driver.io).toBe(io);
       await ip(['neigh', 'replace', OUR_IP, 'lladdr', macToString(OUR_MAC), 'dev', ifname, 'nud', 'permanent'], ns);
-      await lab.exec(ns, 'python3', udpSender([10, 20, 30], OUR_IP));
+      const sizes = [0, 1, 17, 18, 100, 1000, 1471, 1472];
+      await lab.exec(ns, 'python3', udpSender(sizes, OUR_IP));
       const udp = (f: Uint8Array) => etherType(f) === 0x0800 && f[23] === 17;
-      expect(await eventually(() => frames.filter(udp).length >= 3)).toBe(true);
-      const stats = scheduler.stats.irq.get(line)!;
-      expect(stats.handled).toBeGreaterThan(0);
-      expect(stats.raised).toBeGreaterThanOrEqual(stats.handled);
-      expect(scheduler.stats.deferred.items).toBeGreaterThanOrEqual(frames.length);
-      await driver.close();
-      expect(scheduler.stats.irq.has(line)).toBe(false);
-    } finally {
-      scheduler.stop();
-    }
-  });
+      expect(await eventually(() => frames.filter(udp).length >= sizes.length)).toBe(true);
+      const got = frames.filter(udp);
+      expect(got.map((f) => f.length)).toEqual(sizes.map((n) => 14 + 20 + 8 + n));
+      for (const [seq, f] of got.entries()) {
+        const payload = f.subarray(42);
+        expect(payload.every((b, i) => b === ((seq + i) & 0xff))).toBe(true);
+      }
+      expect(driver.stats.rxBytes).toBe(frames.reduce((s, f) => s + f.length, 0));
+      // No buffer per frame: frames are views into shared slabs, and none overwrote another (checked above).
+      expect(new Set(got.map((f) => f.buffer)).size).toBeLessThan(got.length);
+    });
+
+  for (const io of ['event-loop', 'worker'] as const)
+    rootIt(
+      title(`frames transmitted in one go leave in one flush at the end of the scheduler step (${io} I/O)`),
+      async () => {
+        const scheduler = new Scheduler({ clock: 'real' });
+        scheduler.start();
+        try {
+          const { ns, ifname, driver, kernelMac } = await attachedInNamespace({ io, scheduler });
+          const kernelRx = async () =>
+            (
+              JSON.parse((await ip(['-j', '-s', 'link', 'show', 'dev', ifname], ns)).stdout) as {
+                stats64: { rx: { packets: number } };
+              }[]
+            )[0]!.stats64.rx.packets;
+          const before = await kernelRx();
+          const flushes = driver.ringStats.txFlushes;
+          const written = driver.ringStats.txWritten;
+          for (let seq = 0; seq < 16; seq++) {
+            const f = new Uint8Array(64);
+            writeMac(f, 0, kernelMac);
+            writeMac(f, 6, OUR_MAC);
+            f[12] = 0x88;
+            f[13] = 0xb5;
+            f[14] = seq;
+            expect(driver.transmit(f)).toBe(true);
+          }
+          // Nothing was written yet: the queue waits for the end of the step.
+          expect(driver.ringStats.txWritten).toBe(written);
+          expect(await eventually(async () => (await kernelRx()) - before >= 16)).toBe(true);
+          expect((await kernelRx()) - before).toBe(16);
+          expect(driver.ringStats.txWritten - written).toBe(16);
+          expect(driver.ringStats.txFlushes - flushes).toBe(1);
+        } finally {
+          scheduler.stop();
+        }
+      },
+    );
+
+  rootIt(
+    title('worker I/O: the RX interrupt is an IRQ line on the given scheduler, handled there, freed on close'),
+    async () => {
+      const scheduler = new Scheduler({ clock: 'real' });
+      scheduler.start();
+      try {
+        const { ns, ifname, driver, frames } = await attachedInNamespace({ io: 'worker', scheduler });
+        const line = `${driver.name} rx`;
+        expect(scheduler.stats.irq.get(line)?.handled).toBe(0);
+        await ip(['neigh', 'replace', OUR_IP, 'lladdr', macToString(OUR_MAC), 'dev', ifname, 'nud', 'permanent'], ns);
+        await lab.exec(ns, 'python3', udpSender([10, 20, 30], OUR_IP));
+        const udp = (f: Uint8Array) => etherType(f) === 0x0800 && f[23] === 17;
+        expect(await eventually(() => frames.filter(udp).length >= 3)).toBe(true);
+        const stats = scheduler.stats.irq.get(line)!;
+        expect(stats.handled).toBeGreaterThan(0);
+        expect(stats.raised).toBeGreaterThanOrEqual(stats.handled);
+        expect(scheduler.stats.deferred.items).toBeGreaterThanOrEqual(frames.length);
+        await driver.close();
+        expect(scheduler.stats.irq.has(line)).toBe(false);
+      } finally {
+        scheduler.stop();
+      }
+    },
+  );
 
   rootIt(title('worker I/O: while the RX ring is full, frames wait in the kernel and none is lost'), async () => {
     const { ns, ifname, driver, frames } = await attachedInNamespace({ rxRingSlots: 4, rxBatch: 2, io: 'worker' });
@@ -275,31 +339,42 @@ describe('TapNicDriver against the Linux kernel', () => {
     expect(driver.stats.errors).toBe(0);
   });
 
-  rootIt(title('drops and counts a frame longer than the MTU allows (device MTU raised after open), and goes on'), async () => {
-    const { ns, ifname, driver, frames } = await attachedInNamespace();
-    await ip(['neigh', 'replace', OUR_IP, 'lladdr', macToString(OUR_MAC), 'dev', ifname, 'nud', 'permanent'], ns);
-    await ip(['link', 'set', 'dev', ifname, 'mtu', '4000'], ns);
-    await lab.exec(ns, 'python3', udpSender([3000, 100], OUR_IP));
-    const udp = (f: Uint8Array) => etherType(f) === 0x0800 && f[23] === 17;
-    expect(await eventually(() => frames.some(udp))).toBe(true);
-    expect(frames.filter(udp).map((f) => f.length)).toEqual([14 + 28 + 100]);
-    expect(driver.ringStats.rxOversize).toBe(1);
-    expect(driver.stats.errors).toBe(1);
-  });
+  rootIt(
+    title('drops and counts a frame longer than the MTU allows (device MTU raised after open), and goes on'),
+    async () => {
+      const { ns, ifname, driver, frames } = await attachedInNamespace();
+      await ip(['neigh', 'replace', OUR_IP, 'lladdr', macToString(OUR_MAC), 'dev', ifname, 'nud', 'permanent'], ns);
+      await ip(['link', 'set', 'dev', ifname, 'mtu', '4000'], ns);
+      await lab.exec(ns, 'python3', udpSender([3000, 100], OUR_IP));
+      const udp = (f: Uint8Array) => etherType(f) === 0x0800 && f[23] === 17;
+      expect(await eventually(() => frames.some(udp))).toBe(true);
+      expect(frames.filter(udp).map((f) => f.length)).toEqual([14 + 28 + 100]);
+      expect(driver.ringStats.rxOversize).toBe(1);
+      expect(driver.stats.errors).toBe(1);
+    },
+  );
 
   rootIt(title('closes promptly while the kernel floods it, and delivers nothing after close'), async () => {
     const { ns, ifname, driver, frames } = await attachedInNamespace();
     await ip(['neigh', 'replace', OUR_IP, 'lladdr', macToString(OUR_MAC), 'dev', ifname, 'nud', 'permanent'], ns);
-    const flood = lab.exec(ns, 'python3', ['-c', [
-      'import socket, time',
-      's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',
-      'end = time.monotonic() + 1.5',
-      'n = 0',
-      'while time.monotonic() < end and n < 500000:',
-      '    n += 1',
-      `    try: s.sendto(bytes(1000), ('${OUR_IP}', 9))`,
-      '    except OSError: break  # the device went away with the driver',
-    ].join('\n')], { timeoutMs: 10_000 });
+    const flood = lab.exec(
+      ns,
+      'python3',
+      [
+        '-c',
+        [
+          'import socket, time',
+          's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',
+          'end = time.monotonic() + 1.5',
+          'n = 0',
+          'while time.monotonic() < end and n < 500000:',
+          '    n += 1',
+          `    try: s.sendto(bytes(1000), ('${OUR_IP}', 9))`,
+          '    except OSError: break  # the device went away with the driver',
+        ].join('\n'),
+      ],
+      { timeoutMs: 10_000 },
+    );
     expect(await eventually(() => frames.length > 1000)).toBe(true);
     await driver.close();
     const atClose = frames.length;
@@ -324,35 +399,38 @@ describe('TapNicDriver against the Linux kernel', () => {
     expect(driver.linkState).toBe('down');
   });
 
-  rootIt(title('a device it created goes away on close; a persistent one stays, and can be attached again'), async () => {
-    const created = uniqueName('t');
-    const d1 = new TapNicDriver({ ifname: created, create: true });
-    drivers.push(d1);
-    await d1.open();
-    expect((await tryCommand('ip', ['link', 'show', 'dev', created])).code).toBe(0);
-    await d1.close();
-    expect((await tryCommand('ip', ['link', 'show', 'dev', created])).code).not.toBe(0);
+  rootIt(
+    title('a device it created goes away on close; a persistent one stays, and can be attached again'),
+    async () => {
+      const created = uniqueName('t');
+      const d1 = new TapNicDriver({ ifname: created, create: true });
+      drivers.push(d1);
+      await d1.open();
+      expect((await tryCommand('ip', ['link', 'show', 'dev', created])).code).toBe(0);
+      await d1.close();
+      expect((await tryCommand('ip', ['link', 'show', 'dev', created])).code).not.toBe(0);
 
-    const persistent = uniqueName('t');
-    lab.adopt(persistent);
-    await ip(['tuntap', 'add', 'dev', persistent, 'mode', 'tap']);
-    await ip(['link', 'set', 'dev', persistent, 'mtu', '1400']);
-    const d2 = new TapNicDriver({ ifname: persistent });
-    drivers.push(d2);
-    await d2.open();
-    expect(d2.mtu).toBe(1400);
-    expect(d2.name).toBe(`tap:${persistent}`);
-    expect(d2.mac).toBe(DEFAULT_TAP_MAC);
-    await d2.close();
-    expect((await tryCommand('ip', ['link', 'show', 'dev', persistent])).code).toBe(0);
-    const d3 = new TapNicDriver({ ifname: persistent, mtu: 1280 });
-    drivers.push(d3);
-    await d3.open();
-    expect(d3.mtu).toBe(1280);
-    await expect(d3.open()).resolves.toBeUndefined();
-    await d3.close();
-    await expect(d3.open()).rejects.toMatchObject({ code: 'CLOSED' });
-  });
+      const persistent = uniqueName('t');
+      lab.adopt(persistent);
+      await ip(['tuntap', 'add', 'dev', persistent, 'mode', 'tap']);
+      await ip(['link', 'set', 'dev', persistent, 'mtu', '1400']);
+      const d2 = new TapNicDriver({ ifname: persistent });
+      drivers.push(d2);
+      await d2.open();
+      expect(d2.mtu).toBe(1400);
+      expect(d2.name).toBe(`tap:${persistent}`);
+      expect(d2.mac).toBe(DEFAULT_TAP_MAC);
+      await d2.close();
+      expect((await tryCommand('ip', ['link', 'show', 'dev', persistent])).code).toBe(0);
+      const d3 = new TapNicDriver({ ifname: persistent, mtu: 1280 });
+      drivers.push(d3);
+      await d3.open();
+      expect(d3.mtu).toBe(1280);
+      await expect(d3.open()).resolves.toBeUndefined();
+      await d3.close();
+      await expect(d3.open()).rejects.toMatchObject({ code: 'CLOSED' });
+    },
+  );
 
   rootIt(title('refuses to attach with typed errors: missing, busy, not a TAP'), async () => {
     const missing = new TapNicDriver({ ifname: uniqueName('t') });
@@ -377,7 +455,9 @@ describe('TapNicDriver against the Linux kernel', () => {
 
 describe('TapNicDriver without a device', () => {
   it('rejects bad names and bad options with BAD_ARGUMENT before touching the kernel', async () => {
-    await expect(new TapNicDriver({ ifname: 'a-name-longer-than-15' }).open()).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+    await expect(new TapNicDriver({ ifname: 'a-name-longer-than-15' }).open()).rejects.toMatchObject({
+      code: 'BAD_ARGUMENT',
+    });
     await expect(new TapNicDriver({ ifname: '' }).open()).rejects.toBeInstanceOf(NicError);
     expect(() => new TapNicDriver({ ifname: 'x', rxRingSlots: 100 })).toThrow(NicError);
     expect(() => new TapNicDriver({ ifname: 'x', mtu: 20 })).toThrow(NicError);
@@ -406,7 +486,12 @@ describe('TapNicDriver without a device', () => {
  * Everything else is the driver itself.
  */
 class BridgedTap extends ForwardingDriver {
-  constructor(inner: TapNicDriver, private readonly ns: string, private readonly bridge: string, private readonly ifname: string) {
+  constructor(
+    inner: TapNicDriver,
+    private readonly ns: string,
+    private readonly bridge: string,
+    private readonly ifname: string,
+  ) {
     super(inner);
   }
   override async open(): Promise<void> {
@@ -427,10 +512,22 @@ async function bridgedTapPair(): Promise<DriverPair> {
   await ip(['link', 'set', 'dev', bridge, 'up'], ns);
   const [ta, tb] = [uniqueName('t'), uniqueName('t')];
   const sched = new Scheduler({ clock: 'real' });
-  const a = new BridgedTap(new TapNicDriver({ ifname: ta, create: true, mac: parseMac('02:50:53:54:0a:01'), scheduler: sched }), ns, bridge, ta);
-  const b = new BridgedTap(new TapNicDriver({ ifname: tb, create: true, mac: parseMac('02:50:53:54:0b:01'), scheduler: sched }), ns, bridge, tb);
+  const a = new BridgedTap(
+    new TapNicDriver({ ifname: ta, create: true, mac: parseMac('02:50:53:54:0a:01'), scheduler: sched }),
+    ns,
+    bridge,
+    ta,
+  );
+  const b = new BridgedTap(
+    new TapNicDriver({ ifname: tb, create: true, mac: parseMac('02:50:53:54:0b:01'), scheduler: sched }),
+    ns,
+    bridge,
+    tb,
+  );
   return {
-    a, b, sched,
+    a,
+    b,
+    sched,
     async cleanup() {
       sched.stop();
       await pairLab.cleanup();

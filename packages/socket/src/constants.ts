@@ -53,8 +53,15 @@ export const TCP_NODELAY = 1;
 export const TCP_KEEPIDLE = 4;
 /** Every option name {@link Sockets.setsockopt} and {@link Sockets.getsockopt} know. */
 export type SocketOptionName =
-  | typeof SO_REUSEADDR | typeof SO_TYPE | typeof SO_ERROR | typeof SO_SNDBUF | typeof SO_RCVBUF
-  | typeof SO_KEEPALIVE | typeof SO_LINGER | typeof TCP_NODELAY | typeof TCP_KEEPIDLE;
+  | typeof SO_REUSEADDR
+  | typeof SO_TYPE
+  | typeof SO_ERROR
+  | typeof SO_SNDBUF
+  | typeof SO_RCVBUF
+  | typeof SO_KEEPALIVE
+  | typeof SO_LINGER
+  | typeof TCP_NODELAY
+  | typeof TCP_KEEPIDLE;
 
 /** The value of `SO_LINGER`. */
 export interface Linger {

@@ -43,7 +43,8 @@ export class DescriptorTable<T> {
 
   /** @throws RangeError unless `capacity` is a positive integer. */
   constructor(capacity = DEFAULT_MAX_DESCRIPTORS) {
-    if (!(Number.isInteger(capacity) && capacity > 0)) throw new RangeError(`capacity must be a positive integer, got ${capacity}`);
+    if (!(Number.isInteger(capacity) && capacity > 0))
+      throw new RangeError(`capacity must be a positive integer, got ${capacity}`);
     this.capacity = capacity;
   }
 

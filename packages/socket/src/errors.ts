@@ -54,16 +54,53 @@ export type SocketErrorCode =
 
 /** The socket call an error came from (Node's `err.syscall`). */
 export type SocketSyscall =
-  | 'socket' | 'bind' | 'listen' | 'accept' | 'connect' | 'send' | 'sendto' | 'recv' | 'recvfrom' | 'shutdown'
-  | 'close' | 'getsockname' | 'getpeername' | 'setsockopt' | 'getsockopt' | 'poll' | 'epoll' | 'fcntl' | 'read' | 'write'
+  | 'socket'
+  | 'bind'
+  | 'listen'
+  | 'accept'
+  | 'connect'
+  | 'send'
+  | 'sendto'
+  | 'recv'
+  | 'recvfrom'
+  | 'shutdown'
+  | 'close'
+  | 'getsockname'
+  | 'getpeername'
+  | 'setsockopt'
+  | 'getsockopt'
+  | 'poll'
+  | 'epoll'
+  | 'fcntl'
+  | 'read'
+  | 'write'
   | 'lookup';
 
 /** Linux errno values for the codes that have one (Node reports them negated as `err.errno`). */
 const ERRNO: Partial<Record<SocketErrorCode, number>> = {
-  EBADF: 9, EAGAIN: 11, EINVAL: 22, EMFILE: 24, EPIPE: 32, EDESTADDRREQ: 89, EMSGSIZE: 90, ENOPROTOOPT: 92,
-  EPROTONOSUPPORT: 93, EOPNOTSUPP: 95, EAFNOSUPPORT: 97, EADDRINUSE: 98, EADDRNOTAVAIL: 99, ENETUNREACH: 101,
-  ECONNABORTED: 103, ECONNRESET: 104, EISCONN: 106, ENOTCONN: 107, ETIMEDOUT: 110, ECONNREFUSED: 111,
-  EALREADY: 114, EINPROGRESS: 115, EPERM: 1,
+  EBADF: 9,
+  EAGAIN: 11,
+  EINVAL: 22,
+  EMFILE: 24,
+  EPIPE: 32,
+  EDESTADDRREQ: 89,
+  EMSGSIZE: 90,
+  ENOPROTOOPT: 92,
+  EPROTONOSUPPORT: 93,
+  EOPNOTSUPP: 95,
+  EAFNOSUPPORT: 97,
+  EADDRINUSE: 98,
+  EADDRNOTAVAIL: 99,
+  ENETUNREACH: 101,
+  ECONNABORTED: 103,
+  ECONNRESET: 104,
+  EISCONN: 106,
+  ENOTCONN: 107,
+  ETIMEDOUT: 110,
+  ECONNREFUSED: 111,
+  EALREADY: 114,
+  EINPROGRESS: 115,
+  EPERM: 1,
 };
 
 /** A socket failure with a stable {@link SocketErrorCode} and the call it came from. */

@@ -84,8 +84,10 @@ export class EventPoll<D = unknown> {
    * @throws {@link SocketError} `EINVAL` when another `wait` is pending or `maxEvents` < 1.
    */
   wait(maxEvents = EVENT_POLL_DEFAULT_MAX_EVENTS, timeoutMs = -1): Promise<PollEvent<D>[]> {
-    if (this.waiter !== undefined) return Promise.reject(new SocketError('EINVAL', 'epoll', 'a wait is already pending'));
-    if (!(Number.isInteger(maxEvents) && maxEvents >= 1)) return Promise.reject(new SocketError('EINVAL', 'epoll', `maxEvents must be >= 1, got ${maxEvents}`));
+    if (this.waiter !== undefined)
+      return Promise.reject(new SocketError('EINVAL', 'epoll', 'a wait is already pending'));
+    if (!(Number.isInteger(maxEvents) && maxEvents >= 1))
+      return Promise.reject(new SocketError('EINVAL', 'epoll', `maxEvents must be >= 1, got ${maxEvents}`));
     const now = this.collect(maxEvents);
     if (now.length > 0 || timeoutMs === 0) return Promise.resolve(now);
     return new Promise((resolve) => {

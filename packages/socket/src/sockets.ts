@@ -15,12 +15,44 @@
  * reported once, by the next call that would block or by `getsockopt(SO_ERROR)`.
  */
 import type { SchedulerApi } from '@postern/irq';
-import { BindError, SendError, TcpError, UDP_MAX_PAYLOAD, type Stack, type Tcp, type TcpConnection } from '@postern/netstack';
+import {
+  BindError,
+  SendError,
+  TcpError,
+  UDP_MAX_PAYLOAD,
+  type Stack,
+  type Tcp,
+  type TcpConnection,
+} from '@postern/netstack';
 import { ipv4ToString } from '@postern/wire';
 import {
-  AF_INET, IPPROTO_TCP, MSG_DONTWAIT, MSG_PEEK, POLLERR, POLLHUP, POLLNVAL, SHUT_RD, SHUT_RDWR, SHUT_WR, SOCK_DGRAM, SOCK_NONBLOCK,
-  SOCK_STREAM, SOL_SOCKET, SO_ERROR, SO_KEEPALIVE, SO_LINGER, SO_RCVBUF, SO_REUSEADDR, SO_SNDBUF, SO_TYPE, TCP_KEEPIDLE, TCP_NODELAY,
-  type Linger, type OptionLevel, type ShutdownHow, type SocketOptionName,
+  AF_INET,
+  IPPROTO_TCP,
+  MSG_DONTWAIT,
+  MSG_PEEK,
+  POLLERR,
+  POLLHUP,
+  POLLNVAL,
+  SHUT_RD,
+  SHUT_RDWR,
+  SHUT_WR,
+  SOCK_DGRAM,
+  SOCK_NONBLOCK,
+  SOCK_STREAM,
+  SOL_SOCKET,
+  SO_ERROR,
+  SO_KEEPALIVE,
+  SO_LINGER,
+  SO_RCVBUF,
+  SO_REUSEADDR,
+  SO_SNDBUF,
+  SO_TYPE,
+  TCP_KEEPIDLE,
+  TCP_NODELAY,
+  type Linger,
+  type OptionLevel,
+  type ShutdownHow,
+  type SocketOptionName,
 } from './constants.js';
 import { DEFAULT_MAX_DESCRIPTORS, DescriptorTable, type Fd } from './descriptor-table.js';
 import type { SocketAddress, SocketEntry } from './entry.js';
@@ -116,7 +148,8 @@ export class Sockets {
    *   type), `EMFILE` (the table is full).
    */
   socket(domain: number, type: number): Fd {
-    if (domain !== AF_INET) throw new SocketError('EAFNOSUPPORT', 'socket', `address family ${domain} is not supported (AF_INET only)`);
+    if (domain !== AF_INET)
+      throw new SocketError('EAFNOSUPPORT', 'socket', `address family ${domain} is not supported (AF_INET only)`);
     const base = type & ~SOCK_NONBLOCK;
     let entry: SocketEntry;
     if (base === SOCK_STREAM) {
@@ -192,8 +225,10 @@ export class Sockets {
   bind(fd: Fd, addr: SocketAddress): void {
     const e = this.table.get(fd, 'bind');
     const { address, port } = addr;
-    if (!(Number.isInteger(port) && port >= 0 && port <= 65_535)) throw new SocketError('EINVAL', 'bind', `port must be 0..65535, got ${port}`);
-    if (address !== 0 && !this.stack.isLocalAddress(address)) throw new SocketError('EADDRNOTAVAIL', 'bind', `${ipv4ToString(address)} is not an address of this host`);
+    if (!(Number.isInteger(port) && port >= 0 && port <= 65_535))
+      throw new SocketError('EINVAL', 'bind', `port must be 0..65535, got ${port}`);
+    if (address !== 0 && !this.stack.isLocalAddress(address))
+      throw new SocketError('EADDRNOTAVAIL', 'bind', `${ipv4ToString(address)} is not an address of this host`);
     if (e instanceof UdpEntry) {
       if (e.binding !== undefined) throw new SocketError('EINVAL', 'bind', 'the socket is already bound');
       this.bindUdp(e, address, port, 'bind');
@@ -233,14 +268,24 @@ export class Sockets {
 
   private bindUdp(e: UdpEntry, address: number, port: number, syscall: SocketSyscall): void {
     try {
-      e.binding = this.stack.udp.bind(port, address === 0 ? undefined : address, (payload, info) => e.deliver(payload, info.src, info.srcPort), (report) => {
-        if (e.peer === undefined) return;
-        e.error = new SocketError('ECONNREFUSED', 'recv', `ICMP type ${report.type} code ${report.code} from the peer`);
-        e.notify();
-      });
+      e.binding = this.stack.udp.bind(
+        port,
+        address === 0 ? undefined : address,
+        (payload, info) => e.deliver(payload, info.src, info.srcPort),
+        (report) => {
+          if (e.peer === undefined) return;
+          e.error = new SocketError(
+            'ECONNREFUSED',
+            'recv',
+            `ICMP type ${report.type} code ${report.code} from the peer`,
+          );
+          e.notify();
+        },
+      );
     } catch (err) {
       if (!(err instanceof BindError)) throw err;
-      const code: SocketErrorCode = err.code === 'ADDRESS_IN_USE' ? 'EADDRINUSE' : err.code === 'INVALID_ARGUMENT' ? 'EINVAL' : 'EADDRNOTAVAIL';
+      const code: SocketErrorCode =
+        err.code === 'ADDRESS_IN_USE' ? 'EADDRINUSE' : err.code === 'INVALID_ARGUMENT' ? 'EINVAL' : 'EADDRNOTAVAIL';
       throw new SocketError(code, syscall, err.message);
     }
   }
@@ -269,7 +314,11 @@ export class Sockets {
       return { ...e.peer };
     }
     const t = e as TcpEntry;
-    if (t.conn === undefined || t.phase === 'connecting' || (t.phase === 'closed' && t.conn.state !== 'TIME-WAIT' && t.conn.closeReason !== 'normal')) {
+    if (
+      t.conn === undefined ||
+      t.phase === 'connecting' ||
+      (t.phase === 'closed' && t.conn.state !== 'TIME-WAIT' && t.conn.closeReason !== 'normal')
+    ) {
       throw new SocketError('ENOTCONN', 'getpeername', 'the socket is not connected');
     }
     return { address: t.conn.remoteAddress, port: t.conn.remotePort };
@@ -330,7 +379,10 @@ export class Sockets {
   /** The buffer sizes a socket's options carry into `Tcp.listen` or `Tcp.connect`. */
   private bufferSizes(e: TcpEntry): { sendBufferSize?: number; receiveBufferSize?: number } {
     const { sendBufferSize, receiveBufferSize } = e.options;
-    return { ...(sendBufferSize !== undefined ? { sendBufferSize } : {}), ...(receiveBufferSize !== undefined ? { receiveBufferSize } : {}) };
+    return {
+      ...(sendBufferSize !== undefined ? { sendBufferSize } : {}),
+      ...(receiveBufferSize !== undefined ? { receiveBufferSize } : {}),
+    };
   }
 
   /**
@@ -354,7 +406,8 @@ export class Sockets {
 
   private acceptNow(fd: Fd): Accepted | undefined {
     const e = this.table.get(fd, 'accept');
-    if (!(e instanceof TcpEntry) || e.phase !== 'listening') throw new SocketError('EINVAL', 'accept', 'the socket is not listening');
+    if (!(e instanceof TcpEntry) || e.phase !== 'listening')
+      throw new SocketError('EINVAL', 'accept', 'the socket is not listening');
     const l = e.listener!;
     if (l.acceptQueue.length === 0) return undefined;
     if (this.table.size >= this.table.capacity) {
@@ -381,7 +434,8 @@ export class Sockets {
   connect(fd: Fd, addr: SocketAddress, options: ConnectOptions = {}): Promise<void> {
     try {
       const e = this.table.get(fd, 'connect');
-      if (!(Number.isInteger(addr.port) && addr.port >= 1 && addr.port <= 65_535)) throw new SocketError('EINVAL', 'connect', `port must be 1..65535, got ${addr.port}`);
+      if (!(Number.isInteger(addr.port) && addr.port >= 1 && addr.port <= 65_535))
+        throw new SocketError('EINVAL', 'connect', `port must be 1..65535, got ${addr.port}`);
       if (e instanceof UdpEntry) {
         if (e.binding === undefined) this.bindUdp(e, 0, 0, 'connect');
         e.peer = { address: addr.address, port: addr.port };
@@ -393,12 +447,20 @@ export class Sockets {
         if (t.nonBlocking) throw new SocketError('EALREADY', 'connect', 'a connect is in progress');
         return this.run(fd, 'connect', undefined, () => this.connectDone(fd)).then(() => undefined);
       }
-      if (t.phase !== 'idle') throw new SocketError('EINVAL', 'connect', t.phase === 'listening' ? 'the socket is listening' : 'the socket is closed');
+      if (t.phase !== 'idle')
+        throw new SocketError(
+          'EINVAL',
+          'connect',
+          t.phase === 'listening' ? 'the socket is listening' : 'the socket is closed',
+        );
       let conn: TcpConnection;
       try {
         conn = this.tcp!.connect({
-          remoteAddress: addr.address, remotePort: addr.port, ...this.bufferSizes(t),
-          ...(t.localAddress !== 0 ? { localAddress: t.localAddress } : {}), ...(t.localPort !== 0 ? { localPort: t.localPort } : {}),
+          remoteAddress: addr.address,
+          remotePort: addr.port,
+          ...this.bufferSizes(t),
+          ...(t.localAddress !== 0 ? { localAddress: t.localAddress } : {}),
+          ...(t.localPort !== 0 ? { localPort: t.localPort } : {}),
         });
       } catch (err) {
         const code = tcpCode(err);
@@ -444,7 +506,8 @@ export class Sockets {
     try {
       e = this.table.get(fd, 'send');
       if (e instanceof UdpEntry) {
-        if (e.peer === undefined) throw new SocketError('EDESTADDRREQ', 'send', 'the datagram socket has no peer; use sendto');
+        if (e.peer === undefined)
+          throw new SocketError('EDESTADDRREQ', 'send', 'the datagram socket has no peer; use sendto');
         return Promise.resolve(this.sendDatagram(e, data, e.peer, 'send'));
       }
     } catch (err) {
@@ -482,7 +545,8 @@ export class Sockets {
     const pending = t.takeError();
     if (pending !== undefined) throw new SocketError(pending.code, 'send', pending.detail);
     if (t.writeShut) throw new SocketError('EPIPE', 'send', 'the sending side is shut down');
-    if (t.phase === 'idle' || t.phase === 'listening') throw new SocketError('ENOTCONN', 'send', 'the socket is not connected');
+    if (t.phase === 'idle' || t.phase === 'listening')
+      throw new SocketError('ENOTCONN', 'send', 'the socket is not connected');
     if (t.phase === 'connecting') return 0;
     if (data.byteLength === 0) return 0;
     try {
@@ -511,15 +575,21 @@ export class Sockets {
 
   private sendDatagram(e: UdpEntry, data: Uint8Array, to: SocketAddress, syscall: SocketSyscall): number {
     if (e.writeShut) throw new SocketError('EPIPE', syscall, 'the sending side is shut down');
-    if (data.byteLength > UDP_MAX_PAYLOAD) throw new SocketError('EMSGSIZE', syscall, `a datagram of ${data.byteLength} bytes exceeds ${UDP_MAX_PAYLOAD}`);
-    if (!(Number.isInteger(to.port) && to.port >= 1 && to.port <= 65_535)) throw new SocketError('EINVAL', syscall, `port must be 1..65535, got ${to.port}`);
+    if (data.byteLength > UDP_MAX_PAYLOAD)
+      throw new SocketError('EMSGSIZE', syscall, `a datagram of ${data.byteLength} bytes exceeds ${UDP_MAX_PAYLOAD}`);
+    if (!(Number.isInteger(to.port) && to.port >= 1 && to.port <= 65_535))
+      throw new SocketError('EINVAL', syscall, `port must be 1..65535, got ${to.port}`);
     if (e.binding === undefined) this.bindUdp(e, 0, 0, syscall);
     try {
       e.binding!.send(to.address, to.port, data);
     } catch (err) {
       if (!(err instanceof SendError)) throw err;
       const map: Record<string, SocketErrorCode> = {
-        NO_ROUTE: 'ENETUNREACH', NO_SOURCE_ADDRESS: 'EADDRNOTAVAIL', ADDRESS_NOT_AVAILABLE: 'EADDRNOTAVAIL', MESSAGE_TOO_LONG: 'EMSGSIZE', FILTERED: 'EPERM',
+        NO_ROUTE: 'ENETUNREACH',
+        NO_SOURCE_ADDRESS: 'EADDRNOTAVAIL',
+        ADDRESS_NOT_AVAILABLE: 'EADDRNOTAVAIL',
+        MESSAGE_TOO_LONG: 'EMSGSIZE',
+        FILTERED: 'EPERM',
       };
       throw new SocketError(map[err.code] ?? 'EINVAL', syscall, err.message);
     }
@@ -563,7 +633,8 @@ export class Sockets {
       return { bytes: n, address: { address: d.address, port: d.port }, truncated: n < d.data.byteLength };
     }
     const t = e as TcpEntry;
-    if (t.phase === 'idle' || t.phase === 'listening') throw new SocketError('ENOTCONN', 'recv', 'the socket is not connected');
+    if (t.phase === 'idle' || t.phase === 'listening')
+      throw new SocketError('ENOTCONN', 'recv', 'the socket is not connected');
     const c = t.conn!;
     const from = { address: c.remoteAddress, port: c.remotePort };
     if (t.readShut) return { bytes: 0, address: from, truncated: false };
@@ -592,7 +663,8 @@ export class Sockets {
    */
   shutdown(fd: Fd, how: ShutdownHow): void {
     const e = this.table.get(fd, 'shutdown');
-    if (how !== SHUT_RD && how !== SHUT_WR && how !== SHUT_RDWR) throw new SocketError('EINVAL', 'shutdown', `how must be SHUT_RD, SHUT_WR or SHUT_RDWR, got ${how}`);
+    if (how !== SHUT_RD && how !== SHUT_WR && how !== SHUT_RDWR)
+      throw new SocketError('EINVAL', 'shutdown', `how must be SHUT_RD, SHUT_WR or SHUT_RDWR, got ${how}`);
     const rd = how === SHUT_RD || how === SHUT_RDWR;
     const wr = how === SHUT_WR || how === SHUT_RDWR;
     if (e instanceof UdpEntry) {
@@ -603,7 +675,8 @@ export class Sockets {
       return;
     }
     const t = e as TcpEntry;
-    if (t.phase !== 'connected' && t.phase !== 'closed') throw new SocketError('ENOTCONN', 'shutdown', 'the socket is not connected');
+    if (t.phase !== 'connected' && t.phase !== 'closed')
+      throw new SocketError('ENOTCONN', 'shutdown', 'the socket is not connected');
     if (rd) {
       t.readShut = true;
       t.discardReadable();
@@ -641,7 +714,11 @@ export class Sockets {
       throw new SocketError('EINVAL', 'setsockopt', `expected a positive integer, got ${String(value)}`);
     };
     const bad = (): never => {
-      throw new SocketError('ENOPROTOOPT', 'setsockopt', `option ${name} at level ${level} does not apply to this socket`);
+      throw new SocketError(
+        'ENOPROTOOPT',
+        'setsockopt',
+        `option ${name} at level ${level} does not apply to this socket`,
+      );
     };
     if (e instanceof UdpEntry) {
       if (level !== SOL_SOCKET) bad();
@@ -663,7 +740,8 @@ export class Sockets {
           t.conn?.setKeepAlive(o.keepAlive, o.keepIdleMs);
           return;
         case SO_LINGER: {
-          if (typeof value !== 'object' || !(Number.isInteger(value.linger) && value.linger >= 0)) throw new SocketError('EINVAL', 'setsockopt', 'SO_LINGER takes { onoff, linger >= 0 }');
+          if (typeof value !== 'object' || !(Number.isInteger(value.linger) && value.linger >= 0))
+            throw new SocketError('EINVAL', 'setsockopt', 'SO_LINGER takes { onoff, linger >= 0 }');
           o.linger = { onoff: Boolean(value.onoff), linger: value.linger };
           return;
         }
@@ -712,7 +790,11 @@ export class Sockets {
   getsockopt(fd: Fd, level: OptionLevel, name: SocketOptionName): number | Linger {
     const e = this.table.get(fd, 'getsockopt');
     const bad = (): never => {
-      throw new SocketError('ENOPROTOOPT', 'getsockopt', `option ${name} at level ${level} does not apply to this socket`);
+      throw new SocketError(
+        'ENOPROTOOPT',
+        'getsockopt',
+        `option ${name} at level ${level} does not apply to this socket`,
+      );
     };
     if (level === SOL_SOCKET && name === SO_ERROR) {
       const err = e instanceof TcpEntry ? e.takeError() : (e as UdpEntry).error;
@@ -731,12 +813,23 @@ export class Sockets {
     const o = t.options;
     if (level === SOL_SOCKET) {
       switch (name) {
-        case SO_REUSEADDR: return o.reuseAddr ? 1 : 0;
-        case SO_KEEPALIVE: return o.keepAlive ? 1 : 0;
-        case SO_LINGER: return { ...o.linger };
-        case SO_RCVBUF: return t.conn?.receiveBufferSize ?? t.listener?.receiveBufferSize ?? o.receiveBufferSize ?? this.tcp!.receiveBufferSize;
-        case SO_SNDBUF: return t.conn?.sendBufferSize ?? t.listener?.sendBufferSize ?? o.sendBufferSize ?? this.tcp!.sendBufferSize;
-        default: return bad();
+        case SO_REUSEADDR:
+          return o.reuseAddr ? 1 : 0;
+        case SO_KEEPALIVE:
+          return o.keepAlive ? 1 : 0;
+        case SO_LINGER:
+          return { ...o.linger };
+        case SO_RCVBUF:
+          return (
+            t.conn?.receiveBufferSize ??
+            t.listener?.receiveBufferSize ??
+            o.receiveBufferSize ??
+            this.tcp!.receiveBufferSize
+          );
+        case SO_SNDBUF:
+          return t.conn?.sendBufferSize ?? t.listener?.sendBufferSize ?? o.sendBufferSize ?? this.tcp!.sendBufferSize;
+        default:
+          return bad();
       }
     }
     if (level !== IPPROTO_TCP) bad();
@@ -787,7 +880,10 @@ export class Sockets {
         const e = this.table.peek(p.fd);
         if (e !== undefined) stops.push(e.watch(wake));
       }
-      if (timeoutMs > 0) timer = this.scheduler.timerAfter(timeoutMs, () => finish(fds.map((p) => ({ fd: p.fd, events: p.events, revents: 0 }))));
+      if (timeoutMs > 0)
+        timer = this.scheduler.timerAfter(timeoutMs, () =>
+          finish(fds.map((p) => ({ fd: p.fd, events: p.events, revents: 0 }))),
+        );
     });
   }
 

@@ -65,9 +65,18 @@ export class TcpEntry extends SocketEntry {
 
   constructor(options?: TcpSocketOptions) {
     super();
-    this.options = options === undefined
-      ? { noDelay: false, keepAlive: false, keepIdleMs: undefined, linger: { onoff: false, linger: 0 }, reuseAddr: false, sendBufferSize: undefined, receiveBufferSize: undefined }
-      : { ...options, linger: { ...options.linger } };
+    this.options =
+      options === undefined
+        ? {
+            noDelay: false,
+            keepAlive: false,
+            keepIdleMs: undefined,
+            linger: { onoff: false, linger: 0 },
+            reuseAddr: false,
+            sendBufferSize: undefined,
+            receiveBufferSize: undefined,
+          }
+        : { ...options, linger: { ...options.linger } };
   }
 
   /** Takes over `conn`'s callbacks and applies the socket's options to it. */
@@ -117,7 +126,9 @@ export class TcpEntry extends SocketEntry {
   /** True when the connection can take more bytes now. */
   canWrite(): boolean {
     const c = this.conn;
-    return c !== undefined && !this.writeShut && this.phase === 'connected' && canSendData(c.state) && c.writableLength > 0;
+    return (
+      c !== undefined && !this.writeShut && this.phase === 'connected' && canSendData(c.state) && c.writableLength > 0
+    );
   }
 
   /** @inheritDoc */

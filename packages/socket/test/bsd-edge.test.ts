@@ -1,7 +1,31 @@
 import { describe, expect, it } from 'vitest';
 import {
-  AF_INET, EventPoll, IPPROTO_TCP, MSG_DONTWAIT, MSG_PEEK, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLRDHUP, SHUT_RD, SHUT_WR, SOCK_DGRAM,
-  SOCK_NONBLOCK, SOCK_STREAM, SOL_SOCKET, SO_ERROR, SO_KEEPALIVE, SO_LINGER, SO_RCVBUF, SO_SNDBUF, SO_TYPE, SocketError, TCP_NODELAY, type Sockets, type TcpEntry,
+  AF_INET,
+  EventPoll,
+  IPPROTO_TCP,
+  MSG_DONTWAIT,
+  MSG_PEEK,
+  POLLHUP,
+  POLLIN,
+  POLLNVAL,
+  POLLOUT,
+  POLLRDHUP,
+  SHUT_RD,
+  SHUT_WR,
+  SOCK_DGRAM,
+  SOCK_NONBLOCK,
+  SOCK_STREAM,
+  SOL_SOCKET,
+  SO_ERROR,
+  SO_KEEPALIVE,
+  SO_LINGER,
+  SO_RCVBUF,
+  SO_SNDBUF,
+  SO_TYPE,
+  SocketError,
+  TCP_NODELAY,
+  type Sockets,
+  type TcpEntry,
 } from '../src/index.js';
 import { TCP_MIN_BUFFER_SIZE } from '@postern/netstack';
 import { awaitOnVirtualClock, flushMicrotasks, patternBytes } from '@postern/netlab';
@@ -149,7 +173,10 @@ describe('TCP edge cases', () => {
     link.setLink('down');
     const fd = sa.socket(AF_INET, SOCK_STREAM);
     const t0 = sched.now;
-    const err = await awaitOnVirtualClock(sched, sa.connect(fd, { address: B_ADDR, port: 80 }, { timeoutMs: 3000 })).catch((e: unknown) => e);
+    const err = await awaitOnVirtualClock(
+      sched,
+      sa.connect(fd, { address: B_ADDR, port: 80 }, { timeoutMs: 3000 }),
+    ).catch((e: unknown) => e);
     expect((err as SocketError).code).toBe('ETIMEDOUT');
     expect(sched.now - t0).toBeGreaterThanOrEqual(3000);
     expect(sched.now - t0).toBeLessThan(3100);
@@ -159,7 +186,9 @@ describe('TCP edge cases', () => {
     const { sched, sa, link } = await socketPair({ tcp: { synRetries: 2 } });
     link.setLink('down');
     const fd = sa.socket(AF_INET, SOCK_STREAM);
-    const err = await awaitOnVirtualClock(sched, sa.connect(fd, { address: B_ADDR, port: 80 }), 120_000, 100).catch((e: unknown) => e);
+    const err = await awaitOnVirtualClock(sched, sa.connect(fd, { address: B_ADDR, port: 80 }), 120_000, 100).catch(
+      (e: unknown) => e,
+    );
     expect((err as SocketError).code).toBe('ETIMEDOUT');
   });
 
@@ -185,7 +214,9 @@ describe('TCP edge cases', () => {
     sched.advance(10_000); // the dropped handshakes complete on SYN-ACK retransmission
     acceptAll();
     expect(accepted.length).toBe(5);
-    expect(new Set(accepted.map((fd) => sb.getpeername(fd).port))).toEqual(new Set(fds.map((fd) => sa.getsockname(fd).port)));
+    expect(new Set(accepted.map((fd) => sb.getpeername(fd).port))).toEqual(
+      new Set(fds.map((fd) => sa.getsockname(fd).port)),
+    );
   });
 
   it('bind conflicts: EADDRINUSE; SO_REUSEADDR on both lets a second non-listening socket bind', async () => {
@@ -426,7 +457,13 @@ describe('readiness', () => {
     const timedOut = await awaitOnVirtualClock(sched, sb.poll([{ fd, events: POLLIN }], 250));
     expect(timedOut[0]!.revents).toBe(0);
     expect(sched.now - t0).toBeGreaterThanOrEqual(250);
-    const dataWait = sb.poll([{ fd, events: POLLIN }, { fd: lfd, events: POLLIN }], 1000);
+    const dataWait = sb.poll(
+      [
+        { fd, events: POLLIN },
+        { fd: lfd, events: POLLIN },
+      ],
+      1000,
+    );
     await awaitOnVirtualClock(sched, sa.send(cfd, new Uint8Array(3)));
     const res = await awaitOnVirtualClock(sched, dataWait);
     expect(res.map((x) => x.revents)).toEqual([POLLIN, 0]);

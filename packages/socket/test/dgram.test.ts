@@ -27,7 +27,9 @@ describe('UDP: BSD calls', () => {
     sched.advance(5);
     sb.setNonBlocking(server, true);
     await expect(sb.recv(server, buf)).rejects.toMatchObject({ code: 'EAGAIN' });
-    await expect(sa.sendto(client, new Uint8Array(70_000), { address: B_ADDR, port: 5353 })).rejects.toMatchObject({ code: 'EMSGSIZE' });
+    await expect(sa.sendto(client, new Uint8Array(70_000), { address: B_ADDR, port: 5353 })).rejects.toMatchObject({
+      code: 'EMSGSIZE',
+    });
     await expect(sa.send(client, new Uint8Array(1))).rejects.toMatchObject({ code: 'EDESTADDRREQ' });
     const other = sb.socket(AF_INET, SOCK_DGRAM);
     expect(() => sb.bind(other, { address: 0, port: 5353 })).toThrow(SocketError);
@@ -52,12 +54,16 @@ describe('UDP: the dgram face', () => {
     const p = await socketPair({ clock: 'real' });
     stops.push(() => p.sched.stop());
     const server = createDgram(p.sb).createSocket('udp4');
-    server.on('message', (msg: Buffer, rinfo: RemoteInfo) => server.send(Buffer.concat([Buffer.from('echo:'), msg]), rinfo.port, rinfo.address));
+    server.on('message', (msg: Buffer, rinfo: RemoteInfo) =>
+      server.send(Buffer.concat([Buffer.from('echo:'), msg]), rinfo.port, rinfo.address),
+    );
     server.bind(41234);
     await nextEvent(server, 'listening');
     expect(server.address()).toEqual({ address: '0.0.0.0', family: 'IPv4', port: 41234 });
     const client = createDgram(p.sa).createSocket({ type: 'udp4' });
-    const sent = await new Promise<number>((resolve, reject) => client.send('ping', 41234, '198.18.0.2', (err, n) => (err ? reject(err) : resolve(n))));
+    const sent = await new Promise<number>((resolve, reject) =>
+      client.send('ping', 41234, '198.18.0.2', (err, n) => (err ? reject(err) : resolve(n))),
+    );
     expect(sent).toBe(4);
     const [msg, rinfo] = (await nextEvent(client, 'message')) as [Buffer, RemoteInfo];
     expect(msg.toString()).toBe('echo:ping');

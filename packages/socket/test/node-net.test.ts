@@ -15,7 +15,6 @@ async function pair(options: Parameters<typeof socketPair>[0] = {}) {
   return { ...p, netA: createNet(p.sa), netB: createNet(p.sb) };
 }
 
-
 describe('the net face: Socket and Server', () => {
   it('connects, reports addresses and counters, echoes byte-exact, and closes both ends', async () => {
     const { netA, netB } = await pair();
@@ -58,7 +57,7 @@ describe('the net face: Socket and Server', () => {
     // Keep offering past the high-water mark so that TCP's buffers on both sides fill.
     for (let i = 0; i < 20; i++) client.write(chunk);
     const total = (writes + 21) * chunk.byteLength;
-    const entry = (serverSocket!.sockets.entry(serverSocket!.fd!, 'recv') as TcpEntry);
+    const entry = serverSocket!.sockets.entry(serverSocket!.fd!, 'recv') as TcpEntry;
     await waitFor('receive buffer full', () => entry.conn!.readableLength >= tcpB.receiveBufferSize, 5000, 2);
     let drained = false;
     client.once('drain', () => {
@@ -108,7 +107,7 @@ describe('the net face: Socket and Server', () => {
     expect(client.bytesWritten).toBe(data.byteLength);
     const error = new Promise<Error>((resolve) => client.once('error', resolve));
     expect(client.write(Buffer.from('late'))).toBe(false);
-    expect((await error as Error & { code?: string }).code).toBe('ERR_STREAM_WRITE_AFTER_END');
+    expect(((await error) as Error & { code?: string }).code).toBe('ERR_STREAM_WRITE_AFTER_END');
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 

@@ -29,7 +29,8 @@ export function parseIpv4(text: string): Ipv4Address {
   if (parts.length !== 4) throw new MalformedError('ipv4-address', `not a dotted quad: ${JSON.stringify(text)}`);
   let a = 0;
   for (const p of parts) {
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(p) || Number(p) > 255) throw new MalformedError('ipv4-address', `bad octet in ${JSON.stringify(text)}`);
+    if (!/^(0|[1-9][0-9]{0,2})$/.test(p) || Number(p) > 255)
+      throw new MalformedError('ipv4-address', `bad octet in ${JSON.stringify(text)}`);
     a = a * 256 + Number(p);
   }
   return a >>> 0;
@@ -37,12 +38,16 @@ export function parseIpv4(text: string): Ipv4Address {
 
 /** Formats a MAC address as six lower-case hex pairs joined by colons. */
 export function macToString(m: MacAddress): string {
-  return m.toString(16).padStart(12, '0').replace(/(..)(?!$)/g, '$1:');
+  return m
+    .toString(16)
+    .padStart(12, '0')
+    .replace(/(..)(?!$)/g, '$1:');
 }
 
 /** Parses `aa:bb:cc:dd:ee:ff` (or with dashes); throws {@link MalformedError} for anything else. */
 export function parseMac(text: string): MacAddress {
-  if (!/^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$/.test(text)) throw new MalformedError('mac-address', `not a MAC address: ${JSON.stringify(text)}`);
+  if (!/^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$/.test(text))
+    throw new MalformedError('mac-address', `not a MAC address: ${JSON.stringify(text)}`);
   return parseInt(text.replace(/[:-]/g, ''), 16);
 }
 
@@ -75,5 +80,5 @@ export function writeMac(bytes: Uint8Array, offset: number, m: MacAddress): void
 export function ipv4InPrefix(address: Ipv4Address, prefix: Ipv4Address, length: number): boolean {
   if (length === 0) return true;
   const mask = (0xffff_ffff << (32 - length)) >>> 0;
-  return ((address & mask) >>> 0) === ((prefix & mask) >>> 0);
+  return (address & mask) >>> 0 === (prefix & mask) >>> 0;
 }

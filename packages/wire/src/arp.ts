@@ -66,10 +66,16 @@ export class ArpPacket {
     const hardwareLength = view.getUint8(HARDWARE_LENGTH_OFFSET);
     const protocolLength = view.getUint8(PROTOCOL_LENGTH_OFFSET);
     if (hardwareType !== ARP_HARDWARE_ETHERNET || hardwareLength !== MAC_LENGTH) {
-      throw new UnsupportedError(FORMAT, `hardware type ${hardwareType} with ${hardwareLength}-byte addresses (only Ethernet)`);
+      throw new UnsupportedError(
+        FORMAT,
+        `hardware type ${hardwareType} with ${hardwareLength}-byte addresses (only Ethernet)`,
+      );
     }
     if (protocolType !== ETHERTYPE_IPV4 || protocolLength !== IPV4_LENGTH) {
-      throw new UnsupportedError(FORMAT, `protocol type 0x${protocolType.toString(16)} with ${protocolLength}-byte addresses (only IPv4)`);
+      throw new UnsupportedError(
+        FORMAT,
+        `protocol type 0x${protocolType.toString(16)} with ${protocolLength}-byte addresses (only IPv4)`,
+      );
     }
     if (bytes.byteLength < ARP_PACKET_LENGTH) throw new TruncatedError(FORMAT, ARP_PACKET_LENGTH, bytes.byteLength);
     return new ArpPacket(bytes, view);
@@ -121,7 +127,8 @@ export interface ArpRepr {
  */
 export function parseArp(packet: ArpPacket): ArpRepr {
   const operation = packet.operation;
-  if (operation !== ARP_OP_REQUEST && operation !== ARP_OP_REPLY) throw new UnsupportedError(FORMAT, `operation ${operation}`);
+  if (operation !== ARP_OP_REQUEST && operation !== ARP_OP_REPLY)
+    throw new UnsupportedError(FORMAT, `operation ${operation}`);
   return {
     operation,
     senderHardwareAddress: packet.senderHardwareAddress,
@@ -142,7 +149,8 @@ export function arpBufferLength(_repr: ArpRepr): number {
  * @throws RangeError if `buffer` is shorter than {@link ARP_PACKET_LENGTH}.
  */
 export function emitArp(repr: ArpRepr, buffer: Uint8Array): number {
-  if (buffer.byteLength < ARP_PACKET_LENGTH) throw emitError(FORMAT, `buffer of ${buffer.byteLength} bytes, need ${ARP_PACKET_LENGTH}`);
+  if (buffer.byteLength < ARP_PACKET_LENGTH)
+    throw emitError(FORMAT, `buffer of ${buffer.byteLength} bytes, need ${ARP_PACKET_LENGTH}`);
   writeUint16(buffer, HARDWARE_TYPE_OFFSET, ARP_HARDWARE_ETHERNET);
   writeUint16(buffer, PROTOCOL_TYPE_OFFSET, ETHERTYPE_IPV4);
   buffer[HARDWARE_LENGTH_OFFSET] = MAC_LENGTH;

@@ -153,14 +153,17 @@ export function parseDhcp(bytes: Uint8Array): DhcpRepr {
   if (bytes.byteLength < DHCP_OPTIONS_OFFSET) throw new TruncatedError(FORMAT, DHCP_OPTIONS_OFFSET, bytes.byteLength);
   if (readUint32(bytes, DHCP_FIXED_LENGTH) !== DHCP_MAGIC_COOKIE) throw new MalformedError(FORMAT, 'no magic cookie');
   const op = bytes[0]!;
-  if (op !== BOOTP_REQUEST && op !== BOOTP_REPLY) throw new MalformedError(FORMAT, `op ${op} is neither request nor reply`);
-  if (bytes[1] !== 1 || bytes[2] !== 6) throw new MalformedError(FORMAT, `hardware type ${bytes[1]} length ${bytes[2]} is not Ethernet`);
+  if (op !== BOOTP_REQUEST && op !== BOOTP_REPLY)
+    throw new MalformedError(FORMAT, `op ${op} is neither request nor reply`);
+  if (bytes[1] !== 1 || bytes[2] !== 6)
+    throw new MalformedError(FORMAT, `hardware type ${bytes[1]} length ${bytes[2]} is not Ethernet`);
   const parts = new Map<number, Uint8Array[]>();
   readOptionArea(bytes, DHCP_OPTIONS_OFFSET, bytes.byteLength, parts, true);
   const overload = parts.get(DHCP_OPT.OVERLOAD);
   if (overload !== undefined) {
     const v = overload[0]!;
-    if (overload.length !== 1 || v.byteLength !== 1 || v[0]! < 1 || v[0]! > 3) throw new MalformedError(FORMAT, 'bad option overload (52)');
+    if (overload.length !== 1 || v.byteLength !== 1 || v[0]! < 1 || v[0]! > 3)
+      throw new MalformedError(FORMAT, 'bad option overload (52)');
     // RFC 2131 §4.1: options, then file, then sname.
     if (v[0]! & 1) readOptionArea(bytes, FILE_OFFSET, FILE_OFFSET + FILE_LENGTH, parts, false);
     if (v[0]! & 2) readOptionArea(bytes, SNAME_OFFSET, SNAME_OFFSET + SNAME_LENGTH, parts, false);
@@ -184,7 +187,13 @@ export function parseDhcp(bytes: Uint8Array): DhcpRepr {
 /** Most bytes one option may total after RFC 3396 concatenation. */
 const MAX_CONCATENATED = 16 * 1024;
 
-function readOptionArea(bytes: Uint8Array, start: number, end: number, parts: Map<number, Uint8Array[]>, main: boolean): void {
+function readOptionArea(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  parts: Map<number, Uint8Array[]>,
+  main: boolean,
+): void {
   let at = start;
   while (at < end) {
     const code = bytes[at]!;
@@ -195,14 +204,20 @@ function readOptionArea(bytes: Uint8Array, start: number, end: number, parts: Ma
     if (code === DHCP_OPT.END) return;
     if (at + 1 >= end) throw new MalformedError(FORMAT, `option ${code} has no length byte (truncated options)`);
     const length = bytes[at + 1]!;
-    if (at + 2 + length > end) throw new MalformedError(FORMAT, `option ${code} of ${length} bytes runs past the end of its area (truncated options)`);
-    if (code === DHCP_OPT.OVERLOAD && !main) throw new MalformedError(FORMAT, 'option overload (52) inside an overloaded field');
+    if (at + 2 + length > end)
+      throw new MalformedError(
+        FORMAT,
+        `option ${code} of ${length} bytes runs past the end of its area (truncated options)`,
+      );
+    if (code === DHCP_OPT.OVERLOAD && !main)
+      throw new MalformedError(FORMAT, 'option overload (52) inside an overloaded field');
     const list = parts.get(code);
     const value = bytes.subarray(at + 2, at + 2 + length);
     if (list === undefined) parts.set(code, [value]);
     else {
       list.push(value);
-      if (list.reduce((n, p) => n + p.byteLength, 0) > MAX_CONCATENATED) throw new MalformedError(FORMAT, `option ${code} concatenates to over ${MAX_CONCATENATED} bytes`);
+      if (list.reduce((n, p) => n + p.byteLength, 0) > MAX_CONCATENATED)
+        throw new MalformedError(FORMAT, `option ${code} concatenates to over ${MAX_CONCATENATED} bytes`);
     }
     at += 2 + length;
   }
@@ -252,7 +267,8 @@ export function emitDhcp(repr: DhcpRepr, buffer: Uint8Array): number {
   writeUint32(buffer, DHCP_FIXED_LENGTH, DHCP_MAGIC_COOKIE);
   let at = DHCP_OPTIONS_OFFSET;
   for (const [code, value] of repr.options) {
-    if (code === DHCP_OPT.PAD || code === DHCP_OPT.END || !Number.isInteger(code) || code < 0 || code > 255) throw emitError(FORMAT, `option code ${code} cannot be emitted`);
+    if (code === DHCP_OPT.PAD || code === DHCP_OPT.END || !Number.isInteger(code) || code < 0 || code > 255)
+      throw emitError(FORMAT, `option code ${code} cannot be emitted`);
     let done = 0;
     do {
       const chunk = Math.min(255, value.byteLength - done);

@@ -25,7 +25,18 @@ export const DNS_MAX_LABEL = 63;
 export const DNS_MAX_NAME = 255;
 
 /** Record types this package names. */
-export const DNS_TYPE = { A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28, OPT: 41, ANY: 255 } as const;
+export const DNS_TYPE = {
+  A: 1,
+  NS: 2,
+  CNAME: 5,
+  SOA: 6,
+  PTR: 12,
+  MX: 15,
+  TXT: 16,
+  AAAA: 28,
+  OPT: 41,
+  ANY: 255,
+} as const;
 /** The Internet class. */
 export const DNS_CLASS_IN = 1;
 /** Response codes. */
@@ -122,7 +133,8 @@ export function readDnsName(message: Uint8Array, offset: number): { name: string
   // Every pointer must go strictly below the lowest position read so far: no loop can form.
   let floor = offset;
   for (;;) {
-    if (at >= message.byteLength) throw new MalformedError(FORMAT, `name at ${offset} runs past the end of the message`);
+    if (at >= message.byteLength)
+      throw new MalformedError(FORMAT, `name at ${offset} runs past the end of the message`);
     const len = message[at]!;
     if (len === 0) {
       if (next < 0) next = at + 1;
@@ -132,8 +144,10 @@ export function readDnsName(message: Uint8Array, offset: number): { name: string
     if (kind === 0xc0) {
       if (at + 1 >= message.byteLength) throw new MalformedError(FORMAT, `compression pointer at ${at} is cut off`);
       const target = ((len & 0x3f) << 8) | message[at + 1]!;
-      if (target >= message.byteLength) throw new MalformedError(FORMAT, `compression pointer at ${at} points past the end (${target})`);
-      if (target >= floor) throw new MalformedError(FORMAT, `compression pointer at ${at} does not point backwards (${target}): a loop`);
+      if (target >= message.byteLength)
+        throw new MalformedError(FORMAT, `compression pointer at ${at} points past the end (${target})`);
+      if (target >= floor)
+        throw new MalformedError(FORMAT, `compression pointer at ${at} does not point backwards (${target}): a loop`);
       if (next < 0) next = at + 2;
       floor = target;
       at = target;
@@ -141,7 +155,8 @@ export function readDnsName(message: Uint8Array, offset: number): { name: string
     }
     if (kind !== 0) throw new MalformedError(FORMAT, `reserved label type 0x${kind.toString(16)} at ${at}`);
     if (len > DNS_MAX_LABEL) throw new MalformedError(FORMAT, `label of ${len} bytes at ${at} (over ${DNS_MAX_LABEL})`);
-    if (at + 1 + len > message.byteLength) throw new MalformedError(FORMAT, `label at ${at} runs past the end of the message`);
+    if (at + 1 + len > message.byteLength)
+      throw new MalformedError(FORMAT, `label at ${at} runs past the end of the message`);
     wireLength += 1 + len;
     if (wireLength > DNS_MAX_NAME) throw new MalformedError(FORMAT, `name at ${offset} is over ${DNS_MAX_NAME} bytes`);
     labels.push(labelText(message, at + 1, len));
@@ -155,7 +170,8 @@ function labelText(bytes: Uint8Array, start: number, length: number): string {
   for (let i = start; i < start + length; i++) {
     const c = bytes[i]!;
     // Printable ASCII but for the dot and the backslash; anything else escaped as \DDD (RFC 4343).
-    s += c > 0x20 && c < 0x7f && c !== 0x2e && c !== 0x5c ? String.fromCharCode(c) : `\\${c.toString().padStart(3, '0')}`;
+    s +=
+      c > 0x20 && c < 0x7f && c !== 0x2e && c !== 0x5c ? String.fromCharCode(c) : `\\${c.toString().padStart(3, '0')}`;
   }
   return s;
 }
@@ -183,7 +199,14 @@ export function parseDns(bytes: Uint8Array): DnsMessage {
       const rdlength = readUint16(bytes, next + 8);
       const end = next + 10 + rdlength;
       if (end > bytes.byteLength) throw new TruncatedError(FORMAT, end, bytes.byteLength);
-      out.push({ name, type: readUint16(bytes, next), class: readUint16(bytes, next + 2), ttl: readUint32(bytes, next + 4), ttlOffset: next + 4, data: bytes.subarray(next + 10, end) });
+      out.push({
+        name,
+        type: readUint16(bytes, next),
+        class: readUint16(bytes, next + 2),
+        ttl: readUint32(bytes, next + 4),
+        ttlOffset: next + 4,
+        data: bytes.subarray(next + 10, end),
+      });
       at = end;
     }
     return out;
@@ -205,7 +228,8 @@ export function encodeDnsName(name: string): Uint8Array {
     let label: number[] = [];
     const flush = (): void => {
       if (label.length === 0) throw emitError(FORMAT, `empty label in ${JSON.stringify(name)}`);
-      if (label.length > DNS_MAX_LABEL) throw emitError(FORMAT, `label of ${label.length} bytes in ${JSON.stringify(name)} (over ${DNS_MAX_LABEL})`);
+      if (label.length > DNS_MAX_LABEL)
+        throw emitError(FORMAT, `label of ${label.length} bytes in ${JSON.stringify(name)} (over ${DNS_MAX_LABEL})`);
       out.push(label.length, ...label);
       label = [];
     };
@@ -279,7 +303,8 @@ export function emitDnsErrorResponse(query: Uint8Array, rcode: number, questionE
 /** The IPv4 addresses of the A records of `records` whose RDATA is 4 bytes. */
 export function dnsARecords(records: readonly DnsRecord[]): Ipv4Address[] {
   const out: Ipv4Address[] = [];
-  for (const r of records) if (r.type === DNS_TYPE.A && r.class === DNS_CLASS_IN && r.data.byteLength === 4) out.push(readUint32(r.data, 0));
+  for (const r of records)
+    if (r.type === DNS_TYPE.A && r.class === DNS_CLASS_IN && r.data.byteLength === 4) out.push(readUint32(r.data, 0));
   return out;
 }
 

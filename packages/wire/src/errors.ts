@@ -7,11 +7,7 @@
  */
 
 /** Stable codes for every decode failure; callers branch on these, never on message text. */
-export type DecodeErrorCode =
-  | 'TRUNCATED'
-  | 'MALFORMED'
-  | 'BAD_CHECKSUM'
-  | 'UNSUPPORTED';
+export type DecodeErrorCode = 'TRUNCATED' | 'MALFORMED' | 'BAD_CHECKSUM' | 'UNSUPPORTED';
 
 /** Base class of every error a wire parser throws. */
 export class DecodeError extends Error {

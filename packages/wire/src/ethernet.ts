@@ -199,8 +199,13 @@ function tciFromTag(tag: VlanTag): number {
  */
 export function parseEthernet(packet: EthernetPacket): EthernetRepr {
   const etherType = packet.etherType;
-  if (etherType < ETHERTYPE_MIN) throw new UnsupportedError(FORMAT, `type field 0x${etherType.toString(16)} is an 802.3 length, not an EtherType`);
-  if (etherType === ETHERTYPE_VLAN || etherType === ETHERTYPE_QINQ) throw new UnsupportedError(FORMAT, `unsupported VLAN tag 0x${etherType.toString(16)} after ${packet.headerLength - ETHERNET_HEADER_LENGTH} tag bytes`);
+  if (etherType < ETHERTYPE_MIN)
+    throw new UnsupportedError(FORMAT, `type field 0x${etherType.toString(16)} is an 802.3 length, not an EtherType`);
+  if (etherType === ETHERTYPE_VLAN || etherType === ETHERTYPE_QINQ)
+    throw new UnsupportedError(
+      FORMAT,
+      `unsupported VLAN tag 0x${etherType.toString(16)} after ${packet.headerLength - ETHERNET_HEADER_LENGTH} tag bytes`,
+    );
   return {
     destination: packet.destination,
     source: packet.source,
@@ -212,7 +217,11 @@ export function parseEthernet(packet: EthernetPacket): EthernetRepr {
 
 /** Header length `repr` emits: 14 bytes plus 4 per tag. */
 export function ethernetHeaderLength(repr: EthernetRepr): number {
-  return ETHERNET_HEADER_LENGTH + (repr.vlan === null ? 0 : VLAN_TAG_LENGTH) + (repr.serviceVlan === null ? 0 : VLAN_TAG_LENGTH);
+  return (
+    ETHERNET_HEADER_LENGTH +
+    (repr.vlan === null ? 0 : VLAN_TAG_LENGTH) +
+    (repr.serviceVlan === null ? 0 : VLAN_TAG_LENGTH)
+  );
 }
 
 /** Buffer length needed to emit `repr` followed by `payloadLength` bytes (no padding, no FCS). */
@@ -231,12 +240,17 @@ export function ethernetBufferLength(repr: EthernetRepr, payloadLength: number):
  */
 export function emitEthernet(repr: EthernetRepr, buffer: Uint8Array, payload?: Uint8Array): number {
   const { etherType } = repr;
-  if (!(etherType >= ETHERTYPE_MIN && etherType <= 0xffff) || etherType === ETHERTYPE_VLAN || etherType === ETHERTYPE_QINQ) {
+  if (
+    !(etherType >= ETHERTYPE_MIN && etherType <= 0xffff) ||
+    etherType === ETHERTYPE_VLAN ||
+    etherType === ETHERTYPE_QINQ
+  ) {
     throw emitError(FORMAT, `cannot emit EtherType 0x${etherType.toString(16)}`);
   }
   const headerLength = ethernetHeaderLength(repr);
   const payloadLength = payload === undefined ? 0 : payload.byteLength;
-  if (buffer.byteLength < headerLength + payloadLength) throw emitError(FORMAT, `buffer of ${buffer.byteLength} bytes, need ${headerLength + payloadLength}`);
+  if (buffer.byteLength < headerLength + payloadLength)
+    throw emitError(FORMAT, `buffer of ${buffer.byteLength} bytes, need ${headerLength + payloadLength}`);
   // The payload first: it may overlap the header it is about to be moved out of.
   if (payload !== undefined) copyPayloadUnlessInPlace(buffer, headerLength, payload);
   writeMac(buffer, DESTINATION_OFFSET, repr.destination);

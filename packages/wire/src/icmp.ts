@@ -7,7 +7,15 @@
  */
 import { onesComplementSum } from './checksum.js';
 import { ChecksumError, MalformedError, TruncatedError, viewOf } from './errors.js';
-import { copyPayloadUnlessInPlace, emitError, readUint16, readUint32, sumRange, writeUint16, writeUint32 } from './emit-util.js';
+import {
+  copyPayloadUnlessInPlace,
+  emitError,
+  readUint16,
+  readUint32,
+  sumRange,
+  writeUint16,
+  writeUint32,
+} from './emit-util.js';
 import { IPV4_MIN_HEADER_LENGTH } from './ipv4.js';
 
 /** ICMP type: echo reply. */
@@ -204,7 +212,8 @@ const DEFAULT_PARSE_OPTIONS: Icmpv4ParseOptions = {};
 
 /** Throws {@link MalformedError} unless `quoted` starts with a whole IPv4 header. */
 function checkQuoted(quoted: Uint8Array): void {
-  if (quoted.byteLength < IPV4_MIN_HEADER_LENGTH) throw new MalformedError(FORMAT, `quoted datagram of ${quoted.byteLength} bytes is shorter than an IPv4 header`);
+  if (quoted.byteLength < IPV4_MIN_HEADER_LENGTH)
+    throw new MalformedError(FORMAT, `quoted datagram of ${quoted.byteLength} bytes is shorter than an IPv4 header`);
   const versionIhl = quoted[0]!;
   if (versionIhl >>> 4 !== 4) throw new MalformedError(FORMAT, `quoted datagram has IP version ${versionIhl >>> 4}`);
   const headerLength = (versionIhl & 0x0f) * 4;
@@ -212,7 +221,8 @@ function checkQuoted(quoted: Uint8Array): void {
     throw new MalformedError(FORMAT, `quoted datagram has a ${headerLength}-byte header in ${quoted.byteLength} bytes`);
   }
   const totalLength = (quoted[2]! << 8) | quoted[3]!;
-  if (totalLength < headerLength) throw new MalformedError(FORMAT, `quoted datagram has total length ${totalLength} below its header length`);
+  if (totalLength < headerLength)
+    throw new MalformedError(FORMAT, `quoted datagram has total length ${totalLength} below its header length`);
 }
 
 /**
@@ -238,7 +248,12 @@ export function parseIcmpv4(packet: Icmpv4Packet, config: Icmpv4ParseOptions = D
       const quoted = packet.data;
       checkQuoted(quoted);
       const code = packet.code;
-      return { kind: 'destinationUnreachable', code, nextHopMtu: code === ICMP_UNREACH_FRAG_NEEDED ? packet.nextHopMtu : 0, quoted };
+      return {
+        kind: 'destinationUnreachable',
+        code,
+        nextHopMtu: code === ICMP_UNREACH_FRAG_NEEDED ? packet.nextHopMtu : 0,
+        quoted,
+      };
     }
     case ICMP_TIME_EXCEEDED: {
       const quoted = packet.data;
@@ -300,7 +315,12 @@ export function emitIcmpv4(repr: Icmpv4Repr, buffer: Uint8Array): number {
       writeUint32(buffer, REST_OF_HEADER_OFFSET, 0);
       break;
     case 'other':
-      if (repr.type === ICMP_ECHO_REQUEST || repr.type === ICMP_ECHO_REPLY || repr.type === ICMP_DEST_UNREACHABLE || repr.type === ICMP_TIME_EXCEEDED) {
+      if (
+        repr.type === ICMP_ECHO_REQUEST ||
+        repr.type === ICMP_ECHO_REPLY ||
+        repr.type === ICMP_DEST_UNREACHABLE ||
+        repr.type === ICMP_TIME_EXCEEDED
+      ) {
         throw emitError(FORMAT, `type ${repr.type} has its own repr kind`);
       }
       buffer[TYPE_OFFSET] = repr.type;

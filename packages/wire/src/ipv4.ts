@@ -5,7 +5,15 @@
 import type { Ipv4Address } from './address.js';
 import { checksumUpdate16, foldSum } from './checksum.js';
 import { MalformedError, ChecksumError, TruncatedError, viewOf } from './errors.js';
-import { copyPayloadUnlessInPlace, emitError, readUint16, readUint32, sumRange, writeUint16, writeUint32 } from './emit-util.js';
+import {
+  copyPayloadUnlessInPlace,
+  emitError,
+  readUint16,
+  readUint32,
+  sumRange,
+  writeUint16,
+  writeUint32,
+} from './emit-util.js';
 
 /** IP protocol number of ICMP. */
 export const IP_PROTO_ICMP = 1;
@@ -242,7 +250,8 @@ export class Ipv4Packet {
 
 /** Checks the header-only invariants of `bytes` (throws as {@link Ipv4Packet.checkedHeader} documents). */
 function checkHeader(bytes: Uint8Array): void {
-  if (bytes.byteLength < IPV4_MIN_HEADER_LENGTH) throw new TruncatedError(FORMAT, IPV4_MIN_HEADER_LENGTH, bytes.byteLength);
+  if (bytes.byteLength < IPV4_MIN_HEADER_LENGTH)
+    throw new TruncatedError(FORMAT, IPV4_MIN_HEADER_LENGTH, bytes.byteLength);
   const versionIhl = bytes[VERSION_IHL_OFFSET]!;
   const version = versionIhl >>> 4;
   const ihl = versionIhl & 0x0f;
@@ -250,7 +259,8 @@ function checkHeader(bytes: Uint8Array): void {
   if (ihl < MIN_IHL) throw new MalformedError(FORMAT, `IHL ${ihl} is below 5`);
   const headerLength = ihl * 4;
   const totalLength = readUint16(bytes, TOTAL_LENGTH_OFFSET);
-  if (totalLength < headerLength) throw new MalformedError(FORMAT, `total length ${totalLength} is shorter than the ${headerLength}-byte header`);
+  if (totalLength < headerLength)
+    throw new MalformedError(FORMAT, `total length ${totalLength} is shorter than the ${headerLength}-byte header`);
   if (bytes.byteLength < headerLength) throw new TruncatedError(FORMAT, headerLength, bytes.byteLength);
 }
 
@@ -310,7 +320,8 @@ export class Ipv4OptionReader {
     const type = bytes[at]!;
     if (at + 1 >= bytes.byteLength) throw new MalformedError(FORMAT, `option ${type} has no length octet`);
     const length = bytes[at + 1]!;
-    if (length < 2 || at + length > bytes.byteLength) throw new MalformedError(FORMAT, `option ${type} has bad length ${length}`);
+    if (length < 2 || at + length > bytes.byteLength)
+      throw new MalformedError(FORMAT, `option ${type} has bad length ${length}`);
     this.type = type;
     this.offset = at;
     this.length = length;
@@ -379,7 +390,8 @@ const DEFAULT_PARSE_OPTIONS: Ipv4ParseOptions = {};
  * @throws {@link MalformedError} if the options are not well-formed (see {@link Ipv4OptionReader}).
  */
 export function parseIpv4Packet(packet: Ipv4Packet, config: Ipv4ParseOptions = DEFAULT_PARSE_OPTIONS): Ipv4Repr {
-  if (config.checksum !== 'ignore' && !packet.verifyChecksum()) throw new ChecksumError(FORMAT, 'header checksum mismatch');
+  if (config.checksum !== 'ignore' && !packet.verifyChecksum())
+    throw new ChecksumError(FORMAT, 'header checksum mismatch');
   // No allocation for the common header without options.
   const options = packet.headerLength === IPV4_MIN_HEADER_LENGTH ? EMPTY : packet.options;
   validateOptions(options);
@@ -427,11 +439,15 @@ export function emitIpv4(repr: Ipv4Repr, buffer: Uint8Array, payload?: Uint8Arra
   }
   const { fragmentOffset } = repr;
   if (!(fragmentOffset >= 0 && fragmentOffset <= IPV4_MAX_FRAGMENT_OFFSET && fragmentOffset % FRAGMENT_UNIT === 0)) {
-    throw emitError(FORMAT, `fragment offset ${fragmentOffset} (need a multiple of 8 up to ${IPV4_MAX_FRAGMENT_OFFSET})`);
+    throw emitError(
+      FORMAT,
+      `fragment offset ${fragmentOffset} (need a multiple of 8 up to ${IPV4_MAX_FRAGMENT_OFFSET})`,
+    );
   }
   const headerLength = IPV4_MIN_HEADER_LENGTH + optionsLength;
   const totalLength = headerLength + repr.payloadLength;
-  if (!(repr.payloadLength >= 0 && totalLength <= IPV4_MAX_TOTAL_LENGTH)) throw emitError(FORMAT, `total length ${totalLength}`);
+  if (!(repr.payloadLength >= 0 && totalLength <= IPV4_MAX_TOTAL_LENGTH))
+    throw emitError(FORMAT, `total length ${totalLength}`);
   if (payload !== undefined && payload.byteLength !== repr.payloadLength) {
     throw emitError(FORMAT, `payload of ${payload.byteLength} bytes, repr says ${repr.payloadLength}`);
   }
@@ -448,7 +464,9 @@ export function emitIpv4(repr: Ipv4Repr, buffer: Uint8Array, payload?: Uint8Arra
   writeUint16(
     buffer,
     FLAGS_FRAGMENT_OFFSET,
-    (repr.dontFragment ? FLAG_DONT_FRAGMENT : 0) | (repr.moreFragments ? FLAG_MORE_FRAGMENTS : 0) | (fragmentOffset / FRAGMENT_UNIT),
+    (repr.dontFragment ? FLAG_DONT_FRAGMENT : 0) |
+      (repr.moreFragments ? FLAG_MORE_FRAGMENTS : 0) |
+      (fragmentOffset / FRAGMENT_UNIT),
   );
   buffer[TTL_OFFSET] = repr.ttl & 0xff;
   buffer[PROTOCOL_OFFSET] = repr.protocol & 0xff;
@@ -466,7 +484,5 @@ export function emitIpv4(repr: Ipv4Repr, buffer: Uint8Array, payload?: Uint8Arra
  * `onesComplementSum` / `internetChecksum` over the segment.
  */
 export function ipv4PseudoHeaderSum(src: Ipv4Address, dst: Ipv4Address, protocol: number, length: number): number {
-  return foldSum(
-    (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + (protocol & 0xff) + (length & 0xffff),
-  );
+  return foldSum((src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + (protocol & 0xff) + (length & 0xffff));
 }

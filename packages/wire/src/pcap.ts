@@ -144,7 +144,8 @@ export class PcapRecord {
 
 /** Splits a nanosecond timestamp into pcap's seconds and sub-second units (truncating to microseconds for `'micro'`). */
 export function pcapTimestampFromNanos(nanos: bigint, precision: PcapPrecision): { seconds: number; fraction: number } {
-  if (nanos < 0n || nanos >= 0x1_0000_0000n * 1_000_000_000n) throw new RangeError(`pcap: timestamp ${nanos} ns is outside 0..2^32 s`);
+  if (nanos < 0n || nanos >= 0x1_0000_0000n * 1_000_000_000n)
+    throw new RangeError(`pcap: timestamp ${nanos} ns is outside 0..2^32 s`);
   const seconds = Number(nanos / 1_000_000_000n);
   const ns = Number(nanos % 1_000_000_000n);
   return { seconds, fraction: precision === 'micro' ? Math.floor(ns / 1000) : ns };
@@ -174,7 +175,8 @@ function magicOf(bytes: Uint8Array): Magic | undefined {
   if (n < 4 && PCAPNG_MAGIC_BYTES.slice(0, n).every((b, i) => bytes[i] === b)) return undefined; // wait: it may be pcapng
   if (n === 4) {
     const magicBe = ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0;
-    if (magicBe === PCAPNG_MAGIC) throw new UnsupportedError(FORMAT, 'pcapng files are not supported, only classic pcap');
+    if (magicBe === PCAPNG_MAGIC)
+      throw new UnsupportedError(FORMAT, 'pcapng files are not supported, only classic pcap');
     throw new MalformedError(FORMAT, `not a pcap file (magic 0x${magicBe.toString(16).padStart(8, '0')})`);
   }
   throw new MalformedError(FORMAT, 'not a pcap file (bad magic number)');
@@ -194,7 +196,8 @@ export function parsePcapHeader(bytes: Uint8Array): PcapHeader {
   const le = magic.littleEndian;
   const versionMajor = view.getUint16(H_VERSION_MAJOR, le);
   const versionMinor = view.getUint16(H_VERSION_MINOR, le);
-  if (versionMajor !== PCAP_VERSION_MAJOR) throw new UnsupportedError(FORMAT, `version ${versionMajor}.${versionMinor} is not supported (only 2.x)`);
+  if (versionMajor !== PCAP_VERSION_MAJOR)
+    throw new UnsupportedError(FORMAT, `version ${versionMajor}.${versionMinor} is not supported (only 2.x)`);
   return {
     precision: magic.precision,
     littleEndian: le,
@@ -218,10 +221,14 @@ function checkRecordHeader(view: DataView, offset: number, header: PcapHeader, m
   const capLen = view.getUint32(offset + R_CAPLEN, le);
   const origLen = view.getUint32(offset + R_ORIGLEN, le);
   const fraction = view.getUint32(offset + R_TS_FRAC, le);
-  if (header.snapLen !== 0 && capLen > header.snapLen) throw new MalformedError(FORMAT, `record captured length ${capLen} exceeds the snapshot length ${header.snapLen}`);
-  if (capLen > maxCaptureLength) throw new MalformedError(FORMAT, `record captured length ${capLen} exceeds the limit ${maxCaptureLength}`);
-  if (origLen < capLen) throw new MalformedError(FORMAT, `record original length ${origLen} is below its captured length ${capLen}`);
-  if (fraction >= PCAP_UNITS_PER_SECOND[header.precision]) throw new MalformedError(FORMAT, `record sub-second field ${fraction} is not below one second`);
+  if (header.snapLen !== 0 && capLen > header.snapLen)
+    throw new MalformedError(FORMAT, `record captured length ${capLen} exceeds the snapshot length ${header.snapLen}`);
+  if (capLen > maxCaptureLength)
+    throw new MalformedError(FORMAT, `record captured length ${capLen} exceeds the limit ${maxCaptureLength}`);
+  if (origLen < capLen)
+    throw new MalformedError(FORMAT, `record original length ${origLen} is below its captured length ${capLen}`);
+  if (fraction >= PCAP_UNITS_PER_SECOND[header.precision])
+    throw new MalformedError(FORMAT, `record sub-second field ${fraction} is not below one second`);
   return capLen;
 }
 
@@ -239,7 +246,8 @@ function recordFrom(view: DataView, offset: number, header: PcapHeader, data: Ui
 
 function maxCaptureLengthOf(options: PcapReaderOptions | undefined): number {
   const max = options?.maxCaptureLength ?? PCAP_MAX_SNAPLEN;
-  if (!Number.isInteger(max) || max < 0) throw new RangeError(`pcap: maxCaptureLength must be a non-negative integer, got ${max}`);
+  if (!Number.isInteger(max) || max < 0)
+    throw new RangeError(`pcap: maxCaptureLength must be a non-negative integer, got ${max}`);
   return max;
 }
 
@@ -269,7 +277,8 @@ export class PcapReader implements Iterable<PcapRecord> {
     const end = bytes.byteLength;
     let offset = PCAP_HEADER_LENGTH;
     while (offset < end) {
-      if (end - offset < PCAP_RECORD_HEADER_LENGTH) throw new TruncatedError(FORMAT, offset + PCAP_RECORD_HEADER_LENGTH, end);
+      if (end - offset < PCAP_RECORD_HEADER_LENGTH)
+        throw new TruncatedError(FORMAT, offset + PCAP_RECORD_HEADER_LENGTH, end);
       const capLen = checkRecordHeader(view, offset, header, this.maxCaptureLength);
       const dataStart = offset + PCAP_RECORD_HEADER_LENGTH;
       if (end - dataStart < capLen) throw new TruncatedError(FORMAT, dataStart + capLen, end);
@@ -386,7 +395,8 @@ export class PcapStreamReader implements Iterable<PcapRecord> {
       return; // a complete header that next() has not parsed yet: not truncated
     }
     if (this.buffered === 0) return;
-    if (this.buffered < PCAP_RECORD_HEADER_LENGTH) throw new TruncatedError(FORMAT, PCAP_RECORD_HEADER_LENGTH, this.buffered);
+    if (this.buffered < PCAP_RECORD_HEADER_LENGTH)
+      throw new TruncatedError(FORMAT, PCAP_RECORD_HEADER_LENGTH, this.buffered);
     this.peek(this.scratch, PCAP_RECORD_HEADER_LENGTH);
     const capLen = this.scratchView.getUint32(R_CAPLEN, this.parsedHeader.littleEndian);
     const needed = PCAP_RECORD_HEADER_LENGTH + capLen;
@@ -476,8 +486,10 @@ export class PcapWriter {
     const snapLen = options.snapLen ?? PCAP_MAX_SNAPLEN;
     const linkType = options.linkType ?? LINKTYPE_ETHERNET;
     const precision = options.precision ?? 'micro';
-    if (!Number.isInteger(snapLen) || snapLen < 1 || snapLen > PCAP_MAX_SNAPLEN) throw new RangeError(`pcap: snapLen must be 1..${PCAP_MAX_SNAPLEN}, got ${snapLen}`);
-    if (!Number.isInteger(linkType) || linkType < 0 || linkType > 0xffff_ffff) throw new RangeError(`pcap: bad link type ${linkType}`);
+    if (!Number.isInteger(snapLen) || snapLen < 1 || snapLen > PCAP_MAX_SNAPLEN)
+      throw new RangeError(`pcap: snapLen must be 1..${PCAP_MAX_SNAPLEN}, got ${snapLen}`);
+    if (!Number.isInteger(linkType) || linkType < 0 || linkType > 0xffff_ffff)
+      throw new RangeError(`pcap: bad link type ${linkType}`);
     if (precision !== 'micro' && precision !== 'nano') throw new RangeError(`pcap: bad precision ${String(precision)}`);
     this.fileHeader = {
       precision,
@@ -528,11 +540,15 @@ export class PcapWriter {
     const { seconds, fraction, data } = input;
     const capLen = Math.min(data.byteLength, this.fileHeader.snapLen);
     const origLen = input.originalLength ?? data.byteLength;
-    if (!Number.isInteger(seconds) || seconds < 0 || seconds > 0xffff_ffff) throw new RangeError(`pcap: seconds ${seconds} is not an unsigned 32-bit integer`);
-    if (!Number.isInteger(fraction) || fraction < 0 || fraction >= this.unitsPerSecond) throw new RangeError(`pcap: fraction ${fraction} is not an integer in 0..${this.unitsPerSecond - 1}`);
-    if (!Number.isInteger(origLen) || origLen < data.byteLength || origLen > 0xffff_ffff) throw new RangeError(`pcap: originalLength ${origLen} is below the data length ${data.byteLength} or too large`);
+    if (!Number.isInteger(seconds) || seconds < 0 || seconds > 0xffff_ffff)
+      throw new RangeError(`pcap: seconds ${seconds} is not an unsigned 32-bit integer`);
+    if (!Number.isInteger(fraction) || fraction < 0 || fraction >= this.unitsPerSecond)
+      throw new RangeError(`pcap: fraction ${fraction} is not an integer in 0..${this.unitsPerSecond - 1}`);
+    if (!Number.isInteger(origLen) || origLen < data.byteLength || origLen > 0xffff_ffff)
+      throw new RangeError(`pcap: originalLength ${origLen} is below the data length ${data.byteLength} or too large`);
     const total = PCAP_RECORD_HEADER_LENGTH + capLen;
-    if (!Number.isInteger(offset) || offset < 0 || buffer.byteLength - offset < total) throw new RangeError(`pcap: need ${total} bytes at offset ${offset}, buffer has ${buffer.byteLength}`);
+    if (!Number.isInteger(offset) || offset < 0 || buffer.byteLength - offset < total)
+      throw new RangeError(`pcap: need ${total} bytes at offset ${offset}, buffer has ${buffer.byteLength}`);
     const view = new DataView(buffer.buffer, buffer.byteOffset + offset, PCAP_RECORD_HEADER_LENGTH);
     const le = this.fileHeader.littleEndian;
     view.setUint32(R_TS_SEC, seconds, le);

@@ -181,7 +181,8 @@ export class TcpPacket {
    * @throws {@link MalformedError} if the data offset is below 5 or an option is malformed.
    */
   static checked(bytes: Uint8Array): TcpPacket {
-    if (bytes.byteLength < TCP_MIN_HEADER_LENGTH) throw new TruncatedError(FORMAT, TCP_MIN_HEADER_LENGTH, bytes.byteLength);
+    if (bytes.byteLength < TCP_MIN_HEADER_LENGTH)
+      throw new TruncatedError(FORMAT, TCP_MIN_HEADER_LENGTH, bytes.byteLength);
     const dataOffset = bytes[DATA_OFFSET_OFFSET]! >>> 4;
     if (dataOffset < MIN_DATA_OFFSET) throw new MalformedError(FORMAT, `data offset ${dataOffset} is below 5`);
     const headerLength = dataOffset * 4;
@@ -347,10 +348,15 @@ function validateOptions(bytes: Uint8Array, end: number): void {
     }
     if (at + 1 >= end) throw new MalformedError(FORMAT, `option ${kind} has no length octet`);
     const length = bytes[at + 1]!;
-    if (length < OPTION_HEADER_LENGTH || at + length > end) throw new MalformedError(FORMAT, `option ${kind} has bad length ${length}`);
+    if (length < OPTION_HEADER_LENGTH || at + length > end)
+      throw new MalformedError(FORMAT, `option ${kind} has bad length ${length}`);
     const fixed = fixedLengthOf(kind);
-    if (fixed !== 0 && length !== fixed) throw new MalformedError(FORMAT, `option ${kind} has length ${length}, need ${fixed}`);
-    if (kind === TCP_OPTION_SACK && (length < SACK_BASE_LENGTH + SACK_BLOCK_LENGTH || (length - SACK_BASE_LENGTH) % SACK_BLOCK_LENGTH !== 0)) {
+    if (fixed !== 0 && length !== fixed)
+      throw new MalformedError(FORMAT, `option ${kind} has length ${length}, need ${fixed}`);
+    if (
+      kind === TCP_OPTION_SACK &&
+      (length < SACK_BASE_LENGTH + SACK_BLOCK_LENGTH || (length - SACK_BASE_LENGTH) % SACK_BLOCK_LENGTH !== 0)
+    ) {
       throw new MalformedError(FORMAT, `SACK option has length ${length}, need 2 + 8n`);
     }
     at += length;
@@ -498,7 +504,13 @@ export function tcpBufferLength(repr: TcpRepr, payloadLength: number): number {
  * edges and timestamps uint32, flags 0..255), an `eol` is not last, a SACK option has no block or
  * more than 4, or an `unknown` option uses a kind this module decodes (0, 1, 2, 3, 4, 5, 8).
  */
-export function emitTcp(repr: TcpRepr, buffer: Uint8Array, src: Ipv4Address, dst: Ipv4Address, payload?: Uint8Array): number {
+export function emitTcp(
+  repr: TcpRepr,
+  buffer: Uint8Array,
+  src: Ipv4Address,
+  dst: Ipv4Address,
+  payload?: Uint8Array,
+): number {
   checkRange('source port', repr.srcPort, 0xffff);
   checkRange('destination port', repr.dstPort, 0xffff);
   checkRange('seq', repr.seq, 0xffff_ffff);
@@ -507,10 +519,12 @@ export function emitTcp(repr: TcpRepr, buffer: Uint8Array, src: Ipv4Address, dst
   checkRange('window', repr.window, 0xffff);
   checkRange('urgent pointer', repr.urgentPointer, 0xffff);
   const optionsLength = tcpOptionsLength(repr.options);
-  if (optionsLength > TCP_MAX_OPTIONS_LENGTH) throw emitError(FORMAT, `options of ${optionsLength} bytes exceed ${TCP_MAX_OPTIONS_LENGTH}`);
+  if (optionsLength > TCP_MAX_OPTIONS_LENGTH)
+    throw emitError(FORMAT, `options of ${optionsLength} bytes exceed ${TCP_MAX_OPTIONS_LENGTH}`);
   const headerLength = TCP_MIN_HEADER_LENGTH + ((optionsLength + 3) & ~3);
   const length = payload === undefined ? buffer.byteLength : headerLength + payload.byteLength;
-  if (buffer.byteLength < length || length < headerLength) throw emitError(FORMAT, `buffer of ${buffer.byteLength} bytes, need ${Math.max(length, headerLength)}`);
+  if (buffer.byteLength < length || length < headerLength)
+    throw emitError(FORMAT, `buffer of ${buffer.byteLength} bytes, need ${Math.max(length, headerLength)}`);
   if (length > MAX_SEGMENT_LENGTH) throw emitError(FORMAT, `segment of ${length} bytes exceeds ${MAX_SEGMENT_LENGTH}`);
 
   writeUint16(buffer, SOURCE_PORT_OFFSET, repr.srcPort);
@@ -527,7 +541,11 @@ export function emitTcp(repr: TcpRepr, buffer: Uint8Array, src: Ipv4Address, dst
   if (payload !== undefined) copyPayloadUnlessInPlace(buffer, headerLength, payload);
 
   const segment = length === buffer.byteLength ? buffer : buffer.subarray(0, length);
-  writeUint16(buffer, CHECKSUM_OFFSET, ~onesComplementSum(segment, ipv4PseudoHeaderSum(src, dst, IP_PROTO_TCP, length)) & 0xffff);
+  writeUint16(
+    buffer,
+    CHECKSUM_OFFSET,
+    ~onesComplementSum(segment, ipv4PseudoHeaderSum(src, dst, IP_PROTO_TCP, length)) & 0xffff,
+  );
   return length;
 }
 
@@ -574,7 +592,8 @@ function writeOptions(buffer: Uint8Array, options: readonly TcpOption[]): number
         break;
       case 'sack': {
         const count = option.blocks.length;
-        if (count < 1 || count > TCP_MAX_SACK_BLOCKS) throw emitError(FORMAT, `SACK option with ${count} blocks (need 1..4)`);
+        if (count < 1 || count > TCP_MAX_SACK_BLOCKS)
+          throw emitError(FORMAT, `SACK option with ${count} blocks (need 1..4)`);
         buffer[at] = TCP_OPTION_SACK;
         buffer[at + 1] = SACK_BASE_LENGTH + SACK_BLOCK_LENGTH * count;
         at += SACK_BASE_LENGTH;
@@ -590,7 +609,8 @@ function writeOptions(buffer: Uint8Array, options: readonly TcpOption[]): number
       case 'unknown': {
         const { type, data } = option;
         checkRange('option kind', type, 0xff);
-        if (type <= TCP_OPTION_SACK || type === TCP_OPTION_TIMESTAMPS) throw emitError(FORMAT, `option kind ${type} cannot be emitted as unknown`);
+        if (type <= TCP_OPTION_SACK || type === TCP_OPTION_TIMESTAMPS)
+          throw emitError(FORMAT, `option kind ${type} cannot be emitted as unknown`);
         buffer[at] = type;
         buffer[at + 1] = OPTION_HEADER_LENGTH + data.byteLength;
         buffer.set(data, at + OPTION_HEADER_LENGTH);
@@ -603,5 +623,6 @@ function writeOptions(buffer: Uint8Array, options: readonly TcpOption[]): number
 }
 
 function checkRange(field: string, value: number, max: number): void {
-  if (!(Number.isInteger(value) && value >= 0 && value <= max)) throw emitError(FORMAT, `${field} ${value} is not an integer in 0..${max}`);
+  if (!(Number.isInteger(value) && value >= 0 && value <= max))
+    throw emitError(FORMAT, `${field} ${value} is not an integer in 0..${max}`);
 }

@@ -48,7 +48,8 @@ export class UdpPacket {
   static checked(bytes: Uint8Array): UdpPacket {
     if (bytes.byteLength < UDP_HEADER_LENGTH) throw new TruncatedError(FORMAT, UDP_HEADER_LENGTH, bytes.byteLength);
     const length = (bytes[LENGTH_OFFSET]! << 8) | bytes[LENGTH_OFFSET + 1]!;
-    if (length < UDP_HEADER_LENGTH) throw new MalformedError(FORMAT, `length field ${length} is below the 8-byte header`);
+    if (length < UDP_HEADER_LENGTH)
+      throw new MalformedError(FORMAT, `length field ${length} is below the 8-byte header`);
     if (length > bytes.byteLength) throw new TruncatedError(FORMAT, length, bytes.byteLength);
     const datagram = length === bytes.byteLength ? bytes : bytes.subarray(0, length);
     return new UdpPacket(datagram);
@@ -145,11 +146,18 @@ export function udpBufferLength(_repr: UdpRepr, payloadLength: number): number {
  * @throws RangeError if `buffer` cannot hold the datagram, if the datagram would exceed
  * {@link UDP_MAX_LENGTH} bytes, or if a port is not an integer in 0..65535.
  */
-export function emitUdp(repr: UdpRepr, buffer: Uint8Array, src: Ipv4Address, dst: Ipv4Address, payload?: Uint8Array): number {
+export function emitUdp(
+  repr: UdpRepr,
+  buffer: Uint8Array,
+  src: Ipv4Address,
+  dst: Ipv4Address,
+  payload?: Uint8Array,
+): number {
   checkPort(repr.srcPort);
   checkPort(repr.dstPort);
   const length = payload === undefined ? buffer.byteLength : UDP_HEADER_LENGTH + payload.byteLength;
-  if (buffer.byteLength < length || length < UDP_HEADER_LENGTH) throw emitError(FORMAT, `buffer of ${buffer.byteLength} bytes, need ${Math.max(length, UDP_HEADER_LENGTH)}`);
+  if (buffer.byteLength < length || length < UDP_HEADER_LENGTH)
+    throw emitError(FORMAT, `buffer of ${buffer.byteLength} bytes, need ${Math.max(length, UDP_HEADER_LENGTH)}`);
   if (length > UDP_MAX_LENGTH) throw emitError(FORMAT, `datagram of ${length} bytes exceeds ${UDP_MAX_LENGTH}`);
   writeUint16(buffer, SOURCE_PORT_OFFSET, repr.srcPort);
   writeUint16(buffer, DESTINATION_PORT_OFFSET, repr.dstPort);
@@ -163,5 +171,6 @@ export function emitUdp(repr: UdpRepr, buffer: Uint8Array, src: Ipv4Address, dst
 }
 
 function checkPort(port: number): void {
-  if (!(Number.isInteger(port) && port >= 0 && port <= 0xffff)) throw emitError(FORMAT, `port ${port} is not in 0..65535`);
+  if (!(Number.isInteger(port) && port >= 0 && port <= 0xffff))
+    throw emitError(FORMAT, `port ${port} is not in 0..65535`);
 }

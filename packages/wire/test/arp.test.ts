@@ -21,7 +21,13 @@ import { arpReprArb, flipsArb, hex, mutated, onlyDecodeErrors } from './wire-arb
 
 function decode(bytes: Uint8Array): void {
   const p = ArpPacket.checked(bytes);
-  void [p.operation, p.senderHardwareAddress, p.senderProtocolAddress, p.targetHardwareAddress, p.targetProtocolAddress];
+  void [
+    p.operation,
+    p.senderHardwareAddress,
+    p.senderProtocolAddress,
+    p.targetHardwareAddress,
+    p.targetProtocolAddress,
+  ];
   parseArp(p);
 }
 

@@ -1,10 +1,26 @@
 import { describe, expect, it } from 'vitest';
 import {
-  DHCP_OPT, DecodeError, dhcpAddressListOption, dhcpBufferLength, dhcpMessageType, emitDhcp, parseDhcp, type DhcpRepr,
+  DHCP_OPT,
+  DecodeError,
+  dhcpAddressListOption,
+  dhcpBufferLength,
+  dhcpMessageType,
+  emitDhcp,
+  parseDhcp,
+  type DhcpRepr,
 } from '../src/index.js';
 
 const base = (options: Array<[number, Uint8Array]>): DhcpRepr => ({
-  op: 1, xid: 0xdeadbeef, secs: 3, flags: 0x8000, ciaddr: 0, yiaddr: 0, siaddr: 0, giaddr: 0, chaddr: 0x02_00_00_00_00_01, options: new Map(options),
+  op: 1,
+  xid: 0xdeadbeef,
+  secs: 3,
+  flags: 0x8000,
+  ciaddr: 0,
+  yiaddr: 0,
+  siaddr: 0,
+  giaddr: 0,
+  chaddr: 0x02_00_00_00_00_01,
+  options: new Map(options),
 });
 
 function emit(repr: DhcpRepr): Uint8Array {
@@ -15,7 +31,12 @@ function emit(repr: DhcpRepr): Uint8Array {
 
 describe('DHCP codec', () => {
   it('round-trips the fixed fields and options, padded to 300 bytes', () => {
-    const bytes = emit(base([[DHCP_OPT.MESSAGE_TYPE, Uint8Array.of(1)], [DHCP_OPT.DNS_SERVERS, Uint8Array.of(198, 18, 0, 1, 198, 18, 0, 2)]]));
+    const bytes = emit(
+      base([
+        [DHCP_OPT.MESSAGE_TYPE, Uint8Array.of(1)],
+        [DHCP_OPT.DNS_SERVERS, Uint8Array.of(198, 18, 0, 1, 198, 18, 0, 2)],
+      ]),
+    );
     expect(bytes.byteLength).toBe(300);
     const m = parseDhcp(bytes);
     expect(m).toMatchObject({ op: 1, xid: 0xdeadbeef, secs: 3, flags: 0x8000, chaddr: 0x02_00_00_00_00_01 });
@@ -25,12 +46,24 @@ describe('DHCP codec', () => {
 
   it('splits an option over 255 bytes and concatenates it back (RFC 3396)', () => {
     const long = Uint8Array.from({ length: 600 }, (_, i) => i & 0xff);
-    const m = parseDhcp(emit(base([[DHCP_OPT.MESSAGE_TYPE, Uint8Array.of(1)], [224, long]])));
+    const m = parseDhcp(
+      emit(
+        base([
+          [DHCP_OPT.MESSAGE_TYPE, Uint8Array.of(1)],
+          [224, long],
+        ]),
+      ),
+    );
     expect(m.options.get(224)).toEqual(long);
   });
 
   it('reads options overloaded into file and sname', () => {
-    const bytes = emit(base([[DHCP_OPT.MESSAGE_TYPE, Uint8Array.of(1)], [DHCP_OPT.OVERLOAD, Uint8Array.of(3)]]));
+    const bytes = emit(
+      base([
+        [DHCP_OPT.MESSAGE_TYPE, Uint8Array.of(1)],
+        [DHCP_OPT.OVERLOAD, Uint8Array.of(3)],
+      ]),
+    );
     bytes.set([DHCP_OPT.HOST_NAME, 2, 0x68, 0x69, 255], 108); // file
     bytes.set([DHCP_OPT.ROUTER, 4, 198, 18, 0, 1, 255], 44); // sname
     const m = parseDhcp(bytes);

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { DNS_TYPE, DecodeError, emitDnsErrorResponse, emitDnsQuery, encodeDnsName, parseDns, readDnsName } from '../src/index.js';
+import {
+  DNS_TYPE,
+  DecodeError,
+  emitDnsErrorResponse,
+  emitDnsQuery,
+  encodeDnsName,
+  parseDns,
+  readDnsName,
+} from '../src/index.js';
 
 describe('DNS codec', () => {
   it('round-trips a query', () => {
@@ -9,7 +17,20 @@ describe('DNS codec', () => {
   });
 
   it('follows compression pointers backwards', () => {
-    const msg = Uint8Array.from([...new Array<number>(12).fill(0), 3, 0x63, 0x6f, 0x6d, 0, 3, 0x77, 0x77, 0x77, 0xc0, 12]);
+    const msg = Uint8Array.from([
+      ...new Array<number>(12).fill(0),
+      3,
+      0x63,
+      0x6f,
+      0x6d,
+      0,
+      3,
+      0x77,
+      0x77,
+      0x77,
+      0xc0,
+      12,
+    ]);
     expect(readDnsName(msg, 17)).toEqual({ name: 'www.com', next: 23 });
   });
 

@@ -17,7 +17,18 @@ import { ethernetReprArb, flipsArb, hex, mutated, onlyDecodeErrors } from './wir
 
 /** Reads every accessor; none may throw after `checked`. */
 function readAll(p: EthernetPacket): unknown[] {
-  return [p.destination, p.source, p.etherType, p.hasVlan, p.vlanTci, p.vlanId, p.hasServiceVlan, p.serviceVlanTci, p.payload, p.headerLength];
+  return [
+    p.destination,
+    p.source,
+    p.etherType,
+    p.hasVlan,
+    p.vlanTci,
+    p.vlanId,
+    p.hasServiceVlan,
+    p.serviceVlanTci,
+    p.payload,
+    p.headerLength,
+  ];
 }
 
 function decode(bytes: Uint8Array): void {
@@ -172,7 +183,9 @@ describe('emitEthernet', () => {
 
   it('refuses a short buffer or an EtherType that would not parse back', () => {
     expect(() => emitEthernet(repr, new Uint8Array(13))).toThrow(RangeError);
-    expect(() => emitEthernet({ ...repr, vlan: { pcp: 0, dei: false, vid: 1 } }, new Uint8Array(17))).toThrow(RangeError);
+    expect(() => emitEthernet({ ...repr, vlan: { pcp: 0, dei: false, vid: 1 } }, new Uint8Array(17))).toThrow(
+      RangeError,
+    );
     expect(() => emitEthernet(repr, new Uint8Array(15), new Uint8Array(2))).toThrow(RangeError);
     expect(() => emitEthernet({ ...repr, etherType: 0x8100 }, new Uint8Array(14))).toThrow(RangeError);
     expect(() => emitEthernet({ ...repr, etherType: 0x05dc }, new Uint8Array(14))).toThrow(RangeError);

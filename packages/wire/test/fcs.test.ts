@@ -109,16 +109,21 @@ describe('Ethernet FCS', () => {
 
   it('checkFcs accepts exactly the frames whose last 4 bytes are the CRC of the rest, at any offset in a shared buffer', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 0, maxLength: 1600 }), fc.nat(15), fc.boolean(), (bytes, offset, keepFcs) => {
-        const buffer = new Uint8Array(offset + bytes.byteLength + FCS_LENGTH + 8).fill(0xa5);
-        const frame = buffer.subarray(offset, offset + bytes.byteLength + FCS_LENGTH);
-        frame.set(bytes);
-        const body = frame.subarray(0, bytes.byteLength);
-        if (keepFcs) writeFcs(frame);
-        else frame.set(bytes.subarray(0, FCS_LENGTH), bytes.byteLength);
-        const stored = new DataView(frame.buffer, frame.byteOffset + bytes.byteLength, FCS_LENGTH).getUint32(0, true);
-        expect(checkFcs(frame)).toBe(bitwiseCrc32(body) === stored);
-      }),
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 1600 }),
+        fc.nat(15),
+        fc.boolean(),
+        (bytes, offset, keepFcs) => {
+          const buffer = new Uint8Array(offset + bytes.byteLength + FCS_LENGTH + 8).fill(0xa5);
+          const frame = buffer.subarray(offset, offset + bytes.byteLength + FCS_LENGTH);
+          frame.set(bytes);
+          const body = frame.subarray(0, bytes.byteLength);
+          if (keepFcs) writeFcs(frame);
+          else frame.set(bytes.subarray(0, FCS_LENGTH), bytes.byteLength);
+          const stored = new DataView(frame.buffer, frame.byteOffset + bytes.byteLength, FCS_LENGTH).getUint32(0, true);
+          expect(checkFcs(frame)).toBe(bitwiseCrc32(body) === stored);
+        },
+      ),
     );
   });
 

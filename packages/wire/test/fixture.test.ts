@@ -51,7 +51,9 @@ function stream(segments: readonly Segment[], srcPort: number): Uint8Array {
   expect(syn).toBeDefined();
   let next = (syn!.tcp.seq + 1) >>> 0;
   const parts: Uint8Array[] = [];
-  const withData = mine.filter((s) => s.tcp.payloadLength > 0).sort((a, b) => ((a.tcp.seq - next) >>> 0) - ((b.tcp.seq - next) >>> 0));
+  const withData = mine
+    .filter((s) => s.tcp.payloadLength > 0)
+    .sort((a, b) => ((a.tcp.seq - next) >>> 0) - ((b.tcp.seq - next) >>> 0));
   for (const s of withData) {
     expect(s.tcp.seq).toBe(next);
     parts.push(s.tcp.payload);
@@ -66,11 +68,17 @@ describe('the curl-http.pcap fixture', () => {
   const segments = records.map(decode);
 
   it('is an Ethernet pcap of whole packets', () => {
-    expect(reader.header).toMatchObject({ linkType: LINKTYPE_ETHERNET, precision: 'micro', versionMajor: 2, versionMinor: 4 });
+    expect(reader.header).toMatchObject({
+      linkType: LINKTYPE_ETHERNET,
+      precision: 'micro',
+      versionMajor: 2,
+      versionMinor: 4,
+    });
     expect(records.length).toBeGreaterThanOrEqual(10);
     for (const r of records) expect(r.capturedLength).toBe(r.originalLength);
     // Timestamps are non-decreasing.
-    for (let i = 1; i < records.length; i++) expect(records[i]!.timestampNanos() >= records[i - 1]!.timestampNanos()).toBe(true);
+    for (let i = 1; i < records.length; i++)
+      expect(records[i]!.timestampNanos() >= records[i - 1]!.timestampNanos()).toBe(true);
   });
 
   it('reads the same records when streamed in 100-byte chunks', () => {

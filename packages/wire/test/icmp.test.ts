@@ -26,7 +26,17 @@ import {
 import { flipsArb, hex, icmpv4ReprArb, mutated, onlyDecodeErrors } from './wire-arbitraries.js';
 
 function readAll(p: Icmpv4Packet): unknown[] {
-  return [p.type, p.code, p.checksum, p.restOfHeader, p.identifier, p.sequenceNumber, p.nextHopMtu, p.data, p.verifyChecksum()];
+  return [
+    p.type,
+    p.code,
+    p.checksum,
+    p.restOfHeader,
+    p.identifier,
+    p.sequenceNumber,
+    p.nextHopMtu,
+    p.data,
+    p.verifyChecksum(),
+  ];
 }
 
 function decode(bytes: Uint8Array): void {
@@ -92,14 +102,23 @@ describe('Icmpv4Packet', () => {
     if (repr.kind !== 'destinationUnreachable') throw new Error('unexpected kind');
     expect(repr.quoted.buffer).toBe(LINUX_PORT_UNREACHABLE.buffer);
     const quoted = Ipv4Packet.checkedHeader(repr.quoted);
-    expect(parseIpv4Packet(quoted)).toMatchObject({ protocol: IP_PROTO_UDP, source: parseIpv4('127.0.0.1'), identification: 0x52fe });
+    expect(parseIpv4Packet(quoted)).toMatchObject({
+      protocol: IP_PROTO_UDP,
+      source: parseIpv4('127.0.0.1'),
+      identification: 0x52fe,
+    });
     expect(Array.from(quoted.payload.subarray(0, 4))).toEqual([0x9c, 0x40, 0x00, 0x09]);
     expect(emitted(repr)).toEqual(ip.payload);
   });
 
   it('reads fragmentation needed with its next-hop MTU, and time exceeded', () => {
     const frag = parseIcmpv4(Icmpv4Packet.checked(FRAG_NEEDED));
-    expect(frag).toEqual({ kind: 'destinationUnreachable', code: ICMP_UNREACH_FRAG_NEEDED, nextHopMtu: 1400, quoted: QUOTED });
+    expect(frag).toEqual({
+      kind: 'destinationUnreachable',
+      code: ICMP_UNREACH_FRAG_NEEDED,
+      nextHopMtu: 1400,
+      quoted: QUOTED,
+    });
     expect(Icmpv4Packet.checked(FRAG_NEEDED).nextHopMtu).toBe(1400);
     expect(emitted(frag)).toEqual(FRAG_NEEDED);
     const ttl = parseIcmpv4(Icmpv4Packet.checked(TTL_EXCEEDED));
@@ -131,7 +150,12 @@ describe('Icmpv4Packet', () => {
 
   it('needs 8 bytes, and errors must quote a whole IPv4 header', () => {
     expect(() => Icmpv4Packet.checked(new Uint8Array(7))).toThrow(TruncatedError);
-    for (const quoted of [QUOTED.subarray(0, 19), hex('6500 05dc 4242 4000 3f11 679f c6120001 c6130009'), hex('4600 05dc 4242 4000 3f11 679f c6120001 c6130009'), hex('4500 0013 4242 4000 3f11 679f c6120001 c6130009')]) {
+    for (const quoted of [
+      QUOTED.subarray(0, 19),
+      hex('6500 05dc 4242 4000 3f11 679f c6120001 c6130009'),
+      hex('4600 05dc 4242 4000 3f11 679f c6120001 c6130009'),
+      hex('4500 0013 4242 4000 3f11 679f c6120001 c6130009'),
+    ]) {
       for (const type of [ICMP_DEST_UNREACHABLE, ICMP_TIME_EXCEEDED]) {
         const msg = new Uint8Array(8 + quoted.byteLength);
         msg[0] = type;
@@ -146,7 +170,12 @@ describe('Icmpv4Packet', () => {
   it('refuses to emit into a short buffer or a typed message as "other"', () => {
     const echo: Icmpv4Repr = { kind: 'echoRequest', identifier: 1, sequenceNumber: 1, data: new Uint8Array(4) };
     expect(() => emitIcmpv4(echo, new Uint8Array(11))).toThrow(RangeError);
-    expect(() => emitIcmpv4({ kind: 'other', type: ICMP_ECHO_REQUEST, code: 0, restOfHeader: 0, data: new Uint8Array(0) }, new Uint8Array(8))).toThrow(RangeError);
+    expect(() =>
+      emitIcmpv4(
+        { kind: 'other', type: ICMP_ECHO_REQUEST, code: 0, restOfHeader: 0, data: new Uint8Array(0) },
+        new Uint8Array(8),
+      ),
+    ).toThrow(RangeError);
   });
 
   it('emits data already in place without losing it, and moves overlapping data', () => {
@@ -178,7 +207,10 @@ describe('ICMPv4 properties', () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 60 }), (bytes) => void onlyDecodeErrors(() => decode(bytes))));
     fc.assert(
       fc.property(icmpv4ReprArb, flipsArb, (repr, flips) => {
-        const bad = mutated(emitted(repr), flips.map(([at, v]) => [at % 32, v]));
+        const bad = mutated(
+          emitted(repr),
+          flips.map(([at, v]) => [at % 32, v]),
+        );
         onlyDecodeErrors(() => decode(bad));
       }),
     );

@@ -20,13 +20,38 @@ import {
   TruncatedError,
   type Ipv4Repr,
 } from '../src/index.js';
-import { flipsArb, hex, ipv4AddressArb, ipv4PacketArb, ipv4ReprArb, mutated, onlyDecodeErrors } from './wire-arbitraries.js';
+import {
+  flipsArb,
+  hex,
+  ipv4AddressArb,
+  ipv4PacketArb,
+  ipv4ReprArb,
+  mutated,
+  onlyDecodeErrors,
+} from './wire-arbitraries.js';
 
 function readAll(p: Ipv4Packet): unknown[] {
   return [
-    p.version, p.ihl, p.headerLength, p.dscp, p.ecn, p.totalLength, p.identification, p.reservedFlag, p.dontFragment,
-    p.moreFragments, p.fragmentOffset, p.isFragment, p.ttl, p.protocol, p.checksum, p.source, p.destination, p.options,
-    p.payload, p.verifyChecksum(),
+    p.version,
+    p.ihl,
+    p.headerLength,
+    p.dscp,
+    p.ecn,
+    p.totalLength,
+    p.identification,
+    p.reservedFlag,
+    p.dontFragment,
+    p.moreFragments,
+    p.fragmentOffset,
+    p.isFragment,
+    p.ttl,
+    p.protocol,
+    p.checksum,
+    p.source,
+    p.destination,
+    p.options,
+    p.payload,
+    p.verifyChecksum(),
   ];
 }
 
@@ -106,11 +131,22 @@ describe('Ipv4Packet', () => {
     second.set(icmp.subarray(1480), 20);
 
     const a = parseIpv4Packet(Ipv4Packet.checked(first));
-    expect(a).toMatchObject({ identification: 0x1c46, moreFragments: true, dontFragment: false, fragmentOffset: 0, payloadLength: 1480 });
+    expect(a).toMatchObject({
+      identification: 0x1c46,
+      moreFragments: true,
+      dontFragment: false,
+      fragmentOffset: 0,
+      payloadLength: 1480,
+    });
     const b = Ipv4Packet.checked(second);
     expect(b.isFragment).toBe(true);
     expect(b.fragmentOffset).toBe(1480);
-    expect(parseIpv4Packet(b)).toMatchObject({ identification: 0x1c46, moreFragments: false, fragmentOffset: 1480, payloadLength: 528 });
+    expect(parseIpv4Packet(b)).toMatchObject({
+      identification: 0x1c46,
+      moreFragments: false,
+      fragmentOffset: 1480,
+      payloadLength: 528,
+    });
     // Reassembled, the echo's checksum is good: the payloads are the right bytes.
     const whole = new Uint8Array(2008);
     whole.set(Ipv4Packet.checked(first).payload, a.fragmentOffset);
@@ -157,7 +193,11 @@ describe('Ipv4Packet', () => {
   });
 
   it('rejects malformed options', () => {
-    for (const options of [[0x94, 1, 0, 0], [0x94, 8, 0, 0], [1, 1, 1, 0x94]]) {
+    for (const options of [
+      [0x94, 1, 0, 0],
+      [0x94, 8, 0, 0],
+      [1, 1, 1, 0x94],
+    ]) {
       const packet = ROUTER_ALERT.slice();
       packet.set(options, 20);
       const p = Ipv4Packet.checked(packet);
@@ -221,8 +261,18 @@ describe('Ipv4Packet', () => {
 
 describe('emitIpv4', () => {
   const repr: Ipv4Repr = {
-    dscp: 0, ecn: 0, identification: 1, dontFragment: true, moreFragments: false, fragmentOffset: 0, ttl: 64,
-    protocol: IP_PROTO_UDP, source: 1, destination: 2, options: new Uint8Array(0), payloadLength: 4,
+    dscp: 0,
+    ecn: 0,
+    identification: 1,
+    dontFragment: true,
+    moreFragments: false,
+    fragmentOffset: 0,
+    ttl: 64,
+    protocol: IP_PROTO_UDP,
+    source: 1,
+    destination: 2,
+    options: new Uint8Array(0),
+    payloadLength: 4,
   };
 
   it('writes only the header without a payload, and returns the packet length', () => {
@@ -241,7 +291,10 @@ describe('emitIpv4', () => {
     const set = vi.spyOn(buffer, 'set');
     emitIpv4({ ...withOptions, options: buffer.subarray(20, 24) }, buffer, buffer.subarray(24));
     expect(set).not.toHaveBeenCalled();
-    expect(parseIpv4Packet(Ipv4Packet.checked(buffer))).toEqual({ ...withOptions, options: Uint8Array.of(0x94, 4, 0, 0) });
+    expect(parseIpv4Packet(Ipv4Packet.checked(buffer))).toEqual({
+      ...withOptions,
+      options: Uint8Array.of(0x94, 4, 0, 0),
+    });
   });
 
   it('moves a payload that overlaps the header', () => {
@@ -283,23 +336,29 @@ describe('ipv4PseudoHeaderSum', () => {
 
   it('equals the sum over an explicit 12-byte pseudo-header', () => {
     fc.assert(
-      fc.property(ipv4AddressArb, ipv4AddressArb, fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 0xffff }), (src, dst, proto, len) => {
-        const pseudo = new Uint8Array(12);
-        const v = new DataView(pseudo.buffer);
-        v.setUint32(0, src);
-        v.setUint32(4, dst);
-        v.setUint8(9, proto);
-        v.setUint16(10, len);
-        const sum = ipv4PseudoHeaderSum(src, dst, proto, len);
-        expect(sum).toBeLessThanOrEqual(0xffff);
-        // Equal as ones'-complement numbers (0 and 0xffff are both zero).
-        expect(sum % 0xffff).toBe(onesComplementSum(pseudo) % 0xffff);
-        const segment = Uint8Array.of(1, 2, 3, 4, 5);
-        const joined = new Uint8Array(17);
-        joined.set(pseudo);
-        joined.set(segment, 12);
-        expect(internetChecksum(segment, sum)).toBe(internetChecksum(joined));
-      }),
+      fc.property(
+        ipv4AddressArb,
+        ipv4AddressArb,
+        fc.integer({ min: 0, max: 255 }),
+        fc.integer({ min: 0, max: 0xffff }),
+        (src, dst, proto, len) => {
+          const pseudo = new Uint8Array(12);
+          const v = new DataView(pseudo.buffer);
+          v.setUint32(0, src);
+          v.setUint32(4, dst);
+          v.setUint8(9, proto);
+          v.setUint16(10, len);
+          const sum = ipv4PseudoHeaderSum(src, dst, proto, len);
+          expect(sum).toBeLessThanOrEqual(0xffff);
+          // Equal as ones'-complement numbers (0 and 0xffff are both zero).
+          expect(sum % 0xffff).toBe(onesComplementSum(pseudo) % 0xffff);
+          const segment = Uint8Array.of(1, 2, 3, 4, 5);
+          const joined = new Uint8Array(17);
+          joined.set(pseudo);
+          joined.set(segment, 12);
+          expect(internetChecksum(segment, sum)).toBe(internetChecksum(joined));
+        },
+      ),
     );
   });
 });
@@ -346,7 +405,10 @@ describe('IPv4 properties', () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 80 }), (bytes) => void onlyDecodeErrors(() => decode(bytes))));
     fc.assert(
       fc.property(ipv4PacketArb, flipsArb, ({ bytes }, flips) => {
-        const bad = mutated(bytes, flips.map(([at, v]) => [at % Math.min(bytes.length, 64), v]));
+        const bad = mutated(
+          bytes,
+          flips.map(([at, v]) => [at % Math.min(bytes.length, 64), v]),
+        );
         onlyDecodeErrors(() => decode(bad));
         onlyDecodeErrors(() => {
           const p = Ipv4Packet.checkedHeader(bad);

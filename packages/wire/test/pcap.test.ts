@@ -38,8 +38,50 @@ function writeFile(options: PcapWriterOptions, records: readonly PcapRecordInput
 
 /** A hand-made big-endian nanosecond file: one 4-byte record at 1.000000007 s, link type 101. */
 const BIG_ENDIAN_NANO = Uint8Array.of(
-  0xa1, 0xb2, 0x3c, 0x4d, 0, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x40, 0, 0, 0, 101,
-  0, 0, 0, 1, 0, 0, 0, 7, 0, 0, 0, 4, 0, 0, 0, 60, 0xde, 0xad, 0xbe, 0xef,
+  0xa1,
+  0xb2,
+  0x3c,
+  0x4d,
+  0,
+  2,
+  0,
+  4,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0x40,
+  0,
+  0,
+  0,
+  101,
+  0,
+  0,
+  0,
+  1,
+  0,
+  0,
+  0,
+  7,
+  0,
+  0,
+  0,
+  4,
+  0,
+  0,
+  0,
+  60,
+  0xde,
+  0xad,
+  0xbe,
+  0xef,
 );
 
 const precisionArb = fc.constantFrom<PcapPrecision>('micro', 'nano');
@@ -59,7 +101,12 @@ function recordsArb(precision: PcapPrecision): fc.Arbitrary<PcapRecordInput[]> {
         data: fc.uint8Array({ maxLength: 120 }),
         extra: fc.integer({ min: 0, max: 70_000 }),
       })
-      .map(({ seconds, fraction, data, extra }) => ({ seconds, fraction, data, originalLength: data.byteLength + extra })),
+      .map(({ seconds, fraction, data, extra }) => ({
+        seconds,
+        fraction,
+        data,
+        originalLength: data.byteLength + extra,
+      })),
     { maxLength: 12 },
   );
 }
@@ -76,7 +123,13 @@ function expected(options: { precision: PcapPrecision; snapLen: number }, r: Pca
   };
 }
 function plain(r: PcapRecord) {
-  return { seconds: r.seconds, fraction: r.fraction, precision: r.precision, originalLength: r.originalLength, data: r.data };
+  return {
+    seconds: r.seconds,
+    fraction: r.fraction,
+    precision: r.precision,
+    originalLength: r.originalLength,
+    data: r.data,
+  };
 }
 
 /** Splits `bytes` at the given cut points (sorted, deduplicated) into zero-copy chunks. */
@@ -110,7 +163,14 @@ describe('pcap header', () => {
   });
   it('reads a hand-made big-endian nanosecond file and reports its link type', () => {
     const reader = new PcapReader(BIG_ENDIAN_NANO);
-    expect(reader.header).toMatchObject({ precision: 'nano', littleEndian: false, versionMajor: 2, versionMinor: 4, snapLen: 64, linkType: 101 });
+    expect(reader.header).toMatchObject({
+      precision: 'nano',
+      littleEndian: false,
+      versionMajor: 2,
+      versionMinor: 4,
+      snapLen: 64,
+      linkType: 101,
+    });
     const [r, ...rest] = reader.readAll();
     expect(rest).toHaveLength(0);
     expect(r!.seconds).toBe(1);
@@ -122,7 +182,9 @@ describe('pcap header', () => {
     expect(r!.timestampNanosNumber()).toBe(1_000_000_007);
   });
   it('rejects pcapng, other versions and foreign bytes with distinct typed errors', () => {
-    expect(() => parsePcapHeader(Uint8Array.of(0x0a, 0x0d, 0x0d, 0x0a, ...new Array<number>(20).fill(0)))).toThrow(UnsupportedError);
+    expect(() => parsePcapHeader(Uint8Array.of(0x0a, 0x0d, 0x0d, 0x0a, ...new Array<number>(20).fill(0)))).toThrow(
+      UnsupportedError,
+    );
     const v1 = BIG_ENDIAN_NANO.slice(0, 24);
     v1[5] = 1;
     expect(() => parsePcapHeader(v1)).toThrow(UnsupportedError);
@@ -135,9 +197,17 @@ describe('pcap header', () => {
 
 describe('pcap records', () => {
   it('converts timestamps both ways at both precisions', () => {
-    expect(pcapTimestampFromNanos(1_700_000_000_123_456_789n, 'nano')).toEqual({ seconds: 1_700_000_000, fraction: 123_456_789 });
-    expect(pcapTimestampFromNanos(1_700_000_000_123_456_789n, 'micro')).toEqual({ seconds: 1_700_000_000, fraction: 123_456 });
-    expect(new PcapRecord(1_700_000_000, 123_456, 'micro', 0, new Uint8Array(0)).timestampNanos()).toBe(1_700_000_000_123_456_000n);
+    expect(pcapTimestampFromNanos(1_700_000_000_123_456_789n, 'nano')).toEqual({
+      seconds: 1_700_000_000,
+      fraction: 123_456_789,
+    });
+    expect(pcapTimestampFromNanos(1_700_000_000_123_456_789n, 'micro')).toEqual({
+      seconds: 1_700_000_000,
+      fraction: 123_456,
+    });
+    expect(new PcapRecord(1_700_000_000, 123_456, 'micro', 0, new Uint8Array(0)).timestampNanos()).toBe(
+      1_700_000_000_123_456_000n,
+    );
     expect(() => pcapTimestampFromNanos(-1n, 'nano')).toThrow(RangeError);
   });
 
@@ -160,7 +230,9 @@ describe('pcap records', () => {
     expect(() => w.record({ seconds: -1, fraction: 0, data: new Uint8Array(1) })).toThrow(RangeError);
     expect(() => w.record({ seconds: 0, fraction: 1_000_000, data: new Uint8Array(1) })).toThrow(RangeError);
     expect(() => w.record({ seconds: 0, fraction: 0, data: new Uint8Array(4), originalLength: 3 })).toThrow(RangeError);
-    expect(() => w.recordInto({ seconds: 0, fraction: 0, data: new Uint8Array(4) }, new Uint8Array(19), 0)).toThrow(RangeError);
+    expect(() => w.recordInto({ seconds: 0, fraction: 0, data: new Uint8Array(4) }, new Uint8Array(19), 0)).toThrow(
+      RangeError,
+    );
     expect(() => new PcapWriter({ snapLen: PCAP_MAX_SNAPLEN + 1 })).toThrow(RangeError);
   });
 
@@ -185,7 +257,9 @@ describe('pcap records', () => {
     s.push(file.subarray(0, PCAP_HEADER_LENGTH + PCAP_RECORD_HEADER_LENGTH));
     expect(() => s.next()).toThrow(MalformedError);
     expect(() => s.next()).toThrow(MalformedError); // sticky
-    const bounded = new PcapReader(writeFile({}, [{ seconds: 0, fraction: 0, data: new Uint8Array(50) }]), { maxCaptureLength: 49 });
+    const bounded = new PcapReader(writeFile({}, [{ seconds: 0, fraction: 0, data: new Uint8Array(50) }]), {
+      maxCaptureLength: 49,
+    });
     expect(() => bounded.readAll()).toThrow(MalformedError);
   });
   it('rejects an original length below the captured length, and a sub-second field of a second or more', () => {
@@ -234,7 +308,9 @@ describe('pcap properties', () => {
         expect(reader.readAll().map(plain)).toEqual(records.map((r) => expected(options, r)));
         // recordInto into one preallocated buffer gives the same file.
         const w = new PcapWriter(options);
-        const buf = new Uint8Array(PCAP_HEADER_LENGTH + records.reduce((n, r) => n + w.recordLength(r.data.byteLength), 0));
+        const buf = new Uint8Array(
+          PCAP_HEADER_LENGTH + records.reduce((n, r) => n + w.recordLength(r.data.byteLength), 0),
+        );
         buf.set(w.header());
         let o = PCAP_HEADER_LENGTH;
         for (const r of records) o += w.recordInto(r, buf, o);
@@ -314,31 +390,35 @@ describe('pcap properties', () => {
 
   it('a valid file with bytes flipped only ever throws DecodeError, and the stream agrees with the whole-buffer reader', () => {
     fc.assert(
-      fc.property(fileArb, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), ({ options, records }, flips) => {
-        const file = writeFile(options, records);
-        for (const [at, value] of flips) file[at % file.byteLength] = value;
-        let wholeError: unknown;
-        let wholeCount = 0;
-        try {
-          for (const _ of new PcapReader(file)) wholeCount++;
-        } catch (e) {
-          wholeError = e;
-          if (!(e instanceof DecodeError)) throw e;
-        }
-        let streamError: unknown;
-        let streamCount = 0;
-        const s = new PcapStreamReader();
-        try {
-          s.push(file);
-          for (const _ of s) streamCount++;
-          s.end();
-        } catch (e) {
-          streamError = e;
-          if (!(e instanceof DecodeError)) throw e;
-        }
-        expect(streamCount).toBe(wholeCount);
-        expect((streamError as DecodeError | undefined)?.code).toBe((wholeError as DecodeError | undefined)?.code);
-      }),
+      fc.property(
+        fileArb,
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+        ({ options, records }, flips) => {
+          const file = writeFile(options, records);
+          for (const [at, value] of flips) file[at % file.byteLength] = value;
+          let wholeError: unknown;
+          let wholeCount = 0;
+          try {
+            for (const _ of new PcapReader(file)) wholeCount++;
+          } catch (e) {
+            wholeError = e;
+            if (!(e instanceof DecodeError)) throw e;
+          }
+          let streamError: unknown;
+          let streamCount = 0;
+          const s = new PcapStreamReader();
+          try {
+            s.push(file);
+            for (const _ of s) streamCount++;
+            s.end();
+          } catch (e) {
+            streamError = e;
+            if (!(e instanceof DecodeError)) throw e;
+          }
+          expect(streamCount).toBe(wholeCount);
+          expect((streamError as DecodeError | undefined)?.code).toBe((wholeError as DecodeError | undefined)?.code);
+        },
+      ),
       { numRuns: 500 },
     );
   });

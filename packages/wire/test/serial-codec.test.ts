@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { SerialFrameDecoder, crc8, encodeSerialFrame, encodeSerialFrameToBytes, maxEncodedLength, serialProtocol as P, totalDecoderErrors, writeFcs } from '../src/index.js';
+import {
+  SerialFrameDecoder,
+  crc8,
+  encodeSerialFrame,
+  encodeSerialFrameToBytes,
+  maxEncodedLength,
+  serialProtocol as P,
+  totalDecoderErrors,
+  writeFcs,
+} from '../src/index.js';
 import type { DecodedSerialFrame, SerialFrame } from '../src/index.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -16,8 +25,17 @@ function dataPayload(length: number, fill: (i: number) => number): Uint8Array {
 function collect(options: { maxPayload?: number; verifyDataFcs?: boolean } = {}) {
   const frames: SerialFrame[] = [];
   const unknown: SerialFrame[] = [];
-  const copy = (f: DecodedSerialFrame): SerialFrame => ({ type: f.type, flags: f.flags, seq: f.seq, payload: f.payload.slice() });
-  const decoder = new SerialFrameDecoder({ ...options, onFrame: (f) => frames.push(copy(f)), onUnknown: (f) => unknown.push(copy(f)) });
+  const copy = (f: DecodedSerialFrame): SerialFrame => ({
+    type: f.type,
+    flags: f.flags,
+    seq: f.seq,
+    payload: f.payload.slice(),
+  });
+  const decoder = new SerialFrameDecoder({
+    ...options,
+    onFrame: (f) => frames.push(copy(f)),
+    onUnknown: (f) => unknown.push(copy(f)),
+  });
   return { decoder, frames, unknown };
 }
 
@@ -35,7 +53,13 @@ describe('serial codec: checks', () => {
   });
 
   it('encodes the HELLO response of the protocol document byte for byte', () => {
-    const payload = P.emitHelloResponse({ version: 1, maxFrame: 1518, capabilities: 0x0f, window: 32, maxMulticast: 32 });
+    const payload = P.emitHelloResponse({
+      version: 1,
+      maxFrame: 1518,
+      capabilities: 0x0f,
+      window: 32,
+      maxMulticast: 32,
+    });
     const bytes = encodeSerialFrameToBytes({ type: P.FrameType.HELLO, flags: P.FrameFlag.RESPONSE, seq: 1, payload });
     expect(hex(bytes)).toBe('000302010201020c037a010305ee0101020f02200620f7390a5e00');
   });
@@ -61,22 +85,36 @@ describe('serial codec: checks', () => {
   });
 
   it('round-trips COBS edge cases: zeros only, runs of 253/254/255 non-zero bytes', () => {
-    const payloads = [new Uint8Array(40), new Uint8Array(253).fill(7), new Uint8Array(254).fill(7), new Uint8Array(255).fill(7), new Uint8Array(1536).fill(0xff)];
+    const payloads = [
+      new Uint8Array(40),
+      new Uint8Array(253).fill(7),
+      new Uint8Array(254).fill(7),
+      new Uint8Array(255).fill(7),
+      new Uint8Array(1536).fill(0xff),
+    ];
     const { decoder, frames } = collect();
-    for (const [i, payload] of payloads.entries()) decoder.push(encodeSerialFrameToBytes({ type: P.FrameType.GET_STATS, flags: 1, seq: i, payload }));
+    for (const [i, payload] of payloads.entries())
+      decoder.push(encodeSerialFrameToBytes({ type: P.FrameType.GET_STATS, flags: 1, seq: i, payload }));
     expect(frames.map((f) => hex(f.payload))).toEqual(payloads.map(hex));
     expect(totalDecoderErrors(decoder.errors)).toBe(0);
   });
 
   it('refuses to encode an oversized payload or into a short buffer', () => {
-    expect(() => encodeSerialFrameToBytes({ type: 2, flags: 0, seq: 0, payload: new Uint8Array(P.SERIAL_MAX_PAYLOAD + 1) })).toThrow(/exceeds/);
-    expect(() => encodeSerialFrame({ type: 2, flags: 0, seq: 0, payload: new Uint8Array(10) }, new Uint8Array(10), 0)).toThrow(/too small/);
-    expect(() => encodeSerialFrameToBytes({ type: 2, flags: 0, seq: 70000, payload: new Uint8Array(1) })).toThrow(/out of range/);
+    expect(() =>
+      encodeSerialFrameToBytes({ type: 2, flags: 0, seq: 0, payload: new Uint8Array(P.SERIAL_MAX_PAYLOAD + 1) }),
+    ).toThrow(/exceeds/);
+    expect(() =>
+      encodeSerialFrame({ type: 2, flags: 0, seq: 0, payload: new Uint8Array(10) }, new Uint8Array(10), 0),
+    ).toThrow(/too small/);
+    expect(() => encodeSerialFrameToBytes({ type: 2, flags: 0, seq: 70000, payload: new Uint8Array(1) })).toThrow(
+      /out of range/,
+    );
   });
 });
 
 describe('serial codec: each error is counted and the next frame survives', () => {
-  const good = (): Uint8Array => encodeSerialFrameToBytes({ type: P.FrameType.GET_MAC, flags: 1, seq: 9, payload: P.emitMac(0x020000000042) });
+  const good = (): Uint8Array =>
+    encodeSerialFrameToBytes({ type: P.FrameType.GET_MAC, flags: 1, seq: 9, payload: P.emitMac(0x020000000042) });
 
   function expectOnly(kind: string, bad: Uint8Array): void {
     const { decoder, frames } = collect();
@@ -123,7 +161,10 @@ describe('serial codec: each error is counted and the next frame survives', () =
   });
 
   it('truncated: a DATA payload under 18 bytes', () => {
-    expectOnly('truncated', encodeSerialFrameToBytes({ type: P.FrameType.DATA, flags: 0, seq: 1, payload: dataPayload(17, (i) => i + 1) }));
+    expectOnly(
+      'truncated',
+      encodeSerialFrameToBytes({ type: P.FrameType.DATA, flags: 0, seq: 1, payload: dataPayload(17, (i) => i + 1) }),
+    );
   });
 
   it('framing: a lost delimiter merges two frames', () => {
@@ -138,7 +179,9 @@ describe('serial codec: each error is counted and the next frame survives', () =
 
   it('oversize: a declared payload over the configured limit', () => {
     const { decoder, frames } = collect({ maxPayload: 100 });
-    decoder.push(encodeSerialFrameToBytes({ type: P.FrameType.GET_STATS, flags: 1, seq: 1, payload: new Uint8Array(101) }));
+    decoder.push(
+      encodeSerialFrameToBytes({ type: P.FrameType.GET_STATS, flags: 1, seq: 1, payload: new Uint8Array(101) }),
+    );
     decoder.push(good());
     expect(frames.map((f) => f.seq)).toEqual([9]);
     expect(decoder.errors.oversize).toBe(1);
@@ -177,15 +220,23 @@ describe('serial codec: each error is counted and the next frame survives', () =
 });
 
 describe('serial codec: fuzzed stream (random frames, garbage, corruption, truncation, chunking)', () => {
-  const controlTypes = [P.FrameType.HELLO, P.FrameType.GET_MAC, P.FrameType.GET_LINK, P.FrameType.SET_RX_FILTER, P.FrameType.GET_STATS, P.FrameType.CREDIT, P.FrameType.LINK_EVENT];
+  const controlTypes = [
+    P.FrameType.HELLO,
+    P.FrameType.GET_MAC,
+    P.FrameType.GET_LINK,
+    P.FrameType.SET_RX_FILTER,
+    P.FrameType.GET_STATS,
+    P.FrameType.CREDIT,
+    P.FrameType.LINK_EVENT,
+  ];
   const frameArb = fc.oneof(
     fc.record({
       type: fc.constant<number>(P.FrameType.DATA),
       flags: fc.constant(0),
       seq: fc.integer({ min: 0, max: 0xffff }),
-      payload: fc.tuple(fc.integer({ min: 18, max: 1518 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 3 })).map(([len, seed, zeros]) =>
-        dataPayload(len, (i) => (zeros === 0 && i % 7 === 0 ? 0 : i * seed + 1)),
-      ),
+      payload: fc
+        .tuple(fc.integer({ min: 18, max: 1518 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 3 }))
+        .map(([len, seed, zeros]) => dataPayload(len, (i) => (zeros === 0 && i % 7 === 0 ? 0 : i * seed + 1))),
     }),
     fc.record({
       type: fc.constantFrom(...controlTypes),
@@ -197,51 +248,65 @@ describe('serial codec: fuzzed stream (random frames, garbage, corruption, trunc
   type Damage = { kind: 'none' } | { kind: 'flip'; at: number; xor: number } | { kind: 'cut'; at: number; len: number };
   const damageArb: fc.Arbitrary<Damage> = fc.oneof(
     { weight: 3, arbitrary: fc.constant<Damage>({ kind: 'none' }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), xor: fc.integer({ min: 1, max: 255 }) }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('cut' as const), at: fc.nat(), len: fc.integer({ min: 1, max: 40 }) }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), xor: fc.integer({ min: 1, max: 255 }) }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({ kind: fc.constant('cut' as const), at: fc.nat(), len: fc.integer({ min: 1, max: 40 }) }),
+    },
   );
-  const itemArb = fc.record({ frame: frameArb, damage: damageArb, garbage: fc.option(fc.uint8Array({ minLength: 1, maxLength: 300 }), { freq: 3 }) });
+  const itemArb = fc.record({
+    frame: frameArb,
+    damage: damageArb,
+    garbage: fc.option(fc.uint8Array({ minLength: 1, maxLength: 300 }), { freq: 3 }),
+  });
 
   it('recovers every intact frame, counts damage, never throws', () => {
     fc.assert(
-      fc.property(fc.array(itemArb, { minLength: 1, maxLength: 25 }), fc.array(fc.integer({ min: 1, max: 2000 }), { minLength: 1, maxLength: 50 }), (items, chunkSizes) => {
-        const parts: Uint8Array[] = [];
-        const expected: string[] = [];
-        let damaged = 0;
-        for (const { frame, damage, garbage } of items) {
-          if (garbage !== null) parts.push(garbage);
-          const enc = encodeSerialFrameToBytes(frame);
-          if (damage.kind === 'none') {
-            parts.push(enc);
-            expected.push(frameKey(frame));
-          } else if (damage.kind === 'flip') {
-            // Any byte, delimiters included.
-            const b = enc.slice();
-            b[damage.at % b.length]! ^= damage.xor;
-            parts.push(b);
-            damaged++;
-          } else {
-            // Remove at least one byte of the body after its first (maybe the trailing delimiter too).
-            const start = 2 + (damage.at % (enc.length - 3));
-            const end = Math.min(enc.length, start + damage.len);
-            parts.push(Uint8Array.from([...enc.subarray(0, start), ...enc.subarray(end)]));
-            damaged++;
+      fc.property(
+        fc.array(itemArb, { minLength: 1, maxLength: 25 }),
+        fc.array(fc.integer({ min: 1, max: 2000 }), { minLength: 1, maxLength: 50 }),
+        (items, chunkSizes) => {
+          const parts: Uint8Array[] = [];
+          const expected: string[] = [];
+          let damaged = 0;
+          for (const { frame, damage, garbage } of items) {
+            if (garbage !== null) parts.push(garbage);
+            const enc = encodeSerialFrameToBytes(frame);
+            if (damage.kind === 'none') {
+              parts.push(enc);
+              expected.push(frameKey(frame));
+            } else if (damage.kind === 'flip') {
+              // Any byte, delimiters included.
+              const b = enc.slice();
+              b[damage.at % b.length]! ^= damage.xor;
+              parts.push(b);
+              damaged++;
+            } else {
+              // Remove at least one byte of the body after its first (maybe the trailing delimiter too).
+              const start = 2 + (damage.at % (enc.length - 3));
+              const end = Math.min(enc.length, start + damage.len);
+              parts.push(Uint8Array.from([...enc.subarray(0, start), ...enc.subarray(end)]));
+              damaged++;
+            }
           }
-        }
-        // A delimiter at the very end ends a damaged last frame (the next frame's leading one would).
-        parts.push(new Uint8Array(1));
-        const stream = Buffer.concat(parts);
-        const { decoder, frames } = collect();
-        let pos = 0;
-        for (let i = 0; pos < stream.length; i++) {
-          const n = chunkSizes[i % chunkSizes.length]!;
-          decoder.push(stream.subarray(pos, pos + n));
-          pos += n;
-        }
-        expect(frames.map(frameKey)).toEqual(expected);
-        expect(totalDecoderErrors(decoder.errors)).toBeGreaterThanOrEqual(damaged);
-        expect(decoder.bytes).toBe(stream.length);
-      }),
+          // A delimiter at the very end ends a damaged last frame (the next frame's leading one would).
+          parts.push(new Uint8Array(1));
+          const stream = Buffer.concat(parts);
+          const { decoder, frames } = collect();
+          let pos = 0;
+          for (let i = 0; pos < stream.length; i++) {
+            const n = chunkSizes[i % chunkSizes.length]!;
+            decoder.push(stream.subarray(pos, pos + n));
+            pos += n;
+          }
+          expect(frames.map(frameKey)).toEqual(expected);
+          expect(totalDecoderErrors(decoder.errors)).toBeGreaterThanOrEqual(damaged);
+          expect(decoder.bytes).toBe(stream.length);
+        },
+      ),
       { numRuns: 500, seed: 0x5e1a1 },
     );
   });
@@ -251,7 +316,9 @@ describe('serial codec: fuzzed stream (random frames, garbage, corruption, trunc
       fc.property(fc.uint8Array({ maxLength: 5000 }), (noise) => {
         const { decoder, frames } = collect();
         decoder.push(noise);
-        decoder.push(encodeSerialFrameToBytes({ type: P.FrameType.GET_LINK, flags: 1, seq: 77, payload: new Uint8Array(6) }));
+        decoder.push(
+          encodeSerialFrameToBytes({ type: P.FrameType.GET_LINK, flags: 1, seq: 77, payload: new Uint8Array(6) }),
+        );
         expect(frames.at(-1)?.seq).toBe(77);
       }),
       { numRuns: 300, seed: 42 },

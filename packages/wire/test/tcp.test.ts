@@ -45,7 +45,9 @@ const optionArb: fc.Arbitrary<TcpOption> = fc.oneof(
   fc
     .array(fc.record({ left: uint32, right: uint32 }), { minLength: 1, maxLength: 4 })
     .map<TcpOption>((blocks) => ({ kind: 'sack', blocks })),
-  fc.record({ tsVal: uint32, tsEcr: uint32 }).map<TcpOption>(({ tsVal, tsEcr }) => ({ kind: 'timestamps', tsVal, tsEcr })),
+  fc
+    .record({ tsVal: uint32, tsEcr: uint32 })
+    .map<TcpOption>(({ tsVal, tsEcr }) => ({ kind: 'timestamps', tsVal, tsEcr })),
   fc
     .record({
       type: fc.integer({ min: 2, max: 255 }).filter((t) => !KNOWN_KINDS.has(t)),
@@ -92,7 +94,15 @@ function emitToBuffer(repr: TcpRepr, payload: Uint8Array, src = SRC, dst = DST):
 
 /** What scanOptions should report for `options`: the last of each kind wins. */
 function expectedSummary(options: readonly TcpOption[]): Record<string, unknown> {
-  const s = { mss: -1, windowScale: -1, sackPermitted: false, hasTimestamps: false, tsVal: 0, tsEcr: 0, sackEdges: [] as number[] };
+  const s = {
+    mss: -1,
+    windowScale: -1,
+    sackPermitted: false,
+    hasTimestamps: false,
+    tsVal: 0,
+    tsEcr: 0,
+    sackEdges: [] as number[],
+  };
   for (const o of options) {
     if (o.kind === 'mss') s.mss = o.value;
     if (o.kind === 'windowScale') s.windowScale = o.shift;
@@ -249,18 +259,39 @@ describe('TCP repr', () => {
   it('a scan summary can be reused: a later packet without options clears it', () => {
     const summary = new TcpOptionSummary();
     const withSack = emitToBuffer(
-      { srcPort: 1, dstPort: 2, seq: 3, ack: 4, flags: TcpFlag.ACK, window: 5, urgentPointer: 0, options: [{ kind: 'nop' }, { kind: 'nop' }, { kind: 'sack', blocks: [{ left: 10, right: 20 }] }] },
+      {
+        srcPort: 1,
+        dstPort: 2,
+        seq: 3,
+        ack: 4,
+        flags: TcpFlag.ACK,
+        window: 5,
+        urgentPointer: 0,
+        options: [{ kind: 'nop' }, { kind: 'nop' }, { kind: 'sack', blocks: [{ left: 10, right: 20 }] }],
+      },
       new Uint8Array(0),
     );
     TcpPacket.checked(withSack).scanOptions(summary);
     expect(summary.sackBlockCount).toBe(1);
-    const plain = emitToBuffer({ srcPort: 1, dstPort: 2, seq: 3, ack: 4, flags: TcpFlag.ACK, window: 5, urgentPointer: 0, options: [] }, new Uint8Array(0));
+    const plain = emitToBuffer(
+      { srcPort: 1, dstPort: 2, seq: 3, ack: 4, flags: TcpFlag.ACK, window: 5, urgentPointer: 0, options: [] },
+      new Uint8Array(0),
+    );
     TcpPacket.checked(plain).scanOptions(summary);
     expect(summaryOf(summary)).toEqual(expectedSummary([]));
   });
 
   it('rejects bad emit arguments with RangeError', () => {
-    const base: TcpRepr = { srcPort: 1, dstPort: 2, seq: 3, ack: 4, flags: 0, window: 5, urgentPointer: 0, options: [] };
+    const base: TcpRepr = {
+      srcPort: 1,
+      dstPort: 2,
+      seq: 3,
+      ack: 4,
+      flags: 0,
+      window: 5,
+      urgentPointer: 0,
+      options: [],
+    };
     const buffer = new Uint8Array(80);
     const bad: Partial<TcpRepr>[] = [
       { seq: -1 },
@@ -274,7 +305,8 @@ describe('TCP repr', () => {
       { options: [{ kind: 'unknown', type: 2, data: new Uint8Array(2) }] },
       { options: [{ kind: 'mss', value: 65536 }] },
     ];
-    for (const change of bad) expect(() => emitTcp({ ...base, ...change }, buffer, SRC, DST, new Uint8Array(0))).toThrow(RangeError);
+    for (const change of bad)
+      expect(() => emitTcp({ ...base, ...change }, buffer, SRC, DST, new Uint8Array(0))).toThrow(RangeError);
     expect(() => emitTcp(base, new Uint8Array(19), SRC, DST)).toThrow(RangeError);
     expect(() => emitTcp(base, new Uint8Array(30), SRC, DST, new Uint8Array(11))).toThrow(RangeError);
   });
@@ -295,7 +327,8 @@ describe('TcpPacket.checked', () => {
       [1, 1, 1, 30], // length octet missing at the end of the header
       [30, 9, 0, 0], // runs past the header
     ];
-    for (const options of malformed) expect(() => TcpPacket.checked(headerWithOptions(options)), JSON.stringify(options)).toThrow(MalformedError);
+    for (const options of malformed)
+      expect(() => TcpPacket.checked(headerWithOptions(options)), JSON.stringify(options)).toThrow(MalformedError);
   });
 
   it('ignores anything after EOL and keeps zero-length-data unknown options', () => {
@@ -314,7 +347,11 @@ describe('TcpPacket.checked', () => {
 
   it('arbitrary bytes only ever throw DecodeError, and what passes parses and scans consistently', () => {
     const header = fc
-      .tuple(fc.integer({ min: 0, max: 15 }), fc.uint8Array({ minLength: 0, maxLength: 44 }), fc.uint8Array({ minLength: 20, maxLength: 20 }))
+      .tuple(
+        fc.integer({ min: 0, max: 15 }),
+        fc.uint8Array({ minLength: 0, maxLength: 44 }),
+        fc.uint8Array({ minLength: 20, maxLength: 20 }),
+      )
       .map(([dataOffset, rest, fixed]) => {
         const bytes = new Uint8Array(20 + rest.byteLength);
         bytes.set(fixed);

@@ -103,28 +103,40 @@ describe('UdpPacket', () => {
 describe('UDP repr', () => {
   it('parse(checked(emit(x))) equals x, the payload comes back and the checksum verifies', () => {
     fc.assert(
-      fc.property(reprArb, fc.uint8Array({ maxLength: 1600 }), fc.nat(0xffff_ffff), fc.nat(0xffff_ffff), (repr, payload, src, dst) => {
-        const bytes = emitToBuffer(repr, payload, src, dst);
-        expect(udpHeaderLength(repr)).toBe(UDP_HEADER_LENGTH);
-        const packet = UdpPacket.checked(bytes);
-        expect(parseUdp(packet)).toEqual(repr);
-        expect(packet.payload).toEqual(payload);
-        expect(packet.length).toBe(bytes.byteLength);
-        expect(packet.hasChecksum).toBe(true);
-        expect(packet.verifyChecksum(src, dst)).toBe(true);
-      }),
+      fc.property(
+        reprArb,
+        fc.uint8Array({ maxLength: 1600 }),
+        fc.nat(0xffff_ffff),
+        fc.nat(0xffff_ffff),
+        (repr, payload, src, dst) => {
+          const bytes = emitToBuffer(repr, payload, src, dst);
+          expect(udpHeaderLength(repr)).toBe(UDP_HEADER_LENGTH);
+          const packet = UdpPacket.checked(bytes);
+          expect(parseUdp(packet)).toEqual(repr);
+          expect(packet.payload).toEqual(payload);
+          expect(packet.length).toBe(bytes.byteLength);
+          expect(packet.hasChecksum).toBe(true);
+          expect(packet.verifyChecksum(src, dst)).toBe(true);
+        },
+      ),
     );
   });
 
   it('detects any single flipped bit outside the checksum field', () => {
     fc.assert(
-      fc.property(reprArb, fc.uint8Array({ minLength: 1, maxLength: 300 }), fc.nat(), fc.nat(7), (repr, payload, at, bit) => {
-        const bytes = emitToBuffer(repr, payload);
-        const positions = [0, 1, 2, 3, ...Array.from({ length: payload.byteLength }, (_, i) => 8 + i)];
-        const i = positions[at % positions.length]!;
-        bytes[i] = bytes[i]! ^ (1 << bit);
-        expect(UdpPacket.checked(bytes).verifyChecksum(SRC, DST)).toBe(false);
-      }),
+      fc.property(
+        reprArb,
+        fc.uint8Array({ minLength: 1, maxLength: 300 }),
+        fc.nat(),
+        fc.nat(7),
+        (repr, payload, at, bit) => {
+          const bytes = emitToBuffer(repr, payload);
+          const positions = [0, 1, 2, 3, ...Array.from({ length: payload.byteLength }, (_, i) => 8 + i)];
+          const i = positions[at % positions.length]!;
+          bytes[i] = bytes[i]! ^ (1 << bit);
+          expect(UdpPacket.checked(bytes).verifyChecksum(SRC, DST)).toBe(false);
+        },
+      ),
     );
   });
 

@@ -59,7 +59,9 @@ export const vlanTagArb: fc.Arbitrary<VlanTag> = fc.record({
 export const ethernetReprArb: fc.Arbitrary<EthernetRepr> = fc.record({
   destination: macArb,
   source: macArb,
-  etherType: fc.integer({ min: ETHERTYPE_MIN, max: 0xffff }).filter((t) => t !== ETHERTYPE_VLAN && t !== ETHERTYPE_QINQ),
+  etherType: fc
+    .integer({ min: ETHERTYPE_MIN, max: 0xffff })
+    .filter((t) => t !== ETHERTYPE_VLAN && t !== ETHERTYPE_QINQ),
   vlan: fc.option(vlanTagArb, { nil: null }),
   serviceVlan: fc.option(vlanTagArb, { nil: null }),
 });
@@ -116,7 +118,11 @@ export const ipv4PacketArb = ipv4ReprArb(200).chain((repr) =>
 
 /** A quoted datagram as an ICMP error carries it: a valid IPv4 header plus 0..16 bytes of its payload. */
 export const quotedDatagramArb = fc
-  .tuple(ipv4ReprArb(1480).filter((r) => r.payloadLength >= 16), fc.integer({ min: 0, max: 16 }), fc.uint8Array({ minLength: 16, maxLength: 16 }))
+  .tuple(
+    ipv4ReprArb(1480).filter((r) => r.payloadLength >= 16),
+    fc.integer({ min: 0, max: 16 }),
+    fc.uint8Array({ minLength: 16, maxLength: 16 }),
+  )
   .map(([repr, keep, start]) => {
     const header = ipv4HeaderLength(repr);
     const quoted = new Uint8Array(header + keep);
@@ -140,12 +146,19 @@ export const icmpv4ReprArb: fc.Arbitrary<Icmpv4Repr> = fc.oneof(
       nextHopMtu: code === ICMP_UNREACH_FRAG_NEEDED ? mtu : 0,
       quoted,
     })),
-  fc.record({ kind: fc.constant('timeExceeded' as const), code: fc.integer({ min: 0, max: 255 }), quoted: quotedDatagramArb }),
+  fc.record({
+    kind: fc.constant('timeExceeded' as const),
+    code: fc.integer({ min: 0, max: 255 }),
+    quoted: quotedDatagramArb,
+  }),
   fc.record({
     kind: fc.constant('other' as const),
     type: fc
       .integer({ min: 0, max: 255 })
-      .filter((t) => t !== ICMP_ECHO_REPLY && t !== ICMP_ECHO_REQUEST && t !== ICMP_DEST_UNREACHABLE && t !== ICMP_TIME_EXCEEDED),
+      .filter(
+        (t) =>
+          t !== ICMP_ECHO_REPLY && t !== ICMP_ECHO_REQUEST && t !== ICMP_DEST_UNREACHABLE && t !== ICMP_TIME_EXCEEDED,
+      ),
     code: fc.integer({ min: 0, max: 255 }),
     restOfHeader: fc.tuple(u16, u16).map(([a, b]) => a * 0x1_0000 + b),
     data: fc.uint8Array({ maxLength: 100 }),

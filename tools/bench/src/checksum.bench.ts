@@ -27,16 +27,27 @@ function filledBuffer(length: number): Uint8Array {
 /** The checksum benchmark: MB/s of internetChecksum, crc32 and crc32Portable beside zlib.crc32. */
 export const checksumBenchmark: Benchmark = {
   name: 'checksum',
-  description: 'Internet checksum and CRC-32 (the FCS path) throughput in MB/s beside Node zlib.crc32 on the same buffer',
+  description:
+    'Internet checksum and CRC-32 (the FCS path) throughput in MB/s beside Node zlib.crc32 on the same buffer',
   figures(): Figure[] {
     const figures: Figure[] = [];
     for (const { label, bytes } of SIZES) {
       const buf = filledBuffer(bytes);
       const reference = { name: `zlib.crc32 ${label}`, sample: throughputSampler(bytes, () => zlib.crc32(buf)) };
       figures.push(
-        { name: `internetChecksum ${label}`, unit: 'MB/s', sample: throughputSampler(bytes, () => internetChecksum(buf)), reference },
+        {
+          name: `internetChecksum ${label}`,
+          unit: 'MB/s',
+          sample: throughputSampler(bytes, () => internetChecksum(buf)),
+          reference,
+        },
         { name: `crc32 (FCS) ${label}`, unit: 'MB/s', sample: throughputSampler(bytes, () => crc32(buf)), reference },
-        { name: `crc32Portable ${label}`, unit: 'MB/s', sample: throughputSampler(bytes, () => crc32Portable(buf)), reference },
+        {
+          name: `crc32Portable ${label}`,
+          unit: 'MB/s',
+          sample: throughputSampler(bytes, () => crc32Portable(buf)),
+          reference,
+        },
       );
     }
     return figures;

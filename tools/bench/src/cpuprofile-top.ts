@@ -52,13 +52,23 @@ export function summarizeProfile(profile: CpuProfile): { functions: SelfTime[]; 
     if (frame === undefined || us <= 0) continue;
     total += us;
     const file = frame.url.replace(/^file:\/\//, '').replace(/^.*\/(packages|apps|tools)\//, '$1/');
-    const key = frame.url === '' ? frame.functionName || '(anonymous)' : `${frame.functionName || '(anonymous)'} ${file}:${frame.lineNumber + 1}`;
+    const key =
+      frame.url === ''
+        ? frame.functionName || '(anonymous)'
+        : `${frame.functionName || '(anonymous)'} ${file}:${frame.lineNumber + 1}`;
     fn.set(key, (fn.get(key) ?? 0) + us);
-    const g = frame.url === '' ? frame.functionName.startsWith('(') ? frame.functionName : '(native or VM)' : groupOf(frame.url);
+    const g =
+      frame.url === ''
+        ? frame.functionName.startsWith('(')
+          ? frame.functionName
+          : '(native or VM)'
+        : groupOf(frame.url);
     group.set(g, (group.get(g) ?? 0) + us);
   }
   const rows = (m: Map<string, number>): SelfTime[] =>
-    [...m.entries()].map(([name, us]) => ({ name, ms: us / 1000, pct: total > 0 ? (100 * us) / total : 0 })).sort((a, b) => b.ms - a.ms);
+    [...m.entries()]
+      .map(([name, us]) => ({ name, ms: us / 1000, pct: total > 0 ? (100 * us) / total : 0 }))
+      .sort((a, b) => b.ms - a.ms);
   return { functions: rows(fn), groups: rows(group), totalMs: total / 1000 };
 }
 

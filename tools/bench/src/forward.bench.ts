@@ -27,7 +27,11 @@ let linkSerial = 0;
 
 function link(sched: Scheduler) {
   const n = ++linkSerial;
-  const l = createMemoryLink(sched, { names: [`fwd${n}a`, `fwd${n}b`], macA: 0x02_00_00_00_10_00 + n * 2, macB: 0x02_00_00_00_10_01 + n * 2 });
+  const l = createMemoryLink(sched, {
+    names: [`fwd${n}a`, `fwd${n}b`],
+    macA: 0x02_00_00_00_10_00 + n * 2,
+    macB: 0x02_00_00_00_10_01 + n * 2,
+  });
   return { a: new NetDevice(l.a, sched), b: new NetDevice(l.b, sched) };
 }
 
@@ -42,7 +46,20 @@ function udpFrame(ipLength: number, dstMac: number, srcMac: number): Uint8Array 
   const ip = frame.subarray(14, 14 + ipLength);
   emitUdp({ srcPort: 4000, dstPort: PORT }, ip.subarray(20), A, B, new Uint8Array(payloadLength));
   emitIpv4(
-    { dscp: 0, ecn: 0, identification: 1, dontFragment: true, moreFragments: false, fragmentOffset: 0, ttl: 64, protocol: IP_PROTO_UDP, source: A, destination: B, options: new Uint8Array(0), payloadLength: 8 + payloadLength },
+    {
+      dscp: 0,
+      ecn: 0,
+      identification: 1,
+      dontFragment: true,
+      moreFragments: false,
+      fragmentOffset: 0,
+      ttl: 64,
+      protocol: IP_PROTO_UDP,
+      source: A,
+      destination: B,
+      options: new Uint8Array(0),
+      payloadLength: 8 + payloadLength,
+    },
     ip,
   );
   return frame;
@@ -176,7 +193,8 @@ function openNow(device: NetDevice): void {
 /** The forwarding benchmark. */
 export const forwardBenchmark: Benchmark = {
   name: 'forward',
-  description: 'router stack packets/s between two in-memory links (64 B, 1500 B) and ICMP echo round trips/s, beside the bare link frame rate',
+  description:
+    'router stack packets/s between two in-memory links (64 B, 1500 B) and ICMP echo round trips/s, beside the bare link frame rate',
   figures(): Figure[] {
     const figures: Figure[] = [];
     for (const size of [64, 1500]) {
@@ -187,7 +205,12 @@ export const forwardBenchmark: Benchmark = {
         reference: { name: `bare link ${size} B`, sample: linkReference(size) },
       });
     }
-    figures.push({ name: 'ICMP echo round trip', unit: 'rt/s', sample: echoFigure(), reference: { name: 'bare link bounce', sample: bounceReference() } });
+    figures.push({
+      name: 'ICMP echo round trip',
+      unit: 'rt/s',
+      sample: echoFigure(),
+      reference: { name: 'bare link bounce', sample: bounceReference() },
+    });
     return figures;
   },
 };

@@ -139,7 +139,11 @@ export interface FigureResult {
   readonly samples: readonly number[];
   /** Summary of `samples`; undefined when not run. */
   readonly summary: Summary | undefined;
-  readonly reference?: { readonly name: string; readonly samples: readonly number[]; readonly summary: Summary | undefined };
+  readonly reference?: {
+    readonly name: string;
+    readonly samples: readonly number[];
+    readonly summary: Summary | undefined;
+  };
   /** Figure median / reference median; undefined without a reference or when not run. */
   readonly ratio: number | undefined;
   /** The bound the median should meet, if any. */
@@ -169,7 +173,8 @@ interface Settings {
 
 function settingsOf(options: RunOptions): Settings {
   const samples = options.samples ?? 7;
-  if (!Number.isInteger(samples) || samples < 1) throw new RangeError(`samples must be a positive integer, got ${samples}`);
+  if (!Number.isInteger(samples) || samples < 1)
+    throw new RangeError(`samples must be a positive integer, got ${samples}`);
   return {
     samples,
     sampleMs: options.sampleMs ?? 100,
@@ -189,7 +194,8 @@ function matches(filter: string | undefined, ...names: string[]): boolean {
 }
 
 function checked(value: unknown, what: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw new Error(`${what}: sample ${String(value)} is not a finite number`);
+  if (typeof value !== 'number' || !Number.isFinite(value))
+    throw new Error(`${what}: sample ${String(value)} is not a finite number`);
   return value;
 }
 
@@ -218,7 +224,9 @@ export function runBenchmarks(benchmarks: readonly Benchmark[], options: RunOpti
       value = next.value();
       if (isThenable(value)) {
         Promise.resolve(value).catch(() => {}); // never awaited: keep its rejection from going unhandled
-        throw new TypeError('a sampler, skipReason, setup or teardown returned a promise: run asynchronous benchmarks with runBenchmarksAsync');
+        throw new TypeError(
+          'a sampler, skipReason, setup or teardown returned a promise: run asynchronous benchmarks with runBenchmarksAsync',
+        );
       }
     } catch (e) {
       threw = true;
@@ -234,7 +242,10 @@ export function runBenchmarks(benchmarks: readonly Benchmark[], options: RunOpti
  * or asynchronous, one step at a time (nothing overlaps), and resolves with one result per figure and
  * companion, in order. Same measuring procedure as {@link runBenchmarks}.
  */
-export async function runBenchmarksAsync(benchmarks: readonly Benchmark[], options: RunOptions = {}): Promise<FigureResult[]> {
+export async function runBenchmarksAsync(
+  benchmarks: readonly Benchmark[],
+  options: RunOptions = {},
+): Promise<FigureResult[]> {
   const steps = runSteps(benchmarks, settingsOf(options));
   let next = steps.next();
   while (!next.done) {
@@ -266,7 +277,9 @@ function* runSteps(benchmarks: readonly Benchmark[], s: Settings): Steps<FigureR
   const timeLimit = () => `skipped: time limit of ${s.maxMs / 1000} s reached`;
   for (const bench of benchmarks) {
     const all = bench.figures();
-    const figures = matches(s.filter, bench.name) ? all : all.filter((f) => matches(s.filter, f.name, ...(f.companions ?? []).map((c) => c.name)));
+    const figures = matches(s.filter, bench.name)
+      ? all
+      : all.filter((f) => matches(s.filter, f.name, ...(f.companions ?? []).map((c) => c.name)));
     if (figures.length === 0) continue;
     if (overTime()) {
       for (const fig of figures) emit(notRun(bench, fig, { skipped: timeLimit() }));
@@ -332,19 +345,34 @@ function notRun(bench: Benchmark, fig: Figure, why: { skipped: string } | { fail
     unit,
     samples: [],
     summary: undefined,
-    ...(fig.reference && hasReference ? { reference: { name: fig.reference.name, samples: [], summary: undefined } } : {}),
+    ...(fig.reference && hasReference
+      ? { reference: { name: fig.reference.name, samples: [], summary: undefined } }
+      : {}),
     ratio: undefined,
     ...(target !== undefined ? { target } : {}),
     ...why,
   });
-  return [row(fig.name, fig.unit, fig.target, true), ...(fig.companions ?? []).map((c) => row(c.name, c.unit, c.target, c.readReference !== undefined))];
+  return [
+    row(fig.name, fig.unit, fig.target, true),
+    ...(fig.companions ?? []).map((c) => row(c.name, c.unit, c.target, c.readReference !== undefined)),
+  ];
 }
 
 function meets(median: number, target: Target): boolean {
-  return (target.atLeast === undefined || median >= target.atLeast) && (target.atMost === undefined || median <= target.atMost);
+  return (
+    (target.atLeast === undefined || median >= target.atLeast) &&
+    (target.atMost === undefined || median <= target.atMost)
+  );
 }
 
-function resultOf(bench: Benchmark, name: string, unit: string, own: number[], reference: { name: string; samples: number[] } | undefined, target: Target | undefined): FigureResult {
+function resultOf(
+  bench: Benchmark,
+  name: string,
+  unit: string,
+  own: number[],
+  reference: { name: string; samples: number[] } | undefined,
+  target: Target | undefined,
+): FigureResult {
   const summary = summarize(own);
   const refSummary = reference !== undefined && reference.samples.length > 0 ? summarize(reference.samples) : undefined;
   return {
@@ -353,7 +381,9 @@ function resultOf(bench: Benchmark, name: string, unit: string, own: number[], r
     unit,
     samples: own,
     summary,
-    ...(reference !== undefined ? { reference: { name: reference.name, samples: reference.samples, summary: refSummary } } : {}),
+    ...(reference !== undefined
+      ? { reference: { name: reference.name, samples: reference.samples, summary: refSummary } }
+      : {}),
     ratio: refSummary !== undefined && refSummary.median !== 0 ? summary.median / refSummary.median : undefined,
     ...(target !== undefined ? { target, meetsTarget: meets(summary.median, target) } : {}),
   };
@@ -390,7 +420,16 @@ function* measure(bench: Benchmark, fig: Figure, samples: number, sampleMs: numb
   const refOf = (values: number[]) => (ref !== undefined ? { name: ref.name, samples: values } : undefined);
   return [
     resultOf(bench, fig.name, fig.unit, own, refOf(theirs), fig.target),
-    ...companions.map((c, i) => resultOf(bench, c.name, c.unit, ownCompanions[i]!, c.readReference !== undefined ? refOf(theirCompanions[i]!) : undefined, c.target)),
+    ...companions.map((c, i) =>
+      resultOf(
+        bench,
+        c.name,
+        c.unit,
+        ownCompanions[i]!,
+        c.readReference !== undefined ? refOf(theirCompanions[i]!) : undefined,
+        c.target,
+      ),
+    ),
   ];
 }
 
@@ -402,7 +441,11 @@ let blackhole = 0;
  * `bytesPerCall` bytes and returns a number, kept so the work cannot be optimized away) in
  * growing batches until `budgetMs` of wall time have passed, timing with `now` (milliseconds).
  */
-export function throughputSampler(bytesPerCall: number, op: () => number, now: () => number = () => performance.now()): Sampler {
+export function throughputSampler(
+  bytesPerCall: number,
+  op: () => number,
+  now: () => number = () => performance.now(),
+): Sampler {
   return (budgetMs) => {
     let calls = 0;
     let batch = 1;
@@ -435,7 +478,12 @@ function fmt(n: number | undefined): string {
 function fmtTarget(r: FigureResult): string {
   const t = r.target;
   if (t === undefined) return '';
-  const bound = [t.atLeast !== undefined ? `>= ${fmt(t.atLeast)}` : '', t.atMost !== undefined ? `<= ${fmt(t.atMost)}` : ''].filter((x) => x !== '').join(', ');
+  const bound = [
+    t.atLeast !== undefined ? `>= ${fmt(t.atLeast)}` : '',
+    t.atMost !== undefined ? `<= ${fmt(t.atMost)}` : '',
+  ]
+    .filter((x) => x !== '')
+    .join(', ');
   const verdict = r.meetsTarget === undefined ? '' : r.meetsTarget ? ' ok' : ' MISSED';
   return `${bound}${verdict}`;
 }
@@ -447,14 +495,25 @@ function fmtTarget(r: FigureResult): string {
  */
 export function formatTable(results: readonly FigureResult[]): string {
   const withTargets = results.some((r) => r.target !== undefined);
-  const header = ['benchmark', 'figure', 'median', 'min..max', 'spread', 'reference', 'ref median', 'ref spread', 'ratio', ...(withTargets ? ['target'] : [])];
+  const header = [
+    'benchmark',
+    'figure',
+    'median',
+    'min..max',
+    'spread',
+    'reference',
+    'ref median',
+    'ref spread',
+    'ratio',
+    ...(withTargets ? ['target'] : []),
+  ];
   const rows = results.map((r) => {
     const s = r.summary;
     const rs = r.reference?.summary;
     return [
       r.benchmark,
       r.figure,
-      s ? `${fmt(s.median)} ${r.unit}` : r.failed ?? r.skipped ?? 'not run',
+      s ? `${fmt(s.median)} ${r.unit}` : (r.failed ?? r.skipped ?? 'not run'),
       s ? `${fmt(s.min)}..${fmt(s.max)}` : '-',
       s ? `${s.spreadPct.toFixed(1)}%` : '-',
       r.reference?.name ?? '-',
@@ -465,6 +524,10 @@ export function formatTable(results: readonly FigureResult[]): string {
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }

@@ -93,7 +93,10 @@ function startChild(command: string, args: readonly string[]): Child {
 /** Starts the Node reference on 127.0.0.1; resolves with it and its port. */
 async function startNodeLoopback(www: string): Promise<{ server: Child; port: number }> {
   const server = startChild(process.execPath, ['-e', NODE_LOOPBACK_SCRIPT, www]);
-  const m = await waitForOutput(server.child, /^ready (\d+)$/m, { limitMs: READY_TIMEOUT_MS, what: 'node http on loopback' });
+  const m = await waitForOutput(server.child, /^ready (\d+)$/m, {
+    limitMs: READY_TIMEOUT_MS,
+    what: 'node http on loopback',
+  });
   return { server, port: Number(m[1]) };
 }
 
@@ -119,8 +122,10 @@ interface SimProcess {
 async function startSimProcess(lineRate: number | undefined): Promise<SimProcess> {
   const args = [
     simulatorBin(),
-    '--serial', 'socket://127.0.0.1:0',
-    '--hostfwd', `tcp:127.0.0.1:0-${GATEWAY_IP.split('/')[0]}:${GATEWAY_HTTP_PORT}`,
+    '--serial',
+    'socket://127.0.0.1:0',
+    '--hostfwd',
+    `tcp:127.0.0.1:0-${GATEWAY_IP.split('/')[0]}:${GATEWAY_HTTP_PORT}`,
     ...(lineRate === undefined ? [] : ['--line-rate', String(lineRate)]),
   ];
   const child = startChild(process.execPath, args);
@@ -128,7 +133,10 @@ async function startSimProcess(lineRate: number | undefined): Promise<SimProcess
     await waitForOutput(child.child, /^postern-sim: ready$/m, { limitMs: READY_TIMEOUT_MS, what: 'postern-sim' });
     const m = /^postern-sim: serial (socket:\/\/127\.0\.0\.1:\d+)$/m.exec(child.stdout());
     const f = /^postern-sim: hostfwd 127\.0\.0\.1:(\d+) -> /m.exec(child.stdout());
-    if (m === null || f === null) throw new Error(`postern-sim: no serial socket or host forward in its output: ${child.stdout().trim().slice(0, 300)}`);
+    if (m === null || f === null)
+      throw new Error(
+        `postern-sim: no serial socket or host forward in its output: ${child.stdout().trim().slice(0, 300)}`,
+      );
     return { child, serial: m[1]!, base: `http://127.0.0.1:${f[1]}` };
   } catch (e) {
     await stopChild(child);
@@ -144,7 +152,9 @@ async function startGatewayOn(nic: string, www: string): Promise<Gateway> {
   const config = validateConfig({
     interfaces: [{ name: 'eth0', nic, ip: GATEWAY_IP }],
     http: { port: GATEWAY_HTTP_PORT, www },
-    ...(nic === 'sim' ? { sim: { hostForward: [`tcp:127.0.0.1:0-${GATEWAY_IP.split('/')[0]}:${GATEWAY_HTTP_PORT}`] } } : {}),
+    ...(nic === 'sim'
+      ? { sim: { hostForward: [`tcp:127.0.0.1:0-${GATEWAY_IP.split('/')[0]}:${GATEWAY_HTTP_PORT}`] } }
+      : {}),
   });
   return startGateway(config);
 }
@@ -159,7 +169,8 @@ function hostForwardBase(gateway: Gateway): string {
 /** Why the clients cannot run here, or undefined. */
 async function clientsSkipReason(): Promise<string | undefined> {
   if (!(await hasProgram('curl'))) return 'needs curl (run tools/scripts/install-peers.sh)';
-  if ((await keepAliveTool()) === undefined) return 'needs wrk or ab (apache2-utils) for the keep-alive load (run tools/scripts/install-peers.sh)';
+  if ((await keepAliveTool()) === undefined)
+    return 'needs wrk or ab (apache2-utils) for the keep-alive load (run tools/scripts/install-peers.sh)';
   return undefined;
 }
 
@@ -199,7 +210,8 @@ const lastKeepAlive: { postern: KeepAliveResult; node: KeepAliveResult } = {
 
 function hostfwdEnds(): { node: string; postern: string; tool: 'wrk' | 'ab' } {
   const r = hostfwdRig;
-  if (r?.nodeBase === undefined || r.gatewayBase === undefined || r.tool === undefined) throw new Error('hostfwd: sampled before setup');
+  if (r?.nodeBase === undefined || r.gatewayBase === undefined || r.tool === undefined)
+    throw new Error('hostfwd: sampled before setup');
   return { node: r.nodeBase, postern: r.gatewayBase, tool: r.tool };
 }
 
@@ -219,7 +231,8 @@ const NODE_LABEL = 'Node http on loopback';
  */
 export const hostfwdBenchmark: Benchmark = {
   name: 'hostfwd',
-  description: 'postern-gateway --nic sim --www in this process, curl and wrk on 127.0.0.1 through the simulator host forward (board, serial stream, driver, stack, HTTP), beside Node http on loopback',
+  description:
+    'postern-gateway --nic sim --www in this process, curl and wrk on 127.0.0.1 through the simulator host forward (board, serial stream, driver, stack, HTTP), beside Node http on loopback',
   sampleMs: HOSTFWD_SAMPLE_MS,
   maxSamples: HOSTFWD_MAX_SAMPLES,
   skipReason: clientsSkipReason,
@@ -248,15 +261,29 @@ export const hostfwdBenchmark: Benchmark = {
   },
   figures(): Figure[] {
     const companions: Companion[] = [
-      { name: `${SIM_LABEL}: keep-alive p99 latency`, unit: 'ms', read: () => lastKeepAlive.postern.p99Ms, readReference: () => lastKeepAlive.node.p99Ms },
-      { name: `${SIM_LABEL}: keep-alive errors`, unit: 'errors', read: () => lastKeepAlive.postern.errors, readReference: () => lastKeepAlive.node.errors, target: { atMost: 0 } },
+      {
+        name: `${SIM_LABEL}: keep-alive p99 latency`,
+        unit: 'ms',
+        read: () => lastKeepAlive.postern.p99Ms,
+        readReference: () => lastKeepAlive.node.p99Ms,
+      },
+      {
+        name: `${SIM_LABEL}: keep-alive errors`,
+        unit: 'errors',
+        read: () => lastKeepAlive.postern.errors,
+        readReference: () => lastKeepAlive.node.errors,
+        target: { atMost: 0 },
+      },
     ];
     return [
       {
         name: `${SIM_LABEL}: bulk 64 MiB (curl)`,
         unit: 'MB/s',
         sample: () => curlDownloadMBps(undefined, `${hostfwdEnds().postern}${BIG}`, HOSTFWD_BIG_BYTES),
-        reference: { name: `${NODE_LABEL}: bulk 64 MiB (curl)`, sample: () => curlDownloadMBps(undefined, `${hostfwdEnds().node}${BIG}`, HOSTFWD_BIG_BYTES) },
+        reference: {
+          name: `${NODE_LABEL}: bulk 64 MiB (curl)`,
+          sample: () => curlDownloadMBps(undefined, `${hostfwdEnds().node}${BIG}`, HOSTFWD_BIG_BYTES),
+        },
       },
       {
         name: `${SIM_LABEL}: keep-alive small, 32 connections (wrk -t1)`,
@@ -288,7 +315,8 @@ let serialRig: SerialRig | undefined;
 
 function serialEnds(): { node: string; paced: string; unpaced: string } {
   const r = serialRig;
-  if (r?.nodeBase === undefined || r.pacedBase === undefined || r.unpacedBase === undefined) throw new Error('hostfwd-serial: sampled before setup');
+  if (r?.nodeBase === undefined || r.pacedBase === undefined || r.unpacedBase === undefined)
+    throw new Error('hostfwd-serial: sampled before setup');
   return { node: r.nodeBase, paced: r.pacedBase, unpaced: r.unpacedBase };
 }
 
@@ -324,7 +352,10 @@ export const hostfwdSerialBenchmark: Benchmark = {
   maxSamples: HOSTFWD_MAX_SAMPLES,
   async skipReason(): Promise<string | undefined> {
     if (!(await hasProgram('curl'))) return 'needs curl (run tools/scripts/install-peers.sh)';
-    const tsx = spawnSync(process.execPath, ['--import', 'tsx', '-e', ''], { stdio: 'ignore', cwd: dirname(simulatorBin()) });
+    const tsx = spawnSync(process.execPath, ['--import', 'tsx', '-e', ''], {
+      stdio: 'ignore',
+      cwd: dirname(simulatorBin()),
+    });
     return tsx.status === 0 ? undefined : 'needs tsx to run postern-sim';
   },
   async setup(): Promise<void> {
@@ -364,7 +395,10 @@ export const hostfwdSerialBenchmark: Benchmark = {
         name: `${UNPACED_LABEL}: bulk 64 MiB (curl)`,
         unit: 'MB/s',
         sample: () => curlDownloadMBps(undefined, `${serialEnds().unpaced}${BIG}`, HOSTFWD_BIG_BYTES),
-        reference: { name: `${NODE_LABEL}: bulk 64 MiB (curl)`, sample: () => curlDownloadMBps(undefined, `${serialEnds().node}${BIG}`, HOSTFWD_BIG_BYTES) },
+        reference: {
+          name: `${NODE_LABEL}: bulk 64 MiB (curl)`,
+          sample: () => curlDownloadMBps(undefined, `${serialEnds().node}${BIG}`, HOSTFWD_BIG_BYTES),
+        },
       },
     ];
   },

@@ -10,8 +10,15 @@ import { tryCommand, type CommandResult } from '@postern/netlab';
 export type ClientNamespace = string | undefined;
 
 /** Runs `program args` in `ns` (or the root namespace), bounded by `timeoutMs`; never rejects. */
-export function runIn(ns: ClientNamespace, program: string, args: readonly string[], timeoutMs: number): Promise<CommandResult> {
-  return ns === undefined ? tryCommand(program, args, { timeoutMs }) : tryCommand('ip', ['netns', 'exec', ns, program, ...args], { timeoutMs });
+export function runIn(
+  ns: ClientNamespace,
+  program: string,
+  args: readonly string[],
+  timeoutMs: number,
+): Promise<CommandResult> {
+  return ns === undefined
+    ? tryCommand(program, args, { timeoutMs })
+    : tryCommand('ip', ['netns', 'exec', ns, program, ...args], { timeoutMs });
 }
 
 /** Whether `program` is on the PATH. */
@@ -30,10 +37,17 @@ export const CURL_MAX_SECONDS = 60;
  * `expectedBytes`.
  */
 export async function curlDownloadMBps(ns: ClientNamespace, url: string, expectedBytes: number): Promise<number> {
-  const r = await runIn(ns, 'curl', ['-sS', '--max-time', String(CURL_MAX_SECONDS), '-o', '/dev/null', '-w', '%{size_download} %{speed_download}', url], (CURL_MAX_SECONDS + 5) * 1000);
+  const r = await runIn(
+    ns,
+    'curl',
+    ['-sS', '--max-time', String(CURL_MAX_SECONDS), '-o', '/dev/null', '-w', '%{size_download} %{speed_download}', url],
+    (CURL_MAX_SECONDS + 5) * 1000,
+  );
   const [size, speed] = r.stdout.trim().split(' ').map(Number);
   if (r.code !== 0 || size !== expectedBytes || speed === undefined || !Number.isFinite(speed)) {
-    throw new Error(`curl ${url}: exit ${String(r.code)}, ${String(size)} of ${expectedBytes} bytes: ${r.stderr.trim()}`);
+    throw new Error(
+      `curl ${url}: exit ${String(r.code)}, ${String(size)} of ${expectedBytes} bytes: ${r.stderr.trim()}`,
+    );
   }
   return speed / 1e6;
 }
@@ -75,13 +89,19 @@ export function parseWrkOutput(text: string): KeepAliveResult {
   const rps = /^Requests\/sec:\s+([\d.]+)/m.exec(text);
   const p99 = /^\s+99%\s+([\d.]+)(us|ms|s|m)\b/m.exec(text);
   const p50 = /^\s+50%\s+([\d.]+)(us|ms|s|m)\b/m.exec(text);
-  if (rps === null || p99 === null || p50 === null) throw new Error(`wrk: no Requests/sec, 50% or 99% latency in its output: ${text.trim().slice(0, 300)}`);
+  if (rps === null || p99 === null || p50 === null)
+    throw new Error(`wrk: no Requests/sec, 50% or 99% latency in its output: ${text.trim().slice(0, 300)}`);
   let errors = 0;
   const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
   if (socket !== null) errors += socket.slice(1).reduce((sum, n) => sum + Number(n), 0);
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(text);
   if (non2xx !== null) errors += Number(non2xx[1]);
-  return { requestsPerSecond: Number(rps[1]), p99Ms: toMs(Number(p99[1]), p99[2]!), p50Ms: toMs(Number(p50[1]), p50[2]!), errors };
+  return {
+    requestsPerSecond: Number(rps[1]),
+    p99Ms: toMs(Number(p99[1]), p99[2]!),
+    p50Ms: toMs(Number(p50[1]), p50[2]!),
+    errors,
+  };
 }
 
 /**
@@ -91,7 +111,8 @@ export function parseWrkOutput(text: string): KeepAliveResult {
 export function parseAbOutput(text: string): KeepAliveResult {
   const rps = /^Requests per second:\s+([\d.]+)/m.exec(text);
   const p99 = /^\s+99%\s+(\d+)/m.exec(text);
-  if (rps === null || p99 === null) throw new Error(`ab: no Requests per second or 99% line in its output: ${text.trim().slice(0, 300)}`);
+  if (rps === null || p99 === null)
+    throw new Error(`ab: no Requests per second or 99% line in its output: ${text.trim().slice(0, 300)}`);
   let errors = 0;
   const failed = /^Failed requests:\s+(\d+)/m.exec(text);
   if (failed !== null) errors += Number(failed[1]);
@@ -114,13 +135,21 @@ export async function keepAliveTool(): Promise<'wrk' | 'ab' | undefined> {
  * Runs `wrk -t1 -c<connections> -d<seconds>s --latency url` (default 32 connections; or `ab -k -c 32 -t <seconds>` with `tool: 'ab'`)
  * and parses its figures. Rejects when the tool fails or completes no request.
  */
-export async function keepAliveLoad(ns: ClientNamespace, url: string, seconds: number, tool: 'wrk' | 'ab', connections = KEEPALIVE_CONNECTIONS): Promise<KeepAliveResult> {
+export async function keepAliveLoad(
+  ns: ClientNamespace,
+  url: string,
+  seconds: number,
+  tool: 'wrk' | 'ab',
+  connections = KEEPALIVE_CONNECTIONS,
+): Promise<KeepAliveResult> {
   const s = String(Math.max(1, Math.round(seconds)));
   const limitMs = (Number(s) + 15) * 1000;
-  const r = tool === 'wrk'
-    ? await runIn(ns, 'wrk', ['-t1', `-c${connections}`, `-d${s}s`, '--latency', url], limitMs)
-    : await runIn(ns, 'ab', ['-k', '-q', '-c', String(connections), '-t', s, '-n', '50000000', url], limitMs);
-  if (r.code !== 0) throw new Error(`${tool} ${url}: exit ${String(r.code)}: ${(r.stderr || r.stdout).trim().slice(0, 300)}`);
+  const r =
+    tool === 'wrk'
+      ? await runIn(ns, 'wrk', ['-t1', `-c${connections}`, `-d${s}s`, '--latency', url], limitMs)
+      : await runIn(ns, 'ab', ['-k', '-q', '-c', String(connections), '-t', s, '-n', '50000000', url], limitMs);
+  if (r.code !== 0)
+    throw new Error(`${tool} ${url}: exit ${String(r.code)}: ${(r.stderr || r.stdout).trim().slice(0, 300)}`);
   const result = tool === 'wrk' ? parseWrkOutput(r.stdout) : parseAbOutput(r.stdout);
   if (!(result.requestsPerSecond > 0)) throw new Error(`${tool} ${url}: no request completed`);
   return result;
@@ -208,9 +237,16 @@ export function parseShortConnections(text: string): ShortConnectionsResult {
   const v = value as Record<string, unknown>;
   const keys = ['fine', 'stalled', 'failed', 'seconds', 'worstSeconds'] as const;
   for (const k of keys) {
-    if (typeof v[k] !== 'number' || !Number.isFinite(v[k])) throw new Error(`short connections: field ${k} missing in ${line}`);
+    if (typeof v[k] !== 'number' || !Number.isFinite(v[k]))
+      throw new Error(`short connections: field ${k} missing in ${line}`);
   }
-  return { fine: v.fine as number, stalled: v.stalled as number, failed: v.failed as number, seconds: v.seconds as number, worstSeconds: v.worstSeconds as number };
+  return {
+    fine: v.fine as number,
+    stalled: v.stalled as number,
+    failed: v.failed as number,
+    seconds: v.seconds as number,
+    worstSeconds: v.worstSeconds as number,
+  };
 }
 
 /**
@@ -219,10 +255,27 @@ export function parseShortConnections(text: string): ShortConnectionsResult {
  * {@link SHORT_CONNECTION_TIMEOUT_S}). Rejects only when python3 fails; a loop with no answered
  * connection resolves with its failures counted.
  */
-export async function shortConnections(ns: ClientNamespace, host: string, port: number, path: string, budgetMs: number): Promise<ShortConnectionsResult> {
-  const args = ['-c', SHORT_CONNECTIONS_SCRIPT, host, String(port), path, String(budgetMs / 1000), String(SHORT_MAX_CONNECTIONS), String(STALL_MS / 1000), String(SHORT_CONNECTION_TIMEOUT_S)];
+export async function shortConnections(
+  ns: ClientNamespace,
+  host: string,
+  port: number,
+  path: string,
+  budgetMs: number,
+): Promise<ShortConnectionsResult> {
+  const args = [
+    '-c',
+    SHORT_CONNECTIONS_SCRIPT,
+    host,
+    String(port),
+    path,
+    String(budgetMs / 1000),
+    String(SHORT_MAX_CONNECTIONS),
+    String(STALL_MS / 1000),
+    String(SHORT_CONNECTION_TIMEOUT_S),
+  ];
   const r = await runIn(ns, 'python3', args, budgetMs + (SHORT_CONNECTION_TIMEOUT_S + 10) * 1000);
-  if (r.code !== 0) throw new Error(`short connections to ${host}:${port}: exit ${String(r.code)}: ${r.stderr.trim().slice(0, 300)}`);
+  if (r.code !== 0)
+    throw new Error(`short connections to ${host}:${port}: exit ${String(r.code)}: ${r.stderr.trim().slice(0, 300)}`);
   // A sample where no connection was answered is a measurement (0 conn/s, its failures counted), not an error.
   return parseShortConnections(r.stdout);
 }
@@ -245,7 +298,13 @@ export const PING_INTERVAL_S = 0.02;
  * the average round-trip time in ms. Rejects when ping fails or loses every echo.
  */
 export async function pingAverageMs(ns: ClientNamespace, host: string): Promise<number> {
-  const r = await runIn(ns, 'ping', ['-q', '-c', String(PING_COUNT), '-i', String(PING_INTERVAL_S), '-W', '1', host], 30_000);
-  if (r.code !== 0) throw new Error(`ping ${host}: exit ${String(r.code)}: ${(r.stderr || r.stdout).trim().slice(0, 300)}`);
+  const r = await runIn(
+    ns,
+    'ping',
+    ['-q', '-c', String(PING_COUNT), '-i', String(PING_INTERVAL_S), '-W', '1', host],
+    30_000,
+  );
+  if (r.code !== 0)
+    throw new Error(`ping ${host}: exit ${String(r.code)}: ${(r.stderr || r.stdout).trim().slice(0, 300)}`);
   return parsePingAverageMs(r.stdout);
 }

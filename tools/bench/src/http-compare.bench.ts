@@ -117,7 +117,12 @@ interface LastReadings {
 
 function freshReadings(): LastReadings {
   const load = { requestsPerSecond: 0, p99Ms: 0, p50Ms: 0, errors: 0 };
-  return { keepAlive: load, cpuPer1000: Number.NaN, oneConnection: load, short: { fine: 0, stalled: 0, failed: 0, seconds: 0, worstSeconds: 0 } };
+  return {
+    keepAlive: load,
+    cpuPer1000: Number.NaN,
+    oneConnection: load,
+    short: { fine: 0, stalled: 0, failed: 0, seconds: 0, worstSeconds: 0 },
+  };
 }
 
 /** Everything a setup built; filled step by step so that teardown can undo a half-done setup. */
@@ -166,11 +171,17 @@ async function bulkSample(key: ServerKey): Promise<number> {
 /** The PID of the process that is `key`'s server (undefined: it runs in this process). */
 function serverPid(key: ServerKey): number | undefined {
   switch (key) {
-    case 'node-loopback': case 'node-veth': return rig?.node?.child.pid;
-    case 'lwip': return rig?.lwip?.child.pid;
-    case 'gateway': return rig?.gateway?.child.pid;
-    case 'echo': return rig?.echo?.child.pid;
-    default: return undefined;
+    case 'node-loopback':
+    case 'node-veth':
+      return rig?.node?.child.pid;
+    case 'lwip':
+      return rig?.lwip?.child.pid;
+    case 'gateway':
+      return rig?.gateway?.child.pid;
+    case 'echo':
+      return rig?.echo?.child.pid;
+    default:
+      return undefined;
   }
 }
 
@@ -213,8 +224,18 @@ function compareFigures(subject: ServerKey, reference: ServerKey, stallTarget: b
   const name = LABELS[subject];
   const ref = LABELS[reference];
   const keepAliveCompanions: Companion[] = [
-    { name: `${name}: keep-alive p99 latency`, unit: 'ms', read: () => own().keepAlive.p99Ms, readReference: () => theirs().keepAlive.p99Ms },
-    { name: `${name}: keep-alive errors`, unit: 'errors', read: () => own().keepAlive.errors, readReference: () => theirs().keepAlive.errors },
+    {
+      name: `${name}: keep-alive p99 latency`,
+      unit: 'ms',
+      read: () => own().keepAlive.p99Ms,
+      readReference: () => theirs().keepAlive.p99Ms,
+    },
+    {
+      name: `${name}: keep-alive errors`,
+      unit: 'errors',
+      read: () => own().keepAlive.errors,
+      readReference: () => theirs().keepAlive.errors,
+    },
   ];
   const shortCompanions: Companion[] = [
     {
@@ -224,8 +245,19 @@ function compareFigures(subject: ServerKey, reference: ServerKey, stallTarget: b
       readReference: () => theirs().short.stalled,
       ...(stallTarget ? { target: { atMost: 0 } } : {}),
     },
-    { name: `${name}: short connections answered`, unit: 'conns', read: () => own().short.fine + own().short.stalled, readReference: () => theirs().short.fine + theirs().short.stalled },
-    { name: `${name}: short connections failed`, unit: 'conns', read: () => own().short.failed, readReference: () => theirs().short.failed, ...(stallTarget ? { target: { atMost: 0 } } : {}) },
+    {
+      name: `${name}: short connections answered`,
+      unit: 'conns',
+      read: () => own().short.fine + own().short.stalled,
+      readReference: () => theirs().short.fine + theirs().short.stalled,
+    },
+    {
+      name: `${name}: short connections failed`,
+      unit: 'conns',
+      read: () => own().short.failed,
+      readReference: () => theirs().short.failed,
+      ...(stallTarget ? { target: { atMost: 0 } } : {}),
+    },
   ];
   return [
     {
@@ -258,7 +290,8 @@ async function clientsSkipReason(needLwip: boolean): Promise<string | undefined>
   if (why !== undefined) return why;
   if (!(await hasProgram('curl'))) return 'needs curl (run tools/scripts/install-peers.sh)';
   if (!(await hasProgram('python3'))) return 'needs python3 (the short-connection loop)';
-  if ((await keepAliveTool()) === undefined) return 'needs wrk or ab (apache2-utils) for the keep-alive load (run tools/scripts/install-peers.sh)';
+  if ((await keepAliveTool()) === undefined)
+    return 'needs wrk or ab (apache2-utils) for the keep-alive load (run tools/scripts/install-peers.sh)';
   return needLwip ? lwipSkipReason() : undefined;
 }
 
@@ -276,7 +309,9 @@ async function waitServing(key: ServerKey, ms: number): Promise<void> {
       await new Promise((r) => setTimeout(r, 200));
     }
   }
-  throw new Error(`http-compare: ${LABELS[key]} does not answer: ${last instanceof Error ? last.message : String(last)}`);
+  throw new Error(
+    `http-compare: ${LABELS[key]} does not answer: ${last instanceof Error ? last.message : String(last)}`,
+  );
 }
 
 /**
@@ -284,7 +319,12 @@ async function waitServing(key: ServerKey, ms: number): Promise<void> {
  * serves the same directory ({@link makeWwwDir}: `/small`, `/big`), as the shipped gateway does.
  */
 async function setupServers(keys: readonly ServerKey[], files = false): Promise<void> {
-  const r: Rig = { lab: new NetLab(), endpoints: new Map(), smallPath: SMALL_PATH, smallBytes: Buffer.byteLength(SMALL_BODY) };
+  const r: Rig = {
+    lab: new NetLab(),
+    endpoints: new Map(),
+    smallPath: SMALL_PATH,
+    smallBytes: Buffer.byteLength(SMALL_BODY),
+  };
   if (files || keys.includes('gateway')) {
     r.www = makeWwwDir();
     r.smallPath = SMALL_FILE_PATH;
@@ -296,7 +336,12 @@ async function setupServers(keys: readonly ServerKey[], files = false): Promise<
   if (tool === undefined) throw new Error('http-compare: needs wrk or ab');
   r.tool = tool;
   const quiet = async (ns: string) => {
-    await r.lab.exec(ns, 'sysctl', ['-q', '-w', 'net.ipv6.conf.default.disable_ipv6=1', 'net.ipv6.conf.all.disable_ipv6=1']);
+    await r.lab.exec(ns, 'sysctl', [
+      '-q',
+      '-w',
+      'net.ipv6.conf.default.disable_ipv6=1',
+      'net.ipv6.conf.all.disable_ipv6=1',
+    ]);
   };
   const has = (k: ServerKey) => keys.includes(k);
   let serverNs: string | undefined;
@@ -362,7 +407,13 @@ async function teardownServers(): Promise<void> {
 }
 
 /** Builds one side-by-side benchmark of `subject` against `reference`. */
-function compareBenchmark(name: string, description: string, subject: ServerKey, reference: () => ServerKey, stallTarget: boolean): Benchmark {
+function compareBenchmark(
+  name: string,
+  description: string,
+  subject: ServerKey,
+  reference: () => ServerKey,
+  stallTarget: boolean,
+): Benchmark {
   const needLwip = () => subject === 'lwip' || reference() === 'lwip';
   return {
     name,
@@ -430,8 +481,18 @@ function gatewayFigures(subject: ServerKey, reference: ServerKey): Figure[] {
       sample: () => oneConnectionSample(subject),
       reference: { name: `${ref}: one connection, median latency`, sample: () => oneConnectionSample(reference) },
       companions: [
-        { name: `${name}: one connection, p99 latency`, unit: 'us', read: () => own().oneConnection.p99Ms * 1000, readReference: () => theirs().oneConnection.p99Ms * 1000 },
-        { name: `${name}: one connection, req/s`, unit: 'req/s', read: () => own().oneConnection.requestsPerSecond, readReference: () => theirs().oneConnection.requestsPerSecond },
+        {
+          name: `${name}: one connection, p99 latency`,
+          unit: 'us',
+          read: () => own().oneConnection.p99Ms * 1000,
+          readReference: () => theirs().oneConnection.p99Ms * 1000,
+        },
+        {
+          name: `${name}: one connection, req/s`,
+          unit: 'req/s',
+          read: () => own().oneConnection.requestsPerSecond,
+          readReference: () => theirs().oneConnection.requestsPerSecond,
+        },
       ],
     },
     {
@@ -454,7 +515,8 @@ export const HTTP_COMPARE_GATEWAY_SAMPLES = 3;
  */
 export const httpCompareGatewayBenchmark: Benchmark = {
   name: 'http-compare-gateway',
-  description: 'The shipped postern-gateway (bin, own process, --nic tap:, --www) beside lwIP in C over TAP and Node http across veth, serving the same files: bulk, keep-alive (+ server CPU), one connection, short connections, ping',
+  description:
+    'The shipped postern-gateway (bin, own process, --nic tap:, --www) beside lwIP in C over TAP and Node http across veth, serving the same files: bulk, keep-alive (+ server CPU), one connection, short connections, ping',
   sampleMs: HTTP_COMPARE_SAMPLE_MS,
   maxSamples: HTTP_COMPARE_GATEWAY_SAMPLES,
   // Short connections last: the lwIP reference stops answering some connections after about 1,100 of
@@ -478,4 +540,9 @@ export const httpCompareGatewayBenchmark: Benchmark = {
 };
 
 /** The side-by-side benchmarks, in the order they run. */
-export const httpCompareBenchmarks: readonly Benchmark[] = [httpCompareGatewayBenchmark, httpCompareNodeBenchmark, httpCompareLwipBenchmark, httpComparePosternBenchmark];
+export const httpCompareBenchmarks: readonly Benchmark[] = [
+  httpCompareGatewayBenchmark,
+  httpCompareNodeBenchmark,
+  httpCompareLwipBenchmark,
+  httpComparePosternBenchmark,
+];

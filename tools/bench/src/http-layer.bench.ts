@@ -26,7 +26,10 @@ import { SMALL_FILE_BYTES } from './http-servers.js';
 /** Connections of the load, each with one request in flight. */
 export const LAYER_CONNECTIONS = 32;
 
-const REQUEST = Buffer.from('GET /small HTTP/1.1\r\nHost: 198.18.23.2\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n', 'latin1');
+const REQUEST = Buffer.from(
+  'GET /small HTTP/1.1\r\nHost: 198.18.23.2\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n',
+  'latin1',
+);
 
 /** One in-memory connection: requests pushed in, responses counted as their bytes are written. */
 class LoopConnection extends Duplex {
@@ -113,7 +116,8 @@ function need(): Rig {
 /** The HTTP layer alone (in-memory transport), Postern beside Node `http`, same requests and bytes. */
 export const httpLayerBenchmark: Benchmark = {
   name: 'http-layer',
-  description: 'the HTTP layer alone over an in-memory Duplex: @postern/http (pool, serveStatic with its file cache) beside Node http serving the same 98 bytes and validators from memory',
+  description:
+    'the HTTP layer alone over an in-memory Duplex: @postern/http (pool, serveStatic with its file cache) beside Node http serving the same 98 bytes and validators from memory',
   sampleMs: 500,
   async setup() {
     const dir = mkdtempSync(join(tmpdir(), 'postern-http-layer-'));
@@ -122,12 +126,18 @@ export const httpLayerBenchmark: Benchmark = {
     const st = statSync(join(dir, 'small'));
     const scheduler = new Scheduler({ clock: 'real', seed: 7 });
     scheduler.start();
-    const postern = new HttpServer(serveStatic(dir, { cache: { now: () => scheduler.now } }), { scheduler, wallTime: () => scheduler.wallTime() });
+    const postern = new HttpServer(serveStatic(dir, { cache: { now: () => scheduler.now } }), {
+      scheduler,
+      wallTime: () => scheduler.wallTime(),
+    });
     const etag = `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
     const node = createNodeHttpServer((_req, res) => {
       res.writeHead(200, {
-        ETag: etag, 'Last-Modified': new Date(st.mtimeMs).toUTCString(), 'Accept-Ranges': 'bytes',
-        'Content-Type': 'application/octet-stream', 'Content-Length': body.byteLength,
+        ETag: etag,
+        'Last-Modified': new Date(st.mtimeMs).toUTCString(),
+        'Accept-Ranges': 'bytes',
+        'Content-Type': 'application/octet-stream',
+        'Content-Length': body.byteLength,
       });
       res.end(body);
     });
@@ -161,7 +171,10 @@ export const httpLayerBenchmark: Benchmark = {
       name: `static 98 B keep-alive (${LAYER_CONNECTIONS} in-memory connections)`,
       unit: 'req/s',
       sample: (budgetMs) => loadSample(need().ours, budgetMs),
-      reference: { name: 'node:http same bytes from memory', sample: (budgetMs) => loadSample(need().theirs, budgetMs) },
+      reference: {
+        name: 'node:http same bytes from memory',
+        sample: (budgetMs) => loadSample(need().theirs, budgetMs),
+      },
     },
   ],
 };

@@ -45,15 +45,25 @@ export interface ChildServer {
 }
 
 /** Waits for a line matching `ready` on the child's stdout; rejects if it exits or times out first. */
-function waitReady(child: ChildProcess, what: string, stderr: () => string, ready: RegExp = /^ready\b/m, timeoutMs = READY_TIMEOUT_MS): Promise<void> {
+function waitReady(
+  child: ChildProcess,
+  what: string,
+  stderr: () => string,
+  ready: RegExp = /^ready\b/m,
+  timeoutMs = READY_TIMEOUT_MS,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => finish(new Error(`${what}: not ready after ${timeoutMs} ms: ${stderr().trim()}`)), timeoutMs);
+    const timer = setTimeout(
+      () => finish(new Error(`${what}: not ready after ${timeoutMs} ms: ${stderr().trim()}`)),
+      timeoutMs,
+    );
     const onData = (chunk: Buffer): void => {
       out += chunk.toString('utf8');
       if (ready.test(out)) finish(undefined);
     };
-    const onExit = (code: number | null, signal: string | null): void => finish(new Error(`${what}: exited (${code ?? signal}) before it was ready: ${stderr().trim()}`));
+    const onExit = (code: number | null, signal: string | null): void =>
+      finish(new Error(`${what}: exited (${code ?? signal}) before it was ready: ${stderr().trim()}`));
     const onError = (e: Error): void => finish(e);
     function finish(error: Error | undefined): void {
       clearTimeout(timer);
@@ -121,7 +131,20 @@ process.on('SIGTERM', () => process.exit(0));
  * With `www` (a directory made by {@link makeWwwDir}) it serves that directory's files.
  */
 export async function startNodeServer(ns: string, port: number, www?: string): Promise<ChildServer> {
-  const server = startChild('ip', ['netns', 'exec', ns, process.execPath, '-e', NODE_SERVER_SCRIPT, String(port), ...(www === undefined ? [] : [www])], process.env);
+  const server = startChild(
+    'ip',
+    [
+      'netns',
+      'exec',
+      ns,
+      process.execPath,
+      '-e',
+      NODE_SERVER_SCRIPT,
+      String(port),
+      ...(www === undefined ? [] : [www]),
+    ],
+    process.env,
+  );
   await waitReady(server.child, 'node http server', server.stderr);
   return server;
 }
@@ -134,7 +157,8 @@ const LWIP_DIR = fileURLToPath(new URL('../lwip/', import.meta.url));
 export function lwipSkipReason(): string | undefined {
   const gcc = ['/usr/bin/gcc', '/usr/local/bin/gcc'].some((p) => existsSync(p));
   if (!gcc) return 'needs gcc to build the lwIP reference (apt-get install gcc)';
-  if (!existsSync('/usr/include/lwip/netif/tapif.h')) return 'needs liblwip-dev for the lwIP reference (run tools/scripts/install-peers.sh)';
+  if (!existsSync('/usr/include/lwip/netif/tapif.h'))
+    return 'needs liblwip-dev for the lwIP reference (run tools/scripts/install-peers.sh)';
   return undefined;
 }
 
@@ -167,8 +191,20 @@ export function removeLwipBuild(build: LwipBuild | undefined): void {
  * address `address`/`netmask`, port 80, preloaded with the PBUF_RAM shim; resolves once it listens.
  * With `www` (see {@link makeWwwDir}) its small answer is that directory's `small` file.
  */
-export async function startLwipServer(build: LwipBuild, ns: string, tap: string, address: string, netmask: string, www?: string): Promise<ChildServer> {
-  const env = { ...process.env, PRECONFIGURED_TAPIF: tap, LD_PRELOAD: build.shim, ...(www === undefined ? {} : { SMALL_BODY_FILE: join(www, 'small') }) };
+export async function startLwipServer(
+  build: LwipBuild,
+  ns: string,
+  tap: string,
+  address: string,
+  netmask: string,
+  www?: string,
+): Promise<ChildServer> {
+  const env = {
+    ...process.env,
+    PRECONFIGURED_TAPIF: tap,
+    LD_PRELOAD: build.shim,
+    ...(www === undefined ? {} : { SMALL_BODY_FILE: join(www, 'small') }),
+  };
   const server = startChild('ip', ['netns', 'exec', ns, build.server, address, netmask, '80'], env);
   await waitReady(server.child, 'lwIP httpd-tap', server.stderr);
   return server;
@@ -210,8 +246,28 @@ export async function buildGatewayBin(): Promise<void> {
  * device's kernel side `kernelCidr` and brings it up. Resolves once the gateway listens. The child's
  * PID is the gateway's (the bin runs the program in its own process).
  */
-export async function startGatewayBinary(ns: string, tap: string, cidr: string, www: string, kernelCidr: string): Promise<ChildServer> {
-  const args = ['netns', 'exec', ns, process.execPath, GATEWAY_BIN, '--nic', `tap:${tap}`, '--ip', cidr, '--http-port', '80', '--www', www];
+export async function startGatewayBinary(
+  ns: string,
+  tap: string,
+  cidr: string,
+  www: string,
+  kernelCidr: string,
+): Promise<ChildServer> {
+  const args = [
+    'netns',
+    'exec',
+    ns,
+    process.execPath,
+    GATEWAY_BIN,
+    '--nic',
+    `tap:${tap}`,
+    '--ip',
+    cidr,
+    '--http-port',
+    '80',
+    '--www',
+    www,
+  ];
   const server = startChild('ip', args, process.env);
   // Its start (load the bundle, compile the config schema, attach the TAP) took 6 s on a machine at load 16.
   await waitReady(server.child, 'postern-gateway', server.stderr, /^listening on /m, 60_000);
@@ -228,7 +284,11 @@ const TAP_ECHO = fileURLToPath(new URL('./tap-echo.ts', import.meta.url));
  * `kernelCidr` and brings it up.
  */
 export async function startTapEcho(ns: string, tap: string, address: string, kernelCidr: string): Promise<ChildServer> {
-  const server = startChild('ip', ['netns', 'exec', ns, process.execPath, '--conditions=@postern/source', '--import', 'tsx', TAP_ECHO, tap, address], process.env);
+  const server = startChild(
+    'ip',
+    ['netns', 'exec', ns, process.execPath, '--conditions=@postern/source', '--import', 'tsx', TAP_ECHO, tap, address],
+    process.env,
+  );
   await waitReady(server.child, 'tap echo', server.stderr, /^ready\b/m, 60_000);
   await runCommand('ip', ['netns', 'exec', ns, 'ip', 'addr', 'add', kernelCidr, 'dev', tap]);
   await runCommand('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'dev', tap, 'up']);
@@ -261,18 +321,28 @@ export interface PosternServer {
  * namespace afterwards): real-clock Scheduler, TapNicDriver, NetDevice, Stack with `address/prefix`,
  * TCP, sockets, the `net` face, and `@postern/http` serving the two answers on port 80.
  */
-export async function startPosternServer(tap: string, mac: string, address: string, prefix: number): Promise<PosternServer> {
+export async function startPosternServer(
+  tap: string,
+  mac: string,
+  address: string,
+  prefix: number,
+): Promise<PosternServer> {
   const scheduler = new Scheduler({ clock: 'real', seed: 20 });
-  const device = new NetDevice(new TapNicDriver({ ifname: tap, mac: parseMac(mac) }), scheduler, { rxRingCapacity: 1024 });
+  const device = new NetDevice(new TapNicDriver({ ifname: tap, mac: parseMac(mac) }), scheduler, {
+    rxRingCapacity: 1024,
+  });
   await device.open();
   const stack = new Stack(scheduler);
   stack.addInterface(device).addAddress(parseIpv4(address), prefix);
   const sockets = new Sockets(stack, attachTcp(stack));
   const big = new Uint8Array(BIG_BODY_BYTES).fill(97);
-  const http = new HttpServer((req, res) => {
-    if (req.path === BIG_PATH) res.send(big, 'application/octet-stream');
-    else res.send(SMALL_BODY, 'text/plain');
-  }, { scheduler, wallTime: () => Date.now() });
+  const http = new HttpServer(
+    (req, res) => {
+      if (req.path === BIG_PATH) res.send(big, 'application/octet-stream');
+      else res.send(SMALL_BODY, 'text/plain');
+    },
+    { scheduler, wallTime: () => Date.now() },
+  );
   const listener = createNet(sockets).createServer({ allowHalfOpen: true });
   await new Promise<void>((resolve, reject) => {
     listener.once('error', reject);

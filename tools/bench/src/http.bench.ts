@@ -138,7 +138,8 @@ async function keepAliveSample(target: Target, budgetMs: number): Promise<number
 /** See the module comment. */
 export const httpBenchmark: Benchmark = {
   name: 'http',
-  description: '@postern/http on node:net vs node:http on node:net, same 13-byte response, loopback, same load generator',
+  description:
+    '@postern/http on node:net vs node:http on node:net, same 13-byte response, loopback, same load generator',
   sampleMs: 1000,
   maxSamples: 5,
   async setup() {
@@ -172,15 +173,28 @@ export const httpBenchmark: Benchmark = {
         sample: (budgetMs) => keepAliveSample(ours, budgetMs),
         reference: { name: 'node:http keep-alive', sample: (budgetMs) => keepAliveSample(theirs, budgetMs) },
         companions: [
-          { name: 'keep-alive latency p50', unit: 'ms', read: () => ours.last.p50, readReference: () => theirs.last.p50 },
-          { name: 'keep-alive latency p99', unit: 'ms', read: () => ours.last.p99, readReference: () => theirs.last.p99 },
+          {
+            name: 'keep-alive latency p50',
+            unit: 'ms',
+            read: () => ours.last.p50,
+            readReference: () => theirs.last.p50,
+          },
+          {
+            name: 'keep-alive latency p99',
+            unit: 'ms',
+            read: () => ours.last.p99,
+            readReference: () => theirs.last.p99,
+          },
         ],
       },
       {
         name: `new connection per request (${SHORT_CONNECTIONS} loops) req/s`,
         unit: 'req/s',
         sample: (budgetMs) => shortConnectionLoad(ours.port, budgetMs),
-        reference: { name: 'node:http new connection per request', sample: (budgetMs) => shortConnectionLoad(theirs.port, budgetMs) },
+        reference: {
+          name: 'node:http new connection per request',
+          sample: (budgetMs) => shortConnectionLoad(theirs.port, budgetMs),
+        },
       },
     ];
   },

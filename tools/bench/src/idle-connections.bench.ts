@@ -58,7 +58,8 @@ const growth = { gateway: Number.NaN, node: Number.NaN };
 
 function needRig(): Required<Rig> {
   const r = rig;
-  if (r?.ns === undefined || r.tap === undefined || r.dir === undefined || r.config === undefined) throw new Error('idle-connections: sampled before setup');
+  if (r?.ns === undefined || r.tap === undefined || r.dir === undefined || r.config === undefined)
+    throw new Error('idle-connections: sampled before setup');
   return r as Required<Rig>;
 }
 
@@ -78,7 +79,10 @@ function startInNamespace(argv: string[], ready: RegExp): Promise<ChildProcess> 
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
-    const timer = setTimeout(() => reject(new Error(`idle-connections: ${argv[1] ?? argv[0]} not ready in 30 s: ${err}`)), 30_000);
+    const timer = setTimeout(
+      () => reject(new Error(`idle-connections: ${argv[1] ?? argv[0]} not ready in 30 s: ${err}`)),
+      30_000,
+    );
     child.stdout!.on('data', (c: Buffer) => {
       out += c.toString();
       if (ready.test(out)) {
@@ -102,36 +106,64 @@ const stop = (child: ChildProcess): Promise<void> => stopChild({ child, stderr: 
  * by the kernel's client to `host`, the RSS read again; everything stopped. Resolves with the RSS
  * holding the connections (MB) and stores the growth per connection.
  */
-async function holdSample(server: () => Promise<ChildProcess>, host: string, which: keyof typeof growth): Promise<number> {
+async function holdSample(
+  server: () => Promise<ChildProcess>,
+  host: string,
+  which: keyof typeof growth,
+): Promise<number> {
   const r = needRig();
   const srv = await server();
   let client: ChildProcess | undefined;
   try {
     const before = rssMB(srv.pid!);
-    client = spawn('ip', ['netns', 'exec', r.ns, 'python3', CLIENT, 'hold', host, '80', '--count', String(IDLE_CONNECTIONS), '--limit-s', String(CLIENT_LIMIT_S)], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    client = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        r.ns,
+        'python3',
+        CLIENT,
+        'hold',
+        host,
+        '80',
+        '--count',
+        String(IDLE_CONNECTIONS),
+        '--limit-s',
+        String(CLIENT_LIMIT_S),
+      ],
+      {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
     r.children.add(client);
-    const held = await new Promise<{ opened: number; answered: number; [other: string]: unknown }>((resolve, reject) => {
-      let out = '';
-      let err = '';
-      const timer = setTimeout(() => reject(new Error(`idle-connections: the client did not report in ${CLIENT_LIMIT_S} s`)), (CLIENT_LIMIT_S + 10) * 1000);
-      client!.stdout!.on('data', (c: Buffer) => {
-        out += c.toString();
-        const line = out.split('\n').find((l) => l.startsWith('{'));
-        if (line !== undefined) {
+    const held = await new Promise<{ opened: number; answered: number; [other: string]: unknown }>(
+      (resolve, reject) => {
+        let out = '';
+        let err = '';
+        const timer = setTimeout(
+          () => reject(new Error(`idle-connections: the client did not report in ${CLIENT_LIMIT_S} s`)),
+          (CLIENT_LIMIT_S + 10) * 1000,
+        );
+        client!.stdout!.on('data', (c: Buffer) => {
+          out += c.toString();
+          const line = out.split('\n').find((l) => l.startsWith('{'));
+          if (line !== undefined) {
+            clearTimeout(timer);
+            resolve(JSON.parse(line) as { opened: number; answered: number });
+          }
+        });
+        client!.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+        client!.once('exit', (code) => {
           clearTimeout(timer);
-          resolve(JSON.parse(line) as { opened: number; answered: number });
-        }
-      });
-      client!.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-      client!.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`idle-connections: the client exited (${code}): ${err}`));
-      });
-    });
+          reject(new Error(`idle-connections: the client exited (${code}): ${err}`));
+        });
+      },
+    );
     if (held.opened !== IDLE_CONNECTIONS || held.answered !== IDLE_CONNECTIONS) {
-      throw new Error(`idle-connections: ${which} answered ${held.answered} of ${held.opened} opened, not ${IDLE_CONNECTIONS}: ${JSON.stringify(held)}`);
+      throw new Error(
+        `idle-connections: ${which} answered ${held.answered} of ${held.opened} opened, not ${IDLE_CONNECTIONS}: ${JSON.stringify(held)}`,
+      );
     }
     const after = rssMB(srv.pid!);
     growth[which] = ((after - before) * 1024) / IDLE_CONNECTIONS;
@@ -146,7 +178,20 @@ async function holdSample(server: () => Promise<ChildProcess>, host: string, whi
 const gatewayServer = (): Promise<ChildProcess> => {
   const r = needRig();
   return startInNamespace(
-    [process.execPath, BIN, '--config', r.config, '--nic', `tap:${r.tap}`, '--ip', `${GATEWAY_IP}/24`, '--www', r.dir, '--http-port', '80'],
+    [
+      process.execPath,
+      BIN,
+      '--config',
+      r.config,
+      '--nic',
+      `tap:${r.tap}`,
+      '--ip',
+      `${GATEWAY_IP}/24`,
+      '--www',
+      r.dir,
+      '--http-port',
+      '80',
+    ],
     /^listening on /m,
   );
 };
@@ -164,9 +209,16 @@ export const idleConnectionsBenchmark: Benchmark = {
     r.dir = mkdtempSync(join(tmpdir(), 'postern-idle-bench-'));
     writeFileSync(join(r.dir, 'index.html'), 'hello\n');
     r.config = join(r.dir, 'gateway.json');
-    writeFileSync(r.config, JSON.stringify({
-      http: { idleTimeoutMs: 600_000, maxConnections: IDLE_CONNECTIONS + 1000, maxConnectionsPerClient: IDLE_CONNECTIONS + 1000 },
-    }));
+    writeFileSync(
+      r.config,
+      JSON.stringify({
+        http: {
+          idleTimeoutMs: 600_000,
+          maxConnections: IDLE_CONNECTIONS + 1000,
+          maxConnectionsPerClient: IDLE_CONNECTIONS + 1000,
+        },
+      }),
+    );
     r.ns = await r.lab.namespace();
     const tap = uniqueName('t');
     await r.lab.exec(r.ns, 'ip', ['tuntap', 'add', 'dev', tap, 'mode', 'tap']);
@@ -184,18 +236,22 @@ export const idleConnectionsBenchmark: Benchmark = {
     if (r.dir !== undefined) rmSync(r.dir, { recursive: true, force: true });
   },
   figures(): Figure[] {
-    return [{
-      name: `gateway RSS, ${IDLE_CONNECTIONS.toLocaleString('en')} idle keep-alive connections`,
-      unit: 'MB',
-      sample: () => holdSample(gatewayServer, GATEWAY_IP, 'gateway'),
-      reference: { name: 'Node http, same connections', sample: () => holdSample(nodeServer, NODE_IP, 'node') },
-      target: { atMost: 512 },
-      companions: [{
-        name: 'RSS growth per idle connection',
-        unit: 'KB/conn',
-        read: () => growth.gateway,
-        readReference: () => growth.node,
-      }],
-    }];
+    return [
+      {
+        name: `gateway RSS, ${IDLE_CONNECTIONS.toLocaleString('en')} idle keep-alive connections`,
+        unit: 'MB',
+        sample: () => holdSample(gatewayServer, GATEWAY_IP, 'gateway'),
+        reference: { name: 'Node http, same connections', sample: () => holdSample(nodeServer, NODE_IP, 'node') },
+        target: { atMost: 512 },
+        companions: [
+          {
+            name: 'RSS growth per idle connection',
+            unit: 'KB/conn',
+            read: () => growth.gateway,
+            readReference: () => growth.node,
+          },
+        ],
+      },
+    ];
   },
 };

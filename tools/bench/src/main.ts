@@ -76,8 +76,16 @@ const maxSeconds = positive(values['max-seconds'], 480, 'max-seconds');
 const { benchmarks } = await import('./benchmarks.js');
 const { blackholeValue, formatTable, runBenchmarksAsync } = await import('./harness.js');
 
-const machine = { node: process.version, platform: `${process.platform} ${process.arch}`, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30) };
-console.log(`postern bench: ${samples} samples x ${sampleMs} ms per figure and per reference, at most ${maxSeconds} s; ${machine.node}, ${machine.cpus} CPUs (${machine.cpuModel})`);
+const machine = {
+  node: process.version,
+  platform: `${process.platform} ${process.arch}`,
+  cpus: cpus().length,
+  cpuModel: cpus()[0]?.model ?? 'unknown',
+  memoryGiB: Math.round(totalmem() / 2 ** 30),
+};
+console.log(
+  `postern bench: ${samples} samples x ${sampleMs} ms per figure and per reference, at most ${maxSeconds} s; ${machine.node}, ${machine.cpus} CPUs (${machine.cpuModel})`,
+);
 for (const b of benchmarks) console.log(`  ${b.name}: ${b.description}`);
 const started = performance.now();
 const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
@@ -88,22 +96,40 @@ const results = await runBenchmarksAsync(benchmarks, {
   onFailure: 'record',
   ...(values.filter !== undefined ? { filter: values.filter } : {}),
   onNote: (message) => process.stderr.write(`[${elapsed()}] ${message}\n`),
-  onResult: (r) => process.stderr.write(`[${elapsed()}]   ${r.failed ?? r.skipped ?? 'measured'}: ${r.benchmark} / ${r.figure}\n`),
+  onResult: (r) =>
+    process.stderr.write(`[${elapsed()}]   ${r.failed ?? r.skipped ?? 'measured'}: ${r.benchmark} / ${r.figure}\n`),
 });
 if (results.length === 0) {
-  console.error(`no benchmark or figure matches --filter ${JSON.stringify(values.filter)}; benchmarks: ${benchmarks.map((b) => b.name).join(', ')}`);
+  console.error(
+    `no benchmark or figure matches --filter ${JSON.stringify(values.filter)}; benchmarks: ${benchmarks.map((b) => b.name).join(', ')}`,
+  );
   process.exit(1);
 }
 console.log();
 console.log(formatTable(results));
-console.log(`\n${results.length} figures in ${elapsed()}; ratio = figure median / reference median (same run, samples alternated)`);
+console.log(
+  `\n${results.length} figures in ${elapsed()}; ratio = figure median / reference median (same run, samples alternated)`,
+);
 if (values.json !== undefined) {
-  writeFileSync(values.json, JSON.stringify({ date: new Date().toISOString(), machine, options: { samples, sampleMs, maxSeconds, filter: values.filter ?? null }, results }, null, 2) + '\n');
+  writeFileSync(
+    values.json,
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        machine,
+        options: { samples, sampleMs, maxSeconds, filter: values.filter ?? null },
+        results,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
   console.log(`\nwrote ${values.json}`);
 }
 // Keeps the measured work observable to the JIT; never true in practice.
 if (blackholeValue() === 0.5) console.log('');
 const failed = results.filter((r) => r.failed !== undefined);
-if (failed.length > 0) console.error(`${failed.length} figure(s) failed: ${failed.map((r) => `${r.benchmark} / ${r.figure}`).join('; ')}`);
+if (failed.length > 0)
+  console.error(`${failed.length} figure(s) failed: ${failed.map((r) => `${r.benchmark} / ${r.figure}`).join('; ')}`);
 // Worker threads, PTYs and timers are closed by each benchmark's teardown; exit without waiting on stragglers.
 process.exit(failed.length > 0 ? 1 : 0);

@@ -85,10 +85,15 @@ function netDeviceSampler(frame: Uint8Array): Sampler {
   return frameRate(() => {
     const r = requireRig();
     const before = r.delivered;
-    for (let i = 0; i < BURST; i++) if (!r.tx.transmit(frame)) throw new Error(`memory-link bench: transmit refused (${JSON.stringify(r.tx.stats.driver)})`);
+    for (let i = 0; i < BURST; i++)
+      if (!r.tx.transmit(frame))
+        throw new Error(`memory-link bench: transmit refused (${JSON.stringify(r.tx.stats.driver)})`);
     r.scheduler.runPending();
     const got = r.delivered - before;
-    if (got !== BURST) throw new Error(`memory-link bench: ${BURST - got} of ${BURST} frames lost (ring full ${r.rx.stats.rxDroppedRingFull}, FCS ${r.rx.stats.rxDroppedFcs}, filter ${r.rx.stats.rxDroppedFilter})`);
+    if (got !== BURST)
+      throw new Error(
+        `memory-link bench: ${BURST - got} of ${BURST} frames lost (ring full ${r.rx.stats.rxDroppedRingFull}, FCS ${r.rx.stats.rxDroppedFcs}, filter ${r.rx.stats.rxDroppedFilter})`,
+      );
     return got;
   });
 }
@@ -98,7 +103,8 @@ function bareLinkSampler(frame: Uint8Array): Sampler {
   return frameRate(() => {
     const r = requireRig();
     const before = r.bareDelivered;
-    for (let i = 0; i < BURST; i++) if (!r.bareA.transmit(frame)) throw new Error('memory-link bench: bare link refused a frame');
+    for (let i = 0; i < BURST; i++)
+      if (!r.bareA.transmit(frame)) throw new Error('memory-link bench: bare link refused a frame');
     r.scheduler.runPending();
     const got = r.bareDelivered - before;
     if (got !== BURST) throw new Error(`memory-link bench: bare link lost ${BURST - got} of ${BURST} frames`);
@@ -125,12 +131,21 @@ function ringSampler(frame: Uint8Array): Sampler {
 /** The in-memory link benchmark: NetDevice to NetDevice over createMemoryLink, beside the bare link and the raw Ring. */
 export const memoryLinkBenchmark: Benchmark = {
   name: 'memory-link',
-  description: 'frames/s and MB/s NetDevice -> createMemoryLink -> NetDevice on a virtual-clock scheduler (64 B, 1514 B), beside the bare link and the raw Ring push/shift',
+  description:
+    'frames/s and MB/s NetDevice -> createMemoryLink -> NetDevice on a virtual-clock scheduler (64 B, 1514 B), beside the bare link and the raw Ring push/shift',
   async setup(): Promise<void> {
     const scheduler = new Scheduler({ seed: 7 });
     const link = createMemoryLink(scheduler, { names: ['bench0', 'bench1'] });
     const bare = createMemoryLink(scheduler, { names: ['bare0', 'bare1'] });
-    const r: Rig = { scheduler, tx: new NetDevice(link.a, scheduler), rx: new NetDevice(link.b, scheduler), bareA: bare.a, bareB: bare.b, delivered: 0, bareDelivered: 0 };
+    const r: Rig = {
+      scheduler,
+      tx: new NetDevice(link.a, scheduler),
+      rx: new NetDevice(link.b, scheduler),
+      bareA: bare.a,
+      bareB: bare.b,
+      delivered: 0,
+      bareDelivered: 0,
+    };
     rig = r;
     r.rx.onEtherType(ETHERTYPE_BENCH, () => {
       r.delivered++;
@@ -140,7 +155,8 @@ export const memoryLinkBenchmark: Benchmark = {
     });
     await Promise.all([r.tx.open(), r.rx.open(), bare.a.open(), bare.b.open()]);
     scheduler.runPending();
-    if (r.tx.linkState !== 'up' || bare.a.linkState !== 'up') throw new Error('memory-link bench: link did not come up');
+    if (r.tx.linkState !== 'up' || bare.a.linkState !== 'up')
+      throw new Error('memory-link bench: link did not come up');
   },
   async teardown(): Promise<void> {
     const r = rig;
@@ -163,9 +179,16 @@ export const memoryLinkBenchmark: Benchmark = {
           unit: 'frames/s',
           sample: netDeviceSampler(frame),
           reference: { name: bareName, sample: bareLinkSampler(frame) },
-          companions: [{ name: `NetDevice -> link -> NetDevice ${label} MB/s`, unit: 'MB/s', read: mbps, readReference: mbps }],
+          companions: [
+            { name: `NetDevice -> link -> NetDevice ${label} MB/s`, unit: 'MB/s', read: mbps, readReference: mbps },
+          ],
         },
-        { name: bareName, unit: 'frames/s', sample: bareLinkSampler(frame), reference: { name: `irq Ring push+shift`, sample: ringSampler(frame) } },
+        {
+          name: bareName,
+          unit: 'frames/s',
+          sample: bareLinkSampler(frame),
+          reference: { name: `irq Ring push+shift`, sample: ringSampler(frame) },
+        },
       );
     }
     return figures;

@@ -18,7 +18,15 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Scheduler } from '@postern/irq';
-import { SerialBoard, SerialFrameDecoder, SerialNicDriver, encodeSerialFrame, fixSerialPortPoller, maxEncodedLength, serialProtocol } from '@postern/nic';
+import {
+  SerialBoard,
+  SerialFrameDecoder,
+  SerialNicDriver,
+  encodeSerialFrame,
+  fixSerialPortPoller,
+  maxEncodedLength,
+  serialProtocol,
+} from '@postern/nic';
 import { writeFcs, writeMac } from '@postern/wire';
 import { SerialPort, SlipDecoder, SlipEncoder } from 'serialport';
 import { throughputSampler, type Benchmark, type Figure } from './harness.js';
@@ -80,7 +88,8 @@ function slipRoundTrip(frame: Uint8Array): () => number {
 /** Encode + decode throughput of the serial codec beside serialport's SLIP codec. */
 export const serialCodecBenchmark: Benchmark = {
   name: 'serial-codec',
-  description: 'serial protocol codec (COBS + header CRC-8 + FCS check) encode+decode of one frame, beside serialport SLIP on the same frame',
+  description:
+    'serial protocol codec (COBS + header CRC-8 + FCS check) encode+decode of one frame, beside serialport SLIP on the same frame',
   figures(): Figure[] {
     const figures: Figure[] = [];
     for (const size of [64, 1500]) {
@@ -93,7 +102,9 @@ export const serialCodecBenchmark: Benchmark = {
         unit: 'MB/s',
         sample: throughputSampler(size, ours),
         reference: { name: `SLIP ${size} B`, sample: throughputSampler(size, slip) },
-        companions: [{ name: `codec ${size} B frames/s`, unit: 'frames/s', read: framesPerSecond, readReference: framesPerSecond }],
+        companions: [
+          { name: `codec ${size} B frames/s`, unit: 'frames/s', read: framesPerSecond, readReference: framesPerSecond },
+        ],
       });
     }
     return figures;
@@ -128,7 +139,8 @@ async function openPty(): Promise<Pty> {
   let exited = false;
   child.once('exit', () => (exited = true));
   const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
-  for (let i = 0; i < 300 && !exited && !(existsSync(host) && existsSync(board)); i++) await Promise.race([sleep(10), spawnError]);
+  for (let i = 0; i < 300 && !exited && !(existsSync(host) && existsSync(board)); i++)
+    await Promise.race([sleep(10), spawnError]);
   if (!(existsSync(host) && existsSync(board))) {
     child.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
@@ -196,7 +208,15 @@ async function openFramedRig(queueFrames: number, lineRate?: number): Promise<Fr
   sched.start();
   const pty = await openPty();
   const port = await openPort(pty.board);
-  const rig: Partial<FramedRig> & { wireFrames: number; wireBytes: number; hostFrames: number; hostBytes: number } = { sched, pty, port, wireFrames: 0, wireBytes: 0, hostFrames: 0, hostBytes: 0 };
+  const rig: Partial<FramedRig> & { wireFrames: number; wireBytes: number; hostFrames: number; hostBytes: number } = {
+    sched,
+    pty,
+    port,
+    wireFrames: 0,
+    wireBytes: 0,
+    hostFrames: 0,
+    hostBytes: 0,
+  };
   const board = new SerialBoard({
     stream: port,
     scheduler: sched,
@@ -239,7 +259,13 @@ async function closeFramedRig(rig: FramedRig): Promise<void> {
  * the frames and Ethernet bytes delivered in the `budgetMs` window give the rate. Then the load
  * stops and the sample waits for what is in flight; frames sent and never delivered are `lost`.
  */
-async function framedSample(rig: FramedRig, direction: Direction, frame: Uint8Array, budgetMs: number, last: LastSample): Promise<number> {
+async function framedSample(
+  rig: FramedRig,
+  direction: Direction,
+  frame: Uint8Array,
+  budgetMs: number,
+  last: LastSample,
+): Promise<number> {
   const delivered = () => (direction === 'host->board' ? rig.wireFrames : rig.hostFrames);
   const deliveredBytes = () => (direction === 'host->board' ? rig.wireBytes : rig.hostBytes);
   // Frames that left the sender (a frame still in a queue when the load stops leaves later).
@@ -384,7 +410,8 @@ function socatSkipReason(): string | undefined {
  */
 export const serialLinkBenchmark: Benchmark = {
   name: 'serial-link',
-  description: 'SerialNicDriver <-> SerialBoard through a socat PTY with serialport, unpaced, Ethernet MB/s beside raw serialport bytes through a PTY',
+  description:
+    'SerialNicDriver <-> SerialBoard through a socat PTY with serialport, unpaced, Ethernet MB/s beside raw serialport bytes through a PTY',
   sampleMs: 250,
   maxSamples: 5,
   skipReason: socatSkipReason,
@@ -410,7 +437,10 @@ export const serialLinkBenchmark: Benchmark = {
           name: `${name} MB/s`,
           unit: 'MB/s',
           sample: (ms) => framedSample(requireLinkRig().framed, direction, frame, ms, last),
-          reference: { name: 'raw serialport bytes through a PTY', sample: (ms) => rawSample(requireLinkRig().raw, ms) },
+          reference: {
+            name: 'raw serialport bytes through a PTY',
+            sample: (ms) => rawSample(requireLinkRig().raw, ms),
+          },
           companions: [
             { name: `${name} frames/s`, unit: 'frames/s', read: () => last.framesPerSecond },
             { name: `${name} frames lost`, unit: 'frames', read: () => last.lost, target: { atMost: 0 } },
@@ -466,9 +496,18 @@ export const serialGoodputBenchmark: Benchmark = {
           name: `${name} goodput MB/s`,
           unit: 'MB/s',
           sample: (ms) => framedSample(requireGoodputRig().framed, direction, frame, ms, last),
-          reference: { name: `raw serialport bytes paced to ${SERIAL_BENCH_LINE_RATE / 1e6} MB/s`, sample: (ms) => rawSample(requireGoodputRig().raw, ms, SERIAL_BENCH_LINE_RATE) },
+          reference: {
+            name: `raw serialport bytes paced to ${SERIAL_BENCH_LINE_RATE / 1e6} MB/s`,
+            sample: (ms) => rawSample(requireGoodputRig().raw, ms, SERIAL_BENCH_LINE_RATE),
+          },
           companions: [
-            { name: `${name} share of line rate`, unit: '%', read: share, readReference: share, ...(size === 1500 ? { target: { atLeast: SERIAL_GOODPUT_TARGET_PCT } } : {}) },
+            {
+              name: `${name} share of line rate`,
+              unit: '%',
+              read: share,
+              readReference: share,
+              ...(size === 1500 ? { target: { atLeast: SERIAL_GOODPUT_TARGET_PCT } } : {}),
+            },
             { name: `${name} frames/s`, unit: 'frames/s', read: () => last.framesPerSecond },
             { name: `${name} frames lost`, unit: 'frames', read: () => last.lost, target: { atMost: 0 } },
           ],

@@ -186,7 +186,8 @@ async function nodeRoundTrips(budgetMs: number): Promise<number> {
 /** The socket benchmark: the Node face beside the BSD calls, bulk and request/response. */
 export const socketBenchmark: Benchmark = {
   name: 'socket',
-  description: 'the cost of the Node net face over the raw BSD calls of @postern/socket (TCP over an in-memory link), bulk and 64 B request/response',
+  description:
+    'the cost of the Node net face over the raw BSD calls of @postern/socket (TCP over an in-memory link), bulk and 64 B request/response',
   sampleMs: 300,
   figures: () => [
     {

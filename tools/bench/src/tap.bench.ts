@@ -124,7 +124,15 @@ interface ReadyRig extends TapRig {
 
 function requireRig(): ReadyRig {
   const r = rig;
-  if (r?.ns === undefined || r.drvName === undefined || r.refName === undefined || r.driver === undefined || r.ref === undefined || r.ownFrame === undefined || r.refFrame === undefined) {
+  if (
+    r?.ns === undefined ||
+    r.drvName === undefined ||
+    r.refName === undefined ||
+    r.driver === undefined ||
+    r.ref === undefined ||
+    r.ownFrame === undefined ||
+    r.refFrame === undefined
+  ) {
     throw new Error('tap bench: sampled before setup');
   }
   return r as ReadyRig;
@@ -146,7 +154,19 @@ async function sampleRx(which: 'own' | 'ref', ms: number, last: LastRx): Promise
   r.rx = newRx();
   r.refRx = newRx();
   const before = await offeredOf(r, dev);
-  await r.lab.exec(r.ns, 'python3', ['-c', FLOOD_SCRIPT, `${subnet}.2`, String(ms / 1000), String(UDP_PAYLOAD), String(TAP_BENCH_MAX_FRAMES_PER_SAMPLE)], { timeoutMs: ms + 10_000 });
+  await r.lab.exec(
+    r.ns,
+    'python3',
+    [
+      '-c',
+      FLOOD_SCRIPT,
+      `${subnet}.2`,
+      String(ms / 1000),
+      String(UDP_PAYLOAD),
+      String(TAP_BENCH_MAX_FRAMES_PER_SAMPLE),
+    ],
+    { timeoutMs: ms + 10_000 },
+  );
   await sleep(100); // let the queued frames drain
   const offered = (await offeredOf(r, dev)) - before;
   const counted = which === 'own' ? r.rx : r.refRx;
@@ -172,7 +192,8 @@ async function sampleTx(which: 'own' | 'ref', ms: number): Promise<number> {
       await new Promise((res) => setImmediate(res));
     }
     const waitUntil = performance.now() + 5000;
-    while (d.ringStats.txWritten - written0 < queued && performance.now() < waitUntil) await new Promise((res) => setImmediate(res));
+    while (d.ringStats.txWritten - written0 < queued && performance.now() < waitUntil)
+      await new Promise((res) => setImmediate(res));
   } else {
     let n = 0;
     while (performance.now() - t0 < ms && n < TAP_BENCH_MAX_FRAMES_PER_SAMPLE) {
@@ -230,7 +251,8 @@ export const tapBenchmark: Benchmark = {
       await r.lab.linkUp(dev, ns);
       await r.lab.addNeighbour(dev, `${subnet}.2`, OUR_MAC, ns);
     }
-    const kernelMac = async (dev: string) => macNumber((await r.lab.exec(ns, 'cat', [`/sys/class/net/${dev}/address`])).stdout.trim());
+    const kernelMac = async (dev: string) =>
+      macNumber((await r.lab.exec(ns, 'cat', [`/sys/class/net/${dev}/address`])).stdout.trim());
     // TX frames go to the kernel's own MAC with a local experimental EtherType (counted, then dropped).
     const frameTo = (mac: number, withFcs: boolean) => {
       const f = new Uint8Array(FRAME + (withFcs ? 4 : 0));
@@ -260,8 +282,18 @@ export const tapBenchmark: Benchmark = {
     const theirs: LastRx = { mbps: 0, deliveredPct: 0, offeredFps: 0 };
     const rxCompanions: Companion[] = [
       { name: `RX ${FRAME} B MB/s`, unit: 'MB/s', read: () => own.mbps, readReference: () => theirs.mbps },
-      { name: `RX ${FRAME} B share of offered frames delivered`, unit: '%', read: () => own.deliveredPct, readReference: () => theirs.deliveredPct },
-      { name: `RX ${FRAME} B kernel offered`, unit: 'frames/s', read: () => own.offeredFps, readReference: () => theirs.offeredFps },
+      {
+        name: `RX ${FRAME} B share of offered frames delivered`,
+        unit: '%',
+        read: () => own.deliveredPct,
+        readReference: () => theirs.deliveredPct,
+      },
+      {
+        name: `RX ${FRAME} B kernel offered`,
+        unit: 'frames/s',
+        read: () => own.offeredFps,
+        readReference: () => theirs.offeredFps,
+      },
     ];
     const txMbps = (fps: number) => (fps * FRAME) / 1e6;
     return [
@@ -269,7 +301,10 @@ export const tapBenchmark: Benchmark = {
         name: `RX ${FRAME} B frames/s (TapNicDriver: worker + ring)`,
         unit: 'frames/s',
         sample: (ms) => sampleRx('own', ms, own),
-        reference: { name: `fs.read thread pool, ${REFERENCE_READS_IN_FLIGHT} in flight`, sample: (ms) => sampleRx('ref', ms, theirs) },
+        reference: {
+          name: `fs.read thread pool, ${REFERENCE_READS_IN_FLIGHT} in flight`,
+          sample: (ms) => sampleRx('ref', ms, theirs),
+        },
         companions: rxCompanions,
       },
       {

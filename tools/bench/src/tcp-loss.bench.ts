@@ -39,7 +39,17 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_TAP_MAC } from '@postern/nic';
 import { macToString } from '@postern/wire';
-import { NetLab, ip, netlabSkipReason, patternBytes, runCommand, sha256Hex, sha256OfFile, startFaultBridgeProcess, type FaultBridgeStats } from '@postern/netlab';
+import {
+  NetLab,
+  ip,
+  netlabSkipReason,
+  patternBytes,
+  runCommand,
+  sha256Hex,
+  sha256OfFile,
+  startFaultBridgeProcess,
+  type FaultBridgeStats,
+} from '@postern/netlab';
 import type { FaultProfile } from '@postern/nic';
 import type { Benchmark, Companion, Figure } from './harness.js';
 import { BIG_BODY_BYTES, BIG_PATH, startPosternServer, type PosternServer } from './http-servers.js';
@@ -62,7 +72,8 @@ const SERVER_MODE = process.env['TCP_LOSS_BENCH_SERVER'] === 'in-process' ? 'in-
 const LINUX_CC_REQUESTED = process.env['TCP_LOSS_BENCH_LINUX_CC'];
 
 /** Bytes of each download (64 MiB: the issue's measurement). */
-export const TCP_LOSS_BENCH_BYTES = SERVER_MODE === 'in-process' ? BIG_BODY_BYTES : Number(process.env['TCP_LOSS_BENCH_MIB'] ?? 64) * 1024 * 1024;
+export const TCP_LOSS_BENCH_BYTES =
+  SERVER_MODE === 'in-process' ? BIG_BODY_BYTES : Number(process.env['TCP_LOSS_BENCH_MIB'] ?? 64) * 1024 * 1024;
 /** Samples per figure and per reference, after one warm-up each. */
 export const TCP_LOSS_BENCH_SAMPLES = 3;
 /** curl's `--max-time` for one download, s. */
@@ -100,7 +111,10 @@ function waitLine(child: ChildProcess, pattern: RegExp, what: string, timeoutMs 
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
-    const timer = setTimeout(() => reject(new Error(`${what}: not ready in ${timeoutMs} ms: ${err.trim()}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`${what}: not ready in ${timeoutMs} ms: ${err.trim()}`)),
+      timeoutMs,
+    );
     child.stdout!.on('data', (c: Buffer) => {
       out += c.toString('utf8');
       if (pattern.test(out)) {
@@ -152,13 +166,18 @@ export class LossLab {
     const lab = this.lab;
     this.dir = await mkdtemp(join(tmpdir(), 'postern-tcp-loss-'));
     this.file = join(this.dir, 'bulk.bin');
-    const body = SERVER_MODE === 'in-process' ? new Uint8Array(TCP_LOSS_BENCH_BYTES).fill(97) : patternBytes(TCP_LOSS_BENCH_BYTES, 0x1055);
+    const body =
+      SERVER_MODE === 'in-process'
+        ? new Uint8Array(TCP_LOSS_BENCH_BYTES).fill(97)
+        : patternBytes(TCP_LOSS_BENCH_BYTES, 0x1055);
     this.sha = sha256Hex(body);
     await writeFile(this.file, body);
     this.nsClient = await lab.namespace();
     this.nsServer = await lab.namespace();
     // Per namespace since Linux 4.15: only the reference sender's sockets are concerned.
-    const allowed = (await lab.exec(this.nsServer, 'sysctl', ['-n', 'net.ipv4.tcp_allowed_congestion_control'])).stdout.trim().split(/\s+/);
+    const allowed = (await lab.exec(this.nsServer, 'sysctl', ['-n', 'net.ipv4.tcp_allowed_congestion_control'])).stdout
+      .trim()
+      .split(/\s+/);
     this.linuxCc = LINUX_CC_REQUESTED ?? (allowed.includes('cubic') ? 'cubic' : 'reno');
     await lab.exec(this.nsServer, 'sysctl', ['-q', '-w', `net.ipv4.tcp_congestion_control=${this.linuxCc}`]);
     process.stderr.write(`tcp-loss: the Linux sender runs ${this.linuxCc}\n`);
@@ -170,7 +189,9 @@ export class LossLab {
     await lab.linkUp(vWire);
     const linuxMac = await lab.moveAndConfigure(vServer, this.nsServer, { address: `${LINUX_IP}/${PREFIX}` });
     await lab.addNeighbour(vServer, CLIENT_IP, CLIENT_MAC, this.nsServer);
-    this.linux = spawn('ip', ['netns', 'exec', this.nsServer, process.execPath, '-e', NODE_FILE_SERVER, this.file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.linux = spawn('ip', ['netns', 'exec', this.nsServer, process.execPath, '-e', NODE_FILE_SERVER, this.file], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     await waitLine(this.linux, /^ready$/m, 'node http');
     // Postern on its own TAP, on the wire bridge and up before Postern opens it.
     const tg = await lab.tap();
@@ -179,7 +200,11 @@ export class LossLab {
     if (SERVER_MODE === 'in-process') {
       this.inProcess = await startPosternServer(tg, macToString(DEFAULT_TAP_MAC), POSTERN_IP, PREFIX);
     } else {
-      this.gateway = spawn(process.execPath, [GATEWAY_BIN, '--nic', `tap:${tg}`, '--ip', `${POSTERN_IP}/${PREFIX}`, '--www', this.dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+      this.gateway = spawn(
+        process.execPath,
+        [GATEWAY_BIN, '--nic', `tap:${tg}`, '--ip', `${POSTERN_IP}/${PREFIX}`, '--www', this.dir],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
       await waitLine(this.gateway, /^listening on /m, 'postern-gateway', 60_000);
     }
     this.postern = macToString(DEFAULT_TAP_MAC);
@@ -213,7 +238,12 @@ export class LossLab {
 
   private async senderCounters(): Promise<SenderCounters | undefined> {
     if (this.inProcess !== undefined) return undefined;
-    const r = await this.lab.tryExec(this.nsClient, 'curl', ['-sS', '--max-time', '5', `http://${POSTERN_IP}/api/tcp`], { timeoutMs: 10_000 });
+    const r = await this.lab.tryExec(
+      this.nsClient,
+      'curl',
+      ['-sS', '--max-time', '5', `http://${POSTERN_IP}/api/tcp`],
+      { timeoutMs: 10_000 },
+    );
     if (r.code !== 0) return undefined;
     try {
       const c = (JSON.parse(r.stdout) as { counters?: Record<string, number> }).counters;
@@ -245,18 +275,38 @@ export class LossLab {
       }
       const linuxRtosBefore = server === 'linux' ? await this.linuxTimeouts() : Number.NaN;
       this.lastLinuxRtos = Number.NaN;
-      const r = await lab.tryExec(this.nsClient, 'curl', ['-sS', '--max-time', String(CURL_MAX_S), '-o', out, '-w', '%{http_code} %{size_download} %{time_total}', `http://${target}${SERVER_MODE === 'in-process' ? BIG_PATH : '/bulk.bin'}`], { timeoutMs: (CURL_MAX_S + 10) * 1000 });
+      const r = await lab.tryExec(
+        this.nsClient,
+        'curl',
+        [
+          '-sS',
+          '--max-time',
+          String(CURL_MAX_S),
+          '-o',
+          out,
+          '-w',
+          '%{http_code} %{size_download} %{time_total}',
+          `http://${target}${SERVER_MODE === 'in-process' ? BIG_PATH : '/bulk.bin'}`,
+        ],
+        { timeoutMs: (CURL_MAX_S + 10) * 1000 },
+      );
       if (r.code !== 0) throw new Error(`curl from ${server} failed (${r.code}): ${r.stderr.trim()}`);
       const [code, size, total] = r.stdout.trim().split(' ');
-      if (code !== '200' || Number(size) !== TCP_LOSS_BENCH_BYTES) throw new Error(`curl from ${server}: status ${code}, ${size} bytes`);
+      if (code !== '200' || Number(size) !== TCP_LOSS_BENCH_BYTES)
+        throw new Error(`curl from ${server}: status ${code}, ${size} bytes`);
       if ((await sha256OfFile(out)) !== this.sha) throw new Error(`curl from ${server}: the bytes differ (SHA-256)`);
       if (server === 'linux') this.lastLinuxRtos = (await this.linuxTimeouts()) - linuxRtosBefore;
       if (server === 'postern') {
         const after = await this.senderCounters();
         const base = this.baseline;
-        this.lastSender = after !== undefined && base !== undefined
-          ? Object.fromEntries(Object.keys(after).map((k) => [k, after[k]! - (base[k] ?? 0)]).filter(([, v]) => v !== 0))
-          : undefined;
+        this.lastSender =
+          after !== undefined && base !== undefined
+            ? Object.fromEntries(
+                Object.keys(after)
+                  .map((k) => [k, after[k]! - (base[k] ?? 0)])
+                  .filter(([, v]) => v !== 0),
+              )
+            : undefined;
       }
       return Number(total);
     } finally {
@@ -277,7 +327,7 @@ function figures(): Figure[] {
     const counter = (name: string, label: string, unit: string): Companion => ({
       name: `${profile.name}: gateway ${label} per download`,
       unit,
-      read: () => (shared?.lastSender === undefined ? Number.NaN : shared.lastSender[name] ?? 0),
+      read: () => (shared?.lastSender === undefined ? Number.NaN : (shared.lastSender[name] ?? 0)),
     });
     // The RTOs are the target; recoveries, probes and undos tell where the time went.
     const companions = [
@@ -291,7 +341,10 @@ function figures(): Figure[] {
       name: `${profile.name}: ${TCP_LOSS_BENCH_BYTES / 1024 / 1024} MiB from postern-gateway`,
       unit: 's',
       sample: () => shared!.download('postern', posternSeed++, profile.faults),
-      reference: { name: `Node http on Linux (${LINUX_CC_REQUESTED ?? 'cubic, else reno'}), same faults and seed`, sample: () => shared!.download('linux', linuxSeed++, profile.faults) },
+      reference: {
+        name: `Node http on Linux (${LINUX_CC_REQUESTED ?? 'cubic, else reno'}), same faults and seed`,
+        sample: () => shared!.download('linux', linuxSeed++, profile.faults),
+      },
       companions,
     };
   });
@@ -300,7 +353,8 @@ function figures(): Figure[] {
 /** See the module comment. */
 export const tcpLossBenchmark: Benchmark = {
   name: 'tcp-loss',
-  description: 'seconds to download byte-exact from postern-gateway behind a seeded fault bridge (loss; reordering + duplication), beside Node http on Linux behind the same faults and seeds',
+  description:
+    'seconds to download byte-exact from postern-gateway behind a seeded fault bridge (loss; reordering + duplication), beside Node http on Linux behind the same faults and seeds',
   figures,
   sampleMs: 1,
   maxSamples: TCP_LOSS_BENCH_SAMPLES,

@@ -37,7 +37,12 @@ let serial = 0;
 function pair(maxConnections = 4096) {
   const sched = new Scheduler({ seed: 9 });
   const n = ++serial;
-  const link = createMemoryLink(sched, { names: [`tcpb${n}a`, `tcpb${n}b`], macA: 0x02_00_00_00_20_00 + n * 2, macB: 0x02_00_00_00_20_01 + n * 2, mtu: 1500 });
+  const link = createMemoryLink(sched, {
+    names: [`tcpb${n}a`, `tcpb${n}b`],
+    macA: 0x02_00_00_00_20_00 + n * 2,
+    macB: 0x02_00_00_00_20_01 + n * 2,
+    mtu: 1500,
+  });
   const devA = new NetDevice(link.a, sched, { rxRingCapacity: 1024 });
   const devB = new NetDevice(link.b, sched, { rxRingCapacity: 1024 });
   const a = new Stack(sched);
@@ -88,7 +93,9 @@ function bulkFigure(): Sampler {
   };
   const chunk = new Uint8Array(64 * 1024).fill(0x5a);
   const round = (): void => {
-    while (client.write(chunk) > 0) { /* fill the send buffer */ }
+    while (client.write(chunk) > 0) {
+      /* fill the send buffer */
+    }
     sched.runPending();
     if (client.writableLength === 0) sched.advance(1); // nothing moved: let timers (delayed ACK) run
   };
@@ -109,7 +116,11 @@ function bulkFigure(): Sampler {
 function bareLinkReference(): Sampler {
   const sched = new Scheduler({ seed: 9 });
   const n = ++serial;
-  const link = createMemoryLink(sched, { names: [`tcpr${n}a`, `tcpr${n}b`], macA: 0x02_00_00_00_30_00 + n * 2, macB: 0x02_00_00_00_30_01 + n * 2 });
+  const link = createMemoryLink(sched, {
+    names: [`tcpr${n}a`, `tcpr${n}b`],
+    macA: 0x02_00_00_00_30_00 + n * 2,
+    macB: 0x02_00_00_00_30_01 + n * 2,
+  });
   const a = new NetDevice(link.a, sched);
   const b = new NetDevice(link.b, sched);
   let frames = 0;
@@ -181,16 +192,17 @@ function nodeConnRateReference(): AsyncSampler {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
     let done = 0;
-    const one = () => new Promise<void>((resolve, reject) => {
-      const c = netConnect(port, '127.0.0.1');
-      c.on('error', reject);
-      c.on('data', () => undefined);
-      c.on('end', () => c.end());
-      c.on('close', () => {
-        done++;
-        resolve();
+    const one = () =>
+      new Promise<void>((resolve, reject) => {
+        const c = netConnect(port, '127.0.0.1');
+        c.on('error', reject);
+        c.on('data', () => undefined);
+        c.on('end', () => c.end());
+        c.on('close', () => {
+          done++;
+          resolve();
+        });
       });
-    });
     const t0 = performance.now();
     let elapsed = 0;
     while (elapsed < budgetMs) {
@@ -246,15 +258,18 @@ function blackhole(...values: unknown[]): void {
 /** The synchronous TCP figures. */
 export const tcpBenchmark: Benchmark = {
   name: 'tcp',
-  description: 'in-process TCP bulk throughput between two stacks at MTU 1500 (Mbit/s), beside the bare in-memory link payload rate',
+  description:
+    'in-process TCP bulk throughput between two stacks at MTU 1500 (Mbit/s), beside the bare in-memory link payload rate',
   figures(): Figure[] {
-    return [{
-      name: 'tcp bulk in-process MTU 1500',
-      unit: 'Mbit/s',
-      sample: bulkFigure(),
-      reference: { name: 'bare memory link, 1514 B frames', sample: bareLinkReference() },
-      target: { atLeast: 1000 },
-    }];
+    return [
+      {
+        name: 'tcp bulk in-process MTU 1500',
+        unit: 'Mbit/s',
+        sample: bulkFigure(),
+        reference: { name: 'bare memory link, 1514 B frames', sample: bareLinkReference() },
+        target: { atLeast: 1000 },
+      },
+    ];
   },
 };
 
@@ -264,12 +279,14 @@ export const tcpMemoryBenchmark: Benchmark = {
   description: 'heap bytes per idle established TCP connection, both ends, 10,000 connections between two stacks',
   maxSamples: 3,
   figures(): Figure[] {
-    return [{
-      name: 'heap per idle connection (both ends)',
-      unit: 'B/conn',
-      sample: () => heapPerConnection(10_000),
-      target: { atMost: (100 * 1024 * 1024) / 10_000 },
-    }];
+    return [
+      {
+        name: 'heap per idle connection (both ends)',
+        unit: 'B/conn',
+        sample: () => heapPerConnection(10_000),
+        target: { atMost: (100 * 1024 * 1024) / 10_000 },
+      },
+    ];
   },
 };
 
@@ -307,7 +324,9 @@ function serveBody(tcp: Tcp, body: Uint8Array): void {
     };
     c.onWritable = push;
     c.onReadable = () => {
-      while (c.read(scratch) > 0) { /* the request */ }
+      while (c.read(scratch) > 0) {
+        /* the request */
+      }
       if (!answered) {
         answered = true;
         c.write(head);
@@ -319,16 +338,32 @@ function serveBody(tcp: Tcp, body: Uint8Array): void {
 
 /** Runs curl for `url` (in the lab namespace when `inNamespace`); MB/s from curl's own speed figure. */
 async function curlRate(url: string, inNamespace: boolean): Promise<number> {
-  const r = await tryCommand(inNamespace ? 'ip' : 'curl', [...(inNamespace ? ['netns', 'exec', rig!.ns!, 'curl'] : []), '-sS', '--max-time', String(CURL_LIMIT_S), '-o', '/dev/null', '-w', '%{size_download} %{speed_download}', url], { timeoutMs: (CURL_LIMIT_S + 5) * 1000 });
+  const r = await tryCommand(
+    inNamespace ? 'ip' : 'curl',
+    [
+      ...(inNamespace ? ['netns', 'exec', rig!.ns!, 'curl'] : []),
+      '-sS',
+      '--max-time',
+      String(CURL_LIMIT_S),
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{size_download} %{speed_download}',
+      url,
+    ],
+    { timeoutMs: (CURL_LIMIT_S + 5) * 1000 },
+  );
   const [size, speed] = r.stdout.trim().split(' ').map(Number);
-  if (r.code !== 0 || size !== BODY) throw new Error(`tcp bench: curl ${url}: exit ${r.code}, ${size} bytes: ${r.stderr}`);
+  if (r.code !== 0 || size !== BODY)
+    throw new Error(`tcp bench: curl ${url}: exit ${r.code}, ${size} bytes: ${r.stderr}`);
   return speed! / 1e6;
 }
 
 /** Asynchronous TCP figures: connection rate and the TAP path to the kernel's curl. */
 export const tcpIoBenchmark: Benchmark = {
   name: 'tcp-io',
-  description: 'TCP connections opened+closed/s in-process beside Node net on loopback; bulk from our stack to the kernel\'s curl over TAP beside curl from Node http',
+  description:
+    "TCP connections opened+closed/s in-process beside Node net on loopback; bulk from our stack to the kernel's curl over TAP beside curl from Node http",
   sampleMs: 1000,
   maxSamples: 5,
   figures(): Figure[] {
@@ -346,7 +381,10 @@ export const tcpIoBenchmark: Benchmark = {
           if (rig?.ns === undefined) throw new Error(`tcp bench: TAP rig not ready (needs root)`);
           return curlRate(`http://${OURS}/`, true);
         },
-        reference: { name: 'curl from Node http on loopback', sample: () => curlRate(`http://127.0.0.1:${(rig!.nodeServer!.address() as AddressInfo).port}/`, false) },
+        reference: {
+          name: 'curl from Node http on loopback',
+          sample: () => curlRate(`http://127.0.0.1:${(rig!.nodeServer!.address() as AddressInfo).port}/`, false),
+        },
       },
     ];
   },
@@ -368,7 +406,9 @@ export const tcpIoBenchmark: Benchmark = {
     rig.sched = sched;
     const ifname = await rig.lab.tap();
     const stack = new Stack(sched);
-    const device = new NetDevice(new TapNicDriver({ ifname, mac: parseMac('02:50:53:54:07:82') }), sched, { rxRingCapacity: 1024 });
+    const device = new NetDevice(new TapNicDriver({ ifname, mac: parseMac('02:50:53:54:07:82') }), sched, {
+      rxRingCapacity: 1024,
+    });
     rig.device = device;
     await device.open();
     await rig.lab.moveToNamespace(ifname, ns);

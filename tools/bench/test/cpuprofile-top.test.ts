@@ -5,7 +5,9 @@ describe('groupOf', () => {
   it('names workspace packages, dependencies and Node internals', () => {
     expect(groupOf('file:///work/main/packages/netstack/src/tcp/tcp.ts')).toBe('packages/netstack');
     expect(groupOf('file:///work/main/node_modules/tsx/dist/x.mjs')).toBe('node_modules/tsx');
-    expect(groupOf('file:///work/main/node_modules/@serialport/stream/dist/index.js')).toBe('node_modules/@serialport/stream');
+    expect(groupOf('file:///work/main/node_modules/@serialport/stream/dist/index.js')).toBe(
+      'node_modules/@serialport/stream',
+    );
     expect(groupOf('node:internal/streams/writable')).toBe('node: internals');
     expect(groupOf('')).toBe('(native or VM)');
   });

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { formatTable, runBenchmarks, runBenchmarksAsync, throughputSampler, type Benchmark, type Sampler } from '../src/harness.js';
+import {
+  formatTable,
+  runBenchmarks,
+  runBenchmarksAsync,
+  throughputSampler,
+  type Benchmark,
+  type Sampler,
+} from '../src/harness.js';
 import { summarize } from '../src/stats.js';
 
 describe('summarize', () => {
@@ -34,7 +41,11 @@ describe('runBenchmarks', () => {
   it('measures each figure beside its reference, discards the warm-up and reports the ratio of medians', () => {
     const own = scripted([1000, 10, 30, 20]);
     const ref = scripted([1, 5, 5, 5]);
-    const bench: Benchmark = { name: 'b', description: 'd', figures: () => [{ name: 'f', unit: 'MB/s', sample: own, reference: { name: 'r', sample: ref } }] };
+    const bench: Benchmark = {
+      name: 'b',
+      description: 'd',
+      figures: () => [{ name: 'f', unit: 'MB/s', sample: own, reference: { name: 'r', sample: ref } }],
+    };
     const [r, ...rest] = runBenchmarks([bench], { samples: 3, sampleMs: 1 });
     expect(rest).toHaveLength(0);
     expect(own.calls).toBe(4);
@@ -70,7 +81,11 @@ describe('runBenchmarks', () => {
     expect(results[1]!.skipped).toMatch(/time limit/);
   });
   it('rejects a sampler that returns a non-finite figure', () => {
-    const bench: Benchmark = { name: 'b', description: 'd', figures: () => [{ name: 'f', unit: 'x', sample: () => Number.NaN }] };
+    const bench: Benchmark = {
+      name: 'b',
+      description: 'd',
+      figures: () => [{ name: 'f', unit: 'x', sample: () => Number.NaN }],
+    };
     expect(() => runBenchmarks([bench], { samples: 1 })).toThrow(/not a finite number/);
   });
 });
@@ -136,8 +151,17 @@ describe('runBenchmarksAsync', () => {
 
   it('runs sync and async benchmarks in one run, in order, and caps samples at maxSamples', async () => {
     const log: string[] = [];
-    const sync: Benchmark = { name: 'cpu', description: 'd', figures: () => [{ name: 'a', unit: 'x', sample: scripted([2]) }] };
-    const io: Benchmark = { name: 'io', description: 'd', maxSamples: 2, figures: () => [{ name: 'b', unit: 'x', sample: scriptedAsync([3], log, 'b') }] };
+    const sync: Benchmark = {
+      name: 'cpu',
+      description: 'd',
+      figures: () => [{ name: 'a', unit: 'x', sample: scripted([2]) }],
+    };
+    const io: Benchmark = {
+      name: 'io',
+      description: 'd',
+      maxSamples: 2,
+      figures: () => [{ name: 'b', unit: 'x', sample: scriptedAsync([3], log, 'b') }],
+    };
     const results = await runBenchmarksAsync([sync, io], { samples: 5, sampleMs: 1 });
     expect(results.map((r) => [r.benchmark, r.figure, r.samples.length, r.summary?.median])).toEqual([
       ['cpu', 'a', 5, 2],
@@ -213,7 +237,11 @@ describe('runBenchmarksAsync', () => {
       ],
     };
     const notes: string[] = [];
-    const results = await runBenchmarksAsync([broken, flaky], { samples: 1, onFailure: 'record', onNote: (m) => notes.push(m) });
+    const results = await runBenchmarksAsync([broken, flaky], {
+      samples: 1,
+      onFailure: 'record',
+      onNote: (m) => notes.push(m),
+    });
     expect(results.map((r) => [r.figure, r.failed, r.summary?.median])).toEqual([
       ['never', 'failed: setup: socat missing', undefined],
       ['nan', 'failed: nan: sample NaN is not a finite number', undefined],
@@ -302,13 +330,20 @@ describe('companions and targets', () => {
         { name: 'two', unit: 'x', sample: () => 1 },
       ],
     };
-    expect(runBenchmarks([bench], { samples: 1, filter: 'goodput' }).map((r) => r.figure)).toEqual(['one', 'goodput share']);
+    expect(runBenchmarks([bench], { samples: 1, filter: 'goodput' }).map((r) => r.figure)).toEqual([
+      'one',
+      'goodput share',
+    ]);
   });
 });
 
 describe('runBenchmarks (sync) with async parts', () => {
   it('refuses an async sampler with a TypeError that names the async runner', () => {
-    const bench: Benchmark = { name: 'b', description: 'd', figures: () => [{ name: 'f', unit: 'x', sample: async () => 1 }] };
+    const bench: Benchmark = {
+      name: 'b',
+      description: 'd',
+      figures: () => [{ name: 'f', unit: 'x', sample: async () => 1 }],
+    };
     expect(() => runBenchmarks([bench], { samples: 1 })).toThrow(/runBenchmarksAsync/);
   });
 });

@@ -87,7 +87,8 @@ describe('parseWrkOutput', () => {
 
 describe('parsePingAverageMs', () => {
   it('reads the average RTT from the summary of ping -q, and throws without one', () => {
-    const text = 'PING 198.18.0.2 (198.18.0.2) 56(84) bytes of data.\n\n--- 198.18.0.2 ping statistics ---\n25 packets transmitted, 25 received, 0% packet loss, time 503ms\nrtt min/avg/max/mdev = 0.074/0.093/0.210/0.031 ms\n';
+    const text =
+      'PING 198.18.0.2 (198.18.0.2) 56(84) bytes of data.\n\n--- 198.18.0.2 ping statistics ---\n25 packets transmitted, 25 received, 0% packet loss, time 503ms\nrtt min/avg/max/mdev = 0.074/0.093/0.210/0.031 ms\n';
     expect(parsePingAverageMs(text)).toBe(0.093);
     expect(() => parsePingAverageMs('25 packets transmitted, 0 received, 100% packet loss')).toThrow(/rtt/);
   });
@@ -99,7 +100,10 @@ describe('parseAbOutput', () => {
   });
 
   it('counts failed and non-2xx requests', () => {
-    const text = AB_OUTPUT.replace('Failed requests:        0', 'Failed requests:        7').replace('Total transferred:', 'Non-2xx responses:      3\nTotal transferred:');
+    const text = AB_OUTPUT.replace('Failed requests:        0', 'Failed requests:        7').replace(
+      'Total transferred:',
+      'Non-2xx responses:      3\nTotal transferred:',
+    );
     expect(parseAbOutput(text).errors).toBe(10);
   });
 
@@ -110,7 +114,9 @@ describe('parseAbOutput', () => {
 
 describe('parseShortConnections', () => {
   it('parses the last JSON line and computes answered connections per second', () => {
-    const r = parseShortConnections('noise\n{"fine": 270, "stalled": 30, "failed": 2, "seconds": 2.5, "worstSeconds": 2.01}\n');
+    const r = parseShortConnections(
+      'noise\n{"fine": 270, "stalled": 30, "failed": 2, "seconds": 2.5, "worstSeconds": 2.01}\n',
+    );
     expect(r).toEqual({ fine: 270, stalled: 30, failed: 2, seconds: 2.5, worstSeconds: 2.01 });
     expect(connectionsPerSecond(r)).toBe(120);
   });
@@ -152,7 +158,12 @@ describe.skipIf(!hasPython)('SHORT_CONNECTIONS_SCRIPT (needs python3)', () => {
 
   const run = (path: string, budget: number, limit: number): Promise<string> =>
     new Promise((resolve, reject) => {
-      execFile('python3', ['-c', SHORT_CONNECTIONS_SCRIPT, '127.0.0.1', String(port), path, String(budget), String(limit), '1', '5'], { timeout: 20_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+      execFile(
+        'python3',
+        ['-c', SHORT_CONNECTIONS_SCRIPT, '127.0.0.1', String(port), path, String(budget), String(limit), '1', '5'],
+        { timeout: 20_000 },
+        (err, stdout) => (err ? reject(err) : resolve(stdout)),
+      );
     });
 
   it('makes exactly `limit` connections one at a time and counts them fine', async () => {

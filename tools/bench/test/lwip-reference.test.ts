@@ -16,7 +16,10 @@ import {
 
 // The lwIP reference server of the http-compare benchmarks, built and run as the bench does: in a
 // namespace of its own, on a TAP device, with the PBUF_RAM preload shim. No speed assertions.
-const skip = (await netlabSkipReason({ needTap: true })) ?? lwipSkipReason() ?? ((await hasProgram('curl')) ? undefined : 'needs curl');
+const skip =
+  (await netlabSkipReason({ needTap: true })) ??
+  lwipSkipReason() ??
+  ((await hasProgram('curl')) ? undefined : 'needs curl');
 const KERNEL = '198.18.23.1';
 const LWIP = '198.18.23.2';
 
@@ -41,7 +44,12 @@ describe.skipIf(skip !== undefined)(withSkipReason('lwIP reference server (tools
   });
 
   it('answers the small request with its 13-byte body and keeps HTTP/1.1 connections open', async () => {
-    const r = await runIn(ns, 'curl', ['-sS', '--max-time', '5', '-D', '-', `http://${LWIP}/`, `http://${LWIP}/again`], 10_000);
+    const r = await runIn(
+      ns,
+      'curl',
+      ['-sS', '--max-time', '5', '-D', '-', `http://${LWIP}/`, `http://${LWIP}/again`],
+      10_000,
+    );
     expect(r.code).toBe(0);
     expect(r.stdout.split(SMALL_BODY).length - 1).toBe(2);
     expect(r.stdout).toContain('Content-Length: 13');
@@ -60,7 +68,12 @@ describe.skipIf(skip !== undefined)(withSkipReason('lwIP reference server (tools
     const ping = await runIn(ns, 'ping', ['-c', '3', '-i', '0.2', '-W', '2', '-s', '1400', LWIP], 15_000);
     expect(ping.stdout).toMatch(/3 received/);
     // A request head of about 1,500 bytes: one full-size TCP segment into lwIP.
-    const large = await runIn(ns, 'curl', ['-sS', '--max-time', '5', '-H', `X-Pad: ${'x'.repeat(1400)}`, `http://${LWIP}/`], 10_000);
+    const large = await runIn(
+      ns,
+      'curl',
+      ['-sS', '--max-time', '5', '-H', `X-Pad: ${'x'.repeat(1400)}`, `http://${LWIP}/`],
+      10_000,
+    );
     expect(large.code).toBe(0);
     expect(large.stdout).toBe(SMALL_BODY);
     expect(server?.child.exitCode).toBeNull();

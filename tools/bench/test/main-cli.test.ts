@@ -10,11 +10,15 @@ import { describe, expect, it } from 'vitest';
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 
 function bench(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--conditions=@postern/source', '--import', 'tsx', 'tools/bench/src/main.ts', ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
+  const r = spawnSync(
+    process.execPath,
+    ['--conditions=@postern/source', '--import', 'tsx', 'tools/bench/src/main.ts', ...args],
+    {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 60_000,
+    },
+  );
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -24,7 +28,8 @@ describe('npm run bench -- <args>', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^usage: npm run bench -- \[options\]/);
-    for (const option of ['--filter', '--json', '--samples', '--sample-ms', '--max-seconds', '--help']) expect(r.stdout).toContain(option);
+    for (const option of ['--filter', '--json', '--samples', '--sample-ms', '--max-seconds', '--help'])
+      expect(r.stdout).toContain(option);
   });
 
   it.each([

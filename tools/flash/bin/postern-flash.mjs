@@ -10,7 +10,9 @@ import { existsSync } from 'node:fs';
 
 const bundle = new URL('../dist/bin/postern-flash.js', import.meta.url);
 if (!existsSync(bundle)) {
-  process.stderr.write('postern-flash: not built (tools/flash/dist/bin/postern-flash.js is missing): run `npm ci` or `npm run build:bins` in the repository\n');
+  process.stderr.write(
+    'postern-flash: not built (tools/flash/dist/bin/postern-flash.js is missing): run `npm ci` or `npm run build:bins` in the repository\n',
+  );
   process.exit(1);
 }
 await import(bundle.href);

@@ -104,7 +104,9 @@ function serialportPlugin(mode: 'stub' | 'external'): Plugin {
   return {
     name: 'postern-serialport',
     setup(b) {
-      b.onResolve({ filter: /^serialport$/ }, (args) => (mode === 'external' ? { path: args.path, external: true } : { path: 'serialport', namespace: 'postern-stub' }));
+      b.onResolve({ filter: /^serialport$/ }, (args) =>
+        mode === 'external' ? { path: args.path, external: true } : { path: 'serialport', namespace: 'postern-stub' },
+      );
       b.onLoad({ filter: /.*/, namespace: 'postern-stub' }, () => ({ contents: SERIALPORT_STUB, loader: 'js' }));
     },
   };
@@ -114,7 +116,10 @@ function serialportPlugin(mode: 'stub' | 'external'): Plugin {
  * Bundles `entry` into one ES module (Node 20, `@postern/source` conditions so workspace TypeScript
  * resolves). Deterministic: the same sources give the same bytes.
  */
-export async function bundleFirmware(entry: string, options: Pick<BuildImageOptions, 'serialport' | 'minify'> = {}): Promise<Uint8Array> {
+export async function bundleFirmware(
+  entry: string,
+  options: Pick<BuildImageOptions, 'serialport' | 'minify'> = {},
+): Promise<Uint8Array> {
   const result = await build({
     ...NODE_BUNDLE_OPTIONS,
     entryPoints: [entry],
@@ -130,7 +135,11 @@ export async function bundleFirmware(entry: string, options: Pick<BuildImageOpti
 /** Builds and signs an image of the gateway (or of `options.entry`). */
 export async function buildFirmwareImage(options: BuildImageOptions): Promise<BuiltImage> {
   const gw = gatewayDirectory();
-  const pkg = JSON.parse(readFileSync(join(gw, 'package.json'), 'utf8')) as { name: string; version: string; engines?: { node?: string } };
+  const pkg = JSON.parse(readFileSync(join(gw, 'package.json'), 'utf8')) as {
+    name: string;
+    version: string;
+    engines?: { node?: string };
+  };
   const files: ImageFile[] = [
     { path: IMAGE_ENTRY_PATH, data: await bundleFirmware(options.entry ?? GATEWAY_FIRMWARE_ENTRY, options) },
     // The bundled TAP driver runs this helper from beside its own module (`app/`).
@@ -142,15 +151,20 @@ export async function buildFirmwareImage(options: BuildImageOptions): Promise<Bu
   }
   if (options.includeUi ?? true) {
     const ui = join(gw, 'ui');
-    for (const name of readdirSync(ui).sort()) files.push({ path: `ui/${name}`, data: new Uint8Array(readFileSync(join(ui, name))) });
+    for (const name of readdirSync(ui).sort())
+      files.push({ path: `ui/${name}`, data: new Uint8Array(readFileSync(join(ui, name))) });
   }
-  const image = buildImage(files, {
-    name: options.name ?? pkg.name,
-    version: options.version ?? pkg.version,
-    target: options.target ?? DEFAULT_BOARD_ID,
-    entry: IMAGE_ENTRY_PATH,
-    runtime: pkg.engines?.node ?? '>=20',
-    defaultConfig: options.defaultConfig ?? DEFAULT_IMAGE_CONFIG,
-  }, options.privateKey);
+  const image = buildImage(
+    files,
+    {
+      name: options.name ?? pkg.name,
+      version: options.version ?? pkg.version,
+      target: options.target ?? DEFAULT_BOARD_ID,
+      entry: IMAGE_ENTRY_PATH,
+      runtime: pkg.engines?.node ?? '>=20',
+      defaultConfig: options.defaultConfig ?? DEFAULT_IMAGE_CONFIG,
+    },
+    options.privateKey,
+  );
   return { image, manifest: parseImage(image).manifest };
 }

@@ -21,5 +21,7 @@ export const NODE_BUNDLE_OPTIONS: Readonly<BuildOptions> = {
   legalComments: 'none',
   logLevel: 'silent',
   // CommonJS dependencies inside an ES module bundle need a require.
-  banner: { js: "import { createRequire as __posternCreateRequire } from 'node:module';\nconst require = __posternCreateRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __posternCreateRequire } from 'node:module';\nconst require = __posternCreateRequire(import.meta.url);",
+  },
 };

@@ -25,7 +25,13 @@ import { DEFAULT_BOARD_ID, buildFirmwareImage } from './build.js';
 import { BootloaderClient, FlashError } from './client.js';
 import { flashImage, readBoardInfo } from './flash.js';
 import type { FlashProgress } from './flash.js';
-import { KeyFileExistsError, PRIVATE_KEY_MODE, PUBLIC_KEY_MODE, writeFileAtomically, writeKeyPair } from './key-files.js';
+import {
+  KeyFileExistsError,
+  PRIVATE_KEY_MODE,
+  PUBLIC_KEY_MODE,
+  writeFileAtomically,
+  writeKeyPair,
+} from './key-files.js';
 
 /** The `--help` text. */
 export const FLASH_HELP = `Usage:
@@ -87,7 +93,9 @@ export function devSigningKey(io: CliIo): string {
     const k = generateSigningKeyPair();
     writeFileAtomically(path, k.privateKeyPem, PRIVATE_KEY_MODE, false);
     writeFileAtomically(join(dir, 'dev-signing.pub'), k.publicKeyPem, PUBLIC_KEY_MODE, true);
-    io.err(`${io.program ?? 'postern-flash'}: made a development signing key ${path} (public key ${join(dir, 'dev-signing.pub')}, fingerprint ${k.fingerprint})\n`);
+    io.err(
+      `${io.program ?? 'postern-flash'}: made a development signing key ${path} (public key ${join(dir, 'dev-signing.pub')}, fingerprint ${k.fingerprint})\n`,
+    );
   }
   return path;
 }
@@ -102,7 +110,9 @@ function progressPrinter(io: CliIo, program: string): { onProgress: (p: FlashPro
       if (io.tty) {
         const width = 30;
         const fill = Math.round((p.done / p.total) * width);
-        io.err(`\r[${'#'.repeat(fill)}${' '.repeat(width - fill)}] ${Math.floor((p.done / p.total) * 100)}% ${p.done}/${p.total} chunks`);
+        io.err(
+          `\r[${'#'.repeat(fill)}${' '.repeat(width - fill)}] ${Math.floor((p.done / p.total) * 100)}% ${p.done}/${p.total} chunks`,
+        );
         midLine = p.done !== p.total;
         if (!midLine) io.err('\n');
       } else {
@@ -148,7 +158,10 @@ function readNamedFile(path: string, what: string): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new FlashError('BAD_ARGUMENT', `cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new FlashError(
+      'BAD_ARGUMENT',
+      `cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
 }
 
@@ -214,7 +227,11 @@ export async function runFlashCli(argv: readonly string[], io: CliIo): Promise<n
     const args = command === 'flash' ? positionals : positionals.slice(1);
     for (const name of Object.keys(values)) {
       if (name !== 'help' && !COMMAND_OPTIONS[command]!.includes(name)) {
-        throw new Usage(command === 'flash' ? `--${name} does not apply to flashing an image` : `--${name} does not apply to ${command}`);
+        throw new Usage(
+          command === 'flash'
+            ? `--${name} does not apply to flashing an image`
+            : `--${name} does not apply to ${command}`,
+        );
       }
     }
     const wanted = command === 'flash' ? 1 : 0;
@@ -222,7 +239,8 @@ export async function runFlashCli(argv: readonly string[], io: CliIo): Promise<n
     if (command === 'flash' && args.length === 0) throw new Usage('an image file is required');
     for (const [name, v] of Object.entries(values)) if (v === '') throw new Usage(`--${name} wants a value`);
     const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
-    if (timeout !== undefined && !(timeout > 0 && Number.isFinite(timeout))) throw new Usage(`--timeout wants milliseconds > 0, not ${JSON.stringify(values.timeout)}`);
+    if (timeout !== undefined && !(timeout > 0 && Number.isFinite(timeout)))
+      throw new Usage(`--timeout wants milliseconds > 0, not ${JSON.stringify(values.timeout)}`);
     switch (command) {
       case 'keygen': {
         const prefix = need(values.out, '--out');
@@ -232,7 +250,10 @@ export async function runFlashCli(argv: readonly string[], io: CliIo): Promise<n
           written = writeKeyPair(prefix, k, values.force === true);
         } catch (err) {
           if (err instanceof KeyFileExistsError) throw err;
-          throw new FlashError('BAD_ARGUMENT', `cannot write ${prefix}.key: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+          throw new FlashError(
+            'BAD_ARGUMENT',
+            `cannot write ${prefix}.key: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+          );
         }
         io.out(`wrote ${written.keyPath} and ${written.pubPath}, fingerprint ${k.fingerprint}\n`);
         return 0;
@@ -240,22 +261,37 @@ export async function runFlashCli(argv: readonly string[], io: CliIo): Promise<n
       case 'build': {
         const out = need(values.out, '--out');
         const serialport = values.serialport ?? 'stub';
-        if (serialport !== 'stub' && serialport !== 'external') throw new Usage(`--serialport wants stub or external, not ${JSON.stringify(serialport)}`);
+        if (serialport !== 'stub' && serialport !== 'external')
+          throw new Usage(`--serialport wants stub or external, not ${JSON.stringify(serialport)}`);
         const keyPath = values.key ?? devSigningKey(io);
         const key = readNamedFile(keyPath, 'signing key').toString('utf8');
-        const { image, manifest } = await buildFirmwareImage({ privateKey: key, target: values.target ?? DEFAULT_BOARD_ID, serialport });
+        const { image, manifest } = await buildFirmwareImage({
+          privateKey: key,
+          target: values.target ?? DEFAULT_BOARD_ID,
+          serialport,
+        });
         mkdirSync(dirname(out), { recursive: true });
         writeFileSync(out, image);
-        io.out(`wrote ${out}: ${manifest.name} ${manifest.version} build ${manifest.buildId} for ${manifest.target}, ${image.length} bytes, sha256 ${manifest.sha256}\n`);
+        io.out(
+          `wrote ${out}: ${manifest.name} ${manifest.version} build ${manifest.buildId} for ${manifest.target}, ${image.length} bytes, sha256 ${manifest.sha256}\n`,
+        );
         return 0;
       }
       case 'info': {
         const info = await readBoardInfo(need(values.port, '--port'), { requestTimeoutMs: timeout });
         const slot = (s: number): string => (s === NO_SLOT ? 'none' : String.fromCharCode(65 + s));
-        io.out(`board ${info.boardId}, bootloader ${info.bootloaderVersion.major}.${info.bootloaderVersion.minor}, protocol ${info.protocolVersion}\n`);
-        io.out(`slots of ${info.slotSize} bytes in chunks of ${info.chunkSize}; running ${slot(info.runningSlot)}${(info.flags & InfoFlag.RUNNING_TRIAL) !== 0 ? ' (trial)' : ''}, confirmed ${slot(info.confirmedSlot)}, trial ${slot(info.trialSlot)}${(info.flags & InfoFlag.ROLLED_BACK) !== 0 ? ', rolled back at the last boot' : ''}\n`);
+        io.out(
+          `board ${info.boardId}, bootloader ${info.bootloaderVersion.major}.${info.bootloaderVersion.minor}, protocol ${info.protocolVersion}\n`,
+        );
+        io.out(
+          `slots of ${info.slotSize} bytes in chunks of ${info.chunkSize}; running ${slot(info.runningSlot)}${(info.flags & InfoFlag.RUNNING_TRIAL) !== 0 ? ' (trial)' : ''}, confirmed ${slot(info.confirmedSlot)}, trial ${slot(info.trialSlot)}${(info.flags & InfoFlag.ROLLED_BACK) !== 0 ? ', rolled back at the last boot' : ''}\n`,
+        );
         io.out(`trusted key ${Buffer.from(info.keyFingerprint).toString('hex')}\n`);
-        info.slots.forEach((s, i) => io.out(`slot ${slot(i)}: ${slotStateName(s.state)}, ${s.imageSize} bytes, ${s.writtenChunks} chunks written, sha256 ${Buffer.from(s.imageDigest).toString('hex')}\n`));
+        info.slots.forEach((s, i) =>
+          io.out(
+            `slot ${slot(i)}: ${slotStateName(s.state)}, ${s.imageSize} bytes, ${s.writtenChunks} chunks written, sha256 ${Buffer.from(s.imageDigest).toString('hex')}\n`,
+          ),
+        );
         return 0;
       }
       case 'confirm':
@@ -277,20 +313,37 @@ export async function runFlashCli(argv: readonly string[], io: CliIo): Promise<n
         const file = args[0]!;
         const image = new Uint8Array(readNamedFile(file, 'image'));
         const trustedKey = values.key === undefined ? undefined : readNamedFile(values.key, 'key').toString('utf8');
-        return await flashWithSignals(async (signal) => {
-          const r = await flashImage(image, { endpoint: port, onProgress: progress.onProgress, requestTimeoutMs: timeout, trustedKey, signal });
-          io.out(`flashed ${r.manifest?.name ?? 'image'} ${r.manifest?.version ?? ''} build ${r.manifest?.buildId ?? '?'} into slot ${String.fromCharCode(65 + r.slot)} of ${r.boardId}` +
-            ` (${r.sentChunks} chunks sent, ${r.resumedChunks} already there); ${r.rebooted ? 'rebooted into it on trial' : 'it boots at the next reset'}\n`);
-          return 0;
-        }, { ...io, err: (t) => {
-          progress.endLine();
-          io.err(t);
-        } });
+        return await flashWithSignals(
+          async (signal) => {
+            const r = await flashImage(image, {
+              endpoint: port,
+              onProgress: progress.onProgress,
+              requestTimeoutMs: timeout,
+              trustedKey,
+              signal,
+            });
+            io.out(
+              `flashed ${r.manifest?.name ?? 'image'} ${r.manifest?.version ?? ''} build ${r.manifest?.buildId ?? '?'} into slot ${String.fromCharCode(65 + r.slot)} of ${r.boardId}` +
+                ` (${r.sentChunks} chunks sent, ${r.resumedChunks} already there); ${r.rebooted ? 'rebooted into it on trial' : 'it boots at the next reset'}\n`,
+            );
+            return 0;
+          },
+          {
+            ...io,
+            err: (t) => {
+              progress.endLine();
+              io.err(t);
+            },
+          },
+        );
       }
     }
   } catch (err) {
     progress.endLine();
-    if (err instanceof Usage || (err instanceof Error && (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS') === true)) {
+    if (
+      err instanceof Usage ||
+      (err instanceof Error && (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS') === true)
+    ) {
       io.err(`${program}: ${err.message.split('\n')[0]} (see --help)\n`);
       return 2;
     }

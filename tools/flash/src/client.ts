@@ -6,8 +6,19 @@
  */
 import type { Duplex } from 'node:stream';
 import {
-  BootFrameDecoder, BootFrameFlag, BootFrameType, encodeBootFrame, encodeChunkMapRequest, encodeErase, encodeSlot, encodeWrite,
-  bootErrorName, parseBootError, parseChunkMap, parseInfo, parseSlotCount,
+  BootFrameDecoder,
+  BootFrameFlag,
+  BootFrameType,
+  encodeBootFrame,
+  encodeChunkMapRequest,
+  encodeErase,
+  encodeSlot,
+  encodeWrite,
+  bootErrorName,
+  parseBootError,
+  parseChunkMap,
+  parseInfo,
+  parseSlotCount,
 } from '@postern/firmware';
 import type { BootInfo, ChunkMap, EraseRequest, SlotCount, WriteRequest } from '@postern/firmware';
 import { NicError, openSerialTransport } from '@postern/nic';
@@ -85,7 +96,8 @@ export class BootloaderClient {
   resends = 0;
   private readonly decoder: BootFrameDecoder;
   private seq = 0;
-  private pending: { type: number; seq: number; resolve: (r: { flags: number; payload: Uint8Array }) => void } | undefined;
+  private pending:
+    { type: number; seq: number; resolve: (r: { flags: number; payload: Uint8Array }) => void } | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private lost: FlashError | undefined;
   private onLost: ((e: FlashError) => void) | undefined;
@@ -136,13 +148,28 @@ export class BootloaderClient {
     try {
       transport = await openSerialTransport(endpoint, { name: 'postern-flash', baudRate: 115_200 });
     } catch (err) {
-      const code = err instanceof NicError && (err.code === 'PERMISSION_DENIED' || err.code === 'DEVICE_BUSY' || err.code === 'BAD_ARGUMENT') ? err.code : 'DEVICE_NOT_FOUND';
-      const why = err instanceof NicError && err.cause instanceof Error ? err.cause.message : err instanceof Error ? err.message : String(err);
+      const code =
+        err instanceof NicError &&
+        (err.code === 'PERMISSION_DENIED' || err.code === 'DEVICE_BUSY' || err.code === 'BAD_ARGUMENT')
+          ? err.code
+          : 'DEVICE_NOT_FOUND';
+      const why =
+        err instanceof NicError && err.cause instanceof Error
+          ? err.cause.message
+          : err instanceof Error
+            ? err.message
+            : String(err);
       throw new FlashError(code, `no device at ${endpoint}: ${why}`, undefined, { cause: err });
     }
     // A few delimiters flush whatever the board's decoder held from an earlier, interrupted session.
     transport.stream.write(new Uint8Array(4));
-    return new BootloaderClient(transport, endpoint, options.requestTimeoutMs ?? 1000, options.retries ?? 3, options.signal);
+    return new BootloaderClient(
+      transport,
+      endpoint,
+      options.requestTimeoutMs ?? 1000,
+      options.retries ?? 3,
+      options.signal,
+    );
   }
 
   /** Sends one request and resolves with the response payload. @throws {@link FlashError}. */
@@ -171,7 +198,8 @@ export class BootloaderClient {
         reject(e);
       };
       this.pending = {
-        type, seq,
+        type,
+        seq,
         resolve: (r) => {
           finish();
           if ((r.flags & BootFrameFlag.ERROR) === 0) {
@@ -180,13 +208,23 @@ export class BootloaderClient {
           }
           const { code, detail } = parseBootError(r.payload);
           const refusal = bootErrorName(code);
-          reject(new FlashError(REFUSAL_CODES[refusal] ?? 'REFUSED', `the board refused ${name}: ${refusal}`, { name: refusal, detail }));
+          reject(
+            new FlashError(REFUSAL_CODES[refusal] ?? 'REFUSED', `the board refused ${name}: ${refusal}`, {
+              name: refusal,
+              detail,
+            }),
+          );
         },
       };
       const send = (): void => {
         if (attempts > this.retries) {
           finish();
-          reject(new FlashError('NO_ANSWER', `the device at ${this.endpoint} is not answering (${name}, ${attempts} attempts)`));
+          reject(
+            new FlashError(
+              'NO_ANSWER',
+              `the device at ${this.endpoint} is not answering (${name}, ${attempts} attempts)`,
+            ),
+          );
           return;
         }
         if (attempts > 0) this.resends++;
@@ -208,14 +246,24 @@ export class BootloaderClient {
       payload = await this.request(BootFrameType.INFO, new Uint8Array(0));
     } catch (err) {
       if (err instanceof FlashError && err.refusal?.name === 'UNKNOWN_TYPE') {
-        throw new FlashError('NOT_A_BOOTLOADER', `${this.endpoint} answers as a USB Ethernet device, not a bootloader: start the board in bootloader mode (postern-sim --flash FILE)`, err.refusal, { cause: err });
+        throw new FlashError(
+          'NOT_A_BOOTLOADER',
+          `${this.endpoint} answers as a USB Ethernet device, not a bootloader: start the board in bootloader mode (postern-sim --flash FILE)`,
+          err.refusal,
+          { cause: err },
+        );
       }
       throw err;
     }
     try {
       return parseInfo(payload);
     } catch (err) {
-      throw new FlashError('NOT_A_BOOTLOADER', `${this.endpoint} answered INFO with ${payload.length} bytes, too short for a bootloader's INFO`, undefined, { cause: err });
+      throw new FlashError(
+        'NOT_A_BOOTLOADER',
+        `${this.endpoint} answered INFO with ${payload.length} bytes, too short for a bootloader's INFO`,
+        undefined,
+        { cause: err },
+      );
     }
   }
 

@@ -33,7 +33,10 @@ async function run(argv: readonly string[]): Promise<number> {
   const exited = new Promise<number>((r) => (resolveExit = r));
   let gateway;
   try {
-    gateway = await startGateway(loadConfig(cli), { log: process.env['POSTERN_QUIET'] === '1' ? () => {} : say, onReboot: () => stop(EXIT_REBOOT) });
+    gateway = await startGateway(loadConfig(cli), {
+      log: process.env['POSTERN_QUIET'] === '1' ? () => {} : say,
+      onReboot: () => stop(EXIT_REBOOT),
+    });
   } catch (err) {
     say(toStartError(err).message);
     return 1;
@@ -53,7 +56,10 @@ async function run(argv: readonly string[]): Promise<number> {
   function stop(code: number): void {
     if (stopping) return;
     stopping = true;
-    void gateway!.close().then(() => resolveExit(code), () => resolveExit(1));
+    void gateway!.close().then(
+      () => resolveExit(code),
+      () => resolveExit(1),
+    );
   }
   process.on('SIGINT', () => stop(0));
   process.on('SIGTERM', () => stop(0));

@@ -13,7 +13,15 @@
  * trusts, so a damaged image and an image signed with an untrusted key get different messages.
  */
 import type { KeyObject } from 'node:crypto';
-import { FirmwareError, SlotState, checkImageSignature, keyFingerprint, loadPublicKey, parseImage, sha256Bytes } from '@postern/firmware';
+import {
+  FirmwareError,
+  SlotState,
+  checkImageSignature,
+  keyFingerprint,
+  loadPublicKey,
+  parseImage,
+  sha256Bytes,
+} from '@postern/firmware';
 import type { BootInfo, ImageManifest, ParsedImage } from '@postern/firmware';
 import { crc32 } from '@postern/wire';
 import { BootloaderClient, FlashError } from './client.js';
@@ -86,11 +94,15 @@ export function untrustedKeyMessage(signedWith: string, trusted: string): string
 function checkSignature(parsed: ParsedImage, info: BootInfo, named: KeyObject | undefined): void {
   const trusted = hex(info.keyFingerprint);
   if (named !== undefined && keyFingerprint(named) !== trusted) {
-    throw new FlashError('UNTRUSTED_KEY', `the board does not trust key ${short(keyFingerprint(named))}, the key given to check the image with (the board trusts ${short(trusted)})`);
+    throw new FlashError(
+      'UNTRUSTED_KEY',
+      `the board does not trust key ${short(keyFingerprint(named))}, the key given to check the image with (the board trusts ${short(trusted)})`,
+    );
   }
   const verdict = checkImageSignature(parsed, { fingerprint: trusted, key: named });
   if (verdict.kind === 'damaged') throw new FlashError('BAD_SIGNATURE', damagedSignatureMessage(verdict.key));
-  if (verdict.kind === 'untrusted-key') throw new FlashError('UNTRUSTED_KEY', untrustedKeyMessage(verdict.signedWith, verdict.trusted));
+  if (verdict.kind === 'untrusted-key')
+    throw new FlashError('UNTRUSTED_KEY', untrustedKeyMessage(verdict.signedWith, verdict.trusted));
 }
 
 /**
@@ -98,33 +110,64 @@ function checkSignature(parsed: ParsedImage, info: BootInfo, named: KeyObject | 
  * undefined for one the caller's message already explains. `parsed` (when the image parses) and
  * `info` let a `BAD_SIGNATURE` be told apart as a damaged image or an untrusted key.
  */
-function refusalError(err: FlashError, parsed: ParsedImage | undefined, info: BootInfo | undefined): FlashError | undefined {
+function refusalError(
+  err: FlashError,
+  parsed: ParsedImage | undefined,
+  info: BootInfo | undefined,
+): FlashError | undefined {
   const r = err.refusal;
   if (r === undefined) return undefined;
-  const wrap = (code: FlashError['code'], message: string): FlashError => new FlashError(code, message, r, { cause: err });
+  const wrap = (code: FlashError['code'], message: string): FlashError =>
+    new FlashError(code, message, r, { cause: err });
   switch (r.name) {
     case 'BAD_SIGNATURE': {
-      if (info === undefined) return wrap('BAD_SIGNATURE', 'the board refused the image: its signature does not verify with the key the board trusts');
+      if (info === undefined)
+        return wrap(
+          'BAD_SIGNATURE',
+          'the board refused the image: its signature does not verify with the key the board trusts',
+        );
       const trusted = hex(info.keyFingerprint);
       // The board cannot say which: the host's own check can (an untrusted key only when the image is intact).
       const verdict = parsed === undefined ? undefined : checkImageSignature(parsed, { fingerprint: trusted });
-      if (verdict?.kind === 'untrusted-key') return wrap('UNTRUSTED_KEY', `the board refused the image: ${untrustedKeyMessage(verdict.signedWith, verdict.trusted)}`);
-      return wrap('BAD_SIGNATURE', `the board refused the image: ${damagedSignatureMessage(verdict?.kind === 'damaged' ? verdict.key : trusted)}`);
+      if (verdict?.kind === 'untrusted-key')
+        return wrap(
+          'UNTRUSTED_KEY',
+          `the board refused the image: ${untrustedKeyMessage(verdict.signedWith, verdict.trusted)}`,
+        );
+      return wrap(
+        'BAD_SIGNATURE',
+        `the board refused the image: ${damagedSignatureMessage(verdict?.kind === 'damaged' ? verdict.key : trusted)}`,
+      );
     }
     case 'WRONG_BOARD':
       return wrap('WRONG_BOARD', 'wrong board: the board refused an image built for another board');
     case 'DIGEST_MISMATCH':
-      return wrap('BAD_IMAGE', 'the board refused the image: its bytes do not match their SHA-256 (damaged in the file or in transfer); rebuild it or run the same command again');
+      return wrap(
+        'BAD_IMAGE',
+        'the board refused the image: its bytes do not match their SHA-256 (damaged in the file or in transfer); rebuild it or run the same command again',
+      );
     case 'BAD_IMAGE':
-      return wrap('BAD_IMAGE', 'the board refused the image: it is not a well-formed image (header, manifest or archive)');
+      return wrap(
+        'BAD_IMAGE',
+        'the board refused the image: it is not a well-formed image (header, manifest or archive)',
+      );
     case 'TOO_LARGE':
-      return wrap('TOO_LARGE', 'image too large for the board\'s slots');
+      return wrap('TOO_LARGE', "image too large for the board's slots");
     case 'INCOMPLETE':
-      return wrap('REFUSED', `the board is missing ${r.detail} chunks of the image; run the same command again to send them`);
+      return wrap(
+        'REFUSED',
+        `the board is missing ${r.detail} chunks of the image; run the same command again to send them`,
+      );
     case 'CHUNK_CONFLICT':
-      return wrap('REFUSED', 'the board holds other data for a chunk already written (its flash changed under it); run the same command again after erasing: postern-flash reboot, then flash');
+      return wrap(
+        'REFUSED',
+        'the board holds other data for a chunk already written (its flash changed under it); run the same command again after erasing: postern-flash reboot, then flash',
+      );
     case 'BUSY':
-      return wrap('BUSY', 'the board is running an image on trial that has not confirmed yet; confirm or reboot it first');
+      return wrap(
+        'BUSY',
+        'the board is running an image on trial that has not confirmed yet; confirm or reboot it first',
+      );
     case 'CHUNK_CRC':
       return wrap('REFUSED', 'the board kept receiving damaged chunks (chunk CRC): check the serial line');
     default:
@@ -152,13 +195,21 @@ export async function flashImage(image: Uint8Array, options: FlashOptions): Prom
     parseError = err;
   }
   const local = options.skipLocalChecks !== true;
-  if (local && parsed === undefined) throw new FlashError('BAD_IMAGE', `not a valid image: ${(parseError as FirmwareError).message}`, undefined, { cause: parseError });
+  if (local && parsed === undefined)
+    throw new FlashError('BAD_IMAGE', `not a valid image: ${(parseError as FirmwareError).message}`, undefined, {
+      cause: parseError,
+    });
   let named: KeyObject | undefined;
   if (options.trustedKey !== undefined) {
     try {
       named = loadPublicKey(options.trustedKey);
     } catch (err) {
-      throw new FlashError('BAD_ARGUMENT', `the key to check the image with is not usable: ${(err as Error).message}`, undefined, { cause: err });
+      throw new FlashError(
+        'BAD_ARGUMENT',
+        `the key to check the image with is not usable: ${(err as Error).message}`,
+        undefined,
+        { cause: err },
+      );
     }
   }
   const manifest: ImageManifest | undefined = parsed?.manifest;
@@ -172,13 +223,21 @@ export async function flashImage(image: Uint8Array, options: FlashOptions): Prom
   try {
     info = await client.info();
     if (local && parsed !== undefined) {
-      if (parsed.manifest.target !== info.boardId) throw new FlashError('WRONG_BOARD', `wrong board: the image is for ${JSON.stringify(parsed.manifest.target)}, the device is ${JSON.stringify(info.boardId)}`);
+      if (parsed.manifest.target !== info.boardId)
+        throw new FlashError(
+          'WRONG_BOARD',
+          `wrong board: the image is for ${JSON.stringify(parsed.manifest.target)}, the device is ${JSON.stringify(info.boardId)}`,
+        );
       checkSignature(parsed, info, named);
     }
-    if (image.length > info.slotSize) throw new FlashError('TOO_LARGE', `image too large: ${image.length} bytes, a slot holds ${info.slotSize}`);
+    if (image.length > info.slotSize)
+      throw new FlashError('TOO_LARGE', `image too large: ${image.length} bytes, a slot holds ${info.slotSize}`);
     const slot = chooseSlot(info);
     if (slot === undefined) {
-      throw new FlashError('BUSY', 'the board is running an unconfirmed image in one slot and keeps the confirmed one in the other; confirm or reboot it first');
+      throw new FlashError(
+        'BUSY',
+        'the board is running an unconfirmed image in one slot and keeps the confirmed one in the other; confirm or reboot it first',
+      );
     }
     const digest = sha256Bytes(image);
     const chunkSize = info.chunkSize;
@@ -191,9 +250,13 @@ export async function flashImage(image: Uint8Array, options: FlashOptions): Prom
       resumed = total;
     } else if (same && rec.state === SlotState.WRITING) {
       progress({ phase: 'resume', done: 0, total });
-      for (let first = 0; first < total; ) {
+      for (let first = 0; first < total;) {
         const map = await client.chunkMap(slot, first);
-        if (map.total !== total || map.count === 0) throw new FlashError('REFUSED', `the board's chunk map does not match the image (${map.total} chunks, want ${total})`);
+        if (map.total !== total || map.count === 0)
+          throw new FlashError(
+            'REFUSED',
+            `the board's chunk map does not match the image (${map.total} chunks, want ${total})`,
+          );
         for (let i = 0; i < map.count; i++) {
           if ((map.bitmap[i >> 3]! & (1 << (i & 7))) === 0) missing.push(first + i);
           else resumed++;
@@ -234,15 +297,31 @@ export async function flashImage(image: Uint8Array, options: FlashOptions): Prom
       await client.reboot();
     }
     progress({ phase: 'done', done, total });
-    return { slot, manifest, boardId: info.boardId, totalChunks: total, resumedChunks: resumed, sentChunks: missing.length, chunkRetries: retries, resends: client.resends, rebooted: reboot };
+    return {
+      slot,
+      manifest,
+      boardId: info.boardId,
+      totalChunks: total,
+      resumedChunks: resumed,
+      sentChunks: missing.length,
+      chunkRetries: retries,
+      resends: client.resends,
+      rebooted: reboot,
+    };
   } catch (err) {
     if (!(err instanceof FlashError)) throw err;
     const refused = refusalError(err, parsed, info);
     if (refused !== undefined) throw refused;
     if (err.code === 'INTERRUPTED' || err.code === 'CONNECTION_LOST' || err.code === 'NO_ANSWER') {
-      const where = total === 0 ? 'before anything was written; nothing changed on the board' : `at chunk ${done}/${total}; run the same command again to resume`;
+      const where =
+        total === 0
+          ? 'before anything was written; nothing changed on the board'
+          : `at chunk ${done}/${total}; run the same command again to resume`;
       const message = err.code === 'INTERRUPTED' ? `interrupted ${where}` : `${err.message}: interrupted ${where}`;
-      throw new FlashError(err.code, message, undefined, { cause: err, position: total === 0 ? undefined : { done, total } });
+      throw new FlashError(err.code, message, undefined, {
+        cause: err,
+        position: total === 0 ? undefined : { done, total },
+      });
     }
     throw err;
   } finally {
@@ -259,4 +338,3 @@ export async function readBoardInfo(endpoint: string, options?: BootloaderClient
     await client.close();
   }
 }
-

@@ -3,7 +3,17 @@
  * written to a new temporary file created with mode 0600 beside it and then moved into place, so an
  * existing file's looser mode (or its inode, hard links included) is never reused.
  */
-import { chmodSync, closeSync, existsSync, fsyncSync, linkSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
+  linkSync,
+  openSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import type { SigningKeyPair } from '@postern/firmware';
@@ -18,7 +28,9 @@ export class KeyFileExistsError extends Error {
   override readonly name = 'KeyFileExistsError';
   readonly code = 'EEXIST';
   constructor(readonly paths: readonly string[]) {
-    super(`${paths.join(' and ')} already ${paths.length > 1 ? 'exist' : 'exists'}; --force replaces ${paths.length > 1 ? 'them' : 'it'}`);
+    super(
+      `${paths.join(' and ')} already ${paths.length > 1 ? 'exist' : 'exists'}; --force replaces ${paths.length > 1 ? 'them' : 'it'}`,
+    );
   }
 }
 
@@ -51,7 +63,11 @@ export function writeFileAtomically(path: string, data: string | Uint8Array, mod
  * @throws {@link KeyFileExistsError} when either exists and `force` is false (nothing is written);
  *   the file system's error otherwise.
  */
-export function writeKeyPair(prefix: string, pair: SigningKeyPair, force: boolean): { keyPath: string; pubPath: string } {
+export function writeKeyPair(
+  prefix: string,
+  pair: SigningKeyPair,
+  force: boolean,
+): { keyPath: string; pubPath: string } {
   const keyPath = `${prefix}.key`;
   const pubPath = `${prefix}.pub`;
   if (!force) {

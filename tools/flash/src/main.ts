@@ -8,7 +8,11 @@ import { runFlashCli, runKeygenCli } from './cli.js';
 import type { CliIo } from './cli.js';
 
 const argv = process.argv.slice(2);
-const io: CliIo = { out: (t) => void process.stdout.write(t), err: (t) => void process.stderr.write(t), tty: process.stderr.isTTY === true };
+const io: CliIo = {
+  out: (t) => void process.stdout.write(t),
+  err: (t) => void process.stderr.write(t),
+  tty: process.stderr.isTTY === true,
+};
 const run = process.env['POSTERN_FLASH_COMMAND'] === 'keygen' ? runKeygenCli(argv, io) : runFlashCli(argv, io);
 run.then(
   (code) => process.exit(code),

@@ -27,7 +27,15 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'postern-flash-e2e-'));
   gatewayImage = (await buildFirmwareImage({ privateKey: keys.privateKeyPem })).image;
   testPort = await freePort();
-  neverConfirmImage = (await buildFirmwareImage({ privateKey: keys.privateKeyPem, entry: NEVER_CONFIRM_ENTRY, includeUi: true, name: 'never-confirm', defaultConfig: { testPort } })).image;
+  neverConfirmImage = (
+    await buildFirmwareImage({
+      privateKey: keys.privateKeyPem,
+      entry: NEVER_CONFIRM_ENTRY,
+      includeUi: true,
+      name: 'never-confirm',
+      defaultConfig: { testPort },
+    })
+  ).image;
 });
 
 afterAll(() => {
@@ -81,7 +89,9 @@ describe('the simulated dev board', () => {
       // A transfer cut halfway, then a reset: the confirmed gateway boots again and serves.
       const flashPort = Number(/:(\d+)$/.exec(endpoint)![1]);
       const proxy = await cuttingProxy(flashPort, Math.floor(neverConfirmImage.length / 2));
-      await expect(flashImage(neverConfirmImage, { endpoint: proxy.url, requestTimeoutMs: 300, retries: 1 })).rejects.toMatchObject({ code: expect.stringMatching(/CONNECTION_LOST|NO_ANSWER/) });
+      await expect(
+        flashImage(neverConfirmImage, { endpoint: proxy.url, requestTimeoutMs: 300, retries: 1 }),
+      ).rejects.toMatchObject({ code: expect.stringMatching(/CONNECTION_LOST|NO_ANSWER/) });
       await new Promise<void>((r) => proxy.server.close(() => r()));
       const afterCut = nextEvent<RunningFirmware | undefined>(board, 'boot');
       await board.reset('power cut in the middle of a transfer');
@@ -132,7 +142,11 @@ describe('the simulated dev board', () => {
 
   it('resets a trial image that does not confirm within the trial timeout, and rolls back from it', async () => {
     const board = await startBootloaderBoard({
-      flashFile: join(dir, 'watchdog.flash'), trustedKey: keys.publicKeyPem, serial: 'socket://127.0.0.1:0', slotSize: 2 * 1024 * 1024, trialTimeoutMs: 1500,
+      flashFile: join(dir, 'watchdog.flash'),
+      trustedKey: keys.publicKeyPem,
+      serial: 'socket://127.0.0.1:0',
+      slotSize: 2 * 1024 * 1024,
+      trialTimeoutMs: 1500,
     });
     try {
       const boots: Array<RunningFirmware | undefined> = [];

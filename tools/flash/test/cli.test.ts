@@ -2,12 +2,30 @@
 // clear line with a non-zero status for each failure.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventEmitter } from 'node:events';
-import { chmodSync, existsSync, linkSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  linkSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SimulatedBootloader, buildImage, keyFingerprint, loadPrivateKey, loadPublicKey, parseImage, verifyImage } from '@postern/firmware';
+import {
+  SimulatedBootloader,
+  buildImage,
+  keyFingerprint,
+  loadPrivateKey,
+  loadPublicKey,
+  parseImage,
+  verifyImage,
+} from '@postern/firmware';
 import { createSimulator } from '@postern/device-simulator';
 import { runFlashCli, runKeygenCli } from '../src/cli.js';
 import { stallingProxy } from './support.js';
@@ -28,7 +46,11 @@ async function run(...argv: string[]): Promise<{ code: number; out: string; err:
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'postern-flash-cli-'));
   expect((await run('keygen', '--out', join(dir, 'dev'))).code).toBe(0);
-  bootloader = SimulatedBootloader.open({ flashFile: join(dir, 'flash'), boardId: 'postern-devboard-1', trustedKey: readFileSync(join(dir, 'dev.pub'), 'utf8') });
+  bootloader = SimulatedBootloader.open({
+    flashFile: join(dir, 'flash'),
+    boardId: 'postern-devboard-1',
+    trustedKey: readFileSync(join(dir, 'dev.pub'), 'utf8'),
+  });
   server = createServer((s) => {
     s.on('error', () => {});
     sockets.add(s);
@@ -54,13 +76,19 @@ describe('postern-flash', () => {
     const image = new Uint8Array(readFileSync(fw));
     const { manifest } = verifyImage(image, readFileSync(join(dir, 'dev.pub'), 'utf8'), 'postern-devboard-1');
     expect(manifest.name).toBe('@postern/gateway');
-    expect(manifest.files.map((f) => f.path)).toEqual(expect.arrayContaining(['app/image-entry.mjs', 'ui/index.html', 'config.schema.json']));
+    expect(manifest.files.map((f) => f.path)).toEqual(
+      expect.arrayContaining(['app/image-entry.mjs', 'ui/index.html', 'config.schema.json']),
+    );
     const f = await run('--port', port, fw);
     expect(f.code, f.err).toBe(0);
     expect(f.out).toMatch(/^flashed @postern\/gateway .* into slot A of postern-devboard-1/);
     expect(f.err).toMatch(/write \d+\/\d+ chunks \(100%\)/);
     expect(f.err).not.toContain('\r');
-    expect(bootloader.boot()).toMatchObject({ slot: 0, trial: true, manifest: { sha256: parseImage(image).manifest.sha256 } });
+    expect(bootloader.boot()).toMatchObject({
+      slot: 0,
+      trial: true,
+      manifest: { sha256: parseImage(image).manifest.sha256 },
+    });
     const i = await run('info', '--port', port);
     expect(i.out).toContain('running A (trial)');
   });
@@ -86,7 +114,9 @@ describe('postern-flash', () => {
     const written = bootloader.stats.chunksWritten;
     const bad = await run('--port', port, join(dir, 'damaged.fw'));
     expect(bad.code).toBe(1);
-    expect(bad.err.trim().split('\n').at(-1)).toMatch(/^postern-flash: the image's signature does not verify with key [0-9a-f]{16}: the image is damaged or was signed by another key$/);
+    expect(bad.err.trim().split('\n').at(-1)).toMatch(
+      /^postern-flash: the image's signature does not verify with key [0-9a-f]{16}: the image is damaged or was signed by another key$/,
+    );
     expect(bootloader.stats.chunksWritten).toBe(written);
   });
 
@@ -96,7 +126,9 @@ describe('postern-flash', () => {
       const r = await run('info', '--port', sim.device.endpoint.address!);
       expect(r.code).toBe(1);
       expect(r.out).toBe('');
-      expect(r.err).toBe(`postern-flash: ${sim.device.endpoint.address!} answers as a USB Ethernet device, not a bootloader: start the board in bootloader mode (postern-sim --flash FILE)\n`);
+      expect(r.err).toBe(
+        `postern-flash: ${sim.device.endpoint.address!} answers as a USB Ethernet device, not a bootloader: start the board in bootloader mode (postern-sim --flash FILE)\n`,
+      );
     } finally {
       await sim.close();
     }
@@ -186,7 +218,9 @@ describe('postern-keygen', () => {
     expect(statSync(`${prefix}.pub`).mode & 0o777).toBe(0o644);
     const pem = readFileSync(`${prefix}.key`, 'utf8');
     expect(loadPrivateKey(pem).asymmetricKeyType).toBe('ed25519');
-    expect(keyFingerprint(loadPublicKey(readFileSync(`${prefix}.pub`, 'utf8')))).toBe(keyFingerprint(loadPrivateKey(pem)));
+    expect(keyFingerprint(loadPublicKey(readFileSync(`${prefix}.pub`, 'utf8')))).toBe(
+      keyFingerprint(loadPrivateKey(pem)),
+    );
     // The old inode was not rewritten: its other link still holds the old bytes.
     expect(readFileSync(join(dir, 'loose-link'), 'utf8')).toBe('old secret');
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
@@ -195,8 +229,21 @@ describe('postern-keygen', () => {
 
 describe('an interrupted flash', () => {
   it('stops on SIGINT saying where (status 130), and the same command again resumes, completes and the image boots', async () => {
-    const img = buildImage([{ path: 'app/main.mjs', data: new TextEncoder().encode('1') }, { path: 'blob', data: new Uint8Array(150_000).map((_, i) => (i * 7) & 0xff) }],
-      { name: 'sigint', version: '1.0.0', target: 'postern-devboard-1', entry: 'app/main.mjs', runtime: '>=20', defaultConfig: {} }, readFileSync(join(dir, 'dev.key'), 'utf8'));
+    const img = buildImage(
+      [
+        { path: 'app/main.mjs', data: new TextEncoder().encode('1') },
+        { path: 'blob', data: new Uint8Array(150_000).map((_, i) => (i * 7) & 0xff) },
+      ],
+      {
+        name: 'sigint',
+        version: '1.0.0',
+        target: 'postern-devboard-1',
+        entry: 'app/main.mjs',
+        runtime: '>=20',
+        defaultConfig: {},
+      },
+      readFileSync(join(dir, 'dev.key'), 'utf8'),
+    );
     const fw = join(dir, 'sigint.fw');
     writeFileSync(fw, img);
     const total = Math.ceil(img.length / 1024);
@@ -205,7 +252,12 @@ describe('an interrupted flash', () => {
     const signals = new EventEmitter();
     try {
       let err = '';
-      const running = runFlashCli(['--port', proxy.url, '--timeout', '60000', fw], { out: () => {}, err: (t) => void (err += t), tty: true, signals });
+      const running = runFlashCli(['--port', proxy.url, '--timeout', '60000', fw], {
+        out: () => {},
+        err: (t) => void (err += t),
+        tty: true,
+        signals,
+      });
       await proxy.stalled;
       signals.emit('SIGINT');
       signals.emit('SIGINT');
@@ -236,11 +288,18 @@ describe('an interrupted flash', () => {
     const signals = new EventEmitter();
     try {
       let err = '';
-      const running = runFlashCli(['--port', proxy.url, '--timeout', '60000', fw], { out: () => {}, err: (t) => void (err += t), tty: false, signals });
+      const running = runFlashCli(['--port', proxy.url, '--timeout', '60000', fw], {
+        out: () => {},
+        err: (t) => void (err += t),
+        tty: false,
+        signals,
+      });
       await proxy.stalled;
       signals.emit('SIGTERM');
       expect(await running).toBe(143);
-      expect(err.trim().split('\n').at(-1)).toBe('postern-flash: interrupted before anything was written; nothing changed on the board');
+      expect(err.trim().split('\n').at(-1)).toBe(
+        'postern-flash: interrupted before anything was written; nothing changed on the board',
+      );
     } finally {
       await proxy.close();
     }

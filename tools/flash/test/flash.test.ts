@@ -16,12 +16,22 @@ import { cuttingProxy, keys, otherKeys, rng, stallingProxy } from './support.js'
 const BOARD = 'postern-devboard-1';
 
 function image(label: string, bytes: number, options: { key?: string; target?: string } = {}): Uint8Array {
-  const next = rng(bytes ^ label.length * 7919);
+  const next = rng(bytes ^ (label.length * 7919));
   const data = new Uint8Array(bytes);
   for (let i = 0; i < bytes; i++) data[i] = Math.floor(next() * 256);
   return buildImage(
-    [{ path: 'app/main.mjs', data: new TextEncoder().encode(`console.log(${JSON.stringify(label)});\n`) }, { path: 'app/blob.bin', data }],
-    { name: label, version: '1.0.0', target: options.target ?? BOARD, entry: 'app/main.mjs', runtime: '>=20', defaultConfig: {} },
+    [
+      { path: 'app/main.mjs', data: new TextEncoder().encode(`console.log(${JSON.stringify(label)});\n`) },
+      { path: 'app/blob.bin', data },
+    ],
+    {
+      name: label,
+      version: '1.0.0',
+      target: options.target ?? BOARD,
+      entry: 'app/main.mjs',
+      runtime: '>=20',
+      defaultConfig: {},
+    },
     options.key ?? keys.privateKeyPem,
   );
 }
@@ -35,7 +45,12 @@ const sockets = new Set<Socket>();
 
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'postern-flash-'));
-  bootloader = SimulatedBootloader.open({ flashFile: join(dir, 'flash.bin'), boardId: BOARD, trustedKey: keys.publicKeyPem, slotSize: 512 * 1024 });
+  bootloader = SimulatedBootloader.open({
+    flashFile: join(dir, 'flash.bin'),
+    boardId: BOARD,
+    trustedKey: keys.publicKeyPem,
+    slotSize: 512 * 1024,
+  });
   server = createServer((s) => {
     sockets.add(s);
     s.on('error', () => {});
@@ -100,7 +115,10 @@ describe('flashImage', () => {
       const cutAfter = Math.floor(2_000 + next() * 60_000);
       const proxy = await cuttingProxy(port, cutAfter);
       try {
-        const err = await flashImage(fresh, { endpoint: proxy.url, requestTimeoutMs: 300, retries: 1 }).then(() => undefined, (e: unknown) => e);
+        const err = await flashImage(fresh, { endpoint: proxy.url, requestTimeoutMs: 300, retries: 1 }).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         if (err === undefined) break; // the remainder fitted before the cut point
         expect(err).toBeInstanceOf(FlashError);
         expect(['CONNECTION_LOST', 'NO_ANSWER']).toContain((err as FlashError).code);
@@ -110,7 +128,11 @@ describe('flashImage', () => {
         if (at !== undefined) {
           expect(at.total).toBe(Math.ceil(fresh.length / 1024));
           expect(at.done).toBeLessThanOrEqual(writtenChunks(1 - oldSlot));
-          expect((err as FlashError).message.endsWith(`interrupted at chunk ${at.done}/${at.total}; run the same command again to resume`)).toBe(true);
+          expect(
+            (err as FlashError).message.endsWith(
+              `interrupted at chunk ${at.done}/${at.total}; run the same command again to resume`,
+            ),
+          ).toBe(true);
         }
       } finally {
         await new Promise<void>((r) => proxy.server.close(() => r()));
@@ -149,7 +171,10 @@ describe('flashImage', () => {
       const at = Math.floor(next() * bad.length);
       bad[at]! ^= 1 << Math.floor(next() * 8);
       // The tool's own structure/digest check catches most; the board must refuse every one regardless.
-      const err = (await flashImage(bad, { endpoint, noReboot: true, skipLocalChecks: true }).then(() => undefined, (e: unknown) => e)) as FlashError;
+      const err = (await flashImage(bad, { endpoint, noReboot: true, skipLocalChecks: true }).then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as FlashError;
       expect(err, `flip at ${at}`).toBeInstanceOf(FlashError);
       // Never "untrusted key": the board trusts the key this image claims; the flip damaged it.
       expect(['BAD_IMAGE', 'BAD_SIGNATURE']).toContain(err.code);
@@ -164,12 +189,18 @@ describe('flashImage', () => {
 
   it('refuses an image signed with a key the board does not trust, in the tool (nothing sent) and on the board', async () => {
     const img = image('foreign', 8_000, { key: otherKeys.privateKeyPem });
-    const local = (await flashImage(img, { endpoint }).then(() => undefined, (e: unknown) => e)) as FlashError;
+    const local = (await flashImage(img, { endpoint }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as FlashError;
     expect(local.code).toBe('UNTRUSTED_KEY');
     expect(local.message).toContain(`does not trust key ${otherKeys.fingerprint.slice(0, 16)}`);
     expect(bootloader.stats.chunksWritten).toBe(0);
     expect(bootloader.slotState(0)).toBe(SlotState.EMPTY);
-    const err = (await flashImage(img, { endpoint, skipLocalChecks: true }).then(() => undefined, (e: unknown) => e)) as FlashError;
+    const err = (await flashImage(img, { endpoint, skipLocalChecks: true }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as FlashError;
     expect(err.code).toBe('UNTRUSTED_KEY');
     expect(err.refusal?.name).toBe('BAD_SIGNATURE');
     expect(err.message).toContain(`does not trust key ${otherKeys.fingerprint.slice(0, 16)}`);
@@ -180,11 +211,17 @@ describe('flashImage', () => {
   it('calls a flipped signature byte a damaged image, not an untrusted key, in the tool (nothing sent) and on the board', async () => {
     const img = image('damaged', 50_000);
     img[img.length - 10]! ^= 0x40;
-    const local = (await flashImage(img, { endpoint }).then(() => undefined, (e: unknown) => e)) as FlashError;
+    const local = (await flashImage(img, { endpoint }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as FlashError;
     expect(local.code).toBe('BAD_SIGNATURE');
     expect(local.message).toContain(`does not verify with key ${keys.fingerprint.slice(0, 16)}`);
     expect(bootloader.stats.chunksWritten).toBe(0);
-    const board = (await flashImage(img, { endpoint, skipLocalChecks: true }).then(() => undefined, (e: unknown) => e)) as FlashError;
+    const board = (await flashImage(img, { endpoint, skipLocalChecks: true }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as FlashError;
     expect(board.code).toBe('BAD_SIGNATURE');
     expect(board.refusal?.name).toBe('BAD_SIGNATURE');
     expect(board.message).toContain(`does not verify with key ${keys.fingerprint.slice(0, 16)}`);
@@ -194,16 +231,22 @@ describe('flashImage', () => {
 
   it('checks the signature with a key the caller names: the board trusting another key is refused before sending', async () => {
     const img = image('named', 8_000);
-    expect((await flashImage(img, { endpoint, trustedKey: keys.publicKeyPem, noReboot: true })).sentChunks).toBe(Math.ceil(img.length / 1024));
+    expect((await flashImage(img, { endpoint, trustedKey: keys.publicKeyPem, noReboot: true })).sentChunks).toBe(
+      Math.ceil(img.length / 1024),
+    );
     const other = image('named-other', 8_000, { key: otherKeys.privateKeyPem });
-    await expect(flashImage(other, { endpoint, trustedKey: otherKeys.publicKeyPem })).rejects.toMatchObject({ code: 'UNTRUSTED_KEY' });
+    await expect(flashImage(other, { endpoint, trustedKey: otherKeys.publicKeyPem })).rejects.toMatchObject({
+      code: 'UNTRUSTED_KEY',
+    });
     // An image without the key it was signed with (an older build): the named key checks it.
     const { manifest } = parseImage(img);
     expect(manifest.publicKey).toBeDefined();
     const written = bootloader.stats.chunksWritten;
     const bad = image('named-bad', 9_000);
     bad[bad.length - 1]! ^= 1;
-    await expect(flashImage(bad, { endpoint, trustedKey: keys.privateKeyPem })).rejects.toMatchObject({ code: 'BAD_SIGNATURE' });
+    await expect(flashImage(bad, { endpoint, trustedKey: keys.privateKeyPem })).rejects.toMatchObject({
+      code: 'BAD_SIGNATURE',
+    });
     expect(bootloader.stats.chunksWritten).toBe(written);
   });
 
@@ -213,7 +256,10 @@ describe('flashImage', () => {
     const proxy = await stallingProxy(port, 90_000);
     const abort = new AbortController();
     try {
-      const flashing = flashImage(img, { endpoint: proxy.url, signal: abort.signal, requestTimeoutMs: 60_000 }).then(() => undefined, (e: unknown) => e);
+      const flashing = flashImage(img, { endpoint: proxy.url, signal: abort.signal, requestTimeoutMs: 60_000 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       await proxy.stalled;
       abort.abort();
       const err = (await flashing) as FlashError;
@@ -222,7 +268,9 @@ describe('flashImage', () => {
       expect(err.position?.total).toBe(total);
       expect(err.position!.done).toBeGreaterThan(0);
       expect(err.position!.done).toBeLessThan(total);
-      expect(err.message).toBe(`interrupted at chunk ${err.position!.done}/${total}; run the same command again to resume`);
+      expect(err.message).toBe(
+        `interrupted at chunk ${err.position!.done}/${total}; run the same command again to resume`,
+      );
       // Every chunk acknowledged is on the board (the stalled one never arrived).
       expect(writtenChunks(0)).toBe(err.position!.done);
       const r = await flashImage(img, { endpoint: proxy.url, noReboot: true });
@@ -240,7 +288,10 @@ describe('flashImage', () => {
     const sim = await createSimulator({ serial: 'socket://127.0.0.1:0' });
     try {
       const at = sim.device.endpoint.address!;
-      await expect(readBoardInfo(at)).rejects.toMatchObject({ code: 'NOT_A_BOOTLOADER', message: expect.stringContaining('not a bootloader') });
+      await expect(readBoardInfo(at)).rejects.toMatchObject({
+        code: 'NOT_A_BOOTLOADER',
+        message: expect.stringContaining('not a bootloader'),
+      });
       // The simulated device serves one host at a time: wait until it saw the first one go.
       while (sim.device.board !== undefined) await new Promise((r) => setTimeout(r, 10));
       await expect(flashImage(image('x', 1_000), { endpoint: at })).rejects.toMatchObject({ code: 'NOT_A_BOOTLOADER' });
@@ -251,18 +302,27 @@ describe('flashImage', () => {
 
   it('refuses an image for another board, in the tool and on the board', async () => {
     const img = image('elsewhere', 8_000, { target: 'some-other-board' });
-    await expect(flashImage(img, { endpoint })).rejects.toMatchObject({ code: 'WRONG_BOARD', message: expect.stringMatching(/^wrong board/) });
+    await expect(flashImage(img, { endpoint })).rejects.toMatchObject({
+      code: 'WRONG_BOARD',
+      message: expect.stringMatching(/^wrong board/),
+    });
     await expect(flashImage(img, { endpoint, skipLocalChecks: true })).rejects.toMatchObject({ code: 'WRONG_BOARD' });
   });
 
   it('refuses an image larger than a slot, in the tool and on the board', async () => {
     const img = image('huge', 600_000);
-    await expect(flashImage(img, { endpoint })).rejects.toMatchObject({ code: 'TOO_LARGE', message: expect.stringMatching(/^image too large/) });
-    const bare = bootloader.handle(BootFrameType.ERASE, (() => {
-      const p = new Uint8Array(40);
-      new DataView(p.buffer).setUint32(4, img.length);
-      return p;
-    })());
+    await expect(flashImage(img, { endpoint })).rejects.toMatchObject({
+      code: 'TOO_LARGE',
+      message: expect.stringMatching(/^image too large/),
+    });
+    const bare = bootloader.handle(
+      BootFrameType.ERASE,
+      (() => {
+        const p = new Uint8Array(40);
+        new DataView(p.buffer).setUint32(4, img.length);
+        return p;
+      })(),
+    );
     expect(bare.flags & 2).toBe(2);
     expect(bare.payload[0]).toBe(17);
   });
@@ -272,14 +332,21 @@ describe('flashImage', () => {
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
     const silentPort = (silent.address() as { port: number }).port;
     try {
-      await expect(flashImage(image('x', 1_000), { endpoint: `socket://127.0.0.1:${silentPort}`, requestTimeoutMs: 50, retries: 2 })).rejects.toMatchObject({
+      await expect(
+        flashImage(image('x', 1_000), {
+          endpoint: `socket://127.0.0.1:${silentPort}`,
+          requestTimeoutMs: 50,
+          retries: 2,
+        }),
+      ).rejects.toMatchObject({
         code: 'NO_ANSWER',
         message: expect.stringMatching(/not answering/),
       });
     } finally {
       await new Promise<void>((r) => silent.close(() => r()));
     }
-    await expect(flashImage(image('x', 1_000), { endpoint: `socket://127.0.0.1:${silentPort}` })).rejects.toMatchObject({ code: 'DEVICE_NOT_FOUND' });
+    await expect(flashImage(image('x', 1_000), { endpoint: `socket://127.0.0.1:${silentPort}` })).rejects.toMatchObject(
+      { code: 'DEVICE_NOT_FOUND' },
+    );
   });
-
 });

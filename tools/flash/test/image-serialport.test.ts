@@ -32,10 +32,15 @@ function runImage(imageDir: string): Promise<Record<string, unknown>> {
   mkdirSync(join(imageDir, 'app'), { recursive: true });
   writeFileSync(join(imageDir, 'app', 'image-entry.mjs'), bundle);
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [join(imageDir, 'app', 'image-entry.mjs')], { timeout: 20_000, cwd: imageDir }, (err, stdout, stderr) => {
-      if (err !== null) reject(new Error(`${err.message}: ${stderr}`));
-      else resolve(JSON.parse(stdout) as Record<string, unknown>);
-    });
+    execFile(
+      process.execPath,
+      [join(imageDir, 'app', 'image-entry.mjs')],
+      { timeout: 20_000, cwd: imageDir },
+      (err, stdout, stderr) => {
+        if (err !== null) reject(new Error(`${err.message}: ${stderr}`));
+        else resolve(JSON.parse(stdout) as Record<string, unknown>);
+      },
+    );
   });
 }
 
@@ -43,7 +48,11 @@ describe('serialport in a firmware image', () => {
   it("uses the board's serialport from node_modules beside the image", async () => {
     const image = join(dir, 'with');
     mkdirSync(join(image, 'node_modules'), { recursive: true });
-    symlinkSync(dirname(createRequire(import.meta.url).resolve('serialport/package.json')), join(image, 'node_modules', 'serialport'), 'dir');
+    symlinkSync(
+      dirname(createRequire(import.meta.url).resolve('serialport/package.json')),
+      join(image, 'node_modules', 'serialport'),
+      'dir',
+    );
     expect(await runImage(image)).toEqual({ constructed: true, isOpen: false, path: '/dev/postern-no-such-port' });
   });
 

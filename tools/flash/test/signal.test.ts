@@ -23,7 +23,12 @@ const sockets = new Set<Socket>();
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'postern-flash-signal-'));
-  bootloader = SimulatedBootloader.open({ flashFile: join(dir, 'flash'), boardId: BOARD, trustedKey: keys.publicKeyPem, slotSize: 512 * 1024 });
+  bootloader = SimulatedBootloader.open({
+    flashFile: join(dir, 'flash'),
+    boardId: BOARD,
+    trustedKey: keys.publicKeyPem,
+    slotSize: 512 * 1024,
+  });
   server = createServer((s) => {
     s.on('error', () => {});
     sockets.add(s);
@@ -42,19 +47,34 @@ afterAll(async () => {
 });
 
 /** Starts `postern-flash ARGS`; `exit` resolves with its status (or signal) and stderr. */
-function postern(args: string[]): { pid: number; exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; err: string }>; kill: (s: NodeJS.Signals) => void } {
-  const child = spawn(process.execPath, ['--conditions=@postern/source', '--import', 'tsx', MAIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, POSTERN_FLASH_COMMAND: '' } });
+function postern(args: string[]): {
+  pid: number;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; err: string }>;
+  kill: (s: NodeJS.Signals) => void;
+} {
+  const child = spawn(process.execPath, ['--conditions=@postern/source', '--import', 'tsx', MAIN, ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, POSTERN_FLASH_COMMAND: '' },
+  });
   let err = '';
   child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; err: string }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, err })));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; err: string }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal, err })),
+  );
   return { pid: child.pid!, exit, kill: (s) => void child.kill(s) };
 }
 
 describe('postern-flash under a real SIGINT', () => {
   it('says where it stopped, exits 130, and the same command resumes, completes and the image boots', async () => {
     const data = new Uint8Array(200_000).map((_, i) => (i * 13 + (i >> 9)) & 0xff);
-    const img = buildImage([{ path: 'app/main.mjs', data: new TextEncoder().encode('1') }, { path: 'blob', data }],
-      { name: 'sig', version: '1.0.0', target: BOARD, entry: 'app/main.mjs', runtime: '>=20', defaultConfig: {} }, keys.privateKeyPem);
+    const img = buildImage(
+      [
+        { path: 'app/main.mjs', data: new TextEncoder().encode('1') },
+        { path: 'blob', data },
+      ],
+      { name: 'sig', version: '1.0.0', target: BOARD, entry: 'app/main.mjs', runtime: '>=20', defaultConfig: {} },
+      keys.privateKeyPem,
+    );
     const fw = join(dir, 'sig.fw');
     writeFileSync(fw, img);
     const total = Math.ceil(img.length / 1024);
@@ -67,7 +87,9 @@ describe('postern-flash under a real SIGINT', () => {
       const r1 = await first.exit;
       expect(r1.code, r1.err).toBe(130);
       const lines = r1.err.trim().split('\n');
-      const m = /^postern-flash: interrupted at chunk (\d+)\/(\d+); run the same command again to resume$/.exec(lines.at(-1)!);
+      const m = /^postern-flash: interrupted at chunk (\d+)\/(\d+); run the same command again to resume$/.exec(
+        lines.at(-1)!,
+      );
       expect(m, r1.err).not.toBeNull();
       expect(Number(m![2])).toBe(total);
       const done = Number(m![1]);

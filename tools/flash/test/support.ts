@@ -34,7 +34,10 @@ export async function fetchText(url: string, timeoutMs = 20_000): Promise<{ stat
  * A TCP proxy to `target` that cuts both directions once `cutAfter` bytes went from the client to
  * the board (a yanked cable in the middle of a transfer). `cutAfter` Infinity: never.
  */
-export async function cuttingProxy(targetPort: number, cutAfter: number): Promise<{ url: string; server: Server; cut: () => boolean }> {
+export async function cuttingProxy(
+  targetPort: number,
+  cutAfter: number,
+): Promise<{ url: string; server: Server; cut: () => boolean }> {
   let didCut = false;
   const server = createServer((client: Socket) => {
     const board = connect(targetPort, '127.0.0.1');
@@ -66,7 +69,10 @@ export async function cuttingProxy(targetPort: number, cutAfter: number): Promis
  * `stallAfter` bytes (the board never sees the rest, so it never answers: a hung transfer), without
  * closing anything; later connections pass everything. `stalled` resolves when the stall begins.
  */
-export async function stallingProxy(targetPort: number, stallAfter: number): Promise<{ url: string; server: Server; stalled: Promise<void>; close: () => Promise<void> }> {
+export async function stallingProxy(
+  targetPort: number,
+  stallAfter: number,
+): Promise<{ url: string; server: Server; stalled: Promise<void>; close: () => Promise<void> }> {
   let connections = 0;
   let onStall: () => void = () => {};
   const stalled = new Promise<void>((r) => (onStall = r));

@@ -6,7 +6,7 @@
 /** The lab network, 198.18.0.0/15, as text. */
 export const LAB_NETWORK = '198.18.0.0/15';
 
-const LAB_PREFIX = (198 << 24 | 18 << 16) >>> 0;
+const LAB_PREFIX = ((198 << 24) | (18 << 16)) >>> 0;
 const LAB_MASK = 0xfffe_0000;
 
 /** Thrown when a lab function is handed an address outside {@link LAB_NETWORK} or text that is no address. */
@@ -34,7 +34,7 @@ function parseDottedQuad(text: string): number | undefined {
 /** True when `address` (dotted quad) lies inside {@link LAB_NETWORK}. */
 export function isLabAddress(address: string): boolean {
   const a = parseDottedQuad(address);
-  return a !== undefined && ((a & LAB_MASK) >>> 0) === LAB_PREFIX;
+  return a !== undefined && (a & LAB_MASK) >>> 0 === LAB_PREFIX;
 }
 
 /**

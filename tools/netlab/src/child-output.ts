@@ -21,7 +21,11 @@ export interface WaitForOutputOptions {
  * Removes its listeners when it settles. Call it right after starting the child (before any
  * `await`), so no output is missed.
  */
-export function waitForOutput(child: ChildProcess, pattern: RegExp, options: WaitForOutputOptions = {}): Promise<RegExpExecArray> {
+export function waitForOutput(
+  child: ChildProcess,
+  pattern: RegExp,
+  options: WaitForOutputOptions = {},
+): Promise<RegExpExecArray> {
   const limitMs = options.limitMs ?? 60_000;
   const what = options.what ?? String(pattern);
   if (child.exitCode !== null || child.signalCode !== null) {
@@ -35,7 +39,8 @@ export function waitForOutput(child: ChildProcess, pattern: RegExp, options: Wai
       const m = pattern.exec(seen);
       if (m !== null) done(undefined, m);
     };
-    const onExit = (code: number | null, signal: NodeJS.Signals | null): void => done(new Error(`${what}: exited (${code ?? signal}) before it said ${pattern}; output: ${seen}`));
+    const onExit = (code: number | null, signal: NodeJS.Signals | null): void =>
+      done(new Error(`${what}: exited (${code ?? signal}) before it said ${pattern}; output: ${seen}`));
     const onError = (error: Error): void => done(new Error(`${what}: ${error.message}`));
     function done(err?: Error, m?: RegExpExecArray): void {
       clearTimeout(timer);

@@ -71,7 +71,11 @@ interface RandomSource {
 interface BridgeParts {
   nic: {
     TapNicDriver: new (options: { ifname: string }) => object;
-    FaultInjectionDriver: new (inner: object, scheduler: object, options: { name: string; tx: FaultProfile }) => BridgeDriver;
+    FaultInjectionDriver: new (
+      inner: object,
+      scheduler: object,
+      options: { name: string; tx: FaultProfile },
+    ) => BridgeDriver;
   };
   irq: {
     Scheduler: new (options: { clock: 'real'; seed: number }) => BridgeScheduler;
@@ -163,14 +167,22 @@ export class FaultBridge {
     const base = options.faults ?? {};
     const tapA = new nic.TapNicDriver({ ifname: options.tapA });
     const tapB = new nic.TapNicDriver({ ifname: options.tapB });
-    const toA = new nic.FaultInjectionDriver(tapA, ownRandom(scheduler, new irq.SeededRandom((options.seed * 2 + 1) >>> 0)), {
-      name: `bridge:${options.tapA}`,
-      tx: { ...base, ...options.bToA },
-    });
-    const toB = new nic.FaultInjectionDriver(tapB, ownRandom(scheduler, new irq.SeededRandom((options.seed * 2 + 2) >>> 0)), {
-      name: `bridge:${options.tapB}`,
-      tx: { ...base, ...options.aToB },
-    });
+    const toA = new nic.FaultInjectionDriver(
+      tapA,
+      ownRandom(scheduler, new irq.SeededRandom((options.seed * 2 + 1) >>> 0)),
+      {
+        name: `bridge:${options.tapA}`,
+        tx: { ...base, ...options.bToA },
+      },
+    );
+    const toB = new nic.FaultInjectionDriver(
+      tapB,
+      ownRandom(scheduler, new irq.SeededRandom((options.seed * 2 + 2) >>> 0)),
+      {
+        name: `bridge:${options.tapB}`,
+        tx: { ...base, ...options.aToB },
+      },
+    );
     scheduler.start();
     try {
       await toA.open();
@@ -225,7 +237,8 @@ function numberFlag(args: Map<string, string>, name: string, min: number, max: n
   const v = args.get(name);
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!(v.trim() !== '' && Number.isFinite(n) && n >= min && n <= max)) throw new FaultBridgeUsageError(`--${name} must be a number in [${min}, ${max}], got ${JSON.stringify(v)}`);
+  if (!(v.trim() !== '' && Number.isFinite(n) && n >= min && n <= max))
+    throw new FaultBridgeUsageError(`--${name} must be a number in [${min}, ${max}], got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -239,9 +252,14 @@ export class FaultBridgeUsageError extends Error {
 
 /** Flags of the bridge process, with the {@link FaultProfile} field each sets (both directions). */
 const PROFILE_FLAGS: ReadonlyArray<readonly [string, keyof FaultProfile, number, number]> = [
-  ['loss', 'lossRate', 0, 1], ['duplicate', 'duplicateRate', 0, 1], ['reorder', 'reorderRate', 0, 1],
-  ['reorder-hold-ms', 'reorderHoldMs', 0, 10_000], ['latency-ms', 'latencyMs', 0, 10_000],
-  ['rate-bps', 'bitsPerSecond', 1, 1e12], ['queue', 'queueCapacity', 1, 1_000_000], ['corrupt', 'corruptRate', 0, 1],
+  ['loss', 'lossRate', 0, 1],
+  ['duplicate', 'duplicateRate', 0, 1],
+  ['reorder', 'reorderRate', 0, 1],
+  ['reorder-hold-ms', 'reorderHoldMs', 0, 10_000],
+  ['latency-ms', 'latencyMs', 0, 10_000],
+  ['rate-bps', 'bitsPerSecond', 1, 1e12],
+  ['queue', 'queueCapacity', 1, 1_000_000],
+  ['corrupt', 'corruptRate', 0, 1],
 ];
 
 /**
@@ -263,7 +281,8 @@ export function parseFaultBridgeArgs(argv: readonly string[]): FaultBridgeOption
   for (const k of args.keys()) if (!known.has(k)) throw new FaultBridgeUsageError(`unknown flag --${k}`);
   const tapA = args.get('a');
   const tapB = args.get('b');
-  if (tapA === undefined || tapB === undefined) throw new FaultBridgeUsageError('--a and --b (the two TAP devices) are required');
+  if (tapA === undefined || tapB === undefined)
+    throw new FaultBridgeUsageError('--a and --b (the two TAP devices) are required');
   const seed = numberFlag(args, 'seed', 0, 0xffff_ffff) ?? 1;
   if (!Number.isInteger(seed)) throw new FaultBridgeUsageError(`--seed must be an integer, got ${args.get('seed')}`);
   const faults: FaultProfile = {};
@@ -272,7 +291,8 @@ export function parseFaultBridgeArgs(argv: readonly string[]): FaultBridgeOption
     if (v !== undefined) (faults as Record<string, number>)[field] = v;
   }
   const hold = args.get('hold');
-  if (hold !== undefined && hold !== 'yes' && hold !== 'no') throw new FaultBridgeUsageError(`--hold must be yes or no, got ${JSON.stringify(hold)}`);
+  if (hold !== undefined && hold !== 'yes' && hold !== 'no')
+    throw new FaultBridgeUsageError(`--hold must be yes or no, got ${JSON.stringify(hold)}`);
   return { tapA, tapB, seed, faults, hold: hold === 'yes' };
 }
 
@@ -362,9 +382,13 @@ export const FAULT_BRIDGE_START_LIMIT_MS = 90_000;
 export async function startFaultBridgeProcess(options: FaultBridgeOptions): Promise<FaultBridgeProcess> {
   const { spawn } = await import('node:child_process');
   const { fileURLToPath } = await import('node:url');
-  const child = spawn(process.execPath, ['--conditions=@postern/source', '--import', 'tsx', fileURLToPath(FAULT_BRIDGE_MAIN), ...faultBridgeArgs(options)], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--conditions=@postern/source', '--import', 'tsx', fileURLToPath(FAULT_BRIDGE_MAIN), ...faultBridgeArgs(options)],
+    {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   let err = '';
   child.stdout!.on('data', (c: Buffer) => {
@@ -389,7 +413,9 @@ export async function startFaultBridgeProcess(options: FaultBridgeOptions): Prom
     child.stdout!.on('data', check);
     void exited.then(() => {
       clearTimeout(timer);
-      reject(new Error(`fault bridge exited (${child.exitCode ?? child.signalCode}) before it was ready: ${err.trim()}`));
+      reject(
+        new Error(`fault bridge exited (${child.exitCode ?? child.signalCode}) before it was ready: ${err.trim()}`),
+      );
     });
   });
   return {
@@ -405,7 +431,9 @@ export async function startFaultBridgeProcess(options: FaultBridgeOptions): Prom
         clearTimeout(timer);
       }
       const line = out.split('\n').find((l) => l.startsWith(FAULT_BRIDGE_STATS_PREFIX));
-      return line === undefined ? undefined : (JSON.parse(line.slice(FAULT_BRIDGE_STATS_PREFIX.length)) as FaultBridgeStats);
+      return line === undefined
+        ? undefined
+        : (JSON.parse(line.slice(FAULT_BRIDGE_STATS_PREFIX.length)) as FaultBridgeStats);
     },
   };
 }

@@ -125,7 +125,9 @@ export class KernelLab<Sched, Tap, Driver, Device extends LabDevice, DeviceOptio
     this.devices.push(device);
     await device.open();
     const mtu = options.mtu === undefined ? {} : { mtu: options.mtu };
-    const kernelMac = parts.parseMac(await this.moveAndConfigure(ifname, ns, { address: `${options.kernelIp}/${options.prefixLength}`, ...mtu }));
+    const kernelMac = parts.parseMac(
+      await this.moveAndConfigure(ifname, ns, { address: `${options.kernelIp}/${options.prefixLength}`, ...mtu }),
+    );
     const iface = stack.addInterface(device, mtu);
     iface.addAddress(parts.parseIpv4(options.stackIp), options.prefixLength);
     return { ns, ifname, driver, device, iface, kernelMac };
@@ -137,7 +139,11 @@ export class KernelLab<Sched, Tap, Driver, Device extends LabDevice, DeviceOptio
    * survives byte for byte (up to {@link KERNEL_LAB_MAX_OUTPUT_BYTES}).
    */
   async run(command: string, args: readonly string[], timeoutMs = 15_000): Promise<CommandResult> {
-    return this.exec(await this.kernelNamespace(), command, args, { timeoutMs, encoding: 'latin1', maxBuffer: KERNEL_LAB_MAX_OUTPUT_BYTES });
+    return this.exec(await this.kernelNamespace(), command, args, {
+      timeoutMs,
+      encoding: 'latin1',
+      maxBuffer: KERNEL_LAB_MAX_OUTPUT_BYTES,
+    });
   }
 
   /** Closes every device this lab attached, then removes namespaces and links (the TAPs go with them). Never throws. */

@@ -37,7 +37,10 @@ export interface NeighbourEntry {
 }
 
 interface IpLinkStatsJson {
-  stats64?: { rx?: { bytes?: number; packets?: number; dropped?: number }; tx?: { bytes?: number; packets?: number; dropped?: number } };
+  stats64?: {
+    rx?: { bytes?: number; packets?: number; dropped?: number };
+    tx?: { bytes?: number; packets?: number; dropped?: number };
+  };
 }
 
 interface IpNeighJson {
@@ -97,7 +100,12 @@ export class NetLab {
     this.resources.push({ type: 'netns', name });
     await ip(['link', 'set', 'lo', 'up'], name);
     if (this.options.disableIpv6) {
-      await this.exec(name, 'sysctl', ['-q', '-w', 'net.ipv6.conf.default.disable_ipv6=1', 'net.ipv6.conf.all.disable_ipv6=1']);
+      await this.exec(name, 'sysctl', [
+        '-q',
+        '-w',
+        'net.ipv6.conf.default.disable_ipv6=1',
+        'net.ipv6.conf.all.disable_ipv6=1',
+      ]);
     }
     return name;
   }
@@ -207,7 +215,12 @@ export class NetLab {
   async neighbours(netns?: string): Promise<NeighbourEntry[]> {
     const { stdout } = await ip(['-j', '-4', 'neigh', 'show'], netns);
     const rows = JSON.parse(stdout || '[]') as IpNeighJson[];
-    return rows.map((r) => ({ address: r.dst ?? '', device: r.dev ?? '', ...(r.lladdr ? { mac: r.lladdr } : {}), states: r.state ?? [] }));
+    return rows.map((r) => ({
+      address: r.dst ?? '',
+      device: r.dev ?? '',
+      ...(r.lladdr ? { mac: r.lladdr } : {}),
+      states: r.state ?? [],
+    }));
   }
 
   /** The packet and byte counters of `device`. */
@@ -216,8 +229,12 @@ export class NetLab {
     const row = (JSON.parse(stdout) as IpLinkStatsJson[])[0];
     const s = row?.stats64;
     return {
-      rxPackets: s?.rx?.packets ?? 0, rxBytes: s?.rx?.bytes ?? 0, rxDropped: s?.rx?.dropped ?? 0,
-      txPackets: s?.tx?.packets ?? 0, txBytes: s?.tx?.bytes ?? 0, txDropped: s?.tx?.dropped ?? 0,
+      rxPackets: s?.rx?.packets ?? 0,
+      rxBytes: s?.rx?.bytes ?? 0,
+      rxDropped: s?.rx?.dropped ?? 0,
+      txPackets: s?.tx?.packets ?? 0,
+      txBytes: s?.tx?.bytes ?? 0,
+      txDropped: s?.tx?.dropped ?? 0,
     };
   }
 
@@ -258,7 +275,13 @@ export class NetLab {
     const resources = this.resources.splice(0).reverse();
     for (const r of resources) {
       if (r.type !== 'link') continue;
-      const res = await tryCommand('ip', [...(r.netns === undefined ? [] : ['-n', r.netns]), 'link', 'del', 'dev', r.name]);
+      const res = await tryCommand('ip', [
+        ...(r.netns === undefined ? [] : ['-n', r.netns]),
+        'link',
+        'del',
+        'dev',
+        r.name,
+      ]);
       if (res.code !== 0 && !isGone(res.stderr)) failures.push(`link ${r.name}: ${res.stderr.trim()}`);
     }
     for (const r of resources) {

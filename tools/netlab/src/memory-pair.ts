@@ -34,7 +34,12 @@ export interface PairStack<Device> {
   /** Adds an interface on `device`. */
   addInterface(device: Device): LabInterface;
   /** The UDP layer: {@link memoryPair} sends one datagram to a closed port to resolve ARP on a virtual clock. */
-  readonly udp: { bind(port: number, onDatagram: () => void): { send(to: number, port: number, data: Uint8Array): unknown; close(): void } };
+  readonly udp: {
+    bind(
+      port: number,
+      onDatagram: () => void,
+    ): { send(to: number, port: number, data: Uint8Array): unknown; close(): void };
+  };
   /** An ICMP echo; {@link memoryPair} awaits one to resolve ARP on a real clock. */
   ping(options: { dst: number; timeoutMs?: number }): Promise<unknown>;
 }
@@ -57,7 +62,14 @@ export interface PairLinkOptions {
  * The constructors {@link memoryPair} builds from, handed in as the packages export them:
  * `{ createMemoryLink, NetDevice, Stack, parseIpv4 }`.
  */
-export interface PairParts<Sched, Link extends { a: Driver; b: Driver }, Driver, Device extends LabDevice, S extends PairStack<Device>, StackOptions> {
+export interface PairParts<
+  Sched,
+  Link extends { a: Driver; b: Driver },
+  Driver,
+  Device extends LabDevice,
+  S extends PairStack<Device>,
+  StackOptions,
+> {
   /** The in-memory link (two drivers joined back to back). */
   createMemoryLink(scheduler: Sched, options: PairLinkOptions): Link;
   /** A device over a driver. */
@@ -125,7 +137,14 @@ let pairs = 0;
  * {@link PairOptions.resolveArp}; that starts a real-clock scheduler). Rejects when the ping of a
  * real-clock pair gets no answer in 3 s.
  */
-export async function memoryPair<Sched extends PairScheduler, Link extends { a: Driver; b: Driver }, Driver, Device extends LabDevice, S extends PairStack<Device>, StackOptions>(
+export async function memoryPair<
+  Sched extends PairScheduler,
+  Link extends { a: Driver; b: Driver },
+  Driver,
+  Device extends LabDevice,
+  S extends PairStack<Device>,
+  StackOptions,
+>(
   parts: PairParts<Sched, Link, Driver, Device, S, StackOptions>,
   scheduler: Sched,
   options: PairOptions<Driver, StackOptions> & { tag?: string } = {},
@@ -133,8 +152,11 @@ export async function memoryPair<Sched extends PairScheduler, Link extends { a: 
   const n = ++pairs;
   const tag = options.tag ?? 'm';
   const link = parts.createMemoryLink(scheduler, {
-    names: [`${tag}${n}a`, `${tag}${n}b`], macA: 0x02_00_00_00_00_00 + n * 16 + 1, macB: 0x02_00_00_00_00_00 + n * 16 + 2,
-    mtu: options.mtu ?? 1500, latencyMs: options.latencyMs ?? 0,
+    names: [`${tag}${n}a`, `${tag}${n}b`],
+    macA: 0x02_00_00_00_00_00 + n * 16 + 1,
+    macB: 0x02_00_00_00_00_00 + n * 16 + 2,
+    mtu: options.mtu ?? 1500,
+    latencyMs: options.latencyMs ?? 0,
   });
   const [driverA, driverB] = options.wrapDrivers?.(link.a, link.b) ?? [link.a, link.b];
   const ring = options.rxRingCapacity === undefined ? undefined : { rxRingCapacity: options.rxRingCapacity };

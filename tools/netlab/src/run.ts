@@ -48,7 +48,12 @@ export function tryCommand(program: string, args: readonly string[], options: Ru
     execFile(
       program,
       args,
-      { timeout: options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: options.maxBuffer ?? 16 << 20, encoding: options.encoding ?? 'utf8' },
+      {
+        timeout: options.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+        killSignal: 'SIGKILL',
+        maxBuffer: options.maxBuffer ?? 16 << 20,
+        encoding: options.encoding ?? 'utf8',
+      },
       (error, stdout, stderr) => {
         if (!error) return resolve({ code: 0, stdout, stderr });
         const e = error as NodeJS.ErrnoException & { code?: unknown };
@@ -61,7 +66,11 @@ export function tryCommand(program: string, args: readonly string[], options: Ru
 }
 
 /** Runs `program args...`; resolves with its result on exit code 0, rejects with {@link CommandError} otherwise. */
-export async function runCommand(program: string, args: readonly string[], options: RunOptions = {}): Promise<CommandResult> {
+export async function runCommand(
+  program: string,
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<CommandResult> {
   const result = await tryCommand(program, args, options);
   if (result.code !== 0) throw new CommandError([program, ...args], result);
   return result;

@@ -31,10 +31,17 @@ export const OUTCOME_STEP_MS = 10;
  * until `promise` settles or `limitMs` of virtual time have passed; resolves with its
  * {@link Outcome} (empty when it had not settled). Never rejects.
  */
-export async function outcomeOnVirtualClock<T>(clock: AdvanceableClock, promise: Promise<T>, limitMs = 10_000): Promise<Outcome<T>> {
+export async function outcomeOnVirtualClock<T>(
+  clock: AdvanceableClock,
+  promise: Promise<T>,
+  limitMs = 10_000,
+): Promise<Outcome<T>> {
   let done = false;
   const outcome: Outcome<T> = {};
-  promise.then((v) => ((outcome.value = v), (done = true)), (e: unknown) => ((outcome.error = e), (done = true)));
+  promise.then(
+    (v) => ((outcome.value = v), (done = true)),
+    (e: unknown) => ((outcome.error = e), (done = true)),
+  );
   for (let t = 0; t < limitMs && !done; t += OUTCOME_STEP_MS) {
     clock.advance(OUTCOME_STEP_MS);
     await Promise.resolve();
@@ -49,19 +56,27 @@ export async function outcomeOnVirtualClock<T>(clock: AdvanceableClock, promise:
  * Resolves with the value; rejects with the promise's own error, or with
  * `promise did not settle within <limitMs> virtual ms`.
  */
-export async function awaitOnVirtualClock<T>(clock: AdvanceableClock, promise: Promise<T>, limitMs = 10_000, stepMs = 1): Promise<T> {
+export async function awaitOnVirtualClock<T>(
+  clock: AdvanceableClock,
+  promise: Promise<T>,
+  limitMs = 10_000,
+  stepMs = 1,
+): Promise<T> {
   let done = false;
   let failed = false;
   let value: T | undefined;
   let error: unknown;
-  promise.then((v) => {
-    done = true;
-    value = v;
-  }, (e: unknown) => {
-    done = true;
-    failed = true;
-    error = e;
-  });
+  promise.then(
+    (v) => {
+      done = true;
+      value = v;
+    },
+    (e: unknown) => {
+      done = true;
+      failed = true;
+      error = e;
+    },
+  );
   for (let t = 0; t <= limitMs && !done; t += stepMs) {
     await flushMicrotasks();
     if (done) break;

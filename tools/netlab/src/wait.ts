@@ -13,7 +13,11 @@ export const EVENTUALLY_INTERVAL_MS = 5;
  * it held. A slow predicate (a command it runs) does not stretch the budget: no ask starts after
  * the deadline. A predicate that throws rejects the wait.
  */
-export async function eventually(predicate: () => boolean | Promise<boolean>, limitMs = 5000, everyMs = EVENTUALLY_INTERVAL_MS): Promise<boolean> {
+export async function eventually(
+  predicate: () => boolean | Promise<boolean>,
+  limitMs = 5000,
+  everyMs = EVENTUALLY_INTERVAL_MS,
+): Promise<boolean> {
   const deadline = performance.now() + limitMs;
   for (;;) {
     if (await predicate()) return true;
@@ -36,6 +40,12 @@ function sleep(ms: number): Promise<void> {
  * `timed out after <limitMs> ms waiting for <what>` when it has not within the budget (5 s unless
  * told, asking every `everyMs`). `what` names the awaited event for that message.
  */
-export async function waitFor(what: string, predicate: () => boolean | Promise<boolean>, limitMs = 5000, everyMs = EVENTUALLY_INTERVAL_MS): Promise<void> {
-  if (!(await eventually(predicate, limitMs, everyMs))) throw new Error(`timed out after ${limitMs} ms waiting for ${what}`);
+export async function waitFor(
+  what: string,
+  predicate: () => boolean | Promise<boolean>,
+  limitMs = 5000,
+  everyMs = EVENTUALLY_INTERVAL_MS,
+): Promise<void> {
+  if (!(await eventually(predicate, limitMs, everyMs)))
+    throw new Error(`timed out after ${limitMs} ms waiting for ${what}`);
 }

@@ -7,7 +7,9 @@ const node = (script: string) => spawn(process.execPath, ['-e', script], { stdio
 
 describe('waitForOutput', () => {
   it('resolves with the match, across chunks and from stderr too', async () => {
-    const child = node(`process.stdout.write('listening on '); setTimeout(() => { process.stderr.write('port 4242\\n'); setTimeout(() => {}, 2000); }, 50);`);
+    const child = node(
+      `process.stdout.write('listening on '); setTimeout(() => { process.stderr.write('port 4242\\n'); setTimeout(() => {}, 2000); }, 50);`,
+    );
     try {
       const m = await waitForOutput(child, /listening on port (\d+)/, { limitMs: 10_000 });
       expect(m[1]).toBe('4242');
@@ -18,12 +20,16 @@ describe('waitForOutput', () => {
 
   it('rejects with what it saw when the child exits first', async () => {
     const child = node(`process.stdout.write('starting\\n'); process.exit(3);`);
-    await expect(waitForOutput(child, /ready/, { what: 'the server' })).rejects.toThrow(/the server: exited \(3\) before it said \/ready\/; output: starting/);
+    await expect(waitForOutput(child, /ready/, { what: 'the server' })).rejects.toThrow(
+      /the server: exited \(3\) before it said \/ready\/; output: starting/,
+    );
   });
 
   it('rejects when the program cannot be started', async () => {
     const child = spawn('pst-no-such-program', [], { stdio: ['ignore', 'pipe', 'pipe'] });
-    await expect(waitForOutput(child, /x/, { limitMs: 10_000, what: 'nothing' })).rejects.toThrow(/nothing: spawn pst-no-such-program ENOENT/);
+    await expect(waitForOutput(child, /x/, { limitMs: 10_000, what: 'nothing' })).rejects.toThrow(
+      /nothing: spawn pst-no-such-program ENOENT/,
+    );
   });
 
   it('rejects when the time is up, and at once for a child that has already exited', async () => {

@@ -3,7 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  awaitOnVirtualClock, flushMicrotasks, outcomeOnVirtualClock, patternBytes, sha256Hex, sha256OfChunks, sha256OfFile, waitFor, type AdvanceableClock,
+  awaitOnVirtualClock,
+  flushMicrotasks,
+  outcomeOnVirtualClock,
+  patternBytes,
+  sha256Hex,
+  sha256OfChunks,
+  sha256OfFile,
+  waitFor,
+  type AdvanceableClock,
 } from '../src/index.js';
 
 /** xorshift32 written independently (BigInt, masked to 32 bits): the reference patternBytes must match. */
@@ -133,14 +141,21 @@ describe('awaitOnVirtualClock', () => {
     expect(clock.now).toBe(17);
   });
 
-  it('throws the promise\'s own error', async () => {
+  it("throws the promise's own error", async () => {
     const clock = new FakeClock();
-    await expect(awaitOnVirtualClock(clock, clock.sleep(3, 0).then(() => Promise.reject(new Error('reset'))))).rejects.toThrow('reset');
+    await expect(
+      awaitOnVirtualClock(
+        clock,
+        clock.sleep(3, 0).then(() => Promise.reject(new Error('reset'))),
+      ),
+    ).rejects.toThrow('reset');
   });
 
   it('throws when the promise does not settle within the limit', async () => {
     const clock = new FakeClock();
-    await expect(awaitOnVirtualClock(clock, clock.sleep(500, 0), 100)).rejects.toThrow('promise did not settle within 100 virtual ms');
+    await expect(awaitOnVirtualClock(clock, clock.sleep(500, 0), 100)).rejects.toThrow(
+      'promise did not settle within 100 virtual ms',
+    );
   });
 
   it('does not advance the clock for a promise that is already settled', async () => {
@@ -153,7 +168,9 @@ describe('awaitOnVirtualClock', () => {
 describe('flushMicrotasks', () => {
   it('lets a short chain of promise callbacks run', async () => {
     let reached = false;
-    void Promise.resolve().then(() => undefined).then(() => (reached = true));
+    void Promise.resolve()
+      .then(() => undefined)
+      .then(() => (reached = true));
     await flushMicrotasks();
     expect(reached).toBe(true);
   });

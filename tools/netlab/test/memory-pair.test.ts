@@ -18,7 +18,11 @@ class FakeScheduler {
 }
 
 class FakeDevice {
-  constructor(readonly driver: string, readonly scheduler: FakeScheduler, readonly options?: { rxRingCapacity?: number }) {}
+  constructor(
+    readonly driver: string,
+    readonly scheduler: FakeScheduler,
+    readonly options?: { rxRingCapacity?: number },
+  ) {}
   async open(): Promise<void> {
     calls.push(`open ${this.driver}`);
   }
@@ -27,7 +31,10 @@ class FakeDevice {
 
 class FakeStack {
   readonly addresses: Array<[number, number]> = [];
-  constructor(readonly scheduler: FakeScheduler, readonly options?: { name: string }) {}
+  constructor(
+    readonly scheduler: FakeScheduler,
+    readonly options?: { name: string },
+  ) {}
   addInterface(device: FakeDevice): { device: FakeDevice; addAddress(a: number, p: number): void } {
     return { device, addAddress: (a, p) => this.addresses.push([a, p]) };
   }
@@ -44,7 +51,10 @@ class FakeStack {
 
 const links: PairLinkOptions[] = [];
 const parts = {
-  createMemoryLink: (_s: FakeScheduler, options: PairLinkOptions) => (links.push(options), { a: `${options.names[0]}`, b: `${options.names[1]}` }),
+  createMemoryLink: (_s: FakeScheduler, options: PairLinkOptions) => (
+    links.push(options),
+    { a: `${options.names[0]}`, b: `${options.names[1]}` }
+  ),
   NetDevice: FakeDevice,
   Stack: FakeStack,
   parseIpv4: (text: string) => text.split('.').reduce((a, p) => a * 256 + Number(p), 0),
@@ -55,7 +65,13 @@ describe('memoryPair', () => {
   it('puts a and b on one fresh link with their addresses, devices open, and resolves ARP on a virtual clock', async () => {
     calls.length = 0;
     const sched = new FakeScheduler({ virtual: true });
-    const pair = await memoryPair(parts, sched, { tag: 'x', a: { name: 'A' }, rxRingCapacity: 64, mtu: 1400, latencyMs: 3 });
+    const pair = await memoryPair(parts, sched, {
+      tag: 'x',
+      a: { name: 'A' },
+      rxRingCapacity: 64,
+      mtu: 1400,
+      latencyMs: 3,
+    });
     const link = links.at(-1)!;
     expect(link.names[0]).toMatch(/^x\d+a$/);
     expect(link).toMatchObject({ mtu: 1400, latencyMs: 3 });
@@ -67,7 +83,15 @@ describe('memoryPair', () => {
     expect(pair.a.addresses).toEqual([[ipNumber(PAIR_A_IP), 24]]);
     expect(pair.b.addresses).toEqual([[ipNumber(PAIR_B_IP), 24]]);
     expect(pair.ifA.device).toBe(pair.devA);
-    expect(calls).toEqual([`open ${link.names[0]}`, `open ${link.names[1]}`, 'runPending', 'bind 0', `send ${ipNumber(PAIR_B_IP)} 9`, 'advance 20', 'close']);
+    expect(calls).toEqual([
+      `open ${link.names[0]}`,
+      `open ${link.names[1]}`,
+      'runPending',
+      'bind 0',
+      `send ${ipNumber(PAIR_B_IP)} 9`,
+      'advance 20',
+      'close',
+    ]);
   });
 
   it('gives every pair its own names and MACs', async () => {
@@ -82,7 +106,10 @@ describe('memoryPair', () => {
   it('starts a real clock and pings b from a; takes other addresses and wrapped drivers', async () => {
     calls.length = 0;
     const sched = new FakeScheduler({ virtual: false });
-    const pair = await memoryPair(parts, sched, { addresses: ['198.18.7.1', '198.18.7.2'], wrapDrivers: (a, b) => [`w(${a})`, `w(${b})`] });
+    const pair = await memoryPair(parts, sched, {
+      addresses: ['198.18.7.1', '198.18.7.2'],
+      wrapDrivers: (a, b) => [`w(${a})`, `w(${b})`],
+    });
     expect(pair.driverA).toBe(`w(${links.at(-1)!.names[0]})`);
     expect(pair.devB.driver).toBe(`w(${links.at(-1)!.names[1]})`);
     expect(pair.b.addresses).toEqual([[ipNumber('198.18.7.2'), 24]]);

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { isLabAddress, LabAddressError, MAX_INTERFACE_NAME_LENGTH, parseLabName, requireLabAddress, uniqueName, isLeftover } from '../src/index.js';
+import {
+  isLabAddress,
+  LabAddressError,
+  MAX_INTERFACE_NAME_LENGTH,
+  parseLabName,
+  requireLabAddress,
+  uniqueName,
+  isLeftover,
+} from '../src/index.js';
 
 describe('lab names', () => {
   it('are unique, prefixed, short enough for an interface and carry the pid', () => {
@@ -47,11 +55,23 @@ describe('lab addresses', () => {
   });
 
   it('reject other addresses and bad text with typed errors', () => {
-    const outside = (() => { try { requireLabAddress('192.168.1.1/24'); } catch (e) { return e; } })();
+    const outside = (() => {
+      try {
+        requireLabAddress('192.168.1.1/24');
+      } catch (e) {
+        return e;
+      }
+    })();
     expect(outside).toBeInstanceOf(LabAddressError);
     expect((outside as LabAddressError).code).toBe('ADDRESS_OUTSIDE_LAB');
     for (const bad of ['198.18.0.1/33', '198.18.0', '198.18.0.256', 'x', '198.18.0.1/2/3', '198.18.0.01']) {
-      const e = (() => { try { requireLabAddress(bad); } catch (err) { return err; } })();
+      const e = (() => {
+        try {
+          requireLabAddress(bad);
+        } catch (err) {
+          return err;
+        }
+      })();
       expect(e, bad).toBeInstanceOf(LabAddressError);
       expect((e as LabAddressError).code, bad).toBe('BAD_ADDRESS');
     }

@@ -61,19 +61,30 @@ interface Run {
 /** Runs a bin to its end from `elsewhere` (bounded: 60 s). */
 function run(bin: string, args: readonly string[]): Run {
   const path = ALL_BINS[bin] ?? bin;
-  const r = spawnSync(process.execPath, [path, ...args], { cwd: elsewhere, encoding: 'utf8', timeout: 60_000, env: { ...process.env, HOME: elsewhere } });
+  const r = spawnSync(process.execPath, [path, ...args], {
+    cwd: elsewhere,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, HOME: elsewhere },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** Starts a bin from `elsewhere` as the leader of its own process group. */
 function start(bin: BinName, args: readonly string[]): ChildProcess {
-  const child = spawn(process.execPath, [BINS[bin], ...args], { cwd: elsewhere, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOME: elsewhere } });
+  const child = spawn(process.execPath, [BINS[bin], ...args], {
+    cwd: elsewhere,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, HOME: elsewhere },
+  });
   started.push(child);
   return child;
 }
 
 function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  if (child.exitCode !== null || child.signalCode !== null)
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 }
 
@@ -137,7 +148,9 @@ describe('each bin from a directory outside the repository', () => {
     expect(r.code).toBe(2);
     const lines = r.stderr.split('\n').filter((l) => l !== '');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(new RegExp(`^${bin === 'postern-keygen' ? 'postern-(keygen|flash)' : bin}: .*--no-such-flag`));
+    expect(lines[0]).toMatch(
+      new RegExp(`^${bin === 'postern-keygen' ? 'postern-(keygen|flash)' : bin}: .*--no-such-flag`),
+    );
   });
 });
 
@@ -151,14 +164,17 @@ describe('signals reach the program', () => {
     ['postern-gateway', 'SIGTERM', GATEWAY, GATEWAY_UP],
     ['postern-sim', 'SIGINT', SIM, SIM_UP],
     ['postern-sim', 'SIGTERM', SIM, SIM_UP],
-  ] as Array<[BinName, NodeJS.Signals, string[], RegExp]>)('%s stops cleanly on %s: exit 0, no process left', async (bin, signal, args, ready) => {
-    const child = start(bin, args);
-    await waitForOutput(child, ready);
-    expect(processesOf(child.pid!)).toEqual([]);
-    child.kill(signal);
-    expect(await exited(child)).toEqual({ code: 0, signal: null });
-    await expectNothingLeft(child.pid!);
-  });
+  ] as Array<[BinName, NodeJS.Signals, string[], RegExp]>)(
+    '%s stops cleanly on %s: exit 0, no process left',
+    async (bin, signal, args, ready) => {
+      const child = start(bin, args);
+      await waitForOutput(child, ready);
+      expect(processesOf(child.pid!)).toEqual([]);
+      child.kill(signal);
+      expect(await exited(child)).toEqual({ code: 0, signal: null });
+      await expectNothingLeft(child.pid!);
+    },
+  );
 });
 
 describe('the PID the user holds is the program', () => {
@@ -189,8 +205,17 @@ describe('the PID the user holds is the program', () => {
     const size = statSync(image).size;
 
     // The board: the simulated dev board with its bootloader.
-    const board = start('postern-sim', ['--serial', 'socket://127.0.0.1:0', '--flash', join(elsewhere, 'board.flash'), '--trusted-key', join(elsewhere, 'dev.pub')]);
-    const boardPort = Number((await waitForOutput(board, /flash port socket:\/\/127\.0\.0\.1:(\d+)[\s\S]*postern-sim: ready/))[1]);
+    const board = start('postern-sim', [
+      '--serial',
+      'socket://127.0.0.1:0',
+      '--flash',
+      join(elsewhere, 'board.flash'),
+      '--trusted-key',
+      join(elsewhere, 'dev.pub'),
+    ]);
+    const boardPort = Number(
+      (await waitForOutput(board, /flash port socket:\/\/127\.0\.0\.1:(\d+)[\s\S]*postern-sim: ready/))[1],
+    );
 
     // Between them, a line that carries a third of the image towards the board and then stalls, so
     // the flash is caught in the middle.
@@ -214,7 +239,10 @@ describe('the PID the user holds is the program', () => {
 });
 
 /** A TCP proxy to 127.0.0.1:`target` that forwards `limit` bytes towards it, then holds the rest. */
-async function stallingProxy(target: number, limit: number): Promise<{ port: number; server: Server; sockets: Socket[]; reached: Promise<void> }> {
+async function stallingProxy(
+  target: number,
+  limit: number,
+): Promise<{ port: number; server: Server; sockets: Socket[]; reached: Promise<void> }> {
   const sockets: Socket[] = [];
   let onReached: () => void = () => {};
   const reached = new Promise<void>((r) => (onReached = r));
@@ -235,4 +263,3 @@ async function stallingProxy(target: number, limit: number): Promise<{ port: num
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   return { port: (server.address() as { port: number }).port, server, sockets, reached };
 }
-

@@ -24,12 +24,14 @@ async function lintMessages(file: string, code: string, ruleId: string): Promise
 }
 
 const probe = (target: string): string => `import * as x from '${target}';\nexport const y = x;\n`;
-const boundaryErrors = (file: string, target: string): Promise<string[]> => lintMessages(file, probe(target), '@nx/enforce-module-boundaries');
+const boundaryErrors = (file: string, target: string): Promise<string[]> =>
+  lintMessages(file, probe(target), '@nx/enforce-module-boundaries');
 
 /** Every ordered pair of distinct projects, with whether the graph allows the arrow. */
 function pairs(arrows: (from: string) => readonly string[]): Array<[string, string, boolean]> {
   const out: Array<[string, string, boolean]> = [];
-  for (const from of projects) for (const to of projects) if (from !== to) out.push([from.name, to.name, arrows(from.name).includes(to.name)]);
+  for (const from of projects)
+    for (const to of projects) if (from !== to) out.push([from.name, to.name, arrows(from.name).includes(to.name)]);
   return out;
 }
 
@@ -39,7 +41,8 @@ beforeAll(() => createProjectGraphAsync({ exitOnError: false }), 180_000);
 describe('the dependency graph', () => {
   it('names every project of the workspace, and only them', () => {
     expect(Object.keys(GRAPH).sort()).toEqual(projects.map((p) => p.name).sort());
-    for (const arrows of Object.values(GRAPH)) for (const to of [...arrows.source, ...(arrows.test ?? [])]) expect(byName.has(to)).toBe(true);
+    for (const arrows of Object.values(GRAPH))
+      for (const to of [...arrows.source, ...(arrows.test ?? [])]) expect(byName.has(to)).toBe(true);
   });
 
   it('has no circle (published code alone, and with the test arrows)', () => {
@@ -88,13 +91,29 @@ describe('lint enforces every arrow of tests (test/)', () => {
 describe('netstack sees drivers only through the types of @postern/nic', () => {
   const rule = '@typescript-eslint/no-restricted-imports';
   it('a type import passes', async () => {
-    expect(await lintMessages('packages/netstack/src/probe.ts', "import type { NetDevice } from '@postern/nic';\nexport type D = NetDevice;\n", rule)).toEqual([]);
+    expect(
+      await lintMessages(
+        'packages/netstack/src/probe.ts',
+        "import type { NetDevice } from '@postern/nic';\nexport type D = NetDevice;\n",
+        rule,
+      ),
+    ).toEqual([]);
   });
   it('a value import fails', async () => {
-    const errors = await lintMessages('packages/netstack/src/probe.ts', "import { NetDevice } from '@postern/nic';\nexport const D = NetDevice;\n", rule);
+    const errors = await lintMessages(
+      'packages/netstack/src/probe.ts',
+      "import { NetDevice } from '@postern/nic';\nexport const D = NetDevice;\n",
+      rule,
+    );
     expect(errors.length).toBeGreaterThan(0);
   });
   it("netstack's tests may use nic's code", async () => {
-    expect(await lintMessages('packages/netstack/test/probe.test.ts', "import { NetDevice } from '@postern/nic';\nexport const D = NetDevice;\n", rule)).toEqual([]);
+    expect(
+      await lintMessages(
+        'packages/netstack/test/probe.test.ts',
+        "import { NetDevice } from '@postern/nic';\nexport const D = NetDevice;\n",
+        rule,
+      ),
+    ).toEqual([]);
   });
 });

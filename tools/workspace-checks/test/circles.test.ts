@@ -22,7 +22,15 @@ describe('import circles', () => {
       ]),
     );
     expect(circles).toEqual([['a', 'b', 'c'], ['e']]);
-    expect(importCircles(new Map([['a', ['b', 'c']], ['b', ['c']], ['c', []]]))).toEqual([]);
+    expect(
+      importCircles(
+        new Map([
+          ['a', ['b', 'c']],
+          ['b', ['c']],
+          ['c', []],
+        ]),
+      ),
+    ).toEqual([]);
   });
 
   it.each(workspaceProjects().map((p) => [p.dir]))('%s: its published code has no import circle', (dir) => {

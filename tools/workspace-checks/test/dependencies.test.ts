@@ -14,10 +14,20 @@ import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sourceArrows, testArrows } from './support/graph.js';
-import { ROOT, moduleSpecifiers, projectImports, projectModules, readJson, workspaceProjects, type PackageJson } from './support/imports.js';
+import {
+  ROOT,
+  moduleSpecifiers,
+  projectImports,
+  projectModules,
+  readJson,
+  workspaceProjects,
+  type PackageJson,
+} from './support/imports.js';
 
 const projects = workspaceProjects();
-const rootDevDependencies = new Set(Object.keys(readJson<PackageJson>(join(ROOT, 'package.json')).devDependencies ?? {}));
+const rootDevDependencies = new Set(
+  Object.keys(readJson<PackageJson>(join(ROOT, 'package.json')).devDependencies ?? {}),
+);
 const byName = new Map(projects.map((p) => [p.pkg.name, p]));
 const keys = (record: Readonly<Record<string, unknown>> | undefined): string[] => Object.keys(record ?? {});
 
@@ -34,7 +44,9 @@ describe('declared dependencies equal imported ones', () => {
   it.each(table)('%s: published code imports only what it declares, and uses every dependency', (_dir, project) => {
     const { source } = projectImports(project);
     const declared = new Set([...keys(project.pkg.dependencies), ...keys(project.pkg.peerDependencies)]);
-    const undeclared = [...source].filter(([pkg]) => !declared.has(pkg)).map(([pkg, file]) => `${pkg} (imported by ${file})`);
+    const undeclared = [...source]
+      .filter(([pkg]) => !declared.has(pkg))
+      .map(([pkg, file]) => `${pkg} (imported by ${file})`);
     expect(undeclared).toEqual([]);
     const peers = peersOf(source.keys());
     const unused = keys(project.pkg.dependencies).filter((dep) => !source.has(dep) && !peers.has(dep));
@@ -43,17 +55,26 @@ describe('declared dependencies equal imported ones', () => {
     expect(unusedPeers).toEqual([]);
   });
 
-  it.each(table)('%s: tests import only what it declares or the workspace tools, and use every devDependency', (_dir, project) => {
-    const { test } = projectImports(project);
-    const declared = new Set([...keys(project.pkg.dependencies), ...keys(project.pkg.peerDependencies), ...keys(project.pkg.devDependencies)]);
-    const undeclared = [...test].filter(([pkg]) => !declared.has(pkg) && !rootDevDependencies.has(pkg)).map(([pkg, file]) => `${pkg} (imported by ${file})`);
-    expect(undeclared).toEqual([]);
-    const peers = peersOf(test.keys());
-    const unused = keys(project.pkg.devDependencies).filter((dep) => !test.has(dep) && !peers.has(dep));
-    expect(unused).toEqual([]);
-    const both = keys(project.pkg.devDependencies).filter((dep) => keys(project.pkg.dependencies).includes(dep));
-    expect(both).toEqual([]);
-  });
+  it.each(table)(
+    '%s: tests import only what it declares or the workspace tools, and use every devDependency',
+    (_dir, project) => {
+      const { test } = projectImports(project);
+      const declared = new Set([
+        ...keys(project.pkg.dependencies),
+        ...keys(project.pkg.peerDependencies),
+        ...keys(project.pkg.devDependencies),
+      ]);
+      const undeclared = [...test]
+        .filter(([pkg]) => !declared.has(pkg) && !rootDevDependencies.has(pkg))
+        .map(([pkg, file]) => `${pkg} (imported by ${file})`);
+      expect(undeclared).toEqual([]);
+      const peers = peersOf(test.keys());
+      const unused = keys(project.pkg.devDependencies).filter((dep) => !test.has(dep) && !peers.has(dep));
+      expect(unused).toEqual([]);
+      const both = keys(project.pkg.devDependencies).filter((dep) => keys(project.pkg.dependencies).includes(dep));
+      expect(both).toEqual([]);
+    },
+  );
 
   it.each(table)('%s: its workspace dependencies are arrows of the dependency graph', (dir, project) => {
     const name = basename(dir);
@@ -68,7 +89,8 @@ describe('declared dependencies equal imported ones', () => {
 
 describe('serialport reaches only the users of the serial driver', () => {
   it('no library depends on serialport; @postern/nic has it as an optional peer', () => {
-    for (const project of projects.filter((p) => p.dir.startsWith('packages/'))) expect(keys(project.pkg.dependencies)).not.toContain('serialport');
+    for (const project of projects.filter((p) => p.dir.startsWith('packages/')))
+      expect(keys(project.pkg.dependencies)).not.toContain('serialport');
     const nic = byName.get('@postern/nic')!.pkg;
     expect(nic.peerDependencies?.serialport).toBeDefined();
     expect(nic.peerDependenciesMeta?.serialport?.optional).toBe(true);
@@ -76,7 +98,9 @@ describe('serialport reaches only the users of the serial driver', () => {
 
   it("nic's published code loads serialport only with import(), never a static import", () => {
     const { source } = projectModules('packages/nic');
-    const staticImports = source.filter((file) => /^\s*import\s[^;]*from\s+['"]serialport['"]/m.test(readFileSync(file, 'utf8')));
+    const staticImports = source.filter((file) =>
+      /^\s*import\s[^;]*from\s+['"]serialport['"]/m.test(readFileSync(file, 'utf8')),
+    );
     expect(staticImports).toEqual([]);
     expect(source.some((file) => moduleSpecifiers(file).includes('serialport'))).toBe(true);
   });

@@ -42,19 +42,29 @@ describe('machine paths in Markdown', () => {
       '1: /root/.npmrc',
       '2: /home/ann/x.md',
     ]);
-    expect(machinePaths('(/tmp/postern-pack-k3XwQ9/consumer) /tmp/tmp.Ab12Cd34Ef /Users/ann/src C:\\Users\\ann\\x')).toEqual([
+    expect(
+      machinePaths('(/tmp/postern-pack-k3XwQ9/consumer) /tmp/tmp.Ab12Cd34Ef /Users/ann/src C:\\Users\\ann\\x'),
+    ).toEqual([
       '1: /tmp/postern-pack-k3XwQ9/consumer',
       '1: /tmp/tmp.Ab12Cd34Ef',
       '1: /Users/ann/src',
       '1: C:\\Users\\ann\\x',
     ]);
-    expect(machinePaths('--cpu-prof-dir=/tmp/prof, serveStatic(`/srv/www`), /dev/net/tun, https://example.org/work/x, docs/work/a.md')).toEqual([]);
+    expect(
+      machinePaths(
+        '--cpu-prof-dir=/tmp/prof, serveStatic(`/srv/www`), /dev/net/tun, https://example.org/work/x, docs/work/a.md',
+      ),
+    ).toEqual([]);
   });
 
   it('no tracked Markdown file names one', () => {
-    const files = execFileSync('git', ['ls-files', '-z', '--', '*.md'], { cwd: root, encoding: 'utf8' }).split('\0').filter((f) => f !== '');
+    const files = execFileSync('git', ['ls-files', '-z', '--', '*.md'], { cwd: root, encoding: 'utf8' })
+      .split('\0')
+      .filter((f) => f !== '');
     expect(files.length).toBeGreaterThan(10);
-    const found = files.flatMap((file) => machinePaths(readFileSync(join(root, file), 'utf8')).map((hit) => `${file}:${hit}`));
+    const found = files.flatMap((file) =>
+      machinePaths(readFileSync(join(root, file), 'utf8')).map((hit) => `${file}:${hit}`),
+    );
     expect(found).toEqual([]);
   });
 });

@@ -34,7 +34,11 @@ describe('pack-manifest prepack/postpack', () => {
     expect(stage('prepack').status).toBe(0);
     const packed = JSON.parse(manifest());
     expect(JSON.stringify(packed)).not.toContain('@postern/source');
-    expect(packed.exports['.']).toEqual({ types: './dist/index.d.ts', import: './dist/index.js', default: './dist/index.js' });
+    expect(packed.exports['.']).toEqual({
+      types: './dist/index.d.ts',
+      import: './dist/index.js',
+      default: './dist/index.js',
+    });
     const { exports: _packedExports, ...packedRest } = packed;
     const { exports: _originalExports, ...originalRest } = JSON.parse(original);
     expect(packedRest).toEqual(originalRest);

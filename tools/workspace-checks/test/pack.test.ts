@@ -72,14 +72,18 @@ describe('the libraries, packed and installed outside the workspace', () => {
   beforeAll(async () => {
     workspace = await createPackedWorkspace();
     ({ tarballs, scratch, packed } = workspace);
-    for (const file of ['serve-one-request.mjs', 'consumer.ts']) copyFileSync(join(fixtures, file), join(scratch, file));
+    for (const file of ['serve-one-request.mjs', 'consumer.ts'])
+      copyFileSync(join(fixtures, file), join(scratch, file));
   }, SETUP_TIMEOUT_MS);
 
   afterAll(() => disposePackedWorkspace(workspace));
 
   it('the packed set is every project with a files field, the seven libraries among them', () => {
-    for (const name of packages) expect(publishable).toContainEqual({ dir: `packages/${name}`, name: `@postern/${name}` });
-    expect(publishable.map((p) => p.dir)).toEqual(expect.arrayContaining(['apps/gateway', 'apps/device-simulator', 'tools/flash']));
+    for (const name of packages)
+      expect(publishable).toContainEqual({ dir: `packages/${name}`, name: `@postern/${name}` });
+    expect(publishable.map((p) => p.dir)).toEqual(
+      expect.arrayContaining(['apps/gateway', 'apps/device-simulator', 'tools/flash']),
+    );
   });
 
   it('npm pack made one tarball per publishable project, named and versioned as its package.json says', () => {
@@ -91,14 +95,17 @@ describe('the libraries, packed and installed outside the workspace', () => {
     }
   });
 
-  it.each(publishable.map((p) => [p.name, p.dir]))('the %s tarball holds the MIT LICENSE of the repository', (name, dir) => {
-    const result = packed.find((p) => p.name === name);
-    expect(result?.files.map((f) => f.path)).toContain('LICENSE');
-    const license = readFileSync(join(packedWorkspace().work, 'unpacked', name, 'package', 'LICENSE'), 'utf8');
-    expect(license).toBe(readFileSync(join(root, 'LICENSE'), 'utf8'));
-    expect(license).toMatch(/^MIT License\n\nCopyright \(c\) 2026 the Postern authors\n/);
-    expect(readFileSync(join(root, dir, 'LICENSE'), 'utf8')).toBe(license);
-  });
+  it.each(publishable.map((p) => [p.name, p.dir]))(
+    'the %s tarball holds the MIT LICENSE of the repository',
+    (name, dir) => {
+      const result = packed.find((p) => p.name === name);
+      expect(result?.files.map((f) => f.path)).toContain('LICENSE');
+      const license = readFileSync(join(packedWorkspace().work, 'unpacked', name, 'package', 'LICENSE'), 'utf8');
+      expect(license).toBe(readFileSync(join(root, 'LICENSE'), 'utf8'));
+      expect(license).toMatch(/^MIT License\n\nCopyright \(c\) 2026 the Postern authors\n/);
+      expect(readFileSync(join(root, dir, 'LICENSE'), 'utf8')).toBe(license);
+    },
+  );
 
   it.each(publishable.map((p) => [p.name, p.dir]))(
     'the %s tarball publishes exports without the source condition, and the packed package.json is restored exactly',
@@ -113,7 +120,12 @@ describe('the libraries, packed and installed outside the workspace', () => {
       // Every file the manifest names that exists in the workspace is in the tarball (build output
       // of projects this check does not build is out of scope).
       const files = new Set(packed.find((p) => p.name === name)!.files.map((f) => f.path));
-      const missing = manifestTargets(published!).filter((f) => f !== 'package.json' && !files.has(f) && (packages.some((lib) => `@postern/${lib}` === name) || existsSync(join(root, dir, f))));
+      const missing = manifestTargets(published!).filter(
+        (f) =>
+          f !== 'package.json' &&
+          !files.has(f) &&
+          (packages.some((lib) => `@postern/${lib}` === name) || existsSync(join(root, dir, f))),
+      );
       expect(missing).toEqual([]);
       // The packed (staged) file after `npm pack`: byte for byte the working file, with the source
       // condition (workspace tools rely on it), and no backup left behind.
@@ -123,42 +135,61 @@ describe('the libraries, packed and installed outside the workspace', () => {
     },
   );
 
-  it.each(packages)('the %s tarball holds README.md, LICENSE, package.json and dist/index.{js,d.ts}, and no sources or tests', (name) => {
-    const result = packed.find((p) => p.name === `@postern/${name}`);
-    expect(result).toBeDefined();
-    const files = result!.files.map((f) => f.path);
-    for (const required of ['README.md', 'LICENSE', 'package.json', 'dist/index.js', 'dist/index.d.ts']) expect(files).toContain(required);
-    const strays = files.filter((f) => /^(src|test)\//.test(f) || /\.test\.(js|d\.ts|ts)$/.test(f) || /(^|\/)tsconfig[^/]*\.json$/.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts')));
-    expect(strays).toEqual([]);
-    // Every file is the README, the licence, the manifest, or build output.
-    expect(files.filter((f) => !f.startsWith('dist/') && !['README.md', 'LICENSE', 'package.json'].includes(f))).toEqual([]);
-    // No stale output: every emitted module comes from a source file that exists now.
-    const stale = files
-      .filter((f) => f.startsWith('dist/') && !f.endsWith('.map'))
-      .map((f) => f.replace(/^dist\//, 'src/').replace(/\.(d\.ts|js)$/, '.ts'))
-      .filter((src) => !existsSync(join(root, 'packages', name, src)));
-    expect(stale).toEqual([]);
-    // Maps must not point at sources the tarball leaves out: no declaration maps, and the JS maps
-    // carry their sources inline.
-    expect(files.filter((f) => f.endsWith('.d.ts.map'))).toEqual([]);
-    const indexMap = JSON.parse(readFileSync(join(scratch, 'node_modules', '@postern', name, 'dist', 'index.js.map'), 'utf8'));
-    expect(indexMap.sourcesContent?.[0]).toContain('export');
-  });
+  it.each(packages)(
+    'the %s tarball holds README.md, LICENSE, package.json and dist/index.{js,d.ts}, and no sources or tests',
+    (name) => {
+      const result = packed.find((p) => p.name === `@postern/${name}`);
+      expect(result).toBeDefined();
+      const files = result!.files.map((f) => f.path);
+      for (const required of ['README.md', 'LICENSE', 'package.json', 'dist/index.js', 'dist/index.d.ts'])
+        expect(files).toContain(required);
+      const strays = files.filter(
+        (f) =>
+          /^(src|test)\//.test(f) ||
+          /\.test\.(js|d\.ts|ts)$/.test(f) ||
+          /(^|\/)tsconfig[^/]*\.json$/.test(f) ||
+          (f.endsWith('.ts') && !f.endsWith('.d.ts')),
+      );
+      expect(strays).toEqual([]);
+      // Every file is the README, the licence, the manifest, or build output.
+      expect(
+        files.filter((f) => !f.startsWith('dist/') && !['README.md', 'LICENSE', 'package.json'].includes(f)),
+      ).toEqual([]);
+      // No stale output: every emitted module comes from a source file that exists now.
+      const stale = files
+        .filter((f) => f.startsWith('dist/') && !f.endsWith('.map'))
+        .map((f) => f.replace(/^dist\//, 'src/').replace(/\.(d\.ts|js)$/, '.ts'))
+        .filter((src) => !existsSync(join(root, 'packages', name, src)));
+      expect(stale).toEqual([]);
+      // Maps must not point at sources the tarball leaves out: no declaration maps, and the JS maps
+      // carry their sources inline.
+      expect(files.filter((f) => f.endsWith('.d.ts.map'))).toEqual([]);
+      const indexMap = JSON.parse(
+        readFileSync(join(scratch, 'node_modules', '@postern', name, 'dist', 'index.js.map'), 'utf8'),
+      );
+      expect(indexMap.sourcesContent?.[0]).toContain('export');
+    },
+  );
 
-  it.each(packages)('the installed %s declares its @postern dependencies with exact versions, and its README an install line', (name) => {
-    const dir = join(scratch, 'node_modules', '@postern', name);
-    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
-    expect(pkg.exports['.'].import).toBe('./dist/index.js');
-    expect(pkg.exports['.'].types).toBe('./dist/index.d.ts');
-    for (const [dep, range] of Object.entries<string>(pkg.dependencies ?? {})) {
-      if (!dep.startsWith('@postern/')) continue;
-      const depPkg = JSON.parse(readFileSync(join(root, 'packages', dep.slice('@postern/'.length), 'package.json'), 'utf8'));
-      expect(range).toBe(depPkg.version);
-    }
-    const readme = readFileSync(join(dir, 'README.md'), 'utf8');
-    expect(readme).toContain(`npm install @postern/${name}`);
-    expect(readme).toMatch(/```ts\n[\s\S]*from '@postern\//);
-  });
+  it.each(packages)(
+    'the installed %s declares its @postern dependencies with exact versions, and its README an install line',
+    (name) => {
+      const dir = join(scratch, 'node_modules', '@postern', name);
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+      expect(pkg.exports['.'].import).toBe('./dist/index.js');
+      expect(pkg.exports['.'].types).toBe('./dist/index.d.ts');
+      for (const [dep, range] of Object.entries<string>(pkg.dependencies ?? {})) {
+        if (!dep.startsWith('@postern/')) continue;
+        const depPkg = JSON.parse(
+          readFileSync(join(root, 'packages', dep.slice('@postern/'.length), 'package.json'), 'utf8'),
+        );
+        expect(range).toBe(depPkg.version);
+      }
+      const readme = readFileSync(join(dir, 'README.md'), 'utf8');
+      expect(readme).toContain(`npm install @postern/${name}`);
+      expect(readme).toMatch(/```ts\n[\s\S]*from '@postern\//);
+    },
+  );
 
   it('every import in the installed dist/*.js resolves: relative ones to a shipped .js file, bare ones to a dependency', () => {
     const problems: string[] = [];
@@ -173,7 +204,8 @@ describe('the libraries, packed and installed outside the workspace', () => {
           if (spec.startsWith('.')) {
             const target = resolve(dirname(from), spec);
             if (!spec.endsWith('.js')) problems.push(`${where} does not end in .js`);
-            else if (!existsSync(target) || !statSync(target).isFile()) problems.push(`${where} names no shipped file (${relative(dir, target)})`);
+            else if (!existsSync(target) || !statSync(target).isFile())
+              problems.push(`${where} names no shipped file (${relative(dir, target)})`);
           } else if (!spec.startsWith('node:')) {
             const bare = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
             if (!allowed.has(bare)) problems.push(`${where} is not a dependency of @postern/${name}`);

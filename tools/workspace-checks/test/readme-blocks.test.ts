@@ -8,7 +8,21 @@ const FENCE = '```';
 
 describe('readme-blocks', () => {
   it('finds every fenced block with its language, info string, first line and code', () => {
-    const md = ['# t', `${FENCE}sh`, 'npm i x', FENCE, 'text', `${FENCE}ts no-run: needs a board`, 'const a = 1;', '', 'a;', FENCE, `${FENCE}`, 'plain', FENCE].join('\n');
+    const md = [
+      '# t',
+      `${FENCE}sh`,
+      'npm i x',
+      FENCE,
+      'text',
+      `${FENCE}ts no-run: needs a board`,
+      'const a = 1;',
+      '',
+      'a;',
+      FENCE,
+      `${FENCE}`,
+      'plain',
+      FENCE,
+    ].join('\n');
     expect(codeBlocks(md)).toEqual([
       { line: 2, language: 'sh', info: '', code: 'npm i x\n' },
       { line: 6, language: 'ts', info: 'no-run: needs a board', code: 'const a = 1;\n\na;\n' },
@@ -26,7 +40,20 @@ describe('readme-blocks', () => {
   });
 
   it('examples are the ts/js blocks; no-run (as a word of the info string) marks one not to run', () => {
-    const md = [`${FENCE}ts`, '1', FENCE, `${FENCE}js no-run`, '2', FENCE, `${FENCE}typescript not-no-runner`, '3', FENCE, `${FENCE}json`, '{}', FENCE].join('\n');
+    const md = [
+      `${FENCE}ts`,
+      '1',
+      FENCE,
+      `${FENCE}js no-run`,
+      '2',
+      FENCE,
+      `${FENCE}typescript not-no-runner`,
+      '3',
+      FENCE,
+      `${FENCE}json`,
+      '{}',
+      FENCE,
+    ].join('\n');
     expect(examples(md).map((e) => [e.kind, e.run, e.code])).toEqual([
       ['ts', true, '1\n'],
       ['js', false, '2\n'],

@@ -73,21 +73,30 @@ export function describeReadmeExamples(packedWorkspace: () => PackedWorkspace): 
       );
       const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
       // tsc emits even when a block does not type-check; that failure is reported by the test below.
-      tscOutput = await run(process.execPath, [tsc, '-p', 'tsconfig.json', '--pretty', 'false'], dir, 120_000).catch((error: Error) => error.message);
+      tscOutput = await run(process.execPath, [tsc, '-p', 'tsconfig.json', '--pretty', 'false'], dir, 120_000).catch(
+        (error: Error) => error.message,
+      );
     }, 180_000);
 
     it('there are examples to check, and each library README has at least one that runs', () => {
-      for (const name of libraries) expect(runnable.map((e) => e.where)).toContainEqual(expect.stringMatching(new RegExp(`^packages/${name}/README`)));
+      for (const name of libraries)
+        expect(runnable.map((e) => e.where)).toContainEqual(
+          expect.stringMatching(new RegExp(`^packages/${name}/README`)),
+        );
     });
 
     it('tsc type-checks every TypeScript example (strict, skipLibCheck off)', () => {
       expect(tscOutput).toBe('');
     });
 
-    it.each(runnable.map((e) => [e.where, e] as const))('%s runs with plain node and exits 0', async (_where, example) => {
-      const cwd = mkdtempSync(join(packedWorkspace().work, 'example-'));
-      const script = join(dir, 'out', `${example.module}.js`);
-      await expect(run(process.execPath, [script], cwd, EXAMPLE_TIMEOUT_MS)).resolves.toBeTypeOf('string');
-    }, EXAMPLE_TIMEOUT_MS + 10_000);
+    it.each(runnable.map((e) => [e.where, e] as const))(
+      '%s runs with plain node and exits 0',
+      async (_where, example) => {
+        const cwd = mkdtempSync(join(packedWorkspace().work, 'example-'));
+        const script = join(dir, 'out', `${example.module}.js`);
+        await expect(run(process.execPath, [script], cwd, EXAMPLE_TIMEOUT_MS)).resolves.toBeTypeOf('string');
+      },
+      EXAMPLE_TIMEOUT_MS + 10_000,
+    );
   });
 }

@@ -24,7 +24,8 @@ const tsx = pathToFileURL(join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs'
 function markdownFiles(): string[] {
   const out = ['README.md'];
   for (const group of ['apps', 'tools']) {
-    for (const name of readdirSync(join(root, group))) if (existsSync(join(root, group, name, 'README.md'))) out.push(`${group}/${name}/README.md`);
+    for (const name of readdirSync(join(root, group)))
+      if (existsSync(join(root, group, name, 'README.md'))) out.push(`${group}/${name}/README.md`);
   }
   for (const name of readdirSync(join(root, 'docs'))) if (name.endsWith('.md')) out.push(`docs/${name}`);
   return out;
@@ -39,11 +40,23 @@ const examples = markdownFiles().flatMap((file) =>
   })),
 );
 
-function run(args: readonly string[], cwd: string, timeoutMs: number): Promise<{ code: number | null; output: string }> {
+function run(
+  args: readonly string[],
+  cwd: string,
+  timeoutMs: number,
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, args, { cwd, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, output: `${stdout}${stderr}${error?.killed === true ? '\n(killed: timed out)' : ''}` });
-    });
+    execFile(
+      process.execPath,
+      args,
+      { cwd, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        resolve({
+          code: error === null ? 0 : typeof error.code === 'number' ? error.code : null,
+          output: `${stdout}${stderr}${error?.killed === true ? '\n(killed: timed out)' : ''}`,
+        });
+      },
+    );
   });
 }
 
@@ -61,11 +74,22 @@ describe('the examples of the apps, tools and docs Markdown, in the workspace', 
       join(dir, 'tsconfig.json'),
       JSON.stringify({
         extends: join(root, 'tsconfig.base.json'),
-        compilerOptions: { noEmit: true, moduleDetection: 'force', skipLibCheck: true, allowJs: true, checkJs: true, typeRoots: [join(root, 'node_modules', '@types')] },
+        compilerOptions: {
+          noEmit: true,
+          moduleDetection: 'force',
+          skipLibCheck: true,
+          allowJs: true,
+          checkJs: true,
+          typeRoots: [join(root, 'node_modules', '@types')],
+        },
         include: ['*.mts', '*.mjs'],
       }),
     );
-    tsc = await run([join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--pretty', 'false'], dir, 180_000);
+    tsc = await run(
+      [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--pretty', 'false'],
+      dir,
+      180_000,
+    );
   }, 200_000);
 
   afterAll(() => {
@@ -75,7 +99,9 @@ describe('the examples of the apps, tools and docs Markdown, in the workspace', 
 
   it('finds the examples, and marks the ones that cannot run by themselves', () => {
     expect(examples.map((e) => e.where)).toContainEqual(expect.stringMatching(/^apps\/device-simulator\/README\.md:/));
-    expect(examples.filter((e) => !e.run).map((e) => e.where)).toContainEqual(expect.stringMatching(/^tools\/netlab\/README\.md:/));
+    expect(examples.filter((e) => !e.run).map((e) => e.where)).toContainEqual(
+      expect.stringMatching(/^tools\/netlab\/README\.md:/),
+    );
   });
 
   it('tsc type-checks every example with the workspace settings', () => {
@@ -83,9 +109,17 @@ describe('the examples of the apps, tools and docs Markdown, in the workspace', 
     expect(tsc.code).toBe(0);
   });
 
-  it.each(examples.filter((e) => e.run).map((e) => [e.where, e] as const))('%s runs by itself and exits 0', async (_where, example) => {
-    const cwd = mkdtempSync(join(scratch, 'example-'));
-    const result = await run(['--conditions=@postern/source', '--import', tsx, join(dir, example.module)], cwd, TIMEOUT_MS);
-    expect(result, result.output).toMatchObject({ code: 0 });
-  }, TIMEOUT_MS + 10_000);
+  it.each(examples.filter((e) => e.run).map((e) => [e.where, e] as const))(
+    '%s runs by itself and exits 0',
+    async (_where, example) => {
+      const cwd = mkdtempSync(join(scratch, 'example-'));
+      const result = await run(
+        ['--conditions=@postern/source', '--import', tsx, join(dir, example.module)],
+        cwd,
+        TIMEOUT_MS,
+      );
+      expect(result, result.output).toMatchObject({ code: 0 });
+    },
+    TIMEOUT_MS + 10_000,
+  );
 });

@@ -34,7 +34,11 @@ export async function openGateway(endpoint: string | Duplex): Promise<TestGatewa
   const tcp = attachTcp(stack);
   await device.open();
   return {
-    sched, driver, device, stack, tcp,
+    sched,
+    driver,
+    device,
+    stack,
+    tcp,
     close: async () => {
       await device.close();
       sched.stop();

@@ -54,13 +54,23 @@ export interface GatewayProcess {
  * to this process's, its stdout and stderr appended to `log`. Hold on to `child` before awaiting
  * `ready`, so it is stopped even when the start fails.
  */
-export function startGatewayBin(args: readonly string[], log: string[], options: { env?: NodeJS.ProcessEnv; ns?: string } = {}): GatewayProcess {
+export function startGatewayBin(
+  args: readonly string[],
+  log: string[],
+  options: { env?: NodeJS.ProcessEnv; ns?: string } = {},
+): GatewayProcess {
   const command = [process.execPath, GATEWAY_BIN, ...args];
   const [program, ...rest] = options.ns === undefined ? command : ['ip', 'netns', 'exec', options.ns, ...command];
-  const child = spawn(program!, rest, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...options.env } });
+  const child = spawn(program!, rest, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+    env: { ...process.env, ...options.env },
+  });
   child.stdout!.on('data', (c: Buffer) => log.push(c.toString()));
   child.stderr!.on('data', (c: Buffer) => log.push(c.toString()));
-  const ready = waitForOutput(child, /listening on |^open /m, { limitMs: 30_000, what: 'postern-gateway' }).then(() => undefined);
+  const ready = waitForOutput(child, /listening on |^open /m, { limitMs: 30_000, what: 'postern-gateway' }).then(
+    () => undefined,
+  );
   return { child, ready };
 }
 
@@ -78,25 +88,64 @@ export interface DhclientRun {
  * route) and writes the lease's variables to a report file tagged `tag`; `lease` resolves with
  * them, or with undefined after `limitMs` (30 s unless told). dhclient's stderr goes to `log`.
  */
-export async function startDhclient(lab: NetLab, ns: string, iface: string, dir: string, tag: string, log: string[], limitMs = 30_000): Promise<DhclientRun> {
+export async function startDhclient(
+  lab: NetLab,
+  ns: string,
+  iface: string,
+  dir: string,
+  tag: string,
+  log: string[],
+  limitMs = 30_000,
+): Promise<DhclientRun> {
   const report = join(dir, `dhclient-${tag}.env`);
-  await writeFile(join(dir, 'dhclient.conf'), 'request subnet-mask, broadcast-address, routers, domain-name-servers;\n');
-  await writeFile(join(dir, 'dhclient.sh'), [
-    '#!/bin/sh',
-    '# Called by dhclient with the lease in its environment; configures only its interface.',
-    'case "$reason" in',
-    `  BOUND|REBOOT|RENEW) ip addr flush dev "$interface"; ip addr add "$new_ip_address/$new_subnet_mask" dev "$interface"; ip route replace default via "$new_routers" dev "$interface"; env | grep -E '^(reason|new_)' > "${report}.tmp"; mv "${report}.tmp" "${report}" ;;`,
-    'esac',
-    'exit 0',
-    '',
-  ].join('\n'));
+  await writeFile(
+    join(dir, 'dhclient.conf'),
+    'request subnet-mask, broadcast-address, routers, domain-name-servers;\n',
+  );
+  await writeFile(
+    join(dir, 'dhclient.sh'),
+    [
+      '#!/bin/sh',
+      '# Called by dhclient with the lease in its environment; configures only its interface.',
+      'case "$reason" in',
+      `  BOUND|REBOOT|RENEW) ip addr flush dev "$interface"; ip addr add "$new_ip_address/$new_subnet_mask" dev "$interface"; ip route replace default via "$new_routers" dev "$interface"; env | grep -E '^(reason|new_)' > "${report}.tmp"; mv "${report}.tmp" "${report}" ;;`,
+      'esac',
+      'exit 0',
+      '',
+    ].join('\n'),
+  );
   await chmod(join(dir, 'dhclient.sh'), 0o755);
-  const child = lab.spawn(ns, 'dhclient', ['-d', '-v', '-4', '-cf', join(dir, 'dhclient.conf'), '-sf', join(dir, 'dhclient.sh'), '-lf', join(dir, 'dhclient.leases'), '-pf', join(dir, 'dhclient.pid'), iface], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = lab.spawn(
+    ns,
+    'dhclient',
+    [
+      '-d',
+      '-v',
+      '-4',
+      '-cf',
+      join(dir, 'dhclient.conf'),
+      '-sf',
+      join(dir, 'dhclient.sh'),
+      '-lf',
+      join(dir, 'dhclient.leases'),
+      '-pf',
+      join(dir, 'dhclient.pid'),
+      iface,
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   child.stderr!.on('data', (c: Buffer) => log.push(`dhclient: ${c.toString()}`));
   const lease = (async () => {
-    if (!(await eventually(async () => (await readFile(report, 'utf8').catch(() => '')).includes('new_ip_address='), limitMs, PEER_POLL_MS))) return undefined;
+    if (
+      !(await eventually(
+        async () => (await readFile(report, 'utf8').catch(() => '')).includes('new_ip_address='),
+        limitMs,
+        PEER_POLL_MS,
+      ))
+    )
+      return undefined;
     const env: Record<string, string> = {};
     for (const line of (await readFile(report, 'utf8')).split('\n')) {
       const eq = line.indexOf('=');
@@ -142,7 +191,10 @@ export interface WanLanTopology {
  * reattaches to the same TAP). Give the WAN host no route to the LAN prefix and it cannot reach the
  * LAN except through NAT. `lab.cleanup()` removes everything.
  */
-export async function wanLanTopology(lab: NetLab, spec: { wan: PeerSpec; lan: readonly PeerSpec[] }): Promise<WanLanTopology> {
+export async function wanLanTopology(
+  lab: NetLab,
+  spec: { wan: PeerSpec; lan: readonly PeerSpec[] },
+): Promise<WanLanTopology> {
   const wanSide = await bridgedSide(lab, 1);
   const lanSide = await bridgedSide(lab, spec.lan.length);
   const wan = await peerHost(lab, wanSide.peers[0]!, spec.wan);
@@ -207,11 +259,23 @@ export interface WanDnsmasqOptions {
  */
 export function startWanDnsmasq(scene: E2eScene, wan: PeerHost, options: WanDnsmasqOptions): ChildProcess {
   return scene.background(wan.ns, 'dnsmasq', [
-    '--keep-in-foreground', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--no-poll', '--user=root', '--group=root',
+    '--keep-in-foreground',
+    '--conf-file=/dev/null',
+    '--no-resolv',
+    '--no-hosts',
+    '--no-poll',
+    '--user=root',
+    '--group=root',
     ...(options.localTtl === undefined ? [] : [`--local-ttl=${options.localTtl}`]),
-    `--interface=${wan.dev}`, '--bind-interfaces', '--log-facility=-',
-    `--dhcp-range=${options.range},255.255.255.0,10m`, `--dhcp-option=option:router,${options.server}`, `--dhcp-option=option:dns-server,${options.server}`,
-    `--dhcp-leasefile=${join(scene.dir, 'dnsmasq.leases')}`, `--pid-file=${join(scene.dir, 'dnsmasq.pid')}`, `--address=/${options.name.name}/${options.name.address}`,
+    `--interface=${wan.dev}`,
+    '--bind-interfaces',
+    '--log-facility=-',
+    `--dhcp-range=${options.range},255.255.255.0,10m`,
+    `--dhcp-option=option:router,${options.server}`,
+    `--dhcp-option=option:dns-server,${options.server}`,
+    `--dhcp-leasefile=${join(scene.dir, 'dnsmasq.leases')}`,
+    `--pid-file=${join(scene.dir, 'dnsmasq.pid')}`,
+    `--address=/${options.name.name}/${options.name.address}`,
   ]);
 }
 
@@ -252,7 +316,11 @@ export class E2eScene {
    * stderr into {@link E2eScene.log}, stopped at teardown. The caller bounds what it does.
    */
   background(ns: string, cmd: string, args: readonly string[], cwd?: string): ChildProcess {
-    const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'], detached: true, cwd });
+    const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      detached: true,
+      cwd,
+    });
     child.stderr!.on('data', (c: Buffer) => this.log.push(`${cmd}: ${c.toString()}`));
     return this.track(child);
   }

@@ -54,7 +54,9 @@ export const TARGET = table(
 export const HOST = table((b) => isAlpha(b) || isDigit(b) || "-._~!$&'()*+,;=%[]:".includes(String.fromCharCode(b)));
 
 /** qdtext (RFC 9110 §5.6.4): HTAB, SP, `!`, `#`-`[`, `]`-`~`, obs-text. */
-export const QDTEXT = table((b) => b === HTAB || b === SP || b === 0x21 || (b >= 0x23 && b <= 0x5b) || (b >= 0x5d && b <= 0x7e) || b >= 0x80);
+export const QDTEXT = table(
+  (b) => b === HTAB || b === SP || b === 0x21 || (b >= 0x23 && b <= 0x5b) || (b >= 0x5d && b <= 0x7e) || b >= 0x80,
+);
 
 /** The value of a hex digit byte, or -1 (`HEX_VALUE[b]`). */
 export const HEX_VALUE = (() => {

@@ -5,7 +5,13 @@
  * each ended by CRLF, with no bare CR and no bare LF, the closing empty line excluded.
  */
 import { Buffer } from 'node:buffer';
-import { COLON as COLON_, CR as CR_, FIELD_VALUE as FIELD_VALUE_, TOKEN as TOKEN_, isWhitespace as isWhitespace_ } from './chars.js';
+import {
+  COLON as COLON_,
+  CR as CR_,
+  FIELD_VALUE as FIELD_VALUE_,
+  TOKEN as TOKEN_,
+  isWhitespace as isWhitespace_,
+} from './chars.js';
 import { HttpParseError } from './errors.js';
 import { HeaderList } from './headers.js';
 
@@ -40,8 +46,10 @@ export function parseFieldLines(buf: Buffer, start: number, end: number): Header
     const nameEnd = i;
     const stop = buf[i]!;
     if (stop !== COLON) {
-      if (nameEnd === lineStart) throw new HttpParseError('INVALID_HEADER_NAME', `invalid byte 0x${stop.toString(16)} in a field name`);
-      if (isWhitespace(stop)) throw new HttpParseError('WHITESPACE_BEFORE_COLON', 'whitespace between a field name and its colon');
+      if (nameEnd === lineStart)
+        throw new HttpParseError('INVALID_HEADER_NAME', `invalid byte 0x${stop.toString(16)} in a field name`);
+      if (isWhitespace(stop))
+        throw new HttpParseError('WHITESPACE_BEFORE_COLON', 'whitespace between a field name and its colon');
       if (stop === CR) throw new HttpParseError('MISSING_COLON', 'a field line has no colon');
       throw new HttpParseError('INVALID_HEADER_NAME', `invalid byte 0x${stop.toString(16)} in a field name`);
     }
@@ -53,7 +61,8 @@ export function parseFieldLines(buf: Buffer, start: number, end: number): Header
     for (;;) {
       const b = buf[i]!;
       if (b === CR) break;
-      if (FIELD_VALUE[b] !== 1) throw new HttpParseError('INVALID_HEADER_VALUE', `control byte 0x${b.toString(16)} in a field value`);
+      if (FIELD_VALUE[b] !== 1)
+        throw new HttpParseError('INVALID_HEADER_VALUE', `control byte 0x${b.toString(16)} in a field value`);
       i++;
       if (!isWhitespace(b)) valueEnd = i;
     }

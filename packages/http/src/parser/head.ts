@@ -6,7 +6,16 @@
  * Precondition (guaranteed by the parser's section scanner): `bytes` is the request line, the field
  * lines and the closing empty line, every line ended by CRLF, no bare CR or LF, within the limits.
  */
-import { CR as CR_, HEX_VALUE as HEX_VALUE_, HOST as HOST_, PERCENT as PERCENT_, SP as SP_, TARGET as TARGET_, TOKEN as TOKEN_, isWhitespace as isWhitespace_ } from './chars.js';
+import {
+  CR as CR_,
+  HEX_VALUE as HEX_VALUE_,
+  HOST as HOST_,
+  PERCENT as PERCENT_,
+  SP as SP_,
+  TARGET as TARGET_,
+  TOKEN as TOKEN_,
+  isWhitespace as isWhitespace_,
+} from './chars.js';
 import { HttpParseError } from './errors.js';
 import { latin1View, parseFieldLines } from './fields.js';
 import type { HeaderList } from './headers.js';
@@ -51,7 +60,8 @@ export function parseRequestLine(bytes: Uint8Array): RequestLine {
   while (TOKEN[buf[i]!] === 1) i++;
   const methodEnd = i;
   if (buf[i] !== SP) {
-    if (buf[i] === CR || isWhitespace(buf[i]!)) throw new HttpParseError('INVALID_REQUEST_LINE', 'request line is not "method SP target SP version"');
+    if (buf[i] === CR || isWhitespace(buf[i]!))
+      throw new HttpParseError('INVALID_REQUEST_LINE', 'request line is not "method SP target SP version"');
     throw new HttpParseError('INVALID_METHOD', `invalid byte 0x${buf[i]!.toString(16)} in the method`);
   }
   if (methodEnd === 0) throw new HttpParseError('INVALID_REQUEST_LINE', 'empty method');
@@ -77,7 +87,12 @@ export function parseRequestLine(bytes: Uint8Array): RequestLine {
  *
  * @throws HttpParseError for every refusal listed on {@link HttpParseErrorCode} about fields and framing
  */
-export function parseRequestHead(bytes: Uint8Array, line: RequestLine, lineBytes: number, limits: ParserLimits): RequestHead {
+export function parseRequestHead(
+  bytes: Uint8Array,
+  line: RequestLine,
+  lineBytes: number,
+  limits: ParserLimits,
+): RequestHead {
   const buf = latin1View(bytes);
   const { method, target, targetForm, versionMinor } = line;
   const versionMajor = 1;
@@ -154,7 +169,8 @@ export function parseRequestHead(bytes: Uint8Array, line: RequestLine, lineBytes
     if (expect.toLowerCase() === '100-continue') expect100 = true;
     else expectOther = expect;
   }
-  const upgrade = http11 && upgradeIndex >= 0 && (connection & CONN_UPGRADE) !== 0 ? headers.valueAt(upgradeIndex) : null;
+  const upgrade =
+    http11 && upgradeIndex >= 0 && (connection & CONN_UPGRADE) !== 0 ? headers.valueAt(upgradeIndex) : null;
 
   return {
     method,
@@ -198,7 +214,8 @@ function isDigitByte(b: number): boolean {
 function checkTarget(buf: Uint8Array, start: number, end: number, method: string): TargetForm {
   for (let i = start; i < end; i++) {
     const b = buf[i]!;
-    if (TARGET[b] !== 1) throw new HttpParseError('INVALID_TARGET', `invalid byte 0x${b.toString(16)} in the request-target`);
+    if (TARGET[b] !== 1)
+      throw new HttpParseError('INVALID_TARGET', `invalid byte 0x${b.toString(16)} in the request-target`);
     if (b === PERCENT && (i + 2 >= end || HEX_VALUE[buf[i + 1]!]! < 0 || HEX_VALUE[buf[i + 2]!]! < 0)) {
       throw new HttpParseError('INVALID_TARGET', 'a "%" in the request-target does not start a pct-encoding');
     }
@@ -213,7 +230,8 @@ function checkTarget(buf: Uint8Array, start: number, end: number, method: string
       if (b === 0x3a) colon = i;
     }
     if (colon <= start || colon === end - 1) throw new HttpParseError('INVALID_TARGET', 'CONNECT needs host:port');
-    for (let i = colon + 1; i < end; i++) if (!isDigitByte(buf[i]!)) throw new HttpParseError('INVALID_TARGET', 'CONNECT port is not numeric');
+    for (let i = colon + 1; i < end; i++)
+      if (!isDigitByte(buf[i]!)) throw new HttpParseError('INVALID_TARGET', 'CONNECT port is not numeric');
     return 'authority';
   }
   if (first === 0x2f) return 'origin';
@@ -224,8 +242,13 @@ function checkTarget(buf: Uint8Array, start: number, end: number, method: string
   // absolute-form: scheme ":" ..., scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
   let i = start;
   if (!isAlphaByte(buf[i]!)) throw new HttpParseError('INVALID_TARGET', 'the request-target is in no known form');
-  while (i < end && (isAlphaByte(buf[i]!) || isDigitByte(buf[i]!) || buf[i] === 0x2b || buf[i] === 0x2d || buf[i] === 0x2e)) i++;
-  if (buf[i] !== 0x3a || i + 1 >= end) throw new HttpParseError('INVALID_TARGET', 'the request-target is in no known form');
+  while (
+    i < end &&
+    (isAlphaByte(buf[i]!) || isDigitByte(buf[i]!) || buf[i] === 0x2b || buf[i] === 0x2d || buf[i] === 0x2e)
+  )
+    i++;
+  if (buf[i] !== 0x3a || i + 1 >= end)
+    throw new HttpParseError('INVALID_TARGET', 'the request-target is in no known form');
   return 'absolute';
 }
 
@@ -239,7 +262,8 @@ function parseContentLength(value: string): number {
   let n = 0;
   for (let k = 0; k < value.length; k++) {
     const d = value.charCodeAt(k) - 0x30;
-    if (d < 0 || d > 9) throw new HttpParseError('INVALID_CONTENT_LENGTH', `Content-Length is not 1*DIGIT: ${JSON.stringify(value)}`);
+    if (d < 0 || d > 9)
+      throw new HttpParseError('INVALID_CONTENT_LENGTH', `Content-Length is not 1*DIGIT: ${JSON.stringify(value)}`);
     n = n * 10 + d;
     if (n > Number.MAX_SAFE_INTEGER) throw new HttpParseError('INVALID_CONTENT_LENGTH', 'Content-Length overflows');
   }
@@ -291,7 +315,10 @@ function checkTransferEncoding(headers: HeaderList): void {
       if (s === e) throw new HttpParseError('INVALID_TRANSFER_ENCODING', 'empty element in Transfer-Encoding');
       for (let k = s; k < e; k++) {
         if (TOKEN[value.charCodeAt(k)] !== 1) {
-          throw new HttpParseError('INVALID_TRANSFER_ENCODING', `Transfer-Encoding element is not a bare token: ${JSON.stringify(value)}`);
+          throw new HttpParseError(
+            'INVALID_TRANSFER_ENCODING',
+            `Transfer-Encoding element is not a bare token: ${JSON.stringify(value)}`,
+          );
         }
       }
       const coding = value.slice(s, e).toLowerCase();
@@ -303,5 +330,9 @@ function checkTransferEncoding(headers: HeaderList): void {
     }
   }
   if (!sawChunked) throw new HttpParseError('INVALID_TRANSFER_ENCODING', 'chunked is not the final transfer coding');
-  if (other !== null) throw new HttpParseError('UNSUPPORTED_TRANSFER_CODING', `transfer coding ${JSON.stringify(other)} is not supported`);
+  if (other !== null)
+    throw new HttpParseError(
+      'UNSUPPORTED_TRANSFER_CODING',
+      `transfer coding ${JSON.stringify(other)} is not supported`,
+    );
 }

@@ -1,7 +1,19 @@
 /**
  * The strict, incremental, push-based HTTP/1.x request parser. See `types.ts` for the contract.
  */
-import { BACKSLASH as BACKSLASH_, CR as CR_, DQUOTE as DQUOTE_, EQUALS as EQUALS_, HEX_VALUE as HEX_VALUE_, HTAB as HTAB_, LF as LF_, QDTEXT as QDTEXT_, SEMI as SEMI_, TOKEN as TOKEN_, isWhitespace as isWhitespace_ } from './chars.js';
+import {
+  BACKSLASH as BACKSLASH_,
+  CR as CR_,
+  DQUOTE as DQUOTE_,
+  EQUALS as EQUALS_,
+  HEX_VALUE as HEX_VALUE_,
+  HTAB as HTAB_,
+  LF as LF_,
+  QDTEXT as QDTEXT_,
+  SEMI as SEMI_,
+  TOKEN as TOKEN_,
+  isWhitespace as isWhitespace_,
+} from './chars.js';
 import { HttpParseError } from './errors.js';
 import { latin1View, parseFieldLines } from './fields.js';
 import { parseRequestHead, parseRequestLine } from './head.js';
@@ -265,7 +277,9 @@ export class RequestParser {
 
   private checkBuffered(): void {
     if (this.queuedBytes > this.limits.maxBufferedBytes) {
-      this.fail(new HttpParseError('BUFFER_OVERFLOW', `more than ${this.limits.maxBufferedBytes} bytes queued while paused`));
+      this.fail(
+        new HttpParseError('BUFFER_OVERFLOW', `more than ${this.limits.maxBufferedBytes} bytes queued while paused`),
+      );
     }
   }
 
@@ -520,19 +534,24 @@ export class RequestParser {
       if (this.extState === E_NONE && this.extBytes === 0) {
         const v = HEX_VALUE[b]!;
         if (v >= 0) {
-          if (++this.chunkDigits > MAX_CHUNK_SIZE_DIGITS) throw new HttpParseError('CHUNK_SIZE_OVERFLOW', 'chunk size has too many digits');
+          if (++this.chunkDigits > MAX_CHUNK_SIZE_DIGITS)
+            throw new HttpParseError('CHUNK_SIZE_OVERFLOW', 'chunk size has too many digits');
           this.chunkSize = this.chunkSize * 16 + v;
-          if (this.chunkSize > Number.MAX_SAFE_INTEGER) throw new HttpParseError('CHUNK_SIZE_OVERFLOW', 'chunk size overflows');
+          if (this.chunkSize > Number.MAX_SAFE_INTEGER)
+            throw new HttpParseError('CHUNK_SIZE_OVERFLOW', 'chunk size overflows');
           continue;
         }
-        if (this.chunkDigits === 0) throw new HttpParseError('INVALID_CHUNK_SIZE', `invalid byte 0x${b.toString(16)} in a chunk size`);
+        if (this.chunkDigits === 0)
+          throw new HttpParseError('INVALID_CHUNK_SIZE', `invalid byte 0x${b.toString(16)} in a chunk size`);
       }
       if (b === CR) {
-        if (EXT_MAY_END[this.extState] !== 1) throw new HttpParseError('INVALID_CHUNK_EXTENSION', 'chunk-size line ends inside an extension');
+        if (EXT_MAY_END[this.extState] !== 1)
+          throw new HttpParseError('INVALID_CHUNK_EXTENSION', 'chunk-size line ends inside an extension');
         this.sawCR = true;
         continue;
       }
-      if (++this.extBytes > maxExt) throw new HttpParseError('CHUNK_EXTENSION_TOO_LARGE', `chunk extension exceeds ${maxExt} bytes`);
+      if (++this.extBytes > maxExt)
+        throw new HttpParseError('CHUNK_EXTENSION_TOO_LARGE', `chunk extension exceeds ${maxExt} bytes`);
       this.extState = nextExtState(this.extState, b);
     }
     return end;

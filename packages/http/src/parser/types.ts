@@ -103,9 +103,7 @@ export const DEFAULT_PARSER_LIMITS: Readonly<ParserLimits> = Object.freeze({
  * - `chunked`: the chunked transfer coding, the only one accepted (and it must be the only coding).
  */
 export type BodyFraming =
-  | { readonly kind: 'none' }
-  | { readonly kind: 'length'; readonly length: number }
-  | { readonly kind: 'chunked' };
+  { readonly kind: 'none' } | { readonly kind: 'length'; readonly length: number } | { readonly kind: 'chunked' };
 
 /**
  * The form of the request-target (RFC 9112 §3.2):

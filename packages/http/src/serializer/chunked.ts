@@ -11,7 +11,17 @@ const CRLF_BYTES: Uint8Array = Buffer.from('\r\n', 'latin1');
 const LAST_CHUNK_BYTES: Uint8Array = Buffer.from('0\r\n\r\n', 'latin1');
 
 /** Field names that frame or route a message and so must not be sent as trailers (RFC 9110 §6.5.1). */
-const FORBIDDEN_TRAILERS = new Set(['content-length', 'transfer-encoding', 'host', 'connection', 'trailer', 'te', 'content-type', 'content-encoding', 'content-range']);
+const FORBIDDEN_TRAILERS = new Set([
+  'content-length',
+  'transfer-encoding',
+  'host',
+  'connection',
+  'trailer',
+  'te',
+  'content-type',
+  'content-encoding',
+  'content-range',
+]);
 
 /**
  * Frames `data` as one chunk: `[sizeLine, data, CRLF]`, where `sizeLine` is the lower-case hex size

@@ -293,8 +293,14 @@ export class Connection implements ResponseChannel {
     this.headBytes = 0;
     const framing = head.framing;
     const hasBody = framing.kind === 'chunked' || (framing.kind === 'length' && framing.length > 0);
-    const res = new HttpResponse(this, { isHead: head.method === 'HEAD', http10: head.versionMinor === 0, keepAlive: head.keepAlive });
-    const body = hasBody ? new RequestBody(this.bodyControl(head, res), ctx.options.bodyHighWaterBytes) : RequestBody.empty();
+    const res = new HttpResponse(this, {
+      isHead: head.method === 'HEAD',
+      http10: head.versionMinor === 0,
+      keepAlive: head.keepAlive,
+    });
+    const body = hasBody
+      ? new RequestBody(this.bodyControl(head, res), ctx.options.bodyHighWaterBytes)
+      : RequestBody.empty();
     const req = new HttpRequest(head, body, this.remoteAddress);
     if (!head.keepAlive) this.closing = true;
     if (hasBody) {

@@ -17,7 +17,15 @@ export type HttpHandler = (req: HttpRequest, res: HttpResponse) => void | Promis
 
 /** Methods the server knows (RFC 9110 §9 plus PATCH); others get 501 unless configured. */
 export const DEFAULT_KNOWN_METHODS: readonly string[] = Object.freeze([
-  'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH',
+  'GET',
+  'HEAD',
+  'POST',
+  'PUT',
+  'DELETE',
+  'CONNECT',
+  'OPTIONS',
+  'TRACE',
+  'PATCH',
 ]);
 
 /**
@@ -144,13 +152,18 @@ export function resolveOptions(options: HttpServerOptions): ResolvedOptions {
   return {
     limits: options.limits ?? {},
     headerTimeoutMs,
-    headerMaxTimeoutMs: Math.max(headerTimeoutMs, positive('headerMaxTimeoutMs', options.headerMaxTimeoutMs, d.headerMaxTimeoutMs)),
+    headerMaxTimeoutMs: Math.max(
+      headerTimeoutMs,
+      positive('headerMaxTimeoutMs', options.headerMaxTimeoutMs, d.headerMaxTimeoutMs),
+    ),
     headerMinRate: positive('headerMinRate', options.headerMinRate, d.headerMinRate),
     bodyTimeoutMs: positive('bodyTimeoutMs', options.bodyTimeoutMs, d.bodyTimeoutMs),
     bodyMinRate: positive('bodyMinRate', options.bodyMinRate, d.bodyMinRate),
     idleTimeoutMs: positive('idleTimeoutMs', options.idleTimeoutMs, d.idleTimeoutMs),
     maxConnections: Math.floor(positive('maxConnections', options.maxConnections, d.maxConnections)),
-    maxConnectionsPerClient: Math.floor(positive('maxConnectionsPerClient', options.maxConnectionsPerClient, d.maxConnectionsPerClient)),
+    maxConnectionsPerClient: Math.floor(
+      positive('maxConnectionsPerClient', options.maxConnectionsPerClient, d.maxConnectionsPerClient),
+    ),
     lingerMs: positive('lingerMs', options.lingerMs, 2_000),
     maxPipelined: Math.floor(positive('maxPipelined', options.maxPipelined, 16)),
     bodyHighWaterBytes: positive('bodyHighWaterBytes', options.bodyHighWaterBytes, 64 * 1024),

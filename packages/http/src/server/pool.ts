@@ -68,7 +68,8 @@ export class WorkerPool<T> {
     private readonly onError: (error: unknown) => void = () => {},
   ) {
     if (!Number.isInteger(workers) || workers < 1) throw new RangeError('pool workers must be an integer >= 1');
-    if (!Number.isInteger(queueLimit) || queueLimit < 0) throw new RangeError('pool queueLimit must be an integer >= 0');
+    if (!Number.isInteger(queueLimit) || queueLimit < 0)
+      throw new RangeError('pool queueLimit must be an integer >= 0');
     this.stats = { workers, busy: 0, queued: 0, queuedPeak: 0, dispatched: 0, waited: 0, rejected: 0, completed: 0 };
   }
 
@@ -106,7 +107,8 @@ export class WorkerPool<T> {
     this.queue.length = 0;
     this.queueHead = 0;
     this.stats.queued = 0;
-    const finished = this.stats.busy === 0 ? RESOLVED : new Promise<void>((resolve) => (this.resolveFinished = resolve));
+    const finished =
+      this.stats.busy === 0 ? RESOLVED : new Promise<void>((resolve) => (this.resolveFinished = resolve));
     return { queued, finished };
   }
 

@@ -232,7 +232,10 @@ export class HttpResponse {
   send(body: string | Uint8Array, contentType?: string): void {
     if (contentType !== undefined) this.setHeader('Content-Type', contentType);
     else if (!this.hasHeader('content-type')) {
-      this.setHeader('Content-Type', typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/octet-stream');
+      this.setHeader(
+        'Content-Type',
+        typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/octet-stream',
+      );
     }
     this.end(body);
   }

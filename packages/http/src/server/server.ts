@@ -141,8 +141,10 @@ export class HttpServer {
     const client = socket.remoteAddress ?? '';
     const o = this.options;
     const peers = this.byClient.get(client);
-    if ((peers !== undefined && peers.size >= o.maxConnectionsPerClient && !this.evictIdle(peers)) ||
-        (this.connections.size >= o.maxConnections && !this.evictIdle(this.connections))) {
+    if (
+      (peers !== undefined && peers.size >= o.maxConnectionsPerClient && !this.evictIdle(peers)) ||
+      (this.connections.size >= o.maxConnections && !this.evictIdle(this.connections))
+    ) {
       this.reject(socket);
       return;
     }
@@ -160,7 +162,8 @@ export class HttpServer {
     this.transports.clear();
     const netServer = this.netServer;
     this.netServer = undefined;
-    const netClosed = netServer === undefined ? Promise.resolve() : new Promise<void>((resolve) => netServer.close(() => resolve()));
+    const netClosed =
+      netServer === undefined ? Promise.resolve() : new Promise<void>((resolve) => netServer.close(() => resolve()));
     const { queued, finished } = this.pool.stop();
     for (const job of queued) job.cancel();
     for (const connection of [...this.connections, ...this.evicted]) connection.shutdown();
@@ -242,4 +245,3 @@ function ignoreError(): void {}
 export function createServer(handler: HttpHandler, options?: HttpServerOptions): HttpServer {
   return new HttpServer(handler, options);
 }
-

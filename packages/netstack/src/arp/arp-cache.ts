@@ -46,7 +46,12 @@ export type ArpAction<P> =
   /** `target` resolved: send `packets` (in queue order) to `mac`. */
   | { readonly type: 'flush'; readonly target: Ipv4Address; readonly mac: MacAddress; readonly packets: readonly P[] }
   /** Give up on `packets` queued for `target`. */
-  | { readonly type: 'drop'; readonly target: Ipv4Address; readonly packets: readonly P[]; readonly reason: ArpDropReason };
+  | {
+      readonly type: 'drop';
+      readonly target: Ipv4Address;
+      readonly packets: readonly P[];
+      readonly reason: ArpDropReason;
+    };
 
 /** One entry as the admin API lists it. */
 export interface ArpEntryInfo {
@@ -145,8 +150,19 @@ export class ArpCache<P = Uint8Array> {
   readonly queueTotal: number;
   /** Every event and every drop, by name. */
   readonly stats = new Counters<ArpCounterName>('arp', [
-    'requests', 'probes', 'resolved', 'unresolved', 'probeFailed', 'staleRemoved', 'macChanged', 'gratuitous', 'staticConflict',
-    'queueFull', 'globalQueueFull', 'tableFull', 'evicted',
+    'requests',
+    'probes',
+    'resolved',
+    'unresolved',
+    'probeFailed',
+    'staleRemoved',
+    'macChanged',
+    'gratuitous',
+    'staticConflict',
+    'queueFull',
+    'globalQueueFull',
+    'tableFull',
+    'evicted',
   ]);
   private readonly entries = new Map<Ipv4Address, Entry<P>>();
   private outbox: ArpAction<P>[] = [];
@@ -200,10 +216,21 @@ export class ArpCache<P = Uint8Array> {
     }
     if (e === undefined) {
       if (!this.makeRoom()) {
-        if (packet !== undefined) this.outbox.push({ type: 'drop', target: ip, packets: [packet], reason: 'table-full' });
+        if (packet !== undefined)
+          this.outbox.push({ type: 'drop', target: ip, packets: [packet], reason: 'table-full' });
         return undefined;
       }
-      e = { ip, mac: undefined, state: 'incomplete', deadline: now + this.retryMs, tries: 1, probing: false, probeAt: 0, lastUsed: now, queue: [] };
+      e = {
+        ip,
+        mac: undefined,
+        state: 'incomplete',
+        deadline: now + this.retryMs,
+        tries: 1,
+        probing: false,
+        probeAt: 0,
+        lastUsed: now,
+        queue: [],
+      };
       this.entries.set(ip, e);
       this.stats.inc('requests');
       this.outbox.push({ type: 'request', target: ip, unicastMac: undefined });
@@ -262,10 +289,12 @@ export class ArpCache<P = Uint8Array> {
    */
   addStatic(ip: Ipv4Address, mac: MacAddress): void {
     if (!isIpv4Address(ip) || ip === 0) throw new ArpCacheError('INVALID_ADDRESS', `not a usable IPv4 address: ${ip}`);
-    if (!Number.isInteger(mac) || mac < 0 || mac > 0xffff_ffff_ffff || isMulticastMac(mac)) throw new ArpCacheError('INVALID_MAC', `not a unicast MAC address: ${mac}`);
+    if (!Number.isInteger(mac) || mac < 0 || mac > 0xffff_ffff_ffff || isMulticastMac(mac))
+      throw new ArpCacheError('INVALID_MAC', `not a unicast MAC address: ${mac}`);
     const e = this.entries.get(ip);
     if (e === undefined) {
-      if (!this.makeRoom()) throw new ArpCacheError('TABLE_FULL', `the ARP cache holds its limit of ${this.maxEntries} entries`);
+      if (!this.makeRoom())
+        throw new ArpCacheError('TABLE_FULL', `the ARP cache holds its limit of ${this.maxEntries} entries`);
       this.entries.set(ip, this.known(0, ip, mac, 'static'));
       return;
     }

@@ -15,10 +15,31 @@
  */
 import type { Timer } from '@postern/irq';
 import {
-  BOOTP_REPLY, BOOTP_REQUEST, DHCP_ACK, DHCP_CLIENT_PORT, DHCP_DISCOVER, DHCP_FLAG_BROADCAST, DHCP_NAK, DHCP_OFFER, DHCP_OPT, DHCP_RELEASE,
-  DHCP_REQUEST, DHCP_SERVER_PORT, DecodeError, IPV4_BROADCAST, MAC_BROADCAST,
-  dhcpAddressBytes, dhcpAddressListOption, dhcpAddressOption, dhcpBufferLength, dhcpMessageType, dhcpUint32Option, emitDhcp, parseDhcp,
-  type DhcpRepr, type Ipv4Address,
+  BOOTP_REPLY,
+  BOOTP_REQUEST,
+  DHCP_ACK,
+  DHCP_CLIENT_PORT,
+  DHCP_DISCOVER,
+  DHCP_FLAG_BROADCAST,
+  DHCP_NAK,
+  DHCP_OFFER,
+  DHCP_OPT,
+  DHCP_RELEASE,
+  DHCP_REQUEST,
+  DHCP_SERVER_PORT,
+  DecodeError,
+  IPV4_BROADCAST,
+  MAC_BROADCAST,
+  dhcpAddressBytes,
+  dhcpAddressListOption,
+  dhcpAddressOption,
+  dhcpBufferLength,
+  dhcpMessageType,
+  dhcpUint32Option,
+  emitDhcp,
+  parseDhcp,
+  type DhcpRepr,
+  type Ipv4Address,
 } from '@postern/wire';
 import { Counters } from '../counters.js';
 import type { NetInterface } from '../link/interface.js';
@@ -67,9 +88,31 @@ export interface DhcpClientOptions {
 
 /** Counter names of a {@link DhcpClient}. */
 export type DhcpClientCounterName =
-  | 'discovers' | 'requests' | 'releases' | 'offers' | 'acks' | 'naks' | 'malformed' | 'ignored' | 'expired' | 'configFailed' | 'sendFailed';
+  | 'discovers'
+  | 'requests'
+  | 'releases'
+  | 'offers'
+  | 'acks'
+  | 'naks'
+  | 'malformed'
+  | 'ignored'
+  | 'expired'
+  | 'configFailed'
+  | 'sendFailed';
 
-const COUNTER_NAMES: readonly DhcpClientCounterName[] = ['discovers', 'requests', 'releases', 'offers', 'acks', 'naks', 'malformed', 'ignored', 'expired', 'configFailed', 'sendFailed'];
+const COUNTER_NAMES: readonly DhcpClientCounterName[] = [
+  'discovers',
+  'requests',
+  'releases',
+  'offers',
+  'acks',
+  'naks',
+  'malformed',
+  'ignored',
+  'expired',
+  'configFailed',
+  'sendFailed',
+];
 
 /** First retransmission delay, ms. */
 export const DHCP_BACKOFF_FIRST_MS = 4000;
@@ -84,7 +127,15 @@ export const DHCP_RENEW_MIN_RETRY_MS = 60_000;
 /** Wait after a NAK or a failed request before a new DISCOVER, ms. */
 export const DHCP_RESTART_DELAY_MS = 1000;
 
-const PARAMETERS = Uint8Array.of(DHCP_OPT.SUBNET_MASK, DHCP_OPT.ROUTER, DHCP_OPT.DNS_SERVERS, DHCP_OPT.BROADCAST, DHCP_OPT.LEASE_TIME, DHCP_OPT.RENEWAL_TIME, DHCP_OPT.REBINDING_TIME);
+const PARAMETERS = Uint8Array.of(
+  DHCP_OPT.SUBNET_MASK,
+  DHCP_OPT.ROUTER,
+  DHCP_OPT.DNS_SERVERS,
+  DHCP_OPT.BROADCAST,
+  DHCP_OPT.LEASE_TIME,
+  DHCP_OPT.RENEWAL_TIME,
+  DHCP_OPT.REBINDING_TIME,
+);
 
 /** The DHCP client. See the module comment. */
 export class DhcpClient {
@@ -130,7 +181,10 @@ export class DhcpClient {
   stop(): void {
     if (this.current === 'stopped') return;
     const lease = this.held;
-    if (lease !== undefined && (this.current === 'bound' || this.current === 'renewing' || this.current === 'rebinding')) {
+    if (
+      lease !== undefined &&
+      (this.current === 'bound' || this.current === 'renewing' || this.current === 'rebinding')
+    ) {
       this.xid = this.stack.scheduler.randomUint32();
       const msg = this.message(DHCP_RELEASE, lease.address, [[DHCP_OPT.SERVER_ID, dhcpAddressBytes(lease.server)]]);
       this.counters.inc('releases');
@@ -165,11 +219,13 @@ export class DhcpClient {
   private sendRequest(): void {
     const offer = this.offered!;
     this.counters.inc('requests');
-    this.broadcast(this.message(DHCP_REQUEST, 0, [
-      [DHCP_OPT.REQUESTED_IP, dhcpAddressBytes(offer.address)],
-      [DHCP_OPT.SERVER_ID, dhcpAddressBytes(offer.server)],
-      [DHCP_OPT.PARAMETER_LIST, PARAMETERS],
-    ]));
+    this.broadcast(
+      this.message(DHCP_REQUEST, 0, [
+        [DHCP_OPT.REQUESTED_IP, dhcpAddressBytes(offer.address)],
+        [DHCP_OPT.SERVER_ID, dhcpAddressBytes(offer.server)],
+        [DHCP_OPT.PARAMETER_LIST, PARAMETERS],
+      ]),
+    );
     this.arm(this.stack.now + this.backoff(), () => {
       if (++this.attempt >= DHCP_REQUEST_TRIES) return this.restart();
       this.sendRequest();
@@ -212,7 +268,8 @@ export class DhcpClient {
       if (!(err instanceof DecodeError)) throw err;
       return this.counters.inc('malformed');
     }
-    if (msg.op !== BOOTP_REPLY || msg.xid !== this.xid || msg.chaddr !== this.iface.mac) return this.counters.inc('ignored');
+    if (msg.op !== BOOTP_REPLY || msg.xid !== this.xid || msg.chaddr !== this.iface.mac)
+      return this.counters.inc('ignored');
     const type = dhcpMessageType(msg);
     const server = dhcpAddressOption(msg, DHCP_OPT.SERVER_ID);
     if (type === DHCP_OFFER && this.current === 'selecting' && server !== undefined && msg.yiaddr !== 0) {
@@ -245,11 +302,24 @@ export class DhcpClient {
     const mask = dhcpAddressOption(ack, DHCP_OPT.SUBNET_MASK);
     const prefixLength = mask === undefined ? 24 : maskLength(mask);
     const lease: DhcpClientLease = {
-      address: ack.yiaddr, prefixLength, router: dhcpAddressListOption(ack, DHCP_OPT.ROUTER)[0], dnsServers: dhcpAddressListOption(ack, DHCP_OPT.DNS_SERVERS),
-      server, leaseSeconds, boundAt: now, renewAt: now + Math.min(t1, t2, leaseSeconds) * 1000, rebindAt: now + Math.min(t2, leaseSeconds) * 1000, expiresAt: now + leaseSeconds * 1000,
+      address: ack.yiaddr,
+      prefixLength,
+      router: dhcpAddressListOption(ack, DHCP_OPT.ROUTER)[0],
+      dnsServers: dhcpAddressListOption(ack, DHCP_OPT.DNS_SERVERS),
+      server,
+      leaseSeconds,
+      boundAt: now,
+      renewAt: now + Math.min(t1, t2, leaseSeconds) * 1000,
+      rebindAt: now + Math.min(t2, leaseSeconds) * 1000,
+      expiresAt: now + leaseSeconds * 1000,
     };
     const old = this.held;
-    if (old === undefined || old.address !== lease.address || old.prefixLength !== lease.prefixLength || old.router !== lease.router) {
+    if (
+      old === undefined ||
+      old.address !== lease.address ||
+      old.prefixLength !== lease.prefixLength ||
+      old.router !== lease.router
+    ) {
       this.unconfigure();
       try {
         this.iface.addAddress(lease.address, lease.prefixLength);
@@ -291,11 +361,20 @@ export class DhcpClient {
     clientId[0] = 1;
     for (let i = 0; i < 6; i++) clientId[1 + i] = Math.floor(mac / 2 ** (8 * (5 - i))) & 0xff;
     options.set(DHCP_OPT.CLIENT_ID, clientId);
-    if (this.options.hostname !== undefined && type !== DHCP_RELEASE) options.set(DHCP_OPT.HOST_NAME, new TextEncoder().encode(this.options.hostname));
+    if (this.options.hostname !== undefined && type !== DHCP_RELEASE)
+      options.set(DHCP_OPT.HOST_NAME, new TextEncoder().encode(this.options.hostname));
     for (const [code, value] of extra) options.set(code, value);
     const repr: DhcpRepr = {
-      op: BOOTP_REQUEST, xid: this.xid, secs: Math.min(0xffff, Math.floor((this.stack.now - this.startedAt) / 1000)),
-      flags: ciaddr === 0 ? DHCP_FLAG_BROADCAST : 0, ciaddr, yiaddr: 0, siaddr: 0, giaddr: 0, chaddr: mac, options,
+      op: BOOTP_REQUEST,
+      xid: this.xid,
+      secs: Math.min(0xffff, Math.floor((this.stack.now - this.startedAt) / 1000)),
+      flags: ciaddr === 0 ? DHCP_FLAG_BROADCAST : 0,
+      ciaddr,
+      yiaddr: 0,
+      siaddr: 0,
+      giaddr: 0,
+      chaddr: mac,
+      options,
     };
     const bytes = new Uint8Array(dhcpBufferLength(repr));
     emitDhcp(repr, bytes);
@@ -304,12 +383,28 @@ export class DhcpClient {
 
   /** From 0.0.0.0 to 255.255.255.255 in a frame built here (the stack has no source address to send from). */
   private broadcast(msg: Uint8Array): void {
-    if (!sendRawUdp(this.iface, { dstMac: MAC_BROADCAST, src: 0, dst: IPV4_BROADCAST, srcPort: DHCP_CLIENT_PORT, dstPort: DHCP_SERVER_PORT }, msg)) this.counters.inc('sendFailed');
+    if (
+      !sendRawUdp(
+        this.iface,
+        { dstMac: MAC_BROADCAST, src: 0, dst: IPV4_BROADCAST, srcPort: DHCP_CLIENT_PORT, dstPort: DHCP_SERVER_PORT },
+        msg,
+      )
+    )
+      this.counters.inc('sendFailed');
   }
 
   private sendUdp(src: Ipv4Address, dst: Ipv4Address, msg: Uint8Array): void {
     try {
-      this.stack.udp.send({ src, srcPort: DHCP_CLIENT_PORT, dst, dstPort: DHCP_SERVER_PORT, ...(dst === IPV4_BROADCAST ? { ifIndex: this.iface.index } : {}) }, msg);
+      this.stack.udp.send(
+        {
+          src,
+          srcPort: DHCP_CLIENT_PORT,
+          dst,
+          dstPort: DHCP_SERVER_PORT,
+          ...(dst === IPV4_BROADCAST ? { ifIndex: this.iface.index } : {}),
+        },
+        msg,
+      );
     } catch {
       this.counters.inc('sendFailed');
     }

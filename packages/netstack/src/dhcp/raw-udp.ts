@@ -3,7 +3,17 @@
  * client without an address (source 0.0.0.0, RFC 2131 §4.1) and a server answering a client that
  * has no address yet, to its hardware address (no ARP: the client cannot answer one).
  */
-import { ETHERNET_HEADER_LENGTH, ETHERTYPE_IPV4, IP_PROTO_UDP, IPV4_MIN_HEADER_LENGTH, UDP_HEADER_LENGTH, emitIpv4, emitUdp, type Ipv4Address, type MacAddress } from '@postern/wire';
+import {
+  ETHERNET_HEADER_LENGTH,
+  ETHERTYPE_IPV4,
+  IP_PROTO_UDP,
+  IPV4_MIN_HEADER_LENGTH,
+  UDP_HEADER_LENGTH,
+  emitIpv4,
+  emitUdp,
+  type Ipv4Address,
+  type MacAddress,
+} from '@postern/wire';
 import { allocateFrame, writeEthernetDestination, writeEthernetSource } from '../link/frame.js';
 import type { NetInterface } from '../link/interface.js';
 
@@ -32,10 +42,23 @@ export function sendRawUdp(iface: NetInterface, to: RawUdpAddressing, payload: U
   writeEthernetSource(frame, iface.mac, ETHERTYPE_IPV4);
   const ip = frame.subarray(ETHERNET_HEADER_LENGTH, ETHERNET_HEADER_LENGTH + ipLength);
   emitUdp({ srcPort: to.srcPort, dstPort: to.dstPort }, ip.subarray(IPV4_MIN_HEADER_LENGTH), to.src, to.dst, payload);
-  emitIpv4({
-    dscp: 0, ecn: 0, identification: 0, dontFragment: false, moreFragments: false, fragmentOffset: 0, ttl: 64,
-    protocol: IP_PROTO_UDP, source: to.src, destination: to.dst, options: EMPTY, payloadLength: UDP_HEADER_LENGTH + payload.byteLength,
-  }, ip);
+  emitIpv4(
+    {
+      dscp: 0,
+      ecn: 0,
+      identification: 0,
+      dontFragment: false,
+      moreFragments: false,
+      fragmentOffset: 0,
+      ttl: 64,
+      protocol: IP_PROTO_UDP,
+      source: to.src,
+      destination: to.dst,
+      options: EMPTY,
+      payloadLength: UDP_HEADER_LENGTH + payload.byteLength,
+    },
+    ip,
+  );
   return iface.device.transmit(frame);
 }
 

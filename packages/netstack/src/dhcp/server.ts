@@ -29,10 +29,34 @@
  */
 import type { Timer } from '@postern/irq';
 import {
-  BOOTP_REPLY, BOOTP_REQUEST, DHCP_ACK, DHCP_CLIENT_PORT, DHCP_DECLINE, DHCP_DISCOVER, DHCP_FLAG_BROADCAST, DHCP_INFORM, DHCP_NAK,
-  DHCP_OFFER, DHCP_OPT, DHCP_RELEASE, DHCP_REQUEST, DHCP_SERVER_PORT, DecodeError, IPV4_BROADCAST,
-  dhcpAddressBytes, dhcpAddressOption, dhcpBufferLength, dhcpMessageType, dhcpUint32Bytes, emitDhcp, ipv4InPrefix, isMulticastMac, parseDhcp,
-  type DhcpRepr, type Ipv4Address, type MacAddress,
+  BOOTP_REPLY,
+  BOOTP_REQUEST,
+  DHCP_ACK,
+  DHCP_CLIENT_PORT,
+  DHCP_DECLINE,
+  DHCP_DISCOVER,
+  DHCP_FLAG_BROADCAST,
+  DHCP_INFORM,
+  DHCP_NAK,
+  DHCP_OFFER,
+  DHCP_OPT,
+  DHCP_RELEASE,
+  DHCP_REQUEST,
+  DHCP_SERVER_PORT,
+  DecodeError,
+  IPV4_BROADCAST,
+  dhcpAddressBytes,
+  dhcpAddressOption,
+  dhcpBufferLength,
+  dhcpMessageType,
+  dhcpUint32Bytes,
+  emitDhcp,
+  ipv4InPrefix,
+  isMulticastMac,
+  parseDhcp,
+  type DhcpRepr,
+  type Ipv4Address,
+  type MacAddress,
 } from '@postern/wire';
 import { Counters } from '../counters.js';
 import type { NetInterface } from '../link/interface.js';
@@ -117,14 +141,48 @@ export interface DhcpServerOptions {
 
 /** Counter names of a {@link DhcpServer}. */
 export type DhcpServerCounterName =
-  | 'received' | 'malformed' | 'notRequest' | 'noScope' | 'relayed' | 'badType'
-  | 'discovers' | 'requests' | 'declines' | 'releases' | 'informs'
-  | 'offers' | 'acks' | 'naks' | 'probes' | 'conflicts' | 'noFreeAddress' | 'otherServer' | 'ignored' | 'sendFailed';
+  | 'received'
+  | 'malformed'
+  | 'notRequest'
+  | 'noScope'
+  | 'relayed'
+  | 'badType'
+  | 'discovers'
+  | 'requests'
+  | 'declines'
+  | 'releases'
+  | 'informs'
+  | 'offers'
+  | 'acks'
+  | 'naks'
+  | 'probes'
+  | 'conflicts'
+  | 'noFreeAddress'
+  | 'otherServer'
+  | 'ignored'
+  | 'sendFailed';
 
 const COUNTER_NAMES: readonly DhcpServerCounterName[] = [
-  'received', 'malformed', 'notRequest', 'noScope', 'relayed', 'badType',
-  'discovers', 'requests', 'declines', 'releases', 'informs',
-  'offers', 'acks', 'naks', 'probes', 'conflicts', 'noFreeAddress', 'otherServer', 'ignored', 'sendFailed',
+  'received',
+  'malformed',
+  'notRequest',
+  'noScope',
+  'relayed',
+  'badType',
+  'discovers',
+  'requests',
+  'declines',
+  'releases',
+  'informs',
+  'offers',
+  'acks',
+  'naks',
+  'probes',
+  'conflicts',
+  'noFreeAddress',
+  'otherServer',
+  'ignored',
+  'sendFailed',
 ];
 
 /** A lease the server holds, by address. */
@@ -182,8 +240,15 @@ export class DhcpServer {
     for (const r of options.initialLeases ?? []) {
       const scope = [...this.scopes.values()].find((s) => s.options.iface.name === r.iface);
       const expiresAt = r.expires - this.epochMs;
-      if (scope === undefined || expiresAt <= stack.now || !ipv4InPrefix(r.ip, scope.server, scope.prefixLength)) continue;
-      this.put(scope, { ip: r.ip, mac: r.state === 'bound' ? r.mac : 0, state: r.state, expiresAt, hostname: r.hostname });
+      if (scope === undefined || expiresAt <= stack.now || !ipv4InPrefix(r.ip, scope.server, scope.prefixLength))
+        continue;
+      this.put(scope, {
+        ip: r.ip,
+        mac: r.state === 'bound' ? r.mac : 0,
+        state: r.state,
+        expiresAt,
+        hostname: r.hostname,
+      });
     }
     this.socket = stack.udp.bind(DHCP_SERVER_PORT, undefined, (payload, info) => this.input(payload, info));
   }
@@ -194,7 +259,15 @@ export class DhcpServer {
     const out: DhcpLeaseInfo[] = [];
     for (const s of this.scopes.values()) {
       for (const e of [...s.byIp.values()].sort((a, b) => a.ip - b.ip)) {
-        out.push({ iface: s.options.iface.name, mac: e.mac, ip: e.ip, state: e.state, expires: e.expiresAt + this.epochMs, expired: e.expiresAt <= now, ...(e.hostname === undefined ? {} : { hostname: e.hostname }) });
+        out.push({
+          iface: s.options.iface.name,
+          mac: e.mac,
+          ip: e.ip,
+          state: e.state,
+          expires: e.expiresAt + this.epochMs,
+          expired: e.expiresAt <= now,
+          ...(e.hostname === undefined ? {} : { hostname: e.hostname }),
+        });
       }
     }
     return out;
@@ -255,32 +328,48 @@ export class DhcpServer {
     // Probe: a fresh ARP resolution of the address from the server's address.
     const iface = scope.options.iface;
     // Held for this client while the probe runs, so a DISCOVER from another is not given it too.
-    this.put(scope, { ip, mac: msg.chaddr, state: 'offered', expiresAt: now + this.probeMs + this.offerHoldMs, hostname: hostnameOf(msg) });
+    this.put(scope, {
+      ip,
+      mac: msg.chaddr,
+      state: 'offered',
+      expiresAt: now + this.probeMs + this.offerHoldMs,
+      hostname: hostnameOf(msg),
+    });
     // A fresh resolution: a leftover entry (a client gone since) must not count as an answer. A
     // static entry stays and answers the lookup below.
-    if (iface.arp.lookup(ip) !== undefined && iface.arp.list().find((e) => e.ip === ip)?.state !== 'static') iface.arp.remove(ip);
+    if (iface.arp.lookup(ip) !== undefined && iface.arp.list().find((e) => e.ip === ip)?.state !== 'static')
+      iface.arp.remove(ip);
     iface.arp.resolve(now, ip);
     this.stack.link.runArpActions(iface);
     this.counters.inc('probes');
     const copy = copyRepr(msg);
-    scope.probing.set(msg.chaddr, this.stack.scheduler.timerAfter(this.probeMs, () => {
-      scope.probing.delete(copy.chaddr);
-      const owner = iface.arp.lookup(ip);
-      if (owner !== undefined && owner !== copy.chaddr) {
-        this.counters.inc('conflicts');
-        this.setAside(scope, ip);
-        this.discover(scope, copy, probes + 1);
-        return;
-      }
-      this.offer(scope, copy, ip);
-    }));
+    scope.probing.set(
+      msg.chaddr,
+      this.stack.scheduler.timerAfter(this.probeMs, () => {
+        scope.probing.delete(copy.chaddr);
+        const owner = iface.arp.lookup(ip);
+        if (owner !== undefined && owner !== copy.chaddr) {
+          this.counters.inc('conflicts');
+          this.setAside(scope, ip);
+          this.discover(scope, copy, probes + 1);
+          return;
+        }
+        this.offer(scope, copy, ip);
+      }),
+    );
   }
 
   private offer(scope: Scope, msg: DhcpRepr, ip: Ipv4Address): void {
     const now = this.stack.now;
     const current = scope.byMac.get(msg.chaddr);
     if (current === undefined || current.ip !== ip) {
-      this.put(scope, { ip, mac: msg.chaddr, state: 'offered', expiresAt: now + this.offerHoldMs, hostname: hostnameOf(msg) });
+      this.put(scope, {
+        ip,
+        mac: msg.chaddr,
+        state: 'offered',
+        expiresAt: now + this.offerHoldMs,
+        hostname: hostnameOf(msg),
+      });
     } else if (current.state !== 'bound' || current.expiresAt <= now) {
       current.state = 'offered';
       current.expiresAt = now + this.offerHoldMs;
@@ -301,7 +390,8 @@ export class DhcpServer {
         return this.counters.inc('otherServer');
       }
       const ip = requested ?? msg.ciaddr;
-      if (mine !== undefined && mine.ip === ip && (mine.state === 'offered' || mine.state === 'bound')) return this.bind(scope, msg, ip);
+      if (mine !== undefined && mine.ip === ip && (mine.state === 'offered' || mine.state === 'bound'))
+        return this.bind(scope, msg, ip);
       return this.nak(scope, msg);
     }
     const ip = requested ?? msg.ciaddr;
@@ -309,7 +399,8 @@ export class DhcpServer {
     if (!ipv4InPrefix(ip, scope.server, scope.prefixLength)) return this.nak(scope, msg);
     const staticIp = scope.staticByMac.get(msg.chaddr);
     if (staticIp !== undefined) return staticIp === ip ? this.bind(scope, msg, ip) : this.nak(scope, msg);
-    if ((mine !== undefined && mine.ip === ip) || (this.inRange(scope, ip) && this.isFree(scope, ip, msg.chaddr, now))) return this.bind(scope, msg, ip);
+    if ((mine !== undefined && mine.ip === ip) || (this.inRange(scope, ip) && this.isFree(scope, ip, msg.chaddr, now)))
+      return this.bind(scope, msg, ip);
     return this.nak(scope, msg);
   }
 
@@ -363,7 +454,8 @@ export class DhcpServer {
     const mine = scope.byMac.get(mac);
     if (mine !== undefined && this.isFree(scope, mine.ip, mac, now)) return mine.ip;
     const requested = dhcpAddressOption(msg, DHCP_OPT.REQUESTED_IP);
-    if (requested !== undefined && this.inRange(scope, requested) && this.isFree(scope, requested, mac, now)) return requested;
+    if (requested !== undefined && this.inRange(scope, requested) && this.isFree(scope, requested, mac, now))
+      return requested;
     const { rangeFirst, rangeLast } = scope.options;
     let oldest: Entry | undefined;
     for (let ip = rangeFirst; ip <= rangeLast; ip++) {
@@ -391,7 +483,13 @@ export class DhcpServer {
   private setAside(scope: Scope, ip: Ipv4Address): void {
     const e = scope.byIp.get(ip);
     if (e !== undefined) this.remove(scope, e);
-    this.put(scope, { ip, mac: 0, state: 'declined', expiresAt: this.stack.now + this.conflictHoldMs, hostname: undefined });
+    this.put(scope, {
+      ip,
+      mac: 0,
+      state: 'declined',
+      expiresAt: this.stack.now + this.conflictHoldMs,
+      hostname: undefined,
+    });
   }
 
   private put(scope: Scope, entry: Entry): void {
@@ -415,7 +513,14 @@ export class DhcpServer {
     for (const s of this.scopes.values()) {
       for (const e of s.byIp.values()) {
         if ((e.state !== 'bound' && e.state !== 'declined') || e.expiresAt <= now) continue;
-        records.push({ iface: s.options.iface.name, mac: e.mac, ip: e.ip, state: e.state, expires: e.expiresAt + this.epochMs, ...(e.hostname === undefined ? {} : { hostname: e.hostname }) });
+        records.push({
+          iface: s.options.iface.name,
+          mac: e.mac,
+          ip: e.ip,
+          state: e.state,
+          expires: e.expiresAt + this.epochMs,
+          ...(e.hostname === undefined ? {} : { hostname: e.hostname }),
+        });
       }
     }
     this.store.save(records);
@@ -423,7 +528,10 @@ export class DhcpServer {
 
   private reply(scope: Scope, req: DhcpRepr, type: number, yiaddr: Ipv4Address, lease: boolean): void {
     const o = scope.options;
-    const options = new Map<number, Uint8Array>([[DHCP_OPT.MESSAGE_TYPE, Uint8Array.of(type)], [DHCP_OPT.SERVER_ID, dhcpAddressBytes(scope.server)]]);
+    const options = new Map<number, Uint8Array>([
+      [DHCP_OPT.MESSAGE_TYPE, Uint8Array.of(type)],
+      [DHCP_OPT.SERVER_ID, dhcpAddressBytes(scope.server)],
+    ]);
     if (type !== DHCP_NAK) {
       if (lease) {
         options.set(DHCP_OPT.LEASE_TIME, dhcpUint32Bytes(o.leaseSeconds));
@@ -438,18 +546,44 @@ export class DhcpServer {
       if (dns.length > 0) options.set(DHCP_OPT.DNS_SERVERS, dhcpAddressBytes(...dns));
     }
     const repr: DhcpRepr = {
-      op: BOOTP_REPLY, xid: req.xid, secs: 0, flags: req.flags, ciaddr: type === DHCP_ACK && !lease ? req.ciaddr : 0, yiaddr,
-      siaddr: 0, giaddr: 0, chaddr: req.chaddr, options,
+      op: BOOTP_REPLY,
+      xid: req.xid,
+      secs: 0,
+      flags: req.flags,
+      ciaddr: type === DHCP_ACK && !lease ? req.ciaddr : 0,
+      yiaddr,
+      siaddr: 0,
+      giaddr: 0,
+      chaddr: req.chaddr,
+      options,
     };
     const bytes = new Uint8Array(dhcpBufferLength(repr));
     emitDhcp(repr, bytes);
     const iface = o.iface;
     try {
       if (type !== DHCP_NAK && req.ciaddr !== 0) {
-        this.stack.udp.send({ src: scope.server, srcPort: DHCP_SERVER_PORT, dst: req.ciaddr, dstPort: DHCP_CLIENT_PORT }, bytes);
+        this.stack.udp.send(
+          { src: scope.server, srcPort: DHCP_SERVER_PORT, dst: req.ciaddr, dstPort: DHCP_CLIENT_PORT },
+          bytes,
+        );
       } else if (type === DHCP_NAK || (req.flags & DHCP_FLAG_BROADCAST) !== 0 || yiaddr === 0) {
-        this.stack.udp.send({ src: scope.server, srcPort: DHCP_SERVER_PORT, dst: IPV4_BROADCAST, dstPort: DHCP_CLIENT_PORT, ifIndex: iface.index }, bytes);
-      } else if (!sendRawUdp(iface, { dstMac: req.chaddr, src: scope.server, dst: yiaddr, srcPort: DHCP_SERVER_PORT, dstPort: DHCP_CLIENT_PORT }, bytes)) {
+        this.stack.udp.send(
+          {
+            src: scope.server,
+            srcPort: DHCP_SERVER_PORT,
+            dst: IPV4_BROADCAST,
+            dstPort: DHCP_CLIENT_PORT,
+            ifIndex: iface.index,
+          },
+          bytes,
+        );
+      } else if (
+        !sendRawUdp(
+          iface,
+          { dstMac: req.chaddr, src: scope.server, dst: yiaddr, srcPort: DHCP_SERVER_PORT, dstPort: DHCP_CLIENT_PORT },
+          bytes,
+        )
+      ) {
         this.counters.inc('sendFailed');
       }
     } catch {
@@ -462,13 +596,29 @@ function makeScope(o: DhcpScopeOptions): Scope {
   const entry = o.iface.addresses[0];
   if (entry === undefined) throw new RangeError(`DHCP server on ${o.iface.name}: the interface has no address`);
   const { address: server, prefixLength } = entry;
-  if (!ipv4InPrefix(o.rangeFirst, server, prefixLength) || !ipv4InPrefix(o.rangeLast, server, prefixLength) || o.rangeFirst > o.rangeLast) {
-    throw new RangeError(`DHCP server on ${o.iface.name}: the range must lie in the interface's network, first <= last`);
+  if (
+    !ipv4InPrefix(o.rangeFirst, server, prefixLength) ||
+    !ipv4InPrefix(o.rangeLast, server, prefixLength) ||
+    o.rangeFirst > o.rangeLast
+  ) {
+    throw new RangeError(
+      `DHCP server on ${o.iface.name}: the range must lie in the interface's network, first <= last`,
+    );
   }
-  if (!Number.isInteger(o.leaseSeconds) || o.leaseSeconds < 1) throw new RangeError(`DHCP server on ${o.iface.name}: lease time must be a positive integer`);
+  if (!Number.isInteger(o.leaseSeconds) || o.leaseSeconds < 1)
+    throw new RangeError(`DHCP server on ${o.iface.name}: lease time must be a positive integer`);
   const staticByMac = new Map<MacAddress, Ipv4Address>();
   for (const s of o.static ?? []) staticByMac.set(s.mac, s.ip);
-  return { options: o, server, prefixLength, byIp: new Map(), byMac: new Map(), staticByMac, staticIps: new Set(staticByMac.values()), probing: new Map() };
+  return {
+    options: o,
+    server,
+    prefixLength,
+    byIp: new Map(),
+    byMac: new Map(),
+    staticByMac,
+    staticIps: new Set(staticByMac.values()),
+    probing: new Map(),
+  };
 }
 
 function hostnameOf(msg: DhcpRepr): string | undefined {

@@ -9,7 +9,16 @@
  * on the scheduler clock); bounded ({@link DnsCacheOptions.maxEntries}, least recently used out).
  */
 import {
-  DNS_FLAG, DNS_RCODE, DNS_TYPE, dnsRcode, readDnsName, writeDnsId, writeDnsTtl, type DnsMessage, type DnsQuestion, type DnsRecord,
+  DNS_FLAG,
+  DNS_RCODE,
+  DNS_TYPE,
+  dnsRcode,
+  readDnsName,
+  writeDnsId,
+  writeDnsTtl,
+  type DnsMessage,
+  type DnsQuestion,
+  type DnsRecord,
 } from '@postern/wire';
 import { Counters } from '../counters.js';
 
@@ -60,7 +69,14 @@ export function dnsCacheKey(q: DnsQuestion): string {
 /** The DNS response cache. See the module comment. */
 export class DnsCache {
   /** Hits, misses, stores and evictions. */
-  readonly counters = new Counters<DnsCacheCounterName>('dnsCache', ['hits', 'misses', 'stored', 'uncacheable', 'expired', 'evicted']);
+  readonly counters = new Counters<DnsCacheCounterName>('dnsCache', [
+    'hits',
+    'misses',
+    'stored',
+    'uncacheable',
+    'expired',
+    'evicted',
+  ]);
   private readonly entries = new Map<string, Entry>();
   private readonly maxEntries: number;
   private readonly maxTtl: number;
@@ -89,7 +105,9 @@ export class DnsCache {
       this.counters.inc('uncacheable');
       return false;
     }
-    const records = [...parsed.answers, ...parsed.authorities, ...parsed.additionals].filter((r) => r.type !== DNS_TYPE.OPT);
+    const records = [...parsed.answers, ...parsed.authorities, ...parsed.additionals].filter(
+      (r) => r.type !== DNS_TYPE.OPT,
+    );
     const key = dnsCacheKey(q);
     this.entries.delete(key);
     while (this.entries.size >= this.maxEntries) {
@@ -97,8 +115,15 @@ export class DnsCache {
       this.counters.inc('evicted');
     }
     this.entries.set(key, {
-      bytes: response.slice(), ttlOffsets: records.map((r) => r.ttlOffset), ttls: records.map((r) => r.ttl), storedAt: now, expiresAt: now + ttl * 1000,
-      name: q.name.toLowerCase(), type: q.type, rcode, answers: parsed.answers.length,
+      bytes: response.slice(),
+      ttlOffsets: records.map((r) => r.ttlOffset),
+      ttls: records.map((r) => r.ttl),
+      storedAt: now,
+      expiresAt: now + ttl * 1000,
+      name: q.name.toLowerCase(),
+      type: q.type,
+      rcode,
+      answers: parsed.answers.length,
     });
     this.counters.inc('stored');
     return true;
@@ -132,7 +157,14 @@ export class DnsCache {
   list(now: number): DnsCacheEntryInfo[] {
     const out: DnsCacheEntryInfo[] = [];
     for (const e of this.entries.values()) {
-      if (now < e.expiresAt) out.push({ name: e.name, type: e.type, rcode: e.rcode, answers: e.answers, ttl: Math.ceil((e.expiresAt - now) / 1000) });
+      if (now < e.expiresAt)
+        out.push({
+          name: e.name,
+          type: e.type,
+          rcode: e.rcode,
+          answers: e.answers,
+          ttl: Math.ceil((e.expiresAt - now) / 1000),
+        });
     }
     return out;
   }

@@ -16,8 +16,23 @@
  */
 import type { Timer } from '@postern/irq';
 import {
-  DNS_CLASS_IN, DNS_FLAG, DNS_HEADER_LENGTH, DNS_OPCODE_QUERY, DNS_PORT, DNS_RCODE, DNS_TYPE, DNS_UDP_MAX, DecodeError, dnsOpcode, emitDnsErrorResponse, parseDns,
-  readDnsName, writeDnsId, type DnsMessage, type DnsQuestion, type Ipv4Address,
+  DNS_CLASS_IN,
+  DNS_FLAG,
+  DNS_HEADER_LENGTH,
+  DNS_OPCODE_QUERY,
+  DNS_PORT,
+  DNS_RCODE,
+  DNS_TYPE,
+  DNS_UDP_MAX,
+  DecodeError,
+  dnsOpcode,
+  emitDnsErrorResponse,
+  parseDns,
+  readDnsName,
+  writeDnsId,
+  type DnsMessage,
+  type DnsQuestion,
+  type Ipv4Address,
 } from '@postern/wire';
 import { BindError } from '../errors.js';
 import { Counters } from '../counters.js';
@@ -44,12 +59,36 @@ export interface DnsForwarderOptions {
 
 /** Counter names of a {@link DnsForwarder}. */
 export type DnsForwarderCounterName =
-  | 'queries' | 'notListening' | 'dropped' | 'formerr' | 'notimp' | 'refused' | 'servfail' | 'cacheAnswers'
-  | 'forwarded' | 'upstreamAnswers' | 'retries' | 'spoofed' | 'truncated' | 'sendFailed';
+  | 'queries'
+  | 'notListening'
+  | 'dropped'
+  | 'formerr'
+  | 'notimp'
+  | 'refused'
+  | 'servfail'
+  | 'cacheAnswers'
+  | 'forwarded'
+  | 'upstreamAnswers'
+  | 'retries'
+  | 'spoofed'
+  | 'truncated'
+  | 'sendFailed';
 
 const COUNTER_NAMES: readonly DnsForwarderCounterName[] = [
-  'queries', 'notListening', 'dropped', 'formerr', 'notimp', 'refused', 'servfail', 'cacheAnswers',
-  'forwarded', 'upstreamAnswers', 'retries', 'spoofed', 'truncated', 'sendFailed',
+  'queries',
+  'notListening',
+  'dropped',
+  'formerr',
+  'notimp',
+  'refused',
+  'servfail',
+  'cacheAnswers',
+  'forwarded',
+  'upstreamAnswers',
+  'retries',
+  'spoofed',
+  'truncated',
+  'sendFailed',
 ];
 
 /** Zone transfers (AXFR 252, IXFR 251): never over this forwarder. */
@@ -116,7 +155,8 @@ export class DnsForwarder {
     c.inc('queries');
     if (payload.byteLength < DNS_HEADER_LENGTH || (payload[2]! & 0x80) !== 0) return c.inc('dropped');
     const flags = (payload[2]! << 8) | payload[3]!;
-    const answer = (rcode: number, questionEnd?: number): void => this.send(info.dst, info.src, info.srcPort, emitDnsErrorResponse(payload, rcode, questionEnd));
+    const answer = (rcode: number, questionEnd?: number): void =>
+      this.send(info.dst, info.src, info.srcPort, emitDnsErrorResponse(payload, rcode, questionEnd));
     if (dnsOpcode(flags) !== DNS_OPCODE_QUERY) {
       c.inc('notimp');
       return answer(DNS_RCODE.NOTIMP);
@@ -157,8 +197,18 @@ export class DnsForwarder {
       if (ref.pending !== undefined) this.upstreamAnswer(ref.pending, bytes, from);
     });
     const p: Pending = {
-      client: info.src, clientPort: info.srcPort, clientId: m.header.id, clientMax, local: info.dst, question: { ...q }, query, socket,
-      upstreamId: 0, server: servers[0]!, tries: 0, timer: undefined,
+      client: info.src,
+      clientPort: info.srcPort,
+      clientId: m.header.id,
+      clientMax,
+      local: info.dst,
+      question: { ...q },
+      query,
+      socket,
+      upstreamId: 0,
+      server: servers[0]!,
+      tries: 0,
+      timer: undefined,
     };
     ref.pending = p;
     this.pending.add(p);
@@ -193,7 +243,12 @@ export class DnsForwarder {
 
   private upstreamAnswer(p: Pending, bytes: Uint8Array, from: UdpMessageInfo): void {
     if (!this.pending.has(p)) return;
-    if (from.src !== p.server || from.srcPort !== DNS_PORT || bytes.byteLength < DNS_HEADER_LENGTH || ((bytes[0]! << 8) | bytes[1]!) !== p.upstreamId) {
+    if (
+      from.src !== p.server ||
+      from.srcPort !== DNS_PORT ||
+      bytes.byteLength < DNS_HEADER_LENGTH ||
+      ((bytes[0]! << 8) | bytes[1]!) !== p.upstreamId
+    ) {
       return this.counters.inc('spoofed');
     }
     let m: DnsMessage;
@@ -204,7 +259,13 @@ export class DnsForwarder {
       return this.counters.inc('spoofed');
     }
     const q = m.questions[0];
-    if ((m.header.flags & DNS_FLAG.QR) === 0 || m.questions.length !== 1 || q!.type !== p.question.type || q!.class !== p.question.class || q!.name.toLowerCase() !== p.question.name.toLowerCase()) {
+    if (
+      (m.header.flags & DNS_FLAG.QR) === 0 ||
+      m.questions.length !== 1 ||
+      q!.type !== p.question.type ||
+      q!.class !== p.question.class ||
+      q!.name.toLowerCase() !== p.question.name.toLowerCase()
+    ) {
       return this.counters.inc('spoofed');
     }
     this.counters.inc('upstreamAnswers');

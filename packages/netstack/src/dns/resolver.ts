@@ -10,7 +10,17 @@
  */
 import type { Timer } from '@postern/irq';
 import {
-  DNS_FLAG, DNS_PORT, DNS_RCODE, DNS_TYPE, DecodeError, dnsARecords, dnsRcode, emitDnsQuery, parseDns, type DnsMessage, type Ipv4Address,
+  DNS_FLAG,
+  DNS_PORT,
+  DNS_RCODE,
+  DNS_TYPE,
+  DecodeError,
+  dnsARecords,
+  dnsRcode,
+  emitDnsQuery,
+  parseDns,
+  type DnsMessage,
+  type Ipv4Address,
 } from '@postern/wire';
 import { Counters } from '../counters.js';
 import type { Stack } from '../stack.js';
@@ -45,12 +55,23 @@ export interface DnsResolverOptions {
 }
 
 /** Counter names of a {@link DnsResolver}. */
-export type DnsResolverCounterName = 'lookups' | 'queries' | 'timeouts' | 'truncated' | 'tcpQueries' | 'tcpFailed' | 'spoofed' | 'answers' | 'failures';
+export type DnsResolverCounterName =
+  'lookups' | 'queries' | 'timeouts' | 'truncated' | 'tcpQueries' | 'tcpFailed' | 'spoofed' | 'answers' | 'failures';
 
 /** The stub resolver. See the module comment. */
 export class DnsResolver {
   /** Lookups, queries and what became of them. */
-  readonly counters = new Counters<DnsResolverCounterName>('dnsResolver', ['lookups', 'queries', 'timeouts', 'truncated', 'tcpQueries', 'tcpFailed', 'spoofed', 'answers', 'failures']);
+  readonly counters = new Counters<DnsResolverCounterName>('dnsResolver', [
+    'lookups',
+    'queries',
+    'timeouts',
+    'truncated',
+    'tcpQueries',
+    'tcpFailed',
+    'spoofed',
+    'answers',
+    'failures',
+  ]);
   private readonly stack: Stack;
   private readonly options: DnsResolverOptions;
 
@@ -187,7 +208,8 @@ export class DnsResolver {
       return undefined;
     }
     const q = m.questions[0];
-    if (m.header.id !== id || (m.header.flags & DNS_FLAG.QR) === 0 || q === undefined || q.type !== DNS_TYPE.A) return undefined;
+    if (m.header.id !== id || (m.header.flags & DNS_FLAG.QR) === 0 || q === undefined || q.type !== DNS_TYPE.A)
+      return undefined;
     return q.name.toLowerCase() === name.replace(/\.$/, '').toLowerCase() ? m : undefined;
   }
 }

@@ -170,8 +170,18 @@ class Connection {
     this.replyDstPort = icmp ? m.dstPort : m.srcPort;
     this.tcpState = m.protocol === PROTO_TCP ? 'syn-sent' : undefined;
     this.nodes = [
-      { conn: this, dir: ORIGINAL, hash: tupleHash(seed, this.src, this.dst, this.protocol, this.srcPort, this.dstPort), next: undefined },
-      { conn: this, dir: REPLY, hash: tupleHash(seed, this.dst, this.src, this.protocol, this.replySrcPort, this.replyDstPort), next: undefined },
+      {
+        conn: this,
+        dir: ORIGINAL,
+        hash: tupleHash(seed, this.src, this.dst, this.protocol, this.srcPort, this.dstPort),
+        next: undefined,
+      },
+      {
+        conn: this,
+        dir: REPLY,
+        hash: tupleHash(seed, this.dst, this.src, this.protocol, this.replySrcPort, this.replyDstPort),
+        next: undefined,
+      },
     ];
   }
 
@@ -192,7 +202,15 @@ export class Conntrack {
   /** The timeouts in force. */
   readonly timeouts: Readonly<ConntrackTimeouts>;
   /** `created`, `expired`, `evicted` (early drop), `tableFull` (new connection refused), `invalid`, `related`, `reopened`. */
-  readonly stats = new Counters<ConntrackCounterName>('conntrack', ['created', 'expired', 'evicted', 'tableFull', 'invalid', 'related', 'reopened']);
+  readonly stats = new Counters<ConntrackCounterName>('conntrack', [
+    'created',
+    'expired',
+    'evicted',
+    'tableFull',
+    'invalid',
+    'related',
+    'reopened',
+  ]);
   private readonly seed: number;
   private readonly buckets = new Map<number, TupleNode>();
   /** Every connection by id, least recently seen first (a packet moves its connection to the end). */
@@ -380,7 +398,10 @@ export class Conntrack {
       default:
         break;
     }
-    if ((flags & TcpFlag.FIN) !== 0 && (c.tcpState === 'established' || c.tcpState === 'fin-wait' || c.tcpState === 'syn-recv')) {
+    if (
+      (flags & TcpFlag.FIN) !== 0 &&
+      (c.tcpState === 'established' || c.tcpState === 'fin-wait' || c.tcpState === 'syn-recv')
+    ) {
       c.finSeen |= dir === ORIGINAL ? 1 : 2;
       c.tcpState = c.finSeen === 3 ? 'time-wait' : 'fin-wait';
     }

@@ -37,14 +37,29 @@ export function fillPacketMeta(m: PacketMeta, ip: Uint8Array, ifIn: number, ifOu
  * datagram). `totalLength` is header plus payload.
  */
 export function fillPacketMetaFrom(
-  m: PacketMeta, ifIn: number, ifOut: number, src: number, dst: number, protocol: number, totalLength: number, payload: Uint8Array,
+  m: PacketMeta,
+  ifIn: number,
+  ifOut: number,
+  src: number,
+  dst: number,
+  protocol: number,
+  totalLength: number,
+  payload: Uint8Array,
 ): PacketMeta {
   setCommon(m, ifIn, ifOut, src, dst, protocol, totalLength);
   fillTransport(m, payload, 0, payload.byteLength, protocol, false);
   return m;
 }
 
-function setCommon(m: PacketMeta, ifIn: number, ifOut: number, src: number, dst: number, protocol: number, length: number): void {
+function setCommon(
+  m: PacketMeta,
+  ifIn: number,
+  ifOut: number,
+  src: number,
+  dst: number,
+  protocol: number,
+  length: number,
+): void {
   m.ifIn = ifIn;
   m.ifOut = ifOut;
   m.src = src;

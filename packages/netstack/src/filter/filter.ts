@@ -180,8 +180,18 @@ interface ChainState {
   policyBytes: number;
 }
 
-const DISABLED: Verdict = Object.freeze({ action: 'accept', rejectWith: undefined, ruleId: undefined, reason: 'disabled' });
-const CONNTRACK_FULL: Verdict = Object.freeze({ action: 'drop', rejectWith: undefined, ruleId: undefined, reason: 'conntrack-full' });
+const DISABLED: Verdict = Object.freeze({
+  action: 'accept',
+  rejectWith: undefined,
+  ruleId: undefined,
+  reason: 'disabled',
+});
+const CONNTRACK_FULL: Verdict = Object.freeze({
+  action: 'drop',
+  rejectWith: undefined,
+  ruleId: undefined,
+  reason: 'conntrack-full',
+});
 
 /** The packet filter. See the module comment for the evaluation order and counters. */
 export class PacketFilter {
@@ -192,7 +202,13 @@ export class PacketFilter {
   /** The named limit on rules per chain. */
   readonly maxRulesPerChain: number;
   /** `accepted`, `dropped`, `rejected` (all verdicts), `conntrackFull` (accept turned into drop), `chainFull` (insert refused). */
-  readonly stats = new Counters<FilterCounterName>('filter', ['accepted', 'dropped', 'rejected', 'conntrackFull', 'chainFull']);
+  readonly stats = new Counters<FilterCounterName>('filter', [
+    'accepted',
+    'dropped',
+    'rejected',
+    'conntrackFull',
+    'chainFull',
+  ]);
   /** The connection state of the packet last evaluated (for logging). */
   lastState: ConnState = 'invalid';
   private readonly chains: Record<Chain, ChainState>;
@@ -220,7 +236,8 @@ export class PacketFilter {
       throw new FilterError('CHAIN_FULL', `chain ${chain} holds its limit of ${this.maxRulesPerChain} rules`);
     }
     const at = position ?? c.rules.length;
-    if (!Number.isInteger(at) || at < 0 || at > c.rules.length) throw new FilterError('INVALID_RULE', `position ${at} is outside 0..${c.rules.length}`);
+    if (!Number.isInteger(at) || at < 0 || at > c.rules.length)
+      throw new FilterError('INVALID_RULE', `position ${at} is outside 0..${c.rules.length}`);
     c.rules.splice(at, 0, rule);
     this.nextId++;
     return rule.id;
@@ -252,7 +269,8 @@ export class PacketFilter {
   /** Sets the default policy of `chain`. Throws {@link FilterError} `INVALID_CHAIN` or `INVALID_POLICY`. */
   setPolicy(chain: Chain, policy: ChainPolicy): void {
     const c = this.chain(chain);
-    if (policy !== 'accept' && policy !== 'drop') throw new FilterError('INVALID_POLICY', `policy must be accept or drop, got ${String(policy)}`);
+    if (policy !== 'accept' && policy !== 'drop')
+      throw new FilterError('INVALID_POLICY', `policy must be accept or drop, got ${String(policy)}`);
     c.policy = policy;
     c.policyVerdict = policyVerdict(policy);
   }
@@ -267,7 +285,9 @@ export class PacketFilter {
   listRules(chain?: Chain): RuleInfo[] {
     const out: RuleInfo[] = [];
     for (const c of chain === undefined ? CHAINS : [chain]) {
-      this.chain(c).rules.forEach((r, position) => out.push({ id: r.id, chain: c, position, spec: r.spec, packets: r.packets, bytes: r.bytes }));
+      this.chain(c).rules.forEach((r, position) =>
+        out.push({ id: r.id, chain: c, position, spec: r.spec, packets: r.packets, bytes: r.bytes }),
+      );
     }
     return out;
   }
@@ -314,7 +334,8 @@ export class PacketFilter {
 
   private chain(chain: Chain): ChainState {
     const c = Object.hasOwn(this.chains, chain) ? this.chains[chain] : undefined;
-    if (c === undefined) throw new FilterError('INVALID_CHAIN', `no chain ${JSON.stringify(chain)} (input, forward, output)`);
+    if (c === undefined)
+      throw new FilterError('INVALID_CHAIN', `no chain ${JSON.stringify(chain)} (input, forward, output)`);
     return c;
   }
 }
@@ -323,8 +344,8 @@ function matches(r: CompiledRule, m: PacketMeta, stateBit: number): boolean {
   return (
     (r.ifIn < 0 || r.ifIn === m.ifIn) &&
     (r.ifOut < 0 || r.ifOut === m.ifOut) &&
-    ((m.src & r.srcMask) >>> 0) === r.srcNet &&
-    ((m.dst & r.dstMask) >>> 0) === r.dstNet &&
+    (m.src & r.srcMask) >>> 0 === r.srcNet &&
+    (m.dst & r.dstMask) >>> 0 === r.dstNet &&
     (r.protocol < 0 || r.protocol === m.protocol) &&
     m.srcPort >= r.spLo &&
     m.srcPort <= r.spHi &&
@@ -346,8 +367,10 @@ function invalid(message: string): FilterError {
 }
 
 function compile(id: number, chain: Chain, spec: RuleSpec): CompiledRule {
-  if (!Object.hasOwn({ input: 1, forward: 1, output: 1 }, chain)) throw new FilterError('INVALID_CHAIN', `no chain ${JSON.stringify(chain)} (input, forward, output)`);
-  if (spec.action !== 'accept' && spec.action !== 'drop' && spec.action !== 'reject') throw invalid(`action must be accept, drop or reject, got ${String(spec.action)}`);
+  if (!Object.hasOwn({ input: 1, forward: 1, output: 1 }, chain))
+    throw new FilterError('INVALID_CHAIN', `no chain ${JSON.stringify(chain)} (input, forward, output)`);
+  if (spec.action !== 'accept' && spec.action !== 'drop' && spec.action !== 'reject')
+    throw invalid(`action must be accept, drop or reject, got ${String(spec.action)}`);
   const iface = (v: number | undefined, what: string): number => {
     if (v === undefined) return NO_INTERFACE;
     if (!Number.isInteger(v) || v < 0) throw invalid(`${what} must be a non-negative integer`);
@@ -357,22 +380,30 @@ function compile(id: number, chain: Chain, spec: RuleSpec): CompiledRule {
   if (chain === 'output' && spec.ifIn !== undefined) throw invalid('the output chain has no incoming interface');
   const prefix = (p: PrefixMatch | undefined, what: string): [number, number] => {
     if (p === undefined) return [0, 0];
-    if (!isIpv4Address(p.prefix) || !isPrefixLength(p.length)) throw invalid(`${what} must be an IPv4 address with a length 0..32`);
+    if (!isIpv4Address(p.prefix) || !isPrefixLength(p.length))
+      throw invalid(`${what} must be an IPv4 address with a length 0..32`);
     if (networkOf(p.prefix, p.length) !== p.prefix) throw invalid(`${what} has host bits set`);
     return [prefixMask(p.length), p.prefix];
   };
   const protocol = spec.protocol ?? -1;
-  if (spec.protocol !== undefined && (!Number.isInteger(protocol) || protocol < 0 || protocol > 255)) throw invalid('protocol must be 0..255');
+  if (spec.protocol !== undefined && (!Number.isInteger(protocol) || protocol < 0 || protocol > 255))
+    throw invalid('protocol must be 0..255');
   const ports = (range: PortRange | undefined, what: string): [number, number] => {
     if (range === undefined) return [0, 0xffff];
     if (protocol !== PROTO_TCP && protocol !== PROTO_UDP) throw invalid(`${what} needs protocol tcp (6) or udp (17)`);
     const { from, to } = range;
-    if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to > 0xffff || from > to) throw invalid(`${what} must be a range within 0..65535 with from <= to`);
+    if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to > 0xffff || from > to)
+      throw invalid(`${what} must be a range within 0..65535 with from <= to`);
     return [from, to];
   };
-  if ((spec.icmpType !== undefined || spec.icmpCode !== undefined) && protocol !== PROTO_ICMP) throw invalid('an ICMP match needs protocol icmp (1)');
-  if (spec.icmpCode !== undefined && spec.icmpType === undefined) throw invalid('an ICMP code match needs an ICMP type');
-  for (const [v, what] of [[spec.icmpType, 'icmpType'], [spec.icmpCode, 'icmpCode']] as const) {
+  if ((spec.icmpType !== undefined || spec.icmpCode !== undefined) && protocol !== PROTO_ICMP)
+    throw invalid('an ICMP match needs protocol icmp (1)');
+  if (spec.icmpCode !== undefined && spec.icmpType === undefined)
+    throw invalid('an ICMP code match needs an ICMP type');
+  for (const [v, what] of [
+    [spec.icmpType, 'icmpType'],
+    [spec.icmpCode, 'icmpCode'],
+  ] as const) {
     if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 255)) throw invalid(`${what} must be 0..255`);
   }
   let flagMask = 0;
@@ -380,7 +411,13 @@ function compile(id: number, chain: Chain, spec: RuleSpec): CompiledRule {
   if (spec.tcpFlags !== undefined) {
     if (protocol !== PROTO_TCP) throw invalid('a TCP flag match needs protocol tcp (6)');
     ({ mask: flagMask, value: flagValue } = spec.tcpFlags);
-    if (!Number.isInteger(flagMask) || !Number.isInteger(flagValue) || flagMask < 0 || flagMask > 0xff || (flagValue & ~flagMask) !== 0) {
+    if (
+      !Number.isInteger(flagMask) ||
+      !Number.isInteger(flagValue) ||
+      flagMask < 0 ||
+      flagMask > 0xff ||
+      (flagValue & ~flagMask) !== 0
+    ) {
       throw invalid('tcpFlags needs a mask 0..255 and a value within the mask');
     }
   }
@@ -390,12 +427,18 @@ function compile(id: number, chain: Chain, spec: RuleSpec): CompiledRule {
     states |= STATE_BIT[s];
   }
   let rejectWith: RejectWith | undefined;
-  if (spec.rejectWith !== undefined && spec.action !== 'reject') throw invalid('rejectWith is only for the reject action');
+  if (spec.rejectWith !== undefined && spec.action !== 'reject')
+    throw invalid('rejectWith is only for the reject action');
   if (spec.action === 'reject') {
     rejectWith = spec.rejectWith ?? REJECT_PORT_UNREACHABLE;
     if (rejectWith.kind === 'tcp-reset') {
       if (protocol !== PROTO_TCP) throw invalid('reject with tcp-reset needs protocol tcp (6)');
-    } else if (rejectWith.kind !== 'icmp-unreachable' || !Number.isInteger(rejectWith.code) || rejectWith.code < 0 || rejectWith.code > 15) {
+    } else if (
+      rejectWith.kind !== 'icmp-unreachable' ||
+      !Number.isInteger(rejectWith.code) ||
+      rejectWith.code < 0 ||
+      rejectWith.code > 15
+    ) {
       throw invalid('reject needs tcp-reset or icmp-unreachable with a code 0..15');
     }
     rejectWith = Object.freeze({ ...rejectWith });

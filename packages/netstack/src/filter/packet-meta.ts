@@ -80,4 +80,3 @@ export function createPacketMeta(fields: Partial<PacketMeta> = {}): PacketMeta {
 export function isIcmpError(type: number): boolean {
   return type === 3 || type === 4 || type === 5 || type === 11 || type === 12;
 }
-

@@ -98,7 +98,12 @@ export class Rejecter {
     const ports = this.ports;
     const source = ports.interfaces.isLocal(dst) ? dst : undefined;
     try {
-      ports.output.send({ dst: src, src: source, protocol: IP_PROTO_TCP }, TCP_MIN_HEADER_LENGTH, (buf, from, to) => emitTcp(repr, buf, from, to), BYPASS_FILTER);
+      ports.output.send(
+        { dst: src, src: source, protocol: IP_PROTO_TCP },
+        TCP_MIN_HEADER_LENGTH,
+        (buf, from, to) => emitTcp(repr, buf, from, to),
+        BYPASS_FILTER,
+      );
       ports.ipCounters.inc('rejectResets');
     } catch {
       ports.ipCounters.inc('rejectResetFailed');

@@ -32,7 +32,14 @@ export interface IcmpErrorSender {
    * on, if any; `linkBroadcast`: it came in a link-layer broadcast or multicast frame;
    * `nextHopMtu`: for fragmentation needed. Returns whether it was sent. Never throws.
    */
-  sendError(type: number, code: number, ip: Uint8Array, arrivedOn: NetInterface | undefined, linkBroadcast?: boolean, nextHopMtu?: number): boolean;
+  sendError(
+    type: number,
+    code: number,
+    ip: Uint8Array,
+    arrivedOn: NetInterface | undefined,
+    linkBroadcast?: boolean,
+    nextHopMtu?: number,
+  ): boolean;
 }
 
 /** An ICMP error received about a datagram this host sent, as handed to the transport that sent it. */

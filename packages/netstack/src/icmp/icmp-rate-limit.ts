@@ -26,7 +26,8 @@ export class TokenBucket {
 
   /** Starts full at time `now`. */
   constructor(ratePerSecond: number, burst: number, now = 0) {
-    if (!(ratePerSecond >= 0) || !(burst >= 1)) throw new RangeError(`token bucket needs rate >= 0 and burst >= 1, got ${ratePerSecond}, ${burst}`);
+    if (!(ratePerSecond >= 0) || !(burst >= 1))
+      throw new RangeError(`token bucket needs rate >= 0 and burst >= 1, got ${ratePerSecond}, ${burst}`);
     this.ratePerSecond = ratePerSecond;
     this.burst = burst;
     this.tokens = burst;
@@ -82,7 +83,12 @@ export class IcmpRateLimiter {
   /** Named limit: destinations remembered. */
   readonly maxDestinations: number;
   /** `allowed`, `limitedGlobal`, `limitedPerDestination`, `destinationsEvicted`. */
-  readonly stats = new Counters<IcmpRateLimitCounterName>('icmpRateLimit', ['allowed', 'limitedGlobal', 'limitedPerDestination', 'destinationsEvicted']);
+  readonly stats = new Counters<IcmpRateLimitCounterName>('icmpRateLimit', [
+    'allowed',
+    'limitedGlobal',
+    'limitedPerDestination',
+    'destinationsEvicted',
+  ]);
   private readonly global: TokenBucket;
   private readonly perDestinationRate: number;
   private readonly perDestinationBurst: number;
@@ -95,7 +101,9 @@ export class IcmpRateLimiter {
     this.perDestinationBurst = options.perDestinationBurst ?? 6;
     this.maxDestinations = options.maxDestinations ?? 256;
     if (!(this.perDestinationRate >= 0) || !(this.perDestinationBurst >= 1)) {
-      throw new RangeError(`per-destination bucket needs rate >= 0 and burst >= 1, got ${this.perDestinationRate}, ${this.perDestinationBurst}`);
+      throw new RangeError(
+        `per-destination bucket needs rate >= 0 and burst >= 1, got ${this.perDestinationRate}, ${this.perDestinationBurst}`,
+      );
     }
   }
 

@@ -153,10 +153,17 @@ export class IcmpService implements IcmpErrorSender {
   private sequence = 0;
 
   /** @internal Created by the stack. */
-  constructor(private readonly ports: IcmpPorts, limits: IcmpRateLimiterOptions = {}, echoReplyLimit?: EchoReplyRateLimit) {
+  constructor(
+    private readonly ports: IcmpPorts,
+    limits: IcmpRateLimiterOptions = {},
+    echoReplyLimit?: EchoReplyRateLimit,
+  ) {
     const now = ports.scheduler.now;
     this.limiter = new IcmpRateLimiter(limits, now);
-    this.echoReplyLimiter = echoReplyLimit === undefined ? undefined : new TokenBucket(echoReplyLimit.ratePerSecond, echoReplyLimit.burst, now);
+    this.echoReplyLimiter =
+      echoReplyLimit === undefined
+        ? undefined
+        : new TokenBucket(echoReplyLimit.ratePerSecond, echoReplyLimit.burst, now);
     this.identifier = ports.scheduler.randomUint32() & 0xffff;
   }
 
@@ -207,11 +214,22 @@ export class IcmpService implements IcmpErrorSender {
     const c = this.ports.icmpCounters;
     c.inc('echoRequests');
     if (d.destination !== 'unicast' || d.linkBroadcast) return c.inc('echoBroadcastIgnored');
-    if (this.echoReplyLimiter !== undefined && !this.echoReplyLimiter.take(this.ports.scheduler.now)) return c.inc('echoRateLimited');
-    const repr: Icmpv4Repr = { kind: 'echoReply', identifier: packet.identifier, sequenceNumber: packet.sequenceNumber, data: packet.data };
+    if (this.echoReplyLimiter !== undefined && !this.echoReplyLimiter.take(this.ports.scheduler.now))
+      return c.inc('echoRateLimited');
+    const repr: Icmpv4Repr = {
+      kind: 'echoReply',
+      identifier: packet.identifier,
+      sequenceNumber: packet.sequenceNumber,
+      data: packet.data,
+    };
     try {
       this.ports.output.send(
-        { dst: d.header.source, src: d.header.destination, protocol: IP_PROTO_ICMP, tos: (d.header.dscp << 2) | d.header.ecn },
+        {
+          dst: d.header.source,
+          src: d.header.destination,
+          protocol: IP_PROTO_ICMP,
+          tos: (d.header.dscp << 2) | d.header.ecn,
+        },
         d.payload.byteLength,
         (buf) => emitIcmpv4(repr, buf),
       );
@@ -251,7 +269,15 @@ export class IcmpService implements IcmpErrorSender {
       if (o === undefined) return;
       this.outstanding.delete(key);
       const code = report.type === ICMP_TIME_EXCEEDED ? 'TIME_EXCEEDED' : 'UNREACHABLE';
-      o.callback(new PingError(code, `${ipv4ToString(report.reporter)} answered ICMP type ${report.type} code ${report.code}`, report.code, report.reporter), undefined);
+      o.callback(
+        new PingError(
+          code,
+          `${ipv4ToString(report.reporter)} answered ICMP type ${report.type} code ${report.code}`,
+          report.code,
+          report.reporter,
+        ),
+        undefined,
+      );
       return;
     }
     if (protocol === IP_PROTO_UDP) {
@@ -272,7 +298,14 @@ export class IcmpService implements IcmpErrorSender {
    * interface the packet came in on, if any; `linkBroadcast`: it came in a link-layer broadcast or
    * multicast frame; `nextHopMtu`: for fragmentation needed. Returns whether it was sent. Never throws.
    */
-  sendError(type: number, code: number, ip: Uint8Array, arrivedOn: NetInterface | undefined, linkBroadcast = false, nextHopMtu = 0): boolean {
+  sendError(
+    type: number,
+    code: number,
+    ip: Uint8Array,
+    arrivedOn: NetInterface | undefined,
+    linkBroadcast = false,
+    nextHopMtu = 0,
+  ): boolean {
     const ports = this.ports;
     const c = ports.icmpCounters;
     if (!this.errorAllowed(ip, linkBroadcast)) {
@@ -295,7 +328,12 @@ export class IcmpService implements IcmpErrorSender {
           : { kind: 'other', type, code, restOfHeader: 0, data: quoted };
     const source = ports.interfaces.isLocal(dst) ? dst : arrivedOn?.sourceFor(src);
     try {
-      ports.output.send({ dst: src, src: source, protocol: IP_PROTO_ICMP, tos: ERROR_TOS }, ICMP_HEADER_LENGTH + quoted.byteLength, (buf) => emitIcmpv4(repr, buf), BYPASS_FILTER);
+      ports.output.send(
+        { dst: src, src: source, protocol: IP_PROTO_ICMP, tos: ERROR_TOS },
+        ICMP_HEADER_LENGTH + quoted.byteLength,
+        (buf) => emitIcmpv4(repr, buf),
+        BYPASS_FILTER,
+      );
     } catch (err) {
       if (!(err instanceof SendError)) throw err;
       c.inc('errorSendFailed');
@@ -334,15 +372,23 @@ export class IcmpService implements IcmpErrorSender {
     const sequence = options.sequence ?? (this.sequence = (this.sequence + 1) & 0xffff);
     const timeoutMs = options.timeoutMs ?? DEFAULT_ECHO_TIMEOUT_MS;
     const size = options.data?.byteLength ?? options.size ?? DEFAULT_ECHO_SIZE;
-    if (!isU16(identifier) || !isU16(sequence)) throw new SendError('INVALID_ARGUMENT', `identifier and sequence must be 0..65535`);
-    if (!Number.isInteger(size) || size < 0) throw new SendError('INVALID_ARGUMENT', `echo size must be a non-negative integer, got ${size}`);
+    if (!isU16(identifier) || !isU16(sequence))
+      throw new SendError('INVALID_ARGUMENT', `identifier and sequence must be 0..65535`);
+    if (!Number.isInteger(size) || size < 0)
+      throw new SendError('INVALID_ARGUMENT', `echo size must be a non-negative integer, got ${size}`);
     if (!(timeoutMs > 0)) throw new SendError('INVALID_ARGUMENT', `timeout must be positive, got ${timeoutMs}`);
-    if (this.outstanding.size >= MAX_OUTSTANDING_ECHOES) throw new SendError('INVALID_ARGUMENT', `${MAX_OUTSTANDING_ECHOES} echo requests are already outstanding`);
+    if (this.outstanding.size >= MAX_OUTSTANDING_ECHOES)
+      throw new SendError('INVALID_ARGUMENT', `${MAX_OUTSTANDING_ECHOES} echo requests are already outstanding`);
     const key = identifier * 0x10000 + sequence;
-    if (this.outstanding.has(key)) throw new SendError('INVALID_ARGUMENT', `echo ${identifier}/${sequence} is already outstanding`);
+    if (this.outstanding.has(key))
+      throw new SendError('INVALID_ARGUMENT', `echo ${identifier}/${sequence} is already outstanding`);
     const data = options.data ?? patternData(size);
     const repr: Icmpv4Repr = { kind: 'echoRequest', identifier, sequenceNumber: sequence, data };
-    ports.output.send({ dst: options.dst, src: options.src, protocol: IP_PROTO_ICMP, ttl: options.ttl, df: options.df }, ICMP_HEADER_LENGTH + size, (buf) => emitIcmpv4(repr, buf));
+    ports.output.send(
+      { dst: options.dst, src: options.src, protocol: IP_PROTO_ICMP, ttl: options.ttl, df: options.df },
+      ICMP_HEADER_LENGTH + size,
+      (buf) => emitIcmpv4(repr, buf),
+    );
     ports.icmpCounters.inc('pingsSent');
     const now = ports.scheduler.now;
     const o: Outstanding = { key, sentAt: now, deadline: now + timeoutMs, data, callback };

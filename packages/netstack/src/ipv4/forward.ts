@@ -126,7 +126,11 @@ export class Ipv4Forwarder {
       return this.forwardFragment(inIface, out, route.gateway ?? dst, packet);
     }
     if (filter.enabled) {
-      const verdict = filter.evaluate('forward', fillPacketMeta(ports.meta, ip, inIface.index, out.index), ports.scheduler.now);
+      const verdict = filter.evaluate(
+        'forward',
+        fillPacketMeta(ports.meta, ip, inIface.index, out.index),
+        ports.scheduler.now,
+      );
       if (verdict.action !== 'accept') {
         c.inc('forwardFiltered');
         if (verdict.action === 'reject') ports.reject.rejectRaw(verdict.rejectWith, ip, inIface);
@@ -150,7 +154,14 @@ export class Ipv4Forwarder {
       packet.setTtl(ttl - 1);
       c.inc('forwarded');
       c.inc('forwardFragmented');
-      ports.output.sendFragments(out, parseIpv4Packet(packet, IGNORE_CHECKSUM), packet.payload, nextHop, RESOLVE_WITH_ARP, true);
+      ports.output.sendFragments(
+        out,
+        parseIpv4Packet(packet, IGNORE_CHECKSUM),
+        packet.payload,
+        nextHop,
+        RESOLVE_WITH_ARP,
+        true,
+      );
       return;
     }
     packet.setTtl(ttl - 1);
@@ -180,7 +191,11 @@ export class Ipv4Forwarder {
   private forwardFragment(inIface: NetInterface, out: NetInterface, nextHop: number, packet: Ipv4Packet): void {
     const ports = this.ports;
     const c = ports.ipCounters;
-    const result = ports.forwardReassembler.add(ports.scheduler.now, parseIpv4Packet(packet, IGNORE_CHECKSUM), packet.payload);
+    const result = ports.forwardReassembler.add(
+      ports.scheduler.now,
+      parseIpv4Packet(packet, IGNORE_CHECKSUM),
+      packet.payload,
+    );
     if (result.status === 'pending') {
       ports.requestWake();
       return;
@@ -190,7 +205,16 @@ export class Ipv4Forwarder {
     const { header, payload, largestFragment } = result;
     const headerLength = IPV4_MIN_HEADER_LENGTH + header.options.byteLength;
     const filter = ports.filter;
-    const meta = fillPacketMetaFrom(ports.meta, inIface.index, out.index, header.source, header.destination, header.protocol, headerLength + payload.byteLength, payload);
+    const meta = fillPacketMetaFrom(
+      ports.meta,
+      inIface.index,
+      out.index,
+      header.source,
+      header.destination,
+      header.protocol,
+      headerLength + payload.byteLength,
+      payload,
+    );
     const verdict = filter.evaluate('forward', meta, ports.scheduler.now);
     if (verdict.action !== 'accept') {
       c.inc('forwardFiltered');
@@ -205,13 +229,28 @@ export class Ipv4Forwarder {
     if (largestFragment > out.mtu) {
       if (header.dontFragment) {
         c.inc('fragNeeded');
-        ports.icmp.sendError(ICMP_DEST_UNREACHABLE, ICMP_UNREACH_FRAG_NEEDED, quoteDatagram(header, payload), inIface, false, out.mtu);
+        ports.icmp.sendError(
+          ICMP_DEST_UNREACHABLE,
+          ICMP_UNREACH_FRAG_NEEDED,
+          quoteDatagram(header, payload),
+          inIface,
+          false,
+          out.mtu,
+        );
         return;
       }
       c.inc('forwardFragmented');
     }
     c.inc('forwarded');
     // Fragments that carried DF (legal, if odd) leave without it: they were fragments already.
-    ports.output.sendFragments(out, { ...header, ttl: header.ttl - 1, dontFragment: false }, payload, nextHop, RESOLVE_WITH_ARP, true, largestFragment);
+    ports.output.sendFragments(
+      out,
+      { ...header, ttl: header.ttl - 1, dontFragment: false },
+      payload,
+      nextHop,
+      RESOLVE_WITH_ARP,
+      true,
+      largestFragment,
+    );
   }
 }

@@ -60,19 +60,37 @@ export function copiedOptions(options: Uint8Array): Uint8Array {
  * `MTU_TOO_SMALL` when `mtu` is below {@link IPV4_MIN_MTU} or leaves fewer than 8 data bytes;
  * `PAYLOAD_LENGTH` when the lengths disagree.
  */
-export function fragmentIpv4(repr: Ipv4Repr, payload: Uint8Array, mtu: number, allocate: FragmentAllocator = defaultAllocate): Uint8Array[] {
-  if (payload.byteLength !== repr.payloadLength) throw new FragmentError('PAYLOAD_LENGTH', `payload of ${payload.byteLength} bytes, header says ${repr.payloadLength}`);
-  if (!Number.isInteger(mtu) || mtu < IPV4_MIN_MTU) throw new FragmentError('MTU_TOO_SMALL', `MTU ${mtu} is below ${IPV4_MIN_MTU}`);
+export function fragmentIpv4(
+  repr: Ipv4Repr,
+  payload: Uint8Array,
+  mtu: number,
+  allocate: FragmentAllocator = defaultAllocate,
+): Uint8Array[] {
+  if (payload.byteLength !== repr.payloadLength)
+    throw new FragmentError(
+      'PAYLOAD_LENGTH',
+      `payload of ${payload.byteLength} bytes, header says ${repr.payloadLength}`,
+    );
+  if (!Number.isInteger(mtu) || mtu < IPV4_MIN_MTU)
+    throw new FragmentError('MTU_TOO_SMALL', `MTU ${mtu} is below ${IPV4_MIN_MTU}`);
   const firstHeader = IPV4_MIN_HEADER_LENGTH + repr.options.byteLength;
   if (firstHeader + payload.byteLength <= mtu) {
     const out = allocate(firstHeader + payload.byteLength);
     const n = emitIpv4(repr, out, payload);
     return [out.subarray(0, n)];
   }
-  if (repr.dontFragment) throw new FragmentError('DONT_FRAGMENT', `${firstHeader + payload.byteLength} bytes do not fit MTU ${mtu} and Don't Fragment is set`);
+  if (repr.dontFragment)
+    throw new FragmentError(
+      'DONT_FRAGMENT',
+      `${firstHeader + payload.byteLength} bytes do not fit MTU ${mtu} and Don't Fragment is set`,
+    );
   const laterOptions = copiedOptions(repr.options);
   const laterHeader = IPV4_MIN_HEADER_LENGTH + laterOptions.byteLength;
-  if (((mtu - firstHeader) & ~7) === 0) throw new FragmentError('MTU_TOO_SMALL', `MTU ${mtu} leaves no 8-byte data unit after a ${firstHeader}-byte header`);
+  if (((mtu - firstHeader) & ~7) === 0)
+    throw new FragmentError(
+      'MTU_TOO_SMALL',
+      `MTU ${mtu} leaves no 8-byte data unit after a ${firstHeader}-byte header`,
+    );
 
   const fragments: Uint8Array[] = [];
   const total = payload.byteLength;

@@ -96,7 +96,13 @@ export class Ipv4Input {
   private readonly delivery: { -readonly [K in keyof Ipv4Delivery]: Ipv4Delivery[K] };
 
   constructor(private readonly ports: Ipv4InputPorts) {
-    this.delivery = { header: undefined as unknown as Ipv4Repr, payload: new Uint8Array(0), iface: undefined as unknown as NetInterface, destination: 'unicast', linkBroadcast: false };
+    this.delivery = {
+      header: undefined as unknown as Ipv4Repr,
+      payload: new Uint8Array(0),
+      iface: undefined as unknown as NetInterface,
+      destination: 'unicast',
+      linkBroadcast: false,
+    };
   }
 
   /** Handles one IPv4 frame from `iface`'s device; the packet starts at `headerLength`. Never throws for bad input. */
@@ -165,11 +171,21 @@ export class Ipv4Input {
     }
     const filter = ports.filter;
     if (filter.enabled) {
-      const meta = fillPacketMetaFrom(ports.meta, iface.index, NO_INTERFACE, header.source, header.destination, header.protocol, IPV4_MIN_HEADER_LENGTH + header.options.byteLength + payload.byteLength, payload);
+      const meta = fillPacketMetaFrom(
+        ports.meta,
+        iface.index,
+        NO_INTERFACE,
+        header.source,
+        header.destination,
+        header.protocol,
+        IPV4_MIN_HEADER_LENGTH + header.options.byteLength + payload.byteLength,
+        payload,
+      );
       const verdict = filter.evaluate('input', meta, ports.scheduler.now);
       if (verdict.action !== 'accept') {
         c.inc('inputFiltered');
-        if (verdict.action === 'reject' && destination === 'unicast' && !linkBroadcast) ports.reject.reject(verdict.rejectWith, header, payload, iface);
+        if (verdict.action === 'reject' && destination === 'unicast' && !linkBroadcast)
+          ports.reject.reject(verdict.rejectWith, header, payload, iface);
         return;
       }
     }
@@ -194,13 +210,20 @@ export class Ipv4Input {
     if (handler === undefined) {
       c.inc('unknownProtocol');
       if (destination === 'unicast') {
-        ports.icmpErrors.sendError(ICMP_DEST_UNREACHABLE, ICMP_UNREACH_PROTOCOL, quoteDatagram(header, payload), iface, linkBroadcast);
+        ports.icmpErrors.sendError(
+          ICMP_DEST_UNREACHABLE,
+          ICMP_UNREACH_PROTOCOL,
+          quoteDatagram(header, payload),
+          iface,
+          linkBroadcast,
+        );
       }
       return;
     }
     c.inc('delivered');
     const trace = ports.scheduler.trace;
-    if (trace !== undefined && trace.on) trace.mark(protocol === 6 ? 'tcp' : 'ip', protocol === 6 ? 'segment in' : `protocol ${protocol} in`);
+    if (trace !== undefined && trace.on)
+      trace.mark(protocol === 6 ? 'tcp' : 'ip', protocol === 6 ? 'segment in' : `protocol ${protocol} in`);
     try {
       handler.receive(delivery);
     } catch {

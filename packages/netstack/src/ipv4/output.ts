@@ -110,8 +110,18 @@ export interface Ipv4OutputPorts {
 export class Ipv4Output {
   /** Reused for every emitted header: no per-datagram allocation for it. */
   private readonly repr: Ipv4Repr = {
-    dscp: 0, ecn: 0, identification: 0, dontFragment: false, moreFragments: false, fragmentOffset: 0, ttl: DEFAULT_TTL,
-    protocol: 0, source: 0, destination: 0, options: new Uint8Array(0), payloadLength: 0,
+    dscp: 0,
+    ecn: 0,
+    identification: 0,
+    dontFragment: false,
+    moreFragments: false,
+    fragmentOffset: 0,
+    ttl: DEFAULT_TTL,
+    protocol: 0,
+    source: 0,
+    destination: 0,
+    options: new Uint8Array(0),
+    payloadLength: 0,
   };
   private identification: number;
 
@@ -125,9 +135,18 @@ export class Ipv4Output {
    */
   route(dst: Ipv4Address, src?: Ipv4Address, ifIndex?: number): RouteInfo {
     const interfaces = this.ports.interfaces;
-    if (src !== undefined && !interfaces.isLocal(src)) throw new SendError('ADDRESS_NOT_AVAILABLE', `${ipv4ToString(src)} is not an address of this host`);
+    if (src !== undefined && !interfaces.isLocal(src))
+      throw new SendError('ADDRESS_NOT_AVAILABLE', `${ipv4ToString(src)} is not an address of this host`);
     const owner = interfaces.ownerOf(dst);
-    if (owner !== undefined) return { iface: owner, nextHop: dst, linkDestination: RESOLVE_WITH_ARP, src: src ?? dst, mtu: IPV4_MAX_TOTAL_LENGTH, local: true };
+    if (owner !== undefined)
+      return {
+        iface: owner,
+        nextHop: dst,
+        linkDestination: RESOLVE_WITH_ARP,
+        src: src ?? dst,
+        mtu: IPV4_MAX_TOTAL_LENGTH,
+        local: true,
+      };
     let iface: NetInterface | undefined;
     let nextHop = dst;
     let linkDestination: MacAddress = RESOLVE_WITH_ARP;
@@ -152,7 +171,8 @@ export class Ipv4Output {
     }
     if (iface === undefined) throw new SendError('NO_ROUTE', `no route to ${ipv4ToString(dst)}`);
     const chosen = src ?? routeSource ?? iface.sourceFor(nextHop);
-    if (chosen === undefined) throw new SendError('NO_SOURCE_ADDRESS', `${iface.name} has no IPv4 address to send from`);
+    if (chosen === undefined)
+      throw new SendError('NO_SOURCE_ADDRESS', `${iface.name} has no IPv4 address to send from`);
     return { iface, nextHop, linkDestination, src: chosen, mtu: iface.mtu, local: false };
   }
 
@@ -169,12 +189,18 @@ export class Ipv4Output {
     const ttl = options.ttl ?? (isIpv4Multicast(dst) ? 1 : DEFAULT_TTL);
     const tos = options.tos ?? 0;
     if (!isIpv4Address(dst)) throw new SendError('INVALID_ARGUMENT', `destination is not an IPv4 address: ${dst}`);
-    if (!Number.isInteger(protocol) || protocol < 0 || protocol > 255) throw new SendError('INVALID_ARGUMENT', `protocol must be 0..255, got ${protocol}`);
-    if (!Number.isInteger(ttl) || ttl < 1 || ttl > 255) throw new SendError('INVALID_ARGUMENT', `TTL must be 1..255, got ${ttl}`);
-    if (!Number.isInteger(tos) || tos < 0 || tos > 255) throw new SendError('INVALID_ARGUMENT', `TOS must be 0..255, got ${tos}`);
+    if (!Number.isInteger(protocol) || protocol < 0 || protocol > 255)
+      throw new SendError('INVALID_ARGUMENT', `protocol must be 0..255, got ${protocol}`);
+    if (!Number.isInteger(ttl) || ttl < 1 || ttl > 255)
+      throw new SendError('INVALID_ARGUMENT', `TTL must be 1..255, got ${ttl}`);
+    if (!Number.isInteger(tos) || tos < 0 || tos > 255)
+      throw new SendError('INVALID_ARGUMENT', `TOS must be 0..255, got ${tos}`);
     const total = IPV4_MIN_HEADER_LENGTH + payloadLength;
     if (!Number.isInteger(payloadLength) || payloadLength < 0 || total > IPV4_MAX_TOTAL_LENGTH) {
-      throw new SendError('INVALID_ARGUMENT', `payload length must be 0..${IPV4_MAX_TOTAL_LENGTH - IPV4_MIN_HEADER_LENGTH}, got ${payloadLength}`);
+      throw new SendError(
+        'INVALID_ARGUMENT',
+        `payload length must be 0..${IPV4_MAX_TOTAL_LENGTH - IPV4_MIN_HEADER_LENGTH}, got ${payloadLength}`,
+      );
     }
     let route: RouteInfo;
     try {
@@ -186,7 +212,11 @@ export class Ipv4Output {
     const df = options.df ?? false;
     if (df && total > route.mtu) {
       counters.inc('sendTooLong');
-      throw new SendError('MESSAGE_TOO_LONG', `${total} bytes exceed the MTU ${route.mtu} of ${route.iface.name} with Don't Fragment set`, route.mtu);
+      throw new SendError(
+        'MESSAGE_TOO_LONG',
+        `${total} bytes exceed the MTU ${route.mtu} of ${route.iface.name} with Don't Fragment set`,
+        route.mtu,
+      );
     }
 
     const fits = total <= route.mtu;
@@ -213,7 +243,10 @@ export class Ipv4Output {
       const verdict = ports.filter.evaluate('output', meta, ports.scheduler.now);
       if (verdict.action !== 'accept') {
         counters.inc('outputFiltered');
-        throw new SendError('FILTERED', `the output chain ${verdict.action === 'drop' ? 'dropped' : 'rejected'} the datagram to ${ipv4ToString(dst)}`);
+        throw new SendError(
+          'FILTERED',
+          `the output chain ${verdict.action === 'drop' ? 'dropped' : 'rejected'} the datagram to ${ipv4ToString(dst)}`,
+        );
       }
     }
     counters.inc('sent');
@@ -228,7 +261,14 @@ export class Ipv4Output {
       return route.src;
     }
     counters.inc('sentFragmented');
-    this.sendFragments(route.iface, { ...r }, ip.subarray(IPV4_MIN_HEADER_LENGTH), route.nextHop, route.linkDestination, false);
+    this.sendFragments(
+      route.iface,
+      { ...r },
+      ip.subarray(IPV4_MIN_HEADER_LENGTH),
+      route.nextHop,
+      route.linkDestination,
+      false,
+    );
     return route.src;
   }
 
@@ -236,7 +276,15 @@ export class Ipv4Output {
    * Fragments `repr` + `payload` to `mtu` (default and at most: `iface`'s MTU) and sends every
    * fragment in its own frame. The caller made sure Don't Fragment is clear.
    */
-  sendFragments(iface: NetInterface, repr: Ipv4Repr, payload: Uint8Array, nextHop: Ipv4Address, linkDestination: MacAddress, forwarded: boolean, mtu = iface.mtu): void {
+  sendFragments(
+    iface: NetInterface,
+    repr: Ipv4Repr,
+    payload: Uint8Array,
+    nextHop: Ipv4Address,
+    linkDestination: MacAddress,
+    forwarded: boolean,
+    mtu = iface.mtu,
+  ): void {
     const fragments = fragmentIpv4(repr, payload, Math.min(mtu, iface.mtu), allocateFragment);
     this.ports.ipCounters.inc('fragmentsCreated', fragments.length);
     for (const f of fragments) {

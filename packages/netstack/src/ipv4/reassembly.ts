@@ -77,7 +77,10 @@ export type ReassemblyCounterName =
   | 'timeout';
 
 /** Why {@link Reassembler.add} dropped a fragment (and, except for `duplicate` and `empty`, its datagram). */
-export type ReassemblyDropReason = Exclude<ReassemblyCounterName, 'fragments' | 'reassembled' | 'memoryEvicted' | 'timeout'>;
+export type ReassemblyDropReason = Exclude<
+  ReassemblyCounterName,
+  'fragments' | 'reassembled' | 'memoryEvicted' | 'timeout'
+>;
 
 /**
  * The outcome of {@link Reassembler.add}. `pending` and `dropped` results are shared constants.
@@ -87,7 +90,12 @@ export type ReassemblyDropReason = Exclude<ReassemblyCounterName, 'fragments' | 
  * the fragment sizes nor the path MTU behaviour the sender sees.
  */
 export type ReassemblyResult =
-  | { readonly status: 'complete'; readonly header: Ipv4Repr; readonly payload: Uint8Array; readonly largestFragment: number }
+  | {
+      readonly status: 'complete';
+      readonly header: Ipv4Repr;
+      readonly payload: Uint8Array;
+      readonly largestFragment: number;
+    }
   | { readonly status: 'pending' }
   | { readonly status: 'dropped'; readonly reason: ReassemblyDropReason };
 
@@ -149,14 +157,39 @@ export class Reassembler {
 
   constructor(options: ReassemblyOptions = {}) {
     this.stats = new Counters<ReassemblyCounterName>(options.counterGroup ?? 'reassembly', [
-      'fragments', 'reassembled', 'duplicate', 'overlap', 'tinyFirst', 'tinyOffset', 'oversize', 'badLast', 'misaligned', 'empty',
-      'tooManyFragments', 'memoryEvicted', 'memoryLimit', 'timeout',
+      'fragments',
+      'reassembled',
+      'duplicate',
+      'overlap',
+      'tinyFirst',
+      'tinyOffset',
+      'oversize',
+      'badLast',
+      'misaligned',
+      'empty',
+      'tooManyFragments',
+      'memoryEvicted',
+      'memoryLimit',
+      'timeout',
     ]);
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.maxBytes = options.maxBytes ?? DEFAULT_REASSEMBLY_MAX_BYTES;
     this.maxFragmentsPerDatagram = options.maxFragmentsPerDatagram ?? 64;
-    const reasons: ReassemblyDropReason[] = ['duplicate', 'overlap', 'tinyFirst', 'tinyOffset', 'oversize', 'badLast', 'misaligned', 'empty', 'tooManyFragments', 'memoryLimit'];
-    this.drops = Object.fromEntries(reasons.map((reason) => [reason, Object.freeze({ status: 'dropped', reason })])) as Record<ReassemblyDropReason, ReassemblyResult>;
+    const reasons: ReassemblyDropReason[] = [
+      'duplicate',
+      'overlap',
+      'tinyFirst',
+      'tinyOffset',
+      'oversize',
+      'badLast',
+      'misaligned',
+      'empty',
+      'tooManyFragments',
+      'memoryLimit',
+    ];
+    this.drops = Object.fromEntries(
+      reasons.map((reason) => [reason, Object.freeze({ status: 'dropped', reason })]),
+    ) as Record<ReassemblyDropReason, ReassemblyResult>;
   }
 
   /** Datagrams under reassembly. */
@@ -180,7 +213,13 @@ export class Reassembler {
     const length = payload.byteLength;
     const end = offset + length;
     const more = header.moreFragments;
-    if (offset === 0 && !more) return { status: 'complete', header, payload, largestFragment: IPV4_MIN_HEADER_LENGTH + header.options.byteLength + length };
+    if (offset === 0 && !more)
+      return {
+        status: 'complete',
+        header,
+        payload,
+        largestFragment: IPV4_MIN_HEADER_LENGTH + header.options.byteLength + length,
+      };
     this.stats.inc('fragments');
     const key = `${header.source}>${header.destination}/${header.protocol}#${header.identification}`;
     let p = this.pending.get(key);
@@ -202,7 +241,8 @@ export class Reassembler {
     p ??= { key, deadline: now + this.timeoutMs, pieces: [], first: undefined, total: -1, held: 0, largest: 0 };
     const pieces = p.pieces;
     if (!more) {
-      if ((p.total >= 0 && p.total !== end) || (pieces.length > 0 && pieces[pieces.length - 1]!.end > end)) return this.drop('badLast', p);
+      if ((p.total >= 0 && p.total !== end) || (pieces.length > 0 && pieces[pieces.length - 1]!.end > end))
+        return this.drop('badLast', p);
       p.total = end;
     } else if (p.total >= 0 && end > p.total) {
       return this.drop('badLast', p);
@@ -248,7 +288,12 @@ export class Reassembler {
     for (const piece of pieces) out.set(piece.data, piece.offset);
     this.discard(p);
     this.stats.inc('reassembled');
-    return { status: 'complete', header: { ...first, moreFragments: false, fragmentOffset: 0, payloadLength: p.total }, payload: out, largestFragment: p.largest };
+    return {
+      status: 'complete',
+      header: { ...first, moreFragments: false, fragmentOffset: 0, payloadLength: p.total },
+      payload: out,
+      largestFragment: p.largest,
+    };
   }
 
   /** When {@link poll} next has work: the earliest datagram deadline, or `undefined` when idle. */
@@ -269,7 +314,8 @@ export class Reassembler {
       this.discard(p);
       this.stats.inc('timeout');
       const firstPiece = p.pieces[0];
-      if (p.first !== undefined && firstPiece !== undefined) (out ??= []).push({ header: p.first, firstPayload: firstPiece.data });
+      if (p.first !== undefined && firstPiece !== undefined)
+        (out ??= []).push({ header: p.first, firstPayload: firstPiece.data });
     }
     return out ?? NO_EXPIRED;
   }

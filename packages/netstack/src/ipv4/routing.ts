@@ -110,8 +110,15 @@ export class RoutingTable {
   /** The named limit on the number of routes. */
   readonly maxRoutes: number;
   /** `lookups`, `noRoute` (lookup found nothing), `tableFull` (add refused), `flushedUnreachable`. */
-  readonly stats = new Counters<RoutingCounterName>('routing', ['lookups', 'noRoute', 'tableFull', 'flushedUnreachable']);
-  private readonly byLength: (Map<number, Route[]> | undefined)[] = new Array<Map<number, Route[]> | undefined>(33).fill(undefined);
+  readonly stats = new Counters<RoutingCounterName>('routing', [
+    'lookups',
+    'noRoute',
+    'tableFull',
+    'flushedUnreachable',
+  ]);
+  private readonly byLength: (Map<number, Route[]> | undefined)[] = new Array<Map<number, Route[]> | undefined>(
+    33,
+  ).fill(undefined);
   /** Populated prefix lengths, longest first. */
   private lengths: number[] = [];
   private count = 0;
@@ -145,9 +152,22 @@ export class RoutingTable {
     const prefix = networkOf(address, prefixLength);
     const existing = this.bucket(prefixLength, prefix);
     if (existing?.some((r) => r.kind === 'connected' && r.ifIndex === ifIndex && r.source === address)) {
-      throw new RouteError('DUPLICATE', `connected route ${fmt(prefix, prefixLength)} for ${ipv4ToString(address)} on interface ${ifIndex} exists`);
+      throw new RouteError(
+        'DUPLICATE',
+        `connected route ${fmt(prefix, prefixLength)} for ${ipv4ToString(address)} on interface ${ifIndex} exists`,
+      );
     }
-    return this.insert(Object.freeze({ kind: 'connected', prefix, prefixLength, ifIndex, gateway: undefined, metric: 0, source: address }));
+    return this.insert(
+      Object.freeze({
+        kind: 'connected',
+        prefix,
+        prefixLength,
+        ifIndex,
+        gateway: undefined,
+        metric: 0,
+        source: address,
+      }),
+    );
   }
 
   /**
@@ -159,11 +179,24 @@ export class RoutingTable {
     checkAddress(address, 'address');
     checkLength(prefixLength);
     const prefix = networkOf(address, prefixLength);
-    const removed = this.removeWhere(prefixLength, prefix, (r) => r.kind === 'connected' && r.ifIndex === ifIndex && r.source === address);
-    if (!removed) throw new RouteError('NOT_FOUND', `no connected route ${fmt(prefix, prefixLength)} for ${ipv4ToString(address)} on interface ${ifIndex}`);
+    const removed = this.removeWhere(
+      prefixLength,
+      prefix,
+      (r) => r.kind === 'connected' && r.ifIndex === ifIndex && r.source === address,
+    );
+    if (!removed)
+      throw new RouteError(
+        'NOT_FOUND',
+        `no connected route ${fmt(prefix, prefixLength)} for ${ipv4ToString(address)} on interface ${ifIndex}`,
+      );
     const out = [removed];
     for (const r of this.list()) {
-      if (r.kind === 'static' && r.ifIndex === ifIndex && r.gateway !== undefined && !this.connectedCovers(ifIndex, r.gateway)) {
+      if (
+        r.kind === 'static' &&
+        r.ifIndex === ifIndex &&
+        r.gateway !== undefined &&
+        !this.connectedCovers(ifIndex, r.gateway)
+      ) {
         this.removeWhere(r.prefixLength, r.prefix, (x) => x === r);
         this.stats.inc('flushedUnreachable');
         out.push(r);
@@ -185,26 +218,37 @@ export class RoutingTable {
     checkAddress(prefix, 'prefix');
     checkLength(prefixLength);
     if (networkOf(prefix, prefixLength) !== prefix) {
-      throw new RouteError('HOST_BITS_SET', `${ipv4ToString(prefix)}/${prefixLength} has host bits set (network is ${fmt(networkOf(prefix, prefixLength), prefixLength)})`);
+      throw new RouteError(
+        'HOST_BITS_SET',
+        `${ipv4ToString(prefix)}/${prefixLength} has host bits set (network is ${fmt(networkOf(prefix, prefixLength), prefixLength)})`,
+      );
     }
-    if (!Number.isInteger(metric) || metric < 0 || metric > 0xffff_ffff) throw new RouteError('INVALID_METRIC', `metric must be an integer in 0..2^32-1, got ${metric}`);
+    if (!Number.isInteger(metric) || metric < 0 || metric > 0xffff_ffff)
+      throw new RouteError('INVALID_METRIC', `metric must be an integer in 0..2^32-1, got ${metric}`);
     let ifIndex = spec.ifIndex;
     if (ifIndex !== undefined) checkIfIndex(ifIndex);
     if (gateway === undefined) {
-      if (ifIndex === undefined) throw new RouteError('INVALID_INTERFACE', 'a route without a gateway needs an interface');
+      if (ifIndex === undefined)
+        throw new RouteError('INVALID_INTERFACE', 'a route without a gateway needs an interface');
     } else {
       checkAddress(gateway, 'gateway');
       if (ifIndex === undefined) {
         ifIndex = this.connectedInterfaceFor(gateway);
-        if (ifIndex === undefined) throw new RouteError('GATEWAY_UNREACHABLE', `gateway ${ipv4ToString(gateway)} is on no connected network`);
+        if (ifIndex === undefined)
+          throw new RouteError('GATEWAY_UNREACHABLE', `gateway ${ipv4ToString(gateway)} is on no connected network`);
       } else if (!this.connectedCovers(ifIndex, gateway)) {
-        throw new RouteError('GATEWAY_UNREACHABLE', `gateway ${ipv4ToString(gateway)} is on no connected network of interface ${ifIndex}`);
+        throw new RouteError(
+          'GATEWAY_UNREACHABLE',
+          `gateway ${ipv4ToString(gateway)} is on no connected network of interface ${ifIndex}`,
+        );
       }
     }
     if (this.bucket(prefixLength, prefix)?.some((r) => r.kind === 'static' && r.metric === metric)) {
       throw new RouteError('DUPLICATE', `a static route to ${fmt(prefix, prefixLength)} with metric ${metric} exists`);
     }
-    return this.insert(Object.freeze({ kind: 'static', prefix, prefixLength, ifIndex, gateway, metric, source: undefined }));
+    return this.insert(
+      Object.freeze({ kind: 'static', prefix, prefixLength, ifIndex, gateway, metric, source: undefined }),
+    );
   }
 
   /** Adds the default route (0.0.0.0/0) through `gateway`; see {@link addStatic} for the errors. */
@@ -220,9 +264,19 @@ export class RoutingTable {
   removeStatic(prefix: Ipv4Address, prefixLength: number, metric?: number): Route {
     checkAddress(prefix, 'prefix');
     checkLength(prefixLength);
-    const matches = (this.bucket(prefixLength, prefix) ?? []).filter((r) => r.kind === 'static' && (metric === undefined || r.metric === metric));
-    if (matches.length === 0) throw new RouteError('NOT_FOUND', `no static route to ${fmt(prefix, prefixLength)}${metric === undefined ? '' : ` with metric ${metric}`}`);
-    if (matches.length > 1) throw new RouteError('DUPLICATE', `${matches.length} static routes to ${fmt(prefix, prefixLength)}: name the metric`);
+    const matches = (this.bucket(prefixLength, prefix) ?? []).filter(
+      (r) => r.kind === 'static' && (metric === undefined || r.metric === metric),
+    );
+    if (matches.length === 0)
+      throw new RouteError(
+        'NOT_FOUND',
+        `no static route to ${fmt(prefix, prefixLength)}${metric === undefined ? '' : ` with metric ${metric}`}`,
+      );
+    if (matches.length > 1)
+      throw new RouteError(
+        'DUPLICATE',
+        `${matches.length} static routes to ${fmt(prefix, prefixLength)}: name the metric`,
+      );
     const r = matches[0]!;
     this.removeWhere(prefixLength, prefix, (x) => x === r);
     return r;
@@ -368,15 +422,18 @@ function preferred(a: Route, b: Route): boolean {
 }
 
 function checkAddress(a: number, what: string): void {
-  if (!isIpv4Address(a)) throw new RouteError('INVALID_ADDRESS', `${what} is not an IPv4 address (an integer in 0..2^32-1): ${a}`);
+  if (!isIpv4Address(a))
+    throw new RouteError('INVALID_ADDRESS', `${what} is not an IPv4 address (an integer in 0..2^32-1): ${a}`);
 }
 
 function checkLength(length: number): void {
-  if (!isPrefixLength(length)) throw new RouteError('INVALID_PREFIX_LENGTH', `prefix length must be an integer in 0..32, got ${length}`);
+  if (!isPrefixLength(length))
+    throw new RouteError('INVALID_PREFIX_LENGTH', `prefix length must be an integer in 0..32, got ${length}`);
 }
 
 function checkIfIndex(ifIndex: number): void {
-  if (!Number.isInteger(ifIndex) || ifIndex < 0) throw new RouteError('INVALID_INTERFACE', `interface index must be a non-negative integer, got ${ifIndex}`);
+  if (!Number.isInteger(ifIndex) || ifIndex < 0)
+    throw new RouteError('INVALID_INTERFACE', `interface index must be a non-negative integer, got ${ifIndex}`);
 }
 
 function fmt(prefix: number, length: number): string {

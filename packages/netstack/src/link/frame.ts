@@ -3,7 +3,14 @@
  * header, the packet, zero padding up to the 60-byte minimum, and 4 bytes of room for the FCS that
  * `NetDevice.transmit` fills in.
  */
-import { ETHERNET_HEADER_LENGTH, ETHERNET_MIN_FRAME_LENGTH, FCS_LENGTH, writeMac, type Ipv4Address, type MacAddress } from '@postern/wire';
+import {
+  ETHERNET_HEADER_LENGTH,
+  ETHERNET_MIN_FRAME_LENGTH,
+  FCS_LENGTH,
+  writeMac,
+  type Ipv4Address,
+  type MacAddress,
+} from '@postern/wire';
 
 /** Offset of the EtherType in an untagged frame. */
 const ETHERTYPE_OFFSET = 12;

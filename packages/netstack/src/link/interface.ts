@@ -103,7 +103,10 @@ export class NetInterface {
    */
   setMtu(mtu: number): void {
     if (!Number.isInteger(mtu) || mtu < IPV4_MIN_MTU || mtu > this.device.mtu) {
-      throw new InterfaceError('INVALID_ARGUMENT', `${this.name}: MTU must be an integer in ${IPV4_MIN_MTU}..${this.device.mtu}, got ${mtu}`);
+      throw new InterfaceError(
+        'INVALID_ARGUMENT',
+        `${this.name}: MTU must be an integer in ${IPV4_MIN_MTU}..${this.device.mtu}, got ${mtu}`,
+      );
     }
     this.ipMtu = mtu;
   }
@@ -127,10 +130,18 @@ export class NetInterface {
     if (!isIpv4Address(address) || address === 0 || isIpv4Multicast(address) || address >>> 24 >= 240) {
       throw new InterfaceError('INVALID_ARGUMENT', `${this.name}: not a unicast IPv4 address: ${address}`);
     }
-    if (!isPrefixLength(prefixLength)) throw new InterfaceError('INVALID_ARGUMENT', `${this.name}: prefix length must be an integer in 0..32, got ${prefixLength}`);
-    const broadcast = prefixLength <= 30 ? (networkOf(address, prefixLength) | ~prefixMask(prefixLength)) >>> 0 : undefined;
+    if (!isPrefixLength(prefixLength))
+      throw new InterfaceError(
+        'INVALID_ARGUMENT',
+        `${this.name}: prefix length must be an integer in 0..32, got ${prefixLength}`,
+      );
+    const broadcast =
+      prefixLength <= 30 ? (networkOf(address, prefixLength) | ~prefixMask(prefixLength)) >>> 0 : undefined;
     if (broadcast !== undefined && (address === broadcast || address === networkOf(address, prefixLength))) {
-      throw new InterfaceError('INVALID_ARGUMENT', `${this.name}: ${ipv4ToString(address)} is the network or broadcast address of /${prefixLength}`);
+      throw new InterfaceError(
+        'INVALID_ARGUMENT',
+        `${this.name}: ${ipv4ToString(address)} is the network or broadcast address of /${prefixLength}`,
+      );
     }
     this.host.checkAddressFree(address);
     const entry: InterfaceAddress = Object.freeze({ address, prefixLength, broadcast });
@@ -168,7 +179,11 @@ export class NetInterface {
 
   /** Joins IPv4 multicast group `group` (counted: each join needs a leave). Throws `INVALID_ARGUMENT` for a non-multicast address. */
   joinMulticast(group: Ipv4Address): void {
-    if (!isIpv4Multicast(group)) throw new InterfaceError('INVALID_ARGUMENT', `${this.name}: ${ipv4ToString(group >>> 0)} is not a multicast address`);
+    if (!isIpv4Multicast(group))
+      throw new InterfaceError(
+        'INVALID_ARGUMENT',
+        `${this.name}: ${ipv4ToString(group >>> 0)} is not a multicast address`,
+      );
     const n = this.groups.get(group) ?? 0;
     this.groups.set(group, n + 1);
     if (n === 0) this.device.joinMulticast(ipv4MulticastMac(group));

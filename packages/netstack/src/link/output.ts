@@ -53,7 +53,13 @@ export class LinkOutput {
    * `linkDestination`, or, when that is {@link RESOLVE_WITH_ARP}, to the MAC of `nextHop` (queueing
    * the frame while ARP resolves it). The frame is given up to the device or the queue.
    */
-  sendIpv4Frame(iface: NetInterface, frame: Uint8Array, nextHop: Ipv4Address, linkDestination: MacAddress, forwarded: boolean): void {
+  sendIpv4Frame(
+    iface: NetInterface,
+    frame: Uint8Array,
+    nextHop: Ipv4Address,
+    linkDestination: MacAddress,
+    forwarded: boolean,
+  ): void {
     writeEthernetSource(frame, iface.mac, ETHERTYPE_IPV4);
     let mac = linkDestination;
     if (mac === RESOLVE_WITH_ARP) {
@@ -127,12 +133,25 @@ export class LinkOutput {
     this.sendArp(iface, ARP_OP_REPLY, address, requesterIp, requesterMac, requesterMac);
   }
 
-  private sendArp(iface: NetInterface, operation: 1 | 2, senderIp: Ipv4Address, targetIp: Ipv4Address, targetMac: MacAddress, to: MacAddress): void {
+  private sendArp(
+    iface: NetInterface,
+    operation: 1 | 2,
+    senderIp: Ipv4Address,
+    targetIp: Ipv4Address,
+    targetMac: MacAddress,
+    to: MacAddress,
+  ): void {
     const frame = allocateFrame(ARP_PACKET_LENGTH);
     writeEthernetDestination(frame, to);
     writeEthernetSource(frame, iface.mac, ETHERTYPE_ARP);
     emitArp(
-      { operation, senderHardwareAddress: iface.mac, senderProtocolAddress: senderIp, targetHardwareAddress: targetMac, targetProtocolAddress: targetIp },
+      {
+        operation,
+        senderHardwareAddress: iface.mac,
+        senderProtocolAddress: senderIp,
+        targetHardwareAddress: targetMac,
+        targetProtocolAddress: targetIp,
+      },
       frame.subarray(ETHERNET_HEADER_LENGTH),
     );
     this.transmit(iface, frame);

@@ -29,7 +29,14 @@
 import type { Ipv4Address } from '@postern/wire';
 import { Counters } from '../counters.js';
 import { isIcmpError } from '../filter/packet-meta.js';
-import { DEFAULT_MAX_NAT_MAPPINGS, type NatMapping, type NatMappingInfo, NatTable, type NatTimeouts, natProtocolIndex } from './nat-table.js';
+import {
+  DEFAULT_MAX_NAT_MAPPINGS,
+  type NatMapping,
+  type NatMappingInfo,
+  NatTable,
+  type NatTimeouts,
+  natProtocolIndex,
+} from './nat-table.js';
 import { adjustFor, rd16, rd32, rewriteAddress, rewriteWord, transportChecksumOffset } from './rewrite.js';
 
 /** A port forward: `protocol` traffic to `port` on the address of interface `inIfIndex` goes to `toAddress:toPort`. */
@@ -68,12 +75,34 @@ export interface NatOptions {
 
 /** Names of the NAT counters. */
 export type NatCounterName =
-  | 'translatedOut' | 'translatedIn' | 'hairpin' | 'icmpErrorsTranslated' | 'mappingsCreated'
-  | 'truncated' | 'icmpQuoteShort' | 'noMapping' | 'tableFull' | 'portsExhausted' | 'unsupportedProtocol' | 'fragment' | 'noAddress';
+  | 'translatedOut'
+  | 'translatedIn'
+  | 'hairpin'
+  | 'icmpErrorsTranslated'
+  | 'mappingsCreated'
+  | 'truncated'
+  | 'icmpQuoteShort'
+  | 'noMapping'
+  | 'tableFull'
+  | 'portsExhausted'
+  | 'unsupportedProtocol'
+  | 'fragment'
+  | 'noAddress';
 
 const NAT_COUNTERS: readonly NatCounterName[] = [
-  'translatedOut', 'translatedIn', 'hairpin', 'icmpErrorsTranslated', 'mappingsCreated',
-  'truncated', 'icmpQuoteShort', 'noMapping', 'tableFull', 'portsExhausted', 'unsupportedProtocol', 'fragment', 'noAddress',
+  'translatedOut',
+  'translatedIn',
+  'hairpin',
+  'icmpErrorsTranslated',
+  'mappingsCreated',
+  'truncated',
+  'icmpQuoteShort',
+  'noMapping',
+  'tableFull',
+  'portsExhausted',
+  'unsupportedProtocol',
+  'fragment',
+  'noAddress',
 ];
 
 /** A NAT configuration the engine cannot take. */
@@ -114,9 +143,21 @@ export class NatEngine {
     this.masq = [...(options.masquerade ?? [])];
     this.portForwards = [...(options.portForwards ?? [])];
     this.external = [...new Set([...this.masq, ...this.portForwards.map((f) => f.inIfIndex)])];
-    this.table = new NatTable({ timeouts: options.timeouts, maxMappings: options.maxMappings ?? DEFAULT_MAX_NAT_MAPPINGS, seed: options.seed });
+    this.table = new NatTable({
+      timeouts: options.timeouts,
+      maxMappings: options.maxMappings ?? DEFAULT_MAX_NAT_MAPPINGS,
+      seed: options.seed,
+    });
     for (const f of this.portForwards) {
-      if (!this.table.addStatic(natProtocolIndex(f.protocol === 'tcp' ? 6 : 17), f.inIfIndex, f.port, f.toAddress, f.toPort)) {
+      if (
+        !this.table.addStatic(
+          natProtocolIndex(f.protocol === 'tcp' ? 6 : 17),
+          f.inIfIndex,
+          f.port,
+          f.toAddress,
+          f.toPort,
+        )
+      ) {
         throw new NatError(`port forward ${f.protocol} ${f.port}: its port or its target is already forwarded`);
       }
     }
@@ -223,7 +264,8 @@ export class NatEngine {
       const sport = rd16(ip, hl);
       const flags = pi === 0 ? ip[hl + 13]! : 0;
       const opens = pi === 1 || (flags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN)) === TCP_SYN;
-      m = create && opens ? this.table.obtain(pi, x, src, sport, now) : this.table.lookupInternal(pi, x, src, sport, now);
+      m =
+        create && opens ? this.table.obtain(pi, x, src, sport, now) : this.table.lookupInternal(pi, x, src, sport, now);
       if (m === undefined) return this.refused(create, opens);
       const csum = hl + transportChecksumOffset(proto);
       rewriteAddress(ip, 12, ext, 10, csum, pi === 1);
@@ -298,7 +340,15 @@ export class NatEngine {
     return this.translatedIn(m, x, now);
   }
 
-  private outboundIcmpError(ip: Uint8Array, x: number, ext: number, hl: number, end: number, create: boolean, now: number): boolean {
+  private outboundIcmpError(
+    ip: Uint8Array,
+    x: number,
+    ext: number,
+    hl: number,
+    end: number,
+    create: boolean,
+    now: number,
+  ): boolean {
     const qt = this.quoted(ip, hl, end);
     if (qt < 0) return create ? this.dropOut('icmpQuoteShort') : true;
     const q = hl + 8;
@@ -324,7 +374,18 @@ export class NatEngine {
  * quoted at `ip[q]` (transport at `qt`, the message ending at `end`), fixing the quoted header
  * checksum, the quoted transport checksum when quoted, and the ICMP checksum at `icmpCsum`.
  */
-function rewriteQuoted(ip: Uint8Array, icmpCsum: number, q: number, qt: number, end: number, qproto: number, addrAt: number, address: number, portAt: number, port: number): void {
+function rewriteQuoted(
+  ip: Uint8Array,
+  icmpCsum: number,
+  q: number,
+  qt: number,
+  end: number,
+  qproto: number,
+  addrAt: number,
+  address: number,
+  portAt: number,
+  port: number,
+): void {
   const off = qproto === 1 ? 2 : transportChecksumOffset(qproto);
   const l4 = qt + off + 2 <= end ? qt + off : -1;
   const udp = qproto === 17;

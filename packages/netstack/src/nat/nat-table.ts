@@ -232,7 +232,15 @@ export class NatTable {
   refresh(m: NatMapping, now: number): void {
     if (m.isStatic) return;
     const t = this.timeouts;
-    m.expiresAt = now + (m.protocolIndex === 0 ? (m.tcpState === 'established' ? t.tcpEstablished : t.tcpTransitory) : m.protocolIndex === 1 ? t.udp : t.icmp);
+    m.expiresAt =
+      now +
+      (m.protocolIndex === 0
+        ? m.tcpState === 'established'
+          ? t.tcpEstablished
+          : t.tcpTransitory
+        : m.protocolIndex === 1
+          ? t.udp
+          : t.icmp);
   }
 
   /** Removes every dynamic mapping idle past its timeout at `now`; returns how many. */

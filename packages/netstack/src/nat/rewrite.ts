@@ -43,7 +43,14 @@ export function transportChecksumOffset(protocol: number): number {
  * `b[ipCsumAt]` and, when `l4CsumAt >= 0` and the bytes are there, the transport checksum whose
  * pseudo-header includes the address (a UDP checksum of 0 stays 0). Returns the old address.
  */
-export function rewriteAddress(b: Uint8Array, addrAt: number, value: number, ipCsumAt: number, l4CsumAt: number, udp: boolean): number {
+export function rewriteAddress(
+  b: Uint8Array,
+  addrAt: number,
+  value: number,
+  ipCsumAt: number,
+  l4CsumAt: number,
+  udp: boolean,
+): number {
   const old = rd32(b, addrAt);
   if (old === value) return old;
   wr32(b, addrAt, value);

@@ -58,7 +58,10 @@ function ackSignals(ctx: TcpContext, tcb: Tcb, seg: Segment, now: number, window
   if (seqGt(ack, tcb.sndUna)) {
     onAckAdvanced(ctx, tcb, seg, now);
   } else if (
-    ack === tcb.sndUna && seg.payload.byteLength === 0 && !seg.fin && seqGt(tcb.sndMax, tcb.sndUna) &&
+    ack === tcb.sndUna &&
+    seg.payload.byteLength === 0 &&
+    !seg.fin &&
+    seqGt(tcb.sndMax, tcb.sndUna) &&
     // RFC 5681's "same window" test, or (RFC 6675 §2) an ACK that SACKs new data: a receiver that
     // queues out-of-order data (Linux) advertises a window that moves with every duplicate ACK.
     (window === tcb.sndWnd || newlySacked > 0)

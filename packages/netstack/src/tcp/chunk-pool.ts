@@ -48,7 +48,8 @@ export class ChunkPool {
     if (!(Number.isInteger(chunkSize) && chunkSize >= 64 && (chunkSize & (chunkSize - 1)) === 0)) {
       throw new RangeError(`chunk size must be a power of two >= 64, got ${chunkSize}`);
     }
-    if (!(Number.isInteger(maxRetained) && maxRetained >= 0)) throw new RangeError(`maxRetained must be >= 0, got ${maxRetained}`);
+    if (!(Number.isInteger(maxRetained) && maxRetained >= 0))
+      throw new RangeError(`maxRetained must be >= 0, got ${maxRetained}`);
     this.chunkSize = chunkSize;
     this.maxRetained = maxRetained;
   }

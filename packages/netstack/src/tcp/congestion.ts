@@ -133,7 +133,10 @@ abstract class WindowBase implements CongestionControl {
 
   constructor(opts: CongestionOptions) {
     checkMss(opts.mss);
-    if (opts.initialWindowSegments !== undefined && !(Number.isInteger(opts.initialWindowSegments) && opts.initialWindowSegments >= 1)) {
+    if (
+      opts.initialWindowSegments !== undefined &&
+      !(Number.isInteger(opts.initialWindowSegments) && opts.initialWindowSegments >= 1)
+    ) {
       throw new RangeError(`initial window must be >= 1 segment, got ${opts.initialWindowSegments}`);
     }
     this.mss = opts.mss;
@@ -211,7 +214,10 @@ abstract class WindowBase implements CongestionControl {
     this.rttSampleCount++;
     if (this.rttSampleCount < HYSTART.nRttSample || !Number.isFinite(this.lastRoundMinRtt)) return;
     if (this.cssRoundCount < 0) {
-      const thresh = Math.min(HYSTART.maxRttThreshMs, Math.max(HYSTART.minRttThreshMs, this.lastRoundMinRtt / HYSTART.minRttDivisor));
+      const thresh = Math.min(
+        HYSTART.maxRttThreshMs,
+        Math.max(HYSTART.minRttThreshMs, this.lastRoundMinRtt / HYSTART.minRttDivisor),
+      );
       if (this.currentRoundMinRtt >= this.lastRoundMinRtt + thresh) {
         this.cssBaselineMinRtt = this.currentRoundMinRtt;
         this.cssRoundCount = 0;
@@ -406,7 +412,7 @@ export class Cubic extends WindowBase {
     let target = cubicWindow(t + this.rtt / 1000, this.k, wMaxSeg);
     if (target < cwndSeg) target = cwndSeg;
     else if (target > 1.5 * cwndSeg) target = 1.5 * cwndSeg;
-    this.window += (((target - cwndSeg) / cwndSeg) * acked) * mss;
+    this.window += ((target - cwndSeg) / cwndSeg) * acked * mss;
   }
 
   private startEpoch(nowMs: number): void {

@@ -19,14 +19,16 @@ import { AckUrgency, type Tcb } from './tcb.js';
  * @throws {@link TcpError} `EINVAL` unless `bytes` is a positive integer.
  */
 export function effectiveBufferSize(ctx: TcpContext, bytes: number): number {
-  if (!(Number.isInteger(bytes) && bytes > 0)) throw new TcpError('EINVAL', `a buffer size must be a positive integer, got ${bytes}`);
+  if (!(Number.isInteger(bytes) && bytes > 0))
+    throw new TcpError('EINVAL', `a buffer size must be a positive integer, got ${bytes}`);
   return Math.min(ctx.settings.maxBufferSize, Math.max(TCP_MIN_BUFFER_SIZE, bytes));
 }
 
 /** `TcpConnection.write`: queues what fits and sends what may go. */
 export function write(ctx: TcpContext, tcb: Tcb, data: Uint8Array): number {
   const conn = ctx.connectionOf(tcb);
-  if (tcb.finQueued || tcb.released || !canSendData(tcb.state)) throw new TcpError('EPIPE', 'the sending side is shut down');
+  if (tcb.finQueued || tcb.released || !canSendData(tcb.state))
+    throw new TcpError('EPIPE', 'the sending side is shut down');
   const n = tcb.sendBuffer.write(data);
   if (n < data.byteLength) conn.writeBlocked = true;
   if (n > 0 && tcb.state !== 'SYN-SENT' && tcb.state !== 'SYN-RECEIVED') ctx.output(tcb);

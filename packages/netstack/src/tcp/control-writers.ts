@@ -54,7 +54,16 @@ export class CookieSynAckWriter implements TcpSegmentWriter {
 
   /** @inheritDoc */
   writeSegment(segment: Uint8Array, source: Ipv4Address, destination: Ipv4Address): void {
-    writeHeader(segment, this.srcPort, this.dstPort, this.seq, this.ack, TCP_HEADER + this.optionBytes, TcpFlag.SYN | TcpFlag.ACK, this.window);
+    writeHeader(
+      segment,
+      this.srcPort,
+      this.dstPort,
+      this.seq,
+      this.ack,
+      TCP_HEADER + this.optionBytes,
+      TcpFlag.SYN | TcpFlag.ACK,
+      this.window,
+    );
     let at = 20;
     segment[at++] = 2;
     segment[at++] = 4;

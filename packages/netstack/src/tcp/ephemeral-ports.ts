@@ -23,7 +23,13 @@ export class EphemeralPorts {
    * A free port for a connection from `local` to `remote:remotePort`.
    * @throws {@link TcpError} `EADDRNOTAVAIL` when every port of the range is taken.
    */
-  pick(table: ConnectionTable, listeners: ListenerTable<Bound>, local: Ipv4Address, remote: Ipv4Address, remotePort: number): number {
+  pick(
+    table: ConnectionTable,
+    listeners: ListenerTable<Bound>,
+    local: Ipv4Address,
+    remote: Ipv4Address,
+    remotePort: number,
+  ): number {
     const { lo, hi } = this;
     const span = hi - lo + 1;
     for (let i = 0; i < span; i++) {

@@ -45,7 +45,11 @@ export function icmpError(ctx: TcpContext, error: TcpIcmpError): void {
     case 'hard':
       if (tcb.state === 'SYN-SENT' || (tcb.state === 'SYN-RECEIVED' && !tcb.passive)) {
         ctx.counters.inc('icmpHardAborts');
-        ctx.closeTcb(tcb, 'refused', new TcpError(action.code, `a router or the peer answered ICMP type ${error.type} code ${error.code}`));
+        ctx.closeTcb(
+          tcb,
+          'refused',
+          new TcpError(action.code, `a router or the peer answered ICMP type ${error.type} code ${error.code}`),
+        );
         return;
       }
       break;

@@ -73,7 +73,14 @@ function synRepeated(ctx: TcpContext, tcb: Tcb, seg: Segment): boolean {
 /** PAWS (RFC 7323 §5.3): true (and an ACK owed) when the segment's timestamp is older than TS.Recent. */
 function pawsRejects(tcb: Tcb, seg: Segment, now: number): boolean {
   const o = seg.options;
-  if (!(tcb.tsEnabled && o.hasTimestamps && !seg.rst && seqLt(o.tsVal, tcb.tsRecent) && now - tcb.tsRecentAge < PAWS_IDLE_MS)) return false;
+  if (!(
+    tcb.tsEnabled &&
+    o.hasTimestamps &&
+    !seg.rst &&
+    seqLt(o.tsVal, tcb.tsRecent) &&
+    now - tcb.tsRecentAge < PAWS_IDLE_MS
+  ))
+    return false;
   tcb.stats.pawsDrops++;
   tcb.owe(AckUrgency.NOW);
   return true;

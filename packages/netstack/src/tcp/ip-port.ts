@@ -43,5 +43,11 @@ export interface TcpIpPort {
    * @returns false if the packet could not be sent (no route, refused by a filter or the device);
    * TCP treats that as a loss.
    */
-  send(source: Ipv4Address, destination: Ipv4Address, length: number, writer: TcpSegmentWriter, dontFragment?: boolean): boolean;
+  send(
+    source: Ipv4Address,
+    destination: Ipv4Address,
+    length: number,
+    writer: TcpSegmentWriter,
+    dontFragment?: boolean,
+  ): boolean;
 }

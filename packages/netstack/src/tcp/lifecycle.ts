@@ -27,14 +27,25 @@ export function windowShiftFor(maxBufferSize: number): number {
 
 /** A new TCB (state CLOSED, in no table) for the 4-tuple, sized for the route's `mtu`. */
 export function newTcb(
-  ctx: TcpContext, local: Ipv4Address, localPort: number, remote: Ipv4Address, remotePort: number,
-  passive: boolean, mtu: number, sendSize: number, receiveSize: number,
+  ctx: TcpContext,
+  local: Ipv4Address,
+  localPort: number,
+  remote: Ipv4Address,
+  remotePort: number,
+  passive: boolean,
+  mtu: number,
+  sendSize: number,
+  receiveSize: number,
 ): Tcb {
   const s = ctx.settings;
   const advMss = Math.max(64, Math.min(65_535, mtu - 40));
   const cc: CongestionControl = s.congestion === 'cubic' ? new Cubic({ mss: advMss }) : new NewReno({ mss: advMss });
   const tcb = new Tcb(
-    local, localPort, remote, remotePort, passive,
+    local,
+    localPort,
+    remote,
+    remotePort,
+    passive,
     new SendBuffer(sendSize),
     new ReceiveBuffer(receiveSize),
     new RtoEstimator(s.rto),
@@ -147,5 +158,7 @@ export function enterTimeWait(ctx: TcpContext, tcb: Tcb): void {
 
 /** The error a peer's refusal or reset reports. */
 export function errorFor(reason: 'refused' | 'reset'): TcpError {
-  return reason === 'refused' ? new TcpError('ECONNREFUSED', 'the peer refused the connection') : new TcpError('ECONNRESET', 'the peer reset the connection');
+  return reason === 'refused'
+    ? new TcpError('ECONNREFUSED', 'the peer refused the connection')
+    : new TcpError('ECONNRESET', 'the peer reset the connection');
 }

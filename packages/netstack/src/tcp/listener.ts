@@ -85,8 +85,15 @@ export class TcpListener {
   onAcceptable: (() => void) | undefined = undefined;
   /** Live counters. */
   readonly stats: TcpListenerStats = {
-    synReceived: 0, synBacklogDrops: 0, acceptQueueDrops: 0, connectionLimitDrops: 0, cookiesSent: 0,
-    cookiesAccepted: 0, cookiesRejected: 0, established: 0, accepted: 0,
+    synReceived: 0,
+    synBacklogDrops: 0,
+    acceptQueueDrops: 0,
+    connectionLimitDrops: 0,
+    cookiesSent: 0,
+    cookiesAccepted: 0,
+    cookiesRejected: 0,
+    established: 0,
+    accepted: 0,
   };
   /** @internal Copies in SYN-RECEIVED. */
   readonly embryos = new Set<Tcb>();
@@ -98,7 +105,15 @@ export class TcpListener {
   private receiveSize: number;
 
   /** @internal Made by `Tcp.listen`. */
-  constructor(host: ListenerHost, localAddress: Ipv4Address, localPort: number, synBacklog: number, acceptBacklog: number, sendBufferSize: number, receiveBufferSize: number) {
+  constructor(
+    host: ListenerHost,
+    localAddress: Ipv4Address,
+    localPort: number,
+    synBacklog: number,
+    acceptBacklog: number,
+    sendBufferSize: number,
+    receiveBufferSize: number,
+  ) {
     this.host = host;
     this.localAddress = localAddress;
     this.localPort = localPort;
@@ -114,7 +129,8 @@ export class TcpListener {
    * @throws RangeError unless `backlog` is a positive integer.
    */
   setAcceptBacklog(backlog: number): void {
-    if (!(Number.isInteger(backlog) && backlog >= 1)) throw new RangeError(`accept backlog must be a positive integer, got ${backlog}`);
+    if (!(Number.isInteger(backlog) && backlog >= 1))
+      throw new RangeError(`accept backlog must be a positive integer, got ${backlog}`);
     this.backlog = backlog;
   }
 

@@ -19,16 +19,24 @@ import type { TcpConnectOptions, TcpListenOptions } from './options.js';
 export function listen(ctx: TcpContext, options: TcpListenOptions): TcpListener {
   const address = options.address ?? 0;
   const { port } = options;
-  if (!(Number.isInteger(port) && port >= 1 && port <= 65_535)) throw new TcpError('EINVAL', `port must be 1..65535, got ${port}`);
+  if (!(Number.isInteger(port) && port >= 1 && port <= 65_535))
+    throw new TcpError('EINVAL', `port must be 1..65535, got ${port}`);
   const backlog = options.backlog ?? ctx.settings.acceptBacklog;
   const synBacklog = options.synBacklog ?? ctx.settings.synBacklog;
   if (!(Number.isInteger(backlog) && backlog >= 1) || !(Number.isInteger(synBacklog) && synBacklog >= 1)) {
     throw new TcpError('EINVAL', `backlogs must be positive integers, got ${backlog} and ${synBacklog}`);
   }
-  if (address !== 0 && !ctx.port.isLocalAddress(address)) throw new TcpError('EADDRNOTAVAIL', `${ipv4ToString(address)} is not a local address`);
+  if (address !== 0 && !ctx.port.isLocalAddress(address))
+    throw new TcpError('EADDRNOTAVAIL', `${ipv4ToString(address)} is not a local address`);
   if (ctx.listeners.conflicts(address, port)) throw new TcpError('EADDRINUSE', `port ${port} is already listening`);
-  const sendSize = options.sendBufferSize === undefined ? ctx.settings.sendBufferSize : ctx.effectiveBufferSize(options.sendBufferSize);
-  const receiveSize = options.receiveBufferSize === undefined ? ctx.settings.receiveBufferSize : ctx.effectiveBufferSize(options.receiveBufferSize);
+  const sendSize =
+    options.sendBufferSize === undefined
+      ? ctx.settings.sendBufferSize
+      : ctx.effectiveBufferSize(options.sendBufferSize);
+  const receiveSize =
+    options.receiveBufferSize === undefined
+      ? ctx.settings.receiveBufferSize
+      : ctx.effectiveBufferSize(options.receiveBufferSize);
   const listener = new TcpListener(ctx, address, port, synBacklog, backlog, sendSize, receiveSize);
   ctx.listeners.add(listener);
   return listener;
@@ -42,18 +50,30 @@ export function listen(ctx: TcpContext, options: TcpListenOptions): TcpListener 
  */
 export function connect(ctx: TcpContext, options: TcpConnectOptions): TcpConnection {
   const { remoteAddress, remotePort } = options;
-  if (!(Number.isInteger(remotePort) && remotePort >= 1 && remotePort <= 65_535)) throw new TcpError('EINVAL', `remote port must be 1..65535, got ${remotePort}`);
-  const sendSize = options.sendBufferSize === undefined ? ctx.settings.sendBufferSize : ctx.effectiveBufferSize(options.sendBufferSize);
-  const receiveSize = options.receiveBufferSize === undefined ? ctx.settings.receiveBufferSize : ctx.effectiveBufferSize(options.receiveBufferSize);
+  if (!(Number.isInteger(remotePort) && remotePort >= 1 && remotePort <= 65_535))
+    throw new TcpError('EINVAL', `remote port must be 1..65535, got ${remotePort}`);
+  const sendSize =
+    options.sendBufferSize === undefined
+      ? ctx.settings.sendBufferSize
+      : ctx.effectiveBufferSize(options.sendBufferSize);
+  const receiveSize =
+    options.receiveBufferSize === undefined
+      ? ctx.settings.receiveBufferSize
+      : ctx.effectiveBufferSize(options.receiveBufferSize);
   const route = ctx.port.route(remoteAddress, options.localAddress ?? 0);
   if (route === undefined) throw new TcpError('ENETUNREACH', `no route to ${ipv4ToString(remoteAddress)}`);
   const local = options.localAddress !== undefined && options.localAddress !== 0 ? options.localAddress : route.source;
   let localPort = options.localPort ?? 0;
   if (localPort !== 0) {
-    if (!(Number.isInteger(localPort) && localPort >= 1 && localPort <= 65_535)) throw new TcpError('EINVAL', `local port must be 1..65535, got ${localPort}`);
+    if (!(Number.isInteger(localPort) && localPort >= 1 && localPort <= 65_535))
+      throw new TcpError('EINVAL', `local port must be 1..65535, got ${localPort}`);
     const existing = ctx.table.find(local, localPort, remoteAddress, remotePort);
     if (existing !== undefined) {
-      if (existing.state !== 'TIME-WAIT') throw new TcpError('EADDRINUSE', `${ipv4ToString(local)}:${localPort} -> ${ipv4ToString(remoteAddress)}:${remotePort} is in use`);
+      if (existing.state !== 'TIME-WAIT')
+        throw new TcpError(
+          'EADDRINUSE',
+          `${ipv4ToString(local)}:${localPort} -> ${ipv4ToString(remoteAddress)}:${remotePort} is in use`,
+        );
       ctx.release(existing, 'normal');
       ctx.counters.inc('timeWaitRecycled');
     }

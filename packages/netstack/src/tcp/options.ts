@@ -140,14 +140,22 @@ export function resolveTcpSettings(options: TcpOptions): TcpSettings {
   const receiveBufferSize = options.receiveBufferSize ?? TCP_DEFAULT_BUFFER_SIZE;
   const synBacklog = options.synBacklog ?? TCP_DEFAULT_BACKLOG;
   const acceptBacklog = options.acceptBacklog ?? TCP_DEFAULT_BACKLOG;
-  for (const [name, v] of [['maxConnections', maxConnections], ['sendBufferSize', sendBufferSize],
-    ['receiveBufferSize', receiveBufferSize], ['synBacklog', synBacklog], ['acceptBacklog', acceptBacklog]] as const) {
+  for (const [name, v] of [
+    ['maxConnections', maxConnections],
+    ['sendBufferSize', sendBufferSize],
+    ['receiveBufferSize', receiveBufferSize],
+    ['synBacklog', synBacklog],
+    ['acceptBacklog', acceptBacklog],
+  ] as const) {
     if (!(Number.isInteger(v) && v > 0)) throw new TcpError('EINVAL', `${name} must be a positive integer, got ${v}`);
   }
   const largestDefault = Math.max(sendBufferSize, receiveBufferSize);
   const maxBufferSize = options.maxBufferSize ?? largestDefault;
   if (!(Number.isInteger(maxBufferSize) && maxBufferSize >= largestDefault)) {
-    throw new TcpError('EINVAL', `maxBufferSize must be an integer no smaller than the buffer sizes (${largestDefault}), got ${maxBufferSize}`);
+    throw new TcpError(
+      'EINVAL',
+      `maxBufferSize must be an integer no smaller than the buffer sizes (${largestDefault}), got ${maxBufferSize}`,
+    );
   }
   return {
     maxConnections,

@@ -29,8 +29,15 @@ export const TCP_MAX_WINDOW_SHIFT = 14;
  * probes, undone (spurious) responses, PRR-paced recoveries, D-SACKs received and sent.
  */
 export type TcpLossEventName =
-  | 'rtoExpiries' | 'fastRecoveries' | 'rackLossMarks' | 'rackReorderTimeouts' | 'tailLossProbes'
-  | 'spuriousUndos' | 'prrRecoveries' | 'dsacksReceived' | 'dsacksSent';
+  | 'rtoExpiries'
+  | 'fastRecoveries'
+  | 'rackLossMarks'
+  | 'rackReorderTimeouts'
+  | 'tailLossProbes'
+  | 'spuriousUndos'
+  | 'prrRecoveries'
+  | 'dsacksReceived'
+  | 'dsacksSent';
 
 /** The view of a `Tcp` that output needs. */
 export interface TcpOutputContext {
@@ -143,7 +150,11 @@ export class SegmentBuilder implements TcpSegmentWriter {
         tcb.stats.dsacksSent++;
         ctx.countLossEvent('dsacksSent');
       }
-      this.sackCount = first + (tcb.recvBuffer.outOfOrderRanges > 0 ? tcb.recvBuffer.writeSackEdges(tcb.rcvNxt, first === 0 ? this.sackEdges : this.sackTail, max - first) : 0);
+      this.sackCount =
+        first +
+        (tcb.recvBuffer.outOfOrderRanges > 0
+          ? tcb.recvBuffer.writeSackEdges(tcb.rcvNxt, first === 0 ? this.sackEdges : this.sackTail, max - first)
+          : 0);
       if (this.sackCount > 0) options += 4 + 8 * this.sackCount;
     }
     this.headerLength = TCP_HEADER + options;
@@ -160,7 +171,13 @@ export class SegmentBuilder implements TcpSegmentWriter {
       tcb.sent.sent(seq, seqAdd(seq, seqSpace), now, retransmission);
       if (retransmission && tcb.undoArmed) tcb.undoRetrans++;
     }
-    const ok = ctx.port.send(tcb.localAddress, tcb.remoteAddress, this.headerLength + dataLength, this, tcb.dontFragment);
+    const ok = ctx.port.send(
+      tcb.localAddress,
+      tcb.remoteAddress,
+      this.headerLength + dataLength,
+      this,
+      tcb.dontFragment,
+    );
     this.tcb = undefined;
     if (!ok) ctx.countSendFailure();
     return ok;
@@ -225,7 +242,14 @@ export class SegmentBuilder implements TcpSegmentWriter {
 
 /** Writes the fixed 20-byte header with a zero checksum. */
 export function writeHeader(
-  segment: Uint8Array, srcPort: number, dstPort: number, seq: number, ack: number, headerLength: number, flags: number, window: number,
+  segment: Uint8Array,
+  srcPort: number,
+  dstPort: number,
+  seq: number,
+  ack: number,
+  headerLength: number,
+  flags: number,
+  window: number,
 ): void {
   segment[0] = srcPort >>> 8;
   segment[1] = srcPort & 0xff;
@@ -245,7 +269,8 @@ export function writeHeader(
 
 /** Fills the checksum of a complete segment. */
 export function finishChecksum(segment: Uint8Array, source: Ipv4Address, destination: Ipv4Address): void {
-  const sum = ~onesComplementSum(segment, ipv4PseudoHeaderSum(source, destination, IP_PROTO_TCP, segment.byteLength)) & 0xffff;
+  const sum =
+    ~onesComplementSum(segment, ipv4PseudoHeaderSum(source, destination, IP_PROTO_TCP, segment.byteLength)) & 0xffff;
   segment[16] = sum >>> 8;
   segment[17] = sum & 0xff;
 }
@@ -316,9 +341,10 @@ export function segmentPayloadLimit(tcb: Tcb): number {
  */
 export function usableWindow(tcb: Tcb): number {
   const peer = seqSub(seqAdd(tcb.sndUna, tcb.sndWnd), tcb.sndNxt);
-  const room = tcb.sackEnabled && !tcb.inRecovery && tcb.sndNxt === tcb.sndMax
-    ? tcb.cc.cwnd - tcb.sent.inFlight()
-    : seqSub(seqAdd(tcb.sndUna, tcb.cc.cwnd), tcb.sndNxt);
+  const room =
+    tcb.sackEnabled && !tcb.inRecovery && tcb.sndNxt === tcb.sndMax
+      ? tcb.cc.cwnd - tcb.sent.inFlight()
+      : seqSub(seqAdd(tcb.sndUna, tcb.cc.cwnd), tcb.sndNxt);
   return Math.min(peer, room);
 }
 
@@ -342,10 +368,22 @@ export function flightSize(tcb: Tcb): number {
 export function tcpOutput(ctx: TcpOutputContext, tcb: Tcb, ackLevel: number = AckUrgency.NOW): number {
   const state = tcb.state;
   let sent = 0;
-  if (state === 'ESTABLISHED' || state === 'CLOSE-WAIT' || state === 'FIN-WAIT-1' || state === 'CLOSING' || state === 'LAST-ACK') {
+  if (
+    state === 'ESTABLISHED' ||
+    state === 'CLOSE-WAIT' ||
+    state === 'FIN-WAIT-1' ||
+    state === 'CLOSING' ||
+    state === 'LAST-ACK'
+  ) {
     sent = sendData(ctx, tcb);
   }
-  if (sent === 0 && tcb.ackUrgency >= ackLevel && tcb.ackUrgency !== AckUrgency.NONE && state !== 'SYN-SENT' && state !== 'CLOSED') {
+  if (
+    sent === 0 &&
+    tcb.ackUrgency >= ackLevel &&
+    tcb.ackUrgency !== AckUrgency.NONE &&
+    state !== 'SYN-SENT' &&
+    state !== 'CLOSED'
+  ) {
     ctx.builder.send(ctx, tcb, tcb.sndMax, 0, 0, 0);
     sent = 1;
   }
@@ -363,7 +401,12 @@ function sendData(ctx: TcpOutputContext, tcb: Tcb): number {
     const finPosition = seqAdd(tcb.sndUna, buffered);
     const finDue = tcb.finQueued && !seqGt(tcb.sndNxt, finPosition) && !(tcb.finSent && seqLt(tcb.finSeq, tcb.sndNxt));
     const usable = usableWindow(tcb);
-    let length = Math.min(unsent, mss, Math.max(0, usable), holeEnd === undefined ? unsent : seqSub(holeEnd, tcb.sndNxt));
+    let length = Math.min(
+      unsent,
+      mss,
+      Math.max(0, usable),
+      holeEnd === undefined ? unsent : seqSub(holeEnd, tcb.sndNxt),
+    );
     const retransmission = seqLt(tcb.sndNxt, tcb.sndMax);
     if (length > 0 && !retransmission) {
       if (length < unsent && length < mss) {

@@ -49,7 +49,17 @@ export function listenerInput(ctx: TcpContext, listener: TcpListener, seg: Segme
   const route = ctx.port.route(seg.source, seg.destination);
   if (route === undefined) return;
   const now = ctx.now();
-  const tcb = newTcb(ctx, seg.destination, seg.dstPort, seg.source, seg.srcPort, true, route.mtu, listener.sendBufferSize, listener.receiveBufferSize);
+  const tcb = newTcb(
+    ctx,
+    seg.destination,
+    seg.dstPort,
+    seg.source,
+    seg.srcPort,
+    true,
+    route.mtu,
+    listener.sendBufferSize,
+    listener.receiveBufferSize,
+  );
   ctx.origins.set(tcb, listener);
   tcb.irs = seg.seq;
   tcb.rcvNxt = seqAdd(seg.seq, 1);
@@ -94,7 +104,7 @@ function sendCookie(ctx: TcpContext, listener: TcpListener, seg: Segment): void 
   r.dstPort = seg.srcPort;
   r.seq = cookie;
   r.ack = seqAdd(seg.seq, 1);
-    r.window = Math.min(listener.receiveBufferSize, 0xffff);
+  r.window = Math.min(listener.receiveBufferSize, 0xffff);
   r.mss = advMss;
   const o = seg.options;
   r.timestamps = o.hasTimestamps;
@@ -102,7 +112,10 @@ function sendCookie(ctx: TcpContext, listener: TcpListener, seg: Segment): void 
   if (o.hasTimestamps) {
     // The client's options ride in our TSval (echoed by its ACK): see syn-cookies.ts.
     const offset = ctx.tsOffsets.isn(0, seg.destination, seg.dstPort, seg.source, seg.srcPort);
-    r.tsVal = cookieTimestamp(tsClock(ctx.now(), offset), { windowScale: o.windowScale >= 0 ? o.windowScale : -1, sackPermitted: o.sackPermitted });
+    r.tsVal = cookieTimestamp(tsClock(ctx.now(), offset), {
+      windowScale: o.windowScale >= 0 ? o.windowScale : -1,
+      sackPermitted: o.sackPermitted,
+    });
     r.tsEcr = o.tsVal;
     r.sackPermitted = o.sackPermitted;
     r.windowShift = o.windowScale >= 0 ? windowShiftFor(ctx.settings.maxBufferSize) : -1;
@@ -129,7 +142,17 @@ function acceptCookie(ctx: TcpContext, listener: TcpListener, seg: Segment): boo
   }
   const route = ctx.port.route(seg.source, seg.destination);
   if (route === undefined) return true;
-  const tcb = newTcb(ctx, seg.destination, seg.dstPort, seg.source, seg.srcPort, true, route.mtu, listener.sendBufferSize, listener.receiveBufferSize);
+  const tcb = newTcb(
+    ctx,
+    seg.destination,
+    seg.dstPort,
+    seg.source,
+    seg.srcPort,
+    true,
+    route.mtu,
+    listener.sendBufferSize,
+    listener.receiveBufferSize,
+  );
   ctx.origins.set(tcb, listener);
   tcb.iss = seqAdd(seg.ack, -1);
   tcb.sndUna = seg.ack;
@@ -156,7 +179,10 @@ function acceptCookie(ctx: TcpContext, listener: TcpListener, seg: Segment): boo
     tcb.rcvWndShift = 0;
     tcb.sndWndShift = 0;
   }
-  tcb.sendMss = Math.max(64, Math.min(decoded.mss, tcb.advertisedMss) - (tcb.tsEnabled ? TCP_TIMESTAMP_OPTION_SPACE : 0));
+  tcb.sendMss = Math.max(
+    64,
+    Math.min(decoded.mss, tcb.advertisedMss) - (tcb.tsEnabled ? TCP_TIMESTAMP_OPTION_SPACE : 0),
+  );
   tcb.cc.setMss(tcb.sendMss);
   tcb.scoreboard.mss = tcb.sendMss;
   tcb.sndWnd = seg.window << tcb.sndWndShift;

@@ -369,7 +369,12 @@ export function markAllLost(log: SentSegments): void {
  * when its last data byte is, the FIN having arrived in the same segment; an entry holding the FIN
  * alone counts only when a block covers the FIN itself.
  */
-export function markSacked(log: SentSegments, isSacked: (seq: number) => boolean, delivered: (index: number) => void, finSeq?: number): void {
+export function markSacked(
+  log: SentSegments,
+  isSacked: (seq: number) => boolean,
+  delivered: (index: number) => void,
+  finSeq?: number,
+): void {
   for (let i = 0; i < log.count; i++) {
     const f = log.flags(i);
     if ((f & SEG_SACKED) !== 0) continue;

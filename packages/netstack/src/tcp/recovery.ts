@@ -70,7 +70,14 @@ export function onAckAdvanced(ctx: TcpRecoveryContext, tcb: Tcb, seg: Segment, n
 
   // Eifel (RFC 3522): the ACK of the first retransmitted segment echoes a timestamp older than that
   // retransmission, so the original arrived: the loss response was spurious.
-  if (tcb.undoArmed && tcb.tsEnabled && o.hasTimestamps && o.tsEcr !== 0 && seqGt(ack, tcb.undoSeq) && seqLt(o.tsEcr, tcb.undoTsVal)) {
+  if (
+    tcb.undoArmed &&
+    tcb.tsEnabled &&
+    o.hasTimestamps &&
+    o.tsEcr !== 0 &&
+    seqGt(ack, tcb.undoSeq) &&
+    seqLt(o.tsEcr, tcb.undoTsVal)
+  ) {
     undoLossResponse(ctx, tcb);
   }
   if (tcb.undoArmed && seqGe(ack, tcb.recover)) tcb.undoArmed = false;
@@ -148,7 +155,8 @@ export function onDuplicateAck(ctx: TcpRecoveryContext, tcb: Tcb, _seg: Segment)
     return;
   }
   const threshold = earlyRetransmitThreshold(tcb);
-  const sackSaysLost = tcb.sackEnabled && tcb.scoreboard.sackedBytes > 0 && tcb.scoreboard.isLost(tcb.sndUna, threshold, tcb.sendMss);
+  const sackSaysLost =
+    tcb.sackEnabled && tcb.scoreboard.sackedBytes > 0 && tcb.scoreboard.isLost(tcb.sndUna, threshold, tcb.sendMss);
   if (tcb.dupAcks < threshold && !sackSaysLost) {
     limitedTransmit(ctx, tcb);
     return;

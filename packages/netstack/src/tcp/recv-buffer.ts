@@ -93,9 +93,11 @@ export class ReceiveBuffer {
 
   /** @throws RangeError unless `capacityBytes` and `maxRanges` are positive integers. */
   constructor(capacityBytes: number, options: ReceiveBufferOptions = {}) {
-    if (!(Number.isInteger(capacityBytes) && capacityBytes > 0)) throw new RangeError(`receive buffer capacity must be a positive integer, got ${capacityBytes}`);
+    if (!(Number.isInteger(capacityBytes) && capacityBytes > 0))
+      throw new RangeError(`receive buffer capacity must be a positive integer, got ${capacityBytes}`);
     const maxRanges = options.maxRanges ?? DEFAULT_MAX_OUT_OF_ORDER_RANGES;
-    if (!(Number.isInteger(maxRanges) && maxRanges > 0)) throw new RangeError(`maxRanges must be a positive integer, got ${maxRanges}`);
+    if (!(Number.isInteger(maxRanges) && maxRanges > 0))
+      throw new RangeError(`maxRanges must be a positive integer, got ${maxRanges}`);
     this.limit = capacityBytes;
     this.ringCapacity = capacityBytes;
     this.maxRanges = maxRanges;
@@ -127,9 +129,11 @@ export class ReceiveBuffer {
    *   {@link ReceiveBuffer.heldExtent} and at least 1; nothing changes then.
    */
   resize(capacityBytes: number): void {
-    if (!(Number.isInteger(capacityBytes) && capacityBytes > 0)) throw new RangeError(`receive buffer capacity must be a positive integer, got ${capacityBytes}`);
+    if (!(Number.isInteger(capacityBytes) && capacityBytes > 0))
+      throw new RangeError(`receive buffer capacity must be a positive integer, got ${capacityBytes}`);
     const extent = this.heldExtent;
-    if (capacityBytes < extent) throw new RangeError(`receive buffer capacity ${capacityBytes} is below the ${extent} bytes held`);
+    if (capacityBytes < extent)
+      throw new RangeError(`receive buffer capacity ${capacityBytes} is below the ${extent} bytes held`);
     if (capacityBytes > this.ringCapacity) {
       const ring = new ChunkedRing(capacityBytes, this.pool);
       if (this.inOrder > 0) copyRingBytes(this.ring, this.head, ring, 0, this.inOrder);

@@ -9,7 +9,13 @@ import type { ChunkedRing } from './chunk-pool.js';
  * `toPos` (wrapping), chunk by chunk, without an intermediate buffer. Every source byte must have
  * been written (the caller copies held ranges only); `to` takes chunks as it needs them.
  */
-export function copyRingBytes(from: ChunkedRing, fromPos: number, to: ChunkedRing, toPos: number, length: number): void {
+export function copyRingBytes(
+  from: ChunkedRing,
+  fromPos: number,
+  to: ChunkedRing,
+  toPos: number,
+  length: number,
+): void {
   let src = fromPos;
   let dst = toPos;
   let left = length;

@@ -74,7 +74,8 @@ export class RtoEstimator {
     const min = opts.minRtoMs ?? DEFAULT_MIN_RTO_MS;
     const max = opts.maxRtoMs ?? DEFAULT_MAX_RTO_MS;
     const g = opts.clockGranularityMs ?? DEFAULT_CLOCK_GRANULARITY_MS;
-    if (!(Number.isFinite(min) && Number.isFinite(max) && min >= 0 && min <= max)) throw new RangeError(`RTO bounds need 0 <= min <= max, got ${min}, ${max}`);
+    if (!(Number.isFinite(min) && Number.isFinite(max) && min >= 0 && min <= max))
+      throw new RangeError(`RTO bounds need 0 <= min <= max, got ${min}, ${max}`);
     if (!(Number.isFinite(initial) && initial > 0)) throw new RangeError(`initial RTO must be > 0, got ${initial}`);
     if (!(Number.isFinite(g) && g >= 0)) throw new RangeError(`clock granularity must be >= 0, got ${g}`);
     this.minRtoMs = min;

@@ -72,7 +72,8 @@ export class SackScoreboard {
   constructor(options: SackScoreboardOptions = {}) {
     const maxRanges = options.maxRanges ?? DEFAULT_MAX_SACK_RANGES;
     const mss = options.mss ?? 536;
-    if (!(Number.isInteger(maxRanges) && maxRanges > 0)) throw new RangeError(`maxRanges must be a positive integer, got ${maxRanges}`);
+    if (!(Number.isInteger(maxRanges) && maxRanges > 0))
+      throw new RangeError(`maxRanges must be a positive integer, got ${maxRanges}`);
     if (!(Number.isInteger(mss) && mss > 0)) throw new RangeError(`mss must be a positive integer, got ${mss}`);
     this.maxRanges = maxRanges;
     this.mss = mss;

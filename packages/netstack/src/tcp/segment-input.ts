@@ -15,7 +15,12 @@ import type { Tcb } from './tcb.js';
  * Receives one TCP segment (the IPv4 payload) from `source` to `destination`. Bad segments are
  * counted and dropped; nothing throws.
  */
-export function receiveSegment(ctx: TcpContext, source: Ipv4Address, destination: Ipv4Address, bytes: Uint8Array): void {
+export function receiveSegment(
+  ctx: TcpContext,
+  source: Ipv4Address,
+  destination: Ipv4Address,
+  bytes: Uint8Array,
+): void {
   ctx.counters.inc('segmentsReceived');
   let packet: TcpPacket;
   try {

@@ -42,7 +42,8 @@ export class SendBuffer {
 
   /** @throws RangeError unless `capacityBytes` is a positive integer. */
   constructor(capacityBytes: number, options: SendBufferOptions = {}) {
-    if (!(Number.isInteger(capacityBytes) && capacityBytes > 0)) throw new RangeError(`send buffer capacity must be a positive integer, got ${capacityBytes}`);
+    if (!(Number.isInteger(capacityBytes) && capacityBytes > 0))
+      throw new RangeError(`send buffer capacity must be a positive integer, got ${capacityBytes}`);
     this.limit = capacityBytes;
     this.ringCapacity = capacityBytes;
     this.pool = options.pool ?? defaultChunkPool;
@@ -62,7 +63,8 @@ export class SendBuffer {
    * @throws RangeError unless `capacityBytes` is a positive integer.
    */
   resize(capacityBytes: number): void {
-    if (!(Number.isInteger(capacityBytes) && capacityBytes > 0)) throw new RangeError(`send buffer capacity must be a positive integer, got ${capacityBytes}`);
+    if (!(Number.isInteger(capacityBytes) && capacityBytes > 0))
+      throw new RangeError(`send buffer capacity must be a positive integer, got ${capacityBytes}`);
     if (capacityBytes > this.ringCapacity) {
       const ring = new ChunkedRing(capacityBytes, this.pool);
       copyRingBytes(this.ring, this.head, ring, 0, this.held);
@@ -95,7 +97,8 @@ export class SendBuffer {
    * @throws RangeError if the range lies outside `data`.
    */
   write(data: Uint8Array, offset = 0, length: number = data.length - offset): number {
-    if (!(offset >= 0 && length >= 0 && offset + length <= data.length)) throw new RangeError(`write range ${offset}+${length} outside ${data.length} bytes`);
+    if (!(offset >= 0 && length >= 0 && offset + length <= data.length))
+      throw new RangeError(`write range ${offset}+${length} outside ${data.length} bytes`);
     const n = Math.min(length, this.limit - this.held);
     if (n <= 0) return 0;
     this.ring.write(this.position(this.held), data, offset, n);
@@ -109,8 +112,10 @@ export class SendBuffer {
    * @throws RangeError if `offset + length > length` held or `dest` is too short.
    */
   copyOut(offset: number, length: number, dest: Uint8Array, destOffset: number): void {
-    if (!(offset >= 0 && length >= 0 && offset + length <= this.held)) throw new RangeError(`copyOut ${offset}+${length} beyond ${this.held} held bytes`);
-    if (!(destOffset >= 0 && destOffset + length <= dest.length)) throw new RangeError(`copyOut of ${length} bytes at ${destOffset} overruns a ${dest.length}-byte destination`);
+    if (!(offset >= 0 && length >= 0 && offset + length <= this.held))
+      throw new RangeError(`copyOut ${offset}+${length} beyond ${this.held} held bytes`);
+    if (!(destOffset >= 0 && destOffset + length <= dest.length))
+      throw new RangeError(`copyOut of ${length} bytes at ${destOffset} overruns a ${dest.length}-byte destination`);
     if (length === 0) return;
     this.ring.read(this.position(offset), dest, destOffset, length);
   }

@@ -61,5 +61,5 @@ export function seqMin(a: number, b: number): number {
  * `len` is meaningful up to 2^32.
  */
 export function seqInWindow(x: number, start: number, len: number): boolean {
-  return ((x - start) >>> 0) < len;
+  return (x - start) >>> 0 < len;
 }

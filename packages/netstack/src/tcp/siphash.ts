@@ -93,7 +93,14 @@ function compress(v: Uint32Array, mh: number, ml: number): void {
 
 /** One SipRound over the state (64-bit adds with carry, rotations of high/low pairs). */
 function round(v: Uint32Array): void {
-  let v0h = v[0]!, v0l = v[1]!, v1h = v[2]!, v1l = v[3]!, v2h = v[4]!, v2l = v[5]!, v3h = v[6]!, v3l = v[7]!;
+  let v0h = v[0]!,
+    v0l = v[1]!,
+    v1h = v[2]!,
+    v1l = v[3]!,
+    v2h = v[4]!,
+    v2l = v[5]!,
+    v3h = v[6]!,
+    v3l = v[7]!;
   let l: number, h: number;
   // v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32)
   l = (v0l + v1l) >>> 0;

@@ -38,7 +38,13 @@ export class StackTcpPort implements TcpIpPort {
   }
 
   /** @inheritDoc */
-  send(source: Ipv4Address, destination: Ipv4Address, length: number, writer: TcpSegmentWriter, dontFragment = true): boolean {
+  send(
+    source: Ipv4Address,
+    destination: Ipv4Address,
+    length: number,
+    writer: TcpSegmentWriter,
+    dontFragment = true,
+  ): boolean {
     this.sendOptions.src = source;
     this.sendOptions.dst = destination;
     this.sendOptions.df = dontFragment;
@@ -74,8 +80,13 @@ export function attachTcp(stack: Stack, options: TcpOptions = {}): Tcp {
     icmpError(report) {
       const q = report.quoted;
       tcp.icmpError({
-        type: report.type, code: report.code, nextHopMtu: report.nextHopMtu,
-        source: q.source, destination: q.destination, quotedTotalLength: q.totalLength, transport: report.transport,
+        type: report.type,
+        code: report.code,
+        nextHopMtu: report.nextHopMtu,
+        source: q.source,
+        destination: q.destination,
+        quotedTotalLength: q.totalLength,
+        transport: report.transport,
       });
     },
   });

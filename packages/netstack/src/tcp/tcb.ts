@@ -109,8 +109,36 @@ export interface TcpConnectionStats {
 /** A fresh stats object at zero. */
 export function newConnectionStats(): TcpConnectionStats {
   return {
-    segmentsOut: 0, segmentsIn: 0, bytesOut: 0, bytesIn: 0, retransmits: 0, timeouts: 0, fastRetransmits: 0, tailLossProbes: 0, lostRetransmits: 0,
-    dupAcks: 0, rackLossMarks: 0, rackReorderTimeouts: 0, spuriousUndos: 0, prrRecoveries: 0, dsacksReceived: 0, dsacksSent: 0, reoWndMult: 1, outOfOrder: 0, windowProbes: 0, delayedAckTimeouts: 0, nagleHeld: 0, challengeAcks: 0, pawsDrops: 0, rtoSackedSkipped: 0, pmtuDecreases: 0, pathMtu: 0, srttMs: 0, rtoMs: 0, cwnd: 0, ssthresh: 0,
+    segmentsOut: 0,
+    segmentsIn: 0,
+    bytesOut: 0,
+    bytesIn: 0,
+    retransmits: 0,
+    timeouts: 0,
+    fastRetransmits: 0,
+    tailLossProbes: 0,
+    lostRetransmits: 0,
+    dupAcks: 0,
+    rackLossMarks: 0,
+    rackReorderTimeouts: 0,
+    spuriousUndos: 0,
+    prrRecoveries: 0,
+    dsacksReceived: 0,
+    dsacksSent: 0,
+    reoWndMult: 1,
+    outOfOrder: 0,
+    windowProbes: 0,
+    delayedAckTimeouts: 0,
+    nagleHeld: 0,
+    challengeAcks: 0,
+    pawsDrops: 0,
+    rtoSackedSkipped: 0,
+    pmtuDecreases: 0,
+    pathMtu: 0,
+    srttMs: 0,
+    rtoMs: 0,
+    cwnd: 0,
+    ssthresh: 0,
   };
 }
 

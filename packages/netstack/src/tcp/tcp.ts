@@ -33,8 +33,15 @@ import { receiveSegment } from './segment-input.js';
 import type { TcpCounterName } from './tcp-counters.js';
 
 export {
-  TCP_DEFAULT_BACKLOG, TCP_DEFAULT_BUFFER_SIZE, TCP_DEFAULT_DELAYED_ACK_MS, TCP_DEFAULT_MAX_CONNECTIONS, TCP_DEFAULT_TIME_WAIT_MS, TCP_MIN_BUFFER_SIZE,
-  type TcpConnectOptions, type TcpListenOptions, type TcpOptions,
+  TCP_DEFAULT_BACKLOG,
+  TCP_DEFAULT_BUFFER_SIZE,
+  TCP_DEFAULT_DELAYED_ACK_MS,
+  TCP_DEFAULT_MAX_CONNECTIONS,
+  TCP_DEFAULT_TIME_WAIT_MS,
+  TCP_MIN_BUFFER_SIZE,
+  type TcpConnectOptions,
+  type TcpListenOptions,
+  type TcpOptions,
 } from './options.js';
 export type { TcpCounterName } from './tcp-counters.js';
 

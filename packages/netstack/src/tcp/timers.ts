@@ -11,7 +11,14 @@
  */
 import type { TcpContext } from './context.js';
 import type { Tcb } from './tcb.js';
-import { onDelayedAckTimer, onIdleTimer, onPersistTimer, onProbeTimer, onReorderTimer, onRetransmitTimer } from './timer-events.js';
+import {
+  onDelayedAckTimer,
+  onIdleTimer,
+  onPersistTimer,
+  onProbeTimer,
+  onReorderTimer,
+  onRetransmitTimer,
+} from './timer-events.js';
 
 /** Floor of the probe timeout, ms (Linux's TLP uses a similar floor; keeps timer churn bounded at tiny RTTs). */
 export const PROBE_TIMEOUT_MIN_MS = 10;
@@ -29,7 +36,8 @@ function probeTimeout(tcb: Tcb): number | undefined {
   if (srtt === undefined || !tcb.sackEnabled || tcb.probeOutstanding || tcb.backoffCount > 0) return undefined;
   // Every state that can have data or our FIN in flight: a lost tail after close() is probed too.
   const st = tcb.state;
-  if (st !== 'ESTABLISHED' && st !== 'CLOSE-WAIT' && st !== 'FIN-WAIT-1' && st !== 'CLOSING' && st !== 'LAST-ACK') return undefined;
+  if (st !== 'ESTABLISHED' && st !== 'CLOSE-WAIT' && st !== 'FIN-WAIT-1' && st !== 'CLOSING' && st !== 'LAST-ACK')
+    return undefined;
   let pto = Math.max(2 * srtt, PROBE_TIMEOUT_MIN_MS);
   // One segment in flight (counted in segments, as Linux does: the last data and a FIN sent after it
   // are two, and the second draws an immediate ACK).
@@ -113,9 +121,10 @@ function fireRtx(ctx: TcpContext, tcb: Tcb): void {
 /** Arms the delayed-ACK timer unless it runs. */
 export function armDelayedAck(ctx: TcpContext, tcb: Tcb): void {
   if (tcb.delackTimer?.active) return;
-  if (tcb.delackTimer === undefined) tcb.delackTimer = ctx.scheduler.timerAfter(ctx.settings.delayedAckMs, () => {
-    if (!tcb.released) onDelayedAckTimer(ctx, tcb);
-  });
+  if (tcb.delackTimer === undefined)
+    tcb.delackTimer = ctx.scheduler.timerAfter(ctx.settings.delayedAckMs, () => {
+      if (!tcb.released) onDelayedAckTimer(ctx, tcb);
+    });
   else tcb.delackTimer.resetAfter(ctx.settings.delayedAckMs);
 }
 
@@ -126,9 +135,10 @@ export function cancelDelayedAck(tcb: Tcb): void {
 
 /** (Re)arms the idle timer for `delay` ms from now. */
 export function armIdle(ctx: TcpContext, tcb: Tcb, delay: number): void {
-  if (tcb.idleTimer === undefined) tcb.idleTimer = ctx.scheduler.timerAfter(delay, () => {
-    if (!tcb.released) onIdleTimer(ctx, tcb);
-  });
+  if (tcb.idleTimer === undefined)
+    tcb.idleTimer = ctx.scheduler.timerAfter(delay, () => {
+      if (!tcb.released) onIdleTimer(ctx, tcb);
+    });
   else tcb.idleTimer.resetAfter(delay);
 }
 

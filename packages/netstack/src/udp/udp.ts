@@ -4,7 +4,17 @@
  * means none and is accepted), ICMP port unreachable for unicast datagrams to closed ports, and
  * sending with the header and checksum written in place in the final frame.
  */
-import { IP_PROTO_UDP, UDP_HEADER_LENGTH, UdpPacket, DecodeError, emitUdp, ipv4ToString, ICMP_DEST_UNREACHABLE, ICMP_UNREACH_PORT, type Ipv4Address } from '@postern/wire';
+import {
+  IP_PROTO_UDP,
+  UDP_HEADER_LENGTH,
+  UdpPacket,
+  DecodeError,
+  emitUdp,
+  ipv4ToString,
+  ICMP_DEST_UNREACHABLE,
+  ICMP_UNREACH_PORT,
+  type Ipv4Address,
+} from '@postern/wire';
 import type { SchedulerApi } from '@postern/irq';
 import type { Counters } from '../counters.js';
 import { BindError, SendError } from '../errors.js';
@@ -94,7 +104,12 @@ export class UdpSocket {
    * Sends `payload` to `dst`:`dstPort` from this socket's port (and address, when bound to one).
    * @throws {@link SendError} (a closed socket: `INVALID_ARGUMENT`).
    */
-  send(dst: Ipv4Address, dstPort: number, payload: Uint8Array, options: Omit<UdpSendOptions, 'dst' | 'dstPort' | 'srcPort'> = {}): void {
+  send(
+    dst: Ipv4Address,
+    dstPort: number,
+    payload: Uint8Array,
+    options: Omit<UdpSendOptions, 'dst' | 'dstPort' | 'srcPort'> = {},
+  ): void {
     if (!this.open) throw new SendError('INVALID_ARGUMENT', `UDP socket on port ${this.port} is closed`);
     this.service.send({ src: this.address, ...options, srcPort: this.port, dst, dstPort }, payload);
   }
@@ -129,8 +144,17 @@ export class UdpService {
 
   /** @internal Created by the stack. */
   constructor(private readonly ports: UdpPorts) {
-    this.nextEphemeral = UDP_EPHEMERAL_FIRST + (ports.scheduler.randomUint32() % (UDP_EPHEMERAL_LAST - UDP_EPHEMERAL_FIRST + 1));
-    this.info = { src: 0, srcPort: 0, dst: 0, dstPort: 0, iface: undefined as unknown as NetInterface, destination: 'unicast', ttl: 0 };
+    this.nextEphemeral =
+      UDP_EPHEMERAL_FIRST + (ports.scheduler.randomUint32() % (UDP_EPHEMERAL_LAST - UDP_EPHEMERAL_FIRST + 1));
+    this.info = {
+      src: 0,
+      srcPort: 0,
+      dst: 0,
+      dstPort: 0,
+      iface: undefined as unknown as NetInterface,
+      destination: 'unicast',
+      ttl: 0,
+    };
   }
 
   /**
@@ -145,16 +169,22 @@ export class UdpService {
   bind(port: number, a: Ipv4Address | UdpHandler | undefined, b?: UdpHandler, onError?: UdpErrorHandler): UdpSocket {
     const address = typeof a === 'function' ? undefined : a;
     const handler = typeof a === 'function' ? a : b;
-    if (typeof handler !== 'function') throw new BindError('INVALID_ARGUMENT', 'a UDP binding needs a handler function');
-    if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new BindError('INVALID_ARGUMENT', `port must be 0..65535, got ${port}`);
+    if (typeof handler !== 'function')
+      throw new BindError('INVALID_ARGUMENT', 'a UDP binding needs a handler function');
+    if (!Number.isInteger(port) || port < 0 || port > 0xffff)
+      throw new BindError('INVALID_ARGUMENT', `port must be 0..65535, got ${port}`);
     if (address !== undefined) {
       if (!isIpv4Address(address)) throw new BindError('INVALID_ARGUMENT', `not an IPv4 address: ${address}`);
-      if (!this.ports.interfaces.isLocal(address)) throw new BindError('ADDRESS_NOT_AVAILABLE', `${ipv4ToString(address)} is not an address of this host`);
+      if (!this.ports.interfaces.isLocal(address))
+        throw new BindError('ADDRESS_NOT_AVAILABLE', `${ipv4ToString(address)} is not an address of this host`);
     }
     const chosen = port === 0 ? this.freePort(address) : port;
     const existing = this.bindings.get(chosen) ?? [];
     if (existing.some((s) => s.address === undefined || address === undefined || s.address === address)) {
-      throw new BindError('ADDRESS_IN_USE', `UDP port ${chosen} is already bound${address === undefined ? '' : ` on ${ipv4ToString(address)}`}`);
+      throw new BindError(
+        'ADDRESS_IN_USE',
+        `UDP port ${chosen} is already bound${address === undefined ? '' : ` on ${ipv4ToString(address)}`}`,
+      );
     }
     const socket = new UdpSocket(this, chosen, address, handler, onError);
     this.bindings.set(chosen, [...existing, socket]);
@@ -168,12 +198,23 @@ export class UdpService {
    */
   send(options: UdpSendOptions, payload: Uint8Array): void {
     const { srcPort, dstPort } = options;
-    if (!Number.isInteger(srcPort) || srcPort < 0 || srcPort > 0xffff) throw new SendError('INVALID_ARGUMENT', `source port must be 0..65535, got ${srcPort}`);
-    if (!Number.isInteger(dstPort) || dstPort < 1 || dstPort > 0xffff) throw new SendError('INVALID_ARGUMENT', `destination port must be 1..65535, got ${dstPort}`);
-    if (payload.byteLength > UDP_MAX_PAYLOAD) throw new SendError('INVALID_ARGUMENT', `UDP payload of ${payload.byteLength} bytes exceeds ${UDP_MAX_PAYLOAD}`);
+    if (!Number.isInteger(srcPort) || srcPort < 0 || srcPort > 0xffff)
+      throw new SendError('INVALID_ARGUMENT', `source port must be 0..65535, got ${srcPort}`);
+    if (!Number.isInteger(dstPort) || dstPort < 1 || dstPort > 0xffff)
+      throw new SendError('INVALID_ARGUMENT', `destination port must be 1..65535, got ${dstPort}`);
+    if (payload.byteLength > UDP_MAX_PAYLOAD)
+      throw new SendError('INVALID_ARGUMENT', `UDP payload of ${payload.byteLength} bytes exceeds ${UDP_MAX_PAYLOAD}`);
     const repr = { srcPort, dstPort };
     this.ports.output.send(
-      { src: options.src, dst: options.dst, protocol: IP_PROTO_UDP, ttl: options.ttl, tos: options.tos, df: options.df, ifIndex: options.ifIndex },
+      {
+        src: options.src,
+        dst: options.dst,
+        protocol: IP_PROTO_UDP,
+        ttl: options.ttl,
+        tos: options.tos,
+        df: options.df,
+        ifIndex: options.ifIndex,
+      },
       UDP_HEADER_LENGTH + payload.byteLength,
       (buf, src, dst) => emitUdp(repr, buf, src, dst, payload),
     );
@@ -214,7 +255,13 @@ export class UdpService {
     if (socket === undefined) {
       if (d.destination !== 'unicast') return c.inc('noPortBroadcast');
       c.inc('noPort');
-      this.ports.icmp.sendError(ICMP_DEST_UNREACHABLE, ICMP_UNREACH_PORT, quoteDatagram(h, d.payload), d.iface, d.linkBroadcast);
+      this.ports.icmp.sendError(
+        ICMP_DEST_UNREACHABLE,
+        ICMP_UNREACH_PORT,
+        quoteDatagram(h, d.payload),
+        d.iface,
+        d.linkBroadcast,
+      );
       return;
     }
     const info = this.info;
@@ -265,7 +312,11 @@ export class UdpService {
       const port = this.nextEphemeral;
       this.nextEphemeral = port === UDP_EPHEMERAL_LAST ? UDP_EPHEMERAL_FIRST : port + 1;
       const list = this.bindings.get(port);
-      if (list === undefined || !list.some((s) => s.address === undefined || address === undefined || s.address === address)) return port;
+      if (
+        list === undefined ||
+        !list.some((s) => s.address === undefined || address === undefined || s.address === address)
+      )
+        return port;
     }
     throw new BindError('NO_FREE_PORT', 'every ephemeral UDP port is bound');
   }

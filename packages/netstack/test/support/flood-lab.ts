@@ -7,7 +7,16 @@
  */
 import { Scheduler, type Timer } from '@postern/irq';
 import { NetDevice, createMemoryLink } from '@postern/nic';
-import { ETHERTYPE_IPV4, IP_PROTO_ICMP, IP_PROTO_TCP, TcpFlag, emitIcmpv4, emitTcp, parseIpv4, type MacAddress } from '@postern/wire';
+import {
+  ETHERTYPE_IPV4,
+  IP_PROTO_ICMP,
+  IP_PROTO_TCP,
+  TcpFlag,
+  emitIcmpv4,
+  emitTcp,
+  parseIpv4,
+  type MacAddress,
+} from '@postern/wire';
 import { Stack, attachTcp, type Tcp, type TcpConnection } from '../../src/index.js';
 import { rawFrame, rawIpv4 } from './net.js';
 import { Sink, patternBytes } from './tcp-net.js';
@@ -36,8 +45,11 @@ export async function floodLab(options: FloodLabOptions) {
   const n = ++labCounter;
   const mk = (i: number) => {
     const link = createMemoryLink(sched, {
-      names: [`f${n}l${i}a`, `f${n}l${i}b`], macA: 0x02_00_00_01_00_00 + n * 64 + i * 2, macB: 0x02_00_00_01_00_01 + n * 64 + i * 2,
-      bitsPerSecond: options.bitsPerSecond, latencyMs: options.latencyMs ?? 0,
+      names: [`f${n}l${i}a`, `f${n}l${i}b`],
+      macA: 0x02_00_00_01_00_00 + n * 64 + i * 2,
+      macB: 0x02_00_00_01_00_01 + n * 64 + i * 2,
+      bitsPerSecond: options.bitsPerSecond,
+      latencyMs: options.latencyMs ?? 0,
     });
     const ring = { rxRingCapacity: options.rxRing };
     return { link, a: new NetDevice(link.a, sched, ring), b: new NetDevice(link.b, sched, ring) };
@@ -66,7 +78,19 @@ export async function floodLab(options: FloodLabOptions) {
   await Promise.all(warm);
   const tcpC = attachTcp(client);
   const tcpS = attachTcp(server);
-  return { sched, client, router, server, flooder, tcpC, tcpS, serverDevice: ls.b, routerToServer: ls.a, flooderDevice: lf.a, routerMacToFlooder: lf.b.mac };
+  return {
+    sched,
+    client,
+    router,
+    server,
+    flooder,
+    tcpC,
+    tcpS,
+    serverDevice: ls.b,
+    routerToServer: ls.a,
+    flooderDevice: lf.a,
+    routerMacToFlooder: lf.b.mac,
+  };
 }
 
 /** What the flooder sends: ICMP echo requests, spoofed SYNs to port 80, or both alternating. */
@@ -86,15 +110,42 @@ export interface Flood {
  * frames until the link's queue refuses one or `total` were sent. Echo requests carry 56 bytes of
  * data (ping's default); SYNs come from spoofed sources 198.18.3.100-227 with seeded ports and ISNs.
  */
-export function startFlood(sched: Scheduler, device: NetDevice, routerMac: MacAddress, dst: number, kind: FloodKind, total: number, tickMs = 0.5): Flood {
+export function startFlood(
+  sched: Scheduler,
+  device: NetDevice,
+  routerMac: MacAddress,
+  dst: number,
+  kind: FloodKind,
+  total: number,
+  tickMs = 0.5,
+): Flood {
   const echo = new Uint8Array(64);
   emitIcmpv4({ kind: 'echoRequest', identifier: 0xf100, sequenceNumber: 1, data: patternBytes(56, 3) }, echo);
-  const echoFrame = rawFrame(routerMac, device.mac, rawIpv4({ src: FLOODER_ADDR, dst, protocol: IP_PROTO_ICMP, payload: echo }), ETHERTYPE_IPV4);
+  const echoFrame = rawFrame(
+    routerMac,
+    device.mac,
+    rawIpv4({ src: FLOODER_ADDR, dst, protocol: IP_PROTO_ICMP, payload: echo }),
+    ETHERTYPE_IPV4,
+  );
   const synFrame = (): Uint8Array => {
     const r = sched.randomUint32();
     const src = FLOODER_ADDR - 2 + 100 + (r & 0x7f);
     const seg = new Uint8Array(24);
-    emitTcp({ srcPort: 1024 + ((r >>> 7) % 60_000), dstPort: 80, seq: sched.randomUint32(), ack: 0, flags: TcpFlag.SYN, window: 65535, urgentPointer: 0, options: [{ kind: 'mss', value: 1460 }] }, seg, src, dst);
+    emitTcp(
+      {
+        srcPort: 1024 + ((r >>> 7) % 60_000),
+        dstPort: 80,
+        seq: sched.randomUint32(),
+        ack: 0,
+        flags: TcpFlag.SYN,
+        window: 65535,
+        urgentPointer: 0,
+        options: [{ kind: 'mss', value: 1460 }],
+      },
+      seg,
+      src,
+      dst,
+    );
     return rawFrame(routerMac, device.mac, rawIpv4({ src, dst, protocol: IP_PROTO_TCP, payload: seg }), ETHERTYPE_IPV4);
   };
   let sent = 0;
@@ -211,9 +262,11 @@ export function requestResponse(sched: Scheduler, tcp: Tcp, exchanges: number, s
   conn.onError = (e) => failures.push(`request/response: ${e.code}`);
   conn.onReadable = () => {
     for (let n = conn.read(scratch); n > 0; n = conn.read(scratch)) {
-      for (let k = 0; k < n; k++) if (scratch[k] !== request[got + k]) failures.push(`exchange ${i}: byte ${got + k} differs`);
+      for (let k = 0; k < n; k++)
+        if (scratch[k] !== request[got + k]) failures.push(`exchange ${i}: byte ${got + k} differs`);
       got += n;
-      if (got > request.byteLength) failures.push(`exchange ${i}: ${got} bytes for a ${request.byteLength}-byte request`);
+      if (got > request.byteLength)
+        failures.push(`exchange ${i}: ${got} bytes for a ${request.byteLength}-byte request`);
       if (got === request.byteLength) {
         completedAt.push(sched.now);
         if (++i < exchanges) send();

@@ -19,7 +19,10 @@ export class FrameFilterDriver extends ForwardingDriver {
   /** Frames dropped by the predicates, per direction. */
   readonly dropped = { tx: 0, rx: 0 };
 
-  constructor(inner: NicDriver, private readonly filters: { tx?: FramePredicate; rx?: FramePredicate }) {
+  constructor(
+    inner: NicDriver,
+    private readonly filters: { tx?: FramePredicate; rx?: FramePredicate },
+  ) {
     super(inner);
   }
 
@@ -70,9 +73,16 @@ export function tcpFrameInfo(frame: Uint8Array): TcpFrameInfo | undefined {
   const ipLength = v.getUint16(2);
   const dataOffset = (ip[ihl + 12]! >>> 4) * 4;
   return {
-    src: v.getUint32(12), dst: v.getUint32(16), ipLength, df: (fragment & 0x4000) !== 0,
-    srcPort: v.getUint16(ihl), dstPort: v.getUint16(ihl + 2), seq: v.getUint32(ihl + 4), ack: v.getUint32(ihl + 8),
-    flags: ip[ihl + 13]!, payloadLength: ipLength - ihl - dataOffset,
+    src: v.getUint32(12),
+    dst: v.getUint32(16),
+    ipLength,
+    df: (fragment & 0x4000) !== 0,
+    srcPort: v.getUint16(ihl),
+    dstPort: v.getUint16(ihl + 2),
+    seq: v.getUint32(ihl + 4),
+    ack: v.getUint32(ihl + 8),
+    flags: ip[ihl + 13]!,
+    payloadLength: ipLength - ihl - dataOffset,
   };
 }
 
@@ -83,14 +93,26 @@ export { A_ADDR, B_ADDR };
  * latency; `filterA` sees (and may drop) every frame a sends (`tx`) and receives (`rx`). ARP is
  * resolved both ways before TCP is attached.
  */
-export async function filteredTcpPair(options: { seed?: number; filterA?: { tx?: FramePredicate; rx?: FramePredicate }; tcpA?: TcpOptions; tcpB?: TcpOptions } = {}) {
+export async function filteredTcpPair(
+  options: {
+    seed?: number;
+    filterA?: { tx?: FramePredicate; rx?: FramePredicate };
+    tcpA?: TcpOptions;
+    tcpB?: TcpOptions;
+  } = {},
+) {
   const sched = new Scheduler({ seed: options.seed ?? 5 });
   let tx: FramePredicate = () => true;
   let rx: FramePredicate = () => true;
   let filter: FrameFilterDriver | undefined;
   const { a, b } = await memoryPair({ createMemoryLink, NetDevice, Stack, parseIpv4 }, sched, {
-    tag: 'ff', latencyMs: 1, rxRingCapacity: 1024,
-    wrapDrivers: (linkA, linkB) => [(filter = new FrameFilterDriver(linkA, { tx: (f) => tx(f), rx: (f) => rx(f) })), linkB],
+    tag: 'ff',
+    latencyMs: 1,
+    rxRingCapacity: 1024,
+    wrapDrivers: (linkA, linkB) => [
+      (filter = new FrameFilterDriver(linkA, { tx: (f) => tx(f), rx: (f) => rx(f) })),
+      linkB,
+    ],
   });
   if (options.filterA?.tx !== undefined) tx = options.filterA.tx;
   if (options.filterA?.rx !== undefined) rx = options.filterA.rx;

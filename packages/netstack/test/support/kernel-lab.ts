@@ -13,7 +13,14 @@ import type { NetInterface } from '../../src/index.js';
 export type TapAttachment = KitTapAttachment<TapNicDriver, NetDevice, NetInterface, MacAddress>;
 
 /** The kit's KernelLab (IPv6 off, `attachTap`, `run`, devices closed on cleanup) on the NIC package's TAP driver. */
-export class KernelLab extends KitKernelLab<SchedulerApi, TapNicDriver, NicDriver, NetDevice, NetDeviceOptions, MacAddress> {
+export class KernelLab extends KitKernelLab<
+  SchedulerApi,
+  TapNicDriver,
+  NicDriver,
+  NetDevice,
+  NetDeviceOptions,
+  MacAddress
+> {
   constructor() {
     super({ TapNicDriver, NetDevice, parseMac, parseIpv4 });
   }

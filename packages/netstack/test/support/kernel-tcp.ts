@@ -28,14 +28,23 @@ export interface TcpLab {
  * Builds a {@link TcpLab} in `lab`: real clock (started), seed `seed`, `lossRate` of the frames
  * dropped in each direction (0: no wrapper). The caller stops `sched` and cleans `lab` up.
  */
-export async function tcpLab(lab: KernelLab, seed: number, lossRate: number, tcpOptions: TcpOptions = {}): Promise<TcpLab> {
+export async function tcpLab(
+  lab: KernelLab,
+  seed: number,
+  lossRate: number,
+  tcpOptions: TcpOptions = {},
+): Promise<TcpLab> {
   const sched = new Scheduler({ clock: 'real', seed });
   sched.start();
   const stack = new Stack(sched);
   const ns = await lab.namespace();
   let fault: FaultInjectionDriver | undefined;
   const tap = await lab.attachTap(stack, {
-    ns, kernelIp: KERNEL_IP, stackIp: STACK_IP, prefixLength: 24, mac: '02:50:53:4e:06:02',
+    ns,
+    kernelIp: KERNEL_IP,
+    stackIp: STACK_IP,
+    prefixLength: 24,
+    mac: '02:50:53:4e:06:02',
     deviceOptions: { rxRingCapacity: 1024 },
     ...(lossRate > 0 ? { wrapDriver: (inner) => (fault = new FaultInjectionDriver(inner, sched, { lossRate })) } : {}),
   });
@@ -67,13 +76,22 @@ function note(s: ServedConnection, what: string): void {
 /** One line on how `s` ended: its state, close reason, the peer's FIN, unread bytes and history. */
 export function describeEnd(s: ServedConnection): string {
   const t = s.conn.tcb;
-  return `state ${s.conn.state}, closeReason ${s.conn.closeReason}, peerFin ${t.peerFinReceived}, pendingPeerFin ${t.pendingPeerFin}, ` +
+  return (
+    `state ${s.conn.state}, closeReason ${s.conn.closeReason}, peerFin ${t.peerFinReceived}, pendingPeerFin ${t.pendingPeerFin}, ` +
     `unread ${t.recvBuffer.readable}, appClosed ${t.appClosed}, finSent ${t.finSent}, sndUna-sndMax ${t.sndMax - t.sndUna}, ` +
-    `peerClosedFirst ${s.peerClosedFirst}, closed ${s.closed}; history [${s.history.join('; ')}]`;
+    `peerClosedFirst ${s.peerClosedFirst}, closed ${s.closed}; history [${s.history.join('; ')}]`
+  );
 }
 
 function served(conn: TcpConnection): ServedConnection {
-  const s: ServedConnection = { conn, peerClosedFirst: undefined, closed: false, received: 0, digest: undefined, history: [] };
+  const s: ServedConnection = {
+    conn,
+    peerClosedFirst: undefined,
+    closed: false,
+    received: 0,
+    digest: undefined,
+    history: [],
+  };
   conn.onClose = (reason) => {
     s.closed = true;
     note(s, `onClose ${reason}`);
@@ -98,7 +116,12 @@ function closeNow(s: ServedConnection): void {
  * Otherwise it sends Content-Length, keeps the connection and closes only after the client's FIN
  * (the kernel closes first).
  */
-export function serveHttp(tcp: Tcp, port: number, body: Uint8Array, closeFirst: boolean): { listener: TcpListener; connections: ServedConnection[] } {
+export function serveHttp(
+  tcp: Tcp,
+  port: number,
+  body: Uint8Array,
+  closeFirst: boolean,
+): { listener: TcpListener; connections: ServedConnection[] } {
   const listener = tcp.listen({ port });
   const connections: ServedConnection[] = [];
   const scratch = new Uint8Array(4096);
@@ -143,7 +166,11 @@ export function serveHttp(tcp: Tcp, port: number, body: Uint8Array, closeFirst: 
  * after the client's FIN (`expectBytes` undefined: the kernel closes first) or as soon as
  * `expectBytes` arrived (our side closes first, while the client still holds its side open).
  */
-export function serveHashSink(tcp: Tcp, port: number, expectBytes?: number): { listener: TcpListener; connections: ServedConnection[] } {
+export function serveHashSink(
+  tcp: Tcp,
+  port: number,
+  expectBytes?: number,
+): { listener: TcpListener; connections: ServedConnection[] } {
   const listener = tcp.listen({ port });
   const connections: ServedConnection[] = [];
   listener.onConnection = (conn) => {

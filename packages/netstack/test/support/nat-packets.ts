@@ -25,7 +25,13 @@ function pseudo(src: number, dst: number, protocol: number, length: number): num
 }
 
 /** A UDP datagram in an IPv4 packet. */
-export function udp(src: number, sport: number, dst: number, dport: number, data = new Uint8Array([1, 2, 3, 4])): Uint8Array {
+export function udp(
+  src: number,
+  sport: number,
+  dst: number,
+  dport: number,
+  data = new Uint8Array([1, 2, 3, 4]),
+): Uint8Array {
   const seg = new Uint8Array(8 + data.length);
   const v = new DataView(seg.buffer);
   v.setUint16(0, sport);
@@ -37,7 +43,14 @@ export function udp(src: number, sport: number, dst: number, dport: number, data
 }
 
 /** A TCP segment (20-byte header) in an IPv4 packet. */
-export function tcp(src: number, sport: number, dst: number, dport: number, flags: number, data = new Uint8Array(0)): Uint8Array {
+export function tcp(
+  src: number,
+  sport: number,
+  dst: number,
+  dport: number,
+  flags: number,
+  data = new Uint8Array(0),
+): Uint8Array {
   const seg = new Uint8Array(20 + data.length);
   const v = new DataView(seg.buffer);
   v.setUint16(0, sport);

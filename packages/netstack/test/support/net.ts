@@ -22,19 +22,36 @@ let linkCounter = 0;
 /** A link between two devices on `sched`, with unique names and MACs. */
 export function makeLink(sched: Scheduler, mtu = 1500): { link: MemoryLink; a: NetDevice; b: NetDevice } {
   const n = ++linkCounter;
-  const link = createMemoryLink(sched, { names: [`l${n}a`, `l${n}b`], macA: 0x02_00_00_00_00_00 + n * 16 + 1, macB: 0x02_00_00_00_00_00 + n * 16 + 2, mtu });
+  const link = createMemoryLink(sched, {
+    names: [`l${n}a`, `l${n}b`],
+    macA: 0x02_00_00_00_00_00 + n * 16 + 1,
+    macB: 0x02_00_00_00_00_00 + n * 16 + 2,
+    mtu,
+  });
   return { link, a: new NetDevice(link.a, sched), b: new NetDevice(link.b, sched) };
 }
 
 /** Two hosts on one /24: a = 198.18.0.1, b = 198.18.0.2 (the kit's `memoryPair`, ARP not yet resolved). */
 export async function twoHosts(options: { a?: StackOptions; b?: StackOptions; mtu?: number; seed?: number } = {}) {
   const sched = new Scheduler({ seed: options.seed ?? 7 });
-  const { link, a, b, devA, devB, ifA, ifB } = await memoryPair({ createMemoryLink, NetDevice, Stack, parseIpv4 }, sched, {
-    tag: 'p', ...(options.a === undefined ? {} : { a: options.a }), ...(options.b === undefined ? {} : { b: options.b }),
-    ...(options.mtu === undefined ? {} : { mtu: options.mtu }), resolveArp: false,
-  });
+  const { link, a, b, devA, devB, ifA, ifB } = await memoryPair(
+    { createMemoryLink, NetDevice, Stack, parseIpv4 },
+    sched,
+    {
+      tag: 'p',
+      ...(options.a === undefined ? {} : { a: options.a }),
+      ...(options.b === undefined ? {} : { b: options.b }),
+      ...(options.mtu === undefined ? {} : { mtu: options.mtu }),
+      resolveArp: false,
+    },
+  );
   sched.runPending();
-  return { sched, link, a: { stack: a, iface: ifA, device: devA } as Host, b: { stack: b, iface: ifB, device: devB } as Host };
+  return {
+    sched,
+    link,
+    a: { stack: a, iface: ifA, device: devA } as Host,
+    b: { stack: b, iface: ifB, device: devB } as Host,
+  };
 }
 
 /**
@@ -91,9 +108,18 @@ export interface RawIp {
 export function rawIpv4(raw: RawIp): Uint8Array {
   const payload = raw.payload ?? new Uint8Array(8);
   const repr: Ipv4Repr = {
-    dscp: 0, ecn: 0, identification: raw.identification ?? 1, dontFragment: raw.df ?? false, moreFragments: raw.mf ?? false,
-    fragmentOffset: raw.fragmentOffset ?? 0, ttl: raw.ttl ?? 64, protocol: raw.protocol ?? 253, source: raw.src, destination: raw.dst,
-    options: raw.options ?? new Uint8Array(0), payloadLength: payload.byteLength,
+    dscp: 0,
+    ecn: 0,
+    identification: raw.identification ?? 1,
+    dontFragment: raw.df ?? false,
+    moreFragments: raw.mf ?? false,
+    fragmentOffset: raw.fragmentOffset ?? 0,
+    ttl: raw.ttl ?? 64,
+    protocol: raw.protocol ?? 253,
+    source: raw.src,
+    destination: raw.dst,
+    options: raw.options ?? new Uint8Array(0),
+    payloadLength: payload.byteLength,
   };
   const out = new Uint8Array(20 + repr.options.byteLength + payload.byteLength);
   emitIpv4(repr, out, payload);
@@ -101,7 +127,13 @@ export function rawIpv4(raw: RawIp): Uint8Array {
 }
 
 /** A frame buffer (FCS room included) carrying `packet` with `etherType` from `src` to `dst` MAC. */
-export function rawFrame(dst: MacAddress, src: MacAddress, packet: Uint8Array, etherType = ETHERTYPE_IPV4, pad = true): Uint8Array {
+export function rawFrame(
+  dst: MacAddress,
+  src: MacAddress,
+  packet: Uint8Array,
+  etherType = ETHERTYPE_IPV4,
+  pad = true,
+): Uint8Array {
   const frame = new Uint8Array(Math.max(14 + packet.byteLength, pad ? 60 : 0) + 4);
   writeMac(frame, 0, dst);
   writeMac(frame, 6, src);
@@ -112,6 +144,13 @@ export function rawFrame(dst: MacAddress, src: MacAddress, packet: Uint8Array, e
 }
 
 /** Sends `packet` raw from `from`'s device to `toMac`. */
-export function inject(from: Host, toMac: MacAddress, packet: Uint8Array, etherType = ETHERTYPE_IPV4, pad = true): void {
-  if (!from.device.transmit(rawFrame(toMac, from.device.mac, packet, etherType, pad))) throw new Error('device refused the injected frame');
+export function inject(
+  from: Host,
+  toMac: MacAddress,
+  packet: Uint8Array,
+  etherType = ETHERTYPE_IPV4,
+  pad = true,
+): void {
+  if (!from.device.transmit(rawFrame(toMac, from.device.mac, packet, etherType, pad)))
+    throw new Error('device refused the injected frame');
 }

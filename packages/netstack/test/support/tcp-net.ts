@@ -4,7 +4,13 @@
  */
 import { createHash } from 'node:crypto';
 import { Scheduler } from '@postern/irq';
-import { FaultInjectionDriver, NetDevice, createMemoryLink, type FaultInjectionOptions, type NicDriver } from '@postern/nic';
+import {
+  FaultInjectionDriver,
+  NetDevice,
+  createMemoryLink,
+  type FaultInjectionOptions,
+  type NicDriver,
+} from '@postern/nic';
 import { memoryPair, PAIR_A_IP, PAIR_B_IP } from '@postern/netlab';
 import { parseIpv4 } from '@postern/wire';
 import { Stack, attachTcp, type Tcp, type TcpConnection, type TcpOptions } from '../../src/index.js';
@@ -34,16 +40,21 @@ export async function tcpPair(options: TcpPairOptions = {}) {
   let faultB: FaultInjectionDriver | undefined;
   const faults = options.faults;
   const { link, a, b, devA, devB } = await memoryPair({ createMemoryLink, NetDevice, Stack, parseIpv4 }, sched, {
-    tag: 't', rxRingCapacity: 1024, mtu: options.mtu ?? 1500, latencyMs: options.latencyMs ?? 0,
-    ...(faults === undefined ? {} : {
-      wrapDrivers: (linkA: NicDriver, linkB: NicDriver) => {
-        // Faults on what each host transmits only, so each direction meets them once.
-        const { rx: _rx, tx: _tx, linkFlap: _flap, name: _name, ...profile } = faults;
-        faultA = new FaultInjectionDriver(linkA, sched, { tx: profile });
-        faultB = new FaultInjectionDriver(linkB, sched, { tx: profile });
-        return [faultA, faultB] as const;
-      },
-    }),
+    tag: 't',
+    rxRingCapacity: 1024,
+    mtu: options.mtu ?? 1500,
+    latencyMs: options.latencyMs ?? 0,
+    ...(faults === undefined
+      ? {}
+      : {
+          wrapDrivers: (linkA: NicDriver, linkB: NicDriver) => {
+            // Faults on what each host transmits only, so each direction meets them once.
+            const { rx: _rx, tx: _tx, linkFlap: _flap, name: _name, ...profile } = faults;
+            faultA = new FaultInjectionDriver(linkA, sched, { tx: profile });
+            faultB = new FaultInjectionDriver(linkB, sched, { tx: profile });
+            return [faultA, faultB] as const;
+          },
+        }),
   });
   const tcpA = attachTcp(a, options.tcpA);
   const tcpB = attachTcp(b, options.tcpB);
@@ -61,7 +72,10 @@ export class Sink {
   private readonly hash = createHash('sha256');
   private readonly scratch = new Uint8Array(65_536);
 
-  constructor(readonly conn: TcpConnection, private readonly keep = false) {
+  constructor(
+    readonly conn: TcpConnection,
+    private readonly keep = false,
+  ) {
     conn.onReadable = () => this.drain();
   }
 

@@ -68,7 +68,12 @@ export function fixSerialPortPoller(port: { readonly port?: unknown }): boolean 
 }
 
 function isFdPoller(x: unknown): x is FdPoller {
-  return typeof x === 'object' && x !== null && typeof (x as FdPoller).poll === 'function' && typeof (x as FdPoller).listenerCount === 'function';
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    typeof (x as FdPoller).poll === 'function' &&
+    typeof (x as FdPoller).listenerCount === 'function'
+  );
 }
 
 /** The parts of a `serialport` port {@link closeSerialPortOnHangup} uses. */
@@ -86,12 +91,18 @@ export interface HangupWatchedPort {
 export function closeSerialPortOnHangup(port: HangupWatchedPort): boolean {
   const binding = port.port;
   if (typeof binding !== 'object' || binding === null || !('poller' in binding)) return false;
-  const poller = (binding as { poller: unknown }).poller as { once(event: string, cb: (err: Error | null) => void): unknown } | undefined;
+  const poller = (binding as { poller: unknown }).poller as
+    { once(event: string, cb: (err: Error | null) => void): unknown } | undefined;
   if (typeof poller?.once !== 'function') return false;
   poller.once('disconnect', (err) => {
     // The binding's own close stops the poller and cancels every waiter with an error: nothing to do then.
     if (!port.isOpen || (err as { canceled?: boolean } | null)?.canceled === true) return;
-    port.close(() => {}, Object.assign(new Error(err === null ? 'the device hung up' : `the device hung up (${err.message})`), { disconnected: true }));
+    port.close(
+      () => {},
+      Object.assign(new Error(err === null ? 'the device hung up' : `the device hung up (${err.message})`), {
+        disconnected: true,
+      }),
+    );
   });
   return true;
 }

@@ -32,7 +32,13 @@ import {
   readMac,
   serialProtocol,
 } from '@postern/wire';
-import type { DecodedSerialFrame, MacAddress, SerialBoardStats, SerialDecoderErrors, SerialLinkStatus as LinkStatus } from '@postern/wire';
+import type {
+  DecodedSerialFrame,
+  MacAddress,
+  SerialBoardStats,
+  SerialDecoderErrors,
+  SerialLinkStatus as LinkStatus,
+} from '@postern/wire';
 import type { LinkState } from '../driver.js';
 import { FrameFifo, SlabAllocator } from './fifo.js';
 
@@ -200,7 +206,8 @@ export class SerialBoard {
     this.upQueue = new FrameFifo(intIn(options.upQueueFrames ?? 256, 1, 1 << 20, 'upQueueFrames'));
     const rate = options.lineRateBytesPerSecond;
     if (rate !== undefined) {
-      if (!(rate > 0) || !Number.isFinite(rate)) throw new RangeError(`lineRateBytesPerSecond must be a finite number > 0, got ${rate}`);
+      if (!(rate > 0) || !Number.isFinite(rate))
+        throw new RangeError(`lineRateBytesPerSecond must be a finite number > 0, got ${rate}`);
       const burst = options.burstBytes ?? Math.max(4096, rate / 100);
       this.outPacer = new Pacer(this.scheduler, rate, burst);
       this.inPacer = new Pacer(this.scheduler, rate, burst);
@@ -275,7 +282,11 @@ export class SerialBoard {
       s.rxDroppedNotReady++;
       return false;
     }
-    if (frame.length < SERIAL_MIN_DATA_PAYLOAD || frame.length > this.maxFrame || (this.checkWireFcs && !hasValidCrc32Trailer(frame, 0, frame.length))) {
+    if (
+      frame.length < SERIAL_MIN_DATA_PAYLOAD ||
+      frame.length > this.maxFrame ||
+      (this.checkWireFcs && !hasValidCrc32Trailer(frame, 0, frame.length))
+    ) {
       s.rxBadFrames++;
       return false;
     }
@@ -397,13 +408,16 @@ export class SerialBoard {
         }
         this.capabilities = this.offered & req.capabilities;
         this.startSession();
-        this.respond(f, emitHelloResponse({
-          version,
-          maxFrame: Math.min(this.maxFrame, Math.max(req.maxFrame, SERIAL_MIN_DATA_PAYLOAD)),
-          capabilities: this.capabilities,
-          window: this.window,
-          maxMulticast: this.maxMulticast,
-        }));
+        this.respond(
+          f,
+          emitHelloResponse({
+            version,
+            maxFrame: Math.min(this.maxFrame, Math.max(req.maxFrame, SERIAL_MIN_DATA_PAYLOAD)),
+            capabilities: this.capabilities,
+            window: this.window,
+            maxMulticast: this.maxMulticast,
+          }),
+        );
         return;
       }
       case FrameType.GET_MAC:
@@ -437,7 +451,10 @@ export class SerialBoard {
         const overflow = req.multicast.length > (keepList ? this.maxMulticast : 0);
         this.allMulticast = req.allMulticast || overflow;
         this.multicast = overflow ? new Set() : new Set(req.multicast.filter(isMulticastMac));
-        const flags = (this.promiscuous ? RxFilterFlag.PROMISCUOUS : 0) | (this.allMulticast ? RxFilterFlag.ALL_MULTICAST : 0) | (overflow ? RxFilterFlag.LIST_OVERFLOW : 0);
+        const flags =
+          (this.promiscuous ? RxFilterFlag.PROMISCUOUS : 0) |
+          (this.allMulticast ? RxFilterFlag.ALL_MULTICAST : 0) |
+          (overflow ? RxFilterFlag.LIST_OVERFLOW : 0);
         this.respond(f, emitRxFilterResponse({ flags, count: this.multicast.size }));
         return;
       }
@@ -605,6 +622,7 @@ export class SerialBoard {
 }
 
 function intIn(v: number, min: number, max: number, what: string): number {
-  if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`${what} must be an integer in ${min}..${max}, got ${v}`);
+  if (!Number.isInteger(v) || v < min || v > max)
+    throw new RangeError(`${what} must be an integer in ${min}..${max}, got ${v}`);
   return v;
 }

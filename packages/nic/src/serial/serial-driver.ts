@@ -38,7 +38,13 @@
  *   when the host sends nothing.
  */
 import type { SchedulerApi, Timer } from '@postern/irq';
-import { SerialFrameDecoder, encodeSerialFrame, encodeSerialFrameToBytes, maxEncodedLength, serialProtocol } from '@postern/wire';
+import {
+  SerialFrameDecoder,
+  encodeSerialFrame,
+  encodeSerialFrameToBytes,
+  maxEncodedLength,
+  serialProtocol,
+} from '@postern/wire';
 import type {
   DecodedSerialFrame,
   MacAddress,
@@ -202,9 +208,20 @@ export class SerialNicDriver implements NicDriver {
   private link: LinkStatus = NO_LINK;
   private readonly driverStats: DriverStats = newDriverStats();
   private readonly extra: Omit<SerialDriverStats, 'decoder'> = {
-    rxSeqGaps: 0, rxDroppedNotOpen: 0, creditStalls: 0, creditProbes: 0, requestRetries: 0,
-    requestTimeouts: 0, protocolErrors: 0, staleResponses: 0, streamErrors: 0,
-    disconnects: 0, reconnectAttempts: 0, reconnects: 0, reHellos: 0, txDroppedDisconnect: 0,
+    rxSeqGaps: 0,
+    rxDroppedNotOpen: 0,
+    creditStalls: 0,
+    creditProbes: 0,
+    requestRetries: 0,
+    requestTimeouts: 0,
+    protocolErrors: 0,
+    staleResponses: 0,
+    streamErrors: 0,
+    disconnects: 0,
+    reconnectAttempts: 0,
+    reconnects: 0,
+    reHellos: 0,
+    txDroppedDisconnect: 0,
   };
   private readonly reconnectPolicy: ReconnectPolicy | undefined;
   private readonly keepaliveMs: number;
@@ -256,7 +273,8 @@ export class SerialNicDriver implements NicDriver {
     this.driverStats.errors++;
     this.streamEnded(`port error: ${err instanceof Error ? err.message : String(err)}`);
   };
-  private readonly onStreamClose = (err?: unknown): void => this.streamEnded(err instanceof Error ? `port closed: ${err.message}` : 'port closed');
+  private readonly onStreamClose = (err?: unknown): void =>
+    this.streamEnded(err instanceof Error ? `port closed: ${err.message}` : 'port closed');
   private readonly flushFn = (): void => this.flush();
 
   constructor(options: SerialNicDriverOptions) {
@@ -266,7 +284,8 @@ export class SerialNicDriver implements NicDriver {
     this.baudRate = options.baudRate ?? 921_600;
     this.requestTimeoutMs = positive(options.requestTimeoutMs ?? 250, 'requestTimeoutMs', this.name);
     this.retries = nonNegativeInt(options.retries ?? 3, 'retries', this.name);
-    this.maxBatchOption = options.maxBatchBytes === undefined ? undefined : positive(options.maxBatchBytes, 'maxBatchBytes', this.name);
+    this.maxBatchOption =
+      options.maxBatchBytes === undefined ? undefined : positive(options.maxBatchBytes, 'maxBatchBytes', this.name);
     this.creditProbeMs = positive(options.creditProbeMs ?? 50, 'creditProbeMs', this.name);
     this.hostMaxFrame = options.maxFrame ?? 1522;
     if (!Number.isInteger(this.hostMaxFrame) || this.hostMaxFrame < 64 || this.hostMaxFrame > SERIAL_MAX_PAYLOAD) {
@@ -275,9 +294,15 @@ export class SerialNicDriver implements NicDriver {
     this.maxFrameNegotiated = Math.min(this.hostMaxFrame, 1518);
     this.versions = options.versions ?? { min: SERIAL_PROTOCOL_VERSION, max: SERIAL_PROTOCOL_VERSION };
     this.txQueue = new FrameFifo(positiveInt(options.txQueueFrames ?? 256, 'txQueueFrames', this.name));
-    this.reconnectPolicy = options.reconnect === false ? undefined : reconnectPolicyOf(options.reconnect ?? {}, this.name);
+    this.reconnectPolicy =
+      options.reconnect === false ? undefined : reconnectPolicyOf(options.reconnect ?? {}, this.name);
     this.keepaliveMs = options.keepaliveMs ?? 0;
-    if (!(this.keepaliveMs >= 0) || !Number.isFinite(this.keepaliveMs)) throw new NicError('BAD_ARGUMENT', this.name, `keepaliveMs must be a finite number >= 0, got ${this.keepaliveMs}`);
+    if (!(this.keepaliveMs >= 0) || !Number.isFinite(this.keepaliveMs))
+      throw new NicError(
+        'BAD_ARGUMENT',
+        this.name,
+        `keepaliveMs must be a finite number >= 0, got ${this.keepaliveMs}`,
+      );
     this.decoder = new SerialFrameDecoder({
       onFrame: (f) => this.handleFrame(f),
       onUnknown: () => {},
@@ -384,7 +409,10 @@ export class SerialNicDriver implements NicDriver {
   /** Takes `transport` as the driver's byte stream. */
   private attach(transport: OpenedTransport): void {
     this.transport = transport;
-    this.maxBatchBytes = Math.max(maxEncodedLength(SERIAL_MAX_PAYLOAD), this.maxBatchOption ?? (transport.kind === 'serial' ? 4096 : 64 * 1024));
+    this.maxBatchBytes = Math.max(
+      maxEncodedLength(SERIAL_MAX_PAYLOAD),
+      this.maxBatchOption ?? (transport.kind === 'serial' ? 4096 : 64 * 1024),
+    );
     this.decoder.reset();
     const s = transport.stream;
     s.on('data', this.onData);
@@ -410,7 +438,11 @@ export class SerialNicDriver implements NicDriver {
     });
     const hello = parseHelloResponse(await this.request(FrameType.HELLO, payload));
     if (hello.version < this.versions.min || hello.version > this.versions.max) {
-      throw new NicError('PROTOCOL_VERSION', this.name, `board chose version ${hello.version}, host speaks ${this.versions.min}..${this.versions.max}`);
+      throw new NicError(
+        'PROTOCOL_VERSION',
+        this.name,
+        `board chose version ${hello.version}, host speaks ${this.versions.min}..${this.versions.max}`,
+      );
     }
     this.hello = hello;
     this.maxFrameNegotiated = Math.min(hello.maxFrame, this.hostMaxFrame);
@@ -565,7 +597,11 @@ export class SerialNicDriver implements NicDriver {
       }
       await this.startSession();
       // A restarted board is administratively up again: restore what the caller had set.
-      const status = parseLinkStatus(this.adminDown ? await this.request(FrameType.SET_LINK, emitSetLink(false)) : await this.request(FrameType.GET_LINK, EMPTY));
+      const status = parseLinkStatus(
+        this.adminDown
+          ? await this.request(FrameType.SET_LINK, emitSetLink(false))
+          : await this.request(FrameType.GET_LINK, EMPTY),
+      );
       if (this.state !== 'reconnecting') return;
       this.state = 'open';
       this.extra.reconnects++;
@@ -577,7 +613,8 @@ export class SerialNicDriver implements NicDriver {
       this.lastError = err instanceof Error ? err.message : String(err);
       // A port whose board answers nothing may be a stale handle (the device came back under the same
       // path as a new one): the next attempt opens it afresh, when the endpoint can be reopened.
-      if (err instanceof NicError && err.code === 'NO_ANSWER' && typeof this.endpoint !== 'object') void this.releaseTransport();
+      if (err instanceof NicError && err.code === 'NO_ANSWER' && typeof this.endpoint !== 'object')
+        void this.releaseTransport();
       this.scheduleAttempt();
     }
   }
@@ -650,7 +687,11 @@ export class SerialNicDriver implements NicDriver {
    * Failures are counted in `errors` and `protocolErrors`; {@link receiveFilterInEffect} shows the result.
    */
   setReceiveFilter(filter: ReceiveFilter): void {
-    this.filter = { promiscuous: filter.promiscuous, allMulticast: filter.allMulticast, multicast: new Set(filter.multicast) };
+    this.filter = {
+      promiscuous: filter.promiscuous,
+      allMulticast: filter.allMulticast,
+      multicast: new Set(filter.multicast),
+    };
     if (this.state === 'open') this.sendFilter(this.filter);
   }
 
@@ -687,7 +728,11 @@ export class SerialNicDriver implements NicDriver {
   }
 
   private sendFilter(filter: ReceiveFilter): void {
-    const payload = emitRxFilterRequest({ promiscuous: filter.promiscuous, allMulticast: filter.allMulticast, multicast: [...filter.multicast].sort((a, b) => a - b) });
+    const payload = emitRxFilterRequest({
+      promiscuous: filter.promiscuous,
+      allMulticast: filter.allMulticast,
+      multicast: [...filter.multicast].sort((a, b) => a - b),
+    });
     this.request(FrameType.SET_RX_FILTER, payload).then(
       (p) => {
         try {
@@ -744,7 +789,11 @@ export class SerialNicDriver implements NicDriver {
     this.extra.requestTimeouts++;
     this.driverStats.errors++;
     this.requests.shift();
-    const err = new NicError('NO_ANSWER', this.name, `no answer to request type 0x${r.type.toString(16)} after ${this.retries + 1} attempts of ${this.requestTimeoutMs} ms`);
+    const err = new NicError(
+      'NO_ANSWER',
+      this.name,
+      `no answer to request type 0x${r.type.toString(16)} after ${this.retries + 1} attempts of ${this.requestTimeoutMs} ms`,
+    );
     r.reject(err);
     // A board that answers nothing has lost the session (or hangs): start a new one.
     if (this.boardLostSession('board stopped answering')) return;
@@ -777,7 +826,8 @@ export class SerialNicDriver implements NicDriver {
       this.protocolError();
       r.reject(this.errorFromResponse(f));
       // NOT_READY: the board restarted and waits for HELLO (§6.2); start a new session on the same port.
-      if (errorCodeOf(f.payload) === ProtocolError.NOT_READY && this.boardLostSession('board not ready (it restarted)')) return;
+      if (errorCodeOf(f.payload) === ProtocolError.NOT_READY && this.boardLostSession('board not ready (it restarted)'))
+        return;
     } else {
       r.resolve(f.payload.slice());
     }
@@ -795,11 +845,19 @@ export class SerialNicDriver implements NicDriver {
     const what = `request type 0x${f.type.toString(16)}`;
     switch (code) {
       case ProtocolError.UNSUPPORTED_VERSION:
-        return new NicError('PROTOCOL_VERSION', this.name, `board speaks protocol versions ${detail >>> 8}..${detail & 0xff}, host ${this.versions.min}..${this.versions.max}`);
+        return new NicError(
+          'PROTOCOL_VERSION',
+          this.name,
+          `board speaks protocol versions ${detail >>> 8}..${detail & 0xff}, host ${this.versions.min}..${this.versions.max}`,
+        );
       case ProtocolError.BUSY:
         return new NicError('DEVICE_BUSY', this.name, `${what}: board busy`);
       case ProtocolError.NOT_READY:
-        return new NicError('PROTOCOL_ERROR', this.name, `${what}: board not ready (no session: it restarted)${this.reconnectPolicy === undefined ? '' : '; the driver starts a new session'}`);
+        return new NicError(
+          'PROTOCOL_ERROR',
+          this.name,
+          `${what}: board not ready (no session: it restarted)${this.reconnectPolicy === undefined ? '' : '; the driver starts a new session'}`,
+        );
       case ProtocolError.BAD_ARGUMENT:
       case ProtocolError.BAD_LENGTH:
         return new NicError('BAD_ARGUMENT', this.name, `${what}: board refused the arguments (error ${code})`);
@@ -962,28 +1020,42 @@ function errorCodeOf(payload: Uint8Array): number {
 function reconnectPolicyOf(o: SerialReconnectOptions, name: string): ReconnectPolicy {
   const initialDelayMs = positive(o.initialDelayMs ?? 100, 'reconnect.initialDelayMs', name);
   const maxDelayMs = positive(o.maxDelayMs ?? 5000, 'reconnect.maxDelayMs', name);
-  if (maxDelayMs < initialDelayMs) throw new NicError('BAD_ARGUMENT', name, `reconnect.maxDelayMs (${maxDelayMs}) must be >= reconnect.initialDelayMs (${initialDelayMs})`);
+  if (maxDelayMs < initialDelayMs)
+    throw new NicError(
+      'BAD_ARGUMENT',
+      name,
+      `reconnect.maxDelayMs (${maxDelayMs}) must be >= reconnect.initialDelayMs (${initialDelayMs})`,
+    );
   const jitter = o.jitter ?? 0.2;
-  if (!(jitter >= 0 && jitter <= 1)) throw new NicError('BAD_ARGUMENT', name, `reconnect.jitter must be in 0..1, got ${jitter}`);
+  if (!(jitter >= 0 && jitter <= 1))
+    throw new NicError('BAD_ARGUMENT', name, `reconnect.jitter must be in 0..1, got ${jitter}`);
   return { initialDelayMs, maxDelayMs, jitter };
 }
 
 function toNicError(err: unknown, name: string): NicError {
   if (err instanceof NicError) return err;
-  return new NicError('PROTOCOL_ERROR', name, `bad answer from board: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  return new NicError(
+    'PROTOCOL_ERROR',
+    name,
+    `bad answer from board: ${err instanceof Error ? err.message : String(err)}`,
+    { cause: err },
+  );
 }
 
 function positive(v: number, what: string, name: string): number {
-  if (!(v > 0) || !Number.isFinite(v)) throw new NicError('BAD_ARGUMENT', name, `${what} must be a finite number > 0, got ${v}`);
+  if (!(v > 0) || !Number.isFinite(v))
+    throw new NicError('BAD_ARGUMENT', name, `${what} must be a finite number > 0, got ${v}`);
   return v;
 }
 
 function positiveInt(v: number, what: string, name: string): number {
-  if (!Number.isInteger(v) || v < 1) throw new NicError('BAD_ARGUMENT', name, `${what} must be an integer >= 1, got ${v}`);
+  if (!Number.isInteger(v) || v < 1)
+    throw new NicError('BAD_ARGUMENT', name, `${what} must be an integer >= 1, got ${v}`);
   return v;
 }
 
 function nonNegativeInt(v: number, what: string, name: string): number {
-  if (!Number.isInteger(v) || v < 0) throw new NicError('BAD_ARGUMENT', name, `${what} must be an integer >= 0, got ${v}`);
+  if (!Number.isInteger(v) || v < 0)
+    throw new NicError('BAD_ARGUMENT', name, `${what} must be an integer >= 0, got ${v}`);
   return v;
 }

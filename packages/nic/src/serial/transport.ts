@@ -95,13 +95,21 @@ export async function openTransport(endpoint: SerialEndpoint, options: OpenTrans
   return openSerialPort(endpoint, options);
 }
 
-async function openStreamFactory(factory: () => Duplex | Promise<Duplex>, options: OpenTransportOptions): Promise<OpenedTransport> {
+async function openStreamFactory(
+  factory: () => Duplex | Promise<Duplex>,
+  options: OpenTransportOptions,
+): Promise<OpenedTransport> {
   let stream: Duplex;
   try {
     stream = await factory();
   } catch (err) {
     if (err instanceof NicError) throw err;
-    throw new NicError('DEVICE_NOT_FOUND', options.name, `cannot open the stream: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new NicError(
+      'DEVICE_NOT_FOUND',
+      options.name,
+      `cannot open the stream: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
   }
   return { stream, kind: 'stream', close: () => destroyStream(stream) };
 }
@@ -116,12 +124,21 @@ function destroyStream(stream: Duplex): Promise<void> {
 
 function openSocket(endpoint: string, options: OpenTransportOptions): Promise<OpenedTransport> {
   const addr = parseSocketUrl(endpoint);
-  if (addr === undefined) return Promise.reject(new NicError('BAD_ARGUMENT', options.name, `bad socket endpoint ${JSON.stringify(endpoint)} (want socket://HOST:PORT)`));
+  if (addr === undefined)
+    return Promise.reject(
+      new NicError(
+        'BAD_ARGUMENT',
+        options.name,
+        `bad socket endpoint ${JSON.stringify(endpoint)} (want socket://HOST:PORT)`,
+      ),
+    );
   return new Promise((resolve, reject) => {
     const socket = connect({ host: addr.host, port: addr.port });
     const onError = (err: Error): void => {
       socket.destroy();
-      reject(new NicError(openErrorCode(err), options.name, `cannot connect to ${endpoint}: ${err.message}`, { cause: err }));
+      reject(
+        new NicError(openErrorCode(err), options.name, `cannot connect to ${endpoint}: ${err.message}`, { cause: err }),
+      );
     };
     socket.once('error', onError);
     socket.once('connect', () => {
@@ -149,9 +166,18 @@ async function loadSerialPort(name: string): Promise<SerialPortModule> {
     return await serialPortModule;
   } catch (err) {
     serialPortModule = undefined;
-    const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
-    const why = code === 'ERR_MODULE_NOT_FOUND' ? 'is not installed' : `did not load (${err instanceof Error ? err.message : String(err)})`;
-    throw new NicError('MISSING_MODULE', name, `serial device paths need the package "serialport", which ${why}: npm install serialport`, { cause: err });
+    const code =
+      typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
+    const why =
+      code === 'ERR_MODULE_NOT_FOUND'
+        ? 'is not installed'
+        : `did not load (${err instanceof Error ? err.message : String(err)})`;
+    throw new NicError(
+      'MISSING_MODULE',
+      name,
+      `serial device paths need the package "serialport", which ${why}: npm install serialport`,
+      { cause: err },
+    );
   }
 }
 
@@ -160,14 +186,17 @@ async function openSerialPort(path: string, options: OpenTransportOptions): Prom
     // The native binding reports errors as text only; an access check first gives errno codes.
     await access(path, fsConstants.R_OK | fsConstants.W_OK);
   } catch (err) {
-    throw new NicError(openErrorCode(err), options.name, `cannot open ${path}: ${(err as Error).message}`, { cause: err });
+    throw new NicError(openErrorCode(err), options.name, `cannot open ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   const { SerialPort } = await loadSerialPort(options.name);
   const port = new SerialPort({ path, baudRate: options.baudRate, autoOpen: false });
   await new Promise<void>((resolve, reject) => {
     port.open((err) => {
       if (err === null || err === undefined) resolve();
-      else reject(new NicError(openErrorCode(err), options.name, `cannot open ${path}: ${err.message}`, { cause: err }));
+      else
+        reject(new NicError(openErrorCode(err), options.name, `cannot open ${path}: ${err.message}`, { cause: err }));
     });
   });
   // The binding's poller loses a pending write's wake-up when a read starts waiting (poller-wakeups.ts).

@@ -63,17 +63,30 @@ interface HelperReply {
 
 function errnoToCode(errno: string | undefined): NicErrorCode {
   switch (errno) {
-    case 'ENOENT': case 'ENODEV': case 'ENXIO': return 'DEVICE_NOT_FOUND';
-    case 'EPERM': case 'EACCES': return 'PERMISSION_DENIED';
-    case 'EBUSY': return 'DEVICE_BUSY';
-    default: return 'BAD_ARGUMENT';
+    case 'ENOENT':
+    case 'ENODEV':
+    case 'ENXIO':
+      return 'DEVICE_NOT_FOUND';
+    case 'EPERM':
+    case 'EACCES':
+      return 'PERMISSION_DENIED';
+    case 'EBUSY':
+      return 'DEVICE_BUSY';
+    default:
+      return 'BAD_ARGUMENT';
   }
 }
 
 function runHelper(python: string, fd: number, name: string, create: boolean, device: string): Promise<HelperReply> {
   return new Promise((resolve, reject) => {
     if (!existsSync(TAP_ATTACH_SCRIPT)) {
-      reject(new NicError('PROTOCOL_ERROR', device, `the TAP attach helper is missing (${TAP_ATTACH_SCRIPT}): a broken install`));
+      reject(
+        new NicError(
+          'PROTOCOL_ERROR',
+          device,
+          `the TAP attach helper is missing (${TAP_ATTACH_SCRIPT}): a broken install`,
+        ),
+      );
       return;
     }
     const child = spawn(python, ['-I', '-S', TAP_ATTACH_SCRIPT, name, create ? '1' : '0'], {
@@ -83,16 +96,34 @@ function runHelper(python: string, fd: number, name: string, create: boolean, de
     });
     let stdout = '';
     let stderr = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+    });
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
     child.on('error', (e: NodeJS.ErrnoException) => {
-      reject(new NicError('DEVICE_NOT_FOUND', device, `cannot run ${python} to attach the TAP device (${e.code ?? e.message}); install python3`, { cause: e }));
+      reject(
+        new NicError(
+          'DEVICE_NOT_FOUND',
+          device,
+          `cannot run ${python} to attach the TAP device (${e.code ?? e.message}); install python3`,
+          { cause: e },
+        ),
+      );
     });
     child.on('close', (code) => {
       try {
         resolve(JSON.parse(stdout) as HelperReply);
       } catch (e) {
-        reject(new NicError('PROTOCOL_ERROR', device, `TAP attach helper failed (exit ${code}): ${stderr.trim() || stdout.trim()}`, { cause: e }));
+        reject(
+          new NicError(
+            'PROTOCOL_ERROR',
+            device,
+            `TAP attach helper failed (exit ${code}): ${stderr.trim() || stdout.trim()}`,
+            { cause: e },
+          ),
+        );
       }
     });
   });
@@ -109,19 +140,26 @@ function runHelper(python: string, fd: number, name: string, create: boolean, de
 export async function openTapFd(name: string, options: OpenTapOptions = {}): Promise<TapFd> {
   const device = `tap:${name}`;
   if (name.length === 0 || name.length > MAX_IFNAME_LENGTH || /[\s/:]/.test(name)) {
-    throw new NicError('BAD_ARGUMENT', device, `bad interface name ${JSON.stringify(name)} (1..${MAX_IFNAME_LENGTH} characters, no space, '/' or ':')`);
+    throw new NicError(
+      'BAD_ARGUMENT',
+      device,
+      `bad interface name ${JSON.stringify(name)} (1..${MAX_IFNAME_LENGTH} characters, no space, '/' or ':')`,
+    );
   }
   let fd: number;
   try {
     fd = openSync(TUN_CLONE_DEVICE, constants.O_RDWR | (options.nonBlocking === false ? 0 : constants.O_NONBLOCK));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new NicError(errnoToCode(code), device, `cannot open ${TUN_CLONE_DEVICE}: ${code ?? String(e)}`, { cause: e });
+    throw new NicError(errnoToCode(code), device, `cannot open ${TUN_CLONE_DEVICE}: ${code ?? String(e)}`, {
+      cause: e,
+    });
   }
   try {
     const reply = await runHelper(options.python ?? 'python3', fd, name, options.create ?? false, device);
     if (!reply.ok || reply.name === undefined || reply.mtu === undefined || reply.ifindex === undefined) {
-      const why = reply.errno === 'EINVAL' ? 'exists but is not a single-queue TAP device' : reply.message ?? 'attach failed';
+      const why =
+        reply.errno === 'EINVAL' ? 'exists but is not a single-queue TAP device' : (reply.message ?? 'attach failed');
       throw new NicError(errnoToCode(reply.errno), device, `cannot attach: ${why} (${reply.errno ?? 'no errno'})`);
     }
     return { fd, name: reply.name, ifindex: reply.ifindex, mtu: reply.mtu };

@@ -32,8 +32,12 @@ interface PipeWrapBinding {
 
 function pipeWrap(): PipeWrapBinding | undefined {
   try {
-    const binding = (process as unknown as { binding(name: string): unknown }).binding('pipe_wrap') as Partial<PipeWrapBinding>;
-    return typeof binding.Pipe === 'function' && binding.constants !== undefined ? (binding as PipeWrapBinding) : undefined;
+    const binding = (process as unknown as { binding(name: string): unknown }).binding(
+      'pipe_wrap',
+    ) as Partial<PipeWrapBinding>;
+    return typeof binding.Pipe === 'function' && binding.constants !== undefined
+      ? (binding as PipeWrapBinding)
+      : undefined;
   } catch {
     return undefined;
   }
@@ -90,7 +94,9 @@ export function openEventLoopPort(fd: number, readLength: number, events: EventL
     },
   };
   // `handle` is an accepted (if undocumented in the typings) option of net.Socket: it wraps an open libuv handle.
-  const socket = new Socket({ handle, readable: true, writable: false, onread } as ConstructorParameters<typeof Socket>[0]);
+  const socket = new Socket({ handle, readable: true, writable: false, onread } as ConstructorParameters<
+    typeof Socket
+  >[0]);
   socket.on('error', (error: Error) => {
     if (!closed) events.failed(error);
   });

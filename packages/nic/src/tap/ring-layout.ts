@@ -81,5 +81,16 @@ export function ringLayout(rxSlots: number, txSlots: number, maxFrame: number): 
   const rxDataOffset = Math.ceil((txLensOffset + txSlots * 4) / 64) * 64;
   const txDataOffset = rxDataOffset + rxSlots * slotSize;
   const totalBytes = txDataOffset + txSlots * slotSize;
-  return { rxSlots, txSlots, slotSize, readLength, maxFrame, rxLensOffset, txLensOffset, rxDataOffset, txDataOffset, totalBytes };
+  return {
+    rxSlots,
+    txSlots,
+    slotSize,
+    readLength,
+    maxFrame,
+    rxLensOffset,
+    txLensOffset,
+    rxDataOffset,
+    txDataOffset,
+    totalBytes,
+  };
 }

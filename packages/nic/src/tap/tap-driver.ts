@@ -40,8 +40,14 @@ import { Ring, Scheduler } from '@postern/irq';
 import type { BottomHalf, IrqLine, SchedulerApi } from '@postern/irq';
 import type { MacAddress } from '@postern/wire';
 import {
-  FCS_LENGTH, NicError, newDriverStats,
-  type DriverStats, type FcsMode, type LinkState, type NicDriver, type ReceiveFilter,
+  FCS_LENGTH,
+  NicError,
+  newDriverStats,
+  type DriverStats,
+  type FcsMode,
+  type LinkState,
+  type NicDriver,
+  type ReceiveFilter,
 } from '../driver.js';
 import { openTapFd, type TapFd } from './attach.js';
 import { eventLoopPortAvailable, openEventLoopPort, type EventLoopPort } from './event-loop-port.js';
@@ -124,7 +130,8 @@ export interface TapRingStats {
   receiverErrors: number;
 }
 
-type WaitAsyncResult = { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
+type WaitAsyncResult =
+  { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
 const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): WaitAsyncResult }).waitAsync;
 
 /**
@@ -220,7 +227,8 @@ export class TapNicDriver implements NicDriver {
     this.ioMode = options.io === 'worker' || !eventLoopPortAvailable() ? 'worker' : 'event-loop';
     const rx = options.rxRingSlots ?? 256;
     const tx = options.txRingSlots ?? 256;
-    if (!isPowerOfTwo(rx) || !isPowerOfTwo(tx)) throw new NicError('BAD_ARGUMENT', this.name, 'ring sizes must be powers of two');
+    if (!isPowerOfTwo(rx) || !isPowerOfTwo(tx))
+      throw new NicError('BAD_ARGUMENT', this.name, 'ring sizes must be powers of two');
     if (options.mtu !== undefined && (!Number.isInteger(options.mtu) || options.mtu < 68 || options.mtu > 65_535)) {
       throw new NicError('BAD_ARGUMENT', this.name, `bad MTU ${options.mtu}`);
     }
@@ -272,8 +280,12 @@ export class TapNicDriver implements NicDriver {
   get ringStats(): Readonly<TapRingStats> {
     const k = this.ctrl;
     return {
-      rxOversize: k[Ctrl.RX_OVERSIZE]! + this.rxOversize, rxReadErrors: k[Ctrl.RX_READ_ERRORS]! + this.rxReadErrors, rxRingFull: k[Ctrl.RX_RING_FULL]!,
-      txWriteErrors: k[Ctrl.TX_WRITE_ERRORS]! + this.txWriteErrors, txWritten: k[Ctrl.TX_WRITTEN]! + this.txWritten, txFlushes: this.txFlushes,
+      rxOversize: k[Ctrl.RX_OVERSIZE]! + this.rxOversize,
+      rxReadErrors: k[Ctrl.RX_READ_ERRORS]! + this.rxReadErrors,
+      rxRingFull: k[Ctrl.RX_RING_FULL]!,
+      txWriteErrors: k[Ctrl.TX_WRITE_ERRORS]! + this.txWriteErrors,
+      txWritten: k[Ctrl.TX_WRITTEN]! + this.txWritten,
+      txFlushes: this.txFlushes,
       receiverErrors: this.receiverErrors,
     };
   }
@@ -374,9 +386,16 @@ export class TapNicDriver implements NicDriver {
     this.txMask = layout.txSlots - 1;
     this.txHead = 0;
     Atomics.store(this.ctrl, Ctrl.LINK_UP, 1);
-    this.rxLine = this.scheduler!.requestIrq(`${this.name} rx`, this.options.irqPriority ?? DEFAULT_IRQ_PRIORITY, this.rxInterrupt);
+    this.rxLine = this.scheduler!.requestIrq(
+      `${this.name} rx`,
+      this.options.irqPriority ?? DEFAULT_IRQ_PRIORITY,
+      this.rxInterrupt,
+    );
     const workerData: TapWorkerData = {
-      fd: tap.fd, sab, layout, ctrl: Ctrl,
+      fd: tap.fd,
+      sab,
+      layout,
+      ctrl: Ctrl,
       batch: this.options.rxBatch ?? 32,
       pollMinMs: this.options.pollMinMs ?? 0.05,
       pollMaxMs: this.options.pollMaxMs ?? 1,

@@ -70,9 +70,11 @@ export function tapWorkerMain(data: TapWorkerData, fs: TapWorkerFs): void {
   const rxMask = L.rxSlots - 1;
   const txMask = L.txSlots - 1;
   const rxSlotViews: Uint8Array[] = [];
-  for (let i = 0; i < L.rxSlots; i++) rxSlotViews.push(new Uint8Array(sab, L.rxDataOffset + i * L.slotSize, L.slotSize));
+  for (let i = 0; i < L.rxSlots; i++)
+    rxSlotViews.push(new Uint8Array(sab, L.rxDataOffset + i * L.slotSize, L.slotSize));
   const txSlotViews: Uint8Array[] = [];
-  for (let i = 0; i < L.txSlots; i++) txSlotViews.push(new Uint8Array(sab, L.txDataOffset + i * L.slotSize, L.slotSize));
+  for (let i = 0; i < L.txSlots; i++)
+    txSlotViews.push(new Uint8Array(sab, L.txDataOffset + i * L.slotSize, L.slotSize));
   const EBADFD = -77;
   let linkUp = true;
   let wait = pollMinMs;
@@ -95,7 +97,13 @@ export function tapWorkerMain(data: TapWorkerData, fs: TapWorkerFs): void {
 
     isDeviceGone(err: unknown): boolean {
       const code = io.codeOf(err);
-      return (err as { errno?: number }).errno === EBADFD || code === 'EBADF' || code === 'EBADFD' || code === 'ENXIO' || code === 'ENODEV';
+      return (
+        (err as { errno?: number }).errno === EBADFD ||
+        code === 'EBADF' ||
+        code === 'EBADFD' ||
+        code === 'ENXIO' ||
+        code === 'ENODEV'
+      );
     },
 
     /** Writes every frame the driver published in the TX ring; true when there was any. */

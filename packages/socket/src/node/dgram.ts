@@ -42,11 +42,17 @@ export class DgramSocket extends EventEmitter {
 
   constructor(sockets: Sockets, options: DgramSocketOptions) {
     super();
-    if (options.type !== 'udp4') throw new SocketError('EAFNOSUPPORT', 'socket', `socket type ${String(options.type)} is not supported (udp4 only)`);
+    if (options.type !== 'udp4')
+      throw new SocketError(
+        'EAFNOSUPPORT',
+        'socket',
+        `socket type ${String(options.type)} is not supported (udp4 only)`,
+      );
     this.sockets = sockets;
     this.fd = sockets.socket(AF_INET, SOCK_DGRAM);
     this.entry = sockets.entry(this.fd, 'socket') as UdpEntry;
-    if (options.recvBufferSize !== undefined) sockets.setsockopt(this.fd, SOL_SOCKET, SO_RCVBUF, options.recvBufferSize);
+    if (options.recvBufferSize !== undefined)
+      sockets.setsockopt(this.fd, SOL_SOCKET, SO_RCVBUF, options.recvBufferSize);
     this.stopWatch = this.entry.watch(() => this.drainSoon());
   }
 
@@ -54,12 +60,19 @@ export class DgramSocket extends EventEmitter {
    * Binds to `port` (0 or none: ephemeral) on `address` (default every address); `'listening'`
    * follows. Errors (`EADDRINUSE`...) are emitted as `'error'`.
    */
-  bind(port?: number | { port?: number; address?: string }, address?: string | (() => void), callback?: () => void): this {
+  bind(
+    port?: number | { port?: number; address?: string },
+    address?: string | (() => void),
+    callback?: () => void,
+  ): this {
     const opts = typeof port === 'object' ? port : { port, address: typeof address === 'string' ? address : undefined };
     const cb = typeof address === 'function' ? address : callback;
     if (cb !== undefined) this.once('listening', cb);
     try {
-      this.sockets.bind(this.fd, { address: opts.address === undefined || opts.address === '0.0.0.0' ? 0 : parseIpv4(opts.address), port: opts.port ?? 0 });
+      this.sockets.bind(this.fd, {
+        address: opts.address === undefined || opts.address === '0.0.0.0' ? 0 : parseIpv4(opts.address),
+        port: opts.port ?? 0,
+      });
       this.bound = true;
     } catch (err) {
       process.nextTick(() => this.emit('error', err));
@@ -73,8 +86,20 @@ export class DgramSocket extends EventEmitter {
    * Sends one datagram: `send(msg, port, address, cb?)` or `send(msg, offset, length, port, address, cb?)`.
    * An unbound socket is bound to an ephemeral port first. `cb(err, bytes)` runs asynchronously.
    */
-  send(msg: Uint8Array | string, port: number, address: string, callback?: (err: Error | null, bytes: number) => void): void;
-  send(msg: Uint8Array | string, offset: number, length: number, port: number, address: string, callback?: (err: Error | null, bytes: number) => void): void;
+  send(
+    msg: Uint8Array | string,
+    port: number,
+    address: string,
+    callback?: (err: Error | null, bytes: number) => void,
+  ): void;
+  send(
+    msg: Uint8Array | string,
+    offset: number,
+    length: number,
+    port: number,
+    address: string,
+    callback?: (err: Error | null, bytes: number) => void,
+  ): void;
   send(msg: Uint8Array | string, ...args: unknown[]): void {
     let data = typeof msg === 'string' ? Buffer.from(msg) : msg;
     let port: number;
@@ -158,7 +183,12 @@ export class DgramSocket extends EventEmitter {
       this.drainQueued = false;
       for (let d = this.entry.take(); d !== undefined && !this.closed; d = this.entry.take()) {
         const buf = Buffer.from(d.data.buffer, d.data.byteOffset, d.data.byteLength);
-        this.emit('message', buf, { address: ipv4ToString(d.address), family: 'IPv4', port: d.port, size: buf.byteLength });
+        this.emit('message', buf, {
+          address: ipv4ToString(d.address),
+          family: 'IPv4',
+          port: d.port,
+          size: buf.byteLength,
+        });
       }
     });
   }

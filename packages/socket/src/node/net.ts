@@ -47,12 +47,18 @@ export function createNet(sockets: Sockets, defaults: NetSocketOptions = {}): Po
       super({ ...options, sockets }, listener);
     }
   }
-  const connect = (a: (SocketConnectOptions & NetSocketOptions) | number, b?: string | (() => void), c?: () => void): Socket => {
+  const connect = (
+    a: (SocketConnectOptions & NetSocketOptions) | number,
+    b?: string | (() => void),
+    c?: () => void,
+  ): Socket => {
     if (typeof a === 'object') {
       const { allowHalfOpen, lookup, writableHighWaterMark, readableHighWaterMark, ...connectOptions } = a;
       const s = new BoundSocket({
-        ...(allowHalfOpen !== undefined ? { allowHalfOpen } : {}), ...(lookup !== undefined ? { lookup } : {}),
-        ...(writableHighWaterMark !== undefined ? { writableHighWaterMark } : {}), ...(readableHighWaterMark !== undefined ? { readableHighWaterMark } : {}),
+        ...(allowHalfOpen !== undefined ? { allowHalfOpen } : {}),
+        ...(lookup !== undefined ? { lookup } : {}),
+        ...(writableHighWaterMark !== undefined ? { writableHighWaterMark } : {}),
+        ...(readableHighWaterMark !== undefined ? { readableHighWaterMark } : {}),
       });
       return s.connect(connectOptions, typeof b === 'function' ? b : undefined);
     }

@@ -75,7 +75,12 @@ export class Server extends EventEmitter {
    * Port 0 or none picks an ephemeral port (see {@link Server.address}).
    */
   listen(options: ListenOptions, callback?: () => void): this;
-  listen(port?: number, host?: string | number | (() => void), backlog?: number | (() => void), callback?: () => void): this;
+  listen(
+    port?: number,
+    host?: string | number | (() => void),
+    backlog?: number | (() => void),
+    callback?: () => void,
+  ): this;
   listen(...args: unknown[]): this {
     let options: ListenOptions = {};
     let callback: (() => void) | undefined;
@@ -90,7 +95,9 @@ export class Server extends EventEmitter {
     }
     if (callback !== undefined) this.once('listening', callback);
     if (this.fd !== undefined) {
-      process.nextTick(() => this.emit('error', new SocketError('EINVAL', 'listen', 'the server is already listening')));
+      process.nextTick(() =>
+        this.emit('error', new SocketError('EINVAL', 'listen', 'the server is already listening')),
+      );
       return this;
     }
     const s = this.sockets;
@@ -152,7 +159,11 @@ export class Server extends EventEmitter {
       if (accepted === undefined) return;
       if (this.maxConnections !== undefined && this.connections.size >= this.maxConnections) {
         this.sockets.close(accepted.fd);
-        this.emit('drop', { remoteAddress: ipv4ToString(accepted.address.address), remotePort: accepted.address.port, remoteFamily: 'IPv4' });
+        this.emit('drop', {
+          remoteAddress: ipv4ToString(accepted.address.address),
+          remotePort: accepted.address.port,
+          remoteFamily: 'IPv4',
+        });
         continue;
       }
       const o = this.options;
@@ -183,7 +194,8 @@ export class Server extends EventEmitter {
    */
   close(callback?: (err?: Error) => void): this {
     if (this.fd === undefined) {
-      if (callback !== undefined) process.nextTick(() => callback(new SocketError('EINVAL', 'close', 'the server is not running')));
+      if (callback !== undefined)
+        process.nextTick(() => callback(new SocketError('EINVAL', 'close', 'the server is not running')));
       return this;
     }
     if (callback !== undefined) this.once('close', callback);

@@ -17,7 +17,18 @@
 import { Duplex } from 'node:stream';
 import { ipv4ToString, parseIpv4, type Ipv4Address } from '@postern/wire';
 import type { Timer } from '@postern/irq';
-import { AF_INET, IPPROTO_TCP, SHUT_WR, SOCK_NONBLOCK, SOCK_STREAM, SOL_SOCKET, SO_KEEPALIVE, SO_LINGER, TCP_KEEPIDLE, TCP_NODELAY } from '../constants.js';
+import {
+  AF_INET,
+  IPPROTO_TCP,
+  SHUT_WR,
+  SOCK_NONBLOCK,
+  SOCK_STREAM,
+  SOL_SOCKET,
+  SO_KEEPALIVE,
+  SO_LINGER,
+  TCP_KEEPIDLE,
+  TCP_NODELAY,
+} from '../constants.js';
 import type { Fd } from '../descriptor-table.js';
 import { SocketError } from '../errors.js';
 import type { Sockets } from '../sockets.js';
@@ -182,7 +193,8 @@ export class Socket extends Duplex {
   connect(port: number, host?: string, listener?: () => void): this;
   connect(port: number, listener?: () => void): this;
   connect(a: SocketConnectOptions | number, b?: string | (() => void), c?: () => void): this {
-    const options: SocketConnectOptions = typeof a === 'object' ? a : { port: a, ...(typeof b === 'string' ? { host: b } : {}) };
+    const options: SocketConnectOptions =
+      typeof a === 'object' ? a : { port: a, ...(typeof b === 'string' ? { host: b } : {}) };
     const listener = typeof b === 'function' ? b : c;
     if (listener !== undefined) this.once('connect', listener);
     if (this.descriptor !== undefined) {
@@ -211,9 +223,16 @@ export class Socket extends Duplex {
       const fd = s.socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK);
       this.adopt(fd, true);
       if (options.localAddress !== undefined || options.localPort !== undefined) {
-        s.bind(fd, { address: options.localAddress !== undefined ? parseIpv4(options.localAddress) : 0, port: options.localPort ?? 0 });
+        s.bind(fd, {
+          address: options.localAddress !== undefined ? parseIpv4(options.localAddress) : 0,
+          port: options.localPort ?? 0,
+        });
       }
-      s.connect(fd, { address, port }, options.connectTimeoutMs !== undefined ? { timeoutMs: options.connectTimeoutMs } : {}).then(
+      s.connect(
+        fd,
+        { address, port },
+        options.connectTimeoutMs !== undefined ? { timeoutMs: options.connectTimeoutMs } : {},
+      ).then(
         () => this.changed(),
         (err: unknown) => {
           if (err instanceof SocketError && err.code === 'EINPROGRESS') return;
@@ -245,7 +264,8 @@ export class Socket extends Duplex {
   /** Turns Nagle's algorithm off (`true`, the default) or on. */
   setNoDelay(noDelay = true): this {
     this.noDelayWanted = noDelay;
-    if (this.descriptor !== undefined && this.sockets.isOpen(this.descriptor)) this.sockets.setsockopt(this.descriptor, IPPROTO_TCP, TCP_NODELAY, noDelay);
+    if (this.descriptor !== undefined && this.sockets.isOpen(this.descriptor))
+      this.sockets.setsockopt(this.descriptor, IPPROTO_TCP, TCP_NODELAY, noDelay);
     return this;
   }
 
@@ -254,7 +274,8 @@ export class Socket extends Duplex {
     this.keepAliveWanted = [enable, initialDelay];
     const fd = this.descriptor;
     if (fd !== undefined && this.sockets.isOpen(fd)) {
-      if (initialDelay > 0) this.sockets.setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, Math.max(1, Math.round(initialDelay / 1000)));
+      if (initialDelay > 0)
+        this.sockets.setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, Math.max(1, Math.round(initialDelay / 1000)));
       this.sockets.setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, enable);
     }
     return this;
@@ -298,7 +319,8 @@ export class Socket extends Duplex {
   /** Destroys the socket with a RST to the peer (`SO_LINGER` 0). */
   resetAndDestroy(): this {
     const fd = this.descriptor;
-    if (fd !== undefined && this.sockets.isOpen(fd)) this.sockets.setsockopt(fd, SOL_SOCKET, SO_LINGER, { onoff: true, linger: 0 });
+    if (fd !== undefined && this.sockets.isOpen(fd))
+      this.sockets.setsockopt(fd, SOL_SOCKET, SO_LINGER, { onoff: true, linger: 0 });
     return this.destroy();
   }
 
@@ -362,7 +384,9 @@ export class Socket extends Duplex {
     if (this.connecting) {
       if (e.phase === 'connecting') return;
       if (e.phase !== 'connected') {
-        const err = e.takeError() ?? new SocketError('ECONNABORTED', 'connect', 'the connection closed before it was established');
+        const err =
+          e.takeError() ??
+          new SocketError('ECONNABORTED', 'connect', 'the connection closed before it was established');
         const t = this.pendingTarget;
         if (t !== undefined) this.decorate(err, t.host, t.port);
         this.destroy(err);
@@ -429,7 +453,11 @@ export class Socket extends Duplex {
    * did not take is queued through the stream as usual. The stream ends in the same state either
    * way (the bytes in TCP, the rest buffered), and the return value is the one Node gives.
    */
-  override write(chunk: unknown, encoding?: BufferEncoding | ((error?: Error | null) => void), cb?: (error?: Error | null) => void): boolean {
+  override write(
+    chunk: unknown,
+    encoding?: BufferEncoding | ((error?: Error | null) => void),
+    cb?: (error?: Error | null) => void,
+  ): boolean {
     if (encoding === undefined && cb === undefined && chunk instanceof Uint8Array && this.writesDirectly()) {
       let n: number;
       try {
@@ -450,8 +478,16 @@ export class Socket extends Duplex {
 
   /** True when a chunk may bypass the Writable (see {@link Socket.write}). */
   private writesDirectly(): boolean {
-    return !this.connecting && this.descriptor !== undefined && this.pendingWrite === undefined && this.writable &&
-      !this.writableEnded && this.writableLength === 0 && this.writableCorked === 0 && this.writableHighWaterMark > 0;
+    return (
+      !this.connecting &&
+      this.descriptor !== undefined &&
+      this.pendingWrite === undefined &&
+      this.writable &&
+      !this.writableEnded &&
+      this.writableLength === 0 &&
+      this.writableCorked === 0 &&
+      this.writableHighWaterMark > 0
+    );
   }
 
   /** @internal Node stream hook: one chunk; its callback waits until TCP took all of it. */

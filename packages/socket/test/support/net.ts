@@ -26,7 +26,9 @@ export interface PairOptions {
 export async function socketPair(options: PairOptions = {}) {
   const sched = new Scheduler({ seed: options.seed ?? 1, clock: options.clock ?? 'virtual' });
   const { link, a, b, devA, devB } = await memoryPair({ createMemoryLink, NetDevice, Stack, parseIpv4 }, sched, {
-    tag: 's', rxRingCapacity: 1024, ...(options.latencyMs === undefined ? {} : { latencyMs: options.latencyMs }),
+    tag: 's',
+    rxRingCapacity: 1024,
+    ...(options.latencyMs === undefined ? {} : { latencyMs: options.latencyMs }),
   });
   const tcpA = attachTcp(a, options.tcp);
   const tcpB = attachTcp(b, options.tcp);

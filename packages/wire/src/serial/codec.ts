@@ -70,9 +70,17 @@ const scratchHeader = scratch.subarray(0, SERIAL_HEADER_LENGTH);
 export function encodeSerialFrame(frame: SerialFrame, out: Uint8Array, offset: number): number {
   const payload = frame.payload;
   const plen = payload.length;
-  if (plen > SERIAL_MAX_PAYLOAD) throw emitError('serial-frame', `payload of ${plen} bytes exceeds ${SERIAL_MAX_PAYLOAD}`);
-  if (!(frame.type >= 1 && frame.type <= 255) || !(frame.flags >= 0 && frame.flags <= 255) || !(frame.seq >= 0 && frame.seq <= 0xffff)) {
-    throw emitError('serial-frame', `header field out of range (type ${frame.type}, flags ${frame.flags}, seq ${frame.seq})`);
+  if (plen > SERIAL_MAX_PAYLOAD)
+    throw emitError('serial-frame', `payload of ${plen} bytes exceeds ${SERIAL_MAX_PAYLOAD}`);
+  if (
+    !(frame.type >= 1 && frame.type <= 255) ||
+    !(frame.flags >= 0 && frame.flags <= 255) ||
+    !(frame.seq >= 0 && frame.seq <= 0xffff)
+  ) {
+    throw emitError(
+      'serial-frame',
+      `header field out of range (type ${frame.type}, flags ${frame.flags}, seq ${frame.seq})`,
+    );
   }
   if (out.length - offset < maxEncodedLength(plen)) throw emitError('serial-frame', 'output buffer too small');
   const h = scratch;
@@ -199,7 +207,16 @@ export interface SerialDecoderErrors {
 
 /** A zeroed {@link SerialDecoderErrors}. */
 export function newDecoderErrors(): SerialDecoderErrors {
-  return { framing: 0, oversize: 0, truncated: 0, badHeader: 0, badCrc: 0, badFcs: 0, unknownType: 0, consumerErrors: 0 };
+  return {
+    framing: 0,
+    oversize: 0,
+    truncated: 0,
+    badHeader: 0,
+    badCrc: 0,
+    badFcs: 0,
+    unknownType: 0,
+    consumerErrors: 0,
+  };
 }
 
 /** Total of all counters in a {@link SerialDecoderErrors}. */

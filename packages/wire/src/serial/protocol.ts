@@ -65,7 +65,11 @@ export const FrameFlag = {
 
 /** True for a type defined by version 1 (the decoder counts any other as unknown). */
 export function isKnownFrameType(type: number): boolean {
-  return (type >= FrameType.DATA && type <= FrameType.GET_CREDIT) || type === FrameType.LINK_EVENT || type === FrameType.CREDIT;
+  return (
+    (type >= FrameType.DATA && type <= FrameType.GET_CREDIT) ||
+    type === FrameType.LINK_EVENT ||
+    type === FrameType.CREDIT
+  );
 }
 
 /** True for a request type (a host-to-board control frame the board must answer, §6). */
@@ -96,7 +100,8 @@ export const Capability = {
 } as const;
 
 /** Every capability version 1 defines. */
-export const ALL_CAPABILITIES = Capability.RX_FILTER | Capability.MULTICAST_LIST | Capability.STATS | Capability.LINK_CONTROL;
+export const ALL_CAPABILITIES =
+  Capability.RX_FILTER | Capability.MULTICAST_LIST | Capability.STATS | Capability.LINK_CONTROL;
 
 const FORMAT = 'serial-protocol';
 
@@ -146,7 +151,8 @@ export function emitHelloRequest(r: HelloRequest): Uint8Array {
 export function parseHelloRequest(b: Uint8Array): HelloRequest {
   need(b, 8);
   const r = { minVersion: b[0]!, maxVersion: b[1]!, maxFrame: u16(b, 2), capabilities: u32(b, 4) };
-  if (r.minVersion === 0 || r.minVersion > r.maxVersion) throw new MalformedError(FORMAT, `bad version range ${r.minVersion}..${r.maxVersion}`);
+  if (r.minVersion === 0 || r.minVersion > r.maxVersion)
+    throw new MalformedError(FORMAT, `bad version range ${r.minVersion}..${r.maxVersion}`);
   return r;
 }
 
@@ -178,9 +184,16 @@ export function emitHelloResponse(r: HelloResponse): Uint8Array {
 /** Parses a {@link HelloResponse}; `MalformedError` for a zero window or a maxFrame below 64. */
 export function parseHelloResponse(b: Uint8Array): HelloResponse {
   need(b, 12);
-  const r = { version: b[0]!, maxFrame: u16(b, 2), capabilities: u32(b, 4), window: u16(b, 8), maxMulticast: u16(b, 10) };
+  const r = {
+    version: b[0]!,
+    maxFrame: u16(b, 2),
+    capabilities: u32(b, 4),
+    window: u16(b, 8),
+    maxMulticast: u16(b, 10),
+  };
   if (r.window === 0 || r.window > 0x7fff) throw new MalformedError(FORMAT, `bad window ${r.window}`);
-  if (r.maxFrame < 64 || r.maxFrame > SERIAL_MAX_PAYLOAD) throw new MalformedError(FORMAT, `bad maxFrame ${r.maxFrame}`);
+  if (r.maxFrame < 64 || r.maxFrame > SERIAL_MAX_PAYLOAD)
+    throw new MalformedError(FORMAT, `bad maxFrame ${r.maxFrame}`);
   return r;
 }
 
@@ -269,7 +282,11 @@ export function parseRxFilterRequest(b: Uint8Array): RxFilterRequest {
   need(b, 4 + 6 * count);
   const multicast: MacAddress[] = [];
   for (let i = 0; i < count; i++) multicast.push(readMac(b, 4 + 6 * i));
-  return { promiscuous: (b[0]! & RxFilterFlag.PROMISCUOUS) !== 0, allMulticast: (b[0]! & RxFilterFlag.ALL_MULTICAST) !== 0, multicast };
+  return {
+    promiscuous: (b[0]! & RxFilterFlag.PROMISCUOUS) !== 0,
+    allMulticast: (b[0]! & RxFilterFlag.ALL_MULTICAST) !== 0,
+    multicast,
+  };
 }
 
 /** SET_RX_FILTER response payload (§6.6), 4 bytes: the filter in effect. */

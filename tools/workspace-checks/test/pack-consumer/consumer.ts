@@ -17,7 +17,11 @@ export function twoStacks(): { client: PosternNet; server: PosternNet; scheduler
   const b = new Stack(scheduler);
   a.addInterface(new NetDevice(link.a, scheduler)).addAddress(parseIpv4('198.18.0.1'), 24);
   b.addInterface(new NetDevice(link.b, scheduler)).addAddress(parseIpv4('198.18.0.2'), 24);
-  return { client: createNet(new Sockets(a, attachTcp(a))), server: createNet(new Sockets(b, attachTcp(b))), scheduler };
+  return {
+    client: createNet(new Sockets(a, attachTcp(a))),
+    server: createNet(new Sockets(b, attachTcp(b))),
+    scheduler,
+  };
 }
 
 export function serve(net: PosternNet, scheduler: Scheduler): HttpServer {

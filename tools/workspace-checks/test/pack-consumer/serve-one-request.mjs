@@ -34,7 +34,9 @@ sched.start();
 const clientNet = createNet(new Sockets(clientStack, attachTcp(clientStack)));
 const serverNet = createNet(new Sockets(serverStack, attachTcp(serverStack)));
 
-const router = new Router().get('/hello/:name', (req, res) => res.send(`hello ${req.params.name}, from a packed Postern\n`));
+const router = new Router().get('/hello/:name', (req, res) =>
+  res.send(`hello ${req.params.name}, from a packed Postern\n`),
+);
 const server = new HttpServer(router.handler, { scheduler: sched });
 const listener = serverNet.createServer({ allowHalfOpen: true });
 server.attach(listener);

@@ -41,13 +41,15 @@ export const TEST_SUPPORT = 'netlab';
 /** The projects `from`'s published code may import. */
 export function sourceArrows(from: string): readonly string[] {
   const arrows = GRAPH[from];
-  if (arrows === undefined) throw new Error(`project ${from} is not in the dependency graph (tools/workspace-checks/test/support/graph.ts)`);
+  if (arrows === undefined)
+    throw new Error(`project ${from} is not in the dependency graph (tools/workspace-checks/test/support/graph.ts)`);
   return arrows.source;
 }
 
 /** The projects `from`'s tests may import: its source arrows, its test arrows and the kit. */
 export function testArrows(from: string): readonly string[] {
   const arrows = GRAPH[from];
-  if (arrows === undefined) throw new Error(`project ${from} is not in the dependency graph (tools/workspace-checks/test/support/graph.ts)`);
+  if (arrows === undefined)
+    throw new Error(`project ${from} is not in the dependency graph (tools/workspace-checks/test/support/graph.ts)`);
   return [...new Set([...arrows.source, ...(arrows.test ?? []), ...(from === TEST_SUPPORT ? [] : [TEST_SUPPORT])])];
 }

@@ -49,7 +49,8 @@ export function workspaceProjects(): WorkspaceProject[] {
     const parent = glob.slice(0, -2);
     for (const entry of readdirSync(join(ROOT, parent)).sort()) {
       const dir = `${parent}/${entry}`;
-      if (existsSync(join(ROOT, dir, 'package.json'))) projects.push({ dir, pkg: readJson<PackageJson>(join(ROOT, dir, 'package.json')) });
+      if (existsSync(join(ROOT, dir, 'package.json')))
+        projects.push({ dir, pkg: readJson<PackageJson>(join(ROOT, dir, 'package.json')) });
     }
   }
   return projects;
@@ -78,7 +79,8 @@ export function projectModules(dir: string): { source: string[]; test: string[] 
   const abs = join(ROOT, dir);
   const source: string[] = [];
   const test: string[] = [];
-  for (const file of [...walk(join(abs, 'src'), []), ...walk(join(abs, 'bin'), [])]) (TEST_FILE.test(file) ? test : source).push(file);
+  for (const file of [...walk(join(abs, 'src'), []), ...walk(join(abs, 'bin'), [])])
+    (TEST_FILE.test(file) ? test : source).push(file);
   test.push(...walk(join(abs, 'test'), []));
   for (const config of readdirSync(abs)) if (/^vitest\.config\.[cm]?ts$/.test(config)) test.push(join(abs, config));
   return { source, test };
@@ -92,7 +94,8 @@ export function projectModules(dir: string): { source: string[]; test: string[] 
 export function moduleSpecifiers(file: string): string[] {
   const text = readFileSync(file, 'utf8');
   const specifiers = ts.preProcessFile(text, true, true).importedFiles.map((f) => f.fileName);
-  if (text.includes('.resolve(')) specifiers.push(...resolvedSpecifiers(ts.createSourceFile(file, text, ts.ScriptTarget.Latest, false)));
+  if (text.includes('.resolve('))
+    specifiers.push(...resolvedSpecifiers(ts.createSourceFile(file, text, ts.ScriptTarget.Latest, false)));
   return specifiers;
 }
 
@@ -104,7 +107,12 @@ function resolvedSpecifiers(source: ts.SourceFile): string[] {
     (ts.isMetaProperty(target) && target.keywordToken === ts.SyntaxKind.ImportKeyword) ||
     (ts.isCallExpression(target) && ts.isIdentifier(target.expression) && target.expression.text === 'createRequire');
   const visit = (node: ts.Node): void => {
-    if (ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression) && node.expression.name.text === 'resolve' && isResolver(node.expression.expression)) {
+    if (
+      ts.isCallExpression(node) &&
+      ts.isPropertyAccessExpression(node.expression) &&
+      node.expression.name.text === 'resolve' &&
+      isResolver(node.expression.expression)
+    ) {
       const [first] = node.arguments;
       if (first !== undefined && ts.isStringLiteralLike(first)) out.push(first.text);
     }
@@ -141,7 +149,10 @@ function importedPackages(files: readonly string[], self: string): ImportedPacka
 /** The packages a project's published code (`source`) and its tests (`test`) import by bare specifier (itself and Node builtins excluded). */
 export function projectImports(project: WorkspaceProject): { source: ImportedPackages; test: ImportedPackages } {
   const modules = projectModules(project.dir);
-  return { source: importedPackages(modules.source, project.pkg.name), test: importedPackages(modules.test, project.pkg.name) };
+  return {
+    source: importedPackages(modules.source, project.pkg.name),
+    test: importedPackages(modules.test, project.pkg.name),
+  };
 }
 
 const RESOLVE_SUFFIXES = ['', '.ts', '.mts', '.js', '.mjs', '/index.ts', '/index.js'];
@@ -172,7 +183,8 @@ export function relativeImportGraph(files: readonly string[]): Map<string, strin
     for (const specifier of moduleSpecifiers(file)) {
       if (!specifier.startsWith('.')) continue;
       const target = resolveRelative(file, specifier);
-      if (target !== undefined && inSet.has(target) && !targets.includes(relative(ROOT, target))) targets.push(relative(ROOT, target));
+      if (target !== undefined && inSet.has(target) && !targets.includes(relative(ROOT, target)))
+        targets.push(relative(ROOT, target));
     }
     graph.set(relative(ROOT, file), targets);
   }

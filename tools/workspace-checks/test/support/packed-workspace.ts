@@ -35,7 +35,12 @@ function librariesInLayerOrder(): string[] {
     const manifest = join(root, 'packages', name, 'package.json');
     if (!existsSync(manifest)) continue;
     const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as { dependencies?: Record<string, string> };
-    dependsOn.set(name, Object.keys(pkg.dependencies ?? {}).filter((d) => d.startsWith('@postern/')).map((d) => d.slice('@postern/'.length)));
+    dependsOn.set(
+      name,
+      Object.keys(pkg.dependencies ?? {})
+        .filter((d) => d.startsWith('@postern/'))
+        .map((d) => d.slice('@postern/'.length)),
+    );
   }
   const ordered: string[] = [];
   const visit = (name: string, path: readonly string[]): void => {
@@ -97,10 +102,20 @@ export function cleanEnv(): NodeJS.ProcessEnv {
 /** Runs `file args` in `cwd`; resolves with stdout, rejects with the exit status and both outputs. */
 export function run(file: string, args: readonly string[], cwd: string, timeoutMs: number): Promise<string> {
   return new Promise((resolvePromise, reject) => {
-    execFile(file, args, { cwd, env: cleanEnv(), timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${file} ${args.join(' ')} (in ${cwd}) failed: ${error.message}\nstdout:\n${stdout}\nstderr:\n${stderr}`));
-      else resolvePromise(stdout);
-    });
+    execFile(
+      file,
+      args,
+      { cwd, env: cleanEnv(), timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error)
+          reject(
+            new Error(
+              `${file} ${args.join(' ')} (in ${cwd}) failed: ${error.message}\nstdout:\n${stdout}\nstderr:\n${stderr}`,
+            ),
+          );
+        else resolvePromise(stdout);
+      },
+    );
   });
 }
 
@@ -134,7 +149,12 @@ export async function createPackedWorkspace(): Promise<PackedWorkspace> {
   // only these builds, not their `^build` task graph, which would also build test-only
   // devDependencies such as netlab.
   for (const name of libraries) {
-    await run('npx', ['nx', 'run', `@postern/${name}:build`, '--excludeTaskDependencies', '--outputStyle=static'], root, SETUP_TIMEOUT_MS);
+    await run(
+      'npx',
+      ['nx', 'run', `@postern/${name}:build`, '--excludeTaskDependencies', '--outputStyle=static'],
+      root,
+      SETUP_TIMEOUT_MS,
+    );
   }
 
   const publishable = publishableProjects();
@@ -145,8 +165,15 @@ export async function createPackedWorkspace(): Promise<PackedWorkspace> {
   const packed: PackResult[] = [];
   for (const project of publishable) {
     const staged = join(stage, project.dir);
-    cpSync(join(root, project.dir), staged, { recursive: true, filter: (source) => basename(source) !== 'node_modules' });
-    packed.push(...(JSON.parse(await run('npm', ['pack', '--json', '--pack-destination', tarballs], staged, 120_000)) as PackResult[]));
+    cpSync(join(root, project.dir), staged, {
+      recursive: true,
+      filter: (source) => basename(source) !== 'node_modules',
+    });
+    packed.push(
+      ...(JSON.parse(
+        await run('npm', ['pack', '--json', '--pack-destination', tarballs], staged, 120_000),
+      ) as PackResult[]),
+    );
   }
   const manifestsAfter = readManifests(publishable, stage);
 
@@ -155,10 +182,16 @@ export async function createPackedWorkspace(): Promise<PackedWorkspace> {
     const dir = join(work, 'unpacked', result.name);
     mkdirSync(dir, { recursive: true });
     await run('tar', ['-xzf', join(tarballs, result.filename), '-C', dir], work, 60_000);
-    packedManifests.set(result.name, JSON.parse(readFileSync(join(dir, 'package', 'package.json'), 'utf8')) as Record<string, unknown>);
+    packedManifests.set(
+      result.name,
+      JSON.parse(readFileSync(join(dir, 'package', 'package.json'), 'utf8')) as Record<string, unknown>,
+    );
   }
 
-  writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'postern-consumer', version: '1.0.0', private: true, type: 'module' }, null, 2));
+  writeFileSync(
+    join(scratch, 'package.json'),
+    JSON.stringify({ name: 'postern-consumer', version: '1.0.0', private: true, type: 'module' }, null, 2),
+  );
   // The tarballs satisfy each other's exact `@postern/*` versions; third-party dependencies
   // (serialport) come from the npm cache or the registry.
   const libraryTarballs = libraries.map((name) => {
@@ -166,7 +199,12 @@ export async function createPackedWorkspace(): Promise<PackedWorkspace> {
     if (result === undefined) throw new Error(`npm pack made no tarball for @postern/${name}`);
     return join(tarballs, result.filename);
   });
-  await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', ...libraryTarballs], scratch, 240_000);
+  await run(
+    'npm',
+    ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', ...libraryTarballs],
+    scratch,
+    240_000,
+  );
 
   return { work, tarballs, scratch, stage, publishable, packed, manifestsBefore, manifestsAfter, packedManifests };
 }

@@ -40,9 +40,21 @@ export function codeBlocks(markdown: string): CodeBlock[] {
   for (const [index, text] of lines.entries()) {
     const fence = /^(`{3,}|~{3,})\s*([^\s`]*)\s*(.*)$/.exec(text);
     if (open === undefined) {
-      if (fence !== null) open = { line: index + 1, fence: fence[1]!, language: fence[2]!.toLowerCase(), info: fence[3]!.trim(), code: [] };
+      if (fence !== null)
+        open = {
+          line: index + 1,
+          fence: fence[1]!,
+          language: fence[2]!.toLowerCase(),
+          info: fence[3]!.trim(),
+          code: [],
+        };
     } else if (fence !== null && fence[1]!.startsWith(open.fence) && fence[2] === '' && fence[3] === '') {
-      blocks.push({ line: open.line, language: open.language, info: open.info, code: open.code.map((l) => `${l}\n`).join('') });
+      blocks.push({
+        line: open.line,
+        language: open.language,
+        info: open.info,
+        code: open.code.map((l) => `${l}\n`).join(''),
+      });
       open = undefined;
     } else {
       open.code.push(text);
