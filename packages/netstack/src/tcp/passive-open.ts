@@ -46,21 +46,9 @@ export function listenerInput(ctx: TcpContext, listener: TcpListener, seg: Segme
     ctx.counters.inc('connectionLimit');
     return;
   }
-  const route = ctx.port.route(seg.source, seg.destination);
-  if (route === undefined) return;
+  const tcb = childTcb(ctx, listener, seg);
+  if (tcb === undefined) return;
   const now = ctx.now();
-  const tcb = newTcb(
-    ctx,
-    seg.destination,
-    seg.dstPort,
-    seg.source,
-    seg.srcPort,
-    true,
-    route.mtu,
-    listener.sendBufferSize,
-    listener.receiveBufferSize,
-  );
-  ctx.origins.set(tcb, listener);
   tcb.irs = seg.seq;
   tcb.rcvNxt = seqAdd(seg.seq, 1);
   tcb.rcvAdvRight = tcb.rcvNxt;
@@ -78,6 +66,29 @@ export function listenerInput(ctx: TcpContext, listener: TcpListener, seg: Segme
   tcb.rttSentAt = now;
   ctx.builder.send(ctx, tcb, tcb.iss, TcpFlag.SYN, 0, 0);
   ctx.restartRetransmit(tcb);
+}
+
+/**
+ * The listener's copy for the peer of `seg` (a SYN, or an ACK returning a cookie): a passive TCB
+ * on the route's MTU with the listener's buffer sizes, remembered as the listener's. Undefined when
+ * no route leads back to the peer.
+ */
+function childTcb(ctx: TcpContext, listener: TcpListener, seg: Segment): Tcb | undefined {
+  const route = ctx.port.route(seg.source, seg.destination);
+  if (route === undefined) return undefined;
+  const tcb = newTcb(
+    ctx,
+    seg.destination,
+    seg.dstPort,
+    seg.source,
+    seg.srcPort,
+    true,
+    route.mtu,
+    listener.sendBufferSize,
+    listener.receiveBufferSize,
+  );
+  ctx.origins.set(tcb, listener);
+  return tcb;
 }
 
 /** The 4-tuple of `seg` from our side, in the context's scratch tuple. */
@@ -140,20 +151,8 @@ function acceptCookie(ctx: TcpContext, listener: TcpListener, seg: Segment): boo
     listener.stats.acceptQueueDrops++;
     return true;
   }
-  const route = ctx.port.route(seg.source, seg.destination);
-  if (route === undefined) return true;
-  const tcb = newTcb(
-    ctx,
-    seg.destination,
-    seg.dstPort,
-    seg.source,
-    seg.srcPort,
-    true,
-    route.mtu,
-    listener.sendBufferSize,
-    listener.receiveBufferSize,
-  );
-  ctx.origins.set(tcb, listener);
+  const tcb = childTcb(ctx, listener, seg);
+  if (tcb === undefined) return true;
   tcb.iss = seqAdd(seg.ack, -1);
   tcb.sndUna = seg.ack;
   tcb.sndNxt = seg.ack;
