@@ -20,7 +20,7 @@
  *
  * Run it with the pbuf-ram-shim.so preload: Debian's build sizes PBUF_POOL elements for an MSS of
  * 536 while its tapif receives every frame (up to 1,514 bytes) into one, which corrupts the heap on
- * the first frame over about 592 bytes (see /work/shared/FIGURES.md). The shim makes those
+ * the first frame over about 592 bytes (seen in reference runs of this setup). The shim makes those
  * allocations PBUF_RAM (sized to the frame).
  *
  * It prints "ready <address>:<port>" on stdout once the listener is up, and runs until killed.

@@ -6,8 +6,8 @@
  *   a namespace (reached over that namespace's loopback, or across a veth pair from another one);
  * - {@link buildLwipServer} + {@link startLwipServer}: the C reference in `tools/bench/lwip/`
  *   (lwIP 2.1.3 from Debian's liblwip-dev, raw API, its TAP netif), built with gcc at bench time and
- *   run with the PBUF_POOL -> PBUF_RAM preload shim (FIGURES.md: the library corrupts its heap on
- *   received frames over about 592 bytes without it);
+ *   run with the PBUF_POOL -> PBUF_RAM preload shim (without it the library corrupts its heap on
+ *   received frames over about 592 bytes);
  * - {@link startGatewayBinary}: the shipped `postern-gateway` executable in its own process, on a
  *   TAP device it creates, serving a directory ({@link makeWwwDir}) with `--www`;
  * - {@link startPosternServer}: Postern in this process: a real-clock `Scheduler`, `TapNicDriver`,

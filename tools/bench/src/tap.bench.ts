@@ -7,7 +7,7 @@
  *   namespace to a neighbour address with a static ARP entry, routed over the TAP; we count frames
  *   delivered to the receiver, as a rate (first to last frame of the sample) and as a share of the
  *   frames the kernel offered (the rest were dropped by the TAP's queue while the reader lagged).
- *   Reference: the plain reader FIGURES.md measured, `fs.read` on a blocking descriptor through
+ *   Reference: the plain reader, `fs.read` on a blocking descriptor through
  *   libuv's thread pool with 4 reads in flight. The rate the kernel offered (frames the TAP device
  *   sent or dropped) is reported beside.
  * - TX: `transmit` as fast as the TX ring takes frames; counted by the kernel (the device's

@@ -37,8 +37,8 @@ export function machinePaths(text: string): string[] {
 
 describe('machine paths in Markdown', () => {
   it('the detector finds checkout, home and generated temporary paths, and leaves example paths alone', () => {
-    expect(machinePaths('see `/work/shared/FIGURES.md` and /root/.npmrc\nfile:///home/ann/x.md')).toEqual([
-      '1: /work/shared/FIGURES.md',
+    expect(machinePaths('see `/work/team/notes.md` and /root/.npmrc\nfile:///home/ann/x.md')).toEqual([
+      '1: /work/team/notes.md',
       '1: /root/.npmrc',
       '2: /home/ann/x.md',
     ]);
