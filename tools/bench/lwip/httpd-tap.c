@@ -64,6 +64,8 @@ struct conn {
   unsigned long long body_left;    /* bytes of the large body not yet queued */
   int close_after;                 /* close once the current answer is queued */
   int peer_closed;                 /* the client sent FIN */
+  int fin_sent;                    /* we sent our FIN first (tcp_shutdown of TX) and wait for the client's */
+  int closing_polls;               /* poll intervals since fin_sent (the wait for the client's FIN is bounded) */
   char req[REQUEST_BUFFER_BYTES];
 };
 
@@ -74,6 +76,13 @@ static union {
   unsigned char pad[8192];
 } netif_storage;
 
+/* 1 while the pcb's state reads as lwIP's enum says (checked on every accepted pcb, which must read
+ * ESTABLISHED): tcp_dbg_get_tcp_state() reads a struct field, and this program trusts no field
+ * offset it has not seen work (see the layout note above). */
+static int state_readable = 1;
+/* Most poll intervals (about 1 s each) a connection waits for the client's FIN after ours. */
+#define CLOSING_POLLS_MAX 20
+
 static void conn_close(struct conn *c) {
   struct tcp_pcb *pcb = c->pcb;
   tcp_arg(pcb, NULL);
@@ -83,6 +92,47 @@ static void conn_close(struct conn *c) {
   tcp_poll(pcb, NULL, 0);
   if (tcp_close(pcb) != ERR_OK) tcp_abort(pcb);
   free(c);
+}
+
+/* Runs in the tcpip thread after the input that put `arg` into TIME_WAIT (and sent the ACK of the
+ * client's FIN): frees the TIME_WAIT pcb (tcp_abort of a TIME_WAIT pcb sends nothing). */
+static void free_time_wait(void *arg) {
+  struct tcp_pcb *pcb = arg;
+  if (tcp_dbg_get_tcp_state(pcb) == TIME_WAIT) tcp_abort(pcb);
+}
+
+/* The server closes first (HTTP/1.0, Connection: close): FIN after the queued answer, keeping the
+ * pcb until the client's FIN (see on_recv: its TIME_WAIT is then freed). */
+static void conn_finish(struct conn *c) {
+  if (!state_readable || tcp_shutdown(c->pcb, 0, 1) != ERR_OK) {
+    conn_close(c);
+    return;
+  }
+  c->fin_sent = 1;
+  tcp_output(c->pcb);
+}
+
+/* The client's FIN after ours: the pcb is in TIME_WAIT (or CLOSING when the client had not yet
+ * acknowledged our FIN). lwIP 2.1.3 answers a SYN that reuses the 4-tuple of a TIME_WAIT pcb with
+ * an ACK and ignores the client's RST (RFC 1337), so a client port reused within 2 MSL (120 s)
+ * stalls until that TIME_WAIT ends; Linux's client reuses ports within seconds, because the server
+ * that closed first holds the TIME_WAIT, not the client. Linux as a server accepts such a SYN;
+ * this server gets the same effect by freeing its TIME_WAIT pcb once the input that made it has
+ * sent the ACK of the client's FIN (deferred: inside the callback lwIP would not send it). */
+static void conn_peer_fin_after_ours(struct conn *c) {
+  struct tcp_pcb *pcb = c->pcb;
+  int time_wait = tcp_dbg_get_tcp_state(pcb) == TIME_WAIT;
+  tcp_arg(pcb, NULL);
+  tcp_recv(pcb, NULL);
+  tcp_sent(pcb, NULL);
+  tcp_err(pcb, NULL);
+  tcp_poll(pcb, NULL, 0);
+  free(c);
+  if (time_wait) {
+    if (tcpip_try_callback(free_time_wait, pcb) != ERR_OK) return; /* then lwIP's own 2 MSL timer frees it */
+  } else if (tcp_close(pcb) != ERR_OK) {
+    tcp_abort(pcb);
+  }
 }
 
 /* Queues as much of the large body as lwIP takes now; 0 when all of it is queued. */
@@ -132,6 +182,11 @@ static int contains(const char *hay, size_t len, const char *needle) {
  * connection was closed (and freed). */
 static int serve(struct conn *c) {
   while (c->body_left == 0) {
+    if (c->fin_sent) return 1;
+    if (c->close_after && !c->peer_closed) {
+      conn_finish(c);
+      return c->fin_sent;
+    }
     if (c->close_after || (c->peer_closed && c->buffered == 0)) {
       conn_close(c);
       return 0;
@@ -181,6 +236,11 @@ static err_t on_sent(void *arg, struct tcp_pcb *pcb, u16_t acked) {
 }
 
 static err_t on_poll(void *arg, struct tcp_pcb *pcb) {
+  struct conn *c = arg;
+  if (c != NULL && c->fin_sent && ++c->closing_polls > CLOSING_POLLS_MAX) {
+    conn_close(c); /* no FIN from the client: lwIP's own close takes over */
+    return ERR_OK;
+  }
   return on_sent(arg, pcb, 0);
 }
 
@@ -192,6 +252,15 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err) 
       tcp_recved(pcb, p->tot_len);
       pbuf_free(p);
     }
+    return ERR_OK;
+  }
+  if (p == NULL && c->fin_sent) {
+    conn_peer_fin_after_ours(c);
+    return ERR_OK;
+  }
+  if (p != NULL && c->fin_sent) { /* data after our FIN: not read */
+    tcp_recved(pcb, p->tot_len);
+    pbuf_free(p);
     return ERR_OK;
   }
   if (p == NULL) {
@@ -222,6 +291,10 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err) {
   struct conn *c = calloc(1, sizeof *c);
   if (c == NULL) return ERR_MEM;
   c->pcb = pcb;
+  if (state_readable && tcp_dbg_get_tcp_state(pcb) != ESTABLISHED) {
+    state_readable = 0;
+    fprintf(stderr, "httpd-tap: a pcb's state does not read as ESTABLISHED on accept; TIME_WAIT pcbs are left to lwIP\n");
+  }
   tcp_nagle_disable(pcb);
   tcp_arg(pcb, c);
   tcp_recv(pcb, on_recv);
