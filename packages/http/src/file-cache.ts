@@ -14,6 +14,7 @@
  * a hit costs one map lookup).
  */
 import type { Stats } from 'node:fs';
+import type { PreparedResponse } from './server/prepared.js';
 
 /** Options of a {@link FileCache}. */
 export interface FileCacheOptions {
@@ -43,6 +44,11 @@ export interface CachedFile {
   readonly contentType: string;
   /** The whole file when it is at most `maxFileBytes`, else undefined (stream it). */
   readonly body: Uint8Array | undefined;
+  /**
+   * With `body`: the whole 200 answer to a plain GET of this version, serialized once (the static
+   * server sends it with only its `Date` patched). Made with the entry, so a changed file gets a new one.
+   */
+  readonly prepared?: PreparedResponse;
 }
 
 interface Slot {

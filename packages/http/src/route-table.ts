@@ -102,6 +102,49 @@ function match(
 }
 
 /**
+ * {@link match} for a path with no `%` (so every segment is its own decoding): walks the path's
+ * segments in place instead of splitting it, and makes no object unless the route matches.
+ */
+function matchPlain(route: Route<unknown>, path: string): Record<string, string> | undefined {
+  const segs = route.segments;
+  const length = path.length;
+  let params: Record<string, string> | undefined;
+  // `at` is where the next segment starts; past the end (length + 1) once the last one was taken.
+  let at = 1;
+  for (let i = 0; i < segs.length; i++) {
+    if (at > length) return undefined;
+    const slash = path.indexOf('/', at);
+    const end = slash < 0 ? length : slash;
+    const seg = segs[i]!;
+    if (seg.kind === 'literal') {
+      if (seg.text.length !== end - at || !path.startsWith(seg.text, at)) return undefined;
+    } else {
+      if (end === at) return undefined;
+      (params ??= {})[seg.name] = path.slice(at, end);
+    }
+    at = end + 1;
+  }
+  if (!route.wildcard) return at > length ? (params ?? {}) : undefined;
+  if (at > length) return undefined;
+  (params ??= {})['*'] = path.slice(at);
+  return params;
+}
+
+/** The route's parameters for `path`, split into `parts` only when it holds a percent-escape. */
+function matchPath(
+  route: Route<unknown>,
+  path: string,
+  parts: ReadonlyArray<string | undefined> | undefined,
+): Record<string, string> | undefined {
+  return parts === undefined ? matchPlain(route, path) : match(route, parts, path);
+}
+
+/** The segments {@link match} needs, or undefined when {@link matchPlain} can walk the path itself. */
+function partsOf(path: string): Array<string | undefined> | undefined {
+  return path.length === 0 || path.includes('%') ? splitPath(path) : undefined;
+}
+
+/**
  * Routes by method and path pattern, for handlers of any type `H`.
  *
  * Patterns: `/literal/:param/*`. Contract: routes are tried in registration order and the first one
@@ -127,11 +170,11 @@ export class RouteTable<H> {
 
   /** What is registered for `method` on `path` (the path part of a request target, encoded). See the class contract. */
   lookup(method: string, path: string): RouteLookup<H> {
-    const parts = splitPath(path);
+    const parts = partsOf(path);
     let headFallback: { handler: H; params: Record<string, string> } | undefined;
     const methods: string[] = [];
     for (const route of this.routes) {
-      const params = match(route, parts, path);
+      const params = matchPath(route, path, parts);
       if (params === undefined) continue;
       if (route.method === method || route.method === ANY_METHOD)
         return { kind: 'found', handler: route.handler, params };
@@ -141,15 +184,15 @@ export class RouteTable<H> {
     }
     if (headFallback !== undefined) return { kind: 'found', ...headFallback };
     if (methods.length > 0) return { kind: 'wrong-method', methods };
-    return parts.includes(undefined) ? { kind: 'bad-path' } : { kind: 'not-found' };
+    return parts?.includes(undefined) ? { kind: 'bad-path' } : { kind: 'not-found' };
   }
 
   /** The methods routed for `path`, in registration order, each once ({@link ANY_METHOD} when a route takes any). */
   methodsFor(path: string): string[] {
-    const parts = splitPath(path);
+    const parts = partsOf(path);
     const methods: string[] = [];
     for (const route of this.routes)
-      if (!methods.includes(route.method) && match(route, parts, path) !== undefined) methods.push(route.method);
+      if (!methods.includes(route.method) && matchPath(route, path, parts) !== undefined) methods.push(route.method);
     return methods;
   }
 

@@ -18,6 +18,7 @@ import { evaluateRange, isNotModified } from './conditional.js';
 import { FileCache, sameVersion, type CachedFile, type FileCacheOptions } from './file-cache.js';
 import { sendStatus } from './router.js';
 import { formatHttpDate } from './serializer/date.js';
+import { PreparedResponse } from './server/prepared.js';
 import type { HttpHandler } from './server/options.js';
 import type { HttpRequest } from './server/request.js';
 import type { HttpResponse } from './server/response.js';
@@ -167,15 +168,19 @@ export function serveStatic(root: string, options: StaticOptions = {}): HttpHand
       // Changed between the stat and the read: serve this request by streaming, cache nothing.
       if (body !== undefined && body.byteLength !== info.size) body = undefined;
     }
+    const etag = `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`;
+    const lastModified = formatHttpDate(info.mtimeMs);
+    const contentType = CONTENT_TYPES[extname(target).toLowerCase()] ?? 'application/octet-stream';
     const entry: CachedFile = {
       file: target,
       size: info.size,
       mtimeMs: info.mtimeMs,
       ino: info.ino,
-      etag: `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`,
-      lastModified: formatHttpDate(info.mtimeMs),
-      contentType: CONTENT_TYPES[extname(target).toLowerCase()] ?? 'application/octet-stream',
+      etag,
+      lastModified,
+      contentType,
       body,
+      prepared: body === undefined ? undefined : fullResponse(etag, lastModified, contentType, body),
     };
     if (cache !== undefined && (body !== undefined || info.size > cache.maxFileBytes)) cache.store(key, entry);
     else cache?.invalidate(key);
@@ -220,6 +225,9 @@ function respond(
   entry: CachedFile,
   chunkBytes: number,
 ): Promise<void> | undefined {
+  const prepared = entry.prepared;
+  if (prepared !== undefined && req.method === 'GET' && !asksConditionOrRange(req) && res.endPrepared(prepared))
+    return undefined;
   const { size, etag, lastModified } = entry;
   res.setHeader('ETag', etag).setHeader('Last-Modified', lastModified).setHeader('Accept-Ranges', 'bytes');
   if (isNotModified(req, etag, entry.mtimeMs)) {
@@ -252,6 +260,33 @@ function respond(
     return undefined;
   }
   return streamFile(res, entry.file, start, end, chunkBytes);
+}
+
+/**
+ * The 200 answer to a plain GET of a file held in memory, with the fields {@link respond} sets on its
+ * general path, in the same order (so both paths send the same head).
+ */
+function fullResponse(etag: string, lastModified: string, contentType: string, body: Uint8Array): PreparedResponse {
+  return new PreparedResponse(
+    200,
+    [
+      ['ETag', etag],
+      ['Last-Modified', lastModified],
+      ['Accept-Ranges', 'bytes'],
+      ['Content-Type', contentType],
+    ],
+    body,
+  );
+}
+
+/** Whether the request carries a field that can change a GET's answer from the full 200 (a validator or a range). */
+function asksConditionOrRange(req: HttpRequest): boolean {
+  const names = req.headers.lowerNames;
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    if (name === 'if-none-match' || name === 'if-modified-since' || name === 'range') return true;
+  }
+  return false;
 }
 
 /** Streams bytes `start..end` of `file` as the body, with backpressure. */

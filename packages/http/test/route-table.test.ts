@@ -84,3 +84,42 @@ describe('RouteTable.lookup', () => {
     expect(() => new RouteTable().add('GET', '/a/:', 1)).toThrow(/without a name/);
   });
 });
+
+describe('RouteTable paths with and without escapes', () => {
+  it('a path without "%" (walked in place) routes as the same path with an escaped letter (split and decoded)', () => {
+    const t = new RouteTable<string>()
+      .add('GET', '/', 'root')
+      .add('GET', '//*', 'double')
+      .add('GET', '/a', 'a')
+      .add('GET', '/a/:p', 'a-param')
+      .add('GET', '/a/:p/b', 'a-param-b')
+      .add('GET', '/b/*', 'b-rest')
+      .add('PUT', '/a/:p/:q', 'a-two');
+    const pieces = ['', 'a', 'b', 'ab'];
+    const paths = new Set<string>();
+    for (const x of pieces)
+      for (const y of [undefined, ...pieces])
+        for (const z of [undefined, ...pieces]) paths.add('/' + [x, y, z].filter((s) => s !== undefined).join('/'));
+    let found = 0;
+    for (const path of paths) {
+      if (!path.includes('a')) continue;
+      const escaped = path.replace(/a/g, '%61');
+      for (const method of ['GET', 'HEAD', 'PUT']) {
+        const plain = t.lookup(method, path);
+        const split = t.lookup(method, escaped);
+        if (plain.kind === 'found' && split.kind === 'found') {
+          found++;
+          const { ['*']: rest, ...params } = split.params;
+          expect(plain.handler, `${method} ${path}`).toBe(split.handler);
+          expect({ ...params, ...(rest === undefined ? {} : { '*': rest.replace(/%61/g, 'a') }) }).toEqual(
+            plain.params,
+          );
+        } else {
+          expect(plain, `${method} ${path}`).toEqual(split);
+        }
+      }
+      expect(t.methodsFor(path), path).toEqual(t.methodsFor(escaped));
+    }
+    expect(found).toBeGreaterThan(10);
+  });
+});

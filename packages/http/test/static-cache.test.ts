@@ -4,7 +4,7 @@
  * and the old bytes still came back, so no file-system call was made for it.
  */
 import { mkdirSync, mkdtempSync, rmSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -120,6 +120,89 @@ describe('serveStatic with a FileCache', () => {
       const r = await fetch(`${url}/docs`, { redirect: 'manual' });
       expect([r.status, r.headers.get('location')]).toEqual([301, '/docs/']);
     }
+  });
+});
+
+describe('the prepared answer of a cached file', () => {
+  /** Sends `requests` on one connection and resolves with everything received once `count` answers are complete. */
+  async function exchange(port: number, requests: string, count: number): Promise<string> {
+    const socket = connect(port, '127.0.0.1');
+    socket.write(requests);
+    let text = '';
+    for await (const chunk of socket as AsyncIterable<Buffer>) {
+      text += chunk.toString('latin1');
+      if (text.split('\r\n\r\n').length > count) break;
+    }
+    socket.destroy();
+    return text;
+  }
+
+  async function serveAt(root: string, cache: FileCache, wall: () => number): Promise<number> {
+    const server: Server = createServer({ allowHalfOpen: true });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const http = new HttpServer(serveStatic(root, { cache }), { wallTime: wall }).attach(server);
+    cleanups.push(async () => {
+      await http.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    return (server.address() as AddressInfo).port;
+  }
+
+  it('has the head the general path gives (HEAD answers it), a Date that advances, and follows a changed file', async () => {
+    now = 0;
+    let wall = Date.parse('2026-12-05T04:00:00Z');
+    const root = tempRoot();
+    const file = join(root, 'f.txt');
+    writeFileSync(file, 'first');
+    utimesSync(file, new Date('2024-01-01T00:00:00Z'), new Date('2024-01-01T00:00:00Z'));
+    const cache = new FileCache({ now: () => now, validMs: 1000 });
+    const port = await serveAt(root, cache, () => wall);
+    const get = 'GET /f.txt HTTP/1.1\r\nHost: x\r\n\r\n';
+    await exchange(port, get, 1); // loads the entry; what follows is served from it
+
+    const [fromPrepared, fromGeneral] = (
+      await exchange(port, get + 'HEAD /f.txt HTTP/1.1\r\nHost: x\r\n\r\n', 2)
+    ).split('\r\n\r\n');
+    expect(fromPrepared).toBe(fromGeneral!.replace(/^first/, ''));
+    expect(fromPrepared).toBe(
+      `HTTP/1.1 200 OK\r\nETag: "5-${Date.parse('2024-01-01T00:00:00Z').toString(16)}"\r\nLast-Modified: Mon, 01 Jan 2024 00:00:00 GMT\r\n` +
+        'Accept-Ranges: bytes\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 5\r\n' +
+        'Date: Sat, 05 Dec 2026 04:00:00 GMT',
+    );
+
+    wall += 1500;
+    expect(await exchange(port, get, 1)).toContain('\r\nDate: Sat, 05 Dec 2026 04:00:01 GMT\r\n\r\nfirst');
+
+    writeFileSync(file, 'second!');
+    utimesSync(file, new Date('2024-06-01T00:00:00Z'), new Date('2024-06-01T00:00:00Z'));
+    now = 1000;
+    const changed = await exchange(port, get, 1);
+    expect(changed).toContain('\r\nLast-Modified: Sat, 01 Jun 2024 00:00:00 GMT\r\n');
+    expect(changed).toContain('\r\nContent-Length: 7\r\nDate: Sat, 05 Dec 2026 04:00:01 GMT\r\n\r\nsecond!');
+    expect(cache.stats.loads).toBe(2);
+  });
+
+  it('is not used where the answer differs: a validator, a range, HTTP/1.0, Connection: close', async () => {
+    now = 0;
+    const root = tempRoot();
+    writeFileSync(join(root, 'd.txt'), '0123456789');
+    const cache = new FileCache({ now: () => now });
+    const port = await serveAt(root, cache, () => Date.parse('2026-12-05T04:00:00Z'));
+    const etag = /ETag: (\S+)/.exec(await exchange(port, 'GET /d.txt HTTP/1.1\r\nHost: x\r\n\r\n', 1))![1]!;
+    const notModified = await exchange(port, `GET /d.txt HTTP/1.1\r\nHost: x\r\nIf-None-Match: ${etag}\r\n\r\n`, 1);
+    expect(notModified).toMatch(/^HTTP\/1\.1 304 /);
+    const since = await exchange(
+      port,
+      'GET /d.txt HTTP/1.1\r\nHost: x\r\nIf-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT\r\n\r\n',
+      1,
+    );
+    expect(since).toMatch(/^HTTP\/1\.1 304 /);
+    const range = await exchange(port, 'GET /d.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=2-3\r\n\r\n', 1);
+    expect(range).toMatch(/^HTTP\/1\.1 206 [^]*\r\n\r\n23$/);
+    const http10 = await exchange(port, 'GET /d.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n', 1);
+    expect(http10).toContain('\r\nConnection: keep-alive\r\n\r\n0123456789');
+    const close = await exchange(port, 'GET /d.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 1);
+    expect(close).toContain('\r\nConnection: close\r\n\r\n0123456789');
   });
 });
 

@@ -5,6 +5,7 @@
  */
 import { reasonPhrase } from '../serializer/status.js';
 import { assertFieldName, assertFieldValue } from '../serializer/fields.js';
+import { HTTP_DATE_LENGTH, type PreparedResponse } from './prepared.js';
 
 /** What a response needs from its connection. Implemented by the connection; not for handlers. */
 export interface ResponseChannel {
@@ -223,6 +224,30 @@ export class HttpResponse {
     if (this.chunked && !this.noBody) this.emit(LAST_CHUNK);
     if (!this.noBody && this.declaredLength >= 0 && this.bodyBytes < this.declaredLength) this.broken = true;
     this.finish();
+  }
+
+  /**
+   * Ends the response with `prepared` (its status, fields and body) as one copy of the prepared bytes
+   * with the current `Date` patched in, when nothing about this response or its connection would make
+   * the head differ: nothing sent or set yet (no header, the status still the prepared one), a GET-like
+   * request (not HEAD) over HTTP/1.1 on a connection that stays open, and a `Date` to send. Returns
+   * false, having sent nothing, otherwise: then build the response the usual way.
+   */
+  endPrepared(prepared: PreparedResponse): boolean {
+    if (this.headersSent || this.finished || this.fields.length !== 0 || this.statusCode !== prepared.status)
+      return false;
+    const context = this.context;
+    if (context.isHead || context.http10 || !context.keepAlive) return false;
+    const date = this.channel.dateValue();
+    if (date === undefined || date.length !== HTTP_DATE_LENGTH || this.channel.closesAfter(this)) return false;
+    this.headersSent = true;
+    this.declaredLength = prepared.bodyLength;
+    this.bodyBytes = prepared.bodyLength;
+    this.emit(prepared.bytesWith(date));
+    const body = prepared.separateBody;
+    if (body !== undefined) this.emit(body);
+    this.finish();
+    return true;
   }
 
   /**

@@ -1,0 +1,87 @@
+/**
+ * {@link PreparedResponse}: a whole response (status line, fixed fields, `Content-Length`, `Date`, the
+ * empty line and the body) serialized once, for an answer that is the same bytes every time but for its
+ * `Date` (a cached static file, for instance). Sending it costs one copy of the prepared bytes: the
+ * `Date` value is patched in place, at most once per distinct value (the server's date changes once a
+ * second), and no string is built or encoded per response.
+ */
+import { Buffer } from 'node:buffer';
+import { assertFieldName, assertFieldValue } from '../serializer/fields.js';
+import { reasonPhrase } from '../serializer/status.js';
+
+/** Length of an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the only `Date` form a server sends. */
+export const HTTP_DATE_LENGTH = 29;
+
+/** Bodies up to this size are copied into the prepared bytes (one write); a larger one goes out as its own write. */
+const INLINE_BODY_LIMIT = 16 * 1024;
+
+/**
+ * The bytes of one response, prepared once. Fields are sent in the given order, then `Content-Length`
+ * (the body's length) and `Date`; the response never carries `Connection` or `Transfer-Encoding`, so it
+ * fits a persistent HTTP/1.1 exchange (`HttpResponse.endPrepared` decides when it may be used).
+ *
+ * Invariants: immutable to its users; only the `Date` value inside the held bytes changes, and the
+ * bytes handed out are always a fresh copy (a response queued behind a pipelined one, or a chunk a
+ * transport still holds, never sees a later patch).
+ */
+export class PreparedResponse {
+  /** The status code. */
+  readonly status: number;
+  /** The body's length in bytes (the `Content-Length`). */
+  readonly bodyLength: number;
+  /** Status line, fields, `Date` line, empty line, and the body when it is small. */
+  private readonly bytes: Buffer;
+  /** Where the `Date` value starts in {@link PreparedResponse.bytes}. */
+  private readonly dateAt: number;
+  /** The body when it is sent as a write of its own after {@link PreparedResponse.bytesWith} (too large to copy per response), else undefined. */
+  readonly separateBody: Uint8Array | undefined;
+  /** The `Date` value now in the bytes (`''`: none yet). */
+  private date = '';
+
+  /**
+   * @param status a status whose responses carry a body (200..999 but 204 and 304)
+   * @param fields `[name, value]` pairs to send, in order; must not name `Content-Length`, `Date`,
+   *   `Connection` or `Transfer-Encoding` (the prepared response writes or omits those itself)
+   * @param body the body bytes (kept by reference; the caller must not change them)
+   * @throws RangeError for a status that forbids a body; HttpSerializeError for an invalid field; TypeError for a field the response writes itself
+   */
+  constructor(status: number, fields: ReadonlyArray<readonly [name: string, value: string]>, body: Uint8Array) {
+    if (!Number.isInteger(status) || status < 200 || status > 999 || status === 204 || status === 304)
+      throw new RangeError(`a prepared response needs a status that carries a body, got ${status}`);
+    this.status = status;
+    this.bodyLength = body.byteLength;
+    let head = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n`;
+    for (const [name, value] of fields) {
+      assertFieldName(name);
+      assertFieldValue(name, value);
+      const lower = name.toLowerCase();
+      if (lower === 'content-length' || lower === 'date' || lower === 'connection' || lower === 'transfer-encoding')
+        throw new TypeError(`a prepared response writes ${name} itself`);
+      head += `${name}: ${value}\r\n`;
+    }
+    head += `Content-Length: ${body.byteLength}\r\nDate: `;
+    this.dateAt = head.length;
+    head += `${' '.repeat(HTTP_DATE_LENGTH)}\r\n\r\n`;
+    const inline = body.byteLength <= INLINE_BODY_LIMIT;
+    this.separateBody = inline ? undefined : body;
+    this.bytes = Buffer.allocUnsafeSlow(head.length + (inline ? body.byteLength : 0));
+    this.bytes.write(head, 0, 'latin1');
+    if (inline) this.bytes.set(body, head.length);
+  }
+
+  /**
+   * The response's bytes with `date` (an IMF-fixdate, {@link HTTP_DATE_LENGTH} characters) as its
+   * `Date`: a fresh copy, to send first; then {@link PreparedResponse.separateBody} if there is one.
+   * @throws RangeError when `date` is not {@link HTTP_DATE_LENGTH} characters long
+   */
+  bytesWith(date: string): Buffer {
+    if (date !== this.date) {
+      if (date.length !== HTTP_DATE_LENGTH) throw new RangeError(`not an HTTP date: ${JSON.stringify(date)}`);
+      this.bytes.write(date, this.dateAt, 'latin1');
+      this.date = date;
+    }
+    const out = Buffer.allocUnsafe(this.bytes.byteLength);
+    this.bytes.copy(out);
+    return out;
+  }
+}
