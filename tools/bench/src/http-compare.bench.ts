@@ -54,7 +54,9 @@ import {
   startLwipServer,
   startNodeServer,
   startPosternServer,
+  rawAnswer,
   startTapEcho,
+  startTapReflector,
   stopChild,
   type ChildServer,
   type LwipBuild,
@@ -69,7 +71,7 @@ export const HTTP_COMPARE_MAX_SAMPLES = 5;
 const SHORT_BUDGET_MS = 2000;
 
 /** The servers measured. */
-export type ServerKey = 'node-loopback' | 'node-veth' | 'lwip' | 'postern' | 'gateway' | 'echo';
+export type ServerKey = 'node-loopback' | 'node-veth' | 'lwip' | 'postern' | 'gateway' | 'echo' | 'reflector';
 
 const LABELS: Record<ServerKey, string> = {
   'node-loopback': 'Node http on loopback',
@@ -78,6 +80,7 @@ const LABELS: Record<ServerKey, string> = {
   postern: 'Postern over TAP',
   gateway: 'postern-gateway (shipped bin) over TAP',
   echo: 'bare Node TAP echo (TapNicDriver only, no stack)',
+  reflector: 'bare Node TAP ceiling (TapNicDriver + TCP reflector, no stack)',
 };
 
 // Addresses (198.18.0.0/15 only). Server namespace: Node http on 0.0.0.0:80, veth end .20.1.
@@ -95,6 +98,9 @@ const GATEWAY_ADDRESS = '198.18.23.2';
 // The bare TAP echo (ping only): kernel .24.1, echo .24.2.
 const ECHO_KERNEL = '198.18.24.1';
 const ECHO_ADDRESS = '198.18.24.2';
+// The bare Node TAP ceiling (TCP reflector): kernel .25.1, reflector .25.2.
+const REFLECTOR_KERNEL = '198.18.25.1';
+const REFLECTOR_ADDRESS = '198.18.25.2';
 /** Wall time of one one-connection sample (`wrk -c1`), seconds. */
 const ONE_CONNECTION_S = 2;
 const PORT = 80;
@@ -136,6 +142,7 @@ interface Rig {
   postern?: PosternServer;
   gateway?: ChildServer;
   echo?: ChildServer;
+  reflector?: ChildServer;
   /** The directory every server serves from in the gateway comparison ({@link makeWwwDir}). */
   www?: string;
   /** The small answer's path and size for this rig. */
@@ -180,6 +187,8 @@ function serverPid(key: ServerKey): number | undefined {
       return rig?.gateway?.child.pid;
     case 'echo':
       return rig?.echo?.child.pid;
+    case 'reflector':
+      return rig?.reflector?.child.pid;
     default:
       return undefined;
   }
@@ -352,7 +361,7 @@ async function setupServers(keys: readonly ServerKey[], files = false): Promise<
     r.node = await startNodeServer(serverNs, PORT, r.www);
     r.endpoints.set('node-loopback', { ns: serverNs, host: '127.0.0.1' });
   }
-  if (has('node-veth') || has('lwip') || has('postern') || has('gateway')) {
+  if (has('node-veth') || has('lwip') || has('postern') || has('gateway') || has('reflector') || has('echo')) {
     clientNs = await r.lab.namespace();
     await quiet(clientNs);
   }
@@ -382,6 +391,20 @@ async function setupServers(keys: readonly ServerKey[], files = false): Promise<
     r.gateway = await startGatewayBinary(clientNs, tap, `${GATEWAY_ADDRESS}/24`, r.www, `${GATEWAY_KERNEL}/24`);
     r.endpoints.set('gateway', { ns: clientNs, host: GATEWAY_ADDRESS });
   }
+  if (has('reflector') && clientNs !== undefined) {
+    // The ceiling sends the gateway's own answer (head and body) when the gateway runs beside it.
+    let answer: Uint8Array = Buffer.from(
+      `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${r.smallBytes}\r\n\r\n${'x'.repeat(r.smallBytes)}`,
+      'latin1',
+    );
+    if (r.gateway !== undefined) {
+      await waitServing('gateway', 10_000);
+      answer = await rawAnswer(clientNs, url(GATEWAY_ADDRESS, r.smallPath));
+    }
+    const tap = `prf${process.pid % 100_000}`;
+    r.reflector = await startTapReflector(clientNs, tap, REFLECTOR_ADDRESS, `${REFLECTOR_KERNEL}/24`, answer);
+    r.endpoints.set('reflector', { ns: clientNs, host: REFLECTOR_ADDRESS });
+  }
   if (has('echo') && clientNs !== undefined) {
     r.echo = await startTapEcho(clientNs, `pec${process.pid % 100_000}`, ECHO_ADDRESS, `${ECHO_KERNEL}/24`);
     r.endpoints.set('echo', { ns: clientNs, host: ECHO_ADDRESS });
@@ -398,6 +421,7 @@ async function teardownServers(): Promise<void> {
     await stopChild(r.node);
     await stopChild(r.gateway);
     await stopChild(r.echo);
+    await stopChild(r.reflector);
     await r.postern?.close().catch(() => undefined);
   } finally {
     await r.lab.cleanup();
@@ -466,12 +490,7 @@ function gatewayFigures(subject: ServerKey, reference: ServerKey): Figure[] {
   const theirs = () => readingsOf(reference);
   const name = LABELS[subject];
   const ref = LABELS[reference];
-  const cpu: Companion = {
-    name: `${name}: server CPU per 1,000 keep-alive requests`,
-    unit: 'ms',
-    read: () => own().cpuPer1000 * 1000,
-    readReference: () => theirs().cpuPer1000 * 1000,
-  };
+  const cpu = cpuCompanion(subject, reference);
   return [
     bulk!,
     { ...keepAlive!, companions: [...(keepAlive!.companions ?? []), cpu] },
@@ -504,6 +523,55 @@ function gatewayFigures(subject: ServerKey, reference: ServerKey): Figure[] {
   ];
 }
 
+/** The server's CPU per 1,000 keep-alive requests of `subject`, beside `reference`'s. */
+function cpuCompanion(subject: ServerKey, reference: ServerKey, name = LABELS[subject]): Companion {
+  return {
+    name: `${name}: server CPU per 1,000 keep-alive requests`,
+    unit: 'ms',
+    read: () => readingsOf(subject).cpuPer1000 * 1000,
+    readReference: () => readingsOf(reference).cpuPer1000 * 1000,
+  };
+}
+
+/**
+ * The ceiling of Node itself on a TAP device, same run: the bare Node TAP ceiling
+ * (`tap-reflector.ts`, the gateway's driver and scheduler setup answering each request frame with
+ * one canned frame, and `GET /big` with a window-limited sender) beside lwIP, then the gateway as a
+ * share of it (the ratio column: gateway / ceiling) with both CPU costs per 1,000 requests.
+ */
+function ceilingFigures(): Figure[] {
+  const ceiling = LABELS.reflector;
+  const gateway = LABELS.gateway;
+  return [
+    {
+      name: `${ceiling}: keep-alive small, 32 connections (wrk -t1)`,
+      unit: 'req/s',
+      sample: (ms) => keepAliveSample('reflector', ms),
+      reference: { name: `${LABELS.lwip}: keep-alive small`, sample: (ms) => keepAliveSample('lwip', ms) },
+      companions: [cpuCompanion('reflector', 'lwip')],
+    },
+    {
+      name: `${gateway}: keep-alive, share of the bare Node TAP ceiling`,
+      unit: 'req/s',
+      sample: (ms) => keepAliveSample('gateway', ms),
+      reference: { name: `${ceiling}: keep-alive small`, sample: (ms) => keepAliveSample('reflector', ms) },
+      companions: [cpuCompanion('gateway', 'reflector', `${gateway} beside the ceiling`)],
+    },
+    {
+      name: `${ceiling}: bulk 64 MiB (curl)`,
+      unit: 'MB/s',
+      sample: () => bulkSample('reflector'),
+      reference: { name: `${LABELS.lwip}: bulk 64 MiB (curl)`, sample: () => bulkSample('lwip') },
+    },
+    {
+      name: `${gateway}: bulk, share of the bare Node TAP ceiling`,
+      unit: 'MB/s',
+      sample: () => bulkSample('gateway'),
+      reference: { name: `${ceiling}: bulk 64 MiB (curl)`, sample: () => bulkSample('reflector') },
+    },
+  ];
+}
+
 /** Samples per figure of the gateway comparison (after one warm-up each). */
 export const HTTP_COMPARE_GATEWAY_SAMPLES = 3;
 
@@ -519,8 +587,8 @@ export const httpCompareGatewayBenchmark: Benchmark = {
     'The shipped postern-gateway (bin, own process, --nic tap:, --www) beside lwIP in C over TAP and Node http across veth, serving the same files: bulk, keep-alive (+ server CPU), one connection, short connections, ping',
   sampleMs: HTTP_COMPARE_SAMPLE_MS,
   maxSamples: HTTP_COMPARE_GATEWAY_SAMPLES,
-  // Short connections last: the lwIP reference stops answering some connections after about 1,100 of
-  // them (TIME-WAIT pcbs, see docs/performance.md), which would spoil every lwIP figure after them.
+  // Short connections last: they leave thousands of TIME-WAIT sockets and connection records behind
+  // in every server and in the client namespace, which the other figures should not see.
   figures: () => [
     ...gatewayFigures('gateway', 'lwip'),
     {
@@ -530,12 +598,18 @@ export const httpCompareGatewayBenchmark: Benchmark = {
       sample: () => pingSample('echo'),
       reference: { name: `${LABELS.lwip}: ping round trip`, sample: () => pingSample('lwip') },
     },
+    ...ceilingFigures(),
     ...gatewayFigures('node-veth', 'lwip'),
+    // The gateway's short connections beside lwIP's, then beside Node http's across the veth.
     compareFigures('gateway', 'lwip', true)[2]!,
-    compareFigures('node-veth', 'lwip', false)[2]!,
+    {
+      ...compareFigures('gateway', 'node-veth', true)[2]!,
+      name: `${LABELS.gateway}: short connections one at a time (HTTP/1.0), beside Node http`,
+      companions: [],
+    },
   ],
   skipReason: () => clientsSkipReason(true),
-  setup: () => setupServers(['gateway', 'lwip', 'node-veth', 'echo'], true),
+  setup: () => setupServers(['gateway', 'lwip', 'node-veth', 'echo', 'reflector'], true),
   teardown: teardownServers,
 };
 

@@ -25,6 +25,7 @@ import { Stack, attachTcp } from '@postern/netstack';
 import { Sockets, createNet } from '@postern/socket';
 import { parseIpv4, parseMac } from '@postern/wire';
 import { runCommand, type NetLab } from '@postern/netlab';
+import { runIn } from './http-clients.js';
 
 /** Size of the bulk answer (`GET /big`). */
 export const BIG_BODY_BYTES = 64 * 1024 * 1024;
@@ -277,22 +278,68 @@ export async function startGatewayBinary(
 }
 
 const TAP_ECHO = fileURLToPath(new URL('./tap-echo.ts', import.meta.url));
+const TAP_REFLECTOR = fileURLToPath(new URL('./tap-reflector.ts', import.meta.url));
+
+/**
+ * Starts a bench program on a TAP device (`script` with `args`, run from sources in its own Node
+ * process inside `ns`, where it creates `tap` and prints `ready`); then gives the kernel side
+ * `kernelCidr` and brings it up.
+ */
+async function startTapProgram(
+  what: string,
+  script: string,
+  args: readonly string[],
+  ns: string,
+  tap: string,
+  kernelCidr: string,
+): Promise<ChildServer> {
+  const node = [process.execPath, '--conditions=@postern/source', '--import', 'tsx', script];
+  const server = startChild('ip', ['netns', 'exec', ns, ...node, ...args], process.env);
+  await waitReady(server.child, what, server.stderr, /^ready\b/m, 60_000);
+  await runCommand('ip', ['netns', 'exec', ns, 'ip', 'addr', 'add', kernelCidr, 'dev', tap]);
+  await runCommand('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'dev', tap, 'up']);
+  return server;
+}
 
 /**
  * Starts the bare TAP echo (`tap-echo.ts`: the TAP driver alone answering ARP and ping for
  * `address`) in its own Node process inside `ns`, where it creates `tap`; then gives the kernel side
  * `kernelCidr` and brings it up.
  */
-export async function startTapEcho(ns: string, tap: string, address: string, kernelCidr: string): Promise<ChildServer> {
-  const server = startChild(
-    'ip',
-    ['netns', 'exec', ns, process.execPath, '--conditions=@postern/source', '--import', 'tsx', TAP_ECHO, tap, address],
-    process.env,
-  );
-  await waitReady(server.child, 'tap echo', server.stderr, /^ready\b/m, 60_000);
-  await runCommand('ip', ['netns', 'exec', ns, 'ip', 'addr', 'add', kernelCidr, 'dev', tap]);
-  await runCommand('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'dev', tap, 'up']);
-  return server;
+export function startTapEcho(ns: string, tap: string, address: string, kernelCidr: string): Promise<ChildServer> {
+  return startTapProgram('tap echo', TAP_ECHO, [tap, address], ns, tap, kernelCidr);
+}
+
+/**
+ * Starts the bare Node TAP ceiling (`tap-reflector.ts`: the gateway's TAP driver and scheduler
+ * setup with a TCP reflector answering each request frame with `response`, the canned answer, and
+ * `GET /big` with a window-limited sender) in its own Node process inside `ns`, where it creates
+ * `tap`; then gives the kernel side `kernelCidr` and brings it up.
+ */
+export function startTapReflector(
+  ns: string,
+  tap: string,
+  address: string,
+  kernelCidr: string,
+  response: Uint8Array,
+): Promise<ChildServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'postern-reflector-'));
+  const file = join(dir, 'response');
+  writeFileSync(file, response);
+  const started = startTapProgram('tap reflector', TAP_REFLECTOR, [tap, address, file], ns, tap, kernelCidr);
+  // The program reads the file before it prints `ready`.
+  return started.finally(() => rmSync(dir, { recursive: true, force: true }));
+}
+
+/**
+ * The answer `url` gives to curl in `ns` (`GET`, HTTP/1.1), head and body exactly as sent: the
+ * canned answer of {@link startTapReflector}, so that it sends the gateway's own bytes.
+ */
+export async function rawAnswer(ns: string, url: string): Promise<Uint8Array> {
+  const r = await runIn(ns, 'curl', ['-s', '-i', '--max-time', '5', url], 10_000);
+  if (r.code !== 0 || !r.stdout.startsWith('HTTP/1.1 200 '))
+    throw new Error(`raw answer of ${url}: curl exit ${String(r.code)}`);
+  return Buffer.from(r.stdout, 'latin1');
 }
 
 /** CPU seconds (user + system, all threads) the process `pid` has used so far, from /proc/PID/stat. */
