@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetLab, netlabSkipReason, withSkipReason } from '@postern/netlab';
-import { curlDownloadMBps, hasProgram, runIn } from '../src/http-clients.js';
+import { curlDownloadMBps, hasProgram, runIn, shortConnections } from '../src/http-clients.js';
 import {
   BIG_BODY_BYTES,
   SMALL_BODY,
@@ -62,6 +62,16 @@ describe.skipIf(skip !== undefined)(withSkipReason('lwIP reference server (tools
     const r = await runIn(ns, 'curl', ['-sS', '--http1.0', '--max-time', '5', '-D', '-', `http://${LWIP}/`], 10_000);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('Connection: close');
+  }, 90_000);
+
+  it('answers 2,000 short HTTP/1.0 connections one at a time, twice, none failed (client ports come back within TIME_WAIT)', async () => {
+    // The server closes first, so it holds the TIME_WAIT; the second loop reuses client ports of the
+    // first. lwIP alone stalls such a SYN for 2 MSL; the server frees its TIME_WAIT pcbs (httpd-tap.c).
+    for (let round = 0; round < 2; round++) {
+      const r = await shortConnections(ns, LWIP, 80, '/', 20_000);
+      expect(r.failed).toBe(0);
+      expect(r.fine + r.stalled).toBe(2000);
+    }
   }, 90_000);
 
   it('survives received frames over 592 bytes (the PBUF_POOL trap) thanks to the preload shim', async () => {
