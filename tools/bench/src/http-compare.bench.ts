@@ -16,6 +16,11 @@
  *   makes one at a time (python3), with the connections that stalled over 1 s and the ones that
  *   failed as companions (Postern's stalls have the target 0).
  *
+ * `http-compare-gateway` measures the shipped `postern-gateway` the same way, beside lwIP and Node
+ * `http` across a veth, and beside the bare Node TAP ceiling (`tap-reflector.ts`: the gateway's TAP
+ * driver setup answering each request frame with one canned frame, no stack), the measurement of
+ * what Node itself costs on a TAP device.
+ *
  * Network safety: servers and clients live in namespaces the benchmark makes (addresses from
  * 198.18.0.0/15) or on their loopback; every client is bounded in time; teardown kills the server
  * processes it started and deletes the namespaces and devices. Needs root, curl, python3 and wrk
@@ -584,7 +589,7 @@ export const HTTP_COMPARE_GATEWAY_SAMPLES = 3;
 export const httpCompareGatewayBenchmark: Benchmark = {
   name: 'http-compare-gateway',
   description:
-    'The shipped postern-gateway (bin, own process, --nic tap:, --www) beside lwIP in C over TAP and Node http across veth, serving the same files: bulk, keep-alive (+ server CPU), one connection, short connections, ping',
+    'The shipped postern-gateway (bin, own process, --nic tap:, --www) beside lwIP in C over TAP and Node http across veth, serving the same files: bulk, keep-alive (+ server CPU), one connection, short connections, ping; and beside the bare Node TAP ceiling (the same TAP driver setup reflecting canned answers, no stack)',
   sampleMs: HTTP_COMPARE_SAMPLE_MS,
   maxSamples: HTTP_COMPARE_GATEWAY_SAMPLES,
   // Short connections last: they leave thousands of TIME-WAIT sockets and connection records behind
