@@ -172,7 +172,7 @@ export class RouteTable<H> {
   lookup(method: string, path: string): RouteLookup<H> {
     const parts = partsOf(path);
     let headFallback: { handler: H; params: Record<string, string> } | undefined;
-    const methods: string[] = [];
+    let methods: string[] | undefined;
     for (const route of this.routes) {
       const params = matchPath(route, path, parts);
       if (params === undefined) continue;
@@ -180,10 +180,11 @@ export class RouteTable<H> {
         return { kind: 'found', handler: route.handler, params };
       if (method === 'HEAD' && route.method === 'GET' && headFallback === undefined)
         headFallback = { handler: route.handler, params };
-      if (!methods.includes(route.method)) methods.push(route.method);
+      if (methods === undefined) methods = [route.method];
+      else if (!methods.includes(route.method)) methods.push(route.method);
     }
     if (headFallback !== undefined) return { kind: 'found', ...headFallback };
-    if (methods.length > 0) return { kind: 'wrong-method', methods };
+    if (methods !== undefined) return { kind: 'wrong-method', methods };
     return parts?.includes(undefined) ? { kind: 'bad-path' } : { kind: 'not-found' };
   }
 

@@ -22,9 +22,12 @@ const FIELD_VALUE = FIELD_VALUE_;
 const TOKEN = TOKEN_;
 const isWhitespace = isWhitespace_;
 
-/** A latin1 decoder over one contiguous section: one `Buffer` view per section, one string per field. */
+/**
+ * A latin1 decoder over one contiguous section: `bytes` itself when it is a `Buffer` already (what a
+ * socket delivers), else one `Buffer` view of the same memory; one string per field.
+ */
 export function latin1View(bytes: Uint8Array): Buffer {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /**

@@ -75,10 +75,17 @@ export function parseRequestLine(bytes: Uint8Array): RequestLine {
   const versionStart = ++i;
   while (i < end && buf[i] !== CR) i++;
   const versionMinor = parseVersion(buf, versionStart, i);
-  const method = buf.toString('latin1', 0, methodEnd);
+  const method = knownMethod(buf, methodEnd) ?? buf.toString('latin1', 0, methodEnd);
   const targetForm = checkTarget(buf, targetStart, targetEnd, method);
   const target = buf.toString('latin1', targetStart, targetEnd);
   return { method, target, targetForm, versionMinor };
+}
+
+/** `GET` or `HEAD` when the line starts with exactly that method (the same string every time, no decoding), else undefined. */
+function knownMethod(buf: Uint8Array, methodEnd: number): string | undefined {
+  if (methodEnd === 3 && buf[0] === 0x47 && buf[1] === 0x45 && buf[2] === 0x54) return 'GET';
+  if (methodEnd === 4 && buf[0] === 0x48 && buf[1] === 0x45 && buf[2] === 0x41 && buf[3] === 0x44) return 'HEAD';
+  return undefined;
 }
 
 /**

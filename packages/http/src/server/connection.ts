@@ -31,7 +31,7 @@ import { reasonPhrase } from '../serializer/status.js';
 import type { HttpHandler, HttpServerStats, ResolvedOptions } from './options.js';
 import type { TokenBucketLimiter } from './rate-limit.js';
 import { HttpRequest } from './request.js';
-import { HttpResponse, type ResponseChannel } from './response.js';
+import { HttpResponse, type ResponseChannel, type ResponseContext } from './response.js';
 import type { HttpTransportSocket } from './transport.js';
 
 /** A complete request head waiting for (or served by) a worker of the pool. */
@@ -85,6 +85,16 @@ interface Incoming {
 }
 
 const NO_DEADLINE = Number.POSITIVE_INFINITY;
+
+/** The eight possible {@link ResponseContext}s, shared (immutable), indexed by {@link responseContext}. */
+const RESPONSE_CONTEXTS: readonly ResponseContext[] = Array.from({ length: 8 }, (_, bits) =>
+  Object.freeze({ isHead: (bits & 1) !== 0, http10: (bits & 2) !== 0, keepAlive: (bits & 4) !== 0 }),
+);
+
+/** The shared {@link ResponseContext} with these facts (no object per request). */
+function responseContext(isHead: boolean, http10: boolean, keepAlive: boolean): ResponseContext {
+  return RESPONSE_CONTEXTS[(isHead ? 1 : 0) | (http10 ? 2 : 0) | (keepAlive ? 4 : 0)]!;
+}
 
 /**
  * The connection serving a socket, kept on the socket itself so that one set of listener functions
@@ -293,11 +303,10 @@ export class Connection implements ResponseChannel {
     this.headBytes = 0;
     const framing = head.framing;
     const hasBody = framing.kind === 'chunked' || (framing.kind === 'length' && framing.length > 0);
-    const res = new HttpResponse(this, {
-      isHead: head.method === 'HEAD',
-      http10: head.versionMinor === 0,
-      keepAlive: head.keepAlive,
-    });
+    const res = new HttpResponse(
+      this,
+      responseContext(head.method === 'HEAD', head.versionMinor === 0, head.keepAlive),
+    );
     const body = hasBody
       ? new RequestBody(this.bodyControl(head, res), ctx.options.bodyHighWaterBytes)
       : RequestBody.empty();

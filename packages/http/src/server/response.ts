@@ -33,6 +33,12 @@ export interface ResponseContext {
   readonly keepAlive: boolean;
 }
 
+/**
+ * The fields of a response with none set, shared (never written: the first field set replaces it
+ * with arrays of the response's own), so a response that sets no header allocates none.
+ */
+const NO_FIELDS = Object.freeze([]) as unknown as string[];
+
 /** Statuses whose responses never carry a body (RFC 9110 §6.4.1). */
 function statusForbidsBody(status: number): boolean {
   return status < 200 || status === 204 || status === 304;
@@ -90,10 +96,10 @@ export class HttpResponse {
   finished = false;
   /** Body bytes written by the handler (not counting framing). */
   bodyBytes = 0;
-  /** Header names and values, interleaved, case preserved. */
-  private fields: string[] = [];
+  /** Header names and values, interleaved, case preserved ({@link NO_FIELDS} until the first is set). */
+  private fields: string[] = NO_FIELDS;
   /** The lower-case name of each field of {@link HttpResponse.fields} (one per name/value pair). */
-  private lowerNames: string[] = [];
+  private lowerNames: string[] = NO_FIELDS;
   private active = false;
   private dead = false;
   /** Bytes held while an earlier pipelined response is still going out (made on first use). */
@@ -354,8 +360,8 @@ export class HttpResponse {
    */
   resetForError(status: number): boolean {
     if (this.headersSent) return false;
-    this.fields = [];
-    this.lowerNames = [];
+    this.fields = NO_FIELDS;
+    this.lowerNames = NO_FIELDS;
     this.statusCode = status;
     this.finished = false;
     return true;
@@ -383,6 +389,10 @@ export class HttpResponse {
 
   private appendField(name: string, lower: string, value: string): void {
     assertFieldValue(name, value);
+    if (this.fields === NO_FIELDS) {
+      this.fields = [];
+      this.lowerNames = [];
+    }
     this.fields.push(name, value);
     this.lowerNames.push(lower);
   }
