@@ -53,11 +53,11 @@ describe('the TAP attach helper (tap-attach.py)', () => {
   });
 
   pyIt(title('refuses a bad command line with exit 2 and a usage line'), () => {
-    for (const args of [[], ['pst0'], ['pst0', 'yes']]) {
+    for (const args of [[], ['pst0'], ['pst0', 'yes'], ['pst0', '1', 'vnet'], ['pst0', '1', '1', '1']]) {
       const r = runHelper(args, 'ignore');
       expect(r.status).toBe(2);
       expect(r.stdout).toBe('');
-      expect(r.stderr).toMatch(/^usage: tap-attach\.py NAME 0\|1\n$/);
+      expect(r.stderr).toMatch(/^usage: tap-attach\.py NAME 0\|1 \[0\|1\]\n$/);
     }
   });
 

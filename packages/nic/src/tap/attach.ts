@@ -8,8 +8,10 @@
  * name, index and MTU as one line of JSON. When the child has exited, Node's descriptor is attached:
  * one `read` returns one frame, one `write` sends one.
  *
- * Flags: `IFF_TAP | IFF_NO_PI` (Ethernet frames with no packet-information prefix, no virtio-net
- * header). The descriptor is opened with `O_NONBLOCK` unless asked otherwise.
+ * Flags: `IFF_TAP | IFF_NO_PI` (Ethernet frames with no packet-information prefix), plus
+ * `IFF_VNET_HDR` when asked ({@link OpenTapOptions.vnetHeader}: each frame then starts with a 10-byte
+ * virtio-net header, see `vnet-header.ts`, and the kernel's own offloads are off, so that it sends
+ * ordinary, checksummed frames). The descriptor is opened with `O_NONBLOCK` unless asked otherwise.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, constants, existsSync, openSync } from 'node:fs';
@@ -38,6 +40,12 @@ export interface OpenTapOptions {
   nonBlocking?: boolean;
   /** The Python 3 interpreter that performs the ioctl. Default `python3` from PATH. */
   python?: string;
+  /**
+   * Attach with `IFF_VNET_HDR`: every frame read then starts with a 10-byte virtio-net header (the
+   * kernel's offloads are turned off, so it always describes an ordinary frame), and every frame
+   * written must start with one. Default false (plain frames).
+   */
+  vnetHeader?: boolean;
 }
 
 /** An attached TAP descriptor. */
@@ -50,6 +58,8 @@ export interface TapFd {
   ifindex: number;
   /** The device's MTU at attach time. */
   mtu: number;
+  /** Bytes of virtio-net header before every frame read or written: 10 with `vnetHeader`, else 0. */
+  vnetHeaderLength: number;
 }
 
 interface HelperReply {
@@ -59,6 +69,7 @@ interface HelperReply {
   name?: string;
   mtu?: number;
   ifindex?: number;
+  vnetHdr?: number;
 }
 
 function errnoToCode(errno: string | undefined): NicErrorCode {
@@ -77,7 +88,13 @@ function errnoToCode(errno: string | undefined): NicErrorCode {
   }
 }
 
-function runHelper(python: string, fd: number, name: string, create: boolean, device: string): Promise<HelperReply> {
+function runHelper(
+  python: string,
+  fd: number,
+  name: string,
+  flags: { create: boolean; vnet: boolean },
+  device: string,
+): Promise<HelperReply> {
   return new Promise((resolve, reject) => {
     if (!existsSync(TAP_ATTACH_SCRIPT)) {
       reject(
@@ -89,7 +106,8 @@ function runHelper(python: string, fd: number, name: string, create: boolean, de
       );
       return;
     }
-    const child = spawn(python, ['-I', '-S', TAP_ATTACH_SCRIPT, name, create ? '1' : '0'], {
+    const args = ['-I', '-S', TAP_ATTACH_SCRIPT, name, flags.create ? '1' : '0', flags.vnet ? '1' : '0'];
+    const child = spawn(python, args, {
       stdio: ['ignore', 'pipe', 'pipe', fd],
       timeout: 10_000,
       killSignal: 'SIGKILL',
@@ -156,13 +174,23 @@ export async function openTapFd(name: string, options: OpenTapOptions = {}): Pro
     });
   }
   try {
-    const reply = await runHelper(options.python ?? 'python3', fd, name, options.create ?? false, device);
+    const vnet = options.vnetHeader ?? false;
+    const reply = await runHelper(
+      options.python ?? 'python3',
+      fd,
+      name,
+      { create: options.create ?? false, vnet },
+      device,
+    );
     if (!reply.ok || reply.name === undefined || reply.mtu === undefined || reply.ifindex === undefined) {
       const why =
         reply.errno === 'EINVAL' ? 'exists but is not a single-queue TAP device' : (reply.message ?? 'attach failed');
       throw new NicError(errnoToCode(reply.errno), device, `cannot attach: ${why} (${reply.errno ?? 'no errno'})`);
     }
-    return { fd, name: reply.name, ifindex: reply.ifindex, mtu: reply.mtu };
+    if (vnet && reply.vnetHdr !== 10) {
+      throw new NicError('PROTOCOL_ERROR', device, 'the TAP attach helper did not set up the virtio-net header');
+    }
+    return { fd, name: reply.name, ifindex: reply.ifindex, mtu: reply.mtu, vnetHeaderLength: vnet ? 10 : 0 };
   } catch (e) {
     closeSync(fd);
     throw e;

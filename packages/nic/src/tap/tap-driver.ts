@@ -22,6 +22,15 @@
  * `write`, and a `writev` would send its buffers as one frame); in worker mode one publication of
  * the TX ring and one doorbell for the whole batch. A full queue is written at once.
  *
+ * TSO (option `tso`, on by default): the descriptor is opened with `IFF_VNET_HDR`, so every frame
+ * read or written starts with a virtio-net header (`vnet-header.ts`), as between a paravirtual NIC
+ * and its host. In event-loop mode the TX flush then merges runs of consecutive TCP/IPv4 frames of
+ * one flow into GSO super-frames of up to 64 KiB (`tcp-coalescer.ts`): one `write`, and one pass of
+ * the kernel's receive path, for up to ~44 segments, in the order they were queued. Worker mode
+ * adds and strips the header but writes frame by frame. The wrappers around the driver (pcap
+ * capture, fault injection) still see ordinary frames: the merging happens inside the TX path.
+ * With `tso: false` the descriptor carries plain frames, one `write` each.
+ *
  * Received frames are copied out of the read buffer or the ring into shared slabs
  * (`frame-slab.ts`), so neither path allocates a buffer per frame; a received frame is a view.
  *
@@ -54,6 +63,8 @@ import { eventLoopPortAvailable, openEventLoopPort, type EventLoopPort } from '.
 import { FrameSlab } from './frame-slab.js';
 import { Ctrl, CTRL_WORDS, isPowerOfTwo, ringLayout, type RingLayout } from './ring-layout.js';
 import { tapWorkerSource, type TapWorkerData } from './tap-worker.js';
+import { TcpSegmentCoalescer } from './tcp-coalescer.js';
+import { isPlainVnetFrame, writeVnetHeader } from './vnet-header.js';
 
 /** The MAC address a {@link TapNicDriver} uses unless told otherwise: 02:50:53:54:00:01 (locally administered, unicast). */
 export const DEFAULT_TAP_MAC: MacAddress = 0x02_50_53_54_00_01;
@@ -110,6 +121,14 @@ export interface TapNicDriverOptions {
   pollMaxMs?: number;
   /** The Python 3 interpreter used to attach. Default `python3`. */
   python?: string;
+  /**
+   * TCP segmentation offload to the kernel (see the module documentation). `true` (default): the
+   * TAP is opened with `IFF_VNET_HDR`, and in event-loop mode consecutive TCP/IPv4 frames of one
+   * flow queued in the same step are written as one GSO super-frame (up to 64 KiB, checksums still
+   * verified by the kernel); the kernel's own offloads stay off, so received frames are ordinary.
+   * `false`: plain frames, one `write` per frame, no virtio-net header.
+   */
+  tso?: boolean;
 }
 
 /** Counters of the TAP data path, beside the {@link DriverStats} every driver keeps. */
@@ -128,6 +147,12 @@ export interface TapRingStats {
   txFlushes: number;
   /** Exceptions thrown by the receiver callback (counted in `errors` too). */
   receiverErrors: number;
+  /** TSO: writes that carried several frames as one GSO super-frame. */
+  txSuperFrames: number;
+  /** TSO: frames that went out inside super-frames (each also counts in `txWritten`). */
+  txCoalesced: number;
+  /** TSO: frames read whose virtio-net header asked for work left to do (a checksum, segmentation), dropped. */
+  rxBadVnetHeader: number;
 }
 
 type WaitAsyncResult =
@@ -193,6 +218,13 @@ export class TapNicDriver implements NicDriver {
   private txWriteErrors = 0;
   private rxReadErrors = 0;
   private rxOversize = 0;
+  private rxBadVnetHeader = 0;
+  private txSuperFrames = 0;
+  private txCoalesced = 0;
+  /** Bytes of virtio-net header before each frame on the descriptor: 10 with TSO, else 0 (known once open). */
+  private vnetHeaderLength = 0;
+  /** Event-loop mode with TSO: builds every frame written (see `tcp-coalescer.ts`). */
+  private coalescer: TcpSegmentCoalescer | undefined;
 
   // Event-loop mode.
   private port: EventLoopPort | undefined;
@@ -250,6 +282,11 @@ export class TapNicDriver implements NicDriver {
     return this.ioMode;
   }
 
+  /** Whether TCP segmentation offload is on: the `tso` option (default true). */
+  get tso(): boolean {
+    return this.options.tso ?? true;
+  }
+
   /** A TAP medium carries no FCS: frames go up without one and the reserved 4 bytes are never written. */
   get fcs(): FcsMode {
     return 'none';
@@ -272,7 +309,8 @@ export class TapNicDriver implements NicDriver {
   get stats(): Readonly<DriverStats> {
     const c = this.counters;
     const r = this.ringStats;
-    c.errors = r.receiverErrors + this.workerFailures + r.rxReadErrors + r.txWriteErrors + r.rxOversize;
+    c.errors =
+      r.receiverErrors + this.workerFailures + r.rxReadErrors + r.txWriteErrors + r.rxOversize + r.rxBadVnetHeader;
     return c;
   }
 
@@ -287,6 +325,9 @@ export class TapNicDriver implements NicDriver {
       txWritten: k[Ctrl.TX_WRITTEN]! + this.txWritten,
       txFlushes: this.txFlushes,
       receiverErrors: this.receiverErrors,
+      txSuperFrames: this.txSuperFrames,
+      txCoalesced: this.txCoalesced,
+      rxBadVnetHeader: this.rxBadVnetHeader,
     };
   }
 
@@ -310,6 +351,7 @@ export class TapNicDriver implements NicDriver {
       tap = await openTapFd(this.options.ifname, {
         create: this.options.create ?? false,
         nonBlocking: true,
+        vnetHeader: this.tso,
         ...(this.options.python === undefined ? {} : { python: this.options.python }),
       });
     } catch (e) {
@@ -322,6 +364,7 @@ export class TapNicDriver implements NicDriver {
       throw new NicError('CLOSED', this.name, 'closed while opening');
     }
     this.tap = tap;
+    this.vnetHeaderLength = tap.vnetHeaderLength;
     this.deviceName = `tap:${tap.name}`;
     this.currentMtu = this.options.mtu ?? tap.mtu;
     this.useScheduler();
@@ -329,7 +372,9 @@ export class TapNicDriver implements NicDriver {
     if (this.ioMode === 'event-loop') {
       try {
         this.maxRxFrame = maxFrame;
-        this.port = openEventLoopPort(tap.fd, maxFrame + 1, { frame: this.portFrame, failed: this.portFailed });
+        const hdr = this.vnetHeaderLength;
+        this.coalescer = hdr > 0 ? new TcpSegmentCoalescer(maxFrame) : undefined;
+        this.port = openEventLoopPort(tap.fd, hdr + maxFrame + 1, { frame: this.portFrame, failed: this.portFailed });
         this.phase = 'open';
         this.setLink('up');
         return;
@@ -374,7 +419,12 @@ export class TapNicDriver implements NicDriver {
 
   /** Worker mode: lays out the rings, requests the RX line and starts the worker (throws if it cannot). */
   private startWorker(tap: TapFd, maxFrame: number): void {
-    const layout = ringLayout(this.options.rxRingSlots ?? 256, this.options.txRingSlots ?? 256, maxFrame);
+    // Slots hold the virtio-net header too: the worker reads and writes whole descriptor records.
+    const layout = ringLayout(
+      this.options.rxRingSlots ?? 256,
+      this.options.txRingSlots ?? 256,
+      maxFrame + this.vnetHeaderLength,
+    );
     this.layout = layout;
     const sab = new SharedArrayBuffer(layout.totalBytes);
     this.ctrl = new Int32Array(sab, 0, CTRL_WORDS);
@@ -486,9 +536,12 @@ export class TapNicDriver implements NicDriver {
       return false;
     }
     const slot = head & this.txMask;
-    // The whole frame fits a slot (MTU + 18 < slotSize); its FCS bytes are copied and never written.
-    this.txData.set(frame, slot * this.layout!.slotSize);
-    this.txLens[slot] = len - FCS_LENGTH;
+    // The whole frame fits a slot after the header (header + MTU + 18 < slotSize); its FCS bytes are copied and never written.
+    const at = slot * this.layout!.slotSize;
+    const hdr = this.vnetHeaderLength;
+    if (hdr > 0) writeVnetHeader(this.txData, at);
+    this.txData.set(frame, at + hdr);
+    this.txLens[slot] = hdr + len - FCS_LENGTH;
     this.txHead = (head + 1) | 0;
     const c = this.counters;
     c.txFrames++;
@@ -528,13 +581,19 @@ export class TapNicDriver implements NicDriver {
     return done;
   }
 
-  /** Event-loop mode: writes up to `max` queued frames, in order; returns how many it took off the queue. */
+  /**
+   * Event-loop mode: writes up to `max` queued frames, in order; returns how many it took off the
+   * queue. With TSO, runs of frames the coalescer merges go out as one super-frame each.
+   */
   private writeQueued(max: number): number {
     const port = this.port;
     const queue = this.txQueue;
     if (port === undefined || queue.length === 0) return 0;
     this.txFlushes++;
     const c = this.counters;
+    const coalescer = this.coalescer;
+    /** Bytes (FCS included, as counted) of the frames in the coalescer's run. */
+    let runBytes = 0;
     let n = 0;
     while (n < max) {
       const frame = queue.shift();
@@ -545,22 +604,51 @@ export class TapNicDriver implements NicDriver {
         continue;
       }
       const len = frame.byteLength;
-      const error = port.write(frame, len - FCS_LENGTH);
-      if (error === 0) {
-        this.txWritten++;
-        c.txFrames++;
-        c.txBytes += len;
-      } else if (error === 'EAGAIN' || error === 'EWOULDBLOCK' || error === 'ENOBUFS') {
-        c.txDroppedQueueFull++;
-      } else if (error === 'EIO') {
-        // The kernel side of the device is down (not up yet, or taken down): nothing can be sent.
-        c.txDroppedLinkDown++;
-      } else {
-        this.txWriteErrors++;
-        if (error === 'EBADFD' || error === 'EBADF' || error === 'ENXIO' || error === 'ENODEV') this.setLink('down');
+      if (coalescer === undefined) {
+        this.countWrite(port.write(frame, len - FCS_LENGTH), 1, len);
+        continue;
       }
+      if (coalescer.segments > 0) {
+        if (coalescer.append(frame, len - FCS_LENGTH)) {
+          runBytes += len;
+          continue;
+        }
+        this.writeRun(port, coalescer, runBytes);
+      }
+      coalescer.start(frame, len - FCS_LENGTH);
+      runBytes = len;
     }
+    if (coalescer !== undefined && coalescer.segments > 0) this.writeRun(port, coalescer, runBytes);
     return n;
+  }
+
+  /** TSO: writes the coalescer's run (one frame, or a super-frame of several) and counts it. */
+  private writeRun(port: EventLoopPort, coalescer: TcpSegmentCoalescer, bytes: number): void {
+    const frames = coalescer.segments;
+    const error = this.state === 'up' ? port.write(coalescer.buffer, coalescer.finish()) : 'EIO';
+    if (error === 0 && frames > 1) {
+      this.txSuperFrames++;
+      this.txCoalesced += frames;
+    }
+    this.countWrite(error, frames, bytes);
+  }
+
+  /** Counts the outcome of one write that carried `frames` frames of `bytes` bytes (FCS included). */
+  private countWrite(error: 0 | string, frames: number, bytes: number): void {
+    const c = this.counters;
+    if (error === 0) {
+      this.txWritten += frames;
+      c.txFrames += frames;
+      c.txBytes += bytes;
+    } else if (error === 'EAGAIN' || error === 'EWOULDBLOCK' || error === 'ENOBUFS') {
+      c.txDroppedQueueFull += frames;
+    } else if (error === 'EIO') {
+      // The kernel side of the device is down (not up yet, or taken down): nothing can be sent.
+      c.txDroppedLinkDown += frames;
+    } else {
+      this.txWriteErrors++;
+      if (error === 'EBADFD' || error === 'EBADF' || error === 'ENXIO' || error === 'ENODEV') this.setLink('down');
+    }
   }
 
   /** Sets the receiver; each call gets a fresh frame (no FCS) that it owns. Exceptions it throws are counted and swallowed. */
@@ -581,11 +669,16 @@ export class TapNicDriver implements NicDriver {
   /** Event-loop mode: one frame read from the descriptor into the port's read buffer. */
   private readonly portFrame = (buffer: Uint8Array, length: number): void => {
     if (this.phase !== 'open') return;
-    if (length > this.maxRxFrame) {
+    const hdr = this.vnetHeaderLength;
+    if (length > hdr + this.maxRxFrame) {
       this.rxOversize++;
       return;
     }
-    this.deliver(this.slab.copy(buffer, 0, length));
+    if (hdr > 0 && (length < hdr || !isPlainVnetFrame(buffer))) {
+      this.rxBadVnetHeader++;
+      return;
+    }
+    this.deliver(this.slab.copy(buffer, hdr, length - hdr));
   };
 
   /** Event-loop mode: the descriptor failed (device gone, read error): report the link down once. */
@@ -645,14 +738,20 @@ export class TapNicDriver implements NicDriver {
     const head = Atomics.load(k, Ctrl.RX_HEAD);
     let tail = k[Ctrl.RX_TAIL]!;
     const slotSize = this.layout!.slotSize;
+    const hdr = this.vnetHeaderLength;
     let done = 0;
     while (tail !== head && done < budget && this.phase === 'open') {
       const slot = tail & this.rxMask;
-      const frame = this.slab.copy(this.rxData, slot * slotSize, this.rxLens[slot]!);
+      const at = slot * slotSize;
+      const length = this.rxLens[slot]!;
+      // The slot holds the descriptor's record: the virtio-net header (TSO), then the frame.
+      const plain = hdr === 0 || (length >= hdr && isPlainVnetFrame(this.rxData, at));
+      const frame = plain ? this.slab.copy(this.rxData, at + hdr, length - hdr) : undefined;
       tail = (tail + 1) | 0;
       Atomics.store(k, Ctrl.RX_TAIL, tail);
       done++;
-      this.deliver(frame);
+      if (frame !== undefined) this.deliver(frame);
+      else this.rxBadVnetHeader++;
     }
     if (Atomics.load(k, Ctrl.RX_FULL_WAIT) === 1) {
       Atomics.store(k, Ctrl.RX_FULL_WAIT, 0);
