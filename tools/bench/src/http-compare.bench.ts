@@ -76,7 +76,8 @@ export const HTTP_COMPARE_MAX_SAMPLES = 5;
 const SHORT_BUDGET_MS = 2000;
 
 /** The servers measured. */
-export type ServerKey = 'node-loopback' | 'node-veth' | 'lwip' | 'postern' | 'gateway' | 'echo' | 'reflector';
+export type ServerKey =
+  'node-loopback' | 'node-veth' | 'lwip' | 'postern' | 'gateway' | 'echo' | 'reflector' | 'reflector-fs';
 
 const LABELS: Record<ServerKey, string> = {
   'node-loopback': 'Node http on loopback',
@@ -86,6 +87,7 @@ const LABELS: Record<ServerKey, string> = {
   gateway: 'postern-gateway (shipped bin) over TAP',
   echo: 'bare Node TAP echo (TapNicDriver only, no stack)',
   reflector: 'bare Node TAP ceiling (TapNicDriver + TCP reflector, no stack)',
+  'reflector-fs': 'bare Node TAP ceiling on blocking fs calls (readSync/writeSync, no event loop)',
 };
 
 // Addresses (198.18.0.0/15 only). Server namespace: Node http on 0.0.0.0:80, veth end .20.1.
@@ -106,6 +108,9 @@ const ECHO_ADDRESS = '198.18.24.2';
 // The bare Node TAP ceiling (TCP reflector): kernel .25.1, reflector .25.2.
 const REFLECTOR_KERNEL = '198.18.25.1';
 const REFLECTOR_ADDRESS = '198.18.25.2';
+// The same reflector on blocking fs calls: kernel .26.1, reflector .26.2.
+const REFLECTOR_FS_KERNEL = '198.18.26.1';
+const REFLECTOR_FS_ADDRESS = '198.18.26.2';
 /** Wall time of one one-connection sample (`wrk -c1`), seconds. */
 const ONE_CONNECTION_S = 2;
 const PORT = 80;
@@ -148,6 +153,7 @@ interface Rig {
   gateway?: ChildServer;
   echo?: ChildServer;
   reflector?: ChildServer;
+  reflectorFs?: ChildServer;
   /** The directory every server serves from in the gateway comparison ({@link makeWwwDir}). */
   www?: string;
   /** The small answer's path and size for this rig. */
@@ -194,6 +200,8 @@ function serverPid(key: ServerKey): number | undefined {
       return rig?.echo?.child.pid;
     case 'reflector':
       return rig?.reflector?.child.pid;
+    case 'reflector-fs':
+      return rig?.reflectorFs?.child.pid;
     default:
       return undefined;
   }
@@ -396,7 +404,7 @@ async function setupServers(keys: readonly ServerKey[], files = false): Promise<
     r.gateway = await startGatewayBinary(clientNs, tap, `${GATEWAY_ADDRESS}/24`, r.www, `${GATEWAY_KERNEL}/24`);
     r.endpoints.set('gateway', { ns: clientNs, host: GATEWAY_ADDRESS });
   }
-  if (has('reflector') && clientNs !== undefined) {
+  if ((has('reflector') || has('reflector-fs')) && clientNs !== undefined) {
     // The ceiling sends the gateway's own answer (head and body) when the gateway runs beside it.
     let answer: Uint8Array = Buffer.from(
       `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${r.smallBytes}\r\n\r\n${'x'.repeat(r.smallBytes)}`,
@@ -406,9 +414,17 @@ async function setupServers(keys: readonly ServerKey[], files = false): Promise<
       await waitServing('gateway', 10_000);
       answer = await rawAnswer(clientNs, url(GATEWAY_ADDRESS, r.smallPath));
     }
-    const tap = `prf${process.pid % 100_000}`;
-    r.reflector = await startTapReflector(clientNs, tap, REFLECTOR_ADDRESS, `${REFLECTOR_KERNEL}/24`, answer);
-    r.endpoints.set('reflector', { ns: clientNs, host: REFLECTOR_ADDRESS });
+    if (has('reflector')) {
+      const tap = `prf${process.pid % 100_000}`;
+      r.reflector = await startTapReflector(clientNs, tap, REFLECTOR_ADDRESS, `${REFLECTOR_KERNEL}/24`, answer);
+      r.endpoints.set('reflector', { ns: clientNs, host: REFLECTOR_ADDRESS });
+    }
+    if (has('reflector-fs')) {
+      const tap = `prs${process.pid % 100_000}`;
+      const kernel = `${REFLECTOR_FS_KERNEL}/24`;
+      r.reflectorFs = await startTapReflector(clientNs, tap, REFLECTOR_FS_ADDRESS, kernel, answer, 'fs');
+      r.endpoints.set('reflector-fs', { ns: clientNs, host: REFLECTOR_FS_ADDRESS });
+    }
   }
   if (has('echo') && clientNs !== undefined) {
     r.echo = await startTapEcho(clientNs, `pec${process.pid % 100_000}`, ECHO_ADDRESS, `${ECHO_KERNEL}/24`);
@@ -427,6 +443,7 @@ async function teardownServers(): Promise<void> {
     await stopChild(r.gateway);
     await stopChild(r.echo);
     await stopChild(r.reflector);
+    await stopChild(r.reflectorFs);
     await r.postern?.close().catch(() => undefined);
   } finally {
     await r.lab.cleanup();
@@ -542,7 +559,9 @@ function cpuCompanion(subject: ServerKey, reference: ServerKey, name = LABELS[su
  * The ceiling of Node itself on a TAP device, same run: the bare Node TAP ceiling
  * (`tap-reflector.ts`, the gateway's driver and scheduler setup answering each request frame with
  * one canned frame, and `GET /big` with a window-limited sender) beside lwIP, then the gateway as a
- * share of it (the ratio column: gateway / ceiling) with both CPU costs per 1,000 requests.
+ * share of it (the ratio column: gateway / ceiling) with both CPU costs per 1,000 requests; and the
+ * same reflector on blocking `readSync`/`writeSync` calls beside it (what the event loop and the
+ * driver add to the two system calls per request).
  */
 function ceilingFigures(): Figure[] {
   const ceiling = LABELS.reflector;
@@ -561,6 +580,13 @@ function ceilingFigures(): Figure[] {
       sample: (ms) => keepAliveSample('gateway', ms),
       reference: { name: `${ceiling}: keep-alive small`, sample: (ms) => keepAliveSample('reflector', ms) },
       companions: [cpuCompanion('gateway', 'reflector', `${gateway} beside the ceiling`)],
+    },
+    {
+      name: `${LABELS['reflector-fs']}: keep-alive small, 32 connections (wrk -t1)`,
+      unit: 'req/s',
+      sample: (ms) => keepAliveSample('reflector-fs', ms),
+      reference: { name: `${ceiling}: keep-alive small`, sample: (ms) => keepAliveSample('reflector', ms) },
+      companions: [cpuCompanion('reflector-fs', 'reflector')],
     },
     {
       name: `${ceiling}: bulk 64 MiB (curl)`,
@@ -614,7 +640,7 @@ export const httpCompareGatewayBenchmark: Benchmark = {
     },
   ],
   skipReason: () => clientsSkipReason(true),
-  setup: () => setupServers(['gateway', 'lwip', 'node-veth', 'echo', 'reflector'], true),
+  setup: () => setupServers(['gateway', 'lwip', 'node-veth', 'echo', 'reflector', 'reflector-fs'], true),
   teardown: teardownServers,
 };
 

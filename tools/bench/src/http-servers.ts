@@ -314,7 +314,8 @@ export function startTapEcho(ns: string, tap: string, address: string, kernelCid
  * Starts the bare Node TAP ceiling (`tap-reflector.ts`: the gateway's TAP driver and scheduler
  * setup with a TCP reflector answering each request frame with `response`, the canned answer, and
  * `GET /big` with a window-limited sender) in its own Node process inside `ns`, where it creates
- * `tap`; then gives the kernel side `kernelCidr` and brings it up.
+ * `tap`; then gives the kernel side `kernelCidr` and brings it up. `io: 'fs'` runs the same
+ * reflector on a blocking descriptor with `readSync`/`writeSync` and no event loop instead.
  */
 export function startTapReflector(
   ns: string,
@@ -322,11 +323,13 @@ export function startTapReflector(
   address: string,
   kernelCidr: string,
   response: Uint8Array,
+  io: 'driver' | 'fs' = 'driver',
 ): Promise<ChildServer> {
   const dir = mkdtempSync(join(tmpdir(), 'postern-reflector-'));
   const file = join(dir, 'response');
   writeFileSync(file, response);
-  const started = startTapProgram('tap reflector', TAP_REFLECTOR, [tap, address, file], ns, tap, kernelCidr);
+  const args = [tap, address, file, ...(io === 'fs' ? ['--io=fs'] : [])];
+  const started = startTapProgram('tap reflector', TAP_REFLECTOR, args, ns, tap, kernelCidr);
   // The program reads the file before it prints `ready`.
   return started.finally(() => rmSync(dir, { recursive: true, force: true }));
 }

@@ -8,14 +8,14 @@
  * figures are measured beside it.
  *
  * Run as a child process (inside the client namespace):
- *   node --conditions=@postern/source --import tsx tools/bench/src/tap-reflector.ts IFNAME ADDRESS RESPONSE_FILE
+ *   node --conditions=@postern/source --import tsx tools/bench/src/tap-reflector.ts IFNAME ADDRESS RESPONSE_FILE [--io=fs]
  * RESPONSE_FILE holds the canned answer to every request but `GET /big` (the bench copies the
  * gateway's own answer to `GET /small`, head and body, so both send the same bytes). It creates the
  * TAP device IFNAME, prints `ready`, and runs until SIGTERM.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readSync, writeSync } from 'node:fs';
 import { Scheduler } from '@postern/irq';
-import { TapNicDriver } from '@postern/nic';
+import { TapNicDriver, openTapFd } from '@postern/nic';
 import { parseIpv4 } from '@postern/wire';
 import { BIG_BODY_BYTES } from './http-servers.js';
 import { TcpReflector } from './tcp-reflector.js';
@@ -40,21 +40,45 @@ const reflector = new TcpReflector({
   ),
   bigBytes: BIG_BODY_BYTES,
 });
-// As the gateway: a real-clock scheduler whose host wake is a microtask; the driver's TX queue is
-// written at the end of each step of it.
-const scheduler = new Scheduler({ clock: 'real', hostWake: 'microtask', seed: 46 });
-scheduler.start();
-const driver = new TapNicDriver({ ifname, create: true, scheduler, mac: 0x02_50_53_54_00_ed });
-const send = (frame: Uint8Array): void => void driver.transmit(frame);
-driver.onReceive((frame) => reflector.input(frame, send));
-await driver.open();
-const ticker = setInterval(() => reflector.tick(send), TICK_MS);
-process.stdout.write(`ready ${driver.name} (${driver.io} I/O)\n`);
-process.on('SIGTERM', () => {
-  clearInterval(ticker);
-  process.stderr.write(`tap-reflector: ${JSON.stringify(reflector.counts)}\n`);
-  void driver.close().then(() => {
-    scheduler.stop();
-    process.exit(0);
+if (process.argv[5] === '--io=fs') {
+  runBlocking(ifname);
+} else {
+  await runOnDriver(ifname);
+}
+
+/** The driver path: as the gateway, a real-clock scheduler whose host wake is a microtask; the driver's TX queue is written at the end of each step of it. */
+async function runOnDriver(ifname: string): Promise<void> {
+  const scheduler = new Scheduler({ clock: 'real', hostWake: 'microtask', seed: 46 });
+  scheduler.start();
+  const driver = new TapNicDriver({ ifname, create: true, scheduler, mac: 0x02_50_53_54_00_ed });
+  const send = (frame: Uint8Array): void => void driver.transmit(frame);
+  driver.onReceive((frame) => reflector.input(frame, send));
+  await driver.open();
+  const ticker = setInterval(() => reflector.tick(send), TICK_MS);
+  process.stdout.write(`ready ${driver.name} (${driver.io} I/O)\n`);
+  process.on('SIGTERM', () => {
+    clearInterval(ticker);
+    process.stderr.write(`tap-reflector: ${JSON.stringify(reflector.counts)}\n`);
+    void driver.close().then(() => {
+      scheduler.stop();
+      process.exit(0);
+    });
   });
-});
+}
+
+/**
+ * `--io=fs`: plain `fs` calls on a blocking descriptor, no event loop: `readSync` one frame, answer
+ * with `writeSync`, forever (SIGTERM's default action ends it). The least a Node program can do per
+ * frame; no timers, so a bulk flow recovers from a loss only by duplicate ACKs.
+ */
+function runBlocking(ifname: string): void {
+  void openTapFd(ifname, { create: true, nonBlocking: false }).then((tap) => {
+    const buffer = new Uint8Array(65536);
+    const send = (frame: Uint8Array): void => void writeSync(tap.fd, frame, 0, frame.byteLength - 4);
+    process.stdout.write(`ready tap:${tap.name} (blocking fs I/O)\n`);
+    for (;;) {
+      const n = readSync(tap.fd, buffer, 0, buffer.byteLength, null);
+      reflector.input(buffer.subarray(0, n), send);
+    }
+  });
+}
