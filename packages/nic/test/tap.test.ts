@@ -5,6 +5,7 @@
  * every test here skips with the reason in its title (and CI, which runs as root, counts a skip as
  * a failure).
  */
+import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   ARP_OP_REPLY,
@@ -33,6 +34,7 @@ import {
 } from '../src/index.js';
 import { eventually, ip, NetLab, netlabSkipReason, tryCommand, uniqueName } from '@postern/netlab';
 import { runDriverContract, type DriverPair } from './contract.js';
+import { HandTcpSender } from './tcp-by-hand.js';
 
 const skip = await netlabSkipReason({ needTap: true, programs: ['python3'] }); // the TAP driver attaches through python3
 const title = (t: string): string => (skip === undefined ? t : `${t} (skipped: ${skip})`);
@@ -53,7 +55,7 @@ afterEach(async () => {
 
 /** A driver on a TAP device it creates, whose kernel side is moved into a fresh namespace as 198.18.0.1/24. */
 async function attachedInNamespace(
-  options: { rxRingSlots?: number; rxBatch?: number; io?: TapIoMode; scheduler?: Scheduler } = {},
+  options: { rxRingSlots?: number; rxBatch?: number; io?: TapIoMode; scheduler?: Scheduler; tso?: boolean } = {},
 ) {
   const ns = await lab.namespace();
   const ifname = uniqueName('t');
@@ -450,6 +452,154 @@ describe('TapNicDriver against the Linux kernel', () => {
 
     // The refused drivers left nothing open: the busy device can be had once its holder lets go.
     await holder.close();
+  });
+});
+
+/** The kernel's receive counters of `ifname` in `ns` (for a TAP: what its driver wrote). */
+async function kernelRx(ns: string, ifname: string) {
+  const row = (
+    JSON.parse((await ip(['-j', '-s', 'link', 'show', 'dev', ifname], ns)).stdout) as {
+      stats64: { rx: { packets: number; bytes: number; errors: number; dropped: number } };
+    }[]
+  )[0]!;
+  return row.stats64.rx;
+}
+
+/** The kernel's count of TCP segments it dropped for a bad checksum, in `ns`. */
+async function tcpInCsumErrors(ns: string): Promise<number> {
+  const snmp = (await lab.exec(ns, 'cat', ['/proc/net/snmp'])).stdout.split('\n').filter((l) => l.startsWith('Tcp:'));
+  const names = snmp[0]!.split(/\s+/);
+  const values = snmp[1]!.split(/\s+/);
+  return Number(values[names.indexOf('InCsumErrors')]);
+}
+
+/** A kernel TCP server in `ns` on 198.18.0.1:5001: reads one connection to its end, prints `<bytes> <sha256>`. */
+function kernelSink(ns: string) {
+  const code = [
+    'import hashlib, socket',
+    's = socket.socket()',
+    's.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)',
+    `s.bind(('${KERNEL_IP}', 5001))`,
+    's.listen(1)',
+    's.settimeout(20)',
+    'c, _ = s.accept()',
+    'c.settimeout(20)',
+    'h, n = hashlib.sha256(), 0',
+    'while True:',
+    '    d = c.recv(1 << 20)',
+    '    if not d: break',
+    '    h.update(d); n += len(d)',
+    'print(n, h.hexdigest(), flush=True)',
+  ].join('\n');
+  return lab.exec(ns, 'python3', ['-c', code], { timeoutMs: 30_000 });
+}
+
+/** Waits until something listens on TCP port 5001 in `ns`. */
+async function listening(ns: string): Promise<boolean> {
+  return eventually(
+    async () => (await lab.exec(ns, 'ss', ['-Hltn', 'sport = :5001'])).stdout.includes('5001'),
+    5000,
+    20,
+  );
+}
+
+/** `bytes` of data that no short pattern repeats in (so a misplaced payload shows in the digest). */
+function streamData(bytes: number): Uint8Array {
+  const data = new Uint8Array(bytes);
+  let x = 0x12345678;
+  for (let i = 0; i < bytes; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    data[i] = x >>> 24;
+  }
+  return data;
+}
+
+describe('TapNicDriver TCP segmentation offload (virtio-net header) against the Linux kernel', () => {
+  const cases: { io: TapIoMode; tso: boolean; merges: boolean }[] = [
+    { io: 'event-loop', tso: true, merges: true },
+    { io: 'worker', tso: true, merges: false },
+    { io: 'event-loop', tso: false, merges: false },
+  ];
+  for (const { io, tso, merges } of cases)
+    rootIt(
+      title(
+        `a kernel TCP socket receives 2 MiB byte-exact, ${merges ? 'in GSO super-frames' : 'frame by frame'} (${io} I/O, tso ${tso})`,
+      ),
+      async () => {
+        const { ns, ifname, driver, kernelMac } = await attachedInNamespace({ io, tso });
+        expect(driver.tso).toBe(tso);
+        await ip(['neigh', 'replace', OUR_IP, 'lladdr', macToString(OUR_MAC), 'dev', ifname, 'nud', 'permanent'], ns);
+        const sink = kernelSink(ns);
+        expect(await listening(ns)).toBe(true);
+        const tcp = new HandTcpSender(driver, {
+          ourMac: OUR_MAC,
+          peerMac: kernelMac,
+          ourIp: Uint8Array.of(198, 18, 0, 2),
+          peerIp: Uint8Array.of(198, 18, 0, 1),
+          ourPort: 40000,
+          peerPort: 5001,
+        });
+        driver.onReceive((f) => tcp.receive(f));
+        const before = await kernelRx(ns, ifname);
+        expect(await tcp.connect()).toBe(true);
+        const data = streamData(2 * 1024 * 1024);
+        let segments = 0;
+        for (let off = 0; off < data.length;) {
+          const burst = Math.min(data.length - off, Math.floor(Math.min(tcp.peer.window, 40 * 1460) / 1460) * 1460);
+          expect(burst).toBeGreaterThan(0);
+          expect(await tcp.sendBurst(data.subarray(off, off + burst))).toBe(true);
+          segments += Math.ceil(burst / 1460);
+          off += burst;
+        }
+        tcp.close();
+        const [count, digest] = (await sink).stdout.trim().split(' ');
+        expect(Number(count)).toBe(data.length);
+        expect(digest).toBe(createHash('sha256').update(data).digest('hex'));
+        const after = await kernelRx(ns, ifname);
+        expect(after.errors - before.errors).toBe(0);
+        expect(after.dropped - before.dropped).toBe(0);
+        const frames = after.packets - before.packets; // SYN, ACK, data, FIN
+        const stats = driver.ringStats;
+        expect(stats.txWriteErrors).toBe(0);
+        expect(driver.stats.txFrames).toBe(segments + 3);
+        if (merges) {
+          // Each burst of up to 40 segments is one write, one frame for the kernel.
+          expect(frames).toBeLessThan(segments / 10);
+          expect(stats.txSuperFrames).toBeGreaterThan(0);
+          expect(stats.txCoalesced).toBeGreaterThan(segments / 2);
+        } else {
+          expect(frames).toBe(segments + 3);
+          expect(stats.txSuperFrames).toBe(0);
+        }
+      },
+    );
+
+  rootIt(title('the kernel still verifies a super-frame: a damaged segment spoils it, and it is dropped'), async () => {
+    const { ns, ifname, driver, kernelMac } = await attachedInNamespace({ tso: true });
+    await ip(['neigh', 'replace', OUR_IP, 'lladdr', macToString(OUR_MAC), 'dev', ifname, 'nud', 'permanent'], ns);
+    const sink = kernelSink(ns);
+    expect(await listening(ns)).toBe(true);
+    const tcp = new HandTcpSender(driver, {
+      ourMac: OUR_MAC,
+      peerMac: kernelMac,
+      ourIp: Uint8Array.of(198, 18, 0, 2),
+      peerIp: Uint8Array.of(198, 18, 0, 1),
+      ourPort: 40001,
+      peerPort: 5001,
+    });
+    driver.onReceive((f) => tcp.receive(f));
+    expect(await tcp.connect()).toBe(true);
+    const csumErrors = await tcpInCsumErrors(ns);
+    const data = streamData(20 * 1460);
+    expect(await tcp.sendBurst(data, 7)).toBe(false); // segment 7 damaged: nothing of the burst is taken
+    expect(tcp.peer.acked).toBe(0);
+    expect(await tcpInCsumErrors(ns)).toBe(csumErrors + 1);
+    expect(driver.ringStats.txSuperFrames).toBe(1);
+    expect(await tcp.sendBurst(data)).toBe(true); // sent again, undamaged
+    tcp.close();
+    const [count, digest] = (await sink).stdout.trim().split(' ');
+    expect(Number(count)).toBe(data.length);
+    expect(digest).toBe(createHash('sha256').update(data).digest('hex'));
   });
 });
 
