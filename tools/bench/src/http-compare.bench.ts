@@ -595,6 +595,13 @@ function ceilingFigures(): Figure[] {
       reference: { name: `${LABELS.lwip}: bulk 64 MiB (curl)`, sample: () => bulkSample('lwip') },
     },
     {
+      // One 1,514-byte frame per writeSync, whatever the driver does (TSO): the plain-frame bulk ceiling.
+      name: `${LABELS['reflector-fs']}: bulk 64 MiB (curl)`,
+      unit: 'MB/s',
+      sample: () => bulkSample('reflector-fs'),
+      reference: { name: `${ceiling}: bulk 64 MiB (curl)`, sample: () => bulkSample('reflector') },
+    },
+    {
       name: `${gateway}: bulk, share of the bare Node TAP ceiling`,
       unit: 'MB/s',
       sample: () => bulkSample('gateway'),
