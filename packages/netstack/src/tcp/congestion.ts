@@ -19,7 +19,11 @@
  * - {@link CongestionControl.onRetransmitTimeout} on every RTO expiry.
  * - {@link CongestionControl.onIdleRestart} when sending resumes after an idle period longer than
  *   the RTO (RFC 5681 §4.1).
+ * - {@link CongestionControl.onRateSample} on every ACK of a connection with SACK (delivery rate
+ *   estimation, ./delivery-rate.ts), and {@link CongestionControl.onNoRateSamples} once when the
+ *   handshake ends without SACK. The model-based {@link ./bbr.ts} uses these instead of onAck.
  */
+import type { DeliveryRate, RateSample } from './delivery-rate.js';
 
 /** The interface the connection drives. See the module comment for when to call each method. */
 export interface CongestionControl {
@@ -60,6 +64,25 @@ export interface CongestionControl {
    * highest sequence number sent when the round began; the caller tracks rounds).
    */
   onRoundSample(rttMs: number | undefined, roundEnded: boolean): void;
+  /**
+   * A delivery rate sample (on every ACK of a connection with SACK, after its deliveries were
+   * recorded, in recovery too); `rate` is the connection's delivery state. Model-based algorithms
+   * (BBR) drive their window from it; loss-based ones leave it out.
+   */
+  onRateSample?(nowMs: number, sample: RateSample, rate: DeliveryRate): void;
+  /**
+   * The connection negotiated no SACK, so it keeps no transmit log and no rate sample will come:
+   * an algorithm that needs them falls back to one that does not.
+   */
+  onNoRateSamples?(): void;
+  /**
+   * True when cwnd itself bounds sending in recovery (the flight may grow to cwnd): the algorithm
+   * sets its own recovery window (BBR's packet conservation) and PRR's proportional reduction
+   * towards ssthresh does not apply.
+   */
+  readonly ownsRecoveryWindow?: boolean;
+  /** The rate the sender should pace at, bytes per ms (undefined: no pacing). */
+  readonly pacingRate?: number;
 }
 
 /** HyStart++ constants (RFC 9406 §4.3). */

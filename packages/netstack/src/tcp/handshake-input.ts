@@ -25,6 +25,7 @@ export function negotiateOptions(tcb: Tcb, seg: Segment, now: number): void {
     tcb.tsRecentAge = now;
   }
   tcb.sackEnabled = o.sackPermitted;
+  if (!tcb.sackEnabled) tcb.cc.onNoRateSamples?.(); // no transmit log: no delivery rate samples
   if (o.windowScale >= 0) {
     tcb.wsEnabled = true;
     tcb.sndWndShift = Math.min(o.windowScale, MAX_SHIFT);

@@ -5,6 +5,7 @@
  * application handle of a TCB, made once.
  */
 import type { Ipv4Address } from '@postern/wire';
+import { Bbr } from './bbr.js';
 import { Cubic, NewReno, type CongestionControl } from './congestion.js';
 import { TcpConnection } from './connection.js';
 import type { TcpContext } from './context.js';
@@ -39,7 +40,12 @@ export function newTcb(
 ): Tcb {
   const s = ctx.settings;
   const advMss = Math.max(64, Math.min(65_535, mtu - 40));
-  const cc: CongestionControl = s.congestion === 'cubic' ? new Cubic({ mss: advMss }) : new NewReno({ mss: advMss });
+  const cc: CongestionControl =
+    s.congestion === 'bbr'
+      ? new Bbr({ mss: advMss })
+      : s.congestion === 'cubic'
+        ? new Cubic({ mss: advMss })
+        : new NewReno({ mss: advMss });
   const tcb = new Tcb(
     local,
     localPort,

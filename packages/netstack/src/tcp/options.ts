@@ -21,6 +21,15 @@ export const TCP_DEFAULT_TIME_WAIT_MS = 60_000;
 /** Default {@link TcpOptions.delayedAckMs}. */
 export const TCP_DEFAULT_DELAYED_ACK_MS = 40;
 
+/**
+ * The congestion controls a `Tcp` offers: `'newreno'` (RFC 5681, RFC 6582), `'cubic'` (RFC 9438),
+ * `'bbr'` (model-based, BBR version 1; needs SACK and runs CUBIC on a connection without it).
+ */
+export type TcpCongestionName = 'newreno' | 'cubic' | 'bbr';
+
+/** Every {@link TcpCongestionName}. */
+export const TCP_CONGESTION_NAMES: readonly TcpCongestionName[] = ['newreno', 'cubic', 'bbr'];
+
 /** Limits, timers and algorithms of a `Tcp`. */
 export interface TcpOptions {
   /** Most TCBs at once, TIME-WAIT and SYN-RECEIVED included. Default 4096. */
@@ -62,7 +71,7 @@ export interface TcpOptions {
   /** RTO bounds. */
   rto?: RtoOptions;
   /** Congestion control. Default `'cubic'` (RFC 9438; faster than NewReno through random loss: measured in tools/bench tcp-loss and on the virtual clock). */
-  congestion?: 'newreno' | 'cubic';
+  congestion?: TcpCongestionName;
   /** Keep-alive: idle before the first probe, ms. Default 7200000. */
   keepAliveIdleMs?: number;
   /** Keep-alive: between probes, ms. Default 75000. */
@@ -121,7 +130,7 @@ export interface TcpSettings {
   readonly maxRetransmits: number;
   readonly synRetries: number;
   readonly rto: RtoOptions;
-  readonly congestion: 'newreno' | 'cubic';
+  readonly congestion: TcpCongestionName;
   readonly keepAliveIdleMs: number;
   readonly keepAliveIntervalMs: number;
   readonly keepAliveProbes: number;
@@ -157,6 +166,13 @@ export function resolveTcpSettings(options: TcpOptions): TcpSettings {
       `maxBufferSize must be an integer no smaller than the buffer sizes (${largestDefault}), got ${maxBufferSize}`,
     );
   }
+  const congestion = options.congestion ?? 'cubic';
+  if (!TCP_CONGESTION_NAMES.includes(congestion)) {
+    throw new TcpError(
+      'EINVAL',
+      `congestion must be one of ${TCP_CONGESTION_NAMES.join(', ')}, got ${String(congestion)}`,
+    );
+  }
   return {
     maxConnections,
     sendBufferSize,
@@ -172,7 +188,7 @@ export function resolveTcpSettings(options: TcpOptions): TcpSettings {
     maxRetransmits: options.maxRetransmits ?? 12,
     synRetries: options.synRetries ?? 5,
     rto: options.rto ?? {},
-    congestion: options.congestion ?? 'cubic',
+    congestion,
     keepAliveIdleMs: options.keepAliveIdleMs ?? 7_200_000,
     keepAliveIntervalMs: options.keepAliveIntervalMs ?? 75_000,
     keepAliveProbes: options.keepAliveProbes ?? 9,

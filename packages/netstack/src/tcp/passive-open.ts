@@ -178,6 +178,7 @@ function acceptCookie(ctx: TcpContext, listener: TcpListener, seg: Segment): boo
     tcb.rcvWndShift = 0;
     tcb.sndWndShift = 0;
   }
+  if (!tcb.sackEnabled) tcb.cc.onNoRateSamples?.(); // no transmit log: no delivery rate samples
   tcb.sendMss = Math.max(
     64,
     Math.min(decoded.mss, tcb.advertisedMss) - (tcb.tsEnabled ? TCP_TIMESTAMP_OPTION_SPACE : 0),

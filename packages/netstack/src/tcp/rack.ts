@@ -15,6 +15,7 @@
  * (rare, never per packet once the window is open); nothing is allocated per segment. The bytes
  * neither SACKed nor lost (the RFC 6675 pipe) are kept as a running sum, so reading them is O(1).
  */
+import { DeliveryRate } from './delivery-rate.js';
 import { seqAdd, seqGt, seqLt, seqSub } from './seq.js';
 
 /** The entry was retransmitted at least once. */
@@ -23,6 +24,8 @@ export const SEG_RETRANSMITTED = 1;
 export const SEG_SACKED = 2;
 /** RACK (or an RTO) deemed the entry lost and it has not been retransmitted since. */
 export const SEG_LOST = 4;
+/** The entry was (last) sent while the sender was application-limited (delivery rate estimation). */
+export const SEG_APP_LIMITED = 8;
 
 /**
  * The segments in flight, in sequence order. Invariants: entries are contiguous ranges
@@ -33,6 +36,12 @@ export class SentSegments {
   private ends: Float64Array;
   private times: Float64Array;
   private flagBits: Uint8Array;
+  // Delivery rate stamps of each entry's last transmission (see ./delivery-rate.ts).
+  private txDelivered: Float64Array;
+  private txDeliveredTime: Float64Array;
+  private txFirstSent: Float64Array;
+  /** The connection's delivery rate state, stamped on every transmission and fed by every delivery. */
+  readonly rate = new DeliveryRate();
   private head = 0;
   private n = 0;
   /** Bytes of entries neither SACKed nor lost. */
@@ -43,6 +52,9 @@ export class SentSegments {
     this.ends = new Float64Array(capacity);
     this.times = new Float64Array(capacity);
     this.flagBits = new Uint8Array(capacity);
+    this.txDelivered = new Float64Array(capacity);
+    this.txDeliveredTime = new Float64Array(capacity);
+    this.txFirstSent = new Float64Array(capacity);
   }
 
   /** Entries held. */
@@ -55,6 +67,7 @@ export class SentSegments {
     this.n = 0;
     this.head = 0;
     this.pipeBytes = 0;
+    this.rate.reset();
   }
 
   /** Bytes of `[seq, end)` that count in the pipe when an entry carries `flags`. */
@@ -103,17 +116,26 @@ export class SentSegments {
     const e = new Float64Array(cap);
     const t = new Float64Array(cap);
     const f = new Uint8Array(cap);
+    const d = new Float64Array(cap);
+    const dt = new Float64Array(cap);
+    const fs = new Float64Array(cap);
     for (let i = 0; i < this.n; i++) {
       const k = this.slot(i);
       s[i] = this.seqs[k]!;
       e[i] = this.ends[k]!;
       t[i] = this.times[k]!;
       f[i] = this.flagBits[k]!;
+      d[i] = this.txDelivered[k]!;
+      dt[i] = this.txDeliveredTime[k]!;
+      fs[i] = this.txFirstSent[k]!;
     }
     this.seqs = s;
     this.ends = e;
     this.times = t;
     this.flagBits = f;
+    this.txDelivered = d;
+    this.txDeliveredTime = dt;
+    this.txFirstSent = fs;
     this.head = 0;
   }
 
@@ -127,12 +149,16 @@ export class SentSegments {
       this.ends[to] = this.ends[from]!;
       this.times[to] = this.times[from]!;
       this.flagBits[to] = this.flagBits[from]!;
+      this.txDelivered[to] = this.txDelivered[from]!;
+      this.txDeliveredTime[to] = this.txDeliveredTime[from]!;
+      this.txFirstSent[to] = this.txFirstSent[from]!;
     }
     const k = this.slot(i);
     this.seqs[k] = seq;
     this.ends[k] = end;
     this.times[k] = time;
     this.flagBits[k] = flags;
+    this.stamp(k);
     this.n++;
     this.pipeBytes += SentSegments.piped(flags, seq, end);
   }
@@ -145,6 +171,38 @@ export class SentSegments {
     this.pipeBytes -= SentSegments.piped(f, at, e);
     this.ends[k] = at;
     this.insertAt(i + 1, at, e, this.times[k]!, f);
+    // The second half was sent with the first half's stamps.
+    const k2 = this.slot(i + 1);
+    this.txDelivered[k2] = this.txDelivered[k]!;
+    this.txDeliveredTime[k2] = this.txDeliveredTime[k]!;
+    this.txFirstSent[k2] = this.txFirstSent[k]!;
+  }
+
+  /** Records the connection's delivery state in slot `k` as of a transmission now (and the app-limited bit). */
+  private stamp(k: number): void {
+    const r = this.rate;
+    this.txDelivered[k] = r.delivered;
+    this.txDeliveredTime[k] = r.deliveredTime;
+    this.txFirstSent[k] = r.firstSentTime;
+    this.flagBits[k] = r.sendingAppLimited ? this.flagBits[k]! | SEG_APP_LIMITED : this.flagBits[k]! & ~SEG_APP_LIMITED;
+  }
+
+  /**
+   * Entry `i` was delivered (cumulatively acknowledged or SACKed) at `now`: its bytes and stamps go
+   * to {@link SentSegments.rate}. Called once per delivered entry, before it leaves or is flagged SACKED.
+   */
+  noteDelivered(i: number, now: number): void {
+    const k = this.slot(i);
+    this.rate.onDelivered(
+      now,
+      seqSub(this.ends[k]!, this.seqs[k]!),
+      this.times[k]!,
+      this.txDelivered[k]!,
+      this.txDeliveredTime[k]!,
+      this.txFirstSent[k]!,
+      (this.flagBits[k]! & SEG_APP_LIMITED) !== 0,
+      (this.flagBits[k]! & SEG_RETRANSMITTED) !== 0,
+    );
   }
 
   /**
@@ -154,6 +212,7 @@ export class SentSegments {
    */
   sent(seq: number, end: number, now: number, retransmission: boolean): void {
     if (!seqLt(seq, end)) return;
+    if (this.n === 0) this.rate.onFlightEmpty(now);
     const last = this.n - 1;
     if (this.n === 0 || !seqLt(seq, this.ends[this.slot(last)]!)) {
       const base = this.n === 0 ? seq : this.ends[this.slot(last)]!;
@@ -173,6 +232,7 @@ export class SentSegments {
       if (seqGt(e, end)) this.split(i, end);
       this.times[this.slot(i)] = now;
       this.setFlags(i, (this.flags(i) | SEG_RETRANSMITTED) & ~SEG_LOST);
+      this.stamp(this.slot(i));
     }
     const tail = this.ends[this.slot(this.n - 1)]!;
     if (seqGt(end, tail)) this.insertAt(this.n, tail, end, now, retransmission ? SEG_RETRANSMITTED : 0);

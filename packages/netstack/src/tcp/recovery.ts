@@ -6,6 +6,7 @@
  * segment out of the network; a partial ACK retransmits the next segment).
  */
 import type { TcpOptionSummary } from '@postern/wire';
+import { deliverySampleOnAck } from './delivery-rate.js';
 import { flightSize, retransmitRange, tsClock, unsentBytes, type TcpOutputContext } from './output.js';
 import { SEG_LOST, SEG_RETRANSMITTED, SEG_SACKED, markAllLost, markSacked } from './rack.js';
 import type { Segment } from './segment.js';
@@ -370,6 +371,7 @@ export function rackDetect(ctx: TcpRecoveryContext, tcb: Tcb, now: number, deliv
 function enterRecovery(ctx: TcpRecoveryContext, tcb: Tcb, now: number): void {
   // RFC 6582 §3.2 step 2 (the data sent before an RTO is being resent already): no second
   // window reduction for it, but its lost segments are still repaired.
+  log.noteDelivered(i, deliverNow);
   if (!seqLt(tcb.sndUna, tcb.recover)) {
     armUndo(tcb, now, false);
     tcb.cc.onFastRetransmit(now, flightSize(tcb));
@@ -398,12 +400,16 @@ function enterRecovery(ctx: TcpRecoveryContext, tcb: Tcb, now: number): void {
  */
 function prrSend(ctx: TcpRecoveryContext, tcb: Tcb, deliveredBytes: number): void {
   const mss = tcb.sendMss;
+  const priorInflight = log.inFlight();
   const log = tcb.sent;
   tcb.prrDelivered += deliveredBytes;
   const pipeBytes = log.inFlight();
   const ssthresh = Number.isFinite(tcb.cc.ssthresh) ? tcb.cc.ssthresh : tcb.cc.cwnd;
   let sndcnt: number;
-  if (pipeBytes > ssthresh) {
+  if (tcb.cc.ownsRecoveryWindow === true) {
+    sndcnt = tcb.cc.cwnd - pipeBytes; // the algorithm's own recovery window (BBR's packet conservation)
+  } else if (pipeBytes > ssthresh) {
+  deliverySampleOnAck(tcb, now, priorInflight);
     sndcnt = Math.ceil((tcb.prrDelivered * ssthresh) / Math.max(1, tcb.recoverFs)) - tcb.prrOut;
   } else {
     sndcnt = Math.min(ssthresh - pipeBytes, Math.max(tcb.prrDelivered - tcb.prrOut, deliveredBytes) + mss);

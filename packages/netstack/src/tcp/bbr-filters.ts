@@ -1,0 +1,87 @@
+/**
+ * The two filters of BBR's path model (IETF draft draft-cardwell-iccrg-bbr-congestion-control):
+ * the bottleneck bandwidth is the largest delivery rate seen over the last few round trips
+ * ({@link RoundMaxFilter}), the round-trip propagation time the smallest RTT seen over the last
+ * few seconds ({@link MinRttFilter}). Neither reads a clock nor allocates after construction.
+ */
+
+/**
+ * The maximum of the values seen over the last `windowRounds` round trips: one slot per round in
+ * a ring, so a value leaves exactly when its round falls out of the window.
+ */
+export class RoundMaxFilter {
+  private readonly values: Float64Array;
+  private readonly rounds: Float64Array;
+  private current = 0;
+
+  /** @throws RangeError unless `windowRounds` is a positive integer. */
+  constructor(readonly windowRounds: number) {
+    if (!(Number.isInteger(windowRounds) && windowRounds > 0))
+      throw new RangeError(`window must be a positive number of rounds, got ${windowRounds}`);
+    this.values = new Float64Array(windowRounds);
+    this.rounds = new Float64Array(windowRounds).fill(-1);
+  }
+
+  /** Adds `value` seen in round `round` (round numbers never go back). */
+  update(value: number, round: number): void {
+    if (round > this.current) this.current = round;
+    const slot = round % this.windowRounds;
+    if (this.rounds[slot] !== round) {
+      this.rounds[slot] = round;
+      this.values[slot] = value;
+    } else if (value > this.values[slot]!) {
+      this.values[slot] = value;
+    }
+  }
+
+  /** Moves the window to `round` without a value (rounds with no sample add nothing). */
+  advance(round: number): void {
+    if (round > this.current) this.current = round;
+  }
+
+  /** The largest value of rounds `current - windowRounds + 1 .. current` (0 when none). */
+  get max(): number {
+    let best = 0;
+    const oldest = this.current - this.windowRounds;
+    for (let i = 0; i < this.windowRounds; i++) {
+      if (this.rounds[i]! > oldest && this.values[i]! > best) best = this.values[i]!;
+    }
+    return best;
+  }
+
+  /** Forgets every value. */
+  reset(): void {
+    this.rounds.fill(-1);
+    this.values.fill(0);
+    this.current = 0;
+  }
+}
+
+/**
+ * The smallest RTT seen, kept for `windowMs`: a sample at or below it, or any sample once it is
+ * older than the window, replaces it.
+ */
+export class MinRttFilter {
+  /** The minimum RTT, ms (Infinity before the first sample). */
+  value = Number.POSITIVE_INFINITY;
+  /** When {@link MinRttFilter.value} was taken, ms. */
+  stamp = 0;
+
+  constructor(readonly windowMs: number) {}
+
+  /** True when there is a minimum and it is older than the window at `now`. */
+  expired(now: number): boolean {
+    return Number.isFinite(this.value) && now > this.stamp + this.windowMs;
+  }
+
+  /** Offers an RTT sample taken at `now`; returns whether it became the minimum. */
+  update(rttMs: number, now: number, expired = this.expired(now)): boolean {
+    if (!(rttMs >= 0)) return false;
+    if (rttMs <= this.value || expired) {
+      this.value = rttMs;
+      this.stamp = now;
+      return true;
+    }
+    return false;
+  }
+}
