@@ -296,3 +296,47 @@ describe('RequestParser: valid requests', () => {
     expect(() => p.execute(bytes('x'))).toThrow(boom);
   });
 });
+
+describe('RequestParser: field names and line runs', () => {
+  it('keeps each name as sent, whether or not it is one of the common ones, and lowers it for lookup', () => {
+    const m = one(
+      'GET / HTTP/1.1\r\nhost: a\r\nUSER-AGENT: b\r\nAccept: c\r\nAccep: d\r\nAccepts: e\r\nX-Custom: f\r\nuser-agent: g\r\n\r\n',
+    );
+    expect(m.head.headers.raw).toEqual([
+      'host',
+      'a',
+      'USER-AGENT',
+      'b',
+      'Accept',
+      'c',
+      'Accep',
+      'd',
+      'Accepts',
+      'e',
+      'X-Custom',
+      'f',
+      'user-agent',
+      'g',
+    ]);
+    expect(m.head.headers.lowerNames).toEqual([
+      'host',
+      'user-agent',
+      'accept',
+      'accep',
+      'accepts',
+      'x-custom',
+      'user-agent',
+    ]);
+    expect(m.head.headers.get('User-Agent')).toBe('b, g');
+  });
+
+  it('counts the limits exactly wherever a chunk boundary falls inside a line', () => {
+    const text = 'GET /aaaa HTTP/1.1\r\nHost: h\r\n\r\n'; // request line 18 bytes, header section 11
+    for (let cut = 1; cut < text.length; cut++) {
+      const chunks = [bytes(text.slice(0, cut)), bytes(text.slice(cut))];
+      expect(parseChunks(chunks, { maxRequestLineBytes: 18, maxHeaderBytes: 11 }).error, `cut ${cut}`).toBeNull();
+      expect(parseChunks(chunks, { maxRequestLineBytes: 17 }).error?.code, `cut ${cut}`).toBe('REQUEST_LINE_TOO_LONG');
+      expect(parseChunks(chunks, { maxHeaderBytes: 10 }).error?.code, `cut ${cut}`).toBe('HEADERS_TOO_LARGE');
+    }
+  });
+});

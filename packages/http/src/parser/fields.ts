@@ -30,6 +30,83 @@ export function latin1View(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+/** Buffer's own latin1 decoder, the one `toString('latin1', start, end)` ends in. */
+type Latin1Slicer = (this: Buffer, start: number, end: number) => string;
+
+/**
+ * Node's `Buffer.prototype.latin1Slice` when the runtime has it (called directly it skips
+ * `toString`'s encoding dispatch and argument handling), else `toString('latin1', ...)`.
+ */
+const latin1Slice: Latin1Slicer =
+  (Buffer.prototype as unknown as { latin1Slice?: Latin1Slicer }).latin1Slice ??
+  function (this: Buffer, start: number, end: number): string {
+    return this.toString('latin1', start, end);
+  };
+
+/** The latin1 text of `buf[start, end)` (`start <= end <= buf.length`). */
+export function latin1Text(buf: Buffer, start: number, end: number): string {
+  return latin1Slice.call(buf, start, end);
+}
+
+/**
+ * Field names most requests carry, each as sent by the usual clients and in lower case: a name
+ * matching one byte for byte is that string, and its lower case the shared one (no decoding, no
+ * lowering per request).
+ */
+const COMMON_NAMES = [
+  'Host',
+  'User-Agent',
+  'Accept',
+  'Accept-Encoding',
+  'Accept-Language',
+  'Connection',
+  'Content-Length',
+  'Content-Type',
+  'Cache-Control',
+  'Cookie',
+  'Referer',
+  'Origin',
+  'If-None-Match',
+  'If-Modified-Since',
+  'Range',
+  'Authorization',
+  'Pragma',
+  'Upgrade-Insecure-Requests',
+  'Sec-Fetch-Site',
+  'Sec-Fetch-Mode',
+  'Sec-Fetch-Dest',
+];
+
+/** A common name as sent: its bytes, the string, and the shared lower case. */
+interface KnownName {
+  readonly bytes: Uint8Array;
+  readonly name: string;
+  readonly lower: string;
+}
+
+/** {@link COMMON_NAMES} (both spellings) by length. */
+const KNOWN_BY_LENGTH: KnownName[][] = [];
+for (const name of COMMON_NAMES) {
+  const lower = name.toLowerCase();
+  for (const spelling of new Set([name, lower])) {
+    (KNOWN_BY_LENGTH[spelling.length] ??= []).push({ bytes: Buffer.from(spelling, 'latin1'), name: spelling, lower });
+  }
+}
+
+/** The {@link KnownName} spelled exactly as `buf[start, end)`, or undefined. */
+function knownName(buf: Uint8Array, start: number, end: number): KnownName | undefined {
+  const candidates = KNOWN_BY_LENGTH[end - start];
+  if (candidates === undefined) return undefined;
+  for (let k = 0; k < candidates.length; k++) {
+    const known = candidates[k]!;
+    const bytes = known.bytes;
+    let j = 0;
+    while (j < bytes.length && bytes[j] === buf[start + j]) j++;
+    if (j === bytes.length) return known;
+  }
+  return undefined;
+}
+
 /**
  * Decodes the field lines in `buf[start, end)` into a {@link HeaderList}, strictly: no obs-fold, a
  * token name, the colon right after it, a value of field-vchar/SP/HTAB with surrounding OWS removed.
@@ -70,9 +147,10 @@ export function parseFieldLines(buf: Buffer, start: number, end: number): Header
       if (!isWhitespace(b)) valueEnd = i;
     }
     i += 2; // CRLF
-    const name = buf.toString('latin1', lineStart, nameEnd);
-    raw.push(name, buf.toString('latin1', valueStart, valueEnd));
-    lower.push(name.toLowerCase());
+    const known = knownName(buf, lineStart, nameEnd);
+    const name = known?.name ?? latin1Text(buf, lineStart, nameEnd);
+    raw.push(name, latin1Text(buf, valueStart, valueEnd));
+    lower.push(known?.lower ?? name.toLowerCase());
   }
   return new HeaderList(raw, lower);
 }

@@ -17,7 +17,7 @@ import {
   isWhitespace as isWhitespace_,
 } from './chars.js';
 import { HttpParseError } from './errors.js';
-import { latin1View, parseFieldLines } from './fields.js';
+import { latin1Text, latin1View, parseFieldLines } from './fields.js';
 import type { HeaderList } from './headers.js';
 import type { BodyFraming, ParserLimits, RequestHead, TargetForm } from './types.js';
 
@@ -75,9 +75,9 @@ export function parseRequestLine(bytes: Uint8Array): RequestLine {
   const versionStart = ++i;
   while (i < end && buf[i] !== CR) i++;
   const versionMinor = parseVersion(buf, versionStart, i);
-  const method = knownMethod(buf, methodEnd) ?? buf.toString('latin1', 0, methodEnd);
+  const method = knownMethod(buf, methodEnd) ?? latin1Text(buf, 0, methodEnd);
   const targetForm = checkTarget(buf, targetStart, targetEnd, method);
-  const target = buf.toString('latin1', targetStart, targetEnd);
+  const target = latin1Text(buf, targetStart, targetEnd);
   return { method, target, targetForm, versionMinor };
 }
 

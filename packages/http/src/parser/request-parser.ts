@@ -426,6 +426,32 @@ export class RequestParser {
     let sectionStart = i;
     for (; i < end; i++) {
       const b = chunk[i]!;
+      if (b !== CR && b !== LF && !this.sawCR) {
+        // A run of line bytes: find where it stops at once, then count it against the same limits
+        // (nothing but the length can be wrong inside a run, so the error is the one the byte at the limit gives).
+        let j = i + 1;
+        while (j < end) {
+          const c = chunk[j]!;
+          if (c === CR || c === LF) break;
+          j++;
+        }
+        const n = j - i;
+        if (this.inRequestLine) {
+          if ((this.lineLength += n) > limits.maxRequestLineBytes)
+            throw new HttpParseError(
+              'REQUEST_LINE_TOO_LONG',
+              `request line exceeds ${limits.maxRequestLineBytes} bytes`,
+            );
+        } else {
+          if ((this.sectionBytes += n) > maxSection) {
+            if (head) throw new HttpParseError('HEADERS_TOO_LARGE', `header section exceeds ${maxSection} bytes`);
+            throw new HttpParseError('TRAILERS_TOO_LARGE', `trailer section exceeds ${maxSection} bytes`);
+          }
+          this.lineLength += n;
+        }
+        i = j - 1;
+        continue;
+      }
       if (!this.inRequestLine && ++this.sectionBytes > maxSection) {
         if (head) throw new HttpParseError('HEADERS_TOO_LARGE', `header section exceeds ${maxSection} bytes`);
         throw new HttpParseError('TRAILERS_TOO_LARGE', `trailer section exceeds ${maxSection} bytes`);

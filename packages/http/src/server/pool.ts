@@ -134,12 +134,7 @@ export class WorkerPool<T> {
   /** Serves `job` on a slot already counted in `busy`. */
   private run(job: T): void {
     this.stats.dispatched++;
-    let ended = false;
-    const done = (): void => {
-      if (ended) return;
-      ended = true;
-      this.jobEnded();
-    };
+    const done = this.endOnce();
     let result: Promise<void> | void;
     try {
       result = this.serve(job, done);
@@ -154,6 +149,19 @@ export class WorkerPool<T> {
         done();
       });
     }
+  }
+
+  /**
+   * The `done` of one job: ends it on the first call, ignores the others. One small unnamed function
+   * per job (the only per-job allocation of the pool).
+   */
+  private endOnce(): () => void {
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.jobEnded();
+    };
   }
 
   /** A job ended: its slot goes to the oldest queued job, or becomes free. */
