@@ -38,13 +38,18 @@ export interface IrqLineStats {
   raised: number;
   /** Times the handler ran (raises while already pending coalesce into one run). */
   handled: number;
-  /** Cumulative handler wall time in ms as measured by the scheduler clock (0 on a virtual clock). */
+  /**
+   * Cumulative handler time in ms as measured by the scheduler clock: 0 on a virtual clock unless a
+   * handler moves it, and 0 on a real one, whose time stands still during a run (the scheduler reads
+   * the host clock once per run, not around every handler).
+   */
   handlerTimeMs: number;
   /** Longest single handler run in ms. */
   handlerMaxMs: number;
   /**
    * Cumulative latency in ms from the raise that made the line pending to the start of its handler
-   * (includes time spent masked; 0 on a virtual clock unless time advanced in between).
+   * (includes time spent masked; 0 on a virtual clock unless time advanced in between). On a real
+   * clock the start is the run's one reading of the clock, and a raise from inside a run counts 0.
    */
   latencyTotalMs: number;
   /** Longest single raise-to-handler latency in ms. */
@@ -183,7 +188,11 @@ export interface SchedulerStats {
  */
 export interface SchedulerApi {
   readonly clock: Clock;
-  /** The current time on the scheduler clock. */
+  /**
+   * The current time on the scheduler clock. During a run (handlers, polls, tasklets and timer
+   * callbacks) a real clock is read once, when the run first needs the time, and `now` stays at that
+   * reading until the run ends; outside a run it reads the clock.
+   */
   readonly now: Millis;
   /**
    * The wall-clock time now, in milliseconds since the Unix epoch (for a `Date` header, a pcap

@@ -7,6 +7,14 @@
  * that are due and were armed before the timer phase began, in (deadline, arming order). After every
  * single handler, poll, tasklet and timer callback there is a yield point at which all pending unmasked
  * IRQs run again, highest priority first, before the step goes on. Steps repeat until nothing is runnable.
+ *
+ * Time during a run on a real clock: the clock is read at most once, the first time the run needs
+ * it, and {@link Scheduler.now} stands still at that reading until the run ends (as a kernel's
+ * jiffies do during one softirq pass), so a frame's whole trip through the stack costs one read of
+ * the host clock, not one per layer, and a run that never asks (a TX flush) costs none. Such a run
+ * does not look at the timers either: due timers fire in the first run that knows the time, at the
+ * latest in the turn of the host timer, which is always armed for the earliest deadline. Outside a
+ * run, `now` reads the clock. A virtual clock is read directly, always (it moves only when told to).
  */
 import type {
   BottomHalf,
@@ -50,14 +58,12 @@ export const DEFAULT_IDLE_LIMIT_MS = 3_600_000;
 
 type Work = BottomHalf | (() => void);
 
+/** A bottom half as this scheduler sees it: its own mark, under its own key, says whether it is queued. */
+type MarkedBottomHalf = BottomHalf & { [mark: symbol]: boolean | undefined };
+
 const rethrow = (error: unknown): void => {
   throw error;
 };
-
-function elapsedSince(clock: Clock, start: Millis): Millis {
-  const d = clock.now() - start;
-  return d > 0 ? d : 0;
-}
 
 /**
  * The interrupt scheduler. See the package README for the model; the contract is {@link SchedulerApi}.
@@ -97,8 +103,23 @@ export class Scheduler implements SchedulerApi {
   private queue: Work[] = [];
   /** The (empty) array the next round will swap in. */
   private spare: Work[] = [];
-  /** Bottom halves currently in {@link queue} (or in the running round, not yet polled). */
-  private readonly queued = new Set<BottomHalf>();
+  /**
+   * The key of this scheduler's mark on a bottom half: true while it is in {@link queue} (or in the
+   * running round, not yet polled). A property on the bottom half itself, as NAPI keeps its state bits in
+   * the driver's `napi_struct`, so scheduling and polling cost no hash lookup; the key is this
+   * scheduler's own, so one bottom half on two schedulers keeps two independent marks.
+   */
+  private readonly queuedMark: symbol = Symbol('queued');
+  /** Real clock: the time is read at most once per run (see the module documentation). */
+  private readonly freezesTime: boolean;
+  /** True during a run on a real clock: {@link time} reads the clock once, then returns {@link runTime}. */
+  private inRealRun = false;
+  /** Whether the current run has read the clock into {@link runTime}. */
+  private timeKnown = false;
+  /** Whether the current run checks the timers even if nothing else needed the time (host timer, `runPending`). */
+  private timerRun = false;
+  /** The clock reading of the current (or last) run. */
+  private runTime: Millis = 0;
   /** Real clock: bottom halves for the first round of the next host turn ({@link scheduleNextTurn}). */
   private nextTurn: BottomHalf[] = [];
 
@@ -118,16 +139,16 @@ export class Scheduler implements SchedulerApi {
     this.immediate = undefined;
     this.microtaskStreak = 0;
     this.takeNextTurnWork();
-    this.turn();
+    this.turn(false);
   };
   private readonly onMicrotask = (): void => {
     this.microtaskQueued = false;
-    this.turn();
+    this.turn(false);
   };
   private readonly onHostTimer = (): void => {
     this.hostTimer = undefined;
     this.microtaskStreak = 0;
-    this.turn();
+    this.turn(true);
   };
 
   /**
@@ -144,6 +165,7 @@ export class Scheduler implements SchedulerApi {
       throw new SchedulerError('BAD_ARGUMENT', 'a virtual clock must have advanceTo() (use VirtualClock)');
     }
     this.steerable = isSteerable(this.clock) ? this.clock : undefined;
+    this.freezesTime = !this.clock.virtual;
     this.trace = new PathTrace(() => this.clock.now());
     this.rng = new SeededRandom(options.seed ?? 1);
     this.epochMs = requireFinite('epochMs', options.epochMs ?? this.clock.epochMs ?? 0);
@@ -155,7 +177,7 @@ export class Scheduler implements SchedulerApi {
     if (hostWake !== 'immediate' && hostWake !== 'microtask')
       throw new SchedulerError('BAD_ARGUMENT', `hostWake must be 'immediate' or 'microtask', got ${String(hostWake)}`);
     this.microtaskWake = hostWake === 'microtask';
-    const now = (): Millis => this.clock.now();
+    const now = (): Millis => this.time();
     this.irqs = new IrqTable({ now, wake: () => this.kick() });
     this.timers = new TimerQueue({ now, timersChanged: () => this.timersChanged() });
     this.counters = {
@@ -167,14 +189,27 @@ export class Scheduler implements SchedulerApi {
     };
   }
 
-  /** The current time on the scheduler clock. */
+  /**
+   * The current time on the scheduler clock. On a real clock it stands still during a run, at the
+   * reading taken when the run started (see the module documentation).
+   */
   get now(): Millis {
-    return this.clock.now();
+    return this.time();
   }
 
   /** See {@link SchedulerApi.wallTime}: {@link epochMs} plus {@link now}. */
   wallTime(): number {
-    return this.epochMs + this.clock.now();
+    return this.epochMs + this.time();
+  }
+
+  /** {@link now} for the scheduler's own use. */
+  private time(): Millis {
+    if (!this.inRealRun) return this.clock.now();
+    if (!this.timeKnown) {
+      this.runTime = this.clock.now();
+      this.timeKnown = true;
+    }
+    return this.runTime;
   }
 
   /** Live counters (the same object every time; copy fields to keep a snapshot). */
@@ -203,8 +238,9 @@ export class Scheduler implements SchedulerApi {
 
   /** Queues `bottomHalf` for the next deferred round; a no-op while it is queued and not yet polled. */
   schedule(bottomHalf: BottomHalf): void {
-    if (this.queued.has(bottomHalf)) return;
-    this.queued.add(bottomHalf);
+    const marked = bottomHalf as MarkedBottomHalf;
+    if (marked[this.queuedMark] === true) return;
+    marked[this.queuedMark] = true;
     this.queue.push(bottomHalf);
     this.kick();
   }
@@ -215,7 +251,7 @@ export class Scheduler implements SchedulerApi {
       this.schedule(bottomHalf);
       return;
     }
-    if (this.queued.has(bottomHalf) || this.nextTurn.includes(bottomHalf)) return;
+    if ((bottomHalf as MarkedBottomHalf)[this.queuedMark] === true || this.nextTurn.includes(bottomHalf)) return;
     this.nextTurn.push(bottomHalf);
     this.kickLater();
   }
@@ -241,7 +277,7 @@ export class Scheduler implements SchedulerApi {
 
   /** Arms a timer `delay` ms from now. */
   timerAfter(delay: Millis, callback: () => void): Timer {
-    return this.timers.create(this.clock.now() + requireFinite('timer delay', delay), callback);
+    return this.timers.create(this.time() + requireFinite('timer delay', delay), callback);
   }
 
   /** Earliest armed timer deadline, if any. */
@@ -265,7 +301,7 @@ export class Scheduler implements SchedulerApi {
    * called from running work, and whatever `onError` throws.
    */
   runPending(): void {
-    this.run(Number.POSITIVE_INFINITY);
+    this.run(Number.POSITIVE_INFINITY, true);
   }
 
   /**
@@ -344,18 +380,35 @@ export class Scheduler implements SchedulerApi {
   // ---- running -------------------------------------------------------------------------------
 
   private hasRunnable(): boolean {
-    if (this.irqs.runnable > 0 || this.queue.length > 0) return true;
-    const next = this.timers.nextDeadline();
-    return next !== undefined && next <= this.clock.now();
+    return this.irqs.runnable > 0 || this.queue.length > 0 || this.timerDue();
   }
 
-  /** Runs up to `maxSteps` steps while anything is runnable. */
-  private run(maxSteps: number): void {
+  /**
+   * Whether the earliest timer is due. In a real-clock run that has not read the clock and is not a
+   * timer run, false without reading it: the timers are left to a run that knows the time.
+   */
+  private timerDue(): boolean {
+    const next = this.timers.nextDeadline();
+    if (next === undefined) return false;
+    if (this.inRealRun && !this.timeKnown && !this.timerRun) return false;
+    return next <= this.time();
+  }
+
+  /**
+   * Runs up to `maxSteps` steps while anything is runnable. `timerRun`: check the timers even if
+   * nothing else needs the time (a real clock is then read at the first check).
+   */
+  private run(maxSteps: number, timerRun: boolean): void {
     if (this.running) {
       throw new SchedulerError('REENTRANT', 'a scheduler run was started from work the scheduler is running');
     }
     this.running = true;
     this.dispatches = 0;
+    if (this.freezesTime) {
+      this.inRealRun = true;
+      this.timeKnown = false;
+      this.timerRun = timerRun;
+    }
     try {
       for (let step = 0; step < maxSteps && this.hasRunnable(); step++) {
         const before = this.dispatches;
@@ -369,6 +422,7 @@ export class Scheduler implements SchedulerApi {
       }
     } finally {
       this.running = false;
+      this.inRealRun = false;
     }
   }
 
@@ -387,7 +441,7 @@ export class Scheduler implements SchedulerApi {
     if (++this.dispatches > this.livelockLimit) {
       throw new SchedulerError(
         'LIVELOCK',
-        `more than ${this.livelockLimit} dispatches at t=${this.clock.now()} ms without becoming idle ` +
+        `more than ${this.livelockLimit} dispatches at t=${this.time()} ms without becoming idle ` +
           `(next: ${kind} '${name}'); a handler that re-raises its own line, a bottom half that always ` +
           'exhausts its budget, or a timer re-arming itself at the current time?',
       );
@@ -396,14 +450,13 @@ export class Scheduler implements SchedulerApi {
 
   /** Yield point: runs every pending unmasked IRQ, highest priority first, re-choosing after each. */
   private serviceIrqs(): void {
-    const clock = this.clock;
     let line: Line | undefined;
     while ((line = this.irqs.highestRunnable()) !== undefined) {
       this.countDispatch('irq', line.name);
       line.acknowledge();
-      const start = clock.now();
+      const start = this.time();
       const stats = line.stats;
-      const latency = start - line.raisedAt;
+      const latency = start > line.raisedAt ? start - line.raisedAt : 0;
       stats.latencyTotalMs += latency;
       if (latency > stats.latencyMaxMs) stats.latencyMaxMs = latency;
       let failed = false;
@@ -414,7 +467,8 @@ export class Scheduler implements SchedulerApi {
         failed = true;
         failure = error;
       }
-      const took = elapsedSince(clock, start);
+      const end = this.time();
+      const took = end > start ? end - start : 0;
       stats.handled++;
       stats.handlerTimeMs += took;
       if (took > stats.handlerMaxMs) stats.handlerMaxMs = took;
@@ -464,7 +518,7 @@ export class Scheduler implements SchedulerApi {
   }
 
   private pollBottomHalf(bottomHalf: BottomHalf): void {
-    this.queued.delete(bottomHalf);
+    (bottomHalf as MarkedBottomHalf)[this.queuedMark] = false;
     const budget = this.budget;
     const stats = this.deferredStats;
     stats.runs++;
@@ -488,7 +542,8 @@ export class Scheduler implements SchedulerApi {
 
   /** Fires timers due now that were armed before this phase, in (deadline, arming order); yield point after each. */
   private fireDueTimers(): void {
-    const now = this.clock.now();
+    if (!this.timerDue()) return;
+    const now = this.time();
     const seqLimit = this.timers.sequence;
     for (;;) {
       const first = this.timers.peek();
@@ -570,21 +625,27 @@ export class Scheduler implements SchedulerApi {
     if (this.hostTimer !== undefined && this.hostDeadline <= next) return;
     if (this.hostTimer !== undefined) clearTimeout(this.hostTimer);
     this.hostDeadline = next;
+    // A fresh reading, not the run's: the host delay is measured from the moment it is armed.
     this.hostTimer = setTimeout(this.onHostTimer, Math.max(0, Math.ceil(next - this.clock.now())));
   }
 
-  /** One host turn on the real clock: a bounded run, then re-arm the host timer and, if work remains, yield and come back. */
-  private turn(): void {
+  /**
+   * One host turn on the real clock: a bounded run, then re-arm the host timer and, if work remains,
+   * yield and come back. `timerRun`: the host timer's turn, which checks the timers in any case.
+   */
+  private turn(timerRun: boolean): void {
     if (!this.started || this.running) return;
     try {
-      this.run(this.stepsPerTurn);
+      this.run(this.stepsPerTurn, timerRun);
     } catch (error) {
       if (!(error instanceof SchedulerError && error.code === 'LIVELOCK')) throw error;
       this.report(error, 'scheduler', 'run');
     } finally {
       if (this.started) {
+        // Due timers left over are the host timer's (armed here for the earliest deadline), so
+        // deciding whether to come back needs no clock.
         this.syncHostTimer();
-        if (this.hasRunnable()) this.kickLater();
+        if (this.irqs.runnable > 0 || this.queue.length > 0) this.kickLater();
       }
     }
   }

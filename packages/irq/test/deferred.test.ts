@@ -16,6 +16,24 @@ function drainer(name: string, items: number, trace: string[]): BottomHalf & { l
 }
 
 describe('bottom halves and tasklets', () => {
+  it('one bottom half queued on two schedulers is queued once on each', () => {
+    const a = new Scheduler();
+    const b = new Scheduler();
+    const trace: string[] = [];
+    const bh: BottomHalf = { name: 'shared', poll: () => (trace.push('poll'), 0) };
+    a.schedule(bh);
+    b.schedule(bh);
+    a.schedule(bh); // coalesced on a
+    a.runPending();
+    expect(trace).toEqual(['poll']);
+    b.schedule(bh); // still queued on b: coalesced
+    b.runPending();
+    expect(trace).toEqual(['poll', 'poll']);
+    a.schedule(bh); // polled on a: queues again
+    a.runPending();
+    expect(trace).toEqual(['poll', 'poll', 'poll']);
+  });
+
   it('a bottom half that exhausts its budget is polled again next round; a partial poll completes it', () => {
     const s = new Scheduler({ budget: 64 });
     const trace: string[] = [];

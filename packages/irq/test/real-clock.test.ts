@@ -249,6 +249,59 @@ describe('real clock', () => {
     expect(polled).toBe(1);
   });
 
+  it('reads a real clock once per run: now stands still during the run and moves outside it', () => {
+    let reads = 0;
+    let host = 100;
+    const clock = { virtual: false, now: () => (reads++, (host += 0.25)) }; // every read sees time pass
+    const s = new Scheduler({ clock });
+    const seen: number[] = [];
+    let timerDeadline = 0;
+    const bh: BottomHalf = {
+      name: 'rx',
+      poll: () => {
+        seen.push(s.now, s.now);
+        timerDeadline = s.timerAfter(10, () => {}).deadline;
+        s.defer(() => seen.push(s.now));
+        return 0;
+      },
+    };
+    const line = s.requestIrq('eth0', 1, () => {
+      seen.push(s.now);
+      s.schedule(bh);
+    });
+    line.raise(); // outside a run: one read (the raise time)
+    expect(reads).toBe(1);
+    s.runPending();
+    expect(reads).toBe(2); // the whole run (IRQ, poll, tasklet, timer arming, idle checks): one read
+    expect(new Set(seen).size).toBe(1);
+    expect(timerDeadline).toBe(seen[0]! + 10);
+    expect(line.stats.latencyTotalMs).toBe(seen[0]! - 100.25); // from the raise to the run's start
+    const outside = s.now; // outside a run: a fresh reading
+    expect(outside).toBeGreaterThan(seen[0]!);
+    expect(reads).toBe(3);
+  });
+
+  it('a host turn that never needs the time reads no clock; due timers wait for a turn that knows it', async () => {
+    let reads = 0;
+    const realNow = new RealClock();
+    const clock = { virtual: false, now: () => (reads++, realNow.now()) };
+    const s = new Scheduler({ clock, hostWake: 'microtask' }); // the turn runs before the host timer can
+    schedulers.push(s);
+    s.start();
+    const fired: string[] = [];
+    s.timerAt(0, () => fired.push('timer')); // already due; arming by deadline reads nothing itself
+    const readsBefore = reads; // the host timer was armed (one read for its delay)
+    let polls = 0;
+    s.schedule({ name: 'tx', poll: () => (polls++, 0) });
+    s.schedule({ name: 'tx2', poll: () => (polls++, 0) });
+    await Promise.resolve(); // after the microtask turn queued by the first schedule()
+    expect(polls).toBe(2);
+    expect(reads).toBe(readsBefore); // that turn did not look at the clock, nor at the timers
+    expect(fired).toEqual([]);
+    await until(() => fired.length === 1); // the host timer's turn fires it
+    expect(reads).toBeGreaterThan(readsBefore);
+  });
+
   it('rejects an unknown hostWake', () => {
     expect(() => new Scheduler({ clock: 'real', hostWake: 'soon' as never })).toThrow(
       expect.objectContaining({ code: 'BAD_ARGUMENT' }),

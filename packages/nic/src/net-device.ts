@@ -166,6 +166,12 @@ export class NetDevice {
   private readonly counters: NetDeviceCounters;
   private readonly ring: Ring<Uint8Array>;
   private readonly handlers = new Map<number, EtherTypeHandler>();
+  /**
+   * The EtherType of the last frame the bottom half dispatched, with its handler (undefined: none), so
+   * a run of frames of one type (all IPv4, in practice) costs no map lookup. -1: nothing cached.
+   */
+  private lastEtherType = -1;
+  private lastHandler: EtherTypeHandler | undefined;
   private readonly linkListeners: Array<(state: LinkState) => void> = [];
   /** Joined multicast groups with their join counts. */
   private readonly groups = new Map<MacAddress, number>();
@@ -279,8 +285,11 @@ export class NetDevice {
     if (!Number.isInteger(etherType) || etherType < 0 || etherType > 0xffff)
       throw new NicError('BAD_ARGUMENT', this.name, `bad EtherType ${etherType}`);
     this.handlers.set(etherType, handler);
+    this.lastEtherType = -1;
     return () => {
-      if (this.handlers.get(etherType) === handler) this.handlers.delete(etherType);
+      if (this.handlers.get(etherType) !== handler) return;
+      this.handlers.delete(etherType);
+      this.lastEtherType = -1;
     };
   }
 
@@ -430,7 +439,12 @@ export class NetDevice {
       done++;
       const headerLength = headerLengthOf(frame);
       const etherType = (frame[headerLength - 2]! << 8) | frame[headerLength - 1]!;
-      const handler = this.handlers.get(etherType);
+      let handler = this.lastHandler;
+      if (etherType !== this.lastEtherType) {
+        handler = this.handlers.get(etherType);
+        this.lastEtherType = etherType;
+        this.lastHandler = handler;
+      }
       if (handler === undefined) {
         c.rxDroppedUnknownType++;
         continue;

@@ -152,6 +152,23 @@ describe('NetDevice receive path', () => {
     expect(device.stats.rxDroppedUnknownType).toBe(1);
   });
 
+  it('a handler replaced or removed between two frames of one poll takes effect from the next frame', async () => {
+    const { sched, driver, device } = await setup();
+    const seen: string[] = [];
+    let off = (): void => {};
+    off = device.onEtherType(0x0806, (frame) => {
+      seen.push(`first:${markOf(frame)}`);
+      off = device.onEtherType(0x0806, (next) => {
+        seen.push(`second:${markOf(next)}`);
+        off();
+      });
+    });
+    for (const mark of [1, 2, 3, 4]) driver.inject(wireFrame({ destination: OWN, etherType: 0x0806, mark }));
+    sched.runPending();
+    expect(seen).toEqual(['first:1', 'second:2']);
+    expect(device.stats).toMatchObject({ rxDelivered: 2, rxDroppedUnknownType: 2, napiPolls: 1 });
+  });
+
   it('counts a handler that throws and carries on with the next frame', async () => {
     const { sched, driver, device } = await setup();
     const seen: number[] = [];
