@@ -72,7 +72,8 @@ function ackSignals(ctx: TcpContext, tcb: Tcb, seg: Segment, now: number, window
   if (tcb.sackEnabled && tcb.state !== 'CLOSED') {
     const o = seg.options;
     const tsEcr = tcb.tsEnabled && o.hasTimestamps && o.tsEcr !== 0 ? o.tsEcr : -1;
-    rackOnAck(ctx, tcb, now, seqSub(tcb.sndUna, unaBefore) + newlySacked, tsEcr);
+    const acked = seqSub(tcb.sndUna, unaBefore);
+    rackOnAck(ctx, tcb, now, acked + newlySacked, tsEcr, seg, acked);
   }
 }
 

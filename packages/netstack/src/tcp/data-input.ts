@@ -2,11 +2,12 @@
  * The text and FIN of an acceptable segment in a synchronized state (RFC 9293 §3.10.7.4 "seventh,
  * process the segment text" and "eighth, check the FIN bit"): bytes into the receive buffer (in
  * order or held out of order), how soon they are acknowledged, duplicates reported as D-SACK
- * (RFC 2883), and the peer's FIN, in order or waiting for the bytes before it. (The urgent pointer
+ * (RFC 2883: below RCV.NXT or of bytes already held out of order), and the peer's FIN, in order or waiting for the bytes before it. (The urgent pointer
  * is not implemented: urgent bytes are ordinary data.)
  */
 import { TcpFlag } from '@postern/wire';
 import type { TcpContext } from './context.js';
+import type { SackRange } from './recv-buffer.js';
 import { advertiseWindow } from './output.js';
 import type { Segment } from './segment.js';
 import { seqAdd, seqGt, seqLt, seqSub } from './seq.js';
@@ -51,6 +52,9 @@ export function finStep(ctx: TcpContext, tcb: Tcb, seg: Segment): void {
   }
 }
 
+/** Scratch for the part of a segment already held out of order (no allocation per segment). */
+const heldTwice: SackRange = { left: 0, right: 0 };
+
 /** Puts the payload of an acceptable segment into the receive buffer and decides how soon to ACK. */
 function receiveData(ctx: TcpContext, tcb: Tcb, seg: Segment): void {
   let data = seg.payload;
@@ -67,6 +71,11 @@ function receiveData(ctx: TcpContext, tcb: Tcb, seg: Segment): void {
   }
   if (data.byteLength > room) data = data.subarray(0, room);
   const hadHoles = tcb.recvBuffer.outOfOrderRanges > 0;
+  const belowNoted = seqLt(seg.seq, tcb.rcvNxt);
+  if (hadHoles && !belowNoted && tcb.recvBuffer.heldOverlap(offset, data.byteLength, heldTwice)) {
+    // Bytes already held out of order arrived again (RFC 2883 §4.1.2): a D-SACK names them.
+    noteDuplicate(tcb, seqAdd(tcb.rcvNxt, heldTwice.left), seqAdd(tcb.rcvNxt, heldTwice.right));
+  }
   const advanced = tcb.recvBuffer.insert(offset, data);
   if (advanced > 0) {
     tcb.rcvNxt = seqAdd(tcb.rcvNxt, advanced);

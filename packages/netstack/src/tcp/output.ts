@@ -35,6 +35,10 @@ export type TcpLossEventName =
   | 'rackReorderTimeouts'
   | 'tailLossProbes'
   | 'spuriousUndos'
+  | 'frtoSpuriousRtos'
+  | 'dsackUndos'
+  | 'tlpLossRecoveries'
+  | 'tlpUnneeded'
   | 'prrRecoveries'
   | 'dsacksReceived'
   | 'dsacksSent';
@@ -169,7 +173,10 @@ export class SegmentBuilder implements TcpSegmentWriter {
     if (seqSpace > 0 && !syn && (flags & TcpFlag.RST) === 0 && tcb.sackEnabled) {
       const retransmission = seqLt(seq, tcb.sndMax);
       tcb.sent.sent(seq, seqAdd(seq, seqSpace), now, retransmission);
-      if (retransmission && tcb.undoArmed) tcb.undoRetrans++;
+      if (retransmission && tcb.undoArmed) {
+        tcb.undoRetrans++;
+        tcb.undoLedger.note(seq, seqAdd(seq, seqSpace));
+      }
     }
     const ok = ctx.port.send(
       tcb.localAddress,

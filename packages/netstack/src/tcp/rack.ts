@@ -283,8 +283,13 @@ export class SentSegments {
  * from its timer's one-jiffy granularity.
  */
 export const RACK_MIN_REO_WND_MS = 1;
-/** Reordering window multiplier bound (RFC 8985 §6.2: reo_wnd stays at most SRTT anyway). */
-const MAX_REO_WND_MULT = 16;
+/**
+ * Reordering window multiplier bound. RFC 8985 §6.2 sets none (the window stays at most SRTT
+ * anyway); Linux stops at 255 steps. A small bound defeats the adaptation on a short path: with a
+ * 0.2 ms minimum RTT, 16 steps give 0.8 ms, under {@link RACK_MIN_REO_WND_MS}, so D-SACKs could
+ * never widen the window past a frame held back a few milliseconds.
+ */
+export const MAX_REO_WND_MULT = 255;
 /** Recoveries after which a raised reordering window falls back (RFC 8985 §6.2 step 4: 16). */
 const REO_WND_PERSIST = 16;
 

@@ -73,6 +73,7 @@ export function onAckAdvanced(ctx: TcpRecoveryContext, tcb: Tcb, seg: Segment, n
   // retransmission, so the original arrived: the loss response was spurious.
   if (
     tcb.undoArmed &&
+    !tcb.undoLate &&
     tcb.tsEnabled &&
     o.hasTimestamps &&
     o.tsEcr !== 0 &&
@@ -81,7 +82,8 @@ export function onAckAdvanced(ctx: TcpRecoveryContext, tcb: Tcb, seg: Segment, n
   ) {
     undoLossResponse(ctx, tcb);
   }
-  if (tcb.undoArmed && seqGe(ack, tcb.recover)) tcb.undoArmed = false;
+  if (tcb.undoArmed) endUndoWatch(tcb, ack);
+  if (tcb.frtoStep !== 0 && (!tcb.undoArmed || tcb.undoLate)) tcb.frtoStep = 0;
 
   if (tcb.inRecovery && tcb.sackEnabled) {
     // With SACK, RACK (rackOnAck) finds what else was lost; only the end of recovery is decided here.
@@ -246,12 +248,33 @@ function exitRecovery(tcb: Tcb, now: number): void {
 }
 
 /**
+ * The cumulative ACK reached `ack`: past the recovery point, Eifel and F-RTO have nothing left to
+ * judge, but the D-SACKs of the episode's last retransmissions are typically still on their way
+ * (they follow the ACK that ends the recovery): the undo stays armed for them alone ("late") for one
+ * more round trip, until SND.UNA passes what was sent when the recovery ended (`undoSeq`: one past it).
+ */
+function endUndoWatch(tcb: Tcb, ack: number): void {
+  if (tcb.undoLate) {
+    if (seqGe(ack, tcb.undoSeq)) tcb.undoArmed = false;
+    return;
+  }
+  if (!seqGe(ack, tcb.recover)) return;
+  if (tcb.undoRetrans > 0 && tcb.undoLedger.count >= tcb.undoRetrans) {
+    tcb.undoLate = true;
+    tcb.undoSeq = seqAdd(tcb.sndMax, 1);
+  } else {
+    tcb.undoArmed = false;
+  }
+}
+
+/**
  * Arms the undo of a loss response about to happen (a recovery or an RTO), unless one is armed:
  * remembers cwnd and ssthresh, the TSval of the first retransmission (Eifel) and where it starts.
  */
 export function armUndo(tcb: Tcb, now: number, afterRto: boolean): void {
-  if (tcb.undoArmed) return;
+  if (tcb.undoArmed && !tcb.undoLate) return;
   tcb.undoArmed = true;
+  tcb.undoLate = false;
   tcb.undoAfterRto = afterRto;
   tcb.undoTsVal = tsClock(now, tcb.tsOffset);
   const first = tcb.sent.nextLost(0);
@@ -259,6 +282,7 @@ export function armUndo(tcb: Tcb, now: number, afterRto: boolean): void {
   tcb.undoCwnd = tcb.cc.cwnd;
   tcb.undoSsthresh = tcb.cc.ssthresh;
   tcb.undoRetrans = 0;
+  tcb.undoLedger.clear();
 }
 
 /**
@@ -270,6 +294,7 @@ function undoLossResponse(ctx: TcpRecoveryContext, tcb: Tcb): void {
   tcb.cc.undo(tcb.undoCwnd, tcb.undoSsthresh);
   tcb.inRecovery = false;
   tcb.dupAcks = 0;
+  tcb.frtoStep = 0;
   if (tcb.undoAfterRto && seqLt(tcb.sndNxt, tcb.sndMax)) tcb.sndNxt = tcb.sndMax;
   const log = tcb.sent;
   for (let i = 0; i < log.count; i++) log.setFlags(i, log.flags(i) & ~SEG_LOST);
@@ -299,10 +324,57 @@ export function onDsackReceived(ctx: TcpRecoveryContext, tcb: Tcb, seg: Segment)
   ctx.countLossEvent('dsacksReceived');
   tcb.rack.onDsack(tcb.sndUna, tcb.sndMax);
   tcb.stats.reoWndMult = tcb.rack.reoWndMult;
-  if (tcb.undoArmed && tcb.undoRetrans > 0) {
-    tcb.undoRetrans -= Math.max(1, Math.ceil(seqSub(right, left) / tcb.sendMss));
-    if (tcb.undoRetrans <= 0) undoLossResponse(ctx, tcb);
+  if (tcb.tlpRetransPending && seqLt(left, tcb.tlpProbeEnd) && seqLt(tcb.tlpProbeSeq, right)) {
+    // RFC 8985 §7.4: the original and the probe both arrived; the probe repaired nothing.
+    tlpVerdict(ctx, tcb, false);
   }
+  // RFC 3708: only a duplicate of one of the episode's retransmissions counts, each once.
+  if (tcb.undoArmed && tcb.undoRetrans > 0) {
+    const claimed = tcb.undoLedger.claim(left, right);
+    if (claimed === 0) return;
+    tcb.undoRetrans -= claimed;
+    if (tcb.undoRetrans <= 0) {
+      tcb.stats.dsackUndos++;
+      ctx.countLossEvent('dsackUndos');
+      undoLossResponse(ctx, tcb);
+    }
+  }
+}
+
+/**
+ * The verdict on a tail loss probe's retransmission (RFC 8985 §7.4): when it `repaired` a loss,
+ * the congestion response of a fast recovery is applied once (ssthresh and cwnd reduced, the
+ * recovery ended at once: the loss is already repaired), unless a recovery begun since the probe
+ * reduced the window already; when it was unneeded, nothing changes.
+ */
+function tlpVerdict(ctx: TcpRecoveryContext, tcb: Tcb, repaired: boolean): void {
+  tcb.tlpRetransPending = false;
+  if (!repaired) {
+    tcb.stats.tlpUnneeded++;
+    ctx.countLossEvent('tlpUnneeded');
+    return;
+  }
+  if (tcb.inRecovery || !seqLt(tcb.recover, tcb.tlpHighSeq)) return;
+  const now = ctx.now();
+  tcb.cc.onFastRetransmit(now, flightSize(tcb));
+  tcb.cc.onRecoveryExit(now);
+  tcb.recover = tcb.sndMax;
+  tcb.stats.tlpLossRecoveries++;
+  ctx.countLossEvent('tlpLossRecoveries');
+  tcb.stats.cwnd = tcb.cc.cwnd;
+  tcb.stats.ssthresh = tcb.cc.ssthresh;
+}
+
+/**
+ * TLP loss detection on an ACK (RFC 8985 §7.4, as Linux applies it): once the ACK reaches the
+ * probe's TLP.end_seq, a probe of new data needs no verdict; an ACK beyond it without a D-SACK of
+ * the probe means the probe repaired a loss; a plain duplicate ACK at it means both copies arrived.
+ */
+function tlpOnAck(ctx: TcpRecoveryContext, tcb: Tcb, seg: Segment, unaAdvanced: boolean, newlySacked: number): void {
+  const ack = seg.ack;
+  if (seqLt(ack, tcb.tlpHighSeq)) return;
+  if (seqGt(ack, tcb.tlpHighSeq)) tlpVerdict(ctx, tcb, true);
+  else if (!unaAdvanced && newlySacked === 0 && seg.payload.byteLength === 0) tlpVerdict(ctx, tcb, false);
 }
 
 // Scratch for the delivery callbacks (no closure per ACK).
@@ -310,15 +382,22 @@ let deliverTcb: Tcb | undefined;
 let deliverNow = 0;
 /** The ACK's echoed timestamp, or -1 without one. */
 let deliverTsEcr = -1;
+/** This ACK delivered data sent before the last timeout's recovery point and never retransmitted (F-RTO's proof). */
+let deliveredOriginal = false;
 const reorderTimeout = { ms: 0 };
 
 function deliver(i: number): void {
   const tcb = deliverTcb!;
   const log = tcb.sent;
   const retransmitted = (log.flags(i) & SEG_RETRANSMITTED) !== 0;
-  const echoBeforeXmit = retransmitted && deliverTsEcr >= 0 && seqLt(deliverTsEcr, tsClock(log.time(i), tcb.tsOffset));
+  // While F-RTO judges a timeout, which copy arrived is the open question: a retransmitted
+  // segment's delivery is not timed from its retransmission.
+  const echoBeforeXmit =
+    retransmitted &&
+    (tcb.frtoStep !== 0 || (deliverTsEcr >= 0 && seqLt(deliverTsEcr, tsClock(log.time(i), tcb.tsOffset))));
   tcb.rack.delivered(deliverNow, log.time(i), log.end(i), retransmitted, echoBeforeXmit);
   tcb.rack.noteDelivery(log.end(i), retransmitted);
+  if (!retransmitted && seqLe(log.end(i), tcb.recover)) deliveredOriginal = true;
 }
 
 function isSackedBy(seq: number): boolean {
@@ -331,9 +410,20 @@ function isSackedBy(seq: number): boolean {
  * whose RTT plus the reordering window has passed, enters recovery when something is lost, sends
  * what PRR allows in recovery, and arms the reordering timer for segments not yet due.
  * `deliveredBytes` is what this ACK newly acknowledged or SACKed; `tsEcr` its echoed timestamp
- * (-1 without one), which tells a spurious retransmission's delivery from a real one.
+ * (-1 without one), which tells a spurious retransmission's delivery from a real one. With the
+ * segment `seg` and `ackedBytes` (how far SND.UNA moved), the ACK also gives a pending tail loss
+ * probe its verdict and drives F-RTO after a timeout.
  */
-export function rackOnAck(ctx: TcpRecoveryContext, tcb: Tcb, now: number, deliveredBytes: number, tsEcr = -1): void {
+export function rackOnAck(
+  ctx: TcpRecoveryContext,
+  tcb: Tcb,
+  now: number,
+  deliveredBytes: number,
+  tsEcr = -1,
+  seg?: Segment,
+  ackedBytes = 0,
+): void {
+  deliveredOriginal = false;
   const log = tcb.sent;
   deliverTcb = tcb;
   deliverNow = now;
@@ -347,7 +437,52 @@ export function rackOnAck(ctx: TcpRecoveryContext, tcb: Tcb, now: number, delive
     tcb.probeOutstanding = false;
     if (flightSize(tcb) > 0) ctx.armRetransmit(tcb);
   }
+  if (seg !== undefined && tcb.tlpRetransPending) tlpOnAck(ctx, tcb, seg, ackedBytes > 0, deliveredBytes - ackedBytes);
+  if (tcb.frtoStep !== 0 && frtoOnAck(ctx, tcb, ackedBytes, deliveredBytes - ackedBytes)) return;
   rackDetect(ctx, tcb, now, deliveredBytes);
+}
+
+/**
+ * F-RTO (RFC 5682 §3, the SACK-enhanced variant, with Linux's reading of step 3b) on an ACK after a
+ * retransmission timeout: tells a spurious timeout (the flight was only delayed) from a real one
+ * without timestamps. Data sent before the timeout and never retransmitted being acknowledged or
+ * SACKed (by an ACK that does not reach the recovery point: step 2a) proves the timeout spurious:
+ * the response is undone. Step 2: the first ACK advancing SND.UNA sends up to two new segments instead of more
+ * retransmissions; step 3: the next ACK that SACKs data or is a duplicate, without such proof,
+ * shows the loss was real and the conventional recovery (RACK's marks from the timeout, PRR)
+ * resumes. Returns true while F-RTO holds the retransmissions back (RACK's response waits).
+ */
+function frtoOnAck(ctx: TcpRecoveryContext, tcb: Tcb, ackedBytes: number, sackedBytes: number): boolean {
+  // Step 2a: the ACK covers the recovery point, so it cannot tell which copy arrived.
+  if (!tcb.undoArmed || (tcb.frtoStep === 2 && ackedBytes > 0 && !seqLt(tcb.sndUna, tcb.recover))) {
+    tcb.frtoStep = 0;
+    return false;
+  }
+  if (deliveredOriginal) {
+    tcb.stats.frtoSpuriousRtos++;
+    ctx.countLossEvent('frtoSpuriousRtos');
+    undoLossResponse(ctx, tcb);
+    return false;
+  }
+  if (tcb.frtoStep === 3) {
+    if (sackedBytes > 0 || ackedBytes === 0) {
+      tcb.frtoStep = 0;
+      return false;
+    }
+    return true;
+  }
+  if (ackedBytes === 0) return true;
+  // Step 2b: new data, not retransmissions, draws the next ACK (none to send: conventional recovery).
+  const goBack = tcb.sndNxt;
+  tcb.sndNxt = tcb.sndMax;
+  const sent = (ctx.sendNewSegment(tcb) ? 1 : 0) + (ctx.sendNewSegment(tcb) ? 1 : 0);
+  if (sent > 0) {
+    tcb.frtoStep = 3;
+    return true;
+  }
+  tcb.sndNxt = goBack;
+  tcb.frtoStep = 0;
+  return false;
 }
 
 /** RACK's loss detection and what follows from it (after an ACK or the reordering timer). */
@@ -463,7 +598,15 @@ export function probeRetransmit(ctx: TcpOutputContext, tcb: Tcb): number {
   }
   const end = pick < 0 ? tcb.sndMax : log.end(pick);
   const start = seqMax(tcb.sndUna, seqAdd(end, -tcb.sendMss));
-  return retransmitRange(ctx, tcb, start, seqSub(end, start));
+  const sent = retransmitRange(ctx, tcb, start, seqSub(end, start));
+  if (sent > 0 && tcb.sackEnabled) {
+    // RFC 8985 §7.4: the probe's ACKs will say whether it repaired a loss.
+    tcb.tlpRetransPending = true;
+    tcb.tlpHighSeq = tcb.sndMax;
+    tcb.tlpProbeSeq = start;
+    tcb.tlpProbeEnd = seqAdd(start, sent);
+  }
+  return sent;
 }
 
 /** After a retransmission timeout: everything not SACKed counts as lost (RFC 8985 §6.3). */

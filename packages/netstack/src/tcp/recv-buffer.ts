@@ -267,6 +267,26 @@ export class ReceiveBuffer {
   }
 
   /**
+   * The first part of `[offset, offset + length)` (offsets from RCV.NXT) that is already held out of
+   * order: written to `out` (offsets from RCV.NXT) and true, or false when no byte of it is held. A
+   * receiver reports such a part as a D-SACK block (RFC 2883 §4.1.2, §4.2): the segment arrived twice.
+   */
+  heldOverlap(offset: number, length: number, out: SackRange): boolean {
+    const edge = this.consumed + this.inOrder;
+    const end = offset + length;
+    for (let i = 0; i < this.rangeCount; i++) {
+      const left = Math.max(this.lefts[i]! - edge, offset);
+      const right = Math.min(this.rights[i]! - edge, end);
+      if (left < right) {
+        out.left = left;
+        out.right = right;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
    * Up to `max` out-of-order ranges as offsets from RCV.NXT, the most recently changed first (RFC
    * 2018 §4: the first block holds the segment that triggered the ACK). Allocates the result; see
    * {@link ReceiveBuffer.writeSackEdges} for the allocation-free form.

@@ -18,6 +18,7 @@ import type { SackScoreboard } from './sack-scoreboard.js';
 import type { TcpState } from './state.js';
 import type { TcpErrorCode } from './errors.js';
 import { RackState, SentSegments } from './rack.js';
+import { RetransmitLedger } from './retransmit-ledger.js';
 
 /** Entries a connection's RACK log starts with (small typed arrays stay on V8's heap, no backing store). */
 const SENT_LOG_INITIAL_SLOTS = 4;
@@ -61,8 +62,16 @@ export interface TcpConnectionStats {
   rackLossMarks: number;
   /** Reordering timer expiries (RFC 8985 §6.2: a loss decided by time, not by a further ACK). */
   rackReorderTimeouts: number;
-  /** Retransmissions judged spurious and undone (RFC 3522 Eifel with timestamps, or D-SACKs of every retransmission): the window reduction was reverted. */
+  /** Retransmissions judged spurious and undone (RFC 3522 Eifel with timestamps, F-RTO, or D-SACKs of every retransmission): the window reduction was reverted. */
   spuriousUndos: number;
+  /** Retransmission timeouts F-RTO (RFC 5682 §3) found spurious (data sent before the timeout and never resent was acknowledged); each is also an undo. */
+  frtoSpuriousRtos: number;
+  /** Undos decided by D-SACKs (RFC 3708): every retransmission of the episode reported received twice. */
+  dsackUndos: number;
+  /** Tail loss probes whose retransmission repaired a loss (RFC 8985 §7.4): the congestion response was applied once. */
+  tlpLossRecoveries: number;
+  /** Tail loss probes shown unneeded (a D-SACK for the probe, or a plain duplicate ACK): no window reduction. */
+  tlpUnneeded: number;
   /** Recovery episodes whose sending was paced by Proportional Rate Reduction (RFC 6937). */
   prrRecoveries: number;
   /** D-SACK blocks received (RFC 2883: the peer got a segment twice). */
@@ -122,6 +131,10 @@ export function newConnectionStats(): TcpConnectionStats {
     rackLossMarks: 0,
     rackReorderTimeouts: 0,
     spuriousUndos: 0,
+    frtoSpuriousRtos: 0,
+    dsackUndos: 0,
+    tlpLossRecoveries: 0,
+    tlpUnneeded: 0,
     prrRecoveries: 0,
     dsacksReceived: 0,
     dsacksSent: 0,
@@ -279,6 +292,18 @@ export class Tcb {
   undoRetrans = 0;
   /** The episode began with a retransmission timeout (undo also stops the go-back-N). */
   undoAfterRto = false;
+  /** The episode's recovery is over; the undo waits one more round trip for D-SACKs alone. */
+  undoLate = false;
+  /** The ranges retransmitted in the armed undo episode (a D-SACK counts only against one of them). */
+  readonly undoLedger = new RetransmitLedger();
+  /** F-RTO (RFC 5682 §3): 0 idle, 2 waiting for the first new ACK after a timeout, 3 new data sent, waiting for the next ACK. */
+  frtoStep = 0;
+  /** TLP loss detection (RFC 8985 §7.4): a probe retransmission awaits its verdict. */
+  tlpRetransPending = false;
+  /** SND.MAX when the probe went (TLP.end_seq), and the range the probe retransmitted. */
+  tlpHighSeq = 0;
+  tlpProbeSeq = 0;
+  tlpProbeEnd = 0;
   /** A D-SACK block is owed to the peer (RFC 2883): `[dsackLeft, dsackRight)` arrived twice. */
   dsackPending = false;
   dsackLeft = 0;

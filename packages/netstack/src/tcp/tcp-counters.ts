@@ -67,7 +67,16 @@ export type TcpCounterName =
   | 'tailLossProbes'
   /** Loss responses undone as spurious (`TcpConnectionStats.spuriousUndos`). */
   | 'spuriousUndos'
-  /** Recoveries paced by PRR (`TcpConnectionStats.prrRecoveries`). */
+  /** Retransmission timeouts F-RTO found spurious and undid (`TcpConnectionStats.frtoSpuriousRtos`). */
+  | 'frtoSpuriousRtos'
+  /** Undos decided by D-SACKs of every retransmission (`TcpConnectionStats.dsackUndos`). */
+  | 'dsackUndos'
+  /** Tail loss probes that repaired a loss: one window reduction (`TcpConnectionStats.tlpLossRecoveries`). */
+  | 'tlpLossRecoveries'
+  /** Tail loss probes shown unneeded: no reduction (`TcpConnectionStats.tlpUnneeded`). */
+  | 'tlpUnneeded'
+  /** Recoveries
+ paced by PRR (`TcpConnectionStats.prrRecoveries`). */
   | 'prrRecoveries'
   /** D-SACK blocks received (`TcpConnectionStats.dsacksReceived`). */
   | 'dsacksReceived'
@@ -107,6 +116,11 @@ export const TCP_COUNTER_NAMES: readonly TcpCounterName[] = [
   'rackReorderTimeouts',
   'tailLossProbes',
   'spuriousUndos',
+  'frtoSpuriousRtos',
+  'dsackUndos',
+  'tlpLossRecoveries',
+  'tlpUnneeded',
+
   'prrRecoveries',
   'dsacksReceived',
   'dsacksSent',

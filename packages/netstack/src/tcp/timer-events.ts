@@ -10,7 +10,7 @@ import type { TcpContext } from './context.js';
 import { TcpError } from './errors.js';
 import { flightSize, tcpOutput, unsentBytes } from './output.js';
 import { armUndo, probeRetransmit, rackDetect, rackOnTimeout } from './recovery.js';
-import { seqAdd } from './seq.js';
+import { seqAdd, seqLt } from './seq.js';
 import { AckUrgency, type Tcb } from './tcb.js';
 
 /** The retransmission timer expired: the SYN again, or a timeout of the data in flight (RFC 6298 §5.4-5.7). */
@@ -42,10 +42,14 @@ export function onRetransmitTimer(ctx: TcpContext, tcb: Tcb): void {
   tcb.stats.timeouts++;
   ctx.counters.inc('rtoExpiries');
   tcb.probeOutstanding = false;
+  tcb.tlpRetransPending = false;
   tcb.rto.backoff();
   rackOnTimeout(tcb);
+  // F-RTO (RFC 5682 §3) judges a timeout that starts a loss episode (or repeats one it still watches).
+  const frto = tcb.sackEnabled && ((!tcb.inRecovery && !seqLt(tcb.sndUna, tcb.recover)) || tcb.frtoStep === 2);
   if (!tcb.inRecovery) armUndo(tcb, now, true);
   else tcb.undoAfterRto = true;
+  tcb.frtoStep = frto && tcb.undoArmed ? 2 : 0;
   tcb.cc.onRetransmitTimeout(now, flightSize(tcb));
   tcb.inRecovery = false;
   tcb.recover = tcb.sndMax;
@@ -77,8 +81,8 @@ function timeoutError(tcb: Tcb, what: string): TcpError {
 /**
  * A tail loss probe (RFC 8985 §7.3): no ACK came within the probe timeout, so one
  * segment goes out to draw one: new data if the peer's window allows, else the last segment
- * again. Then the RTO runs. (The probe's repair of a loss is not treated as a congestion
- * signal: RFC 8985's TLP loss detection is not implemented.)
+ * again. Then the RTO runs. A retransmitted probe awaits its verdict (RFC 8985 §7.4, in
+ * recovery.ts): a repaired loss costs one window reduction, an unneeded probe none.
  */
 export function onProbeTimer(ctx: TcpContext, tcb: Tcb): void {
   if (flightSize(tcb) === 0) return;
