@@ -51,11 +51,11 @@ export const CTRL_WORDS = 16;
 export interface RingLayout {
   rxSlots: number;
   txSlots: number;
-  /** Bytes per slot (frame plus FCS, rounded up to 64). */
+  /** Bytes per slot (the record, virtio-net header included when the descriptor has one, plus FCS room, rounded up to 64). */
   slotSize: number;
   /** The most bytes one read asks for: the largest frame + 1, so a longer frame shows as oversize. */
   readLength: number;
-  /** The largest frame (without FCS) the worker accepts from the device. */
+  /** The largest record the worker accepts from the device: the frame without FCS, after the virtio-net header if any. */
   maxFrame: number;
   rxLensOffset: number;
   txLensOffset: number;
@@ -70,8 +70,8 @@ export function isPowerOfTwo(n: number): boolean {
 }
 
 /**
- * Lays out rings of `rxSlots` and `txSlots` slots (powers of two) for frames up to `maxFrame` bytes
- * without FCS.
+ * Lays out rings of `rxSlots` and `txSlots` slots (powers of two) for records up to `maxFrame` bytes:
+ * a frame without FCS, after the descriptor's virtio-net header when it has one.
  */
 export function ringLayout(rxSlots: number, txSlots: number, maxFrame: number): RingLayout {
   const readLength = maxFrame + 1;

@@ -169,7 +169,8 @@ const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v
  *   callback on the main thread (event-loop mode) or the RX bottom half on the scheduler (worker mode).
  * - `transmit` takes the frame (the driver owns it from then on, as {@link NicDriver} says) into the
  *   TX queue and returns at once; the queue is written at the end of the scheduler step (or at once
- *   when full), each frame minus its last 4 bytes. It refuses frames shorter than 18 or longer than
+ *   when full), each frame minus its last 4 bytes (with `tso`, behind a virtio-net header, and runs
+ *   of one TCP flow's segments merged into GSO super-frames; the counters still count frames). It refuses frames shorter than 18 or longer than
  *   MTU + 18 bytes (`txDroppedBadLength`), when not open or the device is gone
  *   (`txDroppedLinkDown`), and in worker mode when the TX ring is full (`txDroppedQueueFull`).
  *   Event-loop mode counts a frame in `txFrames`/`txBytes` once written; a write the kernel refuses
