@@ -71,6 +71,16 @@ const SERVER_MODE = process.env['TCP_LOSS_BENCH_SERVER'] === 'in-process' ? 'in-
  */
 const LINUX_CC_REQUESTED = process.env['TCP_LOSS_BENCH_LINUX_CC'];
 
+/**
+ * The gateway's congestion control (its config's `tcp.congestion`): `TCP_LOSS_BENCH_GATEWAY_CC`
+ * (`bbr`, `cubic` or `newreno`) when given, else the gateway's default. Pair `bbr` with
+ * `TCP_LOSS_BENCH_LINUX_CC=bbr` and `cubic` with the loss-based reference.
+ */
+const GATEWAY_CC = process.env['TCP_LOSS_BENCH_GATEWAY_CC'];
+if (GATEWAY_CC !== undefined && !['bbr', 'cubic', 'newreno'].includes(GATEWAY_CC)) {
+  throw new Error(`TCP_LOSS_BENCH_GATEWAY_CC must be bbr, cubic or newreno, got ${GATEWAY_CC}`);
+}
+
 /** Bytes of each download (64 MiB: the issue's measurement). */
 export const TCP_LOSS_BENCH_BYTES =
   SERVER_MODE === 'in-process' ? BIG_BODY_BYTES : Number(process.env['TCP_LOSS_BENCH_MIB'] ?? 64) * 1024 * 1024;
@@ -200,9 +210,16 @@ export class LossLab {
     if (SERVER_MODE === 'in-process') {
       this.inProcess = await startPosternServer(tg, macToString(DEFAULT_TAP_MAC), POSTERN_IP, PREFIX);
     } else {
+      const config: string[] = [];
+      if (GATEWAY_CC !== undefined) {
+        const file = join(this.dir, 'gateway.json');
+        await writeFile(file, JSON.stringify({ tcp: { congestion: GATEWAY_CC } }));
+        config.push('--config', file);
+      }
+      process.stderr.write(`tcp-loss: the gateway runs ${GATEWAY_CC ?? 'its default congestion control'}\n`);
       this.gateway = spawn(
         process.execPath,
-        [GATEWAY_BIN, '--nic', `tap:${tg}`, '--ip', `${POSTERN_IP}/${PREFIX}`, '--www', this.dir],
+        [GATEWAY_BIN, ...config, '--nic', `tap:${tg}`, '--ip', `${POSTERN_IP}/${PREFIX}`, '--www', this.dir],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       );
       await waitLine(this.gateway, /^listening on /m, 'postern-gateway', 60_000);
@@ -338,7 +355,7 @@ function figures(): Figure[] {
       counter('spuriousUndos', 'spurious undos', 'undos'),
     ];
     return {
-      name: `${profile.name}: ${TCP_LOSS_BENCH_BYTES / 1024 / 1024} MiB from postern-gateway`,
+      name: `${profile.name}: ${TCP_LOSS_BENCH_BYTES / 1024 / 1024} MiB from postern-gateway${GATEWAY_CC === undefined ? '' : ` (${GATEWAY_CC})`}`,
       unit: 's',
       sample: () => shared!.download('postern', posternSeed++, profile.faults),
       reference: {

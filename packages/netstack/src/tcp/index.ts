@@ -6,6 +6,10 @@
 export * from './seq.js';
 export * from './rto.js';
 export * from './congestion.js';
+export * from './bbr.js';
+export * from './bbr-filters.js';
+export { DeliveryRate, type RateSample } from './delivery-rate.js';
+export { TCP_CONGESTION_NAMES, type TcpCongestionName } from './options.js';
 export { ChunkPool, defaultChunkPool, DEFAULT_CHUNK_SIZE, DEFAULT_POOL_RETAINED } from './chunk-pool.js';
 export * from './send-buffer.js';
 export * from './recv-buffer.js';
