@@ -36,6 +36,7 @@ import { IrqTable, type Line } from './irq-table.js';
 import { SeededRandom } from './random.js';
 import { TimerQueue } from './timer-queue.js';
 import { PathTrace } from './trace.js';
+import { WorkList } from './work-list.js';
 
 /**
  * Consecutive microtask wakes allowed before one wake goes through `setImmediate` instead: work that
@@ -100,9 +101,9 @@ export class Scheduler implements SchedulerApi {
   private readonly counters: SchedulerStats;
 
   /** Work queued for the next deferred round, in queuing order. */
-  private queue: Work[] = [];
-  /** The (empty) array the next round will swap in. */
-  private spare: Work[] = [];
+  private queue = new WorkList<Work>();
+  /** The (empty) list the next round will swap in. */
+  private spare = new WorkList<Work>();
   /**
    * The key of this scheduler's mark on a bottom half: true while it is in {@link queue} (or in the
    * running round, not yet polled). A property on the bottom half itself, as NAPI keeps its state bits in
@@ -121,7 +122,7 @@ export class Scheduler implements SchedulerApi {
   /** The clock reading of the current (or last) run. */
   private runTime: Millis = 0;
   /** Real clock: bottom halves for the first round of the next host turn ({@link scheduleNextTurn}). */
-  private nextTurn: BottomHalf[] = [];
+  private readonly nextTurn = new WorkList<BottomHalf>();
 
   private running = false;
   private dispatches = 0;
@@ -258,10 +259,10 @@ export class Scheduler implements SchedulerApi {
 
   /** Moves the work saved for this host turn into the deferred queue. */
   private takeNextTurnWork(): void {
-    if (this.nextTurn.length === 0) return;
     const work = this.nextTurn;
-    this.nextTurn = [];
-    for (const bottomHalf of work) this.schedule(bottomHalf);
+    if (work.length === 0) return;
+    for (let i = 0; i < work.length; i++) this.schedule(work.get(i));
+    work.clear();
   }
 
   /** Queues the one-shot `fn` (a tasklet) for the next deferred round. Every call queues one run. */
@@ -478,14 +479,15 @@ export class Scheduler implements SchedulerApi {
 
   /** One deferred round over the work queued before it began; each item is followed by a yield point. */
   private deferredRound(): void {
-    if (this.queue.length === 0) return;
     const round = this.queue;
+    const size = round.length;
+    if (size === 0) return;
     this.queue = this.spare;
     this.spare = round;
     let next = 0;
     try {
-      while (next < round.length) {
-        const work = round[next]!;
+      while (next < size) {
+        const work = round.get(next);
         if (typeof work === 'function') {
           this.countDispatch('tasklet', work.name);
           next++;
@@ -498,13 +500,17 @@ export class Scheduler implements SchedulerApi {
         this.serviceIrqs();
       }
     } finally {
-      if (next < round.length) {
+      if (next < size) {
         // Aborted (LIVELOCK or onError threw): what did not run goes first in the next round.
-        this.queue = round.slice(next).concat(this.queue);
-        this.spare = [];
-      } else {
-        round.length = 0;
+        const queued = this.queue;
+        const rest = new WorkList<Work>();
+        for (let i = next; i < size; i++) rest.push(round.get(i));
+        for (let i = 0; i < queued.length; i++) rest.push(queued.get(i));
+        queued.clear();
+        this.queue = rest;
+        this.spare = queued;
       }
+      round.clear();
     }
   }
 

@@ -177,6 +177,27 @@ describe('errors from work', () => {
     expect(trace).toEqual(['good']);
   });
 
+  it('a round aborted by a rethrown error keeps what it did not run first, before work queued during it', () => {
+    const s = new Scheduler();
+    const trace: string[] = [];
+    s.defer(() => {
+      trace.push('a');
+      s.defer(() => trace.push('queued during the round'));
+    });
+    s.defer(() => {
+      throw new Error('boom');
+    });
+    s.defer(() => trace.push('c'));
+    s.schedule({ name: 'd', poll: () => (trace.push('d'), 0) });
+    expect(() => s.runPending()).toThrow('boom');
+    expect(trace).toEqual(['a']);
+    s.runPending();
+    expect(trace).toEqual(['a', 'c', 'd', 'queued during the round']);
+    s.defer(() => trace.push('e')); // the queues work on after the abort
+    s.runPending();
+    expect(trace.at(-1)).toBe('e');
+  });
+
   it('with onError, every kind of work that throws is reported with its context and the rest keeps running', () => {
     const reported: [string, SchedulerErrorContext][] = [];
     const s = new Scheduler({ onError: (error, context) => reported.push([(error as Error).message, context]) });
