@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
+  MAX_REO_WND_MULT,
+  RACK_MIN_REO_WND_MS,
   RackState,
   SEG_LOST,
   SEG_RETRANSMITTED,
@@ -176,6 +178,21 @@ describe('RackState: RFC 8985 loss detection', () => {
     expect(rack.reoWnd(true, 5, 6, 3)).toBe(6); // never above SRTT
     for (let i = 0; i < 16; i++) rack.onRecoveryEnd();
     expect(rack.reoWndMult).toBe(1);
+  });
+
+  it('on a 0.2 ms path, D-SACK rounds widen the window past the 1 ms floor up to SRTT (a frame held 3 ms stops costing a recovery)', () => {
+    const rack = new RackState();
+    rack.reset(0);
+    rack.delivered(0.2, 0, 1000, false, false); // min RTT 0.2 ms
+    const srtt = 4; // queueing behind a bridge: SRTT far above the minimum
+    expect(rack.reoWnd(false, 1, srtt, 3)).toBe(RACK_MIN_REO_WND_MS);
+    let round = 0;
+    for (let i = 0; i < 100; i++, round += 1000) rack.onDsack(round, round + 1000);
+    // From 1, 100 rounds: 101 * 0.2 / 4 = 5 ms, capped at SRTT (a bound of 16 steps gave 0.8 ms, i.e. the 1 ms floor).
+    expect(rack.reoWndMult).toBe(101);
+    expect(rack.reoWnd(false, 1, srtt, 3)).toBe(srtt);
+    for (let i = 0; i < 500; i++, round += 1000) rack.onDsack(round, round + 1000);
+    expect(rack.reoWndMult).toBe(MAX_REO_WND_MULT);
   });
 
   it('a delivery below the highest SACKed sequence by a never-retransmitted segment is reordering', () => {

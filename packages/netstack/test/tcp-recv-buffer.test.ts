@@ -215,3 +215,25 @@ describe('ReceiveBuffer', () => {
     expect(buf.readable).toBe(10);
   });
 });
+
+describe('ReceiveBuffer.heldOverlap (the D-SACK of a duplicate held out of order)', () => {
+  it('names the first part of a segment already held beyond a gap, and nothing for new or in-order bytes', () => {
+    const buf = new ReceiveBuffer(10_000);
+    const bytes = new Uint8Array(1000).fill(7);
+    expect(buf.insert(2000, bytes)).toBe(0); // held [2000, 3000)
+    expect(buf.insert(5000, bytes)).toBe(0); // held [5000, 6000)
+    const out = { left: 0, right: 0 };
+    expect(buf.heldOverlap(0, 1000, out)).toBe(false);
+    expect(buf.heldOverlap(3000, 1000, out)).toBe(false);
+    expect(buf.heldOverlap(2000, 1000, out)).toBe(true);
+    expect(out).toEqual({ left: 2000, right: 3000 });
+    expect(buf.heldOverlap(1500, 4000, out)).toBe(true); // spans a held range and new bytes: the held part
+    expect(out).toEqual({ left: 2000, right: 3000 });
+    expect(buf.heldOverlap(5500, 1000, out)).toBe(true);
+    expect(out).toEqual({ left: 5500, right: 6000 });
+    // Once the gap fills, offsets move with RCV.NXT.
+    expect(buf.insert(0, new Uint8Array(2000))).toBe(3000);
+    expect(buf.heldOverlap(2000, 1000, out)).toBe(true);
+    expect(out).toEqual({ left: 2000, right: 3000 });
+  });
+});

@@ -10,6 +10,7 @@
 import { describe, expect, it } from 'vitest';
 import { TcpFlag, TcpOptionSummary, TcpPacket } from '@postern/wire';
 import type { TcpConnection } from '../src/index.js';
+import { RETRANSMIT_LEDGER_SLOTS, RetransmitLedger } from '../src/tcp/retransmit-ledger.js';
 import { B_ADDR, filteredTcpPair, tcpFrameInfo, type TcpFrameInfo } from './support/frame-filter.js';
 import { Sink, patternBytes, pump, sha256 } from './support/tcp-net.js';
 
@@ -315,5 +316,50 @@ describe('D-SACK accounting (RFC 2883 receiver, RFC 3708 sender)', () => {
     expect(s.fastRetransmits, info).toBe(1);
     expect(s.dsackUndos, info).toBe(1);
     expect(s.spuriousUndos, info).toBe(1);
+  });
+});
+
+describe('the FIN rides on the last data segment', () => {
+  it('closing with data still queued (beyond the window) sends no FIN alone: the last data segment carries it', async () => {
+    const fins: Array<{ length: number; end: number }> = [];
+    const r = await filteredTransfer({
+      dataFate: () => 'pass',
+    });
+    // Watch every segment A sends (the data filter above only sees data frames).
+    const inner = r.filter.inner;
+    const transmit = inner.transmit.bind(inner);
+    inner.transmit = (frame: Uint8Array): boolean => {
+      const t = tcpFrameInfo(frame);
+      if (t !== undefined && t.dst === B_ADDR && (t.flags & TcpFlag.FIN) !== 0)
+        fins.push({ length: t.payloadLength, end: (t.seq + t.payloadLength) >>> 0 });
+      return transmit(frame);
+    };
+    const data = patternBytes(100 * MSS + 123, 10);
+    // One write and the close in the same turn: most of the data waits for the window.
+    expect(r.client.write(data)).toBe(data.byteLength);
+    r.client.shutdownWrite();
+    finish(r);
+    const info = JSON.stringify(fins);
+    expect(r.sink.digest(), info).toBe(sha256(data));
+    expect(fins.length, info).toBe(1);
+    expect(fins[0]!.length, info).toBe(123);
+    expect(fins[0]!.end, info).toBe(segSeq(r.client, 100) + 123);
+  });
+});
+
+describe('RetransmitLedger', () => {
+  it('counts a D-SACK only against recorded retransmissions, each once, and stops recording when full', () => {
+    const ledger = new RetransmitLedger();
+    ledger.note(1000, 2000);
+    ledger.note(5000, 6000);
+    expect(ledger.claim(3000, 4000)).toBe(0); // a duplicate of data never retransmitted
+    expect(ledger.claim(1000, 2000)).toBe(1);
+    expect(ledger.claim(1000, 2000)).toBe(0); // the same retransmission reported again
+    expect(ledger.claim(0xffff_ff00, 5500)).toBe(1); // a block across the wrap that reaches the second one
+    expect(ledger.count).toBe(0);
+    for (let i = 0; i < RETRANSMIT_LEDGER_SLOTS + 4; i++) ledger.note(i * 10, i * 10 + 10);
+    expect(ledger.count).toBe(RETRANSMIT_LEDGER_SLOTS);
+    ledger.clear();
+    expect(ledger.count).toBe(0);
   });
 });
