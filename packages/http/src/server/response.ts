@@ -323,8 +323,8 @@ export class HttpResponse {
       callback();
       return;
     }
-    if (this.settleWaiters === undefined) this.settleWaiters = [callback];
-    else this.settleWaiters.push(callback);
+    if (this.settleFirst === undefined) this.settleFirst = callback;
+    else (this.settleWaiters ??= []).push(callback);
   }
 
   // ---- connection side -------------------------------------------------------------------------
@@ -378,13 +378,19 @@ export class HttpResponse {
   }
 
   private onActive: (() => void) | undefined;
+  /** The first {@link HttpResponse.onSettled} callback (the server's: one per response, so no array for it). */
+  private settleFirst: (() => void) | undefined;
+  /** Any further ones, in order. */
   private settleWaiters: Array<() => void> | undefined;
 
   private settle(): void {
+    const first = this.settleFirst;
+    if (first === undefined) return;
+    this.settleFirst = undefined;
     const waiters = this.settleWaiters;
-    if (waiters === undefined) return;
     this.settleWaiters = undefined;
-    for (const resolve of waiters) resolve();
+    first();
+    if (waiters !== undefined) for (const resolve of waiters) resolve();
   }
 
   private appendField(name: string, lower: string, value: string): void {
