@@ -70,7 +70,14 @@ export interface TcpOptions {
   synRetries?: number;
   /** RTO bounds. */
   rto?: RtoOptions;
-  /** Congestion control. Default `'cubic'` (RFC 9438; faster than NewReno through random loss: measured in tools/bench tcp-loss and on the virtual clock). */
+  /**
+   * Congestion control. Default `'cubic'` (RFC 9438; faster than NewReno through random loss:
+   * measured in tools/bench tcp-loss and on the virtual clock). `'bbr'` (model-based) keeps the
+   * path's rate through random loss, where a loss-based algorithm halves its window on each loss:
+   * on the virtual clock at 2% loss it keeps over 70% of a 20 Mbit/s bottleneck, more than 1.5
+   * times CUBIC's rate on the same path (test/tcp-bbr.test.ts). It needs SACK (a connection without it runs CUBIC)
+   * and sends window-limited (no pacing timer).
+   */
   congestion?: TcpCongestionName;
   /** Keep-alive: idle before the first probe, ms. Default 7200000. */
   keepAliveIdleMs?: number;
