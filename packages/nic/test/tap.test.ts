@@ -561,6 +561,7 @@ describe('TapNicDriver TCP segmentation offload (virtio-net header) against the 
         const frames = after.packets - before.packets; // SYN, ACK, data, FIN
         const stats = driver.ringStats;
         expect(stats.txWriteErrors).toBe(0);
+        expect(stats.txMerging).toBe(merges);
         expect(driver.stats.txFrames).toBe(segments + 3);
         if (merges) {
           // Each burst of up to 40 segments is one write, one frame for the kernel.

@@ -185,6 +185,18 @@ describe('TcpSegmentCoalescer: which frames merge', () => {
     expect(shape([a(0), padded])).toEqual([1, 1]);
   });
 
+  it('after stopMerging every frame goes out alone, as it came', () => {
+    const c = new TcpSegmentCoalescer(1518);
+    expect(c.mergingEnabled).toBe(true);
+    c.stopMerging();
+    expect(c.mergingEnabled).toBe(false);
+    const a = segment({ seq: 0, payload: 1000 });
+    c.start(a, a.length);
+    expect(c.append(segment({ seq: 1000, payload: 1000 }), a.length)).toBe(false);
+    expect(c.finish()).toBe(VNET_HDR_LEN + a.length);
+    expect(c.buffer.subarray(0, VNET_HDR_LEN)).toEqual(new Uint8Array(VNET_HDR_LEN));
+  });
+
   it('stops before the merged IP packet would exceed 65,535 bytes', () => {
     const frames = Array.from({ length: 50 }, (_, i) => segment({ seq: i * 1448, payload: 1448 }));
     // 40 + 45 * 1448 = 65,200 fits; a 46th would not.

@@ -151,6 +151,11 @@ export interface TapRingStats {
   txSuperFrames: number;
   /** TSO: frames that went out inside super-frames (each also counts in `txWritten`). */
   txCoalesced: number;
+  /**
+   * TSO: whether runs are still merged. False once the kernel refused a super-frame (`write` failed
+   * with EINVAL, counted in `txWriteErrors`): every frame then goes out alone. False without TSO.
+   */
+  txMerging: boolean;
   /** TSO: frames read whose virtio-net header asked for work left to do (a checksum, segmentation), dropped. */
   rxBadVnetHeader: number;
 }
@@ -328,6 +333,7 @@ export class TapNicDriver implements NicDriver {
       receiverErrors: this.receiverErrors,
       txSuperFrames: this.txSuperFrames,
       txCoalesced: this.txCoalesced,
+      txMerging: this.coalescer?.mergingEnabled ?? false,
       rxBadVnetHeader: this.rxBadVnetHeader,
     };
   }
@@ -630,6 +636,9 @@ export class TapNicDriver implements NicDriver {
     if (error === 0 && frames > 1) {
       this.txSuperFrames++;
       this.txCoalesced += frames;
+    } else if (error === 'EINVAL' && frames > 1) {
+      // This kernel refuses GSO frames: its segments are lost (TCP sends them again), later frames go out alone.
+      coalescer.stopMerging();
     }
     this.countWrite(error, frames, bytes);
   }

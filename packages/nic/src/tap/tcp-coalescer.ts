@@ -87,10 +87,25 @@ export class TcpSegmentCoalescer {
   private pseudoBase = 0;
   /** The payloads' share of the TCP checksum, added up over the run (not folded). */
   private payloadSum = 0;
+  /** False once {@link stopMerging} was called: every frame then goes out alone. */
+  private merging = true;
 
   /** @param maxFrame the longest frame (no FCS) the driver writes; the buffer holds it or a 64 KiB super-frame. */
   constructor(maxFrame: number) {
     this.buffer = new Uint8Array(VNET_HDR_LEN + Math.max(ETH_HEADER + MAX_IP_PACKET, maxFrame));
+  }
+
+  /**
+   * From now on every frame goes out alone, behind a header of zeros: for a kernel that refuses
+   * GSO frames (the driver calls this when a super-frame's `write` fails with EINVAL).
+   */
+  stopMerging(): void {
+    this.merging = false;
+  }
+
+  /** Whether runs are still merged (true until {@link stopMerging}). */
+  get mergingEnabled(): boolean {
+    return this.merging;
   }
 
   /** Frames in the run being built (0 before the first {@link start} and after {@link finish}). */
@@ -106,7 +121,7 @@ export class TcpSegmentCoalescer {
     this.buffer.set(frame.subarray(0, length), VNET_HDR_LEN);
     this.segmentCount = 1;
     this.firstLength = length;
-    this.open = this.canHeadRun(frame, length);
+    this.open = this.merging && this.canHeadRun(frame, length);
   }
 
   /** Decides whether `frame` can head a run, and if so records what the next frames must match. */
