@@ -27,9 +27,26 @@ export const SEG_LOST = 4;
 /** The entry was (last) sent while the sender was application-limited (delivery rate estimation). */
 export const SEG_APP_LIMITED = 8;
 
+/** Stand-ins for a log's slot arrays while it holds no slots (an idle connection's log holds none). */
+const NO_F64_SLOTS = new Float64Array(0);
+const NO_U8_SLOTS = new Uint8Array(0);
+/** Most free slot sets kept for reuse (one set: the seven arrays of one log at its first capacity). */
+const SLOT_SETS_RETAINED = 256;
+/**
+ * Free slot sets shared by every log: six Float64Arrays per set in {@link freeF64Slots} (pushed in
+ * field order: seqs, ends, times, txDelivered, txDeliveredTime, txFirstSent) and its flag bits in
+ * {@link freeFlagSlots}. Stale contents are harmless: every entry's fields are written when it is made.
+ */
+const freeF64Slots: Float64Array[] = [];
+const freeFlagSlots: Uint8Array[] = [];
+
 /**
  * The segments in flight, in sequence order. Invariants: entries are contiguous ranges
  * `[seq, end)`, sorted, non-overlapping, all above SND.UNA once {@link SentSegments.ack} ran.
+ *
+ * Memory: the slot arrays are taken (from a shared free list when one of this log's first capacity
+ * is there) when the first entry is logged, and given back when the log empties while still at its
+ * first capacity, so an idle connection holds no slot arrays; a log that grew keeps its arrays.
  */
 export class SentSegments {
   private seqs: Float64Array;
@@ -46,15 +63,60 @@ export class SentSegments {
   private n = 0;
   /** Bytes of entries neither SACKed nor lost. */
   private pipeBytes = 0;
+  /** Slots taken with the first entry. */
+  private readonly firstCapacity: number;
 
+  /** `capacity`: slots taken with the first entry (doubled whenever the flight outgrows them). */
   constructor(capacity = 64) {
-    this.seqs = new Float64Array(capacity);
-    this.ends = new Float64Array(capacity);
-    this.times = new Float64Array(capacity);
-    this.flagBits = new Uint8Array(capacity);
-    this.txDelivered = new Float64Array(capacity);
-    this.txDeliveredTime = new Float64Array(capacity);
-    this.txFirstSent = new Float64Array(capacity);
+    this.firstCapacity = capacity;
+    this.seqs = NO_F64_SLOTS;
+    this.ends = NO_F64_SLOTS;
+    this.times = NO_F64_SLOTS;
+    this.flagBits = NO_U8_SLOTS;
+    this.txDelivered = NO_F64_SLOTS;
+    this.txDeliveredTime = NO_F64_SLOTS;
+    this.txFirstSent = NO_F64_SLOTS;
+  }
+
+  /** Takes the first slot arrays: a free set of {@link SentSegments.firstCapacity} slots, or new ones. */
+  private takeSlots(): void {
+    const cap = this.firstCapacity;
+    const flags = freeFlagSlots.pop();
+    if (flags !== undefined && flags.length === cap) {
+      this.flagBits = flags;
+      this.txFirstSent = freeF64Slots.pop()!;
+      this.txDeliveredTime = freeF64Slots.pop()!;
+      this.txDelivered = freeF64Slots.pop()!;
+      this.times = freeF64Slots.pop()!;
+      this.ends = freeF64Slots.pop()!;
+      this.seqs = freeF64Slots.pop()!;
+    } else {
+      if (flags !== undefined) freeF64Slots.length -= 6;
+      this.seqs = new Float64Array(cap);
+      this.ends = new Float64Array(cap);
+      this.times = new Float64Array(cap);
+      this.flagBits = new Uint8Array(cap);
+      this.txDelivered = new Float64Array(cap);
+      this.txDeliveredTime = new Float64Array(cap);
+      this.txFirstSent = new Float64Array(cap);
+    }
+    this.head = 0;
+  }
+
+  /** The log is empty: slot arrays still at the first capacity go back to the free list. */
+  private releaseSlots(): void {
+    if (this.flagBits.length !== this.firstCapacity) return;
+    if (freeFlagSlots.length < SLOT_SETS_RETAINED) {
+      freeF64Slots.push(this.seqs, this.ends, this.times, this.txDelivered, this.txDeliveredTime, this.txFirstSent);
+      freeFlagSlots.push(this.flagBits);
+    }
+    this.seqs = NO_F64_SLOTS;
+    this.ends = NO_F64_SLOTS;
+    this.times = NO_F64_SLOTS;
+    this.flagBits = NO_U8_SLOTS;
+    this.txDelivered = NO_F64_SLOTS;
+    this.txDeliveredTime = NO_F64_SLOTS;
+    this.txFirstSent = NO_F64_SLOTS;
   }
 
   /** Entries held. */
@@ -67,6 +129,7 @@ export class SentSegments {
     this.n = 0;
     this.head = 0;
     this.pipeBytes = 0;
+    this.releaseSlots();
     this.rate.reset();
   }
 
@@ -111,6 +174,10 @@ export class SentSegments {
   }
 
   private grow(): void {
+    if (this.seqs.length === 0) {
+      this.takeSlots();
+      return;
+    }
     const cap = this.seqs.length * 2;
     const s = new Float64Array(cap);
     const e = new Float64Array(cap);
@@ -260,6 +327,7 @@ export class SentSegments {
       this.n--;
     }
     this.head = 0;
+    this.releaseSlots();
   }
 
   /** Bytes in flight by RACK's count: not SACKed and not lost (a retransmitted entry counts once). O(1). */

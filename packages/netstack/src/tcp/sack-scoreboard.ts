@@ -31,6 +31,9 @@ export interface SeqRange {
   end: number;
 }
 
+/** The range arrays of a scoreboard that has held no range yet. */
+const NO_RANGES = new Float64Array(0);
+
 /** Default {@link SackScoreboardOptions.maxRanges}. */
 export const DEFAULT_MAX_SACK_RANGES = 32;
 /** RFC 6675 DupThresh. */
@@ -51,6 +54,9 @@ export interface SackScoreboardOptions {
  * `sackedBytes` is the sum of their lengths. Blocks that are empty, inverted, wholly at or below SND.UNA (old or D-SACK blocks,
  * RFC 2883), or beyond `sndNxt` when it is given, are ignored and counted in
  * {@link SackScoreboard.blocksIgnored}. Nothing here throws on peer input.
+ *
+ * Memory: the range arrays ({@link SackScoreboardOptions.maxRanges} entries each) are made with the
+ * first range, so a connection that never saw a SACK block holds none.
  */
 export class SackScoreboard {
   /** Most ranges remembered. */
@@ -63,8 +69,8 @@ export class SackScoreboard {
   rangesDropped = 0;
   private una = 0;
   private sacked = 0;
-  private readonly lefts: Float64Array;
-  private readonly rights: Float64Array;
+  private lefts: Float64Array = NO_RANGES;
+  private rights: Float64Array = NO_RANGES;
   private count = 0;
   private readonly hole: SeqRange = { start: 0, end: 0 };
 
@@ -77,8 +83,6 @@ export class SackScoreboard {
     if (!(Number.isInteger(mss) && mss > 0)) throw new RangeError(`mss must be a positive integer, got ${mss}`);
     this.maxRanges = maxRanges;
     this.mss = mss;
-    this.lefts = new Float64Array(maxRanges);
-    this.rights = new Float64Array(maxRanges);
   }
 
   /** Bytes currently SACKed above SND.UNA. */
@@ -283,6 +287,10 @@ export class SackScoreboard {
     let j = i;
     while (j < n && this.lefts[j]! <= right) j++;
     if (i === j) {
+      if (this.lefts.length === 0) {
+        this.lefts = new Float64Array(this.maxRanges);
+        this.rights = new Float64Array(this.maxRanges);
+      }
       if (n === this.maxRanges) {
         this.rangesDropped++;
         if (i === n) return 0;
