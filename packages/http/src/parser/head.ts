@@ -47,16 +47,16 @@ export interface RequestLine {
 }
 
 /**
- * Parses and validates a request line, `bytes` being exactly the line and its CRLF. Called by the
- * parser as soon as the line is complete, so a bad line is refused before the rest of the head.
+ * Parses and validates a request line, `bytes[start, end)` being exactly the line and its CRLF. Called
+ * by the parser as soon as the line is complete, so a bad line is refused before the rest of the head.
  *
  * @throws HttpParseError `INVALID_REQUEST_LINE`, `INVALID_METHOD`, `INVALID_TARGET`,
  *   `INVALID_VERSION`, `UNSUPPORTED_VERSION`
  */
-export function parseRequestLine(bytes: Uint8Array): RequestLine {
+export function parseRequestLine(bytes: Uint8Array, start: number, end: number): RequestLine {
   const buf = latin1View(bytes);
   // method SP request-target SP HTTP-version CRLF
-  let i = 0;
+  let i = start;
   while (TOKEN[buf[i]!] === 1) i++;
   const methodEnd = i;
   if (buf[i] !== SP) {
@@ -64,8 +64,7 @@ export function parseRequestLine(bytes: Uint8Array): RequestLine {
       throw new HttpParseError('INVALID_REQUEST_LINE', 'request line is not "method SP target SP version"');
     throw new HttpParseError('INVALID_METHOD', `invalid byte 0x${buf[i]!.toString(16)} in the method`);
   }
-  if (methodEnd === 0) throw new HttpParseError('INVALID_REQUEST_LINE', 'empty method');
-  const end = buf.length;
+  if (methodEnd === start) throw new HttpParseError('INVALID_REQUEST_LINE', 'empty method');
   const targetStart = ++i;
   while (i < end && buf[i] !== SP && buf[i] !== CR) i++;
   const targetEnd = i;
@@ -75,27 +74,31 @@ export function parseRequestLine(bytes: Uint8Array): RequestLine {
   const versionStart = ++i;
   while (i < end && buf[i] !== CR) i++;
   const versionMinor = parseVersion(buf, versionStart, i);
-  const method = knownMethod(buf, methodEnd) ?? latin1Text(buf, 0, methodEnd);
+  const method = knownMethod(buf, start, methodEnd) ?? latin1Text(buf, start, methodEnd);
   const targetForm = checkTarget(buf, targetStart, targetEnd, method);
   const target = latin1Text(buf, targetStart, targetEnd);
   return { method, target, targetForm, versionMinor };
 }
 
 /** `GET` or `HEAD` when the line starts with exactly that method (the same string every time, no decoding), else undefined. */
-function knownMethod(buf: Uint8Array, methodEnd: number): string | undefined {
-  if (methodEnd === 3 && buf[0] === 0x47 && buf[1] === 0x45 && buf[2] === 0x54) return 'GET';
-  if (methodEnd === 4 && buf[0] === 0x48 && buf[1] === 0x45 && buf[2] === 0x41 && buf[3] === 0x44) return 'HEAD';
+function knownMethod(buf: Uint8Array, start: number, end: number): string | undefined {
+  const n = end - start;
+  if (n === 3 && buf[start] === 0x47 && buf[start + 1] === 0x45 && buf[start + 2] === 0x54) return 'GET';
+  if (n === 4 && buf[start] === 0x48 && buf[start + 1] === 0x45 && buf[start + 2] === 0x41 && buf[start + 3] === 0x44)
+    return 'HEAD';
   return undefined;
 }
 
 /**
- * Parses the rest of a complete request head: `bytes` holds the request line (already parsed into
- * `line`, `lineBytes` long with its CRLF), the field lines and the closing empty line.
+ * Parses the rest of a complete request head: `bytes[start, end)` holds the request line (already
+ * parsed into `line`, `lineBytes` long with its CRLF), the field lines and the closing empty line.
  *
  * @throws HttpParseError for every refusal listed on {@link HttpParseErrorCode} about fields and framing
  */
 export function parseRequestHead(
   bytes: Uint8Array,
+  start: number,
+  end: number,
   line: RequestLine,
   lineBytes: number,
   limits: ParserLimits,
@@ -104,7 +107,7 @@ export function parseRequestHead(
   const { method, target, targetForm, versionMinor } = line;
   const versionMajor = 1;
   // --- field lines (the closing CRLF is the last two bytes)
-  const headers = parseFieldLines(buf, lineBytes, bytes.length - 2);
+  const headers = parseFieldLines(buf, start + lineBytes, end - 2);
 
   // --- semantics
   const http11 = versionMinor >= 1;

@@ -1,6 +1,7 @@
 /**
  * The strict, incremental, push-based HTTP/1.x request parser. See `types.ts` for the contract.
  */
+import { Buffer } from 'node:buffer';
 import {
   BACKSLASH as BACKSLASH_,
   CR as CR_,
@@ -465,9 +466,9 @@ export class RequestParser {
             // the line spans chunks: finish gathering it, and gather the rest of the head from here
             this.gather(chunk, sectionStart, i + 1);
             sectionStart = i + 1;
-            this.requestLineDone(this.acc!.subarray(0, this.accLength));
+            this.requestLineDone(this.acc!, 0, this.accLength);
           } else {
-            this.requestLineDone(chunk.subarray(sectionStart, i + 1));
+            this.requestLineDone(chunk, sectionStart, i + 1);
           }
         } else if (this.lineLength === 0) {
           this.sectionDone(chunk, sectionStart, i + 1);
@@ -492,9 +493,9 @@ export class RequestParser {
   }
 
   /** The request line is complete: validate it now (a bad line is refused before the rest of the head). */
-  private requestLineDone(line: Uint8Array): void {
-    this.requestLineBytes = line.byteLength;
-    this.requestLine = parseRequestLine(line);
+  private requestLineDone(bytes: Uint8Array, start: number, end: number): void {
+    this.requestLineBytes = end - start;
+    this.requestLine = parseRequestLine(bytes, start, end);
   }
 
   /** Appends `chunk[start, end)` to the gathering buffer (a section spanning chunks). */
@@ -506,7 +507,7 @@ export class RequestParser {
     if (acc === null || acc.byteLength < need) {
       let size = acc === null ? INITIAL_ACCUMULATOR : acc.byteLength;
       while (size < need) size *= 2;
-      const grown = new Uint8Array(size);
+      const grown = Buffer.alloc(size);
       if (acc !== null) grown.set(acc.subarray(0, this.accLength));
       this.acc = acc = grown;
     }
@@ -516,20 +517,23 @@ export class RequestParser {
 
   /** A head or trailer section is complete: decode it and move on. */
   private sectionDone(chunk: Uint8Array, start: number, end: number): void {
-    let bytes: Uint8Array;
-    if (this.accLength === 0) {
-      bytes = chunk.subarray(start, end);
-    } else {
+    // The section is `bytes[from, to)`: in the chunk itself, or in the gathering buffer when it spanned chunks.
+    let bytes = chunk;
+    let from = start;
+    let to = end;
+    if (this.accLength > 0) {
       this.gather(chunk, start, end);
-      bytes = this.acc!.subarray(0, this.accLength);
+      bytes = this.acc!;
+      from = 0;
+      to = this.accLength;
     }
     this.queueOffset = end;
     if (this.state === S_TRAILERS) {
-      const trailers = parseFieldLines(latin1View(bytes), 0, bytes.byteLength - 2);
+      const trailers = parseFieldLines(latin1View(bytes), from, to - 2);
       this.complete(trailers);
       return;
     }
-    const head = parseRequestHead(bytes, this.requestLine!, this.requestLineBytes, this.limits);
+    const head = parseRequestHead(bytes, from, to, this.requestLine!, this.requestLineBytes, this.limits);
     this.requestLine = null;
     this.resetSection(true);
     this.sectionStarted = true; // in a message until complete()
