@@ -192,7 +192,7 @@ export class Scheduler implements SchedulerApi {
 
   /**
    * The current time on the scheduler clock. On a real clock it stands still during a run, at the
-   * reading taken when the run started (see the module documentation).
+   * run's one reading, taken when the run first needs the time (see the module documentation).
    */
   get now(): Millis {
     return this.time();
