@@ -8,7 +8,10 @@
  * figures are measured beside it.
  *
  * Run as a child process (inside the client namespace):
- *   node --conditions=@postern/source --import tsx tools/bench/src/tap-reflector.ts IFNAME ADDRESS RESPONSE_FILE [--io=fs]
+ *   node --conditions=@postern/source --import tsx tools/bench/src/tap-reflector.ts IFNAME ADDRESS RESPONSE_FILE [--io=fs | --tso=off]
+ * `--io=fs`: blocking `readSync`/`writeSync` instead of the driver (see {@link runBlocking});
+ * `--tso=off`: the driver without TCP segmentation offload (plain 1,514-byte frames, one `write`
+ * each), for manual comparisons of the bulk ceiling.
  * RESPONSE_FILE holds the canned answer to every request but `GET /big` (the bench copies the
  * gateway's own answer to `GET /small`, head and body, so both send the same bytes). It creates the
  * TAP device IFNAME, prints `ready`, and runs until SIGTERM.
@@ -43,14 +46,14 @@ const reflector = new TcpReflector({
 if (process.argv[5] === '--io=fs') {
   runBlocking(ifname);
 } else {
-  await runOnDriver(ifname);
+  await runOnDriver(ifname, process.argv[5] !== '--tso=off');
 }
 
 /** The driver path: as the gateway, a real-clock scheduler whose host wake is a microtask; the driver's TX queue is written at the end of each step of it. */
-async function runOnDriver(ifname: string): Promise<void> {
+async function runOnDriver(ifname: string, tso: boolean): Promise<void> {
   const scheduler = new Scheduler({ clock: 'real', hostWake: 'microtask', seed: 46 });
   scheduler.start();
-  const driver = new TapNicDriver({ ifname, create: true, scheduler, mac: 0x02_50_53_54_00_ed });
+  const driver = new TapNicDriver({ ifname, create: true, scheduler, mac: 0x02_50_53_54_00_ed, tso });
   const send = (frame: Uint8Array): void => void driver.transmit(frame);
   driver.onReceive((frame) => reflector.input(frame, send));
   await driver.open();
