@@ -138,14 +138,17 @@ export function serveStatic(root: string, options: StaticOptions = {}): HttpHand
     return file;
   }
 
-  /** Finds the file for `file` (the request's path under the root), checking everything the module notes list. */
-  async function locate(req: HttpRequest, file: string, key: string): Promise<Located> {
+  /**
+   * Finds the file for `file` (the request's path under the root, `slash` when that path ended in
+   * `/`), checking everything the module notes list.
+   */
+  async function locate(file: string, key: string, slash: boolean): Promise<Located> {
     realRoot ??= realpath(rootPath);
     const base = await realRoot;
     let target = file;
     let info = await stat(target).catch(() => undefined);
     if (info?.isDirectory()) {
-      if (!req.path.endsWith('/')) return { kind: 'redirect' };
+      if (!slash) return { kind: 'redirect' };
       target = join(target, index);
       info = await stat(target).catch(() => undefined);
     }
@@ -187,8 +190,21 @@ export function serveStatic(root: string, options: StaticOptions = {}): HttpHand
     return { kind: 'file', entry };
   }
 
+  // Requests for the same key while it is being located share that work: an entry due for its check
+  // costs one `stat` however many requests arrive before the answer.
+  const locating = new Map<string, Promise<Located>>();
+
+  function locateOnce(file: string, key: string, slash: boolean): Promise<Located> {
+    let located = locating.get(key);
+    if (located === undefined) {
+      located = locate(file, key, slash).finally(() => locating.delete(key));
+      locating.set(key, located);
+    }
+    return located;
+  }
+
   async function locateAndRespond(req: HttpRequest, res: HttpResponse, file: string, key: string): Promise<void> {
-    const located = await locate(req, file, key);
+    const located = await locateOnce(file, key, key !== file);
     if (located.kind === 'redirect') {
       res.redirect(req.path + '/' + (req.query === '' ? '' : `?${req.query}`), 301);
       return;

@@ -182,6 +182,21 @@ describe('the prepared answer of a cached file', () => {
     expect(cache.stats.loads).toBe(2);
   });
 
+  it('checks an entry that is due once for all the requests that arrive while its stat is out', async () => {
+    now = 0;
+    const root = tempRoot();
+    writeFileSync(join(root, 'p.txt'), 'pipelined');
+    const cache = new FileCache({ now: () => now, validMs: 1000 });
+    const port = await serveAt(root, cache, () => Date.parse('2026-12-05T04:00:00Z'));
+    const get = 'GET /p.txt HTTP/1.1\r\nHost: x\r\n\r\n';
+    await exchange(port, get, 1);
+    now = 5000;
+    // Five pipelined requests reach the handler in one turn, before any file-system answer.
+    const answers = (await exchange(port, get.repeat(5), 5)).split('pipelined');
+    expect(answers.filter((a) => a.startsWith('HTTP/1.1 200 OK\r\n'))).toHaveLength(5);
+    expect(cache.stats).toMatchObject({ loads: 1, revalidated: 1 });
+  });
+
   it('is not used where the answer differs: a validator, a range, HTTP/1.0, Connection: close', async () => {
     now = 0;
     const root = tempRoot();
