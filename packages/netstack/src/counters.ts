@@ -2,8 +2,9 @@
  * Named counters: the one pattern every stack module uses so that "every drop has a named counter"
  * looks the same everywhere and the admin API can list all of them.
  *
- * A {@link Counters} set is created once with a fixed list of names; incrementing is a property
- * write on a plain object (no allocation, no map lookup by string built at run time). Names are
+ * A {@link Counters} set is created once with a fixed list of names; incrementing is a store into
+ * a typed array (no allocation, no string built at run time; per-packet paths skip the name lookup
+ * too, through a slot taken once). Names are
  * checked by the type system: `counters.inc('overlap')` fails to compile when `'overlap'` is not
  * one of the set's names.
  */
@@ -29,45 +30,63 @@ export interface CounterSource {
  *
  * Invariants: the names never change after construction; every value starts at 0 and only grows
  * (until {@link Counters.reset}); {@link Counters.counters} lists the names in the order given.
+ *
+ * Each name has a slot (its index in the values array). {@link Counters.inc} finds the slot by name;
+ * a per-packet path takes the slot once with {@link Counters.slotOf} and counts with
+ * {@link Counters.incSlot}, which is an array store (no lookup by name).
  */
 export class Counters<Name extends string> implements CounterSource {
   /** The group name shown by the admin API. */
   readonly group: string;
   /** The counter names, in declaration order. */
   readonly names: readonly Name[];
-  private readonly values: Record<Name, number>;
+  private readonly slots: Record<Name, number>;
+  private readonly values: Float64Array;
 
   /** Creates the set `group` with every counter in `names` at 0. Duplicate names are ignored. */
   constructor(group: string, names: readonly Name[]) {
     this.group = group;
     this.names = [...new Set(names)];
-    this.values = Object.create(null) as Record<Name, number>;
-    for (const n of this.names) this.values[n] = 0;
+    this.slots = Object.create(null) as Record<Name, number>;
+    this.names.forEach((n, i) => (this.slots[n] = i));
+    this.values = new Float64Array(this.names.length);
   }
 
   /** Adds `by` (default 1) to the counter `name`. */
   inc(name: Name, by = 1): void {
-    this.values[name] += by;
+    this.values[this.slots[name]]! += by;
+  }
+
+  /** The slot of `name`, for {@link Counters.incSlot}; fixed for the set's life. */
+  slotOf(name: Name): number {
+    return this.slots[name];
+  }
+
+  /** Adds `by` (default 1) to the counter in `slot` (from {@link Counters.slotOf}). */
+  incSlot(slot: number, by = 1): void {
+    this.values[slot]! += by;
   }
 
   /** The current value of `name`. */
   get(name: Name): number {
-    return this.values[name];
+    return this.values[this.slots[name]]!;
   }
 
   /** A frozen copy of every value keyed by name (for tests and snapshots). */
   snapshot(): Readonly<Record<Name, number>> {
-    return Object.freeze({ ...this.values });
+    const out = {} as Record<Name, number>;
+    for (const n of this.names) out[n] = this.get(n);
+    return Object.freeze(out);
   }
 
   /** Every counter as a {@link CounterEntry}, in declaration order. */
   counters(): CounterEntry[] {
-    return this.names.map((name) => ({ group: this.group, name, value: this.values[name] }));
+    return this.names.map((name) => ({ group: this.group, name, value: this.get(name) }));
   }
 
   /** Sets every counter back to 0. */
   reset(): void {
-    for (const n of this.names) this.values[n] = 0;
+    this.values.fill(0);
   }
 }
 

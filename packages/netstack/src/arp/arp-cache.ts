@@ -31,7 +31,7 @@
 import type { ArpRepr, Ipv4Address, MacAddress } from '@postern/wire';
 import { ARP_OP_REPLY, ipv4ToString, isMulticastMac } from '@postern/wire';
 import { Counters } from '../counters.js';
-import { isIpv4Address } from '../ipv4/prefix.js';
+import { addressKey, isIpv4Address } from '../ipv4/prefix.js';
 
 /** The state of a cache entry. */
 export type ArpState = 'incomplete' | 'reachable' | 'stale' | 'static';
@@ -164,7 +164,8 @@ export class ArpCache<P = Uint8Array> {
     'tableFull',
     'evicted',
   ]);
-  private readonly entries = new Map<Ipv4Address, Entry<P>>();
+  /** Entries by `addressKey` of their address (a small-integer key: looked up for every frame sent). */
+  private readonly entries = new Map<number, Entry<P>>();
   private outbox: ArpAction<P>[] = [];
   private queued = 0;
 
@@ -190,7 +191,17 @@ export class ArpCache<P = Uint8Array> {
 
   /** The MAC for `ip` if one is known (reachable, stale or static); no side effects. */
   lookup(ip: Ipv4Address): MacAddress | undefined {
-    return this.entries.get(ip)?.mac;
+    return this.entries.get(addressKey(ip))?.mac;
+  }
+
+  /**
+   * {@link ArpCache.resolve} for an address whose MAC is known (the path of almost every frame), so
+   * the caller builds what it would queue only when this returns `undefined`; then it calls
+   * `resolve`. Using a stale entry starts a probe, as in `resolve`.
+   */
+  resolveKnown(now: number, ip: Ipv4Address): MacAddress | undefined {
+    const e = this.entries.get(addressKey(ip));
+    return e !== undefined && e.mac !== undefined ? this.use(now, e) : undefined;
   }
 
   /**
@@ -199,21 +210,8 @@ export class ArpCache<P = Uint8Array> {
    * `flush` or `drop` action. Using a stale entry starts a probe. Never throws.
    */
   resolve(now: number, ip: Ipv4Address, packet?: P): MacAddress | undefined {
-    let e = this.entries.get(ip);
-    if (e !== undefined && e.mac !== undefined) {
-      e.lastUsed = now;
-      if (e.state === 'stale') {
-        e.deadline = Math.max(e.deadline, now + this.staleMs);
-        if (!e.probing) {
-          e.probing = true;
-          e.tries = 1;
-          e.probeAt = now + this.retryMs;
-          this.stats.inc('probes');
-          this.outbox.push({ type: 'request', target: ip, unicastMac: e.mac });
-        }
-      }
-      return e.mac;
-    }
+    let e = this.entries.get(addressKey(ip));
+    if (e !== undefined && e.mac !== undefined) return this.use(now, e);
     if (e === undefined) {
       if (!this.makeRoom()) {
         if (packet !== undefined)
@@ -231,7 +229,7 @@ export class ArpCache<P = Uint8Array> {
         lastUsed: now,
         queue: [],
       };
-      this.entries.set(ip, e);
+      this.entries.set(addressKey(ip), e);
       this.stats.inc('requests');
       this.outbox.push({ type: 'request', target: ip, unicastMac: undefined });
     }
@@ -250,10 +248,10 @@ export class ArpCache<P = Uint8Array> {
     const gratuitous = ip === arp.targetProtocolAddress;
     if (gratuitous) this.stats.inc('gratuitous');
     const confirmed = targetIsLocal && arp.operation === ARP_OP_REPLY;
-    const e = this.entries.get(ip);
+    const e = this.entries.get(addressKey(ip));
     if (e === undefined) {
       if (!targetIsLocal || gratuitous || !this.makeRoom()) return;
-      this.entries.set(ip, this.known(now, ip, mac, confirmed ? 'reachable' : 'stale'));
+      this.entries.set(addressKey(ip), this.known(now, ip, mac, confirmed ? 'reachable' : 'stale'));
       return;
     }
     if (e.state === 'static') {
@@ -279,7 +277,7 @@ export class ArpCache<P = Uint8Array> {
 
   /** An upper layer saw forward progress with `ip` (RFC 4861 §7.3.1): a known entry becomes reachable. */
   confirm(now: number, ip: Ipv4Address): void {
-    const e = this.entries.get(ip);
+    const e = this.entries.get(addressKey(ip));
     if (e !== undefined && e.mac !== undefined && e.state !== 'static') this.setState(now, e, 'reachable');
   }
 
@@ -291,11 +289,11 @@ export class ArpCache<P = Uint8Array> {
     if (!isIpv4Address(ip) || ip === 0) throw new ArpCacheError('INVALID_ADDRESS', `not a usable IPv4 address: ${ip}`);
     if (!Number.isInteger(mac) || mac < 0 || mac > 0xffff_ffff_ffff || isMulticastMac(mac))
       throw new ArpCacheError('INVALID_MAC', `not a unicast MAC address: ${mac}`);
-    const e = this.entries.get(ip);
+    const e = this.entries.get(addressKey(ip));
     if (e === undefined) {
       if (!this.makeRoom())
         throw new ArpCacheError('TABLE_FULL', `the ARP cache holds its limit of ${this.maxEntries} entries`);
-      this.entries.set(ip, this.known(0, ip, mac, 'static'));
+      this.entries.set(addressKey(ip), this.known(0, ip, mac, 'static'));
       return;
     }
     const packets = e.queue;
@@ -309,7 +307,7 @@ export class ArpCache<P = Uint8Array> {
 
   /** Removes the entry for `ip` (any state); its queued packets are dropped with reason `removed`. Throws `NOT_FOUND`. */
   remove(ip: Ipv4Address): void {
-    const e = this.entries.get(ip);
+    const e = this.entries.get(addressKey(ip));
     if (e === undefined) throw new ArpCacheError('NOT_FOUND', `no ARP entry for ${ipv4ToString(ip)}`);
     this.delete(e, 'removed');
   }
@@ -439,8 +437,24 @@ export class ArpCache<P = Uint8Array> {
     return true;
   }
 
+  /** Sends to a known entry `e` now: refreshes its use, starts a probe if it is stale; returns its MAC. */
+  private use(now: number, e: Entry<P>): MacAddress {
+    e.lastUsed = now;
+    if (e.state === 'stale') {
+      e.deadline = Math.max(e.deadline, now + this.staleMs);
+      if (!e.probing) {
+        e.probing = true;
+        e.tries = 1;
+        e.probeAt = now + this.retryMs;
+        this.stats.inc('probes');
+        this.outbox.push({ type: 'request', target: e.ip, unicastMac: e.mac });
+      }
+    }
+    return e.mac!;
+  }
+
   private delete(e: Entry<P>, reason: ArpDropReason): void {
-    this.entries.delete(e.ip);
+    this.entries.delete(addressKey(e.ip));
     if (e.queue.length > 0) {
       this.queued -= e.queue.length;
       this.outbox.push({ type: 'drop', target: e.ip, packets: e.queue, reason });

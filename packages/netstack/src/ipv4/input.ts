@@ -38,6 +38,7 @@ import type { InterfaceTable } from '../link/interface-table.js';
 import { NAT_DROPPED } from '../nat/nat-engine.js';
 import type { NetInterface } from '../link/interface.js';
 import { NO_INTERFACE, type PacketMeta } from '../filter/packet-meta.js';
+import { blankIpv4Repr } from './output.js';
 import type { Reassembler } from './reassembly.js';
 import type { Rejecter } from '../filter/reject.js';
 import type { Ipv4CounterName } from '../stack-counters.js';
@@ -81,6 +82,7 @@ export interface Ipv4InputPorts {
 }
 
 const IGNORE_CHECKSUM = { checksum: 'ignore' } as const;
+const EMPTY = new Uint8Array(0);
 const optionReader = new Ipv4OptionReader();
 
 function u16(b: Uint8Array, at: number): number {
@@ -94,8 +96,16 @@ export class Ipv4Input {
    * {@link Ipv4Delivery} contract makes it valid only during the handler call.
    */
   private readonly delivery: { -readonly [K in keyof Ipv4Delivery]: Ipv4Delivery[K] };
+  /** The header of an unfragmented datagram, refilled per datagram like {@link Ipv4Input.delivery}. */
+  private readonly header: Ipv4Repr = blankIpv4Repr();
+
+  /** Slots of the counters every packet bumps (no lookup by name per packet). */
+  private readonly receivedSlot: number;
+  private readonly deliveredSlot: number;
 
   constructor(private readonly ports: Ipv4InputPorts) {
+    this.receivedSlot = ports.ipCounters.slotOf('received');
+    this.deliveredSlot = ports.ipCounters.slotOf('delivered');
     this.delivery = {
       header: undefined as unknown as Ipv4Repr,
       payload: new Uint8Array(0),
@@ -109,7 +119,7 @@ export class Ipv4Input {
   receive(iface: NetInterface, frame: Uint8Array, headerLength: number): void {
     const ports = this.ports;
     const c = ports.ipCounters;
-    c.inc('received');
+    c.incSlot(this.receivedSlot);
     const trace = ports.scheduler.trace;
     if (trace !== undefined && trace.on) trace.mark('ip', 'input: header checked');
     const available = frame.byteLength - headerLength;
@@ -157,9 +167,13 @@ export class Ipv4Input {
   deliverLocal(iface: NetInterface, packet: Ipv4Packet, destination: DestinationKind, linkBroadcast: boolean): void {
     const ports = this.ports;
     const c = ports.ipCounters;
-    let header = parseIpv4Packet(packet, IGNORE_CHECKSUM);
+    let header: Ipv4Repr;
     let payload = packet.payload;
-    if (packet.isFragment) {
+    if (!packet.isFragment) {
+      header = fillHeader(this.header, packet);
+    } else {
+      // The reassembler keeps the first fragment's header: a fresh object.
+      header = parseIpv4Packet(packet, IGNORE_CHECKSUM);
       const result = ports.reassembler.add(ports.scheduler.now, header, payload);
       if (result.status === 'pending') {
         ports.requestWake();
@@ -197,12 +211,12 @@ export class Ipv4Input {
     delivery.linkBroadcast = linkBroadcast;
     const protocol = header.protocol;
     if (protocol === IP_PROTO_ICMP) {
-      c.inc('delivered');
+      c.incSlot(this.deliveredSlot);
       ports.icmp.input(delivery);
       return;
     }
     if (protocol === IP_PROTO_UDP) {
-      c.inc('delivered');
+      c.incSlot(this.deliveredSlot);
       ports.udp.input(delivery);
       return;
     }
@@ -220,7 +234,7 @@ export class Ipv4Input {
       }
       return;
     }
-    c.inc('delivered');
+    c.incSlot(this.deliveredSlot);
     const trace = ports.scheduler.trace;
     if (trace !== undefined && trace.on)
       trace.mark(protocol === 6 ? 'tcp' : 'ip', protocol === 6 ? 'segment in' : `protocol ${protocol} in`);
@@ -230,6 +244,27 @@ export class Ipv4Input {
       c.inc('handlerErrors');
     }
   }
+}
+
+/**
+ * Fills `r` with the header of `packet`, as `parseIpv4Packet` would build it (`receive` validated the
+ * options already; a looped-back datagram is our own), without an object per datagram.
+ */
+function fillHeader(r: Ipv4Repr, packet: Ipv4Packet): Ipv4Repr {
+  const headerLength = packet.headerLength;
+  r.dscp = packet.dscp;
+  r.ecn = packet.ecn;
+  r.identification = packet.identification;
+  r.dontFragment = packet.dontFragment;
+  r.moreFragments = packet.moreFragments;
+  r.fragmentOffset = packet.fragmentOffset;
+  r.ttl = packet.ttl;
+  r.protocol = packet.protocol;
+  r.source = packet.source;
+  r.destination = packet.destination;
+  r.options = headerLength === IPV4_MIN_HEADER_LENGTH ? EMPTY : packet.options;
+  r.payloadLength = packet.totalLength - headerLength;
+  return r;
 }
 
 /** True when every option is well-formed (see `Ipv4OptionReader`). */
@@ -245,5 +280,3 @@ function optionsValid(options: Uint8Array): boolean {
     optionReader.reset(EMPTY);
   }
 }
-
-const EMPTY = new Uint8Array(0);

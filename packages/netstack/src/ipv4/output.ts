@@ -35,6 +35,29 @@ import type { Ipv4CounterName } from '../stack-counters.js';
 /** Default TTL of datagrams this host sends (RFC 1700 recommends 64). */
 export const DEFAULT_TTL = 64;
 
+const NO_OPTIONS = new Uint8Array(0);
+
+/**
+ * A header with every field zero but `ttl`, and no options: the one object a sender or a receiver
+ * refills for each datagram instead of building one per datagram.
+ */
+export function blankIpv4Repr(ttl = 0): Ipv4Repr {
+  return {
+    dscp: 0,
+    ecn: 0,
+    identification: 0,
+    dontFragment: false,
+    moreFragments: false,
+    fragmentOffset: 0,
+    ttl,
+    protocol: 0,
+    source: 0,
+    destination: 0,
+    options: NO_OPTIONS,
+    payloadLength: 0,
+  };
+}
+
 /** How to send one IPv4 datagram with `Stack.sendIpv4`. */
 export interface Ipv4SendOptions {
   /** Source address: one of this host's addresses. Default: chosen from the outgoing interface (see `Stack.routeTo`). */
@@ -109,44 +132,54 @@ export interface Ipv4OutputPorts {
 /** The sender. @internal The stack owns the one instance. */
 export class Ipv4Output {
   /** Reused for every emitted header: no per-datagram allocation for it. */
-  private readonly repr: Ipv4Repr = {
-    dscp: 0,
-    ecn: 0,
-    identification: 0,
-    dontFragment: false,
-    moreFragments: false,
-    fragmentOffset: 0,
-    ttl: DEFAULT_TTL,
-    protocol: 0,
-    source: 0,
-    destination: 0,
-    options: new Uint8Array(0),
-    payloadLength: 0,
+  private readonly repr: Ipv4Repr = blankIpv4Repr(DEFAULT_TTL);
+  /** The route {@link Ipv4Output.resolve} fills for each datagram (no object per datagram). */
+  private readonly chosen: RouteInfo = {
+    iface: undefined as unknown as NetInterface,
+    nextHop: 0,
+    linkDestination: RESOLVE_WITH_ARP,
+    src: 0,
+    mtu: 0,
+    local: false,
   };
   private identification: number;
 
+  /** Slot of the `sent` counter (no lookup by name per datagram). */
+  private readonly sentSlot: number;
+
   constructor(private readonly ports: Ipv4OutputPorts) {
+    this.sentSlot = ports.ipCounters.slotOf('sent');
     this.identification = ports.scheduler.randomUint32() & 0xffff;
   }
 
   /**
-   * Chooses interface, next hop, link destination and source for `dst`.
+   * Chooses interface, next hop, link destination and source for `dst` (a new object, the caller's
+   * to keep).
    * @throws {@link SendError} `NO_ROUTE`, `NO_SOURCE_ADDRESS`, `ADDRESS_NOT_AVAILABLE`.
    */
   route(dst: Ipv4Address, src?: Ipv4Address, ifIndex?: number): RouteInfo {
+    return { ...this.resolve(dst, src, ifIndex) };
+  }
+
+  /**
+   * {@link Ipv4Output.route} into the one reused {@link Ipv4Output.chosen} (no object per
+   * datagram): valid until the next call, so a caller reads what it needs from it at once.
+   */
+  private resolve(dst: Ipv4Address, src: Ipv4Address | undefined, ifIndex: number | undefined): RouteInfo {
     const interfaces = this.ports.interfaces;
     if (src !== undefined && !interfaces.isLocal(src))
       throw new SendError('ADDRESS_NOT_AVAILABLE', `${ipv4ToString(src)} is not an address of this host`);
+    const out = this.chosen;
     const owner = interfaces.ownerOf(dst);
-    if (owner !== undefined)
-      return {
-        iface: owner,
-        nextHop: dst,
-        linkDestination: RESOLVE_WITH_ARP,
-        src: src ?? dst,
-        mtu: IPV4_MAX_TOTAL_LENGTH,
-        local: true,
-      };
+    if (owner !== undefined) {
+      out.iface = owner;
+      out.nextHop = dst;
+      out.linkDestination = RESOLVE_WITH_ARP;
+      out.src = src ?? dst;
+      out.mtu = IPV4_MAX_TOTAL_LENGTH;
+      out.local = true;
+      return out;
+    }
     let iface: NetInterface | undefined;
     let nextHop = dst;
     let linkDestination: MacAddress = RESOLVE_WITH_ARP;
@@ -173,7 +206,13 @@ export class Ipv4Output {
     const chosen = src ?? routeSource ?? iface.sourceFor(nextHop);
     if (chosen === undefined)
       throw new SendError('NO_SOURCE_ADDRESS', `${iface.name} has no IPv4 address to send from`);
-    return { iface, nextHop, linkDestination, src: chosen, mtu: iface.mtu, local: false };
+    out.iface = iface;
+    out.nextHop = nextHop;
+    out.linkDestination = linkDestination;
+    out.src = chosen;
+    out.mtu = iface.mtu;
+    out.local = false;
+    return out;
   }
 
   /**
@@ -204,22 +243,24 @@ export class Ipv4Output {
     }
     let route: RouteInfo;
     try {
-      route = this.route(dst, options.src, options.ifIndex);
+      route = this.resolve(dst, options.src, options.ifIndex);
     } catch (err) {
       if (err instanceof SendError && err.code === 'NO_ROUTE') counters.inc('sendNoRoute');
       throw err;
     }
+    // Read once: the reused route object is refilled by any send the calls below might make.
+    const { iface: routeIface, nextHop, linkDestination, src: routeSrc, mtu: routeMtu, local } = route;
     const df = options.df ?? false;
-    if (df && total > route.mtu) {
+    if (df && total > routeMtu) {
       counters.inc('sendTooLong');
       throw new SendError(
         'MESSAGE_TOO_LONG',
-        `${total} bytes exceed the MTU ${route.mtu} of ${route.iface.name} with Don't Fragment set`,
-        route.mtu,
+        `${total} bytes exceed the MTU ${routeMtu} of ${routeIface.name} with Don't Fragment set`,
+        routeMtu,
       );
     }
 
-    const fits = total <= route.mtu;
+    const fits = total <= routeMtu;
     // One buffer: Ethernet header, IP header, payload, padding, FCS room. A datagram that must be
     // fragmented is built without the Ethernet room (each fragment gets its own frame).
     const frame = fits ? allocateFrame(total) : new Uint8Array(total);
@@ -232,14 +273,14 @@ export class Ipv4Output {
     r.dontFragment = df;
     r.ttl = ttl;
     r.protocol = protocol;
-    r.source = route.src;
+    r.source = routeSrc;
     r.destination = dst;
     r.payloadLength = payloadLength;
-    write(ip.subarray(IPV4_MIN_HEADER_LENGTH), route.src, dst);
+    write(ip.subarray(IPV4_MIN_HEADER_LENGTH), routeSrc, dst);
     emitIpv4(r, ip);
 
     if (!flags.bypassFilter && ports.filter.enabled) {
-      const meta = fillPacketMeta(ports.meta, ip, NO_INTERFACE, route.local ? NO_INTERFACE : route.iface.index);
+      const meta = fillPacketMeta(ports.meta, ip, NO_INTERFACE, local ? NO_INTERFACE : routeIface.index);
       const verdict = ports.filter.evaluate('output', meta, ports.scheduler.now);
       if (verdict.action !== 'accept') {
         counters.inc('outputFiltered');
@@ -249,27 +290,20 @@ export class Ipv4Output {
         );
       }
     }
-    counters.inc('sent');
-    if (route.local) {
+    counters.incSlot(this.sentSlot);
+    if (local) {
       counters.inc('loopback');
-      const iface = route.iface;
+      const iface = routeIface;
       ports.scheduler.defer(() => ports.loopback(iface, Ipv4Packet.checked(ip)));
-      return route.src;
+      return routeSrc;
     }
     if (fits) {
-      ports.link.sendIpv4Frame(route.iface, frame, route.nextHop, route.linkDestination, false);
-      return route.src;
+      ports.link.sendIpv4Frame(routeIface, frame, nextHop, linkDestination, false);
+      return routeSrc;
     }
     counters.inc('sentFragmented');
-    this.sendFragments(
-      route.iface,
-      { ...r },
-      ip.subarray(IPV4_MIN_HEADER_LENGTH),
-      route.nextHop,
-      route.linkDestination,
-      false,
-    );
-    return route.src;
+    this.sendFragments(routeIface, { ...r }, ip.subarray(IPV4_MIN_HEADER_LENGTH), nextHop, linkDestination, false);
+    return routeSrc;
   }
 
   /**

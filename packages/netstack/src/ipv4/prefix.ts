@@ -14,6 +14,16 @@ export function isIpv4Address(value: number): boolean {
   return Number.isInteger(value) && value >= 0 && value <= 0xffff_ffff;
 }
 
+/**
+ * The key of `address` in a `Map` consulted per packet: its 32 bits as a signed integer. An address
+ * above 127.255.255.255 is a boxed number in V8, and a lookup by it hashes the box; a signed 32-bit
+ * integer is a small integer, the cheapest key there is. A value that is not an address gets `NaN`,
+ * which no address's key equals.
+ */
+export function addressKey(address: Ipv4Address): number {
+  return address >>> 0 === address ? address | 0 : NaN;
+}
+
 /** True when `length` is an integer in 0..32. */
 export function isPrefixLength(length: number): boolean {
   return Number.isInteger(length) && length >= 0 && length <= 32;

@@ -13,7 +13,8 @@ export type DestinationKind = 'unicast' | 'broadcast' | 'multicast';
 /**
  * A datagram delivered to a transport (after reassembly and the input chain). Valid only during
  * the handler call: copy `payload` to keep it (it may be a view into a receive buffer), and copy
- * the fields to keep them (the object itself is reused for the next datagram).
+ * the fields to keep them (the object itself, and for an unfragmented datagram its `header`, are
+ * reused for the next datagram).
  */
 export interface Ipv4Delivery {
   /** The IPv4 header (for a reassembled datagram: the first fragment's, with the fragment fields cleared). */

@@ -6,11 +6,13 @@
  */
 import { IPV4_BROADCAST, type Ipv4Address } from '@postern/wire';
 import type { NetInterface } from './interface.js';
+import { addressKey } from '../ipv4/prefix.js';
 
 /** The interfaces of a stack and the index of their addresses. */
 export class InterfaceTable {
   private readonly ifaces: NetInterface[] = [];
-  private readonly local = new Map<Ipv4Address, NetInterface>();
+  /** Owners by `addressKey` the address (looked up for every packet sent and received). */
+  private readonly local = new Map<number, NetInterface>();
 
   /** The interfaces, in index order. */
   get all(): readonly NetInterface[] {
@@ -29,12 +31,12 @@ export class InterfaceTable {
 
   /** The interface that owns `address`, or `undefined` when it is not ours. */
   ownerOf(address: Ipv4Address): NetInterface | undefined {
-    return this.local.get(address);
+    return this.local.get(addressKey(address));
   }
 
   /** True when `address` is configured on one of the interfaces. */
   isLocal(address: Ipv4Address): boolean {
-    return this.local.has(address);
+    return this.local.has(addressKey(address));
   }
 
   /** True for 255.255.255.255 and every interface's directed broadcast addresses. */
@@ -46,11 +48,11 @@ export class InterfaceTable {
 
   /** Records that `iface` owns `address`. */
   addLocal(address: Ipv4Address, iface: NetInterface): void {
-    this.local.set(address, iface);
+    this.local.set(addressKey(address), iface);
   }
 
   /** Forgets `address`. */
   removeLocal(address: Ipv4Address): void {
-    this.local.delete(address);
+    this.local.delete(addressKey(address));
   }
 }

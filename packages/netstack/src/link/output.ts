@@ -64,7 +64,9 @@ export class LinkOutput {
     let mac = linkDestination;
     if (mac === RESOLVE_WITH_ARP) {
       const arp = iface.arp;
-      const resolved = arp.resolve(this.ports.scheduler.now, nextHop, { frame, forwarded });
+      const now = this.ports.scheduler.now;
+      // A known neighbour (nearly every frame) needs no pending-frame record.
+      const resolved = arp.resolveKnown(now, nextHop) ?? arp.resolve(now, nextHop, { frame, forwarded });
       if (arp.pendingActions > 0) this.runArpActions(iface);
       if (resolved === undefined) return;
       mac = resolved;

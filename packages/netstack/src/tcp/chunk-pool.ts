@@ -42,6 +42,9 @@ export class ChunkPool {
   private readonly free: Uint8Array[] = [];
   /** Free slot tables (every entry `undefined`) by length. */
   private readonly freeTables = new Map<number, SlotTable[]>();
+  /** The length {@link ChunkPool.freeTablesOf} was last asked for, and its list. */
+  private lastTableLength = -1;
+  private lastFreeTables: SlotTable[] = [];
 
   /** @throws RangeError unless `chunkSize` is a power of two >= 64 and `maxRetained >= 0`. */
   constructor(chunkSize = DEFAULT_CHUNK_SIZE, maxRetained = DEFAULT_POOL_RETAINED) {
@@ -82,18 +85,31 @@ export class ChunkPool {
 
   /** @internal A slot table of `length` entries, all `undefined`. */
   takeTable(length: number): SlotTable {
-    const table = this.freeTables.get(length)?.pop();
+    const table = this.freeTablesOf(length).pop();
     return table ?? new Array<Uint8Array | undefined>(length).fill(undefined);
   }
 
   /** @internal Returns a slot table whose entries are all `undefined` again. */
   giveTable(table: SlotTable): void {
-    let free = this.freeTables.get(table.length);
+    const free = this.freeTablesOf(table.length);
+    if (free.length < SLOT_TABLES_RETAINED) free.push(table);
+  }
+
+  /**
+   * The free tables of `length` entries. Remembers the last length asked for: the buffers of a
+   * process mostly share one size, so a keep-alive exchange that empties and refills its buffers
+   * takes and gives tables without a map lookup.
+   */
+  private freeTablesOf(length: number): SlotTable[] {
+    if (length === this.lastTableLength) return this.lastFreeTables;
+    let free = this.freeTables.get(length);
     if (free === undefined) {
       free = [];
-      this.freeTables.set(table.length, free);
+      this.freeTables.set(length, free);
     }
-    if (free.length < SLOT_TABLES_RETAINED) free.push(table);
+    this.lastTableLength = length;
+    this.lastFreeTables = free;
+    return free;
   }
 }
 

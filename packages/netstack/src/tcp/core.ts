@@ -35,7 +35,7 @@ export class TcpCore implements TcpContext {
   readonly settings: TcpSettings;
   readonly builder = new SegmentBuilder();
   readonly counters = new Counters<TcpCounterName>('tcp', TCP_COUNTER_NAMES);
-  readonly table = new ConnectionTable();
+  readonly table: ConnectionTable;
   readonly listeners = new ListenerTable<TcpListener>();
   readonly timeWait = new Set<Tcb>();
   readonly origins = new Map<Tcb, TcpListener>();
@@ -57,6 +57,8 @@ export class TcpCore implements TcpContext {
     this.scheduler = port.scheduler;
     this.settings = settings;
     this.isn = new IsnGenerator(this.secret());
+    // The demux hash is keyed by a value derived from the ISN secret (no extra random draw).
+    this.table = new ConnectionTable(this.isn.isn(0, 0, 0, 0, 0));
     this.tsOffsets = new IsnGenerator(this.secret());
     this.cookies = new SynCookies(this.secret());
     this.ephemeralPorts = new EphemeralPorts(settings.ephemeralPorts, this.scheduler.random());

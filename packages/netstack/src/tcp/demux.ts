@@ -1,10 +1,12 @@
 /**
  * Demultiplexing: which TCB or listener a segment belongs to.
  *
- * Connections are found by their exact 4-tuple. The map key is the remote endpoint as one exact
- * integer (`remoteAddress * 65536 + remotePort`, 48 bits, so no string is built per packet); the
- * bucket holds the few TCBs that share that remote endpoint. Listeners are found by local port,
- * then by exact local address before the wildcard 0.0.0.0.
+ * Connections are found by their exact 4-tuple. The map key is a keyed 32-bit hash of the remote
+ * endpoint (a small integer: no string and no boxed number is built per packet, and a map lookup
+ * by it is the cheapest V8 has); the bucket holds the few TCBs whose remote endpoint hashes alike,
+ * each compared on the whole 4-tuple. The key of the hash is a secret of the owning module, so an
+ * off-path sender cannot choose endpoints that crowd into one bucket. Listeners are found by local
+ * port, then by exact local address before the wildcard 0.0.0.0.
  */
 import type { Ipv4Address } from '@postern/wire';
 import type { Tcb } from './tcb.js';
@@ -15,14 +17,24 @@ export interface Bound {
   readonly localPort: number;
 }
 
-function remoteKey(remoteAddress: Ipv4Address, remotePort: number): number {
-  return remoteAddress * 65_536 + remotePort;
-}
-
 /** The connection table: TCBs by 4-tuple. */
 export class ConnectionTable {
   private readonly buckets = new Map<number, Tcb[]>();
   private count = 0;
+  private readonly seed: number;
+
+  /** @param seed the key of the bucket hash (any 32-bit value; a secret of the owning module). */
+  constructor(seed = 0) {
+    this.seed = seed | 0;
+  }
+
+  /** The bucket of a remote endpoint: a 32-bit signed integer (a small integer to V8). */
+  private remoteKey(remoteAddress: Ipv4Address, remotePort: number): number {
+    let h = Math.imul(remoteAddress ^ this.seed, 0x9e37_79b1) ^ Math.imul(remotePort + this.seed, 0x85eb_ca6b);
+    h ^= h >>> 15;
+    h = Math.imul(h, 0xc2b2_ae35);
+    return h ^ (h >>> 13);
+  }
 
   /** Number of TCBs held (every state, TIME-WAIT included). */
   get size(): number {
@@ -31,18 +43,24 @@ export class ConnectionTable {
 
   /** The TCB for this 4-tuple, or undefined. Allocates nothing. */
   find(localAddress: Ipv4Address, localPort: number, remoteAddress: Ipv4Address, remotePort: number): Tcb | undefined {
-    const bucket = this.buckets.get(remoteKey(remoteAddress, remotePort));
+    const bucket = this.buckets.get(this.remoteKey(remoteAddress, remotePort));
     if (bucket === undefined) return undefined;
     for (let i = 0; i < bucket.length; i++) {
       const tcb = bucket[i]!;
-      if (tcb.localPort === localPort && tcb.localAddress === localAddress) return tcb;
+      if (
+        tcb.remotePort === remotePort &&
+        tcb.localPort === localPort &&
+        tcb.remoteAddress === remoteAddress &&
+        tcb.localAddress === localAddress
+      )
+        return tcb;
     }
     return undefined;
   }
 
   /** Adds `tcb`. The caller checked that its 4-tuple is free. */
   add(tcb: Tcb): void {
-    const key = remoteKey(tcb.remoteAddress, tcb.remotePort);
+    const key = this.remoteKey(tcb.remoteAddress, tcb.remotePort);
     const bucket = this.buckets.get(key);
     if (bucket === undefined) this.buckets.set(key, [tcb]);
     else bucket.push(tcb);
@@ -51,7 +69,7 @@ export class ConnectionTable {
 
   /** Removes `tcb` if present. */
   remove(tcb: Tcb): void {
-    const key = remoteKey(tcb.remoteAddress, tcb.remotePort);
+    const key = this.remoteKey(tcb.remoteAddress, tcb.remotePort);
     const bucket = this.buckets.get(key);
     if (bucket === undefined) return;
     const i = bucket.indexOf(tcb);

@@ -103,7 +103,7 @@ function acceptable(tcb: Tcb, seg: Segment): boolean {
 /** A segment outside the window: an ACK (unless it is a RST), and a D-SACK for bytes received twice. */
 function unacceptableArrives(ctx: TcpContext, tcb: Tcb, seg: Segment): void {
   if (seg.rst) return;
-  if (seg.payload.byteLength > 0) noteDuplicate(tcb, seg.seq, seqAdd(seg.seq, seg.payload.byteLength));
+  if (seg.payloadLength > 0) noteDuplicate(tcb, seg.seq, seqAdd(seg.seq, seg.payloadLength));
   if (tcb.state === 'TIME-WAIT' && seg.fin) ctx.enterTimeWait(tcb);
   tcb.owe(AckUrgency.NOW);
 }

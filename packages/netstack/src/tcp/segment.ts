@@ -1,8 +1,11 @@
 /**
  * {@link Segment}: one received segment as the TCP input path reads it. The `Tcp` module keeps ONE
- * instance and refills it for every packet, so input allocates nothing but the payload view.
+ * instance and refills it for every packet, so input allocates nothing: the payload is read in
+ * place (`bytes` from `payloadStart`), and a view of it is made only when a reader asks for one.
  */
 import { TcpFlag, TcpOptionSummary, type Ipv4Address, type TcpPacket } from '@postern/wire';
+
+const EMPTY = new Uint8Array(0);
 
 /** A received segment's fields (valid only during the input call that filled it). */
 export class Segment {
@@ -15,8 +18,14 @@ export class Segment {
   flags = 0;
   /** The window field as sent (unscaled). */
   window = 0;
-  /** The payload, a view into the received frame. */
-  payload: Uint8Array = new Uint8Array(0);
+  /** The whole segment (header, options, payload): a view into the received frame. */
+  bytes: Uint8Array = EMPTY;
+  /** Where the payload starts in `bytes` (the header length). */
+  payloadStart = 0;
+  /** Payload bytes (sequence space without SYN and FIN). */
+  payloadLength = 0;
+  /** The view {@link Segment.payload} made for this segment, if any. */
+  private payloadView: Uint8Array | undefined = undefined;
   /** Sequence space: payload plus SYN plus FIN. */
   length = 0;
   /** The options, scanned without allocating. */
@@ -32,10 +41,24 @@ export class Segment {
     this.ack = packet.ack;
     this.flags = packet.flags;
     this.window = packet.window;
-    this.payload = packet.payload;
+    const bytes = packet.bytes;
+    this.bytes = bytes;
+    this.payloadStart = packet.headerLength;
+    this.payloadLength = bytes.byteLength - packet.headerLength;
+    this.payloadView = undefined;
     this.length = packet.segmentLength;
     packet.scanOptions(this.options);
     return this;
+  }
+
+  /** The payload as a view into the received frame (made on first use; empty segments share one empty view). */
+  get payload(): Uint8Array {
+    if (this.payloadView === undefined)
+      this.payloadView =
+        this.payloadLength === 0
+          ? EMPTY
+          : this.bytes.subarray(this.payloadStart, this.payloadStart + this.payloadLength);
+    return this.payloadView;
   }
 
   /** True if every bit of `flag` is set. */
