@@ -374,7 +374,15 @@ async function setupServers(keys: readonly ServerKey[], files = false): Promise<
     r.node = await startNodeServer(serverNs, PORT, r.www);
     r.endpoints.set('node-loopback', { ns: serverNs, host: '127.0.0.1' });
   }
-  if (has('node-veth') || has('lwip') || has('postern') || has('gateway') || has('reflector') || has('echo')) {
+  if (
+    has('node-veth') ||
+    has('lwip') ||
+    has('postern') ||
+    has('gateway') ||
+    has('reflector') ||
+    has('reflector-fs') ||
+    has('echo')
+  ) {
     clientNs = await r.lab.namespace();
     await quiet(clientNs);
   }
@@ -625,8 +633,8 @@ export const httpCompareGatewayBenchmark: Benchmark = {
     'The shipped postern-gateway (bin, own process, --nic tap:, --www) beside lwIP in C over TAP and Node http across veth, serving the same files: bulk, keep-alive (+ server CPU), one connection, short connections, ping; and beside the bare Node TAP ceiling (the same TAP driver setup reflecting canned answers, no stack)',
   sampleMs: HTTP_COMPARE_SAMPLE_MS,
   maxSamples: HTTP_COMPARE_GATEWAY_SAMPLES,
-  // Short connections last: they leave thousands of TIME-WAIT sockets and connection records behind
-  // in every server and in the client namespace, which the other figures should not see.
+  // Short connections last: the servers close first, so each keeps thousands of connections in
+  // TIME-WAIT afterwards, which the other figures should not see.
   figures: () => [
     ...gatewayFigures('gateway', 'lwip'),
     {
