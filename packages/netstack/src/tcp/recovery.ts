@@ -374,7 +374,14 @@ function tlpOnAck(ctx: TcpRecoveryContext, tcb: Tcb, seg: Segment, unaAdvanced: 
   const ack = seg.ack;
   if (seqLt(ack, tcb.tlpHighSeq)) return;
   if (seqGt(ack, tcb.tlpHighSeq)) tlpVerdict(ctx, tcb, true);
-  else if (!unaAdvanced && newlySacked === 0 && seg.payload.byteLength === 0) tlpVerdict(ctx, tcb, false);
+  else if (
+    !unaAdvanced &&
+    newlySacked === 0 &&
+    seg.payload.byteLength === 0 &&
+    // (not a window update: the window is updated after this step, so SND.WND is still the old one)
+    seg.window << tcb.sndWndShift === tcb.sndWnd
+  )
+    tlpVerdict(ctx, tcb, false);
 }
 
 // Scratch for the delivery callbacks (no closure per ACK).
