@@ -405,6 +405,7 @@ function deliver(i: number): void {
   tcb.rack.delivered(deliverNow, log.time(i), log.end(i), retransmitted, echoBeforeXmit);
   tcb.rack.noteDelivery(log.end(i), retransmitted);
   if (!retransmitted && seqLe(log.end(i), tcb.recover)) deliveredOriginal = true;
+  log.noteDelivered(i, deliverNow);
 }
 
 function isSackedBy(seq: number): boolean {
@@ -432,12 +433,14 @@ export function rackOnAck(
 ): void {
   deliveredOriginal = false;
   const log = tcb.sent;
+  const priorInflight = log.inFlight();
   deliverTcb = tcb;
   deliverNow = now;
   deliverTsEcr = tsEcr;
   log.ack(tcb.sndUna, deliver);
   if (tcb.scoreboard.sackedBytes > 0) markSacked(log, isSackedBy, deliver, tcb.finSent ? tcb.finSeq : undefined);
   deliverTcb = undefined;
+  deliverySampleOnAck(tcb, now, priorInflight);
   if (deliveredBytes > 0 && tcb.probeOutstanding) {
     // The peer received something new since the probe: the probe episode is over, and a later
     // silence (a lost retransmission with nothing sent after it) may be probed again.
@@ -513,7 +516,6 @@ export function rackDetect(ctx: TcpRecoveryContext, tcb: Tcb, now: number, deliv
 function enterRecovery(ctx: TcpRecoveryContext, tcb: Tcb, now: number): void {
   // RFC 6582 §3.2 step 2 (the data sent before an RTO is being resent already): no second
   // window reduction for it, but its lost segments are still repaired.
-  log.noteDelivered(i, deliverNow);
   if (!seqLt(tcb.sndUna, tcb.recover)) {
     armUndo(tcb, now, false);
     tcb.cc.onFastRetransmit(now, flightSize(tcb));
@@ -542,7 +544,6 @@ function enterRecovery(ctx: TcpRecoveryContext, tcb: Tcb, now: number): void {
  */
 function prrSend(ctx: TcpRecoveryContext, tcb: Tcb, deliveredBytes: number): void {
   const mss = tcb.sendMss;
-  const priorInflight = log.inFlight();
   const log = tcb.sent;
   tcb.prrDelivered += deliveredBytes;
   const pipeBytes = log.inFlight();
@@ -551,7 +552,6 @@ function prrSend(ctx: TcpRecoveryContext, tcb: Tcb, deliveredBytes: number): voi
   if (tcb.cc.ownsRecoveryWindow === true) {
     sndcnt = tcb.cc.cwnd - pipeBytes; // the algorithm's own recovery window (BBR's packet conservation)
   } else if (pipeBytes > ssthresh) {
-  deliverySampleOnAck(tcb, now, priorInflight);
     sndcnt = Math.ceil((tcb.prrDelivered * ssthresh) / Math.max(1, tcb.recoverFs)) - tcb.prrOut;
   } else {
     sndcnt = Math.min(ssthresh - pipeBytes, Math.max(tcb.prrDelivered - tcb.prrOut, deliveredBytes) + mss);
