@@ -51,6 +51,8 @@ export class WorkerPool<T> {
   private queueHead = 0;
   /** Jobs given a slot, to start in the next microtask. */
   private starting: T[] = [];
+  /** The other array {@link WorkerPool.startAll} swaps in (so a batch makes no array). */
+  private spare: T[] = [];
   private startQueued = false;
   private stopped = false;
   private resolveFinished: (() => void) | undefined;
@@ -127,8 +129,13 @@ export class WorkerPool<T> {
   private readonly startAll = (): void => {
     this.startQueued = false;
     const jobs = this.starting;
-    this.starting = [];
-    for (const job of jobs) this.run(job);
+    this.starting = this.spare;
+    this.spare = jobs;
+    try {
+      for (let i = 0; i < jobs.length; i++) this.run(jobs[i]!);
+    } finally {
+      jobs.length = 0;
+    }
   };
 
   /** Serves `job` on a slot already counted in `busy`. */
