@@ -459,6 +459,9 @@ function sendData(ctx: TcpOutputContext, tcb: Tcb): number {
   // Data waits, nothing is in flight to bring an ACK: the window (zero, or too small to use) must be
   // probed or forced open by the persist timer (RFC 9293 §3.8.6.1, §3.8.6.2.1).
   if (unsentBytes(tcb) > 0 && flightSize(tcb) === 0) ctx.armPersist(tcb);
+  // Out of data with room in the window: rate samples of what follows are application-limited.
+  else if (tcb.sackEnabled && unsentBytes(tcb) === 0 && tcb.sent.inFlight() < tcb.cc.cwnd)
+    tcb.sent.rate.markAppLimited(tcb.sent.inFlight());
   return sent;
 }
 
@@ -466,9 +469,6 @@ function sendData(ctx: TcpOutputContext, tcb: Tcb): number {
  * Going back over the flight after a timeout or a path MTU drop (`sndNxt < sndMax`), moves `sndNxt`
  * past bytes the peer SACKed (RFC 6675 §5.1: they are not resent) and returns where the hole it
  * stops in ends (the next SACKed byte), or `undefined` when nothing is SACKed ahead. Counts the
-  // Out of data with room in the window: rate samples of what follows are application-limited.
-  else if (tcb.sackEnabled && unsentBytes(tcb) === 0 && tcb.sent.inFlight() < tcb.cc.cwnd)
-    tcb.sent.rate.markAppLimited(tcb.sent.inFlight());
  * bytes skipped in `rtoSackedSkipped`.
  */
 function skipSacked(tcb: Tcb): number | undefined {
