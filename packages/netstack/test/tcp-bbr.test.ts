@@ -142,16 +142,28 @@ class FluidPath {
   probeRttMs = 0;
   loss = 0;
 
+  /** With `ackEvery` > 1 the receiver ACKs in batches: nothing for `ackEvery - 1` ms, then all of it. */
   constructor(
     readonly bbr: Bbr,
     readonly bw: number,
     readonly rtt: number,
+    readonly ackEvery = 1,
   ) {}
+
+  private held = 0;
 
   step(): void {
     const bbr = this.bbr;
     const inflight = bbr.cwnd;
     const rate = Math.min(this.bw, inflight / this.rtt);
+    if (this.ackEvery > 1 && (this.now + 1) % this.ackEvery !== 0) {
+      this.held += rate;
+      this.history.push(this.dr.delivered);
+      this.now++;
+      return;
+    }
+    const acked = rate + this.held;
+    this.held = 0;
     const rtt = Math.max(this.rtt, inflight / this.bw);
     this.history.push(this.dr.delivered);
     const sentAt = Math.max(0, this.history.length - 1 - Math.round(rtt));
@@ -162,12 +174,12 @@ class FluidPath {
       rttMs: rtt,
       isAppLimited: this.dr.appLimited !== 0 && this.dr.delivered <= this.dr.appLimited,
       priorDelivered: this.history[sentAt]!,
-      newlyDelivered: rate,
+      newlyDelivered: acked,
       newlyLost: 0,
       inflight,
       priorInflight: inflight,
     };
-    this.dr.delivered += rate;
+    this.dr.delivered += acked;
     if (this.dr.appLimited !== 0 && this.dr.delivered > this.dr.appLimited) this.dr.appLimited = 0;
     bbr.onRateSample(this.now, rs, this.dr);
     const s = bbr.snapshot();
@@ -200,6 +212,18 @@ describe('BBR state machine (fluid bottleneck model)', () => {
     // PROBE_BW's window: two BDPs plus the send quanta, never less than the pipe needs.
     expect(bbr.cwnd).toBeGreaterThanOrEqual(2 * 2500 * 20);
     expect(bbr.cwnd).toBeLessThan(2.5 * 2500 * 20);
+  });
+
+  it('ACKs that come in batches widen the window by the aggregation they show (and only then)', () => {
+    const steady = new Bbr({ mss: MSS });
+    new FluidPath(steady, 2500, 20).run(3000);
+    const batched = new Bbr({ mss: MSS });
+    new FluidPath(batched, 2500, 20, 5).run(3000);
+    // One ACK per ms: at most one ms of delivery counts as aggregation.
+    expect(steady.snapshot().extraAcked).toBeLessThanOrEqual(2500);
+    // Five ms of the bottleneck's delivery arrive at once: about four more ms of it is beyond BtlBw.
+    expect(batched.snapshot().extraAcked).toBeGreaterThanOrEqual(steady.snapshot().extraAcked + 3 * 2500);
+    expect(batched.cwnd).toBeGreaterThanOrEqual(steady.cwnd + 3 * 2500);
   });
 
   it('PROBE_RTT comes when the minimum RTT is 10 s old, holds 4 segments for 200 ms and a round, refreshes RTprop', () => {

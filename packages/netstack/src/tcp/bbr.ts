@@ -3,7 +3,9 @@
  * model-based congestion control. It estimates the path's bottleneck bandwidth (BtlBw, the largest
  * delivery rate over the last 10 round trips) and its round-trip propagation time (RTprop, the
  * smallest RTT over the last 10 s), and sets the window to `cwnd_gain * BtlBw * RTprop` plus a few
- * send quanta and the pacing rate to `pacing_gain * BtlBw`. Random loss does not enter the model:
+ * send quanta and an ACK aggregation budget (the draft's later revisions and Linux add it: the most
+ * data ACKs delivered beyond what BtlBw explains over 10 rounds), and the pacing rate to
+ * `pacing_gain * BtlBw`. Random loss does not enter the model:
  * a lost segment lowers neither estimate, so the sending rate stays at the path's rate where a
  * loss-based algorithm would halve its window on every loss.
  *
@@ -49,6 +51,10 @@ export const BBR_RTPROP_FILTER_MS = 10_000;
 export const BBR_PROBE_RTT_MS = 200;
 /** The smallest window, and PROBE_RTT's, in segments. */
 export const BBR_MIN_PIPE_SEGMENTS = 4;
+/** Round trips the ACK aggregation filter spans. */
+export const BBR_EXTRA_ACKED_FILTER_ROUNDS = 10;
+/** Largest ACK aggregation budget, in ms of the bottleneck rate. */
+const MAX_EXTRA_ACKED_MS = 100;
 /** STARTUP ends when the bandwidth grew by less than this factor ... */
 const FULL_BW_GROWTH = 1.25;
 /** ... for this many rounds in a row. */
@@ -75,6 +81,8 @@ export interface BbrSnapshot {
   readonly roundCount: number;
   /** Times PROBE_RTT was entered. */
   readonly probeRttRounds: number;
+  /** The ACK aggregation budget in the window, bytes. */
+  readonly extraAcked: number;
 }
 
 /** See the module comment. */
@@ -85,6 +93,10 @@ export class Bbr implements CongestionControl {
   private window: number;
   private readonly btlBwFilter = new RoundMaxFilter(BBR_BTLBW_FILTER_ROUNDS);
   private readonly rtPropFilter = new MinRttFilter(BBR_RTPROP_FILTER_MS);
+  /** ACK aggregation: the most data ACKed beyond what BtlBw explains, over the last rounds (bytes). */
+  private readonly extraAckedFilter = new RoundMaxFilter(BBR_EXTRA_ACKED_FILTER_ROUNDS);
+  private extraAckedStart = 0;
+  private extraAckedDelivered = 0;
   private st: BbrState = 'STARTUP';
   private gainPacing = BBR_HIGH_GAIN;
   private gainCwnd = BBR_HIGH_GAIN;
@@ -165,6 +177,7 @@ export class Bbr implements CongestionControl {
       filledPipe: this.pipeFilled,
       roundCount: this.rounds,
       probeRttRounds: this.probeRtts,
+      extraAcked: this.extraAcked,
     };
   }
 
@@ -195,6 +208,7 @@ export class Bbr implements CongestionControl {
     if (rs.deliveryRate > 0 && (rs.deliveryRate >= this.btlBwFilter.max || !rs.isAppLimited)) {
       this.btlBwFilter.update(rs.deliveryRate, this.rounds);
     }
+    this.updateAckAggregation(nowMs, rs);
     this.checkCyclePhase(nowMs, rs);
     this.checkFullPipe(rs);
     this.checkDrain(nowMs, rs.inflight);
@@ -216,6 +230,31 @@ export class Bbr implements CongestionControl {
     }
   }
 
+  /**
+   * ACK aggregation (the draft's BBRUpdateACKAggregation): how much more data ACKs delivered since
+   * the ACK rate last fell to BtlBw than BtlBw explains. Receivers that ACK in batches (delayed ACKs,
+   * a TAP reader draining its ring, a busy host) deliver in bursts; the window gets that much extra
+   * so the sender is not starved between bursts.
+   */
+  private updateAckAggregation(nowMs: number, rs: RateSample): void {
+    const bw = this.btlBwFilter.max;
+    let expected = bw * (nowMs - this.extraAckedStart);
+    if (this.extraAckedDelivered <= expected) {
+      this.extraAckedDelivered = 0;
+      this.extraAckedStart = nowMs;
+      expected = 0;
+    }
+    this.extraAckedDelivered += rs.newlyDelivered;
+    const extra = Math.min(this.extraAckedDelivered - expected, this.window, bw * MAX_EXTRA_ACKED_MS);
+    if (extra > 0) this.extraAckedFilter.update(extra, this.rounds);
+    else this.extraAckedFilter.advance(this.rounds);
+  }
+
+  /** The ACK aggregation budget added to the window, bytes (0 until the pipe is filled). */
+  get extraAcked(): number {
+    return this.pipeFilled ? this.extraAckedFilter.max : 0;
+  }
+
   private bdp(gain: number): number {
     const bw = this.btlBwFilter.max;
     const rtt = this.rtPropFilter.value;
@@ -232,6 +271,11 @@ export class Bbr implements CongestionControl {
   /** The flight `gain` times the model's BDP calls for, plus three send quanta (the draft's BBRInflight and quantization budget). */
   private inflightFor(gain: number): number {
     return this.bdp(gain) + 3 * this.sendQuantum();
+  }
+
+  /** The window's target: the flight for the cwnd gain plus the ACK aggregation budget (none in DRAIN, which drains by the window). */
+  private targetCwnd(): number {
+    return this.inflightFor(this.gainCwnd) + (this.st === 'DRAIN' ? 0 : this.extraAcked);
   }
 
   private minPipe(): number {
@@ -324,7 +368,7 @@ export class Bbr implements CongestionControl {
   }
 
   private setCwnd(rs: RateSample): void {
-    const target = this.inflightFor(this.gainCwnd);
+    const target = this.targetCwnd();
     const delivered = rs.newlyDelivered;
     if (rs.newlyLost > 0) this.window = Math.max(this.window - rs.newlyLost, this.mss);
     if (this.conservation) {
