@@ -28,7 +28,8 @@ export interface TcpSocketOptions {
   keepAlive: boolean;
   /** Keep-alive idle time, ms; undefined: the stack's default. */
   keepIdleMs: number | undefined;
-  linger: Linger;
+  /** Replaced by `SO_LINGER`, never changed in place (an accepted socket shares its listener's). */
+  linger: Readonly<Linger>;
   reuseAddr: boolean;
   /** `SO_SNDBUF` in effect, bytes; undefined: the TCP module's default. */
   sendBufferSize: number | undefined;
@@ -76,7 +77,8 @@ export class TcpEntry extends SocketEntry {
             sendBufferSize: undefined,
             receiveBufferSize: undefined,
           }
-        : { ...options, linger: { ...options.linger } };
+        : // The linger object is shared: setsockopt replaces it, never changes it in place.
+          { ...options };
   }
 
   /** Takes over `conn`'s callbacks and applies the socket's options to it. */

@@ -49,14 +49,14 @@ const freeFlagSlots: Uint8Array[] = [];
  * first capacity, so an idle connection holds no slot arrays; a log that grew keeps its arrays.
  */
 export class SentSegments {
-  private seqs: Float64Array;
-  private ends: Float64Array;
-  private times: Float64Array;
-  private flagBits: Uint8Array;
+  private seqs: Float64Array = NO_F64_SLOTS;
+  private ends: Float64Array = NO_F64_SLOTS;
+  private times: Float64Array = NO_F64_SLOTS;
+  private flagBits: Uint8Array = NO_U8_SLOTS;
   // Delivery rate stamps of each entry's last transmission (see ./delivery-rate.ts).
-  private txDelivered: Float64Array;
-  private txDeliveredTime: Float64Array;
-  private txFirstSent: Float64Array;
+  private txDelivered: Float64Array = NO_F64_SLOTS;
+  private txDeliveredTime: Float64Array = NO_F64_SLOTS;
+  private txFirstSent: Float64Array = NO_F64_SLOTS;
   /** The connection's delivery rate state, stamped on every transmission and fed by every delivery. */
   readonly rate = new DeliveryRate();
   private head = 0;
@@ -69,13 +69,6 @@ export class SentSegments {
   /** `capacity`: slots taken with the first entry (doubled whenever the flight outgrows them). */
   constructor(capacity = 64) {
     this.firstCapacity = capacity;
-    this.seqs = NO_F64_SLOTS;
-    this.ends = NO_F64_SLOTS;
-    this.times = NO_F64_SLOTS;
-    this.flagBits = NO_U8_SLOTS;
-    this.txDelivered = NO_F64_SLOTS;
-    this.txDeliveredTime = NO_F64_SLOTS;
-    this.txFirstSent = NO_F64_SLOTS;
   }
 
   /** Takes the first slot arrays: a free set of {@link SentSegments.firstCapacity} slots, or new ones. */
