@@ -59,7 +59,7 @@ function ackSignals(ctx: TcpContext, tcb: Tcb, seg: Segment, now: number, window
     onAckAdvanced(ctx, tcb, seg, now);
   } else if (
     ack === tcb.sndUna &&
-    seg.payload.byteLength === 0 &&
+    seg.payloadLength === 0 &&
     !seg.fin &&
     seqGt(tcb.sndMax, tcb.sndUna) &&
     // RFC 5681's "same window" test, or (RFC 6675 §2) an ACK that SACKs new data: a receiver that

@@ -18,7 +18,7 @@ import { AckUrgency, TcbEvent, type Tcb } from './tcb.js';
  * closed and will read nothing (RFC 2525 §2.17): nothing more is processed.
  */
 export function textStep(ctx: TcpContext, tcb: Tcb, seg: Segment): boolean {
-  if (seg.payload.byteLength === 0) return true;
+  if (seg.payloadLength === 0) return true;
   if (tcb.state !== 'ESTABLISHED' && tcb.state !== 'FIN-WAIT-1' && tcb.state !== 'FIN-WAIT-2') return true;
   if (tcb.appClosed) {
     // Nobody will read this (RFC 2525 §2.17, Linux): reset.
@@ -37,7 +37,7 @@ export function textStep(ctx: TcpContext, tcb: Tcb, seg: Segment): boolean {
  */
 export function finStep(ctx: TcpContext, tcb: Tcb, seg: Segment): void {
   if (seg.fin) {
-    const finSeq = seqAdd(seg.seq, seg.payload.byteLength);
+    const finSeq = seqAdd(seg.seq, seg.payloadLength);
     if (tcb.peerFinReceived) {
       if (tcb.state === 'TIME-WAIT') ctx.enterTimeWait(tcb);
       tcb.owe(AckUrgency.NOW);
@@ -57,11 +57,13 @@ const heldTwice: SackRange = { left: 0, right: 0 };
 
 /** Puts the payload of an acceptable segment into the receive buffer and decides how soon to ACK. */
 function receiveData(ctx: TcpContext, tcb: Tcb, seg: Segment): void {
-  let data = seg.payload;
+  // The payload is read in place, bytes [start, end) of the segment: no view per segment.
+  let start = seg.payloadStart;
+  const end = start + seg.payloadLength;
   let offset = seqSub(seg.seq, tcb.rcvNxt);
   if (offset < 0) {
     noteDuplicate(tcb, seg.seq, tcb.rcvNxt);
-    data = data.subarray(-offset);
+    start = Math.min(end, start - offset);
     offset = 0;
   }
   const room = tcb.recvBuffer.window - offset;
@@ -69,14 +71,14 @@ function receiveData(ctx: TcpContext, tcb: Tcb, seg: Segment): void {
     tcb.owe(AckUrgency.NOW);
     return;
   }
-  if (data.byteLength > room) data = data.subarray(0, room);
+  const length = Math.min(end - start, room);
   const hadHoles = tcb.recvBuffer.outOfOrderRanges > 0;
   const belowNoted = seqLt(seg.seq, tcb.rcvNxt);
-  if (hadHoles && !belowNoted && tcb.recvBuffer.heldOverlap(offset, data.byteLength, heldTwice)) {
+  if (hadHoles && !belowNoted && tcb.recvBuffer.heldOverlap(offset, length, heldTwice)) {
     // Bytes already held out of order arrived again (RFC 2883 §4.1.2): a D-SACK names them.
     noteDuplicate(tcb, seqAdd(tcb.rcvNxt, heldTwice.left), seqAdd(tcb.rcvNxt, heldTwice.right));
   }
-  const advanced = tcb.recvBuffer.insert(offset, data);
+  const advanced = tcb.recvBuffer.insert(offset, seg.bytes, start, start + length);
   if (advanced > 0) {
     tcb.rcvNxt = seqAdd(tcb.rcvNxt, advanced);
     tcb.stats.bytesIn += advanced;
@@ -92,7 +94,7 @@ function receiveData(ctx: TcpContext, tcb: Tcb, seg: Segment): void {
     tcb.quickAcks--;
     tcb.owe(AckUrgency.SOON);
   } else {
-    if (data.byteLength >= tcb.advertisedMss - 64 || data.byteLength >= tcb.sendMss) tcb.unackedSegments++;
+    if (length >= tcb.advertisedMss - 64 || length >= tcb.sendMss) tcb.unackedSegments++;
     if (tcb.unackedSegments >= 2) tcb.owe(AckUrgency.NOW);
     else if ((seg.flags & TcpFlag.PSH) !== 0) tcb.owe(AckUrgency.SOON);
     else {

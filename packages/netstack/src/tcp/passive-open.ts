@@ -195,7 +195,7 @@ function acceptCookie(ctx: TcpContext, listener: TcpListener, seg: Segment): boo
   ctx.counters.inc('passiveOpens');
   toAcceptQueue(ctx, listener, tcb);
   // The ACK may carry data: process it like any segment of the new connection.
-  if (seg.payload.byteLength > 0 || seg.fin) {
+  if (seg.payloadLength > 0 || seg.fin) {
     segmentArrives(ctx, tcb, seg);
   }
   ctx.afterSegment(tcb);
