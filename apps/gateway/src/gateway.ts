@@ -259,7 +259,10 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     }
 
     // Room for every connection the HTTP server may hold (the TCP default of 4096 is below its cap).
-    const tcp = attachTcp(stack, { maxConnections: tcpConnectionLimit(config.http) });
+    const tcp = attachTcp(stack, {
+      maxConnections: tcpConnectionLimit(config.http),
+      congestion: config.tcp.congestion,
+    });
     // One descriptor per connection the HTTP server may hold (the socket default of 1024 is below its cap).
     const sockets = new Sockets(stack, tcp, { maxDescriptors: tcpConnectionLimit(config.http) });
     const lan = await startLanServices({
