@@ -63,11 +63,11 @@ const SERVER_MODE = process.env['TCP_LOSS_BENCH_SERVER'] === 'in-process' ? 'in-
 
 /**
  * The Linux sender's congestion control, set in the server namespace only:
- * `TCP_LOSS_BENCH_LINUX_CC` when given, else `cubic` if the kernel lets a namespace choose it
- * (`net.ipv4.tcp_allowed_congestion_control`), else `reno`, which it always does. Postern runs
- * CUBIC, so the figures compare loss recovery between loss-based algorithms: a host whose default is
- * `bbr` (model-based, it does not slow down for random loss) would otherwise make the 2% figure a
- * comparison of BBR with CUBIC. `TCP_LOSS_BENCH_LINUX_CC=bbr` measures that gap.
+ * `TCP_LOSS_BENCH_LINUX_CC` when given; else the same family as Postern's ({@link POSTERN_CC}):
+ * `bbr` beside a BBR sender, and beside a loss-based one `cubic` if the kernel lets a namespace
+ * choose it (`net.ipv4.tcp_allowed_congestion_control`), else `reno`, which it always does. So the
+ * figures compare like with like: BBR (model-based, it does not slow down for random loss) beside
+ * CUBIC would make the 2% figure a comparison of the algorithms, not of the senders.
  */
 const LINUX_CC_REQUESTED = process.env['TCP_LOSS_BENCH_LINUX_CC'];
 
@@ -80,6 +80,9 @@ const GATEWAY_CC = process.env['TCP_LOSS_BENCH_GATEWAY_CC'];
 if (GATEWAY_CC !== undefined && !['bbr', 'cubic', 'newreno'].includes(GATEWAY_CC)) {
   throw new Error(`TCP_LOSS_BENCH_GATEWAY_CC must be bbr, cubic or newreno, got ${GATEWAY_CC}`);
 }
+
+/** Postern's congestion control: the gateway's (its default is `bbr`), or the stack's default `cubic` in process. */
+const POSTERN_CC = SERVER_MODE === 'in-process' ? 'cubic' : (GATEWAY_CC ?? 'bbr');
 
 /** Bytes of each download (64 MiB: the issue's measurement). */
 export const TCP_LOSS_BENCH_BYTES =
@@ -188,7 +191,7 @@ export class LossLab {
     const allowed = (await lab.exec(this.nsServer, 'sysctl', ['-n', 'net.ipv4.tcp_allowed_congestion_control'])).stdout
       .trim()
       .split(/\s+/);
-    this.linuxCc = LINUX_CC_REQUESTED ?? (allowed.includes('cubic') ? 'cubic' : 'reno');
+    this.linuxCc = LINUX_CC_REQUESTED ?? (POSTERN_CC === 'bbr' ? 'bbr' : allowed.includes('cubic') ? 'cubic' : 'reno');
     await lab.exec(this.nsServer, 'sysctl', ['-q', '-w', `net.ipv4.tcp_congestion_control=${this.linuxCc}`]);
     process.stderr.write(`tcp-loss: the Linux sender runs ${this.linuxCc}\n`);
     this.wireBridge = await lab.bridge();
@@ -216,7 +219,7 @@ export class LossLab {
         await writeFile(file, JSON.stringify({ tcp: { congestion: GATEWAY_CC } }));
         config.push('--config', file);
       }
-      process.stderr.write(`tcp-loss: the gateway runs ${GATEWAY_CC ?? 'its default congestion control'}\n`);
+      process.stderr.write(`tcp-loss: the gateway runs ${POSTERN_CC}\n`);
       this.gateway = spawn(
         process.execPath,
         [GATEWAY_BIN, ...config, '--nic', `tap:${tg}`, '--ip', `${POSTERN_IP}/${PREFIX}`, '--www', this.dir],
@@ -355,11 +358,11 @@ function figures(): Figure[] {
       counter('spuriousUndos', 'spurious undos', 'undos'),
     ];
     return {
-      name: `${profile.name}: ${TCP_LOSS_BENCH_BYTES / 1024 / 1024} MiB from postern-gateway${GATEWAY_CC === undefined ? '' : ` (${GATEWAY_CC})`}`,
+      name: `${profile.name}: ${TCP_LOSS_BENCH_BYTES / 1024 / 1024} MiB from postern-gateway (${POSTERN_CC})`,
       unit: 's',
       sample: () => shared!.download('postern', posternSeed++, profile.faults),
       reference: {
-        name: `Node http on Linux (${LINUX_CC_REQUESTED ?? 'cubic, else reno'}), same faults and seed`,
+        name: `Node http on Linux (${LINUX_CC_REQUESTED ?? (POSTERN_CC === 'bbr' ? 'bbr' : 'cubic, else reno')}), same faults and seed`,
         sample: () => shared!.download('linux', linuxSeed++, profile.faults),
       },
       companions,
