@@ -83,7 +83,11 @@ export interface StaticOptions {
   readonly prefix?: string;
   /** The file served for a directory. Default `index.html`. */
   readonly index?: string;
-  /** Read size of file streams (and so the write size). Default 64 KiB. */
+  /**
+   * Read size of file streams (and so the write size). Default 256 KiB. A response
+   * holds at most about two reads beyond the socket's send buffer: the one being written and the one
+   * read ahead.
+   */
   readonly chunkBytes?: number;
   /**
    * Keep what was learnt about served files ({@link FileCache}): a cached file is answered with no
@@ -93,6 +97,12 @@ export interface StaticOptions {
    */
   readonly cache?: FileCacheOptions | FileCache;
 }
+
+/**
+ * Default {@link StaticOptions.chunkBytes}, so a 64 MiB download takes 256 thread-pool
+ * reads, not 1,024, and the next read is ready before TCP's send buffer drains.
+ */
+const STATIC_CHUNK_BYTES = 256 * 1024;
 
 /** Most request paths a {@link serveStatic} handler remembers the file path of (then it starts over). */
 const PATH_MEMO_LIMIT = 1024;
@@ -114,7 +124,7 @@ type Located =
 export function serveStatic(root: string, options: StaticOptions = {}): HttpHandler {
   const rootPath = resolve(root);
   const index = options.index ?? 'index.html';
-  const chunkBytes = options.chunkBytes ?? 64 * 1024;
+  const chunkBytes = options.chunkBytes ?? STATIC_CHUNK_BYTES;
   const cache =
     options.cache === undefined
       ? undefined
