@@ -68,6 +68,17 @@ export function afterRead(ctx: TcpContext, tcb: Tcb): void {
   const current = Math.max(0, seqSub(tcb.rcvAdvRight, tcb.rcvNxt));
   const opening = windowOpening(tcb);
   const step = Math.min(tcb.recvBuffer.capacity >>> 1, 2 * tcb.advertisedMss);
+  // The first read of a connection opens the handshake's unscaled window (at most 64 KiB, and
+  // nothing wider advertised since): while the peer still has a segment's worth of it and an ACK
+  // is already owed at the end of this receive batch (on the flush list), that ACK, or the reply
+  // the application writes in its turn, carries the wider window; no frame of its own.
+  if (
+    tcb.flushQueued &&
+    tcb.ackUrgency === AckUrgency.SOON &&
+    current >= tcb.advertisedMss &&
+    seqSub(tcb.rcvAdvRight, tcb.irs) <= 0x10000
+  )
+    return;
   if (opening >= step || (current < tcb.advertisedMss && opening >= tcb.advertisedMss)) {
     tcb.owe(AckUrgency.NOW);
     ctx.output(tcb);
