@@ -81,8 +81,8 @@ if (GATEWAY_CC !== undefined && !['bbr', 'cubic', 'newreno'].includes(GATEWAY_CC
   throw new Error(`TCP_LOSS_BENCH_GATEWAY_CC must be bbr, cubic or newreno, got ${GATEWAY_CC}`);
 }
 
-/** Postern's congestion control: the gateway's (its default is `bbr`), or the stack's default `cubic` in process. */
-const POSTERN_CC = SERVER_MODE === 'in-process' ? 'cubic' : (GATEWAY_CC ?? 'bbr');
+/** Postern's congestion control: the gateway's (its default is `cubic`), or the stack's default `cubic` in process. */
+const POSTERN_CC = SERVER_MODE === 'in-process' ? 'cubic' : (GATEWAY_CC ?? 'cubic');
 
 /** Bytes of each download (64 MiB: the issue's measurement). */
 export const TCP_LOSS_BENCH_BYTES =
