@@ -138,16 +138,15 @@ export const DEFAULT_HTTP_PORT = 80;
 /** Default workers of the HTTP server's pool. */
 export const DEFAULT_HTTP_WORKERS = 64;
 /**
- * Default congestion control of the gateway's TCP: `cubic`. Chosen with the `tcp-loss` benchmark
+ * Default congestion control of the gateway's TCP: `bbr`. Chosen with the `tcp-loss` benchmark
  * (tools/bench: 64 MiB to the kernel's curl over TAP through a seeded fault bridge, beside Linux BBR,
- * this host's default, behind the same faults, same run). On the least loaded host the gateway took
- * 1.28x Linux's time at 2% loss, 0.94x with 10% of frames held back 3 ms and 2% duplicated and 0.97x
- * without faults with `cubic`, against 1.46x, 1.31x and 1.14x with `bbr`; at 2% loss `cubic` also had
- * the better ratio on a loaded host (1.21x against 1.38x). This path's round trip is well under a
- * millisecond, so a halved window still fills it; `bbr` wins where a bottleneck queue sets the rate
- * (2% loss on a 20 Mbit/s path on the virtual clock: over 1.5x CUBIC's rate, netstack's tcp-bbr test).
+ * this host's default, behind the same faults, same run). On a quiet host the gateway took 1.17x
+ * Linux's time at 2% loss, 0.97x with 10% of frames held back 3 ms and 2% duplicated and 0.86x
+ * without faults with `bbr`, against 1.46-1.52x, 0.97-0.98x and 0.91-1.24x with `cubic` in two runs
+ * (0 retransmission timeouts in all). On loaded hosts the two were within each other's noise. `bbr`
+ * keeps the path's rate through random loss; `cubic` halves its window per loss event.
  */
-export const DEFAULT_TCP_CONGESTION: TcpCongestionName = 'cubic';
+export const DEFAULT_TCP_CONGESTION: TcpCongestionName = 'bbr';
 /** Default admin user name. */
 export const DEFAULT_ADMIN_USER = 'admin';
 
