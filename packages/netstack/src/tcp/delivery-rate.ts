@@ -15,7 +15,6 @@
  * Units: bytes, milliseconds of the scheduler clock, rates in bytes per millisecond. No clock is
  * read and nothing is allocated per ACK (the sample is one object, rewritten).
  */
-import type { Tcb } from './tcb.js';
 
 /** One delivery rate sample, rewritten on every ACK ({@link DeliveryRate.finishAck}). */
 export interface RateSample {
@@ -174,16 +173,4 @@ export class DeliveryRate {
     this.deliveredBefore = 0;
     this.ackRtt = -1;
   }
-}
-
-/**
- * The end of an ACK's delivery bookkeeping on a connection with a transmit log: makes the rate
- * sample (the pipe was `priorInflight` before the ACK) and hands it to a congestion control that
- * takes samples (BBR). Call after the ACK's deliveries were recorded and before loss detection sends.
- */
-export function deliverySampleOnAck(tcb: Tcb, now: number, priorInflight: number): void {
-  const log = tcb.sent;
-  const minRtt = Number.isFinite(tcb.rack.minRtt) ? tcb.rack.minRtt : 0;
-  const rs = log.rate.finishAck(minRtt, log.inFlight(), priorInflight);
-  tcb.cc.onRateSample?.(now, rs, log.rate);
 }

@@ -6,7 +6,6 @@
  * segment out of the network; a partial ACK retransmits the next segment).
  */
 import type { TcpOptionSummary } from '@postern/wire';
-import { deliverySampleOnAck } from './delivery-rate.js';
 import { flightSize, retransmitRange, tsClock, unsentBytes, type TcpOutputContext } from './output.js';
 import { SEG_LOST, SEG_RETRANSMITTED, SEG_SACKED, markAllLost, markSacked } from './rack.js';
 import type { Segment } from './segment.js';
@@ -619,4 +618,16 @@ export function probeRetransmit(ctx: TcpOutputContext, tcb: Tcb): number {
 /** After a retransmission timeout: everything not SACKed counts as lost (RFC 8985 §6.3). */
 export function rackOnTimeout(tcb: Tcb): void {
   markAllLost(tcb.sent);
+}
+
+/**
+ * The end of an ACK's delivery bookkeeping on a connection with a transmit log: makes the rate
+ * sample (the pipe was `priorInflight` before the ACK) and hands it to a congestion control that
+ * takes samples (BBR). Call after the ACK's deliveries were recorded and before loss detection sends.
+ */
+function deliverySampleOnAck(tcb: Tcb, now: number, priorInflight: number): void {
+  const log = tcb.sent;
+  const minRtt = Number.isFinite(tcb.rack.minRtt) ? tcb.rack.minRtt : 0;
+  const rs = log.rate.finishAck(minRtt, log.inFlight(), priorInflight);
+  tcb.cc.onRateSample?.(now, rs, log.rate);
 }
