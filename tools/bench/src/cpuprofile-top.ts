@@ -74,16 +74,20 @@ export function summarizeProfile(profile: CpuProfile): { functions: SelfTime[]; 
 
 const isMain = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/^.*\//, '/'));
 if (isMain) {
-  const file = process.argv[2];
-  if (file === undefined) {
-    console.error('usage: cpuprofile-top.ts FILE.cpuprofile [topN]');
+  // `node --cpu-prof` writes one profile per thread, so a glob may name several files: each is summarized.
+  const args = process.argv.slice(2);
+  const last = args.at(-1);
+  const top = last !== undefined && /^\d+$/.test(last) ? Number(args.pop()) : 25;
+  if (args.length === 0) {
+    console.error('usage: cpuprofile-top.ts FILE.cpuprofile... [topN]');
     process.exit(2);
   }
-  const top = Number(process.argv[3] ?? 25);
-  const { functions, groups, totalMs } = summarizeProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile);
   const line = (r: SelfTime) => `${r.pct.toFixed(1).padStart(5)}%  ${r.ms.toFixed(0).padStart(7)} ms  ${r.name}`;
-  console.log(`sampled ${totalMs.toFixed(0)} ms\n\nself time by group:`);
-  for (const r of groups.slice(0, 15)) console.log(line(r));
-  console.log(`\ntop ${top} functions by self time:`);
-  for (const r of functions.slice(0, top)) console.log(line(r));
+  for (const file of args) {
+    const { functions, groups, totalMs } = summarizeProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile);
+    console.log(`${file}: sampled ${totalMs.toFixed(0)} ms\n\nself time by group:`);
+    for (const r of groups.slice(0, 15)) console.log(line(r));
+    console.log(`\ntop ${top} functions by self time:`);
+    for (const r of functions.slice(0, top)) console.log(line(r));
+  }
 }
