@@ -14,6 +14,7 @@ import {
   type Ipv4Address,
   type MacAddress,
 } from '@postern/wire';
+import { blankIpv4Repr, DEFAULT_TTL } from '../ipv4/output.js';
 import { allocateFrame, writeEthernetDestination, writeEthernetSource } from '../link/frame.js';
 import type { NetInterface } from '../link/interface.js';
 
@@ -32,7 +33,7 @@ export interface RawUdpAddressing {
 }
 
 /**
- * Builds Ethernet + IPv4 (TTL 64, no options) + UDP around `payload` and hands the frame to
+ * Builds Ethernet + IPv4 (TTL {@link DEFAULT_TTL}, no options) + UDP around `payload` and hands the frame to
  * `iface`'s device. @returns false when the device refused it (a full queue, a closed device).
  */
 export function sendRawUdp(iface: NetInterface, to: RawUdpAddressing, payload: Uint8Array): boolean {
@@ -42,24 +43,11 @@ export function sendRawUdp(iface: NetInterface, to: RawUdpAddressing, payload: U
   writeEthernetSource(frame, iface.mac, ETHERTYPE_IPV4);
   const ip = frame.subarray(ETHERNET_HEADER_LENGTH, ETHERNET_HEADER_LENGTH + ipLength);
   emitUdp({ srcPort: to.srcPort, dstPort: to.dstPort }, ip.subarray(IPV4_MIN_HEADER_LENGTH), to.src, to.dst, payload);
-  emitIpv4(
-    {
-      dscp: 0,
-      ecn: 0,
-      identification: 0,
-      dontFragment: false,
-      moreFragments: false,
-      fragmentOffset: 0,
-      ttl: 64,
-      protocol: IP_PROTO_UDP,
-      source: to.src,
-      destination: to.dst,
-      options: EMPTY,
-      payloadLength: UDP_HEADER_LENGTH + payload.byteLength,
-    },
-    ip,
-  );
+  const header = blankIpv4Repr(DEFAULT_TTL);
+  header.protocol = IP_PROTO_UDP;
+  header.source = to.src;
+  header.destination = to.dst;
+  header.payloadLength = UDP_HEADER_LENGTH + payload.byteLength;
+  emitIpv4(header, ip);
   return iface.device.transmit(frame);
 }
-
-const EMPTY = new Uint8Array(0);
