@@ -37,6 +37,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_TCP_CONGESTION } from '@postern/gateway';
 import { DEFAULT_TAP_MAC } from '@postern/nic';
 import { macToString } from '@postern/wire';
 import {
@@ -81,8 +82,11 @@ if (GATEWAY_CC !== undefined && !['bbr', 'cubic', 'newreno'].includes(GATEWAY_CC
   throw new Error(`TCP_LOSS_BENCH_GATEWAY_CC must be bbr, cubic or newreno, got ${GATEWAY_CC}`);
 }
 
-/** Postern's congestion control: the gateway's (its default is `cubic`), or the stack's default `cubic` in process. */
-const POSTERN_CC = SERVER_MODE === 'in-process' ? 'cubic' : (GATEWAY_CC ?? 'cubic');
+/**
+ * Postern's congestion control: the gateway's ({@link GATEWAY_CC}, else the gateway's own default
+ * {@link DEFAULT_TCP_CONGESTION}), or the stack's default `cubic` in process.
+ */
+const POSTERN_CC = SERVER_MODE === 'in-process' ? 'cubic' : (GATEWAY_CC ?? DEFAULT_TCP_CONGESTION);
 
 /** Bytes of each download (64 MiB: the issue's measurement). */
 export const TCP_LOSS_BENCH_BYTES =
