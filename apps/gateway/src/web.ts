@@ -23,6 +23,7 @@ import {
   HTTP_SERVER_DEFAULTS,
   HttpServer,
   Router,
+  schedulerClock,
   serveStatic,
   type HttpRequest,
   type HttpResponse,
@@ -177,7 +178,10 @@ export async function startWeb(options: WebOptions): Promise<WebFront> {
       throw new GatewayStartError('FILE', `--www ${config.http.www}: no such directory`);
   }
 
-  const wwwHandler = www === undefined ? undefined : serveStatic(www, { cache: { now: () => scheduler.now } }); // files revalidated at most once a second
+  // One clock for the server and the file cache; on the real clock it reads the host clock at most once per turn.
+  const clock = schedulerClock(scheduler, () => scheduler.wallTime());
+  // Files revalidated at most once a second.
+  const wwwHandler = www === undefined ? undefined : serveStatic(www, { cache: { now: () => clock.now() } });
   let server: HttpServer | undefined = undefined;
   const counters: HttpCounterSources = {
     httpStatusCounts: () => {
@@ -254,11 +258,7 @@ export async function startWeb(options: WebOptions): Promise<WebFront> {
     return router.handle(req, res);
   };
 
-  const http = new HttpServer(handler, {
-    ...httpServerLimits(config.http),
-    scheduler,
-    wallTime: () => scheduler.wallTime(),
-  });
+  const http = new HttpServer(handler, { ...httpServerLimits(config.http), clock });
   server = http;
   const net = createNet(sockets);
   // Half-open: a client's FIN right after its request must not end our side before the answer.

@@ -1,6 +1,6 @@
 /**
  * {@link PreparedResponse} and `HttpResponse.endPrepared`: the prepared bytes are the same head the
- * general path writes, the `Date` is patched per call without touching bytes already handed out, and
+ * general path writes, the `Date` changes per call without touching bytes already handed out, and
  * every case where the head would differ falls back without sending anything.
  */
 import { describe, expect, it } from 'vitest';
@@ -61,6 +61,18 @@ describe('PreparedResponse', () => {
     expect(Buffer.from(out[1]!).toString('latin1')).toContain(`\r\nDate: ${DATE_2}\r\n\r\nabc`);
     // The bytes handed out before are a copy: the patch for the new second did not reach them.
     expect(Buffer.from(out[0]!).toString('latin1')).toContain(`\r\nDate: ${DATE_1}\r\n\r\nabc`);
+  });
+
+  it('hands every response of one Date the same bytes, and a later Date bytes of its own', () => {
+    const prepared = new PreparedResponse(200, FIELDS, Buffer.from('abc'));
+    const first = prepared.bytesWith(DATE_1);
+    const again = prepared.bytesWith(DATE_1);
+    expect(again).toBe(first);
+    const later = prepared.bytesWith(DATE_2);
+    expect(later).not.toBe(first);
+    expect(later.toString('latin1')).toContain(`\r\nDate: ${DATE_2}\r\n\r\nabc`);
+    expect(first.toString('latin1')).toContain(`\r\nDate: ${DATE_1}\r\n\r\nabc`);
+    expect(() => prepared.bytesWith('yesterday')).toThrow(RangeError);
   });
 
   it('sends a body larger than the inline limit as a second write, by reference', () => {

@@ -1,6 +1,7 @@
-/** Unit tests of the pool, the rate limiter, range/conditional helpers and static path checks. */
+/** Unit tests of the pool, the scheduler clock, the rate limiter, range/conditional helpers and static path checks. */
 import { describe, expect, it } from 'vitest';
-import { HttpResponse, TokenBucketLimiter, WorkerPool, resolveStaticPath } from '../src/index.js';
+import { Scheduler, type Clock } from '@postern/irq';
+import { HttpResponse, TokenBucketLimiter, WorkerPool, resolveStaticPath, schedulerClock } from '../src/index.js';
 import type { ResponseChannel } from '../src/server/response.js';
 
 describe('WorkerPool', () => {
@@ -72,6 +73,45 @@ describe('WorkerPool with done callbacks', () => {
     await new Promise((r) => setImmediate(r));
     expect(errors).toEqual(['sync', 'async']);
     expect(pool.stats).toMatchObject({ busy: 0, completed: 3 });
+  });
+});
+
+describe('schedulerClock', () => {
+  /** A host clock (not virtual) that counts its readings and moves only when told. */
+  function countingClock(): Clock & { reads: number; time: number } {
+    return {
+      virtual: false,
+      reads: 0,
+      time: 5,
+      now() {
+        this.reads++;
+        return this.time;
+      },
+    };
+  }
+
+  it('on a host clock reads the time and the wall time once per turn, again after the turn', async () => {
+    const host = countingClock();
+    let wallReads = 0;
+    const clock = schedulerClock(new Scheduler({ clock: host }), () => 1_000_000 + ++wallReads);
+    expect([clock.now(), clock.now(), clock.wallTime!(), clock.wallTime!()]).toEqual([5, 5, 1_000_001, 1_000_001]);
+    expect([host.reads, wallReads]).toEqual([1, 1]);
+    host.time = 9;
+    expect(clock.now()).toBe(5); // the same turn: the reading stands
+    await Promise.resolve();
+    expect([clock.now(), clock.wallTime!(), host.reads, wallReads]).toEqual([9, 1_000_002, 2, 2]);
+  });
+
+  it('on a host clock without a wall time has no wallTime (no Date header)', () => {
+    expect(schedulerClock(new Scheduler({ clock: countingClock() })).wallTime).toBeUndefined();
+  });
+
+  it('on a virtual clock reads the scheduler every time (an advance shows at once)', () => {
+    const scheduler = new Scheduler();
+    const clock = schedulerClock(scheduler);
+    const before = clock.now();
+    scheduler.advance(250);
+    expect(clock.now()).toBe(before + 250);
   });
 });
 

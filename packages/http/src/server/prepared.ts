@@ -1,9 +1,9 @@
 /**
  * {@link PreparedResponse}: a whole response (status line, fixed fields, `Content-Length`, `Date`, the
  * empty line and the body) serialized once, for an answer that is the same bytes every time but for its
- * `Date` (a cached static file, for instance). Sending it costs one copy of the prepared bytes: the
- * `Date` value is patched in place, at most once per distinct value (the server's date changes once a
- * second), and no string is built or encoded per response.
+ * `Date` (a cached static file, for instance). Sending it costs no copy and no allocation: the bytes
+ * with one `Date` value are made once (the server's date changes once a second) and handed to every
+ * response that carries that `Date`; no string is built or encoded per response.
  */
 import { Buffer } from 'node:buffer';
 import { assertFieldName, assertFieldValue } from '../serializer/fields.js';
@@ -20,22 +20,22 @@ const INLINE_BODY_LIMIT = 16 * 1024;
  * (the body's length) and `Date`; the response never carries `Connection` or `Transfer-Encoding`, so it
  * fits a persistent HTTP/1.1 exchange (`HttpResponse.endPrepared` decides when it may be used).
  *
- * Invariants: immutable to its users; only the `Date` value inside the held bytes changes, and the
- * bytes handed out are always a fresh copy (a response queued behind a pipelined one, or a chunk a
- * transport still holds, never sees a later patch).
+ * Invariants: immutable to its users; the bytes handed out are never written again (a new `Date` value
+ * gets new bytes, so a response queued behind a pipelined one, or a chunk a transport still holds,
+ * never sees a later patch), and their receivers must not write them either.
  */
 export class PreparedResponse {
   /** The status code. */
   readonly status: number;
   /** The body's length in bytes (the `Content-Length`). */
   readonly bodyLength: number;
-  /** Status line, fields, `Date` line, empty line, and the body when it is small. */
-  private readonly bytes: Buffer;
+  /** Status line, fields, `Date` line, empty line, and the body when it is small, with {@link PreparedResponse.date} (shared, never written once handed out). */
+  private bytes: Buffer;
   /** Where the `Date` value starts in {@link PreparedResponse.bytes}. */
   private readonly dateAt: number;
   /** The body when it is sent as a write of its own after {@link PreparedResponse.bytesWith} (too large to copy per response), else undefined. */
   readonly separateBody: Uint8Array | undefined;
-  /** The `Date` value now in the bytes (`''`: none yet). */
+  /** The `Date` value in {@link PreparedResponse.bytes} (`''`: none yet, the bytes not handed out). */
   private date = '';
 
   /**
@@ -71,17 +71,24 @@ export class PreparedResponse {
 
   /**
    * The response's bytes with `date` (an IMF-fixdate, {@link HTTP_DATE_LENGTH} characters) as its
-   * `Date`: a fresh copy, to send first; then {@link PreparedResponse.separateBody} if there is one.
+   * `Date`, to send first; then {@link PreparedResponse.separateBody} if there is one. Every call with
+   * the same `date` as the call before returns the same bytes (read-only: the caller and its
+   * transport must not write them); another `date` gets bytes of its own, leaving earlier ones as they were.
    * @throws RangeError when `date` is not {@link HTTP_DATE_LENGTH} characters long
    */
   bytesWith(date: string): Buffer {
     if (date !== this.date) {
       if (date.length !== HTTP_DATE_LENGTH) throw new RangeError(`not an HTTP date: ${JSON.stringify(date)}`);
-      this.bytes.write(date, this.dateAt, 'latin1');
+      // Handed-out bytes are never patched: the new second gets a copy of its own.
+      let next = this.bytes;
+      if (this.date !== '') {
+        next = Buffer.allocUnsafeSlow(this.bytes.byteLength);
+        this.bytes.copy(next);
+      }
+      next.write(date, this.dateAt, 'latin1');
+      this.bytes = next;
       this.date = date;
     }
-    const out = Buffer.allocUnsafe(this.bytes.byteLength);
-    this.bytes.copy(out);
-    return out;
+    return this.bytes;
   }
 }
