@@ -18,8 +18,7 @@ import {
 } from '../src/index.js';
 import { resolveTcpSettings } from '../src/tcp/options.js';
 import { SentSegments } from '../src/tcp/rack.js';
-import { B_ADDR } from './support/frame-filter.js';
-import { Sink, patternBytes, pump, sha256, tcpPair } from './support/tcp-net.js';
+import { OneWayBulk, patternBytes, tcpPair } from './support/tcp-net.js';
 
 const MSS = 1448;
 
@@ -301,27 +300,22 @@ const PAYLOAD_BPS = (BOTTLENECK_BPS * MSS) / 1514;
 
 /** A bulk transfer a -> b through a 20 Mbit/s bottleneck both ways, 10 ms each way, seeded loss. */
 async function bulk(congestion: 'cubic' | 'bbr', seed: number, lossRate: number, bytes = 4 * 1024 * 1024) {
-  const { sched, tcpA, tcpB, faultA } = await tcpPair({
+  const pair = await tcpPair({
     seed,
     faults: { lossRate, bitsPerSecond: BOTTLENECK_BPS, queueCapacity: 200 },
     latencyMs: 10,
     tcpA: { congestion, sendBufferSize: 1024 * 1024, maxBufferSize: 1024 * 1024 },
     tcpB: { receiveBufferSize: 1024 * 1024, maxBufferSize: 1024 * 1024 },
   });
-  const listener = tcpB.listen({ port: 9000 });
-  const client = tcpA.connect({ remoteAddress: B_ADDR, remotePort: 9000 });
-  let sink: Sink | undefined;
-  listener.onConnection = (s) => {
-    sink = new Sink(s);
-  };
-  const data = patternBytes(bytes, seed);
+  const { sched, faultA } = pair;
   const start = sched.now;
-  pump(client, data);
-  const done = sched.runUntil(() => sink?.ended === true, 600_000);
+  const transfer = new OneWayBulk(pair, patternBytes(bytes, seed));
+  const { client } = transfer;
+  const done = sched.runUntil(() => transfer.sink?.ended === true, 600_000);
   const ms = sched.now - start;
   return {
     done,
-    intact: sink?.digest() === sha256(data),
+    intact: transfer.sink?.digest() === transfer.expected,
     bps: (bytes * 8 * 1000) / ms,
     cc: client.tcb.cc,
     queueDrops: faultA!.faults.tx.droppedQueueFull,

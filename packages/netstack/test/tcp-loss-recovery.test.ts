@@ -1,27 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { B_ADDR, Sink, patternBytes, pump, sha256, tcpPair } from './support/tcp-net.js';
+import { OneWayBulk, patternBytes, tcpPair } from './support/tcp-net.js';
 
 const MiB = 1024 * 1024;
 
 /** One-way bulk transfer a -> b over a link losing `lossRate` of the frames each way (virtual clock, seeded). */
 async function oneWay(bytes: number, seed: number, lossRate: number) {
-  const { sched, tcpA, tcpB } = await tcpPair({
+  const pair = await tcpPair({
     seed,
     faults: { lossRate },
     latencyMs: 1,
     tcpA: { rto: { minRtoMs: 200 } },
     tcpB: { rto: { minRtoMs: 200 } },
   });
-  const listener = tcpB.listen({ port: 9000 });
-  const client = tcpA.connect({ remoteAddress: B_ADDR, remotePort: 9000 });
-  let sink: Sink | undefined;
-  listener.onConnection = (server) => {
-    sink = new Sink(server);
-  };
-  const data = patternBytes(bytes, seed);
-  pump(client, data);
-  const done = sched.runUntil(() => sink !== undefined && sink.received >= bytes, 3_600_000);
-  return { done, digest: sink?.digest(), expected: sha256(data), stats: client.stats };
+  const transfer = new OneWayBulk(pair, patternBytes(bytes, seed));
+  const done = pair.sched.runUntil(() => transfer.sink !== undefined && transfer.sink.received >= bytes, 3_600_000);
+  return { done, digest: transfer.sink?.digest(), expected: transfer.expected, stats: transfer.client.stats };
 }
 
 describe('Tcp sender loss recovery (SACK, early retransmit, lost retransmissions, tail loss probes)', () => {

@@ -9,27 +9,21 @@ import { describe, expect, it } from 'vitest';
 import { TcpFlag } from '@postern/wire';
 import type { TcpConnection } from '../src/index.js';
 import { B_ADDR, filteredTcpPair, tcpFrameInfo, type TcpFrameInfo } from './support/frame-filter.js';
-import { Sink, patternBytes, pump, sha256, tcpPair } from './support/tcp-net.js';
+import { OneWayBulk, Sink, patternBytes, pump, sha256, tcpPair } from './support/tcp-net.js';
 
 const MiB = 1024 * 1024;
 
 /** One-way bulk a -> b through `lossRate` both ways, `latencyMs` each way, seeded. */
 async function lossyBulk(bytes: number, seed: number, lossRate: number, latencyMs: number) {
-  const { sched, tcpA, tcpB, faultA, faultB } = await tcpPair({ seed, faults: { lossRate }, latencyMs });
-  const listener = tcpB.listen({ port: 9000 });
-  const client = tcpA.connect({ remoteAddress: B_ADDR, remotePort: 9000 });
-  let sink: Sink | undefined;
-  listener.onConnection = (s) => {
-    sink = new Sink(s);
-  };
-  const data = patternBytes(bytes, seed);
-  pump(client, data);
-  const done = sched.runUntil(() => sink?.ended === true, 3_600_000);
+  const pair = await tcpPair({ seed, faults: { lossRate }, latencyMs });
+  const { sched, tcpA, faultA, faultB } = pair;
+  const transfer = new OneWayBulk(pair, patternBytes(bytes, seed));
+  const done = sched.runUntil(() => transfer.sink?.ended === true, 3_600_000);
   return {
     done,
-    digest: sink?.digest(),
-    expected: sha256(data),
-    stats: { ...client.stats },
+    digest: transfer.sink?.digest(),
+    expected: transfer.expected,
+    stats: { ...transfer.client.stats },
     counters: tcpA.counters.snapshot(),
     dataFramesLost: faultA!.faults.tx.lost,
     ackFramesLost: faultB!.faults.tx.lost,

@@ -4,39 +4,31 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { FaultProfile } from '@postern/nic';
-import { B_ADDR, Sink, patternBytes, pump, sha256, tcpPair } from './support/tcp-net.js';
+import { OneWayBulk, patternBytes, tcpPair } from './support/tcp-net.js';
 
 const MiB = 1024 * 1024;
 
 /** One-way bulk a -> b through `faults` (both directions), 1 ms each way, seeded. */
 async function oneWay(bytes: number, seed: number, faults: FaultProfile) {
-  const { sched, tcpA, tcpB, faultA } = await tcpPair({
+  const pair = await tcpPair({
     seed,
     faults,
     latencyMs: 1,
     tcpA: { rto: { minRtoMs: 200 } },
     tcpB: { rto: { minRtoMs: 200 } },
   });
-  const listener = tcpB.listen({ port: 9000 });
-  const client = tcpA.connect({ remoteAddress: B_ADDR, remotePort: 9000 });
-  let sink: Sink | undefined;
-  let server: { stats: { dsacksSent: number } } | undefined;
-  listener.onConnection = (s) => {
-    server = s;
-    sink = new Sink(s);
-  };
-  const data = patternBytes(bytes, seed);
-  pump(client, data);
+  const { sched, tcpA, faultA } = pair;
+  const transfer = new OneWayBulk(pair, patternBytes(bytes, seed));
   const start = sched.now;
-  const done = sched.runUntil(() => sink !== undefined && sink.received >= bytes, 3_600_000);
+  const done = sched.runUntil(() => transfer.sink !== undefined && transfer.sink.received >= bytes, 3_600_000);
   return {
     done,
-    digest: sink?.digest(),
-    expected: sha256(data),
-    stats: { ...client.stats },
+    digest: transfer.sink?.digest(),
+    expected: transfer.expected,
+    stats: { ...transfer.client.stats },
     elapsedMs: sched.now - start,
     dataFramesLost: faultA!.faults.tx.lost,
-    receiverDsacksSent: server?.stats.dsacksSent ?? 0,
+    receiverDsacksSent: transfer.sink?.conn.stats.dsacksSent ?? 0,
     counters: tcpA.counters.snapshot(),
   };
 }

@@ -11,7 +11,7 @@ import {
   type FaultInjectionOptions,
   type NicDriver,
 } from '@postern/nic';
-import { memoryPair, PAIR_A_IP, PAIR_B_IP } from '@postern/netlab';
+import { memoryPair, PAIR_A_IP, PAIR_B_IP, sha256Hex } from '@postern/netlab';
 import { parseIpv4 } from '@postern/wire';
 import { Stack, attachTcp, type Tcp, type TcpConnection, type TcpOptions } from '../../src/index.js';
 
@@ -122,6 +122,37 @@ export function pump(conn: TcpConnection, data: Uint8Array, fin = true): { writt
     push();
   }
   return { written: () => offset };
+}
+
+/**
+ * A one-way bulk transfer: host a's {@link OneWayBulk.client} connects to a listener of host b on
+ * `port` and writes all of `data` then its FIN ({@link pump}); b's accepted connection is read into
+ * {@link OneWayBulk.sink} as bytes arrive. The caller runs the scheduler (for example until
+ * `sink?.ended`) and compares `sink.digest()` with {@link OneWayBulk.expected}.
+ */
+export class OneWayBulk {
+  /** a's end of the connection (its `stats`, `tcb`). */
+  readonly client: TcpConnection;
+  /** b's reader, once b accepted the connection. */
+  sink: Sink | undefined;
+
+  constructor(
+    pair: { readonly tcpA: Tcp; readonly tcpB: Tcp },
+    readonly data: Uint8Array,
+    port = 9000,
+  ) {
+    const listener = pair.tcpB.listen({ port });
+    this.client = pair.tcpA.connect({ remoteAddress: B_ADDR, remotePort: port });
+    listener.onConnection = (server) => {
+      this.sink = new Sink(server);
+    };
+    pump(this.client, data);
+  }
+
+  /** The SHA-256 (hex) of everything sent, to compare with `sink.digest()`. */
+  get expected(): string {
+    return sha256Hex(this.data);
+  }
 }
 
 export type { Tcp };
