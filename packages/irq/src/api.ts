@@ -214,6 +214,13 @@ export interface SchedulerApi {
    */
   scheduleNextTurn?(bottomHalf: BottomHalf): void;
   /**
+   * Withdraws a bottom half queued with {@link SchedulerApi.scheduleNextTurn} whose work was done
+   * another way (an owed ACK rode on a reply): the host turn it asked for is not taken unless other
+   * work needs it. A no-op when it is not waiting for the next turn (on a virtual clock it was queued
+   * with `schedule`, and its poll then finds nothing to do). Optional.
+   */
+  cancelNextTurn?(bottomHalf: BottomHalf): void;
+  /**
    * The opt-in path trace of this scheduler's stack (see `trace.ts`): layers mark their steps when
    * `trace.on`. Optional: a scheduler without one has no tracing.
    */

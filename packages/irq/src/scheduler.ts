@@ -123,6 +123,8 @@ export class Scheduler implements SchedulerApi {
   private runTime: Millis = 0;
   /** Real clock: bottom halves for the first round of the next host turn ({@link scheduleNextTurn}). */
   private readonly nextTurn = new WorkList<BottomHalf>();
+  /** A microtask is queued that asks for the next host turn if {@link nextTurn} still holds work then. */
+  private nextTurnCheckQueued = false;
 
   private running = false;
   private dispatches = 0;
@@ -141,6 +143,14 @@ export class Scheduler implements SchedulerApi {
     this.microtaskStreak = 0;
     this.takeNextTurnWork();
     this.turn(false);
+  };
+  /**
+   * Runs after the microtasks queued before the first {@link scheduleNextTurn} of this turn (an
+   * application's reply among them): only work that is still waiting then costs a host turn.
+   */
+  private readonly onNextTurnCheck = (): void => {
+    this.nextTurnCheckQueued = false;
+    if (this.nextTurn.length > 0) this.kickLater();
   };
   private readonly onMicrotask = (): void => {
     this.microtaskQueued = false;
@@ -254,14 +264,33 @@ export class Scheduler implements SchedulerApi {
     }
     if ((bottomHalf as MarkedBottomHalf)[this.queuedMark] === true || this.nextTurn.includes(bottomHalf)) return;
     this.nextTurn.push(bottomHalf);
-    this.kickLater();
+    // The host turn is asked for only after the microtasks queued so far ran: a bottom half withdrawn
+    // by then ({@link cancelNextTurn}) costs no setImmediate and no turn.
+    if (this.nextTurnCheckQueued) return;
+    this.nextTurnCheckQueued = true;
+    void SETTLED.then(this.onNextTurnCheck);
   }
 
-  /** Moves the work saved for this host turn into the deferred queue. */
+  /** See {@link SchedulerApi.cancelNextTurn}. */
+  cancelNextTurn(bottomHalf: BottomHalf): void {
+    if (!this.nextTurn.remove(bottomHalf) || this.nextTurn.length > 0) return;
+    // The host turn was asked for this work alone: give it back when nothing else is waiting for it.
+    if (this.immediate !== undefined && this.irqs.runnable === 0 && this.queue.length === 0) {
+      clearImmediate(this.immediate);
+      this.immediate = undefined;
+    }
+  }
+
+  /** Moves the work saved for this host turn into the deferred queue (no wake: the caller runs the turn or has stopped). */
   private takeNextTurnWork(): void {
     const work = this.nextTurn;
     if (work.length === 0) return;
-    for (let i = 0; i < work.length; i++) this.schedule(work.get(i));
+    for (let i = 0; i < work.length; i++) {
+      const bottomHalf = work.get(i) as MarkedBottomHalf;
+      if (bottomHalf[this.queuedMark] === true) continue;
+      bottomHalf[this.queuedMark] = true;
+      this.queue.push(bottomHalf);
+    }
     work.clear();
   }
 

@@ -29,6 +29,18 @@ export class WorkList<T> {
     return false;
   }
 
+  /** Removes the first occurrence of `item`, keeping the order of the rest; false when absent (a linear scan). */
+  remove(item: T): boolean {
+    const items = this.items;
+    for (let i = 0; i < this.length; i++) {
+      if (items[i] !== item) continue;
+      items.copyWithin(i, i + 1, this.length);
+      items[--this.length] = undefined;
+      return true;
+    }
+    return false;
+  }
+
   /** Empties the list, keeping its capacity. */
   clear(): void {
     this.items.fill(undefined, 0, this.length);

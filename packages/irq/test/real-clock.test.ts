@@ -249,6 +249,48 @@ describe('real clock', () => {
     expect(polled).toBe(1);
   });
 
+  it('cancelNextTurn withdraws the bottom half: withdrawn by the reply, it costs no host turn; later, its turn is given back', async () => {
+    const s = realScheduler({ hostWake: 'microtask' });
+    let polled = 0;
+    const flush: BottomHalf = { name: 'flush', poll: () => (polled++, 0) };
+    let immediates = 0;
+    const host = globalThis.setImmediate;
+    const counting = ((...args: Parameters<typeof setImmediate>) => (
+      immediates++,
+      host(...args)
+    )) as typeof setImmediate;
+    globalThis.setImmediate = counting;
+    try {
+      // Withdrawn by a reply in a promise continuation queued before it: no setImmediate at all.
+      const line = s.requestIrq('eth0', 1, () => {
+        void Promise.resolve().then(() => s.cancelNextTurn(flush));
+        s.scheduleNextTurn(flush);
+      });
+      s.start();
+      line.raise();
+      for (let i = 0; i < 8; i++) await Promise.resolve(); // only microtasks: no one else's setImmediate
+      expect(immediates).toBe(0);
+      await sleep(5);
+      expect(polled).toBe(0);
+
+      // Withdrawn after its host turn was asked for (a reply from a later turn): the turn is given back.
+      const late = s.requestIrq('eth1', 1, () => s.scheduleNextTurn(flush));
+      immediates = 0;
+      late.raise();
+      for (let i = 0; i < 8; i++) await Promise.resolve();
+      expect(immediates).toBe(1);
+      s.cancelNextTurn(flush);
+      await sleep(5);
+      expect(polled).toBe(0);
+
+      // Not withdrawn: it runs in the next host turn, as before.
+      late.raise();
+      await until(() => polled === 1);
+    } finally {
+      globalThis.setImmediate = host;
+    }
+  });
+
   it('reads a real clock once per run: now stands still during the run and moves outside it', () => {
     let reads = 0;
     let host = 100;

@@ -20,6 +20,7 @@ import type { CookieSynAckWriter, ResetWriter } from './control-writers.js';
 import type { ConnectionTable, ListenerTable } from './demux.js';
 import type { EphemeralPorts } from './ephemeral-ports.js';
 import type { TcpError } from './errors.js';
+import type { FlushList } from './flush-list.js';
 import type { IsnGenerator } from './isn.js';
 import type { ListenerHost, TcpListener } from './listener.js';
 import type { TcpSettings } from './options.js';
@@ -65,7 +66,7 @@ export interface TcpContext extends TcpRecoveryContext, ConnectionHost, Listener
   /** Writes the RSTs sent without a TCB. */
   readonly resets: ResetWriter;
   /** TCBs owing an ACK at the end of the receive batch. */
-  readonly flushList: Tcb[];
+  readonly flushList: FlushList;
   /** The bottom half that sends those ACKs. */
   readonly flushHalf: BottomHalf;
 

@@ -10,12 +10,13 @@ import type { TcpConnection } from './connection.js';
 import * as ops from './connection-ops.js';
 import type { TcpContext } from './context.js';
 import { CookieSynAckWriter, ResetWriter } from './control-writers.js';
-import { afterSegment, deliverEvents, flush, output } from './delivery.js';
+import { ackCarried, afterSegment, deliverEvents, flush, output } from './delivery.js';
 import { ConnectionTable, ListenerTable } from './demux.js';
 import { resendSyn, sendNewSegment, sendResetFor } from './direct-output.js';
 import { EphemeralPorts } from './ephemeral-ports.js';
 import type { TcpError } from './errors.js';
 import type { TcpIpPort } from './ip-port.js';
+import { FlushList } from './flush-list.js';
 import { IsnGenerator } from './isn.js';
 import { closeTcb, connectionOf, enterTimeWait, errorFor, release } from './lifecycle.js';
 import type { TcpListener } from './listener.js';
@@ -48,7 +49,7 @@ export class TcpCore implements TcpContext {
   readonly cookieSynAck = new CookieSynAckWriter();
   readonly resets = new ResetWriter();
   readonly ephemeralPorts: EphemeralPorts;
-  readonly flushList: Tcb[] = [];
+  readonly flushList = new FlushList();
   readonly flushHalf: BottomHalf;
 
   /** Draws the three keys (ISN, timestamp offset, cookies), then the first ephemeral port, from the scheduler. */
@@ -120,8 +121,9 @@ export class TcpCore implements TcpContext {
   armDelayedAck(tcb: Tcb): void {
     timers.armDelayedAck(this, tcb);
   }
-  cancelDelayedAck(tcb: Tcb): void {
+  ackSent(tcb: Tcb): void {
     timers.cancelDelayedAck(tcb);
+    ackCarried(this, tcb);
   }
   armIdle(tcb: Tcb, delay: number): void {
     timers.armIdle(this, tcb, delay);
@@ -184,6 +186,9 @@ export class TcpCore implements TcpContext {
   }
   setNoDelay(tcb: Tcb, on: boolean): void {
     ops.setNoDelay(this, tcb, on);
+  }
+  setCork(tcb: Tcb, on: boolean): void {
+    ops.setCork(this, tcb, on);
   }
   setKeepAlive(tcb: Tcb, on: boolean, idleMs: number | undefined): void {
     ops.setKeepAlive(this, tcb, on, idleMs);

@@ -22,27 +22,38 @@ export function output(ctx: TcpContext, tcb: Tcb): void {
   if (tcb.ackUrgency === AckUrgency.SOON) queueFlush(ctx, tcb);
 }
 
-/** Puts `tcb` on the flush list, whose bottom half sends the ACKs owed at the end of the receive batch. */
+/**
+ * Puts `tcb` on the flush list, whose bottom half sends the ACKs owed at the end of the receive
+ * batch: in the next host turn, after the application had its turn (a reply written from a promise
+ * continuation carries the ACK and withdraws the flush, see {@link ackCarried}).
+ */
 function queueFlush(ctx: TcpContext, tcb: Tcb): void {
   if (tcb.flushQueued) return;
-  tcb.flushQueued = true;
-  ctx.flushList.push(tcb);
-  // After the application had its turn (a reply written from a promise continuation carries the ACK).
+  ctx.flushList.add(tcb);
   if (ctx.scheduler.scheduleNextTurn !== undefined) ctx.scheduler.scheduleNextTurn(ctx.flushHalf);
   else ctx.scheduler.schedule(ctx.flushHalf);
+}
+
+/**
+ * An ACK of `tcb` went out (on data, or alone): it owes nothing at the end of the batch. When no
+ * TCB on the flush list owes anything any more, its bottom half is withdrawn, so a batch whose ACKs
+ * all rode on replies costs no host turn.
+ */
+export function ackCarried(ctx: TcpContext, tcb: Tcb): void {
+  if (ctx.flushList.carried(tcb)) ctx.scheduler.cancelNextTurn?.(ctx.flushHalf);
 }
 
 /** The flush bottom half: sends the ACKs still owed "soon", at most `budget` TCBs per run. */
 export function flush(ctx: TcpContext, budget: number): number {
   let n = 0;
-  while (n < budget && ctx.flushList.length > 0) {
-    const tcb = ctx.flushList.shift()!;
-    tcb.flushQueued = false;
+  while (n < budget) {
+    const tcb = ctx.flushList.take();
+    if (tcb === undefined) break;
     n++;
     if (tcb.released) continue;
     if (tcb.ackUrgency >= AckUrgency.SOON) tcpOutput(ctx, tcb, AckUrgency.SOON);
   }
-  return ctx.flushList.length > 0 ? budget : n;
+  return ctx.flushList.owing > 0 ? budget : n;
 }
 
 /** Delivers the application events queued on `tcb` (`onConnect`, `onReadable`, `onWritable`, `onClose`). */

@@ -53,8 +53,8 @@ export interface TcpOutputContext {
   armRetransmit(tcb: Tcb): void;
   /** Arms the persist timer (zero window, data waiting, nothing in flight). */
   armPersist(tcb: Tcb): void;
-  /** Cancels the delayed-ACK timer (an ACK just went out). */
-  cancelDelayedAck(tcb: Tcb): void;
+  /** An ACK just went out: the delayed-ACK timer stops, and nothing is owed at the end of the batch. */
+  ackSent(tcb: Tcb): void;
   /** Counts a segment refused by the IP layer. */
   countSendFailure(): void;
   /** Counts the start of a Nagle hold (stack-wide; the caller counts it on the connection). */
@@ -166,7 +166,7 @@ export class SegmentBuilder implements TcpSegmentWriter {
       tcb.lastAckSent = tcb.rcvNxt;
       tcb.ackUrgency = AckUrgency.NONE;
       tcb.unackedSegments = 0;
-      ctx.cancelDelayedAck(tcb);
+      ctx.ackSent(tcb);
     }
     tcb.stats.segmentsOut++;
     const seqSpace = dataLength + ((flags & TcpFlag.FIN) !== 0 ? 1 : 0);

@@ -354,7 +354,7 @@ export class Tcb {
   released = false;
   /** Why the connection closed (valid once state is CLOSED). */
   closeReason: TcpCloseReason = 'normal';
-  /** True while queued on the stack's flush list. */
+  /** True while queued on the stack's flush list and owing its ACK (cleared when an ACK went out another way). */
   flushQueued = false;
 
   // Timers (created on first use, re-armed afterwards).
