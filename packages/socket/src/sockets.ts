@@ -538,10 +538,20 @@ export class Sockets {
    * @throws {@link SocketError} `EBADF`, `ENOTCONN`, `EPIPE`, the pending error.
    */
   sendSome(fd: Fd, data: Uint8Array): number {
-    const trace = this.stack.scheduler.trace;
-    if (trace !== undefined && trace.on) trace.mark('socket', `send ${data.byteLength} B`);
     const t = this.table.get(fd, 'send');
     if (!(t instanceof TcpEntry)) throw new SocketError('EOPNOTSUPP', 'send', 'sendSome needs a stream socket');
+    return this.sendSomeOn(t, data);
+  }
+
+  /**
+   * @internal {@link Sockets.sendSome} on an entry its caller already holds (the Node face keeps its
+   * socket's entry, so a write costs no table lookup).
+   * @throws {@link SocketError} `EBADF` once the descriptor is closed, and as `sendSome`.
+   */
+  sendSomeOn(t: TcpEntry, data: Uint8Array): number {
+    const trace = this.stack.scheduler.trace;
+    if (trace !== undefined && trace.on) trace.mark('socket', `send ${data.byteLength} B`);
+    if (t.closed) throw new SocketError('EBADF', 'send', 'the descriptor is closed');
     const pending = t.takeError();
     if (pending !== undefined) throw new SocketError(pending.code, 'send', pending.detail);
     if (t.writeShut) throw new SocketError('EPIPE', 'send', 'the sending side is shut down');

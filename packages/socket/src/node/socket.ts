@@ -100,6 +100,8 @@ export class Socket extends Duplex {
   private wantRead = false;
   private started = false;
   private endPushed = false;
+  /** Set by {@link Socket.pipe}: chunks then always go through `push()`. */
+  private piped = false;
   private pendingWrite: { data: Uint8Array; offset: number; cb: (error?: Error | null) => void } | undefined;
   private pendingFinal: ((error?: Error | null) => void) | undefined;
   private written = 0;
@@ -406,7 +408,7 @@ export class Socket extends Duplex {
       this.started = true;
       if (!this.isPaused()) this.read(0);
     }
-    if (this.wantRead) this.pull();
+    if (this.wantRead) this.pull(true);
     if (this.pendingWrite !== undefined) this.writeNow();
     if (this.pendingFinal !== undefined && this.pendingWrite === undefined) this.finalNow();
     if (e.error !== undefined && !this.destroyed) {
@@ -416,10 +418,16 @@ export class Socket extends Duplex {
     }
   }
 
-  private pull(): void {
+  /**
+   * Moves readable bytes from TCP into the stream while the consumer wants them. `direct` (a call
+   * from a stack event, never from inside `_read`) lets a chunk skip the Readable's buffer when
+   * {@link Socket.deliversDirectly} holds.
+   */
+  private pull(direct: boolean): void {
     const e = this.entryRef!;
     const c = e.conn;
     if (c === undefined || this.endPushed) return;
+    const trace = this.sockets.stack.scheduler.trace;
     while (this.wantRead) {
       if (e.readShut) break;
       const view = c.readView(READ_CHUNK);
@@ -427,11 +435,11 @@ export class Socket extends Duplex {
       const buf = Buffer.allocUnsafe(view.byteLength);
       buf.set(view);
       c.consume(view.byteLength);
-      const trace = this.sockets.stack.scheduler.trace;
       if (trace !== undefined && trace.on) trace.mark('socket', `read ${buf.byteLength} B (net face)`);
       this.bytesRead += buf.byteLength;
       this.touch();
-      this.wantRead = this.push(buf);
+      if (direct && this.deliversDirectly()) this.emit('data', buf);
+      else this.wantRead = this.push(buf);
     }
     if (c.readableLength === 0 && (c.readableEnded || e.readShut || (e.phase === 'closed' && e.error === undefined))) {
       this.endPushed = true;
@@ -440,10 +448,37 @@ export class Socket extends Duplex {
     }
   }
 
+  /**
+   * True when a chunk may go to the `'data'` listeners at once instead of through `push()`: exactly
+   * the case where Node's `push()` itself emits `'data'` synchronously (flowing, nothing buffered, a
+   * `'data'` listener, no decoder) and its bookkeeping has nothing left to record (the first chunk
+   * went through `push()`, so `readableDidRead` holds; the socket was never piped, so no pipe waits
+   * for a drain). What this spares per chunk is the Readable's push and the `nextTick` in which it
+   * looks for more (a `read(0)` that finds nothing). The chunk still counts as wanted: the consumer
+   * is flowing, and a consumer that pauses in its listener makes the next chunk take `push()`.
+   */
+  private deliversDirectly(): boolean {
+    return (
+      this.readableFlowing === true &&
+      this.readableLength === 0 &&
+      this.readableDidRead &&
+      !this.piped &&
+      !this.destroyed &&
+      this.readableEncoding === null &&
+      this.listenerCount('data') > 0
+    );
+  }
+
+  /** Node's `pipe`; a piped socket delivers every chunk through `push()` from then on (a pipe waits for drains through the Readable's state). */
+  override pipe<T extends NodeJS.WritableStream>(destination: T, options?: { end?: boolean }): T {
+    this.piped = true;
+    return super.pipe(destination, options);
+  }
+
   /** @internal Node stream hook: the consumer wants more. */
   override _read(): void {
     this.wantRead = true;
-    if (!this.connecting && this.entryRef !== undefined) this.pull();
+    if (!this.connecting && this.entryRef !== undefined) this.pull(false);
   }
 
   /**
@@ -461,7 +496,7 @@ export class Socket extends Duplex {
     if (encoding === undefined && cb === undefined && chunk instanceof Uint8Array && this.writesDirectly()) {
       let n: number;
       try {
-        n = this.sockets.sendSome(this.descriptor!, chunk);
+        n = this.sockets.sendSomeOn(this.entryRef!, chunk);
       } catch (err) {
         this.destroy(err as Error);
         return false;
@@ -500,7 +535,9 @@ export class Socket extends Duplex {
     const w = this.pendingWrite!;
     let n: number;
     try {
-      n = this.sockets.sendSome(this.descriptor!, w.data.subarray(w.offset));
+      // No entry: a write before any connect, which fails as a send on no descriptor does (EBADF).
+      const e = this.entryRef ?? (this.sockets.entry(this.descriptor!, 'send') as TcpEntry);
+      n = this.sockets.sendSomeOn(e, w.data.subarray(w.offset));
     } catch (err) {
       this.pendingWrite = undefined;
       w.cb(err as Error);
