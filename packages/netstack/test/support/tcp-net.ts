@@ -27,6 +27,8 @@ export interface TcpPairOptions {
   faults?: FaultInjectionOptions;
   tcpA?: TcpOptions;
   tcpB?: TcpOptions;
+  /** A started real-clock scheduler (microtask wakes, as the gateway runs) instead of the virtual clock; stop it after the test. */
+  realClock?: boolean;
 }
 
 /**
@@ -35,7 +37,10 @@ export interface TcpPairOptions {
  * queue bound), each with a Tcp; with `faults`, fault-injecting drivers under both devices.
  */
 export async function tcpPair(options: TcpPairOptions = {}) {
-  const sched = new Scheduler({ seed: options.seed ?? 1 });
+  const sched = new Scheduler({
+    seed: options.seed ?? 1,
+    ...(options.realClock === true ? { clock: 'real' as const, hostWake: 'microtask' as const } : {}),
+  });
   let faultA: FaultInjectionDriver | undefined;
   let faultB: FaultInjectionDriver | undefined;
   const faults = options.faults;
