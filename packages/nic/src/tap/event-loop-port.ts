@@ -15,11 +15,22 @@
  * sends all its buffers as ONE frame): `writeSync` on the descriptor, one frame per call, never
  * blocks on a TAP (the kernel takes the frame into its receive path at once).
  *
+ * Reading ahead: libuv reads once per readiness report (a read that does not fill the buffer tells
+ * it the descriptor is drained, and a frame never fills it), so each frame would cost an
+ * `epoll_wait`, a read and a call into JavaScript of its own. After the frame libuv read, the port
+ * reads the frames waiting behind it with `readSync` on the same (non-blocking) descriptor, up to
+ * `framesPerWake` in all, until a read reports `EAGAIN`: under load one wake-up then serves a whole
+ * batch. That last, empty read is paid only while reading ahead finds frames (`read-ahead.ts`).
+ *
  * The pipe handle comes from `process.binding('pipe_wrap')`, which Node 20 still provides; where it
  * is missing {@link eventLoopPortAvailable} says so and the driver falls back to its worker thread.
  */
-import { writeSync } from 'node:fs';
+import { readSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
+import { ReadAhead } from './read-ahead.js';
+
+/** Default most frames one wake-up reads: the frame libuv read plus the ones read ahead. */
+export const DEFAULT_FRAMES_PER_WAKE = 64;
 
 /** Node's pipe handle class, as `process.binding('pipe_wrap')` exposes it. */
 interface PipeHandle {
@@ -51,7 +62,8 @@ export function eventLoopPortAvailable(): boolean {
 /** What an {@link EventLoopPort} reports to its owner. */
 export interface EventLoopPortEvents {
   /**
-   * One received frame, from an event-loop I/O callback: its first `length` bytes of `buffer`, the
+   * One received frame, from an event-loop I/O callback (one callback may report several, in
+   * arrival order): its first `length` bytes of `buffer`, the
    * read buffer, which the next read overwrites (copy what you keep before returning). A frame
    * longer than the buffer reports its whole length, more than `buffer` holds (the kernel drops
    * the rest): check `length` before reading.
@@ -68,17 +80,28 @@ export interface EventLoopPort {
    * write failed (`EAGAIN` if the kernel would block, `EBADFD`/`EIO`/... when the device is gone).
    */
   write(frame: Uint8Array, length: number): 0 | string;
+  /** Readiness reports (I/O callbacks) that delivered frames so far. */
+  readonly wakeups: number;
+  /** Frames read ahead so far: read after the one a wake-up announced, in the same callback. */
+  readonly framesReadAhead: number;
   /** Stops reading and closes the descriptor (the port owns it from {@link openEventLoopPort} on). Idempotent. */
   close(): Promise<void>;
 }
 
 /**
- * Starts watching the TAP descriptor `fd` on the event loop, reading each frame into one reused
- * buffer of `readLength` bytes (make it one more than the longest frame you accept, so that a longer
- * one shows by its length); from now on the port owns `fd` and closes it. Throws when the pipe
- * handle is unavailable or refuses the descriptor (the caller still owns `fd` then).
+ * Starts watching the (non-blocking) TAP descriptor `fd` on the event loop, reading each frame into
+ * one reused buffer of `readLength` bytes (make it one more than the longest frame you accept, so
+ * that a longer one shows by its length), at most `framesPerWake` (default
+ * {@link DEFAULT_FRAMES_PER_WAKE}, at least 1) per wake-up; from now on the port owns `fd` and
+ * closes it. Throws when the pipe handle is unavailable or refuses the descriptor (the caller still
+ * owns `fd` then).
  */
-export function openEventLoopPort(fd: number, readLength: number, events: EventLoopPortEvents): EventLoopPort {
+export function openEventLoopPort(
+  fd: number,
+  readLength: number,
+  events: EventLoopPortEvents,
+  framesPerWake: number = DEFAULT_FRAMES_PER_WAKE,
+): EventLoopPort {
   const binding = pipeWrap();
   if (binding === undefined) throw new Error('process.binding("pipe_wrap") is not available in this Node');
   const handle = new binding.Pipe(binding.constants.SOCKET);
@@ -87,10 +110,38 @@ export function openEventLoopPort(fd: number, readLength: number, events: EventL
   let closed = false;
   let closing: Promise<void> | undefined;
   const readBuffer = new Uint8Array(readLength);
+  const readAhead = new ReadAhead();
+  let wakeups = 0;
+  let framesReadAhead = 0;
+  /** Reads and reports up to `max` frames waiting behind the one libuv read; returns how many. */
+  const readWaiting = (max: number): number => {
+    let frames = 0;
+    const stackTraceLimit = Error.stackTraceLimit;
+    while (frames < max && !closed) {
+      let length: number;
+      // The read that finds the queue empty throws EAGAIN: no stack trace makes that error cheaper.
+      Error.stackTraceLimit = 0;
+      try {
+        length = readSync(fd, readBuffer, 0, readLength, null);
+      } catch {
+        // EAGAIN: drained. Any other error shows again at libuv's next read, which reports it.
+        break;
+      } finally {
+        Error.stackTraceLimit = stackTraceLimit;
+      }
+      frames++;
+      events.frame(readBuffer, length);
+    }
+    framesReadAhead += frames;
+    return frames;
+  };
   const onread = {
     buffer: readBuffer,
     callback: (length: number, buffer: Uint8Array): void => {
-      if (!closed) events.frame(buffer, length);
+      if (closed) return;
+      wakeups++;
+      events.frame(buffer, length);
+      if (framesPerWake > 1 && !closed && readAhead.wanted()) readAhead.found(readWaiting(framesPerWake - 1));
     },
   };
   // `handle` is an accepted (if undocumented in the typings) option of net.Socket: it wraps an open libuv handle.
@@ -104,6 +155,12 @@ export function openEventLoopPort(fd: number, readLength: number, events: EventL
     if (!closed) events.failed(new Error('the TAP descriptor reported end of file'));
   });
   return {
+    get wakeups() {
+      return wakeups;
+    },
+    get framesReadAhead() {
+      return framesReadAhead;
+    },
     write(frame, length) {
       try {
         writeSync(fd, frame, 0, length);

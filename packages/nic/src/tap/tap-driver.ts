@@ -158,6 +158,13 @@ export interface TapRingStats {
   txMerging: boolean;
   /** TSO: frames read whose virtio-net header asked for work left to do (a checksum, segmentation), dropped. */
   rxBadVnetHeader: number;
+  /** Event-loop mode: readiness reports of the descriptor that delivered frames (0 in worker mode). */
+  rxWakeups: number;
+  /**
+   * Event-loop mode: frames read ahead, after the one a readiness report announced, in the same
+   * callback (see `event-loop-port.ts`); under load most frames arrive this way. 0 in worker mode.
+   */
+  rxReadAhead: number;
 }
 
 type WaitAsyncResult =
@@ -234,6 +241,9 @@ export class TapNicDriver implements NicDriver {
 
   // Event-loop mode.
   private port: EventLoopPort | undefined;
+  /** The port's counters as they were when it closed. */
+  private portWakeups = 0;
+  private portReadAhead = 0;
   /** Frames transmitted and not yet written. */
   private readonly txQueue: Ring<Uint8Array>;
   /** The largest frame (no FCS) accepted from the device. */
@@ -335,6 +345,8 @@ export class TapNicDriver implements NicDriver {
       txCoalesced: this.txCoalesced,
       txMerging: this.coalescer?.mergingEnabled ?? false,
       rxBadVnetHeader: this.rxBadVnetHeader,
+      rxWakeups: this.port?.wakeups ?? this.portWakeups,
+      rxReadAhead: this.port?.framesReadAhead ?? this.portReadAhead,
     };
   }
 
@@ -483,6 +495,8 @@ export class TapNicDriver implements NicDriver {
     if (this.port !== undefined) {
       const port = this.port;
       this.port = undefined;
+      this.portWakeups = port.wakeups;
+      this.portReadAhead = port.framesReadAhead;
       this.tap = undefined;
       await port.close(); // closes the descriptor
       this.setLink('down');

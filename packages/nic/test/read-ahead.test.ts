@@ -1,0 +1,43 @@
+/**
+ * The event-loop port's read-ahead policy on its own: it reads ahead at every wake-up while that
+ * finds frames, and after each read-ahead that finds the queue empty it skips twice as many
+ * wake-ups as the last time, up to READ_AHEAD_MAX_SKIP. The port itself, reading a TAP under a
+ * burst, is tested against the kernel in `tap.test.ts`.
+ */
+import { describe, expect, it } from 'vitest';
+import { READ_AHEAD_MAX_SKIP, ReadAhead } from '../src/tap/read-ahead.js';
+
+/** Runs `wakes` wake-ups; `waiting(i)` frames wait behind wake-up i. Returns the wake-ups that read ahead. */
+function simulate(policy: ReadAhead, wakes: number, waiting: (i: number) => number): number[] {
+  const readAhead: number[] = [];
+  for (let i = 0; i < wakes; i++) {
+    if (!policy.wanted()) continue;
+    readAhead.push(i);
+    policy.found(waiting(i));
+  }
+  return readAhead;
+}
+
+describe('ReadAhead', () => {
+  it('reads ahead at every wake-up while frames wait behind each', () => {
+    expect(simulate(new ReadAhead(), 100, () => 3)).toHaveLength(100);
+  });
+
+  it('backs off 1, 2, 4, ... wake-ups after empty read-aheads, up to the limit', () => {
+    const tried = simulate(new ReadAhead(), 400, () => 0);
+    const gaps = tried.slice(1).map((at, k) => at - tried[k]! - 1);
+    expect(gaps.slice(0, 7)).toEqual([1, 2, 4, 8, 16, 32, 32]);
+    expect(Math.max(...gaps)).toBe(READ_AHEAD_MAX_SKIP);
+    // One empty read per READ_AHEAD_MAX_SKIP + 1 wake-ups at most, once backed off.
+    expect(tried.filter((at) => at >= 200).length).toBeLessThanOrEqual(Math.ceil(200 / (READ_AHEAD_MAX_SKIP + 1)));
+  });
+
+  it('starts over once a read-ahead finds frames again', () => {
+    const policy = new ReadAhead();
+    simulate(policy, 100, () => 0); // backed off to the limit
+    const tried = simulate(policy, 100, () => 5);
+    // The first try comes within the limit; from then on every wake-up reads ahead.
+    expect(tried[0]).toBeLessThanOrEqual(READ_AHEAD_MAX_SKIP);
+    expect(tried).toEqual(Array.from({ length: 100 - tried[0]! }, (_, k) => tried[0]! + k));
+  });
+});
