@@ -340,3 +340,69 @@ describe('RequestParser: field names and line runs', () => {
     }
   });
 });
+
+describe('RequestParser: a repeated head', () => {
+  /** Feeds `chunks` to one parser (resuming after each message) and returns the heads and bodies it delivered. */
+  function deliver(chunks: string[]): Array<{ head: RequestHead; body: string }> {
+    const out: Array<{ head: RequestHead; body: string }> = [];
+    const parser = new RequestParser(
+      {},
+      {
+        onHead: (head) => out.push({ head, body: '' }),
+        onBody: (data) => (out[out.length - 1]!.body += Buffer.from(data).toString('latin1')),
+        onMessageComplete: () => {},
+      },
+    );
+    for (const chunk of chunks) {
+      parser.execute(bytes(chunk));
+      while (parser.paused && parser.bufferedBytes > 0) parser.resume();
+      if (parser.paused) parser.resume();
+    }
+    return out;
+  }
+
+  /** The head a fresh parser makes of `text`, for comparison. */
+  function fresh(text: string): RequestHead {
+    return one(text).head;
+  }
+
+  const GET = 'GET /small HTTP/1.1\r\nHost: 198.18.44.2\r\n\r\n';
+  const POST = 'POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\n';
+
+  it('is delivered as the same head object, equal to a fresh parse, in later chunks and pipelined in one', () => {
+    const heads = deliver([GET, GET, GET + GET]).map((m) => m.head);
+    expect(heads).toHaveLength(4);
+    for (const head of heads) expect(head).toBe(heads[0]);
+    expect(heads[0]).toEqual(fresh(GET));
+  });
+
+  it('carries its body each time (the body is not part of the head)', () => {
+    const out = deliver([POST + 'abc', POST + 'def' + POST, 'ghi']);
+    expect(out.map((m) => m.body)).toEqual(['abc', 'def', 'ghi']);
+    expect(out[1]!.head).toBe(out[0]!.head);
+    expect(out[2]!.head).toBe(out[0]!.head);
+    expect(out[0]!.head.framing).toEqual({ kind: 'length', length: 3 });
+  });
+
+  it('is parsed afresh when one byte differs, when a field follows where the old head ended, or when it is split', () => {
+    const other = 'GET /smalL HTTP/1.1\r\nHost: 198.18.44.2\r\n\r\n';
+    const longer = 'GET /small HTTP/1.1\r\nHost: 198.18.44.2\r\nRange: bytes=0-1\r\n\r\n';
+    const out = deliver([GET, other, GET, longer, GET.slice(0, 10), GET.slice(10), '\r\n' + GET]);
+    expect(out.map((m) => m.head.target)).toEqual(['/small', '/smalL', '/small', '/small', '/small', '/small']);
+    expect(out[1]!.head).toEqual(fresh(other));
+    expect(out[3]!.head).not.toBe(out[2]!.head);
+    expect(out[3]!.head).toEqual(fresh(longer));
+    expect(out[3]!.head.headers.get('range')).toBe('bytes=0-1');
+    for (const m of out)
+      expect(m.head).toEqual(fresh(m.head.target === '/smalL' ? other : m.head.headers.has('range') ? longer : GET));
+  });
+
+  it('still refuses a bad head that shares the start of the remembered one', () => {
+    const parser = new RequestParser({}, { onHead: () => {}, onBody: () => {}, onMessageComplete: () => {} });
+    parser.execute(bytes(GET));
+    parser.resume();
+    expect(() => parser.execute(bytes('GET /small HTTP/1.1\r\nHost: 198.18.44.2\r\nBad Name: 1\r\n\r\n'))).toThrow(
+      HttpParseError,
+    );
+  });
+});

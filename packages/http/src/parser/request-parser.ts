@@ -16,12 +16,12 @@ import {
   isWhitespace as isWhitespace_,
 } from './chars.js';
 import { HttpParseError } from './errors.js';
-import { latin1View, parseFieldLines } from './fields.js';
+import { latin1Text, latin1View, parseFieldLines } from './fields.js';
 import { parseRequestHead, parseRequestLine } from './head.js';
 import type { RequestLine } from './head.js';
 import type { HeaderList } from './headers.js';
 import { DEFAULT_PARSER_LIMITS } from './types.js';
-import type { ParserLimits, RequestParserHandler } from './types.js';
+import type { ParserLimits, RequestHead, RequestParserHandler } from './types.js';
 
 // Module-local copies: hot loops read them without going through an import binding.
 const BACKSLASH = BACKSLASH_;
@@ -63,6 +63,8 @@ const EXT_MAY_END = new Uint8Array([1, 0, 0, 1, 0, 0, 1, 0, 0, 1]);
 
 const MAX_CHUNK_SIZE_DIGITS = 16;
 const INITIAL_ACCUMULATOR = 1024;
+/** Longest head remembered for {@link RequestParser}'s repeated-head check (a typical browser head is well below). */
+const REPEAT_HEAD_MAX_BYTES = 2048;
 
 /**
  * A strict, incremental HTTP/1.x request parser (RFC 9112), push-based like llhttp.
@@ -80,6 +82,13 @@ const INITIAL_ACCUMULATOR = 1024;
  * spans chunks is gathered into one growable buffer per parser (bounded by the limits). Field names and
  * values are decoded once each, as latin1. Chunk-size lines and extensions are checked byte by byte
  * without buffering.
+ *
+ * Repeated heads: the parser remembers the last head it decoded from one chunk (its bytes as a latin1
+ * string, at most {@link REPEAT_HEAD_MAX_BYTES}, and the {@link RequestHead} they gave). A head that
+ * starts a chunk's unread bytes with exactly those bytes is the same head (the parse is a function of
+ * the bytes and the limits, and both are the same), so it is delivered as that same, immutable
+ * object without being scanned or decoded again: a keep-alive client asking the same thing again
+ * (a poller, a load generator) costs a byte comparison, not a parse.
  *
  * Errors: every refusal is an {@link HttpParseError} thrown from `execute`, `resume` or `finish`;
  * afterwards the parser is failed and rethrows that error on every call until {@link RequestParser.reset}.
@@ -115,6 +124,9 @@ export class RequestParser {
   private accLength = 0;
   private requestLine: RequestLine | null = null;
   private requestLineBytes = 0;
+  /** The bytes (latin1) of the last head decoded from one chunk, and that head; see the class notes. */
+  private lastHeadText = '';
+  private lastHead: RequestHead | null = null;
 
   // Body.
   private remaining = 0; // bytes left in the Content-Length body or the current chunk
@@ -261,6 +273,8 @@ export class RequestParser {
     this.requestLine = null;
     this.remaining = 0;
     this.bodyBytes = 0;
+    this.lastHeadText = '';
+    this.lastHead = null;
   }
 
   // ------------------------------------------------------------------------------------------------
@@ -403,6 +417,12 @@ export class RequestParser {
     const maxSection = head ? limits.maxHeaderBytes : limits.maxTrailerBytes;
     // Ignored empty lines before a request line (RFC 9112 §2.2), bounded by the request-line limit.
     if (!this.sectionStarted) {
+      if (head && !this.sawCR && this.lastHead !== null && startsWithText(chunk, i, end, this.lastHeadText)) {
+        const after = i + this.lastHeadText.length;
+        this.queueOffset = after;
+        this.startMessage(this.lastHead);
+        return after;
+      }
       for (; i < end; i++) {
         const b = chunk[i]!;
         if (this.sawCR) {
@@ -535,6 +555,16 @@ export class RequestParser {
     }
     const head = parseRequestHead(bytes, from, to, this.requestLine!, this.requestLineBytes, this.limits);
     this.requestLine = null;
+    if (bytes === chunk && to - from <= REPEAT_HEAD_MAX_BYTES) {
+      // Decoded from the chunk itself: the same bytes at the start of a later chunk are this head again.
+      this.lastHeadText = latin1Text(latin1View(bytes), from, to);
+      this.lastHead = head;
+    }
+    this.startMessage(head);
+  }
+
+  /** A valid head was received: set up its body and tell the handler (the message completes at once without one). */
+  private startMessage(head: RequestHead): void {
     this.resetSection(true);
     this.sectionStarted = true; // in a message until complete()
     const framing = head.framing;
@@ -645,4 +675,12 @@ function nextExtState(state: number, b: number): number {
       break;
   }
   throw new HttpParseError('INVALID_CHUNK_EXTENSION', `invalid byte 0x${b.toString(16)} in a chunk extension`);
+}
+
+/** Whether `chunk[i, end)` starts with the latin1 bytes of `text` (a non-empty string). */
+function startsWithText(chunk: Uint8Array, i: number, end: number, text: string): boolean {
+  const n = text.length;
+  if (n === 0 || end - i < n) return false;
+  for (let k = 0; k < n; k++) if (chunk[i + k] !== text.charCodeAt(k)) return false;
+  return true;
 }

@@ -117,6 +117,8 @@ export type TargetForm = 'origin' | 'absolute' | 'authority' | 'asterisk';
 /**
  * A complete, validated request head. Delivered once per request, before any body byte.
  * All strings are decoded as latin1 (one code unit per byte), so they round-trip to the wire bytes.
+ * Immutable: a parser delivers a head byte-for-byte identical to one it decoded before as that same
+ * object again, so nothing may change a head (or its {@link HeaderList}) once delivered.
  */
 export interface RequestHead {
   /** The method token, case preserved (methods are case-sensitive: `get` is not `GET`). */
