@@ -32,8 +32,13 @@ class StalledSocket extends EventEmitter implements HttpTransportSocket {
   resume(): void {}
 }
 
-/** Waits until `socket` got no write for a few event-loop turns with the file reads they need. */
-async function settled(socket: StalledSocket): Promise<void> {
+/**
+ * Waits until `socket` holds more than `before` bytes (at most 10 s: a loaded machine may take long
+ * for a file read), then until it got no write for a few event-loop turns.
+ */
+async function settled(socket: StalledSocket, before: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (socket.writtenBytes === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   let last = -1;
   while (last !== socket.writtenBytes) {
     last = socket.writtenBytes;
@@ -59,7 +64,7 @@ describe('serveStatic streaming to a stalled peer', () => {
     server.handleConnection(socket);
     socket.emit('data', Buffer.from('GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n', 'latin1'));
 
-    await settled(socket);
+    await settled(socket, 0);
     // The head, then one chunk: the socket said wait, and nothing more is handed to it.
     expect(socket.writtenBytes).toBeGreaterThan(0);
     expect(socket.writtenBytes).toBeLessThanOrEqual(chunkBytes + 1024);
@@ -71,7 +76,7 @@ describe('serveStatic streaming to a stalled peer', () => {
       const before = socket.writtenBytes;
       socket.emit('drain');
       drains++;
-      await settled(socket);
+      await settled(socket, before);
       expect(socket.writtenBytes - before).toBeLessThanOrEqual(chunkBytes);
     }
     const out = Buffer.concat(socket.written);
