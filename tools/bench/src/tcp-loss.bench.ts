@@ -291,7 +291,7 @@ export class LossLab {
       await lab.moveAndConfigure(tc, this.nsClient, { address: `${CLIENT_IP}/${PREFIX}` });
       await lab.addNeighbour(tc, POSTERN_IP, this.postern, this.nsClient);
       await lab.addNeighbour(tc, LINUX_IP, this.linuxMac, this.nsClient);
-      bridge.go();
+      await bridge.go();
       const target = server === 'postern' ? POSTERN_IP : LINUX_IP;
       if (server === 'postern') {
         this.baseline = await this.senderCounters();

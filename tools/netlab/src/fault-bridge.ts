@@ -298,12 +298,15 @@ export function parseFaultBridgeArgs(argv: readonly string[]): FaultBridgeOption
 
 /** The line the bridge process prints once it forwards. */
 export const FAULT_BRIDGE_READY = 'fault-bridge: ready';
+/** The line the bridge process prints once a held bridge got `go` and forwards. */
+export const FAULT_BRIDGE_FORWARDING = 'fault-bridge: forwarding';
 /** The prefix of the line with its {@link FaultBridgeStats} (JSON) that it prints when it stops. */
 export const FAULT_BRIDGE_STATS_PREFIX = 'fault-bridge: stats ';
 
 /**
  * The bridge as a process: parses `argv`, opens the bridge, prints {@link FAULT_BRIDGE_READY} (with
- * `--hold yes` it then forwards once a line `go` arrives on stdin), and on SIGTERM or SIGINT prints its stats and resolves with exit code 0. A bad command line resolves
+ * `--hold yes` it then forwards once a line `go` arrives on stdin, and prints {@link FAULT_BRIDGE_FORWARDING}), and on
+ * SIGTERM or SIGINT stops reading stdin, prints its stats and resolves with exit code 0. A bad command line resolves
  * with 2 after one line on stderr naming the flag; a TAP that cannot be had with 1.
  */
 export async function runFaultBridgeProcess(argv: readonly string[]): Promise<number> {
@@ -326,15 +329,21 @@ export async function runFaultBridgeProcess(argv: readonly string[]): Promise<nu
     // A line `go` on stdin starts forwarding.
     let input = '';
     process.stdin.setEncoding('utf8');
-    process.stdin.on('data', (chunk: string) => {
+    const onInput = (chunk: string): void => {
       input += chunk;
-      if (/^go$/m.test(input)) bridge.go();
-    });
+      if (!/^go$/m.test(input)) return;
+      process.stdin.off('data', onInput);
+      bridge.go();
+      process.stdout.write(`${FAULT_BRIDGE_FORWARDING}\n`);
+    };
+    process.stdin.on('data', onInput);
   }
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', () => resolve());
     process.once('SIGINT', () => resolve());
   });
+  // An open stdin would keep the process alive after the bridge closed (until the parent's SIGKILL).
+  process.stdin.destroy();
   const stats = bridge.stats;
   await bridge.close();
   process.stdout.write(`${FAULT_BRIDGE_STATS_PREFIX}${JSON.stringify(stats)}\n`);
@@ -348,9 +357,18 @@ export const FAULT_BRIDGE_MAIN = new URL('./fault-bridge-main.ts', import.meta.u
 export interface FaultBridgeProcess {
   /** Its process id. */
   readonly pid: number | undefined;
-  /** Starts forwarding when it was started with `hold`. */
-  go(): void;
-  /** Stops it (SIGTERM, SIGKILL after 5 s) and resolves with its counters (undefined if it printed none). */
+  /** How the process ended (its exit code, or the signal that ended it); undefined while it runs. */
+  readonly exit: { readonly code: number | null; readonly signal: NodeJS.Signals | null } | undefined;
+  /**
+   * Starts forwarding when it was started with `hold`, and resolves once the bridge says it forwards
+   * (frames that reach a held bridge are dropped); resolves at once for a bridge started without `hold`. Rejects if it exits first or does not answer in
+   * {@link FAULT_BRIDGE_START_LIMIT_MS}.
+   */
+  go(): Promise<void>;
+  /**
+   * Stops it (SIGTERM, SIGKILL after {@link FAULT_BRIDGE_STOP_LIMIT_MS}) and resolves, once its output
+   * is read to the end, with its counters (undefined if it printed none).
+   */
   stop(): Promise<FaultBridgeStats | undefined>;
 }
 
@@ -372,6 +390,9 @@ export function faultBridgeArgs(options: FaultBridgeOptions): string[] {
  * seen to take over 30 s to do).
  */
 export const FAULT_BRIDGE_START_LIMIT_MS = 90_000;
+
+/** How long {@link FaultBridgeProcess.stop} waits after SIGTERM before SIGKILL (a bound for a starved process). */
+export const FAULT_BRIDGE_STOP_LIMIT_MS = 15_000;
 
 /**
  * Starts the bridge as its own process between two existing TAP devices (attach before moving them
@@ -397,39 +418,55 @@ export async function startFaultBridgeProcess(options: FaultBridgeOptions): Prom
   child.stderr!.on('data', (c: Buffer) => {
     if (err.length < 16_384) err += c.toString('utf8');
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`fault bridge not ready within ${FAULT_BRIDGE_START_LIMIT_MS / 1000} s: ${err.trim()}`));
-    }, FAULT_BRIDGE_START_LIMIT_MS);
-    const check = (): void => {
-      if (out.includes(FAULT_BRIDGE_READY)) {
+  let exit: FaultBridgeProcess['exit'];
+  child.once('exit', (code, signal) => {
+    exit = { code, signal };
+  });
+  // 'close': the process exited and its output is read to the end ('exit' may come before the last lines).
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  /** Resolves once `line` is in the output; rejects if the process ends first or after `limitMs`. */
+  const waitLine = (line: string, what: string, limitMs: number): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.stdout!.off('data', check);
+        reject(new Error(`fault bridge not ${what} within ${limitMs / 1000} s: ${err.trim()}`));
+      }, limitMs);
+      const check = (): void => {
+        if (!out.includes(line)) return;
         clearTimeout(timer);
         child.stdout!.off('data', check);
         resolve();
-      }
-    };
-    child.stdout!.on('data', check);
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(
-        new Error(`fault bridge exited (${child.exitCode ?? child.signalCode}) before it was ready: ${err.trim()}`),
-      );
+      };
+      child.stdout!.on('data', check);
+      check();
+      void closed.then(() => {
+        clearTimeout(timer);
+        reject(
+          new Error(`fault bridge exited (${child.exitCode ?? child.signalCode}) before it was ${what}: ${err.trim()}`),
+        );
+      });
     });
-  });
+  try {
+    await waitLine(FAULT_BRIDGE_READY, 'ready', FAULT_BRIDGE_START_LIMIT_MS);
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw e;
+  }
   return {
     pid: child.pid,
+    get exit() {
+      return exit;
+    },
     go() {
+      if (options.hold !== true) return Promise.resolve();
       child.stdin!.write('go\n');
+      return waitLine(FAULT_BRIDGE_FORWARDING, 'forwarding', FAULT_BRIDGE_START_LIMIT_MS);
     },
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-        await exited;
-        clearTimeout(timer);
-      }
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), FAULT_BRIDGE_STOP_LIMIT_MS);
+      await closed;
+      clearTimeout(timer);
       const line = out.split('\n').find((l) => l.startsWith(FAULT_BRIDGE_STATS_PREFIX));
       return line === undefined
         ? undefined

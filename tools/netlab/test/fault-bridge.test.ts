@@ -1,12 +1,20 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
   FAULT_BRIDGE_MAIN,
+  FAULT_BRIDGE_START_LIMIT_MS,
+  FAULT_BRIDGE_STOP_LIMIT_MS,
   FaultBridgeUsageError,
+  NetLab,
   faultBridgeArgs,
+  netlabSkipReason,
   parseFaultBridgeArgs,
-} from '../src/fault-bridge.js';
+  startFaultBridgeProcess,
+  withSkipReason,
+} from '../src/index.js';
+
+const skip = await netlabSkipReason({ needTap: true });
 
 describe('fault bridge command line', () => {
   it('parses the TAPs, the seed and the faults (both directions), and round-trips through faultBridgeArgs', () => {
@@ -74,4 +82,35 @@ describe('fault bridge command line', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/^fault-bridge: --loss must be a number/);
   });
+});
+
+describe('fault bridge process', () => {
+  let lab = new NetLab({ disableIpv6: true });
+  afterEach(async () => {
+    await lab.cleanup();
+    lab = new NetLab({ disableIpv6: true });
+  });
+
+  it.skipIf(skip !== undefined)(
+    withSkipReason(
+      'a held bridge says when it forwards, and on SIGTERM exits by itself (no SIGKILL) after printing its counters',
+      skip,
+    ),
+    async () => {
+      const bridge = await startFaultBridgeProcess({
+        tapA: await lab.tap(),
+        tapB: await lab.tap(),
+        seed: 1,
+        faults: { lossRate: 0.5 },
+        hold: true,
+      });
+      await bridge.go();
+      expect(bridge.exit).toBeUndefined();
+      const stats = await bridge.stop();
+      expect(bridge.exit).toEqual({ code: 0, signal: null });
+      expect(Object.keys(stats ?? {}).sort()).toEqual(['aToB', 'bToA']);
+      expect(stats!.aToB.lost).toBeLessThanOrEqual(stats!.aToB.frames);
+    },
+    2 * FAULT_BRIDGE_START_LIMIT_MS + FAULT_BRIDGE_STOP_LIMIT_MS + 30_000,
+  );
 });
