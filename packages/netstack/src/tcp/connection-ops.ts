@@ -24,15 +24,27 @@ export function effectiveBufferSize(ctx: TcpContext, bytes: number): number {
   return Math.min(ctx.settings.maxBufferSize, Math.max(TCP_MIN_BUFFER_SIZE, bytes));
 }
 
-/** `TcpConnection.write`: queues what fits and sends what may go. */
+/**
+ * `TcpConnection.write`: queues what fits and sends what may go. A corked connection only queues,
+ * unless the send buffer filled (then output runs, so that acknowledgements can free space).
+ */
 export function write(ctx: TcpContext, tcb: Tcb, data: Uint8Array): number {
   const conn = ctx.connectionOf(tcb);
   if (tcb.finQueued || tcb.released || !canSendData(tcb.state))
     throw new TcpError('EPIPE', 'the sending side is shut down');
   const n = tcb.sendBuffer.write(data);
-  if (n < data.byteLength) conn.writeBlocked = true;
-  if (n > 0 && tcb.state !== 'SYN-SENT' && tcb.state !== 'SYN-RECEIVED') ctx.output(tcb);
+  const full = n < data.byteLength;
+  if (full) conn.writeBlocked = true;
+  if (n > 0 && (!conn.corked || full) && tcb.state !== 'SYN-SENT' && tcb.state !== 'SYN-RECEIVED') ctx.output(tcb);
   return n;
+}
+
+/** `TcpConnection.setCork`: uncorking sends what the cork held. */
+export function setCork(ctx: TcpContext, tcb: Tcb, on: boolean): void {
+  const conn = ctx.connectionOf(tcb);
+  if (conn.corked === on) return;
+  conn.corked = on;
+  if (!on && !tcb.released && tcb.state !== 'SYN-SENT' && tcb.state !== 'SYN-RECEIVED') ctx.output(tcb);
 }
 
 /** `TcpConnection.setSendBufferSize` and `setReceiveBufferSize`: returns the size in effect. */

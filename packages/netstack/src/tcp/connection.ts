@@ -23,6 +23,7 @@ export interface ConnectionHost {
   close(tcb: Tcb): void;
   abort(tcb: Tcb): void;
   setNoDelay(tcb: Tcb, on: boolean): void;
+  setCork(tcb: Tcb, on: boolean): void;
   setKeepAlive(tcb: Tcb, on: boolean, idleMs: number | undefined): void;
   setBufferSize(tcb: Tcb, direction: 'send' | 'receive', bytes: number): number;
 }
@@ -45,6 +46,8 @@ export class TcpConnection {
   closeNotified = false;
   /** @internal A write accepted less than offered: the next freed space raises `onWritable`. */
   writeBlocked = false;
+  /** @internal Set by {@link TcpConnection.setCork}: writes queue without starting output. */
+  corked = false;
   private readonly host: ConnectionHost;
 
   /** @internal Made by the `Tcp` module. */
@@ -203,6 +206,17 @@ export class TcpConnection {
   /** Turns Nagle's algorithm off (`true`, like TCP_NODELAY) or back on. */
   setNoDelay(noDelay = true): void {
     this.host.setNoDelay(this.tcb, noDelay);
+  }
+
+  /**
+   * Corks (`true`, like Linux's `TCP_CORK`) or uncorks the connection. While corked, a `write` only
+   * queues its bytes (unless the send buffer is full, when output runs so that it can drain); they
+   * leave when the connection is uncorked, when `shutdownWrite`/`close` queues the FIN (which then
+   * rides on the last data segment: a response and its FIN in one frame), or with anything else that
+   * sends (an ACK, a timer). Uncork soon: unlike Linux there is no 200 ms ceiling.
+   */
+  setCork(cork = true): void {
+    this.host.setCork(this.tcb, cork);
   }
 
   /** Turns keep-alive probes on or off; `idleMs` sets the idle time before the first probe. */
