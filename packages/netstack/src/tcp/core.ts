@@ -103,14 +103,14 @@ export class TcpCore implements TcpContext {
   }
 
   // ------------------------------------------------------------ timers
-  armRetransmit(tcb: Tcb): void {
-    timers.armRetransmit(this, tcb);
+  armRetransmit(tcb: Tcb, now?: number): void {
+    timers.armRetransmit(this, tcb, now);
   }
   restartRetransmit(tcb: Tcb): void {
     timers.restartRetransmit(this, tcb);
   }
   cancelRetransmit(tcb: Tcb): void {
-    timers.cancelRetransmit(tcb);
+    timers.stopRetransmit(tcb);
   }
   armPersist(tcb: Tcb): void {
     timers.armPersist(this, tcb);

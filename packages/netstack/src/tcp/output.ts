@@ -49,8 +49,8 @@ export interface TcpOutputContext {
   readonly builder: SegmentBuilder;
   /** Current time, ms. */
   now(): number;
-  /** Arms or re-arms the retransmission timer when it is not running. */
-  armRetransmit(tcb: Tcb): void;
+  /** Arms or re-arms the retransmission timer when it is not running (`now`: the time, if the caller has read it). */
+  armRetransmit(tcb: Tcb, now?: number): void;
   /** Arms the persist timer (zero window, data waiting, nothing in flight). */
   armPersist(tcb: Tcb): void;
   /** An ACK just went out: the delayed-ACK timer stops, and nothing is owed at the end of the batch. */
@@ -98,11 +98,18 @@ export class SegmentBuilder implements TcpSegmentWriter {
   /**
    * Sends one segment for `tcb`: `dataLength` bytes from its send buffer at `dataOffset` (bytes
    * past `sndUna`), with `flags` (ACK added in every state but SYN-SENT's first SYN), the current
-   * receive window and the options that apply.
+   * receive window and the options that apply. `now`: the time, when the caller has read it already.
    * @returns false if the IP layer refused it.
    */
-  send(ctx: TcpOutputContext, tcb: Tcb, seq: number, flags: number, dataOffset: number, dataLength: number): boolean {
-    const now = ctx.now();
+  send(
+    ctx: TcpOutputContext,
+    tcb: Tcb,
+    seq: number,
+    flags: number,
+    dataOffset: number,
+    dataLength: number,
+    now: number = ctx.now(),
+  ): boolean {
     this.tcb = tcb;
     this.srcPort = tcb.localPort;
     this.dstPort = tcb.remotePort;
@@ -400,6 +407,8 @@ export function tcpOutput(ctx: TcpOutputContext, tcb: Tcb, ackLevel: number = Ac
 function sendData(ctx: TcpOutputContext, tcb: Tcb): number {
   const mss = segmentPayloadLimit(tcb);
   let sent = 0;
+  // The time, read once for every segment of this call (a clock read outside a scheduler run costs).
+  let now: number | undefined;
   for (;;) {
     const holeEnd = skipSacked(tcb);
     const offset = seqSub(tcb.sndNxt, tcb.sndUna);
@@ -436,11 +445,12 @@ function sendData(ctx: TcpOutputContext, tcb: Tcb): number {
     if (length > 0 && length === unsent) flags |= TcpFlag.PSH;
     if (fin) flags |= TcpFlag.FIN;
     const seq = tcb.sndNxt;
+    now ??= ctx.now();
     if (!retransmission && length > 0 && tcb.rttSeq < 0 && !tcb.tsEnabled) {
       tcb.rttSeq = seq;
-      tcb.rttSentAt = ctx.now();
+      tcb.rttSentAt = now;
     }
-    ctx.builder.send(ctx, tcb, seq, flags, offset, length);
+    ctx.builder.send(ctx, tcb, seq, flags, offset, length, now);
     if (retransmission) tcb.stats.retransmits++;
     else {
       tcb.stats.bytesOut += length;
@@ -452,7 +462,7 @@ function sendData(ctx: TcpOutputContext, tcb: Tcb): number {
       tcb.finSent = true;
       tcb.finSeq = seqAdd(seq, length);
     }
-    ctx.armRetransmit(tcb);
+    ctx.armRetransmit(tcb, now);
     sent++;
     if (fin) break;
   }

@@ -9,6 +9,7 @@
  * - the receive buffer holds bytes from `rcvNxt - readable` (unread) to the right edge.
  */
 import type { Timer } from '@postern/irq';
+import type { LazyTimer } from './lazy-timer.js';
 import type { Ipv4Address } from '@postern/wire';
 import type { CongestionControl } from './congestion.js';
 import type { RtoEstimator } from './rto.js';
@@ -358,7 +359,7 @@ export class Tcb {
   flushQueued = false;
 
   // Timers (created on first use, re-armed afterwards).
-  rtxTimer: Timer | undefined;
+  rtxTimer: LazyTimer | undefined;
   delackTimer: Timer | undefined;
   /** TIME_WAIT, FIN-WAIT-2 timeout and keep-alive (never needed at the same time). */
   idleTimer: Timer | undefined;

@@ -10,6 +10,7 @@
  * timer objects for its whole life. What an expiry does is in {@link ./timer-events.ts}.
  */
 import type { TcpContext } from './context.js';
+import { LazyTimer } from './lazy-timer.js';
 import type { Tcb } from './tcb.js';
 import {
   onDelayedAckTimer,
@@ -53,24 +54,24 @@ function probeTimeout(tcb: Tcb): number | undefined {
  * flight of one segment waits out the peer's delayed ACK, so the RTO is armed instead of the
  * probe; once more segments follow, the probe is due well before it.
  */
-export function armRetransmit(ctx: TcpContext, tcb: Tcb): void {
+export function armRetransmit(ctx: TcpContext, tcb: Tcb, now: number = ctx.scheduler.now): void {
   const timer = tcb.rtxTimer;
   if (timer?.active && tcb.rtxMode === 'reorder') return; // it restarts the RTO when it fires
   if (timer?.active && tcb.rtxMode === 'rtx') {
     const pto = probeTimeout(tcb);
-    if (pto === undefined || ctx.scheduler.now + pto >= timer.deadline) return;
+    if (pto === undefined || now + pto >= timer.deadline) return;
     tcb.rtxMode = 'probe';
-    timer.resetAfter(pto);
+    timer.reset(now + pto);
     return;
   }
-  restartRetransmit(ctx, tcb);
+  restartRetransmit(ctx, tcb, now);
 }
 
 /**
  * (Re)starts the retransmission timer for one RTO from now (RFC 6298 §5.3), or for the shorter
  * probe timeout when a tail loss probe is allowed (RFC 8985 §7.2); after the probe the RTO follows.
  */
-export function restartRetransmit(ctx: TcpContext, tcb: Tcb): void {
+export function restartRetransmit(ctx: TcpContext, tcb: Tcb, now: number = ctx.scheduler.now): void {
   let delay = tcb.rto.rtoMs;
   const pto = probeTimeout(tcb);
   if (pto !== undefined && pto < delay) {
@@ -79,8 +80,12 @@ export function restartRetransmit(ctx: TcpContext, tcb: Tcb): void {
   } else {
     tcb.rtxMode = 'rtx';
   }
-  if (tcb.rtxTimer === undefined) tcb.rtxTimer = ctx.scheduler.timerAfter(delay, () => fireRtx(ctx, tcb));
-  else tcb.rtxTimer.resetAfter(delay);
+  retransmitTimer(ctx, tcb).reset(now + delay);
+}
+
+/** The connection's retransmission timer, made on first use (a {@link LazyTimer}: restarts are cheap). */
+function retransmitTimer(ctx: TcpContext, tcb: Tcb): LazyTimer {
+  return (tcb.rtxTimer ??= new LazyTimer(ctx.scheduler, () => fireRtx(ctx, tcb)));
 }
 
 /**
@@ -92,8 +97,7 @@ export function armReorder(ctx: TcpContext, tcb: Tcb, delay: number): void {
   const timer = tcb.rtxTimer;
   if (timer?.active && tcb.rtxMode !== 'persist' && timer.deadline <= ctx.scheduler.now + delay) return;
   tcb.rtxMode = 'reorder';
-  if (timer === undefined) tcb.rtxTimer = ctx.scheduler.timerAfter(delay, () => fireRtx(ctx, tcb));
-  else timer.resetAfter(delay);
+  retransmitTimer(ctx, tcb).resetAfter(delay);
 }
 
 /** Arms the persist timer (backed off by the number of probes sent) unless a timer already runs. */
@@ -101,11 +105,18 @@ export function armPersist(ctx: TcpContext, tcb: Tcb): void {
   if (tcb.rtxTimer?.active) return;
   tcb.rtxMode = 'persist';
   const delay = Math.min(60_000, Math.max(200, tcb.rto.rtoMs) * 2 ** Math.min(tcb.probeCount, 10));
-  if (tcb.rtxTimer === undefined) tcb.rtxTimer = ctx.scheduler.timerAfter(delay, () => fireRtx(ctx, tcb));
-  else tcb.rtxTimer.resetAfter(delay);
+  retransmitTimer(ctx, tcb).resetAfter(delay);
 }
 
-/** Stops the retransmission or persist timer. */
+/**
+ * Stops the retransmission or persist timer, lazily: its heap entry stays for a restart that
+ * usually follows (the next reply), and fires once, doing nothing, if none does.
+ */
+export function stopRetransmit(tcb: Tcb): void {
+  tcb.rtxTimer?.stop();
+}
+
+/** Stops the retransmission or persist timer and takes it off the timer heap (the connection is ending). */
 export function cancelRetransmit(tcb: Tcb): void {
   tcb.rtxTimer?.cancel();
 }
