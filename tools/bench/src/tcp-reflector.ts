@@ -5,7 +5,7 @@
  * request is what any Node program pays to read one frame from a TAP device and write one back.
  *
  * - ARP requests for its address: one reply. ICMP echo requests: one echo reply (the received frame
- *   rewritten).
+ *   rewritten; both from `arp-echo-reply.ts`).
  * - TCP to its port: SYN -> SYN-ACK (MSS 1460; window scale 0 when the SYN offered scaling; no
  *   SACK, no timestamps). A segment with data -> one segment carrying the ACK of that data and the
  *   canned answer (`response`), its sequence number the segment's acknowledgment number: stateless,
@@ -25,6 +25,7 @@
  * 44 header bytes and two checksums are written.
  */
 import { onesComplementSum } from '@postern/wire';
+import { arpReply, echoReply } from './arp-echo-reply.js';
 
 /** Ethernet + IPv4 (no options) + TCP (no options) header bytes. */
 const HEADERS = 54;
@@ -175,7 +176,7 @@ export class TcpReflector {
     else if (type === 0x0800 && u32(frame, IP + 16) === this.address) {
       const protocol = frame[IP + 9];
       if (protocol === 6) this.tcp(frame, send);
-      else if (protocol === 1 && frame[ETH + (frame[IP]! & 0x0f) * 4] === 8) this.ping(frame, send);
+      else if (protocol === 1) this.ping(frame, send);
     }
   }
 
@@ -192,32 +193,15 @@ export class TcpReflector {
   }
 
   private arp(frame: Uint8Array, send: (frame: Uint8Array) => void): void {
-    if (frame[21] !== 1 || u32(frame, 38) !== this.address) return;
-    const out = new Uint8Array(42 + FCS);
-    out.set(frame.subarray(0, 42));
-    out.copyWithin(0, 6, 12);
-    out.set(this.mac, 6);
-    out[21] = 2;
-    out.set(frame.subarray(22, 32), 32); // sender -> target
-    out.set(this.mac, 22);
-    out.set(frame.subarray(38, 42), 28);
+    const out = arpReply(frame, this.mac, this.address);
+    if (out === undefined) return;
     this.counts.arp++;
     send(out);
   }
 
   private ping(frame: Uint8Array, send: (frame: Uint8Array) => void): void {
-    const end = ETH + u16(frame, IP + 2);
-    if (end > frame.byteLength) return;
-    const out = new Uint8Array(end + FCS);
-    out.set(frame.subarray(0, end));
-    out.copyWithin(0, 6, 12);
-    out.set(this.mac, 6);
-    out.set(frame.subarray(IP + 16, IP + 20), IP + 12);
-    out.set(frame.subarray(IP + 12, IP + 16), IP + 16);
-    const icmp = IP + (frame[IP]! & 0x0f) * 4;
-    out[icmp] = 0;
-    put16(out, icmp + 2, 0);
-    put16(out, icmp + 2, ~onesComplementSum(out.subarray(icmp, end)) & 0xffff);
+    const out = echoReply(frame, this.mac, this.address);
+    if (out === undefined) return;
     this.counts.ping++;
     send(out);
   }
