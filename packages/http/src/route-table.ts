@@ -156,6 +156,14 @@ function partsOf(path: string): Array<string | undefined> | undefined {
  */
 export class RouteTable<H> {
   private readonly routes: Route<H>[] = [];
+  /**
+   * The last lookup that found a route for its method directly (no `HEAD` fallback) on a path without
+   * `%`: the same method and path find the same route again (the routes before it cannot match), so
+   * only that route's parameters are worked out. Cleared when a route is added.
+   */
+  private lastMethod = '';
+  private lastPath = '';
+  private lastRoute: Route<H> | undefined;
 
   /**
    * Registers `handler` for `method` (a method token, several, or {@link ANY_METHOD}) on `pattern`.
@@ -165,19 +173,29 @@ export class RouteTable<H> {
     const { segments, wildcard } = compile(pattern);
     for (const m of typeof method === 'string' ? [method] : method)
       this.routes.push({ method: m, segments, wildcard, handler });
+    this.lastRoute = undefined;
     return this;
   }
 
   /** What is registered for `method` on `path` (the path part of a request target, encoded). See the class contract. */
   lookup(method: string, path: string): RouteLookup<H> {
+    const last = this.lastRoute;
+    if (last !== undefined && path === this.lastPath && method === this.lastMethod)
+      return { kind: 'found', handler: last.handler, params: matchPlain(last, path)! };
     const parts = partsOf(path);
     let headFallback: { handler: H; params: Record<string, string> } | undefined;
     let methods: string[] | undefined;
     for (const route of this.routes) {
       const params = matchPath(route, path, parts);
       if (params === undefined) continue;
-      if (route.method === method || route.method === ANY_METHOD)
+      if (route.method === method || route.method === ANY_METHOD) {
+        if (parts === undefined) {
+          this.lastMethod = method;
+          this.lastPath = path;
+          this.lastRoute = route;
+        }
         return { kind: 'found', handler: route.handler, params };
+      }
       if (method === 'HEAD' && route.method === 'GET' && headFallback === undefined)
         headFallback = { handler: route.handler, params };
       if (methods === undefined) methods = [route.method];

@@ -71,6 +71,39 @@ describe('RouteTable.lookup', () => {
     expect(t.lookup('GET', '/a/b')).toMatchObject({ handler: 'param', params: { x: 'b' } });
   });
 
+  it('answers a lookup the same whatever lookups came before it, with parameters of its own each time', () => {
+    const lookups: Array<[string, string]> = [
+      ['GET', '/api/policy/in'],
+      ['GET', '/api/policy/in'],
+      ['PUT', '/api/policy/in'],
+      ['HEAD', '/api/routes'],
+      ['HEAD', '/api/routes'],
+      ['POST', '/api/routes'],
+      ['POST', '/api/routes'],
+      ['GET', '/api/routes'],
+      ['DELETE', '/api/routes'],
+      ['GET', '/files/a/b'],
+      ['GET', '/files/a/c'],
+      ['GET', '/files/a/c'],
+      ['GET', '/files/a%2Fc'],
+      ['GET', '/nothing'],
+    ];
+    const shared = table();
+    let previous: unknown;
+    for (const [method, path] of lookups) {
+      const found = shared.lookup(method, path);
+      expect(found, `${method} ${path}`).toEqual(table().lookup(method, path));
+      if (found.kind === 'found') {
+        expect(found.params).not.toBe(previous);
+        previous = found.params;
+      }
+    }
+    // A route added later never takes a path from an earlier one, but is found for its own method.
+    shared.add('PATCH', '/files/*', 'patch');
+    expect(shared.lookup('GET', '/files/a/c')).toMatchObject({ handler: 'files', params: { '*': 'a/c' } });
+    expect(shared.lookup('PATCH', '/api/routes')).toEqual({ kind: 'wrong-method', methods: ['GET', 'POST'] });
+  });
+
   it('methodsFor and allMethods list methods in registration order', () => {
     expect(table().methodsFor('/api/routes')).toEqual(['GET', 'POST']);
     expect(table().methodsFor('/files/x')).toEqual([ANY_METHOD]);

@@ -24,6 +24,8 @@ export interface BodyFeedControl {
 }
 
 const EMPTY = new Uint8Array(0);
+/** The chunk list of every empty body: never added to (such a body is complete from the start), so one is shared. */
+const NO_CHUNKS: Uint8Array[] = [];
 
 /**
  * A request body: an async iterable of byte chunks (views into received segments; do not assume they
@@ -33,7 +35,7 @@ const EMPTY = new Uint8Array(0);
  * iterator is done (or throws the {@link BodyError}); reading a body twice yields nothing the second time.
  */
 export class RequestBody implements AsyncIterable<Uint8Array> {
-  private readonly chunks: Uint8Array[] = [];
+  private readonly chunks: Uint8Array[];
   private head = 0;
   private buffered = 0;
   private ended = false;
@@ -48,13 +50,15 @@ export class RequestBody implements AsyncIterable<Uint8Array> {
   constructor(
     private readonly control: BodyFeedControl | undefined,
     private readonly highWater: number,
-  ) {}
+    ended = false,
+  ) {
+    this.ended = ended;
+    this.chunks = ended ? NO_CHUNKS : [];
+  }
 
   /** A body that is empty and already complete (no control needed). */
   static empty(): RequestBody {
-    const body = new RequestBody(undefined, 0);
-    body.ended = true;
-    return body;
+    return new RequestBody(undefined, 0, true);
   }
 
   /** True once the whole body arrived (or failed). */
