@@ -127,8 +127,11 @@ export class DescriptorTable<T> {
     let i = h.length - 1;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (h[p]! <= h[i]!) break;
-      [h[p], h[i]] = [h[i]!, h[p]!];
+      const parent = h[p]!;
+      const child = h[i]!;
+      if (parent <= child) break;
+      h[p] = child;
+      h[i] = parent;
       i = p;
     }
   }
@@ -147,7 +150,9 @@ export class DescriptorTable<T> {
         if (l < h.length && h[l]! < h[m]!) m = l;
         if (r < h.length && h[r]! < h[m]!) m = r;
         if (m === i) break;
-        [h[m], h[i]] = [h[i]!, h[m]!];
+        const smaller = h[m]!;
+        h[m] = h[i]!;
+        h[i] = smaller;
         i = m;
       }
     }

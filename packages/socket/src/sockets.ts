@@ -112,6 +112,24 @@ function tcpCode(e: unknown): SocketErrorCode | undefined {
   return e instanceof TcpError ? e.code : undefined;
 }
 
+/** A boolean option's value (0/1 accepted). @throws {@link SocketError} `EINVAL`. */
+function optionBoolean(value: number | boolean | Linger): boolean {
+  if (typeof value === 'boolean') return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return value !== 0;
+  throw new SocketError('EINVAL', 'setsockopt', 'expected a boolean or a number');
+}
+
+/** A positive integer option's value. @throws {@link SocketError} `EINVAL`. */
+function optionPositive(value: number | boolean | Linger): number {
+  if (typeof value === 'number' && Number.isInteger(value) && value > 0) return value;
+  throw new SocketError('EINVAL', 'setsockopt', `expected a positive integer, got ${String(value)}`);
+}
+
+/** @throws {@link SocketError} `ENOPROTOOPT`: `name` at `level` does not apply to the socket. */
+function noSuchOption(syscall: 'setsockopt' | 'getsockopt', level: OptionLevel, name: SocketOptionName): never {
+  throw new SocketError('ENOPROTOOPT', syscall, `option ${name} at level ${level} does not apply to this socket`);
+}
+
 /** The BSD-style socket API of one stack. See the module comment. */
 export class Sockets {
   /** The stack the sockets run on. */
@@ -714,28 +732,12 @@ export class Sockets {
    */
   setsockopt(fd: Fd, level: OptionLevel, name: SocketOptionName, value: number | boolean | Linger): void {
     const e = this.table.get(fd, 'setsockopt');
-    const bool = (): boolean => {
-      if (typeof value === 'boolean') return value;
-      if (typeof value === 'number' && Number.isFinite(value)) return value !== 0;
-      throw new SocketError('EINVAL', 'setsockopt', 'expected a boolean or a number');
-    };
-    const positive = (): number => {
-      if (typeof value === 'number' && Number.isInteger(value) && value > 0) return value;
-      throw new SocketError('EINVAL', 'setsockopt', `expected a positive integer, got ${String(value)}`);
-    };
-    const bad = (): never => {
-      throw new SocketError(
-        'ENOPROTOOPT',
-        'setsockopt',
-        `option ${name} at level ${level} does not apply to this socket`,
-      );
-    };
     if (e instanceof UdpEntry) {
-      if (level !== SOL_SOCKET) bad();
-      if (name === SO_RCVBUF) e.rcvbuf = positive();
-      else if (name === SO_SNDBUF) e.sndbuf = positive();
-      else if (name === SO_REUSEADDR) e.reuseAddr = bool();
-      else bad();
+      if (level !== SOL_SOCKET) noSuchOption('setsockopt', level, name);
+      if (name === SO_RCVBUF) e.rcvbuf = optionPositive(value);
+      else if (name === SO_SNDBUF) e.sndbuf = optionPositive(value);
+      else if (name === SO_REUSEADDR) e.reuseAddr = optionBoolean(value);
+      else noSuchOption('setsockopt', level, name);
       return;
     }
     const t = e as TcpEntry;
@@ -743,10 +745,10 @@ export class Sockets {
     if (level === SOL_SOCKET) {
       switch (name) {
         case SO_REUSEADDR:
-          o.reuseAddr = bool();
+          o.reuseAddr = optionBoolean(value);
           return;
         case SO_KEEPALIVE:
-          o.keepAlive = bool();
+          o.keepAlive = optionBoolean(value);
           t.conn?.setKeepAlive(o.keepAlive, o.keepIdleMs);
           return;
         case SO_LINGER: {
@@ -757,20 +759,20 @@ export class Sockets {
         }
         case SO_RCVBUF:
         case SO_SNDBUF:
-          this.setTcpBufferSize(t, name, positive());
+          this.setTcpBufferSize(t, name, optionPositive(value));
           return;
         default:
-          return bad();
+          return noSuchOption('setsockopt', level, name);
       }
     }
-    if (level !== IPPROTO_TCP) bad();
+    if (level !== IPPROTO_TCP) noSuchOption('setsockopt', level, name);
     if (name === TCP_NODELAY) {
-      o.noDelay = bool();
+      o.noDelay = optionBoolean(value);
       t.conn?.setNoDelay(o.noDelay);
     } else if (name === TCP_KEEPIDLE) {
-      o.keepIdleMs = positive() * 1000;
+      o.keepIdleMs = optionPositive(value) * 1000;
       if (o.keepAlive) t.conn?.setKeepAlive(true, o.keepIdleMs);
-    } else bad();
+    } else noSuchOption('setsockopt', level, name);
   }
 
   private setTcpBufferSize(t: TcpEntry, name: typeof SO_RCVBUF | typeof SO_SNDBUF, bytes: number): void {
@@ -799,13 +801,6 @@ export class Sockets {
   getsockopt(fd: Fd, level: OptionLevel, name: SocketOptionName): number;
   getsockopt(fd: Fd, level: OptionLevel, name: SocketOptionName): number | Linger {
     const e = this.table.get(fd, 'getsockopt');
-    const bad = (): never => {
-      throw new SocketError(
-        'ENOPROTOOPT',
-        'getsockopt',
-        `option ${name} at level ${level} does not apply to this socket`,
-      );
-    };
     if (level === SOL_SOCKET && name === SO_ERROR) {
       const err = e instanceof TcpEntry ? e.takeError() : (e as UdpEntry).error;
       if (e instanceof UdpEntry) e.error = undefined;
@@ -813,11 +808,11 @@ export class Sockets {
     }
     if (level === SOL_SOCKET && name === SO_TYPE) return e instanceof TcpEntry ? SOCK_STREAM : SOCK_DGRAM;
     if (e instanceof UdpEntry) {
-      if (level !== SOL_SOCKET) bad();
+      if (level !== SOL_SOCKET) noSuchOption('getsockopt', level, name);
       if (name === SO_RCVBUF) return e.rcvbuf;
       if (name === SO_SNDBUF) return e.sndbuf;
       if (name === SO_REUSEADDR) return e.reuseAddr ? 1 : 0;
-      return bad();
+      return noSuchOption('getsockopt', level, name);
     }
     const t = e as TcpEntry;
     const o = t.options;
@@ -839,13 +834,13 @@ export class Sockets {
         case SO_SNDBUF:
           return t.conn?.sendBufferSize ?? t.listener?.sendBufferSize ?? o.sendBufferSize ?? this.tcp!.sendBufferSize;
         default:
-          return bad();
+          return noSuchOption('getsockopt', level, name);
       }
     }
-    if (level !== IPPROTO_TCP) bad();
+    if (level !== IPPROTO_TCP) noSuchOption('getsockopt', level, name);
     if (name === TCP_NODELAY) return o.noDelay ? 1 : 0;
     if (name === TCP_KEEPIDLE) return Math.round((o.keepIdleMs ?? 7_200_000) / 1000);
-    return bad();
+    return noSuchOption('getsockopt', level, name);
   }
 
   // ---------------------------------------------------------------- readiness
