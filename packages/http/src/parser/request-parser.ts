@@ -84,7 +84,7 @@ const REPEAT_HEAD_MAX_BYTES = 2048;
  * without buffering.
  *
  * Repeated heads: the parser remembers the last head it decoded from one chunk (its bytes as a latin1
- * string, at most {@link REPEAT_HEAD_MAX_BYTES}, and the {@link RequestHead} they gave). A head that
+ * string, at most 2 KiB, and the {@link RequestHead} they gave). A head that
  * starts a chunk's unread bytes with exactly those bytes is the same head (the parse is a function of
  * the bytes and the limits, and both are the same), so it is delivered as that same, immutable
  * object without being scanned or decoded again: a keep-alive client asking the same thing again
