@@ -104,6 +104,8 @@ export class Socket extends Duplex {
   private piped = false;
   private pendingWrite: { data: Uint8Array; offset: number; cb: (error?: Error | null) => void } | undefined;
   private pendingFinal: ((error?: Error | null) => void) | undefined;
+  /** Corks held on the TCP connection (see {@link Socket.cork}); 0: none. */
+  private tcpCorks = 0;
   private written = 0;
   private timer: Timer | undefined;
   private readonly lookup: HostLookup | undefined;
@@ -309,6 +311,49 @@ export class Socket extends Duplex {
     if (this.timeout === undefined) return;
     if (this.timer === undefined) this.timer = this.sockets.scheduler.timerAfter(this.timeout, () => this.onIdle());
     else this.timer.resetAfter(this.timeout);
+  }
+
+  /**
+   * Node's `cork`. While the stream holds nothing it corks the TCP connection instead (Linux's
+   * `TCP_CORK`): writes still go straight to TCP, which queues them without sending until the
+   * matching {@link Socket.uncork}, or until `end()` queues the FIN, which then rides on the last
+   * data segment (a short answer and its FIN in one frame). Otherwise Node's cork (the stream
+   * buffers the writes). Uncork soon, as Node's own users do (`process.nextTick(() => s.uncork())`).
+   */
+  override cork(): void {
+    if (this.tcpCorks === 0) {
+      const conn = this.entryRef?.conn;
+      if (conn === undefined || !this.writesDirectly()) {
+        super.cork();
+        return;
+      }
+      conn.setCork(true);
+    }
+    this.tcpCorks++;
+  }
+
+  /** Node's `uncork`: undoes one {@link Socket.cork}; the last one of a TCP cork sends what it held. */
+  override uncork(): void {
+    if (this.tcpCorks === 0) {
+      super.uncork();
+      return;
+    }
+    if (--this.tcpCorks === 0) this.entryRef?.conn?.setCork(false);
+  }
+
+  /**
+   * Node's `end`: the last chunk (if any), then the FIN once every chunk is in TCP. Corked around
+   * Node's own `end` (see {@link Socket.cork}), so that when the stream held nothing the chunk and
+   * the FIN leave in one segment; like Node's, it undoes every cork.
+   */
+  override end(chunk?: unknown, encoding?: BufferEncoding | (() => void), cb?: () => void): this {
+    this.cork();
+    super.end(chunk as never, encoding as never, cb as never);
+    if (this.tcpCorks > 0) {
+      this.tcpCorks = 0;
+      this.entryRef?.conn?.setCork(false);
+    }
+    return this;
   }
 
   /** Ends the writable side once buffered data is out, then destroys the socket. */
