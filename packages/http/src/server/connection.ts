@@ -121,6 +121,18 @@ function onSocketClose(this: ServedSocket): void {
   this[CONNECTION].onClose();
 }
 
+/** Settled once: `RESOLVED.then(fn)` runs `fn` in a microtask (no async resource, unlike `queueMicrotask`). */
+const RESOLVED = Promise.resolve();
+/** Sockets corked for an answer that closes the connection, uncorked together in one microtask. */
+let corkedSockets: ServedSocket[] = [];
+
+/** The microtask of {@link Connection.corkForClose}: uncorks every socket corked since. */
+function uncorkAll(): void {
+  const batch = corkedSockets;
+  corkedSockets = [];
+  for (const socket of batch) socket[CONNECTION].uncorkSocket();
+}
+
 /**
  * Serves one socket until it closes. Create it; the context hears when it closed
  * ({@link ConnectionContext.connectionClosed}, or {@link Connection.whenClosed}).
@@ -151,6 +163,8 @@ export class Connection implements ResponseChannel {
   private bodyBlocked = false;
   private socketPaused = false;
   private writeBlocked = false;
+  /** The socket is corked until the end of this turn (see {@link Connection.corkForClose}). */
+  private corked = false;
   private drainWaiters: Array<() => void> = [];
 
   private headStartedAt = -1;
@@ -251,8 +265,32 @@ export class Connection implements ResponseChannel {
     const lastBeforeClose =
       this.closing && this.queue[this.queue.length - 1] === res && (incoming === undefined || incoming.res === res);
     const close = !res.context.keepAlive || res.closeDelimited || lastBeforeClose || unreadExpectedBody;
-    if (close) this.closeMarked.add(res);
+    if (close) {
+      this.closeMarked.add(res);
+      this.corkForClose();
+    }
     return close;
+  }
+
+  /**
+   * The answer after which the server closes is about to be written: the socket is corked until the
+   * end of this turn, so that an answer ended at once and the FIN that `end()` queues right after it
+   * leave together (one segment with the data and the FIN, as a C stack sends it). An answer that
+   * goes on in a later turn is uncorked by then and streams as usual.
+   */
+  private corkForClose(): void {
+    if (this.corked || this.gone || this.socket.cork === undefined) return;
+    this.corked = true;
+    this.socket.cork();
+    corkedSockets.push(this.socket as ServedSocket);
+    if (corkedSockets.length === 1) void RESOLVED.then(uncorkAll);
+  }
+
+  /** @internal Undoes {@link Connection.corkForClose} (its microtask). */
+  uncorkSocket(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.socket.uncork?.();
   }
 
   /** @internal */
