@@ -41,6 +41,20 @@ import { HandTcpSender } from './tcp-by-hand.js';
 
 const skip = await netlabSkipReason({ needTap: true, programs: ['python3'] }); // the TAP driver attaches through python3
 const title = (t: string): string => (skip === undefined ? t : `${t} (skipped: ${skip})`);
+
+/**
+ * The Python interpreter itself, asked once. A version manager's shim on PATH (pyenv's is a shell
+ * script) took 4-7 s per start on a loaded machine: long enough for a kernel sink to start after its
+ * test had given up waiting, closed the driver and so deleted the TAP and its address, and then fail
+ * its bind with EADDRNOTAVAIL. Every helper here (the driver's attach helper included) runs this one.
+ */
+const PYTHON = skip === undefined ? await pythonExecutable() : 'python3';
+
+async function pythonExecutable(): Promise<string> {
+  const r = await tryCommand('python3', ['-c', 'import sys; print(sys.executable)'], { timeoutMs: 60_000 });
+  const path = r.stdout.trim();
+  return r.code === 0 && path !== '' ? path : 'python3';
+}
 const rootIt = it.skipIf(skip !== undefined);
 
 const KERNEL_IP = '198.18.0.1';
@@ -62,7 +76,7 @@ async function attachedInNamespace(
 ) {
   const ns = await lab.namespace();
   const ifname = uniqueName('t');
-  const driver = new TapNicDriver({ ifname, create: true, mac: OUR_MAC, ...options });
+  const driver = new TapNicDriver({ python: PYTHON, ifname, create: true, mac: OUR_MAC, ...options });
   drivers.push(driver);
   const frames: Uint8Array[] = [];
   driver.onReceive((f) => frames.push(f));
@@ -251,7 +265,7 @@ describe('TapNicDriver against the Linux kernel', () => {
       expect(driver.io).toBe(io);
       await ip(['neigh', 'replace', OUR_IP, 'lladdr', macToString(OUR_MAC), 'dev', ifname, 'nud', 'permanent'], ns);
       const sizes = [0, 1, 17, 18, 100, 1000, 1471, 1472];
-      await lab.exec(ns, 'python3', udpSender(sizes, OUR_IP));
+      await lab.exec(ns, PYTHON, udpSender(sizes, OUR_IP));
       const udp = (f: Uint8Array) => etherType(f) === 0x0800 && f[23] === 17;
       expect(await eventually(() => frames.filter(udp).length >= sizes.length)).toBe(true);
       const got = frames.filter(udp);
@@ -313,7 +327,7 @@ describe('TapNicDriver against the Linux kernel', () => {
         const line = `${driver.name} rx`;
         expect(scheduler.stats.irq.get(line)?.handled).toBe(0);
         await ip(['neigh', 'replace', OUR_IP, 'lladdr', macToString(OUR_MAC), 'dev', ifname, 'nud', 'permanent'], ns);
-        await lab.exec(ns, 'python3', udpSender([10, 20, 30], OUR_IP));
+        await lab.exec(ns, PYTHON, udpSender([10, 20, 30], OUR_IP));
         const udp = (f: Uint8Array) => etherType(f) === 0x0800 && f[23] === 17;
         expect(await eventually(() => frames.filter(udp).length >= 3)).toBe(true);
         const stats = scheduler.stats.irq.get(line)!;
@@ -333,7 +347,7 @@ describe('TapNicDriver against the Linux kernel', () => {
     await ip(['neigh', 'replace', OUR_IP, 'lladdr', macToString(OUR_MAC), 'dev', ifname, 'nud', 'permanent'], ns);
     const count = 64;
     const sizes = Array.from({ length: count }, (_, i) => 10 + i);
-    const sender = lab.exec(ns, 'python3', udpSender(sizes, OUR_IP));
+    const sender = lab.exec(ns, PYTHON, udpSender(sizes, OUR_IP));
     // Block the main thread (no frame can be taken off the ring) while the sender runs.
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500);
     await sender;
@@ -353,7 +367,7 @@ describe('TapNicDriver against the Linux kernel', () => {
       const sizes = Array.from({ length: count }, (_, i) => 10 + i);
       const done = join(mkdtempSync(join(tmpdir(), 'tap-burst-')), 'sent');
       const [flag, script] = udpSender(sizes, OUR_IP);
-      const sender = lab.exec(ns, 'python3', [flag!, `${script}\nopen('${done}', 'w').close()`]);
+      const sender = lab.exec(ns, PYTHON, [flag!, `${script}\nopen('${done}', 'w').close()`]);
       // Block the main thread until the sender is done: the burst waits in the TAP's queue (500 frames deep).
       const block = new Int32Array(new SharedArrayBuffer(4));
       for (let waited = 0; !existsSync(done) && waited < 20_000; waited += 20) Atomics.wait(block, 0, 0, 20);
@@ -376,7 +390,7 @@ describe('TapNicDriver against the Linux kernel', () => {
       const { ns, ifname, driver, frames } = await attachedInNamespace();
       await ip(['neigh', 'replace', OUR_IP, 'lladdr', macToString(OUR_MAC), 'dev', ifname, 'nud', 'permanent'], ns);
       await ip(['link', 'set', 'dev', ifname, 'mtu', '4000'], ns);
-      await lab.exec(ns, 'python3', udpSender([3000, 100], OUR_IP));
+      await lab.exec(ns, PYTHON, udpSender([3000, 100], OUR_IP));
       const udp = (f: Uint8Array) => etherType(f) === 0x0800 && f[23] === 17;
       expect(await eventually(() => frames.some(udp))).toBe(true);
       expect(frames.filter(udp).map((f) => f.length)).toEqual([14 + 28 + 100]);
@@ -390,7 +404,7 @@ describe('TapNicDriver against the Linux kernel', () => {
     await ip(['neigh', 'replace', OUR_IP, 'lladdr', macToString(OUR_MAC), 'dev', ifname, 'nud', 'permanent'], ns);
     const flood = lab.exec(
       ns,
-      'python3',
+      PYTHON,
       [
         '-c',
         [
@@ -431,10 +445,42 @@ describe('TapNicDriver against the Linux kernel', () => {
   });
 
   rootIt(
+    title(
+      'a frame sent while the kernel side is still down is refused (txDroppedLinkDown here, one RX drop in the kernel), and the link stays up',
+    ),
+    async () => {
+      // As at a gateway's start: the driver creates the device, whose kernel side is down until someone sets it up.
+      const ns = await lab.namespace();
+      const ifname = uniqueName('t');
+      const scheduler = new Scheduler({ clock: 'real' });
+      scheduler.start();
+      try {
+        const driver = new TapNicDriver({ python: PYTHON, ifname, create: true, mac: OUR_MAC, scheduler });
+        drivers.push(driver);
+        await driver.open();
+        await lab.moveToNamespace(ifname, ns);
+        const before = await kernelRx(ns, ifname);
+        expect(driver.transmit(arpFrame(ARP_OP_REQUEST, 0xffff_ffff_ffff, 0, KERNEL_IP))).toBe(true);
+        expect(await eventually(() => driver.stats.txDroppedLinkDown === 1)).toBe(true);
+        expect(driver.stats.txFrames).toBe(0);
+        expect((await kernelRx(ns, ifname)).dropped - before.dropped).toBe(1);
+        expect(driver.linkState).toBe('up');
+        // Once the kernel side is up, frames go through.
+        await ip(['link', 'set', 'dev', ifname, 'up'], ns);
+        expect(driver.transmit(arpFrame(ARP_OP_REQUEST, 0xffff_ffff_ffff, 0, KERNEL_IP))).toBe(true);
+        expect(await eventually(() => driver.stats.txFrames === 1)).toBe(true);
+        expect((await kernelRx(ns, ifname)).packets - before.packets).toBe(1);
+      } finally {
+        scheduler.stop();
+      }
+    },
+  );
+
+  rootIt(
     title('a device it created goes away on close; a persistent one stays, and can be attached again'),
     async () => {
       const created = uniqueName('t');
-      const d1 = new TapNicDriver({ ifname: created, create: true });
+      const d1 = new TapNicDriver({ python: PYTHON, ifname: created, create: true });
       drivers.push(d1);
       await d1.open();
       expect((await tryCommand('ip', ['link', 'show', 'dev', created])).code).toBe(0);
@@ -445,7 +491,7 @@ describe('TapNicDriver against the Linux kernel', () => {
       lab.adopt(persistent);
       await ip(['tuntap', 'add', 'dev', persistent, 'mode', 'tap']);
       await ip(['link', 'set', 'dev', persistent, 'mtu', '1400']);
-      const d2 = new TapNicDriver({ ifname: persistent });
+      const d2 = new TapNicDriver({ python: PYTHON, ifname: persistent });
       drivers.push(d2);
       await d2.open();
       expect(d2.mtu).toBe(1400);
@@ -453,7 +499,7 @@ describe('TapNicDriver against the Linux kernel', () => {
       expect(d2.mac).toBe(DEFAULT_TAP_MAC);
       await d2.close();
       expect((await tryCommand('ip', ['link', 'show', 'dev', persistent])).code).toBe(0);
-      const d3 = new TapNicDriver({ ifname: persistent, mtu: 1280 });
+      const d3 = new TapNicDriver({ python: PYTHON, ifname: persistent, mtu: 1280 });
       drivers.push(d3);
       await d3.open();
       expect(d3.mtu).toBe(1280);
@@ -464,20 +510,22 @@ describe('TapNicDriver against the Linux kernel', () => {
   );
 
   rootIt(title('refuses to attach with typed errors: missing, busy, not a TAP'), async () => {
-    const missing = new TapNicDriver({ ifname: uniqueName('t') });
+    const missing = new TapNicDriver({ python: PYTHON, ifname: uniqueName('t') });
     await expect(missing.open()).rejects.toMatchObject({ name: 'NicError', code: 'DEVICE_NOT_FOUND' });
 
     const busyName = uniqueName('t');
-    const holder = new TapNicDriver({ ifname: busyName, create: true });
+    const holder = new TapNicDriver({ python: PYTHON, ifname: busyName, create: true });
     drivers.push(holder);
     await holder.open();
-    const second = new TapNicDriver({ ifname: busyName });
+    const second = new TapNicDriver({ python: PYTHON, ifname: busyName });
     await expect(second.open()).rejects.toMatchObject({ code: 'DEVICE_BUSY' });
 
     const tun = uniqueName('t');
     lab.adopt(tun);
     await ip(['tuntap', 'add', 'dev', tun, 'mode', 'tun']);
-    await expect(new TapNicDriver({ ifname: tun }).open()).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+    await expect(new TapNicDriver({ python: PYTHON, ifname: tun }).open()).rejects.toMatchObject({
+      code: 'BAD_ARGUMENT',
+    });
 
     // The refused drivers left nothing open: the busy device can be had once its holder lets go.
     await holder.close();
@@ -520,16 +568,38 @@ function kernelSink(ns: string) {
     '    h.update(d); n += len(d)',
     'print(n, h.hexdigest(), flush=True)',
   ].join('\n');
-  return lab.exec(ns, 'python3', ['-c', code], { timeoutMs: 30_000 });
+  return lab.exec(ns, PYTHON, ['-c', code], { timeoutMs: 30_000 });
 }
 
 /** Waits until something listens on TCP port 5001 in `ns`. */
 async function listening(ns: string): Promise<boolean> {
   return eventually(
     async () => (await lab.exec(ns, 'ss', ['-Hltn', 'sport = :5001'])).stdout.includes('5001'),
-    5000,
+    15_000,
     20,
   );
+}
+
+/**
+ * A driver (with `options`) in a fresh namespace, a kernel sink listening there ({@link kernelSink}),
+ * and a hand-made TCP sender on the driver from `ourPort` to the sink, not yet connected.
+ */
+async function tcpToKernelSink(options: { io?: TapIoMode; tso: boolean }, ourPort: number) {
+  const { ns, ifname, driver, kernelMac } = await attachedInNamespace(options);
+  await ip(['neigh', 'replace', OUR_IP, 'lladdr', macToString(OUR_MAC), 'dev', ifname, 'nud', 'permanent'], ns);
+  const sink = kernelSink(ns);
+  sink.catch(() => {}); // awaited by the test; a failure before that is reported by the assertions in between
+  expect(await listening(ns)).toBe(true);
+  const tcp = new HandTcpSender(driver, {
+    ourMac: OUR_MAC,
+    peerMac: kernelMac,
+    ourIp: Uint8Array.of(198, 18, 0, 2),
+    peerIp: Uint8Array.of(198, 18, 0, 1),
+    ourPort,
+    peerPort: 5001,
+  });
+  driver.onReceive((f) => tcp.receive(f));
+  return { ns, ifname, driver, sink, tcp };
 }
 
 /** `bytes` of data that no short pattern repeats in (so a misplaced payload shows in the digest). */
@@ -555,21 +625,8 @@ describe('TapNicDriver TCP segmentation offload (virtio-net header) against the 
         `a kernel TCP socket receives 2 MiB byte-exact, ${merges ? 'in GSO super-frames' : 'frame by frame'} (${io} I/O, tso ${tso})`,
       ),
       async () => {
-        const { ns, ifname, driver, kernelMac } = await attachedInNamespace({ io, tso });
+        const { ns, ifname, driver, sink, tcp } = await tcpToKernelSink({ io, tso }, 40000);
         expect(driver.tso).toBe(tso);
-        await ip(['neigh', 'replace', OUR_IP, 'lladdr', macToString(OUR_MAC), 'dev', ifname, 'nud', 'permanent'], ns);
-        const sink = kernelSink(ns);
-        sink.catch(() => {}); // awaited below; a failure before that is reported by the assertions in between
-        expect(await listening(ns)).toBe(true);
-        const tcp = new HandTcpSender(driver, {
-          ourMac: OUR_MAC,
-          peerMac: kernelMac,
-          ourIp: Uint8Array.of(198, 18, 0, 2),
-          peerIp: Uint8Array.of(198, 18, 0, 1),
-          ourPort: 40000,
-          peerPort: 5001,
-        });
-        driver.onReceive((f) => tcp.receive(f));
         const before = await kernelRx(ns, ifname);
         expect(await tcp.connect()).toBe(true);
         const data = streamData(2 * 1024 * 1024);
@@ -606,20 +663,7 @@ describe('TapNicDriver TCP segmentation offload (virtio-net header) against the 
     );
 
   rootIt(title('the kernel still verifies a super-frame: a damaged segment spoils it, and it is dropped'), async () => {
-    const { ns, ifname, driver, kernelMac } = await attachedInNamespace({ tso: true });
-    await ip(['neigh', 'replace', OUR_IP, 'lladdr', macToString(OUR_MAC), 'dev', ifname, 'nud', 'permanent'], ns);
-    const sink = kernelSink(ns);
-    sink.catch(() => {}); // awaited below; a failure before that is reported by the assertions in between
-    expect(await listening(ns)).toBe(true);
-    const tcp = new HandTcpSender(driver, {
-      ourMac: OUR_MAC,
-      peerMac: kernelMac,
-      ourIp: Uint8Array.of(198, 18, 0, 2),
-      peerIp: Uint8Array.of(198, 18, 0, 1),
-      ourPort: 40001,
-      peerPort: 5001,
-    });
-    driver.onReceive((f) => tcp.receive(f));
+    const { ns, driver, sink, tcp } = await tcpToKernelSink({ tso: true }, 40001);
     expect(await tcp.connect()).toBe(true);
     const csumErrors = await tcpInCsumErrors(ns);
     const data = streamData(20 * 1460);
@@ -695,13 +739,25 @@ async function bridgedTapPair(): Promise<DriverPair> {
   const [ta, tb] = [uniqueName('t'), uniqueName('t')];
   const sched = new Scheduler({ clock: 'real' });
   const a = new BridgedTap(
-    new TapNicDriver({ ifname: ta, create: true, mac: parseMac('02:50:53:54:0a:01'), scheduler: sched }),
+    new TapNicDriver({
+      python: PYTHON,
+      ifname: ta,
+      create: true,
+      mac: parseMac('02:50:53:54:0a:01'),
+      scheduler: sched,
+    }),
     ns,
     bridge,
     ta,
   );
   const b = new BridgedTap(
-    new TapNicDriver({ ifname: tb, create: true, mac: parseMac('02:50:53:54:0b:01'), scheduler: sched }),
+    new TapNicDriver({
+      python: PYTHON,
+      ifname: tb,
+      create: true,
+      mac: parseMac('02:50:53:54:0b:01'),
+      scheduler: sched,
+    }),
     ns,
     bridge,
     tb,

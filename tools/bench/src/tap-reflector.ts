@@ -61,7 +61,7 @@ async function runOnDriver(ifname: string, tso: boolean): Promise<void> {
   process.stdout.write(`ready ${driver.name} (${driver.io} I/O)\n`);
   process.on('SIGTERM', () => {
     clearInterval(ticker);
-    process.stderr.write(`tap-reflector: ${JSON.stringify(reflector.counts)}\n`);
+    process.stderr.write(`tap-reflector: ${JSON.stringify(reflector.counts)} ${JSON.stringify(driver.ringStats)}\n`);
     void driver.close().then(() => {
       scheduler.stop();
       process.exit(0);

@@ -186,8 +186,11 @@ const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v
  *   MTU + 18 bytes (`txDroppedBadLength`), when not open or the device is gone
  *   (`txDroppedLinkDown`), and in worker mode when the TX ring is full (`txDroppedQueueFull`).
  *   Event-loop mode counts a frame in `txFrames`/`txBytes` once written; a write the kernel refuses
- *   counts `txDroppedQueueFull` (it would block), `txDroppedLinkDown` (the device is down) or an
- *   error. Worker mode counts it when it enters the ring, and the worker counts failed writes.
+ *   counts `txDroppedQueueFull` (it would block), `txDroppedLinkDown` (the kernel side is down, as
+ *   it is after `create` until someone sets it up: the kernel refuses the write with EIO and counts
+ *   it in the device's RX `dropped`, the one drop `ip -s link` shows after a gateway announced its
+ *   address at start) or an error. Worker mode counts it when it enters the ring, and the worker
+ *   counts failed writes.
  * - The scheduler (option `scheduler`) must be running for queued frames to leave and, in worker
  *   mode, for received ones to arrive: a started real clock (or a virtual one the caller runs).
  * - Worker mode: when the RX ring is full the worker stops reading: frames wait in the kernel's
