@@ -21,6 +21,12 @@ import { NicError, type NicErrorCode } from '../driver.js';
 /** The clone device every TUN/TAP descriptor is opened from. */
 export const TUN_CLONE_DEVICE = '/dev/net/tun';
 
+/**
+ * How long the attach helper may take before it is killed. Generous: the ioctl itself is quick, but
+ * starting the interpreter took seconds on a loaded machine (through a version manager's shim).
+ */
+const ATTACH_HELPER_TIMEOUT_MS = 30_000;
+
 /** The longest interface name Linux accepts (IFNAMSIZ - 1). */
 export const MAX_IFNAME_LENGTH = 15;
 
@@ -109,7 +115,7 @@ function runHelper(
     const args = ['-I', '-S', TAP_ATTACH_SCRIPT, name, flags.create ? '1' : '0', flags.vnet ? '1' : '0'];
     const child = spawn(python, args, {
       stdio: ['ignore', 'pipe', 'pipe', fd],
-      timeout: 10_000,
+      timeout: ATTACH_HELPER_TIMEOUT_MS,
       killSignal: 'SIGKILL',
     });
     let stdout = '';
@@ -130,16 +136,22 @@ function runHelper(
         ),
       );
     });
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       try {
         resolve(JSON.parse(stdout) as HelperReply);
       } catch (e) {
+        const how =
+          signal === 'SIGKILL'
+            ? `killed after ${ATTACH_HELPER_TIMEOUT_MS / 1000} s without an answer (a slow ${python} start?)`
+            : `exit ${code ?? signal}`;
         reject(
           new NicError(
             'PROTOCOL_ERROR',
             device,
-            `TAP attach helper failed (exit ${code}): ${stderr.trim() || stdout.trim()}`,
-            { cause: e },
+            `TAP attach helper failed (${how}): ${stderr.trim() || stdout.trim()}`,
+            {
+              cause: e,
+            },
           ),
         );
       }
