@@ -5,7 +5,8 @@
  * - `'event-loop'` (the default): the descriptor is watched by Node's event loop (epoll through a
  *   libuv pipe handle, `event-loop-port.ts`): a readable descriptor is the RX interrupt, each read is
  *   one frame, handed up from the I/O callback (to a {@link NetDevice}, which stores it in its RX ring
- *   and raises its IRQ line). No thread hand-off and no polling interval stand between a frame and
+ *   and raises its IRQ line); the callback also reads the frames queued behind it (up to 64 per
+ *   wake-up), so under load the stack gets them as one batch. No thread hand-off and no polling interval stand between a frame and
  *   the stack, so an idle gateway answers within one event-loop wake-up.
  * - `'worker'`: a dedicated worker thread (`tap-worker.ts`) owns all I/O on the TAP descriptor and
  *   talks to the main thread only through a SharedArrayBuffer holding an RX and a TX ring (see
