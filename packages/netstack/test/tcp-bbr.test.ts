@@ -39,6 +39,43 @@ describe('RoundMaxFilter', () => {
     expect(f.max).toBe(0);
   });
 
+  it('gives the largest value of the window after any mix of updates, advances, reads and resets', () => {
+    // Seeded sequence; the reference keeps every round's largest value and scans the window each time.
+    let seed = 12345;
+    const next = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    const windowRounds = 4;
+    const f = new RoundMaxFilter(windowRounds);
+    let perRound = new Map<number, number>();
+    let current = 0;
+    const reference = (): number => {
+      let best = 0;
+      for (const [round, value] of perRound) if (round > current - windowRounds && value > best) best = value;
+      return best;
+    };
+    for (let step = 0; step < 5000; step++) {
+      const op = next(100);
+      if (op < 55) {
+        // A value for the current round, one of the rounds still in the window, or a later one.
+        const round = Math.max(0, op < 20 ? current - next(windowRounds) : current + next(op < 50 ? 2 : 7));
+        const value = next(1000);
+        f.update(value, round);
+        current = Math.max(current, round);
+        perRound.set(round, Math.max(perRound.get(round) ?? 0, value));
+      } else if (op < 80) {
+        current += next(op < 78 ? 3 : 9);
+        f.advance(current);
+      } else if (op === 80) {
+        f.reset();
+        perRound = new Map();
+        current = 0;
+      }
+      if (op % 3 === 0) expect(f.max).toBe(reference());
+    }
+  });
+
   it('rejects a window that is not a positive number of rounds', () => {
     expect(() => new RoundMaxFilter(0)).toThrow(RangeError);
   });

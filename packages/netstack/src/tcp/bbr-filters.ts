@@ -8,11 +8,18 @@
 /**
  * The maximum of the values seen over the last `windowRounds` round trips: one slot per round in
  * a ring, so a value leaves exactly when its round falls out of the window.
+ *
+ * BBR reads the maximum several times per ACK, so it is kept between changes: a value added inside
+ * the window can only raise it, and a window moved on by whole rounds keeps it unless a round that
+ * left held it. Anything else (a value for a round already outside the window, a jump of a whole
+ * window, a reset) has it recomputed from the slots on the next read.
  */
 export class RoundMaxFilter {
   private readonly values: Float64Array;
   private readonly rounds: Float64Array;
   private current = 0;
+  /** {@link RoundMaxFilter.max} as it stands, or -1 when it must be recomputed from the slots. */
+  private cachedMax = -1;
 
   /** @throws RangeError unless `windowRounds` is a positive integer. */
   constructor(readonly windowRounds: number) {
@@ -24,7 +31,13 @@ export class RoundMaxFilter {
 
   /** Adds `value` seen in round `round` (round numbers never go back). */
   update(value: number, round: number): void {
-    if (round > this.current) this.current = round;
+    if (round > this.current) this.moveTo(round);
+    if (this.cachedMax >= 0 && Number.isInteger(round) && round > this.current - this.windowRounds) {
+      // A slot it overwrites held a round a whole window away, outside the window already.
+      if (value > this.cachedMax) this.cachedMax = value;
+    } else {
+      this.cachedMax = -1;
+    }
     const slot = round % this.windowRounds;
     if (this.rounds[slot] !== round) {
       this.rounds[slot] = round;
@@ -36,16 +49,38 @@ export class RoundMaxFilter {
 
   /** Moves the window to `round` without a value (rounds with no sample add nothing). */
   advance(round: number): void {
-    if (round > this.current) this.current = round;
+    if (round > this.current) this.moveTo(round);
+  }
+
+  /** The window now ends at `round` (later than the current one): the kept maximum stays unless a round leaving held it. */
+  private moveTo(round: number): void {
+    const w = this.windowRounds;
+    if (this.cachedMax >= 0) {
+      if (!(Number.isInteger(round) && Number.isInteger(this.current) && round - this.current < w)) {
+        this.cachedMax = -1;
+      } else {
+        for (let gone = this.current - w + 1; gone <= round - w; gone++) {
+          if (gone < 0) continue; // rounds before the first: empty slots (value 0)
+          const slot = gone % w;
+          if (this.rounds[slot] === gone && !(this.values[slot]! < this.cachedMax)) {
+            this.cachedMax = -1;
+            break;
+          }
+        }
+      }
+    }
+    this.current = round;
   }
 
   /** The largest value of rounds `current - windowRounds + 1 .. current` (0 when none). */
   get max(): number {
+    if (this.cachedMax >= 0) return this.cachedMax;
     let best = 0;
     const oldest = this.current - this.windowRounds;
     for (let i = 0; i < this.windowRounds; i++) {
       if (this.rounds[i]! > oldest && this.values[i]! > best) best = this.values[i]!;
     }
+    this.cachedMax = best;
     return best;
   }
 
@@ -54,6 +89,7 @@ export class RoundMaxFilter {
     this.rounds.fill(-1);
     this.values.fill(0);
     this.current = 0;
+    this.cachedMax = -1;
   }
 }
 
