@@ -76,6 +76,27 @@ describe('RoundMaxFilter', () => {
     }
   });
 
+  it('takes its slots with the first value only: reads, advances and resets before it allocate nothing', () => {
+    const f = new RoundMaxFilter(4);
+    expect(f.max).toBe(0);
+    f.advance(3);
+    f.reset();
+    f.advance(7);
+    expect([f.allocated, f.max]).toEqual([false, 0]);
+    f.update(5, 8);
+    f.update(2, 9);
+    expect([f.allocated, f.max]).toEqual([true, 5]);
+    f.advance(12); // the window is rounds 9..12: round 8 left it
+    expect(f.max).toBe(2);
+    f.advance(13);
+    expect(f.max).toBe(0);
+    f.update(4, 14);
+    f.release();
+    expect([f.allocated, f.max]).toEqual([false, 0]);
+    f.update(3, 2); // released like new: the window starts again at round 0
+    expect([f.allocated, f.max]).toEqual([true, 3]);
+  });
+
   it('rejects a window that is not a positive number of rounds', () => {
     expect(() => new RoundMaxFilter(0)).toThrow(RangeError);
   });
@@ -244,6 +265,9 @@ describe('BBR state machine (fluid bottleneck model)', () => {
     expect(s.btlBw).toBeLessThanOrEqual(2500);
     expect(s.rtProp).toBe(20);
     expect(s.filledPipe).toBe(true);
+    const [cwnd, pacing] = [bbr.cwnd, bbr.pacingRate];
+    bbr.onConnectionEnd(); // the connection ended: the bandwidth filters go, the window and pacing rate stay
+    expect([bbr.cwnd, bbr.pacingRate, bbr.snapshot().btlBw, bbr.snapshot().rtProp]).toEqual([cwnd, pacing, 0, 20]);
     expect([...path.gains].sort()).toEqual([0.75, 1, 1.25]);
     // PROBE_BW's window: two BDPs plus the send quanta, never less than the pipe needs.
     expect(bbr.cwnd).toBeGreaterThanOrEqual(2 * 2500 * 20);

@@ -2,8 +2,13 @@
  * The two filters of BBR's path model (IETF draft draft-cardwell-iccrg-bbr-congestion-control):
  * the bottleneck bandwidth is the largest delivery rate seen over the last few round trips
  * ({@link RoundMaxFilter}), the round-trip propagation time the smallest RTT seen over the last
- * few seconds ({@link MinRttFilter}). Neither reads a clock nor allocates after construction.
+ * few seconds ({@link MinRttFilter}). Neither reads a clock; a {@link RoundMaxFilter} allocates its
+ * slots once, with its first value, so a connection that never takes a sample (most short ones) never
+ * allocates them.
  */
+
+/** The slots of a {@link RoundMaxFilter} that has not taken a value yet (shared, never written). */
+const NO_SLOTS = new Float64Array(0);
 
 /**
  * The maximum of the values seen over the last `windowRounds` round trips: one slot per round in
@@ -15,8 +20,10 @@
  * window, a reset) has it recomputed from the slots on the next read.
  */
 export class RoundMaxFilter {
-  private readonly values: Float64Array;
-  private readonly rounds: Float64Array;
+  /** Per slot: the round's largest value; {@link NO_SLOTS} until the first value. */
+  private values: Float64Array = NO_SLOTS;
+  /** Per slot: the round it holds (-1: none); {@link NO_SLOTS} until the first value. */
+  private rounds: Float64Array = NO_SLOTS;
   private current = 0;
   /** {@link RoundMaxFilter.max} as it stands, or -1 when it must be recomputed from the slots. */
   private cachedMax = -1;
@@ -25,8 +32,11 @@ export class RoundMaxFilter {
   constructor(readonly windowRounds: number) {
     if (!(Number.isInteger(windowRounds) && windowRounds > 0))
       throw new RangeError(`window must be a positive number of rounds, got ${windowRounds}`);
-    this.values = new Float64Array(windowRounds);
-    this.rounds = new Float64Array(windowRounds).fill(-1);
+  }
+
+  /** True once the slots exist (the first {@link RoundMaxFilter.update}); before, every slot is empty. */
+  get allocated(): boolean {
+    return this.values.length !== 0;
   }
 
   /** Adds `value` seen in round `round` (round numbers never go back). */
@@ -37,6 +47,10 @@ export class RoundMaxFilter {
       if (value > this.cachedMax) this.cachedMax = value;
     } else {
       this.cachedMax = -1;
+    }
+    if (this.values.length === 0) {
+      this.values = new Float64Array(this.windowRounds);
+      this.rounds = new Float64Array(this.windowRounds).fill(-1);
     }
     const slot = round % this.windowRounds;
     if (this.rounds[slot] !== round) {
@@ -55,7 +69,7 @@ export class RoundMaxFilter {
   /** The window now ends at `round` (later than the current one): the kept maximum stays unless a round leaving held it. */
   private moveTo(round: number): void {
     const w = this.windowRounds;
-    if (this.cachedMax >= 0) {
+    if (this.cachedMax >= 0 && this.values.length !== 0) {
       if (!(Number.isInteger(round) && Number.isInteger(this.current) && round - this.current < w)) {
         this.cachedMax = -1;
       } else {
@@ -76,12 +90,21 @@ export class RoundMaxFilter {
   get max(): number {
     if (this.cachedMax >= 0) return this.cachedMax;
     let best = 0;
+    if (this.values.length === 0) return (this.cachedMax = best);
     const oldest = this.current - this.windowRounds;
     for (let i = 0; i < this.windowRounds; i++) {
       if (this.rounds[i]! > oldest && this.values[i]! > best) best = this.values[i]!;
     }
     this.cachedMax = best;
     return best;
+  }
+
+  /** Forgets every value and gives the slots back (the next value takes new ones). */
+  release(): void {
+    this.values = NO_SLOTS;
+    this.rounds = NO_SLOTS;
+    this.current = 0;
+    this.cachedMax = -1;
   }
 
   /** Forgets every value. */

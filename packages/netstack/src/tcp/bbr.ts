@@ -190,6 +190,12 @@ export class Bbr implements CongestionControl {
     this.fallback ??= new Cubic({ mss: this.mss, initialWindowSegments: this.iwSegments });
   }
 
+  /** Gives the bandwidth filters' slots back: the model's bandwidths read 0 afterwards (the window and pacing rate stay). */
+  onConnectionEnd(): void {
+    this.btlBwFilter.release();
+    this.extraAckedFilter.release();
+  }
+
   onAck(nowMs: number, ackedBytes: number, flightSizeBytes: number, rttMs?: number): void {
     this.fallback?.onAck(nowMs, ackedBytes, flightSizeBytes, rttMs);
   }

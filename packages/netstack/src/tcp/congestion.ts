@@ -76,6 +76,11 @@ export interface CongestionControl {
    */
   onNoRateSamples?(): void;
   /**
+   * The connection sends nothing more (it entered TIME-WAIT or closed): the algorithm may give
+   * back memory only sending needs. `cwnd`, `ssthresh` and `pacingRate` read the same after it.
+   */
+  onConnectionEnd?(): void;
+  /**
    * True when cwnd itself bounds sending in recovery (the flight may grow to cwnd): the algorithm
    * sets its own recovery window (BBR's packet conservation) and PRR's proportional reduction
    * towards ssthresh does not apply.

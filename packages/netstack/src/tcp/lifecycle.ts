@@ -128,6 +128,7 @@ export function release(ctx: TcpContext, tcb: Tcb, reason: TcpCloseReason): void
   tcb.sendBuffer.clear();
   tcb.scoreboard.reset(0);
   tcb.sent.clear();
+  tcb.cc.onConnectionEnd?.();
   const listener = ctx.origins.get(tcb);
   if (listener !== undefined) {
     ctx.origins.delete(tcb);
@@ -159,6 +160,8 @@ export function enterTimeWait(ctx: TcpContext, tcb: Tcb): void {
   ctx.timeWait.add(tcb);
   armIdle(ctx, tcb, ctx.settings.timeWaitMs);
   tcb.sendBuffer.clear();
+  // TIME-WAIT sends no data: what congestion control kept for sending goes now, not 2*MSL later.
+  if (first) tcb.cc.onConnectionEnd?.();
   if (first) tcb.raise(TcbEvent.CLOSED);
 }
 
