@@ -90,7 +90,13 @@ async function expectCloseOrder(l: TcpLab, s: ServedConnection, oursFirst: boole
   expect(ended, `our end: ${describeEnd(s)}; ${info}`).toBe(true);
   expect(s.conn.closeReason, `${describeEnd(s)}; ${info}`).toBe('normal');
   expect(l.tcp.timeWaitCount, info).toBe(oursFirst ? 1 : 0);
-  expect((await kernelTimeWait(l)).length, info).toBe(oursFirst ? 0 : 1);
+  const kernelWaits = (await kernelTimeWait(l)).length;
+  if (oursFirst || l.tcp.counters.get('resetsSent') === 0) expect(kernelWaits, info).toBe(oursFirst ? 0 : 1);
+  // Kernel first, with loss: when a duplicate of our FIN (a tail-loss probe or a retransmission whose
+  // original got through) draws a second ACK from the kernel's TIME-WAIT after our connection reached
+  // CLOSED, we answer that ACK with a reset as RFC 9293 requires, and Linux (tcp_rfc1337 = 0) ends its
+  // TIME-WAIT on it. Only then may the kernel's TIME-WAIT be gone.
+  else expect(kernelWaits, info).toBeLessThanOrEqual(1);
 }
 
 function report(what: string, l: TcpLab, s: ServedConnection, ms: number): string {
