@@ -6,9 +6,9 @@
  * nothing more.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createNet, type Socket } from '../src/index.js';
+import type { Socket } from '../src/index.js';
 import { patternBytes, sha256Hex, waitFor } from '@postern/netlab';
-import { socketPair } from './support/net.js';
+import { connectedNetSockets } from './support/net-face.js';
 import { nextEvent } from './support/wait.js';
 
 const stops: Array<() => void> = [];
@@ -16,25 +16,10 @@ afterEach(() => {
   for (const s of stops.splice(0)) s();
 });
 
+/** A connected pair of `net` sockets on a real clock (torn down after each test). */
 async function connected(port: number) {
-  const p = await socketPair({ clock: 'real' });
-  stops.push(() => p.sched.stop());
-  const netA = createNet(p.sa);
-  const netB = createNet(p.sb);
-  let accepted: Socket | undefined;
-  const server = netB.createServer((s) => {
-    accepted = s;
-  });
-  await nextEvent(server.listen(port), 'listening');
-  const client = netA.connect(port, '198.18.0.2');
-  await nextEvent(client, 'connect');
-  await waitFor('the accepted socket', () => accepted !== undefined, 5000, 2);
-  stops.push(() => {
-    client.destroy();
-    accepted?.destroy();
-    server.close();
-  });
-  return { client, peer: accepted!, server };
+  const { client, peer } = await connectedNetSockets(port, stops);
+  return { client, peer };
 }
 
 /** Counts the chunks that go through the socket's `push()` (the Readable's buffer path). */

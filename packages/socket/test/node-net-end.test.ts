@@ -5,10 +5,9 @@
  * The peer sees every byte, then the end of the stream, either way.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createNet, type Socket, type TcpEntry } from '../src/index.js';
+import type { Socket, TcpEntry } from '../src/index.js';
 import { waitFor } from '@postern/netlab';
-import { socketPair } from './support/net.js';
-import { nextEvent } from './support/wait.js';
+import { connectedNetSockets } from './support/net-face.js';
 
 const stops: Array<() => void> = [];
 afterEach(() => {
@@ -17,24 +16,7 @@ afterEach(() => {
 
 /** A connected pair of `net` sockets on a real clock; `segmentsOut()` counts what the server's TCP sent. */
 async function connected(port: number) {
-  const p = await socketPair({ clock: 'real' });
-  stops.push(() => p.sched.stop());
-  const netA = createNet(p.sa);
-  const netB = createNet(p.sb);
-  let accepted: Socket | undefined;
-  const server = netB.createServer({ allowHalfOpen: true }, (s) => {
-    accepted = s;
-  });
-  await nextEvent(server.listen(port), 'listening');
-  const client = netA.connect(port, '198.18.0.2');
-  await nextEvent(client, 'connect');
-  await waitFor('the accepted socket', () => accepted !== undefined, 5000, 2);
-  stops.push(() => {
-    client.destroy();
-    accepted?.destroy();
-    server.close();
-  });
-  const peer = accepted!;
+  const { client, peer, pair: p } = await connectedNetSockets(port, stops, { allowHalfOpen: true });
   const conn = (p.sb.entry(peer.fd!, 'send') as TcpEntry).conn!;
   // Let the handshake's last ACK and anything owed settle before counting.
   await new Promise((resolve) => setTimeout(resolve, 20));
