@@ -83,12 +83,7 @@ export class TcpConnection {
 
   /** Live counters: retransmits, duplicate ACKs, RTT, cwnd... */
   get stats(): Readonly<TcpConnectionStats> {
-    const t = this.tcb;
-    t.stats.cwnd = t.cc.cwnd;
-    t.stats.ssthresh = t.cc.ssthresh;
-    t.stats.srttMs = t.rto.srttMs ?? 0;
-    t.stats.rtoMs = t.rto.rtoMs;
-    return t.stats;
+    return this.tcb.stats;
   }
 
   /** Why the connection closed (meaningful once `state` is CLOSED or TIME-WAIT). */

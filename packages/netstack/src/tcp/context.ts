@@ -46,9 +46,13 @@ export interface TcpContext extends TcpRecoveryContext, ConnectionHost, Listener
   /** TIME-WAIT TCBs, oldest first (insertion order). */
   readonly timeWait: Set<Tcb>;
   /** The listener that made each passive TCB, until the TCB is released. */
-  readonly origins: Map<Tcb, TcpListener>;
+  readonly origins: {
+    get(tcb: Tcb): TcpListener | undefined;
+    set(tcb: Tcb, listener: TcpListener): void;
+    delete(tcb: Tcb): void;
+  };
   /** The application handle of each TCB that has one. */
-  readonly handles: WeakMap<Tcb, TcpConnection>;
+  readonly handles: { get(tcb: Tcb): TcpConnection | undefined; set(tcb: Tcb, conn: TcpConnection): void };
   /** Local ports for active opens that name none. */
   readonly ephemeralPorts: EphemeralPorts;
   /** The one segment view input fills for every arriving segment. */

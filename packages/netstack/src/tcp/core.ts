@@ -29,6 +29,32 @@ import type { Tcb, TcpCloseReason } from './tcb.js';
 import { TCP_COUNTER_NAMES, type TcpCounterName } from './tcp-counters.js';
 import * as timers from './timers.js';
 
+/**
+ * {@link TcpContext.origins}: each passive TCB's listener kept in the TCB's own field
+ * ({@link Tcb.origin}), so a passive open adds no table entry and its release removes none.
+ */
+class OriginSlots {
+  get(tcb: Tcb): TcpListener | undefined {
+    return tcb.origin as TcpListener | undefined;
+  }
+  set(tcb: Tcb, listener: TcpListener): void {
+    tcb.origin = listener;
+  }
+  delete(tcb: Tcb): void {
+    tcb.origin = undefined;
+  }
+}
+
+/** {@link TcpContext.handles}: each TCB's application handle kept in its own field ({@link Tcb.handle}), not a weak table. */
+class HandleSlots {
+  get(tcb: Tcb): TcpConnection | undefined {
+    return tcb.handle as TcpConnection | undefined;
+  }
+  set(tcb: Tcb, conn: TcpConnection): void {
+    tcb.handle = conn;
+  }
+}
+
 /** The state of one `Tcp` and the dispatch of its {@link TcpContext} operations. @internal */
 export class TcpCore implements TcpContext {
   readonly port: TcpIpPort;
@@ -39,8 +65,8 @@ export class TcpCore implements TcpContext {
   readonly table: ConnectionTable;
   readonly listeners = new ListenerTable<TcpListener>();
   readonly timeWait = new Set<Tcb>();
-  readonly origins = new Map<Tcb, TcpListener>();
-  readonly handles = new WeakMap<Tcb, TcpConnection>();
+  readonly origins = new OriginSlots();
+  readonly handles = new HandleSlots();
   readonly segment = new Segment();
   readonly isn: IsnGenerator;
   readonly tsOffsets: IsnGenerator;

@@ -81,7 +81,7 @@ function receiveData(ctx: TcpContext, tcb: Tcb, seg: Segment): void {
   const advanced = tcb.recvBuffer.insert(offset, seg.bytes, start, start + length);
   if (advanced > 0) {
     tcb.rcvNxt = seqAdd(tcb.rcvNxt, advanced);
-    tcb.stats.bytesIn += advanced;
+    tcb.bytesIn += advanced;
     tcb.raise(TcbEvent.READABLE);
   }
   if (offset > 0) {

@@ -46,7 +46,7 @@ export function sendNewSegment(ctx: TcpContext, tcb: Tcb): boolean {
   if (length <= 0) return false;
   const offset = seqSub(tcb.sndNxt, tcb.sndUna);
   ctx.builder.send(ctx, tcb, tcb.sndNxt, length === unsent ? TcpFlag.PSH : 0, offset, length);
-  tcb.stats.bytesOut += length;
+  tcb.bytesOut += length;
   tcb.nagleHolding = false;
   tcb.sndNxt = seqAdd(tcb.sndNxt, length);
   if (seqGt(tcb.sndNxt, tcb.sndMax)) tcb.sndMax = tcb.sndNxt;

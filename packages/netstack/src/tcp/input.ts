@@ -23,7 +23,7 @@ const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
 
 /** Processes `seg` for `tcb` (any state but LISTEN and CLOSED). */
 export function segmentArrives(ctx: TcpContext, tcb: Tcb, seg: Segment): void {
-  tcb.stats.segmentsIn++;
+  tcb.segmentsIn++;
   tcb.lastReceivedAt = ctx.now();
   if (tcb.state === 'SYN-SENT') {
     synSentArrives(ctx, tcb, seg);

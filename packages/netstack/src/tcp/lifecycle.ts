@@ -61,7 +61,6 @@ export function newTcb(
   tcb.advertisedMss = advMss;
   tcb.sendMss = advMss;
   tcb.pathMtu = mtu;
-  tcb.stats.pathMtu = mtu;
   tcb.rcvBufSize = receiveSize;
   // The window scale is fixed by the SYN, but the receive buffer may grow up to maxBufferSize
   // later: choose the shift that lets the window reach that maximum.

@@ -175,7 +175,7 @@ export class SegmentBuilder implements TcpSegmentWriter {
       tcb.unackedSegments = 0;
       ctx.ackSent(tcb);
     }
-    tcb.stats.segmentsOut++;
+    tcb.segmentsOut++;
     const seqSpace = dataLength + ((flags & TcpFlag.FIN) !== 0 ? 1 : 0);
     if (seqSpace > 0 && !syn && (flags & TcpFlag.RST) === 0 && tcb.sackEnabled) {
       const retransmission = seqLt(seq, tcb.sndMax);
@@ -453,7 +453,7 @@ function sendData(ctx: TcpOutputContext, tcb: Tcb): number {
     ctx.builder.send(ctx, tcb, seq, flags, offset, length, now);
     if (retransmission) tcb.stats.retransmits++;
     else {
-      tcb.stats.bytesOut += length;
+      tcb.bytesOut += length;
       if (length > 0) tcb.nagleHolding = false;
     }
     tcb.sndNxt = seqAdd(seq, length + (fin ? 1 : 0));

@@ -111,10 +111,6 @@ export function onAckAdvanced(ctx: TcpRecoveryContext, tcb: Tcb, seg: Segment, n
   if (flightSize(tcb) === 0) ctx.cancelRetransmit(tcb);
   else ctx.restartRetransmit(tcb);
   if (dataAcked > 0) tcb.raise(TcbEvent.WRITABLE);
-  tcb.stats.srttMs = tcb.rto.srttMs ?? 0;
-  tcb.stats.rtoMs = tcb.rto.rtoMs;
-  tcb.stats.cwnd = tcb.cc.cwnd;
-  tcb.stats.ssthresh = tcb.cc.ssthresh;
 }
 
 /** Notes that the segment at SND.UNA was just retransmitted, and what had been sent by then. */

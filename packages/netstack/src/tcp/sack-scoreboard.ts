@@ -72,7 +72,8 @@ export class SackScoreboard {
   private lefts: Float64Array = NO_RANGES;
   private rights: Float64Array = NO_RANGES;
   private count = 0;
-  private readonly hole: SeqRange = { start: 0, end: 0 };
+  /** What {@link SackScoreboard.nextUnsackedHole} returns, made by its first hole (loss recovery only). */
+  private hole: SeqRange | undefined = undefined;
 
   /** @throws RangeError unless `maxRanges` and `mss` are positive integers. */
   constructor(options: SackScoreboardOptions = {}) {
@@ -168,9 +169,10 @@ export class SackScoreboard {
     }
     if (from >= end) return undefined;
     const holeEnd = i < this.count ? Math.min(this.lefts[i]!, end) : end;
-    this.hole.start = seqAdd(this.una, from);
-    this.hole.end = seqAdd(this.una, holeEnd);
-    return this.hole;
+    const hole = (this.hole ??= { start: 0, end: 0 });
+    hole.start = seqAdd(this.una, from);
+    hole.end = seqAdd(this.una, holeEnd);
+    return hole;
   }
 
   /**

@@ -295,8 +295,8 @@ export class Tcb {
   undoAfterRto = false;
   /** The episode's recovery is over; the undo waits one more round trip for D-SACKs alone. */
   undoLate = false;
-  /** The ranges retransmitted in the armed undo episode (a D-SACK counts only against one of them). */
-  readonly undoLedger = new RetransmitLedger();
+  /** See {@link Tcb.undoLedger}: made by the first loss episode. */
+  private undoLedgerStore: RetransmitLedger | undefined = undefined;
   /** F-RTO (RFC 5682 §3): 0 idle, 2 waiting for the first new ACK after a timeout, 3 new data sent, waiting for the next ACK. */
   frtoStep = 0;
   /** TLP loss detection (RFC 8985 §7.4): a probe retransmission awaits its verdict. */
@@ -366,7 +366,25 @@ export class Tcb {
   /** What the retransmit timer is doing: `'rtx'` (retransmission timeout), `'probe'` (tail loss probe) or `'persist'`. */
   rtxMode: 'rtx' | 'probe' | 'persist' | 'reorder' = 'rtx';
 
-  readonly stats: TcpConnectionStats = newConnectionStats();
+  // Counters every connection moves (the rest of TcpConnectionStats lives in the lazy stats object).
+  /** Segments sent (data, control and pure ACKs). */
+  segmentsOut = 0;
+  /** Segments received and accepted for processing. */
+  segmentsIn = 0;
+  /** Payload bytes sent for the first time. */
+  bytesOut = 0;
+  /** Payload bytes delivered in order to the receive buffer. */
+  bytesIn = 0;
+  /** See {@link Tcb.stats}: made on first use. */
+  private statsStore: TcpConnectionStats | undefined = undefined;
+
+  /**
+   * The listener that made this passive TCB, until the TCB is released (`TcpCore.origins` reads and
+   * writes it). Typed loosely so that this module imports neither the listener nor the handle.
+   */
+  origin: object | undefined = undefined;
+  /** The application handle, once made (`TcpCore.handles` reads and writes it; typed loosely as {@link Tcb.origin}). */
+  handle: object | undefined = undefined;
 
   constructor(
     localAddress: Ipv4Address,
@@ -385,6 +403,35 @@ export class Tcb {
     this.remoteAddress = remoteAddress;
     this.remotePort = remotePort;
     this.passive = passive;
+  }
+
+  /**
+   * The ranges retransmitted in the armed undo episode (a D-SACK counts only against one of them).
+   * Made on first use: a connection that never retransmits holds none.
+   */
+  get undoLedger(): RetransmitLedger {
+    return (this.undoLedgerStore ??= new RetransmitLedger());
+  }
+
+  /**
+   * The connection's counters and measurements, made on first use (most short connections never
+   * count a retransmission, so they never make one). The counters every connection moves
+   * ({@link Tcb.segmentsOut}, {@link Tcb.segmentsIn}, {@link Tcb.bytesOut}, {@link Tcb.bytesIn})
+   * and the measurements owned elsewhere (path MTU, cwnd, ssthresh, RTT, RTO) are copied in on every read, so the object is current whenever it is read; code
+   * counting a rare event increments its field here.
+   */
+  get stats(): TcpConnectionStats {
+    const s = (this.statsStore ??= newConnectionStats());
+    s.segmentsOut = this.segmentsOut;
+    s.segmentsIn = this.segmentsIn;
+    s.bytesOut = this.bytesOut;
+    s.bytesIn = this.bytesIn;
+    s.pathMtu = this.pathMtu;
+    s.cwnd = this.cc.cwnd;
+    s.ssthresh = this.cc.ssthresh;
+    s.srttMs = this.rto.srttMs ?? 0;
+    s.rtoMs = this.rto.rtoMs;
+    return s;
   }
 
   /** Queues an application event for delivery after the current segment. */
