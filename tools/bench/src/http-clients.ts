@@ -132,8 +132,26 @@ export async function keepAliveTool(): Promise<'wrk' | 'ab' | undefined> {
 }
 
 /**
+ * A wrk script (`wrk -s FILE`) whose requests all differ: request `n` of a connection's thread asks
+ * for the URL's path with the query `?v=<n>` and carries `X-Request-Id: <n>` and an `Accept` that
+ * alternates between two values, so that a server cannot answer it from a head it saw before (the
+ * repeated-head shortcut) or from the route of the previous request's exact target. wrk calls
+ * `request()` once per request; the rest of the head (Host) is wrk's own.
+ */
+export const VARYING_REQUESTS_LUA = `local n = 0
+request = function()
+  n = n + 1
+  local headers = { ["Host"] = wrk.headers["Host"], ["X-Request-Id"] = tostring(n) }
+  if n % 2 == 0 then headers["Accept"] = "text/plain" else headers["Accept"] = "*/*" end
+  return wrk.format("GET", wrk.path .. "?v=" .. n, headers)
+end
+`;
+
+/**
  * Runs `wrk -t1 -c<connections> -d<seconds>s --latency url` (default 32 connections; or `ab -k -c 32 -t <seconds>` with `tool: 'ab'`)
- * and parses its figures. Rejects when the tool fails or completes no request.
+ * and parses its figures. With `script` (a wrk Lua file, e.g. {@link VARYING_REQUESTS_LUA} written to
+ * disk), wrk runs it with `-s`; ab cannot, so `script` with `tool: 'ab'` rejects. Rejects when the
+ * tool fails or completes no request.
  */
 export async function keepAliveLoad(
   ns: ClientNamespace,
@@ -141,12 +159,15 @@ export async function keepAliveLoad(
   seconds: number,
   tool: 'wrk' | 'ab',
   connections = KEEPALIVE_CONNECTIONS,
+  script?: string,
 ): Promise<KeepAliveResult> {
+  if (script !== undefined && tool !== 'wrk') throw new Error(`${tool} ${url}: only wrk runs a request script`);
   const s = String(Math.max(1, Math.round(seconds)));
   const limitMs = (Number(s) + 15) * 1000;
+  const scriptArgs = script === undefined ? [] : ['-s', script];
   const r =
     tool === 'wrk'
-      ? await runIn(ns, 'wrk', ['-t1', `-c${connections}`, `-d${s}s`, '--latency', url], limitMs)
+      ? await runIn(ns, 'wrk', ['-t1', `-c${connections}`, `-d${s}s`, '--latency', ...scriptArgs, url], limitMs)
       : await runIn(ns, 'ab', ['-k', '-q', '-c', String(connections), '-t', s, '-n', '50000000', url], limitMs);
   if (r.code !== 0)
     throw new Error(`${tool} ${url}: exit ${String(r.code)}: ${(r.stderr || r.stdout).trim().slice(0, 300)}`);
@@ -161,6 +182,17 @@ export async function keepAliveLoad(
 export const STALL_MS = 1000;
 /** Most connections one short-connection sample makes. */
 export const SHORT_MAX_CONNECTIONS = 2000;
+/**
+ * Connections a server answers, one at a time, before its first short-connection sample (the same
+ * for every server). A freshly started gateway (shipped bin, 2 cores at load 6-8, 1,000-connection
+ * buckets of the loop below, CPU from /proc/PID/stat) spent 1.2-1.5 ms of CPU per connection over its
+ * first 1,000 connections, 0.70-0.85 ms over the second, 0.38-0.52 ms over the third, 0.30-0.38 ms
+ * over the fifth and 0.21-0.33 ms from the sixth on (JIT tiers and heap growth): after 5,000 it is
+ * within the spread of its steady state, where a server that runs for hours stays.
+ */
+export const SHORT_WARMUP_CONNECTIONS = 5000;
+/** Bound of the warm-up loop, ms (a cold gateway on a loaded machine made ~500 connections/s). */
+export const SHORT_WARMUP_BUDGET_MS = 30_000;
 /** A connection that took longer than this counts as failed (and the loop goes on). */
 export const SHORT_CONNECTION_TIMEOUT_S = 5;
 
@@ -250,9 +282,9 @@ export function parseShortConnections(text: string): ShortConnectionsResult {
 }
 
 /**
- * Runs the one-at-a-time HTTP/1.0 loop against `host:port` for about `budgetMs` (at most
- * {@link SHORT_MAX_CONNECTIONS} connections; one more connection may overrun the budget by up to
- * {@link SHORT_CONNECTION_TIMEOUT_S}). Rejects only when python3 fails; a loop with no answered
+ * Runs the one-at-a-time HTTP/1.0 loop against `host:port` for about `budgetMs` (at most `limit`
+ * connections, default {@link SHORT_MAX_CONNECTIONS}; one more connection may overrun the budget by up
+ * to {@link SHORT_CONNECTION_TIMEOUT_S}). Rejects only when python3 fails; a loop with no answered
  * connection resolves with its failures counted.
  */
 export async function shortConnections(
@@ -261,6 +293,7 @@ export async function shortConnections(
   port: number,
   path: string,
   budgetMs: number,
+  limit = SHORT_MAX_CONNECTIONS,
 ): Promise<ShortConnectionsResult> {
   const args = [
     '-c',
@@ -269,7 +302,7 @@ export async function shortConnections(
     String(port),
     path,
     String(budgetMs / 1000),
-    String(SHORT_MAX_CONNECTIONS),
+    String(limit),
     String(STALL_MS / 1000),
     String(SHORT_CONNECTION_TIMEOUT_S),
   ];

@@ -14,10 +14,18 @@
  *   percentile latency and the error count as companions (`ab -k -c 32` when wrk is missing);
  * - `short connections one at a time`: HTTP/1.0 connections answered per second by a loop that
  *   makes one at a time (python3), with the connections that stalled over 1 s and the ones that
- *   failed as companions (Postern's stalls have the target 0).
+ *   failed as companions (Postern's stalls have the target 0). Measured in steady state: before its
+ *   first short-connection sample, every server answers the same warm-up of
+ *   {@link SHORT_WARMUP_CONNECTIONS} connections made by the same loop (bounded by
+ *   {@link SHORT_WARMUP_BUDGET_MS}; a companion row shows how many it answered), because a freshly
+ *   started Node server pays several times its steady per-connection CPU for its first few thousand
+ *   connections (JIT tiers, heap growth), a start-up cost that a server running for hours does not pay.
  *
  * `http-compare-gateway` measures the shipped `postern-gateway` the same way, beside lwIP and Node
- * `http` across a veth, and beside the bare Node TAP ceiling (`tap-reflector.ts`: the gateway's TAP
+ * `http` across a veth, adds a keep-alive row whose requests all differ (wrk with
+ * {@link VARYING_REQUESTS_LUA}: a query string and header values that change per request, so the
+ * general request path is measured, not only the shortcuts for repeated identical heads), and sets it
+ * beside the bare Node TAP ceiling (`tap-reflector.ts`: the gateway's TAP
  * driver setup answering each request frame with one canned frame, no stack), the measurement of
  * what Node itself costs on a TAP device.
  *
@@ -28,9 +36,14 @@
  */
 import { NetLab, hasRoot, netlabSkipReason } from '@postern/netlab';
 import type { Benchmark, Companion, Figure } from './harness.js';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
+  SHORT_WARMUP_BUDGET_MS,
+  SHORT_WARMUP_CONNECTIONS,
   STALL_MS,
+  VARYING_REQUESTS_LUA,
   connectionsPerSecond,
   curlDownloadMBps,
   hasProgram,
@@ -129,6 +142,8 @@ interface LastReadings {
   cpuPer1000: number;
   oneConnection: KeepAliveResult;
   short: ShortConnectionsResult;
+  /** The short-connection warm-up this server answered before its first short-connection sample. */
+  warmup: ShortConnectionsResult | undefined;
 }
 
 function freshReadings(): LastReadings {
@@ -138,6 +153,7 @@ function freshReadings(): LastReadings {
     cpuPer1000: Number.NaN,
     oneConnection: load,
     short: { fine: 0, stalled: 0, failed: 0, seconds: 0, worstSeconds: 0 },
+    warmup: undefined,
   };
 }
 
@@ -156,6 +172,8 @@ interface Rig {
   reflectorFs?: ChildServer;
   /** The directory every server serves from in the gateway comparison ({@link makeWwwDir}). */
   www?: string;
+  /** A directory holding {@link VARYING_REQUESTS_LUA} as `varying.lua` (the gateway comparison). */
+  scripts?: string;
   /** The small answer's path and size for this rig. */
   smallPath: string;
   smallBytes: number;
@@ -207,12 +225,17 @@ function serverPid(key: ServerKey): number | undefined {
   }
 }
 
-async function keepAliveSample(key: ServerKey, budgetMs: number): Promise<number> {
+/**
+ * One keep-alive sample (32 connections): resolves with req/s and records the server's CPU per 1,000
+ * requests. With `varying`, every request differs (wrk runs {@link VARYING_REQUESTS_LUA}).
+ */
+async function keepAliveSample(key: ServerKey, budgetMs: number, varying = false): Promise<number> {
   const e = endpoint(key);
   const pid = serverPid(key);
+  const script = varying ? varyingScript() : undefined;
   const cpu0 = pid === undefined ? Number.NaN : cpuSeconds(pid);
   const seconds = Math.max(1, Math.round(budgetMs / 1000));
-  const r = await keepAliveLoad(e.ns, url(e.host, rig!.smallPath), seconds, e.tool);
+  const r = await keepAliveLoad(e.ns, url(e.host, rig!.smallPath), seconds, e.tool, undefined, script);
   const cpu = pid === undefined ? Number.NaN : cpuSeconds(pid) - cpu0;
   readingsOf(key).keepAlive = r;
   readingsOf(key).cpuPer1000 = (cpu / (r.requestsPerSecond * seconds)) * 1000;
@@ -232,11 +255,46 @@ async function pingSample(key: ServerKey): Promise<number> {
   return pingAverageMs(e.ns, e.host);
 }
 
+/** The wrk script of the varying-requests row, written once per rig. */
+function varyingScript(): string {
+  const r = rig;
+  if (r === undefined) throw new Error('http-compare: varying requests sampled before setup');
+  r.scripts ??= mkdtempSync(join(tmpdir(), 'postern-wrk-'));
+  const file = join(r.scripts, 'varying.lua');
+  writeFileSync(file, VARYING_REQUESTS_LUA);
+  return file;
+}
+
+/**
+ * Before `key`'s first short-connection sample (the harness's warm-up sample included): the same
+ * loop makes {@link SHORT_WARMUP_CONNECTIONS} connections, so the samples see the server in steady
+ * state. Once per server and rig; what it answered is kept for a companion row.
+ */
+async function warmShortConnections(key: ServerKey): Promise<void> {
+  const own = readingsOf(key);
+  if (own.warmup !== undefined) return;
+  const e = endpoint(key);
+  own.warmup = await shortConnections(
+    e.ns,
+    e.host,
+    PORT,
+    rig!.smallPath,
+    SHORT_WARMUP_BUDGET_MS,
+    SHORT_WARMUP_CONNECTIONS,
+  );
+}
+
 async function shortSample(key: ServerKey, budgetMs: number): Promise<number> {
   const e = endpoint(key);
+  await warmShortConnections(key);
   const r = await shortConnections(e.ns, e.host, PORT, rig!.smallPath, Math.min(budgetMs, SHORT_BUDGET_MS));
   readingsOf(key).short = r;
   return connectionsPerSecond(r);
+}
+
+/** Connections a warm-up answered (fine or stalled); 0 before any. */
+function warmupAnswered(r: ShortConnectionsResult | undefined): number {
+  return r === undefined ? 0 : r.fine + r.stalled;
 }
 
 /** The three figures of one server beside one reference server. */
@@ -279,6 +337,12 @@ function compareFigures(subject: ServerKey, reference: ServerKey, stallTarget: b
       read: () => own().short.failed,
       readReference: () => theirs().short.failed,
       ...(stallTarget ? { target: { atMost: 0 } } : {}),
+    },
+    {
+      name: `${name}: short-connection warm-up answered (of ${SHORT_WARMUP_CONNECTIONS}, before the first sample)`,
+      unit: 'conns',
+      read: () => warmupAnswered(own().warmup),
+      readReference: () => warmupAnswered(theirs().warmup),
     },
   ];
   return [
@@ -457,6 +521,7 @@ async function teardownServers(): Promise<void> {
     await r.lab.cleanup();
     removeLwipBuild(r.lwipBuild);
     if (r.www !== undefined) rmSync(r.www, { recursive: true, force: true });
+    if (r.scripts !== undefined) rmSync(r.scripts, { recursive: true, force: true });
   }
 }
 
@@ -553,10 +618,42 @@ function gatewayFigures(subject: ServerKey, reference: ServerKey): Figure[] {
   ];
 }
 
-/** The server's CPU per 1,000 keep-alive requests of `subject`, beside `reference`'s. */
-function cpuCompanion(subject: ServerKey, reference: ServerKey, name = LABELS[subject]): Companion {
+/**
+ * The keep-alive row whose requests all differ ({@link VARYING_REQUESTS_LUA}: query string and header
+ * values per request), `subject` beside `reference`: req/s, the server's CPU per 1,000 requests and
+ * the errors (a non-2xx answer counts, so a server that refuses the query shows here).
+ */
+function varyingFigure(subject: ServerKey, reference: ServerKey): Figure {
+  const name = LABELS[subject];
   return {
-    name: `${name}: server CPU per 1,000 keep-alive requests`,
+    name: `${name}: keep-alive varying requests (query + headers differ per request), 32 connections (wrk -t1 -s)`,
+    unit: 'req/s',
+    sample: (ms) => keepAliveSample(subject, ms, true),
+    reference: {
+      name: `${LABELS[reference]}: keep-alive varying requests`,
+      sample: (ms) => keepAliveSample(reference, ms, true),
+    },
+    companions: [
+      {
+        name: `${name}: keep-alive varying requests errors`,
+        unit: 'errors',
+        read: () => readingsOf(subject).keepAlive.errors,
+        readReference: () => readingsOf(reference).keepAlive.errors,
+      },
+      cpuCompanion(subject, reference, name, 'varying keep-alive requests'),
+    ],
+  };
+}
+
+/** The server's CPU per 1,000 keep-alive requests of `subject`, beside `reference`'s. */
+function cpuCompanion(
+  subject: ServerKey,
+  reference: ServerKey,
+  name = LABELS[subject],
+  requests = 'keep-alive requests',
+): Companion {
+  return {
+    name: `${name}: server CPU per 1,000 ${requests}`,
     unit: 'ms',
     read: () => readingsOf(subject).cpuPer1000 * 1000,
     readReference: () => readingsOf(reference).cpuPer1000 * 1000,
@@ -630,13 +727,14 @@ export const HTTP_COMPARE_GATEWAY_SAMPLES = 3;
 export const httpCompareGatewayBenchmark: Benchmark = {
   name: 'http-compare-gateway',
   description:
-    'The shipped postern-gateway (bin, own process, --nic tap:, --www) beside lwIP in C over TAP and Node http across veth, serving the same files: bulk, keep-alive (+ server CPU), one connection, short connections, ping; and beside the bare Node TAP ceiling (the same TAP driver setup reflecting canned answers, no stack)',
+    'The shipped postern-gateway (bin, own process, --nic tap:, --www) beside lwIP in C over TAP and Node http across veth, serving the same files: bulk, keep-alive (+ server CPU), keep-alive with requests that differ per request, one connection, short connections after a 5,000-connection warm-up, ping; and beside the bare Node TAP ceiling (the same TAP driver setup reflecting canned answers, no stack)',
   sampleMs: HTTP_COMPARE_SAMPLE_MS,
   maxSamples: HTTP_COMPARE_GATEWAY_SAMPLES,
   // Short connections last: the servers close first, so each keeps thousands of connections in
   // TIME-WAIT afterwards, which the other figures should not see.
   figures: () => [
     ...gatewayFigures('gateway', 'lwip'),
+    varyingFigure('gateway', 'lwip'),
     {
       // The floor under the gateway's ping: Node's event loop and the TAP descriptor, no protocol work.
       name: `${LABELS.echo}: ping round trip (average of 25)`,

@@ -1,10 +1,15 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   SHORT_CONNECTIONS_SCRIPT,
+  VARYING_REQUESTS_LUA,
   connectionsPerSecond,
+  keepAliveLoad,
   parseAbOutput,
   parsePingAverageMs,
   parseShortConnections,
@@ -127,15 +132,18 @@ describe('parseShortConnections', () => {
   });
 });
 
-// The loop itself, against a local Node server on loopback (python3 is one of the bench's peers).
-const hasPython = (() => {
+/** Whether `program args` runs and exits with 0 here (a peer the bench needs is installed). */
+function runs(program: string, args: readonly string[]): boolean {
   try {
-    execFileSync('python3', ['-c', ''], { stdio: 'ignore' });
+    execFileSync(program, args, { stdio: 'ignore' });
     return true;
   } catch {
     return false;
   }
-})();
+}
+
+// The loop itself, against a local Node server on loopback (python3 is one of the bench's peers).
+const hasPython = runs('python3', ['-c', '']);
 
 describe.skipIf(!hasPython)('SHORT_CONNECTIONS_SCRIPT (needs python3)', () => {
   let server: Server;
@@ -177,5 +185,52 @@ describe.skipIf(!hasPython)('SHORT_CONNECTIONS_SCRIPT (needs python3)', () => {
   it('counts an answer slower than the stall threshold as stalled and a non-200 as failed', async () => {
     expect(parseShortConnections(await run('/slow', 10, 1))).toMatchObject({ fine: 0, stalled: 1, failed: 0 });
     expect(parseShortConnections(await run('/missing', 10, 3))).toMatchObject({ fine: 0, stalled: 0, failed: 3 });
+  });
+});
+
+// The varying-requests script, run by wrk itself against a local Node server that records what arrives.
+const hasWrk = runs('sh', ['-c', 'command -v wrk']);
+
+describe.skipIf(!hasWrk)('VARYING_REQUESTS_LUA (needs wrk)', () => {
+  let server: Server;
+  let port = 0;
+  let dir = '';
+  const targets: string[] = [];
+  const ids: string[] = [];
+  const accepts = new Set<string>();
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'bench-wrk-'));
+    writeFileSync(join(dir, 'varying.lua'), VARYING_REQUESTS_LUA);
+    server = createServer((req, res) => {
+      targets.push(req.url ?? '');
+      ids.push(String(req.headers['x-request-id']));
+      accepts.add(String(req.headers.accept));
+      res.end('ok');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('makes every request differ in its query and X-Request-Id, on the URL path, and all are answered', async () => {
+    const url = `http://127.0.0.1:${port}/small`;
+    const r = await keepAliveLoad(undefined, url, 1, 'wrk', 2, join(dir, 'varying.lua'));
+    expect(r.errors).toBe(0);
+    expect(targets.length).toBeGreaterThan(10);
+    expect(targets.every((t) => /^\/small\?v=\d+$/.test(t))).toBe(true);
+    // One wrk thread numbers its requests: no target and no id repeats.
+    expect(new Set(targets).size).toBe(targets.length);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect([...accepts].sort()).toEqual(['*/*', 'text/plain']);
+  });
+
+  it('refuses a script with ab, which cannot run one', async () => {
+    await expect(keepAliveLoad(undefined, `http://127.0.0.1:${port}/`, 1, 'ab', 1, 'x.lua')).rejects.toThrow(
+      /only wrk runs a request script/,
+    );
   });
 });
