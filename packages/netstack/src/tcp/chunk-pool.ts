@@ -13,8 +13,13 @@
 
 /** Default chunk size in bytes (a power of two). */
 export const DEFAULT_CHUNK_SIZE = 4096;
-/** Default number of free chunks a pool keeps for reuse. */
-export const DEFAULT_POOL_RETAINED = 1024;
+/**
+ * Default number of free chunks a pool keeps for reuse: 1 MiB of 4 KiB chunks, the churn of four
+ * full buffers of the default 256 KiB. Free chunks stay resident for the life of the process (a
+ * burst of 10,000 answers in flight at once leaves the pool full), so the bound is memory an idle
+ * process keeps; chunks given back beyond it go to the garbage collector.
+ */
+export const DEFAULT_POOL_RETAINED = 256;
 /** Free slot tables a pool keeps for reuse, per table length. */
 const SLOT_TABLES_RETAINED = 256;
 
