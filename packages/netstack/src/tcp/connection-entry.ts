@@ -10,6 +10,7 @@
 import type { Ipv4Address } from '@postern/wire';
 import type { TcpState } from './state.js';
 import type { Tcb } from './tcb.js';
+import type { TimeWaitRecord } from './time-wait-record.js';
 
 /** One connection of the table at the moment it was listed. */
 export interface TcpConnectionEntry {
@@ -42,5 +43,19 @@ export function connectionEntry(tcb: Tcb): TcpConnectionEntry {
     passive: tcb.passive,
     sendQueue: tcb.sendBuffer.length,
     receiveQueue: tcb.recvBuffer.readable,
+  });
+}
+
+/** The entry of a TIME-WAIT record now (nothing queued either way). @internal */
+export function timeWaitEntry(record: TimeWaitRecord): TcpConnectionEntry {
+  return Object.freeze({
+    localAddress: record.localAddress,
+    localPort: record.localPort,
+    remoteAddress: record.remoteAddress,
+    remotePort: record.remotePort,
+    state: 'TIME-WAIT',
+    passive: record.passive,
+    sendQueue: 0,
+    receiveQueue: 0,
   });
 }

@@ -29,6 +29,7 @@ import type { Segment } from './segment.js';
 import type { SynCookies } from './syn-cookies.js';
 import type { Tcb, TcpCloseReason } from './tcb.js';
 import type { TcpCounterName } from './tcp-counters.js';
+import type { TimeWaitQueue } from './time-wait.js';
 
 /** Everything the parts of one `Tcp` share. See the module comment. */
 export interface TcpContext extends TcpRecoveryContext, ConnectionHost, ListenerHost {
@@ -39,12 +40,14 @@ export interface TcpContext extends TcpRecoveryContext, ConnectionHost, Listener
   readonly counters: Counters<TcpCounterName>;
   /** The options, checked and with their defaults. */
   readonly settings: TcpSettings;
-  /** Every TCB by 4-tuple, TIME-WAIT and SYN-RECEIVED included. */
+  /** Every TCB by 4-tuple, TIME-WAIT and SYN-RECEIVED included, and the TIME-WAIT records. */
   readonly table: ConnectionTable;
   /** Open listeners by local port. */
   readonly listeners: ListenerTable<TcpListener>;
-  /** TIME-WAIT TCBs, oldest first (insertion order). */
+  /** TIME-WAIT TCBs, oldest first (insertion order): the ones whose application still holds them or that wait for something. */
   readonly timeWait: Set<Tcb>;
+  /** TIME-WAIT records (connections the application let go of), oldest first, indexed in {@link TcpContext.table}. */
+  readonly timeWaitRecords: TimeWaitQueue;
   /** The listener that made each passive TCB, until the TCB is released. */
   readonly origins: {
     get(tcb: Tcb): TcpListener | undefined;

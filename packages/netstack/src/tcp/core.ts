@@ -18,7 +18,7 @@ import type { TcpError } from './errors.js';
 import type { TcpIpPort } from './ip-port.js';
 import { FlushList } from './flush-list.js';
 import { IsnGenerator } from './isn.js';
-import { closeTcb, connectionOf, enterTimeWait, errorFor, release } from './lifecycle.js';
+import { closeTcb, compactTimeWait, connectionOf, enterTimeWait, errorFor, release } from './lifecycle.js';
 import type { TcpListener } from './listener.js';
 import type { TcpSettings } from './options.js';
 import { SegmentBuilder, type TcpLossEventName } from './output.js';
@@ -27,6 +27,7 @@ import { Segment } from './segment.js';
 import { SynCookies } from './syn-cookies.js';
 import type { Tcb, TcpCloseReason } from './tcb.js';
 import { TCP_COUNTER_NAMES, type TcpCounterName } from './tcp-counters.js';
+import { TimeWaitQueue } from './time-wait.js';
 import * as timers from './timers.js';
 
 /**
@@ -65,6 +66,7 @@ export class TcpCore implements TcpContext {
   readonly table: ConnectionTable;
   readonly listeners = new ListenerTable<TcpListener>();
   readonly timeWait = new Set<Tcb>();
+  readonly timeWaitRecords: TimeWaitQueue;
   readonly origins = new OriginSlots();
   readonly handles = new HandleSlots();
   readonly segment = new Segment();
@@ -86,6 +88,7 @@ export class TcpCore implements TcpContext {
     this.isn = new IsnGenerator(this.secret());
     // The demux hash is keyed by a value derived from the ISN secret (no extra random draw).
     this.table = new ConnectionTable(this.isn.isn(0, 0, 0, 0, 0));
+    this.timeWaitRecords = new TimeWaitQueue(this.scheduler, this.table);
     this.tsOffsets = new IsnGenerator(this.secret());
     this.cookies = new SynCookies(this.secret());
     this.ephemeralPorts = new EphemeralPorts(settings.ephemeralPorts, this.scheduler.random());
@@ -175,6 +178,7 @@ export class TcpCore implements TcpContext {
   // ------------------------------------------------------------ after a segment or a call
   afterSegment(tcb: Tcb): void {
     afterSegment(this, tcb);
+    if (tcb.state === 'TIME-WAIT') compactTimeWait(this, tcb);
   }
   output(tcb: Tcb): void {
     output(this, tcb);
@@ -206,6 +210,7 @@ export class TcpCore implements TcpContext {
   }
   close(tcb: Tcb): void {
     ops.close(this, tcb);
+    if (tcb.state === 'TIME-WAIT') compactTimeWait(this, tcb);
   }
   abort(tcb: Tcb): void {
     ops.abort(this, tcb);

@@ -1,5 +1,5 @@
 /**
- * Demultiplexing: which TCB or listener a segment belongs to.
+ * Demultiplexing: which TCB, TIME-WAIT record or listener a segment belongs to.
  *
  * Connections are found by their exact 4-tuple. The map key is a keyed 32-bit hash of the remote
  * endpoint (a small integer: no string and no boxed number is built per packet, and a map lookup
@@ -7,9 +7,14 @@
  * each compared on the whole 4-tuple. The key of the hash is a secret of the owning module, so an
  * off-path sender cannot choose endpoints that crowd into one bucket. Listeners are found by local
  * port, then by exact local address before the wildcard 0.0.0.0.
+ *
+ * TIME-WAIT records ({@link TimeWaitRecord}, connections whose application let go) are kept in a
+ * second map of the same table, keyed alike and chained through the records themselves (no array
+ * per bucket); a segment that finds no TCB looks there before the listeners.
  */
 import type { Ipv4Address } from '@postern/wire';
 import type { Tcb } from './tcb.js';
+import type { TimeWaitRecord } from './time-wait-record.js';
 
 /** A listener as the demux sees it. */
 export interface Bound {
@@ -21,6 +26,9 @@ export interface Bound {
 export class ConnectionTable {
   private readonly buckets = new Map<number, Tcb[]>();
   private count = 0;
+  /** TIME-WAIT records by the same key: the first of each chain ({@link TimeWaitRecord.bucketNext}). */
+  private readonly records = new Map<number, TimeWaitRecord>();
+  private recordCount = 0;
   private readonly seed: number;
 
   /** @param seed the key of the bucket hash (any 32-bit value; a secret of the owning module). */
@@ -36,9 +44,14 @@ export class ConnectionTable {
     return h ^ (h >>> 13);
   }
 
-  /** Number of TCBs held (every state, TIME-WAIT included). */
+  /** Number of TCBs held (every state, TIME-WAIT TCBs included; records are counted by {@link ConnectionTable.timeWaitRecords}). */
   get size(): number {
     return this.count;
+  }
+
+  /** Number of TIME-WAIT records held. */
+  get timeWaitRecords(): number {
+    return this.recordCount;
   }
 
   /** The TCB for this 4-tuple, or undefined. Allocates nothing. */
@@ -77,6 +90,66 @@ export class ConnectionTable {
     bucket.splice(i, 1);
     if (bucket.length === 0) this.buckets.delete(key);
     this.count--;
+  }
+
+  /** The TIME-WAIT record for this 4-tuple, or undefined. Allocates nothing. */
+  findTimeWait(
+    localAddress: Ipv4Address,
+    localPort: number,
+    remoteAddress: Ipv4Address,
+    remotePort: number,
+  ): TimeWaitRecord | undefined {
+    if (this.recordCount === 0) return undefined;
+    for (let r = this.records.get(this.remoteKey(remoteAddress, remotePort)); r !== undefined; r = r.bucketNext) {
+      if (
+        r.remotePort === remotePort &&
+        r.localPort === localPort &&
+        r.remoteAddress === remoteAddress &&
+        r.localAddress === localAddress
+      )
+        return r;
+    }
+    return undefined;
+  }
+
+  /** True when a TCB or a TIME-WAIT record holds this 4-tuple. */
+  inUse(localAddress: Ipv4Address, localPort: number, remoteAddress: Ipv4Address, remotePort: number): boolean {
+    return (
+      this.find(localAddress, localPort, remoteAddress, remotePort) !== undefined ||
+      this.findTimeWait(localAddress, localPort, remoteAddress, remotePort) !== undefined
+    );
+  }
+
+  /** Adds a TIME-WAIT record. The caller checked that its 4-tuple is free (its TCB left the table). */
+  addTimeWait(record: TimeWaitRecord): void {
+    const key = this.remoteKey(record.remoteAddress, record.remotePort);
+    record.bucketNext = this.records.get(key);
+    this.records.set(key, record);
+    this.recordCount++;
+  }
+
+  /** Removes a TIME-WAIT record if present. */
+  removeTimeWait(record: TimeWaitRecord): void {
+    const key = this.remoteKey(record.remoteAddress, record.remotePort);
+    let r = this.records.get(key);
+    if (r === record) {
+      if (record.bucketNext === undefined) this.records.delete(key);
+      else this.records.set(key, record.bucketNext);
+    } else {
+      while (r !== undefined && r.bucketNext !== record) r = r.bucketNext;
+      if (r === undefined) return;
+      r.bucketNext = record.bucketNext;
+    }
+    record.bucketNext = undefined;
+    this.recordCount--;
+  }
+
+  /** Every TIME-WAIT record (a copy, for shutdown and inspection). */
+  allTimeWait(): TimeWaitRecord[] {
+    const out: TimeWaitRecord[] = [];
+    for (const first of this.records.values())
+      for (let r: TimeWaitRecord | undefined = first; r; r = r.bucketNext) out.push(r);
+    return out;
   }
 
   /** True when some TCB uses local port `localPort` (on any address). */

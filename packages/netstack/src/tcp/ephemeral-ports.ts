@@ -35,8 +35,7 @@ export class EphemeralPorts {
     for (let i = 0; i < span; i++) {
       const p = lo + ((this.next - lo + i) % span);
       if (listeners.usesPort(p)) continue;
-      const existing = table.find(local, p, remote, remotePort);
-      if (existing !== undefined) continue;
+      if (table.inUse(local, p, remote, remotePort)) continue;
       this.next = p + 1 > hi ? lo : p + 1;
       return p;
     }

@@ -19,7 +19,7 @@ import { seqAdd, seqLe, seqLt, seqSub } from './seq.js';
 import { AckUrgency, type Tcb } from './tcb.js';
 
 /** Ignore TS.Recent older than this for PAWS (RFC 7323 §5.5: 24 days). */
-const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
+export const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
 
 /** Processes `seg` for `tcb` (any state but LISTEN and CLOSED). */
 export function segmentArrives(ctx: TcpContext, tcb: Tcb, seg: Segment): void {
@@ -88,16 +88,23 @@ function pawsRejects(tcb: Tcb, seg: Segment, now: number): boolean {
 
 /** RFC 9293 §3.10.7.4 segment acceptability against the window we advertised. */
 function acceptable(tcb: Tcb, seg: Segment): boolean {
-  const window = Math.max(0, seqSub(tcb.rcvAdvRight, tcb.rcvNxt));
+  return inReceiveWindow(tcb.rcvNxt, Math.max(0, seqSub(tcb.rcvAdvRight, tcb.rcvNxt)), seg);
+}
+
+/**
+ * RFC 9293 §3.10.7.4's acceptability test: true when `seg` (or a part of it) lies in the receive
+ * window `[rcvNxt, rcvNxt + window)`; with a zero window only an empty segment at `rcvNxt` does.
+ */
+export function inReceiveWindow(rcvNxt: number, window: number, seg: Segment): boolean {
   const length = seg.length;
   if (length === 0) {
-    if (window === 0) return seg.seq === tcb.rcvNxt;
-    return seqLe(tcb.rcvNxt, seg.seq) && seqLt(seg.seq, seqAdd(tcb.rcvNxt, window));
+    if (window === 0) return seg.seq === rcvNxt;
+    return seqLe(rcvNxt, seg.seq) && seqLt(seg.seq, seqAdd(rcvNxt, window));
   }
   if (window === 0) return false;
-  const end = seqAdd(tcb.rcvNxt, window);
+  const end = seqAdd(rcvNxt, window);
   const last = seqAdd(seg.seq, length - 1);
-  return (seqLe(tcb.rcvNxt, seg.seq) && seqLt(seg.seq, end)) || (seqLe(tcb.rcvNxt, last) && seqLt(last, end));
+  return (seqLe(rcvNxt, seg.seq) && seqLt(seg.seq, end)) || (seqLe(rcvNxt, last) && seqLt(last, end));
 }
 
 /** A segment outside the window: an ACK (unless it is a RST), and a D-SACK for bytes received twice. */

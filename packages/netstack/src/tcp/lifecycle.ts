@@ -3,6 +3,12 @@
  * window scale, timestamp offset), room for one more (recycling the oldest TIME-WAIT), and the
  * ends: TIME-WAIT, release from every table, and closing with the application told. Also the
  * application handle of a TCB, made once.
+ *
+ * TIME-WAIT comes in two forms. A TCB enters it whole; once its application has let go of it
+ * (closed it and been told it closed, or never had it) and nothing is pending on it, the TCB is
+ * replaced by a small {@link TimeWaitRecord} ({@link compactTimeWait}) that answers segments the
+ * same way (time-wait-input.ts) until 2*MSL ends, in one queue with one timer (time-wait.ts). Both
+ * forms count as TIME-WAIT connections; recycling takes the oldest of either.
  */
 import type { Ipv4Address } from '@postern/wire';
 import { Bbr } from './bbr.js';
@@ -10,13 +16,14 @@ import { Cubic, NewReno, type CongestionControl } from './congestion.js';
 import { TcpConnection } from './connection.js';
 import type { TcpContext } from './context.js';
 import { TcpError } from './errors.js';
-import { TCP_MAX_WINDOW_SHIFT } from './output.js';
+import { TCP_MAX_WINDOW_SHIFT, advertiseWindow } from './output.js';
 import { ReceiveBuffer } from './recv-buffer.js';
 import { RtoEstimator } from './rto.js';
 import { SackScoreboard } from './sack-scoreboard.js';
 import { SendBuffer } from './send-buffer.js';
-import { seqAdd } from './seq.js';
-import { TcbEvent, Tcb, type TcpCloseReason } from './tcb.js';
+import { seqAdd, seqSub } from './seq.js';
+import { AckUrgency, TcbEvent, Tcb, type TcpCloseReason } from './tcb.js';
+import { TimeWaitRecord } from './time-wait-record.js';
 import { armIdle, cancelAllTimers, cancelRetransmit } from './timers.js';
 
 /** The window scale our SYNs offer: the smallest shift that lets the window reach `maxBufferSize`. */
@@ -83,12 +90,73 @@ export function startSendSequence(tcb: Tcb, iss: number): void {
 
 /** True when one more TCB fits (recycling the oldest TIME-WAIT if needed). */
 export function makeRoom(ctx: TcpContext): boolean {
-  if (ctx.table.size < ctx.settings.maxConnections) return true;
-  const oldest = ctx.timeWait.values().next();
-  if (oldest.done === true) return false;
-  release(ctx, oldest.value, 'normal');
+  if (ctx.table.size + ctx.timeWaitRecords.size < ctx.settings.maxConnections) return true;
+  if (!endOldestTimeWait(ctx)) return false;
   ctx.counters.inc('timeWaitRecycled');
   return true;
+}
+
+/**
+ * Ends the connection longest in TIME-WAIT, a TCB or a record (the one whose wait ends first);
+ * false when none is.
+ */
+function endOldestTimeWait(ctx: TcpContext): boolean {
+  const oldest = ctx.timeWait.values().next();
+  const record = ctx.timeWaitRecords.first;
+  if (record !== undefined && (oldest.done === true || record.expiresAt <= (oldest.value.idleTimer?.deadline ?? 0))) {
+    ctx.timeWaitRecords.end(record);
+    return true;
+  }
+  if (oldest.done === true) return false;
+  release(ctx, oldest.value, 'normal');
+  return true;
+}
+
+/** Connections in TIME-WAIT: whole TCBs and records. */
+export function timeWaitCount(ctx: TcpContext): number {
+  return ctx.timeWait.size + ctx.timeWaitRecords.size;
+}
+
+/**
+ * Replaces `tcb` by a {@link TimeWaitRecord} when it is in TIME-WAIT, its application has let go of
+ * it (closed it and was told it closed, or never had a handle) and nothing is pending on it (no
+ * event, no ACK owed, no out-of-order or unread bytes, no loss-recovery verdict that an ACK could
+ * still change). The record ends when the TCB's 2*MSL would have. Otherwise the TCB stays whole.
+ * Called after a segment was processed and after the application's `close()`.
+ */
+export function compactTimeWait(ctx: TcpContext, tcb: Tcb): void {
+  if (tcb.state !== 'TIME-WAIT' || tcb.released) return;
+  const conn = ctx.handles.get(tcb);
+  if (conn !== undefined && !(tcb.appClosed && conn.closeNotified)) return;
+  const wait = tcb.idleTimer;
+  if (
+    wait?.active !== true ||
+    tcb.events !== 0 ||
+    tcb.ackUrgency !== AckUrgency.NONE ||
+    tcb.flushQueued ||
+    tcb.dsackPending ||
+    tcb.pendingPeerFin >= 0 ||
+    tcb.recvBuffer.readable > 0 ||
+    tcb.recvBuffer.outOfOrderRanges > 0 ||
+    tcb.tlpRetransPending ||
+    (tcb.undoArmed && tcb.undoRetrans > 0)
+  )
+    return;
+  // The window the next ACK announces: nothing moves the receive buffer any more, so it stays.
+  const rcvWnd = Math.max(0, seqSub(tcb.rcvAdvRight, tcb.rcvNxt));
+  const windowField = advertiseWindow(tcb);
+  const announced = Math.max(0, seqSub(tcb.rcvAdvRight, tcb.rcvNxt));
+  const record = new TimeWaitRecord(tcb, windowField, rcvWnd, announced, wait.deadline, conn !== undefined);
+  leaveTables(ctx, tcb);
+  ctx.timeWaitRecords.add(record);
+}
+
+/** Ends every TIME-WAIT record (the module shuts down), counted in `aborts` as an aborted TIME-WAIT TCB is. */
+export function abortTimeWaitRecords(ctx: TcpContext): void {
+  for (const record of ctx.timeWaitRecords.all()) {
+    ctx.counters.inc('aborts');
+    ctx.timeWaitRecords.end(record);
+  }
 }
 
 /** The application handle of `tcb`, made on first use. */
@@ -120,6 +188,13 @@ export function release(ctx: TcpContext, tcb: Tcb, reason: TcpCloseReason): void
   if (tcb.released) return;
   if (tcb.state !== 'TIME-WAIT') tcb.closeReason = reason;
   tcb.state = 'CLOSED';
+  leaveTables(ctx, tcb);
+  const conn = ctx.handles.get(tcb);
+  if (conn !== undefined && !conn.closeNotified) tcb.raise(TcbEvent.CLOSED);
+}
+
+/** Marks `tcb` released and takes it out of the table, TIME-WAIT, its listener's queues and its timers. */
+function leaveTables(ctx: TcpContext, tcb: Tcb): void {
   tcb.released = true;
   cancelAllTimers(tcb);
   ctx.table.remove(tcb);
@@ -138,8 +213,6 @@ export function release(ctx: TcpContext, tcb: Tcb, reason: TcpCloseReason): void
       if (i >= 0) listener.acceptQueue.splice(i, 1);
     }
   }
-  const conn = ctx.handles.get(tcb);
-  if (conn !== undefined && !conn.closeNotified) tcb.raise(TcbEvent.CLOSED);
 }
 
 /** See {@link TcpContext.enterTimeWait}: recycles the oldest TIME-WAIT beyond `maxTimeWait`. */
@@ -149,13 +222,8 @@ export function enterTimeWait(ctx: TcpContext, tcb: Tcb): void {
   tcb.closeReason = 'normal';
   cancelRetransmit(tcb);
   ctx.timeWait.delete(tcb);
-  if (first && ctx.timeWait.size >= ctx.settings.maxTimeWait) {
-    const oldest = ctx.timeWait.values().next();
-    if (oldest.done !== true) {
-      release(ctx, oldest.value, 'normal');
-      ctx.counters.inc('timeWaitRecycled');
-    }
-  }
+  if (first && timeWaitCount(ctx) >= ctx.settings.maxTimeWait && endOldestTimeWait(ctx))
+    ctx.counters.inc('timeWaitRecycled');
   ctx.timeWait.add(tcb);
   armIdle(ctx, tcb, ctx.settings.timeWaitMs);
   tcb.sendBuffer.clear();

@@ -76,6 +76,12 @@ export function connect(ctx: TcpContext, options: TcpConnectOptions): TcpConnect
         );
       ctx.release(existing, 'normal');
       ctx.counters.inc('timeWaitRecycled');
+    } else {
+      const record = ctx.table.findTimeWait(local, localPort, remoteAddress, remotePort);
+      if (record !== undefined) {
+        ctx.timeWaitRecords.end(record);
+        ctx.counters.inc('timeWaitRecycled');
+      }
     }
   } else {
     localPort = ctx.ephemeralPorts.pick(ctx.table, ctx.listeners, local, remoteAddress, remotePort);

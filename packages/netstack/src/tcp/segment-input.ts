@@ -10,6 +10,7 @@ import { listenerInput } from './passive-open.js';
 import type { Segment } from './segment.js';
 import { seqGt } from './seq.js';
 import type { Tcb } from './tcb.js';
+import { timeWaitInput } from './time-wait-input.js';
 
 /**
  * Receives one TCP segment (the IPv4 payload) from `source` to `destination`. Bad segments are
@@ -46,6 +47,7 @@ export function receiveSegment(
     ctx.afterSegment(tcb);
     return;
   }
+  if (timeWaitInput(ctx, seg)) return;
   const listener = ctx.listeners.find(destination, seg.dstPort);
   if (listener !== undefined) {
     listenerInput(ctx, listener, seg);

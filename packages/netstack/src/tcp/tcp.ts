@@ -19,12 +19,13 @@ import type { SchedulerApi } from '@postern/irq';
 import type { Ipv4Address } from '@postern/wire';
 import type { Counters } from '../counters.js';
 import type { TcpConnection } from './connection.js';
-import { connectionEntry, type TcpConnectionEntry } from './connection-entry.js';
+import { connectionEntry, timeWaitEntry, type TcpConnectionEntry } from './connection-entry.js';
 import type { TcpContext } from './context.js';
 import { TcpCore } from './core.js';
 import type { TcpIcmpError } from './icmp-error.js';
 import { icmpError } from './icmp-input.js';
 import type { TcpIpPort } from './ip-port.js';
+import { abortTimeWaitRecords, timeWaitCount } from './lifecycle.js';
 import type { TcpListener } from './listener.js';
 import { connect, listen } from './open.js';
 import { resolveTcpSettings, type TcpConnectOptions, type TcpListenOptions, type TcpOptions } from './options.js';
@@ -94,14 +95,14 @@ export class Tcp {
     return this.scheduler.now;
   }
 
-  /** TCBs in the table (every state). */
+  /** Connections in the table (every state, TIME-WAIT records included). */
   get connectionCount(): number {
-    return this.ctx.table.size;
+    return this.ctx.table.size + this.ctx.timeWaitRecords.size;
   }
 
-  /** TCBs in TIME-WAIT. */
+  /** Connections in TIME-WAIT (whole TCBs and records). */
   get timeWaitCount(): number {
-    return this.ctx.timeWait.size;
+    return timeWaitCount(this.ctx);
   }
 
   /**
@@ -116,7 +117,7 @@ export class Tcp {
    * Allocates one object per connection: for inspection (an admin page, a test), not per packet.
    */
   connections(): TcpConnectionEntry[] {
-    return this.ctx.table.all().map(connectionEntry);
+    return [...this.ctx.table.all().map(connectionEntry), ...this.ctx.timeWaitRecords.all().map(timeWaitEntry)];
   }
 
   /**
@@ -179,5 +180,6 @@ export class Tcp {
   shutdown(): void {
     for (const l of this.ctx.listeners.all()) l.close();
     for (const tcb of this.ctx.table.all()) this.ctx.abort(tcb);
+    abortTimeWaitRecords(this.ctx);
   }
 }
