@@ -31,10 +31,9 @@ import {
 } from '@postern/http';
 import type { Scheduler } from '@postern/irq';
 import type { Stack } from '@postern/netstack';
-import { createNet, type Socket as NetSocket, type Sockets } from '@postern/socket';
+import { createNet, type Sockets } from '@postern/socket';
 import type { AdminApi } from './admin-api.js';
 import type { GatewayConfig } from './config.js';
-import type { TcpConnectionInfo } from './status.js';
 import { GatewayStartError } from './errors.js';
 
 /** Largest admin API request body, bytes. */
@@ -78,12 +77,6 @@ export interface WebFront {
   readonly server: HttpServer;
   /** The admin API it serves. */
   readonly api: AdminApi;
-  /**
-   * The connections the HTTP listener accepted and that are still open, with their 4-tuples and a
-   * state derived from the socket's `readyState`: `open` is ESTABLISHED, `writeOnly` (the peer sent
-   * its FIN) CLOSE-WAIT, `readOnly` (we sent ours) FIN-WAIT.
-   */
-  connections(): TcpConnectionInfo[];
   /** Stops listening and closes every connection. Idempotent. */
   close(): Promise<void>;
 }
@@ -134,14 +127,6 @@ function adminHeaders(res: HttpResponse): void {
   res.setHeader('X-Content-Type-Options', 'nosniff');
   res.setHeader('Referrer-Policy', 'same-origin');
 }
-
-const SOCKET_STATES: Readonly<Record<string, string>> = {
-  open: 'ESTABLISHED',
-  writeOnly: 'CLOSE-WAIT',
-  readOnly: 'FIN-WAIT',
-  opening: 'SYN-SENT',
-  closed: 'CLOSED',
-};
 
 interface UiFile {
   readonly body: Buffer;
@@ -280,24 +265,10 @@ export async function startWeb(options: WebOptions): Promise<WebFront> {
     listener.listen(config.http.port, () => resolveListen());
   });
   http.attach(listener as unknown as Parameters<HttpServer['attach']>[0]);
-  const open = new Set<NetSocket>();
-  listener.on('connection', (socket: NetSocket) => {
-    open.add(socket);
-    socket.once('close', () => open.delete(socket));
-  });
-
   let closing: Promise<void> | undefined;
   return {
     server: http,
     api,
-    connections: () =>
-      [...open].map((c) => ({
-        localAddress: c.localAddress ?? '0.0.0.0',
-        localPort: c.localPort ?? 0,
-        remoteAddress: c.remoteAddress ?? '0.0.0.0',
-        remotePort: c.remotePort ?? 0,
-        state: SOCKET_STATES[c.readyState] ?? c.readyState,
-      })),
     close: () =>
       (closing ??= (async () => {
         // Stop accepting first; the listener's 'close' waits for its connections, which the HTTP
