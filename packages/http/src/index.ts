@@ -10,7 +10,7 @@ export * from './serializer/index.js';
 export { HttpServer, createServer } from './server/server.js';
 export { HttpRequest } from './server/request.js';
 export { HttpResponse, type ResponseContext } from './server/response.js';
-export { PreparedResponse, HTTP_DATE_LENGTH } from './server/prepared.js';
+export { PreparedResponse, HTTP_DATE_LENGTH, type PreparedConnection } from './server/prepared.js';
 export { RequestBody, BodyError } from './server/body.js';
 export { schedulerClock, type HttpClock, type HttpTimer } from './server/clock.js';
 export type { HttpTransportServer, HttpTransportSocket } from './server/transport.js';

@@ -96,10 +96,7 @@ describe('PreparedResponse', () => {
       ['a header set', (r) => r.setHeader('Cache-Control', 'no-cache'), KEEP_ALIVE, () => DATE_1, false],
       ['another status', (r) => r.status(404), KEEP_ALIVE, () => DATE_1, false],
       ['HEAD', () => {}, { ...KEEP_ALIVE, isHead: true }, () => DATE_1, false],
-      ['HTTP/1.0', () => {}, { ...KEEP_ALIVE, http10: true }, () => DATE_1, false],
-      ['no keep-alive', () => {}, { ...KEEP_ALIVE, keepAlive: false }, () => DATE_1, false],
       ['no wall clock', () => {}, KEEP_ALIVE, () => undefined, false],
-      ['the connection closes after it', () => {}, KEEP_ALIVE, () => DATE_1, true],
     ];
     for (const [why, setUp, context, date, closes] of cases) {
       const out: Uint8Array[] = [];
@@ -109,6 +106,45 @@ describe('PreparedResponse', () => {
       expect(res.endPrepared(prepared), why).toBe(false);
       expect([out.length, res.headersSent, res.finished], why).toEqual([0, false, false]);
     }
+  });
+
+  it("sends the general path's Connection line for HTTP/1.0 and closing exchanges, each form with its own bytes", () => {
+    const prepared = new PreparedResponse(200, FIELDS, Buffer.from('abc'));
+    const cases: Array<[string, ResponseContext, boolean, string]> = [
+      ['HTTP/1.0 keep-alive', { ...KEEP_ALIVE, http10: true }, false, 'Connection: keep-alive\r\n'],
+      ['HTTP/1.0', { ...KEEP_ALIVE, http10: true, keepAlive: false }, true, 'Connection: close\r\n'],
+      ['HTTP/1.1 Connection: close', { ...KEEP_ALIVE, keepAlive: false }, true, 'Connection: close\r\n'],
+      ['the connection closes after it', KEEP_ALIVE, true, 'Connection: close\r\n'],
+      ['persistent HTTP/1.1', KEEP_ALIVE, false, ''],
+    ];
+    const sent = new Set<Uint8Array>();
+    for (const [why, context, closes, line] of cases) {
+      const general: Uint8Array[] = [];
+      const res = new HttpResponse(
+        channel(general, () => DATE_1, closes),
+        context,
+      );
+      for (const [name, value] of FIELDS) res.setHeader(name, value);
+      res.activate();
+      res.end(Buffer.from('abc'));
+      const out: Uint8Array[] = [];
+      const fast = new HttpResponse(
+        channel(out, () => DATE_1, closes),
+        context,
+      );
+      fast.activate();
+      expect(fast.endPrepared(prepared), why).toBe(true);
+      expect(out, why).toHaveLength(1);
+      const text = Buffer.from(out[0]!).toString('latin1');
+      expect(text, why).toBe(Buffer.concat(general).toString('latin1'));
+      expect(text, why).toContain(`\r\nDate: ${DATE_1}\r\n${line}\r\nabc`);
+      sent.add(out[0]!);
+    }
+    // Three forms (none, close, keep-alive): the two closing cases share the close bytes.
+    expect(sent.size).toBe(3);
+    expect(prepared.bytesWith(DATE_2, 'close').toString('latin1')).toContain(
+      `\r\nDate: ${DATE_2}\r\nConnection: close\r\n\r\nabc`,
+    );
   });
 
   it('refuses a status without a body and the fields it writes itself', () => {

@@ -250,6 +250,49 @@ describe('deadlines on the virtual clock', () => {
   });
 });
 
+describe('one deadline queue for every connection', () => {
+  it('head, idle and linger deadlines of interleaved connections each reach their own connection at their own instant', async () => {
+    const { sched, server, connect } = setup(hello, {
+      headerTimeoutMs: 1000,
+      headerMaxTimeoutMs: 1000,
+      idleTimeoutMs: 3000,
+      lingerMs: 500,
+    });
+    const slowHead = connect(); // t=0: head started at 100 (below), 408 at 1100
+    const idle = connect(); // t=0: idle deadline 3000
+    const gone = connect(); // closes at 200: its deadline must reach nobody
+    const closing = connect(); // HTTP/1.0 at 300: answered, FIN, destroyed at 300 + 500
+    sched.advance(100);
+    slowHead.send('GET / HTTP/1.1\r\n');
+    sched.advance(100);
+    gone.destroy();
+    sched.advance(100);
+    closing.send('GET / HTTP/1.0\r\n\r\n');
+    await settle();
+    expect(closing.statuses()).toEqual([200]);
+    expect(closing.serverEnded).toBe(true);
+    sched.advance(499); // t=799
+    expect(closing.destroyed).toBe(false);
+    sched.advance(1); // t=800: the linger deadline
+    expect(closing.destroyed).toBe(true);
+    expect([slowHead.written, idle.serverEnded]).toEqual(['', false]);
+    sched.advance(299); // t=1099
+    expect(slowHead.written).toBe('');
+    sched.advance(1); // t=1100: the head deadline
+    expect(slowHead.statuses()).toEqual([408]);
+    expect(idle.serverEnded).toBe(false);
+    sched.advance(1899); // t=2999
+    expect(idle.serverEnded).toBe(false);
+    sched.advance(1); // t=3000: the idle deadline
+    expect(idle.serverEnded).toBe(true);
+    expect(server.stats).toMatchObject({ headerTimeouts: 1, idleTimeouts: 1 });
+    const closed = server.close();
+    for (const s of [slowHead, idle]) s.destroy();
+    await closed;
+    expect(sched.nextDeadline()).toBeUndefined();
+  });
+});
+
 describe('connection caps', () => {
   it('per client: the least recently active idle connection of that address is closed to make room', async () => {
     const { sched, server, connect } = setup(hello, { maxConnectionsPerClient: 3 });

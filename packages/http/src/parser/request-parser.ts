@@ -65,6 +65,35 @@ const MAX_CHUNK_SIZE_DIGITS = 16;
 const INITIAL_ACCUMULATOR = 1024;
 /** Longest head remembered for {@link RequestParser}'s repeated-head check (a typical browser head is well below). */
 const REPEAT_HEAD_MAX_BYTES = 2048;
+/**
+ * After this many decoded heads in a row that differed from the remembered one, the parser stops
+ * remembering heads (a client whose heads vary pays no copy per head), except every
+ * {@link REPEAT_HEAD_PROBE_EVERY}th, which it remembers again in case the client started repeating.
+ */
+const REPEAT_HEAD_MISSES = 2;
+const REPEAT_HEAD_PROBE_EVERY = 16;
+
+/** Limit sets already checked and frozen by {@link resolveParserLimits}: a parser takes them as they are. */
+const CHECKED_LIMITS = new WeakSet<object>();
+
+/**
+ * `limits` with {@link DEFAULT_PARSER_LIMITS} filled in, checked and frozen, once: passing the result
+ * to many parsers (a server makes one per connection) checks and copies nothing per parser.
+ *
+ * @throws RangeError when a limit is not a positive safe integer
+ */
+export function resolveParserLimits(limits: Partial<ParserLimits>): Readonly<ParserLimits> {
+  if (CHECKED_LIMITS.has(limits)) return limits as Readonly<ParserLimits>;
+  const merged: ParserLimits = { ...DEFAULT_PARSER_LIMITS, ...limits };
+  for (const [name, value] of Object.entries(merged)) {
+    if (!Number.isSafeInteger(value) || (value as number) < 1) {
+      throw new RangeError(`parser limit ${name} must be a positive integer, got ${String(value)}`);
+    }
+  }
+  const frozen = Object.freeze(merged);
+  CHECKED_LIMITS.add(frozen);
+  return frozen;
+}
 
 /**
  * A strict, incremental HTTP/1.x request parser (RFC 9112), push-based like llhttp.
@@ -88,7 +117,9 @@ const REPEAT_HEAD_MAX_BYTES = 2048;
  * starts a chunk's unread bytes with exactly those bytes is the same head (the parse is a function of
  * the bytes and the limits, and both are the same), so it is delivered as that same, immutable
  * object without being scanned or decoded again: a keep-alive client asking the same thing again
- * (a poller, a load generator) costs a byte comparison, not a parse.
+ * (a poller, a load generator) costs a byte comparison, not a parse. A client whose heads vary (a
+ * browser: other paths, query strings, cookies) would pay that copy for nothing, so after two decoded
+ * heads in a row that missed, only every 16th head is remembered (in case the client starts repeating).
  *
  * Errors: every refusal is an {@link HttpParseError} thrown from `execute`, `resume` or `finish`;
  * afterwards the parser is failed and rethrows that error on every call until {@link RequestParser.reset}.
@@ -127,6 +158,8 @@ export class RequestParser {
   /** The bytes (latin1) of the last head decoded from one chunk, and that head; see the class notes. */
   private lastHeadText = '';
   private lastHead: RequestHead | null = null;
+  /** Heads decoded in a row since the remembered one last matched (see {@link REPEAT_HEAD_MISSES}). */
+  private headMisses = 0;
 
   // Body.
   private remaining = 0; // bytes left in the Content-Length body or the current chunk
@@ -137,17 +170,12 @@ export class RequestParser {
   private extBytes = 0;
 
   /**
-   * @param limits bounds to enforce; omitted fields take {@link DEFAULT_PARSER_LIMITS}
+   * @param limits bounds to enforce; omitted fields take {@link DEFAULT_PARSER_LIMITS} (a set made by
+   *   {@link resolveParserLimits} is used as it is, without a copy)
    * @param handler the callbacks to drive
    */
   constructor(limits: Partial<ParserLimits>, handler: RequestParserHandler) {
-    const merged: ParserLimits = { ...DEFAULT_PARSER_LIMITS, ...limits };
-    for (const [name, value] of Object.entries(merged)) {
-      if (!Number.isSafeInteger(value) || (value as number) < 1) {
-        throw new RangeError(`parser limit ${name} must be a positive integer, got ${String(value)}`);
-      }
-    }
-    this.limits = Object.freeze(merged);
+    this.limits = resolveParserLimits(limits);
     this.handler = handler;
   }
 
@@ -275,6 +303,7 @@ export class RequestParser {
     this.bodyBytes = 0;
     this.lastHeadText = '';
     this.lastHead = null;
+    this.headMisses = 0;
   }
 
   // ------------------------------------------------------------------------------------------------
@@ -418,6 +447,7 @@ export class RequestParser {
     // Ignored empty lines before a request line (RFC 9112 §2.2), bounded by the request-line limit.
     if (!this.sectionStarted) {
       if (head && !this.sawCR && this.lastHead !== null && startsWithText(chunk, i, end, this.lastHeadText)) {
+        this.headMisses = 0;
         const after = i + this.lastHeadText.length;
         this.queueOffset = after;
         this.startMessage(this.lastHead);
@@ -555,12 +585,27 @@ export class RequestParser {
     }
     const head = parseRequestHead(bytes, from, to, this.requestLine!, this.requestLineBytes, this.limits);
     this.requestLine = null;
-    if (bytes === chunk && to - from <= REPEAT_HEAD_MAX_BYTES) {
+    if (this.rememberNextHead() && bytes === chunk && to - from <= REPEAT_HEAD_MAX_BYTES) {
       // Decoded from the chunk itself: the same bytes at the start of a later chunk are this head again.
       this.lastHeadText = latin1Text(latin1View(bytes), from, to);
       this.lastHead = head;
     }
     this.startMessage(head);
+  }
+
+  /**
+   * Whether the head just decoded should be remembered for the repeated-head check: yes while the
+   * remembered heads have been coming back; after {@link REPEAT_HEAD_MISSES} heads in a row that did
+   * not, only every {@link REPEAT_HEAD_PROBE_EVERY}th (the others are forgotten: nothing is kept or copied).
+   */
+  private rememberNextHead(): boolean {
+    const misses = ++this.headMisses;
+    if (misses <= REPEAT_HEAD_MISSES || misses % REPEAT_HEAD_PROBE_EVERY === 0) return true;
+    if (this.lastHead !== null) {
+      this.lastHeadText = '';
+      this.lastHead = null;
+    }
+    return false;
   }
 
   /** A valid head was received: set up its body and tell the handler (the message completes at once without one). */

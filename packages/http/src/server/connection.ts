@@ -26,7 +26,8 @@ import { HttpParseError } from '../parser/errors.js';
 import type { HeaderList } from '../parser/headers.js';
 import type { RequestHead } from '../parser/types.js';
 import { BodyError, RequestBody, type BodyFeedControl } from './body.js';
-import type { HttpClock, HttpTimer } from './clock.js';
+import type { HttpClock } from './clock.js';
+import type { DeadlineQueue, Deadlined } from './deadlines.js';
 import { reasonPhrase } from '../serializer/status.js';
 import type { HttpHandler, HttpServerStats, ResolvedOptions } from './options.js';
 import type { TokenBucketLimiter } from './rate-limit.js';
@@ -63,6 +64,8 @@ class PendingRequest implements RequestJob {
 export interface ConnectionContext {
   readonly options: ResolvedOptions;
   readonly clock: HttpClock;
+  /** The server's connection deadlines (one clock timer for all connections). */
+  readonly deadlines: DeadlineQueue;
   readonly stats: HttpServerStats;
   readonly handler: HttpHandler;
   readonly limiter: TokenBucketLimiter | undefined;
@@ -139,15 +142,14 @@ function uncorkAll(): void {
  *
  * Invariants: responses leave in request order; at most `maxPipelined` requests are in flight; while a
  * body is unread beyond its high-water mark, or the pipeline is full, the socket is paused; every timer
- * is cancelled when the socket closes.
+ * is dropped when the socket closes (the connection leaves the server's deadline queue).
  */
-export class Connection implements ResponseChannel {
+export class Connection implements ResponseChannel, Deadlined {
   /** Callers of {@link Connection.whenClosed} waiting for the close (made on first use). */
   private closeWaiters: Array<() => void> | undefined;
   private readonly parser: RequestParser;
   /** Unanswered responses in request order; `[0]` is the active one. */
   private readonly queue: HttpResponse[] = [];
-  private readonly closeMarked = new Set<HttpResponse>();
   private incoming: Incoming | undefined;
   /** The client's address as the transport reported it at accept (`''` when unknown). */
   readonly remoteAddress: string;
@@ -163,9 +165,12 @@ export class Connection implements ResponseChannel {
   private bodyBlocked = false;
   private socketPaused = false;
   private writeBlocked = false;
+  /** The `'drain'` listener is attached (on the first write that had to wait). */
+  private drainListening = false;
   /** The socket is corked until the end of this turn (see {@link Connection.corkForClose}). */
   private corked = false;
-  private drainWaiters: Array<() => void> = [];
+  /** Writers waiting for `'drain'` (made on first use). */
+  private drainWaiters: Array<() => void> | undefined;
 
   private headStartedAt = -1;
   /** Bytes received since the current head started (they extend its deadline). */
@@ -180,8 +185,12 @@ export class Connection implements ResponseChannel {
   /** Last time anything arrived or an answer completed (for choosing which idle connection to close). */
   private lastSeenAt: number;
   private lingerStartedAt = 0;
-  private timer: HttpTimer | undefined;
-  private timerDeadline = NO_DEADLINE;
+  /** @internal {@link Deadlined}: when the queued deadline is due. */
+  deadlineAt = NO_DEADLINE;
+  /** @internal {@link Deadlined}: written by the server's {@link DeadlineQueue} only. */
+  deadlineSlot = -1;
+  /** @internal {@link Deadlined}: written by the server's {@link DeadlineQueue} only. */
+  deadlineSeq = 0;
 
   constructor(
     private readonly socket: HttpTransportSocket,
@@ -195,7 +204,6 @@ export class Connection implements ResponseChannel {
     (socket as ServedSocket)[CONNECTION] = this;
     socket.on('data', onSocketData);
     socket.on('end', onSocketEnd);
-    socket.on('drain', onSocketDrain);
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
     this.ensureTimer();
@@ -237,8 +245,16 @@ export class Connection implements ResponseChannel {
   transmit(data: Uint8Array): boolean {
     if (this.gone) return true;
     const ok = this.socket.write(data);
-    if (!ok) this.writeBlocked = true;
+    if (!ok) this.blockWrites();
     return ok;
+  }
+
+  /** The socket asked to wait: listen for its `'drain'` (from the first time on; most connections never wait). */
+  private blockWrites(): void {
+    this.writeBlocked = true;
+    if (this.drainListening) return;
+    this.drainListening = true;
+    this.socket.on('drain', onSocketDrain);
   }
 
   /** @internal */
@@ -249,7 +265,7 @@ export class Connection implements ResponseChannel {
   /** @internal */
   waitDrain(): Promise<void> {
     if (this.writable) return Promise.resolve();
-    return new Promise((resolve) => this.drainWaiters.push(resolve));
+    return new Promise((resolve) => (this.drainWaiters ??= []).push(resolve));
   }
 
   /** @internal */
@@ -266,7 +282,7 @@ export class Connection implements ResponseChannel {
       this.closing && this.queue[this.queue.length - 1] === res && (incoming === undefined || incoming.res === res);
     const close = !res.context.keepAlive || res.closeDelimited || lastBeforeClose || unreadExpectedBody;
     if (close) {
-      this.closeMarked.add(res);
+      res.closesConnection = true;
       this.corkForClose();
     }
     return close;
@@ -310,8 +326,7 @@ export class Connection implements ResponseChannel {
       this.destroy();
       return;
     }
-    if (this.closeMarked.has(res)) {
-      this.closeMarked.delete(res);
+    if (res.closesConnection) {
       this.closing = true;
       this.startClose();
       return;
@@ -575,7 +590,8 @@ export class Connection implements ResponseChannel {
   onDrain(): void {
     this.writeBlocked = false;
     const waiters = this.drainWaiters;
-    this.drainWaiters = [];
+    if (waiters === undefined) return;
+    this.drainWaiters = undefined;
     for (const resolve of waiters) resolve();
   }
 
@@ -588,8 +604,7 @@ export class Connection implements ResponseChannel {
   onClose(): void {
     if (this.gone) return;
     this.gone = true;
-    this.timer?.cancel();
-    this.timer = undefined;
+    this.ctx.deadlines.remove(this);
     const incoming = this.incoming;
     this.incoming = undefined;
     incoming?.req.body.fail(new BodyError('aborted', 'the connection closed'));
@@ -672,32 +687,28 @@ export class Connection implements ResponseChannel {
     return NO_DEADLINE;
   }
 
-  /** Makes sure a timer is armed no later than the current deadline (a later one re-checks when it fires). */
+  /**
+   * Makes sure the connection is queued for no later than the current deadline (an earlier queued one
+   * re-checks when it is reached, so a deadline that moves later costs nothing now).
+   */
   private ensureTimer(): void {
     if (this.gone) return;
     const deadline = this.nextDeadline();
-    if (deadline === NO_DEADLINE || (this.timer !== undefined && this.timerDeadline <= deadline)) return;
-    this.timer?.cancel();
-    this.armTimer(deadline);
+    if (deadline === NO_DEADLINE || (this.deadlineSlot >= 0 && this.deadlineAt <= deadline)) return;
+    this.ctx.deadlines.arm(this, deadline);
   }
 
-  private armTimer(deadline: number): void {
-    this.timerDeadline = deadline;
-    this.timer = this.ctx.clock.setTimer(Math.max(0, deadline - this.ctx.clock.now()), this.onTimer);
-  }
-
-  private readonly onTimer = (): void => {
-    this.timer = undefined;
-    this.timerDeadline = NO_DEADLINE;
+  /** @internal {@link Deadlined}: the queued deadline was reached (the connection is out of the queue). */
+  deadlineReached(): void {
     if (this.gone) return;
     const deadline = this.nextDeadline();
     if (deadline === NO_DEADLINE) return;
     if (this.ctx.clock.now() < deadline) {
-      this.armTimer(deadline);
+      this.ctx.deadlines.arm(this, deadline);
       return;
     }
     this.expire();
-  };
+  }
 
   private expire(): void {
     const stats = this.ctx.stats;

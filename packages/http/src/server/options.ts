@@ -2,6 +2,7 @@
  * Server options, their defaults, and the server's counters.
  */
 import type { Scheduler } from '@postern/irq';
+import { resolveParserLimits } from '../parser/request-parser.js';
 import type { ParserLimits } from '../parser/types.js';
 import type { HttpClock } from './clock.js';
 import type { PoolStats } from './pool.js';
@@ -122,7 +123,8 @@ export const HTTP_SERVER_DEFAULTS = Object.freeze({
 
 /** The resolved options (every field set). */
 export interface ResolvedOptions {
-  readonly limits: Partial<ParserLimits>;
+  /** Checked and frozen once ({@link resolveParserLimits}): every connection's parser shares them. */
+  readonly limits: Readonly<ParserLimits>;
   readonly headerTimeoutMs: number;
   readonly headerMaxTimeoutMs: number;
   readonly headerMinRate: number;
@@ -145,12 +147,12 @@ function positive(name: string, value: number | undefined, fallback: number): nu
   return v;
 }
 
-/** Fills in defaults; throws `RangeError` for a non-positive timeout or size. */
+/** Fills in defaults; throws `RangeError` for a non-positive timeout or size, or a parser limit that is not a positive integer. */
 export function resolveOptions(options: HttpServerOptions): ResolvedOptions {
   const d = HTTP_SERVER_DEFAULTS;
   const headerTimeoutMs = positive('headerTimeoutMs', options.headerTimeoutMs, d.headerTimeoutMs);
   return {
-    limits: options.limits ?? {},
+    limits: resolveParserLimits(options.limits ?? {}),
     headerTimeoutMs,
     headerMaxTimeoutMs: Math.max(
       headerTimeoutMs,

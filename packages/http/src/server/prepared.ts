@@ -15,10 +15,50 @@ export const HTTP_DATE_LENGTH = 29;
 /** Bodies up to this size are copied into the prepared bytes (one write); a larger one goes out as its own write. */
 const INLINE_BODY_LIMIT = 16 * 1024;
 
+/** The `Connection` field of a prepared answer: none (persistent HTTP/1.1), `close`, or `keep-alive` (persistent HTTP/1.0). */
+export type PreparedConnection = 'none' | 'close' | 'keep-alive';
+
+/** The line each {@link PreparedConnection} adds after `Date`, by index (none, close, keep-alive). */
+const CONNECTION_LINES = ['', 'Connection: close\r\n', 'Connection: keep-alive\r\n'] as const;
+
+function connectionIndex(connection: PreparedConnection): number {
+  return connection === 'none' ? 0 : connection === 'close' ? 1 : 2;
+}
+
+/** One form of a prepared answer (one `Connection` line) and its bytes with the last `Date` patched in. */
+class DatedBytes {
+  /** The `Date` value in {@link DatedBytes.bytes} (`''`: none yet, the bytes not handed out). */
+  private date = '';
+
+  constructor(
+    /** Status line to `Date: `, a placeholder date, the rest of the head and the inline body. */
+    private bytes: Buffer,
+    /** Where the `Date` value starts in {@link DatedBytes.bytes}. */
+    private readonly dateAt: number,
+  ) {}
+
+  /** The bytes with `date`; the same bytes as the call before when `date` is the same, else new ones. */
+  with(date: string): Buffer {
+    if (date !== this.date) {
+      if (date.length !== HTTP_DATE_LENGTH) throw new RangeError(`not an HTTP date: ${JSON.stringify(date)}`);
+      // Handed-out bytes are never patched: the new second gets a copy of its own.
+      let next = this.bytes;
+      if (this.date !== '') {
+        next = Buffer.allocUnsafeSlow(this.bytes.byteLength);
+        this.bytes.copy(next);
+      }
+      next.write(date, this.dateAt, 'latin1');
+      this.bytes = next;
+      this.date = date;
+    }
+    return this.bytes;
+  }
+}
+
 /**
  * The bytes of one response, prepared once. Fields are sent in the given order, then `Content-Length`
- * (the body's length) and `Date`; the response never carries `Connection` or `Transfer-Encoding`, so it
- * fits a persistent HTTP/1.1 exchange (`HttpResponse.endPrepared` decides when it may be used).
+ * (the body's length), `Date` and, when asked for, `Connection` (the order `HttpResponse` writes them
+ * in); it never carries `Transfer-Encoding`. `HttpResponse.endPrepared` decides when it may be used.
  *
  * Invariants: immutable to its users; the bytes handed out are never written again (a new `Date` value
  * gets new bytes, so a response queued behind a pipelined one, or a chunk a transport still holds,
@@ -29,14 +69,14 @@ export class PreparedResponse {
   readonly status: number;
   /** The body's length in bytes (the `Content-Length`). */
   readonly bodyLength: number;
-  /** Status line, fields, `Date` line, empty line, and the body when it is small, with {@link PreparedResponse.date} (shared, never written once handed out). */
-  private bytes: Buffer;
-  /** Where the `Date` value starts in {@link PreparedResponse.bytes}. */
-  private readonly dateAt: number;
   /** The body when it is sent as a write of its own after {@link PreparedResponse.bytesWith} (too large to copy per response), else undefined. */
   readonly separateBody: Uint8Array | undefined;
-  /** The `Date` value in {@link PreparedResponse.bytes} (`''`: none yet, the bytes not handed out). */
-  private date = '';
+  /** The head up to and including `Date: `. */
+  private readonly head: string;
+  /** The body when it is copied into the prepared bytes, else undefined. */
+  private readonly inlineBody: Uint8Array | undefined;
+  /** The bytes of each `Connection` form, made on first use (indexed as {@link CONNECTION_LINES}). */
+  private readonly forms: Array<DatedBytes | undefined> = [undefined, undefined, undefined];
 
   /**
    * @param status a status whose responses carry a body (200..999 but 204 and 304)
@@ -59,36 +99,35 @@ export class PreparedResponse {
         throw new TypeError(`a prepared response writes ${name} itself`);
       head += `${name}: ${value}\r\n`;
     }
-    head += `Content-Length: ${body.byteLength}\r\nDate: `;
-    this.dateAt = head.length;
-    head += `${' '.repeat(HTTP_DATE_LENGTH)}\r\n\r\n`;
+    this.head = `${head}Content-Length: ${body.byteLength}\r\nDate: `;
     const inline = body.byteLength <= INLINE_BODY_LIMIT;
     this.separateBody = inline ? undefined : body;
-    this.bytes = Buffer.allocUnsafeSlow(head.length + (inline ? body.byteLength : 0));
-    this.bytes.write(head, 0, 'latin1');
-    if (inline) this.bytes.set(body, head.length);
+    this.inlineBody = inline ? body : undefined;
+    this.forms[0] = this.makeForm(0);
   }
 
   /**
    * The response's bytes with `date` (an IMF-fixdate, {@link HTTP_DATE_LENGTH} characters) as its
-   * `Date`, to send first; then {@link PreparedResponse.separateBody} if there is one. Every call with
-   * the same `date` as the call before returns the same bytes (read-only: the caller and its
-   * transport must not write them); another `date` gets bytes of its own, leaving earlier ones as they were.
+   * `Date` and the `Connection` line `connection` asks for, to send first; then
+   * {@link PreparedResponse.separateBody} if there is one. Every call with the same `date` and
+   * `connection` as the call before for that `connection` returns the same bytes (read-only: the caller
+   * and its transport must not write them); another `date` gets bytes of its own, leaving earlier ones
+   * as they were.
    * @throws RangeError when `date` is not {@link HTTP_DATE_LENGTH} characters long
    */
-  bytesWith(date: string): Buffer {
-    if (date !== this.date) {
-      if (date.length !== HTTP_DATE_LENGTH) throw new RangeError(`not an HTTP date: ${JSON.stringify(date)}`);
-      // Handed-out bytes are never patched: the new second gets a copy of its own.
-      let next = this.bytes;
-      if (this.date !== '') {
-        next = Buffer.allocUnsafeSlow(this.bytes.byteLength);
-        this.bytes.copy(next);
-      }
-      next.write(date, this.dateAt, 'latin1');
-      this.bytes = next;
-      this.date = date;
-    }
-    return this.bytes;
+  bytesWith(date: string, connection: PreparedConnection = 'none'): Buffer {
+    const index = connectionIndex(connection);
+    const form = (this.forms[index] ??= this.makeForm(index));
+    return form.with(date);
+  }
+
+  /** The bytes of the form with `CONNECTION_LINES[index]`, its `Date` still blank. */
+  private makeForm(index: number): DatedBytes {
+    const head = `${this.head}${' '.repeat(HTTP_DATE_LENGTH)}\r\n${CONNECTION_LINES[index]!}\r\n`;
+    const body = this.inlineBody;
+    const bytes = Buffer.allocUnsafeSlow(head.length + (body === undefined ? 0 : body.byteLength));
+    bytes.write(head, 0, 'latin1');
+    if (body !== undefined) bytes.set(body, head.length);
+    return new DatedBytes(bytes, this.head.length);
   }
 }

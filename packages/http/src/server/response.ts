@@ -96,6 +96,8 @@ export class HttpResponse {
   finished = false;
   /** Body bytes written by the handler (not counting framing). */
   bodyBytes = 0;
+  /** @internal Connection side: the connection closes after this response (set when its head is written). */
+  closesConnection = false;
   /** Header names and values, interleaved, case preserved ({@link NO_FIELDS} until the first is set). */
   private fields: string[] = NO_FIELDS;
   /** The lower-case name of each field of {@link HttpResponse.fields} (one per name/value pair). */
@@ -234,22 +236,24 @@ export class HttpResponse {
 
   /**
    * Ends the response with `prepared` (its status, fields and body) as one copy of the prepared bytes
-   * with the current `Date` patched in, when nothing about this response or its connection would make
-   * the head differ: nothing sent or set yet (no header, the status still the prepared one), a GET-like
-   * request (not HEAD) over HTTP/1.1 on a connection that stays open, and a `Date` to send. Returns
-   * false, having sent nothing, otherwise: then build the response the usual way.
+   * with the current `Date` and the `Connection` line this exchange needs (`close` when the connection
+   * closes after it, `keep-alive` for a persistent HTTP/1.0 one) patched in, when nothing about this
+   * response would make the head differ: nothing sent or set yet (no header, the status still the
+   * prepared one), a GET-like request (not HEAD), and a `Date` to send. Returns false, having sent
+   * nothing, otherwise: then build the response the usual way.
    */
   endPrepared(prepared: PreparedResponse): boolean {
     if (this.headersSent || this.finished || this.fields.length !== 0 || this.statusCode !== prepared.status)
       return false;
     const context = this.context;
-    if (context.isHead || context.http10 || !context.keepAlive) return false;
+    if (context.isHead) return false;
     const date = this.channel.dateValue();
-    if (date === undefined || date.length !== HTTP_DATE_LENGTH || this.channel.closesAfter(this)) return false;
+    if (date === undefined || date.length !== HTTP_DATE_LENGTH) return false;
     this.headersSent = true;
     this.declaredLength = prepared.bodyLength;
     this.bodyBytes = prepared.bodyLength;
-    this.emit(prepared.bytesWith(date));
+    const connection = this.channel.closesAfter(this) ? 'close' : context.http10 ? 'keep-alive' : 'none';
+    this.emit(prepared.bytesWith(date, connection));
     const body = prepared.separateBody;
     if (body !== undefined) this.emit(body);
     this.finish();

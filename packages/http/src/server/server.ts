@@ -7,6 +7,7 @@ import { Scheduler } from '@postern/irq';
 import { HttpDateCache } from '../serializer/date.js';
 import { schedulerClock, type HttpClock } from './clock.js';
 import { Connection, type ConnectionContext, type RequestJob } from './connection.js';
+import { DeadlineQueue } from './deadlines.js';
 import {
   HTTP_SERVER_DEFAULTS,
   emptyStats,
@@ -52,6 +53,8 @@ export class HttpServer {
   private readonly evicted = new Set<Connection>();
   private readonly transports = new Set<HttpTransportServer>();
   private readonly dates = new HttpDateCache();
+  /** Every connection's current deadline, on one clock timer. */
+  private readonly deadlines: DeadlineQueue;
   private netServer: NetServer | undefined;
   private closing = false;
   private readonly context: ConnectionContext;
@@ -82,9 +85,11 @@ export class HttpServer {
     this.pool = pool;
     const clock = this.clock;
     const dates = this.dates;
+    this.deadlines = new DeadlineQueue(clock);
     this.context = {
       options: this.options,
       clock,
+      deadlines: this.deadlines,
       stats: this.counters,
       handler,
       limiter: this.limiter,
@@ -136,8 +141,10 @@ export class HttpServer {
       socket.destroy();
       return;
     }
-    socket.on('error', ignoreError);
-    if (socket.destroyed === true) return;
+    if (socket.destroyed === true) {
+      socket.on('error', ignoreError);
+      return;
+    }
     const client = socket.remoteAddress ?? '';
     const o = this.options;
     const peers = this.byClient.get(client);
@@ -145,9 +152,11 @@ export class HttpServer {
       (peers !== undefined && peers.size >= o.maxConnectionsPerClient && !this.evictIdle(peers)) ||
       (this.connections.size >= o.maxConnections && !this.evictIdle(this.connections))
     ) {
+      socket.on('error', ignoreError);
       this.reject(socket);
       return;
     }
+    // The connection's own 'error' listener counts errors (no second listener per socket).
     const connection = new Connection(socket, this.context);
     this.track(connection);
   }
@@ -171,6 +180,7 @@ export class HttpServer {
     await finished;
     await Promise.all([...this.connections, ...this.evicted].map((c) => c.whenClosed()));
     await netClosed;
+    this.deadlines.clear();
     this.ownScheduler?.stop();
   }
 
@@ -238,7 +248,7 @@ export class HttpServer {
   }
 }
 
-/** The server's own `'error'` listener on every socket (errors are counted by the connection). */
+/** The server's `'error'` listener on a socket it serves without a connection (refused, or already destroyed). */
 function ignoreError(): void {}
 
 /** Creates an {@link HttpServer} (same as `new HttpServer(handler, options)`). */
