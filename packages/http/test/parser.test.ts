@@ -397,6 +397,21 @@ describe('RequestParser: a repeated head', () => {
       expect(m.head).toEqual(fresh(m.head.target === '/smalL' ? other : m.head.headers.has('range') ? longer : GET));
   });
 
+  it('after heads that keep differing it stops remembering them, and picks repeats up again at a probe', () => {
+    const varying = Array.from({ length: 40 }, (_, i) => `GET /small?v=${i} HTTP/1.1\r\nHost: h\r\n\r\n`);
+    // 40 different heads, then the same head 20 times: each parsed right; the repeats become one object
+    // once a probe (every 16th decoded head after two misses) remembered one of them.
+    const chunks = [...varying, ...Array.from({ length: 20 }, () => GET)];
+    const out = deliver(chunks);
+    expect(out).toHaveLength(60);
+    out.forEach((m, i) => expect(m.head).toEqual(fresh(chunks[i]!)));
+    const repeats = out.slice(40).map((m) => m.head);
+    const distinct = new Set(repeats);
+    expect(distinct.size).toBeGreaterThan(1); // not remembered at first: parsed afresh
+    expect(distinct.size).toBeLessThanOrEqual(16); // a probe remembered it within 16 heads
+    expect(repeats[19]).toBe(repeats[18]); // and from then on it is the same object
+  });
+
   it('still refuses a bad head that shares the start of the remembered one', () => {
     const parser = new RequestParser({}, { onHead: () => {}, onBody: () => {}, onMessageComplete: () => {} });
     parser.execute(bytes(GET));
