@@ -2,13 +2,17 @@
  * The two filters of BBR's path model (IETF draft draft-cardwell-iccrg-bbr-congestion-control):
  * the bottleneck bandwidth is the largest delivery rate seen over the last few round trips
  * ({@link RoundMaxFilter}), the round-trip propagation time the smallest RTT seen over the last
- * few seconds ({@link MinRttFilter}). Neither reads a clock; a {@link RoundMaxFilter} allocates its
- * slots once, with its first value, so a connection that never takes a sample (most short ones) never
- * allocates them.
+ * few seconds ({@link MinRttFilter}). Neither reads a clock; a {@link RoundMaxFilter} takes its
+ * slots with its first value, so a connection that never takes a sample never holds them, and
+ * gives them back to a shared free list on release, so a stream of short connections allocates none.
  */
 
 /** The slots of a {@link RoundMaxFilter} that has not taken a value yet (shared, never written). */
 const NO_SLOTS = new Float64Array(0);
+/** Most free slot arrays kept for reuse. */
+const SLOT_ARRAYS_RETAINED = 512;
+/** Slot arrays given back by released filters (any size; a filter takes one only of its own). */
+const freeSlots: Float64Array[] = [];
 
 /**
  * The maximum of the values seen over the last `windowRounds` round trips: one slot per round in
@@ -20,10 +24,11 @@ const NO_SLOTS = new Float64Array(0);
  * window, a reset) has it recomputed from the slots on the next read.
  */
 export class RoundMaxFilter {
-  /** Per slot: the round's largest value; {@link NO_SLOTS} until the first value. */
-  private values: Float64Array = NO_SLOTS;
-  /** Per slot: the round it holds (-1: none); {@link NO_SLOTS} until the first value. */
-  private rounds: Float64Array = NO_SLOTS;
+  /**
+   * Slot `i`'s largest value at `i`, the round it holds at `windowRounds + i` (-1: none): one array
+   * for both; {@link NO_SLOTS} until the first value.
+   */
+  private slots: Float64Array = NO_SLOTS;
   private current = 0;
   /** {@link RoundMaxFilter.max} as it stands, or -1 when it must be recomputed from the slots. */
   private cachedMax = -1;
@@ -36,7 +41,7 @@ export class RoundMaxFilter {
 
   /** True once the slots exist (the first {@link RoundMaxFilter.update}); before, every slot is empty. */
   get allocated(): boolean {
-    return this.values.length !== 0;
+    return this.slots.length !== 0;
   }
 
   /** Adds `value` seen in round `round` (round numbers never go back). */
@@ -48,16 +53,15 @@ export class RoundMaxFilter {
     } else {
       this.cachedMax = -1;
     }
-    if (this.values.length === 0) {
-      this.values = new Float64Array(this.windowRounds);
-      this.rounds = new Float64Array(this.windowRounds).fill(-1);
-    }
-    const slot = round % this.windowRounds;
-    if (this.rounds[slot] !== round) {
-      this.rounds[slot] = round;
-      this.values[slot] = value;
-    } else if (value > this.values[slot]!) {
-      this.values[slot] = value;
+    const w = this.windowRounds;
+    if (this.slots.length === 0) this.takeSlots();
+    const slots = this.slots;
+    const slot = round % w;
+    if (slots[w + slot] !== round) {
+      slots[w + slot] = round;
+      slots[slot] = value;
+    } else if (value > slots[slot]!) {
+      slots[slot] = value;
     }
   }
 
@@ -69,14 +73,14 @@ export class RoundMaxFilter {
   /** The window now ends at `round` (later than the current one): the kept maximum stays unless a round leaving held it. */
   private moveTo(round: number): void {
     const w = this.windowRounds;
-    if (this.cachedMax >= 0 && this.values.length !== 0) {
+    if (this.cachedMax >= 0 && this.slots.length !== 0) {
       if (!(Number.isInteger(round) && Number.isInteger(this.current) && round - this.current < w)) {
         this.cachedMax = -1;
       } else {
         for (let gone = this.current - w + 1; gone <= round - w; gone++) {
           if (gone < 0) continue; // rounds before the first: empty slots (value 0)
           const slot = gone % w;
-          if (this.rounds[slot] === gone && !(this.values[slot]! < this.cachedMax)) {
+          if (this.slots[w + slot] === gone && !(this.slots[slot]! < this.cachedMax)) {
             this.cachedMax = -1;
             break;
           }
@@ -90,27 +94,40 @@ export class RoundMaxFilter {
   get max(): number {
     if (this.cachedMax >= 0) return this.cachedMax;
     let best = 0;
-    if (this.values.length === 0) return (this.cachedMax = best);
-    const oldest = this.current - this.windowRounds;
-    for (let i = 0; i < this.windowRounds; i++) {
-      if (this.rounds[i]! > oldest && this.values[i]! > best) best = this.values[i]!;
+    const slots = this.slots;
+    if (slots.length === 0) return (this.cachedMax = best);
+    const w = this.windowRounds;
+    const oldest = this.current - w;
+    for (let i = 0; i < w; i++) {
+      if (slots[w + i]! > oldest && slots[i]! > best) best = slots[i]!;
     }
     this.cachedMax = best;
     return best;
   }
 
-  /** Forgets every value and gives the slots back (the next value takes new ones). */
+  /** Takes empty slots (every round -1): a free array of this window's size, or a new one. */
+  private takeSlots(): void {
+    const w = this.windowRounds;
+    const free = freeSlots.pop();
+    const slots = free !== undefined && free.length === 2 * w ? free : new Float64Array(2 * w);
+    slots.fill(0, 0, w);
+    slots.fill(-1, w);
+    this.slots = slots;
+  }
+
+  /** Forgets every value and gives the slots back to the free list (the next value takes slots again). */
   release(): void {
-    this.values = NO_SLOTS;
-    this.rounds = NO_SLOTS;
+    if (this.slots.length !== 0 && freeSlots.length < SLOT_ARRAYS_RETAINED) freeSlots.push(this.slots);
+    this.slots = NO_SLOTS;
     this.current = 0;
     this.cachedMax = -1;
   }
 
   /** Forgets every value. */
   reset(): void {
-    this.rounds.fill(-1);
-    this.values.fill(0);
+    const w = this.windowRounds;
+    this.slots.fill(0, 0, w);
+    this.slots.fill(-1, w);
     this.current = 0;
     this.cachedMax = -1;
   }

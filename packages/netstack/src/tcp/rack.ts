@@ -11,8 +11,9 @@
  * passed since it was sent (RFC 8985 §6.2 step 5); when that time has not passed yet, the caller
  * arms the reordering timer for the rest.
  *
- * Memory: parallel typed arrays used as a ring, grown by doubling when the flight outgrows them
- * (rare, never per packet once the window is open); nothing is allocated per segment. The bytes
+ * Memory: one typed array holding every entry's fields, used as a ring, grown by doubling when the
+ * flight outgrows it (rare, never per packet once the window is open); nothing is allocated per
+ * segment. The bytes
  * neither SACKed nor lost (the RFC 6675 pipe) are kept as a running sum, so reading them is O(1).
  */
 import { DeliveryRate } from './delivery-rate.js';
@@ -27,36 +28,41 @@ export const SEG_LOST = 4;
 /** The entry was (last) sent while the sender was application-limited (delivery rate estimation). */
 export const SEG_APP_LIMITED = 8;
 
-/** Stand-ins for a log's slot arrays while it holds no slots (an idle connection's log holds none). */
-const NO_F64_SLOTS = new Float64Array(0);
-const NO_U8_SLOTS = new Uint8Array(0);
-/** Most free slot sets kept for reuse (one set: the seven arrays of one log at its first capacity). */
-const SLOT_SETS_RETAINED = 256;
+/** Doubles per entry in a log's slot array: its fields at these offsets. */
+const STRIDE = 7;
+const F_SEQ = 0;
+const F_END = 1;
+const F_TIME = 2;
+const F_FLAGS = 3;
+// Delivery rate stamps of the entry's last transmission (see ./delivery-rate.ts).
+const F_TX_DELIVERED = 4;
+const F_TX_DELIVERED_TIME = 5;
+const F_TX_FIRST_SENT = 6;
+
+/** Stand-in for a log's slot array while it holds no slots (an idle connection's log holds none). */
+const NO_SLOTS = new Float64Array(0);
+/** Most free slot arrays kept for reuse (each one of some log's first capacity). */
+const SLOT_ARRAYS_RETAINED = 256;
 /**
- * Free slot sets shared by every log: six Float64Arrays per set in {@link freeF64Slots} (pushed in
- * field order: seqs, ends, times, txDelivered, txDeliveredTime, txFirstSent) and its flag bits in
- * {@link freeFlagSlots}. Stale contents are harmless: every entry's fields are written when it is made.
+ * Free slot arrays shared by every log, each of {@link STRIDE} times some log's first capacity
+ * doubles. Stale contents are harmless: every entry's fields are written when it is made.
  */
-const freeF64Slots: Float64Array[] = [];
-const freeFlagSlots: Uint8Array[] = [];
+const freeSlots: Float64Array[] = [];
 
 /**
  * The segments in flight, in sequence order. Invariants: entries are contiguous ranges
  * `[seq, end)`, sorted, non-overlapping, all above SND.UNA once {@link SentSegments.ack} ran.
  *
- * Memory: the slot arrays are taken (from a shared free list when one of this log's first capacity
- * is there) when the first entry is logged, and given back when the log empties while still at its
- * first capacity, so an idle connection holds no slot arrays; a log that grew keeps its arrays.
+ * Memory: one slot array holds every field of every entry ({@link STRIDE} doubles per entry, in a
+ * ring). It is taken (from a shared free list when one of this log's first capacity is there)
+ * when the first entry is logged, and given back when the log empties while still at its first
+ * capacity, so an idle connection holds no slot array and a request/response exchange costs one
+ * pop and one push; a log that grew keeps its array.
  */
 export class SentSegments {
-  private seqs: Float64Array = NO_F64_SLOTS;
-  private ends: Float64Array = NO_F64_SLOTS;
-  private times: Float64Array = NO_F64_SLOTS;
-  private flagBits: Uint8Array = NO_U8_SLOTS;
-  // Delivery rate stamps of each entry's last transmission (see ./delivery-rate.ts).
-  private txDelivered: Float64Array = NO_F64_SLOTS;
-  private txDeliveredTime: Float64Array = NO_F64_SLOTS;
-  private txFirstSent: Float64Array = NO_F64_SLOTS;
+  private slots: Float64Array = NO_SLOTS;
+  /** Entries the slot array holds. */
+  private capacity = 0;
   /** The connection's delivery rate state, stamped on every transmission and fed by every delivery. */
   readonly rate = new DeliveryRate();
   private head = 0;
@@ -71,45 +77,21 @@ export class SentSegments {
     this.firstCapacity = capacity;
   }
 
-  /** Takes the first slot arrays: a free set of {@link SentSegments.firstCapacity} slots, or new ones. */
+  /** Takes the first slot array: a free one of {@link SentSegments.firstCapacity} entries, or a new one. */
   private takeSlots(): void {
     const cap = this.firstCapacity;
-    const flags = freeFlagSlots.pop();
-    if (flags !== undefined && flags.length === cap) {
-      this.flagBits = flags;
-      this.txFirstSent = freeF64Slots.pop()!;
-      this.txDeliveredTime = freeF64Slots.pop()!;
-      this.txDelivered = freeF64Slots.pop()!;
-      this.times = freeF64Slots.pop()!;
-      this.ends = freeF64Slots.pop()!;
-      this.seqs = freeF64Slots.pop()!;
-    } else {
-      if (flags !== undefined) freeF64Slots.length -= 6;
-      this.seqs = new Float64Array(cap);
-      this.ends = new Float64Array(cap);
-      this.times = new Float64Array(cap);
-      this.flagBits = new Uint8Array(cap);
-      this.txDelivered = new Float64Array(cap);
-      this.txDeliveredTime = new Float64Array(cap);
-      this.txFirstSent = new Float64Array(cap);
-    }
+    const free = freeSlots.pop();
+    this.slots = free !== undefined && free.length === cap * STRIDE ? free : new Float64Array(cap * STRIDE);
+    this.capacity = cap;
     this.head = 0;
   }
 
-  /** The log is empty: slot arrays still at the first capacity go back to the free list. */
+  /** The log is empty: a slot array still at the first capacity goes back to the free list. */
   private releaseSlots(): void {
-    if (this.flagBits.length !== this.firstCapacity) return;
-    if (freeFlagSlots.length < SLOT_SETS_RETAINED) {
-      freeF64Slots.push(this.seqs, this.ends, this.times, this.txDelivered, this.txDeliveredTime, this.txFirstSent);
-      freeFlagSlots.push(this.flagBits);
-    }
-    this.seqs = NO_F64_SLOTS;
-    this.ends = NO_F64_SLOTS;
-    this.times = NO_F64_SLOTS;
-    this.flagBits = NO_U8_SLOTS;
-    this.txDelivered = NO_F64_SLOTS;
-    this.txDeliveredTime = NO_F64_SLOTS;
-    this.txFirstSent = NO_F64_SLOTS;
+    if (this.capacity !== this.firstCapacity) return;
+    if (freeSlots.length < SLOT_ARRAYS_RETAINED) freeSlots.push(this.slots);
+    this.slots = NO_SLOTS;
+    this.capacity = 0;
   }
 
   /** Entries held. */
@@ -131,120 +113,104 @@ export class SentSegments {
     return (flags & (SEG_SACKED | SEG_LOST)) === 0 ? seqSub(end, seq) : 0;
   }
 
-  private slot(i: number): number {
+  /** Offset in the slot array of entry `i`'s fields. */
+  private at(i: number): number {
     const p = this.head + i;
-    const cap = this.seqs.length;
-    return p >= cap ? p - cap : p;
+    const cap = this.capacity;
+    return (p >= cap ? p - cap : p) * STRIDE;
   }
 
   /** Sequence number of entry `i` (0: the oldest). */
   seq(i: number): number {
-    return this.seqs[this.slot(i)]!;
+    return this.slots[this.at(i) + F_SEQ]!;
   }
 
   /** End (exclusive) of entry `i`. */
   end(i: number): number {
-    return this.ends[this.slot(i)]!;
+    return this.slots[this.at(i) + F_END]!;
   }
 
   /** Last transmit time of entry `i`, ms. */
   time(i: number): number {
-    return this.times[this.slot(i)]!;
+    return this.slots[this.at(i) + F_TIME]!;
   }
 
   /** Flag bits of entry `i` ({@link SEG_RETRANSMITTED}, {@link SEG_SACKED}, {@link SEG_LOST}). */
   flags(i: number): number {
-    return this.flagBits[this.slot(i)]!;
+    return this.slots[this.at(i) + F_FLAGS]!;
   }
 
   /** Sets flag bits of entry `i`. */
   setFlags(i: number, bits: number): void {
-    const k = this.slot(i);
-    const s = this.seqs[k]!;
-    const e = this.ends[k]!;
-    this.pipeBytes += SentSegments.piped(bits, s, e) - SentSegments.piped(this.flagBits[k]!, s, e);
-    this.flagBits[k] = bits;
+    const a = this.at(i);
+    const slots = this.slots;
+    const s = slots[a + F_SEQ]!;
+    const e = slots[a + F_END]!;
+    this.pipeBytes += SentSegments.piped(bits, s, e) - SentSegments.piped(slots[a + F_FLAGS]!, s, e);
+    slots[a + F_FLAGS] = bits;
   }
 
   private grow(): void {
-    if (this.seqs.length === 0) {
+    if (this.capacity === 0) {
       this.takeSlots();
       return;
     }
-    const cap = this.seqs.length * 2;
-    const s = new Float64Array(cap);
-    const e = new Float64Array(cap);
-    const t = new Float64Array(cap);
-    const f = new Uint8Array(cap);
-    const d = new Float64Array(cap);
-    const dt = new Float64Array(cap);
-    const fs = new Float64Array(cap);
+    const cap = this.capacity * 2;
+    const grown = new Float64Array(cap * STRIDE);
     for (let i = 0; i < this.n; i++) {
-      const k = this.slot(i);
-      s[i] = this.seqs[k]!;
-      e[i] = this.ends[k]!;
-      t[i] = this.times[k]!;
-      f[i] = this.flagBits[k]!;
-      d[i] = this.txDelivered[k]!;
-      dt[i] = this.txDeliveredTime[k]!;
-      fs[i] = this.txFirstSent[k]!;
+      const a = this.at(i);
+      grown.set(this.slots.subarray(a, a + STRIDE), i * STRIDE);
     }
-    this.seqs = s;
-    this.ends = e;
-    this.times = t;
-    this.flagBits = f;
-    this.txDelivered = d;
-    this.txDeliveredTime = dt;
-    this.txFirstSent = fs;
+    this.slots = grown;
+    this.capacity = cap;
     this.head = 0;
   }
 
   /** Inserts an entry before index `i` (shifting later ones). */
   private insertAt(i: number, seq: number, end: number, time: number, flags: number): void {
-    if (this.n === this.seqs.length) this.grow();
+    if (this.n === this.capacity) this.grow();
+    const slots = this.slots;
     for (let j = this.n; j > i; j--) {
-      const to = this.slot(j);
-      const from = this.slot(j - 1);
-      this.seqs[to] = this.seqs[from]!;
-      this.ends[to] = this.ends[from]!;
-      this.times[to] = this.times[from]!;
-      this.flagBits[to] = this.flagBits[from]!;
-      this.txDelivered[to] = this.txDelivered[from]!;
-      this.txDeliveredTime[to] = this.txDeliveredTime[from]!;
-      this.txFirstSent[to] = this.txFirstSent[from]!;
+      const to = this.at(j);
+      const from = this.at(j - 1);
+      for (let f = 0; f < STRIDE; f++) slots[to + f] = slots[from + f]!;
     }
-    const k = this.slot(i);
-    this.seqs[k] = seq;
-    this.ends[k] = end;
-    this.times[k] = time;
-    this.flagBits[k] = flags;
-    this.stamp(k);
+    const a = this.at(i);
+    slots[a + F_SEQ] = seq;
+    slots[a + F_END] = end;
+    slots[a + F_TIME] = time;
+    slots[a + F_FLAGS] = flags;
+    this.stamp(a);
     this.n++;
     this.pipeBytes += SentSegments.piped(flags, seq, end);
   }
 
   /** Cuts entry `i` at `at` (inside it): `[seq, at)` stays at `i`, `[at, end)` becomes entry `i + 1`. */
   private split(i: number, at: number): void {
-    const k = this.slot(i);
-    const e = this.ends[k]!;
-    const f = this.flagBits[k]!;
+    const a = this.at(i);
+    const e = this.slots[a + F_END]!;
+    const f = this.slots[a + F_FLAGS]!;
     this.pipeBytes -= SentSegments.piped(f, at, e);
-    this.ends[k] = at;
-    this.insertAt(i + 1, at, e, this.times[k]!, f);
-    // The second half was sent with the first half's stamps.
-    const k2 = this.slot(i + 1);
-    this.txDelivered[k2] = this.txDelivered[k]!;
-    this.txDeliveredTime[k2] = this.txDeliveredTime[k]!;
-    this.txFirstSent[k2] = this.txFirstSent[k]!;
+    this.slots[a + F_END] = at;
+    this.insertAt(i + 1, at, e, this.slots[a + F_TIME]!, f);
+    // The second half was sent with the first half's stamps (the insertion may have moved both).
+    const first = this.at(i);
+    const second = this.at(i + 1);
+    const slots = this.slots;
+    slots[second + F_TX_DELIVERED] = slots[first + F_TX_DELIVERED]!;
+    slots[second + F_TX_DELIVERED_TIME] = slots[first + F_TX_DELIVERED_TIME]!;
+    slots[second + F_TX_FIRST_SENT] = slots[first + F_TX_FIRST_SENT]!;
   }
 
-  /** Records the connection's delivery state in slot `k` as of a transmission now (and the app-limited bit). */
-  private stamp(k: number): void {
+  /** Records the connection's delivery state in the entry at offset `a` as of a transmission now (and the app-limited bit). */
+  private stamp(a: number): void {
     const r = this.rate;
-    this.txDelivered[k] = r.delivered;
-    this.txDeliveredTime[k] = r.deliveredTime;
-    this.txFirstSent[k] = r.firstSentTime;
-    this.flagBits[k] = r.sendingAppLimited ? this.flagBits[k]! | SEG_APP_LIMITED : this.flagBits[k]! & ~SEG_APP_LIMITED;
+    const slots = this.slots;
+    slots[a + F_TX_DELIVERED] = r.delivered;
+    slots[a + F_TX_DELIVERED_TIME] = r.deliveredTime;
+    slots[a + F_TX_FIRST_SENT] = r.firstSentTime;
+    const flags = slots[a + F_FLAGS]!;
+    slots[a + F_FLAGS] = r.sendingAppLimited ? flags | SEG_APP_LIMITED : flags & ~SEG_APP_LIMITED;
   }
 
   /**
@@ -252,16 +218,18 @@ export class SentSegments {
    * to {@link SentSegments.rate}. Called once per delivered entry, before it leaves or is flagged SACKED.
    */
   noteDelivered(i: number, now: number): void {
-    const k = this.slot(i);
+    const a = this.at(i);
+    const slots = this.slots;
+    const flags = slots[a + F_FLAGS]!;
     this.rate.onDelivered(
       now,
-      seqSub(this.ends[k]!, this.seqs[k]!),
-      this.times[k]!,
-      this.txDelivered[k]!,
-      this.txDeliveredTime[k]!,
-      this.txFirstSent[k]!,
-      (this.flagBits[k]! & SEG_APP_LIMITED) !== 0,
-      (this.flagBits[k]! & SEG_RETRANSMITTED) !== 0,
+      seqSub(slots[a + F_END]!, slots[a + F_SEQ]!),
+      slots[a + F_TIME]!,
+      slots[a + F_TX_DELIVERED]!,
+      slots[a + F_TX_DELIVERED_TIME]!,
+      slots[a + F_TX_FIRST_SENT]!,
+      (flags & SEG_APP_LIMITED) !== 0,
+      (flags & SEG_RETRANSMITTED) !== 0,
     );
   }
 
@@ -272,11 +240,14 @@ export class SentSegments {
    */
   sent(seq: number, end: number, now: number, retransmission: boolean): void {
     if (!seqLt(seq, end)) return;
-    if (this.n === 0) this.rate.onFlightEmpty(now);
-    const last = this.n - 1;
-    if (this.n === 0 || !seqLt(seq, this.ends[this.slot(last)]!)) {
-      const base = this.n === 0 ? seq : this.ends[this.slot(last)]!;
-      this.insertAt(this.n, seqGt(seq, base) ? seq : base, end, now, retransmission ? SEG_RETRANSMITTED : 0);
+    if (this.n === 0) {
+      this.rate.onFlightEmpty(now);
+      this.insertAt(0, seq, end, now, retransmission ? SEG_RETRANSMITTED : 0);
+      return;
+    }
+    const lastEnd = this.end(this.n - 1);
+    if (!seqLt(seq, lastEnd)) {
+      this.insertAt(this.n, seqGt(seq, lastEnd) ? seq : lastEnd, end, now, retransmission ? SEG_RETRANSMITTED : 0);
       return;
     }
     // A retransmission over logged entries: split at `seq` and `end`, then stamp the covered ones.
@@ -290,11 +261,11 @@ export class SentSegments {
         continue;
       }
       if (seqGt(e, end)) this.split(i, end);
-      this.times[this.slot(i)] = now;
+      this.slots[this.at(i) + F_TIME] = now;
       this.setFlags(i, (this.flags(i) | SEG_RETRANSMITTED) & ~SEG_LOST);
-      this.stamp(this.slot(i));
+      this.stamp(this.at(i));
     }
-    const tail = this.ends[this.slot(this.n - 1)]!;
+    const tail = this.end(this.n - 1);
     if (seqGt(end, tail)) this.insertAt(this.n, tail, end, now, retransmission ? SEG_RETRANSMITTED : 0);
   }
 
@@ -305,18 +276,20 @@ export class SentSegments {
    */
   ack(una: number, delivered: (index: number) => void): void {
     while (this.n > 0) {
-      const k = this.head;
-      const e = this.ends[k]!;
+      const a = this.head * STRIDE;
+      const slots = this.slots;
+      const e = slots[a + F_END]!;
+      const flags = slots[a + F_FLAGS]!;
       if (seqGt(e, una)) {
-        if (seqLt(this.seqs[k]!, una)) {
-          this.pipeBytes -= SentSegments.piped(this.flagBits[k]!, this.seqs[k]!, una);
-          this.seqs[k] = una;
+        if (seqLt(slots[a + F_SEQ]!, una)) {
+          this.pipeBytes -= SentSegments.piped(flags, slots[a + F_SEQ]!, una);
+          slots[a + F_SEQ] = una;
         }
         return;
       }
-      if ((this.flagBits[k]! & SEG_SACKED) === 0) delivered(0);
-      this.pipeBytes -= SentSegments.piped(this.flagBits[k]!, this.seqs[k]!, e);
-      this.head = this.slot(1);
+      if ((flags & SEG_SACKED) === 0) delivered(0);
+      this.pipeBytes -= SentSegments.piped(flags, slots[a + F_SEQ]!, e);
+      this.head = this.head + 1 === this.capacity ? 0 : this.head + 1;
       this.n--;
     }
     this.head = 0;

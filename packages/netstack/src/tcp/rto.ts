@@ -59,8 +59,11 @@ export class RtoEstimator {
   readonly clockGranularityMs: number;
   /** Samples ignored because they were negative or not finite. */
   rejectedSamples = 0;
-  private srtt: number | undefined;
-  private rttvar: number | undefined;
+  // Numbers always (a field that is sometimes `undefined` boxes every fractional RTT stored in it);
+  // `sampled` says whether they hold an estimate yet.
+  private srtt = 0.5;
+  private rttvar = 0.5;
+  private sampled = false;
   /** RTO from the estimator before backoff, clamped to [min, max]. */
   private baseRto: number;
   private backoffs = 0;
@@ -94,7 +97,8 @@ export class RtoEstimator {
       this.rejectedSamples++;
       return;
     }
-    if (this.srtt === undefined || this.rttvar === undefined) {
+    if (!this.sampled) {
+      this.sampled = true;
       this.srtt = rttMs;
       this.rttvar = rttMs / 2;
     } else {
@@ -106,17 +110,18 @@ export class RtoEstimator {
 
   /** The current RTO in ms: the estimate times 2^backoffCount, capped at {@link RtoEstimator.maxRtoMs}. */
   get rtoMs(): number {
-    return Math.min(this.maxRtoMs, this.baseRto * 2 ** this.backoffs);
+    const base = this.baseRto;
+    return Math.min(this.maxRtoMs, this.backoffs === 0 ? base : base * 2 ** this.backoffs);
   }
 
   /** The smoothed RTT in ms, `undefined` before the first sample. */
   get srttMs(): number | undefined {
-    return this.srtt;
+    return this.sampled ? this.srtt : undefined;
   }
 
   /** The RTT variation in ms, `undefined` before the first sample. */
   get rttvarMs(): number | undefined {
-    return this.rttvar;
+    return this.sampled ? this.rttvar : undefined;
   }
 
   /** Times {@link RtoEstimator.backoff} doubled the RTO since the last reset (stops counting once the cap is reached). */
@@ -142,8 +147,7 @@ export class RtoEstimator {
    * an RTO of 3 s once data flows if the SYN or SYN-ACK was retransmitted; pass that as `rtoMs`.
    */
   reset(rtoMs: number = this.initialRtoMs): void {
-    this.srtt = undefined;
-    this.rttvar = undefined;
+    this.sampled = false;
     this.backoffs = 0;
     this.baseRto = clamp(rtoMs, this.minRtoMs, this.maxRtoMs);
   }
