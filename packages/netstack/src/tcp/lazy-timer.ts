@@ -24,10 +24,14 @@ export class LazyTimer implements Timer {
     this.callback();
   };
 
-  /** Creates the timer stopped; nothing is on the heap until the first {@link LazyTimer.reset}. */
+  /**
+   * Creates the timer stopped; nothing is on the heap until the first {@link LazyTimer.reset}.
+   * `callback` runs as a method of the timer (`this` is the timer), so one function can serve every
+   * timer of a subclass that carries its own context.
+   */
   constructor(
     private readonly scheduler: Pick<SchedulerApi, 'now' | 'timerAt'>,
-    private readonly callback: () => void,
+    private readonly callback: (this: LazyTimer) => void,
   ) {}
 
   /** The deadline the timer stands for (the last one set, also once stopped). */

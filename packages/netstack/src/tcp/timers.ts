@@ -83,9 +83,28 @@ export function restartRetransmit(ctx: TcpContext, tcb: Tcb, now: number = ctx.s
   retransmitTimer(ctx, tcb).reset(now + delay);
 }
 
-/** The connection's retransmission timer, made on first use (a {@link LazyTimer}: restarts are cheap). */
+/**
+ * A connection's retransmission timer: a {@link LazyTimer} (restarts are cheap) that knows its
+ * connection, so every connection shares one callback instead of owning a closure.
+ */
+class RetransmitTimer extends LazyTimer {
+  constructor(
+    readonly ctx: TcpContext,
+    readonly tcb: Tcb,
+  ) {
+    super(ctx.scheduler, expireRetransmitTimer);
+  }
+}
+
+/** The callback of every {@link RetransmitTimer} (LazyTimer calls it with `this` = the timer). */
+function expireRetransmitTimer(this: LazyTimer): void {
+  const timer = this as RetransmitTimer;
+  fireRtx(timer.ctx, timer.tcb);
+}
+
+/** The connection's retransmission timer, made on first use. */
 function retransmitTimer(ctx: TcpContext, tcb: Tcb): LazyTimer {
-  return (tcb.rtxTimer ??= new LazyTimer(ctx.scheduler, () => fireRtx(ctx, tcb)));
+  return (tcb.rtxTimer ??= new RetransmitTimer(ctx, tcb));
 }
 
 /**
