@@ -91,6 +91,8 @@ export class Bbr implements CongestionControl {
   private mss: number;
   private readonly iwSegments: number | undefined;
   private window: number;
+  /** The initial window in bytes for the current MSS. */
+  private iw: number;
   private readonly btlBwFilter = new RoundMaxFilter(BBR_BTLBW_FILTER_ROUNDS);
   private readonly rtPropFilter = new MinRttFilter(BBR_RTPROP_FILTER_MS);
   /** ACK aggregation: the most data ACKed beyond what BtlBw explains, over the last rounds (bytes). */
@@ -131,9 +133,11 @@ export class Bbr implements CongestionControl {
       throw new RangeError(`initial window must be >= 1 segment, got ${iw}`);
     this.mss = opts.mss;
     this.iwSegments = opts.initialWindowSegments;
-    this.window = this.initialWindow();
+    this.iw = this.initialWindow();
+    this.window = this.iw;
   }
 
+  /** The initial window for the current MSS (kept in {@link Bbr.iw}: it is read on every ACK). */
   private initialWindow(): number {
     return this.iwSegments === undefined ? rfc6928InitialWindow(this.mss) : this.iwSegments * this.mss;
   }
@@ -264,7 +268,7 @@ export class Bbr implements CongestionControl {
   private bdp(gain: number): number {
     const bw = this.btlBwFilter.max;
     const rtt = this.rtPropFilter.value;
-    if (!Number.isFinite(rtt) || bw <= 0) return this.initialWindow();
+    if (!Number.isFinite(rtt) || bw <= 0) return this.iw;
     return gain * bw * rtt;
   }
 
@@ -381,8 +385,7 @@ export class Bbr implements CongestionControl {
       this.window = Math.max(this.window, rs.inflight + delivered);
     } else {
       if (this.pipeFilled) this.window = Math.min(this.window + delivered, target);
-      else if (this.window < target || rs.priorDelivered + rs.delivered < this.initialWindow())
-        this.window += delivered;
+      else if (this.window < target || rs.priorDelivered + rs.delivered < this.iw) this.window += delivered;
       this.window = Math.max(this.window, this.minPipe());
     }
     if (this.st === 'PROBE_RTT') this.window = Math.min(this.window, this.minPipe());
@@ -439,5 +442,6 @@ export class Bbr implements CongestionControl {
     this.window = Math.max(mss, this.window * ratio);
     this.priorCwnd *= ratio;
     this.mss = mss;
+    this.iw = this.initialWindow();
   }
 }

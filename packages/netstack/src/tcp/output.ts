@@ -405,6 +405,21 @@ export function tcpOutput(ctx: TcpOutputContext, tcb: Tcb, ackLevel: number = Ac
 }
 
 function sendData(ctx: TcpOutputContext, tcb: Tcb): number {
+  let sent = 0;
+  // Nothing unsent and no FIN to come (the usual case once a reply went out): the loop would stop
+  // at once, and nothing was sent past SND.NXT that SACKs could let it skip.
+  if (tcb.finQueued || tcb.sendBuffer.length > seqSub(tcb.sndNxt, tcb.sndUna)) sent = sendSegments(ctx, tcb);
+  // Data waits, nothing is in flight to bring an ACK: the window (zero, or too small to use) must be
+  // probed or forced open by the persist timer (RFC 9293 §3.8.6.1, §3.8.6.2.1).
+  if (unsentBytes(tcb) > 0 && flightSize(tcb) === 0) ctx.armPersist(tcb);
+  // Out of data with room in the window: rate samples of what follows are application-limited.
+  else if (tcb.sackEnabled && unsentBytes(tcb) === 0 && tcb.sent.inFlight() < tcb.cc.cwnd)
+    tcb.sent.rate.markAppLimited(tcb.sent.inFlight());
+  return sent;
+}
+
+/** The segments of {@link sendData}: data (and the FIN) while the windows, Nagle and SWS avoidance allow. */
+function sendSegments(ctx: TcpOutputContext, tcb: Tcb): number {
   const mss = segmentPayloadLimit(tcb);
   let sent = 0;
   // The time, read once for every segment of this call (a clock read outside a scheduler run costs).
@@ -464,14 +479,10 @@ function sendData(ctx: TcpOutputContext, tcb: Tcb): number {
     }
     ctx.armRetransmit(tcb, now);
     sent++;
-    if (fin) break;
+    // The FIN went, or everything buffered did and no FIN is queued (SND.NXT reached SND.MAX: no
+    // SACKed bytes to skip): another round would find nothing to send.
+    if (fin || (length === unsent && !tcb.finQueued)) break;
   }
-  // Data waits, nothing is in flight to bring an ACK: the window (zero, or too small to use) must be
-  // probed or forced open by the persist timer (RFC 9293 §3.8.6.1, §3.8.6.2.1).
-  if (unsentBytes(tcb) > 0 && flightSize(tcb) === 0) ctx.armPersist(tcb);
-  // Out of data with room in the window: rate samples of what follows are application-limited.
-  else if (tcb.sackEnabled && unsentBytes(tcb) === 0 && tcb.sent.inFlight() < tcb.cc.cwnd)
-    tcb.sent.rate.markAppLimited(tcb.sent.inFlight());
   return sent;
 }
 

@@ -392,14 +392,16 @@ function deliver(i: number): void {
   const tcb = deliverTcb!;
   const log = tcb.sent;
   const retransmitted = (log.flags(i) & SEG_RETRANSMITTED) !== 0;
+  const sentAt = log.time(i);
+  const end = log.end(i);
   // While F-RTO judges a timeout, which copy arrived is the open question: a retransmitted
   // segment's delivery is not timed from its retransmission.
   const echoBeforeXmit =
-    retransmitted &&
-    (tcb.frtoStep !== 0 || (deliverTsEcr >= 0 && seqLt(deliverTsEcr, tsClock(log.time(i), tcb.tsOffset))));
-  tcb.rack.delivered(deliverNow, log.time(i), log.end(i), retransmitted, echoBeforeXmit);
-  tcb.rack.noteDelivery(log.end(i), retransmitted);
-  if (!retransmitted && seqLe(log.end(i), tcb.recover)) deliveredOriginal = true;
+    retransmitted && (tcb.frtoStep !== 0 || (deliverTsEcr >= 0 && seqLt(deliverTsEcr, tsClock(sentAt, tcb.tsOffset))));
+  const rack = tcb.rack;
+  rack.delivered(deliverNow, sentAt, end, retransmitted, echoBeforeXmit);
+  rack.noteDelivery(end, retransmitted);
+  if (!retransmitted && seqLe(end, tcb.recover)) deliveredOriginal = true;
   log.noteDelivered(i, deliverNow);
 }
 
