@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HttpParseError, RequestParser } from '../src/index.js';
 import type { RequestHead } from '../src/index.js';
+import { resolveParserLimits } from '../src/parser/request-parser.js';
 import { bytes, parseChunks, parseText } from './parser-helpers.js';
 
 function one(text: string) {
@@ -410,6 +411,23 @@ describe('RequestParser: a repeated head', () => {
     expect(distinct.size).toBeGreaterThan(1); // not remembered at first: parsed afresh
     expect(distinct.size).toBeLessThanOrEqual(16); // a probe remembered it within 16 heads
     expect(repeats[19]).toBe(repeats[18]); // and from then on it is the same object
+  });
+
+  it('is one object for every parser sharing a limits object (a server), not across different limits', () => {
+    const heads: RequestHead[] = [];
+    const handler = { onHead: (h: RequestHead) => heads.push(h), onBody: () => {}, onMessageComplete: () => {} };
+    const shared = resolveParserLimits({});
+    const strict = resolveParserLimits({ maxHeaders: 1 });
+    for (const limits of [shared, shared, strict, strict]) new RequestParser(limits, handler).execute(bytes(GET));
+    expect(heads).toHaveLength(4);
+    expect(heads[1]).toBe(heads[0]);
+    expect(heads[3]).toBe(heads[2]);
+    expect(heads[2]).not.toBe(heads[0]);
+    for (const head of heads) expect(head).toEqual(fresh(GET));
+    // The limits still apply to a head another parser with other limits took: one field too many is refused.
+    const twoFields = 'GET / HTTP/1.1\r\nHost: h\r\nX: 1\r\n\r\n';
+    new RequestParser(shared, handler).execute(bytes(twoFields));
+    expect(() => new RequestParser(strict, handler).execute(bytes(twoFields))).toThrow(HttpParseError);
   });
 
   it('still refuses a bad head that shares the start of the remembered one', () => {

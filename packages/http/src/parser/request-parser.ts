@@ -73,6 +73,23 @@ const REPEAT_HEAD_MAX_BYTES = 2048;
 const REPEAT_HEAD_MISSES = 2;
 const REPEAT_HEAD_PROBE_EVERY = 16;
 
+/** A remembered head: its bytes as a latin1 string and the head they gave. */
+interface SharedHead {
+  readonly text: string;
+  readonly head: RequestHead;
+}
+/** Most heads {@link sharedHeadsOf} keeps per limit set; when full, the table starts over. */
+const SHARED_HEADS_MAX = 64;
+/** Remembered heads by limit set (a head is a function of its bytes and the limits), then by their text. */
+const SHARED_HEADS = new WeakMap<object, Map<string, SharedHead>>();
+
+/** The remembered heads of parsers with `limits` (one table for all of a server's connections). */
+function sharedHeadsOf(limits: Readonly<ParserLimits>): Map<string, SharedHead> {
+  let table = SHARED_HEADS.get(limits);
+  if (table === undefined) SHARED_HEADS.set(limits, (table = new Map()));
+  return table;
+}
+
 /** Limit sets already checked and frozen by {@link resolveParserLimits}: a parser takes them as they are. */
 const CHECKED_LIMITS = new WeakSet<object>();
 
@@ -113,7 +130,10 @@ export function resolveParserLimits(limits: Partial<ParserLimits>): Readonly<Par
  * without buffering.
  *
  * Repeated heads: the parser remembers the last head it decoded from one chunk (its bytes as a latin1
- * string, at most 2 KiB, and the {@link RequestHead} they gave). A head that
+ * string, at most 2 KiB, and the {@link RequestHead} they gave). Remembered heads are shared by the
+ * parsers with the same limits object (a server's connections): a head whose text was seen before, on
+ * any of them, is that same object (not decoded again), so many clients sending the same head keep one
+ * copy of it, not one per idle connection (a table of at most 64 per limit set). A head that
  * starts a chunk's unread bytes with exactly those bytes is the same head (the parse is a function of
  * the bytes and the limits, and both are the same), so it is delivered as that same, immutable
  * object without being scanned or decoded again: a keep-alive client asking the same thing again
@@ -583,13 +603,27 @@ export class RequestParser {
       this.complete(trailers);
       return;
     }
-    const head = parseRequestHead(bytes, from, to, this.requestLine!, this.requestLineBytes, this.limits);
-    this.requestLine = null;
+    let head: RequestHead;
     if (this.rememberNextHead() && bytes === chunk && to - from <= REPEAT_HEAD_MAX_BYTES) {
-      // Decoded from the chunk itself: the same bytes at the start of a later chunk are this head again.
-      this.lastHeadText = latin1Text(latin1View(bytes), from, to);
-      this.lastHead = head;
+      // Decoded from the chunk itself: the same bytes at the start of a later chunk are this head again,
+      // and the same bytes seen by another parser with these limits gave this head already.
+      const text = latin1Text(latin1View(bytes), from, to);
+      const table = sharedHeadsOf(this.limits);
+      let shared = table.get(text);
+      if (shared === undefined) {
+        shared = {
+          text,
+          head: parseRequestHead(bytes, from, to, this.requestLine!, this.requestLineBytes, this.limits),
+        };
+        if (table.size >= SHARED_HEADS_MAX) table.clear();
+        table.set(text, shared);
+      }
+      this.lastHeadText = shared.text;
+      this.lastHead = head = shared.head;
+    } else {
+      head = parseRequestHead(bytes, from, to, this.requestLine!, this.requestLineBytes, this.limits);
     }
+    this.requestLine = null;
     this.startMessage(head);
   }
 
