@@ -312,6 +312,21 @@ describe('connection caps', () => {
     expect(server.stats).toMatchObject({ connectionsEvicted: 1, connectionsOpen: 4 });
   });
 
+  it('per client: a closed connection that was evicted before frees no second place', async () => {
+    const { sched, server, connect } = setup(hello, { maxConnectionsPerClient: 2 });
+    const a1 = connect();
+    sched.advance(10);
+    const a2 = connect();
+    sched.advance(10);
+    const a3 = connect(); // evicts a1 (oldest idle)
+    expect([a1.serverEnded, a2.serverEnded]).toEqual([true, false]);
+    a1.destroy(); // the evicted one finally closes: it was no longer counted
+    sched.advance(10);
+    const a4 = connect(); // still at the cap (a2, a3): a2 must make room
+    expect([a2.serverEnded, a3.serverEnded, a4.serverEnded]).toEqual([true, false, false]);
+    expect(server.stats).toMatchObject({ connectionsEvicted: 2, connectionsOpen: 2 });
+  });
+
   it('in total: with every connection busy the newcomer gets 503 and nothing in progress is closed', async () => {
     const { server, connect } = setup((_req, _res) => {}, { maxConnections: 2 });
     const a = connect('198.18.0.1');

@@ -46,8 +46,8 @@ export class HttpServer {
   private readonly limiter: TokenBucketLimiter | undefined;
   private readonly ownScheduler: Scheduler | undefined;
   private readonly connections = new Set<Connection>();
-  /** Open connections by client address (for the per-client cap). */
-  private readonly byClient = new Map<string, Set<Connection>>();
+  /** Open connections per client address (for the per-client cap; an address with none has no entry). */
+  private readonly byClient = new Map<string, number>();
   private readonly rejected = new Set<HttpTransportSocket>();
   /** Connections closed to make room, still lingering (no longer counted against the caps). */
   private readonly evicted = new Set<Connection>();
@@ -147,10 +147,10 @@ export class HttpServer {
     }
     const client = socket.remoteAddress ?? '';
     const o = this.options;
-    const peers = this.byClient.get(client);
+    const peers = this.byClient.get(client) ?? 0;
     if (
-      (peers !== undefined && peers.size >= o.maxConnectionsPerClient && !this.evictIdle(peers)) ||
-      (this.connections.size >= o.maxConnections && !this.evictIdle(this.connections))
+      (peers >= o.maxConnectionsPerClient && !this.evictIdle(client)) ||
+      (this.connections.size >= o.maxConnections && !this.evictIdle(undefined))
     ) {
       socket.on('error', ignoreError);
       this.reject(socket);
@@ -188,30 +188,32 @@ export class HttpServer {
 
   private track(connection: Connection): void {
     this.connections.add(connection);
-    let peers = this.byClient.get(connection.remoteAddress);
-    if (peers === undefined) this.byClient.set(connection.remoteAddress, (peers = new Set()));
-    peers.add(connection);
+    const client = connection.remoteAddress;
+    this.byClient.set(client, (this.byClient.get(client) ?? 0) + 1);
     this.counters.connectionsOpen = this.connections.size;
   }
 
   private untrack(connection: Connection): void {
-    this.evicted.delete(connection);
-    this.connections.delete(connection);
-    const peers = this.byClient.get(connection.remoteAddress);
-    if (peers !== undefined) {
-      peers.delete(connection);
-      if (peers.size === 0) this.byClient.delete(connection.remoteAddress);
-    }
+    if (this.evicted.size !== 0) this.evicted.delete(connection);
+    if (!this.connections.delete(connection)) return;
+    const client = connection.remoteAddress;
+    const peers = this.byClient.get(client) ?? 0;
+    if (peers > 1) this.byClient.set(client, peers - 1);
+    else this.byClient.delete(client);
     this.counters.connectionsOpen = this.connections.size;
   }
 
   /**
-   * Closes the least recently active idle connection of `among` and stops counting it against the caps
-   * (it lingers until the client closes or `lingerMs` passes). False when none is idle.
+   * Closes the least recently active idle connection (of `client`'s, or of all when undefined; the
+   * earliest accepted among equals) and stops counting it against the caps (it lingers until the client
+   * closes or `lingerMs` passes). False when none is idle.
    */
-  private evictIdle(among: ReadonlySet<Connection>): boolean {
+  private evictIdle(client: string | undefined): boolean {
     let oldest: Connection | undefined;
-    for (const c of among) if (c.idle && (oldest === undefined || c.lastSeen < oldest.lastSeen)) oldest = c;
+    for (const c of this.connections) {
+      if (client !== undefined && c.remoteAddress !== client) continue;
+      if (c.idle && (oldest === undefined || c.lastSeen < oldest.lastSeen)) oldest = c;
+    }
     if (oldest === undefined) return false;
     this.counters.connectionsEvicted++;
     this.untrack(oldest);
