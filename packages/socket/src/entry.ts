@@ -16,6 +16,15 @@ export interface SocketAddress {
   port: number;
 }
 
+/**
+ * A watcher that is an object with a method rather than a function: a long-lived face (the Node
+ * `Socket`) registers itself with {@link SocketEntry.observe} and needs no closure per socket.
+ */
+export interface EntryObserver {
+  /** Called after each change of the entry (as a watcher function is). */
+  entryChanged(): void;
+}
+
 /** Base of the table's entries. */
 export abstract class SocketEntry {
   /** O_NONBLOCK: calls that would block fail with `EAGAIN`/`EINPROGRESS` instead. */
@@ -23,41 +32,63 @@ export abstract class SocketEntry {
   /** True once the descriptor was closed (the entry may live on for its connection's teardown). */
   closed = false;
   /** The only watcher (the common case: one stream face or one poll per socket), or undefined. */
-  private watcher: (() => void) | undefined;
+  private watcher: (() => void) | EntryObserver | undefined;
   /** Every watcher once there were two at a time (then {@link SocketEntry.watcher} is unused). */
-  private watchers: Set<() => void> | undefined;
+  private watchers: Set<(() => void) | EntryObserver> | undefined;
 
   /** The poll events that hold now (`POLLIN`, `POLLOUT`, `POLLERR`, `POLLHUP`, `POLLRDHUP`). */
   abstract readiness(): number;
 
   /** Calls `fn` after each change; returns the function that stops it. */
   watch(fn: () => void): () => void {
-    if (this.watchers !== undefined) {
-      this.watchers.add(fn);
-    } else if (this.watcher === undefined || this.watcher === fn) {
-      this.watcher = fn;
-    } else {
-      this.watchers = new Set([this.watcher, fn]);
-      this.watcher = undefined;
-    }
+    this.addWatcher(fn);
     return () => this.unwatch(fn);
   }
 
   /** Stops calling `fn` (what the function {@link SocketEntry.watch} returned does). */
   unwatch(fn: () => void): void {
-    if (this.watchers !== undefined) this.watchers.delete(fn);
-    else if (this.watcher === fn) this.watcher = undefined;
+    this.removeWatcher(fn);
+  }
+
+  /** Calls `observer.entryChanged()` after each change, as {@link SocketEntry.watch} would call a function. */
+  observe(observer: EntryObserver): void {
+    this.addWatcher(observer);
+  }
+
+  /** Stops calling `observer` (see {@link SocketEntry.observe}). */
+  unobserve(observer: EntryObserver): void {
+    this.removeWatcher(observer);
+  }
+
+  private addWatcher(w: (() => void) | EntryObserver): void {
+    if (this.watchers !== undefined) {
+      this.watchers.add(w);
+    } else if (this.watcher === undefined || this.watcher === w) {
+      this.watcher = w;
+    } else {
+      this.watchers = new Set([this.watcher, w]);
+      this.watcher = undefined;
+    }
+  }
+
+  private removeWatcher(w: (() => void) | EntryObserver): void {
+    if (this.watchers !== undefined) this.watchers.delete(w);
+    else if (this.watcher === w) this.watcher = undefined;
   }
 
   /** Wakes every watcher (a watcher added or removed during the wake-up is seen or skipped as a snapshot would). */
   notify(): void {
     const one = this.watcher;
     if (one !== undefined) {
-      one();
+      if (typeof one === 'function') one();
+      else one.entryChanged();
       return;
     }
     const all = this.watchers;
     if (all === undefined || all.size === 0) return;
-    for (const fn of [...all]) fn();
+    for (const w of [...all]) {
+      if (typeof w === 'function') w();
+      else w.entryChanged();
+    }
   }
 }

@@ -7,7 +7,7 @@
 export * from './constants.js';
 export * from './errors.js';
 export * from './descriptor-table.js';
-export type { SocketAddress } from './entry.js';
+export type { EntryObserver, SocketAddress } from './entry.js';
 export { SocketEntry } from './entry.js';
 export { TcpEntry, type TcpPhase, type TcpSocketOptions } from './tcp-entry.js';
 export { UdpEntry, UDP_DEFAULT_RCVBUF, type QueuedDatagram } from './udp-entry.js';

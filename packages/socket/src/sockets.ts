@@ -216,8 +216,7 @@ export class Sockets {
 
   private closeTcp(e: TcpEntry): void {
     this.unbindTcp(e);
-    e.connectTimer?.cancel();
-    e.connectTimer = undefined;
+    e.cancelConnectTimer();
     if (e.listener !== undefined) {
       e.listener.onAcceptable = undefined;
       e.listener.close(); // resets the connections never accepted
@@ -229,6 +228,7 @@ export class Sockets {
         if (e.readShut) e.discardReadable();
         c.close();
       }
+      e.detach();
     }
   }
 
@@ -423,6 +423,18 @@ export class Sockets {
   }
 
   private acceptNow(fd: Fd): Accepted | undefined {
+    const newFd = this.acceptDescriptor(fd);
+    if (newFd === undefined) return undefined;
+    const c = (this.table.get(newFd, 'accept') as TcpEntry).conn!;
+    return { fd: newFd, address: { address: c.remoteAddress, port: c.remotePort } };
+  }
+
+  /**
+   * @internal {@link Sockets.tryAccept} without the peer's address (the Node face reads it from the
+   * connection when asked): the new descriptor, or undefined when none waits.
+   * @throws {@link SocketError} as `tryAccept`.
+   */
+  acceptDescriptor(fd: Fd): Fd | undefined {
     const e = this.table.get(fd, 'accept');
     if (!(e instanceof TcpEntry) || e.phase !== 'listening')
       throw new SocketError('EINVAL', 'accept', 'the socket is not listening');
@@ -432,11 +444,9 @@ export class Sockets {
       this.table.stats.full++;
       throw new SocketError('EMFILE', 'accept', `the descriptor table is full (${this.table.capacity} descriptors)`);
     }
-    const conn = l.accept()!;
     const child = new TcpEntry(e.options);
-    child.attach(conn, 'connected');
-    const newFd = this.table.allocate(child, 'accept');
-    return { fd: newFd, address: { address: conn.remoteAddress, port: conn.remotePort } };
+    child.attach(l.accept()!, 'connected');
+    return this.table.allocate(child, 'accept');
   }
 
   // ---------------------------------------------------------------- active open
@@ -741,20 +751,21 @@ export class Sockets {
       return;
     }
     const t = e as TcpEntry;
-    const o = t.options;
     if (level === SOL_SOCKET) {
       switch (name) {
         case SO_REUSEADDR:
-          o.reuseAddr = optionBoolean(value);
+          t.ownOptions().reuseAddr = optionBoolean(value);
           return;
-        case SO_KEEPALIVE:
+        case SO_KEEPALIVE: {
+          const o = t.ownOptions();
           o.keepAlive = optionBoolean(value);
           t.conn?.setKeepAlive(o.keepAlive, o.keepIdleMs);
           return;
+        }
         case SO_LINGER: {
           if (typeof value !== 'object' || !(Number.isInteger(value.linger) && value.linger >= 0))
             throw new SocketError('EINVAL', 'setsockopt', 'SO_LINGER takes { onoff, linger >= 0 }');
-          o.linger = { onoff: Boolean(value.onoff), linger: value.linger };
+          t.ownOptions().linger = { onoff: Boolean(value.onoff), linger: value.linger };
           return;
         }
         case SO_RCVBUF:
@@ -767,9 +778,14 @@ export class Sockets {
     }
     if (level !== IPPROTO_TCP) noSuchOption('setsockopt', level, name);
     if (name === TCP_NODELAY) {
-      o.noDelay = optionBoolean(value);
-      t.conn?.setNoDelay(o.noDelay);
+      // The socket's own flag (servers set it on every connection: no options copy for it); the
+      // options carry it into a connection or listener to come.
+      const on = optionBoolean(value);
+      t.noDelay = on;
+      if (t.conn !== undefined) t.conn.setNoDelay(on);
+      else if (t.options.noDelay !== on) t.ownOptions().noDelay = on;
     } else if (name === TCP_KEEPIDLE) {
+      const o = t.ownOptions();
       o.keepIdleMs = optionPositive(value) * 1000;
       if (o.keepAlive) t.conn?.setKeepAlive(true, o.keepIdleMs);
     } else noSuchOption('setsockopt', level, name);
@@ -779,11 +795,11 @@ export class Sockets {
     const tcp = this.tcp!;
     const size = tcp.effectiveBufferSize(bytes);
     if (name === SO_RCVBUF) {
-      t.options.receiveBufferSize = size;
+      t.ownOptions().receiveBufferSize = size;
       t.conn?.setReceiveBufferSize(size);
       t.listener?.setReceiveBufferSize(size);
     } else {
-      t.options.sendBufferSize = size;
+      t.ownOptions().sendBufferSize = size;
       t.conn?.setSendBufferSize(size);
       t.listener?.setSendBufferSize(size);
     }
@@ -838,7 +854,7 @@ export class Sockets {
       }
     }
     if (level !== IPPROTO_TCP) noSuchOption('getsockopt', level, name);
-    if (name === TCP_NODELAY) return o.noDelay ? 1 : 0;
+    if (name === TCP_NODELAY) return t.noDelay ? 1 : 0;
     if (name === TCP_KEEPIDLE) return Math.round((o.keepIdleMs ?? 7_200_000) / 1000);
     return noSuchOption('getsockopt', level, name);
   }

@@ -11,9 +11,14 @@
  *
  * Buffer sizes: `SO_SNDBUF`/`SO_RCVBUF` set before `listen` or `connect` are carried into the
  * listener (and so into every accepted connection) or the connection.
+ *
+ * Per connection it stays small: an accepted entry shares its listener's options until one of them
+ * changes an option ({@link TcpEntry.ownOptions} copies then), one function serves all five of the
+ * connection's callbacks, and closing the descriptor detaches it from the connection, so that a
+ * connection finishing its close in the background (FIN-WAIT, TIME-WAIT) holds nothing of the socket.
  */
 import type { Timer } from '@postern/irq';
-import type { TcpConnection, TcpListener } from '@postern/netstack';
+import type { TcpCloseReason, TcpConnection, TcpError, TcpListener } from '@postern/netstack';
 import { canSendData } from '@postern/netstack';
 import { POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, type Linger } from './constants.js';
 import { SocketEntry } from './entry.js';
@@ -35,6 +40,22 @@ export interface TcpSocketOptions {
   sendBufferSize: number | undefined;
   /** `SO_RCVBUF` in effect, bytes; undefined: the TCP module's default. */
   receiveBufferSize: number | undefined;
+  /** True once an accepted entry shares this object: a change then goes to a copy ({@link TcpEntry.ownOptions}). */
+  shared: boolean;
+}
+
+/** The options of a new socket. */
+function defaultOptions(): TcpSocketOptions {
+  return {
+    noDelay: false,
+    keepAlive: false,
+    keepIdleMs: undefined,
+    linger: { onoff: false, linger: 0 },
+    reuseAddr: false,
+    sendBufferSize: undefined,
+    receiveBufferSize: undefined,
+    shared: false,
+  };
 }
 
 /** One stream socket. */
@@ -61,53 +82,86 @@ export class TcpEntry extends SocketEntry {
   writeShut = false;
   /** The connect timeout, while connecting. */
   connectTimer: Timer | undefined;
-  /** Options set with `setsockopt`. */
-  readonly options: TcpSocketOptions;
+  /** `TCP_NODELAY` of this socket (set from the options it inherits). */
+  noDelay: boolean;
+  /** Options set with `setsockopt`, read-only here (possibly shared with the listener and its other connections); change them through {@link TcpEntry.ownOptions}. */
+  options: Readonly<TcpSocketOptions>;
 
-  constructor(options?: TcpSocketOptions) {
+  /** @param inherited The listener's options, shared (an accepted socket), or undefined (a new socket). */
+  constructor(inherited?: Readonly<TcpSocketOptions>) {
     super();
-    this.options =
-      options === undefined
-        ? {
-            noDelay: false,
-            keepAlive: false,
-            keepIdleMs: undefined,
-            linger: { onoff: false, linger: 0 },
-            reuseAddr: false,
-            sendBufferSize: undefined,
-            receiveBufferSize: undefined,
-          }
-        : // The linger object is shared: setsockopt replaces it, never changes it in place.
-          { ...options };
+    if (inherited === undefined) this.options = defaultOptions();
+    else {
+      if (!inherited.shared) (inherited as TcpSocketOptions).shared = true;
+      this.options = inherited;
+    }
+    this.noDelay = this.options.noDelay;
   }
 
-  /** Takes over `conn`'s callbacks and applies the socket's options to it. */
+  /** The options to change: the entry's own, copied first when shared (the linger object is replaced on change, never edited in place, so it may stay shared). */
+  ownOptions(): TcpSocketOptions {
+    const o = this.options;
+    if (!o.shared) return o as TcpSocketOptions;
+    const own = { ...o, shared: false };
+    this.options = own;
+    return own;
+  }
+
+  /** Takes over `conn`'s callbacks (one function for the five) and applies the socket's options to it. */
   attach(conn: TcpConnection, phase: 'connecting' | 'connected'): void {
     this.conn = conn;
     this.phase = phase;
-    conn.onConnect = () => {
-      if (this.phase === 'connecting') this.phase = 'connected';
-      this.connectTimer?.cancel();
-      this.connectTimer = undefined;
-      this.notify();
-    };
-    conn.onReadable = () => {
+    const onEvent = (arg?: TcpError | TcpCloseReason): void => this.connectionEvent(arg);
+    conn.onConnect = onEvent;
+    conn.onReadable = onEvent;
+    conn.onWritable = onEvent;
+    conn.onError = onEvent;
+    conn.onClose = onEvent;
+    if (this.noDelay) conn.setNoDelay(true);
+    if (this.options.keepAlive) conn.setKeepAlive(true, this.options.keepIdleMs);
+  }
+
+  /**
+   * Lets go of the connection's callbacks (the descriptor was closed: nobody waits for its events
+   * any more), so the connection, closing in the background, keeps nothing of this entry alive.
+   */
+  detach(): void {
+    const c = this.conn;
+    if (c === undefined) return;
+    c.onConnect = undefined;
+    c.onReadable = undefined;
+    c.onWritable = undefined;
+    c.onError = undefined;
+    c.onClose = undefined;
+  }
+
+  /**
+   * One of the connection's callbacks: `onError` (a {@link TcpError}), `onClose` (its reason, a
+   * string), or `onConnect`, `onReadable`, `onWritable` (no argument; while connecting, only
+   * `onConnect` can come: nothing is readable and nothing was written before the handshake).
+   */
+  private connectionEvent(arg: TcpError | TcpCloseReason | undefined): void {
+    if (arg === undefined) {
+      if (this.phase === 'connecting') {
+        this.phase = 'connected';
+        this.cancelConnectTimer();
+      }
       if (this.readShut) this.discardReadable();
       this.notify();
-    };
-    conn.onWritable = () => this.notify();
-    conn.onError = (e) => {
-      const syscall: SocketSyscall = this.phase === 'connecting' ? 'connect' : 'recv';
-      this.error ??= new SocketError(e.code, syscall, e.message.replace(/^[A-Z]+: /, ''));
-    };
-    conn.onClose = () => {
-      this.connectTimer?.cancel();
-      this.connectTimer = undefined;
+    } else if (typeof arg === 'string') {
+      this.cancelConnectTimer();
       this.phase = 'closed';
       this.notify();
-    };
-    if (this.options.noDelay) conn.setNoDelay(true);
-    if (this.options.keepAlive) conn.setKeepAlive(true, this.options.keepIdleMs);
+    } else {
+      const syscall: SocketSyscall = this.phase === 'connecting' ? 'connect' : 'recv';
+      this.error ??= new SocketError(arg.code, syscall, arg.message.replace(/^[A-Z]+: /, ''));
+    }
+  }
+
+  /** Stops the connect timeout, if one runs. */
+  cancelConnectTimer(): void {
+    this.connectTimer?.cancel();
+    this.connectTimer = undefined;
   }
 
   /** Drops every readable byte (after `SHUT_RD`). */

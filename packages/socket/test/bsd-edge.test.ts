@@ -272,6 +272,59 @@ describe('TCP edge cases', () => {
     expect(sb.getsockopt(fd, SOL_SOCKET, SO_RCVBUF)).toBe(sb.tcp!.receiveBufferSize);
   });
 
+  it('accepted sockets share the options they inherit until one changes: a change reaches only its own socket', async () => {
+    const { sched, sa, sb } = await socketPair();
+    const lfd = sb.socket(AF_INET, SOCK_STREAM);
+    sb.setsockopt(lfd, IPPROTO_TCP, TCP_NODELAY, 1);
+    sb.bind(lfd, { address: 0, port: 7004 });
+    sb.listen(lfd);
+    const accepted: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      const accepting = sb.accept(lfd);
+      await awaitOnVirtualClock(sched, sa.connect(sa.socket(AF_INET, SOCK_STREAM), { address: B_ADDR, port: 7004 }));
+      accepted.push((await awaitOnVirtualClock(sched, accepting)).fd);
+    }
+    const [one, two] = accepted as [number, number];
+    sb.setsockopt(one, IPPROTO_TCP, TCP_NODELAY, 0);
+    sb.setsockopt(one, SOL_SOCKET, SO_LINGER, { onoff: true, linger: 0 });
+    expect(sb.getsockopt(one, IPPROTO_TCP, TCP_NODELAY)).toBe(0);
+    expect(sb.getsockopt(two, IPPROTO_TCP, TCP_NODELAY)).toBe(1);
+    expect(sb.getsockopt(lfd, IPPROTO_TCP, TCP_NODELAY)).toBe(1);
+    expect(sb.getsockopt(two, SOL_SOCKET, SO_LINGER)).toEqual({ onoff: false, linger: 0 });
+    // A change on the listener reaches connections accepted later, not the ones it already has.
+    sb.setsockopt(lfd, SOL_SOCKET, SO_KEEPALIVE, 1);
+    expect(sb.getsockopt(two, SOL_SOCKET, SO_KEEPALIVE)).toBe(0);
+    const accepting = sb.accept(lfd);
+    await awaitOnVirtualClock(sched, sa.connect(sa.socket(AF_INET, SOCK_STREAM), { address: B_ADDR, port: 7004 }));
+    const three = (await awaitOnVirtualClock(sched, accepting)).fd;
+    expect(sb.getsockopt(three, SOL_SOCKET, SO_KEEPALIVE)).toBe(1);
+    expect(sb.getsockopt(three, IPPROTO_TCP, TCP_NODELAY)).toBe(1);
+  });
+
+  it('close lets go of the connection: its callbacks are cleared while it finishes closing in the background', async () => {
+    const { sched, sa, sb } = await socketPair();
+    const lfd = sb.socket(AF_INET, SOCK_STREAM);
+    sb.bind(lfd, { address: 0, port: 7005 });
+    sb.listen(lfd);
+    const accepting = sb.accept(lfd);
+    const cfd = sa.socket(AF_INET, SOCK_STREAM);
+    await awaitOnVirtualClock(sched, sa.connect(cfd, { address: B_ADDR, port: 7005 }));
+    const { fd } = await awaitOnVirtualClock(sched, accepting);
+    const conn = (sb.entry(fd, 'close') as TcpEntry).conn!;
+    expect(conn.onReadable).toBeTypeOf('function');
+    sb.close(fd);
+    expect(conn.state).not.toBe('CLOSED'); // the FIN is on its way: the connection lives on
+    expect([conn.onConnect, conn.onReadable, conn.onWritable, conn.onError, conn.onClose]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    // The peer still sees an orderly end of stream.
+    expect(await awaitOnVirtualClock(sched, sa.recv(cfd, new Uint8Array(8)))).toBe(0);
+  });
+
   it('a blocked accept wakes when TCP queues a connection (onAcceptable), and listen again changes the bound', async () => {
     const { sched, sa, sb } = await socketPair();
     const lfd = sb.socket(AF_INET, SOCK_STREAM);

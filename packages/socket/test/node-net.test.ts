@@ -177,7 +177,7 @@ describe('the net face: Socket and Server', () => {
     expect(performance.now() - t0).toBeGreaterThanOrEqual(55);
     expect(client.destroyed).toBe(false);
     const e = client.sockets.entry(client.fd!, 'getsockopt') as TcpEntry;
-    expect(e.options.noDelay).toBe(true);
+    expect(e.noDelay).toBe(true);
     expect(e.options.keepAlive).toBe(true);
     expect(e.options.keepIdleMs).toBe(30_000);
     client.destroy();
@@ -209,6 +209,37 @@ describe('the net face: Socket and Server', () => {
     c1.end();
     await waitFor('server close', () => closed, 5000, 2);
     expect(server.address()).toBeNull();
+  });
+
+  it('an accepted socket: addresses read from its connection (kept once read), counted by the server until its close', async () => {
+    const { netA, netB } = await pair();
+    const accepted: Socket[] = [];
+    const server = netB.createServer((s) => accepted.push(s));
+    await nextEvent(server.listen(4006), 'listening');
+    const client = netA.connect(4006, '198.18.0.2');
+    await nextEvent(client, 'connect');
+    await waitFor('the accepted socket', () => accepted.length === 1, 5000, 2);
+    const peer = accepted[0]!;
+    expect([peer.remoteAddress, peer.remotePort, peer.remoteFamily]).toEqual(['198.18.0.1', client.localPort, 'IPv4']);
+    expect([peer.localAddress, peer.localPort, peer.localFamily]).toEqual(['198.18.0.2', 4006, 'IPv4']);
+    expect(peer.address()).toEqual({ address: '198.18.0.2', family: 'IPv4', port: 4006 });
+    const count = () => new Promise<number>((r) => server.getConnections((_e, n) => r(n)));
+    expect(await count()).toBe(1);
+    let countAtClose = -1;
+    peer.on('close', () => {
+      server.getConnections((_e, n) => (countAtClose = n));
+    });
+    const closed = nextEvent(peer, 'close');
+    client.end();
+    peer.end();
+    const [hadError] = (await closed) as [boolean];
+    expect(hadError).toBe(false);
+    await waitFor('getConnections', () => countAtClose !== -1, 5000, 2);
+    expect(countAtClose).toBe(0);
+    // Read before the close, kept after it (as Node keeps a peer name it has read).
+    expect(peer.remoteAddress).toBe('198.18.0.1');
+    expect(peer.localPort).toBe(4006);
+    await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
   it('destroySoon ends after the buffered data is out', async () => {

@@ -14,7 +14,8 @@ import { AF_INET, SOCK_NONBLOCK, SOCK_STREAM, SOL_SOCKET, SO_REUSEADDR } from '.
 import type { Fd } from '../descriptor-table.js';
 import { SocketError } from '../errors.js';
 import type { Sockets } from '../sockets.js';
-import { Socket, type AddressInfo, type HostLookup } from './socket.js';
+import type { TcpEntry } from '../tcp-entry.js';
+import { Socket, type AddressInfo, type HostLookup, type SocketOwner } from './socket.js';
 
 /** Settled once: `RESOLVED.then(fn)` runs `fn` in a microtask without `queueMicrotask`'s async resource. */
 const RESOLVED = Promise.resolve();
@@ -46,7 +47,7 @@ export interface ListenOptions {
 }
 
 /** A Node `net.Server`-compatible server. See the module comment. */
-export class Server extends EventEmitter {
+export class Server extends EventEmitter implements SocketOwner {
   /** The table the server listens on. */
   readonly sockets: Sockets;
   /** Most connections at once; beyond it a new connection is closed at once (and `'drop'` emitted). */
@@ -55,7 +56,8 @@ export class Server extends EventEmitter {
   private fd: Fd | undefined;
   private stopWatch: (() => void) | undefined;
   private acceptQueued = false;
-  private readonly connections = new Set<Socket>();
+  /** Accepted sockets not closed yet (each tells {@link Server.socketClosed} when it closes). */
+  private connections = 0;
   private closing = false;
 
   constructor(options: ServerOptions, connectionListener?: (socket: Socket) => void) {
@@ -149,36 +151,39 @@ export class Server extends EventEmitter {
     const fd = this.fd;
     if (fd === undefined) return;
     for (;;) {
-      let accepted;
+      let accepted: Fd | undefined;
       try {
-        accepted = this.sockets.tryAccept(fd);
+        accepted = this.sockets.acceptDescriptor(fd);
       } catch (err) {
         this.emit('error', err);
         return;
       }
       if (accepted === undefined) return;
-      if (this.maxConnections !== undefined && this.connections.size >= this.maxConnections) {
-        this.sockets.close(accepted.fd);
+      if (this.maxConnections !== undefined && this.connections >= this.maxConnections) {
+        const peer = (this.sockets.entry(accepted, 'accept') as TcpEntry).conn!;
+        this.sockets.close(accepted);
         this.emit('drop', {
-          remoteAddress: ipv4ToString(accepted.address.address),
-          remotePort: accepted.address.port,
+          remoteAddress: ipv4ToString(peer.remoteAddress),
+          remotePort: peer.remotePort,
           remoteFamily: 'IPv4',
         });
         continue;
       }
       const o = this.options;
-      const socket = new Socket({ sockets: this.sockets, fd: accepted.fd, allowHalfOpen: o.allowHalfOpen ?? false });
+      const socket = new Socket({ sockets: this.sockets, fd: accepted, allowHalfOpen: o.allowHalfOpen ?? false });
       if (o.noDelay === true) socket.setNoDelay(true);
       if (o.keepAlive === true) socket.setKeepAlive(true, o.keepAliveInitialDelay ?? 0);
       if (o.pauseOnConnect === true) socket.pause();
-      this.connections.add(socket);
-      // 'close' comes once: `on` spares the wrapper `once` makes per connection.
-      socket.on('close', () => {
-        this.connections.delete(socket);
-        this.maybeClosed();
-      });
+      this.connections++;
+      socket.acceptedBy = this;
       this.emit('connection', socket);
     }
+  }
+
+  /** @internal {@link SocketOwner}: an accepted socket closed. */
+  socketClosed(_socket: Socket): void {
+    this.connections--;
+    this.maybeClosed();
   }
 
   /** The bound address, or null when not listening. */
@@ -208,14 +213,14 @@ export class Server extends EventEmitter {
   }
 
   private maybeClosed(): void {
-    if (!this.closing || this.connections.size > 0) return;
+    if (!this.closing || this.connections > 0) return;
     this.closing = false;
     process.nextTick(() => this.emit('close'));
   }
 
   /** Calls back with the number of open connections. */
   getConnections(callback: (err: Error | null, count: number) => void): this {
-    const n = this.connections.size;
+    const n = this.connections;
     process.nextTick(() => callback(null, n));
     return this;
   }

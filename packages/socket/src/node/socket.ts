@@ -31,6 +31,7 @@ import {
 } from '../constants.js';
 import type { Fd } from '../descriptor-table.js';
 import { SocketError } from '../errors.js';
+import type { EntryObserver } from '../entry.js';
 import type { Sockets } from '../sockets.js';
 import type { TcpEntry } from '../tcp-entry.js';
 
@@ -77,13 +78,36 @@ export interface AddressInfo {
 }
 
 const READ_CHUNK = 64 * 1024;
+/**
+ * The Duplex options of a socket with Node's default high-water marks, by `allowHalfOpen`: made
+ * once, not per socket (the stream reads them in its constructor and keeps none of them).
+ */
+const STREAM_OPTIONS = [false, true].map((allowHalfOpen) =>
+  Object.freeze({ allowHalfOpen, emitClose: false, autoDestroy: true, decodeStrings: true }),
+);
 /** Settled once: `RESOLVED.then(fn)` runs `fn` in a microtask. */
 const RESOLVED = Promise.resolve();
 /** Sockets with stack events waiting for the next microtask (see `Socket.changed`). */
 let changedSockets: Socket[] = [];
 
+/**
+ * What a {@link Socket} tells the server that accepted it (instead of a `'close'` listener per
+ * connection).
+ */
+export interface SocketOwner {
+  /** `socket` emitted `'close'`. */
+  socketClosed(socket: Socket): void;
+}
+
+/** Emits a socket's `'close'` (a `process.nextTick` callback with arguments: no closure per socket). */
+function emitClose(socket: Socket, hadError: boolean): void {
+  // The server counts the socket out first, as Node's does before the socket's 'close'.
+  socket.acceptedBy?.socketClosed(socket);
+  socket.emit('close', hadError);
+}
+
 /** A Node `net.Socket`-compatible stream. See the module comment. */
-export class Socket extends Duplex {
+export class Socket extends Duplex implements EntryObserver {
   /** The table this socket lives on. */
   readonly sockets: Sockets;
   /** True while an active open is in progress. */
@@ -92,10 +116,14 @@ export class Socket extends Duplex {
   bytesRead = 0;
   /** The idle timeout set with {@link Socket.setTimeout}, ms (undefined: none). */
   timeout: number | undefined;
+  /**
+   * @internal The server that accepted this socket, told when it closes; undefined for an active
+   * open. (Not `server`: Node's `http` sets that property on the sockets it serves.)
+   */
+  acceptedBy: SocketOwner | undefined;
   private descriptor: Fd | undefined;
+  /** The descriptor's entry while the socket is open (dropped once destroyed, so a closed socket holds no connection). */
   private entryRef: TcpEntry | undefined;
-  /** Watches the entry (while adopted): stack events reach {@link Socket.changed}. */
-  private readonly onEntryChange = (): void => this.changed();
   private changeQueued = false;
   private wantRead = false;
   private started = false;
@@ -111,18 +139,25 @@ export class Socket extends Duplex {
   private readonly lookup: HostLookup | undefined;
   private noDelayWanted: boolean | undefined;
   private keepAliveWanted: [boolean, number] | undefined;
-  private remote: { address: string; port: number } | undefined;
-  private local: { address: string; port: number } | undefined;
+  /** The peer's address, read from the connection on first use (as Node caches its peer name). */
+  private remote: AddressInfo | undefined;
+  /** The local address, read from the connection on first use. */
+  private local: AddressInfo | undefined;
 
   constructor(options: SocketOptions) {
-    super({
-      allowHalfOpen: options.allowHalfOpen ?? false,
-      emitClose: false,
-      autoDestroy: true,
-      decodeStrings: true,
-      ...(options.writableHighWaterMark !== undefined ? { writableHighWaterMark: options.writableHighWaterMark } : {}),
-      ...(options.readableHighWaterMark !== undefined ? { readableHighWaterMark: options.readableHighWaterMark } : {}),
-    });
+    super(
+      options.writableHighWaterMark === undefined && options.readableHighWaterMark === undefined
+        ? STREAM_OPTIONS[options.allowHalfOpen === true ? 1 : 0]
+        : {
+            ...STREAM_OPTIONS[options.allowHalfOpen === true ? 1 : 0],
+            ...(options.writableHighWaterMark !== undefined
+              ? { writableHighWaterMark: options.writableHighWaterMark }
+              : {}),
+            ...(options.readableHighWaterMark !== undefined
+              ? { readableHighWaterMark: options.readableHighWaterMark }
+              : {}),
+          },
+    );
     this.sockets = options.sockets;
     this.lookup = options.lookup;
     if (options.fd !== undefined) this.adopt(options.fd, false);
@@ -153,39 +188,66 @@ export class Socket extends Duplex {
     return this.written + this.writableLength;
   }
 
-  /** The peer's address (dotted quad), once connected. */
+  /**
+   * The peer's address (dotted quad), once connected. As Node's: read on first use and kept, so a
+   * socket destroyed before anyone asked has none.
+   */
   get remoteAddress(): string | undefined {
-    return this.remote?.address;
+    return this.peerName()?.address;
   }
 
-  /** The peer's port, once connected. */
+  /** The peer's port, once connected (see {@link Socket.remoteAddress}). */
   get remotePort(): number | undefined {
-    return this.remote?.port;
+    return this.peerName()?.port;
   }
 
-  /** `'IPv4'` once connected. */
+  /** `'IPv4'` once connected (see {@link Socket.remoteAddress}). */
   get remoteFamily(): 'IPv4' | undefined {
-    return this.remote === undefined ? undefined : 'IPv4';
+    return this.peerName()?.family;
   }
 
-  /** The local address, once connected. */
+  /** The local address, once connected (see {@link Socket.remoteAddress}). */
   get localAddress(): string | undefined {
-    return this.local?.address;
+    return this.sockName()?.address;
   }
 
   /** The local port, once connected. */
   get localPort(): number | undefined {
-    return this.local?.port;
+    return this.sockName()?.port;
   }
 
   /** `'IPv4'` once connected. */
   get localFamily(): 'IPv4' | undefined {
-    return this.local === undefined ? undefined : 'IPv4';
+    return this.sockName()?.family;
   }
 
   /** The local address as Node's `socket.address()` gives it (`{}` before connect). */
   address(): AddressInfo | Record<string, never> {
-    return this.local === undefined ? {} : { address: this.local.address, family: 'IPv4', port: this.local.port };
+    const l = this.sockName();
+    return l === undefined ? {} : { address: l.address, family: 'IPv4', port: l.port };
+  }
+
+  /** The peer's address, kept from the first read; undefined before the connection is up. */
+  private peerName(): AddressInfo | undefined {
+    if (this.remote === undefined) {
+      const c = this.connectedConn();
+      if (c !== undefined) this.remote = { address: ipv4ToString(c.remoteAddress), family: 'IPv4', port: c.remotePort };
+    }
+    return this.remote;
+  }
+
+  /** The local address, kept from the first read; undefined before the connection is up. */
+  private sockName(): AddressInfo | undefined {
+    if (this.local === undefined) {
+      const c = this.connectedConn();
+      if (c !== undefined) this.local = { address: ipv4ToString(c.localAddress), family: 'IPv4', port: c.localPort };
+    }
+    return this.local;
+  }
+
+  /** The connection, once connected and while the socket is not destroyed. */
+  private connectedConn(): TcpEntry['conn'] {
+    return this.connecting || this.destroyed ? undefined : this.entryRef?.conn;
   }
 
   /**
@@ -388,20 +450,15 @@ export class Socket extends Duplex {
     const entry = this.sockets.entry(fd, 'connect') as TcpEntry;
     this.entryRef = entry;
     this.connecting = connecting;
-    entry.watch(this.onEntryChange);
+    entry.observe(this);
     if (this.noDelayWanted !== undefined) this.setNoDelay(this.noDelayWanted);
     if (this.keepAliveWanted !== undefined) this.setKeepAlive(...this.keepAliveWanted);
-    if (!connecting) {
-      this.fillAddresses();
-      this.changed();
-    }
+    if (!connecting) this.changed();
   }
 
-  private fillAddresses(): void {
-    const c = this.entryRef?.conn;
-    if (c === undefined) return;
-    this.remote = { address: ipv4ToString(c.remoteAddress), port: c.remotePort };
-    this.local = { address: ipv4ToString(c.localAddress), port: c.localPort };
+  /** @internal {@link EntryObserver}: the entry changed (a stack event); handled in the next microtask. */
+  entryChanged(): void {
+    this.changed();
   }
 
   /**
@@ -440,7 +497,6 @@ export class Socket extends Duplex {
         return;
       }
       this.connecting = false;
-      this.fillAddresses();
       this.touch();
       this.emit('connect');
       this.emit('ready');
@@ -623,7 +679,8 @@ export class Socket extends Duplex {
   override _destroy(error: Error | null, cb: (error?: Error | null) => void): void {
     this.timer?.cancel();
     this.timer = undefined;
-    this.entryRef?.unwatch(this.onEntryChange);
+    this.entryRef?.unobserve(this);
+    this.entryRef = undefined;
     this.connecting = false;
     const fd = this.descriptor;
     if (fd !== undefined && this.sockets.isOpen(fd)) this.sockets.close(fd);
@@ -632,6 +689,6 @@ export class Socket extends Duplex {
     if (w !== undefined) w.cb(error ?? new SocketError('EPIPE', 'write', 'the socket was destroyed'));
     cb(error);
     // Node's net emits 'close' with `hadError`, after 'error'.
-    process.nextTick(() => this.emit('close', error !== null && error !== undefined));
+    process.nextTick(emitClose, this, error !== null && error !== undefined);
   }
 }
