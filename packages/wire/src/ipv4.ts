@@ -113,6 +113,17 @@ export class Ipv4Packet {
   }
 
   /**
+   * Wraps a packet whose header the caller has just checked itself, field by field, as
+   * {@link Ipv4Packet.checked} would (version 4, `headerLength` = IHL * 4 >= 20, `headerLength` <=
+   * `totalLength` = the total length field <= `bytes.byteLength`), so a receive path that validated
+   * the header to count each kind of bad packet does not check it a second time. Nothing is
+   * verified here: values that break the invariant void the accessors' guarantees.
+   */
+  static prechecked(bytes: Uint8Array, headerLength: number, totalLength: number): Ipv4Packet {
+    return new Ipv4Packet(bytes, headerLength, totalLength);
+  }
+
+  /**
    * Wraps an IPv4 header whose payload may be cut short, as in the datagram an ICMP error quotes.
    * The header must be whole and consistent; {@link Ipv4Packet.payload} is then whatever follows
    * it, up to the total length.
@@ -422,17 +433,19 @@ export function ipv4BufferLength(repr: Ipv4Repr): number {
 }
 
 /**
- * Writes the header of `repr` (checksum filled) at the start of `buffer`, then `payload` after it
+ * Writes the header of `repr` (checksum filled) at offset `at` (default 0) of `buffer`, then `payload` after it
  * unless the payload already sits there (same underlying buffer, right offset). The payload or the
  * options may overlap the header (they are moved first), but not each other's destination. Without `payload`,
- * the caller places the `repr.payloadLength` payload bytes itself (before or after this call).
+ * the caller places the `repr.payloadLength` payload bytes itself (before or after this call). With
+ * `at`, a sender writes the header straight into its frame (after the link header) without making a
+ * view of the packet first.
  * @returns the packet length, {@link ipv4BufferLength}.
- * @throws RangeError if `buffer` cannot hold the header and the given payload, if `payload`'s length
+ * @throws RangeError if `buffer` cannot hold the header and the given payload from `at` on, if `payload`'s length
  * is not `repr.payloadLength`, if the options are not a multiple of 4 up to 40 bytes, if the
  * fragment offset is not a multiple of 8 up to {@link IPV4_MAX_FRAGMENT_OFFSET}, or if the total
  * length exceeds 65535.
  */
-export function emitIpv4(repr: Ipv4Repr, buffer: Uint8Array, payload?: Uint8Array): number {
+export function emitIpv4(repr: Ipv4Repr, buffer: Uint8Array, payload?: Uint8Array, at = 0): number {
   const optionsLength = repr.options.byteLength;
   if (optionsLength % 4 !== 0 || optionsLength > IPV4_MAX_HEADER_LENGTH - IPV4_MIN_HEADER_LENGTH) {
     throw emitError(FORMAT, `options of ${optionsLength} bytes (need a multiple of 4 up to 40)`);
@@ -452,28 +465,29 @@ export function emitIpv4(repr: Ipv4Repr, buffer: Uint8Array, payload?: Uint8Arra
     throw emitError(FORMAT, `payload of ${payload.byteLength} bytes, repr says ${repr.payloadLength}`);
   }
   const needed = payload === undefined ? headerLength : totalLength;
-  if (buffer.byteLength < needed) throw emitError(FORMAT, `buffer of ${buffer.byteLength} bytes, need ${needed}`);
+  if (!(at >= 0 && buffer.byteLength - at >= needed))
+    throw emitError(FORMAT, `buffer of ${buffer.byteLength} bytes, need ${needed} from offset ${at}`);
 
   // Payload, then options, then the fixed header: a source may overlap the header it is moved out of.
-  if (payload !== undefined) copyPayloadUnlessInPlace(buffer, headerLength, payload);
-  if (optionsLength > 0) copyPayloadUnlessInPlace(buffer, OPTIONS_OFFSET, repr.options);
-  buffer[VERSION_IHL_OFFSET] = (VERSION << 4) | (headerLength >>> 2);
-  buffer[DSCP_ECN_OFFSET] = ((repr.dscp & 0x3f) << 2) | (repr.ecn & 0x03);
-  writeUint16(buffer, TOTAL_LENGTH_OFFSET, totalLength);
-  writeUint16(buffer, IDENTIFICATION_OFFSET, repr.identification);
+  if (payload !== undefined) copyPayloadUnlessInPlace(buffer, at + headerLength, payload);
+  if (optionsLength > 0) copyPayloadUnlessInPlace(buffer, at + OPTIONS_OFFSET, repr.options);
+  buffer[at + VERSION_IHL_OFFSET] = (VERSION << 4) | (headerLength >>> 2);
+  buffer[at + DSCP_ECN_OFFSET] = ((repr.dscp & 0x3f) << 2) | (repr.ecn & 0x03);
+  writeUint16(buffer, at + TOTAL_LENGTH_OFFSET, totalLength);
+  writeUint16(buffer, at + IDENTIFICATION_OFFSET, repr.identification);
   writeUint16(
     buffer,
-    FLAGS_FRAGMENT_OFFSET,
+    at + FLAGS_FRAGMENT_OFFSET,
     (repr.dontFragment ? FLAG_DONT_FRAGMENT : 0) |
       (repr.moreFragments ? FLAG_MORE_FRAGMENTS : 0) |
       (fragmentOffset / FRAGMENT_UNIT),
   );
-  buffer[TTL_OFFSET] = repr.ttl & 0xff;
-  buffer[PROTOCOL_OFFSET] = repr.protocol & 0xff;
-  writeUint16(buffer, CHECKSUM_OFFSET, 0);
-  writeUint32(buffer, SOURCE_OFFSET, repr.source);
-  writeUint32(buffer, DESTINATION_OFFSET, repr.destination);
-  writeUint16(buffer, CHECKSUM_OFFSET, ~sumRange(buffer, 0, headerLength) & 0xffff);
+  buffer[at + TTL_OFFSET] = repr.ttl & 0xff;
+  buffer[at + PROTOCOL_OFFSET] = repr.protocol & 0xff;
+  writeUint16(buffer, at + CHECKSUM_OFFSET, 0);
+  writeUint32(buffer, at + SOURCE_OFFSET, repr.source);
+  writeUint32(buffer, at + DESTINATION_OFFSET, repr.destination);
+  writeUint16(buffer, at + CHECKSUM_OFFSET, ~sumRange(buffer, at, at + headerLength) & 0xffff);
   return totalLength;
 }
 

@@ -314,6 +314,38 @@ describe('emitIpv4', () => {
     expect(() => emitIpv4(repr, new Uint8Array(23), new Uint8Array(4))).toThrow(RangeError);
     expect(() => emitIpv4(repr, new Uint8Array(30), new Uint8Array(5))).toThrow(RangeError);
     expect(() => emitIpv4(repr, new Uint8Array(19))).toThrow(RangeError);
+    expect(() => emitIpv4(repr, new Uint8Array(34), undefined, 15)).toThrow(RangeError);
+    expect(() => emitIpv4(repr, new Uint8Array(34), undefined, -1)).toThrow(RangeError);
+  });
+
+  it('writes at an offset exactly what it writes at the start of a view there, and nothing before it', () => {
+    fc.assert(
+      fc.property(ipv4ReprArb(), fc.integer({ min: 0, max: 40 }), (r, at) => {
+        const payload = new Uint8Array(r.payloadLength).fill(0x5a);
+        const length = ipv4BufferLength(r);
+        const viaView = new Uint8Array(at + length).fill(0xee);
+        emitIpv4(r, viaView.subarray(at), payload);
+        const inPlace = new Uint8Array(at + length).fill(0xee);
+        expect(emitIpv4(r, inPlace, payload, at)).toBe(length);
+        expect(inPlace).toEqual(viaView);
+      }),
+    );
+  });
+});
+
+describe('Ipv4Packet.prechecked', () => {
+  it('reads a valid packet exactly as Ipv4Packet.checked does', () => {
+    fc.assert(
+      fc.property(ipv4PacketArb, fc.integer({ min: 0, max: 8 }), ({ bytes }, padding) => {
+        const framed = new Uint8Array(bytes.byteLength + padding);
+        framed.set(bytes);
+        const checked = Ipv4Packet.checked(framed);
+        const pre = Ipv4Packet.prechecked(framed, checked.headerLength, checked.totalLength);
+        expect(pre.payload).toEqual(checked.payload);
+        expect(pre.verifyChecksum()).toBe(checked.verifyChecksum());
+        expect(parseIpv4Packet(pre, { checksum: 'ignore' })).toEqual(parseIpv4Packet(checked, { checksum: 'ignore' }));
+      }),
+    );
   });
 });
 

@@ -130,7 +130,8 @@ export class Ipv4Input {
     const total = u16(frame, headerLength + 2);
     if (ihl < IPV4_MIN_HEADER_LENGTH || total < ihl) return c.inc('badHeaderLength');
     if (total > available) return c.inc('truncated');
-    const packet = Ipv4Packet.checked(frame.subarray(headerLength));
+    // Checked just above, field by field (each failure has its own counter): not checked again.
+    const packet = Ipv4Packet.prechecked(frame.subarray(headerLength), ihl, total);
     if (!packet.verifyChecksum()) return c.inc('badChecksum');
     if (ihl > IPV4_MIN_HEADER_LENGTH && !optionsValid(packet.options)) return c.inc('badOptions');
     const src = packet.source;

@@ -29,6 +29,7 @@ import type { InterfaceTable } from '../link/interface-table.js';
 import { RESOLVE_WITH_ARP, type LinkOutput } from '../link/output.js';
 import { NO_INTERFACE, type PacketMeta } from '../filter/packet-meta.js';
 import { isIpv4Address } from './prefix.js';
+import { RouteCache } from './route-cache.js';
 import type { RoutingTable } from './routing.js';
 import type { Ipv4CounterName } from '../stack-counters.js';
 
@@ -115,10 +116,10 @@ export interface Ipv4OutputPorts {
   readonly scheduler: Pick<SchedulerApi, 'now' | 'trace' | 'defer' | 'randomUint32'>;
   /** Counts what was sent and refused. */
   readonly ipCounters: Counters<Ipv4CounterName>;
-  /** The interfaces and which owns each local address (route and source selection). */
-  readonly interfaces: Pick<InterfaceTable, 'all' | 'at' | 'ownerOf' | 'isLocal'>;
-  /** The routing table. */
-  readonly routes: Pick<RoutingTable, 'match'>;
+  /** The interfaces and which owns each local address (route and source selection; `version` keeps the route cache honest). */
+  readonly interfaces: Pick<InterfaceTable, 'all' | 'at' | 'ownerOf' | 'isLocal' | 'version'>;
+  /** The routing table (`version` keeps the route cache honest). */
+  readonly routes: Pick<RoutingTable, 'match' | 'version'>;
   /** The `output` chain (firewall mode). */
   readonly filter: Pick<PacketFilter, 'enabled' | 'evaluate'>;
   /** The one reused packet description the filter reads. */
@@ -142,6 +143,8 @@ export class Ipv4Output {
     mtu: 0,
     local: false,
   };
+  /** Recent choices of {@link Ipv4Output.resolve} without an interface index (see `route-cache.ts`). */
+  private readonly routeCache = new RouteCache();
   private identification: number;
 
   /** Slot of the `sent` counter (no lookup by name per datagram). */
@@ -158,14 +161,41 @@ export class Ipv4Output {
    * @throws {@link SendError} `NO_ROUTE`, `NO_SOURCE_ADDRESS`, `ADDRESS_NOT_AVAILABLE`.
    */
   route(dst: Ipv4Address, src?: Ipv4Address, ifIndex?: number): RouteInfo {
-    return { ...this.resolve(dst, src, ifIndex) };
+    const r = this.resolve(dst, src, ifIndex);
+    return {
+      iface: r.iface,
+      nextHop: r.nextHop,
+      linkDestination: r.linkDestination,
+      src: r.src,
+      mtu: r.mtu,
+      local: r.local,
+    };
   }
 
   /**
-   * {@link Ipv4Output.route} into the one reused {@link Ipv4Output.chosen} (no object per
-   * datagram): valid until the next call, so a caller reads what it needs from it at once.
+   * {@link Ipv4Output.route} into a reused object (no object per datagram): valid until the next
+   * call, so a caller reads what it needs from it at once. Without `ifIndex` the choice comes from
+   * the route cache when it holds one made since the last change of routes, interfaces or
+   * addresses (the same choice {@link Ipv4Output.select} would make); the MTU is always the
+   * interface's current one.
    */
   private resolve(dst: Ipv4Address, src: Ipv4Address | undefined, ifIndex: number | undefined): RouteInfo {
+    if (ifIndex !== undefined) return this.select(dst, src, ifIndex);
+    const ports = this.ports;
+    const epoch = ports.routes.version + ports.interfaces.version;
+    const cache = this.routeCache;
+    const hit = cache.find(epoch, dst, src);
+    if (hit !== undefined) {
+      hit.mtu = hit.local ? IPV4_MAX_TOTAL_LENGTH : hit.iface.mtu;
+      return hit;
+    }
+    const chosen = this.select(dst, src, undefined);
+    cache.store(epoch, dst, src, chosen);
+    return chosen;
+  }
+
+  /** Route and source selection proper, into the one reused {@link Ipv4Output.chosen}; throws as {@link Ipv4Output.route}. */
+  private select(dst: Ipv4Address, src: Ipv4Address | undefined, ifIndex: number | undefined): RouteInfo {
     const interfaces = this.ports.interfaces;
     if (src !== undefined && !interfaces.isLocal(src))
       throw new SendError('ADDRESS_NOT_AVAILABLE', `${ipv4ToString(src)} is not an address of this host`);
@@ -262,10 +292,11 @@ export class Ipv4Output {
 
     const fits = total <= routeMtu;
     // One buffer: Ethernet header, IP header, payload, padding, FCS room. A datagram that must be
-    // fragmented is built without the Ethernet room (each fragment gets its own frame).
+    // fragmented is built without the Ethernet room (each fragment gets its own frame). Two views
+    // per datagram: the frame and the payload the writer fills; the header is written in place.
     const frame = fits ? allocateFrame(total) : new Uint8Array(total);
     const ipStart = fits ? ETHERNET_HEADER_LENGTH : 0;
-    const ip = frame.subarray(ipStart, ipStart + total);
+    const payloadStart = ipStart + IPV4_MIN_HEADER_LENGTH;
     const r = this.repr;
     r.dscp = tos >>> 2;
     r.ecn = tos & 3;
@@ -276,10 +307,11 @@ export class Ipv4Output {
     r.source = routeSrc;
     r.destination = dst;
     r.payloadLength = payloadLength;
-    write(ip.subarray(IPV4_MIN_HEADER_LENGTH), routeSrc, dst);
-    emitIpv4(r, ip);
+    write(frame.subarray(payloadStart, payloadStart + payloadLength), routeSrc, dst);
+    emitIpv4(r, frame, undefined, ipStart);
 
     if (!flags.bypassFilter && ports.filter.enabled) {
+      const ip = frame.subarray(ipStart, ipStart + total);
       const meta = fillPacketMeta(ports.meta, ip, NO_INTERFACE, local ? NO_INTERFACE : routeIface.index);
       const verdict = ports.filter.evaluate('output', meta, ports.scheduler.now);
       if (verdict.action !== 'accept') {
@@ -294,6 +326,7 @@ export class Ipv4Output {
     if (local) {
       counters.inc('loopback');
       const iface = routeIface;
+      const ip = frame.subarray(ipStart, ipStart + total);
       ports.scheduler.defer(() => ports.loopback(iface, Ipv4Packet.checked(ip)));
       return routeSrc;
     }
@@ -302,7 +335,7 @@ export class Ipv4Output {
       return routeSrc;
     }
     counters.inc('sentFragmented');
-    this.sendFragments(routeIface, { ...r }, ip.subarray(IPV4_MIN_HEADER_LENGTH), nextHop, linkDestination, false);
+    this.sendFragments(routeIface, { ...r }, frame.subarray(payloadStart, total), nextHop, linkDestination, false);
     return routeSrc;
   }
 

@@ -129,6 +129,7 @@ export class RoutingTable {
    */
   private readonly blockLengths = new Uint32Array(2 ** SUMMARY_BITS);
   private summaryDirty = false;
+  private changes = 0;
 
   constructor(options: RoutingTableOptions = {}) {
     this.maxRoutes = options.maxRoutes ?? DEFAULT_MAX_ROUTES;
@@ -137,6 +138,14 @@ export class RoutingTable {
   /** Number of routes held. */
   get size(): number {
     return this.count;
+  }
+
+  /**
+   * A number that grows with every route added or removed and never otherwise: a caller that
+   * remembers lookups (a route cache) drops them when it differs from the one it saw.
+   */
+  get version(): number {
+    return this.changes;
   }
 
   /**
@@ -359,6 +368,7 @@ export class RoutingTable {
       list.splice(i, 0, route);
     }
     this.count++;
+    this.changes++;
     this.mark(route);
     return route;
   }
@@ -387,6 +397,7 @@ export class RoutingTable {
     if (i < 0) return undefined;
     const [removed] = list.splice(i, 1);
     this.count--;
+    this.changes++;
     if (list.length === 0) {
       this.summaryDirty = true;
       map.delete(prefix | 0);

@@ -13,6 +13,15 @@ export class InterfaceTable {
   private readonly ifaces: NetInterface[] = [];
   /** Owners by `addressKey` the address (looked up for every packet sent and received). */
   private readonly local = new Map<number, NetInterface>();
+  private changes = 0;
+
+  /**
+   * A number that grows whenever an interface or a local address is added or removed, and never
+   * otherwise: a caller that remembers what it looked up here (a route cache) drops it when this differs.
+   */
+  get version(): number {
+    return this.changes;
+  }
 
   /** The interfaces, in index order. */
   get all(): readonly NetInterface[] {
@@ -22,6 +31,7 @@ export class InterfaceTable {
   /** Appends `iface` (its index is its position). */
   add(iface: NetInterface): void {
     this.ifaces.push(iface);
+    this.changes++;
   }
 
   /** The interface with `index`, or `undefined`. */
@@ -49,10 +59,12 @@ export class InterfaceTable {
   /** Records that `iface` owns `address`. */
   addLocal(address: Ipv4Address, iface: NetInterface): void {
     this.local.set(addressKey(address), iface);
+    this.changes++;
   }
 
   /** Forgets `address`. */
   removeLocal(address: Ipv4Address): void {
     this.local.delete(addressKey(address));
+    this.changes++;
   }
 }

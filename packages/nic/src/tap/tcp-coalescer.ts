@@ -118,7 +118,10 @@ export class TcpSegmentCoalescer {
    * {@link buffer}. Whether later frames may join is decided here (see the module documentation).
    */
   start(frame: Uint8Array, length: number): void {
-    this.buffer.set(frame.subarray(0, length), VNET_HDR_LEN);
+    const buffer = this.buffer;
+    // The whole frame when it fits (its FCS room lands past `length`, never written): no view to make.
+    if (frame.byteLength <= buffer.byteLength - VNET_HDR_LEN) buffer.set(frame, VNET_HDR_LEN);
+    else buffer.set(frame.subarray(0, length), VNET_HDR_LEN);
     this.segmentCount = 1;
     this.firstLength = length;
     this.open = this.merging && this.canHeadRun(frame, length);
@@ -128,9 +131,10 @@ export class TcpSegmentCoalescer {
   private canHeadRun(frame: Uint8Array, length: number): boolean {
     if (length < TCP_AT + TCP_HEADER_MIN + 1) return false;
     if (((frame[12]! << 8) | frame[13]!) !== ETHERTYPE_IPV4) return false;
-    if (!this.plainIpv4Tcp(frame, length)) return false;
+    // The flags first: most frames that cannot head a run (a request's answer with PSH, a SYN) end here, before the header sum.
     const tcpFlags = frame[TCP_AT + 13]!;
     if (tcpFlags !== TCP_ACK) return false; // SYN, FIN, RST, URG, ECN bits, or PSH (which ends a run at once)
+    if (!this.plainIpv4Tcp(frame, length)) return false;
     const tcpHeader = (frame[TCP_AT + 12]! >>> 4) * 4;
     if (tcpHeader < TCP_HEADER_MIN) return false;
     const headerLength = TCP_AT + tcpHeader;

@@ -58,7 +58,10 @@ export function writeVnetHeader(
   buf[offset + 3] = hdrLen >>> 8;
   buf[offset + 4] = gsoSize & 0xff;
   buf[offset + 5] = gsoSize >>> 8;
-  buf.fill(0, offset + 6, offset + VNET_HDR_LEN);
+  buf[offset + 6] = 0;
+  buf[offset + 7] = 0;
+  buf[offset + 8] = 0;
+  buf[offset + 9] = 0;
 }
 
 /** Reads the virtio-net header at `offset` of `buf` (the caller checks that 10 bytes are there). */
