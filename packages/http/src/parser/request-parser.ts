@@ -158,8 +158,11 @@ export class RequestParser {
   private failed = false;
   private messageCount = 0;
 
-  // Input queue: chunks not yet consumed; the first is consumed from queueOffset.
-  private queue: Uint8Array[] = [];
+  // Input queue: chunks not yet consumed, the first one from queueOffset. The first is held in a field
+  // and only the ones behind it in an array (made when a second chunk waits), so a connection between
+  // requests keeps no array.
+  private firstChunk: Uint8Array | null = null;
+  private laterChunks: Uint8Array[] | null = null;
   private queueOffset = 0;
   private queuedBytes = 0;
 
@@ -240,7 +243,8 @@ export class RequestParser {
       this.fail(new HttpParseError('INPUT_AFTER_END', 'input after finish() or detach()'));
     }
     if (chunk.byteLength === 0) return;
-    this.queue.push(chunk);
+    if (this.firstChunk === null) this.firstChunk = chunk;
+    else (this.laterChunks ??= []).push(chunk);
     this.queuedBytes += chunk.byteLength;
     if (!this.running && !this.pausedFlag) this.drain();
     else this.checkBuffered();
@@ -289,12 +293,14 @@ export class RequestParser {
   detach(): Uint8Array[] {
     this.throwIfFailed();
     const out: Uint8Array[] = [];
-    for (let k = 0; k < this.queue.length; k++) {
-      const c = this.queue[k]!;
-      const v = k === 0 ? c.subarray(this.queueOffset) : c;
+    const first = this.firstChunk;
+    if (first !== null) {
+      const v = first.subarray(this.queueOffset);
       if (v.byteLength > 0) out.push(v);
+      for (const c of this.laterChunks ?? []) if (c.byteLength > 0) out.push(c);
     }
-    this.queue = [];
+    this.firstChunk = null;
+    this.laterChunks = null;
     this.queueOffset = 0;
     this.queuedBytes = 0;
     this.state = S_DETACHED;
@@ -314,7 +320,8 @@ export class RequestParser {
     this.failure = null;
     this.failed = false;
     this.messageCount = 0;
-    this.queue = [];
+    this.firstChunk = null;
+    this.laterChunks = null;
     this.queueOffset = 0;
     this.queuedBytes = 0;
     this.resetSection(true);
@@ -356,14 +363,14 @@ export class RequestParser {
   private drain(): void {
     this.running = true;
     try {
-      while (!this.pausedFlag && this.queue.length > 0) {
-        const chunk = this.queue[0]!;
+      let chunk: Uint8Array | null;
+      while (!this.pausedFlag && (chunk = this.firstChunk) !== null) {
         const start = this.queueOffset;
         const pos = this.run(chunk, start);
         if (this.state === S_DETACHED) return;
         this.queuedBytes -= pos - start;
         if (pos >= chunk.byteLength) {
-          this.queue.shift();
+          this.dropFirstChunk();
           this.queueOffset = 0;
         } else {
           this.queueOffset = pos;
@@ -377,6 +384,18 @@ export class RequestParser {
     if (this.failed) throw this.failure;
     if (this.ended && !this.pausedFlag) this.checkEnd();
     this.checkBuffered();
+  }
+
+  /** The first queued chunk is consumed: the next one (if any) becomes first. */
+  private dropFirstChunk(): void {
+    const later = this.laterChunks;
+    if (later === null || later.length === 0) {
+      this.firstChunk = null;
+      this.laterChunks = null;
+      return;
+    }
+    this.firstChunk = later.shift()!;
+    if (later.length === 0) this.laterChunks = null;
   }
 
   /** Consumes `chunk[start...]` until its end or a pause; returns the position reached. */
