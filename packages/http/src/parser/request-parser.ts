@@ -194,7 +194,7 @@ export class RequestParser {
 
   /**
    * @param limits bounds to enforce; omitted fields take {@link DEFAULT_PARSER_LIMITS} (a set made by
-   *   {@link resolveParserLimits} is used as it is, without a copy)
+   *   `resolveParserLimits` is used as it is, without a copy)
    * @param handler the callbacks to drive
    */
   constructor(limits: Partial<ParserLimits>, handler: RequestParserHandler) {
