@@ -116,21 +116,25 @@ export function openEventLoopPort(
   /** Reads and reports up to `max` frames waiting behind the one libuv read; returns how many. */
   const readWaiting = (max: number): number => {
     let frames = 0;
+    // The read that finds the queue empty throws EAGAIN: no stack trace makes that error cheaper.
+    // Set once for the whole batch: between the reads runs only `events.frame`, which copies the
+    // frame out and queues it (the stack handles it later, in the scheduler's turn).
     const stackTraceLimit = Error.stackTraceLimit;
-    while (frames < max && !closed) {
-      let length: number;
-      // The read that finds the queue empty throws EAGAIN: no stack trace makes that error cheaper.
-      Error.stackTraceLimit = 0;
-      try {
-        length = readSync(fd, readBuffer, 0, readLength, null);
-      } catch {
-        // EAGAIN: drained. Any other error shows again at libuv's next read, which reports it.
-        break;
-      } finally {
-        Error.stackTraceLimit = stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      while (frames < max && !closed) {
+        let length: number;
+        try {
+          length = readSync(fd, readBuffer, 0, readLength, null);
+        } catch {
+          // EAGAIN: drained. Any other error shows again at libuv's next read, which reports it.
+          break;
+        }
+        frames++;
+        events.frame(readBuffer, length);
       }
-      frames++;
-      events.frame(readBuffer, length);
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
     }
     framesReadAhead += frames;
     return frames;
