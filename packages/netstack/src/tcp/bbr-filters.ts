@@ -3,16 +3,64 @@
  * the bottleneck bandwidth is the largest delivery rate seen over the last few round trips
  * ({@link RoundMaxFilter}), the round-trip propagation time the smallest RTT seen over the last
  * few seconds ({@link MinRttFilter}). Neither reads a clock; a {@link RoundMaxFilter} takes its
- * slots with its first value, so a connection that never takes a sample never holds them, and
- * gives them back to a shared free list on release, so a stream of short connections allocates none.
+ * slots with its first value, so a connection that never takes a sample never holds them.
  */
 
 /** The slots of a {@link RoundMaxFilter} that has not taken a value yet (shared, never written). */
 const NO_SLOTS = new Float64Array(0);
-/** Most free slot arrays kept for reuse. */
-const SLOT_ARRAYS_RETAINED = 512;
-/** Slot arrays given back by released filters (any size; a filter takes one only of its own). */
-const freeSlots: Float64Array[] = [];
+/** Filters whose slots one slab page holds. */
+const PAGE_FILTERS = 64;
+
+/**
+ * The slots of every {@link RoundMaxFilter} of one window size, in pages of {@link PAGE_FILTERS}
+ * filters each: a filter holds a page and an offset, not a typed array of its own (a typed array
+ * costs a view, an ArrayBuffer and a backing store, several times the 16 bytes per round of its
+ * slots). Slots given back are reused first; pages are kept for the process's life (their number
+ * follows the most filters ever holding slots at once).
+ */
+class SlotSlab {
+  private readonly pages: Float64Array[] = [];
+  private readonly free: number[] = [];
+  private next = 0;
+
+  /** `stride`: doubles per filter. */
+  constructor(readonly stride: number) {}
+
+  /** A slot set's number (its page is {@link SlotSlab.page}, its offset {@link SlotSlab.offset}). */
+  take(): number {
+    const n = this.free.pop() ?? this.next++;
+    const page = Math.floor(n / PAGE_FILTERS);
+    if (page === this.pages.length) this.pages.push(new Float64Array(PAGE_FILTERS * this.stride));
+    return n;
+  }
+
+  /** Gives slot set `n` back. */
+  give(n: number): void {
+    this.free.push(n);
+  }
+
+  /** The page holding slot set `n`. */
+  page(n: number): Float64Array {
+    return this.pages[Math.floor(n / PAGE_FILTERS)]!;
+  }
+
+  /** The offset of slot set `n` in its page. */
+  offset(n: number): number {
+    return (n % PAGE_FILTERS) * this.stride;
+  }
+}
+
+/** The slabs by window size (BBR's two filters share one: both span 10 rounds). */
+const slabs = new Map<number, SlotSlab>();
+
+function slabFor(windowRounds: number): SlotSlab {
+  let slab = slabs.get(windowRounds);
+  if (slab === undefined) {
+    slab = new SlotSlab(2 * windowRounds);
+    slabs.set(windowRounds, slab);
+  }
+  return slab;
+}
 
 /**
  * The maximum of the values seen over the last `windowRounds` round trips: one slot per round in
@@ -22,13 +70,20 @@ const freeSlots: Float64Array[] = [];
  * the window can only raise it, and a window moved on by whole rounds keeps it unless a round that
  * left held it. Anything else (a value for a round already outside the window, a jump of a whole
  * window, a reset) has it recomputed from the slots on the next read.
+ *
+ * Memory: the slots live in a shared slab ({@link SlotSlab}), taken with the first value and given
+ * back on {@link RoundMaxFilter.release}.
  */
 export class RoundMaxFilter {
   /**
-   * Slot `i`'s largest value at `i`, the round it holds at `windowRounds + i` (-1: none): one array
-   * for both; {@link NO_SLOTS} until the first value.
+   * The slab page holding the slots ({@link NO_SLOTS} until the first value): from
+   * {@link RoundMaxFilter.base}, slot `i`'s largest value at `base + i`, the round it holds at
+   * `base + windowRounds + i` (-1: none).
    */
   private slots: Float64Array = NO_SLOTS;
+  private base = 0;
+  /** The slot set's number in the slab (-1: none held). */
+  private slotSet = -1;
   private current = 0;
   /** {@link RoundMaxFilter.max} as it stands, or -1 when it must be recomputed from the slots. */
   private cachedMax = -1;
@@ -41,7 +96,7 @@ export class RoundMaxFilter {
 
   /** True once the slots exist (the first {@link RoundMaxFilter.update}); before, every slot is empty. */
   get allocated(): boolean {
-    return this.slots.length !== 0;
+    return this.slotSet >= 0;
   }
 
   /** Adds `value` seen in round `round` (round numbers never go back). */
@@ -53,15 +108,15 @@ export class RoundMaxFilter {
     } else {
       this.cachedMax = -1;
     }
+    if (this.slotSet < 0) this.takeSlots();
     const w = this.windowRounds;
-    if (this.slots.length === 0) this.takeSlots();
     const slots = this.slots;
-    const slot = round % w;
-    if (slots[w + slot] !== round) {
-      slots[w + slot] = round;
-      slots[slot] = value;
-    } else if (value > slots[slot]!) {
-      slots[slot] = value;
+    const at = this.base + (round % w);
+    if (slots[at + w] !== round) {
+      slots[at + w] = round;
+      slots[at] = value;
+    } else if (value > slots[at]!) {
+      slots[at] = value;
     }
   }
 
@@ -73,14 +128,14 @@ export class RoundMaxFilter {
   /** The window now ends at `round` (later than the current one): the kept maximum stays unless a round leaving held it. */
   private moveTo(round: number): void {
     const w = this.windowRounds;
-    if (this.cachedMax >= 0 && this.slots.length !== 0) {
+    if (this.cachedMax >= 0 && this.slotSet >= 0) {
       if (!(Number.isInteger(round) && Number.isInteger(this.current) && round - this.current < w)) {
         this.cachedMax = -1;
       } else {
         for (let gone = this.current - w + 1; gone <= round - w; gone++) {
           if (gone < 0) continue; // rounds before the first: empty slots (value 0)
-          const slot = gone % w;
-          if (this.slots[w + slot] === gone && !(this.slots[slot]! < this.cachedMax)) {
+          const at = this.base + (gone % w);
+          if (this.slots[at + w] === gone && !(this.slots[at]! < this.cachedMax)) {
             this.cachedMax = -1;
             break;
           }
@@ -94,40 +149,48 @@ export class RoundMaxFilter {
   get max(): number {
     if (this.cachedMax >= 0) return this.cachedMax;
     let best = 0;
+    if (this.slotSet < 0) return (this.cachedMax = best);
     const slots = this.slots;
-    if (slots.length === 0) return (this.cachedMax = best);
     const w = this.windowRounds;
+    const base = this.base;
     const oldest = this.current - w;
-    for (let i = 0; i < w; i++) {
-      if (slots[w + i]! > oldest && slots[i]! > best) best = slots[i]!;
+    for (let i = base; i < base + w; i++) {
+      if (slots[i + w]! > oldest && slots[i]! > best) best = slots[i]!;
     }
     this.cachedMax = best;
     return best;
   }
 
-  /** Takes empty slots (every round -1): a free array of this window's size, or a new one. */
+  /** Takes empty slots (every value 0, every round -1) from the slab. */
   private takeSlots(): void {
-    const w = this.windowRounds;
-    const free = freeSlots.pop();
-    const slots = free !== undefined && free.length === 2 * w ? free : new Float64Array(2 * w);
-    slots.fill(0, 0, w);
-    slots.fill(-1, w);
-    this.slots = slots;
+    const slab = slabFor(this.windowRounds);
+    const n = slab.take();
+    this.slotSet = n;
+    this.slots = slab.page(n);
+    this.base = slab.offset(n);
+    this.clearSlots();
   }
 
-  /** Forgets every value and gives the slots back to the free list (the next value takes slots again). */
+  /** Every slot empty: value 0, round -1. */
+  private clearSlots(): void {
+    const w = this.windowRounds;
+    this.slots.fill(0, this.base, this.base + w);
+    this.slots.fill(-1, this.base + w, this.base + 2 * w);
+  }
+
+  /** Forgets every value and gives the slots back to the slab (the next value takes slots again). */
   release(): void {
-    if (this.slots.length !== 0 && freeSlots.length < SLOT_ARRAYS_RETAINED) freeSlots.push(this.slots);
+    if (this.slotSet >= 0) slabFor(this.windowRounds).give(this.slotSet);
+    this.slotSet = -1;
     this.slots = NO_SLOTS;
+    this.base = 0;
     this.current = 0;
     this.cachedMax = -1;
   }
 
   /** Forgets every value. */
   reset(): void {
-    const w = this.windowRounds;
-    this.slots.fill(0, 0, w);
-    this.slots.fill(-1, w);
+    if (this.slotSet >= 0) this.clearSlots();
     this.current = 0;
     this.cachedMax = -1;
   }

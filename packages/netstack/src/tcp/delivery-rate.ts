@@ -13,10 +13,11 @@
  * recently sent delivered segment's stamps into a {@link RateSample}.
  *
  * Units: bytes, milliseconds of the scheduler clock, rates in bytes per millisecond. No clock is
- * read and nothing is allocated per ACK (the sample is one object, rewritten).
+ * read and nothing is allocated per ACK: the sample is one object shared by every connection,
+ * rewritten by each ACK's {@link DeliveryRate.finishAck} and read before the next ACK is processed.
  */
 
-/** One delivery rate sample, rewritten on every ACK ({@link DeliveryRate.finishAck}). */
+/** One delivery rate sample, rewritten on every ACK ({@link DeliveryRate.finishAck}): read it before the next. */
 export interface RateSample {
   /** Bytes delivered (ACKed or SACKed) between the sampled segment's transmission and this ACK. */
   delivered: number;
@@ -40,6 +41,23 @@ export interface RateSample {
   priorInflight: number;
 }
 
+/**
+ * The sample {@link DeliveryRate.finishAck} fills and returns, one for the whole process: a sample is
+ * consumed within its ACK, so a connection needs no sample object of its own.
+ */
+const sharedSample: RateSample = {
+  delivered: 0,
+  deliveryRate: 0,
+  intervalMs: -1,
+  rttMs: -1,
+  isAppLimited: false,
+  priorDelivered: 0,
+  newlyDelivered: 0,
+  newlyLost: 0,
+  inflight: 0,
+  priorInflight: 0,
+};
+
 /** The connection's side of delivery rate estimation. */
 export class DeliveryRate {
   /** Bytes delivered so far (ACKed or SACKed), C.delivered. */
@@ -50,19 +68,9 @@ export class DeliveryRate {
   firstSentTime = 0;
   /** 0, or the `delivered` value after which samples stop being application-limited, C.app_limited. */
   appLimited = 0;
-  /** The sample of the last ACK. */
-  readonly sample: RateSample = {
-    delivered: 0,
-    deliveryRate: 0,
-    intervalMs: -1,
-    rttMs: -1,
-    isAppLimited: false,
-    priorDelivered: 0,
-    newlyDelivered: 0,
-    newlyLost: 0,
-    inflight: 0,
-    priorInflight: 0,
-  };
+  // The sampled segment's stamps as of the last delivery (the sample's priorDelivered and isAppLimited).
+  private priorDelivered = 0;
+  private priorAppLimited = false;
   // The sampled segment of the ACK being processed (-1: none yet).
   private priorTime = -1;
   private sendElapsed = 0;
@@ -114,11 +122,10 @@ export class DeliveryRate {
     if (
       this.priorTime < 0 ||
       sentTime > this.priorSent ||
-      (sentTime === this.priorSent && txDelivered >= this.sample.priorDelivered)
+      (sentTime === this.priorSent && txDelivered >= this.priorDelivered)
     ) {
-      const s = this.sample;
-      s.priorDelivered = txDelivered;
-      s.isAppLimited = txAppLimited;
+      this.priorDelivered = txDelivered;
+      this.priorAppLimited = txAppLimited;
       this.priorTime = txDeliveredTime;
       this.priorSent = sentTime;
       this.sendElapsed = sentTime - txFirstSent;
@@ -133,7 +140,9 @@ export class DeliveryRate {
    * can produce) and returns it. `inflight` is the pipe now, `priorInflight` before the ACK.
    */
   finishAck(minRttMs: number, inflight: number, priorInflight: number): RateSample {
-    const s = this.sample;
+    const s = sharedSample;
+    s.priorDelivered = this.priorDelivered;
+    s.isAppLimited = this.priorAppLimited;
     s.newlyDelivered = this.delivered - this.deliveredBefore;
     this.deliveredBefore = this.delivered;
     s.inflight = inflight;
