@@ -97,6 +97,22 @@ describe('RoundMaxFilter', () => {
     expect([f.allocated, f.max]).toEqual([true, 3]);
   });
 
+  it('filters sharing the slot slab keep their own values, and slots given back come back empty', () => {
+    // More filters than one slab page holds, updated in turn: each keeps only its own values.
+    const filters = Array.from({ length: 150 }, () => new RoundMaxFilter(5));
+    for (let round = 0; round < 8; round++) filters.forEach((f, i) => f.update(i * 100 + round, round));
+    filters.forEach((f, i) => expect(f.max).toBe(i * 100 + 7));
+    // Half give their slots back; new filters take them and see none of the old values.
+    for (let i = 0; i < filters.length; i += 2) filters[i]!.release();
+    const fresh = Array.from({ length: 75 }, () => new RoundMaxFilter(5));
+    fresh.forEach((f) => f.update(1, 3));
+    fresh.forEach((f) => {
+      f.advance(4);
+      expect(f.max).toBe(1);
+    });
+    for (let i = 1; i < filters.length; i += 2) expect(filters[i]!.max).toBe(i * 100 + 7);
+  });
+
   it('rejects a window that is not a positive number of rounds', () => {
     expect(() => new RoundMaxFilter(0)).toThrow(RangeError);
   });
