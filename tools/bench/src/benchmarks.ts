@@ -11,6 +11,7 @@ import { httpBenchmark } from './http.bench.js';
 import { idleConnectionsBenchmark } from './idle-connections.bench.js';
 import { httpCompareBenchmarks } from './http-compare.bench.js';
 import { httpLayerBenchmark } from './http-layer.bench.js';
+import { httpConnectionCostBenchmark } from './http-connection-cost.bench.js';
 import { memoryLinkBenchmark } from './memory-link.bench.js';
 import { serialCodecBenchmark, serialGoodputBenchmark, serialLinkBenchmark } from './serial.bench.js';
 import { socketBenchmark } from './socket.bench.js';
@@ -33,6 +34,7 @@ export const benchmarks: readonly Benchmark[] = [
   tcpIoBenchmark,
   httpBenchmark,
   httpLayerBenchmark,
+  httpConnectionCostBenchmark,
   hostfwdBenchmark,
   hostfwdSerialBenchmark,
   ...httpCompareBenchmarks,
