@@ -187,6 +187,8 @@ export class Stack {
   private readonly mode: ForwardingMode;
   private readonly ifaces = new InterfaceTable();
   private readonly protocols = new Map<number, TransportHandler>();
+  /** {@link Stack.protocols} as IPv4 input reads it per datagram: one slot per protocol number. */
+  private readonly transports = new Array<TransportHandler | undefined>(256).fill(undefined);
   private timer: Timer | undefined;
   private wakePending = false;
   private nextSweep = 0;
@@ -277,7 +279,7 @@ export class Stack {
       icmpErrors,
       icmp: this.icmp,
       udp: this.udp,
-      protocols: this.protocols,
+      transports: this.transports,
       requestWake,
     });
     this.host = {
@@ -398,8 +400,11 @@ export class Stack {
     }
     const h: TransportHandler = typeof handler === 'function' ? { receive: handler } : handler;
     this.protocols.set(protocol, h);
+    this.transports[protocol] = h;
     return () => {
-      if (this.protocols.get(protocol) === h) this.protocols.delete(protocol);
+      if (this.protocols.get(protocol) !== h) return;
+      this.protocols.delete(protocol);
+      this.transports[protocol] = undefined;
     };
   }
 

@@ -74,6 +74,27 @@ describe('Stack: every IPv4 receive drop has its counter', () => {
     );
   });
 
+  it('stops delivering a protocol once it is unplugged, and delivers to whoever registers it next', async () => {
+    const { sched, a, b } = await twoHosts();
+    const first: number[] = [];
+    const second: number[] = [];
+    const unplug = b.stack.registerProtocol(202, (d) => first.push(d.payload.byteLength));
+    inject(a, b.device.mac, rawIpv4({ src: A, dst: B, protocol: 202, payload: new Uint8Array(3) }));
+    sched.advance(10);
+    unplug();
+    inject(a, b.device.mac, rawIpv4({ src: A, dst: B, protocol: 202, payload: new Uint8Array(4) }));
+    sched.advance(10);
+    expect(first).toEqual([3]);
+    expect(b.stack.ipCounters.get('unknownProtocol')).toBe(1);
+    unplug(); // a second call leaves the next registration alone
+    b.stack.registerProtocol(202, (d) => second.push(d.payload.byteLength));
+    unplug();
+    inject(a, b.device.mac, rawIpv4({ src: A, dst: B, protocol: 202, payload: new Uint8Array(5) }));
+    sched.advance(10);
+    expect(second).toEqual([5]);
+    expect(b.stack.ipCounters.get('unknownProtocol')).toBe(1);
+  });
+
   it('delivers to a joined multicast group', async () => {
     const { sched, a, b } = await twoHosts();
     const group = ip('239.1.2.3');

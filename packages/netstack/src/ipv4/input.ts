@@ -75,8 +75,11 @@ export interface Ipv4InputPorts {
   readonly icmp: DeliveryReceiver;
   /** The UDP module (protocol 17). */
   readonly udp: DeliveryReceiver;
-  /** The registered transports by protocol number. */
-  readonly protocols: ReadonlyMap<number, TransportHandler>;
+  /**
+   * The registered transports, indexed by protocol number (256 slots, `undefined` where none is):
+   * an array read per datagram instead of a map lookup.
+   */
+  readonly transports: ReadonlyArray<TransportHandler | undefined>;
   /** Re-arms the stack timer (a fragment is waiting for the rest). */
   requestWake(): void;
 }
@@ -221,7 +224,7 @@ export class Ipv4Input {
       ports.udp.input(delivery);
       return;
     }
-    const handler = ports.protocols.get(protocol);
+    const handler = ports.transports[protocol];
     if (handler === undefined) {
       c.inc('unknownProtocol');
       if (destination === 'unicast') {
