@@ -14,6 +14,7 @@ import type { Ipv4Address } from '@postern/wire';
 import type { TcpError } from './errors.js';
 import type { TcpState } from './state.js';
 import type { Tcb, TcpCloseReason, TcpConnectionStats } from './tcb.js';
+import type { TimeWaitRecord } from './time-wait-record.js';
 
 /** What a connection asks of the `Tcp` module. @internal */
 export interface ConnectionHost {
@@ -48,6 +49,8 @@ export class TcpConnection {
   writeBlocked = false;
   /** @internal Set by {@link TcpConnection.setCork}: writes queue without starting output. */
   corked = false;
+  /** @internal The TIME-WAIT record that took over once the application let go (its end is this handle's CLOSED). */
+  timeWait: TimeWaitRecord | undefined = undefined;
   private readonly host: ConnectionHost;
 
   /** @internal Made by the `Tcp` module. */
@@ -58,7 +61,9 @@ export class TcpConnection {
 
   /** The RFC 9293 state. */
   get state(): TcpState {
-    return this.tcb.state;
+    const record = this.timeWait;
+    if (record === undefined) return this.tcb.state;
+    return record.ended ? 'CLOSED' : 'TIME-WAIT';
   }
 
   /** Local address. */

@@ -146,9 +146,11 @@ export function compactTimeWait(ctx: TcpContext, tcb: Tcb): void {
   const rcvWnd = Math.max(0, seqSub(tcb.rcvAdvRight, tcb.rcvNxt));
   const windowField = advertiseWindow(tcb);
   const announced = Math.max(0, seqSub(tcb.rcvAdvRight, tcb.rcvNxt));
-  const record = new TimeWaitRecord(tcb, windowField, rcvWnd, announced, wait.deadline, conn !== undefined);
+  const record = new TimeWaitRecord(tcb, windowField, rcvWnd, announced, wait.deadline);
   leaveTables(ctx, tcb);
   ctx.timeWaitRecords.add(record);
+  // A handle the application may still read follows the record (the record holds nothing of it).
+  if (conn !== undefined) conn.timeWait = record;
 }
 
 /** Ends every TIME-WAIT record (the module shuts down), counted in `aborts` as an aborted TIME-WAIT TCB is. */

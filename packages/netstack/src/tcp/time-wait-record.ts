@@ -44,8 +44,8 @@ export class TimeWaitRecord {
   readonly dontFragment: boolean;
   /** When the wait ends (ms, scheduler clock); a repeated FIN moves it to 2*MSL from then. */
   expiresAt: number;
-  /** The application handle's TCB, weakly: its state reads TIME-WAIT until the record ends, then CLOSED. */
-  readonly handleTcb: WeakRef<Tcb> | undefined;
+  /** Set when the record ended (2*MSL passed, a RST, a new SYN, recycling): an application handle then reads CLOSED. */
+  ended = false;
   /** @internal Neighbours in the expiry queue (oldest first). */
   older: TimeWaitRecord | undefined = undefined;
   newer: TimeWaitRecord | undefined = undefined;
@@ -55,16 +55,9 @@ export class TimeWaitRecord {
   /**
    * The record of `tcb` (in TIME-WAIT, its last ACK sent), announcing `windowField` and judging
    * segments against `rcvWnd` bytes until it announced once, then against `rcvWndAnnounced`;
-   * ending at `expiresAt`. `keepHandle`: the application may still read the handle's state.
+   * ending at `expiresAt`.
    */
-  constructor(
-    tcb: Tcb,
-    windowField: number,
-    rcvWnd: number,
-    rcvWndAnnounced: number,
-    expiresAt: number,
-    keepHandle: boolean,
-  ) {
+  constructor(tcb: Tcb, windowField: number, rcvWnd: number, rcvWndAnnounced: number, expiresAt: number) {
     this.localAddress = tcb.localAddress;
     this.localPort = tcb.localPort;
     this.remoteAddress = tcb.remoteAddress;
@@ -84,6 +77,5 @@ export class TimeWaitRecord {
     this.sackEnabled = tcb.sackEnabled;
     this.dontFragment = tcb.dontFragment;
     this.expiresAt = expiresAt;
-    this.handleTcb = keepHandle ? new WeakRef(tcb) : undefined;
   }
 }

@@ -52,13 +52,12 @@ export class TimeWaitQueue {
     this.arm();
   }
 
-  /** Ends `record` now: out of the queue and the table; an application handle's state becomes CLOSED. */
+  /** Ends `record` now: out of the queue and the table (an application handle's state reads CLOSED). */
   end(record: TimeWaitRecord): void {
     this.unlink(record);
     this.table.removeTimeWait(record);
     this.count--;
-    const tcb = record.handleTcb?.deref();
-    if (tcb !== undefined && tcb.state === 'TIME-WAIT') tcb.state = 'CLOSED';
+    record.ended = true;
     if (this.count === 0) this.timer?.cancel();
   }
 
