@@ -141,3 +141,52 @@ describe('a passive TCB remembers its listener in a field', () => {
     expect(first.state).toBe('ESTABLISHED');
   });
 });
+
+describe('a TCB keeps its booleans as bits of one integer', () => {
+  const NAMES = [
+    'tsEnabled',
+    'sackEnabled',
+    'wsEnabled',
+    'finQueued',
+    'finSent',
+    'peerFinReceived',
+    'appClosed',
+    'inRecovery',
+    'probeOutstanding',
+    'undoArmed',
+    'undoAfterRto',
+    'undoLate',
+    'tlpRetransPending',
+    'dsackPending',
+    'synRetransmitted',
+    'dontFragment',
+    'nagleHolding',
+    'forceSend',
+    'noDelay',
+    'keepAlive',
+    'released',
+    'flushQueued',
+  ] as const;
+
+  it('each one is set and cleared without touching the others', async () => {
+    const { sched, tcpA, tcpB } = await tcpPair();
+    tcpB.listen({ port: 80 });
+    const client = tcpA.connect({ remoteAddress: B_ADDR, remotePort: 80 });
+    sched.advance(10);
+    const tcb = client.tcb;
+    const saved = NAMES.map((n) => tcb[n]);
+    expect(tcb.dontFragment).toBe(true); // the one that starts set
+    expect(tcb.released).toBe(false);
+    for (const name of NAMES) {
+      const before = NAMES.map((n) => tcb[n]);
+      tcb[name] = !before[NAMES.indexOf(name)]!;
+      expect(NAMES.map((n) => tcb[n])).toEqual(before.map((v, i) => (NAMES[i] === name ? !v : v)));
+      tcb[name] = before[NAMES.indexOf(name)]!;
+      expect(NAMES.map((n) => tcb[n])).toEqual(before);
+    }
+    for (const name of NAMES) tcb[name] = true;
+    expect(NAMES.every((n) => tcb[n])).toBe(true);
+    NAMES.forEach((n, i) => (tcb[n] = saved[i]!));
+    expect(NAMES.map((n) => tcb[n])).toEqual(saved);
+  });
+});

@@ -179,9 +179,40 @@ export const AckUrgency = {
 /** One of {@link AckUrgency}'s values. */
 export type AckUrgencyLevel = (typeof AckUrgency)[keyof typeof AckUrgency];
 
+/**
+ * The bits of a TCB's `flags`: each boolean of a TCB is one bit of one small integer (a boolean
+ * field would cost a pointer per TCB each), read and written through the TCB's accessors.
+ */
+const TcbFlag = {
+  tsEnabled: 1 << 0,
+  sackEnabled: 1 << 1,
+  wsEnabled: 1 << 2,
+  finQueued: 1 << 3,
+  finSent: 1 << 4,
+  peerFinReceived: 1 << 5,
+  appClosed: 1 << 6,
+  inRecovery: 1 << 7,
+  probeOutstanding: 1 << 8,
+  undoArmed: 1 << 9,
+  undoAfterRto: 1 << 10,
+  undoLate: 1 << 11,
+  tlpRetransPending: 1 << 12,
+  dsackPending: 1 << 13,
+  synRetransmitted: 1 << 14,
+  dontFragment: 1 << 15,
+  nagleHolding: 1 << 16,
+  forceSend: 1 << 17,
+  noDelay: 1 << 18,
+  keepAlive: 1 << 19,
+  released: 1 << 20,
+  flushQueued: 1 << 21,
+} as const;
+
 /** The control block of one connection. Owned by the `Tcp` module; the application sees a `TcpConnection`. */
 export class Tcb {
   state: TcpState = 'CLOSED';
+  /** The TCB's booleans, one bit each (`TcbFlag`); read and write them through their accessors. */
+  private flags: number = TcbFlag.dontFragment;
   /** Local address (never the wildcard once the TCB exists). */
   readonly localAddress: Ipv4Address;
   readonly localPort: number;
@@ -224,7 +255,12 @@ export class Tcb {
   rcvBufSize = 0;
 
   // Options (RFC 7323, RFC 2018).
-  tsEnabled = false;
+  get tsEnabled(): boolean {
+    return (this.flags & TcbFlag.tsEnabled) !== 0;
+  }
+  set tsEnabled(on: boolean) {
+    this.flags = on ? this.flags | TcbFlag.tsEnabled : this.flags & ~TcbFlag.tsEnabled;
+  }
   /** TS.Recent: the peer's timestamp to echo. */
   tsRecent = 0;
   /** When TS.Recent was stored (ms, scheduler clock), for the 24-day PAWS rule. */
@@ -233,26 +269,61 @@ export class Tcb {
   tsOffset = 0;
   /** `rcvNxt` we last acknowledged (RFC 7323 §4.3: which TSval to keep). */
   lastAckSent = 0;
-  sackEnabled = false;
+  get sackEnabled(): boolean {
+    return (this.flags & TcbFlag.sackEnabled) !== 0;
+  }
+  set sackEnabled(on: boolean) {
+    this.flags = on ? this.flags | TcbFlag.sackEnabled : this.flags & ~TcbFlag.sackEnabled;
+  }
   /** Peer offered window scaling in its SYN (passive open: ours is then used). */
-  wsEnabled = false;
+  get wsEnabled(): boolean {
+    return (this.flags & TcbFlag.wsEnabled) !== 0;
+  }
+  set wsEnabled(on: boolean) {
+    this.flags = on ? this.flags | TcbFlag.wsEnabled : this.flags & ~TcbFlag.wsEnabled;
+  }
 
   // FIN bookkeeping.
   /** The application shut down its sending side: a FIN goes after the last byte. */
-  finQueued = false;
+  get finQueued(): boolean {
+    return (this.flags & TcbFlag.finQueued) !== 0;
+  }
+  set finQueued(on: boolean) {
+    this.flags = on ? this.flags | TcbFlag.finQueued : this.flags & ~TcbFlag.finQueued;
+  }
   /** Sequence number of our FIN once sent (valid when {@link Tcb.finSent}). */
   finSeq = 0;
-  finSent = false;
+  get finSent(): boolean {
+    return (this.flags & TcbFlag.finSent) !== 0;
+  }
+  set finSent(on: boolean) {
+    this.flags = on ? this.flags | TcbFlag.finSent : this.flags & ~TcbFlag.finSent;
+  }
   /** The peer's FIN was received in order (no more data comes). */
-  peerFinReceived = false;
+  get peerFinReceived(): boolean {
+    return (this.flags & TcbFlag.peerFinReceived) !== 0;
+  }
+  set peerFinReceived(on: boolean) {
+    this.flags = on ? this.flags | TcbFlag.peerFinReceived : this.flags & ~TcbFlag.peerFinReceived;
+  }
   /** Sequence number of a peer FIN that arrived ahead of missing data, or -1. */
   pendingPeerFin = -1;
   /** The application called `close()`: it reads nothing more. */
-  appClosed = false;
+  get appClosed(): boolean {
+    return (this.flags & TcbFlag.appClosed) !== 0;
+  }
+  set appClosed(on: boolean) {
+    this.flags = on ? this.flags | TcbFlag.appClosed : this.flags & ~TcbFlag.appClosed;
+  }
 
   // Loss recovery.
   dupAcks = 0;
-  inRecovery = false;
+  get inRecovery(): boolean {
+    return (this.flags & TcbFlag.inRecovery) !== 0;
+  }
+  set inRecovery(on: boolean) {
+    this.flags = on ? this.flags | TcbFlag.inRecovery : this.flags & ~TcbFlag.inRecovery;
+  }
   /** RFC 6582 `recover`: `sndMax` when recovery started. */
   recover = 0;
   /** Highest sequence number retransmitted in this recovery (RFC 6675 HighRxt). */
@@ -263,7 +334,12 @@ export class Tcb {
   unaRetransmitSeq = -1;
   unaRetransmitFence = 0;
   /** A tail loss probe went out and no ACK has advanced SND.UNA since (at most one probe per flight). */
-  probeOutstanding = false;
+  get probeOutstanding(): boolean {
+    return (this.flags & TcbFlag.probeOutstanding) !== 0;
+  }
+  set probeOutstanding(on: boolean) {
+    this.flags = on ? this.flags | TcbFlag.probeOutstanding : this.flags & ~TcbFlag.probeOutstanding;
+  }
   /** HyStart++ (RFC 9406): the round ends when SND.UNA passes this (SND.MAX when the round began). */
   roundEnd = 0;
   /**
@@ -281,7 +357,12 @@ export class Tcb {
   /** PRR: the flight when recovery started (RecoverFS). */
   recoverFs = 0;
   /** Undo (RFC 3522 / Linux undo): a loss response can still be reverted if it proves spurious. */
-  undoArmed = false;
+  get undoArmed(): boolean {
+    return (this.flags & TcbFlag.undoArmed) !== 0;
+  }
+  set undoArmed(on: boolean) {
+    this.flags = on ? this.flags | TcbFlag.undoArmed : this.flags & ~TcbFlag.undoArmed;
+  }
   /** Our TSval when the first retransmission of the episode went out (Eifel's RetransmitTS). */
   undoTsVal = 0;
   /** Sequence number of that first retransmission. */
@@ -292,25 +373,50 @@ export class Tcb {
   /** Retransmitted segments of the episode not yet shown spurious by a D-SACK. */
   undoRetrans = 0;
   /** The episode began with a retransmission timeout (undo also stops the go-back-N). */
-  undoAfterRto = false;
+  get undoAfterRto(): boolean {
+    return (this.flags & TcbFlag.undoAfterRto) !== 0;
+  }
+  set undoAfterRto(on: boolean) {
+    this.flags = on ? this.flags | TcbFlag.undoAfterRto : this.flags & ~TcbFlag.undoAfterRto;
+  }
   /** The episode's recovery is over; the undo waits one more round trip for D-SACKs alone. */
-  undoLate = false;
+  get undoLate(): boolean {
+    return (this.flags & TcbFlag.undoLate) !== 0;
+  }
+  set undoLate(on: boolean) {
+    this.flags = on ? this.flags | TcbFlag.undoLate : this.flags & ~TcbFlag.undoLate;
+  }
   /** See {@link Tcb.undoLedger}: made by the first loss episode. */
   private undoLedgerStore: RetransmitLedger | undefined = undefined;
   /** F-RTO (RFC 5682 §3): 0 idle, 2 waiting for the first new ACK after a timeout, 3 new data sent, waiting for the next ACK. */
   frtoStep = 0;
   /** TLP loss detection (RFC 8985 §7.4): a probe retransmission awaits its verdict. */
-  tlpRetransPending = false;
+  get tlpRetransPending(): boolean {
+    return (this.flags & TcbFlag.tlpRetransPending) !== 0;
+  }
+  set tlpRetransPending(on: boolean) {
+    this.flags = on ? this.flags | TcbFlag.tlpRetransPending : this.flags & ~TcbFlag.tlpRetransPending;
+  }
   /** SND.MAX when the probe went (TLP.end_seq), and the range the probe retransmitted. */
   tlpHighSeq = 0;
   tlpProbeSeq = 0;
   tlpProbeEnd = 0;
   /** A D-SACK block is owed to the peer (RFC 2883): `[dsackLeft, dsackRight)` arrived twice. */
-  dsackPending = false;
+  get dsackPending(): boolean {
+    return (this.flags & TcbFlag.dsackPending) !== 0;
+  }
+  set dsackPending(on: boolean) {
+    this.flags = on ? this.flags | TcbFlag.dsackPending : this.flags & ~TcbFlag.dsackPending;
+  }
   dsackLeft = 0;
   dsackRight = 0;
   /** The SYN (or SYN-ACK) was retransmitted: without an RTT sample the RTO becomes 3 s (RFC 6298 §5.7). */
-  synRetransmitted = false;
+  get synRetransmitted(): boolean {
+    return (this.flags & TcbFlag.synRetransmitted) !== 0;
+  }
+  set synRetransmitted(on: boolean) {
+    this.flags = on ? this.flags | TcbFlag.synRetransmitted : this.flags & ~TcbFlag.synRetransmitted;
+  }
 
   // ICMP (RFC 1122 §4.2.3.9, RFC 5927, RFC 1191).
   /** The last soft error an ICMP message reported, reported only if the connection times out. */
@@ -320,7 +426,12 @@ export class Tcb {
   /** The path MTU (IP header included) segments are sized for. */
   pathMtu = 576;
   /** Segments go out with Don't Fragment (cleared when the path reports an MTU below `TCP_MIN_PMTU`). */
-  dontFragment = true;
+  get dontFragment(): boolean {
+    return (this.flags & TcbFlag.dontFragment) !== 0;
+  }
+  set dontFragment(on: boolean) {
+    this.flags = on ? this.flags | TcbFlag.dontFragment : this.flags & ~TcbFlag.dontFragment;
+  }
   /** Karn: the sequence number being timed (`-1` when none), and when it was sent. */
   rttSeq = -1;
   rttSentAt = 0;
@@ -329,9 +440,19 @@ export class Tcb {
   /** Zero-window probes sent in a row without the window opening. */
   probeCount = 0;
   /** Nagle is holding unsent data back (set when a hold starts, cleared when new data goes out). */
-  nagleHolding = false;
+  get nagleHolding(): boolean {
+    return (this.flags & TcbFlag.nagleHolding) !== 0;
+  }
+  set nagleHolding(on: boolean) {
+    this.flags = on ? this.flags | TcbFlag.nagleHolding : this.flags & ~TcbFlag.nagleHolding;
+  }
   /** Send one window-limited runt despite sender SWS avoidance (set by the persist timer). */
-  forceSend = false;
+  get forceSend(): boolean {
+    return (this.flags & TcbFlag.forceSend) !== 0;
+  }
+  set forceSend(on: boolean) {
+    this.flags = on ? this.flags | TcbFlag.forceSend : this.flags & ~TcbFlag.forceSend;
+  }
   /** Keep-alive probes sent in a row without an answer. */
   keepAliveProbes = 0;
   /** When the last segment arrived (ms). */
@@ -345,18 +466,38 @@ export class Tcb {
   quickAcks = 0;
 
   // Application settings.
-  noDelay = false;
-  keepAlive = false;
+  get noDelay(): boolean {
+    return (this.flags & TcbFlag.noDelay) !== 0;
+  }
+  set noDelay(on: boolean) {
+    this.flags = on ? this.flags | TcbFlag.noDelay : this.flags & ~TcbFlag.noDelay;
+  }
+  get keepAlive(): boolean {
+    return (this.flags & TcbFlag.keepAlive) !== 0;
+  }
+  set keepAlive(on: boolean) {
+    this.flags = on ? this.flags | TcbFlag.keepAlive : this.flags & ~TcbFlag.keepAlive;
+  }
   keepAliveIdleMs = 7_200_000;
 
   /** {@link TcbEvent} bits waiting for delivery. */
   events = 0;
   /** Set once the TCB left every table (no more timers, no more input). */
-  released = false;
+  get released(): boolean {
+    return (this.flags & TcbFlag.released) !== 0;
+  }
+  set released(on: boolean) {
+    this.flags = on ? this.flags | TcbFlag.released : this.flags & ~TcbFlag.released;
+  }
   /** Why the connection closed (valid once state is CLOSED). */
   closeReason: TcpCloseReason = 'normal';
   /** True while queued on the stack's flush list and owing its ACK (cleared when an ACK went out another way). */
-  flushQueued = false;
+  get flushQueued(): boolean {
+    return (this.flags & TcbFlag.flushQueued) !== 0;
+  }
+  set flushQueued(on: boolean) {
+    this.flags = on ? this.flags | TcbFlag.flushQueued : this.flags & ~TcbFlag.flushQueued;
+  }
 
   // Timers (created on first use, re-armed afterwards).
   rtxTimer: LazyTimer | undefined;
