@@ -148,8 +148,10 @@ export class Connection implements ResponseChannel, Deadlined {
   /** Callers of {@link Connection.whenClosed} waiting for the close (made on first use). */
   private closeWaiters: Array<() => void> | undefined;
   private readonly parser: RequestParser;
-  /** Unanswered responses in request order; `[0]` is the active one. */
-  private readonly queue: HttpResponse[] = [];
+  /** The oldest unanswered response (the active one), or undefined. */
+  private active: HttpResponse | undefined;
+  /** Unanswered responses behind {@link Connection.active}, in request order (made when a request is pipelined). */
+  private behind: HttpResponse[] | undefined;
   private incoming: Incoming | undefined;
   /** The client's address as the transport reported it at accept (`''` when unknown). */
   readonly remoteAddress: string;
@@ -217,7 +219,7 @@ export class Connection implements ResponseChannel, Deadlined {
 
   /** True while no request is in progress (reading a head, or waiting for one) and the connection is not closing. */
   get idle(): boolean {
-    return !this.gone && !this.lingering && this.queue.length === 0 && this.incoming === undefined;
+    return !this.gone && !this.lingering && this.active === undefined && this.incoming === undefined;
   }
 
   /** The clock time anything last arrived or an answer last completed. */
@@ -236,7 +238,7 @@ export class Connection implements ResponseChannel, Deadlined {
   shutdown(): void {
     if (this.gone) return;
     this.closing = true;
-    if (this.queue.length === 0 && this.incoming === undefined) this.startClose();
+    if (this.active === undefined && this.incoming === undefined) this.startClose();
   }
 
   // ---- ResponseChannel ---------------------------------------------------------------------------
@@ -279,7 +281,7 @@ export class Connection implements ResponseChannel, Deadlined {
     const unreadExpectedBody =
       incoming !== undefined && incoming.res === res && incoming.req.head.expect100 && !incoming.req.body.touched;
     const lastBeforeClose =
-      this.closing && this.queue[this.queue.length - 1] === res && (incoming === undefined || incoming.res === res);
+      this.closing && this.lastResponse() === res && (incoming === undefined || incoming.res === res);
     const close = !res.context.keepAlive || res.closeDelimited || lastBeforeClose || unreadExpectedBody;
     if (close) {
       res.closesConnection = true;
@@ -311,8 +313,8 @@ export class Connection implements ResponseChannel, Deadlined {
 
   /** @internal */
   responseDone(res: HttpResponse): void {
-    if (this.queue[0] !== res) return;
-    this.queue.shift();
+    if (this.active !== res) return;
+    this.active = this.nextBehind();
     const stats = this.ctx.stats;
     stats.responses[res.statusCode] = (stats.responses[res.statusCode] ?? 0) + 1;
     const incoming = this.incoming;
@@ -331,7 +333,7 @@ export class Connection implements ResponseChannel, Deadlined {
       this.startClose();
       return;
     }
-    const next = this.queue[0];
+    const next = this.active;
     if (next !== undefined) {
       next.activate();
       return;
@@ -344,6 +346,38 @@ export class Connection implements ResponseChannel, Deadlined {
     this.lastSeenAt = this.lastActivity;
     this.maybeResume();
     this.ensureTimer();
+  }
+
+  // ---- the answers in request order --------------------------------------------------------------
+
+  /** Queues `res` behind the unanswered ones; it becomes active at once when there are none. */
+  private enqueue(res: HttpResponse): void {
+    if (this.active === undefined) {
+      this.active = res;
+      res.activate();
+    } else {
+      (this.behind ??= []).push(res);
+    }
+  }
+
+  /** Takes the oldest response behind the active one out (undefined when none waits). */
+  private nextBehind(): HttpResponse | undefined {
+    const behind = this.behind;
+    if (behind === undefined) return undefined;
+    const next = behind.shift();
+    if (behind.length === 0) this.behind = undefined;
+    return next;
+  }
+
+  /** The newest unanswered response, or undefined. */
+  private lastResponse(): HttpResponse | undefined {
+    const behind = this.behind;
+    return behind !== undefined && behind.length > 0 ? behind[behind.length - 1] : this.active;
+  }
+
+  /** How many responses are unanswered. */
+  private unanswered(): number {
+    return (this.active === undefined ? 0 : 1) + (this.behind?.length ?? 0);
   }
 
   // ---- parser callbacks ------------------------------------------------------------------------------
@@ -372,8 +406,7 @@ export class Connection implements ResponseChannel, Deadlined {
       this.bodyBytes = 0;
       this.lastActivity = ctx.clock.now();
     }
-    this.queue.push(res);
-    if (this.queue.length === 1) res.activate();
+    this.enqueue(res);
     this.dispatch(req, res);
     this.ensureTimer();
   }
@@ -412,7 +445,7 @@ export class Connection implements ResponseChannel, Deadlined {
       this.unblockBody();
     }
     this.awaitingNext = true;
-    if (this.closing && this.queue.length === 0) {
+    if (this.closing && this.active === undefined) {
       this.startClose();
       return;
     }
@@ -525,12 +558,11 @@ export class Connection implements ResponseChannel, Deadlined {
         }
         return;
       }
-      if (this.queue.length === 0) this.startClose();
+      if (this.active === undefined) this.startClose();
       return;
     }
     const res = new HttpResponse(this, { isHead: false, http10: false, keepAlive: false });
-    this.queue.push(res);
-    if (this.queue.length === 1) res.activate();
+    this.enqueue(res);
     this.answer(res, status);
   }
 
@@ -583,7 +615,7 @@ export class Connection implements ResponseChannel, Deadlined {
     }
     this.closing = true;
     this.parserFailed = true;
-    if (this.queue.length === 0) this.startClose();
+    if (this.active === undefined) this.startClose();
   }
 
   /** @internal Socket `'drain'`. */
@@ -608,8 +640,12 @@ export class Connection implements ResponseChannel, Deadlined {
     const incoming = this.incoming;
     this.incoming = undefined;
     incoming?.req.body.fail(new BodyError('aborted', 'the connection closed'));
-    for (const res of this.queue) res.abandon();
-    this.queue.length = 0;
+    const active = this.active;
+    const behind = this.behind;
+    this.active = undefined;
+    this.behind = undefined;
+    active?.abandon();
+    if (behind !== undefined) for (const res of behind) res.abandon();
     this.onDrain();
     this.ctx.connectionClosed(this);
     const waiters = this.closeWaiters;
@@ -623,7 +659,7 @@ export class Connection implements ResponseChannel, Deadlined {
   private maybeResume(): void {
     if (this.gone || this.parserFailed || this.lingering || this.bodyBlocked) return;
     if (this.awaitingNext) {
-      if (this.closing || this.queue.length >= this.ctx.options.maxPipelined) {
+      if (this.closing || this.unanswered() >= this.ctx.options.maxPipelined) {
         this.syncFlow();
         return;
       }
@@ -683,7 +719,7 @@ export class Connection implements ResponseChannel, Deadlined {
       const grown = o.headerTimeoutMs + (this.headBytes * 1000) / o.headerMinRate;
       return this.headStartedAt + Math.min(grown, o.headerMaxTimeoutMs);
     }
-    if (this.queue.length === 0 && !this.parserFailed) return this.lastActivity + o.idleTimeoutMs;
+    if (this.active === undefined && !this.parserFailed) return this.lastActivity + o.idleTimeoutMs;
     return NO_DEADLINE;
   }
 
