@@ -29,7 +29,7 @@ import type { InterfaceTable } from '../link/interface-table.js';
 import { RESOLVE_WITH_ARP, type LinkOutput } from '../link/output.js';
 import { NO_INTERFACE, type PacketMeta } from '../filter/packet-meta.js';
 import { isIpv4Address } from './prefix.js';
-import { RouteCache } from './route-cache.js';
+import { RouteCache, type RouteInfo } from './route-cache.js';
 import type { RoutingTable } from './routing.js';
 import type { Ipv4CounterName } from '../stack-counters.js';
 
@@ -86,21 +86,7 @@ export interface Ipv4SendOptions {
  */
 export type PayloadWriter = (payload: Uint8Array, src: Ipv4Address, dst: Ipv4Address) => void;
 
-/** Where a datagram to some destination would leave: see `Stack.routeTo`. */
-export interface RouteInfo {
-  /** The outgoing interface. */
-  iface: NetInterface;
-  /** The address ARP resolves (gateway or the destination). */
-  nextHop: Ipv4Address;
-  /** The link destination: a broadcast or multicast MAC, or {@link RESOLVE_WITH_ARP}. */
-  linkDestination: MacAddress;
-  /** The source address this host would use. */
-  src: Ipv4Address;
-  /** The interface's IP MTU. */
-  mtu: number;
-  /** True when the destination is one of this host's own addresses (looped back, never on a wire). */
-  local: boolean;
-}
+export type { RouteInfo } from './route-cache.js';
 
 /** Internal flags of a send. @internal */
 export interface SendFlags {

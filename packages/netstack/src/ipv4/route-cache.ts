@@ -12,7 +12,22 @@
  */
 import type { Ipv4Address, MacAddress } from '@postern/wire';
 import type { NetInterface } from '../link/interface.js';
-import type { RouteInfo } from './output.js';
+
+/** Where a datagram to some destination would leave: see `Stack.routeTo`. */
+export interface RouteInfo {
+  /** The outgoing interface. */
+  iface: NetInterface;
+  /** The address ARP resolves (gateway or the destination). */
+  nextHop: Ipv4Address;
+  /** The link destination: a broadcast or multicast MAC, or `RESOLVE_WITH_ARP` (link output). */
+  linkDestination: MacAddress;
+  /** The source address this host would use. */
+  src: Ipv4Address;
+  /** The interface's IP MTU. */
+  mtu: number;
+  /** True when the destination is one of this host's own addresses (looped back, never on a wire). */
+  local: boolean;
+}
 
 /** Slots of a {@link RouteCache} (a power of two). */
 export const ROUTE_CACHE_SLOTS = 64;
