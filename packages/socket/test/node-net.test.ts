@@ -145,6 +145,7 @@ describe('the net face: Socket and Server', () => {
     expect(err.address).toBe('198.18.0.2');
     expect(err.port).toBe(4999);
     expect(err.errno).toBe(-111);
+    expect([refused.remoteAddress, refused.localPort]).toEqual([undefined, undefined]); // never connected
 
     const server = netB.createServer((s) => s.once('data', () => s.resetAndDestroy()));
     await nextEvent(server.listen(4003), 'listening');
@@ -236,7 +237,7 @@ describe('the net face: Socket and Server', () => {
     expect(hadError).toBe(false);
     await waitFor('getConnections', () => countAtClose !== -1, 5000, 2);
     expect(countAtClose).toBe(0);
-    // Read before the close, kept after it (as Node keeps a peer name it has read).
+    // Still known after the close (Node keeps a peer name it has read).
     expect(peer.remoteAddress).toBe('198.18.0.1');
     expect(peer.localPort).toBe(4006);
     await new Promise<void>((resolve) => server.close(() => resolve()));

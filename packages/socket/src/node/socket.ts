@@ -122,7 +122,10 @@ export class Socket extends Duplex implements EntryObserver {
    */
   acceptedBy: SocketOwner | undefined;
   private descriptor: Fd | undefined;
-  /** The descriptor's entry while the socket is open (dropped once destroyed, so a closed socket holds no connection). */
+  /**
+   * The descriptor's entry, once there is one (kept after the socket is destroyed for its addresses:
+   * closing the descriptor detached the entry from the connection, so only this socket holds it).
+   */
   private entryRef: TcpEntry | undefined;
   private changeQueued = false;
   private wantRead = false;
@@ -139,10 +142,6 @@ export class Socket extends Duplex implements EntryObserver {
   private readonly lookup: HostLookup | undefined;
   private noDelayWanted: boolean | undefined;
   private keepAliveWanted: [boolean, number] | undefined;
-  /** The peer's address, read from the connection on first use (as Node caches its peer name). */
-  private remote: AddressInfo | undefined;
-  /** The local address, read from the connection on first use. */
-  private local: AddressInfo | undefined;
 
   constructor(options: SocketOptions) {
     super(
@@ -189,65 +188,49 @@ export class Socket extends Duplex implements EntryObserver {
   }
 
   /**
-   * The peer's address (dotted quad), once connected. As Node's: read on first use and kept, so a
-   * socket destroyed before anyone asked has none.
+   * The peer's address (dotted quad), once connected (and after the close). Read from the connection
+   * at each call, never stored: whoever needs it often keeps the string.
    */
   get remoteAddress(): string | undefined {
-    return this.peerName()?.address;
+    const c = this.connectedConn();
+    return c === undefined ? undefined : ipv4ToString(c.remoteAddress);
   }
 
   /** The peer's port, once connected (see {@link Socket.remoteAddress}). */
   get remotePort(): number | undefined {
-    return this.peerName()?.port;
+    return this.connectedConn()?.remotePort;
   }
 
   /** `'IPv4'` once connected (see {@link Socket.remoteAddress}). */
   get remoteFamily(): 'IPv4' | undefined {
-    return this.peerName()?.family;
+    return this.connectedConn() === undefined ? undefined : 'IPv4';
   }
 
   /** The local address, once connected (see {@link Socket.remoteAddress}). */
   get localAddress(): string | undefined {
-    return this.sockName()?.address;
+    const c = this.connectedConn();
+    return c === undefined ? undefined : ipv4ToString(c.localAddress);
   }
 
   /** The local port, once connected. */
   get localPort(): number | undefined {
-    return this.sockName()?.port;
+    return this.connectedConn()?.localPort;
   }
 
   /** `'IPv4'` once connected. */
   get localFamily(): 'IPv4' | undefined {
-    return this.sockName()?.family;
+    return this.connectedConn() === undefined ? undefined : 'IPv4';
   }
 
   /** The local address as Node's `socket.address()` gives it (`{}` before connect). */
   address(): AddressInfo | Record<string, never> {
-    const l = this.sockName();
-    return l === undefined ? {} : { address: l.address, family: 'IPv4', port: l.port };
+    const c = this.connectedConn();
+    return c === undefined ? {} : { address: ipv4ToString(c.localAddress), family: 'IPv4', port: c.localPort };
   }
 
-  /** The peer's address, kept from the first read; undefined before the connection is up. */
-  private peerName(): AddressInfo | undefined {
-    if (this.remote === undefined) {
-      const c = this.connectedConn();
-      if (c !== undefined) this.remote = { address: ipv4ToString(c.remoteAddress), family: 'IPv4', port: c.remotePort };
-    }
-    return this.remote;
-  }
-
-  /** The local address, kept from the first read; undefined before the connection is up. */
-  private sockName(): AddressInfo | undefined {
-    if (this.local === undefined) {
-      const c = this.connectedConn();
-      if (c !== undefined) this.local = { address: ipv4ToString(c.localAddress), family: 'IPv4', port: c.localPort };
-    }
-    return this.local;
-  }
-
-  /** The connection, once connected and while the socket is not destroyed. */
+  /** The connection, once connected (an active open's handshake done). */
   private connectedConn(): TcpEntry['conn'] {
-    return this.connecting || this.destroyed ? undefined : this.entryRef?.conn;
+    return this.connecting ? undefined : this.entryRef?.conn;
   }
 
   /**
@@ -493,6 +476,9 @@ export class Socket extends Duplex implements EntryObserver {
           new SocketError('ECONNABORTED', 'connect', 'the connection closed before it was established');
         const t = this.pendingTarget;
         if (t !== undefined) this.decorate(err, t.host, t.port);
+        // Never connected: no addresses to report (as Node's).
+        e.unobserve(this);
+        this.entryRef = undefined;
         this.destroy(err);
         return;
       }
@@ -680,7 +666,6 @@ export class Socket extends Duplex implements EntryObserver {
     this.timer?.cancel();
     this.timer = undefined;
     this.entryRef?.unobserve(this);
-    this.entryRef = undefined;
     this.connecting = false;
     const fd = this.descriptor;
     if (fd !== undefined && this.sockets.isOpen(fd)) this.sockets.close(fd);
