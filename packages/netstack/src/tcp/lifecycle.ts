@@ -149,6 +149,7 @@ export function compactTimeWait(ctx: TcpContext, tcb: Tcb): void {
   const record = new TimeWaitRecord(tcb, windowField, rcvWnd, announced, wait.deadline);
   leaveTables(ctx, tcb);
   ctx.timeWaitRecords.add(record);
+  ctx.timeWaitRecords.shapeAnchor = tcb;
   // A handle the application may still read follows the record (the record holds nothing of it).
   if (conn !== undefined) conn.timeWait = record;
 }
