@@ -71,7 +71,7 @@ function slabFor(windowRounds: number): SlotSlab {
  * left held it. Anything else (a value for a round already outside the window, a jump of a whole
  * window, a reset) has it recomputed from the slots on the next read.
  *
- * Memory: the slots live in a shared slab ({@link SlotSlab}), taken with the first value and given
+ * Memory: the slots live in a shared slab (`SlotSlab` in this module), taken with the first value and given
  * back on {@link RoundMaxFilter.release}.
  */
 export class RoundMaxFilter {

@@ -135,7 +135,7 @@ export class DeliveryRate {
   }
 
   /**
-   * Ends the ACK: fills {@link DeliveryRate.sample} (interval -1 and rate 0 when it gave no valid
+   * Ends the ACK: fills the shared {@link RateSample} (interval -1 and rate 0 when it gave no valid
    * sample: nothing delivered, or an interval shorter than `minRttMs`, which only ACK compression
    * can produce) and returns it. `inflight` is the pipe now, `priorInflight` before the ACK.
    */
