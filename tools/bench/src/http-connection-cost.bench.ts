@@ -14,15 +14,14 @@
  * repeated-head shortcut does not help. Higher is better; the ratio (Postern / Node) is the figure to
  * quote. Bounded: each sample stops after its budget.
  */
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer as createNodeHttpServer, type Server as NodeHttpServer } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Duplex } from 'node:stream';
-import { HttpServer, serveStatic } from '@postern/http';
-import { Scheduler } from '@postern/irq';
 import type { Benchmark } from './harness.js';
-import { SMALL_FILE_BYTES } from './http-servers.js';
+import {
+  closeSmallFileServers,
+  keepBusy,
+  MemoryTransport,
+  startSmallFileServers,
+  type SmallFileServers,
+} from './http-memory-rig.js';
 
 /** How long both servers keep an idle keep-alive connection (longer than a whole run). */
 const IDLE_MS = 600_000;
@@ -44,71 +43,6 @@ function variedRequest(n: number): Buffer {
   );
 }
 
-/** One in-memory transport: requests pushed in, the bytes the server writes counted. */
-class MemoryTransport extends Duplex {
-  /** Bytes of one keep-alive response (learnt from the first one). */
-  responseBytes = 0;
-  private got = 0;
-  private onResponse: (() => void) | undefined;
-  private onServerEnd: (() => void) | undefined;
-  readonly remoteAddress = '198.18.23.1';
-  readonly remotePort = 40000;
-
-  /** Sends one keep-alive request; `done` runs once its whole response was written. */
-  request(bytes: Buffer, done: () => void): void {
-    this.onResponse = done;
-    this.push(bytes);
-  }
-
-  /** Sends the HTTP/1.0 request; `done` runs once the server ended its side (after the answer), and the client then closes. */
-  shortExchange(done: () => void): void {
-    this.onServerEnd = () => {
-      this.push(null);
-      done();
-    };
-    this.push(SHORT_REQUEST);
-  }
-
-  override _read(): void {}
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, cb: (error?: Error | null) => void): void {
-    this.got += chunk.byteLength;
-    if (this.onResponse !== undefined) {
-      if (this.responseBytes === 0) {
-        const text = chunk.toString('latin1');
-        const headEnd = text.indexOf('\r\n\r\n');
-        const length = /\r\ncontent-length: *(\d+)/i.exec(text);
-        if (headEnd >= 0 && length !== null) this.responseBytes = headEnd + 4 + Number(length[1]);
-      }
-      if (this.responseBytes > 0 && this.got >= this.responseBytes) {
-        this.got -= this.responseBytes;
-        const done = this.onResponse;
-        this.onResponse = undefined;
-        done();
-      }
-    }
-    cb();
-  }
-
-  override _final(cb: (error?: Error | null) => void): void {
-    const done = this.onServerEnd;
-    this.onServerEnd = undefined;
-    cb();
-    done?.();
-  }
-
-  /** `net.Socket` extras the servers call. */
-  setNoDelay(): this {
-    return this;
-  }
-  setKeepAlive(): this {
-    return this;
-  }
-  setTimeout(): this {
-    return this;
-  }
-}
-
 /** Where a side's connections come from. */
 interface Side {
   accept(transport: MemoryTransport): void;
@@ -123,7 +57,7 @@ function shortSample(side: Side, budgetMs: number): Promise<number> {
     const next = (): void => {
       const transport = new MemoryTransport();
       side.accept(transport);
-      transport.shortExchange(() => {
+      transport.shortExchange(SHORT_REQUEST, () => {
         n++;
         // The next connection starts after this turn (the servers finish the close first, as over TCP).
         if (performance.now() - t0 < budgetMs) setImmediate(next);
@@ -138,26 +72,11 @@ let variedCount = 0;
 
 /** Keeps every keep-alive connection busy with varied heads for `budgetMs`; returns requests/s. */
 function variedSample(side: Side, budgetMs: number): Promise<number> {
-  return new Promise((resolve) => {
-    const t0 = performance.now();
-    let n = 0;
-    let running = side.keepAlive.length;
-    const loop = (c: MemoryTransport): void => {
-      c.request(variedRequest(variedCount++), () => {
-        n++;
-        if (performance.now() - t0 < budgetMs) loop(c);
-        else if (--running === 0) resolve(n / ((performance.now() - t0) / 1000));
-      });
-    };
-    for (const c of side.keepAlive) loop(c);
-  });
+  // The count runs on across samples, so no head repeats one of an earlier sample either.
+  return keepBusy(side.keepAlive, budgetMs, () => variedRequest(variedCount++));
 }
 
-interface Rig {
-  readonly dir: string;
-  readonly scheduler: Scheduler;
-  readonly postern: HttpServer;
-  readonly node: NodeHttpServer;
+interface Rig extends SmallFileServers {
   readonly ours: Side;
   readonly theirs: Side;
 }
@@ -175,30 +94,9 @@ export const httpConnectionCostBenchmark: Benchmark = {
     'the HTTP layer alone over in-memory Duplexes, per connection (short HTTP/1.0 connections) and per varied request (keep-alive heads that all differ): @postern/http beside Node http, same 98 bytes',
   sampleMs: 500,
   async setup() {
-    const dir = mkdtempSync(join(tmpdir(), 'postern-http-cost-'));
-    const body = Buffer.from('x'.repeat(SMALL_FILE_BYTES - 1) + '\n', 'latin1');
-    writeFileSync(join(dir, 'small'), body);
-    const st = statSync(join(dir, 'small'));
-    const scheduler = new Scheduler({ clock: 'real', seed: 7 });
-    scheduler.start();
-    const postern = new HttpServer(serveStatic(dir, { cache: { now: () => scheduler.now } }), {
-      scheduler,
-      wallTime: () => scheduler.wallTime(),
-      // The keep-alive connections wait while the short-connection figure runs: no idle close.
-      idleTimeoutMs: IDLE_MS,
-    });
-    const etag = `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
-    const node = createNodeHttpServer((_req, res) => {
-      res.writeHead(200, {
-        ETag: etag,
-        'Last-Modified': new Date(st.mtimeMs).toUTCString(),
-        'Accept-Ranges': 'bytes',
-        'Content-Type': 'application/octet-stream',
-        'Content-Length': body.byteLength,
-      });
-      res.end(body);
-    });
-    node.keepAliveTimeout = IDLE_MS;
+    // The keep-alive connections wait while the short-connection figure runs: no idle close.
+    const servers = startSmallFileServers('postern-http-cost-', IDLE_MS);
+    const { postern, node } = servers;
     const ours: Side = { accept: (t) => postern.handleConnection(t), keepAlive: [] };
     const theirs: Side = { accept: (t) => node.emit('connection', t), keepAlive: [] };
     for (const side of [ours, theirs]) {
@@ -208,7 +106,7 @@ export const httpConnectionCostBenchmark: Benchmark = {
         side.keepAlive.push(t);
       }
     }
-    rig = { dir, scheduler, postern, node, ours, theirs };
+    rig = { ...servers, ours, theirs };
     // Warm: the file cache, the response lengths, both servers' first connections.
     await variedSample(ours, 0);
     await variedSample(theirs, 0);
@@ -218,12 +116,7 @@ export const httpConnectionCostBenchmark: Benchmark = {
   async teardown() {
     const r = rig;
     rig = undefined;
-    if (r === undefined) return;
-    for (const c of [...r.ours.keepAlive, ...r.theirs.keepAlive]) c.destroy();
-    await r.postern.close();
-    r.node.close();
-    r.scheduler.stop();
-    rmSync(r.dir, { recursive: true, force: true });
+    if (r !== undefined) await closeSmallFileServers(r, [...r.ours.keepAlive, ...r.theirs.keepAlive]);
   },
   figures: () => [
     {
