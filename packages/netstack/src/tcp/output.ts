@@ -230,22 +230,7 @@ export class SegmentBuilder implements TcpSegmentWriter {
         at += 4;
       }
     } else {
-      if (this.hasTimestamps) {
-        segment[at] = 1;
-        segment[at + 1] = 1;
-        at = writeTimestamps(segment, at + 2, this.tsVal, this.tsEcr);
-      }
-      if (this.sackCount > 0) {
-        segment[at] = 1;
-        segment[at + 1] = 1;
-        segment[at + 2] = 5;
-        segment[at + 3] = 2 + 8 * this.sackCount;
-        at += 4;
-        for (let i = 0; i < 2 * this.sackCount; i++) {
-          writeUint32(segment, at, this.sackEdges[i]!);
-          at += 4;
-        }
-      }
+      writeSegmentOptions(segment, at, this.hasTimestamps, this.tsVal, this.tsEcr, this.sackEdges, this.sackCount);
     }
     if (this.dataLength > 0) {
       this.tcb!.sendBuffer.copyOut(this.dataOffset, this.dataLength, segment, this.headerLength);
@@ -302,6 +287,40 @@ function writeTimestamps(b: Uint8Array, at: number, tsVal: number, tsEcr: number
   writeUint32(b, at + 2, tsVal);
   writeUint32(b, at + 6, tsEcr);
   return at + 10;
+}
+
+/**
+ * Writes the options of a segment other than a SYN at `at` (just after the fixed header): NOP, NOP
+ * and the timestamps option when `timestamps`; then, when `sackCount > 0`, NOP, NOP and a SACK option
+ * with that many blocks, their left and right edges in turn from `sackEdges`. Returns the offset after
+ * the options. The segment's data offset must already count them.
+ */
+export function writeSegmentOptions(
+  segment: Uint8Array,
+  at: number,
+  timestamps: boolean,
+  tsVal: number,
+  tsEcr: number,
+  sackEdges: ArrayLike<number>,
+  sackCount: number,
+): number {
+  if (timestamps) {
+    segment[at] = 1;
+    segment[at + 1] = 1;
+    at = writeTimestamps(segment, at + 2, tsVal, tsEcr);
+  }
+  if (sackCount > 0) {
+    segment[at] = 1;
+    segment[at + 1] = 1;
+    segment[at + 2] = 5;
+    segment[at + 3] = 2 + 8 * sackCount;
+    at += 4;
+    for (let i = 0; i < 2 * sackCount; i++) {
+      writeUint32(segment, at, sackEdges[i]!);
+      at += 4;
+    }
+  }
+  return at;
 }
 
 /**

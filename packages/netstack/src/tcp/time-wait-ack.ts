@@ -1,36 +1,15 @@
 /**
- * {@link TimeWaitAckWriter}: the one segment a TIME-WAIT record sends, an ACK, written byte for byte
- * as the connection's own output writes an ACK in TIME-WAIT (`SegmentBuilder`): the timestamps
+ * {@link TimeWaitAckWriter}: the one segment a TIME-WAIT record sends, an ACK, its options written by
+ * the connection output's own `writeSegmentOptions` (byte for byte a TIME-WAIT TCB's ACK): the timestamps
  * option when negotiated (NOP, NOP, TSval, TSecr), then, with SACK, a D-SACK block when a duplicate
  * was received (RFC 2883). Its fields are set just before the send: answering allocates nothing.
  */
 import { TcpFlag, type Ipv4Address } from '@postern/wire';
 import type { TcpSegmentWriter } from './ip-port.js';
-import { TCP_HEADER, TCP_TIMESTAMP_OPTION_SPACE, finishChecksum, writeHeader } from './output.js';
+import { TCP_HEADER, TCP_TIMESTAMP_OPTION_SPACE, finishChecksum, writeHeader, writeSegmentOptions } from './output.js';
 
 /** Bytes of a SACK option holding one block, with its two NOPs. */
 const ONE_SACK_BLOCK_SPACE = 4 + 8;
-
-function putUint32(b: Uint8Array, at: number, v: number): void {
-  b[at] = v >>> 24;
-  b[at + 1] = (v >>> 16) & 0xff;
-  b[at + 2] = (v >>> 8) & 0xff;
-  b[at + 3] = v & 0xff;
-}
-
-/**
- * Writes NOP, NOP and a 10-byte option of `kind` holding two 32-bit words (the timestamps option,
- * or a SACK option with one block) at `at`; returns the offset after it.
- */
-function putPaddedOption(b: Uint8Array, at: number, kind: number, first: number, second: number): number {
-  b[at] = 1;
-  b[at + 1] = 1;
-  b[at + 2] = kind;
-  b[at + 3] = 10;
-  putUint32(b, at + 4, first);
-  putUint32(b, at + 8, second);
-  return at + 12;
-}
 
 /** Writes a TIME-WAIT ACK from the fields set just before the send. */
 export class TimeWaitAckWriter implements TcpSegmentWriter {
@@ -42,10 +21,10 @@ export class TimeWaitAckWriter implements TcpSegmentWriter {
   timestamps = false;
   tsVal = 0;
   tsEcr = 0;
-  /** A D-SACK block `[dsackLeft, dsackRight)` follows the timestamps. */
+  /** A D-SACK block `[dsackEdges[0], dsackEdges[1])` follows the timestamps. */
   dsack = false;
-  dsackLeft = 0;
-  dsackRight = 0;
+  /** The D-SACK block's left and right edges. */
+  readonly dsackEdges = new Uint32Array(2);
 
   /** The segment's length (header and options: an ACK carries no data). */
   get length(): number {
@@ -55,9 +34,15 @@ export class TimeWaitAckWriter implements TcpSegmentWriter {
   /** @inheritDoc */
   writeSegment(segment: Uint8Array, source: Ipv4Address, destination: Ipv4Address): void {
     writeHeader(segment, this.srcPort, this.dstPort, this.seq, this.ack, this.length, TcpFlag.ACK, this.window);
-    let at = TCP_HEADER;
-    if (this.timestamps) at = putPaddedOption(segment, at, 8, this.tsVal, this.tsEcr);
-    if (this.dsack) putPaddedOption(segment, at, 5, this.dsackLeft, this.dsackRight);
+    writeSegmentOptions(
+      segment,
+      TCP_HEADER,
+      this.timestamps,
+      this.tsVal,
+      this.tsEcr,
+      this.dsackEdges,
+      this.dsack ? 1 : 0,
+    );
     finishChecksum(segment, source, destination);
   }
 }

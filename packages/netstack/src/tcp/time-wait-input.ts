@@ -124,8 +124,8 @@ function sendAck(ctx: TcpContext, record: TimeWaitRecord, now: number, dsack: bo
     w.tsEcr = record.tsRecent;
   }
   w.dsack = dsack && seqLt(left, right);
-  w.dsackLeft = left;
-  w.dsackRight = right;
+  w.dsackEdges[0] = left;
+  w.dsackEdges[1] = right;
   if (w.dsack) ctx.counters.inc('dsacksSent');
   record.rcvWnd = record.rcvWndAnnounced;
   if (!ctx.port.send(record.localAddress, record.remoteAddress, w.length, w, record.dontFragment))
