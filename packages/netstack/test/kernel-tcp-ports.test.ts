@@ -93,17 +93,42 @@ describe('TCP ports against the Linux kernel (2% loss both ways)', () => {
         ['-sS', '-n', '-Pn', '-p', '1-1024,8080', '--max-retries', '10', '-oG', '-', STACK_IP],
         { timeoutMs: 110_000 },
       );
-      const ms = performance.now() - t0;
       expect(r.code, r.stderr).toBe(0);
       const { ports, ignored } = parseGreppable(r.stdout);
-      const info = `${(ms / 1000).toFixed(1)} s; ${r.stdout}`;
+      let info = `${((performance.now() - t0) / 1000).toFixed(1)} s; ${r.stdout}`;
+      // nmap retries a port at most once more than any port has needed so far (its
+      // max_successful_tryno; --max-retries only caps that), so under loss a closed port whose SYN or
+      // RST was lost on both tries early in the scan is reported "filtered" (seen once at 2% loss).
+      // Those ports alone are scanned again: each must still be answered, open or closed by RST.
+      let closed = ignored?.state === 'closed' ? ignored.count : 0;
+      const unanswered = [...ports].filter(([, state]) => state === 'filtered').map(([port]) => port);
+      if (unanswered.length > 0) {
+        const again = await lab.tryExec(
+          l.tap.ns,
+          'nmap',
+          ['-sS', '-n', '-Pn', '-p', unanswered.join(','), '--max-retries', '10', '-oG', '-', STACK_IP],
+          { timeoutMs: 60_000 },
+        );
+        expect(again.code, again.stderr).toBe(0);
+        info += `; again: ${again.stdout}`;
+        const second = parseGreppable(again.stdout);
+        for (const port of unanswered) ports.delete(port);
+        for (const [port, state] of second.ports) {
+          if (state === 'closed') closed++;
+          else ports.set(port, state);
+        }
+        if (second.ignored !== undefined) {
+          if (second.ignored.state === 'closed') closed += second.ignored.count;
+          else ports.set(-1, `${second.ignored.count} ${second.ignored.state}`);
+        }
+      }
       console.log(`nmap: ${info}`);
       // Ports nmap lists one by one are the ones not in the most common state (closed).
       expect(
         [...ports.entries()].sort((a, b) => a[0] - b[0]),
         info,
       ).toEqual(OPEN_PORTS.map((p) => [p, 'open']));
-      expect(ignored, info).toEqual({ state: 'closed', count: 1025 - OPEN_PORTS.length });
+      expect(closed, info).toBe(1025 - OPEN_PORTS.length);
       expect(l.tcp.counters.get('resetsSent'), info).toBeGreaterThanOrEqual(1025 - OPEN_PORTS.length);
       // The kernel answers our SYN-ACKs with RST (it has no socket for nmap's raw SYNs): no handshake lingers.
       expect(
