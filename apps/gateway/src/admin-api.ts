@@ -53,6 +53,7 @@ import {
   arpJson,
   filterJson,
   interfacesJson,
+  withConnections,
   routesJson,
   schedulerJson,
   statusJson,
@@ -141,7 +142,7 @@ export class AdminApi {
       lan: c.lan?.() ?? null,
       nat: this.nat(),
     }));
-    read('/api/interfaces', () => interfacesJson(c.stack.snapshot()));
+    read('/api/interfaces', () => withConnections(interfacesJson(c.stack.snapshot()), c.connections?.()));
     read('/api/arp', () => arpJson(c.stack.snapshot()));
     read('/api/tcp', () => tcpJson(c));
     read('/api/scheduler', () => schedulerJson(c.schedulerStats));

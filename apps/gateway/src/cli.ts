@@ -9,6 +9,7 @@
  */
 import { FlagError, parseFlags } from '@postern/device-simulator';
 import { parseIpv4Text } from './addresses.js';
+import { DHCP_IP } from './lan-config.js';
 import {
   hostForwardProblem,
   interfaceAddressProblem,
@@ -31,7 +32,8 @@ Options (flags override the config file):
                             serial:PATH[?baud=N]   the USB Ethernet device on a serial port
                             socket://HOST:PORT     the device's serial stream over TCP
                             tap:NAME               a Linux TAP device (needs CAP_NET_ADMIN)
-  --ip ADDR/PREFIX        the first interface's address (default with --nic sim: 198.18.0.1/24)
+  --ip ADDR/PREFIX|dhcp   the first interface's address (default with --nic sim: 198.18.0.1/24), or
+                          dhcp: a DHCP client configures it (address, default route, DNS servers)
   --route PREFIX via ADDR a static route (repeatable; PREFIX may be 'default'); replaces the file's routes
   --http-port N           HTTP port on the gateway's stack (default 80)
   --www DIR               serve DIR at / (default: / shows the admin UI); DIR must exist
@@ -65,7 +67,7 @@ export interface CommandLine {
   readonly config?: string;
   /** `--nic SPEC` (a NIC spec, checked as `interfaces[0].nic` is). */
   readonly nic?: string;
-  /** `--ip ADDR/PREFIX`. */
+  /** `--ip ADDR/PREFIX` or `--ip dhcp` (as `interfaces[0].ip` in the file). */
   readonly ip?: string;
   /** Every `--route`, in order. */
   readonly routes?: readonly CliRoute[];
@@ -119,6 +121,13 @@ function check(flag: string, value: string, problem: string | undefined): string
   return value;
 }
 
+/** What is wrong with an `--ip` value other than `dhcp`: the config field's problem, naming both accepted forms. */
+function ipFlagProblem(value: string): string | undefined {
+  const problem = interfaceAddressProblem(value);
+  if (problem === 'is not an IPv4 prefix ADDR/LEN') return `${problem} (or dhcp)`;
+  return problem;
+}
+
 function parseRoute(value: string): CliRoute {
   const words = value.trim().split(/\s+/);
   if (words.length !== 3 || words[1] !== 'via') throw new UsageError(`--route ${value}: is not PREFIX via ADDR`);
@@ -149,7 +158,8 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   if (values.config !== undefined)
     out.config = check('--config', values.config, values.config === '' ? 'needs a file name' : undefined);
   if (values.nic !== undefined) out.nic = check('--nic', values.nic, nicSpecProblem(values.nic));
-  if (values.ip !== undefined) out.ip = check('--ip', values.ip, interfaceAddressProblem(values.ip));
+  if (values.ip !== undefined)
+    out.ip = check('--ip', values.ip, values.ip === DHCP_IP ? undefined : ipFlagProblem(values.ip));
   if (values.route !== undefined) out.routes = values.route.map(parseRoute);
   const port = values['http-port'];
   if (port !== undefined) {

@@ -385,11 +385,13 @@ function logLinkChanges(
 function interfaceConnection(i: GatewayInterface, now: number): InterfaceConnection {
   const link = i.device.linkState;
   const s = i.serial;
-  if (s === undefined) return { state: link, attempts: 0, lastError: null, nextAttemptAt: null, counters: null };
+  if (s === undefined)
+    return { state: link, reported: link, attempts: 0, lastError: null, nextAttemptAt: null, counters: null };
   const c = s.connection;
   const x = s.serialStats;
   return {
     state: c.state === 'reconnecting' ? 'reconnecting' : link,
+    reported: link,
     attempts: c.attempts,
     lastError: c.lastError ?? null,
     nextAttemptAt: c.nextAttemptAt === undefined ? null : Math.max(now, c.nextAttemptAt),

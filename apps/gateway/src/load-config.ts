@@ -53,11 +53,16 @@ function attribute<T>(step: () => T, cli: CommandLine): T {
   } catch (err) {
     if (!(err instanceof ConfigError) || err.source !== undefined) throw err;
     if (err.path === 'interfaces[0].ip' && err.problem === 'is missing' && cli.nic !== undefined) {
-      throw new ConfigError(err.path, 'needs --ip ADDR/PREFIX too (only sim has a default address)', undefined, {
-        kind: 'flag',
-        flag: '--nic',
-        value: cli.nic,
-      });
+      throw new ConfigError(
+        err.path,
+        'needs --ip ADDR/PREFIX or --ip dhcp too (only sim has a default address)',
+        undefined,
+        {
+          kind: 'flag',
+          flag: '--nic',
+          value: cli.nic,
+        },
+      );
     }
     const source =
       flagSource(err.path, cli) ?? (cli.config === undefined ? undefined : { kind: 'file' as const, file: cli.config });

@@ -55,6 +55,11 @@ export interface StatusSources {
 export interface InterfaceConnection {
   /** `up`, `down` or `reconnecting`. */
   readonly state: 'up' | 'down' | 'reconnecting';
+  /**
+   * The link state the NIC's driver itself reports (`up`/`down`): carrier for a TAP device, a session
+   * with the device and its PHY's link for a serial one. `state` differs from it only while reconnecting.
+   */
+  readonly reported: 'up' | 'down';
   /** Attempts since the device was last lost (while up: how many the last reconnection took). */
   readonly attempts: number;
   /** Why the device was last lost or the last attempt failed, else null. */
@@ -80,7 +85,7 @@ export function interfacesJson(snap: StackSnapshot): unknown[] {
 }
 
 /** Adds each interface's `connection` (by name; null when unknown) to the {@link interfacesJson} entries. */
-function withConnections(
+export function withConnections(
   interfaces: unknown[],
   connections: Readonly<Record<string, InterfaceConnection>> | undefined,
 ): unknown[] {

@@ -18,6 +18,7 @@ async function setup(password: string | null = 's3cret') {
     a: stack,
     b: peer,
     devA,
+    link,
   } = await memoryPair({ createMemoryLink, NetDevice, Stack, parseIpv4 }, sched, {
     a: { firewall: true },
     resolveArp: false,
@@ -40,6 +41,17 @@ async function setup(password: string | null = 's3cret') {
     httpStatusCounts: () => ({ '200': 3 }),
     httpCounters: () => ({ requests: 3 }),
     tcpConnections: () => [],
+    // What the NIC reports, as gateway.ts shows it for a NIC that does not reconnect by itself.
+    connections: () => ({
+      [stack.interfaces[0]!.name]: {
+        state: devA.linkState,
+        reported: devA.linkState,
+        attempts: 0,
+        lastError: null,
+        nextAttemptAt: null,
+        counters: null,
+      },
+    }),
     info: () => ({
       nics: ['mem'],
       www: '/srv/secret/www',
@@ -70,7 +82,7 @@ async function setup(password: string | null = 's3cret') {
   };
   const call = (method: string, path: string, body: unknown = '', authorization: string | null = GOOD) =>
     send(method, path, body, authorization);
-  return { sched, stack, peer, tcp, traffic, call, send, reboots: () => reboots };
+  return { sched, stack, peer, tcp, traffic, link, call, send, reboots: () => reboots };
 }
 
 describe('admin API: reading', () => {
@@ -109,6 +121,30 @@ describe('admin API: reading', () => {
     expect(s.http.byStatus).toEqual({ '200': 3 });
     expect(s.traffic).toHaveLength(1);
     expect(s.traffic[0].rxFps).toBeGreaterThan(0);
+  });
+
+  it("GET /api/interfaces carries each link's connection as GET /api/ does, following the NIC's report", async () => {
+    const { sched, link, call } = await setup();
+    const connectionOf = (path: string): unknown => {
+      const body = call('GET', path).json as unknown as Record<string, unknown>;
+      const list = (path === '/api/interfaces' ? body : body['interfaces']) as Array<{ connection?: unknown }>;
+      return list[0]!.connection;
+    };
+    expect(connectionOf('/api/interfaces')).toEqual({
+      state: 'up',
+      reported: 'up',
+      attempts: 0,
+      lastError: null,
+      nextAttemptAt: null,
+      counters: null,
+    });
+    link.setLink('down'); // the cable is pulled: the driver reports the carrier lost
+    sched.advance(10);
+    expect(connectionOf('/api/interfaces')).toMatchObject({ state: 'down', reported: 'down' });
+    expect(connectionOf('/api/')).toEqual(connectionOf('/api/interfaces'));
+    link.setLink('up');
+    sched.advance(10);
+    expect(connectionOf('/api/interfaces')).toMatchObject({ state: 'up', reported: 'up' });
   });
 
   it('sub-resources and errors', async () => {

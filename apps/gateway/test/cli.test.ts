@@ -100,7 +100,8 @@ describe('parseCommandLine', () => {
       ['--nic', 'usb0'],
       'postern-gateway: --nic usb0: is not a NIC spec (sim, serial:PATH[?baud=N], socket://HOST:PORT or tap:NAME)',
     ],
-    [['--ip', '10.0.0.300/24'], 'postern-gateway: --ip 10.0.0.300/24: is not an IPv4 prefix ADDR/LEN'],
+    [['--ip', '10.0.0.300/24'], 'postern-gateway: --ip 10.0.0.300/24: is not an IPv4 prefix ADDR/LEN (or dhcp)'],
+    [['--ip', 'DHCP'], 'postern-gateway: --ip DHCP: is not an IPv4 prefix ADDR/LEN (or dhcp)'],
     [['--ip', '10.0.0.0/24'], 'postern-gateway: --ip 10.0.0.0/24: is the network address of its prefix'],
     [['--route', 'default', 'through', '1.2.3.4'], 'postern-gateway: unexpected argument "through" (see --help)'],
     [
@@ -195,6 +196,18 @@ describe('loadConfig', () => {
     expect(loadConfig(parseCommandLine(['--config', path]), {}).admin.password).toBe('file');
   });
 
+  it('--ip dhcp gives the first interface a DHCP client, the same as ip "dhcp" in the file', () => {
+    const fromFlag = loadConfig(parseCommandLine(['--nic', 'tap:pst9', '--ip', 'dhcp']), {});
+    const path = join(dir, 'dhcp.json');
+    writeFileSync(path, JSON.stringify({ interfaces: [{ nic: 'tap:pst9', ip: 'dhcp' }] }));
+    const fromFile = loadConfig(parseCommandLine(['--config', path]), {});
+    expect(fromFlag.interfaces[0]!.ip).toBe('dhcp');
+    expect(fromFlag.interfaces).toEqual(fromFile.interfaces);
+    // The flag overrides a static address in the file, and the reverse.
+    writeFileSync(path, JSON.stringify({ interfaces: [{ nic: 'tap:pst9', ip: '10.5.0.1/24' }] }));
+    expect(loadConfig(parseCommandLine(['--config', path, '--ip', 'dhcp']), {}).interfaces[0]!.ip).toBe('dhcp');
+  });
+
   it('accepts a file that starts with a UTF-8 byte-order mark', () => {
     const path = join(dir, 'bom.json');
     writeFileSync(
@@ -238,7 +251,10 @@ describe('loadConfig', () => {
     expect(refusal(['--config', join(dir, 'none.json')])).toBe(`--config ${join(dir, 'none.json')}: no such file`);
     expect(refusal([])).toBe('config: interfaces: is empty: configure at least one interface (or pass --nic)');
     expect(refusal(['--nic', 'tap:pst9'])).toBe(
-      '--nic tap:pst9: needs --ip ADDR/PREFIX too (only sim has a default address)',
+      '--nic tap:pst9: needs --ip ADDR/PREFIX or --ip dhcp too (only sim has a default address)',
+    );
+    expect(refusal(['--nic', 'sim', '--ip', 'dhcp'])).toBe(
+      '--ip dhcp: dhcp is not for nic "sim" (the simulated segment has no DHCP server)',
     );
     expect(refusal(['--nic', 'tap:pst9', '--ip', '10.4.0.1/24', '--hostfwd', 'tcp::0-:80'])).toBe(
       '--hostfwd tcp::0-:80: needs an interface with nic "sim"',

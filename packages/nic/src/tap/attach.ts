@@ -6,15 +6,18 @@
  * `/dev/net/tun` itself and a short Python 3 script, `tap-attach.py` ({@link TAP_ATTACH_SCRIPT}), run
  * as a child that inherits the descriptor (as its fd 3), performs the ioctl and reports the device's
  * name, index and MTU as one line of JSON. When the child has exited, Node's descriptor is attached:
- * one `read` returns one frame, one `write` sends one.
+ * one `read` returns one frame, one `write` sends one. The interpreter is found once per process
+ * ({@link resolvePython3}): a real `python3`, never a version manager's shim, which can take
+ * seconds to start each time.
  *
  * Flags: `IFF_TAP | IFF_NO_PI` (Ethernet frames with no packet-information prefix), plus
  * `IFF_VNET_HDR` when asked ({@link OpenTapOptions.vnetHeader}: each frame then starts with a 10-byte
  * virtio-net header, see `vnet-header.ts`, and the kernel's own offloads are off, so that it sends
  * ordinary, checksummed frames). The descriptor is opened with `O_NONBLOCK` unless asked otherwise.
  */
-import { spawn } from 'node:child_process';
-import { closeSync, constants, existsSync, openSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { accessSync, closeSync, constants, existsSync, openSync, realpathSync, statSync } from 'node:fs';
+import { delimiter, join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NicError, type NicErrorCode } from '../driver.js';
 
@@ -44,7 +47,7 @@ export interface OpenTapOptions {
   create?: boolean;
   /** Open with `O_NONBLOCK` (reads return EAGAIN when no frame waits). Default true. */
   nonBlocking?: boolean;
-  /** The Python 3 interpreter that performs the ioctl. Default `python3` from PATH. */
+  /** The Python 3 interpreter that performs the ioctl. Default: a real `python3` found once per process (not a version manager's shim). */
   python?: string;
   /**
    * Attach with `IFF_VNET_HDR`: every frame read then starts with a 10-byte virtio-net header (the
@@ -66,6 +69,75 @@ export interface TapFd {
   mtu: number;
   /** Bytes of virtio-net header before every frame read or written: 10 with `vnetHeader`, else 0. */
   vnetHeaderLength: number;
+}
+
+/** Interpreters tried after PATH, in order, when PATH holds no `python3` (or only a version manager's shim). */
+export const PYTHON3_FALLBACKS: readonly string[] = ['/usr/bin/python3', '/usr/local/bin/python3', '/bin/python3'];
+
+/** How long asking a shim for the interpreter it stands for may take, ms (once per process). */
+const SHIM_QUERY_TIMEOUT_MS = 30_000;
+
+/** True when `path` is a version manager's shim (pyenv, asdf, mise...): a script in a `shims` directory. */
+function isShim(path: string): boolean {
+  return path.split(sep).includes('shims');
+}
+
+function isExecutableFile(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Finds the Python 3 interpreter the attach helper runs, as an absolute path: the first `python3` on
+ * `searchPath` that is not a version manager's shim, else the first of {@link PYTHON3_FALLBACKS} that
+ * exists, else a shim on `searchPath` asked once for `sys.executable` (a shim takes seconds to start
+ * on some machines, every time). Symbolic links are resolved. Pure apart from the file system
+ * (and the one shim query); {@link openTapFd} calls it once per process through {@link defaultPython3}.
+ * @returns the path, or `undefined` when there is no Python 3 at all.
+ */
+export function resolvePython3(
+  searchPath: string = process.env['PATH'] ?? '',
+  fallbacks: readonly string[] = PYTHON3_FALLBACKS,
+): string | undefined {
+  const onPath = searchPath
+    .split(delimiter)
+    .filter((dir) => dir !== '')
+    .map((dir) => join(dir, 'python3'))
+    .filter(isExecutableFile);
+  const real = [...onPath.filter((p) => !isShim(p)), ...fallbacks.filter(isExecutableFile)][0];
+  if (real !== undefined) return realpathSync(real);
+  for (const shim of onPath) {
+    const asked = spawnSync(shim, ['-I', '-S', '-c', 'import sys; print(sys.executable)'], {
+      encoding: 'utf8',
+      timeout: SHIM_QUERY_TIMEOUT_MS,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const answer = asked.status === 0 ? asked.stdout.trim() : '';
+    if (answer !== '' && isExecutableFile(answer)) return realpathSync(answer);
+  }
+  return undefined;
+}
+
+let resolvedPython3: string | undefined;
+
+/**
+ * {@link resolvePython3} for this process's PATH, resolved on first use and then remembered.
+ * @throws {@link NicError} `DEVICE_NOT_FOUND` naming `device` when no Python 3 interpreter exists.
+ */
+export function defaultPython3(device: string): string {
+  resolvedPython3 ??= resolvePython3();
+  if (resolvedPython3 === undefined) {
+    throw new NicError(
+      'DEVICE_NOT_FOUND',
+      device,
+      `no Python 3 interpreter to attach the TAP device (none on PATH, none of ${PYTHON3_FALLBACKS.join(', ')}): install python3`,
+    );
+  }
+  return resolvedPython3;
 }
 
 interface HelperReply {
@@ -176,6 +248,7 @@ export async function openTapFd(name: string, options: OpenTapOptions = {}): Pro
       `bad interface name ${JSON.stringify(name)} (1..${MAX_IFNAME_LENGTH} characters, no space, '/' or ':')`,
     );
   }
+  const python = options.python ?? defaultPython3(device);
   let fd: number;
   try {
     fd = openSync(TUN_CLONE_DEVICE, constants.O_RDWR | (options.nonBlocking === false ? 0 : constants.O_NONBLOCK));
@@ -187,13 +260,7 @@ export async function openTapFd(name: string, options: OpenTapOptions = {}): Pro
   }
   try {
     const vnet = options.vnetHeader ?? false;
-    const reply = await runHelper(
-      options.python ?? 'python3',
-      fd,
-      name,
-      { create: options.create ?? false, vnet },
-      device,
-    );
+    const reply = await runHelper(python, fd, name, { create: options.create ?? false, vnet }, device);
     if (!reply.ok || reply.name === undefined || reply.mtu === undefined || reply.ifindex === undefined) {
       const why =
         reply.errno === 'EINVAL' ? 'exists but is not a single-queue TAP device' : (reply.message ?? 'attach failed');
