@@ -27,7 +27,11 @@
  * general request path is measured, not only the shortcuts for repeated identical heads), and sets it
  * beside the bare Node TAP ceiling (`tap-reflector.ts`: the gateway's TAP
  * driver setup answering each request frame with one canned frame, no stack), the measurement of
- * what Node itself costs on a TAP device.
+ * what Node itself costs on a TAP device. When a Mongoose source tree is at hand
+ * (`POSTERN_MONGOOSE_SRC`, see `tools/bench/mongoose/source.sh`), it also measures Mongoose (C, its
+ * built-in TCP/IP stack, on a TAP device set up as lwIP's) beside lwIP, and the gateway's short
+ * connections beside Mongoose's: the issue's short-connection target is a ratio to Mongoose. Without
+ * one those rows are left out and setup says why in one line on stderr.
  *
  * Network safety: servers and clients live in namespaces the benchmark makes (addresses from
  * 198.18.0.0/15) or on their loopback; every client is bounded in time; teardown kills the server
@@ -36,7 +40,7 @@
  */
 import { NetLab, hasRoot, netlabSkipReason } from '@postern/netlab';
 import type { Benchmark, Companion, Figure } from './harness.js';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -50,6 +54,7 @@ import {
   keepAliveLoad,
   keepAliveTool,
   pingAverageMs,
+  runIn,
   shortConnections,
   type KeepAliveResult,
   type ShortConnectionsResult,
@@ -66,8 +71,12 @@ import {
   cpuSeconds,
   kernelSide,
   lwipSkipReason,
+  findMongooseSource,
+  buildMongooseServer,
   makeWwwDir,
   removeLwipBuild,
+  removeMongooseBuild,
+  startMongooseServer,
   startGatewayBinary,
   startLwipServer,
   startNodeServer,
@@ -78,6 +87,8 @@ import {
   stopChild,
   type ChildServer,
   type LwipBuild,
+  type MongooseBuild,
+  type MongooseSource,
   type PosternServer,
 } from './http-servers.js';
 
@@ -90,12 +101,14 @@ const SHORT_BUDGET_MS = 2000;
 
 /** The servers measured. */
 export type ServerKey =
-  'node-loopback' | 'node-veth' | 'lwip' | 'postern' | 'gateway' | 'echo' | 'reflector' | 'reflector-fs';
+  'node-loopback' | 'node-veth' | 'lwip' | 'mongoose' | 'postern' | 'gateway' | 'echo' | 'reflector' | 'reflector-fs';
 
 const LABELS: Record<ServerKey, string> = {
   'node-loopback': 'Node http on loopback',
   'node-veth': 'Node http across veth',
   lwip: 'lwIP (C) over TAP',
+  // Named with the version of the sources found (set by the gateway benchmark's figures()).
+  mongoose: 'Mongoose (C, built-in TCP/IP) over TAP',
   postern: 'Postern over TAP',
   gateway: 'postern-gateway (shipped bin) over TAP',
   echo: 'bare Node TAP echo (TapNicDriver only, no stack)',
@@ -124,6 +137,9 @@ const REFLECTOR_ADDRESS = '198.18.25.2';
 // The same reflector on blocking fs calls: kernel .26.1, reflector .26.2.
 const REFLECTOR_FS_KERNEL = '198.18.26.1';
 const REFLECTOR_FS_ADDRESS = '198.18.26.2';
+// Mongoose (its own TCP/IP stack on a TAP device set up as lwIP's): kernel .27.1, Mongoose .27.2.
+const MONGOOSE_KERNEL = '198.18.27.1';
+const MONGOOSE_ADDRESS = '198.18.27.2';
 /** Wall time of one one-connection sample (`wrk -c1`), seconds. */
 const ONE_CONNECTION_S = 2;
 const PORT = 80;
@@ -165,6 +181,10 @@ interface Rig {
   node?: ChildServer;
   lwipBuild?: LwipBuild;
   lwip?: ChildServer;
+  mongooseBuild?: MongooseBuild;
+  mongoose?: ChildServer;
+  /** Why Mongoose could not be built or started: its samples fail with it, the other servers' do not. */
+  mongooseError?: unknown;
   postern?: PosternServer;
   gateway?: ChildServer;
   echo?: ChildServer;
@@ -180,6 +200,8 @@ interface Rig {
 }
 
 let rig: Rig | undefined;
+/** The Mongoose sources the gateway comparison found when it listed its figures (undefined: not listed yet). */
+let mongooseSource: MongooseSource | undefined;
 const readings = new Map<ServerKey, LastReadings>();
 
 function readingsOf(key: ServerKey): LastReadings {
@@ -192,6 +214,7 @@ function readingsOf(key: ServerKey): LastReadings {
 }
 
 function endpoint(key: ServerKey): { ns: string; host: string; tool: 'wrk' | 'ab' } {
+  if (key === 'mongoose' && rig?.mongooseError !== undefined) throw rig.mongooseError;
   const e = rig?.endpoints.get(key);
   if (rig?.tool === undefined || e === undefined) throw new Error(`http-compare: ${LABELS[key]} sampled before setup`);
   return { ...e, tool: rig.tool };
@@ -212,6 +235,8 @@ function serverPid(key: ServerKey): number | undefined {
       return rig?.node?.child.pid;
     case 'lwip':
       return rig?.lwip?.child.pid;
+    case 'mongoose':
+      return rig?.mongoose?.child.pid;
     case 'gateway':
       return rig?.gateway?.child.pid;
     case 'echo':
@@ -441,6 +466,7 @@ async function setupServers(keys: readonly ServerKey[], files = false): Promise<
   if (
     has('node-veth') ||
     has('lwip') ||
+    has('mongoose') ||
     has('postern') ||
     has('gateway') ||
     has('reflector') ||
@@ -462,6 +488,9 @@ async function setupServers(keys: readonly ServerKey[], files = false): Promise<
     await kernelSide(r.lab, tap, clientNs, `${LWIP_KERNEL}/24`);
     r.lwip = await startLwipServer(r.lwipBuild, clientNs, tap, LWIP_ADDRESS, '255.255.255.0', r.www);
     r.endpoints.set('lwip', { ns: clientNs, host: LWIP_ADDRESS });
+  }
+  if (has('mongoose') && clientNs !== undefined && r.www !== undefined) {
+    await setupMongoose(r, clientNs, r.www);
   }
   if (has('postern') && clientNs !== undefined) {
     const tap = await r.lab.tap();
@@ -502,7 +531,64 @@ async function setupServers(keys: readonly ServerKey[], files = false): Promise<
     r.echo = await startTapEcho(clientNs, `pec${process.pid % 100_000}`, ECHO_ADDRESS, `${ECHO_KERNEL}/24`);
     r.endpoints.set('echo', { ns: clientNs, host: ECHO_ADDRESS });
   }
-  for (const k of keys) if (k !== 'echo') await waitServing(k, 10_000);
+  for (const k of keys) if (k !== 'echo' && k !== 'mongoose') await waitServing(k, 10_000);
+}
+
+/**
+ * Builds and starts Mongoose on a TAP device of its own, set up exactly as lwIP's (`lab.tap()`, moved
+ * into the client namespace, kernel side .27.1/24, MTU 1500, no offloads), serving `www`, and checks
+ * its answers before anything is measured ({@link checkMongooseAnswers}). A failure here does not
+ * fail the other servers: it is kept, and every Mongoose sample fails with it.
+ */
+async function setupMongoose(r: Rig, ns: string, www: string): Promise<void> {
+  try {
+    const source = mongooseSource ?? findMongooseSource();
+    if (source.dir === undefined) throw new Error(`Mongoose: ${source.missing}`);
+    r.mongooseBuild = await buildMongooseServer(source);
+    const tap = await r.lab.tap();
+    await kernelSide(r.lab, tap, ns, `${MONGOOSE_KERNEL}/24`);
+    r.mongoose = await startMongooseServer(r.mongooseBuild, ns, tap, MONGOOSE_ADDRESS, '255.255.255.0', www);
+    r.endpoints.set('mongoose', { ns, host: MONGOOSE_ADDRESS });
+    await waitServing('mongoose', 10_000);
+    await checkMongooseAnswers(ns, www);
+  } catch (e) {
+    r.mongooseError = e instanceof Error ? e : new Error(String(e));
+    process.stderr.write(`http-compare-gateway: Mongoose rows fail: ${(r.mongooseError as Error).message}\n`);
+  }
+}
+
+/**
+ * Mongoose must answer `/small` and `/big` with exactly the bytes of `www` (what lwIP and the gateway
+ * send), HTTP/1.1 keep-alive and HTTP/1.0 closed by the server alike, before it is measured.
+ */
+async function checkMongooseAnswers(ns: string, www: string): Promise<void> {
+  const small = readFileSync(join(www, 'small'));
+  const dir = mkdtempSync(join(tmpdir(), 'postern-mongoose-check-'));
+  try {
+    const smallOut = join(dir, 'small');
+    const bigOut = join(dir, 'big');
+    const base = url(MONGOOSE_ADDRESS, '');
+    const r = await runIn(
+      ns,
+      'curl',
+      ['-sS', '--max-time', '20', '-o', smallOut, `${base}${SMALL_FILE_PATH}`, '-o', bigOut, `${base}${BIG_PATH}`],
+      30_000,
+    );
+    if (r.code !== 0) throw new Error(`Mongoose check: curl exit ${String(r.code)}: ${r.stderr.trim()}`);
+    if (!readFileSync(smallOut).equals(small))
+      throw new Error(`Mongoose check: ${SMALL_FILE_PATH} differs from ${www}/small`);
+    if (!readFileSync(bigOut).equals(readFileSync(join(www, 'big'))))
+      throw new Error(`Mongoose check: ${BIG_PATH} differs from ${www}/big`);
+    const http10 = await runIn(ns, 'curl', ['-sS', '-0', '--max-time', '5', '-i', `${base}${SMALL_FILE_PATH}`], 10_000);
+    if (
+      http10.code !== 0 ||
+      !http10.stdout.includes('Connection: close') ||
+      !http10.stdout.endsWith(small.toString('latin1'))
+    )
+      throw new Error(`Mongoose check: the HTTP/1.0 answer is not the small file with Connection: close`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 async function teardownServers(): Promise<void> {
@@ -511,6 +597,7 @@ async function teardownServers(): Promise<void> {
   if (r === undefined) return;
   try {
     await stopChild(r.lwip);
+    await stopChild(r.mongoose);
     await stopChild(r.node);
     await stopChild(r.gateway);
     await stopChild(r.echo);
@@ -520,6 +607,7 @@ async function teardownServers(): Promise<void> {
   } finally {
     await r.lab.cleanup();
     removeLwipBuild(r.lwipBuild);
+    removeMongooseBuild(r.mongooseBuild);
     if (r.www !== undefined) rmSync(r.www, { recursive: true, force: true });
     if (r.scripts !== undefined) rmSync(r.scripts, { recursive: true, force: true });
   }
@@ -727,12 +815,35 @@ export const HTTP_COMPARE_GATEWAY_SAMPLES = 3;
 export const httpCompareGatewayBenchmark: Benchmark = {
   name: 'http-compare-gateway',
   description:
-    'The shipped postern-gateway (bin, own process, --nic tap:, --www) beside lwIP in C over TAP and Node http across veth, serving the same files: bulk, keep-alive (+ server CPU), keep-alive with requests that differ per request, one connection, short connections after a 5,000-connection warm-up, ping; and beside the bare Node TAP ceiling (the same TAP driver setup reflecting canned answers, no stack)',
+    'The shipped postern-gateway (bin, own process, --nic tap:, --www) beside lwIP in C over TAP and Node http across veth, serving the same files: bulk, keep-alive (+ server CPU), keep-alive with requests that differ per request, one connection, short connections after a 5,000-connection warm-up, ping; beside the bare Node TAP ceiling (the same TAP driver setup reflecting canned answers, no stack); and, with POSTERN_MONGOOSE_SRC, Mongoose in C (built-in TCP/IP) over TAP beside lwIP and as the reference of the short connections of the gateway',
   sampleMs: HTTP_COMPARE_SAMPLE_MS,
   maxSamples: HTTP_COMPARE_GATEWAY_SAMPLES,
   // Short connections last: the servers close first, so each keeps thousands of connections in
   // TIME-WAIT afterwards, which the other figures should not see.
-  figures: () => [
+  figures: () => {
+    mongooseSource = findMongooseSource();
+    if (mongooseSource.dir !== undefined)
+      LABELS.mongoose = `Mongoose ${mongooseSource.version} (C, built-in TCP/IP) over TAP`;
+    return gatewayBenchmarkFigures(mongooseSource.dir !== undefined);
+  },
+  skipReason: () => clientsSkipReason(true),
+  setup: () => {
+    const source = mongooseSource ?? findMongooseSource();
+    if (source.dir === undefined)
+      process.stderr.write(`http-compare-gateway: Mongoose rows left out: ${source.missing}\n`);
+    const mongoose: ServerKey[] = source.dir === undefined ? [] : ['mongoose'];
+    return setupServers(['gateway', 'lwip', 'node-veth', 'echo', 'reflector', 'reflector-fs', ...mongoose], true);
+  },
+  teardown: teardownServers,
+};
+
+/**
+ * The figures of the gateway comparison, in the order they run; `withMongoose` adds Mongoose beside
+ * lwIP (bulk, keep-alive with CPU, one connection, ping, short connections) and the gateway's short
+ * connections beside Mongoose's.
+ */
+function gatewayBenchmarkFigures(withMongoose: boolean): Figure[] {
+  return [
     ...gatewayFigures('gateway', 'lwip'),
     varyingFigure('gateway', 'lwip'),
     {
@@ -751,11 +862,37 @@ export const httpCompareGatewayBenchmark: Benchmark = {
       name: `${LABELS.gateway}: short connections one at a time (HTTP/1.0), beside Node http`,
       companions: [],
     },
-  ],
-  skipReason: () => clientsSkipReason(true),
-  setup: () => setupServers(['gateway', 'lwip', 'node-veth', 'echo', 'reflector', 'reflector-fs'], true),
-  teardown: teardownServers,
-};
+    ...(withMongoose ? mongooseFigures() : []),
+  ];
+}
+
+/**
+ * Mongoose beside lwIP (bulk, keep-alive with its CPU, one connection, ping; then its short
+ * connections, after the same warm-up as every server's), and the gateway's short connections
+ * beside Mongoose's: the issue's target (>= 1.0x Mongoose, 0 stalls) is that row's ratio.
+ */
+function mongooseFigures(): Figure[] {
+  const gateway = LABELS.gateway;
+  const mongooseShort = compareFigures('mongoose', 'lwip', false)[2]!;
+  const besideMongoose = compareFigures('gateway', 'mongoose', true)[2]!;
+  return [
+    ...gatewayFigures('mongoose', 'lwip'),
+    mongooseShort,
+    {
+      ...besideMongoose,
+      name: `${gateway}: short connections one at a time (HTTP/1.0), beside Mongoose`,
+      companions: [
+        {
+          name: `${gateway}: short connections stalled > ${STALL_MS / 1000} s, beside Mongoose`,
+          unit: 'conns',
+          read: () => readingsOf('gateway').short.stalled,
+          readReference: () => readingsOf('mongoose').short.stalled,
+          target: { atMost: 0 },
+        },
+      ],
+    },
+  ];
+}
 
 /** The side-by-side benchmarks, in the order they run. */
 export const httpCompareBenchmarks: readonly Benchmark[] = [

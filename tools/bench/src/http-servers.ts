@@ -8,6 +8,10 @@
  *   (lwIP 2.1.3 from Debian's liblwip-dev, raw API, its TAP netif), built with gcc at bench time and
  *   run with the PBUF_POOL -> PBUF_RAM preload shim (without it the library corrupts its heap on
  *   received frames over about 592 bytes);
+ * - {@link findMongooseSource} + {@link buildMongooseServer} + {@link startMongooseServer}: Mongoose
+ *   (C, its built-in TCP/IP stack) on a TAP device, our own small server in `tools/bench/mongoose/`
+ *   compiled at bench time against a Mongoose source tree named by `POSTERN_MONGOOSE_SRC` (this
+ *   repository holds no Mongoose code);
  * - {@link startGatewayBinary}: the shipped `postern-gateway` executable in its own process, on a
  *   TAP device it creates, serving a directory ({@link makeWwwDir}) with `--www`;
  * - {@link startPosternServer}: Postern in this process: a real-clock `Scheduler`, `TapNicDriver`,
@@ -208,6 +212,98 @@ export async function startLwipServer(
   };
   const server = startChild('ip', ['netns', 'exec', ns, build.server, address, netmask, '80'], env);
   await waitReady(server.child, 'lwIP httpd-tap', server.stderr);
+  return server;
+}
+
+// -------------------------------------------------------------------------------------- Mongoose
+
+const MONGOOSE_DIR = fileURLToPath(new URL('../mongoose/', import.meta.url));
+
+/** The environment variable naming a Mongoose source tree: a directory holding `mongoose.c` and `mongoose.h`. */
+export const MONGOOSE_SRC_ENV = 'POSTERN_MONGOOSE_SRC';
+/** The Mongoose release the issue's figures came from (another version is measured too, and named in the rows). */
+export const MONGOOSE_VERSION = '7.22';
+
+/** Where the Mongoose reference's sources are, or why there are none. */
+export type MongooseSource =
+  { readonly dir: string; readonly version: string } | { readonly dir?: undefined; readonly missing: string };
+
+/** The version a `mongoose.h` declares (`#define MG_VERSION "7.22"`), or undefined when it declares none. */
+export function mongooseVersionOf(header: string): string | undefined {
+  return /^[ \t]*#[ \t]*define[ \t]+MG_VERSION[ \t]+"([^"\s]+)"/m.exec(header)?.[1];
+}
+
+/**
+ * Finds the Mongoose source tree named by {@link MONGOOSE_SRC_ENV} in `env`: a directory holding
+ * `mongoose.c` and a `mongoose.h` that declares its `MG_VERSION`. Without one, `missing` says why in
+ * one line (and how to get one: `tools/bench/mongoose/source.sh`). Never throws.
+ */
+export function findMongooseSource(env: NodeJS.ProcessEnv = process.env): MongooseSource {
+  const howTo = `set ${MONGOOSE_SRC_ENV} to a directory holding mongoose.c and mongoose.h (Mongoose ${MONGOOSE_VERSION}; tools/bench/mongoose/source.sh extracts them from a git directory or tarball)`;
+  const dir = env[MONGOOSE_SRC_ENV];
+  if (dir === undefined || dir === '') return { missing: `${MONGOOSE_SRC_ENV} is not set: ${howTo}` };
+  for (const file of ['mongoose.c', 'mongoose.h']) {
+    if (!existsSync(join(dir, file))) return { missing: `${MONGOOSE_SRC_ENV}=${dir} has no ${file}: ${howTo}` };
+  }
+  let header: string;
+  try {
+    header = readFileSync(join(dir, 'mongoose.h'), 'utf8');
+  } catch (e) {
+    return {
+      missing: `${MONGOOSE_SRC_ENV}=${dir}: cannot read mongoose.h (${e instanceof Error ? e.message : String(e)})`,
+    };
+  }
+  const version = mongooseVersionOf(header);
+  if (version === undefined)
+    return { missing: `${MONGOOSE_SRC_ENV}=${dir}: mongoose.h declares no MG_VERSION: ${howTo}` };
+  return { dir, version };
+}
+
+/** A built Mongoose reference: the server binary in a directory of its own. */
+export interface MongooseBuild {
+  readonly dir: string;
+  readonly server: string;
+  /** The version of the sources it was built from. */
+  readonly version: string;
+}
+
+/**
+ * Builds `tools/bench/mongoose/httpd-tap.c` against the Mongoose sources in `source` (its
+ * built-in TCP/IP stack, no sockets) into a fresh temporary directory. Compiling mongoose.c takes
+ * about 15 s on a loaded 2-core machine.
+ */
+export async function buildMongooseServer(source: { dir: string; version: string }): Promise<MongooseBuild> {
+  const dir = mkdtempSync(join(tmpdir(), 'postern-mongoose-'));
+  try {
+    await runCommand('sh', [join(MONGOOSE_DIR, 'build.sh'), source.dir, dir], { timeoutMs: 240_000 });
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  return { dir, server: join(dir, 'mongoose-httpd-tap'), version: source.version };
+}
+
+/** Removes a Mongoose build directory. */
+export function removeMongooseBuild(build: MongooseBuild | undefined): void {
+  if (build !== undefined) rmSync(build.dir, { recursive: true, force: true });
+}
+
+/**
+ * Starts the Mongoose server inside `ns` on the existing TAP device `tap` (already in `ns`, set up
+ * as lwIP's is), with address `address`/`netmask`, port 80, serving `www`'s `small` and `big` (see
+ * {@link makeWwwDir}) from memory; resolves once Mongoose's interface is up and it listens.
+ */
+export async function startMongooseServer(
+  build: MongooseBuild,
+  ns: string,
+  tap: string,
+  address: string,
+  netmask: string,
+  www: string,
+): Promise<ChildServer> {
+  const args = ['netns', 'exec', ns, build.server, tap, address, netmask, www, '80'];
+  const server = startChild('ip', args, process.env);
+  await waitReady(server.child, 'Mongoose httpd-tap', server.stderr);
   return server;
 }
 
