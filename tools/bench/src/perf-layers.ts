@@ -1,0 +1,223 @@
+/**
+ * Where the CPU of a bundled Node program goes, by source module, from `perf script` output of a
+ * `perf record -g` run of a process started with `node --perf-basic-prof` (which names JIT frames
+ * `JS:*name file:///.../bundle.js:LINE:COL`). Every sample is put in a class by its leaf frame: kernel,
+ * JIT code of the bundle, JIT code of Node's own `node:` JavaScript, V8 builtins (`Builtins_*`), the rest
+ * of the node binary (runtime, GC, libuv), libc, other. Every sample is also CHARGED to the nearest
+ * bundle frame on its stack (its source file by bundle-profile.ts's markers), so a builtin, a runtime call
+ * (CreateTypedArray, RecordWrite, NewFixedArray, FindOrderedHashMapEntry...) or a syscall's kernel time
+ * counts for the module whose code made it. `--callers REGEX` lists, for leaf symbols matching REGEX, the
+ * nearest bundle functions that called them.
+ *
+ *   node --import tsx tools/bench/src/perf-layers.ts --latest-map /tmp/perf-PID.map   # before perf script: see latestPerfMap
+ *   perf script -i perf.data > perf.txt
+ *   node --import tsx tools/bench/src/perf-layers.ts BUNDLE.js perf.txt [--per N] [--top 30] [--callers 'Builtins_CreateTypedArray|RecordWrite']
+ *
+ * With `--per N` (e.g. requests served while recording) shares also show as samples per unit; multiply by
+ * the sampling period to get time.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { bundleModules, directoryOf, moduleAt, type BundleModule } from './bundle-profile.js';
+
+/** One frame of a perf callchain: its symbol (without `+0xOFFSET`) and its object (DSO). */
+export interface PerfFrame {
+  readonly symbol: string;
+  readonly dso: string;
+}
+
+/** One sample of `perf script` output: its frames, leaf first. */
+export type PerfSample = readonly PerfFrame[];
+
+/** A callchain line: address, symbol (may contain spaces), `(dso)`. */
+const FRAME_LINE = /^\s+[0-9a-f]+\s+(.*?)\s+\(([^()]*)\)$/;
+
+/** Parses `perf script` text (samples separated by blank lines, header line first, frames indented). */
+export function parsePerfScript(text: string): PerfSample[] {
+  const out: PerfSample[] = [];
+  let cur: PerfFrame[] | undefined;
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') {
+      if (cur !== undefined && cur.length > 0) out.push(cur);
+      cur = undefined;
+      continue;
+    }
+    const m = FRAME_LINE.exec(line);
+    if (m === null) {
+      if (cur !== undefined && cur.length > 0) out.push(cur);
+      cur = [];
+      continue;
+    }
+    cur ??= [];
+    cur.push({ symbol: m[1]!.replace(/\+0x[0-9a-f]+$/, ''), dso: m[2]! });
+  }
+  if (cur !== undefined && cur.length > 0) out.push(cur);
+  return out;
+}
+
+/** A JIT frame of `bundleName`: its function name and 1-based bundle line, or undefined. */
+export function bundleFrame(frame: PerfFrame, bundleName: string): { name: string; line: number } | undefined {
+  if (!frame.symbol.startsWith('JS:')) return undefined;
+  const m = /^JS:[*^~]?(.*?) ?file:\/\/(\S+):(\d+):\d+$/.exec(frame.symbol);
+  if (m === null || !m[2]!.endsWith(bundleName)) return undefined;
+  return { name: m[1] === '' ? '(anonymous)' : m[1]!, line: Number(m[3]) };
+}
+
+/** The class of a leaf frame (see the file's comment). */
+export function frameClass(frame: PerfFrame, bundleName: string): string {
+  if (frame.dso.includes('kernel')) return 'kernel';
+  if (frame.symbol.startsWith('JS:')) return bundleFrame(frame, bundleName) ? 'JIT: bundle' : 'JIT: node internals';
+  if (frame.symbol.startsWith('Builtins_')) return 'V8 builtins';
+  if (/\/node$/.test(frame.dso)) return 'node binary: runtime, GC, libuv';
+  if (/libc[.-]/.test(frame.dso)) return 'libc';
+  return `other: ${frame.dso}`;
+}
+
+/** Counts per key, largest first. */
+export function ranked(m: Map<string, number>): [string, number][] {
+  return [...m.entries()].sort((a, b) => b[1] - a[1]);
+}
+
+/** What {@link summarizePerf} returns: sample counts per class, per charged source directory/file, per leaf. */
+export interface PerfSummary {
+  readonly samples: number;
+  readonly byClass: Map<string, number>;
+  readonly chargedDirectory: Map<string, number>;
+  readonly chargedModule: Map<string, number>;
+  /** Leaf symbol -> samples; JIT bundle frames as `name file (bundle:LINE)`. */
+  readonly leaf: Map<string, number>;
+  /** For leaves matching the callers pattern: `leaf <- nearest bundle function file` -> samples. */
+  readonly callers: Map<string, number>;
+}
+
+/** Tallies `samples` (see the file's comment); `callers` selects the leaf symbols whose callers are listed. */
+export function summarizePerf(
+  samples: readonly PerfSample[],
+  bundleName: string,
+  modules: readonly BundleModule[],
+  callers?: RegExp,
+): PerfSummary {
+  const s: PerfSummary = {
+    samples: samples.length,
+    byClass: new Map(),
+    chargedDirectory: new Map(),
+    chargedModule: new Map(),
+    leaf: new Map(),
+    callers: new Map(),
+  };
+  const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
+  const label = (f: PerfFrame): string => {
+    const b = bundleFrame(f, bundleName);
+    return b === undefined ? f.symbol : `${b.name} ${moduleAt(modules, b.line)} (bundle:${String(b.line)})`;
+  };
+  for (const chain of samples) {
+    const leaf = chain[0]!;
+    bump(s.byClass, frameClass(leaf, bundleName));
+    bump(s.leaf, label(leaf));
+    const owner = chain.find((f) => bundleFrame(f, bundleName) !== undefined);
+    const mod =
+      owner === undefined
+        ? `(no bundle frame) ${frameClass(leaf, bundleName)}`
+        : moduleAt(modules, bundleFrame(owner, bundleName)!.line);
+    bump(s.chargedModule, mod);
+    bump(s.chargedDirectory, owner === undefined ? mod : directoryOf(mod));
+    if (callers !== undefined && callers.test(leaf.symbol))
+      bump(s.callers, `${leaf.symbol} <- ${owner === undefined ? '(no bundle frame)' : label(owner)}`);
+  }
+  return s;
+}
+
+/** One line of a `/tmp/perf-PID.map` file: code at `start`, `size` bytes long, named `name`. */
+export interface PerfMapEntry {
+  readonly start: number;
+  readonly size: number;
+  readonly name: string;
+}
+
+/**
+ * The entries of a perf map (`START SIZE NAME` per line, hexadecimal) that still describe live code: V8
+ * appends a line whenever it places code and never removes one, so once the garbage collector frees
+ * code and reuses its address, an old name (e.g. a start-up function) shadows the new code in perf's
+ * lookup. A later line wins over every earlier line it overlaps. Result in address order.
+ */
+export function latestPerfMap(text: string): PerfMapEntry[] {
+  const live: PerfMapEntry[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^([0-9a-fA-F]+) ([0-9a-fA-F]+) (.*)$/.exec(line);
+    if (m === null) continue;
+    const e = { start: parseInt(m[1]!, 16), size: parseInt(m[2]!, 16), name: m[3]! };
+    // First live entry that ends after e starts; drop all that begin before e ends.
+    let lo = 0;
+    let hi = live.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (live[mid]!.start + live[mid]!.size <= e.start) lo = mid + 1;
+      else hi = mid;
+    }
+    let end = lo;
+    while (end < live.length && live[end]!.start < e.start + e.size) end++;
+    live.splice(lo, end - lo, e);
+  }
+  return live;
+}
+
+/** Writes `entries` in the perf map format. */
+export function formatPerfMap(entries: readonly PerfMapEntry[]): string {
+  return entries.map((e) => `${e.start.toString(16)} ${e.size.toString(16)} ${e.name}\n`).join('');
+}
+
+const isMain = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/^.*\//, '/'));
+if (isMain && process.argv[2] === '--latest-map') {
+  // Rewrites a perf map in place with only its live entries (the original is kept as MAP.all).
+  const map = process.argv[3];
+  if (map === undefined) {
+    console.error('usage: perf-layers.ts --latest-map /tmp/perf-PID.map');
+    process.exit(2);
+  }
+  const text = readFileSync(map, 'utf8');
+  const entries = latestPerfMap(text);
+  writeFileSync(`${map}.all`, text);
+  writeFileSync(map, formatPerfMap(entries));
+  console.log(`${map}: ${String(entries.length)} live entries of ${String(text.split('\n').length - 1)}`);
+} else if (isMain) {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { per: { type: 'string' }, top: { type: 'string', default: '30' }, callers: { type: 'string' } },
+  });
+  const [bundle, file] = positionals;
+  const per = values.per === undefined ? undefined : Number(values.per);
+  const top = Number(values.top);
+  if (bundle === undefined || file === undefined || (per !== undefined && !(per > 0)) || !(top > 0)) {
+    console.error('usage: perf-layers.ts BUNDLE.js PERF-SCRIPT.txt [--per N>0] [--top N>0] [--callers REGEX]');
+    process.exit(2);
+  }
+  let callers: RegExp | undefined;
+  try {
+    callers = values.callers === undefined ? undefined : new RegExp(values.callers);
+  } catch {
+    console.error(`perf-layers: --callers: not a regular expression: ${values.callers ?? ''}`);
+    process.exit(2);
+  }
+  const s = summarizePerf(
+    parsePerfScript(readFileSync(file, 'utf8')),
+    bundle.replace(/^.*\//, '/'),
+    bundleModules(readFileSync(bundle, 'utf8')),
+    callers,
+  );
+  const row = ([k, n]: [string, number]) =>
+    `${((100 * n) / Math.max(1, s.samples)).toFixed(1).padStart(5)}%  ${String(n).padStart(6)}` +
+    (per === undefined ? '' : `  ${((1000 * n) / per).toFixed(3).padStart(7)}/1k`) +
+    `  ${k}`;
+  console.log(`${file}: ${String(s.samples)} samples${per === undefined ? '' : ` over ${String(per)} units`}`);
+  const sections: [string, Map<string, number>][] = [
+    ['by class of the leaf frame', s.byClass],
+    ['charged to the nearest bundle frame, by source directory', s.chargedDirectory],
+    ['charged to the nearest bundle frame, by source file', s.chargedModule],
+    ['by leaf symbol', s.leaf],
+  ];
+  if (callers !== undefined) sections.push([`callers of ${values.callers ?? ''}`, s.callers]);
+  for (const [title, m] of sections) {
+    console.log(`\n${title}:`);
+    for (const r of ranked(m).slice(0, top)) console.log(row(r));
+  }
+}
