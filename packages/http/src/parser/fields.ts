@@ -13,7 +13,8 @@ import {
   isWhitespace as isWhitespace_,
 } from './chars.js';
 import { HttpParseError } from './errors.js';
-import { HeaderList } from './headers.js';
+import { HeaderList, type SpelledName } from './headers.js';
+import { latin1Text } from './latin1.js';
 
 // Module-local copies: hot loops read them without going through an import binding.
 const COLON = COLON_;
@@ -21,32 +22,6 @@ const CR = CR_;
 const FIELD_VALUE = FIELD_VALUE_;
 const TOKEN = TOKEN_;
 const isWhitespace = isWhitespace_;
-
-/**
- * A latin1 decoder over one contiguous section: `bytes` itself when it is a `Buffer` already (what a
- * socket delivers), else one `Buffer` view of the same memory; one string per field.
- */
-export function latin1View(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-/** Buffer's own latin1 decoder, the one `toString('latin1', start, end)` ends in. */
-type Latin1Slicer = (this: Buffer, start: number, end: number) => string;
-
-/**
- * Node's `Buffer.prototype.latin1Slice` when the runtime has it (called directly it skips
- * `toString`'s encoding dispatch and argument handling), else `toString('latin1', ...)`.
- */
-const latin1Slice: Latin1Slicer =
-  (Buffer.prototype as unknown as { latin1Slice?: Latin1Slicer }).latin1Slice ??
-  function (this: Buffer, start: number, end: number): string {
-    return this.toString('latin1', start, end);
-  };
-
-/** The latin1 text of `buf[start, end)` (`start <= end <= buf.length`). */
-export function latin1Text(buf: Buffer, start: number, end: number): string {
-  return latin1Slice.call(buf, start, end);
-}
 
 /**
  * Field names most requests carry, each as sent by the usual clients and in lower case: a name
@@ -78,10 +53,8 @@ const COMMON_NAMES = [
 ];
 
 /** A common name as sent: its bytes, the string, and the shared lower case. */
-interface KnownName {
+export interface KnownName extends SpelledName {
   readonly bytes: Uint8Array;
-  readonly name: string;
-  readonly lower: string;
 }
 
 /** {@link COMMON_NAMES} (both spellings) by length. */
@@ -94,7 +67,7 @@ for (const name of COMMON_NAMES) {
 }
 
 /** The {@link KnownName} spelled exactly as `buf[start, end)`, or undefined. */
-function knownName(buf: Uint8Array, start: number, end: number): KnownName | undefined {
+export function knownName(buf: Uint8Array, start: number, end: number): KnownName | undefined {
   const candidates = KNOWN_BY_LENGTH[end - start];
   if (candidates === undefined) return undefined;
   for (let k = 0; k < candidates.length; k++) {

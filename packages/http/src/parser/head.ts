@@ -17,7 +17,8 @@ import {
   isWhitespace as isWhitespace_,
 } from './chars.js';
 import { HttpParseError } from './errors.js';
-import { latin1Text, latin1View, parseFieldLines } from './fields.js';
+import { parseFieldLines } from './fields.js';
+import { latin1Text, latin1View } from './latin1.js';
 import type { HeaderList } from './headers.js';
 import type { BodyFraming, ParserLimits, RequestHead, TargetForm } from './types.js';
 
@@ -103,13 +104,20 @@ export function parseRequestHead(
   lineBytes: number,
   limits: ParserLimits,
 ): RequestHead {
-  const buf = latin1View(bytes);
+  const headers = parseFieldLines(latin1View(bytes), start + lineBytes, end - 2);
+  return headFromFields(line, headers, limits);
+}
+
+/**
+ * The {@link RequestHead} of a request line and its valid field lines: the message-framing and
+ * connection rules of RFC 9112 §6 and §9 (exactly one Host in HTTP/1.1, Content-Length and
+ * Transfer-Encoding checked against each other, `Connection`, `Expect`, `Upgrade`).
+ *
+ * @throws HttpParseError for every refusal listed on {@link HttpParseErrorCode} about framing and Host
+ */
+export function headFromFields(line: RequestLine, headers: HeaderList, limits: ParserLimits): RequestHead {
   const { method, target, targetForm, versionMinor } = line;
   const versionMajor = 1;
-  // --- field lines (the closing CRLF is the last two bytes)
-  const headers = parseFieldLines(buf, start + lineBytes, end - 2);
-
-  // --- semantics
   const http11 = versionMinor >= 1;
   let hostIndex = -1;
   let contentLength = -1;
@@ -117,32 +125,37 @@ export function parseRequestHead(
   let connection: ConnectionTokens = 0;
   let expect: string | null = null;
   let upgradeIndex = -1;
-  const names = headers.lowerNames;
-  for (let f = 0; f < names.length; f++) {
-    switch (names[f]) {
-      case 'host':
-        if (hostIndex >= 0) throw new HttpParseError('MULTIPLE_HOST', 'more than one Host field');
-        hostIndex = f;
-        break;
-      case 'content-length': {
-        const n = parseContentLength(headers.valueAt(f));
-        if (contentLength >= 0 && n !== contentLength) {
-          throw new HttpParseError('CONFLICTING_CONTENT_LENGTH', 'Content-Length fields disagree');
+  const fields = headers.size;
+  // By the name's length first: most fields are none of these, and their names are never decoded.
+  for (let f = 0; f < fields; f++) {
+    switch (headers.nameLength(f)) {
+      case 4:
+        if (headers.nameIs(f, 'host')) {
+          if (hostIndex >= 0) throw new HttpParseError('MULTIPLE_HOST', 'more than one Host field');
+          hostIndex = f;
         }
-        contentLength = n;
         break;
-      }
-      case 'transfer-encoding':
-        if (teIndex < 0) teIndex = f;
+      case 14:
+        if (headers.nameIs(f, 'content-length')) {
+          const n = parseContentLength(headers.valueAt(f));
+          if (contentLength >= 0 && n !== contentLength) {
+            throw new HttpParseError('CONFLICTING_CONTENT_LENGTH', 'Content-Length fields disagree');
+          }
+          contentLength = n;
+        }
         break;
-      case 'connection':
-        connection |= connectionTokens(headers.valueAt(f));
+      case 17:
+        if (teIndex < 0 && headers.nameIs(f, 'transfer-encoding')) teIndex = f;
         break;
-      case 'expect':
-        expect = expect === null ? headers.valueAt(f) : `${expect}, ${headers.valueAt(f)}`;
+      case 10:
+        if (headers.nameIs(f, 'connection')) connection |= connectionTokens(headers.valueAt(f));
         break;
-      case 'upgrade':
-        if (upgradeIndex < 0) upgradeIndex = f;
+      case 6:
+        if (headers.nameIs(f, 'expect'))
+          expect = expect === null ? headers.valueAt(f) : `${expect}, ${headers.valueAt(f)}`;
+        break;
+      case 7:
+        if (upgradeIndex < 0 && headers.nameIs(f, 'upgrade')) upgradeIndex = f;
         break;
     }
   }

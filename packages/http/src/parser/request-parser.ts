@@ -16,12 +16,14 @@ import {
   isWhitespace as isWhitespace_,
 } from './chars.js';
 import { HttpParseError } from './errors.js';
-import { latin1Text, latin1View, parseFieldLines } from './fields.js';
+import { parseFieldLines } from './fields.js';
+import { latin1Text, latin1View } from './latin1.js';
 import { parseRequestHead, parseRequestLine } from './head.js';
 import type { RequestLine } from './head.js';
 import type { HeaderList } from './headers.js';
 import { DEFAULT_PARSER_LIMITS } from './types.js';
 import type { ParserLimits, RequestHead, RequestParserHandler } from './types.js';
+import { parseWholeHead, type WholeHeadEnd } from './whole-head.js';
 
 // Module-local copies: hot loops read them without going through an import binding.
 const BACKSLASH = BACKSLASH_;
@@ -90,6 +92,9 @@ function sharedHeadsOf(limits: Readonly<ParserLimits>): Map<string, SharedHead> 
   return table;
 }
 
+/** Where {@link parseWholeHead} stopped (one for every parser: read right after the call). */
+const WHOLE_END: WholeHeadEnd = { end: 0 };
+
 /** Limit sets already checked and frozen by {@link resolveParserLimits}: a parser takes them as they are. */
 const CHECKED_LIMITS = new WeakSet<object>();
 
@@ -124,10 +129,12 @@ export function resolveParserLimits(limits: Partial<ParserLimits>): Readonly<Par
  * reference: the caller must not overwrite a chunk it passed in until the parser has consumed it)
  * until {@link RequestParser.resume}. So answers go out in order with at most one request in flight.
  *
- * Memory: a head or trailer section that arrives whole in one chunk is decoded in place; one that
- * spans chunks is gathered into one growable buffer per parser (bounded by the limits). Field names and
- * values are decoded once each, as latin1. Chunk-size lines and extensions are checked byte by byte
- * without buffering.
+ * Memory: a head that arrives whole in one chunk (nearly every head) is checked and split into fields in
+ * one pass, and its fields stay positions in that chunk, decoded (latin1) only when read: its
+ * {@link HeaderList} refers to the chunk, so the caller must not overwrite a chunk while a head from it
+ * is in use (a socket's chunks are new memory per read). A head or trailer section that spans chunks is
+ * gathered into one growable buffer per parser (bounded by the limits) and its fields decoded into
+ * strings at once. Chunk-size lines and extensions are checked byte by byte without buffering.
  *
  * Repeated heads: the parser remembers the last head it decoded from one chunk (its bytes as a latin1
  * string, at most 2 KiB, and the {@link RequestHead} they gave). Remembered heads are shared by the
@@ -512,6 +519,11 @@ export class RequestParser {
         break;
       }
       if (i === end) return i;
+      if (head) {
+        // The head starts here: when all of it is in this chunk, one pass decodes it (else the scan below).
+        const whole = parseWholeHead(chunk, i, end, limits, WHOLE_END);
+        if (whole !== null) return this.wholeHeadDone(chunk, i, WHOLE_END.end, whole);
+      }
     }
     let sectionStart = i;
     for (; i < end; i++) {
@@ -644,6 +656,32 @@ export class RequestParser {
     }
     this.requestLine = null;
     this.startMessage(head);
+  }
+
+  /**
+   * A head decoded in one pass from `chunk[start, end)` ({@link parseWholeHead}): remembered as
+   * {@link RequestParser.sectionDone} remembers one (the same bytes from another parser with these
+   * limits give the remembered object), then delivered. Returns `end`.
+   */
+  private wholeHeadDone(chunk: Uint8Array, start: number, end: number, decoded: RequestHead): number {
+    this.queueOffset = end;
+    let head = decoded;
+    if (this.rememberNextHead() && end - start <= REPEAT_HEAD_MAX_BYTES) {
+      const text = latin1Text(latin1View(chunk), start, end);
+      const table = sharedHeadsOf(this.limits);
+      let shared = table.get(text);
+      if (shared === undefined) {
+        // Kept beyond this request: its fields become strings, so it holds no chunk.
+        decoded.headers.detach();
+        shared = { text, head: decoded };
+        if (table.size >= SHARED_HEADS_MAX) table.clear();
+        table.set(text, shared);
+      }
+      this.lastHeadText = shared.text;
+      this.lastHead = head = shared.head;
+    }
+    this.startMessage(head);
+    return end;
   }
 
   /**

@@ -394,9 +394,8 @@ export class Connection implements ResponseChannel, Deadlined {
       this,
       responseContext(head.method === 'HEAD', head.versionMinor === 0, head.keepAlive),
     );
-    const body = hasBody
-      ? new RequestBody(this.bodyControl(head, res), ctx.options.bodyHighWaterBytes)
-      : RequestBody.empty();
+    // Without a body the request makes its empty one only if the handler reads it.
+    const body = hasBody ? new RequestBody(this.bodyControl(head, res), ctx.options.bodyHighWaterBytes) : undefined;
     const req = new HttpRequest(head, body, this.remoteAddress);
     if (!head.keepAlive) this.closing = true;
     if (hasBody) {

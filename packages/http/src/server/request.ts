@@ -3,7 +3,7 @@
  */
 import type { HeaderList } from '../parser/headers.js';
 import type { RequestHead } from '../parser/types.js';
-import type { RequestBody } from './body.js';
+import { RequestBody } from './body.js';
 
 /**
  * One HTTP request. The head is parsed and validated before the handler runs; the body arrives
@@ -30,19 +30,24 @@ export class HttpRequest {
   readonly remoteAddress: string;
   /** The parsed head (framing, keep-alive, expectations) for handlers that need the details. */
   readonly head: RequestHead;
-  /** The body: `for await (const chunk of req.body)`, or `await req.body.text()`. Empty when none was sent. */
-  readonly body: RequestBody;
-  /** Route parameters (`/users/:id` gives `params.id`), filled by the {@link Router}; decoded. */
-  params: Record<string, string> = {};
+  /** The body, or undefined for a request without one until {@link HttpRequest.body} is first read. */
+  private bodyRef: RequestBody | undefined;
+  /** The route parameters, or undefined until {@link HttpRequest.params} is first read or set. */
+  private paramsRef: Record<string, string> | undefined;
 
-  constructor(head: RequestHead, body: RequestBody, remoteAddress: string) {
+  /**
+   * @param body the request's body; undefined for a request sent without one (an empty, complete body is
+   *   made if a handler reads {@link HttpRequest.body}: most requests without a body never do)
+   */
+  constructor(head: RequestHead, body: RequestBody | undefined, remoteAddress: string) {
     this.head = head;
     this.method = head.method;
     this.target = head.target;
     this.version = head.versionMinor === 0 ? '1.0' : '1.1';
     this.headers = head.headers;
     this.remoteAddress = remoteAddress;
-    this.body = body;
+    this.bodyRef = body;
+    this.paramsRef = undefined;
     let pathAndQuery = head.target;
     if (head.targetForm === 'absolute') {
       const authorityStart = pathAndQuery.indexOf('//') + 2;
@@ -55,6 +60,20 @@ export class HttpRequest {
     const q = pathAndQuery.indexOf('?');
     this.path = q < 0 ? pathAndQuery : pathAndQuery.slice(0, q);
     this.query = q < 0 ? '' : pathAndQuery.slice(q + 1);
+  }
+
+  /** The body: `for await (const chunk of req.body)`, or `await req.body.text()`. Empty when none was sent. */
+  get body(): RequestBody {
+    return (this.bodyRef ??= RequestBody.empty());
+  }
+
+  /** Route parameters (`/users/:id` gives `params.id`), filled by the {@link Router}; decoded. */
+  get params(): Record<string, string> {
+    return (this.paramsRef ??= {});
+  }
+
+  set params(params: Record<string, string>) {
+    this.paramsRef = params;
   }
 
   /** The query parsed as `application/x-www-form-urlencoded` (a new object each call). */
