@@ -7,11 +7,12 @@
  * bundle frame on its stack (its source file by bundle-profile.ts's markers), so a builtin, a runtime call
  * (CreateTypedArray, RecordWrite, NewFixedArray, FindOrderedHashMapEntry...) or a syscall's kernel time
  * counts for the module whose code made it. `--callers REGEX` lists, for leaf symbols matching REGEX, the
- * nearest bundle functions that called them.
+ * nearest bundle functions that called them. `--split REGEX` shows, for each bundle function whose label
+ * matches REGEX, what its samples ran below it (kernel, libc, node binary, builtins) and its top leaves.
  *
  *   node --import tsx tools/bench/src/perf-layers.ts --latest-map /tmp/perf-PID.map   # before perf script: see latestPerfMap
  *   perf script -i perf.data > perf.txt
- *   node --import tsx tools/bench/src/perf-layers.ts BUNDLE.js perf.txt [--per N] [--top 30] [--callers 'Builtins_CreateTypedArray|RecordWrite']
+ *   node --import tsx tools/bench/src/perf-layers.ts BUNDLE.js perf.txt [--per N] [--top 30] [--callers 'Builtins_CreateTypedArray|RecordWrite'] [--split 'event-loop-port']
  *
  * With `--per N` (e.g. requests served while recording) shares also show as samples per unit; multiply by
  * the sampling period to get time.
@@ -73,6 +74,13 @@ export function frameClass(frame: PerfFrame, bundleName: string): string {
   return `other: ${frame.dso}`;
 }
 
+/** The sum of a tally's counts. */
+function total(m: Map<string, number>): number {
+  let n = 0;
+  for (const v of m.values()) n += v;
+  return n;
+}
+
 /** Counts per key, largest first. */
 export function ranked(m: Map<string, number>): [string, number][] {
   return [...m.entries()].sort((a, b) => b[1] - a[1]);
@@ -88,6 +96,11 @@ export interface PerfSummary {
   readonly leaf: Map<string, number>;
   /** For leaves matching the callers pattern: `leaf <- nearest bundle function file` -> samples. */
   readonly callers: Map<string, number>;
+  /**
+   * For samples whose nearest bundle frame's label matches the split pattern: `label` -> (class of the leaf
+   * frame -> samples), and `label` -> (leaf symbol -> samples). What a function costs below itself, by kind.
+   */
+  readonly split: Map<string, { byClass: Map<string, number>; leaves: Map<string, number> }>;
 }
 
 /** Tallies `samples` (see the file's comment); `callers` selects the leaf symbols whose callers are listed. */
@@ -96,6 +109,7 @@ export function summarizePerf(
   bundleName: string,
   modules: readonly BundleModule[],
   callers?: RegExp,
+  split?: RegExp,
 ): PerfSummary {
   const s: PerfSummary = {
     samples: samples.length,
@@ -104,6 +118,7 @@ export function summarizePerf(
     chargedModule: new Map(),
     leaf: new Map(),
     callers: new Map(),
+    split: new Map(),
   };
   const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
   const label = (f: PerfFrame): string => {
@@ -123,6 +138,13 @@ export function summarizePerf(
     bump(s.chargedDirectory, owner === undefined ? mod : directoryOf(mod));
     if (callers !== undefined && callers.test(leaf.symbol))
       bump(s.callers, `${leaf.symbol} <- ${owner === undefined ? '(no bundle frame)' : label(owner)}`);
+    const ownerLabel = owner === undefined ? '(no bundle frame)' : label(owner);
+    if (split !== undefined && split.test(ownerLabel)) {
+      let t = s.split.get(ownerLabel);
+      if (t === undefined) s.split.set(ownerLabel, (t = { byClass: new Map(), leaves: new Map() }));
+      bump(t.byClass, frameClass(leaf, bundleName));
+      bump(t.leaves, label(leaf));
+    }
   }
   return s;
 }
@@ -182,7 +204,12 @@ if (isMain && process.argv[2] === '--latest-map') {
 } else if (isMain) {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { per: { type: 'string' }, top: { type: 'string', default: '30' }, callers: { type: 'string' } },
+    options: {
+      per: { type: 'string' },
+      top: { type: 'string', default: '30' },
+      callers: { type: 'string' },
+      split: { type: 'string' },
+    },
   });
   const [bundle, file] = positionals;
   const per = values.per === undefined ? undefined : Number(values.per);
@@ -191,18 +218,23 @@ if (isMain && process.argv[2] === '--latest-map') {
     console.error('usage: perf-layers.ts BUNDLE.js PERF-SCRIPT.txt [--per N>0] [--top N>0] [--callers REGEX]');
     process.exit(2);
   }
-  let callers: RegExp | undefined;
-  try {
-    callers = values.callers === undefined ? undefined : new RegExp(values.callers);
-  } catch {
-    console.error(`perf-layers: --callers: not a regular expression: ${values.callers ?? ''}`);
-    process.exit(2);
-  }
+  const pattern = (flag: 'callers' | 'split'): RegExp | undefined => {
+    const text = values[flag];
+    try {
+      return text === undefined ? undefined : new RegExp(text);
+    } catch {
+      console.error(`perf-layers: --${flag}: not a regular expression: ${text ?? ''}`);
+      process.exit(2);
+    }
+  };
+  const callers = pattern('callers');
+  const split = pattern('split');
   const s = summarizePerf(
     parsePerfScript(readFileSync(file, 'utf8')),
     bundle.replace(/^.*\//, '/'),
     bundleModules(readFileSync(bundle, 'utf8')),
     callers,
+    split,
   );
   const row = ([k, n]: [string, number]) =>
     `${((100 * n) / Math.max(1, s.samples)).toFixed(1).padStart(5)}%  ${String(n).padStart(6)}` +
@@ -219,5 +251,15 @@ if (isMain && process.argv[2] === '--latest-map') {
   for (const [title, m] of sections) {
     console.log(`\n${title}:`);
     for (const r of ranked(m).slice(0, top)) console.log(row(r));
+  }
+  const splits = [...s.split.entries()].sort((a, b) => total(b[1].byClass) - total(a[1].byClass));
+  for (const [name, t] of splits) {
+    console.log(`\nbelow ${name} (${row(['', total(t.byClass)]).trim()}):`);
+    console.log(
+      `  by class: ${ranked(t.byClass)
+        .map(([k, n]) => `${k} ${((100 * n) / s.samples).toFixed(1)}%`)
+        .join(', ')}`,
+    );
+    for (const r of ranked(t.leaves).slice(0, top)) console.log(`  ${row(r)}`);
   }
 }

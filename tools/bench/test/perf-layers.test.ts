@@ -137,3 +137,19 @@ describe('perf-layers and bundle-profile command lines', () => {
     }
   }, 60_000);
 });
+
+describe('summarizePerf split', () => {
+  it('breaks the samples charged to matching bundle functions down by class and leaf', () => {
+    const s = summarizePerf(parsePerfScript(SCRIPT), '/gw.js', bundleModules(BUNDLE), undefined, /portFrame|write/);
+    expect([...s.split.keys()].sort()).toEqual([
+      'portFrame packages/nic/src/tap/tap-driver.ts (bundle:3)',
+      'write packages/nic/src/tap/event-loop-port.ts (bundle:5)',
+    ]);
+    const pf = s.split.get('portFrame packages/nic/src/tap/tap-driver.ts (bundle:3)')!;
+    expect(Object.fromEntries(pf.byClass)).toEqual({ 'V8 builtins': 1, 'JIT: bundle': 1 });
+    expect(pf.leaves.get('Builtins_CreateTypedArray')).toBe(1);
+    const w = s.split.get('write packages/nic/src/tap/event-loop-port.ts (bundle:5)')!;
+    expect(Object.fromEntries(w.byClass)).toEqual({ kernel: 1 });
+    expect(w.leaves.get('pvm_irq_enable')).toBe(1);
+  });
+});
