@@ -222,16 +222,18 @@ export class ChunkedRing {
   releaseAll(): void {
     if (this.slots === NO_SLOTS) return;
     const slots = this.slots;
-    if (this.held > 0) {
-      for (let i = 0; i < slots.length; i++) {
-        const chunk = slots[i];
-        if (chunk !== undefined) {
-          slots[i] = undefined;
-          this.pool.give(chunk);
-        }
+    // Stops at the last chunk held: a small exchange holds one chunk at slot 0 (the owners move
+    // their head back to 0 when they empty), so this is one step, not a walk over every slot.
+    let held = this.held;
+    for (let i = 0; held > 0; i++) {
+      const chunk = slots[i];
+      if (chunk !== undefined) {
+        slots[i] = undefined;
+        this.pool.give(chunk);
+        held--;
       }
-      this.held = 0;
     }
+    this.held = 0;
     this.slots = NO_SLOTS;
     this.pool.giveTable(slots);
   }

@@ -38,6 +38,8 @@ export interface TcpContext extends TcpRecoveryContext, ConnectionHost, Listener
   readonly scheduler: SchedulerApi;
   /** Stack-wide counters. */
   readonly counters: Counters<TcpCounterName>;
+  /** The slot of `segmentsReceived` in {@link TcpContext.counters} (counted on every segment: no lookup by name). */
+  readonly segmentsReceivedSlot: number;
   /** The options, checked and with their defaults. */
   readonly settings: TcpSettings;
   /** Every TCB by 4-tuple, TIME-WAIT and SYN-RECEIVED included, and the TIME-WAIT records. */

@@ -63,6 +63,7 @@ export class TcpCore implements TcpContext {
   readonly settings: TcpSettings;
   readonly builder = new SegmentBuilder();
   readonly counters = new Counters<TcpCounterName>('tcp', TCP_COUNTER_NAMES);
+  readonly segmentsReceivedSlot = this.counters.slotOf('segmentsReceived');
   readonly table: ConnectionTable;
   readonly listeners = new ListenerTable<TcpListener>();
   readonly timeWait = new Set<Tcb>();

@@ -3,7 +3,7 @@
  * demultiplexed to its connection ({@link segmentArrives}), to a listener ({@link listenerInput}),
  * or answered with RST. One {@link Segment} view is filled per segment; nothing is allocated.
  */
-import { TcpPacket, type Ipv4Address } from '@postern/wire';
+import { IP_PROTO_TCP, TcpPacket, ipv4PseudoHeaderSum, onesComplementSum, type Ipv4Address } from '@postern/wire';
 import type { TcpContext } from './context.js';
 import { segmentArrives } from './input.js';
 import { listenerInput } from './passive-open.js';
@@ -22,19 +22,25 @@ export function receiveSegment(
   destination: Ipv4Address,
   bytes: Uint8Array,
 ): void {
-  ctx.counters.inc('segmentsReceived');
-  let packet: TcpPacket;
-  try {
-    packet = TcpPacket.checked(bytes);
-  } catch {
-    ctx.counters.inc('malformed');
-    return;
+  ctx.counters.incSlot(ctx.segmentsReceivedSlot);
+  const seg = ctx.segment;
+  if (!seg.fillCommon(bytes, source, destination)) {
+    let packet: TcpPacket;
+    try {
+      packet = TcpPacket.checked(bytes);
+    } catch {
+      ctx.counters.inc('malformed');
+      return;
+    }
+    seg.fill(packet, source, destination);
   }
-  if (ctx.settings.verifyChecksums && !packet.verifyChecksum(source, destination)) {
+  if (
+    ctx.settings.verifyChecksums &&
+    onesComplementSum(bytes, ipv4PseudoHeaderSum(source, destination, IP_PROTO_TCP, bytes.byteLength)) !== 0xffff
+  ) {
     ctx.counters.inc('badChecksum');
     return;
   }
-  const seg = ctx.segment.fill(packet, source, destination);
   let tcb = ctx.table.find(destination, seg.dstPort, source, seg.srcPort);
   if (tcb !== undefined && tcb.state === 'TIME-WAIT' && seg.syn && !seg.hasAck && !seg.rst && synMayReuse(tcb, seg)) {
     // RFC 6191: a new incarnation may take over a TIME-WAIT 4-tuple.

@@ -6,6 +6,14 @@
 import { TcpFlag, TcpOptionSummary, type Ipv4Address, type TcpPacket } from '@postern/wire';
 
 const EMPTY = new Uint8Array(0);
+/** A header without options. */
+const TCP_MIN_HEADER = 20;
+/** A header with NOP, NOP and the timestamps option (RFC 7323 Appendix A's layout). */
+const TCP_TIMESTAMPS_HEADER = 32;
+
+function readUint32(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+}
 
 /** A received segment's fields (valid only during the input call that filled it). */
 export class Segment {
@@ -49,6 +57,48 @@ export class Segment {
     this.length = packet.segmentLength;
     packet.scanOptions(this.options);
     return this;
+  }
+
+  /**
+   * Fills every field straight from the raw segment `bytes` when its header is one of the two every
+   * established connection sends (no options, or exactly NOP, NOP, timestamps) and returns true:
+   * one pass, no packet object, the same fields {@link Segment.fill} would set. Returns false for
+   * any other header (SYNs, SACK blocks, a short or malformed segment); the caller then checks it
+   * with `TcpPacket.checked` and calls {@link Segment.fill}. Does not verify the checksum.
+   */
+  fillCommon(bytes: Uint8Array, source: Ipv4Address, destination: Ipv4Address): boolean {
+    const size = bytes.byteLength;
+    if (size < TCP_MIN_HEADER) return false;
+    const headerLength = (bytes[12]! >>> 4) << 2;
+    const options = this.options;
+    if (headerLength === TCP_TIMESTAMPS_HEADER) {
+      if (size < TCP_TIMESTAMPS_HEADER || bytes[20] !== 1 || bytes[21] !== 1 || bytes[22] !== 8 || bytes[23] !== 10)
+        return false;
+      options.reset();
+      options.hasTimestamps = true;
+      options.tsVal = readUint32(bytes, 24);
+      options.tsEcr = readUint32(bytes, 28);
+    } else if (headerLength === TCP_MIN_HEADER) {
+      options.reset();
+    } else {
+      return false;
+    }
+    const flags = bytes[13]!;
+    this.source = source;
+    this.destination = destination;
+    this.srcPort = (bytes[0]! << 8) | bytes[1]!;
+    this.dstPort = (bytes[2]! << 8) | bytes[3]!;
+    this.seq = readUint32(bytes, 4);
+    this.ack = readUint32(bytes, 8);
+    this.flags = flags;
+    this.window = (bytes[14]! << 8) | bytes[15]!;
+    this.bytes = bytes;
+    this.payloadStart = headerLength;
+    const payloadLength = size - headerLength;
+    this.payloadLength = payloadLength;
+    this.payloadView = undefined;
+    this.length = payloadLength + ((flags & TcpFlag.SYN) !== 0 ? 1 : 0) + ((flags & TcpFlag.FIN) !== 0 ? 1 : 0);
+    return true;
   }
 
   /** The payload as a view into the received frame (made on first use; empty segments share one empty view). */
