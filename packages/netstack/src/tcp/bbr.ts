@@ -219,12 +219,16 @@ export class Bbr implements CongestionControl {
       this.btlBwFilter.update(rs.deliveryRate, this.rounds);
     }
     this.updateAckAggregation(nowMs, rs);
-    this.checkCyclePhase(nowMs, rs);
-    this.checkFullPipe(rs);
-    this.checkDrain(nowMs, rs.inflight);
+    // Each state check is called only when it can act (tested here, so the steady-state ACK of a
+    // keep-alive exchange makes none of these calls).
+    if (this.st === 'PROBE_BW') this.checkCyclePhase(nowMs, rs);
+    if (!this.pipeFilled && this.roundStart && !rs.isAppLimited) this.checkFullPipe();
+    if (this.st === 'STARTUP' || this.st === 'DRAIN') this.checkDrain(nowMs, rs.inflight);
     const expired = this.rtPropFilter.expired(nowMs);
     this.rtPropFilter.update(rs.rttMs, nowMs, expired);
-    this.checkProbeRtt(nowMs, rs, dr, expired);
+    if (expired || this.st === 'PROBE_RTT') this.checkProbeRtt(nowMs, rs, dr, expired);
+    // This ACK delivered data (`newlyDelivered > 0`): the restart after idle is over.
+    this.idleRestart = false;
     this.setPacingRate();
     this.setCwnd(rs);
   }
@@ -301,8 +305,8 @@ export class Bbr implements CongestionControl {
     this.cycleStamp = nowMs;
   }
 
+  /** PROBE_BW's next gain phase when this one is over (call in PROBE_BW only). */
   private checkCyclePhase(nowMs: number, rs: RateSample): void {
-    if (this.st !== 'PROBE_BW') return;
     const fullLength = nowMs - this.cycleStamp > this.rtPropFilter.value;
     let next: boolean;
     if (this.gainPacing === 1) next = fullLength;
@@ -315,8 +319,8 @@ export class Bbr implements CongestionControl {
     this.gainPacing = BBR_PACING_GAIN_CYCLE[this.cycleIndex]!;
   }
 
-  private checkFullPipe(rs: RateSample): void {
-    if (this.pipeFilled || !this.roundStart || rs.isAppLimited) return;
+  /** The pipe-full test at the start of a round with a sample not application-limited (call only then, pipe not yet full). */
+  private checkFullPipe(): void {
     const bw = this.btlBwFilter.max;
     if (bw >= this.fullBw * FULL_BW_GROWTH) {
       this.fullBw = bw;
@@ -367,7 +371,6 @@ export class Bbr implements CongestionControl {
         }
       }
     }
-    if (rs.newlyDelivered > 0) this.idleRestart = false;
   }
 
   private setPacingRate(): void {

@@ -24,17 +24,17 @@ export const PAWS_IDLE_MS = 24 * 24 * 3600 * 1000;
 /** Processes `seg` for `tcb` (any state but LISTEN and CLOSED). */
 export function segmentArrives(ctx: TcpContext, tcb: Tcb, seg: Segment): void {
   tcb.segmentsIn++;
-  tcb.lastReceivedAt = ctx.now();
+  const now = ctx.now();
+  tcb.lastReceivedAt = now;
   if (tcb.state === 'SYN-SENT') {
     synSentArrives(ctx, tcb, seg);
     return;
   }
-  synchronizedArrives(ctx, tcb, seg);
+  synchronizedArrives(ctx, tcb, seg, now);
 }
 
-/** A segment in SYN-RECEIVED or a synchronized state: the RFC's checks in order, each a step. */
-function synchronizedArrives(ctx: TcpContext, tcb: Tcb, seg: Segment): void {
-  const now = ctx.now();
+/** A segment in SYN-RECEIVED or a synchronized state: the RFC's checks in order, each a step (`now`: the arrival time). */
+function synchronizedArrives(ctx: TcpContext, tcb: Tcb, seg: Segment, now: number): void {
   if (synRepeated(ctx, tcb, seg)) return;
   if (pawsRejects(tcb, seg, now)) return;
   if (!acceptable(tcb, seg)) {
