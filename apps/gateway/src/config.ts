@@ -13,7 +13,14 @@ import type { TcpCongestionName } from '@postern/netstack';
 import { checkAgainstSchema } from './config-schema.js';
 import { checkConfigSemantics, checkFilterRule, interfaceIp, type ConfigDocument } from './config-checks.js';
 import { ConfigError } from './config-error.js';
-import { dhcpServerConfigOf, dnsConfigOf, type DhcpServerConfig, type DnsConfig } from './lan-config.js';
+import {
+  DHCP_IP,
+  dhcpLeaseFileOf,
+  dhcpServerConfigOf,
+  dnsConfigOf,
+  type DhcpServerConfig,
+  type DnsConfig,
+} from './lan-config.js';
 import { natConfigOf, type NatRuleConfig, type PortForwardConfig } from './nat-config.js';
 
 export { ConfigError, type ConfigSource } from './config-error.js';
@@ -33,6 +40,8 @@ export interface InterfaceConfig {
   readonly mtu: number | undefined;
   /** A DHCP server on this interface (see `lan-config.ts`). */
   readonly dhcpServer: DhcpServerConfig | undefined;
+  /** With ip `dhcp`: the file where its DHCP client keeps its lease across restarts; else `undefined`. */
+  readonly dhcpLeaseFile: string | undefined;
 }
 
 /** One static route. */
@@ -196,6 +205,8 @@ export function validateConfig(value: unknown): GatewayConfig {
       ip: interfaceIp(iface),
       mtu: iface.mtu,
       dhcpServer: dhcpServerConfigOf(iface.name ?? `eth${i}`, iface.dhcpServer),
+      dhcpLeaseFile:
+        interfaceIp(iface) === DHCP_IP ? dhcpLeaseFileOf(iface.name ?? `eth${i}`, iface.dhcpLeaseFile) : undefined,
     })),
     routes: d.routes.map((r) => ({ to: r.to, via: r.via, metric: r.metric })),
     forwarding: d.forwarding,

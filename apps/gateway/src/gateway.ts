@@ -300,7 +300,8 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
           admin: config.admin,
           tcpConnections: () => listTcpConnections(tcp),
           connections: () =>
-            Object.fromEntries(interfaces.map((i) => [i.config.name, interfaceConnection(i, scheduler.now)])),
+            // Keyed as the API names interfaces: by the stack interface's (device's) name.
+            Object.fromEntries(interfaces.map((i) => [i.device.name, interfaceConnection(i, scheduler.now)])),
           info: () => ({
             interfaces: interfaces.map((i) => ({ name: i.config.name, nic: i.config.nic, ip: i.config.ip })),
             httpPort: config.http.port,

@@ -35,6 +35,7 @@ export interface LanServicesDocument {
     readonly ip?: string;
     readonly mtu?: number;
     readonly dhcpServer?: DhcpServerDocument;
+    readonly dhcpLeaseFile?: string;
   }>;
   /** The DNS forwarder as written. */
   readonly dns?: {
@@ -76,10 +77,21 @@ export function checkDhcpClientInterface(iface: LanServicesDocument['interfaces'
     throw new ConfigError(`${at}.dhcpServer`, 'needs a static ip on its interface, not dhcp');
 }
 
+/** The DHCP client's lease file of an interface named `name` with `ip: "dhcp"`: as written, or `postern-dhcp-NAME.json`. */
+export function dhcpLeaseFileOf(name: string, written: string | undefined): string {
+  return written ?? `postern-dhcp-${name}.json`;
+}
+
 /** Checks every `dhcpServer` and `dns` against the interfaces. @throws {@link ConfigError} for the first problem. */
 export function checkLanServices(doc: LanServicesDocument): void {
   const names = doc.interfaces.map((iface, i) => iface.name ?? `eth${i}`);
   doc.interfaces.forEach((iface, i) => {
+    if (iface.dhcpLeaseFile !== undefined && iface.ip !== DHCP_IP)
+      throw new ConfigError(
+        `interfaces[${i}].dhcpLeaseFile`,
+        'is only for an interface with ip dhcp',
+        iface.dhcpLeaseFile,
+      );
     const s = iface.dhcpServer;
     if (s === undefined) return;
     const at = `interfaces[${i}].dhcpServer`;

@@ -1,6 +1,8 @@
 /**
  * {@link startLanServices}: what a LAN needs from the gateway, on the gateway's stack: a DHCP
- * client on each interface with `ip: "dhcp"`, a DHCP server on each interface with `dhcpServer`
+ * client on each interface with `ip: "dhcp"` (its lease kept in its `dhcpLeaseFile`, in the
+ * leases file format with one record, so that a start after a crash or power cut asks for the same
+ * address first; a lease released at a clean stop is forgotten), a DHCP server on each interface with `dhcpServer`
  * (leases kept in its leases file), the DNS forwarder on `dns.listen`, and the gateway's own stub
  * resolver. Upstream DNS servers are `dns.upstream`, or else those of the DHCP clients' leases.
  * {@link LanServices.status} is what the admin API and UI show.
@@ -20,7 +22,7 @@ import {
 } from '@postern/netstack';
 import { ipv4ToString, macToString, type Ipv4Address } from '@postern/wire';
 import type { GatewayConfig, InterfaceConfig } from './config.js';
-import { DHCP_IP, rangeText } from './lan-config.js';
+import { DHCP_IP, dhcpLeaseFileOf, rangeText } from './lan-config.js';
 import { LeasesFile, readLeasesFile } from './lease-file.js';
 
 /** What {@link startLanServices} needs. */
@@ -111,17 +113,38 @@ export async function startLanServices(o: LanServicesOptions): Promise<LanServic
   const iso = (t: number): string => new Date(epochMs + t).toISOString();
 
   const clients = new Map<string, DhcpClient>();
+  const files: LeasesFile[] = [];
   for (const { config: ic, iface } of o.interfaces) {
     if (ic.ip !== DHCP_IP) continue;
     let said = '';
+    const leaseFile = ic.dhcpLeaseFile ?? dhcpLeaseFileOf(ic.name, undefined);
+    const previous = await previousLease(leaseFile, iface, epochMs + stack.now);
+    const file = new LeasesFile(leaseFile, log);
+    files.push(file);
     const client = new DhcpClient(stack, {
       iface,
       hostname: 'postern-gateway',
+      ...(previous === undefined ? {} : { previousAddress: previous }),
       // One line per change (a renewal that changes nothing says nothing).
       onLease: (lease) => {
         const line = lease === undefined ? `${ic.name}: dhcp: lease gone` : `${ic.name}: dhcp: ${describeLease(lease)}`;
         if (line !== said) log(line);
         said = line;
+        // A lease released (the gateway stopped), expired or refused is forgotten: the next start
+        // DISCOVERs. One still held when the process dies (a crash, a power cut) is asked for again.
+        file.save(
+          lease === undefined
+            ? []
+            : [
+                {
+                  iface: iface.name,
+                  mac: iface.mac,
+                  ip: lease.address,
+                  state: 'bound',
+                  expires: epochMs + lease.expiresAt,
+                },
+              ],
+        );
       },
     });
     clients.set(ic.name, client);
@@ -133,15 +156,17 @@ export async function startLanServices(o: LanServicesOptions): Promise<LanServic
     return out;
   };
 
-  const files: LeasesFile[] = [];
   const scopes: DhcpScopeOptions[] = [];
+  const serverFiles: LeasesFile[] = [];
   const initial = [];
   const listen = new Set(config.dns?.listen ?? []);
   for (const { config: ic, iface } of o.interfaces) {
     const s = ic.dhcpServer;
     if (s === undefined) continue;
     initial.push(...(await readLeasesFile(s.leasesFile, iface.name)));
-    files.push(new LeasesFile(s.leasesFile, log));
+    const serverFile = new LeasesFile(s.leasesFile, log);
+    files.push(serverFile);
+    serverFiles.push(serverFile);
     scopes.push({
       iface,
       rangeFirst: s.rangeFirst,
@@ -161,7 +186,7 @@ export async function startLanServices(o: LanServicesOptions): Promise<LanServic
           epochMs,
           store: {
             save: (records) => {
-              files.forEach((f, i) => f.save(records.filter((r) => r.iface === scopes[i]!.iface.name)));
+              serverFiles.forEach((f, i) => f.save(records.filter((r) => r.iface === scopes[i]!.iface.name)));
             },
           },
         });
@@ -252,6 +277,16 @@ export async function startLanServices(o: LanServicesOptions): Promise<LanServic
         await Promise.all(files.map((f) => f.flush()));
       })()),
   };
+}
+
+/**
+ * The address of the DHCP client's lease in `path` when it is the interface's (same MAC) and not
+ * expired at wall-clock `nowMs`; else `undefined` (no file, or an old one: the client then starts
+ * with a DISCOVER). @throws `GatewayStartError` `FILE` for a damaged file, as for a server's.
+ */
+async function previousLease(path: string, iface: NetInterface, nowMs: number): Promise<Ipv4Address | undefined> {
+  const records = await readLeasesFile(path, iface.name);
+  return records.find((r) => r.mac === iface.mac && r.state === 'bound' && r.expires > nowMs)?.ip;
 }
 
 function describeLease(l: DhcpClientLease): string {

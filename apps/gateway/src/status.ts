@@ -43,7 +43,7 @@ export interface StatusSources {
   tcpConnections(): readonly TcpConnectionInfo[];
   /** Extra facts about the gateway shown on the overview (NIC specs, HTTP port...). */
   info(): Readonly<Record<string, unknown>>;
-  /** Each interface's device connection, by interface name (see {@link InterfaceConnection}); absent: not shown. */
+  /** Each interface's device connection, by the stack interface's name as `interfaces[].name` shows it (see {@link InterfaceConnection}); absent: not shown. */
   connections?(): Readonly<Record<string, InterfaceConnection>>;
 }
 

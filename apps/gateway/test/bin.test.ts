@@ -59,7 +59,7 @@ describe('postern-gateway (spawned)', () => {
     for (const flag of [
       '--config FILE',
       '--nic SPEC',
-      '--ip ADDR/PREFIX',
+      '--ip ADDR/PREFIX|dhcp',
       '--route PREFIX via ADDR',
       '--http-port N',
       '--www DIR',
@@ -73,6 +73,14 @@ describe('postern-gateway (spawned)', () => {
     const r = await run(['--nic', 'usb0']);
     expect(r.code).toBe(2);
     expect(oneLine(r.stderr)).toMatch(/^postern-gateway: --nic usb0: is not a NIC spec/);
+    const ip = await run(['--nic', 'tap:pstgw0', '--ip', 'DHCP']);
+    expect(ip.code).toBe(2);
+    expect(oneLine(ip.stderr)).toBe('postern-gateway: --ip DHCP: is not an IPv4 prefix ADDR/LEN (or dhcp)');
+    const sim = await run(['--nic', 'sim', '--ip', 'dhcp']);
+    expect(sim.code).toBe(2);
+    expect(oneLine(sim.stderr)).toBe(
+      'postern-gateway: --ip dhcp: dhcp is not for nic "sim" (the simulated segment has no DHCP server)',
+    );
   });
 
   it('a bad config file: one line naming the file, the field and the problem, exit 2', async () => {

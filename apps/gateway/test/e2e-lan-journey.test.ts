@@ -92,7 +92,7 @@ describe('the LAN journey: DHCP and DNS from the gateway, then a WAN web page by
       config,
       JSON.stringify({
         interfaces: [
-          { name: 'wan', nic: `tap:${tapWan}`, ip: 'dhcp' },
+          { name: 'wan', nic: `tap:${tapWan}`, ip: 'dhcp', dhcpLeaseFile: join(dir, 'wan-lease.json') },
           {
             name: 'lan',
             nic: `tap:${tapLan}`,

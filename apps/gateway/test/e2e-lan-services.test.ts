@@ -94,7 +94,7 @@ describe('gateway LAN services against dnsmasq (WAN) and dhclient + dig (LAN)', 
 
     config = validateConfig({
       interfaces: [
-        { name: 'wan', nic: `tap:${tapWan}`, ip: 'dhcp' },
+        { name: 'wan', nic: `tap:${tapWan}`, ip: 'dhcp', dhcpLeaseFile: join(dir, 'wan-lease.json') },
         {
           name: 'lan',
           nic: `tap:${tapLan}`,

@@ -48,6 +48,8 @@ describe('config: LAN services', () => {
       dns: { listen: ['lan'] },
     });
     expect(c.interfaces[0]!.ip).toBe('dhcp');
+    expect(c.interfaces[0]!.dhcpLeaseFile).toBe('postern-dhcp-wan.json');
+    expect(c.interfaces[1]!.dhcpLeaseFile).toBeUndefined();
     expect(c.interfaces[1]!.dhcpServer).toEqual({
       rangeFirst: parseIpv4('198.18.31.100'),
       rangeLast: parseIpv4('198.18.31.150'),
@@ -76,6 +78,10 @@ describe('config: LAN services', () => {
     [
       { interfaces: [{ ...WAN, dhcpServer: { range: '198.18.31.100-198.18.31.150' } }] },
       'config: interfaces[0].dhcpServer: needs a static ip on its interface, not dhcp',
+    ],
+    [
+      { interfaces: [{ ...LAN, dhcpLeaseFile: 'lan-lease.json' }] },
+      'config: interfaces[0].dhcpLeaseFile "lan-lease.json": is only for an interface with ip dhcp',
     ],
     [
       { interfaces: [{ ...LAN, dhcpServer: { range: '198.18.32.100-198.18.32.150' } }] },

@@ -51,13 +51,13 @@ export interface GatewayProcess {
 /**
  * Starts the postern-gateway bin with `args` (detached, in its own process group; inside namespace
  * `ns` when given, where `ip netns exec` execs it, so the child's pid is the gateway's), `env` added
- * to this process's, its stdout and stderr appended to `log`. Hold on to `child` before awaiting
+ * to this process's, in directory `cwd` when given, its stdout and stderr appended to `log`. Hold on to `child` before awaiting
  * `ready`, so it is stopped even when the start fails.
  */
 export function startGatewayBin(
   args: readonly string[],
   log: string[],
-  options: { env?: NodeJS.ProcessEnv; ns?: string } = {},
+  options: { env?: NodeJS.ProcessEnv; ns?: string; cwd?: string } = {},
 ): GatewayProcess {
   const command = [process.execPath, GATEWAY_BIN, ...args];
   const [program, ...rest] = options.ns === undefined ? command : ['ip', 'netns', 'exec', options.ns, ...command];
@@ -65,6 +65,7 @@ export function startGatewayBin(
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
     env: { ...process.env, ...options.env },
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });
   child.stdout!.on('data', (c: Buffer) => log.push(c.toString()));
   child.stderr!.on('data', (c: Buffer) => log.push(c.toString()));

@@ -37,6 +37,7 @@ export class ArpInput {
     }
     const isRequest = arp.operation === ARP_OP_REQUEST;
     counters.inc(isRequest ? 'rxRequests' : 'rxReplies');
+    iface.arpObserver?.(arp);
     const targetIsLocal = iface.hasAddress(arp.targetProtocolAddress);
     iface.arp.input(ports.scheduler.now, arp, targetIsLocal);
     if (isRequest) {

@@ -2,11 +2,24 @@
  * {@link DhcpClient}: the DHCP client of one interface (RFC 2131 §4.4), over the stack's UDP port 68.
  *
  * States: `init` -> `selecting` (DISCOVER broadcast from 0.0.0.0, the first OFFER taken) ->
- * `requesting` (REQUEST broadcast naming the offer and its server) -> `bound` (the address, its
- * prefix from the subnet mask, the default route through the first router, and the DNS servers
- * applied to the stack) -> at T1 `renewing` (REQUEST unicast to the server) -> at T2 `rebinding`
- * (REQUEST broadcast) -> at expiry the address and route are removed and it starts over. A NAK
- * also starts over. {@link DhcpClient.stop} sends a RELEASE and removes what the lease put in.
+ * `requesting` (REQUEST broadcast naming the offer and its server) -> `probing` -> `bound` (the
+ * address, its prefix from the subnet mask, the default route through the first router, and the
+ * DNS servers applied to the stack) -> at T1 `renewing` (REQUEST unicast to the server) -> at T2
+ * `rebinding` (REQUEST broadcast) -> at expiry the address and route are removed and it starts
+ * over. A NAK also starts over. {@link DhcpClient.stop} sends a RELEASE and removes what the lease
+ * put in.
+ *
+ * INIT-REBOOT (RFC 2131 §3.2): given the address of a lease it held before
+ * ({@link DhcpClientOptions.previousAddress}, e.g. from a file kept across restarts), the client
+ * starts in `rebooting`: a REQUEST broadcast with that address as the requested IP and no server
+ * identifier; an ACK keeps the address (after the probe), a NAK starts over with a DISCOVER, and so
+ * does silence after {@link DHCP_REBOOT_TRIES} REQUESTs.
+ *
+ * The conflict check (RFC 2131 §3.1.5, RFC 5227 §2.1.1): an address newly ACKed is not used until
+ * `probeCount` ARP probes (sender 0.0.0.0) {@link DhcpClientOptions.probeIntervalMs} apart went
+ * unanswered. An ARP packet from another MAC with the address as its sender, or another host's
+ * probe for it, is a conflict: the client sends a DHCPDECLINE and starts over after
+ * {@link DHCP_DECLINE_WAIT_MS}. A renewal of the address held is not probed again.
  *
  * Retransmissions (RFC 2131 §4.1): 4 s, 8 s, ... up to 64 s, each ±1 s of jitter; in renewing and
  * rebinding, half the time left to T2 (or expiry), at least 60 s. Transaction ids and jitter come
@@ -18,7 +31,9 @@ import {
   BOOTP_REPLY,
   BOOTP_REQUEST,
   DHCP_ACK,
+  ARP_OP_REQUEST,
   DHCP_CLIENT_PORT,
+  DHCP_DECLINE,
   DHCP_DISCOVER,
   DHCP_FLAG_BROADCAST,
   DHCP_NAK,
@@ -38,6 +53,7 @@ import {
   dhcpUint32Option,
   emitDhcp,
   parseDhcp,
+  type ArpRepr,
   type DhcpRepr,
   type Ipv4Address,
 } from '@postern/wire';
@@ -45,10 +61,12 @@ import { Counters } from '../counters.js';
 import type { NetInterface } from '../link/interface.js';
 import type { Stack } from '../stack.js';
 import type { UdpMessageInfo, UdpSocket } from '../udp/udp.js';
+import { sendArpProbe } from './arp-probe.js';
 import { sendRawUdp } from './raw-udp.js';
 
 /** The states of {@link DhcpClient}. */
-export type DhcpClientState = 'init' | 'selecting' | 'requesting' | 'bound' | 'renewing' | 'rebinding' | 'stopped';
+export type DhcpClientState =
+  'init' | 'rebooting' | 'selecting' | 'requesting' | 'probing' | 'bound' | 'renewing' | 'rebinding' | 'stopped';
 
 /** A lease the client holds (times on the scheduler clock, ms). */
 export interface DhcpClientLease {
@@ -84,6 +102,12 @@ export interface DhcpClientOptions {
   readonly routeMetric?: number;
   /** Called after every change of the lease (`undefined`: none any more). */
   readonly onLease?: (lease: DhcpClientLease | undefined) => void;
+  /** The address of a lease held before (a restart): start in INIT-REBOOT asking for it. Default: none, start with a DISCOVER. */
+  readonly previousAddress?: Ipv4Address;
+  /** ARP probes of an ACKed address before it is used; 0: no check. Default {@link DHCP_PROBE_COUNT}. */
+  readonly probeCount?: number;
+  /** Time between probes, and after the last one before the address is taken, ms. Default {@link DHCP_PROBE_INTERVAL_MS}. */
+  readonly probeIntervalMs?: number;
 }
 
 /** Counter names of a {@link DhcpClient}. */
@@ -97,6 +121,9 @@ export type DhcpClientCounterName =
   | 'malformed'
   | 'ignored'
   | 'expired'
+  | 'probes'
+  | 'conflicts'
+  | 'declines'
   | 'configFailed'
   | 'sendFailed';
 
@@ -110,6 +137,9 @@ const COUNTER_NAMES: readonly DhcpClientCounterName[] = [
   'malformed',
   'ignored',
   'expired',
+  'probes',
+  'conflicts',
+  'declines',
   'configFailed',
   'sendFailed',
 ];
@@ -126,6 +156,14 @@ export const DHCP_REQUEST_TRIES = 4;
 export const DHCP_RENEW_MIN_RETRY_MS = 60_000;
 /** Wait after a NAK or a failed request before a new DISCOVER, ms. */
 export const DHCP_RESTART_DELAY_MS = 1000;
+/** REQUESTs sent in `rebooting` (INIT-REBOOT) before falling back to a DISCOVER. */
+export const DHCP_REBOOT_TRIES = 2;
+/** ARP probes of an ACKed address (RFC 5227 §2.1.1 asks 3 over 1-2 s each; a gateway starting wants its address sooner). */
+export const DHCP_PROBE_COUNT = 2;
+/** Time between ARP probes, and after the last one before the address is used, ms. */
+export const DHCP_PROBE_INTERVAL_MS = 500;
+/** Wait after a DECLINE before a new DISCOVER, ms (RFC 2131 §3.1.5: at least ten seconds). */
+export const DHCP_DECLINE_WAIT_MS = 10_000;
 
 const PARAMETERS = Uint8Array.of(
   DHCP_OPT.SUBNET_MASK,
@@ -152,6 +190,9 @@ export class DhcpClient {
   private attempt = 0;
   private startedAt = 0;
   private offered: { address: Ipv4Address; server: Ipv4Address } | undefined;
+  /** The ACK whose address is being probed, with its server and the probes sent so far. */
+  private probing: { ack: DhcpRepr; server: Ipv4Address; at: number; sent: number } | undefined;
+  private readonly arpObserver = (arp: ArpRepr): void => this.onArp(arp);
   private routeAdded = false;
 
   constructor(stack: Stack, options: DhcpClientOptions) {
@@ -170,11 +211,18 @@ export class DhcpClient {
     return this.held;
   }
 
-  /** Binds UDP port 68 and starts with a DISCOVER. @throws `BindError` when port 68 is taken. Idempotent while running. */
+  /**
+   * Binds UDP port 68 and starts: INIT-REBOOT with {@link DhcpClientOptions.previousAddress}, else a
+   * DISCOVER. @throws `BindError` when port 68 is taken. Idempotent while running.
+   */
   start(): void {
     if (this.current !== 'stopped') return;
     this.socket = this.stack.udp.bind(DHCP_CLIENT_PORT, undefined, (payload, info) => this.input(payload, info));
-    this.restart();
+    const previous = this.options.previousAddress;
+    if (previous === undefined || previous === 0) return this.restart();
+    this.begin('rebooting');
+    this.offered = { address: previous, server: 0 };
+    this.sendRebootRequest();
   }
 
   /** Sends a RELEASE for a lease held, removes its address and route, and stops. Idempotent. */
@@ -191,6 +239,7 @@ export class DhcpClient {
       this.sendUdp(lease.address, lease.server, msg);
     }
     this.timer?.cancel();
+    this.endProbe();
     this.unconfigure();
     this.socket?.close();
     this.socket = undefined;
@@ -198,13 +247,33 @@ export class DhcpClient {
   }
 
   private restart(): void {
-    this.current = 'init';
+    this.begin('selecting');
+    this.sendDiscover();
+  }
+
+  /** A new exchange: fresh transaction id, attempts and `secs` from now. */
+  private begin(state: 'selecting' | 'rebooting'): void {
+    this.endProbe();
     this.offered = undefined;
     this.attempt = 0;
     this.startedAt = this.stack.now;
     this.xid = this.stack.scheduler.randomUint32();
-    this.current = 'selecting';
-    this.sendDiscover();
+    this.current = state;
+  }
+
+  /** INIT-REBOOT's REQUEST: the previous address as the requested IP, broadcast, no server identifier. */
+  private sendRebootRequest(): void {
+    this.counters.inc('requests');
+    this.broadcast(
+      this.message(DHCP_REQUEST, 0, [
+        [DHCP_OPT.REQUESTED_IP, dhcpAddressBytes(this.offered!.address)],
+        [DHCP_OPT.PARAMETER_LIST, PARAMETERS],
+      ]),
+    );
+    this.arm(this.stack.now + this.backoff(), () => {
+      if (++this.attempt >= DHCP_REBOOT_TRIES) return this.restart();
+      this.sendRebootRequest();
+    });
   }
 
   private sendDiscover(): void {
@@ -279,10 +348,13 @@ export class DhcpClient {
       this.attempt = 0;
       return this.sendRequest();
     }
-    const waiting = this.current === 'requesting' || this.current === 'renewing' || this.current === 'rebinding';
+    const taking = this.current === 'requesting' || this.current === 'rebooting';
+    const waiting = taking || this.current === 'renewing' || this.current === 'rebinding';
     if (type === DHCP_ACK && waiting && msg.yiaddr !== 0) {
       this.counters.inc('acks');
-      return this.bind(msg, server ?? this.held?.server ?? this.offered?.server ?? info.src);
+      const from = server ?? this.held?.server ?? (this.offered?.server || undefined) ?? info.src;
+      if (taking && this.held?.address !== msg.yiaddr) return this.probe(msg, from);
+      return this.bind(msg, from);
     }
     if (type === DHCP_NAK && waiting) {
       this.counters.inc('naks');
@@ -294,8 +366,58 @@ export class DhcpClient {
     this.counters.inc('ignored');
   }
 
-  private bind(ack: DhcpRepr, server: Ipv4Address): void {
-    const now = this.stack.now;
+  /** Checks the address of `ack` with ARP probes before binding it (see the module comment). */
+  private probe(ack: DhcpRepr, server: Ipv4Address): void {
+    const count = this.options.probeCount ?? DHCP_PROBE_COUNT;
+    if (count <= 0) return this.bind(ack, server);
+    this.current = 'probing';
+    this.probing = { ack, server, at: this.stack.now, sent: 0 };
+    this.iface.arpObserver = this.arpObserver;
+    this.sendProbe(count);
+  }
+
+  private sendProbe(count: number): void {
+    const p = this.probing!;
+    p.sent++;
+    this.counters.inc('probes');
+    if (!sendArpProbe(this.iface, p.ack.yiaddr)) this.counters.inc('sendFailed');
+    this.arm(this.stack.now + (this.options.probeIntervalMs ?? DHCP_PROBE_INTERVAL_MS), () => {
+      if (p.sent < count) return this.sendProbe(count);
+      this.endProbe();
+      this.bind(p.ack, p.server, p.at);
+    });
+  }
+
+  /** An ARP packet seen while probing: another host using the address, or probing for it too, is a conflict. */
+  private onArp(arp: ArpRepr): void {
+    const p = this.probing;
+    if (p === undefined || arp.senderHardwareAddress === this.iface.mac) return;
+    const address = p.ack.yiaddr;
+    const probeToo =
+      arp.operation === ARP_OP_REQUEST && arp.senderProtocolAddress === 0 && arp.targetProtocolAddress === address;
+    if (arp.senderProtocolAddress !== address && !probeToo) return;
+    this.counters.inc('conflicts');
+    this.endProbe();
+    this.counters.inc('declines');
+    this.broadcast(
+      this.message(DHCP_DECLINE, 0, [
+        [DHCP_OPT.REQUESTED_IP, dhcpAddressBytes(address)],
+        [DHCP_OPT.SERVER_ID, dhcpAddressBytes(p.server)],
+      ]),
+    );
+    this.current = 'init';
+    this.arm(this.stack.now + DHCP_DECLINE_WAIT_MS + this.jitter(), () => this.restart());
+  }
+
+  /** Stops watching ARP (when this client is the one watching). */
+  private endProbe(): void {
+    if (this.probing === undefined) return;
+    this.probing = undefined;
+    if (this.iface.arpObserver === this.arpObserver) this.iface.arpObserver = undefined;
+  }
+
+  /** Applies the lease of `ack`, its times counted from `now` (when the ACK came). */
+  private bind(ack: DhcpRepr, server: Ipv4Address, now = this.stack.now): void {
     const leaseSeconds = dhcpUint32Option(ack, DHCP_OPT.LEASE_TIME) ?? 3600;
     const t1 = dhcpUint32Option(ack, DHCP_OPT.RENEWAL_TIME) ?? leaseSeconds / 2;
     const t2 = dhcpUint32Option(ack, DHCP_OPT.REBINDING_TIME) ?? (leaseSeconds * 7) / 8;
@@ -333,7 +455,7 @@ export class DhcpClient {
     }
     this.held = lease;
     this.current = 'bound';
-    this.arm(lease.renewAt, () => this.onLeaseTimer());
+    this.arm(Math.max(lease.renewAt, this.stack.now), () => this.onLeaseTimer());
     this.options.onLease?.(lease);
   }
 
@@ -361,7 +483,7 @@ export class DhcpClient {
     clientId[0] = 1;
     for (let i = 0; i < 6; i++) clientId[1 + i] = Math.floor(mac / 2 ** (8 * (5 - i))) & 0xff;
     options.set(DHCP_OPT.CLIENT_ID, clientId);
-    if (this.options.hostname !== undefined && type !== DHCP_RELEASE)
+    if (this.options.hostname !== undefined && type !== DHCP_RELEASE && type !== DHCP_DECLINE)
       options.set(DHCP_OPT.HOST_NAME, new TextEncoder().encode(this.options.hostname));
     for (const [code, value] of extra) options.set(code, value);
     const repr: DhcpRepr = {

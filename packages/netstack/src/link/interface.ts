@@ -7,7 +7,14 @@
  * stack does that through the {@link InterfaceHost} it gives the interface.
  */
 import type { NetDevice } from '@postern/nic';
-import { IPV4_BROADCAST, ipv4InPrefix, ipv4ToString, type Ipv4Address, type MacAddress } from '@postern/wire';
+import {
+  IPV4_BROADCAST,
+  ipv4InPrefix,
+  ipv4ToString,
+  type ArpRepr,
+  type Ipv4Address,
+  type MacAddress,
+} from '@postern/wire';
 import { ArpCache, type ArpCacheOptions } from '../arp/arp-cache.js';
 import { InterfaceError } from '../errors.js';
 import { ipv4MulticastMac, isIpv4Multicast } from './frame.js';
@@ -62,6 +69,12 @@ export class NetInterface {
   readonly device: NetDevice;
   /** The interface's ARP neighbour cache. */
   readonly arp: ArpCache<PendingFrame>;
+  /**
+   * Sees every well-formed ARP packet received on this interface before the cache takes it; one
+   * observer at a time (`undefined`: none). The DHCP client sets it while it checks an offered
+   * address for a conflict (RFC 5227 §2.1.1). It must not throw.
+   */
+  arpObserver: ((arp: ArpRepr) => void) | undefined = undefined;
   private ipMtu: number;
   private entries: InterfaceAddress[] = [];
   private readonly groups = new Map<Ipv4Address, number>();
