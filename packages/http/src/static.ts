@@ -135,7 +135,13 @@ export function serveStatic(root: string, options: StaticOptions = {}): HttpHand
   // The file path of a request path (or the refusal status) is pure: worked out once per path.
   const files = new Map<string, string | 400 | 403>();
 
+  // The last path asked for and its answer: keep-alive clients repeat a path, and a string compare
+  // costs less than hashing the request's new string for the map.
+  let lastRaw: string | undefined;
+  let lastFile: string | 400 | 403 = 400;
+
   function fileOf(raw: string): string | 400 | 403 {
+    if (raw === lastRaw) return lastFile;
     let file = files.get(raw);
     if (file === undefined) {
       const checked = resolveStaticPath(raw);
@@ -145,6 +151,8 @@ export function serveStatic(root: string, options: StaticOptions = {}): HttpHand
         files.set(raw, file);
       }
     }
+    lastRaw = raw;
+    lastFile = file;
     return file;
   }
 

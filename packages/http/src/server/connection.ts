@@ -194,11 +194,16 @@ export class Connection implements ResponseChannel, Deadlined {
   /** @internal {@link Deadlined}: written by the server's {@link DeadlineQueue} only. */
   deadlineSeq = 0;
 
+  /**
+   * @param remoteAddress the client's address when the caller read it already (a transport may build
+   *   the string anew at each read); by default read from the socket
+   */
   constructor(
     private readonly socket: HttpTransportSocket,
     private readonly ctx: ConnectionContext,
+    remoteAddress: string = socket.remoteAddress ?? '',
   ) {
-    this.remoteAddress = socket.remoteAddress ?? '';
+    this.remoteAddress = remoteAddress;
     this.lastActivity = ctx.clock.now();
     this.lastSeenAt = this.lastActivity;
     this.parser = new RequestParser(ctx.options.limits, this);

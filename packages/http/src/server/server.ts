@@ -157,7 +157,7 @@ export class HttpServer {
       return;
     }
     // The connection's own 'error' listener counts errors (no second listener per socket).
-    const connection = new Connection(socket, this.context);
+    const connection = new Connection(socket, this.context, client);
     this.track(connection);
   }
 

@@ -89,6 +89,8 @@ const STREAM_OPTIONS = [false, true].map((allowHalfOpen) =>
 const RESOLVED = Promise.resolve();
 /** Sockets with stack events waiting for the next microtask (see `Socket.changed`). */
 let changedSockets: Socket[] = [];
+/** The other array {@link Socket.updateChanged} swaps in (so a batch makes no array). */
+let spareChangedSockets: Socket[] = [];
 
 /**
  * What a {@link Socket} tells the server that accepted it (instead of a `'close'` listener per
@@ -459,10 +461,16 @@ export class Socket extends Duplex implements EntryObserver {
   /** The microtask of {@link Socket.changed}: updates every socket queued since. */
   private static updateChanged(): void {
     const batch = changedSockets;
-    changedSockets = [];
+    changedSockets = spareChangedSockets;
+    spareChangedSockets = batch;
     // Flags first: a socket whose update throws never leaves another one waiting for good.
-    for (const socket of batch) socket.changeQueued = false;
-    for (const socket of batch) socket.update();
+    for (let i = 0; i < batch.length; i++) batch[i]!.changeQueued = false;
+    try {
+      for (let i = 0; i < batch.length; i++) batch[i]!.update();
+    } finally {
+      // Emptied even when an update throws: the array comes back as the next batch's.
+      batch.length = 0;
+    }
   }
 
   private update(): void {
