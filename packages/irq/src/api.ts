@@ -110,13 +110,30 @@ export interface Timer {
   resetAfter(delay: Millis): void;
 }
 
+/**
+ * An object a timer calls instead of a closure: `scheduler.timerAt(deadline, target)` runs
+ * `target.onTimer(now, timer)` when it fires. A connection's timers can then be methods of objects the
+ * connection owns anyway, with no closure (and no closure context) per timer; one target may serve
+ * several timers and tell them apart by `timer`.
+ */
+export interface TimerTarget {
+  /**
+   * The timer fired: `now` is the scheduler's time (the deadline or later), `timer` the handle
+   * `timerAt`/`timerAfter` returned (already disarmed, so it may be re-armed from here).
+   */
+  onTimer(now: Millis, timer: Timer): void;
+}
+
 /** What kind of work a failure came from (see {@link SchedulerOptions.onError}). */
 export type WorkKind = 'irq' | 'bottom-half' | 'tasklet' | 'timer' | 'scheduler';
 
 /** Where an error reported to {@link SchedulerOptions.onError} came from. */
 export interface SchedulerErrorContext {
   readonly kind: WorkKind;
-  /** The IRQ line or bottom-half name, the tasklet or timer callback's function name, or `'run'`. */
+  /**
+   * The IRQ line or bottom-half name, the tasklet or timer callback's function name (a timer
+   * target's class name), or `'run'`.
+   */
   readonly name: string;
 }
 
@@ -176,6 +193,11 @@ export interface SchedulerStats {
   deferred: Readonly<DeferredStats>;
   /** Timer callbacks run. */
   timersFired: number;
+  /**
+   * Changes of the timer heap: timers armed, re-armed, cancelled while armed, and taken off it to fire
+   * (each one O(log n) work on the heap). What a layer's timers cost beyond their callbacks.
+   */
+  timerHeapUpdates: number;
   /** One-shot deferred callbacks (tasklets) run. */
   taskletsRun: number;
   /** Exceptions caught from handlers, bottom halves, tasklets and timer callbacks (and real-clock livelocks). */
@@ -227,10 +249,14 @@ export interface SchedulerApi {
   readonly trace?: PathTrace;
   /** Queues a one-shot deferred callback (a tasklet) for the next deferred-work round. */
   defer(fn: () => void): void;
-  /** Arms a timer for the absolute `deadline` (a past deadline fires at the next step). */
-  timerAt(deadline: Millis, callback: () => void): Timer;
-  /** Arms a timer `delay` ms from now. */
-  timerAfter(delay: Millis, callback: () => void): Timer;
+  /**
+   * Arms a timer for the absolute `deadline` (a past deadline fires at the next step). When it fires
+   * it calls `callback`, or, given a {@link TimerTarget}, `target.onTimer(now, timer)`. Timers due at
+   * the same time fire in the order they were (re-)armed.
+   */
+  timerAt(deadline: Millis, callback: (() => void) | TimerTarget): Timer;
+  /** Arms a timer `delay` ms from now; otherwise as {@link SchedulerApi.timerAt}. */
+  timerAfter(delay: Millis, callback: (() => void) | TimerTarget): Timer;
   /** A seeded pseudo-random number in [0, 1). */
   random(): number;
   /** A seeded pseudo-random unsigned 32-bit integer. */

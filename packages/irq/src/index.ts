@@ -1,7 +1,8 @@
 /**
  * @packageDocumentation
  * The interrupt scheduler: IRQ lines, priorities, masking, deferred (bottom-half) work with a budget,
- * timers on one structure, a real clock and a virtual clock (each with a wall-clock origin, see
+ * timers on one structure (its {@link DeadlineHeap} reusable for deadlines of your own, its timers
+ * calling a closure or a {@link TimerTarget}'s method), a real clock and a virtual clock (each with a wall-clock origin, see
  * {@link Scheduler.wallTime}), and {@link hostSeed}, the seed from OS entropy. See {@link Scheduler}.
  */
 export type * from './api.js';
@@ -13,6 +14,7 @@ export {
   DEFAULT_IDLE_LIMIT_MS,
 } from './scheduler.js';
 export { VirtualClock, RealClock } from './clock.js';
+export { DeadlineHeap, type DeadlineEntry } from './timer-queue.js';
 export { Ring } from './ring.js';
 export { SeededRandom } from './random.js';
 export { hostSeed } from './entropy.js';

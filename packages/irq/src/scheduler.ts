@@ -28,6 +28,7 @@ import type {
   SchedulerOptions,
   SchedulerStats,
   Timer,
+  TimerTarget,
   WorkKind,
 } from './api.js';
 import { RealClock, VirtualClock, isSteerable, type SteerableClock } from './clock.js';
@@ -195,6 +196,7 @@ export class Scheduler implements SchedulerApi {
       irq: this.irqs.statsByName,
       deferred: this.deferredStats,
       timersFired: 0,
+      timerHeapUpdates: 0,
       taskletsRun: 0,
       errors: 0,
     };
@@ -300,13 +302,16 @@ export class Scheduler implements SchedulerApi {
     this.kick();
   }
 
-  /** Arms a timer for the absolute `deadline` (a past one fires at the next step). Throws `BAD_ARGUMENT` if not finite. */
-  timerAt(deadline: Millis, callback: () => void): Timer {
+  /**
+   * Arms a timer for the absolute `deadline` (a past one fires at the next step) that calls
+   * `callback` or `target.onTimer(now, timer)`. Throws `BAD_ARGUMENT` if not finite.
+   */
+  timerAt(deadline: Millis, callback: (() => void) | TimerTarget): Timer {
     return this.timers.create(deadline, callback);
   }
 
   /** Arms a timer `delay` ms from now. */
-  timerAfter(delay: Millis, callback: () => void): Timer {
+  timerAfter(delay: Millis, callback: (() => void) | TimerTarget): Timer {
     return this.timers.create(this.time() + requireFinite('timer delay', delay), callback);
   }
 
@@ -582,14 +587,14 @@ export class Scheduler implements SchedulerApi {
     const seqLimit = this.timers.sequence;
     for (;;) {
       const first = this.timers.peek();
-      if (first === undefined || first.deadline > now || first.seq >= seqLimit) return;
-      this.countDispatch('timer', first.callback.name);
+      if (first === undefined || first.deadlineAt > now || first.deadlineSeq >= seqLimit) return;
+      this.countDispatch('timer', first.name);
       const timer = this.timers.popDue(now, seqLimit)!;
       this.counters.timersFired++;
       try {
-        timer.callback();
+        timer.fire(now);
       } catch (error) {
-        this.report(error, 'timer', timer.callback.name);
+        this.report(error, 'timer', timer.name);
       }
       this.serviceIrqs();
     }
@@ -642,6 +647,7 @@ export class Scheduler implements SchedulerApi {
   }
 
   private timersChanged(): void {
+    this.counters.timerHeapUpdates++;
     if (this.started && !this.running) this.syncHostTimer();
   }
 

@@ -1,14 +1,152 @@
 /**
- * All timers of one scheduler on ONE structure: a binary min-heap keyed by (deadline, sequence), with
- * each timer tracking its own index in the heap. That makes every operation O(log n) with no lazy
- * tombstones: `cancel` removes the entry in place, `reset` changes its key and sifts it, and
- * `nextDeadline` is the root. The sequence number is taken on every arm and every reset, so timers
- * with equal deadlines fire in the order they were (re-)armed.
+ * All timers of one scheduler on ONE structure: a {@link DeadlineHeap} (a binary min-heap keyed by
+ * (deadline, sequence), each entry tracking its own index in the heap). That makes every operation
+ * O(log n) with no lazy tombstones: `cancel` removes the entry in place, `reset` changes its key and
+ * sifts it, and `nextDeadline` is the root. The sequence number is taken on every arm and every
+ * reset, so timers with equal deadlines fire in the order they were (re-)armed.
  *
- * Internal to the package; the public face is the {@link Timer} interface.
+ * {@link DeadlineHeap} is exported from the package: a layer that keeps deadlines of its own (the HTTP
+ * server's connections) uses the same heap. {@link TimerQueue} and {@link ArmedTimer} are internal;
+ * the public face is the {@link Timer} interface.
  */
-import type { Millis, Timer } from './api.js';
+import type { Millis, Timer, TimerTarget } from './api.js';
 import { requireFinite } from './errors.js';
+
+/**
+ * Something with a deadline in a {@link DeadlineHeap}. The heap is intrusive: it keeps its
+ * bookkeeping in these fields of the entry itself (no node object per entry), so an object can be
+ * in at most ONE heap at a time. Only the heap writes them; the owner reads {@link deadlineAt}.
+ */
+export interface DeadlineEntry {
+  /** When the entry is due (meaningful while queued; the last deadline after it left). */
+  deadlineAt: Millis;
+  /** The entry's index in the heap's array, -1 while not queued. Initialize to -1. */
+  deadlineSlot: number;
+  /** Arming order: entries due at the same time come out lowest first. */
+  deadlineSeq: number;
+}
+
+function before(x: DeadlineEntry, y: DeadlineEntry): boolean {
+  return x.deadlineAt < y.deadlineAt || (x.deadlineAt === y.deadlineAt && x.deadlineSeq < y.deadlineSeq);
+}
+
+/**
+ * An intrusive binary min-heap of {@link DeadlineEntry} objects, ordered by (deadline, arming order).
+ * Arming, re-keying and removal are O(log n) and allocate nothing (the array grows, never shrinks
+ * below what it held); the first entry is O(1). It reads no clock and arms no timer: its owner
+ * decides when to look at {@link first}.
+ *
+ * Invariants: an entry is in the heap at most once and `deadlineSlot` says where (-1 when it is
+ * not); every arm (also of an entry already queued, also to the same deadline) takes a fresh
+ * sequence number, so entries with equal deadlines come out in the order they were last armed.
+ */
+export class DeadlineHeap<E extends DeadlineEntry> {
+  private readonly heap: E[] = [];
+  private nextSeq = 0;
+
+  /** Entries queued. */
+  get size(): number {
+    return this.heap.length;
+  }
+
+  /** The sequence number the next {@link arm} will take (entries armed from now on have one at least this). */
+  get sequence(): number {
+    return this.nextSeq;
+  }
+
+  /** The entry that comes out first (earliest deadline, then earliest arming), if any. */
+  first(): E | undefined {
+    return this.heap[0];
+  }
+
+  /** Queues `entry` for `deadline`, or re-keys it in place when it is queued already. */
+  arm(entry: E, deadline: Millis): void {
+    entry.deadlineAt = deadline;
+    entry.deadlineSeq = this.nextSeq++;
+    const slot = entry.deadlineSlot;
+    if (slot < 0) {
+      entry.deadlineSlot = this.heap.length;
+      this.heap.push(entry);
+      this.siftUp(entry.deadlineSlot);
+    } else if (!this.siftUp(slot)) {
+      // An earlier deadline moved it up; a later one (or the same one: the sequence grew) moves it down.
+      this.siftDown(slot);
+    }
+  }
+
+  /** Takes `entry` out of the heap; false (and nothing changes) when it was not queued. */
+  remove(entry: E): boolean {
+    const slot = entry.deadlineSlot;
+    if (slot < 0) return false;
+    this.removeAt(slot);
+    return true;
+  }
+
+  /** Takes the first entry out and returns it (undefined when empty). */
+  removeFirst(): E | undefined {
+    const first = this.heap[0];
+    if (first !== undefined) this.removeAt(0);
+    return first;
+  }
+
+  /** Empties the heap (every entry's `deadlineSlot` becomes -1). */
+  clear(): void {
+    const heap = this.heap;
+    for (let i = 0; i < heap.length; i++) heap[i]!.deadlineSlot = -1;
+    heap.length = 0;
+  }
+
+  private removeAt(index: number): void {
+    const heap = this.heap;
+    const removed = heap[index]!;
+    const last = heap.pop()!;
+    removed.deadlineSlot = -1;
+    if (index === heap.length) return;
+    heap[index] = last;
+    last.deadlineSlot = index;
+    if (!this.siftUp(index)) this.siftDown(index);
+  }
+
+  /** Moves the entry at `index` up while it sorts before its parent. Returns whether it moved. */
+  private siftUp(index: number): boolean {
+    const heap = this.heap;
+    const entry = heap[index]!;
+    let i = index;
+    while (i > 0) {
+      const parentIndex = (i - 1) >> 1;
+      const parent = heap[parentIndex]!;
+      if (!before(entry, parent)) break;
+      heap[i] = parent;
+      parent.deadlineSlot = i;
+      i = parentIndex;
+    }
+    if (i === index) return false;
+    heap[i] = entry;
+    entry.deadlineSlot = i;
+    return true;
+  }
+
+  /** Moves the entry at `index` down while a child sorts before it. */
+  private siftDown(index: number): void {
+    const heap = this.heap;
+    const n = heap.length;
+    const entry = heap[index]!;
+    let i = index;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= n) break;
+      const right = left + 1;
+      const child = right < n && before(heap[right]!, heap[left]!) ? right : left;
+      const smallest = heap[child]!;
+      if (!before(smallest, entry)) break;
+      heap[i] = smallest;
+      smallest.deadlineSlot = i;
+      i = child;
+    }
+    heap[i] = entry;
+    entry.deadlineSlot = i;
+  }
+}
 
 /** Hooks the queue needs from its scheduler. */
 export interface TimerQueueHost {
@@ -18,27 +156,48 @@ export interface TimerQueueHost {
   timersChanged(): void;
 }
 
-/** One timer: a handle for its owner and an entry in the heap. */
-export class ArmedTimer implements Timer {
-  /** Current (or last) deadline. */
-  deadline: Millis;
-  /** Arming order; ties on `deadline` fire lowest first. */
-  seq = 0;
-  /** Index in the heap, -1 when not armed. */
-  heapIndex = -1;
+/** What a timer runs when it fires: a callback, or a target whose `onTimer` is called. */
+export type TimerAction = (() => void) | TimerTarget;
+
+/** One timer: a handle for its owner and, while armed, an entry in the scheduler's heap. */
+export class ArmedTimer implements Timer, DeadlineEntry {
+  /** @inheritDoc */
+  deadlineAt: Millis;
+  /** @inheritDoc */
+  deadlineSlot = -1;
+  /** @inheritDoc */
+  deadlineSeq = 0;
 
   constructor(
     private readonly queue: TimerQueue,
     deadline: Millis,
-    /** Runs when the timer fires. */
-    readonly callback: () => void,
+    /** Runs when the timer fires: called, or its `onTimer(now)` called. */
+    readonly action: TimerAction,
   ) {
-    this.deadline = deadline;
+    this.deadlineAt = deadline;
+  }
+
+  /** Current (or last) deadline. */
+  get deadline(): Millis {
+    return this.deadlineAt;
   }
 
   /** True while armed (neither fired nor cancelled). */
   get active(): boolean {
-    return this.heapIndex >= 0;
+    return this.deadlineSlot >= 0;
+  }
+
+  /** The name errors and livelocks report: the callback's function name, or the target's class name. */
+  get name(): string {
+    const action = this.action;
+    return typeof action === 'function' ? action.name : action.constructor.name;
+  }
+
+  /** Runs the timer's action (the scheduler calls it after taking the timer off the heap). */
+  fire(now: Millis): void {
+    const action = this.action;
+    if (typeof action === 'function') action();
+    else action.onTimer(now, this);
   }
 
   /** Disarms; harmless when already fired or cancelled. */
@@ -57,127 +216,56 @@ export class ArmedTimer implements Timer {
   }
 }
 
-function before(x: ArmedTimer, y: ArmedTimer): boolean {
-  return x.deadline < y.deadline || (x.deadline === y.deadline && x.seq < y.seq);
-}
-
-/** The min-heap of armed timers. */
+/** The armed timers of one scheduler: a {@link DeadlineHeap} that tells its host of every change. */
 export class TimerQueue {
-  private readonly heap: ArmedTimer[] = [];
-  private nextSeq = 0;
+  private readonly heap = new DeadlineHeap<ArmedTimer>();
 
   constructor(readonly host: TimerQueueHost) {}
 
   /** Number of armed timers. */
   get size(): number {
-    return this.heap.length;
+    return this.heap.size;
   }
 
   /** The sequence number the next arm or reset will take. */
   get sequence(): number {
-    return this.nextSeq;
+    return this.heap.sequence;
   }
 
   /** A new armed timer. */
-  create(deadline: Millis, callback: () => void): ArmedTimer {
-    const timer = new ArmedTimer(this, deadline, callback);
+  create(deadline: Millis, action: TimerAction): ArmedTimer {
+    const timer = new ArmedTimer(this, deadline, action);
     this.arm(timer, deadline);
     return timer;
   }
 
   /** Arms `timer` (or re-keys it in place when already armed) for `deadline` with a fresh sequence number. */
   arm(timer: ArmedTimer, deadline: Millis): void {
-    requireFinite('timer deadline', deadline);
-    timer.deadline = deadline;
-    timer.seq = this.nextSeq++;
-    if (timer.heapIndex < 0) {
-      timer.heapIndex = this.heap.length;
-      this.heap.push(timer);
-      this.siftUp(timer.heapIndex);
-    } else if (!this.siftUp(timer.heapIndex)) {
-      // Re-keyed in place: an earlier deadline moves it up, a later one (or the same one, since the
-      // sequence grew) moves it down. No allocation, no tombstone.
-      this.siftDown(timer.heapIndex);
-    }
+    this.heap.arm(timer, requireFinite('timer deadline', deadline));
     this.host.timersChanged();
   }
 
   /** Removes `timer` if armed. */
   cancel(timer: ArmedTimer): void {
-    const index = timer.heapIndex;
-    if (index < 0) return;
-    this.removeAt(index);
-    this.host.timersChanged();
+    if (this.heap.remove(timer)) this.host.timersChanged();
   }
 
   /** The armed timer that fires first, if any. */
   peek(): ArmedTimer | undefined {
-    return this.heap[0];
+    return this.heap.first();
   }
 
   /** Earliest armed deadline, if any. */
   nextDeadline(): Millis | undefined {
-    return this.heap[0]?.deadline;
+    return this.heap.first()?.deadlineAt;
   }
 
   /** Removes and returns the first timer if it is due at `now` and was armed before sequence `seqLimit`. */
   popDue(now: Millis, seqLimit: number): ArmedTimer | undefined {
-    const first = this.heap[0];
-    if (first === undefined || first.deadline > now || first.seq >= seqLimit) return undefined;
-    this.removeAt(0);
+    const first = this.heap.first();
+    if (first === undefined || first.deadlineAt > now || first.deadlineSeq >= seqLimit) return undefined;
+    this.heap.removeFirst();
     this.host.timersChanged();
     return first;
-  }
-
-  private removeAt(index: number): void {
-    const heap = this.heap;
-    const removed = heap[index]!;
-    const last = heap.pop()!;
-    removed.heapIndex = -1;
-    if (index === heap.length) return;
-    heap[index] = last;
-    last.heapIndex = index;
-    if (!this.siftUp(index)) this.siftDown(index);
-  }
-
-  /** Moves the entry at `index` up while it sorts before its parent. Returns whether it moved. */
-  private siftUp(index: number): boolean {
-    const heap = this.heap;
-    const timer = heap[index]!;
-    let i = index;
-    while (i > 0) {
-      const parentIndex = (i - 1) >> 1;
-      const parent = heap[parentIndex]!;
-      if (!before(timer, parent)) break;
-      heap[i] = parent;
-      parent.heapIndex = i;
-      i = parentIndex;
-    }
-    if (i === index) return false;
-    heap[i] = timer;
-    timer.heapIndex = i;
-    return true;
-  }
-
-  /** Moves the entry at `index` down while a child sorts before it. */
-  private siftDown(index: number): void {
-    const heap = this.heap;
-    const n = heap.length;
-    const timer = heap[index]!;
-    let i = index;
-    for (;;) {
-      const left = 2 * i + 1;
-      if (left >= n) break;
-      const right = left + 1;
-      let child = left;
-      if (right < n && before(heap[right]!, heap[left]!)) child = right;
-      const smallest = heap[child]!;
-      if (!before(smallest, timer)) break;
-      heap[i] = smallest;
-      smallest.heapIndex = i;
-      i = child;
-    }
-    heap[i] = timer;
-    timer.heapIndex = i;
   }
 }

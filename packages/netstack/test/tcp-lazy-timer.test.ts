@@ -3,15 +3,22 @@
  * where it was and re-arms itself when it fires early), an earlier one moves the entry, a stopped
  * timer's entry fires once and does nothing, and cancel takes the entry off the heap.
  */
-import { Scheduler } from '@postern/irq';
+import { Scheduler, type Millis } from '@postern/irq';
 import { describe, expect, it } from 'vitest';
 import { LazyTimer } from '../src/tcp/lazy-timer.js';
 
+/** A lazy timer that records the times it expired at. */
+class RecordingTimer extends LazyTimer {
+  readonly fired: number[] = [];
+  protected expired(now: Millis): void {
+    this.fired.push(now);
+  }
+}
+
 function setup() {
   const sched = new Scheduler();
-  const fired: number[] = [];
-  const timer = new LazyTimer(sched, () => fired.push(sched.now));
-  return { sched, fired, timer };
+  const timer = new RecordingTimer(sched);
+  return { sched, fired: timer.fired, timer };
 }
 
 describe('LazyTimer', () => {

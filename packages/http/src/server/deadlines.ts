@@ -1,26 +1,19 @@
 /**
  * {@link DeadlineQueue}: the deadlines of all of a server's connections (head, body, idle, linger) on
- * one min-heap with one clock timer, instead of a clock timer (and its callback) per connection.
+ * one min-heap with one clock timer, instead of a clock timer (and its callback) per connection. The
+ * heap is `@postern/irq`'s {@link DeadlineHeap}, the one the scheduler keeps its own timers on.
  */
+import { DeadlineHeap, type DeadlineEntry } from '@postern/irq';
 import type { HttpClock, HttpTimer } from './clock.js';
 
 /**
- * Something with a deadline in a {@link DeadlineQueue}. The queue keeps its bookkeeping in these
- * fields (no object of its own per entry); their owner only reads {@link Deadlined.deadlineAt}.
+ * Something with a deadline in a {@link DeadlineQueue}. The queue keeps its bookkeeping in the
+ * {@link DeadlineEntry} fields (no object of its own per entry): `deadlineSlot` starts at -1 and only
+ * the queue writes them; their owner only reads `deadlineAt`.
  */
-export interface Deadlined {
-  /** When the entry is due, on the queue's clock (meaningful while queued). */
-  deadlineAt: number;
-  /** The entry's index in the queue's heap, -1 while not queued. Written only by the queue. */
-  deadlineSlot: number;
-  /** The queue's arming order (entries due at the same time are reached in that order). Written only by the queue. */
-  deadlineSeq: number;
+export interface Deadlined extends DeadlineEntry {
   /** The deadline was reached: called once per arming, after the entry left the queue. */
   deadlineReached(): void;
-}
-
-function before(x: Deadlined, y: Deadlined): boolean {
-  return x.deadlineAt < y.deadlineAt || (x.deadlineAt === y.deadlineAt && x.deadlineSeq < y.deadlineSeq);
 }
 
 /**
@@ -35,8 +28,7 @@ function before(x: Deadlined, y: Deadlined): boolean {
  * a reached entry is out of the queue before its callback runs (which may arm it again).
  */
 export class DeadlineQueue {
-  private readonly heap: Deadlined[] = [];
-  private nextSeq = 0;
+  private readonly heap = new DeadlineHeap<Deadlined>();
   private timer: HttpTimer | undefined;
   /** When {@link DeadlineQueue.timer} fires (Infinity: not armed). */
   private timerAt = Number.POSITIVE_INFINITY;
@@ -45,33 +37,23 @@ export class DeadlineQueue {
 
   /** Entries queued. */
   get size(): number {
-    return this.heap.length;
+    return this.heap.size;
   }
 
   /** Queues `entry` for `deadline` (re-keys it when already queued). */
   arm(entry: Deadlined, deadline: number): void {
-    entry.deadlineAt = deadline;
-    entry.deadlineSeq = this.nextSeq++;
-    if (entry.deadlineSlot < 0) {
-      entry.deadlineSlot = this.heap.length;
-      this.heap.push(entry);
-      this.siftUp(entry.deadlineSlot);
-    } else if (!this.siftUp(entry.deadlineSlot)) {
-      this.siftDown(entry.deadlineSlot);
-    }
+    this.heap.arm(entry, deadline);
     if (deadline < this.timerAt) this.armTimer();
   }
 
   /** Takes `entry` out of the queue (harmless when it is not queued). The timer is left as it is. */
   remove(entry: Deadlined): void {
-    const slot = entry.deadlineSlot;
-    if (slot >= 0) this.removeAt(slot);
+    this.heap.remove(entry);
   }
 
   /** Empties the queue and disarms its clock timer (the server closed). */
   clear(): void {
-    for (const entry of this.heap) entry.deadlineSlot = -1;
-    this.heap.length = 0;
+    this.heap.clear();
     this.timer?.cancel();
     this.timer = undefined;
     this.timerAt = Number.POSITIVE_INFINITY;
@@ -79,7 +61,7 @@ export class DeadlineQueue {
 
   /** (Re-)arms the clock timer for the earliest deadline. */
   private armTimer(): void {
-    const first = this.heap[0]!;
+    const first = this.heap.first()!;
     this.timer?.cancel();
     this.timerAt = first.deadlineAt;
     this.timer = this.clock.setTimer(Math.max(0, first.deadlineAt - this.clock.now()), this.fire);
@@ -90,64 +72,14 @@ export class DeadlineQueue {
     this.timer = undefined;
     this.timerAt = Number.POSITIVE_INFINITY;
     const now = this.clock.now();
+    const heap = this.heap;
     for (;;) {
-      const first = this.heap[0];
+      const first = heap.first();
       if (first === undefined) return;
       if (first.deadlineAt > now) break;
-      this.removeAt(0);
+      heap.removeFirst();
       first.deadlineReached();
     }
-    if (this.heap[0]!.deadlineAt < this.timerAt) this.armTimer();
+    if (heap.first()!.deadlineAt < this.timerAt) this.armTimer();
   };
-
-  private removeAt(index: number): void {
-    const heap = this.heap;
-    const removed = heap[index]!;
-    const last = heap.pop()!;
-    removed.deadlineSlot = -1;
-    if (index === heap.length) return;
-    heap[index] = last;
-    last.deadlineSlot = index;
-    if (!this.siftUp(index)) this.siftDown(index);
-  }
-
-  /** Moves the entry at `index` up while it sorts before its parent; whether it moved. */
-  private siftUp(index: number): boolean {
-    const heap = this.heap;
-    const entry = heap[index]!;
-    let i = index;
-    while (i > 0) {
-      const parentIndex = (i - 1) >> 1;
-      const parent = heap[parentIndex]!;
-      if (!before(entry, parent)) break;
-      heap[i] = parent;
-      parent.deadlineSlot = i;
-      i = parentIndex;
-    }
-    if (i === index) return false;
-    heap[i] = entry;
-    entry.deadlineSlot = i;
-    return true;
-  }
-
-  /** Moves the entry at `index` down while a child sorts before it. */
-  private siftDown(index: number): void {
-    const heap = this.heap;
-    const n = heap.length;
-    const entry = heap[index]!;
-    let i = index;
-    for (;;) {
-      const left = 2 * i + 1;
-      if (left >= n) break;
-      const right = left + 1;
-      const child = right < n && before(heap[right]!, heap[left]!) ? right : left;
-      const smallest = heap[child]!;
-      if (!before(smallest, entry)) break;
-      heap[i] = smallest;
-      smallest.deadlineSlot = i;
-      i = child;
-    }
-    heap[i] = entry;
-    entry.deadlineSlot = i;
-  }
 }

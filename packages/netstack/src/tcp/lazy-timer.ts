@@ -5,34 +5,26 @@
  * re-arms itself for it. Stopping leaves the entry in the heap, to fire once and find nothing. A
  * connection answering requests one after another (its timer restarted with every reply and stopped
  * with every acknowledgement) then touches the heap about once per timeout, not twice per request.
+ *
+ * The timer is its heap entry's {@link TimerTarget} (the scheduler calls {@link LazyTimer.onTimer}),
+ * and what an expiry does is a method of the subclass: no closure per timer.
  */
-import type { Millis, SchedulerApi, Timer } from '@postern/irq';
+import type { Millis, SchedulerApi, Timer, TimerTarget } from '@postern/irq';
 
-/** A lazily restarted timer (see the module comment). Fires `callback` at or after {@link LazyTimer.deadline}. */
-export class LazyTimer implements Timer {
+/**
+ * A lazily restarted timer (see the module comment). A subclass says what an expiry does in
+ * {@link LazyTimer.expired}, which runs at or after {@link LazyTimer.deadline}, on the scheduler's time.
+ */
+export abstract class LazyTimer implements Timer, TimerTarget {
   private armed = false;
   private due: Millis = 0;
-  private entry: Timer | undefined;
-  /** The heap entry's callback: fires the timer, or re-arms the entry when the deadline moved on. */
-  private readonly expire = (): void => {
-    if (!this.armed) return;
-    if (this.due > this.scheduler.now) {
-      this.entry!.reset(this.due);
-      return;
-    }
-    this.armed = false;
-    this.callback();
-  };
+  private entry: Timer | undefined = undefined;
 
-  /**
-   * Creates the timer stopped; nothing is on the heap until the first {@link LazyTimer.reset}.
-   * `callback` runs as a method of the timer (`this` is the timer), so one function can serve every
-   * timer of a subclass that carries its own context.
-   */
-  constructor(
-    private readonly scheduler: Pick<SchedulerApi, 'now' | 'timerAt'>,
-    private readonly callback: (this: LazyTimer) => void,
-  ) {}
+  /** Creates the timer stopped; nothing is on the heap until the first {@link LazyTimer.reset}. */
+  constructor(private readonly scheduler: Pick<SchedulerApi, 'now' | 'timerAt'>) {}
+
+  /** The timer expired (it is stopped now; the method may restart it). `now` is the scheduler's time. */
+  protected abstract expired(now: Millis): void;
 
   /** The deadline the timer stands for (the last one set, also once stopped). */
   get deadline(): Millis {
@@ -44,13 +36,27 @@ export class LazyTimer implements Timer {
     return this.armed;
   }
 
+  /**
+   * The heap entry fired (called by the scheduler): fires the timer, or re-arms the entry for the
+   * stored deadline when it moved on, or does nothing when the timer was stopped.
+   */
+  onTimer(now: Millis, entry: Timer): void {
+    if (!this.armed) return;
+    if (this.due > now) {
+      entry.reset(this.due);
+      return;
+    }
+    this.armed = false;
+    this.expired(now);
+  }
+
   /** (Re)starts the timer for the absolute `deadline`; the heap is touched only when it moves earlier. */
   reset(deadline: Millis): void {
     if (!Number.isFinite(deadline)) throw new RangeError(`timer deadline must be finite, got ${deadline}`);
     this.due = deadline;
     this.armed = true;
     const entry = this.entry;
-    if (entry === undefined) this.entry = this.scheduler.timerAt(deadline, this.expire);
+    if (entry === undefined) this.entry = this.scheduler.timerAt(deadline, this);
     else if (!entry.active || entry.deadline > deadline) entry.reset(deadline);
   }
 

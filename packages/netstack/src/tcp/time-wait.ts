@@ -7,12 +7,12 @@
  * A record that ends early (a new SYN, a RST, recycling) is simply unlinked; the timer, if armed
  * for it, fires once for nothing and re-arms itself.
  */
-import type { SchedulerApi, Timer } from '@postern/irq';
+import type { Millis, SchedulerApi, Timer, TimerTarget } from '@postern/irq';
 import type { ConnectionTable } from './demux.js';
 import type { TimeWaitRecord } from './time-wait-record.js';
 
-/** The TIME-WAIT records of one `Tcp`, in expiry order, with one timer. */
-export class TimeWaitQueue {
+/** The TIME-WAIT records of one `Tcp`, in expiry order, with one timer (whose target the queue is). */
+export class TimeWaitQueue implements TimerTarget {
   private oldest: TimeWaitRecord | undefined = undefined;
   private newest: TimeWaitRecord | undefined = undefined;
   private count = 0;
@@ -76,9 +76,8 @@ export class TimeWaitQueue {
     return out;
   }
 
-  /** The timer fired: every record due ends, then the timer waits for the next. */
-  private expire(): void {
-    const now = this.scheduler.now;
+  /** The timer fired (called by the scheduler): every record due ends, then the timer waits for the next. */
+  onTimer(now: Millis): void {
     while (this.oldest !== undefined && this.oldest.expiresAt <= now) this.end(this.oldest);
     this.arm();
   }
@@ -88,7 +87,7 @@ export class TimeWaitQueue {
     const first = this.oldest;
     if (first === undefined) return;
     const t = this.timer;
-    if (t === undefined) this.timer = this.scheduler.timerAt(first.expiresAt, () => this.expire());
+    if (t === undefined) this.timer = this.scheduler.timerAt(first.expiresAt, this);
     else if (!t.active || t.deadline > first.expiresAt) t.reset(first.expiresAt);
   }
 

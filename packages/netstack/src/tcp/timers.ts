@@ -7,8 +7,11 @@
  * - one idle timer for TIME-WAIT (2*MSL), the FIN-WAIT-2 timeout and keep-alive, which never overlap.
  *
  * Each timer is created on first use and re-armed afterwards, so a connection owns at most three
- * timer objects for its whole life. What an expiry does is in {@link ./timer-events.ts}.
+ * timer objects for its whole life, and no closure: one {@link ConnectionTimers} object per connection
+ * is the retransmission timer itself and the target the other two call. What an expiry does is in
+ * {@link ./timer-events.ts}.
  */
+import type { Millis, Timer } from '@postern/irq';
 import type { TcpContext } from './context.js';
 import { LazyTimer } from './lazy-timer.js';
 import type { Tcb } from './tcb.js';
@@ -84,27 +87,39 @@ export function restartRetransmit(ctx: TcpContext, tcb: Tcb, now: number = ctx.s
 }
 
 /**
- * A connection's retransmission timer: a {@link LazyTimer} (restarts are cheap) that knows its
- * connection, so every connection shares one callback instead of owning a closure.
+ * A connection's retransmission timer (a {@link LazyTimer}: restarts are cheap) and the
+ * {@link TimerTarget} of its delayed-ACK and idle timers: the one object per connection that knows the
+ * connection, so none of its timers owns a closure. Made on first use of any of them.
  */
-class RetransmitTimer extends LazyTimer {
+class ConnectionTimers extends LazyTimer {
   constructor(
     readonly ctx: TcpContext,
     readonly tcb: Tcb,
   ) {
-    super(ctx.scheduler, expireRetransmitTimer);
+    super(ctx.scheduler);
+  }
+
+  /** The retransmission, probe, reordering or persist timeout. */
+  protected expired(): void {
+    fireRtx(this.ctx, this.tcb);
+  }
+
+  /** Its own heap entry fired (a {@link LazyTimer}), or the connection's delayed-ACK or idle timer. */
+  override onTimer(now: Millis, timer: Timer): void {
+    const tcb = this.tcb;
+    if (timer === tcb.delackTimer) {
+      if (!tcb.released) onDelayedAckTimer(this.ctx, tcb);
+    } else if (timer === tcb.idleTimer) {
+      if (!tcb.released) onIdleTimer(this.ctx, tcb);
+    } else {
+      super.onTimer(now, timer);
+    }
   }
 }
 
-/** The callback of every {@link RetransmitTimer} (LazyTimer calls it with `this` = the timer). */
-function expireRetransmitTimer(this: LazyTimer): void {
-  const timer = this as RetransmitTimer;
-  fireRtx(timer.ctx, timer.tcb);
-}
-
-/** The connection's retransmission timer, made on first use. */
+/** The connection's retransmission timer (and its other timers' target), made on first use. */
 function retransmitTimer(ctx: TcpContext, tcb: Tcb): LazyTimer {
-  return (tcb.rtxTimer ??= new RetransmitTimer(ctx, tcb));
+  return (tcb.rtxTimer ??= new ConnectionTimers(ctx, tcb));
 }
 
 /**
@@ -152,9 +167,7 @@ function fireRtx(ctx: TcpContext, tcb: Tcb): void {
 export function armDelayedAck(ctx: TcpContext, tcb: Tcb): void {
   if (tcb.delackTimer?.active) return;
   if (tcb.delackTimer === undefined)
-    tcb.delackTimer = ctx.scheduler.timerAfter(ctx.settings.delayedAckMs, () => {
-      if (!tcb.released) onDelayedAckTimer(ctx, tcb);
-    });
+    tcb.delackTimer = ctx.scheduler.timerAfter(ctx.settings.delayedAckMs, retransmitTimer(ctx, tcb));
   else tcb.delackTimer.resetAfter(ctx.settings.delayedAckMs);
 }
 
@@ -165,10 +178,7 @@ export function cancelDelayedAck(tcb: Tcb): void {
 
 /** (Re)arms the idle timer for `delay` ms from now. */
 export function armIdle(ctx: TcpContext, tcb: Tcb, delay: number): void {
-  if (tcb.idleTimer === undefined)
-    tcb.idleTimer = ctx.scheduler.timerAfter(delay, () => {
-      if (!tcb.released) onIdleTimer(ctx, tcb);
-    });
+  if (tcb.idleTimer === undefined) tcb.idleTimer = ctx.scheduler.timerAfter(delay, retransmitTimer(ctx, tcb));
   else tcb.idleTimer.resetAfter(delay);
 }
 
