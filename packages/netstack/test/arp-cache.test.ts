@@ -30,6 +30,24 @@ function request(ip: number, mac: number, target = ME): ArpRepr {
 const types = (actions: ArpAction<string>[]) => actions.map((a) => a.type);
 
 describe('ArpCache', () => {
+  it('resolveKnown answers from the entry the map holds now: an entry removed or relearned is never answered from before', () => {
+    const c = new ArpCache<string>();
+    c.addStatic(A, MAC_A);
+    c.addStatic(B, MAC_B);
+    expect(c.resolveKnown(0, A)).toBe(MAC_A);
+    expect(c.resolveKnown(0, A)).toBe(MAC_A); // the remembered entry
+    expect(c.resolveKnown(0, B)).toBe(MAC_B);
+    c.remove(B);
+    expect(c.resolveKnown(0, B)).toBeUndefined();
+    c.addStatic(B, MAC_A2);
+    expect(c.resolveKnown(0, B)).toBe(MAC_A2);
+    expect(c.resolveKnown(0, A)).toBe(MAC_A);
+    c.remove(A);
+    expect(c.resolveKnown(0, A)).toBeUndefined();
+    expect(c.resolve(0, A, 'p1')).toBeUndefined(); // unknown again: a request goes out
+    expect(types(c.takeActions())).toEqual(['request']);
+  });
+
   it('queues while resolving, then flushes the queue to the MAC on reply', () => {
     const c = new ArpCache<string>();
     expect(c.resolve(0, A, 'p1')).toBeUndefined();

@@ -32,6 +32,40 @@ describe('ReadAhead', () => {
     expect(tried.filter((at) => at >= 200).length).toBeLessThanOrEqual(Math.ceil(200 / (READ_AHEAD_MAX_SKIP + 1)));
   });
 
+  it('reads ahead as far as the last read-ahead found frames, so a steady batch ends without the empty read', () => {
+    const policy = new ReadAhead();
+    expect(policy.limit).toBeGreaterThanOrEqual(64); // unlimited until a read-ahead drained the queue
+    /** One wake-up with `waiting` frames behind the announced one: the reads it makes and whether one failed. */
+    const wake = (waiting: number): { reads: number; failed: boolean } => {
+      expect(policy.wanted()).toBe(true);
+      const frames = Math.min(waiting, policy.limit);
+      const failed = frames < policy.limit; // the read after the last frame found the queue empty
+      policy.found(frames, failed);
+      return { reads: frames + (failed ? 1 : 0), failed };
+    };
+    expect(wake(5)).toEqual({ reads: 6, failed: true });
+    expect(policy.limit).toBe(5);
+    // The same batch again: all 5 read, no failing read; the limit doubles in case more were left.
+    expect(wake(5)).toEqual({ reads: 5, failed: false });
+    expect(policy.limit).toBe(10);
+    const steady = Array.from({ length: 100 }, () => wake(5));
+    // A steady batch pays the failing read at most every other wake-up (was: every wake-up).
+    expect(steady.filter((w) => w.failed).length).toBeLessThanOrEqual(50);
+    // A bigger batch than the limit: the read-ahead stops at the limit (epoll reports the rest at once).
+    const limit = policy.limit;
+    expect(wake(limit + 7)).toEqual({ reads: limit, failed: false });
+    expect(policy.limit).toBe(limit * 2);
+  });
+
+  it('stopping at the limit never counts as finding the queue empty: no back-off', () => {
+    const policy = new ReadAhead();
+    policy.found(3, true);
+    policy.found(3, false);
+    expect(policy.wanted()).toBe(true);
+    policy.found(0, false); // a read-ahead that was allowed nothing and read nothing
+    expect(policy.wanted()).toBe(true);
+  });
+
   it('starts over once a read-ahead finds frames again', () => {
     const policy = new ReadAhead();
     simulate(policy, 100, () => 0); // backed off to the limit

@@ -166,6 +166,12 @@ export class ArpCache<P = Uint8Array> {
   ]);
   /** Entries by `addressKey` of their address (a small-integer key: looked up for every frame sent). */
   private readonly entries = new Map<number, Entry<P>>();
+  /**
+   * The entry {@link resolveKnown} found last (a gateway sends nearly every frame to one or a few
+   * neighbours): checked before the map. Always an entry the map holds: forgotten whenever an
+   * entry is replaced or deleted.
+   */
+  private lastResolved: Entry<P> | undefined;
   private outbox: ArpAction<P>[] = [];
   private queued = 0;
 
@@ -200,8 +206,13 @@ export class ArpCache<P = Uint8Array> {
    * `resolve`. Using a stale entry starts a probe, as in `resolve`.
    */
   resolveKnown(now: number, ip: Ipv4Address): MacAddress | undefined {
-    const e = this.entries.get(addressKey(ip));
-    return e !== undefined && e.mac !== undefined ? this.use(now, e) : undefined;
+    let e = this.lastResolved;
+    if (e === undefined || e.ip !== ip) {
+      e = this.entries.get(addressKey(ip));
+      if (e === undefined) return undefined;
+      this.lastResolved = e;
+    }
+    return e.mac !== undefined ? this.use(now, e) : undefined;
   }
 
   /**
@@ -251,6 +262,7 @@ export class ArpCache<P = Uint8Array> {
     const e = this.entries.get(addressKey(ip));
     if (e === undefined) {
       if (!targetIsLocal || gratuitous || !this.makeRoom()) return;
+      this.lastResolved = undefined;
       this.entries.set(addressKey(ip), this.known(now, ip, mac, confirmed ? 'reachable' : 'stale'));
       return;
     }
@@ -293,6 +305,7 @@ export class ArpCache<P = Uint8Array> {
     if (e === undefined) {
       if (!this.makeRoom())
         throw new ArpCacheError('TABLE_FULL', `the ARP cache holds its limit of ${this.maxEntries} entries`);
+      this.lastResolved = undefined;
       this.entries.set(addressKey(ip), this.known(0, ip, mac, 'static'));
       return;
     }
@@ -454,6 +467,7 @@ export class ArpCache<P = Uint8Array> {
   }
 
   private delete(e: Entry<P>, reason: ArpDropReason): void {
+    this.lastResolved = undefined;
     this.entries.delete(addressKey(e.ip));
     if (e.queue.length > 0) {
       this.queued -= e.queue.length;

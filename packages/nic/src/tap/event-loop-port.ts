@@ -20,13 +20,18 @@
  * `epoll_wait`, a read and a call into JavaScript of its own. After the frame libuv read, the port
  * reads the frames waiting behind it with `readSync` on the same (non-blocking) descriptor, up to
  * `framesPerWake` in all, until a read reports `EAGAIN`: under load one wake-up then serves a whole
- * batch. That last, empty read is paid only while reading ahead finds frames (`read-ahead.ts`).
+ * batch. That last, empty read is paid only while reading ahead finds frames, and a steady batch
+ * stops at the count the last one found, before the failing read (`read-ahead.ts`).
+ * Given a {@link FrameSlab}, the port reads ahead straight into the slab's free bytes, so the owner
+ * keeps those frames in place instead of copying them out of the read buffer (under load most
+ * frames arrive this way).
  *
  * The pipe handle comes from `process.binding('pipe_wrap')`, which Node 20 still provides; where it
  * is missing {@link eventLoopPortAvailable} says so and the driver falls back to its worker thread.
  */
 import { readSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
+import type { FrameSlab } from './frame-slab.js';
 import { ReadAhead } from './read-ahead.js';
 
 /** Default most frames one wake-up reads: the frame libuv read plus the ones read ahead. */
@@ -63,12 +68,13 @@ export function eventLoopPortAvailable(): boolean {
 export interface EventLoopPortEvents {
   /**
    * One received frame, from an event-loop I/O callback (one callback may report several, in
-   * arrival order): its first `length` bytes of `buffer`, the
-   * read buffer, which the next read overwrites (copy what you keep before returning). A frame
-   * longer than the buffer reports its whole length, more than `buffer` holds (the kernel drops
-   * the rest): check `length` before reading.
+   * arrival order): the `length` bytes of `buffer` from `offset` on. `buffer` is the port's read
+   * buffer, or the slab given to {@link openEventLoopPort} (its free bytes, where a read ahead
+   * landed); the next read overwrites either, so keep what you keep before returning
+   * ({@link FrameSlab.take} keeps a slab frame in place). A frame longer than the read reports its
+   * whole length, more than was read (the kernel drops the rest): check `length` before reading.
    */
-  frame(buffer: Uint8Array, length: number): void;
+  frame(buffer: Uint8Array, offset: number, length: number): void;
   /** The descriptor failed (the device went away, or a read error): no more frames will come. */
   failed(error: Error): void;
 }
@@ -92,15 +98,17 @@ export interface EventLoopPort {
  * Starts watching the (non-blocking) TAP descriptor `fd` on the event loop, reading each frame into
  * one reused buffer of `readLength` bytes (make it one more than the longest frame you accept, so
  * that a longer one shows by its length), at most `framesPerWake` (default
- * {@link DEFAULT_FRAMES_PER_WAKE}, at least 1) per wake-up; from now on the port owns `fd` and
- * closes it. Throws when the pipe handle is unavailable or refuses the descriptor (the caller still
- * owns `fd` then).
+ * {@link DEFAULT_FRAMES_PER_WAKE}, at least 1) per wake-up; frames read ahead go straight into
+ * `slab`'s free bytes instead when a slab is given and `readLength` fits one. From now on the port
+ * owns `fd` and closes it. Throws when the pipe handle is unavailable or refuses the descriptor (the
+ * caller still owns `fd` then).
  */
 export function openEventLoopPort(
   fd: number,
   readLength: number,
   events: EventLoopPortEvents,
   framesPerWake: number = DEFAULT_FRAMES_PER_WAKE,
+  slab?: FrameSlab,
 ): EventLoopPort {
   const binding = pipeWrap();
   if (binding === undefined) throw new Error('process.binding("pipe_wrap") is not available in this Node');
@@ -110,6 +118,7 @@ export function openEventLoopPort(
   let closed = false;
   let closing: Promise<void> | undefined;
   const readBuffer = new Uint8Array(readLength);
+  const readArea = slab !== undefined && readLength <= slab.slabBytes ? slab : undefined;
   const readAhead = new ReadAhead();
   let wakeups = 0;
   let framesReadAhead = 0;
@@ -123,15 +132,17 @@ export function openEventLoopPort(
     Error.stackTraceLimit = 0;
     try {
       while (frames < max && !closed) {
+        const target = readArea === undefined ? readBuffer : readArea.reserve(readLength);
+        const at = readArea === undefined ? 0 : readArea.free;
         let length: number;
         try {
-          length = readSync(fd, readBuffer, 0, readLength, null);
+          length = readSync(fd, target, at, readLength, null);
         } catch {
           // EAGAIN: drained. Any other error shows again at libuv's next read, which reports it.
           break;
         }
         frames++;
-        events.frame(readBuffer, length);
+        events.frame(target, at, length);
       }
     } finally {
       Error.stackTraceLimit = stackTraceLimit;
@@ -144,8 +155,13 @@ export function openEventLoopPort(
     callback: (length: number, buffer: Uint8Array): void => {
       if (closed) return;
       wakeups++;
-      events.frame(buffer, length);
-      if (framesPerWake > 1 && !closed && readAhead.wanted()) readAhead.found(readWaiting(framesPerWake - 1));
+      events.frame(buffer, 0, length);
+      if (framesPerWake > 1 && !closed && readAhead.wanted()) {
+        const most = Math.min(readAhead.limit, framesPerWake - 1);
+        const frames = readWaiting(most);
+        // Fewer than asked for: a read found the queue empty (or the port closed), so it was drained.
+        readAhead.found(frames, frames < most);
+      }
     },
   };
   // `handle` is an accepted (if undocumented in the typings) option of net.Socket: it wraps an open libuv handle.

@@ -7,8 +7,13 @@
  * the heap, tracked by the garbage collector) per packet. A slab is one buffer cut into frames: each
  * frame is copied to the next free bytes of the current slab and handed up as a view of them; when
  * the slab is full a fresh one is started, and the old one lives on until the last view of it dies
- * (the way Node pools small Buffers). A slab's bytes are written once and never reused, so a view
+ * (the way Node pools small Buffers). A slab's bytes are handed out once and never reused, so a view
  * stays valid and unchanged for as long as anyone holds it.
+ *
+ * A driver that can choose where a read lands skips the copy: {@link FrameSlab.reserve} makes room
+ * for the longest read at the slab's free bytes, the read writes there, and {@link FrameSlab.take}
+ * then keeps the frame in place (one view, no copy). Bytes read there and not taken (a frame the
+ * driver drops) are simply overwritten by the next read.
  *
  * The slab size bounds what one long-lived view can keep alive: {@link FRAME_SLAB_BYTES}.
  */
@@ -19,21 +24,45 @@ export const FRAME_SLAB_BYTES = 16 * 1024;
 /** Frames start on multiples of 8 bytes within a slab. */
 const ALIGN = 8;
 
-/** Hands out frame copies as views of shared slabs (see the module documentation). */
+/** Hands out frames as views of shared slabs (see the module documentation). */
 export class FrameSlab {
   private slab: Uint8Array;
   private used = 0;
 
   /** @param slabBytes the size of each slab; a frame longer than that gets a buffer of its own. */
-  constructor(private readonly slabBytes: number = FRAME_SLAB_BYTES) {
+  constructor(readonly slabBytes: number = FRAME_SLAB_BYTES) {
     this.slab = new Uint8Array(slabBytes);
   }
 
   /**
-   * A copy of `length` bytes of `source` from `offset` on (the source may be reused afterwards), as
-   * a view the caller owns. The range must lie within `source`.
+   * Makes sure the current slab has at least `length` (at most {@link slabBytes}) free bytes,
+   * starting a fresh slab if not, and returns it: a read may write up to `length` bytes from
+   * {@link free} on, and {@link take} keeps what it wants of them.
    */
-  copy(source: Uint8Array, offset: number, length: number): Uint8Array {
+  reserve(length: number): Uint8Array {
+    if (this.used + length > this.slabBytes) {
+      this.slab = new Uint8Array(this.slabBytes);
+      this.used = 0;
+    }
+    return this.slab;
+  }
+
+  /** Offset of the first free byte of the slab {@link reserve} returns. */
+  get free(): number {
+    return this.used;
+  }
+
+  /**
+   * The `length` bytes of `source` from `offset` on, as a view the caller owns. When `source` is
+   * the current slab and the range lies in its free bytes (a read landed there after
+   * {@link reserve}), the bytes are kept in place; otherwise they are copied (the source may be
+   * reused afterwards). The range must lie within `source`.
+   */
+  take(source: Uint8Array, offset: number, length: number): Uint8Array {
+    if (source === this.slab && offset >= this.used) {
+      this.used = (offset + length + ALIGN - 1) & ~(ALIGN - 1);
+      return source.subarray(offset, offset + length);
+    }
     if (length > this.slabBytes) return source.slice(offset, offset + length);
     let start = this.used;
     if (start + length > this.slabBytes) {

@@ -1,20 +1,25 @@
 /**
- * {@link ReadAhead}: when the event-loop port reads past the one frame its wake-up announced.
+ * {@link ReadAhead}: when, and how far, the event-loop port reads past the one frame its wake-up announced.
  *
  * libuv reads a TAP descriptor once per readiness report (a read that does not fill its buffer
  * tells libuv the descriptor is drained, and one frame never fills it), so without help every frame
  * costs one `epoll_wait`, one read and one call into JavaScript. Under load several frames wait in
- * the kernel's queue at each wake-up; reading them with `readSync` in the same callback (until the
- * read reports `EAGAIN`) serves them all from one wake-up and hands the stack one batch. The read
- * that finds the queue empty is the price: a system call plus a thrown error, several times the
- * cost of a frame's own read, wasted whenever the queue held only the announced frame (one
- * request at a time, a ping).
+ * the kernel's queue at each wake-up; reading them with `readSync` in the same callback serves them
+ * all from one wake-up and hands the stack one batch. The read that finds the queue empty is the
+ * price: a system call plus a thrown `EAGAIN` error (Node builds it in C++, stack walk included,
+ * whatever `Error.stackTraceLimit` says), several times the cost of a frame's own read and more than
+ * one more wake-up costs (epoll reports a queue that still holds frames again at once).
  *
- * So the port reads ahead only while it pays: after a read-ahead that found nothing it skips the
- * next 1, 2, 4, ... up to {@link READ_AHEAD_MAX_SKIP} wake-ups before trying again, and a
- * read-ahead that finds a frame starts the count over. An idle or ping-pong link thus pays at most
- * one empty read per {@link READ_AHEAD_MAX_SKIP} wake-ups; a busy one reads every waiting frame.
- * The policy counts wake-ups, not time: it reads no clock.
+ * So the port reads ahead only while it pays, and only as far as it expects frames:
+ * - after a read-ahead that found nothing it skips the next 1, 2, 4, ... up to
+ *   {@link READ_AHEAD_MAX_SKIP} wake-ups before trying again, and a read-ahead that finds a frame
+ *   starts the count over. An idle or ping-pong link thus pays at most one empty read per
+ *   {@link READ_AHEAD_MAX_SKIP} wake-ups;
+ * - a read-ahead reads at most {@link ReadAhead.limit} frames: as many as the last one found before
+ *   the queue ran dry, so a steady batch ends without the failing read. A read-ahead that stops at
+ *   its limit with frames possibly left doubles the limit for the next wake-up (the frames left are
+ *   not lost: epoll reports them at once). Starts unlimited.
+ * The policy counts wake-ups and frames, not time: it reads no clock.
  */
 
 /** Most wake-ups skipped after a read-ahead that found the queue empty. */
@@ -26,6 +31,8 @@ export class ReadAhead {
   private skip = 0;
   /** Wake-ups skipped after the last empty read-ahead (0: the last one found frames). */
   private backoff = 0;
+  /** Most frames the next read-ahead reads. */
+  private most = Number.MAX_SAFE_INTEGER;
 
   /** Called once per wake-up: whether to read ahead this time. */
   wanted(): boolean {
@@ -34,12 +41,22 @@ export class ReadAhead {
     return false;
   }
 
-  /** Reports how many frames the read-ahead of this wake-up found. */
-  found(frames: number): void {
+  /** Most frames this wake-up's read-ahead should read (at least 1; the port caps it further). */
+  get limit(): number {
+    return this.most;
+  }
+
+  /**
+   * Reports how many frames the read-ahead of this wake-up found, and whether it `drained` the
+   * queue (its last read found it empty) rather than stopping at its limit.
+   */
+  found(frames: number, drained = true): void {
     if (frames > 0) {
       this.backoff = 0;
+      this.most = drained ? frames : this.most >= Number.MAX_SAFE_INTEGER / 2 ? this.most : this.most * 2;
       return;
     }
+    if (!drained) return;
     this.backoff = this.backoff === 0 ? 1 : Math.min(this.backoff * 2, READ_AHEAD_MAX_SKIP);
     this.skip = this.backoff;
   }

@@ -32,8 +32,9 @@
  * capture, fault injection) still see ordinary frames: the merging happens inside the TX path.
  * With `tso: false` the descriptor carries plain frames, one `write` each.
  *
- * Received frames are copied out of the read buffer or the ring into shared slabs
- * (`frame-slab.ts`), so neither path allocates a buffer per frame; a received frame is a view.
+ * Received frames land in shared slabs (`frame-slab.ts`): frames read ahead are read straight into
+ * a slab, the rest are copied there out of the read buffer or the ring, so neither path allocates a
+ * buffer per frame; a received frame is a view.
  *
  * FCS: a TAP carries frames without an FCS, and so does this driver (`fcs` is `'none'`): received
  * frames end with the payload, and `transmit` writes all but the 4 bytes reserved for the FCS,
@@ -397,7 +398,13 @@ export class TapNicDriver implements NicDriver {
         this.maxRxFrame = maxFrame;
         const hdr = this.vnetHeaderLength;
         this.coalescer = hdr > 0 ? new TcpSegmentCoalescer(maxFrame) : undefined;
-        this.port = openEventLoopPort(tap.fd, hdr + maxFrame + 1, { frame: this.portFrame, failed: this.portFailed });
+        this.port = openEventLoopPort(
+          tap.fd,
+          hdr + maxFrame + 1,
+          { frame: this.portFrame, failed: this.portFailed },
+          undefined,
+          this.slab,
+        );
         this.phase = 'open';
         this.setLink('up');
         return;
@@ -694,19 +701,19 @@ export class TapNicDriver implements NicDriver {
     this.filter = filter;
   }
 
-  /** Event-loop mode: one frame read from the descriptor into the port's read buffer. */
-  private readonly portFrame = (buffer: Uint8Array, length: number): void => {
+  /** Event-loop mode: one frame read from the descriptor into the port's read buffer or (read ahead) the slab. */
+  private readonly portFrame = (buffer: Uint8Array, offset: number, length: number): void => {
     if (this.phase !== 'open') return;
     const hdr = this.vnetHeaderLength;
     if (length > hdr + this.maxRxFrame) {
       this.rxOversize++;
       return;
     }
-    if (hdr > 0 && (length < hdr || !isPlainVnetFrame(buffer))) {
+    if (hdr > 0 && (length < hdr || !isPlainVnetFrame(buffer, offset))) {
       this.rxBadVnetHeader++;
       return;
     }
-    this.deliver(this.slab.copy(buffer, hdr, length - hdr));
+    this.deliver(this.slab.take(buffer, offset + hdr, length - hdr));
   };
 
   /** Event-loop mode: the descriptor failed (device gone, read error): report the link down once. */
@@ -774,7 +781,7 @@ export class TapNicDriver implements NicDriver {
       const length = this.rxLens[slot]!;
       // The slot holds the descriptor's record: the virtio-net header (TSO), then the frame.
       const plain = hdr === 0 || (length >= hdr && isPlainVnetFrame(this.rxData, at));
-      const frame = plain ? this.slab.copy(this.rxData, at + hdr, length - hdr) : undefined;
+      const frame = plain ? this.slab.take(this.rxData, at + hdr, length - hdr) : undefined;
       tail = (tail + 1) | 0;
       Atomics.store(k, Ctrl.RX_TAIL, tail);
       done++;
