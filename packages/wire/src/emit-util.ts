@@ -5,29 +5,7 @@
  */
 import { foldSum } from './checksum.js';
 
-/** Reads a big-endian 16-bit value at `offset` (byte arithmetic: no `DataView` needed). */
-export function readUint16(bytes: Uint8Array, offset: number): number {
-  return (bytes[offset]! << 8) | bytes[offset + 1]!;
-}
-
-/** Reads a big-endian unsigned 32-bit value at `offset` (byte arithmetic: no `DataView` needed). */
-export function readUint32(bytes: Uint8Array, offset: number): number {
-  return ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>> 0;
-}
-
-/** Writes a big-endian 16-bit value at `offset`. */
-export function writeUint16(bytes: Uint8Array, offset: number, value: number): void {
-  bytes[offset] = (value >>> 8) & 0xff;
-  bytes[offset + 1] = value & 0xff;
-}
-
-/** Writes a big-endian 32-bit value at `offset`. */
-export function writeUint32(bytes: Uint8Array, offset: number, value: number): void {
-  bytes[offset] = (value >>> 24) & 0xff;
-  bytes[offset + 1] = (value >>> 16) & 0xff;
-  bytes[offset + 2] = (value >>> 8) & 0xff;
-  bytes[offset + 3] = value & 0xff;
-}
+export { readUint16, readUint32, writeUint16, writeUint32 } from './byte-order.js';
 
 /**
  * Copies `payload` into `buffer` at `offset` unless it already lies exactly there (same underlying

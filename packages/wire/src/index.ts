@@ -13,6 +13,7 @@
 export * from './errors.js';
 export * from './address.js';
 export * from './checksum.js';
+export * from './byte-order.js';
 export * from './pcap.js';
 export * from './ethernet.js';
 export * from './arp.js';

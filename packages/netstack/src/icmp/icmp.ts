@@ -29,6 +29,7 @@ import {
   parseIcmpv4,
   type Icmpv4Repr,
   type Ipv4Address,
+  readUint32,
 } from '@postern/wire';
 import type { SchedulerApi } from '@postern/irq';
 import type { Counters } from '../counters.js';
@@ -312,8 +313,8 @@ export class IcmpService implements IcmpErrorSender {
       c.inc('errorSuppressed');
       return false;
     }
-    const src = readU32(ip, 12);
-    const dst = readU32(ip, 16);
+    const src = readUint32(ip, 12);
+    const dst = readUint32(ip, 16);
     if (!this.limiter.allow(ports.scheduler.now, src)) {
       c.inc('errorRateLimited');
       return false;
@@ -346,8 +347,8 @@ export class IcmpService implements IcmpErrorSender {
   /** RFC 1122 §3.2.2: may an error be sent about `ip`? */
   private errorAllowed(ip: Uint8Array, linkBroadcast: boolean): boolean {
     if (linkBroadcast || ip.byteLength < 20) return false;
-    const src = readU32(ip, 12);
-    const dst = readU32(ip, 16);
+    const src = readUint32(ip, 12);
+    const dst = readUint32(ip, 16);
     if (!isUnicastSource(src) || this.ports.interfaces.isBroadcast(src)) return false;
     if (dst === IPV4_BROADCAST || isIpv4Multicast(dst) || this.ports.interfaces.isBroadcast(dst)) return false;
     if ((((ip[6]! << 8) | ip[7]!) & 0x1fff) !== 0) return false;
@@ -428,10 +429,6 @@ export class IcmpService implements IcmpErrorSender {
       o.callback(new PingError('TIMEOUT', `no echo reply within ${o.deadline - o.sentAt} ms`), undefined);
     }
   }
-}
-
-function readU32(b: Uint8Array, at: number): number {
-  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
 }
 
 function isU16(n: number): boolean {

@@ -6,6 +6,7 @@
  * that still advances with time, so a new incarnation of a connection starts above the old one's
  * numbers (RFC 9293 §3.4.1). Time is the caller's `nowMs`; nothing here reads a clock.
  */
+import { writeUint32 } from '@postern/wire';
 import { SipHash24 } from './siphash.js';
 
 /** M ticks per millisecond (one tick per 4 microseconds). */
@@ -34,22 +35,14 @@ export class IsnGenerator {
   /** The ISN (uint32) for a connection at `nowMs` with the given IPv4 addresses (uint32) and ports. */
   isn(nowMs: number, localAddr: number, localPort: number, remoteAddr: number, remotePort: number): number {
     const m = this.message;
-    writeBe32(m, 0, localAddr);
+    writeUint32(m, 0, localAddr);
     m[4] = localPort >>> 8;
     m[5] = localPort;
-    writeBe32(m, 6, remoteAddr);
+    writeUint32(m, 6, remoteAddr);
     m[10] = remotePort >>> 8;
     m[11] = remotePort;
     const f = this.prf.hash(m);
     const ticks = Math.floor(nowMs * ISN_TICKS_PER_MS) % TWO_POW_32;
     return (ticks + f) >>> 0;
   }
-}
-
-/** Writes `value` big-endian at `at`. */
-function writeBe32(bytes: Uint8Array, at: number, value: number): void {
-  bytes[at] = value >>> 24;
-  bytes[at + 1] = value >>> 16;
-  bytes[at + 2] = value >>> 8;
-  bytes[at + 3] = value;
 }

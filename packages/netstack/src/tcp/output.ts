@@ -11,7 +11,14 @@
  * ones the peer offered); later segments carry timestamps when negotiated and SACK blocks while
  * out-of-order data is held (3 blocks with timestamps, 4 without: 40 option bytes at most).
  */
-import { IP_PROTO_TCP, TcpFlag, ipv4PseudoHeaderSum, onesComplementSum, type Ipv4Address } from '@postern/wire';
+import {
+  IP_PROTO_TCP,
+  TcpFlag,
+  ipv4PseudoHeaderSum,
+  onesComplementSum,
+  type Ipv4Address,
+  writeUint32,
+} from '@postern/wire';
 import type { TcpIpPort, TcpSegmentWriter } from './ip-port.js';
 import { seqAdd, seqGt, seqLt, seqSub } from './seq.js';
 import { AckUrgency, type Tcb } from './tcb.js';
@@ -272,13 +279,6 @@ export function finishChecksum(segment: Uint8Array, source: Ipv4Address, destina
     ~onesComplementSum(segment, ipv4PseudoHeaderSum(source, destination, IP_PROTO_TCP, segment.byteLength)) & 0xffff;
   segment[16] = sum >>> 8;
   segment[17] = sum & 0xff;
-}
-
-function writeUint32(b: Uint8Array, at: number, v: number): void {
-  b[at] = v >>> 24;
-  b[at + 1] = (v >>> 16) & 0xff;
-  b[at + 2] = (v >>> 8) & 0xff;
-  b[at + 3] = v & 0xff;
 }
 
 function writeTimestamps(b: Uint8Array, at: number, tsVal: number, tsEcr: number): number {

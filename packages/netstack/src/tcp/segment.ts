@@ -3,17 +3,13 @@
  * instance and refills it for every packet, so input allocates nothing: the payload is read in
  * place (`bytes` from `payloadStart`), and a view of it is made only when a reader asks for one.
  */
-import { TcpFlag, TcpOptionSummary, type Ipv4Address, type TcpPacket } from '@postern/wire';
+import { TcpFlag, TcpOptionSummary, type Ipv4Address, type TcpPacket, readUint32 } from '@postern/wire';
 
 const EMPTY = new Uint8Array(0);
 /** A header without options. */
 const TCP_MIN_HEADER = 20;
 /** A header with NOP, NOP and the timestamps option (RFC 7323 Appendix A's layout). */
 const TCP_TIMESTAMPS_HEADER = 32;
-
-function readUint32(b: Uint8Array, at: number): number {
-  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
-}
 
 /** A received segment's fields (valid only during the input call that filled it). */
 export class Segment {

@@ -21,6 +21,7 @@
  * (so it lives 128 to 192 s), and every forged or stale one is rejected except with probability
  * about 2^-24 per guess.
  */
+import { writeUint32 } from '@postern/wire';
 import { SipHash24 } from './siphash.js';
 
 /** The MSS values a cookie can carry (3 bits), ascending. */
@@ -80,14 +81,14 @@ export class SynCookies {
 
   private mac(tuple: TcpTuple, clientIsn: number, period: number, index: number): number {
     const m = this.message;
-    writeBe32(m, 0, tuple[0]);
+    writeUint32(m, 0, tuple[0]);
     m[4] = tuple[1] >>> 8;
     m[5] = tuple[1];
-    writeBe32(m, 6, tuple[2]);
+    writeUint32(m, 6, tuple[2]);
     m[10] = tuple[3] >>> 8;
     m[11] = tuple[3];
-    writeBe32(m, 12, clientIsn);
-    writeBe32(m, 16, period >>> 0);
+    writeUint32(m, 12, clientIsn);
+    writeUint32(m, 16, period >>> 0);
     m[20] = index;
     return this.prf.hash(m) & HASH_MASK;
   }
@@ -101,13 +102,6 @@ function periodOf(nowMs: number): number {
 function mssIndex(mss: number): number {
   for (let i = SYN_COOKIE_MSS_TABLE.length - 1; i > 0; i--) if (mss >= SYN_COOKIE_MSS_TABLE[i]!) return i;
   return 0;
-}
-
-function writeBe32(bytes: Uint8Array, at: number, value: number): void {
-  bytes[at] = value >>> 24;
-  bytes[at + 1] = value >>> 16;
-  bytes[at + 2] = value >>> 8;
-  bytes[at + 3] = value;
 }
 
 /** Low bits of a cookie SYN-ACK's TSval that carry the client's options. */
