@@ -4,6 +4,7 @@
  * missing) for a keep-alive load, and a one-at-a-time loop of HTTP/1.0 connections (python3) that
  * counts stalls. The parsers of their outputs are pure functions (tested on real outputs).
  */
+import { execFile } from 'node:child_process';
 import { tryCommand, type CommandResult } from '@postern/netlab';
 
 /** Where a client runs: inside a namespace (`ip netns exec`) or, undefined, in the root namespace. */
@@ -19,6 +20,35 @@ export function runIn(
   return ns === undefined
     ? tryCommand(program, args, { timeoutMs })
     : tryCommand('ip', ['netns', 'exec', ns, program, ...args], { timeoutMs });
+}
+
+/**
+ * {@link runIn} that also hands the client's PID to `onSpawn` as soon as it starts (`ip netns exec`
+ * execs the program, so the PID is the client's own): for instruments that watch it during the run.
+ * Same bound (SIGKILL after `timeoutMs`) and result; never rejects.
+ */
+export function runInWatched(
+  ns: ClientNamespace,
+  program: string,
+  args: readonly string[],
+  timeoutMs: number,
+  onSpawn: (pid: number | undefined) => void,
+): Promise<CommandResult> {
+  const [file, argv] = ns === undefined ? [program, args] : ['ip', ['netns', 'exec', ns, program, ...args]];
+  return new Promise((resolve) => {
+    const child = execFile(
+      file,
+      argv,
+      { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 << 20, encoding: 'utf8' },
+      (error, stdout, stderr) => {
+        if (!error) return resolve({ code: 0, stdout, stderr });
+        const e = error as NodeJS.ErrnoException & { code?: unknown };
+        const code = typeof e.code === 'number' ? e.code : null;
+        resolve({ code: code ?? 127, stdout, stderr: stderr || e.message });
+      },
+    );
+    onSpawn(child.pid);
+  });
 }
 
 /** Whether `program` is on the PATH. */
@@ -150,8 +180,9 @@ end
 /**
  * Runs `wrk -t1 -c<connections> -d<seconds>s --latency url` (default 32 connections; or `ab -k -c 32 -t <seconds>` with `tool: 'ab'`)
  * and parses its figures. With `script` (a wrk Lua file, e.g. {@link VARYING_REQUESTS_LUA} written to
- * disk), wrk runs it with `-s`; ab cannot, so `script` with `tool: 'ab'` rejects. Rejects when the
- * tool fails or completes no request.
+ * disk), wrk runs it with `-s`; ab cannot, so `script` with `tool: 'ab'` rejects. `onSpawn` gets the
+ * load generator's PID as it starts (see {@link runInWatched}). Rejects when the tool fails or
+ * completes no request.
  */
 export async function keepAliveLoad(
   ns: ClientNamespace,
@@ -160,15 +191,18 @@ export async function keepAliveLoad(
   tool: 'wrk' | 'ab',
   connections = KEEPALIVE_CONNECTIONS,
   script?: string,
+  onSpawn?: (pid: number | undefined) => void,
 ): Promise<KeepAliveResult> {
   if (script !== undefined && tool !== 'wrk') throw new Error(`${tool} ${url}: only wrk runs a request script`);
   const s = String(Math.max(1, Math.round(seconds)));
   const limitMs = (Number(s) + 15) * 1000;
   const scriptArgs = script === undefined ? [] : ['-s', script];
-  const r =
+  const args =
     tool === 'wrk'
-      ? await runIn(ns, 'wrk', ['-t1', `-c${connections}`, `-d${s}s`, '--latency', ...scriptArgs, url], limitMs)
-      : await runIn(ns, 'ab', ['-k', '-q', '-c', String(connections), '-t', s, '-n', '50000000', url], limitMs);
+      ? ['-t1', `-c${connections}`, `-d${s}s`, '--latency', ...scriptArgs, url]
+      : ['-k', '-q', '-c', String(connections), '-t', s, '-n', '50000000', url];
+  const r =
+    onSpawn === undefined ? await runIn(ns, tool, args, limitMs) : await runInWatched(ns, tool, args, limitMs, onSpawn);
   if (r.code !== 0)
     throw new Error(`${tool} ${url}: exit ${String(r.code)}: ${(r.stderr || r.stdout).trim().slice(0, 300)}`);
   const result = tool === 'wrk' ? parseWrkOutput(r.stdout) : parseAbOutput(r.stdout);

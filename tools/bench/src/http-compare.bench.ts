@@ -91,6 +91,16 @@ import {
   type MongooseSource,
   type PosternServer,
 } from './http-servers.js';
+import {
+  NO_PLACEMENT,
+  PlacementPoller,
+  keepAliveDetail,
+  loadAverage,
+  perfStat,
+  readTasks,
+  threadsDelta,
+  type PerfCounts,
+} from './sample-instruments.js';
 
 /** Wall time of one keep-alive sample (wrk's `-d`), and the budget of one short-connection sample. */
 export const HTTP_COMPARE_SAMPLE_MS = 3000;
@@ -102,6 +112,19 @@ const SHORT_BUDGET_MS = 2000;
 /** The servers measured. */
 export type ServerKey =
   'node-loopback' | 'node-veth' | 'lwip' | 'mongoose' | 'postern' | 'gateway' | 'echo' | 'reflector' | 'reflector-fs';
+
+/** Every server key, in a fixed order. */
+const SERVER_KEYS: readonly ServerKey[] = [
+  'node-loopback',
+  'node-veth',
+  'lwip',
+  'mongoose',
+  'postern',
+  'gateway',
+  'echo',
+  'reflector',
+  'reflector-fs',
+];
 
 const LABELS: Record<ServerKey, string> = {
   'node-loopback': 'Node http on loopback',
@@ -158,6 +181,8 @@ interface LastReadings {
   cpuPer1000: number;
   oneConnection: KeepAliveResult;
   short: ShortConnectionsResult;
+  /** Server CPU seconds per connection during the last short-connection sample (NaN: no process of its own). */
+  shortCpuPerConnection: number;
   /** The short-connection warm-up this server answered before its first short-connection sample. */
   warmup: ShortConnectionsResult | undefined;
   /** True once the server took its keep-alive warm-up ({@link KEEPALIVE_WARMUP_S}). */
@@ -171,6 +196,7 @@ function freshReadings(): LastReadings {
     cpuPer1000: Number.NaN,
     oneConnection: load,
     short: { fine: 0, stalled: 0, failed: 0, seconds: 0, worstSeconds: 0 },
+    shortCpuPerConnection: Number.NaN,
     warmup: undefined,
     keepAliveWarm: false,
   };
@@ -181,6 +207,8 @@ interface Rig {
   readonly lab: NetLab;
   readonly endpoints: Map<ServerKey, Endpoint>;
   tool?: 'wrk' | 'ab';
+  /** Whether `perf` is installed (the keep-alive samples' migration and context-switch counts). */
+  perf?: boolean;
   node?: ChildServer;
   lwipBuild?: LwipBuild;
   lwip?: ChildServer;
@@ -280,13 +308,38 @@ async function keepAliveSample(key: ServerKey, budgetMs: number, varying = false
   await warmKeepAlive(key);
   const pid = serverPid(key);
   const script = varying ? varyingScript() : undefined;
-  const cpu0 = pid === undefined ? Number.NaN : cpuSeconds(pid);
   const seconds = Math.max(1, Math.round(budgetMs / 1000));
-  const r = await keepAliveLoad(e.ns, url(e.host, rig!.smallPath), seconds, e.tool, undefined, script);
+  // Instruments (printed in the sample's detail line, not figures): threads, context switches, placement.
+  const tasks0 = pid === undefined ? undefined : readTasks(pid);
+  const poller = pid === undefined ? undefined : new PlacementPoller(pid);
+  let perf: Promise<PerfCounts> | undefined;
+  if (pid !== undefined)
+    perf = rig?.perf === true ? perfStat(pid, seconds) : Promise.resolve({ skipped: 'perf: not installed' });
+  const cpu0 = pid === undefined ? Number.NaN : cpuSeconds(pid);
+  let r: KeepAliveResult;
+  let placement = NO_PLACEMENT;
+  try {
+    r = await keepAliveLoad(e.ns, url(e.host, rig!.smallPath), seconds, e.tool, undefined, script, (p) =>
+      poller?.client(p),
+    );
+  } finally {
+    placement = poller?.stop() ?? NO_PLACEMENT;
+  }
   const cpu = pid === undefined ? Number.NaN : cpuSeconds(pid) - cpu0;
+  const tasks1 = pid === undefined ? undefined : readTasks(pid);
   readingsOf(key).keepAlive = r;
   readingsOf(key).cpuPer1000 = (cpu / (r.requestsPerSecond * seconds)) * 1000;
+  if (pid !== undefined) {
+    const threads = tasks0 !== undefined && tasks1 !== undefined ? threadsDelta(pid, tasks0, tasks1) : undefined;
+    const what = `${varying ? 'keep-alive varying' : 'keep-alive'} ${Math.round(r.requestsPerSecond)} req/s, ${(readingsOf(key).cpuPer1000 * 1000).toFixed(1)} ms CPU/1000`;
+    sampleDetail(key, `${what}; ${keepAliveDetail(threads, await perf, placement, r.requestsPerSecond * seconds)}`);
+  }
   return r.requestsPerSecond;
+}
+
+/** Prints one sample's detail line (instruments, not figures) on stderr, with the load average. */
+function sampleDetail(key: ServerKey, text: string): void {
+  process.stderr.write(`      sample ${key}: ${text}; load ${loadAverage().toFixed(2)}\n`);
 }
 
 /** One connection (`wrk -t1 -c1`): resolves with the median latency in microseconds. */
@@ -334,9 +387,50 @@ async function warmShortConnections(key: ServerKey): Promise<void> {
 async function shortSample(key: ServerKey, budgetMs: number): Promise<number> {
   const e = endpoint(key);
   await warmShortConnections(key);
+  const pid = serverPid(key);
+  // The other servers' CPU during the sample: work one server does after its own samples (TIME-WAIT
+  // expiry, GC) lands in another's samples on a 2-core machine; the detail line shows it.
+  const others = otherServers(pid);
+  const others0 = others.map(([, p]) => cpuSecondsOf(p));
+  const cpu0 = cpuSecondsOf(pid);
   const r = await shortConnections(e.ns, e.host, PORT, rig!.smallPath, Math.min(budgetMs, SHORT_BUDGET_MS));
-  readingsOf(key).short = r;
+  const cpu = cpuSecondsOf(pid) - cpu0;
+  const meanwhile = others
+    .map(([k, p], i) => [k, (cpuSecondsOf(p) - others0[i]!) * 1000] as const)
+    .filter(([, ms]) => ms > 0)
+    .map(([k, ms]) => `${k} ${ms.toFixed(0)} ms`);
+  const own = readingsOf(key);
+  own.short = r;
+  own.shortCpuPerConnection = cpu / Math.max(1, r.fine + r.stalled + r.failed);
+  if (pid !== undefined)
+    sampleDetail(
+      key,
+      `short ${r.fine + r.stalled} conns in ${r.seconds.toFixed(2)} s (${Math.round(connectionsPerSecond(r))}/s), ${(own.shortCpuPerConnection * 1e6).toFixed(0)} us CPU/conn; other servers' CPU meanwhile: ${meanwhile.join(', ') || 'none'}`,
+    );
   return connectionsPerSecond(r);
+}
+
+/** The server processes of the rig other than `pid`, one entry per process. */
+function otherServers(pid: number | undefined): [ServerKey, number][] {
+  const seen = new Set<number>(pid === undefined ? [] : [pid]);
+  const list: [ServerKey, number][] = [];
+  for (const k of SERVER_KEYS) {
+    const p = serverPid(k);
+    if (p === undefined || seen.has(p)) continue;
+    seen.add(p);
+    list.push([k, p]);
+  }
+  return list;
+}
+
+/** CPU seconds `pid` has used (NaN: no process of its own, or gone). */
+function cpuSecondsOf(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    return cpuSeconds(pid);
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /** Connections a warm-up answered (fine or stalled); 0 before any. */
@@ -391,6 +485,7 @@ function compareFigures(subject: ServerKey, reference: ServerKey, stallTarget: b
       read: () => warmupAnswered(own().warmup),
       readReference: () => warmupAnswered(theirs().warmup),
     },
+    ...(subject === 'postern' ? [] : [shortCpuCompanion(subject, reference)]),
   ];
   return [
     {
@@ -414,6 +509,19 @@ function compareFigures(subject: ServerKey, reference: ServerKey, stallTarget: b
       companions: shortCompanions,
     },
   ];
+}
+
+/**
+ * The server's CPU per short connection (utime + stime of its process over the sample, divided by
+ * the connections made), `subject` beside `reference` (left out for a reference in this process).
+ */
+function shortCpuCompanion(subject: ServerKey, reference: ServerKey, name = LABELS[subject]): Companion {
+  return {
+    name: `${name}: server CPU per short connection`,
+    unit: 'us',
+    read: () => readingsOf(subject).shortCpuPerConnection * 1e6,
+    ...(reference === 'postern' ? {} : { readReference: () => readingsOf(reference).shortCpuPerConnection * 1e6 }),
+  };
 }
 
 /** Why the clients or the lab cannot run here, or undefined. */
@@ -468,6 +576,7 @@ async function setupServers(keys: readonly ServerKey[], files = false): Promise<
   const tool = await keepAliveTool();
   if (tool === undefined) throw new Error('http-compare: needs wrk or ab');
   r.tool = tool;
+  r.perf = await hasProgram('perf');
   const quiet = async (ns: string) => {
     await r.lab.exec(ns, 'sysctl', [
       '-q',
@@ -528,24 +637,27 @@ async function setupServers(keys: readonly ServerKey[], files = false): Promise<
     r.endpoints.set('gateway', { ns: clientNs, host: GATEWAY_ADDRESS });
   }
   if ((has('reflector') || has('reflector-fs')) && clientNs !== undefined) {
-    // The ceiling sends the gateway's own answer (head and body) when the gateway runs beside it.
-    let answer: Uint8Array = Buffer.from(
-      `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${r.smallBytes}\r\n\r\n${'x'.repeat(r.smallBytes)}`,
-      'latin1',
-    );
+    // The ceiling sends the gateway's own answers (head and body) when the gateway runs beside it:
+    // to HTTP/1.1 (keep-alive) and to HTTP/1.0 (`Connection: close`, sent with its FIN).
+    const head = (extra: string) =>
+      `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${r.smallBytes}\r\n${extra}\r\n`;
+    let answer: Uint8Array = Buffer.from(head('') + 'x'.repeat(r.smallBytes), 'latin1');
+    let closeAnswer: Uint8Array = Buffer.from(head('Connection: close\r\n') + 'x'.repeat(r.smallBytes), 'latin1');
     if (r.gateway !== undefined) {
       await waitServing('gateway', 10_000);
       answer = await rawAnswer(clientNs, url(GATEWAY_ADDRESS, r.smallPath));
+      closeAnswer = await rawAnswer(clientNs, url(GATEWAY_ADDRESS, r.smallPath), true);
     }
     if (has('reflector')) {
       const tap = `prf${process.pid % 100_000}`;
-      r.reflector = await startTapReflector(clientNs, tap, REFLECTOR_ADDRESS, `${REFLECTOR_KERNEL}/24`, answer);
+      const kernel = `${REFLECTOR_KERNEL}/24`;
+      r.reflector = await startTapReflector(clientNs, tap, REFLECTOR_ADDRESS, kernel, answer, 'driver', closeAnswer);
       r.endpoints.set('reflector', { ns: clientNs, host: REFLECTOR_ADDRESS });
     }
     if (has('reflector-fs')) {
       const tap = `prs${process.pid % 100_000}`;
       const kernel = `${REFLECTOR_FS_KERNEL}/24`;
-      r.reflectorFs = await startTapReflector(clientNs, tap, REFLECTOR_FS_ADDRESS, kernel, answer, 'fs');
+      r.reflectorFs = await startTapReflector(clientNs, tap, REFLECTOR_FS_ADDRESS, kernel, answer, 'fs', closeAnswer);
       r.endpoints.set('reflector-fs', { ns: clientNs, host: REFLECTOR_FS_ADDRESS });
     }
   }
@@ -885,13 +997,39 @@ function gatewayBenchmarkFigures(withMongoose: boolean): Figure[] {
       name: `${LABELS.gateway}: short connections one at a time (HTTP/1.0), beside Node http`,
       companions: [],
     },
+    ...ceilingShortFigures(),
     ...(withMongoose ? mongooseShortFigures() : []),
   ];
 }
 
 /**
- * Mongoose's short connections beside lwIP's (after the same warm-up as every server's), then the
- * gateway's beside Mongoose's: the issue's target (>= 1.0x Mongoose, 0 stalls) is that row's ratio.
+ * The ceiling of Node itself for short connections, same run: the bare Node TAP ceiling answering
+ * the same one-at-a-time HTTP/1.0 client (SYN-ACK, the gateway's own `Connection: close` answer with
+ * FIN in one segment, the ACK of the client's FIN: the frames the gateway sends, no TCP state)
+ * beside lwIP; the same reflector on blocking fs calls beside it; then the gateway as a share of the
+ * ceiling (ratio gateway / ceiling). Each with the servers' CPU per connection.
+ */
+function ceilingShortFigures(): Figure[] {
+  const gateway = LABELS.gateway;
+  const fs = LABELS['reflector-fs'];
+  return [
+    compareFigures('reflector', 'lwip', false)[2]!,
+    {
+      ...compareFigures('reflector-fs', 'reflector', false)[2]!,
+      companions: [shortCpuCompanion('reflector-fs', 'reflector', `${fs} beside the ceiling`)],
+    },
+    {
+      ...compareFigures('gateway', 'reflector', true)[2]!,
+      name: `${gateway}: short connections, share of the bare Node TAP ceiling`,
+      companions: [shortCpuCompanion('gateway', 'reflector', `${gateway} beside the ceiling`)],
+    },
+  ];
+}
+
+/**
+ * Mongoose's short connections beside lwIP's (after the same warm-up as every server's), the bare
+ * Node TAP ceiling's beside Mongoose's (can Node itself reach Mongoose here?), then the gateway's
+ * beside Mongoose's: the issue's target (>= 1.0x Mongoose, 0 stalls) is that row's ratio.
  */
 function mongooseShortFigures(): Figure[] {
   const gateway = LABELS.gateway;
@@ -899,6 +1037,11 @@ function mongooseShortFigures(): Figure[] {
   const besideMongoose = compareFigures('gateway', 'mongoose', true)[2]!;
   return [
     mongooseShort,
+    {
+      ...compareFigures('reflector', 'mongoose', false)[2]!,
+      name: `${LABELS.reflector}: short connections one at a time (HTTP/1.0), beside Mongoose`,
+      companions: [shortCpuCompanion('reflector', 'mongoose', `${LABELS.reflector} beside Mongoose`)],
+    },
     {
       ...besideMongoose,
       name: `${gateway}: short connections one at a time (HTTP/1.0), beside Mongoose`,
@@ -910,6 +1053,7 @@ function mongooseShortFigures(): Figure[] {
           readReference: () => readingsOf('mongoose').short.stalled,
           target: { atMost: 0 },
         },
+        shortCpuCompanion('gateway', 'mongoose', `${gateway} beside Mongoose`),
       ],
     },
   ];

@@ -30,6 +30,7 @@ import { Sockets, createNet } from '@postern/socket';
 import { parseIpv4, parseMac } from '@postern/wire';
 import { runCommand, type NetLab } from '@postern/netlab';
 import { runIn } from './http-clients.js';
+import { CLOCK_TICKS, parseTaskStat } from './sample-instruments.js';
 
 /** Size of the bulk answer (`GET /big`). */
 export const BIG_BODY_BYTES = 64 * 1024 * 1024;
@@ -410,8 +411,10 @@ export function startTapEcho(ns: string, tap: string, address: string, kernelCid
  * Starts the bare Node TAP ceiling (`tap-reflector.ts`: the gateway's TAP driver and scheduler
  * setup with a TCP reflector answering each request frame with `response`, the canned answer, and
  * `GET /big` with a window-limited sender) in its own Node process inside `ns`, where it creates
- * `tap`; then gives the kernel side `kernelCidr` and brings it up. `io: 'fs'` runs the same
- * reflector on a blocking descriptor with `readSync`/`writeSync` and no event loop instead.
+ * `tap`; then gives the kernel side `kernelCidr` and brings it up. `closeResponse` is the answer it
+ * sends with its FIN to a request that asks to close (HTTP/1.0: the short-connection client);
+ * `response` when omitted. `io: 'fs'` runs the same reflector on a blocking descriptor with
+ * `readSync`/`writeSync` and no event loop instead.
  */
 export function startTapReflector(
   ns: string,
@@ -420,22 +423,32 @@ export function startTapReflector(
   kernelCidr: string,
   response: Uint8Array,
   io: 'driver' | 'fs' = 'driver',
+  closeResponse?: Uint8Array,
 ): Promise<ChildServer> {
   const dir = mkdtempSync(join(tmpdir(), 'postern-reflector-'));
   const file = join(dir, 'response');
   writeFileSync(file, response);
-  const args = [tap, address, file, ...(io === 'fs' ? ['--io=fs'] : [])];
+  const closeFile = join(dir, 'close-response');
+  if (closeResponse !== undefined) writeFileSync(closeFile, closeResponse);
+  const args = [
+    tap,
+    address,
+    file,
+    ...(closeResponse === undefined ? [] : [`--close-response=${closeFile}`]),
+    ...(io === 'fs' ? ['--io=fs'] : []),
+  ];
   const started = startTapProgram('tap reflector', TAP_REFLECTOR, args, ns, tap, kernelCidr);
   // The program reads the file before it prints `ready`.
   return started.finally(() => rmSync(dir, { recursive: true, force: true }));
 }
 
 /**
- * The answer `url` gives to curl in `ns` (`GET`, HTTP/1.1), head and body exactly as sent: the
- * canned answer of {@link startTapReflector}, so that it sends the gateway's own bytes.
+ * The answer `url` gives to curl in `ns` (`GET`, HTTP/1.1; HTTP/1.0 with `http10`, the
+ * short-connection client's request), head and body exactly as sent: the canned answer of
+ * {@link startTapReflector}, so that it sends the gateway's own bytes.
  */
-export async function rawAnswer(ns: string, url: string): Promise<Uint8Array> {
-  const r = await runIn(ns, 'curl', ['-s', '-i', '--max-time', '5', url], 10_000);
+export async function rawAnswer(ns: string, url: string, http10 = false): Promise<Uint8Array> {
+  const r = await runIn(ns, 'curl', ['-s', '-i', ...(http10 ? ['-0'] : []), '--max-time', '5', url], 10_000);
   if (r.code !== 0 || !r.stdout.startsWith('HTTP/1.1 200 '))
     throw new Error(`raw answer of ${url}: curl exit ${String(r.code)}`);
   return Buffer.from(r.stdout, 'latin1');
@@ -443,14 +456,8 @@ export async function rawAnswer(ns: string, url: string): Promise<Uint8Array> {
 
 /** CPU seconds (user + system, all threads) the process `pid` has used so far, from /proc/PID/stat. */
 export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may hold spaces) start after the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  return parseTaskStat(readFileSync(`/proc/${pid}/stat`, 'utf8')).cpuTicks / CLOCK_TICKS;
 }
-
-/** Clock ticks per second of /proc/PID/stat times (USER_HZ; 100 on Linux). */
-const CLOCK_TICKS = 100;
 
 // --------------------------------------------------------------------------------------- Postern
 

@@ -8,7 +8,10 @@
  * figures are measured beside it.
  *
  * Run as a child process (inside the client namespace):
- *   node --conditions=@postern/source --import tsx tools/bench/src/tap-reflector.ts IFNAME ADDRESS RESPONSE_FILE [--io=fs | --tso=off]
+ *   node --conditions=@postern/source --import tsx tools/bench/src/tap-reflector.ts IFNAME ADDRESS RESPONSE_FILE \
+ *     [--close-response=FILE] [--io=fs | --tso=off]
+ * `--close-response=FILE`: the canned answer (sent with our FIN) to a request that asks to close
+ * (HTTP/1.0, `Connection: close`: the short-connection client); default RESPONSE_FILE's;
  * `--io=fs`: blocking `readSync`/`writeSync` instead of the driver (see {@link runBlocking});
  * `--tso=off`: the driver without TCP segmentation offload (plain 1,514-byte frames, one `write`
  * each), for manual comparisons of the bulk ceiling.
@@ -27,9 +30,15 @@ const MAC = Uint8Array.of(0x02, 0x50, 0x53, 0x54, 0x00, 0xed);
 /** How often a bulk flow without progress goes back to its first unacknowledged byte. */
 const TICK_MS = 100;
 
-const [ifname, addressText, responseFile] = process.argv.slice(2);
-if (ifname === undefined || addressText === undefined || responseFile === undefined) {
-  process.stderr.write('usage: tap-reflector.ts IFNAME ADDRESS RESPONSE_FILE\n');
+const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const flags = process.argv.slice(2).filter((a) => a.startsWith('--'));
+const [ifname, addressText, responseFile] = positional;
+const closeResponseFile = flags.find((f) => f.startsWith('--close-response='))?.slice('--close-response='.length);
+const unknown = flags.find((f) => !/^--(io=fs|tso=off|close-response=.+)$/.test(f));
+if (ifname === undefined || addressText === undefined || responseFile === undefined || unknown !== undefined) {
+  process.stderr.write(
+    `tap-reflector: ${unknown === undefined ? 'missing arguments' : `unknown option ${unknown}`}; usage: tap-reflector.ts IFNAME ADDRESS RESPONSE_FILE [--close-response=FILE] [--io=fs | --tso=off]\n`,
+  );
   process.exit(2);
 }
 const reflector = new TcpReflector({
@@ -37,16 +46,17 @@ const reflector = new TcpReflector({
   address: parseIpv4(addressText),
   port: 80,
   response: readFileSync(responseFile),
+  ...(closeResponseFile === undefined ? {} : { closeResponse: readFileSync(closeResponseFile) }),
   bigHead: Buffer.from(
     `HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: ${BIG_BODY_BYTES}\r\n\r\n`,
     'latin1',
   ),
   bigBytes: BIG_BODY_BYTES,
 });
-if (process.argv[5] === '--io=fs') {
+if (flags.includes('--io=fs')) {
   runBlocking(ifname);
 } else {
-  await runOnDriver(ifname, process.argv[5] !== '--tso=off');
+  await runOnDriver(ifname, !flags.includes('--tso=off'));
 }
 
 /** The driver path: as the gateway, a real-clock scheduler whose host wake is a microtask; the driver's TX queue is written at the end of each step of it. */

@@ -10,7 +10,12 @@
  *   SACK, no timestamps). A segment with data -> one segment carrying the ACK of that data and the
  *   canned answer (`response`), its sequence number the segment's acknowledgment number: stateless,
  *   right as long as the client sends its next request only after the answer to the last (wrk and
- *   curl do). FIN -> FIN-ACK. Pure ACKs and RSTs -> nothing. Correct IPv4 and TCP checksums.
+ *   curl do). A request that asks the server to close ({@link requestAsksToClose}: HTTP/1.0 without
+ *   `Connection: keep-alive`, or `Connection: close`) -> one segment carrying the ACK, `closeResponse`
+ *   and our FIN, as the gateway sends it to a short-connection client. FIN -> FIN-ACK, or a pure ACK
+ *   when the FIN acknowledges the FIN we sent with a close answer (the one bit of state per short
+ *   connection: our FIN's sequence number, by client port, until the client's FIN, RST or next SYN
+ *   on that port). Pure ACKs and RSTs -> nothing. Correct IPv4 and TCP checksums.
  * - `GET /big` (the request's first bytes): the one stateful case, the bulk ceiling. A window-limited
  *   sender of `bigHead` + `bigBytes` bytes (the `a`..`z` pattern the bench's `/big` holds) in
  *   1,460-byte segments: each ACK of the flow advances the left edge and sends what the client's
@@ -23,6 +28,10 @@
  * keeps a frame until the end of the scheduler step, at most 256 of them), so nothing is allocated
  * per keep-alive request: the answer frames hold the canned payload from the start, and per request
  * 44 header bytes and two checksums are written.
+ *
+ * Frames per short connection, the same as the gateway's once warm (tcpdump of both): SYN-ACK, the
+ * answer with FIN, the ACK of the client's FIN. The options differ: no SACK-permitted and no
+ * timestamps here (the gateway sends both), so the reflector's frames are 12 bytes shorter.
  */
 import { onesComplementSum } from '@postern/wire';
 import { arpReply, echoReply } from './arp-echo-reply.js';
@@ -46,6 +55,39 @@ const PSH = 0x08;
 const ACK = 0x10;
 const FIN = 0x01;
 const BIG_REQUEST = Buffer.from('GET /big ', 'latin1');
+const HTTP10 = Buffer.from(' HTTP/1.0', 'latin1');
+/** `\nconnection:` in lower case: the start of a Connection header line. */
+const CONNECTION = Buffer.from('\nconnection:', 'latin1');
+const CLOSE = Buffer.from('close', 'latin1');
+const KEEP_ALIVE = Buffer.from('keep-alive', 'latin1');
+
+/** Whether `b[at, at + word.length)` equals `word` ignoring ASCII case (`word` in lower case). */
+function matchesLower(b: Uint8Array, at: number, end: number, word: Uint8Array): boolean {
+  if (at + word.length > end) return false;
+  for (let i = 0; i < word.length; i++) if ((b[at + i]! | 0x20) !== (word[i]! | 0x20)) return false;
+  return true;
+}
+
+/**
+ * Whether the HTTP request head in `b[from, to)` asks the server to close the connection after its
+ * answer: an HTTP/1.0 request line without a `Connection: keep-alive` header (`ab -k` sends that),
+ * or a `Connection: close` header. Looks only at the request line's version and the first token of
+ * the first Connection header; no allocation.
+ */
+export function requestAsksToClose(b: Uint8Array, from: number, to: number): boolean {
+  let lineEnd = from;
+  while (lineEnd < to && b[lineEnd] !== 0x0d && b[lineEnd] !== 0x0a) lineEnd++;
+  const http10 = lineEnd - HTTP10.length >= from && matchesLower(b, lineEnd - HTTP10.length, to, HTTP10);
+  for (let i = lineEnd; i < to; i++) {
+    if (b[i] !== 0x0a || !matchesLower(b, i, to, CONNECTION)) continue;
+    let v = i + CONNECTION.length;
+    while (v < to && (b[v] === 0x20 || b[v] === 0x09)) v++;
+    if (matchesLower(b, v, to, CLOSE)) return true;
+    if (matchesLower(b, v, to, KEEP_ALIVE)) return false;
+    break;
+  }
+  return http10;
+}
 
 /** What a {@link TcpReflector} answers as. */
 export interface TcpReflectorOptions {
@@ -57,6 +99,11 @@ export interface TcpReflectorOptions {
   readonly port: number;
   /** The canned answer to any request but `GET /big` (HTTP head + body, at most one segment). */
   readonly response: Uint8Array;
+  /**
+   * The canned answer to a request that asks to close ({@link requestAsksToClose}), sent with our
+   * FIN (the server's answer to an HTTP/1.0 request: `Connection: close`); default `response`.
+   */
+  readonly closeResponse?: Uint8Array;
   /** The head of the answer to `GET /big`. */
   readonly bigHead: Uint8Array;
   /** The body size of the answer to `GET /big` (the pattern `a`..`z`, restarting every 64 KiB). */
@@ -136,6 +183,11 @@ export class TcpReflector {
   /** The ones'-complement sum of the canned answer (added to every answer's TCP checksum). */
   private readonly responseSum: number;
   private readonly answers: FramePool;
+  private readonly closeResponse: Uint8Array;
+  private readonly closeResponseSum: number;
+  private readonly closeAnswers: FramePool;
+  /** For each client port we sent a close answer to: the acknowledgment number that covers our FIN. */
+  private readonly finAcked = new Map<number, number>();
   private readonly segments: FramePool;
   /** The bulk answer's head followed by 64 KiB + one segment of the pattern (bytes are copied from here). */
   private readonly bigHead: Uint8Array;
@@ -149,7 +201,17 @@ export class TcpReflector {
   /** The headers of each bulk flow's request, copied (its addresses are the template of the segments). */
   private readonly templates = new Map<number, Uint8Array>();
   /** Frames answered, by kind (read by tests and the program's exit line). */
-  readonly counts = { arp: 0, ping: 0, synAck: 0, answers: 0, finAck: 0, bulkSegments: 0, goBackN: 0 };
+  readonly counts = {
+    arp: 0,
+    ping: 0,
+    synAck: 0,
+    answers: 0,
+    closeAnswers: 0,
+    finAck: 0,
+    lastAck: 0,
+    bulkSegments: 0,
+    goBackN: 0,
+  };
 
   constructor(options: TcpReflectorOptions) {
     this.mac = options.mac;
@@ -161,6 +223,11 @@ export class TcpReflector {
     this.responseSum = onesComplementSum(options.response);
     const size = HEADERS + options.response.byteLength + FCS;
     this.answers = new FramePool(size, (f) => f.set(options.response, HEADERS));
+    const close = options.closeResponse ?? options.response;
+    if (close.byteLength > SEGMENT_BYTES) throw new RangeError('tcp reflector: the close answer exceeds one segment');
+    this.closeResponse = close;
+    this.closeResponseSum = onesComplementSum(close);
+    this.closeAnswers = new FramePool(HEADERS + close.byteLength + FCS, (f) => f.set(close, HEADERS));
     this.segments = new FramePool(HEADERS + SEGMENT_BYTES + FCS);
     this.bigHead = options.bigHead;
     this.bigLength = options.bigHead.byteLength + options.bigBytes;
@@ -218,18 +285,16 @@ export class TcpReflector {
     const dataLength = Math.max(0, ETH + u16(frame, IP + 2) - dataAt);
     if ((flags & RST) !== 0) {
       this.flows.delete(clientPort);
+      this.finAcked.delete(clientPort);
       return;
     }
     if ((flags & SYN) !== 0) {
+      this.finAcked.delete(clientPort);
       this.synAck(frame, t, clientPort, seq, send);
       return;
     }
     if ((flags & FIN) !== 0) {
-      this.flows.delete(clientPort);
-      this.scales.delete(clientPort);
-      const out = this.segments.next();
-      this.counts.finAck++;
-      send(this.header(out, frame, ack, (seq + dataLength + 1) >>> 0, FIN | ACK, 0));
+      this.fin(frame, clientPort, seq, ack, dataLength, send);
       return;
     }
     const flow = this.flows.get(clientPort);
@@ -254,10 +319,47 @@ export class TcpReflector {
       this.pump(clientPort, started, send);
       return;
     }
+    if (requestAsksToClose(frame, dataAt, dataAt + dataLength)) {
+      const length = this.closeResponse.byteLength;
+      const out = this.closeAnswers.next();
+      this.header(out, frame, ack, (seq + dataLength) >>> 0, FIN | PSH | ACK, length, this.closeResponseSum);
+      this.finAcked.set(clientPort, (ack + length + 1) >>> 0);
+      this.counts.closeAnswers++;
+      send(out);
+      return;
+    }
     const out = this.answers.next();
     this.header(out, frame, ack, (seq + dataLength) >>> 0, PSH | ACK, this.response.byteLength, this.responseSum);
     this.counts.answers++;
     send(out);
+  }
+
+  /**
+   * The client's FIN: when it acknowledges the FIN of our close answer, a pure ACK (the connection is
+   * done, as the gateway's goes to TIME-WAIT); otherwise our FIN with the ACK (the client closes first,
+   * as wrk does at its end).
+   */
+  private fin(
+    frame: Uint8Array,
+    clientPort: number,
+    seq: number,
+    ack: number,
+    dataLength: number,
+    send: (frame: Uint8Array) => void,
+  ): void {
+    this.flows.delete(clientPort);
+    this.scales.delete(clientPort);
+    const ours = this.finAcked.get(clientPort);
+    this.finAcked.delete(clientPort);
+    const out = this.segments.next();
+    const ackOfFin = (seq + dataLength + 1) >>> 0;
+    if (ours === ack) {
+      this.counts.lastAck++;
+      send(this.header(out, frame, ack, ackOfFin, ACK, 0));
+      return;
+    }
+    this.counts.finAck++;
+    send(this.header(out, frame, ack, ackOfFin, FIN | ACK, 0));
   }
 
   private isBigRequest(frame: Uint8Array, at: number, length: number): boolean {

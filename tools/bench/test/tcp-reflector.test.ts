@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { internetChecksum, onesComplementSum } from '@postern/wire';
-import { SEGMENT_BYTES, TcpReflector } from '../src/tcp-reflector.js';
+import { SEGMENT_BYTES, TcpReflector, requestAsksToClose } from '../src/tcp-reflector.js';
 
 // The frame logic of the bare Node TAP ceiling, fed hand-built frames (no TAP, no clock).
 const OUR_MAC = Uint8Array.of(2, 0, 0, 0, 0, 2);
@@ -9,6 +9,7 @@ const OURS = 0xc6_12_19_02; // 198.18.25.2
 const CLIENT = 0xc6_12_19_01;
 const RESPONSE = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello', 'latin1');
 const BIG_HEAD = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n', 'latin1');
+const CLOSE_RESPONSE = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello', 'latin1');
 
 const SYN = 0x02;
 const FIN = 0x01;
@@ -21,6 +22,7 @@ function reflector(): TcpReflector {
     address: OURS,
     port: 80,
     response: RESPONSE,
+    closeResponse: CLOSE_RESPONSE,
     bigHead: BIG_HEAD,
     bigBytes: 100_000,
   });
@@ -197,5 +199,57 @@ describe('TcpReflector', () => {
       Buffer.from(Array.from({ length: 100_000 }, (_, i) => 97 + ((i % 65536) % 26))),
     ]);
     expect(Buffer.from(received).equals(expected)).toBe(true);
+  });
+
+  it('answers a request that asks to close with the close answer and FIN in one segment, then ACKs the client FIN', () => {
+    const r = reflector();
+    const request = Buffer.from('GET /small HTTP/1.0\r\nHost: bench\r\n\r\n');
+    const [answer, ...more] = answers(r, segment(PSH | ACK, 1001, 7000, request));
+    expect(more).toHaveLength(0);
+    const p = parse(answer!);
+    expect(p.flags).toBe(FIN | PSH | ACK);
+    expect([p.seq, p.ack]).toEqual([7000, 1001 + request.length]);
+    expect(Buffer.from(p.payload).equals(CLOSE_RESPONSE)).toBe(true);
+    // The client acknowledges the answer and our FIN (a pure ACK: nothing), then sends its own FIN.
+    const ourFinAcked = 7000 + CLOSE_RESPONSE.length + 1;
+    expect(answers(r, segment(ACK, 1001 + request.length, ourFinAcked))).toHaveLength(0);
+    const [last, ...none] = answers(r, segment(FIN | ACK, 1001 + request.length, ourFinAcked));
+    expect(none).toHaveLength(0);
+    const l = parse(last!);
+    expect(l.flags).toBe(ACK); // no second FIN: ours was acknowledged
+    expect([l.seq, l.ack]).toEqual([ourFinAcked, 1001 + request.length + 1]);
+    expect(r.counts).toMatchObject({ closeAnswers: 1, lastAck: 1, finAck: 0, answers: 0 });
+    // A FIN that does not acknowledge our FIN (the client closes first) still gets FIN-ACK.
+    answers(r, segment(PSH | ACK, 50, 60, request));
+    const [finAck] = answers(r, segment(FIN | ACK, 50 + request.length, 60));
+    expect(parse(finAck!).flags).toBe(FIN | ACK);
+  });
+
+  it('keeps the connection open for HTTP/1.1 and for HTTP/1.0 with Connection: keep-alive', () => {
+    const r = reflector();
+    for (const text of ['GET / HTTP/1.1\r\nHost: x\r\n\r\n', 'GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n']) {
+      const [answer] = answers(r, segment(PSH | ACK, 1, 2, Buffer.from(text)));
+      const p = parse(answer!);
+      expect(p.flags).toBe(PSH | ACK);
+      expect(Buffer.from(p.payload).equals(RESPONSE)).toBe(true);
+    }
+  });
+});
+
+describe('requestAsksToClose', () => {
+  const asks = (text: string) => requestAsksToClose(Buffer.from(text, 'latin1'), 0, text.length);
+  it('reads the version of the request line and the Connection header, ignoring case', () => {
+    expect(asks('GET /small HTTP/1.0\r\nHost: bench\r\n\r\n')).toBe(true);
+    expect(asks('GET /small HTTP/1.0\r\nconnection:  keep-alive\r\n\r\n')).toBe(false);
+    expect(asks('GET /small HTTP/1.1\r\nHost: x\r\n\r\n')).toBe(false);
+    expect(asks('GET /small HTTP/1.1\r\nHost: x\r\nCONNECTION: Close\r\n\r\n')).toBe(true);
+    expect(asks('GET /small HTTP/1.1\r\nX-Connection: close\r\n\r\n')).toBe(false);
+    expect(asks('GET /HTTP/1.0?x HTTP/1.1\r\n\r\n')).toBe(false);
+    expect(asks('')).toBe(false);
+  });
+  it('looks only inside the given range', () => {
+    const b = Buffer.from('xxGET / HTTP/1.0\r\n\r\nyy', 'latin1');
+    expect(requestAsksToClose(b, 2, b.length - 2)).toBe(true);
+    expect(requestAsksToClose(b, 2, 10)).toBe(false);
   });
 });
