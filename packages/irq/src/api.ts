@@ -186,6 +186,26 @@ export interface SchedulerOptions {
   hostWake?: 'immediate' | 'microtask';
 }
 
+/**
+ * How a real-clock scheduler got its host turns (the JS entries it cost Node's event loop). Divided by
+ * the frames or requests served, they say how many turns each one took. All stay 0 on a virtual clock.
+ */
+export interface HostTurnStats {
+  /** Turns run from a microtask (`hostWake: 'microtask'`: work raised outside a run, e.g. by an I/O callback). */
+  microtask: number;
+  /** Turns run from a `setImmediate` (`hostWake: 'immediate'`, continuations, next-turn work). */
+  immediate: number;
+  /** Turns of the host timer (due timers), including the deferred ones counted in {@link timerDeferred}. */
+  timer: number;
+  /**
+   * Host timer turns that came late (the host was stalled) and so let one I/O poll run first: the timers
+   * fired after the event loop's poll phase, so a frame already waiting (an ACK) is handled before them.
+   */
+  timerDeferred: number;
+  /** `setImmediate` turns that were asked for and then given back before they ran (`cancelNextTurn`). */
+  immediateCancelled: number;
+}
+
 /** Scheduler-wide counters. */
 export interface SchedulerStats {
   /** Per IRQ line, by line name. */
@@ -200,6 +220,8 @@ export interface SchedulerStats {
   timerHeapUpdates: number;
   /** One-shot deferred callbacks (tasklets) run. */
   taskletsRun: number;
+  /** Real clock: the host turns taken, by how they were asked for. */
+  hostTurns: Readonly<HostTurnStats>;
   /** Exceptions caught from handlers, bottom halves, tasklets and timer callbacks (and real-clock livelocks). */
   errors: number;
 }

@@ -12,6 +12,7 @@ export {
   DEFAULT_LIVELOCK_LIMIT,
   DEFAULT_STEPS_PER_TURN,
   DEFAULT_IDLE_LIMIT_MS,
+  LATE_TIMER_MS,
 } from './scheduler.js';
 export { VirtualClock, RealClock } from './clock.js';
 export { DeadlineHeap, type DeadlineEntry } from './timer-queue.js';

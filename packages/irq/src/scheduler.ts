@@ -20,6 +20,7 @@ import type {
   BottomHalf,
   Clock,
   DeferredStats,
+  HostTurnStats,
   IrqHandler,
   IrqLine,
   Millis,
@@ -48,6 +49,21 @@ const MICROTASK_STREAK_LIMIT = 64;
 
 /** A settled promise whose reactions run the microtask wake ({@link Scheduler} with `hostWake: 'microtask'`). */
 const SETTLED: Promise<void> = Promise.resolve();
+
+/**
+ * Microtask hops the next-turn check ({@link Scheduler.scheduleNextTurn}) takes before it asks for a
+ * `setImmediate`: a reply is often written two microtasks after the run that owed the ACK (the socket's
+ * readable event, then the application's uncork), so one hop would ask for a turn the reply then gives
+ * back. Each hop is one promise reaction, far cheaper than a `setImmediate` made and cleared.
+ */
+const NEXT_TURN_CHECK_HOPS = 4;
+
+/**
+ * A host timer that fires this many ms after its deadline was held back (the process was not scheduled,
+ * or the event loop was busy): a free loop fires it within about 1 ms (libuv's clock counts whole ms).
+ * I/O that arrived meanwhile waits in the kernel; the timers then fire after one poll of it.
+ */
+export const LATE_TIMER_MS = 2;
 
 /** Default per-poll budget of a bottom half (Linux NAPI's default weight). */
 export const DEFAULT_BUDGET = 64;
@@ -116,16 +132,20 @@ export class Scheduler implements SchedulerApi {
   private readonly freezesTime: boolean;
   /** True during a run on a real clock: {@link time} reads the clock once, then returns {@link runTime}. */
   private inRealRun = false;
-  /** Whether the current run has read the clock into {@link runTime}. */
-  private timeKnown = false;
   /** Whether the current run checks the timers even if nothing else needed the time (host timer, `runPending`). */
   private timerRun = false;
-  /** The clock reading of the current (or last) run. */
-  private runTime: Millis = 0;
+  /**
+   * The clock reading of the current real-clock run, null until the run needs the time. Null also keeps
+   * the field's representation tagged: the reading is boxed once when it is stored, and every `now` of
+   * the run returns that box, where a field holding only doubles is re-boxed on every read.
+   */
+  private runTime: Millis | null = null;
   /** Real clock: bottom halves for the first round of the next host turn ({@link scheduleNextTurn}). */
   private readonly nextTurn = new WorkList<BottomHalf>();
   /** A microtask is queued that asks for the next host turn if {@link nextTurn} still holds work then. */
   private nextTurnCheckQueued = false;
+  /** Microtask hops the queued next-turn check has taken (see {@link NEXT_TURN_CHECK_HOPS}). */
+  private nextTurnCheckHops = 0;
 
   private running = false;
   private dispatches = 0;
@@ -139,27 +159,60 @@ export class Scheduler implements SchedulerApi {
   private immediate: ReturnType<typeof setImmediate> | undefined;
   private hostTimer: ReturnType<typeof setTimeout> | undefined;
   private hostDeadline = 0;
+  /** The timers' turn of a late host timer, put after the event loop's I/O poll (see {@link onHostTimer}). */
+  private lateTimerTurn: ReturnType<typeof setImmediate> | undefined;
+  private readonly hostTurns: HostTurnStats = {
+    microtask: 0,
+    immediate: 0,
+    timer: 0,
+    timerDeferred: 0,
+    immediateCancelled: 0,
+  };
   private readonly onImmediate = (): void => {
     this.immediate = undefined;
     this.microtaskStreak = 0;
+    this.hostTurns.immediate++;
     this.takeNextTurnWork();
     this.turn(false);
   };
   /**
    * Runs after the microtasks queued before the first {@link scheduleNextTurn} of this turn (an
-   * application's reply among them): only work that is still waiting then costs a host turn.
+   * application's reply among them), and up to {@link NEXT_TURN_CHECK_HOPS} microtasks later while
+   * work is still waiting: only work still waiting then costs a host turn.
    */
   private readonly onNextTurnCheck = (): void => {
+    if (this.nextTurn.length > 0 && ++this.nextTurnCheckHops < NEXT_TURN_CHECK_HOPS) {
+      void SETTLED.then(this.onNextTurnCheck);
+      return;
+    }
     this.nextTurnCheckQueued = false;
     if (this.nextTurn.length > 0) this.kickLater();
   };
   private readonly onMicrotask = (): void => {
     this.microtaskQueued = false;
+    this.hostTurns.microtask++;
     this.turn(false);
   };
+  /**
+   * The host timer's turn. Node runs timers before it polls for I/O, so after a stall (a loaded host
+   * did not schedule the process) a TCP timer would fire before the frame that answers it, already
+   * waiting on the device, is read: a spurious retransmission. A host timer {@link LATE_TIMER_MS} or
+   * more past its deadline therefore runs its turn from a `setImmediate`, after the poll phase.
+   */
   private readonly onHostTimer = (): void => {
     this.hostTimer = undefined;
     this.microtaskStreak = 0;
+    if (this.clock.now() - this.hostDeadline >= LATE_TIMER_MS) {
+      this.hostTurns.timerDeferred++;
+      this.lateTimerTurn = setImmediate(this.onLateTimer);
+      return;
+    }
+    this.hostTurns.timer++;
+    this.turn(true);
+  };
+  private readonly onLateTimer = (): void => {
+    this.lateTimerTurn = undefined;
+    this.hostTurns.timer++;
     this.turn(true);
   };
 
@@ -198,6 +251,7 @@ export class Scheduler implements SchedulerApi {
       timersFired: 0,
       timerHeapUpdates: 0,
       taskletsRun: 0,
+      hostTurns: this.hostTurns,
       errors: 0,
     };
   }
@@ -218,11 +272,9 @@ export class Scheduler implements SchedulerApi {
   /** {@link now} for the scheduler's own use. */
   private time(): Millis {
     if (!this.inRealRun) return this.clock.now();
-    if (!this.timeKnown) {
-      this.runTime = this.clock.now();
-      this.timeKnown = true;
-    }
-    return this.runTime;
+    let time = this.runTime;
+    if (time === null) time = this.runTime = this.clock.now();
+    return time;
   }
 
   /** Live counters (the same object every time; copy fields to keep a snapshot). */
@@ -266,10 +318,11 @@ export class Scheduler implements SchedulerApi {
     }
     if ((bottomHalf as MarkedBottomHalf)[this.queuedMark] === true || this.nextTurn.includes(bottomHalf)) return;
     this.nextTurn.push(bottomHalf);
-    // The host turn is asked for only after the microtasks queued so far ran: a bottom half withdrawn
-    // by then ({@link cancelNextTurn}) costs no setImmediate and no turn.
+    // The host turn is asked for only after the microtasks queued so far ran (and a few they queued):
+    // a bottom half withdrawn by then ({@link cancelNextTurn}) costs no setImmediate and no turn.
     if (this.nextTurnCheckQueued) return;
     this.nextTurnCheckQueued = true;
+    this.nextTurnCheckHops = 0;
     void SETTLED.then(this.onNextTurnCheck);
   }
 
@@ -280,6 +333,7 @@ export class Scheduler implements SchedulerApi {
     if (this.immediate !== undefined && this.irqs.runnable === 0 && this.queue.length === 0) {
       clearImmediate(this.immediate);
       this.immediate = undefined;
+      this.hostTurns.immediateCancelled++;
     }
   }
 
@@ -408,8 +462,10 @@ export class Scheduler implements SchedulerApi {
     this.takeNextTurnWork();
     if (this.immediate !== undefined) clearImmediate(this.immediate);
     if (this.hostTimer !== undefined) clearTimeout(this.hostTimer);
+    if (this.lateTimerTurn !== undefined) clearImmediate(this.lateTimerTurn);
     this.immediate = undefined;
     this.hostTimer = undefined;
+    this.lateTimerTurn = undefined;
   }
 
   // ---- running -------------------------------------------------------------------------------
@@ -425,7 +481,7 @@ export class Scheduler implements SchedulerApi {
   private timerDue(): boolean {
     const next = this.timers.nextDeadline();
     if (next === undefined) return false;
-    if (this.inRealRun && !this.timeKnown && !this.timerRun) return false;
+    if (this.inRealRun && this.runTime === null && !this.timerRun) return false;
     return next <= this.time();
   }
 
@@ -441,7 +497,7 @@ export class Scheduler implements SchedulerApi {
     this.dispatches = 0;
     if (this.freezesTime) {
       this.inRealRun = true;
-      this.timeKnown = false;
+      this.runTime = null;
       this.timerRun = timerRun;
     }
     try {
@@ -657,6 +713,8 @@ export class Scheduler implements SchedulerApi {
    * re-arms, which is cheaper than clearTimeout/setTimeout on every TCP timer reset.
    */
   private syncHostTimer(): void {
+    // A late host timer's turn is waiting for the poll phase to pass: it runs the timers, then re-arms.
+    if (this.lateTimerTurn !== undefined) return;
     const next = this.timers.nextDeadline();
     if (next === undefined) {
       if (this.hostTimer !== undefined) clearTimeout(this.hostTimer);

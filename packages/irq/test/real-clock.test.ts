@@ -1,6 +1,20 @@
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RealClock, Scheduler, SchedulerError, type BottomHalf, type SchedulerErrorContext } from '../src/index.js';
+import {
+  LATE_TIMER_MS,
+  RealClock,
+  Scheduler,
+  SchedulerError,
+  type BottomHalf,
+  type SchedulerErrorContext,
+  type Timer,
+} from '../src/index.js';
 
 const schedulers: Scheduler[] = [];
 function realScheduler(options: ConstructorParameters<typeof Scheduler>[0] = {}): Scheduler {
@@ -288,6 +302,103 @@ describe('real clock', () => {
       await until(() => polled === 1);
     } finally {
       globalThis.setImmediate = host;
+    }
+  });
+
+  it('the next-turn check waits for a reply written two microtasks later (socket event, then uncork): no setImmediate', async () => {
+    const s = realScheduler({ hostWake: 'microtask' });
+    let polled = 0;
+    const flush: BottomHalf = { name: 'flush', poll: () => (polled++, 0) };
+    let immediates = 0;
+    const host = globalThis.setImmediate;
+    globalThis.setImmediate = ((...args: Parameters<typeof setImmediate>) => (
+      immediates++,
+      host(...args)
+    )) as typeof setImmediate;
+    try {
+      // As TCP's receive path does: the socket's readable event is queued before the owed ACK's flush,
+      // and the application answers from a microtask that event queues (an uncork).
+      const line = s.requestIrq('eth0', 1, () => {
+        void Promise.resolve().then(() => void Promise.resolve().then(() => s.cancelNextTurn(flush)));
+        s.scheduleNextTurn(flush);
+      });
+      s.start();
+      line.raise();
+      for (let i = 0; i < 12; i++) await Promise.resolve(); // only microtasks: no one else's setImmediate
+      expect(immediates).toBe(0);
+      await sleep(5);
+      expect(polled).toBe(0);
+      expect(s.stats.hostTurns).toMatchObject({ microtask: 1, immediate: 0, immediateCancelled: 0 });
+    } finally {
+      globalThis.setImmediate = host;
+    }
+  });
+
+  it('a host timer that comes late (the host stalled) fires after the I/O that waited meanwhile: a queued ACK cancels the RTO', async () => {
+    // A FIFO stands for the TAP device: what is written to it waits in the kernel until the event loop polls.
+    const dir = mkdtempSync(join(tmpdir(), 'irq-late-'));
+    const fifo = join(dir, 'device');
+    execFileSync('mkfifo', [fifo]);
+    const readEnd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const writeEnd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+    const device = new Socket({ fd: readEnd, readable: true, writable: false });
+    try {
+      const s = realScheduler({ hostWake: 'microtask' });
+      const order: string[] = [];
+      let rto: Timer | undefined;
+      const rx = s.requestIrq('rx', 1, () => {
+        order.push('ack');
+        rto?.cancel();
+      });
+      device.on('data', () => rx.raise());
+      s.start();
+      await new Promise<void>((resolve) => {
+        // In the check phase: Node's next phases are its timers, then its I/O poll.
+        setImmediate(() => {
+          rto = s.timerAfter(10, () => order.push('rto'));
+          writeSync(writeEnd, 'ack'); // the answer arrives...
+          const until = performance.now() + 10 + 50; // ...while the host is stalled well past the deadline
+          while (performance.now() < until) {
+            // busy: Node runs no callback meanwhile
+          }
+          resolve();
+        });
+      });
+      await until(() => order.length > 0);
+      await sleep(30);
+      expect(order).toEqual(['ack']); // Node's timers phase comes before its poll: without the deferral, 'rto' first
+      expect(s.stats.hostTurns.timerDeferred).toBe(1);
+      expect(s.stats.timersFired).toBe(0);
+    } finally {
+      device.destroy();
+      closeSync(writeEnd);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it(`a host timer ${LATE_TIMER_MS} ms or more past its deadline fires from a setImmediate; one on time fires in its own turn`, async () => {
+    // The clock (not the host's load) says how late the host timer came: it moves only when told to.
+    let time = 0;
+    const clock = { virtual: false, now: () => time };
+    for (const late of [false, true]) {
+      const s = new Scheduler({ clock });
+      schedulers.push(s);
+      const order: string[] = [];
+      s.start();
+      time = 0;
+      // Armed first with the delay the host timer below gets (2 ms): Node runs it first, in the same timers phase.
+      const stalled = new Promise<void>((resolve) => {
+        setTimeout(() => {
+          time = late ? 2 + LATE_TIMER_MS + 100 : 2; // what the host timer's turn, next, will read
+          setImmediate(() => order.push('after poll'));
+          resolve();
+        }, 2);
+      });
+      s.timerAt(2, () => order.push('timer'));
+      await stalled;
+      await until(() => order.length === 2);
+      expect(order, late ? 'late' : 'on time').toEqual(late ? ['after poll', 'timer'] : ['timer', 'after poll']);
+      expect(s.stats.hostTurns, late ? 'late' : 'on time').toMatchObject({ timer: 1, timerDeferred: late ? 1 : 0 });
     }
   });
 
