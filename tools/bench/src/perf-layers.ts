@@ -9,6 +9,10 @@
  * counts for the module whose code made it. `--callers REGEX` lists, for leaf symbols matching REGEX, the
  * nearest bundle functions that called them. `--split REGEX` shows, for each bundle function whose label
  * matches REGEX, what its samples ran below it (kernel, libc, node binary, builtins) and its top leaves.
+ * Samples are also charged to the nearest bundle FUNCTION (what a function costs with the runtime calls and
+ * syscalls it made), and the samples with no bundle frame at all are sorted by the Node machinery they ran
+ * in ({@link outsideCategory}: helper threads, GC, the microtask and nextTick queues, immediates, timers,
+ * libuv's I/O callback glue, epoll): the fixed cost of each event-loop wake-up, whatever the program does.
  *
  *   node --import tsx tools/bench/src/perf-layers.ts --latest-map /tmp/perf-PID.map   # before perf script: see latestPerfMap
  *   perf script -i perf.data > perf.txt
@@ -33,26 +37,40 @@ export type PerfSample = readonly PerfFrame[];
 /** A callchain line: address, symbol (may contain spaces), `(dso)`. */
 const FRAME_LINE = /^\s+[0-9a-f]+\s+(.*?)\s+\(([^()]*)\)$/;
 
-/** Parses `perf script` text (samples separated by blank lines, header line first, frames indented). */
-export function parsePerfScript(text: string): PerfSample[] {
+/**
+ * Parses `perf script` text (samples separated by blank lines, header line first, frames indented). When
+ * `threads` is given, the thread id of each sample (the number after the command name in its header line,
+ * or -1 when the header shows none) is pushed to it, in the order of the samples returned.
+ */
+export function parsePerfScript(text: string, threads?: number[]): PerfSample[] {
   const out: PerfSample[] = [];
   let cur: PerfFrame[] | undefined;
+  let tid = -1;
+  const end = () => {
+    if (cur !== undefined && cur.length > 0) {
+      out.push(cur);
+      threads?.push(tid);
+    }
+  };
   for (const line of text.split('\n')) {
     if (line.trim() === '') {
-      if (cur !== undefined && cur.length > 0) out.push(cur);
+      end();
       cur = undefined;
+      tid = -1;
       continue;
     }
     const m = FRAME_LINE.exec(line);
     if (m === null) {
-      if (cur !== undefined && cur.length > 0) out.push(cur);
+      end();
       cur = [];
+      const h = /^\S+\s+(?:\d+\/)?(\d+)\s/.exec(line);
+      tid = h === null ? -1 : Number(h[1]);
       continue;
     }
     cur ??= [];
     cur.push({ symbol: m[1]!.replace(/\+0x[0-9a-f]+$/, ''), dso: m[2]! });
   }
-  if (cur !== undefined && cur.length > 0) out.push(cur);
+  end();
   return out;
 }
 
@@ -74,6 +92,43 @@ export function frameClass(frame: PerfFrame, bundleName: string): string {
   return `other: ${frame.dso}`;
 }
 
+/**
+ * Where a sample with no bundle frame on its stack ran, by the Node machinery around it (first match, in
+ * this order): `helper thread` (when `helperThread` is true: a thread other than the main one, i.e. V8's
+ * compiler and GC threads or libuv's pool; when it is undefined, a stack that does not start in
+ * `node::Start`, which a truncated main-thread stack also fails), `GC`, `microtask queue`, `nextTick queue`, `immediates (check phase)`, `timers phase`,
+ * `I/O callback glue` (libuv read -> MakeCallback -> Node's stream JS), `epoll / I/O poll`, `other main
+ * thread`. Each class is prefixed with `kernel: ` when the leaf frame is in the kernel.
+ */
+export function outsideCategory(chain: PerfSample, helperThread?: boolean): string {
+  const has = (re: RegExp) => chain.some((f) => re.test(f.symbol));
+  let what: string;
+  if (helperThread ?? !has(/^node::Start\b|^__libc_start_call_main$|^main$/))
+    what = 'helper thread (compiler, GC, pool)';
+  else if (has(/Scavenge|MarkCompact|GarbageCollect|Heap::CollectGarbage/)) what = 'GC';
+  else if (has(/RunMicrotasks/)) what = 'microtask queue';
+  else if (has(/processTicksAndRejections/)) what = 'nextTick queue';
+  else if (has(/uv__run_check|processImmediate/)) what = 'immediates (check phase)';
+  else if (has(/uv__run_timers|listOnTimeout|processTimers/)) what = 'timers phase';
+  else if (has(/OnUvRead|CallJSOnreadMethod|onStreamRead|MakeCallback|InternalCallbackScope/))
+    what = 'I/O callback glue';
+  else if (has(/epoll_pwait|epoll_wait|uv__io_poll/)) what = 'epoll / I/O poll';
+  else what = 'other main thread';
+  return chain[0]!.dso.includes('kernel') ? `kernel: ${what}` : what;
+}
+
+/** The thread id that occurs most often in `threads` (the main thread of a busy Node process), or undefined. */
+export function busiestThread(threads: readonly number[]): number | undefined {
+  const n = new Map<number, number>();
+  let best: number | undefined;
+  for (const t of threads) {
+    const c = (n.get(t) ?? 0) + 1;
+    n.set(t, c);
+    if (best === undefined || c > n.get(best)!) best = t;
+  }
+  return best;
+}
+
 /** The sum of a tally's counts. */
 function total(m: Map<string, number>): number {
   let n = 0;
@@ -92,6 +147,10 @@ export interface PerfSummary {
   readonly byClass: Map<string, number>;
   readonly chargedDirectory: Map<string, number>;
   readonly chargedModule: Map<string, number>;
+  /** Nearest bundle frame's `name file (bundle:LINE)` (or `(no bundle frame)`) -> samples. */
+  readonly chargedFunction: Map<string, number>;
+  /** Samples with no bundle frame on their stack, by {@link outsideCategory}. */
+  readonly outside: Map<string, number>;
   /** Leaf symbol -> samples; JIT bundle frames as `name file (bundle:LINE)`. */
   readonly leaf: Map<string, number>;
   /** For leaves matching the callers pattern: `leaf <- nearest bundle function file` -> samples. */
@@ -103,29 +162,37 @@ export interface PerfSummary {
   readonly split: Map<string, { byClass: Map<string, number>; leaves: Map<string, number> }>;
 }
 
-/** Tallies `samples` (see the file's comment); `callers` selects the leaf symbols whose callers are listed. */
+/**
+ * Tallies `samples` (see the file's comment); `callers` selects the leaf symbols whose callers are listed.
+ * `threads` (from {@link parsePerfScript}) tells the main thread (the one with the most samples) from helper
+ * threads for {@link outsideCategory}.
+ */
 export function summarizePerf(
   samples: readonly PerfSample[],
   bundleName: string,
   modules: readonly BundleModule[],
   callers?: RegExp,
   split?: RegExp,
+  threads?: readonly number[],
 ): PerfSummary {
   const s: PerfSummary = {
     samples: samples.length,
     byClass: new Map(),
     chargedDirectory: new Map(),
     chargedModule: new Map(),
+    chargedFunction: new Map(),
+    outside: new Map(),
     leaf: new Map(),
     callers: new Map(),
     split: new Map(),
   };
   const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
+  const main = threads === undefined ? undefined : busiestThread(threads);
   const label = (f: PerfFrame): string => {
     const b = bundleFrame(f, bundleName);
     return b === undefined ? f.symbol : `${b.name} ${moduleAt(modules, b.line)} (bundle:${String(b.line)})`;
   };
-  for (const chain of samples) {
+  for (const [i, chain] of samples.entries()) {
     const leaf = chain[0]!;
     bump(s.byClass, frameClass(leaf, bundleName));
     bump(s.leaf, label(leaf));
@@ -139,6 +206,9 @@ export function summarizePerf(
     if (callers !== undefined && callers.test(leaf.symbol))
       bump(s.callers, `${leaf.symbol} <- ${owner === undefined ? '(no bundle frame)' : label(owner)}`);
     const ownerLabel = owner === undefined ? '(no bundle frame)' : label(owner);
+    bump(s.chargedFunction, ownerLabel);
+    if (owner === undefined)
+      bump(s.outside, outsideCategory(chain, main === undefined ? undefined : threads![i] !== main));
     if (split !== undefined && split.test(ownerLabel)) {
       let t = s.split.get(ownerLabel);
       if (t === undefined) s.split.set(ownerLabel, (t = { byClass: new Map(), leaves: new Map() }));
@@ -229,12 +299,14 @@ if (isMain && process.argv[2] === '--latest-map') {
   };
   const callers = pattern('callers');
   const split = pattern('split');
+  const threads: number[] = [];
   const s = summarizePerf(
-    parsePerfScript(readFileSync(file, 'utf8')),
+    parsePerfScript(readFileSync(file, 'utf8'), threads),
     bundle.replace(/^.*\//, '/'),
     bundleModules(readFileSync(bundle, 'utf8')),
     callers,
     split,
+    threads,
   );
   const row = ([k, n]: [string, number]) =>
     `${((100 * n) / Math.max(1, s.samples)).toFixed(1).padStart(5)}%  ${String(n).padStart(6)}` +
@@ -245,6 +317,8 @@ if (isMain && process.argv[2] === '--latest-map') {
     ['by class of the leaf frame', s.byClass],
     ['charged to the nearest bundle frame, by source directory', s.chargedDirectory],
     ['charged to the nearest bundle frame, by source file', s.chargedModule],
+    ['charged to the nearest bundle function', s.chargedFunction],
+    ['no bundle frame, by the Node machinery it ran in', s.outside],
     ['by leaf symbol', s.leaf],
   ];
   if (callers !== undefined) sections.push([`callers of ${values.callers ?? ''}`, s.callers]);

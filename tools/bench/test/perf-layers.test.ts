@@ -7,9 +7,11 @@ import { describe, expect, it } from 'vitest';
 import { bundleModules } from '../src/bundle-profile.js';
 import {
   bundleFrame,
+  busiestThread,
   formatPerfMap,
   frameClass,
   latestPerfMap,
+  outsideCategory,
   parsePerfScript,
   summarizePerf,
 } from '../src/perf-layers.js';
@@ -151,5 +153,74 @@ describe('summarizePerf split', () => {
     const w = s.split.get('write packages/nic/src/tap/event-loop-port.ts (bundle:5)')!;
     expect(Object.fromEntries(w.byClass)).toEqual({ kernel: 1 });
     expect(w.leaves.get('pvm_irq_enable')).toBe(1);
+  });
+});
+
+describe('threads, charged functions and the machinery outside the bundle', () => {
+  const f = (symbol: string, dso = '/usr/bin/node') => ({ symbol, dso });
+  const MAIN_ROOT = [f('uv_run'), f('node::Start'), f('__libc_start_call_main', 'libc.so.6')];
+  it("parsePerfScript reports each sample's thread id (pid/tid or tid headers), -1 without one", () => {
+    const threads: number[] = [];
+    const text = SCRIPT + '\nnode 7/102 5.5:     500250 cpu-clock:ppp: \n\t    1 epoll_pwait+0x1 ([kernel.kallsyms])\n';
+    const samples = parsePerfScript(text, threads);
+    expect(samples).toHaveLength(5);
+    expect(threads).toEqual([100, 100, 100, 101, 102]);
+    const none: number[] = [];
+    parsePerfScript('\t    1 f+0x1 (/usr/bin/node)\n', none);
+    expect(none).toEqual([-1]);
+  });
+  it('busiestThread is the thread with the most samples', () => {
+    expect(busiestThread([5, 7, 7, 5, 7])).toBe(7);
+    expect(busiestThread([])).toBeUndefined();
+  });
+  it('outsideCategory names the Node machinery a sample ran in, first match wins, kernel leaves marked', () => {
+    expect(outsideCategory([f('v8::internal::compiler::GraphReducer::ReduceTop'), f('start_thread', 'libc')])).toBe(
+      'helper thread (compiler, GC, pool)',
+    );
+    expect(outsideCategory([f('x'), ...MAIN_ROOT], true)).toBe('helper thread (compiler, GC, pool)');
+    expect(
+      outsideCategory([f('v8::internal::ScavengerCollector::CollectGarbage'), f('RunMicrotasks'), ...MAIN_ROOT]),
+    ).toBe('GC');
+    expect(
+      outsideCategory([
+        f('Builtins_PromiseFulfillReactionJob'),
+        f('v8::internal::MicrotaskQueue::RunMicrotasks'),
+        f('node::InternalCallbackScope::Close'),
+        ...MAIN_ROOT,
+      ]),
+    ).toBe('microtask queue');
+    expect(
+      outsideCategory([
+        f('JS:*processTicksAndRejections node:internal/process/task_queues:67:35'),
+        f('node::InternalCallbackScope::Close'),
+        ...MAIN_ROOT,
+      ]),
+    ).toBe('nextTick queue');
+    expect(outsideCategory([f('uv__run_check'), ...MAIN_ROOT])).toBe('immediates (check phase)');
+    expect(outsideCategory([f('uv__run_timers'), ...MAIN_ROOT])).toBe('timers phase');
+    expect(outsideCategory([f('node::LibuvStreamWrap::OnUvRead'), f('uv__io_poll'), ...MAIN_ROOT])).toBe(
+      'I/O callback glue',
+    );
+    expect(
+      outsideCategory([f('ep_poll', '[kernel.kallsyms]'), f('epoll_pwait', 'libc'), f('uv__io_poll'), ...MAIN_ROOT]),
+    ).toBe('kernel: epoll / I/O poll');
+    expect(outsideCategory([f('malloc', 'libc'), ...MAIN_ROOT], false)).toBe('other main thread');
+  });
+  it('summarizePerf charges each sample to its nearest bundle function and sorts the rest by machinery', () => {
+    const threads: number[] = [];
+    const s = summarizePerf(
+      parsePerfScript(SCRIPT, threads),
+      '/gw.js',
+      bundleModules(BUNDLE),
+      undefined,
+      undefined,
+      threads,
+    );
+    expect(Object.fromEntries(s.chargedFunction)).toEqual({
+      'write packages/nic/src/tap/event-loop-port.ts (bundle:5)': 1,
+      'portFrame packages/nic/src/tap/tap-driver.ts (bundle:3)': 2,
+      '(no bundle frame)': 1,
+    });
+    expect(Object.fromEntries(s.outside)).toEqual({ 'helper thread (compiler, GC, pool)': 1 });
   });
 });
