@@ -440,6 +440,40 @@ describe('RequestParser: a repeated head', () => {
     expect(() => new RequestParser(strict, handler).execute(bytes(twoFields))).toThrow(HttpParseError);
   });
 
+  it('a new parser starts out with the newest shared head, and still parses or refuses anything else as it should', () => {
+    const heads: RequestHead[] = [];
+    const handler = { onHead: (h: RequestHead) => heads.push(h), onBody: () => {}, onMessageComplete: () => {} };
+    const limits = resolveParserLimits({ maxHeaders: 7 });
+    const other = 'GET /other HTTP/1.0\r\nHost: 198.18.44.2\r\n\r\n';
+    const longer = 'GET /small HTTP/1.1\r\nHost: 198.18.44.2\r\nRange: bytes=0-1\r\n\r\n';
+    new RequestParser(limits, handler).execute(bytes(GET));
+    // Short connections one after another: each new parser's first head is the one seen last.
+    for (let i = 0; i < 3; i++) new RequestParser(limits, handler).execute(bytes(GET));
+    expect(heads).toHaveLength(4);
+    for (const head of heads) expect(head).toBe(heads[0]);
+    // A first head that differs, extends the newest one, is split or starts with an empty line: parsed afresh.
+    new RequestParser(limits, handler).execute(bytes(other));
+    new RequestParser(limits, handler).execute(bytes(longer));
+    const split = new RequestParser(limits, handler);
+    split.execute(bytes(GET.slice(0, 7)));
+    split.execute(bytes(GET.slice(7)));
+    new RequestParser(limits, handler).execute(bytes('\r\n' + other));
+    expect(heads.slice(4).map((h) => plain(h))).toEqual([fresh(other), fresh(longer), fresh(GET), fresh(other)]);
+    // The newest is now `other` (found again by the last parser): a new parser gets that object.
+    new RequestParser(limits, handler).execute(bytes(other));
+    expect(heads[8]).toBe(heads[7]);
+    // A bad head that shares the newest one's start is refused by a new parser, and after reset().
+    const bad = 'GET /other HTTP/1.0\r\nHost: 198.18.44.2\r\nBad Name: 1\r\n\r\n';
+    expect(() => new RequestParser(limits, handler).execute(bytes(bad))).toThrow(HttpParseError);
+    const reused = new RequestParser(limits, handler);
+    reused.execute(bytes(GET));
+    reused.reset();
+    reused.execute(bytes(other));
+    expect(heads[heads.length - 1]).toBe(heads[7]);
+    reused.reset();
+    expect(() => reused.execute(bytes(bad))).toThrow(HttpParseError);
+  });
+
   it('still refuses a bad head that shares the start of the remembered one', () => {
     const parser = new RequestParser({}, { onHead: () => {}, onBody: () => {}, onMessageComplete: () => {} });
     parser.execute(bytes(GET));

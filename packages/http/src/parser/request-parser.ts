@@ -80,16 +80,31 @@ interface SharedHead {
   readonly text: string;
   readonly head: RequestHead;
 }
-/** Most heads {@link sharedHeadsOf} keeps per limit set; when full, the table starts over. */
+/** Most heads a {@link SharedHeads} table keeps; when full, it starts over. */
 const SHARED_HEADS_MAX = 64;
-/** Remembered heads by limit set (a head is a function of its bytes and the limits), then by their text. */
-const SHARED_HEADS = new WeakMap<object, Map<string, SharedHead>>();
+/** The remembered heads of one limit set, by their text, and the one remembered or found last. */
+interface SharedHeads {
+  readonly table: Map<string, SharedHead>;
+  newest: SharedHead | null;
+}
+/** Remembered heads by limit set (a head is a function of its bytes and the limits). */
+const SHARED_HEADS = new WeakMap<object, SharedHeads>();
 
 /** The remembered heads of parsers with `limits` (one table for all of a server's connections). */
-function sharedHeadsOf(limits: Readonly<ParserLimits>): Map<string, SharedHead> {
-  let table = SHARED_HEADS.get(limits);
-  if (table === undefined) SHARED_HEADS.set(limits, (table = new Map()));
-  return table;
+function sharedHeadsOf(limits: Readonly<ParserLimits>): SharedHeads {
+  let shared = SHARED_HEADS.get(limits);
+  if (shared === undefined) SHARED_HEADS.set(limits, (shared = { table: new Map(), newest: null }));
+  return shared;
+}
+
+/** Remembers `head` (decoded from `text`, which `shared` does not hold yet) as the newest head of `shared`. */
+function addShared(shared: SharedHeads, text: string, head: RequestHead): SharedHead {
+  const table = shared.table;
+  const added = { text, head };
+  if (table.size >= SHARED_HEADS_MAX) table.clear();
+  table.set(text, added);
+  shared.newest = added;
+  return added;
 }
 
 /** Where {@link parseWholeHead} stopped (one for every parser: read right after the call). */
@@ -207,6 +222,18 @@ export class RequestParser {
   constructor(limits: Partial<ParserLimits>, handler: RequestParserHandler) {
     this.limits = resolveParserLimits(limits);
     this.handler = handler;
+    this.rememberNewestShared();
+  }
+
+  /**
+   * Starts out remembering the head that parsers with these limits remembered or found last: a new
+   * connection whose first head is that one (clients of one kind, short connections one after another)
+   * gets it for a byte comparison, like a repeated head on a kept-alive connection.
+   */
+  private rememberNewestShared(): void {
+    const newest = SHARED_HEADS.get(this.limits)?.newest ?? null;
+    this.lastHeadText = newest === null ? '' : newest.text;
+    this.lastHead = newest === null ? null : newest.head;
   }
 
   /** True while the parser holds input back: after each message, or after {@link RequestParser.pause}. */
@@ -335,8 +362,7 @@ export class RequestParser {
     this.requestLine = null;
     this.remaining = 0;
     this.bodyBytes = 0;
-    this.lastHeadText = '';
-    this.lastHead = null;
+    this.rememberNewestShared();
     this.headMisses = 0;
   }
 
@@ -639,15 +665,13 @@ export class RequestParser {
       // Decoded from the chunk itself: the same bytes at the start of a later chunk are this head again,
       // and the same bytes seen by another parser with these limits gave this head already.
       const text = latin1Text(latin1View(bytes), from, to);
-      const table = sharedHeadsOf(this.limits);
-      let shared = table.get(text);
+      const heads = sharedHeadsOf(this.limits);
+      let shared = heads.table.get(text);
       if (shared === undefined) {
-        shared = {
-          text,
-          head: parseRequestHead(bytes, from, to, this.requestLine!, this.requestLineBytes, this.limits),
-        };
-        if (table.size >= SHARED_HEADS_MAX) table.clear();
-        table.set(text, shared);
+        const decoded = parseRequestHead(bytes, from, to, this.requestLine!, this.requestLineBytes, this.limits);
+        shared = addShared(heads, text, decoded);
+      } else {
+        heads.newest = shared;
       }
       this.lastHeadText = shared.text;
       this.lastHead = head = shared.head;
@@ -668,14 +692,14 @@ export class RequestParser {
     let head = decoded;
     if (this.rememberNextHead() && end - start <= REPEAT_HEAD_MAX_BYTES) {
       const text = latin1Text(latin1View(chunk), start, end);
-      const table = sharedHeadsOf(this.limits);
-      let shared = table.get(text);
+      const heads = sharedHeadsOf(this.limits);
+      let shared = heads.table.get(text);
       if (shared === undefined) {
         // Kept beyond this request: its fields become strings, so it holds no chunk.
         decoded.headers.detach();
-        shared = { text, head: decoded };
-        if (table.size >= SHARED_HEADS_MAX) table.clear();
-        table.set(text, shared);
+        shared = addShared(heads, text, decoded);
+      } else {
+        heads.newest = shared;
       }
       this.lastHeadText = shared.text;
       this.lastHead = head = shared.head;

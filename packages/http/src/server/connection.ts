@@ -31,6 +31,7 @@ import type { DeadlineQueue, Deadlined } from './deadlines.js';
 import { reasonPhrase } from '../serializer/status.js';
 import type { HttpHandler, HttpServerStats, ResolvedOptions } from './options.js';
 import type { TokenBucketLimiter } from './rate-limit.js';
+import type { ClientTally, OpenEntry } from './open-connections.js';
 import { HttpRequest } from './request.js';
 import { HttpResponse, type ResponseChannel, type ResponseContext } from './response.js';
 import type { HttpTransportSocket } from './transport.js';
@@ -126,14 +127,27 @@ function onSocketClose(this: ServedSocket): void {
 
 /** Settled once: `RESOLVED.then(fn)` runs `fn` in a microtask (no async resource, unlike `queueMicrotask`). */
 const RESOLVED = Promise.resolve();
-/** Sockets corked for an answer that closes the connection, uncorked together in one microtask. */
-let corkedSockets: ServedSocket[] = [];
+/**
+ * Sockets corked for an answer that closes the connection and goes on after this turn, uncorked
+ * together in one microtask: the first {@link corkedCount} slots. Two arrays swapped per batch, their
+ * slots cleared but their storage kept (a batch allocates no array).
+ */
+let corkedSockets: (ServedSocket | undefined)[] = [];
+let corkedSpare: (ServedSocket | undefined)[] = [];
+let corkedCount = 0;
 
 /** The microtask of {@link Connection.corkForClose}: uncorks every socket corked since. */
 function uncorkAll(): void {
   const batch = corkedSockets;
-  corkedSockets = [];
-  for (const socket of batch) socket[CONNECTION].uncorkSocket();
+  const n = corkedCount;
+  corkedSockets = corkedSpare;
+  corkedSpare = batch;
+  corkedCount = 0;
+  try {
+    for (let i = 0; i < n; i++) batch[i]![CONNECTION].uncorkSocket();
+  } finally {
+    for (let i = 0; i < n; i++) batch[i] = undefined;
+  }
 }
 
 /**
@@ -144,7 +158,7 @@ function uncorkAll(): void {
  * body is unread beyond its high-water mark, or the pipeline is full, the socket is paused; every timer
  * is dropped when the socket closes (the connection leaves the server's deadline queue).
  */
-export class Connection implements ResponseChannel, Deadlined {
+export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connection> {
   /** Callers of {@link Connection.whenClosed} waiting for the close (made on first use). */
   private closeWaiters: Array<() => void> | undefined;
   private readonly parser: RequestParser;
@@ -193,6 +207,12 @@ export class Connection implements ResponseChannel, Deadlined {
   deadlineSlot = -1;
   /** @internal {@link Deadlined}: written by the server's {@link DeadlineQueue} only. */
   deadlineSeq = 0;
+  /** @internal {@link OpenEntry}: written by the server's open-connection list only. */
+  openTally: ClientTally | undefined = undefined;
+  /** @internal {@link OpenEntry}: written by the server's open-connection list only. */
+  openPrev: Connection | undefined = undefined;
+  /** @internal {@link OpenEntry}: written by the server's open-connection list only. */
+  openNext: Connection | undefined = undefined;
 
   /**
    * @param remoteAddress the client's address when the caller read it already (a transport may build
@@ -281,7 +301,7 @@ export class Connection implements ResponseChannel, Deadlined {
   }
 
   /** @internal */
-  closesAfter(res: HttpResponse): boolean {
+  closesAfter(res: HttpResponse, endsNow: boolean): boolean {
     const incoming = this.incoming;
     const unreadExpectedBody =
       incoming !== undefined && incoming.res === res && incoming.req.head.expect100 && !incoming.req.body.touched;
@@ -290,23 +310,26 @@ export class Connection implements ResponseChannel, Deadlined {
     const close = !res.context.keepAlive || res.closeDelimited || lastBeforeClose || unreadExpectedBody;
     if (close) {
       res.closesConnection = true;
-      this.corkForClose();
+      this.corkForClose(endsNow && this.active === res);
     }
     return close;
   }
 
   /**
-   * The answer after which the server closes is about to be written: the socket is corked until the
-   * end of this turn, so that an answer ended at once and the FIN that `end()` queues right after it
-   * leave together (one segment with the data and the FIN, as a C stack sends it). An answer that
-   * goes on in a later turn is uncorked by then and streams as usual.
+   * The answer after which the server closes is about to be written: the socket is corked so that an
+   * answer ended at once and the FIN that `end()` queues right after it leave together (one segment
+   * with the data and the FIN, as a C stack sends it). An answer that ends in this very call
+   * (`endsNow`, and it is the active one: {@link Connection.responseDone} follows at once) is uncorked
+   * right after that `end()` (no microtask); any other is uncorked at the end of this turn, so one that
+   * goes on in a later turn streams as usual.
    */
-  private corkForClose(): void {
+  private corkForClose(endsNow: boolean): void {
     if (this.corked || this.gone || this.socket.cork === undefined) return;
     this.corked = true;
     this.socket.cork();
-    corkedSockets.push(this.socket as ServedSocket);
-    if (corkedSockets.length === 1) void RESOLVED.then(uncorkAll);
+    if (endsNow) return;
+    corkedSockets[corkedCount++] = this.socket as ServedSocket;
+    if (corkedCount === 1) void RESOLVED.then(uncorkAll);
   }
 
   /** @internal Undoes {@link Connection.corkForClose} (its microtask). */
@@ -336,6 +359,8 @@ export class Connection implements ResponseChannel, Deadlined {
     if (res.closesConnection) {
       this.closing = true;
       this.startClose();
+      // The FIN is queued behind the answer: a cork for it ends here (see corkForClose).
+      this.uncorkSocket();
       return;
     }
     const next = this.active;

@@ -49,10 +49,15 @@ export class WorkerPool<T> {
   readonly stats: PoolStats;
   private readonly queue: T[] = [];
   private queueHead = 0;
-  /** Jobs given a slot, to start in the next microtask. */
-  private starting: T[] = [];
-  /** The other array {@link WorkerPool.startAll} swaps in (so a batch makes no array). */
-  private spare: T[] = [];
+  /** Jobs given a slot, to start in the next microtask: the first {@link WorkerPool.startingCount} slots. */
+  private starting: (T | undefined)[] = [];
+  private startingCount = 0;
+  /**
+   * The other array {@link WorkerPool.startAll} swaps in. Both keep their storage between batches (slots
+   * are cleared, the length is not cut: a JS array cut to length 0 drops its storage, and the next
+   * push allocates it again), so a batch allocates no array.
+   */
+  private spare: (T | undefined)[] = [];
   private startQueued = false;
   private stopped = false;
   private resolveFinished: (() => void) | undefined;
@@ -119,7 +124,7 @@ export class WorkerPool<T> {
    * that freed or found the slot (a handler never runs nested in another one's `end()`).
    */
   private startSoon(job: T): void {
-    this.starting.push(job);
+    this.starting[this.startingCount++] = job;
     if (!this.startQueued) {
       this.startQueued = true;
       void RESOLVED.then(this.startAll);
@@ -129,12 +134,14 @@ export class WorkerPool<T> {
   private readonly startAll = (): void => {
     this.startQueued = false;
     const jobs = this.starting;
+    const n = this.startingCount;
     this.starting = this.spare;
     this.spare = jobs;
+    this.startingCount = 0;
     try {
-      for (let i = 0; i < jobs.length; i++) this.run(jobs[i]!);
+      for (let i = 0; i < n; i++) this.run(jobs[i]!);
     } finally {
-      jobs.length = 0;
+      for (let i = 0; i < n; i++) jobs[i] = undefined;
     }
   };
 

@@ -17,8 +17,12 @@ export interface ResponseChannel {
   waitDrain(): Promise<void>;
   /** The response is complete (all its bytes were handed to {@link ResponseChannel.transmit} or queued). */
   responseDone(response: HttpResponse): void;
-  /** Whether the connection closes after this response (decided when the head is written). */
-  closesAfter(response: HttpResponse): boolean;
+  /**
+   * Whether the connection closes after this response (decided when the head is written). `endsNow`:
+   * the response is complete and ends in this same call (its bytes and {@link ResponseChannel.responseDone}
+   * follow at once), so the channel can hold its bytes for the FIN without waiting for the turn's end.
+   */
+  closesAfter(response: HttpResponse, endsNow: boolean): boolean;
   /** The current `Date` header value, or undefined when the server has no wall clock. */
   dateValue(): string | undefined;
 }
@@ -252,7 +256,7 @@ export class HttpResponse {
     this.headersSent = true;
     this.declaredLength = prepared.bodyLength;
     this.bodyBytes = prepared.bodyLength;
-    const connection = this.channel.closesAfter(this) ? 'close' : context.http10 ? 'keep-alive' : 'none';
+    const connection = this.channel.closesAfter(this, true) ? 'close' : context.http10 ? 'keep-alive' : 'none';
     this.emit(prepared.bytesWith(date, connection));
     const body = prepared.separateBody;
     if (body !== undefined) this.emit(body);
@@ -459,7 +463,7 @@ export class HttpResponse {
     }
     const date = this.channel.dateValue();
     if (date !== undefined) head += `Date: ${date}\r\n`;
-    if (this.channel.closesAfter(this)) head += 'Connection: close\r\n';
+    if (this.channel.closesAfter(this, wholeLength >= 0)) head += 'Connection: close\r\n';
     else if (this.context.http10) head += 'Connection: keep-alive\r\n';
     head += '\r\n';
     if (wholeLength < 0) {

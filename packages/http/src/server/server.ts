@@ -18,6 +18,7 @@ import {
   type HttpServerStatsView,
   type ResolvedOptions,
 } from './options.js';
+import { OpenConnections } from './open-connections.js';
 import { WorkerPool } from './pool.js';
 import { TokenBucketLimiter } from './rate-limit.js';
 import type { HttpTransportServer, HttpTransportSocket } from './transport.js';
@@ -45,9 +46,8 @@ export class HttpServer {
   private readonly pool: WorkerPool<RequestJob>;
   private readonly limiter: TokenBucketLimiter | undefined;
   private readonly ownScheduler: Scheduler | undefined;
-  private readonly connections = new Set<Connection>();
-  /** Open connections per client address (for the per-client cap; an address with none has no entry). */
-  private readonly byClient = new Map<string, number>();
+  /** Open connections (counted against the caps), with their count per client address. */
+  private readonly connections = new OpenConnections<Connection>();
   private readonly rejected = new Set<HttpTransportSocket>();
   /** Connections closed to make room, still lingering (no longer counted against the caps). */
   private readonly evicted = new Set<Connection>();
@@ -147,9 +147,9 @@ export class HttpServer {
     }
     const client = socket.remoteAddress ?? '';
     const o = this.options;
-    const peers = this.byClient.get(client) ?? 0;
+    const tally = this.connections.tallyOf(client);
     if (
-      (peers >= o.maxConnectionsPerClient && !this.evictIdle(client)) ||
+      (tally.open >= o.maxConnectionsPerClient && !this.evictIdle(client)) ||
       (this.connections.size >= o.maxConnections && !this.evictIdle(undefined))
     ) {
       socket.on('error', ignoreError);
@@ -158,7 +158,8 @@ export class HttpServer {
     }
     // The connection's own 'error' listener counts errors (no second listener per socket).
     const connection = new Connection(socket, this.context, client);
-    this.track(connection);
+    this.connections.add(connection, tally);
+    this.counters.connectionsOpen = this.connections.size;
   }
 
   /**
@@ -175,10 +176,10 @@ export class HttpServer {
       netServer === undefined ? Promise.resolve() : new Promise<void>((resolve) => netServer.close(() => resolve()));
     const { queued, finished } = this.pool.stop();
     for (const job of queued) job.cancel();
-    for (const connection of [...this.connections, ...this.evicted]) connection.shutdown();
+    for (const connection of [...this.connections.toArray(), ...this.evicted]) connection.shutdown();
     for (const socket of this.rejected) socket.destroy();
     await finished;
-    await Promise.all([...this.connections, ...this.evicted].map((c) => c.whenClosed()));
+    await Promise.all([...this.connections.toArray(), ...this.evicted].map((c) => c.whenClosed()));
     await netClosed;
     this.deadlines.clear();
     this.ownScheduler?.stop();
@@ -186,20 +187,10 @@ export class HttpServer {
 
   private readonly onConnection = (socket: HttpTransportSocket): void => this.handleConnection(socket);
 
-  private track(connection: Connection): void {
-    this.connections.add(connection);
-    const client = connection.remoteAddress;
-    this.byClient.set(client, (this.byClient.get(client) ?? 0) + 1);
-    this.counters.connectionsOpen = this.connections.size;
-  }
-
+  /** A connection closed, or was evicted: it no longer counts against the caps. */
   private untrack(connection: Connection): void {
     if (this.evicted.size !== 0) this.evicted.delete(connection);
-    if (!this.connections.delete(connection)) return;
-    const client = connection.remoteAddress;
-    const peers = this.byClient.get(client) ?? 0;
-    if (peers > 1) this.byClient.set(client, peers - 1);
-    else this.byClient.delete(client);
+    if (!this.connections.remove(connection)) return;
     this.counters.connectionsOpen = this.connections.size;
   }
 
@@ -210,7 +201,7 @@ export class HttpServer {
    */
   private evictIdle(client: string | undefined): boolean {
     let oldest: Connection | undefined;
-    for (const c of this.connections) {
+    for (let c = this.connections.head; c !== undefined; c = c.openNext) {
       if (client !== undefined && c.remoteAddress !== client) continue;
       if (c.idle && (oldest === undefined || c.lastSeen < oldest.lastSeen)) oldest = c;
     }
