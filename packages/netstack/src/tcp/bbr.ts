@@ -137,6 +137,47 @@ export class Bbr implements CongestionControl {
     this.window = this.iw;
   }
 
+  /**
+   * Starts over for a new connection with `mss` (the same initial-window option): every field as a
+   * new `Bbr` has it, the bandwidth filters without slots, no fallback.
+   * @throws RangeError for a bad MSS (as the constructor).
+   */
+  restart(mss: number): void {
+    if (!(Number.isInteger(mss) && mss > 0)) throw new RangeError(`MSS must be a positive integer, got ${mss}`);
+    this.mss = mss;
+    this.iw = this.initialWindow();
+    this.window = this.iw;
+    this.btlBwFilter.release();
+    this.rtPropFilter.value = Number.POSITIVE_INFINITY;
+    this.rtPropFilter.stamp = 0;
+    this.extraAckedFilter.release();
+    this.extraAckedStart = 0;
+    this.extraAckedDelivered = 0;
+    this.st = 'STARTUP';
+    this.gainPacing = BBR_HIGH_GAIN;
+    this.gainCwnd = BBR_HIGH_GAIN;
+    this.rate = 0;
+    this.rounds = 0;
+    this.nextRoundDelivered = 0;
+    this.roundStart = false;
+    this.pipeFilled = false;
+    this.fullBw = 0;
+    this.fullBwCount = 0;
+    this.cycleIndex = 0;
+    this.cycleStamp = 0;
+    this.priorCwnd = 0;
+    this.recovering = false;
+    this.conservation = false;
+    this.conservationRound = 0;
+    this.probeRttDoneStamp = -1;
+    this.probeRttRoundDone = false;
+    this.idleRestart = false;
+    this.probeRtts = 0;
+    this.lastInflight = 0;
+    this.lastDelivered = 0;
+    this.fallback = undefined;
+  }
+
   /** The initial window for the current MSS (kept in {@link Bbr.iw}: it is read on every ACK). */
   private initialWindow(): number {
     return this.iwSegments === undefined ? rfc6928InitialWindow(this.mss) : this.iwSegments * this.mss;

@@ -29,9 +29,9 @@ export function effectiveBufferSize(ctx: TcpContext, bytes: number): number {
  * unless the send buffer filled (then output runs, so that acknowledgements can free space).
  */
 export function write(ctx: TcpContext, tcb: Tcb, data: Uint8Array): number {
-  const conn = ctx.connectionOf(tcb);
   if (tcb.finQueued || tcb.released || !canSendData(tcb.state))
     throw new TcpError('EPIPE', 'the sending side is shut down');
+  const conn = ctx.connectionOf(tcb);
   const n = tcb.sendBuffer.write(data);
   const full = n < data.byteLength;
   if (full) conn.writeBlocked = true;

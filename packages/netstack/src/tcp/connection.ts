@@ -13,7 +13,7 @@
 import type { Ipv4Address } from '@postern/wire';
 import type { TcpError } from './errors.js';
 import type { TcpState } from './state.js';
-import type { Tcb, TcpCloseReason, TcpConnectionStats } from './tcb.js';
+import { newConnectionStats, type Tcb, type TcpCloseReason, type TcpConnectionStats } from './tcb.js';
 import type { TimeWaitRecord } from './time-wait-record.js';
 
 /** What a connection asks of the `Tcp` module. @internal */
@@ -27,6 +27,58 @@ export interface ConnectionHost {
   setCork(tcb: Tcb, on: boolean): void;
   setKeepAlive(tcb: Tcb, on: boolean, idleMs: number | undefined): void;
   setBufferSize(tcb: Tcb, direction: 'send' | 'receive', bytes: number): number;
+  effectiveBufferSize(bytes: number): number;
+}
+
+/**
+ * What a handle still answers for its connection once the TCB went back to the `Tcp` module for
+ * reuse (TIME-WAIT passed to a record after the application closed and was told): the figures the
+ * TCB had then. @internal
+ */
+class RetiredConnection {
+  sendBufferSize: number;
+  receiveBufferSize: number;
+  private readonly segmentsOut: number;
+  private readonly segmentsIn: number;
+  private readonly bytesOut: number;
+  private readonly bytesIn: number;
+  private readonly pathMtu: number;
+  private readonly cwnd: number;
+  private readonly ssthresh: number;
+  private readonly srttMs: number;
+  private readonly rtoMs: number;
+  /** The TCB's stats object if it had made one (rare events were counted in it), else made on first read. */
+  private store: TcpConnectionStats | undefined;
+
+  constructor(tcb: Tcb) {
+    this.sendBufferSize = tcb.sendBuffer.capacity;
+    this.receiveBufferSize = tcb.rcvBufSize;
+    this.segmentsOut = tcb.segmentsOut;
+    this.segmentsIn = tcb.segmentsIn;
+    this.bytesOut = tcb.bytesOut;
+    this.bytesIn = tcb.bytesIn;
+    this.pathMtu = tcb.pathMtu;
+    this.cwnd = tcb.cc.cwnd;
+    this.ssthresh = tcb.cc.ssthresh;
+    this.srttMs = tcb.rto.srttMs ?? 0;
+    this.rtoMs = tcb.rto.rtoMs;
+    this.store = tcb.takeStatsStore();
+  }
+
+  /** The connection's final stats (as {@link Tcb.stats} read when the TCB was given back). */
+  get stats(): TcpConnectionStats {
+    const s = (this.store ??= newConnectionStats());
+    s.segmentsOut = this.segmentsOut;
+    s.segmentsIn = this.segmentsIn;
+    s.bytesOut = this.bytesOut;
+    s.bytesIn = this.bytesIn;
+    s.pathMtu = this.pathMtu;
+    s.cwnd = this.cwnd;
+    s.ssthresh = this.ssthresh;
+    s.srttMs = this.srttMs;
+    s.rtoMs = this.rtoMs;
+    return s;
+  }
 }
 
 /** One TCP connection as the application sees it. Made by `Tcp.connect` or handed out by a `TcpListener`. */
@@ -41,8 +93,11 @@ export class TcpConnection {
   onClose: ((reason: TcpCloseReason) => void) | undefined = undefined;
   /** The connection failed (`ECONNREFUSED`, `ECONNRESET`, `ETIMEDOUT`...); `onClose` follows. */
   onError: ((error: TcpError) => void) | undefined = undefined;
-  /** @internal The control block. */
-  readonly tcb: Tcb;
+  /**
+   * @internal The control block; once the connection was retired ({@link TcpConnection.retire}),
+   * the `Tcp` module's inert stand-in (released, CLOSED), never the reused TCB.
+   */
+  tcb: Tcb;
   /** @internal Set after `onClose` ran. */
   closeNotified = false;
   /** @internal A write accepted less than offered: the next freed space raises `onWritable`. */
@@ -51,12 +106,26 @@ export class TcpConnection {
   corked = false;
   /** @internal The TIME-WAIT record that took over once the application let go (its end is this handle's CLOSED). */
   timeWait: TimeWaitRecord | undefined = undefined;
+  /** @internal Set when the TCB went back for reuse: what the handle still answers. */
+  private retired: RetiredConnection | undefined = undefined;
   private readonly host: ConnectionHost;
 
   /** @internal Made by the `Tcp` module. */
   constructor(tcb: Tcb, host: ConnectionHost) {
     this.tcb = tcb;
     this.host = host;
+  }
+
+  /**
+   * @internal The TIME-WAIT record `record` took over and the TCB goes back to the `Tcp` module for
+   * reuse: the handle keeps the connection's final figures and points at `standIn` (a released,
+   * CLOSED TCB shared by every retired handle), so no call on it can reach the reused TCB: `abort`,
+   * `close` and `shutdownWrite` do nothing, `write` throws EPIPE, reads find nothing.
+   */
+  retire(record: TimeWaitRecord, standIn: Tcb): void {
+    this.retired = new RetiredConnection(this.tcb);
+    this.timeWait = record;
+    this.tcb = standIn;
   }
 
   /** The RFC 9293 state. */
@@ -68,27 +137,28 @@ export class TcpConnection {
 
   /** Local address. */
   get localAddress(): Ipv4Address {
-    return this.tcb.localAddress;
+    return (this.timeWait ?? this.tcb).localAddress;
   }
 
   /** Local port. */
   get localPort(): number {
-    return this.tcb.localPort;
+    return (this.timeWait ?? this.tcb).localPort;
   }
 
   /** Remote address. */
   get remoteAddress(): Ipv4Address {
-    return this.tcb.remoteAddress;
+    return (this.timeWait ?? this.tcb).remoteAddress;
   }
 
   /** Remote port. */
   get remotePort(): number {
-    return this.tcb.remotePort;
+    return (this.timeWait ?? this.tcb).remotePort;
   }
 
   /** Live counters: retransmits, duplicate ACKs, RTT, cwnd... */
   get stats(): Readonly<TcpConnectionStats> {
-    return this.tcb.stats;
+    const retired = this.retired;
+    return retired !== undefined ? retired.stats : this.tcb.stats;
   }
 
   /** Why the connection closed (meaningful once `state` is CLOSED or TIME-WAIT). */
@@ -108,7 +178,8 @@ export class TcpConnection {
 
   /** Bytes the send buffer accepts now. */
   get writableLength(): number {
-    return this.tcb.sendBuffer.free;
+    const retired = this.retired;
+    return retired !== undefined ? retired.sendBufferSize : this.tcb.sendBuffer.free;
   }
 
   /** Bytes written and not yet acknowledged. */
@@ -118,7 +189,8 @@ export class TcpConnection {
 
   /** The send buffer size in effect: most bytes written and not yet acknowledged. */
   get sendBufferSize(): number {
-    return this.tcb.sendBuffer.capacity;
+    const retired = this.retired;
+    return retired !== undefined ? retired.sendBufferSize : this.tcb.sendBuffer.capacity;
   }
 
   /**
@@ -127,7 +199,8 @@ export class TcpConnection {
    * {@link TcpConnection.setReceiveBufferSize}.
    */
   get receiveBufferSize(): number {
-    return this.tcb.rcvBufSize;
+    const retired = this.retired;
+    return retired !== undefined ? retired.receiveBufferSize : this.tcb.rcvBufSize;
   }
 
   /**
@@ -138,6 +211,8 @@ export class TcpConnection {
    * @throws {@link TcpError} `EINVAL` unless `bytes` is a positive integer.
    */
   setSendBufferSize(bytes: number): number {
+    const retired = this.retired;
+    if (retired !== undefined) return (retired.sendBufferSize = this.host.effectiveBufferSize(bytes));
     return this.host.setBufferSize(this.tcb, 'send', bytes);
   }
 
@@ -152,6 +227,8 @@ export class TcpConnection {
    * @throws {@link TcpError} `EINVAL` unless `bytes` is a positive integer.
    */
   setReceiveBufferSize(bytes: number): number {
+    const retired = this.retired;
+    if (retired !== undefined) return (retired.receiveBufferSize = this.host.effectiveBufferSize(bytes));
     return this.host.setBufferSize(this.tcb, 'receive', bytes);
   }
 
@@ -205,7 +282,7 @@ export class TcpConnection {
 
   /** Turns Nagle's algorithm off (`true`, like TCP_NODELAY) or back on. */
   setNoDelay(noDelay = true): void {
-    this.host.setNoDelay(this.tcb, noDelay);
+    if (this.retired === undefined) this.host.setNoDelay(this.tcb, noDelay);
   }
 
   /**
@@ -216,11 +293,11 @@ export class TcpConnection {
    * sends (an ACK, a timer). Uncork soon: unlike Linux there is no 200 ms ceiling.
    */
   setCork(cork = true): void {
-    this.host.setCork(this.tcb, cork);
+    if (this.retired === undefined) this.host.setCork(this.tcb, cork);
   }
 
   /** Turns keep-alive probes on or off; `idleMs` sets the idle time before the first probe. */
   setKeepAlive(enable: boolean, idleMs?: number): void {
-    this.host.setKeepAlive(this.tcb, enable, idleMs);
+    if (this.retired === undefined) this.host.setKeepAlive(this.tcb, enable, idleMs);
   }
 }

@@ -50,6 +50,10 @@ export interface TcpContext extends TcpRecoveryContext, ConnectionHost, Listener
   readonly timeWait: Set<Tcb>;
   /** TIME-WAIT records (connections the application let go of), oldest first, indexed in {@link TcpContext.table}. */
   readonly timeWaitRecords: TimeWaitQueue;
+  /** TCBs given back for reuse (at most `TCB_FREE_LIST_LIMIT`; see lifecycle.ts). */
+  readonly freeTcbs: Tcb[];
+  /** The inert TCB retired application handles point at (lifecycle.ts), made on first need. */
+  retiredStandIn: Tcb | undefined;
   /** The listener that made each passive TCB, until the TCB is released. */
   readonly origins: {
     get(tcb: Tcb): TcpListener | undefined;

@@ -68,6 +68,8 @@ export class TcpCore implements TcpContext {
   readonly listeners = new ListenerTable<TcpListener>();
   readonly timeWait = new Set<Tcb>();
   readonly timeWaitRecords: TimeWaitQueue;
+  readonly freeTcbs: Tcb[] = [];
+  retiredStandIn: Tcb | undefined = undefined;
   readonly origins = new OriginSlots();
   readonly handles = new HandleSlots();
   readonly segment = new Segment();

@@ -9,6 +9,12 @@
  * replaced by a small {@link TimeWaitRecord} ({@link compactTimeWait}) that answers segments the
  * same way (time-wait-input.ts) until 2*MSL ends, in one queue with one timer (time-wait.ts). Both
  * forms count as TIME-WAIT connections; recycling takes the oldest of either.
+ *
+ * A TCB the record replaced is given back for reuse ({@link recycleTcb}): it goes on a bounded
+ * free list of its `Tcp`, and the next {@link newTcb} starts a new life in it ({@link Tcb.reuse},
+ * its buffers, BBR state and timers reused) instead of building one (a short connection's TCB
+ * costs several KB of objects). An application handle that still refers to it is retired first:
+ * it keeps the connection's final figures and points at an inert stand-in, never at the reused TCB.
  */
 import type { Ipv4Address } from '@postern/wire';
 import { Bbr } from './bbr.js';
@@ -33,7 +39,13 @@ export function windowShiftFor(maxBufferSize: number): number {
   return shift;
 }
 
-/** A new TCB (state CLOSED, in no table) for the 4-tuple, sized for the route's `mtu`. */
+/** Most TCBs a `Tcp` keeps on its free list for reuse (a few KB each). */
+export const TCB_FREE_LIST_LIMIT = 64;
+
+/**
+ * A new TCB (state CLOSED, in no table) for the 4-tuple, sized for the route's `mtu`: a reused one
+ * from the free list when there is one (every field as a new TCB has it), else a new one.
+ */
 export function newTcb(
   ctx: TcpContext,
   local: Ipv4Address,
@@ -47,24 +59,40 @@ export function newTcb(
 ): Tcb {
   const s = ctx.settings;
   const advMss = Math.max(64, Math.min(65_535, mtu - 40));
-  const cc: CongestionControl =
-    s.congestion === 'bbr'
-      ? new Bbr({ mss: advMss })
-      : s.congestion === 'cubic'
-        ? new Cubic({ mss: advMss })
-        : new NewReno({ mss: advMss });
-  const tcb = new Tcb(
-    local,
-    localPort,
-    remote,
-    remotePort,
-    passive,
-    new SendBuffer(sendSize),
-    new ReceiveBuffer(receiveSize),
-    new RtoEstimator(s.rto),
-    cc,
-    new SackScoreboard({ mss: advMss }),
-  );
+  let tcb = ctx.freeTcbs.pop();
+  if (tcb !== undefined) {
+    const old = tcb.cc;
+    let cc: CongestionControl;
+    if (old instanceof Bbr && s.congestion === 'bbr') {
+      old.restart(advMss);
+      cc = old;
+    } else cc = newCongestionControl(ctx, advMss);
+    tcb.reuse(
+      local,
+      localPort,
+      remote,
+      remotePort,
+      passive,
+      new RtoEstimator(s.rto),
+      cc,
+      new SackScoreboard({ mss: advMss }),
+    );
+    tcb.sendBuffer.reuse(sendSize);
+    tcb.recvBuffer.reuse(receiveSize);
+  } else {
+    tcb = new Tcb(
+      local,
+      localPort,
+      remote,
+      remotePort,
+      passive,
+      new SendBuffer(sendSize),
+      new ReceiveBuffer(receiveSize),
+      new RtoEstimator(s.rto),
+      newCongestionControl(ctx, advMss),
+      new SackScoreboard({ mss: advMss }),
+    );
+  }
   tcb.advertisedMss = advMss;
   tcb.sendMss = advMss;
   tcb.pathMtu = mtu;
@@ -75,6 +103,53 @@ export function newTcb(
   tcb.tsOffset = ctx.tsOffsets.isn(0, local, localPort, remote, remotePort);
   tcb.keepAliveIdleMs = s.keepAliveIdleMs;
   return tcb;
+}
+
+/** The congestion control the settings name, for a connection sending `mss`-byte segments. */
+function newCongestionControl(ctx: TcpContext, mss: number): CongestionControl {
+  const name = ctx.settings.congestion;
+  return name === 'bbr' ? new Bbr({ mss }) : name === 'cubic' ? new Cubic({ mss }) : new NewReno({ mss });
+}
+
+/**
+ * Gives a TCB the TIME-WAIT record replaced back for reuse: its application handle (if any) is
+ * retired onto the stand-in, and the TCB joins the free list unless that is full. The TCB has left
+ * every table, its timers are off the heap and nothing is pending on it (see {@link compactTimeWait}).
+ */
+function recycleTcb(ctx: TcpContext, tcb: Tcb, record: TimeWaitRecord): void {
+  const conn = ctx.handles.get(tcb);
+  if (conn !== undefined) conn.retire(record, retiredStandIn(ctx));
+  tcb.handle = undefined;
+  if (ctx.freeTcbs.length < TCB_FREE_LIST_LIMIT) ctx.freeTcbs.push(tcb);
+}
+
+/**
+ * The TCB every retired handle points at: released, CLOSED after both FINs (so a handle reads an
+ * ended stream, nothing buffered, and refuses writes), in no table, with no timer. Made once per `Tcp`.
+ */
+function retiredStandIn(ctx: TcpContext): Tcb {
+  let t = ctx.retiredStandIn;
+  if (t === undefined) {
+    t = new Tcb(
+      0,
+      0,
+      0,
+      0,
+      false,
+      new SendBuffer(1),
+      new ReceiveBuffer(1),
+      new RtoEstimator(),
+      new NewReno({ mss: 536 }),
+      new SackScoreboard(),
+    );
+    t.released = true;
+    t.appClosed = true;
+    t.finQueued = true;
+    t.finSent = true;
+    t.peerFinReceived = true;
+    ctx.retiredStandIn = t;
+  }
+  return t;
 }
 
 /** Starts the send sequence space of a TCB about to send its SYN (or SYN-ACK) with `iss`. */
@@ -151,7 +226,7 @@ export function compactTimeWait(ctx: TcpContext, tcb: Tcb): void {
   ctx.timeWaitRecords.add(record);
   ctx.timeWaitRecords.shapeAnchor = tcb;
   // A handle the application may still read follows the record (the record holds nothing of it).
-  if (conn !== undefined) conn.timeWait = record;
+  recycleTcb(ctx, tcb, record);
 }
 
 /** Ends every TIME-WAIT record (the module shuts down), counted in `aborts` as an aborted TIME-WAIT TCB is. */

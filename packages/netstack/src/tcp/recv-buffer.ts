@@ -322,6 +322,33 @@ export class ReceiveBuffer {
     return count;
   }
 
+  /**
+   * Empties the buffer for a new connection with `capacityBytes`, as a new `ReceiveBuffer` of that
+   * capacity with the same options would be: counters at 0, no range arrays (the ring is kept when
+   * it is built for that capacity).
+   * @throws RangeError unless `capacityBytes` is a positive integer.
+   */
+  reuse(capacityBytes: number): void {
+    if (!(Number.isInteger(capacityBytes) && capacityBytes > 0))
+      throw new RangeError(`receive buffer capacity must be a positive integer, got ${capacityBytes}`);
+    this.ring.releaseAll();
+    if (capacityBytes !== this.ringCapacity) this.ring = new ChunkedRing(capacityBytes, this.pool);
+    this.limit = capacityBytes;
+    this.ringCapacity = capacityBytes;
+    this.duplicateBytes = 0;
+    this.beyondWindowBytes = 0;
+    this.droppedRangeLimitBytes = 0;
+    this.head = 0;
+    this.inOrder = 0;
+    this.consumed = 0;
+    this.lefts = NO_RANGES;
+    this.rights = NO_RANGES;
+    this.stamps = NO_RANGES;
+    this.rangeCount = 0;
+    this.stampClock = 0;
+    this.oooBytes = 0;
+  }
+
   /** Drops everything (readable and out-of-order) and gives back every chunk. Counters stay. */
   clear(): void {
     this.consumed += this.inOrder;

@@ -136,6 +136,20 @@ export class SendBuffer {
     this.head = this.position(n);
   }
 
+  /**
+   * Empties the buffer for a new connection with `capacityBytes`, as a new `SendBuffer` of that
+   * capacity on the same pool would be (the ring is kept when it is built for that capacity).
+   * @throws RangeError unless `capacityBytes` is a positive integer.
+   */
+  reuse(capacityBytes: number): void {
+    if (!(Number.isInteger(capacityBytes) && capacityBytes > 0))
+      throw new RangeError(`send buffer capacity must be a positive integer, got ${capacityBytes}`);
+    this.clear();
+    if (capacityBytes !== this.ringCapacity) this.ring = new ChunkedRing(capacityBytes, this.pool);
+    this.limit = capacityBytes;
+    this.ringCapacity = capacityBytes;
+  }
+
   /** Drops every byte and gives back every chunk. */
   clear(): void {
     this.held = 0;

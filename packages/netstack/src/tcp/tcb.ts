@@ -213,13 +213,14 @@ export class Tcb {
   state: TcpState = 'CLOSED';
   /** The TCB's booleans, one bit each (`TcbFlag`); read and write them through their accessors. */
   private flags: number = TcbFlag.dontFragment;
+  // The 4-tuple and the kind of open are fixed for one life of the TCB ({@link Tcb.reuse} starts the next).
   /** Local address (never the wildcard once the TCB exists). */
-  readonly localAddress: Ipv4Address;
-  readonly localPort: number;
-  readonly remoteAddress: Ipv4Address;
-  readonly remotePort: number;
+  localAddress: Ipv4Address;
+  localPort: number;
+  remoteAddress: Ipv4Address;
+  remotePort: number;
   /** True for a connection made by a listener (passive open). */
-  readonly passive: boolean;
+  passive: boolean;
 
   // Send sequence space (RFC 9293 §3.3.1).
   iss = 0;
@@ -347,7 +348,7 @@ export class Tcb {
    * a few segments and doubles as flights grow, so an idle or request/response connection keeps
    * its log small.
    */
-  readonly sent = new SentSegments(SENT_LOG_INITIAL_SLOTS);
+  sent = new SentSegments(SENT_LOG_INITIAL_SLOTS);
   /** RACK's variables. */
   readonly rack = new RackState();
   /** PRR (RFC 6937): bytes delivered to the peer since recovery started. */
@@ -535,15 +536,125 @@ export class Tcb {
     passive: boolean,
     readonly sendBuffer: SendBuffer,
     readonly recvBuffer: ReceiveBuffer,
-    readonly rto: RtoEstimator,
-    readonly cc: CongestionControl,
-    readonly scoreboard: SackScoreboard,
+    public rto: RtoEstimator,
+    public cc: CongestionControl,
+    public scoreboard: SackScoreboard,
   ) {
     this.localAddress = localAddress;
     this.localPort = localPort;
     this.remoteAddress = remoteAddress;
     this.remotePort = remotePort;
     this.passive = passive;
+  }
+
+  /**
+   * Starts a new life of this TCB for another connection: every field is as a new `Tcb` has it
+   * (state CLOSED, no flags but Don't Fragment, no events, no handle, no listener, no counters),
+   * with the new 4-tuple and the congestion control, RTO estimator and SACK scoreboard given.
+   * Its timers (stopped and off the heap since it was released) are kept to be re-armed. The
+   * caller empties the buffers and resizes them ({@link SendBuffer.reuse}, {@link ReceiveBuffer.reuse}).
+   * Only a TCB that left every table, that no application handle reaches any more and on which
+   * nothing is pending may be reused (see `lifecycle.ts`, `recycleTcb`).
+   */
+  reuse(
+    localAddress: Ipv4Address,
+    localPort: number,
+    remoteAddress: Ipv4Address,
+    remotePort: number,
+    passive: boolean,
+    rto: RtoEstimator,
+    cc: CongestionControl,
+    scoreboard: SackScoreboard,
+  ): void {
+    this.localAddress = localAddress;
+    this.localPort = localPort;
+    this.remoteAddress = remoteAddress;
+    this.remotePort = remotePort;
+    this.passive = passive;
+    this.rto = rto;
+    this.cc = cc;
+    this.scoreboard = scoreboard;
+    this.sent = new SentSegments(SENT_LOG_INITIAL_SLOTS);
+    const rack = this.rack;
+    rack.reset(0);
+    rack.minRtt = Number.POSITIVE_INFINITY;
+    rack.dsackSeen = false;
+    this.state = 'CLOSED';
+    this.flags = TcbFlag.dontFragment;
+    this.iss = 0;
+    this.sndUna = 0;
+    this.sndNxt = 0;
+    this.sndMax = 0;
+    this.sndWnd = 0;
+    this.sndWl1 = 0;
+    this.sndWl2 = 0;
+    this.maxSndWnd = 0;
+    this.sndWndShift = 0;
+    this.rcvWndShift = 0;
+    this.sendMss = 536;
+    this.advertisedMss = 536;
+    this.irs = 0;
+    this.rcvNxt = 0;
+    this.rcvAdvRight = 0;
+    this.rcvBufSize = 0;
+    this.tsRecent = 0;
+    this.tsRecentAge = 0;
+    this.tsOffset = 0;
+    this.lastAckSent = 0;
+    this.finSeq = 0;
+    this.pendingPeerFin = -1;
+    this.dupAcks = 0;
+    this.recover = 0;
+    this.highRxt = 0;
+    this.backoffCount = 0;
+    this.unaRetransmitSeq = -1;
+    this.unaRetransmitFence = 0;
+    this.roundEnd = 0;
+    this.prrDelivered = 0;
+    this.prrOut = 0;
+    this.recoverFs = 0;
+    this.undoTsVal = 0;
+    this.undoSeq = 0;
+    this.undoCwnd = 0;
+    this.undoSsthresh = 0;
+    this.undoRetrans = 0;
+    this.undoLedgerStore = undefined;
+    this.frtoStep = 0;
+    this.tlpHighSeq = 0;
+    this.tlpProbeSeq = 0;
+    this.tlpProbeEnd = 0;
+    this.dsackLeft = 0;
+    this.dsackRight = 0;
+    this.softError = undefined;
+    this.softErrorUna = 0;
+    this.pathMtu = 576;
+    this.rttSeq = -1;
+    this.rttSentAt = 0;
+    this.lastAckWindow = 0;
+    this.probeCount = 0;
+    this.keepAliveProbes = 0;
+    this.lastReceivedAt = 0;
+    this.ackUrgency = AckUrgency.NONE;
+    this.unackedSegments = 0;
+    this.quickAcks = 0;
+    this.keepAliveIdleMs = 7_200_000;
+    this.events = 0;
+    this.closeReason = 'normal';
+    this.rtxMode = 'rtx';
+    this.segmentsOut = 0;
+    this.segmentsIn = 0;
+    this.bytesOut = 0;
+    this.bytesIn = 0;
+    this.statsStore = undefined;
+    this.origin = undefined;
+    this.handle = undefined;
+  }
+
+  /** Hands over the lazily made stats object (undefined when never made) and forgets it: the TCB is about to be reused. */
+  takeStatsStore(): TcpConnectionStats | undefined {
+    const s = this.statsStore;
+    this.statsStore = undefined;
+    return s;
   }
 
   /**
