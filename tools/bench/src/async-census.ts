@@ -49,7 +49,7 @@ export function siteKey(type: string, stack: string, frames: number): string {
     .map((l) => l.trim())
     .filter((l) => l.startsWith('at ') && !NOISE.test(l))
     .slice(0, frames)
-    .map((l) => l.slice(3).replace(/file:\/\/\/(?:[^/():]+\/)*/, ''));
+    .map((l) => l.slice(3).replace(/(?<=^|\()(?:file:\/\/)?\/(?:[^/():\s]+\/)+/, ''));
   return [type, ...kept].join('\n');
 }
 
@@ -95,8 +95,9 @@ export function installCensus(outPrefix: string, stackFrames: number): () => voi
   const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
   createHook({
     init(id, type) {
-      if (!open) return;
+      // Types are kept for resources made outside the window too: their callbacks may run inside it.
       typeOf.set(id, type);
+      if (!open) return;
       bump(init, type);
       if (stackFrames > 0) {
         const limit = Error.stackTraceLimit;
@@ -107,7 +108,7 @@ export function installCensus(outPrefix: string, stackFrames: number): () => voi
       }
     },
     before(id) {
-      if (open) bump(before, typeOf.get(id) ?? '(made before the window)');
+      if (open) bump(before, typeOf.get(id) ?? '(made before the hooks)');
     },
     destroy(id) {
       typeOf.delete(id);
@@ -119,7 +120,6 @@ export function installCensus(outPrefix: string, stackFrames: number): () => voi
       init.clear();
       before.clear();
       sites.clear();
-      typeOf.clear();
       openedAt = performance.now();
       open = true;
       return;

@@ -16,11 +16,12 @@ describe('siteKey', () => {
       '    at emitInitNative (node:internal/async_hooks:202:43)',
       '    at process.nextTick (node:internal/process/task_queues:132:5)',
       '    at _Socket._destroy (file:///tmp/x/dist/bin/gw.js:31160:13)',
-      '    at third (file:///tmp/x/dist/bin/gw.js:3:1)',
+      '    at third (/tmp/x/dist/bin/gw.js:3:1)',
     ].join('\n');
     expect(siteKey('TickObject', stack, 2)).toBe(
       'TickObject\nprocess.nextTick (node:internal/process/task_queues:132:5)\n_Socket._destroy (gw.js:31160:13)',
     );
+    expect(siteKey('TickObject', stack, 3).split('\n')[3]).toBe('third (gw.js:3:1)');
     expect(siteKey('PROMISE', 'Error', 3)).toBe('PROMISE');
   });
 });
@@ -61,12 +62,13 @@ describe('async-census as a preload', () => {
     const dir = mkdtempSync(join(tmpdir(), 'async-census-'));
     try {
       const script = [
-        "process.emit('SIGUSR2');",
+        'const early = setTimeout(() => {}, 0);',
+        "setImmediate(() => process.emit('SIGUSR2'));",
+        'setImmediate(() => { makeTicks(); makePromises(); });',
+        "setTimeout(() => setImmediate(() => process.emit('SIGUSR2')), 20);",
         'function makeTicks() { for (let i = 0; i < 10; i++) process.nextTick(() => {}); }',
         'function makePromises() { for (let i = 0; i < 5; i++) void Promise.resolve().then(() => {}); }',
-        'makeTicks();',
-        'makePromises();',
-        "setImmediate(() => process.emit('SIGUSR2'));",
+        'void early;',
       ].join('\n');
       const r = spawnSync(
         process.execPath,
@@ -80,7 +82,9 @@ describe('async-census as a preload', () => {
       const c = JSON.parse(readFileSync(join(dir, 'c-0.json'), 'utf8')) as Census;
       expect(c.init.TickObject).toBe(10);
       expect(c.before.TickObject).toBe(10);
+      // Inside the window: the second and the last immediates; the timeout made before it but run inside it.
       expect(c.init.Immediate).toBe(1);
+      expect(c.before.Timeout).toBeGreaterThanOrEqual(1);
       const madeIn = (type: string, fn: string) =>
         Object.entries(c.sites)
           .filter(([k]) => k.startsWith(`${type}\n`) && k.includes(fn))
