@@ -90,16 +90,27 @@ describe('schedulerClock', () => {
     };
   }
 
-  it('on a host clock reads the time and the wall time once per turn, again after the turn', async () => {
+  it('on a host clock reads the scheduler: once per scheduler run inside one, at every call outside', () => {
     const host = countingClock();
     let wallReads = 0;
-    const clock = schedulerClock(new Scheduler({ clock: host }), () => 1_000_000 + ++wallReads);
-    expect([clock.now(), clock.now(), clock.wallTime!(), clock.wallTime!()]).toEqual([5, 5, 1_000_001, 1_000_001]);
-    expect([host.reads, wallReads]).toEqual([1, 1]);
+    const scheduler = new Scheduler({ clock: host });
+    const clock = schedulerClock(scheduler, () => 1_000_000 + ++wallReads);
+    // Outside a run nothing is kept: each call reads, and a later reading sees the clock move.
+    expect([clock.now(), clock.now(), clock.wallTime!()]).toEqual([5, 5, 1_000_001]);
+    expect([host.reads, wallReads]).toEqual([2, 1]);
     host.time = 9;
-    expect(clock.now()).toBe(5); // the same turn: the reading stands
-    await Promise.resolve();
-    expect([clock.now(), clock.wallTime!(), host.reads, wallReads]).toEqual([9, 1_000_002, 2, 2]);
+    expect(clock.now()).toBe(9);
+    // Inside a run the scheduler reads its clock once, and the server's reads get that reading.
+    const inRun: number[] = [];
+    scheduler.defer(() => {
+      const before = host.reads;
+      inRun.push(clock.now());
+      host.time = 12;
+      inRun.push(clock.now(), clock.now(), host.reads - before);
+    });
+    scheduler.runPending();
+    expect(inRun).toEqual([9, 9, 9, 1]);
+    expect(clock.now()).toBe(12);
   });
 
   it('on a host clock without a wall time has no wallTime (no Date header)', () => {
