@@ -1,6 +1,6 @@
 /**
  * The web front: the `@postern/http` server listening on the gateway's own stack (through the
- * socket library's `net` face), serving
+ * socket library's light connection face, `LightServer`: no Node stream per connection), serving
  * - `/api/...`: the {@link AdminApi} (JSON);
  * - `/admin/`: the admin UI (`ui/index.html`, `ui/app.js`, `ui/style.css`, read once at start);
  * - `/`: the `www` directory when configured (static files), else the admin UI's page.
@@ -31,7 +31,7 @@ import {
 } from '@postern/http';
 import type { Scheduler } from '@postern/irq';
 import type { Stack } from '@postern/netstack';
-import { createNet, type Sockets } from '@postern/socket';
+import { LightServer, type Sockets } from '@postern/socket';
 import type { AdminApi } from './admin-api.js';
 import type { GatewayConfig } from './config.js';
 import { GatewayStartError } from './errors.js';
@@ -245,26 +245,26 @@ export async function startWeb(options: WebOptions): Promise<WebFront> {
 
   const http = new HttpServer(handler, { ...httpServerLimits(config.http), clock });
   server = http;
-  const net = createNet(sockets);
+  // The light connection face: each connection is a small event object, not a Node Duplex.
   // Half-open: a client's FIN right after its request must not end our side before the answer.
-  const listener = net.createServer({ allowHalfOpen: true });
-  await new Promise<void>((resolveListen, reject) => {
-    listener.once('error', (err: Error & { code?: string }) => {
-      reject(
-        err.code === 'EADDRINUSE'
-          ? new GatewayStartError(
-              'ADDRESS_IN_USE',
-              `http: port ${config.http.port} is already in use on the gateway's stack`,
-              { cause: err },
-            )
-          : new GatewayStartError('INTERNAL', `http: cannot listen on port ${config.http.port}: ${err.message}`, {
-              cause: err,
-            }),
-      );
-    });
-    listener.listen(config.http.port, () => resolveListen());
-  });
-  http.attach(listener as unknown as Parameters<HttpServer['attach']>[0]);
+  const listener = new LightServer({ sockets, allowHalfOpen: true });
+  try {
+    listener.listen(config.http.port);
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    throw e.code === 'EADDRINUSE'
+      ? new GatewayStartError(
+          'ADDRESS_IN_USE',
+          `http: port ${config.http.port} is already in use on the gateway's stack`,
+          {
+            cause: err,
+          },
+        )
+      : new GatewayStartError('INTERNAL', `http: cannot listen on port ${config.http.port}: ${e.message}`, {
+          cause: err,
+        });
+  }
+  http.attach(listener);
   let closing: Promise<void> | undefined;
   return {
     server: http,

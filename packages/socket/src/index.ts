@@ -1,7 +1,8 @@
 /**
  * @packageDocumentation
  * Descriptors and a BSD-style socket API over the Postern stack ({@link Sockets}, {@link EventPoll}),
- * plus a Node `net`-compatible face ({@link createNet}, {@link Socket}, {@link Server}) and a
+ * plus a Node `net`-compatible face ({@link createNet}, {@link Socket}, {@link Server}), a light
+ * connection face for servers that need no Node stream ({@link LightServer}, {@link LightSocket}), and a
  * `dgram`-like UDP face ({@link createDgram}).
  */
 export * from './constants.js';
@@ -14,3 +15,5 @@ export { UdpEntry, UDP_DEFAULT_RCVBUF, type QueuedDatagram } from './udp-entry.j
 export * from './sockets.js';
 export * from './event-poll.js';
 export * from './node/index.js';
+export * from './light/light-socket.js';
+export * from './light/light-server.js';

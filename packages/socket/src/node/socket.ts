@@ -144,6 +144,8 @@ export class Socket extends Duplex implements EntryObserver {
   private readonly lookup: HostLookup | undefined;
   private noDelayWanted: boolean | undefined;
   private keepAliveWanted: [boolean, number] | undefined;
+  /** {@link Socket.remoteAddress}, once built. */
+  private peerAddress: string | undefined = undefined;
 
   constructor(options: SocketOptions) {
     super(
@@ -190,12 +192,13 @@ export class Socket extends Duplex implements EntryObserver {
   }
 
   /**
-   * The peer's address (dotted quad), once connected (and after the close). Read from the connection
-   * at each call, never stored: whoever needs it often keeps the string.
+   * The peer's address (dotted quad), once connected (and after the close). Built on the first read
+   * once connected and kept (a socket's peer never changes).
    */
   get remoteAddress(): string | undefined {
+    if (this.peerAddress !== undefined) return this.peerAddress;
     const c = this.connectedConn();
-    return c === undefined ? undefined : ipv4ToString(c.remoteAddress);
+    return c === undefined ? undefined : (this.peerAddress = ipv4ToString(c.remoteAddress));
   }
 
   /** The peer's port, once connected (see {@link Socket.remoteAddress}). */

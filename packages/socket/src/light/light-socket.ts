@@ -1,0 +1,484 @@
+/**
+ * {@link LightSocket}: one accepted TCP connection as a small event face, for servers that need bytes,
+ * backpressure and close, not a Node `Duplex` (an HTTP server). It has the shape `@postern/http`'s
+ * server takes (`on('data' | 'end' | 'drain' | 'error' | 'close')`, `write`, `end`, `destroy`,
+ * `pause`/`resume`, `cork`/`uncork`, `setNoDelay`, `remoteAddress`, `destroyed`) and nothing more: no
+ * stream state, no per-chunk bookkeeping, no `process.nextTick`. A {@link LightServer} makes them.
+ *
+ * When events come (the part to know before writing a listener):
+ * - SYNCHRONOUS, inside the stack's notification (TCP's `onReadable`/`onWritable`/`onClose` through the
+ *   descriptor's entry): `'data'`, `'end'` and `'drain'`. TCP calls its application callbacks only once
+ *   a segment (or a timer) has been processed in full, before the connection's output runs, so a
+ *   listener may write, end, pause or destroy from inside them, and a reply written there leaves with
+ *   the ACK of the request that caused it, in the same scheduler run (no microtask, no extra turn).
+ * - DEFERRED to the server's bottom half (the next deferred round of the stack's scheduler; never
+ *   inside a call the application made): `'error'` and `'close'`, always (a `destroy()` from inside a
+ *   `'data'` listener must not run the `'close'` listeners in the middle of that listener; a reset's
+ *   error reaches the listeners the same way); bytes and `'end'` that waited while the socket was paused
+ *   (`resume()` never emits from inside itself); the first delivery after accept (the accept itself
+ *   waits for that round: the listener's wake comes in the middle of the handshake's processing); and a
+ *   notification that arrives while the face is inside one of its own calls (the `shutdown` of `end()`
+ *   wakes the entry), so that no call of the application ever re-enters one of its listeners.
+ *
+ * Reading: bytes stay in TCP's receive buffer (its window closes as it fills) until the socket has a
+ * `'data'` listener and is not paused; each chunk is copied into a fresh `Buffer` (a listener may keep
+ * it). Nothing is read without a listener, so no byte is ever lost or reordered. `'end'` (the peer's FIN)
+ * comes after the last chunk, only while not paused.
+ *
+ * Writing: `write` hands the chunk to TCP at once; what TCP's send buffer (`SO_SNDBUF`, the high-water
+ * mark) cannot take is queued here, in order (the chunk is kept, not copied: do not change it after
+ * writing), and `write` returns false; `'drain'` follows once the queue went into TCP. `end()` sends the
+ * FIN after the queued bytes. Without `allowHalfOpen` the peer's FIN ends this side too; once both sides
+ * have ended the socket destroys itself (as Node's `autoDestroy`), and `'close'` follows.
+ *
+ * `destroy()` closes the descriptor at once (a graceful FIN after what TCP holds, or a RST when unread
+ * bytes remain) and drops the queue. A listener that throws inside a synchronous event does not unwind
+ * into TCP: the socket is destroyed with that error and the error is rethrown from the server's bottom
+ * half (the scheduler reports it).
+ */
+import { ipv4ToString } from '@postern/wire';
+import { IPPROTO_TCP, SHUT_WR, TCP_NODELAY } from '../constants.js';
+import type { Fd } from '../descriptor-table.js';
+import type { EntryObserver } from '../entry.js';
+import { SocketError } from '../errors.js';
+import type { Sockets } from '../sockets.js';
+import type { TcpEntry } from '../tcp-entry.js';
+
+/** Largest chunk one `'data'` event carries, bytes. */
+const READ_CHUNK = 64 * 1024;
+
+/** The events of a {@link LightSocket}. */
+export type LightSocketEvent = 'data' | 'end' | 'drain' | 'error' | 'close';
+
+/** A listener of a {@link LightSocket}; called with the socket as `this`. */
+export type LightSocketListener = (this: LightSocket, ...args: never[]) => void;
+
+/** One event's listeners: none, one function (the common case), or an array once there are two. */
+type Slot = LightSocketListener | LightSocketListener[] | undefined;
+
+/**
+ * What a {@link LightSocket} needs from the server that accepted it: the deferred round and the count
+ * of open sockets.
+ */
+export interface LightSocketOwner {
+  /** Runs `socket`'s deferred work (its `runDeferred`) in the next deferred round. */
+  defer(socket: LightSocket): void;
+  /** `socket` emitted `'close'`. */
+  socketClosed(socket: LightSocket): void;
+}
+
+function addTo(slot: Slot, fn: LightSocketListener): Slot {
+  if (slot === undefined) return fn;
+  if (typeof slot === 'function') return [slot, fn];
+  slot.push(fn);
+  return slot;
+}
+
+function removeFrom(slot: Slot, fn: LightSocketListener): Slot {
+  if (slot === fn) return undefined;
+  if (slot === undefined || typeof slot === 'function') return slot;
+  const i = slot.lastIndexOf(fn);
+  if (i < 0) return slot;
+  const rest = slot.filter((_, j) => j !== i);
+  return rest.length === 1 ? rest[0] : rest;
+}
+
+/** A light face over one accepted connection. See the module comment. */
+export class LightSocket implements EntryObserver {
+  /** The table the connection lives on. */
+  readonly sockets: Sockets;
+  /** The connection's descriptor (closed once {@link LightSocket.destroyed}). */
+  readonly fd: Fd;
+  /** Bytes delivered in `'data'` events. */
+  bytesRead = 0;
+  /** Bytes TCP took from {@link LightSocket.write}. */
+  bytesWritten = 0;
+  /** @internal Set by the owner while the socket waits for its deferred round. */
+  deferQueued = false;
+  private readonly entry: TcpEntry;
+  private readonly owner: LightSocketOwner;
+  private readonly allowHalfOpen: boolean;
+  private onData: Slot = undefined;
+  private onEnd: Slot = undefined;
+  private onDrain: Slot = undefined;
+  private onError: Slot = undefined;
+  private onClose: Slot = undefined;
+  private peerAddress: string | undefined = undefined;
+  private peerPort: number;
+  /** Chunks TCP could not take yet, oldest first (the first one from {@link LightSocket.queueOffset}). */
+  private queue: Uint8Array[] | undefined = undefined;
+  private queueOffset = 0;
+  private isDestroyed = false;
+  private paused = false;
+  /** Delivery may start (the server emitted `'connection'`). */
+  private started = false;
+  private endEmitted = false;
+  /** `end()` was called. */
+  private ending = false;
+  /** The FIN was handed to TCP. */
+  private finSent = false;
+  /** A `write` returned false: `'drain'` is owed. */
+  private needDrain = false;
+  private corks = 0;
+  /** Inside {@link LightSocket.update} or one of the face's own calls into the table. */
+  private busy = false;
+  /** A notification came while {@link LightSocket.busy}. */
+  private dirty = false;
+  /** The error `'error'` will carry (set by `destroy(error)`). */
+  private closeError: Error | undefined = undefined;
+  private closeEmitted = false;
+  /** A listener's exception, rethrown from the deferred round. */
+  private thrown: unknown = undefined;
+
+  /**
+   * @internal Made by a {@link LightServer} for a descriptor it accepted.
+   * @param allowHalfOpen keep the writable side open after the peer's FIN
+   */
+  constructor(owner: LightSocketOwner, sockets: Sockets, fd: Fd, allowHalfOpen: boolean) {
+    this.owner = owner;
+    this.sockets = sockets;
+    this.fd = fd;
+    this.allowHalfOpen = allowHalfOpen;
+    const entry = sockets.entry(fd, 'accept') as TcpEntry;
+    this.entry = entry;
+    this.peerPort = entry.conn!.remotePort;
+    entry.observe(this);
+  }
+
+  /** The peer's address (dotted quad), built on first use and kept (also after the close). */
+  get remoteAddress(): string {
+    return (this.peerAddress ??= ipv4ToString(this.entry.conn!.remoteAddress));
+  }
+
+  /** The peer's port. */
+  get remotePort(): number {
+    return this.peerPort;
+  }
+
+  /** True once {@link LightSocket.destroy} ran (by the application, an error, or both sides ending). */
+  get destroyed(): boolean {
+    return this.isDestroyed;
+  }
+
+  /** Bytes queued here because TCP's send buffer was full. */
+  get writableLength(): number {
+    const q = this.queue;
+    if (q === undefined) return 0;
+    let n = -this.queueOffset;
+    for (let i = 0; i < q.length; i++) n += q[i]!.byteLength;
+    return n;
+  }
+
+  // ---------------------------------------------------------------- listeners
+
+  /** Adds `listener` for `event` (called with the socket as `this`). A first `'data'` listener starts the flow. */
+  on(event: 'data', listener: (this: LightSocket, chunk: Buffer) => void): this;
+  on(event: 'error', listener: (this: LightSocket, error: Error) => void): this;
+  on(event: 'end' | 'drain' | 'close', listener: (this: LightSocket) => void): this;
+  on(event: LightSocketEvent, listener: (this: LightSocket, ...args: never[]) => void): this {
+    switch (event) {
+      case 'data':
+        this.onData = addTo(this.onData, listener);
+        if (this.started && !this.paused) this.deferUpdate();
+        break;
+      case 'end':
+        this.onEnd = addTo(this.onEnd, listener);
+        break;
+      case 'drain':
+        this.onDrain = addTo(this.onDrain, listener);
+        break;
+      case 'error':
+        this.onError = addTo(this.onError, listener);
+        break;
+      case 'close':
+        this.onClose = addTo(this.onClose, listener);
+        break;
+      default:
+        throw new TypeError(`LightSocket has no '${String(event)}' event`);
+    }
+    return this;
+  }
+
+  /** Removes one registration of `listener` for `event`. */
+  off(event: LightSocketEvent, listener: (this: LightSocket, ...args: never[]) => void): this {
+    if (event === 'data') this.onData = removeFrom(this.onData, listener);
+    else if (event === 'end') this.onEnd = removeFrom(this.onEnd, listener);
+    else if (event === 'drain') this.onDrain = removeFrom(this.onDrain, listener);
+    else if (event === 'error') this.onError = removeFrom(this.onError, listener);
+    else if (event === 'close') this.onClose = removeFrom(this.onClose, listener);
+    return this;
+  }
+
+  private emit(slot: Slot, arg?: unknown): void {
+    if (slot === undefined) return;
+    if (typeof slot === 'function') {
+      (slot as (this: LightSocket, a: unknown) => void).call(this, arg);
+      return;
+    }
+    // A snapshot: a listener added or removed during the emit takes effect from the next one.
+    const all = slot.slice();
+    for (let i = 0; i < all.length; i++) (all[i] as (this: LightSocket, a: unknown) => void).call(this, arg);
+  }
+
+  // ---------------------------------------------------------------- writing
+
+  /**
+   * Sends `chunk` (a string as UTF-8). True when TCP took all of it; false when part of it is queued
+   * here (then `'drain'` follows once the queue is in TCP). After `end()` the socket is destroyed with
+   * `EPIPE`; on a destroyed socket it does nothing and returns false.
+   */
+  write(chunk: Uint8Array | string): boolean {
+    if (this.isDestroyed) return false;
+    if (this.ending) {
+      this.destroy(new SocketError('EPIPE', 'send', 'write after end()'));
+      return false;
+    }
+    const data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    if (this.queue !== undefined) {
+      this.queue.push(data);
+      this.needDrain = true;
+      return false;
+    }
+    let n: number;
+    try {
+      n = this.sockets.sendSomeOn(this.entry, data);
+    } catch (err) {
+      this.destroy(err as Error);
+      return false;
+    }
+    this.bytesWritten += n;
+    if (n === data.byteLength) return true;
+    this.queue = [data];
+    this.queueOffset = n;
+    this.needDrain = true;
+    return false;
+  }
+
+  /** Sends the FIN after the queued bytes (reading goes on). Idempotent. */
+  end(): this {
+    if (this.ending || this.isDestroyed) return this;
+    this.ending = true;
+    if (this.queue === undefined) this.sendFin();
+    return this;
+  }
+
+  /** Moves queued chunks into TCP; then the owed FIN and `'drain'` (a failed send destroys the socket). */
+  private flush(): void {
+    const q = this.queue!;
+    while (q.length > 0) {
+      const head = q[0]!;
+      let n: number;
+      try {
+        n = this.sockets.sendSomeOn(this.entry, this.queueOffset === 0 ? head : head.subarray(this.queueOffset));
+      } catch (err) {
+        this.destroy(err as Error);
+        return;
+      }
+      this.bytesWritten += n;
+      this.queueOffset += n;
+      if (this.queueOffset < head.byteLength) return;
+      q.shift();
+      this.queueOffset = 0;
+    }
+    this.queue = undefined;
+    if (this.ending && !this.finSent) this.sendFin();
+    if (this.needDrain && !this.isDestroyed) {
+      this.needDrain = false;
+      this.emit(this.onDrain);
+    }
+  }
+
+  private sendFin(): void {
+    this.finSent = true;
+    const outer = this.enter();
+    try {
+      this.sockets.shutdown(this.fd, SHUT_WR);
+    } catch (err) {
+      // Already closed by the peer's RST: the close path reports it.
+      if (!(err instanceof SocketError && (err.code === 'ENOTCONN' || err.code === 'EBADF'))) {
+        this.leave(outer);
+        this.destroy(err as Error);
+        return;
+      }
+    }
+    // The FIN flushed what a cork held: the cork is over (as Node's `end()` uncorks).
+    if (this.corks > 0) {
+      this.corks = 0;
+      this.entry.conn?.setCork(false);
+    }
+    this.leave(outer);
+    if (this.endEmitted) this.destroy();
+  }
+
+  /**
+   * Holds the writes that follow in TCP (Linux's `TCP_CORK`) until the matching {@link LightSocket.uncork}
+   * or `end()` (whose FIN then rides on the last data segment). Uncork soon.
+   */
+  cork(): void {
+    if (this.isDestroyed || this.finSent) return;
+    if (this.corks++ === 0) this.entry.conn?.setCork(true);
+  }
+
+  /** Undoes one {@link LightSocket.cork}; the last one sends what the cork held. */
+  uncork(): void {
+    if (this.corks === 0) return;
+    if (--this.corks === 0 && !this.isDestroyed) this.entry.conn?.setCork(false);
+  }
+
+  /** Turns Nagle's algorithm off (`true`, the default) or on. */
+  setNoDelay(noDelay = true): this {
+    if (!this.isDestroyed && this.entry.noDelay !== noDelay)
+      this.sockets.setsockopt(this.fd, IPPROTO_TCP, TCP_NODELAY, noDelay);
+    return this;
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  /** Stops `'data'` (and `'end'`): received bytes wait in TCP, whose window closes as they pile up. */
+  pause(): this {
+    this.paused = true;
+    return this;
+  }
+
+  /** Restarts `'data'`; what waited is delivered in the next deferred round, never inside this call. */
+  resume(): this {
+    if (!this.paused) return this;
+    this.paused = false;
+    if (this.started) this.deferUpdate();
+    return this;
+  }
+
+  /** True while `'data'` is stopped by {@link LightSocket.pause}. */
+  isPaused(): boolean {
+    return this.paused;
+  }
+
+  // ---------------------------------------------------------------- closing
+
+  /**
+   * Closes the connection at once: the descriptor is closed (FIN after what TCP holds, RST when unread
+   * bytes remain), queued chunks are dropped. `'error'` (when `error` is given) and `'close'` follow in
+   * the next deferred round. Idempotent.
+   */
+  destroy(error?: Error): this {
+    if (this.isDestroyed) return this;
+    this.isDestroyed = true;
+    this.closeError = error;
+    this.entry.unobserve(this);
+    this.queue = undefined;
+    if (this.sockets.isOpen(this.fd)) this.sockets.close(this.fd);
+    this.owner.defer(this);
+    return this;
+  }
+
+  // ---------------------------------------------------------------- stack events
+
+  /** @internal The server emitted `'connection'`: deliver what arrived before (bytes, FIN). */
+  start(): void {
+    this.started = true;
+    this.entryChanged();
+  }
+
+  /** @internal {@link EntryObserver}: a stack notification (synchronous events; see the module comment). */
+  entryChanged(): void {
+    if (this.busy) {
+      this.dirty = true;
+      return;
+    }
+    if (!this.started) return;
+    this.busy = true;
+    try {
+      do {
+        this.dirty = false;
+        this.update();
+      } while (this.dirty && !this.isDestroyed);
+    } catch (err) {
+      // Never into TCP's processing: report from the deferred round, close this connection.
+      this.thrown ??= err;
+      this.destroy(err instanceof Error ? err : new Error(String(err)));
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** @internal The owner's deferred round: a close to report, or an update that had to wait. */
+  runDeferred(): void {
+    if (this.isDestroyed) {
+      if (!this.closeEmitted) {
+        this.closeEmitted = true;
+        const error = this.closeError;
+        this.owner.socketClosed(this);
+        try {
+          if (error !== undefined) this.emit(this.onError, error);
+        } finally {
+          this.emit(this.onClose);
+        }
+      }
+      const thrown = this.thrown;
+      if (thrown !== undefined) {
+        this.thrown = undefined;
+        throw thrown;
+      }
+      return;
+    }
+    this.entryChanged();
+  }
+
+  private deferUpdate(): void {
+    if (!this.isDestroyed) this.owner.defer(this);
+  }
+
+  /** Marks the face busy for a call into the table; returns whether this call is the outermost. */
+  private enter(): boolean {
+    if (this.busy) return false;
+    this.busy = true;
+    return true;
+  }
+
+  /** Ends {@link LightSocket.enter}: a notification that came meanwhile is taken in the deferred round. */
+  private leave(outermost: boolean): void {
+    if (!outermost) return;
+    this.busy = false;
+    if (this.dirty) {
+      this.dirty = false;
+      this.deferUpdate();
+    }
+  }
+
+  /** One pass over the connection's state: queued writes, readable bytes, the peer's FIN, an error. */
+  private update(): void {
+    const e = this.entry;
+    const c = e.conn!;
+    if (this.queue !== undefined) {
+      this.flush();
+      if (this.isDestroyed) return;
+    }
+    if (this.paused) return;
+    if (this.onData !== undefined) {
+      const trace = this.sockets.scheduler.trace;
+      while (!this.paused && !this.isDestroyed && !e.readShut) {
+        const view = c.readView(READ_CHUNK);
+        if (view === undefined) break;
+        const n = view.byteLength;
+        const chunk = Buffer.allocUnsafe(n);
+        chunk.set(view);
+        c.consume(n);
+        this.bytesRead += n;
+        if (trace !== undefined && trace.on) trace.mark('socket', `read ${n} B (light face)`);
+        this.emit(this.onData, chunk);
+      }
+      if (this.paused || this.isDestroyed) return;
+    }
+    if (e.error !== undefined) {
+      this.destroy(e.takeError());
+      return;
+    }
+    if (!this.endEmitted && c.readableLength === 0 && (c.readableEnded || e.phase === 'closed')) {
+      this.endEmitted = true;
+      this.emit(this.onEnd);
+      if (this.isDestroyed) return;
+      if (!this.allowHalfOpen) this.end();
+      else if (this.finSent) this.destroy();
+    }
+  }
+}

@@ -1,0 +1,231 @@
+/**
+ * The light connection face ({@link LightServer}, {@link LightSocket}) on the memory link in virtual
+ * time: a LightServer on host b, a BSD-socket client on host a. Event order, half-close,
+ * backpressure and `'drain'`, destroy in the middle of a write, pause/resume, resets, and bytes never
+ * lost or reordered.
+ */
+import { describe, expect, it } from 'vitest';
+import { awaitOnVirtualClock, patternBytes } from '@postern/netlab';
+import {
+  AF_INET,
+  LightServer,
+  SHUT_WR,
+  SOCK_STREAM,
+  SOL_SOCKET,
+  SO_LINGER,
+  SO_RCVBUF,
+  type LightSocket,
+  type Sockets,
+} from '../src/index.js';
+import { A_ADDR, B_ADDR, socketPair } from './support/net.js';
+
+const PORT = 8080;
+
+type Pair = Awaited<ReturnType<typeof socketPair>>;
+
+/** A LightServer on b, a connected client descriptor on a, and the accepted LightSocket (with its events recorded). */
+async function connected(options: { allowHalfOpen?: boolean; clientRcvBuf?: number } = {}) {
+  const pair = await socketPair();
+  const { sched, sa, sb } = pair;
+  const server = new LightServer({ sockets: sb, allowHalfOpen: options.allowHalfOpen ?? false });
+  const events: string[] = [];
+  const received: Buffer[] = [];
+  let socket: LightSocket | undefined;
+  server.on('connection', (s) => {
+    socket = s;
+    s.on('data', (chunk) => {
+      events.push('data');
+      received.push(chunk);
+    });
+    s.on('end', () => events.push('end'));
+    s.on('drain', () => events.push('drain'));
+    s.on('error', (err) => events.push(`error ${(err as Error & { code?: string }).code}`));
+    s.on('close', () => events.push('close'));
+  });
+  server.listen(PORT);
+  const cfd = sa.socket(AF_INET, SOCK_STREAM);
+  if (options.clientRcvBuf !== undefined) sa.setsockopt(cfd, SOL_SOCKET, SO_RCVBUF, options.clientRcvBuf);
+  await awaitOnVirtualClock(sched, sa.connect(cfd, { address: B_ADDR, port: PORT }));
+  expect(sched.runUntil(() => socket !== undefined, 1000)).toBe(true);
+  return { pair, server, cfd, events, received, socket: socket! };
+}
+
+/** Reads from `fd` until EOF (or `limit` bytes), in virtual time. */
+async function readAll(pair: Pair, sockets: Sockets, fd: number, limit = Infinity): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let total = 0;
+  const buf = new Uint8Array(65_536);
+  while (total < limit) {
+    const n = await awaitOnVirtualClock(pair.sched, sockets.recv(fd, buf));
+    if (n === 0) break;
+    parts.push(Buffer.from(buf.subarray(0, n)));
+    total += n;
+  }
+  return Buffer.concat(parts);
+}
+
+describe('LightSocket', () => {
+  it('delivers every byte in order, then end; ending our side after it closes the socket (event order)', async () => {
+    const { pair, cfd, events, received, socket } = await connected();
+    const { sched, sa } = pair;
+    expect(socket.remoteAddress).toBe('198.18.0.1');
+    expect(socket.remoteAddress).toBe(socket.remoteAddress); // cached: the same string
+    expect(socket.remotePort).toBe(sa.getsockname(cfd).port);
+    const up = patternBytes(300_000, 5);
+    expect(await awaitOnVirtualClock(sched, sa.send(cfd, up))).toBe(up.byteLength);
+    sa.shutdown(cfd, SHUT_WR);
+    expect(sched.runUntil(() => events.includes('close'), 5000)).toBe(true);
+    expect(Buffer.compare(Buffer.concat(received), up)).toBe(0);
+    expect(socket.bytesRead).toBe(up.byteLength);
+    // Without allowHalfOpen the peer's FIN ends this side too; both ended: destroyed, then 'close'.
+    expect(events.filter((e) => e !== 'data')).toEqual(['end', 'close']);
+    expect(events.lastIndexOf('data')).toBeLessThan(events.indexOf('end'));
+    expect(socket.destroyed).toBe(true);
+    expect(await readAll(pair, sa, cfd)).toHaveLength(0); // our FIN reached the client
+  });
+
+  it('half-close: with allowHalfOpen the socket still writes after the peer FIN; end() sends the FIN and closes', async () => {
+    const { pair, cfd, events, socket } = await connected({ allowHalfOpen: true });
+    const { sched, sa } = pair;
+    await awaitOnVirtualClock(sched, sa.send(cfd, new TextEncoder().encode('question')));
+    sa.shutdown(cfd, SHUT_WR);
+    expect(sched.runUntil(() => events.includes('end'), 5000)).toBe(true);
+    sched.runUntil(() => false, 200);
+    expect(events).not.toContain('close');
+    expect(socket.destroyed).toBe(false);
+    expect(socket.write('answer, ')).toBe(true);
+    socket.write(Buffer.from('after the FIN'));
+    socket.end();
+    expect(sched.runUntil(() => events.includes('close'), 5000)).toBe(true);
+    expect((await readAll(pair, sa, cfd)).toString()).toBe('answer, after the FIN');
+    expect(events.filter((e) => e !== 'data')).toEqual(['end', 'close']);
+  });
+
+  it('backpressure: write returns false above the send buffer, drain follows, end() sends the FIN after the queued bytes', async () => {
+    const { pair, cfd, events, socket } = await connected({ allowHalfOpen: true, clientRcvBuf: 16_384 });
+    const { sched, sa } = pair;
+    const down = patternBytes(2_000_000, 9);
+    let writes = 0;
+    let off = 0;
+    // Write in 100 KB chunks until one does not fit; the client reads nothing yet.
+    while (off < down.byteLength) {
+      const ok = socket.write(down.subarray(off, off + 100_000));
+      off += 100_000;
+      writes++;
+      if (!ok) break;
+    }
+    expect(off).toBeLessThan(down.byteLength);
+    expect(socket.writableLength).toBeGreaterThan(0);
+    // Writes after a false return are queued behind, in order.
+    expect(socket.write(down.subarray(off))).toBe(false);
+    socket.end();
+    sched.runUntil(() => false, 500);
+    expect(events).not.toContain('drain'); // the client reads nothing: the queue cannot move
+    const got = await readAll(pair, sa, cfd);
+    expect(got.byteLength).toBe(down.byteLength);
+    expect(Buffer.compare(got, down)).toBe(0);
+    expect(events).toContain('drain');
+    expect(writes).toBeGreaterThan(0);
+    expect(socket.bytesWritten).toBe(down.byteLength);
+  });
+
+  it('destroy in the middle of a write drops the queue; close comes later (never inside destroy), once, without drain', async () => {
+    const { pair, events, socket } = await connected({ allowHalfOpen: true, clientRcvBuf: 16_384 });
+    const { sched } = pair;
+    expect(socket.write(patternBytes(1_000_000, 3))).toBe(false);
+    socket.destroy();
+    expect(socket.destroyed).toBe(true);
+    expect(events).toEqual([]); // deferred: nothing ran inside destroy()
+    expect(socket.write(Buffer.from('late'))).toBe(false);
+    socket.destroy();
+    expect(sched.runUntil(() => events.includes('close'), 1000)).toBe(true);
+    sched.runUntil(() => false, 500);
+    expect(events).toEqual(['close']);
+  });
+
+  it('destroy from inside a data listener: the listener finishes before close runs', async () => {
+    const { pair, cfd, socket } = await connected({ allowHalfOpen: true });
+    const { sched, sa } = pair;
+    const order: string[] = [];
+    socket.on('data', function () {
+      order.push('data: destroy');
+      this.destroy(new Error('enough'));
+      order.push('data: after destroy');
+    });
+    socket.on('error', (err) => order.push(`error ${err.message}`));
+    socket.on('close', () => order.push('close'));
+    await awaitOnVirtualClock(sched, sa.send(cfd, new TextEncoder().encode('x')));
+    expect(sched.runUntil(() => order.includes('close'), 1000)).toBe(true);
+    expect(order).toEqual(['data: destroy', 'data: after destroy', 'error enough', 'close']);
+  });
+
+  it('pause holds the bytes in TCP; resume delivers them later (not inside resume), in order, then end', async () => {
+    const { pair, cfd, events, received, socket } = await connected({ allowHalfOpen: true });
+    const { sched, sa } = pair;
+    socket.pause();
+    expect(socket.isPaused()).toBe(true);
+    const up = patternBytes(50_000, 11);
+    await awaitOnVirtualClock(sched, sa.send(cfd, up));
+    sa.shutdown(cfd, SHUT_WR);
+    sched.runUntil(() => false, 500);
+    expect(events).toEqual([]); // neither data nor end while paused
+    socket.resume();
+    expect(events).toEqual([]); // nothing inside resume()
+    expect(sched.runUntil(() => events.includes('end'), 1000)).toBe(true);
+    expect(Buffer.compare(Buffer.concat(received), up)).toBe(0);
+    expect(events.indexOf('end')).toBe(events.length - 1);
+  });
+
+  it('pausing inside a data listener stops delivery at once; resuming takes up where it stopped', async () => {
+    const { pair, cfd, socket } = await connected({ allowHalfOpen: true });
+    const { sched, sa } = pair;
+    const chunks: Buffer[] = [];
+    let pausedAt = -1;
+    socket.on('data', function (chunk) {
+      chunks.push(chunk);
+      if (chunks.length === 1) {
+        this.pause();
+        pausedAt = chunks.length;
+      }
+    });
+    const up = patternBytes(200_000, 13);
+    const sending = sa.send(cfd, up);
+    sched.runUntil(() => chunks.length > 0, 1000);
+    sched.runUntil(() => false, 200);
+    expect(chunks.length).toBe(pausedAt);
+    socket.resume();
+    await awaitOnVirtualClock(sched, sending);
+    expect(sched.runUntil(() => Buffer.concat(chunks).byteLength === up.byteLength, 2000)).toBe(true);
+    expect(Buffer.compare(Buffer.concat(chunks), up)).toBe(0);
+  });
+
+  it('a reset by the peer: error ECONNRESET, then close', async () => {
+    const { pair, cfd, events } = await connected({ allowHalfOpen: true });
+    const { sched, sa } = pair;
+    sa.setsockopt(cfd, SOL_SOCKET, SO_LINGER, { onoff: true, linger: 0 });
+    sa.close(cfd);
+    expect(sched.runUntil(() => events.includes('close'), 1000)).toBe(true);
+    expect(events).toEqual(['error ECONNRESET', 'close']);
+  });
+
+  it('the server: listen throws EADDRINUSE on a taken port; close resets connections never accepted and waits for open ones', async () => {
+    const { pair, server, socket } = await connected({ allowHalfOpen: true });
+    const { sched, sb } = pair;
+    expect(() => new LightServer({ sockets: sb }).listen(PORT)).toThrow(
+      expect.objectContaining({ code: 'EADDRINUSE' }),
+    );
+    expect(server.address()).toEqual({ address: '0.0.0.0', family: 'IPv4', port: PORT });
+    expect(server.connections).toBe(1);
+    let closed = false;
+    server.close(() => (closed = true));
+    expect(server.listening).toBe(false);
+    sched.runUntil(() => false, 100);
+    await Promise.resolve();
+    expect(closed).toBe(false);
+    socket.destroy();
+    sched.runUntil(() => closed, 1000);
+    expect(closed).toBe(true);
+    expect(server.connections).toBe(0);
+    expect(A_ADDR).not.toBe(B_ADDR);
+  });
+});
