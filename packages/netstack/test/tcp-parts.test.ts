@@ -14,6 +14,7 @@ import { NewReno } from '../src/tcp/congestion.js';
 import { SackScoreboard } from '../src/tcp/sack-scoreboard.js';
 import { SendBuffer } from '../src/tcp/send-buffer.js';
 import { Tcb } from '../src/tcp/tcb.js';
+import { TimeWaitTcbs } from '../src/tcp/time-wait-tcbs.js';
 
 function tcb(localPort: number, remote: number, remotePort: number): Tcb {
   return new Tcb(
@@ -93,5 +94,57 @@ describe('windowShiftFor', () => {
     expect(windowShiftFor(65_536)).toBe(1);
     expect(windowShiftFor(256 * 1024)).toBe(3);
     expect(windowShiftFor(2 ** 31)).toBe(14);
+  });
+});
+
+describe('ConnectionTable', () => {
+  it('chains TCBs of one remote endpoint in one bucket: each found by its whole 4-tuple, removed from any place, listed in order', () => {
+    const table = new ConnectionTable(1234);
+    // Same remote endpoint (2:80): one bucket; local ports tell them apart. Plus one elsewhere.
+    const a = tcb(1001, 2, 80);
+    const b = tcb(1002, 2, 80);
+    const c = tcb(1003, 2, 80);
+    const other = tcb(1001, 3, 443);
+    for (const t of [a, b, c, other]) table.add(t);
+    expect(table.size).toBe(4);
+    expect(table.all()).toEqual([a, b, c, other]);
+    for (const t of [a, b, c, other]) expect(table.find(1, t.localPort, t.remoteAddress, t.remotePort)).toBe(t);
+    expect(table.find(1, 1004, 2, 80)).toBeUndefined();
+    expect(table.find(1, 1001, 2, 81)).toBeUndefined();
+    table.remove(b); // middle of the chain
+    expect(table.find(1, 1002, 2, 80)).toBeUndefined();
+    expect(table.all()).toEqual([a, c, other]);
+    table.remove(a); // head of the chain
+    expect(table.find(1, 1003, 2, 80)).toBe(c);
+    table.remove(a); // absent: nothing changes
+    expect(table.size).toBe(2);
+    expect(table.usesLocalPort(1003)).toBe(true);
+    expect(table.usesLocalPort(1002)).toBe(false);
+    table.remove(c); // last of its bucket
+    table.add(b); // back into a new chain
+    expect(table.all()).toEqual([other, b]);
+    expect(table.find(1, 1002, 2, 80)).toBe(b);
+    expect(table.size).toBe(2);
+  });
+});
+
+describe('TimeWaitTcbs', () => {
+  it('lists whole TIME-WAIT TCBs oldest first: a re-entry moves a TCB to the end, a delete works anywhere and twice', () => {
+    const list = new TimeWaitTcbs();
+    const [a, b, c] = [tcb(1, 2, 3), tcb(2, 2, 3), tcb(3, 2, 3)];
+    expect(list.oldest).toBeUndefined();
+    for (const t of [a, b, c]) list.add(t);
+    expect([list.size, list.oldest]).toEqual([3, a]);
+    list.add(a); // TIME-WAIT restarted: newest now
+    expect([list.size, list.oldest]).toEqual([3, b]);
+    list.delete(c); // middle... now b, a
+    list.delete(c);
+    expect([list.size, list.has(c), list.has(a), list.has(b)]).toEqual([2, false, true, true]);
+    list.delete(b);
+    expect([list.size, list.oldest]).toEqual([1, a]);
+    list.delete(a);
+    expect([list.size, list.oldest, list.has(a)]).toEqual([0, undefined, false]);
+    list.add(c);
+    expect([list.size, list.oldest]).toEqual([1, c]);
   });
 });

@@ -4,7 +4,8 @@
  * Connections are found by their exact 4-tuple. The map key is a keyed 32-bit hash of the remote
  * endpoint (a small integer: no string and no boxed number is built per packet, and a map lookup
  * by it is the cheapest V8 has); the bucket holds the few TCBs whose remote endpoint hashes alike,
- * each compared on the whole 4-tuple. The key of the hash is a secret of the owning module, so an
+ * chained through the TCBs themselves ({@link Tcb.bucketNext}: no array per bucket, so a connection
+ * adds and removes no object), each compared on the whole 4-tuple. The key of the hash is a secret of the owning module, so an
  * off-path sender cannot choose endpoints that crowd into one bucket. Listeners are found by local
  * port, then by exact local address before the wildcard 0.0.0.0.
  *
@@ -24,7 +25,8 @@ export interface Bound {
 
 /** The connection table: TCBs by 4-tuple. */
 export class ConnectionTable {
-  private readonly buckets = new Map<number, Tcb[]>();
+  /** The first TCB of each bucket's chain ({@link Tcb.bucketNext}), oldest first. */
+  private readonly buckets = new Map<number, Tcb>();
   private count = 0;
   /** TIME-WAIT records by the same key: the first of each chain ({@link TimeWaitRecord.bucketNext}). */
   private readonly records = new Map<number, TimeWaitRecord>();
@@ -56,10 +58,11 @@ export class ConnectionTable {
 
   /** The TCB for this 4-tuple, or undefined. Allocates nothing. */
   find(localAddress: Ipv4Address, localPort: number, remoteAddress: Ipv4Address, remotePort: number): Tcb | undefined {
-    const bucket = this.buckets.get(this.remoteKey(remoteAddress, remotePort));
-    if (bucket === undefined) return undefined;
-    for (let i = 0; i < bucket.length; i++) {
-      const tcb = bucket[i]!;
+    for (
+      let tcb = this.buckets.get(this.remoteKey(remoteAddress, remotePort));
+      tcb !== undefined;
+      tcb = tcb.bucketNext
+    ) {
       if (
         tcb.remotePort === remotePort &&
         tcb.localPort === localPort &&
@@ -71,24 +74,33 @@ export class ConnectionTable {
     return undefined;
   }
 
-  /** Adds `tcb`. The caller checked that its 4-tuple is free. */
+  /** Adds `tcb` (at the end of its bucket's chain). The caller checked that its 4-tuple is free. */
   add(tcb: Tcb): void {
     const key = this.remoteKey(tcb.remoteAddress, tcb.remotePort);
-    const bucket = this.buckets.get(key);
-    if (bucket === undefined) this.buckets.set(key, [tcb]);
-    else bucket.push(tcb);
+    tcb.bucketNext = undefined;
+    let last = this.buckets.get(key);
+    if (last === undefined) this.buckets.set(key, tcb);
+    else {
+      while (last.bucketNext !== undefined) last = last.bucketNext;
+      last.bucketNext = tcb;
+    }
     this.count++;
   }
 
   /** Removes `tcb` if present. */
   remove(tcb: Tcb): void {
     const key = this.remoteKey(tcb.remoteAddress, tcb.remotePort);
-    const bucket = this.buckets.get(key);
-    if (bucket === undefined) return;
-    const i = bucket.indexOf(tcb);
-    if (i < 0) return;
-    bucket.splice(i, 1);
-    if (bucket.length === 0) this.buckets.delete(key);
+    const first = this.buckets.get(key);
+    if (first === tcb) {
+      if (tcb.bucketNext === undefined) this.buckets.delete(key);
+      else this.buckets.set(key, tcb.bucketNext);
+    } else {
+      let before = first;
+      while (before !== undefined && before.bucketNext !== tcb) before = before.bucketNext;
+      if (before === undefined) return;
+      before.bucketNext = tcb.bucketNext;
+    }
+    tcb.bucketNext = undefined;
     this.count--;
   }
 
@@ -154,14 +166,17 @@ export class ConnectionTable {
 
   /** True when some TCB uses local port `localPort` (on any address). */
   usesLocalPort(localPort: number): boolean {
-    for (const bucket of this.buckets.values()) for (const tcb of bucket) if (tcb.localPort === localPort) return true;
+    for (const first of this.buckets.values())
+      for (let tcb: Tcb | undefined = first; tcb !== undefined; tcb = tcb.bucketNext)
+        if (tcb.localPort === localPort) return true;
     return false;
   }
 
   /** Every TCB (a copy, for shutdown and inspection). */
   all(): Tcb[] {
     const out: Tcb[] = [];
-    for (const bucket of this.buckets.values()) out.push(...bucket);
+    for (const first of this.buckets.values())
+      for (let tcb: Tcb | undefined = first; tcb !== undefined; tcb = tcb.bucketNext) out.push(tcb);
     return out;
   }
 }

@@ -176,14 +176,14 @@ export function makeRoom(ctx: TcpContext): boolean {
  * false when none is.
  */
 function endOldestTimeWait(ctx: TcpContext): boolean {
-  const oldest = ctx.timeWait.values().next();
+  const oldest = ctx.timeWait.oldest;
   const record = ctx.timeWaitRecords.first;
-  if (record !== undefined && (oldest.done === true || record.expiresAt <= (oldest.value.idleTimer?.deadline ?? 0))) {
+  if (record !== undefined && (oldest === undefined || record.expiresAt <= (oldest.idleTimer?.deadline ?? 0))) {
     ctx.timeWaitRecords.end(record);
     return true;
   }
-  if (oldest.done === true) return false;
-  release(ctx, oldest.value, 'normal');
+  if (oldest === undefined) return false;
+  release(ctx, oldest, 'normal');
   return true;
 }
 

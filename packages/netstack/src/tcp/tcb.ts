@@ -527,6 +527,11 @@ export class Tcb {
   origin: object | undefined = undefined;
   /** The application handle, once made (`TcpCore.handles` reads and writes it; typed loosely as {@link Tcb.origin}). */
   handle: object | undefined = undefined;
+  /** @internal The next TCB in the same bucket of the connection table (`demux.ts`), while in the table. */
+  bucketNext: Tcb | undefined = undefined;
+  /** @internal Neighbours in the list of whole TIME-WAIT TCBs (`time-wait-tcbs.ts`), while listed. */
+  timeWaitOlder: Tcb | undefined = undefined;
+  timeWaitNewer: Tcb | undefined = undefined;
 
   constructor(
     localAddress: Ipv4Address,
@@ -648,6 +653,9 @@ export class Tcb {
     this.statsStore = undefined;
     this.origin = undefined;
     this.handle = undefined;
+    this.bucketNext = undefined;
+    this.timeWaitOlder = undefined;
+    this.timeWaitNewer = undefined;
   }
 
   /** Hands over the lazily made stats object (undefined when never made) and forgets it: the TCB is about to be reused. */
