@@ -70,15 +70,31 @@ function ackSignals(ctx: TcpContext, tcb: Tcb, seg: Segment, now: number, window
     onDuplicateAck(ctx, tcb, seg);
   }
   if (tcb.sackEnabled && tcb.state !== 'CLOSED') {
-    const o = seg.options;
-    const tsEcr = tcb.tsEnabled && o.hasTimestamps && o.tsEcr !== 0 ? o.tsEcr : -1;
     const acked = seqSub(tcb.sndUna, unaBefore);
-    rackOnAck(ctx, tcb, now, acked + newlySacked, tsEcr, seg, acked);
+    rackOnAck(ctx, tcb, now, acked + newlySacked, echoedTimestamp(tcb, seg), seg, acked);
   }
 }
 
-/** The send window update (RFC 9293 §3.10.7.4): only from a segment newer than the last update. */
-function updateSendWindow(ctx: TcpContext, tcb: Tcb, seg: Segment, window: number): void {
+/** The timestamp `seg` echoes, for RACK's delivery record: its TSecr, or -1 without one (or zero). */
+export function echoedTimestamp(tcb: Tcb, seg: Segment): number {
+  const o = seg.options;
+  return tcb.tsEnabled && o.hasTimestamps && o.tsEcr !== 0 ? o.tsEcr : -1;
+}
+
+/** TS.Recent update (RFC 7323 §4.3): the segment covers the last ACK we sent. */
+export function updateTsRecent(tcb: Tcb, seg: Segment, now: number): void {
+  const o = seg.options;
+  if (tcb.tsEnabled && o.hasTimestamps && seqLe(seg.seq, tcb.lastAckSent) && !seqLt(o.tsVal, tcb.tsRecent)) {
+    tcb.tsRecent = o.tsVal;
+    tcb.tsRecentAge = now;
+  }
+}
+
+/**
+ * The send window update (RFC 9293 §3.10.7.4): only from a segment newer than the last update.
+ * `window` is the segment's window field scaled by our SND.WND shift.
+ */
+export function updateSendWindow(ctx: TcpContext, tcb: Tcb, seg: Segment, window: number): void {
   if (!(seqLt(tcb.sndWl1, seg.seq) || (tcb.sndWl1 === seg.seq && seqLe(tcb.sndWl2, seg.ack)))) return;
   const opened = tcb.sndWnd === 0 && window > 0;
   tcb.sndWnd = window;

@@ -79,31 +79,63 @@ function receiveData(ctx: TcpContext, tcb: Tcb, seg: Segment): void {
     noteDuplicate(tcb, seqAdd(tcb.rcvNxt, heldTwice.left), seqAdd(tcb.rcvNxt, heldTwice.right));
   }
   const advanced = tcb.recvBuffer.insert(offset, seg.bytes, start, start + length);
-  if (advanced > 0) {
-    tcb.rcvNxt = seqAdd(tcb.rcvNxt, advanced);
-    tcb.bytesIn += advanced;
-    tcb.raise(TcbEvent.READABLE);
-  }
+  if (advanced > 0) deliverInOrder(tcb, advanced);
   if (offset > 0) {
     tcb.stats.outOfOrder++;
     tcb.owe(AckUrgency.NOW);
   } else if (hadHoles) {
     // Filled (part of) a hole: ACK at once so the sender's recovery moves on (RFC 5681 §4.2).
     tcb.owe(AckUrgency.NOW);
-  } else if (tcb.quickAcks > 0) {
-    tcb.quickAcks--;
-    tcb.owe(AckUrgency.SOON);
   } else {
-    if (length >= tcb.advertisedMss - 64 || length >= tcb.sendMss) tcb.unackedSegments++;
-    if (tcb.unackedSegments >= 2) tcb.owe(AckUrgency.NOW);
-    else if ((seg.flags & TcpFlag.PSH) !== 0) tcb.owe(AckUrgency.SOON);
-    else {
-      tcb.owe(AckUrgency.DELAYED);
-      ctx.armDelayedAck(tcb);
-    }
+    ackInOrder(ctx, tcb, seg, length);
   }
   if (tcb.pendingPeerFin >= 0 && tcb.pendingPeerFin === tcb.rcvNxt && !seg.fin) peerFin(ctx, tcb);
-  // Keep the advertised edge consistent when the buffer filled to the edge.
+  keepEdgeConsistent(tcb);
+}
+
+/**
+ * The text of a segment header prediction accepted (after its ACK): the whole payload starts at RCV.NXT and fits
+ * the receive window, nothing is held out of order and no FIN waits, so it is appended and
+ * acknowledged exactly as {@link textStep} would, without the checks those guarantees settle.
+ */
+export function receiveInOrder(ctx: TcpContext, tcb: Tcb, seg: Segment): void {
+  const start = seg.payloadStart;
+  const length = seg.payloadLength;
+  const advanced = tcb.recvBuffer.insert(0, seg.bytes, start, start + length);
+  if (advanced > 0) deliverInOrder(tcb, advanced);
+  ackInOrder(ctx, tcb, seg, length);
+  keepEdgeConsistent(tcb);
+}
+
+/** `advanced` bytes became readable in order: RCV.NXT moves and the reader hears of them. */
+function deliverInOrder(tcb: Tcb, advanced: number): void {
+  tcb.rcvNxt = seqAdd(tcb.rcvNxt, advanced);
+  tcb.bytesIn += advanced;
+  tcb.raise(TcbEvent.READABLE);
+}
+
+/**
+ * How soon `length` bytes that arrived in order with no hole before or after them are
+ * acknowledged: "soon" during quick ACKs or on PSH, at once every second full-sized segment
+ * (RFC 9293 §3.8.6.3), otherwise delayed.
+ */
+function ackInOrder(ctx: TcpContext, tcb: Tcb, seg: Segment, length: number): void {
+  if (tcb.quickAcks > 0) {
+    tcb.quickAcks--;
+    tcb.owe(AckUrgency.SOON);
+    return;
+  }
+  if (length >= tcb.advertisedMss - 64 || length >= tcb.sendMss) tcb.unackedSegments++;
+  if (tcb.unackedSegments >= 2) tcb.owe(AckUrgency.NOW);
+  else if ((seg.flags & TcpFlag.PSH) !== 0) tcb.owe(AckUrgency.SOON);
+  else {
+    tcb.owe(AckUrgency.DELAYED);
+    ctx.armDelayedAck(tcb);
+  }
+}
+
+/** Keeps the advertised edge consistent when the buffer filled to the edge. */
+function keepEdgeConsistent(tcb: Tcb): void {
   if (seqGt(tcb.rcvNxt, tcb.rcvAdvRight)) advertiseWindow(tcb);
 }
 

@@ -8,12 +8,14 @@
  * the handshake in {@link ./handshake-input.ts}, the ACK in {@link ./ack-input.ts}, text and FIN in
  * {@link ./data-input.ts}. Application events are only queued on the TCB here ({@link Tcb.raise});
  * the caller delivers them after the segment, then runs output, so a callback that writes sees a
- * consistent TCB and its reply can carry the ACK.
+ * consistent TCB and its reply can carry the ACK. An ESTABLISHED connection's steady-state segments
+ * take the predicted path first ({@link ./header-prediction.ts}), with the same effects.
  */
-import { challengeAck, processAck } from './ack-input.js';
+import { challengeAck, processAck, updateTsRecent } from './ack-input.js';
 import type { TcpContext } from './context.js';
 import { finStep, noteDuplicate, textStep } from './data-input.js';
 import { handshakeAckArrives, synSentArrives } from './handshake-input.js';
+import { predictedArrives } from './header-prediction.js';
 import type { Segment } from './segment.js';
 import { seqAdd, seqLe, seqLt, seqSub } from './seq.js';
 import { AckUrgency, type Tcb } from './tcb.js';
@@ -30,6 +32,7 @@ export function segmentArrives(ctx: TcpContext, tcb: Tcb, seg: Segment): void {
     synSentArrives(ctx, tcb, seg);
     return;
   }
+  if (ctx.settings.headerPrediction && predictedArrives(ctx, tcb, seg, now)) return;
   synchronizedArrives(ctx, tcb, seg, now);
 }
 
@@ -136,14 +139,5 @@ function resetArrives(ctx: TcpContext, tcb: Tcb, seg: Segment): void {
       // CLOSING, LAST-ACK, TIME-WAIT: the connection was ending anyway.
       ctx.closeTcb(tcb, tcb.state === 'TIME-WAIT' ? 'normal' : 'reset');
       return;
-  }
-}
-
-/** TS.Recent update (RFC 7323 §4.3): the segment covers the last ACK we sent. */
-function updateTsRecent(tcb: Tcb, seg: Segment, now: number): void {
-  const o = seg.options;
-  if (tcb.tsEnabled && o.hasTimestamps && seqLe(seg.seq, tcb.lastAckSent) && !seqLt(o.tsVal, tcb.tsRecent)) {
-    tcb.tsRecent = o.tsVal;
-    tcb.tsRecentAge = now;
   }
 }

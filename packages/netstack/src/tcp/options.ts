@@ -89,6 +89,14 @@ export interface TcpOptions {
   ephemeralPorts?: readonly [number, number];
   /** Verify checksums of received segments. Default true. */
   verifyChecksums?: boolean;
+  /**
+   * Header prediction: an ESTABLISHED connection takes a short path for the two segments of a
+   * steady exchange (a pure ACK of new data, in-order data with nothing new acknowledged) and the
+   * full RFC 9293 checks for every other segment. Its effects are the full path's, frame for frame
+   * (test/tcp-header-prediction.test.ts runs the same seeded exchanges both ways). Default true;
+   * false sends every segment through the full checks.
+   */
+  headerPrediction?: boolean;
 }
 
 /** Options of `Tcp.listen`. */
@@ -143,6 +151,7 @@ export interface TcpSettings {
   readonly keepAliveProbes: number;
   readonly ephemeralPorts: readonly [number, number];
   readonly verifyChecksums: boolean;
+  readonly headerPrediction: boolean;
 }
 
 /**
@@ -201,5 +210,6 @@ export function resolveTcpSettings(options: TcpOptions): TcpSettings {
     keepAliveProbes: options.keepAliveProbes ?? 9,
     ephemeralPorts: options.ephemeralPorts ?? [49_152, 65_535],
     verifyChecksums: options.verifyChecksums ?? true,
+    headerPrediction: options.headerPrediction ?? true,
   };
 }

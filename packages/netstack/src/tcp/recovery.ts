@@ -38,35 +38,9 @@ export function updateScoreboard(tcb: Tcb, options: TcpOptionSummary): number {
 export function onAckAdvanced(ctx: TcpRecoveryContext, tcb: Tcb, seg: Segment, now: number): void {
   const ack = seg.ack;
   const flightBefore = flightSize(tcb);
-  let acked = seqSub(ack, tcb.sndUna);
-  if (tcb.finSent && seqGt(ack, tcb.finSeq)) acked -= 1;
-  const dataAcked = Math.min(Math.max(0, acked), tcb.sendBuffer.length);
-  if (dataAcked > 0) tcb.sendBuffer.consume(dataAcked);
-  tcb.sndUna = ack;
-  if (seqLt(tcb.sndNxt, ack)) tcb.sndNxt = ack;
-  tcb.scoreboard.updateFromEdges(ack, NO_EDGES, 0);
-
-  // RTT (RFC 7323 §4.1 with timestamps, otherwise the one timed segment, never a retransmitted one).
+  const dataAcked = freeAcked(tcb, ack);
   const o = seg.options;
-  let rttSample: number | undefined;
-  if (tcb.tsEnabled && o.hasTimestamps && o.tsEcr !== 0) {
-    const rtt = seqSub(tsClock(now, tcb.tsOffset), o.tsEcr);
-    if (rtt >= 0) {
-      tcb.rto.sample(rtt);
-      rttSample = rtt;
-    }
-  } else if (tcb.rttSeq >= 0 && seqGt(ack, tcb.rttSeq)) {
-    rttSample = now - tcb.rttSentAt;
-    tcb.rto.sample(rttSample);
-    tcb.rttSeq = -1;
-  }
-  // HyStart++ rounds: a round ends when the data sent at its start is acknowledged.
-  const roundEnded = !seqLt(ack, tcb.roundEnd);
-  if (roundEnded) tcb.roundEnd = tcb.sndMax;
-  tcb.cc.onRoundSample(rttSample, roundEnded);
-  tcb.rto.resetBackoff();
-  tcb.backoffCount = 0;
-  tcb.probeOutstanding = false;
+  sampleAckTiming(tcb, o, ack, now);
 
   // Eifel (RFC 3522): the ACK of the first retransmitted segment echoes a timestamp older than that
   // retransmission, so the original arrived: the loss response was spurious.
@@ -107,7 +81,67 @@ export function onAckAdvanced(ctx: TcpRecoveryContext, tcb: Tcb, seg: Segment, n
     tcb.dupAcks = 0;
     tcb.cc.onAck(now, dataAcked, flightBefore, tcb.rto.srttMs);
   }
+  ackAdvancedDone(ctx, tcb, dataAcked);
+}
 
+/**
+ * {@link onAckAdvanced} for an ACK that meets no loss episode (header prediction's pure ACK): the
+ * caller guarantees the connection is not in recovery, no undo is armed, F-RTO is idle and our FIN
+ * was not sent, so the Eifel, F-RTO and recovery steps have nothing to do. Same effects otherwise:
+ * acknowledged bytes freed, RTT and round sampled, the congestion control's `onAck`, the
+ * retransmission timer moved, the writer woken.
+ */
+export function onAckAdvancedOpen(ctx: TcpRecoveryContext, tcb: Tcb, seg: Segment, now: number): void {
+  const ack = seg.ack;
+  const flightBefore = flightSize(tcb);
+  const dataAcked = freeAcked(tcb, ack);
+  sampleAckTiming(tcb, seg.options, ack, now);
+  tcb.dupAcks = 0;
+  tcb.cc.onAck(now, dataAcked, flightBefore, tcb.rto.srttMs);
+  ackAdvancedDone(ctx, tcb, dataAcked);
+}
+
+/** SND.UNA moves to `ack`: the acknowledged bytes leave the send buffer; returns how many (our FIN not counted). */
+function freeAcked(tcb: Tcb, ack: number): number {
+  let acked = seqSub(ack, tcb.sndUna);
+  if (tcb.finSent && seqGt(ack, tcb.finSeq)) acked -= 1;
+  const dataAcked = Math.min(Math.max(0, acked), tcb.sendBuffer.length);
+  if (dataAcked > 0) tcb.sendBuffer.consume(dataAcked);
+  tcb.sndUna = ack;
+  if (seqLt(tcb.sndNxt, ack)) tcb.sndNxt = ack;
+  tcb.scoreboard.updateFromEdges(ack, NO_EDGES, 0);
+  return dataAcked;
+}
+
+/**
+ * What an advancing ACK tells about time: an RTT sample (RFC 7323 §4.1 with timestamps, otherwise
+ * the one timed segment, never a retransmitted one), the HyStart++ round, and the end of any
+ * timeout backoff or probe.
+ */
+function sampleAckTiming(tcb: Tcb, o: TcpOptionSummary, ack: number, now: number): void {
+  let rttSample: number | undefined;
+  if (tcb.tsEnabled && o.hasTimestamps && o.tsEcr !== 0) {
+    const rtt = seqSub(tsClock(now, tcb.tsOffset), o.tsEcr);
+    if (rtt >= 0) {
+      tcb.rto.sample(rtt);
+      rttSample = rtt;
+    }
+  } else if (tcb.rttSeq >= 0 && seqGt(ack, tcb.rttSeq)) {
+    rttSample = now - tcb.rttSentAt;
+    tcb.rto.sample(rttSample);
+    tcb.rttSeq = -1;
+  }
+  // HyStart++ rounds: a round ends when the data sent at its start is acknowledged.
+  const roundEnded = !seqLt(ack, tcb.roundEnd);
+  if (roundEnded) tcb.roundEnd = tcb.sndMax;
+  tcb.cc.onRoundSample(rttSample, roundEnded);
+  tcb.rto.resetBackoff();
+  tcb.backoffCount = 0;
+  tcb.probeOutstanding = false;
+}
+
+/** The end of an advancing ACK: the retransmission timer stops or restarts, and a writer hears of the freed room. */
+function ackAdvancedDone(ctx: TcpRecoveryContext, tcb: Tcb, dataAcked: number): void {
   if (flightSize(tcb) === 0) ctx.cancelRetransmit(tcb);
   else ctx.restartRetransmit(tcb);
   if (dataAcked > 0) tcb.raise(TcbEvent.WRITABLE);
@@ -429,15 +463,7 @@ export function rackOnAck(
   ackedBytes = 0,
 ): void {
   deliveredOriginal = false;
-  const log = tcb.sent;
-  const priorInflight = log.inFlight();
-  deliverTcb = tcb;
-  deliverNow = now;
-  deliverTsEcr = tsEcr;
-  log.ack(tcb.sndUna, deliver);
-  if (tcb.scoreboard.sackedBytes > 0) markSacked(log, isSackedBy, deliver, tcb.finSent ? tcb.finSeq : undefined);
-  deliverTcb = undefined;
-  deliverySampleOnAck(tcb, now, priorInflight);
+  recordDeliveries(tcb, now, tsEcr);
   if (deliveredBytes > 0 && tcb.probeOutstanding) {
     // The peer received something new since the probe: the probe episode is over, and a later
     // silence (a lost retransmission with nothing sent after it) may be probed again.
@@ -447,6 +473,39 @@ export function rackOnAck(
   if (seg !== undefined && tcb.tlpRetransPending) tlpOnAck(ctx, tcb, seg, ackedBytes > 0, deliveredBytes - ackedBytes);
   if (tcb.frtoStep !== 0 && frtoOnAck(ctx, tcb, ackedBytes, deliveredBytes - ackedBytes)) return;
   rackDetect(ctx, tcb, now, deliveredBytes);
+}
+
+/**
+ * {@link rackOnAck} for an ACK that meets no loss episode (header prediction): the caller
+ * guarantees no SACK block arrived, no probe of ours awaits its ACK (none outstanding, or the ACK
+ * delivered nothing), no TLP awaits a verdict, F-RTO is idle and the connection is not in
+ * recovery, so only the delivery record and RACK's detection remain.
+ */
+export function rackOnAckOpen(
+  ctx: TcpRecoveryContext,
+  tcb: Tcb,
+  now: number,
+  deliveredBytes: number,
+  tsEcr: number,
+): void {
+  recordDeliveries(tcb, now, tsEcr);
+  rackDetect(ctx, tcb, now, deliveredBytes);
+}
+
+/**
+ * What an ACK delivered goes to RACK and the delivery rate: entries the cumulative ACK passed
+ * (and, with SACKed bytes on the scoreboard, the SACKed ones), then the rate sample.
+ */
+function recordDeliveries(tcb: Tcb, now: number, tsEcr: number): void {
+  const log = tcb.sent;
+  const priorInflight = log.inFlight();
+  deliverTcb = tcb;
+  deliverNow = now;
+  deliverTsEcr = tsEcr;
+  log.ack(tcb.sndUna, deliver);
+  if (tcb.scoreboard.sackedBytes > 0) markSacked(log, isSackedBy, deliver, tcb.finSent ? tcb.finSeq : undefined);
+  deliverTcb = undefined;
+  deliverySampleOnAck(tcb, now, priorInflight);
 }
 
 /**
