@@ -162,6 +162,9 @@ export function resolveParserLimits(limits: Partial<ParserLimits>): Readonly<Par
  * (a poller, a load generator) costs a byte comparison, not a parse. A client whose heads vary (a
  * browser: other paths, query strings, cookies) would pay that copy for nothing, so after two decoded
  * heads in a row that missed, only every 16th head is remembered (in case the client starts repeating).
+ * A new parser (and one after {@link RequestParser.reset}) starts out remembering the head its limit
+ * set remembered or found last, so a new connection whose first head is that one (short connections
+ * from clients of one kind) gets it for a byte comparison too.
  *
  * Errors: every refusal is an {@link HttpParseError} thrown from `execute`, `resume` or `finish`;
  * afterwards the parser is failed and rethrows that error on every call until {@link RequestParser.reset}.

@@ -24,6 +24,14 @@ const LF = LF_;
 const FIELD_VALUE = FIELD_VALUE_;
 const TOKEN = TOKEN_;
 
+/**
+ * Scratch lists {@link parseWholeHead} fills while it scans (it is synchronous and never re-entered):
+ * the head keeps exact-size copies, one allocation each, instead of arrays grown push by push (whose
+ * first push alone reserves room for 17 entries).
+ */
+const SPANS_SCRATCH: number[] = [];
+const SPELLED_SCRATCH: Array<SpelledName | null> = [];
+
 /** Where {@link parseWholeHead} stopped: the position after the head's empty line. */
 export interface WholeHeadEnd {
   end: number;
@@ -62,8 +70,9 @@ export function parseWholeHead(
   // --- the field lines, to the empty line
   const maxSection = limits.maxHeaderBytes;
   const maxFields = limits.maxHeaders;
-  const spans: number[] = [];
-  const spelled: Array<SpelledName | null> = [];
+  const spans = SPANS_SCRATCH;
+  const spelled = SPELLED_SCRATCH;
+  let fields = 0;
   for (;;) {
     if (i - lineEnd > maxSection) return null;
     if (i >= end) return null;
@@ -94,10 +103,15 @@ export function parseWholeHead(
     }
     if (i + 1 >= end || chunk[i + 1] !== LF) return null;
     i += 2;
-    if (spelled.length === maxFields) return null;
-    spans.push(lineStart, nameEnd, valueStart, valueEnd);
-    spelled.push(knownName(chunk, lineStart, nameEnd) ?? null);
+    if (fields === maxFields) return null;
+    const at = 4 * fields;
+    spans[at] = lineStart;
+    spans[at + 1] = nameEnd;
+    spans[at + 2] = valueStart;
+    spans[at + 3] = valueEnd;
+    spelled[fields++] = knownName(chunk, lineStart, nameEnd) ?? null;
   }
   out.end = i;
-  return headFromFields(line, HeaderList.fromSpans(latin1View(chunk), spans, spelled), limits);
+  const headers = HeaderList.fromSpans(latin1View(chunk), spans.slice(0, 4 * fields), spelled.slice(0, fields));
+  return headFromFields(line, headers, limits);
 }
