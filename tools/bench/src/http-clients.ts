@@ -221,33 +221,42 @@ export const SHORT_MAX_CONNECTIONS = 2000;
  * for every server). A freshly started gateway (shipped bin, 2 cores at load 6-8, 1,000-connection
  * buckets of the loop below, CPU from /proc/PID/stat) spent 1.2-1.5 ms of CPU per connection over its
  * first 1,000 connections, 0.70-0.85 ms over the second, 0.38-0.52 ms over the third, 0.30-0.38 ms
- * over the fifth and 0.21-0.33 ms from the sixth on (JIT tiers and heap growth): after 5,000 it is
- * within the spread of its steady state, where a server that runs for hours stays.
+ * over the fifth and 0.21-0.33 ms from the sixth on (JIT tiers and heap growth); V8 still optimized
+ * functions between the 6,000th and the 15,000th connection (780 -> 808, with ~12 us per connection
+ * of compiler-thread CPU after the 6,000th), so the warm-up is 10,000: the samples see the server a
+ * user runs for hours, not its start-up.
  */
-export const SHORT_WARMUP_CONNECTIONS = 5000;
-/** Bound of the warm-up loop, ms (a cold gateway on a loaded machine made ~500 connections/s). */
-export const SHORT_WARMUP_BUDGET_MS = 30_000;
+export const SHORT_WARMUP_CONNECTIONS = 10_000;
+/** Bound of the warm-up loop, ms (a cold gateway on a loaded machine made ~500 connections/s at first). */
+export const SHORT_WARMUP_BUDGET_MS = 45_000;
 /** A connection that took longer than this counts as failed (and the loop goes on). */
 export const SHORT_CONNECTION_TIMEOUT_S = 5;
 
 /**
- * The one-at-a-time loop: connect, send one HTTP/1.0 GET, read until the server closes, close;
- * repeat until `budget` seconds passed or `limit` connections were made. Prints one JSON line.
+ * The one-at-a-time loop: connect (from the source address in the optional 8th argument, else the
+ * kernel's choice), send one HTTP/1.0 GET, read until the server closes, close; repeat until
+ * `budget` seconds passed or `limit` connections were made. Prints one JSON line, with the loop's
+ * own CPU seconds (user + system, from getrusage) as `clientCpuSeconds`.
  */
 export const SHORT_CONNECTIONS_SCRIPT = `
-import json, socket, sys, time
+import json, resource, socket, sys, time
 host, port, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 budget, limit, stall, timeout = float(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]), float(sys.argv[7])
+source = (sys.argv[8], 0) if len(sys.argv) > 8 and sys.argv[8] else None
 req = ("GET %s HTTP/1.0\\r\\nHost: bench\\r\\n\\r\\n" % path).encode()
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 fine = stalled = failed = 0
 worst = 0.0
+cpu0 = cpu()
 start = time.monotonic()
 end = start + budget
 while fine + stalled + failed < limit and time.monotonic() < end:
     t0 = time.monotonic()
     ok = False
     try:
-        s = socket.create_connection((host, port), timeout=timeout)
+        s = socket.create_connection((host, port), timeout=timeout, source_address=source)
         try:
             s.sendall(req)
             got = b""
@@ -269,7 +278,7 @@ while fine + stalled + failed < limit and time.monotonic() < end:
         stalled += 1
     else:
         fine += 1
-print(json.dumps({"fine": fine, "stalled": stalled, "failed": failed, "seconds": time.monotonic() - start, "worstSeconds": worst}))
+print(json.dumps({"fine": fine, "stalled": stalled, "failed": failed, "seconds": time.monotonic() - start, "worstSeconds": worst, "clientCpuSeconds": cpu() - cpu0}))
 `;
 
 /** What one short-connection loop reported. */
@@ -284,6 +293,8 @@ export interface ShortConnectionsResult {
   readonly seconds: number;
   /** The slowest connection, seconds. */
   readonly worstSeconds: number;
+  /** CPU seconds the loop itself used (user + system; NaN when the output does not say). */
+  readonly clientCpuSeconds: number;
 }
 
 /** Answered connections (fine or stalled) per second. */
@@ -312,14 +323,16 @@ export function parseShortConnections(text: string): ShortConnectionsResult {
     failed: v.failed as number,
     seconds: v.seconds as number,
     worstSeconds: v.worstSeconds as number,
+    clientCpuSeconds: typeof v.clientCpuSeconds === 'number' ? v.clientCpuSeconds : Number.NaN,
   };
 }
 
 /**
  * Runs the one-at-a-time HTTP/1.0 loop against `host:port` for about `budgetMs` (at most `limit`
  * connections, default {@link SHORT_MAX_CONNECTIONS}; one more connection may overrun the budget by up
- * to {@link SHORT_CONNECTION_TIMEOUT_S}). Rejects only when python3 fails; a loop with no answered
- * connection resolves with its failures counted.
+ * to {@link SHORT_CONNECTION_TIMEOUT_S}), from the local address `source` when given (it must be an
+ * address of the namespace). Rejects only when python3 fails; a loop with no answered connection
+ * resolves with its failures counted.
  */
 export async function shortConnections(
   ns: ClientNamespace,
@@ -328,6 +341,7 @@ export async function shortConnections(
   path: string,
   budgetMs: number,
   limit = SHORT_MAX_CONNECTIONS,
+  source?: string,
 ): Promise<ShortConnectionsResult> {
   const args = [
     '-c',
@@ -339,6 +353,7 @@ export async function shortConnections(
     String(limit),
     String(STALL_MS / 1000),
     String(SHORT_CONNECTION_TIMEOUT_S),
+    ...(source === undefined ? [] : [source]),
   ];
   const r = await runIn(ns, 'python3', args, budgetMs + (SHORT_CONNECTION_TIMEOUT_S + 10) * 1000);
   if (r.code !== 0)

@@ -172,7 +172,27 @@ interface Endpoint {
   /** The namespace the clients run in. */
   readonly ns: string;
   readonly host: string;
+  /**
+   * Where the short-connection client gets a fresh source address for each of its loops: `prefix` +
+   * a number from {@link FIRST_SOURCE} on, added to `device` (the kernel side facing the server) in
+   * `ns` first (no device: addresses that need no adding, e.g. 127.0.0.0/8 on loopback).
+   */
+  readonly sources?: { readonly device?: string; readonly prefix: string };
 }
+
+/**
+ * The first host number of the short-connection client's extra source addresses (.1 and .2 are the
+ * kernel side and the server). Each short-connection loop (warm-up and samples) connects from its own
+ * address, so that no loop meets the TIME-WAIT records an earlier loop left in the server: Linux picks
+ * each connection's source port about 9 ports past the previous one's (net/ipv4/inet_hashtables.c,
+ * `table_perturb`), so one client address wraps the 28,232 ephemeral ports every ~3,100 connections
+ * to one server, and a server that keeps TIME-WAIT for 60 s (the gateway; lwIP) then finds an old
+ * record for nearly every SYN from its ~10,000th connection on: a figure that could depend on how
+ * many connections the rows before it had made.
+ */
+const FIRST_SOURCE = 10;
+/** The last host number used for source addresses; after it the numbers start again at {@link FIRST_SOURCE}. */
+const LAST_SOURCE = 250;
 
 /** What the last samples of a server saw besides the figure (read by companions). */
 interface LastReadings {
@@ -183,10 +203,14 @@ interface LastReadings {
   short: ShortConnectionsResult;
   /** Server CPU seconds per connection during the last short-connection sample (NaN: no process of its own). */
   shortCpuPerConnection: number;
+  /** The short-connection client's own CPU seconds per connection in that sample. */
+  shortClientCpuPerConnection: number;
   /** The short-connection warm-up this server answered before its first short-connection sample. */
   warmup: ShortConnectionsResult | undefined;
   /** True once the server took its keep-alive warm-up ({@link KEEPALIVE_WARMUP_S}). */
   keepAliveWarm: boolean;
+  /** Short-connection loops run so far (numbers the next loop's source address). */
+  shortLoops: number;
 }
 
 function freshReadings(): LastReadings {
@@ -195,10 +219,12 @@ function freshReadings(): LastReadings {
     keepAlive: load,
     cpuPer1000: Number.NaN,
     oneConnection: load,
-    short: { fine: 0, stalled: 0, failed: 0, seconds: 0, worstSeconds: 0 },
+    short: { fine: 0, stalled: 0, failed: 0, seconds: 0, worstSeconds: 0, clientCpuSeconds: Number.NaN },
     shortCpuPerConnection: Number.NaN,
+    shortClientCpuPerConnection: Number.NaN,
     warmup: undefined,
     keepAliveWarm: false,
+    shortLoops: 0,
   };
 }
 
@@ -374,6 +400,7 @@ async function warmShortConnections(key: ServerKey): Promise<void> {
   const own = readingsOf(key);
   if (own.warmup !== undefined) return;
   const e = endpoint(key);
+  const source = await freshSource(key);
   own.warmup = await shortConnections(
     e.ns,
     e.host,
@@ -381,7 +408,43 @@ async function warmShortConnections(key: ServerKey): Promise<void> {
     rig!.smallPath,
     SHORT_WARMUP_BUDGET_MS,
     SHORT_WARMUP_CONNECTIONS,
+    source,
   );
+}
+
+/** The source address of `key`'s next short-connection loop ({@link Endpoint.sources}), added to its device if needed. */
+async function freshSource(key: ServerKey): Promise<string | undefined> {
+  const e = rig?.endpoints.get(key);
+  if (e?.sources === undefined) return undefined;
+  const own = readingsOf(key);
+  const host = FIRST_SOURCE + (own.shortLoops++ % (LAST_SOURCE - FIRST_SOURCE + 1));
+  const address = `${e.sources.prefix}${host}`;
+  if (e.sources.device !== undefined)
+    await runIn(e.ns, 'ip', ['addr', 'replace', `${address}/24`, 'dev', e.sources.device], 10_000);
+  return address;
+}
+
+/** Longest wait for the other servers to go quiet before a short-connection sample. */
+const QUIET_WAIT_MS = 2000;
+/** A server is quiet when it used at most this much CPU over {@link QUIET_WINDOW_MS}. */
+const QUIET_CPU_S = 0.01;
+const QUIET_WINDOW_MS = 200;
+
+/**
+ * Waits (at most {@link QUIET_WAIT_MS}) until every other server process used at most
+ * {@link QUIET_CPU_S} of CPU in a {@link QUIET_WINDOW_MS} window: what a server does after its own
+ * samples (a Node server's GC of a few thousand connections, its timers) should not land in the
+ * next server's samples on a 2-core machine. Resolves with the ms waited.
+ */
+async function quietOthers(pid: number | undefined): Promise<number> {
+  const others = otherServers(pid);
+  const start = performance.now();
+  while (performance.now() - start < QUIET_WAIT_MS) {
+    const before = others.map(([, p]) => cpuSecondsOf(p));
+    await new Promise((r) => setTimeout(r, QUIET_WINDOW_MS));
+    if (others.every(([, p], i) => !(cpuSecondsOf(p) - before[i]! > QUIET_CPU_S))) break;
+  }
+  return performance.now() - start;
 }
 
 async function shortSample(key: ServerKey, budgetMs: number): Promise<number> {
@@ -390,10 +453,13 @@ async function shortSample(key: ServerKey, budgetMs: number): Promise<number> {
   const pid = serverPid(key);
   // The other servers' CPU during the sample: work one server does after its own samples (TIME-WAIT
   // expiry, GC) lands in another's samples on a 2-core machine; the detail line shows it.
+  const source = await freshSource(key);
+  const waited = await quietOthers(pid);
   const others = otherServers(pid);
   const others0 = others.map(([, p]) => cpuSecondsOf(p));
   const cpu0 = cpuSecondsOf(pid);
-  const r = await shortConnections(e.ns, e.host, PORT, rig!.smallPath, Math.min(budgetMs, SHORT_BUDGET_MS));
+  const budget = Math.min(budgetMs, SHORT_BUDGET_MS);
+  const r = await shortConnections(e.ns, e.host, PORT, rig!.smallPath, budget, undefined, source);
   const cpu = cpuSecondsOf(pid) - cpu0;
   const meanwhile = others
     .map(([k, p], i) => [k, (cpuSecondsOf(p) - others0[i]!) * 1000] as const)
@@ -401,12 +467,13 @@ async function shortSample(key: ServerKey, budgetMs: number): Promise<number> {
     .map(([k, ms]) => `${k} ${ms.toFixed(0)} ms`);
   const own = readingsOf(key);
   own.short = r;
-  own.shortCpuPerConnection = cpu / Math.max(1, r.fine + r.stalled + r.failed);
-  if (pid !== undefined)
-    sampleDetail(
-      key,
-      `short ${r.fine + r.stalled} conns in ${r.seconds.toFixed(2)} s (${Math.round(connectionsPerSecond(r))}/s), ${(own.shortCpuPerConnection * 1e6).toFixed(0)} us CPU/conn; other servers' CPU meanwhile: ${meanwhile.join(', ') || 'none'}`,
-    );
+  const made = Math.max(1, r.fine + r.stalled + r.failed);
+  own.shortCpuPerConnection = cpu / made;
+  own.shortClientCpuPerConnection = r.clientCpuSeconds / made;
+  sampleDetail(
+    key,
+    `short ${r.fine + r.stalled} conns in ${r.seconds.toFixed(2)} s (${Math.round(connectionsPerSecond(r))}/s) from ${source ?? 'the default address'}, server ${(own.shortCpuPerConnection * 1e6).toFixed(0)} us CPU/conn, client ${(own.shortClientCpuPerConnection * 1e6).toFixed(0)} us CPU/conn; waited ${waited.toFixed(0)} ms for the other servers to go quiet; their CPU meanwhile: ${meanwhile.join(', ') || 'none'}`,
+  );
   return connectionsPerSecond(r);
 }
 
@@ -486,6 +553,12 @@ function compareFigures(subject: ServerKey, reference: ServerKey, stallTarget: b
       readReference: () => warmupAnswered(theirs().warmup),
     },
     ...(subject === 'postern' ? [] : [shortCpuCompanion(subject, reference)]),
+    {
+      name: `${name}: short-connection client (python loop) CPU per connection`,
+      unit: 'us',
+      read: () => own().shortClientCpuPerConnection * 1e6,
+      readReference: () => theirs().shortClientCpuPerConnection * 1e6,
+    },
   ];
   return [
     {
@@ -522,6 +595,11 @@ function shortCpuCompanion(subject: ServerKey, reference: ServerKey, name = LABE
     read: () => readingsOf(subject).shortCpuPerConnection * 1e6,
     ...(reference === 'postern' ? {} : { readReference: () => readingsOf(reference).shortCpuPerConnection * 1e6 }),
   };
+}
+
+/** The short-connection client's source addresses on `device`, in the /24 of `kernelAddress` (its own address there). */
+function sourcesOn(device: string, kernelAddress: string): Endpoint['sources'] {
+  return { device, prefix: kernelAddress.slice(0, kernelAddress.lastIndexOf('.') + 1) };
 }
 
 /** Why the clients or the lab cannot run here, or undefined. */
@@ -592,7 +670,7 @@ async function setupServers(keys: readonly ServerKey[], files = false): Promise<
     serverNs = await r.lab.namespace();
     await quiet(serverNs);
     r.node = await startNodeServer(serverNs, PORT, r.www);
-    r.endpoints.set('node-loopback', { ns: serverNs, host: '127.0.0.1' });
+    r.endpoints.set('node-loopback', { ns: serverNs, host: '127.0.0.1', sources: { prefix: '127.0.0.' } });
   }
   if (
     has('node-veth') ||
@@ -611,14 +689,14 @@ async function setupServers(keys: readonly ServerKey[], files = false): Promise<
     const [a, b] = await r.lab.veth();
     await kernelSide(r.lab, a, serverNs, `${VETH_SERVER}/24`);
     await kernelSide(r.lab, b, clientNs, `${VETH_CLIENT}/24`);
-    r.endpoints.set('node-veth', { ns: clientNs, host: VETH_SERVER });
+    r.endpoints.set('node-veth', { ns: clientNs, host: VETH_SERVER, sources: sourcesOn(b, VETH_CLIENT) });
   }
   if (has('lwip') && clientNs !== undefined) {
     r.lwipBuild = await buildLwipServer();
     const tap = await r.lab.tap();
     await kernelSide(r.lab, tap, clientNs, `${LWIP_KERNEL}/24`);
     r.lwip = await startLwipServer(r.lwipBuild, clientNs, tap, LWIP_ADDRESS, '255.255.255.0', r.www);
-    r.endpoints.set('lwip', { ns: clientNs, host: LWIP_ADDRESS });
+    r.endpoints.set('lwip', { ns: clientNs, host: LWIP_ADDRESS, sources: sourcesOn(tap, LWIP_KERNEL) });
   }
   if (has('mongoose') && clientNs !== undefined && r.www !== undefined) {
     await setupMongoose(r, clientNs, r.www);
@@ -627,14 +705,14 @@ async function setupServers(keys: readonly ServerKey[], files = false): Promise<
     const tap = await r.lab.tap();
     r.postern = await startPosternServer(tap, POSTERN_MAC, POSTERN_ADDRESS, 24);
     await kernelSide(r.lab, tap, clientNs, `${POSTERN_KERNEL}/24`);
-    r.endpoints.set('postern', { ns: clientNs, host: POSTERN_ADDRESS });
+    r.endpoints.set('postern', { ns: clientNs, host: POSTERN_ADDRESS, sources: sourcesOn(tap, POSTERN_KERNEL) });
   }
   if (has('gateway') && clientNs !== undefined && r.www !== undefined) {
     await buildGatewayBin();
     // A name of our own; the gateway creates the device in the namespace, which takes it along when deleted.
     const tap = `pgw${process.pid % 100_000}`;
     r.gateway = await startGatewayBinary(clientNs, tap, `${GATEWAY_ADDRESS}/24`, r.www, `${GATEWAY_KERNEL}/24`);
-    r.endpoints.set('gateway', { ns: clientNs, host: GATEWAY_ADDRESS });
+    r.endpoints.set('gateway', { ns: clientNs, host: GATEWAY_ADDRESS, sources: sourcesOn(tap, GATEWAY_KERNEL) });
   }
   if ((has('reflector') || has('reflector-fs')) && clientNs !== undefined) {
     // The ceiling sends the gateway's own answers (head and body) when the gateway runs beside it:
@@ -652,13 +730,21 @@ async function setupServers(keys: readonly ServerKey[], files = false): Promise<
       const tap = `prf${process.pid % 100_000}`;
       const kernel = `${REFLECTOR_KERNEL}/24`;
       r.reflector = await startTapReflector(clientNs, tap, REFLECTOR_ADDRESS, kernel, answer, 'driver', closeAnswer);
-      r.endpoints.set('reflector', { ns: clientNs, host: REFLECTOR_ADDRESS });
+      r.endpoints.set('reflector', {
+        ns: clientNs,
+        host: REFLECTOR_ADDRESS,
+        sources: sourcesOn(tap, REFLECTOR_KERNEL),
+      });
     }
     if (has('reflector-fs')) {
       const tap = `prs${process.pid % 100_000}`;
       const kernel = `${REFLECTOR_FS_KERNEL}/24`;
       r.reflectorFs = await startTapReflector(clientNs, tap, REFLECTOR_FS_ADDRESS, kernel, answer, 'fs', closeAnswer);
-      r.endpoints.set('reflector-fs', { ns: clientNs, host: REFLECTOR_FS_ADDRESS });
+      r.endpoints.set('reflector-fs', {
+        ns: clientNs,
+        host: REFLECTOR_FS_ADDRESS,
+        sources: sourcesOn(tap, REFLECTOR_FS_KERNEL),
+      });
     }
   }
   if (has('echo') && clientNs !== undefined) {
@@ -682,7 +768,7 @@ async function setupMongoose(r: Rig, ns: string, www: string): Promise<void> {
     const tap = await r.lab.tap();
     await kernelSide(r.lab, tap, ns, `${MONGOOSE_KERNEL}/24`);
     r.mongoose = await startMongooseServer(r.mongooseBuild, ns, tap, MONGOOSE_ADDRESS, '255.255.255.0', www);
-    r.endpoints.set('mongoose', { ns, host: MONGOOSE_ADDRESS });
+    r.endpoints.set('mongoose', { ns, host: MONGOOSE_ADDRESS, sources: sourcesOn(tap, MONGOOSE_KERNEL) });
     await waitServing('mongoose', 10_000);
     await checkMongooseAnswers(ns, www);
   } catch (e) {
@@ -949,7 +1035,7 @@ export const HTTP_COMPARE_GATEWAY_SAMPLES = 3;
 export const httpCompareGatewayBenchmark: Benchmark = {
   name: 'http-compare-gateway',
   description:
-    'The shipped postern-gateway (bin, own process, --nic tap:, --www) beside lwIP in C over TAP and Node http across veth, serving the same files: bulk, keep-alive (+ server CPU), keep-alive with requests that differ per request, one connection, short connections after a 5,000-connection warm-up, ping; beside the bare Node TAP ceiling (the same TAP driver setup reflecting canned answers, no stack); and, with POSTERN_MONGOOSE_SRC, Mongoose in C (built-in TCP/IP) over TAP beside lwIP and as the reference of the short connections of the gateway',
+    'The shipped postern-gateway (bin, own process, --nic tap:, --www) beside lwIP in C over TAP and Node http across veth, serving the same files: bulk, keep-alive (+ server CPU), keep-alive with requests that differ per request, one connection, short connections after a 10,000-connection warm-up (each loop from a fresh client address), ping; beside the bare Node TAP ceiling (the same TAP driver setup reflecting canned answers, no stack); and, with POSTERN_MONGOOSE_SRC, Mongoose in C (built-in TCP/IP) over TAP beside lwIP and as the reference of the short connections of the gateway',
   sampleMs: HTTP_COMPARE_SAMPLE_MS,
   maxSamples: HTTP_COMPARE_GATEWAY_SAMPLES,
   // Short connections last: the servers close first, so each keeps thousands of connections in

@@ -122,8 +122,10 @@ describe('parseShortConnections', () => {
     const r = parseShortConnections(
       'noise\n{"fine": 270, "stalled": 30, "failed": 2, "seconds": 2.5, "worstSeconds": 2.01}\n',
     );
-    expect(r).toEqual({ fine: 270, stalled: 30, failed: 2, seconds: 2.5, worstSeconds: 2.01 });
+    expect(r).toEqual({ fine: 270, stalled: 30, failed: 2, seconds: 2.5, worstSeconds: 2.01, clientCpuSeconds: NaN });
     expect(connectionsPerSecond(r)).toBe(120);
+    const withCpu = '{"fine": 1, "stalled": 0, "failed": 0, "seconds": 1, "worstSeconds": 1, "clientCpuSeconds": 0.25}';
+    expect(parseShortConnections(withCpu).clientCpuSeconds).toBe(0.25);
   });
 
   it('rejects output that is not a complete result', () => {
@@ -152,6 +154,7 @@ describe.skipIf(!hasPython)('SHORT_CONNECTIONS_SCRIPT (needs python3)', () => {
   beforeAll(async () => {
     server = createServer((req, res) => {
       answered++;
+      if (req.url === '/peer') peers.push(req.socket.remoteAddress ?? '');
       if (req.url === '/slow') setTimeout(() => res.end('late'), 1200);
       else if (req.url === '/missing') res.writeHead(404).end();
       else res.end('ok');
@@ -164,11 +167,13 @@ describe.skipIf(!hasPython)('SHORT_CONNECTIONS_SCRIPT (needs python3)', () => {
     await new Promise<void>((r) => server.close(() => r()));
   });
 
-  const run = (path: string, budget: number, limit: number): Promise<string> =>
+  let peers: string[] = [];
+  const run = (path: string, budget: number, limit: number, source?: string): Promise<string> =>
     new Promise((resolve, reject) => {
+      const args = ['127.0.0.1', String(port), path, String(budget), String(limit), '1', '5'];
       execFile(
         'python3',
-        ['-c', SHORT_CONNECTIONS_SCRIPT, '127.0.0.1', String(port), path, String(budget), String(limit), '1', '5'],
+        ['-c', SHORT_CONNECTIONS_SCRIPT, ...args, ...(source === undefined ? [] : [source])],
         { timeout: 20_000 },
         (err, stdout) => (err ? reject(err) : resolve(stdout)),
       );
@@ -180,6 +185,14 @@ describe.skipIf(!hasPython)('SHORT_CONNECTIONS_SCRIPT (needs python3)', () => {
     expect(r.fine).toBe(25);
     expect(r.stalled + r.failed).toBe(0);
     expect(answered).toBe(25);
+    expect(r.clientCpuSeconds).toBeGreaterThan(0);
+  });
+
+  it('connects from the source address it is given', async () => {
+    peers = [];
+    const r = parseShortConnections(await run('/peer', 10, 3, '127.0.0.9'));
+    expect(r.fine).toBe(3);
+    expect(peers).toEqual(['127.0.0.9', '127.0.0.9', '127.0.0.9']);
   });
 
   it('counts an answer slower than the stall threshold as stalled and a non-200 as failed', async () => {
