@@ -16,6 +16,7 @@ import {
   SO_RCVBUF,
   type LightSocket,
   type Sockets,
+  type TcpEntry,
 } from '../src/index.js';
 import { A_ADDR, B_ADDR, socketPair } from './support/net.js';
 
@@ -197,6 +198,27 @@ describe('LightSocket', () => {
     await awaitOnVirtualClock(sched, sending);
     expect(sched.runUntil(() => Buffer.concat(chunks).byteLength === up.byteLength, 2000)).toBe(true);
     expect(Buffer.compare(Buffer.concat(chunks), up)).toBe(0);
+  });
+
+  it('a reply written inside the data listener leaves at once, with its FIN, in one segment; nothing follows it', async () => {
+    const { pair, cfd, socket } = await connected({ allowHalfOpen: true });
+    const { sched, sa, sb } = pair;
+    const conn = (sb.entry(socket.fd, 'recv') as TcpEntry).conn!;
+    let atData = -1;
+    let afterEnd = -1;
+    socket.on('data', function (chunk) {
+      atData = conn.stats.segmentsOut;
+      this.cork();
+      this.write(Buffer.concat([Buffer.from('re: '), chunk]));
+      this.end();
+      afterEnd = conn.stats.segmentsOut;
+    });
+    await awaitOnVirtualClock(sched, sa.send(cfd, new TextEncoder().encode('ping')));
+    expect((await readAll(pair, sa, cfd)).toString()).toBe('re: ping');
+    // Sent inside the listener (synchronous delivery), reply and FIN together (cork, then end).
+    expect(afterEnd - atData).toBe(1);
+    sched.runUntil(() => false, 500); // past any delayed-ACK timer: the reply carried the ACK
+    expect(conn.stats.segmentsOut).toBe(afterEnd);
   });
 
   it('a reset by the peer: error ECONNRESET, then close', async () => {
