@@ -1,7 +1,7 @@
 /**
  * The event-loop port's read-ahead policy on its own: it reads ahead at every wake-up while that
  * finds frames, and after each read-ahead that finds the queue empty it skips twice as many
- * wake-ups as the last time, up to READ_AHEAD_MAX_SKIP. The port itself, reading a TAP under a
+ * wake-ups as the last time, up to READ_AHEAD_MAX_SKIP; one that finds frames halves that back-off. The port itself, reading a TAP under a
  * burst, is tested against the kernel in `tap.test.ts`.
  */
 import { describe, expect, it } from 'vitest';
@@ -66,12 +66,38 @@ describe('ReadAhead', () => {
     expect(policy.wanted()).toBe(true);
   });
 
-  it('starts over once a read-ahead finds frames again', () => {
+  it('a link where a frame only now and then waits behind another stays backed off', () => {
+    // One client's short connections: at about one wake-up in four a second frame (the request behind
+    // the ACK) already waits. A fixed linear congruential sequence says which.
+    const policy = new ReadAhead();
+    const wakes = 4_000;
+    let empty = 0;
+    let found = 0;
+    let seed = 12_345;
+    for (let i = 0; i < wakes; i++) {
+      seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0;
+      if (!policy.wanted()) continue;
+      const frames = seed >>> 30 === 0 ? 1 : 0;
+      policy.found(frames);
+      if (frames === 0) empty++;
+      else found++;
+    }
+    // Each empty read (a thrown EAGAIN) costs more than the wake-up a found frame saves: at most
+    // about two empty reads per READ_AHEAD_MAX_SKIP wake-ups (resetting the back-off on every find
+    // paid one at every other wake-up here).
+    expect(empty).toBeLessThanOrEqual((2 * wakes) / READ_AHEAD_MAX_SKIP);
+    expect(found).toBeGreaterThan(0);
+  });
+
+  it('reads ahead at every wake-up again once read-aheads keep finding frames', () => {
     const policy = new ReadAhead();
     simulate(policy, 100, () => 0); // backed off to the limit
     const tried = simulate(policy, 100, () => 5);
     // The first try comes within the limit; from then on every wake-up reads ahead.
     expect(tried[0]).toBeLessThanOrEqual(READ_AHEAD_MAX_SKIP);
     expect(tried).toEqual(Array.from({ length: 100 - tried[0]! }, (_, k) => tried[0]! + k));
+    // ... and the back-off has worn off: one empty read-ahead then skips a single wake-up.
+    const after = simulate(policy, 4, (i) => (i === 0 ? 0 : 5));
+    expect(after).toEqual([0, 2, 3]);
   });
 });

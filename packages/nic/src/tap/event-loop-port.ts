@@ -7,10 +7,14 @@
  * stopped, so it has to poll, and its sleep is added to every frame that arrives after silence).
  *
  * How, without a compiled addon: libuv's pipe handle (`uv_pipe_open`) accepts any descriptor epoll
- * can watch, a TAP descriptor included, and Node's `net.Socket` drives it. One `read` of a TAP
- * descriptor returns exactly one frame. The socket reads into one buffer of its owner's size that
- * it reuses for every read (`net.Socket`'s `onread`), so a read allocates nothing: the owner copies
- * out what it keeps. (Without `onread`, Node allocates a fresh buffer for every read.) Writes do
+ * can watch, a TAP descriptor included. One `read` of a TAP descriptor returns exactly one frame.
+ * The port drives the handle itself: it gives the handle one read buffer that every read reuses
+ * (`useUserBuffer`), sets the handle's `onread` and starts reading, so each readiness report costs
+ * one call from libuv into the port's function (it finds the length in stream_wrap's shared
+ * `streamBaseState`) and nothing else: no `net.Socket`, no stream machinery (`onStreamRead`, its
+ * timer refresh and owner lookups) per wake-up. Where this Node lacks those internals the port lets
+ * a `net.Socket` drive the handle instead (its `onread` option: the same one reused buffer), which
+ * costs a little more per wake-up and works the same (see {@link EventLoopPortReader}). Writes do
  * not go through the socket (its buffering would merge frames, and a `writev` on a TAP descriptor
  * sends all its buffers as ONE frame): `writeSync` on the descriptor, one frame per call, never
  * blocks on a TAP (the kernel takes the frame into its receive path at once).
@@ -31,33 +35,75 @@
  */
 import { readSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
+import { getSystemErrorName } from 'node:util';
 import type { FrameSlab } from './frame-slab.js';
 import { ReadAhead } from './read-ahead.js';
 
 /** Default most frames one wake-up reads: the frame libuv read plus the ones read ahead. */
 export const DEFAULT_FRAMES_PER_WAKE = 64;
 
-/** Node's pipe handle class, as `process.binding('pipe_wrap')` exposes it. */
+/** libuv's end-of-file status, as a read reports it (`UV_EOF`). */
+const UV_EOF = -4095;
+
+/** Node's pipe handle, as `process.binding('pipe_wrap')` exposes it (a libuv stream handle). */
 interface PipeHandle {
   open(fd: number): number;
+  /** Called by libuv's read callback; the read's length (or negative status) is in the stream state. */
+  onread?: (this: PipeHandle, arrayBuffer?: ArrayBuffer) => void;
+  /** Makes every read land in `buffer` (no allocation per read). */
+  useUserBuffer?(buffer: Uint8Array): void;
+  readStart?(): number;
+  readStop?(): number;
+  close?(callback?: () => void): void;
 }
 interface PipeWrapBinding {
   Pipe: new (type: number) => PipeHandle;
   constants: { SOCKET: number };
 }
+/** What `process.binding('stream_wrap')` exposes of a stream read's outcome. */
+interface StreamWrapBinding {
+  /** Shared with C++: slot {@link kReadBytesOrError} holds the length of the read being reported (< 0: status). */
+  streamBaseState: Int32Array;
+  kReadBytesOrError: number;
+}
 
-function pipeWrap(): PipeWrapBinding | undefined {
+function binding<T>(name: string): Partial<T> | undefined {
   try {
-    const binding = (process as unknown as { binding(name: string): unknown }).binding(
-      'pipe_wrap',
-    ) as Partial<PipeWrapBinding>;
-    return typeof binding.Pipe === 'function' && binding.constants !== undefined
-      ? (binding as PipeWrapBinding)
-      : undefined;
+    return (process as unknown as { binding(name: string): unknown }).binding(name) as Partial<T>;
   } catch {
     return undefined;
   }
 }
+
+function pipeWrap(): PipeWrapBinding | undefined {
+  const pipe = binding<PipeWrapBinding>('pipe_wrap');
+  return typeof pipe?.Pipe === 'function' && pipe.constants !== undefined ? (pipe as PipeWrapBinding) : undefined;
+}
+
+function streamWrap(): StreamWrapBinding | undefined {
+  const stream = binding<StreamWrapBinding>('stream_wrap');
+  return stream?.streamBaseState instanceof Int32Array && typeof stream.kReadBytesOrError === 'number'
+    ? (stream as StreamWrapBinding)
+    : undefined;
+}
+
+/** Whether `handle` offers what the port needs to drive it without a `net.Socket`. */
+function drivable(handle: PipeHandle): boolean {
+  return (
+    typeof handle.useUserBuffer === 'function' &&
+    typeof handle.readStart === 'function' &&
+    typeof handle.readStop === 'function' &&
+    typeof handle.close === 'function' &&
+    'onread' in handle
+  );
+}
+
+/**
+ * Who reads the descriptor: `'handle'`, the port itself through the pipe handle's `onread` (one call
+ * into JavaScript per readiness report, nothing else), or `'socket'`, a `net.Socket` wrapped around
+ * the handle (Node's stream machinery per report). `'handle'` where this Node allows it, else `'socket'`.
+ */
+export type EventLoopPortReader = 'handle' | 'socket';
 
 /** Whether this Node can watch a TAP descriptor on its event loop (else the worker thread is used). */
 export function eventLoopPortAvailable(): boolean {
@@ -90,6 +136,8 @@ export interface EventLoopPort {
   readonly wakeups: number;
   /** Frames read ahead so far: read after the one a wake-up announced, in the same callback. */
   readonly framesReadAhead: number;
+  /** Who reads the descriptor (see {@link EventLoopPortReader}). */
+  readonly reader: EventLoopPortReader;
   /** Stops reading and closes the descriptor (the port owns it from {@link openEventLoopPort} on). Idempotent. */
   close(): Promise<void>;
 }
@@ -99,9 +147,10 @@ export interface EventLoopPort {
  * one reused buffer of `readLength` bytes (make it one more than the longest frame you accept, so
  * that a longer one shows by its length), at most `framesPerWake` (default
  * {@link DEFAULT_FRAMES_PER_WAKE}, at least 1) per wake-up; frames read ahead go straight into
- * `slab`'s free bytes instead when a slab is given and `readLength` fits one. From now on the port
- * owns `fd` and closes it. Throws when the pipe handle is unavailable or refuses the descriptor (the
- * caller still owns `fd` then).
+ * `slab`'s free bytes instead when a slab is given and `readLength` fits one. `reader` (default: the
+ * best this Node allows) chooses who reads; `'handle'` where this Node cannot falls back to
+ * `'socket'` ({@link EventLoopPort.reader} tells). From now on the port owns `fd` and closes it.
+ * Throws when the pipe handle is unavailable or refuses the descriptor (the caller still owns `fd` then).
  */
 export function openEventLoopPort(
   fd: number,
@@ -109,12 +158,14 @@ export function openEventLoopPort(
   events: EventLoopPortEvents,
   framesPerWake: number = DEFAULT_FRAMES_PER_WAKE,
   slab?: FrameSlab,
+  reader: EventLoopPortReader = 'handle',
 ): EventLoopPort {
-  const binding = pipeWrap();
-  if (binding === undefined) throw new Error('process.binding("pipe_wrap") is not available in this Node');
-  const handle = new binding.Pipe(binding.constants.SOCKET);
+  const pipe = pipeWrap();
+  if (pipe === undefined) throw new Error('process.binding("pipe_wrap") is not available in this Node');
+  const handle = new pipe.Pipe(pipe.constants.SOCKET);
   const status = handle.open(fd);
   if (status !== 0) throw new Error(`uv_pipe_open failed (${status})`);
+  const stream = reader === 'handle' && drivable(handle) ? streamWrap() : undefined;
   let closed = false;
   let closing: Promise<void> | undefined;
   const readBuffer = new Uint8Array(readLength);
@@ -150,30 +201,45 @@ export function openEventLoopPort(
     framesReadAhead += frames;
     return frames;
   };
-  const onread = {
-    buffer: readBuffer,
-    callback: (length: number, buffer: Uint8Array): void => {
-      if (closed) return;
-      wakeups++;
-      events.frame(buffer, 0, length);
-      if (framesPerWake > 1 && !closed && readAhead.wanted()) {
-        const most = Math.min(readAhead.limit, framesPerWake - 1);
-        const frames = readWaiting(most);
-        // Fewer than asked for: a read found the queue empty (or the port closed), so it was drained.
-        readAhead.found(frames, frames < most);
-      }
-    },
+  /** One readiness report: the frame libuv read into {@link readBuffer}, then the ones read ahead. */
+  const wake = (length: number): void => {
+    if (closed) return;
+    wakeups++;
+    events.frame(readBuffer, 0, length);
+    if (framesPerWake > 1 && !closed && readAhead.wanted()) {
+      const most = Math.min(readAhead.limit, framesPerWake - 1);
+      const frames = readWaiting(most);
+      // Fewer than asked for: a read found the queue empty (or the port closed), so it was drained.
+      readAhead.found(frames, frames < most);
+    }
   };
-  // `handle` is an accepted (if undocumented in the typings) option of net.Socket: it wraps an open libuv handle.
-  const socket = new Socket({ handle, readable: true, writable: false, onread } as ConstructorParameters<
-    typeof Socket
-  >[0]);
-  socket.on('error', (error: Error) => {
-    if (!closed) events.failed(error);
-  });
-  socket.on('end', () => {
-    if (!closed) events.failed(new Error('the TAP descriptor reported end of file'));
-  });
+  const close = stream === undefined ? readThroughSocket(handle, readBuffer, wake, events, () => closed) : undefined;
+  if (stream !== undefined) {
+    const state = stream.streamBaseState;
+    const slot = stream.kReadBytesOrError;
+    handle.onread = () => {
+      const length = state[slot]!;
+      if (length > 0) {
+        wake(length);
+        return;
+      }
+      if (length === 0 || closed) return; // 0: nothing read (EAGAIN); libuv waits for the next report.
+      handle.readStop!();
+      events.failed(
+        new Error(
+          length === UV_EOF
+            ? 'the TAP descriptor reported end of file'
+            : `reading the TAP descriptor failed (${getSystemErrorName(length)})`,
+        ),
+      );
+    };
+    handle.useUserBuffer!(readBuffer);
+    const started = handle.readStart!();
+    if (started !== 0) {
+      handle.close!();
+      throw new Error(`uv_read_start failed (${getSystemErrorName(started)})`);
+    }
+  }
   return {
     get wakeups() {
       return wakeups;
@@ -181,6 +247,7 @@ export function openEventLoopPort(
     get framesReadAhead() {
       return framesReadAhead;
     },
+    reader: stream === undefined ? 'socket' : 'handle',
     write(frame, length) {
       try {
         writeSync(fd, frame, 0, length);
@@ -191,15 +258,47 @@ export function openEventLoopPort(
     },
     close() {
       closed = true;
-      closing ??= new Promise<void>((resolve) => {
-        if (socket.destroyed && socket.closed) {
-          resolve();
-          return;
-        }
-        socket.once('close', () => resolve());
-        socket.destroy();
-      });
+      closing ??=
+        close !== undefined
+          ? close()
+          : new Promise<void>((resolve) => {
+              handle.readStop!();
+              handle.close!(resolve);
+            });
       return closing;
     },
   };
+}
+
+/**
+ * The `'socket'` reader: a `net.Socket` drives `handle`, reading into `readBuffer` (its `onread`
+ * option) and calling `wake` per read. Returns the function that closes it (once).
+ */
+function readThroughSocket(
+  handle: PipeHandle,
+  readBuffer: Uint8Array,
+  wake: (length: number) => void,
+  events: EventLoopPortEvents,
+  closed: () => boolean,
+): () => Promise<void> {
+  const onread = { buffer: readBuffer, callback: (length: number): void => wake(length) };
+  // `handle` is an accepted (if undocumented in the typings) option of net.Socket: it wraps an open libuv handle.
+  const socket = new Socket({ handle, readable: true, writable: false, onread } as ConstructorParameters<
+    typeof Socket
+  >[0]);
+  socket.on('error', (error: Error) => {
+    if (!closed()) events.failed(error);
+  });
+  socket.on('end', () => {
+    if (!closed()) events.failed(new Error('the TAP descriptor reported end of file'));
+  });
+  return () =>
+    new Promise<void>((resolve) => {
+      if (socket.destroyed && socket.closed) {
+        resolve();
+        return;
+      }
+      socket.once('close', () => resolve());
+      socket.destroy();
+    });
 }

@@ -13,8 +13,12 @@
  * So the port reads ahead only while it pays, and only as far as it expects frames:
  * - after a read-ahead that found nothing it skips the next 1, 2, 4, ... up to
  *   {@link READ_AHEAD_MAX_SKIP} wake-ups before trying again, and a read-ahead that finds a frame
- *   starts the count over. An idle or ping-pong link thus pays at most one empty read per
- *   {@link READ_AHEAD_MAX_SKIP} wake-ups;
+ *   halves that back-off (and reads ahead again at the next wake-up). An idle or ping-pong link thus
+ *   pays at most one empty read per {@link READ_AHEAD_MAX_SKIP} wake-ups, and so does one where frames
+ *   now and then arrive in pairs (one client's short connections: the ACK and the request, the FIN
+ *   and the next SYN): a lucky find there no longer restarts a read-ahead at every wake-up, each
+ *   of which would mostly find the queue empty. Under load, where read-aheads keep finding frames,
+ *   the back-off is gone after a few of them;
  * - a read-ahead reads at most {@link ReadAhead.limit} frames: as many as the last one found before
  *   the queue ran dry, so a steady batch ends without the failing read. A read-ahead that stops at
  *   its limit with frames possibly left doubles the limit for the next wake-up (the frames left are
@@ -29,7 +33,7 @@ export const READ_AHEAD_MAX_SKIP = 32;
 export class ReadAhead {
   /** Wake-ups still to skip. */
   private skip = 0;
-  /** Wake-ups skipped after the last empty read-ahead (0: the last one found frames). */
+  /** Wake-ups the next empty read-ahead doubles into a skip (0: read-aheads have kept finding frames). */
   private backoff = 0;
   /** Most frames the next read-ahead reads. */
   private most = Number.MAX_SAFE_INTEGER;
@@ -52,7 +56,7 @@ export class ReadAhead {
    */
   found(frames: number, drained = true): void {
     if (frames > 0) {
-      this.backoff = 0;
+      this.backoff >>= 1;
       this.most = drained ? frames : this.most >= Number.MAX_SAFE_INTEGER / 2 ? this.most : this.most * 2;
       return;
     }
