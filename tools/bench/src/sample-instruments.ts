@@ -8,8 +8,8 @@
  *   (`/proc/PID/task/TID/status`);
  * - CPU migrations and context switches of the whole process from `perf stat -e
  *   cpu-migrations,context-switches -p PID` (skipped, with the reason, without perf);
- * - on which CPU the server's main thread and the load generator last ran (field 39 of their `stat`),
- *   polled during the sample, and how often the two were found on the same CPU.
+ * - on which CPU the server's busiest thread and the load generator last ran (field 39 of their
+ *   `stat`), polled during the sample, and how often the two were found on the same CPU.
  *
  * The parsers and the arithmetic are pure functions (tested on real `/proc` and `perf` text); the
  * readers return undefined for a process that is gone, never throw.
@@ -215,12 +215,35 @@ export function addPlacement(p: Placement, server: number | undefined, client: n
 export const NO_PLACEMENT: Placement = { polls: 0, sameCpu: 0, serverCpu: undefined, clientCpu: undefined };
 
 /**
- * Polls where the server `serverPid` and a client (its pid given later with {@link PlacementPoller.client})
- * run, every `everyMs`, until {@link PlacementPoller.stop}.
+ * The CPU the thread of `now` that used the most CPU since `before` last ran on (the main thread's
+ * when none did, e.g. lwIP's reference does its work on a thread of its own); undefined without threads.
+ */
+export function busiestProcessor(
+  pid: number,
+  before: readonly TaskCounters[],
+  now: readonly TaskCounters[],
+): number | undefined {
+  const earlier = new Map(before.map((t) => [t.tid, t.cpuTicks]));
+  let best: TaskCounters | undefined;
+  let bestDelta = 0;
+  for (const t of now) {
+    const delta = t.cpuTicks - (earlier.get(t.tid) ?? t.cpuTicks);
+    if (delta > bestDelta) {
+      best = t;
+      bestDelta = delta;
+    }
+  }
+  return (best ?? now.find((t) => t.tid === pid) ?? now[0])?.processor;
+}
+
+/**
+ * Polls where the server `serverPid` (its busiest thread since the last poll) and a client (its pid
+ * given later with {@link PlacementPoller.client}) run, every `everyMs`, until {@link PlacementPoller.stop}.
  */
 export class PlacementPoller {
   private placement: Placement = NO_PLACEMENT;
   private clientPid: number | undefined;
+  private lastTasks: TaskCounters[] = [];
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -236,8 +259,11 @@ export class PlacementPoller {
   }
 
   private poll(): void {
+    const tasks = readTasks(this.serverPid) ?? [];
+    const server = busiestProcessor(this.serverPid, this.lastTasks, tasks);
+    this.lastTasks = tasks;
     if (this.clientPid === undefined) return;
-    this.placement = addPlacement(this.placement, processorOf(this.serverPid), processorOf(this.clientPid));
+    this.placement = addPlacement(this.placement, server, processorOf(this.clientPid));
   }
 
   /** Stops polling; returns what the polls found. */

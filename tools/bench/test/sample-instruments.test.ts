@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   NO_PLACEMENT,
   addPlacement,
+  busiestProcessor,
   keepAliveDetail,
   parseContextSwitches,
   parsePerfStatCsv,
@@ -93,6 +94,13 @@ describe('placement and the detail line', () => {
     p = addPlacement(p, 1, 1);
     expect(p).toEqual({ polls: 3, sameCpu: 2, serverCpu: 1, clientCpu: 1 });
   });
+  it("takes the CPU of the thread that used the most CPU since the last poll, else the main thread's", () => {
+    const before = [task(10, 5, 0, 0, 0), task(11, 5, 0, 0, 0)];
+    expect(busiestProcessor(10, before, [task(10, 6, 0, 0, 0), task(11, 9, 0, 0, 1)])).toBe(1);
+    expect(busiestProcessor(10, before, [task(10, 5, 0, 0, 0), task(11, 5, 0, 0, 1)])).toBe(0);
+    expect(busiestProcessor(10, [], [])).toBeUndefined();
+  });
+
   it('states threads per 1,000 requests, switches, perf counts (or why none) and placement', () => {
     const threads = threadsDelta(10, [task(10, 0)], [task(10, 30, 100, 7), task(11, 2, 5, 0)]);
     const line = keepAliveDetail(
