@@ -71,14 +71,8 @@ function ackSignals(ctx: TcpContext, tcb: Tcb, seg: Segment, now: number, window
   }
   if (tcb.sackEnabled && tcb.state !== 'CLOSED') {
     const acked = seqSub(tcb.sndUna, unaBefore);
-    rackOnAck(ctx, tcb, now, acked + newlySacked, echoedTimestamp(tcb, seg), seg, acked);
+    rackOnAck(ctx, tcb, now, acked + newlySacked, seg, acked);
   }
-}
-
-/** The timestamp `seg` echoes, for RACK's delivery record: its TSecr, or -1 without one (or zero). */
-export function echoedTimestamp(tcb: Tcb, seg: Segment): number {
-  const o = seg.options;
-  return tcb.tsEnabled && o.hasTimestamps && o.tsEcr !== 0 ? o.tsEcr : -1;
 }
 
 /** TS.Recent update (RFC 7323 §4.3): the segment covers the last ACK we sent. */

@@ -13,14 +13,17 @@
  *
  * The common conditions: SEG.SEQ = RCV.NXT, no flag but ACK and PSH, the options the connection
  * uses and no other that matters (timestamps exactly when they were negotiated, not older than
- * TS.Recent; no SACK block), the window unchanged, and no loss episode open (not in recovery, no
- * undo armed, F-RTO idle, no tail loss probe awaiting its verdict), our FIN not sent and no FIN of
- * the peer waiting. Any other segment takes the full path ({@link ./input.ts}). The predicted path
+ * TS.Recent; no SACK block), and no loss episode open (not in recovery, no undo armed, F-RTO idle,
+ * no tail loss probe awaiting its verdict), our FIN not sent and no FIN of the peer waiting. The
+ * window may change: the classic prediction wants it unchanged, but a Linux client's window moves
+ * on about a third of its kept-alive requests, and the full path uses the window only for what
+ * neither predicted kind is (a duplicate ACK, a TLP verdict) and in the send window update, which
+ * the predicted path runs the same. Any other segment takes the full path ({@link ./input.ts}). The predicted path
  * calls the same steps as the full one in the same order, so its frames, timers and counters are
  * the full path's (test/tcp-header-prediction.test.ts compares whole seeded runs both ways).
  */
 import { TcpFlag } from '@postern/wire';
-import { echoedTimestamp, updateSendWindow, updateTsRecent } from './ack-input.js';
+import { updateSendWindow, updateTsRecent } from './ack-input.js';
 import type { TcpContext } from './context.js';
 import { receiveInOrder } from './data-input.js';
 import { onAckAdvancedOpen, rackOnAckOpen } from './recovery.js';
@@ -56,7 +59,6 @@ export function predict(tcb: Tcb, seg: Segment): PredictionKind {
   const o = seg.options;
   if (o.sackBlockCount !== 0 || o.hasTimestamps !== tcb.tsEnabled) return Prediction.NONE;
   if (o.hasTimestamps && seqLt(o.tsVal, tcb.tsRecent)) return Prediction.NONE;
-  if (seg.window << tcb.sndWndShift !== tcb.sndWnd) return Prediction.NONE;
   if (
     tcb.inRecovery ||
     tcb.undoArmed ||
@@ -89,7 +91,7 @@ export function predictedArrives(ctx: TcpContext, tcb: Tcb, seg: Segment, now: n
   updateTsRecent(tcb, seg, now);
   const unaBefore = tcb.sndUna;
   if (seg.ack !== unaBefore) onAckAdvancedOpen(ctx, tcb, seg, now);
-  if (tcb.sackEnabled) rackOnAckOpen(ctx, tcb, now, seqSub(tcb.sndUna, unaBefore), echoedTimestamp(tcb, seg));
+  if (tcb.sackEnabled) rackOnAckOpen(ctx, tcb, now, seqSub(tcb.sndUna, unaBefore), seg);
   updateSendWindow(ctx, tcb, seg, window);
   tcb.lastAckWindow = tcb.sndWnd;
   ctx.touchKeepAlive(tcb);

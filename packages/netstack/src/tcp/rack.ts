@@ -272,9 +272,11 @@ export class SentSegments {
   /**
    * The cumulative ACK reached `una`: entries wholly below it leave (a partly acknowledged one is
    * trimmed). Calls `delivered(i)` for each entry leaving that was not SACKed before, before it
-   * leaves (so RACK can read its time and flags).
+   * leaves (so RACK can read its time and flags). `una` may be given as an unsigned or a signed
+   * 32-bit value (`una | 0`, which stays a small integer: no heap number per call).
    */
-  ack(una: number, delivered: (index: number) => void): void {
+  ack(unaBits: number, delivered: (index: number) => void): void {
+    const una = unaBits >>> 0;
     while (this.n > 0) {
       const a = this.head * STRIDE;
       const slots = this.slots;

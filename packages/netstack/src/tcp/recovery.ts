@@ -416,8 +416,11 @@ function tlpOnAck(ctx: TcpRecoveryContext, tcb: Tcb, seg: Segment, unaAdvanced: 
 // Scratch for the delivery callbacks (no closure per ACK).
 let deliverTcb: Tcb | undefined;
 let deliverNow = 0;
-/** The ACK's echoed timestamp, or -1 without one. */
-let deliverTsEcr = -1;
+/**
+ * The ACK's echoed timestamp, or -1 without one, in slot 0: a typed array, because a double
+ * stored in a module variable would be a new heap number on every ACK.
+ */
+const deliverTsEcr = new Float64Array(1);
 /** This ACK delivered data sent before the last timeout's recovery point and never retransmitted (F-RTO's proof). */
 let deliveredOriginal = false;
 const reorderTimeout = { ms: 0 };
@@ -431,7 +434,8 @@ function deliver(i: number): void {
   // While F-RTO judges a timeout, which copy arrived is the open question: a retransmitted
   // segment's delivery is not timed from its retransmission.
   const echoBeforeXmit =
-    retransmitted && (tcb.frtoStep !== 0 || (deliverTsEcr >= 0 && seqLt(deliverTsEcr, tsClock(sentAt, tcb.tsOffset))));
+    retransmitted &&
+    (tcb.frtoStep !== 0 || (deliverTsEcr[0]! >= 0 && seqLt(deliverTsEcr[0]!, tsClock(sentAt, tcb.tsOffset))));
   const rack = tcb.rack;
   rack.delivered(deliverNow, sentAt, end, retransmitted, echoBeforeXmit);
   rack.noteDelivery(end, retransmitted);
@@ -448,22 +452,21 @@ function isSackedBy(seq: number): boolean {
  * (cumulatively or by SACK), marks lost every segment sent before the most recently delivered one
  * whose RTT plus the reordering window has passed, enters recovery when something is lost, sends
  * what PRR allows in recovery, and arms the reordering timer for segments not yet due.
- * `deliveredBytes` is what this ACK newly acknowledged or SACKed; `tsEcr` its echoed timestamp
- * (-1 without one), which tells a spurious retransmission's delivery from a real one. With the
- * segment `seg` and `ackedBytes` (how far SND.UNA moved), the ACK also gives a pending tail loss
- * probe its verdict and drives F-RTO after a timeout.
+ * `deliveredBytes` is what this ACK newly acknowledged or SACKed. The segment `seg` gives the
+ * echoed timestamp ({@link echoedTimestamp}), which tells a spurious retransmission's delivery from
+ * a real one; with it and `ackedBytes` (how far SND.UNA moved), the ACK also gives a pending tail
+ * loss probe its verdict and drives F-RTO after a timeout.
  */
 export function rackOnAck(
   ctx: TcpRecoveryContext,
   tcb: Tcb,
   now: number,
   deliveredBytes: number,
-  tsEcr = -1,
   seg?: Segment,
   ackedBytes = 0,
 ): void {
   deliveredOriginal = false;
-  recordDeliveries(tcb, now, tsEcr);
+  recordDeliveries(tcb, now, seg);
   if (deliveredBytes > 0 && tcb.probeOutstanding) {
     // The peer received something new since the probe: the probe episode is over, and a later
     // silence (a lost retransmission with nothing sent after it) may be probed again.
@@ -473,6 +476,12 @@ export function rackOnAck(
   if (seg !== undefined && tcb.tlpRetransPending) tlpOnAck(ctx, tcb, seg, ackedBytes > 0, deliveredBytes - ackedBytes);
   if (tcb.frtoStep !== 0 && frtoOnAck(ctx, tcb, ackedBytes, deliveredBytes - ackedBytes)) return;
   rackDetect(ctx, tcb, now, deliveredBytes);
+}
+
+/** The timestamp `seg` echoes, for RACK's delivery record: its TSecr, or -1 without one (or zero). */
+export function echoedTimestamp(tcb: Tcb, seg: Segment): number {
+  const o = seg.options;
+  return tcb.tsEnabled && o.hasTimestamps && o.tsEcr !== 0 ? o.tsEcr : -1;
 }
 
 /**
@@ -486,9 +495,9 @@ export function rackOnAckOpen(
   tcb: Tcb,
   now: number,
   deliveredBytes: number,
-  tsEcr: number,
+  seg: Segment,
 ): void {
-  recordDeliveries(tcb, now, tsEcr);
+  recordDeliveries(tcb, now, seg);
   rackDetect(ctx, tcb, now, deliveredBytes);
 }
 
@@ -496,13 +505,15 @@ export function rackOnAckOpen(
  * What an ACK delivered goes to RACK and the delivery rate: entries the cumulative ACK passed
  * (and, with SACKed bytes on the scoreboard, the SACKed ones), then the rate sample.
  */
-function recordDeliveries(tcb: Tcb, now: number, tsEcr: number): void {
+function recordDeliveries(tcb: Tcb, now: number, seg: Segment | undefined): void {
   const log = tcb.sent;
   const priorInflight = log.inFlight();
   deliverTcb = tcb;
   deliverNow = now;
-  deliverTsEcr = tsEcr;
-  log.ack(tcb.sndUna, deliver);
+  deliverTsEcr[0] = seg === undefined ? -1 : echoedTimestamp(tcb, seg);
+  // SND.UNA as a signed 32-bit value: a small integer, where a sequence number above 2^31 would be
+  // boxed into a new heap number for the call (SentSegments.ack takes either form).
+  log.ack(tcb.sndUna | 0, deliver);
   if (tcb.scoreboard.sackedBytes > 0) markSacked(log, isSackedBy, deliver, tcb.finSent ? tcb.finSeq : undefined);
   deliverTcb = undefined;
   deliverySampleOnAck(tcb, now, priorInflight);
