@@ -195,11 +195,12 @@ export interface HostTurnStats {
   microtask: number;
   /** Turns run from a `setImmediate` (`hostWake: 'immediate'`, continuations, next-turn work). */
   immediate: number;
-  /** Turns of the host timer (due timers), including the deferred ones counted in {@link timerDeferred}. */
+  /** Turns of the host timer (set for the earliest deadline). */
   timer: number;
   /**
-   * Host timer turns that came late (the host was stalled) and so let one I/O poll run first: the timers
-   * fired after the event loop's poll phase, so a frame already waiting (an ACK) is handled before them.
+   * Times a run found a timer 2 ms or more overdue (the host was stalled) and held every timer until the
+   * event loop had polled for I/O again (and again while polls kept delivering): a frame already waiting
+   * (an ACK) is handled before the timers fire (see the package README, Clocks).
    */
   timerDeferred: number;
   /** `setImmediate` turns that were asked for and then given back before they ran (`cancelNextTurn`). */

@@ -13,6 +13,7 @@ export {
   DEFAULT_STEPS_PER_TURN,
   DEFAULT_IDLE_LIMIT_MS,
   LATE_TIMER_MS,
+  LATE_TIMER_POLLS,
 } from './scheduler.js';
 export { VirtualClock, RealClock } from './clock.js';
 export { DeadlineHeap, type DeadlineEntry } from './timer-queue.js';

@@ -60,6 +60,7 @@ export class Line implements IrqLine {
     this.stats.raised++;
     if (this.isPending) return; // coalesces into the run already owed
     this.isPending = true;
+    this.table.pendingRaises++;
     this.raisedAt = this.table.host.now();
     if (!this.isMasked) this.table.becameRunnable();
   }
@@ -95,6 +96,8 @@ export class Line implements IrqLine {
 export class IrqTable {
   /** Lines that are pending and unmasked. */
   runnable = 0;
+  /** Raises that made a line pending, all lines together (a device delivered something). */
+  pendingRaises = 0;
   /** Live per-line counters by name (the map behind `SchedulerStats.irq`). */
   readonly statsByName = new Map<string, Readonly<IrqLineStats>>();
   private readonly lines: Line[] = [];

@@ -59,11 +59,19 @@ const SETTLED: Promise<void> = Promise.resolve();
 const NEXT_TURN_CHECK_HOPS = 4;
 
 /**
- * A host timer that fires this many ms after its deadline was held back (the process was not scheduled,
- * or the event loop was busy): a free loop fires it within about 1 ms (libuv's clock counts whole ms).
- * I/O that arrived meanwhile waits in the kernel; the timers then fire after one poll of it.
+ * A timer found this many ms past its deadline was held back (the process was not scheduled, or the
+ * event loop was busy): on a free loop the host timer fires within about 1 ms (libuv's clock counts
+ * whole ms). I/O that arrived meanwhile waits in the kernel; the timers then fire once it has been
+ * read (see `timerDue` in the scheduler).
  */
 export const LATE_TIMER_MS = 2;
+
+/**
+ * Most event-loop I/O polls the timers held for a stall wait for while the polls keep delivering (an
+ * IRQ was raised since the last one): a driver reads a bounded batch per poll, so a backlog built up
+ * during a stall takes a few polls to drain.
+ */
+export const LATE_TIMER_POLLS = 64;
 
 /** Default per-poll budget of a bottom half (Linux NAPI's default weight). */
 export const DEFAULT_BUDGET = 64;
@@ -159,8 +167,14 @@ export class Scheduler implements SchedulerApi {
   private immediate: ReturnType<typeof setImmediate> | undefined;
   private hostTimer: ReturnType<typeof setTimeout> | undefined;
   private hostDeadline = 0;
-  /** The timers' turn of a late host timer, put after the event loop's I/O poll (see {@link onHostTimer}). */
+  /** The turn that fires timers held for a stall, after the event loop's I/O poll (see {@link timerDue}). */
   private lateTimerTurn: ReturnType<typeof setImmediate> | undefined;
+  /** True during the run of {@link onLateTimer} that fires the held timers. */
+  private firingLate = false;
+  /** I/O polls the late host timer's turn has waited for so far. */
+  private lateTimerPolls = 0;
+  /** {@link IrqTable.pendingRaises} when the late timers' turn last looked. */
+  private lateTimerRaises = 0;
   private readonly hostTurns: HostTurnStats = {
     microtask: 0,
     immediate: 0,
@@ -193,27 +207,36 @@ export class Scheduler implements SchedulerApi {
     this.hostTurns.microtask++;
     this.turn(false);
   };
-  /**
-   * The host timer's turn. Node runs timers before it polls for I/O, so after a stall (a loaded host
-   * did not schedule the process) a TCP timer would fire before the frame that answers it, already
-   * waiting on the device, is read: a spurious retransmission. A host timer {@link LATE_TIMER_MS} or
-   * more past its deadline therefore runs its turn from a `setImmediate`, after the poll phase.
-   */
   private readonly onHostTimer = (): void => {
     this.hostTimer = undefined;
     this.microtaskStreak = 0;
-    if (this.clock.now() - this.hostDeadline >= LATE_TIMER_MS) {
-      this.hostTurns.timerDeferred++;
-      this.lateTimerTurn = setImmediate(this.onLateTimer);
-      return;
-    }
     this.hostTurns.timer++;
     this.turn(true);
   };
+  /**
+   * The turn that fires timers held for a stall (see {@link timerDue}): it runs after the event loop's
+   * next I/O poll, and again after the next one while the last one delivered (an IRQ was raised since)
+   * and a timer is still overdue, at most {@link LATE_TIMER_POLLS} polls; then it fires every timer due.
+   */
   private readonly onLateTimer = (): void => {
+    const raises = this.irqs.pendingRaises;
+    // The first check may come before any poll (the hold began in the poll phase, and this is the same
+    // loop turn's check phase): it always waits for the next one.
+    const delivered = this.lateTimerPolls === 0 || raises !== this.lateTimerRaises;
+    if (delivered && this.lateTimerPolls < LATE_TIMER_POLLS && this.overdue()) {
+      // The last poll delivered: the device may hold more of what arrived during the stall.
+      this.lateTimerRaises = raises;
+      this.lateTimerPolls++;
+      this.lateTimerTurn = setImmediate(this.onLateTimer);
+      return;
+    }
     this.lateTimerTurn = undefined;
-    this.hostTurns.timer++;
-    this.turn(true);
+    this.firingLate = true;
+    try {
+      this.turn(true);
+    } finally {
+      this.firingLate = false;
+    }
   };
 
   /**
@@ -475,14 +498,38 @@ export class Scheduler implements SchedulerApi {
   }
 
   /**
-   * Whether the earliest timer is due. In a real-clock run that has not read the clock and is not a
-   * timer run, false without reading it: the timers are left to a run that knows the time.
+   * Whether the earliest timer is due. On a real clock, in a run that is not a timer run, false
+   * without reading the clock when the run has not read it: the timers are left to a run that knows
+   * the time.
+   *
+   * Stalls: Node runs its timers before it polls for I/O, and a run woken by the first frame read
+   * after a stall would fire the timers before the frames queued behind it are read; either way a
+   * TCP retransmission timer fires before the ACK already waiting on the device is handled (a
+   * spurious retransmission). So on a started real clock, a timer {@link LATE_TIMER_MS} or more past
+   * its deadline (the host timer fires within about 1 ms on a free loop: the host was stalled) is not
+   * fired by the run that finds it: every timer is held, runs report none due, and {@link onLateTimer}
+   * fires them once the I/O that arrived meanwhile has been read.
    */
   private timerDue(): boolean {
     const next = this.timers.nextDeadline();
     if (next === undefined) return false;
-    if (this.inRealRun && this.runTime === null && !this.timerRun) return false;
-    return next <= this.time();
+    if (!this.inRealRun) return next <= this.time();
+    if (this.lateTimerTurn !== undefined) return false; // held for the late timers' turn
+    if (this.runTime === null && !this.timerRun) return false;
+    const now = this.time();
+    if (next > now) return false;
+    if (now - next < LATE_TIMER_MS || this.firingLate || !this.started) return true;
+    this.hostTurns.timerDeferred++;
+    this.lateTimerPolls = 0;
+    this.lateTimerRaises = this.irqs.pendingRaises;
+    this.lateTimerTurn = setImmediate(this.onLateTimer);
+    return false;
+  }
+
+  /** Whether a timer is {@link LATE_TIMER_MS} or more past its deadline (a fresh reading of the clock). */
+  private overdue(): boolean {
+    const next = this.timers.nextDeadline();
+    return next !== undefined && this.clock.now() - next >= LATE_TIMER_MS;
   }
 
   /**

@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   LATE_TIMER_MS,
+  LATE_TIMER_POLLS,
   RealClock,
   Scheduler,
   SchedulerError,
@@ -400,6 +401,66 @@ describe('real clock', () => {
       expect(order, late ? 'late' : 'on time').toEqual(late ? ['after poll', 'timer'] : ['timer', 'after poll']);
       expect(s.stats.hostTurns, late ? 'late' : 'on time').toMatchObject({ timer: 1, timerDeferred: late ? 1 : 0 });
     }
+  });
+
+  it(`a late host timer waits for polls while they keep delivering (a backlog after a stall), at most ${LATE_TIMER_POLLS}`, async () => {
+    let time = 0;
+    const clock = { virtual: false, now: () => time };
+    for (const backlog of [5, LATE_TIMER_POLLS + 10]) {
+      const s = new Scheduler({ clock });
+      schedulers.push(s);
+      const order: string[] = [];
+      const rx = s.requestIrq('rx', 1, () => order.push('io'));
+      s.start();
+      time = 0;
+      const stalled = new Promise<void>((resolve) => {
+        setTimeout(() => {
+          time = 2 + LATE_TIMER_MS + 100;
+          // A device that delivers one batch per event-loop turn, as a driver with a bounded read does.
+          let left = backlog;
+          const deliver = (): void => {
+            rx.raise();
+            if (--left > 0) setImmediate(deliver);
+            else resolve();
+          };
+          setImmediate(deliver);
+        }, 2);
+      });
+      s.timerAt(2, () => order.push('timer'));
+      await stalled;
+      await until(() => order.length === backlog + 1);
+      const firedAfter = order.indexOf('timer');
+      if (backlog < LATE_TIMER_POLLS) expect(firedAfter, `backlog ${backlog}`).toBe(backlog);
+      // At most LATE_TIMER_POLLS polls after the first check (one poll came before it: the hold began in the timers phase).
+      else expect(firedAfter, `backlog ${backlog}`).toBe(LATE_TIMER_POLLS + 1);
+      expect(s.stats.hostTurns).toMatchObject({ timer: 1, timerDeferred: 1 });
+    }
+  });
+
+  it('a run woken by the first frame after a stall holds the overdue timers until the frames behind it are read', async () => {
+    let time = 0;
+    const clock = { virtual: false, now: () => time };
+    const s = new Scheduler({ clock, hostWake: 'microtask' });
+    schedulers.push(s);
+    const order: string[] = [];
+    const rx = s.requestIrq('rx', 1, () => order.push('io'));
+    s.start();
+    s.timerAt(50, () => order.push('timer')); // its host timer is 50 ms away: the I/O finds it first
+    await new Promise<void>((resolve) => {
+      setImmediate(() => {
+        time = 50 + LATE_TIMER_MS + 100; // the host stalled past the deadline; frames wait on the device
+        let left = 4; // read one batch per event-loop turn, as a driver with a bounded read does
+        const deliver = (): void => {
+          rx.raise();
+          if (--left > 0) setImmediate(deliver);
+          else resolve();
+        };
+        deliver();
+      });
+    });
+    await until(() => order.length === 5);
+    expect(order).toEqual(['io', 'io', 'io', 'io', 'timer']);
+    expect(s.stats.hostTurns.timerDeferred).toBe(1);
   });
 
   it('reads a real clock once per run: now stands still during the run and moves outside it', () => {
