@@ -200,7 +200,7 @@ describe('LightSocket', () => {
     expect(Buffer.compare(Buffer.concat(chunks), up)).toBe(0);
   });
 
-  it('a reply written inside the data listener leaves at once, with its FIN, in one segment; nothing follows it', async () => {
+  it('a reply written inside the data listener is the only segment of the exchange: it carries the ACK and the FIN', async () => {
     const { pair, cfd, socket } = await connected({ allowHalfOpen: true });
     const { sched, sa, sb } = pair;
     const conn = (sb.entry(socket.fd, 'recv') as TcpEntry).conn!;
@@ -213,9 +213,12 @@ describe('LightSocket', () => {
       this.end();
       afterEnd = conn.stats.segmentsOut;
     });
+    const before = conn.stats.segmentsOut;
     await awaitOnVirtualClock(sched, sa.send(cfd, new TextEncoder().encode('ping')));
     expect((await readAll(pair, sa, cfd)).toString()).toBe('re: ping');
-    // Sent inside the listener (synchronous delivery), reply and FIN together (cork, then end).
+    // Nothing left before the answer: no pure ACK, no window update of the first read of its own.
+    expect(atData).toBe(before);
+    // Sent inside the listener, reply and FIN together (cork, then end).
     expect(afterEnd - atData).toBe(1);
     sched.runUntil(() => false, 500); // past any delayed-ACK timer: the reply carried the ACK
     expect(conn.stats.segmentsOut).toBe(afterEnd);

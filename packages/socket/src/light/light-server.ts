@@ -6,9 +6,9 @@
  *
  * It is also the stack scheduler's bottom half of its sockets: the accepts (the listener's wake comes
  * in the middle of a handshake's processing, so accepting waits for the next deferred round) and every
- * socket's deferred work (`'error'`/`'close'`, deliveries after `resume()`) run there, in order, at
- * most `budget` items per poll. One bottom half per server, no closure, promise or `nextTick` per
- * connection.
+ * socket's events (see {@link LightSocket}: each notification of a connection queues its socket here
+ * once) run there, in order, at most `budget` sockets per poll. One bottom half per server, no
+ * closure, promise or `nextTick` per connection or event.
  *
  * `listen` is synchronous and throws {@link SocketError} (`EADDRINUSE`, `EADDRNOTAVAIL`, `EINVAL`...).
  * Events: `'connection'` (a {@link LightSocket}, delivery starts once the listeners returned), `'error'`

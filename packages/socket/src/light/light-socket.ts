@@ -5,20 +5,19 @@
  * `pause`/`resume`, `cork`/`uncork`, `setNoDelay`, `remoteAddress`, `destroyed`) and nothing more: no
  * stream state, no per-chunk bookkeeping, no `process.nextTick`. A {@link LightServer} makes them.
  *
- * When events come (the part to know before writing a listener):
- * - SYNCHRONOUS, inside the stack's notification (TCP's `onReadable`/`onWritable`/`onClose` through the
- *   descriptor's entry): `'data'`, `'end'` and `'drain'`. TCP calls its application callbacks only once
- *   a segment (or a timer) has been processed in full, before the connection's output runs, so a
- *   listener may write, end, pause or destroy from inside them, and a reply written there leaves with
- *   the ACK of the request that caused it, in the same scheduler run (no microtask, no extra turn).
- * - DEFERRED to the server's bottom half (the next deferred round of the stack's scheduler; never
- *   inside a call the application made): `'error'` and `'close'`, always (a `destroy()` from inside a
- *   `'data'` listener must not run the `'close'` listeners in the middle of that listener; a reset's
- *   error reaches the listeners the same way); bytes and `'end'` that waited while the socket was paused
- *   (`resume()` never emits from inside itself); the first delivery after accept (the accept itself
- *   waits for that round: the listener's wake comes in the middle of the handshake's processing); and a
- *   notification that arrives while the face is inside one of its own calls (the `shutdown` of `end()`
- *   wakes the entry), so that no call of the application ever re-enters one of its listeners.
+ * When events come (the part to know before writing a listener): EVERY event runs in the server's
+ * bottom half, the next deferred round of the stack's scheduler (see {@link LightServer}), never inside
+ * TCP's processing and never inside a call the application made. A notification of the connection
+ * (TCP's `onReadable`/`onWritable`/`onClose` through the descriptor's entry) only queues the socket
+ * there, once per round: within the same scheduler run, so no microtask, `nextTick` or host turn is
+ * spent, but after TCP has finished the whole receive batch and queued the ACKs it owes. That order
+ * matters: a read made inside TCP's callback, before that queueing, would make TCP send the first
+ * read's window update as a frame of its own, where a read in the next round lets the ACK owed (or
+ * the reply the application writes, which then carries it) take it along. So: a `destroy()` inside
+ * a `'data'` listener returns before any `'close'` listener runs; `resume()` and `end()` never emit
+ * from inside themselves; a reply written inside `'data'` leaves at once, in the same run, carrying
+ * the ACK of the request. One update delivers everything that is ready, in order: queued writes into
+ * TCP (then `'drain'`), the bytes (`'data'`), the peer's FIN (`'end'`), a reset (`'error'`, `'close'`).
  *
  * Reading: bytes stay in TCP's receive buffer (its window closes as it fills) until the socket has a
  * `'data'` listener and is not paused; each chunk is copied into a fresh `Buffer` (a listener may keep
@@ -32,9 +31,9 @@
  * have ended the socket destroys itself (as Node's `autoDestroy`), and `'close'` follows.
  *
  * `destroy()` closes the descriptor at once (a graceful FIN after what TCP holds, or a RST when unread
- * bytes remain) and drops the queue. A listener that throws inside a synchronous event does not unwind
- * into TCP: the socket is destroyed with that error and the error is rethrown from the server's bottom
- * half (the scheduler reports it).
+ * bytes remain) and drops the queue. A listener that throws closes its socket (destroyed with that
+ * error) and the error is rethrown from the server's bottom half once the round's other sockets had
+ * their turn (the scheduler reports it).
  */
 import { ipv4ToString } from '@postern/wire';
 import { IPPROTO_TCP, SHUT_WR, TCP_NODELAY } from '../constants.js';
@@ -373,19 +372,30 @@ export class LightSocket implements EntryObserver {
 
   // ---------------------------------------------------------------- stack events
 
-  /** @internal The server emitted `'connection'`: deliver what arrived before (bytes, FIN). */
+  /** @internal The server emitted `'connection'` (in its deferred round): deliver what arrived before (bytes, FIN). */
   start(): void {
     this.started = true;
-    this.entryChanged();
+    this.updateNow();
   }
 
-  /** @internal {@link EntryObserver}: a stack notification (synchronous events; see the module comment). */
+  /**
+   * @internal {@link EntryObserver}: a stack notification. Taken in the server's deferred round (see the
+   * module comment); one notified while it updates is taken by the update under way.
+   */
   entryChanged(): void {
     if (this.busy) {
       this.dirty = true;
       return;
     }
-    if (!this.started) return;
+    if (this.started) this.deferUpdate();
+  }
+
+  /** Brings the face up to date with the connection (emitting its events); only from the deferred round. */
+  private updateNow(): void {
+    if (this.busy) {
+      this.dirty = true;
+      return;
+    }
     this.busy = true;
     try {
       do {
@@ -393,7 +403,7 @@ export class LightSocket implements EntryObserver {
         this.update();
       } while (this.dirty && !this.isDestroyed);
     } catch (err) {
-      // Never into TCP's processing: report from the deferred round, close this connection.
+      // A listener threw: close this connection, report the error once its close is out.
       this.thrown ??= err;
       this.destroy(err instanceof Error ? err : new Error(String(err)));
     } finally {
@@ -421,7 +431,7 @@ export class LightSocket implements EntryObserver {
       }
       return;
     }
-    this.entryChanged();
+    this.updateNow();
   }
 
   private deferUpdate(): void {
