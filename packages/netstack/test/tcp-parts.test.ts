@@ -14,7 +14,8 @@ import { NewReno } from '../src/tcp/congestion.js';
 import { SackScoreboard } from '../src/tcp/sack-scoreboard.js';
 import { SendBuffer } from '../src/tcp/send-buffer.js';
 import { Tcb } from '../src/tcp/tcb.js';
-import { TimeWaitTcbs } from '../src/tcp/time-wait-tcbs.js';
+import { TimeWaitRecord } from '../src/tcp/time-wait-record.js';
+import { TcbList } from '../src/tcp/tcb-list.js';
 
 function tcb(localPort: number, remote: number, remotePort: number): Tcb {
   return new Tcb(
@@ -128,9 +129,9 @@ describe('ConnectionTable', () => {
   });
 });
 
-describe('TimeWaitTcbs', () => {
-  it('lists whole TIME-WAIT TCBs oldest first: a re-entry moves a TCB to the end, a delete works anywhere and twice', () => {
-    const list = new TimeWaitTcbs();
+describe('TcbList', () => {
+  it('lists TCBs oldest first: a re-entry moves a TCB to the end, a delete works anywhere and twice', () => {
+    const list = new TcbList();
     const [a, b, c] = [tcb(1, 2, 3), tcb(2, 2, 3), tcb(3, 2, 3)];
     expect(list.oldest).toBeUndefined();
     for (const t of [a, b, c]) list.add(t);
@@ -146,5 +147,41 @@ describe('TimeWaitTcbs', () => {
     expect([list.size, list.oldest, list.has(a)]).toEqual([0, undefined, false]);
     list.add(c);
     expect([list.size, list.oldest]).toEqual([1, c]);
+    // A TCB is on one list at a time: adding it to another takes it off the first.
+    const other = new TcbList();
+    list.add(b);
+    other.add(c);
+    expect([list.size, list.has(c), other.has(c), list.oldest, other.all()]).toEqual([1, false, true, b, [c]]);
+    expect(list.all()).toEqual([b]);
+  });
+});
+
+describe('ConnectionTable TIME-WAIT records', () => {
+  it('finds every record by its 4-tuple as the slots double, and removes them in any order', () => {
+    const table = new ConnectionTable(99);
+    const records = Array.from({ length: 300 }, (_, i) => {
+      const t = tcb(80, 0x0a00_0000 + (i % 7), 1024 + i); // some remote addresses and ports repeat...
+      return new TimeWaitRecord(t, 1000, 1000, 1000, i);
+    });
+    const extra = new TimeWaitRecord(tcb(81, 0x0a00_0000, 1024), 1000, 1000, 1000, 0); // ...and one 4-tuple differs only locally
+    for (const r of [...records, extra]) table.addTimeWait(r);
+    expect(table.timeWaitRecords).toBe(301);
+    expect(table.allTimeWait().length).toBe(301);
+    for (const r of [...records, extra])
+      expect(table.findTimeWait(1, r.localPort, r.remoteAddress, r.remotePort)).toBe(r);
+    expect(table.findTimeWait(1, 82, 0x0a00_0000, 1024)).toBeUndefined();
+    expect(table.inUse(1, 81, 0x0a00_0000, 1024)).toBe(true);
+    // Remove every third, then the rest: each removal leaves the others findable.
+    const order = [...records.filter((_, i) => i % 3 === 0), extra, ...records.filter((_, i) => i % 3 !== 0)];
+    for (let k = 0; k < order.length; k++) {
+      table.removeTimeWait(order[k]!);
+      table.removeTimeWait(order[k]!); // absent now: nothing changes
+      expect(table.timeWaitRecords).toBe(order.length - k - 1);
+      expect(table.findTimeWait(1, order[k]!.localPort, order[k]!.remoteAddress, order[k]!.remotePort)).toBeUndefined();
+      const still = order[k + 1];
+      if (still !== undefined)
+        expect(table.findTimeWait(1, still.localPort, still.remoteAddress, still.remotePort)).toBe(still);
+    }
+    expect(table.allTimeWait()).toEqual([]);
   });
 });

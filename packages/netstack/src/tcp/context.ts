@@ -30,7 +30,7 @@ import type { SynCookies } from './syn-cookies.js';
 import type { Tcb, TcpCloseReason } from './tcb.js';
 import type { TcpCounterName } from './tcp-counters.js';
 import type { TimeWaitQueue } from './time-wait.js';
-import type { TimeWaitTcbs } from './time-wait-tcbs.js';
+import type { TcbList } from './tcb-list.js';
 
 /** Everything the parts of one `Tcp` share. See the module comment. */
 export interface TcpContext extends TcpRecoveryContext, ConnectionHost, ListenerHost {
@@ -48,7 +48,7 @@ export interface TcpContext extends TcpRecoveryContext, ConnectionHost, Listener
   /** Open listeners by local port. */
   readonly listeners: ListenerTable<TcpListener>;
   /** TIME-WAIT TCBs, oldest first (insertion order): the ones whose application still holds them or that wait for something. */
-  readonly timeWait: TimeWaitTcbs;
+  readonly timeWait: TcbList;
   /** TIME-WAIT records (connections the application let go of), oldest first, indexed in {@link TcpContext.table}. */
   readonly timeWaitRecords: TimeWaitQueue;
   /** TCBs given back for reuse (at most `TCB_FREE_LIST_LIMIT`; see lifecycle.ts). */

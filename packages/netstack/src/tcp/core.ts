@@ -28,7 +28,7 @@ import { SynCookies } from './syn-cookies.js';
 import type { Tcb, TcpCloseReason } from './tcb.js';
 import { TCP_COUNTER_NAMES, type TcpCounterName } from './tcp-counters.js';
 import { TimeWaitQueue } from './time-wait.js';
-import { TimeWaitTcbs } from './time-wait-tcbs.js';
+import { TcbList } from './tcb-list.js';
 import * as timers from './timers.js';
 
 /**
@@ -67,7 +67,7 @@ export class TcpCore implements TcpContext {
   readonly segmentsReceivedSlot = this.counters.slotOf('segmentsReceived');
   readonly table: ConnectionTable;
   readonly listeners = new ListenerTable<TcpListener>();
-  readonly timeWait = new TimeWaitTcbs();
+  readonly timeWait = new TcbList();
   readonly timeWaitRecords: TimeWaitQueue;
   readonly freeTcbs: Tcb[] = [];
   retiredStandIn: Tcb | undefined = undefined;

@@ -10,12 +10,25 @@
  * port, then by exact local address before the wildcard 0.0.0.0.
  *
  * TIME-WAIT records ({@link TimeWaitRecord}, connections whose application let go) are kept in a
- * second map of the same table, keyed alike and chained through the records themselves (no array
- * per bucket); a segment that finds no TCB looks there before the listeners.
+ * second index of the same table, by the same key and chained through the records themselves (no
+ * array per bucket); a segment that finds no TCB looks there before the listeners. That index is a
+ * plain array of chain heads (the key's low bits pick the slot), doubled when the records outnumber
+ * its slots, not a map: with short connections, thousands of records come and go, one each per
+ * connection, and a map that large re-hashes and re-allocates its table as they do.
  */
 import type { Ipv4Address } from '@postern/wire';
 import type { Tcb } from './tcb.js';
 import type { TimeWaitRecord } from './time-wait-record.js';
+
+/** Record slots a table starts with (a power of two). */
+const RECORD_SLOTS_INITIAL = 64;
+
+/** `n` empty chain heads (a packed array of `undefined`). */
+function emptySlots(n: number): (TimeWaitRecord | undefined)[] {
+  const heads: (TimeWaitRecord | undefined)[] = [];
+  for (let i = 0; i < n; i++) heads.push(undefined);
+  return heads;
+}
 
 /** A listener as the demux sees it. */
 export interface Bound {
@@ -28,8 +41,10 @@ export class ConnectionTable {
   /** The first TCB of each bucket's chain ({@link Tcb.bucketNext}), oldest first. */
   private readonly buckets = new Map<number, Tcb>();
   private count = 0;
-  /** TIME-WAIT records by the same key: the first of each chain ({@link TimeWaitRecord.bucketNext}). */
-  private readonly records = new Map<number, TimeWaitRecord>();
+  /** TIME-WAIT records by the same key's low bits: the first of each chain ({@link TimeWaitRecord.bucketNext}). */
+  private recordHeads = emptySlots(RECORD_SLOTS_INITIAL);
+  /** `recordHeads.length - 1` (the length is a power of two). */
+  private recordMask = RECORD_SLOTS_INITIAL - 1;
   private recordCount = 0;
   private readonly seed: number;
 
@@ -112,7 +127,8 @@ export class ConnectionTable {
     remotePort: number,
   ): TimeWaitRecord | undefined {
     if (this.recordCount === 0) return undefined;
-    for (let r = this.records.get(this.remoteKey(remoteAddress, remotePort)); r !== undefined; r = r.bucketNext) {
+    const slot = this.remoteKey(remoteAddress, remotePort) & this.recordMask;
+    for (let r = this.recordHeads[slot]; r !== undefined; r = r.bucketNext) {
       if (
         r.remotePort === remotePort &&
         r.localPort === localPort &&
@@ -134,19 +150,41 @@ export class ConnectionTable {
 
   /** Adds a TIME-WAIT record. The caller checked that its 4-tuple is free (its TCB left the table). */
   addTimeWait(record: TimeWaitRecord): void {
-    const key = this.remoteKey(record.remoteAddress, record.remotePort);
-    record.bucketNext = this.records.get(key);
-    this.records.set(key, record);
+    if (this.recordCount >= this.recordHeads.length) this.growRecordSlots();
+    this.linkRecord(this.recordHeads, this.recordMask, record);
     this.recordCount++;
+  }
+
+  /** Puts `record` at the head of its chain in `heads`. */
+  private linkRecord(heads: (TimeWaitRecord | undefined)[], mask: number, record: TimeWaitRecord): void {
+    const slot = this.remoteKey(record.remoteAddress, record.remotePort) & mask;
+    record.bucketNext = heads[slot];
+    heads[slot] = record;
+  }
+
+  /** Doubles the record slots, moving every record into the new ones. */
+  private growRecordSlots(): void {
+    const old = this.recordHeads;
+    const heads = emptySlots(old.length * 2);
+    const mask = heads.length - 1;
+    for (let i = 0; i < old.length; i++) {
+      let r = old[i];
+      while (r !== undefined) {
+        const next = r.bucketNext;
+        this.linkRecord(heads, mask, r);
+        r = next;
+      }
+    }
+    this.recordHeads = heads;
+    this.recordMask = mask;
   }
 
   /** Removes a TIME-WAIT record if present. */
   removeTimeWait(record: TimeWaitRecord): void {
-    const key = this.remoteKey(record.remoteAddress, record.remotePort);
-    let r = this.records.get(key);
+    const slot = this.remoteKey(record.remoteAddress, record.remotePort) & this.recordMask;
+    let r = this.recordHeads[slot];
     if (r === record) {
-      if (record.bucketNext === undefined) this.records.delete(key);
-      else this.records.set(key, record.bucketNext);
+      this.recordHeads[slot] = record.bucketNext;
     } else {
       while (r !== undefined && r.bucketNext !== record) r = r.bucketNext;
       if (r === undefined) return;
@@ -156,10 +194,10 @@ export class ConnectionTable {
     this.recordCount--;
   }
 
-  /** Every TIME-WAIT record (a copy, for shutdown and inspection). */
+  /** Every TIME-WAIT record (a copy, in no particular order, for inspection). */
   allTimeWait(): TimeWaitRecord[] {
     const out: TimeWaitRecord[] = [];
-    for (const first of this.records.values())
+    for (const first of this.recordHeads)
       for (let r: TimeWaitRecord | undefined = first; r; r = r.bucketNext) out.push(r);
     return out;
   }

@@ -19,7 +19,7 @@
  */
 import type { Ipv4Address } from '@postern/wire';
 import type { TcpConnection } from './connection.js';
-import type { Tcb } from './tcb.js';
+import { TcbList } from './tcb-list.js';
 
 /** Counters of one listener. */
 export interface TcpListenerStats {
@@ -95,8 +95,8 @@ export class TcpListener {
     established: 0,
     accepted: 0,
   };
-  /** @internal Copies in SYN-RECEIVED. */
-  readonly embryos = new Set<Tcb>();
+  /** @internal Copies in SYN-RECEIVED, oldest first. */
+  readonly embryos = new TcbList();
   /** @internal */
   closed = false;
   private readonly host: ListenerHost;

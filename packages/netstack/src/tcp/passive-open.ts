@@ -233,6 +233,6 @@ export function closeListener(ctx: TcpContext, listener: TcpListener): void {
   if (listener.closed) return;
   listener.closed = true;
   ctx.listeners.remove(listener);
-  for (const tcb of [...listener.embryos]) ctx.abort(tcb);
+  for (const tcb of listener.embryos.all()) ctx.abort(tcb);
   for (const conn of listener.acceptQueue.splice(0)) conn.abort();
 }

@@ -529,9 +529,13 @@ export class Tcb {
   handle: object | undefined = undefined;
   /** @internal The next TCB in the same bucket of the connection table (`demux.ts`), while in the table. */
   bucketNext: Tcb | undefined = undefined;
-  /** @internal Neighbours in the list of whole TIME-WAIT TCBs (`time-wait-tcbs.ts`), while listed. */
-  timeWaitOlder: Tcb | undefined = undefined;
-  timeWaitNewer: Tcb | undefined = undefined;
+  /**
+   * @internal The list the TCB is on (`tcb-list.ts`: its listener's SYN-RECEIVED copies, or the whole
+   * TIME-WAIT TCBs; typed loosely as {@link Tcb.origin}) and its neighbours there.
+   */
+  list: object | undefined = undefined;
+  listOlder: Tcb | undefined = undefined;
+  listNewer: Tcb | undefined = undefined;
 
   constructor(
     localAddress: Ipv4Address,
@@ -654,8 +658,9 @@ export class Tcb {
     this.origin = undefined;
     this.handle = undefined;
     this.bucketNext = undefined;
-    this.timeWaitOlder = undefined;
-    this.timeWaitNewer = undefined;
+    this.list = undefined;
+    this.listOlder = undefined;
+    this.listNewer = undefined;
   }
 
   /** Hands over the lazily made stats object (undefined when never made) and forgets it: the TCB is about to be reused. */
