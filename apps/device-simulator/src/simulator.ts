@@ -45,7 +45,7 @@ import { EthernetSwitch } from './switch.js';
 /** Faults on the device's wire side, both directions (see `FaultInjectionDriver`). */
 export type SimulatorFaults = Pick<
   FaultProfile,
-  'lossRate' | 'duplicateRate' | 'reorderRate' | 'corruptRate' | 'latencyMs' | 'bitsPerSecond'
+  'lossRate' | 'duplicateRate' | 'reorderRate' | 'reorderHoldMs' | 'corruptRate' | 'latencyMs' | 'bitsPerSecond'
 >;
 
 /** Options of {@link createSimulator}. Every field has a default. */

@@ -387,7 +387,7 @@ describe('real clock', () => {
       const order: string[] = [];
       s.start();
       time = 0;
-      // Armed first with the delay the host timer below gets (2 ms): Node runs it first, in the same timers phase.
+      // Armed first with the delay the host timer below gets (2 ms): Node usually runs it first, in the same timers phase.
       const stalled = new Promise<void>((resolve) => {
         setTimeout(() => {
           time = late ? 2 + LATE_TIMER_MS + 100 : 2; // what the host timer's turn, next, will read
@@ -398,7 +398,10 @@ describe('real clock', () => {
       s.timerAt(2, () => order.push('timer'));
       await stalled;
       await until(() => order.length === 2);
-      expect(order, late ? 'late' : 'on time').toEqual(late ? ['after poll', 'timer'] : ['timer', 'after poll']);
+      // On time, the order is Node's to choose (the host timer may miss the test's timers phase by a
+      // tick of libuv's clock and run after the poll), so only the late case pins it; both say whether
+      // the host timer's turn deferred.
+      if (late) expect(order, 'late').toEqual(['after poll', 'timer']);
       expect(s.stats.hostTurns, late ? 'late' : 'on time').toMatchObject({ timer: 1, timerDeferred: late ? 1 : 0 });
     }
   });
