@@ -80,8 +80,10 @@ describe('async-census as a preload', () => {
       );
       expect(r.status).toBe(0);
       const c = JSON.parse(readFileSync(join(dir, 'c-0.json'), 'utf8')) as Census;
-      expect(c.init.TickObject).toBe(10);
-      expect(c.before.TickObject).toBe(10);
+      // Ours are exactly the 10 of makeTicks (by site, below); Node 24 adds two of its own inside the
+      // window (fs/dir request completions of the loader), so the total is at least 10, each one run.
+      expect(c.init.TickObject).toBeGreaterThanOrEqual(10);
+      expect(c.before.TickObject).toBe(c.init.TickObject);
       // Inside the window: the second and the last immediates; the timeout made before it but run inside it.
       expect(c.init.Immediate).toBe(1);
       expect(c.before.Timeout).toBeGreaterThanOrEqual(1);
