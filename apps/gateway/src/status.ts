@@ -166,11 +166,16 @@ export function tcpJson(src: StatusSources): unknown {
   };
 }
 
-/** The scheduler: per-IRQ-line counters, deferred work (bottom halves), timers, tasklets, errors. */
+/**
+ * The scheduler: per-IRQ-line counters, deferred work (bottom halves), timers, tasklets, errors, and
+ * the host turns it took by kind (`hostTurns`: microtask, immediate, timer, timers held for a stall;
+ * divided by the frames received, the turns each frame cost).
+ */
 export function schedulerJson(stats: SchedulerStats): unknown {
   return {
     irq: [...stats.irq].map(([name, s]) => ({ name, ...s })),
     deferred: { ...stats.deferred },
+    hostTurns: { ...stats.hostTurns },
     timersFired: stats.timersFired,
     taskletsRun: stats.taskletsRun,
     errors: stats.errors,

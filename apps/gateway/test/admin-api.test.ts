@@ -151,6 +151,14 @@ describe('admin API: reading', () => {
     const { call } = await setup();
     expect(call('GET', '/api/routes').json).toHaveLength(1);
     expect(call('GET', '/api/scheduler').json).toHaveProperty('timersFired');
+    // A virtual clock takes no host turns; the counters are there, by kind.
+    expect(call('GET', '/api/scheduler').json.hostTurns).toEqual({
+      microtask: 0,
+      immediate: 0,
+      timer: 0,
+      timerDeferred: 0,
+      immediateCancelled: 0,
+    });
     expect(call('GET', '/api/counters').json.length).toBeGreaterThan(10);
     expect(call('GET', '/api/settings').json).toEqual({ forwarding: false, firewall: true });
     expect(call('GET', '/api/nothing').status).toBe(404);
