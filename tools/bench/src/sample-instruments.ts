@@ -24,6 +24,8 @@ export const CLOCK_TICKS = 100;
 export interface TaskStat {
   /** `utime + stime`, clock ticks. */
   readonly cpuTicks: number;
+  /** `stime`: the part of {@link TaskStat.cpuTicks} spent in the kernel, clock ticks. */
+  readonly systemTicks: number;
   /** The CPU the task last ran on (field 39). */
   readonly processor: number;
 }
@@ -41,7 +43,7 @@ export function parseTaskStat(text: string): TaskStat {
   const stime = Number(fields[15 - 3]);
   const processor = Number(fields[39 - 3]);
   if (![utime, stime, processor].every(Number.isFinite)) throw new Error(`short /proc stat line: ${text.slice(0, 80)}`);
-  return { cpuTicks: utime + stime, processor };
+  return { cpuTicks: utime + stime, systemTicks: stime, processor };
 }
 
 /** Context switches of one task, from its `status` file. */
@@ -88,6 +90,8 @@ export function readTasks(pid: number): TaskCounters[] | undefined {
 export interface ThreadsDelta {
   /** CPU of the main thread (tid = pid), ms. */
   readonly mainMs: number;
+  /** The part of {@link ThreadsDelta.mainMs} spent in the kernel (system calls, and the kernel's work done in them), ms. */
+  readonly mainSystemMs: number;
   /** CPU of every other thread, ms. */
   readonly otherMs: number;
   /** CPU of the busiest other thread, ms. */
@@ -112,6 +116,7 @@ export function threadsDelta(
   const earlier = new Map(before.map((t) => [t.tid, t]));
   const ms = (ticks: number) => (ticks * 1000) / CLOCK_TICKS;
   let mainMs = 0;
+  let mainSystemMs = 0;
   let otherMs = 0;
   let busiestOtherMs = 0;
   let busyOthers = 0;
@@ -126,6 +131,7 @@ export function threadsDelta(
     const involuntary = t.involuntary - (b?.involuntary ?? 0);
     if (t.tid === pid) {
       mainMs += cpu;
+      mainSystemMs += ms(t.systemTicks - (b?.systemTicks ?? 0));
       mainVoluntary += voluntary;
       mainInvoluntary += involuntary;
     } else {
@@ -138,6 +144,7 @@ export function threadsDelta(
   }
   return {
     mainMs,
+    mainSystemMs,
     otherMs,
     busiestOtherMs,
     busyOthers,
@@ -172,26 +179,75 @@ export function parsePerfStatCsv(text: string): Map<string, number> {
   return counts;
 }
 
+/** System calls of a sample, counted by `perf stat` on the syscall tracepoints (undefined: not counted). */
+export interface SyscallCounts {
+  /** `read` calls (frames, the read-ahead's empty reads, and everything else the process reads). */
+  readonly reads: number;
+  /** `read` calls that returned EAGAIN (the queue was empty). */
+  readonly emptyReads: number;
+  readonly writes: number;
+  /** `epoll_wait` and `epoll_pwait` calls (event-loop polls). */
+  readonly polls: number;
+}
+
 /** What `perf stat` counted over a sample, or why it could not. */
-export type PerfCounts = { readonly migrations: number; readonly switches: number } | { readonly skipped: string };
+export type PerfCounts =
+  | { readonly migrations: number; readonly switches: number; readonly syscalls?: SyscallCounts }
+  | { readonly skipped: string };
+
+/** The syscall tracepoints {@link perfStat} asks for, each followed by its filter where it has one. */
+const SYSCALL_EVENTS = [
+  ['-e', 'syscalls:sys_enter_read'],
+  ['-e', 'syscalls:sys_exit_read', '--filter', 'ret == -11'],
+  ['-e', 'syscalls:sys_enter_write'],
+  ['-e', 'syscalls:sys_enter_epoll_wait'],
+  ['-e', 'syscalls:sys_enter_epoll_pwait'],
+].flat();
+
+/** The {@link SyscallCounts} in a {@link parsePerfStatCsv} map, or undefined when the tracepoints were not counted. */
+export function syscallCounts(counts: ReadonlyMap<string, number>): SyscallCounts | undefined {
+  const reads = counts.get('syscalls:sys_enter_read');
+  const emptyReads = counts.get('syscalls:sys_exit_read');
+  const writes = counts.get('syscalls:sys_enter_write');
+  const polls =
+    (counts.get('syscalls:sys_enter_epoll_wait') ?? 0) + (counts.get('syscalls:sys_enter_epoll_pwait') ?? 0);
+  if (reads === undefined || emptyReads === undefined || writes === undefined) return undefined;
+  return { reads, emptyReads, writes, polls };
+}
 
 /**
  * Counts `cpu-migrations` and `context-switches` of `pid` (all its threads) for `seconds` with
- * `perf stat`, started now. Resolves with why not when perf is missing or fails; never rejects.
+ * `perf stat`, started now, and its `read`/`write`/`epoll` calls where the syscall tracepoints are
+ * available (perf is retried without them where they are not). Resolves with why not when perf is
+ * missing or fails; never rejects.
  */
 export async function perfStat(pid: number, seconds: number): Promise<PerfCounts> {
-  const r = await tryCommand(
-    'perf',
-    ['stat', '-x,', '-e', 'cpu-migrations,context-switches', '-p', String(pid), '--', 'sleep', String(seconds)],
-    { timeoutMs: (seconds + 10) * 1000 },
-  );
+  const run = (events: string[]) =>
+    tryCommand(
+      'perf',
+      [
+        'stat',
+        '-x,',
+        '-e',
+        'cpu-migrations,context-switches',
+        ...events,
+        '-p',
+        String(pid),
+        '--',
+        'sleep',
+        String(seconds),
+      ],
+      { timeoutMs: (seconds + 10) * 1000 },
+    );
+  let r = await run(SYSCALL_EVENTS);
+  if (r.code !== 0 && !r.stderr.includes('cpu-migrations')) r = await run([]);
   if (r.code !== 0)
     return { skipped: `perf: ${(r.stderr.trim().split('\n')[0] ?? '').slice(0, 80) || `exit ${String(r.code)}`}` };
   const counts = parsePerfStatCsv(r.stderr);
   const migrations = counts.get('cpu-migrations');
   const switches = counts.get('context-switches');
   if (migrations === undefined || switches === undefined) return { skipped: 'perf: events not counted' };
-  return { migrations, switches };
+  return { migrations, switches, syscalls: syscallCounts(counts) };
 }
 
 /** Where the server and the load generator ran, polled during a sample. */
@@ -286,7 +342,7 @@ export function keepAliveDetail(
   if (threads !== undefined) {
     const per1000 = (ms: number) => fixed((ms / Math.max(1, requests)) * 1000, 2);
     parts.push(
-      `cpu/1000 req: main ${per1000(threads.mainMs)} ms, other threads ${per1000(threads.otherMs)} ms (${threads.busyOthers} busy, busiest ${fixed(threads.busiestOtherMs, 0)} ms in all)`,
+      `cpu/1000 req: main ${per1000(threads.mainMs)} ms (system ${per1000(threads.mainSystemMs)}), other threads ${per1000(threads.otherMs)} ms (${threads.busyOthers} busy, busiest ${fixed(threads.busiestOtherMs, 0)} ms in all)`,
       `ctx switches main vol ${threads.mainVoluntary} invol ${threads.mainInvoluntary}, others vol ${threads.otherVoluntary} invol ${threads.otherInvoluntary}`,
     );
   }
@@ -294,6 +350,13 @@ export function keepAliveDetail(
     parts.push(
       'skipped' in perf ? perf.skipped : `perf: ${perf.migrations} cpu-migrations, ${perf.switches} context-switches`,
     );
+  if (perf !== undefined && !('skipped' in perf) && perf.syscalls !== undefined) {
+    const per = (n: number) => fixed(n / Math.max(1, requests), 2);
+    const s = perf.syscalls;
+    parts.push(
+      `per request: ${per(s.reads)} read (${per(s.emptyReads)} EAGAIN), ${per(s.writes)} write, ${per(s.polls)} epoll`,
+    );
+  }
   parts.push(
     placement.polls === 0
       ? 'cpu placement: not polled'
