@@ -3,7 +3,7 @@
  * client on each interface with `ip: "dhcp"` (its lease kept in its `dhcpLeaseFile`, in the
  * leases file format with one record, so that a start after a crash or power cut asks for the same
  * address first; a lease released at a clean stop is forgotten), a DHCP server on each interface with `dhcpServer`
- * (leases kept in its leases file), the DNS forwarder on `dns.listen`, and the gateway's own stub
+ * (leases kept in its leases file), the DNS forwarder on `dns.listen` (UDP and TCP), and the gateway's own stub
  * resolver. Upstream DNS servers are `dns.upstream`, or else those of the DHCP clients' leases.
  * {@link LanServices.status} is what the admin API and UI show.
  */
@@ -29,7 +29,7 @@ import { LeasesFile, readLeasesFile } from './lease-file.js';
 export interface LanServicesOptions {
   /** The stack (interfaces added, static ones addressed). */
   readonly stack: Stack;
-  /** TCP, for DNS answers truncated over UDP. */
+  /** TCP: the DNS forwarder's TCP port 53, and DNS answers truncated over UDP. */
   readonly tcp: Tcp;
   /** The configuration. */
   readonly config: GatewayConfig;
@@ -199,6 +199,7 @@ export async function startLanServices(o: LanServicesOptions): Promise<LanServic
           listen: o.interfaces.filter((i) => listen.has(i.config.name)).map((i) => i.iface),
           upstream,
           cache: { maxEntries: config.dns.cacheSize },
+          tcp: o.tcp,
         });
   const resolver = new DnsResolver(stack, { servers: upstream, tcp: o.tcp });
 

@@ -9,7 +9,10 @@
  *
  * The gateway takes its WAN address, default route and DNS server from dnsmasq; dhclient gets a LAN
  * address, the router and the DNS server from the gateway; dig in the LAN resolves a name that only
- * dnsmasq knows through the gateway (then from its cache); crafted bad DNS queries (compression
+ * dnsmasq knows through the gateway (then from its cache); a name with an answer too large for UDP
+ * (20 TXT records): dig gets TC over UDP and asks again over TCP (RFC 7766), the gateway having asked
+ * dnsmasq over TCP after its own truncated UDP answer, and `dig +tcp +keepopen` asks two questions
+ * on one connection; crafted bad DNS queries (compression
  * loop, pointer past the end, label too long) get FORMERR and crafted bad DHCP messages (truncated,
  * option overflow, bad cookie, overload without END) are counted; the gateway's own resolver
  * resolves the name too; the gateway is stopped and started again and still knows the LAN lease (its leases file),
@@ -20,7 +23,8 @@
  * only inside those namespaces, with every file of theirs (config, leases, pid) in a temporary
  * directory; dhclient runs a script of this test (it writes what it got to a file and configures
  * only its own interface, never /etc/resolv.conf). Both are killed at the end, even when a step
- * fails. Needs root; without it every test skips with the reason in its title.
+ * fails. Needs root; without it every test skips with the reason in its title (under CI=true one
+ * test fails instead).
  */
 import type { ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -43,11 +47,16 @@ import {
 const skip = await netlabSkipReason({ needTap: true, programs: ['dnsmasq', 'dhclient', 'dig', 'python3'] });
 const title = (t: string): string => (skip === undefined ? t : `${t} (skipped: ${skip})`);
 const rootIt = it.skipIf(skip !== undefined);
+/** Under CI (CI=true) a missing peer or privilege fails the run instead of skipping it. */
+const ciMissing = skip !== undefined && process.env['CI'] === 'true';
 
 const WAN_SERVER = '198.18.30.1';
 const LAN_GATEWAY = '198.18.31.1';
 const WAN_NAME = 'wan.example.test';
 const WAN_NAME_ADDRESS = '198.18.30.77';
+/** A name with 20 TXT records of 60 characters: about 1.5 kB, too large for 512 bytes of UDP (and for 1232). */
+const BIG_NAME = 'big.example.test';
+const BIG_TEXTS = Array.from({ length: 20 }, (_, i) => `record-${String(i).padStart(2, '0')}-`.padEnd(60, 'x'));
 
 describe('gateway LAN services against dnsmasq (WAN) and dhclient + dig (LAN)', () => {
   const scene = new E2eScene();
@@ -90,6 +99,7 @@ describe('gateway LAN services against dnsmasq (WAN) and dhclient + dig (LAN)', 
       range: '198.18.30.50,198.18.30.60',
       name: { name: WAN_NAME, address: WAN_NAME_ADDRESS },
       localTtl: 300,
+      txtRecords: BIG_TEXTS.map((t) => `${BIG_NAME},${t}`),
     });
 
     config = validateConfig({
@@ -115,6 +125,10 @@ describe('gateway LAN services against dnsmasq (WAN) and dhclient + dig (LAN)', 
   }, 60_000);
 
   afterAll(() => scene.teardown(), 30_000);
+
+  it.runIf(ciMissing)('the interop peers are here (CI=true)', () => {
+    expect.fail(`CI=true and the interop tests cannot run: ${skip}`);
+  });
 
   rootIt(
     title("the gateway's DHCP client takes its WAN address, default route and DNS server from dnsmasq"),
@@ -187,6 +201,54 @@ describe('gateway LAN services against dnsmasq (WAN) and dhclient + dig (LAN)', 
         { timeoutMs: 20_000 },
       );
       expect(chaos.stdout).toMatch(/status: REFUSED/);
+    },
+    60_000,
+  );
+
+  rootIt(
+    title(
+      'dig gets TC over UDP for a large answer and asks again over TCP: the whole answer, the gateway having asked dnsmasq over TCP; two questions on one TCP connection',
+    ),
+    async () => {
+      const before = gw!.lan.dns!.counters.snapshot();
+      const texts = (out: string): string[] =>
+        out
+          .split('\n')
+          .filter((l) => /\sIN\s+TXT\s/.test(l))
+          .map((l) => l.slice(l.indexOf('"') + 1, l.lastIndexOf('"')))
+          .sort();
+      // UDP with room for 512 bytes: TC, then dig's own retry over TCP.
+      const udp = await lab.tryExec(
+        nsLan,
+        'dig',
+        ['+time=3', '+tries=2', '+bufsize=512', `@${LAN_GATEWAY}`, BIG_NAME, 'TXT'],
+        { timeoutMs: 30_000 },
+      );
+      expect(udp.code, udp.stdout + udp.stderr).toBe(0);
+      expect(udp.stdout).toMatch(/Truncated, retrying in TCP mode/);
+      expect(udp.stdout).toMatch(/status: NOERROR/);
+      expect(texts(udp.stdout)).toEqual([...BIG_TEXTS].sort());
+      const after = gw!.lan.dns!.counters.snapshot();
+      expect(after.truncated - before.truncated).toBeGreaterThanOrEqual(1);
+      expect(after.tcpUpstream - before.tcpUpstream).toBeGreaterThanOrEqual(1);
+      expect(after.tcpUpstreamFailed - before.tcpUpstreamFailed).toBe(0);
+      expect(after.tcpConnections - before.tcpConnections).toBe(1);
+      // Two questions on one connection (+keepopen): the A record and the large answer.
+      const keep = await lab.tryExec(
+        nsLan,
+        'dig',
+        ['+tcp', '+keepopen', '+time=3', '+tries=1', `@${LAN_GATEWAY}`, WAN_NAME, 'A', BIG_NAME, 'TXT'],
+        { timeoutMs: 30_000 },
+      );
+      expect(keep.code, keep.stdout + keep.stderr).toBe(0);
+      expect(keep.stdout).toMatch(
+        new RegExp(`${WAN_NAME.replaceAll('.', '\\.')}\\.\\s+\\d+\\s+IN\\s+A\\s+${WAN_NAME_ADDRESS}`),
+      );
+      expect(texts(keep.stdout)).toEqual([...BIG_TEXTS].sort());
+      const last = gw!.lan.dns!.counters.snapshot();
+      expect(last.tcpConnections - after.tcpConnections).toBe(1);
+      expect(last.tcpMessages - after.tcpMessages).toBe(2);
+      expect(last.tcpMalformed).toBe(0);
     },
     60_000,
   );

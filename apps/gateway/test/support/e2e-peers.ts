@@ -251,6 +251,8 @@ export interface WanDnsmasqOptions {
   readonly name: { readonly name: string; readonly address: string };
   /** TTL of its local answers, seconds. Default: dnsmasq's (0). */
   readonly localTtl?: number;
+  /** TXT records it answers with, each `name,text` (several for one name make a large answer). */
+  readonly txtRecords?: readonly string[];
 }
 
 /**
@@ -277,6 +279,7 @@ export function startWanDnsmasq(scene: E2eScene, wan: PeerHost, options: WanDnsm
     `--dhcp-leasefile=${join(scene.dir, 'dnsmasq.leases')}`,
     `--pid-file=${join(scene.dir, 'dnsmasq.pid')}`,
     `--address=/${options.name.name}/${options.name.address}`,
+    ...(options.txtRecords ?? []).map((r) => `--txt-record=${r}`),
   ]);
 }
 

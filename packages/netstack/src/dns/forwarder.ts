@@ -1,6 +1,8 @@
 /**
  * {@link DnsForwarder}: a caching DNS forwarder for the hosts behind the gateway (RFC 1035), on the
- * stack's UDP port 53 of the interfaces it listens on.
+ * stack's UDP port 53 of the interfaces it listens on, and on TCP port 53 too when given the stack's
+ * TCP module (RFC 7766, see {@link DnsTcpServer}; a connection is taken when the route back to its
+ * peer leaves by an interface it listens on). Both share the cache and the bound on queries in flight.
  *
  * A standard query (QR 0, opcode QUERY, one question of class IN, no answer or authority records)
  * is answered from the {@link DnsCache}, or sent on to an upstream server with a fresh id and from a
@@ -12,7 +14,9 @@
  * (FORMERR), a class other than IN or a zone transfer (REFUSED); no upstream, no answer after every
  * try, or too many queries in flight: SERVFAIL. Anything too short for a header, and responses, are
  * dropped. An answer larger than the client takes over UDP (512 bytes, or the payload size of its
- * EDNS OPT record) goes as its header and question with TC set. Every outcome is counted.
+ * EDNS OPT record) goes as its header and question with TC set. An upstream answer with TC set is
+ * asked again of the same server over TCP when the TCP module was given (same timeout and tries; a
+ * failure moves on to the next try). Every outcome is counted.
  */
 import type { Timer } from '@postern/irq';
 import {
@@ -38,8 +42,18 @@ import { BindError } from '../errors.js';
 import { Counters } from '../counters.js';
 import type { NetInterface } from '../link/interface.js';
 import type { Stack } from '../stack.js';
+import type { TcpConnection } from '../tcp/connection.js';
+import type { Tcp } from '../tcp/tcp.js';
 import type { UdpMessageInfo, UdpSocket } from '../udp/udp.js';
 import { DnsCache, type DnsCacheOptions } from './cache.js';
+import { DnsStreamReader, frameDnsMessage } from './tcp-framing.js';
+import {
+  DNS_TCP_COUNTER_NAMES,
+  DnsTcpServer,
+  type DnsAsker,
+  type DnsQueryHandler,
+  type DnsTcpCounterName,
+} from './tcp-server.js';
 
 /** Options of a {@link DnsForwarder}. */
 export interface DnsForwarderOptions {
@@ -55,6 +69,14 @@ export interface DnsForwarderOptions {
   readonly tries?: number;
   /** Most queries in flight upstream. Default 256. */
   readonly maxPending?: number;
+  /** The stack's TCP module: with it the forwarder also answers on TCP port 53 and asks upstream over TCP after a truncated answer. */
+  readonly tcp?: Tcp;
+  /** Close a client's TCP connection idle this long, ms. Default 5000. */
+  readonly tcpIdleMs?: number;
+  /** Most client TCP connections at once. Default 64. */
+  readonly maxTcpConnections?: number;
+  /** Most queries of one TCP connection not yet answered. Default 16. */
+  readonly maxTcpPendingPerConnection?: number;
 }
 
 /** Counter names of a {@link DnsForwarder}. */
@@ -72,7 +94,10 @@ export type DnsForwarderCounterName =
   | 'retries'
   | 'spoofed'
   | 'truncated'
-  | 'sendFailed';
+  | 'sendFailed'
+  | 'tcpUpstream'
+  | 'tcpUpstreamFailed'
+  | DnsTcpCounterName;
 
 const COUNTER_NAMES: readonly DnsForwarderCounterName[] = [
   'queries',
@@ -89,19 +114,20 @@ const COUNTER_NAMES: readonly DnsForwarderCounterName[] = [
   'spoofed',
   'truncated',
   'sendFailed',
+  'tcpUpstream',
+  'tcpUpstreamFailed',
+  ...DNS_TCP_COUNTER_NAMES,
 ];
 
 /** Zone transfers (AXFR 252, IXFR 251): never over this forwarder. */
 const TRANSFER_TYPES = new Set([251, 252]);
 
 interface Pending {
-  readonly client: Ipv4Address;
-  readonly clientPort: number;
+  /** Where the answer goes. */
+  readonly asker: DnsAsker;
   readonly clientId: number;
-  /** The largest answer the client takes over UDP (512, or its EDNS payload size). */
+  /** The largest answer the client takes (its transport's, or its EDNS payload size over UDP). */
   readonly clientMax: number;
-  /** The address the client asked (the answer comes from it). */
-  readonly local: Ipv4Address;
   readonly question: DnsQuestion;
   readonly query: Uint8Array;
   readonly socket: UdpSocket;
@@ -109,10 +135,12 @@ interface Pending {
   server: Ipv4Address;
   tries: number;
   timer: Timer | undefined;
+  /** The TCP connection asking `server` again after its truncated UDP answer. */
+  stream: TcpConnection | undefined;
 }
 
 /** The forwarder. See the module comment. */
-export class DnsForwarder {
+export class DnsForwarder implements DnsQueryHandler {
   /** What it answered, forwarded and refused. */
   readonly counters = new Counters<DnsForwarderCounterName>('dnsForwarder', COUNTER_NAMES);
   /** The response cache. */
@@ -125,8 +153,12 @@ export class DnsForwarder {
   private readonly timeoutMs: number;
   private readonly tries: number;
   private readonly maxPending: number;
+  private readonly tcpServer: DnsTcpServer | undefined;
 
-  /** Binds UDP port 53 (all addresses). @throws `BindError` when it is taken. */
+  /**
+   * Binds UDP port 53 (all addresses), and listens on TCP port 53 when `options.tcp` is given.
+   * @throws `BindError` when the UDP port is taken; `TcpError` `EADDRINUSE` when the TCP one is.
+   */
   constructor(stack: Stack, options: DnsForwarderOptions) {
     this.stack = stack;
     this.options = options;
@@ -136,6 +168,30 @@ export class DnsForwarder {
     this.tries = options.tries ?? 3;
     this.maxPending = options.maxPending ?? 256;
     this.socket = stack.udp.bind(DNS_PORT, undefined, (payload, info) => this.query(payload, info));
+    const tcp = options.tcp;
+    try {
+      this.tcpServer =
+        tcp === undefined
+          ? undefined
+          : new DnsTcpServer({
+              tcp,
+              scheduler: stack.scheduler,
+              handler: this,
+              accepts: (c) => this.listensTowards(c.remoteAddress),
+              count: (name) => this.counters.inc(name),
+              idleMs: options.tcpIdleMs,
+              maxConnections: options.maxTcpConnections,
+              maxPendingPerConnection: options.maxTcpPendingPerConnection,
+            });
+    } catch (err) {
+      this.socket.close();
+      throw err;
+    }
+  }
+
+  /** Client TCP connections open now (0 without TCP). */
+  get tcpConnections(): number {
+    return this.tcpServer?.connections ?? 0;
   }
 
   /** Queries waiting for an upstream answer. */
@@ -143,20 +199,27 @@ export class DnsForwarder {
     return this.pending.size;
   }
 
-  /** Stops: releases port 53 and every upstream port, forgets queries in flight. Idempotent. */
+  /**
+   * Stops: releases port 53 (UDP and TCP, client connections reset) and every upstream port and
+   * connection, forgets queries in flight. Idempotent.
+   */
   close(): void {
     this.socket.close();
+    this.tcpServer?.close();
     for (const p of this.pending) this.finish(p);
   }
 
-  private query(payload: Uint8Array, info: UdpMessageInfo): void {
+  /**
+   * Answers one query (a whole message, at least a header, QR clear) to `asker`, from the cache or
+   * upstream: the {@link DnsQueryHandler} contract, for the TCP server.
+   */
+  handle(payload: Uint8Array, asker: DnsAsker): void {
     const c = this.counters;
-    if (!this.listen.has(info.iface) || info.destination !== 'unicast') return c.inc('notListening');
     c.inc('queries');
     if (payload.byteLength < DNS_HEADER_LENGTH || (payload[2]! & 0x80) !== 0) return c.inc('dropped');
     const flags = (payload[2]! << 8) | payload[3]!;
     const answer = (rcode: number, questionEnd?: number): void =>
-      this.send(info.dst, info.src, info.srcPort, emitDnsErrorResponse(payload, rcode, questionEnd));
+      asker.reply(emitDnsErrorResponse(payload, rcode, questionEnd));
     if (dnsOpcode(flags) !== DNS_OPCODE_QUERY) {
       c.inc('notimp');
       return answer(DNS_RCODE.NOTIMP);
@@ -180,11 +243,11 @@ export class DnsForwarder {
       return answer(DNS_RCODE.REFUSED, questionEnd);
     }
     const opt = m.additionals.find((r) => r.type === DNS_TYPE.OPT);
-    const clientMax = opt === undefined ? DNS_UDP_MAX : Math.max(DNS_UDP_MAX, opt.class);
+    const clientMax = opt === undefined ? asker.max : Math.max(asker.max, opt.class);
     const cached = this.cache.get(this.stack.now, q, m.header.id);
     if (cached !== undefined) {
       c.inc('cacheAnswers');
-      return this.send(info.dst, info.src, info.srcPort, this.fit(cached, clientMax));
+      return asker.reply(this.fit(cached, clientMax));
     }
     const servers = this.options.upstream();
     if (servers.length === 0 || this.pending.size >= this.maxPending) {
@@ -197,11 +260,9 @@ export class DnsForwarder {
       if (ref.pending !== undefined) this.upstreamAnswer(ref.pending, bytes, from);
     });
     const p: Pending = {
-      client: info.src,
-      clientPort: info.srcPort,
+      asker,
       clientId: m.header.id,
       clientMax,
-      local: info.dst,
       question: { ...q },
       query,
       socket,
@@ -209,10 +270,29 @@ export class DnsForwarder {
       server: servers[0]!,
       tries: 0,
       timer: undefined,
+      stream: undefined,
     };
     ref.pending = p;
     this.pending.add(p);
     this.ask(p);
+  }
+
+  /** Forgets the queries of `asker` still in flight (its TCP connection ended). */
+  cancel(asker: DnsAsker): void {
+    for (const p of this.pending) if (p.asker === asker) this.finish(p);
+  }
+
+  private query(payload: Uint8Array, info: UdpMessageInfo): void {
+    if (!this.listen.has(info.iface) || info.destination !== 'unicast') return this.counters.inc('notListening');
+    // `info` is the stack's, reused for the next datagram: keep what the answer needs.
+    const { src, srcPort, dst } = info;
+    this.handle(payload, { max: DNS_UDP_MAX, reply: (bytes) => this.send(dst, src, srcPort, bytes) });
+  }
+
+  /** True when the route back to `peer` leaves by an interface the forwarder listens on. */
+  private listensTowards(peer: Ipv4Address): boolean {
+    const route = this.stack.routeTo(peer);
+    return route !== undefined && this.listen.has(route.iface);
   }
 
   /** Sends the query to the next server, or gives up with SERVFAIL after the last try. */
@@ -224,7 +304,7 @@ export class DnsForwarder {
       const reply = emitDnsErrorResponse(p.query, DNS_RCODE.SERVFAIL, questionEnd);
       writeDnsId(reply, p.clientId);
       this.finish(p);
-      return this.send(p.local, p.client, p.clientPort, reply);
+      return p.asker.reply(reply);
     }
     if (p.tries > 0) this.counters.inc('retries');
     p.server = servers[p.tries % servers.length]!;
@@ -242,21 +322,23 @@ export class DnsForwarder {
   }
 
   private upstreamAnswer(p: Pending, bytes: Uint8Array, from: UdpMessageInfo): void {
-    if (!this.pending.has(p)) return;
-    if (
-      from.src !== p.server ||
-      from.srcPort !== DNS_PORT ||
-      bytes.byteLength < DNS_HEADER_LENGTH ||
-      ((bytes[0]! << 8) | bytes[1]!) !== p.upstreamId
-    ) {
-      return this.counters.inc('spoofed');
-    }
+    if (!this.pending.has(p) || p.stream !== undefined) return;
+    if (from.src !== p.server || from.srcPort !== DNS_PORT) return this.counters.inc('spoofed');
+    const m = this.check(p, bytes);
+    if (m === undefined) return this.counters.inc('spoofed');
+    if ((m.header.flags & DNS_FLAG.TC) !== 0 && this.options.tcp !== undefined) return this.askOverTcp(p);
+    this.deliver(p, bytes);
+  }
+
+  /** The parsed `bytes` when they answer `p`'s question with its upstream id; else `undefined`. */
+  private check(p: Pending, bytes: Uint8Array): DnsMessage | undefined {
+    if (bytes.byteLength < DNS_HEADER_LENGTH || ((bytes[0]! << 8) | bytes[1]!) !== p.upstreamId) return undefined;
     let m: DnsMessage;
     try {
       m = parseDns(bytes);
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err;
-      return this.counters.inc('spoofed');
+      return undefined;
     }
     const q = m.questions[0];
     if (
@@ -266,14 +348,73 @@ export class DnsForwarder {
       q!.class !== p.question.class ||
       q!.name.toLowerCase() !== p.question.name.toLowerCase()
     ) {
-      return this.counters.inc('spoofed');
+      return undefined;
     }
+    return m;
+  }
+
+  /** Caches the upstream answer `bytes` (checked) and relays it to the asker with its id. */
+  private deliver(p: Pending, bytes: Uint8Array): void {
     this.counters.inc('upstreamAnswers');
     const copy = bytes.slice();
     this.cache.put(this.stack.now, copy, parseDns(copy));
     writeDnsId(copy, p.clientId);
     this.finish(p);
-    this.send(p.local, p.client, p.clientPort, this.fit(copy, p.clientMax));
+    p.asker.reply(this.fit(copy, p.clientMax));
+  }
+
+  /**
+   * Asks `p.server` again over TCP after its truncated UDP answer (RFC 7766 §5): the same query
+   * (same upstream id), one connection, the same timeout; a failure moves on to the next try.
+   */
+  private askOverTcp(p: Pending): void {
+    this.counters.inc('tcpUpstream');
+    p.timer?.cancel();
+    p.timer = undefined;
+    let stream: TcpConnection;
+    try {
+      stream = this.options.tcp!.connect({ remoteAddress: p.server, remotePort: DNS_PORT });
+    } catch {
+      this.counters.inc('tcpUpstreamFailed');
+      return this.ask(p);
+    }
+    p.stream = stream;
+    p.timer = this.stack.scheduler.timerAfter(this.timeoutMs, () => this.tcpFailed(p, stream));
+    const reader = new DnsStreamReader();
+    stream.onConnect = () => {
+      try {
+        stream.write(frameDnsMessage(p.query));
+      } catch {
+        this.tcpFailed(p, stream);
+      }
+    };
+    stream.onReadable = () => {
+      let answer: Uint8Array | undefined;
+      const take = (message: Uint8Array): void => void (answer ??= message);
+      for (let view = stream.readView(); view !== undefined && p.stream === stream; view = stream.readView()) {
+        const ok = reader.feed(view, take);
+        stream.consume(view.byteLength);
+        if (!ok) return this.tcpFailed(p, stream);
+        if (answer !== undefined) break;
+      }
+      if (answer === undefined || p.stream !== stream) return;
+      if (this.check(p, answer) === undefined) {
+        this.counters.inc('spoofed');
+        return this.tcpFailed(p, stream);
+      }
+      this.deliver(p, answer);
+    };
+    stream.onClose = () => this.tcpFailed(p, stream);
+  }
+
+  /** The TCP query `stream` of `p` failed (reset, closed early, timed out, a bad answer): the next try. */
+  private tcpFailed(p: Pending, stream: TcpConnection): void {
+    if (p.stream !== stream || !this.pending.has(p)) return;
+    this.counters.inc('tcpUpstreamFailed');
+    p.stream = undefined;
+    stream.onClose = undefined;
+    stream.abort();
+    this.ask(p);
   }
 
   /**
@@ -293,6 +434,12 @@ export class DnsForwarder {
     p.timer?.cancel();
     p.socket.close();
     this.pending.delete(p);
+    const stream = p.stream;
+    if (stream !== undefined) {
+      p.stream = undefined;
+      stream.onClose = undefined;
+      stream.close();
+    }
   }
 
   private send(src: Ipv4Address, dst: Ipv4Address, dstPort: number, bytes: Uint8Array): void {
