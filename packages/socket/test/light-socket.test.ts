@@ -233,6 +233,46 @@ describe('LightSocket', () => {
     expect(events).toEqual(['error ECONNRESET', 'close']);
   });
 
+  it('a destroyed socket never touches the connection accepted after it (same descriptor slot, new number)', async () => {
+    const { pair, server, cfd, socket: old } = await connected({ allowHalfOpen: true });
+    const { sched, sa, sb } = pair;
+    old.destroy();
+    sa.close(cfd);
+    sched.runUntil(() => server.connections === 0, 1000);
+    expect(server.connections).toBe(0);
+    let fresh: LightSocket | undefined;
+    const got: Buffer[] = [];
+    server.on('connection', (s) => {
+      fresh = s;
+      s.on('data', (chunk) => got.push(chunk));
+    });
+    const cfd2 = sa.socket(AF_INET, SOCK_STREAM);
+    await awaitOnVirtualClock(sched, sa.connect(cfd2, { address: B_ADDR, port: PORT }));
+    expect(sched.runUntil(() => fresh !== undefined, 1000)).toBe(true);
+    const now = fresh!;
+    expect(now).not.toBe(old);
+    expect(now.fd).not.toBe(old.fd);
+    expect(sb.table.slotOf(now.fd)).toBe(sb.table.slotOf(old.fd)); // the same slot under a new number
+    expect(sb.isOpen(old.fd)).toBe(false);
+    // Every call on the old socket is a no-op for the new connection.
+    expect(old.write(Buffer.from('stale'))).toBe(false);
+    old.cork();
+    old.uncork();
+    old.pause();
+    old.resume();
+    old.setNoDelay(false);
+    old.end();
+    old.destroy(new Error('stale'));
+    await awaitOnVirtualClock(sched, sa.send(cfd2, new TextEncoder().encode('hello')));
+    expect(sched.runUntil(() => got.length > 0, 1000)).toBe(true);
+    expect(Buffer.concat(got).toString()).toBe('hello');
+    expect(now.destroyed).toBe(false);
+    expect(now.write(Buffer.from('answer'))).toBe(true);
+    now.end();
+    expect((await readAll(pair, sa, cfd2)).toString()).toBe('answer');
+    expect(old.bytesWritten).toBe(0);
+  });
+
   it('the server: listen throws EADDRINUSE on a taken port; close resets connections never accepted and waits for open ones', async () => {
     const { pair, server, socket } = await connected({ allowHalfOpen: true });
     const { sched, sb } = pair;

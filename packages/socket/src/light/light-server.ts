@@ -8,7 +8,10 @@
  * in the middle of a handshake's processing, so accepting waits for the next deferred round) and every
  * socket's events (see {@link LightSocket}: each notification of a connection queues its socket here
  * once) run there, in order, at most `budget` sockets per poll. One bottom half per server, no
- * closure, promise or `nextTick` per connection or event.
+ * closure, promise or `nextTick` per connection or event; the queue of sockets is a list linked
+ * through the sockets themselves, so queueing one allocates nothing (an array emptied after each
+ * round would give its storage back and allocate it again at the next round's first push).
+ * The peer addresses' dotted-quad strings are shared through a small cache (clients come back).
  *
  * `listen` is synchronous and throws {@link SocketError} (`EADDRINUSE`, `EADDRNOTAVAIL`, `EINVAL`...).
  * Events: `'connection'` (a {@link LightSocket}, delivery starts once the listeners returned), `'error'`
@@ -31,6 +34,9 @@ import type { EntryObserver, SocketEntry } from '../entry.js';
 import { SocketError } from '../errors.js';
 import type { Sockets } from '../sockets.js';
 import { LightSocket, type LightSocketOwner } from './light-socket.js';
+
+/** Slots of the peer-address string cache (a power of two; the address's low bits pick the slot). */
+const ADDRESS_TEXT_SLOTS = 64;
 
 /** Options of a {@link LightServer}. */
 export interface LightServerOptions {
@@ -62,9 +68,16 @@ export class LightServer implements BottomHalf, LightSocketOwner, EntryObserver 
   private connectionListeners: Array<(socket: LightSocket) => void> = [];
   private errorListeners: Array<(error: Error) => void> = [];
   private acceptWanted = false;
-  /** Sockets with deferred work, in the order they asked; processed from {@link LightServer.deferredHead}. */
-  private deferred: LightSocket[] = [];
-  private deferredHead = 0;
+  /** The first socket with deferred work (the others follow through `LightSocket.deferNext`, in the order they asked). */
+  private deferredHead: LightSocket | undefined = undefined;
+  /** The last socket with deferred work (where the next one is linked). */
+  private deferredTail: LightSocket | undefined = undefined;
+  /** Peer addresses whose strings {@link LightServer.addressTexts} holds, by slot. */
+  private readonly addressKeys = new Uint32Array(ADDRESS_TEXT_SLOTS);
+  /** Dotted-quad strings of {@link LightServer.addressKeys}, by slot (undefined: empty slot). */
+  private readonly addressTexts: Array<string | undefined> = new Array<string | undefined>(ADDRESS_TEXT_SLOTS).fill(
+    undefined,
+  );
   private open = 0;
   private closeCallbacks: Array<() => void> | undefined = undefined;
 
@@ -170,8 +183,22 @@ export class LightServer implements BottomHalf, LightSocketOwner, EntryObserver 
   defer(socket: LightSocket): void {
     if (socket.deferQueued) return;
     socket.deferQueued = true;
-    this.deferred.push(socket);
+    const tail = this.deferredTail;
+    if (tail === undefined) this.deferredHead = socket;
+    else tail.deferNext = socket;
+    this.deferredTail = socket;
     this.sockets.scheduler.schedule(this);
+  }
+
+  /** @internal {@link LightSocketOwner}: the dotted quad of `address`, shared with earlier sockets from the same peer. */
+  addressText(address: number): string {
+    const slot = address & (ADDRESS_TEXT_SLOTS - 1);
+    const known = this.addressTexts[slot];
+    if (known !== undefined && this.addressKeys[slot] === address) return known;
+    const text = ipv4ToString(address);
+    this.addressKeys[slot] = address;
+    this.addressTexts[slot] = text;
+    return text;
   }
 
   /** @internal {@link LightSocketOwner}: an accepted socket closed. */
@@ -198,9 +225,12 @@ export class LightServer implements BottomHalf, LightSocketOwner, EntryObserver 
         failure = err;
       }
     }
-    const list = this.deferred;
-    while (this.deferredHead < list.length && done < budget) {
-      const socket = list[this.deferredHead++]!;
+    // Sockets queued during the round (by the listeners) join its end and run in it, budget allowing.
+    while (this.deferredHead !== undefined && done < budget) {
+      const socket = this.deferredHead;
+      this.deferredHead = socket.deferNext;
+      if (socket.deferNext === undefined) this.deferredTail = undefined;
+      socket.deferNext = undefined;
       socket.deferQueued = false;
       done++;
       try {
@@ -209,11 +239,7 @@ export class LightServer implements BottomHalf, LightSocketOwner, EntryObserver 
         failure ??= err;
       }
     }
-    const left = this.deferredHead < list.length;
-    if (!left) {
-      list.length = 0;
-      this.deferredHead = 0;
-    }
+    const left = this.deferredHead !== undefined;
     if (failure !== undefined) {
       // Thrown polls are not re-queued by the scheduler: ask for the next round first.
       if (left) this.sockets.scheduler.schedule(this);

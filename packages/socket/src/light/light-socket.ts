@@ -35,7 +35,6 @@
  * error) and the error is rethrown from the server's bottom half once the round's other sockets had
  * their turn (the scheduler reports it).
  */
-import { ipv4ToString } from '@postern/wire';
 import { IPPROTO_TCP, SHUT_WR, TCP_NODELAY } from '../constants.js';
 import type { Fd } from '../descriptor-table.js';
 import type { EntryObserver } from '../entry.js';
@@ -64,7 +63,34 @@ export interface LightSocketOwner {
   defer(socket: LightSocket): void;
   /** `socket` emitted `'close'`. */
   socketClosed(socket: LightSocket): void;
+  /** The dotted quad of the IPv4 `address` (the owner may share one string among its sockets). */
+  addressText(address: number): string;
 }
+
+// The socket's state bits (LightSocket's `flags`: one small integer instead of a field each,
+// so the object made per accepted connection is smaller).
+/** `destroy()` ran. */
+const DESTROYED = 1;
+/** `pause()` holds `'data'` and `'end'`. */
+const PAUSED = 2;
+/** Delivery may start (the server emitted `'connection'`). */
+const STARTED = 4;
+/** `'end'` was emitted. */
+const END_EMITTED = 8;
+/** `end()` was called. */
+const ENDING = 16;
+/** The FIN was handed to TCP. */
+const FIN_SENT = 32;
+/** A `write` returned false: `'drain'` is owed. */
+const NEED_DRAIN = 64;
+/** Inside the socket's update or one of the face's own calls into the table. */
+const BUSY = 128;
+/** A notification came while {@link BUSY}. */
+const DIRTY = 256;
+/** `'close'` was emitted. */
+const CLOSE_EMITTED = 512;
+/** The writable side stays open after the peer's FIN (`allowHalfOpen`). */
+const HALF_OPEN = 1024;
 
 function addTo(slot: Slot, fn: LightSocketListener): Slot {
   if (slot === undefined) return fn;
@@ -94,9 +120,10 @@ export class LightSocket implements EntryObserver {
   bytesWritten = 0;
   /** @internal Set by the owner while the socket waits for its deferred round. */
   deferQueued = false;
+  /** @internal The owner's next socket waiting for the deferred round (the owner's queue is linked through its sockets). */
+  deferNext: LightSocket | undefined = undefined;
   private readonly entry: TcpEntry;
   private readonly owner: LightSocketOwner;
-  private readonly allowHalfOpen: boolean;
   private onData: Slot = undefined;
   private onEnd: Slot = undefined;
   private onDrain: Slot = undefined;
@@ -107,25 +134,11 @@ export class LightSocket implements EntryObserver {
   /** Chunks TCP could not take yet, oldest first (the first one from {@link LightSocket.queueOffset}). */
   private queue: Uint8Array[] | undefined = undefined;
   private queueOffset = 0;
-  private isDestroyed = false;
-  private paused = false;
-  /** Delivery may start (the server emitted `'connection'`). */
-  private started = false;
-  private endEmitted = false;
-  /** `end()` was called. */
-  private ending = false;
-  /** The FIN was handed to TCP. */
-  private finSent = false;
-  /** A `write` returned false: `'drain'` is owed. */
-  private needDrain = false;
+  /** The state bits (DESTROYED, PAUSED, ... above). */
+  private flags = 0;
   private corks = 0;
-  /** Inside {@link LightSocket.update} or one of the face's own calls into the table. */
-  private busy = false;
-  /** A notification came while {@link LightSocket.busy}. */
-  private dirty = false;
   /** The error `'error'` will carry (set by `destroy(error)`). */
   private closeError: Error | undefined = undefined;
-  private closeEmitted = false;
   /** A listener's exception, rethrown from the deferred round. */
   private thrown: unknown = undefined;
 
@@ -137,7 +150,7 @@ export class LightSocket implements EntryObserver {
     this.owner = owner;
     this.sockets = sockets;
     this.fd = fd;
-    this.allowHalfOpen = allowHalfOpen;
+    if (allowHalfOpen) this.flags = HALF_OPEN;
     const entry = sockets.entry(fd, 'accept') as TcpEntry;
     this.entry = entry;
     this.peerPort = entry.conn!.remotePort;
@@ -146,7 +159,7 @@ export class LightSocket implements EntryObserver {
 
   /** The peer's address (dotted quad), built on first use and kept (also after the close). */
   get remoteAddress(): string {
-    return (this.peerAddress ??= ipv4ToString(this.entry.conn!.remoteAddress));
+    return (this.peerAddress ??= this.owner.addressText(this.entry.conn!.remoteAddress));
   }
 
   /** The peer's port. */
@@ -156,7 +169,7 @@ export class LightSocket implements EntryObserver {
 
   /** True once {@link LightSocket.destroy} ran (by the application, an error, or both sides ending). */
   get destroyed(): boolean {
-    return this.isDestroyed;
+    return (this.flags & DESTROYED) !== 0;
   }
 
   /** Bytes queued here because TCP's send buffer was full. */
@@ -178,7 +191,7 @@ export class LightSocket implements EntryObserver {
     switch (event) {
       case 'data':
         this.onData = addTo(this.onData, listener);
-        if (this.started && !this.paused) this.deferUpdate();
+        if ((this.flags & STARTED) !== 0 && (this.flags & PAUSED) === 0) this.deferUpdate();
         break;
       case 'end':
         this.onEnd = addTo(this.onEnd, listener);
@@ -227,15 +240,15 @@ export class LightSocket implements EntryObserver {
    * `EPIPE`; on a destroyed socket it does nothing and returns false.
    */
   write(chunk: Uint8Array | string): boolean {
-    if (this.isDestroyed) return false;
-    if (this.ending) {
+    if ((this.flags & DESTROYED) !== 0) return false;
+    if ((this.flags & ENDING) !== 0) {
       this.destroy(new SocketError('EPIPE', 'send', 'write after end()'));
       return false;
     }
     const data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     if (this.queue !== undefined) {
       this.queue.push(data);
-      this.needDrain = true;
+      this.flags |= NEED_DRAIN;
       return false;
     }
     let n: number;
@@ -249,14 +262,14 @@ export class LightSocket implements EntryObserver {
     if (n === data.byteLength) return true;
     this.queue = [data];
     this.queueOffset = n;
-    this.needDrain = true;
+    this.flags |= NEED_DRAIN;
     return false;
   }
 
   /** Sends the FIN after the queued bytes (reading goes on). Idempotent. */
   end(): this {
-    if (this.ending || this.isDestroyed) return this;
-    this.ending = true;
+    if ((this.flags & (ENDING | DESTROYED)) !== 0) return this;
+    this.flags |= ENDING;
     if (this.queue === undefined) this.sendFin();
     return this;
   }
@@ -280,15 +293,15 @@ export class LightSocket implements EntryObserver {
       this.queueOffset = 0;
     }
     this.queue = undefined;
-    if (this.ending && !this.finSent) this.sendFin();
-    if (this.needDrain && !this.isDestroyed) {
-      this.needDrain = false;
+    if ((this.flags & ENDING) !== 0 && (this.flags & FIN_SENT) === 0) this.sendFin();
+    if ((this.flags & NEED_DRAIN) !== 0 && (this.flags & DESTROYED) === 0) {
+      this.flags &= ~NEED_DRAIN;
       this.emit(this.onDrain);
     }
   }
 
   private sendFin(): void {
-    this.finSent = true;
+    this.flags |= FIN_SENT;
     const outer = this.enter();
     try {
       this.sockets.shutdown(this.fd, SHUT_WR);
@@ -306,7 +319,7 @@ export class LightSocket implements EntryObserver {
       this.entry.conn?.setCork(false);
     }
     this.leave(outer);
-    if (this.endEmitted) this.destroy();
+    if ((this.flags & END_EMITTED) !== 0) this.destroy();
   }
 
   /**
@@ -314,19 +327,19 @@ export class LightSocket implements EntryObserver {
    * or `end()` (whose FIN then rides on the last data segment). Uncork soon.
    */
   cork(): void {
-    if (this.isDestroyed || this.finSent) return;
+    if ((this.flags & (DESTROYED | FIN_SENT)) !== 0) return;
     if (this.corks++ === 0) this.entry.conn?.setCork(true);
   }
 
   /** Undoes one {@link LightSocket.cork}; the last one sends what the cork held. */
   uncork(): void {
     if (this.corks === 0) return;
-    if (--this.corks === 0 && !this.isDestroyed) this.entry.conn?.setCork(false);
+    if (--this.corks === 0 && (this.flags & DESTROYED) === 0) this.entry.conn?.setCork(false);
   }
 
   /** Turns Nagle's algorithm off (`true`, the default) or on. */
   setNoDelay(noDelay = true): this {
-    if (!this.isDestroyed && this.entry.noDelay !== noDelay)
+    if ((this.flags & DESTROYED) === 0 && this.entry.noDelay !== noDelay)
       this.sockets.setsockopt(this.fd, IPPROTO_TCP, TCP_NODELAY, noDelay);
     return this;
   }
@@ -335,21 +348,21 @@ export class LightSocket implements EntryObserver {
 
   /** Stops `'data'` (and `'end'`): received bytes wait in TCP, whose window closes as they pile up. */
   pause(): this {
-    this.paused = true;
+    this.flags |= PAUSED;
     return this;
   }
 
   /** Restarts `'data'`; what waited is delivered in the next deferred round, never inside this call. */
   resume(): this {
-    if (!this.paused) return this;
-    this.paused = false;
-    if (this.started) this.deferUpdate();
+    if ((this.flags & PAUSED) === 0) return this;
+    this.flags &= ~PAUSED;
+    if ((this.flags & STARTED) !== 0) this.deferUpdate();
     return this;
   }
 
   /** True while `'data'` is stopped by {@link LightSocket.pause}. */
   isPaused(): boolean {
-    return this.paused;
+    return (this.flags & PAUSED) !== 0;
   }
 
   // ---------------------------------------------------------------- closing
@@ -360,8 +373,8 @@ export class LightSocket implements EntryObserver {
    * the next deferred round. Idempotent.
    */
   destroy(error?: Error): this {
-    if (this.isDestroyed) return this;
-    this.isDestroyed = true;
+    if ((this.flags & DESTROYED) !== 0) return this;
+    this.flags |= DESTROYED;
     this.closeError = error;
     this.entry.unobserve(this);
     this.queue = undefined;
@@ -374,7 +387,7 @@ export class LightSocket implements EntryObserver {
 
   /** @internal The server emitted `'connection'` (in its deferred round): deliver what arrived before (bytes, FIN). */
   start(): void {
-    this.started = true;
+    this.flags |= STARTED;
     this.updateNow();
   }
 
@@ -383,39 +396,39 @@ export class LightSocket implements EntryObserver {
    * module comment); one notified while it updates is taken by the update under way.
    */
   entryChanged(): void {
-    if (this.busy) {
-      this.dirty = true;
+    if ((this.flags & BUSY) !== 0) {
+      this.flags |= DIRTY;
       return;
     }
-    if (this.started) this.deferUpdate();
+    if ((this.flags & STARTED) !== 0) this.deferUpdate();
   }
 
   /** Brings the face up to date with the connection (emitting its events); only from the deferred round. */
   private updateNow(): void {
-    if (this.busy) {
-      this.dirty = true;
+    if ((this.flags & BUSY) !== 0) {
+      this.flags |= DIRTY;
       return;
     }
-    this.busy = true;
+    this.flags |= BUSY;
     try {
       do {
-        this.dirty = false;
+        this.flags &= ~DIRTY;
         this.update();
-      } while (this.dirty && !this.isDestroyed);
+      } while ((this.flags & DIRTY) !== 0 && (this.flags & DESTROYED) === 0);
     } catch (err) {
       // A listener threw: close this connection, report the error once its close is out.
       this.thrown ??= err;
       this.destroy(err instanceof Error ? err : new Error(String(err)));
     } finally {
-      this.busy = false;
+      this.flags &= ~BUSY;
     }
   }
 
   /** @internal The owner's deferred round: a close to report, or an update that had to wait. */
   runDeferred(): void {
-    if (this.isDestroyed) {
-      if (!this.closeEmitted) {
-        this.closeEmitted = true;
+    if ((this.flags & DESTROYED) !== 0) {
+      if ((this.flags & CLOSE_EMITTED) === 0) {
+        this.flags |= CLOSE_EMITTED;
         const error = this.closeError;
         this.owner.socketClosed(this);
         try {
@@ -435,22 +448,22 @@ export class LightSocket implements EntryObserver {
   }
 
   private deferUpdate(): void {
-    if (!this.isDestroyed) this.owner.defer(this);
+    if ((this.flags & DESTROYED) === 0) this.owner.defer(this);
   }
 
   /** Marks the face busy for a call into the table; returns whether this call is the outermost. */
   private enter(): boolean {
-    if (this.busy) return false;
-    this.busy = true;
+    if ((this.flags & BUSY) !== 0) return false;
+    this.flags |= BUSY;
     return true;
   }
 
   /** Ends {@link LightSocket.enter}: a notification that came meanwhile is taken in the deferred round. */
   private leave(outermost: boolean): void {
     if (!outermost) return;
-    this.busy = false;
-    if (this.dirty) {
-      this.dirty = false;
+    this.flags &= ~BUSY;
+    if ((this.flags & DIRTY) !== 0) {
+      this.flags &= ~DIRTY;
       this.deferUpdate();
     }
   }
@@ -461,12 +474,12 @@ export class LightSocket implements EntryObserver {
     const c = e.conn!;
     if (this.queue !== undefined) {
       this.flush();
-      if (this.isDestroyed) return;
+      if ((this.flags & DESTROYED) !== 0) return;
     }
-    if (this.paused) return;
+    if ((this.flags & PAUSED) !== 0) return;
     if (this.onData !== undefined) {
       const trace = this.sockets.scheduler.trace;
-      while (!this.paused && !this.isDestroyed && !e.readShut) {
+      while ((this.flags & (PAUSED | DESTROYED)) === 0 && !e.readShut) {
         const view = c.readView(READ_CHUNK);
         if (view === undefined) break;
         const n = view.byteLength;
@@ -477,18 +490,18 @@ export class LightSocket implements EntryObserver {
         if (trace !== undefined && trace.on) trace.mark('socket', `read ${n} B (light face)`);
         this.emit(this.onData, chunk);
       }
-      if (this.paused || this.isDestroyed) return;
+      if ((this.flags & (PAUSED | DESTROYED)) !== 0) return;
     }
     if (e.error !== undefined) {
       this.destroy(e.takeError());
       return;
     }
-    if (!this.endEmitted && c.readableLength === 0 && (c.readableEnded || e.phase === 'closed')) {
-      this.endEmitted = true;
+    if ((this.flags & END_EMITTED) === 0 && c.readableLength === 0 && (c.readableEnded || e.phase === 'closed')) {
+      this.flags |= END_EMITTED;
       this.emit(this.onEnd);
-      if (this.isDestroyed) return;
-      if (!this.allowHalfOpen) this.end();
-      else if (this.finSent) this.destroy();
+      if ((this.flags & DESTROYED) !== 0) return;
+      if ((this.flags & HALF_OPEN) === 0) this.end();
+      else if ((this.flags & FIN_SENT) !== 0) this.destroy();
     }
   }
 }
