@@ -77,6 +77,17 @@ export interface Figure {
   readonly companions?: readonly Companion[];
   /** A bound the median should meet, shown in the table. */
   readonly target?: Target;
+  /**
+   * Samples of this figure and of its reference (after the warm-up pair), in place of the
+   * benchmark's {@link Benchmark.maxSamples}; still at most the run's `samples`.
+   */
+  readonly samples?: number;
+  /**
+   * Why this machine cannot measure this figure (e.g. "one CPU"), or undefined when it can; asked
+   * after the benchmark's setup, just before the figure's samples. A reason turns the figure and its
+   * companions into "skipped" rows and the run goes on.
+   */
+  skipReason?(): string | undefined | Promise<string | undefined>;
 }
 
 /**
@@ -114,7 +125,12 @@ export interface RunOptions {
   readonly sampleMs?: number;
   /** Stop starting new figures after this many seconds. Default 120. */
   readonly maxSeconds?: number;
-  /** Keep only benchmarks or figures (or companions) whose name contains this text (case-insensitive). */
+  /**
+   * Keep only benchmarks or figures (or companions) whose name contains this text (case-insensitive).
+   * In a benchmark where nothing matches the whole text, `BENCH:FIGURE` (split at the first colon)
+   * keeps the figures (or companions) whose name contains FIGURE when the benchmark's name contains
+   * BENCH, e.g. `http-compare-gateway:keep-alive`.
+   */
   readonly filter?: string;
   /**
    * What a failing sampler, setup or teardown (a throw, a rejection, a non-finite sample) does:
@@ -191,6 +207,28 @@ function matches(filter: string | undefined, ...names: string[]): boolean {
   if (filter === undefined || filter === '') return true;
   const f = filter.toLowerCase();
   return names.some((n) => n.toLowerCase().includes(f));
+}
+
+/** Whether `fig` (or one of its companions) has a name containing `filter`. */
+function figureMatches(filter: string | undefined, fig: Figure): boolean {
+  return matches(filter, fig.name, ...(fig.companions ?? []).map((c) => c.name));
+}
+
+/**
+ * The figures of `bench` that `filter` selects ({@link RunOptions.filter}): all of them when the
+ * benchmark's name contains the whole filter, else those whose name (or a companion's) contains it;
+ * when none does, and the filter is `BENCH:FIGURE` with BENCH in the benchmark's name, those whose
+ * name contains FIGURE (a figure name may hold colons itself: only the first one splits).
+ */
+export function selectFigures(bench: Benchmark, figures: readonly Figure[], filter: string | undefined): Figure[] {
+  if (matches(filter, bench.name)) return [...figures];
+  const whole = figures.filter((f) => figureMatches(filter, f));
+  const colon = filter?.indexOf(':') ?? -1;
+  if (whole.length > 0 || filter === undefined || colon <= 0) return whole;
+  const benchPart = filter.slice(0, colon).trim();
+  const figurePart = filter.slice(colon + 1).trim();
+  if (benchPart === '' || figurePart === '' || !matches(benchPart, bench.name)) return [];
+  return figures.filter((f) => figureMatches(figurePart, f));
 }
 
 function checked(value: unknown, what: string): number {
@@ -276,10 +314,7 @@ function* runSteps(benchmarks: readonly Benchmark[], s: Settings): Steps<FigureR
   const overTime = () => s.now() - start > s.maxMs;
   const timeLimit = () => `skipped: time limit of ${s.maxMs / 1000} s reached`;
   for (const bench of benchmarks) {
-    const all = bench.figures();
-    const figures = matches(s.filter, bench.name)
-      ? all
-      : all.filter((f) => matches(s.filter, f.name, ...(f.companions ?? []).map((c) => c.name)));
+    const figures = selectFigures(bench, bench.figures(), s.filter);
     if (figures.length === 0) continue;
     if (overTime()) {
       for (const fig of figures) emit(notRun(bench, fig, { skipped: timeLimit() }));
@@ -297,7 +332,9 @@ function* runSteps(benchmarks: readonly Benchmark[], s: Settings): Steps<FigureR
     const sampleMs = bench.sampleMs ?? s.sampleMs;
     let done = 0;
     let finished = false;
-    s.onNote?.(`${bench.name}: ${figures.length} figure(s), ${samples} samples x ${sampleMs} ms`);
+    const own = [...new Set(figures.flatMap((f) => (f.samples === undefined ? [] : [Math.min(s.samples, f.samples)])))];
+    const ownNote = own.length === 0 ? '' : ` (${own.join(', ')} for some figures)`;
+    s.onNote?.(`${bench.name}: ${figures.length} figure(s), ${samples} samples${ownNote} x ${sampleMs} ms`);
     try {
       if (bench.setup !== undefined) {
         try {
@@ -315,7 +352,14 @@ function* runSteps(benchmarks: readonly Benchmark[], s: Settings): Steps<FigureR
           continue;
         }
         try {
-          emit(yield* measure(bench, fig, samples, sampleMs));
+          const why =
+            fig.skipReason === undefined ? undefined : ((yield () => fig.skipReason!()) as string | undefined);
+          if (why !== undefined) {
+            s.onNote?.(`${bench.name} / ${fig.name}: skipped: ${why}`);
+            emit(notRun(bench, fig, { skipped: `skipped: ${why}` }));
+            continue;
+          }
+          emit(yield* measure(bench, fig, Math.min(s.samples, fig.samples ?? samples), sampleMs));
         } catch (e) {
           if (!s.record) throw e;
           emit(notRun(bench, fig, { failed: `failed: ${messageOf(e)}` }));

@@ -6,6 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { tryCommand, type CommandResult } from '@postern/netlab';
+import { pinnedCommand } from './cpu-pinning.js';
 
 /** Where a client runs: inside a namespace (`ip netns exec`) or, undefined, in the root namespace. */
 export type ClientNamespace = string | undefined;
@@ -181,8 +182,9 @@ end
  * Runs `wrk -t1 -c<connections> -d<seconds>s --latency url` (default 32 connections; or `ab -k -c 32 -t <seconds>` with `tool: 'ab'`)
  * and parses its figures. With `script` (a wrk Lua file, e.g. {@link VARYING_REQUESTS_LUA} written to
  * disk), wrk runs it with `-s`; ab cannot, so `script` with `tool: 'ab'` rejects. `onSpawn` gets the
- * load generator's PID as it starts (see {@link runInWatched}). Rejects when the tool fails or
- * completes no request.
+ * load generator's PID as it starts (see {@link runInWatched}). With `cpu`, the load generator runs
+ * on that CPU alone (`taskset -c`, inside the namespace; its PID stays its own). Rejects when the
+ * tool fails or completes no request.
  */
 export async function keepAliveLoad(
   ns: ClientNamespace,
@@ -192,6 +194,7 @@ export async function keepAliveLoad(
   connections = KEEPALIVE_CONNECTIONS,
   script?: string,
   onSpawn?: (pid: number | undefined) => void,
+  cpu?: number,
 ): Promise<KeepAliveResult> {
   if (script !== undefined && tool !== 'wrk') throw new Error(`${tool} ${url}: only wrk runs a request script`);
   const s = String(Math.max(1, Math.round(seconds)));
@@ -201,8 +204,11 @@ export async function keepAliveLoad(
     tool === 'wrk'
       ? ['-t1', `-c${connections}`, `-d${s}s`, '--latency', ...scriptArgs, url]
       : ['-k', '-q', '-c', String(connections), '-t', s, '-n', '50000000', url];
+  const [program, argv] = pinnedCommand(tool, args, cpu);
   const r =
-    onSpawn === undefined ? await runIn(ns, tool, args, limitMs) : await runInWatched(ns, tool, args, limitMs, onSpawn);
+    onSpawn === undefined
+      ? await runIn(ns, program, argv, limitMs)
+      : await runInWatched(ns, program, argv, limitMs, onSpawn);
   if (r.code !== 0)
     throw new Error(`${tool} ${url}: exit ${String(r.code)}: ${(r.stderr || r.stdout).trim().slice(0, 300)}`);
   const result = tool === 'wrk' ? parseWrkOutput(r.stdout) : parseAbOutput(r.stdout);

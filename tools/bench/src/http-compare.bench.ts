@@ -101,6 +101,7 @@ import {
   threadsDelta,
   type PerfCounts,
 } from './sample-instruments.js';
+import { allowedCpus, pinPlan, pinProcess, type PinPlan, type Pinned } from './cpu-pinning.js';
 
 /** Wall time of one keep-alive sample (wrk's `-d`), and the budget of one short-connection sample. */
 export const HTTP_COMPARE_SAMPLE_MS = 3000;
@@ -329,40 +330,71 @@ async function warmKeepAlive(key: ServerKey): Promise<void> {
 
 /**
  * One keep-alive sample (32 connections): resolves with req/s and records the server's CPU per 1,000
- * requests. With `varying`, every request differs (wrk runs {@link VARYING_REQUESTS_LUA}).
+ * requests. With `varying`, every request differs (wrk runs {@link VARYING_REQUESTS_LUA}). With
+ * `pinned`, every thread of the server runs on one CPU and wrk on another for this sample only
+ * ({@link pinPlan}; the server is unpinned again afterwards, whatever happened).
  */
-async function keepAliveSample(key: ServerKey, budgetMs: number, varying = false): Promise<number> {
+async function keepAliveSample(
+  key: ServerKey,
+  budgetMs: number,
+  { varying = false, pinned = false }: { varying?: boolean; pinned?: boolean } = {},
+): Promise<number> {
   const e = endpoint(key);
   await warmKeepAlive(key);
   const pid = serverPid(key);
   const script = varying ? varyingScript() : undefined;
   const seconds = Math.max(1, Math.round(budgetMs / 1000));
-  // Instruments (printed in the sample's detail line, not figures): threads, context switches, placement.
-  const tasks0 = pid === undefined ? undefined : readTasks(pid);
-  const poller = pid === undefined ? undefined : new PlacementPoller(pid);
-  let perf: Promise<PerfCounts> | undefined;
-  if (pid !== undefined)
-    perf = rig?.perf === true ? perfStat(pid, seconds) : Promise.resolve({ skipped: 'perf: not installed' });
-  const cpu0 = pid === undefined ? Number.NaN : cpuSeconds(pid);
-  let r: KeepAliveResult;
-  let placement = NO_PLACEMENT;
+  let plan: PinPlan | undefined;
+  let pin: Pinned | undefined;
+  if (pinned) {
+    const p = pinPlan(allowedCpus());
+    if (typeof p === 'string') throw new Error(`http-compare: pinned sample: ${p}`);
+    if (pid === undefined) throw new Error(`http-compare: ${LABELS[key]} has no process of its own to pin`);
+    plan = p;
+    pin = await pinProcess(pid, p.server);
+  }
   try {
-    r = await keepAliveLoad(e.ns, url(e.host, rig!.smallPath), seconds, e.tool, undefined, script, (p) =>
-      poller?.client(p),
-    );
+    // Instruments (printed in the sample's detail line, not figures): threads, context switches, placement.
+    const tasks0 = pid === undefined ? undefined : readTasks(pid);
+    const poller = pid === undefined ? undefined : new PlacementPoller(pid);
+    let perf: Promise<PerfCounts> | undefined;
+    if (pid !== undefined)
+      perf = rig?.perf === true ? perfStat(pid, seconds) : Promise.resolve({ skipped: 'perf: not installed' });
+    const cpu0 = pid === undefined ? Number.NaN : cpuSeconds(pid);
+    let r: KeepAliveResult;
+    let placement = NO_PLACEMENT;
+    try {
+      r = await keepAliveLoad(
+        e.ns,
+        url(e.host, rig!.smallPath),
+        seconds,
+        e.tool,
+        undefined,
+        script,
+        (p) => poller?.client(p),
+        plan?.client,
+      );
+    } finally {
+      placement = poller?.stop() ?? NO_PLACEMENT;
+    }
+    const cpu = pid === undefined ? Number.NaN : cpuSeconds(pid) - cpu0;
+    const tasks1 = pid === undefined ? undefined : readTasks(pid);
+    readingsOf(key).keepAlive = r;
+    readingsOf(key).cpuPer1000 = (cpu / (r.requestsPerSecond * seconds)) * 1000;
+    if (pid !== undefined) {
+      const threads = tasks0 !== undefined && tasks1 !== undefined ? threadsDelta(pid, tasks0, tasks1) : undefined;
+      const kind = `${pinned ? 'pinned ' : ''}${varying ? 'keep-alive varying' : 'keep-alive'}`;
+      const where =
+        plan === undefined
+          ? ''
+          : ` (server's ${String(pin?.threads)} threads on cpu ${plan.server}, wrk on cpu ${plan.client})`;
+      const what = `${kind}${where} ${Math.round(r.requestsPerSecond)} req/s, ${(readingsOf(key).cpuPer1000 * 1000).toFixed(1)} ms CPU/1000`;
+      sampleDetail(key, `${what}; ${keepAliveDetail(threads, await perf, placement, r.requestsPerSecond * seconds)}`);
+    }
+    return r.requestsPerSecond;
   } finally {
-    placement = poller?.stop() ?? NO_PLACEMENT;
+    await pin?.unpin();
   }
-  const cpu = pid === undefined ? Number.NaN : cpuSeconds(pid) - cpu0;
-  const tasks1 = pid === undefined ? undefined : readTasks(pid);
-  readingsOf(key).keepAlive = r;
-  readingsOf(key).cpuPer1000 = (cpu / (r.requestsPerSecond * seconds)) * 1000;
-  if (pid !== undefined) {
-    const threads = tasks0 !== undefined && tasks1 !== undefined ? threadsDelta(pid, tasks0, tasks1) : undefined;
-    const what = `${varying ? 'keep-alive varying' : 'keep-alive'} ${Math.round(r.requestsPerSecond)} req/s, ${(readingsOf(key).cpuPer1000 * 1000).toFixed(1)} ms CPU/1000`;
-    sampleDetail(key, `${what}; ${keepAliveDetail(threads, await perf, placement, r.requestsPerSecond * seconds)}`);
-  }
-  return r.requestsPerSecond;
 }
 
 /** Prints one sample's detail line (instruments, not figures) on stderr, with the load average. */
@@ -728,26 +760,24 @@ async function setupServers(keys: readonly ServerKey[], files = false): Promise<
       answer = await rawAnswer(clientNs, url(GATEWAY_ADDRESS, r.smallPath));
       closeAnswer = await rawAnswer(clientNs, url(GATEWAY_ADDRESS, r.smallPath), true);
     }
-    if (has('reflector')) {
-      const tap = `prf${process.pid % 100_000}`;
-      const kernel = `${REFLECTOR_KERNEL}/24`;
-      r.reflector = await startTapReflector(clientNs, tap, REFLECTOR_ADDRESS, kernel, answer, 'driver', closeAnswer);
-      r.endpoints.set('reflector', {
-        ns: clientNs,
-        host: REFLECTOR_ADDRESS,
-        sources: sourcesOn(tap, REFLECTOR_KERNEL),
-      });
-    }
-    if (has('reflector-fs')) {
-      const tap = `prs${process.pid % 100_000}`;
-      const kernel = `${REFLECTOR_FS_KERNEL}/24`;
-      r.reflectorFs = await startTapReflector(clientNs, tap, REFLECTOR_FS_ADDRESS, kernel, answer, 'fs', closeAnswer);
-      r.endpoints.set('reflector-fs', {
-        ns: clientNs,
-        host: REFLECTOR_FS_ADDRESS,
-        sources: sourcesOn(tap, REFLECTOR_FS_KERNEL),
-      });
-    }
+    const ns = clientNs;
+    // One ceiling on a TAP of its own (`prefix` + our PID; kernel side `kernelAddress`/24), reached from the client namespace.
+    const startCeiling = async (
+      kind: 'reflector' | 'reflector-fs',
+      prefix: string,
+      address: string,
+      kernelAddress: string,
+      io: 'driver' | 'fs',
+    ): Promise<ChildServer> => {
+      const tap = `${prefix}${process.pid % 100_000}`;
+      const server = await startTapReflector(ns, tap, address, `${kernelAddress}/24`, answer, io, closeAnswer);
+      r.endpoints.set(kind, { ns, host: address, sources: sourcesOn(tap, kernelAddress) });
+      return server;
+    };
+    if (has('reflector'))
+      r.reflector = await startCeiling('reflector', 'prf', REFLECTOR_ADDRESS, REFLECTOR_KERNEL, 'driver');
+    if (has('reflector-fs'))
+      r.reflectorFs = await startCeiling('reflector-fs', 'prs', REFLECTOR_FS_ADDRESS, REFLECTOR_FS_KERNEL, 'fs');
   }
   if (has('echo') && clientNs !== undefined) {
     r.echo = await startTapEcho(clientNs, `pec${process.pid % 100_000}`, ECHO_ADDRESS, `${ECHO_KERNEL}/24`);
@@ -889,7 +919,7 @@ export const httpComparePosternBenchmark = compareBenchmark(
  * connection's median latency (p99 beside it) and the ping round trip. Short connections are
  * measured separately, last (see {@link httpCompareGatewayBenchmark}).
  */
-function gatewayFigures(subject: ServerKey, reference: ServerKey): Figure[] {
+function gatewayFigures(subject: ServerKey, reference: ServerKey, keepAliveSamples?: number): Figure[] {
   const [bulk, keepAlive] = compareFigures(subject, reference, subject === 'gateway');
   const own = () => readingsOf(subject);
   const theirs = () => readingsOf(reference);
@@ -898,7 +928,11 @@ function gatewayFigures(subject: ServerKey, reference: ServerKey): Figure[] {
   const cpu = cpuCompanion(subject, reference);
   return [
     bulk!,
-    { ...keepAlive!, companions: [...(keepAlive!.companions ?? []), cpu] },
+    {
+      ...keepAlive!,
+      ...(keepAliveSamples === undefined ? {} : { samples: keepAliveSamples }),
+      companions: [...(keepAlive!.companions ?? []), cpu],
+    },
     {
       name: `${name}: one connection (wrk -c1), median latency`,
       unit: 'us',
@@ -938,10 +972,11 @@ function varyingFigure(subject: ServerKey, reference: ServerKey): Figure {
   return {
     name: `${name}: keep-alive varying requests (query + headers differ per request), 32 connections (wrk -t1 -s)`,
     unit: 'req/s',
-    sample: (ms) => keepAliveSample(subject, ms, true),
+    samples: KEEPALIVE_SAMPLES,
+    sample: (ms) => keepAliveSample(subject, ms, { varying: true }),
     reference: {
       name: `${LABELS[reference]}: keep-alive varying requests`,
-      sample: (ms) => keepAliveSample(reference, ms, true),
+      sample: (ms) => keepAliveSample(reference, ms, { varying: true }),
     },
     companions: [
       {
@@ -985,6 +1020,7 @@ function ceilingFigures(): Figure[] {
     {
       name: `${ceiling}: keep-alive small, 32 connections (wrk -t1)`,
       unit: 'req/s',
+      samples: KEEPALIVE_SAMPLES,
       sample: (ms) => keepAliveSample('reflector', ms),
       reference: { name: `${LABELS.lwip}: keep-alive small`, sample: (ms) => keepAliveSample('lwip', ms) },
       companions: [cpuCompanion('reflector', 'lwip')],
@@ -992,6 +1028,7 @@ function ceilingFigures(): Figure[] {
     {
       name: `${gateway}: keep-alive, share of the bare Node TAP ceiling`,
       unit: 'req/s',
+      samples: KEEPALIVE_SAMPLES,
       sample: (ms) => keepAliveSample('gateway', ms),
       reference: { name: `${ceiling}: keep-alive small`, sample: (ms) => keepAliveSample('reflector', ms) },
       companions: [cpuCompanion('gateway', 'reflector', `${gateway} beside the ceiling`)],
@@ -1025,8 +1062,59 @@ function ceilingFigures(): Figure[] {
   ];
 }
 
-/** Samples per figure of the gateway comparison (after one warm-up each). */
+/** Samples per figure of the gateway comparison (after one warm-up each), keep-alive rows apart. */
 export const HTTP_COMPARE_GATEWAY_SAMPLES = 3;
+
+/**
+ * Samples of the gateway comparison's keep-alive rows that set a server of the issue (the gateway,
+ * lwIP, Mongoose, the bare Node TAP ceiling) beside another, pinned or not, small or varying: one
+ * keep-alive sample of any of them (unpinned) lands in a slow mode now and then (2 of 8 in a run of
+ * the lead's, each operation ~50% slower, same system calls per request: where the kernel places
+ * the server and wrk), so the median of 3 could be a slow one; of 5, it takes three slow ones.
+ */
+export const KEEPALIVE_SAMPLES = 5;
+
+/**
+ * `subject`'s keep-alive beside `reference`'s with each side on a CPU of its own for every sample
+ * (see {@link keepAliveSample}: all the server's threads on one CPU, wrk on another): req/s with the
+ * p99 latency, the errors and the server's CPU per 1,000 requests. Skipped, with the reason, where
+ * taskset is missing or this process may use one CPU only.
+ */
+function pinnedFigure(subject: ServerKey, reference: ServerKey): Figure {
+  const name = `${LABELS[subject]}: keep-alive small, 32 connections, PINNED (server on one CPU, wrk on another), beside ${LABELS[reference]}`;
+  const ref = `${LABELS[reference]}: keep-alive small, pinned`;
+  const short = `${LABELS[subject]} pinned beside ${LABELS[reference]}`;
+  return {
+    name,
+    unit: 'req/s',
+    samples: KEEPALIVE_SAMPLES,
+    skipReason: pinSkipReason,
+    sample: (ms) => keepAliveSample(subject, ms, { pinned: true }),
+    reference: { name: ref, sample: (ms) => keepAliveSample(reference, ms, { pinned: true }) },
+    companions: [
+      {
+        name: `${short}: keep-alive p99 latency`,
+        unit: 'ms',
+        read: () => readingsOf(subject).keepAlive.p99Ms,
+        readReference: () => readingsOf(reference).keepAlive.p99Ms,
+      },
+      {
+        name: `${short}: keep-alive errors`,
+        unit: 'errors',
+        read: () => readingsOf(subject).keepAlive.errors,
+        readReference: () => readingsOf(reference).keepAlive.errors,
+      },
+      cpuCompanion(subject, reference, short),
+    ],
+  };
+}
+
+/** Why the pinned rows cannot run here (no taskset, one CPU), or undefined. */
+async function pinSkipReason(): Promise<string | undefined> {
+  if (!(await hasProgram('taskset'))) return 'needs taskset (util-linux) for the pinned rows';
+  const plan = pinPlan(allowedCpus());
+  return typeof plan === 'string' ? plan : undefined;
+}
 
 /**
  * The product as users run it: the shipped `postern-gateway` executable (its own process,
@@ -1037,7 +1125,7 @@ export const HTTP_COMPARE_GATEWAY_SAMPLES = 3;
 export const httpCompareGatewayBenchmark: Benchmark = {
   name: 'http-compare-gateway',
   description:
-    'The shipped postern-gateway (bin, own process, --nic tap:, --www) beside lwIP in C over TAP and Node http across veth, serving the same files: bulk, keep-alive (+ server CPU), keep-alive with requests that differ per request, one connection, short connections after a 10,000-connection warm-up (each loop from a fresh client address), ping; beside the bare Node TAP ceiling (the same TAP driver setup reflecting canned answers, no stack); and, with POSTERN_MONGOOSE_SRC, Mongoose in C (built-in TCP/IP) over TAP beside lwIP and as the reference of the short connections of the gateway',
+    'The shipped postern-gateway (bin, own process, --nic tap:, --www) beside lwIP in C over TAP and Node http across veth, serving the same files: bulk, keep-alive (+ server CPU), keep-alive with requests that differ per request, keep-alive pinned (server on one CPU, wrk on another), one connection, short connections after a 10,000-connection warm-up (each loop from a fresh client address), ping; beside the bare Node TAP ceiling (the same TAP driver setup reflecting canned answers, no stack); and, with POSTERN_MONGOOSE_SRC, Mongoose in C (built-in TCP/IP) over TAP beside lwIP and as the reference of the short connections of the gateway',
   sampleMs: HTTP_COMPARE_SAMPLE_MS,
   maxSamples: HTTP_COMPARE_GATEWAY_SAMPLES,
   // Short connections last: the servers close first, so each keeps thousands of connections in
@@ -1066,8 +1154,11 @@ export const httpCompareGatewayBenchmark: Benchmark = {
  */
 function gatewayBenchmarkFigures(withMongoose: boolean): Figure[] {
   return [
-    ...gatewayFigures('gateway', 'lwip'),
+    ...gatewayFigures('gateway', 'lwip', KEEPALIVE_SAMPLES),
     varyingFigure('gateway', 'lwip'),
+    // The stable comparison: the same keep-alive load with each side on a CPU of its own.
+    pinnedFigure('gateway', 'lwip'),
+    ...(withMongoose ? [pinnedFigure('gateway', 'mongoose')] : []),
     {
       // The floor under the gateway's ping: Node's event loop and the TAP descriptor, no protocol work.
       name: `${LABELS.echo}: ping round trip (average of 25)`,
@@ -1077,7 +1168,7 @@ function gatewayBenchmarkFigures(withMongoose: boolean): Figure[] {
     },
     ...ceilingFigures(),
     ...gatewayFigures('node-veth', 'lwip'),
-    ...(withMongoose ? gatewayFigures('mongoose', 'lwip') : []),
+    ...(withMongoose ? gatewayFigures('mongoose', 'lwip', KEEPALIVE_SAMPLES) : []),
     // The gateway's short connections beside lwIP's, then beside Node http's across the veth.
     compareFigures('gateway', 'lwip', true)[2]!,
     {

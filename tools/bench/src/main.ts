@@ -17,7 +17,9 @@ Runs every registered benchmark and prints one table; each figure is a ratio aga
 measured in the same run. Exit status: 0 all measured or skipped, 1 a figure failed, 2 bad arguments.
 
 options:
-  --filter NAME     only benchmarks or figures whose name contains NAME
+  --filter NAME     only benchmarks or figures whose name contains NAME; BENCH:FIGURE keeps the
+                    figures containing FIGURE of the benchmarks containing BENCH
+                    (e.g. http-compare-gateway:keep-alive)
   --json FILE       also write the results as JSON to FILE
   --samples N       samples per figure and per reference (default 7; I/O benchmarks take at most 5)
   --sample-ms MS    wall time of one sample of the in-memory benchmarks (default 100; I/O ones set their own)

@@ -80,6 +80,65 @@ describe('runBenchmarks', () => {
     expect(results[1]!.samples).toHaveLength(0);
     expect(results[1]!.skipped).toMatch(/time limit/);
   });
+  it('selects a benchmark and a figure with BENCH:FIGURE, and a figure name holding colons as before', () => {
+    const figure = (name: string) => ({ name, unit: 'x', sample: () => 1, companions: [] });
+    const gateway: Benchmark = {
+      name: 'http-compare-gateway',
+      description: 'd',
+      figures: () => [figure('gateway: bulk'), figure('gateway: keep-alive'), figure('lwip: keep-alive pinned')],
+    };
+    const other: Benchmark = {
+      name: 'http-compare-node',
+      description: 'd',
+      figures: () => [figure('node: keep-alive')],
+    };
+    const run = (filter: string) => runBenchmarks([gateway, other], { filter, samples: 1 }).map((r) => r.figure);
+    expect(run('http-compare-gateway:keep-alive')).toEqual(['gateway: keep-alive', 'lwip: keep-alive pinned']);
+    expect(run('COMPARE-GATEWAY: Pinned')).toEqual(['lwip: keep-alive pinned']);
+    // The whole text still matches a figure name that holds a colon, in every benchmark.
+    expect(run('gateway: keep-alive')).toEqual(['gateway: keep-alive']);
+    expect(run('keep-alive')).toEqual(['gateway: keep-alive', 'lwip: keep-alive pinned', 'node: keep-alive']);
+    // The benchmark part must match the benchmark's name; empty parts select nothing.
+    expect(run('http-compare-node:bulk')).toEqual([]);
+    expect(run('http-compare-gateway:')).toEqual([]);
+    expect(run(':keep-alive')).toEqual([]);
+  });
+  it('takes a figure its own sample count (at most the run one) and skips a figure with a reason', () => {
+    const many = scripted([0, 1, 2, 3, 4, 5]);
+    const few = scripted([0, 1]);
+    const never = scripted([7]);
+    const notes: string[] = [];
+    const bench: Benchmark = {
+      name: 'b',
+      description: 'd',
+      maxSamples: 2,
+      figures: () => [
+        { name: 'many', unit: 'x', sample: many, samples: 5, reference: { name: 'r', sample: scripted([1]) } },
+        { name: 'few', unit: 'x', sample: few },
+        {
+          name: 'never',
+          unit: 'x',
+          sample: never,
+          skipReason: () => 'one CPU',
+          companions: [{ name: 'never companion', unit: 'y', read: () => 1 }],
+        },
+      ],
+    };
+    const results = runBenchmarks([bench], { samples: 4, onNote: (n) => notes.push(n) });
+    expect(results.map((r) => [r.figure, r.samples.length])).toEqual([
+      ['many', 4],
+      ['few', 2],
+      ['never', 0],
+      ['never companion', 0],
+    ]);
+    expect(results[0]!.reference!.samples).toHaveLength(4);
+    expect(many.calls).toBe(5);
+    expect(never.calls).toBe(0);
+    expect(results[2]!.skipped).toBe('skipped: one CPU');
+    expect(results[3]!.skipped).toBe('skipped: one CPU');
+    expect(notes).toContain('b / never: skipped: one CPU');
+    expect(notes).toContain('b: 3 figure(s), 2 samples (4 for some figures) x 100 ms');
+  });
   it('rejects a sampler that returns a non-finite figure', () => {
     const bench: Benchmark = {
       name: 'b',
