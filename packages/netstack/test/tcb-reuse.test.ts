@@ -9,6 +9,7 @@ import type { Tcp, TcpConnection } from '../src/index.js';
 import type { TcpContext } from '../src/tcp/context.js';
 import { newTcb } from '../src/tcp/lifecycle.js';
 import type { Tcb } from '../src/tcp/tcb.js';
+import { recordTransmit } from './support/frame-record.js';
 import { A_ADDR, B_ADDR, Sink, patternBytes, tcpPair, type TcpPairOptions } from './support/tcp-net.js';
 
 /** The context behind a `Tcp` facade (its private field). */
@@ -72,6 +73,7 @@ function timersStopped(tcb: Tcb): boolean {
 async function shortConnections(count: number, options: TcpPairOptions, afterEach: (tcpB: Tcp) => void) {
   const pair = await tcpPair({ latencyMs: 0.3, ...options });
   const { sched, tcpA, tcpB } = pair;
+  const frames = [recordTransmit(pair.faultA ?? pair.link.a), recordTransmit(pair.faultB ?? pair.link.b)];
   const listener = tcpB.listen({ port: 80 });
   const served: TcpConnection[] = [];
   listener.onConnection = (conn) => {
@@ -109,13 +111,20 @@ async function shortConnections(count: number, options: TcpPairOptions, afterEac
     afterEach(tcpB);
   }
   sched.advance(10);
-  return { ...pair, served, done };
+  return { ...pair, served, done, frames: frames.map((f) => [f.count(), f.digest()]) };
+}
+
+/** A private field of an object (for checking what a TCB's parts held). */
+function field<T>(o: object, name: string): T {
+  return (o as Record<string, T>)[name]!;
 }
 
 describe('TCB reuse', () => {
   for (const congestion of ['bbr', 'cubic'] as const) {
     it(`a reused TCB is a new TCB, field by field, after many varied short connections (${congestion}, 2% loss)`, async () => {
       let checked = 0;
+      // What the reused TCBs' last lives left in their parts (the check must have met it).
+      const left = { sackRanges: 0, rackRtt: 0, rtoSampled: 0, grownLog: 0 };
       const { served, done } = await shortConnections(
         60,
         { seed: 11, faults: { lossRate: 0.02 }, tcpA: { congestion }, tcpB: { congestion } },
@@ -127,6 +136,10 @@ describe('TCB reuse', () => {
           expect(ctx.freeTcbs.length).toBeLessThanOrEqual(1);
           if (ctx.freeTcbs.length === 0) return;
           const old = ctx.freeTcbs.pop()!;
+          if (field<Float64Array>(old.scoreboard, 'lefts').length > 0) left.sackRanges++;
+          if (Number.isFinite(old.rack.minRtt)) left.rackRtt++;
+          if (old.rto.srttMs !== undefined) left.rtoSampled++;
+          if (field<number>(old.sent, 'capacity') > 0) left.grownLog++;
           const reused = makeTcb(ctx, old, 40_000);
           expect(reused).toBe(old);
           expect(timersStopped(reused)).toBe(true);
@@ -140,6 +153,29 @@ describe('TCB reuse', () => {
       // Every served connection ended in a record, and the losses reached the TCBs checked.
       expect(served.every((c) => c.state === 'TIME-WAIT')).toBe(true);
       expect(served.filter((c) => c.stats.retransmits > 0).length).toBeGreaterThan(0);
+      expect(left.sackRanges).toBeGreaterThan(0);
+      expect(left.rackRtt).toBe(checked);
+      expect(left.rtoSampled).toBe(checked);
+      expect(left.grownLog).toBeGreaterThan(0);
+    });
+  }
+
+  for (const congestion of ['bbr', 'cubic'] as const) {
+    it(`connections in reused TCBs send the frames new TCBs send, byte for byte (${congestion}, 2% loss)`, async () => {
+      const options = { seed: 23, faults: { lossRate: 0.02 }, tcpA: { congestion }, tcpB: { congestion } };
+      let reusedLives = 0;
+      const reusing = await shortConnections(60, options, (tcpB) => {
+        reusedLives += contextOf(tcpB).freeTcbs.length;
+      });
+      // The same run with every TCB new: the free list is emptied after each connection.
+      const fresh = await shortConnections(60, options, (tcpB) => {
+        contextOf(tcpB).freeTcbs.length = 0;
+      });
+      expect(reusedLives).toBeGreaterThan(40);
+      expect([reusing.done, fresh.done]).toEqual([60, 60]);
+      expect(reusing.frames).toEqual(fresh.frames);
+      expect(reusing.tcpB.counters.snapshot()).toEqual(fresh.tcpB.counters.snapshot());
+      expect(reusing.served.map((c) => ({ ...c.stats }))).toEqual(fresh.served.map((c) => ({ ...c.stats })));
     });
   }
 
@@ -147,8 +183,20 @@ describe('TCB reuse', () => {
     const { tcpB } = await tcpPair({ tcpB: { congestion: 'bbr' } });
     const ctx = contextOf(tcpB);
     const dirty = makeTcb(ctx, undefined, 1);
-    // Fields set from the configuration, not from a connection's life.
-    const config = new Set(['maxRanges', 'pool', 'name', 'iwSegments', 'windowRounds', 'windowMs', 'firstCapacity']);
+    // Fields set from the configuration, not from a connection's life (the RTO bounds are the module's settings).
+    const config = new Set([
+      'maxRanges',
+      'pool',
+      'name',
+      'iwSegments',
+      'windowRounds',
+      'windowMs',
+      'firstCapacity',
+      'minRtoMs',
+      'maxRtoMs',
+      'initialRtoMs',
+      'clockGranularityMs',
+    ]);
     const scribble = (o: Record<string, unknown>, depth: number): void => {
       for (const k of Object.keys(o)) {
         if (config.has(k) || TIMER_FIELDS.has(k)) continue;

@@ -7,7 +7,6 @@
  * segment of each kind is predicted on an established connection, and changing any one condition
  * sends it to the full path.
  */
-import { createHash } from 'node:crypto';
 import { describe, expect, it, vi } from 'vitest';
 import type { FaultInjectionOptions } from '@postern/nic';
 import { TcpFlag, emitTcp, type TcpOption } from '@postern/wire';
@@ -15,6 +14,7 @@ import type { TcpCongestionName, TcpConnection } from '../src/index.js';
 import { Prediction, predict } from '../src/tcp/header-prediction.js';
 import { Segment } from '../src/tcp/segment.js';
 import type { Tcb } from '../src/tcp/tcb.js';
+import { recordTransmit } from './support/frame-record.js';
 import { A_ADDR, B_ADDR, Sink, patternBytes, pump, tcpPair } from './support/tcp-net.js';
 
 /** Segments the predicted path took, by kind (counted around the real function). */
@@ -34,29 +34,6 @@ vi.mock('../src/tcp/header-prediction.js', async (importOriginal) => {
   };
 });
 
-/** Ethernet header bytes before the IPv4 packet. */
-const ETHERNET_HEADER = 14;
-
-/**
- * Records every frame a driver is asked to transmit: a digest of the IPv4 packets in order (by
- * their total length: the bytes reserved after it for padding and the FCS are filled by the link
- * later; the MAC addresses differ from pair to pair) and a count of every frame.
- */
-function recordTransmit(driver: { transmit(frame: Uint8Array): boolean }): { digest(): string; count(): number } {
-  const hash = createHash('sha256');
-  let count = 0;
-  const inner = driver.transmit.bind(driver);
-  driver.transmit = (frame: Uint8Array): boolean => {
-    if (frame[12] === 0x08 && frame[13] === 0x00) {
-      const ipLength = (frame[ETHERNET_HEADER + 2]! << 8) | frame[ETHERNET_HEADER + 3]!;
-      hash.update(frame.subarray(ETHERNET_HEADER, ETHERNET_HEADER + ipLength));
-    }
-    count++;
-    return inner(frame);
-  };
-  return { digest: () => hash.digest('hex'), count: () => count };
-}
-
 interface Scenario {
   readonly name: string;
   readonly faults?: FaultInjectionOptions;
@@ -66,6 +43,11 @@ interface Scenario {
   readonly bulk?: number;
   /** Receive buffer of every connection, bytes (default the module's). */
   readonly receiveBufferSize?: number;
+  /**
+   * TCP keep-alive (SO_KEEPALIVE) on both ends with this idle time, probes every `intervalMs`; the
+   * client waits `pauseMs` before every `pauseEvery`-th request, so probes go and are answered.
+   */
+  readonly keepAlive?: { idleMs: number; intervalMs: number; pauseEvery: number; pauseMs: number };
 }
 
 const REQUEST = 120;
@@ -79,6 +61,7 @@ async function run(scenario: Scenario, congestion: TcpCongestionName, headerPred
     headerPrediction,
     rto: { minRtoMs: 200 },
     ...(scenario.receiveBufferSize === undefined ? {} : { receiveBufferSize: scenario.receiveBufferSize }),
+    ...(scenario.keepAlive === undefined ? {} : { keepAliveIntervalMs: scenario.keepAlive.intervalMs }),
   };
   const pair = await tcpPair({ seed, latencyMs: 1, faults: scenario.faults, tcpA: tcpOptions, tcpB: tcpOptions });
   const { sched, tcpA, tcpB, link } = pair;
@@ -89,6 +72,8 @@ async function run(scenario: Scenario, congestion: TcpCongestionName, headerPred
   let serverSink: Sink | undefined;
   const clientSink = new Sink(client);
   let done: () => boolean;
+  const keepAlive = scenario.keepAlive;
+  if (keepAlive !== undefined) client.setKeepAlive(true, keepAlive.idleMs);
   if (scenario.exchanges !== undefined) {
     const exchanges = scenario.exchanges;
     let answered = 0;
@@ -102,6 +87,7 @@ async function run(scenario: Scenario, congestion: TcpCongestionName, headerPred
     client.onConnect = ask;
     listener.onConnection = (conn) => {
       server = conn;
+      if (keepAlive !== undefined) conn.setKeepAlive(true, keepAlive.idleMs);
       serverSink = new Sink(conn);
       conn.onReadable = () => {
         serverSink!.drain();
@@ -113,7 +99,10 @@ async function run(scenario: Scenario, congestion: TcpCongestionName, headerPred
     };
     clientSink.conn.onReadable = () => {
       clientSink.drain();
-      if (clientSink.received === requested * RESPONSE && requested < exchanges) ask();
+      if (clientSink.received !== requested * RESPONSE || requested >= exchanges) return;
+      if (keepAlive !== undefined && (requested + 1) % keepAlive.pauseEvery === 0)
+        sched.timerAfter(keepAlive.pauseMs, ask);
+      else ask();
     };
     done = () => clientSink.ended && serverSink !== undefined && serverSink.ended;
   } else {
@@ -129,6 +118,7 @@ async function run(scenario: Scenario, congestion: TcpCongestionName, headerPred
   }
   const finished = sched.runUntil(done, 600_000);
   return {
+    keepAliveProbes: frames.map((f) => f.probes()),
     finished,
     virtualMs: sched.now,
     frames: frames.map((f) => [f.count(), f.digest()]),
@@ -148,6 +138,18 @@ describe('header prediction: the same frames and counters as the full path', () 
     { name: 'bulk, 8 KiB receive buffers', bulk: 512 * 1024, receiveBufferSize: 8192 },
     { name: 'bulk, 2% loss', bulk: 1024 * 1024, faults: { lossRate: 0.02 } },
     { name: 'keep-alive, 3% loss', exchanges: 200, faults: { lossRate: 0.03 } },
+    // SO_KEEPALIVE on both ends: every tenth request comes after an idle period that probes fill.
+    {
+      name: 'keep-alive with SO_KEEPALIVE probes in idle periods',
+      exchanges: 100,
+      keepAlive: { idleMs: 1000, intervalMs: 400, pauseEvery: 10, pauseMs: 2500 },
+    },
+    {
+      name: 'keep-alive with SO_KEEPALIVE probes in idle periods, 3% loss',
+      exchanges: 100,
+      faults: { lossRate: 0.03 },
+      keepAlive: { idleMs: 1000, intervalMs: 400, pauseEvery: 10, pauseMs: 2500 },
+    },
     {
       name: 'bulk, reordering and duplication',
       bulk: 1024 * 1024,
@@ -171,6 +173,11 @@ describe('header prediction: the same frames and counters as the full path', () 
         const steady = scenario.faults === undefined && scenario.exchanges !== undefined;
         // Without faults nearly every request and response is predicted.
         expect(predictedTaken.data).toBeGreaterThan(steady ? 2 * scenario.exchanges! - 10 : 0);
+        // SO_KEEPALIVE: both ends probed in the idle periods (none without it).
+        for (const n of predicted.keepAliveProbes) {
+          if (scenario.keepAlive === undefined) expect(n).toBe(0);
+          else expect(n).toBeGreaterThanOrEqual(scenario.exchanges! / scenario.keepAlive.pauseEvery - 1);
+        }
         expect(predicted).toEqual(full);
       }, 120_000);
     }

@@ -129,6 +129,35 @@ describe('ConnectionTable', () => {
   });
 });
 
+describe('ConnectionTable listing order', () => {
+  it('lists TCBs in the order they were added as the slots double, whatever was removed between', () => {
+    const table = new ConnectionTable(77);
+    // Some remote endpoints repeat (one chain), the rest spread over slots that double twice.
+    const tcbs = Array.from({ length: 300 }, (_, i) => tcb(1000 + i, 0x0a00_0000 + (i % 11), 2000 + (i % 13)));
+    for (const t of tcbs) table.add(t);
+    expect(table.size).toBe(300);
+    expect(table.all()).toEqual(tcbs);
+    for (const t of tcbs) expect(table.find(1, t.localPort, t.remoteAddress, t.remotePort)).toBe(t);
+    // Every third goes (the oldest and the newest among them), then comes back: the newest now.
+    const gone = tcbs.filter((_, i) => i % 3 === 0);
+    for (const t of gone) table.remove(t);
+    for (const t of gone) table.remove(t); // absent: nothing changes
+    const kept = tcbs.filter((_, i) => i % 3 !== 0);
+    expect(table.size).toBe(kept.length);
+    expect(table.all()).toEqual(kept);
+    for (const t of gone) expect(table.find(1, t.localPort, t.remoteAddress, t.remotePort)).toBeUndefined();
+    expect(table.usesLocalPort(1000)).toBe(false);
+    expect(table.usesLocalPort(1001)).toBe(true);
+    for (const t of gone) table.add(t);
+    expect(table.all()).toEqual([...kept, ...gone]);
+    for (const t of tcbs) expect(table.find(1, t.localPort, t.remoteAddress, t.remotePort)).toBe(t);
+    for (const t of tcbs) table.remove(t);
+    expect([table.size, table.all()]).toEqual([0, []]);
+    table.add(tcbs[5]!);
+    expect(table.all()).toEqual([tcbs[5]]);
+  });
+});
+
 describe('TcbList', () => {
   it('lists TCBs oldest first: a re-entry moves a TCB to the end, a delete works anywhere and twice', () => {
     const list = new TcbList();

@@ -171,13 +171,17 @@ export class DeliveryRate {
     return s;
   }
 
-  /** Forgets everything (the log was cleared). */
+  /** Forgets everything (the log was cleared): every field as a new `DeliveryRate` has it. */
   reset(): void {
     this.delivered = 0;
     this.deliveredTime = 0;
     this.firstSentTime = 0;
     this.appLimited = 0;
+    this.priorDelivered = 0;
+    this.priorAppLimited = false;
     this.priorTime = -1;
+    this.sendElapsed = 0;
+    this.ackElapsed = 0;
     this.priorSent = -1;
     this.deliveredBefore = 0;
     this.ackRtt = -1;

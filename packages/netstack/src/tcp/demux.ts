@@ -1,33 +1,117 @@
 /**
  * Demultiplexing: which TCB, TIME-WAIT record or listener a segment belongs to.
  *
- * Connections are found by their exact 4-tuple. The map key is a keyed 32-bit hash of the remote
- * endpoint (a small integer: no string and no boxed number is built per packet, and a map lookup
- * by it is the cheapest V8 has); the bucket holds the few TCBs whose remote endpoint hashes alike,
- * chained through the TCBs themselves ({@link Tcb.bucketNext}: no array per bucket, so a connection
- * adds and removes no object), each compared on the whole 4-tuple. The key of the hash is a secret of the owning module, so an
- * off-path sender cannot choose endpoints that crowd into one bucket. Listeners are found by local
- * port, then by exact local address before the wildcard 0.0.0.0.
+ * Connections are found by their exact 4-tuple. The key is a keyed 32-bit hash of the remote
+ * endpoint (a small integer: no string and no boxed number is built per packet); its low bits pick
+ * a slot of a plain array of chain heads, and the chain holds the few TCBs of that slot, linked
+ * through the TCBs themselves ({@link Tcb.bucketNext}: no array per slot), each compared on the
+ * whole 4-tuple. The slots double when the TCBs outnumber them and never shrink, so a connection
+ * that comes and goes adds and removes no object (a `Map` by key re-hashes and re-allocates its
+ * table as keys come and go: ~150 bytes per short connection). The key of the hash is a secret of
+ * the owning module, so an off-path sender cannot choose endpoints that crowd into one slot.
+ * Listeners are found by local port, then by exact local address before the wildcard 0.0.0.0.
+ *
+ * The TCBs are also kept in the order they were added (oldest first, linked through
+ * {@link Tcb.tableOlder} and {@link Tcb.tableNewer}), which is the order {@link ConnectionTable.all}
+ * lists them in.
  *
  * TIME-WAIT records ({@link TimeWaitRecord}, connections whose application let go) are kept in a
- * second index of the same table, by the same key and chained through the records themselves (no
- * array per bucket); a segment that finds no TCB looks there before the listeners. That index is a
- * plain array of chain heads (the key's low bits pick the slot), doubled when the records outnumber
- * its slots, not a map: with short connections, thousands of records come and go, one each per
- * connection, and a map that large re-hashes and re-allocates its table as they do.
+ * second index of the same kind, by the same key and chained through the records themselves; a
+ * segment that finds no TCB looks there before the listeners. With short connections, thousands of
+ * records come and go, one each per connection.
  */
 import type { Ipv4Address } from '@postern/wire';
 import type { Tcb } from './tcb.js';
 import type { TimeWaitRecord } from './time-wait-record.js';
 
-/** Record slots a table starts with (a power of two). */
-const RECORD_SLOTS_INITIAL = 64;
+/** Slots each index starts with (a power of two). */
+const SLOTS_INITIAL = 64;
+
+/** An entry of a {@link ChainIndex}: chained through its own field, found by its remote endpoint. */
+interface Chained<T> {
+  readonly remoteAddress: Ipv4Address;
+  readonly remotePort: number;
+  bucketNext: T | undefined;
+}
 
 /** `n` empty chain heads (a packed array of `undefined`). */
-function emptySlots(n: number): (TimeWaitRecord | undefined)[] {
-  const heads: (TimeWaitRecord | undefined)[] = [];
+function emptySlots<T>(n: number): (T | undefined)[] {
+  const heads: (T | undefined)[] = [];
   for (let i = 0; i < n; i++) heads.push(undefined);
   return heads;
+}
+
+/**
+ * Chains of entries in an array of chain heads picked by a key's low bits, doubled when the entries
+ * outnumber the slots. The owner computes the keys ({@link ConnectionTable}'s keyed hash) and walks
+ * a chain itself from {@link ChainIndex.first} (one kind of entry per walk: no polymorphic lookup).
+ */
+class ChainIndex<T extends Chained<T>> {
+  private heads = emptySlots<T>(SLOTS_INITIAL);
+  /** `heads.length - 1` (the length is a power of two). */
+  private mask = SLOTS_INITIAL - 1;
+  /** Entries held. */
+  size = 0;
+
+  constructor(private readonly keyOf: (remoteAddress: Ipv4Address, remotePort: number) => number) {}
+
+  /** The first entry of the chain of `key`. */
+  first(key: number): T | undefined {
+    return this.heads[key & this.mask];
+  }
+
+  /** Adds `entry` at the head of its chain. */
+  add(entry: T): void {
+    if (this.size >= this.heads.length) this.grow();
+    this.link(this.heads, this.mask, entry);
+    this.size++;
+  }
+
+  /** Removes `entry`; false (nothing changed) when it is not held. */
+  remove(entry: T): boolean {
+    const slot = this.keyOf(entry.remoteAddress, entry.remotePort) & this.mask;
+    let e = this.heads[slot];
+    if (e === entry) this.heads[slot] = entry.bucketNext;
+    else {
+      while (e !== undefined && e.bucketNext !== entry) e = e.bucketNext;
+      if (e === undefined) return false;
+      e.bucketNext = entry.bucketNext;
+    }
+    entry.bucketNext = undefined;
+    this.size--;
+    return true;
+  }
+
+  /** Every entry (in slot order). */
+  all(): T[] {
+    const out: T[] = [];
+    for (const first of this.heads) for (let e: T | undefined = first; e !== undefined; e = e.bucketNext) out.push(e);
+    return out;
+  }
+
+  /** Puts `entry` at the head of its chain in `heads`. */
+  private link(heads: (T | undefined)[], mask: number, entry: T): void {
+    const slot = this.keyOf(entry.remoteAddress, entry.remotePort) & mask;
+    entry.bucketNext = heads[slot];
+    heads[slot] = entry;
+  }
+
+  /** Doubles the slots, moving every entry into the new ones. */
+  private grow(): void {
+    const old = this.heads;
+    const heads = emptySlots<T>(old.length * 2);
+    const mask = heads.length - 1;
+    for (let i = 0; i < old.length; i++) {
+      let e = old[i];
+      while (e !== undefined) {
+        const next = e.bucketNext;
+        this.link(heads, mask, e);
+        e = next;
+      }
+    }
+    this.heads = heads;
+    this.mask = mask;
+  }
 }
 
 /** A listener as the demux sees it. */
@@ -36,21 +120,21 @@ export interface Bound {
   readonly localPort: number;
 }
 
-/** The connection table: TCBs by 4-tuple. */
+/** The connection table: TCBs by 4-tuple, and the TIME-WAIT records. */
 export class ConnectionTable {
-  /** The first TCB of each bucket's chain ({@link Tcb.bucketNext}), oldest first. */
-  private readonly buckets = new Map<number, Tcb>();
-  private count = 0;
-  /** TIME-WAIT records by the same key's low bits: the first of each chain ({@link TimeWaitRecord.bucketNext}). */
-  private recordHeads = emptySlots(RECORD_SLOTS_INITIAL);
-  /** `recordHeads.length - 1` (the length is a power of two). */
-  private recordMask = RECORD_SLOTS_INITIAL - 1;
-  private recordCount = 0;
   private readonly seed: number;
+  private readonly tcbs: ChainIndex<Tcb>;
+  private readonly records: ChainIndex<TimeWaitRecord>;
+  /** The TCB added first and the one added last of those held ({@link Tcb.tableOlder}/{@link Tcb.tableNewer}). */
+  private oldest: Tcb | undefined = undefined;
+  private newest: Tcb | undefined = undefined;
 
   /** @param seed the key of the bucket hash (any 32-bit value; a secret of the owning module). */
   constructor(seed = 0) {
     this.seed = seed | 0;
+    const key = (remoteAddress: Ipv4Address, remotePort: number): number => this.remoteKey(remoteAddress, remotePort);
+    this.tcbs = new ChainIndex<Tcb>(key);
+    this.records = new ChainIndex<TimeWaitRecord>(key);
   }
 
   /** The bucket of a remote endpoint: a 32-bit signed integer (a small integer to V8). */
@@ -63,18 +147,18 @@ export class ConnectionTable {
 
   /** Number of TCBs held (every state, TIME-WAIT TCBs included; records are counted by {@link ConnectionTable.timeWaitRecords}). */
   get size(): number {
-    return this.count;
+    return this.tcbs.size;
   }
 
   /** Number of TIME-WAIT records held. */
   get timeWaitRecords(): number {
-    return this.recordCount;
+    return this.records.size;
   }
 
   /** The TCB for this 4-tuple, or undefined. Allocates nothing. */
   find(localAddress: Ipv4Address, localPort: number, remoteAddress: Ipv4Address, remotePort: number): Tcb | undefined {
     for (
-      let tcb = this.buckets.get(this.remoteKey(remoteAddress, remotePort));
+      let tcb = this.tcbs.first(this.remoteKey(remoteAddress, remotePort));
       tcb !== undefined;
       tcb = tcb.bucketNext
     ) {
@@ -89,34 +173,27 @@ export class ConnectionTable {
     return undefined;
   }
 
-  /** Adds `tcb` (at the end of its bucket's chain). The caller checked that its 4-tuple is free. */
+  /** Adds `tcb` (the newest). The caller checked that its 4-tuple is free. Allocates nothing (but when the slots double). */
   add(tcb: Tcb): void {
-    const key = this.remoteKey(tcb.remoteAddress, tcb.remotePort);
-    tcb.bucketNext = undefined;
-    let last = this.buckets.get(key);
-    if (last === undefined) this.buckets.set(key, tcb);
-    else {
-      while (last.bucketNext !== undefined) last = last.bucketNext;
-      last.bucketNext = tcb;
-    }
-    this.count++;
+    this.tcbs.add(tcb);
+    tcb.tableOlder = this.newest;
+    tcb.tableNewer = undefined;
+    if (this.newest === undefined) this.oldest = tcb;
+    else this.newest.tableNewer = tcb;
+    this.newest = tcb;
   }
 
-  /** Removes `tcb` if present. */
+  /** Removes `tcb` if present. Allocates nothing. */
   remove(tcb: Tcb): void {
-    const key = this.remoteKey(tcb.remoteAddress, tcb.remotePort);
-    const first = this.buckets.get(key);
-    if (first === tcb) {
-      if (tcb.bucketNext === undefined) this.buckets.delete(key);
-      else this.buckets.set(key, tcb.bucketNext);
-    } else {
-      let before = first;
-      while (before !== undefined && before.bucketNext !== tcb) before = before.bucketNext;
-      if (before === undefined) return;
-      before.bucketNext = tcb.bucketNext;
-    }
-    tcb.bucketNext = undefined;
-    this.count--;
+    if (!this.tcbs.remove(tcb)) return;
+    const older = tcb.tableOlder;
+    const newer = tcb.tableNewer;
+    if (older === undefined) this.oldest = newer;
+    else older.tableNewer = newer;
+    if (newer === undefined) this.newest = older;
+    else newer.tableOlder = older;
+    tcb.tableOlder = undefined;
+    tcb.tableNewer = undefined;
   }
 
   /** The TIME-WAIT record for this 4-tuple, or undefined. Allocates nothing. */
@@ -126,9 +203,8 @@ export class ConnectionTable {
     remoteAddress: Ipv4Address,
     remotePort: number,
   ): TimeWaitRecord | undefined {
-    if (this.recordCount === 0) return undefined;
-    const slot = this.remoteKey(remoteAddress, remotePort) & this.recordMask;
-    for (let r = this.recordHeads[slot]; r !== undefined; r = r.bucketNext) {
+    if (this.records.size === 0) return undefined;
+    for (let r = this.records.first(this.remoteKey(remoteAddress, remotePort)); r !== undefined; r = r.bucketNext) {
       if (
         r.remotePort === remotePort &&
         r.localPort === localPort &&
@@ -150,71 +226,29 @@ export class ConnectionTable {
 
   /** Adds a TIME-WAIT record. The caller checked that its 4-tuple is free (its TCB left the table). */
   addTimeWait(record: TimeWaitRecord): void {
-    if (this.recordCount >= this.recordHeads.length) this.growRecordSlots();
-    this.linkRecord(this.recordHeads, this.recordMask, record);
-    this.recordCount++;
-  }
-
-  /** Puts `record` at the head of its chain in `heads`. */
-  private linkRecord(heads: (TimeWaitRecord | undefined)[], mask: number, record: TimeWaitRecord): void {
-    const slot = this.remoteKey(record.remoteAddress, record.remotePort) & mask;
-    record.bucketNext = heads[slot];
-    heads[slot] = record;
-  }
-
-  /** Doubles the record slots, moving every record into the new ones. */
-  private growRecordSlots(): void {
-    const old = this.recordHeads;
-    const heads = emptySlots(old.length * 2);
-    const mask = heads.length - 1;
-    for (let i = 0; i < old.length; i++) {
-      let r = old[i];
-      while (r !== undefined) {
-        const next = r.bucketNext;
-        this.linkRecord(heads, mask, r);
-        r = next;
-      }
-    }
-    this.recordHeads = heads;
-    this.recordMask = mask;
+    this.records.add(record);
   }
 
   /** Removes a TIME-WAIT record if present. */
   removeTimeWait(record: TimeWaitRecord): void {
-    const slot = this.remoteKey(record.remoteAddress, record.remotePort) & this.recordMask;
-    let r = this.recordHeads[slot];
-    if (r === record) {
-      this.recordHeads[slot] = record.bucketNext;
-    } else {
-      while (r !== undefined && r.bucketNext !== record) r = r.bucketNext;
-      if (r === undefined) return;
-      r.bucketNext = record.bucketNext;
-    }
-    record.bucketNext = undefined;
-    this.recordCount--;
+    this.records.remove(record);
   }
 
   /** Every TIME-WAIT record (a copy, in no particular order, for inspection). */
   allTimeWait(): TimeWaitRecord[] {
-    const out: TimeWaitRecord[] = [];
-    for (const first of this.recordHeads)
-      for (let r: TimeWaitRecord | undefined = first; r; r = r.bucketNext) out.push(r);
-    return out;
+    return this.records.all();
   }
 
   /** True when some TCB uses local port `localPort` (on any address). */
   usesLocalPort(localPort: number): boolean {
-    for (const first of this.buckets.values())
-      for (let tcb: Tcb | undefined = first; tcb !== undefined; tcb = tcb.bucketNext)
-        if (tcb.localPort === localPort) return true;
+    for (let tcb = this.oldest; tcb !== undefined; tcb = tcb.tableNewer) if (tcb.localPort === localPort) return true;
     return false;
   }
 
-  /** Every TCB (a copy, for shutdown and inspection). */
+  /** Every TCB (a copy, for shutdown and inspection), in the order they were added: oldest first. */
   all(): Tcb[] {
     const out: Tcb[] = [];
-    for (const first of this.buckets.values())
-      for (let tcb: Tcb | undefined = first; tcb !== undefined; tcb = tcb.bucketNext) out.push(tcb);
+    for (let tcb = this.oldest; tcb !== undefined; tcb = tcb.tableNewer) out.push(tcb);
     return out;
   }
 }

@@ -67,16 +67,7 @@ export function newTcb(
       old.restart(advMss);
       cc = old;
     } else cc = newCongestionControl(ctx, advMss);
-    tcb.reuse(
-      local,
-      localPort,
-      remote,
-      remotePort,
-      passive,
-      new RtoEstimator(s.rto),
-      cc,
-      new SackScoreboard({ mss: advMss }),
-    );
+    tcb.reuse(local, localPort, remote, remotePort, passive, cc, advMss);
     tcb.sendBuffer.reuse(sendSize);
     tcb.recvBuffer.reuse(receiveSize);
   } else {

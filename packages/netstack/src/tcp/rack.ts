@@ -108,6 +108,21 @@ export class SentSegments {
     this.rate.reset();
   }
 
+  /**
+   * Starts over for a new connection: every field as a new log of the same first capacity has it
+   * (no entry, no slot array: one still at the first capacity goes back to the shared free list, a
+   * grown one is dropped; delivery rate state at zero).
+   */
+  restart(): void {
+    this.n = 0;
+    this.head = 0;
+    this.pipeBytes = 0;
+    this.releaseSlots();
+    this.slots = NO_SLOTS;
+    this.capacity = 0;
+    this.rate.reset();
+  }
+
   /** Bytes of `[seq, end)` that count in the pipe when an entry carries `flags`. */
   private static piped(flags: number, seq: number, end: number): number {
     return (flags & (SEG_SACKED | SEG_LOST)) === 0 ? seqSub(end, seq) : 0;
@@ -351,6 +366,13 @@ export class RackState {
   dsackRound = 0;
   /** A D-SACK raised the multiplier at least once. */
   dsackSeen = false;
+
+  /** Starts over for a new connection: every field as a new `RackState` has it. */
+  restart(): void {
+    this.reset(0);
+    this.minRtt = Number.POSITIVE_INFINITY;
+    this.dsackSeen = false;
+  }
 
   /** Forgets everything (new connection incarnation). */
   reset(una: number): void {

@@ -151,6 +151,17 @@ export class RtoEstimator {
     this.backoffs = 0;
     this.baseRto = clamp(rtoMs, this.minRtoMs, this.maxRtoMs);
   }
+
+  /**
+   * Starts over for a new connection: every field as a new estimator with the same options has it
+   * (no sample, no backoff, no rejected sample, the RTO `initialRtoMs`). Allocates nothing.
+   */
+  renew(): void {
+    this.rejectedSamples = 0;
+    this.srtt = 0.5;
+    this.rttvar = 0.5;
+    this.reset();
+  }
 }
 
 function clamp(x: number, min: number, max: number): number {

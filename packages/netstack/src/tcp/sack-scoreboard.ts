@@ -106,6 +106,24 @@ export class SackScoreboard {
     return this.count === 0 ? undefined : seqAdd(this.una, this.rights[this.count - 1]!);
   }
 
+  /**
+   * Starts over for a new connection sending `mss`-byte segments: every field as a new scoreboard
+   * with the same `maxRanges` has it (no range, no range array, counters at zero, SND.UNA 0).
+   * @throws RangeError unless `mss` is a positive integer.
+   */
+  restart(mss: number): void {
+    if (!(Number.isInteger(mss) && mss > 0)) throw new RangeError(`mss must be a positive integer, got ${mss}`);
+    this.mss = mss;
+    this.blocksIgnored = 0;
+    this.rangesDropped = 0;
+    this.una = 0;
+    this.sacked = 0;
+    this.lefts = NO_RANGES;
+    this.rights = NO_RANGES;
+    this.count = 0;
+    this.hole = undefined;
+  }
+
   /** Forgets every range and sets SND.UNA. */
   reset(una: number): void {
     this.una = una >>> 0;

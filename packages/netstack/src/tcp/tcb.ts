@@ -348,7 +348,7 @@ export class Tcb {
    * a few segments and doubles as flights grow, so an idle or request/response connection keeps
    * its log small.
    */
-  sent = new SentSegments(SENT_LOG_INITIAL_SLOTS);
+  readonly sent = new SentSegments(SENT_LOG_INITIAL_SLOTS);
   /** RACK's variables. */
   readonly rack = new RackState();
   /** PRR (RFC 6937): bytes delivered to the peer since recovery started. */
@@ -529,6 +529,9 @@ export class Tcb {
   handle: object | undefined = undefined;
   /** @internal The next TCB in the same bucket of the connection table (`demux.ts`), while in the table. */
   bucketNext: Tcb | undefined = undefined;
+  /** @internal The TCB added to the connection table just before this one and just after it (`demux.ts`: its listing order), while in the table. */
+  tableOlder: Tcb | undefined = undefined;
+  tableNewer: Tcb | undefined = undefined;
   /**
    * @internal The list the TCB is on (`tcb-list.ts`: its listener's SYN-RECEIVED copies, or the whole
    * TIME-WAIT TCBs; typed loosely as {@link Tcb.origin}) and its neighbours there.
@@ -545,9 +548,9 @@ export class Tcb {
     passive: boolean,
     readonly sendBuffer: SendBuffer,
     readonly recvBuffer: ReceiveBuffer,
-    public rto: RtoEstimator,
+    readonly rto: RtoEstimator,
     public cc: CongestionControl,
-    public scoreboard: SackScoreboard,
+    readonly scoreboard: SackScoreboard,
   ) {
     this.localAddress = localAddress;
     this.localPort = localPort;
@@ -559,11 +562,15 @@ export class Tcb {
   /**
    * Starts a new life of this TCB for another connection: every field is as a new `Tcb` has it
    * (state CLOSED, no flags but Don't Fragment, no events, no handle, no listener, no counters),
-   * with the new 4-tuple and the congestion control, RTO estimator and SACK scoreboard given.
-   * Its timers (stopped and off the heap since it was released) are kept to be re-armed. The
-   * caller empties the buffers and resizes them ({@link SendBuffer.reuse}, {@link ReceiveBuffer.reuse}).
-   * Only a TCB that left every table, that no application handle reaches any more and on which
-   * nothing is pending may be reused (see `lifecycle.ts`, `recycleTcb`).
+   * with the new 4-tuple and the congestion control given. Its parts start over in place, each
+   * as a new one has it: the RTO estimator ({@link RtoEstimator.renew}: same options, which are the
+   * owning module's settings), the SACK scoreboard ({@link SackScoreboard.restart} for segments of
+   * `mss` bytes), the RACK log with its delivery rate state and RACK's variables; so a new life
+   * allocates none of them. Its timers (stopped and off the heap since it was released) are kept
+   * to be re-armed. The caller empties the buffers and resizes them ({@link SendBuffer.reuse},
+   * {@link ReceiveBuffer.reuse}). Only a TCB that left every table, that no application handle
+   * reaches any more and on which nothing is pending may be reused (see `lifecycle.ts`, `recycleTcb`).
+   * @throws RangeError unless `mss` is a positive integer.
    */
   reuse(
     localAddress: Ipv4Address,
@@ -571,23 +578,19 @@ export class Tcb {
     remoteAddress: Ipv4Address,
     remotePort: number,
     passive: boolean,
-    rto: RtoEstimator,
     cc: CongestionControl,
-    scoreboard: SackScoreboard,
+    mss: number,
   ): void {
     this.localAddress = localAddress;
     this.localPort = localPort;
     this.remoteAddress = remoteAddress;
     this.remotePort = remotePort;
     this.passive = passive;
-    this.rto = rto;
+    this.rto.renew();
     this.cc = cc;
-    this.scoreboard = scoreboard;
-    this.sent = new SentSegments(SENT_LOG_INITIAL_SLOTS);
-    const rack = this.rack;
-    rack.reset(0);
-    rack.minRtt = Number.POSITIVE_INFINITY;
-    rack.dsackSeen = false;
+    this.scoreboard.restart(mss);
+    this.sent.restart();
+    this.rack.restart();
     this.state = 'CLOSED';
     this.flags = TcbFlag.dontFragment;
     this.iss = 0;
@@ -658,6 +661,8 @@ export class Tcb {
     this.origin = undefined;
     this.handle = undefined;
     this.bucketNext = undefined;
+    this.tableOlder = undefined;
+    this.tableNewer = undefined;
     this.list = undefined;
     this.listOlder = undefined;
     this.listNewer = undefined;

@@ -110,8 +110,9 @@ export class Tcp {
    * state the table holds (SYN-SENT, SYN-RECEIVED copies not yet accepted, ESTABLISHED, the
    * closing states and TIME-WAIT); listeners are not connections and are not listed. The array
    * is new on each call and the caller may keep or change it; its length is
-   * {@link Tcp.connectionCount} at the moment of the call. Order: unspecified (stable while the
-   * table does not change); sort if an order matters. Entries rather than `TcpConnection`
+   * {@link Tcp.connectionCount} at the moment of the call. Order: the TCBs in the order they
+   * entered the table (oldest first), then the TIME-WAIT records in no particular order (stable
+   * while the table does not change). Entries rather than `TcpConnection`
    * handles, so listing never hands out a handle the application was not given (a SYN-RECEIVED
    * copy has none until the listener delivers it) and never goes stale while iterated.
    * Allocates one object per connection: for inspection (an admin page, a test), not per packet.
