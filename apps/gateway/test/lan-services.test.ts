@@ -2,16 +2,17 @@
  * The gateway's LAN services without a network: the config contract (`ip: "dhcp"`, `dhcpServer`,
  * `dns`) and its refusals naming the field; the leases file (atomic rewrite, round trip, a damaged
  * file refused); `startLanServices` on the virtual clock with a DHCP client host (the lease shows in
- * `status()`, is written to the file, and is there again after a restart); `/api/lan` and its cache
- * flush, which needs the admin's credentials.
+ * `status()`, is written to the file, and is there again after a restart); the DNS forwarder also
+ * answers over TCP port 53, until the services close; `/api/lan` and its cache flush, which needs the
+ * admin's credentials.
  */
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Scheduler } from '@postern/irq';
-import { DhcpClient, Stack, attachTcp } from '@postern/netstack';
+import { DhcpClient, DnsStreamReader, Stack, attachTcp, frameDnsMessage, type TcpCloseReason } from '@postern/netstack';
 import { NetDevice, createMemoryLink } from '@postern/nic';
-import { parseIpv4 } from '@postern/wire';
+import { DNS_RCODE, DNS_TYPE, dnsRcode, emitDnsQuery, parseDns, parseIpv4 } from '@postern/wire';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AdminApi, type AdminControl } from '../src/admin-api.js';
 import { validateConfig } from '../src/config.js';
@@ -251,6 +252,40 @@ describe('startLanServices (virtual clock) and /api/lan', () => {
       status.dhcpServers[0]!.leases.map((l) => ({ ...l, expires: expect.any(String) })),
     );
     await again.lan.close();
+  });
+
+  it('the DNS forwarder answers over TCP port 53 (a refused class, no upstream needed) until the services close', async () => {
+    const t = await setup(join(await tempDir(), 'lan.json'));
+    t.hostIf.addAddress(parseIpv4('198.18.31.50'), 24);
+    const tcp = attachTcp(t.host);
+    const ask = () => {
+      const conn = tcp.connect({ remoteAddress: parseIpv4('198.18.31.1'), remotePort: 53 });
+      const got: { rcodes: number[]; closed?: TcpCloseReason } = { rcodes: [] };
+      const reader = new DnsStreamReader();
+      conn.onConnect = () => {
+        const q = emitDnsQuery({ id: 0x3131, name: 'version.bind', type: DNS_TYPE.TXT });
+        q[q.byteLength - 1] = 3; // class CH
+        conn.write(frameDnsMessage(q));
+      };
+      conn.onReadable = () => {
+        for (let v = conn.readView(); v !== undefined; v = conn.readView()) {
+          reader.feed(v, (m) => got.rcodes.push(dnsRcode(parseDns(m).header.flags)));
+          conn.consume(v.byteLength);
+        }
+      };
+      conn.onClose = (reason) => (got.closed = reason);
+      return got;
+    };
+    const first = ask();
+    t.sched.advance(100);
+    expect(first.rcodes).toEqual([DNS_RCODE.REFUSED]);
+    expect(t.lan.dns!.counters.snapshot()).toMatchObject({ tcpConnections: 1, tcpMessages: 1, refused: 1 });
+    await t.lan.close();
+    t.sched.advance(10);
+    expect(first.closed).toBe('reset');
+    const after = ask();
+    t.sched.advance(100);
+    expect(after.closed).toBe('refused');
   });
 
   it('GET /api/lan is open; DELETE /api/lan/dns-cache needs the admin', async () => {
