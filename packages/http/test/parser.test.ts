@@ -275,6 +275,30 @@ describe('RequestParser: valid requests', () => {
     expect(heads).toBe(1);
   });
 
+  it('reuse() hands a parser left mid-message to another handler, clean, and reports busy inside a callback', () => {
+    const first: string[] = [];
+    const second: string[] = [];
+    let busyInside = false;
+    const p = new RequestParser(
+      {},
+      {
+        onHead: (h) => {
+          first.push(h.target);
+          busyInside = p.busy;
+        },
+        onBody() {},
+        onMessageComplete() {},
+      },
+    );
+    p.execute(bytes('GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHo'));
+    expect([busyInside, p.busy, p.paused, p.bufferedBytes > 0]).toEqual([true, false, true, true]);
+    p.reuse({ onHead: (h) => second.push(h.target), onBody() {}, onMessageComplete() {} });
+    expect([p.paused, p.bufferedBytes, p.messageInProgress, p.messages]).toEqual([false, 0, false, 0]);
+    p.execute(bytes('POST /c HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi'));
+    expect(first).toEqual(['/a']);
+    expect(second).toEqual(['/c']);
+  });
+
   it('refuses bad limits', () => {
     const handler = { onHead() {}, onBody() {}, onMessageComplete() {} };
     expect(() => new RequestParser({ maxHeaders: 0 }, handler)).toThrow(RangeError);

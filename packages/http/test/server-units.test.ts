@@ -76,6 +76,79 @@ describe('WorkerPool with done callbacks', () => {
   });
 });
 
+describe('WorkerPool holds and caller-ended jobs', () => {
+  it('a job submitted inside holdStarts starts at the outermost releaseStarts, not in a microtask', async () => {
+    const served: string[] = [];
+    const pool = new WorkerPool<string>(2, 1, (job) => void served.push(job), undefined, { endsByCall: true });
+    pool.holdStarts();
+    pool.holdStarts();
+    expect([pool.submit('a'), pool.submit('b'), pool.submit('c')]).toEqual([true, true, true]);
+    pool.releaseStarts();
+    expect(served).toEqual([]); // an inner release starts nothing
+    pool.releaseStarts();
+    expect(served).toEqual(['a', 'b']); // 'c' waits for a slot
+    expect(pool.stats).toMatchObject({ busy: 2, queued: 1, dispatched: 2 });
+    expect(() => pool.releaseStarts()).toThrow(Error);
+    // A slot freed outside any hold goes to the queued job in a microtask, as without holds.
+    pool.jobDone();
+    expect(served).toEqual(['a', 'b']);
+    await Promise.resolve();
+    expect(served).toEqual(['a', 'b', 'c']);
+    expect(pool.stats).toMatchObject({ busy: 2, queued: 0, completed: 1 });
+  });
+
+  it('a job whose slot frees while a batch starts runs in that batch, after the job that freed it returned', () => {
+    const log: string[] = [];
+    let depth = 0;
+    const pool = new WorkerPool<string>(
+      1,
+      2,
+      (job) => {
+        depth++;
+        log.push(`${job}@${depth}`);
+        if (job !== 'z') pool.jobDone(); // ends at once, inside its own serve
+        depth--;
+      },
+      undefined,
+      { endsByCall: true },
+    );
+    pool.holdStarts();
+    pool.submit('x');
+    pool.submit('y');
+    pool.submit('z');
+    pool.releaseStarts();
+    // Each one starts after the one before returned (depth 1), in the order they were submitted.
+    expect(log).toEqual(['x@1', 'y@1', 'z@1']);
+    expect(pool.stats).toMatchObject({ busy: 1, queued: 0, completed: 2, dispatched: 3 });
+  });
+
+  it('endsByCall: serve gets no done of its own; a throw reaches onError and leaves the job to the caller; jobDone needs the option', async () => {
+    const errors: unknown[] = [];
+    const dones: Array<() => void> = [];
+    const pool = new WorkerPool<number>(
+      1,
+      1,
+      (job, done) => {
+        dones.push(done);
+        if (job === 1) throw new Error('sync');
+      },
+      (e) => errors.push((e as Error).message),
+      { endsByCall: true },
+    );
+    pool.submit(1);
+    pool.submit(2);
+    await Promise.resolve();
+    expect(errors).toEqual(['sync']);
+    dones[0]!(); // not the end: the caller ends jobs with jobDone
+    await new Promise((r) => setImmediate(r));
+    expect(pool.stats).toMatchObject({ busy: 1, queued: 1, completed: 0 });
+    pool.jobDone();
+    await Promise.resolve();
+    expect(pool.stats).toMatchObject({ busy: 1, queued: 0, completed: 1, dispatched: 2 });
+    expect(() => new WorkerPool<number>(1, 0, () => undefined).jobDone()).toThrow(Error);
+  });
+});
+
 describe('schedulerClock', () => {
   /** A host clock (not virtual) that counts its readings and moves only when told. */
   function countingClock(): Clock & { reads: number; time: number } {

@@ -16,6 +16,8 @@ class FakeSocket extends EventEmitter implements HttpTransportSocket {
   serverEnded = false;
   destroyed = false;
   paused = false;
+  /** Calls of pause() so far. */
+  pauseCalls = 0;
   constructor(readonly remoteAddress: string) {
     super();
   }
@@ -33,6 +35,7 @@ class FakeSocket extends EventEmitter implements HttpTransportSocket {
   }
   pause(): void {
     this.paused = true;
+    this.pauseCalls++;
   }
   resume(): void {
     this.paused = false;
@@ -106,6 +109,17 @@ describe('workers take requests, not connections', () => {
     expect(server.stats.pool.busy).toBe(0);
     expect(server.stats.connectionsOpen).toBe(2001);
     expect(slow.some((s) => s.written !== '') || idle.some((s) => s.written !== '')).toBe(false);
+  });
+
+  it('a request answered at once is answered inside its data event (pipelined ones too), and never pauses the socket', () => {
+    const { server, connect } = setup(hello, { pool: { workers: 2, queue: 2 } });
+    const a = connect();
+    a.send(GET);
+    // No microtask ran: the answer was written before send() returned.
+    expect(a.statuses()).toEqual([200]);
+    a.send(GET + GET + GET);
+    expect(a.statuses()).toEqual([200, 200, 200, 200]);
+    expect([a.pauseCalls, server.stats.pool.busy, server.stats.pool.completed]).toEqual([0, 0, 4]);
   });
 
   it('a worker is held from the complete head to the end of the response, then serves the next request', async () => {

@@ -173,7 +173,7 @@ export function resolveParserLimits(limits: Partial<ParserLimits>): Readonly<Par
 export class RequestParser {
   /** The limits in force (defaults filled in). */
   readonly limits: Readonly<ParserLimits>;
-  private readonly handler: RequestParserHandler;
+  private handler: RequestParserHandler;
 
   private state = S_HEAD;
   private pausedFlag = false;
@@ -242,6 +242,11 @@ export class RequestParser {
   /** True while the parser holds input back: after each message, or after {@link RequestParser.pause}. */
   get paused(): boolean {
     return this.pausedFlag;
+  }
+
+  /** True while the parser is inside `execute`, `resume` or `finish` (a callback is on the stack). */
+  get busy(): boolean {
+    return this.running;
   }
 
   /** Input bytes received but not yet consumed (queued while paused). */
@@ -367,6 +372,17 @@ export class RequestParser {
     this.bodyBytes = 0;
     this.rememberNewestShared();
     this.headMisses = 0;
+  }
+
+  /**
+   * {@link RequestParser.reset} for another handler: a server takes a parser of a closed connection for
+   * a new one (no parser object per connection). A gathering buffer grown past its initial size is
+   * dropped (a spare parser keeps no large buffer).
+   */
+  reuse(handler: RequestParserHandler): void {
+    this.handler = handler;
+    if (this.acc !== null && this.acc.byteLength > INITIAL_ACCUMULATOR) this.acc = null;
+    this.reset();
   }
 
   // ------------------------------------------------------------------------------------------------

@@ -38,26 +38,59 @@ import type { HttpTransportSocket } from './transport.js';
 
 /** A complete request head waiting for (or served by) a worker of the pool. */
 export interface RequestJob {
-  /** Runs the handler; calls `done` once the response is ended or abandoned. */
-  run(done: () => void): void;
+  /** Runs the handler; the job ends (the server's {@link ConnectionContext.requestEnded}) once the response is ended or abandoned. */
+  run(): void;
   /** The pool stopped before a worker took the job: answer it without the handler. */
   cancel(): void;
 }
 
-/** The {@link RequestJob} of one request: the connection, the request and its response (no closures). */
-class PendingRequest implements RequestJob {
-  constructor(
-    private readonly connection: Connection,
-    private readonly req: HttpRequest,
-    private readonly res: HttpResponse,
-  ) {}
+/** Most {@link PendingRequest}s kept for reuse. */
+const SPARE_JOBS = 64;
+/** Jobs whose request ended, ready for the next one (no object per request). */
+const spareJobs: PendingRequest[] = [];
 
-  run(done: () => void): void {
-    this.connection.runHandler(this.req, this.res, done);
+/**
+ * The {@link RequestJob} of one request: the connection, the request and its response. Reused: taken
+ * from {@link spareJobs} for a request and put back when the job ends, with its `done` made once per
+ * object (no closure per request).
+ */
+class PendingRequest implements RequestJob {
+  private connection: Connection | undefined = undefined;
+  private req: HttpRequest | undefined = undefined;
+  private res: HttpResponse | undefined = undefined;
+  /** Ends the job: registered with the response's settle (called once per response), or called at once. */
+  private readonly done = (): void => {
+    const connection = this.connection!;
+    this.release();
+    connection.requestEnded();
+  };
+
+  /** A job for `req` (answered by `res`) on `connection`: a spare one when there is one. */
+  static take(connection: Connection, req: HttpRequest, res: HttpResponse): PendingRequest {
+    const job = spareJobs.pop() ?? new PendingRequest();
+    job.connection = connection;
+    job.req = req;
+    job.res = res;
+    return job;
+  }
+
+  run(): void {
+    this.connection!.runHandler(this.req!, this.res!, this.done);
   }
 
   cancel(): void {
-    this.connection.cancelRequest(this.res);
+    const connection = this.connection!;
+    const res = this.res!;
+    this.release();
+    connection.cancelRequest(res);
+  }
+
+  /** Forgets the request and goes back to the spares (the job ended, or the pool refused it). */
+  release(): void {
+    this.connection = undefined;
+    this.req = undefined;
+    this.res = undefined;
+    if (spareJobs.length < SPARE_JOBS) spareJobs.push(this);
   }
 }
 
@@ -74,6 +107,17 @@ export interface ConnectionContext {
   readonly retryAfterSeconds: number;
   /** Hands a request to the worker pool; false when the pool's queue is full (the connection answers 503). */
   submitRequest(job: RequestJob): boolean;
+  /** A request's job ended (its response ended or was abandoned): its worker goes back to the pool. Once per job run. */
+  requestEnded(): void;
+  /**
+   * Brackets one socket event: requests submitted between the two are served when the second is
+   * called (before the event returns, so their answers leave in the same run), not in a microtask.
+   */
+  holdStarts(): void;
+  /** Ends {@link ConnectionContext.holdStarts}: serves the requests submitted meanwhile. */
+  releaseStarts(): void;
+  /** Parsers of closed connections kept for new ones (the connection takes one, and puts it back when it closes). */
+  readonly spareParsers: RequestParser[];
   /** The connection's socket closed and everything was released (called once). */
   connectionClosed(connection: Connection): void;
   /** The `Date` header value now, or undefined without a wall clock. */
@@ -89,6 +133,8 @@ interface Incoming {
 }
 
 const NO_DEADLINE = Number.POSITIVE_INFINITY;
+/** Most parsers a server keeps from closed connections ({@link ConnectionContext.spareParsers}). */
+const SPARE_PARSERS = 32;
 
 /** The eight possible {@link ResponseContext}s, shared (immutable), indexed by {@link responseContext}. */
 const RESPONSE_CONTEXTS: readonly ResponseContext[] = Array.from({ length: 8 }, (_, bits) =>
@@ -226,7 +272,9 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
     this.remoteAddress = remoteAddress;
     this.lastActivity = ctx.clock.now();
     this.lastSeenAt = this.lastActivity;
-    this.parser = new RequestParser(ctx.options.limits, this);
+    const spare = ctx.spareParsers.pop();
+    if (spare !== undefined) spare.reuse(this);
+    this.parser = spare ?? new RequestParser(ctx.options.limits, this);
     if (ctx.options.noDelay) socket.setNoDelay?.(true);
     (socket as ServedSocket)[CONNECTION] = this;
     socket.on('data', onSocketData);
@@ -504,7 +552,9 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
         return;
       }
     }
-    if (!ctx.submitRequest(new PendingRequest(this, req, res))) {
+    const job = PendingRequest.take(this, req, res);
+    if (!ctx.submitRequest(job)) {
+      job.release();
       ctx.stats.requestsRejected++;
       this.closing = true;
       res.setHeader('Retry-After', ctx.retryAfterSeconds);
@@ -512,7 +562,7 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
     }
   }
 
-  /** @internal On a worker: runs the handler; calls `done` once the response is ended or abandoned. */
+  /** @internal On a worker: runs the handler; calls `done` (once) when the response is ended or abandoned. */
   runHandler(req: HttpRequest, res: HttpResponse, done: () => void): void {
     if (res.aborted || res.finished) {
       done();
@@ -528,6 +578,11 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
     } catch (error) {
       this.handlerFailed(req, res, error);
     }
+  }
+
+  /** @internal A request's job ended: its worker goes back to the server's pool. */
+  requestEnded(): void {
+    this.ctx.requestEnded();
   }
 
   /** @internal The pool stopped before a worker took the request: answer 503 without the handler. */
@@ -607,7 +662,7 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
 
   /** @internal Socket `'data'`. */
   onData(chunk: Uint8Array): void {
-    if (this.lingering || this.parserFailed) return;
+    if (this.lingering || this.parserFailed || this.gone) return;
     const now = this.ctx.clock.now();
     this.lastSeenAt = now;
     if (this.incoming === undefined) {
@@ -619,11 +674,17 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
     } else {
       this.lastActivity = now;
     }
+    // The requests this chunk completes are served before this event returns (their answers leave
+    // in this run), and before the flow is synced: a request answered at once never pauses the socket.
+    const ctx = this.ctx;
+    ctx.holdStarts();
     try {
       this.parser.execute(chunk);
     } catch (error) {
       this.parseFailed(error);
       return;
+    } finally {
+      ctx.releaseStarts();
     }
     this.syncFlow();
     this.ensureTimer();
@@ -676,6 +737,9 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
     active?.abandon();
     if (behind !== undefined) for (const res of behind) res.abandon();
     this.onDrain();
+    // The parser serves a later connection (unless this close came from inside one of its callbacks).
+    const spares = this.ctx.spareParsers;
+    if (!this.parser.busy && spares.length < SPARE_PARSERS) spares.push(this.parser);
     this.ctx.connectionClosed(this);
     const waiters = this.closeWaiters;
     this.closeWaiters = undefined;

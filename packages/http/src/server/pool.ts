@@ -31,34 +31,52 @@ export interface PoolStats {
 /** Settled once: `RESOLVED.then(fn)` runs `fn` in a microtask. */
 const RESOLVED = Promise.resolve();
 
+/** How a {@link WorkerPool} learns that a job ended. */
+export interface WorkerPoolOptions {
+  /**
+   * The caller ends every job itself, exactly once, with {@link WorkerPool.jobDone} (from a once-only
+   * signal it already has, such as a response settling): `serve` gets no `done`, so the pool makes no
+   * function per job. `serve` must arrange that end before anything in it can throw: a throw (or a
+   * rejection of a returned promise) reaches `onError` but does not end the job. Default false.
+   */
+  readonly endsByCall?: boolean;
+}
+
 /**
  * A fixed number of workers over a bounded queue. A worker is a slot, not a loop: a job accepted
  * while a slot is free starts in the next microtask (jobs accepted in the same turn start together,
- * after one promise reaction); a job that finishes hands its slot to the oldest queued job, which
- * starts the same way.
+ * after one promise reaction), or, when it was accepted inside {@link WorkerPool.holdStarts}, when
+ * the outermost hold is released (the caller's event goes on with the job served, no microtask); a
+ * job that finishes hands its slot to the oldest queued job, which starts the same way (or, when the
+ * end came while a batch was being started, in that batch, after the job before it returned).
  *
  * `serve` signals the end of a job either by the promise it returns settling, or (when it returns
- * nothing) by calling `done` once; either way no promise or async frame is needed per job.
+ * nothing) by calling `done` once; either way no promise or async frame is needed per job. With
+ * {@link WorkerPoolOptions.endsByCall} the caller ends each job with {@link WorkerPool.jobDone}
+ * instead, and the pool allocates nothing per job.
  *
  * Invariants: at most `workers` jobs run at once; at most `queueLimit` wait; a job is never dropped
  * once {@link WorkerPool.submit} accepted it (until {@link WorkerPool.stop}, which hands queued jobs
- * back to the caller).
+ * back to the caller); a job never starts inside the call that freed its slot, nor inside `submit`.
  */
 export class WorkerPool<T> {
   /** Live counters. */
   readonly stats: PoolStats;
   private readonly queue: T[] = [];
   private queueHead = 0;
-  /** Jobs given a slot, to start in the next microtask: the first {@link WorkerPool.startingCount} slots. */
-  private starting: (T | undefined)[] = [];
-  private startingCount = 0;
   /**
-   * The other array {@link WorkerPool.startAll} swaps in. Both keep their storage between batches (slots
-   * are cleared, the length is not cut: a JS array cut to length 0 drops its storage, and the next
-   * push allocates it again), so a batch allocates no array.
+   * Jobs given a slot and not started yet: the first {@link WorkerPool.startingCount} slots. The array
+   * keeps its storage between batches (slots are cleared, the length is not cut: a JS array cut to
+   * length 0 drops its storage, and the next push allocates it again), so a batch allocates nothing.
    */
-  private spare: (T | undefined)[] = [];
+  private readonly starting: (T | undefined)[] = [];
+  private startingCount = 0;
+  /** {@link WorkerPool.startAll} is running (a nested call leaves the new jobs to it). */
+  private startingNow = false;
   private startQueued = false;
+  /** Open {@link WorkerPool.holdStarts} calls: while above 0, a started job waits for the release, not a microtask. */
+  private holds = 0;
+  private readonly endsByCall: boolean;
   private stopped = false;
   private resolveFinished: (() => void) | undefined;
 
@@ -67,13 +85,16 @@ export class WorkerPool<T> {
    *   (when `serve` returns no promise) when `serve` calls `done`. A rejection or a throw is passed to
    *   `onError` and the worker goes on.
    * @param queueLimit Most jobs waiting for a worker (0: refuse whenever all workers are busy).
+   * @param options see {@link WorkerPoolOptions}
    */
   constructor(
     workers: number,
     private readonly queueLimit: number,
     private readonly serve: (job: T, done: () => void) => Promise<void> | void,
     private readonly onError: (error: unknown) => void = () => {},
+    options: WorkerPoolOptions = {},
   ) {
+    this.endsByCall = options.endsByCall === true;
     if (!Number.isInteger(workers) || workers < 1) throw new RangeError('pool workers must be an integer >= 1');
     if (!Number.isInteger(queueLimit) || queueLimit < 0)
       throw new RangeError('pool queueLimit must be an integer >= 0');
@@ -105,6 +126,34 @@ export class WorkerPool<T> {
   }
 
   /**
+   * Until the matching {@link WorkerPool.releaseStarts}, jobs given a slot wait for that release
+   * instead of a microtask. Bracket one event with the two (a connection's received bytes): the jobs
+   * the event submitted are served before the event returns, in the same turn. Holds nest.
+   */
+  holdStarts(): void {
+    this.holds++;
+  }
+
+  /**
+   * Ends one {@link WorkerPool.holdStarts}; the outermost one starts every job given a slot meanwhile
+   * (and any still waiting for its microtask), in the order they got their slots. Call it where no
+   * job's end is in progress (the end of the event, not inside a handler).
+   */
+  releaseStarts(): void {
+    if (this.holds === 0) throw new Error('releaseStarts() without holdStarts()');
+    if (--this.holds === 0 && this.startingCount > 0) this.startAll();
+  }
+
+  /**
+   * Ends one running job, with {@link WorkerPoolOptions.endsByCall}: call it exactly once per job
+   * `serve` was given. Its slot goes to the oldest queued job (started in a microtask) or becomes free.
+   */
+  jobDone(): void {
+    if (!this.endsByCall) throw new Error('jobDone() needs a pool made with endsByCall');
+    this.jobEnded();
+  }
+
+  /**
    * Stops taking jobs: returns the jobs still queued (never served) so the caller can close them, and
    * a promise that resolves when every worker is free (after its current job ends).
    */
@@ -120,34 +169,63 @@ export class WorkerPool<T> {
   }
 
   /**
-   * Starts `job` (its slot already counted in `busy`) in the next microtask, never inside the call
-   * that freed or found the slot (a handler never runs nested in another one's `end()`).
+   * Starts `job` (its slot already counted in `busy`) in the next microtask, or at the outermost
+   * {@link WorkerPool.releaseStarts} while held; never inside the call that freed or found the slot (a
+   * handler never runs nested in another one's `end()`).
    */
   private startSoon(job: T): void {
     this.starting[this.startingCount++] = job;
-    if (!this.startQueued) {
+    // Inside startAll the running batch takes it after the current job returns.
+    if (!this.startQueued && this.holds === 0 && !this.startingNow) {
       this.startQueued = true;
-      void RESOLVED.then(this.startAll);
+      void RESOLVED.then(this.startQueuedJobs);
     }
   }
 
-  private readonly startAll = (): void => {
+  /** The microtask of {@link WorkerPool.startSoon}. */
+  private readonly startQueuedJobs = (): void => {
     this.startQueued = false;
-    const jobs = this.starting;
-    const n = this.startingCount;
-    this.starting = this.spare;
-    this.spare = jobs;
-    this.startingCount = 0;
-    try {
-      for (let i = 0; i < n; i++) this.run(jobs[i]!);
-    } finally {
-      for (let i = 0; i < n; i++) jobs[i] = undefined;
-    }
+    this.startAll();
   };
+
+  /**
+   * Starts every job given a slot, oldest first, including those given one while this runs (after the
+   * job before them returned: none runs inside another one's call).
+   */
+  private startAll(): void {
+    if (this.startingNow) return;
+    this.startingNow = true;
+    const jobs = this.starting;
+    let i = 0;
+    try {
+      for (; i < this.startingCount; i++) {
+        const job = jobs[i]!;
+        jobs[i] = undefined;
+        this.run(job);
+      }
+    } finally {
+      // After a throw (from onError), the jobs not reached yet move to the front for the next batch.
+      const left = this.startingCount - i - 1;
+      for (let k = 0; k < left; k++) {
+        jobs[k] = jobs[i + 1 + k];
+        jobs[i + 1 + k] = undefined;
+      }
+      this.startingCount = left > 0 ? left : 0;
+      this.startingNow = false;
+      if (left > 0 && !this.startQueued) {
+        this.startQueued = true;
+        void RESOLVED.then(this.startQueuedJobs);
+      }
+    }
+  }
 
   /** Serves `job` on a slot already counted in `busy`. */
   private run(job: T): void {
     this.stats.dispatched++;
+    if (this.endsByCall) {
+      this.runEndedByCall(job);
+      return;
+    }
     const done = this.endOnce();
     let result: Promise<void> | void;
     try {
@@ -164,6 +242,21 @@ export class WorkerPool<T> {
       });
     }
   }
+
+  /** {@link WorkerPool.run} with {@link WorkerPoolOptions.endsByCall}: the caller ends the job, never the pool. */
+  private runEndedByCall(job: T): void {
+    let result: Promise<void> | void;
+    try {
+      result = this.serve(job, this.noDone);
+    } catch (error) {
+      this.onError(error);
+      return;
+    }
+    if (result !== undefined) result.then(undefined, this.onError);
+  }
+
+  /** The `done` argument with {@link WorkerPoolOptions.endsByCall} (the caller ends jobs with {@link WorkerPool.jobDone}). */
+  private readonly noDone = (): void => {};
 
   /**
    * The `done` of one job: ends it on the first call, ignores the others. One small unnamed function

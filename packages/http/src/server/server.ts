@@ -77,10 +77,13 @@ export class HttpServer {
       this.clock = schedulerClock(scheduler, options.wallTime);
     }
     this.limiter = options.rateLimit === undefined ? undefined : new TokenBucketLimiter(options.rateLimit);
+    // A job ends through requestEnded (its response's settle: once per request), so the pool makes no `done` per job.
     const pool = new WorkerPool<RequestJob>(
       options.pool?.workers ?? HTTP_SERVER_DEFAULTS.poolWorkers,
       options.pool?.queue ?? HTTP_SERVER_DEFAULTS.poolQueue,
-      (job, done) => job.run(done),
+      runJob,
+      undefined,
+      { endsByCall: true },
     );
     this.pool = pool;
     const clock = this.clock;
@@ -95,6 +98,10 @@ export class HttpServer {
       limiter: this.limiter,
       retryAfterSeconds: options.pool?.retryAfterSeconds ?? 1,
       submitRequest: (job) => pool.submit(job),
+      requestEnded: () => pool.jobDone(),
+      holdStarts: () => pool.holdStarts(),
+      releaseStarts: () => pool.releaseStarts(),
+      spareParsers: [],
       connectionClosed: (connection) => this.untrack(connection),
       dateValue: clock.wallTime === undefined ? () => undefined : () => dates.get(clock.wallTime!()),
     };
@@ -239,6 +246,11 @@ export class HttpServer {
     });
     socket.resume();
   }
+}
+
+/** The pool's `serve`: runs one request's handler (the job ends through {@link ConnectionContext.requestEnded}). */
+function runJob(job: RequestJob): void {
+  job.run();
 }
 
 /** The server's `'error'` listener on a socket it serves without a connection (refused, or already destroyed). */
