@@ -4,13 +4,24 @@
  * delivers what arrives, in order, from the reused read buffer; reports end of file once; and
  * closes. A FIFO merges writes that wait together, so each chunk is written after the last one
  * arrived. Frames from a TAP, read ahead under a burst, are tested against the kernel in `tap.test.ts`.
+ *
+ * Writes: a port on a FIFO opened for reading and writing reads back what it writes. A FIFO holds
+ * 64 KiB, so a burst written without yielding fills it: the `'handle'` writer then queues the rest
+ * (and holds their bytes), the `'fs'` writer refuses it with EAGAIN; what was taken arrives whole and
+ * in order either way, though the writing code reuses its buffer for every frame the port took at once.
  */
 import { execFileSync } from 'node:child_process';
 import { closeSync, constants, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { eventLoopPortAvailable, openEventLoopPort, type EventLoopPortReader } from '../src/tap/event-loop-port.js';
+import {
+  eventLoopPortAvailable,
+  openEventLoopPort,
+  WRITE_QUEUED,
+  type EventLoopPortReader,
+  type EventLoopPortWriter,
+} from '../src/tap/event-loop-port.js';
 
 const available = eventLoopPortAvailable();
 
@@ -98,4 +109,90 @@ describe.skipIf(!available)('event-loop port', () => {
       }
     });
   }
+
+  /** Writes `count` frames of `length` bytes (frame i: bytes (i * 7 + k) & 0xff) as the TAP driver does: from one
+   * reused buffer, longer than the frame, switching to a fresh one whenever the port holds it. */
+  function burst(port: ReturnType<typeof openEventLoopPort>, count: number, length: number) {
+    let buffer = new Uint8Array(length + 500);
+    const results: (number | string)[] = [];
+    const taken: number[][] = [];
+    for (let i = 0; i < count; i++) {
+      for (let k = 0; k < length; k++) buffer[k] = (i * 7 + k) & 0xff;
+      const result = port.write(buffer, length);
+      results.push(result);
+      if (typeof result === 'number') taken.push([...buffer.subarray(0, length)]);
+      if (result === WRITE_QUEUED) buffer = new Uint8Array(length + 500);
+      else buffer.fill(0xee); // the port must not need a frame it took at once
+    }
+    return { results, expected: taken.flat() };
+  }
+
+  for (const reader of ['handle', 'socket'] as EventLoopPortReader[]) {
+    for (const writer of ['handle', 'fs'] as EventLoopPortWriter[]) {
+      it(`${reader} reader, ${writer} writer: a burst past the FIFO's room arrives whole and in order`, async () => {
+        const fd = openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK);
+        const received: number[] = [];
+        let wakeUp: (() => void) | undefined;
+        const port = openEventLoopPort(
+          fd,
+          4096,
+          {
+            frame(buffer, offset, length) {
+              for (let i = 0; i < length; i++) received.push(buffer[offset + i]!);
+              wakeUp?.();
+            },
+            failed(error) {
+              throw error;
+            },
+          },
+          undefined,
+          undefined,
+          reader,
+          writer,
+        );
+        expect(port.reader).toBe(reader);
+        expect(port.writer).toBe(writer);
+        try {
+          const { results, expected } = burst(port, 100, 1000); // 100,000 bytes; the FIFO holds 65,536
+          const atOnce = results.filter((r) => r === 0).length;
+          expect(atOnce).toBeGreaterThanOrEqual(60);
+          expect(atOnce).toBeLessThan(100);
+          if (writer === 'handle') {
+            // The first frame the FIFO had no room for is queued, and so is every one after it (in order).
+            expect(results.slice(atOnce).every((r) => r === WRITE_QUEUED)).toBe(true);
+            expect(port.writesQueued).toBe(100 - atOnce);
+            expect(port.writesPending).toBe(100 - atOnce);
+          } else {
+            expect(results.slice(atOnce).every((r) => r === 'EAGAIN')).toBe(true);
+            expect(port.writesQueued).toBe(0);
+          }
+          while (received.length < expected.length) {
+            await new Promise<void>((resolve) => {
+              wakeUp = resolve;
+            });
+          }
+          expect(received.length).toBe(expected.length);
+          expect(received).toEqual(expected);
+          expect(port.writesPending).toBe(0);
+          expect(port.queuedWriteFailures).toBe(0);
+        } finally {
+          await port.close();
+        }
+        expect(port.write(new Uint8Array(10), 10)).toBe('EBADF');
+      });
+    }
+  }
+
+  it('handle writer: closing with writes still queued cancels them, counted as failed', async () => {
+    const fd = openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK);
+    const port = openEventLoopPort(fd, 4096, { frame() {}, failed() {} });
+    const { results } = burst(port, 80, 1000);
+    const queued = results.filter((r) => r === WRITE_QUEUED).length;
+    expect(queued).toBeGreaterThan(0);
+    expect(port.writesPending).toBe(queued);
+    await port.close();
+    expect(port.writesPending).toBe(0);
+    expect(port.queuedWriteFailures).toBe(queued);
+    expect(port.writesQueued).toBe(queued);
+  });
 });

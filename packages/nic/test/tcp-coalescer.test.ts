@@ -197,6 +197,22 @@ describe('TcpSegmentCoalescer: which frames merge', () => {
     expect(c.buffer.subarray(0, VNET_HDR_LEN)).toEqual(new Uint8Array(VNET_HDR_LEN));
   });
 
+  it('replaceBuffer leaves the finished frame in the old buffer and builds the next in a fresh one', () => {
+    const c = new TcpSegmentCoalescer(1518);
+    const a = segment({ seq: 0, payload: 100 });
+    c.start(a, a.length);
+    const held = c.buffer;
+    const length = c.finish();
+    const before = held.slice(0, length);
+    c.replaceBuffer();
+    expect(c.buffer).not.toBe(held);
+    expect(c.buffer.byteLength).toBe(held.byteLength);
+    const b = segment({ seq: 100, payload: 200, srcPort: 81 });
+    c.start(b, b.length);
+    expect(c.buffer.subarray(VNET_HDR_LEN, c.finish())).toEqual(b);
+    expect(held.subarray(0, length)).toEqual(before);
+  });
+
   it('stops before the merged IP packet would exceed 65,535 bytes', () => {
     const frames = Array.from({ length: 50 }, (_, i) => segment({ seq: i * 1448, payload: 1448 }));
     // 40 + 45 * 1448 = 65,200 fits; a 46th would not.

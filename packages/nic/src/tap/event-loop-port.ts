@@ -14,10 +14,20 @@
  * `streamBaseState`) and nothing else: no `net.Socket`, no stream machinery (`onStreamRead`, its
  * timer refresh and owner lookups) per wake-up. Where this Node lacks those internals the port lets
  * a `net.Socket` drive the handle instead (its `onread` option: the same one reused buffer), which
- * costs a little more per wake-up and works the same (see {@link EventLoopPortReader}). Writes do
- * not go through the socket (its buffering would merge frames, and a `writev` on a TAP descriptor
- * sends all its buffers as ONE frame): `writeSync` on the descriptor, one frame per call, never
- * blocks on a TAP (the kernel takes the frame into its receive path at once).
+ * costs a little more per wake-up and works the same (see {@link EventLoopPortReader}).
+ *
+ * Writes: one frame per call, never merged (a `writev` on a TAP descriptor sends all its buffers as
+ * ONE frame, and a stream's buffering would merge them), through the same pipe handle: its
+ * `writeBuffer` with one buffer tries the `write` system call at once, from C++ (libuv's
+ * `uv_try_write`), and a TAP always takes the frame there (the kernel takes it into its receive
+ * path). That skips what `writeSync` costs per call besides the system call (its argument checks,
+ * the fs binding's request and tracing checks, libuv's fs machinery). Should the descriptor not take
+ * the frame at once (it would block), libuv queues the write and finishes it when the descriptor is
+ * writable again, in order (later writes queue behind it): the port then holds the frame's bytes
+ * until then, and says so ({@link WRITE_QUEUED}): the caller must leave them untouched. Where this
+ * Node lacks those internals the port writes with `writeSync` (see {@link EventLoopPortWriter}),
+ * which never queues: a write that would block fails with `EAGAIN`. Either way the descriptor must
+ * take each write whole or not at all, as a TAP does (a partial write would split the frame).
  *
  * Reading ahead: libuv reads once per readiness report (a read that does not fill the buffer tells
  * it the descriptor is drained, and a frame never fills it), so each frame would cost an
@@ -37,6 +47,7 @@ import { readSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import type { FrameSlab } from './frame-slab.js';
+import { FrameViews } from './frame-views.js';
 import { ReadAhead } from './read-ahead.js';
 
 /** Default most frames one wake-up reads: the frame libuv read plus the ones read ahead. */
@@ -54,7 +65,19 @@ interface PipeHandle {
   useUserBuffer?(buffer: Uint8Array): void;
   readStart?(): number;
   readStop?(): number;
+  /**
+   * Writes all of `buffer` (one `uv_try_write`, else a queued `uv_write` bound to `req`); returns 0
+   * or a negative libuv status, and leaves in the stream state whether the write was queued.
+   */
+  writeBuffer?(req: WriteReq, buffer: Uint8Array): number | undefined;
   close?(callback?: () => void): void;
+}
+/** A stream write request (`new WriteWrap()`): used by C++ only when the write is queued. */
+interface WriteReq {
+  /** Called by C++ when a queued write finished (status < 0: it failed). */
+  oncomplete?: (this: WriteReq, status: number) => void;
+  /** The bytes a queued write still reads, kept alive until it finishes. */
+  buffer?: Uint8Array | undefined;
 }
 interface PipeWrapBinding {
   Pipe: new (type: number) => PipeHandle;
@@ -65,6 +88,9 @@ interface StreamWrapBinding {
   /** Shared with C++: slot {@link kReadBytesOrError} holds the length of the read being reported (< 0: status). */
   streamBaseState: Int32Array;
   kReadBytesOrError: number;
+  /** Slot of {@link streamBaseState}: non-zero when the last write was queued rather than done at once. */
+  kLastWriteWasAsync: number;
+  WriteWrap: new () => WriteReq;
 }
 
 function binding<T>(name: string): Partial<T> | undefined {
@@ -80,9 +106,23 @@ function pipeWrap(): PipeWrapBinding | undefined {
   return typeof pipe?.Pipe === 'function' && pipe.constants !== undefined ? (pipe as PipeWrapBinding) : undefined;
 }
 
-function streamWrap(): StreamWrapBinding | undefined {
+/** stream_wrap, when it offers what the `'handle'` reader needs. */
+function streamWrap(): Pick<StreamWrapBinding, 'streamBaseState' | 'kReadBytesOrError'> | undefined {
   const stream = binding<StreamWrapBinding>('stream_wrap');
   return stream?.streamBaseState instanceof Int32Array && typeof stream.kReadBytesOrError === 'number'
+    ? (stream as StreamWrapBinding)
+    : undefined;
+}
+
+/** stream_wrap, when it and `handle` offer what the `'handle'` writer needs. */
+function streamWriter(handle: PipeHandle): StreamWrapBinding | undefined {
+  const stream = binding<StreamWrapBinding>('stream_wrap');
+  return typeof handle.writeBuffer === 'function' &&
+    stream?.streamBaseState instanceof Int32Array &&
+    typeof stream.kLastWriteWasAsync === 'number' &&
+    stream.kLastWriteWasAsync >= 0 &&
+    stream.kLastWriteWasAsync < stream.streamBaseState.length &&
+    typeof stream.WriteWrap === 'function'
     ? (stream as StreamWrapBinding)
     : undefined;
 }
@@ -104,6 +144,21 @@ function drivable(handle: PipeHandle): boolean {
  * the handle (Node's stream machinery per report). `'handle'` where this Node allows it, else `'socket'`.
  */
 export type EventLoopPortReader = 'handle' | 'socket';
+
+/**
+ * Who writes frames: `'handle'`, the pipe handle's `writeBuffer` (the system call straight from C++;
+ * a write that would block is queued, and the port holds the frame until it is done), or `'fs'`,
+ * `writeSync` on the descriptor (Node's synchronous fs machinery per call; a write that would block
+ * fails with `EAGAIN`). `'handle'` where this Node allows it, else `'fs'`.
+ */
+export type EventLoopPortWriter = 'handle' | 'fs';
+
+/**
+ * What {@link EventLoopPort.write} returns when the descriptor did not take the frame at once and
+ * the port queued the write: the kernel gets it later, in order, and until then the frame's bytes
+ * must stay as they are (the port holds them; the caller must not reuse them).
+ */
+export const WRITE_QUEUED = 1;
 
 /** Whether this Node can watch a TAP descriptor on its event loop (else the worker thread is used). */
 export function eventLoopPortAvailable(): boolean {
@@ -128,10 +183,21 @@ export interface EventLoopPortEvents {
 /** A TAP descriptor watched by the event loop. */
 export interface EventLoopPort {
   /**
-   * Writes the first `length` bytes of `frame` as one frame. Returns 0, or the error code when the
-   * write failed (`EAGAIN` if the kernel would block, `EBADFD`/`EIO`/... when the device is gone).
+   * Writes the first `length` bytes of `frame` (`length` at most its byte length) as one frame.
+   * Returns 0 when the kernel took it, {@link WRITE_QUEUED} when the port queued it (the caller must
+   * then leave those bytes untouched: the port holds them until the kernel takes them; only the
+   * `'handle'` writer queues), or the error code when the write failed (`EAGAIN` if the `'fs'`
+   * writer would block, `EBADFD`/`EIO`/... when the device is gone, `EBADF` after {@link close}).
    */
-  write(frame: Uint8Array, length: number): 0 | string;
+  write(frame: Uint8Array, length: number): 0 | typeof WRITE_QUEUED | string;
+  /** Who writes frames (see {@link EventLoopPortWriter}). */
+  readonly writer: EventLoopPortWriter;
+  /** Writes queued so far ({@link WRITE_QUEUED}: the descriptor did not take the frame at once). */
+  readonly writesQueued: number;
+  /** Queued writes not finished yet. */
+  readonly writesPending: number;
+  /** Queued writes that failed when libuv performed them (or were cancelled by {@link close}). */
+  readonly queuedWriteFailures: number;
   /** Readiness reports (I/O callbacks) that delivered frames so far. */
   readonly wakeups: number;
   /** Frames read ahead so far: read after the one a wake-up announced, in the same callback. */
@@ -149,7 +215,8 @@ export interface EventLoopPort {
  * {@link DEFAULT_FRAMES_PER_WAKE}, at least 1) per wake-up; frames read ahead go straight into
  * `slab`'s free bytes instead when a slab is given and `readLength` fits one. `reader` (default: the
  * best this Node allows) chooses who reads; `'handle'` where this Node cannot falls back to
- * `'socket'` ({@link EventLoopPort.reader} tells). From now on the port owns `fd` and closes it.
+ * `'socket'` ({@link EventLoopPort.reader} tells); `writer` likewise chooses who writes (`'handle'`
+ * falls back to `'fs'`). From now on the port owns `fd` and closes it.
  * Throws when the pipe handle is unavailable or refuses the descriptor (the caller still owns `fd` then).
  */
 export function openEventLoopPort(
@@ -159,6 +226,7 @@ export function openEventLoopPort(
   framesPerWake: number = DEFAULT_FRAMES_PER_WAKE,
   slab?: FrameSlab,
   reader: EventLoopPortReader = 'handle',
+  writer: EventLoopPortWriter = 'handle',
 ): EventLoopPort {
   const pipe = pipeWrap();
   if (pipe === undefined) throw new Error('process.binding("pipe_wrap") is not available in this Node');
@@ -213,6 +281,9 @@ export function openEventLoopPort(
       readAhead.found(frames, frames < most);
     }
   };
+  const writeStream = writer === 'handle' ? streamWriter(handle) : undefined;
+  const frameWriter =
+    writeStream === undefined ? new FsWriter(fd, () => closed) : new HandleWriter(handle, writeStream, () => closed);
   const close = stream === undefined ? readThroughSocket(handle, readBuffer, wake, events, () => closed) : undefined;
   if (stream !== undefined) {
     const state = stream.streamBaseState;
@@ -248,13 +319,16 @@ export function openEventLoopPort(
       return framesReadAhead;
     },
     reader: stream === undefined ? 'socket' : 'handle',
-    write(frame, length) {
-      try {
-        writeSync(fd, frame, 0, length);
-        return 0;
-      } catch (error) {
-        return (error as NodeJS.ErrnoException).code ?? 'EIO';
-      }
+    writer: frameWriter.writer,
+    write: frameWriter.write,
+    get writesQueued() {
+      return frameWriter.queued;
+    },
+    get writesPending() {
+      return frameWriter.pending;
+    },
+    get queuedWriteFailures() {
+      return frameWriter.failures;
     },
     close() {
       closed = true;
@@ -301,4 +375,83 @@ function readThroughSocket(
       socket.once('close', () => resolve());
       socket.destroy();
     });
+}
+
+/** The `'fs'` writer: `writeSync` per frame. */
+class FsWriter {
+  readonly writer = 'fs';
+  readonly queued = 0;
+  readonly pending = 0;
+  readonly failures = 0;
+
+  constructor(
+    private readonly fd: number,
+    private readonly closed: () => boolean,
+  ) {}
+
+  readonly write = (frame: Uint8Array, length: number): 0 | string => {
+    if (this.closed()) return 'EBADF';
+    try {
+      writeSync(this.fd, frame, 0, length);
+      return 0;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code ?? 'EIO';
+    }
+  };
+}
+
+/**
+ * The `'handle'` writer: the pipe handle's `writeBuffer` per frame, with one request object reused
+ * for every write the kernel takes at once (C++ binds a request only to a write it queues; that one
+ * then keeps its request and its frame, and the next write gets a fresh request).
+ */
+class HandleWriter {
+  readonly writer = 'handle';
+  queued = 0;
+  pending = 0;
+  failures = 0;
+  private readonly state: Int32Array;
+  private readonly asyncSlot: number;
+  private readonly views = new FrameViews();
+  private req: WriteReq;
+
+  constructor(
+    private readonly handle: PipeHandle,
+    private readonly stream: StreamWrapBinding,
+    private readonly closed: () => boolean,
+  ) {
+    this.state = stream.streamBaseState;
+    this.asyncSlot = stream.kLastWriteWasAsync;
+    this.req = new stream.WriteWrap();
+  }
+
+  /** A queued write finished (called by C++ on its request). */
+  private readonly done = (req: WriteReq, status: number): void => {
+    this.pending--;
+    req.buffer = undefined;
+    if (status < 0) this.failures++;
+  };
+
+  readonly write = (frame: Uint8Array, length: number): 0 | typeof WRITE_QUEUED | string => {
+    if (this.closed()) return 'EBADF';
+    const view = this.views.of(frame, length);
+    const req = this.req;
+    const status = this.handle.writeBuffer!(req, view);
+    if (status !== 0) {
+      // Not written, not queued. A fresh request all the same: C++ may have bound this one before failing.
+      this.req = new this.stream.WriteWrap();
+      return typeof status === 'number' && status < 0 ? getSystemErrorName(status) : 'EBADF';
+    }
+    if (this.state[this.asyncSlot] === 0) return 0;
+    // Queued: libuv writes `view` later; keep it (and so the frame's bytes) alive until then.
+    req.buffer = view;
+    const done = this.done;
+    req.oncomplete = function (this: WriteReq, status: number) {
+      done(this, status);
+    };
+    this.req = new this.stream.WriteWrap();
+    this.queued++;
+    this.pending++;
+    return WRITE_QUEUED;
+  };
 }

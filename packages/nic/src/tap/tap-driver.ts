@@ -61,7 +61,7 @@ import {
   type ReceiveFilter,
 } from '../driver.js';
 import { openTapFd, type TapFd } from './attach.js';
-import { eventLoopPortAvailable, openEventLoopPort, type EventLoopPort } from './event-loop-port.js';
+import { eventLoopPortAvailable, openEventLoopPort, WRITE_QUEUED, type EventLoopPort } from './event-loop-port.js';
 import { FrameSlab } from './frame-slab.js';
 import { Ctrl, CTRL_WORDS, isPowerOfTwo, ringLayout, type RingLayout } from './ring-layout.js';
 import { tapWorkerSource, type TapWorkerData } from './tap-worker.js';
@@ -167,6 +167,13 @@ export interface TapRingStats {
    * callback (see `event-loop-port.ts`); under load most frames arrive this way. 0 in worker mode.
    */
   rxReadAhead: number;
+  /**
+   * Event-loop mode: frames the descriptor did not take at once, whose write the port queued (it
+   * writes them when the descriptor is writable again, in order; a TAP takes every frame at once, so
+   * this stays 0 there). Counted in `txWritten`/`txFrames` like the frames written at once; those of
+   * them that then failed count in `txWriteErrors` too. 0 in worker mode.
+   */
+  txWritesQueued: number;
 }
 
 type WaitAsyncResult =
@@ -249,6 +256,8 @@ export class TapNicDriver implements NicDriver {
   /** The port's counters as they were when it closed. */
   private portWakeups = 0;
   private portReadAhead = 0;
+  private portWritesQueued = 0;
+  private portQueuedFailures = 0;
   /** Frames transmitted and not yet written. */
   private readonly txQueue: Ring<Uint8Array>;
   /** The largest frame (no FCS) accepted from the device. */
@@ -342,7 +351,8 @@ export class TapNicDriver implements NicDriver {
       rxOversize: k[Ctrl.RX_OVERSIZE]! + this.rxOversize,
       rxReadErrors: k[Ctrl.RX_READ_ERRORS]! + this.rxReadErrors,
       rxRingFull: k[Ctrl.RX_RING_FULL]!,
-      txWriteErrors: k[Ctrl.TX_WRITE_ERRORS]! + this.txWriteErrors,
+      txWriteErrors:
+        k[Ctrl.TX_WRITE_ERRORS]! + this.txWriteErrors + (this.port?.queuedWriteFailures ?? this.portQueuedFailures),
       txWritten: k[Ctrl.TX_WRITTEN]! + this.txWritten,
       txFlushes: this.txFlushes,
       receiverErrors: this.receiverErrors,
@@ -352,6 +362,7 @@ export class TapNicDriver implements NicDriver {
       rxBadVnetHeader: this.rxBadVnetHeader,
       rxWakeups: this.port?.wakeups ?? this.portWakeups,
       rxReadAhead: this.port?.framesReadAhead ?? this.portReadAhead,
+      txWritesQueued: this.port?.writesQueued ?? this.portWritesQueued,
     };
   }
 
@@ -508,8 +519,11 @@ export class TapNicDriver implements NicDriver {
       this.port = undefined;
       this.portWakeups = port.wakeups;
       this.portReadAhead = port.framesReadAhead;
+      this.portWritesQueued = port.writesQueued;
+      this.portQueuedFailures = port.queuedWriteFailures;
       this.tap = undefined;
       await port.close(); // closes the descriptor
+      this.portQueuedFailures = port.queuedWriteFailures; // queued writes the close cancelled
       this.setLink('down');
       return;
     }
@@ -658,6 +672,9 @@ export class TapNicDriver implements NicDriver {
   private writeRun(port: EventLoopPort, coalescer: TcpSegmentCoalescer, bytes: number): void {
     const frames = coalescer.segments;
     const error = this.state === 'up' ? port.write(coalescer.buffer, coalescer.finish()) : 'EIO';
+    // Queued: the port holds the frame in the coalescer's buffer until the kernel takes it.
+    // (`typeof` first: this compare then sees only numbers, see below.)
+    if (typeof error === 'number' && error === WRITE_QUEUED) coalescer.replaceBuffer();
     // `typeof`, not `=== 0`: the result is 0 or an error code string (EIO at start, before the kernel side is up),
     // and a strict compare that has seen both takes V8's generic path on every write.
     if (typeof error === 'number' && frames > 1) {
@@ -670,8 +687,11 @@ export class TapNicDriver implements NicDriver {
     this.countWrite(error, frames, bytes);
   }
 
-  /** Counts the outcome of one write that carried `frames` frames of `bytes` bytes (FCS included). */
-  private countWrite(error: 0 | string, frames: number, bytes: number): void {
+  /**
+   * Counts the outcome of one write that carried `frames` frames of `bytes` bytes (FCS included):
+   * written or queued (a number), else the error code.
+   */
+  private countWrite(error: number | string, frames: number, bytes: number): void {
     const c = this.counters;
     if (typeof error === 'number') {
       this.txWritten += frames;

@@ -66,8 +66,8 @@ function sameBytes(a: Uint8Array, aAt: number, b: Uint8Array, bAt: number, n: nu
  * `VNET_HDR_LEN + max(14 + 65,535, maxFrame)` bytes, reused for every frame written.
  */
 export class TcpSegmentCoalescer {
-  /** The frame being built: the virtio-net header, then the frame. Valid up to what {@link finish} returns. */
-  readonly buffer: Uint8Array;
+  /** See {@link buffer}. */
+  private frameBuffer: Uint8Array;
   private segmentCount = 0;
   /** Bytes of the first frame (no FCS). */
   private firstLength = 0;
@@ -92,7 +92,24 @@ export class TcpSegmentCoalescer {
 
   /** @param maxFrame the longest frame (no FCS) the driver writes; the buffer holds it or a 64 KiB super-frame. */
   constructor(maxFrame: number) {
-    this.buffer = new Uint8Array(VNET_HDR_LEN + Math.max(ETH_HEADER + MAX_IP_PACKET, maxFrame));
+    this.frameBuffer = new Uint8Array(VNET_HDR_LEN + Math.max(ETH_HEADER + MAX_IP_PACKET, maxFrame));
+  }
+
+  /**
+   * The frame being built: the virtio-net header, then the frame. Valid up to what {@link finish}
+   * returns. The same buffer for every frame, until {@link replaceBuffer}.
+   */
+  get buffer(): Uint8Array {
+    return this.frameBuffer;
+  }
+
+  /**
+   * Builds the next frames in a fresh buffer of the same size, leaving the current one (and the frame
+   * {@link finish} completed in it) to whoever holds it: for a write the kernel did not take at once,
+   * which still reads the frame later. Call between {@link finish} and the next {@link start}.
+   */
+  replaceBuffer(): void {
+    this.frameBuffer = new Uint8Array(this.frameBuffer.byteLength);
   }
 
   /**
