@@ -6,10 +6,17 @@
  * serves one HTTP request over an in-memory link, `tsc` type-checks a small TypeScript consumer
  * against the installed `dist/*.d.ts`, and every TypeScript or JavaScript example of the libraries'
  * READMEs runs (`readme-examples.ts`, sharing this one packed workspace).
+ *
+ * A consumer that turns the workspace's own `@postern/source` condition on (Node's `--conditions`,
+ * tsc's `customConditions`, a bundler's `conditions`) still gets `dist/` and never a TypeScript source
+ * or a missing file; and the release check (`tools/scripts/check-packed.mjs`) passes the tarballs and
+ * rejects the ones `npm pack --ignore-scripts` makes (no prepack, so the condition stays).
  */
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeReadmeExamples } from './readme-examples.js';
 import {
@@ -25,6 +32,26 @@ import {
 
 const fixtures = fileURLToPath(new URL('./pack-consumer', import.meta.url));
 const SOURCE_CONDITION = '@postern/source';
+const CHECK_PACKED = join(root, 'tools', 'scripts', 'check-packed.mjs');
+
+/** The scratch project's tsconfig for `consumer.ts` (strict, skipLibCheck off), plus `extra` compiler options. */
+function consumerTsconfig(extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    compilerOptions: {
+      target: 'ES2022',
+      lib: ['ES2023'],
+      module: 'NodeNext',
+      moduleResolution: 'NodeNext',
+      strict: true,
+      noEmit: true,
+      skipLibCheck: false,
+      types: ['node'],
+      typeRoots: [join(root, 'node_modules', '@types')],
+      ...extra,
+    },
+    files: ['consumer.ts'],
+  });
+}
 
 /** Every file under `dir`, as paths relative to it. */
 function walk(dir: string): string[] {
@@ -232,40 +259,118 @@ describe('the libraries, packed and installed outside the workspace', () => {
     expect(outcome.message).toContain('"serialport"');
   }, 120_000);
 
-  it('plain node, importing the installed packages, serves one HTTP request over an in-memory link', async () => {
-    const stdout = await run(process.execPath, ['serve-one-request.mjs'], scratch, 60_000);
-    const result = JSON.parse(stdout.trim().split('\n').at(-1)!);
-    expect(result).toEqual({
-      status: 200,
-      body: 'hello consumer, from a packed Postern\n',
-      clientAddress: '198.18.0.1',
-      serverAddress: '198.18.0.2',
-      requestsServed: 1,
-      connectionsAccepted: 1,
-    });
-  }, 120_000);
+  it.each([
+    ['plain node', []],
+    [`node --conditions=${SOURCE_CONDITION}`, [`--conditions=${SOURCE_CONDITION}`]],
+  ])(
+    '%s, importing the installed packages, serves one HTTP request over an in-memory link',
+    async (_, flags) => {
+      const stdout = await run(process.execPath, [...flags, 'serve-one-request.mjs'], scratch, 60_000);
+      const result = JSON.parse(stdout.trim().split('\n').at(-1)!);
+      expect(result).toEqual({
+        status: 200,
+        body: 'hello consumer, from a packed Postern\n',
+        clientAddress: '198.18.0.1',
+        serverAddress: '198.18.0.2',
+        requestsServed: 1,
+        connectionsAccepted: 1,
+      });
+    },
+    120_000,
+  );
 
   it('tsc type-checks a TypeScript consumer against the installed types (strict, skipLibCheck off)', async () => {
-    writeFileSync(
-      join(scratch, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          target: 'ES2022',
-          lib: ['ES2023'],
-          module: 'NodeNext',
-          moduleResolution: 'NodeNext',
-          strict: true,
-          noEmit: true,
-          skipLibCheck: false,
-          types: ['node'],
-          typeRoots: [join(root, 'node_modules', '@types')],
-        },
-        files: ['consumer.ts'],
-      }),
-    );
+    writeFileSync(join(scratch, 'tsconfig.json'), consumerTsconfig());
     const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
     await expect(run(process.execPath, [tsc, '-p', 'tsconfig.json'], scratch, 120_000)).resolves.toBe('');
   }, 180_000);
+
+  it(`with the ${SOURCE_CONDITION} condition on, node resolves and imports each installed library's dist/index.js`, async () => {
+    const script = [
+      `const names = ${JSON.stringify(packages)};`,
+      "const resolved = names.map((name) => import.meta.resolve('@postern/' + name));",
+      "for (const name of names) await import('@postern/' + name);",
+      'console.log(JSON.stringify(resolved));',
+    ].join('\n');
+    const stdout = await run(
+      process.execPath,
+      [`--conditions=${SOURCE_CONDITION}`, '--input-type=module', '-e', script],
+      scratch,
+      60_000,
+    );
+    expect(JSON.parse(stdout.trim().split('\n').at(-1)!)).toEqual(
+      packages.map((name) => pathToFileURL(join(scratch, 'node_modules', '@postern', name, 'dist', 'index.js')).href),
+    );
+  }, 120_000);
+
+  it(`tsc with customConditions ["${SOURCE_CONDITION}"] type-checks the consumer from the libraries' dist/*.d.ts only`, async () => {
+    writeFileSync(
+      join(scratch, 'tsconfig.conditions.json'),
+      consumerTsconfig({ customConditions: [SOURCE_CONDITION] }),
+    );
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    const listed = await run(
+      process.execPath,
+      [tsc, '-p', 'tsconfig.conditions.json', '--listFiles'],
+      scratch,
+      120_000,
+    );
+    const ours = listed
+      .split('\n')
+      .filter((line) => line.includes('/node_modules/@postern/'))
+      .map((line) => line.slice(line.indexOf('/node_modules/@postern/') + '/node_modules/@postern/'.length));
+    // Every library the consumer imports was read, each from its declarations under dist/.
+    for (const name of ['irq', 'nic', 'netstack', 'socket', 'http', 'wire'])
+      expect(ours).toContain(`${name}/dist/index.d.ts`);
+    expect(ours.filter((f) => !/^[a-z-]+\/dist\/.+\.d\.ts$/.test(f))).toEqual([]);
+  }, 180_000);
+
+  it(`a bundler with the ${SOURCE_CONDITION} condition (esbuild) bundles every library from its dist/*.js`, async () => {
+    const entry = packages.map((name) => `export * as ${name} from '@postern/${name}';`).join('\n');
+    const result = await build({
+      stdin: { contents: entry, resolveDir: scratch, loader: 'js' },
+      absWorkingDir: scratch,
+      bundle: true,
+      write: false,
+      platform: 'node',
+      format: 'esm',
+      conditions: [SOURCE_CONDITION],
+      external: ['serialport'],
+      metafile: true,
+      logLevel: 'silent',
+    });
+    const inputs = Object.keys(result.metafile.inputs).filter((f) => f !== '<stdin>');
+    for (const name of packages) expect(inputs).toContain(`node_modules/@postern/${name}/dist/index.js`);
+    expect(inputs.filter((f) => !/^node_modules\/@postern\/[a-z-]+\/dist\/.+\.js$/.test(f))).toEqual([]);
+  }, 120_000);
+
+  it('tools/scripts/check-packed.mjs passes every library tarball', () => {
+    const files = packages.map((name) => join(tarballs, packed.find((p) => p.name === `@postern/${name}`)!.filename));
+    const check = spawnSync(process.execPath, [CHECK_PACKED, ...files], { encoding: 'utf8' });
+    expect(check.stderr).toBe('');
+    expect(check.status).toBe(0);
+    expect(check.stdout.trim().split('\n')).toHaveLength(packages.length);
+  });
+
+  it.each(packages)(
+    'npm pack --ignore-scripts of %s keeps the source condition (no prepack), and check-packed.mjs rejects that tarball',
+    (name) => {
+      const { tarballsWithoutScripts, packedWithoutScripts } = packedWorkspace();
+      const result = packedWithoutScripts.find((p) => p.name === `@postern/${name}`);
+      expect(result).toBeDefined();
+      // What a consumer honouring the condition would resolve: a source file that is not shipped.
+      expect(result!.files.map((f) => f.path)).not.toContain('src/index.ts');
+      const file = join(tarballsWithoutScripts, result!.filename);
+      const check = spawnSync(process.execPath, [CHECK_PACKED, file], { encoding: 'utf8' });
+      expect(check.status).toBe(1);
+      expect(check.stdout).toBe('');
+      expect(check.stderr.trim().split('\n')).toEqual([
+        `check-packed: ${result!.filename}: exports keep the "${SOURCE_CONDITION}" condition (packed without its prepack script?)`,
+        `check-packed: ${result!.filename}: "src/index.ts" is named by the manifest but not in the tarball`,
+        `check-packed: ${result!.filename}: "src/index.ts" is a TypeScript source`,
+      ]);
+    },
+  );
 
   describeReadmeExamples(packedWorkspace);
 });

@@ -3,6 +3,8 @@
  * libraries are built, every publishable project (each one with a `files` field) is packed with
  * `npm pack` (which runs its `prepack`/`postpack` scripts), and the libraries are installed from their
  * tarballs into a scratch project outside the workspace, where only the published `exports` resolve.
+ * The libraries are also packed with `npm pack --ignore-scripts` (never installed), for the release
+ * check that must reject those tarballs.
  *
  * Each project is packed from a staged copy of its directory (laid out as in the repository, with
  * the pack script its `prepack`/`postpack` call), never in place: the prepack rewrites package.json
@@ -87,6 +89,13 @@ export interface PackedWorkspace {
   manifestsAfter: Map<string, string>;
   /** Each tarball's own package.json, parsed, by package name. */
   packedManifests: Map<string, Record<string, unknown>>;
+  /**
+   * Where the libraries packed again with `npm pack --ignore-scripts` are (no prepack runs, so their
+   * manifests keep the source condition: the case `tools/scripts/check-packed.mjs` must reject).
+   */
+  tarballsWithoutScripts: string;
+  /** What `npm pack --ignore-scripts --json` said, one entry per library, in {@link libraries} order. */
+  packedWithoutScripts: PackResult[];
 }
 
 /** The environment for child processes: no npm lifecycle settings, no Node options. */
@@ -137,9 +146,21 @@ function readManifests(projects: readonly Publishable[], base: string): Map<stri
   return new Map(projects.map((p) => [p.dir, readFileSync(join(base, p.dir, 'package.json'), 'utf8')]));
 }
 
-/** Builds the libraries, packs every publishable project, installs the libraries' tarballs. */
+/**
+ * Builds the libraries, packs every publishable project, installs the libraries' tarballs. If any
+ * step fails, its scratch directory is removed before the error goes on.
+ */
 export async function createPackedWorkspace(): Promise<PackedWorkspace> {
   const work = mkdtempSync(join(tmpdir(), 'postern-pack-'));
+  try {
+    return await fillPackedWorkspace(work);
+  } catch (error) {
+    rmSync(work, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function fillPackedWorkspace(work: string): Promise<PackedWorkspace> {
   const tarballs = join(work, 'tarballs');
   const scratch = join(work, 'consumer');
   mkdirSync(tarballs);
@@ -177,6 +198,23 @@ export async function createPackedWorkspace(): Promise<PackedWorkspace> {
   }
   const manifestsAfter = readManifests(publishable, stage);
 
+  // The libraries once more, from the same staged copies, with their pack scripts skipped.
+  const tarballsWithoutScripts = join(work, 'tarballs-without-scripts');
+  mkdirSync(tarballsWithoutScripts);
+  const packedWithoutScripts: PackResult[] = [];
+  for (const name of libraries) {
+    packedWithoutScripts.push(
+      ...(JSON.parse(
+        await run(
+          'npm',
+          ['pack', '--ignore-scripts', '--json', '--pack-destination', tarballsWithoutScripts],
+          join(stage, 'packages', name),
+          120_000,
+        ),
+      ) as PackResult[]),
+    );
+  }
+
   const packedManifests = new Map<string, Record<string, unknown>>();
   for (const result of packed) {
     const dir = join(work, 'unpacked', result.name);
@@ -206,7 +244,19 @@ export async function createPackedWorkspace(): Promise<PackedWorkspace> {
     240_000,
   );
 
-  return { work, tarballs, scratch, stage, publishable, packed, manifestsBefore, manifestsAfter, packedManifests };
+  return {
+    work,
+    tarballs,
+    scratch,
+    stage,
+    publishable,
+    packed,
+    manifestsBefore,
+    manifestsAfter,
+    packedManifests,
+    tarballsWithoutScripts,
+    packedWithoutScripts,
+  };
 }
 
 export function disposePackedWorkspace(workspace: PackedWorkspace | undefined): void {
