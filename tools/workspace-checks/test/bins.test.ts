@@ -10,8 +10,10 @@
  * - `kill -9` of it, even of postern-flash in the middle of a flash, leaves no process behind.
  *
  * The bundles are rebuilt before these tests (the vitest global setup), so they test the sources.
+ * A started bin leads its own process group, killed after the tests, by its watchdog if this test
+ * process dies first, and failing both by the next run's global setup (`support/process-groups.ts`).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,6 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { waitForOutput } from '@postern/netlab';
+import { killGroup, startGroup } from './support/process-groups.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 /** Every workspace package's `bin` entries (command name to absolute path). */
@@ -48,7 +51,7 @@ const elsewhere = mkdtempSync(join(tmpdir(), 'postern-bins-'));
 const started: ChildProcess[] = [];
 
 afterAll(() => {
-  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const c of started) if (c.pid !== undefined && c.exitCode === null && c.signalCode === null) killGroup(c.pid);
   rmSync(elsewhere, { recursive: true, force: true });
 });
 
@@ -70,11 +73,10 @@ function run(bin: string, args: readonly string[]): Run {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** Starts a bin from `elsewhere` as the leader of its own process group. */
+/** Starts a bin from `elsewhere` as the leader of its own process group (recorded, with a watchdog). */
 function start(bin: BinName, args: readonly string[]): ChildProcess {
-  const child = spawn(process.execPath, [BINS[bin], ...args], {
+  const child = startGroup(process.execPath, [BINS[bin], ...args], {
     cwd: elsewhere,
-    detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, HOME: elsewhere },
   });

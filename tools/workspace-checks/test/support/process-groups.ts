@@ -1,0 +1,131 @@
+/**
+ * Process groups a test starts (`spawn` with `detached: true`: the child leads a new group), made
+ * so that none outlives the test run, even one killed with SIGKILL (whose `afterAll` never runs):
+ *
+ * - each group gets a watchdog, a small detached `sh` loop that kills the whole group once the
+ *   process that started it (its owner) is gone, checked every second, and ends when the group ends;
+ * - each group is recorded in a directory ({@link GROUPS_DIR}): one file per group naming the group,
+ *   its owner, and both their start times (field 22 of /proc/PID/stat, so a reused PID never counts
+ *   as the same process). The record goes when the leader exits. {@link reapLeftovers} (the vitest
+ *   global setup, `reap-leftover-groups.ts`) kills every recorded group whose owner is gone and whose
+ *   leader is still the recorded process: what a run killed together with its watchdogs left. Groups
+ *   of a run still in progress (another engineer's, say) are left alone.
+ *
+ * Linux only (/proc).
+ */
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Where the groups of every run are recorded, by default. */
+export const GROUPS_DIR = join(tmpdir(), 'postern-test-process-groups');
+
+/** One recorded group: `<pgid>.json` in the records directory. */
+export interface GroupRecord {
+  /** The group's ID: its leader's PID. */
+  pgid: number;
+  /** The leader's start time (clock ticks since boot). */
+  leaderStart: string;
+  /** The PID of the process that started the group, and its start time. */
+  owner: number;
+  ownerStart: string;
+}
+
+/** The start time of process `pid` (field 22 of /proc/PID/stat), or undefined if there is no such process. */
+export function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[0] === 'Z' ? undefined : fields[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Sends SIGKILL to every process of group `pgid`; false if there was none. */
+export function killGroup(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 'SIGKILL');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The shell loop of a watchdog: `$1` the owner's PID, `$2` the group's ID. The owner counts as gone
+ * once it is a zombie too (`kill -0` still reaches one, and a container's PID 1 may never reap it).
+ */
+const WATCHDOG = [
+  'owner() { read -r s 2>/dev/null < /proc/"$1"/stat || return 1; s=${s##*) }; [ "${s%% *}" != Z ]; }',
+  'while owner "$1" && kill -0 -"$2" 2>/dev/null; do sleep 1; done',
+  'owner "$1" || kill -KILL -"$2" 2>/dev/null',
+].join('; ');
+
+/** Where and for whom {@link startGroup} records a group. */
+export interface GroupOptions {
+  /** The records directory ({@link GROUPS_DIR} by default). */
+  dir?: string;
+  /** The owner: the group dies when this process does (this process by default). */
+  owner?: number;
+}
+
+/**
+ * Spawns `command args` as the leader of a new process group (`options` as for `spawn`, `detached`
+ * forced on), records the group and starts its watchdog. The record is removed when the leader exits.
+ */
+export function startGroup(
+  command: string,
+  args: readonly string[],
+  options: SpawnOptions,
+  { dir = GROUPS_DIR, owner = process.pid }: GroupOptions = {},
+): ChildProcess {
+  const child = spawn(command, args, { ...options, detached: true });
+  const pgid = child.pid;
+  if (pgid === undefined) return child; // spawning failed: the child emits 'error'
+  const record: GroupRecord = {
+    pgid,
+    leaderStart: startTime(pgid) ?? '',
+    owner,
+    ownerStart: startTime(owner) ?? '',
+  };
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${pgid}.json`);
+  writeFileSync(file, JSON.stringify(record));
+  child.once('exit', () => rmSync(file, { force: true }));
+  const watchdog = spawn('/bin/sh', ['-c', WATCHDOG, 'postern-group-watchdog', String(owner), String(pgid)], {
+    detached: true,
+    stdio: 'ignore',
+  });
+  watchdog.unref();
+  return child;
+}
+
+/**
+ * Kills every group recorded in `dir` whose owner is gone while its leader is still the recorded
+ * process, and removes the records of groups that are over. Returns the IDs of the groups killed.
+ */
+export function reapLeftovers(dir: string = GROUPS_DIR): number[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((name) => /^\d+\.json$/.test(name));
+  } catch {
+    return [];
+  }
+  const reaped: number[] = [];
+  for (const name of names) {
+    const file = join(dir, name);
+    let record: GroupRecord;
+    try {
+      record = JSON.parse(readFileSync(file, 'utf8')) as GroupRecord;
+    } catch {
+      continue; // being written by its run, or gone meanwhile
+    }
+    if (record.ownerStart !== '' && startTime(record.owner) === record.ownerStart) continue; // its run goes on
+    if (record.leaderStart !== '' && startTime(record.pgid) === record.leaderStart && killGroup(record.pgid))
+      reaped.push(record.pgid);
+    rmSync(file, { force: true });
+  }
+  return reaped;
+}
