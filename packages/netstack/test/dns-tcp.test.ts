@@ -62,6 +62,8 @@ interface Options {
   truncate?: boolean;
   /** B's UDP server says nothing. */
   mute?: boolean;
+  /** B's UDP server answers names starting with `slow` this late, ms. */
+  slowMs?: number;
   forwarder?: Partial<DnsForwarderOptions>;
 }
 
@@ -74,10 +76,12 @@ async function topology(seed: number, o: Options = {}) {
   net.b.stack.udp.bind(DNS_PORT, undefined, (payload: Uint8Array, info: UdpMessageInfo) => {
     upstreamUdp.push((payload[0]! << 8) | payload[1]!);
     if (o.mute) return;
-    net.b.stack.udp.send(
-      { srcPort: DNS_PORT, dst: info.src, dstPort: info.srcPort },
-      answer(payload, records, o.truncate ?? false),
-    );
+    const reply = answer(payload, records, o.truncate ?? false);
+    const to = { srcPort: DNS_PORT, dst: info.src, dstPort: info.srcPort };
+    const send = (): void => net.b.stack.udp.send(to, reply);
+    if (o.slowMs !== undefined && parseDns(payload).questions[0]!.name.startsWith('slow')) {
+      sched.timerAfter(o.slowMs, send);
+    } else send();
   });
   const tcpB = attachTcp(net.b.stack);
   tcpB.listen({ port: DNS_PORT }).onConnection = (conn) => {
@@ -199,6 +203,22 @@ describe('DNS forwarder over TCP (virtual clock, seeded)', () => {
     });
     expect(c.state.closed).toBeUndefined();
     expect(t.forwarder.tcpConnections).toBe(1);
+  });
+
+  it('answers pipelined queries in the order their answers come, not the order asked (the client matches ids)', async () => {
+    const t = await topology(33, { slowMs: 200 });
+    const c = dnsClient(t.tcpA);
+    t.sched.advance(10);
+    c.send(
+      Uint8Array.from([...frameDnsMessage(query(0x201, 'slow.test')), ...frameDnsMessage(query(0x202, 'fast.test'))]),
+    );
+    t.sched.advance(100);
+    expect(c.answers.map((m) => m.header.id)).toEqual([0x202]);
+    t.sched.advance(200);
+    expect(c.answers.map((m) => [m.header.id, m.questions[0]!.name])).toEqual([
+      [0x202, 'fast.test'],
+      [0x201, 'slow.test'],
+    ]);
   });
 
   it('asks upstream over TCP when its UDP answer is truncated; a UDP client gets TC, asks again over TCP and gets the whole answer from the cache', async () => {
