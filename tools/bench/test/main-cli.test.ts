@@ -32,6 +32,17 @@ describe('npm run bench -- <args>', () => {
       expect(r.stdout).toContain(option);
   });
 
+  it('bounds a whole run by 480 s and a filtered one by 900 s unless --max-seconds says otherwise', () => {
+    // A filter that matches nothing: the header line is printed, then the run ends with status 1.
+    const filtered = bench('--filter', 'no-such-figure-zzz');
+    expect(filtered.status).toBe(1);
+    expect(filtered.stdout).toContain('at most 900 s');
+    const bounded = bench('--filter', 'no-such-figure-zzz', '--max-seconds', '30');
+    expect(bounded.stdout).toContain('at most 30 s');
+    const usage = bench('--help').stdout.replace(/\s+/g, ' ');
+    expect(usage).toContain('default 480, so that the whole run stays under 10 minutes; with --filter 900');
+  });
+
   it.each([
     [['--bogus'], '--bogus'],
     [['--samples', 'many'], '--samples'],
