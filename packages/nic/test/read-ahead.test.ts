@@ -1,8 +1,11 @@
 /**
  * The event-loop port's read-ahead policy on its own: it reads ahead at every wake-up while that
  * finds frames, and after each read-ahead that finds the queue empty it skips twice as many
- * wake-ups as the last time, up to READ_AHEAD_MAX_SKIP; one that finds frames halves that back-off. The port itself, reading a TAP under a
- * burst, is tested against the kernel in `tap.test.ts`.
+ * wake-ups as the last time, up to READ_AHEAD_MAX_SKIP; one that finds frames halves that back-off. It reads
+ * ahead as far as the last read-ahead found, doubling that limit after a read-ahead that stopped at it (a
+ * probe); a probe that found no more than the old limit delays the next doubling by 1, 2, 4, ... up to
+ * READ_AHEAD_MAX_SKIP stops. The port itself, reading a TAP under a burst, is tested against the kernel in
+ * `tap.test.ts`.
  */
 import { describe, expect, it } from 'vitest';
 import { READ_AHEAD_MAX_SKIP, ReadAhead } from '../src/tap/read-ahead.js';
@@ -48,13 +51,57 @@ describe('ReadAhead', () => {
     // The same batch again: all 5 read, no failing read; the limit doubles in case more were left.
     expect(wake(5)).toEqual({ reads: 5, failed: false });
     expect(policy.limit).toBe(10);
-    const steady = Array.from({ length: 100 }, () => wake(5));
-    // A steady batch pays the failing read at most every other wake-up (was: every wake-up).
-    expect(steady.filter((w) => w.failed).length).toBeLessThanOrEqual(50);
-    // A bigger batch than the limit: the read-ahead stops at the limit (epoll reports the rest at once).
-    const limit = policy.limit;
-    expect(wake(limit + 7)).toEqual({ reads: limit, failed: false });
+    // The same batch again: the probe at 10 finds the 5 and then the empty queue, so back to 5,
+    // and the next doubling waits for one more read-ahead stopping at 5.
+    expect(wake(5)).toEqual({ reads: 6, failed: true });
+    expect(policy.limit).toBe(5);
+    expect(wake(5)).toEqual({ reads: 5, failed: false });
+    expect(policy.limit).toBe(5);
+    expect(wake(5)).toEqual({ reads: 5, failed: false });
+    expect(policy.limit).toBe(10);
+    const steady = Array.from({ length: 200 }, () => wake(5));
+    // A steady batch pays the failing read once per 1, 2, 4, ... up to READ_AHEAD_MAX_SKIP read-aheads
+    // (was: at every other wake-up, each probe doubling at once).
+    const failed = steady.filter((w) => w.failed).length;
+    expect(failed).toBeGreaterThan(0);
+    expect(failed).toBeLessThanOrEqual(6 + 200 / (READ_AHEAD_MAX_SKIP + 2));
+    // A bigger batch than the limit: the read-ahead stops at the limit (epoll reports the rest at
+    // once); the limit doubles once the wait is over ...
+    let limit = policy.limit;
+    let waited = 0;
+    while (policy.limit === limit) {
+      expect(wake(1000)).toEqual({ reads: limit, failed: false });
+      waited++;
+    }
+    expect(waited).toBeLessThanOrEqual(READ_AHEAD_MAX_SKIP + 1);
     expect(policy.limit).toBe(limit * 2);
+    // ... and that probe found more than the old limit, so from then on it doubles at every stop.
+    limit = policy.limit;
+    expect(wake(1000)).toEqual({ reads: limit, failed: false });
+    expect(policy.limit).toBe(limit * 2);
+    expect(wake(1000)).toEqual({ reads: limit * 2, failed: false });
+    expect(policy.limit).toBe(limit * 4);
+  });
+
+  it("two frames per wake-up (one client's short connections): the second is read ahead, almost never a failing read", () => {
+    // The handshake's ACK and the request, the last frames of one connection and the next SYN: the
+    // frame libuv read and exactly one behind it.
+    const policy = new ReadAhead();
+    const wakes = 300;
+    let failed = 0;
+    let readAhead = 0;
+    for (let i = 0; i < wakes; i++) {
+      expect(policy.wanted()).toBe(true);
+      const frames = Math.min(1, policy.limit);
+      const drained = frames < policy.limit;
+      if (drained) failed++;
+      readAhead += frames;
+      policy.found(frames, drained);
+    }
+    expect(readAhead).toBe(wakes); // each second frame read ahead: no wake-up of its own
+    // Doubling the limit at every stop paid a failing read at every other wake-up (150 here).
+    expect(failed).toBeLessThanOrEqual(6 + wakes / (READ_AHEAD_MAX_SKIP + 2));
+    expect(policy.limit).toBeLessThanOrEqual(2);
   });
 
   it('stopping at the limit never counts as finding the queue empty: no back-off', () => {

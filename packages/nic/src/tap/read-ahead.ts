@@ -22,7 +22,13 @@
  * - a read-ahead reads at most {@link ReadAhead.limit} frames: as many as the last one found before
  *   the queue ran dry, so a steady batch ends without the failing read. A read-ahead that stops at
  *   its limit with frames possibly left doubles the limit for the next wake-up (the frames left are
- *   not lost: epoll reports them at once). Starts unlimited.
+ *   not lost: epoll reports them at once): that next read-ahead is a probe. A probe that finds just
+ *   the old limit's frames and then the empty queue paid a failing read for nothing, so the limit
+ *   then stays put for the next 1, 2, 4, ... up to {@link READ_AHEAD_MAX_SKIP} read-aheads that stop
+ *   at it before the next probe; a probe that finds more than the old limit ends that wait. One
+ *   client's short connections bring exactly two frames per wake-up (the handshake's ACK and the
+ *   request; the last frames of one connection and the next SYN): at a limit of 1 they are read with
+ *   no failing read, where doubling at every stop paid one at every other wake-up. Starts unlimited.
  * The policy counts wake-ups and frames, not time: it reads no clock.
  */
 
@@ -37,6 +43,12 @@ export class ReadAhead {
   private backoff = 0;
   /** Most frames the next read-ahead reads. */
   private most = Number.MAX_SAFE_INTEGER;
+  /** The limit before the last doubling while the read-ahead it allows is the probe; else 0. */
+  private probeFrom = 0;
+  /** Read-aheads still to stop at the limit before the next doubling. */
+  private probeWait = 0;
+  /** What the next wasted probe doubles into {@link probeWait} (0: the last probe paid). */
+  private probeBackoff = 0;
 
   /** Called once per wake-up: whether to read ahead this time. */
   wanted(): boolean {
@@ -55,9 +67,34 @@ export class ReadAhead {
    * queue (its last read found it empty) rather than stopping at its limit.
    */
   found(frames: number, drained = true): void {
+    const probe = this.probeFrom;
+    this.probeFrom = 0;
     if (frames > 0) {
       this.backoff >>= 1;
-      this.most = drained ? frames : this.most >= Number.MAX_SAFE_INTEGER / 2 ? this.most : this.most * 2;
+      if (drained) {
+        if (frames === probe) {
+          // The probe found what the old limit would have read, then paid the failing read.
+          this.probeBackoff = this.probeBackoff === 0 ? 1 : Math.min(this.probeBackoff * 2, READ_AHEAD_MAX_SKIP);
+          this.probeWait = this.probeBackoff;
+        } else if (frames > probe && probe > 0) {
+          this.probeBackoff = 0;
+          this.probeWait = 0;
+        }
+        this.most = frames;
+        return;
+      }
+      if (probe > 0) {
+        // The probe stopped at its doubled limit: it found more than the old one.
+        this.probeBackoff = 0;
+        this.probeWait = 0;
+      }
+      if (this.most >= Number.MAX_SAFE_INTEGER / 2) return;
+      if (this.probeWait > 0) {
+        this.probeWait--;
+        return;
+      }
+      this.probeFrom = this.most;
+      this.most *= 2;
       return;
     }
     if (!drained) return;
