@@ -27,6 +27,7 @@ import type { Stack } from '../stack.js';
 import type { Tcp } from '../tcp/tcp.js';
 import type { UdpMessageInfo, UdpSocket } from '../udp/udp.js';
 import { bindRandomUdpPort } from './forwarder.js';
+import { DnsStreamReader, frameDnsMessage } from './tcp-framing.js';
 
 /** Stable codes of {@link DnsLookupError}. */
 export type DnsLookupErrorCode = 'BAD_NAME' | 'NO_SERVERS' | 'NXDOMAIN' | 'FAILED';
@@ -151,13 +152,11 @@ export class DnsResolver {
     });
   }
 
-  /** One TCP query (RFC 7766 framing); `undefined` on failure or timeout. */
+  /** One TCP query (RFC 7766 framing, {@link frameDnsMessage} and {@link DnsStreamReader}); `undefined` on failure or timeout. */
   private askTcp(server: Ipv4Address, id: number, name: string, query: Uint8Array): Promise<DnsMessage | undefined> {
     this.counters.inc('tcpQueries');
     return new Promise((resolve) => {
       let settled = false;
-      const chunks: Uint8Array[] = [];
-      let received = 0;
       let conn: ReturnType<Tcp['connect']> | undefined;
       const finish = (m: DnsMessage | undefined): void => {
         if (settled) return;
@@ -176,22 +175,19 @@ export class DnsResolver {
       } catch {
         return finish(undefined);
       }
-      const framed = new Uint8Array(2 + query.byteLength);
-      framed[0] = query.byteLength >>> 8;
-      framed[1] = query.byteLength & 0xff;
-      framed.set(query, 2);
+      const framed = frameDnsMessage(query);
+      const reader = new DnsStreamReader();
+      let answer: Uint8Array | undefined;
+      const take = (message: Uint8Array): void => void (answer ??= message);
       conn.onConnect = () => void conn!.write(framed);
       conn.onReadable = () => {
-        const buf = new Uint8Array(4096);
-        for (let n = conn!.read(buf); n > 0; n = conn!.read(buf)) {
-          chunks.push(buf.slice(0, n));
-          received += n;
+        const c = conn!;
+        for (let view = c.readView(); view !== undefined && !settled; view = c.readView()) {
+          const ok = reader.feed(view, take);
+          c.consume(view.byteLength);
+          if (!ok) return finish(undefined);
+          if (answer !== undefined) return finish(this.check(answer, id, name));
         }
-        if (received < 2) return;
-        const all = concat(chunks, received);
-        const length = (all[0]! << 8) | all[1]!;
-        if (received < 2 + length) return;
-        finish(this.check(all.subarray(2, 2 + length), id, name));
       };
       conn.onClose = () => finish(undefined);
       conn.onError = () => finish(undefined);
@@ -212,14 +208,4 @@ export class DnsResolver {
       return undefined;
     return q.name.toLowerCase() === name.replace(/\.$/, '').toLowerCase() ? m : undefined;
   }
-}
-
-function concat(chunks: readonly Uint8Array[], length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
 }
