@@ -227,7 +227,7 @@ export class Stack {
       filter,
       meta,
       link: this.link,
-      loopback: (iface, packet) => this.input.deliverLocal(iface, packet, 'unicast', false),
+      loopback: (iface, bytes, at, ihl, total) => this.input.deliverLocal(iface, bytes, at, ihl, total, 'unicast', false),
     });
     this.reject = new Rejecter({ icmp: icmpErrors, interfaces, output: this.output, ipCounters });
     this.forwarder = new Ipv4Forwarder({

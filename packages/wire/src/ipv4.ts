@@ -259,6 +259,15 @@ export class Ipv4Packet {
   }
 }
 
+/**
+ * True when the `headerLength`-byte IPv4 header at `bytes[at]` has a correct checksum: what
+ * {@link Ipv4Packet.verifyChecksum} checks, for a receive path that reads the header in place
+ * (the bytes must exist; nothing else is checked).
+ */
+export function ipv4HeaderChecksumValid(bytes: Uint8Array, at: number, headerLength: number): boolean {
+  return sumRange(bytes, at, at + headerLength) === 0xffff;
+}
+
 /** Checks the header-only invariants of `bytes` (throws as {@link Ipv4Packet.checkedHeader} documents). */
 function checkHeader(bytes: Uint8Array): void {
   if (bytes.byteLength < IPV4_MIN_HEADER_LENGTH)

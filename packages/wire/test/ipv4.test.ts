@@ -9,6 +9,7 @@ import {
   IPV4_OPTION_ROUTER_ALERT,
   IPV4_OPTION_RECORD_ROUTE,
   ipv4BufferLength,
+  ipv4HeaderChecksumValid,
   ipv4HeaderLength,
   Ipv4OptionReader,
   Ipv4Packet,
@@ -345,6 +346,27 @@ describe('Ipv4Packet.prechecked', () => {
         expect(pre.verifyChecksum()).toBe(checked.verifyChecksum());
         expect(parseIpv4Packet(pre, { checksum: 'ignore' })).toEqual(parseIpv4Packet(checked, { checksum: 'ignore' }));
       }),
+    );
+  });
+});
+
+describe('ipv4HeaderChecksumValid', () => {
+  it('agrees with Ipv4Packet.verifyChecksum for a header at any offset, checksum right or damaged', () => {
+    fc.assert(
+      fc.property(
+        ipv4PacketArb,
+        fc.integer({ min: 0, max: 20 }),
+        fc.option(fc.integer({ min: 0, max: 59 }), { nil: undefined }),
+        ({ bytes }, at, damage) => {
+          const framed = new Uint8Array(at + bytes.byteLength);
+          framed.set(bytes, at);
+          const headerLength = (bytes[0]! & 0x0f) * 4;
+          if (damage !== undefined) framed[at + (damage % headerLength)]! ^= 0x10;
+          const packet = Ipv4Packet.prechecked(framed.subarray(at), headerLength, bytes.byteLength);
+          expect(ipv4HeaderChecksumValid(framed, at, headerLength)).toBe(packet.verifyChecksum());
+          expect(ipv4HeaderChecksumValid(framed, at, headerLength)).toBe(damage === undefined);
+        },
+      ),
     );
   });
 });

@@ -401,7 +401,21 @@ export class ArpCache<P = Uint8Array> {
   }
 
   private known(now: number, ip: Ipv4Address, mac: MacAddress, state: 'reachable' | 'stale' | 'static'): Entry<P> {
-    const e: Entry<P> = { ip, mac, state, deadline: 0, tries: 0, probing: false, probeAt: 0, lastUsed: now, queue: [] };
+    // `mac` starts as undefined, as in `resolve`, and is set after: the field then holds a tagged
+    // value (V8 would keep a field that only ever held numbers as an unboxed double), so `use`
+    // returns the MAC boxed here, not a fresh box (a 48-bit number) per frame sent.
+    const e: Entry<P> = {
+      ip,
+      mac: undefined,
+      state,
+      deadline: 0,
+      tries: 0,
+      probing: false,
+      probeAt: 0,
+      lastUsed: now,
+      queue: [],
+    };
+    e.mac = mac;
     if (state !== 'static') this.setState(now, e, state);
     return e;
   }

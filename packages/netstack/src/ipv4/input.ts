@@ -24,7 +24,10 @@ import {
   Ipv4OptionReader,
   Ipv4Packet,
   MalformedError,
+  ipv4HeaderChecksumValid,
   parseIpv4Packet,
+  readUint32,
+  type Ipv4Address,
   type Ipv4Repr,
 } from '@postern/wire';
 import type { Counters } from '../counters.js';
@@ -38,7 +41,6 @@ import type { InterfaceTable } from '../link/interface-table.js';
 import { NAT_DROPPED } from '../nat/nat-engine.js';
 import type { NetInterface } from '../link/interface.js';
 import { NO_INTERFACE, type PacketMeta } from '../filter/packet-meta.js';
-import { blankIpv4Repr } from './output.js';
 import type { Reassembler } from './reassembly.js';
 import type { Rejecter } from '../filter/reject.js';
 import type { Ipv4CounterName } from '../stack-counters.js';
@@ -86,7 +88,12 @@ export interface Ipv4InputPorts {
 
 const IGNORE_CHECKSUM = { checksum: 'ignore' } as const;
 const EMPTY = new Uint8Array(0);
+/** A non-number the address fields of `ReceivedHeader` start with (see there). */
+const TAGGED = null;
 const optionReader = new Ipv4OptionReader();
+
+/** More Fragments and the fragment offset in the flags word: a packet with any of them set is a fragment. */
+const FRAGMENT_BITS = 0x3fff;
 
 function u16(b: Uint8Array, at: number): number {
   return (b[at]! << 8) | b[at + 1]!;
@@ -100,7 +107,7 @@ export class Ipv4Input {
    */
   private readonly delivery: { -readonly [K in keyof Ipv4Delivery]: Ipv4Delivery[K] };
   /** The header of an unfragmented datagram, refilled per datagram like {@link Ipv4Input.delivery}. */
-  private readonly header: Ipv4Repr = blankIpv4Repr();
+  private readonly header: Ipv4Repr = new ReceivedHeader();
 
   /** Slots of the counters every packet bumps (no lookup by name per packet). */
   private readonly receivedSlot: number;
@@ -118,27 +125,32 @@ export class Ipv4Input {
     };
   }
 
-  /** Handles one IPv4 frame from `iface`'s device; the packet starts at `headerLength`. Never throws for bad input. */
+  /**
+   * Handles one IPv4 frame from `iface`'s device; the packet starts at `headerLength`. Never throws for bad input.
+   * A datagram for this host is checked and delivered straight from `frame`: no view of the packet and
+   * no packet object (only the payload view the transport receives); a packet to forward, or one met by
+   * destination NAT, is wrapped in an `Ipv4Packet` view for that path.
+   */
   receive(iface: NetInterface, frame: Uint8Array, headerLength: number): void {
     const ports = this.ports;
     const c = ports.ipCounters;
     c.incSlot(this.receivedSlot);
     const trace = ports.scheduler.trace;
     if (trace !== undefined && trace.on) trace.mark('ip', 'input: header checked');
-    const available = frame.byteLength - headerLength;
+    const at = headerLength;
+    const available = frame.byteLength - at;
     if (available < IPV4_MIN_HEADER_LENGTH) return c.inc('truncated');
-    const first = frame[headerLength]!;
+    const first = frame[at]!;
     if (first >>> 4 !== 4) return c.inc('badVersion');
     const ihl = (first & 0x0f) * 4;
-    const total = u16(frame, headerLength + 2);
+    const total = u16(frame, at + 2);
     if (ihl < IPV4_MIN_HEADER_LENGTH || total < ihl) return c.inc('badHeaderLength');
     if (total > available) return c.inc('truncated');
-    // Checked just above, field by field (each failure has its own counter): not checked again.
-    const packet = Ipv4Packet.prechecked(frame.subarray(headerLength), ihl, total);
-    if (!packet.verifyChecksum()) return c.inc('badChecksum');
-    if (ihl > IPV4_MIN_HEADER_LENGTH && !optionsValid(packet.options)) return c.inc('badOptions');
-    const src = packet.source;
-    const dst = packet.destination;
+    if (!ipv4HeaderChecksumValid(frame, at, ihl)) return c.inc('badChecksum');
+    if (ihl > IPV4_MIN_HEADER_LENGTH && !optionsValid(frame.subarray(at + IPV4_MIN_HEADER_LENGTH, at + ihl)))
+      return c.inc('badOptions');
+    const src = readUint32(frame, at + 12);
+    const dst = readUint32(frame, at + 16);
     const srcTop = src >>> 24;
     if (srcTop >= 224 || srcTop === 127) return c.inc('badSource');
     const linkBroadcast = (frame[0]! & 1) !== 0;
@@ -147,38 +159,51 @@ export class Ipv4Input {
       const nat = mode.nat;
       if (nat !== undefined && mode.forwarding) {
         // Destination NAT (port forwards, replies to masqueraded flows): forwarded, not delivered.
+        const packet = Ipv4Packet.prechecked(frame.subarray(at), ihl, total);
         const external = nat.inbound(packet.bytes, ports.scheduler.now);
-        if (external >= 0) return ports.forwarder.forward(iface, frame, headerLength, packet, external);
+        if (external >= 0) return ports.forwarder.forward(iface, frame, at, packet, external);
         if (external === NAT_DROPPED) return;
       }
-      return this.deliverLocal(iface, packet, 'unicast', linkBroadcast);
+      return this.deliverLocal(iface, frame, at, ihl, total, 'unicast', linkBroadcast);
     }
-    if (iface.isBroadcast(dst)) return this.deliverLocal(iface, packet, 'broadcast', linkBroadcast);
+    if (iface.isBroadcast(dst)) return this.deliverLocal(iface, frame, at, ihl, total, 'broadcast', linkBroadcast);
     if (src === 0) return c.inc('badSource'); // 0.0.0.0 may only talk to broadcast (DHCP)
     if (isIpv4Multicast(dst)) {
-      if (iface.isMember(dst)) return this.deliverLocal(iface, packet, 'multicast', linkBroadcast);
+      if (iface.isMember(dst)) return this.deliverLocal(iface, frame, at, ihl, total, 'multicast', linkBroadcast);
       return c.inc('multicastNotJoined');
     }
     if (!mode.forwarding || dst === 0 || dst >>> 24 === 127) return c.inc('notForUs');
     if (linkBroadcast) return c.inc('linkBroadcastNotForUs');
-    ports.forwarder.forward(iface, frame, headerLength, packet);
+    ports.forwarder.forward(iface, frame, at, Ipv4Packet.prechecked(frame.subarray(at), ihl, total));
   }
 
   /**
-   * Delivers a checked packet addressed to this host: reassembly, the input chain, then the
-   * protocol's handler.
+   * Delivers a checked packet addressed to this host, the `total`-byte packet with its `ihl`-byte
+   * header at `bytes[at]`: reassembly, the input chain, then the protocol's handler. Of the packet
+   * only the payload view the handler gets is made (a fragment is viewed whole: the reassembler
+   * keeps its header and payload).
    */
-  deliverLocal(iface: NetInterface, packet: Ipv4Packet, destination: DestinationKind, linkBroadcast: boolean): void {
+  deliverLocal(
+    iface: NetInterface,
+    bytes: Uint8Array,
+    at: number,
+    ihl: number,
+    total: number,
+    destination: DestinationKind,
+    linkBroadcast: boolean,
+  ): void {
     const ports = this.ports;
     const c = ports.ipCounters;
     let header: Ipv4Repr;
-    let payload = packet.payload;
-    if (!packet.isFragment) {
-      header = fillHeader(this.header, packet);
+    let payload: Uint8Array;
+    if ((u16(bytes, at + 6) & FRAGMENT_BITS) === 0) {
+      header = fillHeader(this.header, bytes, at, ihl, total);
+      payload = bytes.subarray(at + ihl, at + total);
     } else {
       // The reassembler keeps the first fragment's header: a fresh object.
+      const packet = Ipv4Packet.prechecked(bytes.subarray(at), ihl, total);
       header = parseIpv4Packet(packet, IGNORE_CHECKSUM);
-      const result = ports.reassembler.add(ports.scheduler.now, header, payload);
+      const result = ports.reassembler.add(ports.scheduler.now, header, packet.payload);
       if (result.status === 'pending') {
         ports.requestWake();
         return;
@@ -251,23 +276,57 @@ export class Ipv4Input {
 }
 
 /**
- * Fills `r` with the header of `packet`, as `parseIpv4Packet` would build it (`receive` validated the
- * options already; a looped-back datagram is our own), without an object per datagram.
+ * The header {@link Ipv4Input} refills per unfragmented datagram. An address at or above 128.0.0.0
+ * is not a small integer to V8: a field holding it as an unboxed double (what V8 picks for a field
+ * that only ever held numbers) is boxed afresh each time a handler passes it on (16 bytes per
+ * address per call: TCP's input takes both). These two fields are made to hold tagged values (each
+ * first holds a non-number, so V8 gives this class's fields a tagged representation) and
+ * {@link fillHeader} stores an address only when it changed: the box is then made once per change
+ * of peer, and every handler call passes the same one.
  */
-function fillHeader(r: Ipv4Repr, packet: Ipv4Packet): Ipv4Repr {
-  const headerLength = packet.headerLength;
-  r.dscp = packet.dscp;
-  r.ecn = packet.ecn;
-  r.identification = packet.identification;
-  r.dontFragment = packet.dontFragment;
-  r.moreFragments = packet.moreFragments;
-  r.fragmentOffset = packet.fragmentOffset;
-  r.ttl = packet.ttl;
-  r.protocol = packet.protocol;
-  r.source = packet.source;
-  r.destination = packet.destination;
-  r.options = headerLength === IPV4_MIN_HEADER_LENGTH ? EMPTY : packet.options;
-  r.payloadLength = packet.totalLength - headerLength;
+class ReceivedHeader implements Ipv4Repr {
+  dscp = 0;
+  ecn = 0;
+  identification = 0;
+  dontFragment = false;
+  moreFragments = false;
+  fragmentOffset = 0;
+  ttl = 0;
+  protocol = 0;
+  source: Ipv4Address = TAGGED as unknown as Ipv4Address;
+  destination: Ipv4Address = TAGGED as unknown as Ipv4Address;
+  options: Uint8Array = EMPTY;
+  payloadLength = 0;
+
+  constructor() {
+    this.source = 0;
+    this.destination = 0;
+  }
+}
+
+/**
+ * Fills `r` with the header of the unfragmented packet at `bytes[at]` (`ihl`-byte header, `total`
+ * bytes), as `parseIpv4Packet` would build it (`receive` validated the options already; a
+ * looped-back datagram is our own), without an object per datagram. The options, if any, are a
+ * view into `bytes`.
+ */
+function fillHeader(r: Ipv4Repr, bytes: Uint8Array, at: number, ihl: number, total: number): Ipv4Repr {
+  const tos = bytes[at + 1]!;
+  r.dscp = tos >>> 2;
+  r.ecn = tos & 3;
+  r.identification = u16(bytes, at + 4);
+  r.dontFragment = (bytes[at + 6]! & 0x40) !== 0;
+  r.moreFragments = false;
+  r.fragmentOffset = 0;
+  r.ttl = bytes[at + 8]!;
+  r.protocol = bytes[at + 9]!;
+  // Stored only when they change: see `ReceivedHeader`.
+  const source = readUint32(bytes, at + 12);
+  if (r.source !== source) r.source = source;
+  const destination = readUint32(bytes, at + 16);
+  if (r.destination !== destination) r.destination = destination;
+  r.options = ihl === IPV4_MIN_HEADER_LENGTH ? EMPTY : bytes.subarray(at + IPV4_MIN_HEADER_LENGTH, at + ihl);
+  r.payloadLength = total - ihl;
   return r;
 }
 

@@ -9,7 +9,6 @@ import {
   IPV4_BROADCAST,
   IPV4_MAX_TOTAL_LENGTH,
   IPV4_MIN_HEADER_LENGTH,
-  Ipv4Packet,
   emitIpv4,
   ipv4ToString,
   type Ipv4Address,
@@ -29,7 +28,7 @@ import type { InterfaceTable } from '../link/interface-table.js';
 import { RESOLVE_WITH_ARP, type LinkOutput } from '../link/output.js';
 import { NO_INTERFACE, type PacketMeta } from '../filter/packet-meta.js';
 import { isIpv4Address } from './prefix.js';
-import { RouteCache, type RouteInfo } from './route-cache.js';
+import { ANY_SOURCE, RouteCache, RouteSlot, routeSlotIndex, type RouteInfo } from './route-cache.js';
 import type { RoutingTable } from './routing.js';
 import type { Ipv4CounterName } from '../stack-counters.js';
 
@@ -112,23 +111,19 @@ export interface Ipv4OutputPorts {
   readonly meta: PacketMeta;
   /** Puts packets into frames and on the wire. */
   readonly link: Pick<LinkOutput, 'sendIpv4Frame'>;
-  /** Delivers a checked datagram addressed to our own address `iface` owns (loopback); called in a deferred round. */
-  loopback(iface: NetInterface, packet: Ipv4Packet): void;
+  /**
+   * Delivers a datagram addressed to our own address `iface` owns (loopback), called in a deferred
+   * round: the `total`-byte packet at `bytes[at]`, its header (20 bytes, no options) as this sender wrote it.
+   */
+  loopback(iface: NetInterface, bytes: Uint8Array, at: number, headerLength: number, total: number): void;
 }
 
 /** The sender. @internal The stack owns the one instance. */
 export class Ipv4Output {
   /** Reused for every emitted header: no per-datagram allocation for it. */
   private readonly repr: Ipv4Repr = blankIpv4Repr(DEFAULT_TTL);
-  /** The route {@link Ipv4Output.resolve} fills for each datagram (no object per datagram). */
-  private readonly chosen: RouteInfo = {
-    iface: undefined as unknown as NetInterface,
-    nextHop: 0,
-    linkDestination: RESOLVE_WITH_ARP,
-    src: 0,
-    mtu: 0,
-    local: false,
-  };
+  /** The route {@link Ipv4Output.select} fills for each uncached choice (no object per datagram). */
+  private readonly chosen = new RouteSlot();
   /** Recent choices of {@link Ipv4Output.resolve} without an interface index (see `route-cache.ts`). */
   private readonly routeCache = new RouteCache();
   private identification: number;
@@ -165,27 +160,28 @@ export class Ipv4Output {
    * addresses (the same choice {@link Ipv4Output.select} would make); the MTU is always the
    * interface's current one.
    */
-  private resolve(dst: Ipv4Address, src: Ipv4Address | undefined, ifIndex: number | undefined): RouteInfo {
+  private resolve(dst: Ipv4Address, src: Ipv4Address | undefined, ifIndex: number | undefined): RouteSlot {
     if (ifIndex !== undefined) return this.select(dst, src, ifIndex);
     const ports = this.ports;
     const epoch = ports.routes.version + ports.interfaces.version;
     const cache = this.routeCache;
-    const hit = cache.find(epoch, dst, src);
-    if (hit !== undefined) {
+    // The slot lookup (see `RouteCache.slotAt`) compares here: an address passed to a call that is not inlined is boxed.
+    const srcKey = src ?? ANY_SOURCE;
+    const hit = cache.slotAt(routeSlotIndex(dst, srcKey));
+    if (hit.epoch === epoch && hit.dst === dst && hit.srcKey === srcKey) {
       hit.mtu = hit.local ? IPV4_MAX_TOTAL_LENGTH : hit.iface.mtu;
       return hit;
     }
-    const chosen = this.select(dst, src, undefined);
-    cache.store(epoch, dst, src, chosen);
-    return chosen;
+    return cache.store(epoch, dst, src, this.select(dst, src, undefined));
   }
 
   /** Route and source selection proper, into the one reused {@link Ipv4Output.chosen}; throws as {@link Ipv4Output.route}. */
-  private select(dst: Ipv4Address, src: Ipv4Address | undefined, ifIndex: number | undefined): RouteInfo {
+  private select(dst: Ipv4Address, src: Ipv4Address | undefined, ifIndex: number | undefined): RouteSlot {
     const interfaces = this.ports.interfaces;
     if (src !== undefined && !interfaces.isLocal(src))
       throw new SendError('ADDRESS_NOT_AVAILABLE', `${ipv4ToString(src)} is not an address of this host`);
     const out = this.chosen;
+    out.dst = dst;
     const owner = interfaces.ownerOf(dst);
     if (owner !== undefined) {
       out.iface = owner;
@@ -257,15 +253,16 @@ export class Ipv4Output {
         `payload length must be 0..${IPV4_MAX_TOTAL_LENGTH - IPV4_MIN_HEADER_LENGTH}, got ${payloadLength}`,
       );
     }
-    let route: RouteInfo;
+    let route: RouteSlot;
     try {
       route = this.resolve(dst, options.src, options.ifIndex);
     } catch (err) {
       if (err instanceof SendError && err.code === 'NO_ROUTE') counters.inc('sendNoRoute');
       throw err;
     }
-    // Read once: the reused route object is refilled by any send the calls below might make.
-    const { iface: routeIface, nextHop, linkDestination, src: routeSrc, mtu: routeMtu, local } = route;
+    // Read once: the reused route object is refilled by any send the calls below might make. Its
+    // addresses are passed on as read (boxed once when the route was chosen: see `RouteSlot`).
+    const { iface: routeIface, nextHop, linkDestination, src: routeSrc, mtu: routeMtu, local, dst: routeDst } = route;
     const df = options.df ?? false;
     if (df && total > routeMtu) {
       counters.inc('sendTooLong');
@@ -293,7 +290,7 @@ export class Ipv4Output {
     r.source = routeSrc;
     r.destination = dst;
     r.payloadLength = payloadLength;
-    write(frame.subarray(payloadStart, payloadStart + payloadLength), routeSrc, dst);
+    write(frame.subarray(payloadStart, payloadStart + payloadLength), routeSrc, routeDst);
     emitIpv4(r, frame, undefined, ipStart);
 
     if (!flags.bypassFilter && ports.filter.enabled) {
@@ -311,9 +308,7 @@ export class Ipv4Output {
     counters.incSlot(this.sentSlot);
     if (local) {
       counters.inc('loopback');
-      const iface = routeIface;
-      const ip = frame.subarray(ipStart, ipStart + total);
-      ports.scheduler.defer(() => ports.loopback(iface, Ipv4Packet.checked(ip)));
+      this.loopBack(routeIface, frame, ipStart, total);
       return routeSrc;
     }
     if (fits) {
@@ -344,6 +339,16 @@ export class Ipv4Output {
       const frame = new Uint8Array(f.buffer, f.byteOffset - ETHERNET_HEADER_LENGTH, frameLength(f.byteLength));
       this.ports.link.sendIpv4Frame(iface, frame, nextHop, linkDestination, forwarded);
     }
+  }
+
+  /**
+   * Hands the `total`-byte datagram at `frame[ipStart]` to {@link Ipv4OutputPorts.loopback} in the
+   * next deferred round. A method of its own: a closure in {@link Ipv4Output.send} would make V8
+   * allocate a context for the variables it captures on every send, looped back or not.
+   */
+  private loopBack(iface: NetInterface, frame: Uint8Array, ipStart: number, total: number): void {
+    const ports = this.ports;
+    ports.scheduler.defer(() => ports.loopback(iface, frame, ipStart, IPV4_MIN_HEADER_LENGTH, total));
   }
 
   private nextIdentification(): number {

@@ -8,9 +8,11 @@
  */
 import type { NetDevice } from '@postern/nic';
 import {
+  ETHERTYPE_IPV4,
   IPV4_BROADCAST,
   ipv4InPrefix,
   ipv4ToString,
+  writeMac,
   type ArpRepr,
   type Ipv4Address,
   type MacAddress,
@@ -75,6 +77,12 @@ export class NetInterface {
    * address for a conflict (RFC 5227 §2.1.1). It must not throw.
    */
   arpObserver: ((arp: ArpRepr) => void) | undefined = undefined;
+  /**
+   * @internal Bytes 6..13 of the Ethernet header of every IPv4 frame this interface sends: its MAC
+   * and the IPv4 EtherType, copied into each frame (the device's MAC never changes). A MAC is a
+   * 48-bit number: passed to a call that is not inlined, it is boxed afresh each time.
+   */
+  readonly ipv4LinkSource = new Uint8Array(8);
   private ipMtu: number;
   private entries: InterfaceAddress[] = [];
   private readonly groups = new Map<Ipv4Address, number>();
@@ -86,6 +94,9 @@ export class NetInterface {
     this.device = device;
     this.host = host;
     this.arp = new ArpCache<PendingFrame>(options.arp);
+    writeMac(this.ipv4LinkSource, 0, device.mac);
+    this.ipv4LinkSource[6] = ETHERTYPE_IPV4 >>> 8;
+    this.ipv4LinkSource[7] = ETHERTYPE_IPV4 & 0xff;
     this.ipMtu = device.mtu;
     if (options.mtu !== undefined) this.setMtu(options.mtu);
   }

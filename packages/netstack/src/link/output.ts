@@ -11,7 +11,6 @@ import {
   ARP_PACKET_LENGTH,
   ETHERNET_HEADER_LENGTH,
   ETHERTYPE_ARP,
-  ETHERTYPE_IPV4,
   ICMP_DEST_UNREACHABLE,
   ICMP_UNREACH_HOST,
   MAC_BROADCAST,
@@ -60,7 +59,7 @@ export class LinkOutput {
     linkDestination: MacAddress,
     forwarded: boolean,
   ): void {
-    writeEthernetSource(frame, iface.mac, ETHERTYPE_IPV4);
+    frame.set(iface.ipv4LinkSource, 6);
     let mac = linkDestination;
     if (mac === RESOLVE_WITH_ARP) {
       const arp = iface.arp;
