@@ -264,6 +264,30 @@ describe('deadlines on the virtual clock', () => {
   });
 });
 
+describe('deadlines at fractional instants', () => {
+  it('times kept in whole milliseconds move a deadline later by less than one, never earlier', () => {
+    // The head's bytes add next to nothing to its deadline (16 bytes at a million a second).
+    const { sched, server, connect } = setup(hello, {
+      idleTimeoutMs: 1000,
+      headerTimeoutMs: 1000,
+      headerMinRate: 1_000_000,
+    });
+    sched.advance(0.4);
+    const used = connect();
+    sched.advance(0.2); // t=0.6: answered, idle from here
+    used.send(GET);
+    expect(used.statuses()).toEqual([200]);
+    sched.advance(0.3); // t=0.9: a head starts
+    const slow = connect();
+    slow.send('GET / HTTP/1.1\r\n');
+    sched.advance(999.6); // t=1000.5: just before the idle instant (1000.6) and the head's (1000.9)
+    expect([used.serverEnded, slow.written]).toEqual([false, '']);
+    sched.advance(1.1); // t=1001.6: both acted on within a millisecond after their instants
+    expect([used.serverEnded, slow.statuses()]).toEqual([true, [408]]);
+    expect([server.stats.idleTimeouts, server.stats.headerTimeouts]).toEqual([1, 1]);
+  });
+});
+
 describe('one deadline queue for every connection', () => {
   it('head, idle and linger deadlines of interleaved connections each reach their own connection at their own instant', async () => {
     const { sched, server, connect } = setup(hello, {

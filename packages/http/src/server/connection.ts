@@ -234,6 +234,10 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
   /** Writers waiting for `'drain'` (made on first use). */
   private drainWaiters: Array<() => void> | undefined;
 
+  // The times below are whole milliseconds of the server's clock, rounded up ({@link Connection.tick}):
+  // small integers, stored in the object itself, where a fractional reading would take a heap number
+  // of its own per field (and per deadline worked out from it). Rounding up only moves a deadline later,
+  // by less than a millisecond.
   private headStartedAt = -1;
   /** Bytes received since the current head started (they extend its deadline). */
   private headBytes = 0;
@@ -270,7 +274,7 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
     remoteAddress: string = socket.remoteAddress ?? '',
   ) {
     this.remoteAddress = remoteAddress;
-    this.lastActivity = ctx.clock.now();
+    this.lastActivity = this.tick();
     this.lastSeenAt = this.lastActivity;
     const spare = ctx.spareParsers.pop();
     if (spare !== undefined) spare.reuse(this);
@@ -282,6 +286,12 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
     this.ensureTimer();
+  }
+
+  /** The server's clock now, rounded up to a whole millisecond (what the connection's time fields hold). */
+  private tick(): number {
+    // `+ 0` turns a -0 (a reading in (-1, 0]) into 0, so the result is a plain small integer.
+    return Math.ceil(this.ctx.clock.now()) + 0;
   }
 
   /** Resolves once the socket closed and everything was released (at once if it already did). */
@@ -420,7 +430,7 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
       this.startClose();
       return;
     }
-    this.lastActivity = this.ctx.clock.now();
+    this.lastActivity = this.tick();
     this.lastSeenAt = this.lastActivity;
     this.maybeResume();
     this.ensureTimer();
@@ -481,7 +491,7 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
       this.bodyStartedAt = -1;
       this.bodyHeldSince = -1;
       this.bodyBytes = 0;
-      this.lastActivity = ctx.clock.now();
+      this.lastActivity = this.tick();
     }
     this.enqueue(res);
     this.dispatch(req, res);
@@ -508,7 +518,7 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
     if (incoming === undefined || incoming.discarding) return;
     if (!incoming.req.body.push(data)) {
       this.bodyBlocked = true;
-      if (this.bodyHeldSince < 0) this.bodyHeldSince = this.ctx.clock.now();
+      if (this.bodyHeldSince < 0) this.bodyHeldSince = this.tick();
       this.parser.pause();
     }
   }
@@ -595,7 +605,7 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
   /** Starts the body deadline of `res`'s request (when a worker takes it, or it is answered without one). */
   private startBodyClock(res: HttpResponse): void {
     if (this.incoming?.res !== res || this.bodyStartedAt >= 0) return;
-    this.bodyStartedAt = this.ctx.clock.now();
+    this.bodyStartedAt = this.tick();
     if (this.bodyHeldSince >= 0) this.bodyHeldSince = this.bodyStartedAt;
     this.ensureTimer();
   }
@@ -604,7 +614,7 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
   private unblockBody(): void {
     this.bodyBlocked = false;
     if (this.bodyHeldSince >= 0) {
-      if (this.bodyStartedAt >= 0) this.bodyStartedAt += this.ctx.clock.now() - this.bodyHeldSince;
+      if (this.bodyStartedAt >= 0) this.bodyStartedAt += this.tick() - this.bodyHeldSince;
       this.bodyHeldSince = -1;
     }
   }
@@ -663,7 +673,7 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
   /** @internal Socket `'data'`. */
   onData(chunk: Uint8Array): void {
     if (this.lingering || this.parserFailed || this.gone) return;
-    const now = this.ctx.clock.now();
+    const now = this.tick();
     this.lastSeenAt = now;
     if (this.incoming === undefined) {
       if (this.headStartedAt < 0 && !this.awaitingNext) {
@@ -757,7 +767,7 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
         return;
       }
       this.awaitingNext = false;
-      if (this.headStartedAt >= 0) this.headStartedAt = this.ctx.clock.now();
+      if (this.headStartedAt >= 0) this.headStartedAt = this.tick();
     }
     try {
       if (this.parser.paused) this.parser.resume();
@@ -786,7 +796,7 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
     if (this.lingering || this.gone) return;
     this.lingering = true;
     this.closing = true;
-    this.lingerStartedAt = this.ctx.clock.now();
+    this.lingerStartedAt = this.tick();
     this.socket.end();
     this.syncFlow();
     this.ensureTimer();

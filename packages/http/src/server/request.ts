@@ -11,10 +11,19 @@ import { RequestBody } from './body.js';
  * connection reading).
  */
 export class HttpRequest {
+  // The method, target, version and headers are read from the head (getters): fewer fields to fill
+  // per request.
+
   /** The method token as sent (case-sensitive). */
-  readonly method: string;
+  get method(): string {
+    return this.head.method;
+  }
+
   /** The request-target exactly as sent. */
-  readonly target: string;
+  get target(): string {
+    return this.head.target;
+  }
+
   /**
    * The path part of the target (before `?`), still percent-encoded. For an absolute-form target the
    * scheme and authority are removed; for `*` and authority-form it is the target itself.
@@ -23,9 +32,15 @@ export class HttpRequest {
   /** The query after `?` (without it), still encoded; `''` when absent. */
   readonly query: string;
   /** `"1.0"` or `"1.1"` (minor versions above 1 are served as 1.1). */
-  readonly version: '1.0' | '1.1';
+  get version(): '1.0' | '1.1' {
+    return this.head.versionMinor === 0 ? '1.0' : '1.1';
+  }
+
   /** The header fields: `headers.get('content-type')` (any case), `headers.raw` for the wire order. */
-  readonly headers: HeaderList;
+  get headers(): HeaderList {
+    return this.head.headers;
+  }
+
   /** The peer's address as the transport reports it (`''` when unknown). */
   readonly remoteAddress: string;
   /** The parsed head (framing, keep-alive, expectations) for handlers that need the details. */
@@ -41,10 +56,6 @@ export class HttpRequest {
    */
   constructor(head: RequestHead, body: RequestBody | undefined, remoteAddress: string) {
     this.head = head;
-    this.method = head.method;
-    this.target = head.target;
-    this.version = head.versionMinor === 0 ? '1.0' : '1.1';
-    this.headers = head.headers;
     this.remoteAddress = remoteAddress;
     this.bodyRef = body;
     this.paramsRef = undefined;

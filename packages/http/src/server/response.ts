@@ -66,6 +66,20 @@ function checkedLowerName(name: string): string {
   return lower;
 }
 
+// The bits of HttpResponse.bits.
+/** The oldest unanswered response of its connection: bytes go to the socket, not to its pending list. */
+const ACTIVE = 1;
+/** The connection is gone: writes are dropped. */
+const DEAD = 2;
+/** The body goes out in chunked coding. */
+const CHUNKED = 4;
+/** The response carries no body bytes (HEAD, 1xx, 204, 304). */
+const NO_BODY = 8;
+/** The body did not match its declared length. */
+const BROKEN = 16;
+/** `100 Continue` was sent. */
+const CONTINUE_SENT = 32;
+
 const PENDING_HIGH_WATER = 64 * 1024;
 const COALESCE_LIMIT = 16 * 1024;
 const CRLF = Buffer.from('\r\n', 'latin1');
@@ -106,16 +120,12 @@ export class HttpResponse {
   private fields: string[] = NO_FIELDS;
   /** The lower-case name of each field of {@link HttpResponse.fields} (one per name/value pair). */
   private lowerNames: string[] = NO_FIELDS;
-  private active = false;
-  private dead = false;
   /** Bytes held while an earlier pipelined response is still going out (made on first use). */
   private pending: Uint8Array[] | undefined;
   private pendingBytes = 0;
-  private chunked = false;
-  private noBody = false;
   private declaredLength = -1;
-  private broken = false;
-  private interim: Uint8Array | undefined;
+  /** The response's private yes/no facts ({@link ACTIVE}, {@link DEAD} ...), one bit each: one field, not six. */
+  private bits = 0;
 
   /** @internal The server makes one per request and hands it to the handler. */
   constructor(
@@ -193,9 +203,9 @@ export class HttpResponse {
    * reading a body sent with `Expect: 100-continue`). A no-op once the head was sent.
    */
   writeContinue(): void {
-    if (this.headersSent || this.dead || this.interim !== undefined) return;
-    this.interim = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
-    this.emit(this.interim);
+    if (this.headersSent || (this.bits & DEAD) !== 0 || (this.bits & CONTINUE_SENT) !== 0) return;
+    this.bits |= CONTINUE_SENT;
+    this.emit(Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1'));
   }
 
   /**
@@ -208,8 +218,8 @@ export class HttpResponse {
     if (!this.headersSent) this.sendHead(-1);
     if (data.byteLength === 0) return this.canWrite();
     this.countBody(data.byteLength);
-    if (this.noBody) return this.canWrite();
-    if (this.chunked) {
+    if ((this.bits & NO_BODY) !== 0) return this.canWrite();
+    if ((this.bits & CHUNKED) !== 0) {
       const size = Buffer.from(data.byteLength.toString(16) + '\r\n', 'latin1');
       if (data.byteLength <= COALESCE_LIMIT) return this.emit(Buffer.concat([size, data, CRLF]));
       this.emit(size);
@@ -233,8 +243,9 @@ export class HttpResponse {
     } else if (data !== undefined && data.byteLength > 0) {
       this.write(data);
     }
-    if (this.chunked && !this.noBody) this.emit(LAST_CHUNK);
-    if (!this.noBody && this.declaredLength >= 0 && this.bodyBytes < this.declaredLength) this.broken = true;
+    if ((this.bits & CHUNKED) !== 0 && (this.bits & NO_BODY) === 0) this.emit(LAST_CHUNK);
+    if ((this.bits & NO_BODY) === 0 && this.declaredLength >= 0 && this.bodyBytes < this.declaredLength)
+      this.bits |= BROKEN;
     this.finish();
   }
 
@@ -293,8 +304,8 @@ export class HttpResponse {
 
   /** Resolves when writing may go on (the socket drained and earlier pipelined responses are done). */
   async drain(): Promise<void> {
-    while (!this.dead && !this.canWrite()) {
-      if (!this.active) await new Promise<void>((resolve) => (this.onActive = resolve));
+    while ((this.bits & DEAD) === 0 && !this.canWrite()) {
+      if ((this.bits & ACTIVE) === 0) await new Promise<void>((resolve) => (this.onActive = resolve));
       else await this.channel.waitDrain();
     }
   }
@@ -302,7 +313,7 @@ export class HttpResponse {
   /** Writes every chunk of `source`, waiting for drain when needed, then ends the response. */
   async pipeFrom(source: AsyncIterable<Uint8Array | string>): Promise<void> {
     for await (const chunk of source) {
-      if (this.dead) return;
+      if ((this.bits & DEAD) !== 0) return;
       if (!this.write(chunk)) await this.drain();
     }
     this.end();
@@ -310,7 +321,7 @@ export class HttpResponse {
 
   /** True once the connection was lost: further writes are dropped. */
   get aborted(): boolean {
-    return this.dead;
+    return (this.bits & DEAD) !== 0;
   }
 
   /**
@@ -318,7 +329,7 @@ export class HttpResponse {
    * server frees the request's worker then).
    */
   whenSettled(): Promise<void> {
-    if (this.finished || this.dead) return Promise.resolve();
+    if (this.finished || (this.bits & DEAD) !== 0) return Promise.resolve();
     return new Promise<void>((resolve) => this.onSettled(resolve));
   }
 
@@ -327,7 +338,7 @@ export class HttpResponse {
    * (at once when it already is). No promise: the server frees the request's worker from here.
    */
   onSettled(callback: () => void): void {
-    if (this.finished || this.dead) {
+    if (this.finished || (this.bits & DEAD) !== 0) {
       callback();
       return;
     }
@@ -339,8 +350,8 @@ export class HttpResponse {
 
   /** Connection side: this response became the oldest unanswered one; queued bytes go out now. */
   activate(): void {
-    if (this.active || this.dead) return;
-    this.active = true;
+    if ((this.bits & ACTIVE) !== 0 || (this.bits & DEAD) !== 0) return;
+    this.bits |= ACTIVE;
     const pending = this.pending;
     this.pending = undefined;
     this.pendingBytes = 0;
@@ -353,7 +364,7 @@ export class HttpResponse {
 
   /** Connection side: the connection is gone; pending bytes are dropped and writes become no-ops. */
   abandon(): void {
-    this.dead = true;
+    this.bits |= DEAD;
     this.pending = undefined;
     this.pendingBytes = 0;
     const resolve = this.onActive;
@@ -377,12 +388,12 @@ export class HttpResponse {
 
   /** Connection side: true when the body did not match its declared length (the connection must close). */
   get framingBroken(): boolean {
-    return this.broken;
+    return (this.bits & BROKEN) !== 0;
   }
 
   /** Connection side: true when the response length is delimited by closing the connection. */
   get closeDelimited(): boolean {
-    return this.headersSent && !this.chunked && !this.noBody && this.declaredLength < 0;
+    return this.headersSent && (this.bits & CHUNKED) === 0 && (this.bits & NO_BODY) === 0 && this.declaredLength < 0;
   }
 
   private onActive: (() => void) | undefined;
@@ -412,13 +423,13 @@ export class HttpResponse {
   }
 
   private canWrite(): boolean {
-    if (this.dead) return true;
-    return this.active ? this.channel.writable : this.pendingBytes < PENDING_HIGH_WATER;
+    if ((this.bits & DEAD) !== 0) return true;
+    return (this.bits & ACTIVE) !== 0 ? this.channel.writable : this.pendingBytes < PENDING_HIGH_WATER;
   }
 
   private countBody(n: number): void {
     if (this.declaredLength >= 0 && this.bodyBytes + n > this.declaredLength) {
-      this.broken = true;
+      this.bits |= BROKEN;
       throw new RangeError(`body exceeds the declared Content-Length of ${this.declaredLength}`);
     }
     this.bodyBytes += n;
@@ -437,7 +448,7 @@ export class HttpResponse {
     this.headersSent = true;
     const status = this.statusCode;
     const forbids = statusForbidsBody(status);
-    this.noBody = forbids || this.context.isHead;
+    if (forbids || this.context.isHead) this.bits |= NO_BODY;
     let head = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n`;
     const fields = this.fields;
     const names = this.lowerNames;
@@ -457,7 +468,7 @@ export class HttpResponse {
         this.declaredLength = wholeLength;
         head += `Content-Length: ${wholeLength}\r\n`;
       } else if (!this.context.http10) {
-        this.chunked = true;
+        this.bits |= CHUNKED;
         head += 'Transfer-Encoding: chunked\r\n';
       }
     }
@@ -472,7 +483,7 @@ export class HttpResponse {
     }
     this.bodyBytes = wholeLength;
     const headLength = head.length;
-    if (whole === undefined || this.noBody) {
+    if (whole === undefined || (this.bits & NO_BODY) !== 0) {
       this.emit(Buffer.from(head, 'latin1'));
     } else if (whole.byteLength <= COALESCE_LIMIT) {
       const out = Buffer.allocUnsafe(headLength + whole.byteLength);
@@ -487,8 +498,8 @@ export class HttpResponse {
   }
 
   private emit(data: Uint8Array): boolean {
-    if (this.dead) return true;
-    if (this.active) return this.channel.transmit(data);
+    if ((this.bits & DEAD) !== 0) return true;
+    if ((this.bits & ACTIVE) !== 0) return this.channel.transmit(data);
     (this.pending ??= []).push(data);
     this.pendingBytes += data.byteLength;
     return this.pendingBytes < PENDING_HIGH_WATER;
@@ -496,7 +507,7 @@ export class HttpResponse {
 
   private finish(): void {
     this.finished = true;
-    if (this.active && !this.dead) this.channel.responseDone(this);
+    if ((this.bits & ACTIVE) !== 0 && (this.bits & DEAD) === 0) this.channel.responseDone(this);
     this.settle();
   }
 }
