@@ -65,6 +65,7 @@ describe('gateway LAN services against dnsmasq (WAN) and dhclient + dig (LAN)', 
   let nsLan = '';
   let lanPeer = '';
   let lanPeerMac = '';
+  let nsWan = '';
   let dhclient: ChildProcess | undefined;
   let gw: Gateway | undefined;
   let config: GatewayConfig;
@@ -93,6 +94,7 @@ describe('gateway LAN services against dnsmasq (WAN) and dhclient + dig (LAN)', 
     } = await wanLanTopology(lab, { wan: { address: `${WAN_SERVER}/24` }, lan: [{}] });
     ({ ns: nsLan, dev: lanPeer } = lanHost!);
     lanPeerMac = await lab.macAddress(lanPeer, nsLan);
+    nsWan = wan.ns;
 
     startWanDnsmasq(scene, wan, {
       server: WAN_SERVER,
@@ -251,6 +253,36 @@ describe('gateway LAN services against dnsmasq (WAN) and dhclient + dig (LAN)', 
       expect(last.tcpMalformed).toBe(0);
     },
     60_000,
+  );
+
+  rootIt(
+    title(
+      'a TCP SYN from the WAN to port 53 of the gateway WAN address is reset at once: TCP 53 listens on the LAN address only',
+    ),
+    async () => {
+      expect(await eventually(() => wanBound(gw!), 30_000, PEER_POLL_MS), log.join('\n')).toBe(true);
+      const wanAddress = ipv4ToString(gw!.lan.dhcpClients.get('wan')!.lease!.address);
+      expect(gw!.lan.dns!.tcpAddresses.map(ipv4ToString)).toEqual([LAN_GATEWAY]);
+      const before = gw!.lan.dns!.counters.snapshot();
+      // The WAN kernel's connect: refused (the stack's RST answers the SYN), not connected then reset.
+      const script = [
+        'import socket',
+        's = socket.socket()',
+        's.settimeout(5)',
+        'try:',
+        `    s.connect(("${wanAddress}", 53))`,
+        '    print("connected")',
+        'except ConnectionRefusedError:',
+        '    print("refused")',
+      ].join('\n');
+      const r = await lab.tryExec(nsWan, 'python3', ['-c', script], { timeoutMs: 20_000 });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.trim()).toBe('refused');
+      const after = gw!.lan.dns!.counters.snapshot();
+      expect(after.tcpNotListening - before.tcpNotListening).toBe(0);
+      expect(after.tcpConnections - before.tcpConnections).toBe(0);
+    },
+    40_000,
   );
 
   rootIt(

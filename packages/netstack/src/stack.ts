@@ -193,6 +193,7 @@ export class Stack {
   private wakePending = false;
   private nextSweep = 0;
   private readonly host: InterfaceHost;
+  private readonly addressWatchers: Array<(iface: NetInterface, address: Ipv4Address, added: boolean) => void> = [];
 
   constructor(scheduler: SchedulerApi, options: StackOptions = {}) {
     this.scheduler = scheduler;
@@ -292,10 +293,12 @@ export class Stack {
         this.routes.addConnected(iface.index, entry.address, entry.prefixLength);
         interfaces.addLocal(entry.address, iface);
         if (iface.device.isOpen && iface.linkState === 'up') this.link.sendGratuitous(iface, entry.address);
+        for (const w of this.addressWatchers.slice()) w(iface, entry.address, true);
       },
       addressRemoved: (iface, entry) => {
         this.routes.removeConnected(iface.index, entry.address, entry.prefixLength);
         interfaces.removeLocal(entry.address);
+        for (const w of this.addressWatchers.slice()) w(iface, entry.address, false);
       },
     };
   }
@@ -364,6 +367,19 @@ export class Stack {
       for (const a of iface.addresses) this.link.sendGratuitous(iface, a.address);
     });
     return iface;
+  }
+
+  /**
+   * Calls `watcher` after each address added to (`added` true) or removed from an interface of this
+   * stack, its routes already in place or gone; watchers run in the order added and must not throw.
+   * Returns the function that stops it.
+   */
+  watchAddresses(watcher: (iface: NetInterface, address: Ipv4Address, added: boolean) => void): () => void {
+    this.addressWatchers.push(watcher);
+    return () => {
+      const i = this.addressWatchers.indexOf(watcher);
+      if (i >= 0) this.addressWatchers.splice(i, 1);
+    };
   }
 
   /** The interface with `index`, or `undefined`. */

@@ -16,6 +16,7 @@ import {
   emitDnsQuery,
   encodeDnsName,
   parseDns,
+  TcpFlag,
   type DnsMessage,
 } from '@postern/wire';
 import { describe, expect, it } from 'vitest';
@@ -27,6 +28,7 @@ import {
   type DnsForwarderOptions,
   type Tcp,
   type TcpCloseReason,
+  type TcpListener,
   type UdpMessageInfo,
 } from '../src/index.js';
 import { ip, routed } from './support/net.js';
@@ -106,7 +108,20 @@ async function topology(seed: number, o: Options = {}) {
   const tcpA = attachTcp(net.a.stack);
   const udpAnswers: Uint8Array[] = [];
   const udpClient = net.a.stack.udp.bind(5353, undefined, (p) => udpAnswers.push(p.slice()));
-  return { ...net, sched, forwarder, tcpA, tcpB, upstreamUdp, upstreamTcp, udpAnswers, udpClient };
+  return { ...net, sched, forwarder, tcpA, tcpB, tcpR, upstreamUdp, upstreamTcp, udpAnswers, udpClient };
+}
+
+/** The flags byte of every TCP segment `driver` is asked to transmit from now on, in order. */
+function tcpFlagsSent(driver: { transmit(frame: Uint8Array): boolean }): number[] {
+  const flags: number[] = [];
+  const inner = driver.transmit.bind(driver);
+  driver.transmit = (frame: Uint8Array): boolean => {
+    if (frame[12] === 0x08 && frame[13] === 0x00 && frame[14 + 9] === 6) {
+      flags.push(frame[14 + (frame[14]! & 0x0f) * 4 + 13]!);
+    }
+    return inner(frame);
+  };
+  return flags;
 }
 
 /** A DNS-over-TCP client on `tcp`: its answers as they arrive, how it closed. */
@@ -337,12 +352,91 @@ describe('DNS forwarder over TCP (virtual clock, seeded)', () => {
     expect(t.forwarder.tcpConnections).toBe(1);
   });
 
-  it('resets a connection from a peer behind an interface it does not listen on', async () => {
+  it('resets a connection from a peer behind an interface it does not listen on that reached a listened address', async () => {
     const t = await topology(59);
-    const c = dnsClient(t.tcpB, GATEWAY_B_SIDE);
+    const c = dnsClient(t.tcpB, GATEWAY); // B's SYN comes in by R's B side, to the A-side address
     t.sched.advance(20);
     expect(c.state.closed).toBe('reset');
     expect(t.forwarder.counters.snapshot()).toMatchObject({ tcpNotListening: 1, tcpConnections: 0 });
+  });
+
+  it('listens on the addresses of its interfaces only: a SYN to another address (the B side) gets the stack RST, no SYN-ACK', async () => {
+    const t = await topology(60);
+    expect(t.forwarder.tcpAddresses).toEqual([GATEWAY]);
+    const sent = tcpFlagsSent(t.links[1].a); // what R sends toward B
+    const c = dnsClient(t.tcpB, GATEWAY_B_SIDE);
+    t.sched.advance(20);
+    expect(c.state.closed).toBe('refused');
+    expect(sent).toEqual([TcpFlag.RST | TcpFlag.ACK]);
+    expect(t.tcpR.counters.snapshot()).toMatchObject({ noSocket: 1, resetsSent: 1, passiveOpens: 0 });
+    expect(t.forwarder.counters.snapshot()).toMatchObject({ tcpNotListening: 0, tcpConnections: 0, tcpRefused: 0 });
+  });
+
+  it("follows the addresses of its interfaces: one added is listened on, one removed is not (its listener closed); another interface's are never", async () => {
+    const t = await topology(62);
+    const extra = ip('198.18.3.1');
+    t.r.iface.addAddress(extra, 24);
+    t.r2.iface.addAddress(ip('198.18.4.1'), 24);
+    expect(t.forwarder.tcpAddresses).toEqual([GATEWAY, extra]);
+    const before = dnsClient(t.tcpA, extra); // A reaches it through its default route, by R's A side
+    t.sched.advance(10);
+    before.send(frameDnsMessage(query(0x301, 'one.test')));
+    t.sched.advance(50);
+    expect(before.answers.map((m) => m.header.id)).toEqual([0x301]);
+    const otherSide = dnsClient(t.tcpB, ip('198.18.4.1'));
+    t.sched.advance(20);
+    expect(otherSide.state.closed).toBe('refused');
+    t.r.iface.removeAddress(extra);
+    expect(t.forwarder.tcpAddresses).toEqual([GATEWAY]);
+    t.r.iface.addAddress(ip('198.18.5.1'), 24);
+    expect(t.forwarder.tcpAddresses).toEqual([GATEWAY, ip('198.18.5.1')]);
+    // The removed address moved to the B side: a SYN to it from B finds no listener (a stale one would
+    // accept, then reset it as tcpNotListening).
+    t.r2.iface.addAddress(extra, 24);
+    expect(t.forwarder.tcpAddresses).toEqual([GATEWAY, ip('198.18.5.1')]);
+    const resets = t.tcpR.counters.snapshot().resetsSent;
+    const after = dnsClient(t.tcpB, extra);
+    t.sched.advance(20);
+    expect(after.state.closed).toBe('refused');
+    expect(t.tcpR.counters.snapshot().resetsSent).toBe(resets + 1);
+    const added = dnsClient(t.tcpA, ip('198.18.5.1'));
+    t.sched.advance(10);
+    added.send(frameDnsMessage(query(0x302, 'two.test')));
+    t.sched.advance(50);
+    expect(added.answers.map((m) => m.header.id)).toEqual([0x302]);
+    expect(t.forwarder.counters.snapshot()).toMatchObject({
+      tcpConnections: 2,
+      tcpNotListening: 0,
+      tcpListenFailed: 0,
+    });
+    t.forwarder.close();
+    t.r.iface.addAddress(ip('198.18.6.1'), 24);
+    expect(t.forwarder.tcpAddresses).toEqual([]);
+  });
+
+  it('counts an address whose port 53 another listener took first and listens there at the next change; a taken address at the start throws', async () => {
+    const net = await routed({ seed: 63 });
+    const tcpR = attachTcp(net.r.stack);
+    const taken = ip('198.18.3.1');
+    const squatters: TcpListener[] = [];
+    // Registered before the forwarder, this watcher runs first and takes port 53 of the new address.
+    net.r.stack.watchAddresses((_iface, address, added) => {
+      if (added && address === taken) squatters.push(tcpR.listen({ address, port: DNS_PORT }));
+    });
+    const options = { listen: [net.r.iface], upstream: () => [UPSTREAM], tcp: tcpR };
+    const forwarder = new DnsForwarder(net.r.stack, options);
+    net.r.iface.addAddress(taken, 24);
+    expect(squatters).toHaveLength(1);
+    expect(forwarder.tcpAddresses).toEqual([GATEWAY]);
+    expect(forwarder.counters.snapshot()).toMatchObject({ tcpListenFailed: 1 });
+    squatters[0]!.close();
+    net.r.iface.addAddress(ip('198.18.5.1'), 24);
+    expect(forwarder.tcpAddresses).toEqual([GATEWAY, taken, ip('198.18.5.1')]);
+    forwarder.close();
+    const squatter = tcpR.listen({ address: taken, port: DNS_PORT });
+    expect(() => new DnsForwarder(net.r.stack, options)).toThrow(/already listening/);
+    expect(tcpR.listen({ address: GATEWAY, port: DNS_PORT })).toBeDefined(); // the failed start kept no listener
+    squatter.close();
   });
 
   it('close() resets the client connections and stops listening', async () => {

@@ -179,41 +179,46 @@ describe('TCB reuse', () => {
     });
   }
 
-  it('reuse resets every field, even one no connection moved (every field of a TCB scribbled over first)', async () => {
-    const { tcpB } = await tcpPair({ tcpB: { congestion: 'bbr' } });
-    const ctx = contextOf(tcpB);
-    const dirty = makeTcb(ctx, undefined, 1);
-    // Fields set from the configuration, not from a connection's life (the RTO bounds are the module's settings).
-    const config = new Set([
-      'maxRanges',
-      'pool',
-      'name',
-      'iwSegments',
-      'windowRounds',
-      'windowMs',
-      'firstCapacity',
-      'minRtoMs',
-      'maxRtoMs',
-      'initialRtoMs',
-      'clockGranularityMs',
-    ]);
-    const scribble = (o: Record<string, unknown>, depth: number): void => {
-      for (const k of Object.keys(o)) {
-        if (config.has(k) || TIMER_FIELDS.has(k)) continue;
-        const v = o[k];
-        if (typeof v === 'number') o[k] = v + 17.5;
-        else if (typeof v === 'boolean') o[k] = !v;
-        else if (typeof v === 'string') o[k] = `${v}-stale`;
-        else if (v === undefined) o[k] = { stale: true };
-        else if (typeof v === 'object' && v !== null && !ArrayBuffer.isView(v) && depth > 0)
-          scribble(v as Record<string, unknown>, depth - 1);
-      }
-    };
-    scribble(dirty as unknown as Record<string, unknown>, 2);
-    const reused = makeTcb(ctx, dirty, 2);
-    expect(reused).toBe(dirty);
-    expect(differences(reused, makeTcb(ctx, undefined, 2))).toEqual([]);
-  });
+  for (const congestion of ['bbr', 'cubic', 'newreno'] as const) {
+    it(`reuse resets every field, even one no connection moved (every field of a TCB scribbled over first; ${congestion})`, async () => {
+      const { tcpB } = await tcpPair({ tcpB: { congestion } });
+      const ctx = contextOf(tcpB);
+      const dirty = makeTcb(ctx, undefined, 1);
+      // Fields set from the configuration, not from a connection's life (the RTO bounds are the module's settings).
+      const config = new Set([
+        'maxRanges',
+        'pool',
+        'name',
+        'iwSegments',
+        'windowRounds',
+        'windowMs',
+        'firstCapacity',
+        'minRtoMs',
+        'maxRtoMs',
+        'initialRtoMs',
+        'clockGranularityMs',
+        'fastConvergence',
+      ]);
+      const scribble = (o: Record<string, unknown>, depth: number): void => {
+        for (const k of Object.keys(o)) {
+          if (config.has(k) || TIMER_FIELDS.has(k)) continue;
+          const v = o[k];
+          if (typeof v === 'number') o[k] = v + 17.5;
+          else if (typeof v === 'boolean') o[k] = !v;
+          else if (typeof v === 'string') o[k] = `${v}-stale`;
+          else if (v === undefined) o[k] = { stale: true };
+          else if (typeof v === 'object' && v !== null && !ArrayBuffer.isView(v) && depth > 0)
+            scribble(v as Record<string, unknown>, depth - 1);
+        }
+      };
+      scribble(dirty as unknown as Record<string, unknown>, 2);
+      const cc = dirty.cc;
+      const reused = makeTcb(ctx, dirty, 2);
+      expect(reused).toBe(dirty);
+      expect(reused.cc).toBe(cc); // restarted in place, not made anew
+      expect(differences(reused, makeTcb(ctx, undefined, 2))).toEqual([]);
+    });
+  }
 
   it('a handle of the old connection cannot reach its reused TCB: abort, close, writes and settings do nothing to the new connection', async () => {
     const { sched, tcpA, tcpB } = await tcpPair({ latencyMs: 0.2 });

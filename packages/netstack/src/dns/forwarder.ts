@@ -1,8 +1,10 @@
 /**
  * {@link DnsForwarder}: a caching DNS forwarder for the hosts behind the gateway (RFC 1035), on the
  * stack's UDP port 53 of the interfaces it listens on, and on TCP port 53 too when given the stack's
- * TCP module (RFC 7766, see {@link DnsTcpServer}; a connection is taken when the route back to its
- * peer leaves by an interface it listens on). Both share the cache and the bound on queries in flight.
+ * TCP module (RFC 7766, see {@link DnsTcpServer}): on the addresses of those interfaces only, one
+ * listener each, following their addresses as they come and go (a SYN to another address, the WAN
+ * one, gets the stack's RST); a connection is taken when the route back to its peer leaves by an
+ * interface it listens on. Both share the cache and the bound on queries in flight.
  *
  * A standard query (QR 0, opcode QUERY, one question of class IN, no answer or authority records)
  * is answered from the {@link DnsCache}, or sent on to an upstream server with a fresh id and from a
@@ -154,9 +156,11 @@ export class DnsForwarder implements DnsQueryHandler {
   private readonly tries: number;
   private readonly maxPending: number;
   private readonly tcpServer: DnsTcpServer | undefined;
+  private readonly unwatch: (() => void) | undefined;
 
   /**
-   * Binds UDP port 53 (all addresses), and listens on TCP port 53 when `options.tcp` is given.
+   * Binds UDP port 53 (all addresses), and when `options.tcp` is given listens on TCP port 53 of each
+   * address of the `listen` interfaces, now and as they change.
    * @throws `BindError` when the UDP port is taken; `TcpError` `EADDRINUSE` when the TCP one is.
    */
   constructor(stack: Stack, options: DnsForwarderOptions) {
@@ -175,6 +179,7 @@ export class DnsForwarder implements DnsQueryHandler {
           ? undefined
           : new DnsTcpServer({
               tcp,
+              addresses: () => options.listen.flatMap((i) => i.addresses.map((a) => a.address)),
               scheduler: stack.scheduler,
               handler: this,
               accepts: (c) => this.listensTowards(c.remoteAddress),
@@ -187,6 +192,18 @@ export class DnsForwarder implements DnsQueryHandler {
       this.socket.close();
       throw err;
     }
+    const server = this.tcpServer;
+    this.unwatch =
+      server === undefined
+        ? undefined
+        : stack.watchAddresses((iface) => {
+            if (this.listen.has(iface)) server.sync();
+          });
+  }
+
+  /** The local addresses whose TCP port 53 it listens on now (none without TCP). */
+  get tcpAddresses(): Ipv4Address[] {
+    return this.tcpServer?.addresses ?? [];
   }
 
   /** Client TCP connections open now (0 without TCP). */
@@ -205,6 +222,7 @@ export class DnsForwarder implements DnsQueryHandler {
    */
   close(): void {
     this.socket.close();
+    this.unwatch?.();
     this.tcpServer?.close();
     for (const p of this.pending) this.finish(p);
   }

@@ -4,17 +4,24 @@
  * read as they come (pipelined) and answered as their answers come (any order; the client matches
  * them by id).
  *
+ * It listens on the addresses {@link DnsTcpServerOptions.addresses} names, one listener each (never
+ * the wildcard), so a SYN to any other local address gets the stack's RST as for a closed port;
+ * {@link DnsTcpServer.sync} follows that list when it changes (the forwarder calls it when an
+ * address of a listening interface comes or goes).
+ *
  * Bounds, each counted: connections ({@link DnsTcpServerOptions.maxConnections}; one beyond is
  * reset, `tcpRefused`); queries of one connection waiting for an answer or for room in the send
  * buffer ({@link DnsTcpServerOptions.maxPendingPerConnection}; a query beyond is dropped unanswered,
  * `tcpDropped`); idle time ({@link DnsTcpServerOptions.idleMs}, RFC 7766 §6.2.3: a connection with
  * nothing received and no query waiting upstream for that long is closed, `tcpIdleClosed`). A
- * connection the `accepts` check refuses is reset (`tcpNotListening`). Malformed input (a length
- * prefix below a DNS header, a message with QR set) resets the connection (`tcpMalformed`); a
+ * connection the `accepts` check refuses (a peer behind another interface that reached a listened
+ * address) is reset (`tcpNotListening`). Malformed input (a length prefix below a DNS header, a
+ * message with QR set) resets the connection (`tcpMalformed`); a
  * message that is a bad query is the handler's to answer (FORMERR...). A peer's FIN lets the
  * answers still due go out, then the connection closes.
  */
 import type { SchedulerApi, Timer } from '@postern/irq';
+import type { Ipv4Address } from '@postern/wire';
 import type { TcpConnection } from '../tcp/connection.js';
 import type { TcpListener } from '../tcp/listener.js';
 import type { Tcp } from '../tcp/tcp.js';
@@ -49,7 +56,8 @@ export type DnsTcpCounterName =
   | 'tcpMalformed'
   | 'tcpDropped'
   | 'tcpIdleClosed'
-  | 'tcpWriteFailed';
+  | 'tcpWriteFailed'
+  | 'tcpListenFailed';
 
 /** The names of {@link DnsTcpCounterName}, in order. */
 export const DNS_TCP_COUNTER_NAMES: readonly DnsTcpCounterName[] = [
@@ -61,12 +69,15 @@ export const DNS_TCP_COUNTER_NAMES: readonly DnsTcpCounterName[] = [
   'tcpDropped',
   'tcpIdleClosed',
   'tcpWriteFailed',
+  'tcpListenFailed',
 ];
 
 /** Options of a {@link DnsTcpServer}. */
 export interface DnsTcpServerOptions {
-  /** The TCP module to listen on (port 53, every address). */
+  /** The TCP module to listen on. */
   readonly tcp: Tcp;
+  /** The local addresses to listen on now (read again by {@link DnsTcpServer.sync}). */
+  readonly addresses: () => readonly Ipv4Address[];
   /** The clock and timers. */
   readonly scheduler: SchedulerApi;
   /** Answers the queries. */
@@ -97,17 +108,33 @@ export class DnsTcpServer {
   /** @internal */
   readonly maxPending: number;
   private readonly maxConnections: number;
-  private readonly listener: TcpListener;
+  private readonly port: number;
+  /** One listener per address listened on. */
+  private readonly listeners = new Map<Ipv4Address, TcpListener>();
   private readonly sessions = new Set<DnsTcpSession>();
+  private closed = false;
 
-  /** Listens on TCP port 53 (every address). @throws `TcpError` `EADDRINUSE` when it is taken. */
+  /**
+   * Listens on the port (53) of each address in `options.addresses()`.
+   * @throws `TcpError` `EADDRINUSE` when one of them is taken (none is kept then).
+   */
   constructor(options: DnsTcpServerOptions) {
     this.options = options;
     this.idleMs = options.idleMs ?? 5000;
     this.maxConnections = options.maxConnections ?? 64;
     this.maxPending = options.maxPendingPerConnection ?? 16;
-    this.listener = options.tcp.listen({ port: options.port ?? 53, receiveBufferSize: RECEIVE_BUFFER });
-    this.listener.onConnection = (connection) => this.accept(connection);
+    this.port = options.port ?? 53;
+    try {
+      for (const address of options.addresses()) if (!this.listeners.has(address)) this.listenOn(address);
+    } catch (err) {
+      this.close();
+      throw err;
+    }
+  }
+
+  /** The addresses listened on now, in the order their listeners opened. */
+  get addresses(): Ipv4Address[] {
+    return [...this.listeners.keys()];
   }
 
   /** Connections open now. */
@@ -115,15 +142,46 @@ export class DnsTcpServer {
     return this.sessions.size;
   }
 
+  /**
+   * Follows `options.addresses()`: closes the listener of each address no longer named (connections
+   * already open stay) and listens on each new one; one that cannot be listened on (the port taken
+   * there) is counted `tcpListenFailed` and tried again at the next sync. Nothing after close.
+   */
+  sync(): void {
+    if (this.closed) return;
+    const wanted = new Set(this.options.addresses());
+    for (const [address, listener] of this.listeners) {
+      if (wanted.has(address)) continue;
+      listener.close();
+      this.listeners.delete(address);
+    }
+    for (const address of wanted) {
+      if (this.listeners.has(address)) continue;
+      try {
+        this.listenOn(address);
+      } catch {
+        this.options.count('tcpListenFailed');
+      }
+    }
+  }
+
   /** Stops listening and resets every connection (their queries forgotten). Idempotent. */
   close(): void {
-    this.listener.close();
+    this.closed = true;
+    for (const listener of this.listeners.values()) listener.close();
+    this.listeners.clear();
     for (const s of [...this.sessions]) s.end(true);
   }
 
   /** @internal A session ended. */
   forget(session: DnsTcpSession): void {
     this.sessions.delete(session);
+  }
+
+  private listenOn(address: Ipv4Address): void {
+    const listener = this.options.tcp.listen({ address, port: this.port, receiveBufferSize: RECEIVE_BUFFER });
+    listener.onConnection = (connection) => this.accept(connection);
+    this.listeners.set(address, listener);
   }
 
   private accept(connection: TcpConnection): void {

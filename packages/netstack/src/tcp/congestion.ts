@@ -172,6 +172,31 @@ abstract class WindowBase implements CongestionControl {
     this.window = this.initialWindow();
   }
 
+  /**
+   * Starts over for a new connection sending `mss`-byte segments: every field as a new instance with
+   * the same options has it (the initial window, no ssthresh, no recovery, HyStart++ and the
+   * algorithm's own state forgotten). Allocates nothing.
+   * @throws RangeError for a bad MSS.
+   */
+  restart(mss: number): void {
+    checkMss(mss);
+    this.mss = mss;
+    this.window = this.initialWindow();
+    this.threshold = Number.POSITIVE_INFINITY;
+    this.recovering = false;
+    this.timedOutSinceAck = false;
+    this.lastRoundMinRtt = Number.POSITIVE_INFINITY;
+    this.currentRoundMinRtt = Number.POSITIVE_INFINITY;
+    this.rttSampleCount = 0;
+    this.cssBaselineMinRtt = Number.POSITIVE_INFINITY;
+    this.cssRoundCount = -1;
+    this.hystartExits = 0;
+    this.restartAlgorithm();
+  }
+
+  /** The algorithm's own part of {@link WindowBase.restart}: its fields as a new instance has them. */
+  protected abstract restartAlgorithm(): void;
+
   /** The initial window in bytes for the current MSS. */
   initialWindow(): number {
     return this.iwSegments === undefined ? rfc6928InitialWindow(this.mss) : this.iwSegments * this.mss;
@@ -334,6 +359,10 @@ export class NewReno extends WindowBase {
   /** Bytes acknowledged in congestion avoidance not yet turned into an MSS of window (RFC 3465). */
   private bytesAcked = 0;
 
+  protected restartAlgorithm(): void {
+    this.bytesAcked = 0;
+  }
+
   protected congestionAvoidance(_nowMs: number, ackedBytes: number): void {
     this.bytesAcked += ackedBytes;
     if (this.bytesAcked >= this.window) {
@@ -409,6 +438,17 @@ export class Cubic extends WindowBase {
   constructor(opts: CongestionOptions & { fastConvergence?: boolean }) {
     super(opts);
     this.fastConvergence = opts.fastConvergence ?? true;
+  }
+
+  protected restartAlgorithm(): void {
+    this.wMax = 0;
+    this.cwndPrior = 0;
+    this.epochStart = Number.NaN;
+    this.lastAckMs = Number.NaN;
+    this.k = 0;
+    this.wEst = 0;
+    this.rtt = 0;
+    this.epochAfterTimeout = false;
   }
 
   /** W_max in bytes (0 before the first congestion event). */

@@ -29,7 +29,8 @@ export interface TcpIpPort {
   /** The scheduler that owns the clock, timers and randomness. */
   readonly scheduler: SchedulerApi;
   /**
-   * The route toward `remote`. With `local` not 0 the packet must leave from that address.
+   * The route toward `remote`. With `local` not 0 the packet must leave from that address. The
+   * object returned may be the port's own, rewritten by its next call: read it at once.
    * @returns undefined when there is no route (or `local` is not an address of this host).
    */
   route(remote: Ipv4Address, local: Ipv4Address): TcpRoute | undefined;

@@ -61,9 +61,10 @@ export function newTcb(
   const advMss = Math.max(64, Math.min(65_535, mtu - 40));
   let tcb = ctx.freeTcbs.pop();
   if (tcb !== undefined) {
+    // The congestion control starts over in place when it is of the kind the settings name.
     const old = tcb.cc;
     let cc: CongestionControl;
-    if (old instanceof Bbr && s.congestion === 'bbr') {
+    if (old.name === s.congestion && (old instanceof Bbr || old instanceof Cubic || old instanceof NewReno)) {
       old.restart(advMss);
       cc = old;
     } else cc = newCongestionControl(ctx, advMss);

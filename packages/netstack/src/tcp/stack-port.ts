@@ -17,6 +17,8 @@ export class StackTcpPort implements TcpIpPort {
   private readonly stack: Stack;
   private readonly sendOptions: Ipv4SendOptions = { src: 0, dst: 0, protocol: IP_PROTO_TCP, df: true };
   private writer: TcpSegmentWriter | undefined;
+  /** What {@link StackTcpPort.route} returns, rewritten by each call (a passive open makes no route object). */
+  private readonly routeOut: TcpRoute = { source: 0, mtu: 0 };
   private readonly write = (payload: Uint8Array, src: Ipv4Address, dst: Ipv4Address): void => {
     this.writer!.writeSegment(payload, src, dst);
   };
@@ -29,7 +31,11 @@ export class StackTcpPort implements TcpIpPort {
   /** @inheritDoc */
   route(remote: Ipv4Address, local: Ipv4Address): TcpRoute | undefined {
     const r = this.stack.routeTo(remote, local === 0 ? undefined : local);
-    return r === undefined ? undefined : { source: r.src, mtu: r.mtu };
+    if (r === undefined) return undefined;
+    const out = this.routeOut;
+    out.source = r.src;
+    out.mtu = r.mtu;
+    return out;
   }
 
   /** @inheritDoc */
