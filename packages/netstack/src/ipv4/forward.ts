@@ -109,7 +109,9 @@ export class Ipv4Forwarder {
     const c = ports.ipCounters;
     const dst = packet.destination;
     const total = packet.totalLength;
-    const ip = packet.bytes.subarray(0, total);
+    // IPv4 input hands over a view of exactly the packet: no second one then.
+    const bytes = packet.bytes;
+    const ip = bytes.byteLength === total ? bytes : bytes.subarray(0, total);
     const route = ports.routes.match(dst);
     const out = route === undefined ? undefined : ports.interfaces.at(route.ifIndex);
     if (route === undefined || out === undefined) {

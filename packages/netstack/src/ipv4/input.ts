@@ -159,7 +159,7 @@ export class Ipv4Input {
       const nat = mode.nat;
       if (nat !== undefined && mode.forwarding) {
         // Destination NAT (port forwards, replies to masqueraded flows): forwarded, not delivered.
-        const packet = Ipv4Packet.prechecked(frame.subarray(at), ihl, total);
+        const packet = Ipv4Packet.prechecked(frame.subarray(at, at + total), ihl, total);
         const external = nat.inbound(packet.bytes, ports.scheduler.now);
         if (external >= 0) return ports.forwarder.forward(iface, frame, at, packet, external);
         if (external === NAT_DROPPED) return;
@@ -174,7 +174,8 @@ export class Ipv4Input {
     }
     if (!mode.forwarding || dst === 0 || dst >>> 24 === 127) return c.inc('notForUs');
     if (linkBroadcast) return c.inc('linkBroadcastNotForUs');
-    ports.forwarder.forward(iface, frame, at, Ipv4Packet.prechecked(frame.subarray(at), ihl, total));
+    // One view of exactly the packet: the forwarder's view of it as well.
+    ports.forwarder.forward(iface, frame, at, Ipv4Packet.prechecked(frame.subarray(at, at + total), ihl, total));
   }
 
   /**
