@@ -154,6 +154,11 @@ export class Scheduler implements SchedulerApi {
   private nextTurnCheckQueued = false;
   /** Microtask hops the queued next-turn check has taken (see {@link NEXT_TURN_CHECK_HOPS}). */
   private nextTurnCheckHops = 0;
+  /**
+   * Work was saved for the next turn during the current run while no check was queued: the run's end
+   * (every way it ends, see {@link run}) queues the check if work is still waiting then.
+   */
+  private nextTurnCheckAtEnd = false;
 
   private running = false;
   private dispatches = 0;
@@ -344,6 +349,14 @@ export class Scheduler implements SchedulerApi {
     // The host turn is asked for only after the microtasks queued so far ran (and a few they queued):
     // a bottom half withdrawn by then ({@link cancelNextTurn}) costs no setImmediate and no turn.
     if (this.nextTurnCheckQueued) return;
+    // Inside a run the check itself waits for the run's end: work withdrawn within the run (a reply
+    // written in the same run carried the ACK) then costs no promise reaction either.
+    if (this.running) this.nextTurnCheckAtEnd = true;
+    else this.queueNextTurnCheck();
+  }
+
+  /** Queues the microtask that asks for the next host turn if work still waits then ({@link onNextTurnCheck}). */
+  private queueNextTurnCheck(): void {
     this.nextTurnCheckQueued = true;
     this.nextTurnCheckHops = 0;
     void SETTLED.then(this.onNextTurnCheck);
@@ -561,6 +574,12 @@ export class Scheduler implements SchedulerApi {
     } finally {
       this.running = false;
       this.inRealRun = false;
+      // However the run ended (idle, step limit, LIVELOCK, an exception from onError), work saved for
+      // the next turn during it gets its check: nothing waits for a turn nobody asks for.
+      if (this.nextTurnCheckAtEnd) {
+        this.nextTurnCheckAtEnd = false;
+        if (this.nextTurn.length > 0 && !this.nextTurnCheckQueued) this.queueNextTurnCheck();
+      }
     }
   }
 

@@ -16,25 +16,9 @@ import {
   type SchedulerErrorContext,
   type Timer,
 } from '../src/index.js';
+import { realScheduler, schedulers, stopSchedulers, until } from './real-clock-helpers.js';
 
-const schedulers: Scheduler[] = [];
-function realScheduler(options: ConstructorParameters<typeof Scheduler>[0] = {}): Scheduler {
-  const s = new Scheduler({ ...options, clock: 'real' });
-  schedulers.push(s);
-  return s;
-}
-afterEach(() => {
-  for (const s of schedulers.splice(0)) s.stop();
-});
-
-/** Resolves when `check()` holds, polling the event loop; rejects after `ms`. */
-async function until(check: () => boolean, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await sleep(2);
-  }
-}
+afterEach(stopSchedulers);
 
 describe('real clock', () => {
   it('RealClock starts near 0 and never goes back', async () => {
