@@ -583,11 +583,20 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
     try {
       const result = this.ctx.handler(req, res);
       if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
-        (result as Promise<void>).then(undefined, (error: unknown) => this.handlerFailed(req, res, error));
+        this.watchHandler(result as Promise<void>, req, res);
       }
     } catch (error) {
       this.handlerFailed(req, res, error);
     }
+  }
+
+  /**
+   * Hears a failure of the promise an async handler returned. A function of its own: a closure over
+   * `req` and `res` inside {@link Connection.runHandler} would make that call allocate a context for
+   * them on every request, async handler or not.
+   */
+  private watchHandler(result: Promise<void>, req: HttpRequest, res: HttpResponse): void {
+    result.then(undefined, (error: unknown) => this.handlerFailed(req, res, error));
   }
 
   /** @internal A request's job ended: its worker goes back to the server's pool. */
