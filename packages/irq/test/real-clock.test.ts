@@ -400,20 +400,33 @@ describe('real clock', () => {
       const rx = s.requestIrq('rx', 1, () => order.push('io'));
       s.start();
       time = 0;
-      const stalled = new Promise<void>((resolve) => {
-        setTimeout(() => {
-          time = 2 + LATE_TIMER_MS + 100;
-          // A device that delivers one batch per event-loop turn, as a driver with a bounded read does.
-          let left = backlog;
-          const deliver = (): void => {
-            rx.raise();
-            if (--left > 0) setImmediate(deliver);
-            else resolve();
-          };
-          setImmediate(deliver);
-        }, 2);
-      });
-      s.timerAt(2, () => order.push('timer'));
+      let resolveStalled = (): void => {};
+      const stalled = new Promise<void>((resolve) => (resolveStalled = resolve));
+      // The stall ends in the host timer's own callback, just before its turn: a test timer of its own
+      // could be armed a libuv millisecond later than the host timer under load and fire in another loop
+      // turn, after some of the backlog (one more delivery before the timer then).
+      const endStall = (): void => {
+        time = 2 + LATE_TIMER_MS + 100;
+        // A device that delivers one batch per event-loop turn, as a driver with a bounded read does.
+        let left = backlog;
+        const deliver = (): void => {
+          rx.raise();
+          if (--left > 0) setImmediate(deliver);
+          else resolveStalled();
+        };
+        setImmediate(deliver);
+      };
+      const hostSetTimeout = globalThis.setTimeout;
+      globalThis.setTimeout = ((fn: () => void, ms?: number) =>
+        hostSetTimeout(() => {
+          endStall();
+          fn();
+        }, ms)) as unknown as typeof setTimeout;
+      try {
+        s.timerAt(2, () => order.push('timer')); // arms the host timer
+      } finally {
+        globalThis.setTimeout = hostSetTimeout;
+      }
       await stalled;
       await until(() => order.length === backlog + 1);
       const firedAfter = order.indexOf('timer');
