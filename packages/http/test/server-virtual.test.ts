@@ -122,6 +122,20 @@ describe('workers take requests, not connections', () => {
     expect([a.pauseCalls, server.stats.pool.busy, server.stats.pool.completed]).toEqual([0, 0, 4]);
   });
 
+  it('a connection closed mid-request leaves nothing behind for the next one (its parser is reused)', () => {
+    const seen: string[] = [];
+    const { connect } = setup((req, res) => {
+      seen.push(req.path);
+      res.send('ok');
+    });
+    const a = connect();
+    a.send(GET + 'GET /left HTTP/1.1\r\nHost: t\r\nX-Half: ');
+    a.destroy();
+    const b = connect();
+    b.send('GET /b HTTP/1.1\r\nHost: t\r\n\r\n');
+    expect([a.statuses(), b.statuses(), seen]).toEqual([[200], [200], ['/', '/b']]);
+  });
+
   it('a worker is held from the complete head to the end of the response, then serves the next request', async () => {
     const ends: Array<() => void> = [];
     const { server, connect } = setup((_req, res) => void ends.push(() => res.send('done')), {

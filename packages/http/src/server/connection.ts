@@ -756,9 +756,13 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
     active?.abandon();
     if (behind !== undefined) for (const res of behind) res.abandon();
     this.onDrain();
-    // The parser serves a later connection (unless this close came from inside one of its callbacks).
+    // The parser serves a later connection (unless this close came from inside one of its callbacks),
+    // emptied now so that a spare holds no chunk of this one.
     const spares = this.ctx.spareParsers;
-    if (!this.parser.busy && spares.length < SPARE_PARSERS) spares.push(this.parser);
+    if (!this.parser.busy && spares.length < SPARE_PARSERS) {
+      this.parser.reset();
+      spares.push(this.parser);
+    }
     this.ctx.connectionClosed(this);
     const waiters = this.closeWaiters;
     this.closeWaiters = undefined;
