@@ -185,6 +185,80 @@ describe('TcbList', () => {
   });
 });
 
+describe('TimeWaitRecord', () => {
+  it("keeps the TCB's values, unsigned 32-bit ones above 2^31 included, and its flags apart", () => {
+    for (const high of [false, true]) {
+      const t = tcb(40_000, high ? 0xc612_0401 : 0x0a00_0001, 443);
+      t.localAddress = high ? 0xffff_fffe : 0x0a00_0002;
+      t.rcvNxt = high ? 0xffff_ffff : 5;
+      t.sndMax = high ? 0x8000_0000 : 6;
+      t.lastAckSent = high ? 0xfedc_ba98 : 7;
+      t.tsRecent = high ? 0x9abc_def0 : 8;
+      t.tsOffset = high ? 0xdead_beef : 9;
+      t.tsRecentAge = 1234.5;
+      t.maxSndWnd = 65_535 << 3;
+      t.passive = high;
+      t.tsEnabled = !high;
+      t.sackEnabled = high;
+      t.dontFragment = !high;
+      const r = new TimeWaitRecord(t, 501, 4000, 4008, 60_000.25);
+      expect({
+        localAddress: r.localAddress,
+        localPort: r.localPort,
+        remoteAddress: r.remoteAddress,
+        remotePort: r.remotePort,
+        rcvNxt: r.rcvNxt,
+        sndNxt: r.sndNxt,
+        lastAckSent: r.lastAckSent,
+        tsRecent: r.tsRecent,
+        tsOffset: r.tsOffset,
+        tsRecentAge: r.tsRecentAge,
+        maxSndWnd: r.maxSndWnd,
+        passive: r.passive,
+        tsEnabled: r.tsEnabled,
+        sackEnabled: r.sackEnabled,
+        dontFragment: r.dontFragment,
+      }).toEqual({
+        localAddress: t.localAddress,
+        localPort: 40_000,
+        remoteAddress: t.remoteAddress,
+        remotePort: 443,
+        rcvNxt: t.rcvNxt,
+        sndNxt: t.sndMax,
+        lastAckSent: t.lastAckSent,
+        tsRecent: t.tsRecent,
+        tsOffset: t.tsOffset,
+        tsRecentAge: 1234.5,
+        maxSndWnd: 65_535 << 3,
+        passive: high,
+        tsEnabled: !high,
+        sackEnabled: high,
+        dontFragment: !high,
+      });
+      expect([r.windowField, r.rcvWnd, r.rcvWndAnnounced, r.expiresAt, r.ended]).toEqual([
+        501,
+        4000,
+        4008,
+        60_000.25,
+        false,
+      ]);
+      // TS.Recent and the end flag change alone.
+      r.tsRecent = 0xffff_fff0;
+      r.ended = true;
+      expect([r.tsRecent, r.ended, r.passive, r.tsEnabled, r.sackEnabled, r.dontFragment]).toEqual([
+        0xffff_fff0,
+        true,
+        high,
+        !high,
+        high,
+        !high,
+      ]);
+      r.ended = false;
+      expect([r.ended, r.passive, r.dontFragment, r.rcvNxt]).toEqual([false, high, !high, t.rcvNxt]);
+    }
+  });
+});
+
 describe('ConnectionTable TIME-WAIT records', () => {
   it('finds every record by its 4-tuple as the slots double, and removes them in any order', () => {
     const table = new ConnectionTable(99);

@@ -10,47 +10,50 @@
 import type { Ipv4Address } from '@postern/wire';
 import type { Tcb } from './tcb.js';
 
-/** One connection in TIME-WAIT, as a small record. Fields are the TCB's of the same name at the time it was made. */
+/** Bits of {@link TimeWaitRecord}'s flags. */
+const PASSIVE = 1;
+const TS_ENABLED = 2;
+const SACK_ENABLED = 4;
+const DONT_FRAGMENT = 8;
+const ENDED = 16;
+
+/**
+ * One connection in TIME-WAIT, as a small record. Fields are the TCB's of the same name at the time it was made.
+ *
+ * Memory: a record lives 2*MSL, so thousands are held at once with short connections. The 32-bit
+ * values (addresses, sequence numbers, timestamps) are kept as signed 32-bit integers, which are
+ * small integers to V8 where an unsigned one above 2^31 would be a heap number of its own, and
+ * read back unsigned through accessors of their usual names; the booleans are bits of one field.
+ */
 export class TimeWaitRecord {
-  readonly localAddress: Ipv4Address;
   readonly localPort: number;
-  readonly remoteAddress: Ipv4Address;
   readonly remotePort: number;
-  /** True when a listener made the connection (for the connection list). */
-  readonly passive: boolean;
-  /** RCV.NXT: past the peer's FIN; the acknowledgement every ACK carries. */
-  readonly rcvNxt: number;
-  /** SND.NXT (= SND.MAX = SND.UNA: our FIN was acknowledged): the sequence number every ACK carries. */
-  readonly sndNxt: number;
   /** The largest window the peer offered (RFC 5961 §5.2: the oldest acceptable ACK is `sndNxt - maxSndWnd`). */
   readonly maxSndWnd: number;
-  /** RCV.NXT when we last acknowledged (RFC 7323 §4.3: which TSval becomes TS.Recent). */
-  readonly lastAckSent: number;
   /** The window field every ACK announces (already scaled down). */
   readonly windowField: number;
   /** The receive window segments are judged against (`RCV.WND`, bytes): the one last advertised. */
   rcvWnd: number;
   /** The receive window once {@link TimeWaitRecord.windowField} has been announced (bytes). */
   readonly rcvWndAnnounced: number;
-  readonly tsEnabled: boolean;
-  /** TS.Recent: the peer's timestamp we echo and judge PAWS and SYN reuse (RFC 6191) by. */
-  tsRecent: number;
   /** When TS.Recent was stored (ms, scheduler clock). */
   tsRecentAge: number;
-  /** Our timestamp clock's offset (RFC 7323 §7.1). */
-  readonly tsOffset: number;
-  readonly sackEnabled: boolean;
-  /** Our segments carry Don't Fragment. */
-  readonly dontFragment: boolean;
   /** When the wait ends (ms, scheduler clock); a repeated FIN moves it to 2*MSL from then. */
   expiresAt: number;
-  /** Set when the record ended (2*MSL passed, a RST, a new SYN, recycling): an application handle then reads CLOSED. */
-  ended = false;
   /** @internal Neighbours in the expiry queue (oldest first). */
   older: TimeWaitRecord | undefined = undefined;
   newer: TimeWaitRecord | undefined = undefined;
   /** @internal The next record in the same bucket of the connection table. */
   bucketNext: TimeWaitRecord | undefined = undefined;
+  // The 32-bit values, signed (`x | 0`); read through the accessors below.
+  private readonly localBits: number;
+  private readonly remoteBits: number;
+  private readonly rcvNxtBits: number;
+  private readonly sndNxtBits: number;
+  private readonly lastAckSentBits: number;
+  private tsRecentBits: number;
+  private readonly tsOffsetBits: number;
+  private flags: number;
 
   /**
    * The record of `tcb` (in TIME-WAIT, its last ACK sent), announcing `windowField` and judging
@@ -58,24 +61,89 @@ export class TimeWaitRecord {
    * ending at `expiresAt`.
    */
   constructor(tcb: Tcb, windowField: number, rcvWnd: number, rcvWndAnnounced: number, expiresAt: number) {
-    this.localAddress = tcb.localAddress;
     this.localPort = tcb.localPort;
-    this.remoteAddress = tcb.remoteAddress;
     this.remotePort = tcb.remotePort;
-    this.passive = tcb.passive;
-    this.rcvNxt = tcb.rcvNxt;
-    this.sndNxt = tcb.sndMax;
     this.maxSndWnd = tcb.maxSndWnd;
-    this.lastAckSent = tcb.lastAckSent;
     this.windowField = windowField;
     this.rcvWnd = rcvWnd;
     this.rcvWndAnnounced = rcvWndAnnounced;
-    this.tsEnabled = tcb.tsEnabled;
-    this.tsRecent = tcb.tsRecent;
     this.tsRecentAge = tcb.tsRecentAge;
-    this.tsOffset = tcb.tsOffset;
-    this.sackEnabled = tcb.sackEnabled;
-    this.dontFragment = tcb.dontFragment;
     this.expiresAt = expiresAt;
+    this.localBits = tcb.localAddress | 0;
+    this.remoteBits = tcb.remoteAddress | 0;
+    this.rcvNxtBits = tcb.rcvNxt | 0;
+    this.sndNxtBits = tcb.sndMax | 0;
+    this.lastAckSentBits = tcb.lastAckSent | 0;
+    this.tsRecentBits = tcb.tsRecent | 0;
+    this.tsOffsetBits = tcb.tsOffset | 0;
+    this.flags =
+      (tcb.passive ? PASSIVE : 0) |
+      (tcb.tsEnabled ? TS_ENABLED : 0) |
+      (tcb.sackEnabled ? SACK_ENABLED : 0) |
+      (tcb.dontFragment ? DONT_FRAGMENT : 0);
+  }
+
+  get localAddress(): Ipv4Address {
+    return this.localBits >>> 0;
+  }
+
+  get remoteAddress(): Ipv4Address {
+    return this.remoteBits >>> 0;
+  }
+
+  /** True when a listener made the connection (for the connection list). */
+  get passive(): boolean {
+    return (this.flags & PASSIVE) !== 0;
+  }
+
+  /** RCV.NXT: past the peer's FIN; the acknowledgement every ACK carries. */
+  get rcvNxt(): number {
+    return this.rcvNxtBits >>> 0;
+  }
+
+  /** SND.NXT (= SND.MAX = SND.UNA: our FIN was acknowledged): the sequence number every ACK carries. */
+  get sndNxt(): number {
+    return this.sndNxtBits >>> 0;
+  }
+
+  /** RCV.NXT when we last acknowledged (RFC 7323 §4.3: which TSval becomes TS.Recent). */
+  get lastAckSent(): number {
+    return this.lastAckSentBits >>> 0;
+  }
+
+  get tsEnabled(): boolean {
+    return (this.flags & TS_ENABLED) !== 0;
+  }
+
+  /** TS.Recent: the peer's timestamp we echo and judge PAWS and SYN reuse (RFC 6191) by. */
+  get tsRecent(): number {
+    return this.tsRecentBits >>> 0;
+  }
+
+  set tsRecent(value: number) {
+    this.tsRecentBits = value | 0;
+  }
+
+  /** Our timestamp clock's offset (RFC 7323 §7.1). */
+  get tsOffset(): number {
+    return this.tsOffsetBits >>> 0;
+  }
+
+  get sackEnabled(): boolean {
+    return (this.flags & SACK_ENABLED) !== 0;
+  }
+
+  /** Our segments carry Don't Fragment. */
+  get dontFragment(): boolean {
+    return (this.flags & DONT_FRAGMENT) !== 0;
+  }
+
+  /** Set when the record ended (2*MSL passed, a RST, a new SYN, recycling): an application handle then reads CLOSED. */
+  get ended(): boolean {
+    return (this.flags & ENDED) !== 0;
+  }
+
+  set ended(on: boolean) {
+    this.flags = on ? this.flags | ENDED : this.flags & ~ENDED;
   }
 }
