@@ -115,10 +115,22 @@ describe('postern-gateway --ip dhcp against dnsmasq', () => {
     title('after a power cut it asks dnsmasq for the same address first (INIT-REBOOT) and gets it back'),
     async () => {
       expect(address).not.toBe('');
-      const lease = JSON.parse(await readFile(join(dir, 'postern-dhcp-eth0.json'), 'utf8')) as {
-        leases: Array<{ ip: string }>;
+      // The lease file is written after the lease is bound (temporary file, fsync, rename): on a
+      // loaded machine that lands a little after the API shows `bound`.
+      let leased: string[] = [];
+      const saved = async () => {
+        try {
+          const file = JSON.parse(await readFile(join(dir, 'postern-dhcp-eth0.json'), 'utf8')) as {
+            leases: Array<{ ip: string }>;
+          };
+          leased = file.leases.map((l) => l.ip);
+        } catch {
+          leased = [];
+        }
+        return leased.length > 0;
       };
-      expect(lease.leases.map((l) => l.ip)).toEqual([address]);
+      expect(await eventually(saved, 10_000, 100)).toBe(true);
+      expect(leased).toEqual([address]);
       gateway!.child.kill('SIGKILL'); // no RELEASE: dnsmasq still holds the lease
       await stopChild(gateway!.child);
       const before = dhcpLog().length;
