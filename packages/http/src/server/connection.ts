@@ -133,6 +133,27 @@ interface Incoming {
 }
 
 const NO_DEADLINE = Number.POSITIVE_INFINITY;
+// The bits of Connection.bits.
+/** No further requests will be read. */
+const CLOSING = 1;
+/** The server sent its FIN (or is about to): reading only discards. */
+const LINGERING = 2;
+/** The socket closed: everything was released. */
+const GONE = 4;
+/** The parser stopped for good (an error, or the client's FIN). */
+const PARSER_FAILED = 8;
+/** After a message the parser waits for `resume()`. */
+const AWAITING_NEXT = 16;
+/** An unread body holds the parser back. */
+const BODY_BLOCKED = 32;
+/** The socket is paused. */
+const SOCKET_PAUSED = 64;
+/** A write had to wait for `'drain'`. */
+const WRITE_BLOCKED = 128;
+/** The `'drain'` listener is attached (on the first write that had to wait). */
+const DRAIN_LISTENING = 256;
+/** The socket is corked until the end of this turn (see Connection.corkForClose). */
+const CORKED = 512;
 /** Most parsers a server keeps from closed connections ({@link ConnectionContext.spareParsers}). */
 const SPARE_PARSERS = 32;
 
@@ -216,21 +237,8 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
   /** The client's address as the transport reported it at accept (`''` when unknown). */
   readonly remoteAddress: string;
 
-  /** No further requests will be read. */
-  private closing = false;
-  /** The server sent its FIN (or is about to): reading only discards. */
-  private lingering = false;
-  private gone = false;
-  private parserFailed = false;
-  /** After a message the parser waits for `resume()`. */
-  private awaitingNext = false;
-  private bodyBlocked = false;
-  private socketPaused = false;
-  private writeBlocked = false;
-  /** The `'drain'` listener is attached (on the first write that had to wait). */
-  private drainListening = false;
-  /** The socket is corked until the end of this turn (see {@link Connection.corkForClose}). */
-  private corked = false;
+  /** The connection's yes/no states ({@link CLOSING}, {@link GONE} ...), one bit each: one field, not ten. */
+  private bits = 0;
   /** Writers waiting for `'drain'` (made on first use). */
   private drainWaiters: Array<() => void> | undefined;
 
@@ -296,13 +304,18 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
 
   /** Resolves once the socket closed and everything was released (at once if it already did). */
   whenClosed(): Promise<void> {
-    if (this.gone) return Promise.resolve();
+    if ((this.bits & GONE) !== 0) return Promise.resolve();
     return new Promise((resolve) => (this.closeWaiters ??= []).push(resolve));
   }
 
   /** True while no request is in progress (reading a head, or waiting for one) and the connection is not closing. */
   get idle(): boolean {
-    return !this.gone && !this.lingering && this.active === undefined && this.incoming === undefined;
+    return (
+      (this.bits & GONE) === 0 &&
+      (this.bits & LINGERING) === 0 &&
+      this.active === undefined &&
+      this.incoming === undefined
+    );
   }
 
   /** The clock time anything last arrived or an answer last completed. */
@@ -313,14 +326,14 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
   /** Makes room at a connection cap: the server closes this idle connection now (FIN, then linger). */
   evict(): void {
     if (!this.idle) return;
-    this.closing = true;
+    this.bits |= CLOSING;
     this.startClose();
   }
 
   /** Server shutdown: finish what is in flight with `Connection: close`, close an idle connection now. */
   shutdown(): void {
-    if (this.gone) return;
-    this.closing = true;
+    if ((this.bits & GONE) !== 0) return;
+    this.bits |= CLOSING;
     if (this.active === undefined && this.incoming === undefined) this.startClose();
   }
 
@@ -328,7 +341,7 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
 
   /** @internal */
   transmit(data: Uint8Array): boolean {
-    if (this.gone) return true;
+    if ((this.bits & GONE) !== 0) return true;
     const ok = this.socket.write(data);
     if (!ok) this.blockWrites();
     return ok;
@@ -336,15 +349,15 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
 
   /** The socket asked to wait: listen for its `'drain'` (from the first time on; most connections never wait). */
   private blockWrites(): void {
-    this.writeBlocked = true;
-    if (this.drainListening) return;
-    this.drainListening = true;
+    this.bits |= WRITE_BLOCKED;
+    if ((this.bits & DRAIN_LISTENING) !== 0) return;
+    this.bits |= DRAIN_LISTENING;
     this.socket.on('drain', onSocketDrain);
   }
 
   /** @internal */
   get writable(): boolean {
-    return !this.writeBlocked || this.gone;
+    return (this.bits & WRITE_BLOCKED) === 0 || (this.bits & GONE) !== 0;
   }
 
   /** @internal */
@@ -364,7 +377,7 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
     const unreadExpectedBody =
       incoming !== undefined && incoming.res === res && incoming.req.head.expect100 && !incoming.req.body.touched;
     const lastBeforeClose =
-      this.closing && this.lastResponse() === res && (incoming === undefined || incoming.res === res);
+      (this.bits & CLOSING) !== 0 && this.lastResponse() === res && (incoming === undefined || incoming.res === res);
     const close = !res.context.keepAlive || res.closeDelimited || lastBeforeClose || unreadExpectedBody;
     if (close) {
       res.closesConnection = true;
@@ -382,8 +395,8 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
    * goes on in a later turn streams as usual.
    */
   private corkForClose(endsNow: boolean): void {
-    if (this.corked || this.gone || this.socket.cork === undefined) return;
-    this.corked = true;
+    if ((this.bits & CORKED) !== 0 || (this.bits & GONE) !== 0 || this.socket.cork === undefined) return;
+    this.bits |= CORKED;
     this.socket.cork();
     if (endsNow) return;
     corkedSockets[corkedCount++] = this.socket as ServedSocket;
@@ -392,8 +405,8 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
 
   /** @internal Undoes {@link Connection.corkForClose} (its microtask). */
   uncorkSocket(): void {
-    if (!this.corked) return;
-    this.corked = false;
+    if ((this.bits & CORKED) === 0) return;
+    this.bits &= ~CORKED;
     this.socket.uncork?.();
   }
 
@@ -415,7 +428,7 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
       return;
     }
     if (res.closesConnection) {
-      this.closing = true;
+      this.bits |= CLOSING;
       this.startClose();
       // The FIN is queued behind the answer: a cork for it ends here (see corkForClose).
       this.uncorkSocket();
@@ -426,7 +439,7 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
       next.activate();
       return;
     }
-    if (this.closing && this.incoming === undefined) {
+    if ((this.bits & CLOSING) !== 0 && this.incoming === undefined) {
       this.startClose();
       return;
     }
@@ -485,7 +498,7 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
     // Without a body the request makes its empty one only if the handler reads it.
     const body = hasBody ? new RequestBody(this.bodyControl(head, res), ctx.options.bodyHighWaterBytes) : undefined;
     const req = new HttpRequest(head, body, this.remoteAddress);
-    if (!head.keepAlive) this.closing = true;
+    if (!head.keepAlive) this.bits |= CLOSING;
     if (hasBody) {
       this.incoming = { req, res, discarding: false };
       this.bodyStartedAt = -1;
@@ -517,7 +530,7 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
     const incoming = this.incoming;
     if (incoming === undefined || incoming.discarding) return;
     if (!incoming.req.body.push(data)) {
-      this.bodyBlocked = true;
+      this.bits |= BODY_BLOCKED;
       if (this.bodyHeldSince < 0) this.bodyHeldSince = this.tick();
       this.parser.pause();
     }
@@ -531,8 +544,8 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
       this.incoming = undefined;
       this.unblockBody();
     }
-    this.awaitingNext = true;
-    if (this.closing && this.active === undefined) {
+    this.bits |= AWAITING_NEXT;
+    if ((this.bits & CLOSING) !== 0 && this.active === undefined) {
       this.startClose();
       return;
     }
@@ -545,7 +558,7 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
     const ctx = this.ctx;
     const head = req.head;
     if (head.expectOther !== null) {
-      this.closing = true;
+      this.bits |= CLOSING;
       this.answer(res, 417);
       return;
     }
@@ -566,7 +579,7 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
     if (!ctx.submitRequest(job)) {
       job.release();
       ctx.stats.requestsRejected++;
-      this.closing = true;
+      this.bits |= CLOSING;
       res.setHeader('Retry-After', ctx.retryAfterSeconds);
       this.answer(res, 503);
     }
@@ -607,7 +620,7 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
   /** @internal The pool stopped before a worker took the request: answer 503 without the handler. */
   cancelRequest(res: HttpResponse): void {
     if (res.finished || res.aborted) return;
-    this.closing = true;
+    this.bits |= CLOSING;
     this.answer(res, 503);
   }
 
@@ -621,7 +634,7 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
 
   /** The reader took the body below its high-water mark: the time it was held back does not count against the body deadline. */
   private unblockBody(): void {
-    this.bodyBlocked = false;
+    this.bits &= ~BODY_BLOCKED;
     if (this.bodyHeldSince >= 0) {
       if (this.bodyStartedAt >= 0) this.bodyStartedAt += this.tick() - this.bodyHeldSince;
       this.bodyHeldSince = -1;
@@ -645,8 +658,8 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
 
   /** The connection cannot go on reading: answer `status` (if the answer can still be given) and close. */
   private fail(status: number, bodyError: BodyError | undefined): void {
-    this.closing = true;
-    this.parserFailed = true;
+    this.bits |= CLOSING;
+    this.bits |= PARSER_FAILED;
     const incoming = this.incoming;
     this.incoming = undefined;
     this.unblockBody();
@@ -670,7 +683,7 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
   }
 
   private parseFailed(error: unknown): void {
-    if (this.parserFailed || this.gone) return;
+    if ((this.bits & PARSER_FAILED) !== 0 || (this.bits & GONE) !== 0) return;
     this.ctx.stats.parseErrors++;
     const status = error instanceof HttpParseError ? error.status : 400;
     const code = error instanceof HttpParseError && error.code === 'BODY_TOO_LARGE' ? 'too-large' : 'malformed';
@@ -681,11 +694,11 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
 
   /** @internal Socket `'data'`. */
   onData(chunk: Uint8Array): void {
-    if (this.lingering || this.parserFailed || this.gone) return;
+    if ((this.bits & LINGERING) !== 0 || (this.bits & PARSER_FAILED) !== 0 || (this.bits & GONE) !== 0) return;
     const now = this.tick();
     this.lastSeenAt = now;
     if (this.incoming === undefined) {
-      if (this.headStartedAt < 0 && !this.awaitingNext) {
+      if (this.headStartedAt < 0 && (this.bits & AWAITING_NEXT) === 0) {
         this.headStartedAt = now;
         this.headBytes = 0;
       }
@@ -711,8 +724,8 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
 
   /** @internal Socket `'end'`: the client's FIN. */
   onEnd(): void {
-    if (this.gone) return;
-    if (!this.lingering && !this.parserFailed) {
+    if ((this.bits & GONE) !== 0) return;
+    if ((this.bits & LINGERING) === 0 && (this.bits & PARSER_FAILED) === 0) {
       try {
         this.parser.finish();
       } catch {
@@ -722,14 +735,14 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
         incoming?.req.body.fail(new BodyError('aborted', 'the client closed before the body was complete'));
       }
     }
-    this.closing = true;
-    this.parserFailed = true;
+    this.bits |= CLOSING;
+    this.bits |= PARSER_FAILED;
     if (this.active === undefined) this.startClose();
   }
 
   /** @internal Socket `'drain'`. */
   onDrain(): void {
-    this.writeBlocked = false;
+    this.bits &= ~WRITE_BLOCKED;
     const waiters = this.drainWaiters;
     if (waiters === undefined) return;
     this.drainWaiters = undefined;
@@ -743,8 +756,8 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
 
   /** @internal Socket `'close'`. */
   onClose(): void {
-    if (this.gone) return;
-    this.gone = true;
+    if ((this.bits & GONE) !== 0) return;
+    this.bits |= GONE;
     this.ctx.deadlines.remove(this);
     const incoming = this.incoming;
     this.incoming = undefined;
@@ -773,13 +786,19 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
 
   /** Lets the parser go on when nothing holds it: the body is read, the pipeline has room, no close is due. */
   private maybeResume(): void {
-    if (this.gone || this.parserFailed || this.lingering || this.bodyBlocked) return;
-    if (this.awaitingNext) {
-      if (this.closing || this.unanswered() >= this.ctx.options.maxPipelined) {
+    if (
+      (this.bits & GONE) !== 0 ||
+      (this.bits & PARSER_FAILED) !== 0 ||
+      (this.bits & LINGERING) !== 0 ||
+      (this.bits & BODY_BLOCKED) !== 0
+    )
+      return;
+    if ((this.bits & AWAITING_NEXT) !== 0) {
+      if ((this.bits & CLOSING) !== 0 || this.unanswered() >= this.ctx.options.maxPipelined) {
         this.syncFlow();
         return;
       }
-      this.awaitingNext = false;
+      this.bits &= ~AWAITING_NEXT;
       if (this.headStartedAt >= 0) this.headStartedAt = this.tick();
     }
     try {
@@ -793,22 +812,22 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
 
   /** Pauses the socket while the parser cannot take input, resumes it otherwise. */
   private syncFlow(): void {
-    if (this.gone) return;
-    const hold = !this.lingering && (this.parser.paused || this.bodyBlocked);
-    if (hold && !this.socketPaused) {
-      this.socketPaused = true;
+    if ((this.bits & GONE) !== 0) return;
+    const hold = (this.bits & LINGERING) === 0 && (this.parser.paused || (this.bits & BODY_BLOCKED) !== 0);
+    if (hold && (this.bits & SOCKET_PAUSED) === 0) {
+      this.bits |= SOCKET_PAUSED;
       this.socket.pause();
-    } else if (!hold && this.socketPaused) {
-      this.socketPaused = false;
+    } else if (!hold && (this.bits & SOCKET_PAUSED) !== 0) {
+      this.bits &= ~SOCKET_PAUSED;
       this.socket.resume();
     }
   }
 
   /** The server closes first: FIN after the queued bytes, then discard input until the client closes. */
   private startClose(): void {
-    if (this.lingering || this.gone) return;
-    this.lingering = true;
-    this.closing = true;
+    if ((this.bits & LINGERING) !== 0 || (this.bits & GONE) !== 0) return;
+    this.bits |= LINGERING;
+    this.bits |= CLOSING;
     this.lingerStartedAt = this.tick();
     this.socket.end();
     this.syncFlow();
@@ -816,7 +835,7 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
   }
 
   private destroy(): void {
-    if (this.gone) return;
+    if ((this.bits & GONE) !== 0) return;
     this.ctx.stats.destroyed++;
     this.socket.destroy();
   }
@@ -826,16 +845,16 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
   /** The earliest deadline that applies in the current state, and what happens at it. */
   private nextDeadline(): number {
     const o = this.ctx.options;
-    if (this.lingering) return this.lingerStartedAt + o.lingerMs;
+    if ((this.bits & LINGERING) !== 0) return this.lingerStartedAt + o.lingerMs;
     if (this.incoming !== undefined) {
-      if (this.bodyBlocked || this.bodyStartedAt < 0) return NO_DEADLINE;
+      if ((this.bits & BODY_BLOCKED) !== 0 || this.bodyStartedAt < 0) return NO_DEADLINE;
       return this.bodyStartedAt + o.bodyTimeoutMs + (this.bodyBytes * 1000) / o.bodyMinRate;
     }
-    if (this.headStartedAt >= 0 && !this.awaitingNext) {
+    if (this.headStartedAt >= 0 && (this.bits & AWAITING_NEXT) === 0) {
       const grown = o.headerTimeoutMs + (this.headBytes * 1000) / o.headerMinRate;
       return this.headStartedAt + Math.min(grown, o.headerMaxTimeoutMs);
     }
-    if (this.active === undefined && !this.parserFailed) return this.lastActivity + o.idleTimeoutMs;
+    if (this.active === undefined && (this.bits & PARSER_FAILED) === 0) return this.lastActivity + o.idleTimeoutMs;
     return NO_DEADLINE;
   }
 
@@ -844,7 +863,7 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
    * re-checks when it is reached, so a deadline that moves later costs nothing now).
    */
   private ensureTimer(): void {
-    if (this.gone) return;
+    if ((this.bits & GONE) !== 0) return;
     const deadline = this.nextDeadline();
     if (deadline === NO_DEADLINE || (this.deadlineSlot >= 0 && this.deadlineAt <= deadline)) return;
     this.ctx.deadlines.arm(this, deadline);
@@ -852,7 +871,7 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
 
   /** @internal {@link Deadlined}: the queued deadline was reached (the connection is out of the queue). */
   deadlineReached(): void {
-    if (this.gone) return;
+    if ((this.bits & GONE) !== 0) return;
     const deadline = this.nextDeadline();
     if (deadline === NO_DEADLINE) return;
     if (this.ctx.clock.now() < deadline) {
@@ -864,7 +883,7 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
 
   private expire(): void {
     const stats = this.ctx.stats;
-    if (this.lingering) {
+    if ((this.bits & LINGERING) !== 0) {
       this.destroy();
       return;
     }
@@ -873,13 +892,13 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
       this.fail(408, new BodyError('timeout', 'the request body stalled'));
       return;
     }
-    if (this.headStartedAt >= 0 && !this.awaitingNext) {
+    if (this.headStartedAt >= 0 && (this.bits & AWAITING_NEXT) === 0) {
       stats.headerTimeouts++;
       this.fail(408, undefined);
       return;
     }
     stats.idleTimeouts++;
-    this.closing = true;
+    this.bits |= CLOSING;
     this.startClose();
   }
 }
