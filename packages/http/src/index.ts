@@ -23,7 +23,7 @@ export {
   type HttpServerStatsView,
   type PoolOptions,
 } from './server/options.js';
-export { WorkerPool, type PoolStats } from './server/pool.js';
+export { WorkerPool, type PoolStats, type WorkerPoolOptions } from './server/pool.js';
 export { TokenBucketLimiter, type RateLimitOptions, type RateLimitStats } from './server/rate-limit.js';
 export { Router, sendStatus } from './router.js';
 export { RouteTable, RoutePatternError, ANY_METHOD, type RouteLookup } from './route-table.js';
