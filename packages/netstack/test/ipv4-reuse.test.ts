@@ -188,4 +188,23 @@ describe('IPv4 send: the reused route choice hands each datagram its own address
     for (const f of ipv4(out1)) expect(readMac(f, 6)).toBe(r.device.mac);
     for (const f of ipv4(out2)) expect(readMac(f, 6)).toBe(r2.device.mac);
   });
+
+  it('writes the MAC a device learned after its interface was made (a serial device reports it once connected)', async () => {
+    const { sched, a } = await twoHosts();
+    const frames = capture(a.device.driver);
+    const send = (i: number) => a.stack.sendIpv4({ dst: B, protocol: PROTO }, 1, (p) => (p[0] = i));
+    const first = a.device.mac;
+    send(0);
+    sched.advance(5);
+    const learned = 0x02_00_5e_00_53_99;
+    expect(first).not.toBe(learned);
+    Object.defineProperty(a.device.driver, 'mac', { get: () => learned, configurable: true });
+    send(1);
+    sched.advance(5);
+    const ipv4 = frames.filter((f) => f[12] === 0x08 && f[13] === 0x00);
+    expect(ipv4.map((f) => [f[14 + 20], readMac(f, 6)])).toEqual([
+      [0, first],
+      [1, learned],
+    ]);
+  });
 });

@@ -78,11 +78,13 @@ export class NetInterface {
    */
   arpObserver: ((arp: ArpRepr) => void) | undefined = undefined;
   /**
-   * @internal Bytes 6..13 of the Ethernet header of every IPv4 frame this interface sends: its MAC
-   * and the IPv4 EtherType, copied into each frame (the device's MAC never changes). A MAC is a
+   * Bytes 6..13 of the Ethernet header of every IPv4 frame this interface sends: its MAC and the
+   * IPv4 EtherType, copied into each frame (see {@link NetInterface.ipv4LinkSource}). A MAC is a
    * 48-bit number: passed to a call that is not inlined, it is boxed afresh each time.
    */
-  readonly ipv4LinkSource = new Uint8Array(8);
+  private readonly linkSource = new Uint8Array(8);
+  /** The device MAC {@link NetInterface.linkSource} holds. */
+  private linkSourceMac: MacAddress;
   private ipMtu: number;
   private entries: InterfaceAddress[] = [];
   private readonly groups = new Map<Ipv4Address, number>();
@@ -94,9 +96,10 @@ export class NetInterface {
     this.device = device;
     this.host = host;
     this.arp = new ArpCache<PendingFrame>(options.arp);
-    writeMac(this.ipv4LinkSource, 0, device.mac);
-    this.ipv4LinkSource[6] = ETHERTYPE_IPV4 >>> 8;
-    this.ipv4LinkSource[7] = ETHERTYPE_IPV4 & 0xff;
+    this.linkSourceMac = device.mac;
+    writeMac(this.linkSource, 0, this.linkSourceMac);
+    this.linkSource[6] = ETHERTYPE_IPV4 >>> 8;
+    this.linkSource[7] = ETHERTYPE_IPV4 & 0xff;
     this.ipMtu = device.mtu;
     if (options.mtu !== undefined) this.setMtu(options.mtu);
   }
@@ -109,6 +112,21 @@ export class NetInterface {
   /** The device's MAC address. */
   get mac(): MacAddress {
     return this.device.mac;
+  }
+
+  /**
+   * @internal Bytes 6..13 of the Ethernet header of an IPv4 frame this interface sends now: the
+   * device's current MAC and the IPv4 EtherType, to copy into the frame (do not keep or change them).
+   * Rewritten when the device's MAC changed: a device may learn it after the interface was made (a
+   * serial USB Ethernet device reports its MAC once connected).
+   */
+  ipv4LinkSource(): Uint8Array {
+    const mac = this.device.mac;
+    if (mac !== this.linkSourceMac) {
+      this.linkSourceMac = mac;
+      writeMac(this.linkSource, 0, mac);
+    }
+    return this.linkSource;
   }
 
   /** The IP MTU: the largest IPv4 packet sent on this interface unfragmented. */

@@ -59,7 +59,7 @@ export class LinkOutput {
     linkDestination: MacAddress,
     forwarded: boolean,
   ): void {
-    frame.set(iface.ipv4LinkSource, 6);
+    frame.set(iface.ipv4LinkSource(), 6);
     let mac = linkDestination;
     if (mac === RESOLVE_WITH_ARP) {
       const arp = iface.arp;
