@@ -128,9 +128,11 @@ describe('gateway LAN services against dnsmasq (WAN) and dhclient + dig (LAN)', 
 
   afterAll(() => scene.teardown(), 30_000);
 
-  it.runIf(ciMissing)('the interop peers are here (CI=true)', () => {
-    expect.fail(`CI=true and the interop tests cannot run: ${skip}`);
-  });
+  // Registered only when it must fail: a test skipped by runIf would itself count as a skip (a failure under CI=true).
+  if (ciMissing)
+    it('the interop peers are here (CI=true)', () => {
+      expect.fail(`CI=true and the interop tests cannot run: ${skip}`);
+    });
 
   rootIt(
     title("the gateway's DHCP client takes its WAN address, default route and DNS server from dnsmasq"),

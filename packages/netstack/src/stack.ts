@@ -228,7 +228,8 @@ export class Stack {
       filter,
       meta,
       link: this.link,
-      loopback: (iface, bytes, at, ihl, total) => this.input.deliverLocal(iface, bytes, at, ihl, total, 'unicast', false),
+      loopback: (iface, bytes, at, ihl, total) =>
+        this.input.deliverLocal(iface, bytes, at, ihl, total, 'unicast', false),
     });
     this.reject = new Rejecter({ icmp: icmpErrors, interfaces, output: this.output, ipCounters });
     this.forwarder = new Ipv4Forwarder({
