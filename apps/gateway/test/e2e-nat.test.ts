@@ -137,13 +137,20 @@ describe('postern-gateway NAT: masquerade, port forwards and hairpin against ker
     const started = startGatewayBin(['--config', config], log, { env: { POSTERN_ADMIN_PASSWORD: PASSWORD } });
     scene.track(started.child);
     await started.ready;
-    // The peers' servers are up when the LAN server answers its own address.
+    // The peers' servers are up when each answers on its own address, in its own namespace (the WAN
+    // one too: once, on a loaded CI machine, the first masquerade fetch met it not listening yet).
     const up = await eventually(
       async () => (await curl(nsServer, `http://${LAN_SERVER}:8080/small.txt`)).stdout === SMALL,
       15_000,
       PEER_POLL_MS,
     );
     expect(up, log.join('')).toBe(true);
+    const wanUp = await eventually(
+      async () => (await curl(nsWan, `http://${WAN_HOST}:8000/big.bin`, '/dev/null')).code === 0,
+      15_000,
+      PEER_POLL_MS,
+    );
+    expect(wanUp, log.join('')).toBe(true);
   }, 90_000);
 
   afterAll(() => scene.teardown(), 30_000);
@@ -159,7 +166,11 @@ describe('postern-gateway NAT: masquerade, port forwards and hairpin against ker
       const r = await lab.tryExec(
         nsClient,
         'sh',
-        ['-c', `curl -sS --max-time 30 http://${WAN_HOST}:8000/big.bin | sha256sum`],
+        // curl's own exit status reaches the test (a pipe into sha256sum would hide a failed fetch).
+        [
+          '-c',
+          `curl -sS --max-time 30 -o '${join(dir, 'fetched.bin')}' http://${WAN_HOST}:8000/big.bin && sha256sum < '${join(dir, 'fetched.bin')}'`,
+        ],
         { timeoutMs: 40_000 },
       );
       expect(r.code, r.stderr + log.join('')).toBe(0);
