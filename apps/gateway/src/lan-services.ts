@@ -74,9 +74,14 @@ export interface LanStatus {
   }>;
   /** The DNS forwarder, or null. */
   readonly dns: {
+    /** The interfaces it answers on (`dns.listen`). */
     listen: readonly string[];
     upstream: string[];
     inFlight: number;
+    /** The addresses its DNS-over-TCP server listens on now (port 53 of each `listen` interface's addresses). */
+    tcpListen: string[];
+    /** DNS-over-TCP connections open now. */
+    tcpConnections: number;
     cache: ReadonlyArray<{ name: string; type: number; rcode: number; answers: number; ttl: number }>;
   } | null;
   /** Counters of the DHCP server, clients, forwarder, cache and resolver. */
@@ -261,6 +266,8 @@ export async function startLanServices(o: LanServicesOptions): Promise<LanServic
               listen: config.dns!.listen,
               upstream: upstream().map(ipv4ToString),
               inFlight: dns.inFlight,
+              tcpListen: dns.tcpAddresses.map(ipv4ToString),
+              tcpConnections: dns.tcpConnections,
               cache: dns.cache.list(stack.now).map((e) => ({ ...e })),
             },
       counters: listCounters(

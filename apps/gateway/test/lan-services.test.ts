@@ -245,7 +245,14 @@ describe('startLanServices (virtual clock) and /api/lan', () => {
         expired: false,
       }),
     ]);
-    expect(status.dns).toEqual({ listen: ['lan'], upstream: ['198.18.30.1'], inFlight: 0, cache: [] });
+    expect(status.dns).toEqual({
+      listen: ['lan'],
+      upstream: ['198.18.30.1'],
+      inFlight: 0,
+      tcpListen: ['198.18.31.1'],
+      tcpConnections: 0,
+      cache: [],
+    });
     await t.lan.close();
     const again = await setup(path);
     expect(again.lan.status().dhcpServers[0]!.leases).toEqual(
@@ -279,6 +286,7 @@ describe('startLanServices (virtual clock) and /api/lan', () => {
     const first = ask();
     t.sched.advance(100);
     expect(first.rcodes).toEqual([DNS_RCODE.REFUSED]);
+    expect(t.lan.status().dns).toMatchObject({ tcpListen: ['198.18.31.1'], tcpConnections: 1 });
     expect(t.lan.dns!.counters.snapshot()).toMatchObject({ tcpConnections: 1, tcpMessages: 1, refused: 1 });
     await t.lan.close();
     t.sched.advance(10);

@@ -248,7 +248,8 @@ function renderLan(lan) {
   );
   const dns = lan ? lan.dns : null;
   $('#dns-summary').textContent = dns
-    ? `on ${dns.listen.join(', ')}; upstream ${dns.upstream.join(', ') || 'none yet'}; ${dns.inFlight} in flight`
+    ? `on ${dns.listen.join(', ')}; upstream ${dns.upstream.join(', ') || 'none yet'}; ${dns.inFlight} in flight; ` +
+      `TCP on ${dns.tcpListen.join(', ') || 'no address yet'} (${dns.tcpConnections} open)`
     : 'no DNS forwarder';
   fillTable(
     'dns-cache',
