@@ -224,6 +224,40 @@ describe('LightSocket', () => {
     expect(conn.stats.segmentsOut).toBe(afterEnd);
   });
 
+  it('a notification with nothing for the face (its own FIN, the ACK of its reply) costs no deferred round and no pass', async () => {
+    const { pair, cfd, socket } = await connected({ allowHalfOpen: true });
+    const { sched, sa } = pair;
+    // Counts the socket's deferred rounds and its update passes (the private pass, through the instance).
+    const face = socket as unknown as { runDeferred(): void; update(): void };
+    let rounds = 0;
+    let passes = 0;
+    const runDeferred = face.runDeferred.bind(socket);
+    const update = face.update.bind(socket);
+    face.runDeferred = () => {
+      rounds++;
+      runDeferred();
+    };
+    face.update = () => {
+      passes++;
+      update();
+    };
+    socket.on('data', function (chunk) {
+      this.write(Buffer.concat([Buffer.from('re: '), chunk]));
+      this.end();
+    });
+    await awaitOnVirtualClock(sched, sa.send(cfd, new TextEncoder().encode('ping')));
+    expect((await readAll(pair, sa, cfd)).toString()).toBe('re: ping');
+    sched.runUntil(() => false, 500); // the client's delayed ACK of the reply and the FIN arrives
+    // One round with one pass: the request's bytes. Inside it the FIN's shutdown woke the entry, and
+    // TCP sent and had acknowledged the reply: nothing of that is for the face.
+    expect([rounds, passes]).toEqual([1, 1]);
+    sa.shutdown(cfd, SHUT_WR);
+    expect(sched.runUntil(() => socket.destroyed, 500)).toBe(true);
+    sched.runUntil(() => false, 100);
+    expect([rounds, passes]).toEqual([3, 2]); // the client's FIN ('end': both sides ended), then 'close'
+    expect(socket.bytesRead).toBe(4);
+  });
+
   it('a reset by the peer: error ECONNRESET, then close', async () => {
     const { pair, cfd, events } = await connected({ allowHalfOpen: true });
     const { sched, sa } = pair;

@@ -3,6 +3,7 @@
  * yields them; when more than `highWater` bytes wait unread the connection stops reading the socket,
  * and starts again once the reader has taken them. A body nobody reads is never buffered beyond that.
  */
+import { Buffer } from 'node:buffer';
 
 /** Raised to a body reader when the body ends abnormally (timeout, connection loss, bad framing, size limit). */
 export class BodyError extends Error {

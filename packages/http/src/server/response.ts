@@ -3,6 +3,7 @@
  * unanswered one on its connection; a pipelined response that finishes early is held until the ones
  * before it are done, so answers always leave in request order.
  */
+import { Buffer } from 'node:buffer';
 import { reasonPhrase } from '../serializer/status.js';
 import { assertFieldName, assertFieldValue } from '../serializer/fields.js';
 import { HTTP_DATE_LENGTH, type PreparedResponse } from './prepared.js';

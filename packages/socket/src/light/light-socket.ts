@@ -35,6 +35,9 @@
  * error) and the error is rethrown from the server's bottom half once the round's other sockets had
  * their turn (the scheduler reports it).
  */
+// Imported, not the global: Node's global `Buffer` is a getter, so every use of it in a hot path is a
+// global-object property load with an accessor call (seen under `update` in perf profiles of the bin).
+import { Buffer } from 'node:buffer';
 import { IPPROTO_TCP, SHUT_WR, TCP_NODELAY } from '../constants.js';
 import type { Fd } from '../descriptor-table.js';
 import type { EntryObserver } from '../entry.js';
@@ -191,7 +194,7 @@ export class LightSocket implements EntryObserver {
     switch (event) {
       case 'data':
         this.onData = addTo(this.onData, listener);
-        if ((this.flags & STARTED) !== 0 && (this.flags & PAUSED) === 0) this.deferUpdate();
+        if ((this.flags & STARTED) !== 0 && this.hasWork()) this.deferUpdate();
         break;
       case 'end':
         this.onEnd = addTo(this.onEnd, listener);
@@ -356,7 +359,7 @@ export class LightSocket implements EntryObserver {
   resume(): this {
     if ((this.flags & PAUSED) === 0) return this;
     this.flags &= ~PAUSED;
-    if ((this.flags & STARTED) !== 0) this.deferUpdate();
+    if ((this.flags & STARTED) !== 0 && this.hasWork()) this.deferUpdate();
     return this;
   }
 
@@ -388,7 +391,7 @@ export class LightSocket implements EntryObserver {
   /** @internal The server emitted `'connection'` (in its deferred round): deliver what arrived before (bytes, FIN). */
   start(): void {
     this.flags |= STARTED;
-    this.updateNow();
+    if (this.hasWork()) this.updateNow();
   }
 
   /**
@@ -396,11 +399,32 @@ export class LightSocket implements EntryObserver {
    * module comment); one notified while it updates is taken by the update under way.
    */
   entryChanged(): void {
+    if (!this.hasWork()) return;
     if ((this.flags & BUSY) !== 0) {
       this.flags |= DIRTY;
       return;
     }
     if ((this.flags & STARTED) !== 0) this.deferUpdate();
+  }
+
+  /**
+   * Whether {@link LightSocket.update} would do anything now: queued writes, bytes for a `'data'`
+   * listener, an error, or the end of stream not reported yet. A notification that brings none of
+   * these (TCP sent or was acknowledged what the listener just wrote) costs no deferred round and no
+   * second pass of an update under way; any later change notifies again, and the face's own calls that
+   * make work (`resume`, a first `'data'` listener) ask for a round themselves. Conservative: false only
+   * when update would do nothing.
+   */
+  private hasWork(): boolean {
+    if (this.queue !== undefined) return true;
+    const flags = this.flags;
+    if ((flags & (PAUSED | DESTROYED)) !== 0) return false;
+    const e = this.entry;
+    if (e.error !== undefined) return true;
+    const c = e.conn!;
+    const readable = c.readableLength;
+    if (readable > 0) return this.onData !== undefined;
+    return (flags & END_EMITTED) === 0 && (c.readableEnded || e.phase === 'closed');
   }
 
   /** Brings the face up to date with the connection (emitting its events); only from the deferred round. */

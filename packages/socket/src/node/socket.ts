@@ -14,6 +14,7 @@
  * `code`, `syscall`, and for connect failures `address`/`port`), `'close'` (with `hadError`).
  * Stack events reach the stream in a microtask, never inside the stack's own processing.
  */
+import { Buffer } from 'node:buffer';
 import { Duplex } from 'node:stream';
 import { ipv4ToString, parseIpv4, type Ipv4Address } from '@postern/wire';
 import type { Timer } from '@postern/irq';
