@@ -191,7 +191,11 @@ export interface SchedulerOptions {
  * the frames or requests served, they say how many turns each one took. All stay 0 on a virtual clock.
  */
 export interface HostTurnStats {
-  /** Turns run from a microtask (`hostWake: 'microtask'`: work raised outside a run, e.g. by an I/O callback). */
+  /**
+   * Turns run as soon as the callback that asked for them returned (`hostWake: 'microtask'`): from a
+   * microtask (work raised outside a run), or at the end of an I/O callback opened with `beginIo`
+   * (work it raised, run by its `endIo` without a microtask).
+   */
   microtask: number;
   /** Turns run from a `setImmediate` (`hostWake: 'immediate'`, continuations, next-turn work). */
   immediate: number;
@@ -265,6 +269,18 @@ export interface SchedulerApi {
    * with `schedule`, and its poll then finds nothing to do). Optional.
    */
   cancelNextTurn?(bottomHalf: BottomHalf): void;
+  /**
+   * Opens a host I/O callback that may raise lines (a driver reading frames on the event loop); pair
+   * it with {@link SchedulerApi.endIo}, also when the callback fails. Until then, raises and queued
+   * work ask for no host wake-up: {@link SchedulerApi.endIo} runs the turn they owe before the
+   * callback returns (with the microtask wake; with the `setImmediate` wake it asks for the turn as
+   * before). A real clock is read at most once in between, when something first needs the time (the
+   * first raise), and the turn run by `endIo` keeps that reading as its time. Calls nest; the
+   * outermost pair counts. Optional: a driver on a scheduler without it leaves the wake-up to raises.
+   */
+  beginIo?(): void;
+  /** Closes the I/O callback opened by {@link SchedulerApi.beginIo} and runs the turn it owes (see there). */
+  endIo?(): void;
   /**
    * The opt-in path trace of this scheduler's stack (see `trace.ts`): layers mark their steps when
    * `trace.on`. Optional: a scheduler without one has no tracing.

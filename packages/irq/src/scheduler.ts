@@ -15,6 +15,12 @@
  * does not look at the timers either: due timers fire in the first run that knows the time, at the
  * latest in the turn of the host timer, which is always armed for the earliest deadline. Outside a
  * run, `now` reads the clock. A virtual clock is read directly, always (it moves only when told to).
+ *
+ * I/O callbacks ({@link Scheduler.beginIo} .. {@link Scheduler.endIo}): a driver that reads frames
+ * on the event loop brackets its callback, and with the microtask wake the turn its raises owe runs
+ * at `endIo`, before the callback returns, with no promise reaction in between; the clock is read
+ * at most once for the whole callback (its first raise stamps the line, and the turn keeps that
+ * reading as its time), so a wake-up that delivers frames costs one read of the host clock, not two.
  */
 import type {
   BottomHalf,
@@ -163,6 +169,15 @@ export class Scheduler implements SchedulerApi {
   private running = false;
   private dispatches = 0;
 
+  /** Open {@link beginIo} calls; while above 0 a kick is owed to the outermost {@link endIo}. */
+  private ioDepth = 0;
+  /** Work asked for a host wake-up while an I/O callback was open: its {@link endIo} runs the turn. */
+  private ioWakeOwed = false;
+  /** Real clock: the one reading of the open I/O callback, null until something needed the time. */
+  private ioTime: Millis | null = null;
+  /** Real clock: the time the turn run by {@link endIo} starts with (that callback's reading), else null. */
+  private ioRunTime: Millis | null = null;
+
   private started = false;
   private readonly microtaskWake: boolean;
   /** A microtask turn is queued (real clock, `hostWake: 'microtask'`). */
@@ -286,7 +301,8 @@ export class Scheduler implements SchedulerApi {
 
   /**
    * The current time on the scheduler clock. On a real clock it stands still during a run, at the
-   * run's one reading, taken when the run first needs the time (see the module documentation).
+   * run's one reading, taken when the run first needs the time, and likewise during an I/O callback
+   * opened with {@link beginIo} (see the module documentation).
    */
   get now(): Millis {
     return this.time();
@@ -299,7 +315,12 @@ export class Scheduler implements SchedulerApi {
 
   /** {@link now} for the scheduler's own use. */
   private time(): Millis {
-    if (!this.inRealRun) return this.clock.now();
+    if (!this.inRealRun) {
+      if (this.ioDepth === 0 || !this.freezesTime) return this.clock.now();
+      let io = this.ioTime;
+      if (io === null) io = this.ioTime = this.clock.now();
+      return io;
+    }
     let time = this.runTime;
     if (time === null) time = this.runTime = this.clock.now();
     return time;
@@ -384,6 +405,30 @@ export class Scheduler implements SchedulerApi {
       this.queue.push(bottomHalf);
     }
     work.clear();
+  }
+
+  /** See {@link SchedulerApi.beginIo}. */
+  beginIo(): void {
+    this.ioDepth++;
+  }
+
+  /** See {@link SchedulerApi.endIo}. An `endIo` without an open `beginIo` does nothing. */
+  endIo(): void {
+    if (this.ioDepth === 0 || --this.ioDepth > 0) return;
+    const time = this.ioTime;
+    this.ioTime = null;
+    if (!this.ioWakeOwed) return;
+    this.ioWakeOwed = false;
+    if (!this.microtaskWake) {
+      this.kick();
+      return;
+    }
+    if (!this.started || this.running) return;
+    // The event loop is running (this is its I/O callback): no promise chain is starving it.
+    this.microtaskStreak = 0;
+    this.hostTurns.microtask++;
+    this.ioRunTime = time;
+    this.turn(false);
   }
 
   /** Queues the one-shot `fn` (a tasklet) for the next deferred round. Every call queues one run. */
@@ -555,9 +600,11 @@ export class Scheduler implements SchedulerApi {
     }
     this.running = true;
     this.dispatches = 0;
+    const ioTime = this.ioRunTime;
+    this.ioRunTime = null;
     if (this.freezesTime) {
       this.inRealRun = true;
-      this.runTime = null;
+      this.runTime = ioTime;
       this.timerRun = timerRun;
     }
     try {
@@ -751,6 +798,10 @@ export class Scheduler implements SchedulerApi {
   /** Real clock: asks for one host turn (coalesced) when new work appears outside a run. */
   private kick(): void {
     if (!this.started || this.running) return;
+    if (this.ioDepth > 0) {
+      this.ioWakeOwed = true;
+      return;
+    }
     if (this.microtaskWake && this.microtaskStreak < MICROTASK_STREAK_LIMIT) {
       if (this.microtaskQueued) return;
       this.microtaskQueued = true;

@@ -90,6 +90,35 @@ describe.skipIf(!available)('event-loop port', () => {
       }
     });
 
+    it(`${reader} reader: a wake-up's frames, read ahead included, come between wakeStart and wakeEnd`, async () => {
+      const readFd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+      const writeFd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+      const log: string[] = [];
+      let wakeUp: (() => void) | undefined;
+      const events = {
+        wakeStart: () => log.push('start'),
+        frame: (_buffer: Uint8Array, _offset: number, length: number) => log.push(`frame ${length}`),
+        wakeEnd: () => {
+          log.push('end');
+          wakeUp?.();
+        },
+        failed: (error: Error) => log.push(error.message),
+      };
+      // A 10-byte read buffer: 25 bytes are one read by libuv and two read ahead, in one wake-up.
+      const port = openEventLoopPort(readFd, 10, events, undefined, undefined, reader);
+      try {
+        const arrived = new Promise<void>((resolve) => (wakeUp = resolve));
+        writeSync(writeFd, new Uint8Array(25));
+        await arrived;
+        expect(log).toEqual(['start', 'frame 10', 'frame 10', 'frame 5', 'end']);
+        expect(port.wakeups).toBe(1);
+        expect(port.framesReadAhead).toBe(2);
+      } finally {
+        await port.close();
+        closeSync(writeFd);
+      }
+    });
+
     it(`${reader} reader: the writer going away is reported once as end of file`, async () => {
       const readFd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
       const writeFd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);

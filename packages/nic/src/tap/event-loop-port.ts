@@ -176,6 +176,14 @@ export interface EventLoopPortEvents {
    * whole length, more than was read (the kernel drops the rest): check `length` before reading.
    */
   frame(buffer: Uint8Array, offset: number, length: number): void;
+  /**
+   * A readiness report begins: the {@link EventLoopPortEvents.frame} calls of this wake-up follow,
+   * then {@link EventLoopPortEvents.wakeEnd}, always (also when one of them throws). Optional: for
+   * an owner that handles a wake-up's frames as one batch (a scheduler's I/O callback bracket).
+   */
+  wakeStart?(): void;
+  /** The wake-up that {@link EventLoopPortEvents.wakeStart} began delivered all its frames. Optional. */
+  wakeEnd?(): void;
   /** The descriptor failed (the device went away, or a read error): no more frames will come. */
   failed(error: Error): void;
 }
@@ -269,10 +277,24 @@ export function openEventLoopPort(
     framesReadAhead += frames;
     return frames;
   };
-  /** One readiness report: the frame libuv read into {@link readBuffer}, then the ones read ahead. */
+  const bracketed = events.wakeStart !== undefined && events.wakeEnd !== undefined;
+  /** One readiness report: the frame libuv read into {@link readBuffer}, then the ones read ahead (bracketed, see {@link EventLoopPortEvents.wakeStart}). */
   const wake = (length: number): void => {
     if (closed) return;
     wakeups++;
+    if (!bracketed) {
+      deliverWake(length);
+      return;
+    }
+    events.wakeStart!();
+    try {
+      deliverWake(length);
+    } finally {
+      events.wakeEnd!();
+    }
+  };
+  /** The frames of one wake-up: the one libuv read, then the ones waiting behind it. */
+  const deliverWake = (length: number): void => {
     events.frame(readBuffer, 0, length);
     if (framesPerWake > 1 && !closed && readAhead.wanted()) {
       const most = Math.min(readAhead.limit, framesPerWake - 1);

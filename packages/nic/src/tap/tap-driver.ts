@@ -6,8 +6,11 @@
  *   libuv pipe handle, `event-loop-port.ts`): a readable descriptor is the RX interrupt, each read is
  *   one frame, handed up from the I/O callback (to a {@link NetDevice}, which stores it in its RX ring
  *   and raises its IRQ line); the callback also reads the frames queued behind it (up to 64 per
- *   wake-up), so under load the stack gets them as one batch. No thread hand-off and no polling interval stand between a frame and
- *   the stack, so an idle gateway answers within one event-loop wake-up.
+ *   wake-up), so under load the stack gets them as one batch. The callback is an I/O callback of the
+ *   scheduler (`beginIo`/`endIo`): the stack's turn for the batch runs at its end, before it returns,
+ *   with no microtask in between, and the host clock is read once for it. No thread hand-off and no
+ *   polling interval stand between a frame and the stack, so an idle gateway answers within one
+ *   event-loop wake-up.
  * - `'worker'`: a dedicated worker thread (`tap-worker.ts`) owns all I/O on the TAP descriptor and
  *   talks to the main thread only through a SharedArrayBuffer holding an RX and a TX ring (see
  *   `ring-layout.ts`). The worker's interrupt is an IRQ line on the scheduler: `Atomics.waitAsync`
@@ -412,7 +415,7 @@ export class TapNicDriver implements NicDriver {
         this.port = openEventLoopPort(
           tap.fd,
           hdr + maxFrame + 1,
-          { frame: this.portFrame, failed: this.portFailed },
+          { frame: this.portFrame, failed: this.portFailed, wakeStart: this.portWakeStart, wakeEnd: this.portWakeEnd },
           undefined,
           this.slab,
         );
@@ -677,9 +680,13 @@ export class TapNicDriver implements NicDriver {
     if (typeof error === 'number' && error === WRITE_QUEUED) coalescer.replaceBuffer();
     // `typeof`, not `=== 0`: the result is 0 or an error code string (EIO at start, before the kernel side is up),
     // and a strict compare that has seen both takes V8's generic path on every write.
-    if (typeof error === 'number' && frames > 1) {
-      this.txSuperFrames++;
-      this.txCoalesced += frames;
+    // And the string compare only where `error` is a string: a written single frame (0) reaching
+    // `error === 'EINVAL'` made that compare see numbers too, and call V8's generic StrictEqual per write.
+    if (typeof error === 'number') {
+      if (frames > 1) {
+        this.txSuperFrames++;
+        this.txCoalesced += frames;
+      }
     } else if (error === 'EINVAL' && frames > 1) {
       // This kernel refuses GSO frames: its segments are lost (TCP sends them again), later frames go out alone.
       coalescer.stopMerging();
@@ -736,6 +743,22 @@ export class TapNicDriver implements NicDriver {
       return;
     }
     this.deliver(this.slab.take(buffer, offset + hdr, length - hdr));
+  };
+
+  /**
+   * Event-loop mode: a wake-up of the port begins. Its frames go up as one I/O callback of the
+   * scheduler (`beginIo`, where it has one): the raises they cause ask for no microtask, and the turn
+   * they owe runs at {@link portWakeEnd}, before the port's callback returns.
+   */
+  private readonly portWakeStart = (): void => {
+    const s = this.scheduler;
+    if (s !== undefined && s.beginIo !== undefined) s.beginIo();
+  };
+
+  /** Event-loop mode: the wake-up {@link portWakeStart} began delivered its frames: the scheduler's turn runs. */
+  private readonly portWakeEnd = (): void => {
+    const s = this.scheduler;
+    if (s !== undefined && s.endIo !== undefined) s.endIo();
   };
 
   /** Event-loop mode: the descriptor failed (device gone, read error): report the link down once. */
