@@ -145,9 +145,19 @@ export class RoundMaxFilter {
     this.current = round;
   }
 
-  /** The largest value of rounds `current - windowRounds + 1 .. current` (0 when none). */
+  /**
+   * The largest value of rounds `current - windowRounds + 1 .. current` (0 when none). The kept
+   * value is returned here and the slots are walked elsewhere, so this getter stays small enough for
+   * V8 to inline into BBR's per-ACK code: called, it would box its fractional result into a new heap
+   * number on each of the several reads per ACK.
+   */
   get max(): number {
-    if (this.cachedMax >= 0) return this.cachedMax;
+    const kept = this.cachedMax;
+    return kept >= 0 ? kept : this.recomputeMax();
+  }
+
+  /** {@link RoundMaxFilter.max} from the slots, kept until the next change that can lower it. */
+  private recomputeMax(): number {
     let best = 0;
     if (this.slotSet < 0) return (this.cachedMax = best);
     const slots = this.slots;

@@ -88,11 +88,14 @@ export interface BbrSnapshot {
 /** See the module comment. */
 export class Bbr implements CongestionControl {
   readonly name = 'bbr';
-  private mss: number;
+  // Numeric fields start as numbers, not as declared-only fields: a field first defined as
+  // `undefined` takes any value afterwards, and every fractional window stored in it (on every ACK)
+  // would be a new heap number; started at 0 it holds doubles in place.
+  private mss = 0;
   private readonly iwSegments: number | undefined;
-  private window: number;
+  private window = 0;
   /** The initial window in bytes for the current MSS. */
-  private iw: number;
+  private iw = 0;
   private readonly btlBwFilter = new RoundMaxFilter(BBR_BTLBW_FILTER_ROUNDS);
   private readonly rtPropFilter = new MinRttFilter(BBR_RTPROP_FILTER_MS);
   /** ACK aggregation: the most data ACKed beyond what BtlBw explains, over the last rounds (bytes). */

@@ -141,10 +141,12 @@ function checkMss(mss: number): void {
  */
 abstract class WindowBase implements CongestionControl {
   abstract readonly name: string;
-  protected mss: number;
+  // Started as numbers (declared only, a field is first defined as `undefined` and then boxes every
+  // fractional window stored in it, one new heap number per ACK); the constructor sets both.
+  protected mss = 0;
   protected readonly iwSegments: number | undefined;
   /** cwnd in bytes, fractional allowed internally. */
-  protected window: number;
+  protected window = 0;
   protected threshold = Number.POSITIVE_INFINITY;
   protected recovering = false;
   /** An RTO happened and no ACK advanced since: a further RTO keeps ssthresh (RFC 5681 §3.1 note). */

@@ -415,12 +415,14 @@ function tlpOnAck(ctx: TcpRecoveryContext, tcb: Tcb, seg: Segment, unaAdvanced: 
 
 // Scratch for the delivery callbacks (no closure per ACK).
 let deliverTcb: Tcb | undefined;
-let deliverNow = 0;
 /**
- * The ACK's echoed timestamp, or -1 without one, in slot 0: a typed array, because a double
- * stored in a module variable would be a new heap number on every ACK.
+ * The ACK's time in slot {@link NOW}, and its echoed timestamp (or -1 without one) in slot
+ * {@link TS_ECR}: a typed array, because a double stored in a module variable would be a new heap
+ * number on every ACK (the gateway's clock reads fractional milliseconds).
  */
-const deliverTsEcr = new Float64Array(1);
+const deliverScratch = new Float64Array(2);
+const NOW = 0;
+const TS_ECR = 1;
 /** This ACK delivered data sent before the last timeout's recovery point and never retransmitted (F-RTO's proof). */
 let deliveredOriginal = false;
 const reorderTimeout = { ms: 0 };
@@ -433,14 +435,15 @@ function deliver(i: number): void {
   const end = log.end(i);
   // While F-RTO judges a timeout, which copy arrived is the open question: a retransmitted
   // segment's delivery is not timed from its retransmission.
+  const tsEcr = deliverScratch[TS_ECR]!;
   const echoBeforeXmit =
-    retransmitted &&
-    (tcb.frtoStep !== 0 || (deliverTsEcr[0]! >= 0 && seqLt(deliverTsEcr[0]!, tsClock(sentAt, tcb.tsOffset))));
+    retransmitted && (tcb.frtoStep !== 0 || (tsEcr >= 0 && seqLt(tsEcr, tsClock(sentAt, tcb.tsOffset))));
   const rack = tcb.rack;
-  rack.delivered(deliverNow, sentAt, end, retransmitted, echoBeforeXmit);
+  const now = deliverScratch[NOW]!;
+  rack.delivered(now, sentAt, end, retransmitted, echoBeforeXmit);
   rack.noteDelivery(end, retransmitted);
   if (!retransmitted && seqLe(end, tcb.recover)) deliveredOriginal = true;
-  log.noteDelivered(i, deliverNow);
+  log.noteDelivered(i, now);
 }
 
 function isSackedBy(seq: number): boolean {
@@ -509,8 +512,8 @@ function recordDeliveries(tcb: Tcb, now: number, seg: Segment | undefined): void
   const log = tcb.sent;
   const priorInflight = log.inFlight();
   deliverTcb = tcb;
-  deliverNow = now;
-  deliverTsEcr[0] = seg === undefined ? -1 : echoedTimestamp(tcb, seg);
+  deliverScratch[NOW] = now;
+  deliverScratch[TS_ECR] = seg === undefined ? -1 : echoedTimestamp(tcb, seg);
   // SND.UNA as a signed 32-bit value: a small integer, where a sequence number above 2^31 would be
   // boxed into a new heap number for the call (SentSegments.ack takes either form).
   log.ack(tcb.sndUna | 0, deliver);

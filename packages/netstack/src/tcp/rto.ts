@@ -64,8 +64,12 @@ export class RtoEstimator {
   private srtt = 0.5;
   private rttvar = 0.5;
   private sampled = false;
-  /** RTO from the estimator before backoff, clamped to [min, max]. */
-  private baseRto: number;
+  /**
+   * RTO from the estimator before backoff, clamped to [min, max]. Starts as a number (declared
+   * only, the field would be defined as `undefined` first and box every fractional RTO, one per RTT
+   * sample); the constructor sets it.
+   */
+  private baseRto = 0;
   private backoffs = 0;
 
   /**
