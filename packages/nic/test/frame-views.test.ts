@@ -22,6 +22,23 @@ describe('FrameViews', () => {
     expect(views.size).toBe(2);
   });
 
+  it('a run of one length gets the same view, and switching lengths or buffers never returns a stale one', () => {
+    const views = new FrameViews();
+    const first = Uint8Array.from({ length: 40 }, (_, i) => i);
+    const second = Uint8Array.from({ length: 40 }, (_, i) => 100 + i);
+    const a = views.of(first, 20);
+    expect(views.of(first, 20)).toBe(a);
+    expect(views.of(first, 20)).toBe(a);
+    const b = views.of(first, 21);
+    expect(b.byteLength).toBe(21);
+    expect(views.of(first, 20)).toBe(a);
+    const c = views.of(second, 20); // the same length of another buffer: a view of that one
+    expect(c.buffer).toBe(second.buffer);
+    expect([...c.subarray(0, 2)]).toEqual([100, 101]);
+    expect(views.of(second, 20)).toBe(c);
+    expect(views.of(first, 20).buffer).toBe(first.buffer);
+  });
+
   it('a view of a buffer that starts inside its ArrayBuffer starts there too', () => {
     const whole = Uint8Array.from({ length: 50 }, (_, i) => i);
     const frame = whole.subarray(20, 40);

@@ -5,6 +5,8 @@
  * larger reused buffer (the TSO coalescer's) needs a view of exactly its bytes. A connection's frames
  * come in few lengths (its pure ACKs, its full segments, the answer to a repeated request), so the
  * views are kept per length for the buffer last asked about: a steady exchange makes no view per frame.
+ * The length asked for last is checked before the map: a run of frames of one length (keep-alive
+ * answers, a bulk flow's full segments) costs no map lookup either.
  */
 
 /** Default most lengths kept at once; asking for one more starts over. */
@@ -14,6 +16,9 @@ export const DEFAULT_FRAME_VIEW_LENGTHS = 16;
 export class FrameViews {
   private source: Uint8Array | undefined;
   private readonly views = new Map<number, Uint8Array>();
+  /** The length asked for last and its view (of {@link source}): a run of equal lengths skips the map. -1: none. */
+  private lastLength = -1;
+  private lastView: Uint8Array | undefined;
 
   /** @param maxLengths most lengths kept at once (at least 1); asking for one more forgets them all first. */
   constructor(private readonly maxLengths = DEFAULT_FRAME_VIEW_LENGTHS) {}
@@ -25,6 +30,7 @@ export class FrameViews {
    */
   of(buffer: Uint8Array, length: number): Uint8Array {
     if (length === buffer.byteLength) return buffer;
+    if (length === this.lastLength && buffer === this.source) return this.lastView!;
     const views = this.views;
     if (buffer !== this.source) {
       this.source = buffer;
@@ -36,6 +42,8 @@ export class FrameViews {
       view = buffer.subarray(0, length);
       views.set(length, view);
     }
+    this.lastLength = length;
+    this.lastView = view;
     return view;
   }
 
