@@ -187,7 +187,7 @@ export function serveStatic(root: string, options: StaticOptions = {}): HttpHand
     if (cache !== undefined && info.size <= cache.maxFileBytes) {
       body = await readFile(target).catch(() => undefined);
       // Changed between the stat and the read: serve this request by streaming, cache nothing.
-      if (body !== undefined && body.byteLength !== info.size) body = undefined;
+      if (body !== undefined && body.length !== info.size) body = undefined;
     }
     const etag = `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`;
     const lastModified = formatHttpDate(info.mtimeMs);
@@ -290,7 +290,7 @@ function respond(
   }
   const body = entry.body;
   if (body !== undefined) {
-    res.end(length === body.byteLength ? body : body.subarray(start, end + 1));
+    res.end(length === body.length ? body : body.subarray(start, end + 1));
     return undefined;
   }
   return streamFile(res, entry.file, start, end, chunkBytes);

@@ -551,7 +551,7 @@ export class Sockets {
         if (sent > 0) return sent;
         throw err;
       }
-      if (sent === data.byteLength) return sent;
+      if (sent === data.length) return sent;
       if (t.nonBlocking || (flags & MSG_DONTWAIT) !== 0) {
         if (sent > 0) return sent;
         throw new SocketError('EAGAIN', 'send', 'the send buffer is full');
@@ -578,7 +578,7 @@ export class Sockets {
    */
   sendSomeOn(t: TcpEntry, data: Uint8Array): number {
     const trace = this.stack.scheduler.trace;
-    if (trace !== undefined && trace.on) trace.mark('socket', `send ${data.byteLength} B`);
+    if (trace !== undefined && trace.on) trace.mark('socket', `send ${data.length} B`);
     if (t.closed) throw new SocketError('EBADF', 'send', 'the descriptor is closed');
     const pending = t.takeError();
     if (pending !== undefined) throw new SocketError(pending.code, 'send', pending.detail);
@@ -586,7 +586,7 @@ export class Sockets {
     if (t.phase === 'idle' || t.phase === 'listening')
       throw new SocketError('ENOTCONN', 'send', 'the socket is not connected');
     if (t.phase === 'connecting') return 0;
-    if (data.byteLength === 0) return 0;
+    if (data.length === 0) return 0;
     try {
       return t.conn!.write(data);
     } catch (err) {
@@ -613,8 +613,8 @@ export class Sockets {
 
   private sendDatagram(e: UdpEntry, data: Uint8Array, to: SocketAddress, syscall: SocketSyscall): number {
     if (e.writeShut) throw new SocketError('EPIPE', syscall, 'the sending side is shut down');
-    if (data.byteLength > UDP_MAX_PAYLOAD)
-      throw new SocketError('EMSGSIZE', syscall, `a datagram of ${data.byteLength} bytes exceeds ${UDP_MAX_PAYLOAD}`);
+    if (data.length > UDP_MAX_PAYLOAD)
+      throw new SocketError('EMSGSIZE', syscall, `a datagram of ${data.length} bytes exceeds ${UDP_MAX_PAYLOAD}`);
     if (!(Number.isInteger(to.port) && to.port >= 1 && to.port <= 65_535))
       throw new SocketError('EINVAL', syscall, `port must be 1..65535, got ${to.port}`);
     if (e.binding === undefined) this.bindUdp(e, 0, 0, syscall);
@@ -631,7 +631,7 @@ export class Sockets {
       };
       throw new SocketError(map[err.code] ?? 'EINVAL', syscall, err.message);
     }
-    return data.byteLength;
+    return data.length;
   }
 
   /**
@@ -666,9 +666,9 @@ export class Sockets {
         return undefined;
       }
       if (!peek) e.take();
-      const n = Math.min(buffer.byteLength, d.data.byteLength);
+      const n = Math.min(buffer.length, d.data.length);
       buffer.set(d.data.subarray(0, n));
-      return { bytes: n, address: { address: d.address, port: d.port }, truncated: n < d.data.byteLength };
+      return { bytes: n, address: { address: d.address, port: d.port }, truncated: n < d.data.length };
     }
     const t = e as TcpEntry;
     if (t.phase === 'idle' || t.phase === 'listening')
@@ -677,12 +677,12 @@ export class Sockets {
     const from = { address: c.remoteAddress, port: c.remotePort };
     if (t.readShut) return { bytes: 0, address: from, truncated: false };
     if (c.readableLength > 0) {
-      if (buffer.byteLength === 0) return { bytes: 0, address: from, truncated: false };
+      if (buffer.length === 0) return { bytes: 0, address: from, truncated: false };
       let n: number;
       if (peek) {
-        const view = c.readView(buffer.byteLength)!;
+        const view = c.readView(buffer.length)!;
         buffer.set(view);
-        n = view.byteLength;
+        n = view.length;
       } else {
         n = c.read(buffer);
       }

@@ -61,12 +61,12 @@ export class UdpEntry extends SocketEntry {
   deliver(payload: Uint8Array, address: Ipv4Address, port: number): void {
     if (this.readShut || this.closed) return;
     if (this.peer !== undefined && (this.peer.address !== address || this.peer.port !== port)) return;
-    if (this.bytes + payload.byteLength > this.rcvbuf) {
+    if (this.bytes + payload.length > this.rcvbuf) {
       this.drops++;
       return;
     }
     this.queue.push({ data: payload.slice(), address, port });
-    this.bytes += payload.byteLength;
+    this.bytes += payload.length;
     this.notify();
   }
 
@@ -81,7 +81,7 @@ export class UdpEntry extends SocketEntry {
     if (d === undefined) return undefined;
     this.queue[this.head] = undefined as unknown as QueuedDatagram;
     this.head++;
-    this.bytes -= d.data.byteLength;
+    this.bytes -= d.data.length;
     if (this.head > 64 && this.head * 2 > this.queue.length) {
       this.queue.splice(0, this.head);
       this.head = 0;

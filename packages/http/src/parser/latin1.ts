@@ -9,7 +9,7 @@ import { Buffer } from 'node:buffer';
  * socket delivers), else one `Buffer` view of the same memory.
  */
 export function latin1View(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 
 /** Buffer's own latin1 decoder, the one `toString('latin1', start, end)` ends in. */

@@ -25,6 +25,9 @@ import { DEFAULT_PARSER_LIMITS } from './types.js';
 import type { ParserLimits, RequestHead, RequestParserHandler } from './types.js';
 import { parseWholeHead, type WholeHeadEnd } from './whole-head.js';
 
+// Byte counts are read as `.length`, not `.byteLength` (the same for bytes): Node 20's optimizing compiler
+// inlines a typed array's `length` but calls the generic property-load builtin for its `byteLength`.
+
 // Module-local copies: hot loops read them without going through an import binding.
 const BACKSLASH = BACKSLASH_;
 const CR = CR_;
@@ -174,6 +177,8 @@ export class RequestParser {
   /** The limits in force (defaults filled in). */
   readonly limits: Readonly<ParserLimits>;
   private handler: RequestParserHandler;
+  /** The remembered heads of {@link RequestParser.limits} (looked up once, not at every reset). */
+  private readonly shared: SharedHeads;
 
   private state = S_HEAD;
   private pausedFlag = false;
@@ -225,6 +230,7 @@ export class RequestParser {
   constructor(limits: Partial<ParserLimits>, handler: RequestParserHandler) {
     this.limits = resolveParserLimits(limits);
     this.handler = handler;
+    this.shared = sharedHeadsOf(this.limits);
     this.rememberNewestShared();
   }
 
@@ -234,7 +240,7 @@ export class RequestParser {
    * gets it for a byte comparison, like a repeated head on a kept-alive connection.
    */
   private rememberNewestShared(): void {
-    const newest = SHARED_HEADS.get(this.limits)?.newest ?? null;
+    const newest = this.shared.newest;
     this.lastHeadText = newest === null ? '' : newest.text;
     this.lastHead = newest === null ? null : newest.head;
   }
@@ -284,10 +290,10 @@ export class RequestParser {
     if (this.ended || this.state === S_DETACHED) {
       this.fail(new HttpParseError('INPUT_AFTER_END', 'input after finish() or detach()'));
     }
-    if (chunk.byteLength === 0) return;
+    if (chunk.length === 0) return;
     if (this.firstChunk === null) this.firstChunk = chunk;
     else (this.laterChunks ??= []).push(chunk);
-    this.queuedBytes += chunk.byteLength;
+    this.queuedBytes += chunk.length;
     if (!this.running && !this.pausedFlag) this.drain();
     else this.checkBuffered();
   }
@@ -338,8 +344,8 @@ export class RequestParser {
     const first = this.firstChunk;
     if (first !== null) {
       const v = first.subarray(this.queueOffset);
-      if (v.byteLength > 0) out.push(v);
-      for (const c of this.laterChunks ?? []) if (c.byteLength > 0) out.push(c);
+      if (v.length > 0) out.push(v);
+      for (const c of this.laterChunks ?? []) if (c.length > 0) out.push(c);
     }
     this.firstChunk = null;
     this.laterChunks = null;
@@ -381,7 +387,7 @@ export class RequestParser {
    */
   reuse(handler: RequestParserHandler): void {
     this.handler = handler;
-    if (this.acc !== null && this.acc.byteLength > INITIAL_ACCUMULATOR) this.acc = null;
+    if (this.acc !== null && this.acc.length > INITIAL_ACCUMULATOR) this.acc = null;
     this.reset();
   }
 
@@ -421,7 +427,7 @@ export class RequestParser {
         const pos = this.run(chunk, start);
         if (this.state === S_DETACHED) return;
         this.queuedBytes -= pos - start;
-        if (pos >= chunk.byteLength) {
+        if (pos >= chunk.length) {
           this.dropFirstChunk();
           this.queueOffset = 0;
         } else {
@@ -453,7 +459,7 @@ export class RequestParser {
   /** Consumes `chunk[start...]` until its end or a pause; returns the position reached. */
   private run(chunk: Uint8Array, start: number): number {
     let i = start;
-    const end = chunk.byteLength;
+    const end = chunk.length;
     while (i < end && !this.pausedFlag) {
       switch (this.state) {
         case S_HEAD:
@@ -650,8 +656,8 @@ export class RequestParser {
     if (n === 0) return;
     const need = this.accLength + n;
     let acc = this.acc;
-    if (acc === null || acc.byteLength < need) {
-      let size = acc === null ? INITIAL_ACCUMULATOR : acc.byteLength;
+    if (acc === null || acc.length < need) {
+      let size = acc === null ? INITIAL_ACCUMULATOR : acc.length;
       while (size < need) size *= 2;
       const grown = Buffer.alloc(size);
       if (acc !== null) grown.set(acc.subarray(0, this.accLength));
@@ -684,7 +690,7 @@ export class RequestParser {
       // Decoded from the chunk itself: the same bytes at the start of a later chunk are this head again,
       // and the same bytes seen by another parser with these limits gave this head already.
       const text = latin1Text(latin1View(bytes), from, to);
-      const heads = sharedHeadsOf(this.limits);
+      const heads = this.shared;
       let shared = heads.table.get(text);
       if (shared === undefined) {
         const decoded = parseRequestHead(bytes, from, to, this.requestLine!, this.requestLineBytes, this.limits);
@@ -711,7 +717,7 @@ export class RequestParser {
     let head = decoded;
     if (this.rememberNextHead() && end - start <= REPEAT_HEAD_MAX_BYTES) {
       const text = latin1Text(latin1View(chunk), start, end);
-      const heads = sharedHeadsOf(this.limits);
+      const heads = this.shared;
       let shared = heads.table.get(text);
       if (shared === undefined) {
         // Kept beyond this request: its fields become strings, so it holds no chunk.

@@ -31,8 +31,8 @@ const FORBIDDEN_TRAILERS = new Set([
  * The returned CRLF view is shared by all calls: write it, never modify it.
  */
 export function encodeChunk(data: Uint8Array): Uint8Array[] {
-  if (data.byteLength === 0) return [];
-  return [Buffer.from(`${data.byteLength.toString(16)}\r\n`, 'latin1'), data, CRLF_BYTES];
+  if (data.length === 0) return [];
+  return [Buffer.from(`${data.length.toString(16)}\r\n`, 'latin1'), data, CRLF_BYTES];
 }
 
 /**

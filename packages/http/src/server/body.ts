@@ -74,10 +74,10 @@ export class RequestBody implements AsyncIterable<Uint8Array> {
 
   /** Connection side: appends a chunk. Returns false when the reader is behind and the socket should pause. */
   push(chunk: Uint8Array): boolean {
-    if (this.ended || this.error !== undefined || chunk.byteLength === 0) return true;
-    this.received += chunk.byteLength;
+    if (this.ended || this.error !== undefined || chunk.length === 0) return true;
+    this.received += chunk.length;
     this.chunks.push(chunk);
-    this.buffered += chunk.byteLength;
+    this.buffered += chunk.length;
     this.wake();
     if (this.buffered > this.highWater) {
       this.blocked = true;
@@ -124,7 +124,7 @@ export class RequestBody implements AsyncIterable<Uint8Array> {
           this.chunks.length = 0;
           this.head = 0;
         }
-        this.buffered -= chunk.byteLength;
+        this.buffered -= chunk.length;
         this.unblock();
         return chunk;
       }
@@ -147,7 +147,7 @@ export class RequestBody implements AsyncIterable<Uint8Array> {
     const parts: Uint8Array[] = [];
     let total = 0;
     for await (const chunk of this) {
-      total += chunk.byteLength;
+      total += chunk.length;
       if (total > limit) throw new BodyError('too-large', `body larger than ${limit} bytes`);
       parts.push(chunk);
     }
@@ -158,7 +158,7 @@ export class RequestBody implements AsyncIterable<Uint8Array> {
   /** The whole body decoded as UTF-8. */
   async text(limit?: number): Promise<string> {
     const bytes = await this.bytes(limit);
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8');
   }
 
   /** The whole body parsed as JSON (a `SyntaxError` for bad JSON). */

@@ -542,7 +542,7 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
 
   /** @internal Parser callback: body bytes. */
   onBody(data: Uint8Array): void {
-    this.bodyBytes += data.byteLength;
+    this.bodyBytes += data.length;
     const incoming = this.incoming;
     if (incoming === undefined || incoming.discarding) return;
     if (!incoming.req.body.push(data)) {
@@ -718,7 +718,7 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
         this.headStartedAt = now;
         this.headBytes = 0;
       }
-      this.headBytes += chunk.byteLength;
+      this.headBytes += chunk.length;
     } else {
       this.lastActivity = now;
     }

@@ -44,7 +44,7 @@ class DatedBytes {
       // Handed-out bytes are never patched: the new second gets a copy of its own.
       let next = this.bytes;
       if (this.date !== '') {
-        next = Buffer.allocUnsafeSlow(this.bytes.byteLength);
+        next = Buffer.allocUnsafeSlow(this.bytes.length);
         this.bytes.copy(next);
       }
       next.write(date, this.dateAt, 'latin1');
@@ -89,7 +89,7 @@ export class PreparedResponse {
     if (!Number.isInteger(status) || status < 200 || status > 999 || status === 204 || status === 304)
       throw new RangeError(`a prepared response needs a status that carries a body, got ${status}`);
     this.status = status;
-    this.bodyLength = body.byteLength;
+    this.bodyLength = body.length;
     let head = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n`;
     for (const [name, value] of fields) {
       assertFieldName(name);
@@ -99,8 +99,8 @@ export class PreparedResponse {
         throw new TypeError(`a prepared response writes ${name} itself`);
       head += `${name}: ${value}\r\n`;
     }
-    this.head = `${head}Content-Length: ${body.byteLength}\r\nDate: `;
-    const inline = body.byteLength <= INLINE_BODY_LIMIT;
+    this.head = `${head}Content-Length: ${body.length}\r\nDate: `;
+    const inline = body.length <= INLINE_BODY_LIMIT;
     this.separateBody = inline ? undefined : body;
     this.inlineBody = inline ? body : undefined;
     this.forms[0] = this.makeForm(0);
@@ -125,7 +125,7 @@ export class PreparedResponse {
   private makeForm(index: number): DatedBytes {
     const head = `${this.head}${' '.repeat(HTTP_DATE_LENGTH)}\r\n${CONNECTION_LINES[index]!}\r\n`;
     const body = this.inlineBody;
-    const bytes = Buffer.allocUnsafeSlow(head.length + (body === undefined ? 0 : body.byteLength));
+    const bytes = Buffer.allocUnsafeSlow(head.length + (body === undefined ? 0 : body.length));
     bytes.write(head, 0, 'latin1');
     if (body !== undefined) bytes.set(body, head.length);
     return new DatedBytes(bytes, this.head.length);

@@ -217,12 +217,12 @@ export class HttpResponse {
     if (this.finished) throw new Error('write after end');
     const data = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
     if (!this.headersSent) this.sendHead(-1);
-    if (data.byteLength === 0) return this.canWrite();
-    this.countBody(data.byteLength);
+    if (data.length === 0) return this.canWrite();
+    this.countBody(data.length);
     if ((this.bits & NO_BODY) !== 0) return this.canWrite();
     if ((this.bits & CHUNKED) !== 0) {
-      const size = Buffer.from(data.byteLength.toString(16) + '\r\n', 'latin1');
-      if (data.byteLength <= COALESCE_LIMIT) return this.emit(Buffer.concat([size, data, CRLF]));
+      const size = Buffer.from(data.length.toString(16) + '\r\n', 'latin1');
+      if (data.length <= COALESCE_LIMIT) return this.emit(Buffer.concat([size, data, CRLF]));
       this.emit(size);
       this.emit(data);
       return this.emit(CRLF);
@@ -241,7 +241,7 @@ export class HttpResponse {
         this.finish();
         return;
       }
-    } else if (data !== undefined && data.byteLength > 0) {
+    } else if (data !== undefined && data.length > 0) {
       this.write(data);
     }
     if ((this.bits & CHUNKED) !== 0 && (this.bits & NO_BODY) === 0) this.emit(LAST_CHUNK);
@@ -486,8 +486,8 @@ export class HttpResponse {
     const headLength = head.length;
     if (whole === undefined || (this.bits & NO_BODY) !== 0) {
       this.emit(Buffer.from(head, 'latin1'));
-    } else if (whole.byteLength <= COALESCE_LIMIT) {
-      const out = Buffer.allocUnsafe(headLength + whole.byteLength);
+    } else if (whole.length <= COALESCE_LIMIT) {
+      const out = Buffer.allocUnsafe(headLength + whole.length);
       out.write(head, 0, 'latin1');
       out.set(whole, headLength);
       this.emit(out);
@@ -502,7 +502,7 @@ export class HttpResponse {
     if ((this.bits & DEAD) !== 0) return true;
     if ((this.bits & ACTIVE) !== 0) return this.channel.transmit(data);
     (this.pending ??= []).push(data);
-    this.pendingBytes += data.byteLength;
+    this.pendingBytes += data.length;
     return this.pendingBytes < PENDING_HIGH_WATER;
   }
 

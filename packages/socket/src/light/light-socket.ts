@@ -45,6 +45,9 @@ import { SocketError } from '../errors.js';
 import type { Sockets } from '../sockets.js';
 import type { TcpEntry } from '../tcp-entry.js';
 
+// Byte counts are read as `.length`, not `.byteLength` (the same for bytes): Node 20's optimizing compiler
+// inlines a typed array's `length` but calls the generic property-load builtin for its `byteLength`.
+
 /** Largest chunk one `'data'` event carries, bytes. */
 const READ_CHUNK = 64 * 1024;
 
@@ -180,7 +183,7 @@ export class LightSocket implements EntryObserver {
     const q = this.queue;
     if (q === undefined) return 0;
     let n = -this.queueOffset;
-    for (let i = 0; i < q.length; i++) n += q[i]!.byteLength;
+    for (let i = 0; i < q.length; i++) n += q[i]!.length;
     return n;
   }
 
@@ -262,7 +265,7 @@ export class LightSocket implements EntryObserver {
       return false;
     }
     this.bytesWritten += n;
-    if (n === data.byteLength) return true;
+    if (n === data.length) return true;
     this.queue = [data];
     this.queueOffset = n;
     this.flags |= NEED_DRAIN;
@@ -291,7 +294,7 @@ export class LightSocket implements EntryObserver {
       }
       this.bytesWritten += n;
       this.queueOffset += n;
-      if (this.queueOffset < head.byteLength) return;
+      if (this.queueOffset < head.length) return;
       q.shift();
       this.queueOffset = 0;
     }
@@ -506,7 +509,7 @@ export class LightSocket implements EntryObserver {
       while ((this.flags & (PAUSED | DESTROYED)) === 0 && !e.readShut) {
         const view = c.readView(READ_CHUNK);
         if (view === undefined) break;
-        const n = view.byteLength;
+        const n = view.length;
         const chunk = Buffer.allocUnsafe(n);
         chunk.set(view);
         c.consume(n);

@@ -182,12 +182,12 @@ export class DgramSocket extends EventEmitter {
     queueMicrotask(() => {
       this.drainQueued = false;
       for (let d = this.entry.take(); d !== undefined && !this.closed; d = this.entry.take()) {
-        const buf = Buffer.from(d.data.buffer, d.data.byteOffset, d.data.byteLength);
+        const buf = Buffer.from(d.data.buffer, d.data.byteOffset, d.data.length);
         this.emit('message', buf, {
           address: ipv4ToString(d.address),
           family: 'IPv4',
           port: d.port,
-          size: buf.byteLength,
+          size: buf.length,
         });
       }
     });

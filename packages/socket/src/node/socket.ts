@@ -531,11 +531,11 @@ export class Socket extends Duplex implements EntryObserver {
       if (e.readShut) break;
       const view = c.readView(READ_CHUNK);
       if (view === undefined) break;
-      const buf = Buffer.allocUnsafe(view.byteLength);
+      const buf = Buffer.allocUnsafe(view.length);
       buf.set(view);
-      c.consume(view.byteLength);
-      if (trace !== undefined && trace.on) trace.mark('socket', `read ${buf.byteLength} B (net face)`);
-      this.bytesRead += buf.byteLength;
+      c.consume(view.length);
+      if (trace !== undefined && trace.on) trace.mark('socket', `read ${buf.length} B (net face)`);
+      this.bytesRead += buf.length;
       this.touch();
       if (direct && this.deliversDirectly()) this.emit('data', buf);
       else this.wantRead = this.push(buf);
@@ -604,7 +604,7 @@ export class Socket extends Duplex implements EntryObserver {
         this.written += n;
         this.touch();
       }
-      if (n === chunk.byteLength) return true;
+      if (n === chunk.length) return true;
       return super.write(chunk.subarray(n));
     }
     return super.write(chunk, encoding as BufferEncoding, cb);
@@ -647,7 +647,7 @@ export class Socket extends Duplex implements EntryObserver {
       this.written += n;
       this.touch();
     }
-    if (w.offset === w.data.byteLength) {
+    if (w.offset === w.data.length) {
       this.pendingWrite = undefined;
       w.cb();
     }
