@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { IsnGenerator, SYN_COOKIE_MSS_TABLE, SynCookies, seqSub, type TcpTuple } from '../src/tcp/index.js';
+import { IsnGenerator, SYN_COOKIE_MSS_TABLE, SipHash24, SynCookies, seqSub, type TcpTuple } from '../src/tcp/index.js';
 
 const secret = Uint8Array.from({ length: 16 }, (_, i) => (i * 37 + 11) & 0xff);
 const otherSecret = Uint8Array.from({ length: 16 }, (_, i) => (i * 53 + 5) & 0xff);
@@ -34,6 +34,31 @@ describe('IsnGenerator (RFC 6528)', () => {
     // Neighbouring ports are not neighbouring ISNs.
     const d = seqSub(g.isn(0, A, 80, B, 1025), g.isn(0, A, 80, B, 1024));
     expect(Math.abs(d)).toBeGreaterThan(1000);
+  });
+
+  it('is RFC 6528 to the bit: M + the low 32 bits of SipHash-2-4 over local address, local port, remote address, remote port (network order)', () => {
+    const g = new IsnGenerator(secret);
+    const prf = new SipHash24(secret);
+    const m = new Uint8Array(12);
+    const v = new DataView(m.buffer);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 0xffff_ffff }),
+        fc.integer({ min: 0, max: 0xffff }),
+        fc.integer({ min: 0, max: 0xffff_ffff }),
+        fc.integer({ min: 0, max: 0xffff }),
+        fc.double({ min: 0, max: 2 ** 40, noNaN: true }),
+        (la, lp, ra, rp, t) => {
+          v.setUint32(0, la);
+          v.setUint16(4, lp);
+          v.setUint32(6, ra);
+          v.setUint16(10, rp);
+          const expected = (Math.floor(t * 250) + prf.hash(m)) % 2 ** 32;
+          expect(g.isn(t, la, lp, ra, rp)).toBe(expected);
+        },
+      ),
+      { numRuns: 2000, seed: 28 },
+    );
   });
 
   it('depends on the secret', () => {

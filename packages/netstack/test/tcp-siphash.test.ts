@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { SipHash24 } from '../src/tcp/index.js';
 
 /**
@@ -117,6 +118,35 @@ describe('SipHash-2-4', () => {
     other[15] = other[15]! ^ 1;
     const m = message.subarray(0, 12);
     expect(new SipHash24(other).hash(m)).not.toBe(new SipHash24(key).hash(m));
+  });
+
+  it('hash12: the 12-byte reference vector, from the three little-endian words of the message', () => {
+    const h = new SipHash24(key);
+    const words = new DataView(message.buffer, 0, 12);
+    const low = h.hash12(words.getUint32(0, true), words.getUint32(4, true), words.getUint32(8, true));
+    expect(outputHex(Uint32Array.of(low, h.high))).toBe(VECTORS[12]);
+  });
+
+  it('hash12 gives the 64 bits hash gives for the same 12 bytes, under any key', () => {
+    const out = new Uint32Array(2);
+    const bytes = new Uint8Array(12);
+    const view = new DataView(bytes.buffer);
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 16, maxLength: 16 }),
+        fc.array(fc.integer({ min: 0, max: 0xffff_ffff }), { minLength: 3, maxLength: 3 }),
+        (k, [w0, w1, w2]) => {
+          const h = new SipHash24(k);
+          view.setUint32(0, w0!, true);
+          view.setUint32(4, w1!, true);
+          view.setUint32(8, w2!, true);
+          h.hash(bytes, out);
+          expect(h.hash12(w0!, w1!, w2!)).toBe(out[0]);
+          expect(h.high).toBe(out[1]);
+        },
+      ),
+      { numRuns: 2000, seed: 12 },
+    );
   });
 
   it('needs a 16-byte key', () => {

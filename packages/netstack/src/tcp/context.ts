@@ -28,7 +28,7 @@ import type { TcpRecoveryContext } from './recovery.js';
 import type { Segment } from './segment.js';
 import type { SynCookies } from './syn-cookies.js';
 import type { Tcb, TcpCloseReason } from './tcb.js';
-import type { TcpCounterName } from './tcp-counters.js';
+import type { TcpCounterName, TcpCounterSlots } from './tcp-counters.js';
 import type { TimeWaitQueue } from './time-wait.js';
 import type { TcbList } from './tcb-list.js';
 
@@ -41,6 +41,8 @@ export interface TcpContext extends TcpRecoveryContext, ConnectionHost, Listener
   readonly counters: Counters<TcpCounterName>;
   /** The slot of `segmentsReceived` in {@link TcpContext.counters} (counted on every segment: no lookup by name). */
   readonly segmentsReceivedSlot: number;
+  /** The slots of the counters every connection moves (counted with `counters.incSlot`: no lookup by name). */
+  readonly slots: TcpCounterSlots;
   /** The options, checked and with their defaults. */
   readonly settings: TcpSettings;
   /** Every TCB by 4-tuple, TIME-WAIT and SYN-RECEIVED included, and the TIME-WAIT records. */

@@ -26,7 +26,7 @@ import { closeListener, passiveEstablished } from './passive-open.js';
 import { Segment } from './segment.js';
 import { SynCookies } from './syn-cookies.js';
 import type { Tcb, TcpCloseReason } from './tcb.js';
-import { TCP_COUNTER_NAMES, type TcpCounterName } from './tcp-counters.js';
+import { TCP_COUNTER_NAMES, TcpCounterSlots, type TcpCounterName } from './tcp-counters.js';
 import { TimeWaitQueue } from './time-wait.js';
 import { TcbList } from './tcb-list.js';
 import * as timers from './timers.js';
@@ -65,6 +65,7 @@ export class TcpCore implements TcpContext {
   readonly builder = new SegmentBuilder();
   readonly counters = new Counters<TcpCounterName>('tcp', TCP_COUNTER_NAMES);
   readonly segmentsReceivedSlot = this.counters.slotOf('segmentsReceived');
+  readonly slots = new TcpCounterSlots(this.counters);
   readonly table: ConnectionTable;
   readonly listeners = new ListenerTable<TcpListener>();
   readonly timeWait = new TcbList();

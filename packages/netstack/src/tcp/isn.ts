@@ -6,7 +6,6 @@
  * that still advances with time, so a new incarnation of a connection starts above the old one's
  * numbers (RFC 9293 §3.4.1). Time is the caller's `nowMs`; nothing here reads a clock.
  */
-import { writeUint32 } from '@postern/wire';
 import { SipHash24 } from './siphash.js';
 
 /** M ticks per millisecond (one tick per 4 microseconds). */
@@ -22,7 +21,6 @@ const TWO_POW_32 = 0x1_0000_0000;
  */
 export class IsnGenerator {
   private readonly prf: SipHash24;
-  private readonly message = new Uint8Array(12);
 
   /**
    * @param secret 16 bytes from the stack's seeded random source, fixed for the generator's life.
@@ -34,15 +32,41 @@ export class IsnGenerator {
 
   /** The ISN (uint32) for a connection at `nowMs` with the given IPv4 addresses (uint32) and ports. */
   isn(nowMs: number, localAddr: number, localPort: number, remoteAddr: number, remotePort: number): number {
-    const m = this.message;
-    writeUint32(m, 0, localAddr);
-    m[4] = localPort >>> 8;
-    m[5] = localPort;
-    writeUint32(m, 6, remoteAddr);
-    m[10] = remotePort >>> 8;
-    m[11] = remotePort;
-    const f = this.prf.hash(m);
+    const f = tupleHash(this.prf, localAddr, localPort, remoteAddr, remotePort);
     const ticks = Math.floor(nowMs * ISN_TICKS_PER_MS) % TWO_POW_32;
     return (ticks + f) >>> 0;
   }
+}
+
+/**
+ * F of RFC 6528: the low 32 bits of SipHash-2-4 over the 12 bytes local address, local port, remote
+ * address, remote port (each in network byte order), passed to {@link SipHash24.hash12} as the
+ * three little-endian words those bytes make, so no message buffer is written and read back.
+ */
+function tupleHash(
+  prf: SipHash24,
+  localAddr: number,
+  localPort: number,
+  remoteAddr: number,
+  remotePort: number,
+): number {
+  // Bytes 0..3: the local address, most significant byte first (byte 0 is the word's low byte).
+  const w0 =
+    ((localAddr & 0xff) << 24) |
+    (((localAddr >>> 8) & 0xff) << 16) |
+    (((localAddr >>> 16) & 0xff) << 8) |
+    (localAddr >>> 24);
+  // Bytes 4..7: the local port, then the remote address's first two bytes.
+  const w1 =
+    ((localPort >>> 8) & 0xff) |
+    ((localPort & 0xff) << 8) |
+    (((remoteAddr >>> 24) & 0xff) << 16) |
+    (((remoteAddr >>> 16) & 0xff) << 24);
+  // Bytes 8..11: the remote address's last two bytes, then the remote port.
+  const w2 =
+    ((remoteAddr >>> 8) & 0xff) |
+    ((remoteAddr & 0xff) << 8) |
+    (((remotePort >>> 8) & 0xff) << 16) |
+    ((remotePort & 0xff) << 24);
+  return prf.hash12(w0, w1, w2);
 }

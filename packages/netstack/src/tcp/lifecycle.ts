@@ -159,7 +159,7 @@ export function startSendSequence(tcb: Tcb, iss: number): void {
 export function makeRoom(ctx: TcpContext): boolean {
   if (ctx.table.size + ctx.timeWaitRecords.size < ctx.settings.maxConnections) return true;
   if (!endOldestTimeWait(ctx)) return false;
-  ctx.counters.inc('timeWaitRecycled');
+  ctx.counters.incSlot(ctx.slots.timeWaitRecycled);
   return true;
 }
 
@@ -293,7 +293,7 @@ export function enterTimeWait(ctx: TcpContext, tcb: Tcb): void {
   cancelRetransmit(tcb);
   ctx.timeWait.delete(tcb);
   if (first && timeWaitCount(ctx) >= ctx.settings.maxTimeWait && endOldestTimeWait(ctx))
-    ctx.counters.inc('timeWaitRecycled');
+    ctx.counters.incSlot(ctx.slots.timeWaitRecycled);
   ctx.timeWait.add(tcb);
   armIdle(ctx, tcb, ctx.settings.timeWaitMs);
   tcb.sendBuffer.clear();

@@ -61,7 +61,7 @@ export function listenerInput(ctx: TcpContext, listener: TcpListener, seg: Segme
   listener.embryos.add(tcb);
   listener.stats.synReceived++;
   ctx.table.add(tcb);
-  ctx.counters.inc('passiveOpens');
+  ctx.counters.incSlot(ctx.slots.passiveOpens);
   tcb.rttSeq = tcb.iss;
   tcb.rttSentAt = now;
   ctx.builder.send(ctx, tcb, tcb.iss, TcpFlag.SYN, 0, 0);
@@ -192,7 +192,7 @@ function acceptCookie(ctx: TcpContext, listener: TcpListener, seg: Segment): boo
   tcb.state = 'ESTABLISHED';
   ctx.table.add(tcb);
   listener.stats.cookiesAccepted++;
-  ctx.counters.inc('passiveOpens');
+  ctx.counters.incSlot(ctx.slots.passiveOpens);
   toAcceptQueue(ctx, listener, tcb);
   // The ACK may carry data: process it like any segment of the new connection.
   if (seg.payloadLength > 0 || seg.fin) {

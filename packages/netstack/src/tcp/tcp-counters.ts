@@ -2,6 +2,7 @@
  * The stack-wide counters of a {@link Tcp} (`Tcp.counters`): their names and the order they are
  * listed in. Per-connection counters live in `TcpConnection.stats`.
  */
+import type { Counters } from '../counters.js';
 
 /** Counters of the TCP module (per-connection ones live in `TcpConnection.stats`). */
 export type TcpCounterName =
@@ -125,3 +126,23 @@ export const TCP_COUNTER_NAMES: readonly TcpCounterName[] = [
   'dsacksReceived',
   'dsacksSent',
 ];
+
+/**
+ * The slots ({@link Counters.slotOf}) of the counters moved on every connection's way from SYN to the
+ * end of TIME-WAIT, taken once per `Tcp`: counting them is an array store, with no look-up by name.
+ */
+export class TcpCounterSlots {
+  /** `passiveOpens`: every SYN-RECEIVED copy and cookie connection. */
+  readonly passiveOpens: number;
+  /** `timeWaitReused`: a new SYN took over a TIME-WAIT 4-tuple (a client reusing its ports). */
+  readonly timeWaitReused: number;
+  /** `timeWaitRecycled`: with TIME-WAIT full, every new one ends the oldest. */
+  readonly timeWaitRecycled: number;
+
+  /** The slots of these counters in `counters`. */
+  constructor(counters: Counters<TcpCounterName>) {
+    this.passiveOpens = counters.slotOf('passiveOpens');
+    this.timeWaitReused = counters.slotOf('timeWaitReused');
+    this.timeWaitRecycled = counters.slotOf('timeWaitRecycled');
+  }
+}

@@ -28,7 +28,7 @@ export function timeWaitInput(ctx: TcpContext, seg: Segment): boolean {
   if (record === undefined) return false;
   if (seg.syn && !seg.hasAck && !seg.rst && synMayReuse(record, seg)) {
     ctx.timeWaitRecords.end(record);
-    ctx.counters.inc('timeWaitReused');
+    ctx.counters.incSlot(ctx.slots.timeWaitReused);
     return false;
   }
   recordArrives(ctx, record, seg);
