@@ -247,7 +247,9 @@ export async function startWeb(options: WebOptions): Promise<WebFront> {
   server = http;
   // The light connection face: each connection is a small event object, not a Node Duplex.
   // Half-open: a client's FIN right after its request must not end our side before the answer.
-  const listener = new LightServer({ sockets, allowHalfOpen: true });
+  // No delay on the listener: accepted connections inherit it (the HTTP server turns it on anyway; set
+  // on each accepted socket it cost a setsockopt and a copy of the listener's options per connection).
+  const listener = new LightServer({ sockets, allowHalfOpen: true, noDelay: true });
   try {
     listener.listen(config.http.port);
   } catch (err) {
