@@ -389,7 +389,7 @@ export class FaultInjectionDriver implements NicDriver {
       return;
     }
     this.stats.rxFrames++;
-    this.stats.rxBytes += frame.byteLength;
+    this.stats.rxBytes += frame.length;
     this.receiver(frame);
   }
 }

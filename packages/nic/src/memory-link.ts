@@ -171,7 +171,7 @@ export class MemoryLinkEndpoint implements NicDriver {
       return;
     }
     this.stats.rxFrames++;
-    this.stats.rxBytes += frame.byteLength;
+    this.stats.rxBytes += frame.length;
     this.receiver(frame);
   }
 

@@ -38,6 +38,7 @@ import {
 } from '@postern/wire';
 import type { MacAddress } from '@postern/wire';
 import { FCS_LENGTH, NicError } from './driver.js';
+import { viewOf } from './byte-views.js';
 import type { DriverStats, LinkState, NicDriver, ReceiveFilter } from './driver.js';
 
 /** Default RX ring capacity in frames. */
@@ -142,7 +143,7 @@ function headerLengthOf(frame: Uint8Array): number {
   let offset = TYPE_OFFSET;
   if (((frame[offset]! << 8) | frame[offset + 1]!) === ETHERTYPE_QINQ) {
     offset += VLAN_TAG_LENGTH;
-    if (frame.byteLength < offset + 2) return offset + 2;
+    if (frame.length < offset + 2) return offset + 2;
   }
   if (((frame[offset]! << 8) | frame[offset + 1]!) === ETHERTYPE_VLAN) offset += VLAN_TAG_LENGTH;
   return offset + 2;
@@ -305,7 +306,7 @@ export class NetDevice {
    * (`txDroppedDriver`). The device and driver own `frame` from then on.
    */
   transmit(frame: Uint8Array): boolean {
-    const length = frame.byteLength;
+    const length = frame.length;
     if (length < MIN_WIRE_FRAME || length > this.driver.mtu + MIN_WIRE_FRAME) {
       this.counters.txDroppedBadLength++;
       return false;
@@ -373,10 +374,9 @@ export class NetDevice {
   /** The receive path up to the IRQ (see the module documentation). */
   private receive(frame: Uint8Array): void {
     const trace = this.scheduler.trace;
-    if (trace !== undefined && trace.on)
-      trace.mark('driver', `rx frame ${frame.byteLength} B (${this.driver.name})`, true);
+    if (trace !== undefined && trace.on) trace.mark('driver', `rx frame ${frame.length} B (${this.driver.name})`, true);
     const c = this.counters;
-    const length = frame.byteLength;
+    const length = frame.length;
     if (this.line === undefined) {
       c.rxDroppedDown++;
       return;
@@ -403,7 +403,7 @@ export class NetDevice {
       c.rxDroppedOversize++;
       return;
     }
-    if (!this.ring.push(fcsLength === 0 ? frame : frame.subarray(0, length - fcsLength))) {
+    if (!this.ring.push(fcsLength === 0 ? frame : viewOf(frame, 0, length - fcsLength))) {
       c.rxDroppedRingFull++;
       return;
     }
@@ -450,7 +450,7 @@ export class NetDevice {
         continue;
       }
       c.rxDelivered++;
-      c.rxBytes += frame.byteLength;
+      c.rxBytes += frame.length;
       const trace = this.scheduler.trace;
       if (trace !== undefined && trace.on)
         trace.mark('interrupt', `bottom half: EtherType 0x${etherType.toString(16).padStart(4, '0')}`);

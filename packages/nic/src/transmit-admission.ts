@@ -31,7 +31,8 @@ export function admitTransmit(
     stats.txDroppedLinkDown++;
     return false;
   }
-  if (frame.byteLength < WIRE_OVERHEAD || frame.byteLength > mtu + WIRE_OVERHEAD) {
+  const length = frame.length;
+  if (length < WIRE_OVERHEAD || length > mtu + WIRE_OVERHEAD) {
     stats.txDroppedBadLength++;
     return false;
   }
@@ -40,6 +41,6 @@ export function admitTransmit(
     return false;
   }
   stats.txFrames++;
-  stats.txBytes += frame.byteLength;
+  stats.txBytes += length;
   return true;
 }

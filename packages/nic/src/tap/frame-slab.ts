@@ -17,6 +17,7 @@
  *
  * The slab size bounds what one long-lived view can keep alive: {@link FRAME_SLAB_BYTES}.
  */
+import { copyInto, viewOf } from '../byte-views.js';
 
 /** Bytes per slab: a few full-size frames, or a few hundred small ones (ACKs, requests). */
 export const FRAME_SLAB_BYTES = 16 * 1024;
@@ -61,7 +62,7 @@ export class FrameSlab {
   take(source: Uint8Array, offset: number, length: number): Uint8Array {
     if (source === this.slab && offset >= this.used) {
       this.used = (offset + length + ALIGN - 1) & ~(ALIGN - 1);
-      return source.subarray(offset, offset + length);
+      return viewOf(source, offset, offset + length);
     }
     if (length > this.slabBytes) return source.slice(offset, offset + length);
     let start = this.used;
@@ -69,8 +70,9 @@ export class FrameSlab {
       this.slab = new Uint8Array(this.slabBytes);
       start = 0;
     }
-    this.slab.set(source.subarray(offset, offset + length), start);
+    const slab = this.slab;
+    copyInto(slab, viewOf(source, offset, offset + length), start);
     this.used = (start + length + ALIGN - 1) & ~(ALIGN - 1);
-    return this.slab.subarray(start, start + length);
+    return viewOf(slab, start, start + length);
   }
 }

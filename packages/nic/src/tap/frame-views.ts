@@ -8,6 +8,7 @@
  * The length asked for last is checked before the map: a run of frames of one length (keep-alive
  * answers, a bulk flow's full segments) costs no map lookup either.
  */
+import { viewOf } from '../byte-views.js';
 
 /** Default most lengths kept at once; asking for one more starts over. */
 export const DEFAULT_FRAME_VIEW_LENGTHS = 16;
@@ -29,7 +30,7 @@ export class FrameViews {
    * unless another buffer was asked about since.
    */
   of(buffer: Uint8Array, length: number): Uint8Array {
-    if (length === buffer.byteLength) return buffer;
+    if (length === buffer.length) return buffer;
     if (length === this.lastLength && buffer === this.source) return this.lastView!;
     const views = this.views;
     if (buffer !== this.source) {
@@ -39,7 +40,7 @@ export class FrameViews {
     let view = views.get(length);
     if (view === undefined) {
       if (views.size >= this.maxLengths) views.clear();
-      view = buffer.subarray(0, length);
+      view = viewOf(buffer, 0, length);
       views.set(length, view);
     }
     this.lastLength = length;

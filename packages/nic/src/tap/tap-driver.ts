@@ -554,7 +554,7 @@ export class TapNicDriver implements NicDriver {
       c.txDroppedLinkDown++;
       return false;
     }
-    const len = frame.byteLength;
+    const len = frame.length;
     if (len < MIN_FRAME || len > this.currentMtu + FRAME_OVERHEAD) {
       c.txDroppedBadLength++;
       return false;
@@ -652,7 +652,7 @@ export class TapNicDriver implements NicDriver {
         c.txDroppedLinkDown++;
         continue;
       }
-      const len = frame.byteLength;
+      const len = frame.length;
       if (coalescer === undefined) {
         this.countWrite(port.write(frame, len - FCS_LENGTH), 1, len);
         continue;
@@ -771,7 +771,7 @@ export class TapNicDriver implements NicDriver {
   private deliver(frame: Uint8Array): void {
     const c = this.counters;
     c.rxFrames++;
-    c.rxBytes += frame.byteLength;
+    c.rxBytes += frame.length;
     try {
       this.receiver(frame);
     } catch {

@@ -26,6 +26,7 @@
  * have dropped the frame; nothing damaged is ever vouched for.
  */
 import { VNET_GSO_TCPV4, VNET_HDR_LEN, writeVnetHeader } from './vnet-header.js';
+import { copyInto, viewOf } from '../byte-views.js';
 
 const ETH_HEADER = 14;
 const ETHERTYPE_IPV4 = 0x0800;
@@ -109,7 +110,7 @@ export class TcpSegmentCoalescer {
    * which still reads the frame later. Call between {@link finish} and the next {@link start}.
    */
   replaceBuffer(): void {
-    this.frameBuffer = new Uint8Array(this.frameBuffer.byteLength);
+    this.frameBuffer = new Uint8Array(this.frameBuffer.length);
   }
 
   /**
@@ -137,8 +138,8 @@ export class TcpSegmentCoalescer {
   start(frame: Uint8Array, length: number): void {
     const buffer = this.buffer;
     // The whole frame when it fits (its FCS room lands past `length`, never written): no view to make.
-    if (frame.byteLength <= buffer.byteLength - VNET_HDR_LEN) buffer.set(frame, VNET_HDR_LEN);
-    else buffer.set(frame.subarray(0, length), VNET_HDR_LEN);
+    if (frame.length <= buffer.length - VNET_HDR_LEN) copyInto(buffer, frame, VNET_HDR_LEN);
+    else copyInto(buffer, viewOf(frame, 0, length), VNET_HDR_LEN);
     this.segmentCount = 1;
     this.firstLength = length;
     this.open = this.merging && this.canHeadRun(frame, length);
@@ -221,7 +222,7 @@ export class TcpSegmentCoalescer {
     if ((tcpFlags & ~TCP_PSH) !== TCP_ACK) return false;
     if (!sameBytes(frame, TCP_AT + 14, first, b + TCP_AT + 14, 2)) return false;
     if (!sameBytes(frame, TCP_AT + 18, first, b + TCP_AT + 18, headerLength - TCP_AT - 18)) return false;
-    first.set(frame.subarray(headerLength, length), b + headerLength + this.payloadBytes);
+    copyInto(first, viewOf(frame, headerLength, length), b + headerLength + this.payloadBytes);
     this.payloadBytes += payload;
     this.segmentCount++;
     this.nextSeq = (this.nextSeq + payload) >>> 0;
