@@ -265,7 +265,32 @@ export class Ipv4Packet {
  * (the bytes must exist; nothing else is checked).
  */
 export function ipv4HeaderChecksumValid(bytes: Uint8Array, at: number, headerLength: number): boolean {
-  return sumRange(bytes, at, at + headerLength) === 0xffff;
+  if (headerLength !== IPV4_MIN_HEADER_LENGTH) return sumRange(bytes, at, at + headerLength) === 0xffff;
+  // The header without options (nearly every packet): its ten words unrolled, bytes at even
+  // offsets added apart from those at odd ones (weighed by 256 once, at the end).
+  const high =
+    bytes[at]! +
+    bytes[at + 2]! +
+    bytes[at + 4]! +
+    bytes[at + 6]! +
+    bytes[at + 8]! +
+    bytes[at + 10]! +
+    bytes[at + 12]! +
+    bytes[at + 14]! +
+    bytes[at + 16]! +
+    bytes[at + 18]!;
+  const low =
+    bytes[at + 1]! +
+    bytes[at + 3]! +
+    bytes[at + 5]! +
+    bytes[at + 7]! +
+    bytes[at + 9]! +
+    bytes[at + 11]! +
+    bytes[at + 13]! +
+    bytes[at + 15]! +
+    bytes[at + 17]! +
+    bytes[at + 19]!;
+  return foldSum(high * 256 + low) === 0xffff;
 }
 
 /** Checks the header-only invariants of `bytes` (throws as {@link Ipv4Packet.checkedHeader} documents). */
@@ -498,6 +523,67 @@ export function emitIpv4(repr: Ipv4Repr, buffer: Uint8Array, payload?: Uint8Arra
   writeUint32(buffer, at + DESTINATION_OFFSET, repr.destination);
   writeUint16(buffer, at + CHECKSUM_OFFSET, ~sumRange(buffer, at, at + headerLength) & 0xffff);
   return totalLength;
+}
+
+/**
+ * Writes a 20-byte IPv4 header without options and not a fragment (More Fragments clear, offset 0)
+ * at `buffer[at]`, its checksum computed from the field values rather than read back from the
+ * bytes: the same bytes {@link emitIpv4} writes for such a header, for a sender that builds one
+ * header per datagram. Nothing is validated: `tos`, `ttl` and `protocol` must be 0..255,
+ * `identification` and `totalLength` 0..65535 (`totalLength` at least 20), `source` and
+ * `destination` IPv4 addresses, and the 20 bytes from `at` must exist.
+ */
+export function writeIpv4Header(
+  buffer: Uint8Array,
+  at: number,
+  tos: number,
+  totalLength: number,
+  identification: number,
+  dontFragment: boolean,
+  ttl: number,
+  protocol: number,
+  source: Ipv4Address,
+  destination: Ipv4Address,
+): void {
+  const flags = dontFragment ? FLAG_DONT_FRAGMENT : 0;
+  const srcHigh = source >>> 16;
+  const srcLow = source & 0xffff;
+  const dstHigh = destination >>> 16;
+  const dstLow = destination & 0xffff;
+  // Ten 16-bit words (the checksum's own is zero): the sum stays below 2^20, two folds suffice.
+  let sum =
+    ((VERSION << 12) | (MIN_IHL << 8) | tos) +
+    totalLength +
+    identification +
+    flags +
+    ((ttl << 8) | protocol) +
+    srcHigh +
+    srcLow +
+    dstHigh +
+    dstLow;
+  sum = (sum & 0xffff) + (sum >>> 16);
+  sum = (sum & 0xffff) + (sum >>> 16);
+  const checksum = ~sum & 0xffff;
+  buffer[at] = (VERSION << 4) | MIN_IHL;
+  buffer[at + 1] = tos;
+  buffer[at + 2] = totalLength >>> 8;
+  buffer[at + 3] = totalLength & 0xff;
+  buffer[at + 4] = identification >>> 8;
+  buffer[at + 5] = identification & 0xff;
+  buffer[at + 6] = flags >>> 8;
+  buffer[at + 7] = 0;
+  buffer[at + 8] = ttl;
+  buffer[at + 9] = protocol;
+  buffer[at + 10] = checksum >>> 8;
+  buffer[at + 11] = checksum & 0xff;
+  buffer[at + 12] = srcHigh >>> 8;
+  buffer[at + 13] = srcHigh & 0xff;
+  buffer[at + 14] = srcLow >>> 8;
+  buffer[at + 15] = srcLow & 0xff;
+  buffer[at + 16] = dstHigh >>> 8;
+  buffer[at + 17] = dstHigh & 0xff;
+  buffer[at + 18] = dstLow >>> 8;
+  buffer[at + 19] = dstLow & 0xff;
 }
 
 /**

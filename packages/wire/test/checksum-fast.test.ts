@@ -13,6 +13,32 @@ function referenceSum(bytes: Uint8Array, initial = 0): number {
   return sum;
 }
 
+/**
+ * The byte loop this module used before its bytes were summed by parity (kept as an oracle): big-endian
+ * 16-bit words from byte pairs, eight bytes per step, folded by division.
+ */
+function previousByteLoopSum(bytes: Uint8Array, initial = 0): number {
+  let sum = initial;
+  const len = bytes.byteLength;
+  const even = len & ~1;
+  const end8 = even & ~7;
+  let i = 0;
+  for (; i < end8; i += 8) {
+    sum +=
+      ((bytes[i]! << 8) | bytes[i + 1]!) +
+      ((bytes[i + 2]! << 8) | bytes[i + 3]!) +
+      ((bytes[i + 4]! << 8) | bytes[i + 5]!) +
+      ((bytes[i + 6]! << 8) | bytes[i + 7]!);
+  }
+  for (; i < even; i += 2) sum += (bytes[i]! << 8) | bytes[i + 1]!;
+  if (len & 1) sum += bytes[len - 1]! << 8;
+  while (sum > 0xffff) {
+    const high = Math.floor(sum / 0x10000);
+    sum = sum - high * 0x10000 + high;
+  }
+  return sum;
+}
+
 /** A buffer of `length` bytes from a deterministic generator seeded by `seed`. */
 function pseudoRandomBytes(length: number, seed: number): Uint8Array {
   const out = new Uint8Array(length);
@@ -44,10 +70,37 @@ describe('onesComplementSum', () => {
     );
   });
 
+  it('equals the previous byte loop on random buffers, offsets and lengths of either path', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 700 }),
+        fc.nat(17),
+        fc.nat(17),
+        fc.oneof(fc.nat(0xffff), fc.nat(0xffff_ffff), fc.constant(0)),
+        (data, skipStart, skipEnd, initial) => {
+          const start = Math.min(skipStart, data.byteLength);
+          const view = data.subarray(start, Math.max(start, data.byteLength - skipEnd));
+          expect(onesComplementSum(view, initial)).toBe(previousByteLoopSum(view, initial));
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('equals the previous byte loop on all-0xff input of every short length (largest byte sums)', () => {
+    const ones = new Uint8Array(512).fill(0xff);
+    for (let length = 0; length <= 512; length++) {
+      for (const initial of [0, 0xffff, 0xffff_ffff, 2 ** 52 - 1]) {
+        const view = ones.subarray(512 - length);
+        expect(onesComplementSum(view, initial)).toBe(previousByteLoopSum(view, initial));
+      }
+    }
+  });
+
   it('equals the reference at every alignment of every length around the word-path threshold', () => {
     const backing = pseudoRandomBytes(1024, 42);
     for (let offset = 0; offset < 8; offset++) {
-      for (let length = 100; length < 300; length++) {
+      for (let length = 100; length < 460; length++) {
         const view = backing.subarray(offset, offset + length);
         expect(onesComplementSum(view, 3)).toBe(referenceSum(view, 3));
       }
@@ -121,6 +174,16 @@ describe('onesComplementSum', () => {
 });
 
 describe('foldSum', () => {
+  it('folds sums around the 32-bit boundary of its integer path exactly', () => {
+    const edges = [0, 1, 0xffff, 0x1_0000, 0x1_fffe, 0x1_ffff, 0x7fff_ffff, 0x8000_0000, 0xffff_fffe, 0xffff_ffff];
+    for (const n of [...edges, 2 ** 32, 2 ** 32 + 1, 2 ** 48 - 1, 2 ** 53 - 1]) {
+      const folded = foldSum(n);
+      expect(folded).toBeLessThanOrEqual(0xffff);
+      expect(folded === 0).toBe(n === 0);
+      expect(BigInt(folded) % 0xffffn).toBe(BigInt(n) % 0xffffn);
+    }
+  });
+
   it('keeps the value modulo 0xffff and maps only 0 to 0', () => {
     fc.assert(
       fc.property(fc.maxSafeNat(), (n) => {

@@ -19,6 +19,7 @@ import {
   parseIpv4,
   parseIpv4Packet,
   TruncatedError,
+  writeIpv4Header,
   type Ipv4Repr,
 } from '../src/index.js';
 import {
@@ -350,7 +351,86 @@ describe('Ipv4Packet.prechecked', () => {
   });
 });
 
+describe('writeIpv4Header', () => {
+  it('writes the bytes emitIpv4 writes for a 20-byte unfragmented header, and no other byte', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          tos: fc.integer({ min: 0, max: 255 }),
+          payloadLength: fc.integer({ min: 0, max: 0xffff - 20 }),
+          identification: fc.integer({ min: 0, max: 0xffff }),
+          dontFragment: fc.boolean(),
+          ttl: fc.integer({ min: 0, max: 255 }),
+          protocol: fc.integer({ min: 0, max: 255 }),
+          source: ipv4AddressArb,
+          destination: ipv4AddressArb,
+        }),
+        fc.integer({ min: 0, max: 40 }),
+        fc.integer({ min: 0, max: 255 }),
+        (f, at, fill) => {
+          const repr: Ipv4Repr = {
+            dscp: f.tos >>> 2,
+            ecn: f.tos & 3,
+            identification: f.identification,
+            dontFragment: f.dontFragment,
+            moreFragments: false,
+            fragmentOffset: 0,
+            ttl: f.ttl,
+            protocol: f.protocol,
+            source: f.source,
+            destination: f.destination,
+            options: new Uint8Array(0),
+            payloadLength: f.payloadLength,
+          };
+          const expected = new Uint8Array(at + 60).fill(fill);
+          emitIpv4(repr, expected, undefined, at);
+          const actual = new Uint8Array(at + 60).fill(fill);
+          writeIpv4Header(
+            actual,
+            at,
+            f.tos,
+            20 + f.payloadLength,
+            f.identification,
+            f.dontFragment,
+            f.ttl,
+            f.protocol,
+            f.source,
+            f.destination,
+          );
+          expect(hexOf(actual)).toBe(hexOf(expected));
+          expect(ipv4HeaderChecksumValid(actual, at, 20)).toBe(true);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+function hexOf(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('hex');
+}
+
 describe('ipv4HeaderChecksumValid', () => {
+  it('says whether any 20 bytes sum to 0xffff (the unrolled path), at any offset', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 20, maxLength: 20 }), fc.nat(9), fc.boolean(), (header, at, fix) => {
+        const framed = new Uint8Array(at + 24).fill(0xa5);
+        framed.set(header, at);
+        if (fix) {
+          framed[at + 10] = 0;
+          framed[at + 11] = 0;
+          const checksum = internetChecksum(framed.subarray(at, at + 20));
+          framed[at + 10] = checksum >>> 8;
+          framed[at + 11] = checksum & 0xff;
+        }
+        const valid = onesComplementSum(framed.subarray(at, at + 20)) === 0xffff;
+        if (fix) expect(valid).toBe(true);
+        expect(ipv4HeaderChecksumValid(framed, at, 20)).toBe(valid);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('agrees with Ipv4Packet.verifyChecksum for a header at any offset, checksum right or damaged', () => {
     fc.assert(
       fc.property(

@@ -9,8 +9,8 @@ import {
   IPV4_BROADCAST,
   IPV4_MAX_TOTAL_LENGTH,
   IPV4_MIN_HEADER_LENGTH,
-  emitIpv4,
   ipv4ToString,
+  writeIpv4Header,
   type Ipv4Address,
   type Ipv4Repr,
   type MacAddress,
@@ -120,8 +120,6 @@ export interface Ipv4OutputPorts {
 
 /** The sender. @internal The stack owns the one instance. */
 export class Ipv4Output {
-  /** Reused for every emitted header: no per-datagram allocation for it. */
-  private readonly repr: Ipv4Repr = blankIpv4Repr(DEFAULT_TTL);
   /** The route {@link Ipv4Output.select} fills for each uncached choice (no object per datagram). */
   private readonly chosen = new RouteSlot();
   /** Recent choices of {@link Ipv4Output.resolve} without an interface index (see `route-cache.ts`). */
@@ -280,18 +278,10 @@ export class Ipv4Output {
     const frame = fits ? allocateFrame(total) : new Uint8Array(total);
     const ipStart = fits ? ETHERNET_HEADER_LENGTH : 0;
     const payloadStart = ipStart + IPV4_MIN_HEADER_LENGTH;
-    const r = this.repr;
-    r.dscp = tos >>> 2;
-    r.ecn = tos & 3;
-    r.identification = this.nextIdentification();
-    r.dontFragment = df;
-    r.ttl = ttl;
-    r.protocol = protocol;
-    r.source = routeSrc;
-    r.destination = dst;
-    r.payloadLength = payloadLength;
+    const identification = this.nextIdentification();
     write(frame.subarray(payloadStart, payloadStart + payloadLength), routeSrc, routeDst);
-    emitIpv4(r, frame, undefined, ipStart);
+    // The header emitIpv4 would write for a 20-byte header, checksummed from the values.
+    writeIpv4Header(frame, ipStart, tos, total, identification, df, ttl, protocol, routeSrc, routeDst);
 
     if (!flags.bypassFilter && ports.filter.enabled) {
       const ip = frame.subarray(ipStart, ipStart + total);
@@ -316,7 +306,15 @@ export class Ipv4Output {
       return routeSrc;
     }
     counters.inc('sentFragmented');
-    this.sendFragments(routeIface, { ...r }, frame.subarray(payloadStart, total), nextHop, linkDestination, false);
+    const repr = blankIpv4Repr(ttl);
+    repr.dscp = tos >>> 2;
+    repr.ecn = tos & 3;
+    repr.identification = identification;
+    repr.protocol = protocol;
+    repr.source = routeSrc;
+    repr.destination = routeDst;
+    repr.payloadLength = payloadLength;
+    this.sendFragments(routeIface, repr, frame.subarray(payloadStart, total), nextHop, linkDestination, false);
     return routeSrc;
   }
 

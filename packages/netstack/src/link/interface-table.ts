@@ -14,6 +14,12 @@ export class InterfaceTable {
   /** Owners by `addressKey` the address (looked up for every packet sent and received). */
   private readonly local = new Map<number, NetInterface>();
   private changes = 0;
+  /**
+   * The address {@link InterfaceTable.isLocal} last found local (-1: none), checked before the map:
+   * a host receives nearly every packet for one address. Always an address the map holds: cleared
+   * whenever an address is removed.
+   */
+  private lastLocal = -1;
 
   /**
    * A number that grows whenever an interface or a local address is added or removed, and never
@@ -46,7 +52,10 @@ export class InterfaceTable {
 
   /** True when `address` is configured on one of the interfaces. */
   isLocal(address: Ipv4Address): boolean {
-    return this.local.has(addressKey(address));
+    if (address === this.lastLocal) return true;
+    if (!this.local.has(addressKey(address))) return false;
+    this.lastLocal = address;
+    return true;
   }
 
   /** True for 255.255.255.255 and every interface's directed broadcast addresses. */
@@ -65,6 +74,7 @@ export class InterfaceTable {
   /** Forgets `address`. */
   removeLocal(address: Ipv4Address): void {
     this.local.delete(addressKey(address));
+    this.lastLocal = -1;
     this.changes++;
   }
 }

@@ -59,7 +59,16 @@ export class LinkOutput {
     linkDestination: MacAddress,
     forwarded: boolean,
   ): void {
-    frame.set(iface.ipv4LinkSource(), 6);
+    // Source MAC and EtherType: eight stores (TypedArray.prototype.set is a builtin call per frame).
+    const source = iface.ipv4LinkSource();
+    frame[6] = source[0]!;
+    frame[7] = source[1]!;
+    frame[8] = source[2]!;
+    frame[9] = source[3]!;
+    frame[10] = source[4]!;
+    frame[11] = source[5]!;
+    frame[12] = source[6]!;
+    frame[13] = source[7]!;
     let mac = linkDestination;
     if (mac === RESOLVE_WITH_ARP) {
       const arp = iface.arp;
