@@ -55,6 +55,35 @@ describe('sequence arithmetic', () => {
     );
   });
 
+  it('compares every pair as the sign of seqSub, the half-way pairs included (after each other both ways)', () => {
+    const check = (a: number, b: number): void => {
+      const d = seqSub(a, b);
+      expect(seqLt(a, b)).toBe(d < 0);
+      expect(seqLe(a, b)).toBe(d <= 0);
+      expect(seqGt(a, b)).toBe(d > 0);
+      expect(seqGe(a, b)).toBe(d >= 0);
+      expect(seqMax(a, b)).toBe(seqSub(b, a) > 0 ? b : a);
+      expect(seqMin(a, b)).toBe(seqSub(b, a) < 0 ? b : a);
+    };
+    fc.assert(
+      fc.property(u32, u32, (a, b) => check(a, b)),
+      { numRuns: 2000, seed: 4 },
+    );
+    const edges = [0, 1, 0x7fff_ffff, 0x8000_0000, 0x8000_0001, 0xffff_fffe, 0xffff_ffff];
+    for (const a of edges) {
+      for (const b of edges) check(a, b);
+      check(a, seqAdd(a, 2 ** 31));
+      check(seqAdd(a, 2 ** 31), a);
+    }
+    // Half-way: each is after the other (seqSub gives +2^31 both ways).
+    expect(seqGt(0x8000_0000, 0)).toBe(true);
+    expect(seqGt(0, 0x8000_0000)).toBe(true);
+    expect(seqLt(0x8000_0000, 0)).toBe(false);
+    expect(seqLt(0, 0x8000_0000)).toBe(false);
+    expect(seqMax(0, 0x8000_0000)).toBe(0x8000_0000);
+    expect(seqMin(0, 0x8000_0000)).toBe(0);
+  });
+
   it('tests window membership like a model of integers modulo 2^32', () => {
     fc.assert(
       fc.property(u32, u32, fc.integer({ min: 0, max: TWO_32 }), (x, start, len) => {

@@ -25,34 +25,44 @@ export function seqSub(a: number, b: number): number {
   return d === -TWO_POW_31 ? TWO_POW_31 : d;
 }
 
-/** `a` comes strictly before `b`. */
+// The comparisons below are seqSub's sign, each written as one expression on `(b - a) | 0` (or
+// `(a - b) | 0`) instead of a call to seqSub: with the half-way case (+2^31, "after" both ways) folded
+// in, they stay a few bytecodes long with no call of their own, so V8 inlines them everywhere as
+// small functions. Through seqSub they were too large for that once seqSub was inlined into their own
+// optimized code, and in the large per-segment functions (header prediction, output), whose inlining
+// budget is spent, they became real calls, each boxing a sequence number above 2^31 into a new heap
+// number. `(b - a) | 0` is the negation of seqSub's `(a - b) | 0` modulo 2^32, so for seqSub(a, b) = d:
+// d < 0 exactly when `(b - a) | 0 > 0` (the half-way value -2^31 negates to itself), and d > 0
+// exactly when `(b - a) | 0 < 0` (which includes the half-way case, as seqSub's +2^31 does).
+
+/** `a` comes strictly before `b` (seqSub(a, b) < 0). */
 export function seqLt(a: number, b: number): boolean {
-  return seqSub(a, b) < 0;
+  return ((b - a) | 0) > 0;
 }
 
-/** `a` comes before `b` or equals it. */
+/** `a` comes before `b` or equals it (seqSub(a, b) <= 0). */
 export function seqLe(a: number, b: number): boolean {
-  return seqSub(a, b) <= 0;
+  return ((b - a) | 0) >= 0;
 }
 
-/** `a` comes strictly after `b`. */
+/** `a` comes strictly after `b` (seqSub(a, b) > 0). */
 export function seqGt(a: number, b: number): boolean {
-  return seqSub(a, b) > 0;
+  return ((b - a) | 0) < 0;
 }
 
-/** `a` comes after `b` or equals it. */
+/** `a` comes after `b` or equals it (seqSub(a, b) >= 0). */
 export function seqGe(a: number, b: number): boolean {
-  return seqSub(a, b) >= 0;
+  return ((b - a) | 0) <= 0;
 }
 
 /** The later of `a` and `b` (by {@link seqGt}); `a` when equal. */
 export function seqMax(a: number, b: number): number {
-  return seqSub(b, a) > 0 ? b >>> 0 : a >>> 0;
+  return ((a - b) | 0) < 0 ? b >>> 0 : a >>> 0;
 }
 
 /** The earlier of `a` and `b` (by {@link seqLt}); `a` when equal. */
 export function seqMin(a: number, b: number): number {
-  return seqSub(b, a) < 0 ? b >>> 0 : a >>> 0;
+  return ((a - b) | 0) > 0 ? b >>> 0 : a >>> 0;
 }
 
 /**
