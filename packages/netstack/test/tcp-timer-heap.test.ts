@@ -7,7 +7,8 @@
  * thousands of back-to-back exchanges inside one RTO leave the heap almost untouched. Virtual clock.
  */
 import { describe, expect, it } from 'vitest';
-import type { TcpConnection } from '../src/index.js';
+import type { Tcp, TcpConnection } from '../src/index.js';
+import type { TcpContext } from '../src/tcp/context.js';
 import { DEFAULT_MIN_RTO_MS } from '../src/tcp/rto.js';
 import { B_ADDR, tcpPair } from './support/tcp-net.js';
 
@@ -66,5 +67,71 @@ describe('TCP timers on a keep-alive connection', () => {
     expect(updates).toBeLessThanOrEqual(bound);
     expect(updates).toBeLessThan(EXCHANGES / 50);
     expect(server.stats.delayedAckTimeouts + client.stats.delayedAckTimeouts).toBe(0);
+  });
+});
+
+/** The context behind a `Tcp` facade (its private field). */
+function contextOf(tcp: Tcp): TcpContext {
+  return (tcp as unknown as { ctx: TcpContext }).ctx;
+}
+
+describe('TCP timers of short connections the server closes first (HTTP/1.0)', () => {
+  it('a server whose application closes at once never puts a TIME-WAIT on the timer heap; one it holds does', async () => {
+    const TIME_WAIT_MS = 60_000;
+    const { sched, tcpA, tcpB } = await tcpPair({ latencyMs: 0.2, tcpB: { timeWaitMs: TIME_WAIT_MS } });
+    const listener = tcpB.listen({ port: 80 });
+    const scratch = new Uint8Array(4096);
+    /** Connections whose server-side handle the test keeps open past the peer's FIN (it closes later). */
+    const held: TcpConnection[] = [];
+    let holdNext = false;
+    listener.onConnection = (conn) => {
+      const hold = holdNext;
+      conn.onReadable = () => {
+        if (drain(conn, scratch) === 0) return;
+        // The answer and our FIN in one segment (as the HTTP server sends them): FIN-WAIT-1, then
+        // the client's FIN+ACK takes us straight to TIME-WAIT (no FIN-WAIT-2 timeout on the idle timer).
+        conn.setCork(true);
+        conn.write(RESPONSE);
+        if (hold) {
+          held.push(conn);
+          conn.shutdownWrite(); // our FIN goes, but the handle stays open: the TCB stays whole in TIME-WAIT
+        } else conn.close();
+      };
+    };
+    const one = (): void => {
+      const client = tcpA.connect({ remoteAddress: B_ADDR, remotePort: 80 });
+      client.onConnect = () => client.write(REQUEST);
+      client.onReadable = () => {
+        drain(client, scratch);
+        if (client.readableEnded) client.close();
+      };
+      sched.runUntil(() => client.state === 'CLOSED', 1000);
+    };
+    const server = contextOf(tcpB);
+    const COUNT = 20;
+    for (let i = 0; i < COUNT; i++) one();
+    // Every server connection became a TIME-WAIT record at once: no whole TIME-WAIT TCB, and no TCB
+    // of the server (they are reused, one after another) ever made an idle timer.
+    expect(tcpB.timeWaitCount).toBe(COUNT);
+    expect(server.timeWait.size).toBe(0);
+    expect(server.timeWaitRecords.size).toBe(COUNT);
+    expect(server.freeTcbs.length).toBeGreaterThan(0);
+    expect(server.freeTcbs.every((t) => t.idleTimer === undefined)).toBe(true);
+    // One the application holds stays a whole TCB, with its 2*MSL on its idle timer.
+    holdNext = true;
+    one();
+    expect(held).toHaveLength(1);
+    expect(held[0]!.state).toBe('TIME-WAIT');
+    expect(server.timeWait.size).toBe(1);
+    const whole = server.timeWait.oldest!;
+    expect(whole.idleTimer?.active).toBe(true);
+    expect(whole.idleTimer?.deadline).toBeCloseTo(sched.now + TIME_WAIT_MS, 0);
+    // 2*MSL later every one of them has ended, records and the whole TCB alike, and no TCP timer runs.
+    sched.advance(TIME_WAIT_MS + 10);
+    expect(held[0]!.state).toBe('CLOSED');
+    expect(tcpB.timeWaitCount).toBe(0);
+    expect(tcpB.connectionCount).toBe(0);
+    expect(whole.idleTimer?.active).toBe(false);
+    expect(server.freeTcbs.every((t) => t.idleTimer?.active !== true && t.rtxTimer?.active !== true)).toBe(true);
   });
 });

@@ -91,7 +91,10 @@ export interface TcpContext extends TcpRecoveryContext, ConnectionHost, Listener
   closeTcb(tcb: Tcb, reason: TcpCloseReason, error?: TcpError): void;
   /** Takes the TCB out of every table and stops its timers, without telling the application yet. */
   release(tcb: Tcb, reason: TcpCloseReason): void;
-  /** Enters (or restarts) TIME-WAIT for 2*MSL. */
+  /**
+   * Enters (or restarts) TIME-WAIT for 2*MSL (segment input only: the timer is armed when the
+   * segment's {@link TcpContext.afterSegment} ends, unless the TCB became a record by then).
+   */
   enterTimeWait(tcb: Tcb): void;
   /** The application handle of `tcb`, made on first use. */
   connectionOf(tcb: Tcb): TcpConnection;
@@ -106,7 +109,10 @@ export interface TcpContext extends TcpRecoveryContext, ConnectionHost, Listener
   // ------------------------------------------------------------ timers (timers.ts)
   /** Arms the delayed-ACK timer if it is not running. */
   armDelayedAck(tcb: Tcb): void;
-  /** Arms the FIN-WAIT-2 timeout (only after `close()`). */
+  /**
+   * Arms the FIN-WAIT-2 timeout (only after `close()`), once the segment or the `close()` that
+   * reached FIN-WAIT-2 is processed (the same segment may go on to TIME-WAIT).
+   */
   armFinWait2(tcb: Tcb): void;
   /** (Re)arms the idle timer (TIME-WAIT, FIN-WAIT-2, keep-alive) for `delay` ms from now. */
   armIdle(tcb: Tcb, delay: number): void;

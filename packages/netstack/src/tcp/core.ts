@@ -182,8 +182,13 @@ export class TcpCore implements TcpContext {
 
   // ------------------------------------------------------------ after a segment or a call
   afterSegment(tcb: Tcb): void {
-    afterSegment(this, tcb);
-    if (tcb.state === 'TIME-WAIT') compactTimeWait(this, tcb);
+    try {
+      afterSegment(this, tcb);
+      if (tcb.state === 'TIME-WAIT') compactTimeWait(this, tcb);
+    } finally {
+      // Reached FIN-WAIT-2 or TIME-WAIT in this segment and still whole: the wait goes on the timer.
+      if (tcb.idleDue >= 0) timers.armPendingIdle(this, tcb);
+    }
   }
   output(tcb: Tcb): void {
     output(this, tcb);
@@ -214,8 +219,12 @@ export class TcpCore implements TcpContext {
     ops.shutdownWrite(this, tcb);
   }
   close(tcb: Tcb): void {
-    ops.close(this, tcb);
-    if (tcb.state === 'TIME-WAIT') compactTimeWait(this, tcb);
+    try {
+      ops.close(this, tcb);
+      if (tcb.state === 'TIME-WAIT') compactTimeWait(this, tcb);
+    } finally {
+      if (tcb.idleDue >= 0) timers.armPendingIdle(this, tcb);
+    }
   }
   abort(tcb: Tcb): void {
     ops.abort(this, tcb);

@@ -30,7 +30,7 @@ import { SendBuffer } from './send-buffer.js';
 import { seqAdd, seqSub } from './seq.js';
 import { AckUrgency, TcbEvent, Tcb, type TcpCloseReason } from './tcb.js';
 import { TimeWaitRecord } from './time-wait-record.js';
-import { armIdle, cancelAllTimers, cancelRetransmit } from './timers.js';
+import { cancelAllTimers, cancelRetransmit } from './timers.js';
 
 /** The window scale our SYNs offer: the smallest shift that lets the window reach `maxBufferSize`. */
 export function windowShiftFor(maxBufferSize: number): number {
@@ -170,7 +170,7 @@ export function makeRoom(ctx: TcpContext): boolean {
 function endOldestTimeWait(ctx: TcpContext): boolean {
   const oldest = ctx.timeWait.oldest;
   const record = ctx.timeWaitRecords.first;
-  if (record !== undefined && (oldest === undefined || record.expiresAt <= (oldest.idleTimer?.deadline ?? 0))) {
+  if (record !== undefined && (oldest === undefined || record.expiresAt <= timeWaitEnd(oldest))) {
     ctx.timeWaitRecords.end(record);
     return true;
   }
@@ -185,6 +185,16 @@ export function timeWaitCount(ctx: TcpContext): number {
 }
 
 /**
+ * When the 2*MSL wait of TIME-WAIT TCB `tcb` ends (ms): the time set when it entered TIME-WAIT during
+ * the segment being processed ({@link Tcb.idleDue}), else its idle timer's deadline; -1 when it waits on neither.
+ */
+function timeWaitEnd(tcb: Tcb): number {
+  if (tcb.idleDue >= 0) return tcb.idleDue;
+  const wait = tcb.idleTimer;
+  return wait?.active === true ? wait.deadline : -1;
+}
+
+/**
  * Replaces `tcb` by a {@link TimeWaitRecord} when it is in TIME-WAIT, its application has let go of
  * it (closed it and was told it closed, or never had a handle) and nothing is pending on it (no
  * event, no ACK owed, no out-of-order or unread bytes, no loss-recovery verdict that an ACK could
@@ -195,9 +205,9 @@ export function compactTimeWait(ctx: TcpContext, tcb: Tcb): void {
   if (tcb.state !== 'TIME-WAIT' || tcb.released) return;
   const conn = ctx.handles.get(tcb);
   if (conn !== undefined && !(tcb.appClosed && conn.closeNotified)) return;
-  const wait = tcb.idleTimer;
+  const end = timeWaitEnd(tcb);
   if (
-    wait?.active !== true ||
+    end < 0 ||
     tcb.events !== 0 ||
     tcb.ackUrgency !== AckUrgency.NONE ||
     tcb.flushQueued ||
@@ -213,7 +223,7 @@ export function compactTimeWait(ctx: TcpContext, tcb: Tcb): void {
   const rcvWnd = Math.max(0, seqSub(tcb.rcvAdvRight, tcb.rcvNxt));
   const windowField = advertiseWindow(tcb);
   const announced = Math.max(0, seqSub(tcb.rcvAdvRight, tcb.rcvNxt));
-  const record = new TimeWaitRecord(tcb, windowField, rcvWnd, announced, wait.deadline);
+  const record = new TimeWaitRecord(tcb, windowField, rcvWnd, announced, end);
   leaveTables(ctx, tcb);
   ctx.timeWaitRecords.add(record);
   ctx.timeWaitRecords.shapeAnchor = tcb;
@@ -266,6 +276,7 @@ export function release(ctx: TcpContext, tcb: Tcb, reason: TcpCloseReason): void
 /** Marks `tcb` released and takes it out of the table, TIME-WAIT, its listener's queues and its timers. */
 function leaveTables(ctx: TcpContext, tcb: Tcb): void {
   tcb.released = true;
+  tcb.idleDue = -1;
   cancelAllTimers(tcb);
   ctx.table.remove(tcb);
   ctx.timeWait.delete(tcb);
@@ -295,7 +306,10 @@ export function enterTimeWait(ctx: TcpContext, tcb: Tcb): void {
   if (first && timeWaitCount(ctx) >= ctx.settings.maxTimeWait && endOldestTimeWait(ctx))
     ctx.counters.incSlot(ctx.slots.timeWaitRecycled);
   ctx.timeWait.add(tcb);
-  armIdle(ctx, tcb, ctx.settings.timeWaitMs);
+  // 2*MSL from now (replacing a FIN-WAIT-2 timeout set in the same segment); the idle timer is armed
+  // for it when the segment's processing ends (timers.ts armPendingIdle), unless the TCB has become a
+  // record by then.
+  tcb.idleDue = ctx.now() + ctx.settings.timeWaitMs;
   tcb.sendBuffer.clear();
   // TIME-WAIT sends no data: what congestion control kept for sending goes now, not 2*MSL later.
   if (first) tcb.cc.onConnectionEnd?.();

@@ -505,6 +505,14 @@ export class Tcb {
   delackTimer: Timer | undefined;
   /** TIME_WAIT, FIN-WAIT-2 timeout and keep-alive (never needed at the same time). */
   idleTimer: Timer | undefined;
+  /**
+   * The deadline (ms) the idle timer is to be armed for when the segment being processed (or the
+   * application's `close()`) is done with the connection: the FIN-WAIT-2 timeout or TIME-WAIT's
+   * 2*MSL, set during it (timers.ts `armPendingIdle`); -1 when none. A connection whose
+   * FIN is acknowledged by the peer's own FIN (FIN-WAIT-1, FIN-WAIT-2 and TIME-WAIT in one segment)
+   * and that becomes a TIME-WAIT record at once never puts either wait on the timer heap.
+   */
+  idleDue = -1;
   /** What the retransmit timer is doing: `'rtx'` (retransmission timeout), `'probe'` (tail loss probe) or `'persist'`. */
   rtxMode: 'rtx' | 'probe' | 'persist' | 'reorder' = 'rtx';
 
@@ -646,6 +654,7 @@ export class Tcb {
     this.probeCount = 0;
     this.keepAliveProbes = 0;
     this.lastReceivedAt = 0;
+    this.idleDue = -1;
     this.ackUrgency = AckUrgency.NONE;
     this.unackedSegments = 0;
     this.quickAcks = 0;

@@ -182,9 +182,31 @@ export function armIdle(ctx: TcpContext, tcb: Tcb, delay: number): void {
   else tcb.idleTimer.resetAfter(delay);
 }
 
-/** Arms the FIN-WAIT-2 timeout (the idle timer). */
+/** (Re)arms the idle timer for the absolute `deadline` (ms, scheduler time). */
+export function armIdleAt(ctx: TcpContext, tcb: Tcb, deadline: number): void {
+  if (tcb.idleTimer === undefined) tcb.idleTimer = ctx.scheduler.timerAt(deadline, retransmitTimer(ctx, tcb));
+  else tcb.idleTimer.reset(deadline);
+}
+
+/**
+ * Arms the FIN-WAIT-2 timeout (the idle timer) when the segment or `close()` that reached FIN-WAIT-2
+ * is done ({@link armPendingIdle}): the same segment may go on to TIME-WAIT, whose wait replaces it.
+ */
 export function armFinWait2(ctx: TcpContext, tcb: Tcb): void {
-  armIdle(ctx, tcb, ctx.settings.finWait2TimeoutMs);
+  tcb.idleDue = ctx.scheduler.now + ctx.settings.finWait2TimeoutMs;
+}
+
+/**
+ * Arms the idle timer for {@link Tcb.idleDue} (a FIN-WAIT-2 timeout or TIME-WAIT's 2*MSL set while a
+ * segment or `close()` was processed) if the connection still waits in FIN-WAIT-2 or TIME-WAIT;
+ * called when that processing ends. A connection released by then (a TIME-WAIT record replaced it,
+ * or it was reset) arms nothing.
+ */
+export function armPendingIdle(ctx: TcpContext, tcb: Tcb): void {
+  const due = tcb.idleDue;
+  if (due < 0) return;
+  tcb.idleDue = -1;
+  if (!tcb.released && (tcb.state === 'TIME-WAIT' || tcb.state === 'FIN-WAIT-2')) armIdleAt(ctx, tcb, due);
 }
 
 /** Restarts the keep-alive idle timer when keep-alive is on, the connection is open and no idle timer runs. */
