@@ -205,3 +205,36 @@ describe('RackState: RFC 8985 loss detection', () => {
     expect(rack.reordering).toBe(true);
   });
 });
+
+describe('SentSegments takes sequence numbers unsigned or as signed 32-bit values', () => {
+  /** The entries of `log` as [seq, end, time, flags] rows. */
+  const rows = (log: SentSegments): number[][] =>
+    Array.from({ length: log.count }, (_, i) => [log.seq(i), log.end(i), log.time(i), log.flags(i)]);
+
+  it('logs, extends, retransmits over and acknowledges the same entries either way, across 2^31 and 2^32', () => {
+    for (const base of [0x7fff_f000, 0xffff_f000, 0x8000_0000, 0x1000]) {
+      const unsigned = new SentSegments(4);
+      const signed = new SentSegments(4);
+      const both = (seq: number, end: number, now: number, rtx: boolean): void => {
+        unsigned.sent(seq >>> 0, end >>> 0, now, rtx);
+        signed.sent(seq | 0, end | 0, now, rtx);
+      };
+      for (let k = 0; k < 6; k++) both(base + k * MSS, base + (k + 1) * MSS, k, false);
+      // A gap, then a retransmission over the middle of two entries (splits at both edges).
+      both(base + 7 * MSS, base + 8 * MSS, 7, false);
+      both(base + 1.5 * MSS, base + 3.5 * MSS, 9, true);
+      expect(rows(signed)).toEqual(rows(unsigned));
+      for (const row of rows(signed)) {
+        expect(row[0]).toBeGreaterThanOrEqual(0);
+        expect(row[1]).toBeGreaterThanOrEqual(0);
+      }
+      expect(signed.inFlight()).toBe(unsigned.inFlight());
+      const una = (base + 3 * MSS) >>> 0;
+      const gone: number[][] = [[], []];
+      unsigned.ack(una, (i) => gone[0]!.push(unsigned.seq(i)));
+      signed.ack(una | 0, (i) => gone[1]!.push(signed.seq(i)));
+      expect(gone[1]).toEqual(gone[0]);
+      expect(rows(signed)).toEqual(rows(unsigned));
+    }
+  });
+});

@@ -106,6 +106,8 @@ export class SegmentBuilder implements TcpSegmentWriter {
    * Sends one segment for `tcb`: `dataLength` bytes from its send buffer at `dataOffset` (bytes
    * past `sndUna`), with `flags` (ACK added in every state but SYN-SENT's first SYN), the current
    * receive window and the options that apply. `now`: the time, when the caller has read it already.
+   * `seq` may be given unsigned or as a signed 32-bit value (`seq | 0`: a small integer, no heap
+   * number for the call when it is above 2^31); the same segment goes either way.
    * @returns false if the IP layer refused it.
    */
   send(
@@ -186,10 +188,11 @@ export class SegmentBuilder implements TcpSegmentWriter {
     const seqSpace = dataLength + ((flags & TcpFlag.FIN) !== 0 ? 1 : 0);
     if (seqSpace > 0 && !syn && (flags & TcpFlag.RST) === 0 && tcb.sackEnabled) {
       const retransmission = seqLt(seq, tcb.sndMax);
-      tcb.sent.sent(seq, seqAdd(seq, seqSpace), now, retransmission);
+      // Signed 32-bit values for the log (it takes either form): no heap number for the call.
+      tcb.sent.sent(seq | 0, (seq + seqSpace) | 0, now, retransmission);
       if (retransmission && tcb.undoArmed) {
         tcb.undoRetrans++;
-        tcb.undoLedger.note(seq, seqAdd(seq, seqSpace));
+        tcb.undoLedger.note(seq >>> 0, seqAdd(seq, seqSpace));
       }
     }
     const ok = ctx.port.send(
@@ -206,7 +209,19 @@ export class SegmentBuilder implements TcpSegmentWriter {
 
   /** @inheritDoc */
   writeSegment(segment: Uint8Array, source: Ipv4Address, destination: Ipv4Address): void {
-    writeHeader(segment, this.srcPort, this.dstPort, this.seq, this.ack, this.headerLength, this.flags, this.window);
+    // The 32-bit fields go to the writers as signed 32-bit values (`| 0`, the same bytes written):
+    // small integers, where a sequence number or timestamp above 2^31 would be a new heap number per
+    // call when the writer is not inlined.
+    writeHeader(
+      segment,
+      this.srcPort,
+      this.dstPort,
+      this.seq | 0,
+      this.ack | 0,
+      this.headerLength,
+      this.flags,
+      this.window,
+    );
     let at = TCP_HEADER;
     if (this.synOptions) {
       segment[at] = 2;
@@ -237,7 +252,15 @@ export class SegmentBuilder implements TcpSegmentWriter {
         at += 4;
       }
     } else {
-      writeSegmentOptions(segment, at, this.hasTimestamps, this.tsVal, this.tsEcr, this.sackEdges, this.sackCount);
+      writeSegmentOptions(
+        segment,
+        at,
+        this.hasTimestamps,
+        this.tsVal | 0,
+        this.tsEcr | 0,
+        this.sackEdges,
+        this.sackCount,
+      );
     }
     if (this.dataLength > 0) {
       this.tcb!.sendBuffer.copyOut(this.dataOffset, this.dataLength, segment, this.headerLength);
@@ -246,7 +269,7 @@ export class SegmentBuilder implements TcpSegmentWriter {
   }
 }
 
-/** Writes the fixed 20-byte header with a zero checksum. */
+/** Writes the fixed 20-byte header with a zero checksum (`seq` and `ack` unsigned or as signed 32-bit values). */
 export function writeHeader(
   segment: Uint8Array,
   srcPort: number,
@@ -293,7 +316,8 @@ function writeTimestamps(b: Uint8Array, at: number, tsVal: number, tsEcr: number
  * Writes the options of a segment other than a SYN at `at` (just after the fixed header): NOP, NOP
  * and the timestamps option when `timestamps`; then, when `sackCount > 0`, NOP, NOP and a SACK option
  * with that many blocks, their left and right edges in turn from `sackEdges`. Returns the offset after
- * the options. The segment's data offset must already count them.
+ * the options. The segment's data offset must already count them. `tsVal` and `tsEcr` may be given
+ * unsigned or as signed 32-bit values (the same bytes are written).
  */
 export function writeSegmentOptions(
   segment: Uint8Array,
@@ -484,7 +508,7 @@ function sendSegments(ctx: TcpOutputContext, tcb: Tcb): number {
       tcb.rttSeq = seq;
       tcb.rttSentAt = now;
     }
-    ctx.builder.send(ctx, tcb, seq, flags, offset, length, now);
+    ctx.builder.send(ctx, tcb, seq | 0, flags, offset, length, now);
     if (retransmission) tcb.stats.retransmits++;
     else {
       tcb.bytesOut += length;

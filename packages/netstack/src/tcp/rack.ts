@@ -181,8 +181,13 @@ export class SentSegments {
     this.head = 0;
   }
 
-  /** Inserts an entry before index `i` (shifting later ones). */
-  private insertAt(i: number, seq: number, end: number, time: number, flags: number): void {
+  /**
+   * Inserts an entry before index `i` (shifting later ones). `seqBits` and `endBits` unsigned or as
+   * signed 32-bit values (stored unsigned).
+   */
+  private insertAt(i: number, seqBits: number, endBits: number, time: number, flags: number): void {
+    const seq = seqBits >>> 0;
+    const end = endBits >>> 0;
     if (this.n === this.capacity) this.grow();
     const slots = this.slots;
     for (let j = this.n; j > i; j--) {
@@ -251,20 +256,27 @@ export class SentSegments {
   /**
    * Records a transmission of `[seq, end)` at `now`. New data extends the log at its end; a
    * retransmission updates the entries it covers (split at its edges), marks them retransmitted
-   * and no longer lost. Ranges beyond the log's end are appended as new entries.
+   * and no longer lost. Ranges beyond the log's end are appended as new entries. `seq` and `end`
+   * may be given unsigned or as signed 32-bit values (`x | 0`, small integers: no heap number per
+   * call for a sequence number above 2^31).
    */
-  sent(seq: number, end: number, now: number, retransmission: boolean): void {
-    if (!seqLt(seq, end)) return;
+  sent(seqBits: number, endBits: number, now: number, retransmission: boolean): void {
+    // New data (the usual case) is appended with the values kept as signed 32-bit ones up to the
+    // store (the comparisons work on either form); a call with one above 2^31 would box it.
+    if (!seqLt(seqBits, endBits)) return;
     if (this.n === 0) {
       this.rate.onFlightEmpty(now);
-      this.insertAt(0, seq, end, now, retransmission ? SEG_RETRANSMITTED : 0);
+      this.insertAt(0, seqBits | 0, endBits | 0, now, retransmission ? SEG_RETRANSMITTED : 0);
       return;
     }
     const lastEnd = this.end(this.n - 1);
-    if (!seqLt(seq, lastEnd)) {
-      this.insertAt(this.n, seqGt(seq, lastEnd) ? seq : lastEnd, end, now, retransmission ? SEG_RETRANSMITTED : 0);
+    if (!seqLt(seqBits, lastEnd)) {
+      const from = seqGt(seqBits, lastEnd) ? seqBits | 0 : lastEnd | 0;
+      this.insertAt(this.n, from, endBits | 0, now, retransmission ? SEG_RETRANSMITTED : 0);
       return;
     }
+    const seq = seqBits >>> 0;
+    const end = endBits >>> 0;
     // A retransmission over logged entries: split at `seq` and `end`, then stamp the covered ones.
     for (let i = 0; i < this.n; i++) {
       const s = this.seq(i);

@@ -109,7 +109,7 @@ function freeAcked(tcb: Tcb, ack: number): number {
   if (dataAcked > 0) tcb.sendBuffer.consume(dataAcked);
   tcb.sndUna = ack;
   if (seqLt(tcb.sndNxt, ack)) tcb.sndNxt = ack;
-  tcb.scoreboard.updateFromEdges(ack, NO_EDGES, 0);
+  tcb.scoreboard.updateFromEdges(ack | 0, NO_EDGES, 0);
   return dataAcked;
 }
 

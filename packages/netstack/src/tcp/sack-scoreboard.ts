@@ -149,7 +149,8 @@ export class SackScoreboard {
 
   /**
    * {@link SackScoreboard.update} for blocks in the layout of `TcpOptionSummary.sackEdges`
-   * (left/right pairs): no allocation.
+   * (left/right pairs): no allocation. `una` may be given unsigned or as a signed 32-bit value
+   * (`una | 0`, a small integer: no heap number for the call when SND.UNA is above 2^31).
    */
   updateFromEdges(una: number, edges: ArrayLike<number>, blockCount: number, sndNxt?: number): number {
     this.advance(una >>> 0);
