@@ -59,7 +59,7 @@ export class ArpPacket {
    * @throws {@link UnsupportedError} for any ARP other than Ethernet/IPv4.
    */
   static checked(bytes: Uint8Array): ArpPacket {
-    if (bytes.byteLength < FIXED_HEADER_LENGTH) throw new TruncatedError(FORMAT, FIXED_HEADER_LENGTH, bytes.byteLength);
+    if (bytes.length < FIXED_HEADER_LENGTH) throw new TruncatedError(FORMAT, FIXED_HEADER_LENGTH, bytes.length);
     const view = viewOf(bytes);
     const hardwareType = view.getUint16(HARDWARE_TYPE_OFFSET);
     const protocolType = view.getUint16(PROTOCOL_TYPE_OFFSET);
@@ -77,7 +77,7 @@ export class ArpPacket {
         `protocol type 0x${protocolType.toString(16)} with ${protocolLength}-byte addresses (only IPv4)`,
       );
     }
-    if (bytes.byteLength < ARP_PACKET_LENGTH) throw new TruncatedError(FORMAT, ARP_PACKET_LENGTH, bytes.byteLength);
+    if (bytes.length < ARP_PACKET_LENGTH) throw new TruncatedError(FORMAT, ARP_PACKET_LENGTH, bytes.length);
     return new ArpPacket(bytes, view);
   }
 
@@ -149,8 +149,8 @@ export function arpBufferLength(_repr: ArpRepr): number {
  * @throws RangeError if `buffer` is shorter than {@link ARP_PACKET_LENGTH}.
  */
 export function emitArp(repr: ArpRepr, buffer: Uint8Array): number {
-  if (buffer.byteLength < ARP_PACKET_LENGTH)
-    throw emitError(FORMAT, `buffer of ${buffer.byteLength} bytes, need ${ARP_PACKET_LENGTH}`);
+  if (buffer.length < ARP_PACKET_LENGTH)
+    throw emitError(FORMAT, `buffer of ${buffer.length} bytes, need ${ARP_PACKET_LENGTH}`);
   writeUint16(buffer, HARDWARE_TYPE_OFFSET, ARP_HARDWARE_ETHERNET);
   writeUint16(buffer, PROTOCOL_TYPE_OFFSET, ETHERTYPE_IPV4);
   buffer[HARDWARE_LENGTH_OFFSET] = MAC_LENGTH;

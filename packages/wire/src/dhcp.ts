@@ -114,7 +114,7 @@ export function dhcpAddressListOption(repr: DhcpRepr, code: number): Ipv4Address
   const v = repr.options.get(code);
   const out: Ipv4Address[] = [];
   if (v === undefined) return out;
-  for (let i = 0; i + 4 <= v.byteLength; i += 4) out.push(readUint32(v, i));
+  for (let i = 0; i + 4 <= v.length; i += 4) out.push(readUint32(v, i));
   return out;
 }
 
@@ -150,7 +150,7 @@ const FILE_LENGTH = 128;
  *   (truncated options), a bad overload value, or over 16 KiB of one concatenated option.
  */
 export function parseDhcp(bytes: Uint8Array): DhcpRepr {
-  if (bytes.byteLength < DHCP_OPTIONS_OFFSET) throw new TruncatedError(FORMAT, DHCP_OPTIONS_OFFSET, bytes.byteLength);
+  if (bytes.length < DHCP_OPTIONS_OFFSET) throw new TruncatedError(FORMAT, DHCP_OPTIONS_OFFSET, bytes.length);
   if (readUint32(bytes, DHCP_FIXED_LENGTH) !== DHCP_MAGIC_COOKIE) throw new MalformedError(FORMAT, 'no magic cookie');
   const op = bytes[0]!;
   if (op !== BOOTP_REQUEST && op !== BOOTP_REPLY)
@@ -158,11 +158,11 @@ export function parseDhcp(bytes: Uint8Array): DhcpRepr {
   if (bytes[1] !== 1 || bytes[2] !== 6)
     throw new MalformedError(FORMAT, `hardware type ${bytes[1]} length ${bytes[2]} is not Ethernet`);
   const parts = new Map<number, Uint8Array[]>();
-  readOptionArea(bytes, DHCP_OPTIONS_OFFSET, bytes.byteLength, parts, true);
+  readOptionArea(bytes, DHCP_OPTIONS_OFFSET, bytes.length, parts, true);
   const overload = parts.get(DHCP_OPT.OVERLOAD);
   if (overload !== undefined) {
     const v = overload[0]!;
-    if (overload.length !== 1 || v.byteLength !== 1 || v[0]! < 1 || v[0]! > 3)
+    if (overload.length !== 1 || v.length !== 1 || v[0]! < 1 || v[0]! > 3)
       throw new MalformedError(FORMAT, 'bad option overload (52)');
     // RFC 2131 §4.1: options, then file, then sname.
     if (v[0]! & 1) readOptionArea(bytes, FILE_OFFSET, FILE_OFFSET + FILE_LENGTH, parts, false);
@@ -216,7 +216,7 @@ function readOptionArea(
     if (list === undefined) parts.set(code, [value]);
     else {
       list.push(value);
-      if (list.reduce((n, p) => n + p.byteLength, 0) > MAX_CONCATENATED)
+      if (list.reduce((n, p) => n + p.length, 0) > MAX_CONCATENATED)
         throw new MalformedError(FORMAT, `option ${code} concatenates to over ${MAX_CONCATENATED} bytes`);
     }
     at += 2 + length;
@@ -227,11 +227,11 @@ function readOptionArea(
 }
 
 function concat(list: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(list.reduce((n, p) => n + p.byteLength, 0));
+  const out = new Uint8Array(list.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of list) {
     out.set(p, at);
-    at += p.byteLength;
+    at += p.length;
   }
   return out;
 }
@@ -239,7 +239,7 @@ function concat(list: readonly Uint8Array[]): Uint8Array {
 /** Bytes {@link emitDhcp} writes for `repr`: fixed part, cookie, options (long ones split), END, padded to 300. */
 export function dhcpBufferLength(repr: DhcpRepr): number {
   let n = DHCP_OPTIONS_OFFSET + 1;
-  for (const [, v] of repr.options) n += v.byteLength === 0 ? 2 : v.byteLength + 2 * Math.ceil(v.byteLength / 255);
+  for (const [, v] of repr.options) n += v.length === 0 ? 2 : v.length + 2 * Math.ceil(v.length / 255);
   return Math.max(n, DHCP_MIN_EMIT_LENGTH);
 }
 
@@ -251,7 +251,7 @@ export function dhcpBufferLength(repr: DhcpRepr): number {
  */
 export function emitDhcp(repr: DhcpRepr, buffer: Uint8Array): number {
   const length = dhcpBufferLength(repr);
-  if (buffer.byteLength < length) throw emitError(FORMAT, `buffer of ${buffer.byteLength} bytes, need ${length}`);
+  if (buffer.length < length) throw emitError(FORMAT, `buffer of ${buffer.length} bytes, need ${length}`);
   buffer.fill(0, 0, length);
   buffer[0] = repr.op;
   buffer[1] = 1;
@@ -271,13 +271,13 @@ export function emitDhcp(repr: DhcpRepr, buffer: Uint8Array): number {
       throw emitError(FORMAT, `option code ${code} cannot be emitted`);
     let done = 0;
     do {
-      const chunk = Math.min(255, value.byteLength - done);
+      const chunk = Math.min(255, value.length - done);
       buffer[at] = code;
       buffer[at + 1] = chunk;
       buffer.set(value.subarray(done, done + chunk), at + 2);
       at += 2 + chunk;
       done += chunk;
-    } while (done < value.byteLength);
+    } while (done < value.length);
   }
   buffer[at] = DHCP_OPT.END;
   return length;

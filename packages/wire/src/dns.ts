@@ -109,7 +109,7 @@ export interface DnsMessage {
 
 /** Reads the header. @throws {@link TruncatedError} under 12 bytes. */
 export function parseDnsHeader(bytes: Uint8Array): DnsHeader {
-  if (bytes.byteLength < DNS_HEADER_LENGTH) throw new TruncatedError(FORMAT, DNS_HEADER_LENGTH, bytes.byteLength);
+  if (bytes.length < DNS_HEADER_LENGTH) throw new TruncatedError(FORMAT, DNS_HEADER_LENGTH, bytes.length);
   return {
     id: readUint16(bytes, 0),
     flags: readUint16(bytes, 2),
@@ -133,8 +133,7 @@ export function readDnsName(message: Uint8Array, offset: number): { name: string
   // Every pointer must go strictly below the lowest position read so far: no loop can form.
   let floor = offset;
   for (;;) {
-    if (at >= message.byteLength)
-      throw new MalformedError(FORMAT, `name at ${offset} runs past the end of the message`);
+    if (at >= message.length) throw new MalformedError(FORMAT, `name at ${offset} runs past the end of the message`);
     const len = message[at]!;
     if (len === 0) {
       if (next < 0) next = at + 1;
@@ -142,9 +141,9 @@ export function readDnsName(message: Uint8Array, offset: number): { name: string
     }
     const kind = len & 0xc0;
     if (kind === 0xc0) {
-      if (at + 1 >= message.byteLength) throw new MalformedError(FORMAT, `compression pointer at ${at} is cut off`);
+      if (at + 1 >= message.length) throw new MalformedError(FORMAT, `compression pointer at ${at} is cut off`);
       const target = ((len & 0x3f) << 8) | message[at + 1]!;
-      if (target >= message.byteLength)
+      if (target >= message.length)
         throw new MalformedError(FORMAT, `compression pointer at ${at} points past the end (${target})`);
       if (target >= floor)
         throw new MalformedError(FORMAT, `compression pointer at ${at} does not point backwards (${target}): a loop`);
@@ -155,7 +154,7 @@ export function readDnsName(message: Uint8Array, offset: number): { name: string
     }
     if (kind !== 0) throw new MalformedError(FORMAT, `reserved label type 0x${kind.toString(16)} at ${at}`);
     if (len > DNS_MAX_LABEL) throw new MalformedError(FORMAT, `label of ${len} bytes at ${at} (over ${DNS_MAX_LABEL})`);
-    if (at + 1 + len > message.byteLength)
+    if (at + 1 + len > message.length)
       throw new MalformedError(FORMAT, `label at ${at} runs past the end of the message`);
     wireLength += 1 + len;
     if (wireLength > DNS_MAX_NAME) throw new MalformedError(FORMAT, `name at ${offset} is over ${DNS_MAX_NAME} bytes`);
@@ -187,7 +186,7 @@ export function parseDns(bytes: Uint8Array): DnsMessage {
   const questions: DnsQuestion[] = [];
   for (let i = 0; i < header.qdcount; i++) {
     const { name, next } = readDnsName(bytes, at);
-    if (next + 4 > bytes.byteLength) throw new TruncatedError(FORMAT, next + 4, bytes.byteLength);
+    if (next + 4 > bytes.length) throw new TruncatedError(FORMAT, next + 4, bytes.length);
     questions.push({ name, type: readUint16(bytes, next), class: readUint16(bytes, next + 2) });
     at = next + 4;
   }
@@ -195,10 +194,10 @@ export function parseDns(bytes: Uint8Array): DnsMessage {
     const out: DnsRecord[] = [];
     for (let i = 0; i < count; i++) {
       const { name, next } = readDnsName(bytes, at);
-      if (next + 10 > bytes.byteLength) throw new TruncatedError(FORMAT, next + 10, bytes.byteLength);
+      if (next + 10 > bytes.length) throw new TruncatedError(FORMAT, next + 10, bytes.length);
       const rdlength = readUint16(bytes, next + 8);
       const end = next + 10 + rdlength;
-      if (end > bytes.byteLength) throw new TruncatedError(FORMAT, end, bytes.byteLength);
+      if (end > bytes.length) throw new TruncatedError(FORMAT, end, bytes.length);
       out.push({
         name,
         type: readUint16(bytes, next),
@@ -271,13 +270,13 @@ export interface DnsQueryRepr {
  */
 export function emitDnsQuery(repr: DnsQueryRepr): Uint8Array {
   const name = encodeDnsName(repr.name);
-  const out = new Uint8Array(DNS_HEADER_LENGTH + name.byteLength + 4);
+  const out = new Uint8Array(DNS_HEADER_LENGTH + name.length + 4);
   writeUint16(out, 0, repr.id & 0xffff);
   writeUint16(out, 2, repr.recursionDesired === false ? 0 : DNS_FLAG.RD);
   writeUint16(out, 4, 1);
   out.set(name, DNS_HEADER_LENGTH);
-  writeUint16(out, DNS_HEADER_LENGTH + name.byteLength, repr.type);
-  writeUint16(out, DNS_HEADER_LENGTH + name.byteLength + 2, DNS_CLASS_IN);
+  writeUint16(out, DNS_HEADER_LENGTH + name.length, repr.type);
+  writeUint16(out, DNS_HEADER_LENGTH + name.length + 2, DNS_CLASS_IN);
   return out;
 }
 
@@ -304,7 +303,7 @@ export function emitDnsErrorResponse(query: Uint8Array, rcode: number, questionE
 export function dnsARecords(records: readonly DnsRecord[]): Ipv4Address[] {
   const out: Ipv4Address[] = [];
   for (const r of records)
-    if (r.type === DNS_TYPE.A && r.class === DNS_CLASS_IN && r.data.byteLength === 4) out.push(readUint32(r.data, 0));
+    if (r.type === DNS_TYPE.A && r.class === DNS_CLASS_IN && r.data.length === 4) out.push(readUint32(r.data, 0));
   return out;
 }
 

@@ -59,10 +59,10 @@ export class UnsupportedError extends DecodeError {
 
 /** Throws {@link TruncatedError} unless `bytes` holds at least `needed` bytes. */
 export function requireLength(format: string, bytes: Uint8Array, needed: number): void {
-  if (bytes.byteLength < needed) throw new TruncatedError(format, needed, bytes.byteLength);
+  if (bytes.length < needed) throw new TruncatedError(format, needed, bytes.length);
 }
 
 /** A `DataView` over exactly the bytes of `bytes` (honouring its offset into a shared buffer). */
 export function viewOf(bytes: Uint8Array): DataView {
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
 }

@@ -87,7 +87,7 @@ export class EthernetPacket {
    */
   static checked(bytes: Uint8Array): EthernetPacket {
     let needed = ETHERNET_HEADER_LENGTH;
-    if (bytes.byteLength < needed) throw new TruncatedError(FORMAT, needed, bytes.byteLength);
+    if (bytes.length < needed) throw new TruncatedError(FORMAT, needed, bytes.length);
     let typeOffset = TYPE_OFFSET;
     let serviceTagOffset = NO_TAG;
     let customerTagOffset = NO_TAG;
@@ -95,12 +95,12 @@ export class EthernetPacket {
       serviceTagOffset = typeOffset;
       typeOffset += VLAN_TAG_LENGTH;
       needed += VLAN_TAG_LENGTH;
-      if (bytes.byteLength < needed) throw new TruncatedError(FORMAT, needed, bytes.byteLength);
+      if (bytes.length < needed) throw new TruncatedError(FORMAT, needed, bytes.length);
     }
     if (readUint16(bytes, typeOffset) === ETHERTYPE_VLAN) {
       customerTagOffset = typeOffset;
       needed += VLAN_TAG_LENGTH;
-      if (bytes.byteLength < needed) throw new TruncatedError(FORMAT, needed, bytes.byteLength);
+      if (bytes.length < needed) throw new TruncatedError(FORMAT, needed, bytes.length);
     }
     return new EthernetPacket(bytes, needed, serviceTagOffset, customerTagOffset);
   }
@@ -248,9 +248,9 @@ export function emitEthernet(repr: EthernetRepr, buffer: Uint8Array, payload?: U
     throw emitError(FORMAT, `cannot emit EtherType 0x${etherType.toString(16)}`);
   }
   const headerLength = ethernetHeaderLength(repr);
-  const payloadLength = payload === undefined ? 0 : payload.byteLength;
-  if (buffer.byteLength < headerLength + payloadLength)
-    throw emitError(FORMAT, `buffer of ${buffer.byteLength} bytes, need ${headerLength + payloadLength}`);
+  const payloadLength = payload === undefined ? 0 : payload.length;
+  if (buffer.length < headerLength + payloadLength)
+    throw emitError(FORMAT, `buffer of ${buffer.length} bytes, need ${headerLength + payloadLength}`);
   // The payload first: it may overlap the header it is about to be moved out of.
   if (payload !== undefined) copyPayloadUnlessInPlace(buffer, headerLength, payload);
   writeMac(buffer, DESTINATION_OFFSET, repr.destination);

@@ -62,7 +62,7 @@ function buildTables(): Int32Array {
 export function crc32Portable(bytes: Uint8Array, initial = 0): number {
   const t = TABLES;
   let c = ~initial;
-  const length = bytes.byteLength;
+  const length = bytes.length;
   const end8 = length - (length & 7);
   let i = 0;
   for (; i < end8; i += 8) {
@@ -87,7 +87,7 @@ export function crc32Portable(bytes: Uint8Array, initial = 0): number {
  * `crc32(ascii("123456789")) === 0xcbf43926`.
  */
 export function crc32(bytes: Uint8Array, initial = 0): number {
-  if (nativeCrc32 !== undefined && bytes.byteLength >= NATIVE_MIN_LENGTH) return nativeCrc32(bytes, initial >>> 0);
+  if (nativeCrc32 !== undefined && bytes.length >= NATIVE_MIN_LENGTH) return nativeCrc32(bytes, initial >>> 0);
   return crc32Portable(bytes, initial);
 }
 
@@ -102,8 +102,8 @@ export function fcsOf(frameWithoutFcs: Uint8Array): number {
  * @throws RangeError if `frame` is shorter than {@link FCS_LENGTH}.
  */
 export function writeFcs(frame: Uint8Array): void {
-  const end = frame.byteLength - FCS_LENGTH;
-  if (end < 0) throw emitError(FORMAT, `frame of ${frame.byteLength} bytes has no room for the FCS`);
+  const end = frame.length - FCS_LENGTH;
+  if (end < 0) throw emitError(FORMAT, `frame of ${frame.length} bytes has no room for the FCS`);
   const fcs = crc32(frame.subarray(0, end));
   frame[end] = fcs & 0xff;
   frame[end + 1] = (fcs >>> 8) & 0xff;
@@ -116,7 +116,7 @@ export function writeFcs(frame: Uint8Array): void {
  * the CRC-32 of the bytes before them. False (never a throw) for frames shorter than 4 bytes.
  */
 export function checkFcs(frameWithFcs: Uint8Array): boolean {
-  if (frameWithFcs.byteLength < FCS_LENGTH) return false;
+  if (frameWithFcs.length < FCS_LENGTH) return false;
   // The CRC of bytes followed by their own CRC (least-significant byte first) is always this
   // residue, and for given bytes no other 4 trailing bytes give it: one pass over the whole
   // frame, no subarray.

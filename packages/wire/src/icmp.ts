@@ -89,7 +89,7 @@ export class Icmpv4Packet {
    * @throws {@link TruncatedError} if it is shorter than 8 bytes.
    */
   static checked(bytes: Uint8Array): Icmpv4Packet {
-    if (bytes.byteLength < ICMP_HEADER_LENGTH) throw new TruncatedError(FORMAT, ICMP_HEADER_LENGTH, bytes.byteLength);
+    if (bytes.length < ICMP_HEADER_LENGTH) throw new TruncatedError(FORMAT, ICMP_HEADER_LENGTH, bytes.length);
     return new Icmpv4Packet(bytes);
   }
 
@@ -212,13 +212,13 @@ const DEFAULT_PARSE_OPTIONS: Icmpv4ParseOptions = {};
 
 /** Throws {@link MalformedError} unless `quoted` starts with a whole IPv4 header. */
 function checkQuoted(quoted: Uint8Array): void {
-  if (quoted.byteLength < IPV4_MIN_HEADER_LENGTH)
-    throw new MalformedError(FORMAT, `quoted datagram of ${quoted.byteLength} bytes is shorter than an IPv4 header`);
+  if (quoted.length < IPV4_MIN_HEADER_LENGTH)
+    throw new MalformedError(FORMAT, `quoted datagram of ${quoted.length} bytes is shorter than an IPv4 header`);
   const versionIhl = quoted[0]!;
   if (versionIhl >>> 4 !== 4) throw new MalformedError(FORMAT, `quoted datagram has IP version ${versionIhl >>> 4}`);
   const headerLength = (versionIhl & 0x0f) * 4;
-  if (headerLength < IPV4_MIN_HEADER_LENGTH || headerLength > quoted.byteLength) {
-    throw new MalformedError(FORMAT, `quoted datagram has a ${headerLength}-byte header in ${quoted.byteLength} bytes`);
+  if (headerLength < IPV4_MIN_HEADER_LENGTH || headerLength > quoted.length) {
+    throw new MalformedError(FORMAT, `quoted datagram has a ${headerLength}-byte header in ${quoted.length} bytes`);
   }
   const totalLength = (quoted[2]! << 8) | quoted[3]!;
   if (totalLength < headerLength)
@@ -280,7 +280,7 @@ function bodyOf(repr: Icmpv4Repr): Uint8Array {
 
 /** Buffer length needed to emit `repr`: 8 plus its data or quoted datagram. */
 export function icmpv4BufferLength(repr: Icmpv4Repr): number {
-  return ICMP_HEADER_LENGTH + bodyOf(repr).byteLength;
+  return ICMP_HEADER_LENGTH + bodyOf(repr).length;
 }
 
 /**
@@ -291,8 +291,8 @@ export function icmpv4BufferLength(repr: Icmpv4Repr): number {
  */
 export function emitIcmpv4(repr: Icmpv4Repr, buffer: Uint8Array): number {
   const body = bodyOf(repr);
-  const length = ICMP_HEADER_LENGTH + body.byteLength;
-  if (buffer.byteLength < length) throw emitError(FORMAT, `buffer of ${buffer.byteLength} bytes, need ${length}`);
+  const length = ICMP_HEADER_LENGTH + body.length;
+  if (buffer.length < length) throw emitError(FORMAT, `buffer of ${buffer.length} bytes, need ${length}`);
   // The body first: it may overlap the header it is about to be moved out of.
   copyPayloadUnlessInPlace(buffer, DATA_OFFSET, body);
   switch (repr.kind) {

@@ -108,7 +108,7 @@ export class Ipv4Packet {
     checkHeader(bytes);
     const headerLength = (bytes[VERSION_IHL_OFFSET]! & 0x0f) * 4;
     const totalLength = readUint16(bytes, TOTAL_LENGTH_OFFSET);
-    if (totalLength > bytes.byteLength) throw new TruncatedError(FORMAT, totalLength, bytes.byteLength);
+    if (totalLength > bytes.length) throw new TruncatedError(FORMAT, totalLength, bytes.length);
     return new Ipv4Packet(bytes, headerLength, totalLength);
   }
 
@@ -134,7 +134,7 @@ export class Ipv4Packet {
     checkHeader(bytes);
     const headerLength = (bytes[VERSION_IHL_OFFSET]! & 0x0f) * 4;
     const totalLength = readUint16(bytes, TOTAL_LENGTH_OFFSET);
-    return new Ipv4Packet(bytes, headerLength, Math.min(totalLength, bytes.byteLength));
+    return new Ipv4Packet(bytes, headerLength, Math.min(totalLength, bytes.length));
   }
 
   /**
@@ -295,8 +295,7 @@ export function ipv4HeaderChecksumValid(bytes: Uint8Array, at: number, headerLen
 
 /** Checks the header-only invariants of `bytes` (throws as {@link Ipv4Packet.checkedHeader} documents). */
 function checkHeader(bytes: Uint8Array): void {
-  if (bytes.byteLength < IPV4_MIN_HEADER_LENGTH)
-    throw new TruncatedError(FORMAT, IPV4_MIN_HEADER_LENGTH, bytes.byteLength);
+  if (bytes.length < IPV4_MIN_HEADER_LENGTH) throw new TruncatedError(FORMAT, IPV4_MIN_HEADER_LENGTH, bytes.length);
   const versionIhl = bytes[VERSION_IHL_OFFSET]!;
   const version = versionIhl >>> 4;
   const ihl = versionIhl & 0x0f;
@@ -306,7 +305,7 @@ function checkHeader(bytes: Uint8Array): void {
   const totalLength = readUint16(bytes, TOTAL_LENGTH_OFFSET);
   if (totalLength < headerLength)
     throw new MalformedError(FORMAT, `total length ${totalLength} is shorter than the ${headerLength}-byte header`);
-  if (bytes.byteLength < headerLength) throw new TruncatedError(FORMAT, headerLength, bytes.byteLength);
+  if (bytes.length < headerLength) throw new TruncatedError(FORMAT, headerLength, bytes.length);
 }
 
 /**
@@ -354,18 +353,18 @@ export class Ipv4OptionReader {
   next(): boolean {
     const bytes = this.bytes;
     let at = this.nextOffset;
-    while (at < bytes.byteLength && bytes[at] === IPV4_OPTION_NOP) at++;
-    if (at >= bytes.byteLength || bytes[at] === IPV4_OPTION_END) {
-      this.nextOffset = bytes.byteLength;
+    while (at < bytes.length && bytes[at] === IPV4_OPTION_NOP) at++;
+    if (at >= bytes.length || bytes[at] === IPV4_OPTION_END) {
+      this.nextOffset = bytes.length;
       this.type = -1;
       this.offset = -1;
       this.length = 0;
       return false;
     }
     const type = bytes[at]!;
-    if (at + 1 >= bytes.byteLength) throw new MalformedError(FORMAT, `option ${type} has no length octet`);
+    if (at + 1 >= bytes.length) throw new MalformedError(FORMAT, `option ${type} has no length octet`);
     const length = bytes[at + 1]!;
-    if (length < 2 || at + length > bytes.byteLength)
+    if (length < 2 || at + length > bytes.length)
       throw new MalformedError(FORMAT, `option ${type} has bad length ${length}`);
     this.type = type;
     this.offset = at;
@@ -386,7 +385,7 @@ const validationReader = new Ipv4OptionReader(EMPTY);
 
 /** Throws {@link MalformedError} unless every option in `options` is well-formed. */
 function validateOptions(options: Uint8Array): void {
-  if (options.byteLength === 0) return;
+  if (options.length === 0) return;
   validationReader.reset(options);
   try {
     while (validationReader.next());
@@ -458,7 +457,7 @@ export function parseIpv4Packet(packet: Ipv4Packet, config: Ipv4ParseOptions = D
 
 /** Header length `repr` emits: 20 plus the option bytes. */
 export function ipv4HeaderLength(repr: Ipv4Repr): number {
-  return IPV4_MIN_HEADER_LENGTH + repr.options.byteLength;
+  return IPV4_MIN_HEADER_LENGTH + repr.options.length;
 }
 
 /** Buffer length needed to emit `repr` and its payload: the total length, header plus `repr.payloadLength`. */
@@ -480,7 +479,7 @@ export function ipv4BufferLength(repr: Ipv4Repr): number {
  * length exceeds 65535.
  */
 export function emitIpv4(repr: Ipv4Repr, buffer: Uint8Array, payload?: Uint8Array, at = 0): number {
-  const optionsLength = repr.options.byteLength;
+  const optionsLength = repr.options.length;
   if (optionsLength % 4 !== 0 || optionsLength > IPV4_MAX_HEADER_LENGTH - IPV4_MIN_HEADER_LENGTH) {
     throw emitError(FORMAT, `options of ${optionsLength} bytes (need a multiple of 4 up to 40)`);
   }
@@ -495,12 +494,12 @@ export function emitIpv4(repr: Ipv4Repr, buffer: Uint8Array, payload?: Uint8Arra
   const totalLength = headerLength + repr.payloadLength;
   if (!(repr.payloadLength >= 0 && totalLength <= IPV4_MAX_TOTAL_LENGTH))
     throw emitError(FORMAT, `total length ${totalLength}`);
-  if (payload !== undefined && payload.byteLength !== repr.payloadLength) {
-    throw emitError(FORMAT, `payload of ${payload.byteLength} bytes, repr says ${repr.payloadLength}`);
+  if (payload !== undefined && payload.length !== repr.payloadLength) {
+    throw emitError(FORMAT, `payload of ${payload.length} bytes, repr says ${repr.payloadLength}`);
   }
   const needed = payload === undefined ? headerLength : totalLength;
-  if (!(at >= 0 && buffer.byteLength - at >= needed))
-    throw emitError(FORMAT, `buffer of ${buffer.byteLength} bytes, need ${needed} from offset ${at}`);
+  if (!(at >= 0 && buffer.length - at >= needed))
+    throw emitError(FORMAT, `buffer of ${buffer.length} bytes, need ${needed} from offset ${at}`);
 
   // Payload, then options, then the fixed header: a source may overlap the header it is moved out of.
   if (payload !== undefined) copyPayloadUnlessInPlace(buffer, at + headerLength, payload);

@@ -123,7 +123,7 @@ export class PcapRecord {
 
   /** Number of captured bytes (`incl_len`): `data.byteLength`. */
   get capturedLength(): number {
-    return this.data.byteLength;
+    return this.data.length;
   }
 
   /** The timestamp in nanoseconds since the epoch, exactly. */
@@ -166,7 +166,7 @@ type Magic = (typeof MAGICS)[number];
  * could still grow into one. Throws {@link UnsupportedError} for pcapng, {@link MalformedError} otherwise.
  */
 function magicOf(bytes: Uint8Array): Magic | undefined {
-  const n = Math.min(bytes.byteLength, 4);
+  const n = Math.min(bytes.length, 4);
   const magic = MAGICS.find((m) => {
     for (let i = 0; i < n; i++) if (bytes[i] !== m.bytes[i]) return false;
     return true;
@@ -190,8 +190,8 @@ function magicOf(bytes: Uint8Array): Magic | undefined {
  */
 export function parsePcapHeader(bytes: Uint8Array): PcapHeader {
   const magic = magicOf(bytes);
-  if (magic === undefined) throw new TruncatedError(FORMAT, PCAP_HEADER_LENGTH, bytes.byteLength);
-  if (bytes.byteLength < PCAP_HEADER_LENGTH) throw new TruncatedError(FORMAT, PCAP_HEADER_LENGTH, bytes.byteLength);
+  if (magic === undefined) throw new TruncatedError(FORMAT, PCAP_HEADER_LENGTH, bytes.length);
+  if (bytes.length < PCAP_HEADER_LENGTH) throw new TruncatedError(FORMAT, PCAP_HEADER_LENGTH, bytes.length);
   const view = new DataView(bytes.buffer, bytes.byteOffset, PCAP_HEADER_LENGTH);
   const le = magic.littleEndian;
   const versionMajor = view.getUint16(H_VERSION_MAJOR, le);
@@ -268,13 +268,13 @@ export class PcapReader implements Iterable<PcapRecord> {
     this.maxCaptureLength = maxCaptureLengthOf(options);
     this.header = parsePcapHeader(bytes);
     this.bytes = bytes;
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   }
 
   /** Yields every record in file order (see the class contract for errors). */
   *[Symbol.iterator](): Iterator<PcapRecord> {
     const { bytes, view, header } = this;
-    const end = bytes.byteLength;
+    const end = bytes.length;
     let offset = PCAP_HEADER_LENGTH;
     while (offset < end) {
       if (end - offset < PCAP_RECORD_HEADER_LENGTH)
@@ -334,9 +334,9 @@ export class PcapStreamReader implements Iterable<PcapRecord> {
 
   /** Appends a chunk of the file. The chunk is referenced, not copied (see the class contract). */
   push(chunk: Uint8Array): void {
-    if (chunk.byteLength === 0) return;
+    if (chunk.length === 0) return;
     this.chunks.push(chunk);
-    this.buffered += chunk.byteLength;
+    this.buffered += chunk.length;
   }
 
   /**
@@ -361,8 +361,8 @@ export class PcapStreamReader implements Iterable<PcapRecord> {
     const first = this.chunks[0]!;
     let view: DataView;
     let at: number;
-    if (first.byteLength - this.head >= PCAP_RECORD_HEADER_LENGTH) {
-      view = new DataView(first.buffer, first.byteOffset, first.byteLength);
+    if (first.length - this.head >= PCAP_RECORD_HEADER_LENGTH) {
+      view = new DataView(first.buffer, first.byteOffset, first.length);
       at = this.head;
     } else {
       this.peek(this.scratch, PCAP_RECORD_HEADER_LENGTH);
@@ -409,7 +409,7 @@ export class PcapStreamReader implements Iterable<PcapRecord> {
     let offset = this.head;
     for (let i = 0; copied < n; i++) {
       const c = this.chunks[i]!;
-      const take = Math.min(n - copied, c.byteLength - offset);
+      const take = Math.min(n - copied, c.length - offset);
       dst.set(c.subarray(offset, offset + take), copied);
       copied += take;
       offset = 0;
@@ -421,7 +421,7 @@ export class PcapStreamReader implements Iterable<PcapRecord> {
     this.buffered -= n;
     while (n > 0) {
       const c = this.chunks[0]!;
-      const left = c.byteLength - this.head;
+      const left = c.length - this.head;
       if (n < left) {
         this.head += n;
         return;
@@ -435,7 +435,7 @@ export class PcapStreamReader implements Iterable<PcapRecord> {
   /** Removes and returns the first `n` unconsumed bytes (n <= buffered): a subarray when they lie in one chunk, else a copy. */
   private take(n: number): Uint8Array {
     const first = this.chunks[0];
-    if (first === undefined || first.byteLength - this.head >= n) {
+    if (first === undefined || first.length - this.head >= n) {
       const data = first === undefined ? new Uint8Array(0) : first.subarray(this.head, this.head + n);
       if (n > 0) this.consume(n);
       return data;
@@ -527,7 +527,7 @@ export class PcapWriter {
 
   /** One record (header and captured bytes), freshly allocated. */
   record(input: PcapRecordInput): Uint8Array {
-    const out = new Uint8Array(this.recordLength(input.data.byteLength));
+    const out = new Uint8Array(this.recordLength(input.data.length));
     this.recordInto(input, out, 0);
     return out;
   }
@@ -538,24 +538,24 @@ export class PcapWriter {
    */
   recordInto(input: PcapRecordInput, buffer: Uint8Array, offset: number): number {
     const { seconds, fraction, data } = input;
-    const capLen = Math.min(data.byteLength, this.fileHeader.snapLen);
-    const origLen = input.originalLength ?? data.byteLength;
+    const capLen = Math.min(data.length, this.fileHeader.snapLen);
+    const origLen = input.originalLength ?? data.length;
     if (!Number.isInteger(seconds) || seconds < 0 || seconds > 0xffff_ffff)
       throw new RangeError(`pcap: seconds ${seconds} is not an unsigned 32-bit integer`);
     if (!Number.isInteger(fraction) || fraction < 0 || fraction >= this.unitsPerSecond)
       throw new RangeError(`pcap: fraction ${fraction} is not an integer in 0..${this.unitsPerSecond - 1}`);
-    if (!Number.isInteger(origLen) || origLen < data.byteLength || origLen > 0xffff_ffff)
-      throw new RangeError(`pcap: originalLength ${origLen} is below the data length ${data.byteLength} or too large`);
+    if (!Number.isInteger(origLen) || origLen < data.length || origLen > 0xffff_ffff)
+      throw new RangeError(`pcap: originalLength ${origLen} is below the data length ${data.length} or too large`);
     const total = PCAP_RECORD_HEADER_LENGTH + capLen;
-    if (!Number.isInteger(offset) || offset < 0 || buffer.byteLength - offset < total)
-      throw new RangeError(`pcap: need ${total} bytes at offset ${offset}, buffer has ${buffer.byteLength}`);
+    if (!Number.isInteger(offset) || offset < 0 || buffer.length - offset < total)
+      throw new RangeError(`pcap: need ${total} bytes at offset ${offset}, buffer has ${buffer.length}`);
     const view = new DataView(buffer.buffer, buffer.byteOffset + offset, PCAP_RECORD_HEADER_LENGTH);
     const le = this.fileHeader.littleEndian;
     view.setUint32(R_TS_SEC, seconds, le);
     view.setUint32(R_TS_FRAC, fraction, le);
     view.setUint32(R_CAPLEN, capLen, le);
     view.setUint32(R_ORIGLEN, origLen, le);
-    buffer.set(capLen === data.byteLength ? data : data.subarray(0, capLen), offset + PCAP_RECORD_HEADER_LENGTH);
+    buffer.set(capLen === data.length ? data : data.subarray(0, capLen), offset + PCAP_RECORD_HEADER_LENGTH);
     return total;
   }
 }

@@ -181,12 +181,11 @@ export class TcpPacket {
    * @throws {@link MalformedError} if the data offset is below 5 or an option is malformed.
    */
   static checked(bytes: Uint8Array): TcpPacket {
-    if (bytes.byteLength < TCP_MIN_HEADER_LENGTH)
-      throw new TruncatedError(FORMAT, TCP_MIN_HEADER_LENGTH, bytes.byteLength);
+    if (bytes.length < TCP_MIN_HEADER_LENGTH) throw new TruncatedError(FORMAT, TCP_MIN_HEADER_LENGTH, bytes.length);
     const dataOffset = bytes[DATA_OFFSET_OFFSET]! >>> 4;
     if (dataOffset < MIN_DATA_OFFSET) throw new MalformedError(FORMAT, `data offset ${dataOffset} is below 5`);
     const headerLength = dataOffset * 4;
-    if (headerLength > bytes.byteLength) throw new TruncatedError(FORMAT, headerLength, bytes.byteLength);
+    if (headerLength > bytes.length) throw new TruncatedError(FORMAT, headerLength, bytes.length);
     validateOptions(bytes, headerLength);
     return new TcpPacket(bytes, headerLength);
   }
@@ -251,7 +250,7 @@ export class TcpPacket {
 
   /** Payload length in bytes. */
   get payloadLength(): number {
-    return this.bytes.byteLength - this.headerLength;
+    return this.bytes.length - this.headerLength;
   }
 
   /** The payload, from the end of the header to the end of the bytes, as a view. */
@@ -262,12 +261,12 @@ export class TcpPacket {
   /** Sequence space the segment occupies: payload length, plus 1 for SYN, plus 1 for FIN. */
   get segmentLength(): number {
     const flags = this.bytes[FLAGS_OFFSET]!;
-    return this.bytes.byteLength - this.headerLength + (flags & TcpFlag.SYN ? 1 : 0) + (flags & TcpFlag.FIN ? 1 : 0);
+    return this.bytes.length - this.headerLength + (flags & TcpFlag.SYN ? 1 : 0) + (flags & TcpFlag.FIN ? 1 : 0);
   }
 
   /** True if the checksum is correct for a segment from `src` to `dst`. */
   verifyChecksum(src: Ipv4Address, dst: Ipv4Address): boolean {
-    return onesComplementSum(this.bytes, ipv4PseudoHeaderSum(src, dst, IP_PROTO_TCP, this.bytes.byteLength)) === 0xffff;
+    return onesComplementSum(this.bytes, ipv4PseudoHeaderSum(src, dst, IP_PROTO_TCP, this.bytes.length)) === 0xffff;
   }
 
   /**
@@ -463,7 +462,7 @@ function optionLength(option: TcpOption): number {
     case 'sack':
       return SACK_BASE_LENGTH + SACK_BLOCK_LENGTH * option.blocks.length;
     case 'unknown':
-      return OPTION_HEADER_LENGTH + option.data.byteLength;
+      return OPTION_HEADER_LENGTH + option.data.length;
   }
 }
 
@@ -522,9 +521,9 @@ export function emitTcp(
   if (optionsLength > TCP_MAX_OPTIONS_LENGTH)
     throw emitError(FORMAT, `options of ${optionsLength} bytes exceed ${TCP_MAX_OPTIONS_LENGTH}`);
   const headerLength = TCP_MIN_HEADER_LENGTH + ((optionsLength + 3) & ~3);
-  const length = payload === undefined ? buffer.byteLength : headerLength + payload.byteLength;
-  if (buffer.byteLength < length || length < headerLength)
-    throw emitError(FORMAT, `buffer of ${buffer.byteLength} bytes, need ${Math.max(length, headerLength)}`);
+  const length = payload === undefined ? buffer.length : headerLength + payload.length;
+  if (buffer.length < length || length < headerLength)
+    throw emitError(FORMAT, `buffer of ${buffer.length} bytes, need ${Math.max(length, headerLength)}`);
   if (length > MAX_SEGMENT_LENGTH) throw emitError(FORMAT, `segment of ${length} bytes exceeds ${MAX_SEGMENT_LENGTH}`);
 
   writeUint16(buffer, SOURCE_PORT_OFFSET, repr.srcPort);
@@ -540,7 +539,7 @@ export function emitTcp(
   while (at < headerLength) buffer[at++] = TCP_OPTION_EOL;
   if (payload !== undefined) copyPayloadUnlessInPlace(buffer, headerLength, payload);
 
-  const segment = length === buffer.byteLength ? buffer : buffer.subarray(0, length);
+  const segment = length === buffer.length ? buffer : buffer.subarray(0, length);
   writeUint16(
     buffer,
     CHECKSUM_OFFSET,
@@ -612,9 +611,9 @@ function writeOptions(buffer: Uint8Array, options: readonly TcpOption[]): number
         if (type <= TCP_OPTION_SACK || type === TCP_OPTION_TIMESTAMPS)
           throw emitError(FORMAT, `option kind ${type} cannot be emitted as unknown`);
         buffer[at] = type;
-        buffer[at + 1] = OPTION_HEADER_LENGTH + data.byteLength;
+        buffer[at + 1] = OPTION_HEADER_LENGTH + data.length;
         buffer.set(data, at + OPTION_HEADER_LENGTH);
-        at += OPTION_HEADER_LENGTH + data.byteLength;
+        at += OPTION_HEADER_LENGTH + data.length;
         break;
       }
     }

@@ -46,12 +46,12 @@ export class UdpPacket {
    * @throws {@link MalformedError} if the length field is below 8.
    */
   static checked(bytes: Uint8Array): UdpPacket {
-    if (bytes.byteLength < UDP_HEADER_LENGTH) throw new TruncatedError(FORMAT, UDP_HEADER_LENGTH, bytes.byteLength);
+    if (bytes.length < UDP_HEADER_LENGTH) throw new TruncatedError(FORMAT, UDP_HEADER_LENGTH, bytes.length);
     const length = (bytes[LENGTH_OFFSET]! << 8) | bytes[LENGTH_OFFSET + 1]!;
     if (length < UDP_HEADER_LENGTH)
       throw new MalformedError(FORMAT, `length field ${length} is below the 8-byte header`);
-    if (length > bytes.byteLength) throw new TruncatedError(FORMAT, length, bytes.byteLength);
-    const datagram = length === bytes.byteLength ? bytes : bytes.subarray(0, length);
+    if (length > bytes.length) throw new TruncatedError(FORMAT, length, bytes.length);
+    const datagram = length === bytes.length ? bytes : bytes.subarray(0, length);
     return new UdpPacket(datagram);
   }
 
@@ -90,7 +90,7 @@ export class UdpPacket {
 
   /** Payload length in bytes. */
   get payloadLength(): number {
-    return this.bytes.byteLength - UDP_HEADER_LENGTH;
+    return this.bytes.length - UDP_HEADER_LENGTH;
   }
 
   /** The payload, bounded by the length field, as a view into the datagram. */
@@ -104,7 +104,7 @@ export class UdpPacket {
    */
   verifyChecksum(src: Ipv4Address, dst: Ipv4Address): boolean {
     if (readUint16(this.bytes, CHECKSUM_OFFSET) === NO_CHECKSUM) return true;
-    const length = this.bytes.byteLength;
+    const length = this.bytes.length;
     return onesComplementSum(this.bytes, ipv4PseudoHeaderSum(src, dst, IP_PROTO_UDP, length)) === 0xffff;
   }
 }
@@ -155,16 +155,16 @@ export function emitUdp(
 ): number {
   checkPort(repr.srcPort);
   checkPort(repr.dstPort);
-  const length = payload === undefined ? buffer.byteLength : UDP_HEADER_LENGTH + payload.byteLength;
-  if (buffer.byteLength < length || length < UDP_HEADER_LENGTH)
-    throw emitError(FORMAT, `buffer of ${buffer.byteLength} bytes, need ${Math.max(length, UDP_HEADER_LENGTH)}`);
+  const length = payload === undefined ? buffer.length : UDP_HEADER_LENGTH + payload.length;
+  if (buffer.length < length || length < UDP_HEADER_LENGTH)
+    throw emitError(FORMAT, `buffer of ${buffer.length} bytes, need ${Math.max(length, UDP_HEADER_LENGTH)}`);
   if (length > UDP_MAX_LENGTH) throw emitError(FORMAT, `datagram of ${length} bytes exceeds ${UDP_MAX_LENGTH}`);
   writeUint16(buffer, SOURCE_PORT_OFFSET, repr.srcPort);
   writeUint16(buffer, DESTINATION_PORT_OFFSET, repr.dstPort);
   writeUint16(buffer, LENGTH_OFFSET, length);
   writeUint16(buffer, CHECKSUM_OFFSET, 0);
   if (payload !== undefined) copyPayloadUnlessInPlace(buffer, UDP_HEADER_LENGTH, payload);
-  const datagram = length === buffer.byteLength ? buffer : buffer.subarray(0, length);
+  const datagram = length === buffer.length ? buffer : buffer.subarray(0, length);
   const checksum = ~onesComplementSum(datagram, ipv4PseudoHeaderSum(src, dst, IP_PROTO_UDP, length)) & 0xffff;
   writeUint16(buffer, CHECKSUM_OFFSET, checksum === 0 ? 0xffff : checksum);
   return length;
