@@ -86,7 +86,7 @@ export class DelayLine {
     let leaves = now;
     if (this.msPerByte > 0) {
       const start = Math.max(now, this.busyUntil);
-      leaves = start + (frame.byteLength + ETHERNET_WIRE_OVERHEAD) * this.msPerByte;
+      leaves = start + (frame.length + ETHERNET_WIRE_OVERHEAD) * this.msPerByte;
       this.busyUntil = leaves;
     }
     const due = leaves + this.latencyMs;

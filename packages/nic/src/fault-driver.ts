@@ -219,7 +219,7 @@ class FaultPipe {
 
   private corrupt(frame: Uint8Array): Uint8Array {
     const copy = new Uint8Array(frame);
-    const bits = copy.byteLength * 8;
+    const bits = copy.length * 8;
     const n = Math.min(this.corruptBits, bits);
     const flipped: number[] = [];
     while (flipped.length < n) {

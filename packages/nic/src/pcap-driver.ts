@@ -89,9 +89,7 @@ export class PcapCaptureDriver extends ForwardingDriver {
 
   private record(frame: Uint8Array, direction: 'tx' | 'rx' | 'rx-no-fcs'): void {
     const data =
-      direction !== 'rx-no-fcs' && frame.byteLength >= FCS_LENGTH
-        ? frame.subarray(0, frame.byteLength - FCS_LENGTH)
-        : frame;
+      direction !== 'rx-no-fcs' && frame.length >= FCS_LENGTH ? frame.subarray(0, frame.length - FCS_LENGTH) : frame;
     const ms = Math.max(0, this.timeOriginMs + this.scheduler.now);
     const seconds = Math.floor(ms / 1000);
     const fraction = Math.min(this.unitsPerSecond - 1, Math.floor((ms - seconds * 1000) * this.unitsPerMs));
