@@ -161,8 +161,10 @@ export type TimerAction = (() => void) | TimerTarget;
 
 /** One timer: a handle for its owner and, while armed, an entry in the scheduler's heap. */
 export class ArmedTimer implements Timer, DeadlineEntry {
+  // Starts as a number, not undefined, so V8 keeps it a double field: a tagged field makes a new heap
+  // number for each fractional deadline stored, i.e. per re-arm.
   /** @inheritDoc */
-  deadlineAt: Millis;
+  deadlineAt: Millis = 0;
   /** @inheritDoc */
   deadlineSlot = -1;
   /** @inheritDoc */
