@@ -271,9 +271,12 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
   private bodyBytes = 0;
   /** When the unread body started holding the socket back, or -1. */
   private bodyHeldSince = -1;
-  private lastActivity: number;
+  // The two times below start as numbers (not undefined) so that V8 keeps them as double fields: a
+  // field declared without a value is first undefined, becomes tagged, and then every store of a
+  // fractional time makes a new heap number (one or two per request).
+  private lastActivity = 0;
   /** Last time anything arrived or an answer completed (for choosing which idle connection to close). */
-  private lastSeenAt: number;
+  private lastSeenAt = 0;
   private lingerStartedAt = 0;
   /** @internal {@link Deadlined}: when the queued deadline is due. */
   deadlineAt = NO_DEADLINE;
