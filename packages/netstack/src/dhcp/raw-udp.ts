@@ -37,7 +37,7 @@ export interface RawUdpAddressing {
  * `iface`'s device. @returns false when the device refused it (a full queue, a closed device).
  */
 export function sendRawUdp(iface: NetInterface, to: RawUdpAddressing, payload: Uint8Array): boolean {
-  const ipLength = IPV4_MIN_HEADER_LENGTH + UDP_HEADER_LENGTH + payload.byteLength;
+  const ipLength = IPV4_MIN_HEADER_LENGTH + UDP_HEADER_LENGTH + payload.length;
   const frame = allocateFrame(ipLength);
   writeEthernetDestination(frame, to.dstMac);
   writeEthernetSource(frame, iface.mac, ETHERTYPE_IPV4);
@@ -47,7 +47,7 @@ export function sendRawUdp(iface: NetInterface, to: RawUdpAddressing, payload: U
   header.protocol = IP_PROTO_UDP;
   header.source = to.src;
   header.destination = to.dst;
-  header.payloadLength = UDP_HEADER_LENGTH + payload.byteLength;
+  header.payloadLength = UDP_HEADER_LENGTH + payload.length;
   emitIpv4(header, ip);
   return iface.device.transmit(frame);
 }

@@ -623,7 +623,7 @@ function makeScope(o: DhcpScopeOptions): Scope {
 
 function hostnameOf(msg: DhcpRepr): string | undefined {
   const v = msg.options.get(DHCP_OPT.HOST_NAME);
-  if (v === undefined || v.byteLength === 0) return undefined;
+  if (v === undefined || v.length === 0) return undefined;
   let s = '';
   for (const c of v) s += c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : '?';
   return s;

@@ -194,11 +194,11 @@ function soaMinimum(message: Uint8Array, soa: DnsRecord): number | undefined {
   try {
     const mname = readDnsName(message, start);
     const rname = readDnsName(message, mname.next);
-    if (rname.next + 20 !== start + soa.data.byteLength) return undefined;
+    if (rname.next + 20 !== start + soa.data.length) return undefined;
   } catch {
     return undefined;
   }
   const d = soa.data;
-  const at = d.byteLength - 4;
+  const at = d.length - 4;
   return ((d[at]! << 24) | (d[at + 1]! << 16) | (d[at + 2]! << 8) | d[at + 3]!) >>> 0;
 }

@@ -234,7 +234,7 @@ export class DnsForwarder implements DnsQueryHandler {
   handle(payload: Uint8Array, asker: DnsAsker): void {
     const c = this.counters;
     c.inc('queries');
-    if (payload.byteLength < DNS_HEADER_LENGTH || (payload[2]! & 0x80) !== 0) return c.inc('dropped');
+    if (payload.length < DNS_HEADER_LENGTH || (payload[2]! & 0x80) !== 0) return c.inc('dropped');
     const flags = (payload[2]! << 8) | payload[3]!;
     const answer = (rcode: number, questionEnd?: number): void =>
       asker.reply(emitDnsErrorResponse(payload, rcode, questionEnd));
@@ -350,7 +350,7 @@ export class DnsForwarder implements DnsQueryHandler {
 
   /** The parsed `bytes` when they answer `p`'s question with its upstream id; else `undefined`. */
   private check(p: Pending, bytes: Uint8Array): DnsMessage | undefined {
-    if (bytes.byteLength < DNS_HEADER_LENGTH || ((bytes[0]! << 8) | bytes[1]!) !== p.upstreamId) return undefined;
+    if (bytes.length < DNS_HEADER_LENGTH || ((bytes[0]! << 8) | bytes[1]!) !== p.upstreamId) return undefined;
     let m: DnsMessage;
     try {
       m = parseDns(bytes);
@@ -411,7 +411,7 @@ export class DnsForwarder implements DnsQueryHandler {
       const take = (message: Uint8Array): void => void (answer ??= message);
       for (let view = stream.readView(); view !== undefined && p.stream === stream; view = stream.readView()) {
         const ok = reader.feed(view, take);
-        stream.consume(view.byteLength);
+        stream.consume(view.length);
         if (!ok) return this.tcpFailed(p, stream);
         if (answer !== undefined) break;
       }
@@ -440,7 +440,7 @@ export class DnsForwarder implements DnsQueryHandler {
    * question with TC set and no records (RFC 1035 §4.2.1, RFC 6891 §7), so it asks again over TCP.
    */
   private fit(response: Uint8Array, max: number): Uint8Array {
-    if (response.byteLength <= max) return response;
+    if (response.length <= max) return response;
     this.counters.inc('truncated');
     const out = response.slice(0, readDnsName(response, DNS_HEADER_LENGTH).next + 4);
     out[2]! |= DNS_FLAG.TC >>> 8;

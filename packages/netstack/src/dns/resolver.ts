@@ -184,7 +184,7 @@ export class DnsResolver {
         const c = conn!;
         for (let view = c.readView(); view !== undefined && !settled; view = c.readView()) {
           const ok = reader.feed(view, take);
-          c.consume(view.byteLength);
+          c.consume(view.length);
           if (!ok) return finish(undefined);
           if (answer !== undefined) return finish(this.check(answer, id, name));
         }

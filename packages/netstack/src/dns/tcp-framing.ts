@@ -14,7 +14,7 @@ export const DNS_TCP_MAX = 0xffff;
  * @throws RangeError when `message` is longer than {@link DNS_TCP_MAX}.
  */
 export function frameDnsMessage(message: Uint8Array): Uint8Array {
-  const n = message.byteLength;
+  const n = message.length;
   if (n > DNS_TCP_MAX) throw new RangeError(`a DNS message over TCP is at most ${DNS_TCP_MAX} bytes, got ${n}`);
   const out = new Uint8Array(2 + n);
   out[0] = n >>> 8;
@@ -53,7 +53,7 @@ export class DnsStreamReader {
    */
   feed(bytes: Uint8Array, onMessage: (message: Uint8Array) => void): boolean {
     let at = 0;
-    const end = bytes.byteLength;
+    const end = bytes.length;
     while (at < end && !this.broken) {
       const message = this.message;
       if (message === undefined) {
@@ -72,11 +72,11 @@ export class DnsStreamReader {
         this.filled = 0;
         continue;
       }
-      const take = Math.min(end - at, message.byteLength - this.filled);
+      const take = Math.min(end - at, message.length - this.filled);
       message.set(bytes.subarray(at, at + take), this.filled);
       this.filled += take;
       at += take;
-      if (this.filled === message.byteLength) {
+      if (this.filled === message.length) {
         this.message = undefined;
         onMessage(message);
       }

@@ -277,7 +277,7 @@ class DnsTcpSession implements DnsAsker {
         this.server.options.count('tcpMalformed');
         return this.end(true);
       }
-      connection.consume(view.byteLength);
+      connection.consume(view.length);
     }
     this.closeIfDone();
   }
@@ -294,7 +294,7 @@ class DnsTcpSession implements DnsAsker {
         this.server.options.count('tcpWriteFailed');
         return this.end(true);
       }
-      if (n < head.byteLength) {
+      if (n < head.length) {
         outbox[0] = head.subarray(n);
         return;
       }

@@ -26,7 +26,7 @@ export function fillPacketMeta(m: PacketMeta, ip: Uint8Array, ifIn: number, ifOu
   const headerLength = (ip[0]! & 0x0f) * 4;
   const totalLength = u16(ip, 2);
   const firstFragment = (u16(ip, 6) & 0x1fff) === 0;
-  const end = Math.min(totalLength, ip.byteLength);
+  const end = Math.min(totalLength, ip.length);
   setCommon(m, ifIn, ifOut, u32(ip, 12), u32(ip, 16), ip[9]!, totalLength);
   if (firstFragment) fillTransport(m, ip, headerLength, end, ip[9]!, false);
   return m;
@@ -47,7 +47,7 @@ export function fillPacketMetaFrom(
   payload: Uint8Array,
 ): PacketMeta {
   setCommon(m, ifIn, ifOut, src, dst, protocol, totalLength);
-  fillTransport(m, payload, 0, payload.byteLength, protocol, false);
+  fillTransport(m, payload, 0, payload.length, protocol, false);
   return m;
 }
 

@@ -16,10 +16,10 @@ export const ICMP_QUOTE_LIMIT = 576 - IPV4_MIN_HEADER_LENGTH - 8;
  * {@link ICMP_QUOTE_LIMIT} bytes in all. A new buffer.
  */
 export function quoteDatagram(header: Ipv4Repr, payload: Uint8Array): Uint8Array {
-  const headerLength = IPV4_MIN_HEADER_LENGTH + header.options.byteLength;
-  const take = Math.max(0, Math.min(payload.byteLength, ICMP_QUOTE_LIMIT - headerLength));
+  const headerLength = IPV4_MIN_HEADER_LENGTH + header.options.length;
+  const take = Math.max(0, Math.min(payload.length, ICMP_QUOTE_LIMIT - headerLength));
   const out = new Uint8Array(headerLength + take);
-  emitIpv4({ ...header, payloadLength: payload.byteLength }, out);
+  emitIpv4({ ...header, payloadLength: payload.length }, out);
   out.set(payload.subarray(0, take), headerLength);
   return out;
 }

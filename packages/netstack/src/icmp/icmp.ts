@@ -231,7 +231,7 @@ export class IcmpService implements IcmpErrorSender {
           protocol: IP_PROTO_ICMP,
           tos: (d.header.dscp << 2) | d.header.ecn,
         },
-        d.payload.byteLength,
+        d.payload.length,
         (buf) => emitIcmpv4(repr, buf),
       );
       c.inc('echoReplies');
@@ -253,7 +253,7 @@ export class IcmpService implements IcmpErrorSender {
       from: d.header.source,
       identifier: packet.identifier,
       sequence: packet.sequenceNumber,
-      size: data.byteLength,
+      size: data.length,
       dataMatches: equalBytes(data, o.data),
       ttl: d.header.ttl,
       rttMs: this.ports.scheduler.now - o.sentAt,
@@ -264,7 +264,7 @@ export class IcmpService implements IcmpErrorSender {
     const protocol = report.quoted.protocol;
     if (protocol === IP_PROTO_ICMP) {
       const t = report.transport;
-      if (t.byteLength < ICMP_HEADER_LENGTH || t[0] !== ICMP_ECHO_REQUEST) return;
+      if (t.length < ICMP_HEADER_LENGTH || t[0] !== ICMP_ECHO_REQUEST) return;
       const key = ((t[4]! << 8) | t[5]!) * 0x10000 + ((t[6]! << 8) | t[7]!);
       const o = this.outstanding.get(key);
       if (o === undefined) return;
@@ -320,7 +320,7 @@ export class IcmpService implements IcmpErrorSender {
       return false;
     }
     const total = (ip[2]! << 8) | ip[3]!;
-    const quoted = ip.subarray(0, Math.min(total, ip.byteLength, ICMP_QUOTE_LIMIT));
+    const quoted = ip.subarray(0, Math.min(total, ip.length, ICMP_QUOTE_LIMIT));
     const repr: Icmpv4Repr =
       type === ICMP_DEST_UNREACHABLE
         ? { kind: 'destinationUnreachable', code, nextHopMtu, quoted }
@@ -331,7 +331,7 @@ export class IcmpService implements IcmpErrorSender {
     try {
       ports.output.send(
         { dst: src, src: source, protocol: IP_PROTO_ICMP, tos: ERROR_TOS },
-        ICMP_HEADER_LENGTH + quoted.byteLength,
+        ICMP_HEADER_LENGTH + quoted.length,
         (buf) => emitIcmpv4(repr, buf),
         BYPASS_FILTER,
       );
@@ -346,7 +346,7 @@ export class IcmpService implements IcmpErrorSender {
 
   /** RFC 1122 §3.2.2: may an error be sent about `ip`? */
   private errorAllowed(ip: Uint8Array, linkBroadcast: boolean): boolean {
-    if (linkBroadcast || ip.byteLength < 20) return false;
+    if (linkBroadcast || ip.length < 20) return false;
     const src = readUint32(ip, 12);
     const dst = readUint32(ip, 16);
     if (!isUnicastSource(src) || this.ports.interfaces.isBroadcast(src)) return false;
@@ -354,7 +354,7 @@ export class IcmpService implements IcmpErrorSender {
     if ((((ip[6]! << 8) | ip[7]!) & 0x1fff) !== 0) return false;
     if (ip[9] === IP_PROTO_ICMP) {
       const headerLength = (ip[0]! & 0x0f) * 4;
-      if (ip.byteLength <= headerLength) return false;
+      if (ip.length <= headerLength) return false;
       if (isIcmpError(ip[headerLength]!)) return false;
     }
     return true;
@@ -443,7 +443,7 @@ function patternData(size: number): Uint8Array {
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }

@@ -111,7 +111,7 @@ export class Ipv4Forwarder {
     const total = packet.totalLength;
     // IPv4 input hands over a view of exactly the packet: no second one then.
     const bytes = packet.bytes;
-    const ip = bytes.byteLength === total ? bytes : bytes.subarray(0, total);
+    const ip = bytes.length === total ? bytes : bytes.subarray(0, total);
     const route = ports.routes.match(dst);
     const out = route === undefined ? undefined : ports.interfaces.at(route.ifIndex);
     if (route === undefined || out === undefined) {
@@ -172,7 +172,7 @@ export class Ipv4Forwarder {
     // and its trailing FCS bytes.
     const needed = frameLength(total);
     const start = frame.byteOffset + headerLength - ETHERNET_HEADER_LENGTH;
-    const limit = frame.byteOffset + frame.byteLength + FCS_LENGTH;
+    const limit = frame.byteOffset + frame.length + FCS_LENGTH;
     let outFrame: Uint8Array;
     if (start + needed <= limit && limit <= frame.buffer.byteLength) {
       outFrame = new Uint8Array(frame.buffer, start, needed);
@@ -205,7 +205,7 @@ export class Ipv4Forwarder {
     if (result.status === 'dropped') return c.inc('forwardReassemblyDropped');
     c.inc('forwardDefragmented');
     const { header, payload, largestFragment } = result;
-    const headerLength = IPV4_MIN_HEADER_LENGTH + header.options.byteLength;
+    const headerLength = IPV4_MIN_HEADER_LENGTH + header.options.length;
     const filter = ports.filter;
     const meta = fillPacketMetaFrom(
       ports.meta,
@@ -214,7 +214,7 @@ export class Ipv4Forwarder {
       header.source,
       header.destination,
       header.protocol,
-      headerLength + payload.byteLength,
+      headerLength + payload.length,
       payload,
     );
     const verdict = filter.evaluate('forward', meta, ports.scheduler.now);

@@ -34,7 +34,7 @@ const defaultAllocate: FragmentAllocator = (length) => new Uint8Array(length);
 
 /** The options of `options` a fragment after the first must repeat: those with the copied flag, padded to 4. */
 export function copiedOptions(options: Uint8Array): Uint8Array {
-  if (options.byteLength === 0) return options;
+  if (options.length === 0) return options;
   const reader = new Ipv4OptionReader(options);
   const kept: Uint8Array[] = [];
   let length = 0;
@@ -47,7 +47,7 @@ export function copiedOptions(options: Uint8Array): Uint8Array {
   let at = 0;
   for (const k of kept) {
     out.set(k, at);
-    at += k.byteLength;
+    at += k.length;
   }
   return out;
 }
@@ -66,26 +66,23 @@ export function fragmentIpv4(
   mtu: number,
   allocate: FragmentAllocator = defaultAllocate,
 ): Uint8Array[] {
-  if (payload.byteLength !== repr.payloadLength)
-    throw new FragmentError(
-      'PAYLOAD_LENGTH',
-      `payload of ${payload.byteLength} bytes, header says ${repr.payloadLength}`,
-    );
+  if (payload.length !== repr.payloadLength)
+    throw new FragmentError('PAYLOAD_LENGTH', `payload of ${payload.length} bytes, header says ${repr.payloadLength}`);
   if (!Number.isInteger(mtu) || mtu < IPV4_MIN_MTU)
     throw new FragmentError('MTU_TOO_SMALL', `MTU ${mtu} is below ${IPV4_MIN_MTU}`);
-  const firstHeader = IPV4_MIN_HEADER_LENGTH + repr.options.byteLength;
-  if (firstHeader + payload.byteLength <= mtu) {
-    const out = allocate(firstHeader + payload.byteLength);
+  const firstHeader = IPV4_MIN_HEADER_LENGTH + repr.options.length;
+  if (firstHeader + payload.length <= mtu) {
+    const out = allocate(firstHeader + payload.length);
     const n = emitIpv4(repr, out, payload);
     return [out.subarray(0, n)];
   }
   if (repr.dontFragment)
     throw new FragmentError(
       'DONT_FRAGMENT',
-      `${firstHeader + payload.byteLength} bytes do not fit MTU ${mtu} and Don't Fragment is set`,
+      `${firstHeader + payload.length} bytes do not fit MTU ${mtu} and Don't Fragment is set`,
     );
   const laterOptions = copiedOptions(repr.options);
-  const laterHeader = IPV4_MIN_HEADER_LENGTH + laterOptions.byteLength;
+  const laterHeader = IPV4_MIN_HEADER_LENGTH + laterOptions.length;
   if (((mtu - firstHeader) & ~7) === 0)
     throw new FragmentError(
       'MTU_TOO_SMALL',
@@ -93,7 +90,7 @@ export function fragmentIpv4(
     );
 
   const fragments: Uint8Array[] = [];
-  const total = payload.byteLength;
+  const total = payload.length;
   let at = 0;
   while (at < total) {
     const headerLength = at === 0 ? firstHeader : laterHeader;

@@ -138,7 +138,7 @@ export class Ipv4Input {
     const trace = ports.scheduler.trace;
     if (trace !== undefined && trace.on) trace.mark('ip', 'input: header checked');
     const at = headerLength;
-    const available = frame.byteLength - at;
+    const available = frame.length - at;
     if (available < IPV4_MIN_HEADER_LENGTH) return c.inc('truncated');
     const first = frame[at]!;
     if (first >>> 4 !== 4) return c.inc('badVersion');
@@ -222,7 +222,7 @@ export class Ipv4Input {
         header.source,
         header.destination,
         header.protocol,
-        IPV4_MIN_HEADER_LENGTH + header.options.byteLength + payload.byteLength,
+        IPV4_MIN_HEADER_LENGTH + header.options.length + payload.length,
         payload,
       );
       const verdict = filter.evaluate('input', meta, ports.scheduler.now);

@@ -334,7 +334,7 @@ export class Ipv4Output {
     const fragments = fragmentIpv4(repr, payload, Math.min(mtu, iface.mtu), allocateFragment);
     this.ports.ipCounters.inc('fragmentsCreated', fragments.length);
     for (const f of fragments) {
-      const frame = new Uint8Array(f.buffer, f.byteOffset - ETHERNET_HEADER_LENGTH, frameLength(f.byteLength));
+      const frame = new Uint8Array(f.buffer, f.byteOffset - ETHERNET_HEADER_LENGTH, frameLength(f.length));
       this.ports.link.sendIpv4Frame(iface, frame, nextHop, linkDestination, forwarded);
     }
   }

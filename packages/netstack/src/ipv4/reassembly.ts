@@ -210,7 +210,7 @@ export class Reassembler {
    */
   add(now: number, header: Ipv4Repr, payload: Uint8Array): ReassemblyResult {
     const offset = header.fragmentOffset;
-    const length = payload.byteLength;
+    const length = payload.length;
     const end = offset + length;
     const more = header.moreFragments;
     if (offset === 0 && !more)
@@ -218,7 +218,7 @@ export class Reassembler {
         status: 'complete',
         header,
         payload,
-        largestFragment: IPV4_MIN_HEADER_LENGTH + header.options.byteLength + length,
+        largestFragment: IPV4_MIN_HEADER_LENGTH + header.options.length + length,
       };
     this.stats.inc('fragments');
     const key = `${header.source}>${header.destination}/${header.protocol}#${header.identification}`;
@@ -277,13 +277,13 @@ export class Reassembler {
 
     pieces.splice(i, 0, { offset, end, data: payload.slice() });
     p.held += length;
-    p.largest = Math.max(p.largest, IPV4_MIN_HEADER_LENGTH + header.options.byteLength + length);
+    p.largest = Math.max(p.largest, IPV4_MIN_HEADER_LENGTH + header.options.length + length);
     this.bytes += length;
     if (offset === 0) p.first = copyHeader(header);
     if (p.first === undefined || p.total < 0 || p.held !== p.total) return PENDING;
 
     const first = p.first;
-    if (p.total + 20 + first.options.byteLength > IPV4_MAX_TOTAL_LENGTH) return this.drop('oversize', p);
+    if (p.total + 20 + first.options.length > IPV4_MAX_TOTAL_LENGTH) return this.drop('oversize', p);
     const out = new Uint8Array(p.total);
     for (const piece of pieces) out.set(piece.data, piece.offset);
     this.discard(p);

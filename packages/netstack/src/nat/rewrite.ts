@@ -55,7 +55,7 @@ export function rewriteAddress(
   if (old === value) return old;
   wr32(b, addrAt, value);
   wr16(b, ipCsumAt, checksumUpdate32(rd16(b, ipCsumAt), old, value));
-  if (l4CsumAt >= 0 && l4CsumAt + 2 <= b.byteLength) {
+  if (l4CsumAt >= 0 && l4CsumAt + 2 <= b.length) {
     const c = rd16(b, l4CsumAt);
     if (!(udp && c === 0)) wr16(b, l4CsumAt, fixUdpZero(checksumUpdate32(c, old, value), udp));
   }
@@ -71,7 +71,7 @@ export function rewriteWord(b: Uint8Array, at: number, value: number, csumAt: nu
   const old = rd16(b, at);
   if (old === value) return old;
   wr16(b, at, value);
-  if (csumAt >= 0 && csumAt + 2 <= b.byteLength) {
+  if (csumAt >= 0 && csumAt + 2 <= b.length) {
     const c = rd16(b, csumAt);
     if (!(udp && c === 0)) wr16(b, csumAt, fixUdpZero(checksumUpdate16(c, old, value), udp));
   }

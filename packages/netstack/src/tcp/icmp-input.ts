@@ -29,7 +29,7 @@ import { AckUrgency, type Tcb } from './tcb.js';
 export function icmpError(ctx: TcpContext, error: TcpIcmpError): void {
   ctx.counters.inc('icmpReceived');
   const t = error.transport;
-  if (t.byteLength < 8) return ctx.counters.inc('icmpMalformed');
+  if (t.length < 8) return ctx.counters.inc('icmpMalformed');
   const localPort = (t[0]! << 8) | t[1]!;
   const remotePort = (t[2]! << 8) | t[3]!;
   const seq = ((t[4]! << 24) | (t[5]! << 16) | (t[6]! << 8) | t[7]!) >>> 0;

@@ -202,8 +202,8 @@ export class UdpService {
       throw new SendError('INVALID_ARGUMENT', `source port must be 0..65535, got ${srcPort}`);
     if (!Number.isInteger(dstPort) || dstPort < 1 || dstPort > 0xffff)
       throw new SendError('INVALID_ARGUMENT', `destination port must be 1..65535, got ${dstPort}`);
-    if (payload.byteLength > UDP_MAX_PAYLOAD)
-      throw new SendError('INVALID_ARGUMENT', `UDP payload of ${payload.byteLength} bytes exceeds ${UDP_MAX_PAYLOAD}`);
+    if (payload.length > UDP_MAX_PAYLOAD)
+      throw new SendError('INVALID_ARGUMENT', `UDP payload of ${payload.length} bytes exceeds ${UDP_MAX_PAYLOAD}`);
     const repr = { srcPort, dstPort };
     this.ports.output.send(
       {
@@ -215,7 +215,7 @@ export class UdpService {
         df: options.df,
         ifIndex: options.ifIndex,
       },
-      UDP_HEADER_LENGTH + payload.byteLength,
+      UDP_HEADER_LENGTH + payload.length,
       (buf, src, dst) => emitUdp(repr, buf, src, dst, payload),
     );
     this.ports.udpCounters.inc('sent');
@@ -248,7 +248,7 @@ export class UdpService {
       if (!(err instanceof DecodeError)) throw err;
       return c.inc('malformed');
     }
-    if (udp.length !== d.payload.byteLength) return c.inc('malformed');
+    if (udp.length !== d.payload.length) return c.inc('malformed');
     const h = d.header;
     if (!udp.verifyChecksum(h.source, h.destination)) return c.inc('badChecksum');
     const socket = this.lookup(udp.dstPort, h.destination);
@@ -283,7 +283,7 @@ export class UdpService {
   /** @internal Hands an ICMP error about one of our datagrams to the binding that sent it. */
   icmpError(report: IcmpErrorReport): void {
     const t = report.transport;
-    if (t.byteLength < 4) return;
+    if (t.length < 4) return;
     const srcPort = (t[0]! << 8) | t[1]!;
     const socket = this.lookup(srcPort, report.quoted.source);
     if (socket?.onError === undefined) return;
