@@ -21,8 +21,10 @@ export class TokenBucket {
   readonly ratePerSecond: number;
   /** Most tokens held (the largest burst). */
   readonly burst: number;
-  private tokens: number;
-  private last: number;
+  // Numbers from the start (double fields in V8; declared without a value they would be tagged, and
+  // each fractional store a new heap number).
+  private tokens = 0;
+  private last = 0;
 
   /** Starts full at time `now`. */
   constructor(ratePerSecond: number, burst: number, now = 0) {

@@ -216,9 +216,9 @@ export class Tcb {
   // The 4-tuple and the kind of open are fixed for one life of the TCB ({@link Tcb.reuse} starts the next).
   /** Local address (never the wildcard once the TCB exists). */
   localAddress: Ipv4Address;
-  localPort: number;
+  localPort = 0;
   remoteAddress: Ipv4Address;
-  remotePort: number;
+  remotePort = 0;
   /** True for a connection made by a listener (passive open). */
   passive: boolean;
 
