@@ -235,7 +235,7 @@ export class HttpResponse {
     if (this.finished) return;
     const data = chunk === undefined ? undefined : typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
     if (!this.headersSent) {
-      const length = data?.byteLength ?? 0;
+      const length = data === undefined ? 0 : data.length;
       const head = this.sendHead(length, data === undefined || this.noBodyFor() ? undefined : data);
       if (head) {
         this.finish();
