@@ -33,7 +33,7 @@ export function write(ctx: TcpContext, tcb: Tcb, data: Uint8Array): number {
     throw new TcpError('EPIPE', 'the sending side is shut down');
   const conn = ctx.connectionOf(tcb);
   const n = tcb.sendBuffer.write(data);
-  const full = n < data.byteLength;
+  const full = n < data.length;
   if (full) conn.writeBlocked = true;
   if (n > 0 && (!conn.corked || full) && tcb.state !== 'SYN-SENT' && tcb.state !== 'SYN-RECEIVED') ctx.output(tcb);
   return n;

@@ -299,7 +299,7 @@ export function writeHeader(
 /** Fills the checksum of a complete segment. */
 export function finishChecksum(segment: Uint8Array, source: Ipv4Address, destination: Ipv4Address): void {
   const sum =
-    ~onesComplementSum(segment, ipv4PseudoHeaderSum(source, destination, IP_PROTO_TCP, segment.byteLength)) & 0xffff;
+    ~onesComplementSum(segment, ipv4PseudoHeaderSum(source, destination, IP_PROTO_TCP, segment.length)) & 0xffff;
   segment[16] = sum >>> 8;
   segment[17] = sum & 0xff;
 }

@@ -406,7 +406,7 @@ function tlpOnAck(ctx: TcpRecoveryContext, tcb: Tcb, seg: Segment, unaAdvanced: 
   else if (
     !unaAdvanced &&
     newlySacked === 0 &&
-    seg.payload.byteLength === 0 &&
+    seg.payload.length === 0 &&
     // (not a window update: the window is updated after this step, so SND.WND is still the old one)
     seg.window << tcb.sndWndShift === tcb.sndWnd
   )

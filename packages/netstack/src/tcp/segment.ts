@@ -48,7 +48,7 @@ export class Segment {
     const bytes = packet.bytes;
     this.bytes = bytes;
     this.payloadStart = packet.headerLength;
-    this.payloadLength = bytes.byteLength - packet.headerLength;
+    this.payloadLength = bytes.length - packet.headerLength;
     this.payloadView = undefined;
     this.length = packet.segmentLength;
     packet.scanOptions(this.options);
@@ -63,7 +63,7 @@ export class Segment {
    * with `TcpPacket.checked` and calls {@link Segment.fill}. Does not verify the checksum.
    */
   fillCommon(bytes: Uint8Array, source: Ipv4Address, destination: Ipv4Address): boolean {
-    const size = bytes.byteLength;
+    const size = bytes.length;
     if (size < TCP_MIN_HEADER) return false;
     const headerLength = (bytes[12]! >>> 4) << 2;
     const options = this.options;
