@@ -23,13 +23,15 @@ const WORDS_PER_CHUNK = 1 << 20;
 const HOST_LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
 /*
- * The typed-array accessors, called directly. Sums are asked of views of different shapes (plain
- * `Uint8Array`s, Node `Buffer`s): `bytes.byteLength` then compiles to a generic property load and a
- * call of the accessor per sum, while a call of the known accessor skips the lookup (measured on
- * Node 20 with Buffer and Uint8Array views mixed: 1.2x-1.8x faster sums from 20 to 1480 bytes).
+ * The typed-array accessors the word path needs, called directly. Sums are asked of views of
+ * different shapes (plain `Uint8Array`s, Node `Buffer`s): `bytes.byteOffset` and `bytes.buffer`
+ * then compile to a generic property load and a call of the accessor per sum, while a call of the
+ * known accessor skips the lookup. The length is read as `bytes.length`, which the optimizing
+ * compiler inlines for either shape (measured on Node 20 with Buffer and Uint8Array views of one
+ * slab mixed, both ways in one process: `.length` 14.5 ns per 20-byte sum against 17.6 with the
+ * byteLength accessor, 28 against 31 at 60 bytes, 76 against 80 over a mix of 20 to 1480 bytes).
  */
 const TYPED_ARRAY_PROTOTYPE = Object.getPrototypeOf(Uint8Array.prototype) as object;
-const byteLengthOf = accessor<number>('byteLength');
 const byteOffsetOf = accessor<number>('byteOffset');
 const bufferOf = accessor<ArrayBufferLike>('buffer');
 
@@ -68,15 +70,27 @@ function wordsOver(buffer: ArrayBufferLike): Uint32Array<ArrayBufferLike> {
  * Allocates nothing while successive calls sum bytes of the same ArrayBuffer.
  */
 export function onesComplementSum(bytes: Uint8Array, initial = 0): number {
-  const len = byteLengthOf.call(bytes);
-  if (len >= WORD_PATH_MIN_LENGTH) return wordPathSum(bytes, len, initial);
-  // Short input (segments of requests, answers, ACKs): a byte loop. Bytes at even offsets weigh 256,
-  // at odd ones 1: they are added apart, with no shift or mask per word, and weighed once at the end
-  // (below 2^21 each for fewer than WORD_PATH_MIN_LENGTH bytes, so the sum stays exact).
+  return onesComplementSumRange(bytes, 0, bytes.length, initial);
+}
+
+/**
+ * {@link onesComplementSum} of `bytes[start, end)` without a view of them: `bytes[start]` is the
+ * high byte of the first word. `0 <= start <= end <= bytes.length` (not checked); the rest as
+ * {@link onesComplementSum}.
+ */
+export function onesComplementSumRange(bytes: Uint8Array, start: number, end: number, initial = 0): number {
+  // Indices as 32-bit integers (`| 0`): from plain Number parameters the optimizing compiler
+  // otherwise checks every index computation for overflow (measured on Node 20: 15% slower at 200 bytes).
+  const len = (end - start) | 0;
+  if (len >= WORD_PATH_MIN_LENGTH) return wordPathSum(bytes, start, len, initial);
+  // Short input (segments of requests, answers, ACKs; IP headers): a byte loop. Bytes at even
+  // distances from `start` weigh 256, at odd ones 1: they are added apart, with no shift or mask per
+  // word, and weighed once at the end (below 2^21 each for fewer than WORD_PATH_MIN_LENGTH bytes,
+  // so the sum stays exact).
   let high = 0;
   let low = 0;
-  let i = 0;
-  const end16 = len & ~15;
+  let i = start | 0;
+  const end16 = (i + (len & ~15)) | 0;
   for (; i < end16; i += 16) {
     high +=
       bytes[i]! +
@@ -97,29 +111,29 @@ export function onesComplementSum(bytes: Uint8Array, initial = 0): number {
       bytes[i + 13]! +
       bytes[i + 15]!;
   }
-  const even = len & ~1;
+  const even = (start + (len & ~1)) | 0;
   for (; i < even; i += 2) {
     high += bytes[i]!;
     low += bytes[i + 1]!;
   }
-  if (len & 1) high += bytes[len - 1]!;
+  if (len & 1) high += bytes[end - 1]!;
   return foldSum(initial + high * 256 + low);
 }
 
-/** {@link onesComplementSum} for inputs of at least {@link WORD_PATH_MIN_LENGTH} bytes. */
-function wordPathSum(bytes: Uint8Array, len: number, initial: number): number {
+/** {@link onesComplementSumRange} of the `len` bytes from `start`, at least {@link WORD_PATH_MIN_LENGTH} of them. */
+function wordPathSum(bytes: Uint8Array, start: number, len: number, initial: number): number {
   // Bytes before the first 4-byte-aligned address, added by position (even positions weigh 256).
-  const offset = byteOffsetOf.call(bytes);
+  const offset = byteOffsetOf.call(bytes) + start;
   const head = (4 - (offset & 3)) & 3;
   let edges = 0;
   if (head > 0) {
-    edges = bytes[0]! << 8;
-    if (head > 1) edges += bytes[1]!;
-    if (head > 2) edges += bytes[2]! << 8;
+    edges = bytes[start]! << 8;
+    if (head > 1) edges += bytes[start + 1]!;
+    if (head > 2) edges += bytes[start + 2]! << 8;
   }
   const wordCount = (len - head) >>> 2;
   const tail = head + wordCount * 4;
-  for (let i = tail; i < len; i++) edges += (i & 1) === 0 ? bytes[i]! << 8 : bytes[i]!;
+  for (let i = tail; i < len; i++) edges += (i & 1) === 0 ? bytes[start + i]! << 8 : bytes[start + i]!;
 
   // Aligned 32-bit words in host order. 2^16 = 1 (mod 0xffff), so a word adds its two halves; each
   // half is a 16-bit word whose bytes may be in the wrong order for the wire. RFC 1071 §2(B): such

@@ -3,8 +3,6 @@
  * Every function assumes the caller has checked that the bytes it touches exist.
  * @internal
  */
-import { foldSum } from './checksum.js';
-
 export { readUint16, readUint32, writeUint16, writeUint32 } from './byte-order.js';
 
 /**
@@ -24,18 +22,4 @@ export function copyPayloadUnlessInPlace(buffer: Uint8Array, offset: number, pay
  */
 export function emitError(format: string, message: string): RangeError {
   return new RangeError(`${format}: ${message}`);
-}
-
-/**
- * The folded 16-bit ones'-complement sum of `bytes[start, end)` plus `initial`, without making a
- * subarray. `start` must be even relative to the checksummed structure; an odd final byte is padded
- * with zero (RFC 1071).
- */
-export function sumRange(bytes: Uint8Array, start: number, end: number, initial = 0): number {
-  let sum = initial;
-  const evenEnd = start + ((end - start) & ~1);
-  let i = start;
-  for (; i < evenEnd; i += 2) sum += (bytes[i]! << 8) | bytes[i + 1]!;
-  if (i < end) sum += bytes[i]! << 8;
-  return foldSum(sum);
 }

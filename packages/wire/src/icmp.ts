@@ -5,17 +5,9 @@
  * The bytes handed to {@link Icmpv4Packet.checked} are exactly the ICMP message: the IPv4 payload,
  * bounded by the IPv4 total length. The checksum covers all of them.
  */
-import { onesComplementSum } from './checksum.js';
+import { onesComplementSum, onesComplementSumRange } from './checksum.js';
 import { ChecksumError, MalformedError, TruncatedError, viewOf } from './errors.js';
-import {
-  copyPayloadUnlessInPlace,
-  emitError,
-  readUint16,
-  readUint32,
-  sumRange,
-  writeUint16,
-  writeUint32,
-} from './emit-util.js';
+import { copyPayloadUnlessInPlace, emitError, readUint16, readUint32, writeUint16, writeUint32 } from './emit-util.js';
 import { IPV4_MIN_HEADER_LENGTH } from './ipv4.js';
 
 /** ICMP type: echo reply. */
@@ -329,6 +321,6 @@ export function emitIcmpv4(repr: Icmpv4Repr, buffer: Uint8Array): number {
       break;
   }
   writeUint16(buffer, CHECKSUM_OFFSET, 0);
-  writeUint16(buffer, CHECKSUM_OFFSET, ~sumRange(buffer, 0, length) & 0xffff);
+  writeUint16(buffer, CHECKSUM_OFFSET, ~onesComplementSumRange(buffer, 0, length) & 0xffff);
   return length;
 }

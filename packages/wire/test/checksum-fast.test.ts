@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { foldSum, internetChecksum, onesComplementSum } from '../src/index.js';
+import { foldSum, internetChecksum, onesComplementSum, onesComplementSumRange } from '../src/index.js';
 
 /** RFC 1071 read literally: add big-endian 16-bit words one at a time with end-around carry. */
 function referenceSum(bytes: Uint8Array, initial = 0): number {
@@ -170,6 +170,49 @@ describe('onesComplementSum', () => {
       expect(onesComplementSum(backing.subarray(offset))).toBe(foldSum(32 * 0xddf2));
       expect(internetChecksum(backing.subarray(offset, offset + 8))).toBe(0x220d);
     }
+  });
+});
+
+describe('onesComplementSumRange', () => {
+  it('equals the reference over the range as a view, for ranges of either path in Buffers and Uint8Arrays', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 1600 }),
+        fc.nat(9),
+        fc.nat(1600),
+        fc.nat(1600),
+        fc.boolean(),
+        fc.oneof(fc.nat(0xffff), fc.nat(0xffff_ffff), fc.constant(0)),
+        (data, viewStart, a, b, asBuffer, initial) => {
+          const offset = Math.min(viewStart, data.length);
+          const bytes = asBuffer
+            ? Buffer.from(data.buffer, data.byteOffset + offset, data.length - offset)
+            : data.subarray(offset);
+          const start = Math.min(a, b, bytes.length);
+          const end = Math.min(Math.max(a, b), bytes.length);
+          const expected = referenceSum(bytes.subarray(start, end), initial);
+          expect(onesComplementSumRange(bytes, start, end, initial)).toBe(expected);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('equals the reference at every start alignment of every length around the word-path threshold', () => {
+    const backing = pseudoRandomBytes(1024, 9);
+    for (let start = 0; start < 8; start++) {
+      for (let length = 100; length < 460; length += 3) {
+        const expected = referenceSum(backing.subarray(start, start + length), 5);
+        expect(onesComplementSumRange(backing, start, start + length, 5)).toBe(expected);
+      }
+    }
+  });
+
+  it('is onesComplementSum of the whole view for the range 0..length, and 0 for an empty range', () => {
+    const bytes = pseudoRandomBytes(333, 3);
+    expect(onesComplementSumRange(bytes, 0, bytes.length)).toBe(onesComplementSum(bytes));
+    expect(onesComplementSumRange(bytes, 17, 17)).toBe(0);
+    expect(onesComplementSumRange(bytes, 17, 17, 0x1234)).toBe(0x1234);
   });
 });
 
