@@ -9,7 +9,8 @@
  * | `http-compare-postern` | Postern (TapNicDriver + NetDevice + Stack + TCP + sockets' `net` face + `@postern/http`) over TAP | lwIP over TAP (Node `http` on loopback when lwIP cannot be built) |
  *
  * Each benchmark has three figures, the clients running in a namespace the benchmark made:
- * - `bulk 64 MiB (curl)`: MB/s from curl's `%{speed_download}`, one download per sample;
+ * - `bulk 64 MiB (curl)`: MB/s from curl's `%{speed_download}`, one download per sample, after
+ *   `BULK_WARMUP_DOWNLOADS` (http-clients.ts) downloads not measured (every server, before its first sample);
  * - `keep-alive small (wrk -t1 -c32)`: req/s for one sample's duration (3 s), with the 99th
  *   percentile latency and the error count as companions (`ab -k -c 32` when wrk is missing);
  * - `short connections one at a time`: HTTP/1.0 connections answered per second by a loop that
@@ -50,6 +51,7 @@ import {
   VARYING_REQUESTS_LUA,
   connectionsPerSecond,
   curlDownloadMBps,
+  warmUpDownloads,
   hasProgram,
   keepAliveLoad,
   keepAliveTool,
@@ -212,6 +214,8 @@ interface LastReadings {
   warmup: ShortConnectionsResult | undefined;
   /** True once the server took its keep-alive warm-up ({@link KEEPALIVE_WARMUP_S}). */
   keepAliveWarm: boolean;
+  /** True once the server took its bulk warm-up ({@link warmBulk}). */
+  bulkWarm: boolean;
   /** Short-connection loops run so far (numbers the next loop's source address). */
   shortLoops: number;
 }
@@ -227,6 +231,7 @@ function freshReadings(): LastReadings {
     shortClientCpuPerConnection: Number.NaN,
     warmup: undefined,
     keepAliveWarm: false,
+    bulkWarm: false,
     shortLoops: 0,
   };
 }
@@ -284,7 +289,23 @@ const url = (host: string, path: string) => `http://${host}:${PORT}${path}`;
 
 async function bulkSample(key: ServerKey): Promise<number> {
   const e = endpoint(key);
+  await warmBulk(key);
   return curlDownloadMBps(e.ns, url(e.host, BIG_PATH), BIG_BODY_BYTES);
+}
+
+/**
+ * Before `key`'s first bulk sample (the harness's discarded one included): the same download,
+ * {@link warmUpDownloads} times (bounded in count and time), not measured, once per server and rig; their
+ * speeds go to the detail line. Without it the first bulk row measured a server's start-up: the
+ * gateway's JIT was still compiling its bulk path.
+ */
+async function warmBulk(key: ServerKey): Promise<void> {
+  const own = readingsOf(key);
+  if (own.bulkWarm) return;
+  own.bulkWarm = true;
+  const e = endpoint(key);
+  const speeds = await warmUpDownloads(() => curlDownloadMBps(e.ns, url(e.host, BIG_PATH), BIG_BODY_BYTES));
+  sampleDetail(key, `bulk warm-up (not measured) ${speeds.map((v) => Math.round(v)).join(', ')} MB/s`);
 }
 
 /** The PID of the process that is `key`'s server (undefined: it runs in this process). */

@@ -14,6 +14,7 @@ import {
   parsePingAverageMs,
   parseShortConnections,
   parseWrkOutput,
+  warmUpDownloads,
 } from '../src/http-clients.js';
 
 // Real outputs of the tools (wrk 4.1.0 against the lwIP reference, ab 2.3 against python's http.server).
@@ -87,6 +88,45 @@ describe('parseWrkOutput', () => {
   it('throws when the latency distribution is missing (wrk run without --latency)', () => {
     expect(() => parseWrkOutput(WRK_OUTPUT.replace(/ {5}99%.*\n/, ''))).toThrow(/latency/);
     expect(() => parseWrkOutput('unable to connect to 198.18.9.2:80 Connection refused')).toThrow(/wrk/);
+  });
+});
+
+describe('warmUpDownloads', () => {
+  /** A scripted download: each takes `ms` of the fake clock and resolves with the next speed. */
+  function scripted(ms: number, speeds: number[]) {
+    let t = 0;
+    let calls = 0;
+    const download = async (): Promise<number> => {
+      t += ms;
+      return speeds[calls++]!;
+    };
+    return { download, now: () => t, calls: () => calls };
+  }
+
+  it('makes `count` downloads one after another and resolves with their speeds in order', async () => {
+    const s = scripted(300, [108, 144, 202, 242, 999]);
+    await expect(warmUpDownloads(s.download, 4, 8000, s.now)).resolves.toEqual([108, 144, 202, 242]);
+    expect(s.calls()).toBe(4);
+  });
+
+  it('starts no download once the budget is spent, but always makes the first', async () => {
+    const slow = scripted(3000, [1, 2, 3, 4]);
+    // 0 ms: first; 3000: second; 6000: third; 9000 >= 8000: stop.
+    await expect(warmUpDownloads(slow.download, 4, 8000, slow.now)).resolves.toEqual([1, 2, 3]);
+    const stuck = scripted(60_000, [7, 8]);
+    await expect(warmUpDownloads(stuck.download, 4, 8000, stuck.now)).resolves.toEqual([7]);
+    const none = scripted(1, [5]);
+    await expect(warmUpDownloads(none.download, 0, 8000, none.now)).resolves.toEqual([]);
+  });
+
+  it('rejects with the error of a failing download and starts no further one', async () => {
+    let calls = 0;
+    const failing = async (): Promise<number> => {
+      calls++;
+      throw new Error('curl: exit 7');
+    };
+    await expect(warmUpDownloads(failing, 4, 8000, () => 0)).rejects.toThrow('curl: exit 7');
+    expect(calls).toBe(1);
   });
 });
 
