@@ -37,8 +37,14 @@ export class DescriptorTable<T> {
   readonly stats: DescriptorTableStats = { opened: 0, closed: 0, full: 0, badDescriptor: 0 };
   private readonly entries: Array<T | undefined> = [];
   private readonly generations: number[] = [];
-  /** Free slots below `entries.length`, as a binary min-heap (lowest reused first). */
+  /**
+   * Free slots below `entries.length`: the first {@link DescriptorTable.freeCount} elements, a binary
+   * min-heap (lowest reused first). The array never shrinks: emptied by `pop()`, V8 would give its
+   * storage back (in the runtime, not the inlined fast path) and the next release would allocate it
+   * again, once per connection when one connection at a time comes and goes.
+   */
   private readonly free: number[] = [];
+  private freeCount = 0;
   private openCount = 0;
 
   /** @throws RangeError unless `capacity` is a positive integer. */
@@ -64,7 +70,7 @@ export class DescriptorTable<T> {
    */
   allocate(entry: T, syscall: SocketSyscall = 'socket'): Fd {
     let slot: number;
-    if (this.free.length > 0) slot = this.popFree();
+    if (this.freeCount > 0) slot = this.popFree();
     else if (this.entries.length < this.capacity) {
       slot = this.entries.length;
       this.entries.push(undefined);
@@ -123,8 +129,8 @@ export class DescriptorTable<T> {
 
   private pushFree(slot: number): void {
     const h = this.free;
-    h.push(slot);
-    let i = h.length - 1;
+    let i = this.freeCount++;
+    h[i] = slot;
     while (i > 0) {
       const p = (i - 1) >> 1;
       const parent = h[p]!;
@@ -139,16 +145,16 @@ export class DescriptorTable<T> {
   private popFree(): number {
     const h = this.free;
     const top = h[0]!;
-    const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
+    const n = --this.freeCount;
+    if (n > 0) {
+      h[0] = h[n]!;
       let i = 0;
       for (;;) {
         const l = 2 * i + 1;
         const r = l + 1;
         let m = i;
-        if (l < h.length && h[l]! < h[m]!) m = l;
-        if (r < h.length && h[r]! < h[m]!) m = r;
+        if (l < n && h[l]! < h[m]!) m = l;
+        if (r < n && h[r]! < h[m]!) m = r;
         if (m === i) break;
         const smaller = h[m]!;
         h[m] = h[i]!;

@@ -34,6 +34,7 @@ import type { TokenBucketLimiter } from './rate-limit.js';
 import type { ClientTally, OpenEntry } from './open-connections.js';
 import { HttpRequest } from './request.js';
 import { HttpResponse, type ResponseChannel, type ResponseContext } from './response.js';
+import { SpareStack } from './spare-stack.js';
 import type { HttpTransportSocket } from './transport.js';
 
 /** A complete request head waiting for (or served by) a worker of the pool. */
@@ -47,7 +48,7 @@ export interface RequestJob {
 /** Most {@link PendingRequest}s kept for reuse. */
 const SPARE_JOBS = 64;
 /** Jobs whose request ended, ready for the next one (no object per request). */
-const spareJobs: PendingRequest[] = [];
+const spareJobs = new SpareStack<PendingRequest>(SPARE_JOBS);
 
 /**
  * The {@link RequestJob} of one request: the connection, the request and its response. Reused: taken
@@ -67,7 +68,7 @@ class PendingRequest implements RequestJob {
 
   /** A job for `req` (answered by `res`) on `connection`: a spare one when there is one. */
   static take(connection: Connection, req: HttpRequest, res: HttpResponse): PendingRequest {
-    const job = spareJobs.pop() ?? new PendingRequest();
+    const job = spareJobs.take() ?? new PendingRequest();
     job.connection = connection;
     job.req = req;
     job.res = res;
@@ -90,7 +91,7 @@ class PendingRequest implements RequestJob {
     this.connection = undefined;
     this.req = undefined;
     this.res = undefined;
-    if (spareJobs.length < SPARE_JOBS) spareJobs.push(this);
+    spareJobs.put(this);
   }
 }
 
@@ -117,7 +118,7 @@ export interface ConnectionContext {
   /** Ends {@link ConnectionContext.holdStarts}: serves the requests submitted meanwhile. */
   releaseStarts(): void;
   /** Parsers of closed connections kept for new ones (the connection takes one, and puts it back when it closes). */
-  readonly spareParsers: RequestParser[];
+  readonly spareParsers: SpareStack<RequestParser>;
   /** The connection's socket closed and everything was released (called once). */
   connectionClosed(connection: Connection): void;
   /** The `Date` header value now, or undefined without a wall clock. */
@@ -154,8 +155,6 @@ const WRITE_BLOCKED = 128;
 const DRAIN_LISTENING = 256;
 /** The socket is corked until the end of this turn (see Connection.corkForClose). */
 const CORKED = 512;
-/** Most parsers a server keeps from closed connections ({@link ConnectionContext.spareParsers}). */
-const SPARE_PARSERS = 32;
 
 /** The eight possible {@link ResponseContext}s, shared (immutable), indexed by {@link responseContext}. */
 const RESPONSE_CONTEXTS: readonly ResponseContext[] = Array.from({ length: 8 }, (_, bits) =>
@@ -303,7 +302,7 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
     this.remoteAddress = remoteAddress;
     this.lastActivity = this.tick();
     this.lastSeenAt = this.lastActivity;
-    const spare = ctx.spareParsers.pop();
+    const spare = ctx.spareParsers.take();
     if (spare !== undefined) spare.reuse(this);
     this.parser = spare ?? new RequestParser(ctx.options.limits, this);
     if (ctx.options.noDelay) socket.setNoDelay?.(true);
@@ -791,9 +790,9 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
     // The parser serves a later connection (unless this close came from inside one of its callbacks),
     // emptied now so that a spare holds no chunk of this one.
     const spares = this.ctx.spareParsers;
-    if (!this.parser.busy && spares.length < SPARE_PARSERS) {
+    if (!this.parser.busy && spares.size < spares.capacity) {
       this.parser.reset();
-      spares.push(this.parser);
+      spares.put(this.parser);
     }
     this.ctx.connectionClosed(this);
     const waiters = this.closeWaiters;

@@ -21,7 +21,11 @@ import {
 import { OpenConnections } from './open-connections.js';
 import { WorkerPool } from './pool.js';
 import { TokenBucketLimiter } from './rate-limit.js';
+import { SpareStack } from './spare-stack.js';
 import type { HttpTransportServer, HttpTransportSocket } from './transport.js';
+
+/** Most parsers a server keeps from closed connections ({@link ConnectionContext.spareParsers}). */
+const SPARE_PARSERS = 32;
 
 /**
  * An HTTP/1.x server over any transport that emits `'connection'` with a {@link HttpTransportSocket}.
@@ -101,7 +105,7 @@ export class HttpServer {
       requestEnded: () => pool.jobDone(),
       holdStarts: () => pool.holdStarts(),
       releaseStarts: () => pool.releaseStarts(),
-      spareParsers: [],
+      spareParsers: new SpareStack(SPARE_PARSERS),
       connectionClosed: (connection) => this.untrack(connection),
       dateValue: clock.wallTime === undefined ? () => undefined : () => dates.get(clock.wallTime!()),
     };
