@@ -28,4 +28,4 @@ export * from './admin-api.js';
 export * from './web.js';
 export * from './gateway.js';
 export type { LanServices, LanStatus } from './lan-services.js';
-export { main } from './run.js';
+export { main, runGateway, type RunOptions } from './run.js';

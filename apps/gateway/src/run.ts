@@ -4,6 +4,10 @@
  * configuration (a flag, a field, a missing www directory) prints ONE line on stderr and exits 2
  * before anything starts; any later start-up failure prints ONE line and exits 1. A reboot from the admin API closes
  * the gateway and starts it again from the same configuration in this process.
+ *
+ * {@link runGateway} is the same program with what a firmware image does differently (its log name,
+ * a reboot as an exit status for the board, work once the gateway is up): the one place that owns this
+ * composition, for `postern-gateway` and the firmware image's entry (tools/flash) alike.
  */
 import { parseCommandLine, HELP_TEXT, UsageError } from './cli.js';
 import { ConfigError } from './config.js';
@@ -11,8 +15,35 @@ import { GatewayStartError, toStartError } from './errors.js';
 import { startGateway, type Gateway } from './gateway.js';
 import { loadConfig } from './load-config.js';
 
+/** What a program built on {@link runGateway} does differently from `postern-gateway`. */
+export interface RunOptions {
+  /** The name its log lines on stderr start with (`postern-gateway` by default). */
+  readonly name?: string;
+  /**
+   * What a reboot asked for by the admin API does: undefined (the default) closes the gateway and
+   * starts it again in this process; a number closes it and ends the run with that exit status (a
+   * firmware image, whose board then resets).
+   */
+  readonly rebootExitStatus?: number;
+  /**
+   * Called once, after the first start, when the URLs are printed and SIGINT/SIGTERM stop the
+   * gateway; `log` writes one line on stderr (under {@link RunOptions.name}, not silenced by
+   * POSTERN_QUIET). The gateway serves meanwhile; a rejection is logged and changes nothing else.
+   */
+  readonly onStarted?: (gateway: Gateway, log: (line: string) => void) => void | Promise<void>;
+}
+
 /** Runs the command line `argv` (without node and the script). Resolves with the exit status once the gateway has stopped. */
-export async function main(argv: readonly string[]): Promise<number> {
+export function main(argv: readonly string[]): Promise<number> {
+  return runGateway(argv);
+}
+
+/**
+ * Runs the command line `argv` (without node and the script) as {@link main} does, with the
+ * differences `options` names. Resolves with the exit status once the gateway has stopped.
+ */
+export async function runGateway(argv: readonly string[], options: RunOptions = {}): Promise<number> {
+  const { name = 'postern-gateway', rebootExitStatus, onStarted } = options;
   let cli;
   try {
     cli = parseCommandLine(argv);
@@ -27,7 +58,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(HELP_TEXT);
     return 0;
   }
-  const log = (line: string): void => void process.stderr.write(`postern-gateway: ${line}\n`);
+  const log = (line: string): void => void process.stderr.write(`${name}: ${line}\n`);
   let gateway: Gateway;
   let config;
   try {
@@ -35,14 +66,18 @@ export async function main(argv: readonly string[]): Promise<number> {
     config = loadConfig(cli);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`postern-gateway: ${err.message}\n`);
+    log(err.message);
     return 2;
   }
+  let resolveExit: (code: number) => void = () => {};
+  const exited = new Promise<number>((r) => (resolveExit = r));
+  // Before the start: a reboot that ends the run may come as soon as the gateway serves.
+  let stopping = false;
+  const onReboot = rebootExitStatus === undefined ? () => void reboot() : () => stop(rebootExitStatus);
   try {
-    gateway = await startGateway(config, { log: quiet(log), onReboot: () => void reboot() });
+    gateway = await startGateway(config, { log: quiet(log), onReboot });
   } catch (err) {
-    const e = toStartError(err);
-    process.stderr.write(`postern-gateway: ${e.message}\n`);
+    log(toStartError(err).message);
     return 1;
   }
   let rebooting = false;
@@ -57,7 +92,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     try {
       gateway = await startGateway(config!, {
         log: quiet(log),
-        onReboot: () => void reboot(),
+        onReboot,
         restart: { count: ++reboots, hostForwardPorts },
       });
       announce(gateway);
@@ -69,9 +104,6 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
   }
 
-  let resolveExit: (code: number) => void = () => {};
-  const exited = new Promise<number>((r) => (resolveExit = r));
-  let stopping = false;
   function stop(code: number): void {
     if (stopping) return;
     stopping = true;
@@ -90,6 +122,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (config.admin.password === undefined)
     quiet(log)(
       'admin changes are disabled: no admin password (set admin.password in the config file or POSTERN_ADMIN_PASSWORD)',
+    );
+  if (onStarted !== undefined)
+    void (async () => onStarted(gateway, log))().catch((err: unknown) =>
+      log(err instanceof Error ? err.message : String(err)),
     );
   return exited;
 }
