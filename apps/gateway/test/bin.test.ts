@@ -4,16 +4,17 @@
  * build): help, the one-line error exits, and a clean run that serves the API and exits 0 on SIGTERM.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { withoutNetAdmin } from '@postern/netlab';
 
 const BIN = fileURLToPath(new URL('../bin/postern-gateway.mjs', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'postern-gw-bin-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 interface Run {
   code: number | null;

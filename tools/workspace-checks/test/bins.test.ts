@@ -14,14 +14,13 @@
  * process dies first, and failing both by the next run's global setup (`support/process-groups.ts`).
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { waitForOutput } from '@postern/netlab';
-import { killGroup, startGroup } from './support/process-groups.js';
+import { killGroup, makeTempDir, removeTempDir, startGroup } from './support/process-groups.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 /** Every workspace package's `bin` entries (command name to absolute path). */
@@ -46,13 +45,16 @@ const BINS = {
 } as const;
 type BinName = keyof typeof BINS;
 
-/** A directory outside the repository: every program runs with it as its working directory. */
-const elsewhere = mkdtempSync(join(tmpdir(), 'postern-bins-'));
+/**
+ * A directory outside the repository: every program runs with it as its working directory. Recorded:
+ * if this run is killed before its afterAll, the next run's global setup removes it.
+ */
+const elsewhere = makeTempDir('postern-bins-');
 const started: ChildProcess[] = [];
 
 afterAll(() => {
   for (const c of started) if (c.pid !== undefined && c.exitCode === null && c.signalCode === null) killGroup(c.pid);
-  rmSync(elsewhere, { recursive: true, force: true });
+  removeTempDir(elsewhere);
 });
 
 interface Run {

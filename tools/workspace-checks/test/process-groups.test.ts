@@ -4,14 +4,25 @@
  * `afterAll`) is reaped with all its processes; a group whose owner still runs is left alone; a
  * record whose leader is gone, or whose PID now belongs to another process, goes without a kill; and
  * a started group's watchdog kills it when its owner dies, without waiting for a later run. The
- * owners and leaders are `sleep` processes; each test has its own records directory.
+ * owners and leaders are `sleep` processes; each test has its own records directory. The same for
+ * the temporary directories a run works in: a recorded one whose owner is gone is removed, one whose
+ * owner runs stays, and a record naming anything else removes nothing.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { killGroup, reapLeftovers, startGroup, startTime, type GroupRecord } from './support/process-groups.js';
+import {
+  killGroup,
+  makeTempDir,
+  reapLeftoverDirs,
+  reapLeftovers,
+  removeTempDir,
+  startGroup,
+  startTime,
+  type GroupRecord,
+} from './support/process-groups.js';
 
 let dir = '';
 const children: ChildProcess[] = [];
@@ -156,5 +167,55 @@ describe('process groups started by tests', () => {
     expect(await endOf(leader)).toBe(0);
     expect(readdirSync(dir)).toEqual([]);
     expect(reapLeftovers(dir)).toEqual([]);
+  });
+});
+
+describe('temporary directories of test runs', () => {
+  /** A scratch parent for the directories (inside this test's records directory, which afterEach removes). */
+  function parentDir(): string {
+    const parent = join(dir, 'parent');
+    mkdirSync(parent, { recursive: true });
+    return parent;
+  }
+
+  it('a leftover directory of a previous run (its owner killed) is removed with its record at the next start', async () => {
+    const parent = parentDir();
+    const oldRun = sleeper();
+    const path = makeTempDir('postern-bins-', { dir, owner: oldRun.pid!, parent });
+    writeFileSync(join(path, 'config.json'), '{}');
+    expect(readdirSync(dir).filter((n) => n.startsWith('dir-'))).toHaveLength(1);
+    expect(reapLeftoverDirs(dir, parent)).toEqual([]); // its run goes on
+    expect(existsSync(path)).toBe(true);
+    oldRun.kill('SIGKILL');
+    await exited(oldRun);
+    expect(reapLeftoverDirs(dir, parent)).toEqual([path]);
+    expect(existsSync(path)).toBe(false);
+    expect(readdirSync(dir).filter((n) => n.startsWith('dir-'))).toEqual([]);
+  });
+
+  it('removeTempDir removes the directory and its record; makeTempDir takes only names the reaper may remove', () => {
+    const parent = parentDir();
+    const path = makeTempDir('postern-bins-', { dir, parent });
+    expect(path.startsWith(join(parent, 'postern-bins-'))).toBe(true);
+    removeTempDir(path, { dir });
+    expect(existsSync(path)).toBe(false);
+    expect(readdirSync(dir).filter((n) => n.startsWith('dir-'))).toEqual([]);
+    expect(() => makeTempDir('bins-', { dir, parent })).toThrow(/starts with postern-/);
+  });
+
+  it('a record naming a path outside the parent, or a name without the prefix, goes without removing anything', async () => {
+    const parent = parentDir();
+    const oldRun = sleeper();
+    const ownerStart = startTime(oldRun.pid!)!;
+    const outside = mkdtempSync(join(dir, 'postern-outside-'));
+    const unprefixed = join(parent, 'keep-me');
+    mkdirSync(unprefixed);
+    for (const [i, path] of [outside, unprefixed].entries())
+      writeFileSync(join(dir, `dir-x${i}.json`), JSON.stringify({ path, owner: oldRun.pid, ownerStart }));
+    oldRun.kill('SIGKILL');
+    await exited(oldRun);
+    expect(reapLeftoverDirs(dir, parent)).toEqual([]);
+    expect(existsSync(outside) && existsSync(unprefixed)).toBe(true);
+    expect(readdirSync(dir).filter((n) => n.startsWith('dir-'))).toEqual([]);
   });
 });

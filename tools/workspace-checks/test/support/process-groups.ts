@@ -9,14 +9,18 @@
  *   as the same process). The record goes when the leader exits. {@link reapLeftovers} (the vitest
  *   global setup, `reap-leftover-groups.ts`) kills every recorded group whose owner is gone and whose
  *   leader is still the recorded process: what a run killed together with its watchdogs left. Groups
- *   of a run still in progress (another engineer's, say) are left alone.
+ *   of a run still in progress (another engineer's, say) are left alone;
+ * - the temporary directories such a run works in ({@link makeTempDir}: the programs' working and
+ *   home directory) are recorded in the same directory with their owner, and
+ *   {@link reapLeftoverDirs} (the same global setup) removes those whose owner is gone, so a run
+ *   killed before its `afterAll` leaves none behind past the next run's start.
  *
  * Linux only (/proc).
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
 /** Where the groups of every run are recorded, by default. */
 export const GROUPS_DIR = join(tmpdir(), 'postern-test-process-groups');
@@ -128,4 +132,80 @@ export function reapLeftovers(dir: string = GROUPS_DIR): number[] {
     rmSync(file, { force: true });
   }
   return reaped;
+}
+
+/** One recorded temporary directory: `dir-<its name>.json` in the records directory. */
+export interface TempDirRecord {
+  /** The directory (absolute). */
+  path: string;
+  /** The PID of the process that made it, and its start time. */
+  owner: number;
+  ownerStart: string;
+}
+
+/** What a temporary directory's name starts with: the reaper removes no other. */
+export const TEMP_DIR_PREFIX = 'postern-';
+
+/** Where and for whom {@link makeTempDir} makes and records a directory. */
+export interface TempDirOptions extends GroupOptions {
+  /** The directory it is made in (the OS's temporary directory by default). */
+  parent?: string;
+}
+
+const tempRecord = (dir: string, path: string) => join(dir, `dir-${basename(path)}.json`);
+
+/**
+ * Makes a fresh directory in `parent` whose name starts with `prefix` (which starts with
+ * {@link TEMP_DIR_PREFIX}) and records it for `owner`, so that {@link reapLeftoverDirs} removes it
+ * once the owner is gone. Returns its path; {@link removeTempDir} removes it and its record.
+ */
+export function makeTempDir(
+  prefix: string,
+  { dir = GROUPS_DIR, owner = process.pid, parent = tmpdir() }: TempDirOptions = {},
+): string {
+  if (!prefix.startsWith(TEMP_DIR_PREFIX))
+    throw new Error(`a temporary directory's name starts with ${TEMP_DIR_PREFIX}`);
+  mkdirSync(dir, { recursive: true });
+  const path = mkdtempSync(join(parent, prefix));
+  const record: TempDirRecord = { path, owner, ownerStart: startTime(owner) ?? '' };
+  writeFileSync(tempRecord(dir, path), JSON.stringify(record));
+  return path;
+}
+
+/** Removes a directory {@link makeTempDir} made (with everything in it) and its record. */
+export function removeTempDir(path: string, { dir = GROUPS_DIR }: Pick<TempDirOptions, 'dir'> = {}): void {
+  rmSync(path, { recursive: true, force: true });
+  rmSync(tempRecord(dir, path), { force: true });
+}
+
+/**
+ * Removes every directory recorded in `dir` whose owner is gone, with its record; a record naming a
+ * path outside `parent`, or one whose name does not start with {@link TEMP_DIR_PREFIX}, goes
+ * without removing anything. Returns the paths removed.
+ */
+export function reapLeftoverDirs(dir: string = GROUPS_DIR, parent: string = tmpdir()): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((name) => /^dir-.+\.json$/.test(name));
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const file = join(dir, name);
+    let record: TempDirRecord;
+    try {
+      record = JSON.parse(readFileSync(file, 'utf8')) as TempDirRecord;
+    } catch {
+      continue; // being written by its run, or gone meanwhile
+    }
+    if (record.ownerStart !== '' && startTime(record.owner) === record.ownerStart) continue; // its run goes on
+    const { path } = record;
+    if (typeof path === 'string' && dirname(path) === parent && basename(path).startsWith(TEMP_DIR_PREFIX)) {
+      rmSync(path, { recursive: true, force: true });
+      removed.push(path);
+    }
+    rmSync(file, { force: true });
+  }
+  return removed;
 }
