@@ -111,27 +111,43 @@ export function startGroup(
  * process, and removes the records of groups that are over. Returns the IDs of the groups killed.
  */
 export function reapLeftovers(dir: string = GROUPS_DIR): number[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir).filter((name) => /^\d+\.json$/.test(name));
-  } catch {
-    return [];
-  }
   const reaped: number[] = [];
-  for (const name of names) {
-    const file = join(dir, name);
-    let record: GroupRecord;
-    try {
-      record = JSON.parse(readFileSync(file, 'utf8')) as GroupRecord;
-    } catch {
-      continue; // being written by its run, or gone meanwhile
-    }
-    if (record.ownerStart !== '' && startTime(record.owner) === record.ownerStart) continue; // its run goes on
+  for (const { file, record } of leftoverRecords<GroupRecord>(dir, /^\d+\.json$/)) {
     if (record.leaderStart !== '' && startTime(record.pgid) === record.leaderStart && killGroup(record.pgid))
       reaped.push(record.pgid);
     rmSync(file, { force: true });
   }
   return reaped;
+}
+
+/**
+ * The records in `dir` whose file name matches `pattern` and whose owner is gone (a run still in
+ * progress keeps its records), each with its file; none when there is no such directory. A record
+ * that cannot be read (being written by its run, or gone meanwhile) is passed over.
+ */
+function leftoverRecords<T extends { owner: number; ownerStart: string }>(
+  dir: string,
+  pattern: RegExp,
+): { file: string; record: T }[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((name) => pattern.test(name));
+  } catch {
+    return [];
+  }
+  const out: { file: string; record: T }[] = [];
+  for (const name of names) {
+    const file = join(dir, name);
+    let record: T;
+    try {
+      record = JSON.parse(readFileSync(file, 'utf8')) as T;
+    } catch {
+      continue;
+    }
+    if (record.ownerStart !== '' && startTime(record.owner) === record.ownerStart) continue; // its run goes on
+    out.push({ file, record });
+  }
+  return out;
 }
 
 /** One recorded temporary directory: `dir-<its name>.json` in the records directory. */
@@ -184,22 +200,8 @@ export function removeTempDir(path: string, { dir = GROUPS_DIR }: Pick<TempDirOp
  * without removing anything. Returns the paths removed.
  */
 export function reapLeftoverDirs(dir: string = GROUPS_DIR, parent: string = tmpdir()): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir).filter((name) => /^dir-.+\.json$/.test(name));
-  } catch {
-    return [];
-  }
   const removed: string[] = [];
-  for (const name of names) {
-    const file = join(dir, name);
-    let record: TempDirRecord;
-    try {
-      record = JSON.parse(readFileSync(file, 'utf8')) as TempDirRecord;
-    } catch {
-      continue; // being written by its run, or gone meanwhile
-    }
-    if (record.ownerStart !== '' && startTime(record.owner) === record.ownerStart) continue; // its run goes on
+  for (const { file, record } of leftoverRecords<TempDirRecord>(dir, /^dir-.+\.json$/)) {
     const { path } = record;
     if (typeof path === 'string' && dirname(path) === parent && basename(path).startsWith(TEMP_DIR_PREFIX)) {
       rmSync(path, { recursive: true, force: true });
