@@ -294,3 +294,51 @@ describe('NatEngine: bad packets are counted drops, never a crash', () => {
 function forwards(): NatOptions {
   return { portForwards: [{ inIfIndex: WAN, protocol: 'tcp', port: 8080, toAddress: SERVER, toPort: 80 }] };
 }
+
+describe('NatEngine: undoing a destination translation (for the errors a refused packet gets)', () => {
+  it('restores the external address and port of a reply and of a port-forwarded datagram, checksums right', () => {
+    const nat = engine(forwards());
+    out(nat, udp(CLIENT, 5000, REMOTE, 53));
+    const reply = udp(REMOTE, 53, WAN_ADDR, 5000);
+    const sent = reply.slice();
+    expect(nat.inbound(reply, 1)).toBe(WAN);
+    expect(u32(reply, 16)).toBe(CLIENT);
+    expect(nat.revertInbound(reply, WAN, 2)).toBe(true);
+    expect(reply).toEqual(sent);
+    const forwarded = tcp(REMOTE, 4000, WAN_ADDR, 8080, SYN);
+    const original = forwarded.slice();
+    expect(nat.inbound(forwarded, 1)).toBe(WAN);
+    expect(u32(forwarded, 16)).not.toBe(WAN_ADDR);
+    expect(nat.revertInbound(forwarded, WAN, 2)).toBe(true);
+    expect(forwarded).toEqual(original);
+    expect(checksumsValid(forwarded)).toBe(true);
+  });
+
+  it('restores an echo reply, and leaves alone what it has no mapping for, ICMP errors and fragments', () => {
+    const nat = engine();
+    out(nat, echo(CLIENT, REMOTE, 8, 77));
+    const reply = echo(REMOTE, WAN_ADDR, 0, 77);
+    const sent = reply.slice();
+    expect(nat.inbound(reply, 1)).toBe(WAN);
+    expect(nat.revertInbound(reply, WAN, 2)).toBe(true);
+    expect(reply).toEqual(sent);
+    const stranger = udp(REMOTE, 53, CLIENT2, 9999);
+    const strangerCopy = stranger.slice();
+    expect(nat.revertInbound(stranger, WAN, 2)).toBe(false);
+    expect(stranger).toEqual(strangerCopy);
+    const error = icmpError(REMOTE, CLIENT, 3, 3, udp(CLIENT, 5000, REMOTE, 53).slice(0, 28));
+    expect(nat.revertInbound(error, WAN, 2)).toBe(false);
+    const frag = udp(REMOTE, 53, CLIENT, 5000);
+    frag[6] = 0x20;
+    expect(nat.revertInbound(frag, WAN, 2)).toBe(false);
+    expect(nat.revertInbound(udp(REMOTE, 53, CLIENT, 5000), 5, 2)).toBe(false); // no such interface
+  });
+
+  it('names the interfaces whose outgoing fragments need reassembling: masquerade and port-forward ones', () => {
+    const nat = engine({
+      masquerade: [WAN],
+      portForwards: [{ inIfIndex: 2, protocol: 'udp', port: 7000, toAddress: SERVER, toPort: 7000 }],
+    });
+    expect([nat.translates(WAN), nat.translates(2), nat.translates(LAN)]).toEqual([true, true, false]);
+  });
+});

@@ -7,6 +7,7 @@ import {
   Reassembler,
   copiedOptions,
   fragmentIpv4,
+  reassembledPacketFrame,
   type ReassemblyResult,
 } from '../src/index.js';
 
@@ -367,5 +368,36 @@ describe('fragmentIpv4', () => {
       ),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('reassembledPacketFrame', () => {
+  it('writes the header in front of a reassembled payload, in the frame the reassembler made, without copying it', () => {
+    const r = new Reassembler();
+    const data = bytes(3000, 4);
+    feed(r, 0, data, 0, 1480, true);
+    const res = feed(r, 0, data, 1480, 1520, false);
+    if (res.status !== 'complete') throw new Error('not complete');
+    const frame = reassembledPacketFrame(res);
+    expect(frame).toBe(res.frame);
+    expect(res.payload.buffer).toBe(frame.buffer);
+    expect(res.payload.byteOffset).toBe(frame.byteOffset + 14 + 20);
+    const packet = Ipv4Packet.checked(frame.subarray(14, 14 + 3020));
+    expect(parseIpv4Packet(packet)).toMatchObject({ moreFragments: false, fragmentOffset: 0, payloadLength: 3000 });
+    expect(firstDifference(packet.payload, data)).toBe(-1);
+  });
+
+  it('copies a packet that was no fragment into a new frame, leaving the caller’s buffer alone', () => {
+    const r = new Reassembler();
+    const payload = bytes(100, 2);
+    const before = payload.slice();
+    const res = r.add(0, header(0, false, 100), payload);
+    if (res.status !== 'complete') throw new Error('not complete');
+    expect(res.frame).toBeUndefined();
+    const frame = reassembledPacketFrame(res);
+    expect(frame.buffer).not.toBe(payload.buffer);
+    expect(payload).toEqual(before);
+    const packet = Ipv4Packet.checked(frame.subarray(14, 14 + 120));
+    expect(firstDifference(packet.payload, payload)).toBe(-1);
   });
 });

@@ -4,21 +4,28 @@
  * 1. route lookup: none, `noRoute` and ICMP net unreachable;
  * 2. a destination that is the directed broadcast of the outgoing interface: `directedBroadcast`
  *    (RFC 2644: not forwarded by default);
- *    firewall mode, a fragment: it goes to the forward reassembler (`forwardReassemblyDropped`
+ *    a fragment, in firewall mode or leaving through an interface NAT translates on
+ *    (`NatEngine.translates`): it goes to the forward reassembler (`forwardReassemblyDropped`
  *    when refused) and the rest of these steps runs once, on the whole datagram
  *    (`forwardDefragmented`), as Linux's connection tracking defragments: the filter then sees the
  *    transport header of every fragment's datagram (a later fragment alone has none, and would
- *    miss every rule with ports or ICMP types and every connection). It leaves as fragments no
- *    larger than the largest that came in (Linux's `frag_max_size`); Don't Fragment with that size
- *    over the outgoing MTU gets fragmentation needed;
+ *    miss every rule with ports or ICMP types and every connection), and NAT translates its ports
+ *    and transport checksum. It leaves as fragments no larger than the largest that came in
+ *    (Linux's `frag_max_size`); Don't Fragment with that size over the outgoing MTU gets
+ *    fragmentation needed. (Fragments addressed to NAT's external address are reassembled by IPv4
+ *    input before destination NAT, and come here whole with that size too.);
  * 3. the `forward` filter chain (`forwardFiltered`; a reject is answered);
  * 4. TTL 0 or 1: `ttlExceeded` and ICMP time exceeded;
+ * 5. larger than the outgoing MTU (or than the largest fragment it came in) with Don't Fragment:
+ *    `fragNeeded` and ICMP fragmentation needed carrying the next-hop MTU (RFC 1191);
  *    then, when NAT is configured (`Stack.nat`), source NAT (masquerade, port-forward replies,
- *    hairpin; a refused packet is counted in the `nat` counters and dropped);
- * 5. the TTL is decremented in place with the incremental checksum update (RFC 1624);
- * 6. larger than the outgoing MTU: with Don't Fragment `fragNeeded` and ICMP fragmentation needed
- *    carrying the next-hop MTU (RFC 1191); without, fragmented (`forwardFragmented`);
- * 7. otherwise sent without copying: the new Ethernet header is written in front of the IP packet,
+ *    hairpin; a refused packet is counted in the `nat` counters and dropped). The ICMP errors and
+ *    resets of steps 3-5 quote the packet as its sender sent it: before source NAT, and with a
+ *    destination NAT undone (`NatEngine.revertInbound`);
+ * 6. the TTL is decremented in place with the incremental checksum update (RFC 1624);
+ * 7. larger than the outgoing MTU (or than the largest fragment it came in): fragmented
+ *    (`forwardFragmented` when over the outgoing MTU);
+ * 8. otherwise sent without copying: the new Ethernet header is written in front of the IP packet,
  *    inside the received buffer (the receive frame is owned by the stack once handed up, and is
  *    followed by its 4 FCS bytes, which become the new FCS room). When the buffer has no room
  *    (a runt needing padding), one new frame buffer is allocated and the packet copied once.
@@ -32,22 +39,23 @@ import {
   ICMP_UNREACH_NET,
   FCS_LENGTH,
   IPV4_MIN_HEADER_LENGTH,
-  type Ipv4Packet,
+  Ipv4Packet,
   parseIpv4Packet,
+  type Ipv4Repr,
 } from '@postern/wire';
 import type { SchedulerApi } from '@postern/irq';
 import type { Counters } from '../counters.js';
 import type { PacketFilter } from '../filter/filter.js';
-import { fillPacketMeta, fillPacketMetaFrom } from '../filter/filter-meta.js';
+import { fillPacketMeta } from '../filter/filter-meta.js';
 import { allocateFrame, frameLength } from '../link/frame.js';
-import { quoteDatagram, type IcmpErrorSender } from '../icmp/icmp-errors.js';
+import type { IcmpErrorSender } from '../icmp/icmp-errors.js';
 import type { NetInterface } from '../link/interface.js';
 import type { Ipv4Output } from './output.js';
 import type { InterfaceTable } from '../link/interface-table.js';
 import { RESOLVE_WITH_ARP, type LinkOutput } from '../link/output.js';
 import type { NatEngine } from '../nat/nat-engine.js';
 import type { PacketMeta } from '../filter/packet-meta.js';
-import type { Reassembler } from './reassembly.js';
+import { reassembledPacketFrame, type Reassembler } from './reassembly.js';
 import type { Rejecter } from '../filter/reject.js';
 import type { RoutingTable } from './routing.js';
 import type { Ipv4CounterName } from '../stack-counters.js';
@@ -102,9 +110,18 @@ export class Ipv4Forwarder {
   /**
    * Forwards `packet` (checked, checksum verified; its bytes start at `frame[headerLength]`) that
    * arrived on `inIface`. Takes ownership of `frame`. `dnatFrom` is the external interface whose
-   * address NAT translated the destination from (see `NatEngine.inbound`), or -1.
+   * address NAT translated the destination from (see `NatEngine.inbound`), or -1. `largestFragment`
+   * is, for a datagram reassembled from fragments, the total length of the largest of them (it
+   * leaves as fragments no larger), else 0.
    */
-  forward(inIface: NetInterface, frame: Uint8Array, headerLength: number, packet: Ipv4Packet, dnatFrom = -1): void {
+  forward(
+    inIface: NetInterface,
+    frame: Uint8Array,
+    headerLength: number,
+    packet: Ipv4Packet,
+    dnatFrom = -1,
+    largestFragment = 0,
+  ): void {
     const ports = this.ports;
     const c = ports.ipCounters;
     const dst = packet.destination;
@@ -116,16 +133,19 @@ export class Ipv4Forwarder {
     const out = route === undefined ? undefined : ports.interfaces.at(route.ifIndex);
     if (route === undefined || out === undefined) {
       c.inc('noRoute');
+      this.revert(ip, dnatFrom);
       ports.icmp.sendError(ICMP_DEST_UNREACHABLE, ICMP_UNREACH_NET, ip, inIface);
       return;
     }
     if (out.isBroadcast(dst)) return c.inc('directedBroadcast');
     const filter = ports.filter;
     const nat = ports.mode.nat;
-    if (filter.enabled && packet.isFragment) {
-      // NAT does not translate fragments: never let one out with an inside address.
-      if (nat !== undefined && nat.masquerades(out.index)) return nat.stats.inc('fragment');
-      return this.forwardFragment(inIface, out, route.gateway ?? dst, packet);
+    if (
+      (filter.enabled || nat !== undefined) &&
+      packet.isFragment &&
+      (filter.enabled || nat?.translates(out.index) === true)
+    ) {
+      return this.forwardFragment(inIface, packet);
     }
     if (filter.enabled) {
       const verdict = filter.evaluate(
@@ -135,35 +155,39 @@ export class Ipv4Forwarder {
       );
       if (verdict.action !== 'accept') {
         c.inc('forwardFiltered');
-        if (verdict.action === 'reject') ports.reject.rejectRaw(verdict.rejectWith, ip, inIface);
+        if (verdict.action === 'reject') {
+          this.revert(ip, dnatFrom);
+          ports.reject.rejectRaw(verdict.rejectWith, ip, inIface);
+        }
         return;
       }
     }
     const ttl = packet.ttl;
     if (ttl <= 1) {
       c.inc('ttlExceeded');
+      this.revert(ip, dnatFrom);
       ports.icmp.sendError(ICMP_TIME_EXCEEDED, ICMP_TIME_EXCEEDED_TTL, ip, inIface);
+      return;
+    }
+    // A reassembled datagram leaves in pieces no larger than it came in.
+    const mtu = out.mtu;
+    const limit = largestFragment > 0 && largestFragment < mtu ? largestFragment : mtu;
+    if (total > limit && packet.dontFragment && (largestFragment === 0 || largestFragment > mtu)) {
+      c.inc('fragNeeded');
+      this.revert(ip, dnatFrom);
+      ports.icmp.sendError(ICMP_DEST_UNREACHABLE, ICMP_UNREACH_FRAG_NEEDED, ip, inIface, false, mtu);
       return;
     }
     if (nat !== undefined && !nat.outbound(ip, inIface.index, out.index, dnatFrom, ports.scheduler.now)) return;
     const nextHop = route.gateway ?? dst;
-    if (total > out.mtu) {
-      if (packet.dontFragment) {
-        c.inc('fragNeeded');
-        ports.icmp.sendError(ICMP_DEST_UNREACHABLE, ICMP_UNREACH_FRAG_NEEDED, ip, inIface, false, out.mtu);
-        return;
-      }
+    if (total > limit) {
       packet.setTtl(ttl - 1);
       c.inc('forwarded');
-      c.inc('forwardFragmented');
-      ports.output.sendFragments(
-        out,
-        parseIpv4Packet(packet, IGNORE_CHECKSUM),
-        packet.payload,
-        nextHop,
-        RESOLVE_WITH_ARP,
-        true,
-      );
+      if (total > mtu && (largestFragment === 0 || largestFragment > mtu)) c.inc('forwardFragmented');
+      const repr = parseIpv4Packet(packet, IGNORE_CHECKSUM);
+      // Pieces of a datagram that came in pieces with DF (legal, if odd) leave without it.
+      repr.dontFragment = false;
+      ports.output.sendFragments(out, repr, packet.payload, nextHop, RESOLVE_WITH_ARP, true, limit);
       return;
     }
     packet.setTtl(ttl - 1);
@@ -172,9 +196,9 @@ export class Ipv4Forwarder {
     // and its trailing FCS bytes.
     const needed = frameLength(total);
     const start = frame.byteOffset + headerLength - ETHERNET_HEADER_LENGTH;
-    const limit = frame.byteOffset + frame.length + FCS_LENGTH;
+    const limitByte = frame.byteOffset + frame.length + FCS_LENGTH;
     let outFrame: Uint8Array;
-    if (start + needed <= limit && limit <= frame.buffer.byteLength) {
+    if (start + needed <= limitByte && limitByte <= frame.buffer.byteLength) {
       outFrame = new Uint8Array(frame.buffer, start, needed);
       // Padding of a short packet: clear whatever the received frame had there.
       outFrame.fill(0, ETHERNET_HEADER_LENGTH + total, needed - FCS_LENGTH);
@@ -186,11 +210,11 @@ export class Ipv4Forwarder {
   }
 
   /**
-   * Firewall mode, one fragment of a datagram being forwarded: reassembles it, then runs the forward
-   * chain, the TTL check and the MTU check on the whole datagram and sends it again as fragments of
-   * at most the largest received fragment's size (see the module comment, step 2).
+   * One fragment of a datagram being forwarded through the firewall or out of a NAT interface:
+   * reassembles it, then forwards the whole datagram (see the module comment, step 2), which
+   * leaves again as fragments of at most the largest received fragment's size.
    */
-  private forwardFragment(inIface: NetInterface, out: NetInterface, nextHop: number, packet: Ipv4Packet): void {
+  private forwardFragment(inIface: NetInterface, packet: Ipv4Packet): void {
     const ports = this.ports;
     const c = ports.ipCounters;
     const result = ports.forwardReassembler.add(
@@ -204,55 +228,38 @@ export class Ipv4Forwarder {
     }
     if (result.status === 'dropped') return c.inc('forwardReassemblyDropped');
     c.inc('forwardDefragmented');
-    const { header, payload, largestFragment } = result;
-    const headerLength = IPV4_MIN_HEADER_LENGTH + header.options.length;
-    const filter = ports.filter;
-    const meta = fillPacketMetaFrom(
-      ports.meta,
-      inIface.index,
-      out.index,
-      header.source,
-      header.destination,
-      header.protocol,
-      headerLength + payload.length,
-      payload,
+    this.forwardReassembled(inIface, result);
+  }
+
+  /**
+   * Forwards a datagram reassembled from fragments (a `complete` result of `Reassembler.add`) as
+   * one packet: the filter, TTL, NAT and MTU steps see it whole, and it leaves as fragments no
+   * larger than the largest that came in.
+   */
+  private forwardReassembled(
+    inIface: NetInterface,
+    result: {
+      readonly header: Ipv4Repr;
+      readonly payload: Uint8Array;
+      readonly largestFragment: number;
+      readonly frame?: Uint8Array;
+    },
+  ): void {
+    const frame = reassembledPacketFrame(result);
+    const ihl = IPV4_MIN_HEADER_LENGTH + result.header.options.length;
+    const total = ihl + result.payload.length;
+    const packet = Ipv4Packet.prechecked(
+      frame.subarray(ETHERNET_HEADER_LENGTH, ETHERNET_HEADER_LENGTH + total),
+      ihl,
+      total,
     );
-    const verdict = filter.evaluate('forward', meta, ports.scheduler.now);
-    if (verdict.action !== 'accept') {
-      c.inc('forwardFiltered');
-      if (verdict.action === 'reject') ports.reject.reject(verdict.rejectWith, header, payload, inIface);
-      return;
-    }
-    if (header.ttl <= 1) {
-      c.inc('ttlExceeded');
-      ports.icmp.sendError(ICMP_TIME_EXCEEDED, ICMP_TIME_EXCEEDED_TTL, quoteDatagram(header, payload), inIface);
-      return;
-    }
-    if (largestFragment > out.mtu) {
-      if (header.dontFragment) {
-        c.inc('fragNeeded');
-        ports.icmp.sendError(
-          ICMP_DEST_UNREACHABLE,
-          ICMP_UNREACH_FRAG_NEEDED,
-          quoteDatagram(header, payload),
-          inIface,
-          false,
-          out.mtu,
-        );
-        return;
-      }
-      c.inc('forwardFragmented');
-    }
-    c.inc('forwarded');
-    // Fragments that carried DF (legal, if odd) leave without it: they were fragments already.
-    ports.output.sendFragments(
-      out,
-      { ...header, ttl: header.ttl - 1, dontFragment: false },
-      payload,
-      nextHop,
-      RESOLVE_WITH_ARP,
-      true,
-      largestFragment,
-    );
+    // As a received frame: its FCS bytes follow it (the room `forward` sends it in place with).
+    const received = frame.subarray(0, frame.length - FCS_LENGTH);
+    this.forward(inIface, received, ETHERNET_HEADER_LENGTH, packet, -1, result.largestFragment);
+  }
+
+  /** Before a translated packet is quoted or answered: the destination its sender used (see the module comment). */
+  private revert(ip: Uint8Array, dnatFrom: number): void {
+    if (dnatFrom >= 0) this.ports.mode.nat?.revertInbound(ip, dnatFrom, this.ports.scheduler.now);
   }
 }

@@ -9,6 +9,9 @@
  *    (`multicastNotJoined` otherwise): local delivery. Anything else is forwarded when the stack
  *    forwards (never when it came as a link-layer broadcast: `linkBroadcastNotForUs`; never
  *    0.0.0.0 or 127/8: `notForUs`), else dropped as `notForUs`;
+ *    With NAT and forwarding on, a fragment addressed to this host is reassembled first
+ *    (`reassemblyDropped` when refused) and the whole datagram offered to destination NAT, then
+ *    forwarded or delivered as one packet;
  * 4. local delivery: reassembly (`reassemblyDropped`, the reassembler says why), the `input` filter
  *    chain (`inputFiltered`; a reject is answered), then the handler of the protocol number: ICMP
  *    (1) and UDP (17) built in, others registered with `Stack.registerProtocol`; none:
@@ -16,6 +19,8 @@
  */
 import type { SchedulerApi } from '@postern/irq';
 import {
+  ETHERNET_HEADER_LENGTH,
+  FCS_LENGTH,
   ICMP_DEST_UNREACHABLE,
   ICMP_UNREACH_PROTOCOL,
   IP_PROTO_ICMP,
@@ -38,10 +43,10 @@ import { isIpv4Multicast } from '../link/frame.js';
 import { quoteDatagram, type IcmpErrorSender } from '../icmp/icmp-errors.js';
 import type { DestinationKind, Ipv4Delivery, TransportHandler } from './transport.js';
 import type { InterfaceTable } from '../link/interface-table.js';
-import { NAT_DROPPED } from '../nat/nat-engine.js';
+import { NAT_DROPPED, NAT_NOT_MINE } from '../nat/nat-engine.js';
 import type { NetInterface } from '../link/interface.js';
 import { NO_INTERFACE, type PacketMeta } from '../filter/packet-meta.js';
-import type { Reassembler } from './reassembly.js';
+import { reassembledPacketFrame, type Reassembler } from './reassembly.js';
 import type { Rejecter } from '../filter/reject.js';
 import type { Ipv4CounterName } from '../stack-counters.js';
 
@@ -158,6 +163,9 @@ export class Ipv4Input {
     if (ports.interfaces.isLocal(dst)) {
       const nat = mode.nat;
       if (nat !== undefined && mode.forwarding) {
+        // A fragment: reassembled first, then offered to NAT whole.
+        if ((u16(frame, at + 6) & FRAGMENT_BITS) !== 0)
+          return this.natFragment(iface, frame, at, ihl, total, linkBroadcast);
         // Destination NAT (port forwards, replies to masqueraded flows): forwarded, not delivered.
         const packet = Ipv4Packet.prechecked(frame.subarray(at, at + total), ihl, total);
         const external = nat.inbound(packet.bytes, ports.scheduler.now);
@@ -176,6 +184,45 @@ export class Ipv4Input {
     if (linkBroadcast) return c.inc('linkBroadcastNotForUs');
     // One view of exactly the packet: the forwarder's view of it as well.
     ports.forwarder.forward(iface, frame, at, Ipv4Packet.prechecked(frame.subarray(at, at + total), ihl, total));
+  }
+
+  /**
+   * NAT and forwarding on, a fragment addressed to this host (the checked `total`-byte packet with
+   * its `ihl`-byte header at `frame[at]`): the local reassembler takes it, and the whole datagram
+   * goes to destination NAT as one packet: forwarded, with the largest fragment's size, when NAT
+   * translated it (see `Ipv4Forwarder.forward`), else delivered here. Linux's connection tracking
+   * likewise defragments before NAT: a later fragment has no ports to find the mapping by.
+   */
+  private natFragment(
+    iface: NetInterface,
+    frame: Uint8Array,
+    at: number,
+    ihl: number,
+    total: number,
+    linkBroadcast: boolean,
+  ): void {
+    const ports = this.ports;
+    const packet = Ipv4Packet.prechecked(frame.subarray(at, at + total), ihl, total);
+    const result = ports.reassembler.add(ports.scheduler.now, parseIpv4Packet(packet, IGNORE_CHECKSUM), packet.payload);
+    if (result.status === 'pending') {
+      ports.requestWake();
+      return;
+    }
+    if (result.status === 'dropped') return ports.ipCounters.inc('reassemblyDropped');
+    const whole = reassembledPacketFrame(result);
+    const wholeIhl = IPV4_MIN_HEADER_LENGTH + result.header.options.length;
+    const wholeTotal = wholeIhl + result.payload.length;
+    const bytes = whole.subarray(ETHERNET_HEADER_LENGTH, ETHERNET_HEADER_LENGTH + wholeTotal);
+    const nat = ports.mode.nat;
+    const external = nat === undefined ? NAT_NOT_MINE : nat.inbound(bytes, ports.scheduler.now);
+    if (external >= 0) {
+      // As a received frame: its FCS bytes follow it (the room forwarding sends it in place with).
+      const received = whole.subarray(0, whole.length - FCS_LENGTH);
+      const view = Ipv4Packet.prechecked(bytes, wholeIhl, wholeTotal);
+      return ports.forwarder.forward(iface, received, ETHERNET_HEADER_LENGTH, view, external, result.largestFragment);
+    }
+    if (external === NAT_DROPPED) return;
+    this.deliverLocal(iface, whole, ETHERNET_HEADER_LENGTH, wholeIhl, wholeTotal, 'unicast', linkBroadcast);
   }
 
   /**

@@ -5,7 +5,9 @@
  * holds its fragments as sorted, non-overlapping intervals, each a copy of the fragment's payload
  * (the caller's buffers belong to the NIC ring and are reused). The datagram is complete when the
  * last fragment (More Fragments clear) fixed the total length, the first (offset 0) arrived and the
- * bytes held equal the total. The completed payload is one new buffer.
+ * bytes held equal the total. The completed payload is one new frame buffer with room for the
+ * Ethernet and IPv4 headers in front, so a datagram reassembled to be forwarded (NAT, firewall)
+ * becomes one packet again without another copy ({@link reassembledPacketFrame}).
  *
  * Rejections, each a named counter:
  * - `duplicate`: a fragment with exactly the offset and length of one held (dropped alone);
@@ -33,14 +35,17 @@
  * Datagrams are kept in arrival order, so {@link Reassembler.pollAt} is O(1).
  */
 import {
+  ETHERNET_HEADER_LENGTH,
   IP_PROTO_ICMP,
   IP_PROTO_TCP,
   IP_PROTO_UDP,
   IPV4_MAX_TOTAL_LENGTH,
   IPV4_MIN_HEADER_LENGTH,
+  emitIpv4,
   type Ipv4Repr,
 } from '@postern/wire';
 import { Counters } from '../counters.js';
+import { allocateFrame } from '../link/frame.js';
 
 /** Limits of a {@link Reassembler}. */
 export interface ReassemblyOptions {
@@ -87,7 +92,9 @@ export type ReassemblyDropReason = Exclude<
  * `complete` carries `largestFragment`: the total length (header included) of the largest fragment
  * received, or of the packet itself when it was no fragment. A router that reassembled for its
  * filter fragments again to at most this size (as Linux's `frag_max_size`), so it changes neither
- * the fragment sizes nor the path MTU behaviour the sender sees.
+ * the fragment sizes nor the path MTU behaviour the sender sees. `frame`, set only when fragments
+ * were reassembled, is the frame buffer the payload sits in (at offset 14 plus the header length):
+ * see {@link reassembledPacketFrame}.
  */
 export type ReassemblyResult =
   | {
@@ -95,6 +102,7 @@ export type ReassemblyResult =
       readonly header: Ipv4Repr;
       readonly payload: Uint8Array;
       readonly largestFragment: number;
+      readonly frame?: Uint8Array;
     }
   | { readonly status: 'pending' }
   | { readonly status: 'dropped'; readonly reason: ReassemblyDropReason };
@@ -284,7 +292,10 @@ export class Reassembler {
 
     const first = p.first;
     if (p.total + 20 + first.options.length > IPV4_MAX_TOTAL_LENGTH) return this.drop('oversize', p);
-    const out = new Uint8Array(p.total);
+    // The payload goes where it sits in a frame carrying the whole datagram.
+    const at = ETHERNET_HEADER_LENGTH + IPV4_MIN_HEADER_LENGTH + first.options.length;
+    const frame = allocateFrame(at - ETHERNET_HEADER_LENGTH + p.total);
+    const out = frame.subarray(at, at + p.total);
     for (const piece of pieces) out.set(piece.data, piece.offset);
     this.discard(p);
     this.stats.inc('reassembled');
@@ -293,6 +304,7 @@ export class Reassembler {
       header: { ...first, moreFragments: false, fragmentOffset: 0, payloadLength: p.total },
       payload: out,
       largestFragment: p.largest,
+      frame,
     };
   }
 
@@ -337,6 +349,32 @@ export class Reassembler {
     this.pending.delete(p.key);
     this.bytes -= DATAGRAM_OVERHEAD_BYTES + p.held;
   }
+}
+
+/**
+ * The complete datagram `header` + `payload` (a `complete` result of {@link Reassembler.add}) as
+ * one IPv4 packet at offset 14 of a frame buffer, as forwarding sends it (see `allocateFrame`):
+ * the header is written in front of a reassembled payload, in the room `frame` left for it, without
+ * copying the payload; a result without `frame` (a packet that was no fragment) is copied into a
+ * new frame. The header's fragment fields are written as they are (a result's are cleared).
+ * Returns the frame; the packet is its bytes from 14 for `20 + options + payload` bytes.
+ */
+export function reassembledPacketFrame(result: {
+  readonly header: Ipv4Repr;
+  readonly payload: Uint8Array;
+  readonly frame?: Uint8Array;
+}): Uint8Array {
+  const { header, payload } = result;
+  const total = IPV4_MIN_HEADER_LENGTH + header.options.length + payload.length;
+  let frame = result.frame;
+  if (
+    frame === undefined ||
+    payload.buffer !== frame.buffer ||
+    payload.byteOffset !== frame.byteOffset + ETHERNET_HEADER_LENGTH + total - payload.length
+  )
+    frame = allocateFrame(total);
+  emitIpv4({ ...header, payloadLength: payload.length }, frame, payload, ETHERNET_HEADER_LENGTH);
+  return frame;
 }
 
 function copyHeader(h: Ipv4Repr): Ipv4Repr {

@@ -19,12 +19,18 @@
  * identifier, its header checksum and transport checksum) with every checksum updated
  * incrementally (RFC 1624, RFC 5508 REQ-4).
  *
+ * Fragments: the engine translates whole datagrams only (a later fragment has no ports to map by).
+ * The stack reassembles first, as Linux's connection tracking defragments before NAT: fragments
+ * addressed to an external address go through the local reassembler before {@link NatEngine.inbound},
+ * and fragments leaving through an interface {@link NatEngine.translates} names through the forward
+ * reassembler before {@link NatEngine.outbound}; the translated datagram leaves as fragments again.
+ * A fragment that reaches {@link NatEngine.outbound} all the same is dropped (counted `fragment`,
+ * never leaked with an inside address); {@link NatEngine.inbound} leaves one to local delivery.
+ *
  * Bad input never throws: every drop is counted in {@link NatEngine.stats} (`truncated`,
  * `icmpQuoteShort`, `noMapping`, `tableFull`, `portsExhausted`, `unsupportedProtocol`,
- * `fragment`, `noAddress`). Fragments are not translated: one leaving through a masquerade
- * interface is dropped (counted `fragment`, never leaked with an inside address) and one addressed
- * to an external address is delivered locally. Nothing is allocated per packet except when a
- * mapping is made or learns a new remote.
+ * `fragment`, `noAddress`). Nothing is allocated per packet except when a mapping is made or
+ * learns a new remote.
  */
 import type { Ipv4Address } from '@postern/wire';
 import { Counters } from '../counters.js';
@@ -168,6 +174,15 @@ export class NatEngine {
     return this.masq.includes(ifIndex);
   }
 
+  /**
+   * True when {@link NatEngine.outbound} may rewrite a packet leaving through `ifIndex` (a
+   * masquerade or port-forward interface): a fragmented datagram leaving there must be
+   * reassembled first.
+   */
+  translates(ifIndex: number): boolean {
+    return this.external.includes(ifIndex);
+  }
+
   /** Every live mapping at `now`. */
   list(now: number, nameOf: (ifIndex: number) => string): NatMappingInfo[] {
     return this.table.list(now, nameOf);
@@ -277,6 +292,39 @@ export class NatEngine {
     this.table.refresh(m, now);
     this.stats.inc('translatedOut');
     if (hairpin) this.stats.inc('hairpin');
+    return true;
+  }
+
+  /**
+   * Undoes {@link NatEngine.inbound}'s rewrite of the packet at `ip[0]` (translated for external
+   * interface `x`) in place: its destination becomes the external address and port (or echo
+   * identifier) again. The stack calls it on a translated packet it refuses (TTL exceeded,
+   * fragmentation needed, a filter reject) before it quotes the packet in an ICMP error or answers
+   * it with a reset: the sender must see what it sent, not the inside endpoint. Returns false (the
+   * packet unchanged) when no mapping matches, or for an ICMP error (never answered by one).
+   */
+  revertInbound(ip: Uint8Array, x: number, now: number): boolean {
+    const proto = ip[9]!;
+    const pi = natProtocolIndex(proto);
+    const ext = this.addresses.addressOf(x);
+    if (pi < 0 || ext === undefined || (rd16(ip, 6) & 0x3fff) !== 0) return false;
+    const hl = (ip[0]! & 0x0f) * 4;
+    const end = rd16(ip, 2);
+    const dst = rd32(ip, 16);
+    if (pi === 2) {
+      if (end - hl < 8 || ip[hl] !== 0) return false;
+      const m = this.table.lookupInternal(2, x, dst, rd16(ip, hl + 4), now);
+      if (m === undefined) return false;
+      rewriteAddress(ip, 16, ext, 10, -1, false);
+      rewriteWord(ip, hl + 4, m.externalPort, hl + 2, false);
+      return true;
+    }
+    if (end - hl < (pi === 0 ? 20 : 8)) return false;
+    const m = this.table.lookupInternal(pi, x, dst, rd16(ip, hl + 2), now);
+    if (m === undefined) return false;
+    const csum = hl + transportChecksumOffset(proto);
+    rewriteAddress(ip, 16, ext, 10, csum, pi === 1);
+    rewriteWord(ip, hl + 2, m.externalPort, csum, pi === 1);
     return true;
   }
 
