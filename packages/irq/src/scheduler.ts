@@ -569,8 +569,11 @@ export class Scheduler implements SchedulerApi {
    * fires them once the I/O that arrived meanwhile has been read.
    */
   private timerDue(): boolean {
-    const next = this.timers.nextDeadline();
-    if (next === undefined) return false;
+    // The deadline is read here from the timer, not returned by a call: a double returned from a
+    // call that is not inlined is a fresh heap number, and this runs up to twice per step.
+    const first = this.timers.peek();
+    if (first === undefined) return false;
+    const next = first.deadlineAt;
     if (!this.inRealRun) return next <= this.time();
     if (this.lateTimerTurn !== undefined) return false; // held for the late timers' turn
     if (this.runTime === null && !this.timerRun) return false;
@@ -586,8 +589,8 @@ export class Scheduler implements SchedulerApi {
 
   /** Whether a timer is {@link LATE_TIMER_MS} or more past its deadline (a fresh reading of the clock). */
   private overdue(): boolean {
-    const next = this.timers.nextDeadline();
-    return next !== undefined && this.clock.now() - next >= LATE_TIMER_MS;
+    const first = this.timers.peek();
+    return first !== undefined && this.clock.now() - first.deadlineAt >= LATE_TIMER_MS;
   }
 
   /**
@@ -832,12 +835,13 @@ export class Scheduler implements SchedulerApi {
   private syncHostTimer(): void {
     // A late host timer's turn is waiting for the poll phase to pass: it runs the timers, then re-arms.
     if (this.lateTimerTurn !== undefined) return;
-    const next = this.timers.nextDeadline();
-    if (next === undefined) {
+    const first = this.timers.peek(); // its deadline read here: no heap number per turn (see timerDue)
+    if (first === undefined) {
       if (this.hostTimer !== undefined) clearTimeout(this.hostTimer);
       this.hostTimer = undefined;
       return;
     }
+    const next = first.deadlineAt;
     if (this.hostTimer !== undefined && this.hostDeadline <= next) return;
     if (this.hostTimer !== undefined) clearTimeout(this.hostTimer);
     this.hostDeadline = next;
