@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { IsnGenerator, SYN_COOKIE_MSS_TABLE, SipHash24, SynCookies, seqSub, type TcpTuple } from '../src/tcp/index.js';
 
@@ -59,6 +59,60 @@ describe('IsnGenerator (RFC 6528)', () => {
       ),
       { numRuns: 2000, seed: 28 },
     );
+  });
+
+  it('gives each 4-tuple a timestamp offset: the high 32 bits of the SipHash-2-4 whose low 32 bits are F, whatever was hashed before', () => {
+    const g = new IsnGenerator(secret);
+    const prf = new SipHash24(secret);
+    const m = new Uint8Array(12);
+    const v = new DataView(m.buffer);
+    const out = new Uint32Array(2);
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.tuple(
+            fc.integer({ min: 0, max: 0xffff_ffff }),
+            fc.integer({ min: 0, max: 0xffff }),
+            fc.constantFrom(A, B, 0xffff_ffff, 0),
+            fc.integer({ min: 0, max: 3 }),
+            fc.boolean(),
+          ),
+          { minLength: 1, maxLength: 8 },
+        ),
+        (calls) => {
+          for (const [la, lp, ra, rp, isnFirst] of calls) {
+            v.setUint32(0, la);
+            v.setUint16(4, lp);
+            v.setUint32(6, ra);
+            v.setUint16(10, rp);
+            prf.hash(m, out);
+            // The same tuple asked twice in either order, or after another: the same two halves.
+            const isn = isnFirst ? g.isn(0, la, lp, ra, rp) : 0;
+            expect(g.tsOffset(la, lp, ra, rp)).toBe(out[1]);
+            expect(g.isn(0, la, lp, ra, rp)).toBe(out[0]);
+            if (isnFirst) expect(isn).toBe(out[0]);
+          }
+        },
+      ),
+      { numRuns: 500, seed: 61 },
+    );
+    // Tuples differing only in the sign bit of an address are not taken for one another.
+    expect(g.tsOffset(0x8000_0001, 80, A, 1)).not.toBe(g.tsOffset(1, 80, A, 1));
+  });
+
+  it('hashes a 4-tuple once for its timestamp offset and its ISN asked one after the other', () => {
+    const g = new IsnGenerator(secret);
+    const hash12 = vi.spyOn(SipHash24.prototype, 'hash12');
+    try {
+      g.tsOffset(B, 80, A, 40000);
+      g.isn(5, B, 80, A, 40000); // a passive open: the new TCB's offset, then its ISN
+      expect(hash12).toHaveBeenCalledTimes(1);
+      g.isn(6, B, 80, A, 40001); // another connection
+      g.tsOffset(B, 80, A, 40001);
+      expect(hash12).toHaveBeenCalledTimes(2);
+    } finally {
+      hash12.mockRestore();
+    }
   });
 
   it('depends on the secret', () => {

@@ -69,10 +69,11 @@ export interface TcpContext extends TcpRecoveryContext, ConnectionHost, Listener
   readonly ephemeralPorts: EphemeralPorts;
   /** The one segment view input fills for every arriving segment. */
   readonly segment: Segment;
-  /** Initial sequence numbers (RFC 6528). */
+  /**
+   * Initial sequence numbers (RFC 6528) and, from the same keyed hash of the 4-tuple, the timestamp
+   * offsets (RFC 7323 §7.1: per 4-tuple, so RFC 6191 works across incarnations).
+   */
   readonly isn: IsnGenerator;
-  /** Keyed hash of the 4-tuple for the timestamp offset (RFC 7323 §7.1: per 4-tuple, so RFC 6191 works across incarnations). */
-  readonly tsOffsets: IsnGenerator;
   /** SYN cookies (RFC 4987): making and checking them. */
   readonly cookies: SynCookies;
   /** The 4-tuple the cookie functions fill for each SYN or ACK they check (no allocation per segment). */

@@ -76,7 +76,6 @@ export class TcpCore implements TcpContext {
   readonly handles = new HandleSlots();
   readonly segment = new Segment();
   readonly isn: IsnGenerator;
-  readonly tsOffsets: IsnGenerator;
   readonly cookies: SynCookies;
   readonly cookieTuple: [number, number, number, number] = [0, 0, 0, 0];
   readonly cookieSynAck = new CookieSynAckWriter();
@@ -85,7 +84,7 @@ export class TcpCore implements TcpContext {
   readonly flushList = new FlushList();
   readonly flushHalf: BottomHalf;
 
-  /** Draws the three keys (ISN, timestamp offset, cookies), then the first ephemeral port, from the scheduler. */
+  /** Draws the keys (ISN and timestamp offsets, one unused, cookies), then the first ephemeral port, from the scheduler. */
   constructor(port: TcpIpPort, settings: TcpSettings) {
     this.port = port;
     this.scheduler = port.scheduler;
@@ -94,7 +93,9 @@ export class TcpCore implements TcpContext {
     // The demux hash is keyed by a value derived from the ISN secret (no extra random draw).
     this.table = new ConnectionTable(this.isn.isn(0, 0, 0, 0, 0));
     this.timeWaitRecords = new TimeWaitQueue(this.scheduler, this.table);
-    this.tsOffsets = new IsnGenerator(this.secret());
+    // A 16-byte draw once spent on a separate timestamp-offset key (the offsets are now the ISN hash's
+    // other half): still made, so the cookie key and the first ephemeral port are drawn as before.
+    this.secret();
     this.cookies = new SynCookies(this.secret());
     this.ephemeralPorts = new EphemeralPorts(settings.ephemeralPorts, this.scheduler.random());
     this.flushHalf = { name: 'tcp:flush', poll: (budget) => flush(this, budget) };

@@ -92,7 +92,7 @@ export function newTcb(
   // The window scale is fixed by the SYN, but the receive buffer may grow up to maxBufferSize
   // later: choose the shift that lets the window reach that maximum.
   tcb.rcvWndShift = windowShiftFor(s.maxBufferSize);
-  tcb.tsOffset = ctx.tsOffsets.isn(0, local, localPort, remote, remotePort);
+  tcb.tsOffset = ctx.isn.tsOffset(local, localPort, remote, remotePort); // hashes the 4-tuple for its ISN too
   tcb.keepAliveIdleMs = s.keepAliveIdleMs;
   return tcb;
 }
@@ -289,7 +289,8 @@ function leaveTables(ctx: TcpContext, tcb: Tcb): void {
     ctx.origins.delete(tcb);
     listener.embryos.delete(tcb);
     const conn = ctx.handles.get(tcb);
-    if (conn !== undefined) {
+    // (A connection the application took is out of the queue, which is then usually empty.)
+    if (conn !== undefined && listener.acceptQueue.length > 0) {
       const i = listener.acceptQueue.indexOf(conn);
       if (i >= 0) listener.acceptQueue.splice(i, 1);
     }

@@ -122,7 +122,7 @@ function sendCookie(ctx: TcpContext, listener: TcpListener, seg: Segment): void 
   r.optionBytes = 4;
   if (o.hasTimestamps) {
     // The client's options ride in our TSval (echoed by its ACK): see syn-cookies.ts.
-    const offset = ctx.tsOffsets.isn(0, seg.destination, seg.dstPort, seg.source, seg.srcPort);
+    const offset = ctx.isn.tsOffset(seg.destination, seg.dstPort, seg.source, seg.srcPort);
     r.tsVal = cookieTimestamp(tsClock(ctx.now(), offset), {
       windowScale: o.windowScale >= 0 ? o.windowScale : -1,
       sackPermitted: o.sackPermitted,
