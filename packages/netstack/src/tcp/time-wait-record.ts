@@ -43,8 +43,6 @@ export class TimeWaitRecord {
   /** @internal Neighbours in the expiry queue (oldest first). */
   older: TimeWaitRecord | undefined = undefined;
   newer: TimeWaitRecord | undefined = undefined;
-  /** @internal The next record in the same bucket of the connection table. */
-  bucketNext: TimeWaitRecord | undefined = undefined;
   // The 32-bit values, signed (`x | 0`); read through the accessors below.
   private readonly localBits: number;
   private readonly remoteBits: number;
