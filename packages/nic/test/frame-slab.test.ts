@@ -58,4 +58,42 @@ describe('FrameSlab', () => {
     expect(frame.buffer).not.toBe(source.buffer);
     expect([...frame]).toEqual([...source]);
   });
+
+  it('copyFrom copies a header and frame out of a reused buffer and hands out the frame only', () => {
+    const slab = new FrameSlab(64);
+    const source = bytes(20, 1);
+    const prefix = source.subarray(0, 14);
+    const frame = slab.copyFrom(prefix, 4);
+    source.fill(0);
+    expect([...frame]).toEqual([...bytes(10, 5)]);
+    // The next frame lands past the copied bytes, header included (8-byte aligned), never over them.
+    const next = slab.copyFrom(bytes(6, 50), 2);
+    expect(next.buffer).toBe(frame.buffer);
+    expect(next.byteOffset).toBe(16 + 2);
+    expect([...frame]).toEqual([...bytes(10, 5)]);
+    expect([...next]).toEqual([...bytes(4, 52)]);
+  });
+
+  it('copyFrom starts a fresh slab when the bytes do not fit, and gives longer ones a buffer of their own', () => {
+    const slab = new FrameSlab(16);
+    const kept = slab.copyFrom(bytes(12, 1), 2);
+    const second = slab.copyFrom(bytes(12, 20), 2);
+    expect(second.buffer).not.toBe(kept.buffer);
+    expect([...kept]).toEqual([...bytes(10, 3)]);
+    expect([...second]).toEqual([...bytes(10, 22)]);
+    const long = bytes(40, 0);
+    const own = slab.copyFrom(long, 10);
+    expect(own.buffer).not.toBe(long.buffer);
+    expect([...own]).toEqual([...bytes(30, 10)]);
+  });
+
+  it('holds tells a read that landed in the free bytes from one elsewhere', () => {
+    const slab = new FrameSlab(64);
+    const area = slab.reserve(16);
+    expect(slab.holds(area, slab.free)).toBe(true);
+    expect(slab.holds(bytes(16, 0), 0)).toBe(false);
+    slab.take(area, 0, 10);
+    expect(slab.holds(area, 0)).toBe(false); // kept bytes are not free any more
+    expect(slab.holds(area, slab.free)).toBe(true);
+  });
 });

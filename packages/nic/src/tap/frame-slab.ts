@@ -16,6 +16,11 @@
  * driver drops) are simply overwritten by the next read.
  *
  * The slab size bounds what one long-lived view can keep alive: {@link FRAME_SLAB_BYTES}.
+ *
+ * A frame's view is made with the typed-array constructor on the slab's own `ArrayBuffer` (kept
+ * beside the slab), not with `subarray`: Node 20's `subarray` looks up the species constructor and
+ * converts its arguments in a builtin of its own before it makes the same view, one more builtin
+ * call per received frame.
  */
 import { copyInto, viewOf } from '../byte-views.js';
 
@@ -28,11 +33,21 @@ const ALIGN = 8;
 /** Hands out frames as views of shared slabs (see the module documentation). */
 export class FrameSlab {
   private slab: Uint8Array;
+  /** The `ArrayBuffer` of {@link slab}, which starts at its byte 0: frame views are made on it. */
+  private slabBuffer: ArrayBuffer;
   private used = 0;
 
   /** @param slabBytes the size of each slab; a frame longer than that gets a buffer of its own. */
   constructor(readonly slabBytes: number = FRAME_SLAB_BYTES) {
-    this.slab = new Uint8Array(slabBytes);
+    this.slabBuffer = new ArrayBuffer(slabBytes);
+    this.slab = new Uint8Array(this.slabBuffer);
+  }
+
+  /** Starts a fresh slab (the old one lives on in the views of it). */
+  private renew(): void {
+    this.slabBuffer = new ArrayBuffer(this.slabBytes);
+    this.slab = new Uint8Array(this.slabBuffer);
+    this.used = 0;
   }
 
   /**
@@ -41,10 +56,7 @@ export class FrameSlab {
    * {@link free} on, and {@link take} keeps what it wants of them.
    */
   reserve(length: number): Uint8Array {
-    if (this.used + length > this.slabBytes) {
-      this.slab = new Uint8Array(this.slabBytes);
-      this.used = 0;
-    }
+    if (this.used + length > this.slabBytes) this.renew();
     return this.slab;
   }
 
@@ -54,25 +66,46 @@ export class FrameSlab {
   }
 
   /**
+   * Whether `source` from `offset` on lies in the free bytes of the current slab: where a read
+   * landed after {@link reserve}, which {@link take} keeps in place.
+   */
+  holds(source: Uint8Array, offset: number): boolean {
+    return source === this.slab && offset >= this.used;
+  }
+
+  /**
+   * Copies all of `bytes` into the slab and returns a view of them from byte `skip` on (at most
+   * `bytes.length`; the first `skip` bytes are copied along and never handed out). For a frame read
+   * into a reused buffer behind a header of `skip` bytes: `bytes` is a view of that buffer's first
+   * bytes, one the caller keeps per length (`frame-views.ts`), so the copy makes no view of its
+   * own, where {@link take} makes one of the source per call.
+   */
+  copyFrom(bytes: Uint8Array, skip: number): Uint8Array {
+    const length = bytes.length;
+    if (length > this.slabBytes) return bytes.slice(skip);
+    if (this.used + length > this.slabBytes) this.renew();
+    const start = this.used;
+    copyInto(this.slab, bytes, start);
+    this.used = (start + length + ALIGN - 1) & ~(ALIGN - 1);
+    return new Uint8Array(this.slabBuffer, start + skip, length - skip);
+  }
+
+  /**
    * The `length` bytes of `source` from `offset` on, as a view the caller owns. When `source` is
    * the current slab and the range lies in its free bytes (a read landed there after
    * {@link reserve}), the bytes are kept in place; otherwise they are copied (the source may be
    * reused afterwards). The range must lie within `source`.
    */
   take(source: Uint8Array, offset: number, length: number): Uint8Array {
-    if (source === this.slab && offset >= this.used) {
+    if (this.holds(source, offset)) {
       this.used = (offset + length + ALIGN - 1) & ~(ALIGN - 1);
-      return viewOf(source, offset, offset + length);
+      return new Uint8Array(this.slabBuffer, offset, length);
     }
     if (length > this.slabBytes) return source.slice(offset, offset + length);
-    let start = this.used;
-    if (start + length > this.slabBytes) {
-      this.slab = new Uint8Array(this.slabBytes);
-      start = 0;
-    }
-    const slab = this.slab;
-    copyInto(slab, viewOf(source, offset, offset + length), start);
+    if (this.used + length > this.slabBytes) this.renew();
+    const start = this.used;
+    copyInto(this.slab, viewOf(source, offset, offset + length), start);
     this.used = (start + length + ALIGN - 1) & ~(ALIGN - 1);
-    return viewOf(slab, start, start + length);
+    return new Uint8Array(this.slabBuffer, start, length);
   }
 }

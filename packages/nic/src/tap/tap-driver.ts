@@ -66,6 +66,7 @@ import {
 import { openTapFd, type TapFd } from './attach.js';
 import { eventLoopPortAvailable, openEventLoopPort, WRITE_QUEUED, type EventLoopPort } from './event-loop-port.js';
 import { FrameSlab } from './frame-slab.js';
+import { FrameViews } from './frame-views.js';
 import { Ctrl, CTRL_WORDS, isPowerOfTwo, ringLayout, type RingLayout } from './ring-layout.js';
 import { tapWorkerSource, type TapWorkerData } from './tap-worker.js';
 import { TcpSegmentCoalescer } from './tcp-coalescer.js';
@@ -234,6 +235,11 @@ export class TapNicDriver implements NicDriver {
   private ioMode: TapIoMode;
   /** Where received frames are copied to (see `frame-slab.ts`). */
   private readonly slab = new FrameSlab();
+  /**
+   * Event-loop mode: views of the first bytes of the port's read buffer, one per frame length, for
+   * copying the frame each wake-up announces into the slab without a view of it per frame.
+   */
+  private readonly readViews = new FrameViews();
   /** The scheduler deferred work runs on while open: `options.scheduler`, else {@link ownScheduler}. */
   private scheduler: SchedulerApi | undefined;
   /** The private scheduler made at `open` when none was given. */
@@ -742,7 +748,14 @@ export class TapNicDriver implements NicDriver {
       this.rxBadVnetHeader++;
       return;
     }
-    this.deliver(this.slab.take(buffer, offset + hdr, length - hdr));
+    const slab = this.slab;
+    // A frame read ahead is kept where it landed; one in the port's read buffer (offset 0) is copied
+    // out with its header, through a view of the buffer's first `length` bytes kept for that length.
+    let frame: Uint8Array;
+    if (slab.holds(buffer, offset)) frame = slab.take(buffer, offset + hdr, length - hdr);
+    else if (offset === 0) frame = slab.copyFrom(this.readViews.of(buffer, length), hdr);
+    else frame = slab.take(buffer, offset + hdr, length - hdr);
+    this.deliver(frame);
   };
 
   /**
