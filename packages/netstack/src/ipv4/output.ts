@@ -85,6 +85,20 @@ export interface Ipv4SendOptions {
  */
 export type PayloadWriter = (payload: Uint8Array, src: Ipv4Address, dst: Ipv4Address) => void;
 
+/**
+ * {@link PayloadWriter} without a view of the payload: writes the `length` bytes at `frame[at]`
+ * (zeroed, right after the IPv4 header), and nothing else of `frame`. The sender then makes one
+ * view per datagram (the frame) instead of two; `onesComplementSumRange` of `@postern/wire` sums the
+ * written range without a view. Do not keep `frame` after the call.
+ */
+export type FramePayloadWriter = (
+  frame: Uint8Array,
+  at: number,
+  length: number,
+  src: Ipv4Address,
+  dst: Ipv4Address,
+) => void;
+
 export type { RouteInfo } from './route-cache.js';
 
 /** Internal flags of a send. @internal */
@@ -230,6 +244,31 @@ export class Ipv4Output {
    * @returns the source address used.
    */
   send(options: Ipv4SendOptions, payloadLength: number, write: PayloadWriter, flags: SendFlags = NORMAL): Ipv4Address {
+    return this.sendWith(options, payloadLength, write, undefined, flags);
+  }
+
+  /**
+   * {@link Ipv4Output.send} with a writer that writes the payload into the frame at an offset: one
+   * typed-array view per datagram less (see {@link FramePayloadWriter}).
+   * @returns the source address used.
+   */
+  sendInFrame(
+    options: Ipv4SendOptions,
+    payloadLength: number,
+    writeAt: FramePayloadWriter,
+    flags: SendFlags = NORMAL,
+  ): Ipv4Address {
+    return this.sendWith(options, payloadLength, undefined, writeAt, flags);
+  }
+
+  /** {@link Ipv4Output.send} with exactly one of `write` and `writeAt`. */
+  private sendWith(
+    options: Ipv4SendOptions,
+    payloadLength: number,
+    write: PayloadWriter | undefined,
+    writeAt: FramePayloadWriter | undefined,
+    flags: SendFlags,
+  ): Ipv4Address {
     const ports = this.ports;
     const counters = ports.ipCounters;
     const { dst, protocol } = options;
@@ -274,12 +313,14 @@ export class Ipv4Output {
     const fits = total <= routeMtu;
     // One buffer: Ethernet header, IP header, payload, padding, FCS room. A datagram that must be
     // fragmented is built without the Ethernet room (each fragment gets its own frame). Two views
-    // per datagram: the frame and the payload the writer fills; the header is written in place.
+    // per datagram: the frame and the payload the writer fills (one with a FramePayloadWriter); the
+    // header is written in place.
     const frame = fits ? allocateFrame(total) : new Uint8Array(total);
     const ipStart = fits ? ETHERNET_HEADER_LENGTH : 0;
     const payloadStart = ipStart + IPV4_MIN_HEADER_LENGTH;
     const identification = this.nextIdentification();
-    write(frame.subarray(payloadStart, payloadStart + payloadLength), routeSrc, routeDst);
+    if (writeAt !== undefined) writeAt(frame, payloadStart, payloadLength, routeSrc, routeDst);
+    else write!(frame.subarray(payloadStart, payloadStart + payloadLength), routeSrc, routeDst);
     // The header emitIpv4 would write for a 20-byte header, checksummed from the values.
     writeIpv4Header(frame, ipStart, tos, total, identification, df, ttl, protocol, routeSrc, routeDst);
 
