@@ -9,11 +9,14 @@
 
 /**
  * Below this length the byte loop beats the 32-bit word loop: reaching the word view costs a call
- * into the runtime per sum (`bytes.buffer` is not inlined on Node 20), worth ~250 bytes of byte
- * loop (measured on Node 20 with frame-like views of one slab: at 270 bytes the byte loop is ~1.15x
- * faster, at 400 the word loop ~1.05x).
+ * into the runtime per sum (`bytes.buffer` is not inlined on Node 20), and a new `Uint32Array` when
+ * the buffer differs from the last word-path sum's. Measured on Node 20 (frame-like Buffer and
+ * Uint8Array views, thresholds compiled apart in one process, alternated): with every view in one
+ * slab the word loop wins from ~170 bytes (260 B: 60 against 78 ns; 300 B: 66 against 90); with
+ * every other view in a second buffer it loses at 200 bytes (69 against 59 ns), ties at 260 and
+ * wins at 300 (80 against 88). 256 loses in neither case (it was 320).
  */
-const WORD_PATH_MIN_LENGTH = 320;
+const WORD_PATH_MIN_LENGTH = 256;
 /**
  * Words added per chunk before folding: each of the four accumulators then stays below
  * 2^20 * 2^32 / 4 < 2^53, so a Number holds it exactly.
