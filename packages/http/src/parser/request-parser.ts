@@ -17,6 +17,7 @@ import {
 } from './chars.js';
 import { HttpParseError } from './errors.js';
 import { parseFieldLines } from './fields.js';
+import { HeadPattern } from './head-match.js';
 import { latin1Text, latin1View } from './latin1.js';
 import { parseRequestHead, parseRequestLine } from './head.js';
 import type { RequestLine } from './head.js';
@@ -78,9 +79,10 @@ const REPEAT_HEAD_MAX_BYTES = 2048;
 const REPEAT_HEAD_MISSES = 2;
 const REPEAT_HEAD_PROBE_EVERY = 16;
 
-/** A remembered head: its bytes as a latin1 string and the head they gave. */
+/** A remembered head: its bytes as a latin1 string, the same bytes ready for comparing, and the head they gave. */
 interface SharedHead {
   readonly text: string;
+  readonly pattern: HeadPattern;
   readonly head: RequestHead;
 }
 /** Most heads a {@link SharedHeads} table keeps; when full, it starts over. */
@@ -103,7 +105,7 @@ function sharedHeadsOf(limits: Readonly<ParserLimits>): SharedHeads {
 /** Remembers `head` (decoded from `text`, which `shared` does not hold yet) as the newest head of `shared`. */
 function addShared(shared: SharedHeads, text: string, head: RequestHead): SharedHead {
   const table = shared.table;
-  const added = { text, head };
+  const added = { text, pattern: new HeadPattern(text), head };
   if (table.size >= SHARED_HEADS_MAX) table.clear();
   table.set(text, added);
   shared.newest = added;
@@ -208,8 +210,8 @@ export class RequestParser {
   private accLength = 0;
   private requestLine: RequestLine | null = null;
   private requestLineBytes = 0;
-  /** The bytes (latin1) of the last head decoded from one chunk, and that head; see the class notes. */
-  private lastHeadText = '';
+  /** The bytes of the last head decoded from one chunk, and that head (both null or neither); see the class notes. */
+  private lastHeadBytes: HeadPattern | null = null;
   private lastHead: RequestHead | null = null;
   /** Heads decoded in a row since the remembered one last matched (see {@link REPEAT_HEAD_MISSES}). */
   private headMisses = 0;
@@ -241,7 +243,7 @@ export class RequestParser {
    */
   private rememberNewestShared(): void {
     const newest = this.shared.newest;
-    this.lastHeadText = newest === null ? '' : newest.text;
+    this.lastHeadBytes = newest === null ? null : newest.pattern;
     this.lastHead = newest === null ? null : newest.head;
   }
 
@@ -543,11 +545,12 @@ export class RequestParser {
     const maxSection = head ? limits.maxHeaderBytes : limits.maxTrailerBytes;
     // Ignored empty lines before a request line (RFC 9112 §2.2), bounded by the request-line limit.
     if (!this.sectionStarted) {
-      if (head && !this.sawCR && this.lastHead !== null && startsWithText(chunk, i, end, this.lastHeadText)) {
+      const known = this.lastHeadBytes;
+      if (head && !this.sawCR && known !== null && known.matchesAt(chunk, i, end)) {
         this.headMisses = 0;
-        const after = i + this.lastHeadText.length;
+        const after = i + known.length;
         this.queueOffset = after;
-        this.startMessage(this.lastHead);
+        this.startMessage(this.lastHead!);
         return after;
       }
       for (; i < end; i++) {
@@ -698,7 +701,7 @@ export class RequestParser {
       } else {
         heads.newest = shared;
       }
-      this.lastHeadText = shared.text;
+      this.lastHeadBytes = shared.pattern;
       this.lastHead = head = shared.head;
     } else {
       head = parseRequestHead(bytes, from, to, this.requestLine!, this.requestLineBytes, this.limits);
@@ -726,7 +729,7 @@ export class RequestParser {
       } else {
         heads.newest = shared;
       }
-      this.lastHeadText = shared.text;
+      this.lastHeadBytes = shared.pattern;
       this.lastHead = head = shared.head;
     }
     this.startMessage(head);
@@ -742,7 +745,7 @@ export class RequestParser {
     const misses = ++this.headMisses;
     if (misses <= REPEAT_HEAD_MISSES || misses % REPEAT_HEAD_PROBE_EVERY === 0) return true;
     if (this.lastHead !== null) {
-      this.lastHeadText = '';
+      this.lastHeadBytes = null;
       this.lastHead = null;
     }
     return false;
@@ -860,12 +863,4 @@ function nextExtState(state: number, b: number): number {
       break;
   }
   throw new HttpParseError('INVALID_CHUNK_EXTENSION', `invalid byte 0x${b.toString(16)} in a chunk extension`);
-}
-
-/** Whether `chunk[i, end)` starts with the latin1 bytes of `text` (a non-empty string). */
-function startsWithText(chunk: Uint8Array, i: number, end: number, text: string): boolean {
-  const n = text.length;
-  if (n === 0 || end - i < n) return false;
-  for (let k = 0; k < n; k++) if (chunk[i + k] !== text.charCodeAt(k)) return false;
-  return true;
 }
