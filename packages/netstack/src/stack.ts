@@ -11,8 +11,10 @@
  * deferred work, so per-packet paths never scan the tables.
  *
  * Modes: `forwarding` (router mode) forwards packets not addressed to this host by the routing
- * table; `filter.enabled` (firewall mode) runs the `input`, `forward` and `output` chains, and
- * reassembles fragments being forwarded before the `forward` chain (`forwardReassembler`).
+ * table; `filter.enabled` (firewall mode) runs the `input`, `forward` and `output` chains. Fragments
+ * being forwarded are reassembled (`forwardReassembler`) before the `forward` chain in firewall
+ * mode and before translation when they leave through an interface NAT translates on; fragments
+ * addressed to this host are reassembled first and then offered to NAT whole.
  */
 import type { SchedulerApi, Timer } from '@postern/irq';
 import type { NetDevice, NetDeviceStats } from '@postern/nic';
@@ -153,9 +155,9 @@ export class Stack {
   /** The fragment reassembler for datagrams addressed to this host. */
   readonly reassembler: Reassembler;
   /**
-   * Firewall mode: the reassembler for fragments being forwarded (counter group
-   * `forwardReassembly`), so the forward chain and connection tracking see whole datagrams, as
-   * Linux's conntrack does. Same limits as {@link Stack.reassembler}; an expired datagram is
+   * The reassembler for fragments being forwarded in firewall mode or through an interface NAT
+   * translates on (counter group `forwardReassembly`), so the forward chain, connection tracking
+   * and NAT see whole datagrams, as Linux's conntrack does. Same limits as {@link Stack.reassembler}; an expired datagram is
    * dropped without an ICMP error (only the destination host sends one, RFC 792).
    */
   readonly forwardReassembler: Reassembler;

@@ -140,6 +140,16 @@ describe('ArpCache', () => {
     expect(c.lookup(A)).toBe(MAC_A2);
   });
 
+  it('holds by default every fragment of the largest datagram at a 1500-byte MTU (45) for one address', () => {
+    const c = new ArpCache<number>();
+    const fragments = Math.ceil((65_535 - 20) / 1480);
+    for (let i = 0; i < fragments; i++) c.resolve(0, A, i);
+    expect(c.takeActions().filter((a) => a.type === 'drop')).toEqual([]);
+    c.input(1, reply(A, MAC_A), true);
+    const flushed = c.takeActions().find((a) => a.type === 'flush');
+    expect(flushed).toEqual({ type: 'flush', target: A, mac: MAC_A, packets: [...Array(fragments).keys()] });
+  });
+
   it('bounds the queue per address (dropping the oldest) and in total (dropping the new)', () => {
     const c = new ArpCache<string>({ queuePerAddress: 2, queueTotal: 3 });
     c.resolve(0, A, 'a1');

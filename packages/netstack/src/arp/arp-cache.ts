@@ -81,9 +81,13 @@ export interface ArpCacheOptions {
   retryMs?: number;
   /** Requests sent before giving up (when resolving, and when probing). Default 3. */
   maxRequests?: number;
-  /** Packets queued per unresolved address. Default 4. */
+  /**
+   * Packets queued per unresolved address. Default 48: room for the largest IPv4 datagram (65,535
+   * bytes) sent as 1500-byte-MTU fragments (45), so a fragmented datagram to a host not yet
+   * resolved, or forwarded to one, is not cut short by its own fragments.
+   */
   queuePerAddress?: number;
-  /** Packets queued over all addresses. Default 64. */
+  /** Packets queued over all addresses. Default 256. */
   queueTotal?: number;
 }
 
@@ -181,8 +185,8 @@ export class ArpCache<P = Uint8Array> {
     this.staleMs = options.staleMs ?? 60_000;
     this.retryMs = options.retryMs ?? 1000;
     this.maxRequests = options.maxRequests ?? 3;
-    this.queuePerAddress = options.queuePerAddress ?? 4;
-    this.queueTotal = options.queueTotal ?? 64;
+    this.queuePerAddress = options.queuePerAddress ?? 48;
+    this.queueTotal = options.queueTotal ?? 256;
   }
 
   /** Entries held. */
