@@ -26,8 +26,25 @@ const ENDED = 16;
  * read back unsigned through accessors of their usual names; the booleans are bits of one field.
  */
 export class TimeWaitRecord {
+  // Field order is memory order (V8 lays out class fields as declared, 8 bytes each after a 24-byte
+  // header in Node's heap): first the nine that a SYN's lookup, an RFC 6191 reuse and the end of the
+  // record read, so that a record, cold in cache then, is read in its first 96 bytes (two or three
+  // cache lines), not over all its 168 (three or four).
   readonly localPort: number;
   readonly remotePort: number;
+  // The 32-bit values, signed (`x | 0`); read through the accessors below.
+  private readonly localBits: number;
+  private readonly remoteBits: number;
+  private flags: number;
+  private tsRecentBits: number;
+  private readonly rcvNxtBits: number;
+  /** @internal Neighbours in the expiry queue (oldest first). */
+  older: TimeWaitRecord | undefined = undefined;
+  newer: TimeWaitRecord | undefined = undefined;
+  /** When the wait ends (ms, scheduler clock); a repeated FIN moves it to 2*MSL from then. */
+  expiresAt: number;
+  /** When TS.Recent was stored (ms, scheduler clock). */
+  tsRecentAge: number;
   /** The largest window the peer offered (RFC 5961 §5.2: the oldest acceptable ACK is `sndNxt - maxSndWnd`). */
   readonly maxSndWnd: number;
   /** The window field every ACK announces (already scaled down). */
@@ -36,22 +53,9 @@ export class TimeWaitRecord {
   rcvWnd: number;
   /** The receive window once {@link TimeWaitRecord.windowField} has been announced (bytes). */
   readonly rcvWndAnnounced: number;
-  /** When TS.Recent was stored (ms, scheduler clock). */
-  tsRecentAge: number;
-  /** When the wait ends (ms, scheduler clock); a repeated FIN moves it to 2*MSL from then. */
-  expiresAt: number;
-  /** @internal Neighbours in the expiry queue (oldest first). */
-  older: TimeWaitRecord | undefined = undefined;
-  newer: TimeWaitRecord | undefined = undefined;
-  // The 32-bit values, signed (`x | 0`); read through the accessors below.
-  private readonly localBits: number;
-  private readonly remoteBits: number;
-  private readonly rcvNxtBits: number;
   private readonly sndNxtBits: number;
   private readonly lastAckSentBits: number;
-  private tsRecentBits: number;
   private readonly tsOffsetBits: number;
-  private flags: number;
 
   /**
    * The record of `tcb` (in TIME-WAIT, its last ACK sent), announcing `windowField` and judging
