@@ -155,4 +155,31 @@ describe('RouteTable paths with and without escapes', () => {
     }
     expect(found).toBeGreaterThan(10);
   });
+
+  it('a repeated lookup gives the same route and parameters as a fresh table, as a new object each time', () => {
+    const t = table().add('GET', '/u/:user/:item', 'item');
+    const paths = [
+      '/u/ann/7',
+      '/u/ann/7',
+      '/u/ann/7',
+      '/files/a/b',
+      '/files/a/b',
+      '/files/a/b',
+      '/api/policy/in',
+      '/u/bo/x',
+    ];
+    const seen: object[] = [];
+    for (const path of paths) {
+      const got = t.lookup('GET', path);
+      expect(got).toEqual(table().add('GET', '/u/:user/:item', 'item').lookup('GET', path));
+      if (got.kind !== 'found') throw new Error(`no route for ${path}`);
+      expect(seen).not.toContain(got.params);
+      seen.push(got.params);
+      // A handler may change its params: the next lookup of the same path is not affected.
+      got.params['user'] = 'changed';
+      got.params['*'] = 'changed';
+    }
+    expect(t.lookup('GET', '/u/ann/7')).toEqual({ kind: 'found', handler: 'item', params: { user: 'ann', item: '7' } });
+    expect(Object.keys((t.lookup('GET', '/u/ann/7') as { params: object }).params)).toEqual(['user', 'item']);
+  });
 });
