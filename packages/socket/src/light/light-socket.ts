@@ -48,6 +48,12 @@ import type { TcpEntry } from '../tcp-entry.js';
 // Byte counts are read as `.length`, not `.byteLength` (the same for bytes): Node 20's optimizing compiler
 // inlines a typed array's `length` but calls the generic property-load builtin for its `byteLength`.
 
+/**
+ * `TypedArray.prototype.set`, called as the known function: `chunk.set(view)` on a `Buffer` compiles to a
+ * generic property load (the lookup through the prototype chain) on Node 20, once per chunk read.
+ */
+const copyInto = Uint8Array.prototype.set as (this: Uint8Array, source: Uint8Array) => void;
+
 /** Largest chunk one `'data'` event carries, bytes. */
 const READ_CHUNK = 64 * 1024;
 
@@ -511,7 +517,7 @@ export class LightSocket implements EntryObserver {
         if (view === undefined) break;
         const n = view.length;
         const chunk = Buffer.allocUnsafe(n);
-        chunk.set(view);
+        copyInto.call(chunk, view);
         c.consume(n);
         this.bytesRead += n;
         if (trace !== undefined && trace.on) trace.mark('socket', `read ${n} B (light face)`);
