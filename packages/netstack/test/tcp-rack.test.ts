@@ -195,6 +195,40 @@ describe('RackState: RFC 8985 loss detection', () => {
     expect(rack.reoWndMult).toBe(MAX_REO_WND_MULT);
   });
 
+  it("deliveredEntry is delivered then noteDelivery with the entry's transmit time and end (seeded, fractional times, across the wrap)", () => {
+    let x = 0x9e3779b9;
+    const rand = (): number => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return (x >>> 0) / 2 ** 32;
+    };
+    for (let run = 0; run < 20; run++) {
+      const base = (0xffff_0000 + Math.floor(rand() * 0x2_0000)) >>> 0;
+      const log = new SentSegments(4);
+      const n = 2 + Math.floor(rand() * 12);
+      for (let k = 0; k < n; k++) {
+        const seq = (base + k * MSS) >>> 0;
+        log.sent(seq, (seq + MSS) >>> 0, k * 0.37 + rand(), rand() < 0.3);
+      }
+      const byEntry = new RackState();
+      const byValues = new RackState();
+      byEntry.reset(base);
+      byValues.reset(base);
+      for (let step = 0; step < 3 * n; step++) {
+        const i = Math.floor(rand() * n);
+        const now = n + rand() * 10;
+        const retransmitted = (log.flags(i) & SEG_RETRANSMITTED) !== 0;
+        const echo = rand() < 0.5;
+        byEntry.deliveredEntry(log, i, now, retransmitted, echo);
+        byValues.delivered(now, log.time(i), log.end(i), retransmitted, echo);
+        byValues.noteDelivery(log.end(i), retransmitted);
+        expect({ ...byEntry }).toEqual({ ...byValues });
+      }
+      expect(byEntry.xmitTs).toBeGreaterThanOrEqual(0);
+    }
+  });
+
   it('a delivery below the highest SACKed sequence by a never-retransmitted segment is reordering', () => {
     const rack = new RackState();
     rack.reset(0);

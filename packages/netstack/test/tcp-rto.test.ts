@@ -10,6 +10,15 @@ describe('RtoEstimator (RFC 6298)', () => {
     expect(r.rttvarMs).toBeUndefined();
   });
 
+  it('srttOr gives the fallback before the first sample and the smoothed RTT after', () => {
+    const r = new RtoEstimator({ minRtoMs: 0 });
+    expect(r.srttOr(-1)).toBe(-1);
+    r.sample(100.5);
+    r.sample(20.25);
+    expect(r.srttOr(-1)).toBe(r.srttMs);
+    expect(r.srttOr(-1)).toBe((7 / 8) * 100.5 + (1 / 8) * 20.25);
+  });
+
   it('follows a hand-computed sequence of samples', () => {
     const r = new RtoEstimator({ minRtoMs: 0 });
     r.sample(100); // SRTT 100, RTTVAR 50, RTO 100 + 4*50

@@ -50,6 +50,9 @@ class SlotSlab {
   }
 }
 
+/** Scratch for {@link RoundMaxFilter.update}'s value (one for the process: used within one call). */
+const valueScratch = new Float64Array(1);
+
 /** The slabs by window size (BBR's two filters share one: both span 10 rounds). */
 const slabs = new Map<number, SlotSlab>();
 
@@ -101,6 +104,18 @@ export class RoundMaxFilter {
 
   /** Adds `value` seen in round `round` (round numbers never go back). */
   update(value: number, round: number): void {
+    const scratch = valueScratch;
+    scratch[0] = value;
+    this.updateFrom(scratch, 0, round);
+  }
+
+  /**
+   * {@link RoundMaxFilter.update} with the value read from `values[index]`: BBR's values are fractions
+   * (rates, byte counts from them), and a fraction passed to a call V8 did not inline is a new heap
+   * number on every ACK; one written to a typed array and read here is not.
+   */
+  updateFrom(values: Float64Array, index: number, round: number): void {
+    const value = values[index]!;
     if (round > this.current) this.moveTo(round);
     if (this.cachedMax >= 0 && Number.isInteger(round) && round > this.current - this.windowRounds) {
       // A slot it overwrites held a round a whole window away, outside the window already.
@@ -152,14 +167,21 @@ export class RoundMaxFilter {
    * number on each of the several reads per ACK.
    */
   get max(): number {
-    const kept = this.cachedMax;
-    return kept >= 0 ? kept : this.recomputeMax();
+    if (this.cachedMax < 0) this.recomputeMax();
+    return this.cachedMax;
   }
 
-  /** {@link RoundMaxFilter.max} from the slots, kept until the next change that can lower it. */
-  private recomputeMax(): number {
+  /**
+   * Sets the kept {@link RoundMaxFilter.max} from the slots (kept until the next change that can
+   * lower it). Stored, not returned: a fraction returned by a call that is not inlined is a new heap
+   * number.
+   */
+  private recomputeMax(): void {
     let best = 0;
-    if (this.slotSet < 0) return (this.cachedMax = best);
+    if (this.slotSet < 0) {
+      this.cachedMax = best;
+      return;
+    }
     const slots = this.slots;
     const w = this.windowRounds;
     const base = this.base;
@@ -168,7 +190,6 @@ export class RoundMaxFilter {
       if (slots[i + w]! > oldest && slots[i]! > best) best = slots[i]!;
     }
     this.cachedMax = best;
-    return best;
   }
 
   /** Takes empty slots (every value 0, every round -1) from the slab. */

@@ -65,6 +65,12 @@ const MAX_SEND_QUANTUM = 64 * 1024;
 const ONE_SEGMENT_RATE = 1.2e6 / 8 / 1000;
 const TWO_SEGMENT_RATE = 24e6 / 8 / 1000;
 
+/**
+ * A filter's next value, passed in a typed array (see {@link RoundMaxFilter.updateFrom}); one for the
+ * process, written just before each call that reads it.
+ */
+const filterValue = new Float64Array(1);
+
 /** BBR's states. */
 export type BbrState = 'STARTUP' | 'DRAIN' | 'PROBE_BW' | 'PROBE_RTT';
 
@@ -124,6 +130,8 @@ export class Bbr implements CongestionControl {
   private probeRtts = 0;
   private lastInflight = 0;
   private lastDelivered = 0;
+  /** The last {@link Bbr.computeInflight} result, bytes (a double field: written in place). */
+  private inflightBytes = 0;
   /** The algorithm run instead when no rate sample can come (no SACK). */
   private fallback: Cubic | undefined;
 
@@ -178,6 +186,7 @@ export class Bbr implements CongestionControl {
     this.probeRtts = 0;
     this.lastInflight = 0;
     this.lastDelivered = 0;
+    this.inflightBytes = 0;
     this.fallback = undefined;
   }
 
@@ -260,7 +269,8 @@ export class Bbr implements CongestionControl {
     if (rs.newlyDelivered <= 0) return;
     this.updateRound(rs, dr.delivered);
     if (rs.deliveryRate > 0 && (rs.deliveryRate >= this.btlBwFilter.max || !rs.isAppLimited)) {
-      this.btlBwFilter.update(rs.deliveryRate, this.rounds);
+      filterValue[0] = rs.deliveryRate;
+      this.btlBwFilter.updateFrom(filterValue, 0, this.rounds);
     }
     this.updateAckAggregation(nowMs, rs);
     // Each state check is called only when it can act (tested here, so the steady-state ACK of a
@@ -269,7 +279,10 @@ export class Bbr implements CongestionControl {
     if (!this.pipeFilled && this.roundStart && !rs.isAppLimited) this.checkFullPipe();
     if (this.st === 'STARTUP' || this.st === 'DRAIN') this.checkDrain(nowMs, rs.inflight);
     const expired = this.rtPropFilter.expired(nowMs);
-    this.rtPropFilter.update(rs.rttMs, nowMs, expired);
+    // The filter's own test, made here: on most ACKs the sample changes nothing, and the fractional
+    // RTT is then not passed to a call (a new heap number when V8 does not inline it).
+    const rtt = rs.rttMs;
+    if (rtt >= 0 && (rtt <= this.rtPropFilter.value || expired)) this.rtPropFilter.update(rtt, nowMs, expired);
     if (expired || this.st === 'PROBE_RTT') this.checkProbeRtt(nowMs, rs, dr, expired);
     // This ACK delivered data (`newlyDelivered > 0`): the restart after idle is over.
     this.idleRestart = false;
@@ -304,8 +317,10 @@ export class Bbr implements CongestionControl {
     }
     this.extraAckedDelivered += rs.newlyDelivered;
     const extra = Math.min(this.extraAckedDelivered - expected, this.window, bw * MAX_EXTRA_ACKED_MS);
-    if (extra > 0) this.extraAckedFilter.update(extra, this.rounds);
-    else this.extraAckedFilter.advance(this.rounds);
+    if (extra > 0) {
+      filterValue[0] = extra;
+      this.extraAckedFilter.updateFrom(filterValue, 0, this.rounds);
+    } else this.extraAckedFilter.advance(this.rounds);
   }
 
   /** The ACK aggregation budget added to the window, bytes (0 until the pipe is filled). */
@@ -313,27 +328,33 @@ export class Bbr implements CongestionControl {
     return this.pipeFilled ? this.extraAckedFilter.max : 0;
   }
 
-  private bdp(gain: number): number {
+  /**
+   * Sets {@link Bbr.inflightBytes} to the flight `gain` times the model's BDP calls for, plus three
+   * send quanta (the draft's BBRInflight and quantization budget); before the model has a bandwidth
+   * and an RTT, the BDP is the initial window. The send quantum is one segment below 1.2 Mbit/s, two
+   * below 24 Mbit/s, else the pacing rate's bytes per ms within [2 segments, 64 KB]. One method with
+   * no call that returns a fraction, and the result stored in a double field: a fraction returned by
+   * a call V8 did not inline is a new heap number, and this runs on every ACK.
+   */
+  private computeInflight(gain: number): void {
     const bw = this.btlBwFilter.max;
     const rtt = this.rtPropFilter.value;
-    if (!Number.isFinite(rtt) || bw <= 0) return this.iw;
-    return gain * bw * rtt;
+    const bdp = !Number.isFinite(rtt) || bw <= 0 ? this.iw : gain * bw * rtt;
+    const rate = this.rate;
+    const mss = this.mss;
+    const quantum =
+      rate < ONE_SEGMENT_RATE
+        ? mss
+        : rate < TWO_SEGMENT_RATE
+          ? 2 * mss
+          : Math.min(Math.max(rate, 2 * mss), MAX_SEND_QUANTUM);
+    this.inflightBytes = bdp + 3 * quantum;
   }
 
-  private sendQuantum(): number {
-    if (this.rate < ONE_SEGMENT_RATE) return this.mss;
-    if (this.rate < TWO_SEGMENT_RATE) return 2 * this.mss;
-    return Math.min(Math.max(this.rate, 2 * this.mss), MAX_SEND_QUANTUM);
-  }
-
-  /** The flight `gain` times the model's BDP calls for, plus three send quanta (the draft's BBRInflight and quantization budget). */
-  private inflightFor(gain: number): number {
-    return this.bdp(gain) + 3 * this.sendQuantum();
-  }
-
-  /** The window's target: the flight for the cwnd gain plus the ACK aggregation budget (none in DRAIN, which drains by the window). */
-  private targetCwnd(): number {
-    return this.inflightFor(this.gainCwnd) + (this.st === 'DRAIN' ? 0 : this.extraAcked);
+  /** {@link Bbr.computeInflight}'s flight for `gain` (for the state checks, which run only in some states). */
+  private inflightAt(gain: number): number {
+    this.computeInflight(gain);
+    return this.inflightBytes;
   }
 
   private minPipe(): number {
@@ -355,8 +376,8 @@ export class Bbr implements CongestionControl {
     let next: boolean;
     if (this.gainPacing === 1) next = fullLength;
     else if (this.gainPacing > 1)
-      next = fullLength && (rs.newlyLost > 0 || rs.priorInflight >= this.inflightFor(this.gainPacing));
-    else next = fullLength || rs.priorInflight <= this.inflightFor(1);
+      next = fullLength && (rs.newlyLost > 0 || rs.priorInflight >= this.inflightAt(this.gainPacing));
+    else next = fullLength || rs.priorInflight <= this.inflightAt(1);
     if (!next) return;
     this.cycleIndex = (this.cycleIndex + 1) % BBR_PACING_GAIN_CYCLE.length;
     this.cycleStamp = nowMs;
@@ -382,7 +403,7 @@ export class Bbr implements CongestionControl {
       // here is window-limited (no pacing timer), so the window itself drains the queue: one BDP.
       this.gainCwnd = 1;
     }
-    if (this.st === 'DRAIN' && inflight <= this.inflightFor(1)) this.enterProbeBw(nowMs);
+    if (this.st === 'DRAIN' && inflight <= this.inflightAt(1)) this.enterProbeBw(nowMs);
   }
 
   private checkProbeRtt(nowMs: number, rs: RateSample, dr: DeliveryRate, expired: boolean): void {
@@ -425,7 +446,10 @@ export class Bbr implements CongestionControl {
   }
 
   private setCwnd(rs: RateSample): void {
-    const target = this.targetCwnd();
+    // The window's target: the flight for the cwnd gain plus the ACK aggregation budget (none in
+    // DRAIN, which drains by the window).
+    this.computeInflight(this.gainCwnd);
+    const target = this.inflightBytes + (this.st === 'DRAIN' ? 0 : this.extraAcked);
     const delivered = rs.newlyDelivered;
     if (rs.newlyLost > 0) this.window = Math.max(this.window - rs.newlyLost, this.mss);
     if (this.conservation) {

@@ -39,7 +39,8 @@ export interface CongestionControl {
   readonly inRecovery: boolean;
   /**
    * An ACK acknowledged `ackedBytes` new bytes; `flightSizeBytes` were outstanding before it;
-   * `rttMs` is the connection's current RTT estimate (CUBIC uses it; NewReno ignores it).
+   * `rttMs` is the connection's current RTT estimate, negative or `undefined` while there is none
+   * (CUBIC uses it; NewReno ignores it).
    */
   onAck(nowMs: number, ackedBytes: number, flightSizeBytes: number, rttMs?: number): void;
   /** Loss detected by duplicate ACKs or SACK: set ssthresh, shrink cwnd, enter recovery. */

@@ -58,6 +58,9 @@ const sharedSample: RateSample = {
   priorInflight: 0,
 };
 
+/** Scratch for {@link DeliveryRate.onDelivered}'s stamps (one for the process: used within one call). */
+const stampScratch = new Float64Array(4);
+
 /** The connection's side of delivery rate estimation. */
 export class DeliveryRate {
   /** Bytes delivered so far (ACKed or SACKed), C.delivered. */
@@ -114,6 +117,30 @@ export class DeliveryRate {
     txAppLimited: boolean,
     retransmitted: boolean,
   ): void {
+    const stamps = stampScratch;
+    stamps[0] = sentTime;
+    stamps[1] = txDelivered;
+    stamps[2] = txDeliveredTime;
+    stamps[3] = txFirstSent;
+    this.onDeliveredStamps(now, bytes, stamps, 0, txAppLimited, retransmitted);
+  }
+
+  /**
+   * {@link DeliveryRate.onDelivered} with the send time and stamps read from `stamps` at `at`: the
+   * send time, `txDelivered`, `txDeliveredTime`, `txFirstSent`, in that order. The transmit log
+   * passes its own slot array, so no fractional time is passed to a call on the per-ACK path (a
+   * double argument of a call V8 did not inline is a new heap number).
+   */
+  onDeliveredStamps(
+    now: number,
+    bytes: number,
+    stamps: Float64Array,
+    at: number,
+    txAppLimited: boolean,
+    retransmitted: boolean,
+  ): void {
+    const sentTime = stamps[at]!;
+    const txDelivered = stamps[at + 1]!;
     this.delivered += bytes;
     this.deliveredTime = now;
     // Karn: a retransmitted segment's RTT is ambiguous (an earlier copy may be what arrived).
@@ -124,11 +151,12 @@ export class DeliveryRate {
       sentTime > this.priorSent ||
       (sentTime === this.priorSent && txDelivered >= this.priorDelivered)
     ) {
+      const txDeliveredTime = stamps[at + 2]!;
       this.priorDelivered = txDelivered;
       this.priorAppLimited = txAppLimited;
       this.priorTime = txDeliveredTime;
       this.priorSent = sentTime;
-      this.sendElapsed = sentTime - txFirstSent;
+      this.sendElapsed = sentTime - stamps[at + 3]!;
       this.ackElapsed = now - txDeliveredTime;
       this.firstSentTime = sentTime;
     }

@@ -46,7 +46,10 @@ export class FlushList {
     if (!tcb.flushQueued) return false;
     tcb.flushQueued = false;
     if (--this.owing > 0) return false;
-    this.items.fill(undefined, this.head, this.tail);
+    // A loop, not `fill`: Array.prototype.fill with a range is a call into the runtime from optimized
+    // code, and the list holds one or two TCBs here.
+    const items = this.items;
+    for (let i = this.head; i < this.tail; i++) items[i] = undefined;
     this.head = this.tail = 0;
     return true;
   }

@@ -32,9 +32,10 @@ export const SEG_APP_LIMITED = 8;
 const STRIDE = 7;
 const F_SEQ = 0;
 const F_END = 1;
-const F_TIME = 2;
-const F_FLAGS = 3;
-// Delivery rate stamps of the entry's last transmission (see ./delivery-rate.ts).
+const F_FLAGS = 2;
+// The transmit time, then the delivery rate stamps of the entry's last transmission, in the order
+// DeliveryRate.onDeliveredStamps reads them (see ./delivery-rate.ts).
+const F_TIME = 3;
 const F_TX_DELIVERED = 4;
 const F_TX_DELIVERED_TIME = 5;
 const F_TX_FIRST_SENT = 6;
@@ -241,13 +242,12 @@ export class SentSegments {
     const a = this.at(i);
     const slots = this.slots;
     const flags = slots[a + F_FLAGS]!;
-    this.rate.onDelivered(
+    // The times and stamps stay in the slot array (read there by the rate): no fraction is passed.
+    this.rate.onDeliveredStamps(
       now,
       seqSub(slots[a + F_END]!, slots[a + F_SEQ]!),
-      slots[a + F_TIME]!,
-      slots[a + F_TX_DELIVERED]!,
-      slots[a + F_TX_DELIVERED_TIME]!,
-      slots[a + F_TX_FIRST_SENT]!,
+      slots,
+      a + F_TIME,
       (flags & SEG_APP_LIMITED) !== 0,
       (flags & SEG_RETRANSMITTED) !== 0,
     );
@@ -298,11 +298,12 @@ export class SentSegments {
 
   /**
    * The cumulative ACK reached `una`: entries wholly below it leave (a partly acknowledged one is
-   * trimmed). Calls `delivered(i)` for each entry leaving that was not SACKed before, before it
-   * leaves (so RACK can read its time and flags). `una` may be given as an unsigned or a signed
-   * 32-bit value (`una | 0`, which stays a small integer: no heap number per call).
+   * trimmed). Calls `delivered(i, now)` for each entry leaving that was not SACKed before, before it
+   * leaves (so RACK can read its time and flags), with `now` (passed through as given: a time the
+   * caller holds boxed already is not boxed again per entry). `una` may be given as an unsigned or a
+   * signed 32-bit value (`una | 0`, which stays a small integer: no heap number per call).
    */
-  ack(unaBits: number, delivered: (index: number) => void): void {
+  ack(unaBits: number, delivered: (index: number, now: number) => void, now = 0): void {
     const una = unaBits >>> 0;
     while (this.n > 0) {
       const a = this.head * STRIDE;
@@ -316,7 +317,7 @@ export class SentSegments {
         }
         return;
       }
-      if ((flags & SEG_SACKED) === 0) delivered(0);
+      if ((flags & SEG_SACKED) === 0) delivered(0, now);
       this.pipeBytes -= SentSegments.piped(flags, slots[a + F_SEQ]!, e);
       this.head = this.head + 1 === this.capacity ? 0 : this.head + 1;
       this.n--;
@@ -418,6 +419,30 @@ export class RackState {
     }
   }
 
+  /**
+   * {@link RackState.delivered} then {@link RackState.noteDelivery} for entry `i` of `log`, its
+   * transmit time and end read from the log here: the per-ACK path passes no fractional time or
+   * sequence number above 2^31 to a call (each would be a new heap number when V8 does not inline it).
+   */
+  deliveredEntry(log: SentSegments, i: number, now: number, retransmitted: boolean, echoBeforeXmit: boolean): void {
+    const xmitTs = log.time(i);
+    const endSeq = log.end(i);
+    const rtt = now - xmitTs;
+    if (!(retransmitted && (echoBeforeXmit || rtt < this.minRtt))) {
+      if (rtt < this.minRtt) this.minRtt = rtt;
+      if (this.xmitTs < 0 || xmitTs > this.xmitTs || (xmitTs === this.xmitTs && seqGt(endSeq, this.endSeq))) {
+        this.xmitTs = xmitTs;
+        this.endSeq = endSeq;
+        this.rtt = rtt;
+      }
+    }
+    if (seqLt(endSeq, this.fack)) {
+      if (!retransmitted) this.reordering = true;
+    } else {
+      this.fack = endSeq;
+    }
+  }
+
   /** RFC 8985 §6.2 step 3: a never-retransmitted segment ending at `endSeq` was delivered below RACK.fack. */
   noteDelivery(endSeq: number, retransmitted: boolean): void {
     if (seqLt(endSeq, this.fack)) {
@@ -498,7 +523,7 @@ export function markAllLost(log: SentSegments): void {
 
 /**
  * Applies the scoreboard to the log: entries whose first and last bytes are SACKed become SACKED;
- * `delivered(i)` is called for each one that was not before (before the flag is set). `finSeq` is
+ * `delivered(i, now)` is called for each one that was not before (before the flag is set). `finSeq` is
  * the sequence number of our FIN when one was sent: no SACK block ever covers it (SACK blocks name
  * data; Linux's do cover it, ours do not), so an entry ending with data and the FIN counts as SACKed
  * when its last data byte is, the FIN having arrived in the same segment; an entry holding the FIN
@@ -507,8 +532,9 @@ export function markAllLost(log: SentSegments): void {
 export function markSacked(
   log: SentSegments,
   isSacked: (seq: number) => boolean,
-  delivered: (index: number) => void,
+  delivered: (index: number, now: number) => void,
   finSeq?: number,
+  now = 0,
 ): void {
   for (let i = 0; i < log.count; i++) {
     const f = log.flags(i);
@@ -517,7 +543,7 @@ export function markSacked(
     let last = seqAdd(log.end(i), -1);
     if (last === finSeq && last !== seq) last = seqAdd(last, -1);
     if (isSacked(seq) && isSacked(last)) {
-      delivered(i);
+      delivered(i, now);
       log.setFlags(i, (f | SEG_SACKED) & ~SEG_LOST);
     }
   }

@@ -79,7 +79,7 @@ export function onAckAdvanced(ctx: TcpRecoveryContext, tcb: Tcb, seg: Segment, n
     }
   } else {
     tcb.dupAcks = 0;
-    tcb.cc.onAck(now, dataAcked, flightBefore, tcb.rto.srttMs);
+    tcb.cc.onAck(now, dataAcked, flightBefore, tcb.rto.srttOr(-1));
   }
   ackAdvancedDone(ctx, tcb, dataAcked);
 }
@@ -97,7 +97,7 @@ export function onAckAdvancedOpen(ctx: TcpRecoveryContext, tcb: Tcb, seg: Segmen
   const dataAcked = freeAcked(tcb, ack);
   sampleAckTiming(tcb, seg.options, ack, now);
   tcb.dupAcks = 0;
-  tcb.cc.onAck(now, dataAcked, flightBefore, tcb.rto.srttMs);
+  tcb.cc.onAck(now, dataAcked, flightBefore, tcb.rto.srttOr(-1));
   ackAdvancedDone(ctx, tcb, dataAcked);
 }
 
@@ -416,33 +416,31 @@ function tlpOnAck(ctx: TcpRecoveryContext, tcb: Tcb, seg: Segment, unaAdvanced: 
 // Scratch for the delivery callbacks (no closure per ACK).
 let deliverTcb: Tcb | undefined;
 /**
- * The ACK's time in slot {@link NOW}, and its echoed timestamp (or -1 without one) in slot
- * {@link TS_ECR}: a typed array, because a double stored in a module variable would be a new heap
- * number on every ACK (the gateway's clock reads fractional milliseconds).
+ * The ACK's echoed timestamp (or -1 without one) in slot {@link TS_ECR}: a typed array, because a
+ * double stored in a module variable would be a new heap number on every ACK. (The ACK's time is
+ * passed to {@link deliver} by the log, as the caller holds it.)
  */
-const deliverScratch = new Float64Array(2);
-const NOW = 0;
-const TS_ECR = 1;
+const deliverScratch = new Float64Array(1);
+const TS_ECR = 0;
 /** This ACK delivered data sent before the last timeout's recovery point and never retransmitted (F-RTO's proof). */
 let deliveredOriginal = false;
 const reorderTimeout = { ms: 0 };
 
-function deliver(i: number): void {
+/**
+ * Entry `i` of the transmit log was delivered at `now`: RACK and the delivery rate hear of it. Its
+ * time and end are read from the log by each, not passed (see `RackState.deliveredEntry` in ./rack.ts).
+ */
+function deliver(i: number, now: number): void {
   const tcb = deliverTcb!;
   const log = tcb.sent;
   const retransmitted = (log.flags(i) & SEG_RETRANSMITTED) !== 0;
-  const sentAt = log.time(i);
-  const end = log.end(i);
   // While F-RTO judges a timeout, which copy arrived is the open question: a retransmitted
   // segment's delivery is not timed from its retransmission.
   const tsEcr = deliverScratch[TS_ECR]!;
   const echoBeforeXmit =
-    retransmitted && (tcb.frtoStep !== 0 || (tsEcr >= 0 && seqLt(tsEcr, tsClock(sentAt, tcb.tsOffset))));
-  const rack = tcb.rack;
-  const now = deliverScratch[NOW]!;
-  rack.delivered(now, sentAt, end, retransmitted, echoBeforeXmit);
-  rack.noteDelivery(end, retransmitted);
-  if (!retransmitted && seqLe(end, tcb.recover)) deliveredOriginal = true;
+    retransmitted && (tcb.frtoStep !== 0 || (tsEcr >= 0 && seqLt(tsEcr, tsClock(log.time(i), tcb.tsOffset))));
+  tcb.rack.deliveredEntry(log, i, now, retransmitted, echoBeforeXmit);
+  if (!retransmitted && seqLe(log.end(i), tcb.recover)) deliveredOriginal = true;
   log.noteDelivered(i, now);
 }
 
@@ -512,12 +510,12 @@ function recordDeliveries(tcb: Tcb, now: number, seg: Segment | undefined): void
   const log = tcb.sent;
   const priorInflight = log.inFlight();
   deliverTcb = tcb;
-  deliverScratch[NOW] = now;
   deliverScratch[TS_ECR] = seg === undefined ? -1 : echoedTimestamp(tcb, seg);
   // SND.UNA as a signed 32-bit value: a small integer, where a sequence number above 2^31 would be
-  // boxed into a new heap number for the call (SentSegments.ack takes either form).
-  log.ack(tcb.sndUna | 0, deliver);
-  if (tcb.scoreboard.sackedBytes > 0) markSacked(log, isSackedBy, deliver, tcb.finSent ? tcb.finSeq : undefined);
+  // boxed into a new heap number for the call (SentSegments.ack takes either form). `now` goes on
+  // to `deliver` as this function received it.
+  log.ack(tcb.sndUna | 0, deliver, now);
+  if (tcb.scoreboard.sackedBytes > 0) markSacked(log, isSackedBy, deliver, tcb.finSent ? tcb.finSeq : undefined, now);
   deliverTcb = undefined;
   deliverySampleOnAck(tcb, now, priorInflight);
 }
@@ -570,7 +568,7 @@ export function rackDetect(ctx: TcpRecoveryContext, tcb: Tcb, now: number, deliv
   const log = tcb.sent;
   if (log.count === 0) return;
   const rack = tcb.rack;
-  const srtt = tcb.rto.srttMs ?? rack.rtt;
+  const srtt = tcb.rto.srttOr(rack.rtt);
   const reoWnd = rack.reoWnd(tcb.inRecovery, Math.floor(tcb.scoreboard.sackedBytes / tcb.sendMss), srtt, DUP_THRESHOLD);
   const marked = rack.detectLoss(log, now, reoWnd, reorderTimeout);
   if (marked > 0) {

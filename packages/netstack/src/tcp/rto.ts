@@ -123,6 +123,15 @@ export class RtoEstimator {
     return this.sampled ? this.srtt : undefined;
   }
 
+  /**
+   * The smoothed RTT in ms, or `fallback` before the first sample: {@link RtoEstimator.srttMs}
+   * without the `undefined`, for the per-ACK path (a value that may be a number or `undefined` is
+   * kept boxed, so each read of a fractional estimate through `srttMs` makes a new heap number).
+   */
+  srttOr(fallback: number): number {
+    return this.sampled ? this.srtt : fallback;
+  }
+
   /** The RTT variation in ms, `undefined` before the first sample. */
   get rttvarMs(): number | undefined {
     return this.sampled ? this.rttvar : undefined;
