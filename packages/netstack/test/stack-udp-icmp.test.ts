@@ -107,13 +107,13 @@ describe('Stack: UDP', () => {
 });
 
 describe('Stack: ICMP error rules', () => {
-  it('queues at most 4 packets per unresolved address while ARP resolves, in order', async () => {
+  it('queues at most 48 packets per unresolved address (the default) while ARP resolves, in order', async () => {
     const { sched, a, b } = await twoHosts();
     const got: number[] = [];
     b.stack.udp.bind(9, (p) => got.push(p[0]!));
-    for (let i = 0; i < 6; i++) a.stack.udp.send({ srcPort: 1, dst: ip('198.18.0.2'), dstPort: 9 }, Uint8Array.of(i));
+    for (let i = 0; i < 50; i++) a.stack.udp.send({ srcPort: 1, dst: ip('198.18.0.2'), dstPort: 9 }, Uint8Array.of(i));
     sched.advance(10);
-    expect(got).toEqual([2, 3, 4, 5]); // the oldest give way
+    expect(got).toEqual([...Array(48).keys()].map((i) => i + 2)); // the oldest give way
     expect(a.stack.ipCounters.get('arpQueueDropped')).toBe(2);
     expect(a.iface.arp.stats.get('queueFull')).toBe(2);
   });
