@@ -30,18 +30,19 @@ export const PROBE_TIMEOUT_MIN_MS = 10;
 export const PROBE_DELAYED_ACK_MS = 200;
 
 /**
- * The probe timeout (RFC 8985 §7.2) when a tail loss probe is allowed now, else undefined: the
+ * The probe timeout (RFC 8985 §7.2) when a tail loss probe is allowed now, else -1: the
  * connection is synchronized and in a state with data or a FIN in flight, has an RTT sample, uses SACK, is not in loss
  * recovery or RTO backoff, and has not probed this flight yet. PTO = max(2 * SRTT, 10 ms), plus the
- * peer's worst delayed ACK when one segment or less is in flight, capped at the RTO.
+ * peer's worst delayed ACK when one segment or less is in flight, capped at the RTO. A number either way (no
+ * `undefined`): a result or SRTT that may be `undefined` is a boxed value, a new heap number per call.
  */
-function probeTimeout(tcb: Tcb): number | undefined {
-  const srtt = tcb.rto.srttMs;
-  if (srtt === undefined || !tcb.sackEnabled || tcb.probeOutstanding || tcb.backoffCount > 0) return undefined;
+function probeTimeout(tcb: Tcb): number {
+  const srtt = tcb.rto.srttOr(-1);
+  if (srtt < 0 || !tcb.sackEnabled || tcb.probeOutstanding || tcb.backoffCount > 0) return -1;
   // Every state that can have data or our FIN in flight: a lost tail after close() is probed too.
   const st = tcb.state;
   if (st !== 'ESTABLISHED' && st !== 'CLOSE-WAIT' && st !== 'FIN-WAIT-1' && st !== 'CLOSING' && st !== 'LAST-ACK')
-    return undefined;
+    return -1;
   let pto = Math.max(2 * srtt, PROBE_TIMEOUT_MIN_MS);
   // One segment in flight (counted in segments, as Linux does: the last data and a FIN sent after it
   // are two, and the second draws an immediate ACK).
@@ -62,7 +63,7 @@ export function armRetransmit(ctx: TcpContext, tcb: Tcb, now: number = ctx.sched
   if (timer?.active && tcb.rtxMode === 'reorder') return; // it restarts the RTO when it fires
   if (timer?.active && tcb.rtxMode === 'rtx') {
     const pto = probeTimeout(tcb);
-    if (pto === undefined || now + pto >= timer.deadline) return;
+    if (pto < 0 || now + pto >= timer.deadline) return;
     tcb.rtxMode = 'probe';
     timer.reset(now + pto);
     return;
@@ -77,7 +78,7 @@ export function armRetransmit(ctx: TcpContext, tcb: Tcb, now: number = ctx.sched
 export function restartRetransmit(ctx: TcpContext, tcb: Tcb, now: number = ctx.scheduler.now): void {
   let delay = tcb.rto.rtoMs;
   const pto = probeTimeout(tcb);
-  if (pto !== undefined && pto < delay) {
+  if (pto >= 0 && pto < delay) {
     tcb.rtxMode = 'probe';
     delay = pto;
   } else {
