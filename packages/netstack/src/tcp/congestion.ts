@@ -142,27 +142,33 @@ function checkMss(mss: number): void {
  */
 abstract class WindowBase implements CongestionControl {
   abstract readonly name: string;
-  // Started as numbers (declared only, a field is first defined as `undefined` and then boxes every
-  // fractional window stored in it, one new heap number per ACK); the constructor sets both.
-  protected mss = 0;
-  protected readonly iwSegments: number | undefined;
+  // Declared here and set in the constructor, not class fields with initializers: Node 20's
+  // optimizing compiler does not inline a base-class constructor that has class fields into a
+  // subclass's `super()`. Each starts as a number (a numeric field first stored as `undefined`
+  // boxes every fractional value stored in it later, one new heap number per ACK).
+  declare protected mss: number;
+  declare protected readonly iwSegments: number | undefined;
   /** cwnd in bytes, fractional allowed internally. */
-  protected window = 0;
-  protected threshold = Number.POSITIVE_INFINITY;
-  protected recovering = false;
+  declare protected window: number;
+  declare protected threshold: number;
+  declare protected recovering: boolean;
   /** An RTO happened and no ACK advanced since: a further RTO keeps ssthresh (RFC 5681 §3.1 note). */
-  private timedOutSinceAck = false;
+  declare private timedOutSinceAck: boolean;
   /** HyStart++ (RFC 9406): minimum RTT of the last round and of this one, samples this round. */
-  private lastRoundMinRtt = Number.POSITIVE_INFINITY;
-  private currentRoundMinRtt = Number.POSITIVE_INFINITY;
-  private rttSampleCount = 0;
+  declare private lastRoundMinRtt: number;
+  declare private currentRoundMinRtt: number;
+  declare private rttSampleCount: number;
   /** In Conservative Slow Start: the RTT that started it, and rounds spent in it (-1: not in CSS). */
-  private cssBaselineMinRtt = Number.POSITIVE_INFINITY;
-  private cssRoundCount = -1;
+  declare private cssBaselineMinRtt: number;
+  declare private cssRoundCount: number;
   /** Times HyStart++ ended slow start before a loss did (RFC 9406). */
-  hystartExits = 0;
+  declare hystartExits: number;
 
   constructor(opts: CongestionOptions) {
+    this.mss = 0;
+    this.iwSegments = undefined;
+    this.window = 0;
+    this.resetShared();
     checkMss(opts.mss);
     if (
       opts.initialWindowSegments !== undefined &&
@@ -185,6 +191,12 @@ abstract class WindowBase implements CongestionControl {
     checkMss(mss);
     this.mss = mss;
     this.window = this.initialWindow();
+    this.resetShared();
+    this.restartAlgorithm();
+  }
+
+  /** The shared fields after the window, as a new instance has them (no ssthresh, recovery or HyStart++ state). */
+  private resetShared(): void {
     this.threshold = Number.POSITIVE_INFINITY;
     this.recovering = false;
     this.timedOutSinceAck = false;
@@ -194,7 +206,6 @@ abstract class WindowBase implements CongestionControl {
     this.cssBaselineMinRtt = Number.POSITIVE_INFINITY;
     this.cssRoundCount = -1;
     this.hystartExits = 0;
-    this.restartAlgorithm();
   }
 
   /** The algorithm's own part of {@link WindowBase.restart}: its fields as a new instance has them. */

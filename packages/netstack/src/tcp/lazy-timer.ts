@@ -16,12 +16,21 @@ import type { Millis, SchedulerApi, Timer, TimerTarget } from '@postern/irq';
  * {@link LazyTimer.expired}, which runs at or after {@link LazyTimer.deadline}, on the scheduler's time.
  */
 export abstract class LazyTimer implements Timer, TimerTarget {
-  private armed = false;
-  private due: Millis = 0;
-  private entry: Timer | undefined = undefined;
+  // Set in the constructor, not declared with initializers: Node 20's optimizing compiler does not
+  // inline a base-class constructor that has class fields into a subclass's `super()` (a builtin
+  // call and the generic construct stub per construction instead).
+  declare private armed: boolean;
+  declare private due: Millis;
+  declare private entry: Timer | undefined;
+  declare private readonly scheduler: Pick<SchedulerApi, 'now' | 'timerAt'>;
 
   /** Creates the timer stopped; nothing is on the heap until the first {@link LazyTimer.reset}. */
-  constructor(private readonly scheduler: Pick<SchedulerApi, 'now' | 'timerAt'>) {}
+  constructor(scheduler: Pick<SchedulerApi, 'now' | 'timerAt'>) {
+    this.armed = false;
+    this.due = 0;
+    this.entry = undefined;
+    this.scheduler = scheduler;
+  }
 
   /** The timer expired (it is stopped now; the method may restart it). `now` is the scheduler's time. */
   protected abstract expired(now: Millis): void;
