@@ -179,9 +179,16 @@ export class RouteTable<H> {
 
   /** What is registered for `method` on `path` (the path part of a request target, encoded). See the class contract. */
   lookup(method: string, path: string): RouteLookup<H> {
+    // Kept short: a request repeating the last route returns here, and the optimizing compiler weighs a
+    // function by its whole size, so the walk lives in its own method (see {@link RouteTable.walk}).
     const last = this.lastRoute;
     if (last !== undefined && path === this.lastPath && method === this.lastMethod)
       return { kind: 'found', handler: last.handler, params: matchPlain(last, path)! };
+    return this.walk(method, path);
+  }
+
+  /** {@link RouteTable.lookup} past the remembered route: tries every route in order, remembering a plain path's match. */
+  private walk(method: string, path: string): RouteLookup<H> {
     const parts = partsOf(path);
     let headFallback: { handler: H; params: Record<string, string> } | undefined;
     let methods: string[] | undefined;

@@ -460,50 +460,49 @@ export class RequestParser {
 
   /** Consumes `chunk[start...]` until its end or a pause; returns the position reached. */
   private run(chunk: Uint8Array, start: number): number {
+    // Kept small (the body states are in {@link RequestParser.stepBody}): V8 inlines only functions
+    // of a bounded bytecode size, and optimizes one after a number of calls that grows with its size.
     let i = start;
     const end = chunk.length;
     while (i < end && !this.pausedFlag) {
-      switch (this.state) {
-        case S_HEAD:
-        case S_TRAILERS:
-          i = this.scanSection(chunk, i, end);
-          break;
-        case S_BODY_LENGTH: {
-          const n = Math.min(this.remaining, end - i);
-          this.remaining -= n;
-          const done = this.remaining === 0;
-          this.queueOffset = i + n;
-          this.handler.onBody(chunk.subarray(i, i + n));
-          i += n;
-          if (done) this.complete(null);
-          break;
-        }
-        case S_CHUNK_LINE:
-          i = this.scanChunkLine(chunk, i, end);
-          break;
-        case S_CHUNK_DATA: {
-          const n = Math.min(this.remaining, end - i);
-          this.remaining -= n;
-          if (this.remaining === 0) this.state = S_CHUNK_DATA_CR;
-          this.handler.onBody(chunk.subarray(i, i + n));
-          i += n;
-          break;
-        }
-        case S_CHUNK_DATA_CR:
-          if (chunk[i] !== CR) throw new HttpParseError('MISSING_CHUNK_CRLF', 'chunk data is not followed by CRLF');
-          this.state = S_CHUNK_DATA_LF;
-          i++;
-          break;
-        case S_CHUNK_DATA_LF:
-          if (chunk[i] !== LF) throw new HttpParseError('MISSING_CHUNK_CRLF', 'chunk data is not followed by CRLF');
-          this.startChunkLine();
-          i++;
-          break;
-        default:
-          return end; // detached: nothing more is parsed
-      }
+      const state = this.state;
+      i = state === S_HEAD || state === S_TRAILERS ? this.scanSection(chunk, i, end) : this.stepBody(chunk, i, end);
     }
     return i;
+  }
+
+  /** One step of {@link RequestParser.run} in a body state; returns the position reached (`end` when detached). */
+  private stepBody(chunk: Uint8Array, i: number, end: number): number {
+    switch (this.state) {
+      case S_BODY_LENGTH: {
+        const n = Math.min(this.remaining, end - i);
+        this.remaining -= n;
+        const done = this.remaining === 0;
+        this.queueOffset = i + n;
+        this.handler.onBody(chunk.subarray(i, i + n));
+        if (done) this.complete(null);
+        return i + n;
+      }
+      case S_CHUNK_LINE:
+        return this.scanChunkLine(chunk, i, end);
+      case S_CHUNK_DATA: {
+        const n = Math.min(this.remaining, end - i);
+        this.remaining -= n;
+        if (this.remaining === 0) this.state = S_CHUNK_DATA_CR;
+        this.handler.onBody(chunk.subarray(i, i + n));
+        return i + n;
+      }
+      case S_CHUNK_DATA_CR:
+        if (chunk[i] !== CR) throw new HttpParseError('MISSING_CHUNK_CRLF', 'chunk data is not followed by CRLF');
+        this.state = S_CHUNK_DATA_LF;
+        return i + 1;
+      case S_CHUNK_DATA_LF:
+        if (chunk[i] !== LF) throw new HttpParseError('MISSING_CHUNK_CRLF', 'chunk data is not followed by CRLF');
+        this.startChunkLine();
+        return i + 1;
+      default:
+        return end; // detached: nothing more is parsed
+    }
   }
 
   /** The end of a message: pause, then tell the handler. */
@@ -540,19 +539,28 @@ export class RequestParser {
    * line ends and the size and count limits byte by byte. Returns the position after the bytes used.
    */
   private scanSection(chunk: Uint8Array, i: number, end: number): number {
-    const limits = this.limits;
-    const head = this.state === S_HEAD;
-    const maxSection = head ? limits.maxHeaderBytes : limits.maxTrailerBytes;
-    // Ignored empty lines before a request line (RFC 9112 §2.2), bounded by the request-line limit.
-    if (!this.sectionStarted) {
+    // The repeated head is answered here, in a small function (optimized after few calls, and
+    // inlined); every other case is {@link RequestParser.scanSectionBytes}.
+    if (!this.sectionStarted && this.state === S_HEAD && !this.sawCR) {
       const known = this.lastHeadBytes;
-      if (head && !this.sawCR && known !== null && known.matchesAt(chunk, i, end)) {
+      if (known !== null && known.matchesAt(chunk, i, end)) {
         this.headMisses = 0;
         const after = i + known.length;
         this.queueOffset = after;
         this.startMessage(this.lastHead!);
         return after;
       }
+    }
+    return this.scanSectionBytes(chunk, i, end);
+  }
+
+  /** {@link RequestParser.scanSection} byte by byte (no remembered head starts at `chunk[i]`). */
+  private scanSectionBytes(chunk: Uint8Array, i: number, end: number): number {
+    const limits = this.limits;
+    const head = this.state === S_HEAD;
+    const maxSection = head ? limits.maxHeaderBytes : limits.maxTrailerBytes;
+    // Ignored empty lines before a request line (RFC 9112 §2.2), bounded by the request-line limit.
+    if (!this.sectionStarted) {
       for (; i < end; i++) {
         const b = chunk[i]!;
         if (this.sawCR) {
