@@ -379,6 +379,11 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
   }
 
   /** @internal */
+  get copiesWrites(): boolean {
+    return this.socket.copiesWrites === true;
+  }
+
+  /** @internal */
   waitDrain(): Promise<void> {
     if (this.writable) return Promise.resolve();
     return new Promise((resolve) => (this.drainWaiters ??= []).push(resolve));

@@ -14,6 +14,8 @@ export interface ResponseChannel {
   transmit(data: Uint8Array): boolean;
   /** True when the socket accepts more without waiting for `'drain'`. */
   readonly writable: boolean;
+  /** True when the socket copies each chunk it accepted (see `HttpTransportSocket.copiesWrites`). */
+  readonly copiesWrites?: boolean;
   /** Resolves when the socket drained (or the connection closed). */
   waitDrain(): Promise<void>;
   /** The response is complete (all its bytes were handed to {@link ResponseChannel.transmit} or queued). */
@@ -323,6 +325,16 @@ export class HttpResponse {
   /** True once the connection was lost: further writes are dropped. */
   get aborted(): boolean {
     return (this.bits & DEAD) !== 0;
+  }
+
+  /**
+   * True when no chunk written so far is referenced any more (the socket copied every one, or the
+   * connection was lost): the writer may then refill the buffers it wrote. False when unsure (a chunk
+   * queued here behind an earlier response, in the socket's queue, or a socket that keeps chunks).
+   */
+  get writesReleased(): boolean {
+    if ((this.bits & DEAD) !== 0) return true;
+    return (this.bits & ACTIVE) !== 0 && this.channel.writable && this.channel.copiesWrites === true;
   }
 
   /**

@@ -21,6 +21,12 @@ export interface HttpTransportSocket {
   readonly destroyed?: boolean;
   /** Queues bytes for sending; false means "wait for `'drain'`". */
   write(chunk: Uint8Array | string): boolean;
+  /**
+   * True when the socket copies what it sends: a chunk whose `write` returned true, or whose `'drain'`
+   * followed, is no longer referenced and may be reused by the writer. Absent/false: the socket may
+   * keep the chunk until it is on the wire (as Node's sockets do).
+   */
+  readonly copiesWrites?: boolean;
   /** Sends FIN after the queued bytes; the socket stays readable. */
   end(): unknown;
   /** Closes at once, dropping queued bytes. */

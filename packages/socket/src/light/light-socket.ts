@@ -184,6 +184,14 @@ export class LightSocket implements EntryObserver {
     return (this.flags & DESTROYED) !== 0;
   }
 
+  /**
+   * Always true: TCP copies what it takes into its send buffer, so a chunk whose `write` returned true,
+   * or whose `'drain'` followed, is referenced no more and the writer may reuse it.
+   */
+  get copiesWrites(): boolean {
+    return true;
+  }
+
   /** Bytes queued here because TCP's send buffer was full. */
   get writableLength(): number {
     const q = this.queue;
