@@ -46,7 +46,13 @@ import { quoteDatagram, type IcmpErrorSender } from './icmp/icmp-errors.js';
 import type { IcmpRateLimiterOptions } from './icmp/icmp-rate-limit.js';
 import { NetInterface, type InterfaceAddress, type InterfaceHost, type NetInterfaceOptions } from './link/interface.js';
 import { Ipv4Input } from './ipv4/input.js';
-import { Ipv4Output, type Ipv4SendOptions, type PayloadWriter, type RouteInfo } from './ipv4/output.js';
+import {
+  type FramePayloadWriter,
+  Ipv4Output,
+  type Ipv4SendOptions,
+  type PayloadWriter,
+  type RouteInfo,
+} from './ipv4/output.js';
 import type { Ipv4Delivery, TransportHandler } from './ipv4/transport.js';
 import { InterfaceTable } from './link/interface-table.js';
 import { LinkOutput } from './link/output.js';
@@ -450,6 +456,16 @@ export class Stack {
    */
   sendIpv4(options: Ipv4SendOptions, payloadLength: number, write: PayloadWriter): Ipv4Address {
     return this.output.send(options, payloadLength, write);
+  }
+
+  /**
+   * {@link Stack.sendIpv4} with a writer that writes the payload into the frame at an offset
+   * (`frame[at]` to `frame[at + length]`) instead of into a view of its own: one typed-array view per
+   * datagram instead of two. Same datagrams, same errors, same contract for the writer.
+   * @returns the source address used.
+   */
+  sendIpv4InFrame(options: Ipv4SendOptions, payloadLength: number, writeAt: FramePayloadWriter): Ipv4Address {
+    return this.output.sendInFrame(options, payloadLength, writeAt);
   }
 
   /**

@@ -25,7 +25,7 @@ export class ResetWriter implements TcpSegmentWriter {
 
   /** @inheritDoc */
   writeSegment(segment: Uint8Array, source: Ipv4Address, destination: Ipv4Address): void {
-    writeHeader(segment, this.srcPort, this.dstPort, this.seq, this.ack, TCP_HEADER, this.flags, 0);
+    writeHeader(segment, 0, this.srcPort, this.dstPort, this.seq, this.ack, TCP_HEADER, this.flags, 0);
     finishChecksum(segment, source, destination);
   }
 }
@@ -56,6 +56,7 @@ export class CookieSynAckWriter implements TcpSegmentWriter {
   writeSegment(segment: Uint8Array, source: Ipv4Address, destination: Ipv4Address): void {
     writeHeader(
       segment,
+      0,
       this.srcPort,
       this.dstPort,
       this.seq,

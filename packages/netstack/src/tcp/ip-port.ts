@@ -14,6 +14,12 @@ export interface TcpSegmentWriter {
    * and payload and the checksum over the pseudo-header for `source` -> `destination`.
    */
   writeSegment(segment: Uint8Array, source: Ipv4Address, destination: Ipv4Address): void;
+  /**
+   * Optional: {@link TcpSegmentWriter.writeSegment} for the `length` bytes at `frame[at]` (zeroed),
+   * writing nothing else of `frame`, the same bytes. A port may call it instead, saving the view of
+   * the segment. Do not keep `frame` after the call.
+   */
+  writeSegmentAt?(frame: Uint8Array, at: number, length: number, source: Ipv4Address, destination: Ipv4Address): void;
 }
 
 /** The route TCP uses toward a peer. */

@@ -15,7 +15,7 @@ import {
   IP_PROTO_TCP,
   TcpFlag,
   ipv4PseudoHeaderSum,
-  onesComplementSum,
+  onesComplementSumRange,
   type Ipv4Address,
   writeUint32,
 } from '@postern/wire';
@@ -209,11 +209,28 @@ export class SegmentBuilder implements TcpSegmentWriter {
 
   /** @inheritDoc */
   writeSegment(segment: Uint8Array, source: Ipv4Address, destination: Ipv4Address): void {
+    this.writeInto(segment, 0, segment.length, source, destination);
+  }
+
+  /** @inheritDoc */
+  writeSegmentAt(segment: Uint8Array, at: number, length: number, source: Ipv4Address, destination: Ipv4Address): void {
+    this.writeInto(segment, at, length, source, destination);
+  }
+
+  /** Both writers: the `length`-byte segment at `segment[base]`. */
+  private writeInto(
+    segment: Uint8Array,
+    base: number,
+    length: number,
+    source: Ipv4Address,
+    destination: Ipv4Address,
+  ): void {
     // The 32-bit fields go to the writers as signed 32-bit values (`| 0`, the same bytes written):
     // small integers, where a sequence number or timestamp above 2^31 would be a new heap number per
     // call when the writer is not inlined.
     writeHeader(
       segment,
+      base,
       this.srcPort,
       this.dstPort,
       this.seq | 0,
@@ -222,7 +239,7 @@ export class SegmentBuilder implements TcpSegmentWriter {
       this.flags,
       this.window,
     );
-    let at = TCP_HEADER;
+    let at = base + TCP_HEADER;
     if (this.synOptions) {
       segment[at] = 2;
       segment[at + 1] = 4;
@@ -263,15 +280,19 @@ export class SegmentBuilder implements TcpSegmentWriter {
       );
     }
     if (this.dataLength > 0) {
-      this.tcb!.sendBuffer.copyOut(this.dataOffset, this.dataLength, segment, this.headerLength);
+      this.tcb!.sendBuffer.copyOut(this.dataOffset, this.dataLength, segment, base + this.headerLength);
     }
-    finishChecksum(segment, source, destination);
+    finishChecksumAt(segment, base, length, source, destination);
   }
 }
 
-/** Writes the fixed 20-byte header with a zero checksum (`seq` and `ack` unsigned or as signed 32-bit values). */
+/**
+ * Writes the fixed 20-byte header of the segment that starts at `b[base]`, with a zero checksum (`seq` and `ack`
+ * unsigned or as signed 32-bit values).
+ */
 export function writeHeader(
-  segment: Uint8Array,
+  b: Uint8Array,
+  base: number,
   srcPort: number,
   dstPort: number,
   seq: number,
@@ -280,28 +301,40 @@ export function writeHeader(
   flags: number,
   window: number,
 ): void {
-  segment[0] = srcPort >>> 8;
-  segment[1] = srcPort & 0xff;
-  segment[2] = dstPort >>> 8;
-  segment[3] = dstPort & 0xff;
-  writeUint32(segment, 4, seq);
-  writeUint32(segment, 8, ack);
-  segment[12] = (headerLength >>> 2) << 4;
-  segment[13] = flags;
-  segment[14] = window >>> 8;
-  segment[15] = window & 0xff;
-  segment[16] = 0;
-  segment[17] = 0;
-  segment[18] = 0;
-  segment[19] = 0;
+  b[base] = srcPort >>> 8;
+  b[base + 1] = srcPort & 0xff;
+  b[base + 2] = dstPort >>> 8;
+  b[base + 3] = dstPort & 0xff;
+  writeUint32(b, base + 4, seq);
+  writeUint32(b, base + 8, ack);
+  b[base + 12] = (headerLength >>> 2) << 4;
+  b[base + 13] = flags;
+  b[base + 14] = window >>> 8;
+  b[base + 15] = window & 0xff;
+  b[base + 16] = 0;
+  b[base + 17] = 0;
+  b[base + 18] = 0;
+  b[base + 19] = 0;
 }
 
 /** Fills the checksum of a complete segment. */
 export function finishChecksum(segment: Uint8Array, source: Ipv4Address, destination: Ipv4Address): void {
+  finishChecksumAt(segment, 0, segment.length, source, destination);
+}
+
+/** {@link finishChecksum} for the complete `length`-byte segment at `b[base]` (summed in place, no view). */
+export function finishChecksumAt(
+  b: Uint8Array,
+  base: number,
+  length: number,
+  source: Ipv4Address,
+  destination: Ipv4Address,
+): void {
   const sum =
-    ~onesComplementSum(segment, ipv4PseudoHeaderSum(source, destination, IP_PROTO_TCP, segment.length)) & 0xffff;
-  segment[16] = sum >>> 8;
-  segment[17] = sum & 0xff;
+    ~onesComplementSumRange(b, base, base + length, ipv4PseudoHeaderSum(source, destination, IP_PROTO_TCP, length)) &
+    0xffff;
+  b[base + 16] = sum >>> 8;
+  b[base + 17] = sum & 0xff;
 }
 
 function writeTimestamps(b: Uint8Array, at: number, tsVal: number, tsEcr: number): number {

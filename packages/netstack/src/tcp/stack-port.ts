@@ -1,6 +1,6 @@
 /**
  * TCP on a `Stack`: {@link StackTcpPort} implements {@link TcpIpPort} with the stack's route lookup
- * and zero-copy `sendIpv4` (DF set unless the connection asks otherwise), and {@link attachTcp}
+ * and zero-copy `sendIpv4` or `sendIpv4InFrame` (DF set unless the connection asks otherwise), and {@link attachTcp}
  * registers a {@link Tcp} as IP protocol 6, for segments and for ICMP errors about them.
  */
 import type { SchedulerApi } from '@postern/irq';
@@ -21,6 +21,10 @@ export class StackTcpPort implements TcpIpPort {
   private readonly routeOut: TcpRoute = { source: 0, mtu: 0 };
   private readonly write = (payload: Uint8Array, src: Ipv4Address, dst: Ipv4Address): void => {
     this.writer!.writeSegment(payload, src, dst);
+  };
+  /** For a writer that writes in place in the frame ({@link TcpSegmentWriter.writeSegmentAt}). */
+  private readonly writeAt = (frame: Uint8Array, at: number, length: number, src: Ipv4Address, dst: Ipv4Address) => {
+    this.writer!.writeSegmentAt!(frame, at, length, src, dst);
   };
 
   constructor(stack: Stack) {
@@ -56,7 +60,8 @@ export class StackTcpPort implements TcpIpPort {
     this.sendOptions.df = dontFragment;
     this.writer = writer;
     try {
-      this.stack.sendIpv4(this.sendOptions, length, this.write);
+      if (writer.writeSegmentAt !== undefined) this.stack.sendIpv4InFrame(this.sendOptions, length, this.writeAt);
+      else this.stack.sendIpv4(this.sendOptions, length, this.write);
       return true;
     } catch (err) {
       if (err instanceof SendError) return false;

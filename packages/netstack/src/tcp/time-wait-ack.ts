@@ -33,7 +33,7 @@ export class TimeWaitAckWriter implements TcpSegmentWriter {
 
   /** @inheritDoc */
   writeSegment(segment: Uint8Array, source: Ipv4Address, destination: Ipv4Address): void {
-    writeHeader(segment, this.srcPort, this.dstPort, this.seq, this.ack, this.length, TcpFlag.ACK, this.window);
+    writeHeader(segment, 0, this.srcPort, this.dstPort, this.seq, this.ack, this.length, TcpFlag.ACK, this.window);
     writeSegmentOptions(
       segment,
       TCP_HEADER,
