@@ -261,6 +261,7 @@ export class Stack {
       interfaces,
       output: this.output,
       icmp: icmpErrors,
+      natOwns: (address, port) => this.mode.nat?.ownsPort(IP_PROTO_UDP, address, port, scheduler.now) ?? false,
     });
     this.icmp = new IcmpService(
       {
@@ -340,10 +341,23 @@ export class Stack {
       options === undefined
         ? undefined
         : new NatEngine(
-            { addressOf: (ifIndex) => this.interfaceAt(ifIndex)?.addresses[0]?.address },
+            {
+              addressOf: (ifIndex) => this.interfaceAt(ifIndex)?.addresses[0]?.address,
+              localPortInUse: (protocol, address, port) => this.localPortInUse(protocol, address, port),
+            },
             { seed: this.scheduler.randomUint32(), ...options },
           );
     return this.nat;
+  }
+
+  /**
+   * True when this host itself uses `port` of IP protocol `protocol` on `address`: a UDP socket bound
+   * to it (or to every address), or what a plugged-in transport reports (TCP: a listener or a
+   * connection). NAT asks it before giving a new mapping a port.
+   */
+  localPortInUse(protocol: number, address: Ipv4Address, port: number): boolean {
+    if (protocol === IP_PROTO_UDP) return this.udp.portInUse(address, port);
+    return this.protocols.get(protocol)?.portInUse?.(address, port) ?? false;
   }
 
   /** The scheduler's current time in ms. */

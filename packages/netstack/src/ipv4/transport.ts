@@ -3,7 +3,7 @@
  * datagram for this host is handed over in, and the {@link TransportHandler} a transport plugs in
  * with `Stack.registerProtocol`.
  */
-import type { Ipv4Repr } from '@postern/wire';
+import type { Ipv4Address, Ipv4Repr } from '@postern/wire';
 import type { IcmpErrorReport } from '../icmp/icmp-errors.js';
 import type { NetInterface } from '../link/interface.js';
 
@@ -44,4 +44,6 @@ export interface TransportHandler {
   receive(delivery: Ipv4Delivery): void;
   /** Receives an ICMP error about a datagram this protocol sent. */
   icmpError?(report: IcmpErrorReport): void;
+  /** True when this protocol uses local `port` on `address` (a listener or a connection); NAT leaves such ports alone. */
+  portInUse?(address: Ipv4Address, port: number): boolean;
 }

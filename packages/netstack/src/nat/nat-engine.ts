@@ -27,6 +27,11 @@
  * A fragment that reaches {@link NatEngine.outbound} all the same is dropped (counted `fragment`,
  * never leaked with an inside address); {@link NatEngine.inbound} leaves one to local delivery.
  *
+ * The gateway's own ports: a new mapping never takes a port this host uses on the external address
+ * for that protocol ({@link NatAddressSource.localPortInUse}, counted `localPortAvoided`), and the
+ * host's ephemeral allocation asks {@link NatEngine.ownsPort} to skip ports a live mapping owns
+ * (counted `mappedPortAvoided`), so neither side's replies are delivered to the other.
+ *
  * Bad input never throws: every drop is counted in {@link NatEngine.stats} (`truncated`,
  * `icmpQuoteShort`, `noMapping`, `tableFull`, `portsExhausted`, `unsupportedProtocol`,
  * `fragment`, `noAddress`). Nothing is allocated per packet except when a mapping is made or
@@ -63,6 +68,12 @@ export interface PortForwardSpec {
 export interface NatAddressSource {
   /** The address NAT uses on interface `ifIndex` (its first), or `undefined` without one. */
   addressOf(ifIndex: number): Ipv4Address | undefined;
+  /**
+   * True when this host itself uses `port` of IP protocol `protocol` (6 or 17) on `address` (a
+   * listener, a connection, a bound socket): a new mapping then takes another port, so the host's
+   * own traffic on that port keeps reaching it. Asked only when a mapping is made. Optional.
+   */
+  localPortInUse?(protocol: number, address: Ipv4Address, port: number): boolean;
 }
 
 /** Configuration of a {@link NatEngine}. */
@@ -93,7 +104,9 @@ export type NatCounterName =
   | 'portsExhausted'
   | 'unsupportedProtocol'
   | 'fragment'
-  | 'noAddress';
+  | 'noAddress'
+  | 'localPortAvoided'
+  | 'mappedPortAvoided';
 
 const NAT_COUNTERS: readonly NatCounterName[] = [
   'translatedOut',
@@ -109,6 +122,8 @@ const NAT_COUNTERS: readonly NatCounterName[] = [
   'unsupportedProtocol',
   'fragment',
   'noAddress',
+  'localPortAvoided',
+  'mappedPortAvoided',
 ];
 
 /** A NAT configuration the engine cannot take. */
@@ -154,6 +169,16 @@ export class NatEngine {
       maxMappings: options.maxMappings ?? DEFAULT_MAX_NAT_MAPPINGS,
       seed: options.seed,
     });
+    const local = addresses.localPortInUse;
+    if (local !== undefined) {
+      this.table.localUse = (pi, ifIndex, port) => {
+        if (pi === 2) return false;
+        const address = addresses.addressOf(ifIndex);
+        if (address === undefined || !local.call(addresses, NatTable.protocolNumber(pi), address, port)) return false;
+        this.stats.inc('localPortAvoided');
+        return true;
+      };
+    }
     for (const f of this.portForwards) {
       if (
         !this.table.addStatic(
@@ -181,6 +206,27 @@ export class NatEngine {
    */
   translates(ifIndex: number): boolean {
     return this.external.includes(ifIndex);
+  }
+
+  /**
+   * True when a live mapping (dynamic or a port forward) owns `port` of IP protocol `protocol` (6
+   * or 17) on `address`, or on any external address when `address` is `undefined` (a socket bound
+   * to every address): the host's own ephemeral allocation skips such a port (counted
+   * `mappedPortAvoided`). False for an address NAT does not translate on.
+   */
+  ownsPort(protocol: number, address: Ipv4Address | undefined, port: number, now: number): boolean {
+    const pi = natProtocolIndex(protocol);
+    if (pi < 0) return false;
+    const ext = this.external;
+    for (let i = 0; i < ext.length; i++) {
+      const x = ext[i]!;
+      if (address !== undefined && this.addresses.addressOf(x) !== address) continue;
+      if (this.table.lookupExternal(pi, x, port, now) !== undefined) {
+        this.stats.inc('mappedPortAvoided');
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Every live mapping at `now`. */

@@ -12,6 +12,8 @@
  * - Port preservation (RFC 4787 REQ-3/4): the external port is the internal port when free;
  *   otherwise a free port of the same range (1-1023 or 1024-65535; ICMP identifiers 0-65535) is
  *   searched from a seeded starting point (the seed comes from the scheduler's random source).
+ *   A port the gateway itself uses on the external address for that protocol ({@link NatTable.localUse},
+ *   asked only when a mapping is made) is never chosen: local sockets win, as with Linux's nf_nat.
  * - Timeouts per state, refreshed by traffic in either direction: TCP established 2 h 4 min
  *   (RFC 5382 REQ-5), TCP transitory 4 min (SYN not yet answered, or FIN/RST seen), UDP 5 min
  *   (RFC 4787 REQ-5: at least 2 min, 5 recommended), ICMP query 60 s (RFC 5508 REQ-1). A mapping
@@ -137,6 +139,12 @@ class InterfaceMappings {
   readonly byExternal = new Map<number, NatMapping>();
 }
 
+/**
+ * Whether the gateway itself uses `port` for protocol index `pi` on the external address of
+ * interface `ifIndex` (a listener, a connection, a bound socket). See {@link NatTable.localUse}.
+ */
+export type NatLocalPortQuery = (pi: number, ifIndex: number, port: number) => boolean;
+
 /** The outcome of {@link NatTable.obtain} when no mapping could be made. */
 export type NatRefusal = 'tableFull' | 'portsExhausted';
 
@@ -148,6 +156,11 @@ export class NatTable {
   readonly maxMappings: number;
   /** Why the last {@link obtain} returned `undefined`. */
   lastRefusal: NatRefusal = 'tableFull';
+  /**
+   * Ports the local stack uses on an external address: a new mapping never takes one. Asked only
+   * while a new mapping's port is chosen, never per translated packet. `undefined`: none reserved.
+   */
+  localUse: NatLocalPortQuery | undefined = undefined;
   private readonly ifaces = new Map<number, InterfaceMappings>();
   private dynamicCount = 0;
   private seed: number;
@@ -216,7 +229,7 @@ export class NatTable {
       return undefined;
     }
     const t = this.table(ifIndex);
-    const external = this.freePort(t, pi, port, now);
+    const external = this.freePort(t, ifIndex, pi, port, now);
     if (external < 0) {
       this.lastRefusal = 'portsExhausted';
       return undefined;
@@ -310,11 +323,13 @@ export class NatTable {
     if (!m.isStatic) this.dynamicCount--;
   }
 
-  /** A free external port for `pi` near `wanted`'s range, or -1. */
-  private freePort(t: InterfaceMappings, pi: number, wanted: number, now: number): number {
+  /** A free external port for `pi` near `wanted`'s range (neither mapped nor used locally), or -1. */
+  private freePort(t: InterfaceMappings, ifIndex: number, pi: number, wanted: number, now: number): number {
+    const local = this.localUse;
     const free = (p: number) => {
       const m = t.byExternal.get(pi * 0x1_0000 + p);
-      return m === undefined || this.live(t, m, now) === undefined;
+      if (m !== undefined && this.live(t, m, now) !== undefined) return false;
+      return local === undefined || !local(pi, ifIndex, p);
     };
     if (free(wanted) && (pi === 2 || wanted !== 0)) return wanted;
     const [lo, hi] = pi === 2 ? [0, 65535] : wanted < 1024 ? [1, 1023] : [1024, 65535];

@@ -325,6 +325,16 @@ export class ConnectionTable {
     return records.find(records.keyFor(remoteAddress, remotePort), localAddress, localPort, remoteAddress, remotePort);
   }
 
+  /**
+   * True when a TCB (any state) has local endpoint `localAddress:localPort`, whatever its remote.
+   * Walks every TCB: for rare questions (NAT choosing a new mapping's port), not per segment.
+   */
+  usesLocal(localAddress: Ipv4Address, localPort: number): boolean {
+    for (let tcb = this.oldest; tcb !== undefined; tcb = tcb.tableNewer)
+      if (tcb.localPort === localPort && tcb.localAddress === localAddress) return true;
+    return false;
+  }
+
   /** True when a TCB or a TIME-WAIT record holds this 4-tuple. */
   inUse(localAddress: Ipv4Address, localPort: number, remoteAddress: Ipv4Address, remotePort: number): boolean {
     return (

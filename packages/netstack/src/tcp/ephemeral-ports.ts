@@ -1,10 +1,11 @@
 /**
  * {@link EphemeralPorts}: the local port an active open takes when the application names none.
  * Ports are handed out in turn from a random starting point inside the range, skipping ports a
- * listener holds and 4-tuples already in use.
+ * listener holds, 4-tuples already in use and ports the IP port reserves (a NAT mapping's).
  */
 import type { Ipv4Address } from '@postern/wire';
 import type { ConnectionTable, ListenerTable, Bound } from './demux.js';
+import type { TcpIpPort } from './ip-port.js';
 import { TcpError } from './errors.js';
 
 /** The ephemeral port range and where the next search starts. */
@@ -20,7 +21,8 @@ export class EphemeralPorts {
   }
 
   /**
-   * A free port for a connection from `local` to `remote:remotePort`.
+   * A free port for a connection from `local` to `remote:remotePort`, skipping those
+   * `port.portReserved` names.
    * @throws {@link TcpError} `EADDRNOTAVAIL` when every port of the range is taken.
    */
   pick(
@@ -29,6 +31,7 @@ export class EphemeralPorts {
     local: Ipv4Address,
     remote: Ipv4Address,
     remotePort: number,
+    port?: Pick<TcpIpPort, 'portReserved'>,
   ): number {
     const { lo, hi } = this;
     const span = hi - lo + 1;
@@ -36,6 +39,7 @@ export class EphemeralPorts {
       const p = lo + ((this.next - lo + i) % span);
       if (listeners.usesPort(p)) continue;
       if (table.inUse(local, p, remote, remotePort)) continue;
+      if (port?.portReserved?.(local, p) === true) continue;
       this.next = p + 1 > hi ? lo : p + 1;
       return p;
     }

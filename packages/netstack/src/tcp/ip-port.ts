@@ -43,6 +43,11 @@ export interface TcpIpPort {
   /** True if `address` is one of this host's unicast addresses. */
   isLocalAddress(address: Ipv4Address): boolean;
   /**
+   * True when `port` on local address `local` belongs to someone else (a NAT mapping of that
+   * external address): an ephemeral port is never chosen there. Optional (nothing reserved).
+   */
+  portReserved?(local: Ipv4Address, port: number): boolean;
+  /**
    * Sends a `length`-byte TCP segment from `source` to `destination`, calling
    * `writer.writeSegment` once, synchronously, to fill it. With `dontFragment` (the default) the
    * IP datagram carries DF, so routers answer an oversize segment with ICMP fragmentation needed

@@ -84,7 +84,7 @@ export function connect(ctx: TcpContext, options: TcpConnectOptions): TcpConnect
       }
     }
   } else {
-    localPort = ctx.ephemeralPorts.pick(ctx.table, ctx.listeners, local, remoteAddress, remotePort);
+    localPort = ctx.ephemeralPorts.pick(ctx.table, ctx.listeners, local, remoteAddress, remotePort, ctx.port);
   }
   if (!makeRoom(ctx)) {
     ctx.counters.inc('connectionLimit');

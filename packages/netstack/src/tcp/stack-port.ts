@@ -48,6 +48,12 @@ export class StackTcpPort implements TcpIpPort {
   }
 
   /** @inheritDoc */
+  portReserved(local: Ipv4Address, port: number): boolean {
+    const nat = this.stack.nat;
+    return nat !== undefined && nat.ownsPort(IP_PROTO_TCP, local, port, this.stack.now);
+  }
+
+  /** @inheritDoc */
   send(
     source: Ipv4Address,
     destination: Ipv4Address,
@@ -88,6 +94,7 @@ export function attachTcp(stack: Stack, options: TcpOptions = {}): Tcp {
       }
       tcp.input(delivery.header.source, delivery.header.destination, delivery.payload);
     },
+    portInUse: (address, port) => tcp.portInUse(address, port),
     icmpError(report) {
       const q = report.quoted;
       tcp.icmpError({

@@ -122,6 +122,14 @@ export class Tcp {
   }
 
   /**
+   * True when a listener holds `port` on `address` (or on every address) or a connection has the
+   * local endpoint `address:port`. Walks the connection table: not for the per-segment path.
+   */
+  portInUse(address: Ipv4Address, port: number): boolean {
+    return this.ctx.listeners.find(address, port) !== undefined || this.ctx.table.usesLocal(address, port);
+  }
+
+  /**
    * Opens a listener on `address:port` (0.0.0.0 by default).
    * @throws {@link TcpError} `EINVAL` for a bad port, backlog or buffer size, `EADDRINUSE` when a listener holds
    *   the port on an overlapping address, `EADDRNOTAVAIL` for an address that is not ours.

@@ -134,6 +134,11 @@ export interface UdpPorts {
   readonly output: Pick<Ipv4Output, 'send'>;
   /** Port unreachable. */
   readonly icmp: IcmpErrorSender;
+  /**
+   * True when a NAT mapping owns `port` on `address` (on any external address when `undefined`):
+   * an ephemeral bind skips it, so the mapping's replies do not land on the socket. Optional.
+   */
+  readonly natOwns?: (address: Ipv4Address | undefined, port: number) => boolean;
 }
 
 /** The UDP module of a stack. Reach it as `Stack.udp`. */
@@ -228,6 +233,14 @@ export class UdpService {
     return out.sort((x, y) => x.port - y.port);
   }
 
+  /** True when a binding holds `port` on `address` (bound to it or to every address). */
+  portInUse(address: Ipv4Address, port: number): boolean {
+    const list = this.bindings.get(port);
+    if (list === undefined) return false;
+    for (const s of list) if (s.address === undefined || s.address === address) return true;
+    return false;
+  }
+
   /** @internal */
   release(socket: UdpSocket): void {
     const list = this.bindings.get(socket.port);
@@ -308,6 +321,7 @@ export class UdpService {
 
   private freePort(address: Ipv4Address | undefined): number {
     const span = UDP_EPHEMERAL_LAST - UDP_EPHEMERAL_FIRST + 1;
+    const natOwns = this.ports.natOwns;
     for (let i = 0; i < span; i++) {
       const port = this.nextEphemeral;
       this.nextEphemeral = port === UDP_EPHEMERAL_LAST ? UDP_EPHEMERAL_FIRST : port + 1;
@@ -315,8 +329,10 @@ export class UdpService {
       if (
         list === undefined ||
         !list.some((s) => s.address === undefined || address === undefined || s.address === address)
-      )
+      ) {
+        if (natOwns !== undefined && natOwns(address, port)) continue;
         return port;
+      }
     }
     throw new BindError('NO_FREE_PORT', 'every ephemeral UDP port is bound');
   }
