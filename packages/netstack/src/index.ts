@@ -20,7 +20,13 @@ export { fillPacketMeta, fillPacketMetaFrom } from './filter/filter-meta.js';
 export * from './link/interface.js';
 export { quoteDatagram, ICMP_QUOTE_LIMIT, type IcmpErrorSender } from './icmp/icmp-errors.js';
 export type { DestinationKind, Ipv4Delivery } from './ipv4/transport.js';
-export { DEFAULT_TTL, type Ipv4SendOptions, type PayloadWriter, type RouteInfo } from './ipv4/output.js';
+export {
+  DEFAULT_TTL,
+  type FramePayloadWriter,
+  type Ipv4SendOptions,
+  type PayloadWriter,
+  type RouteInfo,
+} from './ipv4/output.js';
 export { RESOLVE_WITH_ARP } from './link/output.js';
 export * from './icmp/icmp.js';
 export * from './udp/udp.js';
