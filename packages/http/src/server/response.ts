@@ -313,11 +313,18 @@ export class HttpResponse {
     }
   }
 
-  /** Writes every chunk of `source`, waiting for drain when needed, then ends the response. */
+  /**
+   * Writes every chunk of `source`, waiting for drain when needed, then ends the response. Once the
+   * connection is lost no further chunk is pulled: the source is stopped (its `return`, which destroys a
+   * Node Readable) and the promise resolves. A failing source rejects the promise (the server then
+   * answers 500 if nothing was sent yet, or closes the connection).
+   */
   async pipeFrom(source: AsyncIterable<Uint8Array | string>): Promise<void> {
     for await (const chunk of source) {
       if ((this.bits & DEAD) !== 0) return;
       if (!this.write(chunk)) await this.drain();
+      // Lost while waiting for drain: stop here rather than pull one more chunk from the source.
+      if ((this.bits & DEAD) !== 0) return;
     }
     this.end();
   }
