@@ -273,6 +273,7 @@ export class Stack {
         udp: this.udp,
         protocols: this.protocols,
         requestWake,
+        natOwns: (identifier) => this.mode.nat?.ownsPort(IP_PROTO_ICMP, undefined, identifier, scheduler.now) ?? false,
       },
       options.icmpRateLimit,
       options.echoReplyRateLimit,
@@ -352,11 +353,14 @@ export class Stack {
 
   /**
    * True when this host itself uses `port` of IP protocol `protocol` on `address`: a UDP socket bound
-   * to it (or to every address), or what a plugged-in transport reports (TCP: a listener or a
-   * connection). NAT asks it before giving a new mapping a port.
+   * to it (or to every address), an ICMP echo identifier (protocol 1, `port` the identifier: the
+   * host's own or an outstanding request's, whatever the address), or what a plugged-in transport
+   * reports (TCP: a listener, a connection or a TIME-WAIT record). NAT asks it before giving a new
+   * mapping a port.
    */
   localPortInUse(protocol: number, address: Ipv4Address, port: number): boolean {
     if (protocol === IP_PROTO_UDP) return this.udp.portInUse(address, port);
+    if (protocol === IP_PROTO_ICMP) return this.icmp.identifierInUse(port);
     return this.protocols.get(protocol)?.portInUse?.(address, port) ?? false;
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { attachTcp, type UdpMessageInfo } from '../src/index.js';
+import { NatEngine, attachTcp, type EchoCallback, type EchoReply, type UdpMessageInfo } from '../src/index.js';
 import { ip, routed } from './support/net.js';
 
 /**
@@ -105,6 +105,146 @@ describe('NAT and the gateway\u2019s own ports on the external address', () => {
     expect(own.state).toBe('ESTABLISHED');
     expect(lan.state).toBe('ESTABLISHED');
     expect(nat.stats.get('mappedPortAvoided')).toBe(1);
+  });
+});
+
+/** Collects an echo's outcome: replies in `replies`, error codes in `errors`. */
+function echoes() {
+  const replies: EchoReply[] = [];
+  const errors: string[] = [];
+  const callback: EchoCallback = (error, reply) =>
+    error !== undefined ? errors.push(error.code) : replies.push(reply!);
+  return { replies, errors, callback };
+}
+
+describe('NAT and the gateway\u2019s own ICMP echo identifiers', () => {
+  it('a LAN ping with the gateway\u2019s own identifier gets another; the gateway\u2019s pings still come back to it', async () => {
+    const { sched, a, r, nat } = await natted();
+    const own = echoes();
+    r.stack.icmp.echo({ dst: B }, own.callback);
+    sched.advance(50);
+    expect(own.replies).toHaveLength(1);
+    const id = own.replies[0]!.identifier;
+    const lan = echoes();
+    a.stack.icmp.echo({ dst: B, identifier: id, sequence: 1 }, lan.callback);
+    sched.advance(50);
+    expect(lan.replies.map((e) => e.identifier)).toEqual([id]);
+    const mapping = nat.list(sched.now, String).find((m) => m.protocol === 'icmp')!;
+    expect(mapping.internal).toBe(`198.18.1.2:${id}`);
+    expect(mapping.externalPort).not.toBe(id);
+    expect(nat.stats.get('localPortAvoided')).toBe(1);
+    // B, a remote the LAN host pinged, answers the gateway's next ping: the reply is the gateway's.
+    r.stack.icmp.echo({ dst: B }, own.callback);
+    sched.advance(2000);
+    expect(own.errors).toEqual([]);
+    expect(own.replies.map((e) => e.identifier)).toEqual([id, id]);
+    expect(lan.replies).toHaveLength(1);
+    expect(a.stack.icmpCounters.get('echoReplyUnmatched')).toBe(0);
+  });
+
+  it('an identifier the gateway\u2019s outstanding echo request carries is in use until it ends', async () => {
+    const { sched, r } = await natted();
+    const own = echoes();
+    // 198.18.2.9 is on B's link but nobody: the request waits for its timeout.
+    r.stack.icmp.echo({ dst: ip('198.18.2.9'), identifier: 777, timeoutMs: 1000 }, own.callback);
+    expect(r.stack.localPortInUse(1, WAN, 777)).toBe(true);
+    expect(r.stack.localPortInUse(1, WAN, 778)).toBe(false);
+    sched.advance(1500);
+    expect(own.errors).toEqual(['TIMEOUT']);
+    expect(r.stack.localPortInUse(1, WAN, 777)).toBe(false);
+  });
+
+  it('the gateway\u2019s own echo takes another identifier while a mapping owns its own', async () => {
+    const { sched, a, r, r2 } = await natted();
+    const probe = echoes();
+    r.stack.icmp.echo({ dst: B }, probe.callback);
+    sched.advance(50);
+    const id = probe.replies[0]!.identifier;
+    // An engine told nothing of the gateway's identifiers (set directly): the LAN ping keeps `id`.
+    const nat = new NatEngine(
+      { addressOf: (ifIndex) => r.stack.interfaceAt(ifIndex)?.addresses[0]?.address },
+      { masquerade: [r2.iface.index], seed: 3 },
+    );
+    r.stack.nat = nat;
+    const lan = echoes();
+    a.stack.icmp.echo({ dst: B, identifier: id, sequence: 1 }, lan.callback);
+    sched.advance(50);
+    expect(nat.list(sched.now, String).map((m) => m.externalPort)).toEqual([id]);
+    const own = echoes();
+    r.stack.icmp.echo({ dst: B }, own.callback);
+    sched.advance(2000);
+    expect(own.errors).toEqual([]);
+    expect(own.replies.map((e) => e.identifier)).toEqual([(id + 1) & 0xffff]);
+    expect(nat.stats.get('mappedPortAvoided')).toBe(1);
+    expect(lan.replies).toHaveLength(1);
+    expect(a.stack.icmpCounters.get('echoReplyUnmatched')).toBe(0);
+  });
+});
+
+describe('NAT and the gateway\u2019s TIME-WAIT records', () => {
+  it('a LAN TCP source port the gateway\u2019s TIME-WAIT record holds gets another mapping port', async () => {
+    const { sched, tcpA, tcpR, tcpB, nat } = await natted();
+    const server = tcpB.listen({ port: 9 });
+    const own = tcpR.connect({ remoteAddress: B, remotePort: 9 });
+    sched.runUntil(() => own.state === 'ESTABLISHED' && server.acceptQueue.length > 0, 2000);
+    const port = own.localPort;
+    own.close(); // the gateway closes first: it holds TIME-WAIT
+    sched.advance(50);
+    server.acceptQueue[0]!.close();
+    sched.advance(50);
+    expect(own.state).toBe('TIME-WAIT');
+    expect(tcpR.timeWaitCount).toBe(1);
+    expect(tcpR.portInUse(WAN, port)).toBe(true);
+    const lan = tcpA.connect({ remoteAddress: B, remotePort: 9, localPort: port });
+    sched.runUntil(() => lan.state === 'ESTABLISHED', 2000);
+    expect(lan.state).toBe('ESTABLISHED');
+    const mapping = nat.list(sched.now, String).find((m) => m.protocol === 'tcp')!;
+    expect(mapping.internal).toBe(`198.18.1.2:${port}`);
+    expect(mapping.externalPort).not.toBe(port);
+    expect(nat.stats.get('localPortAvoided')).toBe(1);
+    expect(own.state).toBe('TIME-WAIT');
+  });
+});
+
+describe('A port the gateway binds while a mapping owns it', () => {
+  it('is not refused; the mapping keeps its remotes until it expires, then the port is the gateway\u2019s', async () => {
+    const net = await routed();
+    net.b.stack.routes.removeStatic(0, 0);
+    const { sched, a, r, b, r2 } = net;
+    const nat = r.stack.configureNat({ masquerade: [r2.iface.index], timeouts: { udp: 10_000 } })!;
+    b.iface.addAddress(ip('198.18.2.3'), 24);
+    const seenByB: number[] = [];
+    b.stack.udp.bind(9000, (payload, info: UdpMessageInfo) => {
+      seenByB.push(info.srcPort);
+      b.stack.udp.send({ srcPort: 9000, dst: info.src, dstPort: info.srcPort }, payload);
+    });
+    const lan: string[] = [];
+    const lanSocket = a.stack.udp.bind(5000, (payload) => lan.push(new TextDecoder().decode(payload)));
+    lanSocket.send(B, 9000, text('one'));
+    sched.advance(50);
+    expect(seenByB).toEqual([5000]); // the port was free: kept
+    const gateway: string[] = [];
+    r.stack.udp.bind(5000, WAN, (payload, info: UdpMessageInfo) =>
+      gateway.push(`${new TextDecoder().decode(payload)} from ${info.src === B ? 'B' : 'C'}`),
+    );
+    // The remote the LAN host sent to still reaches the LAN host; another remote reaches the gateway.
+    b.stack.udp.send({ srcPort: 9000, dst: WAN, dstPort: 5000 }, text('to the mapping'));
+    b.stack.udp.send({ src: ip('198.18.2.3'), srcPort: 9001, dst: WAN, dstPort: 5000 }, text('new remote'));
+    sched.advance(50);
+    expect(lan).toEqual(['one', 'to the mapping']);
+    expect(gateway).toEqual(['new remote from C']);
+    // Idle past its timeout, the mapping is gone: the port is the gateway's, and the LAN host's next
+    // datagram gets another external port.
+    sched.advance(10_000);
+    b.stack.udp.send({ srcPort: 9000, dst: WAN, dstPort: 5000 }, text('after expiry'));
+    sched.advance(50);
+    expect(gateway).toEqual(['new remote from C', 'after expiry from B']);
+    lanSocket.send(B, 9000, text('two'));
+    sched.advance(50);
+    expect(seenByB).toHaveLength(2);
+    expect(seenByB[1]).not.toBe(5000);
+    expect(lan).toEqual(['one', 'to the mapping', 'two']);
+    expect(nat.stats.get('localPortAvoided')).toBe(1);
   });
 });
 

@@ -62,7 +62,10 @@ export interface EchoOptions {
   df?: boolean;
   /** Give up after this many ms. Default 1000. */
   timeoutMs?: number;
-  /** Echo identifier, 0..65535. Default: the stack's own (random per stack). */
+  /**
+   * Echo identifier, 0..65535. Default: the stack's own (random per stack; NAT never maps another
+   * host's echoes to it), or the next one when a NAT mapping owns it all the same.
+   */
   identifier?: number;
   /** Sequence number, 0..65535. Default: the next of the stack's counter. */
   sequence?: number;
@@ -139,6 +142,12 @@ export interface IcmpPorts {
   readonly protocols: ReadonlyMap<number, TransportHandler>;
   /** Re-arms the stack timer (an echo deadline). */
   requestWake(): void;
+  /**
+   * True when a NAT mapping owns echo identifier `identifier` on an external address: an echo
+   * request that does not name its identifier then takes another, so its reply is not translated
+   * to the inside host. Optional.
+   */
+  readonly natOwns?: (identifier: number) => boolean;
 }
 
 const BYPASS_FILTER = { bypassFilter: true } as const;
@@ -171,6 +180,18 @@ export class IcmpService implements IcmpErrorSender {
   /** Echo requests waiting for a reply. */
   get outstandingEchoes(): number {
     return this.outstanding.size;
+  }
+
+  /**
+   * True when this host uses echo identifier `identifier`: it is the host's own (the default of
+   * {@link IcmpService.echo}) or an echo request waiting for its reply carries it. NAT asks it
+   * before giving a new ICMP query mapping an identifier; walks the outstanding requests (at most
+   * {@link MAX_OUTSTANDING_ECHOES}): not for the per-packet path.
+   */
+  identifierInUse(identifier: number): boolean {
+    if (identifier === this.identifier) return true;
+    for (const key of this.outstanding.keys()) if (key >>> 16 === identifier) return true;
+    return false;
   }
 
   /** @internal Handles one ICMP message delivered to this host. */
@@ -369,7 +390,7 @@ export class IcmpService implements IcmpErrorSender {
    */
   echo(options: EchoOptions, callback: EchoCallback): () => void {
     const ports = this.ports;
-    const identifier = options.identifier ?? this.identifier;
+    const identifier = options.identifier ?? this.ownIdentifier();
     const sequence = options.sequence ?? (this.sequence = (this.sequence + 1) & 0xffff);
     const timeoutMs = options.timeoutMs ?? DEFAULT_ECHO_TIMEOUT_MS;
     const size = options.data?.byteLength ?? options.size ?? DEFAULT_ECHO_SIZE;
@@ -400,6 +421,21 @@ export class IcmpService implements IcmpErrorSender {
       this.outstanding.delete(key);
       callback(new PingError('CANCELLED', `echo ${identifier}/${sequence} cancelled`), undefined);
     };
+  }
+
+  /**
+   * The identifier of an echo request that names none: the host's own, unless a NAT mapping owns
+   * it (then the next one no mapping owns, for this request only).
+   */
+  private ownIdentifier(): number {
+    const owned = this.ports.natOwns;
+    const own = this.identifier;
+    if (owned === undefined || !owned(own)) return own;
+    for (let i = 1; i <= 0xffff; i++) {
+      const id = (own + i) & 0xffff;
+      if (!owned(id)) return id;
+    }
+    return own;
   }
 
   /** {@link echo} as a promise: resolves with the reply, rejects with a {@link PingError} or {@link SendError}. */

@@ -28,9 +28,15 @@
  * never leaked with an inside address); {@link NatEngine.inbound} leaves one to local delivery.
  *
  * The gateway's own ports: a new mapping never takes a port this host uses on the external address
- * for that protocol ({@link NatAddressSource.localPortInUse}, counted `localPortAvoided`), and the
- * host's ephemeral allocation asks {@link NatEngine.ownsPort} to skip ports a live mapping owns
- * (counted `mappedPortAvoided`), so neither side's replies are delivered to the other.
+ * for that protocol, a TIME-WAIT record's included, nor an ICMP echo identifier of the host's own
+ * echo requests ({@link NatAddressSource.localPortInUse}, counted `localPortAvoided`), and the
+ * host's ephemeral allocation and echo identifier ask {@link NatEngine.ownsPort} to skip ports a
+ * live mapping owns (counted `mappedPortAvoided`), so neither side's replies are delivered to the
+ * other. A port the host starts to use while a mapping owns it (an explicit bind or listen) is not
+ * refused: as a Linux connection-tracking entry does, the mapping keeps its flows (packets from the
+ * remotes its inside endpoint sent to, or any remote for a port forward) until it expires or is
+ * removed, while packets from other remotes are delivered locally; a mapping made after that never
+ * takes the port again.
  *
  * Bad input never throws: every drop is counted in {@link NatEngine.stats} (`truncated`,
  * `icmpQuoteShort`, `noMapping`, `tableFull`, `portsExhausted`, `unsupportedProtocol`,
@@ -69,9 +75,11 @@ export interface NatAddressSource {
   /** The address NAT uses on interface `ifIndex` (its first), or `undefined` without one. */
   addressOf(ifIndex: number): Ipv4Address | undefined;
   /**
-   * True when this host itself uses `port` of IP protocol `protocol` (6 or 17) on `address` (a
-   * listener, a connection, a bound socket): a new mapping then takes another port, so the host's
-   * own traffic on that port keeps reaching it. Asked only when a mapping is made. Optional.
+   * True when this host itself uses `port` of IP protocol `protocol` on `address`: for 6 or 17 a
+   * listener, a connection, a TIME-WAIT record, a bound socket; for 1 (ICMP) `port` is an echo
+   * identifier the host's own echo requests use. A new mapping then takes another port (or
+   * identifier), so the host's own traffic on it keeps reaching it. Asked only when a mapping is
+   * made. Optional.
    */
   localPortInUse?(protocol: number, address: Ipv4Address, port: number): boolean;
 }
@@ -172,7 +180,6 @@ export class NatEngine {
     const local = addresses.localPortInUse;
     if (local !== undefined) {
       this.table.localUse = (pi, ifIndex, port) => {
-        if (pi === 2) return false;
         const address = addresses.addressOf(ifIndex);
         if (address === undefined || !local.call(addresses, NatTable.protocolNumber(pi), address, port)) return false;
         this.stats.inc('localPortAvoided');
@@ -210,9 +217,10 @@ export class NatEngine {
 
   /**
    * True when a live mapping (dynamic or a port forward) owns `port` of IP protocol `protocol` (6
-   * or 17) on `address`, or on any external address when `address` is `undefined` (a socket bound
-   * to every address): the host's own ephemeral allocation skips such a port (counted
-   * `mappedPortAvoided`). False for an address NAT does not translate on.
+   * or 17; for 1, ICMP, `port` is an echo identifier) on `address`, or on any external address
+   * when `address` is `undefined` (a socket bound to every address): the host's own ephemeral
+   * allocation and its echo identifier skip such a port (counted `mappedPortAvoided`). False for
+   * an address NAT does not translate on.
    */
   ownsPort(protocol: number, address: Ipv4Address | undefined, port: number, now: number): boolean {
     const pi = natProtocolIndex(protocol);

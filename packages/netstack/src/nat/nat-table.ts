@@ -141,7 +141,8 @@ class InterfaceMappings {
 
 /**
  * Whether the gateway itself uses `port` for protocol index `pi` on the external address of
- * interface `ifIndex` (a listener, a connection, a bound socket). See {@link NatTable.localUse}.
+ * interface `ifIndex` (a listener, a connection, a TIME-WAIT record, a bound socket; for ICMP, `port`
+ * is an echo identifier of the gateway's own echo requests). See {@link NatTable.localUse}.
  */
 export type NatLocalPortQuery = (pi: number, ifIndex: number, port: number) => boolean;
 

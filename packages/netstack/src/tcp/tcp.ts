@@ -122,11 +122,16 @@ export class Tcp {
   }
 
   /**
-   * True when a listener holds `port` on `address` (or on every address) or a connection has the
-   * local endpoint `address:port`. Walks the connection table: not for the per-segment path.
+   * True when a listener holds `port` on `address` (or on every address), a connection has the
+   * local endpoint `address:port`, or a TIME-WAIT record does (its 4-tuple is not free until the
+   * record ends). Walks the connection table and the records: not for the per-segment path.
    */
   portInUse(address: Ipv4Address, port: number): boolean {
-    return this.ctx.listeners.find(address, port) !== undefined || this.ctx.table.usesLocal(address, port);
+    const ctx = this.ctx;
+    if (ctx.listeners.find(address, port) !== undefined || ctx.table.usesLocal(address, port)) return true;
+    for (let r = ctx.timeWaitRecords.first; r !== undefined; r = r.newer)
+      if (r.localPort === port && r.localAddress === address) return true;
+    return false;
   }
 
   /**
