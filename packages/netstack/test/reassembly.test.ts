@@ -387,6 +387,36 @@ describe('reassembledPacketFrame', () => {
     expect(firstDifference(packet.payload, data)).toBe(-1);
   });
 
+  it('gives each reassembled datagram a frame buffer of its own, so kept payloads pin only their own bytes', () => {
+    const r = new Reassembler();
+    const kept: Uint8Array[] = [];
+    const sizes = [1000, 1480 + 8, 3000, 40];
+    for (let n = 0; n < 24; n++) {
+      const size = sizes[n % sizes.length]!;
+      const data = bytes(size, n);
+      const cut = size > 1480 ? 1480 : 16;
+      feed(r, 0, data, 0, cut, true, { identification: n });
+      const res = feed(r, 0, data, cut, size - cut, false, { identification: n });
+      if (res.status !== 'complete') throw new Error('not complete');
+      expect(firstDifference(res.payload, data)).toBe(-1);
+      kept.push(res.payload);
+    }
+    // Each payload's buffer is exactly its frame (Ethernet header, IPv4 header, payload, FCS room; at
+    // least the 60-byte minimum frame), whole and shared with no other payload: N kept payloads keep
+    // N frames alive, not N slabs of other frames.
+    const buffers = new Set<ArrayBufferLike>();
+    let pinned = 0;
+    for (const payload of kept) {
+      expect(payload.byteOffset).toBe(14 + 20);
+      expect(payload.buffer.byteLength).toBe(Math.max(14 + 20 + payload.length, 60) + 4);
+      buffers.add(payload.buffer);
+      pinned += payload.buffer.byteLength;
+    }
+    expect(buffers.size).toBe(kept.length);
+    const carried = kept.reduce((sum, payload) => sum + payload.length, 0);
+    expect(pinned).toBeLessThanOrEqual(carried + kept.length * 64);
+  });
+
   it('copies a packet that was no fragment into a new frame, leaving the caller’s buffer alone', () => {
     const r = new Reassembler();
     const payload = bytes(100, 2);

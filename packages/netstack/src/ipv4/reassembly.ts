@@ -7,7 +7,10 @@
  * last fragment (More Fragments clear) fixed the total length, the first (offset 0) arrived and the
  * bytes held equal the total. The completed payload is one new frame buffer with room for the
  * Ethernet and IPv4 headers in front, so a datagram reassembled to be forwarded (NAT, firewall)
- * becomes one packet again without another copy ({@link reassembledPacketFrame}).
+ * becomes one packet again without another copy ({@link reassembledPacketFrame}). That frame is an
+ * `ArrayBuffer` of its own, exactly the frame's length (not a view into a shared frame slab): a
+ * reassembled payload that an application keeps (a UDP socket's queue, say) keeps only its own
+ * datagram's bytes alive, never a slab of other frames.
  *
  * Rejections, each a named counter:
  * - `duplicate`: a fragment with exactly the offset and length of one held (dropped alone);
@@ -45,7 +48,7 @@ import {
   type Ipv4Repr,
 } from '@postern/wire';
 import { Counters } from '../counters.js';
-import { allocateFrame } from '../link/frame.js';
+import { allocateFrame, frameLength } from '../link/frame.js';
 
 /** Limits of a {@link Reassembler}. */
 export interface ReassemblyOptions {
@@ -93,8 +96,8 @@ export type ReassemblyDropReason = Exclude<
  * received, or of the packet itself when it was no fragment. A router that reassembled for its
  * filter fragments again to at most this size (as Linux's `frag_max_size`), so it changes neither
  * the fragment sizes nor the path MTU behaviour the sender sees. `frame`, set only when fragments
- * were reassembled, is the frame buffer the payload sits in (at offset 14 plus the header length):
- * see {@link reassembledPacketFrame}.
+ * were reassembled, is the frame buffer the payload sits in (at offset 14 plus the header length),
+ * the whole of an `ArrayBuffer` of its own: see {@link reassembledPacketFrame}.
  */
 export type ReassemblyResult =
   | {
@@ -292,9 +295,10 @@ export class Reassembler {
 
     const first = p.first;
     if (p.total + 20 + first.options.length > IPV4_MAX_TOTAL_LENGTH) return this.drop('oversize', p);
-    // The payload goes where it sits in a frame carrying the whole datagram.
+    // The payload goes where it sits in a frame carrying the whole datagram: a buffer of its own, so
+    // a payload kept by its receiver pins this datagram only (see the module comment).
     const at = ETHERNET_HEADER_LENGTH + IPV4_MIN_HEADER_LENGTH + first.options.length;
-    const frame = allocateFrame(at - ETHERNET_HEADER_LENGTH + p.total);
+    const frame = new Uint8Array(frameLength(at - ETHERNET_HEADER_LENGTH + p.total));
     const out = frame.subarray(at, at + p.total);
     for (const piece of pieces) out.set(piece.data, piece.offset);
     this.discard(p);
