@@ -4,16 +4,19 @@
  * build): help, the one-line error exits, and a clean run that serves the API and exits 0 on SIGTERM.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { withoutNetAdmin } from '@postern/netlab';
+import { makeOwnedTempDir, reapOrphanedTempDirs } from './support/owned-temp-dir.js';
 
 const BIN = fileURLToPath(new URL('../bin/postern-gateway.mjs', import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'postern-gw-bin-'));
+const DIR_PREFIX = 'postern-gw-bin-';
+// A run killed with SIGKILL skips afterAll: the next run removes what it left.
+reapOrphanedTempDirs(DIR_PREFIX);
+const dir = makeOwnedTempDir(DIR_PREFIX);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 interface Run {
