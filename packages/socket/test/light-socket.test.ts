@@ -51,6 +51,24 @@ async function connected(options: { allowHalfOpen?: boolean; clientRcvBuf?: numb
   return { pair, server, cfd, events, received, socket: socket! };
 }
 
+/**
+ * Logs `'turn'` into `log` at each of `socket`'s turns in the server's deferred round (its private
+ * `runDeferred`, wrapped through the instance), and `'thrown MESSAGE'` when a turn throws.
+ */
+function logTurns(socket: LightSocket, log: string[]): void {
+  const face = socket as unknown as { runDeferred(): void };
+  const runDeferred = face.runDeferred.bind(socket);
+  face.runDeferred = () => {
+    log.push('turn');
+    try {
+      runDeferred();
+    } catch (err) {
+      log.push(`thrown ${(err as Error).message}`);
+      throw err;
+    }
+  };
+}
+
 /** Reads from `fd` until EOF (or `limit` bytes), in virtual time. */
 async function readAll(pair: Pair, sockets: Sockets, fd: number, limit = Infinity): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -144,10 +162,11 @@ describe('LightSocket', () => {
     expect(events).toEqual(['close']);
   });
 
-  it('destroy from inside a data listener: the listener finishes before close runs', async () => {
+  it('destroy from inside a data listener: the listener finishes before close runs, in the same deferred turn', async () => {
     const { pair, cfd, socket } = await connected({ allowHalfOpen: true });
     const { sched, sa } = pair;
     const order: string[] = [];
+    logTurns(socket, order);
     socket.on('data', function () {
       order.push('data: destroy');
       this.destroy(new Error('enough'));
@@ -157,7 +176,46 @@ describe('LightSocket', () => {
     socket.on('close', () => order.push('close'));
     await awaitOnVirtualClock(sched, sa.send(cfd, new TextEncoder().encode('x')));
     expect(sched.runUntil(() => order.includes('close'), 1000)).toBe(true);
-    expect(order).toEqual(['data: destroy', 'data: after destroy', 'error enough', 'close']);
+    sched.runUntil(() => false, 100);
+    // One turn: the update delivered the bytes, then reported the close (not queued again).
+    expect(order).toEqual(['turn', 'data: destroy', 'data: after destroy', 'error enough', 'close']);
+  });
+
+  it("a listener's exception closes its socket in the same turn and is rethrown after 'close'", async () => {
+    const { pair, cfd, socket } = await connected({ allowHalfOpen: true });
+    const { sched, sa } = pair;
+    const order: string[] = [];
+    logTurns(socket, order);
+    socket.on('data', () => {
+      order.push('data');
+      throw new Error('listener bug');
+    });
+    socket.on('error', (err) => order.push(`error ${err.message}`));
+    socket.on('close', () => order.push('close'));
+    // The scheduler (no onError given) rethrows what the server's bottom half threw from its run.
+    let caught: unknown;
+    try {
+      await awaitOnVirtualClock(sched, sa.send(cfd, new TextEncoder().encode('x')));
+      sched.runUntil(() => order.includes('close'), 1000);
+    } catch (err) {
+      caught = err;
+    }
+    expect((caught as Error | undefined)?.message).toBe('listener bug');
+    sched.runUntil(() => false, 100);
+    expect(order).toEqual(['turn', 'data', 'error listener bug', 'close', 'thrown listener bug']);
+    expect(socket.destroyed).toBe(true);
+  });
+
+  it('a destroy outside the deferred round (by the application) still reports its close in a later round', async () => {
+    const { pair, socket } = await connected({ allowHalfOpen: true });
+    const { sched } = pair;
+    const order: string[] = [];
+    socket.on('close', () => order.push('close'));
+    socket.destroy();
+    expect(order).toEqual([]);
+    expect(sched.runUntil(() => order.includes('close'), 1000)).toBe(true);
+    sched.runUntil(() => false, 100);
+    expect(order).toEqual(['close']);
   });
 
   it('pause holds the bytes in TCP; resume delivers them later (not inside resume), in order, then end', async () => {
@@ -254,7 +312,8 @@ describe('LightSocket', () => {
     sa.shutdown(cfd, SHUT_WR);
     expect(sched.runUntil(() => socket.destroyed, 500)).toBe(true);
     sched.runUntil(() => false, 100);
-    expect([rounds, passes]).toEqual([3, 2]); // the client's FIN ('end': both sides ended), then 'close'
+    // The client's FIN: 'end', both sides ended, and the 'close' of that destroy in the same turn.
+    expect([rounds, passes]).toEqual([2, 2]);
     expect(socket.bytesRead).toBe(4);
   });
 

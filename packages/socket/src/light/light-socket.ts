@@ -31,9 +31,12 @@
  * have ended the socket destroys itself (as Node's `autoDestroy`), and `'close'` follows.
  *
  * `destroy()` closes the descriptor at once (a graceful FIN after what TCP holds, or a RST when unread
- * bytes remain) and drops the queue. A listener that throws closes its socket (destroyed with that
- * error) and the error is rethrown from the server's bottom half once the round's other sockets had
- * their turn (the scheduler reports it).
+ * bytes remain) and drops the queue. Its `'error'` and `'close'` come in the server's deferred round:
+ * a socket destroyed while its own update runs there (both sides ended, a listener's `destroy()`, a
+ * reset) reports them as soon as that update is over, in the same turn of the round (the socket is
+ * not queued a second time); one destroyed anywhere else is queued for the next round. A listener
+ * that throws closes its socket (destroyed with that error) and the error is rethrown from the
+ * server's bottom half once the round's other sockets had their turn (the scheduler reports it).
  */
 // Imported, not the global: Node's global `Buffer` is a getter, so every use of it in a hot path is a
 // global-object property load with an accessor call (seen under `update` in perf profiles of the bin).
@@ -103,6 +106,11 @@ const DIRTY = 256;
 const CLOSE_EMITTED = 512;
 /** The writable side stays open after the peer's FIN (`allowHalfOpen`). */
 const HALF_OPEN = 1024;
+/**
+ * Inside {@link LightSocket.runDeferred}'s update: a `destroy()` then leaves the close to that call
+ * (right after the update) instead of queueing the socket for another turn of the round.
+ */
+const IN_ROUND = 2048;
 
 function addTo(slot: Slot, fn: LightSocketListener): Slot {
   if (slot === undefined) return fn;
@@ -390,7 +398,8 @@ export class LightSocket implements EntryObserver {
   /**
    * Closes the connection at once: the descriptor is closed (FIN after what TCP holds, RST when unread
    * bytes remain), queued chunks are dropped. `'error'` (when `error` is given) and `'close'` follow in
-   * the next deferred round. Idempotent.
+   * the deferred round, never inside this call: right after the current update when called from one of
+   * the socket's own listeners (or by the update itself), else in the next round. Idempotent.
    */
   destroy(error?: Error): this {
     if ((this.flags & DESTROYED) !== 0) return this;
@@ -399,7 +408,7 @@ export class LightSocket implements EntryObserver {
     this.entry.unobserve(this);
     this.queue = undefined;
     if (this.sockets.isOpen(this.fd)) this.sockets.close(this.fd);
-    this.owner.defer(this);
+    if ((this.flags & IN_ROUND) === 0) this.owner.defer(this);
     return this;
   }
 
@@ -465,27 +474,40 @@ export class LightSocket implements EntryObserver {
     }
   }
 
-  /** @internal The owner's deferred round: a close to report, or an update that had to wait. */
+  /**
+   * @internal The owner's deferred round: an update that had to wait, or a close to report (also the
+   * close of a destroy that came during that update: it is not queued again, see {@link IN_ROUND}).
+   */
   runDeferred(): void {
-    if ((this.flags & DESTROYED) !== 0) {
-      if ((this.flags & CLOSE_EMITTED) === 0) {
-        this.flags |= CLOSE_EMITTED;
-        const error = this.closeError;
-        this.owner.socketClosed(this);
-        try {
-          if (error !== undefined) this.emit(this.onError, error);
-        } finally {
-          this.emit(this.onClose);
-        }
+    if ((this.flags & DESTROYED) === 0) {
+      this.flags |= IN_ROUND;
+      try {
+        this.updateNow();
+      } finally {
+        this.flags &= ~IN_ROUND;
       }
-      const thrown = this.thrown;
-      if (thrown !== undefined) {
-        this.thrown = undefined;
-        throw thrown;
-      }
-      return;
+      if ((this.flags & DESTROYED) === 0) return;
     }
-    this.updateNow();
+    this.reportClose();
+  }
+
+  /** Emits `'error'` (when destroyed with one) and `'close'`, once; then rethrows a listener's exception. */
+  private reportClose(): void {
+    if ((this.flags & CLOSE_EMITTED) === 0) {
+      this.flags |= CLOSE_EMITTED;
+      const error = this.closeError;
+      this.owner.socketClosed(this);
+      try {
+        if (error !== undefined) this.emit(this.onError, error);
+      } finally {
+        this.emit(this.onClose);
+      }
+    }
+    const thrown = this.thrown;
+    if (thrown !== undefined) {
+      this.thrown = undefined;
+      throw thrown;
+    }
   }
 
   private deferUpdate(): void {
