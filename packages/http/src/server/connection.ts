@@ -531,7 +531,9 @@ export class Connection implements ResponseChannel, Deadlined, OpenEntry<Connect
     }
     this.enqueue(res);
     this.dispatch(req, res);
-    this.ensureTimer();
+    // No ensureTimer here: from now until this answer is done the connection has no deadline of its
+    // own (a body's starts when a worker takes the request, see startBodyClock), and the one queued
+    // stays (a deadline reached early re-checks), so the call could only find nothing to arm.
   }
 
   /** How the body of the request `head` (answered by `res`) talks back to the connection. */
