@@ -319,6 +319,83 @@ describe('TapNicDriver against the Linux kernel', () => {
     );
 
   rootIt(
+    title(
+      'event-loop I/O: frames transmitted during a wake-up (by the receiver, or by the turn it runs) leave when it ends, with no TX bottom half',
+    ),
+    async () => {
+      const scheduler = new Scheduler({ clock: 'real', hostWake: 'microtask' });
+      scheduler.start();
+      try {
+        const { ns, ifname, driver, kernelMac } = await attachedInNamespace({ io: 'event-loop', scheduler });
+        await ip(['neigh', 'replace', OUR_IP, 'lladdr', macToString(OUR_MAC), 'dev', ifname, 'nud', 'permanent'], ns);
+        const kernelRx = async () =>
+          (
+            JSON.parse((await ip(['-j', '-s', 'link', 'show', 'dev', ifname], ns)).stdout) as {
+              stats64: { rx: { packets: number } };
+            }[]
+          )[0]!.stats64.rx.packets;
+        let seq = 0;
+        const answerFrame = (): Uint8Array => {
+          const f = new Uint8Array(64);
+          writeMac(f, 0, kernelMac);
+          writeMac(f, 6, OUR_MAC);
+          f[12] = 0x88;
+          f[13] = 0xb5;
+          f[14] = seq++;
+          return f;
+        };
+        // Two frames from the receiver itself, two from a bottom half of the turn the wake-up runs.
+        let answered = 0;
+        let turnPolls = 0;
+        let notWrittenYet = 0;
+        const turnAnswer = {
+          name: 'test answer',
+          poll: (): number => {
+            turnPolls++;
+            const written = driver.ringStats.txWritten;
+            expect(driver.transmit(answerFrame())).toBe(true);
+            expect(driver.transmit(answerFrame())).toBe(true);
+            if (driver.ringStats.txWritten === written) notWrittenYet++;
+            return 0;
+          },
+        };
+        driver.onReceive((f) => {
+          if (etherType(f) !== 0x0800 || f[23] !== 17) return;
+          answered++;
+          expect(driver.transmit(answerFrame())).toBe(true);
+          expect(driver.transmit(answerFrame())).toBe(true);
+          scheduler.schedule(turnAnswer);
+        });
+        const before = await kernelRx();
+        const runs = scheduler.stats.deferred.runs;
+        const flushes = driver.ringStats.txFlushes;
+        const written = driver.ringStats.txWritten;
+        await lab.exec(ns, PYTHON, udpSender([10, 20, 30], OUR_IP));
+        // The bottom half is scheduled once per turn however many datagrams the wake-up read: it answers once per turn.
+        const sent = (): number => 2 * answered + 2 * turnPolls;
+        const arrived = await eventually(async () => answered >= 3 && (await kernelRx()) - before >= sent());
+        expect(
+          arrived,
+          `answered ${answered}, turns ${turnPolls}, kernel received ${(await kernelRx()) - before}`,
+        ).toBe(true);
+        expect(answered).toBe(3);
+        expect((await kernelRx()) - before).toBe(sent());
+        expect(driver.ringStats.txWritten - written).toBe(sent());
+        // Every deferred poll was the test's own: the TX bottom half never ran.
+        expect(scheduler.stats.deferred.runs - runs).toBe(turnPolls);
+        expect(turnPolls).toBeGreaterThanOrEqual(1);
+        // The turn's frames waited for the wake-up's end, like the receiver's; one flush per wake-up at most.
+        expect(notWrittenYet).toBe(turnPolls);
+        const flushed = driver.ringStats.txFlushes - flushes;
+        expect(flushed).toBeGreaterThanOrEqual(1);
+        expect(flushed).toBeLessThanOrEqual(answered);
+      } finally {
+        scheduler.stop();
+      }
+    },
+  );
+
+  rootIt(
     title('worker I/O: the RX interrupt is an IRQ line on the given scheduler, handled there, freed on close'),
     async () => {
       const scheduler = new Scheduler({ clock: 'real' });

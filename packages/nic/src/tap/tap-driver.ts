@@ -24,7 +24,11 @@
  * step that queued it (a bottom half, `tap:<name> tx`), so the frames one turn of the stack emits go
  * out together: in event-loop mode one `write` each, back to back (a TAP takes one frame per
  * `write`, and a `writev` would send its buffers as one frame); in worker mode one publication of
- * the TX ring and one doorbell for the whole batch. A full queue is written at once.
+ * the TX ring and one doorbell for the whole batch. A full queue is written at once. Event-loop
+ * mode, frames queued during a wake-up of the port (by the receiver, or by the scheduler's turn the
+ * wake-up runs at its end, see below): the queue is written when the wake-up ends, right after that
+ * turn, with no bottom half: a wake-up that answers costs no TX poll and, where the answer was the
+ * turn's last work, no deferred round of its own.
  *
  * TSO (option `tso`, on by default): the descriptor is opened with `IFF_VNET_HDR`, so every frame
  * read or written starts with a virtio-net header (`vnet-header.ts`), as between a paravirtual NIC
@@ -194,7 +198,8 @@ const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v
  *   callback on the main thread (event-loop mode) or the RX bottom half on the scheduler (worker mode).
  * - `transmit` takes the frame (the driver owns it from then on, as {@link NicDriver} says) into the
  *   TX queue and returns at once; the queue is written at the end of the scheduler step (or at once
- *   when full), each frame minus its last 4 bytes (with `tso`, behind a virtio-net header, and runs
+ *   when full; event-loop mode: what is queued during a wake-up of the port, at that wake-up's end,
+ *   after the scheduler's turn it runs), each frame minus its last 4 bytes (with `tso`, behind a virtio-net header, and runs
  *   of one TCP flow's segments merged into GSO super-frames; the counters still count frames). It refuses frames shorter than 18 or longer than
  *   MTU + 18 bytes (`txDroppedBadLength`), when not open or the device is gone
  *   (`txDroppedLinkDown`), and in worker mode when the TX ring is full (`txDroppedQueueFull`).
@@ -247,6 +252,11 @@ export class TapNicDriver implements NicDriver {
   /** The end-of-step TX flush. */
   private readonly txFlush: BottomHalf;
   private txFlushScheduled = false;
+  /**
+   * Event-loop mode: true during a wake-up of the port ({@link portWakeStart} .. {@link portWakeEnd}):
+   * frames transmitted then are written when it ends, without the {@link txFlush} bottom half.
+   */
+  private inWake = false;
   private txFlushes = 0;
   private txWritten = 0;
   private txWriteErrors = 0;
@@ -569,6 +579,7 @@ export class TapNicDriver implements NicDriver {
       const queue = this.txQueue;
       if (queue.full) this.writeQueued(queue.length);
       queue.push(frame);
+      if (this.inWake) return true; // written when the wake-up ends (portWakeEnd)
     } else if (!this.enqueueInRing(frame, len)) {
       c.txDroppedQueueFull++;
       return false;
@@ -764,14 +775,23 @@ export class TapNicDriver implements NicDriver {
    * they owe runs at {@link portWakeEnd}, before the port's callback returns.
    */
   private readonly portWakeStart = (): void => {
+    this.inWake = true;
     const s = this.scheduler;
     if (s !== undefined && s.beginIo !== undefined) s.beginIo();
   };
 
-  /** Event-loop mode: the wake-up {@link portWakeStart} began delivered its frames: the scheduler's turn runs. */
+  /**
+   * Event-loop mode: the wake-up {@link portWakeStart} began delivered its frames: the scheduler's turn
+   * runs, then what the wake-up transmitted (the receiver, that turn) is written, in queue order.
+   */
   private readonly portWakeEnd = (): void => {
     const s = this.scheduler;
-    if (s !== undefined && s.endIo !== undefined) s.endIo();
+    try {
+      if (s !== undefined && s.endIo !== undefined) s.endIo();
+    } finally {
+      this.inWake = false;
+      this.writeQueued(this.txQueue.length);
+    }
   };
 
   /** Event-loop mode: the descriptor failed (device gone, read error): report the link down once. */
