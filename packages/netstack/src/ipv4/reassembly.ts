@@ -136,6 +136,35 @@ interface Pending {
   largest: number;
 }
 
+/** Every counter of a reassembler, in the order its `stats` lists them. */
+const COUNTER_NAMES: readonly ReassemblyCounterName[] = [
+  'fragments',
+  'reassembled',
+  'duplicate',
+  'overlap',
+  'tinyFirst',
+  'tinyOffset',
+  'oversize',
+  'badLast',
+  'misaligned',
+  'empty',
+  'tooManyFragments',
+  'memoryEvicted',
+  'memoryLimit',
+  'timeout',
+];
+/** The counters that count no {@link ReassemblyDropReason}. */
+const NOT_DROPS: ReadonlySet<ReassemblyCounterName> = new Set(['fragments', 'reassembled', 'memoryEvicted', 'timeout']);
+
+function isDropReason(name: ReassemblyCounterName): name is ReassemblyDropReason {
+  return !NOT_DROPS.has(name);
+}
+
+/** The `dropped` result of each reason, shared by every reassembler (frozen). */
+const DROPPED = Object.fromEntries(
+  COUNTER_NAMES.filter(isDropReason).map((reason) => [reason, Object.freeze({ status: 'dropped', reason })]),
+) as Record<ReassemblyDropReason, ReassemblyResult>;
+
 const PENDING: ReassemblyResult = Object.freeze({ status: 'pending' });
 const NO_EXPIRED: readonly ExpiredDatagram[] = Object.freeze([]);
 
@@ -164,43 +193,12 @@ export class Reassembler {
   readonly stats: Counters<ReassemblyCounterName>;
   private readonly pending = new Map<string, Pending>();
   private bytes = 0;
-  private readonly drops: Record<ReassemblyDropReason, ReassemblyResult>;
 
   constructor(options: ReassemblyOptions = {}) {
-    this.stats = new Counters<ReassemblyCounterName>(options.counterGroup ?? 'reassembly', [
-      'fragments',
-      'reassembled',
-      'duplicate',
-      'overlap',
-      'tinyFirst',
-      'tinyOffset',
-      'oversize',
-      'badLast',
-      'misaligned',
-      'empty',
-      'tooManyFragments',
-      'memoryEvicted',
-      'memoryLimit',
-      'timeout',
-    ]);
+    this.stats = new Counters<ReassemblyCounterName>(options.counterGroup ?? 'reassembly', COUNTER_NAMES);
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.maxBytes = options.maxBytes ?? DEFAULT_REASSEMBLY_MAX_BYTES;
     this.maxFragmentsPerDatagram = options.maxFragmentsPerDatagram ?? 64;
-    const reasons: ReassemblyDropReason[] = [
-      'duplicate',
-      'overlap',
-      'tinyFirst',
-      'tinyOffset',
-      'oversize',
-      'badLast',
-      'misaligned',
-      'empty',
-      'tooManyFragments',
-      'memoryLimit',
-    ];
-    this.drops = Object.fromEntries(
-      reasons.map((reason) => [reason, Object.freeze({ status: 'dropped', reason })]),
-    ) as Record<ReassemblyDropReason, ReassemblyResult>;
   }
 
   /** Datagrams under reassembly. */
@@ -266,7 +264,7 @@ export class Reassembler {
     if (next !== undefined && next.offset < end) {
       if (next.offset === offset && next.end === end) {
         this.stats.inc('duplicate');
-        return this.drops.duplicate;
+        return DROPPED.duplicate;
       }
       return this.drop('overlap', p);
     }
@@ -345,7 +343,7 @@ export class Reassembler {
   private drop(reason: ReassemblyDropReason, p: Pending | undefined): ReassemblyResult {
     this.stats.inc(reason);
     if (p !== undefined) this.discard(p);
-    return this.drops[reason];
+    return DROPPED[reason];
   }
 
   private discard(p: Pending): void {
