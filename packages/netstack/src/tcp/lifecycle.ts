@@ -30,7 +30,7 @@ import { SendBuffer } from './send-buffer.js';
 import { seqAdd, seqSub } from './seq.js';
 import { AckUrgency, TcbEvent, Tcb, type TcpCloseReason } from './tcb.js';
 import { TimeWaitRecord } from './time-wait-record.js';
-import { cancelAllTimers, cancelRetransmit } from './timers.js';
+import { cancelAllTimers, stopAllTimers, stopRetransmit } from './timers.js';
 
 /** The window scale our SYNs offer: the smallest shift that lets the window reach `maxBufferSize`. */
 export function windowShiftFor(maxBufferSize: number): number {
@@ -224,7 +224,8 @@ export function compactTimeWait(ctx: TcpContext, tcb: Tcb): void {
   const windowField = advertiseWindow(tcb);
   const announced = Math.max(0, seqSub(tcb.rcvAdvRight, tcb.rcvNxt));
   const record = new TimeWaitRecord(tcb, windowField, rcvWnd, announced, end);
-  leaveTables(ctx, tcb);
+  // A TCB that goes on the free list keeps its lazy timers' heap entries for its next connection.
+  leaveTables(ctx, tcb, ctx.freeTcbs.length < TCB_FREE_LIST_LIMIT);
   ctx.timeWaitRecords.add(record);
   ctx.timeWaitRecords.shapeAnchor = tcb;
   // A handle the application may still read follows the record (the record holds nothing of it).
@@ -273,11 +274,16 @@ export function release(ctx: TcpContext, tcb: Tcb, reason: TcpCloseReason): void
   if (conn !== undefined && !conn.closeNotified) tcb.raise(TcbEvent.CLOSED);
 }
 
-/** Marks `tcb` released and takes it out of the table, TIME-WAIT, its listener's queues and its timers. */
-function leaveTables(ctx: TcpContext, tcb: Tcb): void {
+/**
+ * Marks `tcb` released and takes it out of the table, TIME-WAIT, its listener's queues and its timers:
+ * their heap entries too, unless the TCB is to be reused (`reused`: they are only stopped, see
+ * {@link stopAllTimers}).
+ */
+function leaveTables(ctx: TcpContext, tcb: Tcb, reused = false): void {
   tcb.released = true;
   tcb.idleDue = -1;
-  cancelAllTimers(tcb);
+  if (reused) stopAllTimers(tcb);
+  else cancelAllTimers(tcb);
   ctx.table.remove(tcb);
   ctx.timeWait.delete(tcb);
   tcb.sendBuffer.clear();
@@ -302,7 +308,8 @@ export function enterTimeWait(ctx: TcpContext, tcb: Tcb): void {
   const first = tcb.state !== 'TIME-WAIT';
   tcb.state = 'TIME-WAIT';
   tcb.closeReason = 'normal';
-  cancelRetransmit(tcb);
+  // Stopped, not taken off the heap: the TCB usually becomes a record at once and is reused.
+  stopRetransmit(tcb);
   ctx.timeWait.delete(tcb);
   if (first && timeWaitCount(ctx) >= ctx.settings.maxTimeWait && endOldestTimeWait(ctx))
     ctx.counters.incSlot(ctx.slots.timeWaitRecycled);

@@ -504,7 +504,7 @@ export class Tcb {
   rtxTimer: LazyTimer | undefined;
   delackTimer: Timer | undefined;
   /** TIME_WAIT, FIN-WAIT-2 timeout and keep-alive (never needed at the same time). */
-  idleTimer: Timer | undefined;
+  idleTimer: LazyTimer | undefined;
   /**
    * The deadline (ms) the idle timer is to be armed for when the segment being processed (or the
    * application's `close()`) is done with the connection: the FIN-WAIT-2 timeout or TIME-WAIT's
@@ -574,8 +574,9 @@ export class Tcb {
    * as a new one has it: the RTO estimator ({@link RtoEstimator.renew}: same options, which are the
    * owning module's settings), the SACK scoreboard ({@link SackScoreboard.restart} for segments of
    * `mss` bytes), the RACK log with its delivery rate state and RACK's variables; so a new life
-   * allocates none of them. Its timers (stopped and off the heap since it was released) are kept
-   * to be re-armed. The caller empties the buffers and resizes them ({@link SendBuffer.reuse},
+   * allocates none of them. Its timers (stopped since it was released; the lazy ones may keep a heap
+   * entry, which does nothing when it fires) are kept to be re-armed. The caller empties the buffers
+   * and resizes them ({@link SendBuffer.reuse},
    * {@link ReceiveBuffer.reuse}). Only a TCB that left every table, that no application handle
    * reaches any more and on which nothing is pending may be reused (see `lifecycle.ts`, `recycleTcb`).
    * @throws RangeError unless `mss` is a positive integer.

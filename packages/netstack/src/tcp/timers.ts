@@ -8,8 +8,11 @@
  *
  * Each timer is created on first use and re-armed afterwards, so a connection owns at most three
  * timer objects for its whole life, and no closure: one {@link ConnectionTimers} object per connection
- * is the retransmission timer itself and the target the other two call. What an expiry does is in
- * {@link ./timer-events.ts}.
+ * is the retransmission timer itself and the delayed-ACK timer's target, and one {@link IdleTimer} is
+ * the idle timer. Both are {@link LazyTimer}s: a TCB given back for reuse only stops them
+ * ({@link stopAllTimers}), so the next connection in it, which arms them again with deadlines no
+ * earlier, touches no heap entry (a short connection closed by the server arms its retransmission
+ * timer twice and its FIN-WAIT-2 timeout once). What an expiry does is in {@link ./timer-events.ts}.
  */
 import type { Millis, Timer } from '@postern/irq';
 import type { TcpContext } from './context.js';
@@ -89,8 +92,7 @@ export function restartRetransmit(ctx: TcpContext, tcb: Tcb, now: number = ctx.s
 
 /**
  * A connection's retransmission timer (a {@link LazyTimer}: restarts are cheap) and the
- * {@link TimerTarget} of its delayed-ACK and idle timers: the one object per connection that knows the
- * connection, so none of its timers owns a closure. Made on first use of any of them.
+ * {@link TimerTarget} of its delayed-ACK timer, so neither owns a closure. Made on first use of either.
  */
 class ConnectionTimers extends LazyTimer {
   constructor(
@@ -105,17 +107,38 @@ class ConnectionTimers extends LazyTimer {
     fireRtx(this.ctx, this.tcb);
   }
 
-  /** Its own heap entry fired (a {@link LazyTimer}), or the connection's delayed-ACK or idle timer. */
+  /** Its own heap entry fired (a {@link LazyTimer}), or the connection's delayed-ACK timer. */
   override onTimer(now: Millis, timer: Timer): void {
     const tcb = this.tcb;
     if (timer === tcb.delackTimer) {
       if (!tcb.released) onDelayedAckTimer(this.ctx, tcb);
-    } else if (timer === tcb.idleTimer) {
-      if (!tcb.released) onIdleTimer(this.ctx, tcb);
     } else {
       super.onTimer(now, timer);
     }
   }
+}
+
+/**
+ * A connection's idle timer (TIME-WAIT's 2*MSL, the FIN-WAIT-2 timeout, keep-alive), lazy like the
+ * retransmission timer: a FIN-WAIT-2 timeout armed in a reused TCB moves no heap entry.
+ */
+class IdleTimer extends LazyTimer {
+  constructor(
+    readonly ctx: TcpContext,
+    readonly tcb: Tcb,
+  ) {
+    super(ctx.scheduler);
+  }
+
+  /** The idle wait ended. */
+  protected expired(): void {
+    if (!this.tcb.released) onIdleTimer(this.ctx, this.tcb);
+  }
+}
+
+/** The connection's idle timer, made on first use. */
+function idleTimer(ctx: TcpContext, tcb: Tcb): LazyTimer {
+  return (tcb.idleTimer ??= new IdleTimer(ctx, tcb));
 }
 
 /** The connection's retransmission timer (and its other timers' target), made on first use. */
@@ -179,14 +202,17 @@ export function cancelDelayedAck(tcb: Tcb): void {
 
 /** (Re)arms the idle timer for `delay` ms from now. */
 export function armIdle(ctx: TcpContext, tcb: Tcb, delay: number): void {
-  if (tcb.idleTimer === undefined) tcb.idleTimer = ctx.scheduler.timerAfter(delay, retransmitTimer(ctx, tcb));
-  else tcb.idleTimer.resetAfter(delay);
+  idleTimer(ctx, tcb).resetAfter(delay);
 }
 
 /** (Re)arms the idle timer for the absolute `deadline` (ms, scheduler time). */
 export function armIdleAt(ctx: TcpContext, tcb: Tcb, deadline: number): void {
-  if (tcb.idleTimer === undefined) tcb.idleTimer = ctx.scheduler.timerAt(deadline, retransmitTimer(ctx, tcb));
-  else tcb.idleTimer.reset(deadline);
+  idleTimer(ctx, tcb).reset(deadline);
+}
+
+/** Stops the idle timer (keep-alive turned off), lazily: its entry fires once for nothing unless re-armed first. */
+export function stopIdle(tcb: Tcb): void {
+  tcb.idleTimer?.stop();
 }
 
 /**
@@ -217,9 +243,20 @@ export function touchKeepAlive(ctx: TcpContext, tcb: Tcb): void {
   armIdle(ctx, tcb, tcb.keepAliveIdleMs);
 }
 
-/** Stops every timer of the connection. */
+/** Stops every timer of the connection and takes their entries off the timer heap (the TCB is not reused). */
 export function cancelAllTimers(tcb: Tcb): void {
   tcb.rtxTimer?.cancel();
   tcb.delackTimer?.cancel();
   tcb.idleTimer?.cancel();
+}
+
+/**
+ * Stops every timer of a connection whose TCB is given back for reuse: the lazy ones (retransmission,
+ * idle) keep their heap entries, which the next connection in the TCB usually re-arms before they fire
+ * (no heap change then); an entry that fires first does nothing. The delayed-ACK timer is cancelled.
+ */
+export function stopAllTimers(tcb: Tcb): void {
+  tcb.rtxTimer?.stop();
+  tcb.delackTimer?.cancel();
+  tcb.idleTimer?.stop();
 }
