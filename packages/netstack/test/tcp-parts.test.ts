@@ -129,6 +129,61 @@ describe('ConnectionTable', () => {
   });
 });
 
+describe('ConnectionTable local endpoints', () => {
+  /** A TCB with local endpoint `localAddress:localPort`. */
+  function local(localAddress: number, localPort: number, remote: number): Tcb {
+    const t = tcb(localPort, remote, 80);
+    t.localAddress = localAddress;
+    return t;
+  }
+
+  it('tells which local endpoints its TCBs and TIME-WAIT records use, also a port in use on two addresses', () => {
+    const table = new ConnectionTable(9);
+    const a = local(1, 5000, 2);
+    table.add(a);
+    expect(table.usesLocal(1, 5000)).toBe(true);
+    expect(table.usesLocal(7, 5000)).toBe(false);
+    expect(table.usesLocal(1, 5001)).toBe(false);
+    // The same port on another address: both are in use, a third address is not.
+    const b = local(7, 5000, 3);
+    table.add(b);
+    expect([table.usesLocal(1, 5000), table.usesLocal(7, 5000), table.usesLocal(8, 5000)]).toEqual([true, true, false]);
+    table.remove(a);
+    table.remove(a); // absent: nothing changes
+    expect([table.usesLocal(1, 5000), table.usesLocal(7, 5000)]).toEqual([false, true]);
+    // A TIME-WAIT record on that port and the first address (its TCB left the table): in use again.
+    const ra = new TimeWaitRecord(local(1, 5000, 4), 1000, 1000, 1000, 0);
+    table.addTimeWait(ra);
+    expect([table.usesLocal(1, 5000), table.usesLocal(7, 5000), table.usesLocal(8, 5000)]).toEqual([true, true, false]);
+    // A record alone on its port.
+    const rc = new TimeWaitRecord(local(9, 6000, 4), 1000, 1000, 1000, 0);
+    table.addTimeWait(rc);
+    expect([table.usesLocal(9, 6000), table.usesLocal(1, 6000), table.usesLocalPort(6000)]).toEqual([
+      true,
+      false,
+      true,
+    ]);
+    table.removeTimeWait(rc);
+    table.removeTimeWait(rc); // absent: nothing changes
+    expect([table.usesLocal(9, 6000), table.usesLocalPort(6000)]).toEqual([false, false]);
+    table.removeTimeWait(ra);
+    table.remove(b);
+    expect([table.usesLocal(1, 5000), table.usesLocal(7, 5000), table.usesLocalPort(5000)]).toEqual([
+      false,
+      false,
+      false,
+    ]);
+    // The port is free again: a new user on another address is the only one.
+    table.add(local(8, 5000, 5));
+    expect([table.usesLocal(8, 5000), table.usesLocal(7, 5000), table.usesLocal(1, 5000)]).toEqual([
+      true,
+      false,
+      false,
+    ]);
+    expect(table.usesLocalPort(5000)).toBe(true);
+  });
+});
+
 describe('ConnectionTable listing order', () => {
   it('lists TCBs in the order they were added as the slots double, whatever was removed between', () => {
     const table = new ConnectionTable(77);

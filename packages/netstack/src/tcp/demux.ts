@@ -15,6 +15,9 @@
  * {@link Tcb.tableOlder} and {@link Tcb.tableNewer}), which is the order {@link ConnectionTable.all}
  * lists them in.
  *
+ * Which local endpoints are in use (a question NAT asks when it picks a new mapping's port) is
+ * answered from per-port counts ({@link LocalPorts}), not by a walk.
+ *
  * TIME-WAIT records ({@link TimeWaitRecord}, connections whose application let go) are kept in a
  * second index by the same key ({@link RecordIndex}); a segment that finds no TCB (every SYN) looks
  * there before the listeners. With short connections, thousands of records are held (up to
@@ -231,6 +234,55 @@ class RecordIndex {
   }
 }
 
+/**
+ * The local endpoints TCBs and TIME-WAIT records use, by local port: how many use each port, and the
+ * one local address they all share (0 once two addresses shared the port, until its count is 0 again;
+ * also for a user with local address 0). So whether an endpoint is in use is known at once unless one
+ * port is in use on two addresses at the same time. Two arrays of 2^16 counts and addresses, made on
+ * first use; adding and removing a user costs one or two array writes.
+ */
+class LocalPorts {
+  private counts: Int32Array | undefined = undefined;
+  private addresses: Int32Array | undefined = undefined;
+
+  /** One more user of `localAddress:localPort`. */
+  add(localAddress: Ipv4Address, localPort: number): void {
+    let counts = this.counts;
+    let addresses = this.addresses;
+    if (counts === undefined || addresses === undefined) {
+      counts = this.counts = new Int32Array(65_536);
+      addresses = this.addresses = new Int32Array(65_536);
+    }
+    const n = counts[localPort]!;
+    if (n === 0) addresses[localPort] = localAddress | 0;
+    else if (addresses[localPort] !== (localAddress | 0)) addresses[localPort] = 0;
+    counts[localPort] = n + 1;
+  }
+
+  /** One user of `localPort` fewer (it was added). */
+  remove(localPort: number): void {
+    this.counts![localPort]!--;
+  }
+
+  /**
+   * Whether `localAddress:localPort` is in use: true or false when the counts tell, undefined when the
+   * port has users on more than one address (or on address 0) and the caller must look at them.
+   */
+  uses(localAddress: Ipv4Address, localPort: number): boolean | undefined {
+    const counts = this.counts;
+    if (counts === undefined || counts[localPort] === 0) return false;
+    const shared = this.addresses![localPort]!;
+    if (shared !== 0) return shared === (localAddress | 0);
+    return undefined;
+  }
+
+  /** Whether some user has local port `localPort` (on any address). */
+  usesPort(localPort: number): boolean {
+    const counts = this.counts;
+    return counts !== undefined && counts[localPort] !== 0;
+  }
+}
+
 /** A listener as the demux sees it. */
 export interface Bound {
   readonly localAddress: Ipv4Address;
@@ -242,6 +294,8 @@ export class ConnectionTable {
   private readonly seed: number;
   private readonly tcbs: ChainIndex<Tcb>;
   private readonly records: RecordIndex;
+  /** The local endpoints of the TCBs and the records. */
+  private readonly locals = new LocalPorts();
   /** The TCB added first and the one added last of those held ({@link Tcb.tableOlder}/{@link Tcb.tableNewer}). */
   private oldest: Tcb | undefined = undefined;
   private newest: Tcb | undefined = undefined;
@@ -293,6 +347,7 @@ export class ConnectionTable {
   /** Adds `tcb` (the newest). The caller checked that its 4-tuple is free. Allocates nothing (but when the slots double). */
   add(tcb: Tcb): void {
     this.tcbs.add(tcb);
+    this.locals.add(tcb.localAddress, tcb.localPort);
     tcb.tableOlder = this.newest;
     tcb.tableNewer = undefined;
     if (this.newest === undefined) this.oldest = tcb;
@@ -303,6 +358,7 @@ export class ConnectionTable {
   /** Removes `tcb` if present. Allocates nothing. */
   remove(tcb: Tcb): void {
     if (!this.tcbs.remove(tcb)) return;
+    this.locals.remove(tcb.localPort);
     const older = tcb.tableOlder;
     const newer = tcb.tableNewer;
     if (older === undefined) this.oldest = newer;
@@ -326,12 +382,16 @@ export class ConnectionTable {
   }
 
   /**
-   * True when a TCB (any state) has local endpoint `localAddress:localPort`, whatever its remote.
-   * Walks every TCB: for rare questions (NAT choosing a new mapping's port), not per segment.
+   * True when a TCB (any state) or a TIME-WAIT record has local endpoint `localAddress:localPort`,
+   * whatever its remote. Answered from per-port counts; walks the TCBs and records only while the
+   * port is in use on more than one local address at once.
    */
   usesLocal(localAddress: Ipv4Address, localPort: number): boolean {
+    const known = this.locals.uses(localAddress, localPort);
+    if (known !== undefined) return known;
     for (let tcb = this.oldest; tcb !== undefined; tcb = tcb.tableNewer)
       if (tcb.localPort === localPort && tcb.localAddress === localAddress) return true;
+    for (const r of this.records.all()) if (r.localPort === localPort && r.localAddress === localAddress) return true;
     return false;
   }
 
@@ -346,11 +406,12 @@ export class ConnectionTable {
   /** Adds a TIME-WAIT record. The caller checked that its 4-tuple is free (its TCB left the table). */
   addTimeWait(record: TimeWaitRecord): void {
     this.records.add(record);
+    this.locals.add(record.localAddress, record.localPort);
   }
 
   /** Removes a TIME-WAIT record if present. */
   removeTimeWait(record: TimeWaitRecord): void {
-    this.records.remove(record);
+    if (this.records.remove(record)) this.locals.remove(record.localPort);
   }
 
   /** Every TIME-WAIT record (a copy, in no particular order, for inspection). */
@@ -358,10 +419,9 @@ export class ConnectionTable {
     return this.records.all();
   }
 
-  /** True when some TCB uses local port `localPort` (on any address). */
+  /** True when some TCB or TIME-WAIT record uses local port `localPort` (on any address). */
   usesLocalPort(localPort: number): boolean {
-    for (let tcb = this.oldest; tcb !== undefined; tcb = tcb.tableNewer) if (tcb.localPort === localPort) return true;
-    return false;
+    return this.locals.usesPort(localPort);
   }
 
   /** Every TCB (a copy, for shutdown and inspection), in the order they were added: oldest first. */
