@@ -5,7 +5,15 @@
  * update (the SND.WL1/SND.WL2 rule), and what the acknowledgement of our FIN does to the state.
  */
 import type { TcpContext } from './context.js';
-import { onAckAdvanced, onDsackReceived, onDuplicateAck, rackOnAck, updateScoreboard } from './recovery.js';
+import {
+  deliveryDone,
+  onAckAdvanced,
+  onDsackReceived,
+  onDuplicateAck,
+  rackOnAck,
+  rackOnFinalAck,
+  updateScoreboard,
+} from './recovery.js';
 import type { Segment } from './segment.js';
 import { seqAdd, seqGt, seqLe, seqLt, seqSub } from './seq.js';
 import { AckUrgency, type Tcb } from './tcb.js';
@@ -47,7 +55,8 @@ function ackInRange(tcb: Tcb, ack: number): boolean {
 
 /**
  * What the ACK says about delivery: SACK blocks to the scoreboard (and D-SACKs to undo), SND.UNA
- * advanced or a duplicate ACK, then RACK's loss detection over what was delivered.
+ * advanced or a duplicate ACK, then RACK's loss detection over what was delivered (once our FIN
+ * and everything before it is acknowledged, only the transmit log is emptied: see `deliveryDone`).
  */
 function ackSignals(ctx: TcpContext, tcb: Tcb, seg: Segment, now: number, window: number): void {
   const ack = seg.ack;
@@ -70,6 +79,10 @@ function ackSignals(ctx: TcpContext, tcb: Tcb, seg: Segment, now: number, window
     onDuplicateAck(ctx, tcb, seg);
   }
   if (tcb.sackEnabled && tcb.state !== 'CLOSED') {
+    if (deliveryDone(tcb)) {
+      rackOnFinalAck(tcb);
+      return;
+    }
     const acked = seqSub(tcb.sndUna, unaBefore);
     rackOnAck(ctx, tcb, now, acked + newlySacked, seg, acked);
   }

@@ -26,7 +26,7 @@ import { TcpFlag } from '@postern/wire';
 import { updateSendWindow, updateTsRecent } from './ack-input.js';
 import type { TcpContext } from './context.js';
 import { receiveInOrder } from './data-input.js';
-import { onAckAdvancedOpen, rackOnAckOpen } from './recovery.js';
+import { onAckAdvancedOpen, openAckRecordsNothing, rackOnAckOpen } from './recovery.js';
 import type { Segment } from './segment.js';
 import { seqGt, seqLe, seqLt, seqSub } from './seq.js';
 import type { Tcb } from './tcb.js';
@@ -91,7 +91,8 @@ export function predictedArrives(ctx: TcpContext, tcb: Tcb, seg: Segment, now: n
   updateTsRecent(tcb, seg, now);
   const unaBefore = tcb.sndUna;
   if (seg.ack !== unaBefore) onAckAdvancedOpen(ctx, tcb, seg, now);
-  if (tcb.sackEnabled) rackOnAckOpen(ctx, tcb, now, seqSub(tcb.sndUna, unaBefore), seg);
+  if (tcb.sackEnabled && !openAckRecordsNothing(tcb, unaBefore))
+    rackOnAckOpen(ctx, tcb, now, seqSub(tcb.sndUna, unaBefore), seg);
   updateSendWindow(ctx, tcb, seg, window);
   tcb.lastAckWindow = tcb.sndWnd;
   ctx.touchKeepAlive(tcb);

@@ -489,7 +489,8 @@ export function echoedTimestamp(tcb: Tcb, seg: Segment): number {
  * {@link rackOnAck} for an ACK that meets no loss episode (header prediction): the caller
  * guarantees no SACK block arrived, no probe of ours awaits its ACK (none outstanding, or the ACK
  * delivered nothing), no TLP awaits a verdict, F-RTO is idle and the connection is not in
- * recovery, so only the delivery record and RACK's detection remain.
+ * recovery, so only the delivery record and RACK's detection remain. Header prediction skips the
+ * call when {@link openAckRecordsNothing}.
  */
 export function rackOnAckOpen(
   ctx: TcpRecoveryContext,
@@ -500,6 +501,43 @@ export function rackOnAckOpen(
 ): void {
   recordDeliveries(tcb, now, seg);
   rackDetect(ctx, tcb, now, deliveredBytes);
+}
+
+/**
+ * True when an ACK on `tcb` leaves RACK and the delivery rate nothing to do: our FIN was sent and
+ * everything up to it is acknowledged (no byte will ever be sent again, so nothing is left to
+ * detect a loss of, sample a rate from or size a window for), and no tail loss probe or F-RTO
+ * awaits this ACK's verdict. The ACK that ends a short connection (the peer's FIN acknowledging
+ * the response and our FIN) is such an ACK, and so is every segment after it. See
+ * {@link rackOnFinalAck}.
+ */
+export function deliveryDone(tcb: Tcb): boolean {
+  return tcb.finSent && !seqLt(tcb.sndUna, tcb.sndMax) && !tcb.tlpRetransPending && tcb.frtoStep === 0;
+}
+
+/**
+ * {@link rackOnAck} for an ACK after which {@link deliveryDone} holds: the transmit log is emptied
+ * without the per-segment RACK and delivery-rate records, and no rate sample goes to the congestion
+ * control. Nothing sent changes (nothing more is sent but ACKs and resets), nor any loss response
+ * (the log's entries are all acknowledged, so RACK would mark none lost; no probe or F-RTO
+ * verdict is pending). What does not happen: the congestion control's model does not take this
+ * last sample, so the window the connection's final statistics report is the one before it.
+ */
+export function rackOnFinalAck(tcb: Tcb): void {
+  const log = tcb.sent;
+  if (log.count !== 0) log.clear();
+}
+
+/**
+ * True when {@link rackOnAckOpen} would change nothing that is ever read, for an ACK that left
+ * SND.UNA at `unaBefore` (a request arriving with nothing of ours in flight: the first of a
+ * connection, or one after an idle time): the transmit log is empty, so it has no entry to deliver
+ * or detect a loss of and the rate sample is empty; the one state such a call writes, the
+ * congestion control's record of the last sample's pipe and delivery (read only by its response to
+ * a loss), is rewritten by the sample of the ACK that finds the loss, before that response.
+ */
+export function openAckRecordsNothing(tcb: Tcb, unaBefore: number): boolean {
+  return tcb.sndUna === unaBefore && tcb.sent.count === 0;
 }
 
 /**
