@@ -1,11 +1,12 @@
 /**
  * The writers of the segments TCP sends without a TCB: a bare RST ({@link ResetWriter}) and the
  * stateless SYN-ACK of a SYN cookie ({@link CookieSynAckWriter}). Each is one object per `Tcp`
- * whose fields are set just before the send, so answering a segment allocates nothing.
+ * whose fields are set just before the send, so answering a segment allocates nothing; each writes
+ * in place in the frame when the IP port offers it (`writeSegmentAt`: no view of the segment).
  */
 import { TcpFlag, type Ipv4Address } from '@postern/wire';
 import type { TcpSegmentWriter } from './ip-port.js';
-import { TCP_HEADER, finishChecksum, writeHeader } from './output.js';
+import { TCP_HEADER, finishChecksumAt, writeHeader } from './output.js';
 
 function putUint32(b: Uint8Array, at: number, v: number): number {
   b[at] = v >>> 24;
@@ -25,8 +26,13 @@ export class ResetWriter implements TcpSegmentWriter {
 
   /** @inheritDoc */
   writeSegment(segment: Uint8Array, source: Ipv4Address, destination: Ipv4Address): void {
-    writeHeader(segment, 0, this.srcPort, this.dstPort, this.seq, this.ack, TCP_HEADER, this.flags, 0);
-    finishChecksum(segment, source, destination);
+    this.writeSegmentAt(segment, 0, segment.length, source, destination);
+  }
+
+  /** @inheritDoc */
+  writeSegmentAt(frame: Uint8Array, at: number, length: number, source: Ipv4Address, destination: Ipv4Address): void {
+    writeHeader(frame, at, this.srcPort, this.dstPort, this.seq, this.ack, TCP_HEADER, this.flags, 0);
+    finishChecksumAt(frame, at, length, source, destination);
   }
 }
 
@@ -54,9 +60,20 @@ export class CookieSynAckWriter implements TcpSegmentWriter {
 
   /** @inheritDoc */
   writeSegment(segment: Uint8Array, source: Ipv4Address, destination: Ipv4Address): void {
+    this.writeSegmentAt(segment, 0, segment.length, source, destination);
+  }
+
+  /** @inheritDoc */
+  writeSegmentAt(
+    segment: Uint8Array,
+    base: number,
+    length: number,
+    source: Ipv4Address,
+    destination: Ipv4Address,
+  ): void {
     writeHeader(
       segment,
-      0,
+      base,
       this.srcPort,
       this.dstPort,
       this.seq,
@@ -65,7 +82,7 @@ export class CookieSynAckWriter implements TcpSegmentWriter {
       TcpFlag.SYN | TcpFlag.ACK,
       this.window,
     );
-    let at = 20;
+    let at = base + TCP_HEADER;
     segment[at++] = 2;
     segment[at++] = 4;
     segment[at++] = this.mss >>> 8;
@@ -84,6 +101,6 @@ export class CookieSynAckWriter implements TcpSegmentWriter {
         segment[at++] = this.windowShift;
       }
     }
-    finishChecksum(segment, source, destination);
+    finishChecksumAt(segment, base, length, source, destination);
   }
 }
