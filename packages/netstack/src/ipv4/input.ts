@@ -97,6 +97,14 @@ const EMPTY = new Uint8Array(0);
 const TAGGED = null;
 const optionReader = new Ipv4OptionReader();
 
+/**
+ * `TypedArray.prototype.subarray`, called directly for the payload view of every datagram: the
+ * frames come as plain `Uint8Array`s and as Node `Buffer`s, and `bytes.subarray(...)` then compiles
+ * to a generic property load (a `LoadIC` call per datagram in the shipped bin) before the builtin's
+ * call. The same function either way (a `Buffer`'s view is still a `Buffer`).
+ */
+const subarrayOf = Uint8Array.prototype.subarray;
+
 /** More Fragments and the fragment offset in the flags word: a packet with any of them set is a fragment. */
 const FRAGMENT_BITS = 0x3fff;
 
@@ -246,7 +254,7 @@ export class Ipv4Input {
     let payload: Uint8Array;
     if ((u16(bytes, at + 6) & FRAGMENT_BITS) === 0) {
       header = fillHeader(this.header, bytes, at, ihl, total);
-      payload = bytes.subarray(at + ihl, at + total);
+      payload = subarrayOf.call(bytes, at + ihl, at + total);
     } else {
       // The reassembler keeps the first fragment's header: a fresh object.
       const packet = Ipv4Packet.prechecked(bytes.subarray(at), ihl, total);
