@@ -71,6 +71,35 @@ describe('LightServer deferred round', () => {
     expect(ran.slice(4)).toEqual(['a', 'c']);
   });
 
+  it('a socket queued during the round asks for no other round: the round takes it, or returns its whole budget', () => {
+    const { server: s, rounds } = server();
+    const ran: string[] = [];
+    const c = fake('c', ran);
+    let again = true;
+    const b: LightSocket = fake('b', ran, () => {
+      if (!again) return;
+      again = false;
+      s.defer(b);
+    });
+    const a = fake('a', ran, () => s.defer(c));
+    s.defer(a);
+    s.defer(b);
+    expect(rounds()).toBe(2);
+    expect(s.poll(8)).toBe(4);
+    expect(ran).toEqual(['a', 'b', 'c', 'b']);
+    expect(rounds()).toBe(2); // c and b's second turn ran in that round: no empty round after it
+    // Past the budget: the queued socket waits, and the whole budget returned makes the scheduler poll again.
+    s.defer(a);
+    expect(rounds()).toBe(3);
+    expect(s.poll(1)).toBe(1);
+    expect(rounds()).toBe(3);
+    expect(s.poll(1)).toBe(0);
+    expect(ran.slice(4)).toEqual(['a', 'c']);
+    // Outside a poll, a socket queued asks for its round again.
+    s.defer(c);
+    expect(rounds()).toBe(4);
+  });
+
   it("a socket's exception is rethrown after the round's other sockets ran; work left asks for another round", () => {
     const { server: s, rounds } = server();
     const ran: string[] = [];

@@ -68,6 +68,11 @@ export class LightServer implements BottomHalf, LightSocketOwner, EntryObserver 
   private connectionListeners: Array<(socket: LightSocket) => void> = [];
   private errorListeners: Array<(error: Error) => void> = [];
   private acceptWanted = false;
+  /**
+   * Inside {@link LightServer.poll}: a socket queued now joins the round under way (or, past the budget,
+   * the next poll the scheduler makes when the round returns its whole budget), so it asks for no round.
+   */
+  private polling = false;
   /** The first socket with deferred work (the others follow through `LightSocket.deferNext`, in the order they asked). */
   private deferredHead: LightSocket | undefined = undefined;
   /** The last socket with deferred work (where the next one is linked). */
@@ -187,7 +192,7 @@ export class LightServer implements BottomHalf, LightSocketOwner, EntryObserver 
     if (tail === undefined) this.deferredHead = socket;
     else tail.deferNext = socket;
     this.deferredTail = socket;
-    this.sockets.scheduler.schedule(this);
+    if (!this.polling) this.sockets.scheduler.schedule(this);
   }
 
   /** @internal {@link LightSocketOwner}: the dotted quad of `address`, shared with earlier sockets from the same peer. */
@@ -212,9 +217,12 @@ export class LightServer implements BottomHalf, LightSocketOwner, EntryObserver 
 
   /**
    * @internal {@link BottomHalf}: accepts every waiting connection, then runs the deferred work of at
-   * most `budget` sockets. An exception of a listener is rethrown once the round's work is done.
+   * most `budget` sockets, those queued meanwhile included (they ask for no other round). An exception
+   * of a listener is rethrown once the round's work is done.
    */
   poll(budget: number): number {
+    // Every call below that may throw is caught here: the poll's only exits are the two at its end.
+    this.polling = true;
     let failure: unknown = undefined;
     let done = 0;
     if (this.acceptWanted) {
@@ -225,7 +233,8 @@ export class LightServer implements BottomHalf, LightSocketOwner, EntryObserver 
         failure = err;
       }
     }
-    // Sockets queued during the round (by the listeners) join its end and run in it, budget allowing.
+    // Sockets queued during the round (by the listeners) join its end and run in it, budget allowing;
+    // past the budget the whole budget is returned, and the scheduler polls again.
     while (this.deferredHead !== undefined && done < budget) {
       const socket = this.deferredHead;
       this.deferredHead = socket.deferNext;
@@ -240,6 +249,7 @@ export class LightServer implements BottomHalf, LightSocketOwner, EntryObserver 
       }
     }
     const left = this.deferredHead !== undefined;
+    this.polling = false;
     if (failure !== undefined) {
       // Thrown polls are not re-queued by the scheduler: ask for the next round first.
       if (left) this.sockets.scheduler.schedule(this);
