@@ -326,4 +326,31 @@ describe('TIME-WAIT records', () => {
     expect(ms).toBeGreaterThan(count);
     expect(perConnection).toBeLessThan(0.1);
   });
+
+  it('at the TIME-WAIT limit a new record reuses the one it replaces; a handle of the old connection still reads its own', () => {
+    const h = harness('close', { maxTimeWait: 4 });
+    const ctx = (h.tcp as unknown as { ctx: { timeWaitRecords: { all(): object[] } } }).ctx;
+    const seen = new Set<object>();
+    let port = 43_000;
+    for (let i = 0; i < 40; i++) {
+      h.connectAndEnd(port++);
+      for (const r of ctx.timeWaitRecords.all()) seen.add(r);
+    }
+    expect(h.tcp.timeWaitCount).toBe(4);
+    expect(h.tcp.counters.get('timeWaitRecycled')).toBe(36);
+    // Five record objects at most served 40 connections (new ones: 40).
+    expect(seen.size).toBeLessThanOrEqual(5);
+    // Every handle reads its own connection: the first 36 ended (their records live on for others), the last 4 wait.
+    expect(h.accepted).toHaveLength(40);
+    h.accepted.forEach((c, i) => {
+      expect(c.state).toBe(i < 36 ? 'CLOSED' : 'TIME-WAIT');
+      expect([c.localAddress, c.localPort, c.remoteAddress, c.remotePort]).toEqual([SERVER, 80, CLIENT, 43_000 + i]);
+    });
+    // The live records answer for their own 4-tuples (a repeated FIN is ACKed with the right numbers).
+    const last = h.connectAndEnd(port++);
+    const ack = parsed(h.sent.at(-1)!);
+    expect([ack.dstPort, ack.seq, ack.ack, ack.flags]).toEqual([port - 1, last.iss1 + 1, CLIENT_ISN + 2, TcpFlag.ACK]);
+    h.sched.advance(TIME_WAIT_MS + 100);
+    expect(h.accepted.every((c) => c.state === 'CLOSED')).toBe(true);
+  });
 });

@@ -36,6 +36,14 @@ export interface ConnectionHost {
  * TCB had then. @internal
  */
 class RetiredConnection {
+  /** The TIME-WAIT record that took over, in its life {@link RetiredConnection.life} (records are reused once ended). */
+  private readonly record: TimeWaitRecord;
+  private readonly life: number;
+  // Addresses as signed 32-bit values (small integers to V8; an address above 2^31 would be a heap number).
+  private readonly localBits: number;
+  readonly localPort: number;
+  private readonly remoteBits: number;
+  readonly remotePort: number;
   sendBufferSize: number;
   receiveBufferSize: number;
   private readonly segmentsOut: number;
@@ -50,7 +58,13 @@ class RetiredConnection {
   /** The TCB's stats object if it had made one (rare events were counted in it), else made on first read. */
   private store: TcpConnectionStats | undefined;
 
-  constructor(tcb: Tcb) {
+  constructor(tcb: Tcb, record: TimeWaitRecord) {
+    this.record = record;
+    this.life = record.life;
+    this.localBits = tcb.localAddress | 0;
+    this.localPort = tcb.localPort;
+    this.remoteBits = tcb.remoteAddress | 0;
+    this.remotePort = tcb.remotePort;
     this.sendBufferSize = tcb.sendBuffer.capacity;
     this.receiveBufferSize = tcb.rcvBufSize;
     this.segmentsOut = tcb.segmentsOut;
@@ -63,6 +77,20 @@ class RetiredConnection {
     this.srttMs = tcb.rto.srttMs ?? 0;
     this.rtoMs = tcb.rto.rtoMs;
     this.store = tcb.takeStatsStore();
+  }
+
+  get localAddress(): Ipv4Address {
+    return this.localBits >>> 0;
+  }
+
+  get remoteAddress(): Ipv4Address {
+    return this.remoteBits >>> 0;
+  }
+
+  /** True once the record ended (it may since have been renewed for another connection). */
+  get timeWaitEnded(): boolean {
+    const record = this.record;
+    return record.life !== this.life || record.ended;
   }
 
   /** The connection's final stats (as {@link Tcb.stats} read when the TCB was given back). */
@@ -104,9 +132,10 @@ export class TcpConnection {
   writeBlocked = false;
   /** @internal Set by {@link TcpConnection.setCork}: writes queue without starting output. */
   corked = false;
-  /** @internal The TIME-WAIT record that took over once the application let go (its end is this handle's CLOSED). */
-  timeWait: TimeWaitRecord | undefined = undefined;
-  /** @internal Set when the TCB went back for reuse: what the handle still answers. */
+  /**
+   * @internal Set when the TCB went back for reuse: what the handle still answers, and the TIME-WAIT
+   * record that took over once the application let go (its end is this handle's CLOSED).
+   */
   private retired: RetiredConnection | undefined = undefined;
   private readonly host: ConnectionHost;
 
@@ -123,36 +152,35 @@ export class TcpConnection {
    * `close` and `shutdownWrite` do nothing, `write` throws EPIPE, reads find nothing.
    */
   retire(record: TimeWaitRecord, standIn: Tcb): void {
-    this.retired = new RetiredConnection(this.tcb);
-    this.timeWait = record;
+    this.retired = new RetiredConnection(this.tcb, record);
     this.tcb = standIn;
   }
 
   /** The RFC 9293 state. */
   get state(): TcpState {
-    const record = this.timeWait;
-    if (record === undefined) return this.tcb.state;
-    return record.ended ? 'CLOSED' : 'TIME-WAIT';
+    const retired = this.retired;
+    if (retired === undefined) return this.tcb.state;
+    return retired.timeWaitEnded ? 'CLOSED' : 'TIME-WAIT';
   }
 
   /** Local address. */
   get localAddress(): Ipv4Address {
-    return (this.timeWait ?? this.tcb).localAddress;
+    return (this.retired ?? this.tcb).localAddress;
   }
 
   /** Local port. */
   get localPort(): number {
-    return (this.timeWait ?? this.tcb).localPort;
+    return (this.retired ?? this.tcb).localPort;
   }
 
   /** Remote address. */
   get remoteAddress(): Ipv4Address {
-    return (this.timeWait ?? this.tcb).remoteAddress;
+    return (this.retired ?? this.tcb).remoteAddress;
   }
 
   /** Remote port. */
   get remotePort(): number {
-    return (this.timeWait ?? this.tcb).remotePort;
+    return (this.retired ?? this.tcb).remotePort;
   }
 
   /** Live counters: retransmits, duplicate ACKs, RTT, cwnd... */

@@ -223,7 +223,9 @@ export function compactTimeWait(ctx: TcpContext, tcb: Tcb): void {
   const rcvWnd = Math.max(0, seqSub(tcb.rcvAdvRight, tcb.rcvNxt));
   const windowField = advertiseWindow(tcb);
   const announced = Math.max(0, seqSub(tcb.rcvAdvRight, tcb.rcvNxt));
-  const record = new TimeWaitRecord(tcb, windowField, rcvWnd, announced, end);
+  const record =
+    ctx.timeWaitRecords.reusable()?.renew(tcb, windowField, rcvWnd, announced, end) ??
+    new TimeWaitRecord(tcb, windowField, rcvWnd, announced, end);
   // A TCB that goes on the free list keeps its lazy timers' heap entries for its next connection.
   leaveTables(ctx, tcb, ctx.freeTcbs.length < TCB_FREE_LIST_LIMIT);
   ctx.timeWaitRecords.add(record);

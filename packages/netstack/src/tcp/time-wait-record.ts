@@ -5,7 +5,8 @@
  * record keeps only what answering a segment and judging a new SYN on the same 4-tuple take: the
  * 4-tuple, RCV.NXT and SND.NXT, the window it announces, the timestamp state (TS.Recent, our clock
  * offset) and when the wait ends. Records are made and read by `time-wait-input.ts` and the
- * connection table's side of TIME-WAIT; they are never handed to an application.
+ * connection table's side of TIME-WAIT; they are never handed to an application. An ended record
+ * object is used again for a later connection ({@link TimeWaitRecord.renew}).
  */
 import type { Ipv4Address } from '@postern/wire';
 import type { Tcb } from './tcb.js';
@@ -30,32 +31,36 @@ export class TimeWaitRecord {
   // header in Node's heap): first the nine that a SYN's lookup, an RFC 6191 reuse and the end of the
   // record read, so that a record, cold in cache then, is read in its first 96 bytes (two or three
   // cache lines), not over all its 168 (three or four).
-  readonly localPort: number;
-  readonly remotePort: number;
+  localPort!: number;
+  remotePort!: number;
   // The 32-bit values, signed (`x | 0`); read through the accessors below.
-  private readonly localBits: number;
-  private readonly remoteBits: number;
-  private flags: number;
-  private tsRecentBits: number;
-  private readonly rcvNxtBits: number;
+  private localBits!: number;
+  private remoteBits!: number;
+  private flags!: number;
+  private tsRecentBits!: number;
+  private rcvNxtBits!: number;
   /** @internal Neighbours in the expiry queue (oldest first). */
   older: TimeWaitRecord | undefined = undefined;
   newer: TimeWaitRecord | undefined = undefined;
+  // Numbers from the start (a field first undefined is tagged: every fractional time stored in it
+  // would be a new heap number, also when a renewed record stores it again).
   /** When the wait ends (ms, scheduler clock); a repeated FIN moves it to 2*MSL from then. */
-  expiresAt: number;
+  expiresAt = 0;
   /** When TS.Recent was stored (ms, scheduler clock). */
-  tsRecentAge: number;
+  tsRecentAge = 0;
   /** The largest window the peer offered (RFC 5961 §5.2: the oldest acceptable ACK is `sndNxt - maxSndWnd`). */
-  readonly maxSndWnd: number;
+  maxSndWnd!: number;
   /** The window field every ACK announces (already scaled down). */
-  readonly windowField: number;
+  windowField!: number;
   /** The receive window segments are judged against (`RCV.WND`, bytes): the one last advertised. */
-  rcvWnd: number;
+  rcvWnd!: number;
   /** The receive window once {@link TimeWaitRecord.windowField} has been announced (bytes). */
-  readonly rcvWndAnnounced: number;
-  private readonly sndNxtBits: number;
-  private readonly lastAckSentBits: number;
-  private readonly tsOffsetBits: number;
+  rcvWndAnnounced!: number;
+  private sndNxtBits!: number;
+  private lastAckSentBits!: number;
+  private tsOffsetBits!: number;
+  /** How many times the record object was renewed for another connection (0 for its first). */
+  life!: number;
 
   /**
    * The record of `tcb` (in TIME-WAIT, its last ACK sent), announcing `windowField` and judging
@@ -63,6 +68,18 @@ export class TimeWaitRecord {
    * ending at `expiresAt`.
    */
   constructor(tcb: Tcb, windowField: number, rcvWnd: number, rcvWndAnnounced: number, expiresAt: number) {
+    this.life = -1;
+    this.renew(tcb, windowField, rcvWnd, rcvWndAnnounced, expiresAt);
+  }
+
+  /**
+   * Makes this ended record the record of another connection (the constructor's work: every field
+   * from `tcb` and the arguments, out of the queue), and counts a new {@link TimeWaitRecord.life}: a
+   * record object is reused once it ended ({@link ./time-wait.ts}), so whoever keeps one past its end
+   * tells its lives apart by that. Returns the record.
+   */
+  renew(tcb: Tcb, windowField: number, rcvWnd: number, rcvWndAnnounced: number, expiresAt: number): this {
+    this.life++;
     this.localPort = tcb.localPort;
     this.remotePort = tcb.remotePort;
     this.maxSndWnd = tcb.maxSndWnd;
@@ -83,6 +100,9 @@ export class TimeWaitRecord {
       (tcb.tsEnabled ? TS_ENABLED : 0) |
       (tcb.sackEnabled ? SACK_ENABLED : 0) |
       (tcb.dontFragment ? DONT_FRAGMENT : 0);
+    this.older = undefined;
+    this.newer = undefined;
+    return this;
   }
 
   get localAddress(): Ipv4Address {

@@ -6,10 +6,18 @@
  * fires, every record due ends (its 4-tuple is free again) and the timer is re-armed for the next.
  * A record that ends early (a new SYN, a RST, recycling) is simply unlinked; the timer, if armed
  * for it, fires once for nothing and re-arms itself.
+ *
+ * Ended records are kept for reuse (up to {@link TIME_WAIT_RECORDS_FREE_LIMIT}, taken by
+ * {@link TimeWaitQueue.reusable}): at the TIME-WAIT limit every new record replaces the oldest, so a
+ * short connection then allocates no record (a record lives long enough to be promoted to the old
+ * generation: making one per connection is also promotion work for the collector).
  */
 import type { Millis, SchedulerApi, Timer, TimerTarget } from '@postern/irq';
 import type { ConnectionTable } from './demux.js';
 import type { TimeWaitRecord } from './time-wait-record.js';
+
+/** Most ended records a {@link TimeWaitQueue} keeps for reuse (about 200 bytes each). */
+export const TIME_WAIT_RECORDS_FREE_LIMIT = 64;
 
 /** The TIME-WAIT records of one `Tcp`, in expiry order, with one timer (whose target the queue is). */
 export class TimeWaitQueue implements TimerTarget {
@@ -17,6 +25,8 @@ export class TimeWaitQueue implements TimerTarget {
   private newest: TimeWaitRecord | undefined = undefined;
   private count = 0;
   private timer: Timer | undefined = undefined;
+  /** Ended records kept for reuse. */
+  private readonly free: TimeWaitRecord[] = [];
   /**
    * The last TCB a record replaced, kept (one per `Tcp`) so that the hidden classes (V8 maps) of a
    * connection's objects keep a live instance between garbage collections: when every connection is
@@ -66,7 +76,13 @@ export class TimeWaitQueue implements TimerTarget {
     this.table.removeTimeWait(record);
     this.count--;
     record.ended = true;
+    if (this.free.length < TIME_WAIT_RECORDS_FREE_LIMIT) this.free.push(record);
     if (this.count === 0) this.timer?.cancel();
+  }
+
+  /** An ended record to renew ({@link TimeWaitRecord.renew}) for a new connection, or undefined when none is kept. */
+  reusable(): TimeWaitRecord | undefined {
+    return this.free.pop();
   }
 
   /** Every record, oldest first (a copy). */
