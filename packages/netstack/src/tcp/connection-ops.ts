@@ -7,7 +7,7 @@ import { TcpFlag } from '@postern/wire';
 import type { TcpContext } from './context.js';
 import { TcpError } from './errors.js';
 import { TCP_MIN_BUFFER_SIZE } from './options.js';
-import { windowOpening } from './output.js';
+import { unsentBytes, windowOpening } from './output.js';
 import { seqSub } from './seq.js';
 import { canSendData } from './state.js';
 import { AckUrgency, type Tcb } from './tcb.js';
@@ -145,10 +145,14 @@ export function abort(ctx: TcpContext, tcb: Tcb): void {
   ctx.closeTcb(tcb, 'aborted');
 }
 
-/** `TcpConnection.setNoDelay`. */
+/**
+ * `TcpConnection.setNoDelay`. Turning Nagle off sends what it held back: output runs only then (bytes
+ * or a FIN not sent yet), not on every call (a listener's accepted connections each get the call).
+ */
 export function setNoDelay(ctx: TcpContext, tcb: Tcb, on: boolean): void {
+  const was = tcb.noDelay;
   tcb.noDelay = on;
-  if (on && !tcb.released) ctx.output(tcb);
+  if (on && !was && !tcb.released && (unsentBytes(tcb) > 0 || (tcb.finQueued && !tcb.finSent))) ctx.output(tcb);
 }
 
 /** `TcpConnection.setKeepAlive`. */
