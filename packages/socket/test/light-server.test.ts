@@ -26,6 +26,18 @@ function fake(name: string, ran: string[], then?: () => void): LightSocket {
   } as unknown as LightSocket;
 }
 
+/** Stand-ins a, b, c: a's turn queues c, b's first turn queues b itself again, c only runs. */
+function queueing(s: LightServer, ran: string[]): [LightSocket, LightSocket, LightSocket] {
+  const c = fake('c', ran);
+  let again = true;
+  const b: LightSocket = fake('b', ran, () => {
+    if (!again) return;
+    again = false;
+    s.defer(b);
+  });
+  return [fake('a', ran, () => s.defer(c)), b, c];
+}
+
 describe('LightServer deferred round', () => {
   it('runs queued sockets in order, each once however often it asked, at most budget per poll', () => {
     const { server: s, rounds } = server();
@@ -53,14 +65,7 @@ describe('LightServer deferred round', () => {
   it('sockets queued during the round join its end (a socket may queue itself again); the budget still holds', () => {
     const { server: s } = server();
     const ran: string[] = [];
-    let again = true;
-    const c = fake('c', ran);
-    const b: LightSocket = fake('b', ran, () => {
-      if (!again) return;
-      again = false;
-      s.defer(b);
-    });
-    const a = fake('a', ran, () => s.defer(c));
+    const [a, b] = queueing(s, ran);
     s.defer(a);
     s.defer(b);
     expect(s.poll(4)).toBe(3); // a, b, c, b: all done, so it reports less than the budget
@@ -74,14 +79,7 @@ describe('LightServer deferred round', () => {
   it('a socket queued during the round asks for no other round: the round takes it, or returns its whole budget', () => {
     const { server: s, rounds } = server();
     const ran: string[] = [];
-    const c = fake('c', ran);
-    let again = true;
-    const b: LightSocket = fake('b', ran, () => {
-      if (!again) return;
-      again = false;
-      s.defer(b);
-    });
-    const a = fake('a', ran, () => s.defer(c));
+    const [a, b, c] = queueing(s, ran);
     s.defer(a);
     s.defer(b);
     expect(rounds()).toBe(2);
