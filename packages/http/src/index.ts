@@ -8,7 +8,7 @@
 export * from './parser/index.js';
 export * from './serializer/index.js';
 export { HttpServer, createServer } from './server/server.js';
-export { HttpRequest } from './server/request.js';
+export { HttpRequest, type RouteParams } from './server/request.js';
 export { HttpResponse, type ResponseContext } from './server/response.js';
 export { PreparedResponse, HTTP_DATE_LENGTH, type PreparedConnection } from './server/prepared.js';
 export { RequestBody, BodyError } from './server/body.js';
@@ -26,7 +26,7 @@ export {
 export { WorkerPool, type PoolStats, type WorkerPoolOptions } from './server/pool.js';
 export { TokenBucketLimiter, type RateLimitOptions, type RateLimitStats } from './server/rate-limit.js';
 export { Router, sendStatus } from './router.js';
-export { RouteTable, RoutePatternError, ANY_METHOD, type RouteLookup } from './route-table.js';
+export { RouteTable, RoutePatternError, ANY_METHOD, type RouteLookup, type FoundRoute } from './route-table.js';
 export { serveStatic, resolveStaticPath, CONTENT_TYPES, type StaticOptions, type StaticPathResult } from './static.js';
 export { FileCache, sameVersion, type CachedFile, type FileCacheOptions, type FileCacheStats } from './file-cache.js';
 export {

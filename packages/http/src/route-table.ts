@@ -11,12 +11,39 @@ export const ANY_METHOD = '*';
 
 type Segment = { readonly kind: 'literal'; readonly text: string } | { readonly kind: 'param'; readonly name: string };
 
-interface Route<H> {
-  readonly method: string;
-  readonly segments: readonly Segment[];
-  /** The pattern ends in `*`: one or more further segments, raw, go to `params['*']`. */
-  readonly wildcard: boolean;
+/**
+ * A route {@link RouteTable.find} found: its handler, and its parameters for the path it matched, worked
+ * out only when asked (most handlers never read them, so finding a route allocates nothing).
+ */
+export interface FoundRoute<H> {
+  /** What was registered for the route. */
   readonly handler: H;
+  /** The route's parameters for `path` (a path this route matched): decoded, `*` raw; a new object each call. */
+  paramsFor(path: string): Record<string, string>;
+  /** `paramsFor(path)[name]` when `name` is one of the route's parameters there, else `undefined`; makes no object. */
+  paramFor(path: string, name: string): string | undefined;
+}
+
+class Route<H> implements FoundRoute<H> {
+  constructor(
+    readonly method: string,
+    readonly segments: readonly Segment[],
+    /** The pattern ends in `*`: one or more further segments, raw, go to `params['*']`. */
+    readonly wildcard: boolean,
+    readonly handler: H,
+  ) {}
+
+  paramsFor(path: string): Record<string, string> {
+    return matchPath(this, path, partsOf(path)) ?? {};
+  }
+
+  paramFor(path: string, name: string): string | undefined {
+    if (path.includes('%')) {
+      const params = this.paramsFor(path);
+      return Object.hasOwn(params, name) ? params[name] : undefined;
+    }
+    return plainWalk(this, path, undefined, name);
+  }
 }
 
 /** Thrown by route registration for a malformed pattern. */
@@ -106,28 +133,57 @@ function match(
  * segments in place instead of splitting it, and makes no object unless the route matches.
  */
 function matchPlain(route: Route<unknown>, path: string): Record<string, string> | undefined {
+  if (!plainMatches(route, path)) return undefined;
+  const params: Record<string, string> = {};
+  plainWalk(route, path, params, '');
+  return params;
+}
+
+/** Whether {@link matchPlain} would match: the same walk, making nothing. */
+function plainMatches(route: Route<unknown>, path: string): boolean {
   const segs = route.segments;
   const length = path.length;
-  let params: Record<string, string> | undefined;
-  // `at` is where the next segment starts; past the end (length + 1) once the last one was taken.
   let at = 1;
   for (let i = 0; i < segs.length; i++) {
-    if (at > length) return undefined;
+    if (at > length) return false;
     const slash = path.indexOf('/', at);
     const end = slash < 0 ? length : slash;
     const seg = segs[i]!;
     if (seg.kind === 'literal') {
-      if (seg.text.length !== end - at || !path.startsWith(seg.text, at)) return undefined;
-    } else {
-      if (end === at) return undefined;
-      (params ??= {})[seg.name] = path.slice(at, end);
+      if (seg.text.length !== end - at || !path.startsWith(seg.text, at)) return false;
+    } else if (end === at) return false;
+    at = end + 1;
+  }
+  return route.wildcard ? at <= length : at > length;
+}
+
+/**
+ * The parameters of `route` in `path` (a plain path it matches): all of them into `into`, or (without
+ * `into`) only the one called `name`, returned without making an object.
+ */
+function plainWalk(
+  route: Route<unknown>,
+  path: string,
+  into: Record<string, string> | undefined,
+  name: string,
+): string | undefined {
+  const segs = route.segments;
+  let value: string | undefined;
+  let at = 1;
+  for (let i = 0; i < segs.length; i++) {
+    const slash = path.indexOf('/', at);
+    const end = slash < 0 ? path.length : slash;
+    const seg = segs[i]!;
+    // A later segment of the same name overwrites an earlier one, as in the params object.
+    if (seg.kind === 'param') {
+      if (into !== undefined) into[seg.name] = path.slice(at, end);
+      else if (seg.name === name) value = path.slice(at, end);
     }
     at = end + 1;
   }
-  if (!route.wildcard) return at > length ? (params ?? {}) : undefined;
-  if (at > length) return undefined;
-  (params ??= {})['*'] = path.slice(at);
-  return params;
+  if (!route.wildcard) return value;
+  if (into !== undefined) into['*'] = path.slice(at);
+  return name === '*' ? path.slice(at) : value;
 }
 
 /** The route's parameters for `path`, split into `parts` only when it holds a percent-escape. */
@@ -158,8 +214,8 @@ export class RouteTable<H> {
   private readonly routes: Route<H>[] = [];
   /**
    * The last lookup that found a route for its method directly (no `HEAD` fallback) on a path without
-   * `%`: the same method and path find the same route again (the routes before it cannot match), so
-   * only that route's parameters are worked out. Cleared when a route is added.
+   * `%`: the same method and path find the same route again (the routes before it cannot match).
+   * Cleared when a route is added.
    */
   private lastMethod = '';
   private lastPath = '';
@@ -172,45 +228,58 @@ export class RouteTable<H> {
   add(method: string | readonly string[], pattern: string, handler: H): this {
     const { segments, wildcard } = compile(pattern);
     for (const m of typeof method === 'string' ? [method] : method)
-      this.routes.push({ method: m, segments, wildcard, handler });
+      this.routes.push(new Route(m, segments, wildcard, handler));
     this.lastRoute = undefined;
     return this;
   }
 
   /** What is registered for `method` on `path` (the path part of a request target, encoded). See the class contract. */
   lookup(method: string, path: string): RouteLookup<H> {
+    const route = this.find(method, path);
+    if (route !== undefined) return { kind: 'found', handler: route.handler, params: route.paramsFor(path) };
+    return this.unrouted(method, path);
+  }
+
+  /**
+   * The route {@link RouteTable.lookup} finds for `method` on `path` (a `GET` route for `HEAD`), or
+   * `undefined` when it finds none ({@link RouteTable.unrouted} says why). Allocates nothing for a path
+   * without `%`: the route is the table's own object, its parameters worked out only when asked.
+   */
+  find(method: string, path: string): FoundRoute<H> | undefined {
     // Kept short: a request repeating the last route returns here, and the optimizing compiler weighs a
     // function by its whole size, so the walk lives in its own method (see {@link RouteTable.walk}).
     const last = this.lastRoute;
-    if (last !== undefined && path === this.lastPath && method === this.lastMethod)
-      return { kind: 'found', handler: last.handler, params: matchPlain(last, path)! };
+    if (last !== undefined && path === this.lastPath && method === this.lastMethod) return last;
     return this.walk(method, path);
   }
 
-  /** {@link RouteTable.lookup} past the remembered route: tries every route in order, remembering a plain path's match. */
-  private walk(method: string, path: string): RouteLookup<H> {
+  /** {@link RouteTable.find} past the remembered route: tries every route in order, remembering a plain path's match. */
+  private walk(method: string, path: string): Route<H> | undefined {
     const parts = partsOf(path);
-    let headFallback: { handler: H; params: Record<string, string> } | undefined;
-    let methods: string[] | undefined;
+    let headFallback: Route<H> | undefined;
     for (const route of this.routes) {
-      const params = matchPath(route, path, parts);
-      if (params === undefined) continue;
+      if (parts === undefined ? !plainMatches(route, path) : match(route, parts, path) === undefined) continue;
       if (route.method === method || route.method === ANY_METHOD) {
         if (parts === undefined) {
           this.lastMethod = method;
           this.lastPath = path;
           this.lastRoute = route;
         }
-        return { kind: 'found', handler: route.handler, params };
+        return route;
       }
-      if (method === 'HEAD' && route.method === 'GET' && headFallback === undefined)
-        headFallback = { handler: route.handler, params };
-      if (methods === undefined) methods = [route.method];
-      else if (!methods.includes(route.method)) methods.push(route.method);
+      if (method === 'HEAD' && route.method === 'GET' && headFallback === undefined) headFallback = route;
     }
-    if (headFallback !== undefined) return { kind: 'found', ...headFallback };
-    if (methods !== undefined) return { kind: 'wrong-method', methods };
-    return parts?.includes(undefined) ? { kind: 'bad-path' } : { kind: 'not-found' };
+    return headFallback;
+  }
+
+  /**
+   * Why {@link RouteTable.find} finds no route for `method` on `path` (what {@link RouteTable.lookup}
+   * says then): other methods only, no route, or a broken escape. Only for a path `find` found nothing for.
+   */
+  unrouted(method: string, path: string): Exclude<RouteLookup<H>, { kind: 'found' }> {
+    const methods = this.methodsFor(path);
+    if (methods.length > 0) return { kind: 'wrong-method', methods };
+    return partsOf(path)?.includes(undefined) ? { kind: 'bad-path' } : { kind: 'not-found' };
   }
 
   /** The methods routed for `path`, in registration order, each once ({@link ANY_METHOD} when a route takes any). */

@@ -73,9 +73,10 @@ export class Router {
     // with its whole bytecode size, and a short connection calls this once, so the rarer answers live
     // in their own methods (this one stays small enough to be optimized, or inlined, early).
     if (req.head.targetForm === 'asterisk') return this.handleAsterisk(req, res);
-    const found = this.table.lookup(req.method, req.path);
-    if (found.kind !== 'found') return this.handleUnrouted(req, res, found);
-    req.params = found.params;
+    const found = this.table.find(req.method, req.path);
+    if (found === undefined) return this.handleUnrouted(req, res, this.table.unrouted(req.method, req.path));
+    // The parameters are worked out when the handler first reads them (a static file's handler never does).
+    req.routedBy(found);
     return found.handler(req, res);
   }
 

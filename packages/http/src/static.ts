@@ -386,7 +386,7 @@ async function streamFile(
 }
 
 function rawPathOf(req: HttpRequest, prefix: string | undefined): string | undefined {
-  const star = req.params['*'];
+  const star = req.param('*');
   if (star !== undefined) return star;
   let path = req.path;
   if (prefix !== undefined && prefix !== '' && prefix !== '/') {

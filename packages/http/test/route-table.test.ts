@@ -1,16 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ANY_METHOD, RoutePatternError, RouteTable } from '../src/index.js';
+import { routeTable } from './route-fixtures.js';
 
 /** A table whose handlers are their own names, so a lookup shows which route won. */
-function table(): RouteTable<string> {
-  return new RouteTable<string>()
-    .add('GET', '/api', 'api')
-    .add('GET', '/api/routes', 'list')
-    .add('POST', '/api/routes', 'add')
-    .add('DELETE', '/api/routes/*', 'remove')
-    .add(['GET', 'PUT'], '/api/policy/:chain', 'policy')
-    .add(ANY_METHOD, '/files/*', 'files');
-}
+const table = routeTable;
 
 describe('RouteTable.lookup', () => {
   it('finds the route for the method, with decoded parameters', () => {

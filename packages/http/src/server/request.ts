@@ -5,6 +5,14 @@ import type { HeaderList } from '../parser/headers.js';
 import type { RequestHead } from '../parser/types.js';
 import { RequestBody } from './body.js';
 
+/** What a route gives a request: its parameters for the request's path (see the router's `FoundRoute`). */
+export interface RouteParams {
+  /** Every parameter of the route for `path`, decoded (`*` raw): a new object each call. */
+  paramsFor(path: string): Record<string, string>;
+  /** One parameter of the route for `path`, or `undefined` when the route has none of that name. */
+  paramFor(path: string, name: string): string | undefined;
+}
+
 /**
  * One HTTP request. The head is parsed and validated before the handler runs; the body arrives
  * through {@link HttpRequest.body} while the handler runs (with backpressure: an unread body stops the
@@ -49,6 +57,8 @@ export class HttpRequest {
   private bodyRef: RequestBody | undefined;
   /** The route parameters, or undefined until {@link HttpRequest.params} is first read or set. */
   private paramsRef: Record<string, string> | undefined;
+  /** The route the {@link Router} chose, which works out {@link HttpRequest.params} when first read. */
+  private route: RouteParams | undefined;
 
   /**
    * @param body the request's body; undefined for a request sent without one (an empty, complete body is
@@ -59,6 +69,7 @@ export class HttpRequest {
     this.remoteAddress = remoteAddress;
     this.bodyRef = body;
     this.paramsRef = undefined;
+    this.route = undefined;
     let pathAndQuery = head.target;
     if (head.targetForm === 'absolute') {
       const authorityStart = pathAndQuery.indexOf('//') + 2;
@@ -80,11 +91,27 @@ export class HttpRequest {
 
   /** Route parameters (`/users/:id` gives `params.id`), filled by the {@link Router}; decoded. */
   get params(): Record<string, string> {
-    return (this.paramsRef ??= {});
+    return (this.paramsRef ??= this.route === undefined ? {} : this.route.paramsFor(this.path));
   }
 
   set params(params: Record<string, string>) {
     this.paramsRef = params;
+  }
+
+  /** `params[name]` when it is a parameter of its own (not inherited), else `undefined`; makes no params object. */
+  param(name: string): string | undefined {
+    const params = this.paramsRef;
+    if (params !== undefined) return Object.hasOwn(params, name) ? params[name] : undefined;
+    return this.route === undefined ? undefined : this.route.paramFor(this.path, name);
+  }
+
+  /**
+   * The router's call: `route` matched this request's path, and {@link HttpRequest.params} become its
+   * parameters (worked out on first read, replacing any set before).
+   */
+  routedBy(route: RouteParams): void {
+    this.route = route;
+    this.paramsRef = undefined;
   }
 
   /** The query parsed as `application/x-www-form-urlencoded` (a new object each call). */
