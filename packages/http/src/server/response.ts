@@ -82,6 +82,12 @@ const NO_BODY = 8;
 const BROKEN = 16;
 /** `100 Continue` was sent. */
 const CONTINUE_SENT = 32;
+/** The head was produced ({@link HttpResponse.headersSent}). */
+const HEADERS_SENT = 64;
+/** `end` was called ({@link HttpResponse.finished}). */
+const FINISHED = 128;
+/** The connection closes after this response ({@link HttpResponse.closesConnection}). */
+const CLOSES_CONNECTION = 256;
 
 const PENDING_HIGH_WATER = 64 * 1024;
 const COALESCE_LIMIT = 16 * 1024;
@@ -111,14 +117,8 @@ type HeaderValue = string | number | readonly string[];
 export class HttpResponse {
   /** The status to send (default 200). Ignored once {@link HttpResponse.headersSent}. */
   statusCode = 200;
-  /** True once the head was produced (queued or sent). */
-  headersSent = false;
-  /** True once `end` was called. */
-  finished = false;
   /** Body bytes written by the handler (not counting framing). */
   bodyBytes = 0;
-  /** @internal Connection side: the connection closes after this response (set when its head is written). */
-  closesConnection = false;
   /** Header names and values, interleaved, case preserved ({@link NO_FIELDS} until the first is set). */
   private fields: string[] = NO_FIELDS;
   /** The lower-case name of each field of {@link HttpResponse.fields} (one per name/value pair). */
@@ -127,7 +127,7 @@ export class HttpResponse {
   private pending: Uint8Array[] | undefined;
   private pendingBytes = 0;
   private declaredLength = -1;
-  /** The response's private yes/no facts ({@link ACTIVE}, {@link DEAD} ...), one bit each: one field, not six. */
+  /** The response's yes/no facts ({@link ACTIVE}, {@link DEAD}, {@link FINISHED} ...), one bit each: one field, not nine. */
   private bits = 0;
 
   /** @internal The server makes one per request and hands it to the handler. */
@@ -136,6 +136,26 @@ export class HttpResponse {
     /** The request facts that shape framing. */
     readonly context: ResponseContext,
   ) {}
+
+  /** True once the head was produced (queued or sent). */
+  get headersSent(): boolean {
+    return (this.bits & HEADERS_SENT) !== 0;
+  }
+
+  /** True once `end` was called. */
+  get finished(): boolean {
+    return (this.bits & FINISHED) !== 0;
+  }
+
+  /** @internal Connection side: the connection closes after this response (set when its head is written). */
+  get closesConnection(): boolean {
+    return (this.bits & CLOSES_CONNECTION) !== 0;
+  }
+
+  /** @internal Connection side: once set, the connection closes after this response. */
+  set closesConnection(closes: boolean) {
+    this.bits = closes ? this.bits | CLOSES_CONNECTION : this.bits & ~CLOSES_CONNECTION;
+  }
 
   /** Sets {@link HttpResponse.statusCode}; chainable. */
   status(code: number): this {
@@ -267,7 +287,7 @@ export class HttpResponse {
     if (context.isHead) return false;
     const date = this.channel.dateValue();
     if (date === undefined || date.length !== HTTP_DATE_LENGTH) return false;
-    this.headersSent = true;
+    this.bits |= HEADERS_SENT;
     this.declaredLength = prepared.bodyLength;
     this.bodyBytes = prepared.bodyLength;
     const connection = this.channel.closesAfter(this, true) ? 'close' : context.http10 ? 'keep-alive' : 'none';
@@ -402,7 +422,7 @@ export class HttpResponse {
     this.fields = NO_FIELDS;
     this.lowerNames = NO_FIELDS;
     this.statusCode = status;
-    this.finished = false;
+    this.bits &= ~FINISHED;
     return true;
   }
 
@@ -465,7 +485,7 @@ export class HttpResponse {
    * whole response was emitted.
    */
   private sendHead(wholeLength: number, whole?: Uint8Array): boolean {
-    this.headersSent = true;
+    this.bits |= HEADERS_SENT;
     const status = this.statusCode;
     const forbids = statusForbidsBody(status);
     if (forbids || this.context.isHead) this.bits |= NO_BODY;
@@ -526,7 +546,7 @@ export class HttpResponse {
   }
 
   private finish(): void {
-    this.finished = true;
+    this.bits |= FINISHED;
     if ((this.bits & ACTIVE) !== 0 && (this.bits & DEAD) === 0) this.channel.responseDone(this);
     this.settle();
   }
