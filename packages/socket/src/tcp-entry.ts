@@ -111,7 +111,8 @@ export class TcpEntry extends SocketEntry {
   attach(conn: TcpConnection, phase: 'connecting' | 'connected'): void {
     this.conn = conn;
     this.phase = phase;
-    const onEvent = (arg?: TcpError | TcpCloseReason): void => this.connectionEvent(arg);
+    // Bound, not an arrow: a bound function is about half the size of a closure and its context.
+    const onEvent = this.connectionEvent.bind(this);
     conn.onConnect = onEvent;
     conn.onReadable = onEvent;
     conn.onWritable = onEvent;
@@ -140,7 +141,7 @@ export class TcpEntry extends SocketEntry {
    * string), or `onConnect`, `onReadable`, `onWritable` (no argument; while connecting, only
    * `onConnect` can come: nothing is readable and nothing was written before the handshake).
    */
-  private connectionEvent(arg: TcpError | TcpCloseReason | undefined): void {
+  private connectionEvent(arg?: TcpError | TcpCloseReason): void {
     if (arg === undefined) {
       if (this.phase === 'connecting') {
         this.phase = 'connected';
