@@ -23,6 +23,15 @@ export const DEFAULT_POOL_RETAINED = 256;
 /** Free slot tables a pool keeps for reuse, per table length. */
 const SLOT_TABLES_RETAINED = 256;
 
+/*
+ * `TypedArray.prototype.set` and `.subarray`, called directly by the ring's copies: the bytes copied
+ * in come as plain `Uint8Array`s and as Node `Buffer`s, and `chunk.set(...)`/`src.subarray(...)`
+ * then compile to a generic property load (a `LoadIC` call) per method per copy before the
+ * builtin's call (seen in the shipped bin's optimized `write`). The same functions either way.
+ */
+const setOf = Uint8Array.prototype.set;
+const subarrayOf = Uint8Array.prototype.subarray;
+
 /** A ring's chunk slots: `undefined` where no chunk is taken. */
 type SlotTable = (Uint8Array | undefined)[];
 /** The table of a ring that holds nothing (never written to). */
@@ -167,8 +176,8 @@ export class ChunkedRing {
         this.slots[index] = chunk;
         this.held++;
       }
-      if (n === src.length && srcOffset === 0) chunk.set(src, within);
-      else chunk.set(src.subarray(srcOffset, srcOffset + n), within);
+      if (n === src.length && srcOffset === 0) setOf.call(chunk, src, within);
+      else setOf.call(chunk, subarrayOf.call(src, srcOffset, srcOffset + n), within);
       srcOffset += n;
       length -= n;
       pos += n;
@@ -183,7 +192,7 @@ export class ChunkedRing {
       const within = pos & this.mask;
       const n = Math.min(length, this.chunkSize - within);
       const chunk = this.slots[index]!;
-      dest.set(chunk.subarray(within, within + n), destOffset);
+      setOf.call(dest, subarrayOf.call(chunk, within, within + n), destOffset);
       destOffset += n;
       length -= n;
       pos += n;
@@ -195,7 +204,7 @@ export class ChunkedRing {
   view(pos: number, max: number): Uint8Array {
     const within = pos & this.mask;
     const n = Math.min(max, this.chunkSize - within);
-    return this.slots[pos >>> this.shift]!.subarray(within, within + n);
+    return subarrayOf.call(this.slots[pos >>> this.shift]!, within, within + n);
   }
 
   /** The head moved `n` positions forward from `oldHead`: gives back every chunk it left entirely. */
