@@ -37,12 +37,26 @@ class Route<H> implements FoundRoute<H> {
     return matchPath(this, path, partsOf(path)) ?? {};
   }
 
+  /**
+   * The last {@link Route.paramFor} answer and its question: a keep-alive client repeats its path, so
+   * it gets the very string it got before (no new one, and a handler memo keyed by it compares equal
+   * at once). A string is immutable: sharing it between requests shares nothing they could change.
+   */
+  private memoPath: string | undefined = undefined;
+  private memoName = '';
+  private memoValue: string | undefined = undefined;
+
   paramFor(path: string, name: string): string | undefined {
+    if (path === this.memoPath && name === this.memoName) return this.memoValue;
+    let value: string | undefined;
     if (path.includes('%')) {
       const params = this.paramsFor(path);
-      return Object.hasOwn(params, name) ? params[name] : undefined;
-    }
-    return plainWalk(this, path, undefined, name);
+      value = Object.hasOwn(params, name) ? params[name] : undefined;
+    } else value = plainWalk(this, path, undefined, name);
+    this.memoPath = path;
+    this.memoName = name;
+    this.memoValue = value;
+    return value;
   }
 }
 

@@ -79,6 +79,41 @@ describe('RouteTable.find', () => {
     expect(a!.paramsFor('/files/a')).toEqual({ '*': 'a' });
     expect(a!.paramsFor('/files/a')).not.toBe(a!.paramsFor('/files/a'));
   });
+  it('paramFor answers a repeated question as before, and a new path or name afresh', () => {
+    const route = table().find('GET', '/c/x/y')!;
+    const asked: Array<[string, string]> = [
+      ['/c/x/y', '*'],
+      ['/c/x/y', '*'],
+      ['/c/x/y', 'constructor'],
+      ['/c/x/y', 'constructor'],
+      ['/c/z/y/w', 'constructor'],
+      ['/c/z/y/w', '*'],
+      ['/c/%41/y', 'constructor'],
+      ['/c/%41/y', 'constructor'],
+      ['/c/%41/y', '*'],
+      ['/c/x/y', '*'],
+      ['/c/x/y', 'missing'],
+    ];
+    expect(asked.map(([path, name]) => route.paramFor(path, name))).toEqual(
+      asked.map(([path, name]) => {
+        const params = route.paramsFor(path);
+        return Object.hasOwn(params, name) ? params[name] : undefined;
+      }),
+    );
+    expect(asked.map(([path, name]) => route.paramFor(path, name))).toEqual([
+      'y',
+      'y',
+      'x',
+      'x',
+      'z',
+      'y/w',
+      'A',
+      'A',
+      'y',
+      'y',
+      undefined,
+    ]);
+  });
 });
 
 describe('Router: request parameters', () => {
