@@ -104,15 +104,16 @@ function newCongestionControl(ctx: TcpContext, mss: number): CongestionControl {
 }
 
 /**
- * Gives a TCB the TIME-WAIT record replaced back for reuse: its application handle (if any) is
- * retired onto the stand-in, and the TCB joins the free list unless that is full. The TCB has left
- * every table, its timers are off the heap and nothing is pending on it (see {@link compactTimeWait}).
+ * Gives a TCB the TIME-WAIT record replaced back: its application handle (if any) is retired onto the
+ * stand-in, and the TCB joins the free list when `reused` (the free list had room when it left the
+ * tables). The TCB has left every table, its timers are stopped (their heap entries kept when
+ * `reused`, removed otherwise) and nothing is pending on it (see {@link compactTimeWait}).
  */
-function recycleTcb(ctx: TcpContext, tcb: Tcb, record: TimeWaitRecord): void {
+function recycleTcb(ctx: TcpContext, tcb: Tcb, record: TimeWaitRecord, reused: boolean): void {
   const conn = ctx.handles.get(tcb);
   if (conn !== undefined) conn.retire(record, retiredStandIn(ctx));
   tcb.handle = undefined;
-  if (ctx.freeTcbs.length < TCB_FREE_LIST_LIMIT) ctx.freeTcbs.push(tcb);
+  if (reused) ctx.freeTcbs.push(tcb);
 }
 
 /**
@@ -227,11 +228,12 @@ export function compactTimeWait(ctx: TcpContext, tcb: Tcb): void {
     ctx.timeWaitRecords.reusable()?.renew(tcb, windowField, rcvWnd, announced, end) ??
     new TimeWaitRecord(tcb, windowField, rcvWnd, announced, end);
   // A TCB that goes on the free list keeps its lazy timers' heap entries for its next connection.
-  leaveTables(ctx, tcb, ctx.freeTcbs.length < TCB_FREE_LIST_LIMIT);
+  const reused = ctx.freeTcbs.length < TCB_FREE_LIST_LIMIT;
+  leaveTables(ctx, tcb, reused);
   ctx.timeWaitRecords.add(record);
   ctx.timeWaitRecords.shapeAnchor = tcb;
   // A handle the application may still read follows the record (the record holds nothing of it).
-  recycleTcb(ctx, tcb, record);
+  recycleTcb(ctx, tcb, record, reused);
 }
 
 /** Ends every TIME-WAIT record (the module shuts down), counted in `aborts` as an aborted TIME-WAIT TCB is. */
